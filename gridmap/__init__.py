@@ -1,0 +1,33 @@
+"""gridmap: geospatial analytics for China's urban grid management (网格化管理).
+
+Read community (社区) and grid (网格) layers with households and facilities,
+check them against the standard that applies (``national`` or a local
+profile), and write findings a planner can defend line by line.
+
+>>> import gridmap
+>>> sorted(gridmap.list_profiles())[:2]
+['chengdu-2002', 'hangzhou-2008']
+"""
+
+from gridmap._errors import GeographicCRSError, InputError, Problem
+from gridmap.check import CheckResult, check
+from gridmap.rules import Profile, Rule, evaluate, list_profiles, load_profile
+from gridmap.study import Study, load_config, read_study
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CheckResult",
+    "GeographicCRSError",
+    "InputError",
+    "Problem",
+    "Profile",
+    "Rule",
+    "Study",
+    "check",
+    "evaluate",
+    "list_profiles",
+    "load_config",
+    "load_profile",
+    "read_study",
+]

@@ -1,0 +1,272 @@
+"""The compliance check: assign, measure, evaluate, and write the contract outputs.
+
+>>> import gridmap
+>>> study = gridmap.read_study(**gridmap.datasets.demo_config())   # doctest: +SKIP
+>>> result = gridmap.check(study, profile="national")              # doctest: +SKIP
+>>> result.findings.query("status == 'fail'").head()               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from geopandas import GeoDataFrame
+
+from gridmap._errors import Problem
+from gridmap.assign import assign_facilities, assign_grids, assign_households
+from gridmap.crs import crs_label
+from gridmap.metrics import community_metrics, grid_metrics
+from gridmap.qa import assignment_qa, community_topology, grid_qa
+from gridmap.rules import FAIL, FINDING_COLUMNS, NOT_ASSESSED, PASS, Profile, evaluate, load_profile, required_coordinators
+from gridmap.study import Study
+
+__all__ = ["check", "CheckResult"]
+
+COMMUNITY_COLUMNS = ["community_id", "name", "households", "grids", "coordinators", "coordinators_required", "status"]
+GRID_COLUMNS = ["grid_id", "community_id", "households", "coordinators", "coordinators_required", "status"]
+
+
+@dataclass
+class CheckResult:
+    """What a check found.
+
+    Attributes
+    ----------
+    communities, grids
+        One row per unit with metrics and overall ``status`` (``fail`` when a rule of
+        severity error fails, ``warning`` when only warnings fail, ``pass``, or
+        ``not_assessed`` when no rule could be assessed), indexed by id, with geometry.
+    findings
+        One row per unit × rule plus QA findings (``rule_id`` starting ``qa.``).
+    households
+        The record-level household assignment (None without a households layer).
+    """
+
+    study: Study
+    profile: Profile
+    communities: GeoDataFrame
+    grids: GeoDataFrame | None
+    findings: pd.DataFrame
+    households: pd.DataFrame | None
+    facilities: GeoDataFrame | None
+    problems: list[Problem] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        """The machine-readable summary (``gridmap check --json``)."""
+        f = self.findings
+        rules = f[~f["rule_id"].str.startswith("qa.")]
+        per_rule = {
+            rid: {s: int(n) for s, n in g["status"].value_counts().items()}
+            for rid, g in rules.groupby("rule_id", sort=False)
+        }
+        qa = {rid: int(len(g)) for rid, g in f[f["rule_id"].str.startswith("qa.")].groupby("rule_id", sort=False)}
+        total = _households_total(self)
+        assigned = float(self.communities["households"].fillna(0).sum())
+        comm_status = self.communities["status"].value_counts().to_dict()
+        out = {
+            "study": self.study.name,
+            "profile": self.profile.id,
+            "crs": crs_label(self.study.crs),
+            "communities": int(len(self.communities)),
+            "communities_status": {k: int(v) for k, v in comm_status.items()},
+            "grids": int(len(self.grids)) if self.grids is not None else 0,
+            "grids_status": ({k: int(v) for k, v in self.grids["status"].value_counts().items()} if self.grids is not None else {}),
+            "households_total": int(total),
+            "households_assigned": int(assigned),
+            "households_unassigned": int(round(total - assigned)),
+            "rules": per_rule,
+            "qa": qa,
+            "problems": {s: sum(p.severity == s for p in self.problems) for s in ("error", "warning", "info")},
+            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+        return out
+
+    # ------------------------------------------------------------------ outputs
+    def communities_table(self) -> pd.DataFrame:
+        return _table(self.communities, "community_id", COMMUNITY_COLUMNS)
+
+    def grids_table(self) -> pd.DataFrame | None:
+        return None if self.grids is None else _table(self.grids, "grid_id", GRID_COLUMNS)
+
+    def to_gpkg(self, path: str | os.PathLike) -> Path:
+        """Write communities, grids, facilities and findings to a GeoPackage (atomically)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".gpkg", dir=path.parent, prefix=".tmp-")
+        os.close(fd)
+        os.unlink(tmp)
+        try:
+            _gpkg_layer(self.communities, "community_id").to_file(tmp, layer="communities", driver="GPKG")
+            if self.grids is not None:
+                _gpkg_layer(self.grids, "grid_id").to_file(tmp, layer="grids", driver="GPKG")
+            if self.facilities is not None:
+                _gpkg_layer(self.facilities, "facility_id").to_file(tmp, layer="facilities", driver="GPKG")
+            findings = self.findings.copy()
+            findings["value"] = pd.to_numeric(findings["value"], errors="coerce")
+            GeoDataFrame(findings).to_file(tmp, layer="findings", driver="GPKG")
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+    def to_dir(self, out: str | os.PathLike) -> dict[str, Path]:
+        """Write the contract outputs into ``out``; all files appear together or not at all.
+
+        ``communities.csv``, ``grids.csv``, ``findings.csv``, ``problems.csv``,
+        ``summary.json``, ``result.gpkg``. CSVs are UTF-8 with BOM so Excel opens the
+        Chinese text correctly.
+        """
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=".gridmap-", dir=out))
+        try:
+            files = {"communities.csv": self.communities_table(), "findings.csv": self.findings[FINDING_COLUMNS]}
+            if self.grids is not None:
+                files["grids.csv"] = self.grids_table()
+            files["problems.csv"] = pd.DataFrame([p.to_dict() for p in self.problems],
+                                                 columns=["severity", "code", "message", "fix", "file", "layer", "column", "row", "extra"]).drop(columns="extra")
+            for name, frame in files.items():
+                frame.to_csv(stage / name, index=False, encoding="utf-8-sig")
+            (stage / "summary.json").write_text(json.dumps(self.summary(), ensure_ascii=False, indent=2), encoding="utf-8")
+            self.to_gpkg(stage / "result.gpkg")
+            written = {}
+            for item in sorted(stage.iterdir()):
+                os.replace(item, out / item.name)
+                written[item.name] = out / item.name
+            return written
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+def _households_total(result: CheckResult) -> float:
+    if result.households is not None:
+        return float(result.households["households"].sum())
+    return float(result.communities["households"].fillna(0).sum())
+
+
+def _table(units: GeoDataFrame, id_name: str, first: list[str]) -> pd.DataFrame:
+    df = pd.DataFrame(units.drop(columns=units.geometry.name))
+    df.insert(0, id_name, units.index.astype(str))
+    df = df.reset_index(drop=True)
+    for col in df.columns:
+        if df[col].map(lambda v: isinstance(v, tuple)).any():
+            df[col] = df[col].map(lambda v: "、".join(v) if isinstance(v, tuple) else v)
+    rest = [c for c in df.columns if c not in first]
+    return df[[c for c in first if c in df.columns] + rest]
+
+
+def _gpkg_layer(units: GeoDataFrame, id_name: str) -> GeoDataFrame:
+    df = units.copy()
+    for col in df.columns:
+        if col == df.geometry.name:
+            continue
+        if df[col].map(lambda v: isinstance(v, tuple)).any():
+            df[col] = df[col].map(lambda v: "、".join(v) if isinstance(v, tuple) else v)
+        if str(df[col].dtype) in ("string", "object"):
+            df[col] = df[col].astype(object).where(df[col].notna(), None)
+    df = df.rename_axis(id_name).reset_index()
+    df[id_name] = df[id_name].astype(str)
+    df.columns = [str(c).replace(":", "__") for c in df.columns]
+    return df
+
+
+def _overall_status(units: pd.DataFrame, findings: pd.DataFrame, level: str) -> pd.Series:
+    f = findings[(findings["level"] == level) & ~findings["rule_id"].str.startswith("qa.")]
+    status = pd.Series(NOT_ASSESSED, index=units.index.astype(str))
+    if len(f):
+        fail_err = f[(f["status"] == FAIL) & (f["severity"] == "error")]["unit_id"].unique()
+        fail_warn = f[(f["status"] == FAIL)]["unit_id"].unique()
+        passed = f[f["status"] == PASS]["unit_id"].unique()
+        status[status.index.isin(passed)] = PASS
+        status[status.index.isin(fail_warn)] = "warning"
+        status[status.index.isin(fail_err)] = FAIL
+    return pd.Series(status.to_numpy(), index=units.index)
+
+
+def check(study: Study, profile: str | Profile | None = None, *, lang: str = "zh") -> CheckResult:
+    """Run the compliance check on a study.
+
+    Parameters
+    ----------
+    study
+        From :func:`gridmap.read_study`.
+    profile
+        Profile name or path (default: the study's, normally ``"national"``).
+    lang
+        Language of finding messages: ``"zh"`` (default) or ``"en"``.
+
+    Returns
+    -------
+    CheckResult
+    """
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    profile = load_profile(profile or study.profile)
+    communities, grids = study.communities, study.grids
+
+    # ------------------------------------------------------------ assignment
+    if grids is not None and len(grids):
+        grid_assign = assign_grids(grids, communities)
+    else:
+        grid_assign = None
+    hh = None
+    if study.households is not None:
+        grid_comm = grid_assign["community_geom"] if grid_assign is not None else None
+        hh = assign_households(study.households, grids, communities, grid_comm, method=study.households_method)
+    fac_assign = assign_facilities(study.facilities, grids, communities) if study.facilities is not None else None
+    timings["assign"] = time.perf_counter() - t0
+
+    # ------------------------------------------------------------ metrics
+    t1 = time.perf_counter()
+    grid_table = grid_metrics(grids, hh, grid_assign) if grid_assign is not None else None
+    floor_types = {r.id: list(r.params.get("facility_types", [])) for r in profile.rules if r.kind == "floor_area"}
+    comm_table = community_metrics(communities, grid_table, hh, study.facilities, fac_assign, floor_area_types=floor_types)
+    coord_rule = profile.first("coordinators", "grid")
+    if grid_table is not None:
+        grid_table["coordinators_required"] = (
+            required_coordinators(grid_table["households"], coord_rule) if coord_rule else np.nan)
+        req = grid_table.groupby("community_id")["coordinators_required"].sum(min_count=1)
+        comm_table["coordinators_required"] = req.reindex(comm_table.index.astype(str)).to_numpy()
+    else:
+        comm_table["coordinators_required"] = np.nan
+    timings["metrics"] = time.perf_counter() - t1
+
+    # ------------------------------------------------------------ rules + QA
+    t2 = time.perf_counter()
+    frames = [evaluate(comm_table, profile, level="community", lang=lang)]
+    if grid_table is not None:
+        frames.append(evaluate(grid_table, profile, level="grid", lang=lang))
+    rule_findings = pd.concat(frames, ignore_index=True)
+    comm_table["status"] = _overall_status(comm_table, rule_findings, "community")
+    qa = [community_topology(communities)]
+    if grid_table is not None:
+        grid_table["status"] = _overall_status(grid_table, rule_findings, "grid")
+        qa.append(grid_qa(grids, grid_table, communities))
+    qa.append(assignment_qa(hh, grids is not None, fac_assign, study.facilities))
+    findings = pd.concat([rule_findings, *[q for q in qa if len(q)]], ignore_index=True)[FINDING_COLUMNS]
+    timings["rules"] = time.perf_counter() - t2
+    timings["check_total"] = time.perf_counter() - t0
+
+    comm_gdf = GeoDataFrame(comm_table, geometry=communities.geometry, crs=study.crs)
+    comm_gdf.index.name = "community_id"
+    grid_gdf = None
+    if grid_table is not None:
+        grid_gdf = GeoDataFrame(grid_table, geometry=grids.geometry, crs=study.crs)
+        grid_gdf.index.name = "grid_id"
+    fac = None
+    if study.facilities is not None:
+        fac = study.facilities.copy()
+        fac["community_id"] = fac_assign["community_id"]
+        fac["grid_id"] = fac_assign["grid_id"]
+    return CheckResult(study=study, profile=profile, communities=comm_gdf, grids=grid_gdf, findings=findings,
+                       households=hh, facilities=fac, problems=list(study.problems), timings=timings)

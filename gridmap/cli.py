@@ -1,0 +1,198 @@
+"""The ``gridmap`` command line (contract: DESIGN.md "CLI contract").
+
+Exit status: 0 when the command ran (whatever the check found); 2 with a report
+naming file, layer, column and row when the input is unusable; 1 on any other error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from gridmap import __version__
+from gridmap._errors import InputError, format_problems
+
+__all__ = ["main"]
+
+
+def _study_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", nargs="?", help="study configuration file (gridmap.toml)")
+    p.add_argument("--communities", help="社区边界 file (file.gpkg:图层 to pick a layer)")
+    p.add_argument("--grids", help="网格 file")
+    p.add_argument("--households", help="户数: building points/polygons")
+    p.add_argument("--facilities", help="设施 points/polygons")
+    p.add_argument("--network", help="步行路网 lines")
+    p.add_argument("--profile", help="rule profile name or .toml path (default national)")
+    p.add_argument("--crs", help="CRS of the input files when missing or wrong (e.g. EPSG:4549, a .prj path)")
+    p.add_argument("--facilities-crs", help="CRS of the facilities: gcj02, bd09 or EPSG:…")
+    p.add_argument("--metric-crs", help="metric CRS to measure in (default: automatic)")
+    p.add_argument("--encoding", help="Shapefile/CSV text encoding when detection fails (e.g. gbk)")
+    p.add_argument("--map", action="append", default=[], metavar="canonical=源列名",
+                   help="column mapping, repeatable: --map households=住户数 --map grids.coordinators=网格员")
+    p.add_argument("--households-method", choices=["largest", "area"],
+                   help="household polygons: whole to the largest-overlap grid, or apportioned by area")
+    p.add_argument("--out", help="output folder")
+    p.add_argument("--json", action="store_true", help="print the machine-readable summary on stdout")
+    p.add_argument("--lang", choices=["zh", "en"], default="zh", help="language of messages (default zh)")
+
+
+def _study_kwargs(args: argparse.Namespace) -> dict:
+    from gridmap.study import load_config
+
+    kwargs: dict = load_config(args.config) if args.config else {}
+    for kind in ("communities", "grids", "households", "facilities", "network"):
+        if getattr(args, kind):
+            kwargs[kind] = getattr(args, kind)
+    for key, attr in (("crs", "crs"), ("facilities_crs", "facilities_crs"), ("metric", "metric_crs"),
+                      ("encoding", "encoding"), ("profile", "profile"), ("households_method", "households_method")):
+        if getattr(args, attr):
+            kwargs[key] = getattr(args, attr)
+    if args.map:
+        from gridmap.columns import parse_mapping
+
+        mapping = kwargs.get("mapping") or {}
+        kwargs["mapping"] = {**mapping, **parse_mapping(args.map)}
+    if "communities" not in kwargs:
+        raise InputError("没有社区图层：请给出配置文件或 --communities 文件 (no communities layer: pass CONFIG.toml or --communities FILE)")
+    return kwargs
+
+
+def _run_check(kwargs: dict, *, out: Path | None, as_json: bool, lang: str) -> int:
+    from gridmap.check import check
+    from gridmap.study import read_study
+
+    study = read_study(**kwargs)
+    result = check(study, lang=lang)
+    written = result.to_dir(out) if out else {}
+    if as_json:
+        print(json.dumps(result.summary(), ensure_ascii=False, indent=2))
+    else:
+        print(render_summary(result, lang=lang, written=written))
+    return 0
+
+
+def render_summary(result, *, lang: str = "zh", written: dict | None = None) -> str:
+    """A readable summary of a check (Chinese by default)."""
+    s = result.summary()
+    zh = lang == "zh"
+    p = result.profile
+    lines = []
+    lines.append(("gridmap 合规检查 — " if zh else "gridmap compliance check — ") + s["study"])
+    lines.append((f"规则配置：{p.id}（{p.title_zh}）" if zh else f"Profile: {p.id} ({p.title_en})") + ("    坐标系：" if zh else "    CRS: ") + s["crs"])
+    cs = s["communities_status"]
+    lines.append((f"社区 {s['communities']} 个：不合规 {cs.get('fail', 0)}，仅警告 {cs.get('warning', 0)}，合规 {cs.get('pass', 0)}，未评估 {cs.get('not_assessed', 0)}"
+                  if zh else f"Communities {s['communities']}: failing {cs.get('fail', 0)}, warnings only {cs.get('warning', 0)}, compliant {cs.get('pass', 0)}, not assessed {cs.get('not_assessed', 0)}"))
+    if s["grids"]:
+        gs = s["grids_status"]
+        lines.append((f"网格 {s['grids']} 个：不合规 {gs.get('fail', 0)}，合规 {gs.get('pass', 0)}，未评估 {gs.get('not_assessed', 0)}"
+                      if zh else f"Grids {s['grids']}: failing {gs.get('fail', 0)}, compliant {gs.get('pass', 0)}, not assessed {gs.get('not_assessed', 0)}"))
+    lines.append((f"住户 {s['households_total']:,} 户：已分配到社区 {s['households_assigned']:,}，未分配 {s['households_unassigned']:,}"
+                  if zh else f"Households {s['households_total']:,}: assigned {s['households_assigned']:,}, unassigned {s['households_unassigned']:,}"))
+    lines.append("")
+    head = ("规则", "合规", "不合规", "未评估") if zh else ("Rule", "pass", "fail", "n/a")
+    lines.append(f"{head[0]:<34}{head[1]:>6}{head[2]:>8}{head[3]:>8}")
+    for rule in p.rules:
+        counts = s["rules"].get(rule.id)
+        if not counts:
+            continue
+        title = rule.title("zh" if zh else "en")
+        title = title if len(title) <= 30 else title[:29] + "…"
+        lines.append(f"{title:<34}{counts.get('pass', 0):>6}{counts.get('fail', 0):>8}{counts.get('not_assessed', 0):>8}")
+    if s["qa"]:
+        lines.append("")
+        lines.append("数据质检：" if zh else "Data QA:")
+        titles = result.findings.drop_duplicates("rule_id").set_index("rule_id")["rule_title"]
+        for rid, n in s["qa"].items():
+            lines.append(f"  {titles.get(rid, rid)} ({rid}): {n}")
+    pr = s["problems"]
+    lines.append("")
+    lines.append((f"输入问题：警告 {pr['warning']}，已修复 {pr['info']}" if zh else f"Input problems: {pr['warning']} warnings, {pr['info']} repairs")
+                 + ("（详见 problems.csv）" if zh and written else " (see problems.csv)" if written else ""))
+    if written:
+        folder = Path(next(iter(written.values()))).parent
+        lines.append(("输出：" if zh else "Outputs: ") + str(folder) + "  (" + ", ".join(written) + ")")
+    return "\n".join(lines)
+
+
+def _cmd_check(args) -> int:
+    return _run_check(_study_kwargs(args), out=Path(args.out) if args.out else None, as_json=args.json, lang=args.lang)
+
+
+def _cmd_demo(args) -> int:
+    from gridmap import datasets
+
+    out = Path(args.out or "gridmap-demo")
+    out.mkdir(parents=True, exist_ok=True)
+    gpkg = out / "demo.gpkg"
+    shutil.copyfile(datasets.get_path("demo"), gpkg)
+    config = out / "gridmap.toml"
+    config.write_text(datasets.demo_config_toml(gpkg.name), encoding="utf-8")
+    if not args.json:
+        print(("演示工作区（合成数据）：" if args.lang == "zh" else "Demo workspace (synthetic data): ") + str(out.resolve()))
+    from gridmap.study import load_config
+
+    return _run_check(load_config(config), out=out / "out", as_json=args.json, lang=args.lang)
+
+
+def _cmd_profiles(args) -> int:
+    from gridmap.rules import list_profiles, load_profile
+
+    for name in list_profiles():
+        p = load_profile(name)
+        ext = f"  (extends {p.extends})" if p.extends else ""
+        print(f"{name:<16}{p.title_zh if args.lang == 'zh' else p.title_en}  [{len(p.rules)} rules]{ext}")
+    return 0
+
+
+def _cmd_rules(args) -> int:
+    from gridmap.rules import load_profile
+
+    p = load_profile(args.profile)
+    print(f"{p.id}: {p.title_zh} / {p.title_en}  ({p.path})")
+    for r in p.rules:
+        params = ", ".join(f"{k}={v}" for k, v in r.params.items())
+        print(f"\n{r.id}  [{r.level}, {r.kind}, {r.severity}]\n  {r.title_zh}\n  {r.title_en}\n  {params}\n  依据 / source: {r.source}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gridmap", description="网格化管理 空间分析：社区与网格合规检查 (grid management analytics)")
+    parser.add_argument("--version", action="version", version=f"gridmap {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("demo", help="build the demo workspace (synthetic), run a check, print the summary")
+    p.add_argument("--out", help="workspace folder (default ./gridmap-demo)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--lang", choices=["zh", "en"], default="zh")
+    p.set_defaults(func=_cmd_demo)
+    p = sub.add_parser("check", help="check communities and grids against a rule profile")
+    _study_args(p)
+    p.set_defaults(func=_cmd_check)
+    p = sub.add_parser("profiles", help="list the built-in rule profiles")
+    p.add_argument("--lang", choices=["zh", "en"], default="zh")
+    p.set_defaults(func=_cmd_profiles)
+    p = sub.add_parser("rules", help="print a profile's rules with their sources")
+    p.add_argument("profile", nargs="?", default="national", help="profile name or .toml path")
+    p.set_defaults(func=_cmd_rules)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except InputError as exc:
+        print("输入数据无法使用 / input unusable:\n" + format_problems(exc.problems), file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"错误 / error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into head & co.
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

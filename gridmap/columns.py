@@ -1,0 +1,328 @@
+"""Column names: built-in Chinese/English aliases, explicit mapping, and value cleaning.
+
+Planners' files name the same thing many ways (社区编码, 社区代码, SQBM …). Each
+layer kind has canonical columns (DESIGN.md "Canonical names"); a column is
+found by an explicit mapping first (``--map canonical=源列名``), then by the
+aliases below, compared after NFKC normalisation, case-folding and removing
+spaces, brackets and unit suffixes.
+
+Counts are cleaned where the meaning is unambiguous ("1,200", "1200户",
+full-width "１２００", "96.0") and reported where it is not ("约300", "-5",
+blank, "12.5户"): such values become missing, never a guess.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from gridmap._errors import Problem
+
+__all__ = [
+    "ALIASES",
+    "REQUIRED",
+    "COUNT_COLUMNS",
+    "RATE_COLUMNS",
+    "NUMBER_COLUMNS",
+    "FLAG_COLUMNS",
+    "find_columns",
+    "clean_counts",
+    "clean_numbers",
+    "clean_flags",
+    "parse_mapping",
+]
+
+#: canonical column -> aliases, per layer kind. The canonical name itself always matches.
+ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
+    "communities": {
+        "community_id": ("社区编码", "社区代码", "社区编号", "社区代号", "社区id", "社区标识码", "sqbm", "code", "community_code", "编码", "代码"),
+        "name": ("社区名称", "社区名", "社区", "名称", "居委会名称", "community", "community_name"),
+        "street": ("街道", "所属街道", "街道名称", "街道办", "乡镇街道", "所属片区", "street"),
+        "sparse": ("居民分散", "居民比较分散", "是否分散", "分散", "sparse"),
+        "old_estate": ("老旧小区", "是否老旧小区", "old_estate"),
+        "households": ("户数", "住户数", "总户数", "常住户数", "户数合计", "居民户数", "hh"),
+        "population": ("常住人口", "人口", "人口数", "居民人数", "pop"),
+        "staff": ("专职工作人员", "专职工作人员数", "社区工作者", "社区工作者人数", "工作人员数", "专职人员", "staff_count"),
+        "floor_area_m2": ("服务用房面积", "社区服务用房面积", "办公服务用房面积", "用房面积", "floor_area"),
+        "outdoor_area_m2": ("室外活动场所面积", "室外活动场地面积", "室外活动面积"),
+        "activity_floor_area_m2": ("居民活动用房面积", "活动用房面积"),
+        "social_workers": ("社会工作专业人员", "社工人数", "持证社工", "社会工作者"),
+        "volunteers": ("注册志愿者", "注册志愿者人数", "志愿者人数", "志愿者", "volunteer"),
+        "social_orgs": ("公益性社会组织", "社会组织", "社会组织数", "社会组织数量"),
+        "health_record_rate": ("居民健康档案建档率", "健康档案建档率", "建档率"),
+        "security_rate": ("安防系统安装率", "安防安装率"),
+        "satisfaction_rate": ("居民满意率", "满意率"),
+        "safety_satisfaction_rate": ("治安满意率",),
+        "mediation_rate": ("民事纠纷调解率", "纠纷调解率"),
+        "mediation_success_rate": ("调解成功率",),
+        "books": ("图书", "藏书", "图书数量", "藏书量"),
+        "periodicals": ("报刊", "期刊", "报刊种类"),
+        "funding_10k_yuan": ("社区工作经费", "工作经费"),
+        "party_funding_10k_yuan": ("党组织服务群众专项经费", "服务群众专项经费"),
+        "resident_meetings": ("居民代表会议", "居民代表会议次数"),
+        "party_volunteer_rate": ("党员参加志愿服务", "党员志愿服务率"),
+    },
+    "grids": {
+        "grid_id": ("网格编码", "网格代码", "网格编号", "网格id", "网格标识码", "wgbm", "grid_code", "编码", "代码"),
+        "name": ("网格名称", "网格名", "名称", "grid_name"),
+        "community_id": ("所属社区", "所属社区编码", "所属社区名称", "社区编码", "社区名称", "社区", "community"),
+        "coordinators": ("协理员", "协理员人数", "网格员", "网格员人数", "网格员数", "专职网格员", "网格综合协理员", "coordinator"),
+        "households": ("户数", "住户数", "总户数", "网格户数", "常住户数", "居民户数", "hh"),
+        "population": ("常住人口", "人口", "人口数"),
+    },
+    "households": {
+        "households": ("户数", "住户数", "总户数", "户数合计", "居民户数", "常住户数", "hh", "count"),
+        "population": ("人口", "常住人口", "人数", "人口数", "pop"),
+        "building_id": ("楼栋编码", "楼栋", "楼栋号", "楼栋编号", "建筑编码", "建筑id", "bldg_id"),
+        "name": ("小区名称", "名称", "小区", "楼栋名称"),
+    },
+    "facilities": {
+        "facility_type": ("类型", "设施类型", "设施类别", "类别", "分类", "种类", "type", "category", "kind"),
+        "name": ("名称", "设施名称", "poi名称", "title"),
+        "floor_area_m2": ("建筑面积", "面积", "用房面积", "使用面积", "floor_area", "area_m2"),
+    },
+    "network": {
+        "name": ("道路名称", "名称", "路名"),
+    },
+}
+
+#: columns a layer cannot do without
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "communities": ("community_id",),
+    "grids": ("grid_id",),
+    "households": ("households",),
+    "facilities": ("facility_type",),
+    "network": (),
+}
+
+COUNT_COLUMNS = frozenset(
+    {"households", "population", "staff", "coordinators", "volunteers", "social_orgs", "books",
+     "periodicals", "resident_meetings", "social_workers"}
+)
+RATE_COLUMNS = frozenset(
+    {"health_record_rate", "security_rate", "satisfaction_rate", "safety_satisfaction_rate",
+     "mediation_rate", "mediation_success_rate", "party_volunteer_rate"}
+)
+NUMBER_COLUMNS = frozenset({"floor_area_m2", "outdoor_area_m2", "activity_floor_area_m2", "funding_10k_yuan", "party_funding_10k_yuan"})
+FLAG_COLUMNS = frozenset({"sparse", "old_estate"})
+
+_STRIP = re.compile(r"[\s_\-—·•/\\()（）\[\]【】{}:：]+")
+_UNITS = re.compile(r"(m2|m²|㎡|平方米|平米|户|人|个|名|次|%|万元|元)$")
+
+
+def _key(name: object) -> str:
+    text = unicodedata.normalize("NFKC", str(name)).casefold()
+    text = _STRIP.sub("", text)
+    return _UNITS.sub("", text) or text
+
+
+def parse_mapping(items: Mapping[str, str] | list[str] | None) -> dict[str, str]:
+    """Parse ``["households=住户数", …]`` (the CLI's ``--map``) into ``{canonical: source}``.
+
+    Raises
+    ------
+    ValueError
+        When an item has no ``=``.
+    """
+    if items is None:
+        return {}
+    if isinstance(items, Mapping):
+        return {str(k).strip(): str(v).strip() for k, v in items.items()}
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(
+                f"--map 参数 {item!r} 格式错误：应为 标准列名=源列名，例如 households=住户数 "
+                "(expected canonical=source, e.g. households=住户数)"
+            )
+        canonical, source = item.split("=", 1)
+        out[canonical.strip()] = source.strip()
+    return out
+
+
+def find_columns(
+    columns: list[str], kind: str, *, mapping: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Match source columns to canonical names.
+
+    Parameters
+    ----------
+    columns
+        The source column names (geometry excluded).
+    kind
+        Layer kind: ``communities``, ``grids``, ``households``, ``facilities``, ``network``.
+    mapping
+        Explicit ``{canonical: source}``; wins over aliases. A ``canonical`` key
+        that is not known for the kind is still honoured (kept as a column).
+
+    Returns
+    -------
+    found, missing_explicit
+        ``found`` maps canonical -> source column. ``missing_explicit`` maps
+        canonical -> source for explicit mappings naming a column that does not exist.
+
+    Examples
+    --------
+    >>> find_columns(["社区代码", "社区名称", "总户数"], "communities")[0]
+    {'community_id': '社区代码', 'name': '社区名称', 'households': '总户数'}
+    """
+    mapping = dict(mapping or {})
+    aliases = ALIASES[kind]
+    found: dict[str, str] = {}
+    missing: dict[str, str] = {}
+    used: set[str] = set()
+    for canonical, source in mapping.items():
+        # an unknown canonical name is kept as given: users may add their own indicators
+        if source in columns:
+            found[canonical] = source
+            used.add(source)
+        else:
+            missing[canonical] = source
+    keyed = {}
+    for col in columns:
+        keyed.setdefault(_key(col), col)
+    for canonical, names in aliases.items():
+        if canonical in found or canonical in missing:
+            continue
+        for candidate in (canonical, *names):
+            col = keyed.get(_key(candidate))
+            if col is not None and col not in used:
+                found[canonical] = col
+                used.add(col)
+                break
+    return found, missing
+
+
+_THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+(\.0+)?$")
+_PLAIN = re.compile(r"^\d+(\.\d+)?$")
+_APPROX = re.compile(r"(约|大约|左右|余|多|以上|以下|~|～|≈|\?|？)")
+_COUNT_UNITS = re.compile(r"(户|人|个|名|次|栋|间|套)$")
+_AREA_UNITS = re.compile(r"(m2|m²|㎡|平方米|平米|平方)$", re.IGNORECASE)
+
+
+def _normalise(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    text = text.replace("，", ",").replace(" ", "")
+    return text or None
+
+
+def _clean(
+    values: pd.Series, *, integer: bool, units: re.Pattern, percent: bool = False
+) -> tuple[pd.Series, list[tuple[object, object, str]]]:
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        numbers = values.astype("float64")
+        bad = []
+        for label, v in numbers[numbers < 0].items():
+            bad.append((label, values[label], "负数"))
+        if integer:
+            frac = numbers[(numbers % 1 != 0) & numbers.notna()]
+            for label, v in frac.items():
+                bad.append((label, values[label], "不是整数"))
+        bad_labels = [b[0] for b in bad]
+        numbers = numbers.copy()
+        numbers[bad_labels] = np.nan
+        for label in numbers.index[numbers.isna()]:
+            if label not in bad_labels:
+                bad.append((label, None, "空值"))
+        return numbers, bad
+    out = np.full(len(values), np.nan)
+    bad = []
+    for i, (label, raw) in enumerate(values.items()):
+        text = _normalise(raw)
+        if text is None:
+            bad.append((label, raw, "空值"))
+            continue
+        if _APPROX.search(text):
+            bad.append((label, raw, "近似值，无法确定"))
+            continue
+        pct = percent and text.endswith("%")
+        text = text.rstrip("%") if percent else text
+        text = units.sub("", text)
+        if _THOUSANDS.match(text):
+            text = text.replace(",", "")
+        if text.startswith("-") and _PLAIN.match(text[1:]):
+            bad.append((label, raw, "负数"))
+            continue
+        if not _PLAIN.match(text):
+            bad.append((label, raw, "不是数字"))
+            continue
+        number = float(text)
+        if integer and number % 1 != 0:
+            bad.append((label, raw, "不是整数"))
+            continue
+        if pct:
+            number /= 100.0
+        out[i] = number
+    return pd.Series(out, index=values.index, name=values.name), bad
+
+
+def clean_counts(values: pd.Series) -> tuple[pd.Series, list[tuple[object, object, str]]]:
+    """Clean a count column (户数, 人口, 协理员人数 …).
+
+    Returns a float Series (NaN where unusable) and a list of
+    ``(row label, raw value, reason)`` for every value that was not usable.
+
+    Examples
+    --------
+    >>> s, bad = clean_counts(pd.Series(["1,200", "86户", "１２０", "约300", "-5", None]))
+    >>> s.tolist()[:3]
+    [1200.0, 86.0, 120.0]
+    >>> [reason for _, _, reason in bad]
+    ['近似值，无法确定', '负数', '空值']
+    """
+    return _clean(values, integer=True, units=_COUNT_UNITS)
+
+
+def clean_numbers(values: pd.Series, *, rate: bool = False) -> tuple[pd.Series, list[tuple[object, object, str]]]:
+    """Clean a non-negative measurement (m², 万元) or, with ``rate=True``, a rate.
+
+    Rates accept ``"85%"`` (-> 0.85) and fractions ``0.85``; a bare number above 1
+    is read as a percentage (85 -> 0.85).
+    """
+    series, bad = _clean(values, integer=False, units=_AREA_UNITS if not rate else _COUNT_UNITS, percent=rate)
+    if rate:
+        series = series.where(~(series > 1), series / 100.0)
+    return series, bad
+
+
+_TRUE = {"是", "y", "yes", "true", "1", "t", "有", "√", "✓", "x"}
+_FALSE = {"否", "n", "no", "false", "0", "f", "无", ""}
+
+
+def clean_flags(values: pd.Series) -> tuple[pd.Series, list[tuple[object, object, str]]]:
+    """Clean a yes/no flag (是/否, Y/N, 1/0). Blank is ``False``; anything else is reported."""
+    out = []
+    bad = []
+    for label, raw in values.items():
+        text = (_normalise(raw) or "").casefold()
+        if text in _TRUE:
+            out.append(True)
+        elif text in _FALSE:
+            out.append(False)
+        else:
+            out.append(False)
+            bad.append((label, raw, "无法识别的是/否值"))
+    return pd.Series(out, index=values.index, name=values.name, dtype=bool), bad
+
+
+def problems_from_bad(
+    bad: list[tuple[object, object, str]], *, code: str, column: str, source: Mapping, what: str, fix: str,
+    row_of=lambda label: label,
+) -> list[Problem]:
+    """Turn the ``bad`` list of a cleaner into warnings naming file, layer, column and row."""
+    return [
+        Problem(
+            "warning", code, f"{what}的值 {raw!r} 无法使用（{reason}），按缺失处理",
+            fix=fix, file=str(source.get("file", "")), layer=str(source.get("layer") or ""),
+            column=column, row=row_of(label),
+        )
+        for label, raw, reason in bad
+    ]

@@ -1,0 +1,458 @@
+"""Rule profiles (TOML, with citations) and their evaluation into findings.
+
+A profile is a declarative file in ``gridmap/profiles/`` (or any path) with a
+``[profile]`` table and ``[[rules]]``. ``extends = "national"`` inherits the
+parent's rules; a child rule with the same ``id`` replaces the parent's and
+``disable = [ids]`` drops parent rules.
+
+Rule kinds and their fields:
+
+``range``
+    ``metric``, ``min`` and/or ``max``; ``exempt_min_if`` names a flag column
+    (e.g. ``sparse``, 居民分散) that exempts a unit from the minimum.
+``coordinators``
+    ``per``, ``min_per_unit``: required = max(min_per_unit, ceil(households / per)),
+    compared with ``coordinators``.
+``staff``
+    ``base``, ``above``, ``step``: required = base + ceil(max(0, households - above) / step),
+    compared with ``staff``; optional ``max``.
+``floor_area``
+    ``per_100``, ``min_total``, ``facility_types``: required = max(min_total,
+    per_100 * households / 100), compared with the 建筑面积 of the community's
+    facilities of those types; without a facilities layer, with the column named
+    by ``attribute`` (e.g. ``floor_area_m2``, 服务用房面积) when the rule has one.
+``facilities``
+    ``required``: facility type keys that must be present.
+``ratio``
+    ``numerator``, ``denominator``, ``scale`` (default 1), ``min`` and/or ``max``.
+
+A rule whose input is missing (no column, or a missing value for that unit) is
+``not_assessed`` — never a pass.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gridmap._toml import tomllib
+from gridmap.facilities import type_label
+
+__all__ = [
+    "Rule",
+    "Profile",
+    "list_profiles",
+    "load_profile",
+    "evaluate",
+    "FINDING_COLUMNS",
+    "PASS",
+    "FAIL",
+    "NOT_ASSESSED",
+]
+
+PASS, FAIL, NOT_ASSESSED = "pass", "fail", "not_assessed"
+FINDING_COLUMNS = [
+    "level", "unit_id", "unit_name", "rule_id", "value", "threshold", "status", "gap",
+    "message", "source", "severity", "rule_title",
+]
+KINDS = ("range", "coordinators", "staff", "floor_area", "facilities", "ratio")
+_COMMON = ("id", "level", "kind", "title_zh", "title_en", "source")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule of a profile; ``params`` holds the kind-specific fields."""
+
+    id: str
+    level: str
+    kind: str
+    title_zh: str
+    title_en: str
+    source: str
+    severity: str = "error"
+    unit: str = ""
+    params: dict = field(default_factory=dict)
+
+    def title(self, lang: str = "zh") -> str:
+        return self.title_en if lang == "en" else self.title_zh
+
+    def inputs(self) -> tuple[str, ...]:
+        """The unit columns this rule reads (for 'not assessed' reasons)."""
+        p = self.params
+        return {
+            "range": (p.get("metric", ""),),
+            "coordinators": ("households", "coordinators"),
+            "staff": ("households", "staff"),
+            "floor_area": ("households", p.get("attribute", "facility_types")),
+            "facilities": ("facility_types",),
+            "ratio": (p.get("numerator", ""), p.get("denominator", "")),
+        }[self.kind]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named, ordered set of rules."""
+
+    id: str
+    title_zh: str
+    title_en: str
+    rules: tuple[Rule, ...]
+    description_zh: str = ""
+    description_en: str = ""
+    path: str = ""
+    extends: str = ""
+
+    def rule(self, rule_id: str) -> Rule:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise KeyError(f"profile {self.id!r} has no rule {rule_id!r}; rules: {[r.id for r in self.rules]}")
+
+    def first(self, kind: str, level: str) -> Rule | None:
+        return next((r for r in self.rules if r.kind == kind and r.level == level), None)
+
+
+def _builtin_dir():
+    return files("gridmap").joinpath("profiles")
+
+
+def list_profiles() -> list[str]:
+    """Names of the built-in profiles.
+
+    Examples
+    --------
+    >>> "national" in list_profiles()
+    True
+    """
+    return sorted(p.name[:-5] for p in _builtin_dir().iterdir() if p.name.endswith(".toml"))
+
+
+def _read(name_or_path: str | Path) -> tuple[dict, str]:
+    text_path = str(name_or_path)
+    if text_path.endswith(".toml") or Path(text_path).exists():
+        path = Path(text_path)
+        if not path.exists():
+            raise ValueError(f"规则文件不存在 / profile file not found: {path}")
+        return tomllib.loads(path.read_text(encoding="utf-8")), str(path)
+    res = _builtin_dir().joinpath(f"{text_path}.toml")
+    if not res.is_file():
+        raise ValueError(
+            f"未知的规则配置 {text_path!r} / unknown profile; built-in profiles: {', '.join(list_profiles())}; "
+            "or pass the path of a .toml file"
+        )
+    return tomllib.loads(res.read_text(encoding="utf-8")), f"gridmap/profiles/{text_path}.toml"
+
+
+def _rule(data: dict, where: str) -> Rule:
+    missing = [k for k in _COMMON if not data.get(k)]
+    if missing:
+        raise ValueError(f"{where}: rule {data.get('id', '?')!r} lacks {missing} (every rule needs {list(_COMMON)})")
+    if data["kind"] not in KINDS:
+        raise ValueError(f"{where}: rule {data['id']!r} has unknown kind {data['kind']!r}; kinds: {list(KINDS)}")
+    if data["level"] not in ("community", "grid"):
+        raise ValueError(f"{where}: rule {data['id']!r} level must be 'community' or 'grid'")
+    params = {k: v for k, v in data.items() if k not in (*_COMMON, "severity", "unit")}
+    needs = {
+        "range": ("metric",), "coordinators": ("per",), "staff": ("base", "above", "step"),
+        "floor_area": ("per_100",), "facilities": ("required",), "ratio": ("numerator", "denominator"),
+    }[data["kind"]]
+    lacking = [k for k in needs if k not in params]
+    if lacking:
+        raise ValueError(f"{where}: rule {data['id']!r} of kind {data['kind']!r} lacks {lacking}")
+    if data["kind"] in ("range", "ratio") and "min" not in params and "max" not in params:
+        raise ValueError(f"{where}: rule {data['id']!r} needs min and/or max")
+    return Rule(
+        id=data["id"], level=data["level"], kind=data["kind"], title_zh=data["title_zh"],
+        title_en=data["title_en"], source=data["source"], severity=data.get("severity", "error"),
+        unit=data.get("unit", ""), params=params,
+    )
+
+
+def load_profile(name_or_path: str | Path | Profile = "national", *, _seen: tuple = ()) -> Profile:
+    """Load a built-in profile by name or a user's TOML file, resolving ``extends``.
+
+    Examples
+    --------
+    >>> p = load_profile("national")
+    >>> p.rule("community.size").params["max"]
+    3000
+    """
+    if isinstance(name_or_path, Profile):
+        return name_or_path
+    data, where = _read(name_or_path)
+    head = data.get("profile", {})
+    pid = head.get("id") or Path(where).stem
+    if pid in _seen:
+        raise ValueError(f"profile {pid!r}: circular extends ({' -> '.join((*_seen, pid))})")
+    rules: list[Rule] = []
+    parent = head.get("extends")
+    if parent:
+        rules = list(load_profile(parent, _seen=(*_seen, pid)).rules)
+    disabled = set(head.get("disable", ()))
+    unknown = disabled - {r.id for r in rules}
+    if unknown:
+        raise ValueError(f"{where}: disable names rules the parent does not have: {sorted(unknown)}")
+    rules = [r for r in rules if r.id not in disabled]
+    for i, item in enumerate(data.get("rules", [])):
+        rule = _rule(item, f"{where} [[rules]] #{i + 1}")
+        pos = next((j for j, r in enumerate(rules) if r.id == rule.id), None)
+        if pos is None:
+            rules.append(rule)
+        else:
+            rules[pos] = rule
+    ids = [r.id for r in rules]
+    if len(ids) != len(set(ids)):
+        raise ValueError(f"{where}: duplicate rule ids {sorted({i for i in ids if ids.count(i) > 1})}")
+    return Profile(
+        id=pid, title_zh=head.get("title_zh", pid), title_en=head.get("title_en", pid),
+        rules=tuple(rules), description_zh=head.get("description_zh", ""),
+        description_en=head.get("description_en", ""), path=where, extends=parent or "",
+    )
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _fmt(x: float) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    if abs(x - round(x)) < 1e-9:
+        return f"{int(round(x)):,}"
+    return f"{x:,.1f}"
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.0f}%"
+
+
+@dataclass
+class _Eval:
+    value: pd.Series
+    threshold: pd.Series  # text
+    status: pd.Series
+    gap: pd.Series
+    message: pd.Series
+
+
+def _column(units: pd.DataFrame, name: str) -> pd.Series:
+    if name in units.columns:
+        return pd.to_numeric(units[name], errors="coerce").astype("float64")
+    return pd.Series(np.nan, index=units.index, dtype="float64")
+
+
+def required_coordinators(households: pd.Series, rule: Rule) -> pd.Series:
+    """max(min_per_unit, ceil(households / per)); NaN where households is missing.
+
+    Examples
+    --------
+    >>> r = load_profile("national").rule("grid.coordinators")
+    >>> required_coordinators(pd.Series([0, 300, 301, 900.0]), r).tolist()
+    [1.0, 1.0, 2.0, 3.0]
+    """
+    per = float(rule.params["per"])
+    floor = float(rule.params.get("min_per_unit", 1))
+    return np.maximum(floor, np.ceil(households / per)).where(households.notna())
+
+
+def _compare(value, required, *, lower=True):
+    """status/gap for value ≥ required (lower bound)."""
+    known = value.notna() & required.notna()
+    gap = (required - value).clip(lower=0).where(known)
+    status = pd.Series(np.where(~known, NOT_ASSESSED, np.where(value >= required - 1e-9, PASS, FAIL)), index=value.index)
+    return status, gap
+
+
+def _eval_range(units, rule: Rule, lang: str) -> _Eval:
+    p = rule.params
+    value = _column(units, p["metric"])
+    lo, hi = p.get("min"), p.get("max")
+    exempt = pd.Series(False, index=units.index)
+    if p.get("exempt_min_if") and p["exempt_min_if"] in units.columns:
+        exempt = units[p["exempt_min_if"]].fillna(False).astype(bool)
+    pct = rule.unit == "%"
+    f = _pct if pct else _fmt
+    unit = "" if pct else rule.unit
+    under = (value < lo - 1e-9) & ~exempt if lo is not None else pd.Series(False, index=units.index)
+    over = value > hi + 1e-9 if hi is not None else pd.Series(False, index=units.index)
+    status = pd.Series(np.where(value.isna(), NOT_ASSESSED, np.where(under | over, FAIL, PASS)), index=units.index)
+    gap = pd.Series(0.0, index=units.index)
+    if lo is not None:
+        gap = gap.where(~under, lo - value)
+    if hi is not None:
+        gap = gap.where(~over, value - hi)
+    gap = gap.where(value.notna())
+    if lo is not None and hi is not None:
+        threshold = f"{f(lo)}–{f(hi)}{unit}"
+    elif lo is not None:
+        threshold = f"≥{f(lo)}{unit}"
+    else:
+        threshold = f"≤{f(hi)}{unit}"
+    msg = []
+    for i in units.index:
+        if status[i] == NOT_ASSESSED:
+            msg.append(_not_assessed_msg(rule, units, lang))
+        elif under[i]:
+            msg.append(f"低于下限 {f(gap[i])}{unit}" if lang == "zh" else f"below minimum by {f(gap[i])}{unit}")
+        elif over[i]:
+            msg.append(f"超出上限 {f(gap[i])}{unit}" if lang == "zh" else f"above maximum by {f(gap[i])}{unit}")
+        elif lo is not None and exempt[i] and value[i] < lo:
+            msg.append("居民分散，豁免下限" if lang == "zh" else "sparse area: minimum waived")
+        else:
+            msg.append("符合" if lang == "zh" else "compliant")
+    return _Eval(value, pd.Series(threshold, index=units.index), status, gap, pd.Series(msg, index=units.index))
+
+
+def _eval_required(units, rule: Rule, value, required, lang, *, zh_short, en_short, unit) -> _Eval:
+    status, gap = _compare(value, required)
+    msg = []
+    for i in units.index:
+        if status[i] == NOT_ASSESSED:
+            msg.append(_not_assessed_msg(rule, units, lang))
+        elif status[i] == FAIL:
+            msg.append(zh_short.format(gap=_fmt(gap[i]), unit=unit) if lang == "zh" else en_short.format(gap=_fmt(gap[i]), unit=unit))
+        else:
+            msg.append("符合" if lang == "zh" else "compliant")
+    threshold = required.map(lambda r: f"≥{_fmt(r)}{unit}" if pd.notna(r) else "")
+    return _Eval(value, threshold, status, gap, pd.Series(msg, index=units.index))
+
+
+def _eval_coordinators(units, rule, lang):
+    req = required_coordinators(_column(units, "households"), rule)
+    return _eval_required(units, rule, _column(units, "coordinators"), req, lang,
+                          zh_short="需增配 {gap} 名协理员", en_short="{gap} more coordinator(s) needed", unit="人")
+
+
+def _eval_staff(units, rule, lang):
+    p = rule.params
+    h = _column(units, "households")
+    req = (p["base"] + np.ceil((h - p["above"]).clip(lower=0) / p["step"])).where(h.notna())
+    ev = _eval_required(units, rule, _column(units, "staff"), req, lang,
+                        zh_short="需增配 {gap} 名专职工作人员", en_short="{gap} more staff needed", unit="人")
+    if "max" in p:
+        over = ev.value > p["max"]
+        ev.status = ev.status.where(~over, FAIL)
+        ev.gap = ev.gap.where(~over, ev.value - p["max"])
+        ev.message = ev.message.where(~over, f"超出编制上限 {p['max']} 人" if lang == "zh" else f"above the cap of {p['max']}")
+        ev.threshold = ev.threshold + f"，≤{p['max']}人"
+    return ev
+
+
+def _eval_floor_area(units, rule, lang):
+    p = rule.params
+    h = _column(units, "households")
+    req = np.maximum(float(p.get("min_total", 0)), p["per_100"] * h / 100.0).where(h.notna())
+    col = f"floor_area_m2:{rule.id}"
+    if col not in units.columns:
+        # no facilities layer: only a rule that names an attribute column falls back to it
+        col = p.get("attribute", col)
+    value = _column(units, col)
+    return _eval_required(units, rule, value, req, lang,
+                          zh_short="服务用房缺 {gap} m²", en_short="service floor area short by {gap} m²", unit="m²")
+
+
+def _eval_facilities(units, rule, lang):
+    required = list(rule.params["required"])
+    present = units["facility_types"] if "facility_types" in units.columns else pd.Series(None, index=units.index, dtype=object)
+    value, status, gap, msg = [], [], [], []
+    for i in units.index:
+        have = present[i]
+        if have is None or (isinstance(have, float) and math.isnan(have)):
+            value.append(np.nan)
+            status.append(NOT_ASSESSED)
+            gap.append(np.nan)
+            msg.append(_not_assessed_msg(rule, units, lang))
+            continue
+        have = set(have)
+        missing = [t for t in required if t not in have]
+        value.append(float(len(required) - len(missing)))
+        status.append(FAIL if missing else PASS)
+        gap.append(float(len(missing)))
+        if missing:
+            names = "、".join(type_label(t, lang=lang) for t in missing) if lang == "zh" else ", ".join(type_label(t, lang="en") for t in missing)
+            msg.append(f"缺少 {names}" if lang == "zh" else f"missing {names}")
+        else:
+            msg.append("符合" if lang == "zh" else "compliant")
+    threshold = f"{len(required)}/{len(required)}"
+    return _Eval(pd.Series(value, index=units.index), pd.Series(threshold, index=units.index),
+                 pd.Series(status, index=units.index), pd.Series(gap, index=units.index), pd.Series(msg, index=units.index))
+
+
+def _eval_ratio(units, rule, lang):
+    p = rule.params
+    num, den = _column(units, p["numerator"]), _column(units, p["denominator"])
+    value = (num / den.where(den > 0)) * float(p.get("scale", 1))
+    shadow = Rule(rule.id, rule.level, "range", rule.title_zh, rule.title_en, rule.source, rule.severity,
+                  rule.unit or ("%" if p.get("scale", 1) == 1 else ""),
+                  {"metric": "__ratio__", **{k: p[k] for k in ("min", "max") if k in p}})
+    ev = _eval_range(units.assign(__ratio__=value), shadow, lang)
+    na = ev.status == NOT_ASSESSED
+    ev.message = ev.message.where(~na, _not_assessed_msg(rule, units, lang))
+    return ev
+
+
+def _not_assessed_msg(rule: Rule, units: pd.DataFrame, lang: str) -> str:
+    cols = [c for c in rule.inputs() if c]
+    absent = [c for c in cols if c not in units.columns or (c != "facility_types" and units[c].isna().all())]
+    if rule.kind == "facilities" and "facility_types" not in units.columns:
+        return "未评估：未提供设施图层" if lang == "zh" else "not assessed: no facilities layer"
+    if absent:
+        return (f"未评估：缺少数据列 {', '.join(absent)}" if lang == "zh" else f"not assessed: missing column(s) {', '.join(absent)}")
+    return "未评估：该单元数据缺失" if lang == "zh" else "not assessed: value missing for this unit"
+
+
+_EVALUATORS = {
+    "range": _eval_range, "coordinators": _eval_coordinators, "staff": _eval_staff,
+    "floor_area": _eval_floor_area, "facilities": _eval_facilities, "ratio": _eval_ratio,
+}
+
+
+def evaluate(
+    units: pd.DataFrame, profile: Profile | str, *, level: str, lang: str = "zh"
+) -> pd.DataFrame:
+    """Evaluate every rule of ``profile`` at ``level`` on ``units``.
+
+    Parameters
+    ----------
+    units
+        One row per unit (index = unit id) with the metric columns and ``name``.
+    profile
+        A :class:`Profile` or a profile name/path.
+    level
+        ``"community"`` or ``"grid"``.
+    lang
+        Message language, ``"zh"`` (default) or ``"en"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unit × rule with :data:`FINDING_COLUMNS`.
+
+    Examples
+    --------
+    >>> units = pd.DataFrame({"name": ["甲", "乙", "丙"], "households": [999, 3000, 3001]},
+    ...                      index=pd.Index(["1", "2", "3"], name="community_id"))
+    >>> f = evaluate(units, "national", level="community")
+    >>> f[f.rule_id == "community.size"][["unit_id", "status", "gap", "message"]].values.tolist()
+    [['1', 'fail', 1.0, '低于下限 1户'], ['2', 'pass', 0.0, '符合'], ['3', 'fail', 1.0, '超出上限 1户']]
+    """
+    profile = load_profile(profile)
+    frames = []
+    names = units["name"] if "name" in units.columns else pd.Series(units.index.astype(str), index=units.index)
+    for rule in profile.rules:
+        if rule.level != level:
+            continue
+        ev = _EVALUATORS[rule.kind](units, rule, lang)
+        frames.append(pd.DataFrame({
+            "level": level, "unit_id": units.index.astype(str), "unit_name": names.astype(str).to_numpy(),
+            "rule_id": rule.id, "value": ev.value.to_numpy(), "threshold": ev.threshold.to_numpy(),
+            "status": ev.status.to_numpy(), "gap": ev.gap.to_numpy(), "message": ev.message.to_numpy(),
+            "source": rule.source, "severity": rule.severity, "rule_title": rule.title(lang),
+        }))
+    if not frames:
+        return pd.DataFrame(columns=FINDING_COLUMNS)
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,287 @@
+"""A Study: the input layers in one metric CRS, validated, plus where they came from.
+
+:func:`read_study` reads each layer (paths, ``file.gpkg:layer`` strings or
+GeoDataFrames), maps columns, validates everything, reprojects to one metric
+CRS and raises a single :class:`~gridmap._errors.InputError` listing every
+problem when the input is unusable. Usable input with problems comes back with
+``study.problems`` (warnings and repairs) for the report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyproj
+from geopandas import GeoDataFrame
+
+from gridmap._errors import InputError, Problem
+from gridmap._toml import tomllib
+from gridmap.columns import ALIASES, parse_mapping
+from gridmap.crs import crs_label, is_metric, metric_crs, parse_crs
+from gridmap.io import read_layer
+from gridmap.validation import KIND_ZH, check_layers, prepare_layer
+
+__all__ = ["Study", "read_study", "load_config", "LAYER_KINDS"]
+
+LAYER_KINDS = ("communities", "grids", "households", "facilities", "network")
+LayerSpec = str | Path | GeoDataFrame | Mapping[str, Any] | None
+
+
+@dataclass
+class Study:
+    """The layers of one study area in one metric CRS.
+
+    Attributes
+    ----------
+    communities, grids, households, facilities, network
+        Canonical GeoDataFrames (``grids`` … may be None). Zones are indexed by id.
+    crs
+        The metric CRS every layer is in.
+    problems
+        Warnings and repairs found while reading (errors raise instead).
+    sources
+        Per layer: file, layer, encoding, CRS as read.
+    """
+
+    communities: GeoDataFrame
+    crs: pyproj.CRS
+    grids: GeoDataFrame | None = None
+    households: GeoDataFrame | None = None
+    facilities: GeoDataFrame | None = None
+    network: GeoDataFrame | None = None
+    problems: list[Problem] = field(default_factory=list)
+    sources: dict[str, dict] = field(default_factory=dict)
+    name: str = "gridmap"
+    profile: str = "national"
+    households_method: str = "largest"
+
+    def layers(self) -> dict[str, GeoDataFrame]:
+        return {k: getattr(self, k) for k in LAYER_KINDS if getattr(self, k) is not None}
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{k}={len(v)}" for k, v in self.layers().items())
+        return f"Study({self.name!r}, {parts}, crs={crs_label(self.crs)!r})"
+
+
+def _split_mapping(mapping: Mapping[str, Any] | list[str] | None, present: dict[str, list[str]]) -> tuple[dict, list[Problem]]:
+    """Route ``{canonical: source}`` / ``{"grids.canonical": source}`` / ``{kind: {...}}`` to layers."""
+    per_kind: dict[str, dict[str, str]] = {k: {} for k in LAYER_KINDS}
+    problems = []
+    if mapping is None:
+        return per_kind, problems
+    flat: dict[str, str] = {}
+    if isinstance(mapping, Mapping):
+        for key, value in mapping.items():
+            if isinstance(value, Mapping):
+                per_kind[key].update(parse_mapping(value))
+            else:
+                flat[key] = str(value)
+    else:
+        flat = parse_mapping(mapping)
+    for key, source in flat.items():
+        if "." in key and key.split(".", 1)[0] in LAYER_KINDS:
+            kind, canonical = key.split(".", 1)
+            per_kind[kind][canonical] = source
+            continue
+        targets = [k for k, cols in present.items() if source in cols]
+        if not targets:
+            known = [k for k in present if key in ALIASES[k]]
+            problems.append(Problem(
+                "error", "mapping.column_missing",
+                f"--map {key}={source}：任何图层中都没有列 {source!r}",
+                fix="检查列名；可写成 图层.标准列名=源列名，例如 grids.households=住户数"
+                + (f"（{key} 属于图层：{', '.join(known)}）" if known else ""), column=source))
+        for kind in targets:
+            per_kind[kind][key] = source
+    return per_kind, problems
+
+
+def _read(kind: str, spec: LayerSpec, *, crs, encoding, base: Path | None) -> GeoDataFrame:
+    if isinstance(spec, GeoDataFrame):
+        gdf = spec.copy()
+        gdf.attrs = {"source": {"file": gdf.attrs.get("source", {}).get("file", "(GeoDataFrame)"), "layer": kind}}
+        if crs is not None:
+            parsed = parse_crs(crs)
+            if isinstance(parsed, str):
+                from gridmap.crs import to_geographic
+
+                gdf = to_geographic(gdf, parsed)
+            else:
+                gdf = gdf.set_crs(parsed, allow_override=True)
+        return gdf
+    options: dict[str, Any] = {}
+    if isinstance(spec, Mapping):
+        options = dict(spec)
+        path = options.pop("path")
+    else:
+        path = spec
+    path = Path(str(path))
+    if base is not None and not path.is_absolute() and not path.exists():
+        path = base / path
+    layer_crs = options.pop("crs", None) or crs
+    return read_layer(
+        str(path), layer=options.pop("layer", None), encoding=options.pop("encoding", None) or encoding,
+        crs=layer_crs, x=options.pop("x", None), y=options.pop("y", None),
+    )
+
+
+def read_study(
+    communities: LayerSpec,
+    grids: LayerSpec = None,
+    households: LayerSpec = None,
+    facilities: LayerSpec = None,
+    network: LayerSpec = None,
+    *,
+    crs: Any = None,
+    facilities_crs: Any = None,
+    metric: Any = None,
+    mapping: Mapping[str, Any] | list[str] | None = None,
+    encoding: str | None = None,
+    name: str | None = None,
+    profile: str = "national",
+    households_method: str = "largest",
+    base: Path | None = None,
+) -> Study:
+    """Read, map, validate and reproject the layers of a study.
+
+    Parameters
+    ----------
+    communities, grids, households, facilities, network
+        A path (``"file.gpkg:图层"`` selects a layer), a dict with ``path`` and
+        optional ``layer``, ``crs``, ``encoding``, ``x``, ``y``, or a GeoDataFrame.
+    crs
+        Override the CRS of every layer (what the coordinates are; not a reprojection).
+    facilities_crs
+        Override for the facilities layer: ``"gcj02"``, ``"bd09"`` (converted to
+        WGS84 before anything is measured) or a CRS.
+    metric
+        The metric CRS to work in; default: the communities' CRS when it is
+        projected in metres, else the CGCS2000 3° Gauss-Krüger zone of the data.
+    mapping
+        Column mapping: ``{"households": "住户数"}``, ``{"grids": {...}}``, or the
+        CLI's list ``["households=住户数", "grids.coordinators=网格员"]``.
+    encoding
+        Shapefile/CSV encoding when detection is not enough (e.g. ``"gbk"``).
+    households_method
+        ``"largest"`` or ``"area"`` for household polygons (see :mod:`gridmap.assign`).
+
+    Raises
+    ------
+    InputError
+        Listing every problem, when any layer is unusable.
+
+    Examples
+    --------
+    >>> import gridmap
+    >>> study = gridmap.read_study(**gridmap.datasets.demo_layers())  # doctest: +SKIP
+    """
+    specs = {"communities": communities, "grids": grids, "households": households,
+             "facilities": facilities, "network": network}
+    problems: list[Problem] = []
+    raw: dict[str, GeoDataFrame] = {}
+    for kind, spec in specs.items():
+        if spec is None:
+            continue
+        layer_crs = facilities_crs if (kind == "facilities" and facilities_crs is not None) else crs
+        try:
+            raw[kind] = _read(kind, spec, crs=layer_crs, encoding=encoding, base=base)
+        except InputError as exc:
+            problems += exc.problems
+    if "communities" not in raw and not problems:
+        problems.append(Problem("error", "layer.missing", "缺少社区图层", fix="用 --communities 指定社区边界文件"))
+    present = {k: [str(c) for c in v.columns] for k, v in raw.items()}
+    per_kind, map_problems = _split_mapping(mapping, present)
+    problems += map_problems
+
+    layers: dict[str, GeoDataFrame] = {}
+    sources: dict[str, dict] = {}
+    for kind, gdf in raw.items():
+        src = dict(gdf.attrs.get("source") or {})
+        sources[kind] = {**src, "crs": crs_label(gdf.crs) if gdf.crs is not None else None}
+        if gdf.crs is None:
+            problems.append(Problem(
+                "error", "crs.missing", f"{KIND_ZH[kind]}图层没有坐标系信息（缺少 .prj 或 CRS）",
+                fix="用 --crs 指定，例如 --crs EPSG:4549（CGCS2000 3度带 120E）或 --crs EPSG:4490",
+                file=str(src.get("file", "")), layer=str(src.get("layer") or "")))
+        layer, found = prepare_layer(gdf, kind, mapping=per_kind.get(kind))
+        problems += found
+        layers[kind] = layer
+        if kind == "facilities" and facilities_crs is None and gdf.crs is not None and gdf.crs.is_geographic:
+            problems.append(Problem(
+                "warning", "crs.maybe_gcj02",
+                "设施图层为经纬度坐标且未声明 --facilities-crs；若设施点来自高德/腾讯（GCJ-02）或百度（BD-09）地图，坐标偏移100–700米",
+                fix="来自网络地图的 POI 请加 --facilities-crs gcj02 或 bd09",
+                file=str(src.get("file", "")), layer=str(src.get("layer") or "")))
+    if any(p.severity == "error" for p in problems):
+        raise InputError(problems)
+
+    target = metric_crs(layers["communities"], crs=metric) if metric is not None else metric_crs(layers["communities"])
+    crss = {kind: layer.crs for kind, layer in layers.items()}
+    if len({c.to_wkt() for c in crss.values()}) > 1:
+        problems.append(Problem(
+            "info", "crs.mixed",
+            "图层坐标系不一致，已统一投影到 " + crs_label(target) + "：" + "；".join(f"{KIND_ZH[k]} {crs_label(c)}" for k, c in crss.items()),
+            fix="无需处理 (reprojected automatically)"))
+    for kind, layer in layers.items():
+        if not layer.crs.equals(target):
+            attrs = layer.attrs
+            layer = layer.to_crs(target)
+            layer.attrs = attrs
+            layers[kind] = layer
+    problems += check_layers(layers)
+    if any(p.severity == "error" for p in problems):
+        raise InputError(problems)
+    assert is_metric(target)
+    return Study(
+        communities=layers["communities"], crs=target, grids=layers.get("grids"),
+        households=layers.get("households"), facilities=layers.get("facilities"),
+        network=layers.get("network"), problems=problems, sources=sources,
+        name=name or "gridmap", profile=profile, households_method=households_method,
+    )
+
+
+def load_config(path: str | Path) -> dict:
+    """Read a study config (TOML) into keyword arguments for :func:`read_study`.
+
+    Layer paths are relative to the config file.
+
+    Examples
+    --------
+    A config::
+
+        [study]
+        name = "示范区"
+        profile = "national"
+        facilities_crs = "gcj02"
+
+        [layers]
+        communities = "demo.gpkg:社区"
+        grids = { path = "demo.gpkg", layer = "网格" }
+
+        [map]
+        households = "住户数"
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(Problem("error", "config.missing", f"配置文件不存在：{path}", file=str(path)))
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(Problem("error", "config.invalid", f"配置文件无法解析：{exc}", file=str(path),
+                                 fix="检查 TOML 语法（字符串要加引号，表名用 [ ]）")) from exc
+    study = dict(data.get("study", {}))
+    layers = dict(data.get("layers", {}))
+    unknown = set(layers) - set(LAYER_KINDS)
+    if unknown:
+        raise InputError(Problem("error", "config.layer", f"配置中的未知图层 {sorted(unknown)}；可用：{', '.join(LAYER_KINDS)}", file=str(path)))
+    kwargs: dict[str, Any] = dict(layers)
+    for key in ("crs", "facilities_crs", "metric", "encoding", "name", "profile", "households_method"):
+        if key in study:
+            kwargs[key] = study[key]
+    if "map" in data:
+        kwargs["mapping"] = data["map"]
+    kwargs["base"] = path.parent
+    return kwargs

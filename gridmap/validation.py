@@ -1,0 +1,272 @@
+"""Validation: one report of every problem, each naming file, layer, column, row and fix.
+
+:func:`prepare_layer` turns a layer as read into canonical columns (ids as
+text, counts cleaned, geometries repaired) and lists what it found;
+:func:`check_layers` looks across layers (CRS, overlap). Nothing raises here:
+callers collect the problems and raise one :class:`~gridmap._errors.InputError`
+when any is an error. Inputs are never modified: every function returns copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import shapely
+from geopandas import GeoDataFrame, GeoSeries
+
+from gridmap._errors import Problem
+from gridmap.columns import (
+    ALIASES,
+    COUNT_COLUMNS,
+    FLAG_COLUMNS,
+    NUMBER_COLUMNS,
+    RATE_COLUMNS,
+    REQUIRED,
+    clean_counts,
+    clean_flags,
+    clean_numbers,
+    find_columns,
+    problems_from_bad,
+)
+from gridmap.facilities import normalise_types
+
+__all__ = ["prepare_layer", "check_layers", "ID_COLUMN", "KIND_ZH"]
+
+ID_COLUMN = {"communities": "community_id", "grids": "grid_id"}
+KIND_ZH = {"communities": "社区", "grids": "网格", "households": "户数", "facilities": "设施", "network": "路网"}
+_GEOM_TYPES = {
+    "communities": ({"Polygon", "MultiPolygon"}, "面 (Polygon)"),
+    "grids": ({"Polygon", "MultiPolygon"}, "面 (Polygon)"),
+    "households": ({"Point", "MultiPoint", "Polygon", "MultiPolygon"}, "点或面 (Point/Polygon)"),
+    "facilities": ({"Point", "MultiPoint", "Polygon", "MultiPolygon"}, "点或面 (Point/Polygon)"),
+    "network": ({"LineString", "MultiLineString"}, "线 (LineString)"),
+}
+
+
+def _src(gdf: GeoDataFrame) -> dict:
+    return dict(gdf.attrs.get("source") or {})
+
+
+def _row(label) -> object:
+    """1-based record number of a row label of a freshly read layer."""
+    return int(label) + 1 if isinstance(label, (int, np.integer)) else label
+
+
+def _ids(values: pd.Series) -> pd.Series:
+    """Ids as clean text: 330106001001.0 -> '330106001001', strip spaces."""
+    if pd.api.types.is_float_dtype(values):
+        return values.map(lambda v: None if pd.isna(v) else (f"{int(v)}" if float(v).is_integer() else str(v))).astype("string")
+    if pd.api.types.is_integer_dtype(values):
+        return values.astype("Int64").astype("string")
+    text = values.astype("string").str.strip()
+    return text.mask(text == "", pd.NA)
+
+
+def prepare_layer(
+    gdf: GeoDataFrame, kind: str, *, mapping: Mapping[str, str] | None = None
+) -> tuple[GeoDataFrame, list[Problem]]:
+    """Canonical columns, cleaned values and repaired geometry for one layer.
+
+    Parameters
+    ----------
+    gdf
+        The layer as read (``gdf.attrs["source"]`` names file and layer).
+    kind
+        ``communities``, ``grids``, ``households``, ``facilities`` or ``network``.
+    mapping
+        Explicit ``{canonical: source column}`` (the CLI's ``--map``).
+
+    Returns
+    -------
+    layer, problems
+        A new GeoDataFrame (index = ``community_id`` / ``grid_id`` for zones,
+        the source record number otherwise) and every problem found. When a
+        problem is an error, ``layer`` may be incomplete and must not be used.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> raw = GeoDataFrame({"社区代码": [330106001001.0], "总户数": ["1,200户"]},
+    ...                    geometry=[box(0, 0, 1, 1)], crs=4549)
+    >>> layer, problems = prepare_layer(raw, "communities")
+    >>> layer.index.tolist(), layer["households"].tolist(), problems
+    (['330106001001'], [1200.0], [])
+    """
+    src = _src(gdf)
+    where = {"file": str(src.get("file", "")), "layer": str(src.get("layer") or KIND_ZH[kind])}
+    problems: list[Problem] = []
+    columns = [c for c in gdf.columns if c != gdf.geometry.name]
+    found, missing_explicit = find_columns(columns, kind, mapping=mapping)
+    for canonical, source in missing_explicit.items():
+        problems.append(Problem(
+            "error", "mapping.column_missing",
+            f"--map {canonical}={source}：{KIND_ZH[kind]}图层中没有列 {source!r}；现有列：{', '.join(map(str, columns))}",
+            fix=f"检查列名拼写，例如 --map {canonical}={columns[0] if columns else '列名'}", **where, column=source))
+    for canonical in REQUIRED[kind]:
+        if canonical not in found and canonical not in missing_explicit:
+            tried = ", ".join(ALIASES[kind][canonical])
+            problems.append(Problem(
+                "error", "column.missing",
+                f"{KIND_ZH[kind]}图层缺少必需列 {canonical}（已尝试别名：{tried}）；现有列：{', '.join(map(str, columns))}",
+                fix=f"用 --map {canonical}=你的列名 指定 (name the column with --map {canonical}=<column>)",
+                **where, column=canonical))
+    out = GeoDataFrame(
+        {canonical: gdf[source].to_numpy() for canonical, source in found.items()},
+        geometry=gdf.geometry.to_numpy(), crs=gdf.crs, index=gdf.index.copy(),
+    )
+    # keep the source's other columns under their own names (reports show them)
+    for col in columns:
+        if col not in found.values() and col not in out.columns:
+            out[col] = gdf[col].to_numpy()
+    out.attrs = {"source": src, "columns": found}
+    if any(p.severity == "error" for p in problems):
+        return out, problems
+
+    for canonical, source in found.items():
+        col = out[canonical]
+        fix = f"更正该值，或留空表示缺失 (correct the value in column {source})"
+        if canonical in COUNT_COLUMNS:
+            clean, bad = clean_counts(col)
+        elif canonical in RATE_COLUMNS:
+            clean, bad = clean_numbers(col, rate=True)
+        elif canonical in NUMBER_COLUMNS:
+            clean, bad = clean_numbers(col)
+            bad = [b for b in bad if b[2] != "空值"]  # areas may legitimately be blank
+        elif canonical in FLAG_COLUMNS:
+            clean, bad = clean_flags(col)
+        else:
+            continue
+        if kind != "households" or canonical != "households":
+            bad = [b for b in bad if b[2] != "空值"]  # blank attribute = missing, reported as not assessed
+        out[canonical] = clean
+        problems += problems_from_bad(bad, code=f"value.{canonical}", column=source, source=where,
+                                      what=f"{KIND_ZH[kind]}“{source}”", fix=fix, row_of=_row)
+
+    id_col = ID_COLUMN.get(kind)
+    if id_col:
+        ids = _ids(out[id_col])
+        for label in ids.index[ids.isna()]:
+            ids[label] = f"无编码-{_row(label)}"
+            problems.append(Problem("warning", "id.missing", f"{KIND_ZH[kind]}编码为空，暂记为 {ids[label]}",
+                                    fix="补全编码", **where, column=found[id_col], row=_row(label)))
+        dup = ids[ids.duplicated(keep=False)]
+        for value, group in dup.groupby(dup):
+            rows = ", ".join(str(_row(r)) for r in group.index)
+            names = "、".join(out.loc[group.index, "name"].astype(str)) if "name" in out.columns else ""
+            for k, label in enumerate(group.index[1:], start=2):
+                ids[label] = f"{value}-{k}"
+            problems.append(Problem(
+                "warning", "id.duplicate",
+                f"{KIND_ZH[kind]}编码 {value} 重复出现在第 {rows} 行（{names}）；后续记录暂记为 {value}-2 …",
+                fix="每个单元的编码必须唯一：改正重复的编码", **where, column=found[id_col], row=_row(group.index[0])))
+        out[id_col] = ids
+    if "name" in out.columns:
+        out["name"] = out["name"].astype("string").str.strip()
+    elif id_col:
+        out["name"] = out[id_col]
+    if kind == "grids" and "community_id" in out.columns:
+        out["community_id"] = _ids(out["community_id"])
+    if kind == "facilities" and "facility_type" in out.columns:
+        raw_type = out["facility_type"]
+        keys, unknown = normalise_types(raw_type)
+        out["facility_type_raw"] = raw_type.astype("string")
+        out["facility_type"] = keys
+        for value, group in raw_type[unknown].groupby(raw_type[unknown].fillna("（空）")):
+            problems.append(Problem(
+                "info", "facility.unknown_type",
+                f"设施类型 {value!r}（{len(group)} 处）不在设施类型表中，不计入任何规则",
+                fix="在 gridmap/facility_types.toml 中添加别名，或改正类型名称",
+                **where, column=found["facility_type"], row=_row(group.index[0])))
+
+    problems += _repair_geometry(out, kind, where)
+    if id_col:
+        out = out.set_index(id_col, drop=True)
+        out.index.name = id_col
+    return out, problems
+
+
+def _repair_geometry(out: GeoDataFrame, kind: str, where: dict) -> list[Problem]:
+    problems = []
+    geoms = out.geometry.to_numpy()
+    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    for label in out.index[empty]:
+        problems.append(Problem("warning", "geometry.empty", f"{KIND_ZH[kind]}几何为空，该记录不参与空间分析",
+                                fix="补绘该单元的边界或删除该记录", **where, row=_row(label)))
+    allowed, text = _GEOM_TYPES[kind]
+    types = pd.Series(shapely.get_type_id(geoms), index=out.index)
+    names = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString",
+             6: "MultiPolygon", 7: "GeometryCollection"}
+    invalid = ~empty & ~shapely.is_valid(geoms)
+    if invalid.any():
+        reasons = shapely.is_valid_reason(geoms[invalid])
+        fixed = shapely.make_valid(geoms[invalid])
+        if kind in ("communities", "grids"):
+            fixed = np.array([_polygonal(g) for g in fixed], dtype=object)
+        geoms = geoms.copy()
+        geoms[invalid] = fixed
+        out[out.geometry.name] = GeoSeries(geoms, index=out.index, crs=out.crs)
+        for label, reason in zip(out.index[invalid], reasons, strict=True):
+            problems.append(Problem("info", "geometry.repaired", f"{KIND_ZH[kind]}几何无效（{reason}），已用 make_valid 修复",
+                                    fix="在 GIS 中检查并修正该多边形", **where, row=_row(label)))
+        types = pd.Series(shapely.get_type_id(geoms), index=out.index)
+    wrong = ~empty & ~types.map(names).isin(allowed).to_numpy()
+    for label in out.index[wrong]:
+        problems.append(Problem("error", "geometry.type",
+                                f"{KIND_ZH[kind]}图层应为{text}，此记录是 {names.get(types[label], '?')}",
+                                fix="检查是否选错了图层或文件", **where, row=_row(label)))
+    return problems
+
+
+def _polygonal(geom):
+    if geom is None or geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    parts = [g for g in getattr(geom, "geoms", [geom]) if g.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else shapely.Polygon()
+
+
+def check_layers(layers: Mapping[str, GeoDataFrame]) -> list[Problem]:
+    """Cross-layer checks on layers already in one CRS: every layer must overlap the communities.
+
+    A layer that does not overlap at all is an error with the likely cause:
+    swapped lon/lat, GCJ-02 vs CGCS2000, a wrong Gauss-Krüger zone or a missing
+    zone prefix.
+    """
+    problems = []
+    base = layers.get("communities")
+    if base is None or len(base) == 0:
+        return problems
+    bx = base.total_bounds
+    for kind, layer in layers.items():
+        if kind == "communities" or layer is None or len(layer) == 0:
+            continue
+        lb = layer.total_bounds
+        if np.isnan(lb).any():
+            continue
+        overlap = not (lb[0] > bx[2] or lb[2] < bx[0] or lb[1] > bx[3] or lb[3] < bx[1])
+        if overlap:
+            continue
+        src = _src(layer)
+        dx = (lb[0] + lb[2]) / 2 - (bx[0] + bx[2]) / 2
+        dy = (lb[1] + lb[3]) / 2 - (bx[1] + bx[3]) / 2
+        hint = _misalignment_hint(dx, dy, lb, bx)
+        problems.append(Problem(
+            "error", "crs.no_overlap",
+            f"{KIND_ZH[kind]}图层与社区图层完全不重叠（中心相距 {np.hypot(dx, dy) / 1000:,.1f} km）。{hint}",
+            fix="用 --crs / --facilities-crs 指定该文件的真实坐标系 (state the file's real CRS)",
+            file=str(src.get("file", "")), layer=str(src.get("layer") or KIND_ZH[kind])))
+    return problems
+
+
+def _misalignment_hint(dx: float, dy: float, lb, bx) -> str:
+    d = np.hypot(dx, dy)
+    if d < 2_000:
+        return "偏移较小（<2 km），可能是 GCJ-02/BD-09 网络地图坐标未转换。"
+    if abs(abs(dx) % 1_000_000 - 0) < 200_000 and abs(dx) >= 800_000:
+        return "东坐标相差约整百万米，可能是高斯-克吕格带号前缀（如 40500000 vs 500000）不一致。"
+    if 200_000 < abs(dx) < 800_000:
+        return "东西方向偏移数百公里，可能是高斯-克吕格投影带（中央经线）不一致。"
+    if lb[0] > 0 and lb[1] > 0 and lb[2] < 90 and lb[3] > 70:
+        return "经纬度可能写反了（纬度列里是经度）。"
+    return "可能是坐标系声明错误（例如把投影坐标当作经纬度）。"
