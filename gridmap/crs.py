@@ -968,8 +968,15 @@ def crs_label(crs: Any) -> str:
     if parsed == BD09:
         return "BD-09 (pseudo-CRS, lon/lat)"
     assert isinstance(parsed, pyproj.CRS)
-    name = parsed.name or "unnamed"
+    name = parsed.name or ""
     auth = parsed.to_authority(min_confidence=100)
     if auth is not None:
-        return f"{auth[0]}:{auth[1]} {name}"
-    return f"{name} (custom WKT)"
+        return f"{auth[0]}:{auth[1]} {name}".strip()
+    if name.lower() not in ("", "unknown", "unnamed"):
+        return f"{name} (custom WKT)"
+    kind = (
+        "projected" if parsed.is_projected else "geographic" if parsed.is_geographic else "custom"
+    )
+    op = parsed.coordinate_operation
+    method = f", {op.method_name}" if op is not None and op.method_name else ""
+    return f"unnamed {kind} CRS{method} (custom definition)"

@@ -297,9 +297,9 @@ def _eval_range(units, rule: Rule, lang: str) -> _Eval:
         if status[i] == NOT_ASSESSED:
             msg.append(_not_assessed_msg(rule, units, lang))
         elif under[i]:
-            msg.append(f"低于下限 {f(gap[i])}{unit}" if lang == "zh" else f"below minimum by {f(gap[i])}{unit}")
+            msg.append(f"低于下限 {f(gap[i])} {unit}".rstrip() if lang == "zh" else f"below minimum by {f(gap[i])} {unit}".rstrip())
         elif over[i]:
-            msg.append(f"超出上限 {f(gap[i])}{unit}" if lang == "zh" else f"above maximum by {f(gap[i])}{unit}")
+            msg.append(f"超出上限 {f(gap[i])} {unit}".rstrip() if lang == "zh" else f"above maximum by {f(gap[i])} {unit}".rstrip())
         elif lo is not None and exempt[i] and value[i] < lo:
             msg.append("居民分散，豁免下限" if lang == "zh" else "sparse area: minimum waived")
         else:
@@ -438,7 +438,7 @@ def evaluate(
     ...                      index=pd.Index(["1", "2", "3"], name="community_id"))
     >>> f = evaluate(units, "national", level="community")
     >>> f[f.rule_id == "community.size"][["unit_id", "status", "gap", "message"]].values.tolist()
-    [['1', 'fail', 1.0, '低于下限 1户'], ['2', 'pass', 0.0, '符合'], ['3', 'fail', 1.0, '超出上限 1户']]
+    [['1', 'fail', 1.0, '低于下限 1 户'], ['2', 'pass', 0.0, '符合'], ['3', 'fail', 1.0, '超出上限 1 户']]
     """
     profile = load_profile(profile)
     frames = []

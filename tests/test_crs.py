@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -25,7 +24,6 @@ from shapely.geometry import (
 from gridmap import crs as gcrs
 from gridmap._errors import GeographicCRSError
 
-SIP_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "sip"
 GEOD = pyproj.Geod(ellps="WGS84")
 
 
@@ -397,6 +395,8 @@ def test_crs_label():
     assert "GCJ-02" in gcrs.crs_label("gcj02")
     assert "BD-09" in gcrs.crs_label(gcrs.BD09)
     assert "no CRS" in gcrs.crs_label(None)
+    proj = "+proj=tmerc +lon_0=120.7833333 +x_0=350000 +y_0=-2800000 +ellps=GRS80 +units=m"
+    assert gcrs.crs_label(proj) == "unnamed projected CRS, Transverse Mercator (custom definition)"
 
 
 # ---------------------------------------------------------------------------
@@ -496,11 +496,9 @@ def test_to_metric():
 
 
 @pytest.mark.realdata
-def test_metric_crs_keeps_sip_2000sz():
-    gpkg = SIP_DIR / "sip.gpkg"
-    if not gpkg.exists():
-        pytest.skip(f"real data not found: {gpkg}")
-    gdf = gpd.read_file(gpkg, layer="communities")
+def test_metric_crs_keeps_sip_2000sz(sip):
+    # `sip` (tests/conftest.py) is the real data folder; the test skips when absent.
+    gdf = gpd.read_file(sip / "sip.gpkg", layer="communities")
     assert gdf.crs.name == "2000SZ"
     assert gcrs.is_metric(gdf.crs)
     chosen = gcrs.metric_crs(gdf)

@@ -1,0 +1,144 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from gridmap.rules import FINDING_COLUMNS, evaluate, list_profiles, load_profile, required_coordinators
+
+
+def _units(**cols):
+    n = len(next(iter(cols.values())))
+    return pd.DataFrame(cols, index=pd.Index([f"u{i}" for i in range(n)], name="community_id")).assign(name=lambda d: d.index)
+
+
+@pytest.mark.parametrize(("households", "status", "gap"), [
+    (999, "fail", 1.0), (1000, "pass", 0.0), (3000, "pass", 0.0), (3001, "fail", 1.0), (np.nan, "not_assessed", np.nan),
+])
+def test_community_band_thresholds(households, status, gap):
+    f = evaluate(_units(households=[households]), "national", level="community")
+    row = f[f.rule_id == "community.size"].iloc[0]
+    assert row.status == status
+    assert (np.isnan(gap) and np.isnan(row.gap)) or row.gap == gap
+
+
+def test_band_messages_in_chinese_and_english():
+    f = evaluate(_units(households=[3812, 700]), "national", level="community")
+    msgs = f[f.rule_id == "community.size"].message.tolist()
+    assert msgs == ["超出上限 812 户", "低于下限 300 户"]
+    f = evaluate(_units(households=[3812]), "national", level="community", lang="en")
+    assert f[f.rule_id == "community.size"].message.iloc[0] == "above maximum by 812 户"
+
+
+def test_sparse_exemption_waives_the_minimum_only():
+    f = evaluate(_units(households=[400, 3500], sparse=[True, True]), "national", level="community")
+    size = f[f.rule_id == "community.size"]
+    assert size.status.tolist() == ["pass", "fail"]
+    assert "豁免" in size.message.iloc[0]
+
+
+@pytest.mark.parametrize(("households", "required"), [(0, 1), (1, 1), (300, 1), (301, 2), (600, 2), (601, 3)])
+def test_coordinators_one_per_300_or_per_grid(households, required):
+    rule = load_profile("national").rule("grid.coordinators")
+    assert required_coordinators(pd.Series([float(households)]), rule).iloc[0] == required
+
+
+def test_coordinator_gap_message():
+    units = _units(households=[301.0, 900.0], coordinators=[1.0, 3.0])
+    f = evaluate(units, "national", level="grid")
+    assert f.status.tolist() == ["fail", "pass"]
+    assert f.message.iloc[0] == "需增配 1 名协理员"
+    assert f.gap.tolist() == [1.0, 0.0]
+
+
+def test_missing_column_is_not_assessed_never_pass():
+    f = evaluate(_units(households=[1500]), "national", level="community")
+    for rid in ("community.volunteers", "community.floor_area", "community.facilities", "community.books"):
+        row = f[f.rule_id == rid].iloc[0]
+        assert row.status == "not_assessed", rid
+        assert row.message.startswith("未评估")
+
+
+def test_floor_area_shortfall_message():
+    f = evaluate(_units(households=[2000.0], floor_area_m2=[280.0]), "national", level="community")
+    row = f[f.rule_id == "community.floor_area"].iloc[0]
+    assert (row.status, row.gap, row.message) == ("fail", 120.0, "服务用房缺 120 m²")
+
+
+def test_type_limited_floor_area_rule_ignores_the_total_attribute():
+    # Chengdu: 社区服务站 ≥ 40 m² must not pass on the community's total floor area
+    f = evaluate(_units(households=[2000.0], floor_area_m2=[500.0]), "chengdu-2002", level="community")
+    row = f[f.rule_id == "community.floor_area.service_station"].iloc[0]
+    assert row.status == "not_assessed"
+
+
+def test_facilities_rule_lists_what_is_missing():
+    units = _units(households=[1500.0], facility_types=[("service_station", "police_office")])
+    f = evaluate(units, "national", level="community")
+    row = f[f.rule_id == "community.facilities"].iloc[0]
+    assert row.status == "fail"
+    assert row.gap == 10
+    assert "社区办公室" in row.message
+
+
+def test_staff_rule_hangzhou():
+    # ≥5, +1 per started 400 户 over 2000
+    units = _units(households=[2000.0, 2001.0, 2400.0, 2401.0], staff=[5.0, 5.0, 6.0, 6.0])
+    f = evaluate(units, "hangzhou-2008", level="community")
+    staff = f[f.rule_id == "community.staff"]
+    assert staff.threshold.tolist() == ["≥5人", "≥6人", "≥6人", "≥7人"]
+    assert staff.status.tolist() == ["pass", "fail", "pass", "fail"]
+
+
+def test_ratio_rule():
+    f = evaluate(_units(volunteers=[90.0, 200.0], population=[1000.0, 1000.0]), "national", level="community")
+    assert f[f.rule_id == "community.volunteers"].status.tolist() == ["fail", "pass"]
+
+
+def test_findings_have_contract_columns_and_a_citation_each():
+    f = evaluate(_units(households=[1500]), "national", level="community")
+    assert list(f.columns) == FINDING_COLUMNS
+    assert f.source.str.len().min() > 10
+
+
+@pytest.mark.parametrize("name", list_profiles())
+def test_every_builtin_profile_loads_with_citations(name):
+    p = load_profile(name)
+    assert p.rules
+    for r in p.rules:
+        assert r.source and r.title_zh and r.title_en, r.id
+
+
+def test_builtin_profiles():
+    assert {"national", "chengdu-2002", "zhejiang-2007", "hangzhou-2008", "ziyang-2018"} <= set(list_profiles())
+    assert load_profile("zhejiang-2007").rule("community.size").params["min"] == 1500
+    assert load_profile("ziyang-2018").rule("community.size").params["max"] == 5000
+
+
+def test_user_profile_extends_and_disables(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text(
+        '[profile]\nid = "mine"\nextends = "national"\ndisable = ["community.books"]\n'
+        '[[rules]]\nid = "community.size"\nlevel = "community"\nkind = "range"\nmetric = "households"\n'
+        'max = 2500\ntitle_zh = "不超过2500户"\ntitle_en = "at most 2500"\nsource = "本区文件"\n',
+        encoding="utf-8")
+    p = load_profile(path)
+    assert p.rule("community.size").params == {"metric": "households", "max": 2500}
+    with pytest.raises(KeyError):
+        p.rule("community.books")
+    assert p.rule("grid.coordinators")
+
+
+@pytest.mark.parametrize(("body", "match"), [
+    ('[[rules]]\nid = "x"\nlevel = "community"\nkind = "range"\nmetric = "households"\nmin = 1\ntitle_zh = "a"\ntitle_en = "a"\n', "lacks.*source"),
+    ('[[rules]]\nid = "x"\nlevel = "community"\nkind = "magic"\ntitle_zh = "a"\ntitle_en = "a"\nsource = "s"\n', "unknown kind"),
+    ('[profile]\nextends = "nope"\n', "unknown profile"),
+])
+def test_bad_user_profiles_explain_themselves(tmp_path, body, match):
+    path = tmp_path / "bad.toml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(ValueError, match=match):
+        load_profile(path)
+
+
+def test_unknown_profile_lists_builtins():
+    with pytest.raises(ValueError, match="national"):
+        load_profile("shanghai-2099")
