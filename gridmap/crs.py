@@ -42,6 +42,8 @@ whose central meridian is nearest the centre of the data.
 
 from __future__ import annotations
 
+import functools
+
 import math
 import os
 from collections.abc import Callable
@@ -943,7 +945,7 @@ def length_m(gdf: gpd.GeoDataFrame | gpd.GeoSeries) -> pd.Series:
 
 
 def crs_label(crs: Any) -> str:
-    """Short human-readable label for a CRS.
+    """Short human-readable label for a CRS (cached: the authority lookup is slow).
 
     Parameters
     ----------
@@ -959,6 +961,15 @@ def crs_label(crs: Any) -> str:
     """
     if crs is None:
         return "no CRS (未设置坐标系)"
+    key = crs.to_wkt() if isinstance(crs, pyproj.CRS) else crs
+    try:
+        return _crs_label(key)
+    except TypeError:  # unhashable input
+        return _crs_label.__wrapped__(key)
+
+
+@functools.lru_cache(maxsize=64)
+def _crs_label(crs: Any) -> str:
     try:
         parsed = parse_crs(crs)
     except ValueError:

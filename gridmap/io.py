@@ -98,7 +98,8 @@ def _split_layer(path) -> tuple[Path, str | None, str]:
     """Split ``"file.gpkg:layer"`` into the file and the layer name.
 
     Split on the last ``:`` only when the whole string is not an existing path,
-    the left part exists, and the left part is not a Windows drive letter.
+    the left part exists (or at least has a supported extension), and the left
+    part is not a Windows drive letter.
     Returns (path, layer or None, the string to show the user).
     """
     if isinstance(path, os.PathLike):
@@ -109,7 +110,10 @@ def _split_layer(path) -> tuple[Path, str | None, str]:
     if ":" in text and not os.path.exists(text):
         left, right = text.rsplit(":", 1)
         drive_letter = len(left) == 1 and left.isalpha()
-        if right and not drive_letter and os.path.exists(left):
+        # A missing left part with a known extension is split too, so the error
+        # names the missing file rather than an extension ".gpkg:图层".
+        known = Path(left).suffix.lower() in SUPPORTED_FORMATS
+        if right and not drive_letter and (os.path.exists(left) or known):
             return Path(left), right, left
     return Path(text), None, text
 
@@ -427,8 +431,9 @@ def _detect_dbf_encoding(stream, preferred: str | None = None) -> tuple[str | No
 
     Returns (encoding, how) where encoding is None when the text is pure ASCII
     and ``how`` is ``"ascii"``, ``"bytes"`` or ``"charset-normalizer"``; returns
-    (None, "unknown") when nothing fits. ``preferred`` (from a ``.cpg``) is
-    tried first; otherwise strict UTF-8, then GBK and GB18030.
+    (None, "unknown") when nothing fits. Tried in order: strict UTF-8, then
+    ``preferred`` (from a ``.cpg``), the DBF's CJK language driver id if any,
+    GBK and GB18030, and last charset-normalizer's guess.
     """
     ldid = 0
     values: list[bytes] = []
@@ -439,12 +444,15 @@ def _detect_dbf_encoding(stream, preferred: str | None = None) -> tuple[str | No
             values.append(value)
     if not values:
         return None, "ascii"
+    # Strict UTF-8 first even over a .cpg: GBK text is practically never valid
+    # UTF-8 (a cpg saying "UTF-8" over GBK data is the common lie), while UTF-8
+    # Chinese often also decodes, wrongly, as GBK.
     candidates = ["UTF-8"]
+    if preferred:
+        candidates.append(preferred)
     if ldid in _LDID_CJK:
         candidates.append(_LDID_CJK[ldid])
     candidates += ["GBK", "GB18030"]
-    if preferred:
-        candidates.insert(0, preferred)
     seen = set()
     for enc in candidates:
         if enc in seen:
@@ -549,21 +557,63 @@ def _unreadable(shown, layer, exc) -> InputError:
     )
 
 
-def _read_pyogrio(file: Path, layer, encoding, shown):
+def _read_pyogrio(file: Path, layer, encoding, shown, *, shapefile=False):
     import pyogrio
     from pyogrio.errors import DataLayerError, DataSourceError
 
-    errors = (DataSourceError, DataLayerError, UnicodeDecodeError, OSError, ValueError)
-    non_utf8 = encoding is not None and codecs.lookup(encoding).name != "utf-8"
-    if not non_utf8:
+    errors = (DataSourceError, DataLayerError, OSError, ValueError)
+    for use_arrow in (True, False):  # Arrow is much faster; not every file reads with it
         try:
-            return pyogrio.read_dataframe(file, layer=layer, encoding=encoding, use_arrow=True)
-        except errors:
-            pass  # retried below without Arrow; that error is the one reported
+            return pyogrio.read_dataframe(file, layer=layer, encoding=encoding, use_arrow=use_arrow)
+        except UnicodeDecodeError as exc:
+            if shapefile and encoding is not None:
+                return _read_cut_characters(file, layer, encoding, shown, exc)
+            raise _unreadable(shown, layer, exc) from exc
+        except errors as exc:
+            if not use_arrow:
+                raise _unreadable(shown, layer, exc) from exc
+    raise AssertionError("unreachable")
+
+
+def _read_cut_characters(file: Path, layer, encoding, shown, error):
+    """Read a shapefile whose names or values end in a cut multi-byte character.
+
+    A DBF field name has at most 10 bytes and a value a fixed width, so a
+    writer may cut a character in half (GDAL writing "网格编码" in UTF-8 keeps
+    10 of its 12 bytes). The encoding was checked on the raw bytes, which
+    allows such a cut tail; here the file is read byte-for-byte (ISO-8859-1)
+    and decoded again, dropping only the incomplete last character.
+    """
+    import pyogrio
+    from pyogrio.errors import DataLayerError, DataSourceError
+
     try:
-        return pyogrio.read_dataframe(file, layer=layer, encoding=encoding, use_arrow=False)
-    except errors as exc:
-        raise _unreadable(shown, layer, exc) from exc
+        frame = pyogrio.read_dataframe(file, layer=layer, encoding="ISO-8859-1", use_arrow=False)
+    except (DataSourceError, DataLayerError, OSError, ValueError) as exc:
+        raise _unreadable(shown, layer, error) from exc
+
+    def recode(value):
+        if not isinstance(value, str):
+            return value
+        return value.encode("latin-1").decode(encoding, errors="ignore")
+
+    geometry = frame.geometry.name if hasattr(frame, "geometry") else None
+    names, seen = [], set()
+    for col in frame.columns:
+        name = col if col == geometry else recode(col)
+        base, n = name, 1
+        while name in seen:
+            n += 1
+            name = f"{base}_{n}"
+        seen.add(name)
+        names.append(name)
+    frame.columns = names
+    for col in frame.columns:
+        if col != geometry and (
+            pd.api.types.is_string_dtype(frame[col]) or frame[col].dtype == object
+        ):
+            frame[col] = frame[col].map(recode, na_action="ignore")
+    return frame
 
 
 def _read_vector(file: Path, fmt: str, layer, encoding, shown):
@@ -583,7 +633,8 @@ def _read_vector(file: Path, fmt: str, layer, encoding, shown):
             )
         read_encoding, how = _shapefile_encoding(file, fmt, layer, encoding, shown)
         info.update(encoding=read_encoding, encoding_from=how)
-    frame = _read_pyogrio(file, layer, read_encoding, shown)
+    shapefile = fmt in ("shapefile", "shapefile-zip")
+    frame = _read_pyogrio(file, layer, read_encoding, shown, shapefile=shapefile)
     info["crs_from"] = "file" if getattr(frame, "crs", None) is not None else None
     if fmt == "geojson" and "geometry" in getattr(frame, "columns", []):
         wkt = _geojson_crs_wkt(file)
@@ -882,8 +933,12 @@ def _clean_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     return numbers, text
 
 
-def _points_from_table(frame: pd.DataFrame, x, y, shown, layer, crs_given: bool):
+def _points_from_table(frame: pd.DataFrame, x, y, shown, layer, crs):
     """Build point geometry from coordinate columns.
+
+    ``crs`` is the parsed ``crs=`` option (None, "gcj02"/"bd09" or a CRS).
+    Lon/lat checks (swapped columns, ranges) run when the coordinates are
+    lon/lat: by their column names when no CRS is given, otherwise by the CRS.
 
     Returns (GeoDataFrame without CRS, kind, (x column, y column)); kind is
     "lonlat" or "projected".
@@ -942,10 +997,12 @@ def _points_from_table(frame: pd.DataFrame, x, y, shown, layer, crs_given: bool)
         problems.sort(key=lambda p: (p.row, str(p.column) != str(xcol)))
         raise InputError(problems)
 
-    if kind == "lonlat":
+    if crs is None:
+        if kind != "lonlat":
+            raise _crs_required(xs, ys, xcol, ycol, shown, layer)
         _check_lonlat(xs, ys, xcol, ycol, shown, layer)
-    elif not crs_given:
-        raise _crs_required(xs, ys, xcol, ycol, shown, layer)
+    elif isinstance(crs, str) or crs.is_geographic:
+        _check_lonlat(xs, ys, xcol, ycol, shown, layer)
     frame = frame.copy()
     frame[xcol] = xs.to_numpy()
     frame[ycol] = ys.to_numpy()
@@ -976,11 +1033,18 @@ def _detect_pair(frame, shown, layer):
     tried = "; ".join(f"{role}: {', '.join(names)}" for role, names in _ALIASES.items())
     partial = [c for cols in found.values() for c in cols]
     note = f"（只找到 {', '.join(map(str, partial))}，缺少与之配对的列）" if partial else ""
+    unnamed = sum(str(c).startswith("Unnamed:") for c in columns)
+    title = (
+        " The first row does not look like a header (many 'Unnamed' columns): delete any "
+        "title rows above the header row."
+        if columns and unnamed * 2 >= len(columns)
+        else ""
+    )
     raise _fail(
         "geometry.missing",
         f"没有几何列，也没有找到坐标列{note}；现有列：{', '.join(map(str, columns))}",
         f"Add longitude/latitude (or X/Y) columns, or pass x= and y= with the column names. "
-        f"Names recognised: {tried}.",
+        f"Names recognised: {tried}.{title}",
         file=shown,
         layer=layer,
         columns=[str(c) for c in columns],
@@ -1005,9 +1069,10 @@ def _check_lonlat(xs, ys, xcol, ycol, shown, layer):
     if out_x.mean() > 0.5 or out_y.mean() > 0.5:
         raise _fail(
             "coordinates.not_lonlat",
-            f"列 {xcol!r}/{ycol!r} 名为经纬度，但多数值超出经纬度范围（中位数 {mx:.6g}, {my:.6g}），"
+            f"列 {xcol!r}/{ycol!r} 应为经纬度，但多数值超出经纬度范围（中位数 {mx:.6g}, {my:.6g}），"
             "像是投影坐标",
-            "If these are projected coordinates, pass x=/y= and crs= (CLI: --crs EPSG:45xx).",
+            "If these are projected coordinates, pass crs= naming the projection "
+            "(CLI: --crs EPSG:45xx).",
             file=shown,
             layer=layer,
             column=f"{xcol}, {ycol}",
@@ -1100,8 +1165,7 @@ def _with_place(problem: Problem, shown, layer) -> Problem:
     )
 
 
-def _apply_crs(gdf, crs, info, shown):
-    parsed = _parse_crs(crs, shown, info["layer"])
+def _apply_crs(gdf, parsed, info, shown):
     if isinstance(parsed, str):  # "gcj02" / "bd09": web-map offsets, convert
         bounds = gdf.total_bounds
         if len(gdf) and not (
@@ -1228,9 +1292,7 @@ def read_layer(path, *, layer=None, encoding=None, crs=None, x=None, y=None):
 
     import geopandas
 
-    has_geometry = isinstance(frame, geopandas.GeoDataFrame) and frame._geometry_column_name in (
-        frame.columns
-    )
+    has_geometry = isinstance(frame, geopandas.GeoDataFrame)
     if has_geometry and (x is not None or y is not None):
         raise _fail(
             "coordinates.unexpected",
@@ -1239,19 +1301,18 @@ def read_layer(path, *, layer=None, encoding=None, crs=None, x=None, y=None):
             file=shown,
             layer=info["layer"],
         )
+    parsed = None if crs is None else _parse_crs(crs, shown, info["layer"])
     kind = None
     if not has_geometry:
         table = pd.DataFrame(frame)
-        gdf, kind, coords = _points_from_table(
-            table, x, y, shown, info["layer"], crs_given=crs is not None
-        )
+        gdf, kind, coords = _points_from_table(table, x, y, shown, info["layer"], parsed)
         if fmt in ("csv", "xlsx", "xls"):  # read as text: restore numbers, keep codes
             gdf = _infer_numbers(gdf, skip=set(coords) | {"geometry"})
     else:
         gdf = frame
 
-    if crs is not None:
-        gdf, info = _apply_crs(gdf, crs, info, shown)
+    if parsed is not None:
+        gdf, info = _apply_crs(gdf, parsed, info, shown)
     elif kind == "lonlat":
         gdf = gdf.set_crs("EPSG:4326")
         info["crs_from"] = "default-lonlat"

@@ -267,6 +267,17 @@ def _compare(value, required, *, lower=True):
     return status, gap
 
 
+def _messages(status: pd.Series, cases: list[tuple[pd.Series, pd.Series | str]], na_msg: str, ok_msg: str) -> pd.Series:
+    """Per-row message: the first matching case, else compliant / not assessed."""
+    out = pd.Series(ok_msg, index=status.index, dtype=object)
+    out[status.to_numpy() == NOT_ASSESSED] = na_msg
+    for mask, text in reversed(cases):
+        m = mask.fillna(False).to_numpy(dtype=bool) & (status.to_numpy() != NOT_ASSESSED)
+        if m.any():
+            out[m] = text[m] if isinstance(text, pd.Series) else text
+    return out
+
+
 def _eval_range(units, rule: Rule, lang: str) -> _Eval:
     p = rule.params
     value = _column(units, p["metric"])
@@ -277,8 +288,10 @@ def _eval_range(units, rule: Rule, lang: str) -> _Eval:
     pct = rule.unit == "%"
     f = _pct if pct else _fmt
     unit = "" if pct else rule.unit
-    under = (value < lo - 1e-9) & ~exempt if lo is not None else pd.Series(False, index=units.index)
-    over = value > hi + 1e-9 if hi is not None else pd.Series(False, index=units.index)
+    none = pd.Series(False, index=units.index)
+    below = value < lo - 1e-9 if lo is not None else none
+    under = below & ~exempt
+    over = value > hi + 1e-9 if hi is not None else none
     status = pd.Series(np.where(value.isna(), NOT_ASSESSED, np.where(under | over, FAIL, PASS)), index=units.index)
     gap = pd.Series(0.0, index=units.index)
     if lo is not None:
@@ -292,33 +305,24 @@ def _eval_range(units, rule: Rule, lang: str) -> _Eval:
         threshold = f"≥{f(lo)}{unit}"
     else:
         threshold = f"≤{f(hi)}{unit}"
-    msg = []
-    for i in units.index:
-        if status[i] == NOT_ASSESSED:
-            msg.append(_not_assessed_msg(rule, units, lang))
-        elif under[i]:
-            msg.append(f"低于下限 {f(gap[i])} {unit}".rstrip() if lang == "zh" else f"below minimum by {f(gap[i])} {unit}".rstrip())
-        elif over[i]:
-            msg.append(f"超出上限 {f(gap[i])} {unit}".rstrip() if lang == "zh" else f"above maximum by {f(gap[i])} {unit}".rstrip())
-        elif lo is not None and exempt[i] and value[i] < lo:
-            msg.append("居民分散，豁免下限" if lang == "zh" else "sparse area: minimum waived")
-        else:
-            msg.append("符合" if lang == "zh" else "compliant")
-    return _Eval(value, pd.Series(threshold, index=units.index), status, gap, pd.Series(msg, index=units.index))
+    zh = lang == "zh"
+    gap_text = gap.map(lambda g: f"{f(g)} {unit}".rstrip() if pd.notna(g) else "")
+    msg = _messages(status, [
+        (under, ("低于下限 " if zh else "below minimum by ") + gap_text),
+        (over, ("超出上限 " if zh else "above maximum by ") + gap_text),
+        (below & exempt, "居民分散，豁免下限" if zh else "sparse area: minimum waived"),
+    ], _not_assessed_msg(rule, units, lang), "符合" if zh else "compliant")
+    return _Eval(value, pd.Series(threshold, index=units.index), status, gap, msg)
 
 
 def _eval_required(units, rule: Rule, value, required, lang, *, zh_short, en_short, unit) -> _Eval:
     status, gap = _compare(value, required)
-    msg = []
-    for i in units.index:
-        if status[i] == NOT_ASSESSED:
-            msg.append(_not_assessed_msg(rule, units, lang))
-        elif status[i] == FAIL:
-            msg.append(zh_short.format(gap=_fmt(gap[i]), unit=unit) if lang == "zh" else en_short.format(gap=_fmt(gap[i]), unit=unit))
-        else:
-            msg.append("符合" if lang == "zh" else "compliant")
+    fail = status == FAIL
+    template = zh_short if lang == "zh" else en_short
+    text = gap.map(lambda g: template.format(gap=_fmt(g), unit=unit) if pd.notna(g) else "")
+    msg = _messages(status, [(fail, text)], _not_assessed_msg(rule, units, lang), "符合" if lang == "zh" else "compliant")
     threshold = required.map(lambda r: f"≥{_fmt(r)}{unit}" if pd.notna(r) else "")
-    return _Eval(value, threshold, status, gap, pd.Series(msg, index=units.index))
+    return _Eval(value, threshold, status, gap, msg)
 
 
 def _eval_coordinators(units, rule, lang):
@@ -390,8 +394,7 @@ def _eval_ratio(units, rule, lang):
                   rule.unit or ("%" if p.get("scale", 1) == 1 else ""),
                   {"metric": "__ratio__", **{k: p[k] for k in ("min", "max") if k in p}})
     ev = _eval_range(units.assign(__ratio__=value), shadow, lang)
-    na = ev.status == NOT_ASSESSED
-    ev.message = ev.message.where(~na, _not_assessed_msg(rule, units, lang))
+    ev.message = ev.message.where(ev.status != NOT_ASSESSED, _not_assessed_msg(rule, units, lang))
     return ev
 
 

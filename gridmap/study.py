@@ -220,13 +220,14 @@ def read_study(
 
     target = metric_crs(layers["communities"], crs=metric) if metric is not None else metric_crs(layers["communities"])
     crss = {kind: layer.crs for kind, layer in layers.items()}
+    target_wkt = target.to_wkt()
     if len({c.to_wkt() for c in crss.values()}) > 1:
         problems.append(Problem(
             "info", "crs.mixed",
             "图层坐标系不一致，已统一投影到 " + crs_label(target) + "：" + "；".join(f"{KIND_ZH[k]} {crs_label(c)}" for k, c in crss.items()),
             fix="无需处理 (reprojected automatically)"))
     for kind, layer in layers.items():
-        if not layer.crs.equals(target):
+        if layer.crs.to_wkt() != target_wkt and not layer.crs.equals(target):
             attrs = layer.attrs
             layer = layer.to_crs(target)
             layer.attrs = attrs

@@ -1,0 +1,172 @@
+"""Benchmark: the whole compliance check on a large synthetic city, against naive geopandas.
+
+City (default scale 1.0): 10 M households in 500 k building points, ~6 k
+communities, ~60 k grids (communities are jittered quadrilaterals, each split
+into 2 x 5 grids that tile it exactly; edges densified to ~40 vertices per
+polygon like digitised boundaries). Written to a GeoPackage first (not timed).
+
+Timed, each in its own process so peak memory is its own:
+
+* ``gridmap``: read (pyogrio) → read_study (validate, map columns) → check
+  (assign households → grids → communities, metrics, rules, QA).
+* ``naive``: the same reads with geopandas, then the way it is usually done by
+  hand: ``sjoin(points, grids, predicate="within")`` + ``groupby`` for households
+  per grid, ``overlay(grids, communities)`` + area + ``idxmax`` for the grid's
+  community, ``groupby`` again per community.
+
+Prints both, the ratio, and checks the household counts per community agree.
+
+    python benchmarks/bench_check.py [--scale 1.0] [--workdir /tmp/gridmap-bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def build_city(path: Path, scale: float, seed: int = 7) -> dict:
+    import geopandas as gpd
+    import shapely
+
+    rng = np.random.default_rng(seed)
+    n_comm_side = max(4, int(round(np.sqrt(6000 * scale))))
+    cell = 800.0  # community ~0.64 km², like SIP's median
+    # jittered lattice of community corners
+    xs, ys = np.meshgrid(np.arange(n_comm_side + 1) * cell, np.arange(n_comm_side + 1) * cell)
+    jitter = rng.uniform(-cell * 0.2, cell * 0.2, size=(2, *xs.shape))
+    jitter[:, 0, :] = jitter[:, -1, :] = 0
+    jitter[:, :, 0] = jitter[:, :, -1] = 0
+    X, Y = xs + jitter[0] + 500_000, ys + jitter[1] + 3_300_000
+
+    def bilinear(i, j, u, v):
+        x = (1 - u) * (1 - v) * X[j, i] + u * (1 - v) * X[j, i + 1] + u * v * X[j + 1, i + 1] + (1 - u) * v * X[j + 1, i]
+        y = (1 - u) * (1 - v) * Y[j, i] + u * (1 - v) * Y[j, i + 1] + u * v * Y[j + 1, i + 1] + (1 - u) * v * Y[j + 1, i]
+        return x, y
+
+    comm_geoms, comm_ids, grid_geoms, grid_ids, grid_comm = [], [], [], [], []
+    k = 0
+    for j in range(n_comm_side):
+        for i in range(n_comm_side):
+            cid = f"3205{(k // 1000) % 100:02d}{(k // 100) % 1000:03d}{k % 1000:03d}"[:12].ljust(12, "0")
+            cid = f"{320000000000 + k:012d}"
+            ring = [bilinear(i, j, u, v) for u, v in ((0, 0), (1, 0), (1, 1), (0, 1))]
+            comm_geoms.append(shapely.Polygon(ring))
+            comm_ids.append(cid)
+            for a in range(2):
+                for b in range(5):
+                    quad = [bilinear(i, j, u, v) for u, v in ((a / 2, b / 5), ((a + 1) / 2, b / 5), ((a + 1) / 2, (b + 1) / 5), (a / 2, (b + 1) / 5))]
+                    grid_geoms.append(shapely.Polygon(quad))
+                    grid_ids.append(f"{cid}{a * 5 + b + 1:03d}")
+                    grid_comm.append(cid)
+            k += 1
+    comm_geoms = shapely.segmentize(np.array(comm_geoms), 80.0)
+    grid_geoms = shapely.segmentize(np.array(grid_geoms), 25.0)
+    n_b = int(500_000 * scale)
+    bx = rng.uniform(X.min(), X.max(), n_b)
+    by = rng.uniform(Y.min(), Y.max(), n_b)
+    hh = rng.integers(1, 40, n_b)  # mean 20 → 10 M at scale 1
+    comm = gpd.GeoDataFrame({"社区编码": comm_ids, "社区名称": [f"社区{c[-4:]}" for c in comm_ids]}, geometry=comm_geoms, crs=4549)
+    grids = gpd.GeoDataFrame({"网格编码": grid_ids, "网格名称": [f"网格{g[-6:]}" for g in grid_ids], "所属社区": grid_comm,
+                              "协理员人数": rng.integers(0, 4, len(grid_ids))}, geometry=grid_geoms, crs=4549)
+    bld = gpd.GeoDataFrame({"楼栋编码": np.arange(n_b).astype(str), "户数": hh}, geometry=gpd.points_from_xy(bx, by), crs=4549)
+    tmp = path.with_suffix(".tmp.gpkg")
+    if tmp.exists():
+        tmp.unlink()
+    comm.to_file(tmp, layer="社区", engine="pyogrio")
+    grids.to_file(tmp, layer="网格", engine="pyogrio")
+    bld.to_file(tmp, layer="楼栋", engine="pyogrio")
+    os.replace(tmp, path)
+    return {"communities": len(comm), "grids": len(grids), "buildings": n_b, "households": int(hh.sum())}
+
+
+def run_gridmap(path: Path) -> dict:
+    import gridmap
+
+    t0 = time.perf_counter()
+    study = gridmap.read_study(f"{path}:社区", grids=f"{path}:网格", households=f"{path}:楼栋")
+    t_read = time.perf_counter() - t0
+    result = gridmap.check(study)
+    total = time.perf_counter() - t0
+    counts = result.communities["households"].astype("int64")
+    return {"read_s": t_read, "assign_s": result.timings["assign"], "metrics_s": result.timings["metrics"],
+            "rules_qa_s": result.timings["rules"], "total_s": total,
+            "counts": {str(k): int(v) for k, v in counts.items()}}
+
+
+def run_naive(path: Path) -> dict:
+    import geopandas as gpd
+
+    t0 = time.perf_counter()
+    comm = gpd.read_file(path, layer="社区")
+    grids = gpd.read_file(path, layer="网格")
+    bld = gpd.read_file(path, layer="楼栋")
+    t_read = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    joined = gpd.sjoin(bld, grids[["网格编码", "geometry"]], predicate="within")
+    per_grid = joined.groupby("网格编码")["户数"].sum()
+    t_points = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    pieces = gpd.overlay(grids[["网格编码", "geometry"]], comm[["社区编码", "geometry"]], how="intersection", keep_geom_type=True)
+    pieces["a"] = pieces.area
+    best = pieces.loc[pieces.groupby("网格编码")["a"].idxmax(), ["网格编码", "社区编码"]].set_index("网格编码")["社区编码"]
+    t_overlay = time.perf_counter() - t2
+    per_comm = per_grid.groupby(best.reindex(per_grid.index)).sum()
+    t_assign = time.perf_counter() - t1
+    return {"read_s": t_read, "sjoin_groupby_s": t_points, "overlay_s": t_overlay, "assign_s": t_assign,
+            "total_s": time.perf_counter() - t0, "counts": {str(k): int(v) for k, v in per_comm.items()}}
+
+
+def _child(part: str, path: str) -> None:
+    out = run_gridmap(Path(path)) if part == "gridmap" else run_naive(Path(path))
+    out["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+    print(json.dumps(out))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--workdir", default="/tmp/gridmap-bench")
+    ap.add_argument("--skip-naive", action="store_true")
+    ap.add_argument("--_child", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args._child:
+        _child(*args._child)
+        return
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / f"city_{args.scale:g}.gpkg"
+    if not path.exists():
+        t = time.perf_counter()
+        info = build_city(path, args.scale)
+        print(f"built {path} in {time.perf_counter() - t:.0f} s: {info}")
+    results = {}
+    for part in ("gridmap",) + (() if args.skip_naive else ("naive",)):
+        proc = subprocess.run([sys.executable, __file__, "--_child", part, str(path)], capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            print(proc.stderr[-3000:])
+            raise SystemExit(f"{part} failed")
+        results[part] = json.loads(proc.stdout.strip().splitlines()[-1])
+    g = results["gridmap"]
+    print(f"city scale {args.scale:g}: {len(g['counts'])} communities, {sum(g['counts'].values()):,} households assigned")
+    print(f"gridmap: read {g['read_s']:.1f} s, assign {g['assign_s']:.2f} s, metrics {g['metrics_s']:.2f} s, "
+          f"rules+QA {g['rules_qa_s']:.2f} s, whole check {g['total_s']:.1f} s, peak {g['peak_rss_gb']:.2f} GB")
+    if "naive" in results:
+        n = results["naive"]
+        print(f"naive:   read {n['read_s']:.1f} s, sjoin+groupby {n['sjoin_groupby_s']:.2f} s, overlay {n['overlay_s']:.2f} s, "
+              f"assign {n['assign_s']:.2f} s, total {n['total_s']:.1f} s, peak {n['peak_rss_gb']:.2f} GB")
+        same = {k: v for k, v in g["counts"].items() if v} == {k: v for k, v in n["counts"].items() if v}
+        print(f"assignment speed-up (naive assign / gridmap assign): {n['assign_s'] / g['assign_s']:.1f}x; "
+              f"whole pipeline {n['total_s'] / g['total_s']:.1f}x; household counts identical: {same}")
+
+
+if __name__ == "__main__":
+    main()
