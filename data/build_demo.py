@@ -356,7 +356,7 @@ def _streets(rng, x0, y0):
     d2 = LineString([node(nx - 6, 1), node(nx - 2, 5)])
     (cx0, cy0), (cx1, cy1) = node(0, 2), node(nx - 5, ny - 1)
     t = np.linspace(0.0, 1.0, 160)
-    bend = 170.0 * np.sin(np.pi * t) * np.sin(2 * np.pi * t + 0.6)
+    bend = 420.0 * np.sin(np.pi * t) * np.sin(2.4 * np.pi * t + 0.5)
     dxc, dyc = cx1 - cx0, cy1 - cy0
     lc = math.hypot(dxc, dyc)
     curve = LineString(
@@ -398,8 +398,10 @@ def _blocks(net) -> list:
         changed = False
         order = sorted(range(len(faces)), key=lambda k: faces[k].area)
         for k in order:
-            if faces[k].area >= 3000.0:
-                break
+            f = faces[k]
+            thin = 4 * math.pi * f.area / f.length**2 < 0.3
+            if f.area >= 20000.0 or (f.area >= 3000.0 and not thin):
+                continue
             best, best_len = None, 0.0
             for m in range(len(faces)):
                 if m != k and faces[m].intersects(faces[k]):
@@ -549,14 +551,13 @@ def _split_strips(rng, poly, n, gap=4.0):
 # ---------------------------------------------------------------------------
 # 4. grids
 # ---------------------------------------------------------------------------
-def _bisect(rng, poly, pts, w, k):
-    """Split ``poly`` into ``k`` grids with household-weighted straight cuts."""
-    if k <= 1 or len(pts) < 2:
-        return [poly]
-    k1 = k // 2 if rng.random() < 0.5 else k - k // 2
-    frac = float(np.clip(k1 / k * rng.uniform(0.8, 1.2), 0.12, 0.88))
-    minx, miny, maxx, maxy = poly.bounds
-    ang = math.radians(rng.uniform(-8, 8)) + (0.0 if maxx - minx >= maxy - miny else math.pi / 2)
+def _cut(poly, pts, w, frac, ang):
+    """One straight cut across ``poly`` perpendicular to direction ``ang``.
+
+    The cut goes between two buildings, near the household share ``frac``,
+    preferring the widest gap (a street or the space between compounds).
+    Returns (left, right, s, s_cut) or None when the points cannot be separated.
+    """
     u = np.array([math.cos(ang), math.sin(ang)])
     s = pts @ u
     order = np.argsort(s, kind="stable")
@@ -564,19 +565,20 @@ def _bisect(rng, poly, pts, w, k):
     cw = np.cumsum(w[order] + 3.0)
     fr = cw / cw[-1]
     gaps = ss[1:] - ss[:-1]
-    # candidate cuts: between consecutive buildings, household share near the target;
-    # prefer the widest gap (a street or the space between compounds)
     lo, hi = frac - 0.12, frac + 0.12
     cand = np.flatnonzero((fr[:-1] >= lo) & (fr[:-1] <= hi) & (gaps > 4.0))
     if len(cand) == 0:
         cand = np.flatnonzero(gaps > 4.0)
         if len(cand) == 0:
-            return [poly]
+            cand = np.flatnonzero(gaps > 0.5)
+        if len(cand) == 0:
+            return None
         cand = cand[np.argsort(np.abs(fr[cand] - frac), kind="stable")[:1]]
     score = gaps[cand] - 400.0 * np.abs(fr[cand] - frac)
     c = int(cand[np.argmax(score)])
     s_cut = (ss[c] + ss[c + 1]) / 2.0
     big = 1e5
+    minx, miny, maxx, maxy = poly.bounds
     ctr = np.array([(minx + maxx) / 2.0, (miny + maxy) / 2.0])
     cx, cy = ctr + u * (s_cut - ctr @ u)  # a point on the cut line near the polygon
     v = np.array([-u[1], u[0]])
@@ -590,7 +592,42 @@ def _bisect(rng, poly, pts, w, k):
     )
     left = shapely.intersection(poly, half)
     right = shapely.difference(poly, half)
+    return left, right, s, s_cut
+
+
+def _bisect(rng, poly, pts, w, k):
+    """Split ``poly`` into ``k`` grids with household-weighted straight cuts."""
+    if len(pts) < 2:
+        return [poly]
+    if k <= 1:
+        # a grid never holds two big towers: split once more if it would
+        if (w >= 1000).sum() < 2:
+            return [poly]
+        k = 2
+    k1 = k // 2 if rng.random() < 0.5 else k - k // 2
+    frac = float(np.clip(k1 / k * rng.uniform(0.8, 1.2), 0.12, 0.88))
+    minx, miny, maxx, maxy = poly.bounds
+    jitter = math.radians(rng.uniform(-8, 8))
+    primary = 0.0 if maxx - minx >= maxy - miny else math.pi / 2
+    first = None
+    for ang in (primary + jitter, primary + math.pi / 2 + jitter):
+        got = _cut(poly, pts, w, frac, ang)
+        if got is None:
+            continue
+        if first is None:
+            first = got
+        left, right, s, s_cut = got
+        if len(_parts(left)) <= 1 and len(_parts(right)) <= 1:
+            break  # both halves in one piece
+    else:
+        if first is None:
+            return [poly]
+        left, right, s, s_cut = first
     sel = s <= s_cut
+    # grids for each side in proportion to the households that ended up there
+    share = float((w[sel].sum() + 3.0 * sel.sum()) / (w.sum() + 3.0 * len(w)))
+    k1 = int(np.clip(round(k * share), 1, k - 1)) if k >= 2 else 1
+    k1 = int(np.clip(k1, max(1, k - int((~sel).sum())), max(1, int(sel.sum()))))
     out = []
     for part, mask, kk in ((left, sel, k1), (right, ~sel, k - k1)):
         if part.is_empty:
@@ -622,6 +659,11 @@ def _fix_multiparts(grids: list, pts, w) -> list:
                         sl = _shared_length(h, p)
                         if sl > best_len:
                             best, best_len = gj, sl
+                if best is None:  # touches the others only at points: take one it fuses with
+                    for gj, h in enumerate(grids):
+                        if gj != gi and h.distance(p) < 1e-6 and shapely.union(h, p).geom_type == "Polygon":
+                            best = gj
+                            break
                 if best is None:
                     best = gi
                 grids[best] = shapely.union(grids[best], p)
@@ -670,7 +712,7 @@ def _make(seed: int = SEED) -> dict:
     for c, t in zip(small, rng.permutation([560, 690, 800, 890]), strict=True):
         target[c] = t
     target[sparse] = 430
-    for c, t, nt in zip(large, [3300, 3650, 3950, 4350, 4750, 5300], [1, 2, 2, 3, 3, 4], strict=True):
+    for c, t, nt in zip(large, [3400, 3700, 4300, 4600, 5300, 5600], [2, 2, 3, 3, 4, 4], strict=True):
         target[c], towers[c] = t, nt
     med_t = rng.permutation(np.linspace(1200, 2800, len(medium))) + rng.uniform(-40, 40, len(medium))
     for c, t in zip(medium, med_t, strict=True):
@@ -703,9 +745,10 @@ def _make(seed: int = SEED) -> dict:
         for bi, b in enumerate(eligible):
             if bi >= n_res:
                 # add blocks while the expected capacity is short of the target
+                normal = sorted(com_cmp, key=lambda k: -k["geom"].area)[1 if towers[c] else 0:]
                 cap_est = sum(k["geom"].area / (SPACING[k["kind"]][0] * SPACING[k["kind"]][1])
-                              * MEAN_HH[k["kind"]] for k in com_cmp if k["kind"] != "tower")
-                if c == sparse or cap_est >= 1.4 * normal_t:
+                              * MEAN_HH[k["kind"]] for k in normal)
+                if c == sparse or (cap_est >= 1.4 * normal_t and len(normal) >= 1):
                     break
             res_blocks.append(b)
             if c == sparse:
@@ -722,9 +765,6 @@ def _make(seed: int = SEED) -> dict:
                 if c == sparse:
                     year, kind = int(rng.integers(1984, 1999)), "village"
                     name = namer.take(SUFFIX_VILLAGE)
-                elif towers[c] and bi == 0 and si == 0:
-                    year, kind = int(rng.integers(2008, 2021)), "tower"
-                    name = namer.take(SUFFIX_TOWER)
                 else:
                     if rng.random() < p_old:
                         year = int(rng.integers(1978, 2000))
@@ -737,6 +777,10 @@ def _make(seed: int = SEED) -> dict:
                                 "block": b, "kind": kind})
         for b in members:
             block_use[b] = "居住" if b in res_blocks else "其他"
+        if towers[c]:  # the largest compound becomes the tower estate
+            k = max(com_cmp, key=lambda k: k["geom"].area)
+            k["year"], k["kind"] = int(rng.integers(2008, 2021)), "tower"
+            k["name"] = namer.take(SUFFIX_TOWER)
         if not com_cmp:
             raise RuntimeError(f"community {c} has no compound")
         # buildings: candidates on a grid per compound, thinned to the target
@@ -870,15 +914,18 @@ def _make(seed: int = SEED) -> dict:
     for c in range(ncom):
         inside = shapely.contains_xy(com_geom[c], bx, by)
         pts, w = bxy[inside], clean[inside]
-        k = int(np.clip(round(com_hh[c] / rng.uniform(290.0, 400.0)), 3, 14))
+        big = w >= 1000
+        k = int(big.sum()) + int(round(w[~big].sum() / rng.uniform(240.0, 340.0)))
+        k = int(np.clip(k, 3, 16))
         parts = _bisect(rng, com_geom[c], pts, w, k)
         parts = _fix_multiparts(parts, pts, w)
+        if any(p.geom_type != "Polygon" for p in parts):
+            raise RuntimeError(f"community {c}: a grid is not one polygon")
         cent = shapely.centroid(np.asarray(parts, dtype=object))
         order = np.lexsort((shapely.get_x(cent), -np.round(shapely.get_y(cent), -1)))
         for n, o in enumerate(order, start=1):
             grid_rows.append({"geom": parts[o], "community": c, "seq": n})
     G = pd.DataFrame(grid_rows)
-    if os.environ.get("DBG"): print("GRIDS", G.groupby("community").size().tolist(), com_hh.astype(int).tolist(), len(B), used_com if False else "")
     G["code"] = [com_code[c] + f"{s:03d}" for c, s in zip(G["community"], G["seq"], strict=True)]
     G["name"] = [com_name[c] + f"第{s}网格" for c, s in zip(G["community"], G["seq"], strict=True)]
     G["belongs"] = [com_name[c] for c in G["community"]]
@@ -908,7 +955,7 @@ def _make(seed: int = SEED) -> dict:
         for _ in range(40):
             d = (lo + hi) / 2
             chunk = shapely.intersection(h, g.buffer(d, join_style="mitre"))
-            if chunk.area < g.area:
+            if chunk.area < 0.82 * g.area:
                 lo = d
             else:
                 hi = d
@@ -919,7 +966,7 @@ def _make(seed: int = SEED) -> dict:
         new_h = shapely.difference(h, chunk)
         share = chunk.area / new_g.area
         if (new_g.geom_type == "Polygon" and new_h.geom_type == "Polygon"
-                and 0.42 <= share <= 0.58 and new_h.area >= 0.3 * h.area):
+                and 0.40 <= share <= 0.48 and new_h.area >= 0.3 * h.area):
             geoms[gi], geoms[gj] = shapely.normalize(new_g), shapely.normalize(new_h)
             traps["a"] = (gi, int(G["community"][gj]), share)
             used_com |= {int(G["community"][gi]), int(G["community"][gj])}
@@ -976,7 +1023,6 @@ def _make(seed: int = SEED) -> dict:
                                                      normalized=True)
                 for r in (60.0, 80.0, 100.0, 45.0):
                     chunk = _largest(shapely.intersection(k, far.buffer(r)))
-                    if os.environ.get("DBG"): print("D", c, gi, gk, r, k.area, None if chunk is None else chunk.area, None if chunk is None else shapely.difference(k, chunk).geom_type, None if chunk is None else chunk.distance(geoms[gi]))
                     if chunk is None:
                         continue
                     rest_k = shapely.difference(k, chunk)
@@ -1134,81 +1180,88 @@ def _make(seed: int = SEED) -> dict:
                 for f in others_:
                     f["area"] = max(8.0, f["area"] * budget / tot)
 
-    # coverage facilities
-    res_cmp = [k for k in compounds]
+    # coverage facilities: sites picked greedily for household coverage (with noise), in
+    # numbers that leave some residential areas beyond the service radius
+    res_cmp = list(compounds)
     cmp_xy = np.array([(k["geom"].centroid.x, k["geom"].centroid.y) for k in res_cmp])
     other_blocks = [b for b in range(len(blocks)) if block_use[b] == "其他" and blocks[b].area > 40000]
 
-    def spread_pick(xy, n, region_w=None):
-        """n indices of xy, farthest-point style but with a random start; region weights skew it."""
-        idx = [int(rng.integers(len(xy)))]
-        d = np.hypot(xy[:, 0] - xy[idx[0], 0], xy[:, 1] - xy[idx[0], 1])
-        while len(idx) < n:
-            score = d * (region_w if region_w is not None else 1.0) * rng.uniform(0.6, 1.0, len(xy))
-            j = int(np.argmax(score))
-            idx.append(j)
-            d = np.minimum(d, np.hypot(xy[:, 0] - xy[j, 0], xy[:, 1] - xy[j, 1]))
-        return idx
+    def greedy_sites(cand_xy, n, radius, allowed=None):
+        d = np.hypot(cand_xy[:, None, 0] - bx[None, :], cand_xy[:, None, 1] - by[None, :])
+        within = d <= radius
+        covered = np.zeros(len(bx), dtype=bool)
+        picks: list[int] = []
+        for _ in range(n):
+            gain = (within & ~covered) @ clean
+            gain = gain * rng.uniform(0.5, 1.0, len(gain))
+            if allowed is not None:
+                gain[~allowed] = -1.0
+            gain[picks] = -1.0
+            j = int(np.argmax(gain))
+            picks.append(j)
+            covered |= within[j]
+        return picks
 
-    # schools in non-residential blocks; fewer in the east (gaps at 500 m / 1000 m)
+    # schools in non-residential blocks
     ob_xy = np.array([(blocks[b].centroid.x, blocks[b].centroid.y) for b in other_blocks])
-    east = (ob_xy[:, 0] - ux[0]) / (ux[1] - ux[0])
-    w_west = np.clip(1.3 - east, 0.2, 1.3)
-    school_b = spread_pick(ob_xy, 12, w_west)
-    for n, k in enumerate(school_b):
-        b = other_blocks[k]
-        p = blocks[b].buffer(-30).representative_point()
-        c = int(assign[b])
-        root = com_name[c][:-2]
-        if n < 4:
-            fac.append({"x": p.x, "y": p.y, "type": "初中", "ptype": "初中",
-                        "name": f"{DISTRICT_NAME}{root}中学", "area": rng.uniform(9000, 20000)})
-        else:
-            fac.append({"x": p.x, "y": p.y, "type": "小学", "ptype": "小学",
-                        "name": f"{DISTRICT_NAME}{root}小学", "area": rng.uniform(6000, 15000)})
-        block_use[b] = "学校"
-    # kindergartens, daycare, markets: inside / beside compounds
-    for ftype, n_f, area_rng, suffix in (
-        ("幼儿园", 14, (1800, 4500), "幼儿园"),
-        ("老年人日间照料中心", 10, (200, 800), "老年人日间照料中心"),
-        ("菜市场", 9, (800, 3000), "农贸市场"),
+    used_blocks: set[int] = set()
+    for ftype, n_f, radius, area_rng, suffix in (
+        ("初中", 5, 1000.0, (9000, 20000), "中学"),
+        ("小学", 11, 500.0, (6000, 15000), "小学"),
     ):
-        for k in spread_pick(cmp_xy, n_f):
+        allowed = np.array([b not in used_blocks for b in other_blocks])
+        for k in greedy_sites(ob_xy, n_f, radius, allowed):
+            b = other_blocks[k]
+            used_blocks.add(b)
+            p = (_largest(blocks[b].buffer(-30)) or blocks[b]).representative_point()
+            root = com_name[int(assign[b])][:-2]
+            fac.append({"x": p.x, "y": p.y, "type": ftype, "ptype": ftype,
+                        "name": f"{DISTRICT_NAME}{root}{suffix}", "area": rng.uniform(*area_rng)})
+            block_use[b] = "学校"
+    # kindergartens, day care, markets: in / beside compounds
+    for ftype, n_f, radius, area_rng, suffix in (
+        ("幼儿园", 22, 300.0, (1800, 4500), "幼儿园"),
+        ("老年人日间照料中心", 14, 300.0, (200, 800), "老年人日间照料中心"),
+        ("菜市场", 12, 500.0, (800, 3000), "农贸市场"),
+    ):
+        for k in greedy_sites(cmp_xy, n_f, radius):
             g = res_cmp[k]["geom"]
-            p = _largest(g.buffer(-8)) or g
-            q = p.representative_point()
-            nm = res_cmp[k]["name"] + suffix
+            q = (_largest(g.buffer(-8)) or g).representative_point()
             fac.append({"x": q.x + rng.uniform(-5, 5), "y": q.y + rng.uniform(-5, 5), "type": ftype,
-                        "ptype": ftype, "name": nm, "area": rng.uniform(*area_rng)})
+                        "ptype": ftype, "name": res_cmp[k]["name"] + suffix,
+                        "area": rng.uniform(*area_rng)})
     # street-level centres: one 社区服务中心 and one 社区卫生服务中心 per 街道
     for st in range(3):
         mem = [c for c in range(ncom) if street_of[c] == st]
         su = shapely.union_all([com_geom[c] for c in mem])
-        c_host = int(com_tree.query(su.centroid, predicate="within")[0]) if len(
-            com_tree.query(su.centroid, predicate="within")) else mem[0]
-        host = com_geom[c_host]
+        allowed = np.array([k["community"] in mem for k in res_cmp])
+        k = greedy_sites(cmp_xy, 1, 1000.0, allowed)[0]
+        host = com_geom[res_cmp[k]["community"]]
+        near = Point(cmp_xy[k])
         for ftype, area_rng, nm in (
             ("社区服务中心", (800, 2500), f"{STREETS[st][1]}社区服务中心"),
             ("社区卫生服务中心", (2000, 5000), f"{STREETS[st][1]}社区卫生服务中心"),
         ):
-            px, py = inside_point(host, su.centroid, 400.0, 40.0)
+            px, py = inside_point(host, near, 150.0, 40.0)
             fac.append({"x": px, "y": py, "type": ftype, "ptype": ftype, "name": nm,
                         "area": rng.uniform(*area_rng)})
-    # bus stops along arterials near intersections
+        _ = su
+    # bus stops along arterial and secondary roads, near intersections
     node = net["node"]
     nx_, ny_ = net["nx"], net["ny"]
+    rank = {"主干路": 0, "次干路": 1, "支路": 2}
     for i in range(nx_):
         for j in range(ny_):
             gi_, gj_ = _grade(i, nx_), _grade(j, ny_)
-            if "主干路" not in (gi_, gj_) or i in (0, nx_ - 1) and j in (0, ny_ - 1):
+            if min(rank[gi_], rank[gj_]) > 1 or (i in (0, nx_ - 1) and j in (0, ny_ - 1)):
                 continue
-            if rng.random() > 0.45:
+            if rng.random() > 0.55:
                 continue
             ax, ay = node(i, j)
-            if gi_ == "主干路" and j + 1 < ny_:
+            if rank[gi_] <= rank[gj_] and j + 1 < ny_:
                 bx_, by_ = node(i, j + 1)
                 road, cross = NS_ROADS[i], EW_ROADS[j]
-            elif gj_ == "主干路" and i + 1 < nx_:
+            elif i + 1 < nx_:
                 bx_, by_ = node(i + 1, j)
                 road, cross = EW_ROADS[j], NS_ROADS[i]
             else:
@@ -1221,14 +1274,15 @@ def _make(seed: int = SEED) -> dict:
                 continue
             fac.append({"x": px, "y": py, "type": "公交站", "ptype": "公交站",
                         "name": f"{road}{cross}口", "area": None})
-    # waste collection points: most compounds, near a corner
+    # waste collection points: most compounds, roughly one per 1.5 ha
     for k in res_cmp:
-        if rng.random() > 0.8:
+        if rng.random() > 0.85:
             continue
-        ring = _largest(k["geom"].buffer(-6)) or k["geom"]
-        q = ring.exterior.interpolate(rng.uniform(0, 1), normalized=True)
-        fac.append({"x": q.x, "y": q.y, "type": "生活垃圾收集点", "ptype": "生活垃圾收集点",
-                    "name": k["name"] + "垃圾收集点", "area": None})
+        X, Y = _grid_points(rng, k["geom"], 125.0, 125.0, 15.0)
+        for m in range(len(X)):
+            nm = k["name"] + ("垃圾收集点" if len(X) == 1 else f"{m + 1}号垃圾收集点")
+            fac.append({"x": X[m], "y": Y[m], "type": "生活垃圾收集点", "ptype": "生活垃圾收集点",
+                        "name": nm, "area": None})
 
     F = pd.DataFrame(fac)
     F["area"] = [None if a is None or (isinstance(a, float) and np.isnan(a)) else round(float(a), 1)

@@ -169,6 +169,11 @@ def find_columns(
     --------
     >>> find_columns(["社区代码", "社区名称", "总户数"], "communities")[0]
     {'community_id': '社区代码', 'name': '社区名称', 'households': '总户数'}
+
+    UTF-8 Shapefile field names cut at 10 bytes are recognised:
+
+    >>> find_columns(["网格编", "协理员人"], "grids")[0]
+    {'grid_id': '网格编', 'coordinators': '协理员人'}
     """
     mapping = dict(mapping or {})
     aliases = ALIASES[kind]
@@ -185,11 +190,16 @@ def find_columns(
     keyed = {}
     for col in columns:
         keyed.setdefault(_key(col), col)
+    # DBF field names hold 10 bytes: UTF-8 Chinese names arrive cut ("网格编码" -> "网格编")
+    cut = {_key(c): c for c in columns if 7 <= len(str(c).encode("utf-8")) <= 10 and not str(c).isascii()}
     for canonical, names in aliases.items():
         if canonical in found or canonical in missing:
             continue
         for candidate in (canonical, *names):
             col = keyed.get(_key(candidate))
+            if col is None:
+                full = _key(candidate)
+                col = next((c for k, c in cut.items() if len(k) >= 3 and full.startswith(k) and full != k), None)
             if col is not None and col not in used:
                 found[canonical] = col
                 used.add(col)

@@ -23,6 +23,7 @@ The result always has a fresh ``RangeIndex``, its geometry column is named
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 import os
 import re
@@ -284,11 +285,10 @@ def list_layers(path) -> list[str]:
 
     Examples
     --------
-    >>> import geopandas, shapely
-    >>> gdf = geopandas.GeoDataFrame(geometry=[shapely.Point(0, 0)], crs=4547)
-    >>> gdf.to_file(tmp / "demo.gpkg", layer="网格")  # doctest: +SKIP
-    >>> list_layers(tmp / "demo.gpkg")  # doctest: +SKIP
-    ['网格']
+    >>> list_layers("sip.gpkg")  # doctest: +SKIP
+    ['communities', 'grids_comprehensive', 'grids_dedicated']
+    >>> list_layers("设施.xlsx")  # doctest: +SKIP
+    ['设施', '说明']
     """
     file, _, shown, fmt = _resolve(path)
     if fmt in _VECTOR_FORMATS:
@@ -595,24 +595,36 @@ def _read_cut_characters(file: Path, layer, encoding, shown, error):
     def recode(value):
         if not isinstance(value, str):
             return value
-        return value.encode("latin-1").decode(encoding, errors="ignore")
+        # final=False: an incomplete last character is dropped, anything else invalid raises
+        return codecs.getincrementaldecoder(encoding)("strict").decode(
+            value.encode("latin-1"), final=False
+        )
 
     geometry = frame.geometry.name if hasattr(frame, "geometry") else None
-    names, seen = [], set()
-    for col in frame.columns:
-        name = col if col == geometry else recode(col)
-        base, n = name, 1
-        while name in seen:
-            n += 1
-            name = f"{base}_{n}"
-        seen.add(name)
-        names.append(name)
-    frame.columns = names
-    for col in frame.columns:
-        if col != geometry and (
-            pd.api.types.is_string_dtype(frame[col]) or frame[col].dtype == object
-        ):
-            frame[col] = frame[col].map(recode, na_action="ignore")
+    try:
+        names, seen = [], set()
+        for col in frame.columns:
+            name = col if col == geometry else recode(col)
+            base, n = name, 1
+            while name in seen:
+                n += 1
+                name = f"{base}_{n}"
+            seen.add(name)
+            names.append(name)
+        frame.columns = names
+        for col in frame.columns:
+            if col != geometry and (
+                pd.api.types.is_string_dtype(frame[col]) or frame[col].dtype == object
+            ):
+                frame[col] = frame[col].map(recode, na_action="ignore")
+    except UnicodeDecodeError as exc:
+        raise _fail(
+            "encoding.mismatch",
+            f"Shapefile 属性表的文字不是 {encoding} 编码：{exc}",
+            "Pass the right encoding= (e.g. 'GBK' or 'UTF-8'), or leave it out to detect it.",
+            file=shown,
+            layer=layer,
+        ) from exc
     return frame
 
 
@@ -758,7 +770,7 @@ def _read_csv(file: Path, encoding, shown):
     raise _fail(
         "encoding.unknown",
         f"无法识别 CSV 的文字编码（试过 {', '.join(c for c, _ in tries)}）：{last}",
-        "Save the table as 'CSV UTF-8' in Excel/WPS, or pass encoding= (CLI: --encoding).",
+        "Save the table as 'CSV UTF-8' in Excel/WPS, or pass encoding= (e.g. 'GBK').",
         file=shown,
     )
 
@@ -771,18 +783,17 @@ def _parse_csv(file: Path, codec: str) -> pd.DataFrame:
     return pd.read_csv(file, encoding=codec, sep=sep, dtype=str, skipinitialspace=True)
 
 
-class _quiet_openpyxl(warnings.catch_warnings):
+@contextlib.contextmanager
+def _quiet_openpyxl():
     """Silence openpyxl's harmless notices about styles/extensions it skips."""
-
-    def __enter__(self):
-        result = super().__enter__()
+    with warnings.catch_warnings():
         for message in (
             "Workbook contains no default style",
             ".*extension is not supported and will be removed",
             "Cell .* is marked as a date but the serial value",
         ):
             warnings.filterwarnings("ignore", message=message, category=UserWarning)
-        return result
+        yield
 
 
 def _import_xlrd(shown):
@@ -838,13 +849,15 @@ def _infer_numbers(frame: pd.DataFrame, skip) -> pd.DataFrame:
         text = s.dropna().astype(str).str.strip()
         if text.empty:
             continue
+        # A cheap look at the first values rules out most text columns.
+        if pd.to_numeric(text.iloc[:1000], errors="coerce").isna().any():
+            continue
         if text.str.match(_LEADING_ZERO).any() or (text.str.len() > 15).any():
             continue
         numbers = pd.to_numeric(text, errors="coerce")
         if numbers.isna().any():
             continue
-        converted = pd.to_numeric(s.astype(str).str.strip().where(s.notna()), errors="coerce")
-        out[col] = converted
+        out[col] = numbers.reindex(s.index)
     if out:
         frame = frame.copy()
         for key, value in out.items():
@@ -913,23 +926,28 @@ def _role_of(col) -> str | None:
 
 
 def _clean_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse coordinate text; returns (numbers, text as read)."""
+    """Parse coordinate text; returns (numbers, text as read).
+
+    Plain numbers are parsed in one vectorised pass; only the rest is cleaned
+    (spaces, full-width digits and signs, a trailing "°", thousands commas).
+    """
     if pd.api.types.is_numeric_dtype(s):
         return s.astype(float), s
     text = s.astype(object).where(s.notna(), None)
+    numbers = pd.to_numeric(text, errors="coerce").astype(float)
+    retry = numbers.isna() & text.notna()
+    if retry.any():
 
-    def clean(value):
-        if value is None:
-            return None
-        v = str(value).translate(_FULLWIDTH).strip()
-        if v.endswith("°"):
-            v = v[:-1].strip()
-        if _THOUSANDS.match(v):
-            v = v.replace(",", "")
-        return v
+        def clean(value):
+            v = str(value).translate(_FULLWIDTH).strip()
+            if v.endswith("°"):
+                v = v[:-1].strip()
+            if _THOUSANDS.match(v):
+                v = v.replace(",", "")
+            return v
 
-    cleaned = text.map(clean)
-    numbers = pd.to_numeric(cleaned, errors="coerce").astype(float)
+        cleaned = text[retry].map(clean)
+        numbers[retry] = pd.to_numeric(cleaned, errors="coerce").astype(float)
     return numbers, text
 
 
@@ -1021,7 +1039,7 @@ def _detect_pair(frame, shown, layer):
             raise _fail(
                 "coordinates.ambiguous",
                 f"有多个列都像坐标列（{role}）：{names}",
-                "Say which to use with x= and y= (CLI: --x 列名 --y 列名).",
+                "Say which to use with x= and y= (in a config file: the layer's x/y keys).",
                 file=shown,
                 layer=layer,
                 columns=list(found[role]),

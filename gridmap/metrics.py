@@ -25,7 +25,8 @@ def grid_metrics(grids: GeoDataFrame, households: pd.DataFrame | None, grid_assi
     out["community_id"] = grid_assignment["community_geom"]
     out["community_attr"] = grids["community_id"] if "community_id" in grids.columns else pd.NA
     if households is not None:
-        per = households.dropna(subset=["grid_id"]).groupby("grid_id")["households"].sum()
+        per = households.groupby("grid_id", observed=True)["households"].sum()
+        per.index = per.index.astype(str)
         out["households"] = per.reindex(out.index.astype(str)).fillna(0).to_numpy().astype("float64")
         out["households_source"] = "layer"
     elif "households" in grids.columns:
@@ -69,7 +70,8 @@ def community_metrics(
     if "street" in communities.columns:
         out["street"] = communities["street"]
     if households is not None:
-        per = households.dropna(subset=["community_id"]).groupby("community_id")["households"].sum()
+        per = households.groupby("community_id", observed=True)["households"].sum()
+        per.index = per.index.astype(str)
         out["households"] = per.reindex(ids).fillna(0).to_numpy().astype("float64")
     elif grid_table is not None and grid_table["households"].notna().any():
         per = grid_table.groupby("community_id")["households"].sum(min_count=1)

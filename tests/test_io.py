@@ -413,6 +413,13 @@ def test_explicit_encoding_wins(tmp_path):
     assert "湖东网格" not in set(mojibake.iloc[:, 1])
 
 
+def test_explicit_encoding_that_does_not_fit(tmp_path):
+    path = write_shapefile(grids(), tmp_path / "grids.shp", encoding="GBK", cpg=False)
+    with pytest.raises(InputError, match="不是 UTF-8 编码") as excinfo:
+        read_layer(path, encoding="UTF-8")
+    assert problem(excinfo).code == "encoding.mismatch"
+
+
 def test_unknown_explicit_encoding(tmp_path):
     path = write_shapefile(grids(), tmp_path / "grids.shp")
     with pytest.raises(InputError, match="未知的编码") as excinfo:

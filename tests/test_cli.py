@@ -1,0 +1,81 @@
+"""The command line: contract outputs, exit codes, readable errors."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from conftest import make_layers
+
+from gridmap.cli import main
+
+
+@pytest.fixture
+def gpkg(tmp_path):
+    comm, grids, hh = make_layers()
+    path = tmp_path / "区.gpkg"
+    comm.to_file(path, layer="社区")
+    grids.to_file(path, layer="网格")
+    hh.to_file(path, layer="楼栋")
+    return path
+
+
+def test_check_writes_contract_and_prints_chinese_summary(gpkg, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["check", "--communities", f"{gpkg}:社区", "--grids", f"{gpkg}:网格", "--households", f"{gpkg}:楼栋", "--out", str(out)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "社区 2 个" in text and "网格综合协理员" in text
+    for name in ("communities.csv", "grids.csv", "findings.csv", "result.gpkg", "summary.json"):
+        assert (out / name).exists(), name
+    f = pd.read_csv(out / "findings.csv")
+    assert "需增配 2 名协理员" in set(f.message)
+
+
+def test_check_json_summary(gpkg, capsys):
+    code = main(["check", "--communities", f"{gpkg}:社区", "--grids", f"{gpkg}:网格", "--households", f"{gpkg}:楼栋", "--json"])
+    assert code == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["households_total"] == 3200 and s["households_unassigned"] == 0
+    assert s["rules"]["community.size"] == {"pass": 2}
+
+
+def test_config_file_and_profile_override(gpkg, tmp_path, capsys):
+    cfg = tmp_path / "gridmap.toml"
+    cfg.write_text(f'[study]\nname = "测试区"\nprofile = "zhejiang-2007"\n[layers]\ncommunities = "{gpkg.name}:社区"\n'
+                   f'grids = {{ path = "{gpkg.name}", layer = "网格" }}\nhouseholds = "{gpkg.name}:楼栋"\n', encoding="utf-8")
+    assert main(["check", str(cfg), "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["profile"] == "zhejiang-2007" and s["study"] == "测试区"
+    assert s["rules"]["community.size"] == {"fail": 1, "pass": 1}  # 1200 < 1500
+    assert main(["check", str(cfg), "--profile", "national", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rules"]["community.size"] == {"pass": 2}
+
+
+def test_unusable_input_exits_2_naming_file_and_column(gpkg, tmp_path, capsys):
+    code = main(["check", "--communities", f"{gpkg}:社区", "--households", f"{gpkg}:楼栋", "--map", "households=不存在的列"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "不存在的列" in err and "--map" in err
+
+
+def test_missing_file_and_missing_layer(gpkg, tmp_path, capsys):
+    assert main(["check", "--communities", str(tmp_path / "nope.shp")]) == 2
+    assert "nope.shp" in capsys.readouterr().err
+    assert main(["check", "--communities", f"{gpkg}:没有这个图层"]) == 2
+    err = capsys.readouterr().err
+    assert "没有这个图层" in err and "网格" in err  # lists the layers that exist
+
+
+def test_profiles_and_rules_commands(capsys):
+    assert main(["profiles"]) == 0
+    assert "hangzhou-2008" in capsys.readouterr().out
+    assert main(["rules", "national"]) == 0
+    out = capsys.readouterr().out
+    assert "grid.coordinators" in out and "seed 003" in out
+
+
+def test_console_script_runs():
+    proc = subprocess.run([sys.executable, "-m", "gridmap.cli", "profiles"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and "national" in proc.stdout

@@ -1,0 +1,48 @@
+"""Real data: Suzhou Industrial Park communities and grids (../shared/data/sip), skipped when absent."""
+
+import pytest
+
+import gridmap
+
+pytestmark = pytest.mark.realdata
+
+
+def test_gbk_shapefile_and_custom_crs_gpkg(sip):
+    study = gridmap.read_study(f"{sip / 'sip.gpkg'}:communities", grids=str(sip / "sip_grids_2000SZ.shp"))
+    # the local "2000SZ" system is kept, not replaced by an EPSG code
+    assert study.crs.name == "2000SZ"
+    assert study.crs.to_epsg() is None
+    assert len(study.communities) == 138 and len(study.grids) == 737
+    # GBK attributes decoded
+    assert study.grids["name"].str.contains("网格").all()
+    assert study.grids["community_id"].str.endswith("社区").all()
+    # SIP has one community code used twice (兴浦社区 / 金胜社区): reported, disambiguated
+    dup = [p for p in study.problems if p.code == "id.duplicate"]
+    assert len(dup) == 1 and "320506010009" in dup[0].message
+
+
+def test_finds_grids_whose_community_attribute_disagrees_with_geometry(sip):
+    study = gridmap.read_study(f"{sip / 'sip.gpkg'}:communities", grids=f"{sip / 'sip.gpkg'}:grids_comprehensive")
+    result = gridmap.check(study)
+    f = result.findings
+    mismatch = f[f.rule_id == "qa.grid.community_mismatch"]
+    assert len(mismatch) >= 1
+    for _, row in mismatch.iterrows():
+        grid = result.grids.loc[row.unit_id]
+        attr = str(grid["community_attr"])
+        geom_name = result.communities.loc[grid["community_id"], "name"]
+        assert attr != geom_name
+    # every rule without household data is not assessed, never pass
+    rules = f[~f.rule_id.str.startswith("qa.")]
+    assert set(rules.status) == {"not_assessed"}
+    # 15-digit grid codes are checked against the containing community's 12 digits
+    assert "qa.grid.code_prefix" in set(f.rule_id)
+
+
+def test_sip_wgs84_geojson_gets_a_gauss_kruger_zone(sip):
+    study = gridmap.read_study(str(sip / "sip_communities_wgs84.geojson"))
+    assert study.crs.to_epsg() == 4549  # CGCS2000 3° GK CM 120E for Suzhou (120.7E)
+    ref = gridmap.read_study(f"{sip / 'sip.gpkg'}:communities")
+    a = study.communities.area.sum()
+    b = ref.communities.area.sum()
+    assert abs(a - b) / b < 0.005
