@@ -97,7 +97,8 @@ def run_gridmap(path: Path) -> dict:
     result = gridmap.check(study)
     total = time.perf_counter() - t0
     counts = result.communities["households"].astype("int64")
-    return {"read_s": t_read, "assign_s": result.timings["assign"], "metrics_s": result.timings["metrics"],
+    return {"read_s": t_read, "assign_s": result.timings["assign"], "assign_households_s": result.timings["assign_households"],
+            "assign_grids_s": result.timings["assign_grids"], "metrics_s": result.timings["metrics"],
             "rules_qa_s": result.timings["rules"], "total_s": total,
             "counts": {str(k): int(v) for k, v in counts.items()}}
 
@@ -157,13 +158,17 @@ def main() -> None:
         results[part] = json.loads(proc.stdout.strip().splitlines()[-1])
     g = results["gridmap"]
     print(f"city scale {args.scale:g}: {len(g['counts'])} communities, {sum(g['counts'].values()):,} households assigned")
-    print(f"gridmap: read {g['read_s']:.1f} s, assign {g['assign_s']:.2f} s, metrics {g['metrics_s']:.2f} s, "
+    print(f"gridmap: read {g['read_s']:.1f} s, assign {g['assign_s']:.2f} s (households→grids {g['assign_households_s']:.2f} s, "
+          f"grids→communities {g['assign_grids_s']:.2f} s), metrics {g['metrics_s']:.2f} s, "
           f"rules+QA {g['rules_qa_s']:.2f} s, whole check {g['total_s']:.1f} s, peak {g['peak_rss_gb']:.2f} GB")
     if "naive" in results:
         n = results["naive"]
         print(f"naive:   read {n['read_s']:.1f} s, sjoin+groupby {n['sjoin_groupby_s']:.2f} s, overlay {n['overlay_s']:.2f} s, "
               f"assign {n['assign_s']:.2f} s, total {n['total_s']:.1f} s, peak {n['peak_rss_gb']:.2f} GB")
         same = {k: v for k, v in g["counts"].items() if v} == {k: v for k, v in n["counts"].items() if v}
+        print(f"households→grids: sjoin+groupby {n['sjoin_groupby_s']:.2f} s vs gridmap {g['assign_households_s']:.2f} s "
+              f"({n['sjoin_groupby_s'] / g['assign_households_s']:.1f}x); grids→communities: overlay {n['overlay_s']:.2f} s vs "
+              f"gridmap {g['assign_grids_s']:.2f} s ({n['overlay_s'] / g['assign_grids_s']:.1f}x)")
         print(f"assignment speed-up (naive assign / gridmap assign): {n['assign_s'] / g['assign_s']:.1f}x; "
               f"whole pipeline {n['total_s'] / g['total_s']:.1f}x; household counts identical: {same}")
 

@@ -61,19 +61,32 @@ GPKG_DATE = "2024-06-11T00:00:00Z"  # pinned gpkg_contents.last_change (reproduc
 SYNTHETIC = "合成数据（非真实），仅供演示与测试 / SYNTHETIC demo data, not real"
 DEFAULT_OUT = Path(__file__).resolve().parent / "demo.gpkg"
 
+
 # ---------------------------------------------------------------------------
 # GCJ-02: use gridmap.crs (the tested implementation). The local copy below is
 # the same published formula and is only used when the package cannot be
 # imported (e.g. a half-installed checkout); coordinates are rounded to 1e-6
 # degree, so both give the same file.
 # ---------------------------------------------------------------------------
-_REPO = Path(__file__).resolve().parents[1]
-if str(_REPO) not in sys.path:
-    sys.path.insert(0, str(_REPO))
-try:  # pragma: no cover - depends on the checkout
-    from gridmap.crs import wgs84_to_gcj02 as _wgs84_to_gcj02
-except Exception:  # noqa: BLE001 - any import problem -> local formula
-    _wgs84_to_gcj02 = None
+def _import_gcj():
+    try:
+        from gridmap.crs import wgs84_to_gcj02 as fn
+
+        return fn
+    except ImportError:
+        pass
+    repo = str(Path(__file__).resolve().parents[1])  # run as a script from a checkout
+    if repo not in sys.path:
+        sys.path.insert(0, repo)
+    try:
+        from gridmap.crs import wgs84_to_gcj02 as fn
+
+        return fn
+    except Exception:  # noqa: BLE001 - any problem importing the package -> local formula
+        return None
+
+
+_wgs84_to_gcj02 = _import_gcj()
 
 
 def _local_wgs84_to_gcj02(lon, lat):
@@ -109,34 +122,164 @@ def wgs84_to_gcj02(lon, lat):
 # Name pools (illustrative Hangzhou-style names; the district is fictional)
 # ---------------------------------------------------------------------------
 NS_ROADS = [  # north-south streets, west to east
-    "古墩路", "丰潭路", "竞舟路", "古翠路", "学院路", "教工路", "嘉绿路", "文教路",
-    "马塍路", "保俶路", "益乐路", "求是路", "杭大路", "黄姑山路", "花园路", "翠柏路",
-    "紫荆花路", "莫干山路",
+    "古墩路",
+    "丰潭路",
+    "竞舟路",
+    "古翠路",
+    "学院路",
+    "教工路",
+    "嘉绿路",
+    "文教路",
+    "马塍路",
+    "保俶路",
+    "益乐路",
+    "求是路",
+    "杭大路",
+    "黄姑山路",
+    "花园路",
+    "翠柏路",
+    "紫荆花路",
+    "莫干山路",
 ]
 EW_ROADS = [  # east-west streets, south to north
-    "天目山路", "西溪路", "曙光路", "文一路", "文二路", "文三路", "余杭塘路", "文一西路",
-    "登云路", "和睦路", "申花路", "三墩路", "花园岗路", "萍水街", "紫荆街",
+    "天目山路",
+    "西溪路",
+    "曙光路",
+    "文一路",
+    "文二路",
+    "文三路",
+    "余杭塘路",
+    "文一西路",
+    "登云路",
+    "和睦路",
+    "申花路",
+    "三墩路",
+    "花园岗路",
+    "萍水街",
+    "紫荆街",
 ]
 DIAGONAL_ROADS = ["古荡斜街", "沿山路"]
 CURVE_ROAD = "沿河路"
 
 COMMUNITY_ROOTS = [
-    "翠苑一区", "翠苑二区", "翠苑三区", "翠苑四区", "文新", "古荡湾", "学院路", "文鼎苑",
-    "竞舟", "嘉绿", "益乐", "德加", "骆家庄", "桂花城", "府苑", "金都", "西城", "莲花街",
-    "兰家湾", "丰潭", "新金都", "华星", "紫荆", "耀江", "马塍路", "保俶", "蒋村", "五联",
-    "双龙", "古新", "文华", "嘉苑",
+    "翠苑一区",
+    "翠苑二区",
+    "翠苑三区",
+    "翠苑四区",
+    "文新",
+    "古荡湾",
+    "学院路",
+    "文鼎苑",
+    "竞舟",
+    "嘉绿",
+    "益乐",
+    "德加",
+    "骆家庄",
+    "桂花城",
+    "府苑",
+    "金都",
+    "西城",
+    "莲花街",
+    "兰家湾",
+    "丰潭",
+    "新金都",
+    "华星",
+    "紫荆",
+    "耀江",
+    "马塍路",
+    "保俶",
+    "蒋村",
+    "五联",
+    "双龙",
+    "古新",
+    "文华",
+    "嘉苑",
 ]
 STREETS = [("001", "翠苑街道"), ("002", "文新街道"), ("003", "古荡街道")]
 
 COMPOUND_ROOTS = [
-    "嘉绿", "文鼎", "金都", "华星", "桂花", "紫荆", "丰潭", "益乐", "竞舟", "公元", "绿洲",
-    "金色", "西溪", "求是", "玉泉", "星洲", "和家", "春江", "碧水", "枫林", "东方", "世纪",
-    "阳光", "锦绣", "和睦", "新湖", "耀江", "北景", "南都", "德加", "天目", "古荡", "文新",
-    "学院", "翠柏", "香樟", "银杏", "梧桐", "荷花", "莲花", "兰苑", "梅苑", "竹苑", "松木",
-    "文华", "文锦", "翠园", "嘉华", "瑞丰", "恒丰", "庆丰", "高教", "教工", "政苑", "府苑",
-    "金城", "云峰", "绿园", "青枫", "朝晖", "明珠", "清水", "白荡", "华苑", "颐景", "美景",
-    "蓝天", "红枫", "望月", "听涛", "湖畔", "溪语", "星河", "翠苑", "骆家", "蒋村", "花园",
-    "左岸", "嘉禾", "新城", "益民", "兴业",
+    "嘉绿",
+    "文鼎",
+    "金都",
+    "华星",
+    "桂花",
+    "紫荆",
+    "丰潭",
+    "益乐",
+    "竞舟",
+    "公元",
+    "绿洲",
+    "金色",
+    "西溪",
+    "求是",
+    "玉泉",
+    "星洲",
+    "和家",
+    "春江",
+    "碧水",
+    "枫林",
+    "东方",
+    "世纪",
+    "阳光",
+    "锦绣",
+    "和睦",
+    "新湖",
+    "耀江",
+    "北景",
+    "南都",
+    "德加",
+    "天目",
+    "古荡",
+    "文新",
+    "学院",
+    "翠柏",
+    "香樟",
+    "银杏",
+    "梧桐",
+    "荷花",
+    "莲花",
+    "兰苑",
+    "梅苑",
+    "竹苑",
+    "松木",
+    "文华",
+    "文锦",
+    "翠园",
+    "嘉华",
+    "瑞丰",
+    "恒丰",
+    "庆丰",
+    "高教",
+    "教工",
+    "政苑",
+    "府苑",
+    "金城",
+    "云峰",
+    "绿园",
+    "青枫",
+    "朝晖",
+    "明珠",
+    "清水",
+    "白荡",
+    "华苑",
+    "颐景",
+    "美景",
+    "蓝天",
+    "红枫",
+    "望月",
+    "听涛",
+    "湖畔",
+    "溪语",
+    "星河",
+    "翠苑",
+    "骆家",
+    "蒋村",
+    "花园",
+    "左岸",
+    "嘉禾",
+    "新城",
+    "益民",
+    "兴业",
 ]
 SUFFIX_OLD = ["新村", "小区", "一区", "二区", "三区", "东区", "西区", "北区", "南区"]
 SUFFIX_NEW = ["花园", "家园", "苑", "雅苑", "名苑", "公寓", "府", "嘉园", "新苑", "小区"]
@@ -158,9 +301,15 @@ PRESENCE = [  # 五室四站一校一场所一中心 (canonical type, variants u
     ("社区青少年中心", []),
 ]
 INDOOR_AREA = {  # m2 ranges of the presence types (outdoor venue: NULL)
-    "社区办公室": (40, 120), "社区警务室": (20, 60), "计生办公室": (15, 40),
-    "文体活动室": (60, 200), "图书阅览室": (30, 120), "文化活动站": (80, 300),
-    "卫生服务站": (60, 200), "社会保障服务站": (20, 60), "居民学校": (50, 150),
+    "社区办公室": (40, 120),
+    "社区警务室": (20, 60),
+    "计生办公室": (15, 40),
+    "文体活动室": (60, 200),
+    "图书阅览室": (30, 120),
+    "文化活动站": (80, 300),
+    "卫生服务站": (60, 200),
+    "社会保障服务站": (20, 60),
+    "居民学校": (50, 150),
     "社区青少年中心": (60, 200),
 }
 FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
@@ -360,9 +509,7 @@ def _streets(rng, x0, y0):
     dxc, dyc = cx1 - cx0, cy1 - cy0
     lc = math.hypot(dxc, dyc)
     curve = LineString(
-        np.column_stack(
-            [cx0 + t * dxc - dyc / lc * bend, cy0 + t * dyc + dxc / lc * bend]
-        )
+        np.column_stack([cx0 + t * dxc - dyc / lc * bend, cy0 + t * dyc + dxc / lc * bend])
     )
     long_lines = [
         (DIAGONAL_ROADS[0], "次干路", d1),
@@ -451,9 +598,9 @@ def _communities(rng, blocks, x0, y0):
                     cands = {}
                     for nb in adj[b]:
                         if assign[nb] != cid:
-                            cands[int(assign[nb])] = cands.get(int(assign[nb]), 0.0) + _shared_length(
-                                blocks[b], blocks[nb]
-                            )
+                            cands[int(assign[nb])] = cands.get(
+                                int(assign[nb]), 0.0
+                            ) + _shared_length(blocks[b], blocks[nb])
                     if cands:
                         assign[b] = max(sorted(cands), key=lambda k: cands[k])
                         moved = True
@@ -480,8 +627,14 @@ def _kind(year: int) -> str:
 
 
 MEAN_HH = {"old": 27.0, "90s": 35.0, "mid": 67.0, "high": 140.0, "village": 7.0, "tower": 1080.0}
-SPACING = {"old": (55.0, 30.0), "90s": (55.0, 32.0), "mid": (50.0, 45.0),
-           "high": (60.0, 58.0), "village": (32.0, 30.0), "tower": (45.0, 45.0)}
+SPACING = {
+    "old": (55.0, 30.0),
+    "90s": (55.0, 32.0),
+    "mid": (50.0, 45.0),
+    "high": (60.0, 58.0),
+    "village": (32.0, 30.0),
+    "tower": (45.0, 45.0),
+}
 
 
 def _specs(rng, kind: str, n: int):
@@ -539,9 +692,13 @@ def _split_strips(rng, poly, n, gap=4.0):
     out = []
     for a, b in zip(cuts[:-1], cuts[1:], strict=True):
         if maxx - minx >= maxy - miny:
-            strip = box(minx + a * (maxx - minx) - 1, miny - 1, minx + b * (maxx - minx) + 1, maxy + 1)
+            strip = box(
+                minx + a * (maxx - minx) - 1, miny - 1, minx + b * (maxx - minx) + 1, maxy + 1
+            )
         else:
-            strip = box(minx - 1, miny + a * (maxy - miny) - 1, maxx + 1, miny + b * (maxy - miny) + 1)
+            strip = box(
+                minx - 1, miny + a * (maxy - miny) - 1, maxx + 1, miny + b * (maxy - miny) + 1
+            )
         part = _largest(shapely.intersection(poly, strip).buffer(-gap, join_style="mitre"))
         if part is not None and part.area >= 3500.0:
             out.append(shapely.normalize(part))
@@ -592,11 +749,19 @@ def _cut(poly, pts, w, frac, ang):
     )
     left = shapely.intersection(poly, half)
     right = shapely.difference(poly, half)
-    return left, right, s, s_cut
+    # the cut as a line across poly, overshooting a little so that noding meets the edges
+    diag = math.hypot(maxx - minx, maxy - miny) + 10.0
+    line = LineString([(cx + v[0] * diag, cy + v[1] * diag), (cx - v[0] * diag, cy - v[1] * diag)])
+    seg = shapely.intersection(poly.buffer(0.05, join_style="mitre"), line)
+    return left, right, s, s_cut, seg
 
 
-def _bisect(rng, poly, pts, w, k):
-    """Split ``poly`` into ``k`` grids with household-weighted straight cuts."""
+def _bisect(rng, poly, pts, w, k, cuts):
+    """Split ``poly`` into ``k`` grids with household-weighted straight cuts.
+
+    Returns the (approximate) leaf polygons; the cut lines are appended to ``cuts``
+    so that the caller can build an exact, noded partition from them.
+    """
     if len(pts) < 2:
         return [poly]
     if k <= 1:
@@ -616,13 +781,14 @@ def _bisect(rng, poly, pts, w, k):
             continue
         if first is None:
             first = got
-        left, right, s, s_cut = got
+        left, right, s, s_cut, seg = got
         if len(_parts(left)) <= 1 and len(_parts(right)) <= 1:
             break  # both halves in one piece
     else:
         if first is None:
             return [poly]
-        left, right, s, s_cut = first
+        left, right, s, s_cut, seg = first
+    cuts.append(seg)
     sel = s <= s_cut
     # grids for each side in proportion to the households that ended up there
     share = float((w[sel].sum() + 3.0 * sel.sum()) / (w.sum() + 3.0 * len(w)))
@@ -632,45 +798,66 @@ def _bisect(rng, poly, pts, w, k):
     for part, mask, kk in ((left, sel, k1), (right, ~sel, k - k1)):
         if part.is_empty:
             continue
-        out += _bisect(rng, part, pts[mask], w[mask], kk)
+        out += _bisect(rng, part, pts[mask], w[mask], kk, cuts)
     return out
 
 
-def _fix_multiparts(grids: list, pts, w) -> list:
-    """Give detached parts of a grid to the same-community neighbour they touch most."""
-    grids = list(grids)
-    for _ in range(20):
-        changed = False
-        for gi, g in enumerate(grids):
-            parts = _parts(g)
-            if len(parts) <= 1:
-                if g.geom_type != "Polygon" and parts:
-                    grids[gi] = parts[0]
-                continue
-            hh = [w[shapely.contains_xy(p, pts[:, 0], pts[:, 1])].sum() if len(pts) else 0 for p in parts]
-            keep = max(range(len(parts)), key=lambda m: (hh[m], parts[m].area))
-            grids[gi] = parts[keep]
-            for m, p in enumerate(parts):
-                if m == keep:
-                    continue
-                best, best_len = None, 0.0
-                for gj, h in enumerate(grids):
-                    if gj != gi and h.intersects(p):
-                        sl = _shared_length(h, p)
-                        if sl > best_len:
-                            best, best_len = gj, sl
-                if best is None:  # touches the others only at points: take one it fuses with
-                    for gj, h in enumerate(grids):
-                        if gj != gi and h.distance(p) < 1e-6 and shapely.union(h, p).geom_type == "Polygon":
-                            best = gj
-                            break
-                if best is None:
-                    best = gi
-                grids[best] = shapely.union(grids[best], p)
-            changed = True
-        if not changed:
+def _partition(poly, leaves, cuts, pts, w) -> list:
+    """Exact grid polygons of ``poly`` from the bisection leaves and cut lines.
+
+    The community outline and the cuts are noded and polygonised, so that
+    neighbouring grids share identical edges. Each face goes to the leaf that
+    contains it; a leaf that came out in several pieces keeps the piece with
+    the most households and gives the others to the neighbour sharing the
+    longest edge.
+    """
+    lines = [poly.exterior] + [
+        g for c in cuts for g in shapely.get_parts(c) if g.geom_type == "LineString"
+    ]
+    noded = shapely.node(shapely.MultiLineString([list(g.coords) for g in lines]))
+    faces = [
+        f
+        for f in shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)).geoms)
+        if f.area > 0.01 and poly.contains(f.representative_point())
+    ]
+    reps = shapely.point_on_surface(np.asarray(faces, dtype=object))
+    leaf_tree = shapely.STRtree(np.asarray(leaves, dtype=object))
+    owner = leaf_tree.nearest(reps)
+    adj = _adjacency(faces, 0.01)
+    fhh = np.array(
+        [
+            w[shapely.contains_xy(f, pts[:, 0], pts[:, 1])].sum() + f.area * 1e-6
+            if len(pts)
+            else f.area * 1e-6
+            for f in faces
+        ]
+    )
+    grid_of = np.full(len(faces), -1)
+    for leaf in range(len(leaves)):
+        members = [int(i) for i in np.flatnonzero(owner == leaf)]
+        if not members:
+            continue
+        comps = _components(members, adj)
+        best = max(comps, key=lambda comp: (fhh[comp].sum(), comp[0]))
+        grid_of[best] = leaf
+    for _ in range(len(faces)):
+        orphans = [int(i) for i in np.flatnonzero(grid_of < 0)]
+        if not orphans:
             break
-    return [shapely.normalize(_largest(g) if len(_parts(g)) == 1 else g) for g in grids]
+        for f in orphans:
+            cands = {}
+            for nb in adj[f]:
+                if grid_of[nb] >= 0:
+                    cands[int(grid_of[nb])] = cands.get(int(grid_of[nb]), 0.0) + _shared_length(
+                        faces[f], faces[nb]
+                    )
+            if cands:
+                grid_of[f] = max(sorted(cands), key=lambda k: cands[k])
+    out = []
+    for leaf in sorted(set(grid_of.tolist())):
+        geom = shapely.union_all([faces[i] for i in np.flatnonzero(grid_of == leaf)])
+        out.append(shapely.normalize(geom))
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -693,8 +880,10 @@ def _make(seed: int = SEED) -> dict:
     # ---- communities (block groups) and their household targets
     seeds, assign, block_adj = _communities(rng, blocks, x0, y0)
     ncom = len(seeds)
-    com_geom = [shapely.normalize(shapely.union_all([blocks[b] for b in np.flatnonzero(assign == c)]))
-                for c in range(ncom)]
+    com_geom = [
+        shapely.normalize(shapely.union_all([blocks[b] for b in np.flatnonzero(assign == c)]))
+        for c in range(ncom)
+    ]
     for g in com_geom:
         if g.geom_type != "Polygon":
             raise RuntimeError("community is not one polygon")
@@ -703,7 +892,9 @@ def _make(seed: int = SEED) -> dict:
 
     order_area = [int(c) for c in np.argsort(com_area, kind="stable")]
     small = order_area[:4]
-    sparse = next(int(c) for c in np.argsort(-com_area, kind="stable") if on_edge[c] and c not in small)
+    sparse = next(
+        int(c) for c in np.argsort(-com_area, kind="stable") if on_edge[c] and c not in small
+    )
     rest = [c for c in range(ncom) if c not in small and c != sparse]
     large = sorted(int(c) for c in rng.choice(rest, 6, replace=False))
     medium = [c for c in rest if c not in large]
@@ -712,9 +903,13 @@ def _make(seed: int = SEED) -> dict:
     for c, t in zip(small, rng.permutation([560, 690, 800, 890]), strict=True):
         target[c] = t
     target[sparse] = 430
-    for c, t, nt in zip(large, [3400, 3700, 4300, 4600, 5300, 5600], [2, 2, 3, 3, 4, 4], strict=True):
+    for c, t, nt in zip(
+        large, [3400, 3700, 4300, 4600, 5300, 5600], [2, 2, 3, 3, 4, 4], strict=True
+    ):
         target[c], towers[c] = t, nt
-    med_t = rng.permutation(np.linspace(1200, 2800, len(medium))) + rng.uniform(-40, 40, len(medium))
+    med_t = rng.permutation(np.linspace(1200, 2800, len(medium))) + rng.uniform(
+        -40, 40, len(medium)
+    )
     for c, t in zip(medium, med_t, strict=True):
         target[c] = round(t)
 
@@ -745,9 +940,13 @@ def _make(seed: int = SEED) -> dict:
         for bi, b in enumerate(eligible):
             if bi >= n_res:
                 # add blocks while the expected capacity is short of the target
-                normal = sorted(com_cmp, key=lambda k: -k["geom"].area)[1 if towers[c] else 0:]
-                cap_est = sum(k["geom"].area / (SPACING[k["kind"]][0] * SPACING[k["kind"]][1])
-                              * MEAN_HH[k["kind"]] for k in normal)
+                normal = sorted(com_cmp, key=lambda k: -k["geom"].area)[1 if towers[c] else 0 :]
+                cap_est = sum(
+                    k["geom"].area
+                    / (SPACING[k["kind"]][0] * SPACING[k["kind"]][1])
+                    * MEAN_HH[k["kind"]]
+                    for k in normal
+                )
                 if c == sparse or (cap_est >= 1.4 * normal_t and len(normal) >= 1):
                     break
             res_blocks.append(b)
@@ -759,7 +958,7 @@ def _make(seed: int = SEED) -> dict:
             strips = _split_strips(rng, insets[b], n_c + extra)
             if extra and len(strips) > 1:
                 strips.pop(int(rng.integers(len(strips))))
-            for si, poly in enumerate(strips):
+            for poly in strips:
                 cxm = (poly.centroid.x - ux[0]) / (ux[1] - ux[0])
                 p_old = 0.7 - 0.5 * cxm
                 if c == sparse:
@@ -773,8 +972,16 @@ def _make(seed: int = SEED) -> dict:
                     kind = _kind(year)
                     pref = root if (not com_cmp and root[-1] == "区" and year < 2000) else None
                     name = namer.take(SUFFIX_OLD if year < 2000 else SUFFIX_NEW, pref)
-                com_cmp.append({"geom": poly, "name": name, "year": year, "community": c,
-                                "block": b, "kind": kind})
+                com_cmp.append(
+                    {
+                        "geom": poly,
+                        "name": name,
+                        "year": year,
+                        "community": c,
+                        "block": b,
+                        "kind": kind,
+                    }
+                )
         for b in members:
             block_use[b] = "居住" if b in res_blocks else "其他"
         if towers[c]:  # the largest compound becomes the tower estate
@@ -797,8 +1004,16 @@ def _make(seed: int = SEED) -> dict:
             idx = np.argsort((X - ctr.x) ** 2 + (Y - ctr.y) ** 2, kind="stable")[: towers[c]]
             f, u, h = _specs(rng, "tower", len(idx))
             for m, q in enumerate(idx):
-                bld.append({"x": X[q], "y": Y[q], "floors": f[m], "units": u[m], "hpf": h[m],
-                            "compound": len(compounds) + com_cmp.index(k)})
+                bld.append(
+                    {
+                        "x": X[q],
+                        "y": Y[q],
+                        "floors": f[m],
+                        "units": u[m],
+                        "hpf": h[m],
+                        "compound": len(compounds) + com_cmp.index(k),
+                    }
+                )
                 need -= f[m] * u[m] * h[m]
         scale = 1.0
         for _attempt in range(4):
@@ -847,7 +1062,9 @@ def _make(seed: int = SEED) -> dict:
     B = pd.DataFrame(bld)
     B["hh"] = (B["floors"] * B["units"] * B["hpf"]).astype(int)
     # order buildings by compound then position (stable codes)
-    B = B.sort_values(["compound", "y", "x"], ascending=[True, False, True], kind="stable").reset_index(drop=True)
+    B = B.sort_values(
+        ["compound", "y", "x"], ascending=[True, False, True], kind="stable"
+    ).reset_index(drop=True)
     B["seq"] = B.groupby("compound").cumcount() + 1
 
     # ---- community names, streets, codes
@@ -881,7 +1098,7 @@ def _make(seed: int = SEED) -> dict:
     n_unit, n_fw = round(0.02 * nb), round(0.01 * nb)
     for i in pick[:n_unit]:
         text[i] = f"{B['hh'][i]}户"
-    for i in pick[n_unit:n_unit + n_fw]:
+    for i in pick[n_unit : n_unit + n_fw]:
         text[i] = str(B["hh"][i]).translate(FULLWIDTH)
     a_about, a_neg, a_null = amb
     text[a_about] = "约40"
@@ -917,8 +1134,9 @@ def _make(seed: int = SEED) -> dict:
         big = w >= 1000
         k = int(big.sum()) + int(round(w[~big].sum() / rng.uniform(240.0, 340.0)))
         k = int(np.clip(k, 3, 16))
-        parts = _bisect(rng, com_geom[c], pts, w, k)
-        parts = _fix_multiparts(parts, pts, w)
+        cuts: list = []
+        leaves = _bisect(rng, com_geom[c], pts, w, k, cuts)
+        parts = _partition(com_geom[c], leaves, cuts, pts, w)
         if any(p.geom_type != "Polygon" for p in parts):
             raise RuntimeError(f"community {c}: a grid is not one polygon")
         cent = shapely.centroid(np.asarray(parts, dtype=object))
@@ -965,8 +1183,12 @@ def _make(seed: int = SEED) -> dict:
         new_g = shapely.union(g, chunk)
         new_h = shapely.difference(h, chunk)
         share = chunk.area / new_g.area
-        if (new_g.geom_type == "Polygon" and new_h.geom_type == "Polygon"
-                and 0.40 <= share <= 0.48 and new_h.area >= 0.3 * h.area):
+        if (
+            new_g.geom_type == "Polygon"
+            and new_h.geom_type == "Polygon"
+            and 0.40 <= share <= 0.48
+            and new_h.area >= 0.3 * h.area
+        ):
             geoms[gi], geoms[gj] = shapely.normalize(new_g), shapely.normalize(new_h)
             traps["a"] = (gi, int(G["community"][gj]), share)
             used_com |= {int(G["community"][gi]), int(G["community"][gj])}
@@ -981,9 +1203,13 @@ def _make(seed: int = SEED) -> dict:
             if c in used_com or (exclude_small and (c in small or c == sparse)):
                 continue
             nbs = sorted(
-                {int(G["community"][gj]) for gj in range(len(geoms))
-                 if G["community"][gj] != c and geoms[gj].intersects(geoms[gi])
-                 and _shared_length(geoms[gj], geoms[gi]) > 20}
+                {
+                    int(G["community"][gj])
+                    for gj in range(len(geoms))
+                    if G["community"][gj] != c
+                    and geoms[gj].intersects(geoms[gi])
+                    and _shared_length(geoms[gj], geoms[gi]) > 20
+                }
                 - used_com
             )
             if nbs:
@@ -1017,18 +1243,23 @@ def _make(seed: int = SEED) -> dict:
                 k = geoms[gk]
                 ring = k.exterior
                 dists = shapely.distance(
-                    shapely.line_interpolate_point(ring, np.linspace(0, 1, 60), normalized=True), geoms[gi]
+                    shapely.line_interpolate_point(ring, np.linspace(0, 1, 60), normalized=True),
+                    geoms[gi],
                 )
-                far = shapely.line_interpolate_point(ring, float(np.linspace(0, 1, 60)[np.argmax(dists)]),
-                                                     normalized=True)
+                far = shapely.line_interpolate_point(
+                    ring, float(np.linspace(0, 1, 60)[np.argmax(dists)]), normalized=True
+                )
                 for r in (60.0, 80.0, 100.0, 45.0):
                     chunk = _largest(shapely.intersection(k, far.buffer(r)))
                     if chunk is None:
                         continue
                     rest_k = shapely.difference(k, chunk)
-                    if (rest_k.geom_type == "Polygon" and len(rest_k.interiors) == 0
-                            and 0.04 * k.area <= chunk.area <= 0.3 * k.area
-                            and chunk.distance(geoms[gi]) > 30):
+                    if (
+                        rest_k.geom_type == "Polygon"
+                        and len(rest_k.interiors) == 0
+                        and 0.04 * k.area <= chunk.area <= 0.3 * k.area
+                        and chunk.distance(geoms[gi]) > 30
+                    ):
                         geoms[gi] = shapely.normalize(MultiPolygon([geoms[gi], chunk]))
                         geoms[gk] = shapely.normalize(rest_k)
                         traps["d"] = (gi, gk)
@@ -1060,7 +1291,9 @@ def _make(seed: int = SEED) -> dict:
     vol_rate[low_vol] = rng.uniform(0.03, 0.09, 6)
     vol = np.round(pop * vol_rate).astype(int)
     staff_null = set(int(i) for i in rng.choice(ncom, 3, replace=False))
-    vol_null = set(int(i) for i in rng.choice([c for c in range(ncom) if c not in low_vol], 3, replace=False))
+    vol_null = set(
+        int(i) for i in rng.choice([c for c in range(ncom) if c not in low_vol], 3, replace=False)
+    )
 
     # ---- facilities (true positions in EPSG:4549)
     fac = []  # dicts: x, y, type, name, area, community(optional)
@@ -1090,8 +1323,14 @@ def _make(seed: int = SEED) -> dict:
         missing[c] = sorted(rng.choice(missable, int(rng.integers(1, 4)), replace=False).tolist())
     big_enough = [c for c in range(ncom) if com_hh[c] >= 2000]
     short_area = set(int(c) for c in rng.choice(big_enough, 6, replace=False))
-    mid_area = set(int(c) for c in rng.choice([c for c in range(ncom) if c not in short_area], 5, replace=False))
-    near_edge = set(int(c) for c in rng.choice([c for c in range(ncom) if c not in short_area], 4, replace=False))
+    mid_area = set(
+        int(c)
+        for c in rng.choice([c for c in range(ncom) if c not in short_area], 5, replace=False)
+    )
+    near_edge = set(
+        int(c)
+        for c in rng.choice([c for c in range(ncom) if c not in short_area], 4, replace=False)
+    )
 
     # GCJ-02 shift of a metric point, as it would appear if the offset were not removed
     def gcj_shift(xs, ys):
@@ -1128,12 +1367,10 @@ def _make(seed: int = SEED) -> dict:
                 # uncorrected GCJ-02 shift points to
                 d = rng.uniform(12.0, 28.0)
                 ring = poly.buffer(-d).exterior
-                samp = shapely.line_interpolate_point(ring, np.linspace(0, 1, 400, endpoint=False),
-                                                      normalized=True)
+                samp = shapely.line_interpolate_point(
+                    ring, np.linspace(0, 1, 400, endpoint=False), normalized=True
+                )
                 sx, sy = shapely.get_x(samp), shapely.get_y(samp)
-                # the boundary point nearest each sample must be shared with another community
-                nearest = shapely.get_x(shapely.shortest_line(samp, poly.exterior))
-                _ = nearest
                 gx, gy = gcj_shift(sx, sy)
                 shifted = shapely.points(gx, gy)
                 ok = np.zeros(len(sx), dtype=bool)
@@ -1161,14 +1398,28 @@ def _make(seed: int = SEED) -> dict:
             elif ptype in INDOOR_AREA:
                 lo_a, hi_a = INDOOR_AREA[ptype]
                 area = rng.uniform(lo_a, hi_a)
-                if label.startswith("社区") or label in ("居委会办公室", "卫生站", "警务室", "劳动保障服务站"):
+                if label.startswith("社区") or label in (
+                    "居委会办公室",
+                    "卫生站",
+                    "警务室",
+                    "劳动保障服务站",
+                ):
                     nm = root + label
                 else:
                     nm = root + "社区" + label
             if nm is None:
                 nm = root + label
-            fac.append({"x": px, "y": py, "type": label, "ptype": ptype, "name": nm,
-                        "area": area, "community": c})
+            fac.append(
+                {
+                    "x": px,
+                    "y": py,
+                    "type": label,
+                    "ptype": ptype,
+                    "name": nm,
+                    "area": area,
+                    "community": c,
+                }
+            )
         # short communities: keep the whole indoor service floor area below 18 m2 / 100 户
         if c in short_area:
             rows = [f for f in fac if f["community"] == c and f["area"] is not None]
@@ -1184,7 +1435,9 @@ def _make(seed: int = SEED) -> dict:
     # numbers that leave some residential areas beyond the service radius
     res_cmp = list(compounds)
     cmp_xy = np.array([(k["geom"].centroid.x, k["geom"].centroid.y) for k in res_cmp])
-    other_blocks = [b for b in range(len(blocks)) if block_use[b] == "其他" and blocks[b].area > 40000]
+    other_blocks = [
+        b for b in range(len(blocks)) if block_use[b] == "其他" and blocks[b].area > 40000
+    ]
 
     def greedy_sites(cand_xy, n, radius, allowed=None):
         d = np.hypot(cand_xy[:, None, 0] - bx[None, :], cand_xy[:, None, 1] - by[None, :])
@@ -1215,8 +1468,16 @@ def _make(seed: int = SEED) -> dict:
             used_blocks.add(b)
             p = (_largest(blocks[b].buffer(-30)) or blocks[b]).representative_point()
             root = com_name[int(assign[b])][:-2]
-            fac.append({"x": p.x, "y": p.y, "type": ftype, "ptype": ftype,
-                        "name": f"{DISTRICT_NAME}{root}{suffix}", "area": rng.uniform(*area_rng)})
+            fac.append(
+                {
+                    "x": p.x,
+                    "y": p.y,
+                    "type": ftype,
+                    "ptype": ftype,
+                    "name": f"{DISTRICT_NAME}{root}{suffix}",
+                    "area": rng.uniform(*area_rng),
+                }
+            )
             block_use[b] = "学校"
     # kindergartens, day care, markets: in / beside compounds
     for ftype, n_f, radius, area_rng, suffix in (
@@ -1227,13 +1488,19 @@ def _make(seed: int = SEED) -> dict:
         for k in greedy_sites(cmp_xy, n_f, radius):
             g = res_cmp[k]["geom"]
             q = (_largest(g.buffer(-8)) or g).representative_point()
-            fac.append({"x": q.x + rng.uniform(-5, 5), "y": q.y + rng.uniform(-5, 5), "type": ftype,
-                        "ptype": ftype, "name": res_cmp[k]["name"] + suffix,
-                        "area": rng.uniform(*area_rng)})
+            fac.append(
+                {
+                    "x": q.x + rng.uniform(-5, 5),
+                    "y": q.y + rng.uniform(-5, 5),
+                    "type": ftype,
+                    "ptype": ftype,
+                    "name": res_cmp[k]["name"] + suffix,
+                    "area": rng.uniform(*area_rng),
+                }
+            )
     # street-level centres: one 社区服务中心 and one 社区卫生服务中心 per 街道
     for st in range(3):
         mem = [c for c in range(ncom) if street_of[c] == st]
-        su = shapely.union_all([com_geom[c] for c in mem])
         allowed = np.array([k["community"] in mem for k in res_cmp])
         k = greedy_sites(cmp_xy, 1, 1000.0, allowed)[0]
         host = com_geom[res_cmp[k]["community"]]
@@ -1243,9 +1510,16 @@ def _make(seed: int = SEED) -> dict:
             ("社区卫生服务中心", (2000, 5000), f"{STREETS[st][1]}社区卫生服务中心"),
         ):
             px, py = inside_point(host, near, 150.0, 40.0)
-            fac.append({"x": px, "y": py, "type": ftype, "ptype": ftype, "name": nm,
-                        "area": rng.uniform(*area_rng)})
-        _ = su
+            fac.append(
+                {
+                    "x": px,
+                    "y": py,
+                    "type": ftype,
+                    "ptype": ftype,
+                    "name": nm,
+                    "area": rng.uniform(*area_rng),
+                }
+            )
     # bus stops along arterial and secondary roads, near intersections
     node = net["node"]
     nx_, ny_ = net["nx"], net["ny"]
@@ -1272,8 +1546,16 @@ def _make(seed: int = SEED) -> dict:
             px, py = ax + ux_ * t_ - uy_ * 12, ay + uy_ * t_ + ux_ * 12
             if not shapely.contains_xy(district, px, py):
                 continue
-            fac.append({"x": px, "y": py, "type": "公交站", "ptype": "公交站",
-                        "name": f"{road}{cross}口", "area": None})
+            fac.append(
+                {
+                    "x": px,
+                    "y": py,
+                    "type": "公交站",
+                    "ptype": "公交站",
+                    "name": f"{road}{cross}口",
+                    "area": None,
+                }
+            )
     # waste collection points: most compounds, roughly one per 1.5 ha
     for k in res_cmp:
         if rng.random() > 0.85:
@@ -1281,12 +1563,22 @@ def _make(seed: int = SEED) -> dict:
         X, Y = _grid_points(rng, k["geom"], 125.0, 125.0, 15.0)
         for m in range(len(X)):
             nm = k["name"] + ("垃圾收集点" if len(X) == 1 else f"{m + 1}号垃圾收集点")
-            fac.append({"x": X[m], "y": Y[m], "type": "生活垃圾收集点", "ptype": "生活垃圾收集点",
-                        "name": nm, "area": None})
+            fac.append(
+                {
+                    "x": X[m],
+                    "y": Y[m],
+                    "type": "生活垃圾收集点",
+                    "ptype": "生活垃圾收集点",
+                    "name": nm,
+                    "area": None,
+                }
+            )
 
     F = pd.DataFrame(fac)
-    F["area"] = [None if a is None or (isinstance(a, float) and np.isnan(a)) else round(float(a), 1)
-                 for a in F["area"]]
+    F["area"] = [
+        None if a is None or (isinstance(a, float) and np.isnan(a)) else round(float(a), 1)
+        for a in F["area"]
+    ]
     # address: 街道 + nearest road name + a house number
     road_geoms = [g for _, _, g in net["lattice"]] + [g for _, _, g in net["long"]]
     road_names = [n for n, _, _ in net["lattice"]] + [n for n, _, _ in net["long"]]
@@ -1299,7 +1591,9 @@ def _make(seed: int = SEED) -> dict:
     addr = []
     for m in range(len(F)):
         st = STREETS[street_of[fcom[m]]][1] if fcom[m] >= 0 else ""
-        addr.append(f"{CITY}{DISTRICT_NAME}{st}{road_names[near_road[m]]}{int(rng.integers(1, 400))}号")
+        addr.append(
+            f"{CITY}{DISTRICT_NAME}{st}{road_names[near_road[m]]}{int(rng.integers(1, 400))}号"
+        )
     no_addr = rng.random(len(F)) < 0.08
     F["addr"] = [None if na else a for a, na in zip(addr, no_addr, strict=True)]
     F.loc[F["type"] == "公交站", "addr"] = None
@@ -1308,7 +1602,9 @@ def _make(seed: int = SEED) -> dict:
     com_final = list(com_geom)
 
     def shared_mid(a, b):
-        line = shapely.line_merge(shapely.intersection(com_final[a].boundary, com_final[b].boundary))
+        line = shapely.line_merge(
+            shapely.intersection(com_final[a].boundary, com_final[b].boundary)
+        )
         segs = [g for g in shapely.get_parts(line) if g.geom_type == "LineString"]
         seg = max(segs, key=lambda g: g.length)
         p = seg.interpolate(0.5, normalized=True)
@@ -1323,11 +1619,20 @@ def _make(seed: int = SEED) -> dict:
         if not into.contains(tip):
             nx1, ny1 = ty, -tx
             tip = Point(p.x + nx1 * height, p.y + ny1 * height)
-        return Polygon([(p.x - tx * base / 2, p.y - ty * base / 2), (p.x + tx * base / 2, p.y + ty * base / 2),
-                        (tip.x, tip.y)])
+        return Polygon(
+            [
+                (p.x - tx * base / 2, p.y - ty * base / 2),
+                (p.x + tx * base / 2, p.y + ty * base / 2),
+                (tip.x, tip.y),
+            ]
+        )
 
-    sl_pairs = sorted((a, b) for a in com_adj for b in com_adj[a] if a < b and a not in used_com
-                      and b not in used_com)
+    sl_pairs = sorted(
+        (a, b)
+        for a in com_adj
+        for b in com_adj[a]
+        if a < b and a not in used_com and b not in used_com
+    )
     a_, b_ = sl_pairs[int(rng.integers(len(sl_pairs)))]
     p, tx, ty = shared_mid(a_, b_)
     tri = triangle(p, tx, ty, 6.0, 1.5, com_final[b_])
@@ -1358,9 +1663,7 @@ def _make(seed: int = SEED) -> dict:
         side = 1 if rng.random() < 0.5 else -1
         nxv, nyv = side * (by_ - ay) / ln, -side * (bx_ - ax) / ln
         L = rng.uniform(70, 120)
-        # start on the lattice edge itself (its middle vertex is off the chord; use the line)
-        e_line = LineString([(ax, ay), (bx_, by_)])
-        _ = e_line
+        # start on the street itself (its middle vertex is off the chord)
         src = [g for n, g_, g in net["lattice"] if n == NS_ROADS[i]]
         start = None
         for s_ in src:
@@ -1389,20 +1692,28 @@ def _make(seed: int = SEED) -> dict:
         minx, miny, maxx, maxy = pb.bounds
         midy = (miny + maxy) / 2
         cross = shapely.intersection(pb, LineString([(minx - 50, midy), (maxx + 50, midy + 40)]))
-        cross = max(shapely.get_parts(cross), key=lambda g: g.length) if not cross.is_empty else None
+        cross = (
+            max(shapely.get_parts(cross), key=lambda g: g.length) if not cross.is_empty else None
+        )
         if cross is not None and cross.geom_type == "LineString":
             foot_rows.append(("公园步道", "步行道", cross))
         pb2 = blocks[park_b[-1]]
         ctr = pb2.buffer(-60).representative_point()
-        loop = [(ctr.x - 45, ctr.y - 30), (ctr.x + 40, ctr.y - 35), (ctr.x + 50, ctr.y + 30),
-                (ctr.x - 40, ctr.y + 35)]
+        loop = [
+            (ctr.x - 45, ctr.y - 30),
+            (ctr.x + 40, ctr.y - 35),
+            (ctr.x + 50, ctr.y + 30),
+            (ctr.x - 40, ctr.y + 35),
+        ]
         foot_rows.append(("滨水绿道", "步行道", LineString(loop[:3])))
         foot_rows.append(("滨水绿道", "步行道", LineString(loop[2:] + [loop[0]])))
         block_use[park_b[0]] = "公园"
 
     noded_src = net["lattice"] + spur_rows + foot_rows
     src_geoms = np.asarray([g for _, _, g in noded_src], dtype=object)
-    noded = shapely.get_parts(shapely.node(shapely.MultiLineString([list(g.coords) for g in src_geoms])))
+    noded = shapely.get_parts(
+        shapely.node(shapely.MultiLineString([list(g.coords) for g in src_geoms]))
+    )
     mids = shapely.line_interpolate_point(noded, 0.5, normalized=True)
     stree = shapely.STRtree(src_geoms)
     si, ni = stree.query(mids, predicate="dwithin", distance=1e-6)
@@ -1415,51 +1726,81 @@ def _make(seed: int = SEED) -> dict:
     st_names = [noded_src[o][0] for o in owner] + [n for n, _, _ in net["long"]]
     st_grades = [noded_src[o][1] for o in owner] + [g for _, g, _ in net["long"]]
     st_geoms = list(noded) + [g for _, _, g in net["long"]]
-    streets = gpd.GeoDataFrame({"道路名称": st_names, "道路等级": st_grades},
-                               geometry=st_geoms, crs=CRS_METRIC)
+    streets = gpd.GeoDataFrame(
+        {"道路名称": st_names, "道路等级": st_grades}, geometry=st_geoms, crs=CRS_METRIC
+    )
     # a few unnamed local segments, as in real centreline data
     unnamed = rng.choice(np.flatnonzero(streets["道路等级"].to_numpy() == "支路"), 5, replace=False)
     streets.loc[unnamed, "道路名称"] = None
 
     cmp_gdf = gpd.GeoDataFrame(
-        {"小区名称": [k["name"] for k in compounds],
-         "建成年代": [int(k["year"]) for k in compounds],
-         "老旧小区": ["是" if k["year"] < 2000 else "否" for k in compounds]},
-        geometry=[k["geom"] for k in compounds], crs=CRS_METRIC)
+        {
+            "小区名称": [k["name"] for k in compounds],
+            "建成年代": [int(k["year"]) for k in compounds],
+            "老旧小区": ["是" if k["year"] < 2000 else "否" for k in compounds],
+        },
+        geometry=[k["geom"] for k in compounds],
+        crs=CRS_METRIC,
+    )
 
     bld_gdf = gpd.GeoDataFrame(
-        {"楼栋编码": [f"XQ{ci + 1:04d}-{s:03d}" for ci, s in zip(B["compound"], B["seq"], strict=True)],
-         "小区名称": [compounds[ci]["name"] for ci in B["compound"]],
-         "层数": B["floors"].astype(int).to_numpy(),
-         "户数": pd.Series(B["text"], dtype=object)},
-        geometry=shapely.points(bx, by), crs=CRS_METRIC)
+        {
+            "楼栋编码": [
+                f"XQ{ci + 1:04d}-{s:03d}" for ci, s in zip(B["compound"], B["seq"], strict=True)
+            ],
+            "小区名称": [compounds[ci]["name"] for ci in B["compound"]],
+            "层数": B["floors"].astype(int).to_numpy(),
+            "户数": pd.Series(B["text"], dtype=object),
+        },
+        geometry=shapely.points(bx, by),
+        crs=CRS_METRIC,
+    )
 
     com_gdf = gpd.GeoDataFrame(
-        {"社区编码": com_code,
-         "社区名称": com_name,
-         "街道": [STREETS[street_of[c]][1] for c in range(ncom)],
-         "居民分散": ["是" if c == sparse else "否" for c in range(ncom)],
-         "专职工作人员": pd.array([None if c in staff_null else int(staff[c]) for c in range(ncom)],
-                            dtype="Int64"),
-         "常住人口": pop.astype(int),
-         "注册志愿者": pd.array([None if c in vol_null else int(vol[c]) for c in range(ncom)],
-                           dtype="Int64")},
-        geometry=com_final, crs=CRS_METRIC)
-    com_gdf = com_gdf.iloc[np.argsort(com_gdf["社区编码"].to_numpy(), kind="stable")].reset_index(drop=True)
+        {
+            "社区编码": com_code,
+            "社区名称": com_name,
+            "街道": [STREETS[street_of[c]][1] for c in range(ncom)],
+            "居民分散": ["是" if c == sparse else "否" for c in range(ncom)],
+            "专职工作人员": pd.array(
+                [None if c in staff_null else int(staff[c]) for c in range(ncom)], dtype="Int64"
+            ),
+            "常住人口": pop.astype(int),
+            "注册志愿者": pd.array(
+                [None if c in vol_null else int(vol[c]) for c in range(ncom)], dtype="Int64"
+            ),
+        },
+        geometry=com_final,
+        crs=CRS_METRIC,
+    )
+    com_gdf = com_gdf.iloc[np.argsort(com_gdf["社区编码"].to_numpy(), kind="stable")].reset_index(
+        drop=True
+    )
 
     grid_gdf = gpd.GeoDataFrame(
-        {"网格编码": G["code"].to_numpy(), "网格名称": G["name"].to_numpy(),
-         "所属社区": G["belongs"].to_numpy(), "协理员人数": G["coord"].astype(int).to_numpy(),
-         "TYPE": "综合网格"},
-        geometry=list(G["geom"]), crs=CRS_METRIC)
+        {
+            "网格编码": G["code"].to_numpy(),
+            "网格名称": G["name"].to_numpy(),
+            "所属社区": G["belongs"].to_numpy(),
+            "协理员人数": G["coord"].astype(int).to_numpy(),
+            "TYPE": "综合网格",
+        },
+        geometry=list(G["geom"]),
+        crs=CRS_METRIC,
+    )
 
     lon, lat = to_lonlat.transform(F["x"].to_numpy(), F["y"].to_numpy())
     glon, glat = wgs84_to_gcj02(lon, lat)
     fac_gdf = gpd.GeoDataFrame(
-        {"名称": F["name"].to_numpy(), "类型": F["type"].to_numpy(),
-         "建筑面积": pd.array(F["area"].tolist(), dtype="Float64"),
-         "地址": pd.Series(F["addr"].tolist(), dtype=object)},
-        geometry=shapely.points(np.round(glon, 6), np.round(glat, 6)), crs="EPSG:4326")
+        {
+            "名称": F["name"].to_numpy(),
+            "类型": F["type"].to_numpy(),
+            "建筑面积": pd.array(F["area"].tolist(), dtype="Float64"),
+            "地址": pd.Series(F["addr"].tolist(), dtype=object),
+        },
+        geometry=shapely.points(np.round(glon, 6), np.round(glat, 6)),
+        crs="EPSG:4326",
+    )
 
     ta, tb, tc, td = traps["a"], traps["b"], traps["c"], traps["d"]
     info = {
@@ -1470,7 +1811,6 @@ def _make(seed: int = SEED) -> dict:
         "sliver": (com_code[sliver[0]], com_code[sliver[1]], sliver[2]),
         "gap": (com_code[gap[0]], com_code[gap[1]], gap[2]),
         "sparse": com_code[sparse],
-        "amb": [bld_gdf["楼栋编码"][i] for i in (a_about, a_neg, a_null)] if False else None,
         "near_edge": sorted(com_code[c] for c in near_edge),
         "short_area": sorted(com_code[c] for c in short_area),
         "mid_area": sorted(com_code[c] for c in mid_area),
@@ -1484,11 +1824,22 @@ def _make(seed: int = SEED) -> dict:
         "n_short": len(short),
     }
     # building codes of the ambiguous 户数 values (after sorting B the index is the row)
-    info["amb"] = {"约40": bld_gdf["楼栋编码"][a_about], "-5": bld_gdf["楼栋编码"][a_neg],
-                   "NULL": bld_gdf["楼栋编码"][a_null]}
-    return {"streets": streets, "compounds": cmp_gdf, "buildings": bld_gdf,
-            "communities": com_gdf, "grids": grid_gdf, "facilities": fac_gdf,
-            "info": info, "seed": seed, "clean_hh": clean}
+    info["amb"] = {
+        "约40": bld_gdf["楼栋编码"][a_about],
+        "-5": bld_gdf["楼栋编码"][a_neg],
+        "NULL": bld_gdf["楼栋编码"][a_null],
+    }
+    return {
+        "streets": streets,
+        "compounds": cmp_gdf,
+        "buildings": bld_gdf,
+        "communities": com_gdf,
+        "grids": grid_gdf,
+        "facilities": fac_gdf,
+        "info": info,
+        "seed": seed,
+        "clean_hh": clean,
+    }
 
 
 def _meta(info: dict, seed: int) -> pd.DataFrame:
@@ -1496,18 +1847,45 @@ def _meta(info: dict, seed: int) -> pd.DataFrame:
         ("数据性质", SYNTHETIC),
         ("生成脚本", "data/build_demo.py"),
         ("种子", str(seed)),
-        ("区域", f"{CITY}{DISTRICT_NAME}（虚构行政区 fictional district），区划代码 {DISTRICT_CODE} 仅作示例"),
-        ("坐标系", "街道网/小区/楼栋/社区/网格: EPSG:4549 CGCS2000 / 3-degree Gauss-Kruger CM 120E (米)"),
-        ("坐标系_设施", "设施: 文件声明 EPSG:4326 (WGS84)，但坐标实为 GCJ-02（火星坐标，网络地图采集），"
-                    "检查时须指定 --facilities-crs gcj02 / facilities claim EPSG:4326 but hold GCJ-02 lon/lat"),
-        ("户数说明", "楼栋.户数 为文本: 多为整数; 约2% 千分位(\"1,024\"), 约2% 带单位(\"86户\"), "
-                 "约1% 全角数字, 3 个歧义值(\"约40\", \"-5\", 空值)"),
-        ("陷阱_a_跨社区网格", f"{info['trap_a'][0]} ({info['trap_a'][1]} 网格, 约{info['trap_a'][3]:.0%} 面积在 {info['trap_a'][2]})"),
-        ("陷阱_b_所属社区错误", f"{info['trap_b'][0]} (位于 {info['trap_b'][1]}, 所属社区写作 {info['trap_b'][2]})"),
-        ("陷阱_c_编码前缀错误", f"{info['trap_c'][0]} (位于 {info['trap_c'][1]}, 编码前缀属于 {info['trap_c'][2]})"),
+        (
+            "区域",
+            f"{CITY}{DISTRICT_NAME}（虚构行政区 fictional district），区划代码 {DISTRICT_CODE} 仅作示例",
+        ),
+        (
+            "坐标系",
+            "街道网/小区/楼栋/社区/网格: EPSG:4549 CGCS2000 / 3-degree Gauss-Kruger CM 120E (米)",
+        ),
+        (
+            "坐标系_设施",
+            "设施: 文件声明 EPSG:4326 (WGS84)，但坐标实为 GCJ-02（火星坐标，网络地图采集），"
+            "检查时须指定 --facilities-crs gcj02 / facilities claim EPSG:4326 but hold GCJ-02 lon/lat",
+        ),
+        (
+            "户数说明",
+            '楼栋.户数 为文本: 多为整数; 约2% 千分位("1,024"), 约2% 带单位("86户"), '
+            '约1% 全角数字, 3 个歧义值("约40", "-5", 空值)',
+        ),
+        (
+            "陷阱_a_跨社区网格",
+            f"{info['trap_a'][0]} ({info['trap_a'][1]} 网格, 约{info['trap_a'][3]:.0%} 面积在 {info['trap_a'][2]})",
+        ),
+        (
+            "陷阱_b_所属社区错误",
+            f"{info['trap_b'][0]} (位于 {info['trap_b'][1]}, 所属社区写作 {info['trap_b'][2]})",
+        ),
+        (
+            "陷阱_c_编码前缀错误",
+            f"{info['trap_c'][0]} (位于 {info['trap_c'][1]}, 编码前缀属于 {info['trap_c'][2]})",
+        ),
         ("陷阱_d_多部件网格", f"{info['trap_d'][0]} (MultiPolygon, {info['trap_d'][1]})"),
-        ("陷阱_社区重叠", f"{info['sliver'][0]} / {info['sliver'][1]} 重叠约 {info['sliver'][2]:.1f} m²"),
-        ("陷阱_社区缝隙", f"{info['gap'][0]} / {info['gap'][1]} 之间缝隙约 {info['gap'][2]:.1f} m²"),
+        (
+            "陷阱_社区重叠",
+            f"{info['sliver'][0]} / {info['sliver'][1]} 重叠约 {info['sliver'][2]:.1f} m²",
+        ),
+        (
+            "陷阱_社区缝隙",
+            f"{info['gap'][0]} / {info['gap'][1]} 之间缝隙约 {info['gap'][2]:.1f} m²",
+        ),
         ("陷阱_歧义户数", "; ".join(f"{k}: {v}" for k, v in info["amb"].items())),
     ]
     return pd.DataFrame(rows, columns=["键", "值"])
@@ -1523,11 +1901,10 @@ LAYERS = [  # (key, layer name, geometry type, description)
 ]
 
 
-def build_demo(path: str | os.PathLike = DEFAULT_OUT, *, seed: int = SEED) -> Path:
-    """Build the synthetic demo GeoPackage at ``path`` (atomically) and return the path."""
+def _write(data: dict, path: Path) -> Path:
+    """Write the layers to ``path`` via a temporary file in the same folder + os.replace."""
     path = Path(path).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = _make(seed)
     tmp = path.parent / f".{path.stem}.{os.getpid()}.tmp.gpkg"
     for extra in ("", "-wal", "-shm", "-journal"):
         Path(str(tmp) + extra).unlink(missing_ok=True)
@@ -1536,12 +1913,19 @@ def build_demo(path: str | os.PathLike = DEFAULT_OUT, *, seed: int = SEED) -> Pa
     try:
         for key, layer, gtype, desc in LAYERS:
             pyogrio.write_dataframe(
-                data[key], tmp, layer=layer, driver="GPKG", geometry_type=gtype,
+                data[key],
+                tmp,
+                layer=layer,
+                driver="GPKG",
+                geometry_type=gtype,
                 promote_to_multi=False,
                 layer_options={"DESCRIPTION": f"{SYNTHETIC}. {desc}"},
             )
         pyogrio.write_dataframe(
-            _meta(data["info"], seed), tmp, layer="说明", driver="GPKG",
+            _meta(data["info"], data["seed"]),
+            tmp,
+            layer="说明",
+            driver="GPKG",
             layer_options={"DESCRIPTION": f"{SYNTHETIC}. 说明 / about this file"},
         )
         os.replace(tmp, path)
@@ -1549,8 +1933,12 @@ def build_demo(path: str | os.PathLike = DEFAULT_OUT, *, seed: int = SEED) -> Pa
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
         for extra in ("", "-wal", "-shm", "-journal"):
             Path(str(tmp) + extra).unlink(missing_ok=True)
-    build_demo.last = data  # type: ignore[attr-defined]  # for the summary / tests
     return path
+
+
+def build_demo(path: str | os.PathLike = DEFAULT_OUT, *, seed: int = SEED) -> Path:
+    """Build the synthetic demo GeoPackage at ``path`` (atomically) and return its path."""
+    return _write(_make(seed), Path(path))
 
 
 def layer_digest(path: str | os.PathLike) -> dict[str, str]:
@@ -1596,8 +1984,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=SEED, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    path = build_demo(args.out, seed=args.seed)
-    print(_summary(path, build_demo.last, time.perf_counter() - t0))  # type: ignore[attr-defined]
+    data = _make(args.seed)
+    path = _write(data, Path(args.out))
+    print(_summary(path, data, time.perf_counter() - t0))
     return 0
 
 

@@ -215,7 +215,7 @@ def apportion(counts: np.ndarray, table: pd.DataFrame, part_area: np.ndarray | N
     >>> apportion(np.array([10]), t)[["zone", "count"]].values.tolist()
     [[0, 7], [1, 3]]
     >>> apportion(np.array([10]), t, part_area=np.array([4.0]))[["zone", "count"]].values.tolist()
-    [[-1, 2], [0, 5], [1, 3]]
+    [[-1, 3], [0, 5], [1, 2]]
     """
     counts = np.asarray(counts, dtype=np.int64)
     n = len(counts)

@@ -1,9 +1,14 @@
 """The compliance check: assign, measure, evaluate, and write the contract outputs.
 
 >>> import gridmap
->>> study = gridmap.read_study(**gridmap.datasets.demo_config())   # doctest: +SKIP
->>> result = gridmap.check(study, profile="national")              # doctest: +SKIP
->>> result.findings.query("status == 'fail'").head()               # doctest: +SKIP
+>>> from gridmap import datasets
+>>> study = gridmap.read_study(**datasets.demo_config())
+>>> result = gridmap.check(study, profile="national")
+>>> failing = result.findings.query("status == 'fail' and rule_id == 'community.size'")
+>>> len(failing)
+10
+>>> failing.message.iloc[0]
+'超出上限 399 户'
 """
 
 from __future__ import annotations
@@ -23,9 +28,19 @@ from geopandas import GeoDataFrame
 from gridmap._errors import Problem
 from gridmap.assign import assign_facilities, assign_grids, assign_households
 from gridmap.crs import crs_label
+from gridmap.facilities import type_label
 from gridmap.metrics import community_metrics, grid_metrics
 from gridmap.qa import assignment_qa, community_topology, grid_qa
-from gridmap.rules import FAIL, FINDING_COLUMNS, NOT_ASSESSED, PASS, Profile, evaluate, load_profile, required_coordinators
+from gridmap.rules import (
+    FAIL,
+    FINDING_COLUMNS,
+    NOT_ASSESSED,
+    PASS,
+    Profile,
+    evaluate,
+    load_profile,
+    required_coordinators,
+)
 from gridmap.study import Study
 
 __all__ = ["check", "CheckResult"]
@@ -158,20 +173,28 @@ def _table(units: GeoDataFrame, id_name: str, first: list[str]) -> pd.DataFrame:
     df = pd.DataFrame(units.drop(columns=units.geometry.name))
     df.insert(0, id_name, units.index.astype(str))
     df = df.reset_index(drop=True)
+    if "facility_types" in df.columns:
+        df["facility_types"] = df["facility_types"].map(
+            lambda v: "、".join(type_label(t) for t in v) if isinstance(v, tuple) else v)
     for col in df.columns:
-        if df[col].map(lambda v: isinstance(v, tuple)).any():
-            df[col] = df[col].map(lambda v: "、".join(v) if isinstance(v, tuple) else v)
+        if pd.api.types.is_float_dtype(df[col]):
+            values = df[col].dropna()
+            if len(values) and (values % 1 == 0).all():
+                df[col] = df[col].astype("Int64")
+            else:
+                df[col] = df[col].round(4)
     rest = [c for c in df.columns if c not in first]
     return df[[c for c in first if c in df.columns] + rest]
 
 
 def _gpkg_layer(units: GeoDataFrame, id_name: str) -> GeoDataFrame:
     df = units.copy()
+    if "facility_types" in df.columns:
+        df["facility_types"] = df["facility_types"].map(
+            lambda v: "、".join(type_label(t) for t in v) if isinstance(v, tuple) else v)
     for col in df.columns:
         if col == df.geometry.name:
             continue
-        if df[col].map(lambda v: isinstance(v, tuple)).any():
-            df[col] = df[col].map(lambda v: "、".join(v) if isinstance(v, tuple) else v)
         if str(df[col].dtype) in ("string", "object"):
             df[col] = df[col].astype(object).where(df[col].notna(), None)
     df = df.rename_axis(id_name).reset_index()
@@ -219,10 +242,12 @@ def check(study: Study, profile: str | Profile | None = None, *, lang: str = "zh
         grid_assign = assign_grids(grids, communities)
     else:
         grid_assign = None
+    timings["assign_grids"] = time.perf_counter() - t0
     hh = None
     if study.households is not None:
         grid_comm = grid_assign["community_geom"] if grid_assign is not None else None
         hh = assign_households(study.households, grids, communities, grid_comm, method=study.households_method)
+    timings["assign_households"] = time.perf_counter() - t0 - timings["assign_grids"]
     fac_assign = assign_facilities(study.facilities, grids, communities) if study.facilities is not None else None
     timings["assign"] = time.perf_counter() - t0
 

@@ -74,6 +74,21 @@ def _run_check(kwargs: dict, *, out: Path | None, as_json: bool, lang: str) -> i
     return 0
 
 
+def _width(text: str) -> int:
+    """Display width: CJK characters take two columns."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - _width(text))
+
+
+def _rpad(text: str, width: int) -> str:
+    return " " * max(0, width - _width(text)) + text
+
+
 def render_summary(result, *, lang: str = "zh", written: dict | None = None) -> str:
     """A readable summary of a check (Chinese by default)."""
     s = result.summary()
@@ -83,24 +98,24 @@ def render_summary(result, *, lang: str = "zh", written: dict | None = None) -> 
     lines.append(("gridmap 合规检查 — " if zh else "gridmap compliance check — ") + s["study"])
     lines.append((f"规则配置：{p.id}（{p.title_zh}）" if zh else f"Profile: {p.id} ({p.title_en})") + ("    坐标系：" if zh else "    CRS: ") + s["crs"])
     cs = s["communities_status"]
-    lines.append((f"社区 {s['communities']} 个：不合规 {cs.get('fail', 0)}，仅警告 {cs.get('warning', 0)}，合规 {cs.get('pass', 0)}，未评估 {cs.get('not_assessed', 0)}"
-                  if zh else f"Communities {s['communities']}: failing {cs.get('fail', 0)}, warnings only {cs.get('warning', 0)}, compliant {cs.get('pass', 0)}, not assessed {cs.get('not_assessed', 0)}"))
+    lines.append(f"社区 {s['communities']} 个：不合规 {cs.get('fail', 0)}，仅警告 {cs.get('warning', 0)}，合规 {cs.get('pass', 0)}，未评估 {cs.get('not_assessed', 0)}"
+                  if zh else f"Communities {s['communities']}: failing {cs.get('fail', 0)}, warnings only {cs.get('warning', 0)}, compliant {cs.get('pass', 0)}, not assessed {cs.get('not_assessed', 0)}")
     if s["grids"]:
         gs = s["grids_status"]
-        lines.append((f"网格 {s['grids']} 个：不合规 {gs.get('fail', 0)}，合规 {gs.get('pass', 0)}，未评估 {gs.get('not_assessed', 0)}"
-                      if zh else f"Grids {s['grids']}: failing {gs.get('fail', 0)}, compliant {gs.get('pass', 0)}, not assessed {gs.get('not_assessed', 0)}"))
-    lines.append((f"住户 {s['households_total']:,} 户：已分配到社区 {s['households_assigned']:,}，未分配 {s['households_unassigned']:,}"
-                  if zh else f"Households {s['households_total']:,}: assigned {s['households_assigned']:,}, unassigned {s['households_unassigned']:,}"))
+        lines.append(f"网格 {s['grids']} 个：不合规 {gs.get('fail', 0)}，合规 {gs.get('pass', 0)}，未评估 {gs.get('not_assessed', 0)}"
+                      if zh else f"Grids {s['grids']}: failing {gs.get('fail', 0)}, compliant {gs.get('pass', 0)}, not assessed {gs.get('not_assessed', 0)}")
+    lines.append(f"住户 {s['households_total']:,} 户：已分配到社区 {s['households_assigned']:,}，未分配 {s['households_unassigned']:,}"
+                  if zh else f"Households {s['households_total']:,}: assigned {s['households_assigned']:,}, unassigned {s['households_unassigned']:,}")
     lines.append("")
     head = ("规则", "合规", "不合规", "未评估") if zh else ("Rule", "pass", "fail", "n/a")
-    lines.append(f"{head[0]:<34}{head[1]:>6}{head[2]:>8}{head[3]:>8}")
+    lines.append(f"{_pad(head[0], 50)}{_rpad(head[1], 6)}{_rpad(head[2], 8)}{_rpad(head[3], 8)}")
     for rule in p.rules:
         counts = s["rules"].get(rule.id)
         if not counts:
             continue
         title = rule.title("zh" if zh else "en")
-        title = title if len(title) <= 30 else title[:29] + "…"
-        lines.append(f"{title:<34}{counts.get('pass', 0):>6}{counts.get('fail', 0):>8}{counts.get('not_assessed', 0):>8}")
+        title = title if len(title) <= 24 else title[:23] + "…"
+        lines.append(f"{_pad(title, 50)}{counts.get('pass', 0):>6}{counts.get('fail', 0):>8}{counts.get('not_assessed', 0):>8}")
     if s["qa"]:
         lines.append("")
         lines.append("数据质检：" if zh else "Data QA:")

@@ -230,11 +230,11 @@ def _clean(
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         numbers = values.astype("float64")
         bad = []
-        for label, v in numbers[numbers < 0].items():
+        for label in numbers.index[numbers < 0]:
             bad.append((label, values[label], "负数"))
         if integer:
             frac = numbers[(numbers % 1 != 0) & numbers.notna()]
-            for label, v in frac.items():
+            for label in frac.index:
                 bad.append((label, values[label], "不是整数"))
         bad_labels = [b[0] for b in bad]
         numbers = numbers.copy()
@@ -330,7 +330,7 @@ def problems_from_bad(
     """Turn the ``bad`` list of a cleaner into warnings naming file, layer, column and row."""
     return [
         Problem(
-            "warning", code, f"{what}的值 {raw!r} 无法使用（{reason}），按缺失处理",
+            "warning", code, f"{what}的值 {'（空）' if reason == '空值' else repr(raw)} 无法使用（{reason}），按缺失处理",
             fix=fix, file=str(source.get("file", "")), layer=str(source.get("layer") or ""),
             column=column, row=row_of(label),
         )

@@ -43,7 +43,6 @@ whose central meridian is nearest the centre of the data.
 from __future__ import annotations
 
 import functools
-
 import math
 import os
 from collections.abc import Callable

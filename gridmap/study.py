@@ -176,7 +176,10 @@ def read_study(
     Examples
     --------
     >>> import gridmap
-    >>> study = gridmap.read_study(**gridmap.datasets.demo_layers())  # doctest: +SKIP
+    >>> from gridmap import datasets
+    >>> study = gridmap.read_study(**datasets.demo_config())
+    >>> len(study.communities), study.crs.to_epsg()
+    (30, 4549)
     """
     specs = {"communities": communities, "grids": grids, "households": households,
              "facilities": facilities, "network": network}
@@ -221,11 +224,18 @@ def read_study(
     target = metric_crs(layers["communities"], crs=metric) if metric is not None else metric_crs(layers["communities"])
     crss = {kind: layer.crs for kind, layer in layers.items()}
     target_wkt = target.to_wkt()
-    if len({c.to_wkt() for c in crss.values()}) > 1:
+    differ = {k: c for k, c in crss.items() if c.to_wkt() != target_wkt}
+    if differ:
         problems.append(Problem(
-            "info", "crs.mixed",
-            "图层坐标系不一致，已统一投影到 " + crs_label(target) + "：" + "；".join(f"{KIND_ZH[k]} {crs_label(c)}" for k, c in crss.items()),
+            "info", "crs.reprojected",
+            "已统一投影到 " + crs_label(target) + "：" + "；".join(f"{KIND_ZH[k]}图层原为 {crs_label(c)}" for k, c in differ.items()),
             fix="无需处理 (reprojected automatically)"))
+    for kind, layer in raw.items():
+        conversion = layer.attrs.get("coordinate_conversion")
+        if conversion:
+            problems.append(Problem("info", "crs.converted", f"{KIND_ZH[kind]}图层坐标已纠偏：{conversion}",
+                                    fix="无需处理 (converted before any measurement)",
+                                    file=str(sources[kind].get("file", "")), layer=str(sources[kind].get("layer") or "")))
     for kind, layer in layers.items():
         if layer.crs.to_wkt() != target_wkt and not layer.crs.equals(target):
             attrs = layer.attrs

@@ -142,7 +142,7 @@ def prepare_layer(
             bad = [b for b in bad if b[2] != "空值"]  # blank attribute = missing, reported as not assessed
         out[canonical] = clean
         problems += problems_from_bad(bad, code=f"value.{canonical}", column=source, source=where,
-                                      what=f"{KIND_ZH[kind]}“{source}”", fix=fix, row_of=_row)
+                                      what=f"{KIND_ZH[kind]}图层列“{source}”", fix=fix, row_of=_row)
 
     id_col = ID_COLUMN.get(kind)
     if id_col:

@@ -7,7 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely import Point, box
 
-from gridmap.assign import apportion, assign_grids, assign_households, largest_overlap, locate_points
+from gridmap.assign import (
+    apportion,
+    assign_grids,
+    assign_households,
+    largest_overlap,
+    locate_points,
+)
 
 CRS = 4549
 

@@ -167,7 +167,7 @@ def test_mixed_crs_layers_are_reprojected_and_reported():
     comm, grids, hh = make_layers()
     study = gridmap.read_study(comm, grids=grids.to_crs(4490), households=hh)
     assert study.grids.crs.equals(study.crs)
-    assert any(p.code == "crs.mixed" for p in study.problems)
+    assert any(p.code == "crs.reprojected" for p in study.problems)
     result = gridmap.check(study)
     assert result.communities.loc["330106001002", "households"] == 2000
 

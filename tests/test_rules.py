@@ -2,7 +2,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gridmap.rules import FINDING_COLUMNS, evaluate, list_profiles, load_profile, required_coordinators
+from gridmap.rules import (
+    FINDING_COLUMNS,
+    evaluate,
+    list_profiles,
+    load_profile,
+    required_coordinators,
+)
 
 
 def _units(**cols):
