@@ -285,10 +285,9 @@ def list_layers(path) -> list[str]:
 
     Examples
     --------
-    >>> list_layers("sip.gpkg")  # doctest: +SKIP
-    ['communities', 'grids_comprehensive', 'grids_dedicated']
-    >>> list_layers("设施.xlsx")  # doctest: +SKIP
-    ['设施', '说明']
+    >>> from gridmap import datasets
+    >>> list_layers(datasets.get_path("demo"))[:3]
+    ['街道网', '小区', '楼栋']
     """
     file, _, shown, fmt = _resolve(path)
     if fmt in _VECTOR_FORMATS:
@@ -1271,11 +1270,13 @@ def read_layer(path, *, layer=None, encoding=None, crs=None, x=None, y=None):
 
     Examples
     --------
-    >>> gdf = read_layer("sip.gpkg:communities")  # doctest: +SKIP
-    >>> gdf.attrs["source"]["crs_from"]  # doctest: +SKIP
-    'file'
-    >>> pois = read_layer("pois.csv", crs="gcj02")  # doctest: +SKIP
-    >>> pois.crs.to_epsg(), pois.attrs["coordinate_conversion"]  # doctest: +SKIP
+    >>> from gridmap import datasets
+    >>> demo = datasets.get_path("demo")
+    >>> gdf = read_layer(f"{demo}:社区")
+    >>> gdf.attrs["source"]["crs_from"], gdf.crs.to_epsg()
+    ('file', 4549)
+    >>> pois = read_layer(f"{demo}:设施", crs="gcj02")
+    >>> pois.crs.to_epsg(), pois.attrs["coordinate_conversion"]
     (4326, 'gcj02->wgs84')
     """
     file, split_layer, shown, fmt = _resolve(path)
