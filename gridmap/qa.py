@@ -17,7 +17,7 @@ from geopandas import GeoDataFrame
 
 from gridmap.rules import FINDING_COLUMNS
 
-__all__ = ["community_topology", "grid_qa", "assignment_qa", "STRADDLE_SHARE", "MIN_AREA_M2"]
+__all__ = ["community_topology", "grid_qa", "assignment_qa", "multipart", "STRADDLE_SHARE", "MIN_AREA_M2"]
 
 #: a grid with more than this share of its area in another community is reported
 STRADDLE_SHARE = 0.10
@@ -38,11 +38,11 @@ def _rows(level, unit_id, unit_name, rule_id, value, threshold, gap, message, *,
 
 
 def community_topology(communities: GeoDataFrame) -> pd.DataFrame:
-    """Overlapping community pairs and gaps (holes in their union), with areas in m²."""
+    """Overlapping community pairs, gaps (holes in their union) with areas in m², multi-part communities."""
     geoms = np.asarray(communities.geometry.values)
     ids = communities.index.astype(str).to_numpy()
     names = (communities["name"] if "name" in communities.columns else communities.index).astype(str).to_numpy()
-    frames = []
+    frames = [multipart(communities, "community")]
     tree = shapely.STRtree(geoms)
     a, b = tree.query(geoms, predicate="overlaps")
     keep = a < b
@@ -67,7 +67,27 @@ def community_topology(communities: GeoDataFrame) -> pd.DataFrame:
             [h.area for h in holes], f"<{MIN_AREA_M2:g} m²", [h.area for h in holes],
             [f"社区之间的空隙 {h.area:,.0f} m²，中心 ({c.x:.0f}, {c.y:.0f})" for h, c in zip(holes, centroids, strict=True)],
             title="社区边界之间的空隙"))
-    return pd.concat(frames, ignore_index=True) if frames else _rows("community", [], [], "", [], "", [], [])
+    return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
+
+
+def multipart(units: GeoDataFrame, level: str) -> pd.DataFrame:
+    """Units drawn as several disconnected parts (a MultiPolygon), with the smallest part's area.
+
+    Real exports have them on purpose (an enclave across a road) and by accident
+    (a sliver left by editing); either way a planner should look.
+    """
+    geoms = np.asarray(units.geometry.values)
+    parts = shapely.get_num_geometries(geoms)
+    multi = (shapely.get_type_id(geoms) == 6) & (parts > 1)
+    if not multi.any():
+        return _rows(level, [], [], "", [], "", [], [])
+    ids = units.index.astype(str).to_numpy()[multi]
+    names = (units["name"] if "name" in units.columns else units.index.to_series()).astype(str).to_numpy()[multi]
+    smallest = [min(p.area for p in g.geoms) for g in geoms[multi]]
+    what = "社区" if level == "community" else "网格"
+    msgs = [f"{what}由 {n} 个不相连的部分组成，最小部分 {a:,.0f} m²" for n, a in zip(parts[multi], smallest, strict=True)]
+    return _rows(level, ids, names, f"qa.{level}.multipart", parts[multi].astype(float), "1", parts[multi] - 1.0, msgs,
+                 title=f"{what}由多个不相连部分组成")
 
 
 def _resolve_community(values: pd.Series, communities: GeoDataFrame) -> pd.Series:
@@ -90,7 +110,7 @@ def grid_qa(grids: GeoDataFrame, grid_table: pd.DataFrame, communities: GeoDataF
     ``grid_table`` is :func:`gridmap.metrics.grid_metrics` output (community by
     geometry, shares, the 所属社区 attribute).
     """
-    frames = []
+    frames = [multipart(grids, "grid")]
     cname = (communities["name"] if "name" in communities.columns else communities.index.to_series()).astype(str)
     cname.index = cname.index.astype(str)
     gid = grid_table.index.astype(str).to_numpy()
@@ -141,7 +161,7 @@ def grid_qa(grids: GeoDataFrame, grid_table: pd.DataFrame, communities: GeoDataF
         msgs = [f"网格编码前12位 {c[:12]} 与所在社区编码 {k} 不一致" for c, k in zip(codes[prefix_bad], comm[prefix_bad], strict=True)]
         frames.append(_rows("grid", gid[prefix_bad], gname[prefix_bad], "qa.grid.code_prefix", np.nan, "", np.nan, msgs,
                             source=_CODE_SOURCE, title="网格编码与社区编码不符"))
-    return pd.concat(frames, ignore_index=True) if frames else _rows("grid", [], [], "", [], "", [], [])
+    return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
 
 
 def assignment_qa(households: pd.DataFrame | None, has_grids: bool, facility_assignment: pd.DataFrame | None,

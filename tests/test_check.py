@@ -217,3 +217,13 @@ def test_duplicate_ids_are_disambiguated_and_reported():
     assert study.communities.index.tolist() == ["330106001001", "330106001001-2"]
     dup = [p for p in study.problems if p.code == "id.duplicate"]
     assert dup and "甲社区" in dup[0].message and dup[0].row == 1
+
+
+def test_multipart_units_are_reported():
+    comm, grids, hh = make_layers()
+    grids = grids.copy()
+    grids.loc[0, "geometry"] = box(X0, Y0, X0 + 200, Y0 + 1000).union(box(X0 + 300, Y0, X0 + 500, Y0 + 1000))
+    f = gridmap.check(gridmap.read_study(comm, grids=grids, households=hh)).findings
+    row = f[f.rule_id == "qa.grid.multipart"]
+    assert row.unit_id.tolist() == ["330106001001001"]
+    assert "2 个不相连" in row.message.iloc[0]

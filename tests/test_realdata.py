@@ -37,6 +37,8 @@ def test_finds_grids_whose_community_attribute_disagrees_with_geometry(sip):
     assert set(rules.status) == {"not_assessed"}
     # 15-digit grid codes are checked against the containing community's 12 digits
     assert "qa.grid.code_prefix" in set(f.rule_id)
+    # 15 SIP communities are MultiPolygons of several parts
+    assert (f.rule_id == "qa.community.multipart").sum() == 15
 
 
 def test_sip_wgs84_geojson_gets_a_gauss_kruger_zone(sip):
