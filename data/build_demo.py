@@ -472,32 +472,24 @@ def _streets(rng, x0, y0):
         return [(ax, ay), (mx, my), (bx, by)]
 
     pieces = []  # (name, grade, coords)
-    for i in range(nx):
-        name = NS_ROADS[i]
-        grade = _grade(i, nx)
+
+    def chain(name, grade, keys):
+        """Join consecutive existing edges of one street into lines; a removed edge breaks it."""
         cur: list = []
-        for j in range(ny - 1):
-            if edges[("v", i, j)]:
-                c = edge_coords("v", i, j)
+        for key in keys:
+            if edges[key]:
+                c = edge_coords(*key)
                 cur = cur + c[1:] if cur else c
             elif cur:
                 pieces.append((name, grade, cur))
                 cur = []
         if cur:
             pieces.append((name, grade, cur))
+
+    for i in range(nx):
+        chain(NS_ROADS[i], _grade(i, nx), [("v", i, j) for j in range(ny - 1)])
     for j in range(ny):
-        name = EW_ROADS[j]
-        grade = _grade(j, ny)
-        cur = []
-        for i in range(nx - 1):
-            if edges[("h", i, j)]:
-                c = edge_coords("h", i, j)
-                cur = cur + c[1:] if cur else c
-            elif cur:
-                pieces.append((name, grade, cur))
-                cur = []
-        if cur:
-            pieces.append((name, grade, cur))
+        chain(EW_ROADS[j], _grade(j, ny), [("h", i, j) for i in range(nx - 1)])
 
     # two diagonals and a curved riverside road: stored later as ONE long line each,
     # crossing other streets without a shared vertex (as real centreline data does)

@@ -300,6 +300,20 @@ def list_layers(path) -> list[str]:
 # --------------------------------------------------------------------------- encodings
 
 
+def _explicit_codec(encoding, shown, *, layer=None) -> str:
+    """The codec of a user-given ``encoding=``, or an InputError naming the file."""
+    codec = _codec_name(str(encoding))
+    if codec is None:
+        raise _fail(
+            "encoding.unknown",
+            f"未知的编码 {encoding!r}",
+            "Pass a known encoding such as 'GBK', 'GB18030' or 'UTF-8'.",
+            file=shown,
+            layer=layer,
+        )
+    return codec
+
+
 def _codec_name(name: str) -> str | None:
     """A name both Python and GDAL (iconv) understand, or None if unknown."""
     try:
@@ -481,16 +495,7 @@ def _shapefile_encoding(file: Path, fmt: str, layer: str | None, encoding, shown
     "detected (cpg X does not decode the data)".
     """
     if encoding is not None:
-        codec = _codec_name(str(encoding))
-        if codec is None:
-            raise _fail(
-                "encoding.unknown",
-                f"未知的编码 {encoding!r}",
-                "Pass a known encoding such as 'GBK', 'GB18030' or 'UTF-8'.",
-                file=shown,
-                layer=layer,
-            )
-        return codec, "explicit"
+        return _explicit_codec(encoding, shown, layer=layer), "explicit"
 
     if fmt == "shapefile-zip":
         with zipfile.ZipFile(file) as archive:
@@ -727,15 +732,7 @@ def _read_parquet(file: Path, shown):
 
 def _read_csv(file: Path, encoding, shown):
     if encoding is not None:
-        codec = _codec_name(str(encoding))
-        if codec is None:
-            raise _fail(
-                "encoding.unknown",
-                f"未知的编码 {encoding!r}",
-                "Pass a known encoding such as 'GBK', 'GB18030' or 'UTF-8'.",
-                file=shown,
-            )
-        tries = [(codec, "explicit")]
+        tries = [(_explicit_codec(encoding, shown), "explicit")]
     else:
         with open(file, "rb") as stream:
             head = stream.read(4)
