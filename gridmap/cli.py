@@ -191,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rules", help="print a profile's rules with their sources")
     p.add_argument("profile", nargs="?", default="national", help="profile name or .toml path")
     p.set_defaults(func=_cmd_rules)
+    from gridmap.report_cli import add_report_parser
+
+    add_report_parser(sub)
     return parser
 
 

@@ -1,0 +1,111 @@
+"""``gridmap report`` and ``gridmap export``: the command-line side of :mod:`gridmap.report`.
+
+Registered by :mod:`gridmap.cli` through :func:`add_report_parser`::
+
+    gridmap report [CONFIG] [study options] --out report.pdf|report.html|report.xlsx|DIR
+                   [--layers layers.gpkg|DIR] [--shp-encoding gbk|utf-8] [--plan WORKSPACE.gpkg:方案名]
+                   [--date 2026-11-23] [--title 标题]
+    gridmap export [CONFIG] [study options] --out layers.gpkg|DIR [--shp-encoding gbk|utf-8]
+
+``--out DIR`` (a folder, or a path without a suffix) writes ``report.pdf``,
+``report.html`` and ``report.xlsx`` into it. ``export`` writes the gap layers:
+a GeoPackage for ``*.gpkg``, otherwise one Shapefile per layer in the folder
+(GBK by default, for older ArcGIS).
+
+>>> import argparse
+>>> parser = argparse.ArgumentParser(prog="gridmap")
+>>> add_report_parser(parser.add_subparsers(dest="command"))
+>>> args = parser.parse_args(["report", "gridmap.toml", "--out", "r.pdf", "--date", "2026-11-23"])
+>>> args.out, args.date
+('r.pdf', '2026-11-23')
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+__all__ = ["add_report_parser"]
+
+
+def _report_args(p: argparse.ArgumentParser) -> None:
+    from gridmap.cli import _study_args
+
+    _study_args(p)
+    p.add_argument("--shp-encoding", default="gbk", choices=["gbk", "utf-8", "gb18030"],
+                   help="Shapefile text encoding of exported layers (default gbk, for older ArcGIS)")
+    p.add_argument("--plan", metavar="WORKSPACE.gpkg:方案名",
+                   help="add a saved rebalancing plan (before/after maps, change list)")
+    p.add_argument("--date", help="report date printed on every page (default today)")
+
+
+def _check(args):
+    from gridmap.check import check
+    from gridmap.cli import _study_kwargs
+    from gridmap.study import read_study
+
+    return check(read_study(**_study_kwargs(args)), lang=args.lang)
+
+
+def _load_plan(spec: str | None):
+    if not spec:
+        return None
+    from gridmap.plans import list_plans, load_plan
+
+    workspace, _, name = spec.rpartition(":")
+    if not workspace:  # no ':' → the only plan in the workspace
+        workspace, name = spec, ""
+    if not name:
+        plans = list_plans(workspace)
+        if len(plans) != 1:
+            raise ValueError(f"--plan {spec}: name the plan as WORKSPACE.gpkg:方案名; plans: {plans['name'].tolist() if len(plans) else '无'}")
+        name = str(plans["name"].iloc[0])
+    return load_plan(workspace, name)
+
+
+def _cmd_report(args) -> int:
+    from gridmap import report
+
+    if not args.out:
+        raise ValueError("gridmap report 需要 --out：report.pdf、report.html、report.xlsx 或一个文件夹")
+    result = _check(args)
+    plan = _load_plan(args.plan)
+    out = Path(args.out)
+    targets = [out] if out.suffix else [out / "report.pdf", out / "report.html", out / "report.xlsx"]
+    for target in targets:
+        if report.FORMATS.get(target.suffix.lower()) is None:
+            raise ValueError(f"--out {target}: 无法识别的报告格式；可用 {', '.join(report.FORMATS)} 或文件夹")
+        path = report.write_report(result, target, plan=plan, date=args.date, encoding=args.shp_encoding)
+        print(("已生成：" if args.lang == "zh" else "written: ") + str(path))
+    if args.layers:
+        files = report.export_layers(result, args.layers, encoding=args.shp_encoding)
+        print(("图层：" if args.lang == "zh" else "layers: ") + ", ".join(str(f) for f in files if f.suffix in (".gpkg", ".shp")))
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from gridmap import report
+
+    if not args.out:
+        raise ValueError("gridmap export 需要 --out：layers.gpkg 或 Shapefile 输出文件夹")
+    result = _check(args)
+    files = report.export_layers(result, args.out, encoding=args.shp_encoding)
+    for f in files:
+        if f.suffix in (".gpkg", ".shp"):
+            print(f)
+    return 0
+
+
+def add_report_parser(sub) -> None:
+    """Register ``report`` and ``export`` on the ``gridmap`` subparsers ``sub``."""
+    p = sub.add_parser("report", help="write the report: PDF (A4, Chinese), offline HTML map, or XLSX tables",
+                       description="检查并生成报告：--out report.pdf | report.html | report.xlsx | 文件夹（三种全部）")
+    _report_args(p)
+    p.add_argument("--layers", metavar="layers.gpkg|DIR",
+                   help="also export the gap layers: GeoPackage, or Shapefiles into a folder")
+    p.set_defaults(func=_cmd_report)
+    p = sub.add_parser("export", help="export units with status and gap layers: GeoPackage or Shapefile (GBK)",
+                       description="导出图层：--out layers.gpkg（GeoPackage）或文件夹（Shapefile，默认 GBK 编码）")
+    _report_args(p)
+    p.set_defaults(func=_cmd_export, layers=None)
+
