@@ -5,8 +5,8 @@ check them against the standard that applies (``national`` or a local
 profile), and write findings a planner can defend line by line.
 
 >>> import gridmap
->>> sorted(gridmap.list_profiles())[:2]
-['chengdu-2002', 'hangzhou-2008']
+>>> gridmap.list_profiles()[:2]
+['chengdu-2002', 'gb50180-2018']
 """
 
 from gridmap._errors import GeographicCRSError, InputError, Problem

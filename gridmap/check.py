@@ -27,6 +27,7 @@ from geopandas import GeoDataFrame
 
 from gridmap._errors import Problem
 from gridmap.assign import assign_facilities, assign_grids, assign_households
+from gridmap.coverage import CoverageResult, measure_coverage, specs_from_profile
 from gridmap.crs import crs_label
 from gridmap.facilities import type_label
 from gridmap.metrics import community_metrics, grid_metrics
@@ -63,6 +64,13 @@ class CheckResult:
         One row per unit × rule plus QA findings (``rule_id`` starting ``qa.``).
     households
         The record-level household assignment (None without a households layer).
+    coverage
+        Per household record: distances to the nearest facility of each type
+        (straight line and network) and ``covered:{rule}`` flags (None when the
+        profile has no coverage rule or the data do not allow it).
+    coverage_result
+        The full :class:`gridmap.coverage.CoverageResult`: gap cells, service
+        areas, the network and its report.
     """
 
     study: Study
@@ -74,6 +82,8 @@ class CheckResult:
     facilities: GeoDataFrame | None
     problems: list[Problem] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    coverage: pd.DataFrame | None = None
+    coverage_result: CoverageResult | None = None
 
     def summary(self) -> dict:
         """The machine-readable summary (``gridmap check --json``)."""
@@ -103,6 +113,8 @@ class CheckResult:
             "problems": {s: sum(p.severity == s for p in self.problems) for s in ("error", "warning", "info")},
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
         }
+        if self.coverage_result is not None:
+            out["coverage"] = self.coverage_result.summary()
         return out
 
     # ------------------------------------------------------------------ outputs
@@ -128,6 +140,13 @@ class CheckResult:
             findings = self.findings.copy()
             findings["value"] = pd.to_numeric(findings["value"], errors="coerce")
             GeoDataFrame(findings).to_file(tmp, layer="findings", driver="GPKG")
+            cov = self.coverage_result
+            if cov is not None:
+                _coverage_layer(cov.points(self.study.crs)).to_file(tmp, layer="coverage_households", driver="GPKG")
+                if cov.gaps is not None and len(cov.gaps):
+                    _coverage_layer(cov.gaps).to_file(tmp, layer="coverage_gaps", driver="GPKG")
+                if cov.service_areas is not None and len(cov.service_areas):
+                    _coverage_layer(cov.service_areas).to_file(tmp, layer="service_areas", driver="GPKG")
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
@@ -148,6 +167,8 @@ class CheckResult:
             files = {"communities.csv": self.communities_table(), "findings.csv": self.findings[FINDING_COLUMNS]}
             if self.grids is not None:
                 files["grids.csv"] = self.grids_table()
+            if self.coverage is not None:
+                files["coverage.csv"] = _coverage_csv(self.coverage)
             files["problems.csv"] = pd.DataFrame([p.to_dict() for p in self.problems],
                                                  columns=["severity", "code", "message", "fix", "file", "layer", "column", "row", "extra"]).drop(columns="extra")
             for name, frame in files.items():
@@ -203,6 +224,27 @@ def _gpkg_layer(units: GeoDataFrame, id_name: str) -> GeoDataFrame:
     return df
 
 
+def _coverage_layer(gdf: GeoDataFrame) -> GeoDataFrame:
+    df = gdf.copy()
+    for col in df.columns:
+        if col == df.geometry.name:
+            continue
+        if str(df[col].dtype) in ("string", "object", "category"):
+            df[col] = df[col].astype(object).where(df[col].notna(), None)
+        elif str(df[col].dtype) == "boolean":
+            df[col] = df[col].astype("float64")
+    df.columns = [str(c).replace(":", "__") for c in df.columns]
+    return df
+
+
+def _coverage_csv(table: pd.DataFrame) -> pd.DataFrame:
+    df = table.copy()
+    for col in df.columns:
+        if col.startswith(("straight_m:", "network_m:", "snap_m")):
+            df[col] = df[col].round(2)
+    return df
+
+
 def _overall_status(units: pd.DataFrame, findings: pd.DataFrame, level: str) -> pd.Series:
     f = findings[(findings["level"] == level) & ~findings["rule_id"].str.startswith("qa.")]
     status = pd.Series(NOT_ASSESSED, index=units.index.astype(str))
@@ -216,7 +258,8 @@ def _overall_status(units: pd.DataFrame, findings: pd.DataFrame, level: str) -> 
     return pd.Series(status.to_numpy(), index=units.index)
 
 
-def check(study: Study, profile: str | Profile | None = None, *, lang: str = "zh") -> CheckResult:
+def check(study: Study, profile: str | Profile | None = None, *, lang: str = "zh",
+          coverage: dict | None = None) -> CheckResult:
     """Run the compliance check on a study.
 
     Parameters
@@ -227,6 +270,11 @@ def check(study: Study, profile: str | Profile | None = None, *, lang: str = "zh
         Profile name or path (default: the study's, normally ``"national"``).
     lang
         Language of finding messages: ``"zh"`` (default) or ``"en"``.
+    coverage
+        Options of :func:`gridmap.coverage.measure_coverage` (``policy``,
+        ``max_snap_m``, ``cell_size``, ``cell_shape``, ``service_areas``, …) and
+        ``specs``: extra :class:`~gridmap.coverage.CoverageSpec` to measure besides
+        the profile's coverage rules.
 
     Returns
     -------
@@ -266,6 +314,24 @@ def check(study: Study, profile: str | Profile | None = None, *, lang: str = "zh
         comm_table["coordinators_required"] = np.nan
     timings["metrics"] = time.perf_counter() - t1
 
+    # ------------------------------------------------------------ coverage
+    t3 = time.perf_counter()
+    options = dict(coverage or {})
+    specs = specs_from_profile(profile) + list(options.pop("specs", []))
+    cov = None
+    has_households = hh is not None or (grid_table is not None and grid_table["households"].notna().any())
+    if specs and has_households and study.facilities is not None and "facility_type" in study.facilities.columns:
+        cov = measure_coverage(study, specs, assignment=hh, facility_assignment=fac_assign, grid_table=grid_table,
+                               **options)
+        for table, agg in ((comm_table, cov.communities), (grid_table, cov.grids)):
+            if table is None:
+                continue
+            cols = [c for c in agg.columns if c != "households"]
+            joined = agg[cols].reindex(table.index.astype(str))
+            for c in cols:
+                table[c] = joined[c].to_numpy()
+    timings["coverage"] = time.perf_counter() - t3
+
     # ------------------------------------------------------------ rules + QA
     t2 = time.perf_counter()
     frames = [evaluate(comm_table, profile, level="community", lang=lang)]
@@ -294,4 +360,5 @@ def check(study: Study, profile: str | Profile | None = None, *, lang: str = "zh
         fac["community_id"] = fac_assign["community_id"]
         fac["grid_id"] = fac_assign["grid_id"]
     return CheckResult(study=study, profile=profile, communities=comm_gdf, grids=grid_gdf, findings=findings,
-                       households=hh, facilities=fac, problems=list(study.problems), timings=timings)
+                       households=hh, facilities=fac, problems=list(study.problems) + (cov.problems if cov else []),
+                       timings=timings, coverage=cov.households if cov is not None else None, coverage_result=cov)

@@ -191,9 +191,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rules", help="print a profile's rules with their sources")
     p.add_argument("profile", nargs="?", default="national", help="profile name or .toml path")
     p.set_defaults(func=_cmd_rules)
+    from gridmap.coverage_cli import add_coverage_parser
+    from gridmap.rebalance_cli import add_rebalance_parser
     from gridmap.report_cli import add_report_parser
+    from gridmap.serve import add_serve_parser
 
+    add_coverage_parser(sub)
+    add_rebalance_parser(sub)
     add_report_parser(sub)
+    add_serve_parser(sub)
     return parser
 
 

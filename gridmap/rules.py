@@ -25,6 +25,13 @@ Rule kinds and their fields:
     ``required``: facility type keys that must be present.
 ``ratio``
     ``numerator``, ``denominator``, ``scale`` (default 1), ``min`` and/or ``max``.
+``coverage``
+    ``facility_type``, ``radius_m`` (or ``minutes`` with optional ``speed_kmh``,
+    default 4.8 km/h), ``mode`` = ``"straight"`` | ``"network"`` (default
+    straight), ``min_share`` (default 1.0): the share of the unit's households
+    within the radius of a facility of that type. Evaluated on the unit column
+    ``coverage:{rule id}`` that :func:`gridmap.check` fills (with
+    ``covered:{rule id}`` households); not assessed without it.
 
 A rule whose input is missing (no column, or a missing value for that unit) is
 ``not_assessed`` — never a pass.
@@ -53,6 +60,7 @@ __all__ = [
     "PASS",
     "FAIL",
     "NOT_ASSESSED",
+    "coverage_radius",
 ]
 
 PASS, FAIL, NOT_ASSESSED = "pass", "fail", "not_assessed"
@@ -60,7 +68,7 @@ FINDING_COLUMNS = [
     "level", "unit_id", "unit_name", "rule_id", "value", "threshold", "status", "gap",
     "message", "source", "severity", "rule_title",
 ]
-KINDS = ("range", "coordinators", "staff", "floor_area", "facilities", "ratio")
+KINDS = ("range", "coordinators", "staff", "floor_area", "facilities", "ratio", "coverage")
 _COMMON = ("id", "level", "kind", "title_zh", "title_en", "source")
 
 
@@ -91,6 +99,7 @@ class Rule:
             "floor_area": ("households", p.get("attribute", "facility_types")),
             "facilities": ("facility_types",),
             "ratio": (p.get("numerator", ""), p.get("denominator", "")),
+            "coverage": (f"coverage:{self.id}",),
         }[self.kind]
 
 
@@ -160,12 +169,27 @@ def _rule(data: dict, where: str) -> Rule:
     needs = {
         "range": ("metric",), "coordinators": ("per",), "staff": ("base", "above", "step"),
         "floor_area": ("per_100",), "facilities": ("required",), "ratio": ("numerator", "denominator"),
+        "coverage": ("facility_type",),
     }[data["kind"]]
     lacking = [k for k in needs if k not in params]
     if lacking:
         raise ValueError(f"{where}: rule {data['id']!r} of kind {data['kind']!r} lacks {lacking}")
     if data["kind"] in ("range", "ratio") and "min" not in params and "max" not in params:
         raise ValueError(f"{where}: rule {data['id']!r} needs min and/or max")
+    if data["kind"] == "coverage":
+        if ("radius_m" in params) == ("minutes" in params):
+            raise ValueError(f"{where}: coverage rule {data['id']!r} needs radius_m or minutes (one of them)")
+        if params.get("mode", "straight") not in ("straight", "network"):
+            raise ValueError(f"{where}: coverage rule {data['id']!r}: mode must be 'straight' or 'network', not {params['mode']!r}")
+        share = params.get("min_share", 1.0)
+        if not 0 <= share <= 1:
+            raise ValueError(f"{where}: coverage rule {data['id']!r}: min_share must be within 0–1, got {share}")
+        try:
+            radius = coverage_radius(Rule(data["id"], data["level"], "coverage", "", "", "", params=params))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: coverage rule {data['id']!r}: {exc}") from exc
+        if not radius > 0:
+            raise ValueError(f"{where}: coverage rule {data['id']!r}: the radius must be positive")
     return Rule(
         id=data["id"], level=data["level"], kind=data["kind"], title_zh=data["title_zh"],
         title_en=data["title_en"], source=data["source"], severity=data.get("severity", "error"),
@@ -398,6 +422,51 @@ def _eval_ratio(units, rule, lang):
     return ev
 
 
+def coverage_radius(rule: Rule) -> float:
+    """The radius in metres of a coverage rule (``radius_m``, or ``minutes`` at ``speed_kmh``).
+
+    Examples
+    --------
+    >>> coverage_radius(Rule("x", "community", "coverage", "", "", "", params={"facility_type": "market", "minutes": 10}))
+    800.0
+    """
+    p = rule.params
+    if "radius_m" in p:
+        return float(p["radius_m"])
+    speed = float(p.get("speed_kmh", 4.8))
+    if speed <= 0:
+        raise ValueError(f"speed_kmh must be positive, got {speed}")
+    return float(p["minutes"]) * speed * 1000.0 / 60.0
+
+
+def _eval_coverage(units, rule, lang):
+    p = rule.params
+    zh = lang == "zh"
+    share = _column(units, f"coverage:{rule.id}")
+    covered = _column(units, f"covered:{rule.id}")
+    total = _column(units, "households")
+    need = float(p.get("min_share", 1.0))
+    status = pd.Series(np.where(share.isna(), NOT_ASSESSED, np.where(share >= need - 1e-12, PASS, FAIL)), index=units.index)
+    # gap: households that must still be covered to reach the share
+    gap = np.ceil((need * total - covered).clip(lower=0) - 1e-9).clip(lower=0).where(share.notna())
+    radius = coverage_radius(rule)
+    mode = p.get("mode", "straight")
+    how = ("步行" if mode == "network" else "直线") if zh else ("walking" if mode == "network" else "straight-line")
+    label = type_label(p["facility_type"], lang=lang)
+    unc = (total - covered).where(share.notna())
+    text = unc.map(lambda g: (f"{_fmt(g)} 户在{label}{how} {radius:g} m 范围外" if zh
+                              else f"{_fmt(g)} households beyond {radius:g} m ({how}) of a {label}") if pd.notna(g) else "")
+    if not any(str(c).startswith("coverage:") for c in units.columns):
+        na = "未评估：未计算覆盖率（缺少住户、设施或路网数据）" if zh else "not assessed: coverage not computed (households, facilities or network missing)"
+    elif f"coverage:{rule.id}" not in units.columns:
+        na = _not_assessed_msg(rule, units, lang)
+    else:
+        na = "未评估：该单元无住户或无路网数据" if zh else "not assessed: no households (or no network) in this unit"
+    msg = _messages(status, [(status == FAIL, text)], na, "符合" if zh else "compliant")
+    threshold = f"≥{_pct(need)}（{radius:g} m {how}）" if zh else f"≥{_pct(need)} ({radius:g} m {how})"
+    return _Eval(share, pd.Series(threshold, index=units.index), status, gap, msg)
+
+
 def _not_assessed_msg(rule: Rule, units: pd.DataFrame, lang: str) -> str:
     cols = [c for c in rule.inputs() if c]
     absent = [c for c in cols if c not in units.columns or (c != "facility_types" and units[c].isna().all())]
@@ -411,6 +480,7 @@ def _not_assessed_msg(rule: Rule, units: pd.DataFrame, lang: str) -> str:
 _EVALUATORS = {
     "range": _eval_range, "coordinators": _eval_coordinators, "staff": _eval_staff,
     "floor_area": _eval_floor_area, "facilities": _eval_facilities, "ratio": _eval_ratio,
+    "coverage": _eval_coverage,
 }
 
 

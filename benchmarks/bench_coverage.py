@@ -1,0 +1,276 @@
+"""Benchmark: coverage of a large synthetic city for 5 facility types, against the usual tools.
+
+City (default ``--scale 1.0``): 10 M households in 500 k building points, a
+jittered lattice walking network of ~1 M nodes / ~1.7 M edges (15 % of the
+lattice edges removed, plus long diagonal streets that cross the lattice without
+shared vertices, so noding is exercised), and 5 facility types:
+
+==================  ======  ======
+type                count   radius
+==================  ======  ======
+kindergarten         6 000   300 m
+elderly_daycare      4 000   300 m
+primary_school       3 000   500 m
+market               2 500   500 m
+bus_stop            12 000   500 m
+==================  ======  ======
+
+Counts scale with ``--scale`` (network nodes and buildings too). The city is
+generated once into ``--workdir`` (not timed). Each part runs in its own process
+so that its peak memory (max RSS) is its own:
+
+* ``gridmap``: straight line (cKDTree, exact) for all 5 types; network: build
+  (noding + graph + components), snap households and facilities onto edges,
+  multi-source Dijkstra with limit for all 5 types.
+* ``sjoin``: geopandas ``buffer`` (16 segments per quarter circle) + ``sjoin``;
+  reports how many buildings the polygonised buffers misclassify.
+* ``networkx``: graph build + ``multi_source_dijkstra_path_length(cutoff=r)``
+  from the facilities' nearest nodes, households at their nearest node.
+* ``pandana``: ``Network`` (contraction-hierarchy index build timed),
+  ``set_pois`` + ``nearest_pois`` per type, ``get_node_ids`` for households.
+
+    python benchmarks/bench_coverage.py [--scale 1.0] [--parts gridmap,sjoin,networkx,pandana]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+TYPES = {  # type: (count at scale 1, radius m)
+    "kindergarten": (6000, 300.0),
+    "elderly_daycare": (4000, 300.0),
+    "primary_school": (3000, 500.0),
+    "market": (2500, 500.0),
+    "bus_stop": (12000, 500.0),
+}
+SPACING = 40.0  # metres between lattice nodes
+X0, Y0 = 400_000.0, 3_300_000.0
+
+
+def build_city(path: Path, scale: float, seed: int = 11) -> dict:
+    rng = np.random.default_rng(seed)
+    side = max(20, int(round(1000 * np.sqrt(scale))))
+    ext = side * SPACING
+    gx, gy = np.meshgrid(np.arange(side), np.arange(side))
+    nx_ = X0 + gx * SPACING + rng.uniform(-8, 8, gx.shape)
+    ny_ = Y0 + gy * SPACING + rng.uniform(-8, 8, gy.shape)
+    node = lambda i, j: j * side + i  # noqa: E731
+    a = np.concatenate([node(gx[:, :-1], gy[:, :-1]).ravel(), node(gx[:-1, :], gy[:-1, :]).ravel()])
+    b = np.concatenate([node(gx[:, 1:], gy[:, 1:]).ravel(), node(gx[1:, :], gy[1:, :]).ravel()])
+    keep = rng.random(len(a)) > 0.15
+    a, b = a[keep], b[keep]
+    xs, ys = nx_.ravel(), ny_.ravel()
+    seg = np.stack([np.stack([xs[a], ys[a]], 1), np.stack([xs[b], ys[b]], 1)], 1)
+    # long diagonal streets (2 km) crossing the lattice without shared vertices
+    n_diag = max(5, int(300 * scale))
+    start = np.column_stack([rng.uniform(X0, X0 + ext - 1500, n_diag), rng.uniform(Y0, Y0 + ext - 1500, n_diag)])
+    diag = np.stack([start, start + 1414.0 / np.sqrt(2) * np.array([1.0, 1.0])], 1) + 0.5
+    n_b = int(500_000 * scale)
+    bxy = np.column_stack([rng.uniform(X0, X0 + ext, n_b), rng.uniform(Y0, Y0 + ext, n_b)])
+    hh = rng.integers(5, 36, n_b)  # mean 20 households / building → 10 M at scale 1
+    fac_xy, fac_t = [], []
+    for t, (count, _) in TYPES.items():
+        c = max(3, int(count * scale))
+        fac_xy.append(np.column_stack([rng.uniform(X0, X0 + ext, c), rng.uniform(Y0, Y0 + ext, c)]))
+        fac_t += [t] * c
+    np.savez(path, seg=seg, diag=diag, bxy=bxy, hh=hh, fac_xy=np.concatenate(fac_xy), fac_t=np.array(fac_t))
+    return {"nodes_lattice": int(side * side), "edges": int(len(seg)), "diagonals": n_diag, "buildings": n_b,
+            "households": int(hh.sum()), "facilities": len(fac_t), "extent_km": round(ext / 1000, 1)}
+
+
+def _load(path):
+    d = np.load(path)
+    return {k: d[k] for k in d.files}
+
+
+def _maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def part_gridmap(city) -> dict:
+    import geopandas as gpd
+    import shapely
+
+    from gridmap.coverage import straight_distance
+    from gridmap.network import (
+        _targets_from_nodes,
+        augmented_graph,
+        build_network,
+        dijkstra_from,
+        snap_points,
+    )
+
+    out: dict = {}
+    bxy, fxy, ft, w = city["bxy"], city["fac_xy"], city["fac_t"], city["hh"]
+    t = time.perf_counter()
+    covered_s = {}
+    for typ, (_, r) in TYPES.items():
+        sel = ft == typ
+        d, _ = straight_distance(bxy, fxy[sel], limit=r)
+        covered_s[typ] = d <= r
+    out["straight_5_types_s"] = time.perf_counter() - t
+    out["straight_share"] = {k: float(w[v].sum() / w.sum()) for k, v in covered_s.items()}
+    np.save(os.environ["BENCH_WORK"] + "/straight.npy", np.stack([covered_s[k] for k in TYPES]))
+
+    t = time.perf_counter()
+    lines = np.concatenate([shapely.linestrings(city["seg"]), shapely.linestrings(city["diag"])])
+    layer = gpd.GeoSeries(lines, crs=4549)
+    out["make_geoseries_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    net = build_network(layer)
+    out["network_build_s"] = time.perf_counter() - t
+    out["network"] = {"nodes": net.n_nodes, "edges": net.n_edges, "noded_lines": net.noded,
+                      "components": len(net.components)}
+    t = time.perf_counter()
+    hs = snap_points(net, shapely.points(bxy), max_snap_m=200)
+    fs = snap_points(net, shapely.points(fxy), max_snap_m=200)
+    graph, full = augmented_graph(net, fs)
+    out["snap_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    covered_n = {}
+    for typ, (_, r) in TYPES.items():
+        mask = (ft == typ) & fs.ok
+        node_d, node_src = dijkstra_from(net, graph, np.flatnonzero(mask), limit=r, all_sources=full)
+        d, _ = _targets_from_nodes(net, hs, fs, node_d, node_src, limit=r, source_mask=mask)
+        covered_n[typ] = d <= r + 1e-6
+    out["dijkstra_5_types_s"] = time.perf_counter() - t
+    out["network_5_types_incl_snap_s"] = out["snap_s"] + out["dijkstra_5_types_s"]
+    out["network_share"] = {k: float(w[v].sum() / w.sum()) for k, v in covered_n.items()}
+    out["network_over_straight"] = {k: out["network_share"][k] / out["straight_share"][k] for k in TYPES}
+    out["peak_rss_mb"] = _maxrss_mb()
+    return out
+
+
+def part_sjoin(city) -> dict:
+    import geopandas as gpd
+    import shapely
+
+    bxy, fxy, ft = city["bxy"], city["fac_xy"], city["fac_t"]
+    exact = np.load(os.environ["BENCH_WORK"] + "/straight.npy")
+    t = time.perf_counter()
+    pts = gpd.GeoDataFrame(geometry=shapely.points(bxy), crs=4549)
+    wrong = {}
+    for k, (typ, (_, r)) in enumerate(TYPES.items()):
+        fac = gpd.GeoDataFrame(geometry=shapely.points(fxy[ft == typ]), crs=4549)
+        buf = gpd.GeoDataFrame(geometry=fac.buffer(r), crs=4549)
+        j = gpd.sjoin(pts, buf, predicate="intersects", how="inner")
+        cov = np.zeros(len(pts), dtype=bool)
+        cov[np.unique(j.index.to_numpy())] = True
+        wrong[typ] = int((cov != exact[k]).sum())
+    return {"buffer_sjoin_5_types_s": time.perf_counter() - t, "misclassified_buildings": wrong,
+            "peak_rss_mb": _maxrss_mb()}
+
+
+def part_networkx(city) -> dict:
+    import geopandas as gpd
+    import networkx as nx
+    import shapely
+    from scipy.spatial import cKDTree
+
+    from gridmap.network import build_network
+
+    lines = np.concatenate([shapely.linestrings(city["seg"]), shapely.linestrings(city["diag"])])
+    net = build_network(gpd.GeoSeries(lines, crs=4549))  # same noded network, not timed
+    t = time.perf_counter()
+    g = nx.Graph()
+    g.add_weighted_edges_from(zip(net.u.tolist(), net.v.tolist(), net.length.tolist(), strict=True))
+    build = time.perf_counter() - t
+    t = time.perf_counter()
+    tree = cKDTree(net.nodes)
+    hnode = tree.query(city["bxy"])[1]
+    fnode = tree.query(city["fac_xy"])[1]
+    ft = city["fac_t"]
+    for typ, (_, r) in TYPES.items():
+        d = nx.multi_source_dijkstra_path_length(g, set(fnode[ft == typ].tolist()), cutoff=r)
+        arr = np.full(net.n_nodes, np.inf)
+        arr[np.fromiter(d.keys(), dtype=np.int64)] = np.fromiter(d.values(), dtype=float)
+        _ = arr[hnode] <= r
+    return {"graph_build_s": build, "dijkstra_5_types_s": time.perf_counter() - t, "peak_rss_mb": _maxrss_mb()}
+
+
+def part_pandana(city) -> dict:
+    import geopandas as gpd
+    import pandana
+    import pandas as pd
+    import shapely
+
+    from gridmap.network import build_network
+
+    lines = np.concatenate([shapely.linestrings(city["seg"]), shapely.linestrings(city["diag"])])
+    net = build_network(gpd.GeoSeries(lines, crs=4549))
+    keep = net.u != net.v
+    t = time.perf_counter()
+    pn = pandana.Network(pd.Series(net.nodes[:, 0]), pd.Series(net.nodes[:, 1]), pd.Series(net.u[keep]),
+                         pd.Series(net.v[keep]), pd.DataFrame({"w": net.length[keep]}), twoway=True)
+    build = time.perf_counter() - t
+    t = time.perf_counter()
+    hnode = pn.get_node_ids(pd.Series(city["bxy"][:, 0]), pd.Series(city["bxy"][:, 1])).to_numpy()
+    ft = city["fac_t"]
+    for typ, (_, r) in TYPES.items():
+        sel = ft == typ
+        pn.set_pois(typ, r, 1, pd.Series(city["fac_xy"][sel, 0]), pd.Series(city["fac_xy"][sel, 1]))
+        near = pn.nearest_pois(r, typ, num_pois=1)
+        d = near.iloc[:, 0].reindex(hnode).to_numpy()
+        _ = d < r
+    return {"index_build_s": build, "query_5_types_s": time.perf_counter() - t, "peak_rss_mb": _maxrss_mb()}
+
+
+PARTS = {"gridmap": part_gridmap, "sjoin": part_sjoin, "networkx": part_networkx, "pandana": part_pandana}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--workdir", default="/tmp/gridmap-bench-coverage")
+    ap.add_argument("--parts", default="gridmap,sjoin,networkx,pandana")
+    ap.add_argument("--part-timeout", type=float, default=1200.0, help="seconds before a part is abandoned")
+    ap.add_argument("--part", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    work = Path(args.workdir) / f"scale{args.scale:g}"
+    work.mkdir(parents=True, exist_ok=True)
+    city_path = work / "city.npz"
+    if args.part:
+        os.environ["BENCH_WORK"] = str(work)
+        print(json.dumps(PARTS[args.part](_load(city_path))))
+        return 0
+    t = time.perf_counter()
+    facts = build_city(city_path, args.scale)
+    facts["generate_s"] = round(time.perf_counter() - t, 1)
+    print(json.dumps({"city": facts}, ensure_ascii=False), flush=True)
+    results = {"city": facts}
+    for part in args.parts.split(","):
+        try:
+            proc = subprocess.run([sys.executable, __file__, "--scale", str(args.scale), "--workdir", args.workdir,
+                                   "--part", part], capture_output=True, text=True, timeout=args.part_timeout)
+        except subprocess.TimeoutExpired:
+            results[part] = {"error": f"did not finish within {args.part_timeout:g} s"}
+            print(json.dumps({part: results[part]}), flush=True)
+            continue
+        if proc.returncode != 0:
+            results[part] = {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
+        else:
+            results[part] = json.loads(proc.stdout.strip().splitlines()[-1])
+        print(json.dumps({part: results[part]}, ensure_ascii=False), flush=True)
+    g = results.get("gridmap", {})
+    if "sjoin" in results and "buffer_sjoin_5_types_s" in results["sjoin"] and g:
+        results["speedup_straight_vs_sjoin"] = results["sjoin"]["buffer_sjoin_5_types_s"] / g["straight_5_types_s"]
+    if "networkx" in results and "dijkstra_5_types_s" in results["networkx"] and g:
+        nxr = results["networkx"]
+        results["speedup_network_vs_networkx"] = (nxr["graph_build_s"] + nxr["dijkstra_5_types_s"]) / g["network_5_types_incl_snap_s"]
+        results["speedup_network_vs_networkx_queries_only"] = nxr["dijkstra_5_types_s"] / g["dijkstra_5_types_s"]
+    print(json.dumps({k: v for k, v in results.items() if k.startswith("speedup")}), flush=True)
+    (work / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,95 @@
+"""The Dash app: ``create_app(config)`` builds a fresh app (nothing is created at import time).
+
+>>> from dashboards.app import create_app   # doctest: +SKIP
+>>> create_app(None).run(port=8050)         # the demo district  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from dash import Dash, Input, Output, State, dcc, html
+from flask import Response, abort, request
+
+from dashboards.i18n import t
+from dashboards.ids import ID, PAGES
+from dashboards.pages import PAGE_MODULES
+from dashboards.provider import LEVELS, DashboardProvider
+
+__all__ = ["create_app"]
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+
+
+def _header(provider: DashboardProvider) -> html.Header:
+    return html.Header([
+        html.Div([html.Div(t("app.title"), id=ID.TITLE, className="gm-title"),
+                  html.Div(provider.study.name, id=ID.SUBTITLE, className="gm-subtitle")]),
+        html.Nav(id=ID.NAV, className="gm-nav"),
+        html.Div([
+            html.Label(t("app.profile"), id=ID.PROFILE_LABEL, htmlFor=str(ID.PROFILE)),
+            dcc.Dropdown(id=ID.PROFILE, options=provider.profiles(), value=provider.default_profile,
+                         clearable=False, persistence=True, persistence_type="session",
+                         style={"minWidth": "260px"}),
+            dcc.RadioItems(id=ID.LANG, options=[{"value": "zh", "label": "中文"}, {"value": "en", "label": "English"}],
+                           value="zh", inline=True, persistence=True, persistence_type="session",
+                           className="gm-lang"),
+        ], className="gm-header-controls"),
+    ], className="gm-header")
+
+
+def _nav(pathname: str | None, lang: str) -> list:
+    return [dcc.Link(t(f"nav.{key}", lang), href=path, id=f"nav-{key}",
+                     className="gm-nav-link" + (" gm-active" if (pathname or "/") == path else ""))
+            for key, path in PAGES.items()]
+
+
+def create_app(config: str | DashboardProvider | None = None, *, basemap: str | None = None) -> Dash:
+    """Build the dashboard for a study.
+
+    Parameters
+    ----------
+    config
+        A ``gridmap.toml`` path, a ready :class:`~dashboards.provider.DashboardProvider`,
+        or None for the demo district.
+    basemap
+        Optional raster tile URL template (overrides the config's ``[dashboard] basemap``).
+        Tiles in GCJ-02 (Amap, Tencent) are offset by hundreds of metres from CGCS2000 data.
+    """
+    provider = config if isinstance(config, DashboardProvider) else DashboardProvider.from_config(config)
+    if basemap is not None:
+        provider.basemap = basemap
+    app = Dash(__name__, assets_folder=str(ASSETS), suppress_callback_exceptions=True, title=t("app.title"),
+               update_title=None, serve_locally=True)
+    app.layout = html.Div([
+        dcc.Location(id=ID.URL),
+        _header(provider),
+        html.Div(t("basemap.warning"), className="gm-note") if provider.basemap else None,
+        html.Main(id=ID.PAGE),
+    ], className="gm-app")
+
+    @app.server.route("/_gridmap/geo/<key>/<level>.geojson")
+    def _geometry(key: str, level: str):
+        if key != provider.key or level not in (*LEVELS, "facility") or not provider.has_level(level):
+            abort(404)
+        etag = f'"{provider.key}-{level}"'
+        if request.headers.get("If-None-Match") == etag:
+            return Response(status=304)
+        resp = Response(provider.geojson(level), mimetype="application/geo+json")
+        resp.headers.update({"Content-Encoding": "gzip", "ETag": etag, "Cache-Control": "private, max-age=86400"})
+        return resp
+
+    @app.callback(Output(ID.PAGE, "children"), Output(ID.NAV, "children"), Output(ID.TITLE, "children"),
+                  Output(ID.PROFILE_LABEL, "children"), Output(ID.PROFILE, "options"),
+                  Input(ID.URL, "pathname"), Input(ID.LANG, "value"), State(ID.URL, "search"))
+    def _route(pathname, lang, search):
+        lang = lang or "zh"
+        key = next((k for k, p in PAGES.items() if p == (pathname or "/")), "overview")
+        query = {k: v[-1] for k, v in parse_qs((search or "").lstrip("?")).items()}
+        page = PAGE_MODULES[key].layout(provider, lang, query=query)
+        return page, _nav(pathname, lang), t("app.title", lang), t("app.profile", lang), provider.profiles(lang)
+
+    for module in PAGE_MODULES.values():
+        module.register(app, provider)
+    return app

@@ -1,0 +1,68 @@
+"""合规地图 Compliance map: communities or grids coloured by status, one rule or a metric; click for details."""
+
+from __future__ import annotations
+
+from dash import Input, Output, State, dcc, html, no_update
+
+from dashboards.components import detail_panel, legend, map_view, register_map
+from dashboards.i18n import t
+from dashboards.ids import ID, map_ids
+from dashboards.pages._common import map_payload
+from dashboards.provider import LEVELS, DashboardProvider
+
+PAGE = "map"
+
+
+def layout(provider: DashboardProvider, lang: str, query: dict | None = None) -> html.Div:
+    """``query`` may preselect ``level`` (community/grid) and ``color`` (a colour-by value), e.g. ``/map?level=grid``."""
+    query = query or {}
+    level = query.get("level", "community")
+    level = level if level in LEVELS and provider.has_level(level) else "community"
+    levels = [{"value": lv, "label": t(f"level.{lv}", lang)} for lv in LEVELS if provider.has_level(lv)]
+    controls = html.Div([
+        html.Label(t("cm.level", lang)),
+        dcc.RadioItems(id=ID.CM_LEVEL, options=levels, value=level, inline=True,
+                       persistence=True, persistence_type="session"),
+        html.Label(t("cm.color_by", lang)),
+        dcc.Dropdown(id=ID.CM_COLOR_BY, value=query.get("color", "status"), clearable=False, persistence=True,
+                     persistence_type="session", style={"minWidth": "340px"}),
+    ], className="gm-controls")
+    return html.Div([
+        controls,
+        html.Div([
+            html.Div([map_view(PAGE, basemap=provider.basemap, attribution=provider.basemap_attribution),
+                      html.Div(id=ID.CM_LEGEND)], className="gm-col gm-col-map"),
+            html.Div(detail_panel(None, lang), id=ID.CM_DETAIL, className="gm-col gm-col-detail"),
+        ], className="gm-row"),
+    ], className="gm-page", id="page-map")
+
+
+def register(app, provider: DashboardProvider) -> None:
+    ids = map_ids(PAGE)
+    register_map(app, PAGE)
+
+    @app.callback(Output(ID.CM_COLOR_BY, "options"), Output(ID.CM_COLOR_BY, "value"),
+                  Input(ID.CM_LEVEL, "value"), Input(ID.PROFILE, "value"), Input(ID.LANG, "value"),
+                  State(ID.CM_COLOR_BY, "value"))
+    def _options(level, profile, lang, current):
+        opts = provider.color_options(level or "community", profile, lang)
+        valid = {o["value"] for o in opts}
+        return opts, current if current in valid else "status"
+
+    @app.callback(Output(ids.values, "data"), Output(ID.CM_LEGEND, "children"),
+                  Input(ID.CM_LEVEL, "value"), Input(ID.CM_COLOR_BY, "value"),
+                  Input(ID.PROFILE, "value"), Input(ID.LANG, "value"))
+    def _values(level, mode, profile, lang):
+        level = level or "community"
+        valid = {o["value"] for o in provider.color_options(level, profile, lang)}
+        mode = mode if mode in valid else "status"
+        payload = map_payload(app, provider, level, mode, profile, lang)
+        return payload, legend(payload["legend"], t("cm.legend", lang))
+
+    @app.callback(Output(ID.CM_DETAIL, "children"), Input(ids.click, "data"),
+                  Input(ID.PROFILE, "value"), Input(ID.LANG, "value"))
+    def _detail(click, profile, lang):
+        if not click:
+            return detail_panel(None, lang) if lang else no_update
+        detail = provider.unit_detail(click["level"], click["unit_id"], profile, lang)
+        return detail_panel(detail, lang)

@@ -1,0 +1,83 @@
+"""概览 Overview: KPIs, the map of overall status, results per rule, the worst offenders."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from dash import Input, Output, dcc, html
+
+from dashboards.components import legend, map_view, register_map
+from dashboards.i18n import t
+from dashboards.ids import ID, map_ids
+from dashboards.pages._common import map_payload
+from dashboards.provider import STATUS_COLORS, DashboardProvider
+
+PAGE = "overview"
+
+
+def layout(provider: DashboardProvider, lang: str, query: dict | None = None) -> html.Div:
+    return html.Div([
+        html.Div(id=ID.OV_KPIS, className="gm-kpis"),
+        html.Div([
+            html.Div([html.H3(t("ov.map", lang)),
+                      map_view(PAGE, basemap=provider.basemap, attribution=provider.basemap_attribution,
+                               height="460px"),
+                      html.Div(id=ID.OV_LEGEND)], className="gm-col gm-col-map"),
+            html.Div([html.H3(t("ov.chart", lang)),
+                      dcc.Graph(id=ID.OV_CHART, config={"displayModeBar": False}, style={"height": "460px"})],
+                     className="gm-col"),
+        ], className="gm-row"),
+        html.H3(t("ov.worst", lang)),
+        html.Div(id=ID.OV_WORST),
+    ], className="gm-page", id="page-overview")
+
+
+def kpi_cards(k: dict, lang: str) -> list:
+    cov = k.get("coverage")
+    if cov:
+        cov_value = " · ".join(f"{v:.0%}" for v in list(cov.values())[:2])
+        cov_note = "；".join(f"{label} {v:.0%}" for label, v in cov.items())
+    else:
+        cov_value, cov_note = t("kpi.coverage.none", lang), t("kpi.coverage.note", lang)
+    cards = [
+        ("communities", f"{k['pass']}/{k['communities']}",
+         t("kpi.communities.note", lang, fail=k["fail"], warning=k["warning"], na=k["not_assessed"])),
+        ("households", f"{k['households']:,}", t("kpi.households.note", lang, n=f"{k['unassigned']:,}")),
+        ("grids_short", f"{k['grids_short']}", t("kpi.grids_short.note", lang, n=k["grids"], gap=k["coordinator_gap"])),
+        ("coverage", cov_value, cov_note),
+    ]
+    return [html.Div([html.Div(t(f"kpi.{key}", lang), className="gm-kpi-label"),
+                      html.Div(value, className="gm-kpi-value", id=f"kpi-{key}"),
+                      html.Div(note, className="gm-kpi-note")], className="gm-kpi") for key, value, note in cards]
+
+
+def rule_chart(counts, lang: str) -> go.Figure:
+    titles = [x if len(x) <= 18 else x[:17] + "…" for x in counts["title"]]
+    fig = go.Figure()
+    for status, key in (("pass", "status.pass"), ("fail", "status.fail"), ("not_assessed", "status.not_assessed")):
+        fig.add_bar(y=titles, x=counts[status], name=t(key, lang), orientation="h",
+                    marker_color=STATUS_COLORS[status], hovertext=list(counts["title"]))
+    fig.update_layout(barmode="stack", margin={"l": 10, "r": 10, "t": 10, "b": 30},
+                      legend={"orientation": "h", "y": -0.08}, yaxis={"autorange": "reversed"},
+                      plot_bgcolor="white", font={"family": "Noto Sans CJK SC, Microsoft YaHei, sans-serif"})
+    return fig
+
+
+def worst_table(df, lang: str) -> html.Table:
+    cols = [("unit_name", "col.name"), ("fails", "col.fails"), ("worst", "col.worst")]
+    head = html.Thead(html.Tr([html.Th(t(k, lang)) for _, k in cols]))
+    body = html.Tbody([html.Tr([html.Td(str(row[c])) for c, _ in cols]) for row in df.to_dict("records")])
+    return html.Table([head, body], className="gm-table", id="ov-worst-table")
+
+
+def register(app, provider: DashboardProvider) -> None:
+    ids = map_ids(PAGE)
+    register_map(app, PAGE)
+
+    @app.callback(Output(ID.OV_KPIS, "children"), Output(ID.OV_CHART, "figure"), Output(ID.OV_WORST, "children"),
+                  Output(ids.values, "data"), Output(ID.OV_LEGEND, "children"), Input(ID.PROFILE, "value"), Input(ID.LANG, "value"))
+    def _update(profile, lang):
+        k = provider.kpis(profile, lang)
+        payload = map_payload(app, provider, "community", "status", profile, lang)
+        chart = rule_chart(provider.rule_counts(profile, lang), lang)
+        worst = worst_table(provider.worst(profile, lang), lang)
+        return kpi_cards(k, lang), chart, worst, payload, legend(payload["legend"])

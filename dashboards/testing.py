@@ -1,0 +1,56 @@
+"""Helpers for browser tests and benchmarks: serve an app in a thread, launch Debian's Chromium.
+
+Playwright drives the system Chromium (``/usr/bin/chromium``); it never downloads
+browsers. WebGL runs on SwiftShader (software), like a machine without a GPU.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from contextlib import contextmanager
+
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "chromium_path", "serve_in_thread", "launch_chromium"]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run",
+    # software WebGL (SwiftShader) for MapLibre on machines without a GPU
+    "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist",
+]
+
+
+def chromium_path() -> str | None:
+    """The Chromium executable (``GRIDMAP_CHROMIUM`` or /usr/bin/chromium), None when absent."""
+    path = os.environ.get("GRIDMAP_CHROMIUM", CHROMIUM)
+    return path if os.path.exists(path) or shutil.which(path) else None
+
+
+@contextmanager
+def serve_in_thread(app, host: str = "127.0.0.1"):
+    """Run a Dash app's Flask server on a free port in a daemon thread; yields the base URL."""
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class _Quiet(WSGIRequestHandler):
+        def log_request(self, *args, **kwargs) -> None:  # keep test output readable
+            pass
+
+    server = make_server(host, 0, app.server, threaded=True, request_handler=_Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def launch_chromium(playwright, **kwargs):
+    """Launch the system Chromium headless (raises when it is absent)."""
+    path = chromium_path()
+    if path is None:
+        raise FileNotFoundError(f"Chromium not found at {CHROMIUM} (Debian package 'chromium')")
+    return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True, **kwargs)

@@ -1,0 +1,740 @@
+"""Walking network: noding, components, snapping onto edges, exact multi-source distances.
+
+The network is built once from a line layer (:func:`build_network`) and is then
+read-only: a :class:`Network` holds the node coordinates, the edges (end nodes,
+length, geometry), the component of every node and a symmetric CSR graph.
+
+* **Noding.** Real street layers have long lines that cross without a shared
+  vertex. Lines whose intersection is anything but shared end points are noded
+  with :func:`shapely.node` (only those lines, so clean layers cost little).
+  Bridges and tunnels must not be joined to the streets they pass over: give
+  ``level_column`` (e.g. OSM ``layer``) and lines of different levels are only
+  connected where they share an end point.
+* **Components.** Every connected component is reported; ``components="largest"``
+  drops all but the largest.
+* **Snapping.** A point is snapped to the nearest point *on an edge* (not the
+  nearest node); the edge is split virtually, so its distance to both end nodes
+  is exact. Points farther than ``max_snap_m`` from every edge are not snapped
+  and are reported.
+* **Distances.** :func:`network_distance` runs one multi-source Dijkstra
+  (:func:`scipy.sparse.csgraph.dijkstra` with ``min_only=True`` and ``limit``)
+  from all sources at once. Sources enter as virtual nodes with one-way edges to
+  both ends of their edge, so the result is exact, including source and target on
+  the same edge. The snap legs (point → edge) are part of the distance, so a
+  network distance is never shorter than the straight line.
+
+>>> from shapely import LineString, Point
+>>> lines = GeoSeries([LineString([(0, 0), (200, 0)]), LineString([(100, -50), (100, 50)])], crs=4549)
+>>> net = build_network(lines)
+>>> net.n_nodes, net.n_edges  # the crossing at (100, 0) was noded
+(5, 4)
+>>> d, src = network_distance(net, GeoSeries([Point(0, 0)], crs=4549), GeoSeries([Point(100, 50)], crs=4549))
+>>> float(d[0])
+150.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+import shapely
+import shapely.ops
+from geopandas import GeoDataFrame, GeoSeries
+from scipy import sparse
+from scipy.sparse import csgraph
+
+from gridmap.crs import require_metric
+
+__all__ = [
+    "Network",
+    "Snap",
+    "build_network",
+    "node_lines",
+    "snap_points",
+    "network_distance",
+    "node_distances",
+    "reachable_pieces",
+    "augmented_graph",
+    "dijkstra_from",
+    "metres_for_minutes",
+    "minutes_for_metres",
+    "WALK_KMH",
+]
+
+#: default walking speed (STANDARDS §6: 4.5–5 km/h; 10 minutes ≈ 800 m)
+WALK_KMH = 4.8
+_EPS = 1e-9
+
+
+def metres_for_minutes(minutes: float, *, speed_kmh: float = WALK_KMH) -> float:
+    """Walking distance covered in ``minutes`` at ``speed_kmh``.
+
+    Examples
+    --------
+    >>> metres_for_minutes(10)
+    800.0
+    >>> round(metres_for_minutes(15, speed_kmh=4.0))
+    1000
+    """
+    if speed_kmh <= 0:
+        raise ValueError(f"speed_kmh must be positive, got {speed_kmh}")
+    return float(minutes) * speed_kmh * 1000.0 / 60.0
+
+
+def minutes_for_metres(metres: float, *, speed_kmh: float = WALK_KMH) -> float:
+    """Walking minutes for ``metres`` at ``speed_kmh``.
+
+    Examples
+    --------
+    >>> minutes_for_metres(800)
+    10.0
+    """
+    if speed_kmh <= 0:
+        raise ValueError(f"speed_kmh must be positive, got {speed_kmh}")
+    return float(metres) * 60.0 / (speed_kmh * 1000.0)
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A routable, undirected walking network in a metric CRS.
+
+    Attributes
+    ----------
+    nodes : ndarray, shape (n, 2)
+        Node coordinates.
+    u, v : ndarray of int
+        End nodes of each edge (``u`` is the start of the edge geometry).
+    length : ndarray of float
+        Edge lengths in metres.
+    geometry : ndarray of shapely LineStrings
+        Edge geometries.
+    component : ndarray of int
+        Component label of every node; ``main`` is the largest.
+    components : pandas.DataFrame
+        One row per component: ``nodes``, ``edges``, ``length_m``, ``main``, ``dropped``.
+    crs
+        The CRS of the coordinates.
+    noded : int
+        How many input lines were split by noding.
+    """
+
+    nodes: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    length: np.ndarray
+    geometry: np.ndarray
+    component: np.ndarray
+    components: pd.DataFrame
+    crs: object
+    noded: int = 0
+    main: int = 0
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def n_nodes(self) -> int:
+        return int(len(self.nodes))
+
+    @property
+    def n_edges(self) -> int:
+        return int(len(self.u))
+
+    @cached_property
+    def graph(self) -> sparse.csr_matrix:
+        """Symmetric CSR adjacency (the shortest of parallel edges; no self loops)."""
+        return _csr(self.u, self.v, self.length, self.n_nodes)
+
+    @cached_property
+    def tree(self) -> shapely.STRtree:
+        return shapely.STRtree(self.geometry)
+
+    def edges(self) -> GeoDataFrame:
+        """The edges as a GeoDataFrame (``u``, ``v``, ``length_m``, ``component``)."""
+        return GeoDataFrame({"u": self.u, "v": self.v, "length_m": self.length,
+                             "component": self.component[self.u]}, geometry=self.geometry, crs=self.crs)
+
+    def __repr__(self) -> str:
+        return f"Network(nodes={self.n_nodes}, edges={self.n_edges}, components={len(self.components)})"
+
+
+def _csr(u, v, w, n, extra=None) -> sparse.csr_matrix:
+    keep = u != v
+    a = np.concatenate([u[keep], v[keep]])
+    b = np.concatenate([v[keep], u[keep]])
+    c = np.maximum(np.concatenate([w[keep], w[keep]]), _EPS)  # csgraph: explicit zeros are not edges
+    if extra is not None:
+        a, b, c = np.concatenate([a, extra[0]]), np.concatenate([b, extra[1]]), np.concatenate([c, np.maximum(extra[2], _EPS)])
+        n = max(n, int(extra[0].max()) + 1 if len(extra[0]) else n)
+    # keep the shortest of parallel edges (a coo→csr conversion would add them up)
+    order = np.lexsort((c, b, a))
+    a, b, c = a[order], b[order], c[order]
+    first = np.ones(len(a), dtype=bool)
+    first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    return sparse.csr_matrix((c[first], (a[first], b[first])), shape=(n, n))
+
+
+def _as_lines(lines) -> tuple[np.ndarray, object, pd.Index]:
+    if isinstance(lines, GeoDataFrame):
+        geoms = lines.geometry
+    elif isinstance(lines, GeoSeries):
+        geoms = lines
+    else:
+        raise TypeError(f"expected a GeoDataFrame or GeoSeries of lines, got {type(lines).__name__}")
+    require_metric(geoms, what="路网长度")
+    return np.asarray(geoms.values), geoms.crs, geoms.index
+
+
+def node_lines(geoms: np.ndarray, *, levels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Split lines wherever they intersect other than at shared end points.
+
+    Parameters
+    ----------
+    geoms : ndarray of LineStrings
+    levels : ndarray, optional
+        A level per line (bridge/tunnel ``layer``); lines of different levels are
+        never split against each other.
+
+    Returns
+    -------
+    pieces : ndarray of LineStrings
+    level : ndarray
+        The level of every piece.
+    noded : int
+        How many input lines were split.
+
+    Examples
+    --------
+    >>> from shapely import LineString
+    >>> g = np.array([LineString([(0, 0), (2, 0)]), LineString([(1, -1), (1, 1)])])
+    >>> len(node_lines(g)[0]), len(node_lines(g, levels=np.array([0, 1]))[0])
+    (4, 2)
+    """
+    n = len(geoms)
+    lev = np.zeros(n, dtype=np.int64) if levels is None else pd.factorize(pd.Series(levels).fillna(0))[0]
+    if n == 0:
+        return geoms, lev, 0
+    tree = shapely.STRtree(geoms)
+    i, j = tree.query(geoms, predicate="intersects")
+    m = (i < j) & (lev[i] == lev[j])
+    i, j = i[m], j[m]
+    # clean: interiors do not meet, and no end point lies on the other's interior
+    clean = shapely.relate_pattern(geoms[i], geoms[j], "FF*F*****")
+    dirty = np.zeros(n, dtype=bool)
+    dirty[i[~clean]] = True
+    dirty[j[~clean]] = True
+    # lines that touch themselves (loops through a vertex) need noding too
+    dirty |= ~shapely.is_simple(geoms)
+    pieces, piece_level = [geoms[~dirty]], [lev[~dirty]]
+    for level in np.unique(lev[dirty]):
+        sel = dirty & (lev == level)
+        noded = shapely.get_parts(shapely.node(shapely.multilinestrings(geoms[sel])))
+        pieces.append(noded)
+        piece_level.append(np.full(len(noded), level))
+    return np.concatenate(pieces), np.concatenate(piece_level), int(dirty.sum())
+
+
+def _unique_xy(xy: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Unique rows of ``xy`` after rounding to ``tol``; returns (first coordinates, inverse)."""
+    key = np.round(xy / tol).astype(np.int64)
+    order = np.lexsort((key[:, 1], key[:, 0]))
+    k = key[order]
+    new = np.ones(len(k), dtype=bool)
+    new[1:] = (k[1:] != k[:-1]).any(axis=1)
+    group = np.cumsum(new) - 1
+    inverse = np.empty(len(xy), dtype=np.int64)
+    inverse[order] = group
+    return xy[order][new], inverse
+
+
+def build_network(
+    lines: GeoDataFrame | GeoSeries,
+    *,
+    node: bool = True,
+    level_column: str | None = None,
+    components: str = "keep",
+    tolerance: float = 1e-3,
+) -> Network:
+    """Build a routable walking network from a line layer.
+
+    Parameters
+    ----------
+    lines : GeoDataFrame or GeoSeries
+        (Multi)LineStrings in a metric CRS.
+    node : bool, keyword-only
+        Split lines where they cross without a shared vertex (default True).
+    level_column : str, optional, keyword-only
+        A column telling bridges/tunnels apart (e.g. OSM ``layer``); lines of
+        different levels connect only at shared end points.
+    components : {"keep", "largest"}, keyword-only
+        Keep every connected component (default; all are reported) or drop all
+        but the largest.
+    tolerance : float, keyword-only
+        End points closer than this (metres, rounded to a grid) are one node.
+
+    Returns
+    -------
+    Network
+
+    Examples
+    --------
+    >>> from shapely import LineString
+    >>> lines = GeoSeries([LineString([(0, 0), (100, 0)]), LineString([(500, 0), (600, 0)])], crs=4549)
+    >>> net = build_network(lines)
+    >>> net.components[["nodes", "main"]].values.tolist()
+    [[2, True], [2, False]]
+    >>> build_network(lines, components="largest").n_edges
+    1
+    """
+    if components not in ("keep", "largest"):
+        raise ValueError(f"components must be 'keep' or 'largest', not {components!r}")
+    geoms, crs, _ = _as_lines(lines)
+    levels = None
+    if level_column is not None:
+        if not isinstance(lines, GeoDataFrame) or level_column not in lines.columns:
+            raise ValueError(f"level_column {level_column!r} is not a column of the network layer")
+        levels = lines[level_column].to_numpy()
+    # explode multi-part lines, drop empties and points
+    parts, idx = shapely.get_parts(geoms, return_index=True)
+    lev = None if levels is None else levels[idx]
+    ok = (shapely.get_type_id(parts) == 1) & ~shapely.is_empty(parts) & (shapely.length(parts) > 0)
+    parts = parts[ok]
+    lev = None if lev is None else lev[ok]
+    noded = 0
+    if node:
+        parts, _, noded = node_lines(parts, levels=lev)
+        parts = parts[shapely.length(parts) > 0]
+    n_coords = shapely.get_num_coordinates(parts)
+    coords = shapely.get_coordinates(parts)
+    last = np.cumsum(n_coords) - 1
+    first = last - n_coords + 1
+    ends = np.concatenate([coords[first], coords[last]])
+    nodes, inv = _unique_xy(ends, tolerance)
+    u, v = inv[: len(parts)], inv[len(parts):]
+    length = shapely.length(parts)
+    n = len(nodes)
+    graph = _csr(u, v, length, n)
+    ncomp, label = csgraph.connected_components(graph, directed=False)
+    sizes = np.bincount(label, minlength=ncomp)
+    # relabel components by size (0 = largest), stable by first node
+    order = np.lexsort((np.arange(ncomp), -sizes))
+    rank = np.empty(ncomp, dtype=np.int64)
+    rank[order] = np.arange(ncomp)
+    label = rank[label]
+    sizes = sizes[order]
+    elab = label[u]
+    table = pd.DataFrame({
+        "nodes": sizes,
+        "edges": np.bincount(elab, minlength=ncomp),
+        "length_m": np.bincount(elab, weights=length, minlength=ncomp),
+    })
+    table.index.name = "component"
+    table["main"] = table.index == 0
+    table["dropped"] = False
+    if components == "largest" and ncomp > 1:
+        table["dropped"] = table.index != 0
+        keep_e = elab == 0
+        keep_n = label == 0
+        new_id = np.cumsum(keep_n) - 1
+        nodes, u, v, length, parts = nodes[keep_n], new_id[u[keep_e]], new_id[v[keep_e]], length[keep_e], parts[keep_e]
+        label = label[keep_n]
+    return Network(nodes=nodes, u=u, v=v, length=length, geometry=parts, component=label, components=table,
+                   crs=crs, noded=noded)
+
+
+# --------------------------------------------------------------------------- snapping
+
+
+@dataclass(frozen=True)
+class Snap:
+    """Where points meet the network.
+
+    ``edge`` is -1 for points farther than the snap limit (or with empty
+    geometry); ``offset`` is the distance along the edge from its ``u`` end;
+    ``snap_m`` the distance from the point to the edge.
+    """
+
+    edge: np.ndarray
+    offset: np.ndarray
+    snap_m: np.ndarray
+    max_snap_m: float
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.edge >= 0
+
+    def to_u(self, net: Network) -> np.ndarray:
+        return np.where(self.ok, self.offset, np.nan)
+
+    def to_v(self, net: Network) -> np.ndarray:
+        e = np.clip(self.edge, 0, None)
+        return np.where(self.ok, net.length[e] - self.offset, np.nan)
+
+    def frame(self, index=None) -> pd.DataFrame:
+        return pd.DataFrame({"edge": self.edge, "offset_m": self.offset, "snap_m": self.snap_m,
+                             "snapped": self.ok}, index=index)
+
+
+def _points(points) -> np.ndarray:
+    if isinstance(points, GeoDataFrame):
+        points = points.geometry
+    if isinstance(points, GeoSeries):
+        g = np.asarray(points.values)
+    else:
+        g = np.asarray(points)
+    if g.dtype == object:
+        typ = shapely.get_type_id(g)
+        if (typ != 0).any():
+            g = np.where(typ == 0, g, shapely.centroid(g))
+    return g
+
+
+def snap_points(net: Network, points, *, max_snap_m: float = 200.0) -> Snap:
+    """Snap points to the nearest point on an edge.
+
+    Parameters
+    ----------
+    net : Network
+    points : GeoSeries, GeoDataFrame or array of shapely geometries
+        Polygons are represented by their centroid. Same CRS as ``net``.
+    max_snap_m : float, keyword-only
+        Points farther than this from every edge are not snapped (``edge == -1``).
+
+    Returns
+    -------
+    Snap
+
+    Examples
+    --------
+    >>> from shapely import LineString, Point
+    >>> net = build_network(GeoSeries([LineString([(0, 0), (100, 0)])], crs=4549))
+    >>> s = snap_points(net, [Point(30, 40), Point(50, 500)], max_snap_m=100)
+    >>> s.edge.tolist(), s.offset.tolist(), s.snap_m.tolist()
+    ([0, -1], [30.0, nan], [40.0, 500.0])
+    """
+    g = _points(points)
+    if isinstance(points, (GeoSeries, GeoDataFrame)) and points.crs is not None and net.crs is not None:
+        if not points.crs.equals(net.crs):
+            raise ValueError(f"points are in {points.crs.name!r} but the network is in {net.crs.name!r}; use to_crs() first")
+    n = len(g)
+    edge = np.full(n, -1, dtype=np.int64)
+    offset = np.full(n, np.nan)
+    snap_m = np.full(n, np.nan)
+    if n == 0 or net.n_edges == 0:
+        return Snap(edge, offset, snap_m, float(max_snap_m))
+    valid = ~(shapely.is_missing(g) | shapely.is_empty(g))
+    vi = np.flatnonzero(valid)
+    if len(vi) >= _FAST_SNAP_MIN:
+        xy = shapely.get_coordinates(g[vi])
+        fe, fo, fd, exact = _snap_fast(net, xy)
+        done = exact & (fd <= max_snap_m)
+        rows = vi[done]
+        edge[rows], offset[rows], snap_m[rows] = fe[done], fo[done], fd[done]
+        vi = vi[~done]
+    if len(vi) == 0:
+        return Snap(edge, offset, snap_m, float(max_snap_m))
+    (pi, ei), dist = net.tree.query_nearest(g[vi], max_distance=max_snap_m, return_distance=True, all_matches=True)
+    # equidistant edges (a point nearest to a node): the lowest edge id, as the fast path does
+    order = np.lexsort((ei, np.round(dist, 9), pi))
+    pi, ei, dist = pi[order], ei[order], dist[order]
+    first = np.ones(len(pi), dtype=bool)
+    first[1:] = pi[1:] != pi[:-1]
+    pi, ei, dist = pi[first], ei[first], dist[first]
+    rows = vi[pi]
+    edge[rows] = ei
+    snap_m[rows] = dist
+    offset[rows] = np.clip(shapely.line_locate_point(net.geometry[ei], g[rows]), 0.0, net.length[ei])
+    # the distance to the edge of points beyond the limit, for the report
+    far = np.flatnonzero(valid & (edge < 0))
+    if len(far):
+        (fi, _), fd = net.tree.query_nearest(g[far], return_distance=True, all_matches=False)
+        nearest = np.full(len(far), np.nan)
+        nearest[fi] = fd
+        snap_m[far] = nearest
+    return Snap(edge, offset, snap_m, float(max_snap_m))
+
+
+_FAST_SNAP_MIN = 2000  # points; below this the STRtree alone is as fast
+_SAMPLE_M = 20.0
+_K = 8
+
+
+def _segments(net: Network) -> dict:
+    """2-point segments of every edge with their edge id and start offset, plus a KD-tree of
+    sample points: the midpoints of pieces ≤ ``_SAMPLE_M`` long, so every point of a segment is
+    within ``half`` (half a piece) of a sample of that segment."""
+    seg = net._cache.get("segments")
+    if seg is not None:
+        return seg
+    from scipy.spatial import cKDTree
+
+    coords, idx = shapely.get_coordinates(net.geometry, return_index=True)
+    same = idx[1:] == idx[:-1]
+    a, b, e = coords[:-1][same], coords[1:][same], idx[:-1][same]
+    ln = np.hypot(*(b - a).T)
+    cum = np.concatenate([[0.0], np.cumsum(ln)])
+    first = np.searchsorted(e, e, side="left")
+    start = cum[:-1] - cum[first]
+    n_s = np.maximum(np.ceil(ln / _SAMPLE_M).astype(np.int64), 1)
+    sid = np.repeat(np.arange(len(a)), n_s)
+    k = np.arange(len(sid)) - np.repeat(np.cumsum(n_s) - n_s, n_s)
+    frac = (k + 0.5) / n_s[sid]
+    pts = a[sid] + (b[sid] - a[sid]) * frac[:, None]
+    half = float((ln / n_s).max()) / 2.0 if len(ln) else 0.0
+    seg = {"a": a, "b": b, "edge": e, "start": start, "len": ln, "sid": sid, "half": half,
+           "tree": cKDTree(pts, balanced_tree=False, compact_nodes=False)}
+    net._cache["segments"] = seg
+    return seg
+
+
+def _snap_k(seg: dict, xy: np.ndarray, k: int):
+    sd, si = seg["tree"].query(xy, k=k, workers=-1)
+    if k == 1:
+        sd, si = sd[:, None], si[:, None]
+    cand = seg["sid"][si]  # (n, k) segment ids
+    a, b = seg["a"][cand], seg["b"][cand]
+    ab = b - a
+    denom = (ab ** 2).sum(axis=2)
+    t = np.clip(((xy[:, None, :] - a) * ab).sum(axis=2) / np.where(denom > 0, denom, 1.0), 0.0, 1.0)
+    q = a + ab * t[..., None]
+    d = np.hypot(*(xy[:, None, :] - q).transpose(2, 0, 1))
+    edge = seg["edge"][cand]
+    # the closest; ties: the lowest edge id
+    best = np.lexsort((edge, np.round(d, 9)), axis=-1)[:, 0]
+    rows = np.arange(len(xy))
+    bd = d[rows, best]
+    bc = cand[rows, best]
+    # exact when every sample not returned is farther than best + half a piece
+    exact = sd[:, -1] > bd + seg["half"] + 1e-9
+    return bc, seg["start"][bc] + t[rows, best] * seg["len"][bc], bd, exact
+
+
+def _snap_fast(net: Network, xy: np.ndarray):
+    """Nearest edge point via a KD-tree of segment samples (k = 8, then 32 where 8 cannot
+    prove the answer); ``exact`` is False where neither can (those go to the STRtree)."""
+    seg = _segments(net)
+    n_samples = len(seg["sid"])
+    bc, off, bd, exact = _snap_k(seg, xy, min(_K, n_samples))
+    redo = np.flatnonzero(~exact)
+    if len(redo) and n_samples > _K:
+        bc2, off2, bd2, ex2 = _snap_k(seg, xy[redo], min(4 * _K, n_samples))
+        bc[redo], off[redo], bd[redo], exact[redo] = bc2, off2, bd2, ex2
+    edge = seg["edge"][bc]
+    return edge, np.clip(off, 0.0, net.length[edge]), bd, exact
+
+
+# --------------------------------------------------------------------------- distances
+
+
+def _virtual(net: Network, snap: Snap, which: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One-way edges from virtual source nodes n+k to both ends of each source's edge."""
+    e = snap.edge[which]
+    k = np.arange(len(which)) + net.n_nodes
+    s = snap.snap_m[which]
+    to_u = s + snap.offset[which]
+    to_v = s + net.length[e] - snap.offset[which]
+    return np.concatenate([k, k]), np.concatenate([net.u[e], net.v[e]]), np.concatenate([to_u, to_v])
+
+
+def node_distances(net: Network, sources: Snap, *, limit: float = np.inf, groups: np.ndarray | None = None,
+                   min_only: bool = True):
+    """Distance from the nearest snapped source to every node (multi-source Dijkstra).
+
+    Parameters
+    ----------
+    net : Network
+    sources : Snap
+        Snapped sources; unsnapped ones are ignored.
+    limit : float, keyword-only
+        Search radius in metres; farther nodes get ``inf``.
+    groups : ndarray of bool, optional, keyword-only
+        Use only the sources where this mask (aligned with ``sources``) is true.
+    min_only : bool, keyword-only
+        True: one array (nearest source); False: one row per snapped source.
+
+    Returns
+    -------
+    dist : ndarray
+        Shape (n_nodes,) or (n_sources_snapped, n_nodes).
+    source : ndarray of int
+        With ``min_only``: the position (in ``sources``) of the nearest source of each node, -1 if none.
+    """
+    graph, full = augmented_graph(net, sources)
+    which = full if groups is None else full[np.asarray(groups, dtype=bool)[full]]
+    return dijkstra_from(net, graph, which, limit=limit, min_only=min_only, all_sources=full)
+
+
+def augmented_graph(net: Network, sources: Snap) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """The network graph plus one virtual node per snapped source (node ``n_nodes + rank``).
+
+    Build it once and run :func:`dijkstra_from` for any subset of the sources
+    (e.g. one facility type, or the facilities of one community).
+
+    Returns
+    -------
+    graph : csr_matrix
+    which : ndarray of int
+        Positions (in ``sources``) of the snapped sources, in virtual-node order.
+    """
+    which = np.flatnonzero(sources.ok)
+    if len(which) == 0:
+        return net.graph, which
+    graph = _csr(net.u, net.v, net.length, net.n_nodes + len(which), extra=_virtual(net, sources, which))
+    graph.sort_indices()
+    return graph, which
+
+
+def dijkstra_from(net: Network, graph: sparse.csr_matrix, which: np.ndarray, *, limit: float = np.inf,
+                  min_only: bool = True, all_sources: np.ndarray | None = None):
+    """Multi-source Dijkstra from the sources at positions ``which``.
+
+    ``all_sources`` is the ``which`` returned by :func:`augmented_graph` (defaults
+    to ``which``: the graph was built for exactly these sources).
+    """
+    base = which if all_sources is None else all_sources
+    if len(which) == 0:
+        shape = (net.n_nodes,) if min_only else (0, net.n_nodes)
+        return np.full(shape, np.inf), np.full(net.n_nodes, -1)
+    rank = np.searchsorted(base, which)
+    idx = rank + net.n_nodes
+    pad = limit * (1 + 1e-12) + 1e-6 if np.isfinite(limit) else np.inf
+    if min_only:
+        dist, _, src = csgraph.dijkstra(graph, directed=True, indices=idx, limit=pad, min_only=True,
+                                        return_predecessors=True)
+        src_pos = np.where(src[: net.n_nodes] >= 0, base[np.clip(src[: net.n_nodes] - net.n_nodes, 0, None)], -1)
+        return dist[: net.n_nodes], src_pos
+    dist = csgraph.dijkstra(graph, directed=True, indices=idx, limit=pad)
+    return dist[:, : net.n_nodes], None
+
+
+def network_distance(
+    net: Network,
+    targets,
+    sources,
+    *,
+    limit: float = np.inf,
+    max_snap_m: float = 200.0,
+    target_snap: Snap | None = None,
+    source_snap: Snap | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact network distance from each target to its nearest source.
+
+    The distance is snap leg (target → edge) + along the network + snap leg
+    (edge → source); targets and sources on the same edge also reach each other
+    directly along it.
+
+    Parameters
+    ----------
+    net : Network
+    targets, sources : GeoSeries or arrays of points (ignored when the snaps are given)
+    limit : float, keyword-only
+        Distances beyond this are ``inf``.
+    max_snap_m : float, keyword-only
+        Snap limit for points snapped here.
+    target_snap, source_snap : Snap, optional
+        Reuse snaps computed once (e.g. households snapped for several types).
+
+    Returns
+    -------
+    dist : ndarray of float
+        ``inf`` beyond ``limit``, for unsnapped targets and without any reachable source.
+    nearest : ndarray of int
+        Position in ``sources`` of the nearest source, -1 when none.
+
+    Examples
+    --------
+    A cul-de-sac: a one-edge spur (0,0)–(0,100) off a street; the facility sits on
+    the spur, the household 30 m along the street from the junction.
+
+    >>> from shapely import LineString, Point
+    >>> net = build_network(GeoSeries([LineString([(0, 0), (0, 100)]), LineString([(-100, 0), (100, 0)])], crs=4549))
+    >>> d, _ = network_distance(net, [Point(30, 0)], [Point(0, 60)])
+    >>> float(d[0])
+    90.0
+    """
+    ts = target_snap if target_snap is not None else snap_points(net, targets, max_snap_m=max_snap_m)
+    ss = source_snap if source_snap is not None else snap_points(net, sources, max_snap_m=max_snap_m)
+    node_d, node_src = node_distances(net, ss, limit=limit)
+    return _targets_from_nodes(net, ts, ss, node_d, node_src, limit=limit)
+
+
+def _targets_from_nodes(net: Network, ts: Snap, ss: Snap, node_d, node_src, *, limit: float,
+                        source_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    n = len(ts.edge)
+    dist = np.full(n, np.inf)
+    nearest = np.full(n, -1, dtype=np.int64)
+    ok = np.flatnonzero(ts.ok)
+    if len(ok) == 0:
+        return dist, nearest
+    e = ts.edge[ok]
+    du = node_d[net.u[e]] + ts.snap_m[ok] + ts.offset[ok]
+    dv = node_d[net.v[e]] + ts.snap_m[ok] + (net.length[e] - ts.offset[ok])
+    use_v = dv < du
+    best = np.where(use_v, dv, du)
+    who = np.where(use_v, node_src[net.v[e]], node_src[net.u[e]])
+    # same-edge sources: straight along the shared edge
+    src_ok = ss.ok if source_mask is None else (ss.ok & source_mask)
+    s_idx = np.flatnonzero(src_ok)
+    if len(s_idx):
+        s_edge = ss.edge[s_idx]
+        order = np.argsort(s_edge, kind="stable")
+        s_idx, s_edge = s_idx[order], s_edge[order]
+        lo = np.searchsorted(s_edge, e, side="left")
+        hi = np.searchsorted(s_edge, e, side="right")
+        cnt = hi - lo
+        has = np.flatnonzero(cnt > 0)
+        if len(has):
+            rep = np.repeat(has, cnt[has])
+            start = np.repeat(lo[has], cnt[has])
+            within = np.arange(len(rep)) - np.repeat(np.cumsum(cnt[has]) - cnt[has], cnt[has])
+            cand = s_idx[start + within]
+            t = ok[rep]
+            direct = ts.snap_m[t] + np.abs(ts.offset[t] - ss.offset[cand]) + ss.snap_m[cand]
+            # minimum per target (first of the sorted order wins ties)
+            o = np.lexsort((cand, direct, rep))
+            rep_s, direct_s, cand_s = rep[o], direct[o], cand[o]
+            firsts = np.ones(len(rep_s), dtype=bool)
+            firsts[1:] = rep_s[1:] != rep_s[:-1]
+            r, dd, cc = rep_s[firsts], direct_s[firsts], cand_s[firsts]
+            better = dd < best[r]
+            best[r[better]] = dd[better]
+            who[r[better]] = cc[better]
+    within = best <= limit * (1 + 1e-12) + 1e-6 if np.isfinite(limit) else np.isfinite(best)
+    dist[ok[within]] = best[within]
+    nearest[ok[within]] = who[within]
+    return dist, nearest
+
+
+def reachable_pieces(net: Network, node_d: np.ndarray, radius: float, *, start_edge: int = -1,
+                     start_offset: float = 0.0, start_budget: float = 0.0) -> np.ndarray:
+    """The edge pieces within ``radius`` given node distances from one source.
+
+    Whole edges whose both ends are near enough, partial edges from either end,
+    and the stretch of the source's own edge reachable directly.
+
+    Returns
+    -------
+    ndarray of LineStrings
+    """
+    du, dv = node_d[net.u], node_d[net.v]
+    ru = np.clip(radius - du, 0, None)
+    rv = np.clip(radius - dv, 0, None)
+    ru[~np.isfinite(du)] = 0
+    rv[~np.isfinite(dv)] = 0
+    L = net.length
+    whole = (ru + rv >= L) & ((ru > 0) | (rv > 0))
+    out = [net.geometry[whole]]
+    part_u = np.flatnonzero(~whole & (ru > 0))
+    part_v = np.flatnonzero(~whole & (rv > 0))
+    pieces = []
+    for i in part_u:
+        pieces.append(shapely.ops.substring(net.geometry[i], 0.0, float(ru[i])))
+    for i in part_v:
+        pieces.append(shapely.ops.substring(net.geometry[i], float(L[i] - rv[i]), float(L[i])))
+    if start_edge >= 0 and start_budget > 0:
+        pieces.append(shapely.ops.substring(net.geometry[start_edge], max(0.0, start_offset - start_budget),
+                                            min(float(L[start_edge]), start_offset + start_budget)))
+    if pieces:
+        out.append(np.array(pieces, dtype=object))
+    return np.concatenate(out) if out else np.array([], dtype=object)

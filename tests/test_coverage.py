@@ -1,0 +1,257 @@
+"""Coverage per facility type: exact straight line and network, aggregation, rules, outputs."""
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import X0, Y0, make_layers
+from shapely import LineString, Point
+
+import gridmap
+from gridmap import datasets
+from gridmap.coverage import (
+    CoverageSpec,
+    gap_cells,
+    measure_coverage,
+    specs_from_profile,
+    straight_distance,
+)
+
+
+@pytest.fixture(scope="module")
+def demo_study():
+    return gridmap.read_study(**datasets.demo_config())
+
+
+@pytest.fixture(scope="module")
+def demo_result(demo_study):
+    return gridmap.check(demo_study)
+
+
+def _tiny_study(fac_xy, types, *, network=True, extra_hh=()):
+    comm, grids, hh = make_layers()
+    if extra_hh:
+        hh = pd.concat([hh, gpd.GeoDataFrame({"户数": [h for _, _, h in extra_hh]},
+                                             geometry=[Point(X0 + x, Y0 + y) for x, y, _ in extra_hh], crs=4549)],
+                       ignore_index=True)
+    fac = gpd.GeoDataFrame({"类型": types, "名称": [f"f{i}" for i in range(len(types))]},
+                           geometry=[Point(X0 + x, Y0 + y) for x, y in fac_xy], crs=4549)
+    net = None
+    if network:
+        net = gpd.GeoDataFrame(geometry=[LineString([(X0, Y0 + 500), (X0 + 2000, Y0 + 500)])], crs=4549)
+    return gridmap.read_study(comm, grids=grids, households=hh, facilities=fac, network=net)
+
+
+def test_straight_line_radius_boundary_is_inclusive():
+    d, i = straight_distance(np.array([[X0 + 300.0, Y0], [X0 + 300.0 + 1e-3, Y0]]), np.array([[X0, Y0]]), limit=300)
+    assert d.tolist()[0] == 300.0 and np.isinf(d[1]) and i.tolist() == [0, -1]
+
+
+def test_tiny_study_exact_distances_both_modes():
+    # households at x = 250, 750, 1250, 1750 (y = 500, on the street); a kindergarten at (550, 500)
+    study = _tiny_study([(550, 500)], ["幼儿园"])
+    specs = [CoverageSpec("s", "kindergarten", 300, "straight"), CoverageSpec("n", "kindergarten", 300, "network")]
+    cov = measure_coverage(study, specs, service_areas=False, search_factor=10)
+    h = cov.households
+    np.testing.assert_allclose(h["straight_m:kindergarten"], [300, 200, 700, 1200])
+    np.testing.assert_allclose(h["network_m:kindergarten"], [300, 200, 700, 1200])
+    assert h["covered:s"].tolist() == [True, True, False, False]
+    assert h["covered:n"].tolist() == [True, True, False, False]
+    assert list(h.columns[:4]) == ["record", "grid_id", "community_id", "households"]
+    assert cov.communities.loc["330106001001", "coverage:s"] == 1.0
+    assert cov.communities.loc["330106001002", "coverage:s"] == 0.0
+    assert cov.grids["covered:n"].tolist() == [500, 700, 0, 0]
+
+
+def test_network_detour_and_snap_limit_reported():
+    # a household 260 m off the street: beyond the 200 m snap limit → not covered on the network, reported
+    study = _tiny_study([(250, 500)], ["幼儿园"], extra_hh=[(250, 760, "40")])
+    specs = [CoverageSpec("s", "kindergarten", 300, "straight"), CoverageSpec("n", "kindergarten", 300, "network")]
+    cov = measure_coverage(study, specs, service_areas=False, max_snap_m=200)
+    last = cov.households.iloc[-1]
+    assert last["covered:s"] and not last["covered:n"] and not last["snapped"]
+    far = [p for p in cov.problems if p.code == "coverage.snap_far"]
+    assert len(far) == 1 and "40 户" in far[0].message
+
+
+def test_policy_own_community_only():
+    # the only kindergarten is in community B (x = 1100): A's household at x = 750 is 350 m away
+    study = _tiny_study([(1050, 500)], ["幼儿园"])
+    spec = [CoverageSpec("s", "kindergarten", 400, "straight"), CoverageSpec("n", "kindergarten", 400, "network")]
+    any_ = measure_coverage(study, spec, service_areas=False)
+    own = measure_coverage(study, spec, policy="own", service_areas=False)
+    assert any_.households["covered:s"].tolist() == [False, True, True, False]
+    assert own.households["covered:s"].tolist() == [False, False, True, False]
+    assert own.households["covered:n"].tolist() == [False, False, True, False]
+    with pytest.raises(ValueError, match="policy"):
+        measure_coverage(study, spec, policy="mine")
+
+
+def test_type_without_facilities_is_zero_not_skipped():
+    study = _tiny_study([(550, 500)], ["幼儿园"])
+    cov = measure_coverage(study, [CoverageSpec("x", "nursery", 300)], service_areas=False)
+    assert cov.summary()["x"]["share"] == 0.0
+
+
+def test_gap_cells_sum_to_uncovered():
+    h = pd.DataFrame({"households": [10, 20, 30, 40], "covered:a": [True, False, False, True]})
+    xy = np.array([[0.0, 0], [10, 10], [500, 900], [2000, 0]])
+    for shape in ("hex", "square"):
+        cells = gap_cells(h, xy, [CoverageSpec("a", "market", 500)], size=250, shape=shape)
+        assert cells["uncovered:a"].sum() == 50 and cells["households"].sum() == 100
+        assert cells.geometry.area.round(3).nunique() == 1
+    with pytest.raises(ValueError, match="hex"):
+        gap_cells(h, xy, [], shape="tri")
+
+
+def test_hex_cells_contain_their_points():
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 3000, size=(300, 2))
+    h = pd.DataFrame({"households": np.ones(300), "covered:a": np.zeros(300, dtype=bool)})
+    from gridmap.coverage import _cells
+
+    ij, poly = _cells(xy, 200.0, "hex")
+    polys = poly(ij)
+    assert all(p.buffer(1e-6).contains(Point(x, y)) for p, (x, y) in zip(polys, xy, strict=True))
+    assert gap_cells(h, xy, [CoverageSpec("a", "market", 500)], size=200)["uncovered:a"].sum() == 300
+
+
+def test_rule_validation():
+    from gridmap.rules import _rule
+
+    base = {"id": "c", "level": "community", "kind": "coverage", "title_zh": "a", "title_en": "a", "source": "s",
+            "facility_type": "market"}
+    with pytest.raises(ValueError, match="radius_m or minutes"):
+        _rule(base, "x")
+    with pytest.raises(ValueError, match="mode"):
+        _rule({**base, "radius_m": 500, "mode": "crow"}, "x")
+    with pytest.raises(ValueError, match="min_share"):
+        _rule({**base, "radius_m": 500, "min_share": 2}, "x")
+    assert _rule({**base, "minutes": 5, "speed_kmh": 6}, "x").params["minutes"] == 5
+
+
+def test_profiles_have_cited_coverage_rules():
+    specs = specs_from_profile("gb50180-2018")
+    radii = {s.facility_type: s.radius_m for s in specs if s.id.startswith("community.life_circle")}
+    assert radii["kindergarten"] == 300 and radii["primary_school"] == 500 and radii["middle_school"] == 1000
+    assert radii["metro_station"] == 800 and radii["waste_point"] == 70
+    p = gridmap.load_profile("gb50180-2018")
+    assert all("to verify" in r.source for r in p.rules if r.kind == "coverage")
+    national = specs_from_profile("national")
+    assert [(s.facility_type, s.radius_m, s.mode) for s in national] == [("service_station", 800.0, "network")]
+
+
+def test_network_rule_without_network_is_not_assessed():
+    study = _tiny_study([(550, 500)], ["社区服务站"], network=False)
+    result = gridmap.check(study)
+    f = result.findings[result.findings.rule_id == "community.coverage.service_station"]
+    assert set(f.status) == {"not_assessed"}
+    assert any(p.code == "coverage.no_network" for p in result.problems)
+
+
+def test_check_on_demo_has_coverage_everywhere(demo_result, tmp_path):
+    r = demo_result
+    rid = "community.coverage.service_station"
+    assert list(r.coverage.columns[:4]) == ["record", "grid_id", "community_id", "households"]
+    assert r.coverage["households"].sum() == r.households["households"].sum()
+    assert f"coverage:{rid}" in r.communities.columns and f"coverage:{rid}" in r.grids.columns
+    f = r.findings[r.findings.rule_id == rid]
+    assert len(f) == len(r.communities) and set(f.status) <= {"pass", "fail"}
+    # per community: share = covered / households
+    c = r.communities
+    np.testing.assert_allclose(c[f"coverage:{rid}"], c[f"covered:{rid}"] / c["households"])
+    s = r.summary()["coverage"][rid]
+    assert s["mode"] == "network" and s["radius_m"] == 800 and 0 < s["share"] < 1
+    out = r.to_dir(tmp_path / "out")
+    assert "coverage.csv" in out
+    comm = pd.read_csv(out["communities.csv"], dtype={"community_id": str})
+    assert list(comm.columns[:7]) == ["community_id", "name", "households", "grids", "coordinators", "coordinators_required", "status"]
+    assert f"coverage:{rid}" in comm.columns
+    layers = set(gpd.list_layers(out["result.gpkg"])["name"])
+    assert {"communities", "grids", "findings", "coverage_households", "coverage_gaps", "service_areas"} <= layers
+    gaps = gpd.read_file(out["result.gpkg"], layer="coverage_gaps")
+    assert gaps[f"uncovered__{rid}"].sum() == (~r.coverage[f"covered:{rid}"]).mul(r.coverage["households"]).sum()
+    areas = gpd.read_file(out["result.gpkg"], layer="service_areas")
+    assert len(areas) == 30 and areas.geometry.area.gt(0).all()
+    assert json.loads(out["summary.json"].read_text(encoding="utf-8"))["coverage"][rid]["covered"] == s["covered"]
+
+
+def test_network_coverage_below_straight_line_on_demo(demo_study):
+    specs = [CoverageSpec(m, t, r, m) for t, r in (("kindergarten", 300), ("market", 500)) for m in ("straight", "network")]
+    specs = [CoverageSpec(f"{s.facility_type}.{s.mode}", s.facility_type, s.radius_m, s.mode) for s in specs]
+    cov = measure_coverage(demo_study, specs, service_areas=False)
+    h = cov.households
+    for t in ("kindergarten", "market"):
+        both = h[f"network_m:{t}"].notna()
+        assert (h.loc[both, f"network_m:{t}"] >= h.loc[both, f"straight_m:{t}"] - 1e-6).all()
+        assert h[f"covered:{t}.network"].le(h[f"covered:{t}.straight"]).all()
+    # straight-line shares as designed in data/README.md (幼儿园 ≈40 % beyond 300 m, 菜市场 ≈40 % beyond 500 m)
+    summary = cov.summary()
+    assert summary["kindergarten.straight"]["share"] == pytest.approx(0.60, abs=0.03)
+    assert summary["market.straight"]["share"] == pytest.approx(0.60, abs=0.03)
+
+
+def test_skipping_gcj02_conversion_changes_coverage(demo_study):
+    """The demo facilities are GCJ-02: read as WGS84 they sit ~520 m off and coverage changes."""
+    cfg = datasets.demo_config()
+    cfg.pop("facilities_crs")
+    raw = gridmap.read_study(**cfg)
+    spec = [CoverageSpec("kg", "kindergarten", 300, "straight"), CoverageSpec("ss", "service_station", 300, "straight")]
+    right = measure_coverage(demo_study, spec, service_areas=False)
+    wrong = measure_coverage(raw, spec, service_areas=False)
+    for sid in ("kg", "ss"):
+        assert right.households[f"covered:{sid}"].ne(wrong.households[f"covered:{sid}"]).sum() > 50
+        assert abs(right.summary()[sid]["share"] - wrong.summary()[sid]["share"]) > 0.03
+
+
+def test_grid_attribute_households_fall_back_to_grid_points():
+    comm, grids, _ = make_layers()
+    grids["户数"] = [500, 700, 1200, 800]
+    fac = gpd.GeoDataFrame({"类型": ["幼儿园"]}, geometry=[Point(X0 + 250, Y0 + 500)], crs=4549)
+    study = gridmap.read_study(comm, grids=grids, facilities=fac, mapping={"grids.households": "户数"})
+    result = gridmap.check(study, coverage={"specs": [CoverageSpec("kg", "kindergarten", 300)]})
+    assert result.coverage["households"].sum() == 3200
+    assert result.grids["covered:kg"].tolist() == [500, 0, 0, 0]
+    assert any(p.code == "coverage.grid_points" for p in result.problems)
+
+
+def _cli(argv):
+    import argparse
+
+    from gridmap.coverage_cli import add_coverage_parser
+
+    parser = argparse.ArgumentParser(prog="gridmap")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_coverage_parser(sub)
+    args = parser.parse_args(["coverage", *argv])
+    return args.func(args)
+
+
+def test_coverage_cli_with_sites(tmp_path, capsys):
+    gpkg = str(datasets.get_path("demo"))
+    cfg = tmp_path / "gridmap.toml"
+    cfg.write_text(datasets.demo_config_toml(gpkg), encoding="utf-8")
+    out = tmp_path / "out"
+    code = _cli([str(cfg), "--types", "幼儿园,market=500", "--radius", "300", "--mode", "both", "--cell-size", "300",
+                 "--site", "kindergarten", "--k", "2", "--solver", "greedy", "--out", str(out), "--json"])
+    assert code == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["coverage"]["kindergarten.straight.300m"]["share"] == pytest.approx(0.60, abs=0.03)
+    assert len(payload["siting"]["sites"]) == 2 and payload["siting"]["mode"] == "network"
+    assert (out / "coverage.csv").exists() and (out / "sites.gpkg").exists()
+    cov = pd.read_csv(out / "coverage.csv", dtype={"grid_id": str, "community_id": str})
+    assert list(cov.columns[:4]) == ["record", "grid_id", "community_id", "households"]
+    assert "covered:market.network.500m" in cov.columns
+    # human-readable output, minutes -> metres
+    assert _cli([str(cfg), "--types", "菜市场", "--minutes", "5", "--speed-kmh", "6", "--mode", "straight",
+                 "--no-service-areas"]) == 0
+    assert "market.straight.500m" in capsys.readouterr().out
+
+
+def test_coverage_cli_needs_a_radius(tmp_path):
+    from gridmap.coverage_cli import parse_types
+
+    with pytest.raises(ValueError, match="no radius"):
+        parse_types("幼儿园", radius=None, modes=["straight"])

@@ -1,0 +1,208 @@
+"""Walking network: noding, components, snapping on edges, exact multi-source distances."""
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pytest
+import shapely
+from conftest import X0, Y0
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely import LineString, Point
+
+from gridmap.network import (
+    build_network,
+    metres_for_minutes,
+    minutes_for_metres,
+    network_distance,
+    node_lines,
+    snap_points,
+)
+
+
+def lines(*coords, **cols):
+    return gpd.GeoDataFrame(cols or None, geometry=[LineString([(X0 + x, Y0 + y) for x, y in c]) for c in coords], crs=4549)
+
+
+def pts(*xy):
+    return gpd.GeoSeries([Point(X0 + x, Y0 + y) for x, y in xy], crs=4549)
+
+
+def test_crossing_without_shared_vertex_is_noded():
+    net = build_network(lines([(0, 0), (200, 0)], [(100, -100), (100, 100)]))
+    assert (net.n_nodes, net.n_edges, net.noded) == (5, 4, 2)
+    d, _ = network_distance(net, pts((0, 0)), pts((100, 100)))
+    assert d[0] == pytest.approx(200.0)
+
+
+def test_bridge_level_is_not_noded():
+    layer = lines([(0, 0), (200, 0)], [(100, -100), (100, 100)], layer=[0, 1])
+    net = build_network(layer, level_column="layer")
+    assert net.n_edges == 2 and len(net.components) == 2
+    d, _ = network_distance(net, pts((0, 0)), pts((100, 100)))
+    assert np.isinf(d[0])  # the bridge passes over the street: no way up
+
+
+def test_level_column_must_exist():
+    with pytest.raises(ValueError, match="level_column 'layer'"):
+        build_network(lines([(0, 0), (1, 0)]), level_column="layer")
+
+
+def test_geographic_crs_refused():
+    with pytest.raises(ValueError, match="EPSG:4326|经纬度|metric|投影"):
+        build_network(gpd.GeoSeries([LineString([(120, 30), (120.01, 30)])], crs=4326))
+
+
+def test_disconnected_island_reported_kept_or_dropped():
+    layer = lines([(0, 0), (100, 0)], [(100, 0), (200, 0)], [(1000, 0), (1100, 0)])
+    net = build_network(layer)
+    assert net.components[["nodes", "edges", "main", "dropped"]].values.tolist() == [[3, 2, True, False], [2, 1, False, False]]
+    # a household on the island cannot reach a facility on the main network
+    d, src = network_distance(net, pts((1050, 0)), pts((50, 0)))
+    assert np.isinf(d[0]) and src[0] == -1
+    big = build_network(layer, components="largest")
+    assert big.n_edges == 2 and big.components["dropped"].tolist() == [False, True]
+    # dropped: the island household now snaps to the main network (850 m away)
+    assert snap_points(big, pts((1050, 0)), max_snap_m=100).edge.tolist() == [-1]
+
+
+def test_snap_to_edge_interior_not_node():
+    net = build_network(lines([(0, 0), (1000, 0)]))
+    s = snap_points(net, pts((400, 30)), max_snap_m=50)
+    assert s.edge.tolist() == [0]
+    assert s.offset[0] == pytest.approx(400) and s.snap_m[0] == pytest.approx(30)
+    assert s.to_v(net)[0] == pytest.approx(600)
+
+
+def test_household_beyond_snap_limit_reported():
+    net = build_network(lines([(0, 0), (1000, 0)]))
+    s = snap_points(net, pts((400, 30), (400, 250)), max_snap_m=200)
+    assert s.ok.tolist() == [True, False]
+    assert s.snap_m[1] == pytest.approx(250)  # the distance is still reported
+    d, _ = network_distance(net, pts((400, 250)), pts((0, 0)), max_snap_m=200)
+    assert np.isinf(d[0])
+
+
+def test_facility_on_one_edge_cul_de_sac():
+    # street (-300,0)-(300,0); spur (0,0)-(0,120) is a dead end; facility at its tip
+    net = build_network(lines([(-300, 0), (0, 0)], [(0, 0), (300, 0)], [(0, 0), (0, 120)]))
+    d, src = network_distance(net, pts((200, 0), (0, 50), (-300, 0)), pts((0, 120)))
+    np.testing.assert_allclose(d, [320.0, 70.0, 420.0])
+    assert src.tolist() == [0, 0, 0]
+
+
+def test_same_edge_direct_and_snap_legs():
+    net = build_network(lines([(0, 0), (1000, 0)]))
+    # both on the single edge: 10 + |300 - 700| + 20
+    d, _ = network_distance(net, pts((300, 10)), pts((700, -20)))
+    assert d[0] == pytest.approx(430)
+
+
+def test_hand_computed_grid_distances_and_nearest():
+    # a 2x2 block lattice of 100 m blocks
+    rows = [[(0, y), (200, y)] for y in (0, 100, 200)] + [[(x, 0), (x, 200)] for x in (0, 100, 200)]
+    net = build_network(lines(*rows))
+    assert net.n_nodes == 9 and net.n_edges == 12
+    d, src = network_distance(net, pts((0, 0), (150, 200), (100, 100)), pts((200, 200), (0, 100)))
+    np.testing.assert_allclose(d, [100.0, 50.0, 100.0])
+    assert src.tolist() == [1, 0, 1]
+
+
+def test_radius_limit_is_inclusive():
+    net = build_network(lines([(0, 0), (300, 0), (600, 0)]))
+    d, _ = network_distance(net, pts((300, 0), (300.5, 0)), pts((0, 0)), limit=300)
+    assert d[0] == 300.0 and np.isinf(d[1])
+
+
+def test_parallel_edges_keep_the_shortest():
+    net = build_network(lines([(0, 0), (100, 0)], [(0, 0), (50, 80), (100, 0)]))
+    d, _ = network_distance(net, pts((0, 0)), pts((100, 0)))
+    assert d[0] == pytest.approx(100)
+
+
+def test_node_lines_t_junction_and_clean_input():
+    t = np.array([LineString([(0, 0), (2, 0)]), LineString([(1, 0), (1, 1)])])
+    pieces, _, noded = node_lines(t)
+    assert len(pieces) == 3 and noded == 2
+    clean = np.array([LineString([(0, 0), (1, 0)]), LineString([(1, 0), (2, 0)])])
+    assert node_lines(clean)[2] == 0
+
+
+def test_minutes_metres():
+    assert metres_for_minutes(10) == 800.0
+    assert minutes_for_metres(metres_for_minutes(7, speed_kmh=4.5), speed_kmh=4.5) == pytest.approx(7)
+    with pytest.raises(ValueError, match="positive"):
+        metres_for_minutes(5, speed_kmh=0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(-500, 500), st.floats(-500, 500)), min_size=2, max_size=12),
+       st.lists(st.tuples(st.floats(-600, 600), st.floats(-600, 600)), min_size=1, max_size=5),
+       st.lists(st.tuples(st.floats(-600, 600), st.floats(-600, 600)), min_size=1, max_size=5))
+def test_network_distance_never_shorter_than_straight_line(nodes, targets, sources):
+    coords = [(X0 + x, Y0 + y) for x, y in nodes]
+    segs = [LineString([a, b]) for a, b in zip(coords[:-1], coords[1:], strict=True) if a != b]
+    if not segs:
+        return
+    net = build_network(gpd.GeoSeries(segs, crs=4549))
+    t, s = pts(*targets), pts(*sources)
+    d, nearest = network_distance(net, t, s, max_snap_m=10_000)
+    txy, sxy = shapely.get_coordinates(t.values), shapely.get_coordinates(s.values)
+    straight = np.sqrt(((txy[:, None, :] - sxy[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+    ok = np.isfinite(d)
+    assert (d[ok] >= straight[ok] - 1e-6).all()
+
+
+@pytest.fixture(scope="module")
+def demo_study():
+    import gridmap
+    from gridmap import datasets
+
+    return gridmap.read_study(**datasets.demo_config())
+
+
+def test_demo_network_matches_networkx_exactly(demo_study):
+    """Exactness against an independent networkx Dijkstra over explicitly split edges."""
+    net = build_network(demo_study.network)
+    assert net.noded >= 30 and len(net.components) == 2  # 30 crossings, one fragment
+    fac = demo_study.facilities[demo_study.facilities.facility_type == "market"].geometry
+    hh = demo_study.households.geometry.iloc[::7]
+    d, _ = network_distance(net, hh, fac, max_snap_m=300)
+    hs, fs = snap_points(net, hh, max_snap_m=300), snap_points(net, fac, max_snap_m=300)
+    g = nx.Graph()
+    for e, (a, b, w) in enumerate(zip(net.u, net.v, net.length, strict=True)):
+        # split each edge at every snapped point on it
+        cuts = sorted({0.0, w, *hs.offset[hs.edge == e], *fs.offset[fs.edge == e]})
+        names = [("n", a)] + [("c", e, c) for c in cuts[1:-1]] + [("n", b)]
+        for i in range(len(cuts) - 1):
+            if not g.has_edge(names[i], names[i + 1]) or g[names[i]][names[i + 1]]["weight"] > cuts[i + 1] - cuts[i]:
+                g.add_edge(names[i], names[i + 1], weight=cuts[i + 1] - cuts[i])
+
+    def where(s, i):
+        o, e = s.offset[i], s.edge[i]
+        return ("n", net.u[e]) if o == 0 else ("n", net.v[e]) if o == net.length[e] else ("c", e, o)
+
+    for i in range(len(fs.edge)):
+        if fs.ok[i]:
+            g.add_edge(("f", i), where(fs, i), weight=fs.snap_m[i])
+    src = [("f", i) for i in range(len(fs.edge)) if fs.ok[i]]
+    ref = nx.multi_source_dijkstra_path_length(g, src)
+    expect = np.array([ref.get(where(hs, i), np.inf) + hs.snap_m[i] if hs.ok[i] else np.inf for i in range(len(hh))])
+    np.testing.assert_allclose(d, expect, rtol=1e-9, atol=1e-6)
+
+
+def test_fast_snap_equals_strtree_snap(demo_study, monkeypatch):
+    import gridmap.network as gn
+
+    net = build_network(demo_study.network)
+    rng = np.random.default_rng(0)
+    b = demo_study.network.total_bounds
+    pts = shapely.points(np.column_stack([rng.uniform(b[0] - 300, b[2] + 300, 5000),
+                                          rng.uniform(b[1] - 300, b[3] + 300, 5000)]))
+    monkeypatch.setattr(gn, "_FAST_SNAP_MIN", 10**9)
+    slow = snap_points(net, pts, max_snap_m=150)
+    monkeypatch.setattr(gn, "_FAST_SNAP_MIN", 1)
+    fast = snap_points(net, pts, max_snap_m=150)
+    assert (slow.edge == fast.edge).all()
+    np.testing.assert_allclose(fast.offset, slow.offset, atol=1e-6)
+    np.testing.assert_allclose(fast.snap_m, slow.snap_m, atol=1e-6)

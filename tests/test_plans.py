@@ -1,0 +1,183 @@
+"""Plans: journal, undo/redo, storage (atomic, append-only, verified) and the outputs."""
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from test_edits import lattice_units
+
+import gridmap
+from gridmap import datasets
+from gridmap.plans import CHANGE_COLUMNS_ZH, Plan, list_plans, load_plan
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def demo_result():
+    return gridmap.check(gridmap.read_study(**datasets.demo_config()))
+
+
+def small_plan(name="方案A"):
+    units = lattice_units(2, 4, 2, 2, households=[300, 400, 500, 600, 700, 800, 900, 1000])
+    return Plan(units, name=name, author="李四", community_names={"C00": "甲社区", "C01": "乙社区"})
+
+
+def test_edit_undo_redo_and_journal():
+    plan = small_plan()
+    assert plan.kpis()["units_moved"] == 0 and not plan.can_undo
+    res = plan.move(["U001"], "C01", comment="试一下")
+    assert res.ok and plan.labels["U001"] == "C01" and plan.can_undo
+    assert plan.communities().loc["C01", "households"] == 400 + 500 + 600 + 900 + 1000
+    plan.undo()
+    assert plan.labels["U001"] == "C00" and plan.can_redo
+    plan.redo()
+    assert plan.labels["U001"] == "C01"
+    assert plan.audit()["op"].tolist() == ["move", "undo", "redo"]
+    assert plan.audit()["comment"][0] == "试一下" and plan.audit()["author"][0] == "李四"
+    assert plan.replay(1).equals(plan.replay())
+
+
+def test_changes_have_chinese_headers():
+    plan = small_plan()
+    plan.move(["U001"], "C01")
+    zh = plan.changes_zh()
+    assert list(zh.columns) == list(CHANGE_COLUMNS_ZH.values())
+    row = zh.iloc[0]
+    assert (row["单元编码"], row["原社区编码"], row["新社区编码"], row["户数"]) == ("U001", "C00", "C01", 400)
+    assert row["原社区名称"] == "甲社区"
+
+
+def test_save_load_roundtrip(tmp_path):
+    ws = tmp_path / "workspace.gpkg"
+    plan = small_plan()
+    plan.move(["U001"], "C01")
+    plan.save(ws)
+    plan.undo()
+    plan.save(ws)  # appends the undo
+    back = load_plan(ws, "方案A")
+    assert back.labels.equals(plan.labels) and back.can_redo and not back.can_undo
+    assert back.audit()["op"].tolist() == ["move", "undo"]
+    back.redo()
+    back.save(ws)
+    assert load_plan(ws, plan.plan_id).labels["U001"] == "C01"
+    assert list_plans(ws)["name"].tolist() == ["方案A"]
+    # the workspace is a GeoPackage GDAL can list, with the plan tables registered
+    layers = set(gpd.list_layers(ws)["name"])
+    assert {"plans", "assignments", "edit_journal"} <= layers
+    with pytest.raises(KeyError, match="方案A"):
+        load_plan(ws, "nope")
+
+
+def test_journal_is_append_only_and_conflicts_are_caught(tmp_path):
+    ws = tmp_path / "w.gpkg"
+    plan = small_plan()
+    plan.move(["U001"], "C01")
+    plan.save(ws)
+    con = sqlite3.connect(ws)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        con.execute("DELETE FROM edit_journal")
+    con.close()
+    a, b = load_plan(ws, "方案A"), load_plan(ws, "方案A")
+    a.undo()
+    a.save(ws)
+    b.undo()
+    with pytest.raises(ValueError, match="load it again"):
+        b.save(ws)
+    with pytest.raises(ValueError, match="已被另一个方案使用"):
+        small_plan().save(ws)
+
+
+def test_tampering_is_detected(tmp_path):
+    ws = tmp_path / "w.gpkg"
+    small_plan().save(ws)
+    con = sqlite3.connect(ws)
+    con.execute("UPDATE assignments SET community_id = 'C01' WHERE unit_id = 'U000'")
+    con.commit()
+    con.close()
+    with pytest.raises(ValueError, match="digest"):
+        load_plan(ws, "方案A")
+
+
+_KILL_SCRIPT = r"""
+import sys, time, pathlib
+sys.path.insert(0, {tests!r})
+import numpy as np
+import gridmap.plans as plans
+import sqlite3
+_connect = sqlite3.connect
+sqlite3.connect = lambda *a, **k: _c(_connect(*a, **k))
+def _c(con):
+    con.execute("PRAGMA cache_size = 10")  # tiny cache: pages spill into the file before COMMIT
+    return con
+from test_edits import lattice_units
+ws, marker = sys.argv[1], pathlib.Path(sys.argv[2])
+units = lattice_units(60, 60, 6, 6, households=np.full(3600, 100))
+plan = plans.Plan(units, name="kill", plan_id="p1")
+plan.move(["U005"], "C01")
+plan.save(ws)                       # the last good save
+plan.move(["U004"], "C01")
+plans._before_commit = lambda: (marker.write_text("in save"), time.sleep(120))
+plan.save(ws)                       # killed inside this transaction
+"""
+
+
+def test_kill_during_save_keeps_last_plan(tmp_path):
+    ws, marker = tmp_path / "w.gpkg", tmp_path / "marker"
+    script = tmp_path / "kill.py"
+    script.write_text(_KILL_SCRIPT.format(tests=str(ROOT / "tests")), encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, str(script), str(ws), str(marker)], cwd=ROOT)
+    try:
+        t0 = time.time()
+        while not marker.exists():
+            assert proc.poll() is None, "the saving process died early"
+            assert time.time() - t0 < 60
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    journal = ws.with_name(ws.name + "-journal")
+    assert journal.exists() and journal.stat().st_size > 0  # a hot journal: the file was half-written
+    plan = load_plan(ws, "kill")
+    assert plan.labels["U005"] == "C01" and plan.labels["U004"] == "C00"
+    assert len(plan.journal) == 1 and plan.kpis()["units_moved"] == 1
+
+
+def test_from_check_findings_and_export(tmp_path, demo_result):
+    plan = Plan.from_check(demo_result, name="演示")
+    assert len(plan.units) == 185 and plan.excluded == []
+    f = plan.findings()
+    size = f[(f.rule_id == "community.size") & (f.status == "fail")]
+    k = plan.kpis()
+    assert len(size) == k["too_large"] + k["too_small"] == 10
+    # the plan's findings for the as-is assignment agree with the check
+    chk = demo_result.findings
+    assert set(size.unit_id) == set(chk[(chk.rule_id == "community.size") & (chk.status == "fail")].unit_id)
+    written = plan.export(tmp_path / "out", encoding="gbk")
+    assert {"communities.gpkg", "communities.shp", "communities.cpg", "findings.csv", "changes.csv",
+            "changes.xlsx", "plan.json"} <= set(written)
+    shp = gpd.read_file(tmp_path / "out" / "communities.shp", encoding="gbk")
+    assert set(shp["name"]) == set(demo_result.communities["name"])
+    assert (tmp_path / "out" / "communities.cpg").read_text().strip().upper() in {"GBK", "CP936", "936"}
+    xl = pd.read_excel(tmp_path / "out" / "changes.xlsx")
+    assert list(xl.columns) == list(CHANGE_COLUMNS_ZH.values())
+    assert json.loads((tmp_path / "out" / "plan.json").read_text(encoding="utf-8"))["plan"] == "演示"
+
+
+def test_dissolve_is_contiguous_geometry(demo_result):
+    plan = Plan.from_check(demo_result)
+    d = plan.dissolve()
+    assert len(d) == 30 and d.crs == demo_result.grids.crs
+    assert np.isclose(d.households.sum(), demo_result.grids.households.sum())

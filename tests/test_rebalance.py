@@ -1,0 +1,182 @@
+"""The minimal-change rebalancer: known optima, explanations, locks, properties, CLI."""
+
+import argparse
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_edits import lattice_units
+
+from gridmap import datasets
+from gridmap.edits import community_pieces, lattice_adjacency
+from gridmap.plans import Plan
+from gridmap.rebalance import Rebalancer, band_violations, from_scratch_labels
+
+
+def strip(labels, hh, **kw):
+    lab = pd.Series(list(labels), index=[f"u{i}" for i in range(len(labels))])
+    return Rebalancer(lattice_adjacency(1, len(labels)), np.asarray(hh), lab, **kw)
+
+
+def test_strip_known_optimum():
+    rb = strip("AAAAABB", [400] * 7, min_households=1000, max_households=1700).solve()
+    # A has 2000 (> 1700): one unit to B (1200) is the unique minimum
+    assert rb.status_ == "optimal" and rb.units_moved_ == 1
+    assert rb.moves_.to_dict("records") == [{"unit_id": "u4", "from_community": "A", "to_community": "B", "households": 400}]
+
+
+def test_prefers_fewer_households_on_ties():
+    # A = [300, 900, 900, 300 | B ...]: moving the small end unit is better than a big one
+    rb = strip("AAABB", [900, 900, 300, 500, 500], min_households=1000, max_households=1900).solve()
+    assert rb.units_moved_ == 1 and rb.moves_["households"].tolist() == [300]
+
+
+def test_lattice_known_optimum_local_equals_global():
+    # 4 x 4 lattice, 4 communities of 2 x 2; C00 gets 3 big units (too large), C03 too small
+    hh = np.full(16, 300)
+    units = lattice_units(4, 4, 2, 2, households=hh)
+    hh = units["households"].to_numpy().copy()
+    hh[[0, 1, 4]] = 1200
+    hh[[10, 11, 14, 15]] = 200
+    units["households"] = hh
+    g = lattice_adjacency(4, 4)
+    kw = dict(min_households=1000, max_households=3000)
+    loc = Rebalancer(g, hh, units["community_id"], **kw).solve()
+    glo = Rebalancer(g, hh, units["community_id"], local=False, **kw).solve()
+    assert loc.violations_after_ == glo.violations_after_ == 0
+    assert loc.units_moved_ == glo.units_moved_ == 2  # one unit out of C00, one into C03
+    assert community_pieces(loc.labels_, g).max() == 1
+
+
+def test_no_violations_is_a_no_op():
+    rb = strip("AABB", [600] * 4, min_households=1000, max_households=3000).solve()
+    assert rb.status_ == "no_violations" and rb.units_moved_ == 0 and rb.explanations_ == []
+
+
+def test_unit_above_max_is_explained():
+    rb = Rebalancer(lattice_adjacency(1, 3), np.array([3400, 800, 900]),
+                    pd.Series(["A", "B", "B"], index=["320505006023004", "x", "y"]),
+                    min_households=1000, max_households=3000).solve()
+    assert rb.status_ == "partial"
+    assert rb.explanations_[0].startswith("网格 320505006023004 单独就有 3,400 户 > 3,000 户：请先拆分此网格")
+
+
+def test_isolated_small_community_is_explained():
+    g = lattice_adjacency(1, 3)
+    g[[1, 2], [2, 1]] = False  # unit 2 is an island
+    g.eliminate_zeros()
+    rb = Rebalancer(g, np.array([1500, 600, 700]), pd.Series(["A", "A", "B"], index=list("xyz")),
+                    min_households=1000, max_households=3000, names={"B": "孤岛社区"}).solve()
+    assert rb.status_ == "partial" and "没有可合并的相邻社区" in " ".join(rb.explanations_)
+    assert "孤岛社区" in " ".join(rb.explanations_)
+
+
+def test_locked_community_out_of_band_is_explained():
+    rb = strip("AAAB", [300, 300, 300, 300], min_households=1000, max_households=3000,
+               locked_communities=["A"], allow_dissolve=False).solve()
+    assert any("已锁定" in e for e in rb.explanations_)
+
+
+def test_locks_are_respected():
+    # A too large; its best unit to move (u3) is locked, so another must go
+    hh = [400, 400, 400, 400, 300, 300]
+    free = strip("AAAABB", hh, min_households=700, max_households=1300).solve()
+    assert free.moves_["unit_id"].tolist() == ["u3"]
+    locked = strip("AAAABB", hh, min_households=700, max_households=1300, locked_units=["u3"]).solve()
+    assert "u3" not in locked.moves_["unit_id"].tolist()
+    assert locked.violations_after_ == 0 or locked.explanations_
+
+
+def test_split_when_moves_cannot_fix():
+    # one community of 8 x 500 = 4000 and nothing to move into: split it
+    rb = strip("AAAAAAAA", [500] * 8, min_households=1000, max_households=3000).solve()
+    assert rb.violations_after_ == 0 and rb.labels_.nunique() == 2
+    assert community_pieces(rb.labels_, lattice_adjacency(1, 8)).max() == 1
+
+
+def test_dissolve_when_moves_cannot_fix():
+    # B (400) cannot grow without breaking A (1100 ≥ 1000): B is dissolved into A
+    rb = strip("AAAAB", [275, 275, 275, 275, 400], min_households=1000, max_households=3000).solve()
+    assert rb.violations_after_ == 0 and set(rb.labels_) == {"A"}
+
+
+def test_infeasible_within_hops_is_explained_not_raised():
+    rb = strip("AAAAB", [275, 275, 275, 275, 400], min_households=1000, max_households=3000,
+               allow_dissolve=False, allow_split=False).solve()
+    assert rb.status_ == "partial" and "社区 B" in rb.explanations_[0]
+
+
+def test_from_scratch_draws_band_communities():
+    g = lattice_adjacency(6, 6)
+    hh = np.random.default_rng(1).integers(50, 120, 36)
+    start = from_scratch_labels(g, hh, target=1000, min_households=600, max_households=1500)
+    assert community_pieces(start, g).max() == 1
+    rb = Rebalancer(g, hh, start, min_households=600, max_households=1500, time_limit=10).solve()
+    assert rb.violations_after_ == 0
+    assert band_violations(rb.labels_, hh, min_households=600, max_households=1500).empty
+
+
+def test_to_edit_goes_into_a_plan():
+    units = lattice_units(2, 4, 2, 2, households=[600, 600, 100, 100, 600, 600, 100, 100])
+    plan = Plan(units, name="p")
+    rb = Rebalancer.from_plan(plan, min_households=1000, max_households=3000).solve()
+    plan.apply(rb.to_edit(), comment="auto")
+    assert plan.kpis()["too_small"] == 0 and plan.audit()["op"].tolist() == ["rebalance"]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000), rows=st.integers(3, 6), cols=st.integers(3, 6))
+def test_rebalance_properties(seed, rows, cols):
+    rng = np.random.default_rng(seed)
+    units = lattice_units(rows, cols, 2, 3, households=rng.integers(50, 900, rows * cols))
+    g = lattice_adjacency(rows, cols)
+    hh = units["households"].to_numpy()
+    rb = Rebalancer(g, hh, units["community_id"], min_households=1000, max_households=2500, time_limit=3).solve()
+    lab = rb.labels_
+    assert lab.index.equals(units.index.astype(str)) and lab.notna().all()  # each unit exactly once
+    assert pd.Series(hh).groupby(lab.to_numpy()).sum().sum() == hh.sum()  # households conserved
+    assert community_pieces(lab, g).max() == 1  # contiguous
+    left = band_violations(lab, hh, min_households=1000, max_households=2500)
+    assert len(left) == rb.violations_after_
+    if rb.violations_after_:
+        assert rb.explanations_  # never a silent failure
+    assert rb.units_moved_ == int((lab != units["community_id"]).sum())
+
+
+def _args(sub_args):
+    from gridmap.rebalance_cli import add_rebalance_parser
+
+    ap = argparse.ArgumentParser()
+    add_rebalance_parser(ap.add_subparsers())
+    return ap.parse_args(["rebalance", *sub_args])
+
+
+@pytest.mark.slow
+def test_cli_on_demo(tmp_path, capsys):
+    shutil.copyfile(datasets.get_path("demo"), tmp_path / "demo.gpkg")
+    (tmp_path / "gridmap.toml").write_text(datasets.demo_config_toml("demo.gpkg"), encoding="utf-8")
+    args = _args([str(tmp_path / "gridmap.toml"), "--out", str(tmp_path / "out"), "--time-limit", "30",
+                  "--shp-encoding", "gbk", "--plan-name", "演示调整"])
+    assert args.func(args) == 0
+    report = json.loads((tmp_path / "out" / "rebalance.json").read_text(encoding="utf-8"))
+    assert report["violations_before"] == 10 and report["violations_after"] == 0
+    changes = pd.read_csv(tmp_path / "out" / "changes.csv", dtype=str)
+    assert list(changes.columns[:3]) == ["单元编码", "单元名称", "原社区编码"] and len(changes) == report["units_moved"]
+    assert "演示调整" in capsys.readouterr().out
+    from gridmap.plans import load_plan
+
+    assert load_plan(tmp_path / "out" / "workspace.gpkg", "演示调整").kpis()["too_large"] == 0
+
+
+def test_cli_rejects_unknown_lock(tmp_path):
+    from gridmap import InputError
+
+    shutil.copyfile(datasets.get_path("demo"), tmp_path / "demo.gpkg")
+    (tmp_path / "gridmap.toml").write_text(datasets.demo_config_toml("demo.gpkg"), encoding="utf-8")
+    args = _args([str(tmp_path / "gridmap.toml"), "--out", str(tmp_path / "o"), "--lock", "nope"])
+    with pytest.raises(InputError, match="nope"):
+        args.func(args)
