@@ -11,6 +11,7 @@ profile), and write findings a planner can defend line by line.
 
 from gridmap._errors import GeographicCRSError, InputError, Problem
 from gridmap.check import CheckResult, check
+from gridmap.plans import Plan, list_plans, load_plan
 from gridmap.rules import Profile, Rule, evaluate, list_profiles, load_profile
 from gridmap.study import Study, load_config, read_study
 
@@ -20,13 +21,16 @@ __all__ = [
     "CheckResult",
     "GeographicCRSError",
     "InputError",
+    "Plan",
     "Problem",
     "Profile",
     "Rule",
     "Study",
     "check",
     "evaluate",
+    "list_plans",
     "list_profiles",
+    "load_plan",
     "load_config",
     "load_profile",
     "read_study",

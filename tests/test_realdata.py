@@ -48,3 +48,34 @@ def test_sip_wgs84_geojson_gets_a_gauss_kruger_zone(sip):
     a = study.communities.area.sum()
     b = ref.communities.area.sum()
     assert abs(a - b) / b < 0.005
+
+
+def test_coverage_on_sip_grids_with_synthetic_facilities(sip):
+    """Straight-line coverage in the local 2000SZ system: a household at a facility is covered, far ones are not."""
+    import geopandas as gpd
+    import numpy as np
+
+    from gridmap.coverage import CoverageSpec
+
+    base = gridmap.read_study(f"{sip / 'sip.gpkg'}:communities", grids=f"{sip / 'sip.gpkg'}:grids_comprehensive")
+    grids = base.grids
+    rng = np.random.default_rng(3)
+    points = grids.representative_point()
+    households = gpd.GeoDataFrame({"户数": rng.integers(50, 400, len(grids))}, geometry=points.to_numpy(), crs=base.crs)
+    # one synthetic service station at the first grid point of every other community
+    first = points.groupby(grids["community_id"].fillna("?").to_numpy()).head(1).iloc[::2]
+    facilities = gpd.GeoDataFrame({"类型": ["社区服务站"] * len(first), "建筑面积": 400.0}, geometry=first.to_numpy(), crs=base.crs)
+    study = gridmap.read_study(f"{sip / 'sip.gpkg'}:communities", grids=f"{sip / 'sip.gpkg'}:grids_comprehensive",
+                               households=households, facilities=facilities)
+    assert study.crs.name == "2000SZ"
+    spec = CoverageSpec("sip.station.500", "service_station", 500.0)
+    result = gridmap.check(study, coverage={"specs": [spec], "service_areas": False})
+    cov = result.coverage
+    d = cov["straight_m:service_station"].to_numpy()
+    covered = cov["covered:sip.station.500"].to_numpy(dtype=bool)
+    # exact: covered exactly when the straight-line distance is within 500 m
+    assert (covered == (np.nan_to_num(d, nan=np.inf) <= 500.0)).all()
+    # the households placed on a facility are at distance 0
+    assert (d == 0).sum() >= len(facilities)
+    share = result.coverage_result.summary()["sip.station.500"]["share"]
+    assert 0.05 < share < 0.95
