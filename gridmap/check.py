@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,7 @@ import numpy as np
 import pandas as pd
 from geopandas import GeoDataFrame
 
+from gridmap._atomic import atomic_path, staged_dir
 from gridmap._errors import Problem
 from gridmap.assign import assign_facilities, assign_grids, assign_households
 from gridmap.coverage import CoverageResult, measure_coverage, specs_from_profile
@@ -127,11 +126,7 @@ class CheckResult:
     def to_gpkg(self, path: str | os.PathLike) -> Path:
         """Write communities, grids, facilities and findings to a GeoPackage (atomically)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".gpkg", dir=path.parent, prefix=".tmp-")
-        os.close(fd)
-        os.unlink(tmp)
-        try:
+        with atomic_path(path, suffix=".gpkg") as tmp:
             _gpkg_layer(self.communities, "community_id").to_file(tmp, layer="communities", driver="GPKG")
             if self.grids is not None:
                 _gpkg_layer(self.grids, "grid_id").to_file(tmp, layer="grids", driver="GPKG")
@@ -147,10 +142,6 @@ class CheckResult:
                     _coverage_layer(cov.gaps).to_file(tmp, layer="coverage_gaps", driver="GPKG")
                 if cov.service_areas is not None and len(cov.service_areas):
                     _coverage_layer(cov.service_areas).to_file(tmp, layer="service_areas", driver="GPKG")
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
         return path
 
     def to_dir(self, out: str | os.PathLike) -> dict[str, Path]:
@@ -160,10 +151,7 @@ class CheckResult:
         ``summary.json``, ``result.gpkg``. CSVs are UTF-8 with BOM so Excel opens the
         Chinese text correctly.
         """
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=".gridmap-", dir=out))
-        try:
+        with staged_dir(out) as (stage, written):
             files = {"communities.csv": self.communities_table(), "findings.csv": self.findings[FINDING_COLUMNS]}
             if self.grids is not None:
                 files["grids.csv"] = self.grids_table()
@@ -175,13 +163,7 @@ class CheckResult:
                 frame.to_csv(stage / name, index=False, encoding="utf-8-sig")
             (stage / "summary.json").write_text(json.dumps(self.summary(), ensure_ascii=False, indent=2), encoding="utf-8")
             self.to_gpkg(stage / "result.gpkg")
-            written = {}
-            for item in sorted(stage.iterdir()):
-                os.replace(item, out / item.name)
-                written[item.name] = out / item.name
-            return written
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
+        return written
 
 
 def _households_total(result: CheckResult) -> float:

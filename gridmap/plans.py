@@ -47,9 +47,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import shutil
 import sqlite3
-import tempfile
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -61,6 +59,7 @@ from geopandas import GeoDataFrame
 from scipy import sparse
 
 from gridmap import edits as _edits
+from gridmap._atomic import atomic_path, staged_dir
 from gridmap.edits import EditResult
 
 __all__ = ["Plan", "load_plan", "list_plans", "CHANGE_COLUMNS_ZH", "DEFAULT_MIN", "DEFAULT_MAX"]
@@ -437,10 +436,7 @@ class Plan:
         ``findings.csv`` (rules re-run on the plan), ``changes.csv`` / ``changes.xlsx``
         (单元编码, 原社区, 新社区, 户数 …) and ``plan.json`` (KPIs).
         """
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=".plan-", dir=out))
-        try:
+        with staged_dir(out) as (stage, written):
             comm = self.dissolve(min_households=min_households, max_households=max_households)
             layer = comm.reset_index()[["community_id", "name", "households", "units", "pieces", "status", "geometry"]]
             if "gpkg" in formats:
@@ -456,13 +452,7 @@ class Plan:
             summary = {"plan": self.name, "plan_id": self.plan_id, "author": self.author,
                        **self.kpis(min_households=min_households, max_households=max_households)}
             (stage / "plan.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
-            written = {}
-            for item in sorted(stage.iterdir()):
-                os.replace(item, out / item.name)
-                written[item.name] = out / item.name
-            return written
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
+        return written
 
     # ------------------------------------------------------------------ storage
     def save(self, workspace: str | os.PathLike) -> Path:
@@ -587,19 +577,11 @@ _DESCRIPTIONS = {"plans": "gridmap 调整方案 (plans)", "assignments": "gridma
 def _ensure_gpkg(path: Path) -> None:
     if path.exists():
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".gpkg", dir=path.parent, prefix=".tmp-")
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".gpkg") as tmp:
         con = sqlite3.connect(tmp)
         con.executescript(_GPKG_CORE)
         con.commit()
         con.close()
-        if not path.exists():
-            os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _ensure_tables(con: sqlite3.Connection) -> None:

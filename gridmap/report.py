@@ -35,17 +35,13 @@ True
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import html
 import io
 import json
 import math
 import os
-import shutil
-import tempfile
 import unicodedata
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +51,7 @@ import shapely
 from geopandas import GeoDataFrame
 
 from gridmap import maps
+from gridmap._atomic import atomic_path, staged_dir
 from gridmap.crs import crs_label
 
 __all__ = [
@@ -99,21 +96,6 @@ _FINDING_ZH = {
 # =========================================================================== helpers
 
 
-@contextlib.contextmanager
-def _atomic(path: Path, *, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; move it into place when the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix or path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        _umask = os.umask(0)
-        os.umask(_umask)
-        os.chmod(tmp, 0o666 & ~_umask)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _date_text(date) -> str:
@@ -534,7 +516,7 @@ def report_pdf(result, path: str | os.PathLike, *, plan=None, coverage=None, dat
     path = Path(path)
     cov = maps.coverage_of(result, coverage)
     when = _date_text(date)
-    with _atomic(path, suffix=".pdf") as tmp, maps.style():
+    with atomic_path(path, suffix=".pdf") as tmp, maps.style():
         meta = {"Title": f"{result.study.name} {title}", "Author": "gridmap", "Subject": result.profile.title_zh,
                 "Creator": "gridmap"}
         with PdfPages(tmp, metadata=meta) as pdf:
@@ -743,7 +725,7 @@ def report_xlsx(result, path: str | os.PathLike, *, plan=None, coverage=None) ->
     """Write the Excel report (atomically); see :func:`report_xlsx_bytes`."""
     path = Path(path)
     data = report_xlsx_bytes(result, plan=plan, coverage=coverage)
-    with _atomic(path, suffix=".xlsx") as tmp:
+    with atomic_path(path, suffix=".xlsx") as tmp:
         tmp.write_bytes(data)
     return path
 
@@ -882,18 +864,14 @@ def export_layers(result, path: str | os.PathLike, *, encoding: str = "gbk", cov
     layers = gap_layers(result, coverage=coverage)
     path = Path(path)
     if path.suffix.lower() == ".gpkg":
-        with _atomic(path, suffix=".gpkg") as tmp:
-            tmp.unlink()
+        with atomic_path(path, suffix=".gpkg") as tmp:
             for name, gdf in layers.items():
                 pyogrio.write_dataframe(gdf, tmp, layer=name, driver="GPKG", append=tmp.exists())
         return [path]
     if encoding.lower().replace("-", "") not in ("gbk", "utf8", "gb18030", "cp936"):
         raise ValueError(f"Shapefile encoding must be 'gbk' or 'utf-8', not {encoding!r}")
     folder = path.parent if path.suffix.lower() == ".shp" else path
-    folder.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".gridmap-layers-", dir=folder))
-    written = []
-    try:
+    with staged_dir(folder) as (stage, written):
         enc = "GBK" if encoding.lower() in ("gbk", "cp936") else encoding.upper().replace("UTF8", "UTF-8")
         for name, gdf in layers.items():
             if enc != "UTF-8":
@@ -903,12 +881,7 @@ def export_layers(result, path: str | os.PathLike, *, encoding: str = "gbk", cov
             cpg = stage / f"{name}.cpg"
             if not cpg.exists() or cpg.read_text().strip().upper() != enc:
                 cpg.write_text(enc, encoding="ascii")
-        for item in sorted(stage.iterdir()):
-            os.replace(item, folder / item.name)
-            written.append(folder / item.name)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-    return written
+    return list(written.values())
 
 
 # =========================================================================== HTML
@@ -1106,7 +1079,7 @@ def report_html(result, path: str | os.PathLike, *, coverage=None, date: _dt.dat
     """Write the offline interactive HTML map report (atomically); see :func:`report_html_text`."""
     path = Path(path)
     text = report_html_text(result, coverage=coverage, date=date, title=title)
-    with _atomic(path, suffix=".html") as tmp:
+    with atomic_path(path, suffix=".html") as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path
 
