@@ -473,8 +473,25 @@ def _not_assessed_msg(rule: Rule, units: pd.DataFrame, lang: str) -> str:
     if rule.kind == "facilities" and "facility_types" not in units.columns:
         return "未评估：未提供设施图层" if lang == "zh" else "not assessed: no facilities layer"
     if absent:
-        return (f"未评估：缺少数据列 {', '.join(absent)}" if lang == "zh" else f"not assessed: missing column(s) {', '.join(absent)}")
+        if lang == "zh":
+            return "未评估：缺少数据列 " + "、".join(_column_label(c) for c in absent)
+        return f"not assessed: missing column(s) {', '.join(absent)}"
     return "未评估：该单元数据缺失" if lang == "zh" else "not assessed: value missing for this unit"
+
+
+def _column_label(canonical: str) -> str:
+    """``health_record_rate`` -> ``居民健康档案建档率（health_record_rate）``: the Chinese name a planner's file would use."""
+    from gridmap.columns import ALIASES
+
+    for kind in ("communities", "grids", "households", "facilities"):
+        names = ALIASES[kind].get(canonical)
+        if names:
+            zh = next((n for n in names if not n.isascii()), None)
+            if zh:
+                return f"{zh}（{canonical}）"
+    if canonical == "facility_types":
+        return "设施图层（facilities）"
+    return canonical
 
 
 _EVALUATORS = {
