@@ -57,12 +57,50 @@ class ID(StrEnum):
     FT_TABLE = "ft-table"
     FT_COUNT = "ft-count"
     FT_LEGEND = "ft-legend"
+    # plans (边界调整)
+    PL_SESSION = "pl-session"
+    PL_REV = "pl-rev"
+    PL_SELECTION = "pl-selection"
+    PL_KPIS = "pl-kpis"
+    PL_MESSAGE = "pl-message"
+    PL_SEL_INFO = "pl-sel-info"
+    PL_MOVE_TO = "pl-move-to"
+    PL_MOVE = "pl-move"
+    PL_CREATE = "pl-create"
+    PL_CLEAR = "pl-clear"
+    PL_SPLIT_COMM = "pl-split-comm"
+    PL_SPLIT_K = "pl-split-k"
+    PL_SPLIT = "pl-split"
+    PL_MERGE_COMMS = "pl-merge-comms"
+    PL_MERGE = "pl-merge"
+    PL_UNDO = "pl-undo"
+    PL_REDO = "pl-redo"
+    PL_RESET = "pl-reset"
+    PL_COLOR = "pl-color"
+    PL_MIN = "pl-min"
+    PL_MAX = "pl-max"
+    PL_RB_TIME = "pl-rb-time"
+    PL_RB_RUN = "pl-rb-run"
+    PL_RB_APPLY = "pl-rb-apply"
+    PL_RB_RESULT = "pl-rb-result"
+    PL_NAME = "pl-name"
+    PL_SAVE = "pl-save"
+    PL_SAVED = "pl-saved"
+    PL_LOAD = "pl-load"
+    PL_WORKSPACE = "pl-workspace"
+    PL_EXPORT_XLSX = "pl-export-xlsx"
+    PL_EXPORT_GPKG = "pl-export-gpkg"
+    PL_DOWNLOAD = "pl-download"
+    PL_LEGEND = "pl-legend"
+    PL_BASE_LEGEND = "pl-base-legend"
+    PL_COMPARE = "pl-compare"
+    PL_CHANGES = "pl-changes"
     # map (prefix; see map_ids)
     MAP = "gm-map"
 
 
 #: page key -> URL path
-PAGES = {"overview": "/", "map": "/map", "coverage": "/coverage", "findings": "/findings"}
+PAGES = {"overview": "/", "map": "/map", "coverage": "/coverage", "findings": "/findings", "plans": "/plans"}
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,12 @@ import importlib
 import importlib.util
 import json
 import math
+import os
+import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -145,10 +148,14 @@ class DashboardProvider:
         Optional raster tile URL template (``{z}/{x}/{y}``); no basemap by default.
     max_profiles
         How many profiles' results to keep (least recently used are dropped).
+    workspace
+        The GeoPackage the 边界调整 Plans page saves plans to; None: a ``plans.gpkg`` in a
+        temporary directory, made on first use (the demo). :meth:`from_config` defaults it to
+        ``plans.gpkg`` next to the study config.
     """
 
     def __init__(self, study, *, profile: str | None = None, basemap: str | None = None,
-                 basemap_attribution: str = "", max_profiles: int = 6):
+                 basemap_attribution: str = "", max_profiles: int = 6, workspace: str | os.PathLike | None = None):
         self.study = study
         self.default_profile = profile or study.profile or "national"
         self.basemap = basemap
@@ -163,13 +170,15 @@ class DashboardProvider:
         self._wgs: dict[str, Any] = {}
         self._coverage: dict[tuple, dict] = {}
         self._network = None
+        self.workspace = None if workspace is None else Path(workspace)
 
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_config(cls, config: str | None = None, **kwargs) -> DashboardProvider:
         """Read the study of a ``gridmap.toml`` (the demo district when None).
 
-        A ``[dashboard]`` table may set ``basemap`` (tile URL) and ``basemap_attribution``.
+        A ``[dashboard]`` table may set ``basemap`` (tile URL), ``basemap_attribution`` and
+        ``workspace`` (the plans GeoPackage, relative to the config; default ``plans.gpkg`` next to it).
         """
         import gridmap
         from gridmap import datasets
@@ -183,11 +192,19 @@ class DashboardProvider:
             extra = tomllib.load(fh).get("dashboard", {})
         kwargs.setdefault("basemap", extra.get("basemap"))
         kwargs.setdefault("basemap_attribution", extra.get("basemap_attribution", ""))
+        kwargs.setdefault("workspace", Path(config).resolve().parent / extra.get("workspace", "plans.gpkg"))
         return cls(gridmap.read_study(**gridmap.load_config(config)), **kwargs)
 
     def _key_lock(self, key) -> threading.Lock:
         with self._lock:
             return self._key_locks.setdefault(key, threading.Lock())
+
+    def plans_workspace(self) -> Path:
+        """The plans GeoPackage (a temporary one is made on first use when none is configured)."""
+        with self._lock:
+            if self.workspace is None:
+                self.workspace = Path(tempfile.mkdtemp(prefix="gridmap-plans-")) / "plans.gpkg"
+            return self.workspace
 
     # ------------------------------------------------------------------ results
     def profiles(self, lang: str = "zh") -> list[dict]:

@@ -620,8 +620,11 @@ def list_plans(workspace: str | os.PathLike) -> pd.DataFrame:
         con.close()
 
 
-def load_plan(workspace: str | os.PathLike, plan: str) -> Plan:
+def load_plan(workspace: str | os.PathLike, plan: str, *, graph=None) -> Plan:
     """Load a saved plan by name or id, verifying its digest and replaying its journal.
+
+    ``graph`` is the unit adjacency to reuse (e.g. of the as-is plan of the same
+    units); by default it is computed from the geometry when first needed.
 
     Raises
     ------
@@ -656,7 +659,7 @@ def load_plan(workspace: str | os.PathLike, plan: str) -> Plan:
                          crs=CRS.from_wkt(crs_wkt) if crs_wkt else None)
     p = Plan(units, name=name, author=author or "", community_names=json.loads(cnames or "{}"),
              unit_kind=unit_kind or "grids", plan_id=plan_id, community_offsets=json.loads(offsets or "{}"),
-             community_attrs=_attrs_from_json(cattrs))
+             community_attrs=_attrs_from_json(cattrs), graph=graph)
     p.created = created
     stored = pd.Series(a["community_id"].to_numpy(), index=units.index, dtype=object)
     if _digest(stored) != digest:

@@ -15,6 +15,7 @@
   for (let k = 0; k < PARTS; k++) { FILLS.push("units-fill-" + k); }
   function src(i) { return "units-" + (i % PARTS); }
   const maps = {};       // div id -> {map, url, payload, ready, sel, stats}
+  const pendingSel = {}; // div id -> feature indices to outline once the map is ready
 
   function fetchGeo(url) {
     if (!geoCache[url]) {
@@ -103,6 +104,16 @@
     st.map.getSource("selected").setData({type: "FeatureCollection", features: f ? [f] : []});
   }
 
+  function selectMany(divId, idx) {
+    // Outline several units at once (the plans page's selection); waits for the map to be ready.
+    const st = maps[divId];
+    if (!st || !st.ready) { pendingSel[divId] = idx || []; return; }
+    delete pendingSel[divId];
+    const feats = (idx || []).map(function (i) { return st.geo.features[i]; }).filter(Boolean);
+    st.map.getSource("selected").setData({type: "FeatureCollection", features: feats});
+    document.getElementById(divId).dataset.selected = String(feats.length);
+  }
+
   function addLayers(map) {
     // Borders as the fill's own outline (cheap); the selected unit gets its own tiny line source.
     const before = map.getLayer("points") ? "points" : (map.getLayer("gaps") ? "gaps" : undefined);
@@ -184,6 +195,7 @@
         paintValues(st, divId);
         points(st);
         if (st.pendingFocus) { focus(divId, st.pendingFocus); }
+        if (pendingSel[divId]) { selectMany(divId, pendingSel[divId]); }
       }).catch(function (err) { console.error(err); });
     } else if (st.ready) {
       paintValues(st, divId);
@@ -287,6 +299,10 @@
         st.payload = payload;
         apply(divId);
         return payload.version === undefined ? null : payload.version;
+      },
+      selection: function (sel, divId) {
+        selectMany(divId, (sel && sel.index) || []);
+        return (sel && sel.index) ? sel.index.length : 0;
       },
       focus: function (f, divId) {
         if (!f) { return window.dash_clientside.no_update; }

@@ -1,0 +1,147 @@
+"""The 边界调整 Plans page's server side without a browser: session store, edits, payloads, save/load, export (fast)."""
+
+from __future__ import annotations
+
+import io
+import shutil
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("dash")
+
+from dashboards.pages import plans as page  # noqa: E402
+from dashboards.provider import DashboardProvider  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def provider(tmp_path_factory) -> DashboardProvider:
+    prov = DashboardProvider.from_config(None)
+    prov.workspace = tmp_path_factory.mktemp("ws") / "plans.gpkg"
+    return prov
+
+
+@pytest.fixture
+def store(provider) -> page.PlanStore:
+    return page.PlanStore(provider, max_sessions=3)
+
+
+def _movable(plan):
+    for uid in plan.units.index:
+        for target in page.neighbours(plan, [uid]):
+            res = plan.move([uid], target)
+            if res.ok:
+                plan.undo()
+                return uid, target
+    raise AssertionError("nothing movable")
+
+
+def test_sessions_are_independent_and_bounded(store):
+    a, b = store.get("a"), store.get("b")
+    assert a is store.get("a") and a.plan is not b.plan
+    assert a.plan.graph is b.plan.graph  # adjacency shared, computed once
+    uid, target = _movable(a.plan)
+    changed, lines = page.run_edit(a, "move", selection=[uid], target=target)
+    assert changed and lines
+    assert a.plan.kpis()["units_moved"] == 1 and b.plan.kpis()["units_moved"] == 0
+    for sid in ("c", "d", "e"):
+        store.get(sid)
+    assert len(store) == 3 and store.get("a").plan.kpis()["units_moved"] == 0  # "a" was dropped, starts afresh
+
+
+def test_move_undo_redo_and_refusals(store):
+    s = store.get("x")
+    uid, target = _movable(s.plan)
+    assert target in page.neighbours(s.plan, [uid])
+    assert s.plan.labels[uid] not in page.neighbours(s.plan, [uid])
+    assert page.run_edit(s, "move", selection=[], target=target) == (False, ["请先在地图上选择网格。"])
+    assert page.run_edit(s, "move", selection=[uid], target=None, lang="en")[1] == ["Choose the target community."]
+    assert page.run_edit(s, "undo", selection=[])[0] is False  # nothing to undo
+    page.run_edit(s, "move", selection=[uid], target=target)
+    assert s.plan.labels[uid] == target
+    assert page.run_edit(s, "undo", selection=[])[0] and s.plan.kpis()["units_moved"] == 0
+    assert page.run_edit(s, "redo", selection=[])[0] and s.plan.labels[uid] == target
+    # a far-away community is refused with the library's reason
+    far = next(c for c in s.plan.communities().index if c not in page.neighbours(s.plan, [uid]) and c != target)
+    changed, lines = page.run_edit(s, "move", selection=[uid], target=far)
+    assert not changed and len(lines) >= 2
+    # split / merge / create
+    big = s.plan.communities()["households"].idxmax()
+    assert page.run_edit(s, "split", selection=[], community=big, k=2)[0]
+    assert s.plan.kpis()["communities"] == 31
+    assert page.run_edit(s, "merge", selection=[], communities=[big])[1] == ["请至少选择两个社区。"]
+
+
+def test_payload_colours_follow_the_plan(store, provider):
+    s = store.get("p")
+    ids = provider.ids("grid")
+    uid, target = _movable(s.plan)
+    i = ids.get_loc(uid)
+    before = page.plan_payload(s, ids, "/geo", mode="community")
+    assert len(before["c"]) == len(ids) and min(before["c"]) >= 0
+    page.run_edit(s, "move", selection=[uid], target=target)
+    after = page.plan_payload(s, ids, "/geo", mode="community")
+    assert after["labels"][after["c"][i]].startswith(s.plan.community_name(target))
+    assert after["version"] != before["version"]
+    base = page.plan_payload(s, ids, "/geo", base=True, mode="status", lo=1000, hi=3000)
+    assert base["labels"][base["c"][i]] in {"户数达标", "户数偏小", "户数偏大"}
+    assert sum(x["count"] for x in base["legend"]) == 30
+    # neighbouring communities never share a colour
+    from gridmap.edits import community_adjacency
+
+    adj = community_adjacency(s.plan.labels, s.plan.graph)
+    assert all(s.color_of(c) != s.color_of(n) for c in adj for n in adj[c])
+    rows = page.compare_rows(s.plan, 1000, 3000)
+    assert rows[0][1] == "20/30" and rows[4] == ("调整网格", "0", "1")
+
+
+def test_save_load_and_exports(store, provider):
+    s = store.get("w")
+    uid, target = _movable(s.plan)
+    page.run_edit(s, "move", selection=[uid], target=target)
+    s.plan.name = "测试方案"
+    s.plan.save(provider.plans_workspace())
+    assert "测试方案" in store.saved()["name"].tolist()
+    fresh = store.reset("w")
+    assert fresh.plan.kpis()["units_moved"] == 0
+    loaded = store.load("w", "测试方案")
+    assert loaded.plan.labels[uid] == target and loaded.plan.graph is store.template().graph
+    xlsx = pd.read_excel(io.BytesIO(page.export_xlsx(loaded.plan)))
+    assert xlsx.shape[0] == 1 and str(xlsx.iloc[0, 0]) == uid
+    gpkg = page.export_gpkg(loaded.plan, 1000, 3000)
+    assert gpkg[:16] == b"SQLite format 3\x00"
+
+
+def test_rebalance_is_shown_then_applied(store):
+    s = store.get("r")
+    changed, lines = page.run_edit(s, "rebalance", selection=[], lo=1000, hi=3000, time_limit=3)
+    assert not changed and lines  # computed, not applied yet
+    assert s.pending is not None
+    n = len(s.pending[1].changes)
+    changed, lines = page.run_edit(s, "apply", selection=[])
+    assert changed and s.plan.kpis()["units_moved"] == n > 0
+    assert page.run_edit(s, "apply", selection=[])[0] is False  # nothing pending any more
+
+
+def test_layout_and_callbacks_build(provider):
+    from dashboards import create_app
+
+    for lang in ("zh", "en"):
+        assert "page-plans" in str(page.layout(provider, lang))
+    app = create_app(provider)
+    assert app.plan_store.provider is provider
+    assert any("pl-kpis" in k for k in app.callback_map)
+
+
+def test_workspace_defaults_next_to_the_config(tmp_path):
+    from gridmap import datasets
+
+    cfg = tmp_path / "gridmap.toml"
+    text = datasets.demo_config_toml(datasets.get_path("demo").as_posix())
+    cfg.write_text(text, encoding="utf-8")
+    assert DashboardProvider.from_config(str(cfg)).plans_workspace() == tmp_path / "plans.gpkg"
+    cfg.write_text(text + '\n[dashboard]\nworkspace = "out/workspace.gpkg"\n', encoding="utf-8")
+    assert DashboardProvider.from_config(str(cfg)).plans_workspace() == tmp_path / "out" / "workspace.gpkg"
+    demo = DashboardProvider.from_config(None)
+    assert demo.workspace is None and demo.plans_workspace().name == "plans.gpkg"  # a temporary workspace
+    shutil.rmtree(demo.plans_workspace().parent)
