@@ -43,6 +43,9 @@ class ID(StrEnum):
     CM_COLOR_BY = "cm-color-by"
     CM_LEGEND = "cm-legend"
     CM_DETAIL = "cm-detail"
+    CM_EXPORT_PNG = "cm-export-png"
+    CM_EXPORT_PDF = "cm-export-pdf"
+    CM_DOWNLOAD = "cm-download"
     # coverage
     CV_TYPE = "cv-type"
     CV_RADIUS = "cv-radius"
@@ -57,6 +60,8 @@ class ID(StrEnum):
     FT_TABLE = "ft-table"
     FT_COUNT = "ft-count"
     FT_LEGEND = "ft-legend"
+    FT_EXPORT_XLSX = "ft-export-xlsx"
+    FT_DOWNLOAD = "ft-download"
     # plans (边界调整)
     PL_SESSION = "pl-session"
     PL_REV = "pl-rev"

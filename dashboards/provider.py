@@ -36,7 +36,7 @@ import shapely
 
 from dashboards.i18n import t
 
-__all__ = ["DashboardProvider", "MapValues", "class_breaks", "STATUS_COLORS", "LEVELS"]
+__all__ = ["DashboardProvider", "MapValues", "class_breaks", "format_value", "percent_flags", "STATUS_COLORS", "LEVELS"]
 
 LEVELS = ("community", "grid")
 STATUS_ORDER = ("pass", "warning", "fail", "not_assessed")
@@ -87,6 +87,47 @@ def _classify(values: np.ndarray, breaks: list[float]) -> np.ndarray:
     cls = np.searchsorted(np.asarray(breaks), values, side="left").astype("int64")
     cls[~np.isfinite(values)] = -1
     return cls
+
+
+def format_value(x, *, pct: bool = False) -> str:
+    """A finding's value or gap as text: "—" when missing, ``51%`` when ``pct``, else ``1,234`` or ``12.35``.
+
+    Examples
+    --------
+    >>> format_value(0.51, pct=True), format_value(1.0, pct=True), format_value(0.5649, pct=True)
+    ('51%', '100%', '56%')
+    >>> format_value(0.997, pct=True), format_value(0.0004, pct=True)
+    ('99.7%', '0.0%')
+    >>> format_value(1234.0), format_value(2.345), format_value(None), format_value(float("nan"), pct=True)
+    ('1,234', '2.35', '—', '—')
+    """
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if not math.isfinite(x):
+        return "—"
+    if pct:  # whole percent like the thresholds (≥60%), but never rounded onto 0% or 100%
+        p = x * 100
+        near_edge = round(p) in (0, 100) and abs(p - round(p)) > 1e-6
+        return f"{p:.1f}%" if near_edge else f"{p:.0f}%"
+    return f"{int(round(x)):,}" if abs(x - round(x)) < 1e-9 else f"{x:,.2f}"
+
+
+def percent_flags(rule) -> tuple[bool, bool]:
+    """(value is a share, gap is a share) of a rule: unit "%" (also a unitless ratio), or kind coverage.
+
+    Coverage rules measure a share of households but their gap counts households, so
+    only the value is a percentage there; ``range``/``ratio`` rules in "%" have both.
+    """
+    unit = rule.unit
+    if rule.kind == "ratio" and not unit and float(rule.params.get("scale", 1)) == 1:
+        unit = "%"  # as gridmap.rules renders the threshold (≥10%)
+    if rule.kind == "coverage":
+        return True, False
+    return unit == "%", unit == "%"
 
 
 def _fmt(x: float) -> str:
@@ -474,8 +515,21 @@ class DashboardProvider:
         f = f[(f["level"] == level) & (f["unit_id"] == str(uid))]
         rank = f["status"].map({"fail": 0, "not_assessed": 1, "pass": 2}).fillna(1)
         f = f.assign(_rank=rank).sort_values("_rank", kind="stable").drop(columns="_rank")  # problems first
+        f = self.with_value_text(f, profile)
         return {"level": level, "unit_id": str(uid), "name": str(row.get("name", uid)), "status": str(row["status"]),
                 "figures": figures, "findings": f.to_dict("records")}
+
+    def value_formats(self, profile: str | None = None) -> dict[str, tuple[bool, bool]]:
+        """``{rule id: (value is a share, gap is a share)}`` of the profile's rules (see :func:`percent_flags`)."""
+        return {r.id: percent_flags(r) for r in self.result(profile).profile.rules}
+
+    def with_value_text(self, f: pd.DataFrame, profile: str | None = None) -> pd.DataFrame:
+        """``f`` (findings) plus ``value_text`` and ``gap_text``: shares as percentages (0.51 → 51%)."""
+        flags = self.value_formats(profile)
+        vp = f["rule_id"].map(lambda r: flags.get(r, (False, False))[0]).astype(bool)
+        gp = f["rule_id"].map(lambda r: flags.get(r, (False, False))[1]).astype(bool)
+        return f.assign(value_text=[format_value(v, pct=p) for v, p in zip(f["value"], vp, strict=True)],
+                        gap_text=[format_value(v, pct=p) for v, p in zip(f["gap"], gp, strict=True)])
 
     # ------------------------------------------------------------------ coverage
     def facility_types(self, lang: str = "zh") -> list[dict]:

@@ -243,3 +243,36 @@ def test_basemap_from_config_warns_about_gcj02(tmp_path):
     layout = str(create_app(prov).layout)
     assert "GCJ-02" in layout
     assert DashboardProvider.from_config(None).basemap is None  # offline by default
+
+
+def test_percent_formatting():
+    from dashboards.provider import format_value, percent_flags
+    from gridmap.rules import Rule
+
+    assert format_value(0.51, pct=True) == "51%"
+    assert format_value(1.0, pct=True) == "100%"
+    assert format_value(0.997, pct=True) == "99.7%"  # a failing share never reads "100%"
+    assert format_value(float("nan"), pct=True) == format_value(None) == "—"
+    assert format_value(1234.0) == "1,234" and format_value(0.51) == "0.51"
+    rule = lambda kind, unit="", **p: Rule("x", "community", kind, "", "", "", unit=unit, params=p)  # noqa: E731
+    assert percent_flags(rule("range", "%", metric="m", min=0.6)) == (True, True)
+    assert percent_flags(rule("coverage", facility_type="market", radius_m=500)) == (True, False)  # gap: households
+    assert percent_flags(rule("ratio", numerator="a", denominator="b", min=0.1)) == (True, True)
+    assert percent_flags(rule("ratio", "人/万人", numerator="a", denominator="b", scale=10000, min=18)) == (False, False)
+    assert percent_flags(rule("range", "户", metric="households", min=1000)) == (False, False)
+
+
+def test_detail_panel_shows_shares_as_percentages(provider):
+    from dashboards.components import detail_panel
+
+    f = provider.findings()
+    cov = f[(f["rule_id"] == "community.coverage.service_station") & f["value"].notna()].iloc[0]
+    detail = provider.unit_detail("community", cov["unit_id"])
+    card = next(x for x in detail["findings"] if x["rule_id"] == cov["rule_id"])
+    assert card["value_text"] == f"{float(cov['value']) * 100:.0f}%" or card["value_text"].endswith("%")
+    assert card["threshold"].startswith("≥100%")
+    assert not card["gap_text"].endswith("%")  # coverage gaps count households
+    text = str(detail_panel(detail))
+    assert card["value_text"] in text
+    vol = next(x for x in detail["findings"] if x["rule_id"] == "community.volunteers")
+    assert vol["value_text"].endswith("%") and vol["threshold"].endswith("%")

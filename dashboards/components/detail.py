@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 from dash import html
 
 from dashboards.i18n import t
-from dashboards.provider import STATUS_COLORS
+from dashboards.provider import STATUS_COLORS, format_value
 
 __all__ = ["detail_panel"]
 
@@ -18,13 +16,7 @@ _FIGURES = {"households": ("户数", "households"), "grids": ("网格数", "grid
 
 
 def _num(x) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "—"
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return str(x)
-    return f"{int(round(x)):,}" if abs(x - round(x)) < 1e-9 else f"{x:,.2f}"
+    return format_value(x)
 
 
 def detail_panel(detail: dict | None, lang: str = "zh") -> html.Div:
@@ -46,9 +38,9 @@ def detail_panel(detail: dict | None, lang: str = "zh") -> html.Div:
             html.Div([html.Span(t(f"status.{st}", lang), className="gm-badge",
                                 style={"background": STATUS_COLORS.get(st, "#999")}),
                       html.B(f["rule_title"])], className="gm-finding-head"),
-            html.Div([html.Span(f"{t('detail.value', lang)}: {_num(f['value'])}"),
+            html.Div([html.Span(f"{t('detail.value', lang)}: {f.get('value_text') or _num(f['value'])}"),
                       html.Span(f"{t('detail.threshold', lang)}: {f['threshold'] or '—'}"),
-                      html.Span(f"{t('detail.gap', lang)}: {_num(f['gap'])}")], className="gm-finding-nums"),
+                      html.Span(f"{t('detail.gap', lang)}: {f.get('gap_text') or _num(f['gap'])}")], className="gm-finding-nums"),
             html.Div(f["message"], className="gm-finding-msg"),
             html.Div([html.Span(t("detail.source", lang) + "：", className="gm-muted"), html.Cite(f["source"])],
                      className="gm-finding-source"),

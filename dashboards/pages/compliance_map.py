@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dash import Input, Output, State, dcc, html, no_update
+from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from dashboards.components import detail_panel, legend, map_view, register_map
+from dashboards.exports import map_export
 from dashboards.i18n import t
 from dashboards.ids import ID, map_ids
 from dashboards.pages._common import map_payload
@@ -26,6 +27,9 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
         html.Label(t("cm.color_by", lang)),
         dcc.Dropdown(id=ID.CM_COLOR_BY, value=query.get("color", "status"), clearable=False, persistence=True,
                      persistence_type="session", style={"minWidth": "340px"}),
+        html.Button(t("cm.export.png", lang), id=ID.CM_EXPORT_PNG, n_clicks=0, className="gm-button"),
+        html.Button(t("cm.export.pdf", lang), id=ID.CM_EXPORT_PDF, n_clicks=0, className="gm-button"),
+        dcc.Loading(dcc.Download(id=ID.CM_DOWNLOAD), type="circle"),
     ], className="gm-controls")
     return html.Div([
         controls,
@@ -66,3 +70,11 @@ def register(app, provider: DashboardProvider) -> None:
             return detail_panel(None, lang) if lang else no_update
         detail = provider.unit_detail(click["level"], click["unit_id"], profile, lang)
         return detail_panel(detail, lang)
+
+    @app.callback(Output(ID.CM_DOWNLOAD, "data"), Input(ID.CM_EXPORT_PNG, "n_clicks"),
+                  Input(ID.CM_EXPORT_PDF, "n_clicks"), State(ID.CM_LEVEL, "value"), State(ID.CM_COLOR_BY, "value"),
+                  State(ID.PROFILE, "value"), prevent_initial_call=True)
+    def _export(_png, _pdf, level, mode, profile):
+        fmt = "pdf" if ctx.triggered_id == ID.CM_EXPORT_PDF else "png"
+        data, name = map_export(provider, level or "community", mode, profile, fmt)
+        return dcc.send_bytes(data, name)

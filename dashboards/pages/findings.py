@@ -7,6 +7,7 @@ import pandas as pd
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from dashboards.components import legend, map_view, register_map
+from dashboards.exports import findings_export
 from dashboards.i18n import t
 from dashboards.ids import ID, map_ids
 from dashboards.pages._common import geo_url, map_payload
@@ -19,6 +20,9 @@ COLUMNS = [("level", "col.level"), ("unit_id", "col.unit_id"), ("unit_name", "co
            ("status", "col.status"), ("gap", "col.gap"), ("message", "col.message"), ("source", "col.source")]
 
 
+#: numbers stay numbers (sort, filter); shares show as percentages (see provider.with_value_text)
+FORMATTERS = {c: {"valueFormatter": {"function": f"params.data && params.data.{c}_text != null ? params.data.{c}_text : params.value"},
+                  "filter": "agNumberColumnFilter"} for c in ("value", "gap")}
 WIDTHS = {"unit_id": 140, "unit_name": 110, "rule_title": 200, "message": 160, "source": 200, "threshold": 110}
 LOCALE_ZH = {"page": "第", "of": "/", "to": "–", "pageSizeSelectorLabel": "每页", "noRowsToShow": "没有符合条件的记录",
              "filterOoo": "筛选…", "contains": "包含", "equals": "等于", "notContains": "不包含",
@@ -53,12 +57,15 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
         dcc.Dropdown(id=ID.FT_LEVEL, value="all", clearable=False, style={"minWidth": "140px"}, options=[
             opt("all", "ft.all"), opt("community", "level.community"), opt("grid", "level.grid")]),
         html.Span(id=ID.FT_COUNT, className="gm-muted"),
+        html.Button(t("ft.export.xlsx", lang), id=ID.FT_EXPORT_XLSX, n_clicks=0, className="gm-button"),
+        dcc.Loading(dcc.Download(id=ID.FT_DOWNLOAD), type="circle"),
     ], className="gm-controls")
     wide = {"rule_title", "message", "source"}
     table = dag.AgGrid(
         id=ID.FT_TABLE,
         columnDefs=[{"field": c, "headerName": t(k, lang), "filter": True, "sortable": True,
-                     "flex": 2 if c in wide else 1, "minWidth": WIDTHS.get(c, 80), "tooltipField": c}
+                     "flex": 2 if c in wide else 1, "minWidth": WIDTHS.get(c, 80), "tooltipField": c,
+                     **FORMATTERS.get(c, {})}
                     for c, k in COLUMNS],
         rowData=[], getRowId="params.data.id", style={"height": "560px"},
         dashGridOptions={"localeText": LOCALE_ZH if lang == "zh" else {}, "pagination": True, "paginationPageSize": 50, "tooltipShowDelay": 300,
@@ -85,8 +92,8 @@ def register(app, provider: DashboardProvider) -> None:
                   Input(ID.PROFILE, "value"), Input(ID.LANG, "value"))
     def _table(search, status, level, profile, lang):
         f = filter_findings(provider.findings(profile, lang), search=search, status=status, level=level)
-        shown = f.head(MAX_ROWS)
-        rows = shown[[c for c, _ in COLUMNS] + ["rule_id"]].copy()
+        shown = provider.with_value_text(f.head(MAX_ROWS), profile)
+        rows = shown[[c for c, _ in COLUMNS] + ["rule_id", "value_text", "gap_text"]].copy()
         rows["status_key"] = shown["status"]
         rows["status"] = rows["status"].map(lambda s: t(f"status.{s}", lang))
         rows["level_key"] = shown["level"]
@@ -116,3 +123,10 @@ def register(app, provider: DashboardProvider) -> None:
                 return no_update, focus, no_update
         payload = map_payload(app, provider, level, "status", profile, lang)
         return payload, focus, legend(payload["legend"])
+
+    @app.callback(Output(ID.FT_DOWNLOAD, "data"), Input(ID.FT_EXPORT_XLSX, "n_clicks"),
+                  State(ID.FT_SEARCH, "value"), State(ID.FT_STATUS, "value"), State(ID.FT_LEVEL, "value"),
+                  State(ID.PROFILE, "value"), State(ID.LANG, "value"), prevent_initial_call=True)
+    def _export(_n, search, status, level, profile, lang):
+        data, name = findings_export(provider, profile, search=search, status=status, level=level, lang=lang or "zh")
+        return dcc.send_bytes(data, name)

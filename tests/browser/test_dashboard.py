@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
+from dashboards.exports import export_filename
 from dashboards.ids import ID
 
 from .helpers import SCREENSHOTS, choose, wait_map
 
 pytestmark = pytest.mark.browser
+openpyxl = pytest.importorskip("openpyxl")
 
 PAGES = {"overview": "/", "map": "/map", "coverage": "/coverage", "findings": "/findings"}
 
@@ -59,6 +63,8 @@ def test_click_community_shows_findings_with_citations(page, base_url, provider)
     cites = page.locator(".gm-finding cite").all_inner_texts()
     assert cites == [f["source"] for f in detail["findings"]] and all(cites)
     assert "户" in page.inner_text(f"#{ID.CM_DETAIL}")
+    shares = [f["value_text"] for f in detail["findings"] if f["rule_id"] == "community.volunteers"]
+    assert shares and shares[0].endswith("%") and f"{shares[0]}" in page.inner_text(f"#{ID.CM_DETAIL}")
     assert page.get_attribute("#gm-map-map", "data-hover").startswith(detail["name"])  # hover: name + value
     screenshot(page, "map")
     # recolour by a metric: legend with class breaks, every unit in a class
@@ -66,6 +72,12 @@ def test_click_community_shows_findings_with_citations(page, base_url, provider)
     wait_map(page, "map", version=2)
     counts = [int(c.replace(",", "")) for c in page.locator(f"#{ID.CM_LEGEND} .gm-legend-count").all_inner_texts()]
     assert sum(counts) == 30 and len(counts) >= 3
+    # 导出地图 PNG: rendered server-side by gridmap.maps
+    with page.expect_download(timeout=20_000) as dl:
+        page.click(f"#{ID.CM_EXPORT_PNG}")
+    assert dl.value.suggested_filename == export_filename("合规地图", provider.study.name, "png")
+    with open(dl.value.path(), "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
     # grids: 185 features
     page.click(f"#{ID.CM_LEVEL} label:has-text('网格')")
     page.wait_for_function("() => window.gridmap.state('gm-map-map').level === 'grid' && window.gridmap.state('gm-map-map').ready")
@@ -129,6 +141,15 @@ def test_findings_row_click_zooms_the_map(page, base_url, provider):
                     return cells.length > 0 && cells.every(td => td.innerText.includes(n)); }""",
         arg=name)
     screenshot(page, "findings")
+    # 导出 Excel: the filtered findings as XLSX, named after the study and today
+    with page.expect_download(timeout=15_000) as dl:
+        page.click(f"#{ID.FT_EXPORT_XLSX}")
+    assert dl.value.suggested_filename == export_filename("问题清单", provider.study.name, "xlsx")
+    with open(dl.value.path(), "rb") as fh:  # Playwright's file has no .xlsx suffix
+        ws = openpyxl.load_workbook(io.BytesIO(fh.read()))["问题清单"]
+    assert [c.value for c in ws[1]][:3] == ["层级", "单位编码", "单位名称"]
+    names = {r[2] for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert names and all(name in str(n) for n in names)
     assert page.console.errors == []
 
 
