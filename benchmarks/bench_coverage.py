@@ -29,7 +29,11 @@ so that its peak memory (max RSS) is its own:
 * ``pandana``: ``Network`` (contraction-hierarchy index build timed),
   ``set_pois`` + ``nearest_pois`` per type, ``get_node_ids`` for households.
 
-    python benchmarks/bench_coverage.py [--scale 1.0] [--parts gridmap,sjoin,networkx,pandana]
+pandana's contraction-hierarchy build does not finish at full scale within 15 min;
+``--pandana-scale`` runs it (and gridmap's network part, timed again for the
+comparison) on a smaller city in the same run.
+
+    python benchmarks/bench_coverage.py [--scale 1.0] [--parts gridmap,sjoin,networkx,pandana] [--pandana-scale 0.1]
 """
 
 from __future__ import annotations
@@ -96,11 +100,11 @@ def _maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def part_gridmap(city) -> dict:
+def _gridmap_network(city, out: dict) -> dict:
+    """gridmap on the walking network: build, snap (each building and facility once), Dijkstra × 5."""
     import geopandas as gpd
     import shapely
 
-    from gridmap.coverage import straight_distance
     from gridmap.network import (
         _targets_from_nodes,
         augmented_graph,
@@ -108,6 +112,46 @@ def part_gridmap(city) -> dict:
         dijkstra_from,
         snap_points,
     )
+
+    bxy, fxy, ft = city["bxy"], city["fac_xy"], city["fac_t"]
+    t = time.perf_counter()
+    lines = np.concatenate([shapely.linestrings(city["seg"]), shapely.linestrings(city["diag"])])
+    layer = gpd.GeoSeries(lines, crs=4549)
+    out["make_geoseries_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    net = build_network(layer)
+    out["network_build_s"] = time.perf_counter() - t
+    out["network"] = {"nodes": net.n_nodes, "edges": net.n_edges, "noded_lines": net.noded,
+                      "components": len(net.components)}
+    t = time.perf_counter()
+    hs = snap_points(net, shapely.points(bxy), max_snap_m=200)  # incl. the segment index (first use)
+    out["snap_buildings_s"] = time.perf_counter() - t
+    t2 = time.perf_counter()
+    fs = snap_points(net, shapely.points(fxy), max_snap_m=200)
+    graph, full = augmented_graph(net, fs)
+    out["snap_facilities_s"] = time.perf_counter() - t2
+    out["snap_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    covered_n = {}
+    for typ, (_, r) in TYPES.items():
+        mask = (ft == typ) & fs.ok
+        node_d, node_src = dijkstra_from(net, graph, np.flatnonzero(mask), limit=r, all_sources=full)
+        d, _ = _targets_from_nodes(net, hs, fs, node_d, node_src, limit=r, source_mask=mask)
+        covered_n[typ] = d <= r + 1e-6
+    out["dijkstra_5_types_s"] = time.perf_counter() - t
+    out["network_5_types_incl_snap_s"] = out["snap_s"] + out["dijkstra_5_types_s"]
+    return covered_n
+
+
+def part_gridmap_network(city) -> dict:
+    out: dict = {}
+    _gridmap_network(city, out)
+    out["peak_rss_mb"] = _maxrss_mb()
+    return out
+
+
+def part_gridmap(city) -> dict:
+    from gridmap.coverage import straight_distance
 
     out: dict = {}
     bxy, fxy, ft, w = city["bxy"], city["fac_xy"], city["fac_t"], city["hh"]
@@ -121,29 +165,7 @@ def part_gridmap(city) -> dict:
     out["straight_share"] = {k: float(w[v].sum() / w.sum()) for k, v in covered_s.items()}
     np.save(os.environ["BENCH_WORK"] + "/straight.npy", np.stack([covered_s[k] for k in TYPES]))
 
-    t = time.perf_counter()
-    lines = np.concatenate([shapely.linestrings(city["seg"]), shapely.linestrings(city["diag"])])
-    layer = gpd.GeoSeries(lines, crs=4549)
-    out["make_geoseries_s"] = time.perf_counter() - t
-    t = time.perf_counter()
-    net = build_network(layer)
-    out["network_build_s"] = time.perf_counter() - t
-    out["network"] = {"nodes": net.n_nodes, "edges": net.n_edges, "noded_lines": net.noded,
-                      "components": len(net.components)}
-    t = time.perf_counter()
-    hs = snap_points(net, shapely.points(bxy), max_snap_m=200)
-    fs = snap_points(net, shapely.points(fxy), max_snap_m=200)
-    graph, full = augmented_graph(net, fs)
-    out["snap_s"] = time.perf_counter() - t
-    t = time.perf_counter()
-    covered_n = {}
-    for typ, (_, r) in TYPES.items():
-        mask = (ft == typ) & fs.ok
-        node_d, node_src = dijkstra_from(net, graph, np.flatnonzero(mask), limit=r, all_sources=full)
-        d, _ = _targets_from_nodes(net, hs, fs, node_d, node_src, limit=r, source_mask=mask)
-        covered_n[typ] = d <= r + 1e-6
-    out["dijkstra_5_types_s"] = time.perf_counter() - t
-    out["network_5_types_incl_snap_s"] = out["snap_s"] + out["dijkstra_5_types_s"]
+    covered_n = _gridmap_network(city, out)
     out["network_share"] = {k: float(w[v].sum() / w.sum()) for k, v in covered_n.items()}
     out["network_over_straight"] = {k: out["network_share"][k] / out["straight_share"][k] for k in TYPES}
     out["peak_rss_mb"] = _maxrss_mb()
@@ -224,7 +246,18 @@ def part_pandana(city) -> dict:
     return {"index_build_s": build, "query_5_types_s": time.perf_counter() - t, "peak_rss_mb": _maxrss_mb()}
 
 
-PARTS = {"gridmap": part_gridmap, "sjoin": part_sjoin, "networkx": part_networkx, "pandana": part_pandana}
+PARTS = {"gridmap": part_gridmap, "gridmap_network": part_gridmap_network, "sjoin": part_sjoin, "networkx": part_networkx, "pandana": part_pandana}
+
+
+def _run_part(part: str, scale: float, workdir: str, timeout: float) -> dict:
+    try:
+        proc = subprocess.run([sys.executable, __file__, "--scale", str(scale), "--workdir", workdir, "--part", part],
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"did not finish within {timeout:g} s"}
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None) -> int:
@@ -233,6 +266,10 @@ def main(argv=None) -> int:
     ap.add_argument("--workdir", default="/tmp/gridmap-bench-coverage")
     ap.add_argument("--parts", default="gridmap,sjoin,networkx,pandana")
     ap.add_argument("--part-timeout", type=float, default=1200.0, help="seconds before a part is abandoned")
+    ap.add_argument("--pandana-scale", type=float, default=None,
+                    help="run pandana (and gridmap's network part, for comparison) on a city of this scale "
+                         "instead of --scale: the largest on which pandana finishes within a few minutes")
+    ap.add_argument("--pandana-timeout", type=float, default=600.0)
     ap.add_argument("--part", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     work = Path(args.workdir) / f"scale{args.scale:g}"
@@ -246,30 +283,47 @@ def main(argv=None) -> int:
     facts = build_city(city_path, args.scale)
     facts["generate_s"] = round(time.perf_counter() - t, 1)
     print(json.dumps({"city": facts}, ensure_ascii=False), flush=True)
-    results = {"city": facts}
-    for part in args.parts.split(","):
-        try:
-            proc = subprocess.run([sys.executable, __file__, "--scale", str(args.scale), "--workdir", args.workdir,
-                                   "--part", part], capture_output=True, text=True, timeout=args.part_timeout)
-        except subprocess.TimeoutExpired:
-            results[part] = {"error": f"did not finish within {args.part_timeout:g} s"}
-            print(json.dumps({part: results[part]}), flush=True)
+    results = {"city": facts, "uptime_before": _uptime()}
+    parts = args.parts.split(",")
+    pscale = args.pandana_scale
+    separate = "pandana" in parts and pscale is not None and pscale != args.scale
+    for part in parts:
+        if part == "pandana" and separate:
             continue
-        if proc.returncode != 0:
-            results[part] = {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
-        else:
-            results[part] = json.loads(proc.stdout.strip().splitlines()[-1])
+        results[part] = _run_part(part, args.scale, args.workdir, args.part_timeout)
         print(json.dumps({part: results[part]}, ensure_ascii=False), flush=True)
+    if separate:
+        # pandana on the largest city it finishes within a few minutes; gridmap on the same city, same run
+        pwork = Path(args.workdir) / f"scale{pscale:g}"
+        pwork.mkdir(parents=True, exist_ok=True)
+        pr = {"scale": pscale, "city": build_city(pwork / "city.npz", pscale)}
+        pr["gridmap_network"] = _run_part("gridmap_network", pscale, args.workdir, args.part_timeout)
+        pr["pandana"] = _run_part("pandana", pscale, args.workdir, args.pandana_timeout)
+        results["pandana_size"] = pr
+        print(json.dumps({"pandana_size": pr}, ensure_ascii=False), flush=True)
+    results["uptime_after"] = _uptime()
     g = results.get("gridmap", {})
-    if "sjoin" in results and "buffer_sjoin_5_types_s" in results["sjoin"] and g:
+    if "sjoin" in results and "buffer_sjoin_5_types_s" in results["sjoin"] and "straight_5_types_s" in g:
         results["speedup_straight_vs_sjoin"] = results["sjoin"]["buffer_sjoin_5_types_s"] / g["straight_5_types_s"]
-    if "networkx" in results and "dijkstra_5_types_s" in results["networkx"] and g:
+    if "networkx" in results and "dijkstra_5_types_s" in results["networkx"] and "dijkstra_5_types_s" in g:
         nxr = results["networkx"]
         results["speedup_network_vs_networkx"] = (nxr["graph_build_s"] + nxr["dijkstra_5_types_s"]) / g["network_5_types_incl_snap_s"]
         results["speedup_network_vs_networkx_queries_only"] = nxr["dijkstra_5_types_s"] / g["dijkstra_5_types_s"]
+    pd_, gn = (results["pandana_size"]["pandana"], results["pandana_size"]["gridmap_network"]) if separate else \
+        (results.get("pandana", {}), g)
+    if "query_5_types_s" in pd_ and "network_5_types_incl_snap_s" in gn:
+        results["speedup_network_vs_pandana"] = (pd_["index_build_s"] + pd_["query_5_types_s"]) / gn["network_5_types_incl_snap_s"]
+        results["speedup_network_vs_pandana_queries_only"] = pd_["query_5_types_s"] / gn["network_5_types_incl_snap_s"]
     print(json.dumps({k: v for k, v in results.items() if k.startswith("speedup")}), flush=True)
     (work / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     return 0
+
+
+def _uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
 
 
 if __name__ == "__main__":

@@ -15,7 +15,12 @@ length, geometry), the component of every node and a symmetric CSR graph.
 * **Snapping.** A point is snapped to the nearest point *on an edge* (not the
   nearest node); the edge is split virtually, so its distance to both end nodes
   is exact. Points farther than ``max_snap_m`` from every edge are not snapped
-  and are reported.
+  and are reported. Large batches use a KD-tree of points sampled every ≤ 20 m
+  along the edge segments: the nearest segment among those of the 8 (then 32)
+  nearest samples is provably the nearest of all when the next sample is farther
+  than that distance plus half a sample spacing; the rare rest go to the exact
+  STRtree search. Ties (equidistant edges, e.g. at a node) go to the lowest
+  edge id on both paths, so the result is the same either way.
 * **Distances.** :func:`network_distance` runs one multi-source Dijkstra
   (:func:`scipy.sparse.csgraph.dijkstra` with ``min_only=True`` and ``limit``)
   from all sources at once. Sources enter as virtual nodes with one-way edges to
@@ -172,7 +177,9 @@ def _csr(u, v, w, n, extra=None) -> sparse.csr_matrix:
     a, b, c = a[order], b[order], c[order]
     first = np.ones(len(a), dtype=bool)
     first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
-    return sparse.csr_matrix((c[first], (a[first], b[first])), shape=(n, n))
+    g = sparse.csr_matrix((c[first], (a[first], b[first])), shape=(n, n))
+    g.sort_indices()
+    return g
 
 
 def _as_lines(lines) -> tuple[np.ndarray, object, pd.Index]:
@@ -339,8 +346,12 @@ def build_network(
         new_id = np.cumsum(keep_n) - 1
         nodes, u, v, length, parts = nodes[keep_n], new_id[u[keep_e]], new_id[v[keep_e]], length[keep_e], parts[keep_e]
         label = label[keep_n]
-    return Network(nodes=nodes, u=u, v=v, length=length, geometry=parts, component=label, components=table,
-                   crs=crs, noded=noded)
+    net = Network(nodes=nodes, u=u, v=v, length=length, geometry=parts, component=label, components=table,
+                  crs=crs, noded=noded)
+    if not table["dropped"].any():
+        graph.sort_indices()
+        net.__dict__["graph"] = graph  # the cached property: already built for the components
+    return net
 
 
 # --------------------------------------------------------------------------- snapping
@@ -435,8 +446,15 @@ def snap_points(net: Network, points, *, max_snap_m: float = 200.0) -> Snap:
     if len(vi) == 0:
         return Snap(edge, offset, snap_m, float(max_snap_m))
     (pi, ei), dist = net.tree.query_nearest(g[vi], max_distance=max_snap_m, return_distance=True, all_matches=True)
-    # equidistant edges (a point nearest to a node): the lowest edge id, as the fast path does
-    order = np.lexsort((ei, np.round(dist, 9), pi))
+    # equidistant edges (within _TIE_M; a point nearest to a node): the lowest edge id, as the fast path does
+    order = np.lexsort((dist, pi))
+    pi, ei, dist = pi[order], ei[order], dist[order]
+    first = np.ones(len(pi), dtype=bool)
+    first[1:] = pi[1:] != pi[:-1]
+    group_min = dist[first][np.cumsum(first) - 1]
+    tie = dist <= group_min + _TIE_M
+    pi, ei, dist = pi[tie], ei[tie], dist[tie]
+    order = np.lexsort((ei, pi))
     pi, ei, dist = pi[order], ei[order], dist[order]
     first = np.ones(len(pi), dtype=bool)
     first[1:] = pi[1:] != pi[:-1]
@@ -456,12 +474,13 @@ def snap_points(net: Network, points, *, max_snap_m: float = 200.0) -> Snap:
 
 
 _FAST_SNAP_MIN = 2000  # points; below this the STRtree alone is as fast
+_TIE_M = 1e-9  # edges this close to equidistant are a tie (the lowest edge id wins)
 _SAMPLE_M = 20.0
 _K = 8
 
 
 def _segments(net: Network) -> dict:
-    """2-point segments of every edge with their edge id and start offset, plus a KD-tree of
+    """2-point segments of every edge (start, direction, edge id, start offset), plus a KD-tree of
     sample points: the midpoints of pieces ≤ ``_SAMPLE_M`` long, so every point of a segment is
     within ``half`` (half a piece) of a sample of that segment."""
     seg = net._cache.get("segments")
@@ -470,58 +489,86 @@ def _segments(net: Network) -> dict:
     from scipy.spatial import cKDTree
 
     coords, idx = shapely.get_coordinates(net.geometry, return_index=True)
-    same = idx[1:] == idx[:-1]
-    a, b, e = coords[:-1][same], coords[1:][same], idx[:-1][same]
-    ln = np.hypot(*(b - a).T)
+    same = np.flatnonzero(idx[1:] == idx[:-1])
+    ax, ay = coords[same, 0], coords[same, 1]
+    dx, dy = coords[same + 1, 0] - ax, coords[same + 1, 1] - ay
+    e = idx[same]
+    ln = np.hypot(dx, dy)
     cum = np.concatenate([[0.0], np.cumsum(ln)])
     first = np.searchsorted(e, e, side="left")
     start = cum[:-1] - cum[first]
     n_s = np.maximum(np.ceil(ln / _SAMPLE_M).astype(np.int64), 1)
-    sid = np.repeat(np.arange(len(a)), n_s)
+    sid = np.repeat(np.arange(len(ax)), n_s)
     k = np.arange(len(sid)) - np.repeat(np.cumsum(n_s) - n_s, n_s)
     frac = (k + 0.5) / n_s[sid]
-    pts = a[sid] + (b[sid] - a[sid]) * frac[:, None]
+    pts = np.column_stack([ax[sid] + dx[sid] * frac, ay[sid] + dy[sid] * frac])
     half = float((ln / n_s).max()) / 2.0 if len(ln) else 0.0
-    seg = {"a": a, "b": b, "edge": e, "start": start, "len": ln, "sid": sid, "half": half,
-           "tree": cKDTree(pts, balanced_tree=False, compact_nodes=False)}
+    # one row per segment, gathered at once: start x, y, direction x, y, 1/length², edge id
+    pack = np.column_stack([ax, ay, dx, dy, 1.0 / np.where(ln > 0, ln * ln, 1.0), e.astype(np.float64)])
+    seg = {"pack": pack, "edge": e, "start": start, "len": ln, "sid": sid, "half": half,
+           "tree": cKDTree(pts, leafsize=16, balanced_tree=False, compact_nodes=False)}
     net._cache["segments"] = seg
     return seg
 
 
 def _snap_k(seg: dict, xy: np.ndarray, k: int):
+    """Nearest of the segments of the ``k`` nearest samples; ``exact`` where no other segment can be
+    as near (every sample not returned is farther than the best distance + half a piece)."""
     sd, si = seg["tree"].query(xy, k=k, workers=-1)
     if k == 1:
         sd, si = sd[:, None], si[:, None]
     cand = seg["sid"][si]  # (n, k) segment ids
-    a, b = seg["a"][cand], seg["b"][cand]
-    ab = b - a
-    denom = (ab ** 2).sum(axis=2)
-    t = np.clip(((xy[:, None, :] - a) * ab).sum(axis=2) / np.where(denom > 0, denom, 1.0), 0.0, 1.0)
-    q = a + ab * t[..., None]
-    d = np.hypot(*(xy[:, None, :] - q).transpose(2, 0, 1))
-    edge = seg["edge"][cand]
-    # the closest; ties: the lowest edge id
-    best = np.lexsort((edge, np.round(d, 9)), axis=-1)[:, 0]
+    p = seg["pack"][cand]  # (n, k, 6)
+    dx, dy = p[..., 2], p[..., 3]
+    rx = xy[:, :1] - p[..., 0]
+    ry = xy[:, 1:] - p[..., 1]
+    t = rx * dx
+    t += ry * dy
+    t *= p[..., 4]
+    np.clip(t, 0.0, 1.0, out=t)
+    rx -= dx * t
+    ry -= dy * t
+    rx *= rx
+    ry *= ry
+    rx += ry  # squared distance to each candidate segment
+    # the closest; ties (within 1e-9 m, e.g. a point nearest to a node): the lowest edge id, as the
+    # STRtree path does
+    dmin = np.sqrt(rx.min(axis=1))
+    tie = rx <= ((dmin + _TIE_M) ** 2)[:, None]
+    best = np.argmin(np.where(tie, p[..., 5], np.inf), axis=1)
     rows = np.arange(len(xy))
-    bd = d[rows, best]
+    bd = np.sqrt(rx[rows, best])
     bc = cand[rows, best]
-    # exact when every sample not returned is farther than best + half a piece
-    exact = sd[:, -1] > bd + seg["half"] + 1e-9
+    exact = sd[:, -1] > bd + seg["half"] + 2 * _TIE_M + 1e-6  # + a margin for rounding
     return bc, seg["start"][bc] + t[rows, best] * seg["len"][bc], bd, exact
 
 
 def _snap_fast(net: Network, xy: np.ndarray):
     """Nearest edge point via a KD-tree of segment samples (k = 8, then 32 where 8 cannot
-    prove the answer); ``exact`` is False where neither can (those go to the STRtree)."""
+    prove the answer); ``exact`` is False where neither can (those go to the STRtree).
+
+    The points are queried in spatial order (cells of 8 sample spacings), which keeps the
+    KD-tree walk and the segment look-ups cache-friendly."""
     seg = _segments(net)
     n_samples = len(seg["sid"])
-    bc, off, bd, exact = _snap_k(seg, xy, min(_K, n_samples))
+    cell = 8 * _SAMPLE_M
+    cx = np.floor((xy[:, 0] - xy[:, 0].min()) / cell).astype(np.int64)
+    cy = np.floor((xy[:, 1] - xy[:, 1].min()) / cell).astype(np.int64)
+    order = np.argsort(cx * (int(cy.max()) + 1) + cy, kind="stable")
+    sxy = xy[order]
+    bc, off, bd, exact = _snap_k(seg, sxy, min(_K, n_samples))
     redo = np.flatnonzero(~exact)
     if len(redo) and n_samples > _K:
-        bc2, off2, bd2, ex2 = _snap_k(seg, xy[redo], min(4 * _K, n_samples))
+        bc2, off2, bd2, ex2 = _snap_k(seg, sxy[redo], min(4 * _K, n_samples))
         bc[redo], off[redo], bd[redo], exact[redo] = bc2, off2, bd2, ex2
-    edge = seg["edge"][bc]
-    return edge, np.clip(off, 0.0, net.length[edge]), bd, exact
+    edge = np.empty(len(xy), dtype=np.int64)
+    offset, dist, ok = np.empty(len(xy)), np.empty(len(xy)), np.empty(len(xy), dtype=bool)
+    e = seg["edge"][bc]
+    edge[order] = e
+    offset[order] = np.clip(off, 0.0, net.length[e])
+    dist[order] = bd
+    ok[order] = exact
+    return edge, offset, dist, ok
 
 
 # --------------------------------------------------------------------------- distances
@@ -580,8 +627,26 @@ def augmented_graph(net: Network, sources: Snap) -> tuple[sparse.csr_matrix, np.
     which = np.flatnonzero(sources.ok)
     if len(which) == 0:
         return net.graph, which
-    graph = _csr(net.u, net.v, net.length, net.n_nodes + len(which), extra=_virtual(net, sources, which))
-    graph.sort_indices()
+    # the network's CSR rows, then one row per virtual node with its (at most 2) one-way edges
+    base = net.graph
+    n, m = net.n_nodes, len(which)
+    _, cols, w = _virtual(net, sources, which)
+    cu, cv, wu, wv = cols[:m], cols[m:], np.maximum(w[:m], _EPS), np.maximum(w[m:], _EPS)
+    swap = cv < cu
+    lo, hi = np.where(swap, cv, cu), np.where(swap, cu, cv)
+    wlo, whi = np.where(swap, wv, wu), np.where(swap, wu, wv)
+    loop = lo == hi  # a source on a loop edge: one edge, the shorter leg
+    wlo = np.where(loop, np.minimum(wlo, whi), wlo)
+    cnt = np.where(loop, 1, 2)
+    vcols = np.column_stack([lo, hi]).ravel()
+    vdata = np.column_stack([wlo, whi]).ravel()
+    keep = np.column_stack([np.ones(m, dtype=bool), ~loop]).ravel()
+    indptr = np.concatenate([base.indptr, base.indptr[-1] + np.cumsum(cnt)])
+    idx_dtype = np.int64 if len(indptr) and indptr[-1] > np.iinfo(np.int32).max else np.int32
+    graph = sparse.csr_matrix((np.concatenate([base.data, vdata[keep]]),
+                               np.concatenate([base.indices, vcols[keep]]).astype(idx_dtype),
+                               indptr.astype(idx_dtype)), shape=(n + m, n + m))
+    graph.has_sorted_indices = True
     return graph, which
 
 

@@ -206,3 +206,54 @@ def test_fast_snap_equals_strtree_snap(demo_study, monkeypatch):
     assert (slow.edge == fast.edge).all()
     np.testing.assert_allclose(fast.offset, slow.offset, atol=1e-6)
     np.testing.assert_allclose(fast.snap_m, slow.snap_m, atol=1e-6)
+
+
+def _lattice(n=12, spacing=40.0, seed=3):
+    """A jittered lattice with some edges removed, long diagonals (no shared vertices) and a loop."""
+    rng = np.random.default_rng(seed)
+    xy = np.stack(np.meshgrid(np.arange(n) * spacing, np.arange(n) * spacing), -1).reshape(-1, 2)
+    xy = xy + rng.uniform(-6, 6, xy.shape)
+    idx = np.arange(n * n).reshape(n, n)
+    a = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()])
+    b = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
+    keep = rng.random(len(a)) > 0.15
+    segs = [LineString([xy[i], xy[j]]) for i, j in zip(a[keep], b[keep], strict=True)]
+    segs += [LineString([(5.5, 3.5), (400.5, 390.5)]), LineString([(30.5, 420.0), (420.0, 20.5)])]
+    segs += [LineString([xy[0], xy[0] + (0, -30), xy[0] + (-30, -30), xy[0]])]  # a loop back to its start node
+    layer = gpd.GeoSeries([shapely.affinity.translate(g, X0, Y0) for g in segs], crs=4549)
+    return build_network(layer), xy + (X0, Y0)
+
+
+def test_fast_snap_exact_on_lattice_with_ties(monkeypatch):
+    """The KD-tree path gives the STRtree's answer, including points exactly on nodes (ties between
+    edges: the lowest edge id) and points between long diagonals and the lattice."""
+    import gridmap.network as gn
+
+    net, xy = _lattice()
+    rng = np.random.default_rng(5)
+    q = np.concatenate([rng.uniform(-60, 500, (4000, 2)) + (X0, Y0), net.nodes[:200], xy[:50]])
+    p = shapely.points(q)
+    monkeypatch.setattr(gn, "_FAST_SNAP_MIN", 10**9)
+    slow = snap_points(net, p, max_snap_m=80)
+    monkeypatch.setattr(gn, "_FAST_SNAP_MIN", 1)
+    fast = snap_points(net, p, max_snap_m=80)
+    assert (slow.edge == fast.edge).all()
+    np.testing.assert_allclose(fast.offset, slow.offset, atol=1e-6)
+    np.testing.assert_allclose(fast.snap_m, slow.snap_m, atol=1e-6)
+
+
+def test_augmented_graph_equals_rebuilt_csr():
+    """The appended virtual rows equal a full rebuild, for sources on the same edge, on a node and on a loop."""
+    from gridmap.network import _csr, _virtual, augmented_graph
+
+    net, _ = _lattice()
+    loop = int(np.flatnonzero(net.u == net.v)[0])
+    mid = shapely.line_interpolate_point(net.geometry[[0, 0, 5, loop]], [0.3, 0.7, 0.0, 0.5], normalized=True)
+    src = np.concatenate([mid, shapely.points(net.nodes[[3, 3]]), [Point(0, 0)]])  # the last one is not snapped
+    s = snap_points(net, src, max_snap_m=100)
+    assert s.ok.tolist() == [True] * 6 + [False]
+    graph, which = augmented_graph(net, s)
+    ref = _csr(net.u, net.v, net.length, net.n_nodes + len(which), extra=_virtual(net, s, which))
+    assert graph.shape == ref.shape
+    assert abs(graph - ref).max() == 0
+    assert graph.has_sorted_indices
