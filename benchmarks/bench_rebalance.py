@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -151,8 +152,10 @@ def main(argv=None) -> int:
                 "sip": sip_case, "city-10k": lambda: lattice_case(100, 100)}[name]()
         prep = time.perf_counter() - t0
         n = len(case["labels"])
-        row: dict = {"units": n, "communities": int(case["labels"].nunique()), "prepare_s": round(prep, 2)}
-        print(f"== {name}: {n} units, {row['communities']} communities (prepared in {prep:.1f} s)", flush=True)
+        row: dict = {"units": n, "communities": int(case["labels"].nunique()), "prepare_s": round(prep, 2),
+                     "load_1min": round(os.getloadavg()[0], 2)}  # the machine may be shared: timings depend on it
+        print(f"== {name}: {n} units, {row['communities']} communities (prepared in {prep:.1f} s, "
+              f"load {row['load_1min']})", flush=True)
         row["ours"] = run_ours(case, local=True, time_limit=args.time_limit if not args.quick else 20)
         print("   ours   ", row["ours"], flush=True)
         if n <= 2000:

@@ -20,8 +20,12 @@ into its neighbours. Locked units and communities never change.
 
 It scales by solving **local subproblems**: only the communities in violation
 and their neighbours (``ring`` community steps) are free, the rest of the map
-stays fixed; the ring grows when a subproblem is infeasible. ``local=False``
-solves the whole map at once (and can prove the global optimum on small maps).
+stays fixed; the ring grows when a subproblem is infeasible. On maps of up to
+``polish_units`` units a **polish** then re-solves every touched community and its
+neighbours at once, from the as-is plan, with the local solution as a complete hint
+(assignment and contiguity flows): chains of moves through communities no subproblem held
+are found there. ``local=False`` solves the whole map at once (and can prove the global
+optimum on small maps).
 
 Infeasibility is explained, never raised: a unit that alone exceeds the
 maximum, a locked community out of the band, an undersized community with no
@@ -135,6 +139,32 @@ def _bfs_hops(graph, sources: Iterable[int], allowed: set[int] | None, limit: in
     return dist
 
 
+def _tree_flows(graph, members: set[int], roots: set[int], arcs: dict) -> list[tuple]:
+    """Hint values ``(var, value)`` for the contiguity flow of ``members`` from ``roots``: each
+    unit's flow in is the size of its subtree of a BFS tree. Empty when a member is unreachable."""
+    parent: dict[int, int] = {}
+    order = []
+    seen = set(roots)
+    queue = deque(seen)
+    while queue:
+        u = queue.popleft()
+        for v in graph.indices[graph.indptr[u]:graph.indptr[u + 1]]:
+            v = int(v)
+            if v in members and v not in seen and (u, v) in arcs:
+                seen.add(v)
+                parent[v] = u
+                order.append(v)
+                queue.append(v)
+    if not members <= seen:
+        return []
+    sub = dict.fromkeys(order, 1)
+    for v in reversed(order):
+        if parent[v] in sub:
+            sub[parent[v]] += sub[v]
+    tree = {(parent[v], v): sub[v] for v in order}
+    return [(f, tree.get(k, 0)) for k, f in arcs.items()]
+
+
 class Rebalancer:
     """Minimal-change rebalancing of units between communities (OR-Tools CP-SAT).
 
@@ -174,8 +204,14 @@ class Rebalancer:
         In local subproblems only units within ``depth`` steps of a violator's boundary may
         move (``None``: every unit of the subproblem's communities).
     polish_units
-        After the local pass, the touched communities are re-solved together (warm
-        start) when they hold at most this many units.
+        After the local pass, the touched communities and their neighbours are re-solved
+        together, warm-started with the local solution, when they hold at most this many units
+        (the local pass then skips its households/compactness stage for moves-only subproblems).
+    polish_depth, polish_hops
+        The polish's move set: units within ``polish_depth`` steps of any community boundary
+        (default 0: boundary units), plus those near a violator (``depth``) and those the local
+        pass moved, may join a community within ``polish_hops`` steps (default 1) or the one
+        the local pass chose.
     max_communities
         Largest local subproblem (communities) built by merging overlapping neighbourhoods;
         more violations are solved in turn, each seeing the previous solutions.
@@ -205,7 +241,8 @@ class Rebalancer:
                  local: bool = True, ring: int = 1, time_limit: float = 60.0, workers: int = 2,
                  coords: np.ndarray | None = None, names: dict | None = None, unit_kind: str = "grids",
                  offsets: dict | None = None, exempt_min: Iterable = (), max_communities: int = 12,
-                 depth: int | None = 3, polish_units: int = 2500) -> None:
+                 depth: int | None = 3, polish_units: int = 2500, polish_depth: int = 0,
+                 polish_hops: int = 1) -> None:
         self.graph = sparse.csr_array(graph)
         self.households = np.asarray(households, dtype=np.int64)
         self.base = pd.Series(labels.astype(str).to_numpy(), index=labels.index.astype(str), dtype=object)
@@ -226,6 +263,9 @@ class Rebalancer:
         self.max_communities = int(max_communities)
         self.depth = None if depth is None else int(depth)
         self.polish_units = int(polish_units)
+        self.polish_depth = int(polish_depth)
+        self.polish_hops = int(polish_hops)
+        self._skip_level2 = False
         self.offsets = {str(k): int(v) for k, v in (offsets or {}).items()}
         self.exempt_min = {str(c) for c in exempt_min}
 
@@ -327,6 +367,8 @@ class Rebalancer:
         todo = [c for c in self._violators(lab) if c not in skip]
         failed: dict[str, str] = {}
         deadline = t0 + self.time_limit
+        # a small map is polished as a whole afterwards: the local pass only needs the fewest moves
+        self._skip_level2 = bool(self.local and len(lab) <= self.polish_units)
         if todo:
             if self.local:
                 clusters = self._clusters(lab, todo, self.ring, skip)
@@ -353,6 +395,7 @@ class Rebalancer:
                 if not ok:
                     for c in pending:
                         failed[c] = reason
+        self._skip_level2 = False
         if self.local and todo and not failed:
             self._polish(lab, todo, skip, deadline)
         left = self._violators(lab)
@@ -382,23 +425,41 @@ class Rebalancer:
         return self
 
     def _polish(self, lab, violators, skip, deadline) -> None:
-        """Re-solve all the communities the local pass touched at once, from the as-is plan,
-        warm-started with the local solution: chains of local fixes often share moves."""
+        """Re-solve the communities the local pass touched, and their neighbours, at once from
+        the as-is plan, warm-started with the local solution (a complete hint): chains of local
+        fixes often share moves, and a chain may pass through a community no subproblem held.
+
+        To stay fast the move set is restricted: a unit may join only a community it borders
+        (``polish_hops``, default 1) or the one the local pass gave it; units near a violator's
+        boundary and on any boundary may move, interior units stay. The LP relaxation is
+        strengthened (``linearization_level`` 2): it guides the search to the chains."""
         base = self.base.to_numpy()
         if set(lab) != set(base):  # splits or dissolves: keep the local solution
             return
         moved = lab != base
         touched = (set(base[moved]) | set(lab[moved]) | set(violators)) - skip - self.locked_communities
+        # and their neighbours: a chain of moves through a community the local pass did not reach
+        touched = self._ring(self._comm_graph(base), sorted(touched), 1, skip)
         units = int(np.isin(base, sorted(touched)).sum())
-        # at most as long again as the local pass took (it rarely pays to search longer)
-        seconds = min(deadline - time.perf_counter(), max(3.0, time.perf_counter() - self._t0))
-        if units > self.polish_units or seconds < 2 or moved.sum() < 2:
+        elapsed = time.perf_counter() - self._t0
+        seconds = min(deadline - time.perf_counter(), max(4.0, 1.5 * elapsed))
+        if units > self.polish_units or seconds < 2 or not moved.any():
             return
-        depth, self.depth = self.depth, None  # the whole of the touched communities may move
+        g = self.graph
+        inside = np.flatnonzero(np.isin(base, sorted(touched)))
+        edge = [int(i) for i in inside if any(base[v] != base[i] for v in g.indices[g.indptr[i]:g.indptr[i + 1]])]
+        pend = set(violators)
+        near = [i for i in edge if base[i] in pend]
+        allowed = set(inside.tolist())
+        movable = set(_bfs_hops(g, edge, allowed, self.polish_depth)) | set(np.flatnonzero(moved).tolist())
+        if self.depth is not None:
+            movable |= set(_bfs_hops(g, near, allowed, self.depth))
+        depth, hops, self.depth, self.hops = self.depth, self.hops, None, min(self.hops, self.polish_hops)
         try:
-            status, new, info = self._solve_sub(base.copy(), sorted(touched), 1, seconds, sorted(violators), hint=lab)
+            status, new, info = self._solve_sub(base.copy(), sorted(touched), 1, seconds, sorted(violators), hint=lab,
+                                                movable=movable, params={"linearization_level": 2})
         finally:
-            self.depth = depth
+            self.depth, self.hops = depth, hops
         info.update(ring=None, phase="polish", status=status)
         self.subproblems_.append(info)
         if new is not None and (new != base).sum() <= moved.sum() and not self._violators(new):
@@ -487,7 +548,8 @@ class Rebalancer:
                 out.append(int(comp[int(np.argmax(deg))]))
         return out
 
-    def _solve_sub(self, lab, active: list[str], phase: int, seconds: float, pending=None, hint=None):
+    def _solve_sub(self, lab, active: list[str], phase: int, seconds: float, pending=None, hint=None, movable=None,
+                   params=None):
         from ortools.sat.python import cp_model
 
         t0 = time.perf_counter()
@@ -523,12 +585,16 @@ class Rebalancer:
                 lab[v] != lab[i] for v in g.indices[g.indptr[i]:g.indptr[i + 1]]))]
             zone = _bfs_hops(g, seeds, set(units.tolist()), self.depth)
             fixed |= {int(i) for i in units if int(i) not in zone}
+        if movable is not None:
+            fixed |= {int(i) for i in units if int(i) not in movable}
         free = [int(i) for i in units if int(i) not in fixed]
         # candidate communities of each free unit: within `hops` steps
         cand: dict[int, set[str]] = {}
         for i in free:
             near = _bfs_hops(g, [i], None, self.hops)
             cand[i] = ({lab[v] for v in near if lab[v] in act and lab[v] in targets}) | {lab[i]}
+            if hint is not None and hint[i] in act and hint[i] in targets:
+                cand[i].add(hint[i])
         for c, ss in slots.items():
             for i in members[c]:
                 if int(i) in cand:
@@ -570,6 +636,7 @@ class Rebalancer:
                 m.Add(x[a, c] == y[c])
         comms = list(active) + [s for ss in slots.values() for s in ss]
         dist_cost: dict[tuple[int, str], int] = {}
+        flows: dict[str, tuple[set, set, dict]] = {}  # community -> (pool, roots, arcs), for the hint
         for c in comms:
             pool = [i for i in units if xv(int(i), c) is not None]
             if not pool:
@@ -615,6 +682,8 @@ class Rebalancer:
             for (u, v), f in arcs.items():
                 outflow[u].append(f)
                 inflow[v].append(f)
+            if not is_slot:
+                flows[c] = (pset, roots, arcs)
             if is_slot:
                 r = {u: m.NewBoolVar("") for u in pset}
                 m.Add(sum(r.values()) == y[c])
@@ -641,14 +710,25 @@ class Rebalancer:
         n_moved = sum(e for _, e in moved)
         level1 = n_moved + (len(free) + 1) * sum(structural) if structural else n_moved
         m.Minimize(level1)
+        # a complete hint (assignment and the flows that prove it contiguous): CP-SAT starts from
+        # a feasible solution instead of repairing a partial one
+        want = lab.copy()
         for i in free:
-            want = hint[i] if hint is not None and hint[i] in cand[i] else lab[i]
+            if hint is not None and hint[i] in cand[i]:
+                want[i] = hint[i]
             for c in cand[i]:
-                m.AddHint(x[i, c], int(c == want))
+                m.AddHint(x[i, c], int(c == want[i]))
+        for c, (pset, roots, arcs) in flows.items():
+            for v in _tree_flows(g, {u for u in pset if want[u] == c}, roots, arcs):
+                m.AddHint(*v)
+        for c in dissolvable:
+            m.AddHint(y[c], 1)
         solver = cp_model.CpSolver()
         solver.parameters.max_time_in_seconds = max(0.5, seconds * 0.8)
         solver.parameters.num_workers = self.workers
         solver.parameters.random_seed = 0
+        for k, v in (params or {}).items():
+            setattr(solver.parameters, k, v)
         st = solver.Solve(m)
         info = {"communities": len(active), "units": len(units), "free_units": len(free)}
         name = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible",
@@ -665,11 +745,12 @@ class Rebalancer:
         cmax = sum(max([dist_cost.get((i, c), 0) for c in cand[i]] + [0]) for i in free)
         m.Add(level1 <= int(round(solver.ObjectiveValue())))
         m.ClearHints()
-        for k, v in x.items():
-            m.AddHint(v, values[k])
+        sol = solver.ResponseProto().solution
+        m.Proto().solution_hint.vars.extend(range(len(sol)))
+        m.Proto().solution_hint.values.extend(sol)
         m.Minimize((cmax + 1) * sum(int(h[i]) * e for i, e in moved) + sum(d * v for d, v in compact if d))
         left = seconds - (time.perf_counter() - t0)
-        if left > 0.3 and info["level1"] > 0:
+        if left > 0.3 and info["level1"] > 0 and not (self._skip_level2 and phase == 1):
             solver2 = cp_model.CpSolver()
             solver2.parameters.max_time_in_seconds = max(0.3, min(left, 0.15 * seconds + 0.5))
             solver2.parameters.num_workers = self.workers
