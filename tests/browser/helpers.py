@@ -34,3 +34,13 @@ def choose(page, dropdown_id: str, value: str) -> None:
     """Pick ``value`` in a Dash dropdown."""
     page.click(f"#{dropdown_id}")
     page.click(f'.dash-dropdown-option:has(input[value="{value}"])')
+
+
+def click_map(page, key: str, lonlat) -> None:
+    """Hover then click the map ``gm-map-{key}`` at a lon/lat (hover first so MapLibre sees the pointer)."""
+    box = page.locator(f"#gm-map-{key}").bounding_box()
+    pt = page.evaluate(f"(ll) => window.gridmap.maps['gm-map-{key}'].map.project(ll)", list(lonlat))
+    x, y = box["x"] + pt["x"], box["y"] + pt["y"]
+    page.mouse.move(x - 3, y)
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)

@@ -9,7 +9,7 @@ import pytest
 from dashboards.exports import export_filename
 from dashboards.ids import ID
 
-from .helpers import SCREENSHOTS, choose, wait_map
+from .helpers import SCREENSHOTS, choose, click_map, wait_map
 
 pytestmark = pytest.mark.browser
 openpyxl = pytest.importorskip("openpyxl")
@@ -40,13 +40,6 @@ def test_page_loads_and_draws_every_community(page, base_url, provider, key):
     assert page.console.errors == []
 
 
-def _click_unit(page, key: str, lonlat) -> None:
-    box = page.locator(f"#gm-map-{key}").bounding_box()
-    pt = page.evaluate(f"(ll) => window.gridmap.maps['gm-map-{key}'].map.project(ll)", list(lonlat))
-    x, y = box["x"] + pt["x"], box["y"] + pt["y"]
-    page.mouse.move(x - 3, y)
-    page.mouse.move(x, y)
-    page.mouse.click(x, y)
 
 
 def test_click_community_shows_findings_with_citations(page, base_url, provider):
@@ -55,7 +48,7 @@ def test_click_community_shows_findings_with_citations(page, base_url, provider)
     point = provider.wgs84("community").iloc[3].representative_point()
     page.goto(base_url + "/map")
     wait_map(page, "map")
-    _click_unit(page, "map", (point.x, point.y))
+    click_map(page, "map", (point.x, point.y))
     page.wait_for_selector(".gm-finding")
     assert page.inner_text(".gm-detail-name") == detail["name"]
     cards = page.locator(".gm-finding")

@@ -7,7 +7,7 @@ import pytest
 
 from dashboards.ids import ID
 
-from .helpers import SCREENSHOTS, choose, wait_map
+from .helpers import SCREENSHOTS, choose, click_map, wait_map
 
 pytestmark = pytest.mark.browser
 
@@ -27,13 +27,6 @@ def _movable_grid(provider):
     raise AssertionError("no movable grid in the demo")
 
 
-def _click(page, key: str, lonlat) -> None:
-    box = page.locator(f"#gm-map-{key}").bounding_box()
-    pt = page.evaluate(f"(ll) => window.gridmap.maps['gm-map-{key}'].map.project(ll)", list(lonlat))
-    x, y = box["x"] + pt["x"], box["y"] + pt["y"]
-    page.mouse.move(x - 3, y)
-    page.mouse.move(x, y)
-    page.mouse.click(x, y)
 
 
 def _kpi(page, key: str) -> str:
@@ -63,7 +56,7 @@ def test_plans_move_undo_redo_save_reload_load(page, base_url, provider, tmp_pat
         assert not _plan_label_of(page, index).startswith(target_name)
         # select the grid on the map: it is outlined and named in the selection box
         point = provider.wgs84("grid").iloc[index].representative_point()
-        _click(page, "plans", (point.x, point.y))
+        click_map(page, "plans", (point.x, point.y))
         page.wait_for_function("(n) => document.getElementById('pl-sel-info').innerText.includes(n)", arg=name)
         page.wait_for_function("() => document.getElementById('gm-map-plans').dataset.selected === '1'")
         choose(page, ID.PL_MOVE_TO, target)
@@ -90,7 +83,7 @@ def test_plans_move_undo_redo_save_reload_load(page, base_url, provider, tmp_pat
         page.fill(f"#{ID.PL_NAME}", "浏览器测试方案")
         page.click(f"#{ID.PL_SAVE}")
         page.wait_for_function("() => document.getElementById('pl-message').innerText.includes('浏览器测试方案')")
-        _click(page, "plans", (point.x, point.y))  # the moved grid, selected again (outlined) for the screenshot
+        click_map(page, "plans", (point.x, point.y))  # the moved grid, selected again (outlined) for the screenshot
         page.wait_for_function("() => document.getElementById('gm-map-plans').dataset.selected === '1'")
         page.wait_for_timeout(300)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
