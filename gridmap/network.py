@@ -193,8 +193,13 @@ def _as_lines(lines) -> tuple[np.ndarray, object, pd.Index]:
     return np.asarray(geoms.values), geoms.crs, geoms.index
 
 
-def node_lines(geoms: np.ndarray, *, levels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+def node_lines(geoms: np.ndarray, *, levels: np.ndarray | None = None,
+               precise: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
     """Split lines wherever they intersect other than at shared end points.
+
+    When GEOS's floating-point noder does not converge (near-coincident lines),
+    all lines are snap-rounded to a :data:`NODING_GRID_M` grid and noded again
+    (``precise=True`` marks that second pass).
 
     Parameters
     ----------
@@ -236,10 +241,21 @@ def node_lines(geoms: np.ndarray, *, levels: np.ndarray | None = None) -> tuple[
     pieces, piece_level = [geoms[~dirty]], [lev[~dirty]]
     for level in np.unique(lev[dirty]):
         sel = dirty & (lev == level)
-        noded = shapely.get_parts(shapely.node(shapely.multilinestrings(geoms[sel])))
+        try:
+            noded = shapely.get_parts(shapely.node(shapely.multilinestrings(geoms[sel])))
+        except shapely.errors.GEOSException:
+            if precise:
+                raise
+            # near-coincident lines defeat GEOS's floating-point noder ("Iterated noding
+            # failed to converge"): snap-round every line to a 1 cm grid and node again
+            return node_lines(shapely.set_precision(geoms, NODING_GRID_M), levels=levels, precise=True)
         pieces.append(noded)
         piece_level.append(np.full(len(noded), level))
     return np.concatenate(pieces), np.concatenate(piece_level), int(dirty.sum())
+
+
+#: snap-rounding grid (m) used when GEOS's floating-point noder does not converge
+NODING_GRID_M = 0.01
 
 
 def _unique_xy(xy: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
