@@ -192,20 +192,12 @@ def test_demo_network_matches_networkx_exactly(demo_study):
 
 
 def test_fast_snap_equals_strtree_snap(demo_study, monkeypatch):
-    import gridmap.network as gn
-
     net = build_network(demo_study.network)
     rng = np.random.default_rng(0)
     b = demo_study.network.total_bounds
     pts = shapely.points(np.column_stack([rng.uniform(b[0] - 300, b[2] + 300, 5000),
                                           rng.uniform(b[1] - 300, b[3] + 300, 5000)]))
-    monkeypatch.setattr(gn, "_FAST_SNAP_MIN", 10**9)
-    slow = snap_points(net, pts, max_snap_m=150)
-    monkeypatch.setattr(gn, "_FAST_SNAP_MIN", 1)
-    fast = snap_points(net, pts, max_snap_m=150)
-    assert (slow.edge == fast.edge).all()
-    np.testing.assert_allclose(fast.offset, slow.offset, atol=1e-6)
-    np.testing.assert_allclose(fast.snap_m, slow.snap_m, atol=1e-6)
+    _assert_fast_snap_is_exact(monkeypatch, net, pts, max_snap_m=150)
 
 
 def _lattice(n=12, spacing=40.0, seed=3):
@@ -227,19 +219,11 @@ def _lattice(n=12, spacing=40.0, seed=3):
 def test_fast_snap_exact_on_lattice_with_ties(monkeypatch):
     """The KD-tree path gives the STRtree's answer, including points exactly on nodes (ties between
     edges: the lowest edge id) and points between long diagonals and the lattice."""
-    import gridmap.network as gn
-
     net, xy = _lattice()
     rng = np.random.default_rng(5)
     q = np.concatenate([rng.uniform(-60, 500, (4000, 2)) + (X0, Y0), net.nodes[:200], xy[:50]])
     p = shapely.points(q)
-    monkeypatch.setattr(gn, "_FAST_SNAP_MIN", 10**9)
-    slow = snap_points(net, p, max_snap_m=80)
-    monkeypatch.setattr(gn, "_FAST_SNAP_MIN", 1)
-    fast = snap_points(net, p, max_snap_m=80)
-    assert (slow.edge == fast.edge).all()
-    np.testing.assert_allclose(fast.offset, slow.offset, atol=1e-6)
-    np.testing.assert_allclose(fast.snap_m, slow.snap_m, atol=1e-6)
+    _assert_fast_snap_is_exact(monkeypatch, net, p, max_snap_m=80)
 
 
 def test_augmented_graph_equals_rebuilt_csr():
@@ -266,3 +250,16 @@ def test_near_coincident_lines_are_noded_by_snap_rounding(demo_study):
     net = build_network(demo_study.network)
     assert len(net.components) == 2
     assert net.noded > 1000
+
+
+def _assert_fast_snap_is_exact(monkeypatch, net, points, *, max_snap_m):
+    """The KD-tree fast path snaps every point to the same edge and offset as the STRtree path."""
+    import gridmap.network as gn
+
+    monkeypatch.setattr(gn, "_FAST_SNAP_MIN", 10**9)
+    slow = snap_points(net, points, max_snap_m=max_snap_m)
+    monkeypatch.setattr(gn, "_FAST_SNAP_MIN", 1)
+    fast = snap_points(net, points, max_snap_m=max_snap_m)
+    assert (slow.edge == fast.edge).all()
+    np.testing.assert_allclose(fast.offset, slow.offset, atol=1e-6)
+    np.testing.assert_allclose(fast.snap_m, slow.snap_m, atol=1e-6)
