@@ -137,11 +137,11 @@ class CheckResult:
             GeoDataFrame(findings).to_file(tmp, layer="findings", driver="GPKG")
             cov = self.coverage_result
             if cov is not None:
-                _coverage_layer(cov.points(self.study.crs)).to_file(tmp, layer="coverage_households", driver="GPKG")
+                _gpkg_safe(cov.points(self.study.crs)).to_file(tmp, layer="coverage_households", driver="GPKG")
                 if cov.gaps is not None and len(cov.gaps):
-                    _coverage_layer(cov.gaps).to_file(tmp, layer="coverage_gaps", driver="GPKG")
+                    _gpkg_safe(cov.gaps).to_file(tmp, layer="coverage_gaps", driver="GPKG")
                 if cov.service_areas is not None and len(cov.service_areas):
-                    _coverage_layer(cov.service_areas).to_file(tmp, layer="service_areas", driver="GPKG")
+                    _gpkg_safe(cov.service_areas).to_file(tmp, layer="service_areas", driver="GPKG")
         return path
 
     def to_dir(self, out: str | os.PathLike) -> dict[str, Path]:
@@ -172,13 +172,18 @@ def _households_total(result: CheckResult) -> float:
     return float(result.communities["households"].fillna(0).sum())
 
 
-def _table(units: GeoDataFrame, id_name: str, first: list[str]) -> pd.DataFrame:
-    df = pd.DataFrame(units.drop(columns=units.geometry.name))
-    df.insert(0, id_name, units.index.astype(str))
-    df = df.reset_index(drop=True)
+def _facility_labels(df: pd.DataFrame) -> pd.DataFrame:
+    """The ``facility_types`` tuples of keys as Chinese names joined by 、 (for CSV and GeoPackage)."""
     if "facility_types" in df.columns:
         df["facility_types"] = df["facility_types"].map(
             lambda v: "、".join(type_label(t) for t in v) if isinstance(v, tuple) else v)
+    return df
+
+
+def _table(units: GeoDataFrame, id_name: str, first: list[str]) -> pd.DataFrame:
+    df = pd.DataFrame(units.drop(columns=units.geometry.name))
+    df.insert(0, id_name, units.index.astype(str))
+    df = _facility_labels(df.reset_index(drop=True))
     for col in df.columns:
         if pd.api.types.is_float_dtype(df[col]):
             values = df[col].dropna()
@@ -191,22 +196,14 @@ def _table(units: GeoDataFrame, id_name: str, first: list[str]) -> pd.DataFrame:
 
 
 def _gpkg_layer(units: GeoDataFrame, id_name: str) -> GeoDataFrame:
-    df = units.copy()
-    if "facility_types" in df.columns:
-        df["facility_types"] = df["facility_types"].map(
-            lambda v: "、".join(type_label(t) for t in v) if isinstance(v, tuple) else v)
-    for col in df.columns:
-        if col == df.geometry.name:
-            continue
-        if str(df[col].dtype) in ("string", "object"):
-            df[col] = df[col].astype(object).where(df[col].notna(), None)
-    df = df.rename_axis(id_name).reset_index()
+    df = _facility_labels(units.copy()).rename_axis(id_name).reset_index()
     df[id_name] = df[id_name].astype(str)
-    df.columns = [str(c).replace(":", "__") for c in df.columns]
-    return df
+    return _gpkg_safe(df)
 
 
-def _coverage_layer(gdf: GeoDataFrame) -> GeoDataFrame:
+def _gpkg_safe(gdf: GeoDataFrame) -> GeoDataFrame:
+    """Column types and names GDAL's GeoPackage writer takes: text with None for missing,
+    nullable booleans as numbers, ``:`` in names as ``__``."""
     df = gdf.copy()
     for col in df.columns:
         if col == df.geometry.name:

@@ -38,7 +38,7 @@ import pandas as pd
 
 from gridmap._errors import InputError, Problem
 
-__all__ = ["read_layer", "list_layers", "SUPPORTED_FORMATS"]
+__all__ = ["read_layer", "list_layers", "state_crs", "SUPPORTED_FORMATS"]
 
 #: File extensions :func:`read_layer` understands, and the format name recorded
 #: in ``gdf.attrs["source"]["format"]``.
@@ -1177,6 +1177,18 @@ def _with_place(problem: Problem, shown, layer) -> Problem:
         file=problem.file or str(shown),
         layer=problem.layer or ("" if layer is None else str(layer)),
     )
+
+
+def state_crs(gdf, crs, *, file: str = "(GeoDataFrame)", layer: str | None = None):
+    """Apply a user's ``crs=`` override to a layer already in memory, as :func:`read_layer` does.
+
+    ``"gcj02"``/``"bd09"`` convert the coordinates to WGS84 (``attrs["coordinate_conversion"]``
+    records it); any other CRS states what the coordinates are (no reprojection).
+    """
+    from gridmap.crs import parse_crs
+
+    out, _ = _apply_crs(gdf, parse_crs(crs), {"layer": layer}, file)
+    return out
 
 
 def _apply_crs(gdf, parsed, info, shown):

@@ -344,14 +344,20 @@ def _spec_size(result, rule) -> _Spec:
     return spec
 
 
+def _gap_state(result, rule, units) -> tuple[pd.DataFrame, np.ndarray, pd.Series, np.ndarray]:
+    """Findings of the rule per unit, failing mask, gap per unit, and base colours
+    (white; grey where not assessed) of a gap map."""
+    f = _findings(result, rule.id).reindex(_ids(units))
+    status = f["status"].to_numpy()
+    colors = np.array(["#ffffff"] * len(units), dtype=object)
+    colors[status == "not_assessed"] = STATUS_COLORS["not_assessed"]
+    return f, status == "fail", pd.Series(f["gap"].to_numpy(dtype=float), index=units.index), colors
+
+
 def _spec_grid_gap(result, rule) -> _Spec:
     spec = _Spec()
     g = result.grids
-    f = _findings(result, rule.id).reindex(_ids(g))
-    fail = f["status"].to_numpy() == "fail"
-    gap = pd.Series(f["gap"].to_numpy(dtype=float), index=g.index)
-    colors = np.array(["#ffffff"] * len(g), dtype=object)
-    colors[f["status"].to_numpy() == "not_assessed"] = STATUS_COLORS["not_assessed"]
+    _, fail, gap, colors = _gap_state(result, rule, g)
     unit = rule.unit or ""
     if fail.any():
         cap = gap[fail].clip(upper=3)
@@ -382,11 +388,7 @@ def _spec_grid_gap(result, rule) -> _Spec:
 def _spec_community_gap(result, rule) -> _Spec:
     spec = _Spec()
     c = result.communities
-    f = _findings(result, rule.id).reindex(_ids(c))
-    fail = f["status"].to_numpy() == "fail"
-    gap = pd.Series(f["gap"].to_numpy(dtype=float), index=c.index)
-    colors = np.array(["#ffffff"] * len(c), dtype=object)
-    colors[f["status"].to_numpy() == "not_assessed"] = STATUS_COLORS["not_assessed"]
+    f, fail, gap, colors = _gap_state(result, rule, c)
     palette = _REDS[:3] if rule.severity == "error" else _ORANGES
     unit = rule.unit or ""
     pct = unit == "%"

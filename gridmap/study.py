@@ -20,8 +20,8 @@ from geopandas import GeoDataFrame
 from gridmap._errors import InputError, Problem
 from gridmap._toml import tomllib
 from gridmap.columns import ALIASES, parse_mapping
-from gridmap.crs import crs_label, is_metric, metric_crs, parse_crs
-from gridmap.io import read_layer
+from gridmap.crs import crs_label, is_metric, metric_crs
+from gridmap.io import read_layer, state_crs
 from gridmap.validation import KIND_ZH, check_layers, prepare_layer
 
 __all__ = ["Study", "read_study", "load_config", "LAYER_KINDS"]
@@ -104,13 +104,9 @@ def _read(kind: str, spec: LayerSpec, *, crs, encoding, base: Path | None) -> Ge
         gdf = spec.copy()
         gdf.attrs = {"source": {"file": gdf.attrs.get("source", {}).get("file", "(GeoDataFrame)"), "layer": kind}}
         if crs is not None:
-            parsed = parse_crs(crs)
-            if isinstance(parsed, str):
-                from gridmap.crs import to_geographic
-
-                gdf = to_geographic(gdf, parsed)
-            else:
-                gdf = gdf.set_crs(parsed, allow_override=True)
+            attrs = gdf.attrs
+            gdf = state_crs(gdf, crs, layer=kind)
+            gdf.attrs = {**attrs, **gdf.attrs}
         return gdf
     options: dict[str, Any] = {}
     if isinstance(spec, Mapping):
