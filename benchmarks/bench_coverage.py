@@ -106,11 +106,11 @@ def _gridmap_network(city, out: dict) -> dict:
     import shapely
 
     from gridmap.network import (
-        _targets_from_nodes,
         augmented_graph,
         build_network,
         dijkstra_from,
         snap_points,
+        target_distances,
     )
 
     bxy, fxy, ft = city["bxy"], city["fac_xy"], city["fac_t"]
@@ -124,10 +124,10 @@ def _gridmap_network(city, out: dict) -> dict:
     out["network"] = {"nodes": net.n_nodes, "edges": net.n_edges, "noded_lines": net.noded,
                       "components": len(net.components)}
     t = time.perf_counter()
-    hs = snap_points(net, shapely.points(bxy), max_snap_m=200)  # incl. the segment index (first use)
+    hs = snap_points(net, bxy, max_snap_m=200)  # incl. the segment index (first use)
     out["snap_buildings_s"] = time.perf_counter() - t
     t2 = time.perf_counter()
-    fs = snap_points(net, shapely.points(fxy), max_snap_m=200)
+    fs = snap_points(net, fxy, max_snap_m=200)
     graph, full = augmented_graph(net, fs)
     out["snap_facilities_s"] = time.perf_counter() - t2
     out["snap_s"] = time.perf_counter() - t
@@ -136,7 +136,7 @@ def _gridmap_network(city, out: dict) -> dict:
     for typ, (_, r) in TYPES.items():
         mask = (ft == typ) & fs.ok
         node_d, node_src = dijkstra_from(net, graph, np.flatnonzero(mask), limit=r, all_sources=full)
-        d, _ = _targets_from_nodes(net, hs, fs, node_d, node_src, limit=r, source_mask=mask)
+        d, _ = target_distances(net, hs, fs, node_d, node_src, limit=r, source_mask=mask)
         covered_n[typ] = d <= r + 1e-6
     out["dijkstra_5_types_s"] = time.perf_counter() - t
     out["network_5_types_incl_snap_s"] = out["snap_s"] + out["dijkstra_5_types_s"]

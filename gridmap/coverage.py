@@ -47,13 +47,13 @@ from gridmap.network import (
     WALK_KMH,
     Network,
     Snap,
-    _targets_from_nodes,
     augmented_graph,
     build_network,
     dijkstra_from,
     metres_for_minutes,
     reachable_pieces,
     snap_points,
+    target_distances,
 )
 
 __all__ = [
@@ -372,7 +372,7 @@ def measure_coverage(
             mask = sel & fsnap.ok
             if fac_comm is None:
                 node_d, node_src = dijkstra_from(net, graph, np.flatnonzero(mask), limit=limit, all_sources=full)
-                d, i = _targets_from_nodes(net, hsnap, fsnap, node_d, node_src, limit=limit, source_mask=mask)
+                d, i = target_distances(net, hsnap, fsnap, node_d, node_src, limit=limit, source_mask=mask)
             else:
                 d = np.full(len(rows), np.inf)
                 i = np.full(len(rows), -1, dtype=np.int64)
@@ -383,8 +383,8 @@ def measure_coverage(
                     if not m.any():
                         continue
                     node_d, node_src = dijkstra_from(net, graph, np.flatnonzero(m), limit=limit, all_sources=full)
-                    sub = Snap(hsnap.edge[hrows], hsnap.offset[hrows], hsnap.snap_m[hrows], hsnap.max_snap_m)
-                    dd, ii = _targets_from_nodes(net, sub, fsnap, node_d, node_src, limit=limit, source_mask=m)
+                    sub = hsnap.subset(hrows)
+                    dd, ii = target_distances(net, sub, fsnap, node_d, node_src, limit=limit, source_mask=m)
                     d[hrows], i[hrows] = dd, ii
         out[dcol] = np.where(np.isfinite(d), d, np.nan)
         names = np.full(len(out), None, dtype=object)

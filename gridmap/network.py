@@ -64,6 +64,7 @@ __all__ = [
     "reachable_pieces",
     "augmented_graph",
     "dijkstra_from",
+    "target_distances",
     "metres_for_minutes",
     "minutes_for_metres",
     "WALK_KMH",
@@ -386,10 +387,29 @@ class Snap:
     offset: np.ndarray
     snap_m: np.ndarray
     max_snap_m: float
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def ok(self) -> np.ndarray:
         return self.edge >= 0
+
+    def subset(self, rows: np.ndarray) -> Snap:
+        return Snap(self.edge[rows], self.offset[rows], self.snap_m[rows], self.max_snap_m)
+
+    def legs(self, net: Network) -> dict:
+        """Per snapped point (``rows``): its edge's end nodes ``u``/``v`` and the distances to them
+        (snap leg included), and the points ordered by edge. Computed once per network."""
+        legs = self._cache.get("legs")
+        if legs is None or legs["net"] is not net:
+            rows = np.flatnonzero(self.ok)
+            e = self.edge[rows]
+            to_u = self.snap_m[rows] + self.offset[rows]
+            to_v = self.snap_m[rows] + (net.length[e] - self.offset[rows])
+            by_edge = np.argsort(e, kind="stable")
+            legs = {"net": net, "rows": rows, "u": net.u[e], "v": net.v[e], "to_u": to_u, "to_v": to_v,
+                    "by_edge": by_edge, "edge_sorted": e[by_edge]}
+            self._cache["legs"] = legs
+        return legs
 
     def to_u(self, net: Network) -> np.ndarray:
         return np.where(self.ok, self.offset, np.nan)
@@ -403,18 +423,26 @@ class Snap:
                              "snapped": self.ok}, index=index)
 
 
-def _points(points) -> np.ndarray:
+def _points(points) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(xy, geoms)``: coordinates (NaN for missing/empty) and the geometries, if given as such.
+
+    Accepts a GeoSeries/GeoDataFrame, an array of shapely geometries (polygons and
+    lines are represented by their centroid) or an ``(n, 2)`` array of coordinates.
+    """
     if isinstance(points, GeoDataFrame):
         points = points.geometry
-    if isinstance(points, GeoSeries):
-        g = np.asarray(points.values)
-    else:
-        g = np.asarray(points)
-    if g.dtype == object:
-        typ = shapely.get_type_id(g)
-        if (typ != 0).any():
-            g = np.where(typ == 0, g, shapely.centroid(g))
-    return g
+    g = np.asarray(points.values) if isinstance(points, GeoSeries) else np.asarray(points)
+    if g.dtype != object:
+        xy = np.asarray(g, dtype=np.float64).reshape(-1, 2)
+        return xy, None
+    typ = shapely.get_type_id(g)
+    if ((typ != 0) & (typ >= 0)).any():
+        g = np.where(typ == 0, g, shapely.centroid(g))
+    xy = np.full((len(g), 2), np.nan)
+    valid = ~(shapely.is_missing(g) | shapely.is_empty(g))
+    if valid.any():
+        xy[valid] = shapely.get_coordinates(g[valid])
+    return xy, g
 
 
 def snap_points(net: Network, points, *, max_snap_m: float = 200.0) -> Snap:
@@ -423,7 +451,7 @@ def snap_points(net: Network, points, *, max_snap_m: float = 200.0) -> Snap:
     Parameters
     ----------
     net : Network
-    points : GeoSeries, GeoDataFrame or array of shapely geometries
+    points : GeoSeries, GeoDataFrame, array of shapely geometries, or (n, 2) array of coordinates
         Polygons are represented by their centroid. Same CRS as ``net``.
     max_snap_m : float, keyword-only
         Points farther than this from every edge are not snapped (``edge == -1``).
@@ -439,29 +467,31 @@ def snap_points(net: Network, points, *, max_snap_m: float = 200.0) -> Snap:
     >>> s = snap_points(net, [Point(30, 40), Point(50, 500)], max_snap_m=100)
     >>> s.edge.tolist(), s.offset.tolist(), s.snap_m.tolist()
     ([0, -1], [30.0, nan], [40.0, 500.0])
+    >>> snap_points(net, np.array([[30.0, 40.0]])).offset.tolist()
+    [30.0]
     """
-    g = _points(points)
     if isinstance(points, (GeoSeries, GeoDataFrame)) and points.crs is not None and net.crs is not None:
         if not points.crs.equals(net.crs):
             raise ValueError(f"points are in {points.crs.name!r} but the network is in {net.crs.name!r}; use to_crs() first")
-    n = len(g)
+    xy, g = _points(points)
+    n = len(xy)
     edge = np.full(n, -1, dtype=np.int64)
     offset = np.full(n, np.nan)
     snap_m = np.full(n, np.nan)
     if n == 0 or net.n_edges == 0:
         return Snap(edge, offset, snap_m, float(max_snap_m))
-    valid = ~(shapely.is_missing(g) | shapely.is_empty(g))
+    valid = np.isfinite(xy).all(axis=1)
     vi = np.flatnonzero(valid)
     if len(vi) >= _FAST_SNAP_MIN:
-        xy = shapely.get_coordinates(g[vi])
-        fe, fo, fd, exact = _snap_fast(net, xy)
+        fe, fo, fd, exact = _snap_fast(net, xy[vi])
         done = exact & (fd <= max_snap_m)
         rows = vi[done]
         edge[rows], offset[rows], snap_m[rows] = fe[done], fo[done], fd[done]
         vi = vi[~done]
     if len(vi) == 0:
         return Snap(edge, offset, snap_m, float(max_snap_m))
-    (pi, ei), dist = net.tree.query_nearest(g[vi], max_distance=max_snap_m, return_distance=True, all_matches=True)
+    pts = shapely.points(xy[vi]) if g is None else g[vi]
+    (pi, ei), dist = net.tree.query_nearest(pts, max_distance=max_snap_m, return_distance=True, all_matches=True)
     # equidistant edges (within _TIE_M; a point nearest to a node): the lowest edge id, as the fast path does
     order = np.lexsort((dist, pi))
     pi, ei, dist = pi[order], ei[order], dist[order]
@@ -478,14 +508,14 @@ def snap_points(net: Network, points, *, max_snap_m: float = 200.0) -> Snap:
     rows = vi[pi]
     edge[rows] = ei
     snap_m[rows] = dist
-    offset[rows] = np.clip(shapely.line_locate_point(net.geometry[ei], g[rows]), 0.0, net.length[ei])
+    offset[rows] = np.clip(shapely.line_locate_point(net.geometry[ei], pts[pi]), 0.0, net.length[ei])
     # the distance to the edge of points beyond the limit, for the report
-    far = np.flatnonzero(valid & (edge < 0))
+    far = np.flatnonzero(edge[vi] < 0)
     if len(far):
-        (fi, _), fd = net.tree.query_nearest(g[far], return_distance=True, all_matches=False)
+        (fi, _), fd = net.tree.query_nearest(pts[far], return_distance=True, all_matches=False)
         nearest = np.full(len(far), np.nan)
         nearest[fi] = fd
-        snap_m[far] = nearest
+        snap_m[vi[far]] = nearest
     return Snap(edge, offset, snap_m, float(max_snap_m))
 
 
@@ -493,35 +523,41 @@ _FAST_SNAP_MIN = 2000  # points; below this the STRtree alone is as fast
 _TIE_M = 1e-9  # edges this close to equidistant are a tie (the lowest edge id wins)
 _SAMPLE_M = 20.0
 _K = 8
+_CHUNK = 65_536  # points per KD-tree batch: the working set stays in cache and memory is reused
 
 
 def _segments(net: Network) -> dict:
-    """2-point segments of every edge (start, direction, edge id, start offset), plus a KD-tree of
-    sample points: the midpoints of pieces ≤ ``_SAMPLE_M`` long, so every point of a segment is
-    within ``half`` (half a piece) of a sample of that segment."""
+    """The 2-point segments of every edge and a KD-tree of sample points on them.
+
+    Segment ``c`` runs from vertex ``c`` to ``c + 1`` of the edges' concatenated
+    coordinates. The samples are the midpoints of pieces ≤ ``_SAMPLE_M`` long, so
+    every point of a segment is within ``half`` (half a piece) of one of its samples.
+    """
     seg = net._cache.get("segments")
     if seg is not None:
         return seg
     from scipy.spatial import cKDTree
 
     coords, idx = shapely.get_coordinates(net.geometry, return_index=True)
-    same = np.flatnonzero(idx[1:] == idx[:-1])
-    ax, ay = coords[same, 0], coords[same, 1]
-    dx, dy = coords[same + 1, 0] - ax, coords[same + 1, 1] - ay
-    e = idx[same]
-    ln = np.hypot(dx, dy)
-    cum = np.concatenate([[0.0], np.cumsum(ln)])
-    first = np.searchsorted(e, e, side="left")
-    start = cum[:-1] - cum[first]
-    n_s = np.maximum(np.ceil(ln / _SAMPLE_M).astype(np.int64), 1)
-    sid = np.repeat(np.arange(len(ax)), n_s)
-    k = np.arange(len(sid)) - np.repeat(np.cumsum(n_s) - n_s, n_s)
-    frac = (k + 0.5) / n_s[sid]
-    pts = np.column_stack([ax[sid] + dx[sid] * frac, ay[sid] + dy[sid] * frac])
+    c = np.flatnonzero(idx[1:] == idx[:-1])  # segment starts
+    d = coords[c + 1] - coords[c]
+    ln = np.hypot(d[:, 0], d[:, 1])
+    # distance along its edge of every vertex
+    along = np.zeros(len(coords))
+    along[c + 1] = ln
+    np.cumsum(along, out=along)
+    along -= along[np.searchsorted(idx, idx, side="left")]
+    n_s = np.maximum(np.ceil(ln / _SAMPLE_M), 1.0)
+    counts = n_s.astype(np.int64)
+    sid = np.repeat(np.arange(len(c), dtype=np.int32), counts)
+    frac = np.arange(len(sid), dtype=np.float64)
+    frac -= np.repeat(np.cumsum(counts) - counts, counts)
+    frac += 0.5
+    frac /= n_s[sid]
+    pts = coords[c][sid]
+    pts += d[sid] * frac[:, None]
     half = float((ln / n_s).max()) / 2.0 if len(ln) else 0.0
-    # one row per segment, gathered at once: start x, y, direction x, y, 1/length², edge id
-    pack = np.column_stack([ax, ay, dx, dy, 1.0 / np.where(ln > 0, ln * ln, 1.0), e.astype(np.float64)])
-    seg = {"pack": pack, "edge": e, "start": start, "len": ln, "sid": sid, "half": half,
+    seg = {"coords": coords, "edge": idx, "along": along, "start": c[sid], "half": half,
            "tree": cKDTree(pts, leafsize=16, balanced_tree=False, compact_nodes=False)}
     net._cache["segments"] = seg
     return seg
@@ -533,57 +569,56 @@ def _snap_k(seg: dict, xy: np.ndarray, k: int):
     sd, si = seg["tree"].query(xy, k=k, workers=-1)
     if k == 1:
         sd, si = sd[:, None], si[:, None]
-    cand = seg["sid"][si]  # (n, k) segment ids
-    p = seg["pack"][cand]  # (n, k, 6)
-    dx, dy = p[..., 2], p[..., 3]
-    rx = xy[:, :1] - p[..., 0]
-    ry = xy[:, 1:] - p[..., 1]
-    t = rx * dx
-    t += ry * dy
-    t *= p[..., 4]
+    cand = seg["start"][si]  # (n, k) segment starts (vertex positions)
+    coords = seg["coords"]
+    a = coords[cand]  # (n, k, 2)
+    d = coords[cand + 1]
+    d -= a
+    r = xy[:, None, :] - a
+    dd = np.einsum("nkj,nkj->nk", d, d)
+    t = np.einsum("nkj,nkj->nk", r, d)
+    t /= np.where(dd > 0, dd, 1.0)
     np.clip(t, 0.0, 1.0, out=t)
-    rx -= dx * t
-    ry -= dy * t
-    rx *= rx
-    ry *= ry
-    rx += ry  # squared distance to each candidate segment
+    r -= d * t[..., None]
+    d2 = np.einsum("nkj,nkj->nk", r, r)  # squared distance to each candidate segment
     # the closest; ties (within 1e-9 m, e.g. a point nearest to a node): the lowest edge id, as the
     # STRtree path does
-    dmin = np.sqrt(rx.min(axis=1))
-    tie = rx <= ((dmin + _TIE_M) ** 2)[:, None]
-    best = np.argmin(np.where(tie, p[..., 5], np.inf), axis=1)
+    dmin = np.sqrt(d2.min(axis=1))
+    tie = d2 <= ((dmin + _TIE_M) ** 2)[:, None]
+    best = np.argmin(np.where(tie, seg["edge"][cand], np.iinfo(np.int64).max), axis=1)
     rows = np.arange(len(xy))
-    bd = np.sqrt(rx[rows, best])
+    bd = np.sqrt(d2[rows, best])
     bc = cand[rows, best]
     exact = sd[:, -1] > bd + seg["half"] + 2 * _TIE_M + 1e-6  # + a margin for rounding
-    return bc, seg["start"][bc] + t[rows, best] * seg["len"][bc], bd, exact
+    off = seg["along"][bc] + t[rows, best] * np.sqrt(dd[rows, best])
+    return seg["edge"][bc], off, bd, exact
 
 
 def _snap_fast(net: Network, xy: np.ndarray):
     """Nearest edge point via a KD-tree of segment samples (k = 8, then 32 where 8 cannot
     prove the answer); ``exact`` is False where neither can (those go to the STRtree).
 
-    The points are queried in spatial order (cells of 8 sample spacings), which keeps the
-    KD-tree walk and the segment look-ups cache-friendly."""
+    The points are queried in spatial order (cells of 8 sample spacings) and in
+    batches, which keeps the KD-tree walk and the segment look-ups cache-friendly."""
     seg = _segments(net)
-    n_samples = len(seg["sid"])
+    n_samples = seg["tree"].n
     cell = 8 * _SAMPLE_M
     cx = np.floor((xy[:, 0] - xy[:, 0].min()) / cell).astype(np.int64)
     cy = np.floor((xy[:, 1] - xy[:, 1].min()) / cell).astype(np.int64)
     order = np.argsort(cx * (int(cy.max()) + 1) + cy, kind="stable")
-    sxy = xy[order]
-    bc, off, bd, exact = _snap_k(seg, sxy, min(_K, n_samples))
-    redo = np.flatnonzero(~exact)
-    if len(redo) and n_samples > _K:
-        bc2, off2, bd2, ex2 = _snap_k(seg, sxy[redo], min(4 * _K, n_samples))
-        bc[redo], off[redo], bd[redo], exact[redo] = bc2, off2, bd2, ex2
-    edge = np.empty(len(xy), dtype=np.int64)
-    offset, dist, ok = np.empty(len(xy)), np.empty(len(xy)), np.empty(len(xy), dtype=bool)
-    e = seg["edge"][bc]
-    edge[order] = e
-    offset[order] = np.clip(off, 0.0, net.length[e])
-    dist[order] = bd
-    ok[order] = exact
+    n = len(xy)
+    edge, offset = np.empty(n, dtype=np.int64), np.empty(n)
+    dist, ok = np.empty(n), np.empty(n, dtype=bool)
+    for lo in range(0, n, _CHUNK):
+        rows = order[lo:lo + _CHUNK]
+        sxy = xy[rows]
+        e, off, bd, exact = _snap_k(seg, sxy, min(_K, n_samples))
+        redo = np.flatnonzero(~exact)
+        if len(redo) and n_samples > _K:
+            e2, off2, bd2, ex2 = _snap_k(seg, sxy[redo], min(4 * _K, n_samples))
+            e[redo], off[redo], bd[redo], exact[redo] = e2, off2, bd2, ex2
+        edge[rows], offset[rows], dist[rows], ok[rows] = e, off, bd, exact
+    np.clip(offset, 0.0, net.length[edge], out=offset)
     return edge, offset, dist, ok
 
 
@@ -737,53 +772,78 @@ def network_distance(
     ts = target_snap if target_snap is not None else snap_points(net, targets, max_snap_m=max_snap_m)
     ss = source_snap if source_snap is not None else snap_points(net, sources, max_snap_m=max_snap_m)
     node_d, node_src = node_distances(net, ss, limit=limit)
-    return _targets_from_nodes(net, ts, ss, node_d, node_src, limit=limit)
+    return target_distances(net, ts, ss, node_d, node_src, limit=limit)
 
 
-def _targets_from_nodes(net: Network, ts: Snap, ss: Snap, node_d, node_src, *, limit: float,
-                        source_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    n = len(ts.edge)
+def target_distances(net: Network, targets: Snap, sources: Snap, node_d: np.ndarray, node_src: np.ndarray | None,
+                     *, limit: float = np.inf, source_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Distance from each snapped target to its nearest source, given the sources' node distances.
+
+    The best of: via the ``u`` end of the target's edge, via its ``v`` end, and
+    directly along the edge from a source snapped to the same edge.
+
+    Parameters
+    ----------
+    net : Network
+    targets, sources : Snap
+    node_d, node_src : ndarray
+        From :func:`dijkstra_from` (``node_src`` may be None when only distances are needed).
+    limit : float, keyword-only
+        Distances beyond this are ``inf``.
+    source_mask : ndarray of bool, optional, keyword-only
+        The sources (aligned with ``sources``) the node distances were computed from.
+
+    Returns
+    -------
+    dist : ndarray of float
+    nearest : ndarray of int
+        Position in ``sources`` of the nearest source, -1 when none.
+    """
+    n = len(targets.edge)
     dist = np.full(n, np.inf)
     nearest = np.full(n, -1, dtype=np.int64)
-    ok = np.flatnonzero(ts.ok)
+    legs = targets.legs(net)
+    ok, u, v = legs["rows"], legs["u"], legs["v"]
     if len(ok) == 0:
         return dist, nearest
-    e = ts.edge[ok]
-    du = node_d[net.u[e]] + ts.snap_m[ok] + ts.offset[ok]
-    dv = node_d[net.v[e]] + ts.snap_m[ok] + (net.length[e] - ts.offset[ok])
+    du = node_d[u]
+    du += legs["to_u"]
+    dv = node_d[v]
+    dv += legs["to_v"]
     use_v = dv < du
     best = np.where(use_v, dv, du)
-    who = np.where(use_v, node_src[net.v[e]], node_src[net.u[e]])
-    # same-edge sources: straight along the shared edge
-    src_ok = ss.ok if source_mask is None else (ss.ok & source_mask)
+    who = None
+    if node_src is not None:
+        who = np.where(use_v, node_src[v], node_src[u])
+    # sources on a target's own edge reach it directly along the edge
+    src_ok = sources.ok if source_mask is None else (sources.ok & source_mask)
     s_idx = np.flatnonzero(src_ok)
     if len(s_idx):
-        s_edge = ss.edge[s_idx]
-        order = np.argsort(s_edge, kind="stable")
-        s_idx, s_edge = s_idx[order], s_edge[order]
-        lo = np.searchsorted(s_edge, e, side="left")
-        hi = np.searchsorted(s_edge, e, side="right")
-        cnt = hi - lo
+        te = legs["edge_sorted"]
+        lo = np.searchsorted(te, sources.edge[s_idx], side="left")
+        cnt = np.searchsorted(te, sources.edge[s_idx], side="right") - lo
         has = np.flatnonzero(cnt > 0)
         if len(has):
-            rep = np.repeat(has, cnt[has])
-            start = np.repeat(lo[has], cnt[has])
-            within = np.arange(len(rep)) - np.repeat(np.cumsum(cnt[has]) - cnt[has], cnt[has])
-            cand = s_idx[start + within]
-            t = ok[rep]
-            direct = ts.snap_m[t] + np.abs(ts.offset[t] - ss.offset[cand]) + ss.snap_m[cand]
-            # minimum per target (first of the sorted order wins ties)
-            o = np.lexsort((cand, direct, rep))
-            rep_s, direct_s, cand_s = rep[o], direct[o], cand[o]
-            firsts = np.ones(len(rep_s), dtype=bool)
-            firsts[1:] = rep_s[1:] != rep_s[:-1]
-            r, dd, cc = rep_s[firsts], direct_s[firsts], cand_s[firsts]
-            better = dd < best[r]
-            best[r[better]] = dd[better]
-            who[r[better]] = cc[better]
-    within = best <= limit * (1 + 1e-12) + 1e-6 if np.isfinite(limit) else np.isfinite(best)
-    dist[ok[within]] = best[within]
-    nearest[ok[within]] = who[within]
+            c = cnt[has]
+            src = np.repeat(s_idx[has], c)
+            within = np.arange(len(src)) - np.repeat(np.cumsum(c) - c, c)
+            tpos = legs["by_edge"][np.repeat(lo[has], c) + within]  # positions in ``rows``
+            t = ok[tpos]
+            direct = targets.snap_m[t] + np.abs(targets.offset[t] - sources.offset[src]) + sources.snap_m[src]
+            # the nearest per target (ties: the lowest source position)
+            o = np.lexsort((src, direct, tpos))
+            tpos, direct, src = tpos[o], direct[o], src[o]
+            first = np.ones(len(tpos), dtype=bool)
+            first[1:] = tpos[1:] != tpos[:-1]
+            tpos, direct, src = tpos[first], direct[first], src[first]
+            better = direct < best[tpos]
+            best[tpos[better]] = direct[better]
+            if who is not None:
+                who[tpos[better]] = src[better]
+    keep = best <= limit * (1 + 1e-12) + 1e-6 if np.isfinite(limit) else np.isfinite(best)
+    dist[ok[keep]] = best[keep]
+    if who is not None:
+        nearest[ok[keep]] = who[keep]
     return dist, nearest
 
 

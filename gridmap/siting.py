@@ -38,7 +38,7 @@ from geopandas import GeoDataFrame, GeoSeries
 from scipy import sparse
 from scipy.spatial import cKDTree
 
-from gridmap.network import Network, augmented_graph, dijkstra_from, snap_points
+from gridmap.network import Network, augmented_graph, dijkstra_from, snap_points, target_distances
 
 __all__ = ["SiteSelector", "coverage_matrix", "candidate_sites", "propose_sites", "GREEDY_BOUND"]
 
@@ -279,8 +279,6 @@ def coverage_matrix(candidates_xy: np.ndarray, demand_xy: np.ndarray, radius: fl
     cs = snap_points(network, shapely.points(candidates_xy), max_snap_m=max_snap_m)
     ds = snap_points(network, shapely.points(demand_xy), max_snap_m=max_snap_m)
     graph, full = augmented_graph(network, cs)
-    from gridmap.network import _targets_from_nodes
-
     rows, cols = [], []
     chunk = max(1, int(chunk_bytes // (8 * max(1, network.n_nodes))))
     for start in range(0, len(full), chunk):
@@ -290,7 +288,7 @@ def coverage_matrix(candidates_xy: np.ndarray, demand_xy: np.ndarray, radius: fl
             node_src = np.where(np.isfinite(dist[r]), p, -1)
             mask = np.zeros(n_c, dtype=bool)
             mask[p] = True
-            d, _ = _targets_from_nodes(network, ds, cs, dist[r], node_src, limit=radius, source_mask=mask)
+            d, _ = target_distances(network, ds, cs, dist[r], node_src, limit=radius, source_mask=mask)
             hit = np.flatnonzero(d <= radius + 1e-6)
             rows.append(np.full(len(hit), p))
             cols.append(hit)
