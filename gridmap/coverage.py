@@ -50,6 +50,7 @@ from gridmap.network import (
     augmented_graph,
     build_network,
     dijkstra_from,
+    dijkstra_groups,
     metres_for_minutes,
     reachable_pieces,
     snap_points,
@@ -336,22 +337,29 @@ def measure_coverage(
     if need_net and net is None:
         problems.append(Problem("warning", "coverage.no_network", "未提供步行路网：按路网距离的覆盖率规则未评估",
                                 fix="用 --network 提供道路中心线/步行路网线图层"))
+    by_type: dict[tuple[str, str], float] = {}
+    for s in specs:
+        key = (s.facility_type, s.mode)
+        by_type[key] = max(by_type.get(key, 0.0), s.radius_m)
+    runs: dict[str, object] = {}
     if net is not None and need_net:
         t = time.perf_counter()
-        # snap each record once (rows of one record share its point)
-        hsnap = snap_points(net, shapely.points(xy) if len(xy) else np.array([], dtype=object), max_snap_m=max_snap_m)
-        fsnap = snap_points(net, shapely.points(fac_xy) if len(fac_xy) else np.array([], dtype=object), max_snap_m=max_snap_m)
+        fsnap = snap_points(net, fac_xy, max_snap_m=max_snap_m)
+        graph, full = augmented_graph(net, fsnap)
+        # one Dijkstra run per facility type, started before the households are snapped: on a
+        # large network they run in worker processes meanwhile
+        if fac_comm is None:
+            net_types = [(ftype, radius * search_factor) for (ftype, mode), radius in by_type.items() if mode == "network"]
+            started = dijkstra_groups(net, graph, [(np.flatnonzero((fac_types == f) & fsnap.ok), lim) for f, lim in net_types],
+                                      all_sources=full)
+            runs = {f: r for (f, _), r in zip(net_types, started, strict=True)}
+        hsnap = snap_points(net, xy, max_snap_m=max_snap_m)  # each record once (its rows share its point)
         timings["snap"] = time.perf_counter() - t
         out["snap_m"] = hsnap.snap_m
         out["snapped"] = hsnap.ok
         problems += _network_problems(net, hsnap, fsnap, rows, fac_ids, max_snap_m)
 
-    by_type: dict[tuple[str, str], float] = {}
-    for s in specs:
-        key = (s.facility_type, s.mode)
-        by_type[key] = max(by_type.get(key, 0.0), s.radius_m)
     t = time.perf_counter()
-    graphs: dict = {}
     for (ftype, mode), radius in by_type.items():
         limit = radius * search_factor
         sel = fac_types == ftype
@@ -366,12 +374,9 @@ def measure_coverage(
                 out[dcol] = np.nan
                 out[ncol] = pd.array([pd.NA] * len(out), dtype="string")
                 continue
-            if "graph" not in graphs:
-                graphs["graph"], graphs["which"] = augmented_graph(net, fsnap)
-            graph, full = graphs["graph"], graphs["which"]
             mask = sel & fsnap.ok
             if fac_comm is None:
-                node_d, node_src = dijkstra_from(net, graph, np.flatnonzero(mask), limit=limit, all_sources=full)
+                node_d, node_src = runs[ftype].result()
                 d, i = target_distances(net, hsnap, fsnap, node_d, node_src, limit=limit, source_mask=mask)
             else:
                 d = np.full(len(rows), np.inf)
@@ -383,8 +388,8 @@ def measure_coverage(
                     if not m.any():
                         continue
                     node_d, node_src = dijkstra_from(net, graph, np.flatnonzero(m), limit=limit, all_sources=full)
-                    sub = hsnap.subset(hrows)
-                    dd, ii = target_distances(net, sub, fsnap, node_d, node_src, limit=limit, source_mask=m)
+                    dd, ii = target_distances(net, hsnap.subset(hrows), fsnap, node_d, node_src, limit=limit,
+                                              source_mask=m)
                     d[hrows], i[hrows] = dd, ii
         out[dcol] = np.where(np.isfinite(d), d, np.nan)
         names = np.full(len(out), None, dtype=object)

@@ -40,8 +40,14 @@ length, geometry), the component of every node and a symmetric CSR graph.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 import pandas as pd
@@ -64,6 +70,7 @@ __all__ = [
     "reachable_pieces",
     "augmented_graph",
     "dijkstra_from",
+    "dijkstra_groups",
     "target_distances",
     "metres_for_minutes",
     "minutes_for_metres",
@@ -539,25 +546,38 @@ def _segments(net: Network) -> dict:
     from scipy.spatial import cKDTree
 
     coords, idx = shapely.get_coordinates(net.geometry, return_index=True)
+    idx = idx.astype(np.int32 if net.n_edges < 2**31 else np.int64)
     c = np.flatnonzero(idx[1:] == idx[:-1])  # segment starts
-    d = coords[c + 1] - coords[c]
-    ln = np.hypot(d[:, 0], d[:, 1])
-    # distance along its edge of every vertex
-    along = np.zeros(len(coords))
+    ln = np.hypot(*(coords[c + 1] - coords[c]).T)
+    along = np.zeros(len(coords))  # distance of every vertex along its edge
     along[c + 1] = ln
     np.cumsum(along, out=along)
     along -= along[np.searchsorted(idx, idx, side="left")]
     n_s = np.maximum(np.ceil(ln / _SAMPLE_M), 1.0)
     counts = n_s.astype(np.int64)
-    sid = np.repeat(np.arange(len(c), dtype=np.int32), counts)
-    frac = np.arange(len(sid), dtype=np.float64)
-    frac -= np.repeat(np.cumsum(counts) - counts, counts)
-    frac += 0.5
-    frac /= n_s[sid]
-    pts = coords[c][sid]
-    pts += d[sid] * frac[:, None]
+    ends = np.cumsum(counts)
     half = float((ln / n_s).max()) / 2.0 if len(ln) else 0.0
-    seg = {"coords": coords, "edge": idx, "along": along, "start": c[sid], "half": half,
+    # samples in batches of segments: the temporaries stay small and are reused
+    total = int(ends[-1]) if len(ends) else 0
+    pts = np.empty((total, 2))
+    start = np.empty(total, dtype=np.int32 if len(coords) < 2**31 else np.int64)
+    for lo in range(0, len(c), _CHUNK):
+        hi = min(lo + _CHUNK, len(c))
+        cnt = counts[lo:hi]
+        first = ends[lo] - cnt[0]
+        a = coords[c[lo:hi]]
+        step = coords[c[lo:hi] + 1] - a
+        step /= n_s[lo:hi, None]
+        a += 0.5 * step  # the first sample of each segment
+        k = np.ones(int(ends[hi - 1] - first))  # sample number within its segment
+        k[0] = 0.0
+        k[(ends[lo:hi - 1] - first)] = 1.0 - cnt[:-1]
+        np.cumsum(k, out=k)
+        out = pts[first:ends[hi - 1]]
+        out[:] = np.repeat(a, cnt, axis=0)
+        out += np.repeat(step, cnt, axis=0) * k[:, None]
+        start[first:ends[hi - 1]] = np.repeat(c[lo:hi], cnt)
+    seg = {"coords": coords, "edge": idx, "along": along, "start": start, "half": half,
            "tree": cKDTree(pts, leafsize=16, balanced_tree=False, compact_nodes=False)}
     net._cache["segments"] = seg
     return seg
@@ -585,7 +605,8 @@ def _snap_k(seg: dict, xy: np.ndarray, k: int):
     # STRtree path does
     dmin = np.sqrt(d2.min(axis=1))
     tie = d2 <= ((dmin + _TIE_M) ** 2)[:, None]
-    best = np.argmin(np.where(tie, seg["edge"][cand], np.iinfo(np.int64).max), axis=1)
+    ce = seg["edge"][cand]
+    best = np.argmin(np.where(tie, ce, np.iinfo(ce.dtype).max), axis=1)
     rows = np.arange(len(xy))
     bd = np.sqrt(d2[rows, best])
     bc = cand[rows, best]
@@ -708,20 +729,110 @@ def dijkstra_from(net: Network, graph: sparse.csr_matrix, which: np.ndarray, *, 
     ``all_sources`` is the ``which`` returned by :func:`augmented_graph` (defaults
     to ``which``: the graph was built for exactly these sources).
     """
+    return _dijkstra(graph, net.n_nodes, which, limit, min_only, all_sources)
+
+
+def _dijkstra(graph, n_nodes: int, which, limit, min_only=True, all_sources=None):
     base = which if all_sources is None else all_sources
     if len(which) == 0:
-        shape = (net.n_nodes,) if min_only else (0, net.n_nodes)
-        return np.full(shape, np.inf), np.full(net.n_nodes, -1)
-    rank = np.searchsorted(base, which)
-    idx = rank + net.n_nodes
+        shape = (n_nodes,) if min_only else (0, n_nodes)
+        return np.full(shape, np.inf), np.full(n_nodes, -1)
+    idx = np.searchsorted(base, which) + n_nodes
     pad = limit * (1 + 1e-12) + 1e-6 if np.isfinite(limit) else np.inf
     if min_only:
         dist, _, src = csgraph.dijkstra(graph, directed=True, indices=idx, limit=pad, min_only=True,
                                         return_predecessors=True)
-        src_pos = np.where(src[: net.n_nodes] >= 0, base[np.clip(src[: net.n_nodes] - net.n_nodes, 0, None)], -1)
-        return dist[: net.n_nodes], src_pos
+        src = src[:n_nodes]
+        src_pos = np.where(src >= 0, base[np.clip(src - n_nodes, 0, None)], -1)
+        return dist[:n_nodes], src_pos
     dist = csgraph.dijkstra(graph, directed=True, indices=idx, limit=pad)
-    return dist[:, : net.n_nodes], None
+    return dist[:, :n_nodes], None
+
+
+_PARALLEL_MIN_NODES = 200_000  # smaller networks: a worker process costs more than it saves
+
+
+def dijkstra_groups(net: Network, graph: sparse.csr_matrix, groups: list[tuple[np.ndarray, float]], *,
+                    all_sources: np.ndarray | None = None, workers: int | None = None) -> list:
+    """Start one multi-source Dijkstra (:func:`dijkstra_from`) per source group, e.g. one per facility type.
+
+    SciPy's Dijkstra holds the GIL, so several runs use several cores only as
+    processes: the runs go to forked worker processes (which share the graph
+    copy-on-write) and the caller can do other work, such as snapping the
+    households, while they run.
+
+    Parameters
+    ----------
+    net : Network
+    graph, all_sources : from :func:`augmented_graph`
+    groups : list of (which, limit)
+        Source positions and search radius of each run.
+    workers : int, optional, keyword-only
+        Worker processes. Default: one per CPU when the network has at least
+        200,000 nodes, there are several groups, and this process can fork
+        safely (POSIX ``fork``, no other Python threads running); 0 or 1 runs
+        them here, one after the other.
+
+    Returns
+    -------
+    list
+        One handle per group, in order; ``.result()`` gives ``(node_d, node_src)``.
+    """
+    if workers is None:
+        workers = _fork_workers(net.n_nodes, len(groups))
+    local = [partial(_dijkstra, graph, net.n_nodes, which, limit, True, all_sources) for which, limit in groups]
+    if workers <= 1 or len(groups) <= 1:
+        return [_Done(run()) for run in local]
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(groups)), mp_context=multiprocessing.get_context("fork"),
+                               initializer=_worker_init, initargs=(graph, net.n_nodes, all_sources))
+    # the biggest runs first, so that the workers finish together
+    order = sorted(range(len(groups)), key=lambda i: -len(groups[i][0]) * min(groups[i][1], 1e9) ** 2)
+    futures = {i: pool.submit(_worker_dijkstra, groups[i][0], groups[i][1]) for i in order}
+    pool.shutdown(wait=False)
+    return [_Pending(futures[i], local[i]) for i in range(len(groups))]
+
+
+def _fork_workers(n_nodes: int, n_groups: int) -> int:
+    if n_groups < 2 or n_nodes < _PARALLEL_MIN_NODES:
+        return 0
+    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
+        return 0
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(cpus, n_groups)
+
+
+_WORKER: tuple = ()
+
+
+def _worker_init(graph, n_nodes, all_sources) -> None:
+    global _WORKER
+    _WORKER = (graph, n_nodes, all_sources)
+
+
+def _worker_dijkstra(which, limit):
+    graph, n_nodes, all_sources = _WORKER
+    d, src = _dijkstra(graph, n_nodes, which, limit, True, all_sources)
+    return d, src.astype(np.int32) if len(src) and src.max() < 2**31 else src
+
+
+@dataclass(frozen=True)
+class _Done:
+    value: tuple
+
+    def result(self) -> tuple:
+        return self.value
+
+
+@dataclass(frozen=True)
+class _Pending:
+    future: Future
+    fallback: Callable[[], tuple]
+
+    def result(self) -> tuple:
+        try:
+            return self.future.result()
+        except BrokenProcessPool:  # a worker died (e.g. killed for memory): run it here
+            return self.fallback()
 
 
 def network_distance(

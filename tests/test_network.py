@@ -263,3 +263,44 @@ def _assert_fast_snap_is_exact(monkeypatch, net, points, *, max_snap_m):
     assert (slow.edge == fast.edge).all()
     np.testing.assert_allclose(fast.offset, slow.offset, atol=1e-6)
     np.testing.assert_allclose(fast.snap_m, slow.snap_m, atol=1e-6)
+
+
+def test_dijkstra_groups_in_worker_processes_equal_serial():
+    """Several source groups run in forked workers give exactly the in-process answer, in group order."""
+    from gridmap.network import augmented_graph, dijkstra_groups
+
+    net, _ = _lattice()
+    rng = np.random.default_rng(5)
+    src = snap_points(net, rng.uniform(0, 440, (40, 2)) + (X0, Y0), max_snap_m=100)
+    graph, full = augmented_graph(net, src)
+    groups = [(full[full % 3 == k], r) for k, r in ((0, 60.0), (1, 150.0), (2, np.inf))]
+    serial = [r.result() for r in dijkstra_groups(net, graph, groups, all_sources=full, workers=0)]
+    forked = [r.result() for r in dijkstra_groups(net, graph, groups, all_sources=full, workers=2)]
+    for (d0, s0), (d1, s1) in zip(serial, forked, strict=True):
+        np.testing.assert_array_equal(d0, d1)
+        np.testing.assert_array_equal(s0, s1)
+    assert np.isfinite(serial[0][0]).sum() < np.isfinite(serial[1][0]).sum() < np.isfinite(serial[2][0]).sum()
+
+
+def test_dijkstra_groups_stay_in_process_when_threads_run_or_network_is_small():
+    import threading
+
+    from gridmap.network import _PARALLEL_MIN_NODES, _fork_workers, _Pending
+
+    assert _fork_workers(100, 5) == 0  # small network
+    assert _fork_workers(_PARALLEL_MIN_NODES, 1) == 0  # one group
+    stop = threading.Event()
+    th = threading.Thread(target=stop.wait)
+    th.start()
+    try:
+        assert _fork_workers(_PARALLEL_MIN_NODES, 5) == 0  # forking a threaded process is unsafe
+    finally:
+        stop.set()
+        th.join()
+    # a worker that died: the run is redone here
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    f = Future()
+    f.set_exception(BrokenProcessPool("killed"))
+    assert _Pending(f, lambda: "again").result() == "again"
