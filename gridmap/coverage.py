@@ -56,6 +56,7 @@ from gridmap.network import (
     snap_points,
     target_distances,
 )
+from gridmap.osm import LEVEL
 
 __all__ = [
     "CoverageSpec",
@@ -332,6 +333,8 @@ def measure_coverage(
     hsnap = fsnap = None
     if need_net and net is None and study.network is not None:
         t = time.perf_counter()
+        if level_column is None and LEVEL in study.network.columns:  # an OSM extract: bridges and tunnels
+            level_column = LEVEL
         net = build_network(study.network, node=node, level_column=level_column, components=components)
         timings["network_build"] = time.perf_counter() - t
     if need_net and net is None:

@@ -52,6 +52,8 @@ SUPPORTED_FORMATS: dict[str, str] = {
     ".geoparquet": "geoparquet",
     ".fgb": "flatgeobuf",
     ".gdb": "filegdb",
+    ".osm": "osm",
+    ".pbf": "osm",
     ".csv": "csv",
     ".txt": "csv",
     ".xlsx": "xlsx",
@@ -59,8 +61,8 @@ SUPPORTED_FORMATS: dict[str, str] = {
 }
 
 # Formats whose text encoding is fixed to UTF-8 by their specification.
-_UTF8_FORMATS = {"gpkg", "geojson", "flatgeobuf", "filegdb", "geoparquet"}
-_VECTOR_FORMATS = {"gpkg", "shapefile", "shapefile-zip", "geojson", "flatgeobuf", "filegdb"}
+_UTF8_FORMATS = {"gpkg", "geojson", "flatgeobuf", "filegdb", "geoparquet", "osm"}
+_VECTOR_FORMATS = {"gpkg", "shapefile", "shapefile-zip", "geojson", "flatgeobuf", "filegdb", "osm"}
 
 # GeoJSON: a file smaller than this is json-loaded when it mentions "crs_wkt";
 # a larger one is only scanned in its first _JSON_HEAD_BYTES.
@@ -634,6 +636,8 @@ def _read_cut_characters(file: Path, layer, encoding, shown, error):
 
 def _read_vector(file: Path, fmt: str, layer, encoding, shown):
     layers = _pyogrio_layers(file, shown)
+    if fmt == "osm" and layer is None:
+        layer = "lines"  # the ways; a walking network is what an OSM extract is read for
     layer = _choose_layer(layers, layer, shown)
     info = {"layer": layer, "encoding": "UTF-8" if fmt in _UTF8_FORMATS else None}
     read_encoding = None
@@ -1238,12 +1242,13 @@ def read_layer(path, *, layer=None, encoding=None, crs=None, x=None, y=None):
         The file. The format follows the extension (any letter case):
         ``.gpkg``, ``.shp``, ``.zip`` (zipped shapefiles), ``.geojson``/``.json``,
         ``.parquet``/``.geoparquet``, ``.fgb``, ``.gdb`` (a File Geodatabase
-        folder), ``.csv``/``.txt``, ``.xlsx``/``.xls``. A string
+        folder), ``.osm``/``.osm.pbf`` (OpenStreetMap, GDAL's OSM driver),
+        ``.csv``/``.txt``, ``.xlsx``/``.xls``. A string
         ``"file.gpkg:图层名"`` names the layer (as the CLI accepts it).
     layer : str, optional
-        Layer (GeoPackage, File Geodatabase, zipped shapefiles) or sheet
+        Layer (GeoPackage, File Geodatabase, zipped shapefiles, OSM) or sheet
         (Excel). May be omitted when the file has exactly one layer (or one
-        sheet with data).
+        sheet with data); an OSM extract defaults to its ``lines`` (the ways).
     encoding : str, optional
         Text encoding of a Shapefile's ``.dbf`` or of a CSV. Wins over the
         ``.cpg`` and over detection. Formats that are UTF-8 by specification

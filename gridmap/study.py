@@ -22,6 +22,7 @@ from gridmap._toml import tomllib
 from gridmap.columns import ALIASES, parse_mapping
 from gridmap.crs import crs_label, is_metric, metric_crs
 from gridmap.io import read_layer, state_crs
+from gridmap.osm import walking_lines
 from gridmap.validation import KIND_ZH, check_layers, prepare_layer
 
 __all__ = ["Study", "read_study", "load_config", "LAYER_KINDS"]
@@ -189,6 +190,11 @@ def read_study(
             raw[kind] = _read(kind, spec, crs=layer_crs, encoding=encoding, base=base)
         except InputError as exc:
             problems += exc.problems
+    if "network" in raw and (raw["network"].attrs.get("source") or {}).get("format") == "osm":
+        attrs = raw["network"].attrs
+        raw["network"], found = walking_lines(raw["network"])
+        raw["network"].attrs = attrs
+        problems += found
     if "communities" not in raw and not problems:
         problems.append(Problem("error", "layer.missing", "缺少社区图层", fix="用 --communities 指定社区边界文件"))
     present = {k: [str(c) for c in v.columns] for k, v in raw.items()}
