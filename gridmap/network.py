@@ -548,7 +548,7 @@ def _segments(net: Network) -> dict:
     coords, idx = shapely.get_coordinates(net.geometry, return_index=True)
     idx = idx.astype(np.int32 if net.n_edges < 2**31 else np.int64)
     c = np.flatnonzero(idx[1:] == idx[:-1])  # segment starts
-    ln = np.hypot(*(coords[c + 1] - coords[c]).T)
+    ln = np.hypot(*(np.take(coords, c + 1, axis=0) - np.take(coords, c, axis=0)).T)
     along = np.zeros(len(coords))  # distance of every vertex along its edge
     along[c + 1] = ln
     np.cumsum(along, out=along)
@@ -565,8 +565,8 @@ def _segments(net: Network) -> dict:
         hi = min(lo + _CHUNK, len(c))
         cnt = counts[lo:hi]
         first = ends[lo] - cnt[0]
-        a = coords[c[lo:hi]]
-        step = coords[c[lo:hi] + 1] - a
+        a = np.take(coords, c[lo:hi], axis=0)
+        step = np.take(coords, c[lo:hi] + 1, axis=0) - a
         step /= n_s[lo:hi, None]
         a += 0.5 * step  # the first sample of each segment
         k = np.ones(int(ends[hi - 1] - first))  # sample number within its segment
@@ -591,8 +591,8 @@ def _snap_k(seg: dict, xy: np.ndarray, k: int):
         sd, si = sd[:, None], si[:, None]
     cand = seg["start"][si]  # (n, k) segment starts (vertex positions)
     coords = seg["coords"]
-    a = coords[cand]  # (n, k, 2)
-    d = coords[cand + 1]
+    a = np.take(coords, cand, axis=0)  # (n, k, 2); take: much faster than fancy indexing of rows
+    d = np.take(coords, cand + 1, axis=0)
     d -= a
     r = xy[:, None, :] - a
     dd = np.einsum("nkj,nkj->nk", d, d)
@@ -632,7 +632,7 @@ def _snap_fast(net: Network, xy: np.ndarray):
     dist, ok = np.empty(n), np.empty(n, dtype=bool)
     for lo in range(0, n, _CHUNK):
         rows = order[lo:lo + _CHUNK]
-        sxy = xy[rows]
+        sxy = np.take(xy, rows, axis=0)
         e, off, bd, exact = _snap_k(seg, sxy, min(_K, n_samples))
         redo = np.flatnonzero(~exact)
         if len(redo) and n_samples > _K:
@@ -829,6 +829,8 @@ class _Pending:
     fallback: Callable[[], tuple]
 
     def result(self) -> tuple:
+        if self.future.cancel():  # no worker has taken it yet: run it here rather than wait
+            return self.fallback()
         try:
             return self.future.result()
         except BrokenProcessPool:  # a worker died (e.g. killed for memory): run it here
