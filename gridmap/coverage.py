@@ -44,6 +44,7 @@ from scipy.spatial import cKDTree
 
 from gridmap._errors import Problem
 from gridmap.network import (
+    GAP_REPORT_M,
     WALK_KMH,
     Network,
     Snap,
@@ -261,6 +262,7 @@ def measure_coverage(
     search_factor: float = 2.0,
     level_column: str | None = None,
     node: bool = True,
+    close_gaps_m: float = 0.0,
     components: str = "keep",
     cell_size: float = 250.0,
     cell_shape: str = "hex",
@@ -283,7 +285,8 @@ def measure_coverage(
         Grid metrics: used when households are only a grid attribute.
     network : Network, optional, keyword-only
         Prebuilt network; otherwise built from ``study.network`` with ``node``,
-        ``level_column`` and ``components``.
+        ``level_column``, ``components`` and ``close_gaps_m`` (see
+        :func:`gridmap.network.build_network`).
     policy : {"any", "own"}, keyword-only
     max_snap_m : float, keyword-only
         Households/facilities farther from every street are not snapped (reported).
@@ -335,7 +338,8 @@ def measure_coverage(
         t = time.perf_counter()
         if level_column is None and LEVEL in study.network.columns:  # an OSM extract: bridges and tunnels
             level_column = LEVEL
-        net = build_network(study.network, node=node, level_column=level_column, components=components)
+        net = build_network(study.network, node=node, level_column=level_column, components=components,
+                            close_gaps_m=close_gaps_m)
         timings["network_build"] = time.perf_counter() - t
     if need_net and net is None:
         problems.append(Problem("warning", "coverage.no_network", "未提供步行路网：按路网距离的覆盖率规则未评估",
@@ -436,6 +440,17 @@ def _network_problems(net: Network, hsnap: Snap, fsnap: Snap, rows: pd.DataFrame
     if net.noded:
         out.append(Problem("info", "network.noded", f"路网中 {net.noded} 条线在交叉处没有共同节点，已自动打断（noding）",
                            fix="无需处理 (noded automatically)；立交桥/隧道请用 level_column 指定层级列"))
+    if net.gaps_closed:
+        out.append(Problem("info", "network.gaps_closed",
+                           f"路网中 {net.gaps_closed} 处道路端点差一点没接上另一条道路（未接上的路口），已自动连接",
+                           fix="无需处理 (connected automatically, close_gaps_m)"))
+    if len(net.gaps):
+        g = net.gaps
+        out.append(Problem("warning", "network.gaps",
+                           f"路网中 {len(g)} 处道路端点距另一条道路不足 {GAP_REPORT_M:g} 米却没有相连（疑似未接上的路口，"
+                           f"最近 {g['gap_m'].min():.2f} 米），经过这些缺口的步行距离可能被高估",
+                           fix="核对路网数据；或用 --close-gaps 米数（如 3）自动连接不超过该距离的缺口",
+                           extra={"gaps": g.round(2).head(1000).to_dict("records")}))
     far = ~hsnap.ok
     if far.any():
         n = int(rows.loc[far, "households"].sum())

@@ -40,6 +40,8 @@ def add_coverage_parser(sub) -> argparse.ArgumentParser:
                    help="any facility counts, or only facilities of the household's own community")
     g.add_argument("--max-snap", type=float, default=200.0, help="max distance (m) from a household/facility to the network")
     g.add_argument("--level-column", help="network column telling bridges/tunnels apart (not noded across levels)")
+    g.add_argument("--close-gaps", type=float, default=0.0, metavar="M",
+                   help="connect dead ends that stop at most M metres short of another street (default 0: report them only)")
     g.add_argument("--components", choices=["keep", "largest"], default="keep",
                    help="disconnected network parts: keep (default, reported) or keep only the largest")
     g.add_argument("--cell-size", type=float, default=250.0, help="gap cell size in metres (default 250)")
@@ -99,7 +101,7 @@ def run_coverage(args) -> int:
     specs = parse_types(args.types, radius=radius, modes=modes)
     study = read_study(**_study_kwargs(args))
     options = {"specs": specs, "policy": args.policy, "max_snap_m": args.max_snap, "level_column": args.level_column,
-               "components": args.components, "cell_size": args.cell_size, "cell_shape": args.cell_shape,
+               "components": args.components, "close_gaps_m": args.close_gaps, "cell_size": args.cell_size, "cell_shape": args.cell_shape,
                "service_areas": not args.no_service_areas}
     result = check(study, lang=args.lang, coverage=options)
     cov = result.coverage_result

@@ -304,3 +304,38 @@ def test_dijkstra_groups_stay_in_process_when_threads_run_or_network_is_small():
     f = Future()
     f.set_exception(BrokenProcessPool("killed"))
     assert _Pending(f, lambda: "again").result() == "again"
+
+
+def test_undershoot_is_reported_and_closed_on_request():
+    # 星湖街 (0,0)-(100,0); a lane that stops 2 m short of it at (50, 2); a 3 m spur leaving the street
+    layer = lines([(0, 0), (100, 0)], [(50, 2), (50, 100)], [(20, 0), (20, 3)])
+    net = build_network(layer)
+    assert len(net.components) == 2 and net.gaps_closed == 0
+    assert net.gaps[["x", "y", "gap_m"]].round(6).values.tolist() == [[X0 + 50, Y0 + 2, 2.0]]  # not the spur
+    closed = build_network(layer, close_gaps_m=3)
+    assert len(closed.components) == 1 and closed.gaps_closed == 1 and closed.gaps.empty
+    assert closed.n_edges == net.n_edges + 2  # the street split in two, plus the connector
+    d, _ = network_distance(closed, pts((0, 0)), pts((50, 100)))
+    assert d[0] == pytest.approx(50 + 2 + 98)
+    # a limit below the gap leaves it open (and reported)
+    assert build_network(layer, close_gaps_m=1.5).gaps["gap_m"].tolist() == [pytest.approx(2.0)]
+
+
+def test_gap_between_collinear_ends_gets_one_connector_and_levels_are_respected():
+    layer = lines([(0, 0), (100, 0)], [(102, 0), (200, 0)])
+    net = build_network(layer, close_gaps_m=3)
+    assert net.gaps_closed == 1 and net.n_edges == 3 and len(net.components) == 1
+    d, _ = network_distance(net, pts((0, 0)), pts((200, 0)))
+    assert d[0] == pytest.approx(200)
+    # a flyover ending 2 m above the street is not an undershoot
+    bridge = lines([(0, 0), (100, 0)], [(50, 2), (50, 100)], level=[0, 1])
+    assert build_network(bridge, level_column="level", close_gaps_m=3).gaps_closed == 0
+    assert build_network(bridge, level_column="level").gaps.empty
+
+
+def test_find_gaps_gives_where_the_gap_meets_the_street():
+    from gridmap.network import find_gaps
+
+    net = build_network(lines([(0, 0), (100, 0)], [(50, 4), (50, 100)]))
+    g = find_gaps(net.geometry, net.u, net.v, net.nodes, within=10)
+    assert g["gap_m"].round(6).tolist() == [4.0] and g["along_m"].round(6).tolist() == [50.0]
