@@ -685,7 +685,8 @@ def _segments(net: Network) -> dict:
     along = np.zeros(len(coords))  # distance of every vertex along its edge
     along[c + 1] = ln
     np.cumsum(along, out=along)
-    along -= along[np.searchsorted(idx, idx, side="left")]
+    first = np.flatnonzero(np.concatenate([[True], idx[1:] != idx[:-1]]))  # each edge's first vertex
+    along -= np.repeat(along[first], np.diff(np.append(first, len(idx))))
     n_s = np.maximum(np.ceil(ln / _SAMPLE_M), 1.0)
     counts = n_s.astype(np.int64)
     ends = np.cumsum(counts)
