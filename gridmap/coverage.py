@@ -43,6 +43,7 @@ from geopandas import GeoDataFrame, GeoSeries
 from scipy.spatial import cKDTree
 
 from gridmap._errors import Problem
+from gridmap.assign import apportion
 from gridmap.network import (
     GAP_REPORT_M,
     WALK_KMH,
@@ -241,12 +242,65 @@ def _household_rows(study, assignment: pd.DataFrame | None, grid_table: pd.DataF
         return rows, xy, "layer"
     if study.grids is not None and grid_table is not None and grid_table["households"].notna().any():
         g = grid_table[grid_table["households"].notna()]
-        pts = study.grids.geometry.loc[g.index].representative_point()
-        rows = pd.DataFrame({"record": g.index.astype(str), "grid_id": g.index.astype(str),
-                             "community_id": g["community_id"].astype("string").to_numpy(),
-                             "households": g["households"].to_numpy()})
-        return rows, _xy(pts), "grid_attribute"
+        pos, xy = spread_points(study.grids.geometry.loc[g.index].to_numpy())
+        counts = np.round(g["households"].to_numpy(dtype=float)).astype(np.int64)
+        share = apportion(counts, pd.DataFrame({"part": pos, "zone": np.arange(len(pos)), "area": 1.0}))
+        share = share[share["count"] > 0]
+        part, zone = share["part"].to_numpy(), share["zone"].to_numpy()
+        k = zone - np.searchsorted(pos, pos[zone])  # the point's number within its grid
+        gid = g.index.astype(str).to_numpy()
+        rows = pd.DataFrame({"record": [f"{a}#{b + 1}" for a, b in zip(gid[part], k, strict=True)],
+                             "grid_id": gid[part],
+                             "community_id": g["community_id"].astype("string").to_numpy()[part],
+                             "households": share["count"].to_numpy()})
+        return rows, xy[zone], "grid_attribute"
     return None, None, "none"
+
+
+#: spacing (m) of the points a grid's household count is spread over when there is no household layer
+SPREAD_M = 50.0
+_SPREAD_MAX = 400  # points per grid at most (larger grids get a wider spacing)
+
+
+def spread_points(grids: np.ndarray, spacing: float = SPREAD_M) -> tuple[np.ndarray, np.ndarray]:
+    """Points spread evenly over each polygon: the centres of a square lattice inside it.
+
+    At most ``_SPREAD_MAX`` per polygon (a wider spacing for large ones); a polygon
+    too small or thin for any lattice point gets its representative point.
+
+    Returns
+    -------
+    (ndarray of int, ndarray (n, 2))
+        The polygon position of each point (sorted) and its coordinates.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> pos, xy = spread_points(np.array([box(0, 0, 100, 100), box(0, 0, 10, 10)]))
+    >>> pos.tolist(), xy.tolist()
+    ([0, 0, 0, 0, 1], [[25.0, 25.0], [25.0, 75.0], [75.0, 25.0], [75.0, 75.0], [5.0, 5.0]])
+    """
+    grids = np.asarray(grids)
+    b = shapely.bounds(grids)
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    step = np.maximum(spacing, np.sqrt(np.maximum(w * h, 0.0) / _SPREAD_MAX))
+    nx = np.maximum(np.ceil(w / step), 1).astype(np.int64)
+    ny = np.maximum(np.ceil(h / step), 1).astype(np.int64)
+    cnt = nx * ny
+    pos = np.repeat(np.arange(len(grids)), cnt)
+    k = np.arange(len(pos)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    # lattice centred on the bounding box
+    x = b[pos, 0] + (w[pos] - (nx[pos] - 1) * step[pos]) / 2 + (k // ny[pos]) * step[pos]
+    y = b[pos, 1] + (h[pos] - (ny[pos] - 1) * step[pos]) / 2 + (k % ny[pos]) * step[pos]
+    inside = shapely.contains_xy(grids[pos], x, y)
+    pos, xy = pos[inside], np.column_stack([x[inside], y[inside]])
+    empty = np.setdiff1d(np.arange(len(grids)), pos)
+    if len(empty):
+        rp = shapely.get_coordinates(shapely.point_on_surface(grids[empty]))
+        pos, xy = np.concatenate([pos, empty]), np.vstack([xy, rp])
+        order = np.argsort(pos, kind="stable")
+        pos, xy = pos[order], xy[order]
+    return pos, xy
 
 
 def measure_coverage(
@@ -316,7 +370,8 @@ def measure_coverage(
     if rows is None:
         rows, xy = pd.DataFrame(columns=["record", "grid_id", "community_id", "households"]), np.empty((0, 2))
     if source == "grid_attribute":
-        problems.append(Problem("info", "coverage.grid_points", "无户数图层：覆盖率按网格代表点计算（每个网格的户数集中于一点）",
+        problems.append(Problem("info", "coverage.grid_points",
+                                f"无户数图层：每个网格的户数按面积均匀分布到网格内间距约 {SPREAD_M:g} 米的点上计算覆盖率",
                                 fix="提供楼栋/小区户数图层以逐栋计算覆盖率"))
     fac = study.facilities
     fac_types = fac["facility_type"].astype("string").to_numpy() if fac is not None and "facility_type" in fac.columns else np.array([], dtype=object)

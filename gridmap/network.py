@@ -12,6 +12,9 @@ length, geometry), the component of every node and a symmetric CSR graph.
   connected where they share an end point.
 * **Components.** Every connected component is reported; ``components="largest"``
   drops all but the largest.
+* **Gaps.** Dead ends that stop within :data:`GAP_REPORT_M` of another street
+  without touching it (undershoots in digitised centrelines) are listed in
+  ``Network.gaps``; ``close_gaps_m`` connects those up to that distance.
 * **Snapping.** A point is snapped to the nearest point *on an edge* (not the
   nearest node); the edge is split virtually, so its distance to both end nodes
   is exact. Points farther than ``max_snap_m`` from every edge are not snapped
@@ -23,7 +26,8 @@ length, geometry), the component of every node and a symmetric CSR graph.
   edge id on both paths, so the result is the same either way.
 * **Distances.** :func:`network_distance` runs one multi-source Dijkstra
   (:func:`scipy.sparse.csgraph.dijkstra` with ``min_only=True`` and ``limit``)
-  from all sources at once. Sources enter as virtual nodes with one-way edges to
+  from all sources at once; :func:`dijkstra_groups` runs one per source group
+  (facility type), in forked worker processes on large networks. Sources enter as virtual nodes with one-way edges to
   both ends of their edge, so the result is exact, including source and target on
   the same edge. The snap legs (point → edge) are part of the distance, so a
   network distance is never shorter than the straight line.

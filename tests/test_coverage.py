@@ -6,7 +6,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from conftest import X0, Y0, make_layers
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely import LineString, Point
 
 import gridmap
@@ -206,15 +209,33 @@ def test_skipping_gcj02_conversion_changes_coverage(demo_study):
         assert abs(right.summary()[sid]["share"] - wrong.summary()[sid]["share"]) > 0.03
 
 
-def test_grid_attribute_households_fall_back_to_grid_points():
+def test_grid_attribute_households_are_spread_over_the_grid():
     comm, grids, _ = make_layers()
     grids["户数"] = [500, 700, 1200, 800]
     fac = gpd.GeoDataFrame({"类型": ["幼儿园"]}, geometry=[Point(X0 + 250, Y0 + 500)], crs=4549)
     study = gridmap.read_study(comm, grids=grids, facilities=fac, mapping={"grids.households": "户数"})
     result = gridmap.check(study, coverage={"specs": [CoverageSpec("kg", "kindergarten", 300)]})
-    assert result.coverage["households"].sum() == 3200
-    assert result.grids["covered:kg"].tolist() == [500, 0, 0, 0]
+    h = result.coverage_result.households
+    assert h.groupby("grid_id")["households"].sum().tolist() == [500, 700, 1200, 800]  # conserved per grid
+    assert len(h) == 4 * 200  # a 50 m lattice in each 500 m x 1000 m grid
+    covered = result.grids["covered:kg"].tolist()
+    # the 300 m circle around the centre of grid 1 covers pi * 300^2 / 500,000 = 57 % of it
+    assert 0.5 * 500 < covered[0] < 0.62 * 500 and 0 < covered[1] < 0.05 * 700 and covered[2:] == [0, 0]
     assert any(p.code == "coverage.grid_points" for p in result.problems)
+
+
+@given(st.lists(st.tuples(st.floats(1, 3000), st.floats(1, 3000), st.floats(0.01, 1)), min_size=1, max_size=6))
+@settings(max_examples=40, deadline=None)
+def test_spread_points_inside_every_polygon_and_bounded(shapes):
+    from shapely import Polygon
+
+    from gridmap.coverage import _SPREAD_MAX, spread_points
+
+    polys = np.array([Polygon([(0, 0), (w, 0), (w * f, h)]) for w, h, f in shapes])  # triangles, some thin
+    pos, xy = spread_points(polys)
+    per = np.bincount(pos, minlength=len(polys))
+    assert (per >= 1).all() and (per <= _SPREAD_MAX).all()
+    assert shapely.intersects_xy(polys[pos], xy[:, 0], xy[:, 1]).all()
 
 
 def _cli(argv):
