@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import shapely
 from geopandas import GeoDataFrame
 
 from gridmap._atomic import atomic_path, staged_dir
@@ -142,6 +143,10 @@ class CheckResult:
                     _gpkg_safe(cov.gaps).to_file(tmp, layer="coverage_gaps", driver="GPKG")
                 if cov.service_areas is not None and len(cov.service_areas):
                     _gpkg_safe(cov.service_areas).to_file(tmp, layer="service_areas", driver="GPKG")
+                if cov.network is not None and len(cov.network.gaps):  # dead ends short of a street
+                    g = cov.network.gaps
+                    GeoDataFrame({"gap_m": g["gap_m"].round(3)}, geometry=shapely.points(g[["x", "y"]].to_numpy()),
+                                 crs=self.study.crs).to_file(tmp, layer="network_gaps", driver="GPKG")
         return path
 
     def to_dir(self, out: str | os.PathLike) -> dict[str, Path]:

@@ -503,7 +503,7 @@ def _network_problems(net: Network, hsnap: Snap, fsnap: Snap, rows: pd.DataFrame
         g = net.gaps
         out.append(Problem("warning", "network.gaps",
                            f"路网中 {len(g)} 处道路端点距另一条道路不足 {GAP_REPORT_M:g} 米却没有相连（疑似未接上的路口，"
-                           f"最近 {g['gap_m'].min():.2f} 米），经过这些缺口的步行距离可能被高估",
+                           f"最近 {g['gap_m'].min():.3g} 米），经过这些缺口的步行距离可能被高估",
                            fix="核对路网数据；或用 --close-gaps 米数（如 3）自动连接不超过该距离的缺口",
                            extra={"gaps": g.round(2).head(1000).to_dict("records")}))
     far = ~hsnap.ok

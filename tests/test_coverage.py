@@ -178,6 +178,9 @@ def test_check_on_demo_has_coverage_everywhere(demo_result, tmp_path):
     assert gaps[f"uncovered__{rid}"].sum() == (~r.coverage[f"covered:{rid}"]).mul(r.coverage["households"]).sum()
     areas = gpd.read_file(out["result.gpkg"], layer="service_areas")
     assert len(areas) == 30 and areas.geometry.area.gt(0).all()
+    # the demo network's dead ends that stop short of a street, as points for QGIS
+    gaps_net = gpd.read_file(out["result.gpkg"], layer="network_gaps")
+    assert len(gaps_net) == len(r.coverage_result.network.gaps) > 0 and gaps_net["gap_m"].between(0, 5).all()
     assert json.loads(out["summary.json"].read_text(encoding="utf-8"))["coverage"][rid]["covered"] == s["covered"]
 
 
