@@ -597,89 +597,109 @@ def _summary_sheet(result, cov, plan) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["项目", "内容"])
 
 
-def _write_sheet(wb, name: str, df: pd.DataFrame, *, status_cols=("综合状态", "状态"), freeze_cols: int = 0,
-                 start_row: int = 1) -> Any:
-    from openpyxl.formatting.rule import CellIsRule
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
+_STATUS_FILLS = (("不合规", "#F8CBAD", "#9C0006"), ("合规", "#C6EFCE", "#006100"),
+                 ("仅警告项不合规", "#FFEB9C", "#9C5700"), ("未评估", "#E7E6E6", "#595959"))
 
-    ws = wb.create_sheet(name)
-    head_fill = PatternFill("solid", fgColor="34495E")
-    head_font = Font(bold=True, color="FFFFFF")
-    ws.append(list(df.columns))
-    for cell in ws[start_row]:
-        cell.fill, cell.font = head_fill, head_font
-        cell.alignment = Alignment(vertical="center", wrap_text=True)
-    for row in df.itertuples(index=False):
-        ws.append([None if (v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))) else
-                   (v.item() if isinstance(v, np.generic) else v) for v in row])
-    n = len(df) + 1
-    for j, col in enumerate(df.columns, start=1):
-        sample = [str(col)] + [str(v) for v in df[col].head(300).tolist()]
-        width = min(60, max(6, max(_width(s) for s in sample) * 2 + 2))
-        ws.column_dimensions[get_column_letter(j)].width = width
+
+def _workbook(buf):
+    """An xlsxwriter workbook: text is text (no formulas or links made from strings), with the shared formats."""
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    fmt = {
+        "head": wb.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": "#34495E", "valign": "vcenter",
+                               "text_wrap": True}),
+        "bold": wb.add_format({"bold": True}),
+        "int": wb.add_format({"num_format": "#,##0"}),
+        "float": wb.add_format({"num_format": "#,##0.0#"}),
+        "share": wb.add_format({"num_format": "0.0%"}),
+        "ok": wb.add_format({"bg_color": "#C6EFCE"}),
+        "bad": wb.add_format({"bg_color": "#F8CBAD"}),
+    }
+    for text, fill, font in _STATUS_FILLS:
+        fmt[text] = wb.add_format({"bg_color": fill, "font_color": font})
+    return wb, fmt
+
+
+def _cell_value(v):
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _write_sheet(wb, fmt: dict, name: str, df: pd.DataFrame, *, status_cols=("综合状态", "状态"),
+                 freeze_cols: int = 0) -> Any:
+    """One table per sheet: dark header, number formats and widths per column, status colours,
+    frozen header (and ``freeze_cols`` columns), a filter."""
+    ws = wb.add_worksheet(name)
+    ws.write_row(0, 0, [str(c) for c in df.columns], fmt["head"])
+    n = len(df)
+    for j, col in enumerate(df.columns):
+        values = df[col].tolist()
+        if pd.api.types.is_bool_dtype(df[col]):
+            writer = ws.write_boolean
+        elif pd.api.types.is_numeric_dtype(df[col]):
+            writer = ws.write_number
+        else:
+            writer = ws.write
+        for i, v in enumerate(values, start=1):
+            v = _cell_value(v)
+            if v is not None:
+                writer(i, j, v)
+        sample = [str(col)] + [str(v) for v in values[:300]]
+        width = min(60, max(6, max(_width(t) for t in sample) * 2 + 2))
+        col_fmt = None
         if pd.api.types.is_float_dtype(df[col]):
-            fmt = "0.0%" if "比例" in str(col) or "率" in str(col) else "#,##0.0#"
-            for (cell,) in ws.iter_rows(min_row=2, max_row=n, min_col=j, max_col=j):
-                cell.number_format = fmt
+            col_fmt = fmt["share"] if "比例" in str(col) or "率" in str(col) else fmt["float"]
         elif pd.api.types.is_integer_dtype(df[col]):
-            for (cell,) in ws.iter_rows(min_row=2, max_row=n, min_col=j, max_col=j):
-                cell.number_format = "#,##0"
-        if col in status_cols and n > 1:
-            rng = f"{get_column_letter(j)}2:{get_column_letter(j)}{n}"
-            for text, fill, font in (("不合规", "F8CBAD", "9C0006"), ("合规", "C6EFCE", "006100"),
-                                     ("仅警告项不合规", "FFEB9C", "9C5700"), ("未评估", "E7E6E6", "595959")):
-                ws.conditional_formatting.add(rng, CellIsRule(operator="equal", formula=[f'"{text}"'],
-                                                              fill=PatternFill("solid", bgColor=fill),
-                                                              font=Font(color=font)))
-    ws.freeze_panes = ws.cell(row=2, column=freeze_cols + 1)
-    if n > 1:
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(df.columns))}{n}"
+            col_fmt = fmt["int"]
+        ws.set_column(j, j, width, col_fmt)
+        if col in status_cols and n:
+            for text, _, _ in _STATUS_FILLS:
+                ws.conditional_format(1, j, n, j, {"type": "cell", "criteria": "==", "value": f'"{text}"',
+                                                   "format": fmt[text]})
+    ws.freeze_panes(1, freeze_cols)
+    if n:
+        ws.autofilter(0, 0, n, len(df.columns) - 1)
     return ws
 
 
 def report_xlsx_bytes(result, *, plan=None, coverage=None) -> bytes:
     """The Excel workbook as bytes: 汇总, 社区, 网格, 问题清单, 覆盖 (+ 方案变更)."""
-    from openpyxl import Workbook
-    from openpyxl.formatting.rule import CellIsRule, FormulaRule
-    from openpyxl.styles import Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
     cov = maps.coverage_of(result, coverage)
-    wb = Workbook()
-    wb.remove(wb.active)
-    ws = _write_sheet(wb, "汇总", _summary_sheet(result, cov, plan))
+    buf = io.BytesIO()
+    wb, fmt = _workbook(buf)
+    summary = _summary_sheet(result, cov, plan)
+    ws = _write_sheet(wb, fmt, "汇总", summary)
     counts = _rule_counts(result)
-    start = ws.max_row + 2
-    ws.cell(row=start, column=1, value="各项规则检查结果").font = Font(bold=True)
-    for j, col in enumerate(counts.columns, start=1):
-        c = ws.cell(row=start + 1, column=j, value=col)
-        c.font, c.fill = Font(bold=True, color="FFFFFF"), PatternFill("solid", fgColor="34495E")
+    start = len(summary) + 2  # a blank row, then the per-rule table (0-based rows)
+    ws.write(start, 0, "各项规则检查结果", fmt["bold"])
+    ws.write_row(start + 1, 0, [str(c) for c in counts.columns], fmt["head"])
     for i, row in enumerate(counts.itertuples(index=False), start=start + 2):
-        for j, v in enumerate(row, start=1):
-            ws.cell(row=i, column=j, value=v.item() if isinstance(v, np.generic) else v)
+        for j, v in enumerate(row):
+            v = _cell_value(v)
+            if v is not None:
+                ws.write(i, j, v)
     if len(counts):
-        last = start + 1 + len(counts)
-        red, green = PatternFill("solid", bgColor="F8CBAD"), PatternFill("solid", bgColor="C6EFCE")
-        ws.conditional_formatting.add(f"F{start + 2}:F{last}", CellIsRule(operator="greaterThan", formula=["0"], fill=red))
-        ws.conditional_formatting.add(f"F{start + 2}:F{last}", CellIsRule(operator="equal", formula=["0"], fill=green))
-    for j, w in enumerate((26, 60, 8, 8, 8, 8, 8, 60), start=1):
-        ws.column_dimensions[get_column_letter(j)].width = max(ws.column_dimensions[get_column_letter(j)].width or 0, w)
-    _write_sheet(wb, "社区", _communities_sheet(result), freeze_cols=2)
-    _write_sheet(wb, "网格", _grids_sheet(result), freeze_cols=2)
-    _write_sheet(wb, "问题清单", _findings_sheet(result), freeze_cols=3)
+        first, last = start + 2, start + 1 + len(counts)
+        ws.conditional_format(first, 5, last, 5, {"type": "cell", "criteria": ">", "value": 0, "format": fmt["bad"]})
+        ws.conditional_format(first, 5, last, 5, {"type": "cell", "criteria": "==", "value": 0, "format": fmt["ok"]})
+    widths = [_width(str(c)) * 2 + 2 for c in summary.columns]
+    for j, w in enumerate((26, 60, 8, 8, 8, 8, 8, 60)):
+        ws.set_column(j, j, max(widths[j] if j < len(widths) else 0, w))
+    _write_sheet(wb, fmt, "社区", _communities_sheet(result), freeze_cols=2)
+    _write_sheet(wb, fmt, "网格", _grids_sheet(result), freeze_cols=2)
+    _write_sheet(wb, fmt, "问题清单", _findings_sheet(result), freeze_cols=3)
     cov_rows = _coverage_rows(cov)
     if len(cov_rows):
-        ws = _write_sheet(wb, "覆盖", cov_rows)
-        n = len(cov_rows) + 1
-        col = get_column_letter(list(cov_rows.columns).index("覆盖率") + 1)
+        ws = _write_sheet(wb, fmt, "覆盖", cov_rows)
+        j = list(cov_rows.columns).index("覆盖率")
+        letter = _column_letter(j)
         mins = {s.id: s.min_share for s in cov.specs}
-        for i, sid in enumerate(cov_rows["覆盖指标"], start=2):
-            ok = PatternFill("solid", bgColor="C6EFCE")
-            bad = PatternFill("solid", bgColor="F8CBAD")
-            ws.conditional_formatting.add(f"{col}{i}", FormulaRule(formula=[f"{col}{i}>={mins.get(sid, 1.0) - 1e-9}"], fill=ok))
-            ws.conditional_formatting.add(f"{col}{i}", FormulaRule(formula=[f"{col}{i}<{mins.get(sid, 1.0) - 1e-9}"], fill=bad))
-        del n
+        for i, sid in enumerate(cov_rows["覆盖指标"], start=1):
+            need = mins.get(sid, 1.0) - 1e-9
+            ws.conditional_format(i, j, i, j, {"type": "formula", "criteria": f"={letter}{i + 1}>={need}", "format": fmt["ok"]})
+            ws.conditional_format(i, j, i, j, {"type": "formula", "criteria": f"={letter}{i + 1}<{need}", "format": fmt["bad"]})
         comm = getattr(cov, "communities", None)
         if comm is not None and len(comm):
             t = pd.DataFrame(comm).copy()
@@ -689,16 +709,25 @@ def report_xlsx_bytes(result, *, plan=None, coverage=None) -> bytes:
                 t.insert(1, "社区名称", t["社区编码"].map(names).fillna(""))
             t = t.rename(columns=lambda c: c.replace("coverage:", "覆盖率:").replace("covered:", "覆盖户数:")
                          .replace("households", "户数"))
-            _write_sheet(wb, "社区覆盖", t.reset_index(drop=True), freeze_cols=2)
+            _write_sheet(wb, fmt, "社区覆盖", t.reset_index(drop=True), freeze_cols=2)
     else:
-        _write_sheet(wb, "覆盖", pd.DataFrame({"说明": ["未计算服务设施覆盖（运行 gridmap coverage 或在报告中提供覆盖结果后生成）"]}))
+        _write_sheet(wb, fmt, "覆盖", pd.DataFrame({"说明": ["未计算服务设施覆盖（运行 gridmap coverage 或在报告中提供覆盖结果后生成）"]}))
     if plan is not None:
         from gridmap.plans import CHANGE_COLUMNS_ZH
 
-        _write_sheet(wb, "方案变更", plan.changes().rename(columns=CHANGE_COLUMNS_ZH))
-    buf = io.BytesIO()
-    wb.save(buf)
+        _write_sheet(wb, fmt, "方案变更", plan.changes().rename(columns=CHANGE_COLUMNS_ZH))
+    wb.close()
     return buf.getvalue()
+
+
+def _column_letter(j: int) -> str:
+    """Excel column letters of the 0-based column ``j`` (0 → A, 27 → AB)."""
+    out = ""
+    j += 1
+    while j:
+        j, r = divmod(j - 1, 26)
+        out = chr(65 + r) + out
+    return out
 
 
 def findings_xlsx(result) -> bytes:
@@ -711,13 +740,10 @@ def findings_xlsx(result) -> bytes:
     >>> wb.sheetnames, wb["问题清单"]["H1"].value
     (['问题清单'], '状态')
     """
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    wb.remove(wb.active)
-    _write_sheet(wb, "问题清单", _findings_sheet(result), freeze_cols=3)
     buf = io.BytesIO()
-    wb.save(buf)
+    wb, fmt = _workbook(buf)
+    _write_sheet(wb, fmt, "问题清单", _findings_sheet(result), freeze_cols=3)
+    wb.close()
     return buf.getvalue()
 
 
