@@ -47,6 +47,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -930,7 +931,11 @@ def dijkstra_groups(net: Network, graph: sparse.csr_matrix, groups: list[tuple[n
                                initializer=_worker_init, initargs=(graph, net.n_nodes, all_sources))
     # the biggest runs first, so that the workers finish together
     order = sorted(range(len(groups)), key=lambda i: -len(groups[i][0]) * min(groups[i][1], 1e9) ** 2)
-    futures = {i: pool.submit(_worker_dijkstra, groups[i][0], groups[i][1], nearest) for i in order}
+    with warnings.catch_warnings():
+        # Python >= 3.12 warns on fork whenever any OS thread exists (BLAS pools do); no other Python
+        # thread runs (checked above, unless workers were asked for) and the workers only run SciPy's Dijkstra
+        warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
+        futures = {i: pool.submit(_worker_dijkstra, groups[i][0], groups[i][1], nearest) for i in order}
     pool.shutdown(wait=False)
     return [_Pending(futures[i], local[i]) for i in range(len(groups))]
 
