@@ -156,18 +156,25 @@ def straight_distance(targets_xy: np.ndarray, sources_xy: np.ndarray, *, limit: 
     if n == 0 or len(sources_xy) == 0:
         return dist, nearest
     bound = limit * (1 + 1e-12) + _TOL if np.isfinite(limit) else np.inf
+    t_ok = np.isfinite(targets_xy).all(axis=1)  # no location (e.g. a grid without geometry): no distance
+    s_ok = np.isfinite(sources_xy).all(axis=1)
     if target_groups is None:
-        d, i = cKDTree(sources_xy).query(targets_xy, k=1, distance_upper_bound=bound)
+        tv, sv = np.flatnonzero(t_ok), np.flatnonzero(s_ok)
+        if len(tv) == 0 or len(sv) == 0:
+            return dist, nearest
+        d, i = cKDTree(sources_xy[sv]).query(targets_xy[tv], k=1, distance_upper_bound=bound)
         ok = np.isfinite(d) & (d <= bound)
-        dist[ok], nearest[ok] = d[ok], i[ok]
+        dist[tv[ok]], nearest[tv[ok]] = d[ok], sv[i[ok]]
         return dist, nearest
     tg = pd.Series(np.asarray(target_groups, dtype=object))
     sg = pd.Series(np.asarray(source_groups, dtype=object))
-    src_by = sg.groupby(sg, sort=False).indices
-    for key, rows in tg.groupby(tg, sort=False).indices.items():
+    src_by = sg[s_ok].groupby(sg[s_ok], sort=False).indices
+    for key, rows in tg[t_ok].groupby(tg[t_ok], sort=False).indices.items():
         src = src_by.get(key)
         if src is None or pd.isna(key):
             continue
+        rows = np.flatnonzero(t_ok)[rows]
+        src = np.flatnonzero(s_ok)[src]
         d, i = cKDTree(sources_xy[src]).query(targets_xy[rows], k=1, distance_upper_bound=bound)
         ok = np.isfinite(d) & (d <= bound)
         dist[rows[ok]] = d[ok]
@@ -266,7 +273,11 @@ def spread_points(grids: np.ndarray, spacing: float = SPREAD_M) -> tuple[np.ndar
     """Points spread evenly over each polygon: the centres of a square lattice inside it.
 
     At most ``_SPREAD_MAX`` per polygon (a wider spacing for large ones); a polygon
-    too small or thin for any lattice point gets its representative point.
+    too small or thin for any lattice point gets its representative point, a
+    missing or empty one a NaN point. Within a polygon the points come in an
+    order whose every prefix is spread over the whole polygon (golden-ratio
+    order), so a count smaller than the number of points is not piled up on
+    one side when it is split over them.
 
     Returns
     -------
@@ -278,29 +289,34 @@ def spread_points(grids: np.ndarray, spacing: float = SPREAD_M) -> tuple[np.ndar
     >>> from shapely import box
     >>> pos, xy = spread_points(np.array([box(0, 0, 100, 100), box(0, 0, 10, 10)]))
     >>> pos.tolist(), xy.tolist()
-    ([0, 0, 0, 0, 1], [[25.0, 25.0], [25.0, 75.0], [75.0, 25.0], [75.0, 75.0], [5.0, 5.0]])
+    ([0, 0, 0, 0, 1], [[25.0, 25.0], [75.0, 25.0], [25.0, 75.0], [75.0, 75.0], [5.0, 5.0]])
     """
     grids = np.asarray(grids)
-    b = shapely.bounds(grids)
+    n = len(grids)
+    valid = ~(shapely.is_missing(grids) | shapely.is_empty(grids))
+    vi = np.flatnonzero(valid)
+    b = shapely.bounds(grids[vi])
     w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
     step = np.maximum(spacing, np.sqrt(np.maximum(w * h, 0.0) / _SPREAD_MAX))
     nx = np.maximum(np.ceil(w / step), 1).astype(np.int64)
     ny = np.maximum(np.ceil(h / step), 1).astype(np.int64)
     cnt = nx * ny
-    pos = np.repeat(np.arange(len(grids)), cnt)
-    k = np.arange(len(pos)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    at = np.repeat(np.arange(len(vi)), cnt)
+    k = np.arange(len(at)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
     # lattice centred on the bounding box
-    x = b[pos, 0] + (w[pos] - (nx[pos] - 1) * step[pos]) / 2 + (k // ny[pos]) * step[pos]
-    y = b[pos, 1] + (h[pos] - (ny[pos] - 1) * step[pos]) / 2 + (k % ny[pos]) * step[pos]
-    inside = shapely.contains_xy(grids[pos], x, y)
-    pos, xy = pos[inside], np.column_stack([x[inside], y[inside]])
-    empty = np.setdiff1d(np.arange(len(grids)), pos)
-    if len(empty):
-        rp = shapely.get_coordinates(shapely.point_on_surface(grids[empty]))
-        pos, xy = np.concatenate([pos, empty]), np.vstack([xy, rp])
-        order = np.argsort(pos, kind="stable")
-        pos, xy = pos[order], xy[order]
-    return pos, xy
+    x = b[at, 0] + (w[at] - (nx[at] - 1) * step[at]) / 2 + (k // ny[at]) * step[at]
+    y = b[at, 1] + (h[at] - (ny[at] - 1) * step[at]) / 2 + (k % ny[at]) * step[at]
+    inside = shapely.contains_xy(grids[vi[at]], x, y)
+    pos, xy, k = vi[at[inside]], np.column_stack([x[inside], y[inside]]), k[inside]
+    # polygons without a lattice point: their representative point; missing/empty ones: NaN
+    rest = np.setdiff1d(np.arange(n), pos)
+    rest_xy = np.full((len(rest), 2), np.nan)
+    ok = valid[rest]
+    if ok.any():
+        rest_xy[ok] = shapely.get_coordinates(shapely.point_on_surface(grids[rest[ok]]))
+    pos, xy, k = np.concatenate([pos, rest]), np.vstack([xy, rest_xy]), np.concatenate([k, np.zeros(len(rest), dtype=np.int64)])
+    order = np.lexsort(((k * 0.6180339887498949) % 1.0, pos))
+    return pos[order], xy[order]
 
 
 def measure_coverage(
@@ -606,6 +622,8 @@ def gap_cells(households: pd.DataFrame, xy: np.ndarray, specs: list[CoverageSpec
     """
     if size <= 0:
         raise ValueError(f"cell size must be positive, got {size}")
+    located = np.isfinite(xy).all(axis=1)  # rows without a location (a grid without geometry) have no cell
+    households, xy = households[located], xy[located]
     ij, poly = _cells(xy, float(size), shape)
     keys, inv = np.unique(ij, axis=0, return_inverse=True)
     inv = inv.ravel()

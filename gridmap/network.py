@@ -27,10 +27,12 @@ length, geometry), the component of every node and a symmetric CSR graph.
 * **Distances.** :func:`network_distance` runs one multi-source Dijkstra
   (:func:`scipy.sparse.csgraph.dijkstra` with ``min_only=True`` and ``limit``)
   from all sources at once; :func:`dijkstra_groups` runs one per source group
-  (facility type), in forked worker processes on large networks. Sources enter as virtual nodes with one-way edges to
-  both ends of their edge, so the result is exact, including source and target on
-  the same edge. The snap legs (point → edge) are part of the distance, so a
-  network distance is never shorter than the straight line.
+  (facility type), in forked worker processes on large networks. Sources enter
+  as virtual nodes with one-way edges to both ends of their edge, so the result
+  is exact, including source and target on the same edge. The snap legs
+  (point → edge) are part of the distance, so a network distance is never
+  shorter than the straight line (up to the 1 mm node tolerance: end points
+  that close are one node).
 
 >>> from shapely import LineString, Point
 >>> lines = GeoSeries([LineString([(0, 0), (200, 0)]), LineString([(100, -50), (100, 50)])], crs=4549)
@@ -322,7 +324,7 @@ def find_gaps(parts: np.ndarray, u: np.ndarray, v: np.ndarray, nodes: np.ndarray
     ok = (pj != oe) & (u[pj] != far_end) & (v[pj] != far_end) & (lev[pj] == lev[oe])
     di, pj = di[ok], pj[ok]
     dist = shapely.distance(pts[di], parts[pj])
-    ok = dist > tolerance
+    ok = dist > 0  # touching lines were noded (or noding is off)
     di, pj, dist = di[ok], pj[ok], dist[ok]
     order = np.lexsort((pj, dist, di))
     di, pj, dist = di[order], pj[order], dist[order]
@@ -333,44 +335,75 @@ def find_gaps(parts: np.ndarray, u: np.ndarray, v: np.ndarray, nodes: np.ndarray
     return pd.DataFrame({"node": dead[di], "edge": pj, "gap_m": dist, "along_m": along})
 
 
+def _split_lines(parts: np.ndarray, levels: np.ndarray, edge: np.ndarray, along: np.ndarray, tolerance: float,
+                 at_xy: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split lines ``edge`` at distances ``along`` them.
+
+    Returns the lines (unsplit ones first), their levels, and the point of each cut
+    (row-aligned with ``edge``): ``at_xy`` when given, else the point at ``along``;
+    a cut within ``tolerance`` of a line's end is that end (the line is not split there).
+    """
+    keep = np.ones(len(parts), dtype=bool)
+    new_parts, new_levels = [], []
+    points = np.empty((len(edge), 2))
+    frame = pd.DataFrame({"edge": edge, "along": along})
+    for e, grp in frame.groupby("edge", sort=True):
+        xy = shapely.get_coordinates(parts[e])
+        cum = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
+        a = np.clip(grp["along"].to_numpy(), 0.0, cum[-1])
+        rows = grp.index.to_numpy()
+        cut_xy = (np.column_stack([np.interp(a, cum, xy[:, 0]), np.interp(a, cum, xy[:, 1])]) if at_xy is None
+                  else at_xy[rows])
+        at_start, at_end = a <= tolerance, a >= cum[-1] - tolerance
+        points[rows] = np.where(at_start[:, None], xy[0], np.where(at_end[:, None], xy[-1], cut_xy))
+        inner = ~(at_start | at_end)
+        if not inner.any():
+            continue
+        cuts, first = np.unique(a[inner], return_index=True)
+        bounds = np.concatenate([[0.0], cuts, [cum[-1]]])
+        bxy = np.concatenate([xy[:1], cut_xy[inner][first], xy[-1:]])
+        keep[e] = False
+        for k in range(len(bounds) - 1):
+            mid = (cum > bounds[k]) & (cum < bounds[k + 1])
+            new_parts.append(shapely.linestrings(np.concatenate([bxy[k:k + 1], xy[mid], bxy[k + 1:k + 2]])))
+            new_levels.append(levels[e])
+    if not new_parts:
+        return parts, levels, points
+    return (np.concatenate([parts[keep], np.array(new_parts, dtype=object)]),
+            np.concatenate([levels[keep], np.array(new_levels, dtype=levels.dtype)]), points)
+
+
 def _close_gaps(parts: np.ndarray, levels: np.ndarray, nodes: np.ndarray, gaps: pd.DataFrame,
                 tolerance: float) -> tuple[np.ndarray, np.ndarray, int]:
     """Split each target line where a gap meets it and add a connector from the dead end
     (returns the new lines, their levels and how many connectors were added)."""
-    keep = np.ones(len(parts), dtype=bool)
-    new_parts, new_levels, connector = [], [], []
-    for edge, grp in gaps.groupby("edge", sort=True):
-        line = parts[edge]
-        xy = shapely.get_coordinates(line)
-        cum = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
-        cuts = np.unique(np.clip(grp["along_m"].to_numpy(), 0.0, cum[-1]))
-        cut_xy = np.column_stack([np.interp(cuts, cum, xy[:, 0]), np.interp(cuts, cum, xy[:, 1])])
-        inner = (cuts > tolerance) & (cuts < cum[-1] - tolerance)
-        # the target line in pieces at the inner cuts (the cut points computed once, shared with the connectors)
-        bounds = np.concatenate([[0.0], cuts[inner], [cum[-1]]])
-        bxy = np.concatenate([xy[:1], cut_xy[inner], xy[-1:]])
-        if inner.any():
-            keep[edge] = False
-            for k in range(len(bounds) - 1):
-                mid = (cum > bounds[k]) & (cum < bounds[k + 1])
-                new_parts.append(shapely.linestrings(np.concatenate([bxy[k:k + 1], xy[mid], bxy[k + 1:k + 2]])))
-                new_levels.append(levels[edge])
-                connector.append(False)
-        # connectors: to the cut point, or to the line's end when the gap meets it there
-        at = np.searchsorted(cuts, np.clip(grp["along_m"].to_numpy(), 0.0, cum[-1]))
-        end_xy = np.where(((cuts[at] <= tolerance))[:, None], xy[0],
-                          np.where((cuts[at] >= cum[-1] - tolerance)[:, None], xy[-1], cut_xy[at]))
-        for node, target in zip(grp["node"].to_numpy(), end_xy, strict=True):
-            new_parts.append(shapely.linestrings([nodes[node], target]))
-            new_levels.append(levels[edge])
-            connector.append(True)
-    if not new_parts:
-        return parts, levels, 0
-    new_parts, new_levels = np.array(new_parts, dtype=object), np.array(new_levels, dtype=levels.dtype)
+    edge = gaps["edge"].to_numpy()
+    lev = levels[edge]
+    parts, levels, points = _split_lines(parts, levels, edge, gaps["along_m"].to_numpy(), tolerance)
+    connectors = shapely.linestrings(np.stack([nodes[gaps["node"].to_numpy()], points], axis=1))
     # two dead ends facing each other across a gap would get the same connector twice
-    once = ~pd.Series(shapely.to_wkb(shapely.normalize(new_parts))).duplicated().to_numpy()
-    return (np.concatenate([parts[keep], new_parts[once]]), np.concatenate([levels[keep], new_levels[once]]),
-            int((once & np.array(connector)).sum()))
+    once = ~pd.Series(shapely.to_wkb(shapely.normalize(connectors))).duplicated().to_numpy()
+    return (np.concatenate([parts, connectors[once]]), np.concatenate([levels, lev[once]]), int(once.sum()))
+
+
+def _join_level_ends(parts: np.ndarray, levels: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+    """Split lines where a line of another level ends on them (a bridge or ramp landing on a street,
+    an OSM way ending at a node inside a way of another ``layer``), so the two connect there."""
+    if len(parts) == 0 or len(np.unique(levels)) < 2:
+        return parts, levels
+    n = len(parts)
+    ends = np.concatenate([shapely.get_point(parts, 0), shapely.get_point(parts, -1)])
+    owner = np.concatenate([np.arange(n), np.arange(n)])
+    pi, pj = shapely.STRtree(parts).query(ends, predicate="dwithin", distance=tolerance)
+    ok = levels[owner[pi]] != levels[pj]
+    pi, pj = pi[ok], pj[ok]
+    along = shapely.line_locate_point(parts[pj], ends[pi])
+    inner = (along > tolerance) & (along < shapely.length(parts[pj]) - tolerance)
+    if not inner.any():
+        return parts, levels
+    pi, pj, along = pi[inner], pj[inner], along[inner]
+    parts, levels, _ = _split_lines(parts, levels, pj, along, tolerance, at_xy=shapely.get_coordinates(ends[pi]))
+    return parts, levels
 
 
 #: snap-rounding grid (m) used when GEOS's floating-point noder does not converge
@@ -424,7 +457,8 @@ def build_network(
         Split lines where they cross without a shared vertex (default True).
     level_column : str, optional, keyword-only
         A column telling bridges/tunnels apart (e.g. OSM ``layer``); lines of
-        different levels connect only at shared end points.
+        different levels connect only where one ends on the other (a ramp landing
+        on a street), never where they merely cross.
     components : {"keep", "largest"}, keyword-only
         Keep every connected component (default; all are reported) or drop all
         but the largest.
@@ -468,6 +502,7 @@ def build_network(
     noded = 0
     if node:
         parts, lev, noded = node_lines(parts, levels=lev)
+        parts, lev = _join_level_ends(parts, lev, tolerance)
         keep = shapely.length(parts) > 0
         parts, lev = parts[keep], lev[keep]
     else:
@@ -475,7 +510,7 @@ def build_network(
     nodes, u, v = _ends(parts, tolerance)
     gaps = find_gaps(parts, u, v, nodes, within=max(close_gaps_m, GAP_REPORT_M), levels=lev, tolerance=tolerance)
     gaps["x"], gaps["y"] = nodes[gaps["node"], 0], nodes[gaps["node"], 1]
-    closed = gaps["gap_m"].to_numpy() <= close_gaps_m
+    closed = gaps["gap_m"].to_numpy() <= max(close_gaps_m, tolerance)  # within the node tolerance: always
     connectors = 0
     if closed.any():
         parts, lev, connectors = _close_gaps(parts, lev, nodes, gaps[closed], tolerance)
@@ -578,7 +613,11 @@ def _points(points) -> tuple[np.ndarray, np.ndarray | None]:
         points = points.geometry
     g = np.asarray(points.values) if isinstance(points, GeoSeries) else np.asarray(points)
     if g.dtype != object:
-        xy = np.asarray(g, dtype=np.float64).reshape(-1, 2)
+        xy = np.asarray(g, dtype=np.float64)
+        if xy.shape == (2,) or xy.size == 0:
+            xy = xy.reshape(-1, 2)
+        if xy.ndim != 2 or xy.shape[1] != 2:
+            raise ValueError(f"coordinates must be an (n, 2) array of x, y; got shape {xy.shape}")
         return xy, None
     typ = shapely.get_type_id(g)
     if ((typ != 0) & (typ >= 0)).any():

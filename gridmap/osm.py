@@ -9,8 +9,8 @@ under it.
 What counts as walkable follows the usual convention of OSMnx's ``walk``
 network: any ``highway`` except motorways, cycleways, bus guideways, raceways,
 platforms and roads that are abandoned, proposed, planned or under
-construction; and not ``foot=no``, ``access=private``, ``service=private`` or
-``area=yes``.
+construction; and not ``foot=no``, ``access=private``/``no`` (unless
+``foot=yes``/``designated``/``permissive``), ``service=private`` or ``area=yes``.
 
 >>> import geopandas as gpd
 >>> from shapely import LineString
@@ -43,6 +43,7 @@ NOT_WALKABLE = frozenset({
     "abandoned", "construction", "planned", "proposed", "razed", "no",
 })
 _NO = {"foot": {"no"}, "access": {"private", "no"}, "service": {"private"}, "area": {"yes"}}
+_FOOT_OK = {"yes", "designated", "permissive"}  # foot=… overrides a general access=…
 _PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"=>"((?:[^"\\]|\\.)*)"')
 
 
@@ -88,8 +89,11 @@ def walking_lines(lines: GeoDataFrame) -> tuple[GeoDataFrame, list[Problem]]:
     reason[highway.isna()] = "not a highway"
     bad = highway.isin(NOT_WALKABLE)
     reason[bad & reason.isna()] = "highway=" + highway[bad & reason.isna()].astype(str)
+    foot_ok = tag("foot").isin(_FOOT_OK)
     for key, values in _NO.items():
         hit = tag(key).isin(values) & reason.isna()
+        if key == "access":
+            hit &= ~foot_ok
         reason[hit] = key + "=" + tag(key)[hit].astype(str)
     keep = reason.isna().to_numpy()
     out = lines.loc[keep].copy()

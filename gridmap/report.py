@@ -622,9 +622,14 @@ def _workbook(buf):
 
 
 def _cell_value(v):
-    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+    """A value xlsxwriter can write: None for blanks (NaN, NA, NaT, ±inf), text for dates."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and not math.isfinite(v)):
         return None
-    return v.item() if isinstance(v, np.generic) else v
+    if isinstance(v, (pd.Timestamp, _dt.date)):
+        return str(v)
+    return v
 
 
 def _write_sheet(wb, fmt: dict, name: str, df: pd.DataFrame, *, status_cols=("综合状态", "状态"),

@@ -279,3 +279,24 @@ def test_coverage_cli_needs_a_radius(tmp_path):
 
     with pytest.raises(ValueError, match="no radius"):
         parse_types("幼儿园", radius=None, modes=["straight"])
+
+
+def test_spread_households_not_piled_on_one_side_and_empty_grids_kept():
+    from shapely import box
+
+    from gridmap.assign import apportion
+    from gridmap.coverage import spread_points
+
+    pos, xy = spread_points(np.array([box(0, 0, 500, 500), None]))
+    assert np.isnan(xy[pos == 1]).all() and (pos == 0).sum() == 100
+    share = apportion(np.array([30, 0]), pd.DataFrame({"part": pos, "zone": np.arange(len(pos)), "area": 1.0}))
+    used = xy[share.loc[share["count"] > 0, "zone"].to_numpy()]
+    assert len(used) == 30 and np.abs(used.mean(axis=0) - 250).max() < 40  # spread, not the western columns
+    # a grid without geometry: its households stay in the totals (not snapped, not covered)
+    comm, grids, _ = make_layers()
+    grids["户数"] = [500, 700, 1200, 800]
+    grids.loc[1, "geometry"] = None
+    fac = gpd.GeoDataFrame({"类型": ["幼儿园"]}, geometry=[Point(X0 + 250, Y0 + 500)], crs=4549)
+    study = gridmap.read_study(comm, grids=grids, facilities=fac, mapping={"grids.households": "户数"})
+    result = gridmap.check(study, coverage={"specs": [CoverageSpec("kg", "kindergarten", 300)]})
+    assert result.coverage_result.households["households"].sum() == 3200

@@ -150,7 +150,8 @@ def test_network_distance_never_shorter_than_straight_line(nodes, targets, sourc
     txy, sxy = shapely.get_coordinates(t.values), shapely.get_coordinates(s.values)
     straight = np.sqrt(((txy[:, None, :] - sxy[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
     ok = np.isfinite(d)
-    assert (d[ok] >= straight[ok] - 1e-6).all()
+    # end points within the 1 mm node tolerance are one node: each merge can shorten a path by ~1.4 mm
+    assert (d[ok] >= straight[ok] - 1.5e-3 * len(nodes)).all()
 
 
 @pytest.fixture(scope="module")
@@ -339,3 +340,28 @@ def test_find_gaps_gives_where_the_gap_meets_the_street():
     net = build_network(lines([(0, 0), (100, 0)], [(50, 4), (50, 100)]))
     g = find_gaps(net.geometry, net.u, net.v, net.nodes, within=10)
     assert g["gap_m"].round(6).tolist() == [4.0] and g["along_m"].round(6).tolist() == [50.0]
+
+
+def test_undershoot_within_the_node_tolerance_is_always_connected():
+    net = build_network(lines([(0, 0), (100, 0)], [(50, 0.0004), (50, 100)]))
+    assert len(net.components) == 1 and net.gaps.empty
+    d, _ = network_distance(net, pts((0, 0)), pts((50, 100)))
+    assert d[0] == pytest.approx(150, abs=1e-3)
+
+
+def test_a_ramp_ending_on_a_street_of_another_level_connects_there():
+    # the ramp (level 1) lands at x = 50 inside the street (level 0); a crossing flyover does not connect
+    layer = lines([(0, 0), (100, 0)], [(50, 0), (50, 100)], [(80, -50), (80, 50)], level=[0, 1, 1])
+    net = build_network(layer, level_column="level")
+    d, _ = network_distance(net, pts((0, 0)), pts((50, 100)))
+    assert d[0] == pytest.approx(150)
+    d_fly, _ = network_distance(net, pts((0, 0)), pts((80, 50)))
+    assert np.isinf(d_fly[0])
+
+
+def test_snap_points_takes_coordinates_and_rejects_other_shapes():
+    net = build_network(lines([(0, 0), (100, 0)]))
+    assert snap_points(net, np.array([X0 + 30.0, Y0 + 40.0])).offset.tolist() == [30.0]
+    assert len(snap_points(net, np.empty((0, 2))).edge) == 0
+    with pytest.raises(ValueError, match=r"\(n, 2\)"):
+        snap_points(net, np.zeros((2, 3)))

@@ -9,6 +9,7 @@ import subprocess
 
 import numpy as np
 import openpyxl
+import pandas as pd
 import pyogrio
 import pytest
 
@@ -182,3 +183,10 @@ def test_html_offline_in_headless_chromium(result, tmp_path):
             browser.close()
     assert not errors, errors
     assert all(u.startswith("file:") for u in requests), requests
+
+
+def test_xlsx_cells_blank_for_nan_inf_nat_and_dates_as_text():
+    from gridmap.report import _cell_value
+
+    assert [_cell_value(v) for v in (np.nan, np.inf, -np.inf, pd.NaT, pd.NA, None)] == [None] * 6
+    assert _cell_value(np.int64(5)) == 5 and _cell_value(pd.Timestamp("2026-11-23")) == "2026-11-23 00:00:00"
