@@ -168,13 +168,13 @@ def straight_distance(targets_xy: np.ndarray, sources_xy: np.ndarray, *, limit: 
         return dist, nearest
     tg = pd.Series(np.asarray(target_groups, dtype=object))
     sg = pd.Series(np.asarray(source_groups, dtype=object))
+    t_pos, s_pos = np.flatnonzero(t_ok), np.flatnonzero(s_ok)
     src_by = sg[s_ok].groupby(sg[s_ok], sort=False).indices
     for key, rows in tg[t_ok].groupby(tg[t_ok], sort=False).indices.items():
         src = src_by.get(key)
         if src is None or pd.isna(key):
             continue
-        rows = np.flatnonzero(t_ok)[rows]
-        src = np.flatnonzero(s_ok)[src]
+        rows, src = t_pos[rows], s_pos[src]
         d, i = cKDTree(sources_xy[src]).query(targets_xy[rows], k=1, distance_upper_bound=bound)
         ok = np.isfinite(d) & (d <= bound)
         dist[rows[ok]] = d[ok]

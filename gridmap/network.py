@@ -729,8 +729,8 @@ def _segments(net: Network) -> dict:
     along = np.zeros(len(coords))  # distance of every vertex along its edge
     along[c + 1] = ln
     np.cumsum(along, out=along)
-    first = np.flatnonzero(np.concatenate([[True], idx[1:] != idx[:-1]]))  # each edge's first vertex
-    along -= np.repeat(along[first], np.diff(np.append(first, len(idx))))
+    edge_start = np.flatnonzero(np.concatenate([[True], idx[1:] != idx[:-1]]))  # each edge's first vertex
+    along -= np.repeat(along[edge_start], np.diff(np.append(edge_start, len(idx))))
     n_s = np.maximum(np.ceil(ln / _SAMPLE_M), 1.0)
     counts = n_s.astype(np.int64)
     ends = np.cumsum(counts)
@@ -825,13 +825,12 @@ def _snap_fast(net: Network, xy: np.ndarray):
 
 
 def _virtual(net: Network, snap: Snap, which: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One-way edges from virtual source nodes n+k to both ends of each source's edge."""
-    e = snap.edge[which]
+    """One-way edges from virtual source nodes n+k to both ends of each (snapped) source's edge."""
+    legs = snap.legs(net)
+    at = np.searchsorted(legs["rows"], which)
     k = np.arange(len(which)) + net.n_nodes
-    s = snap.snap_m[which]
-    to_u = s + snap.offset[which]
-    to_v = s + net.length[e] - snap.offset[which]
-    return np.concatenate([k, k]), np.concatenate([net.u[e], net.v[e]]), np.concatenate([to_u, to_v])
+    return (np.concatenate([k, k]), np.concatenate([legs["u"][at], legs["v"][at]]),
+            np.concatenate([legs["to_u"][at], legs["to_v"][at]]))
 
 
 def node_distances(net: Network, sources: Snap, *, limit: float = np.inf, groups: np.ndarray | None = None,
@@ -965,7 +964,12 @@ def dijkstra_groups(net: Network, graph: sparse.csr_matrix, groups: list[tuple[n
         workers = _fork_workers(net.n_nodes, len(groups))
     local = [partial(_dijkstra, graph, net.n_nodes, which, limit, True, all_sources, nearest) for which, limit in groups]
     if workers <= 1 or len(groups) <= 1:
-        return [_Done(run()) for run in local]
+        done = []
+        for run in local:
+            f = Future()
+            f.set_result(run())
+            done.append(f)
+        return done
     pool = ProcessPoolExecutor(max_workers=min(workers, len(groups)), mp_context=multiprocessing.get_context("fork"),
                                initializer=_worker_init, initargs=(graph, net.n_nodes, all_sources))
     # the biggest runs first, so that the workers finish together
@@ -1002,14 +1006,6 @@ def _worker_dijkstra(which, limit, nearest):
     if src is not None and len(src) and src.max() < 2**31:
         src = src.astype(np.int32)  # less to send back
     return d, src
-
-
-@dataclass(frozen=True)
-class _Done:
-    value: tuple
-
-    def result(self) -> tuple:
-        return self.value
 
 
 @dataclass(frozen=True)

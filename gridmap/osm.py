@@ -79,27 +79,29 @@ def walking_lines(lines: GeoDataFrame) -> tuple[GeoDataFrame, list[Problem]]:
                                fix="use the 'lines' layer of an OSM extract (file.osm.pbf:lines)")]
     tags = [parse_other_tags(t) for t in lines["other_tags"]] if "other_tags" in lines.columns else [{}] * len(lines)
 
-    def tag(key: str) -> pd.Series:
+    def tag(key: str) -> pd.Series:  # the column of that name, else the key in other_tags
         own = lines[key].astype(object) if key in lines.columns else pd.Series([None] * len(lines), index=lines.index)
         other = pd.Series([t.get(key) for t in tags], index=lines.index, dtype=object)
         return own.where(own.notna(), other)
+
+    tag_of = {key: tag(key) for key in (*_NO, "layer", "bridge", "tunnel")}
 
     highway = lines["highway"].astype(object)
     reason = pd.Series([None] * len(lines), index=lines.index, dtype=object)
     reason[highway.isna()] = "not a highway"
     bad = highway.isin(NOT_WALKABLE)
     reason[bad & reason.isna()] = "highway=" + highway[bad & reason.isna()].astype(str)
-    foot_ok = tag("foot").isin(_FOOT_OK)
+    foot_ok = tag_of["foot"].isin(_FOOT_OK)
     for key, values in _NO.items():
-        hit = tag(key).isin(values) & reason.isna()
+        hit = tag_of[key].isin(values) & reason.isna()
         if key == "access":
             hit &= ~foot_ok
-        reason[hit] = key + "=" + tag(key)[hit].astype(str)
+        reason[hit] = key + "=" + tag_of[key][hit].astype(str)
     keep = reason.isna().to_numpy()
     out = lines.loc[keep].copy()
-    layer = pd.to_numeric(tag("layer")[keep], errors="coerce")
-    bridge = tag("bridge")[keep].notna() & ~tag("bridge")[keep].isin({"no"})
-    tunnel = tag("tunnel")[keep].notna() & ~tag("tunnel")[keep].isin({"no"})
+    layer = pd.to_numeric(tag_of["layer"][keep], errors="coerce")
+    bridge = tag_of["bridge"][keep].notna() & ~tag_of["bridge"][keep].isin({"no"})
+    tunnel = tag_of["tunnel"][keep].notna() & ~tag_of["tunnel"][keep].isin({"no"})
     level = np.where(layer.notna(), layer.fillna(0), np.where(bridge, 1, np.where(tunnel, -1, 0)))
     out[LEVEL] = np.round(level).astype(np.int64)
     problems = []

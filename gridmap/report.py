@@ -671,6 +671,8 @@ def _write_sheet(wb, fmt: dict, name: str, df: pd.DataFrame, *, status_cols=("�
 
 def report_xlsx_bytes(result, *, plan=None, coverage=None) -> bytes:
     """The Excel workbook as bytes: 汇总, 社区, 网格, 问题清单, 覆盖 (+ 方案变更)."""
+    from xlsxwriter.utility import xl_col_to_name
+
     cov = maps.coverage_of(result, coverage)
     buf = io.BytesIO()
     wb, fmt = _workbook(buf)
@@ -699,7 +701,7 @@ def report_xlsx_bytes(result, *, plan=None, coverage=None) -> bytes:
     if len(cov_rows):
         ws = _write_sheet(wb, fmt, "覆盖", cov_rows)
         j = list(cov_rows.columns).index("覆盖率")
-        letter = _column_letter(j)
+        letter = xl_col_to_name(j)
         mins = {s.id: s.min_share for s in cov.specs}
         for i, sid in enumerate(cov_rows["覆盖指标"], start=1):
             need = mins.get(sid, 1.0) - 1e-9
@@ -723,16 +725,6 @@ def report_xlsx_bytes(result, *, plan=None, coverage=None) -> bytes:
         _write_sheet(wb, fmt, "方案变更", plan.changes().rename(columns=CHANGE_COLUMNS_ZH))
     wb.close()
     return buf.getvalue()
-
-
-def _column_letter(j: int) -> str:
-    """Excel column letters of the 0-based column ``j`` (0 → A, 27 → AB)."""
-    out = ""
-    j += 1
-    while j:
-        j, r = divmod(j - 1, 26)
-        out = chr(65 + r) + out
-    return out
 
 
 def findings_xlsx(result) -> bytes:
