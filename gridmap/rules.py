@@ -53,6 +53,7 @@ from gridmap.facilities import type_label
 __all__ = [
     "Rule",
     "Profile",
+    "SizeBand",
     "list_profiles",
     "load_profile",
     "evaluate",
@@ -124,6 +125,64 @@ class Profile:
 
     def first(self, kind: str, level: str) -> Rule | None:
         return next((r for r in self.rules if r.kind == kind and r.level == level), None)
+
+    def size_band(self) -> SizeBand | None:
+        """The community household band (the ``community.size`` rule, else the first
+        community ``range`` rule on ``households``); None when the profile has none.
+
+        The one source of the band for plans, the rebalancer, reports and the dashboard.
+
+        Examples
+        --------
+        >>> load_profile("hangzhou-2008").size_band()
+        SizeBand(min=1500, max=3000, exempt_min_if=None, rule_id='community.size')
+        """
+        ranges = [r for r in self.rules if r.level == "community" and r.kind == "range"
+                  and r.params.get("metric") == "households"]
+        rule = next((r for r in ranges if r.id == "community.size"), ranges[0] if ranges else None)
+        if rule is None:
+            return None
+        p = rule.params
+        return SizeBand(min=p.get("min"), max=p.get("max"), exempt_min_if=p.get("exempt_min_if"), rule_id=rule.id)
+
+
+@dataclass(frozen=True)
+class SizeBand:
+    """A household band ``min``–``max`` 户 (either may be None) with its minimum exemption flag.
+
+    :meth:`classify` gives ``pass`` / ``too_small`` / ``too_large`` / ``not_assessed``
+    with the same comparisons as the profile's range rule.
+    """
+
+    min: float | None
+    max: float | None
+    exempt_min_if: str | None = None
+    rule_id: str = "community.size"
+
+    @property
+    def lower(self) -> int:
+        """The minimum as an integer (0 when there is none), for solvers."""
+        return 0 if self.min is None else int(math.ceil(self.min))
+
+    @property
+    def upper(self) -> int:
+        """The maximum as an integer (a very large number when there is none), for solvers."""
+        return 2**62 if self.max is None else int(math.floor(self.max))
+
+    def classify(self, households, exempt=None) -> np.ndarray:
+        """Status per unit: ``too_small`` (below the minimum and not exempt), ``too_large``,
+        ``pass``, or ``not_assessed`` where households is missing.
+
+        Examples
+        --------
+        >>> SizeBand(1000, 3000).classify([999, 1000, 3001, float("nan")]).tolist()
+        ['too_small', 'pass', 'too_large', 'not_assessed']
+        """
+        h = np.asarray(households, dtype="float64")
+        ex = np.zeros(len(h), dtype=bool) if exempt is None else np.asarray(exempt, dtype=bool)
+        small = (h < self.min - 1e-9) & ~ex if self.min is not None else np.zeros(len(h), dtype=bool)
+        large = h > self.max + 1e-9 if self.max is not None else np.zeros(len(h), dtype=bool)
+        return np.where(np.isnan(h), NOT_ASSESSED, np.where(small, "too_small", np.where(large, "too_large", PASS)))
 
 
 def _builtin_dir():
