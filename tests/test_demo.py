@@ -1,5 +1,6 @@
 """The bundled demo district: the generator is deterministic and the check finds every planted trap."""
 
+import re
 import runpy
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import shapely
 import gridmap
 from gridmap import datasets
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +125,38 @@ def test_gcj02_correction_changes_which_community_a_facility_is_in():
     moved = (right.astype(str) != wrong.astype(str)).sum()
     assert moved >= 30  # ~520 m offset moves many facilities across community lines
 
+
+
+def _readme_command(number: int) -> str:
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"# {number}. "))
+    return lines[start + 1].strip()
+
+
+def test_ci_runs_readme_command_2_verbatim_with_the_constraints():
+    command = _readme_command(2)
+    assert "-c constraints.txt" in command and "-c constraints.txt" in _readme_command(1)
+    assert command in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+
+
+def test_constraints_pin_every_dependency_within_its_lower_bound():
+    from packaging.requirements import Requirement
+
+    from gridmap._toml import tomllib
+
+    def norm(name):
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[norm(name)] = version.strip()
+    assert "gridmap" not in pins
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    for spec in project["dependencies"] + project["optional-dependencies"]["test"]:
+        req = Requirement(spec)
+        if req.marker is not None and not req.marker.evaluate():
+            continue
+        assert norm(req.name) in pins, f"{req.name} is not pinned in constraints.txt"
+        assert req.specifier.contains(pins[norm(req.name)]), f"{req.name}=={pins[norm(req.name)]} violates {req.specifier}"
