@@ -340,10 +340,13 @@ def _commit(stage: Path, out: Path) -> list[str]:
         before = {str(n) for n in manifest["files"]} & present
     # the manifest claims every file that may be gridmap's before anything moves, so an
     # interrupted commit still leaves a folder the next run can clean up
+    for name in new:  # a folder of the user's where a file goes: refuse before anything moves
+        if name not in before and (out / name).is_dir() and not (stage / name).is_dir():
+            raise OutputError(out / name, "is_folder")
     _write_manifest(out, sorted(before | set(new)), complete=False)
     for name in new:
         target = out / name
-        if target.is_dir() and not target.is_symlink():
+        if name in before and target.is_dir() and not target.is_symlink():
             shutil.rmtree(target)
         os.replace(stage / name, target)
     for name in sorted(before - set(new)):
@@ -385,19 +388,31 @@ def staged_dir(out: str | os.PathLike, *, lock_timeout: float | None = None) -> 
         raise OutputError(out, "is_file")
     timeout = _lock_timeout() if lock_timeout is None else lock_timeout
     written = {}
-    with _translated(out):
-        out.mkdir(parents=True, exist_ok=True)
-        with _folder_lock(out, timeout):
-            for leftover in out.iterdir():  # stages of killed runs (we hold the lock: nobody else is writing)
-                if leftover.name.startswith(_OLD_STAGE_PREFIX) and leftover.is_dir() and not leftover.is_symlink():
-                    shutil.rmtree(leftover, ignore_errors=True)
-            stage = Path(tempfile.mkdtemp(prefix=_STAGE_PREFIX, dir=out))
-            _ACTIVE_STAGES.add(os.path.abspath(stage))
-            try:
-                with _translated(out, stage):
-                    yield stage, written
-                    names = _commit(stage, out)
-                written.update({name: out / name for name in names})
-            finally:
-                _ACTIVE_STAGES.discard(os.path.abspath(stage))
-                shutil.rmtree(stage, ignore_errors=True)
+    created = not out.exists()
+    try:
+        with _translated(out):
+            out.mkdir(parents=True, exist_ok=True)
+            with _folder_lock(out, timeout):
+                yield from _write(out, written)
+    except BaseException:
+        if created:  # a failed first run leaves no empty folder behind
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
+
+
+def _write(out: Path, written: dict[str, Path]) -> Iterator[tuple[Path, dict[str, Path]]]:
+    """The locked part of :func:`staged_dir`: a fresh stage, the caller's block, the commit."""
+    for leftover in out.iterdir():  # stages of killed runs (we hold the lock: nobody else is writing)
+        if leftover.name.startswith(_OLD_STAGE_PREFIX) and leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+    stage = Path(tempfile.mkdtemp(prefix=_STAGE_PREFIX, dir=out))
+    _ACTIVE_STAGES.add(os.path.abspath(stage))
+    try:
+        with _translated(out, stage):
+            yield stage, written
+            names = _commit(stage, out)
+        written.update({name: out / name for name in names})
+    finally:
+        _ACTIVE_STAGES.discard(os.path.abspath(stage))
+        shutil.rmtree(stage, ignore_errors=True)

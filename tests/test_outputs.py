@@ -340,4 +340,24 @@ def test_errors_not_about_the_output_pass_through(tmp_path):
     with pytest.raises(FileNotFoundError):  # an input that is missing is not an output problem
         with staged_dir(tmp_path / "out") as (stage, _):
             (tmp_path / "missing-input.csv").read_text()
-    assert _names(tmp_path / "out") == []
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_users_folder_named_like_an_output_is_not_replaced(tmp_path):
+    out = tmp_path / "out"
+    (out / "summary.json").mkdir(parents=True)
+    (out / "summary.json" / "mine.txt").write_text("x")
+    with pytest.raises(OutputError, match="summary.json") as info:
+        with staged_dir(out) as (stage, _):
+            (stage / "summary.json").write_text("{}")
+    assert info.value.reason == "is_folder" and (out / "summary.json" / "mine.txt").read_text() == "x"
+    assert _names(out) == ["summary.json"]
+
+
+def test_failed_first_run_leaves_no_folder(tmp_path):
+    out = tmp_path / "new"
+    with pytest.raises(OutputError, match="磁盘空间不足"):
+        with staged_dir(out) as (stage, _):
+            (stage / "a.csv").write_text("half")
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert not out.exists()
