@@ -5,7 +5,7 @@ temporary name in the destination folder and moved into place with
 :func:`os.replace` only when the whole block succeeded.
 
 An output folder holds exactly one run's files. :func:`staged_dir` records the
-names it wrote in a manifest, ``.gridmap-manifest.json``; the next run into the
+names it wrote in a manifest, ``.gridmap.manifest.json``; the next run into the
 folder removes the files of that list it does not write again (a run without
 grids leaves no ``grids.csv`` from an earlier run with grids). Files gridmap did
 not write are never removed: a folder that holds files this run does not write
@@ -42,7 +42,7 @@ except ImportError:  # Windows
 
 __all__ = ["atomic_path", "staged_dir", "OutputError", "output_error", "MANIFEST", "LOCK"]
 
-MANIFEST = ".gridmap-manifest.json"
+MANIFEST = ".gridmap.manifest.json"
 LOCK = ".gridmap.lock"
 _STAGE_PREFIX = ".gridmap-stage-"
 _OLD_STAGE_PREFIX = ".gridmap-"  # stage folders of a run that was killed (also of older versions)
@@ -52,8 +52,10 @@ _DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG)
 _DISK_FULL_TEXT = ("no space left on device", "database or disk is full", "disk quota exceeded", "file too large")
 
 
-class OutputError(Exception):
+class OutputError(OSError):
     """An output could not be written; nothing partial was left and earlier results are intact.
+
+    An ``OSError``, so code that caught those from writers still catches it.
 
     ``path`` is the file or folder, ``reason`` one of ``"is_file"`` (a folder was
     asked for and the path is a file), ``"is_folder"`` (the reverse),
@@ -112,7 +114,7 @@ def output_error(exc: BaseException, path: str | os.PathLike) -> OutputError | N
 
     A full disk counts wherever it happened (also GDAL's or SQLite's own errors
     saying so); other ``OSError``s count when they name ``path``, a file inside
-    it or a folder above it.
+    it, a folder above it or the temporary file :func:`atomic_path` writes next to it.
     """
     if isinstance(exc, OutputError):
         return exc
@@ -127,7 +129,8 @@ def output_error(exc: BaseException, path: str | os.PathLike) -> OutputError | N
         return None
     path = Path(path)
     named = Path(exc.filename) if exc.filename else path
-    if not _related(named, path):
+    ours = named.parent == path.parent and named.name.startswith(".tmp-")  # atomic_path's temporary file
+    if not (_related(named, path) or ours):
         return None
     where = named if _inside(path, named) else path  # a folder above the output, or the output itself
     if isinstance(exc, (FileExistsError, NotADirectoryError)) or exc.errno in (errno.EEXIST, errno.ENOTDIR):
@@ -374,7 +377,7 @@ def staged_dir(out: str | os.PathLike, *, lock_timeout: float | None = None) -> 
     >>> with staged_dir(out) as (stage, written):  # a run without grids
     ...     _ = (stage / "summary.json").write_text('{"grids": 0}')
     >>> sorted(p.name for p in out.iterdir())
-    ['.gridmap-manifest.json', 'summary.json']
+    ['.gridmap.manifest.json', 'summary.json']
     """
     out = Path(out)
     key = os.path.abspath(out)

@@ -326,6 +326,16 @@ def test_atomic_path_errors_name_the_final_file(tmp_path):
         with atomic_path(blocker / "r.xlsx"):
             pass
     assert info.value.reason == "is_file"
+
+    def denied(*a, dir=None, suffix="", **k):
+        raise PermissionError(errno.EACCES, "Permission denied", os.path.join(dir, ".tmp-abc" + suffix))
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_atomic.tempfile, "mkstemp", denied)
+        with pytest.raises(OutputError, match="没有权限写入") as info:
+            with atomic_path(tmp_path / "r.pdf"):
+                pass
+    assert info.value.path == tmp_path / "r.pdf"
     with pytest.raises(OutputError) as info:  # an error inside a stage names the file's final place
         with staged_dir(tmp_path / "out") as (stage, _):
             with atomic_path(stage / "result.gpkg"):
