@@ -3,7 +3,8 @@
 
 合成数据（非真实），仅供演示与测试 / SYNTHETIC demo data, not real.
 
-Run ``python data/build_demo.py [--out PATH]`` (default ``data/demo.gpkg``) or
+Run ``python data/build_demo.py [--out PATH]`` (default ``gridmap/datasets/demo.gpkg``,
+the copy shipped in the package) or
 import it and call :func:`build_demo`. The output is deterministic: a fixed
 ``numpy.random.default_rng(SEED)`` drives every choice, and the GeoPackage
 timestamps are pinned, so two runs give the same content (in practice the same
@@ -35,7 +36,6 @@ coordinates are obfuscated to GCJ-02 the way web-map POIs are.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import math
 import os
 import sys
@@ -59,7 +59,8 @@ DISTRICT_NAME = "示范区"
 CITY = "浙江省杭州市"
 GPKG_DATE = "2024-06-11T00:00:00Z"  # pinned gpkg_contents.last_change (reproducible bytes)
 SYNTHETIC = "合成数据（非真实），仅供演示与测试 / SYNTHETIC demo data, not real"
-DEFAULT_OUT = Path(__file__).resolve().parent / "demo.gpkg"
+# shipped inside the package (package data), so an installed wheel has it without this script
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "gridmap" / "datasets" / "demo.gpkg"
 
 
 # ---------------------------------------------------------------------------
@@ -1964,18 +1965,53 @@ def build_demo(path: str | os.PathLike = DEFAULT_OUT, *, seed: int = SEED) -> Pa
     return _write(_make(seed), Path(path))
 
 
-def layer_digest(path: str | os.PathLike) -> dict[str, str]:
-    """sha256 of each layer read back (WKB + attributes): compares two builds."""
-    out = {}
-    for name, _ in pyogrio.list_layers(path):
-        df = pyogrio.read_dataframe(path, layer=name)
-        h = hashlib.sha256()
-        if "geometry" in df:
-            h.update(b"".join(shapely.to_wkb(np.asarray(df.geometry.values), hex=False)))
-            df = df.drop(columns="geometry")
-        h.update(df.to_csv(index=False).encode("utf-8"))
-        out[name] = h.hexdigest()
-    return out
+def layer_differences(a: str | os.PathLike, b: str | os.PathLike, *, tolerance_m: float = 1e-6) -> list[str]:
+    """What differs between two demo GeoPackages, layer by layer; ``[]`` when they are the same demo.
+
+    Attributes (and column types) must be equal exactly. Geometries must have the
+    same type and number of vertices and lie within ``tolerance_m`` metres of each
+    other (Hausdorff distance between the vertex sets; on a lon/lat layer the
+    tolerance is converted at 111,320 m per degree). A rebuild under other
+    shapely/GEOS/numpy/PROJ versions moves coordinates by ~1e-10 m, so a digest of
+    the floats cannot compare builds across versions; a real change moves
+    something by far more than a micrometre, or changes a count or a value.
+    """
+    diffs: list[str] = []
+    names_a = [name for name, _ in pyogrio.list_layers(a)]
+    names_b = [name for name, _ in pyogrio.list_layers(b)]
+    if names_a != names_b:
+        diffs.append(f"layers differ: {names_a} vs {names_b}")
+    for name in (n for n in names_a if n in names_b):
+        da = pyogrio.read_dataframe(a, layer=name)
+        db = pyogrio.read_dataframe(b, layer=name)
+        if len(da) != len(db) or list(da.columns) != list(db.columns):
+            diffs.append(f"{name}: {len(da)} vs {len(db)} rows, columns {list(da.columns)} vs {list(db.columns)}")
+            continue
+        if "geometry" in da.columns:
+            if da.crs != db.crs:
+                diffs.append(f"{name}: CRS {da.crs} vs {db.crs}")
+            tol = tolerance_m if da.crs is None or da.crs.is_projected else tolerance_m / 111_320.0
+            ga, gb = np.asarray(da.geometry.values), np.asarray(db.geometry.values)
+            both_missing = shapely.is_missing(ga) & shapely.is_missing(gb)
+            with np.errstate(invalid="ignore"):
+                dist = shapely.hausdorff_distance(ga, gb)
+            same = (
+                (shapely.get_type_id(ga) == shapely.get_type_id(gb))
+                & (shapely.get_num_coordinates(ga) == shapely.get_num_coordinates(gb))
+                & (dist <= tol)
+            ) | both_missing
+            if not same.all():
+                first = int(np.flatnonzero(~same)[0])
+                diffs.append(
+                    f"{name}: {int((~same).sum())} geometries differ by more than {tolerance_m:g} m "
+                    f"(first: row {first}, distance {dist[first]:.3g} in layer units)"
+                )
+            da, db = da.drop(columns="geometry"), db.drop(columns="geometry")
+        da, db = pd.DataFrame(da), pd.DataFrame(db)
+        changed = [c for c in da.columns if da[c].dtype != db[c].dtype or not da[c].equals(db[c])]
+        if changed:
+            diffs.append(f"{name}: attributes differ in {changed}")
+    return diffs
 
 
 def _summary(path: Path, data: dict, seconds: float) -> str:
@@ -2003,7 +2039,7 @@ def _summary(path: Path, data: dict, seconds: float) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=f"Build the synthetic demo GeoPackage. {SYNTHETIC}")
-    ap.add_argument("--out", default=str(DEFAULT_OUT), help="output .gpkg (default data/demo.gpkg)")
+    ap.add_argument("--out", default=str(DEFAULT_OUT), help="output .gpkg (default gridmap/datasets/demo.gpkg)")
     ap.add_argument("--seed", type=int, default=SEED, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     t0 = time.perf_counter()

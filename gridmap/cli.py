@@ -203,12 +203,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _file_error(exc: Exception) -> str | None:
+    """One paragraph for a failure to read or write a file (``None``: not one).
+
+    Full disks, existing files where a folder is wanted and read-only disks are
+    about writing (:class:`gridmap._atomic.OutputError` words them); other
+    ``OSError``s name the path and the error without guessing the direction.
+    """
+    from gridmap._atomic import output_error
+
+    if not isinstance(exc, OSError):
+        err = output_error(exc, Path.cwd())  # e.g. SQLite's "database or disk is full"
+        return str(err) if err is not None and err.reason == "no_space" else None
+    path = exc.filename or Path.cwd()
+    err = output_error(exc, path)
+    if err is not None and err.reason in ("no_space", "is_file", "is_folder", "read_only"):
+        return str(err)
+    return (f"无法读写 {path}：{exc.strerror or exc}。请检查该文件或文件夹是否存在、是否有读写权限，或换一个位置。"
+            f" (cannot read or write {path}: {exc.strerror or exc})")
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``gridmap`` command; returns the exit status (0 ran, 2 unusable input or output)."""
+    from gridmap._atomic import OutputError
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except InputError as exc:
         print("输入数据无法使用 / input unusable:\n" + format_problems(exc.problems), file=sys.stderr)
+        return 2
+    except OutputError as exc:
+        print(f"无法写出结果 / cannot write the outputs: {exc}", file=sys.stderr)
         return 2
     except (ValueError, FileNotFoundError) as exc:
         print(f"错误 / error: {exc}", file=sys.stderr)
@@ -216,6 +242,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into head & co.
         sys.stderr.close()
         return 0
+    except Exception as exc:  # noqa: BLE001 - only file errors become exit 2; anything else stays a bug
+        message = _file_error(exc)
+        if message is None:
+            raise
+        print(f"错误 / error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -89,6 +89,7 @@ def parse_types(text: str | None, *, radius: float | None, modes: list[str]) -> 
 
 def run_coverage(args) -> int:
     """Run ``gridmap coverage``: check with coverage, write outputs, optionally propose sites."""
+    from gridmap._atomic import staged_dir
     from gridmap.check import check
     from gridmap.cli import _study_kwargs
     from gridmap.network import metres_for_minutes
@@ -108,11 +109,13 @@ def run_coverage(args) -> int:
     if cov is None:
         raise ValueError("无法计算覆盖率：需要住户（楼栋/小区户数或网格户数）和带类型的设施图层 "
                          "(coverage needs households and a facilities layer with types)")
-    out = Path(args.out) if args.out else None
-    written = result.to_dir(out) if out else {}
-    report = None
-    if args.site:
-        report = _run_siting(args, cov, out, written, crs=study.crs)
+    report, sites = _run_siting(args, cov, crs=study.crs) if args.site else (None, None)
+    written: dict = {}
+    if args.out:
+        with staged_dir(args.out) as (stage, written):  # one run's files, committed together
+            result.to_dir(stage)
+            if sites is not None:
+                _write_sites(sites, report["facility_type"], stage)
     if args.json:
         payload = {"coverage": cov.summary(), "timings_s": {k: round(v, 3) for k, v in cov.timings.items()}}
         if report is not None:
@@ -123,7 +126,8 @@ def run_coverage(args) -> int:
     return 0
 
 
-def _run_siting(args, cov, out, written, *, crs) -> dict:
+def _run_siting(args, cov, *, crs):
+    """Propose ``--k`` sites for ``--site``; returns ``(report, sites)``."""
     import pandas as pd
 
     from gridmap.facilities import normalise_types
@@ -147,12 +151,13 @@ def _run_siting(args, cov, out, written, *, crs) -> dict:
                                   capacity=args.capacity, method=args.solver, time_limit_s=args.time_limit)
     report["sites"] = sites.drop(columns=sites.geometry.name).assign(
         x=sites.geometry.x.round(2), y=sites.geometry.y.round(2)).to_dict("records")
-    if out is not None:
-        sites.to_file(out / "sites.gpkg", layer=f"sites_{key}", driver="GPKG")
-        sites.drop(columns=sites.geometry.name).assign(x=sites.geometry.x, y=sites.geometry.y).to_csv(
-            out / f"sites_{key}.csv", index=False, encoding="utf-8-sig")
-        written["sites.gpkg"] = out / "sites.gpkg"
-    return report
+    return report, sites
+
+
+def _write_sites(sites, key: str, folder: Path) -> None:
+    sites.to_file(folder / "sites.gpkg", layer=f"sites_{key}", driver="GPKG")
+    sites.drop(columns=sites.geometry.name).assign(x=sites.geometry.x, y=sites.geometry.y).to_csv(
+        folder / f"sites_{key}.csv", index=False, encoding="utf-8-sig")
 
 
 def render_coverage(cov, *, lang: str = "zh", written: dict | None = None, siting: dict | None = None) -> str:

@@ -10,7 +10,8 @@ Writes into ``--out``: ``communities.gpkg`` / ``communities.shp`` (new boundarie
 ``findings.csv`` (rules re-run on the plan), ``changes.csv`` / ``changes.xlsx``
 (单元编码, 原社区, 新社区, 户数), ``plan.json``, ``rebalance.json`` (solver report
 with the explanations) and saves the plan in ``--workspace`` (default
-``OUT/workspace.gpkg``). Exit 0 when the rebalancer ran, even when it explains
+``OUT/workspace.gpkg``, holding this run's plan). All of them replace the earlier
+run's files in ``--out`` together (see :func:`gridmap._atomic.staged_dir`). Exit 0 when the rebalancer ran, even when it explains
 violations it could not fix.
 """
 
@@ -51,6 +52,7 @@ def add_rebalance_parser(sub) -> argparse.ArgumentParser:
 
 def run_rebalance(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
+    from gridmap._atomic import staged_dir
     from gridmap._errors import InputError
     from gridmap.check import check
     from gridmap.cli import _study_kwargs
@@ -88,15 +90,16 @@ def run_rebalance(args: argparse.Namespace) -> int:
         rb = Rebalancer.from_plan(plan, **options).solve()
         edit = rb.to_edit()
     plan.apply(edit, comment="gridmap rebalance")
-    written = plan.export(out, encoding=args.shp_encoding, profile=study.profile,
-                         min_households=args.min_households, max_households=args.max_households)
     report = {"status": rb.status_, "violations_before": rb.violations_before_, "violations_after": rb.violations_after_,
               "units_moved": int(len(plan.changes())), "households_moved": plan.kpis()["households_moved"],
               "seconds": round(rb.seconds_, 2), "explanations": rb.explanations_, "excluded_units": plan.excluded,
               "non_contiguous": rb.non_contiguous_, "subproblems": rb.subproblems_}
-    (out / "rebalance.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    with staged_dir(out) as (stage, written):  # one run's files, committed together
+        plan.export(stage, encoding=args.shp_encoding, profile=study.profile,
+                    min_households=args.min_households, max_households=args.max_households)
+        (stage / "rebalance.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+        plan.save(Path(args.workspace) if args.workspace else stage / "workspace.gpkg")
     workspace = Path(args.workspace) if args.workspace else out / "workspace.gpkg"
-    plan.save(workspace)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:

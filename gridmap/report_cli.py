@@ -8,7 +8,8 @@ Registered by :mod:`gridmap.cli` through :func:`add_report_parser`::
     gridmap export [CONFIG] [study options] --out layers.gpkg|DIR [--shp-encoding gbk|utf-8]
 
 ``--out DIR`` (a folder, or a path without a suffix) writes ``report.pdf``,
-``report.html`` and ``report.xlsx`` into it. ``export`` writes the gap layers:
+``report.html`` and ``report.xlsx`` into it (with ``--layers`` naming the same
+folder, the layers too), replacing the earlier run's files together. ``export`` writes the gap layers:
 a GeoPackage for ``*.gpkg``, otherwise one Shapefile per layer in the folder
 (GBK by default, for older ArcGIS).
 
@@ -65,21 +66,34 @@ def _load_plan(spec: str | None):
 
 def _cmd_report(args) -> int:
     from gridmap import report
+    from gridmap._atomic import staged_dir
 
     if not args.out:
         raise ValueError("gridmap report 需要 --out：report.pdf、report.html、report.xlsx 或一个文件夹")
+    out = Path(args.out)
+    if out.suffix and report.FORMATS.get(out.suffix.lower()) is None:
+        raise ValueError(f"--out {out}: 无法识别的报告格式；可用 {', '.join(report.FORMATS)} 或文件夹")
     result = _check(args)
     plan = _load_plan(args.plan)
-    out = Path(args.out)
-    targets = [out] if out.suffix else [out / "report.pdf", out / "report.html", out / "report.xlsx"]
-    for target in targets:
-        if report.FORMATS.get(target.suffix.lower()) is None:
-            raise ValueError(f"--out {target}: 无法识别的报告格式；可用 {', '.join(report.FORMATS)} 或文件夹")
-        path = report.write_report(result, target, plan=plan, date=args.date, encoding=args.shp_encoding)
+    layers_here = bool(args.layers) and not out.suffix and Path(args.layers).resolve() == out.resolve()
+    layers: list[Path] = []
+    if out.suffix:  # one file, written atomically
+        paths = [report.write_report(result, out, plan=plan, date=args.date, encoding=args.shp_encoding)]
+    else:  # a folder: this run's files replace the earlier run's together
+        names = ("report.pdf", "report.html", "report.xlsx")
+        with staged_dir(out) as (stage, written):
+            for name in names:
+                report.write_report(result, stage / name, plan=plan, date=args.date, encoding=args.shp_encoding)
+            if layers_here:
+                report.export_layers(result, stage, encoding=args.shp_encoding)
+        paths = [written[name] for name in names]
+        layers = [f for name, f in written.items() if name not in names]
+    for path in paths:
         print(("已生成：" if args.lang == "zh" else "written: ") + str(path))
-    if args.layers:
-        files = report.export_layers(result, args.layers, encoding=args.shp_encoding)
-        print(("图层：" if args.lang == "zh" else "layers: ") + ", ".join(str(f) for f in files if f.suffix in (".gpkg", ".shp")))
+    if args.layers and not layers_here:
+        layers = report.export_layers(result, args.layers, encoding=args.shp_encoding)
+    if layers:
+        print(("图层：" if args.lang == "zh" else "layers: ") + ", ".join(str(f) for f in layers if f.suffix in (".gpkg", ".shp")))
     return 0
 
 
