@@ -9,6 +9,7 @@ problem when the input is unusable. Usable input with problems comes back with
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,12 @@ def _split_mapping(mapping: Mapping[str, Any] | list[str] | None, present: dict[
     if isinstance(mapping, Mapping):
         for key, value in mapping.items():
             if isinstance(value, Mapping):
+                if key not in per_kind:
+                    problems.append(Problem(
+                        "error", "mapping.layer_unknown", f"列映射中的未知图层 {key!r}",
+                        fix="可用的图层 / valid layers: " + ", ".join(LAYER_KINDS)
+                        + "".join(f"（是不是想写 {c!r}？）" for c in difflib.get_close_matches(str(key), LAYER_KINDS, n=1))))
+                    continue
                 per_kind[key].update(parse_mapping(value))
             else:
                 flat[key] = str(value)
@@ -134,6 +141,7 @@ def read_study(
     *,
     crs: Any = None,
     facilities_crs: Any = None,
+    households_crs: Any = None,
     metric: Any = None,
     mapping: Mapping[str, Any] | list[str] | None = None,
     encoding: str | None = None,
@@ -154,6 +162,8 @@ def read_study(
     facilities_crs
         Override for the facilities layer: ``"gcj02"``, ``"bd09"`` (converted to
         WGS84 before anything is measured) or a CRS.
+    households_crs
+        The same for the households layer (building points scraped from a web map).
     metric
         The metric CRS to work in; default: the communities' CRS when it is
         projected in metres, else the CGCS2000 3° Gauss-Krüger zone of the data.
@@ -185,7 +195,8 @@ def read_study(
     for kind, spec in specs.items():
         if spec is None:
             continue
-        layer_crs = facilities_crs if (kind == "facilities" and facilities_crs is not None) else crs
+        own = {"facilities": facilities_crs, "households": households_crs}.get(kind)
+        layer_crs = own if own is not None else crs
         try:
             raw[kind] = _read(kind, spec, crs=layer_crs, encoding=encoding, base=base)
         except InputError as exc:
@@ -256,6 +267,44 @@ def read_study(
     )
 
 
+#: the keys a gridmap.toml may hold; anything else is a typo and an error (never silently dropped)
+CONFIG_SECTIONS = ("study", "layers", "map")
+STUDY_KEYS = ("name", "profile", "crs", "facilities_crs", "households_crs", "metric", "encoding", "households_method")
+LAYER_OPTIONS = ("path", "layer", "crs", "encoding", "x", "y")
+
+
+def _unknown_key(key: str, valid, where: str, path: Path) -> Problem:
+    close = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.6)
+    hint = f"是不是想写 {close[0]!r}？ (did you mean {close[0]!r}?) " if close else ""
+    return Problem(
+        "error", "config.unknown_key", f"配置文件中的未知键 {where}{key!r}，不会被使用 (unknown key {where}{key!r})",
+        fix=hint + f"可用的键 / valid keys: {', '.join(valid)}", file=str(path))
+
+
+def _check_config_keys(data: Mapping[str, Any], path: Path) -> None:
+    """Every section, key and layer option must be known: a typo is an error naming the closest valid key."""
+    problems = [_unknown_key(k, CONFIG_SECTIONS, "", path) for k in data if k not in CONFIG_SECTIONS]
+    for section, valid in (("study", STUDY_KEYS), ("layers", LAYER_KINDS)):
+        table = data.get(section, {})
+        if not isinstance(table, Mapping):
+            problems.append(Problem("error", "config.invalid", f"配置文件中 {section} 应是一个表 [{section}]", file=str(path),
+                                    fix=f"写成 [{section}] 段落"))
+            continue
+        problems += [_unknown_key(k, valid, f"[{section}] ", path) for k in table if k not in valid]
+    for kind, spec in (data.get("layers") or {}).items():
+        if isinstance(spec, Mapping):
+            problems += [_unknown_key(k, LAYER_OPTIONS, f"[layers] {kind}.", path) for k in spec if k not in LAYER_OPTIONS]
+            if "path" not in spec:
+                problems.append(Problem("error", "config.invalid", f"[layers] {kind} 缺少 path", file=str(path),
+                                        fix=f'写成 {kind} = {{ path = "文件.gpkg", layer = "图层" }}'))
+    mapping = data.get("map", {})
+    if isinstance(mapping, Mapping):
+        problems += [_unknown_key(k, LAYER_KINDS, "[map] ", path) for k, v in mapping.items()
+                     if isinstance(v, Mapping) and k not in LAYER_KINDS]
+    if problems:
+        raise InputError(problems)
+
+
 def load_config(path: str | Path) -> dict:
     """Read a study config (TOML) into keyword arguments for :func:`read_study`.
 
@@ -285,13 +334,11 @@ def load_config(path: str | Path) -> dict:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(Problem("error", "config.invalid", f"配置文件无法解析：{exc}", file=str(path),
                                  fix="检查 TOML 语法（字符串要加引号，表名用 [ ]）")) from exc
+    _check_config_keys(data, path)
     study = dict(data.get("study", {}))
     layers = dict(data.get("layers", {}))
-    unknown = set(layers) - set(LAYER_KINDS)
-    if unknown:
-        raise InputError(Problem("error", "config.layer", f"配置中的未知图层 {sorted(unknown)}；可用：{', '.join(LAYER_KINDS)}", file=str(path)))
     kwargs: dict[str, Any] = dict(layers)
-    for key in ("crs", "facilities_crs", "metric", "encoding", "name", "profile", "households_method"):
+    for key in STUDY_KEYS:
         if key in study:
             kwargs[key] = study[key]
     if "map" in data:

@@ -21,7 +21,9 @@ from gridmap.columns import (
     ALIASES,
     COUNT_COLUMNS,
     FLAG_COLUMNS,
+    IMPLAUSIBLE,
     NUMBER_COLUMNS,
+    PLAUSIBLE_MAX,
     RATE_COLUMNS,
     REQUIRED,
     clean_counts,
@@ -98,6 +100,13 @@ def prepare_layer(
     where = {"file": str(src.get("file", "")), "layer": str(src.get("layer") or KIND_ZH[kind])}
     problems: list[Problem] = []
     columns = [c for c in gdf.columns if c != gdf.geometry.name]
+    if len(gdf) == 0:
+        # an empty layer would give 0 households and false "fail"s everywhere: unusable, not zeros
+        problems.append(Problem(
+            "error", "layer.empty", f"{KIND_ZH[kind]}图层没有任何记录（只有表头或空图层）",
+            fix="检查是否选错了文件或图层；不需要该图层时不要指定它 (pick the right file/layer, or leave the layer out)",
+            **where))
+        return GeoDataFrame(gdf.copy()), problems
     found, missing_explicit = find_columns(columns, kind, mapping=mapping)
     for canonical, source in missing_explicit.items():
         problems.append(Problem(
@@ -128,7 +137,7 @@ def prepare_layer(
         col = out[canonical]
         fix = f"更正该值，或留空表示缺失 (correct the value in column {source})"
         if canonical in COUNT_COLUMNS:
-            clean, bad = clean_counts(col)
+            clean, bad = clean_counts(col, maximum=PLAUSIBLE_MAX.get(kind, {}).get(canonical))
         elif canonical in RATE_COLUMNS:
             clean, bad = clean_numbers(col, rate=True)
         elif canonical in NUMBER_COLUMNS:
@@ -141,6 +150,8 @@ def prepare_layer(
         if kind != "households" or canonical != "households":
             bad = [b for b in bad if b[2] != "空值"]  # blank attribute = missing, reported as not assessed
         out[canonical] = clean
+        problems += _implausible(out, kind, canonical, source, [b for b in bad if b[2] == IMPLAUSIBLE], where, src)
+        bad = [b for b in bad if b[2] != IMPLAUSIBLE]
         problems += problems_from_bad(bad, code=f"value.{canonical}", column=source, source=where,
                                       what=f"{KIND_ZH[kind]}图层列“{source}”", fix=fix, row_of=_row)
 
@@ -181,6 +192,7 @@ def prepare_layer(
                 **where, column=found["facility_type"], row=_row(group.index[0])))
 
     problems += _repair_geometry(out, kind, where)
+    problems += _nothing_usable(out, kind, where, found)
     if id_col:
         out = out.set_index(id_col, drop=True)
         out.index.name = id_col
@@ -217,6 +229,40 @@ def _repair_geometry(out: GeoDataFrame, kind: str, where: dict) -> list[Problem]
                                 f"{KIND_ZH[kind]}图层应为{text}，此记录是 {names.get(types[label], '?')}",
                                 fix="检查是否选错了图层或文件", **where, row=_row(label)))
     return problems
+
+
+def _implausible(out, kind: str, canonical: str, source: str, bad: list, where: dict, src: dict) -> list[Problem]:
+    """Values above :data:`~gridmap.columns.PLAUSIBLE_MAX`: reported one by one, excluded (treated as missing)."""
+    if not bad:
+        return []
+    limit = PLAUSIBLE_MAX[kind][canonical]
+    table = src.get("format") in ("csv", "xlsx", "xls")
+    unit = {"households": "每条户数记录（楼栋/小区）", "grids": "每个网格", "communities": "每个社区"}[kind]
+    problems = []
+    for label, raw, _reason in bad:
+        row = _row(label)
+        at = f"第 {row} 条记录" + (f"（表格第 {row + 1} 行）" if table and isinstance(row, int) else "")
+        problems.append(Problem(
+            "warning", f"value.{canonical}.implausible",
+            f"{KIND_ZH[kind]}图层列“{source}”{at}的值 {raw!r} 不合理：{unit}不超过 {limit:,}，"
+            "该值不参与计算（按缺失处理，相关单元为未评估）",
+            fix=f"更正该值（{canonical} ≤ {limit:,}），或留空表示缺失 (correct the value in column {source})",
+            **where, column=source, row=row))
+    return problems
+
+
+def _nothing_usable(out: GeoDataFrame, kind: str, where: dict, found: Mapping[str, str]) -> list[Problem]:
+    """An error when no record of the layer is usable (every geometry empty, every household count missing)."""
+    geoms = out.geometry.to_numpy()
+    if (shapely.is_missing(geoms) | shapely.is_empty(geoms)).all():
+        return [Problem("error", "layer.no_geometry", f"{KIND_ZH[kind]}图层的 {len(out)} 条记录都没有可用的几何",
+                        fix="检查文件是否完整，或在 GIS 中修正几何后重新导出 (repair the geometries and export again)",
+                        **where)]
+    if kind == "households" and "households" in out.columns and out["households"].isna().all():
+        return [Problem("error", "value.households.none", f"户数图层的 {len(out)} 条记录都没有可用的户数",
+                        fix="检查户数列（或用 --map households=列名 指定正确的列）",
+                        **where, column=str(found.get("households", "households")))]
+    return []
 
 
 def _polygonal(geom):
