@@ -21,7 +21,7 @@ from geopandas import GeoDataFrame
 from gridmap._errors import InputError, Problem
 from gridmap._toml import tomllib
 from gridmap.columns import ALIASES, parse_mapping
-from gridmap.crs import crs_label, is_metric, metric_crs
+from gridmap.crs import MAX_SCALE_ERROR, crs_label, is_metric, metric_crs, scale_error
 from gridmap.io import read_layer, state_crs
 from gridmap.osm import walking_lines
 from gridmap.validation import KIND_ZH, check_layers, prepare_layer
@@ -199,6 +199,7 @@ def read_study(
         layer_crs = own if own is not None else crs
         try:
             raw[kind] = _read(kind, spec, crs=layer_crs, encoding=encoding, base=base)
+            problems += list(raw[kind].attrs.pop("problems", None) or [])
         except InputError as exc:
             problems += exc.problems
     if "network" in raw and (raw["network"].attrs.get("source") or {}).get("format") == "osm":
@@ -234,7 +235,11 @@ def read_study(
     if any(p.severity == "error" for p in problems):
         raise InputError(problems)
 
-    target = metric_crs(layers["communities"], crs=metric) if metric is not None else metric_crs(layers["communities"])
+    try:
+        target = metric_crs(layers["communities"], crs=metric)
+    except ValueError as exc:  # GeographicCRSError included: a --metric-crs that is not metric-true
+        raise InputError(problems + [Problem("error", "crs.metric", str(exc), fix="换用数据所在的 CGCS2000 高斯-克吕格 3 度带，或不指定 --metric-crs（自动选择）")]) from exc
+    problems += _scale_problems(layers["communities"], target, sources["communities"])
     crss = {kind: layer.crs for kind, layer in layers.items()}
     target_wkt = target.to_wkt()
     differ = {k: c for k, c in crss.items() if c.to_wkt() != target_wkt}
@@ -303,6 +308,22 @@ def _check_config_keys(data: Mapping[str, Any], path: Path) -> None:
                      if isinstance(v, Mapping) and k not in LAYER_KINDS]
     if problems:
         raise InputError(problems)
+
+
+def _scale_problems(communities: GeoDataFrame, target: pyproj.CRS, source: dict) -> list[Problem]:
+    """A warning when the communities' metric CRS was set aside for being untrue to scale (crs.metric_crs)."""
+    own = communities.crs
+    if not is_metric(own) or own.to_wkt() == target.to_wkt():
+        return []
+    err = scale_error(own, communities)
+    return [Problem(
+        "warning", "crs.not_true_scale",
+        f"社区图层的坐标系 {crs_label(own)} 在数据所在位置比例失真 {err:.1%}（长度或面积；上限 {MAX_SCALE_ERROR:.1%}），"
+        f"不适合量算：已改用 {crs_label(target)} 计算所有长度和面积 "
+        f"(the layer's CRS is {err:.1%} off true scale here; lengths and areas are measured in {crs_label(target)})",
+        fix=f"无需处理；如需指定量算坐标系用 --metric-crs EPSG:{target.to_epsg() or '45xx'}，"
+        "或在 GIS 中把数据重新投影到 CGCS2000 高斯-克吕格坐标系后再导入 (or reproject the data)",
+        file=str(source.get("file", "")), layer=str(source.get("layer") or ""))]
 
 
 def load_config(path: str | Path) -> dict:
