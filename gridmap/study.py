@@ -24,7 +24,7 @@ from gridmap.columns import ALIASES, parse_mapping
 from gridmap.crs import MAX_SCALE_ERROR, crs_label, is_metric, metric_crs, scale_error
 from gridmap.io import read_layer, state_crs
 from gridmap.osm import walking_lines
-from gridmap.validation import KIND_ZH, check_layers, prepare_layer
+from gridmap.validation import KIND_ZH, check_layers, offset_hints, prepare_layer
 
 __all__ = ["Study", "read_study", "load_config", "LAYER_KINDS"]
 
@@ -261,6 +261,11 @@ def read_study(
             layer.attrs = attrs
             layers[kind] = layer
     problems += check_layers(layers)
+    lonlat = {k for k, g in raw.items() if g.crs is not None and g.crs.is_geographic and not g.attrs.get("coordinate_conversion")}
+    hints = offset_hints(layers, lonlat) if not any(p.severity == "error" for p in problems) else []
+    if any(h.extra.get("kind") == "facilities" for h in hints):
+        problems = [p for p in problems if p.code != "crs.maybe_gcj02"]  # the evidence replaces the general caution
+    problems += hints
     if any(p.severity == "error" for p in problems):
         raise InputError(problems)
     assert is_metric(target)

@@ -316,3 +316,87 @@ def _misalignment_hint(dx: float, dy: float, lb, bx) -> str:
     if lb[0] > 0 and lb[1] > 0 and lb[2] < 90 and lb[3] > 70:
         return "经纬度可能写反了（纬度列里是经度）。"
     return "可能是坐标系声明错误（例如把投影坐标当作经纬度）。"
+
+
+#: a layer with at least this share (of households, else of records) outside every community is
+#: tested for a web-map offset
+OFFSET_MIN_OUTSIDE = 0.01
+#: records sampled for the test (deterministic): enough for ±0.5 percentage points
+OFFSET_SAMPLE = 20_000
+_FLAG = {"households": "--households-crs", "facilities": "--facilities-crs"}
+
+
+def _outside_share(points: GeoSeries, weights: np.ndarray, communities: GeoDataFrame) -> float:
+    from gridmap.assign import locate_points
+
+    out = locate_points(points, communities.geometry) < 0
+    total = weights.sum()
+    return float(weights[out].sum() / total) if total > 0 else 0.0
+
+
+def offset_hints(layers: Mapping[str, GeoDataFrame], lonlat: set[str]) -> list[Problem]:
+    """Warn when a layer looks like GCJ-02/BD-09 web-map coordinates labelled WGS84.
+
+    For each layer of ``lonlat`` (read as lon/lat and not converted) with at
+    least :data:`OFFSET_MIN_OUTSIDE` of its households (or records) outside
+    every community, a deterministic sample of up to :data:`OFFSET_SAMPLE`
+    records is converted as if it were GCJ-02, and as if BD-09. When a
+    conversion at least halves the share outside (and by at least one
+    percentage point), the warning names the likely cause, the shift it would
+    undo (GCJ-02: 100–700 m in China) and the fix (``--households-crs gcj02``,
+    ``--facilities-crs gcj02``, or ``crs = "gcj02"`` for the layer in gridmap.toml).
+    ``layers`` are in one metric CRS; nothing is changed.
+    """
+    from gridmap.crs import to_geographic
+
+    problems = []
+    comm = layers.get("communities")
+    if comm is None or len(comm) == 0:
+        return problems
+    for kind in ("households", "facilities", "grids"):
+        layer = layers.get(kind)
+        if kind not in lonlat or layer is None or len(layer) == 0:
+            continue
+        geoms = layer.geometry
+        ok = ~(geoms.isna() | geoms.is_empty).to_numpy()
+        if ok.sum() == 0:
+            continue
+        pos = np.flatnonzero(ok)
+        if len(pos) > OFFSET_SAMPLE:
+            pos = np.sort(np.random.default_rng(0).choice(pos, OFFSET_SAMPLE, replace=False))
+        sample = geoms.iloc[pos]
+        pts = sample if (shapely.get_type_id(np.asarray(sample.values)) == 0).all() else sample.representative_point()
+        weights = (layer["households"].iloc[pos].fillna(0).to_numpy(dtype=float)
+                   if kind == "households" and "households" in layer.columns else np.ones(len(pos)))
+        if weights.sum() <= 0:
+            weights = np.ones(len(pos))
+        before = _outside_share(pts, weights, comm)
+        if before < OFFSET_MIN_OUTSIDE:
+            continue
+        lonlat_pts = pts.to_crs(4326)
+        best = None
+        for pseudo, name in (("gcj02", "GCJ-02"), ("bd09", "BD-09")):
+            moved = to_geographic(lonlat_pts, pseudo).to_crs(comm.crs)
+            after = _outside_share(moved, weights, comm)
+            shift = float(np.median(shapely.distance(np.asarray(moved.values), np.asarray(pts.values))))
+            if best is None or after < best[1]:
+                best = (pseudo, after, shift, name)
+        pseudo, after, shift, name = best
+        if after > before / 2 or before - after < 0.01:
+            continue
+        what = "住户" if kind == "households" else "记录"
+        src = _src(layer)
+        flag = _FLAG.get(kind)
+        fix = (f"若坐标来自网络地图，加 {flag} {pseudo}" if flag else "若坐标来自网络地图") + \
+            f"（或在 gridmap.toml 中写 {kind} = {{ path = \"…\", crs = \"{pseudo}\" }}），坐标会先纠偏再计算"
+        problems.append(Problem(
+            "warning", "crs.maybe_gcj02",
+            f"{KIND_ZH[kind]}图层有 {before:.1%} 的{what}不在任何社区内；若把它的坐标当作 {name}"
+            f"（{'高德/腾讯' if pseudo == 'gcj02' else '百度'}网络地图坐标）纠偏（平移约 {shift:,.0f} m），只剩 {after:.1%}。"
+            f"该图层很可能是 {name} 坐标却标注为 WGS84/CGCS2000 "
+            f"(the layer looks like {name} web-map coordinates labelled WGS84: {before:.1%} outside every community, "
+            f"{after:.1%} after converting)",
+            fix=fix + f" (add {flag} {pseudo})" if flag else fix,
+            file=str(src.get("file", "")), layer=str(src.get("layer") or KIND_ZH[kind]),
+            extra={"kind": kind, "outside_before": before, "outside_after": after, "shift_m": shift, "crs": pseudo}))
+    return problems
