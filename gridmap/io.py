@@ -584,29 +584,10 @@ def _read_pyogrio(file: Path, layer, encoding, shown, *, shapefile=False):
     raise AssertionError("unreachable")
 
 
-def _read_broken_geometries(file: Path, layer, encoding, shown):
-    """Read a layer holding geometries GEOS refuses to build, keeping every record.
-
-    Some exports hold polygons whose ring has two points, or is not closed;
-    shapely cannot even create them (``GEOSException: Invalid number of points
-    in LinearRing``). Each geometry is decoded on its own: an unclosed ring is
-    closed (shapely ``on_invalid="fix"``; validation then repairs what remains
-    with ``make_valid`` and reports it); a geometry that still cannot be built
-    is dropped — the record stays, with an empty geometry, so validation
-    reports it and leaves it out of every spatial step. Each is a Problem
-    naming file, layer and record (``row`` = record number; the first record
-    is 1). The problems travel in ``attrs["problems"]``.
-    """
-    import geopandas
-    import pyogrio
+def _decode_wkb(wkb, shown, layer):
+    """WKB to geometries one by one: unclosed rings closed, unbuildable ones None, each reported."""
     import shapely
-    from pyogrio.errors import DataLayerError, DataSourceError
 
-    try:
-        frame = pyogrio.read_dataframe(file, layer=layer, encoding=encoding, read_geometry=False)
-        meta, _fids, wkb, _fields = pyogrio.raw.read(file, layer=layer, encoding=encoding, columns=[])
-    except (DataSourceError, DataLayerError, OSError, ValueError, UnicodeDecodeError) as exc:
-        raise _unreadable(shown, layer, exc) from exc
     wkb = np.asarray(wkb, dtype=object)
     geoms = shapely.from_wkb(wkb, on_invalid="fix")
     strict = shapely.from_wkb(wkb, on_invalid="ignore")
@@ -627,6 +608,32 @@ def _read_broken_geometries(file: Path, layer, encoding, shown):
             file=shown, layer=layer, row=pos + 1, reason=reason,
         )
         problems.append(replace(problem, severity="info" if kept else "warning"))
+    return geoms, problems
+
+
+def _read_broken_geometries(file: Path, layer, encoding, shown):
+    """Read a layer holding geometries GEOS refuses to build, keeping every record.
+
+    Some exports hold polygons whose ring has two points, or is not closed;
+    shapely cannot even create them (``GEOSException: Invalid number of points
+    in LinearRing``). Each geometry is decoded on its own: an unclosed ring is
+    closed (shapely ``on_invalid="fix"``; validation then repairs what remains
+    with ``make_valid`` and reports it); a geometry that still cannot be built
+    is dropped — the record stays, with an empty geometry, so validation
+    reports it and leaves it out of every spatial step. Each is a Problem
+    naming file, layer and record (``row`` = record number; the first record
+    is 1). The problems travel in ``attrs["problems"]``.
+    """
+    import geopandas
+    import pyogrio
+    from pyogrio.errors import DataLayerError, DataSourceError
+
+    try:
+        frame = pyogrio.read_dataframe(file, layer=layer, encoding=encoding, read_geometry=False)
+        meta, _fids, wkb, _fields = pyogrio.raw.read(file, layer=layer, encoding=encoding, columns=[])
+    except (DataSourceError, DataLayerError, OSError, ValueError, UnicodeDecodeError) as exc:
+        raise _unreadable(shown, layer, exc) from exc
+    geoms, problems = _decode_wkb(wkb, shown, layer)
     gdf = geopandas.GeoDataFrame(frame, geometry=geopandas.GeoSeries(geoms, index=frame.index), crs=meta.get("crs"))
     gdf.attrs["problems"] = problems
     return gdf
@@ -765,10 +772,27 @@ def _apply_crs_wkt(frame, info, wkt: str, shown):
 def _read_parquet(file: Path, shown):
     import geopandas
     import pyarrow
+    import pyproj
+    import shapely
 
     errors = (OSError, pyarrow.ArrowException)
     try:
         frame = geopandas.read_parquet(file)
+    except shapely.errors.GEOSException:  # a geometry GEOS cannot build (2-point ring)
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(file)
+            geo = json.loads(table.schema.metadata[b"geo"])
+            column = geo["primary_column"]
+            frame = table.drop([column]).to_pandas()
+            geoms, problems = _decode_wkb(table.column(column).to_numpy(zero_copy_only=False), shown, None)
+        except (*errors, KeyError, ValueError) as exc:
+            raise _unreadable(shown, None, exc) from exc
+        crs = geo.get("columns", {}).get(column, {}).get("crs", "OGC:CRS84")
+        crs = pyproj.CRS.from_json_dict(crs) if isinstance(crs, dict) else crs
+        frame = geopandas.GeoDataFrame(frame, geometry=geopandas.GeoSeries(geoms, index=frame.index), crs=crs)
+        frame.attrs["problems"] = problems
     except ValueError as exc:
         if "geo" not in str(exc).lower():  # only "no geo metadata" falls back to a table
             raise _unreadable(shown, None, exc) from exc

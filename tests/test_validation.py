@@ -230,3 +230,21 @@ def test_outside_households_without_an_offset_get_no_hint(layers):
 def test_make_layers_still_reads():
     comm, grids, hh = make_layers()
     assert len(gridmap.read_study(comm, grids, households=hh).households) == 4
+
+
+def test_two_point_ring_in_geoparquet_is_reported(tmp_path, layers):
+    import json
+
+    import pyarrow.parquet as pq
+
+    comm = layers[0]
+    path = tmp_path / "communities.parquet"
+    comm.to_parquet(path)
+    table = pq.read_table(path)
+    wkb = pa.array([_poly_wkb(SQUARE), _poly_wkb([(X0, Y0), (X0, Y0)])])
+    table = table.set_column(table.schema.get_field_index("geometry"), "geometry", wkb)
+    pq.write_table(table, path)
+    assert json.loads(table.schema.metadata[b"geo"])["primary_column"] == "geometry"
+    gdf = read_layer(path)
+    assert gdf.crs.to_epsg() == 4549 and gdf.geometry.iloc[1] is None
+    assert [(p.code, p.row) for p in gdf.attrs["problems"]] == [("geometry.unreadable", 2)]
