@@ -278,9 +278,11 @@ def read_study(
 
 
 #: the keys a gridmap.toml may hold; anything else is a typo and an error (never silently dropped)
-CONFIG_SECTIONS = ("study", "layers", "map")
+CONFIG_SECTIONS = ("study", "layers", "map", "dashboard")
 STUDY_KEYS = ("name", "profile", "crs", "facilities_crs", "households_crs", "metric", "encoding", "households_method")
 LAYER_OPTIONS = ("path", "layer", "crs", "encoding", "x", "y")
+#: read by the dashboard (dashboards.provider), validated here with the rest
+DASHBOARD_KEYS = ("basemap", "basemap_attribution", "workspace")
 
 
 def _unknown_key(key: str, valid, where: str, path: Path) -> Problem:
@@ -294,7 +296,7 @@ def _unknown_key(key: str, valid, where: str, path: Path) -> Problem:
 def _check_config_keys(data: Mapping[str, Any], path: Path) -> None:
     """Every section, key and layer option must be known: a typo is an error naming the closest valid key."""
     problems = [_unknown_key(k, CONFIG_SECTIONS, "", path) for k in data if k not in CONFIG_SECTIONS]
-    for section, valid in (("study", STUDY_KEYS), ("layers", LAYER_KINDS)):
+    for section, valid in (("study", STUDY_KEYS), ("layers", LAYER_KINDS), ("dashboard", DASHBOARD_KEYS)):
         table = data.get(section, {})
         if not isinstance(table, Mapping):
             problems.append(Problem("error", "config.invalid", f"配置文件中 {section} 应是一个表 [{section}]", file=str(path),

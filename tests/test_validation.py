@@ -248,3 +248,12 @@ def test_two_point_ring_in_geoparquet_is_reported(tmp_path, layers):
     gdf = read_layer(path)
     assert gdf.crs.to_epsg() == 4549 and gdf.geometry.iloc[1] is None
     assert [(p.code, p.row) for p in gdf.attrs["problems"]] == [("geometry.unreadable", 2)]
+
+
+def test_dashboard_section_is_known_and_checked(tmp_path):
+    cfg = tmp_path / "gridmap.toml"
+    cfg.write_text('[dashboard]\nworkspace = "plans.gpkg"\n', encoding="utf-8")
+    load_config(cfg)
+    cfg.write_text('[dashboard]\nbasemp = "https://t/{z}/{x}/{y}.png"\n', encoding="utf-8")
+    with pytest.raises(InputError, match="basemap"):
+        load_config(cfg)
