@@ -86,6 +86,7 @@ __all__ = [
     "is_metric",
     "metric_crs",
     "scale_error",
+    "scale_factors",
     "MAX_SCALE_ERROR",
     "require_metric",
     "to_metric",
@@ -792,9 +793,18 @@ def scale_error(crs: Any, data: Any) -> float:
     >>> round(scale_error("EPSG:3857", bounds), 2), scale_error("EPSG:4549", bounds) < 1e-3
     (0.37, True)
     """
+    f = scale_factors(crs, data)
+    if f is None:
+        return float("nan")
+    err = max(abs(f.areal_scale - 1.0), abs(f.meridional_scale - 1.0), abs(f.parallel_scale - 1.0))
+    return float(err) if math.isfinite(err) else float("nan")
+
+
+def scale_factors(crs: Any, data: Any) -> pyproj.proj.Factors | None:
+    """PROJ's scale factors of ``crs`` at the centre of ``data`` (see :func:`scale_error`), or None."""
     parsed = parse_crs(crs)
     if not isinstance(parsed, pyproj.CRS) or not _horizontal(parsed).is_projected:
-        return float("nan")
+        return None
     if isinstance(data, (gpd.GeoSeries, gpd.GeoDataFrame)):
         data_crs, bounds = data.crs, data.total_bounds
     else:
@@ -802,11 +812,9 @@ def scale_error(crs: Any, data: Any) -> float:
         data_crs = parse_crs(data_crs)
     try:
         lon, lat = _lonlat_point(data_crs, bounds)
-        f = pyproj.Proj(_horizontal(parsed)).get_factors(lon, lat)
-        err = max(abs(f.areal_scale - 1.0), abs(f.meridional_scale - 1.0), abs(f.parallel_scale - 1.0))
+        return pyproj.Proj(_horizontal(parsed)).get_factors(lon, lat)
     except (CRSError, ValueError, TypeError, pyproj.exceptions.ProjError):
-        return float("nan")
-    return float(err) if math.isfinite(err) else float("nan")
+        return None
 
 
 def _lonlat_centre(crs: pyproj.CRS, bounds: Any) -> float:

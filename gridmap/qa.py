@@ -130,8 +130,10 @@ def grid_qa(grids: GeoDataFrame, grid_table: pd.DataFrame, communities: GeoDataF
     share = grid_table["share_in_community"].to_numpy()
     if outside.any():
         hh = grid_table["households"].to_numpy(dtype=float)[outside]
+        from_layer = "households_source" in grid_table.columns and (grid_table["households_source"] == "layer").all()
+        fate = "按各自位置计入所在社区，不在任何社区内的列为未分配" if from_layer else "不计入任何社区"
         msgs = [("网格不在任何社区内" if s <= 0 else f"网格与社区的重叠只占其面积的 {s:.2%}（不足 {MIN_GRID_SHARE:.0%}），不计入任何社区")
-                + ("" if np.isnan(h) else f"；其 {h:,.0f} 户不计入网格所在的社区")
+                + ("" if np.isnan(h) else f"；网格内 {h:,.0f} 户{fate}")
                 for s, h in zip(share[outside], hh, strict=True)]
         frames.append(_rows("grid", gid[outside], gname[outside], "qa.grid.outside", hh, f"≥{MIN_GRID_SHARE:.0%} 面积在社区内",
                             hh, msgs, title="网格不在任何社区内"))

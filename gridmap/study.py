@@ -21,7 +21,14 @@ from geopandas import GeoDataFrame
 from gridmap._errors import InputError, Problem
 from gridmap._toml import tomllib
 from gridmap.columns import ALIASES, parse_mapping
-from gridmap.crs import MAX_SCALE_ERROR, crs_label, is_metric, metric_crs, scale_error
+from gridmap.crs import (
+    MAX_SCALE_ERROR,
+    crs_label,
+    is_metric,
+    metric_crs,
+    scale_error,
+    scale_factors,
+)
 from gridmap.io import read_layer, state_crs
 from gridmap.osm import walking_lines
 from gridmap.validation import KIND_ZH, check_layers, offset_hints, prepare_layer
@@ -323,9 +330,11 @@ def _scale_problems(communities: GeoDataFrame, target: pyproj.CRS, source: dict)
     if not is_metric(own) or own.to_wkt() == target.to_wkt():
         return []
     err = scale_error(own, communities)
+    f = scale_factors(own, communities)
+    detail = f"面积 ×{f.areal_scale:.3f}，长度 ×{f.meridional_scale:.3f}（南北）/ ×{f.parallel_scale:.3f}（东西）" if f else "长度或面积"
     return [Problem(
         "warning", "crs.not_true_scale",
-        f"社区图层的坐标系 {crs_label(own)} 在数据所在位置比例失真 {err:.1%}（长度或面积；上限 {MAX_SCALE_ERROR:.1%}），"
+        f"社区图层的坐标系 {crs_label(own)} 在数据所在位置比例失真 {err:.1%}（{detail}；上限 {MAX_SCALE_ERROR:.1%}），"
         f"不适合量算：已改用 {crs_label(target)} 计算所有长度和面积 "
         f"(the layer's CRS is {err:.1%} off true scale here; lengths and areas are measured in {crs_label(target)})",
         fix=f"无需处理；如需指定量算坐标系用 --metric-crs EPSG:{target.to_epsg() or '45xx'}，"
