@@ -337,31 +337,33 @@ def _outside_share(points: GeoSeries, weights: np.ndarray, communities: GeoDataF
 def offset_hints(layers: Mapping[str, GeoDataFrame], lonlat: set[str]) -> list[Problem]:
     """Warn when a layer looks like GCJ-02/BD-09 web-map coordinates labelled WGS84.
 
-    For each layer of ``lonlat`` (read as lon/lat and not converted) with at
-    least :data:`OFFSET_MIN_OUTSIDE` of its households (or records) outside
-    every community, a deterministic sample of up to :data:`OFFSET_SAMPLE`
-    records is converted as if it were GCJ-02, and as if BD-09. When a
-    conversion at least halves the share outside (and by at least one
-    percentage point), the warning names the likely cause, the shift it would
-    undo (GCJ-02: 100–700 m in China) and the fix (``--households-crs gcj02``,
-    ``--facilities-crs gcj02``, or ``crs = "gcj02"`` for the layer in gridmap.toml).
-    ``layers`` are in one metric CRS; nothing is changed.
+    For each layer with at least :data:`OFFSET_MIN_OUTSIDE` of its households
+    (or records) outside every community, a deterministic sample of up to
+    :data:`OFFSET_SAMPLE` records is converted as if the layer were GCJ-02, and
+    as if BD-09 (when it was read as lon/lat, ``lonlat``, and not converted) —
+    and as if the *communities* were GCJ-02/BD-09 (boundaries traced over a
+    web map; when they were read as lon/lat). When a conversion at least halves
+    the share outside (and by at least one percentage point), the warning names
+    the likely culprit, the shift it would undo (GCJ-02: 100–700 m in China) and
+    the fix (``--households-crs gcj02``, ``--facilities-crs gcj02``, or
+    ``crs = "gcj02"`` for the layer in gridmap.toml). ``layers`` are in one
+    metric CRS; nothing is changed.
     """
-    from gridmap.crs import to_geographic
+    from gridmap.crs import from_geographic, to_geographic
 
-    problems = []
+    problems: list[Problem] = []
     comm = layers.get("communities")
     if comm is None or len(comm) == 0:
         return problems
+    blamed_communities = False
     for kind in ("households", "facilities", "grids"):
         layer = layers.get(kind)
-        if kind not in lonlat or layer is None or len(layer) == 0:
+        if layer is None or len(layer) == 0 or not ({kind, "communities"} & lonlat):
             continue
         geoms = layer.geometry
-        ok = ~(geoms.isna() | geoms.is_empty).to_numpy()
-        if ok.sum() == 0:
+        pos = np.flatnonzero(~(geoms.isna() | geoms.is_empty).to_numpy())
+        if len(pos) == 0:
             continue
-        pos = np.flatnonzero(ok)
         if len(pos) > OFFSET_SAMPLE:
             pos = np.sort(np.random.default_rng(0).choice(pos, OFFSET_SAMPLE, replace=False))
         sample = geoms.iloc[pos]
@@ -375,28 +377,41 @@ def offset_hints(layers: Mapping[str, GeoDataFrame], lonlat: set[str]) -> list[P
             continue
         lonlat_pts = pts.to_crs(4326)
         best = None
-        for pseudo, name in (("gcj02", "GCJ-02"), ("bd09", "BD-09")):
-            moved = to_geographic(lonlat_pts, pseudo).to_crs(comm.crs)
-            after = _outside_share(moved, weights, comm)
-            shift = float(np.median(shapely.distance(np.asarray(moved.values), np.asarray(pts.values))))
-            if best is None or after < best[1]:
-                best = (pseudo, after, shift, name)
-        pseudo, after, shift, name = best
-        if after > before / 2 or before - after < 0.01:
+        for culprit in (kind, "communities"):
+            if culprit not in lonlat:
+                continue
+            for pseudo in ("gcj02", "bd09"):
+                # the layer in the communities' frame: convert it, or (communities to blame) obfuscate it alike
+                moved = (to_geographic if culprit == kind else from_geographic)(lonlat_pts, pseudo).to_crs(comm.crs)
+                after = _outside_share(moved, weights, comm)
+                if best is None or after < best[2]:
+                    shift = float(np.median(shapely.distance(np.asarray(moved.values), np.asarray(pts.values))))
+                    best = (culprit, pseudo, after, shift)
+        culprit, pseudo, after, shift = best
+        if after > before / 2 or before - after < 0.01 or (culprit == "communities" and blamed_communities):
             continue
-        what = "住户" if kind == "households" else "记录"
-        src = _src(layer)
-        flag = _FLAG.get(kind)
-        fix = (f"若坐标来自网络地图，加 {flag} {pseudo}" if flag else "若坐标来自网络地图") + \
-            f"（或在 gridmap.toml 中写 {kind} = {{ path = \"…\", crs = \"{pseudo}\" }}），坐标会先纠偏再计算"
-        problems.append(Problem(
-            "warning", "crs.maybe_gcj02",
-            f"{KIND_ZH[kind]}图层有 {before:.1%} 的{what}不在任何社区内；若把它的坐标当作 {name}"
-            f"（{'高德/腾讯' if pseudo == 'gcj02' else '百度'}网络地图坐标）纠偏（平移约 {shift:,.0f} m），只剩 {after:.1%}。"
-            f"该图层很可能是 {name} 坐标却标注为 WGS84/CGCS2000 "
-            f"(the layer looks like {name} web-map coordinates labelled WGS84: {before:.1%} outside every community, "
-            f"{after:.1%} after converting)",
-            fix=fix + f" (add {flag} {pseudo})" if flag else fix,
-            file=str(src.get("file", "")), layer=str(src.get("layer") or KIND_ZH[kind]),
-            extra={"kind": kind, "outside_before": before, "outside_after": after, "shift_m": shift, "crs": pseudo}))
+        blamed_communities |= culprit == "communities"
+        problems.append(_offset_problem(kind, culprit, layers[culprit], pseudo, before, after, shift))
     return problems
+
+
+def _offset_problem(kind, culprit, layer, pseudo, before, after, shift) -> Problem:
+    name = {"gcj02": "GCJ-02", "bd09": "BD-09"}[pseudo]
+    maps = "高德/腾讯" if pseudo == "gcj02" else "百度"
+    what = "住户" if kind == "households" else "记录"
+    flag = _FLAG.get(culprit)
+    fix = (f"若坐标来自网络地图，加 {flag} {pseudo}" if flag else "若坐标来自网络地图") + \
+        f"（或在 gridmap.toml 中写 {culprit} = {{ path = \"…\", crs = \"{pseudo}\" }}），坐标会先纠偏再计算"
+    if flag:
+        fix += f" (add {flag} {pseudo})"
+    src = _src(layer)
+    return Problem(
+        "warning", "crs.maybe_gcj02",
+        f"{KIND_ZH[kind]}图层有 {before:.1%} 的{what}不在任何社区内；若把{KIND_ZH[culprit]}图层的坐标当作 {name}"
+        f"（{maps}网络地图坐标）纠偏（平移约 {shift:,.0f} m），只剩 {after:.1%}。"
+        f"{KIND_ZH[culprit]}图层很可能是 {name} 坐标却标注为 WGS84/CGCS2000 "
+        f"(the {culprit} layer looks like {name} web-map coordinates labelled WGS84: {before:.1%} of the {kind} "
+        f"outside every community, {after:.1%} after converting)",
+        fix=fix, file=str(src.get("file", "")), layer=str(src.get("layer") or KIND_ZH[culprit]),
+        extra={"kind": culprit, "tested": kind, "outside_before": before, "outside_after": after, "shift_m": shift,
+               "crs": pseudo})

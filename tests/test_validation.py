@@ -257,3 +257,16 @@ def test_dashboard_section_is_known_and_checked(tmp_path):
     cfg.write_text('[dashboard]\nbasemp = "https://t/{z}/{x}/{y}.png"\n', encoding="utf-8")
     with pytest.raises(InputError, match="basemap"):
         load_config(cfg)
+
+
+def test_communities_traced_on_a_web_map_are_named_as_the_culprit():
+    cfg = datasets.demo_config()
+    spec = cfg["communities"]
+    comm = read_layer(spec["path"], layer=spec["layer"])
+    cfg["communities"] = from_geographic(comm.to_crs(4326), "gcj02")
+    hh = cfg["households"]
+    cfg["households"] = read_layer(hh["path"], layer=hh["layer"]).to_crs(4326)  # true WGS84
+    study = gridmap.read_study(**cfg)
+    hints = [p for p in study.problems if p.code == "crs.maybe_gcj02"]
+    assert len(hints) == 1 and hints[0].extra["kind"] == "communities" and hints[0].extra["crs"] == "gcj02"
+    assert 'communities = { path = "…", crs = "gcj02" }' in hints[0].fix and "社区图层很可能是 GCJ-02" in hints[0].message
