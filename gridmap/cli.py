@@ -90,7 +90,14 @@ def _rpad(text: str, width: int) -> str:
 
 
 def render_summary(result, *, lang: str = "zh", written: dict | None = None) -> str:
-    """A readable summary of a check (Chinese by default)."""
+    """A readable summary of a check (Chinese by default).
+
+    QA lines give the households a finding concerns as well as the number of
+    findings (``住户不在任何网格内：205,214 户（55.0%），1 条``), read from
+    :func:`gridmap.qa.qa_counts`.
+    """
+    from gridmap.qa import qa_counts
+
     s = result.summary()
     zh = lang == "zh"
     p = result.profile
@@ -120,8 +127,14 @@ def render_summary(result, *, lang: str = "zh", written: dict | None = None) -> 
         lines.append("")
         lines.append("数据质检：" if zh else "Data QA:")
         titles = result.findings.drop_duplicates("rule_id").set_index("rule_id")["rule_title"]
-        for rid, n in s["qa"].items():
-            lines.append(f"  {titles.get(rid, rid)} ({rid}): {n}")
+        total = s["households_total"]
+        for rid, c in qa_counts(result.findings).items():
+            n, hh = c["findings"], c["households"]
+            count = (f"{n:,} 条" if zh else f"{n:,} finding{'s' if n != 1 else ''}")
+            if hh is not None:
+                share = f"（{hh / total:.1%}）" if zh and total else f" ({hh / total:.1%})" if total else ""
+                count = (f"{hh:,} 户{share}，" if zh else f"{hh:,} households{share}, ") + count
+            lines.append(f"  {titles.get(rid, rid)} ({rid})" + ("：" if zh else ": ") + count)
     pr = s["problems"]
     lines.append("")
     lines.append((f"输入问题：警告 {pr['warning']}，已修复 {pr['info']}" if zh else f"Input problems: {pr['warning']} warnings, {pr['info']} repairs")

@@ -29,6 +29,8 @@ __all__ = [
     "RATE_COLUMNS",
     "NUMBER_COLUMNS",
     "FLAG_COLUMNS",
+    "PLAUSIBLE_MAX",
+    "IMPLAUSIBLE",
     "find_columns",
     "clean_counts",
     "clean_numbers",
@@ -98,6 +100,20 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "facilities": ("facility_type",),
     "network": (),
 }
+
+#: The largest believable count per record, by layer kind and canonical column. A larger value is a
+#: typing or export error (1e12 households in one building), never data: it is reported with file,
+#: layer, column and row and treated as missing ("not assessed"), never summed. Chosen with a wide
+#: margin above the largest real units: a 30-storey tower of 4 units per floor per entrance holds a few
+#: hundred households, the largest 小区 a few thousand; a 网格 is sized at 300–500 户 and even the
+#: largest 社区 stays far below 100,000 户.
+PLAUSIBLE_MAX: dict[str, dict[str, int]] = {
+    "households": {"households": 10_000},  # per building / 小区 record
+    "grids": {"households": 100_000},  # per grid (the grid attribute 户数)
+    "communities": {"households": 100_000},  # per community (the community attribute 户数)
+}
+#: the reason :func:`clean_counts` gives for a value above ``maximum``
+IMPLAUSIBLE = "超出合理上限"
 
 COUNT_COLUMNS = frozenset(
     {"households", "population", "staff", "coordinators", "volunteers", "social_orgs", "books",
@@ -274,11 +290,13 @@ def _clean(
     return pd.Series(out, index=values.index, name=values.name), bad
 
 
-def clean_counts(values: pd.Series) -> tuple[pd.Series, list[tuple[object, object, str]]]:
+def clean_counts(values: pd.Series, *, maximum: float | None = None) -> tuple[pd.Series, list[tuple[object, object, str]]]:
     """Clean a count column (户数, 人口, 协理员人数 …).
 
     Returns a float Series (NaN where unusable) and a list of
     ``(row label, raw value, reason)`` for every value that was not usable.
+    A value above ``maximum`` (see :data:`PLAUSIBLE_MAX`) is unusable with the
+    reason :data:`IMPLAUSIBLE`.
 
     Examples
     --------
@@ -287,8 +305,16 @@ def clean_counts(values: pd.Series) -> tuple[pd.Series, list[tuple[object, objec
     [1200.0, 86.0, 120.0]
     >>> [reason for _, _, reason in bad]
     ['近似值，无法确定', '负数', '空值']
+    >>> [(label, reason) for label, _, reason in clean_counts(pd.Series([120, 1e12]), maximum=10_000)[1]]
+    [(1, '超出合理上限')]
     """
-    return _clean(values, integer=True, units=_COUNT_UNITS)
+    series, bad = _clean(values, integer=True, units=_COUNT_UNITS)
+    if maximum is not None:
+        high = series.index[series > maximum]
+        bad += [(label, values[label], IMPLAUSIBLE) for label in high]
+        series = series.copy()
+        series[high] = np.nan
+    return series, bad
 
 
 def clean_numbers(values: pd.Series, *, rate: bool = False) -> tuple[pd.Series, list[tuple[object, object, str]]]:

@@ -38,6 +38,17 @@ already is one (including custom local systems such as Suzhou's "2000SZ"
 given as WKT), and otherwise picks the CGCS2000 3-degree Gauss-Krüger zone
 (EPSG:4534-4554, "CM" variants without zone prefix, false easting 500 000 m)
 whose central meridian is nearest the centre of the data.
+
+Metres on the map are not always metres on the ground: Web Mercator
+(EPSG:3857) inflates areas by 1/cos²(latitude), ×1.37 at Suzhou; an equal-area
+conic keeps areas but stretches distances by several per cent; a Gauss-Krüger
+zone 9° away is 1.5 % off. :func:`scale_error` measures the largest of the
+areal and the two linear scale errors with PROJ (``Proj.get_factors``) at the
+centre of the data, and a CRS whose error exceeds :data:`MAX_SCALE_ERROR`
+(0.5 %: 5 m on a 1 km service radius, 15 户 on a 3000-户 density) is not used
+for measuring: :func:`metric_crs` falls back to the Gauss-Krüger zone (a zone's
+own error is below 0.06 % within 1.5° of its meridian; the custom "2000SZ" is
+1.6e-6 at Suzhou and is kept).
 """
 
 from __future__ import annotations
@@ -74,6 +85,9 @@ __all__ = [
     "gk_zone_crs",
     "is_metric",
     "metric_crs",
+    "scale_error",
+    "scale_factors",
+    "MAX_SCALE_ERROR",
     "require_metric",
     "to_metric",
     "area_m2",
@@ -752,21 +766,76 @@ def is_metric(crs: Any) -> bool:
     )
 
 
+#: largest scale error (areal, or linear along either axis) accepted in a CRS used for measuring
+MAX_SCALE_ERROR = 0.005
+
+
+def scale_error(crs: Any, data: Any) -> float:
+    """How far measuring in ``crs`` is from true ground lengths and areas at the data's centre.
+
+    Parameters
+    ----------
+    crs
+        A projected CRS (anything :func:`parse_crs` accepts).
+    data
+        A GeoDataFrame/GeoSeries in ``crs``, or ``(crs_of_bounds, (minx, miny, maxx, maxy))``.
+
+    Returns
+    -------
+    float
+        ``max(|areal scale − 1|, |meridional scale − 1|, |parallel scale − 1|)``
+        from PROJ's ``get_factors`` at the centre of the data; NaN when PROJ
+        cannot tell (or the CRS is not projected).
+
+    Examples
+    --------
+    >>> bounds = ("EPSG:4326", (120.6, 31.2, 120.9, 31.4))  # Suzhou Industrial Park
+    >>> round(scale_error("EPSG:3857", bounds), 2), scale_error("EPSG:4549", bounds) < 1e-3
+    (0.37, True)
+    """
+    f = scale_factors(crs, data)
+    if f is None:
+        return float("nan")
+    err = max(abs(f.areal_scale - 1.0), abs(f.meridional_scale - 1.0), abs(f.parallel_scale - 1.0))
+    return float(err) if math.isfinite(err) else float("nan")
+
+
+def scale_factors(crs: Any, data: Any) -> pyproj.proj.Factors | None:
+    """PROJ's scale factors of ``crs`` at the centre of ``data`` (see :func:`scale_error`), or None."""
+    parsed = parse_crs(crs)
+    if not isinstance(parsed, pyproj.CRS) or not _horizontal(parsed).is_projected:
+        return None
+    if isinstance(data, (gpd.GeoSeries, gpd.GeoDataFrame)):
+        data_crs, bounds = data.crs, data.total_bounds
+    else:
+        data_crs, bounds = data
+        data_crs = parse_crs(data_crs)
+    try:
+        lon, lat = _lonlat_point(data_crs, bounds)
+        return pyproj.Proj(_horizontal(parsed)).get_factors(lon, lat)
+    except (CRSError, ValueError, TypeError, pyproj.exceptions.ProjError):
+        return None
+
+
 def _lonlat_centre(crs: pyproj.CRS, bounds: Any) -> float:
+    return _lonlat_point(crs, bounds)[0]
+
+
+def _lonlat_point(crs: pyproj.CRS, bounds: Any) -> tuple[float, float]:
     minx, miny, maxx, maxy = (float(b) for b in bounds)
     if not all(math.isfinite(b) for b in (minx, miny, maxx, maxy)):
         raise ValueError(
             "无法选择米制坐标系：数据为空 / cannot choose a metric CRS: no data (empty bounds)"
         )
     tr = pyproj.Transformer.from_crs(crs, pyproj.CRS.from_epsg(4490), always_xy=True)
-    w, _s, e, _n = tr.transform_bounds(minx, miny, maxx, maxy, densify_pts=21)
+    w, s, e, n = tr.transform_bounds(minx, miny, maxx, maxy, densify_pts=21)
     if not (math.isfinite(w) and math.isfinite(e)):
         raise ValueError(
             f"无法把数据范围转换为经纬度 / cannot transform the data bounds to lon/lat ({crs_label(crs)})"
         )
     if e < w:  # crosses the antimeridian; not a Chinese dataset
         e += 360.0
-    return (w + e) / 2.0
+    return (w + e) / 2.0, (s + n) / 2.0
 
 
 def metric_crs(data: Any, *, crs: Any = None) -> pyproj.CRS:
@@ -784,8 +853,9 @@ def metric_crs(data: Any, *, crs: Any = None) -> pyproj.CRS:
     -------
     pyproj.CRS
         ``crs`` if given; else the data's own CRS when it is projected in
-        metres (the same object, so custom WKT such as the "2000SZ" local
-        system is kept intact); else the CGCS2000 3-degree Gauss-Krüger zone
+        metres and true to scale where the data is (:func:`scale_error` at
+        most :data:`MAX_SCALE_ERROR`; the same object, so custom WKT such as
+        the "2000SZ" local system is kept intact); else the CGCS2000 3-degree Gauss-Krüger zone
         (:func:`gk_zone_crs`) of the data's centre, computed in lon/lat
         (bounds reprojected to EPSG:4490). Data spanning several zones is
         measured in the zone of its centre, with growing scale error away
@@ -794,9 +864,15 @@ def metric_crs(data: Any, *, crs: Any = None) -> pyproj.CRS:
     Raises
     ------
     GeographicCRSError
-        If ``crs`` is given and not metric, or the data has no CRS.
+        If ``crs`` is given and not metric (or, with data, not true to scale
+        where the data is), or the data has no CRS.
     ValueError
         If the data is empty or its centre is outside the zones 75E-135E.
+
+    Examples
+    --------
+    >>> metric_crs(("EPSG:3857", (13435000, 3670000, 13465000, 3690000))).to_epsg()  # Suzhou in Web Mercator
+    4549
     """
     if crs is not None:
         chosen = parse_crs(crs)
@@ -804,6 +880,13 @@ def metric_crs(data: Any, *, crs: Any = None) -> pyproj.CRS:
             raise GeographicCRSError(
                 f"指定的坐标系不是米制投影坐标系 / the CRS given is not a projected CRS in metres: "
                 f"{crs_label(chosen)}; 请使用如 / use e.g. --crs EPSG:4549 (CGCS2000 GK CM 120E)"
+            )
+        err = scale_error(chosen, data) if data is not None and _has_bounds(data) else float("nan")
+        if err > MAX_SCALE_ERROR:
+            raise GeographicCRSError(
+                f"指定的米制坐标系 {crs_label(chosen)} 在数据所在位置比例失真 {err:.1%}（上限 {MAX_SCALE_ERROR:.1%}）"
+                f"，长度和面积会算错 / the metric CRS given is {err:.1%} off true scale where the data is; "
+                f"use e.g. {_suggest_gk(data)} (CGCS2000 Gauss-Krüger zone of the data)"
             )
         return chosen
     if isinstance(data, (gpd.GeoSeries, gpd.GeoDataFrame)):
@@ -827,9 +910,23 @@ def metric_crs(data: Any, *, crs: Any = None) -> pyproj.CRS:
             f"数据为 {data_crs} 伪坐标，请先用 to_geographic 转换 / the data is in {data_crs}; "
             "convert with gridmap.crs.to_geographic first"
         )
-    if is_metric(data_crs):
+    if is_metric(data_crs) and not scale_error(data_crs, (data_crs, bounds)) > MAX_SCALE_ERROR:
         return data_crs
     return gk_zone_crs(_lonlat_centre(data_crs, bounds))
+
+
+def _has_bounds(data: Any) -> bool:
+    if isinstance(data, (gpd.GeoSeries, gpd.GeoDataFrame)):
+        return data.crs is not None and len(data) > 0 and bool(np.isfinite(data.total_bounds).all())
+    return isinstance(data, tuple) and len(data) == 2 and data[0] is not None
+
+
+def _suggest_gk(data: Any) -> str:
+    try:
+        crs, bounds = (data.crs, data.total_bounds) if isinstance(data, (gpd.GeoSeries, gpd.GeoDataFrame)) else data
+        return f"--metric-crs EPSG:{gk_zone_crs(_lonlat_centre(parse_crs(crs), bounds)).to_epsg()}"
+    except Exception:  # only a hint in an error message
+        return "--metric-crs EPSG:45xx"
 
 
 def _suggest(gdf: Any) -> str:

@@ -565,12 +565,15 @@ def _unreadable(shown, layer, exc) -> InputError:
 
 def _read_pyogrio(file: Path, layer, encoding, shown, *, shapefile=False):
     import pyogrio
+    import shapely
     from pyogrio.errors import DataLayerError, DataSourceError
 
     errors = (DataSourceError, DataLayerError, OSError, ValueError)
     for use_arrow in (True, False):  # Arrow is much faster; not every file reads with it
         try:
             return pyogrio.read_dataframe(file, layer=layer, encoding=encoding, use_arrow=use_arrow)
+        except shapely.errors.GEOSException:  # a geometry GEOS cannot even build (2-point ring)
+            return _read_broken_geometries(file, layer, encoding, shown)
         except UnicodeDecodeError as exc:
             if shapefile and encoding is not None:
                 return _read_cut_characters(file, layer, encoding, shown, exc)
@@ -579,6 +582,61 @@ def _read_pyogrio(file: Path, layer, encoding, shown, *, shapefile=False):
             if not use_arrow:
                 raise _unreadable(shown, layer, exc) from exc
     raise AssertionError("unreachable")
+
+
+def _decode_wkb(wkb, shown, layer):
+    """WKB to geometries one by one: unclosed rings closed, unbuildable ones None, each reported."""
+    import shapely
+
+    wkb = np.asarray(wkb, dtype=object)
+    geoms = shapely.from_wkb(wkb, on_invalid="fix")
+    strict = shapely.from_wkb(wkb, on_invalid="ignore")
+    problems = []
+    for pos in np.flatnonzero(pd.notna(wkb) & pd.isna(strict)):
+        try:
+            shapely.from_wkb(wkb[pos])
+            reason = "GEOS 无法构建"
+        except shapely.errors.GEOSException as exc:
+            reason = str(exc).split(":", 1)[-1].strip()
+        kept = geoms[pos] is not None
+        problem = _problem(
+            "geometry.unclosed" if kept else "geometry.unreadable",
+            f"第 {pos + 1} 条记录的几何无法读取（{reason}）"
+            + ("，已闭合其环后使用" if kept else "，已舍弃该几何（记录保留，不参与空间分析）"),
+            "在 QGIS 中修复该要素（矢量 > 几何工具 > 修复几何）后重新导出 "
+            "(repair the feature in QGIS: Vector > Geometry Tools > Fix Geometries, and export again)",
+            file=shown, layer=layer, row=pos + 1, reason=reason,
+        )
+        problems.append(replace(problem, severity="info" if kept else "warning"))
+    return geoms, problems
+
+
+def _read_broken_geometries(file: Path, layer, encoding, shown):
+    """Read a layer holding geometries GEOS refuses to build, keeping every record.
+
+    Some exports hold polygons whose ring has two points, or is not closed;
+    shapely cannot even create them (``GEOSException: Invalid number of points
+    in LinearRing``). Each geometry is decoded on its own: an unclosed ring is
+    closed (shapely ``on_invalid="fix"``; validation then repairs what remains
+    with ``make_valid`` and reports it); a geometry that still cannot be built
+    is dropped — the record stays, with an empty geometry, so validation
+    reports it and leaves it out of every spatial step. Each is a Problem
+    naming file, layer and record (``row`` = record number; the first record
+    is 1). The problems travel in ``attrs["problems"]``.
+    """
+    import geopandas
+    import pyogrio
+    from pyogrio.errors import DataLayerError, DataSourceError
+
+    try:
+        frame = pyogrio.read_dataframe(file, layer=layer, encoding=encoding, read_geometry=False)
+        meta, _fids, wkb, _fields = pyogrio.raw.read(file, layer=layer, encoding=encoding, columns=[])
+    except (DataSourceError, DataLayerError, OSError, ValueError, UnicodeDecodeError) as exc:
+        raise _unreadable(shown, layer, exc) from exc
+    geoms, problems = _decode_wkb(wkb, shown, layer)
+    gdf = geopandas.GeoDataFrame(frame, geometry=geopandas.GeoSeries(geoms, index=frame.index), crs=meta.get("crs"))
+    gdf.attrs["problems"] = problems
+    return gdf
 
 
 def _read_cut_characters(file: Path, layer, encoding, shown, error):
@@ -714,10 +772,27 @@ def _apply_crs_wkt(frame, info, wkt: str, shown):
 def _read_parquet(file: Path, shown):
     import geopandas
     import pyarrow
+    import pyproj
+    import shapely
 
     errors = (OSError, pyarrow.ArrowException)
     try:
         frame = geopandas.read_parquet(file)
+    except shapely.errors.GEOSException:  # a geometry GEOS cannot build (2-point ring)
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(file)
+            geo = json.loads(table.schema.metadata[b"geo"])
+            column = geo["primary_column"]
+            frame = table.drop([column]).to_pandas()
+            geoms, problems = _decode_wkb(table.column(column).to_numpy(zero_copy_only=False), shown, None)
+        except (*errors, KeyError, ValueError) as exc:
+            raise _unreadable(shown, None, exc) from exc
+        crs = geo.get("columns", {}).get(column, {}).get("crs", "OGC:CRS84")
+        crs = pyproj.CRS.from_json_dict(crs) if isinstance(crs, dict) else crs
+        frame = geopandas.GeoDataFrame(frame, geometry=geopandas.GeoSeries(geoms, index=frame.index), crs=crs)
+        frame.attrs["problems"] = problems
     except ValueError as exc:
         if "geo" not in str(exc).lower():  # only "no geo metadata" falls back to a table
             raise _unreadable(shown, None, exc) from exc
@@ -1272,7 +1347,11 @@ def read_layer(path, *, layer=None, encoding=None, crs=None, x=None, y=None):
         ``attrs["source"] = {"file", "layer", "encoding", "crs_from",
         "format"}`` (``crs_from`` is ``"file"``, ``"override"``, ``"crs_wkt"``,
         ``"default-lonlat"`` or None). A file without a CRS and no ``crs=``
-        gives ``crs=None``; validation reports it.
+        gives ``crs=None``; validation reports it. ``attrs["problems"]`` lists
+        what was repaired or dropped while reading (a polygon ring GEOS cannot
+        build: closed when it only lacked closing, else its geometry dropped
+        and the record kept with an empty geometry), each a
+        :class:`~gridmap._errors.Problem` naming file, layer and record.
 
     Raises
     ------
@@ -1351,6 +1430,7 @@ def read_layer(path, *, layer=None, encoding=None, crs=None, x=None, y=None):
         info["crs_from"] = "default-lonlat"
 
     gdf = _finish(gdf)
+    gdf.attrs.setdefault("problems", [])
     gdf.attrs["source"] = {
         "file": shown,
         "layer": info["layer"],

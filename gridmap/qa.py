@@ -6,6 +6,11 @@ overlaps and gaps (with areas), grids outside every community or straddling
 two, grids whose 所属社区 disagrees with their geometry, grid codes whose
 12-digit prefix disagrees with the containing community (CJ/T 349-2010), and
 households or facilities that could not be placed.
+
+The findings about households (:data:`HOUSEHOLD_RULES`) carry their number of
+households in ``value`` (a grid outside every community: the grid's households;
+households outside every grid: their total), so the console, summary.json and
+reports all read one number: :func:`qa_counts` sums them.
 """
 
 from __future__ import annotations
@@ -15,14 +20,18 @@ import pandas as pd
 import shapely
 from geopandas import GeoDataFrame
 
+from gridmap.assign import MIN_GRID_SHARE
 from gridmap.rules import FINDING_COLUMNS
 
-__all__ = ["community_topology", "grid_qa", "assignment_qa", "multipart", "STRADDLE_SHARE", "MIN_AREA_M2"]
+__all__ = ["community_topology", "grid_qa", "assignment_qa", "multipart", "qa_counts", "STRADDLE_SHARE", "MIN_AREA_M2",
+           "HOUSEHOLD_RULES"]
 
 #: a grid with more than this share of its area in another community is reported
 STRADDLE_SHARE = 0.10
 #: overlaps and gaps smaller than this (m²) are digitising noise and ignored
 MIN_AREA_M2 = 1.0
+#: QA rules whose ``value`` is a number of households (NaN when the households are unknown)
+HOUSEHOLD_RULES = frozenset({"qa.grid.outside", "qa.households.outside_grids", "qa.households.unassigned"})
 _QA_SOURCE = "gridmap 数据质检 (data QA)"
 _CODE_SOURCE = "CJ/T 349-2010 数字社区 网格划分与编码规则：网格编码 = 12位社区编码 + 3位顺序码"
 
@@ -118,10 +127,16 @@ def grid_qa(grids: GeoDataFrame, grid_table: pd.DataFrame, communities: GeoDataF
     geom_c = grid_table["community_id"].astype("string")
 
     outside = geom_c.isna().to_numpy()
-    if outside.any():
-        frames.append(_rows("grid", gid[outside], gname[outside], "qa.grid.outside", 1.0, "0", 1.0,
-                            "网格不在任何社区内", title="网格不在任何社区内"))
     share = grid_table["share_in_community"].to_numpy()
+    if outside.any():
+        hh = grid_table["households"].to_numpy(dtype=float)[outside]
+        from_layer = "households_source" in grid_table.columns and (grid_table["households_source"] == "layer").all()
+        fate = "按各自位置计入所在社区，不在任何社区内的列为未分配" if from_layer else "不计入任何社区"
+        msgs = [("网格不在任何社区内" if s <= 0 else f"网格与社区的重叠只占其面积的 {s:.2%}（不足 {MIN_GRID_SHARE:.0%}），不计入任何社区")
+                + ("" if np.isnan(h) else f"；网格内 {h:,.0f} 户{fate}")
+                for s, h in zip(share[outside], hh, strict=True)]
+        frames.append(_rows("grid", gid[outside], gname[outside], "qa.grid.outside", hh, f"≥{MIN_GRID_SHARE:.0%} 面积在社区内",
+                            hh, msgs, title="网格不在任何社区内"))
     second = grid_table["second_share"].to_numpy()
     straddle = ~outside & (second > STRADDLE_SHARE)
     if straddle.any():
@@ -188,3 +203,24 @@ def assignment_qa(households: pd.DataFrame | None, has_grids: bool, facility_ass
             frames.append(_rows("facility", facilities.index.astype(str).to_numpy()[out], names[out], "qa.facility.outside",
                                 np.nan, "", np.nan, "设施不在任何社区内", title="设施不在任何社区内"))
     return pd.concat(frames, ignore_index=True) if frames else _rows("study", [], [], "", [], "", [], [])
+
+
+def qa_counts(findings: pd.DataFrame) -> dict[str, dict]:
+    """Per QA rule: ``{"findings": n, "households": total or None}``, in order of appearance.
+
+    ``households`` is the sum of ``value`` for :data:`HOUSEHOLD_RULES` (None for
+    other rules, and when no finding of the rule knows its households).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"rule_id": ["qa.households.outside_grids", "qa.grid.multipart"], "value": [205214.0, 2.0]})
+    >>> qa_counts(f)
+    {'qa.households.outside_grids': {'findings': 1, 'households': 205214}, 'qa.grid.multipart': {'findings': 1, 'households': None}}
+    """
+    qa = findings[findings["rule_id"].str.startswith("qa.")]
+    out = {}
+    for rid, g in qa.groupby("rule_id", sort=False):
+        values = pd.to_numeric(g["value"], errors="coerce")
+        known = rid in HOUSEHOLD_RULES and values.notna().any()
+        out[rid] = {"findings": int(len(g)), "households": int(round(values.sum())) if known else None}
+    return out

@@ -9,6 +9,7 @@ problem when the input is unusable. Usable input with problems comes back with
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +21,17 @@ from geopandas import GeoDataFrame
 from gridmap._errors import InputError, Problem
 from gridmap._toml import tomllib
 from gridmap.columns import ALIASES, parse_mapping
-from gridmap.crs import crs_label, is_metric, metric_crs
+from gridmap.crs import (
+    MAX_SCALE_ERROR,
+    crs_label,
+    is_metric,
+    metric_crs,
+    scale_error,
+    scale_factors,
+)
 from gridmap.io import read_layer, state_crs
 from gridmap.osm import walking_lines
-from gridmap.validation import KIND_ZH, check_layers, prepare_layer
+from gridmap.validation import KIND_ZH, check_layers, offset_hints, prepare_layer
 
 __all__ = ["Study", "read_study", "load_config", "LAYER_KINDS"]
 
@@ -77,6 +85,12 @@ def _split_mapping(mapping: Mapping[str, Any] | list[str] | None, present: dict[
     if isinstance(mapping, Mapping):
         for key, value in mapping.items():
             if isinstance(value, Mapping):
+                if key not in per_kind:
+                    problems.append(Problem(
+                        "error", "mapping.layer_unknown", f"列映射中的未知图层 {key!r}",
+                        fix="可用的图层 / valid layers: " + ", ".join(LAYER_KINDS)
+                        + "".join(f"（是不是想写 {c!r}？）" for c in difflib.get_close_matches(str(key), LAYER_KINDS, n=1))))
+                    continue
                 per_kind[key].update(parse_mapping(value))
             else:
                 flat[key] = str(value)
@@ -134,6 +148,7 @@ def read_study(
     *,
     crs: Any = None,
     facilities_crs: Any = None,
+    households_crs: Any = None,
     metric: Any = None,
     mapping: Mapping[str, Any] | list[str] | None = None,
     encoding: str | None = None,
@@ -154,6 +169,8 @@ def read_study(
     facilities_crs
         Override for the facilities layer: ``"gcj02"``, ``"bd09"`` (converted to
         WGS84 before anything is measured) or a CRS.
+    households_crs
+        The same for the households layer (building points scraped from a web map).
     metric
         The metric CRS to work in; default: the communities' CRS when it is
         projected in metres, else the CGCS2000 3° Gauss-Krüger zone of the data.
@@ -185,9 +202,11 @@ def read_study(
     for kind, spec in specs.items():
         if spec is None:
             continue
-        layer_crs = facilities_crs if (kind == "facilities" and facilities_crs is not None) else crs
+        own = {"facilities": facilities_crs, "households": households_crs}.get(kind)
+        layer_crs = own if own is not None else crs
         try:
             raw[kind] = _read(kind, spec, crs=layer_crs, encoding=encoding, base=base)
+            problems += list(raw[kind].attrs.pop("problems", None) or [])
         except InputError as exc:
             problems += exc.problems
     if "network" in raw and (raw["network"].attrs.get("source") or {}).get("format") == "osm":
@@ -223,7 +242,11 @@ def read_study(
     if any(p.severity == "error" for p in problems):
         raise InputError(problems)
 
-    target = metric_crs(layers["communities"], crs=metric) if metric is not None else metric_crs(layers["communities"])
+    try:
+        target = metric_crs(layers["communities"], crs=metric)
+    except ValueError as exc:  # GeographicCRSError included: a --metric-crs that is not metric-true
+        raise InputError(problems + [Problem("error", "crs.metric", str(exc), fix="换用数据所在的 CGCS2000 高斯-克吕格 3 度带，或不指定 --metric-crs（自动选择）")]) from exc
+    problems += _scale_problems(layers["communities"], target, sources["communities"])
     crss = {kind: layer.crs for kind, layer in layers.items()}
     target_wkt = target.to_wkt()
     differ = {k: c for k, c in crss.items() if c.to_wkt() != target_wkt}
@@ -245,6 +268,11 @@ def read_study(
             layer.attrs = attrs
             layers[kind] = layer
     problems += check_layers(layers)
+    lonlat = {k for k, g in raw.items() if g.crs is not None and g.crs.is_geographic and not g.attrs.get("coordinate_conversion")}
+    hints = offset_hints(layers, lonlat) if not any(p.severity == "error" for p in problems) else []
+    if any(h.extra.get("kind") == "facilities" for h in hints):
+        problems = [p for p in problems if p.code != "crs.maybe_gcj02"]  # the evidence replaces the general caution
+    problems += hints
     if any(p.severity == "error" for p in problems):
         raise InputError(problems)
     assert is_metric(target)
@@ -254,6 +282,64 @@ def read_study(
         network=layers.get("network"), problems=problems, sources=sources,
         name=name or "gridmap", profile=profile, households_method=households_method,
     )
+
+
+#: the keys a gridmap.toml may hold; anything else is a typo and an error (never silently dropped)
+CONFIG_SECTIONS = ("study", "layers", "map", "dashboard")
+STUDY_KEYS = ("name", "profile", "crs", "facilities_crs", "households_crs", "metric", "encoding", "households_method")
+LAYER_OPTIONS = ("path", "layer", "crs", "encoding", "x", "y")
+#: read by the dashboard (dashboards.provider), validated here with the rest
+DASHBOARD_KEYS = ("basemap", "basemap_attribution", "workspace")
+
+
+def _unknown_key(key: str, valid, where: str, path: Path) -> Problem:
+    close = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.6)
+    hint = f"是不是想写 {close[0]!r}？ (did you mean {close[0]!r}?) " if close else ""
+    return Problem(
+        "error", "config.unknown_key", f"配置文件中的未知键 {where}{key!r}，不会被使用 (unknown key {where}{key!r})",
+        fix=hint + f"可用的键 / valid keys: {', '.join(valid)}", file=str(path))
+
+
+def _check_config_keys(data: Mapping[str, Any], path: Path) -> None:
+    """Every section, key and layer option must be known: a typo is an error naming the closest valid key."""
+    problems = [_unknown_key(k, CONFIG_SECTIONS, "", path) for k in data if k not in CONFIG_SECTIONS]
+    for section, valid in (("study", STUDY_KEYS), ("layers", LAYER_KINDS), ("dashboard", DASHBOARD_KEYS)):
+        table = data.get(section, {})
+        if not isinstance(table, Mapping):
+            problems.append(Problem("error", "config.invalid", f"配置文件中 {section} 应是一个表 [{section}]", file=str(path),
+                                    fix=f"写成 [{section}] 段落"))
+            continue
+        problems += [_unknown_key(k, valid, f"[{section}] ", path) for k in table if k not in valid]
+    for kind, spec in (data.get("layers") or {}).items():
+        if isinstance(spec, Mapping):
+            problems += [_unknown_key(k, LAYER_OPTIONS, f"[layers] {kind}.", path) for k in spec if k not in LAYER_OPTIONS]
+            if "path" not in spec:
+                problems.append(Problem("error", "config.invalid", f"[layers] {kind} 缺少 path", file=str(path),
+                                        fix=f'写成 {kind} = {{ path = "文件.gpkg", layer = "图层" }}'))
+    mapping = data.get("map", {})
+    if isinstance(mapping, Mapping):
+        problems += [_unknown_key(k, LAYER_KINDS, "[map] ", path) for k, v in mapping.items()
+                     if isinstance(v, Mapping) and k not in LAYER_KINDS]
+    if problems:
+        raise InputError(problems)
+
+
+def _scale_problems(communities: GeoDataFrame, target: pyproj.CRS, source: dict) -> list[Problem]:
+    """A warning when the communities' metric CRS was set aside for being untrue to scale (crs.metric_crs)."""
+    own = communities.crs
+    if not is_metric(own) or own.to_wkt() == target.to_wkt():
+        return []
+    err = scale_error(own, communities)
+    f = scale_factors(own, communities)
+    detail = f"面积 ×{f.areal_scale:.3f}，长度 ×{f.meridional_scale:.3f}（南北）/ ×{f.parallel_scale:.3f}（东西）" if f else "长度或面积"
+    return [Problem(
+        "warning", "crs.not_true_scale",
+        f"社区图层的坐标系 {crs_label(own)} 在数据所在位置比例失真 {err:.1%}（{detail}；上限 {MAX_SCALE_ERROR:.1%}），"
+        f"不适合量算：已改用 {crs_label(target)} 计算所有长度和面积 "
+        f"(the layer's CRS is {err:.1%} off true scale here; lengths and areas are measured in {crs_label(target)})",
+        fix=f"无需处理；如需指定量算坐标系用 --metric-crs EPSG:{target.to_epsg() or '45xx'}，"
+        "或在 GIS 中把数据重新投影到 CGCS2000 高斯-克吕格坐标系后再导入 (or reproject the data)",
+        file=str(source.get("file", "")), layer=str(source.get("layer") or ""))]
 
 
 def load_config(path: str | Path) -> dict:
@@ -285,13 +371,11 @@ def load_config(path: str | Path) -> dict:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(Problem("error", "config.invalid", f"配置文件无法解析：{exc}", file=str(path),
                                  fix="检查 TOML 语法（字符串要加引号，表名用 [ ]）")) from exc
+    _check_config_keys(data, path)
     study = dict(data.get("study", {}))
     layers = dict(data.get("layers", {}))
-    unknown = set(layers) - set(LAYER_KINDS)
-    if unknown:
-        raise InputError(Problem("error", "config.layer", f"配置中的未知图层 {sorted(unknown)}；可用：{', '.join(LAYER_KINDS)}", file=str(path)))
     kwargs: dict[str, Any] = dict(layers)
-    for key in ("crs", "facilities_crs", "metric", "encoding", "name", "profile", "households_method"):
+    for key in STUDY_KEYS:
         if key in study:
             kwargs[key] = study[key]
     if "map" in data:

@@ -21,7 +21,9 @@ from gridmap.columns import (
     ALIASES,
     COUNT_COLUMNS,
     FLAG_COLUMNS,
+    IMPLAUSIBLE,
     NUMBER_COLUMNS,
+    PLAUSIBLE_MAX,
     RATE_COLUMNS,
     REQUIRED,
     clean_counts,
@@ -98,6 +100,13 @@ def prepare_layer(
     where = {"file": str(src.get("file", "")), "layer": str(src.get("layer") or KIND_ZH[kind])}
     problems: list[Problem] = []
     columns = [c for c in gdf.columns if c != gdf.geometry.name]
+    if len(gdf) == 0:
+        # an empty layer would give 0 households and false "fail"s everywhere: unusable, not zeros
+        problems.append(Problem(
+            "error", "layer.empty", f"{KIND_ZH[kind]}图层没有任何记录（只有表头或空图层）",
+            fix="检查是否选错了文件或图层；不需要该图层时不要指定它 (pick the right file/layer, or leave the layer out)",
+            **where))
+        return GeoDataFrame(gdf.copy()), problems
     found, missing_explicit = find_columns(columns, kind, mapping=mapping)
     for canonical, source in missing_explicit.items():
         problems.append(Problem(
@@ -128,7 +137,7 @@ def prepare_layer(
         col = out[canonical]
         fix = f"更正该值，或留空表示缺失 (correct the value in column {source})"
         if canonical in COUNT_COLUMNS:
-            clean, bad = clean_counts(col)
+            clean, bad = clean_counts(col, maximum=PLAUSIBLE_MAX.get(kind, {}).get(canonical))
         elif canonical in RATE_COLUMNS:
             clean, bad = clean_numbers(col, rate=True)
         elif canonical in NUMBER_COLUMNS:
@@ -141,6 +150,8 @@ def prepare_layer(
         if kind != "households" or canonical != "households":
             bad = [b for b in bad if b[2] != "空值"]  # blank attribute = missing, reported as not assessed
         out[canonical] = clean
+        problems += _implausible(out, kind, canonical, source, [b for b in bad if b[2] == IMPLAUSIBLE], where, src)
+        bad = [b for b in bad if b[2] != IMPLAUSIBLE]
         problems += problems_from_bad(bad, code=f"value.{canonical}", column=source, source=where,
                                       what=f"{KIND_ZH[kind]}图层列“{source}”", fix=fix, row_of=_row)
 
@@ -181,6 +192,7 @@ def prepare_layer(
                 **where, column=found["facility_type"], row=_row(group.index[0])))
 
     problems += _repair_geometry(out, kind, where)
+    problems += _nothing_usable(out, kind, where, found)
     if id_col:
         out = out.set_index(id_col, drop=True)
         out.index.name = id_col
@@ -217,6 +229,40 @@ def _repair_geometry(out: GeoDataFrame, kind: str, where: dict) -> list[Problem]
                                 f"{KIND_ZH[kind]}图层应为{text}，此记录是 {names.get(types[label], '?')}",
                                 fix="检查是否选错了图层或文件", **where, row=_row(label)))
     return problems
+
+
+def _implausible(out, kind: str, canonical: str, source: str, bad: list, where: dict, src: dict) -> list[Problem]:
+    """Values above :data:`~gridmap.columns.PLAUSIBLE_MAX`: reported one by one, excluded (treated as missing)."""
+    if not bad:
+        return []
+    limit = PLAUSIBLE_MAX[kind][canonical]
+    table = src.get("format") in ("csv", "xlsx", "xls")
+    unit = {"households": "每条户数记录（楼栋/小区）", "grids": "每个网格", "communities": "每个社区"}[kind]
+    problems = []
+    for label, raw, _reason in bad:
+        row = _row(label)
+        at = f"第 {row} 条记录" + (f"（表格第 {row + 1} 行）" if table and isinstance(row, int) else "")
+        problems.append(Problem(
+            "warning", f"value.{canonical}.implausible",
+            f"{KIND_ZH[kind]}图层列“{source}”{at}的值 {raw!r} 不合理：{unit}不超过 {limit:,}，"
+            "该值不参与计算（按缺失处理，相关单元为未评估）",
+            fix=f"更正该值（{canonical} ≤ {limit:,}），或留空表示缺失 (correct the value in column {source})",
+            **where, column=source, row=row))
+    return problems
+
+
+def _nothing_usable(out: GeoDataFrame, kind: str, where: dict, found: Mapping[str, str]) -> list[Problem]:
+    """An error when no record of the layer is usable (every geometry empty, every household count missing)."""
+    geoms = out.geometry.to_numpy()
+    if (shapely.is_missing(geoms) | shapely.is_empty(geoms)).all():
+        return [Problem("error", "layer.no_geometry", f"{KIND_ZH[kind]}图层的 {len(out)} 条记录都没有可用的几何",
+                        fix="检查文件是否完整，或在 GIS 中修正几何后重新导出 (repair the geometries and export again)",
+                        **where)]
+    if kind == "households" and "households" in out.columns and out["households"].isna().all():
+        return [Problem("error", "value.households.none", f"户数图层的 {len(out)} 条记录都没有可用的户数",
+                        fix="检查户数列（或用 --map households=列名 指定正确的列）",
+                        **where, column=str(found.get("households", "households")))]
+    return []
 
 
 def _polygonal(geom):
@@ -270,3 +316,102 @@ def _misalignment_hint(dx: float, dy: float, lb, bx) -> str:
     if lb[0] > 0 and lb[1] > 0 and lb[2] < 90 and lb[3] > 70:
         return "经纬度可能写反了（纬度列里是经度）。"
     return "可能是坐标系声明错误（例如把投影坐标当作经纬度）。"
+
+
+#: a layer with at least this share (of households, else of records) outside every community is
+#: tested for a web-map offset
+OFFSET_MIN_OUTSIDE = 0.01
+#: records sampled for the test (deterministic): enough for ±0.5 percentage points
+OFFSET_SAMPLE = 20_000
+_FLAG = {"households": "--households-crs", "facilities": "--facilities-crs"}
+
+
+def _outside_share(points: GeoSeries, weights: np.ndarray, communities: GeoDataFrame) -> float:
+    from gridmap.assign import locate_points
+
+    out = locate_points(points, communities.geometry) < 0
+    total = weights.sum()
+    return float(weights[out].sum() / total) if total > 0 else 0.0
+
+
+def offset_hints(layers: Mapping[str, GeoDataFrame], lonlat: set[str]) -> list[Problem]:
+    """Warn when a layer looks like GCJ-02/BD-09 web-map coordinates labelled WGS84.
+
+    For each layer with at least :data:`OFFSET_MIN_OUTSIDE` of its households
+    (or records) outside every community, a deterministic sample of up to
+    :data:`OFFSET_SAMPLE` records is converted as if the layer were GCJ-02, and
+    as if BD-09 (when it was read as lon/lat, ``lonlat``, and not converted) —
+    and as if the *communities* were GCJ-02/BD-09 (boundaries traced over a
+    web map; when they were read as lon/lat). When a conversion at least halves
+    the share outside (and by at least one percentage point), the warning names
+    the likely culprit, the shift it would undo (GCJ-02: 100–700 m in China) and
+    the fix (``--households-crs gcj02``, ``--facilities-crs gcj02``, or
+    ``crs = "gcj02"`` for the layer in gridmap.toml). ``layers`` are in one
+    metric CRS; nothing is changed.
+    """
+    from gridmap.crs import from_geographic, to_geographic
+
+    problems: list[Problem] = []
+    comm = layers.get("communities")
+    if comm is None or len(comm) == 0:
+        return problems
+    blamed_communities = False
+    for kind in ("households", "facilities", "grids"):
+        layer = layers.get(kind)
+        if layer is None or len(layer) == 0 or not ({kind, "communities"} & lonlat):
+            continue
+        geoms = layer.geometry
+        pos = np.flatnonzero(~(geoms.isna() | geoms.is_empty).to_numpy())
+        if len(pos) == 0:
+            continue
+        if len(pos) > OFFSET_SAMPLE:
+            pos = np.sort(np.random.default_rng(0).choice(pos, OFFSET_SAMPLE, replace=False))
+        sample = geoms.iloc[pos]
+        pts = sample if (shapely.get_type_id(np.asarray(sample.values)) == 0).all() else sample.representative_point()
+        weights = (layer["households"].iloc[pos].fillna(0).to_numpy(dtype=float)
+                   if kind == "households" and "households" in layer.columns else np.ones(len(pos)))
+        if weights.sum() <= 0:
+            weights = np.ones(len(pos))
+        before = _outside_share(pts, weights, comm)
+        if before < OFFSET_MIN_OUTSIDE:
+            continue
+        lonlat_pts = pts.to_crs(4326)
+        best = None
+        for culprit in (kind, "communities"):
+            if culprit not in lonlat:
+                continue
+            for pseudo in ("gcj02", "bd09"):
+                # the layer in the communities' frame: convert it, or (communities to blame) obfuscate it alike
+                moved = (to_geographic if culprit == kind else from_geographic)(lonlat_pts, pseudo).to_crs(comm.crs)
+                after = _outside_share(moved, weights, comm)
+                if best is None or after < best[2]:
+                    shift = float(np.median(shapely.distance(np.asarray(moved.values), np.asarray(pts.values))))
+                    best = (culprit, pseudo, after, shift)
+        culprit, pseudo, after, shift = best
+        if after > before / 2 or before - after < 0.01 or (culprit == "communities" and blamed_communities):
+            continue
+        blamed_communities |= culprit == "communities"
+        problems.append(_offset_problem(kind, culprit, layers[culprit], pseudo, before, after, shift))
+    return problems
+
+
+def _offset_problem(kind, culprit, layer, pseudo, before, after, shift) -> Problem:
+    name = {"gcj02": "GCJ-02", "bd09": "BD-09"}[pseudo]
+    maps = "高德/腾讯" if pseudo == "gcj02" else "百度"
+    what = "住户" if kind == "households" else "记录"
+    flag = _FLAG.get(culprit)
+    fix = (f"若坐标来自网络地图，加 {flag} {pseudo}" if flag else "若坐标来自网络地图") + \
+        f"（或在 gridmap.toml 中写 {culprit} = {{ path = \"…\", crs = \"{pseudo}\" }}），坐标会先纠偏再计算"
+    if flag:
+        fix += f" (add {flag} {pseudo})"
+    src = _src(layer)
+    return Problem(
+        "warning", "crs.maybe_gcj02",
+        f"{KIND_ZH[kind]}图层有 {before:.1%} 的{what}不在任何社区内；若把{KIND_ZH[culprit]}图层的坐标当作 {name}"
+        f"（{maps}网络地图坐标）纠偏（平移约 {shift:,.0f} m），只剩 {after:.1%}。"
+        f"{KIND_ZH[culprit]}图层很可能是 {name} 坐标却标注为 WGS84/CGCS2000 "
+        f"(the {culprit} layer looks like {name} web-map coordinates labelled WGS84: {before:.1%} of the {kind} "
+        f"outside every community, {after:.1%} after converting)",
+        fix=fix, file=str(src.get("file", "")), layer=str(src.get("layer") or KIND_ZH[culprit]),
+        extra={"kind": culprit, "tested": kind, "outside_before": before, "outside_after": after, "shift_m": shift,
+               "crs": pseudo})

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from shapely import Point, box
 
 from gridmap.assign import (
+    MIN_GRID_SHARE,
     apportion,
     assign_grids,
     assign_households,
@@ -115,3 +116,41 @@ def test_grids_each_assigned_exactly_once():
     ga = assign_grids(gpd.GeoDataFrame(geometry=grids), gpd.GeoDataFrame(geometry=comms))
     assert ga["community_geom"].tolist() == ["c1", "c2"]
     assert ga.loc["g2", "second_share"] == pytest.approx(0.2)
+
+
+def test_grid_touching_a_community_by_a_sliver_belongs_to_none():
+    """SIP: a 8.7 ha grid sharing 0.002 m² with 熙岸社区 gave it 938 households."""
+    comm = gpd.GeoDataFrame(geometry=[box(0, 0, 1000, 1000)], index=pd.Index(["A"]), crs=CRS)
+    grids = gpd.GeoDataFrame(geometry=[box(0, 0, 500, 500), box(999.99, 0, 1300, 300), box(990, 500, 1300, 800)],
+                             index=pd.Index(["in", "sliver", "partly"]), crs=CRS)
+    ga = assign_grids(grids, comm)
+    assert ga["community_geom"].isna().tolist() == [False, True, False]
+    assert ga.loc["sliver", "share"] < MIN_GRID_SHARE <= ga.loc["partly", "share"]
+    assert ga.loc["partly", "community_geom"] == "A"
+    # its households are outside every community (counted, reported), never handed to A
+    hh = gpd.GeoDataFrame({"households": [100, 938]}, geometry=[Point(250, 250), Point(1200, 100)], crs=CRS)
+    out = assign_households(hh, grids, comm, ga["community_geom"])
+    assert out.groupby("community_id", observed=True)["households"].sum().to_dict() == {"A": 100}
+    assert out["households"].sum() == 1038
+    assert out.loc[out["community_id"].isna(), "households"].sum() == 938
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(-1200, 1200), st.floats(-1200, 1200), st.lists(st.integers(1, 500), min_size=1, max_size=12))
+def test_households_conserved_and_no_grid_assigned_below_the_share(dx, dy, counts):
+    comm = gpd.GeoDataFrame(geometry=[box(0, 0, 1000, 1000), box(1000, 0, 2000, 1000)], index=pd.Index(["A", "B"]), crs=CRS)
+    grid = box(dx, dy, dx + 600, dy + 600)
+    grids = gpd.GeoDataFrame(geometry=[grid], index=pd.Index(["g"]), crs=CRS)
+    ga = assign_grids(grids, comm)
+    share = max(grid.intersection(c).area for c in comm.geometry) / grid.area
+    assert ga["community_geom"].isna().iloc[0] == (share < MIN_GRID_SHARE)
+    pts = [Point(dx + 50 + 40 * i, dy + 300) for i in range(len(counts))]
+    hh = gpd.GeoDataFrame({"households": counts}, geometry=pts, crs=CRS)
+    out = assign_households(hh, grids, comm, ga["community_geom"])
+    assigned = out.loc[out["community_id"].notna(), "households"].sum()
+    outside = out.loc[out["community_id"].isna(), "households"].sum()
+    assert assigned + outside == sum(counts)
+    for cid, n in out.groupby("community_id", observed=True)["households"].sum().items():
+        inside = [c for p, c in zip(pts, counts, strict=True) if comm.geometry[cid].covers(p)]
+        if ga["community_geom"].isna().iloc[0]:
+            assert n == sum(inside)  # an unassigned grid's households go only where they themselves lie

@@ -422,8 +422,8 @@ def test_metric_crs_choice():
     # projected in metres: kept, same object
     projected = gdf.to_crs(4549)
     assert gcrs.metric_crs(projected) is projected.crs
-    web = gdf.to_crs(3857)
-    assert gcrs.metric_crs(web) == web.crs
+    # Web Mercator has metre axes but areas x1.37 at Suzhou: replaced by the GK zone
+    assert gcrs.metric_crs(gdf.to_crs(3857)).to_epsg() == 4549
     # explicit choice
     assert gcrs.metric_crs(gdf, crs="EPSG:4550").to_epsg() == 4550
     custom = gcrs.metric_crs(gdf, crs=SZ_LIKE_WKT)
@@ -636,3 +636,50 @@ def test_from_geographic_reprojects_first():
     # outside China: unchanged
     london = gpd.GeoSeries([Point(-0.1276, 51.5072)], crs=4326)
     assert gcrs.from_geographic(london, "gcj02").iloc[0].equals(london.iloc[0])
+
+
+# ---------------------------------------------------------------------------
+# Measuring CRS must be true to scale where the data is
+# ---------------------------------------------------------------------------
+
+_SUZHOU = ("EPSG:4326", (120.6, 31.2, 120.9, 31.4))
+
+
+@pytest.mark.parametrize(("crs", "replaced"), [
+    ("EPSG:3857", True),  # Web Mercator: areas x1.37 at Suzhou
+    ("EPSG:4552", True),  # GK CM 129E, 8.3 degrees away: 1.6 %
+    ("ESRI:102025", True),  # Asia North Albers: equal area, distances 7 % off
+    ("EPSG:4549", False),  # the right GK zone
+    ("EPSG:32651", False),  # UTM 51N: 0.04 %
+])
+def test_metric_crs_replaces_a_crs_untrue_to_scale(crs, replaced):
+    bounds = pyproj.Transformer.from_crs(4326, crs, always_xy=True).transform_bounds(*_SUZHOU[1])
+    chosen = gcrs.metric_crs((crs, bounds))
+    assert (chosen.to_epsg() == 4549) if replaced else chosen.equals(pyproj.CRS(crs))
+    assert (gcrs.scale_error(crs, (crs, bounds)) > gcrs.MAX_SCALE_ERROR) == replaced
+
+
+def test_explicit_metric_crs_untrue_to_scale_is_refused():
+    bounds = pyproj.Transformer.from_crs(4326, 3857, always_xy=True).transform_bounds(*_SUZHOU[1])
+    with pytest.raises(GeographicCRSError, match="EPSG:4549"):
+        gcrs.metric_crs(("EPSG:3857", bounds), crs="EPSG:3857")
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(75.0, 134.0), st.floats(18.0, 53.0))
+def test_web_mercator_error_is_the_secant_squared_and_gk_zone_is_true(lon, lat):
+    box = ("EPSG:4326", (lon - 0.05, lat - 0.05, lon + 0.05, lat + 0.05))
+    assert gcrs.scale_error("EPSG:3857", box) == pytest.approx(1 / math.cos(math.radians(lat)) ** 2 - 1, rel=0.02)
+    assert gcrs.scale_error(gcrs.gk_zone_crs(lon), box) < 1e-3
+
+
+def test_study_in_web_mercator_is_measured_in_the_gk_zone_with_a_warning():
+    import gridmap
+    from gridmap import datasets
+
+    ref = gridmap.read_study(**datasets.demo_config())
+    study = gridmap.read_study(ref.communities.to_crs(3857).reset_index())
+    assert study.crs.to_epsg() == 4549
+    warn = next(p for p in study.problems if p.code == "crs.not_true_scale")
+    assert warn.severity == "warning" and "EPSG:3857" in warn.message and "--metric-crs" in warn.fix
+    assert study.communities.area.sum() == pytest.approx(ref.communities.area.sum(), rel=1e-4)
