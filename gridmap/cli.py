@@ -28,6 +28,7 @@ def _study_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", help="rule profile name or .toml path (default national)")
     p.add_argument("--crs", help="CRS of the input files when missing or wrong (e.g. EPSG:4549, a .prj path)")
     p.add_argument("--facilities-crs", help="CRS of the facilities: gcj02, bd09 or EPSG:…")
+    p.add_argument("--households-crs", help="CRS of the households (e.g. 小区 points from a web map): gcj02, bd09 or EPSG:…")
     p.add_argument("--metric-crs", help="metric CRS to measure in (default: automatic)")
     p.add_argument("--encoding", help="Shapefile/CSV text encoding when detection fails (e.g. gbk)")
     p.add_argument("--map", action="append", default=[], metavar="canonical=源列名",
@@ -46,7 +47,8 @@ def _study_kwargs(args: argparse.Namespace) -> dict:
     for kind in ("communities", "grids", "households", "facilities", "network"):
         if getattr(args, kind):
             kwargs[kind] = getattr(args, kind)
-    for key, attr in (("crs", "crs"), ("facilities_crs", "facilities_crs"), ("metric", "metric_crs"),
+    for key, attr in (("crs", "crs"), ("facilities_crs", "facilities_crs"),
+                      ("households_crs", "households_crs"), ("metric", "metric_crs"),
                       ("encoding", "encoding"), ("profile", "profile"), ("households_method", "households_method")):
         if getattr(args, attr):
             kwargs[key] = getattr(args, attr)

@@ -79,3 +79,15 @@ def test_profiles_and_rules_commands(capsys):
 def test_console_script_runs():
     proc = subprocess.run([sys.executable, "-m", "gridmap.cli", "profiles"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0 and "national" in proc.stdout
+
+
+def test_households_crs_flag_reaches_read_study():
+    """The GCJ-02 hint names --households-crs: the flag exists and is passed on."""
+    import argparse
+
+    from gridmap.cli import _study_args, _study_kwargs
+
+    p = argparse.ArgumentParser()
+    _study_args(p)
+    args = p.parse_args(["--communities", "c.gpkg", "--households", "h.csv", "--households-crs", "gcj02"])
+    assert _study_kwargs(args)["households_crs"] == "gcj02"
