@@ -62,6 +62,8 @@ __all__ = [
     "FAIL",
     "NOT_ASSESSED",
     "coverage_radius",
+    "exempt_flags",
+    "required_coordinators",
 ]
 
 PASS, FAIL, NOT_ASSESSED = "pass", "fail", "not_assessed"
@@ -361,13 +363,31 @@ def _messages(status: pd.Series, cases: list[tuple[pd.Series, pd.Series | str]],
     return out
 
 
+def exempt_flags(units: pd.DataFrame, column: str | None) -> pd.Series:
+    """The minimum-exemption flag per unit (e.g. ``sparse`` 居民分散): True only where the
+    column says so; a missing column or value is not an exemption.
+
+    The range rule and :meth:`SizeBand.classify` callers read the flag through this one function.
+
+    Examples
+    --------
+    >>> exempt_flags(pd.DataFrame({"sparse": [True, None, 0]}), "sparse").tolist()
+    [True, False, False]
+    """
+    if not column or column not in units.columns:
+        return pd.Series(False, index=units.index, dtype=bool)
+    flag = units[column]
+    if flag.dtype == object:
+        flag = flag.map(lambda v: bool(v) if isinstance(v, (bool, np.bool_, int, float, np.integer, np.floating))
+                        and not (isinstance(v, float) and math.isnan(v)) else False)
+    return flag.fillna(False).astype(bool)
+
+
 def _eval_range(units, rule: Rule, lang: str) -> _Eval:
     p = rule.params
     value = _column(units, p["metric"])
     lo, hi = p.get("min"), p.get("max")
-    exempt = pd.Series(False, index=units.index)
-    if p.get("exempt_min_if") and p["exempt_min_if"] in units.columns:
-        exempt = units[p["exempt_min_if"]].fillna(False).astype(bool)
+    exempt = exempt_flags(units, p.get("exempt_min_if"))
     pct = rule.unit == "%"
     f = _pct if pct else _fmt
     unit = "" if pct else rule.unit
