@@ -43,7 +43,7 @@ from gridmap.rules import (
     required_coordinators,
 )
 
-__all__ = ["Evaluation", "evaluate_units", "size_status", "overall_status", "add_required_coordinators",
+__all__ = ["Evaluation", "evaluate_units", "size_status", "overall_status", "add_required_coordinators", "rule_summary",
            "SIZE_STATUSES", "RULE_STATUSES"]
 
 SIZE_STATUSES = ("pass", "too_small", "too_large", NOT_ASSESSED)
@@ -148,3 +148,24 @@ def evaluate_units(units: pd.DataFrame, profile: Profile | str, *, level: str = 
     band = profile.size_band() if level == "community" else None
     return Evaluation(findings=findings, status=overall_status(units.index, findings),
                       size=size_status(units, band), band=band, profile=profile)
+
+
+def rule_summary(findings: pd.DataFrame, rule_id: str) -> dict:
+    """Headline figures of one rule: units per status and the total gap of its failures.
+
+    ``assessed`` is False when no unit could be assessed: then ``fail`` and ``gap`` are
+    None (show 未评估 / "not assessed", never 0).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"rule_id": ["r"] * 3, "status": ["not_assessed"] * 3, "gap": [np.nan] * 3})
+    >>> rule_summary(f, "r")
+    {'units': 3, 'pass': 0, 'fail': None, 'not_assessed': 3, 'gap': None, 'assessed': False}
+    """
+    g = findings[findings["rule_id"] == rule_id]
+    vc = g["status"].value_counts()
+    n_pass, n_fail, n_na = (int(vc.get(s, 0)) for s in RULE_STATUSES)
+    assessed = n_pass + n_fail > 0
+    gap = pd.to_numeric(g.loc[g["status"] == FAIL, "gap"], errors="coerce").fillna(0).sum()
+    return {"units": int(len(g)), "pass": n_pass, "fail": n_fail if assessed else None, "not_assessed": n_na,
+            "gap": float(gap) if assessed else None, "assessed": assessed}

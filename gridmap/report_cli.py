@@ -70,6 +70,11 @@ def _cmd_report(args) -> int:
         raise ValueError("gridmap report 需要 --out：report.pdf、report.html、report.xlsx 或一个文件夹")
     result = _check(args)
     plan = _load_plan(args.plan)
+    if plan is not None and plan.profile.id != result.profile.id:
+        # one profile for the whole report: the plan is re-evaluated under the check's profile
+        plan.set_profile(result.profile, community_attrs=result.communities)
+        print(f"方案 {plan.name} 按本次检查的规则配置 {result.profile.id} 重新评估" if args.lang == "zh"
+               else f"plan {plan.name} re-evaluated under this check's profile {result.profile.id}")
     out = Path(args.out)
     targets = [out] if out.suffix else [out / "report.pdf", out / "report.html", out / "report.xlsx"]
     for target in targets:

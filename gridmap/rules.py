@@ -171,6 +171,21 @@ class SizeBand:
         """The maximum as an integer (a very large number when there is none), for solvers."""
         return 2**62 if self.max is None else int(math.floor(self.max))
 
+    def label(self, lang: str = "zh") -> str:
+        """The band as text, e.g. ``1,000–3,000 户``.
+
+        Examples
+        --------
+        >>> SizeBand(1500, 3000).label(), SizeBand(1000, None).label("en")
+        ('1,500–3,000 户', '≥1,000 households')
+        """
+        unit = " 户" if lang == "zh" else " households"
+        if self.min is not None and self.max is not None:
+            return f"{_fmt(self.min)}–{_fmt(self.max)}{unit}"
+        if self.min is not None:
+            return f"≥{_fmt(self.min)}{unit}"
+        return f"≤{_fmt(self.max)}{unit}" if self.max is not None else ""
+
     def classify(self, households, exempt=None) -> np.ndarray:
         """Status per unit: ``too_small`` (below the minimum and not exempt), ``too_large``,
         ``pass``, or ``not_assessed`` where households is missing.
