@@ -39,7 +39,7 @@ def _digest(labels: pd.Series) -> str:
 def _attrs_from_json(text):
     if not text:
         return None
-    frame = pd.read_json(io.StringIO(text), orient="split", dtype=False)
+    frame = pd.read_json(io.StringIO(text), orient="split", dtype=False, convert_axes=False)
     frame.index = frame.index.astype(str)
     return frame
 

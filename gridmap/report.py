@@ -53,7 +53,7 @@ from geopandas import GeoDataFrame
 from gridmap import maps
 from gridmap._atomic import atomic_path, staged_dir
 from gridmap.crs import crs_label
-from gridmap.evaluation import rule_summary
+from gridmap.evaluation import rule_summary, size_counts
 
 __all__ = [
     "write_report",
@@ -183,16 +183,6 @@ def _rule_counts(result) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["规则编号", "规则", "层级", "性质", "合规", "不合规", "未评估", "依据"])
 
 
-def size_counts(result) -> dict[str, int]:
-    """Communities per size status of the check (:func:`gridmap.evaluation.evaluate_units`)."""
-    from gridmap.evaluation import SIZE_STATUSES, size_status
-
-    comm = result.communities
-    status = comm["size_status"] if "size_status" in comm.columns else size_status(comm, result.profile.size_band())
-    vc = status.value_counts()
-    return {k: int(vc.get(k, 0)) for k in SIZE_STATUSES}
-
-
 def plan_rows(plan) -> pd.DataFrame:
     """The plan's before/after table (指标, 调整前（现状）, 调整后（方案）) from :meth:`gridmap.plans.Plan.kpis`:
     the same figures the dashboard and ``gridmap rebalance`` show."""
@@ -223,7 +213,7 @@ def plan_sentence(plan) -> str:
     if kp["in_band"] is None:
         return head + f"规则配置 {plan.profile.id} 无户数范围，规模未评估；不连续 {kp['non_contiguous']}。"
     na = f"，未评估 {kp['size_not_assessed']}" if kp["size_not_assessed"] else ""
-    return head + (f"调整后 {kp['in_band']} / {kp['communities']} 个社区在 {band.label()} 范围内（{plan.profile.id}），"
+    return head + (f"调整后 {kp['in_band']} / {kp['communities']} 个社区在 {band.label()}范围内（{plan.profile.id}），"
                    f"过大 {kp['too_large']}，过小 {kp['too_small']}{na}，不连续 {kp['non_contiguous']}。")
 
 
