@@ -285,7 +285,6 @@ def test_sip_national_agrees(sip_provider, sip_store):
 
 
 @pytest.mark.realdata
-@pytest.mark.slow
 @pytest.mark.parametrize("profile", [p for p in PROFILES if p != "national"])
 def test_sip_every_profile_agrees(sip_provider, sip_store, profile):
     _assert_one_truth(sip_provider.result(profile), sip_provider, sip_store)
