@@ -296,7 +296,7 @@ class DashboardProvider:
 
     def findings(self, profile: str | None = None, lang: str = "zh") -> pd.DataFrame:
         """Every finding, messages and rule titles in ``lang`` (English re-evaluates the rules only)."""
-        from gridmap.rules import evaluate
+        from gridmap.evaluation import evaluate_units
 
         res = self.result(profile)
         key = (res.profile.id if profile is None else profile, lang)
@@ -306,11 +306,11 @@ class DashboardProvider:
         if lang == "zh":
             f = res.findings
         else:
-            frames = [evaluate(pd.DataFrame(res.communities.drop(columns="geometry")), res.profile,
-                               level="community", lang="en")]
+            frames = [evaluate_units(pd.DataFrame(res.communities.drop(columns="geometry")), res.profile,
+                                     level="community", lang="en").findings]
             if res.grids is not None:
-                frames.append(evaluate(pd.DataFrame(res.grids.drop(columns="geometry")), res.profile,
-                                       level="grid", lang="en"))
+                frames.append(evaluate_units(pd.DataFrame(res.grids.drop(columns="geometry")), res.profile,
+                                             level="grid", lang="en").findings)
             qa = res.findings[res.findings["rule_id"].str.startswith("qa.")]
             f = pd.concat([*frames, qa], ignore_index=True)[res.findings.columns]
         f = f.reset_index(drop=True)

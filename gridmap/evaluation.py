@@ -44,6 +44,7 @@ from gridmap.rules import (
 )
 
 __all__ = ["Evaluation", "evaluate_units", "size_status", "overall_status", "add_required_coordinators", "rule_summary",
+           "size_counts",
            "SIZE_STATUSES", "RULE_STATUSES"]
 
 SIZE_STATUSES = ("pass", "too_small", "too_large", NOT_ASSESSED)
@@ -169,3 +170,11 @@ def rule_summary(findings: pd.DataFrame, rule_id: str) -> dict:
     gap = pd.to_numeric(g.loc[g["status"] == FAIL, "gap"], errors="coerce").fillna(0).sum()
     return {"units": int(len(g)), "pass": n_pass, "fail": n_fail if assessed else None, "not_assessed": n_na,
             "gap": float(gap) if assessed else None, "assessed": assessed}
+
+
+def size_counts(result) -> dict[str, int]:
+    """Communities per size status of a :class:`gridmap.CheckResult` (its ``size_status`` column)."""
+    comm = result.communities
+    status = comm["size_status"] if "size_status" in comm.columns else size_status(comm, result.profile.size_band())
+    vc = status.value_counts()
+    return {k: int(vc.get(k, 0)) for k in SIZE_STATUSES}

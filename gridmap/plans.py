@@ -409,22 +409,10 @@ class Plan:
         return table, ev
 
     def _profile_for(self, min_households, max_households) -> Profile:
-        """The plan's profile, or a copy whose band rule has explicit ``min``/``max`` overrides."""
+        """The plan's profile, or a copy with an explicit band override (:meth:`Profile.with_band`)."""
         if min_households is None and max_households is None:
             return self._profile
-        band = self.band
-        if band is None:
-            raise ValueError(f"profile {self._profile.id!r} has no household band to override")
-        from dataclasses import replace
-
-        rule = self._profile.rule(band.rule_id)
-        params = dict(rule.params)
-        if min_households is not None:
-            params["min"] = min_households
-        if max_households is not None:
-            params["max"] = max_households
-        rules = tuple(replace(rule, params=params) if r.id == rule.id else r for r in self._profile.rules)
-        return replace(self._profile, id=f"{self._profile.id}[{params.get('min')}–{params.get('max')}]", rules=rules)
+        return self._profile.with_band(min=min_households, max=max_households)
 
     def evaluation(self, *, base: bool = False, lang: str = "zh") -> Evaluation:
         """The :func:`gridmap.evaluation.evaluate_units` result of the plan's communities (or the as-is ones)."""

@@ -40,7 +40,7 @@ A rule whose input is missing (no column, or a missing value for that unit) is
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from pathlib import Path
 
@@ -146,6 +146,30 @@ class Profile:
             return None
         p = rule.params
         return SizeBand(min=p.get("min"), max=p.get("max"), exempt_min_if=p.get("exempt_min_if"), rule_id=rule.id)
+
+
+    def with_band(self, *, min: float | None = None, max: float | None = None) -> Profile:  # noqa: A002
+        """A copy whose band rule (:meth:`size_band`) has ``min`` and/or ``max`` replaced: an
+        explicit override (e.g. ``gridmap rebalance --min``) that the rule, the KPIs and the
+        solver all see. The copy's id says so (``national[1200–3000]``).
+
+        Examples
+        --------
+        >>> p = load_profile("national").with_band(min=1200)
+        >>> p.id, p.size_band().min, p.rule("community.size").params["min"]
+        ('national[1200–3000]', 1200, 1200)
+        """
+        band = self.size_band()
+        if band is None:
+            raise ValueError(f"profile {self.id!r} has no household band to override")
+        rule = self.rule(band.rule_id)
+        params = dict(rule.params)
+        if min is not None:
+            params["min"] = min
+        if max is not None:
+            params["max"] = max
+        rules = tuple(replace(rule, params=params) if r.id == rule.id else r for r in self.rules)
+        return replace(self, id=f"{self.id}[{params.get('min')}–{params.get('max')}]", rules=rules)
 
 
 @dataclass(frozen=True)
