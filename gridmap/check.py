@@ -28,7 +28,7 @@ from gridmap._errors import Problem
 from gridmap.assign import assign_facilities, assign_grids, assign_households
 from gridmap.coverage import CoverageResult, measure_coverage, specs_from_profile
 from gridmap.crs import crs_label
-from gridmap.evaluation import add_required_coordinators, evaluate_units
+from gridmap.evaluation import add_required_coordinators, evaluate_units, size_counts
 from gridmap.facilities import type_label
 from gridmap.metrics import community_metrics, grid_metrics
 from gridmap.qa import assignment_qa, community_topology, grid_qa
@@ -94,6 +94,7 @@ class CheckResult:
             "crs": crs_label(self.study.crs),
             "communities": int(len(self.communities)),
             "communities_status": {k: int(v) for k, v in comm_status.items()},
+            "communities_size": _size_summary(self),
             "grids": int(len(self.grids)) if self.grids is not None else 0,
             "grids_status": ({k: int(v) for k, v in self.grids["status"].value_counts().items()} if self.grids is not None else {}),
             "households_total": int(total),
@@ -160,6 +161,14 @@ class CheckResult:
             (stage / "summary.json").write_text(json.dumps(self.summary(), ensure_ascii=False, indent=2), encoding="utf-8")
             self.to_gpkg(stage / "result.gpkg")
         return written
+
+
+def _size_summary(result: CheckResult) -> dict:
+    """The band of the profile and communities per size status (None when the profile has no band)."""
+    band = result.profile.size_band()
+    if band is None:
+        return {"band": None}
+    return {"band": [band.min, band.max], "exempt_min_if": band.exempt_min_if, **size_counts(result)}
 
 
 def _households_total(result: CheckResult) -> float:

@@ -42,6 +42,8 @@ def _assert_one_truth(result, provider=None, store=None):
     sizes = size_counts(result)
     checks = _community_rule_counts(result.findings)
     assert sum(sizes.values()) == len(result.communities)
+    summary = result.summary()["communities_size"]  # gridmap check --json
+    assert {k: summary[k] for k in sizes} == sizes
     # the size status is the band rule's verdict
     if band is not None:
         rule_fail = checks.get((band.rule_id, "fail"), 0)
