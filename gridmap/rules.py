@@ -448,7 +448,7 @@ def _eval_range(units, rule: Rule, lang: str) -> _Eval:
     else:
         threshold = f"≤{f(hi)}{unit}"
     zh = lang == "zh"
-    gap_text = gap.map(lambda g: f"{f(g)} {unit}".rstrip() if pd.notna(g) else "")
+    gap_text = gap.map(lambda g: f"{f(g)} {unit}".rstrip() if pd.notna(g) else "").astype(object)
     msg = _messages(status, [
         (under, ("低于下限 " if zh else "below minimum by ") + gap_text),
         (over, ("超出上限 " if zh else "above maximum by ") + gap_text),
@@ -649,6 +649,8 @@ def evaluate(
     [['1', 'fail', 1.0, '低于下限 1 户'], ['2', 'pass', 0.0, '符合'], ['3', 'fail', 1.0, '超出上限 1 户']]
     """
     profile = load_profile(profile)
+    if not len(units):  # an empty layer: no findings (never a crash on empty text columns)
+        return pd.DataFrame(columns=FINDING_COLUMNS)
     frames = []
     names = units["name"] if "name" in units.columns else pd.Series(units.index.astype(str), index=units.index)
     for rule in profile.rules:
