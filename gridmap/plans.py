@@ -151,8 +151,7 @@ class Plan:
         self.unit_kind = unit_kind
         self.community_names = {str(k): str(v) for k, v in (community_names or {}).items()}
         self.offsets = {str(k): int(v) for k, v in (community_offsets or {}).items() if int(v)}
-        attrs = community_attrs if community_attrs is not None else pd.DataFrame(index=pd.Index([], dtype=object))
-        self.community_attrs = attrs.set_axis(attrs.index.astype(str), axis=0)
+        self.community_attrs = community_attrs if community_attrs is not None else pd.DataFrame(index=pd.Index([], dtype=object))
         self._profile = load_profile(profile)
         self._version = 0
         self._cache: dict = {}
@@ -335,9 +334,20 @@ class Plan:
         """Evaluate the plan under another profile, with that profile's check figures per community
         (``community_attrs``, e.g. the communities of a check under ``profile``) when given."""
         if community_attrs is not None:
-            attrs = pd.DataFrame(community_attrs).drop(columns="geometry", errors="ignore")
-            self.community_attrs = attrs.set_axis(attrs.index.astype(str), axis=0)
+            self.community_attrs = community_attrs
         self.profile = profile
+
+    @property
+    def community_attrs(self) -> pd.DataFrame:
+        """The communities' own attributes and the check's figures, indexed by community id (text)."""
+        return self._attrs
+
+    @community_attrs.setter
+    def community_attrs(self, frame: pd.DataFrame) -> None:
+        frame = pd.DataFrame(frame)
+        frame = frame.drop(columns=[c for c in frame.columns if str(frame[c].dtype) == "geometry"])
+        self._attrs = frame.set_axis(frame.index.astype(str), axis=0)
+        self._attrs_gen = getattr(self, "_attrs_gen", 0) + 1
 
     def _remainders(self) -> pd.Series:
         """Households per community outside every unit: the offsets, plus the whole size of the
@@ -396,7 +406,7 @@ class Plan:
     def _evaluate(self, *, base: bool = False, lang: str = "zh", profile: Profile | None = None) -> tuple:
         """(community table, :class:`~gridmap.evaluation.Evaluation`) of the current (or as-is) assignment."""
         profile = profile or self._profile
-        key = (self._version if not base else -1, base, lang, profile.id, id(profile), len(self.community_attrs.columns))
+        key = (self._version if not base else -1, self._attrs_gen, base, lang, profile.id, id(profile))
         hit = self._cache.get(key)
         if hit is not None:
             return hit
