@@ -44,6 +44,10 @@ def _assert_one_truth(result, provider=None, store=None):
     assert sum(sizes.values()) == len(result.communities)
     summary = result.summary()["communities_size"]  # gridmap check --json
     assert {k: summary[k] for k in sizes} == sizes
+    from gridmap.cli import render_summary  # the console
+
+    if band is not None and sizes["not_assessed"] < len(result.communities):
+        assert f"达标 {sizes['pass']}，偏小 {sizes['too_small']}，偏大 {sizes['too_large']}" in render_summary(result)
     # the size status is the band rule's verdict
     if band is not None:
         rule_fail = checks.get((band.rule_id, "fail"), 0)
@@ -232,6 +236,9 @@ def test_size_not_assessed_without_households():
     k = plan.kpis()
     assert k["size_not_assessed"] == 2 and k["too_small"] == 0 and k["households_total"] is None
     assert {label: value for label, value, _ in report._kpis(result)}["规模不达标社区"] == "未评估"
+    from gridmap.cli import render_summary
+
+    assert "社区规模（1,000–3,000 户）：未评估" in render_summary(result)
     assert report.plan_rows(plan).set_index("指标").loc["户数未评估"].tolist() == ["2", "2"]
 
 
