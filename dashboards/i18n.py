@@ -30,6 +30,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "kpi.grids_short.partial": ("共 {n} 个网格，缺 {gap} 人；{na} 个网格未评估", "of {n} grids, {gap} coordinators short; {na} grids not assessed"),
     "kpi.grids_short.na": ("{na} 个网格缺少网格员人数，无法评估", "{na} grids lack coordinator counts: cannot be assessed"),
     "kpi.na": ("未评估", "not assessed"),
+    "kpi.grids_short.nogrids": ("未提供网格图层", "no grids layer"),
+    "kpi.grids_short.norule": ("规则配置无网格员配备规则", "the profile has no coordinator rule"),
     "kpi.size": ("户数不达标社区", "Communities out of band"),
     "kpi.size.note": ("偏小 {small}，偏大 {large}（{band}）", "too small {small}, too large {large} ({band})"),
     "kpi.size.partial": ("偏小 {small}，偏大 {large}（{band}）；未评估 {na}", "too small {small}, too large {large} ({band}); {na} not assessed"),

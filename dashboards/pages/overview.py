@@ -54,7 +54,13 @@ def kpi_cards(k: dict, lang: str) -> list:
 def _grids_card(k: dict, lang: str) -> tuple[str, str, str]:
     """Grids short of coordinators: 未评估 when no grid could be assessed (never 0)."""
     if k["grids_short"] is None:
-        return "grids_short", t("kpi.na", lang), t("kpi.grids_short.na", lang, na=k.get("grids_na", k["grids"]))
+        if not k["grids"]:
+            note = t("kpi.grids_short.nogrids", lang)
+        elif not k.get("grids_na"):
+            note = t("kpi.grids_short.norule", lang)
+        else:
+            note = t("kpi.grids_short.na", lang, na=k["grids_na"])
+        return "grids_short", t("kpi.na", lang), note
     key = "kpi.grids_short.partial" if k.get("grids_na") else "kpi.grids_short.note"
     return "grids_short", f"{k['grids_short']}", t(key, lang, n=k["grids"], gap=k["coordinator_gap"], na=k.get("grids_na"))
 
