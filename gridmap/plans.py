@@ -7,6 +7,14 @@ redo are journal entries too, so any plan can be replayed and audited. KPIs are
 kept per community and updated only for the communities an edit touches, so a
 dashboard can drive a plan interactively.
 
+A plan is evaluated under a rule **profile** (``Plan(..., profile=...)``;
+:meth:`Plan.from_check` takes the check's): the household band and its
+exemption (:attr:`Plan.band`) and every community rule come from it, and
+:meth:`Plan.kpis`, :meth:`Plan.communities` and :meth:`Plan.findings` run the
+check's own evaluation (:func:`gridmap.evaluation.evaluate_units`) on the plan's
+communities — households outside every unit included — so an unedited plan
+reports exactly what the check reports.
+
 Plans live in the workspace GeoPackage (any ``.gpkg``; created when missing) in
 three attribute tables registered in ``gpkg_contents``:
 
