@@ -296,7 +296,7 @@ class DashboardProvider:
 
     def findings(self, profile: str | None = None, lang: str = "zh") -> pd.DataFrame:
         """Every finding, messages and rule titles in ``lang`` (English re-evaluates the rules only)."""
-        from gridmap.rules import evaluate
+        from gridmap.evaluation import evaluate_units
 
         res = self.result(profile)
         key = (res.profile.id if profile is None else profile, lang)
@@ -306,11 +306,11 @@ class DashboardProvider:
         if lang == "zh":
             f = res.findings
         else:
-            frames = [evaluate(pd.DataFrame(res.communities.drop(columns="geometry")), res.profile,
-                               level="community", lang="en")]
+            frames = [evaluate_units(pd.DataFrame(res.communities.drop(columns="geometry")), res.profile,
+                                     level="community", lang="en").findings]
             if res.grids is not None:
-                frames.append(evaluate(pd.DataFrame(res.grids.drop(columns="geometry")), res.profile,
-                                       level="grid", lang="en"))
+                frames.append(evaluate_units(pd.DataFrame(res.grids.drop(columns="geometry")), res.profile,
+                                             level="grid", lang="en").findings)
             qa = res.findings[res.findings["rule_id"].str.startswith("qa.")]
             f = pd.concat([*frames, qa], ignore_index=True)[res.findings.columns]
         f = f.reset_index(drop=True)
@@ -459,19 +459,63 @@ class DashboardProvider:
 
     # ------------------------------------------------------------------ summaries
     def kpis(self, profile: str | None = None, lang: str = "zh") -> dict:
+        """Headline figures of the check (:func:`gridmap.evaluation.rule_summary` and the size status).
+
+        A figure nothing could be assessed for is None (shown as 未评估 / "not assessed", never 0):
+        ``grids_short`` / ``coordinator_gap`` without coordinator counts, ``size_*`` without
+        households or without a band in the profile.
+        """
+        from gridmap.evaluation import rule_summary, size_counts
+
         res = self.result(profile)
         s = res.summary()
         cs = s["communities_status"]
         out = {"communities": s["communities"], "pass": cs.get("pass", 0), "warning": cs.get("warning", 0),
                "fail": cs.get("fail", 0), "not_assessed": cs.get("not_assessed", 0),
                "households": s["households_total"], "unassigned": s["households_unassigned"],
-               "grids": s["grids"], "grids_short": 0, "coordinator_gap": 0}
-        if res.grids is not None:
-            gap = self.metric("grid", "coordinator_gap", profile)
-            out["grids_short"] = int((gap > 0).sum())
-            out["coordinator_gap"] = int(gap.fillna(0).sum())
+               "grids": s["grids"], "grids_short": None, "coordinator_gap": None, "grids_na": 0}
+        rule = res.profile.first("coordinators", "grid")
+        if res.grids is not None and rule is not None:
+            rs = rule_summary(res.findings, rule.id)
+            out["grids_short"], out["grids_na"] = rs["fail"], rs["not_assessed"]
+            out["coordinator_gap"] = None if rs["gap"] is None else int(round(rs["gap"]))
+        band = res.profile.size_band()
+        sc = size_counts(res)
+        assessed = band is not None and sc["not_assessed"] < len(res.communities)
+        out["band"] = band.label(lang) if band is not None else None
+        out["size_small"] = sc["too_small"] if assessed else None
+        out["size_large"] = sc["too_large"] if assessed else None
+        out["size_in_band"] = sc["pass"] if assessed else None
+        out["size_na"] = sc["not_assessed"]
         out["coverage"] = self.coverage_shares(profile, lang)
         return out
+
+    # ------------------------------------------------------------------ plans
+    def plan(self, profile: str | None = None, *, name: str = "方案", graph=None):
+        """A :class:`gridmap.plans.Plan` of the as-is assignment under ``profile`` (its band and rules)."""
+        from gridmap.plans import Plan
+
+        return Plan.from_check(self.result(profile), name=name, graph=graph)
+
+    def use_profile(self, plan, profile: str | None = None) -> None:
+        """Evaluate ``plan`` under ``profile`` (with that profile's check figures), when it is not already."""
+        res = self.result(profile)
+        if plan.profile.id != res.profile.id:
+            plan.set_profile(res.profile, community_attrs=res.communities)
+
+    def rebalance(self, plan, *, time_limit: float = 10.0):
+        """Run the rebalancer on ``plan`` towards its profile's band (the pages never call the solver).
+
+        Returns the solved :class:`gridmap.rebalance.Rebalancer`; raises ``ValueError`` when the
+        plan's profile has no household band.
+        """
+        from gridmap.rebalance import Rebalancer
+
+        band = plan.band
+        if band is None:
+            raise ValueError(f"profile {plan.profile.id!r} has no household band")
+        return Rebalancer.from_plan(plan, min_households=band.lower, max_households=band.upper,
+                                    time_limit=float(time_limit)).solve()
 
     def worst(self, profile: str | None = None, lang: str = "zh", n: int = 10) -> pd.DataFrame:
         """Communities with the most failed rules (error severity first), then the biggest size gap."""

@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import shapely
 from geopandas import GeoDataFrame
@@ -29,19 +28,11 @@ from gridmap._errors import Problem
 from gridmap.assign import assign_facilities, assign_grids, assign_households
 from gridmap.coverage import CoverageResult, measure_coverage, specs_from_profile
 from gridmap.crs import crs_label
+from gridmap.evaluation import add_required_coordinators, evaluate_units, size_counts
 from gridmap.facilities import type_label
 from gridmap.metrics import community_metrics, grid_metrics
 from gridmap.qa import assignment_qa, community_topology, grid_qa
-from gridmap.rules import (
-    FAIL,
-    FINDING_COLUMNS,
-    NOT_ASSESSED,
-    PASS,
-    Profile,
-    evaluate,
-    load_profile,
-    required_coordinators,
-)
+from gridmap.rules import FINDING_COLUMNS, Profile, load_profile
 from gridmap.study import Study
 
 __all__ = ["check", "CheckResult"]
@@ -103,6 +94,7 @@ class CheckResult:
             "crs": crs_label(self.study.crs),
             "communities": int(len(self.communities)),
             "communities_status": {k: int(v) for k, v in comm_status.items()},
+            "communities_size": _size_summary(self),
             "grids": int(len(self.grids)) if self.grids is not None else 0,
             "grids_status": ({k: int(v) for k, v in self.grids["status"].value_counts().items()} if self.grids is not None else {}),
             "households_total": int(total),
@@ -171,6 +163,14 @@ class CheckResult:
         return written
 
 
+def _size_summary(result: CheckResult) -> dict:
+    """The band of the profile and communities per size status (None when the profile has no band)."""
+    band = result.profile.size_band()
+    if band is None:
+        return {"band": None}
+    return {"band": [band.min, band.max], "exempt_min_if": band.exempt_min_if, **size_counts(result)}
+
+
 def _households_total(result: CheckResult) -> float:
     if result.households is not None:
         return float(result.households["households"].sum())
@@ -229,19 +229,6 @@ def _coverage_csv(table: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _overall_status(units: pd.DataFrame, findings: pd.DataFrame, level: str) -> pd.Series:
-    f = findings[(findings["level"] == level) & ~findings["rule_id"].str.startswith("qa.")]
-    status = pd.Series(NOT_ASSESSED, index=units.index.astype(str))
-    if len(f):
-        fail_err = f[(f["status"] == FAIL) & (f["severity"] == "error")]["unit_id"].unique()
-        fail_warn = f[(f["status"] == FAIL)]["unit_id"].unique()
-        passed = f[f["status"] == PASS]["unit_id"].unique()
-        status[status.index.isin(passed)] = PASS
-        status[status.index.isin(fail_warn)] = "warning"
-        status[status.index.isin(fail_err)] = FAIL
-    return pd.Series(status.to_numpy(), index=units.index)
-
-
 def check(study: Study, profile: str | Profile | None = None, *, lang: str = "zh",
           coverage: dict | None = None) -> CheckResult:
     """Run the compliance check on a study.
@@ -288,14 +275,7 @@ def check(study: Study, profile: str | Profile | None = None, *, lang: str = "zh
     grid_table = grid_metrics(grids, hh, grid_assign) if grid_assign is not None else None
     floor_types = {r.id: list(r.params.get("facility_types", [])) for r in profile.rules if r.kind == "floor_area"}
     comm_table = community_metrics(communities, grid_table, hh, study.facilities, fac_assign, floor_area_types=floor_types)
-    coord_rule = profile.first("coordinators", "grid")
-    if grid_table is not None:
-        grid_table["coordinators_required"] = (
-            required_coordinators(grid_table["households"], coord_rule) if coord_rule else np.nan)
-        req = grid_table.groupby("community_id")["coordinators_required"].sum(min_count=1)
-        comm_table["coordinators_required"] = req.reindex(comm_table.index.astype(str)).to_numpy()
-    else:
-        comm_table["coordinators_required"] = np.nan
+    add_required_coordinators(grid_table, comm_table, profile)
     timings["metrics"] = time.perf_counter() - t1
 
     # ------------------------------------------------------------ coverage
@@ -318,14 +298,17 @@ def check(study: Study, profile: str | Profile | None = None, *, lang: str = "zh
 
     # ------------------------------------------------------------ rules + QA
     t2 = time.perf_counter()
-    frames = [evaluate(comm_table, profile, level="community", lang=lang)]
+    comm_eval = evaluate_units(comm_table, profile, level="community", lang=lang)
+    frames = [comm_eval.findings]
+    comm_table["status"] = comm_eval.status
+    comm_table["size_status"] = comm_eval.size
     if grid_table is not None:
-        frames.append(evaluate(grid_table, profile, level="grid", lang=lang))
-    rule_findings = pd.concat(frames, ignore_index=True)
-    comm_table["status"] = _overall_status(comm_table, rule_findings, "community")
+        grid_eval = evaluate_units(grid_table, profile, level="grid", lang=lang)
+        frames.append(grid_eval.findings)
+        grid_table["status"] = grid_eval.status
+    rule_findings = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
     qa = [community_topology(communities)]
     if grid_table is not None:
-        grid_table["status"] = _overall_status(grid_table, rule_findings, "grid")
         qa.append(grid_qa(grids, grid_table, communities))
     qa.append(assignment_qa(hh, grids is not None, fac_assign, study.facilities))
     findings = pd.concat([rule_findings, *[q for q in qa if len(q)]], ignore_index=True)[FINDING_COLUMNS]

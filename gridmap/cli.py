@@ -115,6 +115,17 @@ def render_summary(result, *, lang: str = "zh", written: dict | None = None) -> 
                       if zh else f"Grids {s['grids']}: failing {gs.get('fail', 0)}, compliant {gs.get('pass', 0)}, not assessed {gs.get('not_assessed', 0)}")
     lines.append(f"住户 {s['households_total']:,} 户：已分配到社区 {s['households_assigned']:,}，未分配 {s['households_unassigned']:,}"
                   if zh else f"Households {s['households_total']:,}: assigned {s['households_assigned']:,}, unassigned {s['households_unassigned']:,}")
+    band = p.size_band()
+    if band is not None:  # the size status of the one evaluation (plans, reports and the dashboard show the same)
+        sz = s["communities_size"]
+        if sz["not_assessed"] == s["communities"]:
+            lines.append(f"社区规模（{band.label()}）：未评估（缺少户数）" if zh
+                         else f"Community size ({band.label('en')}): not assessed (no household counts)")
+        else:
+            na = (f"，未评估 {sz['not_assessed']}" if zh else f", not assessed {sz['not_assessed']}") if sz["not_assessed"] else ""
+            lines.append(f"社区规模（{band.label()}）：达标 {sz['pass']}，偏小 {sz['too_small']}，偏大 {sz['too_large']}{na}" if zh
+                         else f"Community size ({band.label('en')}): in band {sz['pass']}, too small {sz['too_small']}, "
+                              f"too large {sz['too_large']}{na}")
     lines.append("")
     head = ("规则", "合规", "不合规", "未评估") if zh else ("Rule", "pass", "fail", "n/a")
     lines.append(f"{_pad(head[0], 50)}{_rpad(head[1], 6)}{_rpad(head[2], 8)}{_rpad(head[3], 8)}")

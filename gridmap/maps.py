@@ -309,12 +309,20 @@ def _spec_overview(result) -> _Spec:
 def _spec_size(result, rule) -> _Spec:
     spec = _Spec()
     c = result.communities
+    from gridmap.evaluation import size_status
+    from gridmap.rules import SizeBand, exempt_flags
+
     f = _findings(result, rule.id).reindex(_ids(c))
     hh = pd.to_numeric(c["households"], errors="coerce").to_numpy()
-    lo, hi = rule.params.get("min"), rule.params.get("max")
-    over = (f["status"].to_numpy() == "fail") & (hi is not None) & (hh > (hi or np.inf))
-    under = (f["status"].to_numpy() == "fail") & ~over
-    exempt = f["message"].astype(str).str.contains("豁免").to_numpy()
+    p = rule.params
+    band = result.profile.size_band()
+    if band is None or band.rule_id != rule.id:
+        band = SizeBand(p.get("min"), p.get("max"), p.get("exempt_min_if"), rule.id)
+    # the size status of the one evaluation (the check's column for the profile's band)
+    status = (c["size_status"] if "size_status" in c.columns and band == result.profile.size_band()
+              else size_status(c, band)).astype(str).to_numpy()
+    over, under = status == "too_large", status == "too_small"
+    exempt = (status == "pass") & exempt_flags(c, band.exempt_min_if).to_numpy() & (hh < (band.min or 0) - 1e-9)
     colors = np.array(["#ffffff"] * len(c), dtype=object)
     colors[f["status"].to_numpy() == "not_assessed"] = STATUS_COLORS["not_assessed"]
     gap = pd.Series(f["gap"].to_numpy(dtype=float), index=c.index)
@@ -334,7 +342,7 @@ def _spec_size(result, rule) -> _Spec:
     if exempt.any():
         spec.layers.append(_Layer(c[exempt], "none", edge="#969696", width=0.0, zorder=3, hatch="///"))
         spec.legend.append(("居民分散，豁免下限", "#f0f0f0", "///"))
-    spec.legend.append((f"符合 {_fmt(lo)}–{_fmt(hi)} 户", "#ffffff", None))
+    spec.legend.append((f"符合 {band.label()}", "#ffffff", None))
     xy = _label_points(c.geometry.to_numpy())
     names = c["name"].astype(str).to_numpy()
     fail = over | under

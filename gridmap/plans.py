@@ -7,11 +7,19 @@ redo are journal entries too, so any plan can be replayed and audited. KPIs are
 kept per community and updated only for the communities an edit touches, so a
 dashboard can drive a plan interactively.
 
+A plan is evaluated under a rule **profile** (``Plan(..., profile=...)``;
+:meth:`Plan.from_check` takes the check's): the household band and its
+exemption (:attr:`Plan.band`) and every community rule come from it, and
+:meth:`Plan.kpis`, :meth:`Plan.communities` and :meth:`Plan.findings` run the
+check's own evaluation (:func:`gridmap.evaluation.evaluate_units`) on the plan's
+communities — households outside every unit included — so an unedited plan
+reports exactly what the check reports.
+
 Plans live in the workspace GeoPackage (any ``.gpkg``; created when missing) in
 three attribute tables registered in ``gpkg_contents``:
 
 ``plans``
-    one row per plan: id, name, author, times, CRS, unit kind, digest.
+    one row per plan: id, name, author, times, CRS, unit kind, digest, rule profile.
 ``assignments``
     one row per plan × unit: base and current community, households, WKB geometry.
 ``edit_journal``
@@ -27,6 +35,8 @@ Examples
 >>> import gridmap, gridmap.datasets, tempfile, os
 >>> result = gridmap.check(gridmap.read_study(**gridmap.datasets.demo_config()))
 >>> plan = Plan.from_check(result, name="调整方案一", author="张三")
+>>> plan.band
+SizeBand(min=1000, max=3000, exempt_min_if='sparse', rule_id='community.size')
 >>> plan.kpis()["too_large"], plan.kpis()["too_small"]
 (6, 4)
 >>> edit = plan.move(["330106001001002"], "330106001002", comment="试移")
@@ -43,11 +53,8 @@ Examples
 
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
 import json
 import os
-import sqlite3
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,12 +66,27 @@ from geopandas import GeoDataFrame
 from scipy import sparse
 
 from gridmap import edits as _edits
-from gridmap._atomic import atomic_path, staged_dir
+from gridmap._atomic import staged_dir
+from gridmap._workspace import _now, list_plans, load_plan, save_plan
 from gridmap.edits import EditResult
+from gridmap.evaluation import Evaluation, evaluate_units
+from gridmap.rules import (
+    FINDING_COLUMNS,
+    Profile,
+    SizeBand,
+    exempt_flags,
+    load_profile,
+    required_coordinators,
+)
 
-__all__ = ["Plan", "load_plan", "list_plans", "CHANGE_COLUMNS_ZH", "DEFAULT_MIN", "DEFAULT_MAX"]
+__all__ = ["Plan", "load_plan", "list_plans", "CHANGE_COLUMNS_ZH"]
 
-DEFAULT_MIN, DEFAULT_MAX = 1000, 3000
+#: community columns a plan recomputes from its units (the rest are the community's own attributes)
+_DERIVED = ("name", "households", "grids", "coordinators", "coordinators_required", "status", "size_status",
+            "units", "geometry")
+#: community figures that depend on its territory: known for as-is communities, not assessed once
+#: the plan changes which units a community holds (until a check is run on the new boundaries)
+_TERRITORIAL = ("facility_types", "facilities", "floor_area_m2:", "coverage:", "covered:", "area_km2", "population")
 #: Chinese headers of the change list (unit, from, to, 户数)
 CHANGE_COLUMNS_ZH = {
     "unit_id": "单元编码", "unit_name": "单元名称", "from_community": "原社区编码",
@@ -74,15 +96,6 @@ _UNIT_ZH = {"grids": "网格", "blocks": "小区", "buildings": "楼栋"}
 
 #: test hook: called inside the save transaction just before COMMIT
 _before_commit = None
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _digest(labels: pd.Series) -> str:
-    pairs = sorted(zip(labels.index.astype(str), labels.astype(str), strict=True))
-    return hashlib.sha256(json.dumps(pairs, ensure_ascii=False).encode()).hexdigest()
 
 
 class Plan:
@@ -107,8 +120,13 @@ class Plan:
         (households outside every grid); they stay with the community.
     community_attrs
         Community attributes the rules read (e.g. ``street``, ``sparse`` 居民分散,
-        ``old_estate``), indexed by community id; a sparse community is exempt
-        from the minimum.
+        ``old_estate``) and the check's figures (staff, facilities, coverage, …),
+        indexed by community id. Communities listed here without units are kept
+        with their ``households`` as a fixed remainder.
+    profile
+        The rule profile (name, path or :class:`~gridmap.rules.Profile`; default
+        ``"national"``): the household band, its exemption and every rule the
+        plan's KPIs and findings apply (:attr:`band`).
 
     Notes
     -----
@@ -119,7 +137,8 @@ class Plan:
     def __init__(self, units: GeoDataFrame, *, name: str = "方案", author: str = "",
                  community_names: dict | None = None, graph: sparse.csr_array | None = None,
                  unit_kind: str = "grids", plan_id: str | None = None, tolerance: float = 1.0,
-                 community_offsets: dict | None = None, community_attrs: pd.DataFrame | None = None) -> None:
+                 community_offsets: dict | None = None, community_attrs: pd.DataFrame | None = None,
+                 profile: str | Profile = "national") -> None:
         missing = [c for c in ("community_id", "households") if c not in units.columns]
         if missing:
             raise ValueError(f"units lack columns {missing}; a plan needs community_id and households per unit")
@@ -130,7 +149,9 @@ class Plan:
         units.index = units.index.astype(str)
         units.index.name = "unit_id"
         units["community_id"] = units["community_id"].astype(str).astype(object)
-        units["households"] = pd.to_numeric(units["households"], errors="coerce").fillna(0).astype("int64")
+        hh = pd.to_numeric(units["households"], errors="coerce")
+        self._hh_float = hh.astype("float64").to_numpy()  # NaN = unknown (not assessed, never 0)
+        units["households"] = hh.fillna(0).astype("int64")
         self.units = units
         self.name = name
         self.author = author
@@ -138,8 +159,10 @@ class Plan:
         self.unit_kind = unit_kind
         self.community_names = {str(k): str(v) for k, v in (community_names or {}).items()}
         self.offsets = {str(k): int(v) for k, v in (community_offsets or {}).items() if int(v)}
-        attrs = community_attrs if community_attrs is not None else pd.DataFrame(index=pd.Index([], dtype=object))
-        self.community_attrs = attrs.set_axis(attrs.index.astype(str), axis=0)
+        self.community_attrs = community_attrs if community_attrs is not None else pd.DataFrame(index=pd.Index([], dtype=object))
+        self._profile = load_profile(profile)
+        self._version = 0
+        self._cache: dict = {}
         self.created = _now()
         self.excluded: list[str] = []
         self._graph = graph
@@ -150,11 +173,6 @@ class Plan:
         self._undo: list[int] = []
         self._redo: list[int] = []
         self._hh = self.units["households"].to_numpy()
-        self._stats = self._labels.groupby(self._labels).size().to_frame("units")
-        self._stats["households"] = self.units.groupby("community_id")["households"].sum()
-        for cid, extra in self.offsets.items():
-            if cid in self._stats.index:
-                self._stats.loc[cid, "households"] += extra
         self._pieces = _edits.community_pieces(self._labels, self.graph) if len(units) else pd.Series(dtype=int)
 
     # ------------------------------------------------------------------ constructors
@@ -173,8 +191,9 @@ class Plan:
         comm_hh = result.communities["households"].fillna(0)
         offsets = (comm_hh.reindex(in_units.index.astype(str)).fillna(0) - in_units.to_numpy()).round().astype(int)
         kwargs.setdefault("community_offsets", offsets[offsets != 0].to_dict())
-        keep = [c for c in ("street", "sparse", "old_estate") if c in result.communities.columns]
+        keep = [c for c in result.communities.columns if c not in ("name", "status", "size_status", result.communities.geometry.name)]
         kwargs.setdefault("community_attrs", pd.DataFrame(result.communities[keep]))
+        kwargs.setdefault("profile", result.profile)
         plan = cls(units, name=name, author=author, community_names=names, **kwargs)
         plan.excluded = excluded
         return plan
@@ -277,6 +296,16 @@ class Plan:
         self._undo.append(seq)
         return EditResult("redo", {"redoes": seq}, changes, _touched(changes))
 
+    def save(self, workspace: str | os.PathLike) -> Path:
+        """Save the plan (and its profile) into the workspace GeoPackage atomically (one transaction).
+
+        New journal entries are appended; entries already stored are never
+        rewritten. Raises ``ValueError`` when the stored plan has entries this
+        object does not know (someone else saved meanwhile) or the name is taken.
+        See :mod:`gridmap._workspace`.
+        """
+        return save_plan(self, workspace, before_commit=_before_commit)
+
     def _entry(self, op, params, changes, author, comment) -> dict:
         return {"seq": len(self.journal), "time": _now(), "author": author or self.author, "op": op,
                 "params": params, "changes": [list(c) for c in changes], "comment": comment}
@@ -284,15 +313,7 @@ class Plan:
     def _change(self, changes) -> None:
         """Apply changes and update only the touched communities' KPIs."""
         self._labels = _edits.apply_changes(self._labels, changes)
-        pos = self._labels.index.get_indexer([c[0] for c in changes])
-        for (_, old, new), p in zip(changes, pos, strict=True):
-            h = int(self._hh[p])
-            for cid, sign in ((old, -1), (new, 1)):
-                if cid not in self._stats.index:
-                    self._stats.loc[cid] = [0, 0]
-                self._stats.loc[cid, "units"] += sign
-                self._stats.loc[cid, "households"] += sign * h
-        self._stats = self._stats[self._stats["units"] > 0]
+        self._version += 1
         touched = _touched(changes)
         for cid in touched:
             members = np.flatnonzero((self._labels == cid).to_numpy())
@@ -302,36 +323,179 @@ class Plan:
                 self._pieces = self._pieces.drop(cid)
 
     # ------------------------------------------------------------------ evaluation
-    def communities(self, *, min_households: int = DEFAULT_MIN, max_households: int = DEFAULT_MAX) -> pd.DataFrame:
-        """Per community: ``name``, ``households``, ``units``, ``pieces``, ``status``
-        (``pass`` / ``too_small`` / ``too_large``) and ``contiguous``."""
-        t = self._stats.copy().sort_index()
+    @property
+    def profile(self) -> Profile:
+        """The rule profile the plan is evaluated under (set it to re-evaluate under another)."""
+        return self._profile
+
+    @profile.setter
+    def profile(self, profile: str | Profile) -> None:
+        self._profile = load_profile(profile)
+        self._version += 1
+
+    @property
+    def band(self) -> SizeBand | None:
+        """The household band of :attr:`profile` (:meth:`gridmap.rules.Profile.size_band`), None when it has none."""
+        return self._profile.size_band()
+
+    def set_profile(self, profile: str | Profile, *, community_attrs: pd.DataFrame | None = None) -> None:
+        """Evaluate the plan under another profile, with that profile's check figures per community
+        (``community_attrs``, e.g. the communities of a check under ``profile``) when given."""
+        if community_attrs is not None:
+            self.community_attrs = community_attrs
+        self.profile = profile
+
+    @property
+    def community_attrs(self) -> pd.DataFrame:
+        """The communities' own attributes and the check's figures, indexed by community id (text)."""
+        return self._attrs
+
+    @community_attrs.setter
+    def community_attrs(self, frame: pd.DataFrame) -> None:
+        frame = pd.DataFrame(frame)
+        frame = frame.drop(columns=[c for c in frame.columns if str(frame[c].dtype) == "geometry"])
+        self._attrs = frame.set_axis(frame.index.astype(str), axis=0)
+        self._attrs_gen = getattr(self, "_attrs_gen", 0) + 1
+
+    def _remainders(self) -> pd.Series:
+        """Households per community outside every unit: the offsets, plus the whole size of the
+        communities that hold no unit at all (known from ``community_attrs``)."""
+        rem = pd.Series(self.offsets, dtype="float64")
+        attrs = self.community_attrs
+        if "households" in attrs.columns:
+            unitless = attrs.index[~attrs.index.isin(self.units["community_id"].unique())]
+            extra = pd.to_numeric(attrs.loc[unitless, "households"], errors="coerce")
+            rem = pd.concat([rem, extra[~extra.index.isin(rem.index)]])
+        return rem
+
+    def _touched_since_base(self, labels: pd.Series) -> set[str]:
+        base = self.units["community_id"]
+        moved = base.to_numpy() != labels.to_numpy()
+        return set(base[moved]) | set(labels[moved])
+
+    def _table(self, labels: pd.Series, profile: Profile) -> pd.DataFrame:
+        """The community metrics of an assignment, in the shape :func:`gridmap.check` evaluates:
+        unit sums plus the fixed remainders, and the community's own attributes (figures that
+        depend on the territory are kept for as-is communities only)."""
+        coords = (pd.to_numeric(self.units["coordinators"], errors="coerce").to_numpy(dtype="float64")
+                  if "coordinators" in self.units.columns else np.full(len(self.units), np.nan))
+        per_unit = pd.DataFrame({"community_id": labels.to_numpy(), "households": self._hh_float,
+                                 "coordinators": coords}, index=self.units.index)
+        add_rule = profile.first("coordinators", "grid")
+        per_unit["coordinators_required"] = (required_coordinators(per_unit["households"], add_rule)
+                                             if add_rule is not None else np.nan)
+        g = per_unit.groupby("community_id")
+        t = pd.DataFrame({"units": g.size(), "households": g["households"].sum(min_count=1),
+                          "coordinators": g["coordinators"].sum(min_count=1),
+                          "coordinators_required": g["coordinators_required"].sum(min_count=1)})
+        rem = self._remainders()
+        keep = rem[(rem.fillna(0) != 0) | ~rem.index.isin(self.units["community_id"].unique())]
+        t = t.reindex(t.index.union(keep.index))
+        t["units"] = t["units"].fillna(0).astype("int64")
+        extra = rem.reindex(t.index)
+        t["households"] = t["households"].add(extra, fill_value=0).where(t["households"].notna() | extra.notna())
+        t = t.sort_index()
         t.index.name = "community_id"
         t.insert(0, "name", [self.community_name(c) for c in t.index])
-        t["pieces"] = self._pieces.reindex(t.index).fillna(1).astype("int64")
-        t["contiguous"] = t["pieces"] == 1
-        small = (t["households"] < min_households) & ~t.index.isin(self.exempt_min())
-        t["status"] = np.where(small, "too_small",
-                               np.where(t["households"] > max_households, "too_large", "pass"))
+        if self.unit_kind == "grids":
+            t["grids"] = t["units"]
+        attrs = self.community_attrs
+        cols = [c for c in attrs.columns if c not in _DERIVED]
+        if cols:
+            joined = attrs[cols].reindex(t.index)
+            changed = t.index.isin(sorted(self._touched_since_base(labels)))
+            for c in cols:
+                col = joined[c]
+                if changed.any() and str(c).startswith(_TERRITORIAL):
+                    col = col.astype(object).where(~changed, np.nan)
+                t[c] = col.to_numpy()
         return t
 
-    def exempt_min(self) -> list[str]:
-        """Communities exempt from the minimum (flag ``sparse``, 居民分散)."""
-        if "sparse" not in self.community_attrs.columns:
-            return []
-        flag = self.community_attrs["sparse"]
-        return sorted(flag.index[flag.fillna(False).astype(bool)].astype(str))
+    def _evaluate(self, *, base: bool = False, lang: str = "zh", profile: Profile | None = None) -> tuple:
+        """(community table, :class:`~gridmap.evaluation.Evaluation`) of the current (or as-is) assignment."""
+        profile = profile or self._profile
+        key = (self._version if not base else -1, self._attrs_gen, base, lang, profile.id, id(profile))
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        labels = self.units["community_id"] if base else self._labels
+        table = self._table(labels, profile)
+        ev = evaluate_units(table, profile, level="community", lang=lang)
+        if len(self._cache) > 16:
+            self._cache.clear()
+        self._cache[key] = (table, ev)
+        return table, ev
 
-    def kpis(self, *, min_households: int = DEFAULT_MIN, max_households: int = DEFAULT_MAX) -> dict:
-        """Headline numbers for a dashboard: communities in/out of the band, moves, contiguity."""
-        t = self.communities(min_households=min_households, max_households=max_households)
-        ch = self.changes()
+    def _profile_for(self, min_households, max_households) -> Profile:
+        """The plan's profile, or a copy with an explicit band override (:meth:`Profile.with_band`)."""
+        if min_households is None and max_households is None:
+            return self._profile
+        return self._profile.with_band(min=min_households, max=max_households)
+
+    def evaluation(self, *, base: bool = False, lang: str = "zh") -> Evaluation:
+        """The :func:`gridmap.evaluation.evaluate_units` result of the plan's communities (or the as-is ones)."""
+        return self._evaluate(base=base, lang=lang)[1]
+
+    def communities(self, *, base: bool = False, min_households: int | None = None,
+                    max_households: int | None = None) -> pd.DataFrame:
+        """Per community: ``name``, ``households`` (remainders outside units included), ``units``,
+        ``pieces``, ``contiguous``, ``status`` (the size status against :attr:`band`: ``pass`` /
+        ``too_small`` / ``too_large`` / ``not_assessed``) and ``rules_status`` (overall status of
+        every rule of the profile, as :func:`gridmap.check` gives it).
+
+        ``base=True`` evaluates the as-is assignment. ``min_households`` / ``max_households``
+        override the profile's band explicitly (the band's rule is re-run with them too).
+        """
+        table, ev = self._evaluate(base=base, profile=self._profile_for(min_households, max_households))
+        t = table[["name", "households", "units"]].copy()
+        pieces = self._base_pieces() if base else self._pieces
+        t["pieces"] = pieces.reindex(t.index).fillna(0).astype("int64")
+        t["contiguous"] = t["pieces"] <= 1
+        t["status"] = ev.size.reindex(t.index).to_numpy()
+        t["rules_status"] = ev.status.reindex(t.index).to_numpy()
+        return t
+
+    def _base_pieces(self) -> pd.Series:
+        if "base_pieces" not in self._cache:
+            base = self.units["community_id"]
+            self._cache["base_pieces"] = _edits.community_pieces(base, self.graph) if len(base) else pd.Series(dtype=int)
+        return self._cache["base_pieces"]
+
+    def exempt_min(self) -> list[str]:
+        """Communities exempt from the band's minimum: those flagged by the band's ``exempt_min_if``
+        column (e.g. ``sparse`` 居民分散 under ``national``); none when the profile has no exemption."""
+        band = self.band
+        if band is None or not band.exempt_min_if:
+            return []
+        flag = exempt_flags(self.community_attrs, band.exempt_min_if)
+        return sorted(flag.index[flag.to_numpy()].astype(str))
+
+    def kpis(self, *, base: bool = False, min_households: int | None = None,
+             max_households: int | None = None) -> dict:
+        """Headline numbers: communities per size status against :attr:`band` (``in_band``,
+        ``too_small``, ``too_large``, ``size_not_assessed``; None when the profile has no band),
+        overall rule status (``rules_fail`` …), moves and contiguity."""
+        t = self.communities(base=base, min_households=min_households, max_households=max_households)
+        size = t["status"].value_counts()
+        rules = t["rules_status"].value_counts()
+        band = self._profile_for(min_households, max_households).size_band()
+        has_band = band is not None
+        ch = self.changes() if not base else self.changes().iloc[:0]
+        hh = t["households"]
         return {
-            "communities": int(len(t)), "in_band": int((t.status == "pass").sum()),
-            "too_small": int((t.status == "too_small").sum()), "too_large": int((t.status == "too_large").sum()),
+            "profile": self._profile.id,
+            "band": [band.min, band.max] if has_band else None,
+            "exempt_min_if": band.exempt_min_if if has_band else None,
+            "communities": int(len(t)),
+            "in_band": int(size.get("pass", 0)) if has_band else None,
+            "too_small": int(size.get("too_small", 0)) if has_band else None,
+            "too_large": int(size.get("too_large", 0)) if has_band else None,
+            "size_not_assessed": int(size.get("not_assessed", 0)),
+            **{f"rules_{s}": int(rules.get(s, 0)) for s in ("pass", "warning", "fail", "not_assessed")},
             "non_contiguous": int((~t.contiguous).sum()), "units_moved": int(len(ch)),
             "households_moved": int(ch["households"].sum()) if len(ch) else 0,
-            "households_total": int(self._hh.sum()) + sum(self.offsets.values()), "edits": len(self.journal),
+            "households_total": int(hh.fillna(0).sum()) if hh.notna().any() else None,
+            "edits": len(self.journal),
         }
 
     def changes(self) -> pd.DataFrame:
@@ -361,45 +525,41 @@ class Plan:
         """Communities wholly surrounded by another (see :func:`gridmap.edits.enclaves`)."""
         return _edits.enclaves(self._labels, self.graph, geometry=self.units.geometry, tolerance=self._tolerance)
 
-    def dissolve(self, *, min_households: int = DEFAULT_MIN, max_households: int = DEFAULT_MAX) -> GeoDataFrame:
-        """The plan's community boundaries: units dissolved per community, with KPIs."""
-        g = GeoDataFrame({"community_id": self._labels.to_numpy()}, geometry=self.units.geometry.to_numpy(),
+    def dissolve(self, *, base: bool = False, min_households: int | None = None,
+                 max_households: int | None = None) -> GeoDataFrame:
+        """The plan's community boundaries: units dissolved per community, with :meth:`communities`
+        (a community that holds no unit, only households outside every unit, has no geometry)."""
+        labels = self.units["community_id"] if base else self._labels
+        g = GeoDataFrame({"community_id": labels.to_numpy()}, geometry=self.units.geometry.to_numpy(),
                          crs=self.units.crs)
         geoms = g.dissolve(by="community_id").geometry
-        t = self.communities(min_households=min_households, max_households=max_households)
+        t = self.communities(base=base, min_households=min_households, max_households=max_households)
         return GeoDataFrame(t, geometry=geoms.reindex(t.index).to_numpy(), crs=self.units.crs)
 
-    def findings(self, profile="national", *, lang: str = "zh") -> pd.DataFrame:
-        """Re-run gridmap's rules (:mod:`gridmap.metrics`, :mod:`gridmap.rules`) on the plan.
+    def findings(self, profile=None, *, lang: str = "zh", base: bool = False) -> pd.DataFrame:
+        """The community rules of the profile (:func:`gridmap.evaluation.evaluate_units`, the check's
+        evaluation) on the plan's communities.
 
-        Community-level rules see the new communities (households, grids,
-        coordinators summed over their units); non-contiguous communities add a
-        ``plan.contiguity`` finding.
+        Households, grids, coordinators and required coordinators are summed over each
+        community's units plus its remainder outside them; a community the plan changed keeps
+        its own attributes (staff, flags, …) but figures that depend on its territory
+        (facilities, coverage, population) are not assessed until a check runs on the new
+        boundaries. Non-contiguous communities add a ``plan.contiguity`` finding. ``profile``
+        (default: :attr:`profile`) evaluates under another profile explicitly.
         """
-        from gridmap.metrics import community_metrics
-        from gridmap.rules import FINDING_COLUMNS, evaluate, load_profile, required_coordinators
-
-        prof = load_profile(profile)
-        comm = self.dissolve()[["name", "geometry"]]
-        extra_cols = [c for c in self.community_attrs.columns if c not in comm.columns]
-        if extra_cols:
-            attrs = self.community_attrs[extra_cols].reindex(comm.index)
-            for col in extra_cols:
-                comm[col] = attrs[col].to_numpy()
-        grid_table = pd.DataFrame({"community_id": self._labels.to_numpy(),
-                                   "households": self.units["households"].astype("float64").to_numpy(),
-                                   "coordinators": (self.units["coordinators"].astype("float64").to_numpy()
-                                                    if "coordinators" in self.units.columns else np.nan)},
-                                  index=self.units.index)
-        table = community_metrics(comm, grid_table, None, None, None)
-        table["households"] = table["households"] + pd.Series(self.offsets, dtype="float64").reindex(table.index).fillna(0)
-        rule = prof.first("coordinators", "grid")
-        if rule is not None:
-            grid_table["coordinators_required"] = required_coordinators(grid_table["households"], rule)
-            req = grid_table.groupby("community_id")["coordinators_required"].sum(min_count=1)
-            table["coordinators_required"] = req.reindex(table.index.astype(str)).to_numpy()
-        found = evaluate(table, prof, level="community", lang=lang)
-        extra = self.contiguity()
+        prof = self._profile if profile is None else load_profile(profile)
+        table, ev = self._evaluate(base=base, lang=lang, profile=prof)
+        found = ev.findings
+        changed = sorted(self._touched_since_base(self._labels)) if not base else []
+        if changed and len(found):
+            terr = {r.id for r in prof.rules if any(str(c).startswith(_TERRITORIAL) for c in r.inputs())}
+            terr |= {r.id for r in prof.rules if r.kind in ("facilities", "floor_area", "coverage")}
+            m = found["unit_id"].isin(changed) & found["rule_id"].isin(terr) & (found["status"] == "not_assessed")
+            if m.any():
+                found = found.copy()
+                found.loc[m, "message"] = ("未评估：方案调整了该社区的范围，请按新边界重新检查" if lang == "zh"
+                                           else "not assessed: the plan changed this community's territory; re-run the check on the new boundaries")
+        extra = _edits.check_contiguity(self.units["community_id"] if base else self._labels, self.graph)
         if len(extra):
             rows = pd.DataFrame({
                 "level": "community", "unit_id": extra["community_id"],
@@ -409,7 +569,7 @@ class Plan:
                 "source": "gridmap 方案检查：社区应为连续的一片", "severity": "error", "rule_title": "社区连续性",
             })
             found = pd.concat([found, rows[FINDING_COLUMNS]], ignore_index=True)
-        return found
+        return found.reset_index(drop=True)
 
     def audit(self) -> pd.DataFrame:
         """The journal as a table: ``seq, time, author, op, params, units, comment``."""
@@ -426,259 +586,44 @@ class Plan:
         return labels
 
     # ------------------------------------------------------------------ outputs
-    def export(self, out: str | os.PathLike, *, encoding: str = "utf-8", profile="national",
-               formats: Sequence[str] = ("gpkg", "shp", "csv", "xlsx"), min_households: int = DEFAULT_MIN,
-               max_households: int = DEFAULT_MAX) -> dict[str, Path]:
+    def export(self, out: str | os.PathLike, *, encoding: str = "utf-8", profile=None,
+               formats: Sequence[str] = ("gpkg", "shp", "csv", "xlsx"), min_households: int | None = None,
+               max_households: int | None = None) -> dict[str, Path]:
         """Write the files a planner files; all appear together or not at all.
 
         ``communities.gpkg`` and ``communities.shp`` (dissolved boundaries; the
         Shapefile in ``encoding``, e.g. ``"gbk"`` for older GIS, with a ``.cpg``),
         ``findings.csv`` (rules re-run on the plan), ``changes.csv`` / ``changes.xlsx``
-        (单元编码, 原社区, 新社区, 户数 …) and ``plan.json`` (KPIs).
+        (单元编码, 原社区, 新社区, 户数 …) and ``plan.json`` (KPIs). ``profile`` (default
+        :attr:`profile`) and ``min_households`` / ``max_households`` override the plan's
+        profile and band explicitly.
         """
-        with staged_dir(out) as (stage, written):
-            comm = self.dissolve(min_households=min_households, max_households=max_households)
-            layer = comm.reset_index()[["community_id", "name", "households", "units", "pieces", "status", "geometry"]]
-            if "gpkg" in formats:
-                layer.to_file(stage / "communities.gpkg", layer="communities", driver="GPKG")
-            if "shp" in formats:
-                shp = layer.rename(columns={"community_id": "comm_id"})
-                shp.to_file(stage / "communities.shp", driver="ESRI Shapefile", encoding=encoding)
-            if "csv" in formats:
-                self.findings(profile).to_csv(stage / "findings.csv", index=False, encoding="utf-8-sig")
-                self.changes_zh().to_csv(stage / "changes.csv", index=False, encoding="utf-8-sig")
-            if "xlsx" in formats:
-                self.changes_zh().to_excel(stage / "changes.xlsx", index=False, sheet_name="调整清单")
-            summary = {"plan": self.name, "plan_id": self.plan_id, "author": self.author,
-                       **self.kpis(min_households=min_households, max_households=max_households)}
-            (stage / "plan.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
-        return written
-
-    # ------------------------------------------------------------------ storage
-    def save(self, workspace: str | os.PathLike) -> Path:
-        """Save the plan into the workspace GeoPackage atomically (one transaction).
-
-        New journal entries are appended; entries already stored are never
-        rewritten. Raises ``ValueError`` when the stored plan has entries this
-        object does not know (someone else saved meanwhile) or the name is taken.
-        """
-        path = Path(workspace)
-        _ensure_gpkg(path)
-        con = sqlite3.connect(path, timeout=30, isolation_level=None)
+        saved = self._profile
+        if profile is not None:
+            self._profile = load_profile(profile)
         try:
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                _ensure_tables(con)
-                other = con.execute("SELECT plan_id FROM plans WHERE name = ? AND plan_id != ?",
-                                    (self.name, self.plan_id)).fetchone()
-                if other:
-                    raise ValueError(f"方案名 {self.name!r} 已被另一个方案使用 (plan {other[0]}); choose another name")
-                stored = con.execute("SELECT COUNT(*) FROM edit_journal WHERE plan_id = ?", (self.plan_id,)).fetchone()[0]
-                if stored != self._saved:
-                    raise ValueError(f"plan {self.name!r} was saved elsewhere meanwhile ({stored} journal entries "
-                                     f"stored, this copy knows {self._saved}); load it again")
-                now = _now()
-                con.execute("DELETE FROM plans WHERE plan_id = ?", (self.plan_id,))
-                con.execute(
-                    "INSERT INTO plans (plan_id, name, author, created, updated, crs_wkt, unit_kind, "
-                    "community_names, digest, units, journal_entries, community_offsets, community_attrs) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (self.plan_id, self.name, self.author, self.created, now,
-                     self.units.crs.to_wkt() if self.units.crs is not None else None, self.unit_kind,
-                     json.dumps(self.community_names, ensure_ascii=False), _digest(self._labels),
-                     len(self.units), len(self.journal), json.dumps(self.offsets, ensure_ascii=False),
-                     self.community_attrs.to_json(orient="split", force_ascii=False)))
-                con.execute("DELETE FROM assignments WHERE plan_id = ?", (self.plan_id,))
-                u = self.units
-                wkb = shapely.to_wkb(np.asarray(u.geometry.values))
-                names = u["name"].astype(str).tolist() if "name" in u.columns else [None] * len(u)
-                coords = (u["coordinators"].astype("float64").where(u["coordinators"].notna(), None).tolist()
-                          if "coordinators" in u.columns else [None] * len(u))
-                con.executemany(
-                    "INSERT INTO assignments (plan_id, unit_id, base_community_id, community_id, households, "
-                    "unit_name, coordinators, geom_wkb) VALUES (?,?,?,?,?,?,?,?)",
-                    zip([self.plan_id] * len(u), u.index.tolist(), u["community_id"].tolist(),
-                        self._labels.astype(str).tolist(), u["households"].astype(int).tolist(), names, coords,
-                        wkb, strict=True))
-                con.executemany(
-                    "INSERT INTO edit_journal (plan_id, seq, time, author, op, params, changes, comment) "
-                    "VALUES (?,?,?,?,?,?,?,?)",
-                    [(self.plan_id, e["seq"], e["time"], e["author"], e["op"],
-                      json.dumps(e["params"], ensure_ascii=False), json.dumps(e["changes"], ensure_ascii=False),
-                      e["comment"]) for e in self.journal[self._saved:]])
-                con.execute("UPDATE gpkg_contents SET last_change = ? WHERE table_name IN "
-                            "('plans', 'assignments', 'edit_journal')", (now.replace("+00:00", "Z"),))
-                if _before_commit is not None:
-                    _before_commit()
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+            with staged_dir(out) as (stage, written):
+                comm = self.dissolve(min_households=min_households, max_households=max_households)
+                layer = comm.reset_index()[["community_id", "name", "households", "units", "pieces", "status", "geometry"]]
+                if "gpkg" in formats:
+                    layer.to_file(stage / "communities.gpkg", layer="communities", driver="GPKG")
+                if "shp" in formats:
+                    shp = layer.rename(columns={"community_id": "comm_id"})
+                    shp.to_file(stage / "communities.shp", driver="ESRI Shapefile", encoding=encoding)
+                if "csv" in formats:
+                    prof = self._profile_for(min_households, max_households)
+                    self.findings(prof).to_csv(stage / "findings.csv", index=False, encoding="utf-8-sig")
+                    self.changes_zh().to_csv(stage / "changes.csv", index=False, encoding="utf-8-sig")
+                if "xlsx" in formats:
+                    self.changes_zh().to_excel(stage / "changes.xlsx", index=False, sheet_name="调整清单")
+                summary = {"plan": self.name, "plan_id": self.plan_id, "author": self.author,
+                           **self.kpis(min_households=min_households, max_households=max_households)}
+                (stage / "plan.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
         finally:
-            con.close()
-        self._saved = len(self.journal)
-        return path
-
-
-def _attrs_from_json(text):
-    if not text:
-        return None
-    import io
-
-    frame = pd.read_json(io.StringIO(text), orient="split", dtype=False)
-    frame.index = frame.index.astype(str)
-    return frame
-
+            self._profile = saved
+        return written
 
 def _touched(changes) -> tuple[str, ...]:
     return tuple(sorted({c[1] for c in changes} | {c[2] for c in changes}))
 
 
-# --------------------------------------------------------------------------- workspace
-
-
-_GPKG_CORE = """
-PRAGMA application_id = 1196444487;
-PRAGMA user_version = 10400;
-CREATE TABLE gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY,
-  organization TEXT NOT NULL, organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL,
-  description TEXT);
-INSERT INTO gpkg_spatial_ref_sys VALUES ('Undefined cartesian SRS', -1, 'NONE', -1, 'undefined', NULL);
-INSERT INTO gpkg_spatial_ref_sys VALUES ('Undefined geographic SRS', 0, 'NONE', 0, 'undefined', NULL);
-INSERT INTO gpkg_spatial_ref_sys VALUES ('WGS 84 geodetic', 4326, 'EPSG', 4326,
-  'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AUTHORITY["EPSG","4326"]]',
-  NULL);
-CREATE TABLE gpkg_contents (table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL,
-  identifier TEXT UNIQUE, description TEXT DEFAULT '',
-  last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
-  min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER,
-  CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id));
-CREATE TABLE gpkg_geometry_columns (table_name TEXT NOT NULL, column_name TEXT NOT NULL,
-  geometry_type_name TEXT NOT NULL, srs_id INTEGER NOT NULL, z TINYINT NOT NULL, m TINYINT NOT NULL,
-  CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name));
-"""
-
-_TABLES = {
-    "plans": "CREATE TABLE IF NOT EXISTS plans (fid INTEGER PRIMARY KEY AUTOINCREMENT, plan_id TEXT NOT NULL UNIQUE, "
-             "name TEXT NOT NULL UNIQUE, author TEXT, created TEXT, updated TEXT, crs_wkt TEXT, unit_kind TEXT, "
-             "community_names TEXT, digest TEXT, units INTEGER, journal_entries INTEGER, "
-             "community_offsets TEXT, community_attrs TEXT)",
-    "assignments": "CREATE TABLE IF NOT EXISTS assignments (fid INTEGER PRIMARY KEY AUTOINCREMENT, plan_id TEXT NOT NULL, "
-                   "unit_id TEXT NOT NULL, base_community_id TEXT, community_id TEXT, households INTEGER, "
-                   "unit_name TEXT, coordinators REAL, geom_wkb BLOB, UNIQUE (plan_id, unit_id))",
-    "edit_journal": "CREATE TABLE IF NOT EXISTS edit_journal (fid INTEGER PRIMARY KEY AUTOINCREMENT, plan_id TEXT NOT NULL, "
-                    "seq INTEGER NOT NULL, time TEXT NOT NULL, author TEXT, op TEXT NOT NULL, params TEXT, "
-                    "changes TEXT, comment TEXT, UNIQUE (plan_id, seq))",
-}
-_DESCRIPTIONS = {"plans": "gridmap 调整方案 (plans)", "assignments": "gridmap 方案单元归属 (plan assignments)",
-                 "edit_journal": "gridmap 编辑日志，只追加 (append-only edit journal)"}
-
-
-def _ensure_gpkg(path: Path) -> None:
-    if path.exists():
-        return
-    with atomic_path(path, suffix=".gpkg") as tmp:
-        con = sqlite3.connect(tmp)
-        con.executescript(_GPKG_CORE)
-        con.commit()
-        con.close()
-
-
-def _ensure_tables(con: sqlite3.Connection) -> None:
-    has_contents = con.execute("SELECT 1 FROM sqlite_master WHERE name = 'gpkg_contents'").fetchone()
-    for table, ddl in _TABLES.items():
-        con.execute(ddl)
-        if has_contents:
-            con.execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
-                        "VALUES (?, 'attributes', ?, ?)", (table, table, _DESCRIPTIONS[table]))
-    con.execute("CREATE TRIGGER IF NOT EXISTS edit_journal_append_only_u BEFORE UPDATE ON edit_journal "
-                "BEGIN SELECT RAISE(ABORT, 'edit_journal is append-only'); END")
-    con.execute("CREATE TRIGGER IF NOT EXISTS edit_journal_append_only_d BEFORE DELETE ON edit_journal "
-                "BEGIN SELECT RAISE(ABORT, 'edit_journal is append-only'); END")
-
-
-def _connect_read(path: Path) -> sqlite3.Connection:
-    """Open for reading; read-write when allowed, so SQLite rolls back the hot journal
-    a process killed mid-save leaves behind (a read-only connection cannot)."""
-    if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
-        return sqlite3.connect(path, timeout=30)
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-
-
-def list_plans(workspace: str | os.PathLike) -> pd.DataFrame:
-    """The plans saved in a workspace: ``plan_id, name, author, created, updated, units, journal_entries``."""
-    cols = ["plan_id", "name", "author", "created", "updated", "units", "journal_entries"]
-    path = Path(workspace)
-    if not path.exists():
-        return pd.DataFrame(columns=cols)
-    con = _connect_read(path)
-    try:
-        if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'plans'").fetchone():
-            return pd.DataFrame(columns=cols)
-        return pd.read_sql_query(f"SELECT {', '.join(cols)} FROM plans ORDER BY updated", con)
-    finally:
-        con.close()
-
-
-def load_plan(workspace: str | os.PathLike, plan: str, *, graph=None) -> Plan:
-    """Load a saved plan by name or id, verifying its digest and replaying its journal.
-
-    ``graph`` is the unit adjacency to reuse (e.g. of the as-is plan of the same
-    units); by default it is computed from the geometry when first needed.
-
-    Raises
-    ------
-    KeyError
-        Listing the saved plans, when there is no such plan.
-    ValueError
-        When the stored assignment does not match its digest or its journal.
-    """
-    from pyproj import CRS
-
-    path = Path(workspace)
-    if not path.exists():
-        raise KeyError(f"工作区不存在 / workspace not found: {path}")
-    con = _connect_read(path)
-    try:
-        row = con.execute("SELECT plan_id, name, author, created, crs_wkt, unit_kind, community_names, digest, "
-                          "community_offsets, community_attrs "
-                          "FROM plans WHERE plan_id = ? OR name = ?", (plan, plan)).fetchone()
-        if row is None:
-            names = [r[0] for r in con.execute("SELECT name FROM plans ORDER BY updated")]
-            raise KeyError(f"没有方案 {plan!r}；已保存的方案：{', '.join(names) or '（无）'}")
-        plan_id, name, author, created, crs_wkt, unit_kind, cnames, digest, offsets, cattrs = row
-        a = pd.read_sql_query("SELECT unit_id, base_community_id, community_id, households, unit_name, coordinators, "
-                              "geom_wkb FROM assignments WHERE plan_id = ? ORDER BY fid", con, params=(plan_id,))
-        j = pd.read_sql_query("SELECT seq, time, author, op, params, changes, comment FROM edit_journal "
-                              "WHERE plan_id = ? ORDER BY seq", con, params=(plan_id,))
-    finally:
-        con.close()
-    units = GeoDataFrame({"name": a["unit_name"].to_numpy(), "community_id": a["base_community_id"].to_numpy(),
-                          "households": a["households"].to_numpy(), "coordinators": a["coordinators"].astype("float64").to_numpy()},
-                         geometry=shapely.from_wkb(a["geom_wkb"].to_numpy()), index=pd.Index(a["unit_id"], name="unit_id"),
-                         crs=CRS.from_wkt(crs_wkt) if crs_wkt else None)
-    p = Plan(units, name=name, author=author or "", community_names=json.loads(cnames or "{}"),
-             unit_kind=unit_kind or "grids", plan_id=plan_id, community_offsets=json.loads(offsets or "{}"),
-             community_attrs=_attrs_from_json(cattrs), graph=graph)
-    p.created = created
-    stored = pd.Series(a["community_id"].to_numpy(), index=units.index, dtype=object)
-    if _digest(stored) != digest:
-        raise ValueError(f"方案 {name!r} 的存储内容与校验值不符 (digest mismatch): the workspace {path} is damaged")
-    for r in j.itertuples(index=False):
-        entry = {"seq": int(r.seq), "time": r.time, "author": r.author or "", "op": r.op,
-                 "params": json.loads(r.params or "{}"), "changes": json.loads(r.changes or "[]"), "comment": r.comment or ""}
-        changes = tuple(tuple(c) for c in entry["changes"])
-        if changes:
-            p._change(changes)
-        p.journal.append(entry)
-        if entry["op"] == "undo":
-            p._redo.append(p._undo.pop())
-        elif entry["op"] == "redo":
-            p._undo.append(p._redo.pop())
-        else:
-            p._undo.append(entry["seq"])
-            p._redo.clear()
-    if not p._labels.astype(str).equals(stored.astype(str)):
-        raise ValueError(f"方案 {name!r}：日志重放结果与存储的归属不一致 (journal replay does not match the stored assignment)")
-    p._saved = len(p.journal)
-    return p

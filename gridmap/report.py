@@ -53,6 +53,7 @@ from geopandas import GeoDataFrame
 from gridmap import maps
 from gridmap._atomic import atomic_path, staged_dir
 from gridmap.crs import crs_label
+from gridmap.evaluation import rule_summary, size_counts
 
 __all__ = [
     "write_report",
@@ -73,10 +74,13 @@ FORMATS = {".pdf": "pdf", ".html": "html", ".htm": "html", ".xlsx": "xlsx", ".gp
 #: statuses in Chinese (findings and units)
 STATUS_ZH = {"pass": "合规", "fail": "不合规", "warning": "仅警告项不合规", "not_assessed": "未评估"}
 _SEVERITY_ZH = {"error": "强制", "warning": "建议", "info": "提示"}
+NOT_ASSESSED_ZH = "未评估"
+SIZE_ZH = {"pass": "达标", "too_small": "过小", "too_large": "过大", "not_assessed": NOT_ASSESSED_ZH}
 _LEVEL_ZH = {"community": "社区", "grid": "网格", "study": "全区", "facility": "设施"}
 _COMMUNITY_ZH = {
     "community_id": "社区编码", "name": "社区名称", "street": "街道", "households": "户数", "grids": "网格数",
-    "coordinators": "协理员人数", "coordinators_required": "应配协理员", "status": "综合状态", "sparse": "居民分散",
+    "coordinators": "协理员人数", "coordinators_required": "应配协理员", "status": "综合状态", "size_status": "规模状态",
+    "sparse": "居民分散",
     "old_estate": "老旧小区", "population": "常住人口", "staff": "专职工作人员", "volunteers": "注册志愿者",
     "area_km2": "面积(km²)", "facility_types": "已有设施类型", "facilities": "设施数",
 }
@@ -179,6 +183,40 @@ def _rule_counts(result) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["规则编号", "规则", "层级", "性质", "合规", "不合规", "未评估", "依据"])
 
 
+def plan_rows(plan) -> pd.DataFrame:
+    """The plan's before/after table (指标, 调整前（现状）, 调整后（方案）) from :meth:`gridmap.plans.Plan.kpis`:
+    the same figures the dashboard and ``gridmap rebalance`` show."""
+    before, after = plan.kpis(base=True), plan.kpis()
+    band = plan.band
+
+    def count(k, key):
+        return NOT_ASSESSED_ZH if k[key] is None else f"{k[key]:,}"
+
+    rows = [("规则配置", plan.profile.id, plan.profile.id),
+            ("户数范围", band.label() if band else NOT_ASSESSED_ZH, band.label() if band else NOT_ASSESSED_ZH),
+            ("户数达标社区", *(NOT_ASSESSED_ZH if k["in_band"] is None else f"{k['in_band']} / {k['communities']}"
+                         for k in (before, after))),
+            ("户数过小", count(before, "too_small"), count(after, "too_small")),
+            ("户数过大", count(before, "too_large"), count(after, "too_large")),
+            ("户数未评估", count(before, "size_not_assessed"), count(after, "size_not_assessed")),
+            ("不连续社区", count(before, "non_contiguous"), count(after, "non_contiguous")),
+            ("调整单元", "0", count(after, "units_moved")),
+            ("涉及住户", "0", count(after, "households_moved"))]
+    return pd.DataFrame(rows, columns=["指标", "调整前（现状）", "调整后（方案）"])
+
+
+def plan_sentence(plan) -> str:
+    """One sentence on the plan's result (the figures of :meth:`gridmap.plans.Plan.kpis`)."""
+    kp, band = plan.kpis(), plan.band
+    unit = {"grids": "网格", "blocks": "小区", "buildings": "楼栋"}.get(plan.unit_kind, "单元")
+    head = f"调整 {kp['units_moved']} 个{unit}、{kp['households_moved']:,} 户；"
+    if kp["in_band"] is None:
+        return head + f"规则配置 {plan.profile.id} 无户数范围，规模未评估；不连续 {kp['non_contiguous']}。"
+    na = f"，未评估 {kp['size_not_assessed']}" if kp["size_not_assessed"] else ""
+    return head + (f"调整后 {kp['in_band']} / {kp['communities']} 个社区在 {band.label()}范围内（{plan.profile.id}），"
+                   f"过大 {kp['too_large']}，过小 {kp['too_small']}{na}，不连续 {kp['non_contiguous']}。")
+
+
 def _kpis(result) -> list[tuple[str, str, str]]:
     """(label, value, note) headline figures."""
     s = result.summary()
@@ -187,13 +225,24 @@ def _kpis(result) -> list[tuple[str, str, str]]:
     if s["grids"]:
         out.append(("网格", f"{s['grids']:,}", f"不合规 {gs.get('fail', 0)}，合规 {gs.get('pass', 0)}"))
     out.append(("住户（户）", f"{s['households_total']:,}", f"未能分配到社区 {s['households_unassigned']:,} 户"))
-    size = s["rules"].get("community.size", {})
-    if size:
-        out.append(("规模不达标社区", f"{size.get('fail', 0)}", "社区户数超出标准范围"))
-    coord = s["rules"].get("grid.coordinators", {})
-    if coord:
-        short = _failing(result, "grid.coordinators")["gap"].sum()
-        out.append(("协理员缺口（人）", _num(short), f"{coord.get('fail', 0)} 个网格配备不足"))
+    band = result.profile.size_band()
+    if band is not None:
+        sc = size_counts(result)
+        off = sc["too_small"] + sc["too_large"]
+        assessed = len(result.communities) - sc["not_assessed"]
+        note = f"过小 {sc['too_small']}，过大 {sc['too_large']}（{band.label()}）"
+        if sc["not_assessed"]:
+            note += f"，未评估 {sc['not_assessed']}"
+        out.append(("规模不达标社区", f"{off}" if assessed else NOT_ASSESSED_ZH,
+                    note if assessed else "缺少户数数据，无法评估社区规模"))
+    coord_rule = result.profile.first("coordinators", "grid")
+    if coord_rule is not None and s["grids"]:
+        cs_ = rule_summary(result.findings, coord_rule.id)
+        if cs_["assessed"]:
+            note = f"{cs_['fail']} 个网格配备不足" + (f"，{cs_['not_assessed']} 个网格未评估" if cs_["not_assessed"] else "")
+            out.append(("协理员缺口（人）", _num(cs_["gap"]), note))
+        else:
+            out.append(("协理员缺口（人）", NOT_ASSESSED_ZH, f"{cs_['not_assessed']} 个网格缺少网格员人数，未评估"))
     out.append(("数据质量问题", f"{sum(s['qa'].values()):,}", f"输入警告 {s['problems']['warning']}，已自动修复 {s['problems']['info']}"))
     return out
 
@@ -425,14 +474,18 @@ def _coverage_table(pages: _Pages, cov) -> None:
     table.draw(rows, title="服务设施覆盖", intro="按住户到最近同类设施的距离统计；距离不超过服务半径即为覆盖。")
 
 
-def _plan_spec(units: GeoDataFrame, status: pd.Series, households: pd.Series, names: pd.Series, *, lo, hi):
+def _plan_spec(units: GeoDataFrame, status: pd.Series, households: pd.Series, names: pd.Series, *, band):
     spec = maps._Spec()
-    pal = {"too_large": "#e8553e", "too_small": "#6baed6", "pass": "#b8e186"}
+    pal = {"too_large": "#e8553e", "too_small": "#6baed6", "pass": "#b8e186", "not_assessed": "#d9d9d9"}
     colors = status.map(pal).fillna("#d9d9d9").tolist()
     spec.layers.append(maps._Layer(units, colors, edge="#252525", width=0.8, zorder=2))
     vc = status.value_counts()
-    for key, text in (("too_large", f"超过 {hi:,} 户"), ("too_small", f"少于 {lo:,} 户"), ("pass", f"{lo:,}–{hi:,} 户")):
-        spec.legend.append((f"{text}（{int(vc.get(key, 0))} 个）", pal[key], None))
+    lo = "—" if band is None or band.min is None else f"{_num(band.min)}"
+    hi = "—" if band is None or band.max is None else f"{_num(band.max)}"
+    for key, text in (("too_large", f"超过 {hi} 户"), ("too_small", f"少于 {lo} 户（未豁免）"),
+                      ("pass", band.label() if band is not None else "达标"), ("not_assessed", NOT_ASSESSED_ZH)):
+        if key != "not_assessed" or vc.get(key, 0):
+            spec.legend.append((f"{text}（{int(vc.get(key, 0))} 个）", pal[key], None))
     xy = maps._label_points(units.geometry.to_numpy())
     spec.labels = [(xy[i, 0], xy[i, 1], f"{names.iloc[i]}\n{_num(households.iloc[i])} 户", status.iloc[i] != "pass")
                    for i in range(min(len(units), maps.MAX_LABELS))]
@@ -440,13 +493,12 @@ def _plan_spec(units: GeoDataFrame, status: pd.Series, households: pd.Series, na
 
 
 def _plan_pages(pages: _Pages, result, plan, *, date: str, max_rows: int) -> None:
-    from gridmap.plans import DEFAULT_MAX, DEFAULT_MIN
-
-    lo, hi = DEFAULT_MIN, DEFAULT_MAX
+    band = plan.band
     before = result.communities
-    hh = pd.to_numeric(before["households"], errors="coerce")
-    b_status = pd.Series(np.where(hh < lo, "too_small", np.where(hh > hi, "too_large", "pass")), index=before.index)
-    after = plan.dissolve(min_households=lo, max_households=hi)
+    base = plan.communities(base=True)
+    b_status = base["status"].reindex(before.index.astype(str)).fillna("not_assessed").set_axis(before.index)
+    hh = base["households"].reindex(before.index.astype(str)).set_axis(before.index)
+    after = plan.dissolve()
     names_b = before["name"].astype(str) if "name" in before.columns else before.index.to_series().astype(str)
     fig = pages.new()
     _section_title(fig, f"调整方案：{getattr(plan, 'name', '方案')}（调整前后对比）")
@@ -455,15 +507,15 @@ def _plan_pages(pages: _Pages, result, plan, *, date: str, max_rows: int) -> Non
         (after, after["status"], after["households"], after["name"].astype(str), "调整后（方案）"),
     )):
         ax = fig.add_axes((0.12, 0.5 - k * 0.42, 0.76, 0.37))
-        info = maps.draw_map(ax, result, _plan_spec(units, status, households, names, lo=lo, hi=hi))
+        info = maps.draw_map(ax, result, _plan_spec(units, status, households, names, band=band))
         ax.set_title(label, fontsize=11, fontweight="bold")
         maps._legend(ax, info["spec"], loc="upper left", bbox=(1.005, 1.0), ncol=1, fontsize=6.5)
-    kp = plan.kpis(min_households=lo, max_households=hi)
-    fig.text(_LEFT, 0.045, f"调整 {kp['units_moved']} 个网格、{kp['households_moved']:,} 户；调整后 {kp['in_band']} / "
-             f"{kp['communities']} 个社区在 {lo:,}–{hi:,} 户范围内，过大 {kp['too_large']}，过小 {kp['too_small']}，"
-             f"不连续 {kp['non_contiguous']}。", fontsize=8)
+    fig.text(_LEFT, 0.045, plan_sentence(plan), fontsize=8)
     fig.text(_LEFT, 0.028, maps.source_note(result, date=date).split("\n")[0], fontsize=6.5, color="#555555")
     pages.save(fig)
+    cmp_rows = plan_rows(plan)
+    _Table(pages, list(cmp_rows.columns), [4, 4, 4], aligns=["left", "right", "right"]).draw(
+        cmp_rows.astype(str).values.tolist(), title="调整前后对比", intro="两栏均按同一规则配置、同一户数口径（含网格外住户）计算。")
     ch = plan.changes()
     rows = [[r.unit_id, r.unit_name, f"{r.from_name}（{r.from_community}）", f"{r.to_name}（{r.to_community}）",
              _num(r.households)] for r in ch.head(max_rows).itertuples()]
@@ -549,6 +601,8 @@ def _communities_sheet(result) -> pd.DataFrame:
     fail = _failing(result)
     fail = fail[fail["level"] == "community"].groupby("unit_id")["rule_title"].agg("；".join)
     t["status"] = _status_zh(t["status"])
+    if "size_status" in t.columns:
+        t["size_status"] = t["size_status"].map(lambda v: SIZE_ZH.get(v, v))
     t["failing"] = t["community_id"].astype(str).map(fail).fillna("")
     rename = dict(_COMMUNITY_ZH)
     rename["failing"] = "不合规项"
@@ -591,8 +645,7 @@ def _summary_sheet(result, cov, plan) -> pd.DataFrame:
             share = "" if r["覆盖率"] is None else f"{r['覆盖率']:.1%}"
             rows.append((f"覆盖：{r['设施类型']} {r['服务半径(米)']:g} 米", f"覆盖率 {share}，未覆盖 {_num(r['未覆盖户数'])} 户"))
     if plan is not None:
-        kp = plan.kpis()
-        rows.append(("调整方案", f"{plan.name}：调整 {kp['units_moved']} 个单元、{kp['households_moved']:,} 户"))
+        rows.append(("调整方案", f"{plan.name}：{plan_sentence(plan)}"))
     rows.append(("生成软件", f"gridmap {__version__}"))
     return pd.DataFrame(rows, columns=["项目", "内容"])
 
@@ -722,6 +775,7 @@ def report_xlsx_bytes(result, *, plan=None, coverage=None) -> bytes:
     if plan is not None:
         from gridmap.plans import CHANGE_COLUMNS_ZH
 
+        _write_sheet(wb, fmt, "方案对比", plan_rows(plan))
         _write_sheet(wb, fmt, "方案变更", plan.changes().rename(columns=CHANGE_COLUMNS_ZH))
     wb.close()
     return buf.getvalue()

@@ -75,6 +75,11 @@ def _cmd_report(args) -> int:
         raise ValueError(f"--out {out}: 无法识别的报告格式；可用 {', '.join(report.FORMATS)} 或文件夹")
     result = _check(args)
     plan = _load_plan(args.plan)
+    if plan is not None and plan.profile.id != result.profile.id:
+        # one profile for the whole report: the plan is re-evaluated under the check's profile
+        plan.set_profile(result.profile, community_attrs=result.communities)
+        print(f"方案 {plan.name} 按本次检查的规则配置 {result.profile.id} 重新评估" if args.lang == "zh"
+              else f"plan {plan.name} re-evaluated under this check's profile {result.profile.id}")
     layers_here = bool(args.layers) and not out.suffix and Path(args.layers).resolve() == out.resolve()
     layers: list[Path] = []
     if out.suffix:  # one file, written atomically

@@ -40,7 +40,7 @@ A rule whose input is missing (no column, or a missing value for that unit) is
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from pathlib import Path
 
@@ -62,6 +62,8 @@ __all__ = [
     "FAIL",
     "NOT_ASSESSED",
     "coverage_radius",
+    "exempt_flags",
+    "required_coordinators",
 ]
 
 PASS, FAIL, NOT_ASSESSED = "pass", "fail", "not_assessed"
@@ -146,6 +148,30 @@ class Profile:
         return SizeBand(min=p.get("min"), max=p.get("max"), exempt_min_if=p.get("exempt_min_if"), rule_id=rule.id)
 
 
+    def with_band(self, *, min: float | None = None, max: float | None = None) -> Profile:  # noqa: A002
+        """A copy whose band rule (:meth:`size_band`) has ``min`` and/or ``max`` replaced: an
+        explicit override (e.g. ``gridmap rebalance --min``) that the rule, the KPIs and the
+        solver all see. The copy's id says so (``national[1200–3000]``).
+
+        Examples
+        --------
+        >>> p = load_profile("national").with_band(min=1200)
+        >>> p.id, p.size_band().min, p.rule("community.size").params["min"]
+        ('national[1200–3000]', 1200, 1200)
+        """
+        band = self.size_band()
+        if band is None:
+            raise ValueError(f"profile {self.id!r} has no household band to override")
+        rule = self.rule(band.rule_id)
+        params = dict(rule.params)
+        if min is not None:
+            params["min"] = min
+        if max is not None:
+            params["max"] = max
+        rules = tuple(replace(rule, params=params) if r.id == rule.id else r for r in self.rules)
+        return replace(self, id=f"{self.id}[{params.get('min')}–{params.get('max')}]", rules=rules)
+
+
 @dataclass(frozen=True)
 class SizeBand:
     """A household band ``min``–``max`` 户 (either may be None) with its minimum exemption flag.
@@ -168,6 +194,21 @@ class SizeBand:
     def upper(self) -> int:
         """The maximum as an integer (a very large number when there is none), for solvers."""
         return 2**62 if self.max is None else int(math.floor(self.max))
+
+    def label(self, lang: str = "zh") -> str:
+        """The band as text, e.g. ``1,000–3,000 户``.
+
+        Examples
+        --------
+        >>> SizeBand(1500, 3000).label(), SizeBand(1000, None).label("en")
+        ('1,500–3,000 户', '≥1,000 households')
+        """
+        unit = " 户" if lang == "zh" else " households"
+        if self.min is not None and self.max is not None:
+            return f"{_fmt(self.min)}–{_fmt(self.max)}{unit}"
+        if self.min is not None:
+            return f"≥{_fmt(self.min)}{unit}"
+        return f"≤{_fmt(self.max)}{unit}" if self.max is not None else ""
 
     def classify(self, households, exempt=None) -> np.ndarray:
         """Status per unit: ``too_small`` (below the minimum and not exempt), ``too_large``,
@@ -361,13 +402,31 @@ def _messages(status: pd.Series, cases: list[tuple[pd.Series, pd.Series | str]],
     return out
 
 
+def exempt_flags(units: pd.DataFrame, column: str | None) -> pd.Series:
+    """The minimum-exemption flag per unit (e.g. ``sparse`` 居民分散): True only where the
+    column says so; a missing column or value is not an exemption.
+
+    The range rule and :meth:`SizeBand.classify` callers read the flag through this one function.
+
+    Examples
+    --------
+    >>> exempt_flags(pd.DataFrame({"sparse": [True, None, 0]}), "sparse").tolist()
+    [True, False, False]
+    """
+    if not column or column not in units.columns:
+        return pd.Series(False, index=units.index, dtype=bool)
+    flag = units[column]
+    if flag.dtype == object:
+        flag = flag.map(lambda v: bool(v) if isinstance(v, (bool, np.bool_, int, float, np.integer, np.floating))
+                        and not (isinstance(v, float) and math.isnan(v)) else False)
+    return flag.fillna(False).astype(bool)
+
+
 def _eval_range(units, rule: Rule, lang: str) -> _Eval:
     p = rule.params
     value = _column(units, p["metric"])
     lo, hi = p.get("min"), p.get("max")
-    exempt = pd.Series(False, index=units.index)
-    if p.get("exempt_min_if") and p["exempt_min_if"] in units.columns:
-        exempt = units[p["exempt_min_if"]].fillna(False).astype(bool)
+    exempt = exempt_flags(units, p.get("exempt_min_if"))
     pct = rule.unit == "%"
     f = _pct if pct else _fmt
     unit = "" if pct else rule.unit
@@ -389,7 +448,7 @@ def _eval_range(units, rule: Rule, lang: str) -> _Eval:
     else:
         threshold = f"≤{f(hi)}{unit}"
     zh = lang == "zh"
-    gap_text = gap.map(lambda g: f"{f(g)} {unit}".rstrip() if pd.notna(g) else "")
+    gap_text = gap.map(lambda g: f"{f(g)} {unit}".rstrip() if pd.notna(g) else "").astype(object)
     msg = _messages(status, [
         (under, ("低于下限 " if zh else "below minimum by ") + gap_text),
         (over, ("超出上限 " if zh else "above maximum by ") + gap_text),
@@ -590,6 +649,8 @@ def evaluate(
     [['1', 'fail', 1.0, '低于下限 1 户'], ['2', 'pass', 0.0, '符合'], ['3', 'fail', 1.0, '超出上限 1 户']]
     """
     profile = load_profile(profile)
+    if not len(units):  # an empty layer: no findings (never a crash on empty text columns)
+        return pd.DataFrame(columns=FINDING_COLUMNS)
     frames = []
     names = units["name"] if "name" in units.columns else pd.Series(units.index.astype(str), index=units.index)
     for rule in profile.rules:

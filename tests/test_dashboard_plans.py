@@ -83,7 +83,7 @@ def test_payload_colours_follow_the_plan(store, provider):
     after = page.plan_payload(s, ids, "/geo", mode="community")
     assert after["labels"][after["c"][i]].startswith(s.plan.community_name(target))
     assert after["version"] != before["version"]
-    base = page.plan_payload(s, ids, "/geo", base=True, mode="status", lo=1000, hi=3000)
+    base = page.plan_payload(s, ids, "/geo", base=True, mode="status")
     assert base["labels"][base["c"][i]] in {"户数达标", "户数偏小", "户数偏大"}
     assert sum(x["count"] for x in base["legend"]) == 30
     # neighbouring communities never share a colour
@@ -91,7 +91,7 @@ def test_payload_colours_follow_the_plan(store, provider):
 
     adj = community_adjacency(s.plan.labels, s.plan.graph)
     assert all(s.color_of(c) != s.color_of(n) for c in adj for n in adj[c])
-    rows = page.compare_rows(s.plan, 1000, 3000)
+    rows = page.compare_rows(s.plan)
     assert rows[0][1] == "20/30" and rows[4] == ("调整网格", "0", "1")
 
 
@@ -108,13 +108,13 @@ def test_save_load_and_exports(store, provider):
     assert loaded.plan.labels[uid] == target and loaded.plan.graph is store.template().graph
     xlsx = pd.read_excel(io.BytesIO(page.export_xlsx(loaded.plan)))
     assert xlsx.shape[0] == 1 and str(xlsx.iloc[0, 0]) == uid
-    gpkg = page.export_gpkg(loaded.plan, 1000, 3000)
+    gpkg = page.export_gpkg(loaded.plan)
     assert gpkg[:16] == b"SQLite format 3\x00"
 
 
-def test_rebalance_is_shown_then_applied(store):
+def test_rebalance_is_shown_then_applied(store, provider):
     s = store.get("r")
-    changed, lines = page.run_edit(s, "rebalance", selection=[], lo=1000, hi=3000, time_limit=3)
+    changed, lines = page.run_edit(s, "rebalance", selection=[], time_limit=3, provider=provider)
     assert not changed and lines  # computed, not applied yet
     assert s.pending is not None
     n = len(s.pending[1].changes)
@@ -145,3 +145,21 @@ def test_workspace_defaults_next_to_the_config(tmp_path):
     demo = DashboardProvider.from_config(None)
     assert demo.workspace is None and demo.plans_workspace().name == "plans.gpkg"  # a temporary workspace
     shutil.rmtree(demo.plans_workspace().parent)
+
+
+def test_band_and_kpis_follow_the_profile(store, provider):
+    """The page shows the band of the profile chosen at the top, and the check's counts under it."""
+    s = store.get("hz", "hangzhou-2008")
+    assert s.plan.profile.id == "hangzhou-2008" and (s.plan.band.min, s.plan.band.max) == (1500, 3000)
+    k = s.plan.kpis()
+    chk = provider.kpis("hangzhou-2008")
+    assert (k["too_small"], k["too_large"]) == (chk["size_small"], chk["size_large"]) == (9, 6)
+    assert "1,500–3,000" in page.band_text(s.plan, "zh")
+    assert page.compare_rows(s.plan)[0][1] == "15/30"
+    # back to national: the same session's plan is re-evaluated, edits kept
+    uid, target = _movable(s.plan)
+    page.run_edit(s, "move", selection=[uid], target=target)
+    s = store.get("hz", "national")
+    assert s.plan.profile.id == "national" and s.plan.kpis()["units_moved"] == 1
+    assert page.compare_rows(s.plan)[0][1] == "20/30"
+    assert store.get("hz").plan.profile.id == "national"  # no profile given: left as it is

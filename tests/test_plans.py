@@ -181,3 +181,46 @@ def test_dissolve_is_contiguous_geometry(demo_result):
     d = plan.dissolve()
     assert len(d) == 30 and d.crs == demo_result.grids.crs
     assert np.isclose(d.households.sum(), demo_result.grids.households.sum())
+
+
+def test_remainders_and_unitless_communities_count():
+    """Households outside every unit stay with their community; a community with no unit at all
+    (only households outside grids) is still one of the plan's communities."""
+    units = lattice_units(2, 4, 2, 2, households=[300] * 8)  # C00, C01: 4 units × 300 each
+    attrs = pd.DataFrame({"households": [1500.0, 1200.0, 2000.0], "sparse": [False, False, True]},
+                         index=["C00", "C01", "C99"])
+    plan = Plan(units, name="r", community_offsets={"C00": 300}, community_attrs=attrs)
+    t = plan.communities()
+    assert t.loc["C00", "households"] == 1500 and t.loc["C01", "households"] == 1200
+    assert t.loc["C99", "households"] == 2000 and t.loc["C99", "units"] == 0 and t.loc["C99", "status"] == "pass"
+    k = plan.kpis()
+    assert k["communities"] == 3 and k["households_total"] == 4700 and k["in_band"] == 3
+    # every unit of C00 moves away: its 300 households outside units stay, and it is too small
+    c00 = plan.units.index[plan.labels == "C00"].tolist()
+    assert plan.move(c00, "C01", allow_islands=True).ok
+    t = plan.communities()
+    assert t.loc["C00", "households"] == 300 and t.loc["C00", "status"] == "too_small"
+    assert t.loc["C01", "households"] == 2400  # its 4 units and the 4 moved in
+    assert plan.kpis()["households_total"] == 4700
+    assert plan.dissolve().loc["C99"].geometry is None
+
+
+def test_unknown_households_are_not_assessed_not_zero():
+    units = lattice_units(2, 4, 2, 2, households=[np.nan] * 8)
+    plan = Plan(units, name="n")
+    assert set(plan.communities()["status"]) == {"not_assessed"}
+    k = plan.kpis()
+    assert k["size_not_assessed"] == 2 and k["too_small"] == 0 and k["households_total"] is None
+    f = plan.findings()
+    assert set(f[f.rule_id == "community.size"].status) == {"not_assessed"}
+
+
+def test_exemption_comes_from_the_profile():
+    units = lattice_units(2, 4, 2, 2, households=[200] * 8)  # 800 per community: below every minimum
+    attrs = pd.DataFrame({"sparse": [True, False]}, index=["C00", "C01"])
+    national = Plan(units, name="a", community_attrs=attrs)
+    assert national.exempt_min() == ["C00"] and national.communities()["status"].tolist() == ["pass", "too_small"]
+    hz = Plan(units, name="b", community_attrs=attrs, profile="hangzhou-2008")  # no exemption there
+    assert hz.exempt_min() == [] and hz.communities()["status"].tolist() == ["too_small", "too_small"]
+    hz.profile = "national"
+    assert hz.exempt_min() == ["C00"] and hz.kpis()["too_small"] == 1

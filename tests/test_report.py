@@ -190,3 +190,46 @@ def test_xlsx_cells_blank_for_nan_inf_nat_and_dates_as_text():
 
     assert [_cell_value(v) for v in (np.nan, np.inf, -np.inf, pd.NaT, pd.NA, None)] == [None] * 6
     assert _cell_value(np.int64(5)) == 5 and _cell_value(pd.Timestamp("2026-11-23")) == "2026-11-23 00:00:00"
+
+
+def test_report_with_plan_reads_the_plan_kpis(tmp_path):
+    """``report --plan``: a plan saved under one profile, reported under another, shows that profile's
+    figures — the same as the plan's own KPIs, the dashboard's and the rebalancer's."""
+    from gridmap.plans import Plan
+
+    study = gridmap.read_study(**datasets.demo_config())
+    res = gridmap.check(study, profile="national")
+    plan = Plan.from_check(res, name="方案甲")
+    big = plan.communities()["households"].idxmax()
+    assert plan.split(big, 2).ok
+    data = report.report_xlsx_bytes(res, plan=plan)
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    rows = {r[0]: r[1:] for r in wb["方案对比"].iter_rows(min_row=2, values_only=True)}
+    k, b = plan.kpis(), plan.kpis(base=True)
+    assert rows["户数达标社区"] == (f"{b['in_band']} / {b['communities']}", f"{k['in_band']} / {k['communities']}")
+    assert rows["户数过小"] == (str(b["too_small"]), str(k["too_small"]))
+    assert rows["规则配置"] == ("national", "national")
+    summary = {r[0]: r[1] for r in wb["汇总"].iter_rows(min_row=2, values_only=True)}
+    assert f"调整后 {k['in_band']} / {k['communities']} 个社区" in summary["调整方案"]
+    # the CLI: a plan saved under national, reported under hangzhou-2008 → hangzhou's band everywhere
+    ws = tmp_path / "ws.gpkg"
+    plan.save(ws)
+    config = tmp_path / "gridmap.toml"
+    config.write_text(datasets.demo_config_toml(str(datasets.get_path("demo")).replace("\\", "/")), encoding="utf-8")
+    parser = argparse.ArgumentParser(prog="gridmap")
+    add_report_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["report", str(config), "--profile", "hangzhou-2008", "--out", str(tmp_path / "r.xlsx"),
+                              "--plan", f"{ws}:方案甲"])
+    assert args.func(args) == 0
+    wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    rows = {r[0]: r[1:] for r in wb["方案对比"].iter_rows(min_row=2, values_only=True)}
+    assert rows["规则配置"] == ("hangzhou-2008", "hangzhou-2008") and rows["户数范围"][0] == "1,500–3,000 户"
+    hz = gridmap.check(study, profile="hangzhou-2008")
+    assert rows["户数过小"][0] == str(int((hz.communities["size_status"] == "too_small").sum()))
+
+
+def test_size_map_uses_the_profiles_band():
+    res = gridmap.check(gridmap.read_study(**datasets.demo_config()), profile="hangzhou-2008")
+    spec = maps._spec_size(res, res.profile.rule("community.size"))
+    labels = [x[0] for x in spec.legend]
+    assert "符合 1,500–3,000 户" in labels and not any("豁免" in x for x in labels)

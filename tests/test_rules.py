@@ -148,3 +148,27 @@ def test_bad_user_profiles_explain_themselves(tmp_path, body, match):
 def test_unknown_profile_lists_builtins():
     with pytest.raises(ValueError, match="national"):
         load_profile("shanghai-2099")
+
+
+@pytest.mark.parametrize("profile", list_profiles())
+@pytest.mark.parametrize("level", ["community", "grid"])
+def test_empty_units_give_no_findings_not_a_crash(profile, level):
+    units = pd.DataFrame({"name": pd.Series([], dtype=object), "households": pd.Series([], dtype=float)})
+    f = evaluate(units, profile, level=level)
+    assert len(f) == 0 and list(f.columns) == FINDING_COLUMNS
+
+
+def test_size_band_classify_agrees_with_the_range_rule():
+    """SizeBand.classify and the band's range rule give the same verdict for every unit and profile."""
+    from gridmap.evaluation import size_status
+
+    rng = np.random.default_rng(0)
+    h = np.concatenate([rng.integers(0, 6000, 200).astype(float), [np.nan, 999.9999999999, 1000, 1500, 3000, 5000]])
+    units = _units(households=h, sparse=rng.integers(0, 2, len(h)).astype(bool))
+    for name in list_profiles():
+        band = load_profile(name).size_band()
+        f = evaluate(units, name, level="community")
+        rule = f[f.rule_id == band.rule_id].set_index("unit_id")["status"]
+        size = size_status(units, band)
+        expected = size.map({"pass": "pass", "too_small": "fail", "too_large": "fail", "not_assessed": "not_assessed"})
+        assert (rule.reindex(units.index.astype(str)).to_numpy() == expected.to_numpy()).all(), name

@@ -42,12 +42,38 @@ def kpi_cards(k: dict, lang: str) -> list:
         ("communities", f"{k['pass']}/{k['communities']}",
          t("kpi.communities.note", lang, fail=k["fail"], warning=k["warning"], na=k["not_assessed"])),
         ("households", f"{k['households']:,}", t("kpi.households.note", lang, n=f"{k['unassigned']:,}")),
-        ("grids_short", f"{k['grids_short']}", t("kpi.grids_short.note", lang, n=k["grids"], gap=k["coordinator_gap"])),
+        _grids_card(k, lang),
+        _size_card(k, lang),
         ("coverage", cov_value, cov_note),
     ]
     return [html.Div([html.Div(t(f"kpi.{key}", lang), className="gm-kpi-label"),
                       html.Div(value, className="gm-kpi-value", id=f"kpi-{key}"),
                       html.Div(note, className="gm-kpi-note")], className="gm-kpi") for key, value, note in cards]
+
+
+def _grids_card(k: dict, lang: str) -> tuple[str, str, str]:
+    """Grids short of coordinators: 未评估 when no grid could be assessed (never 0)."""
+    if k["grids_short"] is None:
+        if not k["grids"]:
+            note = t("kpi.grids_short.nogrids", lang)
+        elif not k.get("grids_na"):
+            note = t("kpi.grids_short.norule", lang)
+        else:
+            note = t("kpi.grids_short.na", lang, na=k["grids_na"])
+        return "grids_short", t("kpi.na", lang), note
+    key = "kpi.grids_short.partial" if k.get("grids_na") else "kpi.grids_short.note"
+    return "grids_short", f"{k['grids_short']}", t(key, lang, n=k["grids"], gap=k["coordinator_gap"], na=k.get("grids_na"))
+
+
+def _size_card(k: dict, lang: str) -> tuple[str, str, str]:
+    """Communities out of the profile's household band: 未评估 when not assessable."""
+    if k.get("band") is None:
+        return "size", t("kpi.na", lang), t("kpi.size.none", lang)
+    if k["size_small"] is None:
+        return "size", t("kpi.na", lang), t("kpi.size.na", lang)
+    key = "kpi.size.partial" if k["size_na"] else "kpi.size.note"
+    return "size", f"{k['size_small'] + k['size_large']}", t(key, lang, small=k["size_small"], large=k["size_large"],
+                                                              band=k["band"], na=k["size_na"])
 
 
 def rule_chart(counts, lang: str) -> go.Figure:

@@ -8,6 +8,10 @@ payloads (one class per grid for the map, KPI cards, tables).
 
 The map shows grids coloured by their community in the plan (or by whether the
 community is within the household band); clicking grids selects them (outlined).
+The band, its exemption and every KPI come from the plan under the profile chosen
+at the top of the app (:attr:`gridmap.plans.Plan.band`, :meth:`~gridmap.plans.Plan.kpis`):
+the same figures as the overview, ``gridmap check`` and the reports. The rebalancer
+runs through the provider (:meth:`DashboardProvider.rebalance`).
 Edits: move the selection to a neighbouring community, make a new community of it,
 split a community into k, merge communities; undo/redo; the rebalancer's result is
 shown first and applied on request. The as-is map and a KPI table sit below for
@@ -32,15 +36,14 @@ from dashboards.ids import ID, map_ids
 from dashboards.pages._common import geo_url
 from dashboards.provider import DashboardProvider
 
-__all__ = ["PlanSession", "PlanStore", "neighbours", "plan_payload", "band_table", "compare_rows", "layout", "register"]
+__all__ = ["PlanSession", "PlanStore", "neighbours", "plan_payload", "band_table", "band_text", "compare_rows", "layout", "register"]
 
 PAGE = "plans"
 BASE = "plans-base"
 PALETTE = ["#8dd3c7", "#ffffb3", "#bebada", "#a6cee3", "#80b1d3", "#fdb462", "#b3de69", "#fccde5",
            "#d9d9d9", "#bc80bd", "#ccebc5", "#ffed6f"]
-BAND_COLORS = {"pass": "#1a9850", "too_small": "#fdae61", "too_large": "#d73027"}
-BAND_ORDER = ("pass", "too_small", "too_large")
-DEFAULT_MIN, DEFAULT_MAX = 1000, 3000
+BAND_COLORS = {"pass": "#1a9850", "too_small": "#fdae61", "too_large": "#d73027", "not_assessed": "#bababa"}
+BAND_ORDER = ("pass", "too_small", "too_large", "not_assessed")
 
 
 # ---------------------------------------------------------------------- server-side plans per session
@@ -89,9 +92,8 @@ class PlanStore:
         with self._lock:
             if self._template is None:
                 from gridmap.edits import community_adjacency
-                from gridmap.plans import Plan
 
-                self._template = Plan.from_check(self.provider.result(), name="现状")
+                self._template = self.provider.plan(name="现状")
                 adj = community_adjacency(self._template.labels, self._template.graph)
                 colors: dict[str, int] = {}
                 for cid in sorted(adj, key=lambda c: (-len(adj[c]), c)):  # greedy colouring, busiest first
@@ -99,37 +101,40 @@ class PlanStore:
                 self._colors = colors
             return self._template
 
-    def new_plan(self, name: str | None = None):
-        from gridmap.plans import Plan
-
+    def new_plan(self, name: str | None = None, profile: str | None = None):
         tpl = self.template()
-        return Plan.from_check(self.provider.result(), name=name or f"方案 {uuid.uuid4().hex[:4]}", graph=tpl.graph)
+        return self.provider.plan(profile, name=name or f"方案 {uuid.uuid4().hex[:4]}", graph=tpl.graph)
 
-    def get(self, sid: str | None) -> PlanSession:
-        """The session's plan, made from the as-is assignment on first use."""
+    def get(self, sid: str | None, profile: str | None = None) -> PlanSession:
+        """The session's plan (made from the as-is assignment on first use), evaluated under
+        ``profile`` (the app's profile selector; the provider's default when None)."""
         sid = str(sid or "anonymous")
         with self._lock:
-            if sid in self._sessions:
+            session = self._sessions.get(sid)
+            if session is not None:
                 self._sessions.move_to_end(sid)
-                return self._sessions[sid]
-        session = PlanSession(self.new_plan(), self._colors_copy())
-        with self._lock:
-            session = self._sessions.setdefault(sid, session)
-            while len(self._sessions) > self.max_sessions:
-                self._sessions.popitem(last=False)
-            return session
+        if session is None:
+            session = PlanSession(self.new_plan(profile=profile), self._colors_copy())
+            with self._lock:
+                session = self._sessions.setdefault(sid, session)
+                while len(self._sessions) > self.max_sessions:
+                    self._sessions.popitem(last=False)
+        if profile is not None:
+            with session.lock:
+                self.provider.use_profile(session.plan, profile)
+        return session
 
     def _colors_copy(self) -> dict[str, int]:
         self.template()
         return dict(self._colors or {})
 
-    def reset(self, sid: str) -> PlanSession:
-        s = self.get(sid)
+    def reset(self, sid: str, profile: str | None = None) -> PlanSession:
+        s = self.get(sid, profile)
         with s.lock:
-            s.plan, s.pending = self.new_plan(), None
+            s.plan, s.pending = self.new_plan(profile=profile), None
         return s
 
-    def load(self, sid: str, name: str) -> PlanSession:
+    def load(self, sid: str, name: str, profile: str | None = None) -> PlanSession:
         """Replace the session's plan by a saved one (by name or id) from the workspace."""
         from gridmap.plans import load_plan
 
@@ -137,8 +142,10 @@ class PlanStore:
         plan = load_plan(self.provider.plans_workspace(), name, graph=tpl.graph)
         if not plan.units.index.equals(tpl.units.index):  # another unit set: its own adjacency
             plan = load_plan(self.provider.plans_workspace(), name)
-        s = self.get(sid)
+        s = self.get(sid, profile)
         with s.lock:
+            if profile is not None:
+                self.provider.use_profile(plan, profile)
             s.plan, s.pending = plan, None
         return s
 
@@ -170,31 +177,28 @@ def neighbours(plan, units: list[str]) -> list[str]:
     return sorted(out)
 
 
-def band_table(plan, labels: pd.Series, lo: int, hi: int) -> pd.DataFrame:
-    """Per community of ``labels``: name, households (offsets included), units and band status."""
-    hh = plan.units["households"]
-    t_ = pd.DataFrame({"households": hh.groupby(labels).sum(), "units": labels.groupby(labels).size()})
-    for cid, extra in plan.offsets.items():
-        if cid in t_.index:
-            t_.loc[cid, "households"] += extra
-    exempt = set(plan.exempt_min())
-    small = (t_["households"] < lo) & ~t_.index.isin(exempt)
-    t_["status"] = np.where(small, "too_small", np.where(t_["households"] > hi, "too_large", "pass"))
-    t_["name"] = [plan.community_name(c) for c in t_.index]
-    return t_
+def band_table(plan, *, base: bool = False) -> pd.DataFrame:
+    """Per community of the plan (or the as-is assignment): name, households (outside units
+    included), units and size status — :meth:`gridmap.plans.Plan.communities`, nothing recomputed here."""
+    return plan.communities(base=base)
+
+
+def _hh_text(x, lang: str) -> str:
+    return t("pl.status.not_assessed", lang) if pd.isna(x) else f"{int(x):,} {'户' if lang != 'en' else 'hh'}"
 
 
 def plan_payload(session: PlanSession, grid_ids: pd.Index, url: str, *, base: bool = False, mode: str = "community",
-                 lo: int = DEFAULT_MIN, hi: int = DEFAULT_MAX, lang: str = "zh") -> dict:
+                 lang: str = "zh") -> dict:
     """The map's values: grids (in feature order) coloured by community or by the community's band status."""
     plan = session.plan
     labels = plan.base if base else plan.labels
-    table = band_table(plan, labels, lo, hi)
+    table = band_table(plan, base=base)
     lab = labels.reindex(grid_ids)  # grids outside every community: no data
     values = plan.units["households"].reindex(grid_ids).to_numpy(dtype="float64")
     status_lbl = {s: t(f"pl.status.{s}", lang) for s in BAND_ORDER}
     counts = table["status"].value_counts()
-    band_legend = [{"color": BAND_COLORS[s], "label": status_lbl[s], "count": int(counts.get(s, 0))} for s in BAND_ORDER]
+    band_legend = [{"color": BAND_COLORS[s], "label": status_lbl[s], "count": int(counts.get(s, 0))} for s in BAND_ORDER
+                   if s != "not_assessed" or counts.get(s, 0)]
     if mode == "status":
         lut = {s: i for i, s in enumerate(BAND_ORDER)}
         st = lab.map(table["status"])
@@ -206,43 +210,44 @@ def plan_payload(session: PlanSession, grid_ids: pd.Index, url: str, *, base: bo
         lut = {c: i for i, c in enumerate(comms)}
         classes = np.array([lut.get(c, -1) if isinstance(c, str) else -1 for c in lab], dtype="int64")
         palette = [PALETTE[session.color_of(c) % len(PALETTE)] for c in comms]
-        hh_word = "户" if lang != "en" else "hh"
-        labels_out = [f"{table.at[c, 'name']} · {int(table.at[c, 'households']):,} {hh_word} · "
+        labels_out = [f"{table.at[c, 'name']} · {_hh_text(table.at[c, 'households'], lang)} · "
                       f"{status_lbl[table.at[c, 'status']]}" for c in comms]
-    version = f"{'base' if base else len(plan.journal)}|{mode}|{lo}|{hi}|{lang}|{plan.plan_id}"
+    version = f"{'base' if base else len(plan.journal)}|{mode}|{plan.profile.id}|{lang}|{plan.plan_id}"
     return {"url": url, "level": "grid", "version": version, "c": classes.tolist(),
             "v": [None if np.isnan(x) else float(x) for x in values], "palette": palette, "nodata": "#e0e0e0",
             "labels": labels_out, "legend": band_legend}
 
 
-def compare_rows(plan, lo: int, hi: int, lang: str = "zh") -> list[tuple[str, str, str]]:
-    """(metric, as-is, plan) rows of the comparison table."""
-    base = band_table(plan, plan.base, lo, hi)
-    k = plan.kpis(min_households=lo, max_households=hi)
+def compare_rows(plan, lang: str = "zh") -> list[tuple[str, str, str]]:
+    """(metric, as-is, plan) rows of the comparison table: :meth:`gridmap.plans.Plan.kpis` of both."""
+    b, k = plan.kpis(base=True), plan.kpis()
+    na = t("pl.status.not_assessed", lang)
 
-    def row(key, b, c):
-        return (t(key, lang), f"{b:,}" if isinstance(b, int) else b, f"{c:,}" if isinstance(c, int) else c)
+    def cell(v):
+        return na if v is None else (f"{v:,}" if isinstance(v, int) else v)
 
-    return [
-        row("pl.kpi.in_band", f"{int((base.status == 'pass').sum())}/{len(base)}", f"{k['in_band']}/{k['communities']}"),
-        row("pl.status.too_small", int((base.status == "too_small").sum()), k["too_small"]),
-        row("pl.status.too_large", int((base.status == "too_large").sum()), k["too_large"]),
-        row("pl.kpi.contiguity", _base_pieces(plan), k["non_contiguous"]),
-        row("pl.kpi.units_moved", 0, k["units_moved"]),
-        row("pl.kpi.households_moved", 0, k["households_moved"]),
+    def in_band(x):
+        return na if x["in_band"] is None else f"{x['in_band']}/{x['communities']}"
+
+    rows = [
+        (t("pl.kpi.in_band", lang), in_band(b), in_band(k)),
+        (t("pl.status.too_small", lang), cell(b["too_small"]), cell(k["too_small"])),
+        (t("pl.status.too_large", lang), cell(b["too_large"]), cell(k["too_large"])),
+        (t("pl.kpi.contiguity", lang), cell(b["non_contiguous"]), cell(k["non_contiguous"])),
+        (t("pl.kpi.units_moved", lang), cell(0), cell(k["units_moved"])),
+        (t("pl.kpi.households_moved", lang), cell(0), cell(k["households_moved"])),
     ]
-
-
-def _base_pieces(plan) -> int:
-    from gridmap.edits import community_pieces
-
-    pieces = community_pieces(plan.base, plan.graph)
-    return int((pieces > 1).sum())
+    if b["size_not_assessed"] or k["size_not_assessed"]:
+        rows.insert(3, (t("pl.status.not_assessed", lang), cell(b["size_not_assessed"]), cell(k["size_not_assessed"])))
+    return rows
 
 
 def run_edit(session: PlanSession, action: str, *, selection: list[str], target=None, community=None, k=2,
-             communities=None, lo=DEFAULT_MIN, hi=DEFAULT_MAX, time_limit=10.0, lang="zh") -> tuple[bool, list[str]]:
-    """Apply one action of the page to the session's plan; returns (changed, message lines)."""
+             communities=None, time_limit=10.0, lang="zh", provider: DashboardProvider | None = None
+             ) -> tuple[bool, list[str]]:
+    """Apply one action of the page to the session's plan; returns (changed, message lines).
+
+    ``rebalance`` runs the solver through ``provider`` (:meth:`DashboardProvider.rebalance`)."""
     plan = session.plan
     with session.lock:
         if action in ("move", "create") and not selection:
@@ -266,7 +271,9 @@ def run_edit(session: PlanSession, action: str, *, selection: list[str], target=
         elif action == "redo":
             res = plan.redo()
         elif action == "rebalance":
-            return False, _rebalance(session, lo, hi, time_limit, lang)
+            if provider is None:
+                return False, [t("pl.nothing", lang)]
+            return False, _rebalance(session, provider, time_limit, lang)
         elif action == "apply":
             if session.pending is None or session.pending[0] != len(plan.journal):
                 session.pending = None
@@ -285,12 +292,12 @@ def run_edit(session: PlanSession, action: str, *, selection: list[str], target=
         return True, [t("pl.done", lang, op=op, n=len(res.changes)), *res.warnings]
 
 
-def _rebalance(session: PlanSession, lo, hi, time_limit, lang) -> list[str]:
-    from gridmap.rebalance import Rebalancer
-
+def _rebalance(session: PlanSession, provider: DashboardProvider, time_limit, lang) -> list[str]:
     plan = session.plan
-    rb = Rebalancer.from_plan(plan, min_households=int(lo), max_households=int(hi),
-                              time_limit=float(time_limit or 10)).solve()
+    if plan.band is None:
+        session.pending = None
+        return [t("pl.band.none", lang, profile=plan.profile.id)]
+    rb = provider.rebalance(plan, time_limit=float(time_limit or 10))
     if rb.status_ == "no_violations":
         session.pending = None
         return [t("pl.rb.none", lang)]
@@ -300,31 +307,48 @@ def _rebalance(session: PlanSession, lo, hi, time_limit, lang) -> list[str]:
               left=rb.violations_after_, s=rb.seconds_), *rb.explanations_]
 
 
-def _exported(plan, fmt: str, name: str, lo: int, hi: int) -> bytes:
+def _exported(plan, fmt: str, name: str) -> bytes:
     """One file of :meth:`gridmap.plans.Plan.export`, as bytes (written to a temporary folder)."""
     with tempfile.TemporaryDirectory(prefix="gridmap-export-") as tmp:
-        files = plan.export(tmp, formats=(fmt,), min_households=lo, max_households=hi)
+        files = plan.export(tmp, formats=(fmt,))
         return Path(files[name]).read_bytes()
 
 
-def export_xlsx(plan, lo: int = DEFAULT_MIN, hi: int = DEFAULT_MAX) -> bytes:
+def export_xlsx(plan) -> bytes:
     """The change list (单元编码, 原社区, 新社区, 户数 …) as XLSX."""
-    return _exported(plan, "xlsx", "changes.xlsx", lo, hi)
+    return _exported(plan, "xlsx", "changes.xlsx")
 
 
-def export_gpkg(plan, lo: int = DEFAULT_MIN, hi: int = DEFAULT_MAX) -> bytes:
-    """The plan's communities (dissolved grids) as a GeoPackage."""
-    return _exported(plan, "gpkg", "communities.gpkg", lo, hi)
+def export_gpkg(plan) -> bytes:
+    """The plan's communities (dissolved grids) with their size status under the plan's profile, as a GeoPackage."""
+    return _exported(plan, "gpkg", "communities.gpkg")
 
 
 # ---------------------------------------------------------------------- layout
-def _kpi_cards(plan, lo: int, hi: int, lang: str) -> list:
-    k = plan.kpis(min_households=lo, max_households=hi)
+def band_text(plan, lang: str) -> str:
+    """The plan's band and profile, e.g. ``1,000–3,000 户（规则配置 national …）``."""
+    band = plan.band
+    if band is None:
+        return t("pl.band.none", lang, profile=plan.profile.id)
+    return t("pl.band.value", lang, band=band.label(lang), profile=plan.profile.id)
+
+
+def _in_band_card(plan, k: dict, lang: str) -> tuple[str, str, str]:
+    if k["in_band"] is None or k["size_not_assessed"] == k["communities"]:
+        return "in_band", t("pl.status.not_assessed", lang), t("pl.kpi.in_band.na", lang, profile=plan.profile.id)
+    key = "pl.kpi.in_band.partial" if k["size_not_assessed"] else "pl.kpi.in_band.note"
+    return "in_band", f"{k['in_band']}/{k['communities']}", t(key, lang, small=k["too_small"], large=k["too_large"],
+                                                                na=k["size_not_assessed"], band=plan.band.label(lang),
+                                                                profile=plan.profile.id)
+
+
+def _kpi_cards(plan, lang: str) -> list:
+    k = plan.kpis()
+    total = "—" if k["households_total"] is None else f"{k['households_total']:,}"
     cards = [
-        ("in_band", f"{k['in_band']}/{k['communities']}",
-         t("pl.kpi.in_band.note", lang, small=k["too_small"], large=k["too_large"], lo=lo, hi=hi)),
+        _in_band_card(plan, k, lang),
         ("units_moved", f"{k['units_moved']:,}", t("pl.kpi.units_moved.note", lang, n=k["edits"])),
-        ("households_moved", f"{k['households_moved']:,}", t("pl.kpi.households_moved.note", lang, n=f"{k['households_total']:,}")),
+        ("households_moved", f"{k['households_moved']:,}", t("pl.kpi.households_moved.note", lang, n=total)),
         ("contiguity", f"{k['non_contiguous']}", t("pl.kpi.contiguity.note", lang)),
     ]
     return [html.Div([html.Div(t(f"pl.kpi.{key}", lang), className="gm-kpi-label"),
@@ -367,11 +391,8 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
                   _button(ID.PL_RESET, t("pl.reset", lang))], style=box),
         html.Div(id=ID.PL_MESSAGE, className="gm-plan-message"),
         html.H4(t("pl.rb", lang)),
-        html.Div([html.Label(t("pl.band", lang)),
-                  dcc.Input(id=ID.PL_MIN, type="number", value=DEFAULT_MIN, step=100, min=0, debounce=True, style={"width": "70px"}),
-                  html.Span("–"),
-                  dcc.Input(id=ID.PL_MAX, type="number", value=DEFAULT_MAX, step=100, min=0, debounce=True, style={"width": "70px"}),
-                  html.Label(t("pl.rb.time", lang)),
+        html.Div([html.Label(t("pl.band", lang)), html.Span(id=ID.PL_BAND, className="gm-note")], style=box),
+        html.Div([html.Label(t("pl.rb.time", lang)),
                   dcc.Input(id=ID.PL_RB_TIME, type="number", value=10, min=1, max=300, step=1, style={"width": "56px"}),
                   _button(ID.PL_RB_RUN, t("pl.rb.run", lang)), _button(ID.PL_RB_APPLY, t("pl.rb.apply", lang), disabled=True)],
                  style=box),
@@ -415,12 +436,6 @@ _ACTIONS = {ID.PL_MOVE: "move", ID.PL_CREATE: "create", ID.PL_SPLIT: "split", ID
             ID.PL_UNDO: "undo", ID.PL_REDO: "redo", ID.PL_RB_RUN: "rebalance", ID.PL_RB_APPLY: "apply"}
 
 
-def _band(lo, hi) -> tuple[int, int]:
-    lo = int(lo) if lo not in (None, "") else DEFAULT_MIN
-    hi = int(hi) if hi not in (None, "") else DEFAULT_MAX
-    return lo, max(lo, hi)
-
-
 def register(app, provider: DashboardProvider) -> None:
     store = PlanStore(provider)
     app.plan_store = store  # for tests and tools; one store per app (no global state)
@@ -451,15 +466,14 @@ def register(app, provider: DashboardProvider) -> None:
                   [Input(k, "n_clicks") for k in (*_ACTIONS, ID.PL_SAVE, ID.PL_LOAD, ID.PL_RESET)],
                   State(ID.PL_SESSION, "data"), State(ID.PL_SELECTION, "data"), State(ID.PL_MOVE_TO, "value"),
                   State(ID.PL_SPLIT_COMM, "value"), State(ID.PL_SPLIT_K, "value"), State(ID.PL_MERGE_COMMS, "value"),
-                  State(ID.PL_MIN, "value"), State(ID.PL_MAX, "value"), State(ID.PL_RB_TIME, "value"),
+                  State(ID.PROFILE, "value"), State(ID.PL_RB_TIME, "value"),
                   State(ID.PL_NAME, "value"), State(ID.PL_SAVED, "value"), State(ID.PL_REV, "data"),
                   State(ID.LANG, "value"), prevent_initial_call=True)
     def _act(*args):
-        (sid, sel, target, community, k, communities, lo, hi, seconds, name, saved, rev, lang) = args[-13:]
+        (sid, sel, target, community, k, communities, profile, seconds, name, saved, rev, lang) = args[-12:]
         lang = lang or "zh"
-        lo, hi = _band(lo, hi)
         trig = ctx.triggered_id
-        session = store.get(sid)
+        session = store.get(sid, profile)
         rev = (rev or 0) + 1
         keep = no_update
         if trig == ID.PL_SAVE:
@@ -475,18 +489,18 @@ def register(app, provider: DashboardProvider) -> None:
             if not saved:
                 return no_update, t("pl.need.saved", lang), no_update, keep, no_update
             try:
-                s = store.load(sid, saved)
+                s = store.load(sid, saved, profile)
             except (KeyError, ValueError) as exc:
                 return rev, html.Div(str(exc), className="gm-error"), no_update, keep, no_update
             empty = {"units": [], "index": []}
             return rev, t("pl.loaded", lang, name=s.plan.name, n=len(s.plan.journal)), "", empty, s.plan.name
         if trig == ID.PL_RESET:
-            store.reset(sid)
+            store.reset(sid, profile)
             return rev, t("pl.reset.ok", lang), "", {"units": [], "index": []}, ""
         action = _ACTIONS.get(trig)
         changed, lines = run_edit(session, action, selection=(sel or {}).get("units", []), target=target,
-                                  community=community, k=k, communities=communities, lo=lo, hi=hi,
-                                  time_limit=seconds, lang=lang)
+                                  community=community, k=k, communities=communities,
+                                  time_limit=seconds, lang=lang, provider=provider)
         msg = html.Div([html.Div(x) for x in lines], className="gm-ok" if changed else "gm-error")
         if action == "rebalance":
             return rev, no_update, msg, keep, no_update
@@ -499,39 +513,40 @@ def register(app, provider: DashboardProvider) -> None:
                   Output(ID.PL_COMPARE, "children"), Output(ID.PL_CHANGES, "children"),
                   Output(ID.PL_UNDO, "disabled"), Output(ID.PL_REDO, "disabled"), Output(ID.PL_RB_APPLY, "disabled"),
                   Output(ID.PL_SPLIT_COMM, "options"), Output(ID.PL_MERGE_COMMS, "options"),
-                  Output(ID.PL_SAVED, "options"), Output(ID.PL_WORKSPACE, "children"),
+                  Output(ID.PL_SAVED, "options"), Output(ID.PL_WORKSPACE, "children"), Output(ID.PL_BAND, "children"),
                   Input(ID.PL_REV, "data"), Input(ID.PL_SESSION, "data"), Input(ID.PL_COLOR, "value"),
-                  Input(ID.PL_MIN, "value"), Input(ID.PL_MAX, "value"), Input(ID.LANG, "value"))
-    def _render(_rev, sid, mode, lo, hi, lang):
+                  Input(ID.PROFILE, "value"), Input(ID.LANG, "value"))
+    def _render(_rev, sid, mode, profile, lang):
         lang, mode = lang or "zh", mode or "community"
-        lo, hi = _band(lo, hi)
-        session = store.get(sid)
+        session = store.get(sid, profile or None)
         url = geo_url(app, provider, "grid")
         grid_ids = provider.ids("grid")
         with session.lock:
             plan = session.plan
-            payload = plan_payload(session, grid_ids, url, mode=mode, lo=lo, hi=hi, lang=lang)
-            base = plan_payload(session, grid_ids, url, base=True, mode=mode, lo=lo, hi=hi, lang=lang)
-            kpis = _kpi_cards(plan, lo, hi, lang)
+            payload = plan_payload(session, grid_ids, url, mode=mode, lang=lang)
+            base = plan_payload(session, grid_ids, url, base=True, mode=mode, lang=lang)
+            kpis = _kpi_cards(plan, lang)
             compare = _table([t("pl.compare.metric", lang), t("pl.map.base", lang), t("pl.map.plan", lang)],
-                             compare_rows(plan, lo, hi, lang), "pl-compare-table")
+                             compare_rows(plan, lang), "pl-compare-table")
+            band = band_text(plan, lang)
             ch = plan.changes()
             changes = (_table([t("pl.col.unit", lang), t("pl.col.from", lang), t("pl.col.to", lang), t("col.households", lang)],
                               [(r.unit_name, r.from_name, r.to_name, f"{int(r.households):,}") for r in ch.head(200).itertuples()],
                               "pl-changes-table") if len(ch) else html.Div(t("pl.changes.none", lang), className="gm-muted"))
-            table = band_table(plan, plan.labels, lo, hi)
-            options = [{"value": c, "label": f"{r['name']} ({int(r['households']):,})"} for c, r in table.iterrows()]
+            table = band_table(plan)
+            options = [{"value": c, "label": f"{r['name']} ({_hh_text(r['households'], lang)})"} for c, r in table.iterrows()
+                       if r["units"] > 0]
             pending = session.pending is not None and session.pending[0] == len(plan.journal)
             undo, redo = not plan.can_undo, not plan.can_redo
         saved = [{"value": n, "label": n} for n in store.saved()["name"].astype(str)]
         ws = t("pl.workspace", lang, path=str(provider.plans_workspace()))
         return (payload, base, kpis, _legend(payload["legend"], mode), _legend(base["legend"], mode), compare, changes,
-                undo, redo, not pending, options, options, saved, ws)
+                undo, redo, not pending, options, options, saved, ws, band)
 
     @app.callback(Output(ID.PL_SEL_INFO, "children"), Output(ID.PL_MOVE_TO, "options"), Output(ID.PL_MOVE_TO, "value"),
                   Input(ID.PL_SELECTION, "data"), Input(ID.PL_REV, "data"), Input(ID.PL_SESSION, "data"),
                   Input(ID.LANG, "value"), State(ID.PL_MOVE_TO, "value"))
-    def _selection(sel, _rev, sid, lang, current):
+    def _selection(sel, _rev, sid, lang, current):  # the plan's profile does not matter for a selection
         lang = lang or "zh"
         units = (sel or {}).get("units", [])
         if not units:
@@ -549,14 +564,12 @@ def register(app, provider: DashboardProvider) -> None:
         return t("pl.selection", lang, n=len(units), hh=hh, names=shown), opts, value
 
     @app.callback(Output(ID.PL_DOWNLOAD, "data"), Input(ID.PL_EXPORT_XLSX, "n_clicks"), Input(ID.PL_EXPORT_GPKG, "n_clicks"),
-                  State(ID.PL_SESSION, "data"), State(ID.PL_MIN, "value"), State(ID.PL_MAX, "value"),
-                  prevent_initial_call=True)
-    def _export(_x, _g, sid, lo, hi):
-        lo, hi = _band(lo, hi)
-        session = store.get(sid)
+                  State(ID.PL_SESSION, "data"), State(ID.PROFILE, "value"), prevent_initial_call=True)
+    def _export(_x, _g, sid, profile):
+        session = store.get(sid, profile)
         with session.lock:
             plan = session.plan
             stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in plan.name) or "plan"
             if ctx.triggered_id == ID.PL_EXPORT_XLSX:
-                return dcc.send_bytes(export_xlsx(plan, lo, hi), f"{stem}-changes.xlsx")
-            return dcc.send_bytes(export_gpkg(plan, lo, hi), f"{stem}-communities.gpkg")
+                return dcc.send_bytes(export_xlsx(plan), f"{stem}-changes.xlsx")
+            return dcc.send_bytes(export_gpkg(plan), f"{stem}-communities.gpkg")

@@ -1,0 +1,180 @@
+"""One evaluation of units: the profile's rules → findings, overall status and size status.
+
+Every part of gridmap that shows a community's compliance — :func:`gridmap.check`,
+:class:`gridmap.plans.Plan` (KPIs, findings, exports), the reports and the
+dashboard — calls :func:`evaluate_units` on a table of unit metrics, so the same
+table under the same profile gives the same numbers everywhere. The household
+band and its exemption come from the profile (:meth:`gridmap.rules.Profile.size_band`);
+:attr:`Evaluation.size` classifies each community with the very comparisons of
+the band's range rule, so ``too_small + too_large`` always equals that rule's
+failures.
+
+Examples
+--------
+>>> import pandas as pd
+>>> units = pd.DataFrame({"name": ["甲", "乙", "丙"], "households": [999, 2000, 3001],
+...                       "sparse": [True, False, False]}, index=pd.Index(["1", "2", "3"], name="community_id"))
+>>> ev = evaluate_units(units, "national", level="community")
+>>> ev.size.tolist(), ev.status.tolist()
+(['pass', 'pass', 'too_large'], ['pass', 'pass', 'fail'])
+>>> ev.size_counts()
+{'pass': 2, 'too_small': 0, 'too_large': 1, 'not_assessed': 0}
+>>> ev.rule_counts()["community.size"]
+{'pass': 2, 'fail': 1, 'not_assessed': 0}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from gridmap.rules import (
+    FAIL,
+    FINDING_COLUMNS,
+    NOT_ASSESSED,
+    PASS,
+    Profile,
+    SizeBand,
+    evaluate,
+    exempt_flags,
+    load_profile,
+    required_coordinators,
+)
+
+__all__ = ["Evaluation", "evaluate_units", "size_status", "overall_status", "add_required_coordinators", "rule_summary",
+           "size_counts",
+           "SIZE_STATUSES", "RULE_STATUSES"]
+
+SIZE_STATUSES = ("pass", "too_small", "too_large", NOT_ASSESSED)
+RULE_STATUSES = (PASS, FAIL, NOT_ASSESSED)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What the rules say about a table of units.
+
+    Attributes
+    ----------
+    findings
+        One row per unit × rule (:data:`gridmap.rules.FINDING_COLUMNS`).
+    status
+        Overall status per unit (index like the table): ``fail`` when a rule of
+        severity error fails, ``warning`` when only warnings fail, ``pass``, or
+        ``not_assessed`` when no rule could be assessed.
+    size
+        Community level: ``pass`` / ``too_small`` / ``too_large`` / ``not_assessed``
+        against :attr:`band` (all ``not_assessed`` when the profile has no band or
+        the households are unknown). Grid level: all ``not_assessed``.
+    band
+        The profile's household band (None when it has none).
+    """
+
+    findings: pd.DataFrame
+    status: pd.Series
+    size: pd.Series
+    band: SizeBand | None
+    profile: Profile
+
+    def size_counts(self) -> dict[str, int]:
+        """Communities per size status (every status present, zeros included)."""
+        vc = self.size.value_counts()
+        return {s: int(vc.get(s, 0)) for s in SIZE_STATUSES}
+
+    def rule_counts(self) -> dict[str, dict[str, int]]:
+        """``{rule id: {pass, fail, not_assessed}}`` in profile order (rules of this level only)."""
+        f = self.findings
+        out = {}
+        for rid in dict.fromkeys(f["rule_id"]):
+            vc = f.loc[f["rule_id"] == rid, "status"].value_counts()
+            out[rid] = {s: int(vc.get(s, 0)) for s in RULE_STATUSES}
+        return out
+
+
+def size_status(units: pd.DataFrame, band: SizeBand | None) -> pd.Series:
+    """Size status per unit against ``band`` (see :meth:`gridmap.rules.SizeBand.classify`).
+
+    The exemption flag is read exactly as the range rule reads it
+    (:func:`gridmap.rules.exempt_flags`).
+    """
+    if band is None or not len(units):
+        return pd.Series(NOT_ASSESSED, index=units.index, dtype=object)
+    h = pd.to_numeric(units["households"], errors="coerce") if "households" in units.columns else \
+        pd.Series(np.nan, index=units.index)
+    exempt = exempt_flags(units, band.exempt_min_if)
+    return pd.Series(band.classify(h.to_numpy(dtype="float64"), exempt.to_numpy()), index=units.index, dtype=object)
+
+
+def overall_status(index: pd.Index, findings: pd.DataFrame) -> pd.Series:
+    """Overall status per unit of ``index`` from its rule findings (QA findings ignored)."""
+    f = findings[~findings["rule_id"].astype(str).str.startswith("qa.")]
+    status = pd.Series(NOT_ASSESSED, index=index.astype(str), dtype=object)
+    if len(f):
+        fail_err = f[(f["status"] == FAIL) & (f["severity"] == "error")]["unit_id"].unique()
+        fail_warn = f[(f["status"] == FAIL)]["unit_id"].unique()
+        passed = f[f["status"] == PASS]["unit_id"].unique()
+        status[status.index.isin(passed)] = PASS
+        status[status.index.isin(fail_warn)] = "warning"
+        status[status.index.isin(fail_err)] = FAIL
+    return pd.Series(status.to_numpy(), index=index, dtype=object)
+
+
+def add_required_coordinators(grid_table: pd.DataFrame, comm_table: pd.DataFrame, profile: Profile) -> None:
+    """Fill ``coordinators_required`` per grid (the profile's coordinator rule on its households)
+    and per community (the sum over its grids; NaN without grids or without the rule). In place."""
+    rule = profile.first("coordinators", "grid")
+    if grid_table is None:
+        comm_table["coordinators_required"] = np.nan
+        return
+    grid_table["coordinators_required"] = (
+        required_coordinators(pd.to_numeric(grid_table["households"], errors="coerce").astype("float64"), rule)
+        if rule is not None else np.nan)
+    req = grid_table.groupby("community_id")["coordinators_required"].sum(min_count=1)
+    req.index = req.index.astype(str)
+    comm_table["coordinators_required"] = req.reindex(comm_table.index.astype(str)).to_numpy()
+
+
+def evaluate_units(units: pd.DataFrame, profile: Profile | str, *, level: str = "community",
+                   lang: str = "zh") -> Evaluation:
+    """Evaluate the profile's rules of ``level`` on ``units`` (one row per unit, index = unit id).
+
+    The one evaluation behind the check, plans, reports and the dashboard.
+    """
+    profile = load_profile(profile)
+    if len(units):
+        findings = evaluate(units, profile, level=level, lang=lang)
+    else:
+        findings = pd.DataFrame(columns=FINDING_COLUMNS)
+    band = profile.size_band() if level == "community" else None
+    return Evaluation(findings=findings, status=overall_status(units.index, findings),
+                      size=size_status(units, band), band=band, profile=profile)
+
+
+def rule_summary(findings: pd.DataFrame, rule_id: str) -> dict:
+    """Headline figures of one rule: units per status and the total gap of its failures.
+
+    ``assessed`` is False when no unit could be assessed: then ``fail`` and ``gap`` are
+    None (show 未评估 / "not assessed", never 0).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"rule_id": ["r"] * 3, "status": ["not_assessed"] * 3, "gap": [np.nan] * 3})
+    >>> rule_summary(f, "r")
+    {'units': 3, 'pass': 0, 'fail': None, 'not_assessed': 3, 'gap': None, 'assessed': False}
+    """
+    g = findings[findings["rule_id"] == rule_id]
+    vc = g["status"].value_counts()
+    n_pass, n_fail, n_na = (int(vc.get(s, 0)) for s in RULE_STATUSES)
+    assessed = n_pass + n_fail > 0
+    gap = pd.to_numeric(g.loc[g["status"] == FAIL, "gap"], errors="coerce").fillna(0).sum()
+    return {"units": int(len(g)), "pass": n_pass, "fail": n_fail if assessed else None, "not_assessed": n_na,
+            "gap": float(gap) if assessed else None, "assessed": assessed}
+
+
+def size_counts(result) -> dict[str, int]:
+    """Communities per size status of a :class:`gridmap.CheckResult` (its ``size_status`` column)."""
+    comm = result.communities
+    status = comm["size_status"] if "size_status" in comm.columns else size_status(comm, result.profile.size_band())
+    vc = status.value_counts()
+    return {k: int(vc.get(k, 0)) for k in SIZE_STATUSES}
