@@ -172,8 +172,13 @@ def _size_summary(result: CheckResult) -> dict:
 
 
 def _households_total(result: CheckResult) -> float:
+    """All households read: the records, else the grids' counts (grids outside every
+    community included), else the communities' counts."""
     if result.households is not None:
         return float(result.households["households"].sum())
+    grids = result.grids
+    if grids is not None and "households" in grids.columns and grids["households"].notna().any():
+        return max(float(grids["households"].fillna(0).sum()), float(result.communities["households"].fillna(0).sum()))
     return float(result.communities["households"].fillna(0).sum())
 
 

@@ -227,3 +227,12 @@ def test_multipart_units_are_reported():
     row = f[f.rule_id == "qa.grid.multipart"]
     assert row.unit_id.tolist() == ["330106001001001"]
     assert "2 个不相连" in row.message.iloc[0]
+
+
+def test_grid_attribute_households_outside_every_community_count_in_the_total():
+    comm, grids, _ = make_layers()
+    far = gpd.GeoDataFrame({"网格编码": ["330106001009001"], "网格名称": ["飞地"], "所属社区": ["丙社区"],
+                            "协理员人数": [1]}, geometry=[box(X0 + 3000, Y0, X0 + 3500, Y0 + 1000)], crs=4549)
+    grids = pd.concat([grids, far], ignore_index=True).assign(户数=["250", "301", "1,200", "800", "400"])
+    s = gridmap.check(gridmap.read_study(comm, grids=grids)).summary()
+    assert s["households_total"] == 2951 and s["households_assigned"] == 2551 and s["households_unassigned"] == 400
