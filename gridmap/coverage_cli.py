@@ -165,7 +165,12 @@ def render_coverage(cov, *, lang: str = "zh", written: dict | None = None, sitin
     for sid, s in cov.summary().items():
         how = ("步行" if s["mode"] == "network" else "直线") if zh else s["mode"]
         label = type_label(s["facility_type"], lang=lang)
-        if s["share"] is None:
+        if s["share"] is None and s.get("share_bound") is not None:
+            lines.append(f"{label:<10} {s['radius_m']:>6g} m {how}: " + (
+                f"无路网，直线距离上限 ≤{s['covered_bound']:,} / {s['households']:,} 户  ≤{s['share_bound'] * 100:5.1f}%"
+                if zh else f"no network, straight-line upper bound ≤{s['covered_bound']:,} / {s['households']:,} households"
+                           f"  ≤{s['share_bound'] * 100:5.1f}%") + f"   [{sid}]")
+        elif s["share"] is None:
             lines.append(f"{label:<10} {s['radius_m']:>6g} m {how}: " + ("未评估（无路网）" if zh else "not assessed (no network)"))
         else:
             lines.append(f"{label:<10} {s['radius_m']:>6g} m {how}: {s['covered']:>9,} / {s['households']:,} "
