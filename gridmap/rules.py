@@ -584,8 +584,8 @@ def _eval_coverage(units, rule, lang):
     for i in np.flatnonzero(bound.notna().to_numpy()):
         b = _share_text(bound.iloc[i], need)
         if by_bound.iloc[i]:
-            msg.iloc[i] = (f"无路网；直线距离上限 {b}（步行覆盖率不会更高），低于要求的 {_share_text(need, need)}；"
-                           f"至少还需覆盖 {_fmt(gap.iloc[i])} 户（差距按上限计算）" if zh else
+            msg.iloc[i] = (f"无路网；直线距离上限 {b}（步行覆盖率不会更高），低于 {_share_text(need, need)}；"
+                           f"至少还需覆盖 {_fmt(gap.iloc[i])} 户（按上限计）" if zh else
                            f"no network; straight-line upper bound {b} (the walking share cannot be higher), below the "
                            f"required {_share_text(need, need)}; at least {_fmt(gap.iloc[i])} more households to cover "
                            "(gap from the bound)")

@@ -110,7 +110,7 @@ def test_bound_gap_is_a_lower_bound_and_min_share_below_one():
         assert (pd.isna(f["gap"]) if gap is None else f["gap"] == gap)
         if status == FAIL:
             assert "直线距离上限 41.7%" not in f["message"] and "直线距离上限 42%" in f["message"]
-            assert f"至少还需覆盖 {gap} 户（差距按上限计算）" in f["message"]
+            assert f"至少还需覆盖 {gap} 户（按上限计）" in f["message"]
         else:
             assert f["message"] == "未评估：无路网；直线距离上限 42%（步行覆盖率不会更高）"
     # a share that rounds to the requirement is shown with enough decimals not to look compliant
