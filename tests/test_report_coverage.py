@@ -31,11 +31,12 @@ def _config(tmp_path, profile: str):
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """``gridmap check --out`` and ``gridmap report --out DIR`` (PDF, HTML, XLSX) on the demo without a network."""
+    """``gridmap check --out`` and ``gridmap report --out`` (HTML, XLSX) on the demo without a network."""
     tmp = tmp_path_factory.mktemp("nonet")
     cfg = _config(tmp, "gb50180-2018")
     assert main(["check", str(cfg), "--out", str(tmp / "check")]) == 0
-    assert main(["report", str(cfg), "--out", str(tmp / "report"), "--date", DATE]) == 0
+    for name in ("report.xlsx", "report.html"):
+        assert main(["report", str(cfg), "--out", str(tmp / "report" / name), "--date", DATE]) == 0
     findings = pd.read_csv(tmp / "check" / "findings.csv", dtype={"unit_id": str})
     summary = json.loads((tmp / "check" / "summary.json").read_text(encoding="utf-8"))
     return tmp, findings, summary
@@ -108,11 +109,13 @@ def test_html_matches_findings(run):
         assert r[7] == f"{vc.get('pass', 0)} / {vc.get('fail', 0)} / {vc.get('not_assessed', 0)}"
 
 
+@pytest.mark.slow
 def test_pdf_matches_findings(run):
     tmp, f, summary = run
     pdftotext = shutil.which("pdftotext")
     if pdftotext is None:
         pytest.skip("pdftotext not installed (Debian: poppler-utils)")
+    assert main(["report", str(tmp / "gridmap.toml"), "--out", str(tmp / "report" / "report.pdf"), "--date", DATE]) == 0
     text = subprocess.run([pdftotext, "-layout", str(tmp / "report" / "report.pdf"), "-"], capture_output=True,
                           text=True, check=True).stdout
     table = text[text.index("服务设施覆盖"):]
@@ -142,3 +145,26 @@ def test_report_national_profile_without_network(tmp_path):
     t = dict(zip(rows[0], rows[1], strict=True))
     assert t["覆盖指标"] == "community.coverage.service_station" and t["口径"] == "直线距离上限（无路网）"
     assert 0 < t["覆盖率"] <= 1 and t["不合规单位"] + t["未评估单位"] == 30
+
+
+@pytest.mark.slow
+def test_html_coverage_table_in_headless_chromium(run):
+    tmp, _, summary = run
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("chromium not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    errors = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_context(offline=True).new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto((tmp / "report" / "report.html").as_uri())
+            page.wait_for_selector("body[data-ready='1']", timeout=10_000)
+            assert page.locator("#covrows tr").count() == len(_coverage_rules(summary))
+            assert page.locator("#covbox").is_visible() and "上限" in page.locator("#covnote").inner_text()
+        finally:
+            browser.close()
+    assert not errors, errors
