@@ -569,11 +569,11 @@ def _eval_coverage(units, rule, lang):
     gap = np.ceil((need * total - reach).clip(lower=0) - 1e-9).clip(lower=0)
     mode = p.get("mode", "straight")
     how = ("步行" if mode == "network" else "直线") if zh else ("walking" if mode == "network" else "straight-line")
-    radius = radius_text(rule, lang)
+    metres, derived = _radius_parts(rule, lang)  # the message names the metres, the threshold how they were obtained
     label = type_label(p["facility_type"], lang=lang)
     unc = (total - covered).where(share.notna())
-    text = unc.map(lambda g: (f"{_fmt(g)} 户在{label}{how} {radius} 范围外" if zh
-                              else f"{_fmt(g)} households beyond {radius} ({how}) of a {label}") if pd.notna(g) else "")
+    text = unc.map(lambda g: (f"{_fmt(g)} 户在{label}{how} {metres} 范围外" if zh
+                              else f"{_fmt(g)} households beyond {metres} ({how}) of a {label}") if pd.notna(g) else "")
     if not any(str(c).startswith("coverage:") for c in units.columns):
         na = "未评估：未计算覆盖率（缺少住户、设施或路网数据）" if zh else "not assessed: coverage not computed (households, facilities or network missing)"
     elif f"coverage:{rule.id}" not in units.columns:
@@ -592,7 +592,6 @@ def _eval_coverage(units, rule, lang):
         else:
             msg.iloc[i] = (f"未评估：无路网；直线距离上限 {b}（步行覆盖率不会更高）" if zh else
                            f"not assessed: no network; straight-line upper bound {b} (the walking share cannot be higher)")
-    metres, derived = _radius_parts(rule, lang)
     derived = ("，" if zh else ", ") + derived if derived else ""
     threshold = f"≥{_pct(need)}（{how} {metres}{derived}）" if zh else f"≥{_pct(need)} ({how} {metres}{derived})"
     return _Eval(share.where(share.notna(), bound), pd.Series(threshold, index=units.index), status,
