@@ -172,3 +172,35 @@ def test_demo_bound_against_the_demo_network(demo_pair):
     s = bound.summary()["coverage"][rid]
     assert s["covered_bound"] == int(bound.communities[f"covered_bound:{rid}"].sum())
     assert s["share_bound"] == pytest.approx(s["covered_bound"] / s["households"])
+
+
+@pytest.mark.realdata
+def test_sip_bound_against_a_street_network_of_boundaries(sip):
+    """Real SIP geometry (custom CRS 2000SZ, grids not tiling communities): households at the grids,
+    a synthetic service station in every other community; streets along the community and grid
+    boundaries. The national 10-minute rule (800 m walking) by its bound vs on those streets."""
+    src = f"{sip / 'sip.gpkg'}"
+    base = gridmap.read_study(f"{src}:communities", grids=f"{src}:grids_comprehensive")
+    grids = base.grids
+    rng = np.random.default_rng(7)
+    points = grids.representative_point()
+    households = gpd.GeoDataFrame({"户数": rng.integers(50, 400, len(grids))}, geometry=points.to_numpy(), crs=base.crs)
+    first = points.groupby(grids["community_id"].fillna("?").to_numpy()).head(1).iloc[::2]
+    facilities = gpd.GeoDataFrame({"类型": ["社区服务站"] * len(first)}, geometry=first.to_numpy(), crs=base.crs)
+    streets = gpd.GeoDataFrame(geometry=pd.concat([base.communities.boundary, grids.boundary]).explode(index_parts=False)
+                               .to_numpy(), crs=base.crs)
+    layers = {"grids": f"{src}:grids_comprehensive", "households": households, "facilities": facilities}
+    without = gridmap.check(gridmap.read_study(f"{src}:communities", **layers), coverage={"service_areas": False})
+    on_foot = gridmap.check(gridmap.read_study(f"{src}:communities", network=streets, **layers),
+                            coverage={"service_areas": False})
+    rid = "community.coverage.service_station"
+    assert without.coverage_result.unassessed == [rid] and on_foot.coverage_result.unassessed == []
+    b = without.communities[f"coverage_bound:{rid}"]
+    w = on_foot.communities[f"coverage:{rid}"]
+    both = b.notna() & w.notna()
+    assert both.sum() > 50 and (b[both] >= w[both] - 1e-12).all()
+    fb = without.findings.query("rule_id == @rid").set_index("unit_id")["status"]
+    fw = on_foot.findings.query("rule_id == @rid").set_index("unit_id")["status"].reindex(fb.index)
+    assert (fb == FAIL).sum() > 10 and (fw[fb == FAIL] == FAIL).all()
+    s = without.summary()["coverage"][rid]
+    assert s["share"] is None and s["covered_bound"] >= on_foot.summary()["coverage"][rid]["covered"]
