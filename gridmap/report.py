@@ -185,12 +185,26 @@ def _coverage_rows(cov, findings: pd.DataFrame | None = None) -> pd.DataFrame:
                "口径": _COV_BOUND if bound else (_COV_MEASURED if s["share"] is not None else "未评估（无路网）"),
                "覆盖户数": covered, "未覆盖户数": None if covered is None else s["households"] - covered,
                "覆盖率": s.get("share_bound") if bound else s["share"]}
-        if findings is not None:
+        if findings is not None:  # blank for a spec that is not a rule (e.g. ``gridmap coverage --types``)
             vc = findings.loc[findings["rule_id"] == sid, "status"].value_counts()
-            row.update({"合规单位": int(vc.get("pass", 0)), "不合规单位": int(vc.get("fail", 0)),
-                        "未评估单位": int(vc.get("not_assessed", 0))})
+            row.update({k: int(vc.get(v, 0)) if len(vc) else None for k, v in _COV_UNITS.items()})
         rows.append(row)
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    for k in _COV_UNITS:
+        if k in out.columns:
+            out[k] = out[k].astype("Int64")
+    return out
+
+
+#: unit counts of a coverage row, by finding status
+_COV_UNITS = {"合规单位": "pass", "不合规单位": "fail", "未评估单位": "not_assessed"}
+
+
+def _coverage_units_text(row, keys=("不合规单位", "未评估单位")) -> str:
+    """``3 / 27``: units per status of the coverage rule; blank when the spec is not a rule."""
+    if any(k not in row.index or pd.isna(row[k]) for k in keys):
+        return ""
+    return " / ".join(str(int(row[k])) for k in keys)
 
 
 def _coverage_share_text(row) -> str:
@@ -473,7 +487,7 @@ def _coverage_table(pages: _Pages, cov, findings: pd.DataFrame | None = None) ->
         row = [r["设施类型"], how, _num(r["服务半径(米)"], 2), _num(r["总户数"]), _coverage_uncovered_text(r),
                _coverage_share_text(r)]
         if has_units:
-            row.append(f"{r['不合规单位']} / {r['未评估单位']}")
+            row.append(_coverage_units_text(r))
         rows.append(row)
     head = ["设施类型", "计算方式", "半径(米)", "总户数", "未覆盖户数", "覆盖率"] + (["不合规/未评估"] if has_units else [])
     widths = [3.2, 3.2, 1.4, 1.7, 1.9, 1.6] + ([2.0] if has_units else [])
@@ -653,11 +667,12 @@ def _summary_sheet(result, cov, plan) -> pd.DataFrame:
             if r["口径"] == _COV_MEASURED:
                 text = f"覆盖率 {_coverage_share_text(r)}，未覆盖 {_coverage_uncovered_text(r)} 户"
             elif r["口径"] == _COV_BOUND:
-                text = (f"未实测（无路网）：直线距离上限 覆盖率 {_coverage_share_text(r)}，"
+                text = (f"未实测（无路网），直线距离上限：覆盖率 {_coverage_share_text(r)}，"
                         f"未覆盖 {_coverage_uncovered_text(r)} 户")
             else:
                 text = "未评估（无路网）"
-            text += f"；不合规 {r['不合规单位']}、未评估 {r['未评估单位']} 个单位"
+            if _coverage_units_text(r):
+                text += f"；不合规 {r['不合规单位']}、未评估 {r['未评估单位']} 个单位"
             rows.append((key, text))
     if plan is not None:
         kp = plan.kpis()
@@ -1064,7 +1079,7 @@ def _coverage_html(cov, findings: pd.DataFrame) -> dict:
     head = ["设施类型", "计算方式", "服务半径(米)", "口径", "总户数", "未覆盖户数", "覆盖率", "合规/不合规/未评估（单位）"]
     rows = [[r["设施类型"], r["计算方式"], _num(r["服务半径(米)"], 2), r["口径"], _num(r["总户数"]),
              _coverage_uncovered_text(r), _coverage_share_text(r),
-             f"{r['合规单位']} / {r['不合规单位']} / {r['未评估单位']}"] for _, r in t.iterrows()]
+             _coverage_units_text(r, tuple(_COV_UNITS))] for _, r in t.iterrows()]
     return {"head": head, "rows": rows, "note": _COV_BOUND_NOTE if (t["口径"] == _COV_BOUND).any() else ""}
 
 
