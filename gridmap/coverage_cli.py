@@ -33,7 +33,9 @@ def add_coverage_parser(sub) -> argparse.ArgumentParser:
     g.add_argument("--types", help="facility types, comma separated (keys or Chinese names); TYPE=RADIUS sets a radius per type; "
                                    "default: the profile's coverage rules only")
     g.add_argument("--radius", type=float, help="radius in metres for --types without one")
-    g.add_argument("--minutes", type=float, help="radius as walking minutes instead of metres")
+    g.add_argument("--minutes", type=float,
+                   help="radius as walking minutes × --speed-kmh instead of metres (a speed conversion: GB 50180-2018 gives "
+                        "its life circles as distances, 5 min ≈ 300 m, 10 min ≈ 500 m, 15 min 800–1000 m; use --radius for those)")
     g.add_argument("--speed-kmh", type=float, default=4.8, help="walking speed for --minutes (default 4.8 km/h)")
     g.add_argument("--mode", choices=["straight", "network", "both"], default="both", help="distance measure (default both)")
     g.add_argument("--policy", choices=["any", "own"], default="any",
