@@ -15,6 +15,16 @@ searched and come out as NaN ("farther than that"). Households that cannot be
 snapped to the network (farther than ``max_snap_m`` from any street) count as
 not covered on the network and are reported — never a silent pass.
 
+**Without a network**, a walking-distance spec cannot be measured, but the
+straight line is a lower bound of every walk (a walk is a polyline from the
+household to the facility; the network is only shorter by its 1 mm node
+tolerance, see :mod:`gridmap.network`). So the share of households within the
+radius *in a straight line* is an **upper bound** of the walking share: it is
+reported per household (``covered_bound:{spec}``: could be covered) and per unit
+(``covered_bound:{spec}``, ``coverage_bound:{spec}``), while ``covered:`` /
+``coverage:`` stay missing (not assessed). A unit whose bound is already below
+the rule's share fails (:func:`gridmap.rules.evaluate`); the others stay not assessed.
+
 ``policy="any"`` counts every facility; ``policy="own"`` counts only the
 facilities inside the household's own community (districts that assign service
 responsibility by community).
@@ -76,6 +86,9 @@ __all__ = [
 MODES = ("straight", "network")
 POLICIES = ("any", "own")
 _TOL = 1e-6  # metres: a household at exactly the radius is covered
+#: metres added to the radius for the straight-line upper bound: network end points within the
+#: 1 mm node tolerance are merged, so a walk may undercut the straight line by a few millimetres
+BOUND_SLACK_M = 0.01
 
 
 @dataclass(frozen=True)
@@ -194,8 +207,13 @@ class CoverageResult:
         ``community_id``, ``households``, ``snap_m``, ``snapped``, then per type
         and mode ``{mode}_m:{type}`` (distance, NaN beyond the search limit) and
         ``nearest_{mode}:{type}`` (facility id), then ``covered:{spec}`` (bool).
+        A walking spec without a network has ``covered:{spec}`` missing and
+        ``covered_bound:{spec}`` (True where the straight line is within the radius).
     grids, communities : pandas.DataFrame
-        Per unit: ``households``, ``covered:{spec}``, ``coverage:{spec}`` (share 0–1).
+        Per unit: ``households``, ``covered:{spec}``, ``coverage:{spec}`` (share 0–1);
+        for a walking spec without a network these are missing and
+        ``covered_bound:{spec}`` / ``coverage_bound:{spec}`` hold the straight-line
+        upper bound of the covered households and of the share.
     gaps : GeoDataFrame or None
         Cells with ``households`` and ``uncovered:{spec}`` counts.
     service_areas : GeoDataFrame or None
@@ -216,6 +234,7 @@ class CoverageResult:
     timings: dict[str, float] = field(default_factory=dict)
     xy: np.ndarray | None = None
     unassessed: list[str] = field(default_factory=list)
+    """Ids of walking specs without a network (their ``*_bound`` columns give the straight-line upper bound)."""
 
     def points(self, crs=None) -> GeoDataFrame:
         """The household table as points (for maps and the GeoPackage)."""
@@ -223,19 +242,29 @@ class CoverageResult:
         return GeoDataFrame(self.households.copy(), geometry=shapely.points(xy) if len(xy) else [], crs=crs)
 
     def summary(self) -> dict:
-        """Per spec: type, mode, radius, households covered / total and share."""
+        """Per spec: type, mode, radius, required share, households covered / total and share.
+
+        A walking spec without a network has ``covered`` and ``share`` None (not
+        assessed) and ``covered_bound`` / ``share_bound``: the straight-line upper
+        bounds (``bound`` = ``"straight_line_upper"``); other specs have them None.
+        """
         h = self.households
         total = float(h["households"].sum())
         out = {}
         for s in self.specs:
+            row = {"facility_type": s.facility_type, "mode": s.mode, "radius_m": s.radius_m, "min_share": s.min_share,
+                   "policy": self.policy, "households": int(total), "covered": None, "share": None,
+                   "bound": None, "covered_bound": None, "share_bound": None}
             if s.id in self.unassessed:
-                out[s.id] = {"facility_type": s.facility_type, "mode": s.mode, "radius_m": s.radius_m,
-                             "policy": self.policy, "households": int(total), "covered": None, "share": None}
-                continue
-            cov = float(h.loc[h[f"covered:{s.id}"].to_numpy(dtype=bool), "households"].sum())
-            out[s.id] = {"facility_type": s.facility_type, "mode": s.mode, "radius_m": s.radius_m,
-                         "policy": self.policy, "households": int(total), "covered": int(cov),
-                         "share": (cov / total) if total else None}
+                col = f"covered_bound:{s.id}"
+                if col in h.columns:
+                    cb = float(h.loc[h[col].to_numpy(dtype=bool), "households"].sum())
+                    row.update(bound="straight_line_upper", covered_bound=int(cb),
+                               share_bound=(cb / total) if total else None)
+            else:
+                cov = float(h.loc[h[f"covered:{s.id}"].to_numpy(dtype=bool), "households"].sum())
+                row.update(covered=int(cov), share=(cov / total) if total else None)
+            out[s.id] = row
         return out
 
 
@@ -412,12 +441,19 @@ def measure_coverage(
         net = build_network(study.network, node=node, level_column=level_column, components=components,
                             close_gaps_m=close_gaps_m)
         timings["network_build"] = time.perf_counter() - t
-    if need_net and net is None:
-        problems.append(Problem("warning", "coverage.no_network", "未提供步行路网：按路网距离的覆盖率规则未评估",
-                                fix="用 --network 提供道路中心线/步行路网线图层"))
+    bounded = [s for s in specs if s.mode == "network" and net is None]  # measured by the straight-line bound
+    if bounded:
+        problems.append(Problem(
+            "warning", "coverage.no_network",
+            f"未提供步行路网：{len(bounded)} 项按步行距离的覆盖率指标无法实测，改用直线距离给出上限"
+            "（直线距离不会长于步行距离，步行覆盖率不会高于直线覆盖率）：上限已低于要求的单位判为不合规，其余未评估",
+            fix="用 --network 提供道路中心线/步行路网线图层，以评估步行距离覆盖率"))
     by_type: dict[tuple[str, str], float] = {}
     for s in specs:
         key = (s.facility_type, s.mode)
+        by_type[key] = max(by_type.get(key, 0.0), s.radius_m)
+    for s in bounded:  # the straight-line distances that bound the walks from below
+        key = (s.facility_type, "straight")
         by_type[key] = max(by_type.get(key, 0.0), s.radius_m)
     runs: dict[str, object] = {}
     if net is not None and need_net:
@@ -474,12 +510,15 @@ def measure_coverage(
         names[i >= 0] = fac_ids[i[i >= 0]]
         out[ncol] = pd.array(names, dtype="string")
     timings["distances"] = time.perf_counter() - t
-    unassessed = [s.id for s in specs if s.mode == "network" and net is None]
+    unassessed = [s.id for s in bounded]
     for s in specs:
         dist = out[f"{s.mode}_m:{s.facility_type}"].to_numpy(dtype=float)
         out[f"covered:{s.id}"] = np.nan_to_num(dist, nan=np.inf) <= s.radius_m + _TOL
+    for s in bounded:  # could be covered: within the radius in a straight line
+        dist = out[f"straight_m:{s.facility_type}"].to_numpy(dtype=float)
+        out[f"covered_bound:{s.id}"] = np.nan_to_num(dist, nan=np.inf) <= s.radius_m + _TOL + BOUND_SLACK_M
     grids_agg, comm_agg = aggregate_coverage(out, specs)
-    for sid in unassessed:  # no network: not assessed, never a pass or a fail
+    for sid in unassessed:  # no network: not measured, never a pass (the bound may still fail a unit)
         out[f"covered:{sid}"] = pd.array([pd.NA] * len(out), dtype="boolean")
         for agg in (grids_agg, comm_agg):
             agg[f"covered:{sid}"] = np.nan
@@ -540,6 +579,10 @@ def _network_problems(net: Network, hsnap: Snap, fsnap: Snap, rows: pd.DataFrame
 def aggregate_coverage(households: pd.DataFrame, specs: list[CoverageSpec]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Households covered / total and share per grid and per community.
 
+    Where the table has ``covered_bound:{spec}`` (a walking spec measured by its
+    straight-line bound), ``covered_bound:{spec}`` and ``coverage_bound:{spec}``
+    are aggregated the same way.
+
     Examples
     --------
     >>> h = pd.DataFrame({"grid_id": ["g1", "g1", "g2"], "community_id": ["c", "c", "c"],
@@ -550,14 +593,19 @@ def aggregate_coverage(households: pd.DataFrame, specs: list[CoverageSpec]) -> t
     """
     w = households["households"].astype("float64").to_numpy()
     cols = {"households": w}
+    pairs = []  # (covered households column, share column)
     for s in specs:
-        cols[f"covered:{s.id}"] = w * households[f"covered:{s.id}"].to_numpy(dtype=bool)
+        pairs.append((f"covered:{s.id}", f"coverage:{s.id}"))
+        if f"covered_bound:{s.id}" in households.columns:
+            pairs.append((f"covered_bound:{s.id}", f"coverage_bound:{s.id}"))
+    for col, _ in pairs:
+        cols[col] = w * households[col].to_numpy(dtype=bool)
     frame = pd.DataFrame(cols)
     res = []
     for key in ("grid_id", "community_id"):
         grp = frame.groupby(households[key].astype("string").to_numpy(), dropna=True).sum()
-        for s in specs:
-            grp[f"coverage:{s.id}"] = grp[f"covered:{s.id}"] / grp["households"].where(grp["households"] > 0)
+        for col, share in pairs:
+            grp[share] = grp[col] / grp["households"].where(grp["households"] > 0)
         grp.index.name = key
         res.append(grp)
     return res[0], res[1]

@@ -33,7 +33,9 @@ def add_coverage_parser(sub) -> argparse.ArgumentParser:
     g.add_argument("--types", help="facility types, comma separated (keys or Chinese names); TYPE=RADIUS sets a radius per type; "
                                    "default: the profile's coverage rules only")
     g.add_argument("--radius", type=float, help="radius in metres for --types without one")
-    g.add_argument("--minutes", type=float, help="radius as walking minutes instead of metres")
+    g.add_argument("--minutes", type=float,
+                   help="radius as walking minutes × --speed-kmh instead of metres (a speed conversion: GB 50180-2018 gives "
+                        "its life circles as distances, 5 min ≈ 300 m, 10 min ≈ 500 m, 15 min 800–1000 m; use --radius for those)")
     g.add_argument("--speed-kmh", type=float, default=4.8, help="walking speed for --minutes (default 4.8 km/h)")
     g.add_argument("--mode", choices=["straight", "network", "both"], default="both", help="distance measure (default both)")
     g.add_argument("--policy", choices=["any", "own"], default="any",
@@ -170,7 +172,12 @@ def render_coverage(cov, *, lang: str = "zh", written: dict | None = None, sitin
     for sid, s in cov.summary().items():
         how = ("步行" if s["mode"] == "network" else "直线") if zh else s["mode"]
         label = type_label(s["facility_type"], lang=lang)
-        if s["share"] is None:
+        if s["share"] is None and s.get("share_bound") is not None:
+            lines.append(f"{label:<10} {s['radius_m']:>6g} m {how}: " + (
+                f"无路网，直线距离上限 ≤{s['covered_bound']:,} / {s['households']:,} 户  ≤{s['share_bound'] * 100:5.1f}%"
+                if zh else f"no network, straight-line upper bound ≤{s['covered_bound']:,} / {s['households']:,} households"
+                           f"  ≤{s['share_bound'] * 100:5.1f}%") + f"   [{sid}]")
+        elif s["share"] is None:
             lines.append(f"{label:<10} {s['radius_m']:>6g} m {how}: " + ("未评估（无路网）" if zh else "not assessed (no network)"))
         else:
             lines.append(f"{label:<10} {s['radius_m']:>6g} m {how}: {s['covered']:>9,} / {s['households']:,} "

@@ -140,11 +140,18 @@ def _num(x, digits: int = 0) -> str:
     return f"{x:,.{digits}f}"
 
 
-def _value_text(row) -> str:
+def _value_text(row, *, upper: bool = False) -> str:
+    """A finding's value as text; ``upper``: the value is an upper bound (``≤62.1%``)."""
     v, threshold = row.value, row.threshold
     if threshold and "%" in str(threshold) and isinstance(v, float) and not math.isnan(v):
-        return f"{v:.1%}"
+        return ("≤" if upper else "") + f"{v:.1%}"
     return _num(v, 1)
+
+
+def _bounded_rules(result) -> set[str]:
+    """Ids of the walking coverage rules measured by their straight-line upper bound (no network)."""
+    cov = getattr(result, "coverage_result", None)
+    return set(getattr(cov, "unassessed", None) or ())
 
 
 def _failing(result, rule_id: str | None = None) -> pd.DataFrame:
@@ -155,18 +162,72 @@ def _failing(result, rule_id: str | None = None) -> pd.DataFrame:
     return f.sort_values("gap", ascending=False, kind="stable")
 
 
-def _coverage_rows(cov) -> pd.DataFrame:
+#: the 口径 of a coverage row: measured, or the straight-line bound of a walking share without a network
+_COV_MEASURED = "实测"
+_COV_BOUND = "直线距离上限（无路网）"
+
+
+def _coverage_rows(cov, findings: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per coverage spec: the study-wide numbers of :meth:`CoverageResult.summary`.
+
+    A walking spec without a network has no measured numbers: its row carries the
+    straight-line bound instead (口径 = :data:`_COV_BOUND`: 覆盖户数 and 覆盖率 are upper
+    bounds, 未覆盖户数 a lower bound), or blanks when there is no bound. With
+    ``findings``, the units per status of the rule with the spec's id (as in findings.csv).
+    """
     from gridmap.facilities import type_label
 
     if cov is None:
         return pd.DataFrame()
     rows = []
     for sid, s in cov.summary().items():
-        rows.append({"覆盖指标": sid, "设施类型": type_label(s["facility_type"]),
-                     "计算方式": "步行距离" if s["mode"] == "network" else "直线距离",
-                     "服务半径(米)": s["radius_m"], "总户数": s["households"], "覆盖户数": s["covered"],
-                     "未覆盖户数": s["households"] - s["covered"], "覆盖率": s["share"]})
-    return pd.DataFrame(rows)
+        bound = s["share"] is None and s.get("share_bound") is not None
+        covered = s.get("covered_bound") if bound else s["covered"]
+        mode = "步行距离" if s["mode"] == "network" else "直线距离"
+        row = {"覆盖指标": sid, "设施类型": type_label(s["facility_type"]), "计算方式": mode,
+               "服务半径(米)": s["radius_m"], "要求覆盖率": s.get("min_share", 1.0), "总户数": s["households"],
+               "口径": _COV_BOUND if bound else (_COV_MEASURED if s["share"] is not None else "未评估（无路网）"),
+               "覆盖户数": covered, "未覆盖户数": None if covered is None else s["households"] - covered,
+               "覆盖率": s.get("share_bound") if bound else s["share"]}
+        if findings is not None:  # blank for a spec that is not a rule (e.g. ``gridmap coverage --types``)
+            vc = findings.loc[findings["rule_id"] == sid, "status"].value_counts()
+            row.update({k: int(vc.get(v, 0)) if len(vc) else None for k, v in _COV_UNITS.items()})
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    for k in _COV_UNITS:
+        if k in out.columns:
+            out[k] = out[k].astype("Int64")
+    return out
+
+
+#: unit counts of a coverage row, by finding status
+_COV_UNITS = {"合规单位": "pass", "不合规单位": "fail", "未评估单位": "not_assessed"}
+
+
+def _coverage_units_text(row, keys=("不合规单位", "未评估单位")) -> str:
+    """``3 / 27``: units per status of the coverage rule; blank when the spec is not a rule."""
+    if any(k not in row.index or pd.isna(row[k]) for k in keys):
+        return ""
+    return " / ".join(str(int(row[k])) for k in keys)
+
+
+def _coverage_share_text(row) -> str:
+    """覆盖率 of a coverage row as text: ``62.1%``, ``≤62.1%`` for a bound, blank when not measured."""
+    share = row["覆盖率"]
+    if share is None or (isinstance(share, float) and math.isnan(share)):
+        return ""
+    return ("≤" if row["口径"] == _COV_BOUND else "") + f"{share:.1%}"
+
+
+def _coverage_uncovered_text(row) -> str:
+    """未覆盖户数 as text: ``1,234``, ``≥1,234`` for a bound (at least that many beyond the radius)."""
+    text = _num(row["未覆盖户数"])
+    return ("≥" + text) if text and row["口径"] == _COV_BOUND else text
+
+
+#: how a report explains the straight-line bound
+_COV_BOUND_NOTE = ("无路网时，按步行距离的指标以直线距离估计：直线距离不会长于步行距离，“≤”为步行覆盖率的上限，"
+                   "“≥”为步行半径外住户的下限；上限已低于要求的单位判为不合规（差距按上限计算，为最少需覆盖的户数），其余未评估。")
 
 
 def _rule_counts(result) -> pd.DataFrame:
@@ -441,7 +502,8 @@ def _violations(pages: _Pages, result, rule_id: str, *, max_rows: int) -> None:
     fail = _failing(result, rule_id)
     level = _LEVEL_ZH.get(rule.level, rule.level)
     shown = fail.head(max_rows)
-    rows = [[r.unit_id, r.unit_name, _value_text(r), str(r.threshold), r.message] for r in shown.itertuples()]
+    upper = rule_id in _bounded_rules(result)
+    rows = [[r.unit_id, r.unit_name, _value_text(r, upper=upper), str(r.threshold), r.message] for r in shown.itertuples()]
     table = _Table(pages, [f"{level}编码", f"{level}名称", "实测值", "标准", "问题说明"], [3.2, 3.4, 1.6, 2.0, 4.2],
                    aligns=["left", "left", "right", "left", "left"])
     note = ""
@@ -463,15 +525,28 @@ def _qa_pages(pages: _Pages, result, *, max_rows: int) -> None:
     table.draw(rows, title="数据质量问题", intro="以下问题不影响上述检查的进行，但可能影响结论的准确性，建议核实源数据。")
 
 
-def _coverage_table(pages: _Pages, cov) -> None:
-    t = _coverage_rows(cov)
+def _coverage_table(pages: _Pages, cov, findings: pd.DataFrame | None = None) -> None:
+    t = _coverage_rows(cov, findings)
     if not len(t):
         return
-    rows = [[r["设施类型"], r["计算方式"], _num(r["服务半径(米)"]), _num(r["总户数"]), _num(r["未覆盖户数"]),
-             "" if r["覆盖率"] is None else f"{r['覆盖率']:.1%}"] for _, r in t.iterrows()]
-    table = _Table(pages, ["设施类型", "计算方式", "服务半径(米)", "总户数", "未覆盖户数", "覆盖率"], [4, 2, 2, 2, 2.2, 1.6],
-                   aligns=["left", "left", "right", "right", "right", "right"])
-    table.draw(rows, title="服务设施覆盖", intro="按住户到最近同类设施的距离统计；距离不超过服务半径即为覆盖。")
+    has_units = "不合规单位" in t.columns
+    rows = []
+    for _, r in t.iterrows():
+        how = r["计算方式"] + ("（直线上限）" if r["口径"] == _COV_BOUND else "")
+        row = [r["设施类型"], how, _num(r["服务半径(米)"], 2), _num(r["总户数"]), _coverage_uncovered_text(r),
+               _coverage_share_text(r)]
+        if has_units:
+            row.append(_coverage_units_text(r))
+        rows.append(row)
+    head = ["设施类型", "计算方式", "半径(米)", "总户数", "未覆盖户数", "覆盖率"] + (["不合规/未评估"] if has_units else [])
+    widths = [3.2, 3.2, 1.4, 1.7, 1.9, 1.6] + ([2.0] if has_units else [])
+    table = _Table(pages, head, widths, aligns=["left", "left", "right", "right", "right", "right", "right"][:len(head)])
+    intro = "按住户到最近同类设施的距离统计；距离不超过服务半径即为覆盖。"
+    if has_units:
+        intro += "“不合规/未评估”为该项规则的单位个数（与问题清单一致）。"
+    if (t["口径"] == _COV_BOUND).any():
+        intro += "\n" + _COV_BOUND_NOTE
+    table.draw(rows, title="服务设施覆盖", intro=intro)
 
 
 def _plan_spec(units: GeoDataFrame, status: pd.Series, households: pd.Series, names: pd.Series, *, band):
@@ -582,7 +657,7 @@ def report_pdf(result, path: str | os.PathLike, *, plan=None, coverage=None, dat
                 if family == "overview" and cov is not None:
                     pass
             if cov is not None:
-                _coverage_table(pages, cov)
+                _coverage_table(pages, cov, result.findings)
             if plan is not None:
                 _plan_pages(pages, result, plan, date=when, max_rows=max_rows)
             _qa_pages(pages, result, max_rows=max_rows)
@@ -641,9 +716,18 @@ def _summary_sheet(result, cov, plan) -> pd.DataFrame:
             ("计算坐标系", crs_label(result.study.crs))]
     rows += [(label, f"{value}（{note}）") for label, value, note in _kpis(result)]
     if cov is not None:
-        for _, r in _coverage_rows(cov).iterrows():
-            share = "" if r["覆盖率"] is None else f"{r['覆盖率']:.1%}"
-            rows.append((f"覆盖：{r['设施类型']} {r['服务半径(米)']:g} 米", f"覆盖率 {share}，未覆盖 {_num(r['未覆盖户数'])} 户"))
+        for _, r in _coverage_rows(cov, result.findings).iterrows():
+            key = f"覆盖：{r['设施类型']} {r['计算方式']} {r['服务半径(米)']:g} 米"
+            if r["口径"] == _COV_MEASURED:
+                text = f"覆盖率 {_coverage_share_text(r)}，未覆盖 {_coverage_uncovered_text(r)} 户"
+            elif r["口径"] == _COV_BOUND:
+                text = (f"未实测（无路网），直线距离上限：覆盖率 {_coverage_share_text(r)}，"
+                        f"未覆盖 {_coverage_uncovered_text(r)} 户")
+            else:
+                text = "未评估（无路网）"
+            if _coverage_units_text(r):
+                text += f"；不合规 {r['不合规单位']}、未评估 {r['未评估单位']} 个单位"
+            rows.append((key, text))
     if plan is not None:
         rows.append(("调整方案", f"{plan.name}：{plan_sentence(plan)}"))
     rows.append(("生成软件", f"gridmap {__version__}"))
@@ -750,16 +834,22 @@ def report_xlsx_bytes(result, *, plan=None, coverage=None) -> bytes:
     _write_sheet(wb, fmt, "社区", _communities_sheet(result), freeze_cols=2)
     _write_sheet(wb, fmt, "网格", _grids_sheet(result), freeze_cols=2)
     _write_sheet(wb, fmt, "问题清单", _findings_sheet(result), freeze_cols=3)
-    cov_rows = _coverage_rows(cov)
+    cov_rows = _coverage_rows(cov, result.findings)
     if len(cov_rows):
         ws = _write_sheet(wb, fmt, "覆盖", cov_rows)
         j = list(cov_rows.columns).index("覆盖率")
         letter = xl_col_to_name(j)
-        mins = {s.id: s.min_share for s in cov.specs}
-        for i, sid in enumerate(cov_rows["覆盖指标"], start=1):
-            need = mins.get(sid, 1.0) - 1e-9
-            ws.conditional_format(i, j, i, j, {"type": "formula", "criteria": f"={letter}{i + 1}>={need}", "format": fmt["ok"]})
+        for i, (_, r) in enumerate(cov_rows.iterrows(), start=1):
+            need, basis = r["要求覆盖率"] - 1e-9, r["口径"]
+            if basis == _COV_MEASURED:
+                ws.conditional_format(i, j, i, j, {"type": "formula", "criteria": f"={letter}{i + 1}>={need}", "format": fmt["ok"]})
+            elif basis != _COV_BOUND:  # not measured: grey, never green or red
+                ws.conditional_format(i, j, i, j, {"type": "no_errors", "format": fmt["未评估"]})
+                continue
+            else:  # an upper bound: red when even the bound is short, else grey (not assessed)
+                ws.conditional_format(i, j, i, j, {"type": "formula", "criteria": f"={letter}{i + 1}>={need}", "format": fmt["未评估"]})
             ws.conditional_format(i, j, i, j, {"type": "formula", "criteria": f"={letter}{i + 1}<{need}", "format": fmt["bad"]})
+        ws.write_comment(0, list(cov_rows.columns).index("口径"), _COV_BOUND_NOTE)
         comm = getattr(cov, "communities", None)
         if comm is not None and len(comm):
             t = pd.DataFrame(comm).copy()
@@ -768,6 +858,7 @@ def report_xlsx_bytes(result, *, plan=None, coverage=None) -> bytes:
             if names is not None:
                 t.insert(1, "社区名称", t["社区编码"].map(names).fillna(""))
             t = t.rename(columns=lambda c: c.replace("coverage:", "覆盖率:").replace("covered:", "覆盖户数:")
+                         .replace("coverage_bound:", "覆盖率上限(直线):").replace("covered_bound:", "覆盖户数上限(直线):")
                          .replace("households", "户数"))
             _write_sheet(wb, fmt, "社区覆盖", t.reset_index(drop=True), freeze_cols=2)
     else:
@@ -1030,7 +1121,20 @@ def _html_data(result, *, cov, date: str, max_grids: int = 20000) -> dict:
                                        zip(cells.geometry, cells[f"uncovered:{sid}"], strict=True)]})
     data["findings"] = [[r.level, r.unit_id, r.unit_name, r.rule_title, r.message, str(r.threshold), r.source]
                         for r in _failing(result).itertuples()]
+    data["coverage"] = _coverage_html(cov, result.findings)
     return data
+
+
+def _coverage_html(cov, findings: pd.DataFrame) -> dict:
+    """The coverage table of the HTML report: header, rows of text, and the note on the straight-line bound."""
+    t = _coverage_rows(cov, findings)
+    if not len(t):
+        return {"head": [], "rows": [], "note": ""}
+    head = ["设施类型", "计算方式", "服务半径(米)", "口径", "总户数", "未覆盖户数", "覆盖率", "合规/不合规/未评估（单位）"]
+    rows = [[r["设施类型"], r["计算方式"], _num(r["服务半径(米)"], 2), r["口径"], _num(r["总户数"]),
+             _coverage_uncovered_text(r), _coverage_share_text(r),
+             _coverage_units_text(r, tuple(_COV_UNITS))] for _, r in t.iterrows()]
+    return {"head": head, "rows": rows, "note": _COV_BOUND_NOTE if (t["口径"] == _COV_BOUND).any() else ""}
 
 
 _HTML = r"""<!DOCTYPE html>
@@ -1066,6 +1170,7 @@ path.hl{stroke:#0057d9!important;stroke-width:3!important}circle.fac{stroke:#fff
 <div id="north">▲<br>N</div><div id="scale"><span id="scalet"></span><div id="scaleb"></div></div><div id="tip"></div></div>
 <div id="side"><div class="panel" id="legend"><h3>图例</h3></div><div class="panel" id="info"><h3>单位详情</h3><div id="infobody">点击地图上的社区或网格查看不合规项及依据。</div></div></div></div>
 <div id="note"></div>
+<div id="covbox" style="display:none;margin:0 18px 10px;background:#fff;border:1px solid #c8d0d8"><table><thead><tr id="covhead"></tr></thead><tbody id="covrows"></tbody></table><div id="covnote" style="font-size:11px;color:#555;padding:4px 6px"></div></div>
 <div id="tablebox"><table><thead><tr><th>层级</th><th>编码</th><th>名称</th><th>规则</th><th>问题说明</th><th>标准</th></tr></thead><tbody id="rows"></tbody></table></div>
 <script id="data" type="application/json">__DATA__</script>
 <script>
@@ -1126,6 +1231,9 @@ const tb=$("rows");D.findings.forEach(r=>{const tr=document.createElement("tr");
  const td=document.createElement("td");td.textContent=v;tr.appendChild(td)});tr.title="依据："+r[6];
  tr.addEventListener("click",()=>{const u=byId[r[0]+":"+r[1]];if(u){if(r[0]==="grid"){$("lyr-grid").checked=true;$("l-grid").style.display=""}select(u,true)}
  document.querySelectorAll("tr.sel").forEach(x=>x.classList.remove("sel"));tr.classList.add("sel")});tb.appendChild(tr)});
+if(D.coverage.rows.length){$("covbox").style.display="";D.coverage.head.forEach(h=>{const th=document.createElement("th");th.textContent=h;$("covhead").appendChild(th)});
+ D.coverage.rows.forEach(r=>{const tr=document.createElement("tr");r.forEach(v=>{const td=document.createElement("td");td.textContent=v;tr.appendChild(td)});$("covrows").appendChild(tr)});
+ $("covnote").textContent=D.coverage.note}
 $("q").addEventListener("change",e=>{const q=e.target.value.trim();if(!q)return;const u=Object.values(byId).find(u=>u.id===q||(u.p["名称"]||"").includes(q));
  if(u){if(u.level==="grid"){$("lyr-grid").checked=true;$("l-grid").style.display=""}select(u,true)}});
 fit();document.body.dataset.ready="1";

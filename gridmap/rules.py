@@ -541,10 +541,18 @@ def _eval_ratio(units, rule, lang):
 
 
 def coverage_radius(rule: Rule) -> float:
-    """The radius in metres of a coverage rule (``radius_m``, or ``minutes`` at ``speed_kmh``).
+    """The radius in metres of a coverage rule: ``radius_m`` as written, or ``minutes`` × ``speed_kmh``
+    (default 4.8 km/h).
+
+    The conversion from minutes is the rule's own, not GB 50180-2018's: that standard
+    gives its life circles as walking distances (5 minutes ≈ 300 m, 10 minutes ≈
+    500 m, 15 minutes 800–1000 m), so 10 minutes at 4.8 km/h (800 m) is not its
+    10-minute circle. Findings state how the radius was obtained (see :func:`radius_text`).
 
     Examples
     --------
+    >>> coverage_radius(Rule("x", "community", "coverage", "", "", "", params={"facility_type": "market", "radius_m": 500}))
+    500.0
     >>> coverage_radius(Rule("x", "community", "coverage", "", "", "", params={"facility_type": "market", "minutes": 10}))
     800.0
     """
@@ -557,23 +565,74 @@ def coverage_radius(rule: Rule) -> float:
     return float(p["minutes"]) * speed * 1000.0 / 60.0
 
 
+def radius_text(rule: Rule, lang: str = "zh") -> str:
+    """The radius a coverage rule uses, exactly, and how it was obtained.
+
+    Examples
+    --------
+    >>> radius_text(Rule("x", "community", "coverage", "", "", "", params={"facility_type": "market", "radius_m": 500}))
+    '500 m'
+    >>> radius_text(Rule("x", "community", "coverage", "", "", "", params={"facility_type": "market", "minutes": 10}))
+    '800 m（按 10 分钟 × 4.8 km/h 折算）'
+    >>> radius_text(Rule("x", "community", "coverage", "", "", "", params={"facility_type": "m", "minutes": 7, "speed_kmh": 4.5}), "en")
+    '525 m (7 min at 4.5 km/h)'
+    """
+    metres, how = _radius_parts(rule, lang)
+    if not how:
+        return metres
+    return f"{metres}（{how}）" if lang == "zh" else f"{metres} ({how})"
+
+
+def _radius_parts(rule: Rule, lang: str) -> tuple[str, str]:
+    """(``"800 m"``, ``"按 10 分钟 × 4.8 km/h 折算"``): the radius and, when converted from minutes, how."""
+    metres = f"{round(coverage_radius(rule), 2):g} m"
+    p = rule.params
+    if "radius_m" in p:
+        return metres, ""
+    minutes, speed = f"{float(p['minutes']):g}", f"{float(p.get('speed_kmh', 4.8)):g}"
+    return metres, (f"按 {minutes} 分钟 × {speed} km/h 折算" if lang == "zh" else f"{minutes} min at {speed} km/h")
+
+
+def _share_text(x: float, need: float) -> str:
+    """A share as a percentage with enough decimals not to look equal to ``need`` when it is not (99.6 % ≠ 100 %)."""
+    for digits in range(4):
+        text = f"{x * 100:.{digits}f}%"
+        if abs(x - need) < 1e-12 or text != f"{need * 100:.{digits}f}%":
+            return text
+    return text
+
+
 def _eval_coverage(units, rule, lang):
+    """Share of households covered ≥ ``min_share``.
+
+    A walking rule measured without a network has no share but may have the
+    straight-line upper bound ``coverage_bound:{rule id}`` (households within the
+    radius in a straight line / households; a walk is never shorter): the unit
+    fails when even the bound is below ``min_share`` (gap from the bound: at least
+    that many households still to cover), and is not assessed otherwise; the
+    finding's value is the bound in both cases.
+    """
     p = rule.params
     zh = lang == "zh"
     share = _column(units, f"coverage:{rule.id}")
     covered = _column(units, f"covered:{rule.id}")
+    bound = _column(units, f"coverage_bound:{rule.id}").where(share.isna())
+    covered_bound = _column(units, f"covered_bound:{rule.id}").where(bound.notna())
     total = _column(units, "households")
     need = float(p.get("min_share", 1.0))
-    status = pd.Series(np.where(share.isna(), NOT_ASSESSED, np.where(share >= need - 1e-12, PASS, FAIL)), index=units.index)
-    # gap: households that must still be covered to reach the share
-    gap = np.ceil((need * total - covered).clip(lower=0) - 1e-9).clip(lower=0).where(share.notna())
-    radius = coverage_radius(rule)
+    by_bound = bound < need - 1e-12  # False where NaN
+    status = pd.Series(np.where(share.notna(), np.where(share >= need - 1e-12, PASS, FAIL),
+                                np.where(by_bound, FAIL, NOT_ASSESSED)), index=units.index)
+    # gap: households that must still be covered to reach the share (from the bound: at least that many)
+    reach = covered.where(share.notna(), covered_bound.where(by_bound))
+    gap = np.ceil((need * total - reach).clip(lower=0) - 1e-9).clip(lower=0)
     mode = p.get("mode", "straight")
     how = ("步行" if mode == "network" else "直线") if zh else ("walking" if mode == "network" else "straight-line")
+    metres, derived = _radius_parts(rule, lang)  # the message names the metres, the threshold how they were obtained
     label = type_label(p["facility_type"], lang=lang)
     unc = (total - covered).where(share.notna())
-    text = unc.map(lambda g: (f"{_fmt(g)} 户在{label}{how} {radius:g} m 范围外" if zh
-                              else f"{_fmt(g)} households beyond {radius:g} m ({how}) of a {label}") if pd.notna(g) else "")
+    text = unc.map(lambda g: (f"{_fmt(g)} 户在{label}{how} {metres} 范围外" if zh
+                              else f"{_fmt(g)} households beyond {metres} ({how}) of a {label}") if pd.notna(g) else "")
     if not any(str(c).startswith("coverage:") for c in units.columns):
         na = "未评估：未计算覆盖率（缺少住户、设施或路网数据）" if zh else "not assessed: coverage not computed (households, facilities or network missing)"
     elif f"coverage:{rule.id}" not in units.columns:
@@ -581,8 +640,21 @@ def _eval_coverage(units, rule, lang):
     else:
         na = "未评估：该单元无住户或无路网数据" if zh else "not assessed: no households (or no network) in this unit"
     msg = _messages(status, [(status == FAIL, text)], na, "符合" if zh else "compliant")
-    threshold = f"≥{_pct(need)}（{radius:g} m {how}）" if zh else f"≥{_pct(need)} ({radius:g} m {how})"
-    return _Eval(share, pd.Series(threshold, index=units.index), status, gap, msg)
+    for i in np.flatnonzero(bound.notna().to_numpy()):
+        b = _share_text(bound.iloc[i], need)
+        if by_bound.iloc[i]:
+            msg.iloc[i] = (f"无路网；直线距离上限 {b}（步行覆盖率不会更高），低于 {_share_text(need, need)}；"
+                           f"至少还需覆盖 {_fmt(gap.iloc[i])} 户（按上限计）" if zh else
+                           f"no network; straight-line upper bound {b} (the walking share cannot be higher), below the "
+                           f"required {_share_text(need, need)}; at least {_fmt(gap.iloc[i])} more households to cover "
+                           "(gap from the bound)")
+        else:
+            msg.iloc[i] = (f"未评估：无路网；直线距离上限 {b}（步行覆盖率不会更高）" if zh else
+                           f"not assessed: no network; straight-line upper bound {b} (the walking share cannot be higher)")
+    derived = ("，" if zh else ", ") + derived if derived else ""
+    threshold = f"≥{_pct(need)}（{how} {metres}{derived}）" if zh else f"≥{_pct(need)} ({how} {metres}{derived})"
+    return _Eval(share.where(share.notna(), bound), pd.Series(threshold, index=units.index), status,
+                 gap.where(share.notna() | by_bound), msg)
 
 
 def _not_assessed_msg(rule: Rule, units: pd.DataFrame, lang: str) -> str:
