@@ -86,7 +86,7 @@ _DERIVED = ("name", "households", "grids", "coordinators", "coordinators_require
             "units", "geometry")
 #: community figures that depend on its territory: known for as-is communities, not assessed once
 #: the plan changes which units a community holds (until a check is run on the new boundaries)
-_TERRITORIAL = ("facility_types", "facilities", "floor_area_m2:", "coverage:", "covered:", "area_km2", "population")
+_TERRITORIAL = ("facility_types", "facilities", "floor_area_m2:", "coverage:", "covered:", "coverage_bound:", "covered_bound:", "area_km2", "population")
 #: Chinese headers of the change list (unit, from, to, 户数)
 CHANGE_COLUMNS_ZH = {
     "unit_id": "单元编码", "unit_name": "单元名称", "from_community": "原社区编码",
