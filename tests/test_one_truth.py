@@ -297,3 +297,23 @@ def test_sip_national_agrees(sip_provider, sip_store):
 @pytest.mark.parametrize("profile", [p for p in PROFILES if p != "national"])
 def test_sip_every_profile_agrees(sip_provider, sip_store, profile):
     _assert_one_truth(sip_provider.result(profile), sip_provider, sip_store)
+
+
+def test_changed_community_does_not_keep_a_straight_line_coverage_bound():
+    """Without a network, walking rules are decided by the straight-line bound of the as-is
+    territory: once a plan changes a community, that bound is not carried over."""
+    kwargs = datasets.demo_config()
+    kwargs.pop("network")
+    result = gridmap.check(gridmap.read_study(**kwargs), profile="gb50180-2018")
+    plan = Plan.from_check(result)
+    g = plan.graph
+    i = next(i for i in range(len(plan.units))
+             if set(plan.labels.iloc[g.indices[g.indptr[i]:g.indptr[i + 1]]]) - {plan.labels.iloc[i]})
+    to = sorted(set(plan.labels.iloc[g.indices[g.indptr[i]:g.indptr[i + 1]]]) - {plan.labels.iloc[i]})[0]
+    frm = plan.labels.iloc[i]
+    assert plan.move([plan.units.index[i]], to, allow_islands=True).ok
+    f = plan.findings()
+    cov = f[f.rule_id.str.contains("coverage|life_circle") & f.unit_id.isin([frm, to])]
+    assert len(cov) and (cov.status == "not_assessed").all()
+    before = result.findings
+    assert (before[before.rule_id.isin(cov.rule_id) & before.unit_id.isin([frm, to])].status == "fail").any()
