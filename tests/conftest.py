@@ -45,3 +45,17 @@ def make_layers(households=(500, 700), coordinators=(1, 1)):
 @pytest.fixture
 def layers():
     return make_layers()
+
+
+def write_study_gpkg(path: Path, *, facilities: bool = False) -> Path:
+    """The tiny study of :func:`make_layers` as one GeoPackage (layers 社区, 网格, 楼栋[, 设施])."""
+    comm, grids, hh = make_layers()
+    comm.to_file(path, layer="社区")
+    grids.to_file(path, layer="网格")
+    hh.to_file(path, layer="楼栋")
+    if facilities:
+        fac = gpd.GeoDataFrame({"类型": ["幼儿园", "幼儿园"], "名称": ["甲园", "乙园"]},
+                               geometry=[Point(X0 + 300, Y0 + 500), Point(X0 + 1700, Y0 + 500)], crs=4549)
+        fac.to_file(path, layer="设施")
+    return path
+

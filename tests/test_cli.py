@@ -6,19 +6,14 @@ import sys
 
 import pandas as pd
 import pytest
-from conftest import make_layers
+from conftest import write_study_gpkg
 
 from gridmap.cli import main
 
 
 @pytest.fixture
 def gpkg(tmp_path):
-    comm, grids, hh = make_layers()
-    path = tmp_path / "区.gpkg"
-    comm.to_file(path, layer="社区")
-    grids.to_file(path, layer="网格")
-    hh.to_file(path, layer="楼栋")
-    return path
+    return write_study_gpkg(tmp_path / "区.gpkg")
 
 
 def test_check_writes_contract_and_prints_chinese_summary(gpkg, tmp_path, capsys):

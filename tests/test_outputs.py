@@ -21,8 +21,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
-from conftest import X0, Y0, make_layers
-from shapely import Point
+from conftest import write_study_gpkg
 
 from gridmap import _atomic
 from gridmap._atomic import LOCK, MANIFEST, OutputError, atomic_path, staged_dir
@@ -33,15 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def gpkg(tmp_path):
-    comm, grids, hh = make_layers()
-    path = tmp_path / "区.gpkg"
-    comm.to_file(path, layer="社区")
-    grids.to_file(path, layer="网格")
-    hh.to_file(path, layer="楼栋")
-    fac = gpd.GeoDataFrame({"类型": ["幼儿园", "幼儿园"], "名称": ["甲园", "乙园"]},
-                           geometry=[Point(X0 + 300, Y0 + 500), Point(X0 + 1700, Y0 + 500)], crs=4549)
-    fac.to_file(path, layer="设施")
-    return path
+    return write_study_gpkg(tmp_path / "区.gpkg", facilities=True)
 
 
 def _layers(gpkg, *, grids=True):
