@@ -65,7 +65,7 @@ def _findings(cov, rule: Rule) -> pd.Series:
 
 
 @given(households=st.lists(st.tuples(_xy, st.integers(1, 500)), min_size=1, max_size=12),
-       facilities=st.lists(_xy, min_size=0, max_size=4),
+       facilities=st.lists(_xy, min_size=1, max_size=4),  # an empty facilities layer is an input error
        lines=st.lists(_street, min_size=0, max_size=5),
        links=st.lists(st.tuples(st.integers(0, 15), st.integers(0, 15)), min_size=0, max_size=8),
        radius=st.floats(20, 1500), min_share=st.sampled_from([0.5, 0.8, 0.9, 1.0]),
