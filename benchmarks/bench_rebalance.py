@@ -128,16 +128,17 @@ def run_case(name: str, plan: Plan, band, args) -> dict:
     row: dict = {"units": len(base), "communities": int(base.nunique()), "edges": int(graph.nnz // 2),
                  "violations_as_is": evaluate(graph, hh, base, base, **kw)["violations"]}
     ours = run_gridmap(plan, band, time_limit=args.time_limit)
-    rec = evaluate(graph, hh, base, ours.pop("labels"), **kw)
+    hops = args.hops or (3 if len(base) <= 1000 else 2)
+    rec = evaluate(graph, hh, base, ours.pop("labels"), hops=hops, **kw)
     ours["recount"] = {k: rec[k] for k in ("violations", "units_moved", "households_moved", "pieces_added",
-                                           "new_communities")}
+                                           "new_communities", "moved_beyond_radius")}
     ours["out_of_band"] = rec["out_of_band"]
     row["gridmap"] = ours
     print(f"   gridmap : {ours['seconds']:.1f} s (load {ours['load_1min_before']}), status {ours['status']}, "
           f"violations {ours['violations_before']} → {ours['violations_after']} (recount {rec['violations']}), "
-          f"moved {ours['units_moved']}", flush=True)
+          f"moved {ours['units_moved']} ({rec['moved_beyond_radius']} beyond {hops} hops)", flush=True)
     load = os.getloadavg()[0]
-    opt = optimum(graph, hh, base, hops=args.hops, time_limit=args.optimum_limit, seed=0, workers=2, **kw)
+    opt = optimum(graph, hh, base, hops=hops, time_limit=args.optimum_limit, seed=0, workers=2, **kw)
     opt["load_1min_before"] = round(load, 2)
     lab = opt.pop("labels", None)
     if lab is not None:
@@ -189,8 +190,8 @@ def main(argv=None) -> int:
     ap.add_argument("--time-limit", type=float, default=60.0, help="gridmap's limit per case (s)")
     ap.add_argument("--optimum-limit", type=float, default=300.0, help="reference CP-SAT limit per case, "
                     "both phases (s)")
-    ap.add_argument("--hops", type=int, default=3, help="reference model: a unit may join a community "
-                    "within this many steps (default 3)")
+    ap.add_argument("--hops", type=int, default=None, help="reference model: a unit may join a community "
+                    "within this many steps (default 3 up to 1,000 units, else 2)")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args(argv)
     if args.quick:
@@ -199,7 +200,7 @@ def main(argv=None) -> int:
     band = gridmap.load_profile(args.profile).size_band()
     results = {"machine": machine(), "profile": args.profile, "band": [band.min, band.max],
                "gridmap_options": {"allow_split": False, "allow_dissolve": False, "time_limit": args.time_limit},
-               "optimum_options": {"hops": args.hops, "time_limit": args.optimum_limit, "random_seed": 0,
+               "optimum_options": {"hops": args.hops or "3 (≤ 1,000 units) / 2", "time_limit": args.optimum_limit, "random_seed": 0,
                                    "num_workers": 2},
                "command": " ".join([Path(sys.executable).name, *sys.argv]), "cases": {}}
     print(json.dumps(results["machine"]), flush=True)
