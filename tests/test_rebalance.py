@@ -182,16 +182,19 @@ def test_cli_rejects_unknown_lock(tmp_path):
         args.func(args)
 
 
-def test_tree_flows_hint_is_a_feasible_flow():
-    from gridmap.rebalance import _tree_flows
+def test_tree_hint_is_a_feasible_flow():
+    from gridmap._rebalance_model import _tree
 
     g = lattice_adjacency(1, 5)
     arcs = {(u, v): (u, v) for u in range(5) for v in (u - 1, u + 1) if 0 <= v < 5 and v != 0}
-    flows = dict(_tree_flows(g, {1, 2, 3}, {0}, arcs))
+    extra, flows, supply = _tree(g, {1, 2, 3}, {0}, [], arcs)
     # each member receives one unit more than it passes on: the size of its subtree
-    assert flows[0, 1] == 3 and flows[1, 2] == 2 and flows[2, 3] == 1
-    assert sum(flows.values()) == 6 and flows[3, 4] == flows[2, 1] == 0
-    assert _tree_flows(g, {1, 3}, {0}, arcs) == []  # 3 unreachable through members: no hint
+    assert extra == [] and supply == {}
+    assert flows == {(0, 1): 3, (1, 2): 2, (2, 3): 1}
+    assert _tree(g, {1, 3}, {0}, [], arcs) is None  # 3 unreachable through members: no hint
+    # without a fixed root, a chosen free root supplies its part
+    extra, flows, supply = _tree(g, {2, 3, 4}, set(), [3, 2], arcs)
+    assert extra == [3] and supply == {3: 3} and flows == {(3, 2): 1, (3, 4): 1}
 
 
 def test_polish_never_worse_than_the_local_pass():
@@ -201,9 +204,9 @@ def test_polish_never_worse_than_the_local_pass():
     hh[:4] *= 3  # a crowded corner
     g = lattice_adjacency(12, 12)
     kw = dict(min_households=1000, max_households=3000, time_limit=20)
-    local_only = Rebalancer(g, hh, units["community_id"], polish_units=0, **kw).solve()
+    local_only = Rebalancer(g, hh, units["community_id"], global_units=0, polish_units=0, **kw).solve()
     polished = Rebalancer(g, hh, units["community_id"], **kw).solve()
     assert local_only.violations_after_ == polished.violations_after_ == 0
     assert polished.units_moved_ <= local_only.units_moved_
-    assert any(s["phase"] == "polish" for s in polished.subproblems_)
+    assert any(s["stage"] == "global" for s in polished.subproblems_)
     assert community_pieces(polished.labels_, g).max() == 1
