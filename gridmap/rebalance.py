@@ -152,8 +152,12 @@ class Rebalancer:
         Solve by stages around the violations (default), starting with neighbours ``ring``
         community steps away; ``local=False`` solves the whole map at once.
     time_limit
-        Work budget for the whole solve, in CP-SAT deterministic seconds (about seconds on
-        one core); deterministic, unlike wall-clock time, so runs repeat exactly.
+        Work budget for the whole solve, in CP-SAT deterministic seconds (roughly 1–5 s of
+        wall-clock time each, depending on the machine and its load); deterministic, unlike
+        wall-clock time, so runs repeat exactly.
+    wall_limit
+        Wall-clock safety net in seconds (default ``5 * time_limit``): when it trips, the
+        search stops early and ``deterministic_`` is False (the plan may then differ run to run).
     workers
         CP-SAT search workers (interleaved deterministically; default 2).
     coords
@@ -188,6 +192,10 @@ class Rebalancer:
         ``"partial"`` (violations left; see ``explanations_``) or ``"no_violations"``.
     proven_ : bool
         A whole-map solve proved the plan optimal (violations, then moves).
+    deterministic_ : bool
+        False when the wall-clock safety net stopped a search (see ``wall_limit``).
+    work_ : float
+        Deterministic work spent (CP-SAT deterministic seconds).
     explanations_ : list of str
         Why violations are left (Chinese, with the English gist).
     units_moved_, households_moved_, violations_before_, violations_after_ : int
@@ -205,7 +213,7 @@ class Rebalancer:
                  coords: np.ndarray | None = None, names: dict | None = None, unit_kind: str = "grids",
                  offsets: dict | None = None, exempt_min: Iterable = (), max_communities: int = 12,
                  depth: int | None = 3, global_units: int = 1500, polish_units: int = 2500,
-                 polish_depth: int = 0, polish_hops: int = 1) -> None:
+                 polish_depth: int = 0, polish_hops: int = 1, wall_limit: float | None = None) -> None:
         self.graph = sparse.csr_array(graph)
         self.households = np.asarray(households, dtype=np.int64)
         self.base = pd.Series(labels.astype(str).to_numpy(), index=labels.index.astype(str), dtype=object)
@@ -221,6 +229,7 @@ class Rebalancer:
         self.locked_communities = {str(c) for c in locked_communities}
         self.allow_split, self.allow_dissolve = allow_split, allow_dissolve
         self.time_limit, self.workers = float(time_limit), int(workers)
+        self.wall_limit = float(wall_limit) if wall_limit is not None else 5 * self.time_limit
         self.coords = coords
         self.names = {str(k): str(v) for k, v in (names or {}).items()}
         self.unit_zh = _UNIT_ZH.get(unit_kind, unit_kind)
@@ -344,6 +353,8 @@ class Rebalancer:
         self.subproblems_: list[dict] = []
         self.proven_ = False
         self._work = 0.0
+        self._wall_end = t0 + self.wall_limit
+        self.deterministic_ = True
         self._reach: dict[str, str] = {}  # violator -> the widest search that still left it out of band
         todo = [c for c in self._violators(lab) if c not in skip]
         whole = sorted(set(lab) - self.locked_communities)
@@ -401,15 +412,22 @@ class Rebalancer:
                 "可加大 --hops / --time-limit、解除锁定或手工调整")
 
     def _attempt(self, lab, active, stage, seconds, *, pending=None, phase=1, hint=None, movable=None,
-                 depth=None, hops=None, params=None) -> bool:
+                 depth=None, hops=None, params=None, level2=True) -> bool:
         """Solve one subproblem; keep its plan when it is better (see :meth:`_key`)."""
+        wall = self._wall_end - time.perf_counter()
         if not active:
             return False
+        if wall <= 0:
+            self.deterministic_ = False
+            return False
         hint = lab.copy() if hint is None else hint
+        params = {**(params or {}), "max_time_in_seconds": wall}
         status, new, info = solve_sub(self, lab, list(active), seconds=max(0.05, seconds), phase=phase,
                                       pending=pending, hint=hint, movable=movable, depth=depth, hops=hops,
-                                      params=params)
+                                      params=params, level2=level2)
         self._work += info.get("work", 0.0)
+        if time.perf_counter() >= self._wall_end:
+            self.deterministic_ = False
         info.update(stage=stage, status=status)
         self.subproblems_.append(info)
         for c in pending or ():
@@ -439,7 +457,7 @@ class Rebalancer:
             if pending:
                 left = share_local - self._work
                 self._attempt(lab, cluster, f"{self.ring}", max(0.2, left / (len(clusters) - k)),
-                              pending=pending, depth=self.depth)
+                              pending=pending, depth=self.depth, level2=False)
         # 2. escalation: wider neighbourhoods, every unit of them free
         for extra in (1, 2):
             todo = [c for c in self._violators(lab) if c not in skip]
@@ -452,15 +470,15 @@ class Rebalancer:
                 if pending:
                     left = stage_end - self._work
                     self._attempt(lab, cluster, f"{self.ring + extra}", max(0.2, left / (len(clusters) - k)),
-                                  pending=pending)
+                                  pending=pending, level2=False)
         # 3. the whole map at once (warm-started), else a polish of what was touched
         pending = [c for c in self._violators(self.base_arr) if c not in skip]
+        polish_end = budget * (0.75 if small else 1.0)
+        self._polish(lab, pending, skip, max(1.0, polish_end - self._work), level2=not small)
         if small:
             self._attempt(lab, whole, "global", max(1.0, budget - self._work), pending=pending)
-        else:
-            self._polish(lab, pending, skip, max(1.0, budget - self._work))
 
-    def _polish(self, lab, violators, skip, seconds) -> None:
+    def _polish(self, lab, violators, skip, seconds, level2=True) -> None:
         """Re-solve the communities the earlier stages touched, and their neighbours, at once,
         warm-started with the plan so far: chains of local fixes often share moves, and a chain
         may pass through a community no subproblem held. Runs on whatever was fixed.
@@ -486,7 +504,7 @@ class Rebalancer:
         if self.depth is not None:
             movable |= set(bfs_hops(g, near, allowed, self.depth))
         self._attempt(lab, sorted(touched), "polish", seconds, pending=sorted(pend), movable=movable,
-                      hops=min(self.hops, self.polish_hops), params={"linearization_level": 2})
+                      hops=min(self.hops, self.polish_hops), params={"linearization_level": 2}, level2=level2)
 
     def _ring(self, cg, seeds, steps: int, skip) -> set[str]:
         """``seeds`` and the communities up to ``steps`` community-adjacency steps away

@@ -127,7 +127,8 @@ def run_rebalance(args: argparse.Namespace) -> int:
     written = plan.export(out, encoding=args.shp_encoding, profile=study.profile,
                          min_households=args.min_households, max_households=args.max_households)
     report = {"status": rb.status_, "proven_optimal": rb.proven_, "min_households": args.min_households,
-              "max_households": args.max_households, "profile": result.profile.id, "work": rb.work_, "violations_before": rb.violations_before_, "violations_after": rb.violations_after_,
+              "max_households": args.max_households, "profile": result.profile.id, "work": rb.work_,
+              "deterministic": rb.deterministic_, "violations_before": rb.violations_before_, "violations_after": rb.violations_after_,
               "units_moved": int(len(plan.changes())), "households_moved": plan.kpis()["households_moved"],
               "seconds": round(rb.seconds_, 2), "explanations": rb.explanations_, "excluded_units": plan.excluded,
               "non_contiguous": rb.non_contiguous_, "subproblems": rb.subproblems_}
