@@ -175,6 +175,7 @@ def machine() -> dict:
                                 text=True, check=False).stdout.strip()
     except OSError:
         commit = ""
+    commit = commit or os.environ.get("GRIDMAP_COMMIT", "")  # a snapshot (git archive) has no .git
     import ortools
     return {"date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "platform": platform.platform(),
             "nproc": os.cpu_count(), "cpu": cpu, "ram_gb": round(mem / 2**20, 1),
