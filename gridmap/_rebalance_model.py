@@ -18,8 +18,8 @@ community and the hinted one) a boolean ``x[i, c]`` says where it goes.
   its root among its own units (no unit is pinned where contiguity does not need it).
   A community in ``k`` pieces as-is may have up to ``k`` roots: no edit makes it worse.
 - **Deterministic:** a fixed seed and a *deterministic* time limit
-  (``max_deterministic_time``; several workers run interleaved, ``interleave_search``),
-  so the same input gives the same plan on any machine load.
+  (``max_deterministic_time``) and one search worker by default (several run interleaved,
+  ``interleave_search``), so the same input gives the same plan on any machine load.
 """
 
 from __future__ import annotations
@@ -96,21 +96,42 @@ def _tree(graph, members: set[int], roots: set[int], choose: list[int], arcs: di
     return extra, flow, supply
 
 
+def _anchors(rb, members) -> list[int]:
+    """The most central unit of each piece of ``members`` (by ``rb.coords``, else by degree)."""
+    g, out = rb.graph, []
+    for comp in _components(members, g):
+        comp = np.array(sorted(comp))
+        if rb.coords is not None:
+            w = rb.households[comp].astype(float) + 1e-9
+            centre = (rb.coords[comp] * w[:, None]).sum(0) / w.sum()
+            out.append(int(comp[np.argmin(np.hypot(*(rb.coords[comp] - centre).T))]))
+        else:
+            inside = set(comp.tolist())
+            deg = [sum(int(v) in inside for v in _nbrs(g, i)) for i in comp]
+            out.append(int(comp[int(np.argmax(deg))]))
+    return out
+
+
 def _params(solver, seconds: float, workers: int) -> None:
     p = solver.parameters
     p.max_deterministic_time = max(0.05, float(seconds))
     p.random_seed = 0
     p.num_workers = max(1, int(workers))
-    if workers > 1:
+    if workers > 1:  # several workers, interleaved in a deterministic order (slower per unit of work)
         p.interleave_search = True
 
 
 def solve_sub(rb, lab: np.ndarray, active: list[str], *, seconds: float, phase: int = 1, pending=None,
               hint: np.ndarray | None = None, movable: set[int] | None = None, depth: int | None = None,
-              hops: int | None = None, level2: bool = True, params: dict | None = None):
+              hops: int | None = None, level2: bool = True, params: dict | None = None,
+              band: str = "soft", soft: Iterable[str] = (), workers: int | None = None):
     """Solve one subproblem of ``rb`` (a :class:`~gridmap.rebalance.Rebalancer`) from labels ``lab``.
 
-    Returns ``(status, new_labels or None, info)``; ``status`` is the CP-SAT status name.
+    ``band``: ``"soft"`` (every community may be left out of band, at a cost: the whole-map
+    stage), ``"local"`` (communities in band now stay in band, the others are soft) or
+    ``"hard"`` (every community in band except those in ``soft``: fastest to prove, the
+    first try of a local subproblem). Returns ``(status, new_labels or None, info)``; ``status`` is the CP-SAT
+    status name.
     """
     from ortools.sat.python import cp_model
 
@@ -120,6 +141,7 @@ def solve_sub(rb, lab: np.ndarray, active: list[str], *, seconds: float, phase: 
     mn, mx = rb.min_households, rb.max_households
     hops = rb.hops if hops is None else int(hops)
     act = set(active)
+    soft = set(soft)
     units = np.flatnonzero(np.isin(lab, list(active)))
     uset = set(units.tolist())
     members = {c: units[lab[units] == c] for c in active}
@@ -146,6 +168,12 @@ def solve_sub(rb, lab: np.ndarray, active: list[str], *, seconds: float, phase: 
         fixed |= {int(i) for i in units if int(i) not in zone}
     if movable is not None:
         fixed |= {int(i) for i in units if int(i) not in movable}
+    if band != "soft":
+        # local stages: a community with no fixed unit keeps its most central unit per piece (an
+        # anchor: a much tighter model); the whole-map stage chooses roots freely
+        for c in sorted(targets - dissolvable):
+            if not any(int(i) in fixed for i in members[c]):
+                fixed |= set(_anchors(rb, members[c]))
     free = [int(i) for i in units if int(i) not in fixed]
     cand: dict[int, set[str]] = {}
     for i in free:
@@ -205,6 +233,12 @@ def solve_sub(rb, lab: np.ndarray, active: list[str], *, seconds: float, phase: 
         if is_slot:
             m.Add(hsum >= mn).OnlyEnforceIf(y[c])
             m.Add(hsum <= mx * y[c])
+        elif (varying or c in dissolvable) and c not in dissolvable and c not in soft and (band == "hard" or (
+                band == "local" and (c in rb.exempt_min or totals[c] >= mn) and totals[c] <= mx)):
+            # local stages: a community in band now stays in band (a tighter model, fast to prove)
+            if c not in rb.exempt_min:
+                m.Add(hsum >= mn)
+            m.Add(hsum <= mx)
         elif varying or c in dissolvable:
             b = bad[c] = m.NewBoolVar("")
             cond = [b.Not()] + ([y[c]] if c in dissolvable else [])
@@ -299,7 +333,8 @@ def solve_sub(rb, lab: np.ndarray, active: list[str], *, seconds: float, phase: 
         for s in ss:
             m.AddHint(y[s], 0)
     solver = cp_model.CpSolver()
-    _params(solver, seconds * (0.8 if level2 else 1.0), rb.workers)
+    workers = rb.workers if workers is None else workers
+    _params(solver, seconds * (0.8 if level2 else 1.0), workers)
     for k, v in (params or {}).items():
         setattr(solver.parameters, k, v)
     st = solver.Solve(m)
@@ -325,7 +360,7 @@ def solve_sub(rb, lab: np.ndarray, active: list[str], *, seconds: float, phase: 
         m.Proto().solution_hint.values.extend(sol)
         m.Minimize((cmax + 1) * sum(int(h[i]) * e for i, e in moved) + sum(d * v for d, v in compact if d))
         solver2 = cp_model.CpSolver()
-        _params(solver2, max(0.05, 0.25 * seconds), rb.workers)
+        _params(solver2, max(0.05, 0.25 * seconds), workers)
         st2 = solver2.Solve(m)
         if st2 in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             values = {k: solver2.Value(v) for k, v in x.items()}

@@ -25,7 +25,7 @@ better (fewer violations, then fewer moves):
 
 1. **local**: each violation with its neighbours (``ring`` community steps), only units
    within ``depth`` steps of the violator's boundary free;
-2. **escalation** for what is left: larger neighbourhoods (ring + 1, ring + 2), every unit free;
+2. **escalation** for what is left: larger neighbourhoods (ring + 1, ring + 2), deeper move zones;
 3. **whole map** when it holds at most ``global_units`` units (proving the optimum on
    small maps), else a **polish** of every touched community and its neighbours at once;
    it always runs, on whatever was fixed;
@@ -159,7 +159,8 @@ class Rebalancer:
         Wall-clock safety net in seconds (default ``5 * time_limit``): when it trips, the
         search stops early and ``deterministic_`` is False (the plan may then differ run to run).
     workers
-        CP-SAT search workers (interleaved deterministically; default 2).
+        CP-SAT search workers (default 1; more run interleaved, deterministically, which on
+        these models is slower per unit of work).
     coords
         Unit representative points (n × 2); kept for callers, not needed by the solver.
     names
@@ -209,7 +210,7 @@ class Rebalancer:
     def __init__(self, graph: sparse.csr_array, households, labels: pd.Series, *, min_households: int = 1000,
                  max_households: int = 3000, hops: int = 2, locked_units: Iterable = (),
                  locked_communities: Iterable = (), allow_split: bool = True, allow_dissolve: bool = True,
-                 local: bool = True, ring: int = 1, time_limit: float = 60.0, workers: int = 2,
+                 local: bool = True, ring: int = 1, time_limit: float = 60.0, workers: int = 1,
                  coords: np.ndarray | None = None, names: dict | None = None, unit_kind: str = "grids",
                  offsets: dict | None = None, exempt_min: Iterable = (), max_communities: int = 12,
                  depth: int | None = 3, global_units: int = 1500, polish_units: int = 2500,
@@ -350,6 +351,7 @@ class Rebalancer:
         ids = self.base.index
         self.violations_before_ = len(self._violators(lab))
         notes, skip = self._prechecks(lab)
+        self._skip = skip
         self.subproblems_: list[dict] = []
         self.proven_ = False
         self._work = 0.0
@@ -411,8 +413,26 @@ class Rebalancer:
                 f"(no feasible change within {self.hops} hops and {reach or self.ring} rings of neighbours): "
                 "可加大 --hops / --time-limit、解除锁定或手工调整")
 
+    def _try(self, lab, active, stage, seconds, *, pending=None, phase=1, hint=None, movable=None,
+             depth=None, hops=None, params=None, level2=True, local=False) -> bool:
+        if local:
+            # hard band first (fast to prove), then only the violations soft: an unfixable
+            # community never makes its neighbours' fixes infeasible
+            kw = dict(pending=pending, phase=phase, hint=hint, movable=movable, depth=depth, hops=hops,
+                      params=params, level2=level2)
+            before = self._work
+            if self._attempt(lab, active, stage, seconds, band="hard", **kw):
+                return True
+            if self.subproblems_ and self.subproblems_[-1]["status"] == "optimal":
+                return False
+            # infeasible (usually proven fast) or out of time: the violations soft, the rest of the budget
+            return self._attempt(lab, active, stage, max(0.2 * seconds, 2 * seconds - (self._work - before)),
+                                 band="local", **kw)
+        return self._attempt(lab, active, stage, seconds, pending=pending, phase=phase, hint=hint,
+                             movable=movable, depth=depth, hops=hops, params=params, level2=level2)
+
     def _attempt(self, lab, active, stage, seconds, *, pending=None, phase=1, hint=None, movable=None,
-                 depth=None, hops=None, params=None, level2=True) -> bool:
+                 depth=None, hops=None, params=None, level2=True, band="soft") -> bool:
         """Solve one subproblem; keep its plan when it is better (see :meth:`_key`)."""
         wall = self._wall_end - time.perf_counter()
         if not active:
@@ -424,7 +444,7 @@ class Rebalancer:
         params = {**(params or {}), "max_time_in_seconds": wall}
         status, new, info = solve_sub(self, lab, list(active), seconds=max(0.05, seconds), phase=phase,
                                       pending=pending, hint=hint, movable=movable, depth=depth, hops=hops,
-                                      params=params, level2=level2)
+                                      params=params, level2=level2, band=band, soft=self._skip)
         self._work += info.get("work", 0.0)
         if time.perf_counter() >= self._wall_end:
             self.deterministic_ = False
@@ -450,15 +470,16 @@ class Rebalancer:
         small = n <= self.global_units
         # 1. local: each violation and its neighbours, near units free
         share_local = budget * (0.3 if small else 0.5)
+        cap = max(1.0, budget / 20)  # one local subproblem: a small share of the budget
         todo = [c for c in self._violators(lab) if c not in skip]
         clusters = self._clusters(lab, todo, self.ring, skip, self.max_communities)
         for k, cluster in enumerate(clusters):
             pending = [c for c in self._violators(lab) if c in set(cluster) and c not in skip]
             if pending:
                 left = share_local - self._work
-                self._attempt(lab, cluster, f"{self.ring}", max(0.2, left / (len(clusters) - k)),
-                              pending=pending, depth=self.depth, level2=False)
-        # 2. escalation: wider neighbourhoods, every unit of them free
+                self._try(lab, cluster, f"{self.ring}", min(cap, max(0.2, left / (len(clusters) - k))),
+                              pending=pending, depth=self.depth, level2=False, local=True)
+        # 2. escalation: wider neighbourhoods, more units free
         for extra in (1, 2):
             todo = [c for c in self._violators(lab) if c not in skip]
             if not todo:
@@ -469,8 +490,9 @@ class Rebalancer:
                 pending = [c for c in self._violators(lab) if c in set(cluster) and c not in skip]
                 if pending:
                     left = stage_end - self._work
-                    self._attempt(lab, cluster, f"{self.ring + extra}", max(0.2, left / (len(clusters) - k)),
-                                  pending=pending, level2=False)
+                    self._try(lab, cluster, f"{self.ring + extra}", min(2 * cap, max(0.2, left / (len(clusters) - k))),
+                                  pending=pending, level2=False, local=True,
+                                  depth=None if self.depth is None else self.depth + 2 * extra)
         # 3. the whole map at once (warm-started), else a polish of what was touched
         pending = [c for c in self._violators(self.base_arr) if c not in skip]
         polish_end = budget * (0.75 if small else 1.0)
