@@ -156,7 +156,7 @@ class Rebalancer:
         wall-clock time each, depending on the machine and its load); deterministic, unlike
         wall-clock time, so runs repeat exactly.
     wall_limit
-        Wall-clock safety net in seconds (default ``5 * time_limit``): when it trips, the
+        Wall-clock safety net in seconds (default ``10 * time_limit``): when it trips, the
         search stops early and ``deterministic_`` is False (the plan may then differ run to run).
     workers
         CP-SAT search workers (default 1; more run interleaved, deterministically, which on
@@ -210,7 +210,7 @@ class Rebalancer:
     def __init__(self, graph: sparse.csr_array, households, labels: pd.Series, *, min_households: int = 1000,
                  max_households: int = 3000, hops: int = 2, locked_units: Iterable = (),
                  locked_communities: Iterable = (), allow_split: bool = True, allow_dissolve: bool = True,
-                 local: bool = True, ring: int = 1, time_limit: float = 60.0, workers: int = 1,
+                 local: bool = True, ring: int = 1, time_limit: float = 20.0, workers: int = 1,
                  coords: np.ndarray | None = None, names: dict | None = None, unit_kind: str = "grids",
                  offsets: dict | None = None, exempt_min: Iterable = (), max_communities: int = 12,
                  depth: int | None = 3, global_units: int = 1500, polish_units: int = 2500,
@@ -230,7 +230,7 @@ class Rebalancer:
         self.locked_communities = {str(c) for c in locked_communities}
         self.allow_split, self.allow_dissolve = allow_split, allow_dissolve
         self.time_limit, self.workers = float(time_limit), int(workers)
-        self.wall_limit = float(wall_limit) if wall_limit is not None else 5 * self.time_limit
+        self.wall_limit = float(wall_limit) if wall_limit is not None else 10 * self.time_limit
         self.coords = coords
         self.names = {str(k): str(v) for k, v in (names or {}).items()}
         self.unit_zh = _UNIT_ZH.get(unit_kind, unit_kind)

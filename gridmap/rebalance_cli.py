@@ -39,8 +39,8 @@ def add_rebalance_parser(sub) -> argparse.ArgumentParser:
                    help="community or unit id that must not change; repeatable, or comma-separated")
     p.add_argument("--from-scratch", action="store_true", help="draw a new plan ignoring the current communities")
     p.add_argument("--target", type=int, default=2000, help="--from-scratch: target households per community (default 2000)")
-    p.add_argument("--time-limit", type=float, default=60.0,
-                   help="solver work budget in deterministic seconds, about seconds on one core (default 60); "
+    p.add_argument("--time-limit", type=float, default=20.0,
+                   help="solver work budget in deterministic seconds, roughly 1-5 s of wall time each (default 20); "
                         "the same input gives the same plan")
     p.add_argument("--plan-name", default="自动调整方案", help="name of the saved plan")
     p.add_argument("--author", default="", help="author recorded in the edit journal")

@@ -245,7 +245,8 @@ def test_same_input_same_plan():
     units = lattice_units(10, 10, 2, 3, households=rng.integers(40, 700, 100))
     g = lattice_adjacency(10, 10)
     hh = units["households"].to_numpy()
-    runs = [Rebalancer(g, hh, units["community_id"], min_households=1000, max_households=2500, time_limit=2).solve()
+    runs = [Rebalancer(g, hh, units["community_id"], min_households=1000, max_households=2500, time_limit=2,
+                       wall_limit=3600).solve()
             for _ in range(2)]
     assert runs[0].violations_before_ > 0 and all(r.deterministic_ for r in runs)
     assert runs[0].labels_.equals(runs[1].labels_)
