@@ -139,6 +139,7 @@ def unit_territories(units, communities, *, community: str = "community_id", spa
     terr = geoms.copy()
     polys = communities.geometry
     polys = pd.Series(polys.to_numpy(), index=polys.index.astype(str))
+    polys = polys[~polys.index.duplicated()]
     labels = pd.Series(units[community].to_numpy(), index=np.arange(len(geoms))).dropna().astype(str)
     for cid, idx in labels.groupby(labels).groups.items():
         poly = polys.get(cid)
