@@ -1,25 +1,35 @@
-"""Benchmark of the minimal-change rebalancer (issue 5).
+"""Benchmark of the minimal-change rebalancer against the proven whole-map optimum (issues 5, 10).
 
-On the same inputs in one run:
+On the same inputs, in one run, for each case:
 
+* **gridmap** — :class:`gridmap.rebalance.Rebalancer` built with ``from_plan`` (the plan's unit
+  graph, households, fixed remainders, sparse exemptions), band from the profile
+  (``load_profile(...).size_band()``), ``allow_split=False, allow_dissolve=False`` (the same set
+  of communities before and after, like the reference);
+* **optimum** — the independent whole-map CP-SAT model of ``benchmarks/rebalance_optimum.py``
+  on the *same* graph, households and remainders: fewest communities out of band, then fewest
+  units moved; proven only when CP-SAT says OPTIMAL for both phases.
+
+Both plans are recounted by the same independent evaluator (out of band incl. emptied
+communities, units moved, communities in more pieces than as-is).
+
+Cases:
+
+* ``sip``: Suzhou Industrial Park communities + comprehensive grids
+  (``../shared/data/sip/sip.gpkg``), households from
+  ``gridmap.synthetic.synthetic_households(study.communities, study.grids, seed=0)`` — about half
+  of them lie outside every grid and stay with their community as a fixed remainder;
+  ``gridmap.check`` → ``Plan.from_check`` (grids without a community are left out of the plan);
 * ``lattice-1600``: a 40 × 40 lattice, 40 communities of 5 × 8 units, skewed households
-  (lognormal, 5 % large compounds × 6) and perturbed counts (45 % of the communities
-  grow × 1.35–1.9 or shrink × 0.3–0.65, every unit ± 15 %);
-* ``sip``: the Suzhou Industrial Park comprehensive grids (``../shared/data/sip``, custom
-  CRS "2000SZ", read through :func:`gridmap.read_study`) with synthetic households
-  generated the same way (grids without a community by geometry are left out);
-* ``city-10k``: a 100 × 100 lattice, 250 communities.
-
-For each: our rebalancer (local subproblems; time, units moved, violations left,
-contiguity), spopt ``MaxPHeuristic`` with threshold 1000 (time, regions outside
-1000–3000) and the CP-SAT whole-map model (``local=False``) whose optimum is
-reported when proven.
+  (lognormal, 5 % large compounds × 6) and perturbed counts (45 % of the communities grow
+  × 1.35–1.9 or shrink × 0.3–0.65, every unit ± 15 %); ``lattice-400`` (20 × 20) for ``--quick``;
+* ``city-10k``: a 100 × 100 lattice, 260 communities, same generator.
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_rebalance.py            # full run (several minutes)
-    .venv/bin/python benchmarks/bench_rebalance.py --quick    # 20 x 20 lattice + SIP, no spopt/10k
-    .venv/bin/python benchmarks/bench_rebalance.py --cases lattice-1600 --json out.json
+    .venv/bin/python benchmarks/bench_rebalance.py --json rebalance.json   # full run (~20 min)
+    .venv/bin/python benchmarks/bench_rebalance.py --quick                 # lattice-400 + SIP, short limits
+    .venv/bin/python benchmarks/bench_rebalance.py --cases sip --optimum-limit 120
 """
 
 from __future__ import annotations
@@ -28,9 +38,9 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -38,15 +48,20 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from gridmap.edits import community_pieces, lattice_adjacency  # noqa: E402
-from gridmap.rebalance import Rebalancer, band_violations  # noqa: E402
+from rebalance_optimum import evaluate, optimum  # noqa: E402
+
+import gridmap  # noqa: E402
+from gridmap.edits import lattice_adjacency  # noqa: E402
+from gridmap.plans import Plan  # noqa: E402
+from gridmap.rebalance import Rebalancer  # noqa: E402
 
 SIP = ROOT.parent / "shared" / "data" / "sip" / "sip.gpkg"
-MIN, MAX = 1000, 3000
+TARGET_RATIO, TARGET_SECONDS = 1.05, 60.0
 
 
-def synth_households(comm: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def synth_households(comm: np.ndarray, rng: np.random.Generator, cap: int) -> np.ndarray:
     """Skewed, perturbed households per unit for community codes ``comm`` (0 … k-1)."""
     n, k = len(comm), int(comm.max()) + 1
     hh = rng.lognormal(np.log(45), 0.5, n)
@@ -59,120 +74,165 @@ def synth_households(comm: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     factor[sel[:half]] = rng.uniform(1.35, 1.9, half)
     factor[sel[half:]] = rng.uniform(0.3, 0.65, len(sel) - half)
     hh = hh * factor[comm] * rng.uniform(0.85, 1.15, n)
-    return np.clip(np.round(hh), 1, MAX - 1).astype(np.int64)
+    return np.clip(np.round(hh), 1, cap - 1).astype(np.int64)
 
 
-def lattice_case(rows: int, cols: int, br: int = 5, bc: int = 8, seed: int = 0) -> dict:
+def lattice_plan(rows: int, cols: int, band, br: int = 5, bc: int = 8, seed: int = 0) -> Plan:
+    """A lattice of unit squares (100 m) as a plan, with the 4-neighbour lattice as its graph."""
+    import geopandas as gpd
+    import shapely
+
     rng = np.random.default_rng(seed)
     n = rows * cols
     r, c = np.divmod(np.arange(n), cols)
     comm = (r // br) * -(-cols // bc) + (c // bc)
-    labels = pd.Series([f"C{k:04d}" for k in comm], index=[f"U{i:05d}" for i in range(n)])
-    return {"graph": lattice_adjacency(rows, cols), "households": synth_households(comm, rng), "labels": labels,
-            "coords": np.column_stack([c, -r]).astype(float), "rows": rows, "cols": cols}
+    units = gpd.GeoDataFrame({"community_id": [f"C{k:04d}" for k in comm],
+                              "households": synth_households(comm, rng, band.max)},
+                             geometry=shapely.box(c * 100.0, -r * 100.0, c * 100.0 + 100, -r * 100.0 + 100),
+                             index=[f"U{i:05d}" for i in range(n)], crs=3857)
+    return Plan(units, name=f"lattice {rows}x{cols}", graph=lattice_adjacency(rows, cols))
 
 
-def sip_case(seed: int = 0) -> dict:
-    import gridmap
-    from gridmap.plans import Plan
+def sip_plan(seed: int = 0) -> tuple[Plan, dict]:
+    from gridmap.synthetic import synthetic_households
 
-    study = gridmap.read_study(f"{SIP}:communities", grids=f"{SIP}:grids_comprehensive")
-    result = gridmap.check(study)
-    grids = result.grids[result.grids["community_id"].notna()].copy()
-    comm = pd.factorize(grids["community_id"])[0]
-    grids["households"] = synth_households(comm, np.random.default_rng(seed))
-    # SIP grids are separated by roads: neighbours within 30 m sharing ≥ 20 m of boundary
-    plan = Plan(grids[["community_id", "households", "geometry"]], name="sip", tolerance=30.0)
-    return {"graph": plan.graph, "households": plan.units["households"].to_numpy(), "labels": plan.labels,
-            "coords": plan.coords(), "gdf": plan.units, "excluded": int(result.grids["community_id"].isna().sum())}
+    comm, grids = f"{SIP}:communities", f"{SIP}:grids_comprehensive"
+    study = gridmap.read_study(comm, grids=grids)
+    hh = synthetic_households(study.communities, study.grids, seed=seed)
+    result = gridmap.check(gridmap.read_study(comm, grids=grids, households=hh))
+    plan = Plan.from_check(result)
+    in_units = int(plan.units["households"].sum())
+    info = {"households": int(hh["households"].sum()), "households_in_plan_units": in_units,
+            "households_fixed_remainders": int(sum(plan.offsets.values())),
+            "grids_without_community": len(plan.excluded),
+            "communities_without_units": int(len(set(result.communities.index.astype(str)) - set(plan.labels)))}
+    return plan, info
 
 
-def run_ours(case: dict, *, local: bool, time_limit: float, locked=()) -> dict:
+def run_gridmap(plan: Plan, band, *, time_limit: float) -> dict:
+    load = os.getloadavg()[0]
     t0 = time.perf_counter()
-    rb = Rebalancer(case["graph"], case["households"], case["labels"], min_households=MIN, max_households=MAX,
-                    coords=case["coords"], local=local, time_limit=time_limit, locked_communities=locked).solve()
+    rb = Rebalancer.from_plan(plan, min_households=band.min, max_households=band.max, allow_split=False,
+                              allow_dissolve=False, time_limit=time_limit).solve()
     secs = time.perf_counter() - t0
-    pieces = community_pieces(rb.labels_, case["graph"])
-    before = community_pieces(case["labels"], case["graph"])
-    worse = pieces[pieces > before.reindex(pieces.index).fillna(1)]
-    return {"seconds": round(secs, 2), "status": rb.status_, "violations_before": rb.violations_before_,
-            "violations_after": rb.violations_after_, "units_moved": rb.units_moved_,
-            "households_moved": rb.households_moved_, "contiguous": bool(pieces.max() == 1),
-            "pieces_added": int(len(worse)), "left": rb.moves_.empty and [] or sorted(
-                band_violations(rb.labels_, case["households"], min_households=MIN, max_households=MAX).community_id),
-            "communities_after": int(rb.labels_.nunique()), "proven": bool(rb.proven_), "subproblems": len(rb.subproblems_),
-            "explanations": rb.explanations_[:5]}
+    return {"seconds": round(secs, 2), "load_1min_before": round(load, 2),
+            "load_1min_after": round(os.getloadavg()[0], 2), "status": rb.status_,
+            "violations_before": rb.violations_before_, "violations_after": rb.violations_after_,
+            "units_moved": rb.units_moved_, "explanations": list(rb.explanations_)[:8], "labels": rb.labels_}
 
 
-def run_maxp(case: dict, *, max_iterations_sa: int = 10) -> dict:
-    import geopandas as gpd
-    from libpysal.weights import W
-    from spopt.region import MaxPHeuristic
+def run_case(name: str, plan: Plan, band, args) -> dict:
+    graph, hh, base = plan.graph, plan.units["households"].to_numpy(), plan.labels
+    kw = {"min_households": band.min, "max_households": band.max, "offsets": plan.offsets,
+          "exempt_min": plan.exempt_min()}
+    row: dict = {"units": len(base), "communities": int(base.nunique()), "edges": int(graph.nnz // 2),
+                 "violations_as_is": evaluate(graph, hh, base, base, **kw)["violations"]}
+    ours = run_gridmap(plan, band, time_limit=args.time_limit)
+    hops = args.hops or (3 if len(base) <= 1000 else 2)
+    rec = evaluate(graph, hh, base, ours.pop("labels"), hops=hops, **kw)
+    ours["recount"] = {k: rec[k] for k in ("violations", "units_moved", "households_moved", "pieces_added",
+                                           "new_communities", "moved_beyond_radius")}
+    ours["out_of_band"] = rec["out_of_band"]
+    row["gridmap"] = ours
+    print(f"   gridmap : {ours['seconds']:.1f} s (load {ours['load_1min_before']}), status {ours['status']}, "
+          f"violations {ours['violations_before']} → {ours['violations_after']} (recount {rec['violations']}), "
+          f"moved {ours['units_moved']} ({rec['moved_beyond_radius']} beyond {hops} hops)", flush=True)
+    load = os.getloadavg()[0]
+    opt = optimum(graph, hh, base, hops=hops, time_limit=args.optimum_limit, seed=0, workers=2, **kw)
+    opt["load_1min_before"] = round(load, 2)
+    lab = opt.pop("labels", None)
+    if lab is not None:
+        chk = evaluate(graph, hh, base, lab, **kw)
+        assert chk["violations"] == opt["violations"] and chk["units_moved"] == opt["units_moved"], chk
+        assert not chk["pieces_added"] and not chk["new_communities"], chk
+        opt["out_of_band"] = chk["out_of_band"]
+    row["optimum"] = opt
+    print(f"   optimum : {opt['seconds']:.1f} s (load {opt['load_1min_before']}), hops {opt['hops']}, "
+          f"{opt['movable_units']} movable units, phases {opt.get('phase1_status')}/{opt.get('phase2_status')}, "
+          f"violations {opt['violations']} (bound {opt.get('violations_bound')}), moved {opt['units_moved']} "
+          f"(bound {opt.get('units_moved_bound')}), proven {opt['proven']}", flush=True)
+    g_v, g_m = rec["violations"], rec["units_moved"]
+    if opt.get("violations") is not None:
+        row["violations_match"] = g_v == opt["violations"]
+        row["ratio_moves"] = round(g_m / opt["units_moved"], 3) if opt["units_moved"] else None
+        row["targets"] = {"violations_equal_optimum": g_v == opt["violations"],
+                          "moves_within_1.05x": bool(g_v == opt["violations"] and
+                                                     g_m <= TARGET_RATIO * opt["units_moved"]),
+                          "seconds_within_60": ours["seconds"] <= TARGET_SECONDS,
+                          "optimum_proven": bool(opt["proven"])}
+        print(f"   => violations gridmap {g_v} vs optimum {opt['violations']}; moves {g_m} vs {opt['units_moved']} "
+              f"(ratio {row['ratio_moves']}); targets {row['targets']}", flush=True)
+    return row
 
-    g = case["graph"]
-    n = g.shape[0]
-    neighbors = {i: g.indices[g.indptr[i]:g.indptr[i + 1]].tolist() for i in range(n)}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        w = W(neighbors, silence_warnings=True)
-        df = gpd.GeoDataFrame({"households": case["households"], "x": case["coords"][:, 0], "y": case["coords"][:, 1]},
-                              geometry=gpd.points_from_xy(case["coords"][:, 0], case["coords"][:, 1]))
-        t0 = time.perf_counter()
-        model = MaxPHeuristic(df, w, ["x", "y"], "households", MIN, top_n=2, max_iterations_construction=99,
-                              max_iterations_sa=max_iterations_sa, verbose=False)
-        np.random.seed(0)  # noqa: NPY002 (spopt draws from the global generator)
-        model.solve()
-        secs = time.perf_counter() - t0
-    lab = pd.Series(model.labels_)
-    out = band_violations(lab.astype(str), case["households"], min_households=MIN, max_households=MAX)
-    regions = int(lab[lab > 0].nunique()) if (lab > 0).any() else 0
-    return {"seconds": round(secs, 2), "regions": regions, "regions_outside_band": int(len(out)),
-            "regions_above_max": int((out["status"] == "too_large").sum()),
-            "share_above_max": round(float((out["status"] == "too_large").sum()) / max(1, regions), 3),
-            "units_moved_vs_as_is": None}
+
+def machine() -> dict:
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.processor())
+    mem = next((int(ln.split()[1]) for ln in Path("/proc/meminfo").read_text().splitlines()
+                if ln.startswith("MemTotal")), 0)
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, check=False).stdout.strip()
+    except OSError:
+        commit = ""
+    commit = commit or os.environ.get("GRIDMAP_COMMIT", "")  # a snapshot (git archive) has no .git
+    import ortools
+    return {"date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "platform": platform.platform(),
+            "nproc": os.cpu_count(), "cpu": cpu, "ram_gb": round(mem / 2**20, 1),
+            "python": platform.python_version(), "numpy": np.__version__, "ortools": ortools.__version__,
+            "gridmap_commit": commit, "load_1min_start": round(os.getloadavg()[0], 2)}
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="small lattice + SIP only, no spopt, short limits")
-    ap.add_argument("--cases", nargs="*", help="subset: lattice-1600 sip city-10k")
-    ap.add_argument("--time-limit", type=float, default=60.0, help="our solver's limit per case")
-    ap.add_argument("--optimum-limit", type=float, default=120.0, help="whole-map CP-SAT limit (proven optimum)")
-    ap.add_argument("--no-maxp", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="lattice-400 + SIP, short limits")
+    ap.add_argument("--cases", nargs="*", help="subset of: sip lattice-400 lattice-1600 city-10k")
+    ap.add_argument("--profile", default="national", help="profile giving the band (default national)")
+    ap.add_argument("--time-limit", type=float, default=60.0, help="gridmap's limit per case (s)")
+    ap.add_argument("--optimum-limit", type=float, default=300.0, help="reference CP-SAT limit per case, "
+                    "both phases (s)")
+    ap.add_argument("--hops", type=int, default=None, help="reference model: a unit may join a community "
+                    "within this many steps (default 3 up to 1,000 units, else 2)")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args(argv)
-    cases = args.cases or (["lattice-400", "sip"] if args.quick else ["lattice-1600", "sip", "city-10k"])
-    results = {"machine": platform.platform(), "python": platform.python_version(), "cases": {}}
+    if args.quick:
+        args.time_limit, args.optimum_limit = min(args.time_limit, 20.0), min(args.optimum_limit, 60.0)
+    cases = args.cases or (["lattice-400", "sip"] if args.quick else ["sip", "lattice-1600", "city-10k"])
+    band = gridmap.load_profile(args.profile).size_band()
+    results = {"machine": machine(), "profile": args.profile, "band": [band.min, band.max],
+               "gridmap_options": {"allow_split": False, "allow_dissolve": False, "time_limit": args.time_limit},
+               "optimum_options": {"hops": args.hops or "3 (≤ 1,000 units) / 2", "time_limit": args.optimum_limit, "random_seed": 0,
+                                   "num_workers": 2},
+               "command": " ".join([Path(sys.executable).name, *sys.argv]), "cases": {}}
+    print(json.dumps(results["machine"]), flush=True)
     for name in cases:
         if name == "sip" and not SIP.exists():
             print(f"skip sip: {SIP} not found")
             continue
         t0 = time.perf_counter()
-        case = {"lattice-400": lambda: lattice_case(20, 20), "lattice-1600": lambda: lattice_case(40, 40),
-                "sip": sip_case, "city-10k": lambda: lattice_case(100, 100)}[name]()
+        info: dict = {}
+        if name == "sip":
+            plan, info = sip_plan()
+        else:
+            rows = {"lattice-400": 20, "lattice-1600": 40, "city-10k": 100}[name]
+            plan = lattice_plan(rows, rows, band)
         prep = time.perf_counter() - t0
-        n = len(case["labels"])
-        row: dict = {"units": n, "communities": int(case["labels"].nunique()), "prepare_s": round(prep, 2),
-                     "load_1min": round(os.getloadavg()[0], 2)}  # the machine may be shared: timings depend on it
-        print(f"== {name}: {n} units, {row['communities']} communities (prepared in {prep:.1f} s, "
-              f"load {row['load_1min']})", flush=True)
-        row["ours"] = run_ours(case, local=True, time_limit=args.time_limit if not args.quick else 20)
-        print("   ours   ", row["ours"], flush=True)
-        if n <= 2000:
-            # the whole-map model, with what ours could not fix held fixed (else it is infeasible as a whole)
-            opt = run_ours(case, local=False, time_limit=args.optimum_limit if not args.quick else 30,
-                           locked=row["ours"]["left"])
-            row["cpsat_global"] = opt
-            print("   global ", opt, flush=True)
-            if opt["proven"] and opt["units_moved"]:
-                row["ratio_to_optimum"] = round(row["ours"]["units_moved"] / opt["units_moved"], 3)
-        if not args.quick and not args.no_maxp and n <= 2000:
-            row["maxp"] = run_maxp(case)
-            print("   maxp   ", row["maxp"], flush=True)
+        print(f"== {name}: {len(plan.units)} units, {plan.labels.nunique()} communities (prepared in {prep:.1f} s, "
+              f"load {os.getloadavg()[0]:.2f})", flush=True)
+        row = run_case(name, plan, band, args)
+        row.update(info, prepare_s=round(prep, 2))
         results["cases"][name] = row
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
-    print(json.dumps(results, ensure_ascii=False, indent=2))
+        if args.json:  # written after every case: a long run keeps what it has
+            Path(args.json).write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
+    summary = pd.DataFrame([{"case": k, "units": v["units"], "communities": v["communities"],
+                             "as_is": v["violations_as_is"], "gridmap_viol": v["gridmap"]["recount"]["violations"],
+                             "opt_viol": v["optimum"].get("violations"),
+                             "gridmap_moves": v["gridmap"]["recount"]["units_moved"],
+                             "opt_moves": v["optimum"].get("units_moved"), "ratio": v.get("ratio_moves"),
+                             "gridmap_s": v["gridmap"]["seconds"], "opt_s": v["optimum"].get("seconds"),
+                             "proven": v["optimum"].get("proven"),
+                             "load": v["gridmap"]["load_1min_before"]} for k, v in results["cases"].items()])
+    print(summary.to_string(index=False))
     return 0
 
 

@@ -39,10 +39,19 @@ import shapely
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from gridmap.adjacency import (
+    lattice_adjacency,
+    planning_adjacency,
+    unit_adjacency,
+    unit_territories,
+)
+
 __all__ = [
     "EditResult",
     "unit_adjacency",
     "lattice_adjacency",
+    "planning_adjacency",
+    "unit_territories",
     "community_adjacency",
     "community_pieces",
     "check_contiguity",
@@ -89,68 +98,6 @@ class EditResult:
     def ok(self) -> bool:
         """True when the edit can be applied."""
         return not self.reasons
-
-
-# --------------------------------------------------------------------------- graph
-
-
-def unit_adjacency(units, *, tolerance: float = 1.0, min_shared: float | None = None) -> sparse.csr_array:
-    """Rook adjacency of polygons: units sharing a boundary of some length.
-
-    Boundaries digitised separately rarely match, so two units are neighbours
-    when one's boundary runs within ``tolerance`` metres of the other for at
-    least ``min_shared`` metres (default ``3 * tolerance``); touching at a corner
-    only does not count.
-
-    Returns
-    -------
-    scipy.sparse.csr_array
-        Symmetric boolean n × n matrix, positional like ``units``.
-
-    Examples
-    --------
-    >>> import geopandas as gpd
-    >>> from shapely import box
-    >>> cells = gpd.GeoSeries([box(0, 0, 1, 1), box(1, 0, 2, 1), box(1, 1, 2, 2)])
-    >>> unit_adjacency(cells, tolerance=0.01).toarray().astype(int).tolist()
-    [[0, 1, 0], [1, 0, 1], [0, 1, 0]]
-    """
-    geoms = np.asarray(getattr(units, "geometry", units).values)
-    n = len(geoms)
-    if min_shared is None:
-        min_shared = 3 * tolerance
-    tree = shapely.STRtree(geoms)
-    a, b = tree.query(geoms, predicate="dwithin", distance=tolerance)
-    keep = a < b
-    a, b = a[keep], b[keep]
-    if len(a):
-        grown = shapely.buffer(geoms, tolerance, quad_segs=1)
-        shared = shapely.length(shapely.intersection(shapely.boundary(geoms[a]), grown[b]))
-        ok = shared >= min_shared
-        a, b = a[ok], b[ok]
-    return _sym(a, b, n)
-
-
-def _sym(a, b, n) -> sparse.csr_array:
-    data = np.ones(2 * len(a), dtype=bool)
-    m = sparse.coo_array((data, (np.concatenate([a, b]), np.concatenate([b, a]))), shape=(n, n)).tocsr()
-    m.sum_duplicates()
-    m.sort_indices()
-    return m
-
-
-def lattice_adjacency(rows: int, cols: int) -> sparse.csr_array:
-    """Rook adjacency of a ``rows × cols`` lattice, cells numbered row by row.
-
-    Examples
-    --------
-    >>> lattice_adjacency(2, 2).toarray().astype(int).tolist()
-    [[0, 1, 1, 0], [1, 0, 0, 1], [1, 0, 0, 1], [0, 1, 1, 0]]
-    """
-    idx = np.arange(rows * cols).reshape(rows, cols)
-    a = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()])
-    b = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
-    return _sym(a, b, rows * cols)
 
 
 def _neighbours(graph: sparse.csr_array, i: int) -> np.ndarray:

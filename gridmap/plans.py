@@ -65,6 +65,7 @@ import shapely
 from geopandas import GeoDataFrame
 from scipy import sparse
 
+from gridmap import adjacency as _adjacency
 from gridmap import edits as _edits
 from gridmap._atomic import staged_dir
 from gridmap._workspace import _now, list_plans, load_plan, save_plan
@@ -178,7 +179,14 @@ class Plan:
     # ------------------------------------------------------------------ constructors
     @classmethod
     def from_check(cls, result, *, name: str = "方案", author: str = "", **kwargs) -> Plan:
-        """A plan of the grids of a :class:`gridmap.CheckResult`, as-is (community by geometry)."""
+        """A plan of the grids of a :class:`gridmap.CheckResult`, as-is (community by geometry).
+
+        Households the check counts in a community but in none of its grids become the
+        community's fixed remainder (``offsets``), so plan totals equal the check's. The
+        adjacency is :func:`gridmap.adjacency.planning_adjacency` over the check's community
+        polygons: grids of neighbouring communities are neighbours where they face each other
+        across the shared boundary, even when the grids themselves do not touch.
+        """
         if result.grids is None:
             raise ValueError("the check has no grids layer; build a Plan from units with Plan(units, ...)")
         g = result.grids
@@ -194,6 +202,10 @@ class Plan:
         keep = [c for c in result.communities.columns if c not in ("name", "status", "size_status", result.communities.geometry.name)]
         kwargs.setdefault("community_attrs", pd.DataFrame(result.communities[keep]))
         kwargs.setdefault("profile", result.profile)
+        if "graph" not in kwargs and len(units):
+            # grids rarely tile their communities: each grid stands for its share of its
+            # community's ungridded land (gridmap.adjacency.planning_adjacency)
+            kwargs["graph"] = _adjacency.planning_adjacency(units, result.communities)
         plan = cls(units, name=name, author=author, community_names=names, **kwargs)
         plan.excluded = excluded
         return plan
@@ -201,7 +213,8 @@ class Plan:
     # ------------------------------------------------------------------ state
     @property
     def graph(self) -> sparse.csr_array:
-        """The unit adjacency (positional like ``units``)."""
+        """The unit adjacency (positional like ``units``): the one given (``from_check``: the
+        planning adjacency), else grids that touch (:func:`gridmap.adjacency.unit_adjacency`)."""
         if self._graph is None:
             self._graph = _edits.unit_adjacency(self.units, tolerance=self._tolerance,
                                                 min_shared=min(3 * self._tolerance, 20.0))

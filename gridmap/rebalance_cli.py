@@ -31,23 +31,53 @@ def add_rebalance_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("rebalance", help="最小调整：让每个社区户数落在范围内 (minimal-change rebalancing)",
                        description="Move the fewest units so every community has --min … --max households and stays contiguous.")
     _study_args(p)
-    p.add_argument("--min", type=int, default=1000, dest="min_households", help="最少户数 (default 1000)")
-    p.add_argument("--max", type=int, default=3000, dest="max_households", help="最多户数 (default 3000)")
+    p.add_argument("--min", type=int, default=None, dest="min_households",
+                   help="最少户数 (default: the profile's community size band, e.g. national 1000)")
+    p.add_argument("--max", type=int, default=None, dest="max_households",
+                   help="最多户数 (default: the profile's community size band, e.g. national 3000)")
     p.add_argument("--hops", type=int, default=2, help="a unit may move to communities within this many steps (default 2)")
     p.add_argument("--lock", action="append", default=[], metavar="ID",
                    help="community or unit id that must not change; repeatable, or comma-separated")
     p.add_argument("--from-scratch", action="store_true", help="draw a new plan ignoring the current communities")
     p.add_argument("--target", type=int, default=2000, help="--from-scratch: target households per community (default 2000)")
-    p.add_argument("--time-limit", type=float, default=60.0, help="solver seconds (default 60)")
+    p.add_argument("--time-limit", type=float, default=20.0,
+                   help="solver work budget in deterministic seconds, roughly 1-5 s of wall time each (default 20); "
+                        "the same input gives the same plan")
     p.add_argument("--plan-name", default="自动调整方案", help="name of the saved plan")
     p.add_argument("--author", default="", help="author recorded in the edit journal")
     p.add_argument("--workspace", help="workspace GeoPackage to save the plan in (default OUT/workspace.gpkg)")
     p.add_argument("--shp-encoding", default="utf-8", help="Shapefile text encoding: utf-8 (default) or gbk")
     p.add_argument("--no-split", action="store_true", help="never split an oversized community")
     p.add_argument("--no-dissolve", action="store_true", help="never dissolve an undersized community")
-    p.add_argument("--global", dest="global_", action="store_true", help="solve the whole map at once (small maps)")
+    p.add_argument("--global", dest="global_", action="store_true",
+                   help="solve the whole map at once (proves the optimum on small maps)")
     p.set_defaults(func=run_rebalance)
     return p
+
+
+def _band(args: argparse.Namespace, profile) -> tuple[int, int, tuple[str, str] | None]:
+    """The band: the profile's (:meth:`gridmap.rules.Profile.size_band`) unless ``--min``/``--max``
+    override it; returns ``(min, max, note)`` with a note (zh, en) when a flag overrides."""
+    from gridmap._errors import InputError
+
+    band = profile.size_band()
+    lo = args.min_households if args.min_households is not None else (band.lower if band else None)
+    hi = args.max_households if args.max_households is not None else (
+        band.upper if band and band.max is not None else None)
+    if lo is None or hi is None:
+        raise InputError(f"规则集 {profile.id} 没有社区户数范围，请用 --min 与 --max 给出 "
+                         f"(profile {profile.id} has no community household band: pass --min and --max)")
+    if lo < 0 or hi <= 0 or lo > hi:
+        raise InputError(f"户数范围无效：--min {lo} --max {hi}（需要 0 ≤ min ≤ max，max > 0） "
+                         f"(invalid band: need 0 <= --min <= --max and --max > 0)")
+    note = None
+    if (args.min_households is not None or args.max_households is not None) and band is not None and \
+            (lo, hi) != (band.lower, band.upper):
+        note = (f"注意：使用命令行给出的户数范围 {lo:,}–{hi:,} 户，而不是规则集 {profile.id} 的 "
+                f"{band.lower:,}–{band.upper:,} 户（方案的评价也按此范围）",
+                f"note: using the band {lo:,}-{hi:,} from the command line instead of profile {profile.id}'s "
+                f"{band.lower:,}-{band.upper:,} (the plan is evaluated with this band too)")
+    return lo, hi, note
 
 
 def run_rebalance(args: argparse.Namespace) -> int:
@@ -66,7 +96,15 @@ def run_rebalance(args: argparse.Namespace) -> int:
     out = Path(args.out)
     study = read_study(**_study_kwargs(args))
     result = check(study, lang=args.lang)
+    lo, hi, band_note = _band(args, result.profile)
+    args.min_households, args.max_households = lo, hi
     plan = Plan.from_check(result, name=args.plan_name, author=args.author)
+    if band_note:  # an explicit band: the solver, the KPIs and the findings all use it
+        plan.profile = result.profile.with_band(min=lo, max=hi)
+    if args.hops < 1:
+        raise InputError(f"--hops 必须 ≥ 1，收到 {args.hops} (--hops must be at least 1)")
+    if not args.time_limit > 0:
+        raise InputError(f"--time-limit 必须 > 0，收到 {args.time_limit} (--time-limit must be positive)")
     locks = [x.strip() for item in args.lock for x in item.split(",") if x.strip()]
     units, comms = set(plan.units.index), set(plan.labels)
     unknown = [x for x in locks if x not in units and x not in comms]
@@ -90,13 +128,14 @@ def run_rebalance(args: argparse.Namespace) -> int:
         rb = Rebalancer.from_plan(plan, **options).solve()
         edit = rb.to_edit()
     plan.apply(edit, comment="gridmap rebalance")
-    report = {"status": rb.status_, "violations_before": rb.violations_before_, "violations_after": rb.violations_after_,
+    report = {"status": rb.status_, "proven_optimal": rb.proven_, "min_households": args.min_households,
+              "max_households": args.max_households, "profile": result.profile.id, "work": rb.work_,
+              "deterministic": rb.deterministic_, "violations_before": rb.violations_before_, "violations_after": rb.violations_after_,
               "units_moved": int(len(plan.changes())), "households_moved": plan.kpis()["households_moved"],
               "seconds": round(rb.seconds_, 2), "explanations": rb.explanations_, "excluded_units": plan.excluded,
               "non_contiguous": rb.non_contiguous_, "subproblems": rb.subproblems_}
     with staged_dir(out) as (stage, written):  # one run's files, committed together
-        plan.export(stage, encoding=args.shp_encoding, profile=study.profile,
-                    min_households=args.min_households, max_households=args.max_households)
+        plan.export(stage, encoding=args.shp_encoding)  # evaluated under the plan's profile (and band)
         (stage / "rebalance.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
         plan.save(Path(args.workspace) if args.workspace else stage / "workspace.gpkg")
     workspace = Path(args.workspace) if args.workspace else out / "workspace.gpkg"
@@ -104,6 +143,8 @@ def run_rebalance(args: argparse.Namespace) -> int:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
         zh = args.lang == "zh"
+        if band_note:
+            print(band_note[0] if zh else band_note[1])
         print((f"方案 {plan.name}：超出范围的社区 {rb.violations_before_} → {rb.violations_after_}，"
                f"调整 {report['units_moved']} 个单元（{report['households_moved']:,} 户），用时 {rb.seconds_:.1f} 秒，状态 {rb.status_}")
               if zh else

@@ -186,3 +186,52 @@ def test_enclave_with_geometry():
     assert enclaves(labels, unit_adjacency(units), geometry=units.geometry).community_id.tolist() == ["B"]
     labels.iloc[4], labels.iloc[1] = "C00", "B"  # on the edge: not an enclave
     assert enclaves(labels, unit_adjacency(units), geometry=units.geometry).empty
+
+
+# --------------------------------------------------------------------------- planning adjacency
+
+
+def _two_communities(gap=0.0):
+    from gridmap.edits import planning_adjacency  # noqa: F401  (re-exported)
+
+    comms = gpd.GeoDataFrame(geometry=[box(X0, Y0, X0 + 1000, Y0 + 1000), box(X0 + 1000 + gap, Y0, X0 + 2000, Y0 + 1000)],
+                             index=["A", "B"], crs=4549)
+    # A: grids along its west edge and 100 m short of its east edge; B: one grid in its south-east corner
+    units = gpd.GeoDataFrame({"community_id": ["A", "A", "B"]},
+                             geometry=[box(X0, Y0, X0 + 200, Y0 + 1000), box(X0 + 700, Y0, X0 + 900, Y0 + 1000),
+                                       box(X0 + 1800, Y0, X0 + 2000, Y0 + 200)],
+                             index=["a1", "a2", "b1"], crs=4549)
+    return comms, units
+
+
+def test_planning_adjacency_sees_across_ungridded_land():
+    from gridmap.edits import planning_adjacency, unit_territories
+
+    comms, units = _two_communities()
+    assert unit_adjacency(units).nnz == 0  # no grid touches another
+    g = planning_adjacency(units, comms).toarray()
+    # a2 (nearer the shared boundary) faces B's territory; a1 holds A's west and does not
+    assert g[1, 2] and g[2, 1] and not g[0, 2]
+    assert g[0, 1]  # units of one community whose territories touch
+    terr = unit_territories(units, comms)
+    # the territories partition each community's land (plus the grids themselves)
+    assert abs(terr[0].area + terr[1].area - 1_000_000) < 1.0 and abs(terr[2].area - 1_000_000) < 1.0
+
+
+def test_planning_adjacency_respects_real_gaps():
+    from gridmap.edits import planning_adjacency
+
+    comms, units = _two_communities(gap=50.0)  # a 50 m strip belongs to no community
+    g = planning_adjacency(units, comms).toarray()
+    assert not g[1, 2] and not g[0, 2]
+    near, _ = _two_communities(gap=2.0)  # a digitising sliver is bridged
+    assert planning_adjacency(units, near).toarray()[1, 2]
+
+
+def test_planning_adjacency_without_community_polygon_keeps_the_grid():
+    from gridmap.edits import planning_adjacency
+
+    comms, units = _two_communities()
+    units = units.assign(community_id=["A", "A", "Z"])  # Z has no polygon
+    g = planning_adjacency(units, comms).toarray()
+    assert not g[2].any() and g[0, 1]

@@ -182,16 +182,19 @@ def test_cli_rejects_unknown_lock(tmp_path):
         args.func(args)
 
 
-def test_tree_flows_hint_is_a_feasible_flow():
-    from gridmap.rebalance import _tree_flows
+def test_tree_hint_is_a_feasible_flow():
+    from gridmap._rebalance_model import _tree
 
     g = lattice_adjacency(1, 5)
     arcs = {(u, v): (u, v) for u in range(5) for v in (u - 1, u + 1) if 0 <= v < 5 and v != 0}
-    flows = dict(_tree_flows(g, {1, 2, 3}, {0}, arcs))
+    extra, flows, supply = _tree(g, {1, 2, 3}, {0}, [], arcs)
     # each member receives one unit more than it passes on: the size of its subtree
-    assert flows[0, 1] == 3 and flows[1, 2] == 2 and flows[2, 3] == 1
-    assert sum(flows.values()) == 6 and flows[3, 4] == flows[2, 1] == 0
-    assert _tree_flows(g, {1, 3}, {0}, arcs) == []  # 3 unreachable through members: no hint
+    assert extra == [] and supply == {}
+    assert flows == {(0, 1): 3, (1, 2): 2, (2, 3): 1}
+    assert _tree(g, {1, 3}, {0}, [], arcs) is None  # 3 unreachable through members: no hint
+    # without a fixed root, a chosen free root supplies its part
+    extra, flows, supply = _tree(g, {2, 3, 4}, set(), [3, 2], arcs)
+    assert extra == [3] and supply == {3: 3} and flows == {(3, 2): 1, (3, 4): 1}
 
 
 def test_polish_never_worse_than_the_local_pass():
@@ -201,9 +204,117 @@ def test_polish_never_worse_than_the_local_pass():
     hh[:4] *= 3  # a crowded corner
     g = lattice_adjacency(12, 12)
     kw = dict(min_households=1000, max_households=3000, time_limit=20)
-    local_only = Rebalancer(g, hh, units["community_id"], polish_units=0, **kw).solve()
+    local_only = Rebalancer(g, hh, units["community_id"], global_units=0, polish_units=0, **kw).solve()
     polished = Rebalancer(g, hh, units["community_id"], **kw).solve()
     assert local_only.violations_after_ == polished.violations_after_ == 0
     assert polished.units_moved_ <= local_only.units_moved_
-    assert any(s["phase"] == "polish" for s in polished.subproblems_)
+    assert any(s["stage"] == "global" for s in polished.subproblems_)
     assert community_pieces(polished.labels_, g).max() == 1
+
+
+# --------------------------------------------------------------------------- real geometry, issue 10
+
+
+def _blocks(hh, cols=6, block=2):
+    """A 2 × ``cols`` lattice, communities of 2 × ``block`` units (C00, C01, …), households per unit."""
+    units = lattice_units(2, cols, 2, block, households=np.asarray(hh))
+    return lattice_adjacency(2, cols), units["households"].to_numpy(), units["community_id"]
+
+
+def test_unfixable_community_never_blocks_its_neighbours():
+    # C00 too small, C02 too large; both can only be fixed through C01, which holds a unit above
+    # the maximum (never fixable). Requiring every community of a subproblem in band made both
+    # fixes infeasible; with the band soft, both get fixed and only C01 is left.
+    #          C00         C01          C02
+    hh = [200, 200, 300, 3500, 900, 900,
+          200, 200, 300, 300, 900, 900]
+    g, h, lab = _blocks(hh)
+    kw = dict(min_households=1000, max_households=3000, allow_split=False, allow_dissolve=False, time_limit=10)
+    loc = Rebalancer(g, h, lab, **kw).solve()
+    glo = Rebalancer(g, h, lab, local=False, **kw).solve()
+    assert loc.violations_before_ == 3
+    assert band_violations(loc.labels_, h, min_households=1000, max_households=3000)["community_id"].tolist() == ["C01"]
+    # the proven whole-map optimum: same violations, same number of moves
+    assert glo.proven_ and (loc.violations_after_, loc.units_moved_) == (glo.violations_after_, glo.units_moved_) == (1, 2)
+    assert community_pieces(loc.labels_, g).max() == 1
+    assert any("单独就有 3,500 户" in e for e in loc.explanations_)
+
+
+def test_same_input_same_plan():
+    rng = np.random.default_rng(3)
+    units = lattice_units(10, 10, 2, 3, households=rng.integers(40, 700, 100))
+    g = lattice_adjacency(10, 10)
+    hh = units["households"].to_numpy()
+    runs = [Rebalancer(g, hh, units["community_id"], min_households=1000, max_households=2500, time_limit=2,
+                       wall_limit=3600).solve()
+            for _ in range(2)]
+    assert runs[0].violations_before_ > 0 and all(r.deterministic_ for r in runs)
+    assert runs[0].labels_.equals(runs[1].labels_)
+    assert [s.get("moves") for s in runs[0].subproblems_] == [s.get("moves") for s in runs[1].subproblems_]
+
+
+def test_global_solves_the_whole_map():
+    rng = np.random.default_rng(5)
+    units = lattice_units(6, 6, 3, 2, households=rng.integers(100, 700, 36))
+    g = lattice_adjacency(6, 6)
+    hh = units["households"].to_numpy()
+    kw = dict(min_households=1000, max_households=2500, allow_split=False, allow_dissolve=False, time_limit=20)
+    glo = Rebalancer(g, hh, units["community_id"], local=False, **kw).solve()
+    loc = Rebalancer(g, hh, units["community_id"], **kw).solve()
+    assert glo.violations_before_ > 0 and glo.proven_
+    assert [s["stage"] for s in glo.subproblems_] == ["global"] and glo.subproblems_[0]["communities"] == 6
+    assert glo.violations_after_ < glo.violations_before_
+    # the staged solve reaches the proven optimum: violations, then moves
+    assert (loc.violations_after_, loc.units_moved_) == (glo.violations_after_, glo.units_moved_)
+
+
+def test_households_outside_units_are_a_fixed_remainder():
+    # A: two units of 500 plus 2,500 outside its grids = 3,500 > 3,000; B: 2 × 500
+    rb = strip("AABB", [500] * 4, min_households=1000, max_households=3000, offsets={"A": 2500}).solve()
+    assert rb.violations_before_ == 1 and rb.violations_after_ == 0 and rb.units_moved_ == 1
+    assert rb._totals(rb.labels_.to_numpy()).to_dict() == {"A": 3000, "B": 1500}
+    # a community whose remainder alone keeps it too large cannot be fixed by moves: said so
+    big = strip("AABB", [500] * 4, min_households=1000, max_households=3000, offsets={"A": 2900}).solve()
+    assert big.units_moved_ <= 1 and any("网格外的住户就有 2,900 户" in e for e in big.explanations_)
+
+
+def test_explanations_quote_the_checks_totals():
+    # unit z is an island; its community B has 158 households in grids and 2,388 outside them:
+    # 2,546 in all, in band — not "合计只有 158 户"
+    g = lattice_adjacency(1, 3)
+    g[[1, 2], [2, 1]] = False
+    g.eliminate_zeros()
+    lab = pd.Series(["A", "A", "B"], index=list("xyz"))
+    rb = Rebalancer(g, np.array([1500, 600, 158]), lab, min_households=1000, max_households=3000,
+                    offsets={"B": 2388}).solve()
+    assert rb.violations_before_ == 0 and rb.explanations_ == []
+    small = Rebalancer(g, np.array([1500, 600, 158]), lab, min_households=1000, max_households=3000,
+                       offsets={"B": 500}, names={"B": "金星苑社区"}).solve()
+    assert any("合计只有 658 户" in e and "金星苑社区" in e for e in small.explanations_)
+
+
+def test_no_unit_is_pinned_where_contiguity_does_not_need_it():
+    # A (200) can only grow by B's u1, B's first/heaviest unit (the old fixed anchor); B keeps u2
+    rb = strip("ABB", [200, 1300, 1100], min_households=1000, max_households=2500,
+               allow_split=False, allow_dissolve=False).solve()
+    assert rb.violations_after_ == 0 and rb.moves_["unit_id"].tolist() == ["u1"]
+
+
+@pytest.mark.slow
+def test_cli_band_comes_from_the_profile(tmp_path, capsys):
+    from gridmap import InputError
+
+    shutil.copyfile(datasets.get_path("demo"), tmp_path / "demo.gpkg")
+    (tmp_path / "gridmap.toml").write_text(datasets.demo_config_toml("demo.gpkg"), encoding="utf-8")
+    args = _args([str(tmp_path / "gridmap.toml"), "--profile", "hangzhou-2008", "--out", str(tmp_path / "a"),
+                  "--time-limit", "5"])
+    assert args.func(args) == 0
+    report = json.loads((tmp_path / "a" / "rebalance.json").read_text(encoding="utf-8"))
+    assert (report["min_households"], report["max_households"], report["profile"]) == (1500, 3000, "hangzhou-2008")
+    assert "注意" not in capsys.readouterr().out
+    args = _args([str(tmp_path / "gridmap.toml"), "--min", "1200", "--out", str(tmp_path / "b"), "--time-limit", "5"])
+    assert args.func(args) == 0
+    assert "1,200–3,000" in capsys.readouterr().out
+    args = _args([str(tmp_path / "gridmap.toml"), "--min", "5000", "--max", "1000", "--out", str(tmp_path / "c")])
+    with pytest.raises(InputError, match="--min"):
+        args.func(args)
