@@ -509,7 +509,11 @@ class Rebalancer:
         polish_end = budget * (0.75 if small else 1.0)
         self._polish(lab, pending, skip, max(1.0, polish_end - self._work), level2=not small)
         if small:
-            self._attempt(lab, whole, "global", max(1.0, budget - self._work), pending=pending)
+            # the whole map: all that is left of the budget while fixable violations remain, else a
+            # bounded attempt at fewer moves and a proof
+            left = [c for c in self._violators(lab) if c not in skip]
+            share = budget - self._work if left else min(budget - self._work, max(2.0, 0.25 * budget))
+            self._attempt(lab, whole, "global", max(1.0, share), pending=pending)
 
     def _polish(self, lab, violators, skip, seconds, level2=True) -> None:
         """Re-solve the communities the earlier stages touched, and their neighbours, at once,
