@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from geopandas import GeoDataFrame
+from scipy import sparse
 
 from gridmap._atomic import atomic_path
 
@@ -52,6 +53,26 @@ def _profile_ref(profile) -> str:
     return str(Path(profile.path).resolve())
 
 
+def _graph_json(graph) -> str:
+    """The unit adjacency as ``[[i, j], …]`` (positions in the stored unit order, i < j): a reloaded
+    plan edits with the adjacency it was made with (the planning adjacency needs the community
+    polygons, which the workspace does not hold)."""
+    i, j = sparse.triu(sparse.csr_array(graph), k=1).nonzero()
+    return json.dumps(np.column_stack([i, j]).tolist())
+
+
+def _graph_from_json(text: str | None, n: int):
+    """The stored adjacency, or None (plans saved before it was stored: rebuilt from the units)."""
+    if not text:
+        return None
+    from gridmap.adjacency import _sym
+
+    pairs = np.asarray(json.loads(text), dtype=np.int64).reshape(-1, 2)
+    if len(pairs) and pairs.max() >= n:
+        return None
+    return _sym(pairs[:, 0], pairs[:, 1], n)
+
+
 def save_plan(plan, workspace: str | os.PathLike, *, before_commit=None) -> Path:
     """Write ``plan`` into the workspace GeoPackage in one transaction (see :meth:`gridmap.plans.Plan.save`)."""
     path = Path(workspace)
@@ -73,14 +94,14 @@ def save_plan(plan, workspace: str | os.PathLike, *, before_commit=None) -> Path
             con.execute("DELETE FROM plans WHERE plan_id = ?", (plan.plan_id,))
             con.execute(
                 "INSERT INTO plans (plan_id, name, author, created, updated, crs_wkt, unit_kind, "
-                "community_names, digest, units, journal_entries, community_offsets, community_attrs, profile) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "community_names, digest, units, journal_entries, community_offsets, community_attrs, profile, graph) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (plan.plan_id, plan.name, plan.author, plan.created, now,
                  plan.units.crs.to_wkt() if plan.units.crs is not None else None, plan.unit_kind,
                  json.dumps(plan.community_names, ensure_ascii=False), _digest(plan._labels),
                  len(plan.units), len(plan.journal), json.dumps(plan.offsets, ensure_ascii=False),
                  plan.community_attrs.to_json(orient="split", force_ascii=False, default_handler=str),
-                 _profile_ref(plan.profile)))
+                 _profile_ref(plan.profile), _graph_json(plan.graph)))
             con.execute("DELETE FROM assignments WHERE plan_id = ?", (plan.plan_id,))
             u = plan.units
             wkb = shapely.to_wkb(np.asarray(u.geometry.values))
@@ -141,7 +162,7 @@ _TABLES = {
     "plans": "CREATE TABLE IF NOT EXISTS plans (fid INTEGER PRIMARY KEY AUTOINCREMENT, plan_id TEXT NOT NULL UNIQUE, "
              "name TEXT NOT NULL UNIQUE, author TEXT, created TEXT, updated TEXT, crs_wkt TEXT, unit_kind TEXT, "
              "community_names TEXT, digest TEXT, units INTEGER, journal_entries INTEGER, "
-             "community_offsets TEXT, community_attrs TEXT, profile TEXT)",
+             "community_offsets TEXT, community_attrs TEXT, profile TEXT, graph TEXT)",
     "assignments": "CREATE TABLE IF NOT EXISTS assignments (fid INTEGER PRIMARY KEY AUTOINCREMENT, plan_id TEXT NOT NULL, "
                    "unit_id TEXT NOT NULL, base_community_id TEXT, community_id TEXT, households INTEGER, "
                    "unit_name TEXT, coordinators REAL, geom_wkb BLOB, UNIQUE (plan_id, unit_id))",
@@ -150,7 +171,7 @@ _TABLES = {
                     "changes TEXT, comment TEXT, UNIQUE (plan_id, seq))",
 }
 #: columns added after the first release: (table, column, type), added to older workspaces on save
-_ADDED = (("plans", "profile", "TEXT"),)
+_ADDED = (("plans", "profile", "TEXT"), ("plans", "graph", "TEXT"))
 _DESCRIPTIONS = {"plans": "gridmap 调整方案 (plans)", "assignments": "gridmap 方案单元归属 (plan assignments)",
                  "edit_journal": "gridmap 编辑日志，只追加 (append-only edit journal)"}
 
@@ -233,14 +254,15 @@ def load_plan(workspace: str | os.PathLike, plan: str, *, graph=None, profile=No
         raise KeyError(f"工作区不存在 / workspace not found: {path}")
     con = _connect_read(path)
     try:
-        has_profile = "profile" in _columns(con, "plans")
+        cols = _columns(con, "plans")
         row = con.execute("SELECT plan_id, name, author, created, crs_wkt, unit_kind, community_names, digest, "
-                          f"community_offsets, community_attrs, {'profile' if has_profile else 'NULL'} "
+                          f"community_offsets, community_attrs, {'profile' if 'profile' in cols else 'NULL'}, "
+                          f"{'graph' if 'graph' in cols else 'NULL'} "
                           "FROM plans WHERE plan_id = ? OR name = ?", (plan, plan)).fetchone()
         if row is None:
             names = [r[0] for r in con.execute("SELECT name FROM plans ORDER BY updated")]
             raise KeyError(f"没有方案 {plan!r}；已保存的方案：{', '.join(names) or '（无）'}")
-        plan_id, name, author, created, crs_wkt, unit_kind, cnames, digest, offsets, cattrs, pref = row
+        plan_id, name, author, created, crs_wkt, unit_kind, cnames, digest, offsets, cattrs, pref, gtext = row
         a = pd.read_sql_query("SELECT unit_id, base_community_id, community_id, households, unit_name, coordinators, "
                               "geom_wkb FROM assignments WHERE plan_id = ? ORDER BY fid", con, params=(plan_id,))
         j = pd.read_sql_query("SELECT seq, time, author, op, params, changes, comment FROM edit_journal "
@@ -259,7 +281,8 @@ def load_plan(workspace: str | os.PathLike, plan: str, *, graph=None, profile=No
                          crs=CRS.from_wkt(crs_wkt) if crs_wkt else None)
     p = Plan(units, name=name, author=author or "", community_names=json.loads(cnames or "{}"),
              unit_kind=unit_kind or "grids", plan_id=plan_id, community_offsets=json.loads(offsets or "{}"),
-             community_attrs=_attrs_from_json(cattrs), graph=graph, profile=profile)
+             community_attrs=_attrs_from_json(cattrs), profile=profile,
+             graph=graph if graph is not None else _graph_from_json(gtext, len(units)))
     p.created = created
     stored = pd.Series(a["community_id"].to_numpy(), index=units.index, dtype=object)
     if _digest(stored) != digest:

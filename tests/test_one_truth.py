@@ -317,3 +317,14 @@ def test_changed_community_does_not_keep_a_straight_line_coverage_bound():
     assert len(cov) and (cov.status == "not_assessed").all()
     before = result.findings
     assert (before[before.rule_id.isin(cov.rule_id) & before.unit_id.isin([frm, to])].status == "fail").any()
+
+
+def test_reloaded_plan_keeps_its_planning_adjacency(tmp_path, demo_result):
+    """A plan saved and loaded again edits with the adjacency it was made with (the planning
+    adjacency across ungridded land), not one rebuilt from touching grids."""
+    plan = Plan.from_check(demo_result, name="邻接")
+    ws = tmp_path / "ws.gpkg"
+    plan.save(ws)
+    again = load_plan(ws, "邻接")
+    assert (again.graph != plan.graph).nnz == 0
+    assert again.graph.nnz == plan.graph.nnz > 0
