@@ -110,19 +110,29 @@ def demo_study():
     return gridmap.read_study(**datasets.demo_config())
 
 
-@pytest.fixture(scope="module")
-def demo_provider(demo_study):
+def _provider(study):
+    """The dashboard's provider over ``study`` (every profile cached) and its plan store."""
     pytest.importorskip("dash")
+    from dashboards.pages import plans as page
     from dashboards.provider import DashboardProvider
 
-    return DashboardProvider(demo_study, max_profiles=len(PROFILES))
+    provider = DashboardProvider(study, max_profiles=len(PROFILES))
+    return provider, page.PlanStore(provider)
 
 
 @pytest.fixture(scope="module")
-def demo_store(demo_provider):
-    from dashboards.pages import plans as page
+def demo_dashboard(demo_study):
+    return _provider(demo_study)
 
-    return page.PlanStore(demo_provider)
+
+@pytest.fixture(scope="module")
+def demo_provider(demo_dashboard):
+    return demo_dashboard[0]
+
+
+@pytest.fixture(scope="module")
+def demo_store(demo_dashboard):
+    return demo_dashboard[1]
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -269,18 +279,18 @@ def sip_study():
 
 
 @pytest.fixture(scope="module")
-def sip_provider(sip_study):
-    pytest.importorskip("dash")
-    from dashboards.provider import DashboardProvider
-
-    return DashboardProvider(sip_study, max_profiles=len(PROFILES))
+def sip_dashboard(sip_study):
+    return _provider(sip_study)
 
 
 @pytest.fixture(scope="module")
-def sip_store(sip_provider):
-    from dashboards.pages import plans as page
+def sip_provider(sip_dashboard):
+    return sip_dashboard[0]
 
-    return page.PlanStore(sip_provider)
+
+@pytest.fixture(scope="module")
+def sip_store(sip_dashboard):
+    return sip_dashboard[1]
 
 
 @pytest.mark.realdata
