@@ -152,7 +152,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "pl.band.value": ("{band}（规则配置 {profile}，可在页首切换）", "{band} (profile {profile}; switch it at the top)"),
     "pl.band.none": ("规则配置 {profile} 无户数范围，无法自动调整", "profile {profile} has no household band: nothing to rebalance to"),
     "pl.rb": ("自动调整（最少变动）", "Rebalance (fewest changes)"),
-    "pl.rb.time": ("时限（秒）", "Time limit (s)"),
+    "pl.rb.time": ("计算量（秒，同样输入得同样方案）", "Work budget (s, same input → same plan)"),
     "pl.rb.run": ("计算", "Run"),
     "pl.rb.apply": ("应用结果", "Apply result"),
     "pl.rb.result": ("结果：{status}，移动 {units} 个网格（{hh:,} 户），剩余不达标 {left} 个，用时 {s:.1f} 秒。",
