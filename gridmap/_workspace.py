@@ -25,7 +25,7 @@ from scipy import sparse
 
 from gridmap._atomic import atomic_path
 
-__all__ = ["list_plans", "load_plan", "save_plan"]
+__all__ = ["list_plans", "read_plan", "save_plan"]
 
 
 def _now() -> str:
@@ -229,25 +229,23 @@ def list_plans(workspace: str | os.PathLike) -> pd.DataFrame:
         con.close()
 
 
-def load_plan(workspace: str | os.PathLike, plan: str, *, graph=None, profile=None):
-    """Load a saved plan by name or id, verifying its digest and replaying its journal.
+def read_plan(workspace: str | os.PathLike, plan: str) -> dict:
+    """The stored parts of a plan (by name or id), its assignment verified against its digest.
 
-    ``graph`` is the unit adjacency to reuse (e.g. of the as-is plan of the same
-    units); by default it is computed from the geometry when first needed.
-    ``profile`` overrides the rule profile saved with the plan (plans saved before
-    the profile was stored are evaluated under ``national``).
+    Returns ``plan_id, name, author, created, unit_kind, units`` (GeoDataFrame of the base
+    assignment), ``labels`` (the stored current assignment), ``community_names``,
+    ``community_offsets``, ``community_attrs``, ``profile`` (the saved reference, or None),
+    ``graph`` (the saved adjacency, or None) and ``journal`` (entries in order);
+    :func:`gridmap.plans.load_plan` turns them into a :class:`~gridmap.plans.Plan`.
 
     Raises
     ------
     KeyError
         Listing the saved plans, when there is no such plan.
     ValueError
-        When the stored assignment does not match its digest or its journal.
+        When the stored assignment does not match its digest.
     """
     from pyproj import CRS
-
-    from gridmap.plans import Plan
-    from gridmap.rules import load_profile
 
     path = Path(workspace)
     if not path.exists():
@@ -269,39 +267,18 @@ def load_plan(workspace: str | os.PathLike, plan: str, *, graph=None, profile=No
                               "WHERE plan_id = ? ORDER BY seq", con, params=(plan_id,))
     finally:
         con.close()
-    if profile is None:
-        try:
-            profile = load_profile(pref or "national")
-        except ValueError as exc:
-            raise ValueError(f"方案 {name!r} 保存时使用的规则配置 {pref!r} 无法加载：{exc}；"
-                             f"pass load_plan(..., profile=...) to evaluate it under another profile") from exc
     units = GeoDataFrame({"name": a["unit_name"].to_numpy(), "community_id": a["base_community_id"].to_numpy(),
                           "households": pd.to_numeric(a["households"], errors="coerce").to_numpy(dtype="float64"), "coordinators": a["coordinators"].astype("float64").to_numpy()},
                          geometry=shapely.from_wkb(a["geom_wkb"].to_numpy()), index=pd.Index(a["unit_id"], name="unit_id"),
                          crs=CRS.from_wkt(crs_wkt) if crs_wkt else None)
-    p = Plan(units, name=name, author=author or "", community_names=json.loads(cnames or "{}"),
-             unit_kind=unit_kind or "grids", plan_id=plan_id, community_offsets=json.loads(offsets or "{}"),
-             community_attrs=_attrs_from_json(cattrs), profile=profile,
-             graph=graph if graph is not None else _graph_from_json(gtext, len(units)))
-    p.created = created
     stored = pd.Series(a["community_id"].to_numpy(), index=units.index, dtype=object)
     if _digest(stored) != digest:
         raise ValueError(f"方案 {name!r} 的存储内容与校验值不符 (digest mismatch): the workspace {path} is damaged")
-    for r in j.itertuples(index=False):
-        entry = {"seq": int(r.seq), "time": r.time, "author": r.author or "", "op": r.op,
-                 "params": json.loads(r.params or "{}"), "changes": json.loads(r.changes or "[]"), "comment": r.comment or ""}
-        changes = tuple(tuple(c) for c in entry["changes"])
-        if changes:
-            p._change(changes)
-        p.journal.append(entry)
-        if entry["op"] == "undo":
-            p._redo.append(p._undo.pop())
-        elif entry["op"] == "redo":
-            p._undo.append(p._redo.pop())
-        else:
-            p._undo.append(entry["seq"])
-            p._redo.clear()
-    if not p._labels.astype(str).equals(stored.astype(str)):
-        raise ValueError(f"方案 {name!r}：日志重放结果与存储的归属不一致 (journal replay does not match the stored assignment)")
-    p._saved = len(p.journal)
-    return p
+    journal = [{"seq": int(r.seq), "time": r.time, "author": r.author or "", "op": r.op,
+                "params": json.loads(r.params or "{}"), "changes": json.loads(r.changes or "[]"), "comment": r.comment or ""}
+               for r in j.itertuples(index=False)]
+    return {"plan_id": plan_id, "name": name, "author": author or "", "created": created,
+            "unit_kind": unit_kind or "grids", "units": units, "labels": stored,
+            "community_names": json.loads(cnames or "{}"), "community_offsets": json.loads(offsets or "{}"),
+            "community_attrs": _attrs_from_json(cattrs), "profile": pref,
+            "graph": _graph_from_json(gtext, len(units)), "journal": journal}

@@ -68,7 +68,7 @@ from scipy import sparse
 from gridmap import adjacency as _adjacency
 from gridmap import edits as _edits
 from gridmap._atomic import staged_dir
-from gridmap._workspace import _now, list_plans, load_plan, save_plan
+from gridmap._workspace import _now, list_plans, read_plan, save_plan
 from gridmap.edits import EditResult
 from gridmap.evaluation import Evaluation, evaluate_units
 from gridmap.rules import (
@@ -639,4 +639,50 @@ class Plan:
 def _touched(changes) -> tuple[str, ...]:
     return tuple(sorted({c[1] for c in changes} | {c[2] for c in changes}))
 
+
+def load_plan(workspace: str | os.PathLike, plan: str, *, graph=None, profile=None) -> Plan:
+    """Load a saved plan by name or id, verifying its digest and replaying its journal.
+
+    ``graph`` is the unit adjacency to reuse (e.g. of the as-is plan of the same
+    units); by default the adjacency saved with the plan (plans saved before it was
+    stored: computed from the geometry when first needed).
+    ``profile`` overrides the rule profile saved with the plan (plans saved before
+    the profile was stored are evaluated under ``national``).
+
+    Raises
+    ------
+    KeyError
+        Listing the saved plans, when there is no such plan.
+    ValueError
+        When the stored assignment does not match its digest or its journal.
+    """
+    rec = read_plan(workspace, plan)
+    name = rec["name"]
+    if profile is None:
+        try:
+            profile = load_profile(rec["profile"] or "national")
+        except ValueError as exc:
+            raise ValueError(f"方案 {name!r} 保存时使用的规则配置 {rec['profile']!r} 无法加载：{exc}；"
+                             f"pass load_plan(..., profile=...) to evaluate it under another profile") from exc
+    p = Plan(rec["units"], name=name, author=rec["author"], community_names=rec["community_names"],
+             unit_kind=rec["unit_kind"], plan_id=rec["plan_id"], community_offsets=rec["community_offsets"],
+             community_attrs=rec["community_attrs"], profile=profile,
+             graph=graph if graph is not None else rec["graph"])
+    p.created = rec["created"]
+    for entry in rec["journal"]:
+        changes = tuple(tuple(c) for c in entry["changes"])
+        if changes:
+            p._change(changes)
+        p.journal.append(entry)
+        if entry["op"] == "undo":
+            p._redo.append(p._undo.pop())
+        elif entry["op"] == "redo":
+            p._undo.append(p._redo.pop())
+        else:
+            p._undo.append(entry["seq"])
+            p._redo.clear()
+    if not p._labels.astype(str).equals(rec["labels"].astype(str)):
+        raise ValueError(f"方案 {name!r}：日志重放结果与存储的归属不一致 (journal replay does not match the stored assignment)")
+    p._saved = len(p.journal)
+    return p
 
