@@ -70,14 +70,13 @@ from gridmap import edits as _edits
 from gridmap._atomic import staged_dir
 from gridmap._workspace import _now, list_plans, read_plan, save_plan
 from gridmap.edits import EditResult
-from gridmap.evaluation import Evaluation, evaluate_units
+from gridmap.evaluation import Evaluation, add_required_coordinators, evaluate_units
 from gridmap.rules import (
     FINDING_COLUMNS,
     Profile,
     SizeBand,
     exempt_flags,
     load_profile,
-    required_coordinators,
 )
 
 __all__ = ["Plan", "load_plan", "list_plans", "CHANGE_COLUMNS_ZH"]
@@ -394,13 +393,9 @@ class Plan:
                   if "coordinators" in self.units.columns else np.full(len(self.units), np.nan))
         per_unit = pd.DataFrame({"community_id": labels.to_numpy(), "households": self._hh_float,
                                  "coordinators": coords}, index=self.units.index)
-        add_rule = profile.first("coordinators", "grid")
-        per_unit["coordinators_required"] = (required_coordinators(per_unit["households"], add_rule)
-                                             if add_rule is not None else np.nan)
         g = per_unit.groupby("community_id")
         t = pd.DataFrame({"units": g.size(), "households": g["households"].sum(min_count=1),
-                          "coordinators": g["coordinators"].sum(min_count=1),
-                          "coordinators_required": g["coordinators_required"].sum(min_count=1)})
+                          "coordinators": g["coordinators"].sum(min_count=1)})
         rem = self._remainders()
         keep = rem[(rem.fillna(0) != 0) | ~rem.index.isin(self.units["community_id"].unique())]
         t = t.reindex(t.index.union(keep.index))
@@ -409,6 +404,7 @@ class Plan:
         t["households"] = t["households"].add(extra, fill_value=0).where(t["households"].notna() | extra.notna())
         t = t.sort_index()
         t.index.name = "community_id"
+        add_required_coordinators(per_unit, t, profile)  # as the check does
         t.insert(0, "name", [self.community_name(c) for c in t.index])
         if self.unit_kind == "grids":
             t["grids"] = t["units"]
