@@ -80,9 +80,9 @@ def test_households_crs_flag_reaches_read_study():
     """The GCJ-02 hint names --households-crs: the flag exists and is passed on."""
     import argparse
 
-    from gridmap.cli import _study_args, _study_kwargs
+    from gridmap.cli.study_args import add_study_arguments, study_kwargs
 
     p = argparse.ArgumentParser()
-    _study_args(p)
+    add_study_arguments(p)
     args = p.parse_args(["--communities", "c.gpkg", "--households", "h.csv", "--households-crs", "gcj02"])
-    assert _study_kwargs(args)["households_crs"] == "gcj02"
+    assert study_kwargs(args)["households_crs"] == "gcj02"

@@ -259,7 +259,7 @@ def test_spread_points_inside_every_polygon_and_bounded(shapes):
 def _cli(argv):
     import argparse
 
-    from gridmap.coverage_cli import add_coverage_parser
+    from gridmap.cli.coverage import add_coverage_parser
 
     parser = argparse.ArgumentParser(prog="gridmap")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -290,7 +290,7 @@ def test_coverage_cli_with_sites(tmp_path, capsys):
 
 
 def test_coverage_cli_needs_a_radius(tmp_path):
-    from gridmap.coverage_cli import parse_types
+    from gridmap.cli.coverage import parse_types
 
     with pytest.raises(ValueError, match="no radius"):
         parse_types("幼儿园", radius=None, modes=["straight"])

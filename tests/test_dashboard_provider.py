@@ -184,7 +184,7 @@ def test_ids_and_words():
 
 
 def test_serve_parser():
-    from gridmap.serve import add_serve_parser
+    from gridmap.cli.serve import add_serve_parser
 
     parser = argparse.ArgumentParser()
     add_serve_parser(parser.add_subparsers(dest="command"))
@@ -196,7 +196,7 @@ def test_serve_parser():
 
 @pytest.mark.slow
 def test_serve_runs_the_demo(tmp_path):
-    """``gridmap.serve.run`` loads the demo with progress messages and answers HTTP on the port."""
+    """``gridmap.cli.serve.run`` loads the demo with progress messages and answers HTTP on the port."""
     import socket
     import subprocess
     import time
@@ -205,7 +205,7 @@ def test_serve_runs_the_demo(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    code = f"from gridmap.serve import run; run(None, port={port})"
+    code = f"from gridmap.cli.serve import run; run(None, port={port})"
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             text=True, cwd=tmp_path)
     try:

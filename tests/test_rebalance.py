@@ -148,7 +148,7 @@ def test_rebalance_properties(seed, rows, cols):
 
 
 def _args(sub_args):
-    from gridmap.rebalance_cli import add_rebalance_parser
+    from gridmap.cli.rebalance import add_rebalance_parser
 
     ap = argparse.ArgumentParser()
     add_rebalance_parser(ap.add_subparsers())

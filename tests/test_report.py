@@ -15,7 +15,7 @@ import pytest
 
 import gridmap
 from gridmap import datasets, fonts, maps, report
-from gridmap.report_cli import add_report_parser
+from gridmap.cli.report import add_report_parser
 
 DATE = "2026-11-23"
 

@@ -2,7 +2,7 @@
 
 Registered by :mod:`gridmap.cli`::
 
-    from gridmap.coverage_cli import add_coverage_parser
+    from gridmap.cli.coverage import add_coverage_parser
     add_coverage_parser(sub)
 
 Examples::
@@ -25,10 +25,10 @@ __all__ = ["add_coverage_parser", "parse_types", "run_coverage"]
 
 def add_coverage_parser(sub) -> argparse.ArgumentParser:
     """Add the ``coverage`` subcommand to an ``argparse`` subparsers object."""
-    from gridmap.cli import _study_args
+    from gridmap.cli.study_args import add_study_arguments
 
     p = sub.add_parser("coverage", help="service-radius coverage (straight line + walking network), gap layers, new sites")
-    _study_args(p)
+    add_study_arguments(p)
     g = p.add_argument_group("coverage")
     g.add_argument("--types", help="facility types, comma separated (keys or Chinese names); TYPE=RADIUS sets a radius per type; "
                                    "default: the profile's coverage rules only")
@@ -93,7 +93,7 @@ def run_coverage(args) -> int:
     """Run ``gridmap coverage``: check with coverage, write outputs, optionally propose sites."""
     from gridmap._atomic import staged_dir
     from gridmap.check import check
-    from gridmap.cli import _study_kwargs
+    from gridmap.cli.study_args import study_kwargs
     from gridmap.network import metres_for_minutes
     from gridmap.study import read_study
 
@@ -102,7 +102,7 @@ def run_coverage(args) -> int:
         radius = metres_for_minutes(args.minutes, speed_kmh=args.speed_kmh)
     modes = ["straight", "network"] if args.mode == "both" else [args.mode]
     specs = parse_types(args.types, radius=radius, modes=modes)
-    study = read_study(**_study_kwargs(args))
+    study = read_study(**study_kwargs(args))
     options = {"specs": specs, "policy": args.policy, "max_snap_m": args.max_snap, "level_column": args.level_column,
                "components": args.components, "close_gaps_m": args.close_gaps, "cell_size": args.cell_size, "cell_shape": args.cell_shape,
                "service_areas": not args.no_service_areas}

@@ -30,9 +30,9 @@ __all__ = ["add_report_parser"]
 
 
 def _report_args(p: argparse.ArgumentParser) -> None:
-    from gridmap.cli import _study_args
+    from gridmap.cli.study_args import add_study_arguments
 
-    _study_args(p)
+    add_study_arguments(p)
     p.add_argument("--shp-encoding", default="gbk", choices=["gbk", "utf-8", "gb18030"],
                    help="Shapefile text encoding of exported layers (default gbk, for older ArcGIS)")
     p.add_argument("--plan", metavar="WORKSPACE.gpkg:方案名",
@@ -42,10 +42,10 @@ def _report_args(p: argparse.ArgumentParser) -> None:
 
 def _check(args):
     from gridmap.check import check
-    from gridmap.cli import _study_kwargs
+    from gridmap.cli.study_args import study_kwargs
     from gridmap.study import read_study
 
-    return check(read_study(**_study_kwargs(args)), lang=args.lang)
+    return check(read_study(**study_kwargs(args)), lang=args.lang)
 
 
 def _load_plan(spec: str | None):

@@ -14,52 +14,13 @@ from pathlib import Path
 
 from gridmap import __version__
 from gridmap._errors import InputError, format_problems
+from gridmap.cli.coverage import add_coverage_parser
+from gridmap.cli.rebalance import add_rebalance_parser
+from gridmap.cli.report import add_report_parser
+from gridmap.cli.serve import add_serve_parser
+from gridmap.cli.study_args import add_study_arguments, study_kwargs
 
-__all__ = ["main"]
-
-
-def _study_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", nargs="?", help="study configuration file (gridmap.toml)")
-    p.add_argument("--communities", help="社区边界 file (file.gpkg:图层 to pick a layer)")
-    p.add_argument("--grids", help="网格 file")
-    p.add_argument("--households", help="户数: building points/polygons")
-    p.add_argument("--facilities", help="设施 points/polygons")
-    p.add_argument("--network", help="步行路网 lines")
-    p.add_argument("--profile", help="rule profile name or .toml path (default national)")
-    p.add_argument("--crs", help="CRS of the input files when missing or wrong (e.g. EPSG:4549, a .prj path)")
-    p.add_argument("--facilities-crs", help="CRS of the facilities: gcj02, bd09 or EPSG:…")
-    p.add_argument("--households-crs", help="CRS of the households (e.g. 小区 points from a web map): gcj02, bd09 or EPSG:…")
-    p.add_argument("--metric-crs", help="metric CRS to measure in (default: automatic)")
-    p.add_argument("--encoding", help="Shapefile/CSV text encoding when detection fails (e.g. gbk)")
-    p.add_argument("--map", action="append", default=[], metavar="canonical=源列名",
-                   help="column mapping, repeatable: --map households=住户数 --map grids.coordinators=网格员")
-    p.add_argument("--households-method", choices=["largest", "area"],
-                   help="household polygons: whole to the largest-overlap grid, or apportioned by area")
-    p.add_argument("--out", help="output folder")
-    p.add_argument("--json", action="store_true", help="print the machine-readable summary on stdout")
-    p.add_argument("--lang", choices=["zh", "en"], default="zh", help="language of messages (default zh)")
-
-
-def _study_kwargs(args: argparse.Namespace) -> dict:
-    from gridmap.study import load_config
-
-    kwargs: dict = load_config(args.config) if args.config else {}
-    for kind in ("communities", "grids", "households", "facilities", "network"):
-        if getattr(args, kind):
-            kwargs[kind] = getattr(args, kind)
-    for key, attr in (("crs", "crs"), ("facilities_crs", "facilities_crs"),
-                      ("households_crs", "households_crs"), ("metric", "metric_crs"),
-                      ("encoding", "encoding"), ("profile", "profile"), ("households_method", "households_method")):
-        if getattr(args, attr):
-            kwargs[key] = getattr(args, attr)
-    if args.map:
-        from gridmap.columns import parse_mapping
-
-        mapping = kwargs.get("mapping") or {}
-        kwargs["mapping"] = {**mapping, **parse_mapping(args.map)}
-    if "communities" not in kwargs:
-        raise InputError("没有社区图层：请给出配置文件或 --communities 文件 (no communities layer: pass CONFIG.toml or --communities FILE)")
-    return kwargs
+__all__ = ["main", "build_parser", "render_summary"]
 
 
 def _run_check(kwargs: dict, *, out: Path | None, as_json: bool, lang: str) -> int:
@@ -159,7 +120,7 @@ def render_summary(result, *, lang: str = "zh", written: dict | None = None) -> 
 
 
 def _cmd_check(args) -> int:
-    return _run_check(_study_kwargs(args), out=Path(args.out) if args.out else None, as_json=args.json, lang=args.lang)
+    return _run_check(study_kwargs(args), out=Path(args.out) if args.out else None, as_json=args.json, lang=args.lang)
 
 
 def _cmd_demo(args) -> int:
@@ -209,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=["zh", "en"], default="zh")
     p.set_defaults(func=_cmd_demo)
     p = sub.add_parser("check", help="check communities and grids against a rule profile")
-    _study_args(p)
+    add_study_arguments(p)
     p.set_defaults(func=_cmd_check)
     p = sub.add_parser("profiles", help="list the built-in rule profiles")
     p.add_argument("--lang", choices=["zh", "en"], default="zh")
@@ -217,11 +178,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rules", help="print a profile's rules with their sources")
     p.add_argument("profile", nargs="?", default="national", help="profile name or .toml path")
     p.set_defaults(func=_cmd_rules)
-    from gridmap.coverage_cli import add_coverage_parser
-    from gridmap.rebalance_cli import add_rebalance_parser
-    from gridmap.report_cli import add_report_parser
-    from gridmap.serve import add_serve_parser
-
     add_coverage_parser(sub)
     add_rebalance_parser(sub)
     add_report_parser(sub)

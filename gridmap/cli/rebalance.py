@@ -26,11 +26,11 @@ __all__ = ["add_rebalance_parser", "run_rebalance"]
 
 def add_rebalance_parser(sub) -> argparse.ArgumentParser:
     """Register ``gridmap rebalance`` on an ``argparse`` subparsers object; returns the parser."""
-    from gridmap.cli import _study_args
+    from gridmap.cli.study_args import add_study_arguments
 
     p = sub.add_parser("rebalance", help="最小调整：让每个社区户数落在范围内 (minimal-change rebalancing)",
                        description="Move the fewest units so every community has --min … --max households and stays contiguous.")
-    _study_args(p)
+    add_study_arguments(p)
     p.add_argument("--min", type=int, default=None, dest="min_households",
                    help="最少户数 (default: the profile's community size band, e.g. national 1000)")
     p.add_argument("--max", type=int, default=None, dest="max_households",
@@ -85,7 +85,7 @@ def run_rebalance(args: argparse.Namespace) -> int:
     from gridmap._atomic import staged_dir
     from gridmap._errors import InputError
     from gridmap.check import check
-    from gridmap.cli import _study_kwargs
+    from gridmap.cli.study_args import study_kwargs
     from gridmap.edits import edit_from_labels
     from gridmap.plans import Plan
     from gridmap.rebalance import Rebalancer, from_scratch_labels
@@ -94,7 +94,7 @@ def run_rebalance(args: argparse.Namespace) -> int:
     if not args.out:
         raise InputError("gridmap rebalance 需要 --out 输出文件夹 (--out DIR is required)")
     out = Path(args.out)
-    study = read_study(**_study_kwargs(args))
+    study = read_study(**study_kwargs(args))
     result = check(study, lang=args.lang)
     lo, hi, band_note = _band(args, result.profile)
     args.min_households, args.max_households = lo, hi
