@@ -10,14 +10,14 @@ profile), and write findings a planner can defend line by line.
 """
 
 from gridmap._errors import GeographicCRSError, InputError, Problem
+from gridmap._version import __version__
 from gridmap.check import CheckResult, check
 from gridmap.plans import Plan, list_plans, load_plan
 from gridmap.rules import Profile, Rule, evaluate, list_profiles, load_profile
 from gridmap.study import Study, load_config, read_study
 
-__version__ = "0.1.0"
-
 __all__ = [
+    "__version__",
     "CheckResult",
     "GeographicCRSError",
     "InputError",

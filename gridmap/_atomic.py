@@ -309,7 +309,7 @@ def _read_manifest(out: Path) -> dict | None:
 
 
 def _write_manifest(out: Path, files: list[str], *, complete: bool) -> None:
-    from gridmap import __version__
+    from gridmap._version import __version__
 
     data = {"generator": f"gridmap {__version__}", "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "complete": complete, "files": sorted(files)}

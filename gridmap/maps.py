@@ -527,7 +527,7 @@ def _north_arrow(ax) -> None:
 
 def source_note(result, *, date: _dt.date | str | None = None) -> str:
     """'坐标系 … ；数据来源 … ；制图 …' for the foot of a map."""
-    from gridmap import __version__
+    from gridmap._version import __version__
     from gridmap.study import LAYER_KINDS
 
     zh = {"communities": "社区", "grids": "网格", "households": "住户", "facilities": "设施", "network": "路网"}

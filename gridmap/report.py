@@ -416,7 +416,7 @@ class _Table:
 def _cover(pages: _Pages, result, *, title: str, date: str, plan, cov) -> None:
     from matplotlib.patches import Rectangle
 
-    from gridmap import __version__
+    from gridmap._version import __version__
 
     fig = pages.new()
     fig.add_artist(Rectangle((0, 0.83), 1, 0.17, transform=fig.transFigure, facecolor="#1f3a5f", edgecolor="none"))
@@ -710,7 +710,7 @@ def _findings_sheet(result) -> pd.DataFrame:
 
 
 def _summary_sheet(result, cov, plan) -> pd.DataFrame:
-    from gridmap import __version__
+    from gridmap._version import __version__
 
     rows = [("研究区", result.study.name), ("规则配置", f"{result.profile.id}（{result.profile.title_zh}）"),
             ("计算坐标系", crs_label(result.study.crs))]

@@ -12,8 +12,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from gridmap import __version__
 from gridmap._errors import InputError, format_problems
+from gridmap._version import __version__
 from gridmap.cli.coverage import add_coverage_parser
 from gridmap.cli.rebalance import add_rebalance_parser
 from gridmap.cli.report import add_report_parser
