@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -55,13 +55,15 @@ class CheckResult:
         One row per unit × rule plus QA findings (``rule_id`` starting ``qa.``).
     households
         The record-level household assignment (None without a households layer).
-    coverage
-        Per household record: distances to the nearest facility of each type
-        (straight line and network) and ``covered:{rule}`` flags (None when the
-        profile has no coverage rule or the data do not allow it).
     coverage_result
-        The full :class:`gridmap.coverage.CoverageResult`: gap cells, service
-        areas, the network and its report.
+        The :class:`gridmap.coverage.CoverageResult` of the check (None when the
+        profile has no coverage rule or the data do not allow it): per-household
+        distances, gap cells, service areas, the network and its report. The
+        reports draw their coverage tables and gap maps from it.
+    coverage
+        Its per-household table (read-only, ``coverage_result.households``):
+        distances to the nearest facility of each type (straight line and network)
+        and ``covered:{rule}`` flags; written as ``coverage.csv``.
     """
 
     study: Study
@@ -73,8 +75,29 @@ class CheckResult:
     facilities: GeoDataFrame | None
     problems: list[Problem] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-    coverage: pd.DataFrame | None = None
     coverage_result: CoverageResult | None = None
+
+    @property
+    def coverage(self) -> pd.DataFrame | None:
+        """Per household record: nearest-facility distances and ``covered:{rule}`` flags."""
+        return None if self.coverage_result is None else self.coverage_result.households
+
+    def with_coverage(self, coverage: CoverageResult | None) -> CheckResult:
+        """This result reporting ``coverage`` (e.g. of :func:`gridmap.coverage.measure_coverage`).
+
+        Parameters
+        ----------
+        coverage
+            Coverage results to report instead of the check's own; None keeps them.
+
+        Returns
+        -------
+        CheckResult
+            ``self`` when ``coverage`` is None or already the result's, else a shallow copy.
+        """
+        if coverage is None or coverage is self.coverage_result:
+            return self
+        return replace(self, coverage_result=coverage)
 
     def summary(self) -> dict:
         """The machine-readable summary (``gridmap check --json``)."""
@@ -111,9 +134,11 @@ class CheckResult:
 
     # ------------------------------------------------------------------ outputs
     def communities_table(self) -> pd.DataFrame:
+        """``communities.csv``: one row per community, id first, without geometry."""
         return _table(self.communities, "community_id", COMMUNITY_COLUMNS)
 
     def grids_table(self) -> pd.DataFrame | None:
+        """``grids.csv``: one row per grid, id first, without geometry (None without grids)."""
         return None if self.grids is None else _table(self.grids, "grid_id", GRID_COLUMNS)
 
     def to_gpkg(self, path: str | os.PathLike) -> Path:
@@ -333,4 +358,4 @@ def check(study: Study, profile: str | Profile | None = None, *, lang: str = "zh
         fac["grid_id"] = fac_assign["grid_id"]
     return CheckResult(study=study, profile=profile, communities=comm_gdf, grids=grid_gdf, findings=findings,
                        households=hh, facilities=fac, problems=list(study.problems) + (cov.problems if cov else []),
-                       timings=timings, coverage=cov.households if cov is not None else None, coverage_result=cov)
+                       timings=timings, coverage_result=cov)

@@ -19,7 +19,9 @@ __all__ = [
     "STATUS_ORDER",
     "UNIT_KIND_LABELS",
     "status_label",
+    "MAP_FILL_STRENGTH",
     "text_width",
+    "tint",
 ]
 
 #: Order in legends and tables: best first.
@@ -40,6 +42,9 @@ STATUS_COLORS: dict[str, str] = {
     "fail": "#d73027",
     "not_assessed": "#bababa",
 }
+
+#: How strongly a map fill shows its status colour (see :func:`tint`): light enough for black labels.
+MAP_FILL_STRENGTH = 0.6
 
 #: Planning unit kinds, ``kind -> (中文, English)``.
 UNIT_KIND_LABELS: dict[str, tuple[str, str]] = {
@@ -82,3 +87,25 @@ def text_width(text: str, wide: float = 2.0, narrow: float = 1.0) -> float:
     (5.0, 2.55)
     """
     return sum(wide if unicodedata.east_asian_width(ch) in "WF" else narrow for ch in text)
+
+
+def tint(color: str, strength: float = MAP_FILL_STRENGTH) -> str:
+    """``color`` (``#rrggbb``) mixed with white: ``strength`` 1 is the colour, 0 is white.
+
+    The maps fill units with a tint of :data:`STATUS_COLORS`, so a label on top stays
+    readable and the colour is still the status's own.
+
+    Parameters
+    ----------
+    color
+        A ``#rrggbb`` colour.
+    strength
+        Share of ``color`` in the mix, 0 to 1.
+
+    Examples
+    --------
+    >>> tint("#d73027"), tint("#d73027", 1.0), tint("#000000", 0.5)
+    ('#e7837d', '#d73027', '#808080')
+    """
+    rgb = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return "#" + "".join(f"{round(255 - (255 - c) * strength):02x}" for c in rgb)

@@ -1,0 +1,70 @@
+"""One entry point for every report format: :func:`write_report` picks it from the file suffix."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from pathlib import Path
+
+from gridmap.check import CheckResult
+from gridmap.coverage import CoverageResult
+from gridmap.plans import Plan
+from gridmap.report.html_map import report_html
+from gridmap.report.layers import export_layers
+from gridmap.report.pdf import report_pdf
+from gridmap.report.xlsx import report_xlsx
+
+__all__ = ["FORMATS", "write_report"]
+
+#: output formats by file suffix
+FORMATS = {".pdf": "pdf", ".html": "html", ".htm": "html", ".xlsx": "xlsx", ".gpkg": "layers",
+           ".shp": "layers"}
+
+
+def write_report(result: CheckResult, path: str | os.PathLike, *, plan: Plan | None = None,
+                 coverage: CoverageResult | None = None, date: _dt.date | str | None = None,
+                 encoding: str = "gbk") -> Path:
+    """Write a report, the format chosen by the suffix of ``path``.
+
+    ``.pdf`` → :func:`~gridmap.report.report_pdf`, ``.html`` →
+    :func:`~gridmap.report.report_html`, ``.xlsx`` → :func:`~gridmap.report.report_xlsx`,
+    ``.gpkg`` or ``.shp`` → :func:`~gridmap.report.export_layers`.
+
+    Parameters
+    ----------
+    result
+        A :class:`gridmap.CheckResult`.
+    path
+        The file to write (atomically).
+    plan
+        A :class:`gridmap.plans.Plan` (PDF and XLSX).
+    coverage
+        Coverage results to report instead of ``result.coverage_result``.
+    date
+        Report date (PDF and HTML; default today).
+    encoding
+        Text encoding of Shapefiles (``"gbk"`` or ``"utf-8"``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        For any other suffix (the message lists the valid ones).
+    """
+    path = Path(path)
+    kind = FORMATS.get(path.suffix.lower())
+    if kind == "pdf":
+        return report_pdf(result, path, plan=plan, coverage=coverage, date=date)
+    if kind == "html":
+        return report_html(result, path, coverage=coverage, date=date)
+    if kind == "xlsx":
+        return report_xlsx(result, path, plan=plan, coverage=coverage)
+    if kind == "layers":
+        export_layers(result, path, encoding=encoding, coverage=coverage)
+        return path
+    raise ValueError(f"报告格式无法识别 / unknown report format {path.suffix!r}; "
+                     f"use one of: {', '.join(FORMATS)}")

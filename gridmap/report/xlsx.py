@@ -1,0 +1,294 @@
+"""The Excel report: 汇总, 社区, 网格, 问题清单, 覆盖 (and a plan's sheets), Chinese headers,
+frozen header rows, number formats and status colours, written with xlsxwriter."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
+
+from gridmap._atomic import atomic_path
+from gridmap._version import __version__
+from gridmap.check import CheckResult
+from gridmap.coverage import CoverageResult
+from gridmap.crs import crs_label
+from gridmap.labels import status_label, text_width
+from gridmap.plans import CHANGE_COLUMNS_ZH, Plan
+from gridmap.report._coverage import COV_BOUND, COV_BOUND_NOTE, COV_MEASURED, coverage_rows
+from gridmap.report._coverage import share_text, uncovered_text, units_text
+from gridmap.report._text import COMMUNITY_ZH, FINDING_ZH, GRID_ZH, LEVEL_ZH, NOT_ASSESSED_ZH, SEVERITY_ZH
+from gridmap.report._text import SIZE_ZH, status_zh
+from gridmap.report.figures import failing, headline_figures, plan_rows, plan_sentence, rule_counts
+
+__all__ = ["cell_value", "findings_xlsx", "report_xlsx", "report_xlsx_bytes"]
+
+
+def _cjk_width(text: str) -> float:
+    """Display width in CJK characters (a Latin character counts 0.55)."""
+    return text_width(text, 1.0, 0.55)
+
+
+def _communities_sheet(result: CheckResult) -> pd.DataFrame:
+    t = result.communities_table()
+    fail = failing(result)
+    fail = fail[fail["level"] == "community"].groupby("unit_id")["rule_title"].agg("；".join)
+    t["status"] = status_zh(t["status"])
+    if "size_status" in t.columns:
+        t["size_status"] = t["size_status"].map(lambda v: SIZE_ZH.get(v, v))
+    t["failing"] = t["community_id"].astype(str).map(fail).fillna("")
+    rename = dict(COMMUNITY_ZH)
+    rename["failing"] = "不合规项"
+    for c in t.columns:
+        if c.startswith("floor_area_m2:"):
+            rename[c] = "服务用房面积(m²)"
+    return t.rename(columns=rename)
+
+
+def _grids_sheet(result: CheckResult) -> pd.DataFrame:
+    t = result.grids_table()
+    if t is None:
+        return pd.DataFrame({"说明": ["未提供网格图层"]})
+    t["status"] = status_zh(t["status"])
+    return t.rename(columns=GRID_ZH)
+
+
+def _findings_sheet(result: CheckResult) -> pd.DataFrame:
+    f = result.findings.copy()
+    order = {"fail": 0, "not_assessed": 1, "pass": 2}
+    f = f.assign(_o=f["status"].map(order).fillna(3)).sort_values(["_o", "level", "rule_id", "gap"],
+                                                                  ascending=[True, True, True, False], kind="stable")
+    f["status"] = status_zh(f["status"])
+    f["level"] = f["level"].map(lambda v: LEVEL_ZH.get(v, v))
+    f["severity"] = f["severity"].map(lambda v: SEVERITY_ZH.get(v, v))
+    f["value"] = pd.to_numeric(f["value"], errors="coerce")
+    cols = ["level", "unit_id", "unit_name", "rule_id", "rule_title", "value", "threshold", "status", "gap",
+            "message", "severity", "source"]
+    return f[cols].rename(columns=FINDING_ZH).reset_index(drop=True)
+
+
+def _summary_sheet(result: CheckResult, plan: Plan | None) -> pd.DataFrame:
+    rows = [("研究区", result.study.name), ("规则配置", f"{result.profile.id}（{result.profile.title_zh}）"),
+            ("计算坐标系", crs_label(result.study.crs))]
+    rows += [(label, f"{value}（{note}）") for label, value, note in headline_figures(result)]
+    for _, r in coverage_rows(result).iterrows():
+        key = f"覆盖：{r['设施类型']} {r['计算方式']} {r['服务半径(米)']:g} 米"
+        if r["口径"] == COV_MEASURED:
+            text = f"覆盖率 {share_text(r)}，未覆盖 {uncovered_text(r)} 户"
+        elif r["口径"] == COV_BOUND:
+            text = (f"未实测（无路网），直线距离上限：覆盖率 {share_text(r)}，"
+                    f"未覆盖 {uncovered_text(r)} 户")
+        else:
+            text = "未评估（无路网）"
+        if units_text(r):
+            text += f"；不合规 {r['不合规单位']}、未评估 {r['未评估单位']} 个单位"
+        rows.append((key, text))
+    if plan is not None:
+        rows.append(("调整方案", f"{plan.name}：{plan_sentence(plan)}"))
+    rows.append(("生成软件", f"gridmap {__version__}"))
+    return pd.DataFrame(rows, columns=["项目", "内容"])
+
+
+#: status cells: Excel's own 差 / 好 / 适中 / neutral cell styles (fill, font), by status name
+_STATUS_FILLS = tuple((status_label(s), fill, font) for s, fill, font in (
+    ("fail", "#F8CBAD", "#9C0006"), ("pass", "#C6EFCE", "#006100"),
+    ("warning", "#FFEB9C", "#9C5700"), ("not_assessed", "#E7E6E6", "#595959")))
+
+
+def _workbook(buf: io.BytesIO) -> tuple[Any, dict[str, Any]]:
+    """An xlsxwriter workbook: text is text (no formulas or links made from strings), with the
+    shared formats."""
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    fmt = {
+        "head": wb.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": "#34495E", "valign": "vcenter",
+                               "text_wrap": True}),
+        "bold": wb.add_format({"bold": True}),
+        "int": wb.add_format({"num_format": "#,##0"}),
+        "float": wb.add_format({"num_format": "#,##0.0#"}),
+        "share": wb.add_format({"num_format": "0.0%"}),
+        "ok": wb.add_format({"bg_color": "#C6EFCE"}),
+        "bad": wb.add_format({"bg_color": "#F8CBAD"}),
+    }
+    for text, fill, font in _STATUS_FILLS:
+        fmt[text] = wb.add_format({"bg_color": fill, "font_color": font})
+    return wb, fmt
+
+
+def cell_value(v: Any) -> Any:
+    """A value xlsxwriter can write: None for blanks (NaN, NA, NaT, ±inf), text for dates.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> [cell_value(v) for v in (np.nan, np.inf, pd.NaT, pd.NA, np.int64(5), pd.Timestamp("2026-11-23"))]
+    [None, None, None, None, 5, '2026-11-23 00:00:00']
+    """
+    if isinstance(v, np.generic):
+        v = v.item()
+    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and not math.isfinite(v)):
+        return None
+    if isinstance(v, (pd.Timestamp, _dt.date)):
+        return str(v)
+    return v
+
+
+def _write_sheet(wb, fmt: dict, name: str, df: pd.DataFrame, *, status_cols=("综合状态", "状态"),
+                 freeze_cols: int = 0) -> Any:
+    """One table per sheet: dark header, number formats and widths per column, status colours,
+    frozen header (and ``freeze_cols`` columns), a filter."""
+    ws = wb.add_worksheet(name)
+    ws.write_row(0, 0, [str(c) for c in df.columns], fmt["head"])
+    n = len(df)
+    for j, col in enumerate(df.columns):
+        values = df[col].tolist()
+        if pd.api.types.is_bool_dtype(df[col]):
+            writer = ws.write_boolean
+        elif pd.api.types.is_numeric_dtype(df[col]):
+            writer = ws.write_number
+        else:
+            writer = ws.write
+        for i, v in enumerate(values, start=1):
+            v = cell_value(v)
+            if v is not None:
+                writer(i, j, v)
+        sample = [str(col)] + [str(v) for v in values[:300]]
+        width = min(60, max(6, max(_cjk_width(t) for t in sample) * 2 + 2))
+        col_fmt = None
+        if pd.api.types.is_float_dtype(df[col]):
+            col_fmt = fmt["share"] if "比例" in str(col) or "率" in str(col) else fmt["float"]
+        elif pd.api.types.is_integer_dtype(df[col]):
+            col_fmt = fmt["int"]
+        ws.set_column(j, j, width, col_fmt)
+        if col in status_cols and n:
+            for text, _, _ in _STATUS_FILLS:
+                ws.conditional_format(1, j, n, j, {"type": "cell", "criteria": "==", "value": f'"{text}"',
+                                                   "format": fmt[text]})
+    ws.freeze_panes(1, freeze_cols)
+    if n:
+        ws.autofilter(0, 0, n, len(df.columns) - 1)
+    return ws
+
+
+def _coverage_sheets(wb: Any, fmt: dict[str, Any], result: CheckResult) -> None:
+    """覆盖 (one row per spec, the share green/red/grey against the requirement) and 社区覆盖."""
+    cov_rows = coverage_rows(result)
+    if not len(cov_rows):
+        _write_sheet(wb, fmt, "覆盖", pd.DataFrame(
+            {"说明": ["未计算服务设施覆盖（运行 gridmap coverage 或在报告中提供覆盖结果后生成）"]}))
+        return
+    ws = _write_sheet(wb, fmt, "覆盖", cov_rows)
+    j = list(cov_rows.columns).index("覆盖率")
+    letter = xl_col_to_name(j)
+    for i, (_, r) in enumerate(cov_rows.iterrows(), start=1):
+        need, basis = r["要求覆盖率"] - 1e-9, r["口径"]
+        at_least = {"type": "formula", "criteria": f"={letter}{i + 1}>={need}"}
+        if basis == COV_MEASURED:
+            ws.conditional_format(i, j, i, j, {**at_least, "format": fmt["ok"]})
+        elif basis != COV_BOUND:  # not measured: grey, never green or red
+            ws.conditional_format(i, j, i, j, {"type": "no_errors", "format": fmt[NOT_ASSESSED_ZH]})
+            continue
+        else:  # an upper bound: red when even the bound is short, else grey (not assessed)
+            ws.conditional_format(i, j, i, j, {**at_least, "format": fmt[NOT_ASSESSED_ZH]})
+        ws.conditional_format(i, j, i, j, {"type": "formula", "criteria": f"={letter}{i + 1}<{need}",
+                                           "format": fmt["bad"]})
+    ws.write_comment(0, list(cov_rows.columns).index("口径"), COV_BOUND_NOTE)
+    comm = result.coverage_result.communities if result.coverage_result is not None else None
+    if comm is not None and len(comm):
+        t = pd.DataFrame(comm).copy()
+        t.insert(0, "社区编码", t.index.astype(str))
+        if "name" in result.communities.columns:
+            names = result.communities["name"].astype(str)
+            t.insert(1, "社区名称", t["社区编码"].map(names).fillna(""))
+        t = t.rename(columns=lambda c: c.replace("coverage:", "覆盖率:").replace("covered:", "覆盖户数:")
+                     .replace("coverage_bound:", "覆盖率上限(直线):")
+                     .replace("covered_bound:", "覆盖户数上限(直线):").replace("households", "户数"))
+        _write_sheet(wb, fmt, "社区覆盖", t.reset_index(drop=True), freeze_cols=2)
+
+
+def _summary_with_rules(wb: Any, fmt: dict[str, Any], result: CheckResult, plan: Plan | None) -> None:
+    """汇总: the summary rows, a blank row, then units per status of each rule."""
+    summary = _summary_sheet(result, plan)
+    ws = _write_sheet(wb, fmt, "汇总", summary)
+    counts = rule_counts(result)
+    start = len(summary) + 2  # a blank row, then the per-rule table (0-based rows)
+    ws.write(start, 0, "各项规则检查结果", fmt["bold"])
+    ws.write_row(start + 1, 0, [str(c) for c in counts.columns], fmt["head"])
+    for i, row in enumerate(counts.itertuples(index=False), start=start + 2):
+        for j, v in enumerate(row):
+            v = cell_value(v)
+            if v is not None:
+                ws.write(i, j, v)
+    if len(counts):
+        first, last = start + 2, start + 1 + len(counts)
+        ws.conditional_format(first, 5, last, 5, {"type": "cell", "criteria": ">", "value": 0,
+                                                  "format": fmt["bad"]})
+        ws.conditional_format(first, 5, last, 5, {"type": "cell", "criteria": "==", "value": 0,
+                                                  "format": fmt["ok"]})
+    widths = [_cjk_width(str(c)) * 2 + 2 for c in summary.columns]
+    for j, w in enumerate((26, 60, 8, 8, 8, 8, 8, 60)):
+        ws.set_column(j, j, max(widths[j] if j < len(widths) else 0, w))
+
+
+def report_xlsx_bytes(result: CheckResult, *, plan: Plan | None = None,
+                      coverage: CoverageResult | None = None) -> bytes:
+    """The Excel workbook as bytes: 汇总, 社区, 网格, 问题清单, 覆盖 (+ 社区覆盖, 方案对比, 方案变更).
+
+    Parameters
+    ----------
+    result
+        A :class:`gridmap.CheckResult`.
+    plan
+        A :class:`gridmap.plans.Plan`: adds 方案对比 and 方案变更.
+    coverage
+        Coverage results to report instead of ``result.coverage_result``.
+
+    Returns
+    -------
+    bytes
+    """
+    result = result.with_coverage(coverage)
+    buf = io.BytesIO()
+    wb, fmt = _workbook(buf)
+    _summary_with_rules(wb, fmt, result, plan)
+    _write_sheet(wb, fmt, "社区", _communities_sheet(result), freeze_cols=2)
+    _write_sheet(wb, fmt, "网格", _grids_sheet(result), freeze_cols=2)
+    _write_sheet(wb, fmt, "问题清单", _findings_sheet(result), freeze_cols=3)
+    _coverage_sheets(wb, fmt, result)
+    if plan is not None:
+        _write_sheet(wb, fmt, "方案对比", plan_rows(plan))
+        _write_sheet(wb, fmt, "方案变更", plan.changes().rename(columns=CHANGE_COLUMNS_ZH))
+    wb.close()
+    return buf.getvalue()
+
+
+def findings_xlsx(result: CheckResult) -> bytes:
+    """The findings table alone as an XLSX (one sheet 问题清单), for the dashboard's export button."""
+    buf = io.BytesIO()
+    wb, fmt = _workbook(buf)
+    _write_sheet(wb, fmt, "问题清单", _findings_sheet(result), freeze_cols=3)
+    wb.close()
+    return buf.getvalue()
+
+
+def report_xlsx(result: CheckResult, path: str | os.PathLike, *, plan: Plan | None = None,
+                coverage: CoverageResult | None = None) -> Path:
+    """Write the Excel report (atomically); see :func:`report_xlsx_bytes`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    path = Path(path)
+    data = report_xlsx_bytes(result, plan=plan, coverage=coverage)
+    with atomic_path(path, suffix=".xlsx") as tmp:
+        tmp.write_bytes(data)
+    return path
+
