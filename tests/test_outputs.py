@@ -21,6 +21,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
+from matplotlib.backends import backend_pdf
 from conftest import write_study_gpkg
 
 from gridmap import _atomic
@@ -298,12 +299,10 @@ def test_single_file_outputs_exit_2(gpkg, tmp_path, capsys, monkeypatch):
     pdf = tmp_path / "报告" / "r.pdf"
     pdf.parent.mkdir()
     pdf.write_bytes(b"%PDF earlier report")
-    from gridmap import report
-
     def full(*a, **k):  # the PDF is half-written when the disk fills up
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(report, "_summary_page", full)
+    monkeypatch.setattr(backend_pdf.PdfPages, "savefig", full)
     assert main(["report", *_layers(gpkg), "--out", str(pdf)]) == 2
     err = capsys.readouterr().err
     assert "磁盘空间不足" in err and str(pdf) in err

@@ -12,10 +12,13 @@ import openpyxl
 import pandas as pd
 import pyogrio
 import pytest
+from matplotlib.colors import to_rgba
 
 import gridmap
 from gridmap import datasets, fonts, maps, report
 from gridmap.cli.report import add_report_parser
+from gridmap.labels import STATUS_COLORS, tint
+from gridmap.report.xlsx import cell_value
 
 DATE = "2026-11-23"
 
@@ -115,6 +118,7 @@ def test_shapefile_reads_back_with_chinese(result, tmp_path, encoding):
     assert set(back["名称"]) >= {"保俶社区", "兰家湾社区"} - {"兰家湾社区"}
     row = back.set_index("编码").loc["330106001010"]
     assert row["名称"] == "保俶社区" and row["说明"].startswith("超出上限")
+    assert back["名称"].iloc[0] == "保俶社区"  # largest gap first
     raw = (tmp_path / "gap_community_size.dbf").read_bytes()
     assert "保俶社区".encode(encoding) in raw
     comm = pyogrio.read_dataframe(tmp_path / "communities.shp", encoding=encoding)
@@ -133,6 +137,7 @@ def test_html_is_self_contained(result, tmp_path):
     text = report.report_html_text(result, date=DATE)
     for needle in ("<script src", "<link ", "https://", "@import", "url("):
         assert needle not in text
+    assert "http://" not in text.replace("http://www.w3.org/2000/svg", "")
     assert "保俶社区" in text
 
 
@@ -173,7 +178,7 @@ def test_html_offline_in_headless_chromium(result, tmp_path):
             page.wait_for_selector("body[data-ready='1']", timeout=10_000)
             assert page.locator("#l-comm path").count() == len(result.communities)
             assert page.locator("#l-grid path").count() == len(result.grids)
-            assert page.locator("#rows tr").count() == len(report._failing(result))
+            assert page.locator("#rows tr").count() == len(report.figures.failing(result))
             assert "千米" in page.locator("#scalet").inner_text() or "米" in page.locator("#scalet").inner_text()
             page.locator("#rows tr", has_text="保俶社区").first.click()
             assert "超出上限" in page.locator("#infobody").inner_text()
@@ -186,10 +191,8 @@ def test_html_offline_in_headless_chromium(result, tmp_path):
 
 
 def test_xlsx_cells_blank_for_nan_inf_nat_and_dates_as_text():
-    from gridmap.report import _cell_value
-
-    assert [_cell_value(v) for v in (np.nan, np.inf, -np.inf, pd.NaT, pd.NA, None)] == [None] * 6
-    assert _cell_value(np.int64(5)) == 5 and _cell_value(pd.Timestamp("2026-11-23")) == "2026-11-23 00:00:00"
+    assert [cell_value(v) for v in (np.nan, np.inf, -np.inf, pd.NaT, pd.NA, None)] == [None] * 6
+    assert cell_value(np.int64(5)) == 5 and cell_value(pd.Timestamp("2026-11-23")) == "2026-11-23 00:00:00"
 
 
 def test_report_with_plan_reads_the_plan_kpis(tmp_path):
@@ -230,6 +233,34 @@ def test_report_with_plan_reads_the_plan_kpis(tmp_path):
 
 def test_size_map_uses_the_profiles_band():
     res = gridmap.check(gridmap.read_study(**datasets.demo_config()), profile="hangzhou-2008")
-    spec = maps._spec_size(res, res.profile.rule("community.size"))
-    labels = [x[0] for x in spec.legend]
+    with maps.style():
+        fig = maps.map_figure(res, "community.size")
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "符合 1,500–3,000 户" in labels and not any("豁免" in x for x in labels)
+
+
+def test_one_status_palette_in_maps_html_and_pdf(result):
+    """Every output fills a status with a tint of the one colour of gridmap.labels."""
+    assert maps.status_fill("fail") == tint(STATUS_COLORS["fail"])
+    text = report.report_html_text(result, date=DATE)
+    assert f'"fail":["不合规","{tint(STATUS_COLORS["fail"])}"]' in text
+    assert f"border-left:3px solid {STATUS_COLORS['fail']}" in text
+    with maps.style():
+        fig = maps.map_figure(result, "overview")
+    legend = {t.get_text(): h.get_facecolor() for t, h in
+              zip(fig.legends[0].get_texts(), fig.legends[0].legend_handles, strict=True)
+              if hasattr(h, "get_facecolor")}
+    n_fail = int((result.communities["status"] == "fail").sum())
+    assert legend[f"不合规（{n_fail} 个社区）"] == to_rgba(tint(STATUS_COLORS["fail"]))
+
+
+def test_findings_xlsx_header(result):
+    wb = openpyxl.load_workbook(io.BytesIO(report.findings_xlsx(result)))
+    assert wb["问题清单"]["H1"].value == "状态"
+
+
+def test_report_figures_are_public(result):
+    counts = report.rule_counts(result)
+    assert list(counts.columns) == ["规则编号", "规则", "层级", "性质", "合规", "不合规", "未评估", "依据"]
+    labels = [label for label, _, _ in report.headline_figures(result)]
+    assert labels[:3] == ["社区", "网格", "住户（户）"]
