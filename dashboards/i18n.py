@@ -1,4 +1,4 @@
-"""The dashboard's words in 中文 (default) and English.
+"""The dashboard's words in 中文 (default) and English; status names are gridmap.labels'.
 
 >>> t("nav.overview"), t("nav.overview", "en")
 ('概览', 'Overview')
@@ -7,6 +7,8 @@
 """
 
 from __future__ import annotations
+
+from gridmap.labels import STATUS_LABELS
 
 __all__ = ["t", "LANGS", "WORDS"]
 
@@ -49,11 +51,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "col.households": ("户数", "Households"),
     "col.fails": ("不合规条数", "Failed rules"),
     "col.worst": ("主要问题", "Main issue"),
-    # status
-    "status.pass": ("合规", "compliant"),
-    "status.warning": ("仅警告", "warnings only"),
-    "status.fail": ("不合规", "failing"),
-    "status.not_assessed": ("未评估", "not assessed"),
+    # status: ``status.<status>`` from gridmap.labels, added below
     "status.nodata": ("无数据", "no data"),
     # compliance map
     "cm.level": ("单元", "Units"),
@@ -195,6 +193,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "basemap.warning": ("底图为 GCJ-02（高德/腾讯）坐标时会与 CGCS2000 数据错开数百米。",
                         "GCJ-02 basemap tiles (Amap/Tencent) are offset by hundreds of metres from CGCS2000 data."),
 }
+
+WORDS.update({f"status.{status}": zh_en for status, zh_en in STATUS_LABELS.items()})
 
 
 def t(key: str, lang: str = "zh", **fmt) -> str:

@@ -14,12 +14,12 @@ from __future__ import annotations
 import unicodedata
 
 __all__ = [
+    "MAP_FILL_STRENGTH",
     "STATUS_COLORS",
     "STATUS_LABELS",
     "STATUS_ORDER",
     "UNIT_KIND_LABELS",
     "status_label",
-    "MAP_FILL_STRENGTH",
     "text_width",
     "tint",
 ]
@@ -43,7 +43,7 @@ STATUS_COLORS: dict[str, str] = {
     "not_assessed": "#bababa",
 }
 
-#: How strongly a map fill shows its status colour (see :func:`tint`): light enough for black labels.
+#: How strongly a map fill shows its status colour (:func:`tint`): light enough for black labels.
 MAP_FILL_STRENGTH = 0.6
 
 #: Planning unit kinds, ``kind -> (中文, English)``.
@@ -71,7 +71,7 @@ def status_label(status: str, lang: str = "zh") -> str:
 
 
 def text_width(text: str, wide: float = 2.0, narrow: float = 1.0) -> float:
-    """Display width of ``text``: East Asian wide/full-width characters count ``wide``, others ``narrow``.
+    """Display width of ``text``: East Asian wide characters count ``wide``, others ``narrow``.
 
     Parameters
     ----------

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
-from matplotlib.backends import backend_pdf
 from conftest import write_study_gpkg
+from matplotlib.backends import backend_pdf
 
 from gridmap import _atomic
 from gridmap._atomic import LOCK, MANIFEST, OutputError, atomic_path, staged_dir

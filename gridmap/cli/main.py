@@ -19,6 +19,7 @@ from gridmap.cli.rebalance import add_rebalance_parser
 from gridmap.cli.report import add_report_parser
 from gridmap.cli.serve import add_serve_parser
 from gridmap.cli.study_args import add_study_arguments, study_kwargs
+from gridmap.labels import text_width
 
 __all__ = ["main", "build_parser", "render_summary"]
 
@@ -39,9 +40,7 @@ def _run_check(kwargs: dict, *, out: Path | None, as_json: bool, lang: str) -> i
 
 def _width(text: str) -> int:
     """Display width: CJK characters take two columns."""
-    import unicodedata
-
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return int(text_width(text))
 
 
 def _pad(text: str, width: int) -> str:

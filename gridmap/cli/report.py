@@ -25,13 +25,19 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
+
+from gridmap import report
+from gridmap._atomic import staged_dir
+from gridmap.check import CheckResult, check
+from gridmap.cli.study_args import add_study_arguments, study_kwargs
+from gridmap.plans import Plan, list_plans, load_plan
+from gridmap.study import read_study
 
 __all__ = ["add_report_parser"]
 
 
 def _report_args(p: argparse.ArgumentParser) -> None:
-    from gridmap.cli.study_args import add_study_arguments
-
     add_study_arguments(p)
     p.add_argument("--shp-encoding", default="gbk", choices=["gbk", "utf-8", "gb18030"],
                    help="Shapefile text encoding of exported layers (default gbk, for older ArcGIS)")
@@ -40,34 +46,26 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--date", help="report date printed on every page (default today)")
 
 
-def _check(args):
-    from gridmap.check import check
-    from gridmap.cli.study_args import study_kwargs
-    from gridmap.study import read_study
-
+def _check(args: argparse.Namespace) -> CheckResult:
     return check(read_study(**study_kwargs(args)), lang=args.lang)
 
 
-def _load_plan(spec: str | None):
+def _load_plan(spec: str | None) -> Plan | None:
     if not spec:
         return None
-    from gridmap.plans import list_plans, load_plan
-
     workspace, _, name = spec.rpartition(":")
     if not workspace:  # no ':' → the only plan in the workspace
         workspace, name = spec, ""
     if not name:
         plans = list_plans(workspace)
         if len(plans) != 1:
-            raise ValueError(f"--plan {spec}: name the plan as WORKSPACE.gpkg:方案名; plans: {plans['name'].tolist() if len(plans) else '无'}")
+            names = plans["name"].tolist() if len(plans) else "无"
+            raise ValueError(f"--plan {spec}: name the plan as WORKSPACE.gpkg:方案名; plans: {names}")
         name = str(plans["name"].iloc[0])
     return load_plan(workspace, name)
 
 
-def _cmd_report(args) -> int:
-    from gridmap import report
-    from gridmap._atomic import staged_dir
-
+def _cmd_report(args: argparse.Namespace) -> int:
     if not args.out:
         raise ValueError("gridmap report 需要 --out：report.pdf、report.html、report.xlsx 或一个文件夹")
     out = Path(args.out)
@@ -98,13 +96,12 @@ def _cmd_report(args) -> int:
     if args.layers and not layers_here:
         layers = report.export_layers(result, args.layers, encoding=args.shp_encoding)
     if layers:
-        print(("图层：" if args.lang == "zh" else "layers: ") + ", ".join(str(f) for f in layers if f.suffix in (".gpkg", ".shp")))
+        shown = ", ".join(str(f) for f in layers if f.suffix in (".gpkg", ".shp"))
+        print(("图层：" if args.lang == "zh" else "layers: ") + shown)
     return 0
 
 
-def _cmd_export(args) -> int:
-    from gridmap import report
-
+def _cmd_export(args: argparse.Namespace) -> int:
     if not args.out:
         raise ValueError("gridmap export 需要 --out：layers.gpkg 或 Shapefile 输出文件夹")
     result = _check(args)
@@ -115,8 +112,14 @@ def _cmd_export(args) -> int:
     return 0
 
 
-def add_report_parser(sub) -> None:
-    """Register ``report`` and ``export`` on the ``gridmap`` subparsers ``sub``."""
+def add_report_parser(sub: Any) -> None:
+    """Register ``report`` and ``export`` on the ``gridmap`` subparsers ``sub``.
+
+    Parameters
+    ----------
+    sub
+        What :meth:`argparse.ArgumentParser.add_subparsers` returned.
+    """
     p = sub.add_parser("report", help="write the report: PDF (A4, Chinese), offline HTML map, or XLSX tables",
                        description="检查并生成报告：--out report.pdf | report.html | report.xlsx | 文件夹（三种全部）")
     _report_args(p)

@@ -1,4 +1,4 @@
-"""Static compliance and gap maps (matplotlib), with the furniture a report needs.
+r"""Static compliance and gap maps (matplotlib), with the furniture a report needs.
 
 Every map has a title, a legend, a scale bar, a north arrow and a note naming
 the CRS and the data sources; labels are Chinese in the bundled font
@@ -21,7 +21,7 @@ figures, PNG); the spec of each family is built in ``_builders``.
 >>> maps.map_families(result)[:3]
 ['overview', 'community.size', 'grid.coordinators']
 >>> png = maps.map_png(result, "community.size", dpi=60)
->>> png[:8] == b"\\x89PNG\\r\\n\\x1a\\n" and len(png) > 10_000
+>>> png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
 True
 """
 

@@ -108,13 +108,13 @@ def _spec_size(result: CheckResult, rule: Rule) -> MapSpec:
     if over.any():
         col, br = _classes(gap[over], _REDS[:3])
         colors[over] = col.to_numpy()
-        for (a, b), p in zip(br, _REDS, strict=False):
-            spec.legend.append((f"超出上限 {_fmt(a)}–{_fmt(b)} 户", p, None))
+        for (a, b), color in zip(br, _REDS, strict=False):
+            spec.legend.append((f"超出上限 {_fmt(a)}–{_fmt(b)} 户", color, None))
     if under.any():
         col, br = _classes(gap[under], _BLUES)
         colors[under] = col.to_numpy()
-        for (a, b), p in zip(br, _BLUES, strict=False):
-            spec.legend.append((f"低于下限 {_fmt(a)}–{_fmt(b)} 户", p, None))
+        for (a, b), color in zip(br, _BLUES, strict=False):
+            spec.legend.append((f"低于下限 {_fmt(a)}–{_fmt(b)} 户", color, None))
     if exempt.any():
         colors[exempt] = "#f0f0f0"
     spec.layers.append(MapLayer(c, colors.tolist(), edge="#252525", width=0.8, zorder=2))
@@ -131,9 +131,12 @@ def _spec_size(result: CheckResult, rule: Rule) -> MapSpec:
     return spec
 
 
-def _gap_state(result: CheckResult, rule: Rule, units: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, pd.Series, np.ndarray]:
-    """Findings of the rule per unit, failing mask, gap per unit, and base colours
-    (white; grey where not assessed) of a gap map."""
+def _gap_state(result: CheckResult, rule: Rule, units: pd.DataFrame
+               ) -> tuple[pd.DataFrame, np.ndarray, pd.Series, np.ndarray]:
+    """Findings of the rule per unit, failing mask, gap per unit, and base colours of a gap map.
+
+    The base colour is white, grey where the rule was not assessed.
+    """
     f = _findings(result, rule.id).reindex(_ids(units))
     status = f["status"].to_numpy()
     colors = np.array(["#ffffff"] * len(units), dtype=object)
@@ -144,6 +147,7 @@ def _gap_state(result: CheckResult, rule: Rule, units: pd.DataFrame) -> tuple[pd
 def _spec_grid_gap(result: CheckResult, rule: Rule) -> MapSpec:
     spec = MapSpec()
     g = result.grids
+    assert g is not None  # build_spec maps grid rules only with grids
     _, fail, gap, colors = _gap_state(result, rule, g)
     unit = rule.unit or ""
     if fail.any():
@@ -206,7 +210,7 @@ def _spec_community_gap(result: CheckResult, rule: Rule) -> MapSpec:
         m = msgs[i]
         return m.replace("服务用房", "").replace("低于下限", "差").replace("超出上限", "超").strip()
 
-    spec.labels = [(xy[i, 0], xy[i, 1], f"{names[i]}\n{short(i)}", True) for i in idx]
+    spec.labels = [(xy[i, 0], xy[i, 1], f"{names[i]}\n{short(int(i))}", True) for i in idx]
     spec.subtitle = f"{int(fail.sum())} / {len(c)} 个社区不符合：{rule.title_zh}"
     return spec
 
@@ -233,7 +237,9 @@ def _spec_coverage(result: CheckResult, key: str) -> MapSpec:
     total = float(cov.gaps["households"].sum()) if "households" in cov.gaps.columns else float("nan")
     unc = float(cells[col].sum())
     share = f"，占 {unc / total:.0%}" if total and total == total else ""
-    spec.subtitle = f"服务半径以外的住户 {unc:,.0f} 户{share}；按 {type_label(cs.facility_type)} 的{spec_text(cs)[len(type_label(cs.facility_type)):]}统计，蜂窝格汇总"
+    name = type_label(cs.facility_type)
+    spec.subtitle = (f"服务半径以外的住户 {unc:,.0f} 户{share}；"
+                     f"按 {name} 的{spec_text(cs)[len(name):]}统计，蜂窝格汇总")
     return spec
 
 
@@ -252,7 +258,8 @@ def build_spec(result: CheckResult, family: str) -> MapSpec:
         return _spec_coverage(result, family.split(":", 1)[1])
     rule = family_rule(result, family)
     if rule is None:
-        raise ValueError(f"unknown map family {family!r}; families of this result: {map_families(result)}")
+        raise ValueError(f"unknown map family {family!r}; "
+                         f"families of this result: {map_families(result)}")
     if rule.level == "grid":
         if result.grids is None:
             raise ValueError(f"map family {family!r} needs a grids layer")

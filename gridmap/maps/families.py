@@ -29,7 +29,7 @@ _FAMILY_TITLES = {
 
 
 def family_rule(result: CheckResult, family: str) -> Rule | None:
-    """The profile's rule a family maps, or None (the overview, a coverage family, an unknown id)."""
+    """The profile's rule a family maps, or None (overview, coverage family, unknown id)."""
     try:
         return result.profile.rule(family)
     except KeyError:
@@ -37,8 +37,10 @@ def family_rule(result: CheckResult, family: str) -> Rule | None:
 
 
 def coverage_gaps(result: CheckResult) -> dict[str, Any]:
-    """``{spec id: spec}`` of the coverage specs of ``result.coverage_result`` with
-    uncovered households in the gap cells."""
+    """``{spec id: spec}`` of the coverage specs that leave households uncovered.
+
+    Read from the gap cells of ``result.coverage_result``; empty without it.
+    """
     cov = result.coverage_result
     gaps = None if cov is None else cov.gaps
     if cov is None or gaps is None or not len(gaps):
@@ -87,7 +89,8 @@ def spec_text(spec: Any) -> str:
     return f"{type_label(spec.facility_type)}（{mode} {spec.radius_m:g} 米）"
 
 
-def family_title(result: CheckResult, family: str, *, coverage: CoverageResult | None = None) -> str:
+def family_title(result: CheckResult, family: str, *,
+                 coverage: CoverageResult | None = None) -> str:
     """Chinese map title of a family.
 
     Parameters

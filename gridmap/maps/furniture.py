@@ -1,4 +1,4 @@
-"""The furniture of a map: the style (bundled CJK font), scale bar, north arrow, legend, source note.
+"""The furniture of a map: style (bundled CJK font), scale bar, north arrow, legend, source note.
 
 matplotlib is imported inside the drawing functions: it loads when a map is drawn, so
 ``import gridmap.report`` (and the command line) stays fast.
@@ -25,7 +25,7 @@ __all__ = ["add_legend", "scale_bar", "north_arrow", "source_note", "style"]
 
 @contextlib.contextmanager
 def style() -> Iterator[None]:
-    """matplotlib settings for gridmap maps: bundled CJK font, TrueType embedding.
+    """Matplotlib settings for gridmap maps: bundled CJK font, TrueType embedding.
 
     Missing-glyph warnings (a character outside the bundled subset) are
     silenced: the character shows as a box instead of failing the report.
@@ -145,7 +145,7 @@ def add_legend(fig_or_ax: Any, spec: MapSpec, *, loc: str, bbox: tuple[float, fl
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    handles = []
+    handles: list[Any] = []
     for label, color, hatch in spec.legend:
         if color.startswith("none:"):
             handles.append(Line2D([], [], color=color[5:], linewidth=1.2, label=label))

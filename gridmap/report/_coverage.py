@@ -70,8 +70,7 @@ def units_text(row: Any, keys: tuple[str, ...] = ("不合规单位", "未评估�
 
 
 def share_text(row: Any) -> str:
-    """覆盖率 of a coverage row as text: ``62.1%``, ``≤62.1%`` for a bound, blank when not
-    measured."""
+    """覆盖率 of a coverage row as text: ``62.1%``, ``≤62.1%`` for a bound, blank if unmeasured."""
     share = row["覆盖率"]
     if share is None or (isinstance(share, float) and math.isnan(share)):
         return ""
@@ -79,7 +78,6 @@ def share_text(row: Any) -> str:
 
 
 def uncovered_text(row: Any) -> str:
-    """未覆盖户数 as text: ``1,234``, ``≥1,234`` for a bound (at least that many beyond the
-    radius)."""
+    """未覆盖户数 as text: ``1,234``, or ``≥1,234`` for a bound (at least that many beyond)."""
     text = num(row["未覆盖户数"])
     return ("≥" + text) if text and row["口径"] == COV_BOUND else text

@@ -30,7 +30,7 @@ class Pages:
         return Figure(figsize=A4)
 
     def save(self, fig: Any, *, furniture: bool = True) -> None:
-        """Add ``fig`` as the next page (with header, date and page number unless not ``furniture``)."""
+        """Add ``fig`` as the next page (with header, date and page number if ``furniture``)."""
         self.n += 1
         if furniture:
             fig.text(LEFT, 0.972, self.header, fontsize=8, color="#666666", ha="left")

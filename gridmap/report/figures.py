@@ -15,11 +15,12 @@ from gridmap.labels import UNIT_KIND_LABELS
 from gridmap.plans import Plan
 from gridmap.report._text import LEVEL_ZH, NOT_ASSESSED_ZH, SEVERITY_ZH, num
 
-__all__ = ["bounded_rules", "failing", "headline_figures", "plan_rows", "plan_sentence", "rule_counts"]
+__all__ = ["bounded_rules", "failing", "headline_figures", "plan_rows", "plan_sentence",
+           "rule_counts"]
 
 
 def bounded_rules(result: CheckResult) -> set[str]:
-    """Ids of the walking coverage rules measured by their straight-line upper bound (no network)."""
+    """Ids of the walking coverage rules measured by their straight-line bound (no network)."""
     cov = result.coverage_result
     return set(cov.unassessed or ()) if cov is not None else set()
 
@@ -103,8 +104,10 @@ def plan_sentence(plan: Plan) -> str:
 
 
 def headline_figures(result: CheckResult) -> list[tuple[str, str, str]]:
-    """``(label, value, note)`` headline figures: communities, grids, households, size,
-    coordinators, data quality (the KPI boxes of the PDF and HTML, the 汇总 sheet)."""
+    """``(label, value, note)`` headline figures: the KPI boxes of the PDF and HTML, the 汇总 sheet.
+
+    Communities, grids, households, size, coordinators, data quality.
+    """
     s = result.summary()
     cs, gs = s["communities_status"], s["grids_status"]
     out = [("社区", f"{s['communities']:,}",

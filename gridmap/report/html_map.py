@@ -27,8 +27,15 @@ from gridmap.crs import crs_label
 from gridmap.facilities import type_label
 from gridmap.labels import STATUS_COLORS, status_label
 from gridmap.maps import coverage_gaps, family_title, source_note, status_fill
-from gridmap.report._coverage import COV_BOUND, COV_BOUND_NOTE, COV_UNITS, coverage_rows, share_text
-from gridmap.report._coverage import uncovered_text, units_text
+from gridmap.report._coverage import (
+    COV_BOUND,
+    COV_BOUND_NOTE,
+    COV_UNITS,
+    coverage_rows,
+    share_text,
+    uncovered_text,
+    units_text,
+)
 from gridmap.report._text import date_text, num
 from gridmap.report.figures import failing, headline_figures
 
@@ -84,7 +91,8 @@ def _html_data(result: CheckResult, *, date: str, max_grids: int = 20000) -> dic
         "profile": f"{result.profile.id}（{result.profile.title_zh}）",
         "note": source_note(result, date=date),
         "width": float(x1 - x0), "height": float(y1 - y0),
-        "status": {k: [status_label(k), status_fill(k)] for k in ("fail", "warning", "pass", "not_assessed")},
+        "status": {k: [status_label(k), status_fill(k)]
+                   for k in ("fail", "warning", "pass", "not_assessed")},
         "kpis": [list(k) for k in headline_figures(result)],
         "communities": units(result.communities, "community", {
             "名称": lambda r: str(getattr(r, "name", "")), "户数": hh,
@@ -114,8 +122,7 @@ def _html_data(result: CheckResult, *, date: str, max_grids: int = 20000) -> dic
 
 
 def _coverage_html(result: CheckResult) -> dict:
-    """The coverage table of the HTML report: header, rows of text, and the note on the
-    straight-line bound."""
+    """The coverage table of the HTML report: header, rows of text, the note on the bound."""
     t = coverage_rows(result)
     if not len(t):
         return {"head": [], "rows": [], "note": ""}
@@ -153,7 +160,8 @@ def report_html_text(result: CheckResult, *, coverage: CoverageResult | None = N
     return page.replace("__TITLE__", html.escape(full)).replace("__DATA__", payload)
 
 
-def report_html(result: CheckResult, path: str | os.PathLike, *, coverage: CoverageResult | None = None,
+def report_html(result: CheckResult, path: str | os.PathLike, *,
+                coverage: CoverageResult | None = None,
                 date: _dt.date | str | None = None, title: str = "社区网格合规检查 交互地图") -> Path:
     """Write the offline interactive HTML map report (atomically); see :func:`report_html_text`.
 

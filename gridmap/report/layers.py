@@ -1,5 +1,8 @@
-"""GIS layers of a check: every unit with its status, one gap layer per failing rule and per
-coverage gap, as a GeoPackage or as Shapefiles in GBK (older ArcGIS) or UTF-8."""
+"""GIS layers of a check: units with their status, gap layers, as GeoPackage or Shapefiles.
+
+Every unit with its status, one gap layer per failing rule and per coverage gap; the
+Shapefiles in GBK (older ArcGIS) or UTF-8.
+"""
 
 from __future__ import annotations
 

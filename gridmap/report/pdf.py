@@ -1,5 +1,8 @@
-"""The PDF report: cover, summary, one map and violation table per failing rule, coverage,
-data quality, and the before/after pages of a plan (A4, Chinese, the font embedded)."""
+"""The PDF report (A4, Chinese, the font embedded).
+
+Cover, summary, one map and violation table per failing rule, coverage, the
+before/after pages of a plan, data quality.
+"""
 
 from __future__ import annotations
 
@@ -32,12 +35,32 @@ from gridmap.maps import (
     style,
 )
 from gridmap.plans import Plan
-from gridmap.report._coverage import COV_BOUND, COV_BOUND_NOTE, coverage_rows, share_text
-from gridmap.report._coverage import uncovered_text, units_text
+from gridmap.report._coverage import (
+    COV_BOUND,
+    COV_BOUND_NOTE,
+    coverage_rows,
+    share_text,
+    uncovered_text,
+    units_text,
+)
 from gridmap.report._layout import LEFT, Pages, Table, hline, section_title
-from gridmap.report._text import LEVEL_ZH, NOT_ASSESSED_ZH, SEVERITY_ZH, date_text, num, value_text, wrap
-from gridmap.report.figures import bounded_rules, failing, headline_figures, plan_rows, plan_sentence
-from gridmap.report.figures import rule_counts
+from gridmap.report._text import (
+    LEVEL_ZH,
+    NOT_ASSESSED_ZH,
+    SEVERITY_ZH,
+    date_text,
+    num,
+    value_text,
+    wrap,
+)
+from gridmap.report.figures import (
+    bounded_rules,
+    failing,
+    headline_figures,
+    plan_rows,
+    plan_sentence,
+    rule_counts,
+)
 from gridmap.rules import SizeBand
 
 __all__ = ["report_pdf"]
@@ -107,7 +130,8 @@ def _summary_page(pages: Pages, result: CheckResult) -> None:
     na = counts[(counts["未评估"] > 0) & (counts["合规"] == 0) & (counts["不合规"] == 0)]
     note = ""
     if len(na):
-        note = "\n".join(wrap(f"注：{len(na)} 项规则因缺少数据全部未评估（{'、'.join(na['规则编号'])}），补充相应数据列后可评估。", 75))
+        note = "\n".join(wrap(f"注：{len(na)} 项规则因缺少数据全部未评估（{'、'.join(na['规则编号'])}），"
+                              "补充相应数据列后可评估。", 75))
     fig.text(LEFT, top, "各项规则检查结果（单位个数）", fontsize=11, fontweight="bold", va="top")
     table.draw(rows, title="各项规则检查结果", fig=fig, top=top - 0.025, note=note)
 
@@ -138,7 +162,8 @@ def _violations(pages: Pages, result: CheckResult, rule_id: str, *, max_rows: in
     note = ""
     if len(fail) > len(shown):
         note = f"共 {len(fail):,} 条，此处按差距从大到小列出前 {len(shown)} 条；完整清单见 Excel 报表“问题清单”工作表。"
-    intro = f"规则：{rule.title_zh}（{rule.id}，{SEVERITY_ZH.get(rule.severity, rule.severity)}性）\n依据：{rule.source}"
+    severity = SEVERITY_ZH.get(rule.severity, rule.severity)
+    intro = f"规则：{rule.title_zh}（{rule.id}，{severity}性）\n依据：{rule.source}"
     table.draw(rows, title=f"问题清单：{family_title(result, rule_id)}", intro=intro, note=note)
 
 

@@ -1,5 +1,8 @@
-"""The Excel report: 汇总, 社区, 网格, 问题清单, 覆盖 (and a plan's sheets), Chinese headers,
-frozen header rows, number formats and status colours, written with xlsxwriter."""
+"""The Excel report: 汇总, 社区, 网格, 问题清单, 覆盖 (and a plan's sheets).
+
+Chinese headers, frozen header rows, number formats and status colours, written with
+xlsxwriter.
+"""
 
 from __future__ import annotations
 
@@ -22,10 +25,25 @@ from gridmap.coverage import CoverageResult
 from gridmap.crs import crs_label
 from gridmap.labels import status_label, text_width
 from gridmap.plans import CHANGE_COLUMNS_ZH, Plan
-from gridmap.report._coverage import COV_BOUND, COV_BOUND_NOTE, COV_MEASURED, coverage_rows
-from gridmap.report._coverage import share_text, uncovered_text, units_text
-from gridmap.report._text import COMMUNITY_ZH, FINDING_ZH, GRID_ZH, LEVEL_ZH, NOT_ASSESSED_ZH, SEVERITY_ZH
-from gridmap.report._text import SIZE_ZH, status_zh
+from gridmap.report._coverage import (
+    COV_BOUND,
+    COV_BOUND_NOTE,
+    COV_MEASURED,
+    coverage_rows,
+    share_text,
+    uncovered_text,
+    units_text,
+)
+from gridmap.report._text import (
+    COMMUNITY_ZH,
+    FINDING_ZH,
+    GRID_ZH,
+    LEVEL_ZH,
+    NOT_ASSESSED_ZH,
+    SEVERITY_ZH,
+    SIZE_ZH,
+    status_zh,
+)
 from gridmap.report.figures import failing, headline_figures, plan_rows, plan_sentence, rule_counts
 
 __all__ = ["cell_value", "findings_xlsx", "report_xlsx", "report_xlsx_bytes"]
@@ -103,8 +121,7 @@ _STATUS_FILLS = tuple((status_label(s), fill, font) for s, fill, font in (
 
 
 def _workbook(buf: io.BytesIO) -> tuple[Any, dict[str, Any]]:
-    """An xlsxwriter workbook: text is text (no formulas or links made from strings), with the
-    shared formats."""
+    """An xlsxwriter workbook with the shared formats; text stays text (no formulas, no links)."""
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
     fmt = {
         "head": wb.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": "#34495E", "valign": "vcenter",
@@ -127,7 +144,8 @@ def cell_value(v: Any) -> Any:
     Examples
     --------
     >>> import numpy as np, pandas as pd
-    >>> [cell_value(v) for v in (np.nan, np.inf, pd.NaT, pd.NA, np.int64(5), pd.Timestamp("2026-11-23"))]
+    >>> values = (np.nan, np.inf, pd.NaT, pd.NA, np.int64(5), pd.Timestamp("2026-11-23"))
+    >>> [cell_value(v) for v in values]
     [None, None, None, None, 5, '2026-11-23 00:00:00']
     """
     if isinstance(v, np.generic):
@@ -141,8 +159,11 @@ def cell_value(v: Any) -> Any:
 
 def _write_sheet(wb, fmt: dict, name: str, df: pd.DataFrame, *, status_cols=("综合状态", "状态"),
                  freeze_cols: int = 0) -> Any:
-    """One table per sheet: dark header, number formats and widths per column, status colours,
-    frozen header (and ``freeze_cols`` columns), a filter."""
+    """Write ``df`` as the sheet ``name``.
+
+    Dark header, number formats and widths per column, status colours, frozen header
+    (and ``freeze_cols`` columns), a filter.
+    """
     ws = wb.add_worksheet(name)
     ws.write_row(0, 0, [str(c) for c in df.columns], fmt["head"])
     n = len(df)
@@ -212,7 +233,8 @@ def _coverage_sheets(wb: Any, fmt: dict[str, Any], result: CheckResult) -> None:
         _write_sheet(wb, fmt, "社区覆盖", t.reset_index(drop=True), freeze_cols=2)
 
 
-def _summary_with_rules(wb: Any, fmt: dict[str, Any], result: CheckResult, plan: Plan | None) -> None:
+def _summary_with_rules(wb: Any, fmt: dict[str, Any], result: CheckResult,
+                        plan: Plan | None) -> None:
     """汇总: the summary rows, a blank row, then units per status of each rule."""
     summary = _summary_sheet(result, plan)
     ws = _write_sheet(wb, fmt, "汇总", summary)
