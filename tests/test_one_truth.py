@@ -6,7 +6,7 @@ and per rule status agree between
 
 - the check (``findings`` and the ``size_status`` column),
 - the plan (:meth:`Plan.kpis` and :meth:`Plan.findings` of ``Plan.from_check``),
-- the report's tables (:func:`gridmap.report._rule_counts`, :func:`gridmap.report.plan_rows`, ``_kpis``),
+- the report's tables (:func:`gridmap.report.rule_counts`, :func:`gridmap.report.plan_rows`, ``_kpis``),
 - the dashboard provider (:meth:`DashboardProvider.kpis`, ``rule_counts``) and the Plans page.
 """
 
@@ -70,7 +70,7 @@ def _assert_one_truth(result, provider=None, store=None):
     assert k == plan.kpis(base=True) | {"edits": k["edits"]}
 
     # report tables
-    rc = report._rule_counts(result)
+    rc = report.rule_counts(result)
     for row in rc.itertuples(index=False):
         for status_, col in (("pass", "合规"), ("fail", "不合规"), ("not_assessed", "未评估")):
             if row.层级 == "社区":
@@ -79,7 +79,7 @@ def _assert_one_truth(result, provider=None, store=None):
     assert rows.loc["户数过小"].tolist() == [f"{sizes['too_small']:,}"] * 2
     assert rows.loc["户数过大"].tolist() == [f"{sizes['too_large']:,}"] * 2
     assert rows.loc["户数达标社区", "调整前（现状）"] == f"{sizes['pass']} / {len(result.communities)}"
-    kpis = {label: value for label, value, _ in report._kpis(result)}
+    kpis = {label: value for label, value, _ in report.headline_figures(result)}
     assert kpis["规模不达标社区"] == f"{sizes['too_small'] + sizes['too_large']}"
     assert f"过大 {sizes['too_large']}，过小 {sizes['too_small']}" in report.plan_sentence(plan)
 
@@ -224,7 +224,7 @@ def no_coordinators():
 
 def test_not_assessed_coordinators_are_not_zero(no_coordinators):
     study, result = no_coordinators
-    kp = {label: (value, note) for label, value, note in report._kpis(result)}
+    kp = {label: (value, note) for label, value, note in report.headline_figures(result)}
     assert kp["协理员缺口（人）"][0] == "未评估"
     pytest.importorskip("dash")
     from dashboards.i18n import t
@@ -245,7 +245,7 @@ def test_size_not_assessed_without_households():
     plan = Plan.from_check(result)
     k = plan.kpis()
     assert k["size_not_assessed"] == 2 and k["too_small"] == 0 and k["households_total"] is None
-    assert {label: value for label, value, _ in report._kpis(result)}["规模不达标社区"] == "未评估"
+    assert {label: value for label, value, _ in report.headline_figures(result)}["规模不达标社区"] == "未评估"
     from gridmap.cli import render_summary
 
     assert "社区规模（1,000–3,000 户）：未评估" in render_summary(result)
