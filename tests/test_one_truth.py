@@ -6,7 +6,7 @@ and per rule status agree between
 
 - the check (``findings`` and the ``size_status`` column),
 - the plan (:meth:`Plan.kpis` and :meth:`Plan.findings` of ``Plan.from_check``),
-- the report's tables (:func:`gridmap.report.rule_counts`, :func:`gridmap.report.plan_rows`, ``_kpis``),
+- the report's tables (:func:`gridmap.report.rule_counts`, :func:`gridmap.report.plan_rows`, :func:`gridmap.report.headline_figures`),
 - the dashboard provider (:meth:`DashboardProvider.kpis`, ``rule_counts``) and the Plans page.
 """
 
