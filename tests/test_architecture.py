@@ -20,6 +20,10 @@ module of those two packages (relative imports resolved).
    a comment saying why, on the import's own lines or on the line just above it. (Heavy
    optional third-party imports inside functions are not internal and not checked here.)
 
+5. **Layers import downward** (the README's Layout): each module belongs to a layer of
+   :data:`LAYERS` (by the longest listed prefix of its name) and imports only its own layer and
+   the layers below; type-only imports are exempt. A new top-level module must be given a layer.
+
 Each check lists every offender with its file and line in the failure message.
 """
 
@@ -37,6 +41,21 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("gridmap", "dashboards")
 MAX_LINES = 600
+#: the layers of the README's Layout, bottom up: module name prefixes per layer
+LAYERS = {
+    "foundation": ("gridmap._errors", "gridmap._version", "gridmap._toml", "gridmap._atomic",
+                   "gridmap.labels", "gridmap.fonts"),
+    "input": ("gridmap.io", "gridmap.crs", "gridmap.columns", "gridmap.facilities",
+              "gridmap.validation", "gridmap.study", "gridmap.datasets", "gridmap.osm",
+              "gridmap.synthetic"),
+    "analysis": ("gridmap.assign", "gridmap.metrics", "gridmap.rules", "gridmap.evaluation",
+                 "gridmap.qa", "gridmap.check", "gridmap.network", "gridmap.coverage",
+                 "gridmap.adjacency"),
+    "planning": ("gridmap.plans", "gridmap.edits", "gridmap.rebalance", "gridmap._rebalance_model",
+                 "gridmap._workspace", "gridmap.griddesign", "gridmap.siting"),
+    "outputs": ("gridmap.report", "gridmap.maps"),
+    "interfaces": ("gridmap", "gridmap.cli", "dashboards"),
+}
 
 
 @dataclass(frozen=True)
@@ -257,6 +276,31 @@ def private_imports() -> list[str]:
     return found
 
 
+def _layer(name: str) -> int | None:
+    """The position in :data:`LAYERS` of the longest prefix of ``name`` listed there."""
+    best, found = -1, None
+    for rank, prefixes in enumerate(LAYERS.values()):
+        for prefix in prefixes:
+            if _inside(name, prefix) and len(prefix) > best:
+                best, found = len(prefix), rank
+    return found
+
+
+def upward_imports() -> list[str]:
+    """Each import of a higher layer, and each module without a layer."""
+    names = list(LAYERS)
+    found = [f"{m.rel}: {m.name} has no layer in LAYERS" for m in modules().values()
+             if _layer(m.name) is None]
+    for module in modules().values():
+        own = _layer(module.name)
+        for imp in module.imports:
+            other = _layer(imp.target)
+            if own is not None and other is not None and other > own and not imp.type_checking:
+                found.append(f"{_where(imp)}: {module.name} ({names[own]}) imports {imp.target} "
+                             f"({names[other]})")
+    return found
+
+
 def _comment_lines(text: str) -> set[int]:
     lines = set()
     for tok in tokenize.generate_tokens(io.StringIO(text).readline):
@@ -318,6 +362,13 @@ def test_internal_imports_at_module_top():
                                     "without a comment saying why", unexplained)
 
 
+@pytest.mark.xfail(strict=True, reason="issue #11: gridmap.validation (input) imports "
+                   "gridmap.assign.locate_points (analysis)")
+def test_layers_import_downward():
+    upward = upward_imports()
+    assert not upward, _report("import(s) of a higher layer", upward)
+
+
 # --------------------------------------------------------------------------- the checker itself
 
 
@@ -343,6 +394,14 @@ def test_checker_finds_circles_and_names_the_chain():
     assert [(i.importer, i.target) for i in cycle] == [("p.a", "p.b"), ("p.b", "p.c"),
                                                        ("p.c", "p.a")]
     assert _cycles({"p.a": {"p.b": imp("p.a", "p.b", 1)}, "p.b": {}}) == []
+
+
+def test_layers_by_longest_prefix():
+    order = list(LAYERS)
+    assert order[_layer("gridmap.rules.kinds")] == "analysis"
+    assert order[_layer("gridmap._errors")] == "foundation"
+    assert order[_layer("gridmap")] == "interfaces"
+    assert _layer("elsewhere") is None
 
 
 def test_private_rule_follows_packages():
