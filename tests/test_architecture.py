@@ -19,7 +19,6 @@ module of those two packages (relative imports resolved).
 4. **Internal imports at the top of the module.** An internal import inside a function needs
    a comment saying why, on the import's own lines or on the line just above it. (Heavy
    optional third-party imports inside functions are not internal and not checked here.)
-
 5. **Layers import downward** (the README's Layout): each module belongs to a layer of
    :data:`LAYERS` (by the longest listed prefix of its name) and imports only its own layer and
    the layers below; type-only imports are exempt. A new top-level module must be given a layer.
@@ -397,10 +396,10 @@ def test_checker_finds_circles_and_names_the_chain():
 
 
 def test_layers_by_longest_prefix():
-    order = list(LAYERS)
-    assert order[_layer("gridmap.rules.kinds")] == "analysis"
-    assert order[_layer("gridmap._errors")] == "foundation"
-    assert order[_layer("gridmap")] == "interfaces"
+    ranks = {name: rank for rank, name in enumerate(LAYERS)}
+    assert _layer("gridmap.rules.kinds") == ranks["analysis"]
+    assert _layer("gridmap._errors") == ranks["foundation"]
+    assert _layer("gridmap") == ranks["interfaces"]
     assert _layer("elsewhere") is None
 
 
