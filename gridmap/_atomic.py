@@ -34,11 +34,14 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
-try:
+from gridmap._version import __version__
+
+if sys.platform == "win32":  # pragma: no cover
+    fcntl = None  # msvcrt locks instead (see _try_lock)
+else:
     import fcntl
-except ImportError:  # Windows
-    fcntl = None
 
 __all__ = ["atomic_path", "staged_dir", "OutputError", "output_error", "MANIFEST", "LOCK"]
 
@@ -46,10 +49,13 @@ MANIFEST = ".gridmap.manifest.json"
 LOCK = ".gridmap.lock"
 _STAGE_PREFIX = ".gridmap-stage-"
 _OLD_STAGE_PREFIX = ".gridmap-"  # stage folders of a run that was killed (also of older versions)
-_LITTER = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})  # written by file browsers, never a reason to refuse
-_ACTIVE_STAGES: set[str] = set()  # stages of enclosing staged_dir blocks: nested writers write straight into them
+#: written by file browsers, never a reason to refuse
+_LITTER = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
+#: stages of enclosing staged_dir blocks: nested writers write straight into them
+_ACTIVE_STAGES: set[str] = set()
 _DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG)
-_DISK_FULL_TEXT = ("no space left on device", "database or disk is full", "disk quota exceeded", "file too large")
+_DISK_FULL_TEXT = ("no space left on device", "database or disk is full", "disk quota exceeded",
+                   "file too large")
 
 
 class OutputError(OSError):
@@ -64,14 +70,15 @@ class OutputError(OSError):
     is one Chinese paragraph with an English gist, naming the path and the fix.
     """
 
-    def __init__(self, path: str | os.PathLike, reason: str, detail: str = "", *, files: list[str] | None = None):
+    def __init__(self, path: str | os.PathLike[str], reason: str, detail: str = "", *,
+                 files: list[str] | None = None):
         self.path = Path(path)
         self.reason = reason
         self.detail = detail
         self.files = list(files or [])
         super().__init__(_message(self.path, reason, detail, self.files))
 
-    def at(self, path: str | os.PathLike) -> OutputError:
+    def at(self, path: str | os.PathLike[str]) -> OutputError:
         """The same error naming ``path`` (a stage's file → its final place)."""
         return OutputError(path, self.reason, self.detail, files=self.files)
 
@@ -80,37 +87,47 @@ def _message(given: Path, reason: str, detail: str, files: list[str]) -> str:
     path = os.path.abspath(given)  # "." or "out" alone do not say where
     kept = "已有的结果未被改动，也没有留下写了一半的文件。"
     if reason == "is_file":
-        return (f"输出位置 {path} 是一个已有的文件，不是文件夹：请换一个文件夹名（例如 {Path(path).name}_结果），或先移走该文件。{kept}"
-                f" (the output folder {path} is an existing file: choose another folder name or move the file away)")
+        return (f"输出位置 {path} 是一个已有的文件，不是文件夹：请换一个文件夹名"
+                f"（例如 {Path(path).name}_结果），或先移走该文件。{kept}"
+                f" (the output folder {path} is an existing file: choose another folder name or "
+                "move the file away)")
     if reason == "is_folder":
         return (f"输出文件 {path} 是一个已有的文件夹：请换一个文件名，或先移走该文件夹。{kept}"
-                f" (the output file {path} is an existing folder: choose another file name or move the folder away)")
+                f" (the output file {path} is an existing folder: choose another file name or "
+                "move the folder away)")
     if reason == "permission":
-        return (f"没有权限写入 {path}：请换一个有写权限的文件夹（例如自己的用户目录），或请管理员开放写权限。{kept}"
-                f" (permission denied writing {path}: choose a folder you can write to; earlier results are intact)")
+        return (f"没有权限写入 {path}：请换一个有写权限的文件夹（例如自己的用户目录），"
+                f"或请管理员开放写权限。{kept}"
+                f" (permission denied writing {path}: choose a folder you can write to; "
+                "earlier results are intact)")
     if reason == "read_only":
         return (f"{path} 所在的磁盘是只读的：请把输出写到可写磁盘上的文件夹。{kept}"
                 f" ({path} is on a read-only file system: write the outputs to a writable disk)")
     if reason == "no_space":
-        return (f"磁盘空间不足，写入 {path} 失败：请清理磁盘空间，或把输出写到另一块磁盘上的文件夹。{kept}"
-                f" (no space left on the device writing {path}: free some space or write to another disk; "
-                "nothing partial was left and earlier results are intact)")
+        return (f"磁盘空间不足，写入 {path} 失败：请清理磁盘空间，或把输出写到另一块磁盘上的文件夹。"
+                f"{kept} (no space left on the device writing {path}: free some space or write "
+                "to another disk; nothing partial was left and earlier results are intact)")
     if reason == "locked":
-        return (f"另一个 gridmap 运行正在写入 {path}（{detail}），等待后仍未结束：请等它完成后再运行，或换一个输出文件夹；"
-                f"可用环境变量 GRIDMAP_LOCK_TIMEOUT 设置等待秒数。本次没有写入任何文件。"
-                f" (another gridmap run is writing into {path}; wait for it to finish or choose another output folder)")
+        return (f"另一个 gridmap 运行正在写入 {path}（{detail}），等待后仍未结束："
+                "请等它完成后再运行，或换一个输出文件夹；"
+                "可用环境变量 GRIDMAP_LOCK_TIMEOUT 设置等待秒数。本次没有写入任何文件。"
+                f" (another gridmap run is writing into {path}; wait for it to finish or choose "
+                "another output folder)")
     if reason == "foreign_files":
         shown = "、".join(files[:5]) + (f" 等 {len(files)} 个" if len(files) > 5 else "")
-        return (f"输出文件夹 {path} 中已有不是本次运行要写的文件（{shown}），且没有 gridmap 的输出清单 {MANIFEST}，"
-                "无法判断它们是旧的结果还是您的文件。为了不把旧结果混进本次结果、也不删除您的文件，本次没有写入任何东西："
+        return (f"输出文件夹 {path} 中已有不是本次运行要写的文件（{shown}），"
+                f"且没有 gridmap 的输出清单 {MANIFEST}，无法判断它们是旧的结果还是您的文件。"
+                "为了不把旧结果混进本次结果、也不删除您的文件，本次没有写入任何东西："
                 "请换一个空的或新的文件夹，或先移走这些文件（若它们是旧版 gridmap 的结果，可直接删除）。"
-                f" (the output folder {path} holds files this run does not write ({', '.join(files[:5])}) and no gridmap "
-                "manifest, so they may be your files or results of an earlier run: use an empty or new folder, or move them away)")
-    return (f"无法写入 {path}：{detail}。请检查该位置，或换一个输出文件夹。{kept} (cannot write {path}: {detail})")
+                f" (the output folder {path} holds files this run does not write "
+                f"({', '.join(files[:5])}) and no gridmap manifest, so they may be your files or "
+                "results of an earlier run: use an empty or new folder, or move them away)")
+    return (f"无法写入 {path}：{detail}。请检查该位置，或换一个输出文件夹。{kept}"
+            f" (cannot write {path}: {detail})")
 
 
-def output_error(exc: BaseException, path: str | os.PathLike) -> OutputError | None:
-    """``exc`` as an :class:`OutputError` about ``path``, or ``None`` when it is not about writing there.
+def output_error(exc: BaseException, path: str | os.PathLike[str]) -> OutputError | None:
+    """``exc`` as an :class:`OutputError` about ``path``; None when it is not about writing there.
 
     A full disk counts wherever it happened (also GDAL's or SQLite's own errors
     saying so); other ``OSError``s count when they name ``path``, a file inside
@@ -118,22 +135,27 @@ def output_error(exc: BaseException, path: str | os.PathLike) -> OutputError | N
     """
     if isinstance(exc, OutputError):
         return exc
-    chain, seen = [], exc
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
     while seen is not None and seen not in chain:
         chain.append(seen)
         seen = seen.__cause__ or seen.__context__
     for e in chain:
-        if isinstance(e, OSError) and e.errno in _DISK_FULL or any(t in str(e).lower() for t in _DISK_FULL_TEXT):
+        full = isinstance(e, OSError) and e.errno in _DISK_FULL
+        if full or any(t in str(e).lower() for t in _DISK_FULL_TEXT):
             return OutputError(path, "no_space", str(e))
     if not isinstance(exc, OSError):
         return None
     path = Path(path)
     named = Path(exc.filename) if exc.filename else path
-    ours = named.parent == path.parent and named.name.startswith(".tmp-")  # atomic_path's temporary file
+    # atomic_path's temporary file
+    ours = named.parent == path.parent and named.name.startswith(".tmp-")
     if not (_related(named, path) or ours):
         return None
-    where = named if _inside(path, named) else path  # a folder above the output, or the output itself
-    if isinstance(exc, (FileExistsError, NotADirectoryError)) or exc.errno in (errno.EEXIST, errno.ENOTDIR):
+    # a folder above the output, or the output itself
+    where = named if _inside(path, named) else path
+    blocked = isinstance(exc, (FileExistsError, NotADirectoryError))
+    if blocked or exc.errno in (errno.EEXIST, errno.ENOTDIR):
         return OutputError(_first_file(path) or named, "is_file", str(exc))
     if isinstance(exc, IsADirectoryError) or exc.errno == errno.EISDIR:
         return OutputError(path, "is_folder", str(exc))
@@ -163,7 +185,10 @@ def _first_file(path: Path) -> Path | None:
 
 @contextlib.contextmanager
 def _translated(path: Path, stage: Path | None = None) -> Iterator[None]:
-    """Turn failures to write into :class:`OutputError` about ``path`` (a stage's files → their final place)."""
+    """Turn failures to write into :class:`OutputError` about ``path``.
+
+    A stage's files are named by their final place.
+    """
     try:
         yield
     except OutputError as exc:
@@ -180,7 +205,7 @@ def _translated(path: Path, stage: Path | None = None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike[str], *, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path next to ``path`` (not yet created); move it into place on success.
 
     Failures to write raise :class:`OutputError` naming ``path``; the temporary
@@ -229,8 +254,8 @@ def _lock_timeout() -> float:
 
 def _wait_note(out: Path, holder: str) -> None:
     """Say once that this run waits for another (a hook the tests observe)."""
-    print(f"正在等待另一个 gridmap 运行写完 {out}（{holder}）… (waiting for another gridmap run writing into {out})",
-          file=sys.stderr)
+    print(f"正在等待另一个 gridmap 运行写完 {out}（{holder}）… "
+          f"(waiting for another gridmap run writing into {out})", file=sys.stderr)
 
 
 @contextlib.contextmanager
@@ -267,7 +292,8 @@ def _folder_lock(out: Path, timeout: float) -> Iterator[None]:
         os.close(fd)
     try:
         os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()}, {datetime.now(timezone.utc).isoformat(timespec='seconds')}".encode())
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        os.write(fd, f"pid {os.getpid()}, {now}".encode())
         yield
     finally:
         if fcntl is not None:
@@ -298,7 +324,7 @@ def _holder(path: Path) -> str:
     return "pid ?"
 
 
-def _read_manifest(out: Path) -> dict | None:
+def _read_manifest(out: Path) -> dict[str, Any] | None:
     try:
         data = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -309,9 +335,8 @@ def _read_manifest(out: Path) -> dict | None:
 
 
 def _write_manifest(out: Path, files: list[str], *, complete: bool) -> None:
-    from gridmap._version import __version__
-
-    data = {"generator": f"gridmap {__version__}", "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    data = {"generator": f"gridmap {__version__}",
+            "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "complete": complete, "files": sorted(files)}
     tmp = out / f"{MANIFEST}.tmp"
     tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
@@ -326,11 +351,12 @@ def _remove(path: Path) -> None:
 
 
 def _ours(name: str) -> bool:
-    return name in (MANIFEST, f"{MANIFEST}.tmp", LOCK) or name.startswith(_OLD_STAGE_PREFIX) or name in _LITTER
+    return (name in (MANIFEST, f"{MANIFEST}.tmp", LOCK) or name.startswith(_OLD_STAGE_PREFIX)
+            or name in _LITTER)
 
 
 def _commit(stage: Path, out: Path) -> list[str]:
-    """Move the stage's entries into ``out``; remove the earlier run's files this run did not write."""
+    """Move the stage's entries into ``out``; remove the earlier run's files not written again."""
     new = sorted(p.name for p in stage.iterdir())
     present = {p.name for p in out.iterdir() if not _ours(p.name)}
     manifest = _read_manifest(out)
@@ -359,8 +385,9 @@ def _commit(stage: Path, out: Path) -> list[str]:
 
 
 @contextlib.contextmanager
-def staged_dir(out: str | os.PathLike, *, lock_timeout: float | None = None) -> Iterator[tuple[Path, dict[str, Path]]]:
-    """Yield ``(stage, written)``: write files into ``stage``; on success they replace ``out``'s earlier run.
+def staged_dir(out: str | os.PathLike[str], *, lock_timeout: float | None = None
+               ) -> Iterator[tuple[Path, dict[str, Path]]]:
+    """Yield ``(stage, written)``: files written into ``stage`` replace ``out``'s earlier run.
 
     ``written`` is filled with ``{name: final path}`` after the block. Afterwards
     ``out`` holds this run's files, the manifest, and any files the user keeps
@@ -372,7 +399,7 @@ def staged_dir(out: str | os.PathLike, *, lock_timeout: float | None = None) -> 
     >>> import tempfile, pathlib
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "out"
     >>> with staged_dir(out) as (stage, written):
-    ...     _ = (stage / "grids.csv").write_text("grid_id\\n")
+    ...     _ = (stage / "grids.csv").write_text("grid_id")
     ...     _ = (stage / "summary.json").write_text("{}")
     >>> with staged_dir(out) as (stage, written):  # a run without grids
     ...     _ = (stage / "summary.json").write_text('{"grids": 0}')
@@ -385,7 +412,8 @@ def staged_dir(out: str | os.PathLike, *, lock_timeout: float | None = None) -> 
         written: dict[str, Path] = {}
         before = {p.name for p in out.iterdir()}
         yield out, written
-        written.update({p.name: out / p.name for p in sorted(out.iterdir()) if p.name not in before})
+        written.update({p.name: out / p.name for p in sorted(out.iterdir())
+                        if p.name not in before})
         return
     if out.exists() and not out.is_dir():
         raise OutputError(out, "is_file")
@@ -406,8 +434,10 @@ def staged_dir(out: str | os.PathLike, *, lock_timeout: float | None = None) -> 
 
 def _write(out: Path, written: dict[str, Path]) -> Iterator[tuple[Path, dict[str, Path]]]:
     """The locked part of :func:`staged_dir`: a fresh stage, the caller's block, the commit."""
-    for leftover in out.iterdir():  # stages of killed runs (we hold the lock: nobody else is writing)
-        if leftover.name.startswith(_OLD_STAGE_PREFIX) and leftover.is_dir() and not leftover.is_symlink():
+    # stages of killed runs (we hold the lock: nobody else is writing)
+    for leftover in out.iterdir():
+        stale = leftover.name.startswith(_OLD_STAGE_PREFIX)
+        if stale and leftover.is_dir() and not leftover.is_symlink():
             shutil.rmtree(leftover, ignore_errors=True)
     stage = Path(tempfile.mkdtemp(prefix=_STAGE_PREFIX, dir=out))
     _ACTIVE_STAGES.add(os.path.abspath(stage))

@@ -128,11 +128,12 @@ def locate_points(points: GeoSeries, zones: GeoSeries) -> np.ndarray:
     return out
 
 
-#: digitising tolerance (m): a part within this distance of a zone's boundary counts as wholly inside
+#: digitising tolerance (m): a part this close to a zone's boundary counts as wholly inside
 SNAP_TOLERANCE_M = 1.0
 
 
-def overlap_table(parts: GeoSeries, zones: GeoSeries, *, tolerance: float = SNAP_TOLERANCE_M) -> pd.DataFrame:
+def overlap_table(parts: GeoSeries, zones: GeoSeries, *,
+                  tolerance: float = SNAP_TOLERANCE_M) -> pd.DataFrame:
     """Overlap area of every (part, zone) pair that shares area.
 
     Returns a frame with positional ``part`` and ``zone`` and ``area`` (m²),
@@ -145,7 +146,8 @@ def overlap_table(parts: GeoSeries, zones: GeoSeries, *, tolerance: float = SNAP
     require_metric(parts, what="重叠面积 overlap area")
     a = np.asarray(parts.values)
     z = np.asarray(zones.values)
-    empty = pd.DataFrame({"part": np.array([], dtype=np.int64), "zone": np.array([], dtype=np.int64), "area": np.array([], dtype=float)})
+    empty = pd.DataFrame({"part": np.array([], dtype=np.int64),
+                          "zone": np.array([], dtype=np.int64), "area": np.array([], dtype=float)})
     if len(a) == 0 or len(z) == 0:
         return empty
     tree = shapely.STRtree(z)
@@ -171,7 +173,8 @@ def overlap_table(parts: GeoSeries, zones: GeoSeries, *, tolerance: float = SNAP
     return pd.DataFrame({"part": part_pos[keep], "zone": zone_pos[keep], "area": area[keep]})
 
 
-def largest_overlap(parts: GeoSeries, zones: GeoSeries, *, table: pd.DataFrame | None = None) -> pd.DataFrame:
+def largest_overlap(parts: GeoSeries, zones: GeoSeries, *,
+                    table: pd.DataFrame | None = None) -> pd.DataFrame:
     """For each part: the zone with the largest overlap and the shares.
 
     Returns
@@ -187,7 +190,8 @@ def largest_overlap(parts: GeoSeries, zones: GeoSeries, *, table: pd.DataFrame |
     n = len(parts)
     total = shapely.area(np.asarray(parts.values))
     out = pd.DataFrame({"zone": np.full(n, _NONE), "share": np.zeros(n), "outside": np.ones(n),
-                        "second": np.full(n, _NONE), "second_share": np.zeros(n)}, index=parts.index)
+                        "second": np.full(n, _NONE), "second_share": np.zeros(n)},
+                       index=parts.index)
     if len(table) == 0:
         return out
     rank = _id_rank(zones.index)
@@ -198,17 +202,19 @@ def largest_overlap(parts: GeoSeries, zones: GeoSeries, *, table: pd.DataFrame |
     covered = t.groupby("part")["area"].sum()
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(total > 0, 1.0, 0.0)
-        out.iloc[first["part"].to_numpy(), out.columns.get_loc("zone")] = first["zone"].to_numpy()
-        out.iloc[first["part"].to_numpy(), out.columns.get_loc("share")] = first["area"].to_numpy() / total[first["part"].to_numpy()]
-        out.iloc[second["part"].to_numpy(), out.columns.get_loc("second")] = second["zone"].to_numpy()
-        out.iloc[second["part"].to_numpy(), out.columns.get_loc("second_share")] = second["area"].to_numpy() / total[second["part"].to_numpy()]
+        p1, p2 = first["part"].to_numpy(), second["part"].to_numpy()
+        out.iloc[p1, out.columns.get_loc("zone")] = first["zone"].to_numpy()
+        out.iloc[p1, out.columns.get_loc("share")] = first["area"].to_numpy() / total[p1]
+        out.iloc[p2, out.columns.get_loc("second")] = second["zone"].to_numpy()
+        out.iloc[p2, out.columns.get_loc("second_share")] = second["area"].to_numpy() / total[p2]
         cov = np.zeros(n)
         cov[covered.index.to_numpy()] = covered.to_numpy()
         out["outside"] = np.clip(1.0 - cov / np.where(total > 0, total, 1.0), 0.0, 1.0) * share
     return out
 
 
-def apportion(counts: np.ndarray, table: pd.DataFrame, part_area: np.ndarray | None = None) -> pd.DataFrame:
+def apportion(counts: np.ndarray, table: pd.DataFrame,
+              part_area: np.ndarray | None = None) -> pd.DataFrame:
     """Split integer ``counts`` of parts over zones in proportion to overlap area.
 
     Largest-remainder rounding conserves each part's integer count exactly. With
@@ -221,7 +227,8 @@ def apportion(counts: np.ndarray, table: pd.DataFrame, part_area: np.ndarray | N
     >>> t = pd.DataFrame({"part": [0, 0], "zone": [0, 1], "area": [2.0, 1.0]})
     >>> apportion(np.array([10]), t)[["zone", "count"]].values.tolist()
     [[0, 7], [1, 3]]
-    >>> apportion(np.array([10]), t, part_area=np.array([4.0]))[["zone", "count"]].values.tolist()
+    >>> ap = apportion(np.array([10]), t, part_area=np.array([4.0]))
+    >>> ap[["zone", "count"]].values.tolist()
     [[-1, 3], [0, 5], [1, 2]]
     """
     counts = np.asarray(counts, dtype=np.int64)
@@ -243,15 +250,17 @@ def apportion(counts: np.ndarray, table: pd.DataFrame, part_area: np.ndarray | N
     short = counts - np.bincount(t["part"], weights=t["count"], minlength=n).astype(np.int64)
     t = t.sort_values(["part", "rem", "zone"], ascending=[True, False, True], kind="stable")
     rank_in_part = t.groupby("part").cumcount().to_numpy()
-    t["count"] = t["count"].to_numpy() + (rank_in_part < short[t["part"].to_numpy()]).astype(np.int64)
+    extra_one = (rank_in_part < short[t["part"].to_numpy()]).astype(np.int64)
+    t["count"] = t["count"].to_numpy() + extra_one
     return t.drop(columns="rem").sort_values(["part", "zone"], kind="stable").reset_index(drop=True)
 
 
-#: a grid with less than this share of its area in any community belongs to none (see module docs)
+#: a grid with less than this share of its area in any community belongs to none (module docs)
 MIN_GRID_SHARE = 0.01
 
 
-def assign_grids(grids: GeoDataFrame, communities: GeoDataFrame, *, min_share: float = MIN_GRID_SHARE) -> pd.DataFrame:
+def assign_grids(grids: GeoDataFrame, communities: GeoDataFrame, *,
+                 min_share: float = MIN_GRID_SHARE) -> pd.DataFrame:
     """Each grid's community by largest overlap, with the shares for QA.
 
     Returns a frame indexed like ``grids``: ``community_geom`` (id, or NA when
@@ -263,13 +272,15 @@ def assign_grids(grids: GeoDataFrame, communities: GeoDataFrame, *, min_share: f
     --------
     >>> from shapely import box
     >>> comm = GeoDataFrame(geometry=[box(0, 0, 100, 100)], index=["A"], crs=4549)
-    >>> grids = GeoDataFrame(geometry=[box(10, 10, 60, 60), box(99.9, 0, 200, 100)], index=["g1", "g2"], crs=4549)
+    >>> grids = GeoDataFrame(geometry=[box(10, 10, 60, 60), box(99.9, 0, 200, 100)],
+    ...                      index=["g1", "g2"], crs=4549)
     >>> assign_grids(grids, comm)["community_geom"].tolist()
     ['A', <NA>]
     """
     lo = largest_overlap(grids.geometry, communities.geometry)
     ids = communities.index.to_numpy()
-    def label(pos):
+
+    def label(pos: np.ndarray) -> pd.api.extensions.ExtensionArray:
         return pd.array([ids[p] if p >= 0 else pd.NA for p in pos], dtype="string")
     zone = lo["zone"].to_numpy()
     zone = np.where(lo["share"].to_numpy() >= min_share, zone, _NONE)
@@ -315,12 +326,33 @@ def assign_households(
         raise ValueError(f"method must be 'largest' or 'area', not {method!r}")
     counts = households["households"].fillna(0).to_numpy().astype(np.int64)
     geoms = households.geometry
+    records, grid_pos, counts_out = _grid_shares(geoms, counts, grids, method)
+    rec = np.concatenate(records)
+    gpos = np.concatenate(grid_pos)
+    cnt = np.concatenate(counts_out)
+    comm_ids = communities.index.astype(str)
+    cpos = _community_positions(geoms, rec, gpos, grids, communities, grid_community)
+    grid_ids = grids.index.astype(str) if grids is not None else pd.Index([], dtype=str)
+    return pd.DataFrame({
+        "record": households.index.to_numpy()[rec],
+        "grid_id": pd.Categorical.from_codes(gpos, categories=grid_ids),
+        "community_id": pd.Categorical.from_codes(cpos, categories=comm_ids),
+        "households": cnt,
+    })
+
+
+def _grid_shares(geoms: GeoSeries, counts: np.ndarray, grids: GeoDataFrame | None, method: str
+                 ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Records, grid positions (-1: none) and households of each (record, grid) share."""
     is_point = shapely.get_type_id(np.asarray(geoms.values)) == 0
-    n = len(households)
-    records, grid_pos, counts_out = [], [], []
+    n = len(geoms)
+    records: list[np.ndarray] = []
+    grid_pos: list[np.ndarray] = []
+    counts_out: list[np.ndarray] = []
     if is_point.all() or grids is None or len(grids) == 0:
         if grids is not None and len(grids):
-            pos = locate_points(geoms if is_point.all() else geoms.representative_point(), grids.geometry)
+            pts = geoms if is_point.all() else geoms.representative_point()
+            pos = locate_points(pts, grids.geometry)
         else:
             pos = np.full(n, _NONE)
         records.append(np.arange(n))
@@ -345,9 +377,13 @@ def assign_households(
             records.append(poly[ap["part"].to_numpy()])
             grid_pos.append(ap["zone"].to_numpy())
             counts_out.append(ap["count"].to_numpy())
-    rec = np.concatenate(records)
-    gpos = np.concatenate(grid_pos)
-    cnt = np.concatenate(counts_out)
+    return records, grid_pos, counts_out
+
+
+def _community_positions(geoms: GeoSeries, rec: np.ndarray, gpos: np.ndarray,
+                         grids: GeoDataFrame | None, communities: GeoDataFrame,
+                         grid_community: pd.Series | None) -> np.ndarray:
+    """The community (position, -1: none) of each share: its grid's, else where the record is."""
     comm_ids = communities.index.astype(str)
     cpos = np.full(len(rec), _NONE, dtype=np.int64)
     if grid_community is not None and grids is not None and len(grids):
@@ -359,25 +395,22 @@ def assign_households(
     if len(loose):
         uniq, inv = np.unique(rec[loose], return_inverse=True)
         pts = geoms.iloc[uniq]
-        pts = pts.where(shapely.get_type_id(np.asarray(pts.values)) == 0, pts.representative_point())
+        is_point = shapely.get_type_id(np.asarray(pts.values)) == 0
+        pts = pts.where(is_point, pts.representative_point())
         cpos[loose] = locate_points(pts, communities.geometry)[inv]
-    grid_ids = grids.index.astype(str) if grids is not None else pd.Index([], dtype=str)
-    return pd.DataFrame({
-        "record": households.index.to_numpy()[rec],
-        "grid_id": pd.Categorical.from_codes(gpos, categories=grid_ids),
-        "community_id": pd.Categorical.from_codes(cpos, categories=comm_ids),
-        "households": cnt,
-    })
+    return cpos
 
 
-def assign_facilities(facilities: GeoDataFrame, grids: GeoDataFrame | None, communities: GeoDataFrame) -> pd.DataFrame:
+def assign_facilities(facilities: GeoDataFrame, grids: GeoDataFrame | None,
+                      communities: GeoDataFrame) -> pd.DataFrame:
     """Grid and community of each facility (points, or polygons by representative point)."""
     geoms = facilities.geometry
     types = shapely.get_type_id(np.asarray(geoms.values))
     pts = geoms if (types == 0).all() else geoms.representative_point()
     cpos = locate_points(pts, communities.geometry)
     cids = communities.index.astype(str).to_numpy()
-    out = pd.DataFrame({"community_id": pd.array([cids[p] if p >= 0 else pd.NA for p in cpos], dtype="string")}, index=facilities.index)
+    community = pd.array([cids[p] if p >= 0 else pd.NA for p in cpos], dtype="string")
+    out = pd.DataFrame({"community_id": community}, index=facilities.index)
     if grids is not None and len(grids):
         gpos = locate_points(pts, grids.geometry)
         gids = grids.index.astype(str).to_numpy()

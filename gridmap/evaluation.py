@@ -13,7 +13,8 @@ Examples
 --------
 >>> import pandas as pd
 >>> units = pd.DataFrame({"name": ["甲", "乙", "丙"], "households": [999, 2000, 3001],
-...                       "sparse": [True, False, False]}, index=pd.Index(["1", "2", "3"], name="community_id"))
+...                       "sparse": [True, False, False]},
+...                      index=pd.Index(["1", "2", "3"], name="community_id"))
 >>> ev = evaluate_units(units, "national", level="community")
 >>> ev.size.tolist(), ev.status.tolist()
 (['pass', 'pass', 'too_large'], ['pass', 'pass', 'fail'])
@@ -26,6 +27,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -43,9 +45,12 @@ from gridmap.rules import (
     required_coordinators,
 )
 
-__all__ = ["Evaluation", "evaluate_units", "size_status", "overall_status", "add_required_coordinators", "rule_summary",
-           "size_counts",
-           "SIZE_STATUSES", "RULE_STATUSES"]
+if TYPE_CHECKING:
+    from gridmap.check import CheckResult
+
+__all__ = ["Evaluation", "evaluate_units", "size_status", "overall_status",
+           "add_required_coordinators", "rule_summary", "size_counts", "SIZE_STATUSES",
+           "RULE_STATUSES"]
 
 SIZE_STATUSES = ("pass", "too_small", "too_large", NOT_ASSESSED)
 RULE_STATUSES = (PASS, FAIL, NOT_ASSESSED)
@@ -85,7 +90,7 @@ class Evaluation:
     def rule_counts(self) -> dict[str, dict[str, int]]:
         """``{rule id: {pass, fail, not_assessed}}`` in profile order (rules of this level only)."""
         f = self.findings
-        out = {}
+        out: dict[str, dict[str, int]] = {}
         for rid in dict.fromkeys(f["rule_id"]):
             vc = f.loc[f["rule_id"] == rid, "status"].value_counts()
             out[rid] = {s: int(vc.get(s, 0)) for s in RULE_STATUSES}
@@ -100,10 +105,13 @@ def size_status(units: pd.DataFrame, band: SizeBand | None) -> pd.Series:
     """
     if band is None or not len(units):
         return pd.Series(NOT_ASSESSED, index=units.index, dtype=object)
-    h = pd.to_numeric(units["households"], errors="coerce") if "households" in units.columns else \
-        pd.Series(np.nan, index=units.index)
+    if "households" in units.columns:
+        h = pd.to_numeric(units["households"], errors="coerce")
+    else:
+        h = pd.Series(np.nan, index=units.index)
     exempt = exempt_flags(units, band.exempt_min_if)
-    return pd.Series(band.classify(h.to_numpy(dtype="float64"), exempt.to_numpy()), index=units.index, dtype=object)
+    return pd.Series(band.classify(h.to_numpy(dtype="float64"), exempt.to_numpy()),
+                     index=units.index, dtype=object)
 
 
 def overall_status(index: pd.Index, findings: pd.DataFrame) -> pd.Series:
@@ -120,16 +128,20 @@ def overall_status(index: pd.Index, findings: pd.DataFrame) -> pd.Series:
     return pd.Series(status.to_numpy(), index=index, dtype=object)
 
 
-def add_required_coordinators(grid_table: pd.DataFrame, comm_table: pd.DataFrame, profile: Profile) -> None:
-    """Fill ``coordinators_required`` per grid (the profile's coordinator rule on its households)
-    and per community (the sum over its grids; NaN without grids or without the rule). In place."""
+def add_required_coordinators(grid_table: pd.DataFrame | None, comm_table: pd.DataFrame,
+                              profile: Profile) -> None:
+    """Fill ``coordinators_required`` per grid and per community, in place.
+
+    Per grid: the profile's coordinator rule on its households; per community: the sum over
+    its grids (NaN without grids or without the rule).
+    """
     rule = profile.first("coordinators", "grid")
     if grid_table is None:
         comm_table["coordinators_required"] = np.nan
         return
+    households = pd.to_numeric(grid_table["households"], errors="coerce").astype("float64")
     grid_table["coordinators_required"] = (
-        required_coordinators(pd.to_numeric(grid_table["households"], errors="coerce").astype("float64"), rule)
-        if rule is not None else np.nan)
+        required_coordinators(households, rule) if rule is not None else np.nan)
     req = grid_table.groupby("community_id")["coordinators_required"].sum(min_count=1)
     req.index = req.index.astype(str)
     comm_table["coordinators_required"] = req.reindex(comm_table.index.astype(str)).to_numpy()
@@ -151,7 +163,7 @@ def evaluate_units(units: pd.DataFrame, profile: Profile | str, *, level: str = 
                       size=size_status(units, band), band=band, profile=profile)
 
 
-def rule_summary(findings: pd.DataFrame, rule_id: str) -> dict:
+def rule_summary(findings: pd.DataFrame, rule_id: str) -> dict[str, Any]:
     """Headline figures of one rule: units per status and the total gap of its failures.
 
     ``assessed`` is False when no unit could be assessed: then ``fail`` and ``gap`` are
@@ -159,7 +171,8 @@ def rule_summary(findings: pd.DataFrame, rule_id: str) -> dict:
 
     Examples
     --------
-    >>> f = pd.DataFrame({"rule_id": ["r"] * 3, "status": ["not_assessed"] * 3, "gap": [np.nan] * 3})
+    >>> f = pd.DataFrame({"rule_id": ["r"] * 3, "status": ["not_assessed"] * 3,
+    ...                   "gap": [np.nan] * 3})
     >>> rule_summary(f, "r")
     {'units': 3, 'pass': 0, 'fail': None, 'not_assessed': 3, 'gap': None, 'assessed': False}
     """
@@ -168,13 +181,16 @@ def rule_summary(findings: pd.DataFrame, rule_id: str) -> dict:
     n_pass, n_fail, n_na = (int(vc.get(s, 0)) for s in RULE_STATUSES)
     assessed = n_pass + n_fail > 0
     gap = pd.to_numeric(g.loc[g["status"] == FAIL, "gap"], errors="coerce").fillna(0).sum()
-    return {"units": int(len(g)), "pass": n_pass, "fail": n_fail if assessed else None, "not_assessed": n_na,
-            "gap": float(gap) if assessed else None, "assessed": assessed}
+    return {"units": int(len(g)), "pass": n_pass, "fail": n_fail if assessed else None,
+            "not_assessed": n_na, "gap": float(gap) if assessed else None, "assessed": assessed}
 
 
-def size_counts(result) -> dict[str, int]:
-    """Communities per size status of a :class:`gridmap.CheckResult` (its ``size_status`` column)."""
+def size_counts(result: CheckResult) -> dict[str, int]:
+    """Communities per size status of a :class:`gridmap.CheckResult` (column ``size_status``)."""
     comm = result.communities
-    status = comm["size_status"] if "size_status" in comm.columns else size_status(comm, result.profile.size_band())
+    if "size_status" in comm.columns:
+        status = comm["size_status"]
+    else:
+        status = size_status(comm, result.profile.size_band())
     vc = status.value_counts()
     return {k: int(vc.get(k, 0)) for k in SIZE_STATUSES}

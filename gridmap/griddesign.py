@@ -29,6 +29,7 @@ import shapely
 from geopandas import GeoDataFrame
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
 from gridmap.edits import partition_contiguous, unit_adjacency
 
@@ -58,8 +59,8 @@ class GridDesign:
 
 
 def design_grids(units: GeoDataFrame, *, max_households: int = DEFAULT_MAX_HOUSEHOLDS,
-                 households: str = "households", prefix: str = "", graph: sparse.csr_array | None = None,
-                 tolerance: float = 1.0) -> GridDesign:
+                 households: str = "households", prefix: str = "",
+                 graph: sparse.csr_array | None = None, tolerance: float = 1.0) -> GridDesign:
     """Partition buildings/blocks into contiguous grids of at most ``max_households`` 户.
 
     Parameters
@@ -73,8 +74,8 @@ def design_grids(units: GeoDataFrame, *, max_households: int = DEFAULT_MAX_HOUSE
         giving 15-digit codes per CJ/T 349-2010).
     graph
         Adjacency (default :func:`gridmap.edits.unit_adjacency` with ``tolerance``);
-        separate buildings are joined to their nearest neighbours so every grid is contiguous
-        in the sense of this graph.
+        separate buildings are joined to their nearest neighbours so every grid is
+        contiguous in the sense of this graph.
     """
     if max_households <= 0:
         raise ValueError("max_households must be positive")
@@ -84,11 +85,13 @@ def design_grids(units: GeoDataFrame, *, max_households: int = DEFAULT_MAX_HOUSE
     coords = np.column_stack([shapely.get_x(pts), shapely.get_y(pts)])
     if graph is None:
         graph = _connect_pieces(unit_adjacency(units, tolerance=tolerance), coords)
-    problems = [f"单元 {units.index[i]} 单独就有 {int(h[i]):,} 户 > {max_households:,} 户，无法划入一个网格：请拆分该楼栋/小区"
+    problems = [f"单元 {units.index[i]} 单独就有 {int(h[i]):,} 户 > {max_households:,} 户，"
+                "无法划入一个网格：请拆分该楼栋/小区"
                 for i in np.flatnonzero(h > max_households)]
     parts: list[np.ndarray] = []
     _, comp = connected_components(graph, directed=False)
-    stack = [(np.flatnonzero(comp == c), None) for c in np.unique(comp)]
+    stack: list[tuple[np.ndarray, int | None]] = [
+        (np.flatnonzero(comp == c), None) for c in np.unique(comp)]
     while stack:
         members, k = stack.pop()
         w = h[members].sum()
@@ -105,17 +108,20 @@ def design_grids(units: GeoDataFrame, *, max_households: int = DEFAULT_MAX_HOUSE
         for piece in pieces:
             stack.append((piece, 2 if h[piece].sum() > max_households else None))
     # order grids by position (north-west first) for stable, readable numbering
-    order = sorted(range(len(parts)), key=lambda p: (-coords[parts[p]][:, 1].mean(), coords[parts[p]][:, 0].mean()))
+    order = sorted(range(len(parts)),
+                   key=lambda p: (-coords[parts[p]][:, 1].mean(), coords[parts[p]][:, 0].mean()))
     labels = np.empty(n, dtype=object)
     width = max(3, len(str(len(parts))))
     for rank, p in enumerate(order, start=1):
         labels[parts[p]] = f"{prefix}{rank:0{width}d}"
     lab_s = pd.Series(labels, index=units.index, name="grid_id")
-    g = GeoDataFrame({"grid_id": labels, "households": h, "units": 1}, geometry=units.geometry.to_numpy(), crs=units.crs)
+    g = GeoDataFrame({"grid_id": labels, "households": h, "units": 1},
+                     geometry=units.geometry.to_numpy(), crs=units.crs)
     grids = g.dissolve(by="grid_id", aggfunc={"households": "sum", "units": "sum"})
     grids["households"] = grids["households"].round().astype("int64")
     area, perim = shapely.area(grids.geometry.values), shapely.length(grids.geometry.values)
-    grids["compactness"] = np.where(perim > 0, 4 * np.pi * area / np.maximum(perim, 1e-12) ** 2, 0.0).round(3)
+    compactness = np.where(perim > 0, 4 * np.pi * area / np.maximum(perim, 1e-12) ** 2, 0.0)
+    grids["compactness"] = compactness.round(3)
     return GridDesign(lab_s, grids, problems)
 
 
@@ -125,9 +131,8 @@ def _connect_pieces(graph: sparse.csr_array, coords: np.ndarray) -> sparse.csr_a
     ncomp, comp = connected_components(graph, directed=False)
     if ncomp <= 1:
         return graph
-    from scipy.spatial import cKDTree
-
-    a_list, b_list = [], []
+    a_list: list[int] = []
+    b_list: list[int] = []
     while ncomp > 1:
         groups = [np.flatnonzero(comp == c) for c in range(ncomp)]
         for grp in groups:
@@ -140,7 +145,8 @@ def _connect_pieces(graph: sparse.csr_array, coords: np.ndarray) -> sparse.csr_a
         coo = graph.tocoo()
         rows = np.concatenate([coo.row, a_list, b_list])
         cols = np.concatenate([coo.col, b_list, a_list])
-        graph = sparse.coo_array((np.ones(len(rows), dtype=bool), (rows, cols)), shape=(n, n)).tocsr()
+        edges = np.ones(len(rows), dtype=bool)
+        graph = sparse.coo_array((edges, (rows, cols)), shape=(n, n)).tocsr()
         graph.sum_duplicates()
         ncomp, comp = connected_components(graph, directed=False)
     return graph

@@ -14,7 +14,8 @@ from gridmap.crs import area_m2
 __all__ = ["grid_metrics", "community_metrics"]
 
 
-def grid_metrics(grids: GeoDataFrame, households: pd.DataFrame | None, grid_assignment: pd.DataFrame) -> pd.DataFrame:
+def grid_metrics(grids: GeoDataFrame, households: pd.DataFrame | None,
+                 grid_assignment: pd.DataFrame) -> pd.DataFrame:
     """Households, coordinators, community and area of each grid.
 
     ``households`` is the record-level assignment (:func:`gridmap.assign.assign_households`),
@@ -23,11 +24,13 @@ def grid_metrics(grids: GeoDataFrame, households: pd.DataFrame | None, grid_assi
     out = pd.DataFrame(index=grids.index)
     out["name"] = grids["name"] if "name" in grids.columns else grids.index.astype(str)
     out["community_id"] = grid_assignment["community_geom"]
-    out["community_attr"] = grids["community_id"] if "community_id" in grids.columns else pd.NA
+    out["community_attr"] = (grids["community_id"] if "community_id" in grids.columns
+                             else pd.NA)
     if households is not None:
         per = households.groupby("grid_id", observed=True)["households"].sum()
         per.index = per.index.astype(str)
-        out["households"] = per.reindex(out.index.astype(str)).fillna(0).to_numpy().astype("float64")
+        per = per.reindex(out.index.astype(str)).fillna(0)
+        out["households"] = per.to_numpy().astype("float64")
         out["households_source"] = "layer"
     elif "households" in grids.columns:
         out["households"] = grids["households"].astype("float64")
@@ -35,7 +38,10 @@ def grid_metrics(grids: GeoDataFrame, households: pd.DataFrame | None, grid_assi
     else:
         out["households"] = np.nan
         out["households_source"] = "none"
-    out["coordinators"] = grids["coordinators"].astype("float64") if "coordinators" in grids.columns else np.nan
+    if "coordinators" in grids.columns:
+        out["coordinators"] = grids["coordinators"].astype("float64")
+    else:
+        out["coordinators"] = np.nan
     if "population" in grids.columns:
         out["population"] = grids["population"].astype("float64")
     out["area_km2"] = (area_m2(grids) / 1e6).to_numpy()
@@ -93,7 +99,8 @@ def community_metrics(
             out[col] = communities[col].to_numpy()
     out["area_km2"] = (area_m2(communities) / 1e6).to_numpy()
     if facilities is not None and facility_assignment is not None:
-        fac = pd.DataFrame({"community_id": facility_assignment["community_id"], "type": facilities["facility_type"]})
+        fac = pd.DataFrame({"community_id": facility_assignment["community_id"],
+                            "type": facilities["facility_type"]})
         if "floor_area_m2" in facilities.columns:
             fac["area"] = facilities["floor_area_m2"].astype("float64")
         else:
@@ -102,8 +109,10 @@ def community_metrics(
         types = fac.groupby("community_id")["type"].agg(lambda s: tuple(sorted(set(s))))
         present = types.reindex(ids)
         out["facility_types"] = [t if isinstance(t, tuple) else () for t in present]
-        out["facilities"] = fac.groupby("community_id").size().reindex(ids).fillna(0).astype("int64").to_numpy()
-        for rule_id, keys in (floor_area_types or {}).items() if "floor_area_m2" in facilities.columns else ():
+        count = fac.groupby("community_id").size().reindex(ids).fillna(0)
+        out["facilities"] = count.astype("int64").to_numpy()
+        with_area = "floor_area_m2" in facilities.columns
+        for rule_id, keys in (floor_area_types or {}).items() if with_area else ():
             sub = fac[fac["type"].isin(keys)]
             total = sub.groupby("community_id")["area"].sum(min_count=1).reindex(ids)
             has_any = sub.groupby("community_id").size().reindex(ids).fillna(0) > 0

@@ -1,4 +1,4 @@
-"""Synthetic households on real boundaries: try gridmap on your own geometry before the counts arrive.
+"""Synthetic households on real boundaries: run gridmap on your geometry before counts arrive.
 
 Real boundary files (such as the Suzhou Industrial Park communities and grids)
 often come without household counts. :func:`synthetic_households` places
@@ -56,9 +56,9 @@ def _sample(geom, n: int, rng: np.random.Generator) -> np.ndarray:
     return xy
 
 
-def synthetic_households(communities: GeoDataFrame, grids: GeoDataFrame | None = None, *, seed: int = 0,
-                         mean: float = 2000.0, spread: float = 0.45, in_grids: float = 0.5,
-                         building_mean: float = 60.0) -> GeoDataFrame:
+def synthetic_households(communities: GeoDataFrame, grids: GeoDataFrame | None = None, *,
+                         seed: int = 0, mean: float = 2000.0, spread: float = 0.45,
+                         in_grids: float = 0.5, building_mean: float = 60.0) -> GeoDataFrame:
     """Building points with ``households`` inside the communities (deterministic for ``seed``).
 
     Parameters
@@ -111,8 +111,9 @@ def synthetic_households(communities: GeoDataFrame, grids: GeoDataFrame | None =
         src_parts.append(np.full(k, str(cid), dtype=object))
     xy = np.vstack(xy_parts) if xy_parts else np.empty((0, 2))
     n = len(xy)
+    households = np.concatenate(hh_parts).astype("int64") if n else np.empty(0, "int64")
+    source = np.concatenate(src_parts) if n else np.empty(0, object)
     return GeoDataFrame({"building_id": [f"B{i:06d}" for i in range(n)],
-                         "households": np.concatenate(hh_parts).astype("int64") if n else np.empty(0, "int64"),
-                         "source_community": np.concatenate(src_parts) if n else np.empty(0, object)},
+                         "households": households, "source_community": source},
                         geometry=shapely.points(xy) if n else [], crs=communities.crs,
                         index=pd.RangeIndex(n))

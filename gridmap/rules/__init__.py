@@ -1,0 +1,81 @@
+"""Rule profiles (TOML, with citations) and their evaluation into findings.
+
+A profile is a declarative file in ``gridmap/profiles/`` (or any path) with a
+``[profile]`` table and ``[[rules]]``. ``extends = "national"`` inherits the
+parent's rules; a child rule with the same ``id`` replaces the parent's and
+``disable = [ids]`` drops parent rules.
+
+Rule kinds and their fields:
+
+``range``
+    ``metric``, ``min`` and/or ``max``; ``exempt_min_if`` names a flag column
+    (e.g. ``sparse``, 居民分散) that exempts a unit from the minimum.
+``coordinators``
+    ``per``, ``min_per_unit``: required = max(min_per_unit, ceil(households / per)),
+    compared with ``coordinators``.
+``staff``
+    ``base``, ``above``, ``step``: required = base + ceil(max(0, households - above) / step),
+    compared with ``staff``; optional ``max``.
+``floor_area``
+    ``per_100``, ``min_total``, ``facility_types``: required = max(min_total,
+    per_100 * households / 100), compared with the 建筑面积 of the community's
+    facilities of those types; without a facilities layer, with the column named
+    by ``attribute`` (e.g. ``floor_area_m2``, 服务用房面积) when the rule has one.
+``facilities``
+    ``required``: facility type keys that must be present.
+``ratio``
+    ``numerator``, ``denominator``, ``scale`` (default 1), ``min`` and/or ``max``.
+``coverage``
+    ``facility_type``, ``radius_m`` (or ``minutes`` with optional ``speed_kmh``,
+    default 4.8 km/h), ``mode`` = ``"straight"`` | ``"network"`` (default
+    straight), ``min_share`` (default 1.0): the share of the unit's households
+    within the radius of a facility of that type. Evaluated on the unit column
+    ``coverage:{rule id}`` that :func:`gridmap.check` fills (with
+    ``covered:{rule id}`` households); not assessed without it.
+
+A rule whose input is missing (no column, or a missing value for that unit) is
+``not_assessed`` — never a pass.
+
+The package: :mod:`~gridmap.rules.model` (:class:`Rule`, :class:`Profile`, :class:`SizeBand`, the
+statuses and :data:`FINDING_COLUMNS`), :mod:`~gridmap.rules.profiles` (built-in profiles, reading
+and validating a file, ``extends``), :mod:`~gridmap.rules.findings` (:func:`evaluate`) with the
+evaluators of :mod:`~gridmap.rules.kinds` and :mod:`~gridmap.rules.coverage_rule`.
+"""
+
+from __future__ import annotations
+
+# _share_text and _rule are not public: importable here only because tests/test_coverage_bound.py
+# and tests/test_coverage.py import them from this path
+from gridmap.rules._text import _share_text  # noqa: F401
+from gridmap.rules.coverage_rule import coverage_radius, radius_text
+from gridmap.rules.findings import evaluate
+from gridmap.rules.kinds import exempt_flags, required_coordinators
+from gridmap.rules.model import (
+    FAIL,
+    FINDING_COLUMNS,
+    KINDS,
+    NOT_ASSESSED,
+    PASS,
+    Profile,
+    Rule,
+    SizeBand,
+)
+from gridmap.rules.profiles import _rule, list_profiles, load_profile  # noqa: F401
+
+__all__ = [
+    "Rule",
+    "Profile",
+    "SizeBand",
+    "list_profiles",
+    "load_profile",
+    "evaluate",
+    "FINDING_COLUMNS",
+    "KINDS",
+    "PASS",
+    "FAIL",
+    "NOT_ASSESSED",
+    "coverage_radius",
+    "radius_text",
+    "exempt_flags",
+    "required_coordinators",
+]

@@ -1,0 +1,167 @@
+"""Profile files: the built-in ones, reading a TOML file, ``extends``/``disable``, validation.
+
+Every problem of a profile file raises ``ValueError`` naming the file, the rule and the field.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib.resources import files
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gridmap._toml import tomllib
+from gridmap.rules.coverage_rule import coverage_radius
+from gridmap.rules.model import KINDS, Profile, Rule
+
+if TYPE_CHECKING:
+    if sys.version_info >= (3, 11):
+        from importlib.resources.abc import Traversable
+    else:
+        from importlib.abc import Traversable
+
+__all__ = ["list_profiles", "load_profile"]
+
+#: the fields every rule needs
+_COMMON = ("id", "level", "kind", "title_zh", "title_en", "source")
+#: the fields each kind needs
+_NEEDS = {
+    "range": ("metric",), "coordinators": ("per",), "staff": ("base", "above", "step"),
+    "floor_area": ("per_100",), "facilities": ("required",),
+    "ratio": ("numerator", "denominator"), "coverage": ("facility_type",),
+}
+
+
+def _builtin_dir() -> Traversable:
+    return files("gridmap").joinpath("profiles")
+
+
+def list_profiles() -> list[str]:
+    """Names of the built-in profiles.
+
+    Examples
+    --------
+    >>> "national" in list_profiles()
+    True
+    """
+    return sorted(p.name[:-5] for p in _builtin_dir().iterdir() if p.name.endswith(".toml"))
+
+
+def _read(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
+    """The TOML table of a built-in profile name or a file path, and where it came from."""
+    text_path = str(name_or_path)
+    if text_path.endswith(".toml") or Path(text_path).exists():
+        path = Path(text_path)
+        if not path.exists():
+            raise ValueError(f"规则文件不存在 / profile file not found: {path}")
+        return tomllib.loads(path.read_text(encoding="utf-8")), str(path)
+    res = _builtin_dir().joinpath(f"{text_path}.toml")
+    if not res.is_file():
+        raise ValueError(
+            f"未知的规则配置 {text_path!r} / unknown profile; built-in profiles: "
+            f"{', '.join(list_profiles())}; or pass the path of a .toml file"
+        )
+    return tomllib.loads(res.read_text(encoding="utf-8")), f"gridmap/profiles/{text_path}.toml"
+
+
+def _rule(data: dict[str, Any], where: str) -> Rule:
+    """One ``[[rules]]`` table as a :class:`Rule`, after checking its fields."""
+    missing = [k for k in _COMMON if not data.get(k)]
+    if missing:
+        raise ValueError(f"{where}: rule {data.get('id', '?')!r} lacks {missing} "
+                         f"(every rule needs {list(_COMMON)})")
+    rid, kind = data["id"], data["kind"]
+    if kind not in KINDS:
+        raise ValueError(f"{where}: rule {rid!r} has unknown kind {kind!r}; kinds: {list(KINDS)}")
+    if data["level"] not in ("community", "grid"):
+        raise ValueError(f"{where}: rule {rid!r} level must be 'community' or 'grid'")
+    params = {k: v for k, v in data.items() if k not in (*_COMMON, "severity", "unit")}
+    lacking = [k for k in _NEEDS[kind] if k not in params]
+    if lacking:
+        raise ValueError(f"{where}: rule {rid!r} of kind {kind!r} lacks {lacking}")
+    if kind in ("range", "ratio") and "min" not in params and "max" not in params:
+        raise ValueError(f"{where}: rule {rid!r} needs min and/or max")
+    if kind == "coverage":
+        _check_coverage(rid, data["level"], params, where)
+    return Rule(
+        id=rid, level=data["level"], kind=kind, title_zh=data["title_zh"],
+        title_en=data["title_en"], source=data["source"], severity=data.get("severity", "error"),
+        unit=data.get("unit", ""), params=params,
+    )
+
+
+def _check_coverage(rid: str, level: str, params: dict[str, Any], where: str) -> None:
+    """The fields of a coverage rule: one of radius_m/minutes, the mode, the share, the radius."""
+    if ("radius_m" in params) == ("minutes" in params):
+        raise ValueError(f"{where}: coverage rule {rid!r} needs radius_m or minutes (one of them)")
+    if params.get("mode", "straight") not in ("straight", "network"):
+        raise ValueError(f"{where}: coverage rule {rid!r}: mode must be 'straight' or 'network', "
+                         f"not {params['mode']!r}")
+    share = params.get("min_share", 1.0)
+    if not 0 <= share <= 1:
+        raise ValueError(f"{where}: coverage rule {rid!r}: min_share must be within 0–1, "
+                         f"got {share}")
+    try:
+        radius = coverage_radius(Rule(rid, level, "coverage", "", "", "", params=params))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: coverage rule {rid!r}: {exc}") from exc
+    if not radius > 0:
+        raise ValueError(f"{where}: coverage rule {rid!r}: the radius must be positive")
+
+
+def load_profile(name_or_path: str | Path | Profile = "national", *,
+                 _seen: tuple[str, ...] = ()) -> Profile:
+    """Load a built-in profile by name or a user's TOML file, resolving ``extends``.
+
+    Parameters
+    ----------
+    name_or_path
+        A built-in profile name (:func:`list_profiles`), the path of a ``.toml`` file, or a
+        :class:`Profile` (returned as is).
+
+    Returns
+    -------
+    Profile
+        The rules in order: the parent's (less ``disable``), a child rule with a parent
+        rule's id in the parent rule's place, then the child's own.
+
+    Examples
+    --------
+    >>> p = load_profile("national")
+    >>> p.rule("community.size").params["max"]
+    3000
+    """
+    if isinstance(name_or_path, Profile):
+        return name_or_path
+    data, where = _read(name_or_path)
+    head = data.get("profile", {})
+    pid = head.get("id") or Path(where).stem
+    if pid in _seen:
+        raise ValueError(f"profile {pid!r}: circular extends ({' -> '.join((*_seen, pid))})")
+    rules: list[Rule] = []
+    parent = head.get("extends")
+    if parent:
+        rules = list(load_profile(parent, _seen=(*_seen, pid)).rules)
+    disabled = set(head.get("disable", ()))
+    unknown = disabled - {r.id for r in rules}
+    if unknown:
+        raise ValueError(
+            f"{where}: disable names rules the parent does not have: {sorted(unknown)}"
+        )
+    rules = [r for r in rules if r.id not in disabled]
+    for i, item in enumerate(data.get("rules", [])):
+        rule = _rule(item, f"{where} [[rules]] #{i + 1}")
+        pos = next((j for j, r in enumerate(rules) if r.id == rule.id), None)
+        if pos is None:
+            rules.append(rule)
+        else:
+            rules[pos] = rule
+    ids = [r.id for r in rules]
+    if len(ids) != len(set(ids)):
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        raise ValueError(f"{where}: duplicate rule ids {dupes}")
+    return Profile(
+        id=pid, title_zh=head.get("title_zh", pid), title_en=head.get("title_en", pid),
+        rules=tuple(rules), description_zh=head.get("description_zh", ""),
+        description_en=head.get("description_en", ""), path=where, extends=parent or "",
+    )
