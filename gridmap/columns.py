@@ -2,7 +2,7 @@
 
 Planners' files name the same thing many ways (社区编码, 社区代码, SQBM …). Each
 layer kind has canonical columns (DESIGN.md "Canonical names"); a column is
-found by an explicit mapping first (``--map canonical=源列名``), then by the
+found by an explicit mapping first (``mapping={canonical: 源列名}``), then by the
 aliases below, compared after NFKC normalisation, case-folding and removing
 spaces, brackets and unit suffixes.
 
@@ -137,7 +137,7 @@ def _key(name: object) -> str:
 
 
 def parse_mapping(items: Mapping[str, str] | list[str] | None) -> dict[str, str]:
-    """Parse ``["households=住户数", …]`` (the CLI's ``--map``) into ``{canonical: source}``.
+    """Parse ``["households=住户数", …]`` (a list, as the command line gives it) into ``{canonical: source}``.
 
     Raises
     ------
@@ -152,7 +152,7 @@ def parse_mapping(items: Mapping[str, str] | list[str] | None) -> dict[str, str]
     for item in items:
         if "=" not in item:
             raise ValueError(
-                f"--map 参数 {item!r} 格式错误：应为 标准列名=源列名，例如 households=住户数 "
+                f"列映射 {item!r} 格式错误：应为 标准列名=源列名，例如 households=住户数 "
                 "(expected canonical=source, e.g. households=住户数)"
             )
         canonical, source = item.split("=", 1)

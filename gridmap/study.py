@@ -31,7 +31,7 @@ from gridmap.crs import (
 )
 from gridmap.io import read_layer, state_crs
 from gridmap.osm import walking_lines
-from gridmap.validation import KIND_ZH, check_layers, offset_hints, prepare_layer
+from gridmap.validation import KIND_ZH, _mapping, check_layers, offset_hints, prepare_layer
 
 __all__ = ["Study", "read_study", "load_config", "LAYER_KINDS"]
 
@@ -106,9 +106,10 @@ def _split_mapping(mapping: Mapping[str, Any] | list[str] | None, present: dict[
             known = [k for k in present if key in ALIASES[k]]
             problems.append(Problem(
                 "error", "mapping.column_missing",
-                f"--map {key}={source}：任何图层中都没有列 {source!r}",
+                f"{_mapping(key, source)}：任何图层中都没有列 {source!r}",
                 fix="检查列名；可写成 图层.标准列名=源列名，例如 grids.households=住户数"
-                + (f"（{key} 属于图层：{', '.join(known)}）" if known else ""), column=source))
+                + (f"（{key} 属于图层：{', '.join(known)}）" if known else ""), column=source,
+                param="mapping"))
         for kind in targets:
             per_kind[kind][key] = source
     return per_kind, problems
@@ -215,7 +216,8 @@ def read_study(
         raw["network"].attrs = attrs
         problems += found
     if "communities" not in raw and not problems:
-        problems.append(Problem("error", "layer.missing", "缺少社区图层", fix="用 --communities 指定社区边界文件"))
+        problems.append(Problem("error", "layer.missing", "缺少社区图层", fix="用 communities= 指定社区边界文件",
+                                param="communities"))
     present = {k: [str(c) for c in v.columns] for k, v in raw.items()}
     per_kind, map_problems = _split_mapping(mapping, present)
     problems += map_problems
@@ -228,24 +230,27 @@ def read_study(
         if gdf.crs is None:
             problems.append(Problem(
                 "error", "crs.missing", f"{KIND_ZH[kind]}图层没有坐标系信息（缺少 .prj 或 CRS）",
-                fix="用 --crs 指定，例如 --crs EPSG:4549（CGCS2000 3度带 120E）或 --crs EPSG:4490",
-                file=str(src.get("file", "")), layer=str(src.get("layer") or "")))
+                fix='用 crs= 指定，例如 crs="EPSG:4549"（CGCS2000 3度带 120E）或 crs="EPSG:4490"',
+                file=str(src.get("file", "")), layer=str(src.get("layer") or ""), param="crs"))
         layer, found = prepare_layer(gdf, kind, mapping=per_kind.get(kind))
         problems += found
         layers[kind] = layer
         if kind == "facilities" and facilities_crs is None and gdf.crs is not None and gdf.crs.is_geographic:
             problems.append(Problem(
                 "warning", "crs.maybe_gcj02",
-                "设施图层为经纬度坐标且未声明 --facilities-crs；若设施点来自高德/腾讯（GCJ-02）或百度（BD-09）地图，坐标偏移100–700米",
-                fix="来自网络地图的 POI 请加 --facilities-crs gcj02 或 bd09",
-                file=str(src.get("file", "")), layer=str(src.get("layer") or "")))
+                "设施图层为经纬度坐标且未声明 facilities_crs=；若设施点来自高德/腾讯（GCJ-02）"
+                "或百度（BD-09）地图，坐标偏移100–700米",
+                fix='来自网络地图的 POI 请加 facilities_crs="gcj02" 或 facilities_crs="bd09"',
+                file=str(src.get("file", "")), layer=str(src.get("layer") or ""), param="facilities_crs"))
     if any(p.severity == "error" for p in problems):
         raise InputError(problems)
 
     try:
         target = metric_crs(layers["communities"], crs=metric)
-    except ValueError as exc:  # GeographicCRSError included: a --metric-crs that is not metric-true
-        raise InputError(problems + [Problem("error", "crs.metric", str(exc), fix="换用数据所在的 CGCS2000 高斯-克吕格 3 度带，或不指定 --metric-crs（自动选择）")]) from exc
+    except ValueError as exc:  # GeographicCRSError included: a metric= that is not metric-true
+        raise InputError(problems + [Problem(
+            "error", "crs.metric", str(exc), param="metric",
+            fix="换用数据所在的 CGCS2000 高斯-克吕格 3 度带，或不指定 metric=（自动选择）")]) from exc
     problems += _scale_problems(layers["communities"], target, sources["communities"])
     crss = {kind: layer.crs for kind, layer in layers.items()}
     target_wkt = target.to_wkt()
@@ -337,9 +342,9 @@ def _scale_problems(communities: GeoDataFrame, target: pyproj.CRS, source: dict)
         f"社区图层的坐标系 {crs_label(own)} 在数据所在位置比例失真 {err:.1%}（{detail}；上限 {MAX_SCALE_ERROR:.1%}），"
         f"不适合量算：已改用 {crs_label(target)} 计算所有长度和面积 "
         f"(the layer's CRS is {err:.1%} off true scale here; lengths and areas are measured in {crs_label(target)})",
-        fix=f"无需处理；如需指定量算坐标系用 --metric-crs EPSG:{target.to_epsg() or '45xx'}，"
+        fix=f'无需处理；如需指定量算坐标系用 metric="EPSG:{target.to_epsg() or "45xx"}"，'
         "或在 GIS 中把数据重新投影到 CGCS2000 高斯-克吕格坐标系后再导入 (or reproject the data)",
-        file=str(source.get("file", "")), layer=str(source.get("layer") or ""))]
+        file=str(source.get("file", "")), layer=str(source.get("layer") or ""), param="metric")]
 
 
 def load_config(path: str | Path) -> dict:

@@ -17,6 +17,7 @@ import shapely
 from geopandas import GeoDataFrame, GeoSeries
 
 from gridmap._errors import Problem
+from gridmap.assign import locate_points
 from gridmap.columns import (
     ALIASES,
     COUNT_COLUMNS,
@@ -32,6 +33,7 @@ from gridmap.columns import (
     find_columns,
     problems_from_bad,
 )
+from gridmap.crs import from_geographic, to_geographic
 from gridmap.facilities import normalise_types
 
 __all__ = ["prepare_layer", "check_layers", "ID_COLUMN", "KIND_ZH"]
@@ -78,7 +80,7 @@ def prepare_layer(
     kind
         ``communities``, ``grids``, ``households``, ``facilities`` or ``network``.
     mapping
-        Explicit ``{canonical: source column}`` (the CLI's ``--map``).
+        Explicit ``{canonical: source column}`` (``read_study(mapping=...)``).
 
     Returns
     -------
@@ -111,16 +113,19 @@ def prepare_layer(
     for canonical, source in missing_explicit.items():
         problems.append(Problem(
             "error", "mapping.column_missing",
-            f"--map {canonical}={source}：{KIND_ZH[kind]}图层中没有列 {source!r}；现有列：{', '.join(map(str, columns))}",
-            fix=f"检查列名拼写，例如 --map {canonical}={columns[0] if columns else '列名'}", **where, column=source))
+            f"{_mapping(canonical, source)}：{KIND_ZH[kind]}图层中没有列 {source!r}；"
+            f"现有列：{', '.join(map(str, columns))}",
+            fix=f"检查列名拼写，例如 {_mapping(canonical, columns[0] if columns else '列名')}",
+            **where, column=source, param="mapping"))
     for canonical in REQUIRED[kind]:
         if canonical not in found and canonical not in missing_explicit:
             tried = ", ".join(ALIASES[kind][canonical])
             problems.append(Problem(
                 "error", "column.missing",
                 f"{KIND_ZH[kind]}图层缺少必需列 {canonical}（已尝试别名：{tried}）；现有列：{', '.join(map(str, columns))}",
-                fix=f"用 --map {canonical}=你的列名 指定 (name the column with --map {canonical}=<column>)",
-                **where, column=canonical))
+                fix=f"用 {_mapping(canonical, '你的列名')} 指定 "
+                f"(name the column with {_mapping(canonical, '<column>')})",
+                **where, column=canonical, param="mapping"))
     out = GeoDataFrame(
         {canonical: gdf[source].to_numpy() for canonical, source in found.items()},
         geometry=gdf.geometry.to_numpy(), crs=gdf.crs, index=gdf.index.copy(),
@@ -260,8 +265,8 @@ def _nothing_usable(out: GeoDataFrame, kind: str, where: dict, found: Mapping[st
                         **where)]
     if kind == "households" and "households" in out.columns and out["households"].isna().all():
         return [Problem("error", "value.households.none", f"户数图层的 {len(out)} 条记录都没有可用的户数",
-                        fix="检查户数列（或用 --map households=列名 指定正确的列）",
-                        **where, column=str(found.get("households", "households")))]
+                        fix=f"检查户数列（或用 {_mapping('households', '列名')} 指定正确的列）",
+                        **where, column=str(found.get("households", "households")), param="mapping")]
     return []
 
 
@@ -300,8 +305,9 @@ def check_layers(layers: Mapping[str, GeoDataFrame]) -> list[Problem]:
         problems.append(Problem(
             "error", "crs.no_overlap",
             f"{KIND_ZH[kind]}图层与社区图层完全不重叠（中心相距 {np.hypot(dx, dy) / 1000:,.1f} km）。{hint}",
-            fix="用 --crs / --facilities-crs 指定该文件的真实坐标系 (state the file's real CRS)",
-            file=str(src.get("file", "")), layer=str(src.get("layer") or KIND_ZH[kind])))
+            fix=f"用 {_CRS_PARAM.get(kind, 'crs')}= 指定该文件的真实坐标系 (state the file's real CRS)",
+            file=str(src.get("file", "")), layer=str(src.get("layer") or KIND_ZH[kind]),
+            param=_CRS_PARAM.get(kind, "crs")))
     return problems
 
 
@@ -323,12 +329,17 @@ def _misalignment_hint(dx: float, dy: float, lb, bx) -> str:
 OFFSET_MIN_OUTSIDE = 0.01
 #: records sampled for the test (deterministic): enough for ±0.5 percentage points
 OFFSET_SAMPLE = 20_000
-_FLAG = {"households": "--households-crs", "facilities": "--facilities-crs"}
+#: the read_study keyword stating the CRS of a layer kind (``crs`` states every layer's)
+_CRS_PARAM = {"households": "households_crs", "facilities": "facilities_crs"}
+
+
+def _mapping(canonical: str, source: str) -> str:
+    """``mapping={"households": "住户数"}``: a column mapping as a ``read_study`` keyword."""
+    return f'mapping={{"{canonical}": "{source}"}}'
 
 
 def _outside_share(points: GeoSeries, weights: np.ndarray, communities: GeoDataFrame) -> float:
-    from gridmap.assign import locate_points
-
+    """Share of the weights whose point lies outside every community."""
     out = locate_points(points, communities.geometry) < 0
     total = weights.sum()
     return float(weights[out].sum() / total) if total > 0 else 0.0
@@ -345,12 +356,10 @@ def offset_hints(layers: Mapping[str, GeoDataFrame], lonlat: set[str]) -> list[P
     web map; when they were read as lon/lat). When a conversion at least halves
     the share outside (and by at least one percentage point), the warning names
     the likely culprit, the shift it would undo (GCJ-02: 100–700 m in China) and
-    the fix (``--households-crs gcj02``, ``--facilities-crs gcj02``, or
+    the fix (``households_crs="gcj02"``, ``facilities_crs="gcj02"``, or
     ``crs = "gcj02"`` for the layer in gridmap.toml). ``layers`` are in one
     metric CRS; nothing is changed.
     """
-    from gridmap.crs import from_geographic, to_geographic
-
     problems: list[Problem] = []
     comm = layers.get("communities")
     if comm is None or len(comm) == 0:
@@ -399,11 +408,12 @@ def _offset_problem(kind, culprit, layer, pseudo, before, after, shift) -> Probl
     name = {"gcj02": "GCJ-02", "bd09": "BD-09"}[pseudo]
     maps = "高德/腾讯" if pseudo == "gcj02" else "百度"
     what = "住户" if kind == "households" else "记录"
-    flag = _FLAG.get(culprit)
-    fix = (f"若坐标来自网络地图，加 {flag} {pseudo}" if flag else "若坐标来自网络地图") + \
+    param = _CRS_PARAM.get(culprit, "")
+    keyword = f'{param}="{pseudo}"'
+    fix = (f"若坐标来自网络地图，加 {keyword}" if param else "若坐标来自网络地图") + \
         f"（或在 gridmap.toml 中写 {culprit} = {{ path = \"…\", crs = \"{pseudo}\" }}），坐标会先纠偏再计算"
-    if flag:
-        fix += f" (add {flag} {pseudo})"
+    if param:
+        fix += f" (add {keyword})"
     src = _src(layer)
     return Problem(
         "warning", "crs.maybe_gcj02",
@@ -412,6 +422,6 @@ def _offset_problem(kind, culprit, layer, pseudo, before, after, shift) -> Probl
         f"{KIND_ZH[culprit]}图层很可能是 {name} 坐标却标注为 WGS84/CGCS2000 "
         f"(the {culprit} layer looks like {name} web-map coordinates labelled WGS84: {before:.1%} of the {kind} "
         f"outside every community, {after:.1%} after converting)",
-        fix=fix, file=str(src.get("file", "")), layer=str(src.get("layer") or KIND_ZH[culprit]),
+        fix=fix, file=str(src.get("file", "")), layer=str(src.get("layer") or KIND_ZH[culprit]), param=param,
         extra={"kind": culprit, "tested": kind, "outside_before": before, "outside_after": after, "shift_m": shift,
                "crs": pseudo})
