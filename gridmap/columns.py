@@ -203,7 +203,7 @@ def find_columns(
             used.add(source)
         else:
             missing[canonical] = source
-    keyed = {}
+    keyed: dict[str, str] = {}
     for col in columns:
         keyed.setdefault(_key(col), col)
     # DBF field names hold 10 bytes: UTF-8 Chinese names arrive cut ("网格编码" -> "网格编")
@@ -212,13 +212,13 @@ def find_columns(
         if canonical in found or canonical in missing:
             continue
         for candidate in (canonical, *names):
-            col = keyed.get(_key(candidate))
-            if col is None:
+            match = keyed.get(_key(candidate))
+            if match is None:
                 full = _key(candidate)
-                col = next((c for k, c in cut.items() if len(k) >= 3 and full.startswith(k) and full != k), None)
-            if col is not None and col not in used:
-                found[canonical] = col
-                used.add(col)
+                match = next((c for k, c in cut.items() if len(k) >= 3 and full.startswith(k) and full != k), None)
+            if match is not None and match not in used:
+                found[canonical] = match
+                used.add(match)
                 break
     return found, missing
 

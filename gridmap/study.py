@@ -13,7 +13,7 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import pyproj
 from geopandas import GeoDataFrame
@@ -33,10 +33,10 @@ from gridmap.io import read_layer, state_crs
 from gridmap.osm import walking_lines
 from gridmap.validation import KIND_ZH, _mapping, check_layers, offset_hints, prepare_layer
 
-__all__ = ["Study", "read_study", "load_config", "LAYER_KINDS"]
+__all__ = ["Study", "read_study", "load_config", "read_toml", "LAYER_KINDS"]
 
 LAYER_KINDS = ("communities", "grids", "households", "facilities", "network")
-LayerSpec = str | Path | GeoDataFrame | Mapping[str, Any] | None
+LayerSpec: TypeAlias = str | Path | GeoDataFrame | Mapping[str, Any] | None
 
 
 @dataclass
@@ -68,6 +68,7 @@ class Study:
     households_method: str = "largest"
 
     def layers(self) -> dict[str, GeoDataFrame]:
+        """The layers present, by kind (``communities`` first)."""
         return {k: getattr(self, k) for k in LAYER_KINDS if getattr(self, k) is not None}
 
     def __repr__(self) -> str:
@@ -78,7 +79,7 @@ class Study:
 def _split_mapping(mapping: Mapping[str, Any] | list[str] | None, present: dict[str, list[str]]) -> tuple[dict, list[Problem]]:
     """Route ``{canonical: source}`` / ``{"grids.canonical": source}`` / ``{kind: {...}}`` to layers."""
     per_kind: dict[str, dict[str, str]] = {k: {} for k in LAYER_KINDS}
-    problems = []
+    problems: list[Problem] = []
     if mapping is None:
         return per_kind, problems
     flat: dict[str, str] = {}
@@ -369,13 +370,7 @@ def load_config(path: str | Path) -> dict:
         households = "住户数"
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError(Problem("error", "config.missing", f"配置文件不存在：{path}", file=str(path)))
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(Problem("error", "config.invalid", f"配置文件无法解析：{exc}", file=str(path),
-                                 fix="检查 TOML 语法（字符串要加引号，表名用 [ ]）")) from exc
+    data = read_toml(path)
     _check_config_keys(data, path)
     study = dict(data.get("study", {}))
     layers = dict(data.get("layers", {}))
@@ -387,3 +382,39 @@ def load_config(path: str | Path) -> dict:
         kwargs["mapping"] = data["map"]
     kwargs["base"] = path.parent
     return kwargs
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file (UTF-8), such as a study's ``gridmap.toml``, into a dict.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+
+    Returns
+    -------
+    dict
+        The tables and keys as parsed (nothing validated: :func:`load_config` checks a study's).
+
+    Raises
+    ------
+    InputError
+        The file is missing (``config.missing``) or not valid TOML (``config.invalid``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     config = Path(folder) / "gridmap.toml"
+    ...     _ = config.write_text('dashboard = { basemap = "tiles/{z}/{x}/{y}.png" }', encoding="utf-8")
+    ...     read_toml(config)["dashboard"]
+    {'basemap': 'tiles/{z}/{x}/{y}.png'}
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(Problem("error", "config.missing", f"配置文件不存在：{path}", file=str(path)))
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(Problem("error", "config.invalid", f"配置文件无法解析：{exc}", file=str(path),
+                                 fix="检查 TOML 语法（字符串要加引号，表名用 [ ]）")) from exc

@@ -10,6 +10,7 @@ when any is an error. Inputs are never modified: every function returns copies.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -99,7 +100,7 @@ def prepare_layer(
     (['330106001001'], [1200.0], [])
     """
     src = _src(gdf)
-    where = {"file": str(src.get("file", "")), "layer": str(src.get("layer") or KIND_ZH[kind])}
+    where: dict[str, Any] = {"file": str(src.get("file", "")), "layer": str(src.get("layer") or KIND_ZH[kind])}
     problems: list[Problem] = []
     columns = [c for c in gdf.columns if c != gdf.geometry.name]
     if len(gdf) == 0:
@@ -284,7 +285,7 @@ def check_layers(layers: Mapping[str, GeoDataFrame]) -> list[Problem]:
     swapped lon/lat, GCJ-02 vs CGCS2000, a wrong Gauss-Krüger zone or a missing
     zone prefix.
     """
-    problems = []
+    problems: list[Problem] = []
     base = layers.get("communities")
     if base is None or len(base) == 0:
         return problems
@@ -396,6 +397,7 @@ def offset_hints(layers: Mapping[str, GeoDataFrame], lonlat: set[str]) -> list[P
                 if best is None or after < best[2]:
                     shift = float(np.median(shapely.distance(np.asarray(moved.values), np.asarray(pts.values))))
                     best = (culprit, pseudo, after, shift)
+        assert best is not None  # the kind or the communities were read as lon/lat
         culprit, pseudo, after, shift = best
         if after > before / 2 or before - after < 0.01 or (culprit == "communities" and blamed_communities):
             continue

@@ -267,6 +267,9 @@ def _suggest_gk(data: Any) -> str:
             crs, bounds = data.crs, data.total_bounds
         else:
             crs, bounds = data
-        return f"EPSG:{gk_zone_crs(_lonlat_centre(parse_crs(crs), bounds)).to_epsg()}"
+        parsed = parse_crs(crs)
+        if not isinstance(parsed, pyproj.CRS):
+            return "EPSG:45xx"
+        return f"EPSG:{gk_zone_crs(_lonlat_centre(parsed, bounds)).to_epsg()}"
     except Exception:  # only a hint in an error message
         return "EPSG:45xx"

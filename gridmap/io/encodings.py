@@ -199,8 +199,8 @@ def detect_dbf_encoding(
     >>> import io
     >>> header = bytes([3, 0, 0, 0]) + (1).to_bytes(4, "little")
     >>> header += (65).to_bytes(2, "little") + (9).to_bytes(2, "little") + bytes(20)
-    >>> field = b"NAME".ljust(11, b"\\0") + b"C" + bytes(4) + bytes([8]) + bytes(15)
-    >>> dbf = header + field + b"\\r" + b" " + "苏州".encode("gbk").ljust(8)
+    >>> field = b"NAME" + bytes(7) + b"C" + bytes(4) + bytes([8]) + bytes(15)
+    >>> dbf = header + field + bytes([13]) + b" " + "苏州".encode("gbk").ljust(8)
     >>> detect_dbf_encoding(io.BytesIO(dbf))
     ('GBK', 'bytes')
     """

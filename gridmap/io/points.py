@@ -130,7 +130,7 @@ def _points_from_table(
             file=shown,
             layer=layer,
         )
-    if x is not None:
+    if x is not None and y is not None:
         for col in (x, y):
             if col not in columns:
                 raise _fail(
@@ -280,7 +280,7 @@ def _check_lonlat(
                 )
             )
     if problems:
-        problems.sort(key=lambda p: p.row)
+        problems.sort(key=lambda p: (p.row,))
         raise InputError(problems)
 
 

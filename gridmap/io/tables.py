@@ -2,7 +2,7 @@
 
 A CSV's encoding is its BOM, else UTF-8, else GB18030 (a superset of GBK),
 else charset-normalizer's guess; its separator is the most frequent of
-``, \\t ; |`` in the header row. Every cell is read as text, then
+comma, tab, semicolon and bar in the header row. Every cell is read as text, then
 :func:`_infer_numbers` turns all-numeric columns back into numbers except
 codes (编码, 代码, 编号, id, leading zeros).
 """
