@@ -20,7 +20,14 @@ from pyproj.exceptions import CRSError
 from gridmap._errors import GeographicCRSError
 from gridmap.crs.parse import crs_label, parse_crs
 
-__all__ = ["gk_zone_crs", "is_metric", "metric_crs", "scale_error", "scale_factors", "MAX_SCALE_ERROR"]
+__all__ = [
+    "gk_zone_crs",
+    "is_metric",
+    "metric_crs",
+    "scale_error",
+    "scale_factors",
+    "MAX_SCALE_ERROR",
+]
 
 
 # CGCS2000 3-degree Gauss-Krüger, "CM" variants: EPSG:4534 (75E) ... 4554 (135E).
@@ -133,7 +140,18 @@ def scale_error(crs: Any, data: Any) -> float:
 
 
 def scale_factors(crs: Any, data: Any) -> pyproj.proj.Factors | None:
-    """PROJ's scale factors of ``crs`` at the centre of ``data`` (see :func:`scale_error`), or None."""
+    """PROJ's scale factors of ``crs`` at the centre of ``data`` (see :func:`scale_error`).
+
+    Parameters
+    ----------
+    crs, data
+        As for :func:`scale_error`.
+
+    Returns
+    -------
+    pyproj.proj.Factors or None
+        None when the CRS is not projected or PROJ cannot tell.
+    """
     parsed = parse_crs(crs)
     if not isinstance(parsed, pyproj.CRS) or not _horizontal(parsed).is_projected:
         return None
@@ -203,7 +221,8 @@ def metric_crs(data: Any, *, crs: Any = None) -> pyproj.CRS:
 
     Examples
     --------
-    >>> metric_crs(("EPSG:3857", (13435000, 3670000, 13465000, 3690000))).to_epsg()  # Suzhou in Web Mercator
+    >>> suzhou = ("EPSG:3857", (13435000, 3670000, 13465000, 3690000))  # in Web Mercator
+    >>> metric_crs(suzhou).to_epsg()
     4549
     """
     if crs is not None:

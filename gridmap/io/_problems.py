@@ -19,7 +19,7 @@ def _problem(
     param: str = "",
     **extra: Any,
 ) -> Problem:
-    """An error-severity :class:`Problem` naming where it is (``extra``: machine-readable detail)."""
+    """An error :class:`Problem` naming where it is (``extra``: machine-readable detail)."""
     return Problem(
         "error",
         code,

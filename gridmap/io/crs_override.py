@@ -72,7 +72,7 @@ def state_crs(
 
 
 def _apply_crs(gdf: Any, parsed: pyproj.CRS | str, info: dict, shown: str) -> tuple[Any, dict]:
-    """Set (or, for GCJ-02/BD-09, convert to WGS84) the CRS; ``info["crs_from"]`` says "override"."""
+    """Set (or, for GCJ-02/BD-09, convert to WGS84) the CRS; ``crs_from`` becomes "override"."""
     if isinstance(parsed, str):  # "gcj02" / "bd09": web-map offsets, convert
         bounds = gdf.total_bounds
         if len(gdf) and not (

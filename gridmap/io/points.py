@@ -257,7 +257,8 @@ def _check_lonlat(
             "coordinates.not_lonlat",
             f"列 {xcol!r}/{ycol!r} 应为经纬度，但多数值超出经纬度范围（中位数 {mx:.6g}, {my:.6g}），"
             "像是投影坐标",
-            'If these are projected coordinates, pass crs= naming the projection (crs="EPSG:45xx").',
+            "If these are projected coordinates, pass crs= naming the projection "
+            '(crs="EPSG:45xx").',
             file=shown,
             layer=layer,
             column=f"{xcol}, {ycol}",

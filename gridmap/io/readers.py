@@ -144,7 +144,7 @@ def read_layer(
 def _read_frame(
     file: Path, fmt: str, layer: str | None, encoding: str | None, shown: str
 ) -> tuple[Any, dict]:
-    """The layer as its format's reader gives it (a table has no geometry yet), and what was learnt."""
+    """The layer as its format's reader gives it (a table: no geometry yet), and what was learnt."""
     if fmt in _VECTOR_FORMATS:
         frame, info = _read_vector(file, fmt, layer, encoding, shown)
     elif fmt == "geoparquet":

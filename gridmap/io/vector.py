@@ -75,7 +75,8 @@ def _decode_wkb(wkb: Any, shown: str, layer: str | None) -> tuple[np.ndarray, li
             f"第 {pos + 1} 条记录的几何无法读取（{reason}）"
             + ("，已闭合其环后使用" if kept else "，已舍弃该几何（记录保留，不参与空间分析）"),
             "在 QGIS 中修复该要素（矢量 > 几何工具 > 修复几何）后重新导出 "
-            "(repair the feature in QGIS: Vector > Geometry Tools > Fix Geometries, and export again)",
+            "(repair the feature in QGIS: Vector > Geometry Tools > Fix Geometries, "
+            "and export again)",
             file=shown, layer=layer, row=pos + 1, reason=reason,
         )
         problems.append(replace(problem, severity="info" if kept else "warning"))
@@ -99,11 +100,14 @@ def _read_broken_geometries(
     """
     try:
         frame = pyogrio.read_dataframe(file, layer=layer, encoding=encoding, read_geometry=False)
-        meta, _fids, wkb, _fields = pyogrio.raw.read(file, layer=layer, encoding=encoding, columns=[])
+        meta, _fids, wkb, _fields = pyogrio.raw.read(
+            file, layer=layer, encoding=encoding, columns=[]
+        )
     except (DataSourceError, DataLayerError, OSError, ValueError, UnicodeDecodeError) as exc:
         raise _unreadable(shown, layer, exc) from exc
     geoms, problems = _decode_wkb(wkb, shown, layer)
-    gdf = geopandas.GeoDataFrame(frame, geometry=geopandas.GeoSeries(geoms, index=frame.index), crs=meta.get("crs"))
+    geometry = geopandas.GeoSeries(geoms, index=frame.index)
+    gdf = geopandas.GeoDataFrame(frame, geometry=geometry, crs=meta.get("crs"))
     gdf.attrs["problems"] = problems
     return gdf
 
@@ -222,7 +226,7 @@ def _geojson_crs_wkt(file: Path) -> str | None:
 
 
 def _apply_crs_wkt(frame: Any, info: dict, wkt: str, shown: str) -> tuple[Any, dict]:
-    """Label the frame with a GeoJSON's ``crs_wkt`` (``info["crs_from"]`` says so when it differs)."""
+    """Label the frame with a GeoJSON's ``crs_wkt`` (``crs_from`` says so when it differs)."""
     try:
         stated = pyproj.CRS.from_user_input(wkt)
     except pyproj.exceptions.CRSError as exc:
@@ -255,12 +259,14 @@ def _read_parquet(file: Path, shown: str) -> tuple[Any, dict]:
             geo = json.loads(table.schema.metadata[b"geo"])
             column = geo["primary_column"]
             frame = table.drop([column]).to_pandas()
-            geoms, problems = _decode_wkb(table.column(column).to_numpy(zero_copy_only=False), shown, None)
+            wkb = table.column(column).to_numpy(zero_copy_only=False)
+            geoms, problems = _decode_wkb(wkb, shown, None)
         except (*errors, KeyError, ValueError) as exc:
             raise _unreadable(shown, None, exc) from exc
         crs = geo.get("columns", {}).get(column, {}).get("crs", "OGC:CRS84")
         crs = pyproj.CRS.from_json_dict(crs) if isinstance(crs, dict) else crs
-        frame = geopandas.GeoDataFrame(frame, geometry=geopandas.GeoSeries(geoms, index=frame.index), crs=crs)
+        geometry = geopandas.GeoSeries(geoms, index=frame.index)
+        frame = geopandas.GeoDataFrame(frame, geometry=geometry, crs=crs)
         frame.attrs["problems"] = problems
     except ValueError as exc:
         if "geo" not in str(exc).lower():  # only "no geo metadata" falls back to a table
