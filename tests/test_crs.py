@@ -21,8 +21,8 @@ from shapely.geometry import (
     box,
 )
 
+from gridmap import GeographicCRSError
 from gridmap import crs as gcrs
-from gridmap._errors import GeographicCRSError
 
 GEOD = pyproj.Geod(ellps="WGS84")
 
@@ -681,5 +681,6 @@ def test_study_in_web_mercator_is_measured_in_the_gk_zone_with_a_warning():
     study = gridmap.read_study(ref.communities.to_crs(3857).reset_index())
     assert study.crs.to_epsg() == 4549
     warn = next(p for p in study.problems if p.code == "crs.not_true_scale")
-    assert warn.severity == "warning" and "EPSG:3857" in warn.message and 'metric="EPSG:4549"' in warn.fix
+    assert warn.severity == "warning" and "EPSG:3857" in warn.message
+    assert 'metric="EPSG:4549"' in warn.fix
     assert study.communities.area.sum() == pytest.approx(ref.communities.area.sum(), rel=1e-4)

@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 from shapely import Point
 
 import gridmap
-from gridmap import datasets
-from gridmap._errors import InputError
+from gridmap import InputError, datasets
 from gridmap.cli import main
 from gridmap.columns import PLAUSIBLE_MAX, clean_counts
 from gridmap.crs import from_geographic
@@ -216,7 +215,8 @@ def test_bd09_facilities_are_recognised_as_bd09():
     cfg.pop("facilities_crs")
     study = gridmap.read_study(**cfg)
     hint = [p for p in study.problems if p.code == "crs.maybe_gcj02"]
-    assert len(hint) == 1 and hint[0].extra["crs"] == "bd09" and 'facilities_crs="bd09"' in hint[0].fix
+    assert len(hint) == 1 and hint[0].extra["crs"] == "bd09"
+    assert 'facilities_crs="bd09"' in hint[0].fix
 
 
 def test_outside_households_without_an_offset_get_no_hint(layers):
