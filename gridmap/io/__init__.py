@@ -11,7 +11,7 @@ coordinate columns. It deals with the traps of Chinese government data:
   projected X/Y columns without a coordinate system;
 - GCJ-02 / BD-09 coordinates (converted to WGS84 when ``crs="gcj02"``/``"bd09"``).
 
-Every failure raises :class:`~gridmap._errors.InputError` naming the file,
+Every failure raises :class:`gridmap.InputError` naming the file,
 layer, column and row, and how to fix it. Inputs are only ever read.
 
 The result always has a fresh ``RangeIndex``, its geometry column is named
