@@ -16,9 +16,25 @@ __all__ = ["Problem", "InputError", "GeographicCRSError", "format_problems"]
 class Problem:
     """One problem in the input.
 
-    ``severity`` is ``"error"`` (the input is unusable), ``"warning"`` (the run
-    goes on; the problem is reported) or ``"info"`` (a repair that was made).
-    ``row`` is the source row label (the pandas index of the layer as read).
+    Attributes
+    ----------
+    severity : str
+        ``"error"`` (the input is unusable), ``"warning"`` (the run goes on; the
+        problem is reported) or ``"info"`` (a repair that was made).
+    code : str
+        A stable identifier such as ``"crs.missing"``.
+    message, fix : str
+        What is wrong and how to fix it (Chinese, often with English).
+    file, layer, column : str
+        Where the problem is ("" when it is not about one).
+    row : object
+        The source row label (the pandas index of the layer as read), or None.
+    extra : dict
+        Machine-readable detail (not compared, not printed).
+    param : str
+        The API parameter the fix is about (e.g. ``"households_crs"``), or "".
+        Messages name it as a keyword (``households_crs="gcj02"``); the command
+        line prints its flag instead (``--households-crs gcj02``).
     """
 
     severity: str
@@ -30,8 +46,10 @@ class Problem:
     column: str = ""
     row: object = None
     extra: dict = field(default_factory=dict, compare=False)
+    param: str = ""
 
     def where(self) -> str:
+        """File, layer, column and row, as far as they are known (Chinese labels)."""
         parts = []
         if self.file:
             parts.append(f"文件 {self.file}")
@@ -53,21 +71,37 @@ class Problem:
         return text
 
     def to_dict(self) -> dict:
+        """The fields as a dict, ``row`` as text (for tables and JSON)."""
         d = asdict(self)
         d["row"] = None if self.row is None else str(self.row)
         return d
 
 
 def format_problems(problems: list[Problem]) -> str:
-    """One line per problem, errors first."""
+    """One line per problem, errors first.
+
+    Parameters
+    ----------
+    problems : list of Problem
+
+    Returns
+    -------
+    str
+    """
     order = {"error": 0, "warning": 1, "info": 2}
     return "\n".join(str(p) for p in sorted(problems, key=lambda p: order.get(p.severity, 3)))
 
 
 class InputError(ValueError):
-    """The input cannot be used. ``problems`` lists every problem found."""
+    """The input cannot be used. ``problems`` lists every problem found.
 
-    def __init__(self, problems: list[Problem] | Problem | str):
+    Parameters
+    ----------
+    problems : list of Problem, Problem or str
+        Every problem found; a string becomes one error with the code ``"input"``.
+    """
+
+    def __init__(self, problems: list[Problem] | Problem | str) -> None:
         if isinstance(problems, str):
             problems = [Problem("error", "input", problems)]
         elif isinstance(problems, Problem):

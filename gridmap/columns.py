@@ -2,7 +2,7 @@
 
 Planners' files name the same thing many ways (社区编码, 社区代码, SQBM …). Each
 layer kind has canonical columns (DESIGN.md "Canonical names"); a column is
-found by an explicit mapping first (``--map canonical=源列名``), then by the
+found by an explicit mapping first (``mapping={canonical: 源列名}``), then by the
 aliases below, compared after NFKC normalisation, case-folding and removing
 spaces, brackets and unit suffixes.
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -41,7 +41,8 @@ __all__ = [
 #: canonical column -> aliases, per layer kind. The canonical name itself always matches.
 ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     "communities": {
-        "community_id": ("社区编码", "社区代码", "社区编号", "社区代号", "社区id", "社区标识码", "sqbm", "code", "community_code", "编码", "代码"),
+        "community_id": ("社区编码", "社区代码", "社区编号", "社区代号", "社区id", "社区标识码", "sqbm",
+                         "code", "community_code", "编码", "代码"),
         "name": ("社区名称", "社区名", "社区", "名称", "居委会名称", "community", "community_name"),
         "street": ("街道", "所属街道", "街道名称", "街道办", "乡镇街道", "所属片区", "street"),
         "sparse": ("居民分散", "居民比较分散", "是否分散", "分散", "sparse"),
@@ -104,8 +105,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 #: The largest believable count per record, by layer kind and canonical column. A larger value is a
 #: typing or export error (1e12 households in one building), never data: it is reported with file,
 #: layer, column and row and treated as missing ("not assessed"), never summed. Chosen with a wide
-#: margin above the largest real units: a 30-storey tower of 4 units per floor per entrance holds a few
-#: hundred households, the largest 小区 a few thousand; a 网格 is sized at 300–500 户 and even the
+#: margin above the largest real units: a 30-storey tower of 4 units per floor per entrance holds
+#: a few hundred households, the largest 小区 a few thousand; a 网格 is sized at 300–500 户 and even the
 #: largest 社区 stays far below 100,000 户.
 PLAUSIBLE_MAX: dict[str, dict[str, int]] = {
     "households": {"households": 10_000},  # per building / 小区 record
@@ -123,7 +124,8 @@ RATE_COLUMNS = frozenset(
     {"health_record_rate", "security_rate", "satisfaction_rate", "safety_satisfaction_rate",
      "mediation_rate", "mediation_success_rate", "party_volunteer_rate"}
 )
-NUMBER_COLUMNS = frozenset({"floor_area_m2", "outdoor_area_m2", "activity_floor_area_m2", "funding_10k_yuan", "party_funding_10k_yuan"})
+NUMBER_COLUMNS = frozenset({"floor_area_m2", "outdoor_area_m2", "activity_floor_area_m2",
+                            "funding_10k_yuan", "party_funding_10k_yuan"})
 FLAG_COLUMNS = frozenset({"sparse", "old_estate"})
 
 _STRIP = re.compile(r"[\s_\-—·•/\\()（）\[\]【】{}:：]+")
@@ -137,7 +139,18 @@ def _key(name: object) -> str:
 
 
 def parse_mapping(items: Mapping[str, str] | list[str] | None) -> dict[str, str]:
-    """Parse ``["households=住户数", …]`` (the CLI's ``--map``) into ``{canonical: source}``.
+    """Parse ``["households=住户数", …]`` (a list, as a command line gives it) into a dict.
+
+    Parameters
+    ----------
+    items : list of str, mapping or None
+        ``canonical=source`` strings, or a mapping (returned with keys and values stripped).
+
+    Returns
+    -------
+    dict
+        ``{canonical: source}``.
+
 
     Raises
     ------
@@ -152,7 +165,7 @@ def parse_mapping(items: Mapping[str, str] | list[str] | None) -> dict[str, str]
     for item in items:
         if "=" not in item:
             raise ValueError(
-                f"--map 参数 {item!r} 格式错误：应为 标准列名=源列名，例如 households=住户数 "
+                f"列映射 {item!r} 格式错误：应为 标准列名=源列名，例如 households=住户数 "
                 "(expected canonical=source, e.g. households=住户数)"
             )
         canonical, source = item.split("=", 1)
@@ -203,22 +216,24 @@ def find_columns(
             used.add(source)
         else:
             missing[canonical] = source
-    keyed = {}
+    keyed: dict[str, str] = {}
     for col in columns:
         keyed.setdefault(_key(col), col)
     # DBF field names hold 10 bytes: UTF-8 Chinese names arrive cut ("网格编码" -> "网格编")
-    cut = {_key(c): c for c in columns if 7 <= len(str(c).encode("utf-8")) <= 10 and not str(c).isascii()}
+    cut = {_key(c): c for c in columns
+           if 7 <= len(str(c).encode("utf-8")) <= 10 and not str(c).isascii()}
     for canonical, names in aliases.items():
         if canonical in found or canonical in missing:
             continue
         for candidate in (canonical, *names):
-            col = keyed.get(_key(candidate))
-            if col is None:
+            match = keyed.get(_key(candidate))
+            if match is None:
                 full = _key(candidate)
-                col = next((c for k, c in cut.items() if len(k) >= 3 and full.startswith(k) and full != k), None)
-            if col is not None and col not in used:
-                found[canonical] = col
-                used.add(col)
+                match = next((c for k, c in cut.items()
+                              if len(k) >= 3 and full.startswith(k) and full != k), None)
+            if match is not None and match not in used:
+                found[canonical] = match
+                used.add(match)
                 break
     return found, missing
 
@@ -290,7 +305,9 @@ def _clean(
     return pd.Series(out, index=values.index, name=values.name), bad
 
 
-def clean_counts(values: pd.Series, *, maximum: float | None = None) -> tuple[pd.Series, list[tuple[object, object, str]]]:
+def clean_counts(
+    values: pd.Series, *, maximum: float | None = None
+) -> tuple[pd.Series, list[tuple[object, object, str]]]:
     """Clean a count column (户数, 人口, 协理员人数 …).
 
     Returns a float Series (NaN where unusable) and a list of
@@ -305,7 +322,8 @@ def clean_counts(values: pd.Series, *, maximum: float | None = None) -> tuple[pd
     [1200.0, 86.0, 120.0]
     >>> [reason for _, _, reason in bad]
     ['近似值，无法确定', '负数', '空值']
-    >>> [(label, reason) for label, _, reason in clean_counts(pd.Series([120, 1e12]), maximum=10_000)[1]]
+    >>> _, bad = clean_counts(pd.Series([120, 1e12]), maximum=10_000)
+    >>> [(label, reason) for label, _, reason in bad]
     [(1, '超出合理上限')]
     """
     series, bad = _clean(values, integer=True, units=_COUNT_UNITS)
@@ -317,13 +335,16 @@ def clean_counts(values: pd.Series, *, maximum: float | None = None) -> tuple[pd
     return series, bad
 
 
-def clean_numbers(values: pd.Series, *, rate: bool = False) -> tuple[pd.Series, list[tuple[object, object, str]]]:
+def clean_numbers(
+    values: pd.Series, *, rate: bool = False
+) -> tuple[pd.Series, list[tuple[object, object, str]]]:
     """Clean a non-negative measurement (m², 万元) or, with ``rate=True``, a rate.
 
     Rates accept ``"85%"`` (-> 0.85) and fractions ``0.85``; a bare number above 1
     is read as a percentage (85 -> 0.85).
     """
-    series, bad = _clean(values, integer=False, units=_AREA_UNITS if not rate else _COUNT_UNITS, percent=rate)
+    units = _AREA_UNITS if not rate else _COUNT_UNITS
+    series, bad = _clean(values, integer=False, units=units, percent=rate)
     if rate:
         series = series.where(~(series > 1), series / 100.0)
     return series, bad
@@ -350,13 +371,20 @@ def clean_flags(values: pd.Series) -> tuple[pd.Series, list[tuple[object, object
 
 
 def problems_from_bad(
-    bad: list[tuple[object, object, str]], *, code: str, column: str, source: Mapping, what: str, fix: str,
-    row_of=lambda label: label,
+    bad: list[tuple[object, object, str]],
+    *,
+    code: str,
+    column: str,
+    source: Mapping,
+    what: str,
+    fix: str,
+    row_of: Callable[[object], object] = lambda label: label,
 ) -> list[Problem]:
     """Turn the ``bad`` list of a cleaner into warnings naming file, layer, column and row."""
     return [
         Problem(
-            "warning", code, f"{what}的值 {'（空）' if reason == '空值' else repr(raw)} 无法使用（{reason}），按缺失处理",
+            "warning", code,
+            f"{what}的值 {'（空）' if reason == '空值' else repr(raw)} 无法使用（{reason}），按缺失处理",
             fix=fix, file=str(source.get("file", "")), layer=str(source.get("layer") or ""),
             column=column, row=row_of(label),
         )

@@ -10,6 +10,7 @@ when any is an error. Inputs are never modified: every function returns copies.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ import shapely
 from geopandas import GeoDataFrame, GeoSeries
 
 from gridmap._errors import Problem
+from gridmap.assign import locate_points
 from gridmap.columns import (
     ALIASES,
     COUNT_COLUMNS,
@@ -32,12 +34,14 @@ from gridmap.columns import (
     find_columns,
     problems_from_bad,
 )
+from gridmap.crs import from_geographic, to_geographic
 from gridmap.facilities import normalise_types
 
 __all__ = ["prepare_layer", "check_layers", "ID_COLUMN", "KIND_ZH"]
 
 ID_COLUMN = {"communities": "community_id", "grids": "grid_id"}
-KIND_ZH = {"communities": "社区", "grids": "网格", "households": "户数", "facilities": "设施", "network": "路网"}
+KIND_ZH = {
+    "communities": "社区", "grids": "网格", "households": "户数", "facilities": "设施", "network": "路网"}
 _GEOM_TYPES = {
     "communities": ({"Polygon", "MultiPolygon"}, "面 (Polygon)"),
     "grids": ({"Polygon", "MultiPolygon"}, "面 (Polygon)"),
@@ -59,7 +63,9 @@ def _row(label) -> object:
 def _ids(values: pd.Series) -> pd.Series:
     """Ids as clean text: 330106001001.0 -> '330106001001', strip spaces."""
     if pd.api.types.is_float_dtype(values):
-        return values.map(lambda v: None if pd.isna(v) else (f"{int(v)}" if float(v).is_integer() else str(v))).astype("string")
+        return values.map(
+            lambda v: None if pd.isna(v) else (f"{int(v)}" if float(v).is_integer() else str(v))
+        ).astype("string")
     if pd.api.types.is_integer_dtype(values):
         return values.astype("Int64").astype("string")
     text = values.astype("string").str.strip()
@@ -78,7 +84,7 @@ def prepare_layer(
     kind
         ``communities``, ``grids``, ``households``, ``facilities`` or ``network``.
     mapping
-        Explicit ``{canonical: source column}`` (the CLI's ``--map``).
+        Explicit ``{canonical: source column}`` (``read_study(mapping=...)``).
 
     Returns
     -------
@@ -97,30 +103,61 @@ def prepare_layer(
     (['330106001001'], [1200.0], [])
     """
     src = _src(gdf)
-    where = {"file": str(src.get("file", "")), "layer": str(src.get("layer") or KIND_ZH[kind])}
-    problems: list[Problem] = []
-    columns = [c for c in gdf.columns if c != gdf.geometry.name]
+    where: dict[str, Any] = {
+        "file": str(src.get("file", "")), "layer": str(src.get("layer") or KIND_ZH[kind])}
     if len(gdf) == 0:
         # an empty layer would give 0 households and false "fail"s everywhere: unusable, not zeros
-        problems.append(Problem(
+        return GeoDataFrame(gdf.copy()), [Problem(
             "error", "layer.empty", f"{KIND_ZH[kind]}图层没有任何记录（只有表头或空图层）",
-            fix="检查是否选错了文件或图层；不需要该图层时不要指定它 (pick the right file/layer, or leave the layer out)",
-            **where))
-        return GeoDataFrame(gdf.copy()), problems
+            fix="检查是否选错了文件或图层；不需要该图层时不要指定它 "
+            "(pick the right file/layer, or leave the layer out)",
+            **where)]
+    out, found, problems = _canonical_columns(gdf, kind, mapping, where)
+    if any(p.severity == "error" for p in problems):
+        return out, problems
+    problems += _clean_values(out, kind, found, where, src)
+    id_col = ID_COLUMN.get(kind)
+    if id_col:
+        problems += _clean_ids(out, kind, id_col, found[id_col], where)
+    if "name" in out.columns:
+        out["name"] = out["name"].astype("string").str.strip()
+    elif id_col:
+        out["name"] = out[id_col]
+    if kind == "grids" and "community_id" in out.columns:
+        out["community_id"] = _ids(out["community_id"])
+    if kind == "facilities" and "facility_type" in out.columns:
+        problems += _facility_types(out, found["facility_type"], where)
+    problems += _repair_geometry(out, kind, where)
+    problems += _nothing_usable(out, kind, where, found)
+    if id_col:
+        out = out.set_index(id_col, drop=True)
+        out.index.name = id_col
+    return out, problems
+
+
+def _canonical_columns(
+    gdf: GeoDataFrame, kind: str, mapping: Mapping[str, str] | None, where: dict[str, Any]
+) -> tuple[GeoDataFrame, dict[str, str], list[Problem]]:
+    """The layer under canonical column names (other columns kept), and what is missing."""
+    problems: list[Problem] = []
+    columns = [c for c in gdf.columns if c != gdf.geometry.name]
     found, missing_explicit = find_columns(columns, kind, mapping=mapping)
+    present = ", ".join(map(str, columns))
     for canonical, source in missing_explicit.items():
         problems.append(Problem(
             "error", "mapping.column_missing",
-            f"--map {canonical}={source}：{KIND_ZH[kind]}图层中没有列 {source!r}；现有列：{', '.join(map(str, columns))}",
-            fix=f"检查列名拼写，例如 --map {canonical}={columns[0] if columns else '列名'}", **where, column=source))
+            f"{_mapping(canonical, source)}：{KIND_ZH[kind]}图层中没有列 {source!r}；现有列：{present}",
+            fix=f"检查列名拼写，例如 {_mapping(canonical, columns[0] if columns else '列名')}",
+            **where, column=source, param="mapping"))
     for canonical in REQUIRED[kind]:
         if canonical not in found and canonical not in missing_explicit:
             tried = ", ".join(ALIASES[kind][canonical])
             problems.append(Problem(
                 "error", "column.missing",
-                f"{KIND_ZH[kind]}图层缺少必需列 {canonical}（已尝试别名：{tried}）；现有列：{', '.join(map(str, columns))}",
-                fix=f"用 --map {canonical}=你的列名 指定 (name the column with --map {canonical}=<column>)",
-                **where, column=canonical))
+                f"{KIND_ZH[kind]}图层缺少必需列 {canonical}（已尝试别名：{tried}）；现有列：{present}",
+                fix=f"用 {_mapping(canonical, '你的列名')} 指定 "
+                f"(name the column with {_mapping(canonical, '<column>')})",
+                **where, column=canonical, param="mapping"))
     out = GeoDataFrame(
         {canonical: gdf[source].to_numpy() for canonical, source in found.items()},
         geometry=gdf.geometry.to_numpy(), crs=gdf.crs, index=gdf.index.copy(),
@@ -129,10 +166,15 @@ def prepare_layer(
     for col in columns:
         if col not in found.values() and col not in out.columns:
             out[col] = gdf[col].to_numpy()
-    out.attrs = {"source": src, "columns": found}
-    if any(p.severity == "error" for p in problems):
-        return out, problems
+    out.attrs = {"source": _src(gdf), "columns": found}
+    return out, found, problems
 
+
+def _clean_values(
+    out: GeoDataFrame, kind: str, found: Mapping[str, str], where: dict[str, Any], src: dict
+) -> list[Problem]:
+    """Counts, rates, areas and flags cleaned in place; every unusable value reported."""
+    problems: list[Problem] = []
     for canonical, source in found.items():
         col = out[canonical]
         fix = f"更正该值，或留空表示缺失 (correct the value in column {source})"
@@ -148,55 +190,61 @@ def prepare_layer(
         else:
             continue
         if kind != "households" or canonical != "households":
-            bad = [b for b in bad if b[2] != "空值"]  # blank attribute = missing, reported as not assessed
+            # blank attribute = missing, reported as not assessed
+            bad = [b for b in bad if b[2] != "空值"]
         out[canonical] = clean
-        problems += _implausible(out, kind, canonical, source, [b for b in bad if b[2] == IMPLAUSIBLE], where, src)
+        high = [b for b in bad if b[2] == IMPLAUSIBLE]
+        problems += _implausible(out, kind, canonical, source, high, where, src)
         bad = [b for b in bad if b[2] != IMPLAUSIBLE]
         problems += problems_from_bad(bad, code=f"value.{canonical}", column=source, source=where,
                                       what=f"{KIND_ZH[kind]}图层列“{source}”", fix=fix, row_of=_row)
+    return problems
 
-    id_col = ID_COLUMN.get(kind)
-    if id_col:
-        ids = _ids(out[id_col])
-        for label in ids.index[ids.isna()]:
-            ids[label] = f"无编码-{_row(label)}"
-            problems.append(Problem("warning", "id.missing", f"{KIND_ZH[kind]}编码为空，暂记为 {ids[label]}",
-                                    fix="补全编码", **where, column=found[id_col], row=_row(label)))
-        dup = ids[ids.duplicated(keep=False)]
-        for value, group in dup.groupby(dup):
-            rows = ", ".join(str(_row(r)) for r in group.index)
-            names = "、".join(out.loc[group.index, "name"].astype(str)) if "name" in out.columns else ""
-            for k, label in enumerate(group.index[1:], start=2):
-                ids[label] = f"{value}-{k}"
-            problems.append(Problem(
-                "warning", "id.duplicate",
-                f"{KIND_ZH[kind]}编码 {value} 重复出现在第 {rows} 行（{names}）；后续记录暂记为 {value}-2 …",
-                fix="每个单元的编码必须唯一：改正重复的编码", **where, column=found[id_col], row=_row(group.index[0])))
-        out[id_col] = ids
-    if "name" in out.columns:
-        out["name"] = out["name"].astype("string").str.strip()
-    elif id_col:
-        out["name"] = out[id_col]
-    if kind == "grids" and "community_id" in out.columns:
-        out["community_id"] = _ids(out["community_id"])
-    if kind == "facilities" and "facility_type" in out.columns:
-        raw_type = out["facility_type"]
-        keys, unknown = normalise_types(raw_type)
-        out["facility_type_raw"] = raw_type.astype("string")
-        out["facility_type"] = keys
-        for value, group in raw_type[unknown].groupby(raw_type[unknown].fillna("（空）")):
-            problems.append(Problem(
-                "info", "facility.unknown_type",
-                f"设施类型 {value!r}（{len(group)} 处）不在设施类型表中，不计入任何规则",
-                fix="在 gridmap/facility_types.toml 中添加别名，或改正类型名称",
-                **where, column=found["facility_type"], row=_row(group.index[0])))
 
-    problems += _repair_geometry(out, kind, where)
-    problems += _nothing_usable(out, kind, where, found)
-    if id_col:
-        out = out.set_index(id_col, drop=True)
-        out.index.name = id_col
-    return out, problems
+def _clean_ids(
+    out: GeoDataFrame, kind: str, id_col: str, source: str, where: dict[str, Any]
+) -> list[Problem]:
+    """Ids as text, in place.
+
+    A missing id is named after its row; duplicates after the first are numbered ``-2``, ``-3``.
+    """
+    problems: list[Problem] = []
+    ids = _ids(out[id_col])
+    for label in ids.index[ids.isna()]:
+        ids[label] = f"无编码-{_row(label)}"
+        problems.append(Problem(
+            "warning", "id.missing", f"{KIND_ZH[kind]}编码为空，暂记为 {ids[label]}",
+            fix="补全编码", **where, column=source, row=_row(label)))
+    dup = ids[ids.duplicated(keep=False)]
+    for value, group in dup.groupby(dup):
+        rows = ", ".join(str(_row(r)) for r in group.index)
+        names = ("、".join(out.loc[group.index, "name"].astype(str))
+                 if "name" in out.columns else "")
+        for k, label in enumerate(group.index[1:], start=2):
+            ids[label] = f"{value}-{k}"
+        problems.append(Problem(
+            "warning", "id.duplicate",
+            f"{KIND_ZH[kind]}编码 {value} 重复出现在第 {rows} 行（{names}）；后续记录暂记为 {value}-2 …",
+            fix="每个单元的编码必须唯一：改正重复的编码", **where, column=source,
+            row=_row(group.index[0])))
+    out[id_col] = ids
+    return problems
+
+
+def _facility_types(out: GeoDataFrame, source: str, where: dict[str, Any]) -> list[Problem]:
+    """Facility types as keys of the type table, in place (raw text kept); unknown ones noted."""
+    problems: list[Problem] = []
+    raw_type = out["facility_type"]
+    keys, unknown = normalise_types(raw_type)
+    out["facility_type_raw"] = raw_type.astype("string")
+    out["facility_type"] = keys
+    for value, group in raw_type[unknown].groupby(raw_type[unknown].fillna("（空）")):
+        problems.append(Problem(
+            "info", "facility.unknown_type",
+            f"设施类型 {value!r}（{len(group)} 处）不在设施类型表中，不计入任何规则",
+            fix="在 gridmap/facility_types.toml 中添加别名，或改正类型名称",
+            **where, column=source, row=_row(group.index[0])))
+    return problems
 
 
 def _repair_geometry(out: GeoDataFrame, kind: str, where: dict) -> list[Problem]:
@@ -208,8 +256,8 @@ def _repair_geometry(out: GeoDataFrame, kind: str, where: dict) -> list[Problem]
                                 fix="补绘该单元的边界或删除该记录", **where, row=_row(label)))
     allowed, text = _GEOM_TYPES[kind]
     types = pd.Series(shapely.get_type_id(geoms), index=out.index)
-    names = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString",
-             6: "MultiPolygon", 7: "GeometryCollection"}
+    names = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint",
+             5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection"}
     invalid = ~empty & ~shapely.is_valid(geoms)
     if invalid.any():
         reasons = shapely.is_valid_reason(geoms[invalid])
@@ -220,7 +268,8 @@ def _repair_geometry(out: GeoDataFrame, kind: str, where: dict) -> list[Problem]
         geoms[invalid] = fixed
         out[out.geometry.name] = GeoSeries(geoms, index=out.index, crs=out.crs)
         for label, reason in zip(out.index[invalid], reasons, strict=True):
-            problems.append(Problem("info", "geometry.repaired", f"{KIND_ZH[kind]}几何无效（{reason}），已用 make_valid 修复",
+            problems.append(Problem("info", "geometry.repaired",
+                                    f"{KIND_ZH[kind]}几何无效（{reason}），已用 make_valid 修复",
                                     fix="在 GIS 中检查并修正该多边形", **where, row=_row(label)))
         types = pd.Series(shapely.get_type_id(geoms), index=out.index)
     wrong = ~empty & ~types.map(names).isin(allowed).to_numpy()
@@ -231,8 +280,10 @@ def _repair_geometry(out: GeoDataFrame, kind: str, where: dict) -> list[Problem]
     return problems
 
 
-def _implausible(out, kind: str, canonical: str, source: str, bad: list, where: dict, src: dict) -> list[Problem]:
-    """Values above :data:`~gridmap.columns.PLAUSIBLE_MAX`: reported one by one, excluded (treated as missing)."""
+def _implausible(
+    out: GeoDataFrame, kind: str, canonical: str, source: str, bad: list, where: dict, src: dict
+) -> list[Problem]:
+    """Values above :data:`~gridmap.columns.PLAUSIBLE_MAX`: each reported, treated as missing."""
     if not bad:
         return []
     limit = PLAUSIBLE_MAX[kind][canonical]
@@ -251,8 +302,10 @@ def _implausible(out, kind: str, canonical: str, source: str, bad: list, where: 
     return problems
 
 
-def _nothing_usable(out: GeoDataFrame, kind: str, where: dict, found: Mapping[str, str]) -> list[Problem]:
-    """An error when no record of the layer is usable (every geometry empty, every household count missing)."""
+def _nothing_usable(
+    out: GeoDataFrame, kind: str, where: dict, found: Mapping[str, str]
+) -> list[Problem]:
+    """An error when no record is usable (every geometry empty, every household count missing)."""
     geoms = out.geometry.to_numpy()
     if (shapely.is_missing(geoms) | shapely.is_empty(geoms)).all():
         return [Problem("error", "layer.no_geometry", f"{KIND_ZH[kind]}图层的 {len(out)} 条记录都没有可用的几何",
@@ -260,15 +313,17 @@ def _nothing_usable(out: GeoDataFrame, kind: str, where: dict, found: Mapping[st
                         **where)]
     if kind == "households" and "households" in out.columns and out["households"].isna().all():
         return [Problem("error", "value.households.none", f"户数图层的 {len(out)} 条记录都没有可用的户数",
-                        fix="检查户数列（或用 --map households=列名 指定正确的列）",
-                        **where, column=str(found.get("households", "households")))]
+                        fix=f"检查户数列（或用 {_mapping('households', '列名')} 指定正确的列）",
+                        **where, column=str(found.get("households", "households")),
+                        param="mapping")]
     return []
 
 
 def _polygonal(geom):
     if geom is None or geom.geom_type in ("Polygon", "MultiPolygon"):
         return geom
-    parts = [g for g in getattr(geom, "geoms", [geom]) if g.geom_type in ("Polygon", "MultiPolygon")]
+    parts = [g for g in getattr(geom, "geoms", [geom])
+             if g.geom_type in ("Polygon", "MultiPolygon")]
     return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
@@ -279,7 +334,7 @@ def check_layers(layers: Mapping[str, GeoDataFrame]) -> list[Problem]:
     swapped lon/lat, GCJ-02 vs CGCS2000, a wrong Gauss-Krüger zone or a missing
     zone prefix.
     """
-    problems = []
+    problems: list[Problem] = []
     base = layers.get("communities")
     if base is None or len(base) == 0:
         return problems
@@ -300,8 +355,9 @@ def check_layers(layers: Mapping[str, GeoDataFrame]) -> list[Problem]:
         problems.append(Problem(
             "error", "crs.no_overlap",
             f"{KIND_ZH[kind]}图层与社区图层完全不重叠（中心相距 {np.hypot(dx, dy) / 1000:,.1f} km）。{hint}",
-            fix="用 --crs / --facilities-crs 指定该文件的真实坐标系 (state the file's real CRS)",
-            file=str(src.get("file", "")), layer=str(src.get("layer") or KIND_ZH[kind])))
+            fix=f"用 {_CRS_PARAM.get(kind, 'crs')}= 指定该文件的真实坐标系 (state the file's real CRS)",
+            file=str(src.get("file", "")), layer=str(src.get("layer") or KIND_ZH[kind]),
+            param=_CRS_PARAM.get(kind, "crs")))
     return problems
 
 
@@ -323,12 +379,17 @@ def _misalignment_hint(dx: float, dy: float, lb, bx) -> str:
 OFFSET_MIN_OUTSIDE = 0.01
 #: records sampled for the test (deterministic): enough for ±0.5 percentage points
 OFFSET_SAMPLE = 20_000
-_FLAG = {"households": "--households-crs", "facilities": "--facilities-crs"}
+#: the read_study keyword stating the CRS of a layer kind (``crs`` states every layer's)
+_CRS_PARAM = {"households": "households_crs", "facilities": "facilities_crs"}
+
+
+def _mapping(canonical: str, source: str) -> str:
+    """``mapping={"households": "住户数"}``: a column mapping as a ``read_study`` keyword."""
+    return f'mapping={{"{canonical}": "{source}"}}'
 
 
 def _outside_share(points: GeoSeries, weights: np.ndarray, communities: GeoDataFrame) -> float:
-    from gridmap.assign import locate_points
-
+    """Share of the weights whose point lies outside every community."""
     out = locate_points(points, communities.geometry) < 0
     total = weights.sum()
     return float(weights[out].sum() / total) if total > 0 else 0.0
@@ -345,12 +406,10 @@ def offset_hints(layers: Mapping[str, GeoDataFrame], lonlat: set[str]) -> list[P
     web map; when they were read as lon/lat). When a conversion at least halves
     the share outside (and by at least one percentage point), the warning names
     the likely culprit, the shift it would undo (GCJ-02: 100–700 m in China) and
-    the fix (``--households-crs gcj02``, ``--facilities-crs gcj02``, or
+    the fix (``households_crs="gcj02"``, ``facilities_crs="gcj02"``, or
     ``crs = "gcj02"`` for the layer in gridmap.toml). ``layers`` are in one
     metric CRS; nothing is changed.
     """
-    from gridmap.crs import from_geographic, to_geographic
-
     problems: list[Problem] = []
     comm = layers.get("communities")
     if comm is None or len(comm) == 0:
@@ -367,7 +426,8 @@ def offset_hints(layers: Mapping[str, GeoDataFrame], lonlat: set[str]) -> list[P
         if len(pos) > OFFSET_SAMPLE:
             pos = np.sort(np.random.default_rng(0).choice(pos, OFFSET_SAMPLE, replace=False))
         sample = geoms.iloc[pos]
-        pts = sample if (shapely.get_type_id(np.asarray(sample.values)) == 0).all() else sample.representative_point()
+        points_only = (shapely.get_type_id(np.asarray(sample.values)) == 0).all()
+        pts = sample if points_only else sample.representative_point()
         weights = (layer["households"].iloc[pos].fillna(0).to_numpy(dtype=float)
                    if kind == "households" and "households" in layer.columns else np.ones(len(pos)))
         if weights.sum() <= 0:
@@ -381,17 +441,23 @@ def offset_hints(layers: Mapping[str, GeoDataFrame], lonlat: set[str]) -> list[P
             if culprit not in lonlat:
                 continue
             for pseudo in ("gcj02", "bd09"):
-                # the layer in the communities' frame: convert it, or (communities to blame) obfuscate it alike
-                moved = (to_geographic if culprit == kind else from_geographic)(lonlat_pts, pseudo).to_crs(comm.crs)
+                # the layer in the communities' frame: convert it, or (communities to blame)
+                # obfuscate it alike
+                move = to_geographic if culprit == kind else from_geographic
+                moved = move(lonlat_pts, pseudo).to_crs(comm.crs)
                 after = _outside_share(moved, weights, comm)
                 if best is None or after < best[2]:
-                    shift = float(np.median(shapely.distance(np.asarray(moved.values), np.asarray(pts.values))))
+                    distance = shapely.distance(np.asarray(moved.values), np.asarray(pts.values))
+                    shift = float(np.median(distance))
                     best = (culprit, pseudo, after, shift)
+        assert best is not None  # the kind or the communities were read as lon/lat
         culprit, pseudo, after, shift = best
-        if after > before / 2 or before - after < 0.01 or (culprit == "communities" and blamed_communities):
+        again = culprit == "communities" and blamed_communities
+        if after > before / 2 or before - after < 0.01 or again:
             continue
         blamed_communities |= culprit == "communities"
-        problems.append(_offset_problem(kind, culprit, layers[culprit], pseudo, before, after, shift))
+        problems.append(
+            _offset_problem(kind, culprit, layers[culprit], pseudo, before, after, shift))
     return problems
 
 
@@ -399,19 +465,23 @@ def _offset_problem(kind, culprit, layer, pseudo, before, after, shift) -> Probl
     name = {"gcj02": "GCJ-02", "bd09": "BD-09"}[pseudo]
     maps = "高德/腾讯" if pseudo == "gcj02" else "百度"
     what = "住户" if kind == "households" else "记录"
-    flag = _FLAG.get(culprit)
-    fix = (f"若坐标来自网络地图，加 {flag} {pseudo}" if flag else "若坐标来自网络地图") + \
+    param = _CRS_PARAM.get(culprit, "")
+    keyword = f'{param}="{pseudo}"'
+    fix = (f"若坐标来自网络地图，加 {keyword}" if param else "若坐标来自网络地图") + \
         f"（或在 gridmap.toml 中写 {culprit} = {{ path = \"…\", crs = \"{pseudo}\" }}），坐标会先纠偏再计算"
-    if flag:
-        fix += f" (add {flag} {pseudo})"
+    if param:
+        fix += f" (add {keyword})"
     src = _src(layer)
     return Problem(
         "warning", "crs.maybe_gcj02",
         f"{KIND_ZH[kind]}图层有 {before:.1%} 的{what}不在任何社区内；若把{KIND_ZH[culprit]}图层的坐标当作 {name}"
         f"（{maps}网络地图坐标）纠偏（平移约 {shift:,.0f} m），只剩 {after:.1%}。"
         f"{KIND_ZH[culprit]}图层很可能是 {name} 坐标却标注为 WGS84/CGCS2000 "
-        f"(the {culprit} layer looks like {name} web-map coordinates labelled WGS84: {before:.1%} of the {kind} "
+        f"(the {culprit} layer looks like {name} web-map coordinates labelled WGS84: "
+        f"{before:.1%} of the {kind} "
         f"outside every community, {after:.1%} after converting)",
         fix=fix, file=str(src.get("file", "")), layer=str(src.get("layer") or KIND_ZH[culprit]),
-        extra={"kind": culprit, "tested": kind, "outside_before": before, "outside_after": after, "shift_m": shift,
+        param=param,
+        extra={"kind": culprit, "tested": kind, "outside_before": before, "outside_after": after,
+               "shift_m": shift,
                "crs": pseudo})

@@ -86,3 +86,41 @@ def test_households_crs_flag_reaches_read_study():
     add_study_arguments(p)
     args = p.parse_args(["--communities", "c.gpkg", "--households", "h.csv", "--households-crs", "gcj02"])
     assert study_kwargs(args)["households_crs"] == "gcj02"
+
+
+def test_library_errors_name_the_keyword_and_the_command_line_the_flag(gpkg, tmp_path, capsys):
+    """One problem, two wordings: ``read_study`` names its keyword, ``gridmap check`` the flag."""
+    import gridmap
+
+    table = tmp_path / "楼栋.csv"
+    table.write_text("户数,X,Y\n120,475000,3465000\n", encoding="utf-8")
+    with pytest.raises(gridmap.InputError) as excinfo:
+        gridmap.read_study(f"{gpkg}:社区", households=str(table))
+    problem = next(p for p in excinfo.value.problems if p.code == "crs.required")
+    assert problem.param == "crs" and 'crs="EPSG:45xx"' in problem.fix
+    assert "--crs" not in problem.fix
+    assert main(["check", "--communities", f"{gpkg}:社区", "--households", str(table)]) == 2
+    err = capsys.readouterr().err
+    assert "--crs EPSG:45xx" in err and 'crs="' not in err
+
+    keyword = 'mapping=\\{"households": "不存在的列"\\}'
+    with pytest.raises(gridmap.InputError, match=keyword) as excinfo:
+        gridmap.read_study(f"{gpkg}:社区", households=f"{gpkg}:楼栋",
+                           mapping={"households": "不存在的列"})
+    assert all("--map" not in str(p) for p in excinfo.value.problems)
+
+
+def test_flag_table_covers_every_study_keyword():
+    """Every keyword the study arguments feed has its flag in the one table."""
+    import argparse
+
+    from gridmap.cli.main import FLAGS
+    from gridmap.cli.study_args import add_study_arguments, study_kwargs
+
+    p = argparse.ArgumentParser()
+    add_study_arguments(p)
+    argv = []
+    for flag in set(FLAGS.values()) - {"--map", "--households-method"}:
+        argv += [flag, "x"]
+    args = p.parse_args([*argv, "--map", "a=b", "--households-method", "area"])
+    assert set(study_kwargs(args)) == set(FLAGS)

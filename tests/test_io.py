@@ -20,9 +20,9 @@ import pytest
 import shapely
 from shapely.geometry import Point, Polygon
 
-from gridmap import io as gio
-from gridmap._errors import InputError
-from gridmap.io import SUPPORTED_FORMATS, list_layers, read_layer
+from gridmap import InputError
+from gridmap.io import SUPPORTED_FORMATS, encodings, list_layers, read_layer, vector
+from gridmap.io.encodings import detect_dbf_encoding
 
 SIP_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "sip"
 
@@ -464,21 +464,21 @@ def _dbf(width: int, values: list[bytes]) -> bytes:
 def test_detection_tolerates_a_character_cut_at_the_field_end():
     # A writer cut "社区" (6 bytes of UTF-8) to the field width of 5 bytes.
     values = ["湖东社区".encode()[:11], "社区".encode()[:5], b"abc"]
-    found, how = gio._detect_dbf_encoding(io.BytesIO(_dbf(11, values)))
+    found, how = detect_dbf_encoding(io.BytesIO(_dbf(11, values)))
     assert (found, how) == ("UTF-8", "bytes")
 
 
 @pytest.mark.parametrize("encoding", ["GBK", "UTF-8"])
 def test_detection_on_raw_dbf(encoding):
     values = [s.encode(encoding) for s in ("湖东社区", "星湖街", "玲珑湾社区")]
-    found, _ = gio._detect_dbf_encoding(io.BytesIO(_dbf(20, values)))
+    found, _ = detect_dbf_encoding(io.BytesIO(_dbf(20, values)))
     assert found == encoding
 
 
 def test_detection_reads_many_records_in_chunks(monkeypatch):
-    monkeypatch.setattr(gio, "_DBF_CHUNK_BYTES", 64)
+    monkeypatch.setattr(encodings, "DBF_CHUNK_BYTES", 64)
     values = [b"plain"] * 50 + ["最后一行才有中文".encode("gbk")]
-    found, _ = gio._detect_dbf_encoding(io.BytesIO(_dbf(20, values)))
+    found, _ = detect_dbf_encoding(io.BytesIO(_dbf(20, values)))
     assert found == "GBK"
 
 
@@ -576,7 +576,7 @@ def test_geojson_crs_wkt_after_the_features(tmp_path):
 
 
 def test_geojson_large_file_scans_only_the_head(tmp_path, monkeypatch):
-    monkeypatch.setattr(gio, "_JSON_FULL_LOAD_LIMIT", 10)
+    monkeypatch.setattr(vector, "JSON_FULL_LOAD_LIMIT", 10)
     path = _geojson(tmp_path / "a.geojson", {"crs_wkt": SZ_WKT})
     assert read_layer(path).crs.name == "2000SZ"
 
@@ -736,7 +736,7 @@ def test_csv_projected_xy_needs_a_crs(tmp_path, xname, yname):
         read_layer(path)
     p = problem(excinfo)
     assert p.code == "crs.required"
-    assert "--crs EPSG:45" in p.fix
+    assert 'crs="EPSG:45' in p.fix
 
     gdf = read_layer(path, crs="EPSG:4549")
     assert gdf.crs.to_epsg() == 4549

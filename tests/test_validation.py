@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 from shapely import Point
 
 import gridmap
-from gridmap import datasets
-from gridmap._errors import InputError
+from gridmap import InputError, datasets
 from gridmap.cli import main
 from gridmap.columns import PLAUSIBLE_MAX, clean_counts
 from gridmap.crs import from_geographic
@@ -186,7 +185,7 @@ def test_gcj02_households_labelled_wgs84_get_a_hint_naming_the_fix():
     assert hint.severity == "warning"
     assert hint.extra["outside_before"] > 0.10 and hint.extra["outside_after"] < 0.01
     assert 100 < hint.extra["shift_m"] < 700
-    assert "--households-crs gcj02" in hint.fix and "GCJ-02" in hint.message
+    assert 'households_crs="gcj02"' in hint.fix and "GCJ-02" in hint.message
     # following the advice removes the warning and the unassigned households
     fixed = gridmap.read_study(**cfg, households_crs="gcj02")
     assert not any(p.code == "crs.maybe_gcj02" and p.extra.get("kind") == "households" for p in fixed.problems)
@@ -216,7 +215,8 @@ def test_bd09_facilities_are_recognised_as_bd09():
     cfg.pop("facilities_crs")
     study = gridmap.read_study(**cfg)
     hint = [p for p in study.problems if p.code == "crs.maybe_gcj02"]
-    assert len(hint) == 1 and hint[0].extra["crs"] == "bd09" and "--facilities-crs bd09" in hint[0].fix
+    assert len(hint) == 1 and hint[0].extra["crs"] == "bd09"
+    assert 'facilities_crs="bd09"' in hint[0].fix
 
 
 def test_outside_households_without_an_offset_get_no_hint(layers):

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-from gridmap._errors import InputError, format_problems
+from gridmap._atomic import OutputError, output_error
+from gridmap._errors import InputError, Problem, format_problems
 from gridmap._version import __version__
 from gridmap.cli.coverage import add_coverage_parser
 from gridmap.cli.rebalance import add_rebalance_parser
@@ -21,7 +24,64 @@ from gridmap.cli.serve import add_serve_parser
 from gridmap.cli.study_args import add_study_arguments, study_kwargs
 from gridmap.labels import text_width
 
-__all__ = ["main", "build_parser", "render_summary"]
+__all__ = ["main", "build_parser", "render_summary", "FLAGS", "cli_problem"]
+
+#: The flag that feeds each keyword of :func:`gridmap.study.read_study` (the one table: library
+#: messages name the keyword, ``households_crs="gcj02"``; the command line prints the flag,
+#: ``--households-crs gcj02``). :func:`gridmap.cli.study_args.study_kwargs` maps them back.
+FLAGS = {
+    "communities": "--communities",
+    "grids": "--grids",
+    "households": "--households",
+    "facilities": "--facilities",
+    "network": "--network",
+    "profile": "--profile",
+    "crs": "--crs",
+    "facilities_crs": "--facilities-crs",
+    "households_crs": "--households-crs",
+    "metric": "--metric-crs",
+    "encoding": "--encoding",
+    "mapping": "--map",
+    "households_method": "--households-method",
+}
+
+
+def _flag_wording(text: str, param: str) -> str:
+    """``households_crs="gcj02"`` → ``--households-crs gcj02`` (only the keyword ``param``).
+
+    A bare ``crs=`` becomes ``--crs``; ``mapping={"households": "住户数"}`` becomes
+    ``--map households=住户数``.
+    """
+    flag = FLAGS.get(param)
+    if not flag or not text:
+        return text
+    if param == "mapping":
+        text = re.sub(r'(?<![\w.])mapping=\{"([^"]*)": "([^"]*)"\}', rf"{flag} \1=\2", text)
+    value = r"""(?:"([^"]*)"|'([^']*)')?"""
+    return re.sub(
+        rf"(?<![\w.]){re.escape(param)}={value}",
+        lambda m: flag + ("" if m[1] is None and m[2] is None else f" {m[1] or m[2] or ''}"),
+        text,
+    )
+
+
+def cli_problem(problem: Problem) -> Problem:
+    """The problem worded for the command line: its keyword (``problem.param``) as the flag.
+
+    Examples
+    --------
+    >>> p = Problem("warning", "crs.maybe_gcj02", "…", fix='加 households_crs="gcj02"',
+    ...             param="households_crs")
+    >>> cli_problem(p).fix
+    '加 --households-crs gcj02'
+    """
+    if problem.param not in FLAGS:
+        return problem
+    return replace(
+        problem,
+        message=_flag_wording(problem.message, problem.param),
+        fix=_flag_wording(problem.fix, problem.param),
+    )
 
 
 def _run_check(kwargs: dict, *, out: Path | None, as_json: bool, lang: str) -> int:
@@ -30,6 +90,7 @@ def _run_check(kwargs: dict, *, out: Path | None, as_json: bool, lang: str) -> i
 
     study = read_study(**kwargs)
     result = check(study, lang=lang)
+    result.problems = [cli_problem(p) for p in result.problems]  # problems.csv speaks in flags
     written = result.to_dir(out) if out else {}
     if as_json:
         print(json.dumps(result.summary(), ensure_ascii=False, indent=2))
@@ -191,8 +252,6 @@ def _file_error(exc: Exception) -> str | None:
     about writing (:class:`gridmap._atomic.OutputError` words them); other
     ``OSError``s name the path and the error without guessing the direction.
     """
-    from gridmap._atomic import output_error
-
     if not isinstance(exc, OSError):
         err = output_error(exc, Path.cwd())  # e.g. SQLite's "database or disk is full"
         return str(err) if err is not None and err.reason == "no_space" else None
@@ -205,14 +264,16 @@ def _file_error(exc: Exception) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the ``gridmap`` command; returns the exit status (0 ran, 2 unusable input or output)."""
-    from gridmap._atomic import OutputError
+    """Run the ``gridmap`` command; returns the exit status (0 ran, 2 unusable input or output).
 
+    Input problems are printed with the command line's flags (:func:`cli_problem`).
+    """
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except InputError as exc:
-        print("输入数据无法使用 / input unusable:\n" + format_problems(exc.problems), file=sys.stderr)
+        problems = [cli_problem(p) for p in exc.problems]
+        print("输入数据无法使用 / input unusable:\n" + format_problems(problems), file=sys.stderr)
         return 2
     except OutputError as exc:
         print(f"无法写出结果 / cannot write the outputs: {exc}", file=sys.stderr)

@@ -70,8 +70,9 @@ def get_path(name: str) -> Path:
         if not _GENERATOR.exists():
             raise FileNotFoundError(
                 f"示范数据 {path} 不存在：请重新安装 gridmap（wheel 内含该文件），或用 GRIDMAP_DATA_DIR 指向存放 "
-                f"demo.gpkg 的文件夹 (the demo GeoPackage {path} is missing and its generator {_GENERATOR} is not "
-                "available; reinstall gridmap or point GRIDMAP_DATA_DIR at a folder holding demo.gpkg)")
+                f"demo.gpkg 的文件夹 (the demo GeoPackage {path} is missing and its generator "
+                f"{_GENERATOR} is not available; reinstall gridmap or point GRIDMAP_DATA_DIR at a "
+                "folder holding demo.gpkg)")
         runpy.run_path(str(_GENERATOR))["build_demo"](path)
     return path
 
@@ -82,7 +83,9 @@ def demo_config(path: Path | None = None) -> dict:
     The facilities were scraped from a web map, so they are GCJ-02.
     """
     gpkg = Path(path) if path else get_path("demo")
-    kwargs: dict = {kind: {"path": str(gpkg), "layer": layer} for kind, layer in DEMO_LAYERS.items()}
+    kwargs: dict = {
+        kind: {"path": str(gpkg), "layer": layer} for kind, layer in DEMO_LAYERS.items()
+    }
     kwargs["facilities_crs"] = "gcj02"
     kwargs["name"] = "示范区（合成数据）"
     return kwargs
@@ -90,7 +93,10 @@ def demo_config(path: Path | None = None) -> dict:
 
 def demo_config_toml(gpkg_name: str = "demo.gpkg") -> str:
     """The demo workspace's ``gridmap.toml``."""
-    layers = "\n".join(f'{kind} = {{ path = "{gpkg_name}", layer = "{layer}" }}' for kind, layer in DEMO_LAYERS.items())
+    layers = "\n".join(
+        f'{kind} = {{ path = "{gpkg_name}", layer = "{layer}" }}'
+        for kind, layer in DEMO_LAYERS.items()
+    )
     return (
         "# gridmap study configuration (demo workspace; SYNTHETIC data)\n"
         "[study]\n"
