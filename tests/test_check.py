@@ -141,7 +141,7 @@ def test_unusable_input_raises_one_report_with_everything():
     codes = [p.code for p in err.value.problems if p.severity == "error"]
     assert codes.count("column.missing") == 2
     text = str(err.value)
-    assert "社区编码" in text and "网格编码" in text and "--map" in text
+    assert "社区编码" in text and "网格编码" in text and "mapping=" in text
 
 
 def test_layers_that_do_not_overlap_are_an_error_with_a_hint():
@@ -153,7 +153,7 @@ def test_layers_that_do_not_overlap_are_an_error_with_a_hint():
 
 def test_missing_crs_is_an_error_naming_the_fix():
     comm, grids, hh = make_layers()
-    with pytest.raises(InputError, match="--crs"):
+    with pytest.raises(InputError, match="crs="):
         gridmap.read_study(comm.set_crs(None, allow_override=True))
 
 
