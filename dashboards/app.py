@@ -61,7 +61,7 @@ def create_app(config: str | DashboardProvider | None = None, *, basemap: str | 
     if basemap is not None:
         provider.basemap = basemap
     app = Dash(__name__, assets_folder=str(ASSETS), suppress_callback_exceptions=True, title=t("app.title"),
-               update_title=None, serve_locally=True)
+               update_title="", serve_locally=True)
     app.layout = html.Div([
         dcc.Location(id=ID.URL),
         _header(provider),

@@ -14,7 +14,9 @@ import re
 
 import pandas as pd
 
-from dashboards.provider import DashboardProvider
+from dashboards.provider import DashboardProvider, filter_findings
+from gridmap import maps
+from gridmap.report import findings_xlsx
 
 __all__ = ["export_filename", "map_family", "map_export", "findings_export", "MAP_FORMATS"]
 
@@ -42,8 +44,6 @@ def map_family(provider: DashboardProvider, level: str, mode: str | None, profil
     ``level`` only matters through the rule: grid rules have grid maps; the overview
     shows communities by status with the grid boundaries.
     """
-    from gridmap import maps
-
     if not mode or not mode.startswith("rule:"):
         return "overview"
     rid = mode.split(":", 1)[1]
@@ -57,8 +57,6 @@ def map_family(provider: DashboardProvider, level: str, mode: str | None, profil
 def map_export(provider: DashboardProvider, level: str, mode: str | None, profile: str | None = None,
                fmt: str = "png", *, date: _dt.date | None = None, dpi: int = 150) -> tuple[bytes, str]:
     """(bytes, file name) of the current map rendered server-side as ``fmt`` (``png`` or ``pdf``)."""
-    from gridmap import maps
-
     if fmt not in MAP_FORMATS:
         raise ValueError(f"fmt must be one of {MAP_FORMATS}, got {fmt!r}")
     date = date or _dt.date.today()
@@ -75,9 +73,6 @@ def findings_export(provider: DashboardProvider, profile: str | None = None, *, 
     With ``search``/``status``/``level`` only the rows the findings page shows (the
     search matches in ``lang``, as on the page); the workbook is always in Chinese.
     """
-    from dashboards.pages.findings import filter_findings
-    from gridmap.report import findings_xlsx
-
     date = date or _dt.date.today()
     res = provider.result(profile)
     if any(v and v != "all" for v in (search, status, level)):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dash import html
 
 from dashboards.i18n import t
-from dashboards.provider import STATUS_COLORS, format_value
+from dashboards.provider import format_value
+from gridmap.labels import STATUS_COLORS
 
 __all__ = ["detail_panel"]
 

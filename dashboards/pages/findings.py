@@ -11,7 +11,7 @@ from dashboards.exports import findings_export
 from dashboards.i18n import t
 from dashboards.ids import ID, map_ids
 from dashboards.pages._common import geo_url, map_payload
-from dashboards.provider import DashboardProvider
+from dashboards.provider import DashboardProvider, filter_findings
 
 PAGE = "findings"
 MAX_ROWS = 5000
@@ -27,21 +27,6 @@ WIDTHS = {"unit_id": 140, "unit_name": 110, "rule_title": 200, "message": 160, "
 LOCALE_ZH = {"page": "第", "of": "/", "to": "–", "pageSizeSelectorLabel": "每页", "noRowsToShow": "没有符合条件的记录",
              "filterOoo": "筛选…", "contains": "包含", "equals": "等于", "notContains": "不包含",
              "startsWith": "开头是", "endsWith": "结尾是", "andCondition": "且", "orCondition": "或"}
-
-
-def filter_findings(f: pd.DataFrame, *, search: str | None = None, status: str | None = None,
-                    level: str | None = None) -> pd.DataFrame:
-    """Rows matching a status, a level and a free-text search (name, code, rule, message; case-insensitive)."""
-    mask = pd.Series(True, index=f.index)
-    if status and status != "all":
-        mask &= f["status"] == status
-    if level and level != "all":
-        mask &= f["level"] == level
-    if search:
-        text = (f["unit_id"].astype(str) + " " + f["unit_name"].astype(str) + " " + f["rule_id"].astype(str) + " "
-                + f["rule_title"].astype(str) + " " + f["message"].astype(str))
-        mask &= text.str.contains(search.strip(), case=False, regex=False, na=False)
-    return f[mask]
 
 
 def layout(provider: DashboardProvider, lang: str, query: dict | None = None) -> html.Div:

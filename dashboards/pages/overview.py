@@ -9,7 +9,8 @@ from dashboards.components import legend, map_view, register_map
 from dashboards.i18n import t
 from dashboards.ids import ID, map_ids
 from dashboards.pages._common import map_payload
-from dashboards.provider import STATUS_COLORS, DashboardProvider
+from dashboards.provider import DashboardProvider
+from gridmap.labels import STATUS_COLORS
 
 PAGE = "overview"
 

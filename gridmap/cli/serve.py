@@ -1,7 +1,7 @@
 """``gridmap serve``: the dashboard on a local port (the demo district when no config is given).
 
 The dashboard itself lives in the ``dashboards`` package (Dash, vendored MapLibre
-GL JS); it needs the ``dash`` extra. Nothing is fetched from the internet.
+GL JS). Nothing is fetched from the internet.
 """
 
 from __future__ import annotations
@@ -28,11 +28,9 @@ def run(config: str | None = None, host: str = "127.0.0.1", port: int = 8050, de
     debug
         Dash debug mode (hot reload, dev tools).
     """
-    try:
-        from dashboards.app import create_app
-        from dashboards.provider import DashboardProvider
-    except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise RuntimeError(f"the dashboard needs Dash: pip install 'dash>=4' 'dash-ag-grid>=33' 'plotly>=6' ({exc})") from exc
+    # heavy: Dash, plotly and the dashboard load only when serving, not for every CLI command
+    from dashboards.app import create_app
+    from dashboards.provider import DashboardProvider
 
     t0 = time.perf_counter()
     what = config or "演示数据 demo district (synthetic)"
