@@ -53,4 +53,5 @@ def launch_chromium(playwright, **kwargs):
     path = chromium_path()
     if path is None:
         raise FileNotFoundError(f"Chromium not found at {CHROMIUM} (Debian package 'chromium')")
-    return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True, **kwargs)
+    return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True,
+                                      **kwargs)

@@ -20,7 +20,8 @@ from dashboards.ids import map_ids
 __all__ = ["map_view", "register_map"]
 
 
-def map_view(page: str, *, basemap: str | None = None, attribution: str = "", height: str = "560px") -> html.Div:
+def map_view(page: str, *, basemap: str | None = None, attribution: str = "",
+             height: str = "560px") -> html.Div:
     """The map's div and its stores for ``page``."""
     ids = map_ids(page)
     data: dict[str, Any] = {"data-basemap": basemap or "", "data-attribution": attribution or ""}

@@ -173,7 +173,8 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
                            persistence_type="session",
                            options=[{"value": "community", "label": t("pl.color.community", lang)},
                                     {"value": "status", "label": t("pl.color.status", lang)}])
-    basemap: dict[str, Any] = {"basemap": provider.basemap, "attribution": provider.basemap_attribution}
+    basemap: dict[str, Any] = {"basemap": provider.basemap,
+                               "attribution": provider.basemap_attribution}
     return html.Div([
         dcc.Store(id=ID.PL_SESSION, storage_type="session", data=uuid.uuid4().hex),
         dcc.Store(id=ID.PL_REV, data=0), dcc.Store(id=ID.PL_SELECTION, data=EMPTY_SELECTION),
@@ -254,7 +255,8 @@ def register(app: Any, provider: DashboardProvider) -> None:
                 "base_legend": Output(ID.PL_BASE_LEGEND, "children"),
                 "compare": Output(ID.PL_COMPARE, "children"),
                 "changes": Output(ID.PL_CHANGES, "children"),
-                "no_undo": Output(ID.PL_UNDO, "disabled"), "no_redo": Output(ID.PL_REDO, "disabled"),
+                "no_undo": Output(ID.PL_UNDO, "disabled"),
+                "no_redo": Output(ID.PL_REDO, "disabled"),
                 "no_apply": Output(ID.PL_RB_APPLY, "disabled"),
                 "split": Output(ID.PL_SPLIT_COMM, "options"),
                 "merge": Output(ID.PL_MERGE_COMMS, "options"),

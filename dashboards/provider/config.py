@@ -1,4 +1,4 @@
-"""The ``[dashboard]`` table of a ``gridmap.toml``: basemap, its attribution, the plans workspace."""
+"""The ``[dashboard]`` table of a ``gridmap.toml``: basemap, attribution, plans workspace."""
 
 from __future__ import annotations
 

@@ -213,7 +213,7 @@ class DashboardProvider:
         return coverage_views.coverage_shares(self.result(profile), lang)
 
     def default_coverage(self) -> tuple[str | None, float, str]:
-        """(type, radius, mode) of the default profile's first coverage rule, else a clinic at 1 km."""
+        """(type, radius, mode) of the default profile's first coverage rule, else 1 km."""
         types = {o["value"] for o in self.facility_types()}
         return coverage_views.default_coverage(self.default_profile, types)
 
@@ -230,7 +230,7 @@ class DashboardProvider:
         return Plan.from_check(self.result(profile), name=name, graph=graph)
 
     def use_profile(self, plan: Plan, profile: str | None = None) -> None:
-        """Evaluate ``plan`` under ``profile`` (with that profile's check figures), if not already."""
+        """Evaluate ``plan`` under ``profile`` (with that profile's check figures) if it is not."""
         res = self.result(profile)
         if plan.profile.id != res.profile.id:
             plan.set_profile(res.profile, community_attrs=res.communities)

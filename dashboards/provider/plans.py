@@ -1,4 +1,4 @@
-"""Plan sessions of the 边界调整 Plans page: a plan per browser tab, its edits, save/load, rebalance.
+"""Plan sessions of the 边界调整 Plans page: a plan per browser tab, edits, save/load, rebalance.
 
 The plan lives on the server, one per tab: :class:`PlanStore` keeps a
 :class:`PlanSession` per session id (a random id the tab holds in ``sessionStorage``),
@@ -240,7 +240,7 @@ class PlanStore:
         return selection_view(self.get(sid), units)
 
     def export(self, sid: str, fmt: str, profile: str | None = None) -> tuple[bytes, str]:
-        """(bytes, file name) of the session's plan: ``"xlsx"`` changes or ``"gpkg"`` communities."""
+        """(bytes, file name) of the session's plan: ``"xlsx"`` changes, ``"gpkg"`` communities."""
         session = self.get(sid, profile)
         with session.lock:
             plan = session.plan

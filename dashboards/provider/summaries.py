@@ -13,7 +13,8 @@ import pandas as pd
 from dashboards.provider.formatting import format_value, percent_flags
 from gridmap.evaluation import rule_summary, size_counts
 
-__all__ = ["filter_findings", "kpis", "rule_counts", "unit_detail", "value_formats", "with_value_text", "worst"]
+__all__ = ["filter_findings", "kpis", "rule_counts", "unit_detail", "value_formats",
+           "with_value_text", "worst"]
 
 #: The figures of a unit shown in its detail panel, in order.
 FIGURES = ("households", "grids", "coordinators", "coordinators_required", "population", "staff",
@@ -57,7 +58,8 @@ def worst(findings: pd.DataFrame, lang: str = "zh", n: int = 10) -> pd.DataFrame
     failing rule's title and message).
     """
     f = findings
-    f = f[(f["level"] == "community") & (f["status"] == "fail") & ~f["rule_id"].str.startswith("qa.")]
+    f = f[(f["level"] == "community") & (f["status"] == "fail")
+          & ~f["rule_id"].str.startswith("qa.")]
     if not len(f):
         return pd.DataFrame(columns=["unit_id", "unit_name", "fails", "errors", "worst"])
     f = f.assign(err=(f["severity"] == "error").astype(int))
@@ -93,8 +95,9 @@ def with_value_text(f: pd.DataFrame, profile: Any) -> pd.DataFrame:
     flags = value_formats(profile)
     vp = f["rule_id"].map(lambda r: flags.get(r, (False, False))[0]).astype(bool)
     gp = f["rule_id"].map(lambda r: flags.get(r, (False, False))[1]).astype(bool)
-    return f.assign(value_text=[format_value(v, pct=p) for v, p in zip(f["value"], vp, strict=True)],
-                    gap_text=[format_value(v, pct=p) for v, p in zip(f["gap"], gp, strict=True)])
+    return f.assign(
+        value_text=[format_value(v, pct=p) for v, p in zip(f["value"], vp, strict=True)],
+        gap_text=[format_value(v, pct=p) for v, p in zip(f["gap"], gp, strict=True)])
 
 
 def unit_detail(units: pd.DataFrame, findings: pd.DataFrame, profile: Any, level: str,
