@@ -1,4 +1,6 @@
-"""gridmap's dashboard: compliance maps a planner can explore offline (Dash + vendored MapLibre GL JS).
+"""gridmap's dashboard: compliance maps a planner can explore offline.
+
+Dash with a vendored MapLibre GL JS; nothing is fetched from the internet.
 
 ``create_app(config)`` builds the app; ``gridmap serve [CONFIG.toml]`` runs it.
 """

@@ -32,7 +32,8 @@ def _header(provider: DashboardProvider) -> html.Header:
             dcc.Dropdown(id=ID.PROFILE, options=provider.profiles(), value=provider.default_profile,
                          clearable=False, persistence=True, persistence_type="session",
                          style={"minWidth": "260px"}),
-            dcc.RadioItems(id=ID.LANG, options=[{"value": "zh", "label": "中文"}, {"value": "en", "label": "English"}],
+            dcc.RadioItems(id=ID.LANG, options=[{"value": "zh", "label": "中文"},
+                                                {"value": "en", "label": "English"}],
                            value="zh", inline=True, persistence=True, persistence_type="session",
                            className="gm-lang"),
         ], className="gm-header-controls"),
@@ -45,7 +46,8 @@ def _nav(pathname: str | None, lang: str) -> list:
             for key, path in PAGES.items()]
 
 
-def create_app(config: str | DashboardProvider | None = None, *, basemap: str | None = None) -> Dash:
+def create_app(config: str | DashboardProvider | None = None, *,
+               basemap: str | None = None) -> Dash:
     """Build the dashboard for a study.
 
     Parameters
@@ -57,11 +59,15 @@ def create_app(config: str | DashboardProvider | None = None, *, basemap: str | 
         Optional raster tile URL template (overrides the config's ``[dashboard] basemap``).
         Tiles in GCJ-02 (Amap, Tencent) are offset by hundreds of metres from CGCS2000 data.
     """
-    provider = config if isinstance(config, DashboardProvider) else DashboardProvider.from_config(config)
+    if isinstance(config, DashboardProvider):
+        provider = config
+    else:
+        provider = DashboardProvider.from_config(config)
     if basemap is not None:
         provider.basemap = basemap
-    app = Dash(__name__, assets_folder=str(ASSETS), suppress_callback_exceptions=True, title=t("app.title"),
-               update_title=None, serve_locally=True)
+    app = Dash(__name__, assets_folder=str(ASSETS), suppress_callback_exceptions=True,
+               title=t("app.title"),
+               update_title="", serve_locally=True)
     app.layout = html.Div([
         dcc.Location(id=ID.URL),
         _header(provider),
@@ -71,16 +77,19 @@ def create_app(config: str | DashboardProvider | None = None, *, basemap: str | 
 
     @app.server.route("/_gridmap/geo/<key>/<level>.geojson")
     def _geometry(key: str, level: str):
-        if key != provider.key or level not in (*LEVELS, "facility") or not provider.has_level(level):
+        known = level in (*LEVELS, "facility") and provider.has_level(level)
+        if key != provider.key or not known:
             abort(404)
         etag = f'"{provider.key}-{level}"'
         if request.headers.get("If-None-Match") == etag:
             return Response(status=304)
         resp = Response(provider.geojson(level), mimetype="application/geo+json")
-        resp.headers.update({"Content-Encoding": "gzip", "ETag": etag, "Cache-Control": "private, max-age=86400"})
+        resp.headers.update({"Content-Encoding": "gzip", "ETag": etag,
+                             "Cache-Control": "private, max-age=86400"})
         return resp
 
-    @app.callback(Output(ID.PAGE, "children"), Output(ID.NAV, "children"), Output(ID.TITLE, "children"),
+    @app.callback(Output(ID.PAGE, "children"), Output(ID.NAV, "children"),
+                  Output(ID.TITLE, "children"),
                   Output(ID.PROFILE_LABEL, "children"), Output(ID.PROFILE, "options"),
                   Input(ID.URL, "pathname"), Input(ID.LANG, "value"), State(ID.URL, "search"))
     def _route(pathname, lang, search):
@@ -88,7 +97,8 @@ def create_app(config: str | DashboardProvider | None = None, *, basemap: str | 
         key = next((k for k, p in PAGES.items() if p == (pathname or "/")), "overview")
         query = {k: v[-1] for k, v in parse_qs((search or "").lstrip("?")).items()}
         page = PAGE_MODULES[key].layout(provider, lang, query=query)
-        return page, _nav(pathname, lang), t("app.title", lang), t("app.profile", lang), provider.profiles(lang)
+        return (page, _nav(pathname, lang), t("app.title", lang), t("app.profile", lang),
+                provider.profiles(lang))
 
     for module in PAGE_MODULES.values():
         module.register(app, provider)

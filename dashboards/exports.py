@@ -14,7 +14,9 @@ import re
 
 import pandas as pd
 
-from dashboards.provider import DashboardProvider
+from dashboards.provider import DashboardProvider, filter_findings
+from gridmap import maps
+from gridmap.report import findings_xlsx
 
 __all__ = ["export_filename", "map_family", "map_export", "findings_export", "MAP_FORMATS"]
 
@@ -35,15 +37,16 @@ def export_filename(kind: str, study: str, ext: str, date: _dt.date | None = Non
     return f"{kind}_{name}_{date.isoformat()}.{ext}"
 
 
-def map_family(provider: DashboardProvider, level: str, mode: str | None, profile: str | None = None) -> str:
-    """The :mod:`gridmap.maps` family drawing the map as shown: ``"overview"`` for the overall status
-    (and metrics), a rule's own family when maps draws one for it, else ``"overview"``.
+def map_family(provider: DashboardProvider, level: str, mode: str | None,
+               profile: str | None = None) -> str:
+    """The :mod:`gridmap.maps` family drawing the map as shown.
+
+    ``"overview"`` for the overall status (and metrics), a rule's own family when maps
+    draws one for it, else ``"overview"``.
 
     ``level`` only matters through the rule: grid rules have grid maps; the overview
     shows communities by status with the grid boundaries.
     """
-    from gridmap import maps
-
     if not mode or not mode.startswith("rule:"):
         return "overview"
     rid = mode.split(":", 1)[1]
@@ -54,37 +57,37 @@ def map_family(provider: DashboardProvider, level: str, mode: str | None, profil
     return rid if rid in maps.map_families(res) else "overview"
 
 
-def map_export(provider: DashboardProvider, level: str, mode: str | None, profile: str | None = None,
-               fmt: str = "png", *, date: _dt.date | None = None, dpi: int = 150) -> tuple[bytes, str]:
-    """(bytes, file name) of the current map rendered server-side as ``fmt`` (``png`` or ``pdf``)."""
-    from gridmap import maps
-
+def map_export(provider: DashboardProvider, level: str, mode: str | None,
+               profile: str | None = None, fmt: str = "png", *, date: _dt.date | None = None,
+               dpi: int = 150) -> tuple[bytes, str]:
+    """(bytes, file name) of the current map rendered server-side as ``fmt`` (png or pdf)."""
     if fmt not in MAP_FORMATS:
         raise ValueError(f"fmt must be one of {MAP_FORMATS}, got {fmt!r}")
     date = date or _dt.date.today()
     res = provider.result(profile)
-    data = maps.map_png(res, map_family(provider, level, mode, profile), dpi=dpi, date=date, fmt=fmt)
+    family = map_family(provider, level, mode, profile)
+    data = maps.map_png(res, family, dpi=dpi, date=date, fmt=fmt)
     return data, export_filename("合规地图", provider.study.name, fmt, date)
 
 
-def findings_export(provider: DashboardProvider, profile: str | None = None, *, search: str | None = None,
-                    status: str | None = None, level: str | None = None, lang: str = "zh",
+def findings_export(provider: DashboardProvider, profile: str | None = None, *,
+                    search: str | None = None, status: str | None = None,
+                    level: str | None = None, lang: str = "zh",
                     date: _dt.date | None = None) -> tuple[bytes, str]:
     """(bytes, file name) of the findings table as XLSX (sheet 问题清单, Chinese headers).
 
     With ``search``/``status``/``level`` only the rows the findings page shows (the
     search matches in ``lang``, as on the page); the workbook is always in Chinese.
     """
-    from dashboards.pages.findings import filter_findings
-    from gridmap.report import findings_xlsx
-
     date = date or _dt.date.today()
     res = provider.result(profile)
     if any(v and v != "all" for v in (search, status, level)):
-        shown = filter_findings(provider.findings(profile, lang), search=search, status=status, level=level)
+        shown = filter_findings(provider.findings(profile, lang), search=search, status=status,
+                                level=level)
         keys = ["level", "unit_id", "rule_id"]
         f = res.findings
-        mask = pd.MultiIndex.from_frame(f[keys].astype(str)).isin(pd.MultiIndex.from_frame(shown[keys].astype(str)))
+        wanted = pd.MultiIndex.from_frame(shown[keys].astype(str))
+        mask = pd.MultiIndex.from_frame(f[keys].astype(str)).isin(wanted)
         res = copy.copy(res)  # shallow: only ``findings`` differs
         res.findings = f[mask]
     return findings_xlsx(res), export_filename("问题清单", provider.study.name, "xlsx", date)

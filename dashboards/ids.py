@@ -24,6 +24,8 @@ __all__ = ["ID", "MapIds", "map_ids", "PAGES"]
 
 
 class ID(StrEnum):
+    """Every component id of the app, one place (prefix = page: ``ov``, ``cm``, ``cv``, …)."""
+
     # shell
     URL = "gm-url"
     NAV = "gm-nav"
@@ -104,7 +106,8 @@ class ID(StrEnum):
 
 
 #: page key -> URL path
-PAGES = {"overview": "/", "map": "/map", "coverage": "/coverage", "findings": "/findings", "plans": "/plans"}
+PAGES = {"overview": "/", "map": "/map", "coverage": "/coverage", "findings": "/findings",
+         "plans": "/plans"}
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ class MapIds:
 
 
 def map_ids(page: str) -> MapIds:
+    """The ids of ``page``'s map and its stores (the JS derives the stores from the div id)."""
     base = f"{ID.MAP}-{page}"
     return MapIds(div=base, values=f"{base}-values", click=f"{base}-click", focus=f"{base}-focus",
                   done=f"{base}-done", focus_done=f"{base}-focus-done")

@@ -31,6 +31,7 @@ def chromium_path() -> str | None:
 @contextmanager
 def serve_in_thread(app, host: str = "127.0.0.1"):
     """Run a Dash app's Flask server on a free port in a daemon thread; yields the base URL."""
+    # werkzeug (a Flask dependency) is needed only by tests and benchmarks serving in a thread
     from werkzeug.serving import WSGIRequestHandler, make_server
 
     class _Quiet(WSGIRequestHandler):
@@ -53,4 +54,5 @@ def launch_chromium(playwright, **kwargs):
     path = chromium_path()
     if path is None:
         raise FileNotFoundError(f"Chromium not found at {CHROMIUM} (Debian package 'chromium')")
-    return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True, **kwargs)
+    return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True,
+                                      **kwargs)

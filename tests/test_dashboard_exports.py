@@ -8,8 +8,6 @@ import io
 import openpyxl
 import pytest
 
-pytest.importorskip("dash")
-
 from dashboards.exports import export_filename, findings_export, map_export, map_family
 from dashboards.provider import DashboardProvider
 

@@ -8,10 +8,10 @@ import shutil
 import pandas as pd
 import pytest
 
-pytest.importorskip("dash")
-
-from dashboards.pages import plans as page  # noqa: E402
-from dashboards.provider import DashboardProvider  # noqa: E402
+from dashboards.pages import plans as page
+from dashboards.provider import DashboardProvider, PlanStore
+from dashboards.provider.plan_views import band_text, compare_rows, neighbours, plan_payload
+from dashboards.provider.plans import export_gpkg, export_xlsx, run_edit
 
 
 @pytest.fixture(scope="module")
@@ -22,13 +22,13 @@ def provider(tmp_path_factory) -> DashboardProvider:
 
 
 @pytest.fixture
-def store(provider) -> page.PlanStore:
-    return page.PlanStore(provider, max_sessions=3)
+def store(provider) -> PlanStore:
+    return PlanStore(provider, max_sessions=3)
 
 
 def _movable(plan):
     for uid in plan.units.index:
-        for target in page.neighbours(plan, [uid]):
+        for target in neighbours(plan, [uid]):
             res = plan.move([uid], target)
             if res.ok:
                 plan.undo()
@@ -41,7 +41,7 @@ def test_sessions_are_independent_and_bounded(store):
     assert a is store.get("a") and a.plan is not b.plan
     assert a.plan.graph is b.plan.graph  # adjacency shared, computed once
     uid, target = _movable(a.plan)
-    changed, lines = page.run_edit(a, "move", selection=[uid], target=target)
+    changed, lines = run_edit(a, "move", selection=[uid], target=target)
     assert changed and lines
     assert a.plan.kpis()["units_moved"] == 1 and b.plan.kpis()["units_moved"] == 0
     for sid in ("c", "d", "e"):
@@ -52,24 +52,24 @@ def test_sessions_are_independent_and_bounded(store):
 def test_move_undo_redo_and_refusals(store):
     s = store.get("x")
     uid, target = _movable(s.plan)
-    assert target in page.neighbours(s.plan, [uid])
-    assert s.plan.labels[uid] not in page.neighbours(s.plan, [uid])
-    assert page.run_edit(s, "move", selection=[], target=target) == (False, ["请先在地图上选择网格。"])
-    assert page.run_edit(s, "move", selection=[uid], target=None, lang="en")[1] == ["Choose the target community."]
-    assert page.run_edit(s, "undo", selection=[])[0] is False  # nothing to undo
-    page.run_edit(s, "move", selection=[uid], target=target)
+    assert target in neighbours(s.plan, [uid])
+    assert s.plan.labels[uid] not in neighbours(s.plan, [uid])
+    assert run_edit(s, "move", selection=[], target=target) == (False, ["请先在地图上选择网格。"])
+    assert run_edit(s, "move", selection=[uid], target=None, lang="en")[1] == ["Choose the target community."]
+    assert run_edit(s, "undo", selection=[])[0] is False  # nothing to undo
+    run_edit(s, "move", selection=[uid], target=target)
     assert s.plan.labels[uid] == target
-    assert page.run_edit(s, "undo", selection=[])[0] and s.plan.kpis()["units_moved"] == 0
-    assert page.run_edit(s, "redo", selection=[])[0] and s.plan.labels[uid] == target
+    assert run_edit(s, "undo", selection=[])[0] and s.plan.kpis()["units_moved"] == 0
+    assert run_edit(s, "redo", selection=[])[0] and s.plan.labels[uid] == target
     # a far-away community is refused with the library's reason
-    far = next(c for c in s.plan.communities().index if c not in page.neighbours(s.plan, [uid]) and c != target)
-    changed, lines = page.run_edit(s, "move", selection=[uid], target=far)
+    far = next(c for c in s.plan.communities().index if c not in neighbours(s.plan, [uid]) and c != target)
+    changed, lines = run_edit(s, "move", selection=[uid], target=far)
     assert not changed and len(lines) >= 2
     # split / merge / create
     big = s.plan.communities()["households"].idxmax()
-    assert page.run_edit(s, "split", selection=[], community=big, k=2)[0]
+    assert run_edit(s, "split", selection=[], community=big, k=2)[0]
     assert s.plan.kpis()["communities"] == 31
-    assert page.run_edit(s, "merge", selection=[], communities=[big])[1] == ["请至少选择两个社区。"]
+    assert run_edit(s, "merge", selection=[], communities=[big])[1] == ["请至少选择两个社区。"]
 
 
 def test_payload_colours_follow_the_plan(store, provider):
@@ -77,13 +77,13 @@ def test_payload_colours_follow_the_plan(store, provider):
     ids = provider.ids("grid")
     uid, target = _movable(s.plan)
     i = ids.get_loc(uid)
-    before = page.plan_payload(s, ids, "/geo", mode="community")
+    before = plan_payload(s, ids, "/geo", mode="community")
     assert len(before["c"]) == len(ids) and min(before["c"]) >= 0
-    page.run_edit(s, "move", selection=[uid], target=target)
-    after = page.plan_payload(s, ids, "/geo", mode="community")
+    run_edit(s, "move", selection=[uid], target=target)
+    after = plan_payload(s, ids, "/geo", mode="community")
     assert after["labels"][after["c"][i]].startswith(s.plan.community_name(target))
     assert after["version"] != before["version"]
-    base = page.plan_payload(s, ids, "/geo", base=True, mode="status")
+    base = plan_payload(s, ids, "/geo", base=True, mode="status")
     assert base["labels"][base["c"][i]] in {"户数达标", "户数偏小", "户数偏大"}
     assert sum(x["count"] for x in base["legend"]) == 30
     # neighbouring communities never share a colour
@@ -91,14 +91,14 @@ def test_payload_colours_follow_the_plan(store, provider):
 
     adj = community_adjacency(s.plan.labels, s.plan.graph)
     assert all(s.color_of(c) != s.color_of(n) for c in adj for n in adj[c])
-    rows = page.compare_rows(s.plan)
+    rows = compare_rows(s.plan)
     assert rows[0][1] == "20/30" and rows[4] == ("调整网格", "0", "1")
 
 
 def test_save_load_and_exports(store, provider):
     s = store.get("w")
     uid, target = _movable(s.plan)
-    page.run_edit(s, "move", selection=[uid], target=target)
+    run_edit(s, "move", selection=[uid], target=target)
     s.plan.name = "测试方案"
     s.plan.save(provider.plans_workspace())
     assert "测试方案" in store.saved()["name"].tolist()
@@ -106,21 +106,21 @@ def test_save_load_and_exports(store, provider):
     assert fresh.plan.kpis()["units_moved"] == 0
     loaded = store.load("w", "测试方案")
     assert loaded.plan.labels[uid] == target and loaded.plan.graph is store.template().graph
-    xlsx = pd.read_excel(io.BytesIO(page.export_xlsx(loaded.plan)))
+    xlsx = pd.read_excel(io.BytesIO(export_xlsx(loaded.plan)))
     assert xlsx.shape[0] == 1 and str(xlsx.iloc[0, 0]) == uid
-    gpkg = page.export_gpkg(loaded.plan)
+    gpkg = export_gpkg(loaded.plan)
     assert gpkg[:16] == b"SQLite format 3\x00"
 
 
 def test_rebalance_is_shown_then_applied(store, provider):
     s = store.get("r")
-    changed, lines = page.run_edit(s, "rebalance", selection=[], time_limit=3, provider=provider)
+    changed, lines = run_edit(s, "rebalance", selection=[], time_limit=3, provider=provider)
     assert not changed and lines  # computed, not applied yet
     assert s.pending is not None
     n = len(s.pending[1].changes)
-    changed, lines = page.run_edit(s, "apply", selection=[])
+    changed, lines = run_edit(s, "apply", selection=[])
     assert changed and s.plan.kpis()["units_moved"] == n > 0
-    assert page.run_edit(s, "apply", selection=[])[0] is False  # nothing pending any more
+    assert run_edit(s, "apply", selection=[])[0] is False  # nothing pending any more
 
 
 def test_layout_and_callbacks_build(provider):
@@ -154,12 +154,12 @@ def test_band_and_kpis_follow_the_profile(store, provider):
     k = s.plan.kpis()
     chk = provider.kpis("hangzhou-2008")
     assert (k["too_small"], k["too_large"]) == (chk["size_small"], chk["size_large"]) == (9, 6)
-    assert "1,500–3,000" in page.band_text(s.plan, "zh")
-    assert page.compare_rows(s.plan)[0][1] == "15/30"
+    assert "1,500–3,000" in band_text(s.plan, "zh")
+    assert compare_rows(s.plan)[0][1] == "15/30"
     # back to national: the same session's plan is re-evaluated, edits kept
     uid, target = _movable(s.plan)
-    page.run_edit(s, "move", selection=[uid], target=target)
+    run_edit(s, "move", selection=[uid], target=target)
     s = store.get("hz", "national")
     assert s.plan.profile.id == "national" and s.plan.kpis()["units_moved"] == 1
-    assert page.compare_rows(s.plan)[0][1] == "20/30"
+    assert compare_rows(s.plan)[0][1] == "20/30"
     assert store.get("hz").plan.profile.id == "national"  # no profile given: left as it is

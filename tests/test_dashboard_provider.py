@@ -12,12 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("dash")
-
 from dashboards.i18n import WORDS, t
 from dashboards.ids import ID, map_ids
-from dashboards.pages.findings import filter_findings
-from dashboards.provider import DashboardProvider, class_breaks
+from dashboards.provider import DashboardProvider, class_breaks, filter_findings
 
 
 @pytest.fixture(scope="module")

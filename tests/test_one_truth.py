@@ -94,7 +94,7 @@ def _assert_one_truth(result, provider=None, store=None):
                 if prof.rule(rid).level == "community":
                     assert {s: int(row[s]) for s in ("pass", "fail", "not_assessed")} == {
                         s: checks.get((rid, s), 0) for s in ("pass", "fail", "not_assessed")}
-        from dashboards.pages import plans as page
+        from dashboards import provider as page
 
         session = (store or page.PlanStore(provider)).get("truth", prof.id)
         cmp = {r[0]: r[1:] for r in page.compare_rows(session.plan)}
@@ -113,7 +113,7 @@ def demo_study():
 def _provider(study):
     """The dashboard's provider over ``study`` (every profile cached) and its plan store."""
     pytest.importorskip("dash")
-    from dashboards.pages import plans as page
+    from dashboards import provider as page
     from dashboards.provider import DashboardProvider
 
     provider = DashboardProvider(study, max_profiles=len(PROFILES))

@@ -11,6 +11,8 @@ to the ``focus`` store zooms to a unit.
 
 from __future__ import annotations
 
+from typing import Any
+
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 
 from dashboards.ids import map_ids
@@ -18,10 +20,11 @@ from dashboards.ids import map_ids
 __all__ = ["map_view", "register_map"]
 
 
-def map_view(page: str, *, basemap: str | None = None, attribution: str = "", height: str = "560px") -> html.Div:
+def map_view(page: str, *, basemap: str | None = None, attribution: str = "",
+             height: str = "560px") -> html.Div:
     """The map's div and its stores for ``page``."""
     ids = map_ids(page)
-    data = {"data-basemap": basemap or "", "data-attribution": attribution or ""}
+    data: dict[str, Any] = {"data-basemap": basemap or "", "data-attribution": attribution or ""}
     return html.Div([
         html.Div(id=ids.div, className="gm-map", style={"height": height}, **data),
         dcc.Store(id=ids.values), dcc.Store(id=ids.click), dcc.Store(id=ids.focus),

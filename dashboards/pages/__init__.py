@@ -1,8 +1,13 @@
-"""One module per page; each has ``layout(provider, lang, query=None)`` and ``register(app, provider)``."""
+"""One module per page, each with ``layout(provider, lang, query)`` and ``register(app, provider)``.
+
+Pages draw what the provider (:class:`dashboards.provider.DashboardProvider`) returns;
+they never call gridmap themselves.
+"""
 
 from dashboards.pages import compliance_map, coverage, findings, overview, plans
 
 #: page key -> module, in navigation order
-PAGE_MODULES = {"overview": overview, "map": compliance_map, "coverage": coverage, "findings": findings, "plans": plans}
+PAGE_MODULES = {"overview": overview, "map": compliance_map, "coverage": coverage,
+                "findings": findings, "plans": plans}
 
 __all__ = ["PAGE_MODULES"]

@@ -1,6 +1,11 @@
-"""合规地图 Compliance map: communities or grids coloured by status, one rule or a metric; click for details."""
+"""合规地图 Compliance map: communities or grids coloured by status, a rule or a metric.
+
+Clicking a unit shows its figures and every finding beside the map.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
@@ -15,33 +20,43 @@ PAGE = "map"
 
 
 def layout(provider: DashboardProvider, lang: str, query: dict | None = None) -> html.Div:
-    """``query`` may preselect ``level`` (community/grid) and ``color`` (a colour-by value), e.g. ``/map?level=grid``."""
+    """The page: level and colour-by controls, the map, the detail panel, map exports.
+
+    ``query`` may preselect ``level`` (community/grid) and ``color`` (a colour-by value),
+    e.g. ``/map?level=grid``.
+    """
     query = query or {}
     level = query.get("level", "community")
     level = level if level in LEVELS and provider.has_level(level) else "community"
-    levels = [{"value": lv, "label": t(f"level.{lv}", lang)} for lv in LEVELS if provider.has_level(lv)]
+    levels = [{"value": lv, "label": t(f"level.{lv}", lang)} for lv in LEVELS
+              if provider.has_level(lv)]
     controls = html.Div([
         html.Label(t("cm.level", lang)),
         dcc.RadioItems(id=ID.CM_LEVEL, options=levels, value=level, inline=True,
                        persistence=True, persistence_type="session"),
         html.Label(t("cm.color_by", lang)),
-        dcc.Dropdown(id=ID.CM_COLOR_BY, value=query.get("color", "status"), clearable=False, persistence=True,
+        dcc.Dropdown(id=ID.CM_COLOR_BY, value=query.get("color", "status"), clearable=False,
+                     persistence=True,
                      persistence_type="session", style={"minWidth": "340px"}),
-        html.Button(t("cm.export.png", lang), id=ID.CM_EXPORT_PNG, n_clicks=0, className="gm-button"),
-        html.Button(t("cm.export.pdf", lang), id=ID.CM_EXPORT_PDF, n_clicks=0, className="gm-button"),
+        html.Button(t("cm.export.png", lang), id=ID.CM_EXPORT_PNG, n_clicks=0,
+                    className="gm-button"),
+        html.Button(t("cm.export.pdf", lang), id=ID.CM_EXPORT_PDF, n_clicks=0,
+                    className="gm-button"),
         dcc.Loading(dcc.Download(id=ID.CM_DOWNLOAD), type="circle"),
     ], className="gm-controls")
     return html.Div([
         controls,
         html.Div([
-            html.Div([map_view(PAGE, basemap=provider.basemap, attribution=provider.basemap_attribution),
+            html.Div([map_view(PAGE, basemap=provider.basemap,
+                               attribution=provider.basemap_attribution),
                       html.Div(id=ID.CM_LEGEND)], className="gm-col gm-col-map"),
             html.Div(detail_panel(None, lang), id=ID.CM_DETAIL, className="gm-col gm-col-detail"),
         ], className="gm-row"),
     ], className="gm-page", id="page-map")
 
 
-def register(app, provider: DashboardProvider) -> None:
+def register(app: Any, provider: DashboardProvider) -> None:
+    """Wire the page's callbacks: colour-by options, map values, detail panel, export."""
     ids = map_ids(PAGE)
     register_map(app, PAGE)
 
@@ -72,7 +87,8 @@ def register(app, provider: DashboardProvider) -> None:
         return detail_panel(detail, lang)
 
     @app.callback(Output(ID.CM_DOWNLOAD, "data"), Input(ID.CM_EXPORT_PNG, "n_clicks"),
-                  Input(ID.CM_EXPORT_PDF, "n_clicks"), State(ID.CM_LEVEL, "value"), State(ID.CM_COLOR_BY, "value"),
+                  Input(ID.CM_EXPORT_PDF, "n_clicks"), State(ID.CM_LEVEL, "value"),
+                  State(ID.CM_COLOR_BY, "value"),
                   State(ID.PROFILE, "value"), prevent_initial_call=True)
     def _export(_png, _pdf, level, mode, profile):
         fmt = "pdf" if ctx.triggered_id == ID.CM_EXPORT_PDF else "png"

@@ -1,6 +1,8 @@
-"""问题清单 Findings table: every finding, filter/sort/search; click a row to zoom the map to that unit."""
+"""问题清单 Findings table: every finding, filter/sort/search; click a row to zoom the map to it."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import dash_ag_grid as dag
 import pandas as pd
@@ -11,65 +13,60 @@ from dashboards.exports import findings_export
 from dashboards.i18n import t
 from dashboards.ids import ID, map_ids
 from dashboards.pages._common import geo_url, map_payload
-from dashboards.provider import DashboardProvider
+from dashboards.provider import DashboardProvider, filter_findings
 
 PAGE = "findings"
 MAX_ROWS = 5000
 COLUMNS = [("level", "col.level"), ("unit_id", "col.unit_id"), ("unit_name", "col.unit_name"),
            ("rule_title", "col.rule"), ("value", "col.value"), ("threshold", "col.threshold"),
-           ("status", "col.status"), ("gap", "col.gap"), ("message", "col.message"), ("source", "col.source")]
+           ("status", "col.status"), ("gap", "col.gap"), ("message", "col.message"),
+           ("source", "col.source")]
 
 
 #: numbers stay numbers (sort, filter); shares show as percentages (see provider.with_value_text)
-FORMATTERS = {c: {"valueFormatter": {"function": f"params.data && params.data.{c}_text != null ? params.data.{c}_text : params.value"},
+FORMATTERS = {c: {"valueFormatter": {"function": f"params.data && params.data.{c}_text != null"
+                                                 f" ? params.data.{c}_text : params.value"},
                   "filter": "agNumberColumnFilter"} for c in ("value", "gap")}
-WIDTHS = {"unit_id": 140, "unit_name": 110, "rule_title": 200, "message": 160, "source": 200, "threshold": 110}
-LOCALE_ZH = {"page": "第", "of": "/", "to": "–", "pageSizeSelectorLabel": "每页", "noRowsToShow": "没有符合条件的记录",
+WIDTHS = {"unit_id": 140, "unit_name": 110, "rule_title": 200, "message": 160, "source": 200,
+          "threshold": 110}
+LOCALE_ZH = {"page": "第", "of": "/", "to": "–", "pageSizeSelectorLabel": "每页",
+             "noRowsToShow": "没有符合条件的记录",
              "filterOoo": "筛选…", "contains": "包含", "equals": "等于", "notContains": "不包含",
-             "startsWith": "开头是", "endsWith": "结尾是", "andCondition": "且", "orCondition": "或"}
-
-
-def filter_findings(f: pd.DataFrame, *, search: str | None = None, status: str | None = None,
-                    level: str | None = None) -> pd.DataFrame:
-    """Rows matching a status, a level and a free-text search (name, code, rule, message; case-insensitive)."""
-    mask = pd.Series(True, index=f.index)
-    if status and status != "all":
-        mask &= f["status"] == status
-    if level and level != "all":
-        mask &= f["level"] == level
-    if search:
-        text = (f["unit_id"].astype(str) + " " + f["unit_name"].astype(str) + " " + f["rule_id"].astype(str) + " "
-                + f["rule_title"].astype(str) + " " + f["message"].astype(str))
-        mask &= text.str.contains(search.strip(), case=False, regex=False, na=False)
-    return f[mask]
+             "startsWith": "开头是", "endsWith": "结尾是", "andCondition": "且",
+             "orCondition": "或"}
 
 
 def layout(provider: DashboardProvider, lang: str, query: dict | None = None) -> html.Div:
+    """The page: search and filters, the findings table, a map of the clicked unit."""
     opt = lambda v, k: {"value": v, "label": t(k, lang)}  # noqa: E731
+    narrow = {"minWidth": "140px"}
     controls = html.Div([
         dcc.Input(id=ID.FT_SEARCH, type="search", placeholder=t("ft.search", lang), debounce=True,
                   style={"width": "320px"}),
         html.Label(t("ft.status", lang)),
-        dcc.Dropdown(id=ID.FT_STATUS, value="fail", clearable=False, style={"minWidth": "140px"}, options=[
+        dcc.Dropdown(id=ID.FT_STATUS, value="fail", clearable=False, style=narrow, options=[
             opt("all", "ft.all"), opt("fail", "status.fail"), opt("pass", "status.pass"),
             opt("not_assessed", "status.not_assessed")]),
         html.Label(t("ft.level", lang)),
-        dcc.Dropdown(id=ID.FT_LEVEL, value="all", clearable=False, style={"minWidth": "140px"}, options=[
+        dcc.Dropdown(id=ID.FT_LEVEL, value="all", clearable=False, style=narrow, options=[
             opt("all", "ft.all"), opt("community", "level.community"), opt("grid", "level.grid")]),
         html.Span(id=ID.FT_COUNT, className="gm-muted"),
-        html.Button(t("ft.export.xlsx", lang), id=ID.FT_EXPORT_XLSX, n_clicks=0, className="gm-button"),
+        html.Button(t("ft.export.xlsx", lang), id=ID.FT_EXPORT_XLSX, n_clicks=0,
+                    className="gm-button"),
         dcc.Loading(dcc.Download(id=ID.FT_DOWNLOAD), type="circle"),
     ], className="gm-controls")
     wide = {"rule_title", "message", "source"}
     table = dag.AgGrid(
         id=ID.FT_TABLE,
         columnDefs=[{"field": c, "headerName": t(k, lang), "filter": True, "sortable": True,
-                     "flex": 2 if c in wide else 1, "minWidth": WIDTHS.get(c, 80), "tooltipField": c,
-                     **FORMATTERS.get(c, {})}
+                     "flex": 2 if c in wide else 1, "minWidth": WIDTHS.get(c, 80),
+                     "tooltipField": c, **FORMATTERS.get(c, {})}
                     for c, k in COLUMNS],
         rowData=[], getRowId="params.data.id", style={"height": "560px"},
-        dashGridOptions={"localeText": LOCALE_ZH if lang == "zh" else {}, "pagination": True, "paginationPageSize": 50, "tooltipShowDelay": 300,
-                         "rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}},
+        dashGridOptions={"localeText": LOCALE_ZH if lang == "zh" else {}, "pagination": True,
+                         "paginationPageSize": 50, "tooltipShowDelay": 300,
+                         "rowSelection": {"mode": "singleRow", "checkboxes": False,
+                                          "enableClickSelection": True}},
         getRowStyle={"styleConditions": [{"condition": "params.data.status_key === 'fail'",
                                           "style": {"color": "#b2182b"}}]})
     return html.Div([
@@ -77,38 +74,47 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
         html.Div(t("ft.hint", lang), className="gm-muted"),
         html.Div([
             html.Div(table, className="gm-col gm-col-table"),
-            html.Div([map_view(PAGE, basemap=provider.basemap, attribution=provider.basemap_attribution,
-                               height="520px"), html.Div(id=ID.FT_LEGEND)], className="gm-col gm-col-side-map"),
+            html.Div([map_view(PAGE, basemap=provider.basemap,
+                               attribution=provider.basemap_attribution, height="520px"),
+                      html.Div(id=ID.FT_LEGEND)], className="gm-col gm-col-side-map"),
         ], className="gm-row"),
     ], className="gm-page", id="page-findings")
 
 
-def register(app, provider: DashboardProvider) -> None:
+def table_rows(shown: pd.DataFrame, lang: str) -> list[dict]:
+    """The grid's rows: findings (with ``value_text``/``gap_text``) with statuses in ``lang``."""
+    rows = shown[[c for c, _ in COLUMNS] + ["rule_id", "value_text", "gap_text"]].copy()
+    rows["status_key"] = shown["status"]
+    rows["status"] = rows["status"].map(lambda s: t(f"status.{s}", lang))
+    rows["level_key"] = shown["level"]
+    rows["level"] = shown["level"].map(lambda s: t(f"level.{s}", lang))
+    rows["value"] = pd.to_numeric(rows["value"], errors="coerce").round(2)
+    rows["gap"] = pd.to_numeric(rows["gap"], errors="coerce").round(2)
+    rows["id"] = shown["level"] + "|" + shown["unit_id"] + "|" + shown.index.astype(str)
+    return rows.astype(object).where(rows.notna(), None).to_dict("records")
+
+
+def register(app: Any, provider: DashboardProvider) -> None:
+    """Wire the page's callbacks: table, map (zoom to the clicked row's unit), export."""
     ids = map_ids(PAGE)
     register_map(app, PAGE)
 
     @app.callback(Output(ID.FT_TABLE, "rowData"), Output(ID.FT_COUNT, "children"),
-                  Input(ID.FT_SEARCH, "value"), Input(ID.FT_STATUS, "value"), Input(ID.FT_LEVEL, "value"),
-                  Input(ID.PROFILE, "value"), Input(ID.LANG, "value"))
+                  Input(ID.FT_SEARCH, "value"), Input(ID.FT_STATUS, "value"),
+                  Input(ID.FT_LEVEL, "value"), Input(ID.PROFILE, "value"), Input(ID.LANG, "value"))
     def _table(search, status, level, profile, lang):
-        f = filter_findings(provider.findings(profile, lang), search=search, status=status, level=level)
+        f = filter_findings(provider.findings(profile, lang), search=search, status=status,
+                            level=level)
         shown = provider.with_value_text(f.head(MAX_ROWS), profile)
-        rows = shown[[c for c, _ in COLUMNS] + ["rule_id", "value_text", "gap_text"]].copy()
-        rows["status_key"] = shown["status"]
-        rows["status"] = rows["status"].map(lambda s: t(f"status.{s}", lang))
-        rows["level_key"] = shown["level"]
-        rows["level"] = shown["level"].map(lambda s: t(f"level.{s}", lang))
-        rows["value"] = pd.to_numeric(rows["value"], errors="coerce").round(2)
-        rows["gap"] = pd.to_numeric(rows["gap"], errors="coerce").round(2)
-        rows["id"] = shown["level"] + "|" + shown["unit_id"] + "|" + shown.index.astype(str)
-        count = t("ft.count", lang, n=f"{len(f):,}") + (f" (≤ {MAX_ROWS:,})" if len(f) > MAX_ROWS else "")
-        return rows.astype(object).where(rows.notna(), None).to_dict("records"), count
+        more = f" (≤ {MAX_ROWS:,})" if len(f) > MAX_ROWS else ""
+        return table_rows(shown, lang), t("ft.count", lang, n=f"{len(f):,}") + more
 
-    @app.callback(Output(ids.values, "data"), Output(ids.focus, "data"), Output(ID.FT_LEGEND, "children"),
-                  Input(ID.FT_TABLE, "cellClicked"), Input(ID.PROFILE, "value"), Input(ID.LANG, "value"),
-                  State(ids.values, "data"))
+    @app.callback(Output(ids.values, "data"), Output(ids.focus, "data"),
+                  Output(ID.FT_LEGEND, "children"), Input(ID.FT_TABLE, "cellClicked"),
+                  Input(ID.PROFILE, "value"), Input(ID.LANG, "value"), State(ids.values, "data"))
     def _map(cell, profile, lang, current):
-        level, focus = "community", no_update
+        level: str = "community"
+        focus: Any = no_update
         if ctx.triggered_id == ID.FT_TABLE and cell and cell.get("rowId"):
             level, uid, _ = cell["rowId"].split("|", 2)
             if not provider.has_level(level):
@@ -116,17 +122,21 @@ def register(app, provider: DashboardProvider) -> None:
             index = int(provider.ids(level).get_indexer([uid])[0])
             if index < 0:  # QA findings can name units outside the layer
                 return no_update, no_update, no_update
-            focus = {"bbox": provider.bounds(level, uid), "index": index, "unit_id": uid, "level": level,
-                     "url": geo_url(app, provider, level),
+            focus = {"bbox": provider.bounds(level, uid), "index": index, "unit_id": uid,
+                     "level": level, "url": geo_url(app, provider, level),
                      "ts": cell.get("timestamp")}
-            if current and current.get("level") == level and current.get("version", "").startswith(f"{profile}|"):
+            same = (current and current.get("level") == level
+                    and current.get("version", "").startswith(f"{profile}|"))
+            if same:
                 return no_update, focus, no_update
         payload = map_payload(app, provider, level, "status", profile, lang)
         return payload, focus, legend(payload["legend"])
 
     @app.callback(Output(ID.FT_DOWNLOAD, "data"), Input(ID.FT_EXPORT_XLSX, "n_clicks"),
-                  State(ID.FT_SEARCH, "value"), State(ID.FT_STATUS, "value"), State(ID.FT_LEVEL, "value"),
-                  State(ID.PROFILE, "value"), State(ID.LANG, "value"), prevent_initial_call=True)
+                  State(ID.FT_SEARCH, "value"), State(ID.FT_STATUS, "value"),
+                  State(ID.FT_LEVEL, "value"), State(ID.PROFILE, "value"), State(ID.LANG, "value"),
+                  prevent_initial_call=True)
     def _export(_n, search, status, level, profile, lang):
-        data, name = findings_export(provider, profile, search=search, status=status, level=level, lang=lang or "zh")
+        data, name = findings_export(provider, profile, search=search, status=status,
+                                     level=level, lang=lang or "zh")
         return dcc.send_bytes(data, name)

@@ -1,7 +1,7 @@
 """``gridmap serve``: the dashboard on a local port (the demo district when no config is given).
 
 The dashboard itself lives in the ``dashboards`` package (Dash, vendored MapLibre
-GL JS); it needs the ``dash`` extra. Nothing is fetched from the internet.
+GL JS). Nothing is fetched from the internet.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def run(config: str | None = None, host: str = "127.0.0.1", port: int = 8050, debug: bool = False) -> None:
+def run(config: str | None = None, host: str = "127.0.0.1", port: int = 8050,
+        debug: bool = False) -> None:
     """Load the study (with progress messages), check it, and serve the dashboard until interrupted.
 
     Parameters
@@ -28,11 +29,9 @@ def run(config: str | None = None, host: str = "127.0.0.1", port: int = 8050, de
     debug
         Dash debug mode (hot reload, dev tools).
     """
-    try:
-        from dashboards.app import create_app
-        from dashboards.provider import DashboardProvider
-    except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise RuntimeError(f"the dashboard needs Dash: pip install 'dash>=4' 'dash-ag-grid>=33' 'plotly>=6' ({exc})") from exc
+    # heavy: Dash, plotly and the dashboard load only when serving, not for every CLI command
+    from dashboards.app import create_app
+    from dashboards.provider import DashboardProvider
 
     t0 = time.perf_counter()
     what = config or "演示数据 demo district (synthetic)"
@@ -50,7 +49,8 @@ def run(config: str | None = None, host: str = "127.0.0.1", port: int = 8050, de
             provider.geojson(level)
     _say(f"  就绪 / ready in {time.perf_counter() - t0:.1f} s")
     if provider.basemap:
-        _say("注意 / note: GCJ-02 底图（高德/腾讯）与 CGCS2000 数据错开数百米 / GCJ-02 basemap tiles are offset "
+        _say("注意 / note: GCJ-02 底图（高德/腾讯）与 CGCS2000 数据错开数百米 / "
+             "GCJ-02 basemap tiles are offset "
              "by hundreds of metres from CGCS2000 data.")
     app = create_app(provider)
     _say(f"仪表盘 / dashboard: http://{host}:{port}/   (Ctrl+C 退出 / to stop)")
@@ -58,10 +58,18 @@ def run(config: str | None = None, host: str = "127.0.0.1", port: int = 8050, de
 
 
 def add_serve_parser(sub) -> None:
-    """Register ``gridmap serve [CONFIG.toml] [--host] [--port] [--debug]`` on an argparse subparsers object."""
+    """Register ``gridmap serve [CONFIG.toml] [--host] [--port] [--debug]`` on ``sub``.
+
+    Parameters
+    ----------
+    sub
+        The subparsers object of an :class:`argparse.ArgumentParser`.
+    """
     p = sub.add_parser("serve", help="dashboard: compliance maps in the browser (offline)")
-    p.add_argument("config", nargs="?", help="study configuration file (gridmap.toml); default: the demo district")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("config", nargs="?",
+                   help="study configuration file (gridmap.toml); default: the demo district")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8050, help="port (default 8050)")
     p.add_argument("--debug", action="store_true", help="Dash debug mode")
 

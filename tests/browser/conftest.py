@@ -18,7 +18,6 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="package")
 def _playwright():
-    pytest.importorskip("dash", reason="the dashboard needs dash")
     sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright (pip install playwright)")
     from dashboards.testing import CHROMIUM, chromium_path
 

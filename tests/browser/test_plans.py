@@ -14,7 +14,7 @@ pytestmark = pytest.mark.browser
 
 def _movable_grid(provider):
     """A grid (feature index, id, name) that can move to a neighbouring community, and that community."""
-    from dashboards.pages.plans import neighbours
+    from dashboards.provider.plan_views import neighbours
     from gridmap.plans import Plan
 
     plan = Plan.from_check(provider.result())

@@ -1,0 +1,40 @@
+"""The ``[dashboard]`` table of a ``gridmap.toml``: basemap, attribution, plans workspace."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["dashboard_settings"]
+
+
+def dashboard_settings(config: str | os.PathLike) -> dict[str, Any]:
+    """The dashboard's settings of a study config, as :class:`DashboardProvider` keywords.
+
+    Parameters
+    ----------
+    config
+        A ``gridmap.toml``; its optional ``[dashboard]`` table may set ``basemap`` (a raster
+        tile URL), ``basemap_attribution`` and ``workspace`` (the plans GeoPackage, relative
+        to the config).
+
+    Returns
+    -------
+    dict
+        ``basemap`` (None when unset), ``basemap_attribution`` ("" when unset) and
+        ``workspace`` (default ``plans.gpkg`` next to the config).
+    """
+    with open(config, "rb") as fh:
+        extra = tomllib.load(fh).get("dashboard", {})
+    return {
+        "basemap": extra.get("basemap"),
+        "basemap_attribution": extra.get("basemap_attribution", ""),
+        "workspace": Path(config).resolve().parent / extra.get("workspace", "plans.gpkg"),
+    }

@@ -1,0 +1,273 @@
+"""The dashboard's data provider: the one object the pages' callbacks talk to.
+
+:class:`DashboardProvider` owns one :class:`gridmap.Study` and hands out gridmap's
+results in the shapes the pages draw. It holds the caches (check results per
+profile, geometry, coverage questions, plan sessions) and delegates the work to the
+modules of this package; the pages never touch gridmap directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import gridmap
+from dashboards.provider import coverage_views, map_values, summaries
+from dashboards.provider.config import dashboard_settings
+from dashboards.provider.coverage_views import CoverageViews
+from dashboards.provider.geometry import GeometryCache, layer_ids
+from dashboards.provider.map_values import MapValues
+from dashboards.provider.plan_views import PlanView, SelectionView
+from dashboards.provider.plans import (
+    PlanOutcome,
+    PlanRequest,
+    PlanStore,
+    RebalanceOutcome,
+)
+from dashboards.provider.results import ResultCache
+from gridmap import datasets
+from gridmap.plans import Plan
+from gridmap.rebalance import Rebalancer
+from gridmap.rules import list_profiles, load_profile
+
+__all__ = ["DashboardProvider"]
+
+
+class DashboardProvider:
+    """Compliance results of one study for the dashboard.
+
+    Parameters
+    ----------
+    study
+        A :class:`gridmap.Study`.
+    profile
+        Default profile (the study's when None).
+    basemap
+        Optional raster tile URL template (``{z}/{x}/{y}``); no basemap by default.
+    basemap_attribution
+        The basemap's attribution text.
+    max_profiles
+        How many profiles' results to keep (least recently used are dropped).
+    workspace
+        The GeoPackage the 边界调整 Plans page saves plans to; None: a ``plans.gpkg`` in a
+        temporary directory, made on first use (the demo). :meth:`from_config` defaults it
+        to ``plans.gpkg`` next to the study config.
+
+    Attributes
+    ----------
+    plan_sessions
+        The Plans page's plan per browser tab (:class:`PlanStore`).
+    """
+
+    def __init__(self, study: Any, *, profile: str | None = None, basemap: str | None = None,
+                 basemap_attribution: str = "", max_profiles: int = 6,
+                 workspace: str | os.PathLike | None = None) -> None:
+        self.study = study
+        self.default_profile = profile or study.profile or "national"
+        self.basemap = basemap
+        self.basemap_attribution = basemap_attribution
+        self.key = hashlib.sha1(f"{study.name}|{id(study)}".encode()).hexdigest()[:10]
+        self.workspace = None if workspace is None else Path(workspace)
+        self._lock = threading.Lock()
+        self._results = ResultCache(study, self.default_profile, max_profiles)
+        self._geometry = GeometryCache(study, lambda: self.result().facilities)
+        self._coverage = CoverageViews(study, self.result, self.ids("community"))
+        self.plan_sessions = PlanStore(self)
+
+    @classmethod
+    def from_config(cls, config: str | None = None, **kwargs: Any) -> DashboardProvider:
+        """Read the study of a ``gridmap.toml`` (the demo district when None).
+
+        A ``[dashboard]`` table may set ``basemap`` (tile URL), ``basemap_attribution`` and
+        ``workspace`` (the plans GeoPackage, relative to the config; default ``plans.gpkg``
+        next to it); keywords override it.
+        """
+        if config is None:
+            return cls(gridmap.read_study(**datasets.demo_config()), **kwargs)
+        for key, value in dashboard_settings(config).items():
+            kwargs.setdefault(key, value)
+        return cls(gridmap.read_study(**gridmap.load_config(config)), **kwargs)
+
+    def plans_workspace(self) -> Path:
+        """The plans GeoPackage (a temporary one is made on first use when none is configured)."""
+        with self._lock:
+            if self.workspace is None:
+                self.workspace = Path(tempfile.mkdtemp(prefix="gridmap-plans-")) / "plans.gpkg"
+            return self.workspace
+
+    # ------------------------------------------------------------------ results
+    def profiles(self, lang: str = "zh") -> list[dict]:
+        """The rule profiles as dropdown options (the default one first when it is not built in)."""
+        names = list_profiles()
+        if self.default_profile not in names:
+            names.insert(0, self.default_profile)
+        out = []
+        for name in names:
+            p = load_profile(name)
+            title = p.title_en if lang == "en" else p.title_zh
+            out.append({"value": name, "label": f"{name} · {title}"})
+        return out
+
+    def result(self, profile: str | None = None) -> Any:
+        """The :class:`gridmap.CheckResult` under ``profile`` (computed once, then cached)."""
+        return self._results.result(profile)
+
+    def findings(self, profile: str | None = None, lang: str = "zh") -> pd.DataFrame:
+        """Every finding, messages and rule titles in ``lang`` (English re-evaluates the rules)."""
+        return self._results.findings(profile, lang)
+
+    def has_level(self, level: str) -> bool:
+        """Whether the study has ``level`` (communities always; grids when given)."""
+        return level == "community" or self.study.grids is not None
+
+    def units(self, level: str, profile: str | None = None) -> pd.DataFrame:
+        """The check's table of ``level`` (``"community"`` or ``"grid"``) under ``profile``."""
+        return map_values.units_of(self.result(profile), level)
+
+    def ids(self, level: str) -> pd.Index:
+        """Unit ids in feature order (feature ``i`` of the level's GeoJSON is ``ids(level)[i]``)."""
+        return layer_ids(self.study.communities if level == "community" else self.study.grids)
+
+    # ------------------------------------------------------------------ geometry
+    def wgs84(self, level: str) -> Any:
+        """The level's geometry in WGS84 (feature order), sub-metre vertices dropped."""
+        return self._geometry.wgs84(level)
+
+    def geojson(self, level: str) -> bytes:
+        """Gzip-compressed GeoJSON of a level: ``id`` = feature index, ``n`` name, ``u`` unit id."""
+        return self._geometry.geojson(level)
+
+    def bounds(self, level: str, uid: str | None = None) -> list[float]:
+        """[west, south, east, north] of one unit (or the whole level) in WGS84."""
+        return self._geometry.bounds(level, uid)
+
+    # ------------------------------------------------------------------ map values
+    def color_options(self, level: str, profile: str | None = None,
+                      lang: str = "zh") -> list[dict]:
+        """Colour-by choices: overall status, one per rule of the level, the metrics available."""
+        return map_values.color_options(self.result(profile), level, lang)
+
+    def metric(self, level: str, name: str, profile: str | None = None) -> pd.Series:
+        """One metric per unit of ``level`` (see :func:`map_values.metric`)."""
+        return map_values.metric(self.result(profile), level, name)
+
+    def map_values(self, level: str, mode: str = "status", profile: str | None = None,
+                   lang: str = "zh") -> MapValues:
+        """Classes, hover values and legend for colouring ``level`` by ``mode``.
+
+        ``mode`` is ``"status"``, ``"rule:<rule id>"`` or ``"metric:<name>"``.
+        """
+        return map_values.map_values(self.result(profile), level, mode, lang)
+
+    def coverage_values(self, view: dict, lang: str = "zh") -> MapValues:
+        """Communities coloured by the covered share of a :meth:`coverage` view."""
+        return map_values.coverage_values(view, len(self.ids("community")), lang)
+
+    # ------------------------------------------------------------------ summaries
+    def kpis(self, profile: str | None = None, lang: str = "zh") -> dict:
+        """Headline figures of the check (see :func:`summaries.kpis`) and coverage shares."""
+        out = summaries.kpis(self.result(profile), lang)
+        out["coverage"] = self.coverage_shares(profile, lang)
+        return out
+
+    def worst(self, profile: str | None = None, lang: str = "zh", n: int = 10) -> pd.DataFrame:
+        """Communities with the most failed rules (error severity first), then the biggest gap."""
+        return summaries.worst(self.findings(profile, lang), lang, n)
+
+    def rule_counts(self, profile: str | None = None, lang: str = "zh") -> pd.DataFrame:
+        """Per rule: pass / fail / not_assessed counts and the rule title, in profile order."""
+        return summaries.rule_counts(self.findings(profile, lang), self.result(profile).profile)
+
+    def unit_detail(self, level: str, uid: str, profile: str | None = None,
+                    lang: str = "zh") -> dict:
+        """Everything about one unit: its figures and every finding (failures first)."""
+        return summaries.unit_detail(self.units(level, profile), self.findings(profile, lang),
+                                     self.result(profile).profile, level, uid)
+
+    def value_formats(self, profile: str | None = None) -> dict[str, tuple[bool, bool]]:
+        """``{rule id: (value is a share, gap is a share)}`` of the profile's rules."""
+        return summaries.value_formats(self.result(profile).profile)
+
+    def with_value_text(self, f: pd.DataFrame, profile: str | None = None) -> pd.DataFrame:
+        """``f`` (findings) plus ``value_text`` and ``gap_text``: shares as percentages."""
+        return summaries.with_value_text(f, self.result(profile).profile)
+
+    # ------------------------------------------------------------------ coverage
+    def facility_types(self, lang: str = "zh") -> list[dict]:
+        """The facility types of the study as dropdown options, most frequent first."""
+        return coverage_views.facility_types(self.result(), lang)
+
+    def facility_count(self, facility_type: str | None) -> int:
+        """How many facilities of ``facility_type`` the study has."""
+        fac = self.result().facilities
+        return 0 if fac is None else int((fac["facility_type"] == facility_type).sum())
+
+    def coverage_shares(self, profile: str | None = None, lang: str = "zh") -> dict | None:
+        """Share of households covered per coverage rule of the profile, or None."""
+        return coverage_views.coverage_shares(self.result(profile), lang)
+
+    def default_coverage(self) -> tuple[str | None, float, str]:
+        """(type, radius, mode) of the default profile's first coverage rule, else 1 km."""
+        types = {o["value"] for o in self.facility_types()}
+        return coverage_views.default_coverage(self.default_profile, types)
+
+    def coverage(self, facility_type: str, radius: float, method: str = "straight") -> dict:
+        """Coverage of households by one facility type within ``radius`` metres (cached).
+
+        See :meth:`CoverageViews.coverage` for the view's keys.
+        """
+        return self._coverage.coverage(facility_type, radius, method)
+
+    # ------------------------------------------------------------------ plans
+    def plan(self, profile: str | None = None, *, name: str = "方案", graph: Any = None) -> Plan:
+        """A :class:`gridmap.plans.Plan` of the as-is assignment under ``profile``."""
+        return Plan.from_check(self.result(profile), name=name, graph=graph)
+
+    def use_profile(self, plan: Plan, profile: str | None = None) -> None:
+        """Evaluate ``plan`` under ``profile`` (with that profile's check figures) if it is not."""
+        res = self.result(profile)
+        if plan.profile.id != res.profile.id:
+            plan.set_profile(res.profile, community_attrs=res.communities)
+
+    def rebalance(self, plan: Plan, *, time_limit: float = 10.0) -> RebalanceOutcome:
+        """Run the rebalancer on ``plan`` towards its profile's band (the pages never call it).
+
+        The one place the dashboard calls the solver.
+
+        Raises
+        ------
+        ValueError
+            When the plan's profile has no household band.
+        """
+        band = plan.band
+        if band is None:
+            raise ValueError(f"profile {plan.profile.id!r} has no household band")
+        rb = Rebalancer.from_plan(plan, min_households=band.lower, max_households=band.upper,
+                                  time_limit=float(time_limit)).solve()
+        edit = None if rb.status_ == "no_violations" else rb.to_edit()
+        return RebalanceOutcome(rb.status_, edit, rb.units_moved_, int(rb.households_moved_),
+                                rb.violations_after_, rb.seconds_, list(rb.explanations_))
+
+    def plan_action(self, sid: str, request: PlanRequest) -> PlanOutcome:
+        """Apply one button of the Plans page to tab ``sid``'s plan (see :meth:`PlanStore.act`)."""
+        return self.plan_sessions.act(sid, request)
+
+    def plan_view(self, sid: str, url: str, *, profile: str | None = None,
+                  mode: str = "community", lang: str = "zh") -> PlanView:
+        """What the Plans page draws of tab ``sid``'s plan (grid geometry served at ``url``)."""
+        return self.plan_sessions.view(sid, self.ids("grid"), url, profile=profile, mode=mode,
+                                       lang=lang)
+
+    def plan_selection(self, sid: str, units: list[str]) -> SelectionView:
+        """The units selected in tab ``sid``: households, names, neighbouring communities."""
+        return self.plan_sessions.selection(sid, units)
+
+    def plan_export(self, sid: str, fmt: str, profile: str | None = None) -> tuple[bytes, str]:
+        """(bytes, file name) of tab ``sid``'s plan as ``"xlsx"`` (changes) or ``"gpkg"``."""
+        return self.plan_sessions.export(sid, fmt, profile)

@@ -1,0 +1,123 @@
+"""The map geometry: each level once in WGS84, as gzip-compressed GeoJSON with ids ``0..n-1``.
+
+Geometry is serialised once per level (served by a plain HTTP route and cached by
+the browser); everything after that travels as small per-feature arrays aligned
+with the feature ids. Per-zoom simplification happens in the browser (MapLibre's
+geojson-vt); here only sub-metre vertices (digitising noise) are dropped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from dashboards.provider.results import KeyedLocks
+
+__all__ = ["LEVELS", "GeometryCache", "geojson_text", "layer_ids"]
+
+#: The planning levels a map can show (facilities are drawn as points on top).
+LEVELS = ("community", "grid")
+
+
+def layer_ids(layer: Any) -> pd.Index:
+    """A layer's unit ids as text, in feature order."""
+    return layer.index.astype(str)
+
+
+def geojson_text(geom: Any, names: Sequence[str], uids: Sequence[str],
+                 extra: Sequence[str] | None = None) -> str:
+    """A FeatureCollection: ``id`` = position, properties ``n`` (name), ``u`` (unit id) and more.
+
+    Parameters
+    ----------
+    geom
+        A GeoSeries in WGS84; coordinates are rounded to 6 decimals (about 0.1 m).
+    names, uids
+        Name and unit id per feature.
+    extra
+        Per feature, more JSON members without braces (e.g. ``"t":"school"``) or "".
+
+    Returns
+    -------
+    str
+        The GeoJSON text.
+    """
+    coords = shapely.transform(geom.to_numpy(), lambda xy: np.round(xy, 6))
+    texts = shapely.to_geojson(coords)
+    extra = extra if extra is not None else [""] * len(names)
+    parts = []
+    for i, (g, n, u, e) in enumerate(zip(texts, names, uids, extra, strict=True)):
+        props = json.dumps({"n": n, "u": u}, ensure_ascii=False)
+        if e:
+            props = props[:-1] + "," + e + "}"
+        parts.append(f'{{"type":"Feature","id":{i},"properties":{props},"geometry":{g}}}')
+    return '{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}"
+
+
+class GeometryCache:
+    """The study's communities, grids and facilities in WGS84 and as GeoJSON, each made once.
+
+    Parameters
+    ----------
+    study
+        A :class:`gridmap.Study`.
+    facilities
+        Returns the facilities layer (of the default check result) when first needed.
+    """
+
+    def __init__(self, study: Any, facilities: Callable[[], Any]) -> None:
+        self.study = study
+        self._facilities = facilities
+        self._key_lock = KeyedLocks()
+        self._geo: dict[str, bytes] = {}
+        self._wgs: dict[str, Any] = {}
+
+    def layer(self, level: str) -> Any:
+        """The GeoDataFrame of ``level`` (``"community"``, ``"grid"`` or ``"facility"``)."""
+        if level == "facility":
+            return self._facilities()
+        return self.study.communities if level == "community" else self.study.grids
+
+    def wgs84(self, level: str) -> Any:
+        """The level's geometry in WGS84 (feature order), sub-metre vertices dropped."""
+        with self._key_lock(("wgs", level)):
+            if level not in self._wgs:
+                geom = self.layer(level).geometry
+                if level != "facility":
+                    geom = geom.simplify(0.5, preserve_topology=True)
+                self._wgs[level] = geom.to_crs(4326)
+            return self._wgs[level]
+
+    def geojson(self, level: str) -> bytes:
+        """Gzip-compressed GeoJSON of a level (see :func:`geojson_text`); facilities add ``t``."""
+        with self._key_lock(("geo", level)):
+            if level not in self._geo:
+                text = self._geojson_text(level)
+                self._geo[level] = gzip.compress(text.encode("utf-8"), compresslevel=5)
+            return self._geo[level]
+
+    def _geojson_text(self, level: str) -> str:
+        layer = self.layer(level)
+        if level == "facility":
+            names = layer["name"].astype(str).tolist()
+            extra = [json.dumps({"t": str(x)}, ensure_ascii=False)[1:-1]
+                     for x in layer["facility_type"]]
+            return geojson_text(self.wgs84(level), names, layer.index.astype(str).tolist(), extra)
+        name = layer["name"] if "name" in layer.columns else pd.Series(layer.index)
+        return geojson_text(self.wgs84(level), name.astype(str).tolist(), layer_ids(layer).tolist())
+
+    def bounds(self, level: str, uid: str | None = None) -> list[float]:
+        """[west, south, east, north] of one unit (or the whole level) in WGS84."""
+        geom = self.wgs84(level)
+        if uid is not None:
+            pos = layer_ids(self.layer(level)).get_indexer([str(uid)])[0]
+            if pos < 0:
+                raise KeyError(f"no {level} with id {uid!r}")
+            return [float(x) for x in geom.iloc[pos].bounds]
+        return [float(x) for x in geom.total_bounds]

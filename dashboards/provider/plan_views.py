@@ -1,0 +1,224 @@
+"""What the 边界调整 Plans page shows of a plan: map values, KPI rows, the selection's neighbours.
+
+Every figure is the plan's own (:meth:`gridmap.plans.Plan.kpis`,
+:meth:`~gridmap.plans.Plan.communities`): the same as the overview, ``gridmap check``
+and the reports; nothing is recomputed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dashboards.i18n import t
+from dashboards.provider.map_values import NODATA
+from dashboards.provider.plan_session import PALETTE, PlanSession
+from gridmap.labels import STATUS_COLORS
+
+__all__ = ["BAND_COLORS", "BAND_ORDER", "PlanView", "SelectionView", "band_table", "band_text",
+           "compare_rows", "neighbours", "plan_payload", "plan_view", "selection_view"]
+
+#: Size status of a community against the household band, in legend order.
+BAND_ORDER = ("pass", "too_small", "too_large", "not_assessed")
+#: Too small is drawn like a warning, too large like a failure (gridmap's status colours).
+BAND_COLORS = {"pass": STATUS_COLORS["pass"], "too_small": STATUS_COLORS["warning"],
+               "too_large": STATUS_COLORS["fail"], "not_assessed": STATUS_COLORS["not_assessed"]}
+#: Most rows of the change list shown on the page.
+MAX_CHANGES = 200
+
+
+def neighbours(plan: Any, units: list[str]) -> list[str]:
+    """Communities bordering the selected units (the move targets), sorted.
+
+    The selection's own community is left out when the selection lies in only one.
+    """
+    if not units:
+        return []
+    labels = plan.labels
+    pos = labels.index.get_indexer([str(u) for u in units])
+    pos = pos[pos >= 0]
+    if not len(pos):
+        return []
+    graph = plan.graph
+    nb = np.unique(np.concatenate([graph.indices[graph.indptr[p]:graph.indptr[p + 1]]
+                                   for p in pos]))
+    own = set(labels.iloc[pos])
+    out = set(labels.iloc[nb]) if len(nb) else set()
+    if len(own) == 1:
+        out -= own
+    return sorted(out)
+
+
+def band_table(plan: Any, *, base: bool = False) -> pd.DataFrame:
+    """Per community of the plan (or the as-is assignment): name, households, units, size status.
+
+    :meth:`gridmap.plans.Plan.communities`, nothing recomputed here.
+    """
+    return plan.communities(base=base)
+
+
+def band_text(plan: Any, lang: str) -> str:
+    """The plan's band and profile, e.g. ``1,000–3,000 户（规则配置 national …）``."""
+    band = plan.band
+    if band is None:
+        return t("pl.band.none", lang, profile=plan.profile.id)
+    return t("pl.band.value", lang, band=band.label(lang), profile=plan.profile.id)
+
+
+def households_text(x: Any, lang: str) -> str:
+    """Households of a community (``1,234 户``), 未评估 when unknown."""
+    if pd.isna(x):
+        return t("pl.status.not_assessed", lang)
+    return f"{int(x):,} {'户' if lang != 'en' else 'hh'}"
+
+
+def plan_payload(session: PlanSession, grid_ids: pd.Index, url: str, *, base: bool = False,
+                 mode: str = "community", lang: str = "zh") -> dict:
+    """The map's values: grids (feature order) coloured by community or by its band status.
+
+    Parameters
+    ----------
+    session
+        The tab's plan and its community colours.
+    grid_ids
+        The grid ids in feature order.
+    url
+        Where the browser fetches the grid geometry.
+    base
+        The as-is assignment instead of the plan.
+    mode
+        ``"community"`` or ``"status"`` (the community's size status).
+    lang
+        Language of labels and legend.
+
+    Returns
+    -------
+    dict
+        The map's values store (as :meth:`MapValues.payload`).
+    """
+    plan = session.plan
+    labels = plan.base if base else plan.labels
+    table = band_table(plan, base=base)
+    lab = labels.reindex(grid_ids)  # grids outside every community: no data
+    values = plan.units["households"].reindex(grid_ids).to_numpy(dtype="float64")
+    status_lbl = {s: t(f"pl.status.{s}", lang) for s in BAND_ORDER}
+    counts = table["status"].value_counts()
+    band_legend = [{"color": BAND_COLORS[s], "label": status_lbl[s], "count": int(counts.get(s, 0))}
+                   for s in BAND_ORDER if s != "not_assessed" or counts.get(s, 0)]
+    if mode == "status":
+        lut = {s: i for i, s in enumerate(BAND_ORDER)}
+        st = lab.map(table["status"])
+        classes = np.array([lut.get(s, -1) if isinstance(s, str) else -1 for s in st],
+                           dtype="int64")
+        palette = [BAND_COLORS[s] for s in BAND_ORDER]
+        labels_out = [status_lbl[s] for s in BAND_ORDER]
+    else:
+        comms = list(table.index)
+        lut = {c: i for i, c in enumerate(comms)}
+        classes = np.array([lut.get(c, -1) if isinstance(c, str) else -1 for c in lab],
+                           dtype="int64")
+        palette = [PALETTE[session.color_of(c) % len(PALETTE)] for c in comms]
+        labels_out = [f"{table.at[c, 'name']} · {households_text(table.at[c, 'households'], lang)}"
+                      f" · {status_lbl[table.at[c, 'status']]}" for c in comms]
+    version = (f"{'base' if base else len(plan.journal)}|{mode}|{plan.profile.id}|{lang}"
+               f"|{plan.plan_id}")
+    return {"url": url, "level": "grid", "version": version, "c": classes.tolist(),
+            "v": [None if np.isnan(x) else float(x) for x in values], "palette": palette,
+            "nodata": NODATA, "labels": labels_out, "legend": band_legend}
+
+
+def compare_rows(plan: Any, lang: str = "zh") -> list[tuple[str, str, str]]:
+    """(metric, as-is, plan) rows of the comparison table: :meth:`gridmap.plans.Plan.kpis`."""
+    b, k = plan.kpis(base=True), plan.kpis()
+    na = t("pl.status.not_assessed", lang)
+
+    def cell(v: Any) -> str:
+        return na if v is None else (f"{v:,}" if isinstance(v, int) else v)
+
+    def in_band(x: dict) -> str:
+        return na if x["in_band"] is None else f"{x['in_band']}/{x['communities']}"
+
+    rows = [
+        (t("pl.kpi.in_band", lang), in_band(b), in_band(k)),
+        (t("pl.status.too_small", lang), cell(b["too_small"]), cell(k["too_small"])),
+        (t("pl.status.too_large", lang), cell(b["too_large"]), cell(k["too_large"])),
+        (t("pl.kpi.contiguity", lang), cell(b["non_contiguous"]), cell(k["non_contiguous"])),
+        (t("pl.kpi.units_moved", lang), cell(0), cell(k["units_moved"])),
+        (t("pl.kpi.households_moved", lang), cell(0), cell(k["households_moved"])),
+    ]
+    if b["size_not_assessed"] or k["size_not_assessed"]:
+        rows.insert(3, (t("pl.status.not_assessed", lang), cell(b["size_not_assessed"]),
+                        cell(k["size_not_assessed"])))
+    return rows
+
+
+@dataclass(frozen=True)
+class PlanView:
+    """Everything the Plans page draws of one tab's plan (see :func:`plan_view`)."""
+
+    plan_map: dict  #: map values of the plan (:func:`plan_payload`)
+    base_map: dict  #: map values of the as-is assignment
+    kpis: dict  #: :meth:`gridmap.plans.Plan.kpis`
+    band: str | None  #: the band's label in the page's language, None without a band
+    profile: str  #: the id of the plan's profile
+    band_text: str  #: :func:`band_text`
+    compare: list[tuple[str, str, str]]  #: :func:`compare_rows`
+    changes: list[tuple[str, str, str, str]]  #: unit, from, to, households (first 200)
+    communities: list[dict]  #: the communities with units, as dropdown options
+    can_undo: bool
+    can_redo: bool
+    pending: bool  #: a rebalancer result can be applied
+    saved: list[str]  #: names of the plans saved in the workspace
+    workspace: Path  #: the plans GeoPackage
+
+
+def plan_view(session: PlanSession, grid_ids: pd.Index, url: str, *, saved: list[str],
+              workspace: Path, mode: str = "community", lang: str = "zh") -> PlanView:
+    """What the Plans page shows of ``session``'s plan (read under the session's lock).
+
+    ``saved`` and ``workspace`` (the saved plans and where) are passed through.
+    """
+    with session.lock:
+        plan = session.plan
+        changes = plan.changes().head(MAX_CHANGES)
+        table = band_table(plan)
+        return PlanView(
+            plan_map=plan_payload(session, grid_ids, url, mode=mode, lang=lang),
+            base_map=plan_payload(session, grid_ids, url, base=True, mode=mode, lang=lang),
+            kpis=plan.kpis(),
+            band=None if plan.band is None else plan.band.label(lang),
+            profile=plan.profile.id,
+            band_text=band_text(plan, lang),
+            compare=compare_rows(plan, lang),
+            changes=[(r.unit_name, r.from_name, r.to_name, f"{int(r.households):,}")
+                     for r in changes.itertuples()],
+            communities=[{"value": c,
+                          "label": f"{r['name']} ({households_text(r['households'], lang)})"}
+                         for c, r in table.iterrows() if r["units"] > 0],
+            can_undo=plan.can_undo, can_redo=plan.can_redo,
+            pending=session.pending_edit() is not None, saved=saved, workspace=workspace)
+
+
+@dataclass(frozen=True)
+class SelectionView:
+    """The selected units of a plan: how many households, their names, where they can move."""
+
+    households: int
+    names: list[str]
+    targets: list[dict]  #: neighbouring communities as dropdown options
+
+
+def selection_view(session: PlanSession, units: list[str]) -> SelectionView:
+    """The selection's households, names and move targets (:func:`neighbours`) in the plan."""
+    with session.lock:
+        plan = session.plan
+        known = [u for u in units if u in plan.units.index]
+        hh = int(plan.units["households"].reindex(known).sum())
+        names = (plan.units["name"].reindex(known).astype(str).tolist()
+                 if "name" in plan.units.columns else known)
+        targets = [{"value": c, "label": plan.community_name(c)} for c in neighbours(plan, known)]
+    return SelectionView(hh, names, targets)
