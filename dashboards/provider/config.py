@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from gridmap.study import read_toml
 
 __all__ = ["dashboard_settings"]
 
@@ -31,8 +27,7 @@ def dashboard_settings(config: str | os.PathLike) -> dict[str, Any]:
         ``basemap`` (None when unset), ``basemap_attribution`` ("" when unset) and
         ``workspace`` (default ``plans.gpkg`` next to the config).
     """
-    with open(config, "rb") as fh:
-        extra = tomllib.load(fh).get("dashboard", {})
+    extra = read_toml(config).get("dashboard", {})
     return {
         "basemap": extra.get("basemap"),
         "basemap_attribution": extra.get("basemap_attribution", ""),
