@@ -64,7 +64,7 @@ from gridmap.network import (
     dijkstra_from,
     dijkstra_groups,
     metres_for_minutes,
-    reachable_pieces,
+    service_areas,
     snap_points,
     target_distances,
 )
@@ -711,49 +711,3 @@ def _service_areas(specs, fac, fac_types, fac_xy, net, fsnap, *, crs, buffer_m) 
         return GeoDataFrame({"facility_id": [], "name": [], "facility_type": [], "mode": [], "radius_m": []},
                             geometry=GeoSeries([], crs=crs), crs=crs)
     return GeoDataFrame(pd.concat(recs, ignore_index=True), geometry=np.concatenate(geoms), crs=crs)
-
-
-def service_areas(net: Network, snap: Snap, positions: np.ndarray, *, radius: float, buffer_m: float = 25.0,
-                  chunk_bytes: float = 2e8) -> np.ndarray:
-    """Network service-area polygon (isochrone) of each source.
-
-    The street pieces reachable within ``radius`` (whole edges and the reachable
-    part of partly reached edges), buffered by ``buffer_m`` and merged.
-
-    Parameters
-    ----------
-    net : Network
-    snap : Snap
-        Snapped sources; ``positions`` index into it.
-    radius : float, keyword-only
-    buffer_m : float, keyword-only
-
-    Returns
-    -------
-    ndarray of Polygons (empty polygon for a source that could not be snapped)
-    """
-    out = np.array([shapely.Polygon()] * len(positions), dtype=object)
-    positions = np.asarray(positions)
-    ok = positions[snap.ok[positions]]
-    if not len(ok):
-        return out
-    graph, full = augmented_graph(net, snap)
-    chunk = max(1, int(chunk_bytes // (8 * max(1, net.n_nodes))))
-    where = {p: k for k, p in enumerate(positions)}
-    for start in range(0, len(ok), chunk):
-        part = ok[start:start + chunk]
-        dist, _ = dijkstra_from(net, graph, part, limit=radius, min_only=False, all_sources=full)
-        for row, p in enumerate(part):
-            budget = radius - snap.snap_m[p]
-            if budget <= 0:
-                continue
-            pieces = reachable_pieces(net, dist[row], radius, start_edge=int(snap.edge[p]),
-                                      start_offset=float(snap.offset[p]), start_budget=float(budget))
-            if len(pieces):
-                out[where[p]] = shapely.union_all(shapely.buffer(pieces, buffer_m, quad_segs=4))
-    return out
-
-
-def walking_radius(minutes: float, *, speed_kmh: float = WALK_KMH) -> float:
-    """Metres walked in ``minutes`` (see :func:`gridmap.network.metres_for_minutes`)."""
-    return metres_for_minutes(minutes, speed_kmh=speed_kmh)
