@@ -116,7 +116,8 @@ def test_hex_cells_contain_their_points():
     cells = gap_cells(h, xy, [CoverageSpec("a", "market", 500)], size=200)
     assert cells["uncovered:a"].sum() == 300
     # every point lies in exactly one cell, and each cell counts the points inside it
-    pi, ci = shapely.STRtree(np.asarray(cells.geometry.values)).query(shapely.points(xy), predicate="within")
+    tree = shapely.STRtree(np.asarray(cells.geometry.values))
+    pi, ci = tree.query(shapely.points(xy), predicate="within")
     assert np.sort(pi).tolist() == list(range(300))
     assert np.bincount(ci, minlength=len(cells)).tolist() == cells["households"].tolist()
 

@@ -240,7 +240,8 @@ def test_augmented_graph_equals_rebuilt_csr():
     s = snap_points(net, src, max_snap_m=100)
     assert s.ok.tolist() == [True] * 6 + [False]
     graph, which = augmented_graph(net, s)
-    ref = csr_graph(net.u, net.v, net.length, net.n_nodes + len(which), extra=virtual_edges(net, s, which))
+    ref = csr_graph(net.u, net.v, net.length, net.n_nodes + len(which),
+                    extra=virtual_edges(net, s, which))
     assert graph.shape == ref.shape
     assert abs(graph - ref).max() == 0
     assert graph.has_sorted_indices

@@ -121,10 +121,8 @@ def measure_coverage(
     walks = None
     if net is not None and need_net:
         t = time.perf_counter()
-        limits = [(ftype, radius * search_factor) for (ftype, mode), radius in by_type.items()
-                  if mode == "network"]
-        walks = WalkingDistances.start(net, fac.xy, fac.types, xy, limits, max_snap_m=max_snap_m,
-                                       per_type=fac.community is None)
+        walks = _start_walks(net, fac, xy, by_type, search_factor=search_factor,
+                             max_snap_m=max_snap_m)
         timings["snap"] = time.perf_counter() - t
         out["snap_m"] = walks.households.snap_m
         out["snapped"] = walks.households.ok
@@ -136,12 +134,7 @@ def measure_coverage(
         _add_distances(out, xy, fac, ftype, mode, radius * search_factor, walks)
     timings["distances"] = time.perf_counter() - t
     unassessed = [s.id for s in bounded]
-    for s in specs:
-        dist = out[f"{s.mode}_m:{s.facility_type}"].to_numpy(dtype=float)
-        out[f"covered:{s.id}"] = np.nan_to_num(dist, nan=np.inf) <= s.radius_m + _TOL
-    add_bound_columns(out, bounded)
-    grids_agg, comm_agg = aggregate_coverage(out, specs)
-    mark_unassessed(out, [grids_agg, comm_agg], unassessed)
+    grids_agg, comm_agg = _covered_and_sums(out, specs, bounded)
     assessed = [s for s in specs if s.id not in unassessed]
     gaps = (gap_cells(out, xy, assessed, crs=study.crs, size=cell_size, shape=cell_shape)
             if len(out) else None)
@@ -186,6 +179,31 @@ class _Facilities:
         return cls(fac, own.types, own.xy, own.ids,
                    facility_assignment["community_id"].astype(object).to_numpy(),
                    rows["community_id"].astype(object).to_numpy())
+
+
+def _start_walks(net: Network, fac: _Facilities, xy: np.ndarray,
+                 by_type: dict[tuple[str, str], float], *, search_factor: float,
+                 max_snap_m: float) -> WalkingDistances:
+    """Snap facilities and households; start one Dijkstra per walking type (policy "any")."""
+    limits = [(ftype, radius * search_factor) for (ftype, mode), radius in by_type.items()
+              if mode == "network"]
+    return WalkingDistances.start(net, fac.xy, fac.types, xy, limits, max_snap_m=max_snap_m,
+                                  per_type=fac.community is None)
+
+
+def _covered_and_sums(out: pd.DataFrame, specs: list[CoverageSpec],
+                      bounded: list[CoverageSpec]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Add ``covered:`` (and the bounds) per spec; sum them per grid and community.
+
+    Bounded specs are then marked not assessed (missing), in the households and the sums.
+    """
+    for s in specs:
+        dist = out[f"{s.mode}_m:{s.facility_type}"].to_numpy(dtype=float)
+        out[f"covered:{s.id}"] = np.nan_to_num(dist, nan=np.inf) <= s.radius_m + _TOL
+    add_bound_columns(out, bounded)
+    grids_agg, comm_agg = aggregate_coverage(out, specs)
+    mark_unassessed(out, [grids_agg, comm_agg], [s.id for s in bounded])
+    return grids_agg, comm_agg
 
 
 def _radius_by_type(specs: list[CoverageSpec],
