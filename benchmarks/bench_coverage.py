@@ -115,13 +115,13 @@ def _gridmap_network(city, out: dict, workers: int | None = None) -> dict:
     import shapely
 
     from gridmap.network import (
-        _fork_workers,
         augmented_graph,
         build_network,
         dijkstra_groups,
         snap_points,
         target_distances,
     )
+    from gridmap.network.parallel import fork_workers
 
     bxy, fxy, ft = city["bxy"], city["fac_xy"], city["fac_t"]
     t = time.perf_counter()
@@ -156,7 +156,7 @@ def _gridmap_network(city, out: dict, workers: int | None = None) -> dict:
         d, _ = target_distances(net, hs, fs, node_d, node_src, limit=r, source_mask=masks[typ])
         covered_n[typ] = d <= r + 1e-6
     out["dijkstra_wait_and_targets_s"] = time.perf_counter() - t2
-    out["dijkstra_workers"] = workers if workers is not None else _fork_workers(net.n_nodes, len(TYPES))
+    out["dijkstra_workers"] = workers if workers is not None else fork_workers(net.n_nodes, len(TYPES))
     out["network_5_types_incl_snap_s"] = time.perf_counter() - t
     if out["dijkstra_workers"] <= 1:
         out["dijkstra_5_types_s"] = out["dijkstra_start_s"] + out["dijkstra_wait_and_targets_s"]

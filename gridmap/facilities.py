@@ -34,7 +34,7 @@ def _key(text: str) -> str:
 
 @cache
 def _lookup() -> dict[str, str]:
-    table = {}
+    table: dict[str, str] = {}
     for key, entry in facility_types().items():
         for name in (key, entry["zh"], entry["en"], *entry.get("aliases", ())):
             table.setdefault(_key(name), key)

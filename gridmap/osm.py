@@ -47,10 +47,14 @@ _FOOT_OK = {"yes", "designated", "permissive"}  # foot=… overrides a general a
 _PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"=>"((?:[^"\\]|\\.)*)"')
 
 
-def parse_other_tags(text) -> dict[str, str]:
-    """The tags of GDAL's ``other_tags`` column (HSTORE text: ``"k"=>"v","k2"=>"v2"``).
+def parse_other_tags(text: object) -> dict[str, str]:
+    r"""The tags of GDAL's ``other_tags`` column (HSTORE text: ``"k"=>"v","k2"=>"v2"``).
 
-    >>> parse_other_tags('"layer"=>"-1","tunnel"=>"yes","name:en"=>"A \\\\"B\\\\" Rd"')
+    Anything but a non-empty string (e.g. a missing value) has no tags.
+
+    Examples
+    --------
+    >>> parse_other_tags('"layer"=>"-1","tunnel"=>"yes","name:en"=>"A \\"B\\" Rd"')
     {'layer': '-1', 'tunnel': 'yes', 'name:en': 'A "B" Rd'}
     """
     if not isinstance(text, str) or not text:
@@ -75,12 +79,15 @@ def walking_lines(lines: GeoDataFrame) -> tuple[GeoDataFrame, list[Problem]]:
         one, bridges are 1 and tunnels −1), and an info listing what was left out.
     """
     if "highway" not in lines.columns:
-        return lines, [Problem("error", "osm.no_highway", "OSM 线图层没有 highway 字段，无法识别道路",
+        return lines, [Problem("error", "osm.no_highway",
+                               "OSM 线图层没有 highway 字段，无法识别道路",
                                fix="use the 'lines' layer of an OSM extract (file.osm.pbf:lines)")]
-    tags = [parse_other_tags(t) for t in lines["other_tags"]] if "other_tags" in lines.columns else [{}] * len(lines)
+    tags = ([parse_other_tags(t) for t in lines["other_tags"]] if "other_tags" in lines.columns
+            else [{}] * len(lines))
 
     def tag(key: str) -> pd.Series:  # the column of that name, else the key in other_tags
-        own = lines[key].astype(object) if key in lines.columns else pd.Series([None] * len(lines), index=lines.index)
+        own = (lines[key].astype(object) if key in lines.columns
+               else pd.Series([None] * len(lines), index=lines.index))
         other = pd.Series([t.get(key) for t in tags], index=lines.index, dtype=object)
         return own.where(own.notna(), other)
 
@@ -109,6 +116,7 @@ def walking_lines(lines: GeoDataFrame) -> tuple[GeoDataFrame, list[Problem]]:
     if len(dropped):
         listed = "，".join(f"{k} {v}" for k, v in dropped.items())
         problems.append(Problem("info", "osm.not_walkable",
-                                f"OSM 路网：保留 {int(keep.sum())} 条可步行道路，去掉 {int((~keep).sum())} 条（{listed}）",
+                                f"OSM 路网：保留 {int(keep.sum())} 条可步行道路，"
+                                f"去掉 {int((~keep).sum())} 条（{listed}）",
                                 fix="无需处理 (pedestrians cannot use them)"))
     return out, problems

@@ -33,14 +33,25 @@ geo adapter :func:`propose_sites` builds the matrix from a study.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import shapely
 from geopandas import GeoDataFrame, GeoSeries
+from ortools.sat.python import cp_model
 from scipy import sparse
 from scipy.spatial import cKDTree
 
-from gridmap.network import Network, augmented_graph, dijkstra_from, snap_points, target_distances
+from gridmap.coverage import CoverageResult, CoverageSpec
+from gridmap.facilities import normalise_types
+from gridmap.network import (
+    Network,
+    augmented_graph,
+    dijkstra_from,
+    snap_points,
+    target_distances,
+)
 
-__all__ = ["SiteSelector", "coverage_matrix", "candidate_sites", "propose_sites", "GREEDY_BOUND"]
+__all__ = ["SiteSelector", "coverage_matrix", "candidate_sites", "propose_sites", "siting_spec",
+           "GREEDY_BOUND"]
 
 #: the worst-case guarantee of greedy maximum coverage
 GREEDY_BOUND = 1.0 - 1.0 / np.e
@@ -70,20 +81,48 @@ class SiteSelector:
         ``"greedy"``, ``"optimal"``, ``"feasible"`` (time limit hit) or ``"infeasible"``.
     """
 
+    selected_: np.ndarray
+    gains_: np.ndarray
+    covered_: float
+    upper_bound_: float
+    gap_: float
+    status_: str
+
     def __init__(self, matrix: sparse.csr_matrix, weights: np.ndarray):
         self.matrix = sparse.csr_matrix(matrix, dtype=bool)
         self.weights = np.asarray(weights, dtype="float64")
         if self.matrix.shape[1] != len(self.weights):
-            raise ValueError(f"coverage matrix has {self.matrix.shape[1]} demand columns but {len(self.weights)} weights")
+            raise ValueError(f"coverage matrix has {self.matrix.shape[1]} demand columns but "
+                             f"{len(self.weights)} weights")
 
     @classmethod
-    def from_coverage_matrix(cls, matrix, weights) -> SiteSelector:
+    def from_coverage_matrix(cls, matrix: sparse.spmatrix | np.ndarray,
+                             weights: np.ndarray) -> SiteSelector:
         """From a (candidates × demand) boolean matrix and the demand weights."""
         return cls(matrix, weights)
 
     def solve(self, k: int, *, method: str = "greedy", capacity: float | None = None,
               time_limit_s: float = 10.0, workers: int = 2) -> SiteSelector:
-        """Select ``k`` sites. ``method`` is ``"greedy"`` or ``"exact"`` (CP-SAT)."""
+        """Select ``k`` sites.
+
+        Parameters
+        ----------
+        k : int
+            Number of sites.
+        method : {"greedy", "exact"}, keyword-only
+            Greedy with a bound, or CP-SAT.
+        capacity : float, optional, keyword-only
+            Demand one site can serve at most.
+        time_limit_s : float, keyword-only
+            CP-SAT time limit.
+        workers : int, keyword-only
+            CP-SAT search workers.
+
+        Returns
+        -------
+        SiteSelector
+            self, with the fitted attributes set.
+        """
         if k < 0:
             raise ValueError(f"k must be ≥ 0, got {k}")
         if method == "greedy":
@@ -97,10 +136,11 @@ class SiteSelector:
         return self
 
     # -------------------------------------------------------------- greedy
-    def _greedy(self, k, capacity):
+    def _greedy(self, k: int, capacity: float | None) -> None:
         A = self.matrix.astype("float64")
         left = self.weights.copy()
-        chosen, gains = [], []
+        chosen: list[int] = []
+        gains: list[float] = []
         bound = np.inf
         covered = 0.0
         for _ in range(min(k, A.shape[0])):
@@ -144,9 +184,7 @@ class SiteSelector:
         self.status_ = "greedy"
 
     # -------------------------------------------------------------- exact
-    def _exact(self, k, capacity, time_limit_s, workers):
-        from ortools.sat.python import cp_model
-
+    def _exact(self, k: int, capacity: float | None, time_limit_s: float, workers: int) -> None:
         A = self.matrix.tocsc()
         w = self.weights
         # CP-SAT needs integer weights: households are integers; scale others
@@ -161,7 +199,8 @@ class SiteSelector:
             z = {}
             for i in useful:
                 z[i] = m.new_bool_var(f"z{i}")
-                m.add_bool_or([y[j] for j in A.indices[A.indptr[i]:A.indptr[i + 1]]]).only_enforce_if(z[i])
+                near = [y[j] for j in A.indices[A.indptr[i]:A.indptr[i + 1]]]
+                m.add_bool_or(near).only_enforce_if(z[i])
             m.maximize(sum(int(wi[i]) * z[i] for i in useful))
         else:
             cap = int(round(capacity * scale))
@@ -185,8 +224,10 @@ class SiteSelector:
         solver.parameters.random_seed = 0
         status = solver.solve(m)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            self.selected_, self.gains_, self.covered_ = np.array([], dtype=np.int64), np.array([]), 0.0
-            self.upper_bound_, self.status_ = float(solver.best_objective_bound) / scale, "infeasible"
+            self.selected_, self.gains_ = np.array([], dtype=np.int64), np.array([])
+            self.covered_ = 0.0
+            self.upper_bound_ = float(solver.best_objective_bound) / scale
+            self.status_ = "infeasible"
             return
         chosen = [j for j in range(n_c) if solver.value(y[j])]
         # report gains in greedy order over the chosen set (a marginal breakdown of the optimum)
@@ -197,19 +238,21 @@ class SiteSelector:
         self.upper_bound_ = float(solver.best_objective_bound) / scale
         self.status_ = "optimal" if status == cp_model.OPTIMAL else "feasible"
 
-    def _greedy_order(self, capacity):
+    def _greedy_order(self, capacity: float | None) -> tuple[np.ndarray, np.ndarray]:
         s = SiteSelector(self.matrix, self.weights)
         s._greedy(self.matrix.shape[0], capacity)
         order = list(s.selected_)
         rest = [j for j in range(self.matrix.shape[0]) if j not in order]
-        return np.array(order + rest, dtype=np.int64), np.concatenate([s.gains_, np.zeros(len(rest))])
+        return (np.array(order + rest, dtype=np.int64),
+                np.concatenate([s.gains_, np.zeros(len(rest))]))
 
 
 # --------------------------------------------------------------------------- geo adapter
 
 
-def candidate_sites(*, network: Network | None = None, buildings: GeoDataFrame | GeoSeries | None = None,
-                    spacing_m: float | None = None, crs=None) -> GeoDataFrame:
+def candidate_sites(*, network: Network | None = None,
+                    buildings: GeoDataFrame | GeoSeries | None = None,
+                    spacing_m: float | None = None, crs: object = None) -> GeoDataFrame:
     """Candidate locations: street nodes and/or building points, optionally thinned.
 
     Parameters
@@ -221,9 +264,13 @@ def candidate_sites(*, network: Network | None = None, buildings: GeoDataFrame |
     spacing_m : float, optional, keyword-only
         Keep one candidate per square cell of this size (the first one).
 
+    crs : optional, keyword-only
+        The CRS of the result (default: the network's, else the buildings').
+
     Returns
     -------
-    GeoDataFrame with ``source`` (``"network"`` / ``"building"``)
+    GeoDataFrame
+        One point per candidate, with ``source`` (``"network"`` / ``"building"``).
 
     Examples
     --------
@@ -233,22 +280,24 @@ def candidate_sites(*, network: Network | None = None, buildings: GeoDataFrame |
     >>> candidate_sites(network=net).source.tolist()
     ['network', 'network']
     """
-    xy, src = [], []
+    parts: list[np.ndarray] = []
+    sources: list[str] = []
     if network is not None:
-        xy.append(network.nodes)
-        src += ["network"] * network.n_nodes
+        parts.append(network.nodes)
+        sources += ["network"] * network.n_nodes
         crs = crs or network.crs
     if buildings is not None:
         g = buildings.geometry if isinstance(buildings, GeoDataFrame) else buildings
         crs = crs or g.crs
         pts = np.asarray(g.values)
         pts = np.where(shapely.get_type_id(pts) == 0, pts, shapely.centroid(pts))
-        xy.append(shapely.get_coordinates(pts))
-        src += ["building"] * len(pts)
-    if not xy:
-        raise ValueError("candidate_sites needs a network or buildings (or pass your own candidate layer)")
-    xy = np.concatenate(xy)
-    src = np.array(src, dtype=object)
+        parts.append(shapely.get_coordinates(pts))
+        sources += ["building"] * len(pts)
+    if not parts:
+        raise ValueError("candidate_sites needs a network or buildings "
+                         "(or pass your own candidate layer)")
+    xy = np.concatenate(parts)
+    src = np.array(sources, dtype=object)
     if spacing_m:
         key = np.floor(xy / spacing_m).astype(np.int64)
         _, first = np.unique(key, axis=0, return_index=True)
@@ -257,14 +306,32 @@ def candidate_sites(*, network: Network | None = None, buildings: GeoDataFrame |
     return GeoDataFrame({"source": src}, geometry=shapely.points(xy), crs=crs)
 
 
-def coverage_matrix(candidates_xy: np.ndarray, demand_xy: np.ndarray, radius: float, *, mode: str = "straight",
-                    network: Network | None = None, max_snap_m: float = 200.0,
-                    chunk_bytes: float = 2e8) -> sparse.csr_matrix:
+def coverage_matrix(candidates_xy: np.ndarray, demand_xy: np.ndarray, radius: float, *,
+                    mode: str = "straight", network: Network | None = None,
+                    max_snap_m: float = 200.0, chunk_bytes: float = 2e8) -> sparse.csr_matrix:
     """Boolean (candidates × demand) matrix: which demand points a site would cover.
+
+    Parameters
+    ----------
+    candidates_xy, demand_xy : ndarray, shape (n, 2)
+    radius : float
+        Covered within this many metres (inclusive).
+    mode : {"straight", "network"}, keyword-only
+    network : Network, optional, keyword-only
+        Required for ``mode="network"``.
+    max_snap_m : float, keyword-only
+        Points farther from every street are not snapped (they cover nothing).
+    chunk_bytes : float, keyword-only
+        Memory for the distance rows of one batch of candidates.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix of bool, shape (n_candidates, n_demand)
 
     Examples
     --------
-    >>> coverage_matrix(np.array([[0.0, 0]]), np.array([[300.0, 0], [300.1, 0]]), 300).toarray().tolist()
+    >>> A = coverage_matrix(np.array([[0.0, 0]]), np.array([[300.0, 0], [300.1, 0]]), 300)
+    >>> A.toarray().tolist()
     [[True, False]]
     """
     n_c, n_d = len(candidates_xy), len(demand_xy)
@@ -272,33 +339,37 @@ def coverage_matrix(candidates_xy: np.ndarray, demand_xy: np.ndarray, radius: fl
         tree = cKDTree(demand_xy)
         lists = tree.query_ball_point(candidates_xy, r=radius * (1 + 1e-12) + 1e-6)
         rows = np.repeat(np.arange(n_c), [len(x) for x in lists])
-        cols = np.concatenate([np.asarray(x, dtype=np.int64) for x in lists]) if n_c else np.array([], dtype=np.int64)
+        cols = (np.concatenate([np.asarray(x, dtype=np.int64) for x in lists]) if n_c
+                else np.array([], dtype=np.int64))
         return sparse.csr_matrix((np.ones(len(rows), dtype=bool), (rows, cols)), shape=(n_c, n_d))
     if network is None:
         raise ValueError("mode='network' needs a network")
     cs = snap_points(network, shapely.points(candidates_xy), max_snap_m=max_snap_m)
     ds = snap_points(network, shapely.points(demand_xy), max_snap_m=max_snap_m)
     graph, full = augmented_graph(network, cs)
-    rows, cols = [], []
+    row_parts: list[np.ndarray] = []
+    col_parts: list[np.ndarray] = []
     chunk = max(1, int(chunk_bytes // (8 * max(1, network.n_nodes))))
     for start in range(0, len(full), chunk):
         part = full[start:start + chunk]
-        dist, _ = dijkstra_from(network, graph, part, limit=radius, min_only=False, all_sources=full)
+        dist, _ = dijkstra_from(network, graph, part, limit=radius, min_only=False,
+                                all_sources=full)
         for r, p in enumerate(part):
             node_src = np.where(np.isfinite(dist[r]), p, -1)
             mask = np.zeros(n_c, dtype=bool)
             mask[p] = True
-            d, _ = target_distances(network, ds, cs, dist[r], node_src, limit=radius, source_mask=mask)
+            d, _ = target_distances(network, ds, cs, dist[r], node_src, limit=radius,
+                                    source_mask=mask)
             hit = np.flatnonzero(d <= radius + 1e-6)
-            rows.append(np.full(len(hit), p))
-            cols.append(hit)
-    rows = np.concatenate(rows) if rows else np.array([], dtype=np.int64)
-    cols = np.concatenate(cols) if cols else np.array([], dtype=np.int64)
+            row_parts.append(np.full(len(hit), p))
+            col_parts.append(hit)
+    rows = np.concatenate(row_parts) if row_parts else np.array([], dtype=np.int64)
+    cols = np.concatenate(col_parts) if col_parts else np.array([], dtype=np.int64)
     return sparse.csr_matrix((np.ones(len(rows), dtype=bool), (rows, cols)), shape=(n_c, n_d))
 
 
 def propose_sites(
-    coverage,
+    coverage: CoverageResult,
     spec_id: str,
     k: int,
     *,
@@ -340,9 +411,10 @@ def propose_sites(
     --------
     >>> import gridmap
     >>> from gridmap import datasets
-    >>> from gridmap.coverage import CoverageSpec, measure_coverage
+    >>> from gridmap.coverage import measure_coverage
     >>> study = gridmap.read_study(**datasets.demo_config())
-    >>> cov = measure_coverage(study, [CoverageSpec("kg", "kindergarten", 300)], service_areas=False)
+    >>> cov = measure_coverage(study, [CoverageSpec("kg", "kindergarten", 300)],
+    ...                        service_areas=False)
     >>> sites, report = propose_sites(cov, "kg", 3)
     >>> len(sites), bool(report["covered_new"] == sites.gain.sum()), report["gap"] < 0.37
     (3, True, True)
@@ -350,33 +422,22 @@ def propose_sites(
     spec = next((s for s in coverage.specs if s.id == spec_id), None)
     if spec is None:
         raise ValueError(f"no coverage spec {spec_id!r}; specs: {[s.id for s in coverage.specs]}")
+    if method not in ("greedy", "exact", "both"):
+        raise ValueError(f"method must be 'greedy', 'exact' or 'both', not {method!r}")
     h = coverage.households
     uncovered = ~h[f"covered:{spec_id}"].fillna(False).to_numpy(dtype=bool)
+    assert coverage.xy is not None  # measure_coverage always sets it
     xy = coverage.xy[uncovered]
     w = h["households"].to_numpy(dtype="float64")[uncovered]
     net = coverage.network
-    crs = net.crs if net is not None else None
     if candidates is None:
-        if spec.mode == "network" and net is not None:
-            candidates = candidate_sites(network=net, spacing_m=spacing_m)
-        else:
-            candidates = candidate_sites(buildings=GeoSeries(shapely.points(coverage.xy), crs=crs), spacing_m=spacing_m)
+        candidates = _default_candidates(coverage, spec, spacing_m)
     cxy = shapely.get_coordinates(np.asarray(candidates.geometry.centroid.values))
     A = coverage_matrix(cxy, xy, spec.radius_m, mode=spec.mode, network=net)
-    greedy = SiteSelector.from_coverage_matrix(A, w).solve(k, capacity=capacity) if method in ("greedy", "both") else None
-    best = greedy
-    if method == "exact" or (method == "both" and A.shape[0] <= exact_max_candidates):
-        exact = SiteSelector.from_coverage_matrix(A, w).solve(k, method="exact", capacity=capacity,
-                                                              time_limit_s=time_limit_s)
-        if best is None or exact.covered_ >= best.covered_ - 1e-9:
-            best, other = exact, greedy
-        else:
-            other = exact
-        if other is not None:  # both bounds are valid: keep the tighter
-            best.upper_bound_ = min(best.upper_bound_, other.upper_bound_)
-            best.gap_ = (best.upper_bound_ - best.covered_) / best.upper_bound_ if best.upper_bound_ > 0 else 0.0
-            if best.gap_ <= 1e-12 and best.status_ == "greedy":
-                best.status_ = "optimal"
+    best = _solve(A, w, k, method=method, capacity=capacity,
+                  exact=method == "exact" or (method == "both"
+                                              and A.shape[0] <= exact_max_candidates),
+                  time_limit_s=time_limit_s)
     sites = candidates.iloc[best.selected_].copy()
     sites.insert(0, "rank", np.arange(1, len(sites) + 1))
     sites["gain"] = best.gains_[: len(sites)]
@@ -384,10 +445,62 @@ def propose_sites(
     sites["facility_type"] = spec.facility_type
     sites["candidate"] = candidates.index[best.selected_].astype(str)
     report = {
-        "spec": spec_id, "facility_type": spec.facility_type, "radius_m": spec.radius_m, "mode": spec.mode, "k": k,
-        "candidates": int(A.shape[0]), "uncovered_before": float(w.sum()), "covered_new": float(best.covered_),
+        "spec": spec_id, "facility_type": spec.facility_type, "radius_m": spec.radius_m,
+        "mode": spec.mode, "k": k, "candidates": int(A.shape[0]),
+        "uncovered_before": float(w.sum()), "covered_new": float(best.covered_),
         "upper_bound": float(best.upper_bound_), "gap": float(best.gap_), "status": best.status_,
         "greedy_guarantee": GREEDY_BOUND, "capacity": capacity,
     }
     return sites.reset_index(drop=True), report
 
+
+def _default_candidates(coverage: CoverageResult, spec: CoverageSpec,
+                        spacing_m: float | None) -> GeoDataFrame:
+    """Street nodes for a measured walking spec, else the household points, thinned."""
+    net = coverage.network
+    if spec.mode == "network" and net is not None:
+        return candidate_sites(network=net, spacing_m=spacing_m)
+    crs = net.crs if net is not None else None
+    return candidate_sites(buildings=GeoSeries(shapely.points(coverage.xy), crs=crs),
+                           spacing_m=spacing_m)
+
+
+def _solve(A: sparse.csr_matrix, w: np.ndarray, k: int, *, method: str,
+           capacity: float | None, exact: bool, time_limit_s: float) -> SiteSelector:
+    """Greedy and/or CP-SAT; the better selection, with the tighter of both bounds."""
+    greedy = (SiteSelector.from_coverage_matrix(A, w).solve(k, capacity=capacity)
+              if method in ("greedy", "both") else None)
+    if not exact:
+        assert greedy is not None  # method is "greedy" or "both"
+        return greedy
+    best = SiteSelector.from_coverage_matrix(A, w).solve(k, method="exact", capacity=capacity,
+                                                         time_limit_s=time_limit_s)
+    other = greedy
+    if greedy is not None and best.covered_ < greedy.covered_ - 1e-9:
+        best, other = greedy, best
+    if other is not None:  # both bounds are valid: keep the tighter
+        best.upper_bound_ = min(best.upper_bound_, other.upper_bound_)
+        best.gap_ = ((best.upper_bound_ - best.covered_) / best.upper_bound_
+                     if best.upper_bound_ > 0 else 0.0)
+        if best.gap_ <= 1e-12 and best.status_ == "greedy":
+            best.status_ = "optimal"
+    return best
+
+
+def siting_spec(coverage: CoverageResult, facility_type: str) -> CoverageSpec:
+    """The measured spec to propose new sites of ``facility_type`` for.
+
+    The type may be written as a key, a Chinese name or an alias. A walking
+    spec measured on a network is preferred; else the first spec of the type.
+
+    Raises
+    ------
+    ValueError
+        When no spec of that type was measured.
+    """
+    key = normalise_types(pd.Series([facility_type]))[0].iloc[0]
+    cands = [s for s in coverage.specs if s.facility_type == key]
+    if not cands:
+        raise ValueError(f"facility_type {facility_type!r}: no coverage measured for this type")
+    return next((s for s in cands if s.mode == "network" and s.id not in coverage.unassessed),
+                cands[0])

@@ -113,12 +113,13 @@ def test_hex_cells_contain_their_points():
     rng = np.random.default_rng(3)
     xy = rng.uniform(0, 3000, size=(300, 2))
     h = pd.DataFrame({"households": np.ones(300), "covered:a": np.zeros(300, dtype=bool)})
-    from gridmap.coverage import _cells
-
-    ij, poly = _cells(xy, 200.0, "hex")
-    polys = poly(ij)
-    assert all(p.buffer(1e-6).contains(Point(x, y)) for p, (x, y) in zip(polys, xy, strict=True))
-    assert gap_cells(h, xy, [CoverageSpec("a", "market", 500)], size=200)["uncovered:a"].sum() == 300
+    cells = gap_cells(h, xy, [CoverageSpec("a", "market", 500)], size=200)
+    assert cells["uncovered:a"].sum() == 300
+    # every point lies in exactly one cell, and each cell counts the points inside it
+    tree = shapely.STRtree(np.asarray(cells.geometry.values))
+    pi, ci = tree.query(shapely.points(xy), predicate="within")
+    assert np.sort(pi).tolist() == list(range(300))
+    assert np.bincount(ci, minlength=len(cells)).tolist() == cells["households"].tolist()
 
 
 def test_rule_validation():
@@ -247,12 +248,12 @@ def test_grid_attribute_households_are_spread_over_the_grid():
 def test_spread_points_inside_every_polygon_and_bounded(shapes):
     from shapely import Polygon
 
-    from gridmap.coverage import _SPREAD_MAX, spread_points
+    from gridmap.coverage.households import SPREAD_MAX, spread_points
 
     polys = np.array([Polygon([(0, 0), (w, 0), (w * f, h)]) for w, h, f in shapes])  # triangles, some thin
     pos, xy = spread_points(polys)
     per = np.bincount(pos, minlength=len(polys))
-    assert (per >= 1).all() and (per <= _SPREAD_MAX).all()
+    assert (per >= 1).all() and (per <= SPREAD_MAX).all()
     assert shapely.intersects_xy(polys[pos], xy[:, 0], xy[:, 1]).all()
 
 

@@ -229,7 +229,9 @@ def test_fast_snap_exact_on_lattice_with_ties(monkeypatch):
 
 def test_augmented_graph_equals_rebuilt_csr():
     """The appended virtual rows equal a full rebuild, for sources on the same edge, on a node and on a loop."""
-    from gridmap.network import _csr, _virtual, augmented_graph
+    from gridmap.network import augmented_graph
+    from gridmap.network.graph import csr_graph
+    from gridmap.network.route import virtual_edges
 
     net, _ = _lattice()
     loop = int(np.flatnonzero(net.u == net.v)[0])
@@ -238,7 +240,8 @@ def test_augmented_graph_equals_rebuilt_csr():
     s = snap_points(net, src, max_snap_m=100)
     assert s.ok.tolist() == [True] * 6 + [False]
     graph, which = augmented_graph(net, s)
-    ref = _csr(net.u, net.v, net.length, net.n_nodes + len(which), extra=_virtual(net, s, which))
+    ref = csr_graph(net.u, net.v, net.length, net.n_nodes + len(which),
+                    extra=virtual_edges(net, s, which))
     assert graph.shape == ref.shape
     assert abs(graph - ref).max() == 0
     assert graph.has_sorted_indices
@@ -255,11 +258,11 @@ def test_near_coincident_lines_are_noded_by_snap_rounding(demo_study):
 
 def _assert_fast_snap_is_exact(monkeypatch, net, points, *, max_snap_m):
     """The KD-tree fast path snaps every point to the same edge and offset as the STRtree path."""
-    import gridmap.network as gn
+    import gridmap.network.snap as gn
 
-    monkeypatch.setattr(gn, "_FAST_SNAP_MIN", 10**9)
+    monkeypatch.setattr(gn, "FAST_SNAP_MIN", 10**9)
     slow = snap_points(net, points, max_snap_m=max_snap_m)
-    monkeypatch.setattr(gn, "_FAST_SNAP_MIN", 1)
+    monkeypatch.setattr(gn, "FAST_SNAP_MIN", 1)
     fast = snap_points(net, points, max_snap_m=max_snap_m)
     assert (slow.edge == fast.edge).all()
     np.testing.assert_allclose(fast.offset, slow.offset, atol=1e-6)
@@ -286,15 +289,15 @@ def test_dijkstra_groups_in_worker_processes_equal_serial():
 def test_dijkstra_groups_stay_in_process_when_threads_run_or_network_is_small():
     import threading
 
-    from gridmap.network import _PARALLEL_MIN_NODES, _fork_workers, _Pending
+    from gridmap.network.parallel import PARALLEL_MIN_NODES, PendingRun, fork_workers
 
-    assert _fork_workers(100, 5) == 0  # small network
-    assert _fork_workers(_PARALLEL_MIN_NODES, 1) == 0  # one group
+    assert fork_workers(100, 5) == 0  # small network
+    assert fork_workers(PARALLEL_MIN_NODES, 1) == 0  # one group
     stop = threading.Event()
     th = threading.Thread(target=stop.wait)
     th.start()
     try:
-        assert _fork_workers(_PARALLEL_MIN_NODES, 5) == 0  # forking a threaded process is unsafe
+        assert fork_workers(PARALLEL_MIN_NODES, 5) == 0  # forking a threaded process is unsafe
     finally:
         stop.set()
         th.join()
@@ -304,7 +307,7 @@ def test_dijkstra_groups_stay_in_process_when_threads_run_or_network_is_small():
 
     f = Future()
     f.set_exception(BrokenProcessPool("killed"))
-    assert _Pending(f, lambda: "again").result() == "again"
+    assert PendingRun(f, lambda: "again").result() == "again"
 
 
 def test_undershoot_is_reported_and_closed_on_request():

@@ -1,0 +1,146 @@
+"""One multi-source Dijkstra per source group, in forked worker processes on large networks.
+
+SciPy's Dijkstra holds the GIL, so several runs use several cores only as
+processes. :func:`dijkstra_groups` starts the runs in forked workers (which
+share the graph copy-on-write) and returns at once; the caller does other work
+(e.g. snapping the households) and collects each run's result when needed. A
+run no worker has taken yet, or whose worker died, is done in this process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import warnings
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+from scipy import sparse
+
+from gridmap.network.graph import Network
+from gridmap.network.route import _dijkstra
+
+__all__ = ["dijkstra_groups", "fork_workers", "PendingRun", "PARALLEL_MIN_NODES"]
+
+#: networks smaller than this (nodes) run in-process: a worker process costs more than it saves
+PARALLEL_MIN_NODES = 200_000
+
+#: a run's result: distance of every node, and its nearest source's position (or None)
+NodeDistances = tuple[np.ndarray, np.ndarray | None]
+
+
+def dijkstra_groups(net: Network, graph: sparse.csr_matrix, groups: list[tuple[np.ndarray, float]],
+                    *, all_sources: np.ndarray | None = None, workers: int | None = None,
+                    nearest: bool = True) -> list[PendingRun]:
+    """Start one multi-source Dijkstra per source group, e.g. one per facility type.
+
+    Each run is :func:`~gridmap.network.dijkstra_from` for one group. SciPy's
+    Dijkstra holds the GIL, so several runs use several cores only as
+    processes: the runs go to forked worker processes (which share the graph
+    copy-on-write) and the caller can do other work, such as snapping the
+    households, while they run.
+
+    Parameters
+    ----------
+    net : Network
+    graph, all_sources : from :func:`~gridmap.network.augmented_graph`
+    groups : list of (which, limit)
+        Source positions and search radius of each run.
+    nearest : bool, keyword-only
+        Also find each node's nearest source (default); False: distances only.
+    workers : int, optional, keyword-only
+        Worker processes. Default (:func:`fork_workers`): one per CPU when the
+        network has at least :data:`PARALLEL_MIN_NODES` nodes, there are several
+        groups, and this process can fork safely (POSIX ``fork``, no other
+        Python threads running); 0 or 1 runs them here, one after the other.
+
+    Returns
+    -------
+    list of PendingRun
+        One handle per group, in order; ``.result()`` gives ``(node_d, node_src)``
+        (``node_src`` None without ``nearest``).
+    """
+    if workers is None:
+        workers = fork_workers(net.n_nodes, len(groups))
+    local = [partial(_dijkstra, graph, net.n_nodes, which, limit, True, all_sources, nearest)
+             for which, limit in groups]
+    if workers <= 1 or len(groups) <= 1:
+        done = []
+        for run in local:
+            f: Future[NodeDistances] = Future()
+            f.set_result(run())
+            done.append(PendingRun(f, run))
+        return done
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(groups)),
+                               mp_context=multiprocessing.get_context("fork"),
+                               initializer=_worker_init, initargs=(graph, net.n_nodes, all_sources))
+    # the biggest runs first, so that the workers finish together
+    order = sorted(range(len(groups)),
+                   key=lambda i: -len(groups[i][0]) * min(groups[i][1], 1e9) ** 2)
+    with warnings.catch_warnings():
+        # Python >= 3.12 warns on fork whenever any OS thread exists (BLAS pools do); no other
+        # Python thread runs (checked above, unless workers were asked for) and the workers only
+        # run SciPy's Dijkstra
+        warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
+        futures = {i: pool.submit(_worker_dijkstra, groups[i][0], groups[i][1], nearest)
+                   for i in order}
+    pool.shutdown(wait=False)
+    return [PendingRun(futures[i], local[i]) for i in range(len(groups))]
+
+
+def fork_workers(n_nodes: int, n_groups: int) -> int:
+    """Worker processes :func:`dijkstra_groups` uses by default (0: run in this process).
+
+    Examples
+    --------
+    >>> fork_workers(100, 5)  # a small network
+    0
+    """
+    if n_groups < 2 or n_nodes < PARALLEL_MIN_NODES:
+        return 0
+    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
+        return 0
+    cpus = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+            else (os.cpu_count() or 1))
+    return min(cpus, n_groups)
+
+
+_WORKER: tuple = ()
+
+
+def _worker_init(graph: sparse.csr_matrix, n_nodes: int, all_sources: np.ndarray | None) -> None:
+    global _WORKER
+    _WORKER = (graph, n_nodes, all_sources)
+
+
+def _worker_dijkstra(which: np.ndarray, limit: float, nearest: bool) -> NodeDistances:
+    graph, n_nodes, all_sources = _WORKER
+    d, src = _dijkstra(graph, n_nodes, which, limit, True, all_sources, nearest)
+    if src is not None and len(src) and src.max() < 2**31:
+        src = src.astype(np.int32)  # less to send back
+    return d, src
+
+
+@dataclass(frozen=True)
+class PendingRun:
+    """A Dijkstra run of :func:`dijkstra_groups`: in a worker process, or done already.
+
+    ``fallback`` computes the same result in this process.
+    """
+
+    future: Future[NodeDistances]
+    fallback: Callable[[], NodeDistances]
+
+    def result(self) -> NodeDistances:
+        """``(node_d, node_src)``: from the worker, or run here if it never started or died."""
+        if self.future.cancel():  # no worker has taken it yet: run it here rather than wait
+            return self.fallback()
+        try:
+            return self.future.result()
+        except BrokenProcessPool:  # a worker died (e.g. killed for memory): run it here
+            return self.fallback()
