@@ -30,18 +30,15 @@ positional results aligned with the input. Areas need a metric CRS.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import pandas as pd
 import shapely
 from geopandas import GeoDataFrame, GeoSeries
 
 from gridmap.crs import require_metric
+from gridmap.locate import NO_ZONE, id_rank, locate_points
 
 __all__ = [
-    "locate_points",
     "overlap_table",
     "largest_overlap",
     "apportion",
@@ -51,81 +48,6 @@ __all__ = [
     "MIN_GRID_SHARE",
 ]
 
-_NONE = -1
-
-
-def _id_rank(index: pd.Index) -> np.ndarray:
-    """Rank of each label when ids are sorted as strings (the tie-break order)."""
-    order = np.argsort(index.astype(str).to_numpy(), kind="stable")
-    rank = np.empty(len(index), dtype=np.int64)
-    rank[order] = np.arange(len(index))
-    return rank
-
-
-def _threads() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
-
-
-def _pairwise(func, polys, zone_pos, x, y, pt_pos) -> np.ndarray:
-    """``func(polys[zone_pos], x[pt_pos], y[pt_pos])`` in chunks over the cores."""
-    n = len(pt_pos)
-    if n < 200_000:
-        return func(polys[zone_pos], x[pt_pos], y[pt_pos])
-    chunks = np.array_split(np.arange(n), _threads())
-    with ThreadPoolExecutor(len(chunks)) as pool:
-        parts = pool.map(lambda c: func(polys[zone_pos[c]], x[pt_pos[c]], y[pt_pos[c]]), chunks)
-        return np.concatenate(list(parts))
-
-
-def locate_points(points: GeoSeries, zones: GeoSeries) -> np.ndarray:
-    """Position (into ``zones``) of the zone covering each point, or -1.
-
-    A point in the interior of a zone goes to that zone; a point on a boundary
-    shared by several zones (and in no zone's interior) goes to the zone whose
-    index label sorts first as a string, as does a point in the interior of
-    several overlapping zones. The result never depends on row order.
-
-    Bounding-box candidates come from an STR-tree; the exact test is
-    ``contains_xy`` against prepared polygons on raw coordinates (no point
-    objects), split over the machine's cores (shapely releases the GIL), then
-    ``intersects_xy`` for the few points in no interior.
-
-    Examples
-    --------
-    >>> from shapely import box, Point
-    >>> zones = GeoSeries([box(0, 0, 1, 1), box(1, 0, 2, 1)], index=["b", "a"])
-    >>> locate_points(GeoSeries([Point(0.5, 0.5), Point(1, 0.5), Point(5, 5)]), zones).tolist()
-    [0, 1, -1]
-    """
-    pts = np.asarray(points.values if isinstance(points, GeoSeries) else points)
-    polys = np.asarray(zones.values)
-    out = np.full(len(pts), _NONE, dtype=np.int64)
-    if len(pts) == 0 or len(polys) == 0:
-        return out
-    # pairs grouped by zone: each prepared polygon's locator stays hot in cache (5x faster)
-    zone_pos, pt_pos = shapely.STRtree(pts).query(polys)
-    if len(pt_pos) == 0:
-        return out
-    x, y = shapely.get_x(pts), shapely.get_y(pts)
-    shapely.prepare(polys)
-    hit = _pairwise(shapely.contains_xy, polys, zone_pos, x, y, pt_pos)
-    # points in no zone's interior: on a boundary (or outside): test with the boundary included
-    inside = np.zeros(len(pts), dtype=bool)
-    inside[pt_pos[hit]] = True
-    edge = ~inside[pt_pos]
-    if edge.any():
-        hit[edge] = _pairwise(shapely.intersects_xy, polys, zone_pos[edge], x, y, pt_pos[edge])
-    pt_pos, zone_pos = pt_pos[hit], zone_pos[hit]
-    if len(pt_pos) == 0:
-        return out
-    rank = _id_rank(zones.index)
-    best = np.full(len(pts), np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(best, pt_pos, rank[zone_pos])
-    found = best != np.iinfo(np.int64).max
-    inverse = np.empty(len(rank), dtype=np.int64)
-    inverse[rank] = np.arange(len(rank))
-    out[found] = inverse[best[found]]
-    return out
 
 
 #: digitising tolerance (m): a part this close to a zone's boundary counts as wholly inside
@@ -189,12 +111,12 @@ def largest_overlap(parts: GeoSeries, zones: GeoSeries, *,
         table = overlap_table(parts, zones)
     n = len(parts)
     total = shapely.area(np.asarray(parts.values))
-    out = pd.DataFrame({"zone": np.full(n, _NONE), "share": np.zeros(n), "outside": np.ones(n),
-                        "second": np.full(n, _NONE), "second_share": np.zeros(n)},
+    out = pd.DataFrame({"zone": np.full(n, NO_ZONE), "share": np.zeros(n), "outside": np.ones(n),
+                        "second": np.full(n, NO_ZONE), "second_share": np.zeros(n)},
                        index=parts.index)
     if len(table) == 0:
         return out
-    rank = _id_rank(zones.index)
+    rank = id_rank(zones.index)
     t = table.assign(rank=rank[table["zone"].to_numpy()])
     t = t.sort_values(["part", "area", "rank"], ascending=[True, False, True], kind="stable")
     first = t.groupby("part", sort=False).nth(0)
@@ -238,10 +160,10 @@ def apportion(counts: np.ndarray, table: pd.DataFrame,
     if part_area is not None:
         outside = np.asarray(part_area, dtype=float) - covered
         idx = np.flatnonzero(outside > 1e-9 * np.maximum(part_area, 1.0))
-        extra = pd.DataFrame({"part": idx, "zone": _NONE, "area": outside[idx]})
+        extra = pd.DataFrame({"part": idx, "zone": NO_ZONE, "area": outside[idx]})
     else:
         idx = np.flatnonzero(covered <= 0)
-        extra = pd.DataFrame({"part": idx, "zone": _NONE, "area": 1.0})
+        extra = pd.DataFrame({"part": idx, "zone": NO_ZONE, "area": 1.0})
     t = pd.concat([t, extra], ignore_index=True)
     denom = t.groupby("part")["area"].transform("sum").to_numpy()
     exact = counts[t["part"].to_numpy()] * t["area"].to_numpy() / denom
@@ -283,7 +205,7 @@ def assign_grids(grids: GeoDataFrame, communities: GeoDataFrame, *,
     def label(pos: np.ndarray) -> pd.api.extensions.ExtensionArray:
         return pd.array([ids[p] if p >= 0 else pd.NA for p in pos], dtype="string")
     zone = lo["zone"].to_numpy()
-    zone = np.where(lo["share"].to_numpy() >= min_share, zone, _NONE)
+    zone = np.where(lo["share"].to_numpy() >= min_share, zone, NO_ZONE)
     return pd.DataFrame({
         "community_geom": label(zone),
         "share": lo["share"].to_numpy(),
@@ -354,7 +276,7 @@ def _grid_shares(geoms: GeoSeries, counts: np.ndarray, grids: GeoDataFrame | Non
             pts = geoms if is_point.all() else geoms.representative_point()
             pos = locate_points(pts, grids.geometry)
         else:
-            pos = np.full(n, _NONE)
+            pos = np.full(n, NO_ZONE)
         records.append(np.arange(n))
         grid_pos.append(pos)
         counts_out.append(counts)
@@ -385,11 +307,11 @@ def _community_positions(geoms: GeoSeries, rec: np.ndarray, gpos: np.ndarray,
                          grid_community: pd.Series | None) -> np.ndarray:
     """The community (position, -1: none) of each share: its grid's, else where the record is."""
     comm_ids = communities.index.astype(str)
-    cpos = np.full(len(rec), _NONE, dtype=np.int64)
+    cpos = np.full(len(rec), NO_ZONE, dtype=np.int64)
     if grid_community is not None and grids is not None and len(grids):
         # the community of each grid, as a position into ``communities``
         gc = comm_ids.get_indexer(grid_community.astype("string").fillna("").to_numpy())
-        cpos = np.where(gpos >= 0, gc[np.clip(gpos, 0, None)], _NONE)
+        cpos = np.where(gpos >= 0, gc[np.clip(gpos, 0, None)], NO_ZONE)
     # records outside every grid (or whose grid has no community) go straight to a community
     loose = np.flatnonzero(cpos < 0)
     if len(loose):

@@ -18,7 +18,6 @@ import shapely
 from geopandas import GeoDataFrame, GeoSeries
 
 from gridmap._errors import Problem
-from gridmap.assign import locate_points
 from gridmap.columns import (
     ALIASES,
     COUNT_COLUMNS,
@@ -36,6 +35,7 @@ from gridmap.columns import (
 )
 from gridmap.crs import from_geographic, to_geographic
 from gridmap.facilities import normalise_types
+from gridmap.locate import locate_points
 
 __all__ = ["prepare_layer", "check_layers", "ID_COLUMN", "KIND_ZH"]
 

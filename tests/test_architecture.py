@@ -43,7 +43,7 @@ MAX_LINES = 600
 #: the layers of the README's Layout, bottom up: module name prefixes per layer
 LAYERS = {
     "foundation": ("gridmap._errors", "gridmap._version", "gridmap._toml", "gridmap._atomic",
-                   "gridmap.labels", "gridmap.fonts"),
+                   "gridmap.labels", "gridmap.fonts", "gridmap.locate"),
     "input": ("gridmap.io", "gridmap.crs", "gridmap.columns", "gridmap.facilities",
               "gridmap.validation", "gridmap.study", "gridmap.datasets", "gridmap.osm",
               "gridmap.synthetic"),
@@ -332,8 +332,6 @@ def _report(title: str, offenders: list[str]) -> str:
 # modules (issue #11); xfail_strict makes a fixed rule fail until its mark is removed.
 
 
-@pytest.mark.xfail(strict=True, reason="issue #11: circles remain until the dashboard and "
-                   "outputs branches are merged")
 def test_no_import_circle():
     cycles = import_cycles()
     assert not cycles, _report("import circle(s)", cycles)
@@ -346,8 +344,6 @@ def test_no_module_over_600_lines():
     assert not long, _report(f"module(s) over {MAX_LINES} lines", long)
 
 
-@pytest.mark.xfail(strict=True, reason="issue #11: private imports remain until the other "
-                   "branches are merged")
 def test_no_private_name_imported_across_packages():
     private = private_imports()
     assert not private, _report("private import(s) across packages", private)
@@ -361,8 +357,6 @@ def test_internal_imports_at_module_top():
                                     "without a comment saying why", unexplained)
 
 
-@pytest.mark.xfail(strict=True, reason="issue #11: gridmap.validation (input) imports "
-                   "gridmap.assign.locate_points (analysis)")
 def test_layers_import_downward():
     upward = upward_imports()
     assert not upward, _report("import(s) of a higher layer", upward)

@@ -13,8 +13,8 @@ from gridmap.assign import (
     assign_grids,
     assign_households,
     largest_overlap,
-    locate_points,
 )
+from gridmap.locate import locate_points
 
 CRS = 4549
 

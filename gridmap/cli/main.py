@@ -14,15 +14,20 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import gridmap.datasets as datasets
 from gridmap._atomic import OutputError, output_error
 from gridmap._errors import InputError, Problem, format_problems
 from gridmap._version import __version__
+from gridmap.check import check
 from gridmap.cli.coverage import add_coverage_parser
 from gridmap.cli.rebalance import add_rebalance_parser
 from gridmap.cli.report import add_report_parser
 from gridmap.cli.serve import add_serve_parser
 from gridmap.cli.study_args import add_study_arguments, study_kwargs
 from gridmap.labels import text_width
+from gridmap.qa import qa_counts
+from gridmap.rules import list_profiles, load_profile
+from gridmap.study import load_config, read_study
 
 __all__ = ["main", "build_parser", "render_summary", "FLAGS", "cli_problem"]
 
@@ -85,9 +90,6 @@ def cli_problem(problem: Problem) -> Problem:
 
 
 def _run_check(kwargs: dict, *, out: Path | None, as_json: bool, lang: str) -> int:
-    from gridmap.check import check
-    from gridmap.study import read_study
-
     study = read_study(**kwargs)
     result = check(study, lang=lang)
     result.problems = [cli_problem(p) for p in result.problems]  # problems.csv speaks in flags
@@ -119,8 +121,6 @@ def render_summary(result, *, lang: str = "zh", written: dict | None = None) -> 
     findings (``住户不在任何网格内：205,214 户（55.0%），1 条``), read from
     :func:`gridmap.qa.qa_counts`.
     """
-    from gridmap.qa import qa_counts
-
     s = result.summary()
     zh = lang == "zh"
     p = result.profile
@@ -184,8 +184,6 @@ def _cmd_check(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from gridmap import datasets
-
     out = Path(args.out or "gridmap-demo")
     out.mkdir(parents=True, exist_ok=True)
     gpkg = out / "demo.gpkg"
@@ -194,14 +192,10 @@ def _cmd_demo(args) -> int:
     config.write_text(datasets.demo_config_toml(gpkg.name), encoding="utf-8")
     if not args.json:
         print(("演示工作区（合成数据）：" if args.lang == "zh" else "Demo workspace (synthetic data): ") + str(out.resolve()))
-    from gridmap.study import load_config
-
     return _run_check(load_config(config), out=out / "out", as_json=args.json, lang=args.lang)
 
 
 def _cmd_profiles(args) -> int:
-    from gridmap.rules import list_profiles, load_profile
-
     for name in list_profiles():
         p = load_profile(name)
         ext = f"  (extends {p.extends})" if p.extends else ""
@@ -210,8 +204,6 @@ def _cmd_profiles(args) -> int:
 
 
 def _cmd_rules(args) -> int:
-    from gridmap.rules import load_profile
-
     p = load_profile(args.profile)
     print(f"{p.id}: {p.title_zh} / {p.title_en}  ({p.path})")
     for r in p.rules:
@@ -221,6 +213,7 @@ def _cmd_rules(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``gridmap`` argument parser: ``demo``, ``check``, ``profiles``, ``rules`` and one sub-command per module of :mod:`gridmap.cli`."""
     parser = argparse.ArgumentParser(prog="gridmap", description="网格化管理 空间分析：社区与网格合规检查 (grid management analytics)")
     parser.add_argument("--version", action="version", version=f"gridmap {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)

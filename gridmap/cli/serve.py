@@ -31,7 +31,7 @@ def run(config: str | None = None, host: str = "127.0.0.1", port: int = 8050,
     """
     # heavy: Dash, plotly and the dashboard load only when serving, not for every CLI command
     from dashboards.app import create_app
-    from dashboards.provider import DashboardProvider
+    from dashboards.provider import DashboardProvider  # (same reason)
 
     t0 = time.perf_counter()
     what = config or "演示数据 demo district (synthetic)"

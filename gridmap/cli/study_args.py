@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 
 from gridmap._errors import InputError
+from gridmap.columns import parse_mapping
+from gridmap.study import load_config
 
 __all__ = ["add_study_arguments", "study_kwargs"]
 
@@ -34,8 +36,6 @@ def add_study_arguments(p: argparse.ArgumentParser) -> None:
 
 def study_kwargs(args: argparse.Namespace) -> dict:
     """The keyword arguments of :func:`gridmap.study.read_study` from parsed arguments (config file first, flags override)."""
-    from gridmap.study import load_config
-
     kwargs: dict = load_config(args.config) if args.config else {}
     for kind in ("communities", "grids", "households", "facilities", "network"):
         if getattr(args, kind):
@@ -46,8 +46,6 @@ def study_kwargs(args: argparse.Namespace) -> dict:
         if getattr(args, attr):
             kwargs[key] = getattr(args, attr)
     if args.map:
-        from gridmap.columns import parse_mapping
-
         mapping = kwargs.get("mapping") or {}
         kwargs["mapping"] = {**mapping, **parse_mapping(args.map)}
     if "communities" not in kwargs:
