@@ -32,7 +32,7 @@ def no_network_problem(n_specs: int) -> Problem:
         f"未提供步行路网：{n_specs} 项按步行距离的覆盖率指标无法实测，改用直线距离给出上限"
         "（直线距离不会长于步行距离，步行覆盖率不会高于直线覆盖率）：上限已低于要求的单位判为不合规，"
         "其余未评估",
-        fix="用 --network 提供道路中心线/步行路网线图层，以评估步行距离覆盖率")
+        fix="用 network= 提供道路中心线/步行路网线图层，以评估步行距离覆盖率", param="network")
 
 
 def add_bound_columns(households: pd.DataFrame, bounded: list[CoverageSpec]) -> None:
