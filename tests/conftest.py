@@ -1,15 +1,66 @@
-"""Shared fixtures: tiny studies with an explicit metric CRS (EPSG:4549, CGCS2000 GK CM 120E)."""
+"""Shared fixtures: tiny studies with an explicit metric CRS (EPSG:4549, CGCS2000 GK CM 120E).
+
+The demo study, its check and a ``gridmap check --out`` run on it are computed once per
+session (each costs seconds): tests treat them as read-only and copy before changing
+anything (``result.findings.copy()``, ``shutil.copytree(demo_check_out, tmp_path / "o")``).
+"""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
 import pytest
 from shapely import Point, box
 
+import gridmap
+from gridmap import datasets
+from gridmap.cli import main
+
 SIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "sip"
 X0, Y0 = 500_000.0, 3_350_000.0  # near Hangzhou in EPSG:4549
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/golden/ from this run's outputs (tests/test_contract.py)")
+
+
+@pytest.fixture(scope="session")
+def demo_study() -> gridmap.Study:
+    """The bundled demo study as its config reads it (shared: do not modify)."""
+    return gridmap.read_study(**datasets.demo_config())
+
+
+@pytest.fixture(scope="session")
+def demo_result(demo_study) -> Iterator[gridmap.CheckResult]:
+    """``gridmap.check`` of the demo study, profile ``national`` (shared: do not modify).
+
+    At the end of the session its tables are compared with a copy taken before any test
+    used them: a test that changed the shared result fails loudly instead of others quietly.
+    """
+    result = gridmap.check(demo_study)
+    tables = ("communities", "grids", "findings", "households", "facilities")
+    before = {name: getattr(result, name).copy() for name in tables}
+    yield result
+    changed = [name for name in tables if not getattr(result, name).equals(before[name])]
+    assert not changed, f"a test modified the shared demo_result: {changed} (copy before changing)"
+
+
+@pytest.fixture(scope="session")
+def demo_check_out(tmp_path_factory) -> Path:
+    """``gridmap check gridmap.toml --out out`` in a copy of the demo workspace; the ``out`` folder.
+
+    The workspace (``demo.gpkg``, ``gridmap.toml``) is the folder's parent. Shared: copy the
+    folder before writing into it.
+    """
+    ws = tmp_path_factory.mktemp("demo_ws")
+    shutil.copyfile(datasets.get_path("demo"), ws / "demo.gpkg")
+    (ws / "gridmap.toml").write_text(datasets.demo_config_toml("demo.gpkg"), encoding="utf-8")
+    assert main(["check", str(ws / "gridmap.toml"), "--out", str(ws / "out")]) == 0
+    return ws / "out"
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ DATA = ROOT / "data"
 
 
 @pytest.fixture(scope="module")
-def demo():
-    return gridmap.check(gridmap.read_study(**datasets.demo_config()))
+def demo(demo_result):
+    return demo_result
 
 
 def _trap(key):

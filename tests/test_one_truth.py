@@ -105,11 +105,6 @@ def _assert_one_truth(result, provider=None, store=None):
 # --------------------------------------------------------------------------- demo
 
 
-@pytest.fixture(scope="module")
-def demo_study():
-    return gridmap.read_study(**datasets.demo_config())
-
-
 def _provider(study):
     """The dashboard's provider over ``study`` (every profile cached) and its plan store."""
     pytest.importorskip("dash")
@@ -150,11 +145,6 @@ def test_demo_hangzhou_counts_before_after():
 
 
 # --------------------------------------------------------------------------- plans after edits
-
-
-@pytest.fixture(scope="module")
-def demo_result(demo_study):
-    return gridmap.check(demo_study, profile="national")
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -21,8 +21,8 @@ DATE = "2026-11-23"
 
 
 @pytest.fixture(scope="module")
-def result():
-    return gridmap.check(gridmap.read_study(**datasets.demo_config()))
+def result(demo_result):
+    return demo_result
 
 
 @pytest.fixture(scope="module")
