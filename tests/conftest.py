@@ -34,19 +34,49 @@ def demo_study() -> gridmap.Study:
     return gridmap.read_study(**datasets.demo_config())
 
 
-@pytest.fixture(scope="session")
-def demo_result(demo_study) -> Iterator[gridmap.CheckResult]:
-    """``gridmap.check`` of the demo study, profile ``national`` (shared: do not modify).
+class DemoResults:
+    """``gridmap.check`` of the demo study under each profile, computed once when first asked.
 
-    At the end of the session its tables are compared with a copy taken before any test
-    used them: a test that changed the shared result fails loudly instead of others quietly.
+    ``demo_results["hangzhou-2008"]``; the results are shared by every test of the session.
     """
-    result = gridmap.check(demo_study)
-    tables = ("communities", "grids", "findings", "households", "facilities")
-    before = {name: getattr(result, name).copy() for name in tables}
-    yield result
-    changed = [name for name in tables if not getattr(result, name).equals(before[name])]
-    assert not changed, f"a test modified the shared demo_result: {changed} (copy before changing)"
+
+    TABLES = ("communities", "grids", "findings", "households", "facilities")
+
+    def __init__(self, study: gridmap.Study) -> None:
+        self.study = study
+        self._results: dict[str, gridmap.CheckResult] = {}
+        self._before: dict[str, dict] = {}
+
+    def __getitem__(self, profile: str) -> gridmap.CheckResult:
+        if profile not in self._results:
+            result = gridmap.check(self.study, profile=profile)
+            self._results[profile] = result
+            self._before[profile] = {name: getattr(result, name).copy() for name in self.TABLES}
+        return self._results[profile]
+
+    def modified(self) -> list[str]:
+        """``profile.table`` of every shared table a test changed."""
+        return [f"{profile}.{name}" for profile, result in self._results.items() for name in self.TABLES
+                if not getattr(result, name).equals(self._before[profile][name])]
+
+
+@pytest.fixture(scope="session")
+def demo_results(demo_study) -> Iterator[DemoResults]:
+    """The demo's check under any profile (shared: do not modify; copy before changing).
+
+    At the end of the session every table is compared with a copy taken before any test used
+    it: a test that changed a shared result fails loudly instead of others failing quietly.
+    """
+    results = DemoResults(demo_study)
+    yield results
+    modified = results.modified()
+    assert not modified, f"a test modified the shared demo results: {modified} (copy before changing)"
+
+
+@pytest.fixture(scope="session")
+def demo_result(demo_results) -> gridmap.CheckResult:
+    """``gridmap.check`` of the demo study, profile ``national`` (the default; shared: do not modify)."""
+    return demo_results["national"]
 
 
 @pytest.fixture(scope="session")
