@@ -56,7 +56,8 @@ class DemoResults:
 
     def modified(self) -> list[str]:
         """``profile.table`` of every shared table a test changed."""
-        return [f"{profile}.{name}" for profile, result in self._results.items() for name in self.TABLES
+        return [f"{profile}.{name}" for profile, result in self._results.items()
+                for name in self.TABLES
                 if not getattr(result, name).equals(self._before[profile][name])]
 
 
@@ -70,12 +71,12 @@ def demo_results(demo_study) -> Iterator[DemoResults]:
     results = DemoResults(demo_study)
     yield results
     modified = results.modified()
-    assert not modified, f"a test modified the shared demo results: {modified} (copy before changing)"
+    assert not modified, f"a test modified the shared demo results: {modified} (copy first)"
 
 
 @pytest.fixture(scope="session")
 def demo_result(demo_results) -> gridmap.CheckResult:
-    """``gridmap.check`` of the demo study, profile ``national`` (the default; shared: do not modify)."""
+    """``gridmap.check`` of the demo study, profile ``national`` (shared: do not modify)."""
     return demo_results["national"]
 
 

@@ -1,4 +1,4 @@
-"""The output contract does not move: ``gridmap check --out`` on the demo and on SIP against golden files.
+"""The output contract does not move: ``gridmap check --out`` on the demo and SIP vs golden files.
 
 What is compared (DESIGN.md, "CLI contract"):
 
@@ -61,7 +61,8 @@ def _run_sip(tmp: Path) -> Path:
     base = gridmap.read_study(f"{gpkg}:communities", grids=f"{gpkg}:grids_comprehensive")
     synthetic_households(base.communities, base.grids, seed=0).to_file(tmp / "households.gpkg",
                                                                        engine="pyogrio")
-    args = ["check", "--communities", f"{gpkg}:communities", "--grids", f"{gpkg}:grids_comprehensive",
+    args = ["check", "--communities", f"{gpkg}:communities",
+            "--grids", f"{gpkg}:grids_comprehensive",
             "--households", str(tmp / "households.gpkg"), "--out", str(tmp / "out")]
     assert main(args) == 0
     return tmp / "out"
@@ -71,8 +72,9 @@ def _run_sip(tmp: Path) -> Path:
 
 
 def _text(path: Path, tmp: Path) -> bytes:
-    """The file's bytes with the run's temporary folder and the SIP folder replaced by placeholders."""
-    return path.read_bytes().replace(str(tmp).encode(), b"<TMP>").replace(str(SIP).encode(), b"<SIP>")
+    """The file's bytes, the run's temporary folder and the SIP folder replaced by placeholders."""
+    data = path.read_bytes().replace(str(tmp).encode(), b"<TMP>")
+    return data.replace(str(SIP).encode(), b"<SIP>")
 
 
 def _summary(path: Path, tmp: Path) -> dict:
@@ -121,12 +123,13 @@ def _write_golden(case: str, got: dict) -> None:
     folder = GOLDEN / case
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    digests = {"files": {n: _sha(b) for n, b in sorted(got["files"].items())}, "layers": {}}
+    digests: dict[str, dict] = {"files": {n: _sha(b) for n, b in sorted(got["files"].items())},
+                                "layers": {}}
     for name, data in sorted(got["files"].items()):
         if len(data) <= KEEP_BYTES:
             (folder / name).write_bytes(data)
-    (folder / "summary.json").write_text(json.dumps(got["summary"], ensure_ascii=False, indent=1) + "\n",
-                                         encoding="utf-8")
+    summary = json.dumps(got["summary"], ensure_ascii=False, indent=1) + "\n"
+    (folder / "summary.json").write_text(summary, encoding="utf-8")
     for name, layer in got["layers"].items():
         digests["layers"][name] = {k: v for k, v in layer.items() if k != "fingerprint"}
         if layer["fingerprint"] is not None:
@@ -138,7 +141,8 @@ def _write_golden(case: str, got: dict) -> None:
 
 
 def _first_difference(want: bytes, got: bytes) -> str:
-    for i, (a, b) in enumerate(zip(want.decode().splitlines(), got.decode().splitlines(), strict=False)):
+    pairs = zip(want.decode().splitlines(), got.decode().splitlines(), strict=False)
+    for i, (a, b) in enumerate(pairs):
         if a != b:
             return f"first difference on line {i + 1}:\n  golden: {a}\n  now:    {b}"
     return f"{len(want.splitlines())} golden lines, {len(got.splitlines())} now"
@@ -148,7 +152,7 @@ def _compare(case: str, got: dict) -> list[str]:
     """Every difference from the golden files of ``case``, as readable lines."""
     folder = GOLDEN / case
     if not (folder / "digests.json").exists():
-        pytest.fail(f"no golden files in {folder}: run pytest tests/test_contract.py --update-golden")
+        pytest.fail(f"no golden files in {folder}: pytest tests/test_contract.py --update-golden")
     digests = json.loads((folder / "digests.json").read_text(encoding="utf-8"))
     errors = []
     if sorted(digests["files"]) != sorted(got["files"]):
@@ -165,7 +169,8 @@ def _compare(case: str, got: dict) -> list[str]:
                       if want_summary.get(k) != got["summary"].get(k))
         errors.append(f"summary.json changed in {keys}")
     if sorted(digests["layers"]) != sorted(got["layers"]):
-        errors.append(f"result.gpkg layers: golden {sorted(digests['layers'])}, now {sorted(got['layers'])}")
+        errors.append(f"result.gpkg layers: golden {sorted(digests['layers'])}, "
+                      f"now {sorted(got['layers'])}")
     for name, want in digests["layers"].items():
         if name in got["layers"]:
             errors += _compare_layer(folder, name, want, got["layers"][name])
@@ -175,15 +180,17 @@ def _compare(case: str, got: dict) -> list[str]:
 def _compare_layer(folder: Path, name: str, want: dict, got: dict) -> list[str]:
     errors = [f"result.gpkg:{name} {key}: golden {want[key]}, now {got[key]}"
               for key in ("rows", "geometry_type", "dtypes") if want[key] != got[key]]
-    changed = [c for c in want["attributes_sha256"] if got["attributes_sha256"].get(c) != want["attributes_sha256"][c]]
-    if changed or sorted(want["attributes_sha256"]) != sorted(got["attributes_sha256"]):
+    want_sha, got_sha = want["attributes_sha256"], got["attributes_sha256"]
+    changed = [c for c in want_sha if got_sha.get(c) != want_sha[c]]
+    if changed or sorted(want_sha) != sorted(got_sha):
         errors.append(f"result.gpkg:{name} attributes changed in columns {changed}")
     if got["fingerprint"] is None or errors[:1] and "rows" in errors[0]:
         return errors
     ref = pd.read_csv(folder / f"{name}.geom.csv.gz")
     now = got["fingerprint"]
     if not ref["n"].equals(now["n"].astype(ref["n"].dtype)):
-        errors.append(f"result.gpkg:{name} vertex counts differ in rows {_rows(ref['n'] != now['n'])}")
+        bad = _rows(ref["n"] != now["n"])
+        errors.append(f"result.gpkg:{name} vertex counts differ in rows {bad}")
     n = ref["n"].to_numpy(dtype=float)
     tolerance = {"xmin": TOL, "ymin": TOL, "xmax": TOL, "ymax": TOL,
                  "length": 2 * TOL * np.maximum(n, 1), "area": TOL * (ref["length"].to_numpy() + 1)}
@@ -196,7 +203,7 @@ def _compare_layer(folder: Path, name: str, want: dict, got: dict) -> list[str]:
 
 
 def _rows(mask) -> list[int]:
-    return list(np.flatnonzero(np.asarray(mask)))[:10]
+    return [int(i) for i in np.flatnonzero(np.asarray(mask))[:10]]
 
 
 # --------------------------------------------------------------------------- the tests
