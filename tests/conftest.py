@@ -1,15 +1,97 @@
-"""Shared fixtures: tiny studies with an explicit metric CRS (EPSG:4549, CGCS2000 GK CM 120E)."""
+"""Shared fixtures: tiny studies with an explicit metric CRS (EPSG:4549, CGCS2000 GK CM 120E).
+
+The demo study, its check and a ``gridmap check --out`` run on it are computed once per
+session (each costs seconds): tests treat them as read-only and copy before changing
+anything (``result.findings.copy()``, ``shutil.copytree(demo_check_out, tmp_path / "o")``).
+"""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
 import pytest
 from shapely import Point, box
 
+import gridmap
+from gridmap import datasets
+from gridmap.cli import main
+
 SIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "sip"
 X0, Y0 = 500_000.0, 3_350_000.0  # near Hangzhou in EPSG:4549
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/golden/ from this run's outputs (tests/test_contract.py)")
+
+
+@pytest.fixture(scope="session")
+def demo_study() -> gridmap.Study:
+    """The bundled demo study as its config reads it (shared: do not modify)."""
+    return gridmap.read_study(**datasets.demo_config())
+
+
+class DemoResults:
+    """``gridmap.check`` of the demo study under each profile, computed once when first asked.
+
+    ``demo_results["hangzhou-2008"]``; the results are shared by every test of the session.
+    """
+
+    TABLES = ("communities", "grids", "findings", "households", "facilities")
+
+    def __init__(self, study: gridmap.Study) -> None:
+        self.study = study
+        self._results: dict[str, gridmap.CheckResult] = {}
+        self._before: dict[str, dict] = {}
+
+    def __getitem__(self, profile: str) -> gridmap.CheckResult:
+        if profile not in self._results:
+            result = gridmap.check(self.study, profile=profile)
+            self._results[profile] = result
+            self._before[profile] = {name: getattr(result, name).copy() for name in self.TABLES}
+        return self._results[profile]
+
+    def modified(self) -> list[str]:
+        """``profile.table`` of every shared table a test changed."""
+        return [f"{profile}.{name}" for profile, result in self._results.items()
+                for name in self.TABLES
+                if not getattr(result, name).equals(self._before[profile][name])]
+
+
+@pytest.fixture(scope="session")
+def demo_results(demo_study) -> Iterator[DemoResults]:
+    """The demo's check under any profile (shared: do not modify; copy before changing).
+
+    At the end of the session every table is compared with a copy taken before any test used
+    it: a test that changed a shared result fails loudly instead of others failing quietly.
+    """
+    results = DemoResults(demo_study)
+    yield results
+    modified = results.modified()
+    assert not modified, f"a test modified the shared demo results: {modified} (copy first)"
+
+
+@pytest.fixture(scope="session")
+def demo_result(demo_results) -> gridmap.CheckResult:
+    """``gridmap.check`` of the demo study, profile ``national`` (shared: do not modify)."""
+    return demo_results["national"]
+
+
+@pytest.fixture(scope="session")
+def demo_check_out(tmp_path_factory) -> Path:
+    """``gridmap check gridmap.toml --out out`` in a copy of the demo workspace; the ``out`` folder.
+
+    The workspace (``demo.gpkg``, ``gridmap.toml``) is the folder's parent. Shared: copy the
+    folder before writing into it.
+    """
+    ws = tmp_path_factory.mktemp("demo_ws")
+    shutil.copyfile(datasets.get_path("demo"), ws / "demo.gpkg")
+    (ws / "gridmap.toml").write_text(datasets.demo_config_toml("demo.gpkg"), encoding="utf-8")
+    assert main(["check", str(ws / "gridmap.toml"), "--out", str(ws / "out")]) == 0
+    return ws / "out"
 
 
 @pytest.fixture

@@ -23,16 +23,6 @@ from gridmap.coverage import (
 )
 
 
-@pytest.fixture(scope="module")
-def demo_study():
-    return gridmap.read_study(**datasets.demo_config())
-
-
-@pytest.fixture(scope="module")
-def demo_result(demo_study):
-    return gridmap.check(demo_study)
-
-
 def _tiny_study(fac_xy, types, *, network=True, extra_hh=()):
     comm, grids, hh = make_layers()
     if extra_hh:

@@ -17,8 +17,8 @@ DATA = ROOT / "data"
 
 
 @pytest.fixture(scope="module")
-def demo():
-    return gridmap.check(gridmap.read_study(**datasets.demo_config()))
+def demo(demo_result):
+    return demo_result
 
 
 def _trap(key):
@@ -109,16 +109,16 @@ def test_planted_overlap_and_gap_are_found(demo):
     assert len(gap) == 1 and gap.value.iloc[0] == pytest.approx(15, abs=2)
 
 
-def test_every_household_counted_once(demo):
+def test_every_household_counted_once(demo, demo_study):
     s = demo.summary()
-    raw = gridmap.read_study(**datasets.demo_config()).households["households"].sum()
+    raw = demo_study.households["households"].sum()
     assert s["households_total"] == raw == s["households_assigned"] + s["households_unassigned"]
     assert demo.households["record"].is_unique
 
 
-def test_gcj02_correction_changes_which_community_a_facility_is_in():
+def test_gcj02_correction_changes_which_community_a_facility_is_in(demo_result):
     cfg = datasets.demo_config()
-    right = gridmap.check(gridmap.read_study(**cfg)).facilities["community_id"]
+    right = demo_result.facilities["community_id"]
     cfg["facilities_crs"] = None
     study = gridmap.read_study(**cfg)
     assert any(p.code == "crs.maybe_gcj02" for p in study.problems)

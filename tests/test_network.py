@@ -154,14 +154,6 @@ def test_network_distance_never_shorter_than_straight_line(nodes, targets, sourc
     assert (d[ok] >= straight[ok] - 1.5e-3 * len(nodes)).all()
 
 
-@pytest.fixture(scope="module")
-def demo_study():
-    import gridmap
-    from gridmap import datasets
-
-    return gridmap.read_study(**datasets.demo_config())
-
-
 def test_demo_network_matches_networkx_exactly(demo_study):
     """Exactness against an independent networkx Dijkstra over explicitly split edges."""
     net = build_network(demo_study.network)

@@ -105,11 +105,6 @@ def _assert_one_truth(result, provider=None, store=None):
 # --------------------------------------------------------------------------- demo
 
 
-@pytest.fixture(scope="module")
-def demo_study():
-    return gridmap.read_study(**datasets.demo_config())
-
-
 def _provider(study):
     """The dashboard's provider over ``study`` (every profile cached) and its plan store."""
     pytest.importorskip("dash")
@@ -140,9 +135,9 @@ def test_demo_every_part_agrees(demo_provider, demo_store, profile):
     _assert_one_truth(demo_provider.result(profile), demo_provider, demo_store)
 
 
-def test_demo_hangzhou_counts_before_after():
+def test_demo_hangzhou_counts_before_after(demo_results):
     """The issue's numbers: under hangzhou-2008 (1500–3000, no sparse exemption) check and plan both say 15."""
-    result = gridmap.check(gridmap.read_study(**datasets.demo_config()), profile="hangzhou-2008")
+    result = demo_results["hangzhou-2008"]
     k = Plan.from_check(result).kpis()
     fails = (result.findings.query("rule_id == 'community.size'").status == "fail").sum()
     assert fails == k["too_small"] + k["too_large"] == 15
@@ -150,11 +145,6 @@ def test_demo_hangzhou_counts_before_after():
 
 
 # --------------------------------------------------------------------------- plans after edits
-
-
-@pytest.fixture(scope="module")
-def demo_result(demo_study):
-    return gridmap.check(demo_study, profile="national")
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -185,8 +175,8 @@ def test_edited_plan_kpis_and_findings_agree(demo_result, picks):
     assert k["units_moved"] == len(plan.changes())
 
 
-def test_plan_profile_saved_and_old_workspaces_load(tmp_path):
-    result = gridmap.check(gridmap.read_study(**datasets.demo_config()), profile="ziyang-2018")
+def test_plan_profile_saved_and_old_workspaces_load(tmp_path, demo_results):
+    result = demo_results["ziyang-2018"]
     plan = Plan.from_check(result, name="资阳")
     ws = tmp_path / "ws.gpkg"
     plan.save(ws)

@@ -14,16 +14,9 @@ import pandas as pd
 import pytest
 from test_edits import lattice_units
 
-import gridmap
-from gridmap import datasets
 from gridmap.plans import CHANGE_COLUMNS_ZH, Plan, list_plans, load_plan
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def demo_result():
-    return gridmap.check(gridmap.read_study(**datasets.demo_config()))
 
 
 def small_plan(name="方案A"):

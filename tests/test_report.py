@@ -14,7 +14,6 @@ import pyogrio
 import pytest
 from matplotlib.colors import to_rgba
 
-import gridmap
 from gridmap import datasets, fonts, maps, report
 from gridmap.cli.report import add_report_parser
 from gridmap.labels import STATUS_COLORS, tint
@@ -24,8 +23,8 @@ DATE = "2026-11-23"
 
 
 @pytest.fixture(scope="module")
-def result():
-    return gridmap.check(gridmap.read_study(**datasets.demo_config()))
+def result(demo_result):
+    return demo_result
 
 
 @pytest.fixture(scope="module")
@@ -195,13 +194,12 @@ def test_xlsx_cells_blank_for_nan_inf_nat_and_dates_as_text():
     assert cell_value(np.int64(5)) == 5 and cell_value(pd.Timestamp("2026-11-23")) == "2026-11-23 00:00:00"
 
 
-def test_report_with_plan_reads_the_plan_kpis(tmp_path):
+def test_report_with_plan_reads_the_plan_kpis(tmp_path, demo_results):
     """``report --plan``: a plan saved under one profile, reported under another, shows that profile's
     figures — the same as the plan's own KPIs, the dashboard's and the rebalancer's."""
     from gridmap.plans import Plan
 
-    study = gridmap.read_study(**datasets.demo_config())
-    res = gridmap.check(study, profile="national")
+    res = demo_results["national"]
     plan = Plan.from_check(res, name="方案甲")
     big = plan.communities()["households"].idxmax()
     assert plan.split(big, 2).ok
@@ -227,12 +225,12 @@ def test_report_with_plan_reads_the_plan_kpis(tmp_path):
     wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
     rows = {r[0]: r[1:] for r in wb["方案对比"].iter_rows(min_row=2, values_only=True)}
     assert rows["规则配置"] == ("hangzhou-2008", "hangzhou-2008") and rows["户数范围"][0] == "1,500–3,000 户"
-    hz = gridmap.check(study, profile="hangzhou-2008")
+    hz = demo_results["hangzhou-2008"]
     assert rows["户数过小"][0] == str(int((hz.communities["size_status"] == "too_small").sum()))
 
 
-def test_size_map_uses_the_profiles_band():
-    res = gridmap.check(gridmap.read_study(**datasets.demo_config()), profile="hangzhou-2008")
+def test_size_map_uses_the_profiles_band(demo_results):
+    res = demo_results["hangzhou-2008"]
     with maps.style():
         fig = maps.map_figure(res, "community.size")
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
