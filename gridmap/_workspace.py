@@ -65,7 +65,7 @@ def _graph_from_json(text: str | None, n: int):
     """The stored adjacency, or None (plans saved before it was stored: rebuilt from the units)."""
     if not text:
         return None
-    from gridmap.adjacency import _sym
+    from gridmap.adjacency import adjacency_from_pairs as _sym
 
     pairs = np.asarray(json.loads(text), dtype=np.int64).reshape(-1, 2)
     if len(pairs) and pairs.max() >= n:

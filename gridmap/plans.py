@@ -330,7 +330,7 @@ class Plan:
         for cid in touched:
             members = np.flatnonzero((self._labels == cid).to_numpy())
             if len(members):
-                self._pieces.loc[cid] = len(_edits._components(members, self.graph))
+                self._pieces.loc[cid] = len(_edits.connected_parts(members, self.graph))
             elif cid in self._pieces.index:
                 self._pieces = self._pieces.drop(cid)
 

@@ -183,7 +183,7 @@ def test_cli_rejects_unknown_lock(tmp_path):
 
 
 def test_tree_hint_is_a_feasible_flow():
-    from gridmap._rebalance_model import _tree
+    from gridmap.rebalance.model import flow_tree as _tree
 
     g = lattice_adjacency(1, 5)
     arcs = {(u, v): (u, v) for u in range(5) for v in (u - 1, u + 1) if 0 <= v < 5 and v != 0}

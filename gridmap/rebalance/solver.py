@@ -14,7 +14,7 @@ stays contiguous, changing as little as possible. The objective is lexicographic
 Households a community holds outside all its units (``offsets``: households outside
 every grid) are a fixed remainder: they count towards its size and never move.
 
-The model is an OR-Tools CP-SAT program (:mod:`gridmap._rebalance_model`): a unit may
+The model is an OR-Tools CP-SAT program (:mod:`gridmap.rebalance.model`): a unit may
 move only to a community within ``hops`` adjacency steps; contiguity is a hard
 single-commodity flow constraint (a community already in pieces may not get more).
 The search is deterministic (fixed seed, deterministic time limit): the same input gives
@@ -39,92 +39,48 @@ reach the minimum, or a violation the whole-map optimum (or, on large maps, the 
 neighbourhood tried) cannot fix — in Chinese, naming the unit, with the same totals as
 the check (households outside every unit included).
 
+Why a community is left out of band is a :class:`~gridmap.rebalance.Reason` with a code
+(``reasons_``); ``explanations_`` words them (Chinese, then English in brackets).
+
 Examples
 --------
 A 1 × 6 strip of units of 500 户: communities A (4 units, 2000 户) and B (2 units, 1000 户);
 with a band of 1200–1800 one unit moves from A to B.
 
+>>> import numpy as np
+>>> import pandas as pd
 >>> from gridmap.edits import lattice_adjacency
 >>> labels = pd.Series(list("AAAABB"), index=[f"u{i}" for i in range(6)])
 >>> rb = Rebalancer(lattice_adjacency(1, 6), np.full(6, 500), labels,
 ...                 min_households=1200, max_households=1800).solve()
 >>> rb.status_, rb.units_moved_, rb.labels_.tolist()
 ('optimal', 1, ['A', 'A', 'A', 'B', 'B', 'B'])
->>> Rebalancer(lattice_adjacency(1, 2), np.array([3400, 500]), pd.Series(["A", "B"], index=["320505006023004", "x"]),
-...            min_households=1000, max_households=3000).solve().explanations_[0]
-'网格 320505006023004 单独就有 3,400 户 > 3,000 户：请先拆分此网格 (this unit alone exceeds the maximum: split it first)'
+>>> lab = pd.Series(["A", "B"], index=["320505006023004", "x"])
+>>> rb = Rebalancer(lattice_adjacency(1, 2), np.array([3400, 500]), lab,
+...                 min_households=1000, max_households=3000).solve()
+>>> rb.reasons_[0].code, rb.reasons_[0].text("zh")
+('unit_above_max', '网格 320505006023004 单独就有 3,400 户 > 3,000 户：请先拆分此网格')
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import shapely
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from gridmap._rebalance_model import bfs_hops, solve_sub
-from gridmap.edits import EditResult, community_pieces, partition_contiguous
+from gridmap.adjacency import planning_adjacency, unit_adjacency
+from gridmap.edits import EditResult, community_pieces
+from gridmap.rebalance.model import bfs_hops, solve_subproblem
+from gridmap.rebalance.reasons import Reason, left_reason
+from gridmap.rules import load_profile
 
-__all__ = ["Rebalancer", "from_scratch_labels", "band_violations"]
-
-_UNIT_ZH = {"grids": "网格", "blocks": "小区", "buildings": "楼栋"}
-
-
-def band_violations(labels: pd.Series, households, *, min_households: int, max_households: int) -> pd.DataFrame:
-    """Communities outside the band: ``community_id, households, status`` (``too_small``/``too_large``).
-
-    Examples
-    --------
-    >>> band_violations(pd.Series(["A", "A", "B"]), [600, 600, 400], min_households=1000, max_households=3000)
-      community_id  households     status
-    0            B         400  too_small
-    """
-    h = pd.Series(np.asarray(households), index=labels.index)
-    tot = h.groupby(labels.astype(str).to_numpy()).sum()
-    bad = tot[(tot < min_households) | (tot > max_households)]
-    return pd.DataFrame({"community_id": bad.index.astype(str), "households": bad.to_numpy(),
-                         "status": np.where(bad.to_numpy() < min_households, "too_small", "too_large")})
-
-
-def from_scratch_labels(graph: sparse.csr_array, households, *, target: int, index=None, coords=None,
-                        min_households: int | None = None, max_households: int | None = None,
-                        prefix: str = "C") -> pd.Series:
-    """A new plan drawn from nothing: contiguous communities of about ``target`` households.
-
-    Each connected part of the map is cut into ``k = round(W / target)`` parts
-    (kept within ``[ceil(W / max), floor(W / min)]`` when the band allows) by
-    :func:`gridmap.edits.partition_contiguous`; run :class:`Rebalancer` on the
-    result to repair any community left outside the band.
-
-    Examples
-    --------
-    >>> from gridmap.edits import lattice_adjacency
-    >>> from_scratch_labels(lattice_adjacency(2, 4), np.full(8, 500), target=2000).value_counts().tolist()
-    [4, 4]
-    """
-    h = np.asarray(households, dtype=float)
-    n = len(h)
-    _, comp = connected_components(graph, directed=False)
-    out = np.empty(n, dtype=object)
-    serial = 0
-    for c in np.unique(comp):
-        members = np.flatnonzero(comp == c)
-        w = float(h[members].sum())
-        k = max(1, round(w / target))
-        lo = math.ceil(w / max_households) if max_households else 1
-        hi = math.floor(w / min_households) if min_households else k
-        if lo <= hi:
-            k = min(max(k, lo), hi)
-        k = max(1, min(k, len(members)))
-        parts = partition_contiguous(graph, h, k=k, members=members, coords=coords)
-        for p in range(k):
-            serial += 1
-            out[members[parts == p]] = f"{prefix}{serial:04d}"
-    return pd.Series(out, index=index if index is not None else pd.RangeIndex(n), dtype=object)
+__all__ = ["Rebalancer"]
 
 
 class Rebalancer:
@@ -208,24 +164,26 @@ class Rebalancer:
     seconds_ : float
     """
 
-    def __init__(self, graph: sparse.csr_array, households, labels: pd.Series, *, min_households: int | None = None,
-                 max_households: int | None = None, hops: int = 2, locked_units: Iterable = (),
-                 locked_communities: Iterable = (), allow_split: bool = True, allow_dissolve: bool = True,
-                 local: bool = True, ring: int = 1, time_limit: float = 20.0, workers: int = 1,
-                 coords: np.ndarray | None = None, names: dict | None = None, unit_kind: str = "grids",
-                 offsets: dict | None = None, exempt_min: Iterable = (), max_communities: int = 12,
-                 depth: int | None = 3, global_units: int = 1500, polish_units: int = 2500,
-                 polish_depth: int = 0, polish_hops: int = 1, wall_limit: float | None = None) -> None:
+    def __init__(self, graph: sparse.csr_array, households, labels: pd.Series, *,
+                 min_households: int | None = None, max_households: int | None = None,
+                 hops: int = 2, locked_units: Iterable = (), locked_communities: Iterable = (),
+                 allow_split: bool = True, allow_dissolve: bool = True, local: bool = True,
+                 ring: int = 1, time_limit: float = 20.0, workers: int = 1,
+                 coords: np.ndarray | None = None, names: dict | None = None,
+                 unit_kind: str = "grids", offsets: dict | None = None,
+                 exempt_min: Iterable = (), max_communities: int = 12, depth: int | None = 3,
+                 global_units: int = 1500, polish_units: int = 2500, polish_depth: int = 0,
+                 polish_hops: int = 1, wall_limit: float | None = None) -> None:
         self.graph = sparse.csr_array(graph)
         self.households = np.asarray(households, dtype=np.int64)
-        self.base = pd.Series(labels.astype(str).to_numpy(), index=labels.index.astype(str), dtype=object)
+        self.base = pd.Series(labels.astype(str).to_numpy(), index=labels.index.astype(str),
+                              dtype=object)
         if len(self.households) != len(self.base) or self.graph.shape[0] != len(self.base):
-            raise ValueError(f"graph ({self.graph.shape[0]}), households ({len(self.households)}) and labels "
-                             f"({len(self.base)}) must have one entry per unit")
-        if min_households is None or max_households is None:  # the default band is the national profile's
-            from gridmap.rules import load_profile
-
+            raise ValueError(f"graph ({self.graph.shape[0]}), households ({len(self.households)}) "
+                             f"and labels ({len(self.base)}) must have one entry per unit")
+        if min_households is None or max_households is None:  # the national profile's band
             band = load_profile("national").size_band()
+            assert band is not None
             min_households = band.lower if min_households is None else min_households
             max_households = band.upper if max_households is None else max_households
         if min_households > max_households:
@@ -240,21 +198,25 @@ class Rebalancer:
         self.wall_limit = float(wall_limit) if wall_limit is not None else 10 * self.time_limit
         self.coords = coords
         self.names = {str(k): str(v) for k, v in (names or {}).items()}
-        self.unit_zh = _UNIT_ZH.get(unit_kind, unit_kind)
+        self.unit_kind = unit_kind
         self.max_communities = int(max_communities)
         self.depth = None if depth is None else int(depth)
         self.global_units, self.polish_units = int(global_units), int(polish_units)
         self.polish_depth, self.polish_hops = int(polish_depth), int(polish_hops)
         self.offsets = {str(k): int(v) for k, v in (offsets or {}).items()}
         self.exempt_min = {str(c) for c in exempt_min}
-        pieces = community_pieces(self.base, self.graph) if len(self.base) else pd.Series(dtype=int)
+        pieces = (community_pieces(self.base, self.graph) if len(self.base)
+                  else pd.Series(dtype=int))
         self.base_pieces = {str(k): int(v) for k, v in pieces.items()}
 
     # ------------------------------------------------------------------ constructors
     @classmethod
-    def from_plan(cls, plan, **kwargs) -> Rebalancer:
+    def from_plan(cls, plan: Any, **kwargs: Any) -> Rebalancer:
         """From a :class:`gridmap.plans.Plan`: its current labels, adjacency (``plan.graph``),
-        names, households outside the units (``plan.offsets``) and exemptions."""
+        names, households outside the units (``plan.offsets``) and exemptions.
+
+        :meth:`gridmap.plans.Plan.rebalance` runs it and returns a result with reason codes.
+        """
         kwargs.setdefault("coords", plan.coords())
         kwargs.setdefault("names", plan.community_names)
         kwargs.setdefault("unit_kind", plan.unit_kind)
@@ -267,32 +229,26 @@ class Rebalancer:
         return cls(plan.graph, plan.units["households"].to_numpy(), plan.labels, **kwargs)
 
     @classmethod
-    def from_geodataframe(cls, gdf, *, community: str = "community_id", households: str = "households",
-                          communities=None, tolerance: float = 1.0, **kwargs) -> Rebalancer:
+    def from_geodataframe(cls, gdf: Any, *, community: str = "community_id",
+                          households: str = "households", communities: Any = None,
+                          tolerance: float = 1.0, **kwargs: Any) -> Rebalancer:
         """From polygons with a community column and a households column (metric CRS).
 
         With ``communities`` (polygons indexed by id) the adjacency is
         :func:`gridmap.adjacency.planning_adjacency`, else :func:`gridmap.edits.unit_adjacency`.
         """
-        import shapely
-
-        from gridmap.adjacency import planning_adjacency, unit_adjacency
-
         pts = shapely.point_on_surface(np.asarray(gdf.geometry.values))
         kwargs.setdefault("coords", np.column_stack([shapely.get_x(pts), shapely.get_y(pts)]))
-        graph = (planning_adjacency(gdf, communities, community=community) if communities is not None
-                 else unit_adjacency(gdf, tolerance=tolerance))
+        graph = (planning_adjacency(gdf, communities, community=community)
+                 if communities is not None else unit_adjacency(gdf, tolerance=tolerance))
         return cls(graph, gdf[households].fillna(0).to_numpy(), gdf[community], **kwargs)
 
     # ------------------------------------------------------------------ helpers
-    def _name(self, cid: str) -> str:
-        n = self.names.get(cid)
-        return f"社区 {cid}（{n}）" if n and n != cid else f"社区 {cid}"
-
     def _totals(self, lab: np.ndarray) -> pd.Series:
         t = pd.Series(self.households).groupby(lab).sum()
         if self.offsets:
-            t = t + pd.Series(self.offsets, dtype="int64").reindex(t.index).fillna(0).astype("int64")
+            extra = pd.Series(self.offsets, dtype="int64").reindex(t.index).fillna(0)
+            t = t + extra.astype("int64")
         return t
 
     def _violators(self, lab: np.ndarray) -> list[str]:
@@ -314,43 +270,49 @@ class Rebalancer:
             out[x].add(y)
         return out
 
+    def _reason(self, code: str, communities: Iterable[str], *, unit: str | None = None,
+                **values: Any) -> Reason:
+        return Reason(code, tuple(communities), unit=unit,
+                      values={**values, "unit_kind": self.unit_kind}, names=self.names)
+
     # ------------------------------------------------------------------ pre-checks
-    def _prechecks(self, lab: np.ndarray) -> tuple[list[str], set[str]]:
-        """Violations no solver can fix: (explanations, communities not worth a subproblem)."""
-        notes, skip = [], set()
+    def _prechecks(self, lab: np.ndarray) -> tuple[list[Reason], set[str]]:
+        """Violations no solver can fix: (reasons, communities not worth a subproblem)."""
+        notes: list[Reason] = []
+        skip: set[str] = set()
         h, mx, mn = self.households, self.max_households, self.min_households
         ids = self.base.index
         totals = self._totals(lab)
         for i in np.flatnonzero(h > mx):
-            notes.append(f"{self.unit_zh} {ids[i]} 单独就有 {h[i]:,} 户 > {mx:,} 户：请先拆分此{self.unit_zh} "
-                         f"(this unit alone exceeds the maximum: split it first)")
+            notes.append(self._reason("unit_above_max", [lab[i]], unit=str(ids[i]),
+                                      households=int(h[i]), max=mx))
             skip.add(lab[i])
         for cid in sorted(set(totals.index) - skip):
             if totals[cid] > mx and int(h[lab == cid].min()) + self.offsets.get(cid, 0) > mx:
-                notes.append(f"{self._name(cid)} 网格外的住户就有 {self.offsets.get(cid, 0):,} 户，加上最小的{self.unit_zh}"
-                             f"已超过 {mx:,} 户：只能拆分社区 (households outside its units alone keep it above the maximum)")
+                notes.append(self._reason("remainder_above_max", [cid],
+                                          remainder=self.offsets.get(cid, 0), max=mx))
                 skip.add(cid)
         for cid in sorted(self.locked_communities & set(totals.index)):
             if not mn <= totals[cid] <= mx:
-                notes.append(f"{self._name(cid)} 已锁定，但有 {totals[cid]:,} 户，不在 {mn:,}–{mx:,} 户范围内：请解除锁定 "
-                             f"(locked but outside the band: unlock it)")
+                notes.append(self._reason("locked_out_of_band", [cid],
+                                          households=int(totals[cid]), min=mn, max=mx))
                 skip.add(cid)
         _, comp = connected_components(self.graph, directed=False)
         violators = set(self._violators(lab))
         for c in np.unique(comp):
             inside = comp == c
-            # communities wholly on this island (a stray piece of a larger community is not a violation)
+            # communities wholly on this island (a stray piece of a larger one is not a violation)
             whole = sorted(x for x in set(lab[inside]) if not (lab[~inside] == x).any())
             total = int(h[inside].sum()) + sum(self.offsets.get(x, 0) for x in whole)
             comms = [x for x in whole if x in violators]
             if comms and total < mn and len(whole) == len(set(lab[inside])):
-                notes.append(f"{'、'.join(self._name(x) for x in comms)} 所在区域与其他社区不相邻，合计只有 {total:,} 户 < {mn:,} 户："
-                             f"没有可合并的相邻社区 (an isolated area below the minimum: no neighbour to merge with)")
+                notes.append(self._reason("isolated_below_min", comms, total=total, min=mn))
                 skip.update(comms)
         cg = self._comm_graph(lab)
         for cid in sorted(violators - skip):
             if totals[cid] < mn and not cg.get(cid):
-                notes.append(f"{self._name(cid)} 只有 {totals[cid]:,} 户 < {mn:,} 户，且没有可合并的相邻社区 (no neighbour it can merge with)")
+                notes.append(self._reason("no_neighbour", [cid], households=int(totals[cid]),
+                                          min=mn))
                 skip.add(cid)
         return notes, skip
 
@@ -359,16 +321,15 @@ class Rebalancer:
         """Find the minimal change; returns self with the ``…_`` attributes set."""
         t0 = time.perf_counter()
         lab = self.base_arr.copy()
-        ids = self.base.index
         self.violations_before_ = len(self._violators(lab))
-        notes, skip = self._prechecks(lab)
+        reasons, skip = self._prechecks(lab)
         self._skip = skip
         self.subproblems_: list[dict] = []
         self.proven_ = False
         self._work = 0.0
         self._wall_end = t0 + self.wall_limit
         self.deterministic_ = True
-        self._reach: dict[str, str] = {}  # violator -> the widest search that still left it out of band
+        self._reach: dict[str, str] = {}  # violator -> the widest search that left it out of band
         todo = [c for c in self._violators(lab) if c not in skip]
         whole = sorted(set(lab) - self.locked_communities)
         if todo and not self.local:
@@ -376,30 +337,38 @@ class Rebalancer:
         elif todo:
             self._stages(lab, skip)
         if todo and (self.allow_split or self.allow_dissolve):
-            for c in [c for c in self._violators(lab) if c not in skip]:
-                if c not in self._violators(lab):
-                    continue
-                hood = sorted(self._ring(self._comm_graph(lab), [c], self.ring + 1, skip))
-                share = max(0.5, (self.time_limit - self._work) / 4)
-                self._attempt(lab, hood, "split_dissolve", share, pending=[c], phase=2)
-        left = self._violators(lab)
+            self._split_dissolve(lab, skip)
         tot = self._totals(lab)
-        for cid in left:
-            if cid in skip:
+        reasons += [self._left(cid, int(tot[cid])) for cid in self._violators(lab) if cid not in skip]
+        self._results(lab, reasons)
+        self.seconds_ = time.perf_counter() - t0
+        return self
+
+    def _split_dissolve(self, lab: np.ndarray, skip: set[str]) -> None:
+        """Second phase: split or dissolve what moves could not fix, one violation at a time."""
+        for c in [c for c in self._violators(lab) if c not in skip]:
+            if c not in self._violators(lab):
                 continue
-            word = "不足" if tot[cid] < self.min_households else "超出"
-            bound = self.min_households if tot[cid] < self.min_households else self.max_households
-            notes.append(f"{self._name(cid)} 有 {tot[cid]:,} 户（{word} {bound:,}）：{self._why(cid)}")
+            hood = sorted(self._ring(self._comm_graph(lab), [c], self.ring + 1, skip))
+            share = max(0.5, (self.time_limit - self._work) / 4)
+            self._attempt(lab, hood, "split_dissolve", share, pending=[c], phase=2)
+
+    def _results(self, lab: np.ndarray, reasons: list[Reason]) -> None:
+        """Set the fitted attributes from the final labels."""
+        ids = self.base.index
+        left = self._violators(lab)
         self.labels_ = pd.Series(lab, index=ids, dtype=object, name="community_id")
         moved = np.flatnonzero(lab != self.base_arr)
-        self.moves_ = pd.DataFrame({"unit_id": ids[moved].astype(str), "from_community": self.base_arr[moved],
+        self.moves_ = pd.DataFrame({"unit_id": ids[moved].astype(str),
+                                    "from_community": self.base_arr[moved],
                                     "to_community": lab[moved], "households": self.households[moved]})
         self.units_moved_ = int(len(moved))
         self.households_moved_ = int(self.households[moved].sum())
         self.violations_after_ = len(left)
         pieces = community_pieces(self.labels_, self.graph)
         self.non_contiguous_ = sorted(pieces[pieces > 1].index.astype(str))
-        self.explanations_ = notes
+        self.reasons_ = reasons
+        self.explanations_ = [r.explanation() for r in reasons]
         if self.violations_before_ == 0:
             self.status_ = "no_violations"
         elif left:
@@ -407,22 +376,22 @@ class Rebalancer:
         else:
             self.status_ = "optimal" if self.proven_ else "feasible"
         self.work_ = round(self._work, 3)
-        self.seconds_ = time.perf_counter() - t0
-        return self
 
-    def _why(self, cid: str) -> str:
+    def _left(self, cid: str, households: int) -> Reason:
+        """Why ``cid`` is still out of band: the widest search that had it pending."""
         reach = self._reach.get(cid, "")
         if reach == "global" and self.proven_:
-            return (f"全图最优解已证明：在 {self.hops} 跳范围内移动{self.unit_zh}、保持社区连片，无法让它达标 "
-                    f"(proven on the whole map: no move within {self.hops} hops fixes it); 可加大 --hops、解除锁定、拆分{self.unit_zh}或手工调整")
-        if reach == "split_dissolve":
-            return (f"在 {self.hops} 跳范围内，移动、拆分与合并都无法达标 (no feasible change within {self.hops} hops): "
-                    "可加大 --hops、解除锁定或手工调整")
-        if reach == "global":
-            return "全图求解在限定计算量内没有找到方案 (the whole-map solve found no fix within the time limit)：可加大 --time-limit"
-        return (f"在 {self.hops} 跳、{reach or self.ring} 圈相邻社区范围内找不到可行的移动方案 "
-                f"(no feasible change within {self.hops} hops and {reach or self.ring} rings of neighbours): "
-                "可加大 --hops / --time-limit、解除锁定或手工调整")
+            code = "proven_unfixable"
+        elif reach == "split_dissolve":
+            code = "no_change_within_hops"
+        elif reach == "global":
+            code = "budget_exhausted"
+        else:
+            code = "not_found_nearby"
+        rings = int(reach) if reach.isdigit() else (self.ring if not reach else None)
+        return left_reason(code, cid, households=households, min_households=self.min_households,
+                           max_households=self.max_households, names=self.names,
+                           unit_kind=self.unit_kind, hops=self.hops, rings=rings)
 
     def _try(self, lab, active, stage, seconds, *, pending=None, phase=1, hint=None, movable=None,
              depth=None, hops=None, params=None, level2=True, local=False) -> bool:
@@ -453,7 +422,7 @@ class Rebalancer:
             return False
         hint = lab.copy() if hint is None else hint
         params = {**(params or {}), "max_time_in_seconds": wall}
-        status, new, info = solve_sub(self, lab, list(active), seconds=max(0.05, seconds), phase=phase,
+        status, new, info = solve_subproblem(self, lab, list(active), seconds=max(0.05, seconds), phase=phase,
                                       pending=pending, hint=hint, movable=movable, depth=depth, hops=hops,
                                       params=params, level2=level2, band=band, soft=self._skip)
         self._work += info.get("work", 0.0)
