@@ -125,8 +125,10 @@ def lattice_adjacency(rows: int, cols: int) -> sparse.csr_array:
 
 def unit_territories(units, communities, *, community: str = "community_id",
                      spacing: float = 25.0) -> np.ndarray:
-    """Each unit's share of its community: the unit itself plus the part of the community
-    polygon nearer to it than to any other unit of the same community.
+    """Each unit's share of its community.
+
+    The unit itself plus the part of the community polygon nearer to it than to any other unit
+    of the same community.
 
     Nearness is measured to the units' boundaries (sampled every ``spacing`` metres), a
     Voronoi allocation of the community's land to its units. A unit whose community has no

@@ -111,7 +111,7 @@ _KILL_SCRIPT = r"""
 import sys, time, pathlib
 sys.path.insert(0, {tests!r})
 import numpy as np
-import gridmap.plans as plans
+import gridmap.plans.plan as plans
 import sqlite3
 _connect = sqlite3.connect
 sqlite3.connect = lambda *a, **k: _c(_connect(*a, **k))

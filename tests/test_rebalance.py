@@ -183,17 +183,17 @@ def test_cli_rejects_unknown_lock(tmp_path):
 
 
 def test_tree_hint_is_a_feasible_flow():
-    from gridmap.rebalance.model import flow_tree as _tree
+    from gridmap.rebalance.graph import flow_tree
 
     g = lattice_adjacency(1, 5)
     arcs = {(u, v): (u, v) for u in range(5) for v in (u - 1, u + 1) if 0 <= v < 5 and v != 0}
-    extra, flows, supply = _tree(g, {1, 2, 3}, {0}, [], arcs)
+    extra, flows, supply = flow_tree(g, {1, 2, 3}, {0}, [], arcs)
     # each member receives one unit more than it passes on: the size of its subtree
     assert extra == [] and supply == {}
     assert flows == {(0, 1): 3, (1, 2): 2, (2, 3): 1}
-    assert _tree(g, {1, 3}, {0}, [], arcs) is None  # 3 unreachable through members: no hint
+    assert flow_tree(g, {1, 3}, {0}, [], arcs) is None  # 3 unreachable through members: no hint
     # without a fixed root, a chosen free root supplies its part
-    extra, flows, supply = _tree(g, {2, 3, 4}, set(), [3, 2], arcs)
+    extra, flows, supply = flow_tree(g, {2, 3, 4}, set(), [3, 2], arcs)
     assert extra == [3] and supply == {3: 3} and flows == {(3, 2): 1, (3, 4): 1}
 
 

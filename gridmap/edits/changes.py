@@ -165,8 +165,10 @@ def new_community(labels: pd.Series, units: Sequence, *, graph: sparse.csr_array
 
 def merge_communities(labels: pd.Series, communities: Sequence[str], *, graph: sparse.csr_array,
                       into: str | None = None) -> EditResult:
-    """Merge ``communities`` into one (``into``, default the first); they must form a contiguous
-    whole."""
+    """Merge ``communities`` into one (``into``, default the first).
+
+    They must form a contiguous whole.
+    """
     communities = [str(c) for c in communities]
     into = str(into) if into else communities[0]
     params = {"communities": communities, "into": into}

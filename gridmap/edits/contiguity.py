@@ -70,8 +70,11 @@ def community_adjacency(labels: pd.Series, graph: sparse.csr_array) -> dict[str,
 
 
 def check_contiguity(labels: pd.Series, graph: sparse.csr_array) -> pd.DataFrame:
-    """One row per community in more than one piece: ``community_id``, ``pieces`` and the
-    ``detached`` units (all pieces but the one with the most units), with a Chinese ``message``."""
+    """The communities in more than one piece.
+
+    ``community_id``, ``pieces`` and the ``detached`` units (all pieces but the one with the
+    most units), with a Chinese ``message``.
+    """
     pieces = community_pieces(labels, graph)
     rows = []
     for cid in pieces[pieces > 1].index:

@@ -35,8 +35,10 @@ def _distances(graph, seed: int, allowed: set[int], coords) -> dict[int, float]:
 
 
 def _bisect(graph, w, members: list[int], target: float, coords) -> tuple[list[int], list[int]]:
-    """Grow a connected region of weight ≈ ``target`` from a peripheral seed; the rest stays
-    connected."""
+    """Grow a connected region of weight ≈ ``target`` from a peripheral seed.
+
+    The rest stays connected.
+    """
     allowed = set(members)
     # peripheral seed: the member farthest from the first member's farthest member
     d0 = _distances(graph, members[0], allowed, coords)

@@ -1,8 +1,11 @@
 """The minimal-change rebalancer: the fewest units moved so every community fits the band.
 
-- :mod:`~gridmap.rebalance.solver`: :class:`Rebalancer`, the staged, deterministic search
-  (local subproblems, escalation, the whole map or a polish, split / dissolve);
-- :mod:`~gridmap.rebalance.model`: the CP-SAT model of one subproblem;
+- :mod:`~gridmap.rebalance.solver`: :class:`Rebalancer` — its parameters, pre-checks,
+  results and the split / dissolve phase;
+- :mod:`~gridmap.rebalance.search`: its staged, deterministic search (local subproblems,
+  escalation, a polish, the whole map);
+- :mod:`~gridmap.rebalance.model`: the CP-SAT model of one subproblem, and
+  :mod:`~gridmap.rebalance.graph` its graph helpers (steps between units, flow trees);
 - :mod:`~gridmap.rebalance.reasons`: why a community is left out of band — :class:`Reason`
   codes and the Chinese / English text built from them;
 - :mod:`~gridmap.rebalance.result`: :class:`RebalanceResult`, the outcome a plan's

@@ -29,101 +29,48 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
+import pandas as pd
 from ortools.sat.python import cp_model
 from scipy import sparse
 
 from gridmap.edits import connected_parts
+from gridmap.rebalance.graph import _nbrs, bfs_hops, flow_tree
 
-if TYPE_CHECKING:
-    from gridmap.rebalance.solver import Rebalancer
-
-__all__ = ["bfs_hops", "flow_tree", "solve_subproblem"]
+__all__ = ["solve_subproblem"]
 
 #: CP-SAT status → name
 _STATUS = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible",
            cp_model.INFEASIBLE: "infeasible", cp_model.MODEL_INVALID: "invalid"}
 
 
-def _nbrs(g: sparse.csr_array, u: int) -> np.ndarray:
-    return g.indices[g.indptr[u]:g.indptr[u + 1]]
+class Problem(Protocol):
+    """What a subproblem reads of the rebalancer (:class:`~gridmap.rebalance.Rebalancer`)."""
+
+    graph: sparse.csr_array
+    households: np.ndarray
+    base: pd.Series
+    base_arr: np.ndarray
+    base_pieces: dict[str, int]
+    min_households: int
+    max_households: int
+    hops: int
+    workers: int
+    coords: np.ndarray | None
+    offsets: dict[str, int]
+    exempt_min: set[str]
+    locked_units: set[str]
+    locked_communities: set[str]
+    allow_split: bool
+    allow_dissolve: bool
+
+    def _comm_graph(self, lab: np.ndarray) -> dict[str, set[str]]: ...
 
 
-def bfs_hops(graph: sparse.csr_array, sources: Iterable[int], allowed: set[int] | None,
-             limit: int) -> dict[int, int]:
-    """Steps from ``sources`` to every unit within ``limit`` steps (through ``allowed`` units).
-
-    Examples
-    --------
-    >>> from gridmap.adjacency import lattice_adjacency
-    >>> bfs_hops(lattice_adjacency(1, 5), [0], None, 2)
-    {0: 0, 1: 1, 2: 2}
-    """
-    dist: dict[int, int] = {}
-    queue: deque[int] = deque()
-    for s in sources:
-        dist[int(s)] = 0
-        queue.append(int(s))
-    while queue:
-        u = queue.popleft()
-        if dist[u] >= limit:
-            continue
-        for v in _nbrs(graph, u):
-            v = int(v)
-            if v not in dist and (allowed is None or v in allowed):
-                dist[v] = dist[u] + 1
-                queue.append(v)
-    return dist
-
-
-def flow_tree(graph: sparse.csr_array, members: set[int], roots: set[int], choose: list[int],
-              arcs: dict) -> tuple[list[int], dict, dict] | None:
-    """A feasible flow for the contiguity constraint: a BFS forest of ``members`` from
-    ``roots`` (plus one unit of ``choose`` per part the roots do not reach), over ``arcs``.
-
-    Returns ``(extra roots, {arc: flow}, {extra root: supply})`` — each member receives one
-    unit of flow more than it passes on — or None when the members cannot all be reached.
-    Used to hint the solver with the flow of a known plan.
-    """
-    extra: list[int] = []
-    parent: dict[int, int] = {}
-    seen = set(roots)
-    order: list[int] = []
-
-    def grow(starts: Iterable[int]) -> None:
-        queue = deque(starts)
-        while queue:
-            u = queue.popleft()
-            for v in _nbrs(graph, u):
-                v = int(v)
-                if v in members and v not in seen and (u, v) in arcs:
-                    seen.add(v)
-                    parent[v] = u
-                    order.append(v)
-                    queue.append(v)
-
-    grow(seen)
-    for u in choose:
-        if u in members and u not in seen:
-            seen.add(u)
-            extra.append(u)
-            grow([u])
-    if not members <= seen:
-        return None
-    sub = dict.fromkeys(order, 1)
-    for v in reversed(order):
-        if parent[v] in sub:
-            sub[parent[v]] += sub[v]
-    flow = {(parent[v], v): sub[v] for v in order}
-    supply = {r: 1 + sum(f for (a, _), f in flow.items() if a == r) for r in extra}
-    return extra, flow, supply
-
-
-def _anchors(rb: Rebalancer, members: np.ndarray) -> list[int]:
+def _anchors(rb: Problem, members: np.ndarray) -> list[int]:
     """The most central unit of each piece of ``members`` (by ``rb.coords``, else by degree)."""
     g, out = rb.graph, []
     for part in connected_parts(members, g):
@@ -139,6 +86,11 @@ def _anchors(rb: Rebalancer, members: np.ndarray) -> list[int]:
     return out
 
 
+def _largest_first(part: list[int]) -> tuple[int, int]:
+    """Sort key: the part with the most units, then the lowest unit."""
+    return len(part), -min(part)
+
+
 def _params(solver: cp_model.CpSolver, seconds: float, workers: int) -> None:
     p = solver.parameters
     p.max_deterministic_time = max(0.05, float(seconds))
@@ -148,13 +100,13 @@ def _params(solver: cp_model.CpSolver, seconds: float, workers: int) -> None:
         p.interleave_search = True
 
 
-def solve_subproblem(rb: Rebalancer, lab: np.ndarray, active: list[str], *, seconds: float,
+def solve_subproblem(rb: Problem, lab: np.ndarray, active: list[str], *, seconds: float,
                      phase: int = 1, pending: Iterable[str] | None = None,
                      hint: np.ndarray | None = None, movable: set[int] | None = None,
                      depth: int | None = None, hops: int | None = None, level2: bool = True,
                      params: dict | None = None, band: str = "soft", soft: Iterable[str] = (),
                      workers: int | None = None) -> tuple[str, np.ndarray | None, dict]:
-    """Solve one subproblem of ``rb`` (a :class:`~gridmap.rebalance.Rebalancer`) from labels ``lab``.
+    """Solve one subproblem of a :class:`~gridmap.rebalance.Rebalancer` from labels ``lab``.
 
     Parameters
     ----------
@@ -207,7 +159,7 @@ def solve_subproblem(rb: Rebalancer, lab: np.ndarray, active: list[str], *, seco
 class _Subproblem:
     """One subproblem's data and CP-SAT model, built in the order of the steps below."""
 
-    def __init__(self, rb: Rebalancer, lab: np.ndarray, active: list[str], *, phase: int,
+    def __init__(self, rb: Problem, lab: np.ndarray, active: list[str], *, phase: int,
                  pending: Iterable[str] | None, hint: np.ndarray | None, hops: int | None,
                  band: str, soft: Iterable[str]) -> None:
         self.rb, self.lab, self.active, self.phase, self.band = rb, lab, active, phase, band
@@ -232,8 +184,11 @@ class _Subproblem:
 
     # ------------------------------------------------------------------ the data
     def _structural_options(self) -> None:
-        """Second phase: new communities a too-large pending one may split into (``slots``),
-        and the too-small pending ones that may be dissolved."""
+        """Second phase: what a split or a dissolution may do.
+
+        New communities a too-large pending one may split into (``slots``), and the too-small
+        pending ones that may be dissolved.
+        """
         rb, ids, base = self.rb, self.rb.base.index, self.rb.base_arr
         mn, mx = rb.min_households, rb.max_households
         taken = set(base) | set(self.lab)
@@ -248,9 +203,12 @@ class _Subproblem:
                 self.dissolvable.add(c)
 
     def fix_units(self, *, movable: set[int] | None, depth: int | None) -> None:
-        """Which units stay where they are: locked ones, those outside the move zone (``depth``
-        steps of a pending community's boundary, ``movable``), and in local stages one anchor
-        per piece of a community with no fixed unit (a much tighter model)."""
+        """Which units stay where they are.
+
+        Locked ones, those outside the move zone (``depth`` steps of a pending community's
+        boundary, ``movable``), and in local stages one anchor per piece of a community with no
+        fixed unit (a much tighter model).
+        """
         rb, lab, units, g = self.rb, self.lab, self.units, self.rb.graph
         ids = rb.base.index
         fixed = {int(i) for i in units
@@ -258,7 +216,7 @@ class _Subproblem:
         if depth is not None and self.pending:
             pend = set(self.pending)
             seeds = [int(i) for i in units if lab[i] in pend and (
-                self.phase == 2 or any(lab[v] != lab[i] for v in _nbrs(g, i)))]
+                self.phase == 2 or any(lab[v] != lab[i] for v in _nbrs(g, int(i))))]
             zone = bfs_hops(g, seeds, self.uset, depth)
             fixed |= {int(i) for i in units if int(i) not in zone}
         if movable is not None:
@@ -272,8 +230,11 @@ class _Subproblem:
         self.free = [int(i) for i in units if int(i) not in fixed]
 
     def find_candidates(self) -> None:
-        """Where each free unit may go: communities within ``hops`` steps, its as-is and its
-        hinted community, a split's new communities, a dissolved community's neighbours."""
+        """Where each free unit may go.
+
+        Communities within ``hops`` steps, its as-is and its hinted community, a split's new
+        communities, a dissolved community's neighbours.
+        """
         rb, lab, g = self.rb, self.lab, self.rb.graph
         base, hint, targets = rb.base_arr, self.hint, self.targets
         cand: dict[int, set[str]] = {}
@@ -334,14 +295,17 @@ class _Subproblem:
         return True
 
     def _xv(self, i: int, c: str) -> Any:
-        """Unit ``i`` is in community ``c``: its variable, the constant 1, or None (it cannot be)."""
+        """Unit ``i`` is in community ``c``: its variable, the constant 1, or None (never)."""
         if i in self.fixed:
             return self.one if self.lab[i] == c else None
         return self.x.get((i, c))
 
     def _community_vars(self) -> None:
-        """``y[c]``: the community exists (a variable for dissolvable communities and a split's
-        new ones, in order: the first new one before the second …)."""
+        """``y[c]``: the community exists.
+
+        The community exists (a variable for dissolvable communities and a split's new ones, in
+        order: the first new one before the second …).
+        """
         m = self.m
         self.y: dict[str, Any] = {c: (m.new_bool_var("") if c in self.dissolvable else self.one)
                                   for c in self.active}
@@ -354,8 +318,11 @@ class _Subproblem:
                 prev = self.y[s]
 
     def _band(self, c: str, pool: list[int], xs: dict[int, Any], varying: bool) -> None:
-        """The band of community ``c``: hard (local stages, a community in band stays in band),
-        or soft with ``bad[c]`` (hinted with whether the starting plan has it in band)."""
+        """The band of community ``c``.
+
+        Hard (local stages, a community in band stays in band), or soft with ``bad[c]`` (hinted
+        with whether the starting plan has it in band).
+        """
         rb, m, y = self.rb, self.m, self.y
         h, mn, mx = rb.households, rb.min_households, rb.max_households
         dissolvable, totals = self.dissolvable, self.totals
@@ -385,8 +352,10 @@ class _Subproblem:
             self.hints.append((b, int(not (hw >= low and hw <= mx))))
 
     def _roots(self, c: str, xs: dict[int, Any]) -> tuple[set[int], int]:
-        """The fixed roots of ``c`` (its largest group of fixed units in each current piece)
-        and how many pieces have one."""
+        """The fixed roots of ``c`` and how many pieces have one.
+
+        The roots are its largest group of fixed units in each current piece.
+        """
         roots: set[int] = set()
         n_roots = 0
         if c in self.act:
@@ -395,13 +364,17 @@ class _Subproblem:
                 inside = [u for u in piece if u in core]
                 if inside:
                     comps = connected_parts(inside, self.rb.graph)
-                    roots |= set(max(comps, key=lambda q: (len(q), -min(q))))
+                    best = max(comps, key=_largest_first)
+                    roots |= set(best)
                     n_roots += 1
         return roots, n_roots
 
     def _contiguity(self, c: str, pool: list[int], xs: dict[int, Any]) -> bool:
-        """Single-commodity flow from the roots to every member of ``c``; a community without a
-        fixed root chooses up to as many roots among its units as it had pieces as-is."""
+        """Single-commodity flow from the roots to every member of ``c``.
+
+        A community without a fixed root chooses up to as many roots among its units as it had
+        pieces as-is.
+        """
         rb, m, g, y, base, lab = self.rb, self.m, self.rb.graph, self.y, self.rb.base_arr, self.lab
         is_slot, one = c not in self.act, self.one
         pset = set(pool)

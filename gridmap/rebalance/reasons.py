@@ -68,17 +68,21 @@ _LEFT: dict[str, tuple[str, ...]] = {
 }
 
 _TEXT: dict[str, tuple[str, str]] = {
-    "unit_above_max": ("{unit_zh} {unit} 单独就有 {households:,} 户 > {max:,} 户：请先拆分此{unit_zh}",
+    "unit_above_max": ("{unit_zh} {unit} 单独就有 {households:,} 户 > {max:,} 户："
+                       "请先拆分此{unit_zh}",
                        "unit {unit} alone has {households:,} households > {max:,}: split it first"),
     "remainder_above_max": (
-        "{name_zh} 网格外的住户就有 {remainder:,} 户，加上最小的{unit_zh}已超过 {max:,} 户：只能拆分社区",
+        "{name_zh} 网格外的住户就有 {remainder:,} 户，加上最小的{unit_zh}已超过 {max:,} 户："
+        "只能拆分社区",
         "{name_en}: its {remainder:,} households outside its units plus its smallest unit exceed "
         "{max:,}: only a split fixes it"),
     "locked_out_of_band": (
         "{name_zh} 已锁定，但有 {households:,} 户，不在 {min:,}–{max:,} 户范围内：请解除锁定",
-        "{name_en} is locked but has {households:,} households, outside {min:,}–{max:,}: unlock it"),
+        "{name_en} is locked but has {households:,} households, outside {min:,}–{max:,}: "
+        "unlock it"),
     "isolated_below_min": (
-        "{name_zh} 所在区域与其他社区不相邻，合计只有 {total:,} 户 < {min:,} 户：没有可合并的相邻社区",
+        "{name_zh} 所在区域与其他社区不相邻，合计只有 {total:,} 户 < {min:,} 户："
+        "没有可合并的相邻社区",
         "{name_en}: an area with no other community next to it, {total:,} households in all "
         "< {min:,}: no neighbour to merge with"),
     "no_neighbour": ("{name_zh} 只有 {households:,} 户 < {min:,} 户，且没有可合并的相邻社区",

@@ -50,7 +50,7 @@ class RebalanceResult:
     violations_before, violations_after
         Communities out of band before and after.
     units_moved, households_moved
-        Against the assignment the run started from.
+        The units and households ``edit`` moves.
     proven
         A whole-map solve proved the plan optimal.
     deterministic
@@ -88,10 +88,15 @@ class RebalanceResult:
             status = "partial"
         else:
             status = "infeasible"
-        return cls(status=status, reasons=tuple(rb.reasons_),
-                   edit=rb.to_edit() if edit is None else edit,
+        units, households = rb.units_moved_, rb.households_moved_
+        if edit is None:
+            edit = rb.to_edit()
+        else:  # moves against the labels the edit starts from (a redraw: the plan's)
+            pos = rb.base.index.get_indexer([c[0] for c in edit.changes])
+            units, households = len(edit.changes), int(rb.households[pos].sum())
+        return cls(status=status, reasons=tuple(rb.reasons_), edit=edit,
                    violations_before=rb.violations_before_, violations_after=left,
-                   units_moved=rb.units_moved_, households_moved=rb.households_moved_,
+                   units_moved=units, households_moved=households,
                    proven=rb.proven_, deterministic=rb.deterministic_,
                    min_households=rb.min_households, max_households=rb.max_households, solver=rb)
 
@@ -114,8 +119,11 @@ class RebalanceResult:
                 f"调整 {self.units_moved} 个单元（{self.households_moved:,} 户）")
 
     def text(self, lang: str = "zh", *, options: Mapping[str, str] | None = None) -> list[str]:
-        """The reasons in ``lang``; ``options`` names the remedies' options as the caller's
-        interface does (see :meth:`Reason.text`)."""
+        """The reasons in ``lang``.
+
+        ``options`` names the remedies' options as the caller's interface does (see
+        :meth:`Reason.text`).
+        """
         return [r.text(lang, options=options) for r in self.reasons]
 
     def explanations(self, *, options: Mapping[str, str] | None = None) -> list[str]:

@@ -24,7 +24,9 @@ __all__ = ["band_violations", "from_scratch_labels"]
 
 def band_violations(labels: pd.Series, households, *, min_households: int,
                     max_households: int) -> pd.DataFrame:
-    """Communities outside the band: ``community_id, households, status`` (``too_small``/``too_large``).
+    """Communities outside the band: ``community_id, households, status``.
+
+    ``status`` is ``too_small`` or ``too_large``.
 
     Examples
     --------
@@ -112,15 +114,19 @@ def from_scratch_labels(graph: sparse.csr_array, households, *, target: int, ind
 
 
 def _with_remainders(h: np.ndarray, base: pd.Series, offsets: Mapping[str, int]) -> np.ndarray:
-    """Unit weights for drawing: households plus the community's remainder, spread over its
-    units in proportion to their households (equally when they have none)."""
+    """Unit weights for drawing.
+
+    Households plus the community's remainder, spread over its units in proportion to their
+    households (equally when they have none).
+    """
     lab = np.asarray(base, dtype=object).astype(str)
     w = h.copy()
     for cid, extra in offsets.items():
         mine = lab == str(cid)
         if not mine.any() or not extra:
             continue
-        share = h[mine] / h[mine].sum() if h[mine].sum() > 0 else np.full(mine.sum(), 1 / mine.sum())
+        total = h[mine].sum()
+        share = h[mine] / total if total > 0 else np.full(mine.sum(), 1 / mine.sum())
         w[mine] += float(extra) * share
     return w
 

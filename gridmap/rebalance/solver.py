@@ -76,14 +76,14 @@ from scipy.sparse.csgraph import connected_components
 
 from gridmap.adjacency import planning_adjacency, unit_adjacency
 from gridmap.edits import EditResult, community_pieces
-from gridmap.rebalance.model import bfs_hops, solve_subproblem
 from gridmap.rebalance.reasons import Reason, left_reason
+from gridmap.rebalance.search import StagedSearch
 from gridmap.rules import load_profile
 
 __all__ = ["Rebalancer"]
 
 
-class Rebalancer:
+class Rebalancer(StagedSearch):
     """Minimal-change rebalancing of units between communities (OR-Tools CP-SAT).
 
     Parameters
@@ -212,8 +212,10 @@ class Rebalancer:
     # ------------------------------------------------------------------ constructors
     @classmethod
     def from_plan(cls, plan: Any, **kwargs: Any) -> Rebalancer:
-        """From a :class:`gridmap.plans.Plan`: its current labels, adjacency (``plan.graph``),
-        names, households outside the units (``plan.offsets``) and exemptions.
+        """From a :class:`gridmap.plans.Plan`.
+
+        Its current labels, adjacency (``plan.graph``), names, households outside the units
+        (``plan.offsets``) and exemptions.
 
         :meth:`gridmap.plans.Plan.rebalance` runs it and returns a result with reason codes.
         """
@@ -244,32 +246,6 @@ class Rebalancer:
         return cls(graph, gdf[households].fillna(0).to_numpy(), gdf[community], **kwargs)
 
     # ------------------------------------------------------------------ helpers
-    def _totals(self, lab: np.ndarray) -> pd.Series:
-        t = pd.Series(self.households).groupby(lab).sum()
-        if self.offsets:
-            extra = pd.Series(self.offsets, dtype="int64").reindex(t.index).fillna(0)
-            t = t + extra.astype("int64")
-        return t
-
-    def _violators(self, lab: np.ndarray) -> list[str]:
-        t = self._totals(lab)
-        small = (t < self.min_households) & ~t.index.isin(sorted(self.exempt_min))
-        return sorted(t[small | (t > self.max_households)].index.astype(str))
-
-    def _key(self, lab: np.ndarray) -> tuple[int, int, int]:
-        """What the stages minimise: (violations, units moved, households moved)."""
-        moved = lab != self.base_arr
-        return len(self._violators(lab)), int(moved.sum()), int(self.households[moved].sum())
-
-    def _comm_graph(self, lab: np.ndarray) -> dict[str, set[str]]:
-        coo = self.graph.tocoo()
-        a, b = lab[coo.row], lab[coo.col]
-        m = a != b
-        out: dict[str, set[str]] = {c: set() for c in np.unique(lab)}
-        for x, y in set(zip(a[m].tolist(), b[m].tolist(), strict=True)):
-            out[x].add(y)
-        return out
-
     def _reason(self, code: str, communities: Iterable[str], *, unit: str | None = None,
                 **values: Any) -> Reason:
         return Reason(code, tuple(communities), unit=unit,
@@ -339,7 +315,8 @@ class Rebalancer:
         if todo and (self.allow_split or self.allow_dissolve):
             self._split_dissolve(lab, skip)
         tot = self._totals(lab)
-        reasons += [self._left(cid, int(tot[cid])) for cid in self._violators(lab) if cid not in skip]
+        reasons += [self._left(cid, int(tot[cid])) for cid in self._violators(lab)
+                    if cid not in skip]
         self._results(lab, reasons)
         self.seconds_ = time.perf_counter() - t0
         return self
@@ -361,7 +338,8 @@ class Rebalancer:
         moved = np.flatnonzero(lab != self.base_arr)
         self.moves_ = pd.DataFrame({"unit_id": ids[moved].astype(str),
                                     "from_community": self.base_arr[moved],
-                                    "to_community": lab[moved], "households": self.households[moved]})
+                                    "to_community": lab[moved],
+                                    "households": self.households[moved]})
         self.units_moved_ = int(len(moved))
         self.households_moved_ = int(self.households[moved].sum())
         self.violations_after_ = len(left)
@@ -393,155 +371,14 @@ class Rebalancer:
                            max_households=self.max_households, names=self.names,
                            unit_kind=self.unit_kind, hops=self.hops, rings=rings)
 
-    def _try(self, lab, active, stage, seconds, *, pending=None, phase=1, hint=None, movable=None,
-             depth=None, hops=None, params=None, level2=True, local=False) -> bool:
-        if local:
-            # hard band first (fast to prove), then only the violations soft: an unfixable
-            # community never makes its neighbours' fixes infeasible
-            kw = dict(pending=pending, phase=phase, hint=hint, movable=movable, depth=depth, hops=hops,
-                      params=params, level2=level2)
-            before = self._work
-            if self._attempt(lab, active, stage, seconds, band="hard", **kw):
-                return True
-            if self.subproblems_ and self.subproblems_[-1]["status"] == "optimal":
-                return False
-            # infeasible (usually proven fast) or out of time: the violations soft, the rest of the budget
-            return self._attempt(lab, active, stage, max(0.2 * seconds, 2 * seconds - (self._work - before)),
-                                 band="local", **kw)
-        return self._attempt(lab, active, stage, seconds, pending=pending, phase=phase, hint=hint,
-                             movable=movable, depth=depth, hops=hops, params=params, level2=level2)
-
-    def _attempt(self, lab, active, stage, seconds, *, pending=None, phase=1, hint=None, movable=None,
-                 depth=None, hops=None, params=None, level2=True, band="soft") -> bool:
-        """Solve one subproblem; keep its plan when it is better (see :meth:`_key`)."""
-        wall = self._wall_end - time.perf_counter()
-        if not active:
-            return False
-        if wall <= 0:
-            self.deterministic_ = False
-            return False
-        hint = lab.copy() if hint is None else hint
-        params = {**(params or {}), "max_time_in_seconds": wall}
-        status, new, info = solve_subproblem(self, lab, list(active), seconds=max(0.05, seconds), phase=phase,
-                                      pending=pending, hint=hint, movable=movable, depth=depth, hops=hops,
-                                      params=params, level2=level2, band=band, soft=self._skip)
-        self._work += info.get("work", 0.0)
-        if time.perf_counter() >= self._wall_end:
-            self.deterministic_ = False
-        info.update(stage=stage, status=status)
-        self.subproblems_.append(info)
-        for c in pending or ():
-            self._reach[c] = stage
-        if new is None:
-            return False
-        whole_map = stage == "global" and len(active) == len(set(lab) - self.locked_communities)
-        better = self._key(new) < self._key(lab)
-        if better:
-            lab[:] = new
-        if whole_map and status == "optimal" and phase == 1 and movable is None and depth is None:
-            self.proven_ = True
-        return better
-
-    def _stages(self, lab, skip) -> None:
-        """Local subproblems, escalation, then the whole map or a polish (see the module text)."""
-        budget = self.time_limit
-        n = len(lab)
-        whole = sorted(set(lab) - self.locked_communities)
-        small = n <= self.global_units
-        # 1. local: each violation and its neighbours, near units free
-        share_local = budget * (0.3 if small else 0.5)
-        cap = max(1.0, budget / 20)  # one local subproblem: a small share of the budget
-        todo = [c for c in self._violators(lab) if c not in skip]
-        clusters = self._clusters(lab, todo, self.ring, skip, self.max_communities)
-        for k, cluster in enumerate(clusters):
-            pending = [c for c in self._violators(lab) if c in set(cluster) and c not in skip]
-            if pending:
-                left = share_local - self._work
-                self._try(lab, cluster, f"{self.ring}", min(cap, max(0.2, left / (len(clusters) - k))),
-                              pending=pending, depth=self.depth, level2=False, local=True)
-        # 2. escalation: wider neighbourhoods, more units free
-        for extra in (1, 2):
-            todo = [c for c in self._violators(lab) if c not in skip]
-            if not todo:
-                break
-            clusters = self._clusters(lab, todo, self.ring + extra, skip, 2 * self.max_communities)
-            stage_end = budget * ((0.45 if extra == 1 else 0.55) if small else (0.65 if extra == 1 else 0.8))
-            for k, cluster in enumerate(clusters):
-                pending = [c for c in self._violators(lab) if c in set(cluster) and c not in skip]
-                if pending:
-                    left = stage_end - self._work
-                    self._try(lab, cluster, f"{self.ring + extra}", min(2 * cap, max(0.2, left / (len(clusters) - k))),
-                                  pending=pending, level2=False, local=True,
-                                  depth=None if self.depth is None else self.depth + 2 * extra)
-        # 3. the whole map at once (warm-started), else a polish of what was touched
-        pending = [c for c in self._violators(self.base_arr) if c not in skip]
-        polish_end = budget * (0.75 if small else 1.0)
-        self._polish(lab, pending, skip, max(1.0, polish_end - self._work), level2=not small)
-        if small:
-            # the whole map: all that is left of the budget while fixable violations remain, else a
-            # bounded attempt at fewer moves and a proof
-            left = [c for c in self._violators(lab) if c not in skip]
-            share = budget - self._work if left else min(budget - self._work, max(2.0, 0.25 * budget))
-            self._attempt(lab, whole, "global", max(1.0, share), pending=pending)
-
-    def _polish(self, lab, violators, skip, seconds, level2=True) -> None:
-        """Re-solve the communities the earlier stages touched, and their neighbours, at once,
-        warm-started with the plan so far: chains of local fixes often share moves, and a chain
-        may pass through a community no subproblem held. Runs on whatever was fixed.
-
-        To stay fast the move set is restricted: a unit may join only a community it borders
-        (``polish_hops``) or the one it has now; units on a community boundary (``polish_depth``),
-        near a violator (``depth``) and those moved may move, interior units stay."""
-        base = self.base_arr
-        if set(lab) != set(base):  # splits or dissolves: keep the plan
-            return
-        moved = lab != base
-        touched = (set(base[moved]) | set(lab[moved]) | set(violators)) - self.locked_communities
-        touched = self._ring(self._comm_graph(lab), sorted(touched), 1, skip)
-        inside = np.flatnonzero(np.isin(lab, sorted(touched)))
-        if not len(inside) or len(inside) > self.polish_units:
-            return
-        g = self.graph
-        edge = [int(i) for i in inside if any(lab[v] != lab[i] for v in g.indices[g.indptr[i]:g.indptr[i + 1]])]
-        pend = set(violators)
-        near = [i for i in edge if lab[i] in pend or base[i] in pend]
-        allowed = set(inside.tolist())
-        movable = set(bfs_hops(g, edge, allowed, self.polish_depth)) | set(np.flatnonzero(moved).tolist())
-        if self.depth is not None:
-            movable |= set(bfs_hops(g, near, allowed, self.depth))
-        self._attempt(lab, sorted(touched), "polish", seconds, pending=sorted(pend), movable=movable,
-                      hops=min(self.hops, self.polish_hops), params={"linearization_level": 2}, level2=level2)
-
-    def _ring(self, cg, seeds, steps: int, skip) -> set[str]:
-        """``seeds`` and the communities up to ``steps`` community-adjacency steps away
-        (communities that cannot be fixed stay in: they may give or take units)."""
-        active, frontier = set(seeds), set(seeds)
-        for _ in range(steps):
-            frontier = {n for c in frontier for n in cg.get(c, ())} - active
-            active |= frontier
-        return active - self.locked_communities
-
-    def _clusters(self, lab, violators, ring, skip, limit) -> list[list[str]]:
-        """Groups of communities to solve together: each violator with its ring, overlapping
-        neighbourhoods merged while the group stays under ``limit`` communities."""
-        cg = self._comm_graph(lab)
-        groups: list[set[str]] = []
-        for v in violators:
-            merged = self._ring(cg, [v], ring, skip)
-            for grp in [grp for grp in groups if grp & merged]:
-                if len(grp | merged) <= limit:
-                    merged |= grp
-                    groups.remove(grp)
-            groups.append(merged)
-        # small groups first: their budget is what the large ones leave
-        return [sorted(grp) for grp in sorted(groups, key=lambda grp: (len(grp), sorted(grp)))]
-
     # ------------------------------------------------------------------ outputs
     def to_edit(self) -> EditResult:
         """The solution as an edit for :meth:`gridmap.plans.Plan.apply` (op ``"rebalance"``)."""
-        changes = tuple(zip(self.moves_["unit_id"], self.moves_["from_community"], self.moves_["to_community"], strict=True))
+        mv = self.moves_
+        changes = tuple(zip(mv["unit_id"], mv["from_community"], mv["to_community"], strict=True))
         params = {"min": self.min_households, "max": self.max_households, "hops": self.hops,
-                  "locked_units": sorted(self.locked_units), "locked_communities": sorted(self.locked_communities),
+                  "locked_units": sorted(self.locked_units),
+                  "locked_communities": sorted(self.locked_communities),
                   "status": self.status_, "units_moved": self.units_moved_}
-        touched = tuple(sorted(set(self.moves_["from_community"]) | set(self.moves_["to_community"])))
+        touched = tuple(sorted(set(mv["from_community"]) | set(mv["to_community"])))
         return EditResult("rebalance", params, changes, touched, (), tuple(self.explanations_))
