@@ -147,15 +147,19 @@ class Rebalancer(StagedSearch):
         ``unit_id, from_community, to_community, households``.
     status_ : str
         ``"optimal"`` (proven by a whole-map solve, no violation left), ``"feasible"``,
-        ``"partial"`` (violations left; see ``explanations_``) or ``"no_violations"``.
+        ``"partial"`` (violations left; see ``reasons_``) or ``"no_violations"``.
+        :class:`~gridmap.rebalance.RebalanceResult` gives the outcome callers decide on.
     proven_ : bool
         A whole-map solve proved the plan optimal (violations, then moves).
     deterministic_ : bool
         False when the wall-clock safety net stopped a search (see ``wall_limit``).
     work_ : float
         Deterministic work spent (CP-SAT deterministic seconds).
+    reasons_ : list of Reason
+        Why violations are left: :class:`~gridmap.rebalance.Reason` with a code each.
     explanations_ : list of str
-        Why violations are left (Chinese, with the English gist).
+        The reasons in Chinese, then English in brackets, naming the Python options
+        (``hops=``, ``time_limit=``).
     units_moved_, households_moved_, violations_before_, violations_after_ : int
     non_contiguous_ : list of str
         Communities in more than one piece after the solve (only those that already were).
