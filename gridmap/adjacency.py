@@ -23,8 +23,10 @@ boundary: the grids do not touch, their territories do.
 
 >>> import geopandas as gpd
 >>> from shapely import box
->>> comms = gpd.GeoDataFrame(geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100)], index=["A", "B"], crs=4549)
->>> units = gpd.GeoDataFrame({"community_id": ["A", "B"]}, geometry=[box(10, 10, 30, 30), box(170, 10, 190, 30)], crs=4549)
+>>> comms = gpd.GeoDataFrame(geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100)],
+...                          index=["A", "B"], crs=4549)
+>>> units = gpd.GeoDataFrame({"community_id": ["A", "B"]},
+...                          geometry=[box(10, 10, 30, 30), box(170, 10, 190, 30)], crs=4549)
 >>> unit_adjacency(units).nnz, planning_adjacency(units, comms).toarray().astype(int).tolist()
 (0, [[0, 1], [1, 0]])
 """
@@ -36,7 +38,13 @@ import pandas as pd
 import shapely
 from scipy import sparse
 
-__all__ = ["unit_adjacency", "lattice_adjacency", "unit_territories", "planning_adjacency"]
+__all__ = [
+    "unit_adjacency",
+    "lattice_adjacency",
+    "adjacency_from_pairs",
+    "unit_territories",
+    "planning_adjacency",
+]
 
 
 def _geoms(units) -> np.ndarray:
@@ -45,8 +53,8 @@ def _geoms(units) -> np.ndarray:
     return np.asarray(getattr(g, "values", g), dtype=object)
 
 
-
-def unit_adjacency(units, *, tolerance: float = 1.0, min_shared: float | None = None) -> sparse.csr_array:
+def unit_adjacency(units, *, tolerance: float = 1.0,
+                   min_shared: float | None = None) -> sparse.csr_array:
     """Rook adjacency of polygons: units sharing a boundary of some length.
 
     Boundaries digitised separately rarely match, so two units are neighbours
@@ -80,12 +88,21 @@ def unit_adjacency(units, *, tolerance: float = 1.0, min_shared: float | None = 
         shared = shapely.length(shapely.intersection(shapely.boundary(geoms[a]), grown[b]))
         ok = shared >= min_shared
         a, b = a[ok], b[ok]
-    return _sym(a, b, n)
+    return adjacency_from_pairs(a, b, n)
 
 
-def _sym(a, b, n) -> sparse.csr_array:
+def adjacency_from_pairs(a, b, n: int) -> sparse.csr_array:
+    """The symmetric boolean n × n adjacency with an edge between ``a[k]`` and ``b[k]``.
+
+    Examples
+    --------
+    >>> adjacency_from_pairs([0], [2], 3).toarray().astype(int).tolist()
+    [[0, 0, 1], [0, 0, 0], [1, 0, 0]]
+    """
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
     data = np.ones(2 * len(a), dtype=bool)
-    m = sparse.coo_array((data, (np.concatenate([a, b]), np.concatenate([b, a]))), shape=(n, n)).tocsr()
+    rows, cols = np.concatenate([a, b]), np.concatenate([b, a])
+    m = sparse.coo_array((data, (rows, cols)), shape=(n, n)).tocsr()
     m.sum_duplicates()
     m.sort_indices()
     return m
@@ -102,14 +119,16 @@ def lattice_adjacency(rows: int, cols: int) -> sparse.csr_array:
     idx = np.arange(rows * cols).reshape(rows, cols)
     a = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()])
     b = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
-    return _sym(a, b, rows * cols)
+    return adjacency_from_pairs(a, b, rows * cols)
 
 
 
+def unit_territories(units, communities, *, community: str = "community_id",
+                     spacing: float = 25.0) -> np.ndarray:
+    """Each unit's share of its community.
 
-def unit_territories(units, communities, *, community: str = "community_id", spacing: float = 25.0) -> np.ndarray:
-    """Each unit's share of its community: the unit itself plus the part of the community
-    polygon nearer to it than to any other unit of the same community.
+    The unit itself plus the part of the community polygon nearer to it than to any other unit
+    of the same community.
 
     Nearness is measured to the units' boundaries (sampled every ``spacing`` metres), a
     Voronoi allocation of the community's land to its units. A unit whose community has no
@@ -131,7 +150,8 @@ def unit_territories(units, communities, *, community: str = "community_id", spa
     >>> import geopandas as gpd
     >>> from shapely import box
     >>> comm = gpd.GeoDataFrame(geometry=[box(0, 0, 100, 10)], index=["A"], crs=4549)
-    >>> units = gpd.GeoDataFrame({"community_id": ["A", "A"]}, geometry=[box(0, 0, 10, 10), box(90, 0, 100, 10)], crs=4549)
+    >>> units = gpd.GeoDataFrame({"community_id": ["A", "A"]},
+    ...                          geometry=[box(0, 0, 10, 10), box(90, 0, 100, 10)], crs=4549)
     >>> [round(t.area) for t in unit_territories(units, comm)]
     [500, 500]
     """
@@ -140,7 +160,8 @@ def unit_territories(units, communities, *, community: str = "community_id", spa
     polys = communities.geometry
     polys = pd.Series(polys.to_numpy(), index=polys.index.astype(str))
     polys = polys[~polys.index.duplicated()]
-    labels = pd.Series(units[community].to_numpy(), index=np.arange(len(geoms))).dropna().astype(str)
+    labels = pd.Series(units[community].to_numpy(), index=np.arange(len(geoms)))
+    labels = labels.dropna().astype(str)
     for cid, idx in labels.groupby(labels).groups.items():
         poly = polys.get(cid)
         if poly is None or shapely.is_missing(poly) or poly.is_empty:
@@ -156,7 +177,8 @@ def unit_territories(units, communities, *, community: str = "community_id", spa
         owner = owner[first]
         if len(xy) < 3:
             continue
-        cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(xy), extend_to=shapely.envelope(poly)))
+        cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(xy),
+                                                           extend_to=shapely.envelope(poly)))
         cell_i, pt_i = shapely.STRtree(shapely.points(xy)).query(cells, predicate="contains")
         cell_owner = np.full(len(cells), -1)
         cell_owner[cell_i] = owner[pt_i]  # a cell holds exactly its own site
@@ -168,7 +190,8 @@ def unit_territories(units, communities, *, community: str = "community_id", spa
     return terr
 
 
-def planning_adjacency(units, communities, *, community: str = "community_id", tolerance: float = 5.0,
+def planning_adjacency(units, communities, *, community: str = "community_id",
+                       tolerance: float = 5.0,
                        min_shared: float | None = None, unit_tolerance: float = 1.0,
                        spacing: float = 25.0) -> sparse.csr_array:
     """Adjacency for redrawing when units do not tile their communities (see the module text).

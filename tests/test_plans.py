@@ -104,7 +104,7 @@ _KILL_SCRIPT = r"""
 import sys, time, pathlib
 sys.path.insert(0, {tests!r})
 import numpy as np
-import gridmap.plans as plans
+import gridmap.plans.plan as plans
 import sqlite3
 _connect = sqlite3.connect
 sqlite3.connect = lambda *a, **k: _c(_connect(*a, **k))
@@ -217,3 +217,12 @@ def test_exemption_comes_from_the_profile():
     assert hz.exempt_min() == [] and hz.communities()["status"].tolist() == ["too_small", "too_small"]
     hz.profile = "national"
     assert hz.exempt_min() == ["C00"] and hz.kpis()["too_small"] == 1
+
+
+def test_plan_under_a_band_override_reloads(tmp_path):
+    plan = small_plan()
+    plan.profile = gridmap.load_profile("national").with_band(min=1200)
+    plan.save(tmp_path / "w.gpkg")
+    back = load_plan(tmp_path / "w.gpkg", "方案A")
+    assert back.profile.id == "national[1200–3000]" and back.band == plan.band
+    assert back.kpis() == plan.kpis()

@@ -183,17 +183,17 @@ def test_cli_rejects_unknown_lock(tmp_path):
 
 
 def test_tree_hint_is_a_feasible_flow():
-    from gridmap._rebalance_model import _tree
+    from gridmap.rebalance.graph import flow_tree
 
     g = lattice_adjacency(1, 5)
     arcs = {(u, v): (u, v) for u in range(5) for v in (u - 1, u + 1) if 0 <= v < 5 and v != 0}
-    extra, flows, supply = _tree(g, {1, 2, 3}, {0}, [], arcs)
+    extra, flows, supply = flow_tree(g, {1, 2, 3}, {0}, [], arcs)
     # each member receives one unit more than it passes on: the size of its subtree
     assert extra == [] and supply == {}
     assert flows == {(0, 1): 3, (1, 2): 2, (2, 3): 1}
-    assert _tree(g, {1, 3}, {0}, [], arcs) is None  # 3 unreachable through members: no hint
+    assert flow_tree(g, {1, 3}, {0}, [], arcs) is None  # 3 unreachable through members: no hint
     # without a fixed root, a chosen free root supplies its part
-    extra, flows, supply = _tree(g, {2, 3, 4}, set(), [3, 2], arcs)
+    extra, flows, supply = flow_tree(g, {2, 3, 4}, set(), [3, 2], arcs)
     assert extra == [3] and supply == {3: 3} and flows == {(3, 2): 1, (3, 4): 1}
 
 
@@ -318,3 +318,59 @@ def test_cli_band_comes_from_the_profile(tmp_path, capsys):
     args = _args([str(tmp_path / "gridmap.toml"), "--min", "5000", "--max", "1000", "--out", str(tmp_path / "c")])
     with pytest.raises(InputError, match="--min"):
         args.func(args)
+
+
+# --------------------------------------------------------------------------- one interface, issue 11
+
+
+def test_plan_rebalance_gives_codes_not_text():
+    units = lattice_units(2, 4, 2, 2, households=[600, 600, 100, 100, 600, 600, 100, 100])
+    plan = Plan(units, name="p")
+    res = plan.rebalance(min_households=1000, max_households=3000)
+    rb = Rebalancer.from_plan(plan, min_households=1000, max_households=3000).solve()
+    assert res.status == "fixed" and res.reasons == () and res.edit.changes == rb.to_edit().changes
+    assert plan.apply(res.edit).ok and plan.kpis()["too_small"] == 0
+    # a unit above the maximum cannot be fixed: a code per community, text from the code
+    units = lattice_units(1, 3, 1, 3, households=[3400, 800, 900])
+    res = Plan(units, name="q").rebalance(min_households=1000, max_households=3000)
+    assert res.status == "infeasible" and [r.code for r in res.reasons] == ["unit_above_max"]
+    assert list(res.by_community) == ["C00"] and "unit_above_max" in json.dumps(res.to_dict())
+    assert res.text("en")[0] == "unit U000 alone has 3,400 households > 3,000: split it first"
+
+
+def test_remedies_name_the_callers_options():
+    from gridmap.cli.rebalance import CLI_OPTIONS
+    from gridmap.rebalance import Reason
+
+    r = Reason("budget_exhausted", ("A",), values={"households": 3500, "min": 1000, "max": 3000,
+                                                    "hops": 2}, remedies=("time_limit",))
+    assert r.text("zh").endswith("可加大 time_limit=") and "--" not in r.explanation()
+    assert r.text("zh", options=CLI_OPTIONS).endswith("可加大 --time-limit")
+    assert r.text("en", options=CLI_OPTIONS).endswith("raise --time-limit")
+    rb = strip("AAAAB", [275, 275, 275, 275, 400], min_households=1000, max_households=3000,
+               allow_dissolve=False, allow_split=False).solve()
+    assert rb.reasons_ and not any("--" in e for e in rb.explanations_)  # the library's wording
+
+
+def test_plan_rebalance_checks_its_arguments():
+    plan = Plan(lattice_units(2, 4, 2, 2, households=[300] * 8), name="p")
+    with pytest.raises(ValueError, match="locked="):
+        plan.rebalance(locked=["nope"])
+    with pytest.raises(ValueError, match="hops="):
+        plan.rebalance(hops=0)
+    with pytest.raises(ValueError, match="max_households="):
+        Plan(lattice_units(2, 4, 2, 2, households=[300] * 8), name="x",
+             profile="national").rebalance(min_households=5000, max_households=1000)
+
+
+def test_redraw_keeps_households_outside_units_with_their_community():
+    # C00 holds 1,500 households outside its units: the new community that takes its id keeps them
+    units = lattice_units(4, 4, 2, 2, households=[250] * 16)
+    plan = Plan(units, name="r", community_offsets={"C00": 1500})
+    res = plan.redraw(target=2000, min_households=1000, max_households=3000, time_limit=5)
+    assert res.edit.op == "from_scratch" and res.status in ("fixed", "no_violations")
+    plan.apply(res.edit)
+    t = plan.communities(min_households=1000, max_households=3000)
+    assert t.loc["C00", "units"] > 0 and (t["units"] > 0).all()  # no remainder left on its own
+    assert t["households"].sum() == 16 * 250 + 1500 and (t["status"] == "pass").all()
+    assert res.units_moved == len(plan.changes())

@@ -9,10 +9,14 @@ Registered by :mod:`gridmap.cli` through :func:`add_rebalance_parser`::
 Writes into ``--out``: ``communities.gpkg`` / ``communities.shp`` (new boundaries),
 ``findings.csv`` (rules re-run on the plan), ``changes.csv`` / ``changes.xlsx``
 (单元编码, 原社区, 新社区, 户数), ``plan.json``, ``rebalance.json`` (solver report
-with the explanations) and saves the plan in ``--workspace`` (default
-``OUT/workspace.gpkg``, holding this run's plan). All of them replace the earlier
-run's files in ``--out`` together (see :func:`gridmap._atomic.staged_dir`). Exit 0 when the rebalancer ran, even when it explains
-violations it could not fix.
+with the explanations and their reason codes) and saves the plan in ``--workspace``
+(default ``OUT/workspace.gpkg``, holding this run's plan). All of them replace the earlier
+run's files in ``--out`` together (see :func:`gridmap._atomic.staged_dir`). Exit 0 when the
+rebalancer ran, even when it explains violations it could not fix.
+
+The work is :meth:`gridmap.plans.Plan.rebalance` (or :meth:`~gridmap.plans.Plan.redraw`);
+this module translates the flags into its arguments and prints the result, naming the
+remedies by their flags (``--hops``, ``--time-limit``).
 """
 
 from __future__ import annotations
@@ -20,77 +24,124 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
-__all__ = ["add_rebalance_parser", "run_rebalance"]
+from gridmap._atomic import staged_dir
+from gridmap._errors import InputError
+from gridmap.check import check
+from gridmap.cli.study_args import add_study_arguments, study_kwargs
+from gridmap.plans import Plan
+from gridmap.rebalance import RebalanceResult
+from gridmap.rules import Profile
+from gridmap.study import read_study
+
+__all__ = ["add_rebalance_parser", "run_rebalance", "CLI_OPTIONS"]
+
+#: the remedies' options as this command names them (see :meth:`gridmap.rebalance.Reason.text`)
+CLI_OPTIONS = {"hops": "--hops", "time_limit": "--time-limit"}
 
 
-def add_rebalance_parser(sub) -> argparse.ArgumentParser:
+def add_rebalance_parser(sub: Any) -> argparse.ArgumentParser:
     """Register ``gridmap rebalance`` on an ``argparse`` subparsers object; returns the parser."""
-    from gridmap.cli.study_args import add_study_arguments
-
-    p = sub.add_parser("rebalance", help="最小调整：让每个社区户数落在范围内 (minimal-change rebalancing)",
-                       description="Move the fewest units so every community has --min … --max households and stays contiguous.")
+    p = sub.add_parser("rebalance",
+                       help="最小调整：让每个社区户数落在范围内 (minimal-change rebalancing)",
+                       description="Move the fewest units so every community has --min … --max "
+                                   "households and stays contiguous.")
     add_study_arguments(p)
     p.add_argument("--min", type=int, default=None, dest="min_households",
                    help="最少户数 (default: the profile's community size band, e.g. national 1000)")
     p.add_argument("--max", type=int, default=None, dest="max_households",
                    help="最多户数 (default: the profile's community size band, e.g. national 3000)")
-    p.add_argument("--hops", type=int, default=2, help="a unit may move to communities within this many steps (default 2)")
+    p.add_argument("--hops", type=int, default=2,
+                   help="a unit may move to communities within this many steps (default 2)")
     p.add_argument("--lock", action="append", default=[], metavar="ID",
                    help="community or unit id that must not change; repeatable, or comma-separated")
-    p.add_argument("--from-scratch", action="store_true", help="draw a new plan ignoring the current communities")
-    p.add_argument("--target", type=int, default=2000, help="--from-scratch: target households per community (default 2000)")
+    p.add_argument("--from-scratch", action="store_true",
+                   help="draw a new plan ignoring the current communities")
+    p.add_argument("--target", type=int, default=2000,
+                   help="--from-scratch: target households per community (default 2000)")
     p.add_argument("--time-limit", type=float, default=20.0,
-                   help="solver work budget in deterministic seconds, roughly 1-5 s of wall time each (default 20); "
-                        "the same input gives the same plan")
+                   help="solver work budget in deterministic seconds, roughly 1-5 s of wall time "
+                        "each (default 20); the same input gives the same plan")
     p.add_argument("--plan-name", default="自动调整方案", help="name of the saved plan")
     p.add_argument("--author", default="", help="author recorded in the edit journal")
-    p.add_argument("--workspace", help="workspace GeoPackage to save the plan in (default OUT/workspace.gpkg)")
-    p.add_argument("--shp-encoding", default="utf-8", help="Shapefile text encoding: utf-8 (default) or gbk")
+    p.add_argument("--workspace",
+                   help="workspace GeoPackage to save the plan in (default OUT/workspace.gpkg)")
+    p.add_argument("--shp-encoding", default="utf-8",
+                   help="Shapefile text encoding: utf-8 (default) or gbk")
     p.add_argument("--no-split", action="store_true", help="never split an oversized community")
-    p.add_argument("--no-dissolve", action="store_true", help="never dissolve an undersized community")
+    p.add_argument("--no-dissolve", action="store_true",
+                   help="never dissolve an undersized community")
     p.add_argument("--global", dest="global_", action="store_true",
                    help="solve the whole map at once (proves the optimum on small maps)")
     p.set_defaults(func=run_rebalance)
     return p
 
 
-def _band(args: argparse.Namespace, profile) -> tuple[int, int, tuple[str, str] | None]:
-    """The band: the profile's (:meth:`gridmap.rules.Profile.size_band`) unless ``--min``/``--max``
-    override it; returns ``(min, max, note)`` with a note (zh, en) when a flag overrides."""
-    from gridmap._errors import InputError
+def _band(args: argparse.Namespace, profile: Profile) -> tuple[int, int, tuple[str, str] | None]:
+    """The band to aim at, and a note when a flag overrides the profile's.
 
+    The profile's (:meth:`gridmap.rules.Profile.size_band`) unless ``--min``/``--max`` override
+    it; returns ``(min, max, note)`` with a note (zh, en) when a flag overrides.
+    """
     band = profile.size_band()
     lo = args.min_households if args.min_households is not None else (band.lower if band else None)
     hi = args.max_households if args.max_households is not None else (
         band.upper if band and band.max is not None else None)
     if lo is None or hi is None:
         raise InputError(f"规则集 {profile.id} 没有社区户数范围，请用 --min 与 --max 给出 "
-                         f"(profile {profile.id} has no community household band: pass --min and --max)")
+                         f"(profile {profile.id} has no community household band: "
+                         "pass --min and --max)")
     if lo < 0 or hi <= 0 or lo > hi:
         raise InputError(f"户数范围无效：--min {lo} --max {hi}（需要 0 ≤ min ≤ max，max > 0） "
                          f"(invalid band: need 0 <= --min <= --max and --max > 0)")
     note = None
-    if (args.min_households is not None or args.max_households is not None) and band is not None and \
-            (lo, hi) != (band.lower, band.upper):
+    if (args.min_households is not None or args.max_households is not None) and band is not None \
+            and (lo, hi) != (band.lower, band.upper):
         note = (f"注意：使用命令行给出的户数范围 {lo:,}–{hi:,} 户，而不是规则集 {profile.id} 的 "
                 f"{band.lower:,}–{band.upper:,} 户（方案的评价也按此范围）",
-                f"note: using the band {lo:,}-{hi:,} from the command line instead of profile {profile.id}'s "
-                f"{band.lower:,}-{band.upper:,} (the plan is evaluated with this band too)")
+                f"note: using the band {lo:,}-{hi:,} from the command line instead of profile "
+                f"{profile.id}'s {band.lower:,}-{band.upper:,} (the plan is evaluated with this "
+                "band too)")
     return lo, hi, note
+
+
+def _options(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
+    """The flags as arguments of :meth:`gridmap.plans.Plan.rebalance` (checked, worded as flags)."""
+    if args.hops < 1:
+        raise InputError(f"--hops 必须 ≥ 1，收到 {args.hops} (--hops must be at least 1)")
+    if not args.time_limit > 0:
+        raise InputError(f"--time-limit 必须 > 0，收到 {args.time_limit} "
+                         "(--time-limit must be positive)")
+    locks = [x.strip() for item in args.lock for x in item.split(",") if x.strip()]
+    units, comms = set(plan.units.index), set(plan.labels)
+    unknown = [x for x in locks if x not in units and x not in comms]
+    if unknown:
+        raise InputError(f"--lock：未知的社区或网格编码 {', '.join(unknown)} (unknown ids)")
+    return dict(min_households=args.min_households, max_households=args.max_households,
+                hops=args.hops, locked=locks, allow_split=not args.no_split,
+                allow_dissolve=not args.no_dissolve, local=not args.global_,
+                time_limit=args.time_limit)
+
+
+def _report(res: RebalanceResult, plan: Plan, args: argparse.Namespace,
+            profile: Profile) -> dict[str, Any]:
+    """``rebalance.json``: the solver's figures, the explanations and their reason codes."""
+    rb = res.solver
+    return {"status": rb.status_, "proven_optimal": res.proven,
+            "min_households": args.min_households, "max_households": args.max_households,
+            "profile": profile.id, "work": rb.work_, "deterministic": res.deterministic,
+            "violations_before": res.violations_before, "violations_after": res.violations_after,
+            "units_moved": int(len(plan.changes())),
+            "households_moved": plan.kpis()["households_moved"], "seconds": round(rb.seconds_, 2),
+            "explanations": res.explanations(options=CLI_OPTIONS),
+            "excluded_units": plan.excluded, "non_contiguous": rb.non_contiguous_,
+            "subproblems": rb.subproblems_, "outcome": res.status,
+            "reasons": [r.to_dict() for r in res.reasons]}
 
 
 def run_rebalance(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
-    from gridmap._atomic import staged_dir
-    from gridmap._errors import InputError
-    from gridmap.check import check
-    from gridmap.cli.study_args import study_kwargs
-    from gridmap.edits import edit_from_labels
-    from gridmap.plans import Plan
-    from gridmap.rebalance import Rebalancer, from_scratch_labels
-    from gridmap.study import read_study
-
     if not args.out:
         raise InputError("gridmap rebalance 需要 --out 输出文件夹 (--out DIR is required)")
     out = Path(args.out)
@@ -101,56 +152,36 @@ def run_rebalance(args: argparse.Namespace) -> int:
     plan = Plan.from_check(result, name=args.plan_name, author=args.author)
     if band_note:  # an explicit band: the solver, the KPIs and the findings all use it
         plan.profile = result.profile.with_band(min=lo, max=hi)
-    if args.hops < 1:
-        raise InputError(f"--hops 必须 ≥ 1，收到 {args.hops} (--hops must be at least 1)")
-    if not args.time_limit > 0:
-        raise InputError(f"--time-limit 必须 > 0，收到 {args.time_limit} (--time-limit must be positive)")
-    locks = [x.strip() for item in args.lock for x in item.split(",") if x.strip()]
-    units, comms = set(plan.units.index), set(plan.labels)
-    unknown = [x for x in locks if x not in units and x not in comms]
-    if unknown:
-        raise InputError(f"--lock：未知的社区或网格编码 {', '.join(unknown)} (unknown ids)")
-    options = dict(min_households=args.min_households, max_households=args.max_households, hops=args.hops,
-                   locked_units=[x for x in locks if x in units], locked_communities=[x for x in locks if x in comms],
-                   allow_split=not args.no_split, allow_dissolve=not args.no_dissolve, local=not args.global_,
-                   time_limit=args.time_limit)
+    options = _options(args, plan)
     if args.from_scratch:
-        start = from_scratch_labels(plan.graph, plan.units["households"].to_numpy(), target=args.target,
-                                    index=plan.units.index, coords=plan.coords(),
-                                    min_households=args.min_households, max_households=args.max_households)
-        options["locked_communities"] = []
-        rb = Rebalancer(plan.graph, plan.units["households"].to_numpy(), start, coords=plan.coords(),
-                        unit_kind=plan.unit_kind, **options).solve()
-        edit = edit_from_labels(plan.labels, rb.labels_, op="from_scratch",
-                                params={"target": args.target, "min": args.min_households, "max": args.max_households},
-                                warnings=rb.explanations_)
+        res = plan.redraw(target=args.target, **options)
     else:
-        rb = Rebalancer.from_plan(plan, **options).solve()
-        edit = rb.to_edit()
-    plan.apply(edit, comment="gridmap rebalance")
-    report = {"status": rb.status_, "proven_optimal": rb.proven_, "min_households": args.min_households,
-              "max_households": args.max_households, "profile": result.profile.id, "work": rb.work_,
-              "deterministic": rb.deterministic_, "violations_before": rb.violations_before_, "violations_after": rb.violations_after_,
-              "units_moved": int(len(plan.changes())), "households_moved": plan.kpis()["households_moved"],
-              "seconds": round(rb.seconds_, 2), "explanations": rb.explanations_, "excluded_units": plan.excluded,
-              "non_contiguous": rb.non_contiguous_, "subproblems": rb.subproblems_}
+        res = plan.rebalance(**options)
+    plan.apply(res.edit, comment="gridmap rebalance")
+    report = _report(res, plan, args, result.profile)
     with staged_dir(out) as (stage, written):  # one run's files, committed together
-        plan.export(stage, encoding=args.shp_encoding)  # evaluated under the plan's profile (and band)
-        (stage / "rebalance.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+        plan.export(stage, encoding=args.shp_encoding)  # under the plan's profile (and band)
+        (stage / "rebalance.json").write_text(json.dumps(report, ensure_ascii=False, indent=2),
+                                              encoding="utf-8")
         plan.save(Path(args.workspace) if args.workspace else stage / "workspace.gpkg")
     workspace = Path(args.workspace) if args.workspace else out / "workspace.gpkg"
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
+        return 0
+    zh = args.lang == "zh"
+    if band_note:
+        print(band_note[0] if zh else band_note[1])
+    seconds, status = res.solver.seconds_, res.solver.status_
+    if zh:
+        print(f"方案 {plan.name}：超出范围的社区 {res.violations_before} → {res.violations_after}，"
+              f"调整 {report['units_moved']} 个单元（{report['households_moved']:,} 户），"
+              f"用时 {seconds:.1f} 秒，状态 {status}")
     else:
-        zh = args.lang == "zh"
-        if band_note:
-            print(band_note[0] if zh else band_note[1])
-        print((f"方案 {plan.name}：超出范围的社区 {rb.violations_before_} → {rb.violations_after_}，"
-               f"调整 {report['units_moved']} 个单元（{report['households_moved']:,} 户），用时 {rb.seconds_:.1f} 秒，状态 {rb.status_}")
-              if zh else
-              (f"plan {plan.name}: communities outside the band {rb.violations_before_} → {rb.violations_after_}, "
-               f"{report['units_moved']} units moved ({report['households_moved']:,} households), {rb.seconds_:.1f} s, {rb.status_}"))
-        for note in rb.explanations_:
-            print("  - " + note)
-        print(("输出：" if zh else "written: ") + ", ".join(sorted(written)) + f"; workspace {workspace}")
+        print(f"plan {plan.name}: communities outside the band {res.violations_before} → "
+              f"{res.violations_after}, {report['units_moved']} units moved "
+              f"({report['households_moved']:,} households), {seconds:.1f} s, {status}")
+    for note in res.explanations(options=CLI_OPTIONS):
+        print("  - " + note)
+    print(("输出：" if zh else "written: ") + ", ".join(sorted(written))
+          + f"; workspace {workspace}")
     return 0

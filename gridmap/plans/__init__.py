@@ -1,0 +1,71 @@
+"""Plans: an assignment of units to communities, its edit journal, evaluation and storage.
+
+A :class:`Plan` starts from the as-is assignment of units (grids by default;
+小区/blocks where given) to communities and records every edit in an
+**append-only journal** (time, author, op, params, changes, comment). Undo and
+redo are journal entries too, so any plan can be replayed and audited. KPIs are
+kept per community and updated only for the communities an edit touches, so a
+dashboard can drive a plan interactively.
+
+A plan is evaluated under a rule **profile** (``Plan(..., profile=...)``;
+:meth:`Plan.from_check` takes the check's): the household band and its
+exemption (:attr:`Plan.band`) and every community rule come from it, and
+:meth:`Plan.kpis`, :meth:`Plan.communities` and :meth:`Plan.findings` run the
+check's own evaluation (:func:`gridmap.evaluation.evaluate_units`) on the plan's
+communities — households outside every unit included — so an unedited plan
+reports exactly what the check reports.
+
+Plans live in the workspace GeoPackage (any ``.gpkg``; created when missing) in
+three attribute tables registered in ``gpkg_contents``:
+
+``plans``
+    one row per plan: id, name, author, times, CRS, unit kind, digest, rule profile.
+``assignments``
+    one row per plan × unit: base and current community, households, WKB geometry.
+``edit_journal``
+    one row per journal entry; rows are only ever appended.
+
+:meth:`Plan.save` writes all three in **one SQLite transaction**: a process
+killed mid-save leaves the last saved plan intact (SQLite's rollback journal),
+and :func:`load_plan` verifies the stored assignment against its digest and
+against a replay of the journal.
+
+The package, by module:
+
+- :mod:`~gridmap.plans.state`: what a plan holds (units, as-is and current community, profile);
+- :mod:`~gridmap.plans.evaluation`: KPIs, the community table and findings under the profile;
+- :mod:`~gridmap.plans.outputs`: the change list, boundaries, audit trail, exported files;
+- :mod:`~gridmap.plans.plan`: :class:`Plan` itself — edits, undo / redo, the rebalancer
+  (:meth:`Plan.rebalance`, :meth:`Plan.redraw`, via :mod:`~gridmap.plans.rebalancing`) —
+  and :func:`load_plan`;
+- :mod:`~gridmap.plans.storage`: the workspace GeoPackage.
+
+Examples
+--------
+>>> import os
+>>> import tempfile
+>>> import gridmap
+>>> import gridmap.datasets
+>>> result = gridmap.check(gridmap.read_study(**gridmap.datasets.demo_config()))
+>>> plan = Plan.from_check(result, name="调整方案一", author="张三")
+>>> plan.band
+SizeBand(min=1000, max=3000, exempt_min_if='sparse', rule_id='community.size')
+>>> plan.kpis()["too_large"], plan.kpis()["too_small"]
+(6, 4)
+>>> edit = plan.move(["330106001001002"], "330106001002", comment="试移")
+>>> edit.ok, plan.kpis()["units_moved"]
+(True, 1)
+>>> _ = plan.undo()
+>>> plan.kpis()["units_moved"]
+0
+>>> ws = os.path.join(tempfile.mkdtemp(), "workspace.gpkg")
+>>> _ = plan.save(ws)
+>>> load_plan(ws, "调整方案一").audit()["op"].tolist()
+['move', 'undo']
+"""
+
+from gridmap.plans.outputs import CHANGE_COLUMNS_ZH
+from gridmap.plans.plan import Plan, load_plan
+from gridmap.plans.storage import list_plans
+
+__all__ = ["Plan", "load_plan", "list_plans", "CHANGE_COLUMNS_ZH"]
