@@ -328,17 +328,11 @@ def _report(title: str, offenders: list[str]) -> str:
 
 
 # --------------------------------------------------------------------------- the checks
-# Marked xfail where the tree of this branch still breaks the rule while other branches move
-# modules (issue #11); xfail_strict makes a fixed rule fail until its mark is removed.
-
-
 def test_no_import_circle():
     cycles = import_cycles()
     assert not cycles, _report("import circle(s)", cycles)
 
 
-@pytest.mark.xfail(strict=True, reason="issue #11: io, network, report, crs, coverage, maps, "
-                   "plans and the dashboard provider are split by other branches")
 def test_no_module_over_600_lines():
     long = long_modules()
     assert not long, _report(f"module(s) over {MAX_LINES} lines", long)
@@ -349,8 +343,6 @@ def test_no_private_name_imported_across_packages():
     assert not private, _report("private import(s) across packages", private)
 
 
-@pytest.mark.xfail(strict=True, reason="issue #11: function-level imports remain until the "
-                   "other branches are merged")
 def test_internal_imports_at_module_top():
     unexplained = unexplained_function_imports()
     assert not unexplained, _report("function-level import(s) of gridmap/dashboards modules "

@@ -25,7 +25,6 @@ from dashboards.provider.plans import (
     PlanOutcome,
     PlanRequest,
     PlanStore,
-    RebalanceOutcome,
 )
 from dashboards.provider.summaries import filter_findings
 
@@ -38,7 +37,6 @@ __all__ = [
     "PlanSession",
     "PlanStore",
     "PlanView",
-    "RebalanceOutcome",
     "SelectionView",
     "class_breaks",
     "compare_rows",

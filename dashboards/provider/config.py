@@ -27,7 +27,7 @@ def dashboard_settings(config: str | os.PathLike) -> dict[str, Any]:
         ``basemap`` (None when unset), ``basemap_attribution`` ("" when unset) and
         ``workspace`` (default ``plans.gpkg`` next to the config).
     """
-    extra = read_toml(config).get("dashboard", {})
+    extra = read_toml(Path(config)).get("dashboard", {})
     return {
         "basemap": extra.get("basemap"),
         "basemap_attribution": extra.get("basemap_attribution", ""),

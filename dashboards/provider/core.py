@@ -28,12 +28,11 @@ from dashboards.provider.plans import (
     PlanOutcome,
     PlanRequest,
     PlanStore,
-    RebalanceOutcome,
 )
 from dashboards.provider.results import ResultCache
 from gridmap import datasets
 from gridmap.plans import Plan
-from gridmap.rebalance import Rebalancer
+from gridmap.rebalance import RebalanceResult
 from gridmap.rules import list_profiles, load_profile
 
 __all__ = ["DashboardProvider"]
@@ -235,24 +234,17 @@ class DashboardProvider:
         if plan.profile.id != res.profile.id:
             plan.set_profile(res.profile, community_attrs=res.communities)
 
-    def rebalance(self, plan: Plan, *, time_limit: float = 10.0) -> RebalanceOutcome:
-        """Run the rebalancer on ``plan`` towards its profile's band (the pages never call it).
+    def rebalance(self, plan: Plan, *, time_limit: float = 10.0) -> RebalanceResult:
+        """Propose moves that bring ``plan`` into its profile's band (:meth:`Plan.rebalance`).
 
-        The one place the dashboard calls the solver.
+        The one place the dashboard calls the solver; nothing is applied.
 
         Raises
         ------
         ValueError
             When the plan's profile has no household band.
         """
-        band = plan.band
-        if band is None:
-            raise ValueError(f"profile {plan.profile.id!r} has no household band")
-        rb = Rebalancer.from_plan(plan, min_households=band.lower, max_households=band.upper,
-                                  time_limit=float(time_limit)).solve()
-        edit = None if rb.status_ == "no_violations" else rb.to_edit()
-        return RebalanceOutcome(rb.status_, edit, rb.units_moved_, int(rb.households_moved_),
-                                rb.violations_after_, rb.seconds_, list(rb.explanations_))
+        return plan.rebalance(time_limit=float(time_limit))
 
     def plan_action(self, sid: str, request: PlanRequest) -> PlanOutcome:
         """Apply one button of the Plans page to tab ``sid``'s plan (see :meth:`PlanStore.act`)."""

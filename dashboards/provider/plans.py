@@ -25,25 +25,13 @@ from dashboards.i18n import t
 from dashboards.provider.plan_session import PlanSession, community_colors
 from dashboards.provider.plan_views import PlanView, SelectionView, plan_view, selection_view
 from gridmap.plans import list_plans, load_plan
+from gridmap.rebalance import RebalanceResult
 
-__all__ = ["EDITS", "PlanOutcome", "PlanRequest", "PlanStore", "RebalanceOutcome", "export_gpkg",
+__all__ = ["EDITS", "PlanOutcome", "PlanRequest", "PlanStore", "export_gpkg",
            "export_xlsx", "run_edit"]
 
 #: The actions :func:`run_edit` applies; :meth:`PlanStore.act` adds save, load and reset.
 EDITS = ("move", "create", "split", "merge", "undo", "redo", "rebalance", "apply")
-
-
-@dataclass(frozen=True)
-class RebalanceOutcome:
-    """What a rebalancer run proposes for a plan (the edit is applied only on request)."""
-
-    status: str  #: ``no_violations``, ``optimal``, ``feasible`` or ``partial``
-    edit: Any  #: the proposed :class:`gridmap.edits.EditResult` (None without violations)
-    units_moved: int
-    households_moved: int
-    violations_after: int
-    seconds: float
-    explanations: list[str] = field(default_factory=list)
 
 
 class PlanSource(Protocol):
@@ -58,7 +46,7 @@ class PlanSource(Protocol):
     def plans_workspace(self) -> Path:
         """The GeoPackage plans are saved to."""
 
-    def rebalance(self, plan: Any, *, time_limit: float = 10.0) -> RebalanceOutcome:
+    def rebalance(self, plan: Any, *, time_limit: float = 10.0) -> RebalanceResult:
         """Run the rebalancer on ``plan``."""
 
 
@@ -348,9 +336,11 @@ def _rebalance(session: PlanSession, provider: PlanSource, time_limit: float | N
         session.pending = None
         return [t("pl.rb.none", lang)]
     session.pending = (len(plan.journal), rb.edit) if rb.edit.changes else None
-    return [t("pl.rb.result", lang, status=rb.status, units=rb.units_moved,
-              hh=rb.households_moved, left=rb.violations_after, s=rb.seconds),
-            *rb.explanations]
+    options = {o: t(f"pl.rb.opt.{o}", lang) for o in ("hops", "time_limit")}
+    return [t("pl.rb.result", lang, status=t(f"pl.rb.status.{rb.status}", lang),
+              units=rb.units_moved, hh=rb.households_moved, left=rb.violations_after,
+              s=rb.solver.seconds_),
+            *rb.text(lang, options=options)]
 
 
 # ---------------------------------------------------------------------- exports
