@@ -48,22 +48,42 @@ def build_city(path: Path, scale: float, seed: int = 7) -> dict:
     X, Y = xs + jitter[0] + 500_000, ys + jitter[1] + 3_300_000
 
     def bilinear(i, j, u, v):
-        x = (1 - u) * (1 - v) * X[j, i] + u * (1 - v) * X[j, i + 1] + u * v * X[j + 1, i + 1] + (1 - u) * v * X[j + 1, i]
-        y = (1 - u) * (1 - v) * Y[j, i] + u * (1 - v) * Y[j, i + 1] + u * v * Y[j + 1, i + 1] + (1 - u) * v * Y[j + 1, i]
+        x = (
+            (1 - u) * (1 - v) * X[j, i]
+            + u * (1 - v) * X[j, i + 1]
+            + u * v * X[j + 1, i + 1]
+            + (1 - u) * v * X[j + 1, i]
+        )
+        y = (
+            (1 - u) * (1 - v) * Y[j, i]
+            + u * (1 - v) * Y[j, i + 1]
+            + u * v * Y[j + 1, i + 1]
+            + (1 - u) * v * Y[j + 1, i]
+        )
         return x, y
 
     comm_geoms, comm_ids, grid_geoms, grid_ids, grid_comm = [], [], [], [], []
     k = 0
     for j in range(n_comm_side):
         for i in range(n_comm_side):
-            cid = f"3205{(k // 1000) % 100:02d}{(k // 100) % 1000:03d}{k % 1000:03d}"[:12].ljust(12, "0")
+            cid = f"3205{(k // 1000) % 100:02d}{(k // 100) % 1000:03d}{k % 1000:03d}"[:12].ljust(
+                12, "0"
+            )
             cid = f"{320000000000 + k:012d}"
             ring = [bilinear(i, j, u, v) for u, v in ((0, 0), (1, 0), (1, 1), (0, 1))]
             comm_geoms.append(shapely.Polygon(ring))
             comm_ids.append(cid)
             for a in range(2):
                 for b in range(5):
-                    quad = [bilinear(i, j, u, v) for u, v in ((a / 2, b / 5), ((a + 1) / 2, b / 5), ((a + 1) / 2, (b + 1) / 5), (a / 2, (b + 1) / 5))]
+                    quad = [
+                        bilinear(i, j, u, v)
+                        for u, v in (
+                            (a / 2, b / 5),
+                            ((a + 1) / 2, b / 5),
+                            ((a + 1) / 2, (b + 1) / 5),
+                            (a / 2, (b + 1) / 5),
+                        )
+                    ]
                     grid_geoms.append(shapely.Polygon(quad))
                     grid_ids.append(f"{cid}{a * 5 + b + 1:03d}")
                     grid_comm.append(cid)
@@ -74,10 +94,26 @@ def build_city(path: Path, scale: float, seed: int = 7) -> dict:
     bx = rng.uniform(X.min(), X.max(), n_b)
     by = rng.uniform(Y.min(), Y.max(), n_b)
     hh = rng.integers(1, 40, n_b)  # mean 20 → 10 M at scale 1
-    comm = gpd.GeoDataFrame({"社区编码": comm_ids, "社区名称": [f"社区{c[-4:]}" for c in comm_ids]}, geometry=comm_geoms, crs=4549)
-    grids = gpd.GeoDataFrame({"网格编码": grid_ids, "网格名称": [f"网格{g[-6:]}" for g in grid_ids], "所属社区": grid_comm,
-                              "协理员人数": rng.integers(0, 4, len(grid_ids))}, geometry=grid_geoms, crs=4549)
-    bld = gpd.GeoDataFrame({"楼栋编码": np.arange(n_b).astype(str), "户数": hh}, geometry=gpd.points_from_xy(bx, by), crs=4549)
+    comm = gpd.GeoDataFrame(
+        {"社区编码": comm_ids, "社区名称": [f"社区{c[-4:]}" for c in comm_ids]},
+        geometry=comm_geoms,
+        crs=4549,
+    )
+    grids = gpd.GeoDataFrame(
+        {
+            "网格编码": grid_ids,
+            "网格名称": [f"网格{g[-6:]}" for g in grid_ids],
+            "所属社区": grid_comm,
+            "协理员人数": rng.integers(0, 4, len(grid_ids)),
+        },
+        geometry=grid_geoms,
+        crs=4549,
+    )
+    bld = gpd.GeoDataFrame(
+        {"楼栋编码": np.arange(n_b).astype(str), "户数": hh},
+        geometry=gpd.points_from_xy(bx, by),
+        crs=4549,
+    )
     tmp = path.with_suffix(".tmp.gpkg")
     if tmp.exists():
         tmp.unlink()
@@ -85,7 +121,12 @@ def build_city(path: Path, scale: float, seed: int = 7) -> dict:
     grids.to_file(tmp, layer="网格", engine="pyogrio")
     bld.to_file(tmp, layer="楼栋", engine="pyogrio")
     os.replace(tmp, path)
-    return {"communities": len(comm), "grids": len(grids), "buildings": n_b, "households": int(hh.sum())}
+    return {
+        "communities": len(comm),
+        "grids": len(grids),
+        "buildings": n_b,
+        "households": int(hh.sum()),
+    }
 
 
 def run_gridmap(path: Path) -> dict:
@@ -97,10 +138,16 @@ def run_gridmap(path: Path) -> dict:
     result = gridmap.check(study)
     total = time.perf_counter() - t0
     counts = result.communities["households"].astype("int64")
-    return {"read_s": t_read, "assign_s": result.timings["assign"], "assign_households_s": result.timings["assign_households"],
-            "assign_grids_s": result.timings["assign_grids"], "metrics_s": result.timings["metrics"],
-            "rules_qa_s": result.timings["rules"], "total_s": total,
-            "counts": {str(k): int(v) for k, v in counts.items()}}
+    return {
+        "read_s": t_read,
+        "assign_s": result.timings["assign"],
+        "assign_households_s": result.timings["assign_households"],
+        "assign_grids_s": result.timings["assign_grids"],
+        "metrics_s": result.timings["metrics"],
+        "rules_qa_s": result.timings["rules"],
+        "total_s": total,
+        "counts": {str(k): int(v) for k, v in counts.items()},
+    }
 
 
 def run_naive(path: Path) -> dict:
@@ -116,14 +163,27 @@ def run_naive(path: Path) -> dict:
     per_grid = joined.groupby("网格编码")["户数"].sum()
     t_points = time.perf_counter() - t1
     t2 = time.perf_counter()
-    pieces = gpd.overlay(grids[["网格编码", "geometry"]], comm[["社区编码", "geometry"]], how="intersection", keep_geom_type=True)
+    pieces = gpd.overlay(
+        grids[["网格编码", "geometry"]],
+        comm[["社区编码", "geometry"]],
+        how="intersection",
+        keep_geom_type=True,
+    )
     pieces["a"] = pieces.area
-    best = pieces.loc[pieces.groupby("网格编码")["a"].idxmax(), ["网格编码", "社区编码"]].set_index("网格编码")["社区编码"]
+    best = pieces.loc[pieces.groupby("网格编码")["a"].idxmax(), ["网格编码", "社区编码"]].set_index(
+        "网格编码"
+    )["社区编码"]
     t_overlay = time.perf_counter() - t2
     per_comm = per_grid.groupby(best.reindex(per_grid.index)).sum()
     t_assign = time.perf_counter() - t1
-    return {"read_s": t_read, "sjoin_groupby_s": t_points, "overlay_s": t_overlay, "assign_s": t_assign,
-            "total_s": time.perf_counter() - t0, "counts": {str(k): int(v) for k, v in per_comm.items()}}
+    return {
+        "read_s": t_read,
+        "sjoin_groupby_s": t_points,
+        "overlay_s": t_overlay,
+        "assign_s": t_assign,
+        "total_s": time.perf_counter() - t0,
+        "counts": {str(k): int(v) for k, v in per_comm.items()},
+    }
 
 
 def _child(part: str, path: str) -> None:
@@ -133,7 +193,9 @@ def _child(part: str, path: str) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--workdir", default="/tmp/gridmap-bench")
     ap.add_argument("--skip-naive", action="store_true")
@@ -151,26 +213,43 @@ def main() -> None:
         print(f"built {path} in {time.perf_counter() - t:.0f} s: {info}")
     results = {}
     for part in ("gridmap",) + (() if args.skip_naive else ("naive",)):
-        proc = subprocess.run([sys.executable, __file__, "--_child", part, str(path)], capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--_child", part, str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if proc.returncode != 0:
             print(proc.stderr[-3000:])
             raise SystemExit(f"{part} failed")
         results[part] = json.loads(proc.stdout.strip().splitlines()[-1])
     g = results["gridmap"]
-    print(f"city scale {args.scale:g}: {len(g['counts'])} communities, {sum(g['counts'].values()):,} households assigned")
-    print(f"gridmap: read {g['read_s']:.1f} s, assign {g['assign_s']:.2f} s (households→grids {g['assign_households_s']:.2f} s, "
-          f"grids→communities {g['assign_grids_s']:.2f} s), metrics {g['metrics_s']:.2f} s, "
-          f"rules+QA {g['rules_qa_s']:.2f} s, whole check {g['total_s']:.1f} s, peak {g['peak_rss_gb']:.2f} GB")
+    print(
+        f"city scale {args.scale:g}: {len(g['counts'])} communities, {sum(g['counts'].values()):,} households assigned"
+    )
+    print(
+        f"gridmap: read {g['read_s']:.1f} s, assign {g['assign_s']:.2f} s (households→grids {g['assign_households_s']:.2f} s, "
+        f"grids→communities {g['assign_grids_s']:.2f} s), metrics {g['metrics_s']:.2f} s, "
+        f"rules+QA {g['rules_qa_s']:.2f} s, whole check {g['total_s']:.1f} s, peak {g['peak_rss_gb']:.2f} GB"
+    )
     if "naive" in results:
         n = results["naive"]
-        print(f"naive:   read {n['read_s']:.1f} s, sjoin+groupby {n['sjoin_groupby_s']:.2f} s, overlay {n['overlay_s']:.2f} s, "
-              f"assign {n['assign_s']:.2f} s, total {n['total_s']:.1f} s, peak {n['peak_rss_gb']:.2f} GB")
-        same = {k: v for k, v in g["counts"].items() if v} == {k: v for k, v in n["counts"].items() if v}
-        print(f"households→grids: sjoin+groupby {n['sjoin_groupby_s']:.2f} s vs gridmap {g['assign_households_s']:.2f} s "
-              f"({n['sjoin_groupby_s'] / g['assign_households_s']:.1f}x); grids→communities: overlay {n['overlay_s']:.2f} s vs "
-              f"gridmap {g['assign_grids_s']:.2f} s ({n['overlay_s'] / g['assign_grids_s']:.1f}x)")
-        print(f"assignment speed-up (naive assign / gridmap assign): {n['assign_s'] / g['assign_s']:.1f}x; "
-              f"whole pipeline {n['total_s'] / g['total_s']:.1f}x; household counts identical: {same}")
+        print(
+            f"naive:   read {n['read_s']:.1f} s, sjoin+groupby {n['sjoin_groupby_s']:.2f} s, overlay {n['overlay_s']:.2f} s, "
+            f"assign {n['assign_s']:.2f} s, total {n['total_s']:.1f} s, peak {n['peak_rss_gb']:.2f} GB"
+        )
+        same = {k: v for k, v in g["counts"].items() if v} == {
+            k: v for k, v in n["counts"].items() if v
+        }
+        print(
+            f"households→grids: sjoin+groupby {n['sjoin_groupby_s']:.2f} s vs gridmap {g['assign_households_s']:.2f} s "
+            f"({n['sjoin_groupby_s'] / g['assign_households_s']:.1f}x); grids→communities: overlay {n['overlay_s']:.2f} s vs "
+            f"gridmap {g['assign_grids_s']:.2f} s ({n['overlay_s'] / g['assign_grids_s']:.1f}x)"
+        )
+        print(
+            f"assignment speed-up (naive assign / gridmap assign): {n['assign_s'] / g['assign_s']:.1f}x; "
+            f"whole pipeline {n['total_s'] / g['total_s']:.1f}x; household counts identical: {same}"
+        )
 
 
 if __name__ == "__main__":

@@ -80,7 +80,9 @@ def build_city(path: Path, scale: float, seed: int = 11) -> dict:
     seg = np.stack([np.stack([xs[a], ys[a]], 1), np.stack([xs[b], ys[b]], 1)], 1)
     # long diagonal streets (2 km) crossing the lattice without shared vertices
     n_diag = max(5, int(300 * scale))
-    start = np.column_stack([rng.uniform(X0, X0 + ext - 1500, n_diag), rng.uniform(Y0, Y0 + ext - 1500, n_diag)])
+    start = np.column_stack(
+        [rng.uniform(X0, X0 + ext - 1500, n_diag), rng.uniform(Y0, Y0 + ext - 1500, n_diag)]
+    )
     diag = np.stack([start, start + 1414.0 / np.sqrt(2) * np.array([1.0, 1.0])], 1) + 0.5
     n_b = int(500_000 * scale)
     bxy = np.column_stack([rng.uniform(X0, X0 + ext, n_b), rng.uniform(Y0, Y0 + ext, n_b)])
@@ -90,9 +92,24 @@ def build_city(path: Path, scale: float, seed: int = 11) -> dict:
         c = max(3, int(count * scale))
         fac_xy.append(np.column_stack([rng.uniform(X0, X0 + ext, c), rng.uniform(Y0, Y0 + ext, c)]))
         fac_t += [t] * c
-    np.savez(path, seg=seg, diag=diag, bxy=bxy, hh=hh, fac_xy=np.concatenate(fac_xy), fac_t=np.array(fac_t))
-    return {"nodes_lattice": int(side * side), "edges": int(len(seg)), "diagonals": n_diag, "buildings": n_b,
-            "households": int(hh.sum()), "facilities": len(fac_t), "extent_km": round(ext / 1000, 1)}
+    np.savez(
+        path,
+        seg=seg,
+        diag=diag,
+        bxy=bxy,
+        hh=hh,
+        fac_xy=np.concatenate(fac_xy),
+        fac_t=np.array(fac_t),
+    )
+    return {
+        "nodes_lattice": int(side * side),
+        "edges": int(len(seg)),
+        "diagonals": n_diag,
+        "buildings": n_b,
+        "households": int(hh.sum()),
+        "facilities": len(fac_t),
+        "extent_km": round(ext / 1000, 1),
+    }
 
 
 def _load(path):
@@ -131,8 +148,12 @@ def _gridmap_network(city, out: dict, workers: int | None = None) -> dict:
     t = time.perf_counter()
     net = build_network(layer)
     out["network_build_s"] = time.perf_counter() - t
-    out["network"] = {"nodes": net.n_nodes, "edges": net.n_edges, "noded_lines": net.noded,
-                      "components": len(net.components)}
+    out["network"] = {
+        "nodes": net.n_nodes,
+        "edges": net.n_edges,
+        "noded_lines": net.noded,
+        "components": len(net.components),
+    }
     # as gridmap.coverage does it: facilities first, the 5 Dijkstra runs start in worker processes,
     # the households are snapped meanwhile
     t = time.perf_counter()
@@ -143,8 +164,14 @@ def _gridmap_network(city, out: dict, workers: int | None = None) -> dict:
     masks = {typ: (ft == typ) & fs.ok for typ in TYPES}
     # distances only (covered or not), as the networkx baseline computes them; gridmap.coverage also
     # tracks the nearest facility (nearest=True, ~15 % more Dijkstra time)
-    runs = dijkstra_groups(net, graph, [(np.flatnonzero(masks[typ]), r) for typ, (_, r) in TYPES.items()],
-                           all_sources=full, workers=workers, nearest=False)
+    runs = dijkstra_groups(
+        net,
+        graph,
+        [(np.flatnonzero(masks[typ]), r) for typ, (_, r) in TYPES.items()],
+        all_sources=full,
+        workers=workers,
+        nearest=False,
+    )
     out["dijkstra_start_s"] = time.perf_counter() - t2  # in this process: all 5 runs
     t2 = time.perf_counter()
     hs = snap_points(net, bxy, max_snap_m=200)
@@ -156,7 +183,9 @@ def _gridmap_network(city, out: dict, workers: int | None = None) -> dict:
         d, _ = target_distances(net, hs, fs, node_d, node_src, limit=r, source_mask=masks[typ])
         covered_n[typ] = d <= r + 1e-6
     out["dijkstra_wait_and_targets_s"] = time.perf_counter() - t2
-    out["dijkstra_workers"] = workers if workers is not None else fork_workers(net.n_nodes, len(TYPES))
+    out["dijkstra_workers"] = (
+        workers if workers is not None else fork_workers(net.n_nodes, len(TYPES))
+    )
     out["network_5_types_incl_snap_s"] = time.perf_counter() - t
     if out["dijkstra_workers"] <= 1:
         out["dijkstra_5_types_s"] = out["dijkstra_start_s"] + out["dijkstra_wait_and_targets_s"]
@@ -197,7 +226,9 @@ def part_gridmap(city) -> dict:
     covered_n = _gridmap_network(city, out)
     out["worker_peak_rss_mb"] = _children_maxrss_mb()
     out["network_share"] = {k: float(w[v].sum() / w.sum()) for k, v in covered_n.items()}
-    out["network_over_straight"] = {k: out["network_share"][k] / out["straight_share"][k] for k in TYPES}
+    out["network_over_straight"] = {
+        k: out["network_share"][k] / out["straight_share"][k] for k in TYPES
+    }
     out["peak_rss_mb"] = _maxrss_mb()
     return out
 
@@ -218,8 +249,11 @@ def part_sjoin(city) -> dict:
         cov = np.zeros(len(pts), dtype=bool)
         cov[np.unique(j.index.to_numpy())] = True
         wrong[typ] = int((cov != exact[k]).sum())
-    return {"buffer_sjoin_5_types_s": time.perf_counter() - t, "misclassified_buildings": wrong,
-            "peak_rss_mb": _maxrss_mb()}
+    return {
+        "buffer_sjoin_5_types_s": time.perf_counter() - t,
+        "misclassified_buildings": wrong,
+        "peak_rss_mb": _maxrss_mb(),
+    }
 
 
 def part_networkx(city) -> dict:
@@ -246,7 +280,11 @@ def part_networkx(city) -> dict:
         arr = np.full(net.n_nodes, np.inf)
         arr[np.fromiter(d.keys(), dtype=np.int64)] = np.fromiter(d.values(), dtype=float)
         _ = arr[hnode] <= r
-    return {"graph_build_s": build, "dijkstra_5_types_s": time.perf_counter() - t, "peak_rss_mb": _maxrss_mb()}
+    return {
+        "graph_build_s": build,
+        "dijkstra_5_types_s": time.perf_counter() - t,
+        "peak_rss_mb": _maxrss_mb(),
+    }
 
 
 def part_pandana(city) -> dict:
@@ -261,8 +299,14 @@ def part_pandana(city) -> dict:
     net = build_network(gpd.GeoSeries(lines, crs=4549))
     keep = net.u != net.v
     t = time.perf_counter()
-    pn = pandana.Network(pd.Series(net.nodes[:, 0]), pd.Series(net.nodes[:, 1]), pd.Series(net.u[keep]),
-                         pd.Series(net.v[keep]), pd.DataFrame({"w": net.length[keep]}), twoway=True)
+    pn = pandana.Network(
+        pd.Series(net.nodes[:, 0]),
+        pd.Series(net.nodes[:, 1]),
+        pd.Series(net.u[keep]),
+        pd.Series(net.v[keep]),
+        pd.DataFrame({"w": net.length[keep]}),
+        twoway=True,
+    )
     build = time.perf_counter() - t
     t = time.perf_counter()
     hnode = pn.get_node_ids(pd.Series(city["bxy"][:, 0]), pd.Series(city["bxy"][:, 1])).to_numpy()
@@ -273,17 +317,31 @@ def part_pandana(city) -> dict:
         near = pn.nearest_pois(r, typ, num_pois=1)
         d = near.iloc[:, 0].reindex(hnode).to_numpy()
         _ = d < r
-    return {"index_build_s": build, "query_5_types_s": time.perf_counter() - t, "peak_rss_mb": _maxrss_mb()}
+    return {
+        "index_build_s": build,
+        "query_5_types_s": time.perf_counter() - t,
+        "peak_rss_mb": _maxrss_mb(),
+    }
 
 
-PARTS = {"gridmap": part_gridmap, "gridmap_network": part_gridmap_network,
-         "gridmap_network_serial": part_gridmap_network_serial, "sjoin": part_sjoin, "networkx": part_networkx, "pandana": part_pandana}
+PARTS = {
+    "gridmap": part_gridmap,
+    "gridmap_network": part_gridmap_network,
+    "gridmap_network_serial": part_gridmap_network_serial,
+    "sjoin": part_sjoin,
+    "networkx": part_networkx,
+    "pandana": part_pandana,
+}
 
 
 def _run_part(part: str, scale: float, workdir: str, timeout: float) -> dict:
     try:
-        proc = subprocess.run([sys.executable, __file__, "--scale", str(scale), "--workdir", workdir, "--part", part],
-                              capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--scale", str(scale), "--workdir", workdir, "--part", part],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"did not finish within {timeout:g} s"}
     if proc.returncode != 0:
@@ -296,10 +354,16 @@ def main(argv=None) -> int:
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--workdir", default="/tmp/gridmap-bench-coverage")
     ap.add_argument("--parts", default="gridmap,gridmap_network_serial,sjoin,networkx,pandana")
-    ap.add_argument("--part-timeout", type=float, default=1200.0, help="seconds before a part is abandoned")
-    ap.add_argument("--pandana-scale", type=float, default=None,
-                    help="run pandana (and gridmap's network part, for comparison) on a city of this scale "
-                         "instead of --scale: the largest on which pandana finishes within a few minutes")
+    ap.add_argument(
+        "--part-timeout", type=float, default=1200.0, help="seconds before a part is abandoned"
+    )
+    ap.add_argument(
+        "--pandana-scale",
+        type=float,
+        default=None,
+        help="run pandana (and gridmap's network part, for comparison) on a city of this scale "
+        "instead of --scale: the largest on which pandana finishes within a few minutes",
+    )
     ap.add_argument("--pandana-timeout", type=float, default=600.0)
     ap.add_argument("--part", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -328,26 +392,45 @@ def main(argv=None) -> int:
         pwork = Path(args.workdir) / f"scale{pscale:g}"
         pwork.mkdir(parents=True, exist_ok=True)
         pr = {"scale": pscale, "city": build_city(pwork / "city.npz", pscale)}
-        pr["gridmap_network"] = _run_part("gridmap_network", pscale, args.workdir, args.part_timeout)
+        pr["gridmap_network"] = _run_part(
+            "gridmap_network", pscale, args.workdir, args.part_timeout
+        )
         pr["pandana"] = _run_part("pandana", pscale, args.workdir, args.pandana_timeout)
         results["pandana_size"] = pr
         print(json.dumps({"pandana_size": pr}, ensure_ascii=False), flush=True)
     results["uptime_after"] = _uptime()
     g = results.get("gridmap", {})
-    if "sjoin" in results and "buffer_sjoin_5_types_s" in results["sjoin"] and "straight_5_types_s" in g:
-        results["speedup_straight_vs_sjoin"] = results["sjoin"]["buffer_sjoin_5_types_s"] / g["straight_5_types_s"]
+    if (
+        "sjoin" in results
+        and "buffer_sjoin_5_types_s" in results["sjoin"]
+        and "straight_5_types_s" in g
+    ):
+        results["speedup_straight_vs_sjoin"] = (
+            results["sjoin"]["buffer_sjoin_5_types_s"] / g["straight_5_types_s"]
+        )
     nxr, serial = results.get("networkx", {}), results.get("gridmap_network_serial", {})
     if "dijkstra_5_types_s" in nxr and "network_5_types_incl_snap_s" in g:
         nx_total = nxr["graph_build_s"] + nxr["dijkstra_5_types_s"]
         results["speedup_network_vs_networkx"] = nx_total / g["network_5_types_incl_snap_s"]
         if "network_5_types_incl_snap_s" in serial:  # gridmap on one core
-            results["speedup_network_vs_networkx_one_core"] = nx_total / serial["network_5_types_incl_snap_s"]
-            results["speedup_network_vs_networkx_queries_only_one_core"] = nxr["dijkstra_5_types_s"] / serial["dijkstra_5_types_s"]
-    pd_, gn = (results["pandana_size"]["pandana"], results["pandana_size"]["gridmap_network"]) if separate else \
-        (results.get("pandana", {}), g)
+            results["speedup_network_vs_networkx_one_core"] = (
+                nx_total / serial["network_5_types_incl_snap_s"]
+            )
+            results["speedup_network_vs_networkx_queries_only_one_core"] = (
+                nxr["dijkstra_5_types_s"] / serial["dijkstra_5_types_s"]
+            )
+    pd_, gn = (
+        (results["pandana_size"]["pandana"], results["pandana_size"]["gridmap_network"])
+        if separate
+        else (results.get("pandana", {}), g)
+    )
     if "query_5_types_s" in pd_ and "network_5_types_incl_snap_s" in gn:
-        results["speedup_network_vs_pandana"] = (pd_["index_build_s"] + pd_["query_5_types_s"]) / gn["network_5_types_incl_snap_s"]
-        results["speedup_network_vs_pandana_queries_only"] = pd_["query_5_types_s"] / gn["network_5_types_incl_snap_s"]
+        results["speedup_network_vs_pandana"] = (
+            pd_["index_build_s"] + pd_["query_5_types_s"]
+        ) / gn["network_5_types_incl_snap_s"]
+        results["speedup_network_vs_pandana_queries_only"] = (
+            pd_["query_5_types_s"] / gn["network_5_types_incl_snap_s"]
+        )
     print(json.dumps({k: v for k, v in results.items() if k.startswith("speedup")}), flush=True)
     (work / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     return 0

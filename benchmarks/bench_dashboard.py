@@ -83,7 +83,9 @@ def prepare(path: Path):
     from dashboards.provider import DashboardProvider
 
     t0 = time.perf_counter()
-    study = gridmap.read_study(f"{path}:社区", grids=f"{path}:网格", households=f"{path}:楼栋", name="bench city")
+    study = gridmap.read_study(
+        f"{path}:社区", grids=f"{path}:网格", households=f"{path}:楼栋", name="bench city"
+    )
     t_read = time.perf_counter() - t0
     provider = DashboardProvider(study)
     provider.result()
@@ -91,7 +93,12 @@ def prepare(path: Path):
     t1 = time.perf_counter()
     sizes = {level: len(provider.geojson(level)) for level in ("community", "grid")}
     t_geo = time.perf_counter() - t1
-    return provider, {"read_s": t_read, "check_s": t_check, "geojson_s": t_geo, "geojson_gzip_bytes": sizes}
+    return provider, {
+        "read_s": t_read,
+        "check_s": t_check,
+        "geojson_s": t_geo,
+        "geojson_gzip_bytes": sizes,
+    }
 
 
 def add_plotly_routes(app, provider) -> None:
@@ -102,7 +109,9 @@ def add_plotly_routes(app, provider) -> None:
     @app.server.route("/_bench/plotly/<level>")
     def _plotly(level):
         page = PLOTLY_PAGE.replace("GEO", f"/_gridmap/geo/{provider.key}/{level}.geojson")
-        return Response(page.replace("VALUES", f"/_bench/values/{level}.json"), mimetype="text/html")
+        return Response(
+            page.replace("VALUES", f"/_bench/values/{level}.json"), mimetype="text/html"
+        )
 
     @app.server.route("/_bench/values/<level>.json")
     def _values(level):
@@ -112,16 +121,23 @@ def add_plotly_routes(app, provider) -> None:
             import math
 
             zoom = math.log2(360 / max(e - w, 1e-9) * 1100 / 512) - 0.3
-            cache[level] = json.dumps({
-                "a": provider.map_values(level, "status").classes.tolist(),
-                "b": provider.map_values(level, rule).classes.tolist(),
-                "center": [(w + e) / 2, (s + n) / 2], "zoom": zoom}).encode()
+            cache[level] = json.dumps(
+                {
+                    "a": provider.map_values(level, "status").classes.tolist(),
+                    "b": provider.map_values(level, rule).classes.tolist(),
+                    "center": [(w + e) / 2, (s + n) / 2],
+                    "zoom": zoom,
+                }
+            ).encode()
         return Response(cache[level], mimetype="application/json")
 
 
 def _painted(page, version: int, timeout: float = 120_000) -> None:
-    page.wait_for_function("(v) => { const el = document.getElementById('gm-map-map'); return el && Number(el.dataset.painted || 0) >= v; }",
-                           arg=version, timeout=timeout)
+    page.wait_for_function(
+        "(v) => { const el = document.getElementById('gm-map-map'); return el && Number(el.dataset.painted || 0) >= v; }",
+        arg=version,
+        timeout=timeout,
+    )
 
 
 def measure_maplibre(browser, url: str, level: str, modes: list[str]) -> dict:
@@ -135,8 +151,11 @@ def measure_maplibre(browser, url: str, level: str, modes: list[str]) -> dict:
     wall = time.perf_counter() - t0
     st = page.evaluate("window.gridmap.state('gm-map-map')")
     first_ms = st["stats"]["lastPaint"]["at"]
-    breakdown = {k: round(st["stats"][k]) for k in ("values_at", "geometry_at", "source_at", "tiles_at")
-                 if st["stats"].get(k) is not None}
+    breakdown = {
+        k: round(st["stats"][k])
+        for k in ("values_at", "geometry_at", "source_at", "tiles_at")
+        if st["stats"].get(k) is not None
+    }
     features = page.evaluate("window.gridmap.featureCount('gm-map-map')")
     recolours, browser_only = [], []
     version = st["version"]
@@ -150,9 +169,16 @@ def measure_maplibre(browser, url: str, level: str, modes: list[str]) -> dict:
         recolours.append(last["at"] - t_click)
         browser_only.append(last["idle_ms"])
     ctx.close()
-    return {"features": features, "first_map_ms": first_ms, "first_map_wall_s": wall, "first_map_marks_ms": breakdown,
-            "recolour_ms": recolours, "recolour_median_ms": statistics.median(recolours),
-            "recolour_browser_only_median_ms": statistics.median(browser_only), "console_errors": errors}
+    return {
+        "features": features,
+        "first_map_ms": first_ms,
+        "first_map_wall_s": wall,
+        "first_map_marks_ms": breakdown,
+        "recolour_ms": recolours,
+        "recolour_median_ms": statistics.median(recolours),
+        "recolour_browser_only_median_ms": statistics.median(browser_only),
+        "console_errors": errors,
+    }
 
 
 def measure_plotly(browser, url: str, level: str, repeats: int = 2) -> dict:
@@ -167,8 +193,13 @@ def measure_plotly(browser, url: str, level: str, repeats: int = 2) -> dict:
     for i in range(repeats):
         times.append(page.evaluate(f"window.bench.recolour('{'b' if i % 2 == 0 else 'a'}')"))
     ctx.close()
-    return {"first_map_ms": first["first"], "first_from_data_ms": first["first_from_data"],
-            "recolour_ms": times, "recolour_median_ms": statistics.median(times), "console_errors": errors}
+    return {
+        "first_map_ms": first["first"],
+        "first_from_data_ms": first["first_from_data"],
+        "recolour_ms": times,
+        "recolour_median_ms": statistics.median(times),
+        "console_errors": errors,
+    }
 
 
 def main() -> None:
@@ -187,25 +218,36 @@ def main() -> None:
     path = build(Path(args.workdir), args.communities)
     provider, prep = prepare(path)
     n = {lv: len(provider.ids(lv)) for lv in ("community", "grid")}
-    print(f"study: {n['community']:,} communities, {n['grid']:,} grids; read {prep['read_s']:.1f} s, "
-          f"check {prep['check_s']:.1f} s, GeoJSON {prep['geojson_s']:.1f} s "
-          f"({ {k: f'{v / 1e6:.1f} MB' for k, v in prep['geojson_gzip_bytes'].items()} } gzip)", file=sys.stderr)
+    print(
+        f"study: {n['community']:,} communities, {n['grid']:,} grids; read {prep['read_s']:.1f} s, "
+        f"check {prep['check_s']:.1f} s, GeoJSON {prep['geojson_s']:.1f} s "
+        f"({ {k: f'{v / 1e6:.1f} MB' for k, v in prep['geojson_gzip_bytes'].items()} } gzip)",
+        file=sys.stderr,
+    )
     app = create_app(provider)
     add_plotly_routes(app, provider)
-    modes = {"community": ["rule:community.size", "metric:households", "status"],
-             "grid": ["rule:grid.coordinators", "metric:coordinator_gap", "status"]}
+    modes = {
+        "community": ["rule:community.size", "metric:households", "status"],
+        "grid": ["rule:grid.coordinators", "metric:coordinator_gap", "status"],
+    }
     out = {"study": n, "prepare": prep, "maplibre": {}, "plotly": {}}
     with serve_in_thread(app) as url, sync_playwright() as pw:
         browser = launch_chromium(pw)
         for level in ("community", "grid"):
             out["maplibre"][level] = r = measure_maplibre(browser, url, level, modes[level])
-            print(f"MapLibre {level:9} {r['features']:>6,} features: first map {r['first_map_ms'] / 1000:.2f} s, "
-                  f"recolour median {r['recolour_median_ms']:.0f} ms (browser only {r['recolour_browser_only_median_ms']:.0f} ms) "
-                  f"{[round(x) for x in r['recolour_ms']]}; first-map marks {r['first_map_marks_ms']}", file=sys.stderr)
+            print(
+                f"MapLibre {level:9} {r['features']:>6,} features: first map {r['first_map_ms'] / 1000:.2f} s, "
+                f"recolour median {r['recolour_median_ms']:.0f} ms (browser only {r['recolour_browser_only_median_ms']:.0f} ms) "
+                f"{[round(x) for x in r['recolour_ms']]}; first-map marks {r['first_map_marks_ms']}",
+                file=sys.stderr,
+            )
             if not args.no_plotly:
                 out["plotly"][level] = p = measure_plotly(browser, url, level)
-                print(f"plotly   {level:9}: first map {p['first_map_ms'] / 1000:.2f} s, recolour median "
-                      f"{p['recolour_median_ms']:.0f} ms {[round(x) for x in p['recolour_ms']]}", file=sys.stderr)
+                print(
+                    f"plotly   {level:9}: first map {p['first_map_ms'] / 1000:.2f} s, recolour median "
+                    f"{p['recolour_median_ms']:.0f} ms {[round(x) for x in p['recolour_ms']]}",
+                    file=sys.stderr,
+                )
         browser.close()
     if args.json:
         print(json.dumps(out, indent=2))

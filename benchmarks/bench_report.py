@@ -37,22 +37,36 @@ def main() -> None:
     from gridmap import report
 
     t0 = time.perf_counter()
-    study = gridmap.read_study(communities=f"{city}:社区", grids=f"{city}:网格",
-                               households=f"{city}:楼栋", name="基准测试城市（合成）")
+    study = gridmap.read_study(
+        communities=f"{city}:社区",
+        grids=f"{city}:网格",
+        households=f"{city}:楼栋",
+        name="基准测试城市（合成）",
+    )
     result = gridmap.check(study)
     t_check = time.perf_counter() - t0
-    figures = {"communities": len(result.communities), "grids": len(result.grids),
-               "households": int(result.summary()["households_total"]), "check_s": round(t_check, 1)}
-    for name, fn, target in (("pdf", report.report_pdf, work / "report.pdf"),
-                             ("xlsx", report.report_xlsx, work / "report.xlsx"),
-                             ("gpkg", report.export_layers, work / "layers.gpkg")):
+    figures = {
+        "communities": len(result.communities),
+        "grids": len(result.grids),
+        "households": int(result.summary()["households_total"]),
+        "check_s": round(t_check, 1),
+    }
+    for name, fn, target in (
+        ("pdf", report.report_pdf, work / "report.pdf"),
+        ("xlsx", report.report_xlsx, work / "report.xlsx"),
+        ("gpkg", report.export_layers, work / "layers.gpkg"),
+    ):
         t = time.perf_counter()
         fn(result, target)
         figures[f"{name}_s"] = round(time.perf_counter() - t, 1)
         figures[f"{name}_MB"] = round(target.stat().st_size / 1e6, 1)
     try:
-        info = subprocess.run(["pdfinfo", str(work / "report.pdf")], capture_output=True, text=True, check=True).stdout
-        figures["pdf_pages"] = int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages")))
+        info = subprocess.run(
+            ["pdfinfo", str(work / "report.pdf")], capture_output=True, text=True, check=True
+        ).stdout
+        figures["pdf_pages"] = int(
+            next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages"))
+        )
     except (OSError, subprocess.CalledProcessError):
         pass
     figures["peak_rss_GB"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)

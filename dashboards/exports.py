@@ -37,8 +37,9 @@ def export_filename(kind: str, study: str, ext: str, date: _dt.date | None = Non
     return f"{kind}_{name}_{date.isoformat()}.{ext}"
 
 
-def map_family(provider: DashboardProvider, level: str, mode: str | None,
-               profile: str | None = None) -> str:
+def map_family(
+    provider: DashboardProvider, level: str, mode: str | None, profile: str | None = None
+) -> str:
     """The :mod:`gridmap.maps` family drawing the map as shown.
 
     ``"overview"`` for the overall status (and metrics), a rule's own family when maps
@@ -57,9 +58,16 @@ def map_family(provider: DashboardProvider, level: str, mode: str | None,
     return rid if rid in maps.map_families(res) else "overview"
 
 
-def map_export(provider: DashboardProvider, level: str, mode: str | None,
-               profile: str | None = None, fmt: str = "png", *, date: _dt.date | None = None,
-               dpi: int = 150) -> tuple[bytes, str]:
+def map_export(
+    provider: DashboardProvider,
+    level: str,
+    mode: str | None,
+    profile: str | None = None,
+    fmt: str = "png",
+    *,
+    date: _dt.date | None = None,
+    dpi: int = 150,
+) -> tuple[bytes, str]:
     """(bytes, file name) of the current map rendered server-side as ``fmt`` (png or pdf)."""
     if fmt not in MAP_FORMATS:
         raise ValueError(f"fmt must be one of {MAP_FORMATS}, got {fmt!r}")
@@ -70,10 +78,16 @@ def map_export(provider: DashboardProvider, level: str, mode: str | None,
     return data, export_filename("合规地图", provider.study.name, fmt, date)
 
 
-def findings_export(provider: DashboardProvider, profile: str | None = None, *,
-                    search: str | None = None, status: str | None = None,
-                    level: str | None = None, lang: str = "zh",
-                    date: _dt.date | None = None) -> tuple[bytes, str]:
+def findings_export(
+    provider: DashboardProvider,
+    profile: str | None = None,
+    *,
+    search: str | None = None,
+    status: str | None = None,
+    level: str | None = None,
+    lang: str = "zh",
+    date: _dt.date | None = None,
+) -> tuple[bytes, str]:
     """(bytes, file name) of the findings table as XLSX (sheet 问题清单, Chinese headers).
 
     With ``search``/``status``/``level`` only the rows the findings page shows (the
@@ -82,8 +96,9 @@ def findings_export(provider: DashboardProvider, profile: str | None = None, *,
     date = date or _dt.date.today()
     res = provider.result(profile)
     if any(v and v != "all" for v in (search, status, level)):
-        shown = filter_findings(provider.findings(profile, lang), search=search, status=status,
-                                level=level)
+        shown = filter_findings(
+            provider.findings(profile, lang), search=search, status=status, level=level
+        )
         keys = ["level", "unit_id", "rule_id"]
         f = res.findings
         wanted = pd.MultiIndex.from_frame(shown[keys].astype(str))

@@ -106,8 +106,13 @@ class ID(StrEnum):
 
 
 #: page key -> URL path
-PAGES = {"overview": "/", "map": "/map", "coverage": "/coverage", "findings": "/findings",
-         "plans": "/plans"}
+PAGES = {
+    "overview": "/",
+    "map": "/map",
+    "coverage": "/coverage",
+    "findings": "/findings",
+    "plans": "/plans",
+}
 
 
 @dataclass(frozen=True)
@@ -125,5 +130,11 @@ class MapIds:
 def map_ids(page: str) -> MapIds:
     """The ids of ``page``'s map and its stores (the JS derives the stores from the div id)."""
     base = f"{ID.MAP}-{page}"
-    return MapIds(div=base, values=f"{base}-values", click=f"{base}-click", focus=f"{base}-focus",
-                  done=f"{base}-done", focus_done=f"{base}-focus-done")
+    return MapIds(
+        div=base,
+        values=f"{base}-values",
+        click=f"{base}-click",
+        focus=f"{base}-focus",
+        done=f"{base}-done",
+        focus_done=f"{base}-focus-done",
+    )

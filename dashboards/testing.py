@@ -15,10 +15,16 @@ __all__ = ["CHROMIUM", "CHROMIUM_ARGS", "chromium_path", "serve_in_thread", "lau
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
     # software WebGL (SwiftShader) for MapLibre on machines without a GPU
-    "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+    "--ignore-gpu-blocklist",
 ]
 
 
@@ -54,5 +60,6 @@ def launch_chromium(playwright, **kwargs):
     path = chromium_path()
     if path is None:
         raise FileNotFoundError(f"Chromium not found at {CHROMIUM} (Debian package 'chromium')")
-    return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True,
-                                      **kwargs)
+    return playwright.chromium.launch(
+        executable_path=path, args=CHROMIUM_ARGS, headless=True, **kwargs
+    )

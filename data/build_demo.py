@@ -871,7 +871,9 @@ def _inner_paths(streets, B, F, *, max_link=90.0, max_access=400.0):
     edges = edges[shapely.length(edges) <= max_link]
     street_geoms = np.asarray(streets.geometry.values)
     tree = shapely.STRtree(street_geoms)
-    near = tree.query_nearest(pts, max_distance=max_access, all_matches=False, return_distance=False)
+    near = tree.query_nearest(
+        pts, max_distance=max_access, all_matches=False, return_distance=False
+    )
     access = shapely.shortest_line(pts[near[0]], street_geoms[near[1]])
     access = access[shapely.length(access) > 0.5]
     # end 0.5 m beyond the street so the path crosses it (a path ending exactly "on" a line
@@ -879,11 +881,24 @@ def _inner_paths(streets, B, F, *, max_link=90.0, max_access=400.0):
     a, b = shapely.get_point(access, 0), shapely.get_point(access, 1)
     ax, ay, bx, by = shapely.get_x(a), shapely.get_y(a), shapely.get_x(b), shapely.get_y(b)
     d = np.hypot(bx - ax, by - ay)
-    access = shapely.linestrings(np.stack([np.stack([ax, ay], 1), np.stack([bx + (bx - ax) / d * 0.5, by + (by - ay) / d * 0.5], 1)], 1))
+    access = shapely.linestrings(
+        np.stack(
+            [
+                np.stack([ax, ay], 1),
+                np.stack([bx + (bx - ax) / d * 0.5, by + (by - ay) / d * 0.5], 1),
+            ],
+            1,
+        )
+    )
     lines = np.concatenate([edges, access])
-    lines = lines[np.lexsort(np.asarray(shapely.bounds(lines)).T[::-1])]  # stable order, independent of GEOS internals
-    return gpd.GeoDataFrame({"道路名称": [None] * len(lines), "道路等级": "小区内部道路"},
-                            geometry=list(lines), crs=streets.crs)
+    lines = lines[
+        np.lexsort(np.asarray(shapely.bounds(lines)).T[::-1])
+    ]  # stable order, independent of GEOS internals
+    return gpd.GeoDataFrame(
+        {"道路名称": [None] * len(lines), "道路等级": "小区内部道路"},
+        geometry=list(lines),
+        crs=streets.crs,
+    )
 
 
 def _make(seed: int = SEED) -> dict:
@@ -1965,7 +1980,9 @@ def build_demo(path: str | os.PathLike = DEFAULT_OUT, *, seed: int = SEED) -> Pa
     return _write(_make(seed), Path(path))
 
 
-def layer_differences(a: str | os.PathLike, b: str | os.PathLike, *, tolerance_m: float = 1e-6) -> list[str]:
+def layer_differences(
+    a: str | os.PathLike, b: str | os.PathLike, *, tolerance_m: float = 1e-6
+) -> list[str]:
     """What differs between two demo GeoPackages, layer by layer; ``[]`` when they are the same demo.
 
     Attributes (and column types) must be equal exactly. Geometries must have the
@@ -1985,7 +2002,9 @@ def layer_differences(a: str | os.PathLike, b: str | os.PathLike, *, tolerance_m
         da = pyogrio.read_dataframe(a, layer=name)
         db = pyogrio.read_dataframe(b, layer=name)
         if len(da) != len(db) or list(da.columns) != list(db.columns):
-            diffs.append(f"{name}: {len(da)} vs {len(db)} rows, columns {list(da.columns)} vs {list(db.columns)}")
+            diffs.append(
+                f"{name}: {len(da)} vs {len(db)} rows, columns {list(da.columns)} vs {list(db.columns)}"
+            )
             continue
         if "geometry" in da.columns:
             if da.crs != db.crs:
@@ -2039,7 +2058,9 @@ def _summary(path: Path, data: dict, seconds: float) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=f"Build the synthetic demo GeoPackage. {SYNTHETIC}")
-    ap.add_argument("--out", default=str(DEFAULT_OUT), help="output .gpkg (default gridmap/datasets/demo.gpkg)")
+    ap.add_argument(
+        "--out", default=str(DEFAULT_OUT), help="output .gpkg (default gridmap/datasets/demo.gpkg)"
+    )
     ap.add_argument("--seed", type=int, default=SEED, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     t0 = time.perf_counter()

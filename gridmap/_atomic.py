@@ -54,8 +54,12 @@ _LITTER = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 #: stages of enclosing staged_dir blocks: nested writers write straight into them
 _ACTIVE_STAGES: set[str] = set()
 _DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG)
-_DISK_FULL_TEXT = ("no space left on device", "database or disk is full", "disk quota exceeded",
-                   "file too large")
+_DISK_FULL_TEXT = (
+    "no space left on device",
+    "database or disk is full",
+    "disk quota exceeded",
+    "file too large",
+)
 
 
 class OutputError(OSError):
@@ -70,8 +74,14 @@ class OutputError(OSError):
     is one Chinese paragraph with an English gist, naming the path and the fix.
     """
 
-    def __init__(self, path: str | os.PathLike[str], reason: str, detail: str = "", *,
-                 files: list[str] | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        reason: str,
+        detail: str = "",
+        *,
+        files: list[str] | None = None,
+    ):
         self.path = Path(path)
         self.reason = reason
         self.detail = detail
@@ -87,43 +97,59 @@ def _message(given: Path, reason: str, detail: str, files: list[str]) -> str:
     path = os.path.abspath(given)  # "." or "out" alone do not say where
     kept = "已有的结果未被改动，也没有留下写了一半的文件。"
     if reason == "is_file":
-        return (f"输出位置 {path} 是一个已有的文件，不是文件夹：请换一个文件夹名"
-                f"（例如 {Path(path).name}_结果），或先移走该文件。{kept}"
-                f" (the output folder {path} is an existing file: choose another folder name or "
-                "move the file away)")
+        return (
+            f"输出位置 {path} 是一个已有的文件，不是文件夹：请换一个文件夹名"
+            f"（例如 {Path(path).name}_结果），或先移走该文件。{kept}"
+            f" (the output folder {path} is an existing file: choose another folder name or "
+            "move the file away)"
+        )
     if reason == "is_folder":
-        return (f"输出文件 {path} 是一个已有的文件夹：请换一个文件名，或先移走该文件夹。{kept}"
-                f" (the output file {path} is an existing folder: choose another file name or "
-                "move the folder away)")
+        return (
+            f"输出文件 {path} 是一个已有的文件夹：请换一个文件名，或先移走该文件夹。{kept}"
+            f" (the output file {path} is an existing folder: choose another file name or "
+            "move the folder away)"
+        )
     if reason == "permission":
-        return (f"没有权限写入 {path}：请换一个有写权限的文件夹（例如自己的用户目录），"
-                f"或请管理员开放写权限。{kept}"
-                f" (permission denied writing {path}: choose a folder you can write to; "
-                "earlier results are intact)")
+        return (
+            f"没有权限写入 {path}：请换一个有写权限的文件夹（例如自己的用户目录），"
+            f"或请管理员开放写权限。{kept}"
+            f" (permission denied writing {path}: choose a folder you can write to; "
+            "earlier results are intact)"
+        )
     if reason == "read_only":
-        return (f"{path} 所在的磁盘是只读的：请把输出写到可写磁盘上的文件夹。{kept}"
-                f" ({path} is on a read-only file system: write the outputs to a writable disk)")
+        return (
+            f"{path} 所在的磁盘是只读的：请把输出写到可写磁盘上的文件夹。{kept}"
+            f" ({path} is on a read-only file system: write the outputs to a writable disk)"
+        )
     if reason == "no_space":
-        return (f"磁盘空间不足，写入 {path} 失败：请清理磁盘空间，或把输出写到另一块磁盘上的文件夹。"
-                f"{kept} (no space left on the device writing {path}: free some space or write "
-                "to another disk; nothing partial was left and earlier results are intact)")
+        return (
+            f"磁盘空间不足，写入 {path} 失败：请清理磁盘空间，或把输出写到另一块磁盘上的文件夹。"
+            f"{kept} (no space left on the device writing {path}: free some space or write "
+            "to another disk; nothing partial was left and earlier results are intact)"
+        )
     if reason == "locked":
-        return (f"另一个 gridmap 运行正在写入 {path}（{detail}），等待后仍未结束："
-                "请等它完成后再运行，或换一个输出文件夹；"
-                "可用环境变量 GRIDMAP_LOCK_TIMEOUT 设置等待秒数。本次没有写入任何文件。"
-                f" (another gridmap run is writing into {path}; wait for it to finish or choose "
-                "another output folder)")
+        return (
+            f"另一个 gridmap 运行正在写入 {path}（{detail}），等待后仍未结束："
+            "请等它完成后再运行，或换一个输出文件夹；"
+            "可用环境变量 GRIDMAP_LOCK_TIMEOUT 设置等待秒数。本次没有写入任何文件。"
+            f" (another gridmap run is writing into {path}; wait for it to finish or choose "
+            "another output folder)"
+        )
     if reason == "foreign_files":
         shown = "、".join(files[:5]) + (f" 等 {len(files)} 个" if len(files) > 5 else "")
-        return (f"输出文件夹 {path} 中已有不是本次运行要写的文件（{shown}），"
-                f"且没有 gridmap 的输出清单 {MANIFEST}，无法判断它们是旧的结果还是您的文件。"
-                "为了不把旧结果混进本次结果、也不删除您的文件，本次没有写入任何东西："
-                "请换一个空的或新的文件夹，或先移走这些文件（若它们是旧版 gridmap 的结果，可直接删除）。"
-                f" (the output folder {path} holds files this run does not write "
-                f"({', '.join(files[:5])}) and no gridmap manifest, so they may be your files or "
-                "results of an earlier run: use an empty or new folder, or move them away)")
-    return (f"无法写入 {path}：{detail}。请检查该位置，或换一个输出文件夹。{kept}"
-            f" (cannot write {path}: {detail})")
+        return (
+            f"输出文件夹 {path} 中已有不是本次运行要写的文件（{shown}），"
+            f"且没有 gridmap 的输出清单 {MANIFEST}，无法判断它们是旧的结果还是您的文件。"
+            "为了不把旧结果混进本次结果、也不删除您的文件，本次没有写入任何东西："
+            "请换一个空的或新的文件夹，或先移走这些文件（若它们是旧版 gridmap 的结果，可直接删除）。"
+            f" (the output folder {path} holds files this run does not write "
+            f"({', '.join(files[:5])}) and no gridmap manifest, so they may be your files or "
+            "results of an earlier run: use an empty or new folder, or move them away)"
+        )
+    return (
+        f"无法写入 {path}：{detail}。请检查该位置，或换一个输出文件夹。{kept}"
+        f" (cannot write {path}: {detail})"
+    )
 
 
 def output_error(exc: BaseException, path: str | os.PathLike[str]) -> OutputError | None:
@@ -254,8 +280,11 @@ def _lock_timeout() -> float:
 
 def _wait_note(out: Path, holder: str) -> None:
     """Say once that this run waits for another (a hook the tests observe)."""
-    print(f"正在等待另一个 gridmap 运行写完 {out}（{holder}）… "
-          f"(waiting for another gridmap run writing into {out})", file=sys.stderr)
+    print(
+        f"正在等待另一个 gridmap 运行写完 {out}（{holder}）… "
+        f"(waiting for another gridmap run writing into {out})",
+        file=sys.stderr,
+    )
 
 
 @contextlib.contextmanager
@@ -335,9 +364,12 @@ def _read_manifest(out: Path) -> dict[str, Any] | None:
 
 
 def _write_manifest(out: Path, files: list[str], *, complete: bool) -> None:
-    data = {"generator": f"gridmap {__version__}",
-            "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "complete": complete, "files": sorted(files)}
+    data = {
+        "generator": f"gridmap {__version__}",
+        "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "complete": complete,
+        "files": sorted(files),
+    }
     tmp = out / f"{MANIFEST}.tmp"
     tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     os.replace(tmp, out / MANIFEST)
@@ -351,8 +383,11 @@ def _remove(path: Path) -> None:
 
 
 def _ours(name: str) -> bool:
-    return (name in (MANIFEST, f"{MANIFEST}.tmp", LOCK) or name.startswith(_OLD_STAGE_PREFIX)
-            or name in _LITTER)
+    return (
+        name in (MANIFEST, f"{MANIFEST}.tmp", LOCK)
+        or name.startswith(_OLD_STAGE_PREFIX)
+        or name in _LITTER
+    )
 
 
 def _commit(stage: Path, out: Path) -> list[str]:
@@ -385,8 +420,9 @@ def _commit(stage: Path, out: Path) -> list[str]:
 
 
 @contextlib.contextmanager
-def staged_dir(out: str | os.PathLike[str], *, lock_timeout: float | None = None
-               ) -> Iterator[tuple[Path, dict[str, Path]]]:
+def staged_dir(
+    out: str | os.PathLike[str], *, lock_timeout: float | None = None
+) -> Iterator[tuple[Path, dict[str, Path]]]:
     """Yield ``(stage, written)``: files written into ``stage`` replace ``out``'s earlier run.
 
     ``written`` is filled with ``{name: final path}`` after the block. Afterwards
@@ -412,8 +448,9 @@ def staged_dir(out: str | os.PathLike[str], *, lock_timeout: float | None = None
         written: dict[str, Path] = {}
         before = {p.name for p in out.iterdir()}
         yield out, written
-        written.update({p.name: out / p.name for p in sorted(out.iterdir())
-                        if p.name not in before})
+        written.update(
+            {p.name: out / p.name for p in sorted(out.iterdir()) if p.name not in before}
+        )
         return
     if out.exists() and not out.is_dir():
         raise OutputError(out, "is_file")

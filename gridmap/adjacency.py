@@ -53,8 +53,9 @@ def _geoms(units) -> np.ndarray:
     return np.asarray(getattr(g, "values", g), dtype=object)
 
 
-def unit_adjacency(units, *, tolerance: float = 1.0,
-                   min_shared: float | None = None) -> sparse.csr_array:
+def unit_adjacency(
+    units, *, tolerance: float = 1.0, min_shared: float | None = None
+) -> sparse.csr_array:
     """Rook adjacency of polygons: units sharing a boundary of some length.
 
     Boundaries digitised separately rarely match, so two units are neighbours
@@ -122,9 +123,9 @@ def lattice_adjacency(rows: int, cols: int) -> sparse.csr_array:
     return adjacency_from_pairs(a, b, rows * cols)
 
 
-
-def unit_territories(units, communities, *, community: str = "community_id",
-                     spacing: float = 25.0) -> np.ndarray:
+def unit_territories(
+    units, communities, *, community: str = "community_id", spacing: float = 25.0
+) -> np.ndarray:
     """Each unit's share of its community.
 
     The unit itself plus the part of the community polygon nearer to it than to any other unit
@@ -177,8 +178,9 @@ def unit_territories(units, communities, *, community: str = "community_id",
         owner = owner[first]
         if len(xy) < 3:
             continue
-        cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(xy),
-                                                           extend_to=shapely.envelope(poly)))
+        cells = shapely.get_parts(
+            shapely.voronoi_polygons(shapely.multipoints(xy), extend_to=shapely.envelope(poly))
+        )
         cell_i, pt_i = shapely.STRtree(shapely.points(xy)).query(cells, predicate="contains")
         cell_owner = np.full(len(cells), -1)
         cell_owner[cell_i] = owner[pt_i]  # a cell holds exactly its own site
@@ -190,10 +192,16 @@ def unit_territories(units, communities, *, community: str = "community_id",
     return terr
 
 
-def planning_adjacency(units, communities, *, community: str = "community_id",
-                       tolerance: float = 5.0,
-                       min_shared: float | None = None, unit_tolerance: float = 1.0,
-                       spacing: float = 25.0) -> sparse.csr_array:
+def planning_adjacency(
+    units,
+    communities,
+    *,
+    community: str = "community_id",
+    tolerance: float = 5.0,
+    min_shared: float | None = None,
+    unit_tolerance: float = 1.0,
+    spacing: float = 25.0,
+) -> sparse.csr_array:
     """Adjacency for redrawing when units do not tile their communities (see the module text).
 
     Two units are neighbours when their territories (:func:`unit_territories`) share at

@@ -49,13 +49,13 @@ __all__ = [
 ]
 
 
-
 #: digitising tolerance (m): a part this close to a zone's boundary counts as wholly inside
 SNAP_TOLERANCE_M = 1.0
 
 
-def overlap_table(parts: GeoSeries, zones: GeoSeries, *,
-                  tolerance: float = SNAP_TOLERANCE_M) -> pd.DataFrame:
+def overlap_table(
+    parts: GeoSeries, zones: GeoSeries, *, tolerance: float = SNAP_TOLERANCE_M
+) -> pd.DataFrame:
     """Overlap area of every (part, zone) pair that shares area.
 
     Returns a frame with positional ``part`` and ``zone`` and ``area`` (m²),
@@ -68,8 +68,13 @@ def overlap_table(parts: GeoSeries, zones: GeoSeries, *,
     require_metric(parts, what="重叠面积 overlap area")
     a = np.asarray(parts.values)
     z = np.asarray(zones.values)
-    empty = pd.DataFrame({"part": np.array([], dtype=np.int64),
-                          "zone": np.array([], dtype=np.int64), "area": np.array([], dtype=float)})
+    empty = pd.DataFrame(
+        {
+            "part": np.array([], dtype=np.int64),
+            "zone": np.array([], dtype=np.int64),
+            "area": np.array([], dtype=float),
+        }
+    )
     if len(a) == 0 or len(z) == 0:
         return empty
     tree = shapely.STRtree(z)
@@ -87,16 +92,19 @@ def overlap_table(parts: GeoSeries, zones: GeoSeries, *,
     n_cov = int(covered.sum())
     part_pos = np.concatenate([part_pos[covered], part_pos[rest]])
     zone_pos = np.concatenate([zone_pos[covered], zone_pos[rest]])
-    area = np.concatenate([
-        shapely.area(a[part_pos[:n_cov]]),
-        shapely.area(shapely.intersection(a[part_pos[n_cov:]], z[zone_pos[n_cov:]])),
-    ])
+    area = np.concatenate(
+        [
+            shapely.area(a[part_pos[:n_cov]]),
+            shapely.area(shapely.intersection(a[part_pos[n_cov:]], z[zone_pos[n_cov:]])),
+        ]
+    )
     keep = area > 0
     return pd.DataFrame({"part": part_pos[keep], "zone": zone_pos[keep], "area": area[keep]})
 
 
-def largest_overlap(parts: GeoSeries, zones: GeoSeries, *,
-                    table: pd.DataFrame | None = None) -> pd.DataFrame:
+def largest_overlap(
+    parts: GeoSeries, zones: GeoSeries, *, table: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """For each part: the zone with the largest overlap and the shares.
 
     Returns
@@ -111,9 +119,16 @@ def largest_overlap(parts: GeoSeries, zones: GeoSeries, *,
         table = overlap_table(parts, zones)
     n = len(parts)
     total = shapely.area(np.asarray(parts.values))
-    out = pd.DataFrame({"zone": np.full(n, NO_ZONE), "share": np.zeros(n), "outside": np.ones(n),
-                        "second": np.full(n, NO_ZONE), "second_share": np.zeros(n)},
-                       index=parts.index)
+    out = pd.DataFrame(
+        {
+            "zone": np.full(n, NO_ZONE),
+            "share": np.zeros(n),
+            "outside": np.ones(n),
+            "second": np.full(n, NO_ZONE),
+            "second_share": np.zeros(n),
+        },
+        index=parts.index,
+    )
     if len(table) == 0:
         return out
     rank = id_rank(zones.index)
@@ -135,8 +150,9 @@ def largest_overlap(parts: GeoSeries, zones: GeoSeries, *,
     return out
 
 
-def apportion(counts: np.ndarray, table: pd.DataFrame,
-              part_area: np.ndarray | None = None) -> pd.DataFrame:
+def apportion(
+    counts: np.ndarray, table: pd.DataFrame, part_area: np.ndarray | None = None
+) -> pd.DataFrame:
     """Split integer ``counts`` of parts over zones in proportion to overlap area.
 
     Largest-remainder rounding conserves each part's integer count exactly. With
@@ -181,8 +197,9 @@ def apportion(counts: np.ndarray, table: pd.DataFrame,
 MIN_GRID_SHARE = 0.01
 
 
-def assign_grids(grids: GeoDataFrame, communities: GeoDataFrame, *,
-                 min_share: float = MIN_GRID_SHARE) -> pd.DataFrame:
+def assign_grids(
+    grids: GeoDataFrame, communities: GeoDataFrame, *, min_share: float = MIN_GRID_SHARE
+) -> pd.DataFrame:
     """Each grid's community by largest overlap, with the shares for QA.
 
     Returns a frame indexed like ``grids``: ``community_geom`` (id, or NA when
@@ -204,15 +221,19 @@ def assign_grids(grids: GeoDataFrame, communities: GeoDataFrame, *,
 
     def label(pos: np.ndarray) -> pd.api.extensions.ExtensionArray:
         return pd.array([ids[p] if p >= 0 else pd.NA for p in pos], dtype="string")
+
     zone = lo["zone"].to_numpy()
     zone = np.where(lo["share"].to_numpy() >= min_share, zone, NO_ZONE)
-    return pd.DataFrame({
-        "community_geom": label(zone),
-        "share": lo["share"].to_numpy(),
-        "outside": lo["outside"].to_numpy(),
-        "second_community": label(lo["second"].to_numpy()),
-        "second_share": lo["second_share"].to_numpy(),
-    }, index=grids.index)
+    return pd.DataFrame(
+        {
+            "community_geom": label(zone),
+            "share": lo["share"].to_numpy(),
+            "outside": lo["outside"].to_numpy(),
+            "second_community": label(lo["second"].to_numpy()),
+            "second_share": lo["second_share"].to_numpy(),
+        },
+        index=grids.index,
+    )
 
 
 def assign_households(
@@ -255,16 +276,19 @@ def assign_households(
     comm_ids = communities.index.astype(str)
     cpos = _community_positions(geoms, rec, gpos, grids, communities, grid_community)
     grid_ids = grids.index.astype(str) if grids is not None else pd.Index([], dtype=str)
-    return pd.DataFrame({
-        "record": households.index.to_numpy()[rec],
-        "grid_id": pd.Categorical.from_codes(gpos, categories=grid_ids),
-        "community_id": pd.Categorical.from_codes(cpos, categories=comm_ids),
-        "households": cnt,
-    })
+    return pd.DataFrame(
+        {
+            "record": households.index.to_numpy()[rec],
+            "grid_id": pd.Categorical.from_codes(gpos, categories=grid_ids),
+            "community_id": pd.Categorical.from_codes(cpos, categories=comm_ids),
+            "households": cnt,
+        }
+    )
 
 
-def _grid_shares(geoms: GeoSeries, counts: np.ndarray, grids: GeoDataFrame | None, method: str
-                 ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+def _grid_shares(
+    geoms: GeoSeries, counts: np.ndarray, grids: GeoDataFrame | None, method: str
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Records, grid positions (-1: none) and households of each (record, grid) share."""
     is_point = shapely.get_type_id(np.asarray(geoms.values)) == 0
     n = len(geoms)
@@ -302,9 +326,14 @@ def _grid_shares(geoms: GeoSeries, counts: np.ndarray, grids: GeoDataFrame | Non
     return records, grid_pos, counts_out
 
 
-def _community_positions(geoms: GeoSeries, rec: np.ndarray, gpos: np.ndarray,
-                         grids: GeoDataFrame | None, communities: GeoDataFrame,
-                         grid_community: pd.Series | None) -> np.ndarray:
+def _community_positions(
+    geoms: GeoSeries,
+    rec: np.ndarray,
+    gpos: np.ndarray,
+    grids: GeoDataFrame | None,
+    communities: GeoDataFrame,
+    grid_community: pd.Series | None,
+) -> np.ndarray:
     """The community (position, -1: none) of each share: its grid's, else where the record is."""
     comm_ids = communities.index.astype(str)
     cpos = np.full(len(rec), NO_ZONE, dtype=np.int64)
@@ -323,8 +352,9 @@ def _community_positions(geoms: GeoSeries, rec: np.ndarray, gpos: np.ndarray,
     return cpos
 
 
-def assign_facilities(facilities: GeoDataFrame, grids: GeoDataFrame | None,
-                      communities: GeoDataFrame) -> pd.DataFrame:
+def assign_facilities(
+    facilities: GeoDataFrame, grids: GeoDataFrame | None, communities: GeoDataFrame
+) -> pd.DataFrame:
     """Grid and community of each facility (points, or polygons by representative point)."""
     geoms = facilities.geometry
     types = shapely.get_type_id(np.asarray(geoms.values))

@@ -37,8 +37,23 @@ from gridmap.study import Study
 
 __all__ = ["check", "CheckResult"]
 
-COMMUNITY_COLUMNS = ["community_id", "name", "households", "grids", "coordinators", "coordinators_required", "status"]
-GRID_COLUMNS = ["grid_id", "community_id", "households", "coordinators", "coordinators_required", "status"]
+COMMUNITY_COLUMNS = [
+    "community_id",
+    "name",
+    "households",
+    "grids",
+    "coordinators",
+    "coordinators_required",
+    "status",
+]
+GRID_COLUMNS = [
+    "grid_id",
+    "community_id",
+    "households",
+    "coordinators",
+    "coordinators_required",
+    "status",
+]
 
 
 @dataclass
@@ -107,7 +122,10 @@ class CheckResult:
             rid: {s: int(n) for s, n in g["status"].value_counts().items()}
             for rid, g in rules.groupby("rule_id", sort=False)
         }
-        qa = {rid: int(len(g)) for rid, g in f[f["rule_id"].str.startswith("qa.")].groupby("rule_id", sort=False)}
+        qa = {
+            rid: int(len(g))
+            for rid, g in f[f["rule_id"].str.startswith("qa.")].groupby("rule_id", sort=False)
+        }
         total = _households_total(self)
         assigned = float(self.communities["households"].fillna(0).sum())
         comm_status = self.communities["status"].value_counts().to_dict()
@@ -119,13 +137,19 @@ class CheckResult:
             "communities_status": {k: int(v) for k, v in comm_status.items()},
             "communities_size": _size_summary(self),
             "grids": int(len(self.grids)) if self.grids is not None else 0,
-            "grids_status": ({k: int(v) for k, v in self.grids["status"].value_counts().items()} if self.grids is not None else {}),
+            "grids_status": (
+                {k: int(v) for k, v in self.grids["status"].value_counts().items()}
+                if self.grids is not None
+                else {}
+            ),
             "households_total": int(total),
             "households_assigned": int(assigned),
             "households_unassigned": int(round(total - assigned)),
             "rules": per_rule,
             "qa": qa,
-            "problems": {s: sum(p.severity == s for p in self.problems) for s in ("error", "warning", "info")},
+            "problems": {
+                s: sum(p.severity == s for p in self.problems) for s in ("error", "warning", "info")
+            },
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
         }
         if self.coverage_result is not None:
@@ -145,25 +169,34 @@ class CheckResult:
         """Write communities, grids, facilities and findings to a GeoPackage (atomically)."""
         path = Path(path)
         with atomic_path(path, suffix=".gpkg") as tmp:
-            _gpkg_layer(self.communities, "community_id").to_file(tmp, layer="communities", driver="GPKG")
+            _gpkg_layer(self.communities, "community_id").to_file(
+                tmp, layer="communities", driver="GPKG"
+            )
             if self.grids is not None:
                 _gpkg_layer(self.grids, "grid_id").to_file(tmp, layer="grids", driver="GPKG")
             if self.facilities is not None:
-                _gpkg_layer(self.facilities, "facility_id").to_file(tmp, layer="facilities", driver="GPKG")
+                _gpkg_layer(self.facilities, "facility_id").to_file(
+                    tmp, layer="facilities", driver="GPKG"
+                )
             findings = self.findings.copy()
             findings["value"] = pd.to_numeric(findings["value"], errors="coerce")
             GeoDataFrame(findings).to_file(tmp, layer="findings", driver="GPKG")
             cov = self.coverage_result
             if cov is not None:
-                _gpkg_safe(cov.points(self.study.crs)).to_file(tmp, layer="coverage_households", driver="GPKG")
+                _gpkg_safe(cov.points(self.study.crs)).to_file(
+                    tmp, layer="coverage_households", driver="GPKG"
+                )
                 if cov.gaps is not None and len(cov.gaps):
                     _gpkg_safe(cov.gaps).to_file(tmp, layer="coverage_gaps", driver="GPKG")
                 if cov.service_areas is not None and len(cov.service_areas):
                     _gpkg_safe(cov.service_areas).to_file(tmp, layer="service_areas", driver="GPKG")
                 if cov.network is not None and len(cov.network.gaps):  # dead ends short of a street
                     g = cov.network.gaps
-                    GeoDataFrame({"gap_m": g["gap_m"].round(3)}, geometry=shapely.points(g[["x", "y"]].to_numpy()),
-                                 crs=self.study.crs).to_file(tmp, layer="network_gaps", driver="GPKG")
+                    GeoDataFrame(
+                        {"gap_m": g["gap_m"].round(3)},
+                        geometry=shapely.points(g[["x", "y"]].to_numpy()),
+                        crs=self.study.crs,
+                    ).to_file(tmp, layer="network_gaps", driver="GPKG")
         return path
 
     def to_dir(self, out: str | os.PathLike) -> dict[str, Path]:
@@ -174,16 +207,33 @@ class CheckResult:
         Chinese text correctly.
         """
         with staged_dir(out) as (stage, written):
-            files = {"communities.csv": self.communities_table(), "findings.csv": self.findings[FINDING_COLUMNS]}
+            files = {
+                "communities.csv": self.communities_table(),
+                "findings.csv": self.findings[FINDING_COLUMNS],
+            }
             if self.grids is not None:
                 files["grids.csv"] = self.grids_table()
             if self.coverage is not None:
                 files["coverage.csv"] = _coverage_csv(self.coverage)
-            files["problems.csv"] = pd.DataFrame([p.to_dict() for p in self.problems],
-                                                 columns=["severity", "code", "message", "fix", "file", "layer", "column", "row", "extra"]).drop(columns="extra")
+            files["problems.csv"] = pd.DataFrame(
+                [p.to_dict() for p in self.problems],
+                columns=[
+                    "severity",
+                    "code",
+                    "message",
+                    "fix",
+                    "file",
+                    "layer",
+                    "column",
+                    "row",
+                    "extra",
+                ],
+            ).drop(columns="extra")
             for name, frame in files.items():
                 frame.to_csv(stage / name, index=False, encoding="utf-8-sig")
-            (stage / "summary.json").write_text(json.dumps(self.summary(), ensure_ascii=False, indent=2), encoding="utf-8")
+            (stage / "summary.json").write_text(
+                json.dumps(self.summary(), ensure_ascii=False, indent=2), encoding="utf-8"
+            )
             self.to_gpkg(stage / "result.gpkg")
         return written
 
@@ -193,7 +243,11 @@ def _size_summary(result: CheckResult) -> dict:
     band = result.profile.size_band()
     if band is None:
         return {"band": None}
-    return {"band": [band.min, band.max], "exempt_min_if": band.exempt_min_if, **size_counts(result)}
+    return {
+        "band": [band.min, band.max],
+        "exempt_min_if": band.exempt_min_if,
+        **size_counts(result),
+    }
 
 
 def _households_total(result: CheckResult) -> float:
@@ -203,7 +257,10 @@ def _households_total(result: CheckResult) -> float:
         return float(result.households["households"].sum())
     grids = result.grids
     if grids is not None and "households" in grids.columns and grids["households"].notna().any():
-        return max(float(grids["households"].fillna(0).sum()), float(result.communities["households"].fillna(0).sum()))
+        return max(
+            float(grids["households"].fillna(0).sum()),
+            float(result.communities["households"].fillna(0).sum()),
+        )
     return float(result.communities["households"].fillna(0).sum())
 
 
@@ -211,7 +268,8 @@ def _facility_labels(df: pd.DataFrame) -> pd.DataFrame:
     """The ``facility_types`` tuples of keys as Chinese names joined by 、 (for CSV and GeoPackage)."""
     if "facility_types" in df.columns:
         df["facility_types"] = df["facility_types"].map(
-            lambda v: "、".join(type_label(t) for t in v) if isinstance(v, tuple) else v)
+            lambda v: "、".join(type_label(t) for t in v) if isinstance(v, tuple) else v
+        )
     return df
 
 
@@ -259,8 +317,13 @@ def _coverage_csv(table: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def check(study: Study, profile: str | Profile | None = None, *, lang: str = "zh",
-          coverage: dict | None = None) -> CheckResult:
+def check(
+    study: Study,
+    profile: str | Profile | None = None,
+    *,
+    lang: str = "zh",
+    coverage: dict | None = None,
+) -> CheckResult:
     """Run the compliance check on a study.
 
     Parameters
@@ -295,16 +358,28 @@ def check(study: Study, profile: str | Profile | None = None, *, lang: str = "zh
     hh = None
     if study.households is not None:
         grid_comm = grid_assign["community_geom"] if grid_assign is not None else None
-        hh = assign_households(study.households, grids, communities, grid_comm, method=study.households_method)
+        hh = assign_households(
+            study.households, grids, communities, grid_comm, method=study.households_method
+        )
     timings["assign_households"] = time.perf_counter() - t0 - timings["assign_grids"]
-    fac_assign = assign_facilities(study.facilities, grids, communities) if study.facilities is not None else None
+    fac_assign = (
+        assign_facilities(study.facilities, grids, communities)
+        if study.facilities is not None
+        else None
+    )
     timings["assign"] = time.perf_counter() - t0
 
     # ------------------------------------------------------------ metrics
     t1 = time.perf_counter()
     grid_table = grid_metrics(grids, hh, grid_assign) if grid_assign is not None else None
-    floor_types = {r.id: list(r.params.get("facility_types", [])) for r in profile.rules if r.kind == "floor_area"}
-    comm_table = community_metrics(communities, grid_table, hh, study.facilities, fac_assign, floor_area_types=floor_types)
+    floor_types = {
+        r.id: list(r.params.get("facility_types", []))
+        for r in profile.rules
+        if r.kind == "floor_area"
+    }
+    comm_table = community_metrics(
+        communities, grid_table, hh, study.facilities, fac_assign, floor_area_types=floor_types
+    )
     add_required_coordinators(grid_table, comm_table, profile)
     timings["metrics"] = time.perf_counter() - t1
 
@@ -313,10 +388,23 @@ def check(study: Study, profile: str | Profile | None = None, *, lang: str = "zh
     options = dict(coverage or {})
     specs = specs_from_profile(profile) + list(options.pop("specs", []))
     cov = None
-    has_households = hh is not None or (grid_table is not None and grid_table["households"].notna().any())
-    if specs and has_households and study.facilities is not None and "facility_type" in study.facilities.columns:
-        cov = measure_coverage(study, specs, assignment=hh, facility_assignment=fac_assign, grid_table=grid_table,
-                               **options)
+    has_households = hh is not None or (
+        grid_table is not None and grid_table["households"].notna().any()
+    )
+    if (
+        specs
+        and has_households
+        and study.facilities is not None
+        and "facility_type" in study.facilities.columns
+    ):
+        cov = measure_coverage(
+            study,
+            specs,
+            assignment=hh,
+            facility_assignment=fac_assign,
+            grid_table=grid_table,
+            **options,
+        )
         for table, agg in ((comm_table, cov.communities), (grid_table, cov.grids)):
             if table is None:
                 continue
@@ -341,7 +429,9 @@ def check(study: Study, profile: str | Profile | None = None, *, lang: str = "zh
     if grid_table is not None:
         qa.append(grid_qa(grids, grid_table, communities))
     qa.append(assignment_qa(hh, grids is not None, fac_assign, study.facilities))
-    findings = pd.concat([rule_findings, *[q for q in qa if len(q)]], ignore_index=True)[FINDING_COLUMNS]
+    findings = pd.concat([rule_findings, *[q for q in qa if len(q)]], ignore_index=True)[
+        FINDING_COLUMNS
+    ]
     timings["rules"] = time.perf_counter() - t2
     timings["check_total"] = time.perf_counter() - t0
 
@@ -356,6 +446,15 @@ def check(study: Study, profile: str | Profile | None = None, *, lang: str = "zh
         fac = study.facilities.copy()
         fac["community_id"] = fac_assign["community_id"]
         fac["grid_id"] = fac_assign["grid_id"]
-    return CheckResult(study=study, profile=profile, communities=comm_gdf, grids=grid_gdf, findings=findings,
-                       households=hh, facilities=fac, problems=list(study.problems) + (cov.problems if cov else []),
-                       timings=timings, coverage_result=cov)
+    return CheckResult(
+        study=study,
+        profile=profile,
+        communities=comm_gdf,
+        grids=grid_gdf,
+        findings=findings,
+        households=hh,
+        facilities=fac,
+        problems=list(study.problems) + (cov.problems if cov else []),
+        timings=timings,
+        coverage_result=cov,
+    )

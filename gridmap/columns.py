@@ -41,16 +41,41 @@ __all__ = [
 #: canonical column -> aliases, per layer kind. The canonical name itself always matches.
 ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     "communities": {
-        "community_id": ("社区编码", "社区代码", "社区编号", "社区代号", "社区id", "社区标识码", "sqbm",
-                         "code", "community_code", "编码", "代码"),
+        "community_id": (
+            "社区编码",
+            "社区代码",
+            "社区编号",
+            "社区代号",
+            "社区id",
+            "社区标识码",
+            "sqbm",
+            "code",
+            "community_code",
+            "编码",
+            "代码",
+        ),
         "name": ("社区名称", "社区名", "社区", "名称", "居委会名称", "community", "community_name"),
         "street": ("街道", "所属街道", "街道名称", "街道办", "乡镇街道", "所属片区", "street"),
         "sparse": ("居民分散", "居民比较分散", "是否分散", "分散", "sparse"),
         "old_estate": ("老旧小区", "是否老旧小区", "old_estate"),
         "households": ("户数", "住户数", "总户数", "常住户数", "户数合计", "居民户数", "hh"),
         "population": ("常住人口", "人口", "人口数", "居民人数", "pop"),
-        "staff": ("专职工作人员", "专职工作人员数", "社区工作者", "社区工作者人数", "工作人员数", "专职人员", "staff_count"),
-        "floor_area_m2": ("服务用房面积", "社区服务用房面积", "办公服务用房面积", "用房面积", "floor_area"),
+        "staff": (
+            "专职工作人员",
+            "专职工作人员数",
+            "社区工作者",
+            "社区工作者人数",
+            "工作人员数",
+            "专职人员",
+            "staff_count",
+        ),
+        "floor_area_m2": (
+            "服务用房面积",
+            "社区服务用房面积",
+            "办公服务用房面积",
+            "用房面积",
+            "floor_area",
+        ),
         "outdoor_area_m2": ("室外活动场所面积", "室外活动场地面积", "室外活动面积"),
         "activity_floor_area_m2": ("居民活动用房面积", "活动用房面积"),
         "social_workers": ("社会工作专业人员", "社工人数", "持证社工", "社会工作者"),
@@ -70,21 +95,67 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "party_volunteer_rate": ("党员参加志愿服务", "党员志愿服务率"),
     },
     "grids": {
-        "grid_id": ("网格编码", "网格代码", "网格编号", "网格id", "网格标识码", "wgbm", "grid_code", "编码", "代码"),
+        "grid_id": (
+            "网格编码",
+            "网格代码",
+            "网格编号",
+            "网格id",
+            "网格标识码",
+            "wgbm",
+            "grid_code",
+            "编码",
+            "代码",
+        ),
         "name": ("网格名称", "网格名", "名称", "grid_name"),
-        "community_id": ("所属社区", "所属社区编码", "所属社区名称", "社区编码", "社区名称", "社区", "community"),
-        "coordinators": ("协理员", "协理员人数", "网格员", "网格员人数", "网格员数", "专职网格员", "网格综合协理员", "coordinator"),
+        "community_id": (
+            "所属社区",
+            "所属社区编码",
+            "所属社区名称",
+            "社区编码",
+            "社区名称",
+            "社区",
+            "community",
+        ),
+        "coordinators": (
+            "协理员",
+            "协理员人数",
+            "网格员",
+            "网格员人数",
+            "网格员数",
+            "专职网格员",
+            "网格综合协理员",
+            "coordinator",
+        ),
         "households": ("户数", "住户数", "总户数", "网格户数", "常住户数", "居民户数", "hh"),
         "population": ("常住人口", "人口", "人口数"),
     },
     "households": {
-        "households": ("户数", "住户数", "总户数", "户数合计", "居民户数", "常住户数", "hh", "count"),
+        "households": (
+            "户数",
+            "住户数",
+            "总户数",
+            "户数合计",
+            "居民户数",
+            "常住户数",
+            "hh",
+            "count",
+        ),
         "population": ("人口", "常住人口", "人数", "人口数", "pop"),
         "building_id": ("楼栋编码", "楼栋", "楼栋号", "楼栋编号", "建筑编码", "建筑id", "bldg_id"),
         "name": ("小区名称", "名称", "小区", "楼栋名称"),
     },
     "facilities": {
-        "facility_type": ("类型", "设施类型", "设施类别", "类别", "分类", "种类", "type", "category", "kind"),
+        "facility_type": (
+            "类型",
+            "设施类型",
+            "设施类别",
+            "类别",
+            "分类",
+            "种类",
+            "type",
+            "category",
+            "kind",
+        ),
         "name": ("名称", "设施名称", "poi名称", "title"),
         "floor_area_m2": ("建筑面积", "面积", "用房面积", "使用面积", "floor_area", "area_m2"),
     },
@@ -117,15 +188,39 @@ PLAUSIBLE_MAX: dict[str, dict[str, int]] = {
 IMPLAUSIBLE = "超出合理上限"
 
 COUNT_COLUMNS = frozenset(
-    {"households", "population", "staff", "coordinators", "volunteers", "social_orgs", "books",
-     "periodicals", "resident_meetings", "social_workers"}
+    {
+        "households",
+        "population",
+        "staff",
+        "coordinators",
+        "volunteers",
+        "social_orgs",
+        "books",
+        "periodicals",
+        "resident_meetings",
+        "social_workers",
+    }
 )
 RATE_COLUMNS = frozenset(
-    {"health_record_rate", "security_rate", "satisfaction_rate", "safety_satisfaction_rate",
-     "mediation_rate", "mediation_success_rate", "party_volunteer_rate"}
+    {
+        "health_record_rate",
+        "security_rate",
+        "satisfaction_rate",
+        "safety_satisfaction_rate",
+        "mediation_rate",
+        "mediation_success_rate",
+        "party_volunteer_rate",
+    }
 )
-NUMBER_COLUMNS = frozenset({"floor_area_m2", "outdoor_area_m2", "activity_floor_area_m2",
-                            "funding_10k_yuan", "party_funding_10k_yuan"})
+NUMBER_COLUMNS = frozenset(
+    {
+        "floor_area_m2",
+        "outdoor_area_m2",
+        "activity_floor_area_m2",
+        "funding_10k_yuan",
+        "party_funding_10k_yuan",
+    }
+)
 FLAG_COLUMNS = frozenset({"sparse", "old_estate"})
 
 _STRIP = re.compile(r"[\s_\-—·•/\\()（）\[\]【】{}:：]+")
@@ -220,8 +315,11 @@ def find_columns(
     for col in columns:
         keyed.setdefault(_key(col), col)
     # DBF field names hold 10 bytes: UTF-8 Chinese names arrive cut ("网格编码" -> "网格编")
-    cut = {_key(c): c for c in columns
-           if 7 <= len(str(c).encode("utf-8")) <= 10 and not str(c).isascii()}
+    cut = {
+        _key(c): c
+        for c in columns
+        if 7 <= len(str(c).encode("utf-8")) <= 10 and not str(c).isascii()
+    }
     for canonical, names in aliases.items():
         if canonical in found or canonical in missing:
             continue
@@ -229,8 +327,10 @@ def find_columns(
             match = keyed.get(_key(candidate))
             if match is None:
                 full = _key(candidate)
-                match = next((c for k, c in cut.items()
-                              if len(k) >= 3 and full.startswith(k) and full != k), None)
+                match = next(
+                    (c for k, c in cut.items() if len(k) >= 3 and full.startswith(k) and full != k),
+                    None,
+                )
             if match is not None and match not in used:
                 found[canonical] = match
                 used.add(match)
@@ -383,10 +483,14 @@ def problems_from_bad(
     """Turn the ``bad`` list of a cleaner into warnings naming file, layer, column and row."""
     return [
         Problem(
-            "warning", code,
+            "warning",
+            code,
             f"{what}的值 {'（空）' if reason == '空值' else repr(raw)} 无法使用（{reason}），按缺失处理",
-            fix=fix, file=str(source.get("file", "")), layer=str(source.get("layer") or ""),
-            column=column, row=row_of(label),
+            fix=fix,
+            file=str(source.get("file", "")),
+            layer=str(source.get("layer") or ""),
+            column=column,
+            row=row_of(label),
         )
         for label, raw, reason in bad
     ]

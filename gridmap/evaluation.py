@@ -48,9 +48,17 @@ from gridmap.rules import (
 if TYPE_CHECKING:
     from gridmap.check import CheckResult
 
-__all__ = ["Evaluation", "evaluate_units", "size_status", "overall_status",
-           "add_required_coordinators", "rule_summary", "size_counts", "SIZE_STATUSES",
-           "RULE_STATUSES"]
+__all__ = [
+    "Evaluation",
+    "evaluate_units",
+    "size_status",
+    "overall_status",
+    "add_required_coordinators",
+    "rule_summary",
+    "size_counts",
+    "SIZE_STATUSES",
+    "RULE_STATUSES",
+]
 
 SIZE_STATUSES = ("pass", "too_small", "too_large", NOT_ASSESSED)
 RULE_STATUSES = (PASS, FAIL, NOT_ASSESSED)
@@ -110,8 +118,11 @@ def size_status(units: pd.DataFrame, band: SizeBand | None) -> pd.Series:
     else:
         h = pd.Series(np.nan, index=units.index)
     exempt = exempt_flags(units, band.exempt_min_if)
-    return pd.Series(band.classify(h.to_numpy(dtype="float64"), exempt.to_numpy()),
-                     index=units.index, dtype=object)
+    return pd.Series(
+        band.classify(h.to_numpy(dtype="float64"), exempt.to_numpy()),
+        index=units.index,
+        dtype=object,
+    )
 
 
 def overall_status(index: pd.Index, findings: pd.DataFrame) -> pd.Series:
@@ -128,8 +139,9 @@ def overall_status(index: pd.Index, findings: pd.DataFrame) -> pd.Series:
     return pd.Series(status.to_numpy(), index=index, dtype=object)
 
 
-def add_required_coordinators(grid_table: pd.DataFrame | None, comm_table: pd.DataFrame,
-                              profile: Profile) -> None:
+def add_required_coordinators(
+    grid_table: pd.DataFrame | None, comm_table: pd.DataFrame, profile: Profile
+) -> None:
     """Fill ``coordinators_required`` per grid and per community, in place.
 
     Per grid: the profile's coordinator rule on its households; per community: the sum over
@@ -141,14 +153,16 @@ def add_required_coordinators(grid_table: pd.DataFrame | None, comm_table: pd.Da
         return
     households = pd.to_numeric(grid_table["households"], errors="coerce").astype("float64")
     grid_table["coordinators_required"] = (
-        required_coordinators(households, rule) if rule is not None else np.nan)
+        required_coordinators(households, rule) if rule is not None else np.nan
+    )
     req = grid_table.groupby("community_id")["coordinators_required"].sum(min_count=1)
     req.index = req.index.astype(str)
     comm_table["coordinators_required"] = req.reindex(comm_table.index.astype(str)).to_numpy()
 
 
-def evaluate_units(units: pd.DataFrame, profile: Profile | str, *, level: str = "community",
-                   lang: str = "zh") -> Evaluation:
+def evaluate_units(
+    units: pd.DataFrame, profile: Profile | str, *, level: str = "community", lang: str = "zh"
+) -> Evaluation:
     """Evaluate the profile's rules of ``level`` on ``units`` (one row per unit, index = unit id).
 
     The one evaluation behind the check, plans, reports and the dashboard.
@@ -159,8 +173,13 @@ def evaluate_units(units: pd.DataFrame, profile: Profile | str, *, level: str = 
     else:
         findings = pd.DataFrame(columns=FINDING_COLUMNS)
     band = profile.size_band() if level == "community" else None
-    return Evaluation(findings=findings, status=overall_status(units.index, findings),
-                      size=size_status(units, band), band=band, profile=profile)
+    return Evaluation(
+        findings=findings,
+        status=overall_status(units.index, findings),
+        size=size_status(units, band),
+        band=band,
+        profile=profile,
+    )
 
 
 def rule_summary(findings: pd.DataFrame, rule_id: str) -> dict[str, Any]:
@@ -181,8 +200,14 @@ def rule_summary(findings: pd.DataFrame, rule_id: str) -> dict[str, Any]:
     n_pass, n_fail, n_na = (int(vc.get(s, 0)) for s in RULE_STATUSES)
     assessed = n_pass + n_fail > 0
     gap = pd.to_numeric(g.loc[g["status"] == FAIL, "gap"], errors="coerce").fillna(0).sum()
-    return {"units": int(len(g)), "pass": n_pass, "fail": n_fail if assessed else None,
-            "not_assessed": n_na, "gap": float(gap) if assessed else None, "assessed": assessed}
+    return {
+        "units": int(len(g)),
+        "pass": n_pass,
+        "fail": n_fail if assessed else None,
+        "not_assessed": n_na,
+        "gap": float(gap) if assessed else None,
+        "assessed": assessed,
+    }
 
 
 def size_counts(result: CheckResult) -> dict[str, int]:

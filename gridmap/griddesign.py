@@ -58,9 +58,15 @@ class GridDesign:
     problems: list[str] = field(default_factory=list)
 
 
-def design_grids(units: GeoDataFrame, *, max_households: int = DEFAULT_MAX_HOUSEHOLDS,
-                 households: str = "households", prefix: str = "",
-                 graph: sparse.csr_array | None = None, tolerance: float = 1.0) -> GridDesign:
+def design_grids(
+    units: GeoDataFrame,
+    *,
+    max_households: int = DEFAULT_MAX_HOUSEHOLDS,
+    households: str = "households",
+    prefix: str = "",
+    graph: sparse.csr_array | None = None,
+    tolerance: float = 1.0,
+) -> GridDesign:
     """Partition buildings/blocks into contiguous grids of at most ``max_households`` 户.
 
     Parameters
@@ -85,13 +91,16 @@ def design_grids(units: GeoDataFrame, *, max_households: int = DEFAULT_MAX_HOUSE
     coords = np.column_stack([shapely.get_x(pts), shapely.get_y(pts)])
     if graph is None:
         graph = _connect_pieces(unit_adjacency(units, tolerance=tolerance), coords)
-    problems = [f"单元 {units.index[i]} 单独就有 {int(h[i]):,} 户 > {max_households:,} 户，"
-                "无法划入一个网格：请拆分该楼栋/小区"
-                for i in np.flatnonzero(h > max_households)]
+    problems = [
+        f"单元 {units.index[i]} 单独就有 {int(h[i]):,} 户 > {max_households:,} 户，"
+        "无法划入一个网格：请拆分该楼栋/小区"
+        for i in np.flatnonzero(h > max_households)
+    ]
     parts: list[np.ndarray] = []
     _, comp = connected_components(graph, directed=False)
     stack: list[tuple[np.ndarray, int | None]] = [
-        (np.flatnonzero(comp == c), None) for c in np.unique(comp)]
+        (np.flatnonzero(comp == c), None) for c in np.unique(comp)
+    ]
     while stack:
         members, k = stack.pop()
         w = h[members].sum()
@@ -108,15 +117,20 @@ def design_grids(units: GeoDataFrame, *, max_households: int = DEFAULT_MAX_HOUSE
         for piece in pieces:
             stack.append((piece, 2 if h[piece].sum() > max_households else None))
     # order grids by position (north-west first) for stable, readable numbering
-    order = sorted(range(len(parts)),
-                   key=lambda p: (-coords[parts[p]][:, 1].mean(), coords[parts[p]][:, 0].mean()))
+    order = sorted(
+        range(len(parts)),
+        key=lambda p: (-coords[parts[p]][:, 1].mean(), coords[parts[p]][:, 0].mean()),
+    )
     labels = np.empty(n, dtype=object)
     width = max(3, len(str(len(parts))))
     for rank, p in enumerate(order, start=1):
         labels[parts[p]] = f"{prefix}{rank:0{width}d}"
     lab_s = pd.Series(labels, index=units.index, name="grid_id")
-    g = GeoDataFrame({"grid_id": labels, "households": h, "units": 1},
-                     geometry=units.geometry.to_numpy(), crs=units.crs)
+    g = GeoDataFrame(
+        {"grid_id": labels, "households": h, "units": 1},
+        geometry=units.geometry.to_numpy(),
+        crs=units.crs,
+    )
     grids = g.dissolve(by="grid_id", aggfunc={"households": "sum", "units": "sum"})
     grids["households"] = grids["households"].round().astype("int64")
     area, perim = shapely.area(grids.geometry.values), shapely.length(grids.geometry.values)

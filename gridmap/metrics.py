@@ -14,8 +14,9 @@ from gridmap.crs import area_m2
 __all__ = ["grid_metrics", "community_metrics"]
 
 
-def grid_metrics(grids: GeoDataFrame, households: pd.DataFrame | None,
-                 grid_assignment: pd.DataFrame) -> pd.DataFrame:
+def grid_metrics(
+    grids: GeoDataFrame, households: pd.DataFrame | None, grid_assignment: pd.DataFrame
+) -> pd.DataFrame:
     """Households, coordinators, community and area of each grid.
 
     ``households`` is the record-level assignment (:func:`gridmap.assign.assign_households`),
@@ -24,8 +25,7 @@ def grid_metrics(grids: GeoDataFrame, households: pd.DataFrame | None,
     out = pd.DataFrame(index=grids.index)
     out["name"] = grids["name"] if "name" in grids.columns else grids.index.astype(str)
     out["community_id"] = grid_assignment["community_geom"]
-    out["community_attr"] = (grids["community_id"] if "community_id" in grids.columns
-                             else pd.NA)
+    out["community_attr"] = grids["community_id"] if "community_id" in grids.columns else pd.NA
     if households is not None:
         per = households.groupby("grid_id", observed=True)["households"].sum()
         per.index = per.index.astype(str)
@@ -99,8 +99,12 @@ def community_metrics(
             out[col] = communities[col].to_numpy()
     out["area_km2"] = (area_m2(communities) / 1e6).to_numpy()
     if facilities is not None and facility_assignment is not None:
-        fac = pd.DataFrame({"community_id": facility_assignment["community_id"],
-                            "type": facilities["facility_type"]})
+        fac = pd.DataFrame(
+            {
+                "community_id": facility_assignment["community_id"],
+                "type": facilities["facility_type"],
+            }
+        )
         if "floor_area_m2" in facilities.columns:
             fac["area"] = facilities["floor_area_m2"].astype("float64")
         else:

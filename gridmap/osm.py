@@ -38,10 +38,23 @@ __all__ = ["walking_lines", "parse_other_tags", "LEVEL", "NOT_WALKABLE"]
 LEVEL = "osm_level"
 
 #: ``highway`` values that are not part of the walking network
-NOT_WALKABLE = frozenset({
-    "motorway", "motorway_link", "motorroad", "cycleway", "bus_guideway", "raceway", "platform",
-    "abandoned", "construction", "planned", "proposed", "razed", "no",
-})
+NOT_WALKABLE = frozenset(
+    {
+        "motorway",
+        "motorway_link",
+        "motorroad",
+        "cycleway",
+        "bus_guideway",
+        "raceway",
+        "platform",
+        "abandoned",
+        "construction",
+        "planned",
+        "proposed",
+        "razed",
+        "no",
+    }
+)
 _NO = {"foot": {"no"}, "access": {"private", "no"}, "service": {"private"}, "area": {"yes"}}
 _FOOT_OK = {"yes", "designated", "permissive"}  # foot=… overrides a general access=…
 _PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"=>"((?:[^"\\]|\\.)*)"')
@@ -79,15 +92,26 @@ def walking_lines(lines: GeoDataFrame) -> tuple[GeoDataFrame, list[Problem]]:
         one, bridges are 1 and tunnels −1), and an info listing what was left out.
     """
     if "highway" not in lines.columns:
-        return lines, [Problem("error", "osm.no_highway",
-                               "OSM 线图层没有 highway 字段，无法识别道路",
-                               fix="use the 'lines' layer of an OSM extract (file.osm.pbf:lines)")]
-    tags = ([parse_other_tags(t) for t in lines["other_tags"]] if "other_tags" in lines.columns
-            else [{}] * len(lines))
+        return lines, [
+            Problem(
+                "error",
+                "osm.no_highway",
+                "OSM 线图层没有 highway 字段，无法识别道路",
+                fix="use the 'lines' layer of an OSM extract (file.osm.pbf:lines)",
+            )
+        ]
+    tags = (
+        [parse_other_tags(t) for t in lines["other_tags"]]
+        if "other_tags" in lines.columns
+        else [{}] * len(lines)
+    )
 
     def tag(key: str) -> pd.Series:  # the column of that name, else the key in other_tags
-        own = (lines[key].astype(object) if key in lines.columns
-               else pd.Series([None] * len(lines), index=lines.index))
+        own = (
+            lines[key].astype(object)
+            if key in lines.columns
+            else pd.Series([None] * len(lines), index=lines.index)
+        )
         other = pd.Series([t.get(key) for t in tags], index=lines.index, dtype=object)
         return own.where(own.notna(), other)
 
@@ -115,8 +139,13 @@ def walking_lines(lines: GeoDataFrame) -> tuple[GeoDataFrame, list[Problem]]:
     dropped = reason[~keep].value_counts()
     if len(dropped):
         listed = "，".join(f"{k} {v}" for k, v in dropped.items())
-        problems.append(Problem("info", "osm.not_walkable",
-                                f"OSM 路网：保留 {int(keep.sum())} 条可步行道路，"
-                                f"去掉 {int((~keep).sum())} 条（{listed}）",
-                                fix="无需处理 (pedestrians cannot use them)"))
+        problems.append(
+            Problem(
+                "info",
+                "osm.not_walkable",
+                f"OSM 路网：保留 {int(keep.sum())} 条可步行道路，"
+                f"去掉 {int((~keep).sum())} 条（{listed}）",
+                fix="无需处理 (pedestrians cannot use them)",
+            )
+        )
     return out, problems

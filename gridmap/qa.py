@@ -25,30 +25,61 @@ from geopandas import GeoDataFrame
 from gridmap.assign import MIN_GRID_SHARE
 from gridmap.rules import FINDING_COLUMNS
 
-__all__ = ["community_topology", "grid_qa", "assignment_qa", "multipart", "qa_counts",
-           "STRADDLE_SHARE", "MIN_AREA_M2", "HOUSEHOLD_RULES"]
+__all__ = [
+    "community_topology",
+    "grid_qa",
+    "assignment_qa",
+    "multipart",
+    "qa_counts",
+    "STRADDLE_SHARE",
+    "MIN_AREA_M2",
+    "HOUSEHOLD_RULES",
+]
 
 #: a grid with more than this share of its area in another community is reported
 STRADDLE_SHARE = 0.10
 #: overlaps and gaps smaller than this (m²) are digitising noise and ignored
 MIN_AREA_M2 = 1.0
 #: QA rules whose ``value`` is a number of households (NaN when the households are unknown)
-HOUSEHOLD_RULES = frozenset({"qa.grid.outside", "qa.households.outside_grids",
-                             "qa.households.unassigned"})
+HOUSEHOLD_RULES = frozenset(
+    {"qa.grid.outside", "qa.households.outside_grids", "qa.households.unassigned"}
+)
 _QA_SOURCE = "gridmap 数据质检 (data QA)"
 _CODE_SOURCE = "CJ/T 349-2010 数字社区 网格划分与编码规则：网格编码 = 12位社区编码 + 3位顺序码"
 
 
-def _rows(level: str, unit_id: Any, unit_name: Any, rule_id: str, value: Any, threshold: str,
-          gap: Any, message: Any, *, source: str = _QA_SOURCE, title: str = "") -> pd.DataFrame:
+def _rows(
+    level: str,
+    unit_id: Any,
+    unit_name: Any,
+    rule_id: str,
+    value: Any,
+    threshold: str,
+    gap: Any,
+    message: Any,
+    *,
+    source: str = _QA_SOURCE,
+    title: str = "",
+) -> pd.DataFrame:
     """Findings rows (status ``fail``, severity ``warning``) for the units ``unit_id``."""
     n = len(unit_id)
-    return pd.DataFrame({
-        "level": level, "unit_id": list(map(str, unit_id)), "unit_name": list(map(str, unit_name)),
-        "rule_id": rule_id, "value": value, "threshold": threshold, "status": "fail",
-        "gap": gap, "message": message, "source": source, "severity": "warning",
-        "rule_title": title,
-    }, index=range(n))[FINDING_COLUMNS]
+    return pd.DataFrame(
+        {
+            "level": level,
+            "unit_id": list(map(str, unit_id)),
+            "unit_name": list(map(str, unit_name)),
+            "rule_id": rule_id,
+            "value": value,
+            "threshold": threshold,
+            "status": "fail",
+            "gap": gap,
+            "message": message,
+            "source": source,
+            "severity": "warning",
+            "rule_title": title,
+        },
+        index=range(n),
+    )[FINDING_COLUMNS]
 
 
 def _names(units: GeoDataFrame) -> pd.Series:
@@ -60,8 +91,11 @@ def community_topology(communities: GeoDataFrame) -> pd.DataFrame:
     """Overlapping community pairs, gaps (holes in their union) with areas in m², multi-parts."""
     geoms = np.asarray(communities.geometry.values)
     ids = communities.index.astype(str).to_numpy()
-    names = (communities["name"] if "name" in communities.columns
-             else communities.index).astype(str).to_numpy()
+    names = (
+        (communities["name"] if "name" in communities.columns else communities.index)
+        .astype(str)
+        .to_numpy()
+    )
     frames = [multipart(communities, "community")]
     tree = shapely.STRtree(geoms)
     a, b = tree.query(geoms, predicate="overlaps")
@@ -71,24 +105,48 @@ def community_topology(communities: GeoDataFrame) -> pd.DataFrame:
         area = shapely.area(shapely.intersection(geoms[a], geoms[b]))
         big = area >= MIN_AREA_M2
         a, b, area = a[big], b[big], area[big]
-        frames.append(_rows(
-            "community", ids[a], names[a], "qa.community.overlap", area, f"<{MIN_AREA_M2:g} m²",
-            area, [f"与社区 {names[j]}（{ids[j]}）重叠 {ar:,.0f} m²"
-                   for j, ar in zip(b, area, strict=True)],
-            title="社区边界重叠"))
+        frames.append(
+            _rows(
+                "community",
+                ids[a],
+                names[a],
+                "qa.community.overlap",
+                area,
+                f"<{MIN_AREA_M2:g} m²",
+                area,
+                [
+                    f"与社区 {names[j]}（{ids[j]}）重叠 {ar:,.0f} m²"
+                    for j, ar in zip(b, area, strict=True)
+                ],
+                title="社区边界重叠",
+            )
+        )
     union = shapely.union_all(geoms[~shapely.is_empty(geoms)])
-    holes = [shapely.Polygon(ring) for poly in getattr(union, "geoms", [union])
-             if poly.geom_type == "Polygon" for ring in poly.interiors]
+    holes = [
+        shapely.Polygon(ring)
+        for poly in getattr(union, "geoms", [union])
+        if poly.geom_type == "Polygon"
+        for ring in poly.interiors
+    ]
     holes = [h for h in holes if h.area >= MIN_AREA_M2]
     if holes:
         centroids = shapely.centroid(np.asarray(holes))
-        frames.append(_rows(
-            "study", [f"gap-{i + 1}" for i in range(len(holes))],
-            [f"({c.x:.0f}, {c.y:.0f})" for c in centroids], "qa.community.gap",
-            [h.area for h in holes], f"<{MIN_AREA_M2:g} m²", [h.area for h in holes],
-            [f"社区之间的空隙 {h.area:,.0f} m²，中心 ({c.x:.0f}, {c.y:.0f})"
-             for h, c in zip(holes, centroids, strict=True)],
-            title="社区边界之间的空隙"))
+        frames.append(
+            _rows(
+                "study",
+                [f"gap-{i + 1}" for i in range(len(holes))],
+                [f"({c.x:.0f}, {c.y:.0f})" for c in centroids],
+                "qa.community.gap",
+                [h.area for h in holes],
+                f"<{MIN_AREA_M2:g} m²",
+                [h.area for h in holes],
+                [
+                    f"社区之间的空隙 {h.area:,.0f} m²，中心 ({c.x:.0f}, {c.y:.0f})"
+                    for h, c in zip(holes, centroids, strict=True)
+                ],
+                title="社区边界之间的空隙",
+            )
+        )
     return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
 
 
@@ -107,10 +165,21 @@ def multipart(units: GeoDataFrame, level: str) -> pd.DataFrame:
     names = _names(units).to_numpy()[multi]
     smallest = [min(p.area for p in g.geoms) for g in geoms[multi]]
     what = "社区" if level == "community" else "网格"
-    msgs = [f"{what}由 {n} 个不相连的部分组成，最小部分 {a:,.0f} m²"
-            for n, a in zip(parts[multi], smallest, strict=True)]
-    return _rows(level, ids, names, f"qa.{level}.multipart", parts[multi].astype(float), "1",
-                 parts[multi] - 1.0, msgs, title=f"{what}由多个不相连部分组成")
+    msgs = [
+        f"{what}由 {n} 个不相连的部分组成，最小部分 {a:,.0f} m²"
+        for n, a in zip(parts[multi], smallest, strict=True)
+    ]
+    return _rows(
+        level,
+        ids,
+        names,
+        f"qa.{level}.multipart",
+        parts[multi].astype(float),
+        "1",
+        parts[multi] - 1.0,
+        msgs,
+        title=f"{what}由多个不相连部分组成",
+    )
 
 
 def _resolve_community(values: pd.Series, communities: GeoDataFrame) -> pd.Series:
@@ -128,11 +197,13 @@ def _resolve_community(values: pd.Series, communities: GeoDataFrame) -> pd.Serie
             return pd.NA
         v = str(v).strip()
         return v if v in ids else by_name.get(v, pd.NA)
+
     return values.map(one).astype("string")
 
 
-def grid_qa(grids: GeoDataFrame, grid_table: pd.DataFrame,
-            communities: GeoDataFrame) -> pd.DataFrame:
+def grid_qa(
+    grids: GeoDataFrame, grid_table: pd.DataFrame, communities: GeoDataFrame
+) -> pd.DataFrame:
     """QA of grids against communities.
 
     ``grid_table`` is :func:`gridmap.metrics.grid_metrics` output (community by
@@ -157,39 +228,78 @@ def _placement_qa(grid_table: pd.DataFrame, cname: pd.Series) -> list[pd.DataFra
     share = grid_table["share_in_community"].to_numpy()
     if outside.any():
         hh = grid_table["households"].to_numpy(dtype=float)[outside]
-        from_layer = ("households_source" in grid_table.columns
-                      and (grid_table["households_source"] == "layer").all())
-        fate = ("按各自位置计入所在社区，不在任何社区内的列为未分配" if from_layer
-                else "不计入任何社区")
-        msgs = [("网格不在任何社区内" if s <= 0 else
-                 f"网格与社区的重叠只占其面积的 {s:.2%}（不足 {MIN_GRID_SHARE:.0%}），不计入任何社区")
-                + ("" if np.isnan(h) else f"；网格内 {h:,.0f} 户{fate}")
-                for s, h in zip(share[outside], hh, strict=True)]
-        frames.append(_rows("grid", gid[outside], gname[outside], "qa.grid.outside", hh,
-                            f"≥{MIN_GRID_SHARE:.0%} 面积在社区内", hh, msgs,
-                            title="网格不在任何社区内"))
+        from_layer = (
+            "households_source" in grid_table.columns
+            and (grid_table["households_source"] == "layer").all()
+        )
+        fate = (
+            "按各自位置计入所在社区，不在任何社区内的列为未分配" if from_layer else "不计入任何社区"
+        )
+        msgs = [
+            (
+                "网格不在任何社区内"
+                if s <= 0
+                else f"网格与社区的重叠只占其面积的 {s:.2%}（不足 {MIN_GRID_SHARE:.0%}），不计入任何社区"
+            )
+            + ("" if np.isnan(h) else f"；网格内 {h:,.0f} 户{fate}")
+            for s, h in zip(share[outside], hh, strict=True)
+        ]
+        frames.append(
+            _rows(
+                "grid",
+                gid[outside],
+                gname[outside],
+                "qa.grid.outside",
+                hh,
+                f"≥{MIN_GRID_SHARE:.0%} 面积在社区内",
+                hh,
+                msgs,
+                title="网格不在任何社区内",
+            )
+        )
     second = grid_table["second_share"].to_numpy()
     straddle = ~outside & (second > STRADDLE_SHARE)
     if straddle.any():
         others = grid_table["second_community"].to_numpy()[straddle]
-        msgs = [f"{s * 100:.0f}% 面积位于社区 {cname.get(str(c), c)}（{c}）"
-                for s, c in zip(second[straddle], others, strict=True)]
-        frames.append(_rows("grid", gid[straddle], gname[straddle], "qa.grid.straddles",
-                            second[straddle], f"≤{STRADDLE_SHARE:.0%}",
-                            second[straddle] - STRADDLE_SHARE, msgs, title="网格跨越社区边界"))
+        msgs = [
+            f"{s * 100:.0f}% 面积位于社区 {cname.get(str(c), c)}（{c}）"
+            for s, c in zip(second[straddle], others, strict=True)
+        ]
+        frames.append(
+            _rows(
+                "grid",
+                gid[straddle],
+                gname[straddle],
+                "qa.grid.straddles",
+                second[straddle],
+                f"≤{STRADDLE_SHARE:.0%}",
+                second[straddle] - STRADDLE_SHARE,
+                msgs,
+                title="网格跨越社区边界",
+            )
+        )
     out_share = 1.0 - share - second
     partly = ~outside & (out_share > STRADDLE_SHARE) & ~straddle
     if partly.any():
-        frames.append(_rows("grid", gid[partly], gname[partly], "qa.grid.partly_outside",
-                            out_share[partly], f"≤{STRADDLE_SHARE:.0%}",
-                            out_share[partly] - STRADDLE_SHARE,
-                            [f"{s * 100:.0f}% 面积不在任何社区内" for s in out_share[partly]],
-                            title="网格部分位于社区之外"))
+        frames.append(
+            _rows(
+                "grid",
+                gid[partly],
+                gname[partly],
+                "qa.grid.partly_outside",
+                out_share[partly],
+                f"≤{STRADDLE_SHARE:.0%}",
+                out_share[partly] - STRADDLE_SHARE,
+                [f"{s * 100:.0f}% 面积不在任何社区内" for s in out_share[partly]],
+                title="网格部分位于社区之外",
+            )
+        )
     return frames
 
 
-def _community_attr_qa(grid_table: pd.DataFrame, communities: GeoDataFrame,
-                       cname: pd.Series) -> list[pd.DataFrame]:
+def _community_attr_qa(
+    grid_table: pd.DataFrame, communities: GeoDataFrame, cname: pd.Series
+) -> list[pd.DataFrame]:
     """Grids whose 所属社区 names no community, or a community other than their geometry's."""
     frames = []
     gid = grid_table.index.astype(str).to_numpy()
@@ -200,17 +310,39 @@ def _community_attr_qa(grid_table: pd.DataFrame, communities: GeoDataFrame,
     raw = grid_table["community_attr"].astype("string")
     unknown = (raw.notna() & attr.isna()).to_numpy()
     if unknown.any():
-        frames.append(_rows("grid", gid[unknown], gname[unknown], "qa.grid.community_unknown",
-                            np.nan, "", np.nan,
-                            [f"所属社区 {v!r} 不是任何社区的编码或名称" for v in raw[unknown]],
-                            title="所属社区无法识别"))
+        frames.append(
+            _rows(
+                "grid",
+                gid[unknown],
+                gname[unknown],
+                "qa.grid.community_unknown",
+                np.nan,
+                "",
+                np.nan,
+                [f"所属社区 {v!r} 不是任何社区的编码或名称" for v in raw[unknown]],
+                title="所属社区无法识别",
+            )
+        )
     differ = (attr.notna() & geom_c.notna() & (attr != geom_c)).fillna(False).to_numpy()
     if differ.any():
-        msgs = [f"属性“所属社区”为 {raw.iloc[i]}，但几何位于社区 "
-                f"{cname.get(str(geom_c.iloc[i]), '')}（{geom_c.iloc[i]}，占 {share[i] * 100:.0f}%）"
-                for i in np.flatnonzero(differ)]
-        frames.append(_rows("grid", gid[differ], gname[differ], "qa.grid.community_mismatch",
-                            share[differ], "", np.nan, msgs, title="所属社区与空间位置不符"))
+        msgs = [
+            f"属性“所属社区”为 {raw.iloc[i]}，但几何位于社区 "
+            f"{cname.get(str(geom_c.iloc[i]), '')}（{geom_c.iloc[i]}，占 {share[i] * 100:.0f}%）"
+            for i in np.flatnonzero(differ)
+        ]
+        frames.append(
+            _rows(
+                "grid",
+                gid[differ],
+                gname[differ],
+                "qa.grid.community_mismatch",
+                share[differ],
+                "",
+                np.nan,
+                msgs,
+                title="所属社区与空间位置不符",
+            )
+        )
     return frames
 
 
@@ -221,38 +353,74 @@ def _code_prefix_qa(grid_table: pd.DataFrame) -> list[pd.DataFrame]:
     codes = pd.Series(gid)
     comm = grid_table["community_id"].astype("string").to_numpy()
     is_code = codes.str.fullmatch(r"\d{15}").to_numpy()
-    comm_is_code = (pd.Series(comm).astype("string").str.fullmatch(r"\d{12}")
-                    .fillna(False).to_numpy())
+    comm_is_code = (
+        pd.Series(comm).astype("string").str.fullmatch(r"\d{12}").fillna(False).to_numpy()
+    )
     check = is_code & comm_is_code
     prefix_bad = check & (codes.str[:12].to_numpy() != pd.Series(comm).astype(str).to_numpy())
     if not prefix_bad.any():
         return []
-    msgs = [f"网格编码前12位 {c[:12]} 与所在社区编码 {k} 不一致"
-            for c, k in zip(codes[prefix_bad], comm[prefix_bad], strict=True)]
-    return [_rows("grid", gid[prefix_bad], gname[prefix_bad], "qa.grid.code_prefix", np.nan, "",
-                  np.nan, msgs, source=_CODE_SOURCE, title="网格编码与社区编码不符")]
+    msgs = [
+        f"网格编码前12位 {c[:12]} 与所在社区编码 {k} 不一致"
+        for c, k in zip(codes[prefix_bad], comm[prefix_bad], strict=True)
+    ]
+    return [
+        _rows(
+            "grid",
+            gid[prefix_bad],
+            gname[prefix_bad],
+            "qa.grid.code_prefix",
+            np.nan,
+            "",
+            np.nan,
+            msgs,
+            source=_CODE_SOURCE,
+            title="网格编码与社区编码不符",
+        )
+    ]
 
 
-def assignment_qa(households: pd.DataFrame | None, has_grids: bool,
-                  facility_assignment: pd.DataFrame | None,
-                  facilities: GeoDataFrame | None) -> pd.DataFrame:
+def assignment_qa(
+    households: pd.DataFrame | None,
+    has_grids: bool,
+    facility_assignment: pd.DataFrame | None,
+    facilities: GeoDataFrame | None,
+) -> pd.DataFrame:
     """Households outside every grid / every community; facilities outside every community."""
     frames = []
     if households is not None:
         nogrid = households[households["grid_id"].isna() & households["community_id"].notna()]
         if has_grids and len(nogrid):
             n = int(nogrid["households"].sum())
-            frames.append(_rows("study", ["households"], ["户数"], "qa.households.outside_grids",
-                                float(n), "0", float(n),
-                                f"{len(nogrid)} 条户数记录（{n:,} 户）不在任何网格内，已直接计入所在社区",
-                                title="住户不在任何网格内"))
+            frames.append(
+                _rows(
+                    "study",
+                    ["households"],
+                    ["户数"],
+                    "qa.households.outside_grids",
+                    float(n),
+                    "0",
+                    float(n),
+                    f"{len(nogrid)} 条户数记录（{n:,} 户）不在任何网格内，已直接计入所在社区",
+                    title="住户不在任何网格内",
+                )
+            )
         lost = households[households["community_id"].isna()]
         if len(lost):
             n = int(lost["households"].sum())
-            frames.append(_rows("study", ["households"], ["户数"], "qa.households.unassigned",
-                                float(n), "0", float(n),
-                                f"{len(lost)} 条户数记录（{n:,} 户）不在任何社区内，未分配",
-                                title="住户未分配到社区"))
+            frames.append(
+                _rows(
+                    "study",
+                    ["households"],
+                    ["户数"],
+                    "qa.households.unassigned",
+                    float(n),
+                    "0",
+                    float(n),
+                    f"{len(lost)} 条户数记录（{n:,} 户）不在任何社区内，未分配",
+                    title="住户未分配到社区",
+                )
+            )
     if facility_assignment is not None and facilities is not None:
         out = facility_assignment["community_id"].isna().to_numpy()
         if out.any():
@@ -260,9 +428,19 @@ def assignment_qa(households: pd.DataFrame | None, has_grids: bool,
                 names = facilities["name"].astype(str).to_numpy()
             else:
                 names = facilities.index.astype(str).to_numpy()
-            frames.append(_rows("facility", facilities.index.astype(str).to_numpy()[out],
-                                names[out], "qa.facility.outside", np.nan, "", np.nan,
-                                "设施不在任何社区内", title="设施不在任何社区内"))
+            frames.append(
+                _rows(
+                    "facility",
+                    facilities.index.astype(str).to_numpy()[out],
+                    names[out],
+                    "qa.facility.outside",
+                    np.nan,
+                    "",
+                    np.nan,
+                    "设施不在任何社区内",
+                    title="设施不在任何社区内",
+                )
+            )
     if not frames:
         return _rows("study", [], [], "", [], "", [], [])
     return pd.concat(frames, ignore_index=True)

@@ -50,8 +50,14 @@ from gridmap.network import (
     target_distances,
 )
 
-__all__ = ["SiteSelector", "coverage_matrix", "candidate_sites", "propose_sites", "siting_spec",
-           "GREEDY_BOUND"]
+__all__ = [
+    "SiteSelector",
+    "coverage_matrix",
+    "candidate_sites",
+    "propose_sites",
+    "siting_spec",
+    "GREEDY_BOUND",
+]
 
 #: the worst-case guarantee of greedy maximum coverage
 GREEDY_BOUND = 1.0 - 1.0 / np.e
@@ -92,17 +98,27 @@ class SiteSelector:
         self.matrix = sparse.csr_matrix(matrix, dtype=bool)
         self.weights = np.asarray(weights, dtype="float64")
         if self.matrix.shape[1] != len(self.weights):
-            raise ValueError(f"coverage matrix has {self.matrix.shape[1]} demand columns but "
-                             f"{len(self.weights)} weights")
+            raise ValueError(
+                f"coverage matrix has {self.matrix.shape[1]} demand columns but "
+                f"{len(self.weights)} weights"
+            )
 
     @classmethod
-    def from_coverage_matrix(cls, matrix: sparse.spmatrix | np.ndarray,
-                             weights: np.ndarray) -> SiteSelector:
+    def from_coverage_matrix(
+        cls, matrix: sparse.spmatrix | np.ndarray, weights: np.ndarray
+    ) -> SiteSelector:
         """From a (candidates × demand) boolean matrix and the demand weights."""
         return cls(matrix, weights)
 
-    def solve(self, k: int, *, method: str = "greedy", capacity: float | None = None,
-              time_limit_s: float = 10.0, workers: int = 2) -> SiteSelector:
+    def solve(
+        self,
+        k: int,
+        *,
+        method: str = "greedy",
+        capacity: float | None = None,
+        time_limit_s: float = 10.0,
+        workers: int = 2,
+    ) -> SiteSelector:
         """Select ``k`` sites.
 
         Parameters
@@ -158,7 +174,7 @@ class SiteSelector:
             chosen.append(j)
             gains.append(float(g[j]))
             covered += float(g[j])
-            cols = A.indices[A.indptr[j]:A.indptr[j + 1]]
+            cols = A.indices[A.indptr[j] : A.indptr[j + 1]]
             if capacity is None:
                 left[cols] = 0.0
             else:  # serve the largest records first up to the capacity
@@ -199,7 +215,7 @@ class SiteSelector:
             z = {}
             for i in useful:
                 z[i] = m.new_bool_var(f"z{i}")
-                near = [y[j] for j in A.indices[A.indptr[i]:A.indptr[i + 1]]]
+                near = [y[j] for j in A.indices[A.indptr[i] : A.indptr[i + 1]]]
                 m.add_bool_or(near).only_enforce_if(z[i])
             m.maximize(sum(int(wi[i]) * z[i] for i in useful))
         else:
@@ -207,7 +223,7 @@ class SiteSelector:
             x = {}
             for i in useful:
                 terms = []
-                for j in A.indices[A.indptr[i]:A.indptr[i + 1]]:
+                for j in A.indices[A.indptr[i] : A.indptr[i + 1]]:
                     v = m.new_int_var(0, int(wi[i]), f"x{i}_{j}")
                     m.add(v <= int(wi[i]) * y[j])
                     x[(i, j)] = v
@@ -243,16 +259,22 @@ class SiteSelector:
         s._greedy(self.matrix.shape[0], capacity)
         order = list(s.selected_)
         rest = [j for j in range(self.matrix.shape[0]) if j not in order]
-        return (np.array(order + rest, dtype=np.int64),
-                np.concatenate([s.gains_, np.zeros(len(rest))]))
+        return (
+            np.array(order + rest, dtype=np.int64),
+            np.concatenate([s.gains_, np.zeros(len(rest))]),
+        )
 
 
 # --------------------------------------------------------------------------- geo adapter
 
 
-def candidate_sites(*, network: Network | None = None,
-                    buildings: GeoDataFrame | GeoSeries | None = None,
-                    spacing_m: float | None = None, crs: object = None) -> GeoDataFrame:
+def candidate_sites(
+    *,
+    network: Network | None = None,
+    buildings: GeoDataFrame | GeoSeries | None = None,
+    spacing_m: float | None = None,
+    crs: object = None,
+) -> GeoDataFrame:
     """Candidate locations: street nodes and/or building points, optionally thinned.
 
     Parameters
@@ -294,8 +316,9 @@ def candidate_sites(*, network: Network | None = None,
         parts.append(shapely.get_coordinates(pts))
         sources += ["building"] * len(pts)
     if not parts:
-        raise ValueError("candidate_sites needs a network or buildings "
-                         "(or pass your own candidate layer)")
+        raise ValueError(
+            "candidate_sites needs a network or buildings (or pass your own candidate layer)"
+        )
     xy = np.concatenate(parts)
     src = np.array(sources, dtype=object)
     if spacing_m:
@@ -306,9 +329,16 @@ def candidate_sites(*, network: Network | None = None,
     return GeoDataFrame({"source": src}, geometry=shapely.points(xy), crs=crs)
 
 
-def coverage_matrix(candidates_xy: np.ndarray, demand_xy: np.ndarray, radius: float, *,
-                    mode: str = "straight", network: Network | None = None,
-                    max_snap_m: float = 200.0, chunk_bytes: float = 2e8) -> sparse.csr_matrix:
+def coverage_matrix(
+    candidates_xy: np.ndarray,
+    demand_xy: np.ndarray,
+    radius: float,
+    *,
+    mode: str = "straight",
+    network: Network | None = None,
+    max_snap_m: float = 200.0,
+    chunk_bytes: float = 2e8,
+) -> sparse.csr_matrix:
     """Boolean (candidates × demand) matrix: which demand points a site would cover.
 
     Parameters
@@ -339,8 +369,11 @@ def coverage_matrix(candidates_xy: np.ndarray, demand_xy: np.ndarray, radius: fl
         tree = cKDTree(demand_xy)
         lists = tree.query_ball_point(candidates_xy, r=radius * (1 + 1e-12) + 1e-6)
         rows = np.repeat(np.arange(n_c), [len(x) for x in lists])
-        cols = (np.concatenate([np.asarray(x, dtype=np.int64) for x in lists]) if n_c
-                else np.array([], dtype=np.int64))
+        cols = (
+            np.concatenate([np.asarray(x, dtype=np.int64) for x in lists])
+            if n_c
+            else np.array([], dtype=np.int64)
+        )
         return sparse.csr_matrix((np.ones(len(rows), dtype=bool), (rows, cols)), shape=(n_c, n_d))
     if network is None:
         raise ValueError("mode='network' needs a network")
@@ -351,15 +384,17 @@ def coverage_matrix(candidates_xy: np.ndarray, demand_xy: np.ndarray, radius: fl
     col_parts: list[np.ndarray] = []
     chunk = max(1, int(chunk_bytes // (8 * max(1, network.n_nodes))))
     for start in range(0, len(full), chunk):
-        part = full[start:start + chunk]
-        dist, _ = dijkstra_from(network, graph, part, limit=radius, min_only=False,
-                                all_sources=full)
+        part = full[start : start + chunk]
+        dist, _ = dijkstra_from(
+            network, graph, part, limit=radius, min_only=False, all_sources=full
+        )
         for r, p in enumerate(part):
             node_src = np.where(np.isfinite(dist[r]), p, -1)
             mask = np.zeros(n_c, dtype=bool)
             mask[p] = True
-            d, _ = target_distances(network, ds, cs, dist[r], node_src, limit=radius,
-                                    source_mask=mask)
+            d, _ = target_distances(
+                network, ds, cs, dist[r], node_src, limit=radius, source_mask=mask
+            )
             hit = np.flatnonzero(d <= radius + 1e-6)
             row_parts.append(np.full(len(hit), p))
             col_parts.append(hit)
@@ -434,10 +469,15 @@ def propose_sites(
         candidates = _default_candidates(coverage, spec, spacing_m)
     cxy = shapely.get_coordinates(np.asarray(candidates.geometry.centroid.values))
     A = coverage_matrix(cxy, xy, spec.radius_m, mode=spec.mode, network=net)
-    best = _solve(A, w, k, method=method, capacity=capacity,
-                  exact=method == "exact" or (method == "both"
-                                              and A.shape[0] <= exact_max_candidates),
-                  time_limit_s=time_limit_s)
+    best = _solve(
+        A,
+        w,
+        k,
+        method=method,
+        capacity=capacity,
+        exact=method == "exact" or (method == "both" and A.shape[0] <= exact_max_candidates),
+        time_limit_s=time_limit_s,
+    )
     sites = candidates.iloc[best.selected_].copy()
     sites.insert(0, "rank", np.arange(1, len(sites) + 1))
     sites["gain"] = best.gains_[: len(sites)]
@@ -445,43 +485,68 @@ def propose_sites(
     sites["facility_type"] = spec.facility_type
     sites["candidate"] = candidates.index[best.selected_].astype(str)
     report = {
-        "spec": spec_id, "facility_type": spec.facility_type, "radius_m": spec.radius_m,
-        "mode": spec.mode, "k": k, "candidates": int(A.shape[0]),
-        "uncovered_before": float(w.sum()), "covered_new": float(best.covered_),
-        "upper_bound": float(best.upper_bound_), "gap": float(best.gap_), "status": best.status_,
-        "greedy_guarantee": GREEDY_BOUND, "capacity": capacity,
+        "spec": spec_id,
+        "facility_type": spec.facility_type,
+        "radius_m": spec.radius_m,
+        "mode": spec.mode,
+        "k": k,
+        "candidates": int(A.shape[0]),
+        "uncovered_before": float(w.sum()),
+        "covered_new": float(best.covered_),
+        "upper_bound": float(best.upper_bound_),
+        "gap": float(best.gap_),
+        "status": best.status_,
+        "greedy_guarantee": GREEDY_BOUND,
+        "capacity": capacity,
     }
     return sites.reset_index(drop=True), report
 
 
-def _default_candidates(coverage: CoverageResult, spec: CoverageSpec,
-                        spacing_m: float | None) -> GeoDataFrame:
+def _default_candidates(
+    coverage: CoverageResult, spec: CoverageSpec, spacing_m: float | None
+) -> GeoDataFrame:
     """Street nodes for a measured walking spec, else the household points, thinned."""
     net = coverage.network
     if spec.mode == "network" and net is not None:
         return candidate_sites(network=net, spacing_m=spacing_m)
     crs = net.crs if net is not None else None
-    return candidate_sites(buildings=GeoSeries(shapely.points(coverage.xy), crs=crs),
-                           spacing_m=spacing_m)
+    return candidate_sites(
+        buildings=GeoSeries(shapely.points(coverage.xy), crs=crs), spacing_m=spacing_m
+    )
 
 
-def _solve(A: sparse.csr_matrix, w: np.ndarray, k: int, *, method: str,
-           capacity: float | None, exact: bool, time_limit_s: float) -> SiteSelector:
+def _solve(
+    A: sparse.csr_matrix,
+    w: np.ndarray,
+    k: int,
+    *,
+    method: str,
+    capacity: float | None,
+    exact: bool,
+    time_limit_s: float,
+) -> SiteSelector:
     """Greedy and/or CP-SAT; the better selection, with the tighter of both bounds."""
-    greedy = (SiteSelector.from_coverage_matrix(A, w).solve(k, capacity=capacity)
-              if method in ("greedy", "both") else None)
+    greedy = (
+        SiteSelector.from_coverage_matrix(A, w).solve(k, capacity=capacity)
+        if method in ("greedy", "both")
+        else None
+    )
     if not exact:
         assert greedy is not None  # method is "greedy" or "both"
         return greedy
-    best = SiteSelector.from_coverage_matrix(A, w).solve(k, method="exact", capacity=capacity,
-                                                         time_limit_s=time_limit_s)
+    best = SiteSelector.from_coverage_matrix(A, w).solve(
+        k, method="exact", capacity=capacity, time_limit_s=time_limit_s
+    )
     other = greedy
     if greedy is not None and best.covered_ < greedy.covered_ - 1e-9:
         best, other = greedy, best
     if other is not None:  # both bounds are valid: keep the tighter
         best.upper_bound_ = min(best.upper_bound_, other.upper_bound_)
-        best.gap_ = ((best.upper_bound_ - best.covered_) / best.upper_bound_
-                     if best.upper_bound_ > 0 else 0.0)
+        best.gap_ = (
+            (best.upper_bound_ - best.covered_) / best.upper_bound_
+            if best.upper_bound_ > 0
+            else 0.0
+        )
         if best.gap_ <= 1e-12 and best.status_ == "greedy":
             best.status_ = "optimal"
     return best
@@ -502,5 +567,6 @@ def siting_spec(coverage: CoverageResult, facility_type: str) -> CoverageSpec:
     cands = [s for s in coverage.specs if s.facility_type == key]
     if not cands:
         raise ValueError(f"facility_type {facility_type!r}: no coverage measured for this type")
-    return next((s for s in cands if s.mode == "network" and s.id not in coverage.unassessed),
-                cands[0])
+    return next(
+        (s for s in cands if s.mode == "network" and s.id not in coverage.unassessed), cands[0]
+    )

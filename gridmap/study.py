@@ -89,11 +89,19 @@ def _split_mapping(
         for key, value in mapping.items():
             if isinstance(value, Mapping):
                 if key not in per_kind:
-                    problems.append(Problem(
-                        "error", "mapping.layer_unknown", f"列映射中的未知图层 {key!r}",
-                        fix="可用的图层 / valid layers: " + ", ".join(LAYER_KINDS)
-                        + "".join(f"（是不是想写 {c!r}？）"
-                                  for c in difflib.get_close_matches(str(key), LAYER_KINDS, n=1))))
+                    problems.append(
+                        Problem(
+                            "error",
+                            "mapping.layer_unknown",
+                            f"列映射中的未知图层 {key!r}",
+                            fix="可用的图层 / valid layers: "
+                            + ", ".join(LAYER_KINDS)
+                            + "".join(
+                                f"（是不是想写 {c!r}？）"
+                                for c in difflib.get_close_matches(str(key), LAYER_KINDS, n=1)
+                            ),
+                        )
+                    )
                     continue
                 per_kind[key].update(parse_mapping(value))
             else:
@@ -108,12 +116,17 @@ def _split_mapping(
         targets = [k for k, cols in present.items() if source in cols]
         if not targets:
             known = [k for k in present if key in ALIASES[k]]
-            problems.append(Problem(
-                "error", "mapping.column_missing",
-                f"{_mapping(key, source)}：任何图层中都没有列 {source!r}",
-                fix="检查列名；可写成 图层.标准列名=源列名，例如 grids.households=住户数"
-                + (f"（{key} 属于图层：{', '.join(known)}）" if known else ""), column=source,
-                param="mapping"))
+            problems.append(
+                Problem(
+                    "error",
+                    "mapping.column_missing",
+                    f"{_mapping(key, source)}：任何图层中都没有列 {source!r}",
+                    fix="检查列名；可写成 图层.标准列名=源列名，例如 grids.households=住户数"
+                    + (f"（{key} 属于图层：{', '.join(known)}）" if known else ""),
+                    column=source,
+                    param="mapping",
+                )
+            )
         for kind in targets:
             per_kind[kind][key] = source
     return per_kind, problems
@@ -140,9 +153,12 @@ def _read(kind: str, spec: LayerSpec, *, crs, encoding, base: Path | None) -> Ge
         path = base / path
     layer_crs = options.pop("crs", None) or crs
     return read_layer(
-        str(path), layer=options.pop("layer", None),
+        str(path),
+        layer=options.pop("layer", None),
         encoding=options.pop("encoding", None) or encoding,
-        crs=layer_crs, x=options.pop("x", None), y=options.pop("y", None),
+        crs=layer_crs,
+        x=options.pop("x", None),
+        y=options.pop("y", None),
     )
 
 
@@ -202,8 +218,13 @@ def read_study(
     >>> len(study.communities), study.crs.to_epsg()
     (30, 4549)
     """
-    specs = {"communities": communities, "grids": grids, "households": households,
-             "facilities": facilities, "network": network}
+    specs = {
+        "communities": communities,
+        "grids": grids,
+        "households": households,
+        "facilities": facilities,
+        "network": network,
+    }
     own_crs = {"facilities": facilities_crs, "households": households_crs}
     raw, problems = _read_layers(specs, own_crs, crs=crs, encoding=encoding, base=base)
     present = {k: [str(c) for c in v.columns] for k, v in raw.items()}
@@ -217,14 +238,26 @@ def read_study(
     try:
         target = metric_crs(layers["communities"], crs=metric)
     except ValueError as exc:  # GeographicCRSError included: a metric= that is not metric-true
-        raise InputError(problems + [Problem(
-            "error", "crs.metric", str(exc), param="metric",
-            fix="换用数据所在的 CGCS2000 高斯-克吕格 3 度带，或不指定 metric=（自动选择）")]) from exc
+        raise InputError(
+            problems
+            + [
+                Problem(
+                    "error",
+                    "crs.metric",
+                    str(exc),
+                    param="metric",
+                    fix="换用数据所在的 CGCS2000 高斯-克吕格 3 度带，或不指定 metric=（自动选择）",
+                )
+            ]
+        ) from exc
     problems += _scale_problems(layers["communities"], target, sources["communities"])
     problems += _reproject(layers, raw, target, sources)
     problems += check_layers(layers)
-    lonlat = {k for k, g in raw.items() if g.crs is not None and g.crs.is_geographic
-              and not g.attrs.get("coordinate_conversion")}
+    lonlat = {
+        k
+        for k, g in raw.items()
+        if g.crs is not None and g.crs.is_geographic and not g.attrs.get("coordinate_conversion")
+    }
     hints = offset_hints(layers, lonlat) if not any(p.severity == "error" for p in problems) else []
     if any(h.extra.get("kind") == "facilities" for h in hints):
         # the evidence replaces the general caution
@@ -234,15 +267,26 @@ def read_study(
         raise InputError(problems)
     assert is_metric(target)
     return Study(
-        communities=layers["communities"], crs=target, grids=layers.get("grids"),
-        households=layers.get("households"), facilities=layers.get("facilities"),
-        network=layers.get("network"), problems=problems, sources=sources,
-        name=name or "gridmap", profile=profile, households_method=households_method,
+        communities=layers["communities"],
+        crs=target,
+        grids=layers.get("grids"),
+        households=layers.get("households"),
+        facilities=layers.get("facilities"),
+        network=layers.get("network"),
+        problems=problems,
+        sources=sources,
+        name=name or "gridmap",
+        profile=profile,
+        households_method=households_method,
     )
 
 
 def _read_layers(
-    specs: Mapping[str, LayerSpec], own_crs: Mapping[str, Any], *, crs: Any, encoding: str | None,
+    specs: Mapping[str, LayerSpec],
+    own_crs: Mapping[str, Any],
+    *,
+    crs: Any,
+    encoding: str | None,
     base: Path | None,
 ) -> tuple[dict[str, GeoDataFrame], list[Problem]]:
     """Every layer given, as read (an OSM extract reduced to its walking lines), and problems."""
@@ -264,8 +308,15 @@ def _read_layers(
         raw["network"].attrs = attrs
         problems += found
     if "communities" not in raw and not problems:
-        problems.append(Problem("error", "layer.missing", "缺少社区图层", fix="用 communities= 指定社区边界文件",
-                                param="communities"))
+        problems.append(
+            Problem(
+                "error",
+                "layer.missing",
+                "缺少社区图层",
+                fix="用 communities= 指定社区边界文件",
+                param="communities",
+            )
+        )
     return raw, problems
 
 
@@ -280,28 +331,43 @@ def _prepare_layers(
         src = dict(gdf.attrs.get("source") or {})
         sources[kind] = {**src, "crs": crs_label(gdf.crs) if gdf.crs is not None else None}
         where: dict[str, Any] = {
-            "file": str(src.get("file", "")), "layer": str(src.get("layer") or "")}
+            "file": str(src.get("file", "")),
+            "layer": str(src.get("layer") or ""),
+        }
         if gdf.crs is None:
-            problems.append(Problem(
-                "error", "crs.missing", f"{KIND_ZH[kind]}图层没有坐标系信息（缺少 .prj 或 CRS）",
-                fix='用 crs= 指定，例如 crs="EPSG:4549"（CGCS2000 3度带 120E）或 crs="EPSG:4490"',
-                **where, param="crs"))
+            problems.append(
+                Problem(
+                    "error",
+                    "crs.missing",
+                    f"{KIND_ZH[kind]}图层没有坐标系信息（缺少 .prj 或 CRS）",
+                    fix='用 crs= 指定，例如 crs="EPSG:4549"（CGCS2000 3度带 120E）或 crs="EPSG:4490"',
+                    **where,
+                    param="crs",
+                )
+            )
         layer, found = prepare_layer(gdf, kind, mapping=per_kind.get(kind))
         problems += found
         layers[kind] = layer
         lonlat = gdf.crs is not None and gdf.crs.is_geographic
         if kind == "facilities" and facilities_crs is None and lonlat:
-            problems.append(Problem(
-                "warning", "crs.maybe_gcj02",
-                "设施图层为经纬度坐标且未声明 facilities_crs=；若设施点来自高德/腾讯（GCJ-02）"
-                "或百度（BD-09）地图，坐标偏移100–700米",
-                fix='来自网络地图的 POI 请加 facilities_crs="gcj02" 或 facilities_crs="bd09"',
-                **where, param="facilities_crs"))
+            problems.append(
+                Problem(
+                    "warning",
+                    "crs.maybe_gcj02",
+                    "设施图层为经纬度坐标且未声明 facilities_crs=；若设施点来自高德/腾讯（GCJ-02）"
+                    "或百度（BD-09）地图，坐标偏移100–700米",
+                    fix='来自网络地图的 POI 请加 facilities_crs="gcj02" 或 facilities_crs="bd09"',
+                    **where,
+                    param="facilities_crs",
+                )
+            )
     return layers, sources, problems
 
 
 def _reproject(
-    layers: dict[str, GeoDataFrame], raw: Mapping[str, GeoDataFrame], target: pyproj.CRS,
+    layers: dict[str, GeoDataFrame],
+    raw: Mapping[str, GeoDataFrame],
+    target: pyproj.CRS,
     sources: Mapping[str, dict],
 ) -> list[Problem]:
     """Every layer into ``target``, in place; the reprojections and web-map conversions noted."""
@@ -310,17 +376,27 @@ def _reproject(
     differ = {k: layer.crs for k, layer in layers.items() if layer.crs.to_wkt() != target_wkt}
     if differ:
         was = "；".join(f"{KIND_ZH[k]}图层原为 {crs_label(c)}" for k, c in differ.items())
-        problems.append(Problem(
-            "info", "crs.reprojected", "已统一投影到 " + crs_label(target) + "：" + was,
-            fix="无需处理 (reprojected automatically)"))
+        problems.append(
+            Problem(
+                "info",
+                "crs.reprojected",
+                "已统一投影到 " + crs_label(target) + "：" + was,
+                fix="无需处理 (reprojected automatically)",
+            )
+        )
     for kind, layer in raw.items():
         conversion = layer.attrs.get("coordinate_conversion")
         if conversion:
-            problems.append(Problem(
-                "info", "crs.converted", f"{KIND_ZH[kind]}图层坐标已纠偏：{conversion}",
-                fix="无需处理 (converted before any measurement)",
-                file=str(sources[kind].get("file", "")),
-                layer=str(sources[kind].get("layer") or "")))
+            problems.append(
+                Problem(
+                    "info",
+                    "crs.converted",
+                    f"{KIND_ZH[kind]}图层坐标已纠偏：{conversion}",
+                    fix="无需处理 (converted before any measurement)",
+                    file=str(sources[kind].get("file", "")),
+                    layer=str(sources[kind].get("layer") or ""),
+                )
+            )
     for kind, layer in layers.items():
         if layer.crs.to_wkt() != target_wkt and not layer.crs.equals(target):
             attrs = layer.attrs
@@ -332,8 +408,16 @@ def _reproject(
 
 #: the keys a gridmap.toml may hold; anything else is a typo and an error (never silently dropped)
 CONFIG_SECTIONS = ("study", "layers", "map", "dashboard")
-STUDY_KEYS = ("name", "profile", "crs", "facilities_crs", "households_crs", "metric", "encoding",
-              "households_method")
+STUDY_KEYS = (
+    "name",
+    "profile",
+    "crs",
+    "facilities_crs",
+    "households_crs",
+    "metric",
+    "encoding",
+    "households_method",
+)
 LAYER_OPTIONS = ("path", "layer", "crs", "encoding", "x", "y")
 #: read by the dashboard (dashboards.provider), validated here with the rest
 DASHBOARD_KEYS = ("basemap", "basemap_attribution", "workspace")
@@ -343,36 +427,58 @@ def _unknown_key(key: str, valid, where: str, path: Path) -> Problem:
     close = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.6)
     hint = f"是不是想写 {close[0]!r}？ (did you mean {close[0]!r}?) " if close else ""
     return Problem(
-        "error", "config.unknown_key",
+        "error",
+        "config.unknown_key",
         f"配置文件中的未知键 {where}{key!r}，不会被使用 (unknown key {where}{key!r})",
-        fix=hint + f"可用的键 / valid keys: {', '.join(valid)}", file=str(path))
+        fix=hint + f"可用的键 / valid keys: {', '.join(valid)}",
+        file=str(path),
+    )
 
 
 def _check_config_keys(data: Mapping[str, Any], path: Path) -> None:
     """Every section, key and layer option must be known: a typo is an error naming the nearest."""
-    problems = [_unknown_key(k, CONFIG_SECTIONS, "", path)
-                for k in data if k not in CONFIG_SECTIONS]
+    problems = [
+        _unknown_key(k, CONFIG_SECTIONS, "", path) for k in data if k not in CONFIG_SECTIONS
+    ]
     sections = (("study", STUDY_KEYS), ("layers", LAYER_KINDS), ("dashboard", DASHBOARD_KEYS))
     for section, valid in sections:
         table = data.get(section, {})
         if not isinstance(table, Mapping):
-            problems.append(Problem("error", "config.invalid",
-                                    f"配置文件中 {section} 应是一个表 [{section}]", file=str(path),
-                                    fix=f"写成 [{section}] 段落"))
+            problems.append(
+                Problem(
+                    "error",
+                    "config.invalid",
+                    f"配置文件中 {section} 应是一个表 [{section}]",
+                    file=str(path),
+                    fix=f"写成 [{section}] 段落",
+                )
+            )
             continue
         problems += [_unknown_key(k, valid, f"[{section}] ", path) for k in table if k not in valid]
     for kind, spec in (data.get("layers") or {}).items():
         if isinstance(spec, Mapping):
-            problems += [_unknown_key(k, LAYER_OPTIONS, f"[layers] {kind}.", path)
-                         for k in spec if k not in LAYER_OPTIONS]
+            problems += [
+                _unknown_key(k, LAYER_OPTIONS, f"[layers] {kind}.", path)
+                for k in spec
+                if k not in LAYER_OPTIONS
+            ]
             if "path" not in spec:
-                problems.append(Problem("error", "config.invalid", f"[layers] {kind} 缺少 path",
-                                        file=str(path),
-                                        fix=f'写成 {kind} = {{ path = "文件.gpkg", layer = "图层" }}'))
+                problems.append(
+                    Problem(
+                        "error",
+                        "config.invalid",
+                        f"[layers] {kind} 缺少 path",
+                        file=str(path),
+                        fix=f'写成 {kind} = {{ path = "文件.gpkg", layer = "图层" }}',
+                    )
+                )
     mapping = data.get("map", {})
     if isinstance(mapping, Mapping):
-        problems += [_unknown_key(k, LAYER_KINDS, "[map] ", path) for k, v in mapping.items()
-                     if isinstance(v, Mapping) and k not in LAYER_KINDS]
+        problems += [
+            _unknown_key(k, LAYER_KINDS, "[map] ", path)
+            for k, v in mapping.items()
+            if isinstance(v, Mapping) and k not in LAYER_KINDS
+        ]
     if problems:
         raise InputError(problems)
 
@@ -384,17 +490,29 @@ def _scale_problems(communities: GeoDataFrame, target: pyproj.CRS, source: dict)
         return []
     err = scale_error(own, communities)
     f = scale_factors(own, communities)
-    detail = (f"面积 ×{f.areal_scale:.3f}，长度 ×{f.meridional_scale:.3f}（南北）"
-              f"/ ×{f.parallel_scale:.3f}（东西）") if f else "长度或面积"
-    return [Problem(
-        "warning", "crs.not_true_scale",
-        f"社区图层的坐标系 {crs_label(own)} 在数据所在位置比例失真 {err:.1%}（{detail}；上限 {MAX_SCALE_ERROR:.1%}），"
-        f"不适合量算：已改用 {crs_label(target)} 计算所有长度和面积 "
-        f"(the layer's CRS is {err:.1%} off true scale here; lengths and areas are measured in "
-        f"{crs_label(target)})",
-        fix=f'无需处理；如需指定量算坐标系用 metric="EPSG:{target.to_epsg() or "45xx"}"，'
-        "或在 GIS 中把数据重新投影到 CGCS2000 高斯-克吕格坐标系后再导入 (or reproject the data)",
-        file=str(source.get("file", "")), layer=str(source.get("layer") or ""), param="metric")]
+    detail = (
+        (
+            f"面积 ×{f.areal_scale:.3f}，长度 ×{f.meridional_scale:.3f}（南北）"
+            f"/ ×{f.parallel_scale:.3f}（东西）"
+        )
+        if f
+        else "长度或面积"
+    )
+    return [
+        Problem(
+            "warning",
+            "crs.not_true_scale",
+            f"社区图层的坐标系 {crs_label(own)} 在数据所在位置比例失真 {err:.1%}（{detail}；上限 {MAX_SCALE_ERROR:.1%}），"
+            f"不适合量算：已改用 {crs_label(target)} 计算所有长度和面积 "
+            f"(the layer's CRS is {err:.1%} off true scale here; lengths and areas are measured in "
+            f"{crs_label(target)})",
+            fix=f'无需处理；如需指定量算坐标系用 metric="EPSG:{target.to_epsg() or "45xx"}"，'
+            "或在 GIS 中把数据重新投影到 CGCS2000 高斯-克吕格坐标系后再导入 (or reproject the data)",
+            file=str(source.get("file", "")),
+            layer=str(source.get("layer") or ""),
+            param="metric",
+        )
+    ]
 
 
 def load_config(path: str | Path) -> dict:
@@ -462,9 +580,18 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     """
     path = Path(path)
     if not path.exists():
-        raise InputError(Problem("error", "config.missing", f"配置文件不存在：{path}", file=str(path)))
+        raise InputError(
+            Problem("error", "config.missing", f"配置文件不存在：{path}", file=str(path))
+        )
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(Problem("error", "config.invalid", f"配置文件无法解析：{exc}", file=str(path),
-                                 fix="检查 TOML 语法（字符串要加引号，表名用 [ ]）")) from exc
+        raise InputError(
+            Problem(
+                "error",
+                "config.invalid",
+                f"配置文件无法解析：{exc}",
+                file=str(path),
+                fix="检查 TOML 语法（字符串要加引号，表名用 [ ]）",
+            )
+        ) from exc

@@ -56,9 +56,16 @@ def _sample(geom, n: int, rng: np.random.Generator) -> np.ndarray:
     return xy
 
 
-def synthetic_households(communities: GeoDataFrame, grids: GeoDataFrame | None = None, *,
-                         seed: int = 0, mean: float = 2000.0, spread: float = 0.45,
-                         in_grids: float = 0.5, building_mean: float = 60.0) -> GeoDataFrame:
+def synthetic_households(
+    communities: GeoDataFrame,
+    grids: GeoDataFrame | None = None,
+    *,
+    seed: int = 0,
+    mean: float = 2000.0,
+    spread: float = 0.45,
+    in_grids: float = 0.5,
+    building_mean: float = 60.0,
+) -> GeoDataFrame:
     """Building points with ``households`` inside the communities (deterministic for ``seed``).
 
     Parameters
@@ -104,8 +111,12 @@ def synthetic_households(communities: GeoDataFrame, grids: GeoDataFrame | None =
         n_in = int(round(k * in_grids)) if inside is not None and inside.area > 1.0 else 0
         if outside.area <= 1.0:
             n_in = k
-        xy = np.vstack([_sample(inside, n_in, rng) if n_in else np.empty((0, 2)),
-                        _sample(outside if k - n_in else geom, k - n_in, rng)])
+        xy = np.vstack(
+            [
+                _sample(inside, n_in, rng) if n_in else np.empty((0, 2)),
+                _sample(outside if k - n_in else geom, k - n_in, rng),
+            ]
+        )
         xy_parts.append(xy)
         hh_parts.append(counts)
         src_parts.append(np.full(k, str(cid), dtype=object))
@@ -113,7 +124,13 @@ def synthetic_households(communities: GeoDataFrame, grids: GeoDataFrame | None =
     n = len(xy)
     households = np.concatenate(hh_parts).astype("int64") if n else np.empty(0, "int64")
     source = np.concatenate(src_parts) if n else np.empty(0, object)
-    return GeoDataFrame({"building_id": [f"B{i:06d}" for i in range(n)],
-                         "households": households, "source_community": source},
-                        geometry=shapely.points(xy) if n else [], crs=communities.crs,
-                        index=pd.RangeIndex(n))
+    return GeoDataFrame(
+        {
+            "building_id": [f"B{i:06d}" for i in range(n)],
+            "households": households,
+            "source_community": source,
+        },
+        geometry=shapely.points(xy) if n else [],
+        crs=communities.crs,
+        index=pd.RangeIndex(n),
+    )

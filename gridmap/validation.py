@@ -41,7 +41,12 @@ __all__ = ["prepare_layer", "check_layers", "ID_COLUMN", "KIND_ZH"]
 
 ID_COLUMN = {"communities": "community_id", "grids": "grid_id"}
 KIND_ZH = {
-    "communities": "社区", "grids": "网格", "households": "户数", "facilities": "设施", "network": "路网"}
+    "communities": "社区",
+    "grids": "网格",
+    "households": "户数",
+    "facilities": "设施",
+    "network": "路网",
+}
 _GEOM_TYPES = {
     "communities": ({"Polygon", "MultiPolygon"}, "面 (Polygon)"),
     "grids": ({"Polygon", "MultiPolygon"}, "面 (Polygon)"),
@@ -104,14 +109,21 @@ def prepare_layer(
     """
     src = _src(gdf)
     where: dict[str, Any] = {
-        "file": str(src.get("file", "")), "layer": str(src.get("layer") or KIND_ZH[kind])}
+        "file": str(src.get("file", "")),
+        "layer": str(src.get("layer") or KIND_ZH[kind]),
+    }
     if len(gdf) == 0:
         # an empty layer would give 0 households and false "fail"s everywhere: unusable, not zeros
-        return GeoDataFrame(gdf.copy()), [Problem(
-            "error", "layer.empty", f"{KIND_ZH[kind]}图层没有任何记录（只有表头或空图层）",
-            fix="检查是否选错了文件或图层；不需要该图层时不要指定它 "
-            "(pick the right file/layer, or leave the layer out)",
-            **where)]
+        return GeoDataFrame(gdf.copy()), [
+            Problem(
+                "error",
+                "layer.empty",
+                f"{KIND_ZH[kind]}图层没有任何记录（只有表头或空图层）",
+                fix="检查是否选错了文件或图层；不需要该图层时不要指定它 "
+                "(pick the right file/layer, or leave the layer out)",
+                **where,
+            )
+        ]
     out, found, problems = _canonical_columns(gdf, kind, mapping, where)
     if any(p.severity == "error" for p in problems):
         return out, problems
@@ -144,23 +156,37 @@ def _canonical_columns(
     found, missing_explicit = find_columns(columns, kind, mapping=mapping)
     present = ", ".join(map(str, columns))
     for canonical, source in missing_explicit.items():
-        problems.append(Problem(
-            "error", "mapping.column_missing",
-            f"{_mapping(canonical, source)}：{KIND_ZH[kind]}图层中没有列 {source!r}；现有列：{present}",
-            fix=f"检查列名拼写，例如 {_mapping(canonical, columns[0] if columns else '列名')}",
-            **where, column=source, param="mapping"))
+        problems.append(
+            Problem(
+                "error",
+                "mapping.column_missing",
+                f"{_mapping(canonical, source)}：{KIND_ZH[kind]}图层中没有列 {source!r}；现有列：{present}",
+                fix=f"检查列名拼写，例如 {_mapping(canonical, columns[0] if columns else '列名')}",
+                **where,
+                column=source,
+                param="mapping",
+            )
+        )
     for canonical in REQUIRED[kind]:
         if canonical not in found and canonical not in missing_explicit:
             tried = ", ".join(ALIASES[kind][canonical])
-            problems.append(Problem(
-                "error", "column.missing",
-                f"{KIND_ZH[kind]}图层缺少必需列 {canonical}（已尝试别名：{tried}）；现有列：{present}",
-                fix=f"用 {_mapping(canonical, '你的列名')} 指定 "
-                f"(name the column with {_mapping(canonical, '<column>')})",
-                **where, column=canonical, param="mapping"))
+            problems.append(
+                Problem(
+                    "error",
+                    "column.missing",
+                    f"{KIND_ZH[kind]}图层缺少必需列 {canonical}（已尝试别名：{tried}）；现有列：{present}",
+                    fix=f"用 {_mapping(canonical, '你的列名')} 指定 "
+                    f"(name the column with {_mapping(canonical, '<column>')})",
+                    **where,
+                    column=canonical,
+                    param="mapping",
+                )
+            )
     out = GeoDataFrame(
         {canonical: gdf[source].to_numpy() for canonical, source in found.items()},
-        geometry=gdf.geometry.to_numpy(), crs=gdf.crs, index=gdf.index.copy(),
+        geometry=gdf.geometry.to_numpy(),
+        crs=gdf.crs,
+        index=gdf.index.copy(),
     )
     # keep the source's other columns under their own names (reports show them)
     for col in columns:
@@ -196,8 +222,15 @@ def _clean_values(
         high = [b for b in bad if b[2] == IMPLAUSIBLE]
         problems += _implausible(out, kind, canonical, source, high, where, src)
         bad = [b for b in bad if b[2] != IMPLAUSIBLE]
-        problems += problems_from_bad(bad, code=f"value.{canonical}", column=source, source=where,
-                                      what=f"{KIND_ZH[kind]}图层列“{source}”", fix=fix, row_of=_row)
+        problems += problems_from_bad(
+            bad,
+            code=f"value.{canonical}",
+            column=source,
+            source=where,
+            what=f"{KIND_ZH[kind]}图层列“{source}”",
+            fix=fix,
+            row_of=_row,
+        )
     return problems
 
 
@@ -212,21 +245,34 @@ def _clean_ids(
     ids = _ids(out[id_col])
     for label in ids.index[ids.isna()]:
         ids[label] = f"无编码-{_row(label)}"
-        problems.append(Problem(
-            "warning", "id.missing", f"{KIND_ZH[kind]}编码为空，暂记为 {ids[label]}",
-            fix="补全编码", **where, column=source, row=_row(label)))
+        problems.append(
+            Problem(
+                "warning",
+                "id.missing",
+                f"{KIND_ZH[kind]}编码为空，暂记为 {ids[label]}",
+                fix="补全编码",
+                **where,
+                column=source,
+                row=_row(label),
+            )
+        )
     dup = ids[ids.duplicated(keep=False)]
     for value, group in dup.groupby(dup):
         rows = ", ".join(str(_row(r)) for r in group.index)
-        names = ("、".join(out.loc[group.index, "name"].astype(str))
-                 if "name" in out.columns else "")
+        names = "、".join(out.loc[group.index, "name"].astype(str)) if "name" in out.columns else ""
         for k, label in enumerate(group.index[1:], start=2):
             ids[label] = f"{value}-{k}"
-        problems.append(Problem(
-            "warning", "id.duplicate",
-            f"{KIND_ZH[kind]}编码 {value} 重复出现在第 {rows} 行（{names}）；后续记录暂记为 {value}-2 …",
-            fix="每个单元的编码必须唯一：改正重复的编码", **where, column=source,
-            row=_row(group.index[0])))
+        problems.append(
+            Problem(
+                "warning",
+                "id.duplicate",
+                f"{KIND_ZH[kind]}编码 {value} 重复出现在第 {rows} 行（{names}）；后续记录暂记为 {value}-2 …",
+                fix="每个单元的编码必须唯一：改正重复的编码",
+                **where,
+                column=source,
+                row=_row(group.index[0]),
+            )
+        )
     out[id_col] = ids
     return problems
 
@@ -239,11 +285,17 @@ def _facility_types(out: GeoDataFrame, source: str, where: dict[str, Any]) -> li
     out["facility_type_raw"] = raw_type.astype("string")
     out["facility_type"] = keys
     for value, group in raw_type[unknown].groupby(raw_type[unknown].fillna("（空）")):
-        problems.append(Problem(
-            "info", "facility.unknown_type",
-            f"设施类型 {value!r}（{len(group)} 处）不在设施类型表中，不计入任何规则",
-            fix="在 gridmap/facility_types.toml 中添加别名，或改正类型名称",
-            **where, column=source, row=_row(group.index[0])))
+        problems.append(
+            Problem(
+                "info",
+                "facility.unknown_type",
+                f"设施类型 {value!r}（{len(group)} 处）不在设施类型表中，不计入任何规则",
+                fix="在 gridmap/facility_types.toml 中添加别名，或改正类型名称",
+                **where,
+                column=source,
+                row=_row(group.index[0]),
+            )
+        )
     return problems
 
 
@@ -252,12 +304,28 @@ def _repair_geometry(out: GeoDataFrame, kind: str, where: dict) -> list[Problem]
     geoms = out.geometry.to_numpy()
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     for label in out.index[empty]:
-        problems.append(Problem("warning", "geometry.empty", f"{KIND_ZH[kind]}几何为空，该记录不参与空间分析",
-                                fix="补绘该单元的边界或删除该记录", **where, row=_row(label)))
+        problems.append(
+            Problem(
+                "warning",
+                "geometry.empty",
+                f"{KIND_ZH[kind]}几何为空，该记录不参与空间分析",
+                fix="补绘该单元的边界或删除该记录",
+                **where,
+                row=_row(label),
+            )
+        )
     allowed, text = _GEOM_TYPES[kind]
     types = pd.Series(shapely.get_type_id(geoms), index=out.index)
-    names = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint",
-             5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection"}
+    names = {
+        0: "Point",
+        1: "LineString",
+        2: "LinearRing",
+        3: "Polygon",
+        4: "MultiPoint",
+        5: "MultiLineString",
+        6: "MultiPolygon",
+        7: "GeometryCollection",
+    }
     invalid = ~empty & ~shapely.is_valid(geoms)
     if invalid.any():
         reasons = shapely.is_valid_reason(geoms[invalid])
@@ -268,15 +336,29 @@ def _repair_geometry(out: GeoDataFrame, kind: str, where: dict) -> list[Problem]
         geoms[invalid] = fixed
         out[out.geometry.name] = GeoSeries(geoms, index=out.index, crs=out.crs)
         for label, reason in zip(out.index[invalid], reasons, strict=True):
-            problems.append(Problem("info", "geometry.repaired",
-                                    f"{KIND_ZH[kind]}几何无效（{reason}），已用 make_valid 修复",
-                                    fix="在 GIS 中检查并修正该多边形", **where, row=_row(label)))
+            problems.append(
+                Problem(
+                    "info",
+                    "geometry.repaired",
+                    f"{KIND_ZH[kind]}几何无效（{reason}），已用 make_valid 修复",
+                    fix="在 GIS 中检查并修正该多边形",
+                    **where,
+                    row=_row(label),
+                )
+            )
         types = pd.Series(shapely.get_type_id(geoms), index=out.index)
     wrong = ~empty & ~types.map(names).isin(allowed).to_numpy()
     for label in out.index[wrong]:
-        problems.append(Problem("error", "geometry.type",
-                                f"{KIND_ZH[kind]}图层应为{text}，此记录是 {names.get(types[label], '?')}",
-                                fix="检查是否选错了图层或文件", **where, row=_row(label)))
+        problems.append(
+            Problem(
+                "error",
+                "geometry.type",
+                f"{KIND_ZH[kind]}图层应为{text}，此记录是 {names.get(types[label], '?')}",
+                fix="检查是否选错了图层或文件",
+                **where,
+                row=_row(label),
+            )
+        )
     return problems
 
 
@@ -288,17 +370,29 @@ def _implausible(
         return []
     limit = PLAUSIBLE_MAX[kind][canonical]
     table = src.get("format") in ("csv", "xlsx", "xls")
-    unit = {"households": "每条户数记录（楼栋/小区）", "grids": "每个网格", "communities": "每个社区"}[kind]
+    unit = {
+        "households": "每条户数记录（楼栋/小区）",
+        "grids": "每个网格",
+        "communities": "每个社区",
+    }[kind]
     problems = []
     for label, raw, _reason in bad:
         row = _row(label)
-        at = f"第 {row} 条记录" + (f"（表格第 {row + 1} 行）" if table and isinstance(row, int) else "")
-        problems.append(Problem(
-            "warning", f"value.{canonical}.implausible",
-            f"{KIND_ZH[kind]}图层列“{source}”{at}的值 {raw!r} 不合理：{unit}不超过 {limit:,}，"
-            "该值不参与计算（按缺失处理，相关单元为未评估）",
-            fix=f"更正该值（{canonical} ≤ {limit:,}），或留空表示缺失 (correct the value in column {source})",
-            **where, column=source, row=row))
+        at = f"第 {row} 条记录" + (
+            f"（表格第 {row + 1} 行）" if table and isinstance(row, int) else ""
+        )
+        problems.append(
+            Problem(
+                "warning",
+                f"value.{canonical}.implausible",
+                f"{KIND_ZH[kind]}图层列“{source}”{at}的值 {raw!r} 不合理：{unit}不超过 {limit:,}，"
+                "该值不参与计算（按缺失处理，相关单元为未评估）",
+                fix=f"更正该值（{canonical} ≤ {limit:,}），或留空表示缺失 (correct the value in column {source})",
+                **where,
+                column=source,
+                row=row,
+            )
+        )
     return problems
 
 
@@ -308,22 +402,36 @@ def _nothing_usable(
     """An error when no record is usable (every geometry empty, every household count missing)."""
     geoms = out.geometry.to_numpy()
     if (shapely.is_missing(geoms) | shapely.is_empty(geoms)).all():
-        return [Problem("error", "layer.no_geometry", f"{KIND_ZH[kind]}图层的 {len(out)} 条记录都没有可用的几何",
-                        fix="检查文件是否完整，或在 GIS 中修正几何后重新导出 (repair the geometries and export again)",
-                        **where)]
+        return [
+            Problem(
+                "error",
+                "layer.no_geometry",
+                f"{KIND_ZH[kind]}图层的 {len(out)} 条记录都没有可用的几何",
+                fix="检查文件是否完整，或在 GIS 中修正几何后重新导出 (repair the geometries and export again)",
+                **where,
+            )
+        ]
     if kind == "households" and "households" in out.columns and out["households"].isna().all():
-        return [Problem("error", "value.households.none", f"户数图层的 {len(out)} 条记录都没有可用的户数",
-                        fix=f"检查户数列（或用 {_mapping('households', '列名')} 指定正确的列）",
-                        **where, column=str(found.get("households", "households")),
-                        param="mapping")]
+        return [
+            Problem(
+                "error",
+                "value.households.none",
+                f"户数图层的 {len(out)} 条记录都没有可用的户数",
+                fix=f"检查户数列（或用 {_mapping('households', '列名')} 指定正确的列）",
+                **where,
+                column=str(found.get("households", "households")),
+                param="mapping",
+            )
+        ]
     return []
 
 
 def _polygonal(geom):
     if geom is None or geom.geom_type in ("Polygon", "MultiPolygon"):
         return geom
-    parts = [g for g in getattr(geom, "geoms", [geom])
-             if g.geom_type in ("Polygon", "MultiPolygon")]
+    parts = [
+        g for g in getattr(geom, "geoms", [geom]) if g.geom_type in ("Polygon", "MultiPolygon")
+    ]
     return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
@@ -352,12 +460,17 @@ def check_layers(layers: Mapping[str, GeoDataFrame]) -> list[Problem]:
         dx = (lb[0] + lb[2]) / 2 - (bx[0] + bx[2]) / 2
         dy = (lb[1] + lb[3]) / 2 - (bx[1] + bx[3]) / 2
         hint = _misalignment_hint(dx, dy, lb, bx)
-        problems.append(Problem(
-            "error", "crs.no_overlap",
-            f"{KIND_ZH[kind]}图层与社区图层完全不重叠（中心相距 {np.hypot(dx, dy) / 1000:,.1f} km）。{hint}",
-            fix=f"用 {_CRS_PARAM.get(kind, 'crs')}= 指定该文件的真实坐标系 (state the file's real CRS)",
-            file=str(src.get("file", "")), layer=str(src.get("layer") or KIND_ZH[kind]),
-            param=_CRS_PARAM.get(kind, "crs")))
+        problems.append(
+            Problem(
+                "error",
+                "crs.no_overlap",
+                f"{KIND_ZH[kind]}图层与社区图层完全不重叠（中心相距 {np.hypot(dx, dy) / 1000:,.1f} km）。{hint}",
+                fix=f"用 {_CRS_PARAM.get(kind, 'crs')}= 指定该文件的真实坐标系 (state the file's real CRS)",
+                file=str(src.get("file", "")),
+                layer=str(src.get("layer") or KIND_ZH[kind]),
+                param=_CRS_PARAM.get(kind, "crs"),
+            )
+        )
     return problems
 
 
@@ -428,8 +541,11 @@ def offset_hints(layers: Mapping[str, GeoDataFrame], lonlat: set[str]) -> list[P
         sample = geoms.iloc[pos]
         points_only = (shapely.get_type_id(np.asarray(sample.values)) == 0).all()
         pts = sample if points_only else sample.representative_point()
-        weights = (layer["households"].iloc[pos].fillna(0).to_numpy(dtype=float)
-                   if kind == "households" and "households" in layer.columns else np.ones(len(pos)))
+        weights = (
+            layer["households"].iloc[pos].fillna(0).to_numpy(dtype=float)
+            if kind == "households" and "households" in layer.columns
+            else np.ones(len(pos))
+        )
         if weights.sum() <= 0:
             weights = np.ones(len(pos))
         before = _outside_share(pts, weights, comm)
@@ -457,7 +573,8 @@ def offset_hints(layers: Mapping[str, GeoDataFrame], lonlat: set[str]) -> list[P
             continue
         blamed_communities |= culprit == "communities"
         problems.append(
-            _offset_problem(kind, culprit, layers[culprit], pseudo, before, after, shift))
+            _offset_problem(kind, culprit, layers[culprit], pseudo, before, after, shift)
+        )
     return problems
 
 
@@ -467,21 +584,32 @@ def _offset_problem(kind, culprit, layer, pseudo, before, after, shift) -> Probl
     what = "住户" if kind == "households" else "记录"
     param = _CRS_PARAM.get(culprit, "")
     keyword = f'{param}="{pseudo}"'
-    fix = (f"若坐标来自网络地图，加 {keyword}" if param else "若坐标来自网络地图") + \
-        f"（或在 gridmap.toml 中写 {culprit} = {{ path = \"…\", crs = \"{pseudo}\" }}），坐标会先纠偏再计算"
+    fix = (
+        (f"若坐标来自网络地图，加 {keyword}" if param else "若坐标来自网络地图")
+        + f'（或在 gridmap.toml 中写 {culprit} = {{ path = "…", crs = "{pseudo}" }}），坐标会先纠偏再计算'
+    )
     if param:
         fix += f" (add {keyword})"
     src = _src(layer)
     return Problem(
-        "warning", "crs.maybe_gcj02",
+        "warning",
+        "crs.maybe_gcj02",
         f"{KIND_ZH[kind]}图层有 {before:.1%} 的{what}不在任何社区内；若把{KIND_ZH[culprit]}图层的坐标当作 {name}"
         f"（{maps}网络地图坐标）纠偏（平移约 {shift:,.0f} m），只剩 {after:.1%}。"
         f"{KIND_ZH[culprit]}图层很可能是 {name} 坐标却标注为 WGS84/CGCS2000 "
         f"(the {culprit} layer looks like {name} web-map coordinates labelled WGS84: "
         f"{before:.1%} of the {kind} "
         f"outside every community, {after:.1%} after converting)",
-        fix=fix, file=str(src.get("file", "")), layer=str(src.get("layer") or KIND_ZH[culprit]),
+        fix=fix,
+        file=str(src.get("file", "")),
+        layer=str(src.get("layer") or KIND_ZH[culprit]),
         param=param,
-        extra={"kind": culprit, "tested": kind, "outside_before": before, "outside_after": after,
-               "shift_m": shift,
-               "crs": pseudo})
+        extra={
+            "kind": culprit,
+            "tested": kind,
+            "outside_before": before,
+            "outside_after": after,
+            "shift_m": shift,
+            "crs": pseudo,
+        },
+    )

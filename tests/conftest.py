@@ -24,8 +24,11 @@ X0, Y0 = 500_000.0, 3_350_000.0  # near Hangzhou in EPSG:4549
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--update-golden", action="store_true",
-                     help="rewrite tests/golden/ from this run's outputs (tests/test_contract.py)")
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite tests/golden/ from this run's outputs (tests/test_contract.py)",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -56,9 +59,12 @@ class DemoResults:
 
     def modified(self) -> list[str]:
         """``profile.table`` of every shared table a test changed."""
-        return [f"{profile}.{name}" for profile, result in self._results.items()
-                for name in self.TABLES
-                if not getattr(result, name).equals(self._before[profile][name])]
+        return [
+            f"{profile}.{name}"
+            for profile, result in self._results.items()
+            for name in self.TABLES
+            if not getattr(result, name).equals(self._before[profile][name])
+        ]
 
 
 @pytest.fixture(scope="session")
@@ -109,18 +115,44 @@ def make_layers(households=(500, 700), coordinators=(1, 1)):
     grids split each community in halves along x. ``households`` are per grid of A.
     """
     comm = gpd.GeoDataFrame(
-        {"社区编码": ["330106001001", "330106001002"], "社区名称": ["甲社区", "乙社区"], "街道": ["翠苑街道"] * 2},
-        geometry=[box(X0, Y0, X0 + 1000, Y0 + 1000), box(X0 + 1000, Y0, X0 + 2000, Y0 + 1000)], crs=4549)
+        {
+            "社区编码": ["330106001001", "330106001002"],
+            "社区名称": ["甲社区", "乙社区"],
+            "街道": ["翠苑街道"] * 2,
+        },
+        geometry=[box(X0, Y0, X0 + 1000, Y0 + 1000), box(X0 + 1000, Y0, X0 + 2000, Y0 + 1000)],
+        crs=4549,
+    )
     grids = gpd.GeoDataFrame(
-        {"网格编码": ["330106001001001", "330106001001002", "330106001002001", "330106001002002"],
-         "网格名称": ["甲1", "甲2", "乙1", "乙2"], "所属社区": ["甲社区", "甲社区", "乙社区", "乙社区"],
-         "协理员人数": [coordinators[0], coordinators[1], 1, 1]},
-        geometry=[box(X0, Y0, X0 + 500, Y0 + 1000), box(X0 + 500, Y0, X0 + 1000, Y0 + 1000),
-                  box(X0 + 1000, Y0, X0 + 1500, Y0 + 1000), box(X0 + 1500, Y0, X0 + 2000, Y0 + 1000)], crs=4549)
+        {
+            "网格编码": [
+                "330106001001001",
+                "330106001001002",
+                "330106001002001",
+                "330106001002002",
+            ],
+            "网格名称": ["甲1", "甲2", "乙1", "乙2"],
+            "所属社区": ["甲社区", "甲社区", "乙社区", "乙社区"],
+            "协理员人数": [coordinators[0], coordinators[1], 1, 1],
+        },
+        geometry=[
+            box(X0, Y0, X0 + 500, Y0 + 1000),
+            box(X0 + 500, Y0, X0 + 1000, Y0 + 1000),
+            box(X0 + 1000, Y0, X0 + 1500, Y0 + 1000),
+            box(X0 + 1500, Y0, X0 + 2000, Y0 + 1000),
+        ],
+        crs=4549,
+    )
     hh = gpd.GeoDataFrame(
         {"户数": [str(households[0]), str(households[1]), "1200", "800"]},
-        geometry=[Point(X0 + 250, Y0 + 500), Point(X0 + 750, Y0 + 500), Point(X0 + 1250, Y0 + 500), Point(X0 + 1750, Y0 + 500)],
-        crs=4549)
+        geometry=[
+            Point(X0 + 250, Y0 + 500),
+            Point(X0 + 750, Y0 + 500),
+            Point(X0 + 1250, Y0 + 500),
+            Point(X0 + 1750, Y0 + 500),
+        ],
+        crs=4549,
+    )
     return comm, grids, hh
 
 
@@ -136,8 +168,10 @@ def write_study_gpkg(path: Path, *, facilities: bool = False) -> Path:
     grids.to_file(path, layer="网格")
     hh.to_file(path, layer="楼栋")
     if facilities:
-        fac = gpd.GeoDataFrame({"类型": ["幼儿园", "幼儿园"], "名称": ["甲园", "乙园"]},
-                               geometry=[Point(X0 + 300, Y0 + 500), Point(X0 + 1700, Y0 + 500)], crs=4549)
+        fac = gpd.GeoDataFrame(
+            {"类型": ["幼儿园", "幼儿园"], "名称": ["甲园", "乙园"]},
+            geometry=[Point(X0 + 300, Y0 + 500), Point(X0 + 1700, Y0 + 500)],
+            crs=4549,
+        )
         fac.to_file(path, layer="设施")
     return path
-

@@ -35,23 +35,51 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("gridmap", "dashboards")
 MAX_LINES = 600
 #: the layers of the README's Layout, bottom up: module name prefixes per layer
 LAYERS = {
-    "foundation": ("gridmap._errors", "gridmap._version", "gridmap._toml", "gridmap._atomic",
-                   "gridmap.labels", "gridmap.fonts", "gridmap.locate"),
-    "input": ("gridmap.io", "gridmap.crs", "gridmap.columns", "gridmap.facilities",
-              "gridmap.validation", "gridmap.study", "gridmap.datasets", "gridmap.osm",
-              "gridmap.synthetic"),
-    "analysis": ("gridmap.assign", "gridmap.metrics", "gridmap.rules", "gridmap.evaluation",
-                 "gridmap.qa", "gridmap.check", "gridmap.network", "gridmap.coverage",
-                 "gridmap.adjacency"),
-    "planning": ("gridmap.plans", "gridmap.edits", "gridmap.rebalance", "gridmap._rebalance_model",
-                 "gridmap._workspace", "gridmap.griddesign", "gridmap.siting"),
+    "foundation": (
+        "gridmap._errors",
+        "gridmap._version",
+        "gridmap._toml",
+        "gridmap._atomic",
+        "gridmap.labels",
+        "gridmap.fonts",
+        "gridmap.locate",
+    ),
+    "input": (
+        "gridmap.io",
+        "gridmap.crs",
+        "gridmap.columns",
+        "gridmap.facilities",
+        "gridmap.validation",
+        "gridmap.study",
+        "gridmap.datasets",
+        "gridmap.osm",
+        "gridmap.synthetic",
+    ),
+    "analysis": (
+        "gridmap.assign",
+        "gridmap.metrics",
+        "gridmap.rules",
+        "gridmap.evaluation",
+        "gridmap.qa",
+        "gridmap.check",
+        "gridmap.network",
+        "gridmap.coverage",
+        "gridmap.adjacency",
+    ),
+    "planning": (
+        "gridmap.plans",
+        "gridmap.edits",
+        "gridmap.rebalance",
+        "gridmap._rebalance_model",
+        "gridmap._workspace",
+        "gridmap.griddesign",
+        "gridmap.siting",
+    ),
     "outputs": ("gridmap.report", "gridmap.maps"),
     "interfaces": ("gridmap", "gridmap.cli", "dashboards"),
 }
@@ -99,7 +127,8 @@ def _module_name(path: Path) -> tuple[str, bool]:
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _resolve(module: Module, node: ast.ImportFrom) -> str:
@@ -128,9 +157,17 @@ def _walk(module: Module, names: set[str]) -> None:
             for alias in node.names:
                 target = internal(alias.name)
                 if target:
-                    module.imports.append(Import(module.name, target, (), node.lineno,
-                                                 node.end_lineno or node.lineno, in_function,
-                                                 type_checking))
+                    module.imports.append(
+                        Import(
+                            module.name,
+                            target,
+                            (),
+                            node.lineno,
+                            node.end_lineno or node.lineno,
+                            in_function,
+                            type_checking,
+                        )
+                    )
         elif isinstance(node, ast.ImportFrom):
             base = _resolve(module, node)
             target = internal(base)
@@ -139,17 +176,39 @@ def _walk(module: Module, names: set[str]) -> None:
                 others = tuple(a.name for a in node.names if a.name not in submodules)
                 end = node.end_lineno or node.lineno
                 if others or not submodules:
-                    module.imports.append(Import(module.name, target, others, node.lineno, end,
-                                                 in_function, type_checking))
+                    module.imports.append(
+                        Import(
+                            module.name,
+                            target,
+                            others,
+                            node.lineno,
+                            end,
+                            in_function,
+                            type_checking,
+                        )
+                    )
                 for sub in submodules:
-                    module.imports.append(Import(module.name, f"{base}.{sub}", (), node.lineno,
-                                                 end, in_function, type_checking))
+                    module.imports.append(
+                        Import(
+                            module.name,
+                            f"{base}.{sub}",
+                            (),
+                            node.lineno,
+                            end,
+                            in_function,
+                            type_checking,
+                        )
+                    )
         for child in ast.iter_child_nodes(node):
-            visit(child,
-                  in_function or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                                   ast.Lambda)),
-                  type_checking or (isinstance(node, ast.If) and _is_type_checking(node.test)
-                                    and child in node.body))
+            visit(
+                child,
+                in_function
+                or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)),
+                type_checking
+                or (
+                    isinstance(node, ast.If) and _is_type_checking(node.test) and child in node.body
+                ),
+            )
 
     visit(ast.parse(module.text, filename=str(module.path)), False, False)
 
@@ -244,14 +303,19 @@ def import_cycles() -> list[str]:
         for imp in module.imports:
             if not imp.type_checking:
                 graph[module.name].setdefault(imp.target, imp)
-    return [" -> ".join(f"{imp.importer} ({_where(imp)})" for imp in cycle)
-            + f" -> {cycle[0].importer}" for cycle in _cycles(graph)]
+    return [
+        " -> ".join(f"{imp.importer} ({_where(imp)})" for imp in cycle) + f" -> {cycle[0].importer}"
+        for cycle in _cycles(graph)
+    ]
 
 
 def long_modules() -> list[str]:
     """Each module over :data:`MAX_LINES` lines, with its length."""
-    return [f"{m.rel}: {len(m.text.splitlines())} lines" for m in modules().values()
-            if len(m.text.splitlines()) > MAX_LINES]
+    return [
+        f"{m.rel}: {len(m.text.splitlines())} lines"
+        for m in modules().values()
+        if len(m.text.splitlines()) > MAX_LINES
+    ]
 
 
 def private_imports() -> list[str]:
@@ -264,14 +328,18 @@ def private_imports() -> list[str]:
             for i, part in enumerate(parts):
                 holder = ".".join(parts[:i])
                 if _private(part) and not _inside(module.name, holder):
-                    found.append(f"{_where(imp)}: {module.name} imports private module "
-                                 f"{'.'.join(parts[: i + 1])} (held by {holder})")
+                    found.append(
+                        f"{_where(imp)}: {module.name} imports private module "
+                        f"{'.'.join(parts[: i + 1])} (held by {holder})"
+                    )
                     break
             target = modules()[imp.target]
             for name in imp.names:
                 if _private(name) and not _inside(module.name, target.package):
-                    found.append(f"{_where(imp)}: {module.name} imports {name} from "
-                                 f"{imp.target} (held by {target.package})")
+                    found.append(
+                        f"{_where(imp)}: {module.name} imports {name} from "
+                        f"{imp.target} (held by {target.package})"
+                    )
     return found
 
 
@@ -288,15 +356,20 @@ def _layer(name: str) -> int | None:
 def upward_imports() -> list[str]:
     """Each import of a higher layer, and each module without a layer."""
     names = list(LAYERS)
-    found = [f"{m.rel}: {m.name} has no layer in LAYERS" for m in modules().values()
-             if _layer(m.name) is None]
+    found = [
+        f"{m.rel}: {m.name} has no layer in LAYERS"
+        for m in modules().values()
+        if _layer(m.name) is None
+    ]
     for module in modules().values():
         own = _layer(module.name)
         for imp in module.imports:
             other = _layer(imp.target)
             if own is not None and other is not None and other > own and not imp.type_checking:
-                found.append(f"{_where(imp)}: {module.name} ({names[own]}) imports {imp.target} "
-                             f"({names[other]})")
+                found.append(
+                    f"{_where(imp)}: {module.name} ({names[own]}) imports {imp.target} "
+                    f"({names[other]})"
+                )
     return found
 
 
@@ -345,8 +418,10 @@ def test_no_private_name_imported_across_packages():
 
 def test_internal_imports_at_module_top():
     unexplained = unexplained_function_imports()
-    assert not unexplained, _report("function-level import(s) of gridmap/dashboards modules "
-                                    "without a comment saying why", unexplained)
+    assert not unexplained, _report(
+        "function-level import(s) of gridmap/dashboards modules without a comment saying why",
+        unexplained,
+    )
 
 
 def test_layers_import_downward():
@@ -361,8 +436,9 @@ def test_checker_sees_the_tree():
     found = modules()
     assert {"gridmap", "gridmap.rules", "gridmap.rules.model", "dashboards"} <= set(found)
     rules = found["gridmap.rules.findings"]
-    assert any(imp.target == "gridmap.rules.kinds" and "_eval_range" in imp.names
-               for imp in rules.imports)
+    assert any(
+        imp.target == "gridmap.rules.kinds" and "_eval_range" in imp.names for imp in rules.imports
+    )
 
 
 def test_checker_finds_circles_and_names_the_chain():
@@ -376,8 +452,11 @@ def test_checker_finds_circles_and_names_the_chain():
         "p.d": {},
     }
     (cycle,) = _cycles(graph)
-    assert [(i.importer, i.target) for i in cycle] == [("p.a", "p.b"), ("p.b", "p.c"),
-                                                       ("p.c", "p.a")]
+    assert [(i.importer, i.target) for i in cycle] == [
+        ("p.a", "p.b"),
+        ("p.b", "p.c"),
+        ("p.c", "p.a"),
+    ]
     assert _cycles({"p.a": {"p.b": imp("p.a", "p.b", 1)}, "p.b": {}}) == []
 
 

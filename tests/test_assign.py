@@ -65,9 +65,15 @@ def scenes(draw):
     """Random grids over a 4x4 lattice of 100 m cells grouped into 1..4 communities, random household points."""
     n_comm = draw(st.integers(1, 4))
     labels = draw(st.lists(st.integers(0, n_comm - 1), min_size=16, max_size=16))
-    cells = [box(x * 100, y * 100, x * 100 + 100, y * 100 + 100) for y in range(4) for x in range(4)]
-    grids = gpd.GeoDataFrame({"community": [f"c{v}" for v in labels]}, geometry=cells, crs=CRS,
-                             index=pd.Index([f"g{i:02d}" for i in range(16)], name="grid_id"))
+    cells = [
+        box(x * 100, y * 100, x * 100 + 100, y * 100 + 100) for y in range(4) for x in range(4)
+    ]
+    grids = gpd.GeoDataFrame(
+        {"community": [f"c{v}" for v in labels]},
+        geometry=cells,
+        crs=CRS,
+        index=pd.Index([f"g{i:02d}" for i in range(16)], name="grid_id"),
+    )
     comms = grids.dissolve("community")
     comms.index.name = "community_id"
     n = draw(st.integers(0, 60))
@@ -75,8 +81,11 @@ def scenes(draw):
     xs = draw(st.lists(st.integers(-2, 10), min_size=n, max_size=n))
     ys = draw(st.lists(st.integers(-2, 10), min_size=n, max_size=n))
     counts = draw(st.lists(st.integers(0, 500), min_size=n, max_size=n))
-    hh = gpd.GeoDataFrame({"households": np.array(counts, dtype=float)},
-                          geometry=[Point(x * 50, y * 50) for x, y in zip(xs, ys, strict=True)], crs=CRS)
+    hh = gpd.GeoDataFrame(
+        {"households": np.array(counts, dtype=float)},
+        geometry=[Point(x * 50, y * 50) for x, y in zip(xs, ys, strict=True)],
+        crs=CRS,
+    )
     return grids, comms, hh
 
 
@@ -94,7 +103,9 @@ def test_households_conserved_and_each_record_assigned_once(scene):
     # a record's community is its grid's community
     gc = ga["community_geom"].astype(str)
     with_grid = out.dropna(subset=["grid_id"])
-    assert (with_grid["community_id"].astype(str).to_numpy() == gc.loc[with_grid["grid_id"]].to_numpy()).all()
+    assert (
+        with_grid["community_id"].astype(str).to_numpy() == gc.loc[with_grid["grid_id"]].to_numpy()
+    ).all()
 
 
 @settings(max_examples=40, deadline=None)
@@ -105,7 +116,10 @@ def test_polygon_households_conserved(scene, method):
     ga = assign_grids(grids, comms)
     out = assign_households(hh, grids, comms, ga["community_geom"], method=method)
     assert out["households"].sum() == hh["households"].sum()
-    assert out.groupby("record")["households"].sum().reindex(hh.index, fill_value=0).tolist() == hh["households"].astype(int).tolist()
+    assert (
+        out.groupby("record")["households"].sum().reindex(hh.index, fill_value=0).tolist()
+        == hh["households"].astype(int).tolist()
+    )
     if method == "largest":
         assert out["record"].is_unique
 
@@ -121,14 +135,19 @@ def test_grids_each_assigned_exactly_once():
 def test_grid_touching_a_community_by_a_sliver_belongs_to_none():
     """SIP: a 8.7 ha grid sharing 0.002 m² with 熙岸社区 gave it 938 households."""
     comm = gpd.GeoDataFrame(geometry=[box(0, 0, 1000, 1000)], index=pd.Index(["A"]), crs=CRS)
-    grids = gpd.GeoDataFrame(geometry=[box(0, 0, 500, 500), box(999.99, 0, 1300, 300), box(990, 500, 1300, 800)],
-                             index=pd.Index(["in", "sliver", "partly"]), crs=CRS)
+    grids = gpd.GeoDataFrame(
+        geometry=[box(0, 0, 500, 500), box(999.99, 0, 1300, 300), box(990, 500, 1300, 800)],
+        index=pd.Index(["in", "sliver", "partly"]),
+        crs=CRS,
+    )
     ga = assign_grids(grids, comm)
     assert ga["community_geom"].isna().tolist() == [False, True, False]
     assert ga.loc["sliver", "share"] < MIN_GRID_SHARE <= ga.loc["partly", "share"]
     assert ga.loc["partly", "community_geom"] == "A"
     # its households are outside every community (counted, reported), never handed to A
-    hh = gpd.GeoDataFrame({"households": [100, 938]}, geometry=[Point(250, 250), Point(1200, 100)], crs=CRS)
+    hh = gpd.GeoDataFrame(
+        {"households": [100, 938]}, geometry=[Point(250, 250), Point(1200, 100)], crs=CRS
+    )
     out = assign_households(hh, grids, comm, ga["community_geom"])
     assert out.groupby("community_id", observed=True)["households"].sum().to_dict() == {"A": 100}
     assert out["households"].sum() == 1038
@@ -136,9 +155,17 @@ def test_grid_touching_a_community_by_a_sliver_belongs_to_none():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.floats(-1200, 1200), st.floats(-1200, 1200), st.lists(st.integers(1, 500), min_size=1, max_size=12))
+@given(
+    st.floats(-1200, 1200),
+    st.floats(-1200, 1200),
+    st.lists(st.integers(1, 500), min_size=1, max_size=12),
+)
 def test_households_conserved_and_no_grid_assigned_below_the_share(dx, dy, counts):
-    comm = gpd.GeoDataFrame(geometry=[box(0, 0, 1000, 1000), box(1000, 0, 2000, 1000)], index=pd.Index(["A", "B"]), crs=CRS)
+    comm = gpd.GeoDataFrame(
+        geometry=[box(0, 0, 1000, 1000), box(1000, 0, 2000, 1000)],
+        index=pd.Index(["A", "B"]),
+        crs=CRS,
+    )
     grid = box(dx, dy, dx + 600, dy + 600)
     grids = gpd.GeoDataFrame(geometry=[grid], index=pd.Index(["g"]), crs=CRS)
     ga = assign_grids(grids, comm)
@@ -153,4 +180,6 @@ def test_households_conserved_and_no_grid_assigned_below_the_share(dx, dy, count
     for cid, n in out.groupby("community_id", observed=True)["households"].sum().items():
         inside = [c for p, c in zip(pts, counts, strict=True) if comm.geometry[cid].covers(p)]
         if ga["community_geom"].isna().iloc[0]:
-            assert n == sum(inside)  # an unassigned grid's households go only where they themselves lie
+            assert n == sum(
+                inside
+            )  # an unassigned grid's households go only where they themselves lie

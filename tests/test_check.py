@@ -44,16 +44,51 @@ def test_check_counts_and_statuses(tmp_path):
 
 def test_contract_outputs(tmp_path, layers):
     path = _write(tmp_path, *layers)
-    result = gridmap.check(gridmap.read_study(f"{path}:社区", grids=f"{path}:网格", households=f"{path}:楼栋"))
+    result = gridmap.check(
+        gridmap.read_study(f"{path}:社区", grids=f"{path}:网格", households=f"{path}:楼栋")
+    )
     out = tmp_path / "out"
     written = result.to_dir(out)
-    assert {"communities.csv", "grids.csv", "findings.csv", "result.gpkg", "summary.json", "problems.csv"} <= set(written)
+    assert {
+        "communities.csv",
+        "grids.csv",
+        "findings.csv",
+        "result.gpkg",
+        "summary.json",
+        "problems.csv",
+    } <= set(written)
     comm = pd.read_csv(out / "communities.csv", dtype={"community_id": str})
-    assert list(comm.columns[:7]) == ["community_id", "name", "households", "grids", "coordinators", "coordinators_required", "status"]
+    assert list(comm.columns[:7]) == [
+        "community_id",
+        "name",
+        "households",
+        "grids",
+        "coordinators",
+        "coordinators_required",
+        "status",
+    ]
     grids = pd.read_csv(out / "grids.csv", dtype={"grid_id": str})
-    assert list(grids.columns[:6]) == ["grid_id", "community_id", "households", "coordinators", "coordinators_required", "status"]
+    assert list(grids.columns[:6]) == [
+        "grid_id",
+        "community_id",
+        "households",
+        "coordinators",
+        "coordinators_required",
+        "status",
+    ]
     findings = pd.read_csv(out / "findings.csv")
-    assert list(findings.columns[:10]) == ["level", "unit_id", "unit_name", "rule_id", "value", "threshold", "status", "gap", "message", "source"]
+    assert list(findings.columns[:10]) == [
+        "level",
+        "unit_id",
+        "unit_name",
+        "rule_id",
+        "value",
+        "threshold",
+        "status",
+        "gap",
+        "message",
+        "source",
+    ]
     assert set(findings.status) <= {"pass", "fail", "not_assessed"}
     layers_out = set(gpd.list_layers(out / "result.gpkg")["name"])
     assert {"communities", "grids", "findings"} <= layers_out
@@ -65,13 +100,16 @@ def test_contract_outputs(tmp_path, layers):
 
 def test_failed_run_leaves_earlier_results_intact(tmp_path, layers, monkeypatch):
     path = _write(tmp_path, *layers)
-    result = gridmap.check(gridmap.read_study(f"{path}:社区", grids=f"{path}:网格", households=f"{path}:楼栋"))
+    result = gridmap.check(
+        gridmap.read_study(f"{path}:社区", grids=f"{path}:网格", households=f"{path}:楼栋")
+    )
     out = tmp_path / "out"
     result.to_dir(out)
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
 
     def boom(*args, **kwargs):
         raise OSError("disk full")
+
     monkeypatch.setattr(gridmap.CheckResult, "to_gpkg", boom)
     with pytest.raises(OSError):
         result.to_dir(out)
@@ -82,7 +120,9 @@ def test_failed_run_leaves_earlier_results_intact(tmp_path, layers, monkeypatch)
 def test_inputs_are_never_modified(tmp_path, layers):
     path = _write(tmp_path, *layers)
     before = path.read_bytes()
-    gridmap.check(gridmap.read_study(f"{path}:社区", grids=f"{path}:网格", households=f"{path}:楼栋")).to_dir(tmp_path / "o")
+    gridmap.check(
+        gridmap.read_study(f"{path}:社区", grids=f"{path}:网格", households=f"{path}:楼栋")
+    ).to_dir(tmp_path / "o")
     assert path.read_bytes() == before
 
 
@@ -112,7 +152,9 @@ def test_grid_qa_mismatch_straddle_and_code_prefix():
     grids = grids.copy()
     grids.loc[0, "所属社区"] = "乙社区"  # attribute says 乙, geometry is in 甲
     grids.loc[2, "网格编码"] = "330106001009001"  # prefix of a community that does not contain it
-    grids.loc[3, "geometry"] = box(X0 + 1500, Y0, X0 + 2400, Y0 + 1000)  # 4/9 outside every community
+    grids.loc[3, "geometry"] = box(
+        X0 + 1500, Y0, X0 + 2400, Y0 + 1000
+    )  # 4/9 outside every community
     result = gridmap.check(gridmap.read_study(comm, grids=grids, households=hh))
     qa = result.findings[result.findings.rule_id.str.startswith("qa.")]
     assert qa[qa.rule_id == "qa.grid.community_mismatch"].unit_id.tolist() == ["330106001001001"]
@@ -125,7 +167,9 @@ def test_community_overlap_and_gap_areas():
     comm = comm.copy()
     # 甲 overlaps 乙 by 10 x 1000 m; a 100 x 100 hole inside 乙
     comm.loc[0, "geometry"] = box(X0, Y0, X0 + 1010, Y0 + 1000)
-    comm.loc[1, "geometry"] = box(X0 + 1000, Y0, X0 + 2000, Y0 + 1000).difference(box(X0 + 1400, Y0 + 400, X0 + 1500, Y0 + 500))
+    comm.loc[1, "geometry"] = box(X0 + 1000, Y0, X0 + 2000, Y0 + 1000).difference(
+        box(X0 + 1400, Y0 + 400, X0 + 1500, Y0 + 500)
+    )
     result = gridmap.check(gridmap.read_study(comm, grids=grids, households=hh))
     f = result.findings
     assert f[f.rule_id == "qa.community.overlap"].value.iloc[0] == pytest.approx(10_000)
@@ -148,7 +192,9 @@ def test_layers_that_do_not_overlap_are_an_error_with_a_hint():
     comm, grids, hh = make_layers()
     far = grids.set_crs(4549, allow_override=True).translate(xoff=300_000)  # wrong GK zone
     with pytest.raises(InputError, match="不重叠"):
-        gridmap.read_study(comm, grids=gpd.GeoDataFrame(grids.drop(columns="geometry"), geometry=far))
+        gridmap.read_study(
+            comm, grids=gpd.GeoDataFrame(grids.drop(columns="geometry"), geometry=far)
+        )
 
 
 def test_missing_crs_is_an_error_naming_the_fix():
@@ -201,7 +247,12 @@ def test_dirty_counts_cleaned_or_reported_with_row():
 
 def test_invalid_geometry_repaired_and_reported():
     comm, grids, hh = make_layers()
-    bowtie = gpd.GeoSeries.from_wkt([f"POLYGON(({X0} {Y0}, {X0 + 1000} {Y0 + 1000}, {X0 + 1000} {Y0}, {X0} {Y0 + 1000}, {X0} {Y0}))"], crs=4549)
+    bowtie = gpd.GeoSeries.from_wkt(
+        [
+            f"POLYGON(({X0} {Y0}, {X0 + 1000} {Y0 + 1000}, {X0 + 1000} {Y0}, {X0} {Y0 + 1000}, {X0} {Y0}))"
+        ],
+        crs=4549,
+    )
     comm = comm.copy()
     comm.loc[0, "geometry"] = bowtie.iloc[0]
     study = gridmap.read_study(comm, grids=grids, households=hh)
@@ -222,7 +273,9 @@ def test_duplicate_ids_are_disambiguated_and_reported():
 def test_multipart_units_are_reported():
     comm, grids, hh = make_layers()
     grids = grids.copy()
-    grids.loc[0, "geometry"] = box(X0, Y0, X0 + 200, Y0 + 1000).union(box(X0 + 300, Y0, X0 + 500, Y0 + 1000))
+    grids.loc[0, "geometry"] = box(X0, Y0, X0 + 200, Y0 + 1000).union(
+        box(X0 + 300, Y0, X0 + 500, Y0 + 1000)
+    )
     f = gridmap.check(gridmap.read_study(comm, grids=grids, households=hh)).findings
     row = f[f.rule_id == "qa.grid.multipart"]
     assert row.unit_id.tolist() == ["330106001001001"]
@@ -231,8 +284,22 @@ def test_multipart_units_are_reported():
 
 def test_grid_attribute_households_outside_every_community_count_in_the_total():
     comm, grids, _ = make_layers()
-    far = gpd.GeoDataFrame({"网格编码": ["330106001009001"], "网格名称": ["飞地"], "所属社区": ["丙社区"],
-                            "协理员人数": [1]}, geometry=[box(X0 + 3000, Y0, X0 + 3500, Y0 + 1000)], crs=4549)
-    grids = pd.concat([grids, far], ignore_index=True).assign(户数=["250", "301", "1,200", "800", "400"])
+    far = gpd.GeoDataFrame(
+        {
+            "网格编码": ["330106001009001"],
+            "网格名称": ["飞地"],
+            "所属社区": ["丙社区"],
+            "协理员人数": [1],
+        },
+        geometry=[box(X0 + 3000, Y0, X0 + 3500, Y0 + 1000)],
+        crs=4549,
+    )
+    grids = pd.concat([grids, far], ignore_index=True).assign(
+        户数=["250", "301", "1,200", "800", "400"]
+    )
     s = gridmap.check(gridmap.read_study(comm, grids=grids)).summary()
-    assert s["households_total"] == 2951 and s["households_assigned"] == 2551 and s["households_unassigned"] == 400
+    assert (
+        s["households_total"] == 2951
+        and s["households_assigned"] == 2551
+        and s["households_unassigned"] == 400
+    )

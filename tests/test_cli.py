@@ -18,7 +18,19 @@ def gpkg(tmp_path):
 
 def test_check_writes_contract_and_prints_chinese_summary(gpkg, tmp_path, capsys):
     out = tmp_path / "out"
-    code = main(["check", "--communities", f"{gpkg}:社区", "--grids", f"{gpkg}:网格", "--households", f"{gpkg}:楼栋", "--out", str(out)])
+    code = main(
+        [
+            "check",
+            "--communities",
+            f"{gpkg}:社区",
+            "--grids",
+            f"{gpkg}:网格",
+            "--households",
+            f"{gpkg}:楼栋",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert "社区 2 个" in text and "网格综合协理员" in text
@@ -29,7 +41,18 @@ def test_check_writes_contract_and_prints_chinese_summary(gpkg, tmp_path, capsys
 
 
 def test_check_json_summary(gpkg, capsys):
-    code = main(["check", "--communities", f"{gpkg}:社区", "--grids", f"{gpkg}:网格", "--households", f"{gpkg}:楼栋", "--json"])
+    code = main(
+        [
+            "check",
+            "--communities",
+            f"{gpkg}:社区",
+            "--grids",
+            f"{gpkg}:网格",
+            "--households",
+            f"{gpkg}:楼栋",
+            "--json",
+        ]
+    )
     assert code == 0
     s = json.loads(capsys.readouterr().out)
     assert s["households_total"] == 3200 and s["households_unassigned"] == 0
@@ -38,8 +61,11 @@ def test_check_json_summary(gpkg, capsys):
 
 def test_config_file_and_profile_override(gpkg, tmp_path, capsys):
     cfg = tmp_path / "gridmap.toml"
-    cfg.write_text(f'[study]\nname = "测试区"\nprofile = "zhejiang-2007"\n[layers]\ncommunities = "{gpkg.name}:社区"\n'
-                   f'grids = {{ path = "{gpkg.name}", layer = "网格" }}\nhouseholds = "{gpkg.name}:楼栋"\n', encoding="utf-8")
+    cfg.write_text(
+        f'[study]\nname = "测试区"\nprofile = "zhejiang-2007"\n[layers]\ncommunities = "{gpkg.name}:社区"\n'
+        f'grids = {{ path = "{gpkg.name}", layer = "网格" }}\nhouseholds = "{gpkg.name}:楼栋"\n',
+        encoding="utf-8",
+    )
     assert main(["check", str(cfg), "--json"]) == 0
     s = json.loads(capsys.readouterr().out)
     assert s["profile"] == "zhejiang-2007" and s["study"] == "测试区"
@@ -49,7 +75,17 @@ def test_config_file_and_profile_override(gpkg, tmp_path, capsys):
 
 
 def test_unusable_input_exits_2_naming_file_and_column(gpkg, tmp_path, capsys):
-    code = main(["check", "--communities", f"{gpkg}:社区", "--households", f"{gpkg}:楼栋", "--map", "households=不存在的列"])
+    code = main(
+        [
+            "check",
+            "--communities",
+            f"{gpkg}:社区",
+            "--households",
+            f"{gpkg}:楼栋",
+            "--map",
+            "households=不存在的列",
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "不存在的列" in err and "--map" in err
@@ -72,7 +108,12 @@ def test_profiles_and_rules_commands(capsys):
 
 
 def test_console_script_runs():
-    proc = subprocess.run([sys.executable, "-m", "gridmap.cli", "profiles"], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gridmap.cli", "profiles"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0 and "national" in proc.stdout
 
 
@@ -84,7 +125,9 @@ def test_households_crs_flag_reaches_read_study():
 
     p = argparse.ArgumentParser()
     add_study_arguments(p)
-    args = p.parse_args(["--communities", "c.gpkg", "--households", "h.csv", "--households-crs", "gcj02"])
+    args = p.parse_args(
+        ["--communities", "c.gpkg", "--households", "h.csv", "--households-crs", "gcj02"]
+    )
     assert study_kwargs(args)["households_crs"] == "gcj02"
 
 
@@ -105,8 +148,9 @@ def test_library_errors_name_the_keyword_and_the_command_line_the_flag(gpkg, tmp
 
     keyword = 'mapping=\\{"households": "不存在的列"\\}'
     with pytest.raises(gridmap.InputError, match=keyword) as excinfo:
-        gridmap.read_study(f"{gpkg}:社区", households=f"{gpkg}:楼栋",
-                           mapping={"households": "不存在的列"})
+        gridmap.read_study(
+            f"{gpkg}:社区", households=f"{gpkg}:楼栋", mapping={"households": "不存在的列"}
+        )
     assert all("--map" not in str(p) for p in excinfo.value.problems)
 
 

@@ -59,11 +59,20 @@ def _run_sip(tmp: Path) -> Path:
 
     gpkg = SIP / "sip.gpkg"
     base = gridmap.read_study(f"{gpkg}:communities", grids=f"{gpkg}:grids_comprehensive")
-    synthetic_households(base.communities, base.grids, seed=0).to_file(tmp / "households.gpkg",
-                                                                       engine="pyogrio")
-    args = ["check", "--communities", f"{gpkg}:communities",
-            "--grids", f"{gpkg}:grids_comprehensive",
-            "--households", str(tmp / "households.gpkg"), "--out", str(tmp / "out")]
+    synthetic_households(base.communities, base.grids, seed=0).to_file(
+        tmp / "households.gpkg", engine="pyogrio"
+    )
+    args = [
+        "check",
+        "--communities",
+        f"{gpkg}:communities",
+        "--grids",
+        f"{gpkg}:grids_comprehensive",
+        "--households",
+        str(tmp / "households.gpkg"),
+        "--out",
+        str(tmp / "out"),
+    ]
     assert main(args) == 0
     return tmp / "out"
 
@@ -98,9 +107,17 @@ def _fingerprint(geoms) -> pd.DataFrame:
     """Per feature: vertex count, bounds, area and length (NaN for a missing geometry)."""
     arr = np.asarray(geoms, dtype=object)
     b = shapely.bounds(arr)
-    return pd.DataFrame({"n": shapely.get_num_coordinates(arr), "xmin": b[:, 0], "ymin": b[:, 1],
-                         "xmax": b[:, 2], "ymax": b[:, 3], "area": shapely.area(arr),
-                         "length": shapely.length(arr)})
+    return pd.DataFrame(
+        {
+            "n": shapely.get_num_coordinates(arr),
+            "xmin": b[:, 0],
+            "ymin": b[:, 1],
+            "xmax": b[:, 2],
+            "ymax": b[:, 3],
+            "area": shapely.area(arr),
+            "length": shapely.length(arr),
+        }
+    )
 
 
 def _outputs(out: Path, tmp: Path) -> dict:
@@ -111,8 +128,13 @@ def _outputs(out: Path, tmp: Path) -> dict:
         df = pyogrio.read_dataframe(out / "result.gpkg", layer=name)
         sha, dtypes = _layer_attributes(df)
         geom = _fingerprint(df.geometry.values) if geom_type is not None else None
-        layers[name] = {"rows": len(df), "geometry_type": geom_type, "attributes_sha256": sha,
-                        "dtypes": dtypes, "fingerprint": geom}
+        layers[name] = {
+            "rows": len(df),
+            "geometry_type": geom_type,
+            "attributes_sha256": sha,
+            "dtypes": dtypes,
+            "fingerprint": geom,
+        }
     return {"files": files, "summary": _summary(out / "summary.json", tmp), "layers": layers}
 
 
@@ -123,8 +145,10 @@ def _write_golden(case: str, got: dict) -> None:
     folder = GOLDEN / case
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    digests: dict[str, dict] = {"files": {n: _sha(b) for n, b in sorted(got["files"].items())},
-                                "layers": {}}
+    digests: dict[str, dict] = {
+        "files": {n: _sha(b) for n, b in sorted(got["files"].items())},
+        "layers": {},
+    }
     for name, data in sorted(got["files"].items()):
         if len(data) <= KEEP_BYTES:
             (folder / name).write_bytes(data)
@@ -136,8 +160,9 @@ def _write_golden(case: str, got: dict) -> None:
             text = layer["fingerprint"].to_csv(index=False, float_format="%.17g").encode()
             with gzip.GzipFile(folder / f"{name}.geom.csv.gz", "wb", mtime=0) as fh:
                 fh.write(text)
-    (folder / "digests.json").write_text(json.dumps(digests, ensure_ascii=False, indent=1) + "\n",
-                                         encoding="utf-8")
+    (folder / "digests.json").write_text(
+        json.dumps(digests, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
 
 
 def _first_difference(want: bytes, got: bytes) -> str:
@@ -165,12 +190,16 @@ def _compare(case: str, got: dict) -> list[str]:
             errors.append(f"{name} changed: {detail}")
     want_summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     if want_summary != got["summary"]:
-        keys = sorted(k for k in set(want_summary) | set(got["summary"])
-                      if want_summary.get(k) != got["summary"].get(k))
+        keys = sorted(
+            k
+            for k in set(want_summary) | set(got["summary"])
+            if want_summary.get(k) != got["summary"].get(k)
+        )
         errors.append(f"summary.json changed in {keys}")
     if sorted(digests["layers"]) != sorted(got["layers"]):
-        errors.append(f"result.gpkg layers: golden {sorted(digests['layers'])}, "
-                      f"now {sorted(got['layers'])}")
+        errors.append(
+            f"result.gpkg layers: golden {sorted(digests['layers'])}, now {sorted(got['layers'])}"
+        )
     for name, want in digests["layers"].items():
         if name in got["layers"]:
             errors += _compare_layer(folder, name, want, got["layers"][name])
@@ -178,8 +207,11 @@ def _compare(case: str, got: dict) -> list[str]:
 
 
 def _compare_layer(folder: Path, name: str, want: dict, got: dict) -> list[str]:
-    errors = [f"result.gpkg:{name} {key}: golden {want[key]}, now {got[key]}"
-              for key in ("rows", "geometry_type", "dtypes") if want[key] != got[key]]
+    errors = [
+        f"result.gpkg:{name} {key}: golden {want[key]}, now {got[key]}"
+        for key in ("rows", "geometry_type", "dtypes")
+        if want[key] != got[key]
+    ]
     want_sha, got_sha = want["attributes_sha256"], got["attributes_sha256"]
     changed = [c for c in want_sha if got_sha.get(c) != want_sha[c]]
     if changed or sorted(want_sha) != sorted(got_sha):
@@ -192,8 +224,14 @@ def _compare_layer(folder: Path, name: str, want: dict, got: dict) -> list[str]:
         bad = _rows(ref["n"] != now["n"])
         errors.append(f"result.gpkg:{name} vertex counts differ in rows {bad}")
     n = ref["n"].to_numpy(dtype=float)
-    tolerance = {"xmin": TOL, "ymin": TOL, "xmax": TOL, "ymax": TOL,
-                 "length": 2 * TOL * np.maximum(n, 1), "area": TOL * (ref["length"].to_numpy() + 1)}
+    tolerance = {
+        "xmin": TOL,
+        "ymin": TOL,
+        "xmax": TOL,
+        "ymax": TOL,
+        "length": 2 * TOL * np.maximum(n, 1),
+        "area": TOL * (ref["length"].to_numpy() + 1),
+    }
     for col, atol in tolerance.items():
         a, b = ref[col].to_numpy(dtype=float), now[col].to_numpy(dtype=float)
         bad = ~(np.isclose(a, b, rtol=0, atol=atol) | (np.isnan(a) & np.isnan(b)))

@@ -26,26 +26,44 @@ from gridmap.coverage import (
 def _tiny_study(fac_xy, types, *, network=True, extra_hh=()):
     comm, grids, hh = make_layers()
     if extra_hh:
-        hh = pd.concat([hh, gpd.GeoDataFrame({"户数": [h for _, _, h in extra_hh]},
-                                             geometry=[Point(X0 + x, Y0 + y) for x, y, _ in extra_hh], crs=4549)],
-                       ignore_index=True)
-    fac = gpd.GeoDataFrame({"类型": types, "名称": [f"f{i}" for i in range(len(types))]},
-                           geometry=[Point(X0 + x, Y0 + y) for x, y in fac_xy], crs=4549)
+        hh = pd.concat(
+            [
+                hh,
+                gpd.GeoDataFrame(
+                    {"户数": [h for _, _, h in extra_hh]},
+                    geometry=[Point(X0 + x, Y0 + y) for x, y, _ in extra_hh],
+                    crs=4549,
+                ),
+            ],
+            ignore_index=True,
+        )
+    fac = gpd.GeoDataFrame(
+        {"类型": types, "名称": [f"f{i}" for i in range(len(types))]},
+        geometry=[Point(X0 + x, Y0 + y) for x, y in fac_xy],
+        crs=4549,
+    )
     net = None
     if network:
-        net = gpd.GeoDataFrame(geometry=[LineString([(X0, Y0 + 500), (X0 + 2000, Y0 + 500)])], crs=4549)
+        net = gpd.GeoDataFrame(
+            geometry=[LineString([(X0, Y0 + 500), (X0 + 2000, Y0 + 500)])], crs=4549
+        )
     return gridmap.read_study(comm, grids=grids, households=hh, facilities=fac, network=net)
 
 
 def test_straight_line_radius_boundary_is_inclusive():
-    d, i = straight_distance(np.array([[X0 + 300.0, Y0], [X0 + 300.0 + 1e-3, Y0]]), np.array([[X0, Y0]]), limit=300)
+    d, i = straight_distance(
+        np.array([[X0 + 300.0, Y0], [X0 + 300.0 + 1e-3, Y0]]), np.array([[X0, Y0]]), limit=300
+    )
     assert d.tolist()[0] == 300.0 and np.isinf(d[1]) and i.tolist() == [0, -1]
 
 
 def test_tiny_study_exact_distances_both_modes():
     # households at x = 250, 750, 1250, 1750 (y = 500, on the street); a kindergarten at (550, 500)
     study = _tiny_study([(550, 500)], ["幼儿园"])
-    specs = [CoverageSpec("s", "kindergarten", 300, "straight"), CoverageSpec("n", "kindergarten", 300, "network")]
+    specs = [
+        CoverageSpec("s", "kindergarten", 300, "straight"),
+        CoverageSpec("n", "kindergarten", 300, "network"),
+    ]
     cov = measure_coverage(study, specs, service_areas=False, search_factor=10)
     h = cov.households
     np.testing.assert_allclose(h["straight_m:kindergarten"], [300, 200, 700, 1200])
@@ -61,7 +79,10 @@ def test_tiny_study_exact_distances_both_modes():
 def test_network_detour_and_snap_limit_reported():
     # a household 260 m off the street: beyond the 200 m snap limit → not covered on the network, reported
     study = _tiny_study([(250, 500)], ["幼儿园"], extra_hh=[(250, 760, "40")])
-    specs = [CoverageSpec("s", "kindergarten", 300, "straight"), CoverageSpec("n", "kindergarten", 300, "network")]
+    specs = [
+        CoverageSpec("s", "kindergarten", 300, "straight"),
+        CoverageSpec("n", "kindergarten", 300, "network"),
+    ]
     cov = measure_coverage(study, specs, service_areas=False, max_snap_m=200)
     last = cov.households.iloc[-1]
     assert last["covered:s"] and not last["covered:n"] and not last["snapped"]
@@ -72,7 +93,10 @@ def test_network_detour_and_snap_limit_reported():
 def test_policy_own_community_only():
     # the only kindergarten is in community B (x = 1100): A's household at x = 750 is 350 m away
     study = _tiny_study([(1050, 500)], ["幼儿园"])
-    spec = [CoverageSpec("s", "kindergarten", 400, "straight"), CoverageSpec("n", "kindergarten", 400, "network")]
+    spec = [
+        CoverageSpec("s", "kindergarten", 400, "straight"),
+        CoverageSpec("n", "kindergarten", 400, "network"),
+    ]
     any_ = measure_coverage(study, spec, service_areas=False)
     own = measure_coverage(study, spec, policy="own", service_areas=False)
     assert any_.households["covered:s"].tolist() == [False, True, True, False]
@@ -115,8 +139,15 @@ def test_hex_cells_contain_their_points():
 def test_rule_validation():
     from gridmap.rules import _rule
 
-    base = {"id": "c", "level": "community", "kind": "coverage", "title_zh": "a", "title_en": "a", "source": "s",
-            "facility_type": "market"}
+    base = {
+        "id": "c",
+        "level": "community",
+        "kind": "coverage",
+        "title_zh": "a",
+        "title_en": "a",
+        "source": "s",
+        "facility_type": "market",
+    }
     with pytest.raises(ValueError, match="radius_m or minutes"):
         _rule(base, "x")
     with pytest.raises(ValueError, match="mode"):
@@ -129,12 +160,18 @@ def test_rule_validation():
 def test_profiles_have_cited_coverage_rules():
     specs = specs_from_profile("gb50180-2018")
     radii = {s.facility_type: s.radius_m for s in specs if s.id.startswith("community.life_circle")}
-    assert radii["kindergarten"] == 300 and radii["primary_school"] == 500 and radii["middle_school"] == 1000
+    assert (
+        radii["kindergarten"] == 300
+        and radii["primary_school"] == 500
+        and radii["middle_school"] == 1000
+    )
     assert radii["metro_station"] == 800 and radii["waste_point"] == 70
     p = gridmap.load_profile("gb50180-2018")
     assert all("to verify" in r.source for r in p.rules if r.kind == "coverage")
     national = specs_from_profile("national")
-    assert [(s.facility_type, s.radius_m, s.mode) for s in national] == [("service_station", 800.0, "network")]
+    assert [(s.facility_type, s.radius_m, s.mode) for s in national] == [
+        ("service_station", 800.0, "network")
+    ]
 
 
 def test_network_rule_without_network_is_bounded_by_the_straight_line():
@@ -143,21 +180,39 @@ def test_network_rule_without_network_is_bounded_by_the_straight_line():
     # beyond 800 m in a straight line, so bound 1200 / 2000 = 60 % < 100 % -> fail, gap >= 800
     study = _tiny_study([(550, 500)], ["社区服务站"], network=False)
     result = gridmap.check(study)
-    f = result.findings[result.findings.rule_id == "community.coverage.service_station"].set_index("unit_id")
+    f = result.findings[result.findings.rule_id == "community.coverage.service_station"].set_index(
+        "unit_id"
+    )
     assert f["status"].to_dict() == {"330106001001": "not_assessed", "330106001002": "fail"}
-    assert f["value"].tolist() == [1.0, 0.6] and pd.isna(f.loc["330106001001", "gap"]) and f.loc["330106001002", "gap"] == 800
-    assert f.loc["330106001001", "message"] == "未评估：无路网；直线距离上限 100%（步行覆盖率不会更高）"
-    assert "直线距离上限 60%" in f.loc["330106001002", "message"] and "至少还需覆盖 800 户" in f.loc["330106001002", "message"]
+    assert (
+        f["value"].tolist() == [1.0, 0.6]
+        and pd.isna(f.loc["330106001001", "gap"])
+        and f.loc["330106001002", "gap"] == 800
+    )
+    assert (
+        f.loc["330106001001", "message"]
+        == "未评估：无路网；直线距离上限 100%（步行覆盖率不会更高）"
+    )
+    assert (
+        "直线距离上限 60%" in f.loc["330106001002", "message"]
+        and "至少还需覆盖 800 户" in f.loc["330106001002", "message"]
+    )
     assert f.loc["330106001002", "threshold"] == "≥100%（步行 800 m，按 10 分钟 × 4.8 km/h 折算）"
     assert any(p.code == "coverage.no_network" for p in result.problems)
     s = result.summary()["coverage"]["community.coverage.service_station"]
-    assert (s["covered"], s["share"], s["bound"], s["covered_bound"]) == (None, None, "straight_line_upper", 2400)
+    assert (s["covered"], s["share"], s["bound"], s["covered_bound"]) == (
+        None,
+        None,
+        "straight_line_upper",
+        2400,
+    )
     c = result.communities
     assert c["coverage_bound:community.coverage.service_station"].tolist() == [1.0, 0.6]
     assert c["coverage:community.coverage.service_station"].isna().all()
     en = gridmap.check(study, lang="en").findings.set_index(["rule_id", "unit_id"])
     assert en.loc[("community.coverage.service_station", "330106001002"), "message"].startswith(
-        "no network; straight-line upper bound 60% (the walking share cannot be higher), below the required 100%")
+        "no network; straight-line upper bound 60% (the walking share cannot be higher), below the required 100%"
+    )
 
 
 def test_check_on_demo_has_coverage_everywhere(demo_result, tmp_path):
@@ -176,23 +231,54 @@ def test_check_on_demo_has_coverage_everywhere(demo_result, tmp_path):
     out = r.to_dir(tmp_path / "out")
     assert "coverage.csv" in out
     comm = pd.read_csv(out["communities.csv"], dtype={"community_id": str})
-    assert list(comm.columns[:7]) == ["community_id", "name", "households", "grids", "coordinators", "coordinators_required", "status"]
+    assert list(comm.columns[:7]) == [
+        "community_id",
+        "name",
+        "households",
+        "grids",
+        "coordinators",
+        "coordinators_required",
+        "status",
+    ]
     assert f"coverage:{rid}" in comm.columns
     layers = set(gpd.list_layers(out["result.gpkg"])["name"])
-    assert {"communities", "grids", "findings", "coverage_households", "coverage_gaps", "service_areas"} <= layers
+    assert {
+        "communities",
+        "grids",
+        "findings",
+        "coverage_households",
+        "coverage_gaps",
+        "service_areas",
+    } <= layers
     gaps = gpd.read_file(out["result.gpkg"], layer="coverage_gaps")
-    assert gaps[f"uncovered__{rid}"].sum() == (~r.coverage[f"covered:{rid}"]).mul(r.coverage["households"]).sum()
+    assert (
+        gaps[f"uncovered__{rid}"].sum()
+        == (~r.coverage[f"covered:{rid}"]).mul(r.coverage["households"]).sum()
+    )
     areas = gpd.read_file(out["result.gpkg"], layer="service_areas")
     assert len(areas) == 30 and areas.geometry.area.gt(0).all()
     # the demo network's dead ends that stop short of a street, as points for QGIS
     gaps_net = gpd.read_file(out["result.gpkg"], layer="network_gaps")
-    assert len(gaps_net) == len(r.coverage_result.network.gaps) > 0 and gaps_net["gap_m"].between(0, 5).all()
-    assert json.loads(out["summary.json"].read_text(encoding="utf-8"))["coverage"][rid]["covered"] == s["covered"]
+    assert (
+        len(gaps_net) == len(r.coverage_result.network.gaps) > 0
+        and gaps_net["gap_m"].between(0, 5).all()
+    )
+    assert (
+        json.loads(out["summary.json"].read_text(encoding="utf-8"))["coverage"][rid]["covered"]
+        == s["covered"]
+    )
 
 
 def test_network_coverage_below_straight_line_on_demo(demo_study):
-    specs = [CoverageSpec(m, t, r, m) for t, r in (("kindergarten", 300), ("market", 500)) for m in ("straight", "network")]
-    specs = [CoverageSpec(f"{s.facility_type}.{s.mode}", s.facility_type, s.radius_m, s.mode) for s in specs]
+    specs = [
+        CoverageSpec(m, t, r, m)
+        for t, r in (("kindergarten", 300), ("market", 500))
+        for m in ("straight", "network")
+    ]
+    specs = [
+        CoverageSpec(f"{s.facility_type}.{s.mode}", s.facility_type, s.radius_m, s.mode)
+        for s in specs
+    ]
     cov = measure_coverage(demo_study, specs, service_areas=False)
     h = cov.households
     for t in ("kindergarten", "market"):
@@ -210,7 +296,10 @@ def test_skipping_gcj02_conversion_changes_coverage(demo_study):
     cfg = datasets.demo_config()
     cfg.pop("facilities_crs")
     raw = gridmap.read_study(**cfg)
-    spec = [CoverageSpec("kg", "kindergarten", 300, "straight"), CoverageSpec("ss", "service_station", 300, "straight")]
+    spec = [
+        CoverageSpec("kg", "kindergarten", 300, "straight"),
+        CoverageSpec("ss", "service_station", 300, "straight"),
+    ]
     right = measure_coverage(demo_study, spec, service_areas=False)
     wrong = measure_coverage(raw, spec, service_areas=False)
     for sid in ("kg", "ss"):
@@ -222,25 +311,44 @@ def test_grid_attribute_households_are_spread_over_the_grid():
     comm, grids, _ = make_layers()
     grids["户数"] = [500, 700, 1200, 800]
     fac = gpd.GeoDataFrame({"类型": ["幼儿园"]}, geometry=[Point(X0 + 250, Y0 + 500)], crs=4549)
-    study = gridmap.read_study(comm, grids=grids, facilities=fac, mapping={"grids.households": "户数"})
+    study = gridmap.read_study(
+        comm, grids=grids, facilities=fac, mapping={"grids.households": "户数"}
+    )
     result = gridmap.check(study, coverage={"specs": [CoverageSpec("kg", "kindergarten", 300)]})
     h = result.coverage_result.households
-    assert h.groupby("grid_id")["households"].sum().tolist() == [500, 700, 1200, 800]  # conserved per grid
+    assert h.groupby("grid_id")["households"].sum().tolist() == [
+        500,
+        700,
+        1200,
+        800,
+    ]  # conserved per grid
     assert len(h) == 4 * 200  # a 50 m lattice in each 500 m x 1000 m grid
     covered = result.grids["covered:kg"].tolist()
     # the 300 m circle around the centre of grid 1 covers pi * 300^2 / 500,000 = 57 % of it
-    assert 0.5 * 500 < covered[0] < 0.62 * 500 and 0 < covered[1] < 0.05 * 700 and covered[2:] == [0, 0]
+    assert (
+        0.5 * 500 < covered[0] < 0.62 * 500
+        and 0 < covered[1] < 0.05 * 700
+        and covered[2:] == [0, 0]
+    )
     assert any(p.code == "coverage.grid_points" for p in result.problems)
 
 
-@given(st.lists(st.tuples(st.floats(1, 3000), st.floats(1, 3000), st.floats(0.01, 1)), min_size=1, max_size=6))
+@given(
+    st.lists(
+        st.tuples(st.floats(1, 3000), st.floats(1, 3000), st.floats(0.01, 1)),
+        min_size=1,
+        max_size=6,
+    )
+)
 @settings(max_examples=40, deadline=None)
 def test_spread_points_inside_every_polygon_and_bounded(shapes):
     from shapely import Polygon
 
     from gridmap.coverage.households import SPREAD_MAX, spread_points
 
-    polys = np.array([Polygon([(0, 0), (w, 0), (w * f, h)]) for w, h, f in shapes])  # triangles, some thin
+    polys = np.array(
+        [Polygon([(0, 0), (w, 0), (w * f, h)]) for w, h, f in shapes]
+    )  # triangles, some thin
     pos, xy = spread_points(polys)
     per = np.bincount(pos, minlength=len(polys))
     assert (per >= 1).all() and (per <= SPREAD_MAX).all()
@@ -264,19 +372,56 @@ def test_coverage_cli_with_sites(tmp_path, capsys):
     cfg = tmp_path / "gridmap.toml"
     cfg.write_text(datasets.demo_config_toml(gpkg), encoding="utf-8")
     out = tmp_path / "out"
-    code = _cli([str(cfg), "--types", "幼儿园,market=500", "--radius", "300", "--mode", "both", "--cell-size", "300",
-                 "--site", "kindergarten", "--k", "2", "--solver", "greedy", "--out", str(out), "--json"])
+    code = _cli(
+        [
+            str(cfg),
+            "--types",
+            "幼儿园,market=500",
+            "--radius",
+            "300",
+            "--mode",
+            "both",
+            "--cell-size",
+            "300",
+            "--site",
+            "kindergarten",
+            "--k",
+            "2",
+            "--solver",
+            "greedy",
+            "--out",
+            str(out),
+            "--json",
+        ]
+    )
     assert code == 0
     payload = json.loads(capsys.readouterr().out)
-    assert payload["coverage"]["kindergarten.straight.300m"]["share"] == pytest.approx(0.60, abs=0.03)
+    assert payload["coverage"]["kindergarten.straight.300m"]["share"] == pytest.approx(
+        0.60, abs=0.03
+    )
     assert len(payload["siting"]["sites"]) == 2 and payload["siting"]["mode"] == "network"
     assert (out / "coverage.csv").exists() and (out / "sites.gpkg").exists()
     cov = pd.read_csv(out / "coverage.csv", dtype={"grid_id": str, "community_id": str})
     assert list(cov.columns[:4]) == ["record", "grid_id", "community_id", "households"]
     assert "covered:market.network.500m" in cov.columns
     # human-readable output, minutes -> metres
-    assert _cli([str(cfg), "--types", "菜市场", "--minutes", "5", "--speed-kmh", "6", "--mode", "straight",
-                 "--no-service-areas"]) == 0
+    assert (
+        _cli(
+            [
+                str(cfg),
+                "--types",
+                "菜市场",
+                "--minutes",
+                "5",
+                "--speed-kmh",
+                "6",
+                "--mode",
+                "straight",
+                "--no-service-areas",
+            ]
+        )
+        == 0
+    )
     assert "market.straight.500m" in capsys.readouterr().out
 
 
@@ -295,14 +440,20 @@ def test_spread_households_not_piled_on_one_side_and_empty_grids_kept():
 
     pos, xy = spread_points(np.array([box(0, 0, 500, 500), None]))
     assert np.isnan(xy[pos == 1]).all() and (pos == 0).sum() == 100
-    share = apportion(np.array([30, 0]), pd.DataFrame({"part": pos, "zone": np.arange(len(pos)), "area": 1.0}))
+    share = apportion(
+        np.array([30, 0]), pd.DataFrame({"part": pos, "zone": np.arange(len(pos)), "area": 1.0})
+    )
     used = xy[share.loc[share["count"] > 0, "zone"].to_numpy()]
-    assert len(used) == 30 and np.abs(used.mean(axis=0) - 250).max() < 40  # spread, not the western columns
+    assert (
+        len(used) == 30 and np.abs(used.mean(axis=0) - 250).max() < 40
+    )  # spread, not the western columns
     # a grid without geometry: its households stay in the totals (not snapped, not covered)
     comm, grids, _ = make_layers()
     grids["户数"] = [500, 700, 1200, 800]
     grids.loc[1, "geometry"] = None
     fac = gpd.GeoDataFrame({"类型": ["幼儿园"]}, geometry=[Point(X0 + 250, Y0 + 500)], crs=4549)
-    study = gridmap.read_study(comm, grids=grids, facilities=fac, mapping={"grids.households": "户数"})
+    study = gridmap.read_study(
+        comm, grids=grids, facilities=fac, mapping={"grids.households": "户数"}
+    )
     result = gridmap.check(study, coverage={"specs": [CoverageSpec("kg", "kindergarten", 300)]})
     assert result.coverage_result.households["households"].sum() == 3200

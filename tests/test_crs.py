@@ -645,13 +645,16 @@ def test_from_geographic_reprojects_first():
 _SUZHOU = ("EPSG:4326", (120.6, 31.2, 120.9, 31.4))
 
 
-@pytest.mark.parametrize(("crs", "replaced"), [
-    ("EPSG:3857", True),  # Web Mercator: areas x1.37 at Suzhou
-    ("EPSG:4552", True),  # GK CM 129E, 8.3 degrees away: 1.6 %
-    ("ESRI:102025", True),  # Asia North Albers: equal area, distances 7 % off
-    ("EPSG:4549", False),  # the right GK zone
-    ("EPSG:32651", False),  # UTM 51N: 0.04 %
-])
+@pytest.mark.parametrize(
+    ("crs", "replaced"),
+    [
+        ("EPSG:3857", True),  # Web Mercator: areas x1.37 at Suzhou
+        ("EPSG:4552", True),  # GK CM 129E, 8.3 degrees away: 1.6 %
+        ("ESRI:102025", True),  # Asia North Albers: equal area, distances 7 % off
+        ("EPSG:4549", False),  # the right GK zone
+        ("EPSG:32651", False),  # UTM 51N: 0.04 %
+    ],
+)
 def test_metric_crs_replaces_a_crs_untrue_to_scale(crs, replaced):
     bounds = pyproj.Transformer.from_crs(4326, crs, always_xy=True).transform_bounds(*_SUZHOU[1])
     chosen = gcrs.metric_crs((crs, bounds))
@@ -669,7 +672,9 @@ def test_explicit_metric_crs_untrue_to_scale_is_refused():
 @given(st.floats(75.0, 134.0), st.floats(18.0, 53.0))
 def test_web_mercator_error_is_the_secant_squared_and_gk_zone_is_true(lon, lat):
     box = ("EPSG:4326", (lon - 0.05, lat - 0.05, lon + 0.05, lat + 0.05))
-    assert gcrs.scale_error("EPSG:3857", box) == pytest.approx(1 / math.cos(math.radians(lat)) ** 2 - 1, rel=0.02)
+    assert gcrs.scale_error("EPSG:3857", box) == pytest.approx(
+        1 / math.cos(math.radians(lat)) ** 2 - 1, rel=0.02
+    )
     assert gcrs.scale_error(gcrs.gk_zone_crs(lon), box) < 1e-3
 
 

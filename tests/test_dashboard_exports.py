@@ -12,7 +12,20 @@ from dashboards.exports import export_filename, findings_export, map_export, map
 from dashboards.provider import DashboardProvider
 
 DAY = dt.date(2026, 11, 23)
-HEADER = ["层级", "单位编码", "单位名称", "规则编号", "规则", "实测值", "标准", "状态", "差距", "说明", "性质", "依据"]
+HEADER = [
+    "层级",
+    "单位编码",
+    "单位名称",
+    "规则编号",
+    "规则",
+    "实测值",
+    "标准",
+    "状态",
+    "差距",
+    "说明",
+    "性质",
+    "依据",
+]
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +35,9 @@ def provider() -> DashboardProvider:
 
 def test_filenames_are_chinese_with_study_and_date():
     assert export_filename("合规地图", "示范区", "png", DAY) == "合规地图_示范区_2026-11-23.png"
-    assert export_filename("问题清单", 'a/b:c "d"', "xlsx", DAY) == "问题清单_a_b_c_d_2026-11-23.xlsx"
+    assert (
+        export_filename("问题清单", 'a/b:c "d"', "xlsx", DAY) == "问题清单_a_b_c_d_2026-11-23.xlsx"
+    )
     assert export_filename("合规地图", "", "pdf", DAY) == "合规地图_study_2026-11-23.pdf"
 
 
@@ -30,14 +45,20 @@ def test_map_family_follows_the_colouring(provider):
     assert map_family(provider, "community", "status") == "overview"
     assert map_family(provider, "grid", "status") == "overview"
     assert map_family(provider, "community", "metric:households") == "overview"
-    assert map_family(provider, "community", "rule:community.size") == "community.size"  # failing: has a map
+    assert (
+        map_family(provider, "community", "rule:community.size") == "community.size"
+    )  # failing: has a map
     assert map_family(provider, "grid", "rule:grid.coordinators") == "grid.coordinators"
-    assert map_family(provider, "community", "rule:community.books") == "overview"  # not assessed: no map
+    assert (
+        map_family(provider, "community", "rule:community.books") == "overview"
+    )  # not assessed: no map
     assert map_family(provider, "community", "rule:no.such.rule") == "overview"
     assert map_family(provider, "community", None) == "overview"
 
 
-@pytest.mark.parametrize(("level", "mode"), [("community", "status"), ("grid", "rule:grid.coordinators")])
+@pytest.mark.parametrize(
+    ("level", "mode"), [("community", "status"), ("grid", "rule:grid.coordinators")]
+)
 def test_map_png(provider, level, mode):
     data, name = map_export(provider, level, mode, None, "png", date=DAY, dpi=60)
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
@@ -45,7 +66,9 @@ def test_map_png(provider, level, mode):
 
 
 def test_map_pdf(provider):
-    data, name = map_export(provider, "community", "rule:community.size", "national", "pdf", date=DAY)
+    data, name = map_export(
+        provider, "community", "rule:community.size", "national", "pdf", date=DAY
+    )
     assert data[:5] == b"%PDF-" and data.rstrip().endswith(b"%%EOF")
     assert name.endswith("_2026-11-23.pdf")
     with pytest.raises(ValueError, match="fmt"):

@@ -46,7 +46,9 @@ def test_sessions_are_independent_and_bounded(store):
     assert a.plan.kpis()["units_moved"] == 1 and b.plan.kpis()["units_moved"] == 0
     for sid in ("c", "d", "e"):
         store.get(sid)
-    assert len(store) == 3 and store.get("a").plan.kpis()["units_moved"] == 0  # "a" was dropped, starts afresh
+    assert (
+        len(store) == 3 and store.get("a").plan.kpis()["units_moved"] == 0
+    )  # "a" was dropped, starts afresh
 
 
 def test_move_undo_redo_and_refusals(store):
@@ -55,14 +57,18 @@ def test_move_undo_redo_and_refusals(store):
     assert target in neighbours(s.plan, [uid])
     assert s.plan.labels[uid] not in neighbours(s.plan, [uid])
     assert run_edit(s, "move", selection=[], target=target) == (False, ["请先在地图上选择网格。"])
-    assert run_edit(s, "move", selection=[uid], target=None, lang="en")[1] == ["Choose the target community."]
+    assert run_edit(s, "move", selection=[uid], target=None, lang="en")[1] == [
+        "Choose the target community."
+    ]
     assert run_edit(s, "undo", selection=[])[0] is False  # nothing to undo
     run_edit(s, "move", selection=[uid], target=target)
     assert s.plan.labels[uid] == target
     assert run_edit(s, "undo", selection=[])[0] and s.plan.kpis()["units_moved"] == 0
     assert run_edit(s, "redo", selection=[])[0] and s.plan.labels[uid] == target
     # a far-away community is refused with the library's reason
-    far = next(c for c in s.plan.communities().index if c not in neighbours(s.plan, [uid]) and c != target)
+    far = next(
+        c for c in s.plan.communities().index if c not in neighbours(s.plan, [uid]) and c != target
+    )
     changed, lines = run_edit(s, "move", selection=[uid], target=far)
     assert not changed and len(lines) >= 2
     # split / merge / create
@@ -141,16 +147,24 @@ def test_workspace_defaults_next_to_the_config(tmp_path):
     cfg.write_text(text, encoding="utf-8")
     assert DashboardProvider.from_config(str(cfg)).plans_workspace() == tmp_path / "plans.gpkg"
     cfg.write_text(text + '\n[dashboard]\nworkspace = "out/workspace.gpkg"\n', encoding="utf-8")
-    assert DashboardProvider.from_config(str(cfg)).plans_workspace() == tmp_path / "out" / "workspace.gpkg"
+    assert (
+        DashboardProvider.from_config(str(cfg)).plans_workspace()
+        == tmp_path / "out" / "workspace.gpkg"
+    )
     demo = DashboardProvider.from_config(None)
-    assert demo.workspace is None and demo.plans_workspace().name == "plans.gpkg"  # a temporary workspace
+    assert (
+        demo.workspace is None and demo.plans_workspace().name == "plans.gpkg"
+    )  # a temporary workspace
     shutil.rmtree(demo.plans_workspace().parent)
 
 
 def test_band_and_kpis_follow_the_profile(store, provider):
     """The page shows the band of the profile chosen at the top, and the check's counts under it."""
     s = store.get("hz", "hangzhou-2008")
-    assert s.plan.profile.id == "hangzhou-2008" and (s.plan.band.min, s.plan.band.max) == (1500, 3000)
+    assert s.plan.profile.id == "hangzhou-2008" and (s.plan.band.min, s.plan.band.max) == (
+        1500,
+        3000,
+    )
     k = s.plan.kpis()
     chk = provider.kpis("hangzhou-2008")
     assert (k["too_small"], k["too_large"]) == (chk["size_small"], chk["size_large"]) == (9, 6)

@@ -82,7 +82,11 @@ def test_profile_switch_changes_counts_and_is_cached(provider):
     national, hz = provider.kpis("national"), provider.kpis("hangzhou-2008")
     for k, profile in ((national, "national"), (hz, "hangzhou-2008")):
         status = provider.units("community", profile)["status"].value_counts()
-        assert k["communities"] == 30 and k["fail"] == status.get("fail", 0) and k["pass"] == status.get("pass", 0)
+        assert (
+            k["communities"] == 30
+            and k["fail"] == status.get("fail", 0)
+            and k["pass"] == status.get("pass", 0)
+        )
     assert hz["fail"] == 30 != national["fail"]  # 杭州 2008 caps communities lower: all fail
     assert provider.result("hangzhou-2008") is provider.result("hangzhou-2008")
 
@@ -116,7 +120,9 @@ def test_unit_detail_has_every_finding_with_source(provider):
     uid = provider.ids("community")[0]
     d = provider.unit_detail("community", uid)
     rules = [r.id for r in provider.result().profile.rules if r.level == "community"]
-    assert sorted(f["rule_id"] for f in d["findings"] if not f["rule_id"].startswith("qa.")) == sorted(rules)
+    assert sorted(
+        f["rule_id"] for f in d["findings"] if not f["rule_id"].startswith("qa.")
+    ) == sorted(rules)
     ranks = [{"fail": 0, "not_assessed": 1, "pass": 2}[f["status"]] for f in d["findings"]]
     assert ranks == sorted(ranks)  # problems first
     assert all(f["source"] for f in d["findings"])
@@ -146,7 +152,9 @@ def test_coverage_view(provider):
 
 def test_filter_findings(provider):
     f = provider.findings()
-    assert len(filter_findings(f, status="fail", level="grid")) == int(((f.status == "fail") & (f.level == "grid")).sum())
+    assert len(filter_findings(f, status="fail", level="grid")) == int(
+        ((f.status == "fail") & (f.level == "grid")).sum()
+    )
     name = f.unit_name.iloc[0]
     hits = filter_findings(f, search=name)
     assert len(hits) and (hits.unit_name.str.contains(name, regex=False)).all()
@@ -160,8 +168,13 @@ def test_app_routes_and_layout(provider):
     client = app.server.test_client()
     r = client.get(f"/_gridmap/geo/{provider.key}/community.geojson")
     assert r.status_code == 200 and r.headers["Content-Encoding"] == "gzip"
-    assert client.get(f"/_gridmap/geo/{provider.key}/community.geojson",
-                      headers={"If-None-Match": r.headers["ETag"]}).status_code == 304
+    assert (
+        client.get(
+            f"/_gridmap/geo/{provider.key}/community.geojson",
+            headers={"If-None-Match": r.headers["ETag"]},
+        ).status_code
+        == 304
+    )
     assert client.get("/_gridmap/geo/wrongkey/community.geojson").status_code == 404
     assert client.get(f"/_gridmap/geo/{provider.key}/nope.geojson").status_code == 404
     with client.get("/assets/vendor/maplibre-gl.js") as js:
@@ -203,8 +216,13 @@ def test_serve_runs_the_demo(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     code = f"from gridmap.cli.serve import run; run(None, port={port})"
-    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            text=True, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        cwd=tmp_path,
+    )
     try:
         deadline = time.monotonic() + 60
         body = None
@@ -224,7 +242,11 @@ def test_serve_runs_the_demo(tmp_path):
 
 def test_default_coverage_question(provider):
     ftype, radius, mode = provider.default_coverage()
-    assert ftype in {o["value"] for o in provider.facility_types()} and radius > 0 and mode in ("straight", "network")
+    assert (
+        ftype in {o["value"] for o in provider.facility_types()}
+        and radius > 0
+        and mode in ("straight", "network")
+    )
 
 
 def test_basemap_from_config_warns_about_gcj02(tmp_path):
@@ -233,8 +255,11 @@ def test_basemap_from_config_warns_about_gcj02(tmp_path):
 
     url = "http://tiles.example.invalid/{z}/{x}/{y}.png"
     cfg = tmp_path / "gridmap.toml"
-    cfg.write_text(datasets.demo_config_toml(datasets.get_path("demo").as_posix())
-                   + f'\n[dashboard]\nbasemap = "{url}"\n', encoding="utf-8")
+    cfg.write_text(
+        datasets.demo_config_toml(datasets.get_path("demo").as_posix())
+        + f'\n[dashboard]\nbasemap = "{url}"\n',
+        encoding="utf-8",
+    )
     prov = DashboardProvider.from_config(str(cfg))
     assert prov.basemap == url
     layout = str(create_app(prov).layout)
@@ -253,9 +278,14 @@ def test_percent_formatting():
     assert format_value(1234.0) == "1,234" and format_value(0.51) == "0.51"
     rule = lambda kind, unit="", **p: Rule("x", "community", kind, "", "", "", unit=unit, params=p)  # noqa: E731
     assert percent_flags(rule("range", "%", metric="m", min=0.6)) == (True, True)
-    assert percent_flags(rule("coverage", facility_type="market", radius_m=500)) == (True, False)  # gap: households
+    assert percent_flags(rule("coverage", facility_type="market", radius_m=500)) == (
+        True,
+        False,
+    )  # gap: households
     assert percent_flags(rule("ratio", numerator="a", denominator="b", min=0.1)) == (True, True)
-    assert percent_flags(rule("ratio", "人/万人", numerator="a", denominator="b", scale=10000, min=18)) == (False, False)
+    assert percent_flags(
+        rule("ratio", "人/万人", numerator="a", denominator="b", scale=10000, min=18)
+    ) == (False, False)
     assert percent_flags(rule("range", "户", metric="households", min=1000)) == (False, False)
 
 
@@ -266,7 +296,9 @@ def test_detail_panel_shows_shares_as_percentages(provider):
     cov = f[(f["rule_id"] == "community.coverage.service_station") & f["value"].notna()].iloc[0]
     detail = provider.unit_detail("community", cov["unit_id"])
     card = next(x for x in detail["findings"] if x["rule_id"] == cov["rule_id"])
-    assert card["value_text"] == f"{float(cov['value']) * 100:.0f}%" or card["value_text"].endswith("%")
+    assert card["value_text"] == f"{float(cov['value']) * 100:.0f}%" or card["value_text"].endswith(
+        "%"
+    )
     assert card["threshold"].startswith("≥100%")
     assert not card["gap_text"].endswith("%")  # coverage gaps count households
     text = str(detail_panel(detail))

@@ -66,7 +66,9 @@ def test_comparison_sees_a_moved_vertex_but_not_float_noise(build, tmp_path, shi
     grids = pyogrio.read_dataframe(datasets.get_path("demo"), layer="网格")
     moved = grids.copy()
     moved.loc[7, "geometry"] = shapely.transform(moved.geometry[7], lambda xy: xy + [shift, 0.0])
-    found = build["layer_differences"](_one_layer(tmp_path, "a", grids), _one_layer(tmp_path, "b", moved))
+    found = build["layer_differences"](
+        _one_layer(tmp_path, "a", grids), _one_layer(tmp_path, "b", moved)
+    )
     assert bool(found) is differs
     if differs:
         assert "1 geometries differ" in found[0]
@@ -76,7 +78,9 @@ def test_comparison_sees_an_attribute_change_and_another_seed(build, tmp_path):
     grids = pyogrio.read_dataframe(datasets.get_path("demo"), layer="网格")
     changed = grids.copy()
     changed.loc[3, "协理员人数"] += 1
-    found = build["layer_differences"](_one_layer(tmp_path, "a", grids), _one_layer(tmp_path, "b", changed))
+    found = build["layer_differences"](
+        _one_layer(tmp_path, "a", grids), _one_layer(tmp_path, "b", changed)
+    )
     assert found == ["网格: attributes differ in ['协理员人数']"]
     other = build["build_demo"](tmp_path / "other.gpkg", seed=build["SEED"] + 1)
     assert build["layer_differences"](other, datasets.get_path("demo"))
@@ -91,11 +95,14 @@ def test_demo_sizes_are_varied(demo):
     assert sum(p.code == "value.households" for p in demo.problems) == 3
 
 
-@pytest.mark.parametrize(("rule", "key"), [
-    ("qa.grid.straddles", "陷阱_a_跨社区网格"),
-    ("qa.grid.community_mismatch", "陷阱_b_所属社区错误"),
-    ("qa.grid.code_prefix", "陷阱_c_编码前缀错误"),
-])
+@pytest.mark.parametrize(
+    ("rule", "key"),
+    [
+        ("qa.grid.straddles", "陷阱_a_跨社区网格"),
+        ("qa.grid.community_mismatch", "陷阱_b_所属社区错误"),
+        ("qa.grid.code_prefix", "陷阱_c_编码前缀错误"),
+    ],
+)
 def test_planted_grid_traps_are_found_exactly(demo, rule, key):
     f = demo.findings
     assert f[f.rule_id == rule].unit_id.tolist() == [_trap(key)]
@@ -125,7 +132,6 @@ def test_gcj02_correction_changes_which_community_a_facility_is_in(demo_result):
     wrong = gridmap.check(study).facilities["community_id"]
     moved = (right.astype(str) != wrong.astype(str)).sum()
     assert moved >= 30  # ~520 m offset moves many facilities across community lines
-
 
 
 def _readme_command(number: int) -> str:
@@ -163,4 +169,6 @@ def test_constraints_pin_every_dependency_within_its_lower_bound():
         if req.marker is not None and not req.marker.evaluate():
             continue
         assert norm(req.name) in pins, f"{req.name} is not pinned in constraints.txt"
-        assert req.specifier.contains(pins[norm(req.name)]), f"{req.name}=={pins[norm(req.name)]} violates {req.specifier}"
+        assert req.specifier.contains(pins[norm(req.name)]), (
+            f"{req.name}=={pins[norm(req.name)]} violates {req.specifier}"
+        )

@@ -33,9 +33,18 @@ def lattice_units(rows, cols, block_rows, block_cols, households=None, size=100.
     comm = (r // block_rows) * ((cols + block_cols - 1) // block_cols) + c // block_cols
     hh = np.full(n, 100) if households is None else np.asarray(households)
     return gpd.GeoDataFrame(
-        {"community_id": [f"C{k:02d}" for k in comm], "households": hh, "name": [f"网格{i}" for i in range(n)]},
-        geometry=[box(X0 + cc * size, Y0 - rr * size, X0 + (cc + 1) * size, Y0 - (rr - 1) * size) for rr, cc in zip(r, c, strict=True)],
-        index=pd.Index([f"U{i:03d}" for i in range(n)], name="unit_id"), crs=4549)
+        {
+            "community_id": [f"C{k:02d}" for k in comm],
+            "households": hh,
+            "name": [f"网格{i}" for i in range(n)],
+        },
+        geometry=[
+            box(X0 + cc * size, Y0 - rr * size, X0 + (cc + 1) * size, Y0 - (rr - 1) * size)
+            for rr, cc in zip(r, c, strict=True)
+        ],
+        index=pd.Index([f"U{i:03d}" for i in range(n)], name="unit_id"),
+        crs=4549,
+    )
 
 
 def test_unit_adjacency_matches_lattice():
@@ -109,7 +118,9 @@ def test_enclaves_and_contiguity_report():
 
 
 @settings(max_examples=30, deadline=None)
-@given(rows=st.integers(2, 7), cols=st.integers(2, 7), k=st.integers(1, 6), seed=st.integers(0, 10_000))
+@given(
+    rows=st.integers(2, 7), cols=st.integers(2, 7), k=st.integers(1, 6), seed=st.integers(0, 10_000)
+)
 def test_partition_is_contiguous_and_complete(rows, cols, k, seed):
     g = lattice_adjacency(rows, cols)
     w = np.random.default_rng(seed).integers(1, 100, rows * cols)
@@ -121,8 +132,15 @@ def test_partition_is_contiguous_and_complete(rows, cols, k, seed):
 
 # --------------------------------------------------------------------------- property: edit sequences
 
-_ops = st.lists(st.tuples(st.sampled_from(["move", "split", "merge", "create", "undo", "redo"]),
-                          st.integers(0, 10_000), st.integers(2, 3)), min_size=1, max_size=12)
+_ops = st.lists(
+    st.tuples(
+        st.sampled_from(["move", "split", "merge", "create", "undo", "redo"]),
+        st.integers(0, 10_000),
+        st.integers(2, 3),
+    ),
+    min_size=1,
+    max_size=12,
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -137,14 +155,23 @@ def test_any_edit_sequence_keeps_invariants(ops, seed):
         comms = sorted(labels.unique())
         if op == "move":
             u = labels.index[r % len(labels)]
-            nbrs = [labels.iloc[v] for v in plan.graph.indices[plan.graph.indptr[r % 25]:plan.graph.indptr[r % 25 + 1]]]
+            nbrs = [
+                labels.iloc[v]
+                for v in plan.graph.indices[
+                    plan.graph.indptr[r % 25] : plan.graph.indptr[r % 25 + 1]
+                ]
+            ]
             others = [c for c in nbrs if c != labels[u]]
             plan.move([u], others[r % len(others)] if others else comms[0])
         elif op == "split":
             plan.split(comms[r % len(comms)], k)
         elif op == "merge" and len(comms) > 1:
             a = comms[r % len(comms)]
-            nb = sorted(__import__("gridmap.edits", fromlist=["x"]).community_adjacency(labels, plan.graph)[a])
+            nb = sorted(
+                __import__("gridmap.edits", fromlist=["x"]).community_adjacency(labels, plan.graph)[
+                    a
+                ]
+            )
             if nb:
                 plan.merge([a, nb[r % len(nb)]])
         elif op == "create":
@@ -160,7 +187,9 @@ def test_any_edit_sequence_keeps_invariants(ops, seed):
         assert (t["units"] > 0).all() and int(t["units"].sum()) == 25
         assert community_pieces(labels, plan.graph).max() == 1  # contiguous
         assert t["contiguous"].all()
-        pd.testing.assert_series_equal(plan.replay().astype(str), labels.astype(str), check_names=False)
+        pd.testing.assert_series_equal(
+            plan.replay().astype(str), labels.astype(str), check_names=False
+        )
 
 
 def test_plan_refused_edit_changes_nothing():
@@ -183,7 +212,9 @@ def test_enclave_with_geometry():
     units = lattice_units(3, 3, 3, 3)
     labels = units["community_id"].copy()
     labels.iloc[4] = "B"
-    assert enclaves(labels, unit_adjacency(units), geometry=units.geometry).community_id.tolist() == ["B"]
+    assert enclaves(
+        labels, unit_adjacency(units), geometry=units.geometry
+    ).community_id.tolist() == ["B"]
     labels.iloc[4], labels.iloc[1] = "C00", "B"  # on the edge: not an enclave
     assert enclaves(labels, unit_adjacency(units), geometry=units.geometry).empty
 
@@ -194,13 +225,25 @@ def test_enclave_with_geometry():
 def _two_communities(gap=0.0):
     from gridmap.edits import planning_adjacency  # noqa: F401  (re-exported)
 
-    comms = gpd.GeoDataFrame(geometry=[box(X0, Y0, X0 + 1000, Y0 + 1000), box(X0 + 1000 + gap, Y0, X0 + 2000, Y0 + 1000)],
-                             index=["A", "B"], crs=4549)
+    comms = gpd.GeoDataFrame(
+        geometry=[
+            box(X0, Y0, X0 + 1000, Y0 + 1000),
+            box(X0 + 1000 + gap, Y0, X0 + 2000, Y0 + 1000),
+        ],
+        index=["A", "B"],
+        crs=4549,
+    )
     # A: grids along its west edge and 100 m short of its east edge; B: one grid in its south-east corner
-    units = gpd.GeoDataFrame({"community_id": ["A", "A", "B"]},
-                             geometry=[box(X0, Y0, X0 + 200, Y0 + 1000), box(X0 + 700, Y0, X0 + 900, Y0 + 1000),
-                                       box(X0 + 1800, Y0, X0 + 2000, Y0 + 200)],
-                             index=["a1", "a2", "b1"], crs=4549)
+    units = gpd.GeoDataFrame(
+        {"community_id": ["A", "A", "B"]},
+        geometry=[
+            box(X0, Y0, X0 + 200, Y0 + 1000),
+            box(X0 + 700, Y0, X0 + 900, Y0 + 1000),
+            box(X0 + 1800, Y0, X0 + 2000, Y0 + 200),
+        ],
+        index=["a1", "a2", "b1"],
+        crs=4549,
+    )
     return comms, units
 
 
@@ -215,7 +258,9 @@ def test_planning_adjacency_sees_across_ungridded_land():
     assert g[0, 1]  # units of one community whose territories touch
     terr = unit_territories(units, comms)
     # the territories partition each community's land (plus the grids themselves)
-    assert abs(terr[0].area + terr[1].area - 1_000_000) < 1.0 and abs(terr[2].area - 1_000_000) < 1.0
+    assert (
+        abs(terr[0].area + terr[1].area - 1_000_000) < 1.0 and abs(terr[2].area - 1_000_000) < 1.0
+    )
 
 
 def test_planning_adjacency_respects_real_gaps():

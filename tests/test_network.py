@@ -21,7 +21,11 @@ from gridmap.network import (
 
 
 def lines(*coords, **cols):
-    return gpd.GeoDataFrame(cols or None, geometry=[LineString([(X0 + x, Y0 + y) for x, y in c]) for c in coords], crs=4549)
+    return gpd.GeoDataFrame(
+        cols or None,
+        geometry=[LineString([(X0 + x, Y0 + y) for x, y in c]) for c in coords],
+        crs=4549,
+    )
 
 
 def pts(*xy):
@@ -56,7 +60,10 @@ def test_geographic_crs_refused():
 def test_disconnected_island_reported_kept_or_dropped():
     layer = lines([(0, 0), (100, 0)], [(100, 0), (200, 0)], [(1000, 0), (1100, 0)])
     net = build_network(layer)
-    assert net.components[["nodes", "edges", "main", "dropped"]].values.tolist() == [[3, 2, True, False], [2, 1, False, False]]
+    assert net.components[["nodes", "edges", "main", "dropped"]].values.tolist() == [
+        [3, 2, True, False],
+        [2, 1, False, False],
+    ]
     # a household on the island cannot reach a facility on the main network
     d, src = network_distance(net, pts((1050, 0)), pts((50, 0)))
     assert np.isinf(d[0]) and src[0] == -1
@@ -130,15 +137,19 @@ def test_node_lines_t_junction_and_clean_input():
 
 def test_minutes_metres():
     assert metres_for_minutes(10) == 800.0
-    assert minutes_for_metres(metres_for_minutes(7, speed_kmh=4.5), speed_kmh=4.5) == pytest.approx(7)
+    assert minutes_for_metres(metres_for_minutes(7, speed_kmh=4.5), speed_kmh=4.5) == pytest.approx(
+        7
+    )
     with pytest.raises(ValueError, match="positive"):
         metres_for_minutes(5, speed_kmh=0)
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.floats(-500, 500), st.floats(-500, 500)), min_size=2, max_size=12),
-       st.lists(st.tuples(st.floats(-600, 600), st.floats(-600, 600)), min_size=1, max_size=5),
-       st.lists(st.tuples(st.floats(-600, 600), st.floats(-600, 600)), min_size=1, max_size=5))
+@given(
+    st.lists(st.tuples(st.floats(-500, 500), st.floats(-500, 500)), min_size=2, max_size=12),
+    st.lists(st.tuples(st.floats(-600, 600), st.floats(-600, 600)), min_size=1, max_size=5),
+    st.lists(st.tuples(st.floats(-600, 600), st.floats(-600, 600)), min_size=1, max_size=5),
+)
 def test_network_distance_never_shorter_than_straight_line(nodes, targets, sources):
     coords = [(X0 + x, Y0 + y) for x, y in nodes]
     segs = [LineString([a, b]) for a, b in zip(coords[:-1], coords[1:], strict=True) if a != b]
@@ -168,7 +179,10 @@ def test_demo_network_matches_networkx_exactly(demo_study):
         cuts = sorted({0.0, w, *hs.offset[hs.edge == e], *fs.offset[fs.edge == e]})
         names = [("n", a)] + [("c", e, c) for c in cuts[1:-1]] + [("n", b)]
         for i in range(len(cuts) - 1):
-            if not g.has_edge(names[i], names[i + 1]) or g[names[i]][names[i + 1]]["weight"] > cuts[i + 1] - cuts[i]:
+            if (
+                not g.has_edge(names[i], names[i + 1])
+                or g[names[i]][names[i + 1]]["weight"] > cuts[i + 1] - cuts[i]
+            ):
                 g.add_edge(names[i], names[i + 1], weight=cuts[i + 1] - cuts[i])
 
     def where(s, i):
@@ -180,7 +194,12 @@ def test_demo_network_matches_networkx_exactly(demo_study):
             g.add_edge(("f", i), where(fs, i), weight=fs.snap_m[i])
     src = [("f", i) for i in range(len(fs.edge)) if fs.ok[i]]
     ref = nx.multi_source_dijkstra_path_length(g, src)
-    expect = np.array([ref.get(where(hs, i), np.inf) + hs.snap_m[i] if hs.ok[i] else np.inf for i in range(len(hh))])
+    expect = np.array(
+        [
+            ref.get(where(hs, i), np.inf) + hs.snap_m[i] if hs.ok[i] else np.inf
+            for i in range(len(hh))
+        ]
+    )
     np.testing.assert_allclose(d, expect, rtol=1e-9, atol=1e-6)
 
 
@@ -188,8 +207,11 @@ def test_fast_snap_equals_strtree_snap(demo_study, monkeypatch):
     net = build_network(demo_study.network)
     rng = np.random.default_rng(0)
     b = demo_study.network.total_bounds
-    pts = shapely.points(np.column_stack([rng.uniform(b[0] - 300, b[2] + 300, 5000),
-                                          rng.uniform(b[1] - 300, b[3] + 300, 5000)]))
+    pts = shapely.points(
+        np.column_stack(
+            [rng.uniform(b[0] - 300, b[2] + 300, 5000), rng.uniform(b[1] - 300, b[3] + 300, 5000)]
+        )
+    )
     _assert_fast_snap_is_exact(monkeypatch, net, pts, max_snap_m=150)
 
 
@@ -204,7 +226,9 @@ def _lattice(n=12, spacing=40.0, seed=3):
     keep = rng.random(len(a)) > 0.15
     segs = [LineString([xy[i], xy[j]]) for i, j in zip(a[keep], b[keep], strict=True)]
     segs += [LineString([(5.5, 3.5), (400.5, 390.5)]), LineString([(30.5, 420.0), (420.0, 20.5)])]
-    segs += [LineString([xy[0], xy[0] + (0, -30), xy[0] + (-30, -30), xy[0]])]  # a loop back to its start node
+    segs += [
+        LineString([xy[0], xy[0] + (0, -30), xy[0] + (-30, -30), xy[0]])
+    ]  # a loop back to its start node
     layer = gpd.GeoSeries([shapely.affinity.translate(g, X0, Y0) for g in segs], crs=4549)
     return build_network(layer), xy + (X0, Y0)
 
@@ -227,13 +251,18 @@ def test_augmented_graph_equals_rebuilt_csr():
 
     net, _ = _lattice()
     loop = int(np.flatnonzero(net.u == net.v)[0])
-    mid = shapely.line_interpolate_point(net.geometry[[0, 0, 5, loop]], [0.3, 0.7, 0.0, 0.5], normalized=True)
-    src = np.concatenate([mid, shapely.points(net.nodes[[3, 3]]), [Point(0, 0)]])  # the last one is not snapped
+    mid = shapely.line_interpolate_point(
+        net.geometry[[0, 0, 5, loop]], [0.3, 0.7, 0.0, 0.5], normalized=True
+    )
+    src = np.concatenate(
+        [mid, shapely.points(net.nodes[[3, 3]]), [Point(0, 0)]]
+    )  # the last one is not snapped
     s = snap_points(net, src, max_snap_m=100)
     assert s.ok.tolist() == [True] * 6 + [False]
     graph, which = augmented_graph(net, s)
-    ref = csr_graph(net.u, net.v, net.length, net.n_nodes + len(which),
-                    extra=virtual_edges(net, s, which))
+    ref = csr_graph(
+        net.u, net.v, net.length, net.n_nodes + len(which), extra=virtual_edges(net, s, which)
+    )
     assert graph.shape == ref.shape
     assert abs(graph - ref).max() == 0
     assert graph.has_sorted_indices
@@ -275,7 +304,11 @@ def test_dijkstra_groups_in_worker_processes_equal_serial():
     for (d0, s0), (d1, s1) in zip(serial, forked, strict=True):
         np.testing.assert_array_equal(d0, d1)
         np.testing.assert_array_equal(s0, s1)
-    assert np.isfinite(serial[0][0]).sum() < np.isfinite(serial[1][0]).sum() < np.isfinite(serial[2][0]).sum()
+    assert (
+        np.isfinite(serial[0][0]).sum()
+        < np.isfinite(serial[1][0]).sum()
+        < np.isfinite(serial[2][0]).sum()
+    )
 
 
 def test_dijkstra_groups_stay_in_process_when_threads_run_or_network_is_small():
@@ -307,7 +340,9 @@ def test_undershoot_is_reported_and_closed_on_request():
     layer = lines([(0, 0), (100, 0)], [(50, 2), (50, 100)], [(20, 0), (20, 3)])
     net = build_network(layer)
     assert len(net.components) == 2 and net.gaps_closed == 0
-    assert net.gaps[["x", "y", "gap_m"]].round(6).values.tolist() == [[X0 + 50, Y0 + 2, 2.0]]  # not the spur
+    assert net.gaps[["x", "y", "gap_m"]].round(6).values.tolist() == [
+        [X0 + 50, Y0 + 2, 2.0]
+    ]  # not the spur
     closed = build_network(layer, close_gaps_m=3)
     assert len(closed.components) == 1 and closed.gaps_closed == 1 and closed.gaps.empty
     assert closed.n_edges == net.n_edges + 2  # the street split in two, plus the connector

@@ -30,7 +30,9 @@ PROFILES = gridmap.list_profiles()
 
 
 def _community_rule_counts(findings: pd.DataFrame) -> dict:
-    f = findings[(findings["level"] == "community") & ~findings["rule_id"].str.startswith(("qa.", "plan."))]
+    f = findings[
+        (findings["level"] == "community") & ~findings["rule_id"].str.startswith(("qa.", "plan."))
+    ]
     return {(r, s): int(n) for (r, s), n in f.groupby(["rule_id", "status"]).size().items()}
 
 
@@ -47,7 +49,10 @@ def _assert_one_truth(result, provider=None, store=None):
     from gridmap.cli import render_summary  # the console
 
     if band is not None and sizes["not_assessed"] < len(result.communities):
-        assert f"达标 {sizes['pass']}，偏小 {sizes['too_small']}，偏大 {sizes['too_large']}" in render_summary(result)
+        assert (
+            f"达标 {sizes['pass']}，偏小 {sizes['too_small']}，偏大 {sizes['too_large']}"
+            in render_summary(result)
+        )
     # the size status is the band rule's verdict
     if band is not None:
         rule_fail = checks.get((band.rule_id, "fail"), 0)
@@ -60,11 +65,16 @@ def _assert_one_truth(result, provider=None, store=None):
     k = plan.kpis()
     assert k["communities"] == len(result.communities)
     assert (k["in_band"], k["too_small"], k["too_large"], k["size_not_assessed"]) == (
-        sizes["pass"], sizes["too_small"], sizes["too_large"], sizes["not_assessed"])
+        sizes["pass"],
+        sizes["too_small"],
+        sizes["too_large"],
+        sizes["not_assessed"],
+    )
     assert _community_rule_counts(plan.findings()) == checks
     status = result.communities["status"].value_counts()
     assert {s: k[f"rules_{s}"] for s in ("pass", "warning", "fail", "not_assessed")} == {
-        s: int(status.get(s, 0)) for s in ("pass", "warning", "fail", "not_assessed")}
+        s: int(status.get(s, 0)) for s in ("pass", "warning", "fail", "not_assessed")
+    }
     hh = result.communities["households"]
     assert np.isclose(plan.communities()["households"].fillna(0).sum(), hh.fillna(0).sum())
     assert k == plan.kpis(base=True) | {"edits": k["edits"]}
@@ -78,7 +88,9 @@ def _assert_one_truth(result, provider=None, store=None):
     rows = report.plan_rows(plan).set_index("指标")
     assert rows.loc["户数过小"].tolist() == [f"{sizes['too_small']:,}"] * 2
     assert rows.loc["户数过大"].tolist() == [f"{sizes['too_large']:,}"] * 2
-    assert rows.loc["户数达标社区", "调整前（现状）"] == f"{sizes['pass']} / {len(result.communities)}"
+    assert (
+        rows.loc["户数达标社区", "调整前（现状）"] == f"{sizes['pass']} / {len(result.communities)}"
+    )
     kpis = {label: value for label, value, _ in report.headline_figures(result)}
     assert kpis["规模不达标社区"] == f"{sizes['too_small'] + sizes['too_large']}"
     assert f"过大 {sizes['too_large']}，过小 {sizes['too_small']}" in report.plan_sentence(plan)
@@ -87,13 +99,17 @@ def _assert_one_truth(result, provider=None, store=None):
     if provider is not None:
         pk = provider.kpis(prof.id)
         assert (pk["size_small"], pk["size_large"], pk["size_in_band"]) == (
-            sizes["too_small"], sizes["too_large"], sizes["pass"])
+            sizes["too_small"],
+            sizes["too_large"],
+            sizes["pass"],
+        )
         for lang in ("zh", "en"):
             counts = provider.rule_counts(prof.id, lang)
             for rid, row in counts.iterrows():
                 if prof.rule(rid).level == "community":
                     assert {s: int(row[s]) for s in ("pass", "fail", "not_assessed")} == {
-                        s: checks.get((rid, s), 0) for s in ("pass", "fail", "not_assessed")}
+                        s: checks.get((rid, s), 0) for s in ("pass", "fail", "not_assessed")
+                    }
         from dashboards import provider as page
 
         session = (store or page.PlanStore(provider)).get("truth", prof.id)
@@ -147,7 +163,9 @@ def test_demo_hangzhou_counts_before_after(demo_results):
 # --------------------------------------------------------------------------- plans after edits
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.lists(st.integers(0, 10_000), min_size=1, max_size=6))
 def test_edited_plan_kpis_and_findings_agree(demo_result, picks):
     """After any moves, the plan's size KPIs are its band rule's verdicts, households are conserved,
@@ -156,7 +174,9 @@ def test_edited_plan_kpis_and_findings_agree(demo_result, picks):
     moved = 0
     for p in picks:
         uid = plan.units.index[p % len(plan.units)]
-        nb = plan.graph.indices[plan.graph.indptr[p % len(plan.units)]:plan.graph.indptr[p % len(plan.units) + 1]]
+        nb = plan.graph.indices[
+            plan.graph.indptr[p % len(plan.units)] : plan.graph.indptr[p % len(plan.units) + 1]
+        ]
         targets = sorted(set(plan.labels.iloc[nb]) - {plan.labels[uid]})
         if targets and plan.move([uid], targets[p % len(targets)], allow_islands=True).ok:
             moved += 1
@@ -164,9 +184,15 @@ def test_edited_plan_kpis_and_findings_agree(demo_result, picks):
     size = f[f.rule_id == plan.band.rule_id]
     assert k["too_small"] + k["too_large"] == (size.status == "fail").sum()
     assert k["in_band"] == (size.status == "pass").sum()
-    assert np.isclose(plan.communities()["households"].sum(), demo_result.communities["households"].sum())
-    touched = {c for ch in plan.changes().itertuples() for c in (ch.from_community, ch.to_community)}
-    same = f[~f.unit_id.isin(touched) & (f.rule_id != "plan.contiguity")].set_index(["unit_id", "rule_id"])
+    assert np.isclose(
+        plan.communities()["households"].sum(), demo_result.communities["households"].sum()
+    )
+    touched = {
+        c for ch in plan.changes().itertuples() for c in (ch.from_community, ch.to_community)
+    }
+    same = f[~f.unit_id.isin(touched) & (f.rule_id != "plan.contiguity")].set_index(
+        ["unit_id", "rule_id"]
+    )
     chk = demo_result.findings.query("level == 'community'").set_index(["unit_id", "rule_id"])
     assert (same["status"] == chk["status"].reindex(same.index)).all()
     if touched:  # territorial figures of a changed community are not carried over silently
@@ -199,7 +225,9 @@ def test_band_override_is_explicit_and_consistent(demo_result):
     k = plan.kpis(min_households=1500)
     assert k["band"] == [1500, 3000] and plan.kpis()["band"] == [1000, 3000]
     f = plan.findings(plan._profile_for(1500, None))
-    assert (f[f.rule_id == "community.size"].status == "fail").sum() == k["too_small"] + k["too_large"]
+    assert (f[f.rule_id == "community.size"].status == "fail").sum() == k["too_small"] + k[
+        "too_large"
+    ]
 
 
 # --------------------------------------------------------------------------- not assessed, never 0
@@ -235,7 +263,9 @@ def test_size_not_assessed_without_households():
     plan = Plan.from_check(result)
     k = plan.kpis()
     assert k["size_not_assessed"] == 2 and k["too_small"] == 0 and k["households_total"] is None
-    assert {label: value for label, value, _ in report.headline_figures(result)}["规模不达标社区"] == "未评估"
+    assert {label: value for label, value, _ in report.headline_figures(result)}[
+        "规模不达标社区"
+    ] == "未评估"
     from gridmap.cli import render_summary
 
     assert "社区规模（1,000–3,000 户）：未评估" in render_summary(result)
@@ -244,11 +274,16 @@ def test_size_not_assessed_without_households():
 
 def test_evaluation_is_the_checks(demo_result):
     """check() is evaluate_units on its own community table: same findings, same statuses."""
-    table = pd.DataFrame(demo_result.communities.drop(columns=["geometry", "status", "size_status"]))
+    table = pd.DataFrame(
+        demo_result.communities.drop(columns=["geometry", "status", "size_status"])
+    )
     ev = evaluate_units(table, demo_result.profile, level="community")
     chk = demo_result.findings.query("level == 'community' and not rule_id.str.startswith('qa.')")
-    pd.testing.assert_frame_equal(ev.findings.reset_index(drop=True), chk.reset_index(drop=True)[ev.findings.columns],
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(
+        ev.findings.reset_index(drop=True),
+        chk.reset_index(drop=True)[ev.findings.columns],
+        check_dtype=False,
+    )
     assert ev.status.equals(demo_result.communities["status"])
     assert ev.size.equals(demo_result.communities["size_status"])
 
@@ -262,10 +297,15 @@ def sip_study():
         pytest.skip(f"real SIP data not found at {SIP}")
     from gridmap.synthetic import synthetic_households
 
-    base = gridmap.read_study(f"{SIP / 'sip.gpkg'}:communities", grids=f"{SIP / 'sip.gpkg'}:grids_comprehensive")
+    base = gridmap.read_study(
+        f"{SIP / 'sip.gpkg'}:communities", grids=f"{SIP / 'sip.gpkg'}:grids_comprehensive"
+    )
     hh = synthetic_households(base.communities, base.grids, seed=0)
-    return gridmap.read_study(f"{SIP / 'sip.gpkg'}:communities", grids=f"{SIP / 'sip.gpkg'}:grids_comprehensive",
-                              households=hh)
+    return gridmap.read_study(
+        f"{SIP / 'sip.gpkg'}:communities",
+        grids=f"{SIP / 'sip.gpkg'}:grids_comprehensive",
+        households=hh,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -290,7 +330,9 @@ def test_sip_national_agrees(sip_provider, sip_store):
     _assert_one_truth(result, sip_provider, sip_store)
     plan = sip_store.template()
     assert plan.kpis()["communities"] == len(result.communities) == 138
-    assert sum(plan.offsets.values()) > 0.3 * result.communities["households"].sum()  # many outside grids
+    assert (
+        sum(plan.offsets.values()) > 0.3 * result.communities["households"].sum()
+    )  # many outside grids
 
 
 @pytest.mark.realdata
@@ -307,16 +349,23 @@ def test_changed_community_does_not_keep_a_straight_line_coverage_bound():
     result = gridmap.check(gridmap.read_study(**kwargs), profile="gb50180-2018")
     plan = Plan.from_check(result)
     g = plan.graph
-    i = next(i for i in range(len(plan.units))
-             if set(plan.labels.iloc[g.indices[g.indptr[i]:g.indptr[i + 1]]]) - {plan.labels.iloc[i]})
-    to = sorted(set(plan.labels.iloc[g.indices[g.indptr[i]:g.indptr[i + 1]]]) - {plan.labels.iloc[i]})[0]
+    i = next(
+        i
+        for i in range(len(plan.units))
+        if set(plan.labels.iloc[g.indices[g.indptr[i] : g.indptr[i + 1]]]) - {plan.labels.iloc[i]}
+    )
+    to = sorted(
+        set(plan.labels.iloc[g.indices[g.indptr[i] : g.indptr[i + 1]]]) - {plan.labels.iloc[i]}
+    )[0]
     frm = plan.labels.iloc[i]
     assert plan.move([plan.units.index[i]], to, allow_islands=True).ok
     f = plan.findings()
     cov = f[f.rule_id.str.contains("coverage|life_circle") & f.unit_id.isin([frm, to])]
     assert len(cov) and (cov.status == "not_assessed").all()
     before = result.findings
-    assert (before[before.rule_id.isin(cov.rule_id) & before.unit_id.isin([frm, to])].status == "fail").any()
+    assert (
+        before[before.rule_id.isin(cov.rule_id) & before.unit_id.isin([frm, to])].status == "fail"
+    ).any()
 
 
 def test_reloaded_plan_keeps_its_planning_adjacency(tmp_path, demo_result):

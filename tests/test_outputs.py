@@ -42,7 +42,9 @@ def _layers(gpkg, *, grids=True):
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def _names(folder: Path) -> list[str]:
@@ -58,13 +60,30 @@ def _manifest(folder: Path) -> dict:
 
 def test_run_without_grids_leaves_no_grids_or_coverage_of_the_earlier_run(gpkg, tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["coverage", *_layers(gpkg), "--facilities", f"{gpkg}:设施", "--types", "幼儿园",
-                 "--radius", "300", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "coverage",
+                *_layers(gpkg),
+                "--facilities",
+                f"{gpkg}:设施",
+                "--types",
+                "幼儿园",
+                "--radius",
+                "300",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert {"grids.csv", "coverage.csv"} <= set(_names(out))
     assert main(["check", *_layers(gpkg, grids=False), "--out", str(out)]) == 0
     assert "grids.csv" not in capsys.readouterr().out.splitlines()[-1]
     run = ["communities.csv", "findings.csv", "problems.csv", "result.gpkg", "summary.json"]
-    assert _names(out) == sorted([MANIFEST, *run])  # no grids.csv, no coverage.csv, no lock, no stage
+    assert _names(out) == sorted(
+        [MANIFEST, *run]
+    )  # no grids.csv, no coverage.csv, no lock, no stage
     assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["grids"] == 0
     m = _manifest(out)
     assert m["files"] == run and m["complete"] is True
@@ -91,13 +110,17 @@ def test_folder_with_other_files_and_no_manifest_is_refused_untouched(gpkg, tmp_
     assert _snapshot(folder) == before and _names(folder) == ["区.gpkg"]
 
 
-def test_results_of_a_gridmap_without_manifest_are_overwritten_when_all_are_rewritten(gpkg, tmp_path):
+def test_results_of_a_gridmap_without_manifest_are_overwritten_when_all_are_rewritten(
+    gpkg, tmp_path
+):
     out = tmp_path / "out"
     out.mkdir()
     for name in ("communities.csv", "grids.csv", "summary.json"):
         (out / name).write_text("old", encoding="utf-8")
     assert main(["check", *_layers(gpkg), "--out", str(out)]) == 0
-    assert (out / "grids.csv").read_text(encoding="utf-8-sig") != "old" and (out / MANIFEST).exists()
+    assert (out / "grids.csv").read_text(encoding="utf-8-sig") != "old" and (
+        out / MANIFEST
+    ).exists()
 
 
 def test_interrupted_commit_is_cleaned_up_by_the_next_run(tmp_path):
@@ -116,7 +139,10 @@ def test_interrupted_commit_is_cleaned_up_by_the_next_run(tmp_path):
 def test_nested_writers_share_one_commit(tmp_path):
     out = tmp_path / "out"
     with staged_dir(out) as (stage, written):
-        with staged_dir(stage) as (inner, inner_written):  # e.g. CheckResult.to_dir inside the CLI's stage
+        with staged_dir(stage) as (
+            inner,
+            inner_written,
+        ):  # e.g. CheckResult.to_dir inside the CLI's stage
             assert inner == stage
             (inner / "a.csv").write_text("a")
         assert inner_written == {"a.csv": stage / "a.csv"} and not (out / "a.csv").exists()
@@ -126,9 +152,13 @@ def test_nested_writers_share_one_commit(tmp_path):
 
 def test_rebalance_twice_into_one_folder(gpkg, tmp_path, capsys):
     out = tmp_path / "rb"
-    for _ in range(2):  # the second run used to fail: its plan name was taken in the earlier run's workspace
+    for _ in range(
+        2
+    ):  # the second run used to fail: its plan name was taken in the earlier run's workspace
         assert main(["rebalance", *_layers(gpkg), "--out", str(out)]) == 0
-    assert {"rebalance.json", "workspace.gpkg", "changes.csv", "plan.json"} <= set(_manifest(out)["files"])
+    assert {"rebalance.json", "workspace.gpkg", "changes.csv", "plan.json"} <= set(
+        _manifest(out)["files"]
+    )
     from gridmap.plans import list_plans
 
     assert len(list_plans(out / "workspace.gpkg")) == 1  # this run's plan
@@ -174,17 +204,26 @@ def test_second_writer_waits_for_the_first_and_then_writes_its_own_files(tmp_pat
 
 def _cli(*args, env=None, **kw):
     return [sys.executable, "-m", "gridmap.cli", *args], {
-        "cwd": REPO, "env": {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}, **kw}
+        "cwd": REPO,
+        "env": {**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+        **kw,
+    }
 
 
 def test_another_process_fails_clearly_when_the_lock_is_held_too_long(gpkg, tmp_path):
     out = tmp_path / "out"
     with staged_dir(out) as (stage, _):
         (stage / "x.csv").write_text("held")
-        cmd, kw = _cli("check", *_layers(gpkg), "--out", str(out), env={"GRIDMAP_LOCK_TIMEOUT": "0"})
+        cmd, kw = _cli(
+            "check", *_layers(gpkg), "--out", str(out), env={"GRIDMAP_LOCK_TIMEOUT": "0"}
+        )
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False, **kw)
     assert proc.returncode == 2, proc.stderr
-    assert "另一个 gridmap 运行正在写入" in proc.stderr and str(out) in proc.stderr and "Traceback" not in proc.stderr
+    assert (
+        "另一个 gridmap 运行正在写入" in proc.stderr
+        and str(out) in proc.stderr
+        and "Traceback" not in proc.stderr
+    )
     assert f"pid {os.getpid()}" in proc.stderr
     assert _names(out) == [MANIFEST, "x.csv"]
 
@@ -194,7 +233,9 @@ def test_another_process_waits_then_replaces_the_folder(gpkg, tmp_path):
     with staged_dir(out) as (stage, _):
         (stage / "x.csv").write_text("held")
         cmd, kw = _cli("check", *_layers(gpkg), "--out", str(out))
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw
+        )
         line = proc.stderr.readline()  # the waiting note: the other process is blocked now
     stdout, stderr = proc.communicate(timeout=120)
     assert "正在等待另一个 gridmap 运行写完" in line, line + stderr
@@ -211,7 +252,11 @@ def test_out_that_is_a_file_exits_2(gpkg, tmp_path, capsys):
     for out in (target, target / "sub"):
         assert main(["check", *_layers(gpkg), "--out", str(out)]) == 2
         err = capsys.readouterr().err
-        assert str(target) in err and "是一个已有的文件，不是文件夹" in err and "is an existing file" in err
+        assert (
+            str(target) in err
+            and "是一个已有的文件，不是文件夹" in err
+            and "is an existing file" in err
+        )
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert target.read_text() == "not a folder"
     assert main(["demo", "--out", str(target)]) == 2
@@ -247,14 +292,23 @@ def test_permission_denied_names_the_path_and_the_fix(gpkg, tmp_path, capsys, mo
     monkeypatch.setattr(Path, "mkdir", denied)
     assert main(["check", *_layers(gpkg), "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert f"没有权限写入 {out}" in err and "请换一个有写权限的文件夹" in err and "permission denied" in err
+    assert (
+        f"没有权限写入 {out}" in err
+        and "请换一个有写权限的文件夹" in err
+        and "permission denied" in err
+    )
 
 
-@pytest.mark.parametrize("failure", [
-    OSError(errno.ENOSPC, "No space left on device"),
-    sqlite3.OperationalError("database or disk is full"),  # how SQLite/GDAL say it
-])
-def test_full_disk_exits_2_leaving_earlier_results_intact(gpkg, tmp_path, capsys, monkeypatch, failure):
+@pytest.mark.parametrize(
+    "failure",
+    [
+        OSError(errno.ENOSPC, "No space left on device"),
+        sqlite3.OperationalError("database or disk is full"),  # how SQLite/GDAL say it
+    ],
+)
+def test_full_disk_exits_2_leaving_earlier_results_intact(
+    gpkg, tmp_path, capsys, monkeypatch, failure
+):
     out = tmp_path / "out"
     assert main(["check", *_layers(gpkg), "--out", str(out)]) == 0
     before = _snapshot(out)
@@ -262,7 +316,9 @@ def test_full_disk_exits_2_leaving_earlier_results_intact(gpkg, tmp_path, capsys
     real = gpd.GeoDataFrame.to_file
 
     def full(self, path, *a, **k):
-        if Path(path).name.startswith(".tmp-"):  # result.gpkg inside the stage: half-written, then the disk is full
+        if Path(path).name.startswith(
+            ".tmp-"
+        ):  # result.gpkg inside the stage: half-written, then the disk is full
             real(self, path, *a, **k)
             raise failure
         return real(self, path, *a, **k)
@@ -270,12 +326,21 @@ def test_full_disk_exits_2_leaving_earlier_results_intact(gpkg, tmp_path, capsys
     monkeypatch.setattr(gpd.GeoDataFrame, "to_file", full)
     assert main(["check", *_layers(gpkg, grids=False), "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "磁盘空间不足" in err and str(out) in err and "no space left" in err and "Traceback" not in err
-    assert _snapshot(out) == before  # earlier results intact; no stage, no temporary file, no lock left
+    assert (
+        "磁盘空间不足" in err
+        and str(out) in err
+        and "no space left" in err
+        and "Traceback" not in err
+    )
+    assert (
+        _snapshot(out) == before
+    )  # earlier results intact; no stage, no temporary file, no lock left
     assert _names(out) == sorted(Path(n).name for n in before)
 
 
-def test_full_disk_while_committing_leaves_earlier_results_intact(gpkg, tmp_path, capsys, monkeypatch):
+def test_full_disk_while_committing_leaves_earlier_results_intact(
+    gpkg, tmp_path, capsys, monkeypatch
+):
     out = tmp_path / "out"
     assert main(["check", *_layers(gpkg), "--out", str(out)]) == 0
     before = _snapshot(out)
@@ -299,6 +364,7 @@ def test_single_file_outputs_exit_2(gpkg, tmp_path, capsys, monkeypatch):
     pdf = tmp_path / "报告" / "r.pdf"
     pdf.parent.mkdir()
     pdf.write_bytes(b"%PDF earlier report")
+
     def full(*a, **k):  # the PDF is half-written when the disk fills up
         raise OSError(errno.ENOSPC, "No space left on device")
 
@@ -318,7 +384,9 @@ def test_atomic_path_errors_name_the_final_file(tmp_path):
     assert info.value.reason == "is_file"
 
     def denied(*a, dir=None, suffix="", **k):
-        raise PermissionError(errno.EACCES, "Permission denied", os.path.join(dir, ".tmp-abc" + suffix))
+        raise PermissionError(
+            errno.EACCES, "Permission denied", os.path.join(dir, ".tmp-abc" + suffix)
+        )
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_atomic.tempfile, "mkstemp", denied)
@@ -350,7 +418,9 @@ def test_a_users_folder_named_like_an_output_is_not_replaced(tmp_path):
     with pytest.raises(OutputError, match="summary.json") as info:
         with staged_dir(out) as (stage, _):
             (stage / "summary.json").write_text("{}")
-    assert info.value.reason == "is_folder" and (out / "summary.json" / "mine.txt").read_text() == "x"
+    assert (
+        info.value.reason == "is_folder" and (out / "summary.json" / "mine.txt").read_text() == "x"
+    )
     assert _names(out) == ["summary.json"]
 
 

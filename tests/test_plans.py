@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from test_edits import lattice_units
 
+import gridmap
 from gridmap.plans import CHANGE_COLUMNS_ZH, Plan, list_plans, load_plan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +46,12 @@ def test_changes_have_chinese_headers():
     zh = plan.changes_zh()
     assert list(zh.columns) == list(CHANGE_COLUMNS_ZH.values())
     row = zh.iloc[0]
-    assert (row["单元编码"], row["原社区编码"], row["新社区编码"], row["户数"]) == ("U001", "C00", "C01", 400)
+    assert (row["单元编码"], row["原社区编码"], row["新社区编码"], row["户数"]) == (
+        "U001",
+        "C00",
+        "C01",
+        400,
+    )
     assert row["原社区名称"] == "甲社区"
 
 
@@ -142,7 +148,9 @@ def test_kill_during_save_keeps_last_plan(tmp_path):
             proc.wait()
     assert proc.returncode == -signal.SIGKILL
     journal = ws.with_name(ws.name + "-journal")
-    assert journal.exists() and journal.stat().st_size > 0  # a hot journal: the file was half-written
+    assert (
+        journal.exists() and journal.stat().st_size > 0
+    )  # a hot journal: the file was half-written
     plan = load_plan(ws, "kill")
     assert plan.labels["U005"] == "C01" and plan.labels["U004"] == "C00"
     assert len(plan.journal) == 1 and plan.kpis()["units_moved"] == 1
@@ -157,16 +165,31 @@ def test_from_check_findings_and_export(tmp_path, demo_result):
     assert len(size) == k["too_large"] + k["too_small"] == 10
     # the plan's findings for the as-is assignment agree with the check
     chk = demo_result.findings
-    assert set(size.unit_id) == set(chk[(chk.rule_id == "community.size") & (chk.status == "fail")].unit_id)
+    assert set(size.unit_id) == set(
+        chk[(chk.rule_id == "community.size") & (chk.status == "fail")].unit_id
+    )
     written = plan.export(tmp_path / "out", encoding="gbk")
-    assert {"communities.gpkg", "communities.shp", "communities.cpg", "findings.csv", "changes.csv",
-            "changes.xlsx", "plan.json"} <= set(written)
+    assert {
+        "communities.gpkg",
+        "communities.shp",
+        "communities.cpg",
+        "findings.csv",
+        "changes.csv",
+        "changes.xlsx",
+        "plan.json",
+    } <= set(written)
     shp = gpd.read_file(tmp_path / "out" / "communities.shp", encoding="gbk")
     assert set(shp["name"]) == set(demo_result.communities["name"])
-    assert (tmp_path / "out" / "communities.cpg").read_text().strip().upper() in {"GBK", "CP936", "936"}
+    assert (tmp_path / "out" / "communities.cpg").read_text().strip().upper() in {
+        "GBK",
+        "CP936",
+        "936",
+    }
     xl = pd.read_excel(tmp_path / "out" / "changes.xlsx")
     assert list(xl.columns) == list(CHANGE_COLUMNS_ZH.values())
-    assert json.loads((tmp_path / "out" / "plan.json").read_text(encoding="utf-8"))["plan"] == "演示"
+    assert (
+        json.loads((tmp_path / "out" / "plan.json").read_text(encoding="utf-8"))["plan"] == "演示"
+    )
 
 
 def test_dissolve_is_contiguous_geometry(demo_result):
@@ -180,12 +203,18 @@ def test_remainders_and_unitless_communities_count():
     """Households outside every unit stay with their community; a community with no unit at all
     (only households outside grids) is still one of the plan's communities."""
     units = lattice_units(2, 4, 2, 2, households=[300] * 8)  # C00, C01: 4 units × 300 each
-    attrs = pd.DataFrame({"households": [1500.0, 1200.0, 2000.0], "sparse": [False, False, True]},
-                         index=["C00", "C01", "C99"])
+    attrs = pd.DataFrame(
+        {"households": [1500.0, 1200.0, 2000.0], "sparse": [False, False, True]},
+        index=["C00", "C01", "C99"],
+    )
     plan = Plan(units, name="r", community_offsets={"C00": 300}, community_attrs=attrs)
     t = plan.communities()
     assert t.loc["C00", "households"] == 1500 and t.loc["C01", "households"] == 1200
-    assert t.loc["C99", "households"] == 2000 and t.loc["C99", "units"] == 0 and t.loc["C99", "status"] == "pass"
+    assert (
+        t.loc["C99", "households"] == 2000
+        and t.loc["C99", "units"] == 0
+        and t.loc["C99", "status"] == "pass"
+    )
     k = plan.kpis()
     assert k["communities"] == 3 and k["households_total"] == 4700 and k["in_band"] == 3
     # every unit of C00 moves away: its 300 households outside units stay, and it is too small
@@ -209,12 +238,20 @@ def test_unknown_households_are_not_assessed_not_zero():
 
 
 def test_exemption_comes_from_the_profile():
-    units = lattice_units(2, 4, 2, 2, households=[200] * 8)  # 800 per community: below every minimum
+    units = lattice_units(
+        2, 4, 2, 2, households=[200] * 8
+    )  # 800 per community: below every minimum
     attrs = pd.DataFrame({"sparse": [True, False]}, index=["C00", "C01"])
     national = Plan(units, name="a", community_attrs=attrs)
-    assert national.exempt_min() == ["C00"] and national.communities()["status"].tolist() == ["pass", "too_small"]
+    assert national.exempt_min() == ["C00"] and national.communities()["status"].tolist() == [
+        "pass",
+        "too_small",
+    ]
     hz = Plan(units, name="b", community_attrs=attrs, profile="hangzhou-2008")  # no exemption there
-    assert hz.exempt_min() == [] and hz.communities()["status"].tolist() == ["too_small", "too_small"]
+    assert hz.exempt_min() == [] and hz.communities()["status"].tolist() == [
+        "too_small",
+        "too_small",
+    ]
     hz.profile = "national"
     assert hz.exempt_min() == ["C00"] and hz.kpis()["too_small"] == 1
 

@@ -9,7 +9,9 @@ pytestmark = pytest.mark.realdata
 
 
 def test_gbk_shapefile_and_custom_crs_gpkg(sip):
-    study = gridmap.read_study(f"{sip / 'sip.gpkg'}:communities", grids=str(sip / "sip_grids_2000SZ.shp"))
+    study = gridmap.read_study(
+        f"{sip / 'sip.gpkg'}:communities", grids=str(sip / "sip_grids_2000SZ.shp")
+    )
     # the local "2000SZ" system is kept, not replaced by an EPSG code
     assert study.crs.name == "2000SZ"
     assert study.crs.to_epsg() is None
@@ -23,7 +25,9 @@ def test_gbk_shapefile_and_custom_crs_gpkg(sip):
 
 
 def test_finds_grids_whose_community_attribute_disagrees_with_geometry(sip):
-    study = gridmap.read_study(f"{sip / 'sip.gpkg'}:communities", grids=f"{sip / 'sip.gpkg'}:grids_comprehensive")
+    study = gridmap.read_study(
+        f"{sip / 'sip.gpkg'}:communities", grids=f"{sip / 'sip.gpkg'}:grids_comprehensive"
+    )
     result = gridmap.check(study)
     f = result.findings
     mismatch = f[f.rule_id == "qa.grid.community_mismatch"]
@@ -60,16 +64,28 @@ def test_coverage_on_sip_grids_with_synthetic_facilities(sip):
 
     from gridmap.coverage import CoverageSpec
 
-    base = gridmap.read_study(f"{sip / 'sip.gpkg'}:communities", grids=f"{sip / 'sip.gpkg'}:grids_comprehensive")
+    base = gridmap.read_study(
+        f"{sip / 'sip.gpkg'}:communities", grids=f"{sip / 'sip.gpkg'}:grids_comprehensive"
+    )
     grids = base.grids
     rng = np.random.default_rng(3)
     points = grids.representative_point()
-    households = gpd.GeoDataFrame({"户数": rng.integers(50, 400, len(grids))}, geometry=points.to_numpy(), crs=base.crs)
+    households = gpd.GeoDataFrame(
+        {"户数": rng.integers(50, 400, len(grids))}, geometry=points.to_numpy(), crs=base.crs
+    )
     # one synthetic service station at the first grid point of every other community
     first = points.groupby(grids["community_id"].fillna("?").to_numpy()).head(1).iloc[::2]
-    facilities = gpd.GeoDataFrame({"类型": ["社区服务站"] * len(first), "建筑面积": 400.0}, geometry=first.to_numpy(), crs=base.crs)
-    study = gridmap.read_study(f"{sip / 'sip.gpkg'}:communities", grids=f"{sip / 'sip.gpkg'}:grids_comprehensive",
-                               households=households, facilities=facilities)
+    facilities = gpd.GeoDataFrame(
+        {"类型": ["社区服务站"] * len(first), "建筑面积": 400.0},
+        geometry=first.to_numpy(),
+        crs=base.crs,
+    )
+    study = gridmap.read_study(
+        f"{sip / 'sip.gpkg'}:communities",
+        grids=f"{sip / 'sip.gpkg'}:grids_comprehensive",
+        households=households,
+        facilities=facilities,
+    )
     assert study.crs.name == "2000SZ"
     spec = CoverageSpec("sip.station.500", "service_station", 500.0)
     result = gridmap.check(study, coverage={"specs": [spec], "service_areas": False})
@@ -88,14 +104,21 @@ def test_sip_grid_touching_xian_by_a_sliver_is_in_no_community(sip):
     """Grid 320506012049001 (高尔夫社区, 8.7 ha) shares 0.002 m² with 熙岸社区: it must not add its households there."""
     gpkg = sip / "sip.gpkg"
     base = gridmap.read_study(f"{gpkg}:communities", grids=f"{gpkg}:grids_comprehensive")
-    grids = base.grids.reset_index().rename(columns={"grid_id": "网格编码", "community_id": "所属社区"})
+    grids = base.grids.reset_index().rename(
+        columns={"grid_id": "网格编码", "community_id": "所属社区"}
+    )
     grids["户数"] = 938
-    result = gridmap.check(gridmap.read_study(f"{gpkg}:communities", grids=grids.drop(columns=["name"])))
+    result = gridmap.check(
+        gridmap.read_study(f"{gpkg}:communities", grids=grids.drop(columns=["name"]))
+    )
     g = result.grids.loc["320506012049001"]
     assert g["share_in_community"] < 1e-6 and g["community_id"] is pd.NA
     xian = result.communities[result.communities["name"] == "熙岸社区"]
     assert xian["grids"].iloc[0] == 1
-    f = result.findings[(result.findings.rule_id == "qa.grid.outside") & (result.findings.unit_id == "320506012049001")]
+    f = result.findings[
+        (result.findings.rule_id == "qa.grid.outside")
+        & (result.findings.unit_id == "320506012049001")
+    ]
     assert f["value"].tolist() == [938.0]
     # every grid's households are either in a community or reported outside: nothing vanishes
     outside = result.findings.loc[result.findings.rule_id == "qa.grid.outside", "value"].sum()
@@ -104,7 +127,9 @@ def test_sip_grid_touching_xian_by_a_sliver_is_in_no_community(sip):
 
 def test_sip_in_web_mercator_is_measured_in_the_gk_zone(sip):
     ref = gridmap.read_study(f"{sip / 'sip.gpkg'}:communities")
-    assert not any(p.code == "crs.not_true_scale" for p in ref.problems)  # 2000SZ is true to scale: kept
+    assert not any(
+        p.code == "crs.not_true_scale" for p in ref.problems
+    )  # 2000SZ is true to scale: kept
     web = ref.communities.to_crs(3857).reset_index()
     study = gridmap.read_study(web.rename(columns={"community_id": "社区编码"}))
     assert study.crs.to_epsg() == 4549
@@ -120,9 +145,15 @@ def test_sip_gcj02_households_labelled_wgs84_get_the_hint(sip):
     base = gridmap.read_study(f"{gpkg}:communities", grids=f"{gpkg}:grids_comprehensive")
     hh = synthetic_households(base.communities, base.grids, seed=1)
     gcj = from_geographic(hh.to_crs(4326), "gcj02")
-    study = gridmap.read_study(f"{gpkg}:communities", grids=f"{gpkg}:grids_comprehensive", households=gcj)
+    study = gridmap.read_study(
+        f"{gpkg}:communities", grids=f"{gpkg}:grids_comprehensive", households=gcj
+    )
     hint = [p for p in study.problems if p.code == "crs.maybe_gcj02"]
     assert len(hint) == 1 and 'households_crs="gcj02"' in hint[0].fix
-    fixed = gridmap.read_study(f"{gpkg}:communities", grids=f"{gpkg}:grids_comprehensive", households=gcj,
-                               households_crs="gcj02")
+    fixed = gridmap.read_study(
+        f"{gpkg}:communities",
+        grids=f"{gpkg}:grids_comprehensive",
+        households=gcj,
+        households_crs="gcj02",
+    )
     assert not any(p.code == "crs.maybe_gcj02" for p in fixed.problems)

@@ -26,7 +26,9 @@ def test_strip_known_optimum():
     rb = strip("AAAAABB", [400] * 7, min_households=1000, max_households=1700).solve()
     # A has 2000 (> 1700): one unit to B (1200) is the unique minimum
     assert rb.status_ == "optimal" and rb.units_moved_ == 1
-    assert rb.moves_.to_dict("records") == [{"unit_id": "u4", "from_community": "A", "to_community": "B", "households": 400}]
+    assert rb.moves_.to_dict("records") == [
+        {"unit_id": "u4", "from_community": "A", "to_community": "B", "households": 400}
+    ]
 
 
 def test_prefers_fewer_households_on_ties():
@@ -58,26 +60,44 @@ def test_no_violations_is_a_no_op():
 
 
 def test_unit_above_max_is_explained():
-    rb = Rebalancer(lattice_adjacency(1, 3), np.array([3400, 800, 900]),
-                    pd.Series(["A", "B", "B"], index=["320505006023004", "x", "y"]),
-                    min_households=1000, max_households=3000).solve()
+    rb = Rebalancer(
+        lattice_adjacency(1, 3),
+        np.array([3400, 800, 900]),
+        pd.Series(["A", "B", "B"], index=["320505006023004", "x", "y"]),
+        min_households=1000,
+        max_households=3000,
+    ).solve()
     assert rb.status_ == "partial"
-    assert rb.explanations_[0].startswith("网格 320505006023004 单独就有 3,400 户 > 3,000 户：请先拆分此网格")
+    assert rb.explanations_[0].startswith(
+        "网格 320505006023004 单独就有 3,400 户 > 3,000 户：请先拆分此网格"
+    )
 
 
 def test_isolated_small_community_is_explained():
     g = lattice_adjacency(1, 3)
     g[[1, 2], [2, 1]] = False  # unit 2 is an island
     g.eliminate_zeros()
-    rb = Rebalancer(g, np.array([1500, 600, 700]), pd.Series(["A", "A", "B"], index=list("xyz")),
-                    min_households=1000, max_households=3000, names={"B": "孤岛社区"}).solve()
+    rb = Rebalancer(
+        g,
+        np.array([1500, 600, 700]),
+        pd.Series(["A", "A", "B"], index=list("xyz")),
+        min_households=1000,
+        max_households=3000,
+        names={"B": "孤岛社区"},
+    ).solve()
     assert rb.status_ == "partial" and "没有可合并的相邻社区" in " ".join(rb.explanations_)
     assert "孤岛社区" in " ".join(rb.explanations_)
 
 
 def test_locked_community_out_of_band_is_explained():
-    rb = strip("AAAB", [300, 300, 300, 300], min_households=1000, max_households=3000,
-               locked_communities=["A"], allow_dissolve=False).solve()
+    rb = strip(
+        "AAAB",
+        [300, 300, 300, 300],
+        min_households=1000,
+        max_households=3000,
+        locked_communities=["A"],
+        allow_dissolve=False,
+    ).solve()
     assert any("已锁定" in e for e in rb.explanations_)
 
 
@@ -86,7 +106,9 @@ def test_locks_are_respected():
     hh = [400, 400, 400, 400, 300, 300]
     free = strip("AAAABB", hh, min_households=700, max_households=1300).solve()
     assert free.moves_["unit_id"].tolist() == ["u3"]
-    locked = strip("AAAABB", hh, min_households=700, max_households=1300, locked_units=["u3"]).solve()
+    locked = strip(
+        "AAAABB", hh, min_households=700, max_households=1300, locked_units=["u3"]
+    ).solve()
     assert "u3" not in locked.moves_["unit_id"].tolist()
     assert locked.violations_after_ == 0 or locked.explanations_
 
@@ -105,8 +127,14 @@ def test_dissolve_when_moves_cannot_fix():
 
 
 def test_infeasible_within_hops_is_explained_not_raised():
-    rb = strip("AAAAB", [275, 275, 275, 275, 400], min_households=1000, max_households=3000,
-               allow_dissolve=False, allow_split=False).solve()
+    rb = strip(
+        "AAAAB",
+        [275, 275, 275, 275, 400],
+        min_households=1000,
+        max_households=3000,
+        allow_dissolve=False,
+        allow_split=False,
+    ).solve()
     assert rb.status_ == "partial" and "社区 B" in rb.explanations_[0]
 
 
@@ -135,7 +163,9 @@ def test_rebalance_properties(seed, rows, cols):
     units = lattice_units(rows, cols, 2, 3, households=rng.integers(50, 900, rows * cols))
     g = lattice_adjacency(rows, cols)
     hh = units["households"].to_numpy()
-    rb = Rebalancer(g, hh, units["community_id"], min_households=1000, max_households=2500, time_limit=3).solve()
+    rb = Rebalancer(
+        g, hh, units["community_id"], min_households=1000, max_households=2500, time_limit=3
+    ).solve()
     lab = rb.labels_
     assert lab.index.equals(units.index.astype(str)) and lab.notna().all()  # each unit exactly once
     assert pd.Series(hh).groupby(lab.to_numpy()).sum().sum() == hh.sum()  # households conserved
@@ -159,13 +189,27 @@ def _args(sub_args):
 def test_cli_on_demo(tmp_path, capsys):
     shutil.copyfile(datasets.get_path("demo"), tmp_path / "demo.gpkg")
     (tmp_path / "gridmap.toml").write_text(datasets.demo_config_toml("demo.gpkg"), encoding="utf-8")
-    args = _args([str(tmp_path / "gridmap.toml"), "--out", str(tmp_path / "out"), "--time-limit", "30",
-                  "--shp-encoding", "gbk", "--plan-name", "演示调整"])
+    args = _args(
+        [
+            str(tmp_path / "gridmap.toml"),
+            "--out",
+            str(tmp_path / "out"),
+            "--time-limit",
+            "30",
+            "--shp-encoding",
+            "gbk",
+            "--plan-name",
+            "演示调整",
+        ]
+    )
     assert args.func(args) == 0
     report = json.loads((tmp_path / "out" / "rebalance.json").read_text(encoding="utf-8"))
     assert report["violations_before"] == 10 and report["violations_after"] == 0
     changes = pd.read_csv(tmp_path / "out" / "changes.csv", dtype=str)
-    assert list(changes.columns[:3]) == ["单元编码", "单元名称", "原社区编码"] and len(changes) == report["units_moved"]
+    assert (
+        list(changes.columns[:3]) == ["单元编码", "单元名称", "原社区编码"]
+        and len(changes) == report["units_moved"]
+    )
     assert "演示调整" in capsys.readouterr().out
     from gridmap.plans import load_plan
 
@@ -204,7 +248,9 @@ def test_polish_never_worse_than_the_local_pass():
     hh[:4] *= 3  # a crowded corner
     g = lattice_adjacency(12, 12)
     kw = dict(min_households=1000, max_households=3000, time_limit=20)
-    local_only = Rebalancer(g, hh, units["community_id"], global_units=0, polish_units=0, **kw).solve()
+    local_only = Rebalancer(
+        g, hh, units["community_id"], global_units=0, polish_units=0, **kw
+    ).solve()
     polished = Rebalancer(g, hh, units["community_id"], **kw).solve()
     assert local_only.violations_after_ == polished.violations_after_ == 0
     assert polished.units_moved_ <= local_only.units_moved_
@@ -226,16 +272,26 @@ def test_unfixable_community_never_blocks_its_neighbours():
     # the maximum (never fixable). Requiring every community of a subproblem in band made both
     # fixes infeasible; with the band soft, both get fixed and only C01 is left.
     #          C00         C01          C02
-    hh = [200, 200, 300, 3500, 900, 900,
-          200, 200, 300, 300, 900, 900]
+    hh = [200, 200, 300, 3500, 900, 900, 200, 200, 300, 300, 900, 900]
     g, h, lab = _blocks(hh)
-    kw = dict(min_households=1000, max_households=3000, allow_split=False, allow_dissolve=False, time_limit=10)
+    kw = dict(
+        min_households=1000,
+        max_households=3000,
+        allow_split=False,
+        allow_dissolve=False,
+        time_limit=10,
+    )
     loc = Rebalancer(g, h, lab, **kw).solve()
     glo = Rebalancer(g, h, lab, local=False, **kw).solve()
     assert loc.violations_before_ == 3
-    assert band_violations(loc.labels_, h, min_households=1000, max_households=3000)["community_id"].tolist() == ["C01"]
+    assert band_violations(loc.labels_, h, min_households=1000, max_households=3000)[
+        "community_id"
+    ].tolist() == ["C01"]
     # the proven whole-map optimum: same violations, same number of moves
-    assert glo.proven_ and (loc.violations_after_, loc.units_moved_) == (glo.violations_after_, glo.units_moved_) == (1, 2)
+    assert glo.proven_ and (loc.violations_after_, loc.units_moved_) == (
+        glo.violations_after_,
+        glo.units_moved_,
+    ) == (1, 2)
     assert community_pieces(loc.labels_, g).max() == 1
     assert any("单独就有 3,500 户" in e for e in loc.explanations_)
 
@@ -245,12 +301,23 @@ def test_same_input_same_plan():
     units = lattice_units(10, 10, 2, 3, households=rng.integers(40, 700, 100))
     g = lattice_adjacency(10, 10)
     hh = units["households"].to_numpy()
-    runs = [Rebalancer(g, hh, units["community_id"], min_households=1000, max_households=2500, time_limit=2,
-                       wall_limit=3600).solve()
-            for _ in range(2)]
+    runs = [
+        Rebalancer(
+            g,
+            hh,
+            units["community_id"],
+            min_households=1000,
+            max_households=2500,
+            time_limit=2,
+            wall_limit=3600,
+        ).solve()
+        for _ in range(2)
+    ]
     assert runs[0].violations_before_ > 0 and all(r.deterministic_ for r in runs)
     assert runs[0].labels_.equals(runs[1].labels_)
-    assert [s.get("moves") for s in runs[0].subproblems_] == [s.get("moves") for s in runs[1].subproblems_]
+    assert [s.get("moves") for s in runs[0].subproblems_] == [
+        s.get("moves") for s in runs[1].subproblems_
+    ]
 
 
 def test_global_solves_the_whole_map():
@@ -258,11 +325,19 @@ def test_global_solves_the_whole_map():
     units = lattice_units(6, 6, 3, 2, households=rng.integers(100, 700, 36))
     g = lattice_adjacency(6, 6)
     hh = units["households"].to_numpy()
-    kw = dict(min_households=1000, max_households=2500, allow_split=False, allow_dissolve=False, time_limit=20)
+    kw = dict(
+        min_households=1000,
+        max_households=2500,
+        allow_split=False,
+        allow_dissolve=False,
+        time_limit=20,
+    )
     glo = Rebalancer(g, hh, units["community_id"], local=False, **kw).solve()
     loc = Rebalancer(g, hh, units["community_id"], **kw).solve()
     assert glo.violations_before_ > 0 and glo.proven_
-    assert [s["stage"] for s in glo.subproblems_] == ["global"] and glo.subproblems_[0]["communities"] == 6
+    assert [s["stage"] for s in glo.subproblems_] == ["global"] and glo.subproblems_[0][
+        "communities"
+    ] == 6
     assert glo.violations_after_ < glo.violations_before_
     # the staged solve reaches the proven optimum: violations, then moves
     assert (loc.violations_after_, loc.units_moved_) == (glo.violations_after_, glo.units_moved_)
@@ -270,12 +345,18 @@ def test_global_solves_the_whole_map():
 
 def test_households_outside_units_are_a_fixed_remainder():
     # A: two units of 500 plus 2,500 outside its grids = 3,500 > 3,000; B: 2 × 500
-    rb = strip("AABB", [500] * 4, min_households=1000, max_households=3000, offsets={"A": 2500}).solve()
+    rb = strip(
+        "AABB", [500] * 4, min_households=1000, max_households=3000, offsets={"A": 2500}
+    ).solve()
     assert rb.violations_before_ == 1 and rb.violations_after_ == 0 and rb.units_moved_ == 1
     assert rb._totals(rb.labels_.to_numpy()).to_dict() == {"A": 3000, "B": 1500}
     # a community whose remainder alone keeps it too large cannot be fixed by moves: said so
-    big = strip("AABB", [500] * 4, min_households=1000, max_households=3000, offsets={"A": 2900}).solve()
-    assert big.units_moved_ <= 1 and any("网格外的住户就有 2,900 户" in e for e in big.explanations_)
+    big = strip(
+        "AABB", [500] * 4, min_households=1000, max_households=3000, offsets={"A": 2900}
+    ).solve()
+    assert big.units_moved_ <= 1 and any(
+        "网格外的住户就有 2,900 户" in e for e in big.explanations_
+    )
 
 
 def test_explanations_quote_the_checks_totals():
@@ -285,18 +366,37 @@ def test_explanations_quote_the_checks_totals():
     g[[1, 2], [2, 1]] = False
     g.eliminate_zeros()
     lab = pd.Series(["A", "A", "B"], index=list("xyz"))
-    rb = Rebalancer(g, np.array([1500, 600, 158]), lab, min_households=1000, max_households=3000,
-                    offsets={"B": 2388}).solve()
+    rb = Rebalancer(
+        g,
+        np.array([1500, 600, 158]),
+        lab,
+        min_households=1000,
+        max_households=3000,
+        offsets={"B": 2388},
+    ).solve()
     assert rb.violations_before_ == 0 and rb.explanations_ == []
-    small = Rebalancer(g, np.array([1500, 600, 158]), lab, min_households=1000, max_households=3000,
-                       offsets={"B": 500}, names={"B": "金星苑社区"}).solve()
+    small = Rebalancer(
+        g,
+        np.array([1500, 600, 158]),
+        lab,
+        min_households=1000,
+        max_households=3000,
+        offsets={"B": 500},
+        names={"B": "金星苑社区"},
+    ).solve()
     assert any("合计只有 658 户" in e and "金星苑社区" in e for e in small.explanations_)
 
 
 def test_no_unit_is_pinned_where_contiguity_does_not_need_it():
     # A (200) can only grow by B's u1, B's first/heaviest unit (the old fixed anchor); B keeps u2
-    rb = strip("ABB", [200, 1300, 1100], min_households=1000, max_households=2500,
-               allow_split=False, allow_dissolve=False).solve()
+    rb = strip(
+        "ABB",
+        [200, 1300, 1100],
+        min_households=1000,
+        max_households=2500,
+        allow_split=False,
+        allow_dissolve=False,
+    ).solve()
     assert rb.violations_after_ == 0 and rb.moves_["unit_id"].tolist() == ["u1"]
 
 
@@ -306,16 +406,49 @@ def test_cli_band_comes_from_the_profile(tmp_path, capsys):
 
     shutil.copyfile(datasets.get_path("demo"), tmp_path / "demo.gpkg")
     (tmp_path / "gridmap.toml").write_text(datasets.demo_config_toml("demo.gpkg"), encoding="utf-8")
-    args = _args([str(tmp_path / "gridmap.toml"), "--profile", "hangzhou-2008", "--out", str(tmp_path / "a"),
-                  "--time-limit", "5"])
+    args = _args(
+        [
+            str(tmp_path / "gridmap.toml"),
+            "--profile",
+            "hangzhou-2008",
+            "--out",
+            str(tmp_path / "a"),
+            "--time-limit",
+            "5",
+        ]
+    )
     assert args.func(args) == 0
     report = json.loads((tmp_path / "a" / "rebalance.json").read_text(encoding="utf-8"))
-    assert (report["min_households"], report["max_households"], report["profile"]) == (1500, 3000, "hangzhou-2008")
+    assert (report["min_households"], report["max_households"], report["profile"]) == (
+        1500,
+        3000,
+        "hangzhou-2008",
+    )
     assert "注意" not in capsys.readouterr().out
-    args = _args([str(tmp_path / "gridmap.toml"), "--min", "1200", "--out", str(tmp_path / "b"), "--time-limit", "5"])
+    args = _args(
+        [
+            str(tmp_path / "gridmap.toml"),
+            "--min",
+            "1200",
+            "--out",
+            str(tmp_path / "b"),
+            "--time-limit",
+            "5",
+        ]
+    )
     assert args.func(args) == 0
     assert "1,200–3,000" in capsys.readouterr().out
-    args = _args([str(tmp_path / "gridmap.toml"), "--min", "5000", "--max", "1000", "--out", str(tmp_path / "c")])
+    args = _args(
+        [
+            str(tmp_path / "gridmap.toml"),
+            "--min",
+            "5000",
+            "--max",
+            "1000",
+            "--out",
+            str(tmp_path / "c"),
+        ]
+    )
     with pytest.raises(InputError, match="--min"):
         args.func(args)
 
@@ -342,13 +475,23 @@ def test_remedies_name_the_callers_options():
     from gridmap.cli.rebalance import CLI_OPTIONS
     from gridmap.rebalance import Reason
 
-    r = Reason("budget_exhausted", ("A",), values={"households": 3500, "min": 1000, "max": 3000,
-                                                    "hops": 2}, remedies=("time_limit",))
+    r = Reason(
+        "budget_exhausted",
+        ("A",),
+        values={"households": 3500, "min": 1000, "max": 3000, "hops": 2},
+        remedies=("time_limit",),
+    )
     assert r.text("zh").endswith("可加大 time_limit=") and "--" not in r.explanation()
     assert r.text("zh", options=CLI_OPTIONS).endswith("可加大 --time-limit")
     assert r.text("en", options=CLI_OPTIONS).endswith("raise --time-limit")
-    rb = strip("AAAAB", [275, 275, 275, 275, 400], min_households=1000, max_households=3000,
-               allow_dissolve=False, allow_split=False).solve()
+    rb = strip(
+        "AAAAB",
+        [275, 275, 275, 275, 400],
+        min_households=1000,
+        max_households=3000,
+        allow_dissolve=False,
+        allow_split=False,
+    ).solve()
     assert rb.reasons_ and not any("--" in e for e in rb.explanations_)  # the library's wording
 
 
@@ -359,8 +502,9 @@ def test_plan_rebalance_checks_its_arguments():
     with pytest.raises(ValueError, match="hops="):
         plan.rebalance(hops=0)
     with pytest.raises(ValueError, match="max_households="):
-        Plan(lattice_units(2, 4, 2, 2, households=[300] * 8), name="x",
-             profile="national").rebalance(min_households=5000, max_households=1000)
+        Plan(
+            lattice_units(2, 4, 2, 2, households=[300] * 8), name="x", profile="national"
+        ).rebalance(min_households=5000, max_households=1000)
 
 
 def test_redraw_keeps_households_outside_units_with_their_community():

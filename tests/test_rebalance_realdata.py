@@ -24,16 +24,23 @@ def sip_result():
     if not (SIP / "sip.gpkg").exists():
         pytest.skip(f"real SIP data not found at {SIP}")
     gpkg = SIP / "sip.gpkg"
-    study = gridmap.read_study(communities=f"{gpkg}:communities", grids=f"{gpkg}:grids_comprehensive")
+    study = gridmap.read_study(
+        communities=f"{gpkg}:communities", grids=f"{gpkg}:grids_comprehensive"
+    )
     hh = synthetic_households(study.communities, study.grids, seed=0)
-    study = gridmap.read_study(communities=f"{gpkg}:communities", grids=f"{gpkg}:grids_comprehensive",
-                               households=hh)
+    study = gridmap.read_study(
+        communities=f"{gpkg}:communities", grids=f"{gpkg}:grids_comprehensive", households=hh
+    )
     return gridmap.check(study)
 
 
 def _pairs(graph, labels):
     coo = graph.tocoo()
-    return {tuple(sorted((a, b))) for a, b in zip(labels[coo.row], labels[coo.col], strict=True) if a != b}
+    return {
+        tuple(sorted((a, b)))
+        for a, b in zip(labels[coo.row], labels[coo.col], strict=True)
+        if a != b
+    }
 
 
 def test_planning_adjacency_sees_every_neighbouring_community(sip_result):
@@ -43,7 +50,8 @@ def test_planning_adjacency_sees_every_neighbouring_community(sip_result):
     comm = r.communities
     cids = comm.index.astype(str).to_numpy()
     on_map = _pairs(unit_adjacency(comm, tolerance=5.0), cids) & {
-        tuple(sorted((a, b))) for a in set(lab) for b in set(lab) if a != b}
+        tuple(sorted((a, b))) for a in set(lab) for b in set(lab) if a != b
+    }
     planning = _pairs(planning_adjacency(grids, comm), lab)
     touching = _pairs(unit_adjacency(grids, tolerance=1.0), lab)
     assert len(touching) < 0.6 * len(on_map)  # grids alone miss many real neighbours

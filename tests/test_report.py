@@ -41,14 +41,20 @@ def _need(tool: str) -> str:
 
 def test_font_is_bundled_and_covers_demo_names(result):
     assert fonts.font_path().stat().st_size > 1_000_000
-    assert (fonts.font_path().parent / "OFL.txt").read_text(encoding="utf-8").count("SIL OPEN FONT LICENSE") >= 1
+    assert (fonts.font_path().parent / "OFL.txt").read_text(encoding="utf-8").count(
+        "SIL OPEN FONT LICENSE"
+    ) >= 1
     names = "".join(result.communities["name"]) + "".join(result.grids["name"].astype(str))
     assert fonts.covers(names)
 
 
 def test_map_families_follow_failing_rules(result):
     fams = maps.map_families(result)
-    failing = set(result.findings.query("status == 'fail' and not rule_id.str.startswith('qa.')", engine="python")["rule_id"])
+    failing = set(
+        result.findings.query(
+            "status == 'fail' and not rule_id.str.startswith('qa.')", engine="python"
+        )["rule_id"]
+    )
     assert fams[0] == "overview"
     assert {f for f in fams if not f.startswith("coverage:")} - {"overview"} == failing
     with pytest.raises(ValueError, match="unknown map family"):
@@ -57,7 +63,9 @@ def test_map_families_follow_failing_rules(result):
 
 def test_pdf_pages_render_and_font_embedded(pdf, tmp_path):
     pdftoppm, pdffonts = _need("pdftoppm"), _need("pdffonts")
-    fonts_out = subprocess.run([pdffonts, str(pdf)], capture_output=True, text=True, check=True).stdout
+    fonts_out = subprocess.run(
+        [pdffonts, str(pdf)], capture_output=True, text=True, check=True
+    ).stdout
     rows = [line.split() for line in fonts_out.splitlines()[2:]]
     cjk = [r for r in rows if "GridmapNotoSansSC" in r[0]]
     assert cjk and all(r[-5] == "yes" for r in cjk), fonts_out  # emb column
@@ -75,7 +83,9 @@ def test_pdf_pages_render_and_font_embedded(pdf, tmp_path):
 
 def test_pdf_text_has_rule_citations(pdf):
     pdftotext = _need("pdftotext")
-    text = subprocess.run([pdftotext, "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        [pdftotext, "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert "社区网格合规检查报告" in text and "示范区" in text
     assert "成都市城市社区建设五年发展规划" in text  # citation of community.size
     assert "保俶社区" in text and "5,589" in text
@@ -89,14 +99,18 @@ def test_xlsx_reads_back(result, tmp_path):
     header = [c.value for c in ws[1]]
     assert header[:2] == ["社区编码", "社区名称"] and "户数" in header and "综合状态" in header
     assert ws.freeze_panes == "C2"
-    rows = {r[0]: dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)}
+    rows = {
+        r[0]: dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)
+    }
     assert rows["330106001010"]["户数"] == 5589 and rows["330106001010"]["综合状态"] == "不合规"
     assert len(rows) == len(result.communities)
     f = wb["问题清单"]
     fh = [c.value for c in f[1]]
     statuses = [r[fh.index("状态")] for r in f.iter_rows(min_row=2, values_only=True)]
     assert statuses.count("不合规") == int((result.findings["status"] == "fail").sum())
-    assert any("成都市" in (r[fh.index("依据")] or "") for r in f.iter_rows(min_row=2, values_only=True))
+    assert any(
+        "成都市" in (r[fh.index("依据")] or "") for r in f.iter_rows(min_row=2, values_only=True)
+    )
     rules = [r.formula[0] for cf in ws.conditional_formatting for r in cf.rules]
     assert '"不合规"' in rules and '"合规"' in rules
     assert ws.column_dimensions["B"].width >= 10
@@ -129,7 +143,11 @@ def test_gpkg_layers(result, tmp_path):
     layers = {name for name, _ in pyogrio.list_layers(path)}
     assert {"communities", "grids", "gap_community_size", "gap_grid_coordinators"} <= layers
     g = pyogrio.read_dataframe(path, layer="gap_grid_coordinators")
-    assert len(g) == int(((result.findings.rule_id == "grid.coordinators") & (result.findings.status == "fail")).sum())
+    assert len(g) == int(
+        (
+            (result.findings.rule_id == "grid.coordinators") & (result.findings.status == "fail")
+        ).sum()
+    )
 
 
 def test_html_is_self_contained(result, tmp_path):
@@ -147,10 +165,22 @@ def test_write_report_rejects_unknown_suffix(result, tmp_path):
 
 def test_cli_report_and_export(tmp_path, capsys):
     config = tmp_path / "gridmap.toml"
-    config.write_text(datasets.demo_config_toml(str(datasets.get_path("demo")).replace("\\", "/")), encoding="utf-8")
+    config.write_text(
+        datasets.demo_config_toml(str(datasets.get_path("demo")).replace("\\", "/")),
+        encoding="utf-8",
+    )
     parser = argparse.ArgumentParser(prog="gridmap")
     add_report_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["report", str(config), "--out", str(tmp_path / "r.xlsx"), "--layers", str(tmp_path / "shp")])
+    args = parser.parse_args(
+        [
+            "report",
+            str(config),
+            "--out",
+            str(tmp_path / "r.xlsx"),
+            "--layers",
+            str(tmp_path / "shp"),
+        ]
+    )
     assert args.func(args) == 0
     assert (tmp_path / "r.xlsx").exists() and (tmp_path / "shp" / "communities.shp").exists()
     args = parser.parse_args(["export", str(config), "--out", str(tmp_path / "l.gpkg")])
@@ -169,8 +199,13 @@ def test_html_offline_in_headless_chromium(result, tmp_path):
         try:
             context = browser.new_context(offline=True)
             page = context.new_page()
-            page.route("**/*", lambda route: (requests.append(route.request.url), route.continue_()
-                                              if route.request.url.startswith("file:") else route.abort()))
+            page.route(
+                "**/*",
+                lambda route: (
+                    requests.append(route.request.url),
+                    route.continue_() if route.request.url.startswith("file:") else route.abort(),
+                ),
+            )
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(path.as_uri())
@@ -178,7 +213,10 @@ def test_html_offline_in_headless_chromium(result, tmp_path):
             assert page.locator("#l-comm path").count() == len(result.communities)
             assert page.locator("#l-grid path").count() == len(result.grids)
             assert page.locator("#rows tr").count() == len(report.figures.failing(result))
-            assert "千米" in page.locator("#scalet").inner_text() or "米" in page.locator("#scalet").inner_text()
+            assert (
+                "千米" in page.locator("#scalet").inner_text()
+                or "米" in page.locator("#scalet").inner_text()
+            )
             page.locator("#rows tr", has_text="保俶社区").first.click()
             assert "超出上限" in page.locator("#infobody").inner_text()
             box = page.locator("#map").bounding_box()
@@ -191,7 +229,10 @@ def test_html_offline_in_headless_chromium(result, tmp_path):
 
 def test_xlsx_cells_blank_for_nan_inf_nat_and_dates_as_text():
     assert [cell_value(v) for v in (np.nan, np.inf, -np.inf, pd.NaT, pd.NA, None)] == [None] * 6
-    assert cell_value(np.int64(5)) == 5 and cell_value(pd.Timestamp("2026-11-23")) == "2026-11-23 00:00:00"
+    assert (
+        cell_value(np.int64(5)) == 5
+        and cell_value(pd.Timestamp("2026-11-23")) == "2026-11-23 00:00:00"
+    )
 
 
 def test_report_with_plan_reads_the_plan_kpis(tmp_path, demo_results):
@@ -207,7 +248,10 @@ def test_report_with_plan_reads_the_plan_kpis(tmp_path, demo_results):
     wb = openpyxl.load_workbook(io.BytesIO(data))
     rows = {r[0]: r[1:] for r in wb["方案对比"].iter_rows(min_row=2, values_only=True)}
     k, b = plan.kpis(), plan.kpis(base=True)
-    assert rows["户数达标社区"] == (f"{b['in_band']} / {b['communities']}", f"{k['in_band']} / {k['communities']}")
+    assert rows["户数达标社区"] == (
+        f"{b['in_band']} / {b['communities']}",
+        f"{k['in_band']} / {k['communities']}",
+    )
     assert rows["户数过小"] == (str(b["too_small"]), str(k["too_small"]))
     assert rows["规则配置"] == ("national", "national")
     summary = {r[0]: r[1] for r in wb["汇总"].iter_rows(min_row=2, values_only=True)}
@@ -216,15 +260,31 @@ def test_report_with_plan_reads_the_plan_kpis(tmp_path, demo_results):
     ws = tmp_path / "ws.gpkg"
     plan.save(ws)
     config = tmp_path / "gridmap.toml"
-    config.write_text(datasets.demo_config_toml(str(datasets.get_path("demo")).replace("\\", "/")), encoding="utf-8")
+    config.write_text(
+        datasets.demo_config_toml(str(datasets.get_path("demo")).replace("\\", "/")),
+        encoding="utf-8",
+    )
     parser = argparse.ArgumentParser(prog="gridmap")
     add_report_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["report", str(config), "--profile", "hangzhou-2008", "--out", str(tmp_path / "r.xlsx"),
-                              "--plan", f"{ws}:方案甲"])
+    args = parser.parse_args(
+        [
+            "report",
+            str(config),
+            "--profile",
+            "hangzhou-2008",
+            "--out",
+            str(tmp_path / "r.xlsx"),
+            "--plan",
+            f"{ws}:方案甲",
+        ]
+    )
     assert args.func(args) == 0
     wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
     rows = {r[0]: r[1:] for r in wb["方案对比"].iter_rows(min_row=2, values_only=True)}
-    assert rows["规则配置"] == ("hangzhou-2008", "hangzhou-2008") and rows["户数范围"][0] == "1,500–3,000 户"
+    assert (
+        rows["规则配置"] == ("hangzhou-2008", "hangzhou-2008")
+        and rows["户数范围"][0] == "1,500–3,000 户"
+    )
     hz = demo_results["hangzhou-2008"]
     assert rows["户数过小"][0] == str(int((hz.communities["size_status"] == "too_small").sum()))
 
@@ -245,9 +305,11 @@ def test_one_status_palette_in_maps_html_and_pdf(result):
     assert f"border-left:3px solid {STATUS_COLORS['fail']}" in text
     with maps.style():
         fig = maps.map_figure(result, "overview")
-    legend = {t.get_text(): h.get_facecolor() for t, h in
-              zip(fig.legends[0].get_texts(), fig.legends[0].legend_handles, strict=True)
-              if hasattr(h, "get_facecolor")}
+    legend = {
+        t.get_text(): h.get_facecolor()
+        for t, h in zip(fig.legends[0].get_texts(), fig.legends[0].legend_handles, strict=True)
+        if hasattr(h, "get_facecolor")
+    }
     n_fail = int((result.communities["status"] == "fail").sum())
     assert legend[f"不合规（{n_fail} 个社区）"] == to_rgba(tint(STATUS_COLORS["fail"]))
 
@@ -259,6 +321,15 @@ def test_findings_xlsx_header(result):
 
 def test_report_figures_are_public(result):
     counts = report.rule_counts(result)
-    assert list(counts.columns) == ["规则编号", "规则", "层级", "性质", "合规", "不合规", "未评估", "依据"]
+    assert list(counts.columns) == [
+        "规则编号",
+        "规则",
+        "层级",
+        "性质",
+        "合规",
+        "不合规",
+        "未评估",
+        "依据",
+    ]
     labels = [label for label, _, _ in report.headline_figures(result)]
     assert labels[:3] == ["社区", "网格", "住户（户）"]

@@ -21,7 +21,11 @@ DATE = "2026-11-29"
 def _config(tmp_path, profile: str):
     """The demo workspace's gridmap.toml with the network layer removed."""
     gpkg = str(datasets.get_path("demo")).replace("\\", "/")
-    lines = [line for line in datasets.demo_config_toml(gpkg).splitlines() if not line.startswith("network =")]
+    lines = [
+        line
+        for line in datasets.demo_config_toml(gpkg).splitlines()
+        if not line.startswith("network =")
+    ]
     text = "\n".join(lines).replace('profile = "national"', f'profile = "{profile}"') + "\n"
     assert "街道网" not in text and f'profile = "{profile}"' in text
     cfg = tmp_path / "gridmap.toml"
@@ -49,11 +53,17 @@ def _coverage_rules(summary):
 def test_check_without_network_decides_walking_rules_by_the_bound(run):
     _, f, summary = run
     rules = _coverage_rules(summary)
-    assert len(rules) == 13  # the national 10-minute station rule + 12 life-circle rules, all walking
+    assert (
+        len(rules) == 13
+    )  # the national 10-minute station rule + 12 life-circle rules, all walking
     cov = f[f["rule_id"].isin(rules)]
     assert set(cov["status"]) == {"fail", "not_assessed"} and cov["value"].notna().all()
     na = cov[cov["status"] == "not_assessed"]
-    assert na["message"].str.match(r"^未评估：无路网；直线距离上限 \d+(\.\d+)?%（步行覆盖率不会更高）$").all()
+    assert (
+        na["message"]
+        .str.match(r"^未评估：无路网；直线距离上限 \d+(\.\d+)?%（步行覆盖率不会更高）$")
+        .all()
+    )
     assert na["gap"].isna().all()
     fail = cov[cov["status"] == "fail"]
     assert fail["message"].str.contains("直线距离上限").all() and (fail["gap"] > 0).all()
@@ -73,17 +83,34 @@ def test_xlsx_matches_findings(run):
         s = summary["coverage"][rid]
         r = t.loc[rid]
         assert r["口径"] == "直线距离上限（无路网）"
-        assert r["覆盖率"] == pytest.approx(s["share_bound"]) and r["覆盖户数"] == s["covered_bound"]
+        assert (
+            r["覆盖率"] == pytest.approx(s["share_bound"]) and r["覆盖户数"] == s["covered_bound"]
+        )
         assert r["未覆盖户数"] == s["households"] - s["covered_bound"]
-        assert (r["合规单位"], r["不合规单位"], r["未评估单位"]) == (vc.get("pass", 0), vc.get("fail", 0), vc.get("not_assessed", 0))
+        assert (r["合规单位"], r["不合规单位"], r["未评估单位"]) == (
+            vc.get("pass", 0),
+            vc.get("fail", 0),
+            vc.get("not_assessed", 0),
+        )
     rows = list(wb["问题清单"].values)
     sheet = pd.DataFrame(rows[1:], columns=rows[0])
-    sheet = sheet[sheet["规则编号"].isin(_coverage_rules(summary))].set_index(["规则编号", "单位编码"]).sort_index()
-    mine = f[f["rule_id"].isin(_coverage_rules(summary))].set_index(["rule_id", "unit_id"]).sort_index()
+    sheet = (
+        sheet[sheet["规则编号"].isin(_coverage_rules(summary))]
+        .set_index(["规则编号", "单位编码"])
+        .sort_index()
+    )
+    mine = (
+        f[f["rule_id"].isin(_coverage_rules(summary))]
+        .set_index(["rule_id", "unit_id"])
+        .sort_index()
+    )
     assert len(sheet) == len(mine)
     assert sheet["实测值"].astype(float).round(9).tolist() == mine["value"].round(9).tolist()
     assert sheet["说明"].tolist() == mine["message"].tolist()
-    assert sheet["状态"].map({"不合规": "fail", "未评估": "not_assessed"}).tolist() == mine["status"].tolist()
+    assert (
+        sheet["状态"].map({"不合规": "fail", "未评估": "not_assessed"}).tolist()
+        == mine["status"].tolist()
+    )
     community = list(wb["社区覆盖"].values)[0]
     assert any(str(c).startswith("覆盖率上限(直线):") for c in community)
 
@@ -91,7 +118,9 @@ def test_xlsx_matches_findings(run):
 def test_html_matches_findings(run):
     tmp, f, summary = run
     text = (tmp / "report" / "report.html").read_text(encoding="utf-8")
-    data = json.loads(re.search(r'<script id="data" type="application/json">(.*?)</script>', text, re.S).group(1))
+    data = json.loads(
+        re.search(r'<script id="data" type="application/json">(.*?)</script>', text, re.S).group(1)
+    )
     rules = _coverage_rules(summary)
     fails = f[(f["status"] == "fail") & f["rule_id"].isin(rules)]
     shown = {(r[1], r[4]) for r in data["findings"]}
@@ -115,23 +144,52 @@ def test_pdf_matches_findings(run):
     pdftotext = shutil.which("pdftotext")
     if pdftotext is None:
         pytest.skip("pdftotext not installed (Debian: poppler-utils)")
-    assert main(["report", str(tmp / "gridmap.toml"), "--out", str(tmp / "report" / "report.pdf"), "--date", DATE]) == 0
-    text = subprocess.run([pdftotext, "-layout", str(tmp / "report" / "report.pdf"), "-"], capture_output=True,
-                          text=True, check=True).stdout
-    table = text[text.index("服务设施覆盖"):]
+    assert (
+        main(
+            [
+                "report",
+                str(tmp / "gridmap.toml"),
+                "--out",
+                str(tmp / "report" / "report.pdf"),
+                "--date",
+                DATE,
+            ]
+        )
+        == 0
+    )
+    text = subprocess.run(
+        [pdftotext, "-layout", str(tmp / "report" / "report.pdf"), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    table = text[text.index("服务设施覆盖") :]
     assert "无路网时，按步行距离的指标以直线距离估计" in table
     lines = [line.split() for line in table.splitlines() if "直线上限" in line]
     assert len(lines) == len(_coverage_rules(summary))
     for rid, cells in zip(_coverage_rules(summary), lines, strict=True):
         s = summary["coverage"][rid]
         vc = f[f["rule_id"] == rid]["status"].value_counts()
-        assert cells[-5:] == [f"≥{s['households'] - s['covered_bound']:,}", f"≤{s['share_bound']:.1%}",
-                              str(vc.get("fail", 0)), "/", str(vc.get("not_assessed", 0))]
+        assert cells[-5:] == [
+            f"≥{s['households'] - s['covered_bound']:,}",
+            f"≤{s['share_bound']:.1%}",
+            str(vc.get("fail", 0)),
+            "/",
+            str(vc.get("not_assessed", 0)),
+        ]
     # the violation tables quote the findings' messages and show the value as an upper bound
-    plain = subprocess.run([pdftotext, str(tmp / "report" / "report.pdf"), "-"], capture_output=True, text=True,
-                           check=True).stdout
+    plain = subprocess.run(
+        [pdftotext, str(tmp / "report" / "report.pdf"), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     flat = re.sub(r"\s+", "", plain)  # a wrapped table cell is one block without -layout
-    one = f[(f["status"] == "fail") & (f["rule_id"] == "community.life_circle.kindergarten")].sort_values("gap").iloc[-1]
+    one = (
+        f[(f["status"] == "fail") & (f["rule_id"] == "community.life_circle.kindergarten")]
+        .sort_values("gap")
+        .iloc[-1]
+    )
     assert re.sub(r"\s+", "", one["message"]) in flat
     assert f"≤{one['value']:.1%}" in text
 
@@ -143,7 +201,10 @@ def test_report_national_profile_without_network(tmp_path):
     wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
     rows = list(wb["覆盖"].values)
     t = dict(zip(rows[0], rows[1], strict=True))
-    assert t["覆盖指标"] == "community.coverage.service_station" and t["口径"] == "直线距离上限（无路网）"
+    assert (
+        t["覆盖指标"] == "community.coverage.service_station"
+        and t["口径"] == "直线距离上限（无路网）"
+    )
     assert 0 < t["覆盖率"] <= 1 and t["不合规单位"] + t["未评估单位"] == 30
 
 
@@ -164,7 +225,10 @@ def test_html_coverage_table_in_headless_chromium(run):
             page.goto((tmp / "report" / "report.html").as_uri())
             page.wait_for_selector("body[data-ready='1']", timeout=10_000)
             assert page.locator("#covrows tr").count() == len(_coverage_rules(summary))
-            assert page.locator("#covbox").is_visible() and "上限" in page.locator("#covnote").inner_text()
+            assert (
+                page.locator("#covbox").is_visible()
+                and "上限" in page.locator("#covnote").inner_text()
+            )
         finally:
             browser.close()
     assert not errors, errors

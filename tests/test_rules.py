@@ -13,12 +13,21 @@ from gridmap.rules import (
 
 def _units(**cols):
     n = len(next(iter(cols.values())))
-    return pd.DataFrame(cols, index=pd.Index([f"u{i}" for i in range(n)], name="community_id")).assign(name=lambda d: d.index)
+    return pd.DataFrame(
+        cols, index=pd.Index([f"u{i}" for i in range(n)], name="community_id")
+    ).assign(name=lambda d: d.index)
 
 
-@pytest.mark.parametrize(("households", "status", "gap"), [
-    (999, "fail", 1.0), (1000, "pass", 0.0), (3000, "pass", 0.0), (3001, "fail", 1.0), (np.nan, "not_assessed", np.nan),
-])
+@pytest.mark.parametrize(
+    ("households", "status", "gap"),
+    [
+        (999, "fail", 1.0),
+        (1000, "pass", 0.0),
+        (3000, "pass", 0.0),
+        (3001, "fail", 1.0),
+        (np.nan, "not_assessed", np.nan),
+    ],
+)
 def test_community_band_thresholds(households, status, gap):
     f = evaluate(_units(households=[households]), "national", level="community")
     row = f[f.rule_id == "community.size"].iloc[0]
@@ -41,7 +50,9 @@ def test_sparse_exemption_waives_the_minimum_only():
     assert "豁免" in size.message.iloc[0]
 
 
-@pytest.mark.parametrize(("households", "required"), [(0, 1), (1, 1), (300, 1), (301, 2), (600, 2), (601, 3)])
+@pytest.mark.parametrize(
+    ("households", "required"), [(0, 1), (1, 1), (300, 1), (301, 2), (600, 2), (601, 3)]
+)
 def test_coordinators_one_per_300_or_per_grid(households, required):
     rule = load_profile("national").rule("grid.coordinators")
     assert required_coordinators(pd.Series([float(households)]), rule).iloc[0] == required
@@ -57,7 +68,12 @@ def test_coordinator_gap_message():
 
 def test_missing_column_is_not_assessed_never_pass():
     f = evaluate(_units(households=[1500]), "national", level="community")
-    for rid in ("community.volunteers", "community.floor_area", "community.facilities", "community.books"):
+    for rid in (
+        "community.volunteers",
+        "community.floor_area",
+        "community.facilities",
+        "community.books",
+    ):
         row = f[f.rule_id == rid].iloc[0]
         assert row.status == "not_assessed", rid
         assert row.message.startswith("未评估")
@@ -71,7 +87,9 @@ def test_floor_area_shortfall_message():
 
 def test_type_limited_floor_area_rule_ignores_the_total_attribute():
     # Chengdu: 社区服务站 ≥ 40 m² must not pass on the community's total floor area
-    f = evaluate(_units(households=[2000.0], floor_area_m2=[500.0]), "chengdu-2002", level="community")
+    f = evaluate(
+        _units(households=[2000.0], floor_area_m2=[500.0]), "chengdu-2002", level="community"
+    )
     row = f[f.rule_id == "community.floor_area.service_station"].iloc[0]
     assert row.status == "not_assessed"
 
@@ -95,7 +113,9 @@ def test_staff_rule_hangzhou():
 
 
 def test_ratio_rule():
-    f = evaluate(_units(volunteers=[90.0, 200.0], population=[1000.0, 1000.0]), "national", level="community")
+    f = evaluate(
+        _units(volunteers=[90.0, 200.0], population=[1000.0, 1000.0]), "national", level="community"
+    )
     assert f[f.rule_id == "community.volunteers"].status.tolist() == ["fail", "pass"]
 
 
@@ -114,7 +134,9 @@ def test_every_builtin_profile_loads_with_citations(name):
 
 
 def test_builtin_profiles():
-    assert {"national", "chengdu-2002", "zhejiang-2007", "hangzhou-2008", "ziyang-2018"} <= set(list_profiles())
+    assert {"national", "chengdu-2002", "zhejiang-2007", "hangzhou-2008", "ziyang-2018"} <= set(
+        list_profiles()
+    )
     assert load_profile("zhejiang-2007").rule("community.size").params["min"] == 1500
     assert load_profile("ziyang-2018").rule("community.size").params["max"] == 5000
 
@@ -125,7 +147,8 @@ def test_user_profile_extends_and_disables(tmp_path):
         '[profile]\nid = "mine"\nextends = "national"\ndisable = ["community.books"]\n'
         '[[rules]]\nid = "community.size"\nlevel = "community"\nkind = "range"\nmetric = "households"\n'
         'max = 2500\ntitle_zh = "不超过2500户"\ntitle_en = "at most 2500"\nsource = "本区文件"\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     p = load_profile(path)
     assert p.rule("community.size").params == {"metric": "households", "max": 2500}
     with pytest.raises(KeyError):
@@ -133,11 +156,20 @@ def test_user_profile_extends_and_disables(tmp_path):
     assert p.rule("grid.coordinators")
 
 
-@pytest.mark.parametrize(("body", "match"), [
-    ('[[rules]]\nid = "x"\nlevel = "community"\nkind = "range"\nmetric = "households"\nmin = 1\ntitle_zh = "a"\ntitle_en = "a"\n', "lacks.*source"),
-    ('[[rules]]\nid = "x"\nlevel = "community"\nkind = "magic"\ntitle_zh = "a"\ntitle_en = "a"\nsource = "s"\n', "unknown kind"),
-    ('[profile]\nextends = "nope"\n', "unknown profile"),
-])
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        (
+            '[[rules]]\nid = "x"\nlevel = "community"\nkind = "range"\nmetric = "households"\nmin = 1\ntitle_zh = "a"\ntitle_en = "a"\n',
+            "lacks.*source",
+        ),
+        (
+            '[[rules]]\nid = "x"\nlevel = "community"\nkind = "magic"\ntitle_zh = "a"\ntitle_en = "a"\nsource = "s"\n',
+            "unknown kind",
+        ),
+        ('[profile]\nextends = "nope"\n', "unknown profile"),
+    ],
+)
 def test_bad_user_profiles_explain_themselves(tmp_path, body, match):
     path = tmp_path / "bad.toml"
     path.write_text(body, encoding="utf-8")
@@ -153,7 +185,9 @@ def test_unknown_profile_lists_builtins():
 @pytest.mark.parametrize("profile", list_profiles())
 @pytest.mark.parametrize("level", ["community", "grid"])
 def test_empty_units_give_no_findings_not_a_crash(profile, level):
-    units = pd.DataFrame({"name": pd.Series([], dtype=object), "households": pd.Series([], dtype=float)})
+    units = pd.DataFrame(
+        {"name": pd.Series([], dtype=object), "households": pd.Series([], dtype=float)}
+    )
     f = evaluate(units, profile, level=level)
     assert len(f) == 0 and list(f.columns) == FINDING_COLUMNS
 
@@ -163,12 +197,21 @@ def test_size_band_classify_agrees_with_the_range_rule():
     from gridmap.evaluation import size_status
 
     rng = np.random.default_rng(0)
-    h = np.concatenate([rng.integers(0, 6000, 200).astype(float), [np.nan, 999.9999999999, 1000, 1500, 3000, 5000]])
+    h = np.concatenate(
+        [rng.integers(0, 6000, 200).astype(float), [np.nan, 999.9999999999, 1000, 1500, 3000, 5000]]
+    )
     units = _units(households=h, sparse=rng.integers(0, 2, len(h)).astype(bool))
     for name in list_profiles():
         band = load_profile(name).size_band()
         f = evaluate(units, name, level="community")
         rule = f[f.rule_id == band.rule_id].set_index("unit_id")["status"]
         size = size_status(units, band)
-        expected = size.map({"pass": "pass", "too_small": "fail", "too_large": "fail", "not_assessed": "not_assessed"})
+        expected = size.map(
+            {
+                "pass": "pass",
+                "too_small": "fail",
+                "too_large": "fail",
+                "not_assessed": "not_assessed",
+            }
+        )
         assert (rule.reindex(units.index.astype(str)).to_numpy() == expected.to_numpy()).all(), name

@@ -18,11 +18,16 @@ from gridmap.siting import (
 
 def test_greedy_can_be_suboptimal_and_exact_fixes_it():
     # the classic trap: one big site (covers 0..3) vs two that split 0..5
-    A = sparse.csr_matrix(np.array([
-        [1, 1, 1, 1, 0, 0],
-        [1, 1, 1, 0, 0, 0],
-        [0, 0, 0, 1, 1, 1],
-    ], dtype=bool))
+    A = sparse.csr_matrix(
+        np.array(
+            [
+                [1, 1, 1, 1, 0, 0],
+                [1, 1, 1, 0, 0, 0],
+                [0, 0, 0, 1, 1, 1],
+            ],
+            dtype=bool,
+        )
+    )
     w = [2, 2, 2, 3, 2, 2]
     g = SiteSelector.from_coverage_matrix(A, w).solve(2)
     e = SiteSelector.from_coverage_matrix(A, w).solve(2, method="exact")
@@ -60,7 +65,9 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="weights"):
         SiteSelector.from_coverage_matrix(sparse.csr_matrix((2, 3), dtype=bool), [1, 2])
     with pytest.raises(ValueError, match="method"):
-        SiteSelector.from_coverage_matrix(sparse.csr_matrix((2, 3), dtype=bool), [1, 2, 3]).solve(1, method="magic")
+        SiteSelector.from_coverage_matrix(sparse.csr_matrix((2, 3), dtype=bool), [1, 2, 3]).solve(
+            1, method="magic"
+        )
     with pytest.raises(ValueError, match="network or buildings"):
         candidate_sites()
 
@@ -82,7 +89,10 @@ def test_coverage_matrix_modes_agree_on_a_straight_street():
 @pytest.fixture(scope="module")
 def demo_cov():
     study = gridmap.read_study(**datasets.demo_config())
-    specs = [CoverageSpec("kg", "kindergarten", 300), CoverageSpec("kgn", "kindergarten", 300, "network")]
+    specs = [
+        CoverageSpec("kg", "kindergarten", 300),
+        CoverageSpec("kgn", "kindergarten", 300, "network"),
+    ]
     return measure_coverage(study, specs, service_areas=False)
 
 
@@ -96,7 +106,9 @@ def test_proposed_sites_really_cover_their_gain(demo_cov):
     xy = demo_cov.xy[unc]
     sxy = np.column_stack([sites.geometry.x, sites.geometry.y])
     d = np.sqrt(((xy[:, None, :] - sxy[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
-    assert h["households"].to_numpy()[unc][d <= 300 + 1e-6].sum() == pytest.approx(report["covered_new"])
+    assert h["households"].to_numpy()[unc][d <= 300 + 1e-6].sum() == pytest.approx(
+        report["covered_new"]
+    )
     assert sites["gain"].is_monotonic_decreasing
 
 
@@ -114,7 +126,9 @@ def test_capacitated_bound_is_valid(seed):
     A = sparse.csr_matrix(rng.random((12, 30)) < 0.2)
     w = rng.integers(1, 40, 30)
     g = SiteSelector.from_coverage_matrix(A, w).solve(3, capacity=60)
-    e = SiteSelector.from_coverage_matrix(A, w).solve(3, method="exact", capacity=60, time_limit_s=20)
+    e = SiteSelector.from_coverage_matrix(A, w).solve(
+        3, method="exact", capacity=60, time_limit_s=20
+    )
     assert e.status_ == "optimal"
     assert g.covered_ <= e.covered_ + 1e-9 <= g.upper_bound_ + 1e-9
     assert (g.gains_ <= 60).all()

@@ -27,13 +27,16 @@ def _codes(exc) -> list[str]:
 
 
 # ---------------------------------------------------------------- config keys
-@pytest.mark.parametrize(("text", "wrong", "right"), [
-    ('[study]\nprofle = "hangzhou-2008"\n', "profle", "profile"),
-    ('[stduy]\nprofile = "hangzhou-2008"\n', "stduy", "study"),
-    ('[layers]\ncomunities = "x.gpkg"\n', "comunities", "communities"),
-    ('[layers]\ncommunities = { path = "x.gpkg", layr = "社区" }\n', "layr", "layer"),
-    ('[map.grid]\ncoordinators = "网格员"\n', "grid", "grids"),
-])
+@pytest.mark.parametrize(
+    ("text", "wrong", "right"),
+    [
+        ('[study]\nprofle = "hangzhou-2008"\n', "profle", "profile"),
+        ('[stduy]\nprofile = "hangzhou-2008"\n', "stduy", "study"),
+        ('[layers]\ncomunities = "x.gpkg"\n', "comunities", "communities"),
+        ('[layers]\ncommunities = { path = "x.gpkg", layr = "社区" }\n', "layr", "layer"),
+        ('[map.grid]\ncoordinators = "网格员"\n', "grid", "grids"),
+    ],
+)
 def test_unknown_config_key_is_an_error_suggesting_the_closest(tmp_path, text, wrong, right):
     cfg = tmp_path / "gridmap.toml"
     cfg.write_text(text, encoding="utf-8")
@@ -46,7 +49,10 @@ def test_unknown_config_key_is_an_error_suggesting_the_closest(tmp_path, text, w
 
 def test_config_typo_exits_2_on_the_cli(tmp_path, capsys):
     cfg = tmp_path / "gridmap.toml"
-    cfg.write_text(datasets.demo_config_toml(str(datasets.get_path("demo"))).replace("profile =", "profle ="), encoding="utf-8")
+    cfg.write_text(
+        datasets.demo_config_toml(str(datasets.get_path("demo"))).replace("profile =", "profle ="),
+        encoding="utf-8",
+    )
     assert main(["check", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert "profle" in err and "'profile'" in err
@@ -98,7 +104,9 @@ def test_implausible_household_count_is_reported_and_excluded(layers):
     comm, grids, hh = layers
     study = gridmap.read_study(comm, grids, households=hh.assign(户数=[500, 1e12, 1200, 800]))
     bad = [p for p in study.problems if p.code == "value.households.implausible"]
-    assert len(bad) == 1 and bad[0].row == 2 and bad[0].column == "户数" and "10,000" in bad[0].message
+    assert (
+        len(bad) == 1 and bad[0].row == 2 and bad[0].column == "户数" and "10,000" in bad[0].message
+    )
     assert np.isnan(study.households["households"].iloc[1])
     s = gridmap.check(study).summary()
     assert s["households_total"] == 2500  # 1e12 is never summed
@@ -116,7 +124,9 @@ def test_implausible_grid_attribute_is_not_assessed(layers):
 def test_implausible_row_in_a_csv_names_the_spreadsheet_row(layers, tmp_path):
     comm, grids, _ = layers
     csv = tmp_path / "楼栋.csv"
-    csv.write_text(f"x,y,户数\n{X0 + 250},{Y0 + 500},80\n{X0 + 260},{Y0 + 500},99999\n", encoding="utf-8")
+    csv.write_text(
+        f"x,y,户数\n{X0 + 250},{Y0 + 500},80\n{X0 + 260},{Y0 + 500},99999\n", encoding="utf-8"
+    )
     study = gridmap.read_study(comm, grids, households={"path": str(csv), "crs": "EPSG:4549"})
     bad = next(p for p in study.problems if p.code == "value.households.implausible")
     assert bad.row == 2 and "表格第 3 行" in bad.message
@@ -135,14 +145,29 @@ def test_counts_above_the_bound_are_excluded_and_below_kept(values):
 
 # ---------------------------------------------------------------- rings GEOS refuses
 def _poly_wkb(points) -> bytes:
-    return struct.pack("<bII", 1, 3, 1) + struct.pack("<I", len(points)) + b"".join(struct.pack("<dd", *p) for p in points)
+    return (
+        struct.pack("<bII", 1, 3, 1)
+        + struct.pack("<I", len(points))
+        + b"".join(struct.pack("<dd", *p) for p in points)
+    )
 
 
 def _write(path, rings):
-    table = pa.table({"社区编码": [f"33010600100{i}" for i in range(len(rings))],
-                      "geom": pa.array([_poly_wkb(r) for r in rings])})
-    pyogrio.write_arrow(table, path, layer="communities", driver="GPKG", geometry_name="geom",
-                        geometry_type="Polygon", crs="EPSG:4549")
+    table = pa.table(
+        {
+            "社区编码": [f"33010600100{i}" for i in range(len(rings))],
+            "geom": pa.array([_poly_wkb(r) for r in rings]),
+        }
+    )
+    pyogrio.write_arrow(
+        table,
+        path,
+        layer="communities",
+        driver="GPKG",
+        geometry_name="geom",
+        geometry_type="Polygon",
+        crs="EPSG:4549",
+    )
 
 
 SQUARE = [(X0, Y0), (X0 + 1000, Y0), (X0 + 1000, Y0 + 1000), (X0, Y0 + 1000), (X0, Y0)]
@@ -154,8 +179,13 @@ def test_two_point_ring_is_reported_and_dropped_not_a_traceback(tmp_path):
     gdf = read_layer(f"{path}:communities")
     assert len(gdf) == 3 and gdf.geometry.iloc[1] is None
     found = {p.code: p for p in gdf.attrs["problems"]}
-    assert found["geometry.unreadable"].row == 2 and found["geometry.unreadable"].layer == "communities"
-    assert found["geometry.unclosed"].row == 3  # an unclosed ring is closed, then repaired by validation
+    assert (
+        found["geometry.unreadable"].row == 2
+        and found["geometry.unreadable"].layer == "communities"
+    )
+    assert (
+        found["geometry.unclosed"].row == 3
+    )  # an unclosed ring is closed, then repaired by validation
     study = gridmap.read_study(str(path))
     assert len(study.communities) == 3
     assert any(p.code == "geometry.unreadable" and p.row == 2 for p in study.problems)
@@ -174,21 +204,29 @@ def _demo_with_gcj02_households():
     cfg = datasets.demo_config()
     spec = cfg["households"]
     hh = read_layer(spec["path"], layer=spec["layer"])
-    cfg["households"] = from_geographic(hh.to_crs(4326), "gcj02")  # GCJ-02 coordinates labelled EPSG:4326
+    cfg["households"] = from_geographic(
+        hh.to_crs(4326), "gcj02"
+    )  # GCJ-02 coordinates labelled EPSG:4326
     return cfg
 
 
 def test_gcj02_households_labelled_wgs84_get_a_hint_naming_the_fix():
     cfg = _demo_with_gcj02_households()
     study = gridmap.read_study(**cfg)
-    hint = next(p for p in study.problems if p.code == "crs.maybe_gcj02" and p.extra.get("kind") == "households")
+    hint = next(
+        p
+        for p in study.problems
+        if p.code == "crs.maybe_gcj02" and p.extra.get("kind") == "households"
+    )
     assert hint.severity == "warning"
     assert hint.extra["outside_before"] > 0.10 and hint.extra["outside_after"] < 0.01
     assert 100 < hint.extra["shift_m"] < 700
     assert 'households_crs="gcj02"' in hint.fix and "GCJ-02" in hint.message
     # following the advice removes the warning and the unassigned households
     fixed = gridmap.read_study(**cfg, households_crs="gcj02")
-    assert not any(p.code == "crs.maybe_gcj02" and p.extra.get("kind") == "households" for p in fixed.problems)
+    assert not any(
+        p.code == "crs.maybe_gcj02" and p.extra.get("kind") == "households" for p in fixed.problems
+    )
     before, after = gridmap.check(study).summary(), gridmap.check(fixed).summary()
     assert before["households_unassigned"] > 0.1 * before["households_total"]
     assert after["households_unassigned"] < 0.01 * after["households_total"]
@@ -210,7 +248,9 @@ def test_bd09_facilities_are_recognised_as_bd09():
     # spread the facilities over the communities so many of them leave it when shifted
     comm = gridmap.read_study(**datasets.demo_config()).communities
     pts = comm.geometry.sample_points(20, rng=0).explode(index_parts=False)
-    fac = gpd.GeoDataFrame({"类型": [wgs["类型"].iloc[0]] * len(pts)}, geometry=list(pts.values), crs=comm.crs)
+    fac = gpd.GeoDataFrame(
+        {"类型": [wgs["类型"].iloc[0]] * len(pts)}, geometry=list(pts.values), crs=comm.crs
+    )
     cfg["facilities"] = from_geographic(fac.to_crs(4326), "bd09")
     cfg.pop("facilities_crs")
     study = gridmap.read_study(**cfg)
@@ -221,7 +261,9 @@ def test_bd09_facilities_are_recognised_as_bd09():
 
 def test_outside_households_without_an_offset_get_no_hint(layers):
     comm, grids, hh = layers
-    far = gpd.GeoDataFrame({"户数": [100, 200]}, geometry=[Point(X0 + 5000, Y0), Point(X0 - 3000, Y0)], crs=4549)
+    far = gpd.GeoDataFrame(
+        {"户数": [100, 200]}, geometry=[Point(X0 + 5000, Y0), Point(X0 - 3000, Y0)], crs=4549
+    )
     hh = pd.concat([hh, far], ignore_index=True).to_crs(4326)
     study = gridmap.read_study(comm, grids, households=hh)
     assert not any(p.code == "crs.maybe_gcj02" for p in study.problems)
@@ -268,5 +310,12 @@ def test_communities_traced_on_a_web_map_are_named_as_the_culprit():
     cfg["households"] = read_layer(hh["path"], layer=hh["layer"]).to_crs(4326)  # true WGS84
     study = gridmap.read_study(**cfg)
     hints = [p for p in study.problems if p.code == "crs.maybe_gcj02"]
-    assert len(hints) == 1 and hints[0].extra["kind"] == "communities" and hints[0].extra["crs"] == "gcj02"
-    assert 'communities = { path = "…", crs = "gcj02" }' in hints[0].fix and "社区图层很可能是 GCJ-02" in hints[0].message
+    assert (
+        len(hints) == 1
+        and hints[0].extra["kind"] == "communities"
+        and hints[0].extra["crs"] == "gcj02"
+    )
+    assert (
+        'communities = { path = "…", crs = "gcj02" }' in hints[0].fix
+        and "社区图层很可能是 GCJ-02" in hints[0].message
+    )

@@ -20,16 +20,23 @@ from dashboards.ids import map_ids
 __all__ = ["map_view", "register_map"]
 
 
-def map_view(page: str, *, basemap: str | None = None, attribution: str = "",
-             height: str = "560px") -> html.Div:
+def map_view(
+    page: str, *, basemap: str | None = None, attribution: str = "", height: str = "560px"
+) -> html.Div:
     """The map's div and its stores for ``page``."""
     ids = map_ids(page)
     data: dict[str, Any] = {"data-basemap": basemap or "", "data-attribution": attribution or ""}
-    return html.Div([
-        html.Div(id=ids.div, className="gm-map", style={"height": height}, **data),
-        dcc.Store(id=ids.values), dcc.Store(id=ids.click), dcc.Store(id=ids.focus),
-        dcc.Store(id=ids.done), dcc.Store(id=ids.focus_done),
-    ], className="gm-map-wrap")
+    return html.Div(
+        [
+            html.Div(id=ids.div, className="gm-map", style={"height": height}, **data),
+            dcc.Store(id=ids.values),
+            dcc.Store(id=ids.click),
+            dcc.Store(id=ids.focus),
+            dcc.Store(id=ids.done),
+            dcc.Store(id=ids.focus_done),
+        ],
+        className="gm-map-wrap",
+    )
 
 
 def register_map(app, page: str) -> None:
@@ -37,9 +44,13 @@ def register_map(app, page: str) -> None:
     ids = map_ids(page)
     app.clientside_callback(
         ClientsideFunction(namespace="gridmap", function_name="render"),
-        Output(ids.done, "data"), Input(ids.values, "data"), State(ids.div, "id"),
+        Output(ids.done, "data"),
+        Input(ids.values, "data"),
+        State(ids.div, "id"),
     )
     app.clientside_callback(
         ClientsideFunction(namespace="gridmap", function_name="focus"),
-        Output(ids.focus_done, "data"), Input(ids.focus, "data"), State(ids.div, "id"),
+        Output(ids.focus_done, "data"),
+        Input(ids.focus, "data"),
+        State(ids.div, "id"),
     )

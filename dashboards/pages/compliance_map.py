@@ -28,31 +28,65 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
     query = query or {}
     level = query.get("level", "community")
     level = level if level in LEVELS and provider.has_level(level) else "community"
-    levels = [{"value": lv, "label": t(f"level.{lv}", lang)} for lv in LEVELS
-              if provider.has_level(lv)]
-    controls = html.Div([
-        html.Label(t("cm.level", lang)),
-        dcc.RadioItems(id=ID.CM_LEVEL, options=levels, value=level, inline=True,
-                       persistence=True, persistence_type="session"),
-        html.Label(t("cm.color_by", lang)),
-        dcc.Dropdown(id=ID.CM_COLOR_BY, value=query.get("color", "status"), clearable=False,
-                     persistence=True,
-                     persistence_type="session", style={"minWidth": "340px"}),
-        html.Button(t("cm.export.png", lang), id=ID.CM_EXPORT_PNG, n_clicks=0,
-                    className="gm-button"),
-        html.Button(t("cm.export.pdf", lang), id=ID.CM_EXPORT_PDF, n_clicks=0,
-                    className="gm-button"),
-        dcc.Loading(dcc.Download(id=ID.CM_DOWNLOAD), type="circle"),
-    ], className="gm-controls")
-    return html.Div([
-        controls,
-        html.Div([
-            html.Div([map_view(PAGE, basemap=provider.basemap,
-                               attribution=provider.basemap_attribution),
-                      html.Div(id=ID.CM_LEGEND)], className="gm-col gm-col-map"),
-            html.Div(detail_panel(None, lang), id=ID.CM_DETAIL, className="gm-col gm-col-detail"),
-        ], className="gm-row"),
-    ], className="gm-page", id="page-map")
+    levels = [
+        {"value": lv, "label": t(f"level.{lv}", lang)} for lv in LEVELS if provider.has_level(lv)
+    ]
+    controls = html.Div(
+        [
+            html.Label(t("cm.level", lang)),
+            dcc.RadioItems(
+                id=ID.CM_LEVEL,
+                options=levels,
+                value=level,
+                inline=True,
+                persistence=True,
+                persistence_type="session",
+            ),
+            html.Label(t("cm.color_by", lang)),
+            dcc.Dropdown(
+                id=ID.CM_COLOR_BY,
+                value=query.get("color", "status"),
+                clearable=False,
+                persistence=True,
+                persistence_type="session",
+                style={"minWidth": "340px"},
+            ),
+            html.Button(
+                t("cm.export.png", lang), id=ID.CM_EXPORT_PNG, n_clicks=0, className="gm-button"
+            ),
+            html.Button(
+                t("cm.export.pdf", lang), id=ID.CM_EXPORT_PDF, n_clicks=0, className="gm-button"
+            ),
+            dcc.Loading(dcc.Download(id=ID.CM_DOWNLOAD), type="circle"),
+        ],
+        className="gm-controls",
+    )
+    return html.Div(
+        [
+            controls,
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            map_view(
+                                PAGE,
+                                basemap=provider.basemap,
+                                attribution=provider.basemap_attribution,
+                            ),
+                            html.Div(id=ID.CM_LEGEND),
+                        ],
+                        className="gm-col gm-col-map",
+                    ),
+                    html.Div(
+                        detail_panel(None, lang), id=ID.CM_DETAIL, className="gm-col gm-col-detail"
+                    ),
+                ],
+                className="gm-row",
+            ),
+        ],
+        className="gm-page",
+        id="page-map",
+    )
 
 
 def register(app: Any, provider: DashboardProvider) -> None:
@@ -60,17 +94,27 @@ def register(app: Any, provider: DashboardProvider) -> None:
     ids = map_ids(PAGE)
     register_map(app, PAGE)
 
-    @app.callback(Output(ID.CM_COLOR_BY, "options"), Output(ID.CM_COLOR_BY, "value"),
-                  Input(ID.CM_LEVEL, "value"), Input(ID.PROFILE, "value"), Input(ID.LANG, "value"),
-                  State(ID.CM_COLOR_BY, "value"))
+    @app.callback(
+        Output(ID.CM_COLOR_BY, "options"),
+        Output(ID.CM_COLOR_BY, "value"),
+        Input(ID.CM_LEVEL, "value"),
+        Input(ID.PROFILE, "value"),
+        Input(ID.LANG, "value"),
+        State(ID.CM_COLOR_BY, "value"),
+    )
     def _options(level, profile, lang, current):
         opts = provider.color_options(level or "community", profile, lang)
         valid = {o["value"] for o in opts}
         return opts, current if current in valid else "status"
 
-    @app.callback(Output(ids.values, "data"), Output(ID.CM_LEGEND, "children"),
-                  Input(ID.CM_LEVEL, "value"), Input(ID.CM_COLOR_BY, "value"),
-                  Input(ID.PROFILE, "value"), Input(ID.LANG, "value"))
+    @app.callback(
+        Output(ids.values, "data"),
+        Output(ID.CM_LEGEND, "children"),
+        Input(ID.CM_LEVEL, "value"),
+        Input(ID.CM_COLOR_BY, "value"),
+        Input(ID.PROFILE, "value"),
+        Input(ID.LANG, "value"),
+    )
     def _values(level, mode, profile, lang):
         level = level or "community"
         valid = {o["value"] for o in provider.color_options(level, profile, lang)}
@@ -78,18 +122,27 @@ def register(app: Any, provider: DashboardProvider) -> None:
         payload = map_payload(app, provider, level, mode, profile, lang)
         return payload, legend(payload["legend"], t("cm.legend", lang))
 
-    @app.callback(Output(ID.CM_DETAIL, "children"), Input(ids.click, "data"),
-                  Input(ID.PROFILE, "value"), Input(ID.LANG, "value"))
+    @app.callback(
+        Output(ID.CM_DETAIL, "children"),
+        Input(ids.click, "data"),
+        Input(ID.PROFILE, "value"),
+        Input(ID.LANG, "value"),
+    )
     def _detail(click, profile, lang):
         if not click:
             return detail_panel(None, lang) if lang else no_update
         detail = provider.unit_detail(click["level"], click["unit_id"], profile, lang)
         return detail_panel(detail, lang)
 
-    @app.callback(Output(ID.CM_DOWNLOAD, "data"), Input(ID.CM_EXPORT_PNG, "n_clicks"),
-                  Input(ID.CM_EXPORT_PDF, "n_clicks"), State(ID.CM_LEVEL, "value"),
-                  State(ID.CM_COLOR_BY, "value"),
-                  State(ID.PROFILE, "value"), prevent_initial_call=True)
+    @app.callback(
+        Output(ID.CM_DOWNLOAD, "data"),
+        Input(ID.CM_EXPORT_PNG, "n_clicks"),
+        Input(ID.CM_EXPORT_PDF, "n_clicks"),
+        State(ID.CM_LEVEL, "value"),
+        State(ID.CM_COLOR_BY, "value"),
+        State(ID.PROFILE, "value"),
+        prevent_initial_call=True,
+    )
     def _export(_png, _pdf, level, mode, profile):
         fmt = "pdf" if ctx.triggered_id == ID.CM_EXPORT_PDF else "png"
         data, name = map_export(provider, level or "community", mode, profile, fmt)

@@ -24,30 +24,67 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
     """The page: the coverage question, the map of covered shares and gaps, the figures."""
     types = provider.facility_types(lang)
     default, radius, mode = provider.default_coverage()
-    controls = html.Div([
-        html.Label(t("cv.type", lang)),
-        dcc.Dropdown(id=ID.CV_TYPE, options=types, value=default, clearable=False,
-                     style={"minWidth": "220px"},
-                     persistence=True, persistence_type="session"),
-        html.Label(t("cv.radius", lang)),
-        dcc.Input(id=ID.CV_RADIUS, type="number", value=radius, min=50, max=5000, step=50,
-                  debounce=True,
-                  style={"width": "120px"}),
-        html.Label(t("cv.method", lang)),
-        dcc.RadioItems(id=ID.CV_METHOD, value=mode, inline=True, options=[
-            {"value": "straight", "label": t("cv.method.euclidean", lang)},
-            {"value": "network", "label": t("cv.method.network", lang)}]),
-    ], className="gm-controls")
-    return html.Div([
-        controls,
-        html.Div(id=ID.CV_NOTE, className="gm-note"),
-        html.Div([
-            html.Div([map_view(PAGE, basemap=provider.basemap,
-                               attribution=provider.basemap_attribution),
-                      html.Div(id=ID.CV_LEGEND)], className="gm-col gm-col-map"),
-            html.Div(id=ID.CV_STATS, className="gm-col gm-col-detail"),
-        ], className="gm-row"),
-    ], className="gm-page", id="page-coverage")
+    controls = html.Div(
+        [
+            html.Label(t("cv.type", lang)),
+            dcc.Dropdown(
+                id=ID.CV_TYPE,
+                options=types,
+                value=default,
+                clearable=False,
+                style={"minWidth": "220px"},
+                persistence=True,
+                persistence_type="session",
+            ),
+            html.Label(t("cv.radius", lang)),
+            dcc.Input(
+                id=ID.CV_RADIUS,
+                type="number",
+                value=radius,
+                min=50,
+                max=5000,
+                step=50,
+                debounce=True,
+                style={"width": "120px"},
+            ),
+            html.Label(t("cv.method", lang)),
+            dcc.RadioItems(
+                id=ID.CV_METHOD,
+                value=mode,
+                inline=True,
+                options=[
+                    {"value": "straight", "label": t("cv.method.euclidean", lang)},
+                    {"value": "network", "label": t("cv.method.network", lang)},
+                ],
+            ),
+        ],
+        className="gm-controls",
+    )
+    return html.Div(
+        [
+            controls,
+            html.Div(id=ID.CV_NOTE, className="gm-note"),
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            map_view(
+                                PAGE,
+                                basemap=provider.basemap,
+                                attribution=provider.basemap_attribution,
+                            ),
+                            html.Div(id=ID.CV_LEGEND),
+                        ],
+                        className="gm-col gm-col-map",
+                    ),
+                    html.Div(id=ID.CV_STATS, className="gm-col gm-col-detail"),
+                ],
+                className="gm-row",
+            ),
+        ],
+        className="gm-page",
+        id="page-coverage",
+    )
 
 
 def register(app: Any, provider: DashboardProvider) -> None:
@@ -55,17 +92,23 @@ def register(app: Any, provider: DashboardProvider) -> None:
     ids = map_ids(PAGE)
     register_map(app, PAGE)
 
-    @app.callback(Output(ids.values, "data"), Output(ID.CV_NOTE, "children"),
-                  Output(ID.CV_STATS, "children"),
-                  Output(ID.CV_LEGEND, "children"),
-                  Input(ID.CV_TYPE, "value"), Input(ID.CV_RADIUS, "value"),
-                  Input(ID.CV_METHOD, "value"),
-                  Input(ID.PROFILE, "value"), Input(ID.LANG, "value"))
+    @app.callback(
+        Output(ids.values, "data"),
+        Output(ID.CV_NOTE, "children"),
+        Output(ID.CV_STATS, "children"),
+        Output(ID.CV_LEGEND, "children"),
+        Input(ID.CV_TYPE, "value"),
+        Input(ID.CV_RADIUS, "value"),
+        Input(ID.CV_METHOD, "value"),
+        Input(ID.PROFILE, "value"),
+        Input(ID.LANG, "value"),
+    )
     def _update(ftype, radius, method, profile, lang):
         view = provider.coverage(ftype, float(radius or 1000), method or "straight")
         values = provider.coverage_values(view, lang)
-        payload = values.payload(geo_url(app, provider, "community"),
-                                 version=f"cov|{ftype}|{radius}|{method}")
+        payload = values.payload(
+            geo_url(app, provider, "community"), version=f"cov|{ftype}|{radius}|{method}"
+        )
         n_fac = provider.facility_count(ftype)
         if n_fac:
             payload["points"] = {"url": geo_url(app, provider, "facility"), "type": ftype}
@@ -79,16 +122,23 @@ def register(app: Any, provider: DashboardProvider) -> None:
         figures = [(t("cv.facilities", lang), f"{n_fac:,}", "cv-n-facilities")]
         if view.get("available"):
             share = view.get("share")
-            figures += [(t("cv.share", lang), "—" if share is None else f"{share:.1%}", "cv-share"),
-                        (t("cv.uncovered", lang),
-                         f"{view['uncovered']:,} / {view['households']:,}", "cv-uncovered"),
-                        (t("cv.gaps", lang), f"{view['gap_cells']:,}", "cv-gaps")]
-        stats = html.Dl([x for label, value, cid in figures
-                         for x in (html.Dt(label), html.Dd(value, id=cid))],
-                        className="gm-figures")
+            figures += [
+                (t("cv.share", lang), "—" if share is None else f"{share:.1%}", "cv-share"),
+                (
+                    t("cv.uncovered", lang),
+                    f"{view['uncovered']:,} / {view['households']:,}",
+                    "cv-uncovered",
+                ),
+                (t("cv.gaps", lang), f"{view['gap_cells']:,}", "cv-gaps"),
+            ]
+        stats = html.Dl(
+            [x for label, value, cid in figures for x in (html.Dt(label), html.Dd(value, id=cid))],
+            className="gm-figures",
+        )
         items = [{"color": "#2166ac", "label": t("cv.facilities", lang), "count": n_fac}]
         if view.get("gaps"):
-            items.append({"color": "#762a83", "label": t("cv.gaps", lang),
-                          "count": view["gap_cells"]})
+            items.append(
+                {"color": "#762a83", "label": t("cv.gaps", lang), "count": view["gap_cells"]}
+            )
         items += payload["legend"] if view.get("available") else []
         return payload, note, stats, legend(items)

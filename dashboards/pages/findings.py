@@ -17,68 +17,164 @@ from dashboards.provider import DashboardProvider, filter_findings
 
 PAGE = "findings"
 MAX_ROWS = 5000
-COLUMNS = [("level", "col.level"), ("unit_id", "col.unit_id"), ("unit_name", "col.unit_name"),
-           ("rule_title", "col.rule"), ("value", "col.value"), ("threshold", "col.threshold"),
-           ("status", "col.status"), ("gap", "col.gap"), ("message", "col.message"),
-           ("source", "col.source")]
+COLUMNS = [
+    ("level", "col.level"),
+    ("unit_id", "col.unit_id"),
+    ("unit_name", "col.unit_name"),
+    ("rule_title", "col.rule"),
+    ("value", "col.value"),
+    ("threshold", "col.threshold"),
+    ("status", "col.status"),
+    ("gap", "col.gap"),
+    ("message", "col.message"),
+    ("source", "col.source"),
+]
 
 
 #: numbers stay numbers (sort, filter); shares show as percentages (see provider.with_value_text)
-FORMATTERS = {c: {"valueFormatter": {"function": f"params.data && params.data.{c}_text != null"
-                                                 f" ? params.data.{c}_text : params.value"},
-                  "filter": "agNumberColumnFilter"} for c in ("value", "gap")}
-WIDTHS = {"unit_id": 140, "unit_name": 110, "rule_title": 200, "message": 160, "source": 200,
-          "threshold": 110}
-LOCALE_ZH = {"page": "第", "of": "/", "to": "–", "pageSizeSelectorLabel": "每页",
-             "noRowsToShow": "没有符合条件的记录",
-             "filterOoo": "筛选…", "contains": "包含", "equals": "等于", "notContains": "不包含",
-             "startsWith": "开头是", "endsWith": "结尾是", "andCondition": "且",
-             "orCondition": "或"}
+FORMATTERS = {
+    c: {
+        "valueFormatter": {
+            "function": f"params.data && params.data.{c}_text != null"
+            f" ? params.data.{c}_text : params.value"
+        },
+        "filter": "agNumberColumnFilter",
+    }
+    for c in ("value", "gap")
+}
+WIDTHS = {
+    "unit_id": 140,
+    "unit_name": 110,
+    "rule_title": 200,
+    "message": 160,
+    "source": 200,
+    "threshold": 110,
+}
+LOCALE_ZH = {
+    "page": "第",
+    "of": "/",
+    "to": "–",
+    "pageSizeSelectorLabel": "每页",
+    "noRowsToShow": "没有符合条件的记录",
+    "filterOoo": "筛选…",
+    "contains": "包含",
+    "equals": "等于",
+    "notContains": "不包含",
+    "startsWith": "开头是",
+    "endsWith": "结尾是",
+    "andCondition": "且",
+    "orCondition": "或",
+}
 
 
 def layout(provider: DashboardProvider, lang: str, query: dict | None = None) -> html.Div:
     """The page: search and filters, the findings table, a map of the clicked unit."""
     opt = lambda v, k: {"value": v, "label": t(k, lang)}  # noqa: E731
     narrow = {"minWidth": "140px"}
-    controls = html.Div([
-        dcc.Input(id=ID.FT_SEARCH, type="search", placeholder=t("ft.search", lang), debounce=True,
-                  style={"width": "320px"}),
-        html.Label(t("ft.status", lang)),
-        dcc.Dropdown(id=ID.FT_STATUS, value="fail", clearable=False, style=narrow, options=[
-            opt("all", "ft.all"), opt("fail", "status.fail"), opt("pass", "status.pass"),
-            opt("not_assessed", "status.not_assessed")]),
-        html.Label(t("ft.level", lang)),
-        dcc.Dropdown(id=ID.FT_LEVEL, value="all", clearable=False, style=narrow, options=[
-            opt("all", "ft.all"), opt("community", "level.community"), opt("grid", "level.grid")]),
-        html.Span(id=ID.FT_COUNT, className="gm-muted"),
-        html.Button(t("ft.export.xlsx", lang), id=ID.FT_EXPORT_XLSX, n_clicks=0,
-                    className="gm-button"),
-        dcc.Loading(dcc.Download(id=ID.FT_DOWNLOAD), type="circle"),
-    ], className="gm-controls")
+    controls = html.Div(
+        [
+            dcc.Input(
+                id=ID.FT_SEARCH,
+                type="search",
+                placeholder=t("ft.search", lang),
+                debounce=True,
+                style={"width": "320px"},
+            ),
+            html.Label(t("ft.status", lang)),
+            dcc.Dropdown(
+                id=ID.FT_STATUS,
+                value="fail",
+                clearable=False,
+                style=narrow,
+                options=[
+                    opt("all", "ft.all"),
+                    opt("fail", "status.fail"),
+                    opt("pass", "status.pass"),
+                    opt("not_assessed", "status.not_assessed"),
+                ],
+            ),
+            html.Label(t("ft.level", lang)),
+            dcc.Dropdown(
+                id=ID.FT_LEVEL,
+                value="all",
+                clearable=False,
+                style=narrow,
+                options=[
+                    opt("all", "ft.all"),
+                    opt("community", "level.community"),
+                    opt("grid", "level.grid"),
+                ],
+            ),
+            html.Span(id=ID.FT_COUNT, className="gm-muted"),
+            html.Button(
+                t("ft.export.xlsx", lang), id=ID.FT_EXPORT_XLSX, n_clicks=0, className="gm-button"
+            ),
+            dcc.Loading(dcc.Download(id=ID.FT_DOWNLOAD), type="circle"),
+        ],
+        className="gm-controls",
+    )
     wide = {"rule_title", "message", "source"}
     table = dag.AgGrid(
         id=ID.FT_TABLE,
-        columnDefs=[{"field": c, "headerName": t(k, lang), "filter": True, "sortable": True,
-                     "flex": 2 if c in wide else 1, "minWidth": WIDTHS.get(c, 80),
-                     "tooltipField": c, **FORMATTERS.get(c, {})}
-                    for c, k in COLUMNS],
-        rowData=[], getRowId="params.data.id", style={"height": "560px"},
-        dashGridOptions={"localeText": LOCALE_ZH if lang == "zh" else {}, "pagination": True,
-                         "paginationPageSize": 50, "tooltipShowDelay": 300,
-                         "rowSelection": {"mode": "singleRow", "checkboxes": False,
-                                          "enableClickSelection": True}},
-        getRowStyle={"styleConditions": [{"condition": "params.data.status_key === 'fail'",
-                                          "style": {"color": "#b2182b"}}]})
-    return html.Div([
-        controls,
-        html.Div(t("ft.hint", lang), className="gm-muted"),
-        html.Div([
-            html.Div(table, className="gm-col gm-col-table"),
-            html.Div([map_view(PAGE, basemap=provider.basemap,
-                               attribution=provider.basemap_attribution, height="520px"),
-                      html.Div(id=ID.FT_LEGEND)], className="gm-col gm-col-side-map"),
-        ], className="gm-row"),
-    ], className="gm-page", id="page-findings")
+        columnDefs=[
+            {
+                "field": c,
+                "headerName": t(k, lang),
+                "filter": True,
+                "sortable": True,
+                "flex": 2 if c in wide else 1,
+                "minWidth": WIDTHS.get(c, 80),
+                "tooltipField": c,
+                **FORMATTERS.get(c, {}),
+            }
+            for c, k in COLUMNS
+        ],
+        rowData=[],
+        getRowId="params.data.id",
+        style={"height": "560px"},
+        dashGridOptions={
+            "localeText": LOCALE_ZH if lang == "zh" else {},
+            "pagination": True,
+            "paginationPageSize": 50,
+            "tooltipShowDelay": 300,
+            "rowSelection": {
+                "mode": "singleRow",
+                "checkboxes": False,
+                "enableClickSelection": True,
+            },
+        },
+        getRowStyle={
+            "styleConditions": [
+                {"condition": "params.data.status_key === 'fail'", "style": {"color": "#b2182b"}}
+            ]
+        },
+    )
+    return html.Div(
+        [
+            controls,
+            html.Div(t("ft.hint", lang), className="gm-muted"),
+            html.Div(
+                [
+                    html.Div(table, className="gm-col gm-col-table"),
+                    html.Div(
+                        [
+                            map_view(
+                                PAGE,
+                                basemap=provider.basemap,
+                                attribution=provider.basemap_attribution,
+                                height="520px",
+                            ),
+                            html.Div(id=ID.FT_LEGEND),
+                        ],
+                        className="gm-col gm-col-side-map",
+                    ),
+                ],
+                className="gm-row",
+            ),
+        ],
+        className="gm-page",
+        id="page-findings",
+    )
 
 
 def table_rows(shown: pd.DataFrame, lang: str) -> list[dict]:
@@ -99,19 +195,32 @@ def register(app: Any, provider: DashboardProvider) -> None:
     ids = map_ids(PAGE)
     register_map(app, PAGE)
 
-    @app.callback(Output(ID.FT_TABLE, "rowData"), Output(ID.FT_COUNT, "children"),
-                  Input(ID.FT_SEARCH, "value"), Input(ID.FT_STATUS, "value"),
-                  Input(ID.FT_LEVEL, "value"), Input(ID.PROFILE, "value"), Input(ID.LANG, "value"))
+    @app.callback(
+        Output(ID.FT_TABLE, "rowData"),
+        Output(ID.FT_COUNT, "children"),
+        Input(ID.FT_SEARCH, "value"),
+        Input(ID.FT_STATUS, "value"),
+        Input(ID.FT_LEVEL, "value"),
+        Input(ID.PROFILE, "value"),
+        Input(ID.LANG, "value"),
+    )
     def _table(search, status, level, profile, lang):
-        f = filter_findings(provider.findings(profile, lang), search=search, status=status,
-                            level=level)
+        f = filter_findings(
+            provider.findings(profile, lang), search=search, status=status, level=level
+        )
         shown = provider.with_value_text(f.head(MAX_ROWS), profile)
         more = f" (≤ {MAX_ROWS:,})" if len(f) > MAX_ROWS else ""
         return table_rows(shown, lang), t("ft.count", lang, n=f"{len(f):,}") + more
 
-    @app.callback(Output(ids.values, "data"), Output(ids.focus, "data"),
-                  Output(ID.FT_LEGEND, "children"), Input(ID.FT_TABLE, "cellClicked"),
-                  Input(ID.PROFILE, "value"), Input(ID.LANG, "value"), State(ids.values, "data"))
+    @app.callback(
+        Output(ids.values, "data"),
+        Output(ids.focus, "data"),
+        Output(ID.FT_LEGEND, "children"),
+        Input(ID.FT_TABLE, "cellClicked"),
+        Input(ID.PROFILE, "value"),
+        Input(ID.LANG, "value"),
+        State(ids.values, "data"),
+    )
     def _map(cell, profile, lang, current):
         level: str = "community"
         focus: Any = no_update
@@ -122,21 +231,36 @@ def register(app: Any, provider: DashboardProvider) -> None:
             index = int(provider.ids(level).get_indexer([uid])[0])
             if index < 0:  # QA findings can name units outside the layer
                 return no_update, no_update, no_update
-            focus = {"bbox": provider.bounds(level, uid), "index": index, "unit_id": uid,
-                     "level": level, "url": geo_url(app, provider, level),
-                     "ts": cell.get("timestamp")}
-            same = (current and current.get("level") == level
-                    and current.get("version", "").startswith(f"{profile}|"))
+            focus = {
+                "bbox": provider.bounds(level, uid),
+                "index": index,
+                "unit_id": uid,
+                "level": level,
+                "url": geo_url(app, provider, level),
+                "ts": cell.get("timestamp"),
+            }
+            same = (
+                current
+                and current.get("level") == level
+                and current.get("version", "").startswith(f"{profile}|")
+            )
             if same:
                 return no_update, focus, no_update
         payload = map_payload(app, provider, level, "status", profile, lang)
         return payload, focus, legend(payload["legend"])
 
-    @app.callback(Output(ID.FT_DOWNLOAD, "data"), Input(ID.FT_EXPORT_XLSX, "n_clicks"),
-                  State(ID.FT_SEARCH, "value"), State(ID.FT_STATUS, "value"),
-                  State(ID.FT_LEVEL, "value"), State(ID.PROFILE, "value"), State(ID.LANG, "value"),
-                  prevent_initial_call=True)
+    @app.callback(
+        Output(ID.FT_DOWNLOAD, "data"),
+        Input(ID.FT_EXPORT_XLSX, "n_clicks"),
+        State(ID.FT_SEARCH, "value"),
+        State(ID.FT_STATUS, "value"),
+        State(ID.FT_LEVEL, "value"),
+        State(ID.PROFILE, "value"),
+        State(ID.LANG, "value"),
+        prevent_initial_call=True,
+    )
     def _export(_n, search, status, level, profile, lang):
-        data, name = findings_export(provider, profile, search=search, status=status,
-                                     level=level, lang=lang or "zh")
+        data, name = findings_export(
+            provider, profile, search=search, status=status, level=level, lang=lang or "zh"
+        )
         return dcc.send_bytes(data, name)

@@ -20,21 +20,44 @@ PAGE = "overview"
 
 def layout(provider: DashboardProvider, lang: str, query: dict | None = None) -> html.Div:
     """The page: KPI cards, the status map, results per rule, the worst communities."""
-    return html.Div([
-        html.Div(id=ID.OV_KPIS, className="gm-kpis"),
-        html.Div([
-            html.Div([html.H3(t("ov.map", lang)),
-                      map_view(PAGE, basemap=provider.basemap,
-                               attribution=provider.basemap_attribution, height="460px"),
-                      html.Div(id=ID.OV_LEGEND)], className="gm-col gm-col-map"),
-            html.Div([html.H3(t("ov.chart", lang)),
-                      dcc.Graph(id=ID.OV_CHART, config={"displayModeBar": False},
-                                style={"height": "460px"})],
-                     className="gm-col"),
-        ], className="gm-row"),
-        html.H3(t("ov.worst", lang)),
-        html.Div(id=ID.OV_WORST),
-    ], className="gm-page", id="page-overview")
+    return html.Div(
+        [
+            html.Div(id=ID.OV_KPIS, className="gm-kpis"),
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.H3(t("ov.map", lang)),
+                            map_view(
+                                PAGE,
+                                basemap=provider.basemap,
+                                attribution=provider.basemap_attribution,
+                                height="460px",
+                            ),
+                            html.Div(id=ID.OV_LEGEND),
+                        ],
+                        className="gm-col gm-col-map",
+                    ),
+                    html.Div(
+                        [
+                            html.H3(t("ov.chart", lang)),
+                            dcc.Graph(
+                                id=ID.OV_CHART,
+                                config={"displayModeBar": False},
+                                style={"height": "460px"},
+                            ),
+                        ],
+                        className="gm-col",
+                    ),
+                ],
+                className="gm-row",
+            ),
+            html.H3(t("ov.worst", lang)),
+            html.Div(id=ID.OV_WORST),
+        ],
+        className="gm-page",
+        id="page-overview",
+    )
 
 
 def kpi_cards(k: dict, lang: str) -> list:
@@ -46,19 +69,37 @@ def kpi_cards(k: dict, lang: str) -> list:
     else:
         cov_value, cov_note = t("kpi.coverage.none", lang), t("kpi.coverage.note", lang)
     cards = [
-        ("communities", f"{k['pass']}/{k['communities']}",
-         t("kpi.communities.note", lang, fail=k["fail"], warning=k["warning"],
-           na=k["not_assessed"])),
-        ("households", f"{k['households']:,}",
-         t("kpi.households.note", lang, n=f"{k['unassigned']:,}")),
+        (
+            "communities",
+            f"{k['pass']}/{k['communities']}",
+            t(
+                "kpi.communities.note",
+                lang,
+                fail=k["fail"],
+                warning=k["warning"],
+                na=k["not_assessed"],
+            ),
+        ),
+        (
+            "households",
+            f"{k['households']:,}",
+            t("kpi.households.note", lang, n=f"{k['unassigned']:,}"),
+        ),
         _grids_card(k, lang),
         _size_card(k, lang),
         ("coverage", cov_value, cov_note),
     ]
-    return [html.Div([html.Div(t(f"kpi.{key}", lang), className="gm-kpi-label"),
-                      html.Div(value, className="gm-kpi-value", id=f"kpi-{key}"),
-                      html.Div(note, className="gm-kpi-note")], className="gm-kpi")
-            for key, value, note in cards]
+    return [
+        html.Div(
+            [
+                html.Div(t(f"kpi.{key}", lang), className="gm-kpi-label"),
+                html.Div(value, className="gm-kpi-value", id=f"kpi-{key}"),
+                html.Div(note, className="gm-kpi-note"),
+            ],
+            className="gm-kpi",
+        )
+        for key, value, note in cards
+    ]
 
 
 def _grids_card(k: dict, lang: str) -> tuple[str, str, str]:
@@ -83,9 +124,11 @@ def _size_card(k: dict, lang: str) -> tuple[str, str, str]:
     if k["size_small"] is None:
         return "size", t("kpi.na", lang), t("kpi.size.na", lang)
     key = "kpi.size.partial" if k["size_na"] else "kpi.size.note"
-    return "size", f"{k['size_small'] + k['size_large']}", t(key, lang, small=k["size_small"],
-                                                              large=k["size_large"],
-                                                              band=k["band"], na=k["size_na"])
+    return (
+        "size",
+        f"{k['size_small'] + k['size_large']}",
+        t(key, lang, small=k["size_small"], large=k["size_large"], band=k["band"], na=k["size_na"]),
+    )
 
 
 def rule_chart(counts: pd.DataFrame, lang: str) -> go.Figure:
@@ -94,12 +137,22 @@ def rule_chart(counts: pd.DataFrame, lang: str) -> go.Figure:
     fig = go.Figure()
     for status in ("pass", "fail", "not_assessed"):
         key = f"status.{status}"
-        fig.add_bar(y=titles, x=counts[status], name=t(key, lang), orientation="h",
-                    marker_color=STATUS_COLORS[status], hovertext=list(counts["title"]))
-    fig.update_layout(barmode="stack", margin={"l": 10, "r": 10, "t": 10, "b": 30},
-                      legend={"orientation": "h", "y": -0.08}, yaxis={"autorange": "reversed"},
-                      plot_bgcolor="white",
-                      font={"family": "Noto Sans CJK SC, Microsoft YaHei, sans-serif"})
+        fig.add_bar(
+            y=titles,
+            x=counts[status],
+            name=t(key, lang),
+            orientation="h",
+            marker_color=STATUS_COLORS[status],
+            hovertext=list(counts["title"]),
+        )
+    fig.update_layout(
+        barmode="stack",
+        margin={"l": 10, "r": 10, "t": 10, "b": 30},
+        legend={"orientation": "h", "y": -0.08},
+        yaxis={"autorange": "reversed"},
+        plot_bgcolor="white",
+        font={"family": "Noto Sans CJK SC, Microsoft YaHei, sans-serif"},
+    )
     return fig
 
 
@@ -107,8 +160,9 @@ def worst_table(df: pd.DataFrame, lang: str) -> html.Table:
     """The worst communities (:meth:`DashboardProvider.worst`) as a table."""
     cols = [("unit_name", "col.name"), ("fails", "col.fails"), ("worst", "col.worst")]
     head = html.Thead(html.Tr([html.Th(t(k, lang)) for _, k in cols]))
-    body = html.Tbody([html.Tr([html.Td(str(row[c])) for c, _ in cols])
-                       for row in df.to_dict("records")])
+    body = html.Tbody(
+        [html.Tr([html.Td(str(row[c])) for c, _ in cols]) for row in df.to_dict("records")]
+    )
     return html.Table([head, body], className="gm-table", id="ov-worst-table")
 
 
@@ -117,10 +171,15 @@ def register(app: Any, provider: DashboardProvider) -> None:
     ids = map_ids(PAGE)
     register_map(app, PAGE)
 
-    @app.callback(Output(ID.OV_KPIS, "children"), Output(ID.OV_CHART, "figure"),
-                  Output(ID.OV_WORST, "children"), Output(ids.values, "data"),
-                  Output(ID.OV_LEGEND, "children"), Input(ID.PROFILE, "value"),
-                  Input(ID.LANG, "value"))
+    @app.callback(
+        Output(ID.OV_KPIS, "children"),
+        Output(ID.OV_CHART, "figure"),
+        Output(ID.OV_WORST, "children"),
+        Output(ids.values, "data"),
+        Output(ID.OV_LEGEND, "children"),
+        Input(ID.PROFILE, "value"),
+        Input(ID.LANG, "value"),
+    )
     def _update(profile, lang):
         k = provider.kpis(profile, lang)
         payload = map_payload(app, provider, "community", "status", profile, lang)

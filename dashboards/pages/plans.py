@@ -34,10 +34,19 @@ PAGE = "plans"
 BASE = "plans-base"
 EMPTY_SELECTION: dict[str, list] = {"units": [], "index": []}
 #: button -> the action it asks the provider for
-ACTIONS = {ID.PL_MOVE: "move", ID.PL_CREATE: "create", ID.PL_SPLIT: "split",
-           ID.PL_MERGE: "merge", ID.PL_UNDO: "undo", ID.PL_REDO: "redo",
-           ID.PL_RB_RUN: "rebalance", ID.PL_RB_APPLY: "apply", ID.PL_SAVE: "save",
-           ID.PL_LOAD: "load", ID.PL_RESET: "reset"}
+ACTIONS = {
+    ID.PL_MOVE: "move",
+    ID.PL_CREATE: "create",
+    ID.PL_SPLIT: "split",
+    ID.PL_MERGE: "merge",
+    ID.PL_UNDO: "undo",
+    ID.PL_REDO: "redo",
+    ID.PL_RB_RUN: "rebalance",
+    ID.PL_RB_APPLY: "apply",
+    ID.PL_SAVE: "save",
+    ID.PL_LOAD: "load",
+    ID.PL_RESET: "reset",
+}
 
 
 # ---------------------------------------------------------------------- drawing
@@ -61,18 +70,29 @@ def _message(out: PlanOutcome) -> Any:
         return out.lines[0]
     if out.tone == "error":
         return html.Div(out.lines[0], className="gm-error")
-    return html.Div([html.Div(x) for x in out.lines],
-                    className="gm-ok" if out.tone == "ok" else "gm-error")
+    return html.Div(
+        [html.Div(x) for x in out.lines], className="gm-ok" if out.tone == "ok" else "gm-error"
+    )
 
 
 def _in_band_card(view: PlanView, lang: str) -> tuple[str, str, str]:
     k = view.kpis
     if k["in_band"] is None or k["size_not_assessed"] == k["communities"]:
-        return ("in_band", t("pl.status.not_assessed", lang),
-                t("pl.kpi.in_band.na", lang, profile=view.profile))
+        return (
+            "in_band",
+            t("pl.status.not_assessed", lang),
+            t("pl.kpi.in_band.na", lang, profile=view.profile),
+        )
     key = "pl.kpi.in_band.partial" if k["size_not_assessed"] else "pl.kpi.in_band.note"
-    note = t(key, lang, small=k["too_small"], large=k["too_large"], na=k["size_not_assessed"],
-             band=view.band, profile=view.profile)
+    note = t(
+        key,
+        lang,
+        small=k["too_small"],
+        large=k["too_large"],
+        na=k["size_not_assessed"],
+        band=view.band,
+        profile=view.profile,
+    )
     return "in_band", f"{k['in_band']}/{k['communities']}", note
 
 
@@ -81,36 +101,55 @@ def _kpi_cards(view: PlanView, lang: str) -> list:
     total = "—" if k["households_total"] is None else f"{k['households_total']:,}"
     cards = [
         _in_band_card(view, lang),
-        ("units_moved", f"{k['units_moved']:,}",
-         t("pl.kpi.units_moved.note", lang, n=k["edits"])),
-        ("households_moved", f"{k['households_moved']:,}",
-         t("pl.kpi.households_moved.note", lang, n=total)),
+        ("units_moved", f"{k['units_moved']:,}", t("pl.kpi.units_moved.note", lang, n=k["edits"])),
+        (
+            "households_moved",
+            f"{k['households_moved']:,}",
+            t("pl.kpi.households_moved.note", lang, n=total),
+        ),
         ("contiguity", f"{k['non_contiguous']}", t("pl.kpi.contiguity.note", lang)),
     ]
-    return [html.Div([html.Div(t(f"pl.kpi.{key}", lang), className="gm-kpi-label"),
-                      html.Div(value, className="gm-kpi-value", id=f"pl-kpi-{key}"),
-                      html.Div(note, className="gm-kpi-note")], className="gm-kpi")
-            for key, value, note in cards]
+    return [
+        html.Div(
+            [
+                html.Div(t(f"pl.kpi.{key}", lang), className="gm-kpi-label"),
+                html.Div(value, className="gm-kpi-value", id=f"pl-kpi-{key}"),
+                html.Div(note, className="gm-kpi-note"),
+            ],
+            className="gm-kpi",
+        )
+        for key, value, note in cards
+    ]
 
 
 def _legend(items: list[dict], mode: str) -> html.Div:
     if mode == "status":
         return legend(items)
-    return html.Div(" · ".join(f"{it['label']} {it['count']:,}" for it in items),
-                    className="gm-legend gm-muted")
+    return html.Div(
+        " · ".join(f"{it['label']} {it['count']:,}" for it in items), className="gm-legend gm-muted"
+    )
 
 
 def _table(head: list[str], rows: list, id_: str) -> html.Table:
-    return html.Table([html.Thead(html.Tr([html.Th(h) for h in head])),
-                       html.Tbody([html.Tr([html.Td(str(c)) for c in r]) for r in rows])],
-                      className="gm-table", id=id_)
+    return html.Table(
+        [
+            html.Thead(html.Tr([html.Th(h) for h in head])),
+            html.Tbody([html.Tr([html.Td(str(c)) for c in r]) for r in rows]),
+        ],
+        className="gm-table",
+        id=id_,
+    )
 
 
 def _changes(view: PlanView, lang: str) -> Any:
     if not view.changes:
         return html.Div(t("pl.changes.none", lang), className="gm-muted")
-    head = [t("pl.col.unit", lang), t("pl.col.from", lang), t("pl.col.to", lang),
-            t("col.households", lang)]
+    head = [
+        t("pl.col.unit", lang),
+        t("pl.col.from", lang),
+        t("pl.col.to", lang),
+        t("col.households", lang),
+    ]
     return _table(head, view.changes, "pl-changes-table")
 
 
@@ -120,83 +159,194 @@ def _button(id_: str, label: str, **kw: Any) -> html.Button:
 
 # ---------------------------------------------------------------------- layout
 def _tools(provider: DashboardProvider, lang: str) -> html.Div:
-    box = {"display": "flex", "gap": "6px", "alignItems": "center", "flexWrap": "wrap",
-           "margin": "4px 0"}
-    return html.Div([
-        html.Div(t("pl.hint", lang), className="gm-muted"),
-        html.Div(id=ID.PL_SEL_INFO, className="gm-note"),
-        html.Div([dcc.Dropdown(id=ID.PL_MOVE_TO, placeholder=t("pl.move_to", lang),
-                               style={"minWidth": "220px"}),
-                  _button(ID.PL_MOVE, t("pl.move", lang)),
-                  _button(ID.PL_CREATE, t("pl.create", lang)),
-                  _button(ID.PL_CLEAR, t("pl.clear", lang))], style=box),
-        html.Div([html.Label(t("pl.split", lang)),
-                  dcc.Dropdown(id=ID.PL_SPLIT_COMM, style={"minWidth": "180px"}),
-                  dcc.Input(id=ID.PL_SPLIT_K, type="number", min=2, max=8, step=1, value=2,
-                            style={"width": "48px"}),
-                  html.Span(t("pl.split.k", lang)),
-                  _button(ID.PL_SPLIT, t("pl.split.go", lang))], style=box),
-        html.Div([html.Label(t("pl.merge", lang)),
-                  dcc.Dropdown(id=ID.PL_MERGE_COMMS, multi=True, style={"minWidth": "260px"}),
-                  _button(ID.PL_MERGE, t("pl.merge.go", lang))], style=box),
-        html.Div([_button(ID.PL_UNDO, "↶ " + t("pl.undo", lang)),
-                  _button(ID.PL_REDO, "↷ " + t("pl.redo", lang)),
-                  _button(ID.PL_RESET, t("pl.reset", lang))], style=box),
-        html.Div(id=ID.PL_MESSAGE, className="gm-plan-message"),
-        html.H4(t("pl.rb", lang)),
-        html.Div([html.Label(t("pl.band", lang)), html.Span(id=ID.PL_BAND, className="gm-note")],
-                 style=box),
-        html.Div([html.Label(t("pl.rb.time", lang)),
-                  dcc.Input(id=ID.PL_RB_TIME, type="number", value=10, min=1, max=300, step=1,
-                            style={"width": "56px"}),
-                  _button(ID.PL_RB_RUN, t("pl.rb.run", lang)),
-                  _button(ID.PL_RB_APPLY, t("pl.rb.apply", lang), disabled=True)], style=box),
-        dcc.Loading(html.Div(id=ID.PL_RB_RESULT, className="gm-muted"), type="dot"),
-        html.H4(t("pl.save", lang)),
-        html.Div([dcc.Input(id=ID.PL_NAME, type="text", placeholder=t("pl.name", lang),
-                            style={"width": "160px"}),
-                  _button(ID.PL_SAVE, t("pl.save", lang)),
-                  dcc.Dropdown(id=ID.PL_SAVED, placeholder=t("pl.saved", lang),
-                               style={"minWidth": "180px"}),
-                  _button(ID.PL_LOAD, t("pl.load", lang))], style=box),
-        html.Div(t("pl.workspace", lang, path=str(provider.workspace or "…")),
-                 id=ID.PL_WORKSPACE, className="gm-muted"),
-        html.Div([_button(ID.PL_EXPORT_XLSX, t("pl.export.xlsx", lang)),
-                  _button(ID.PL_EXPORT_GPKG, t("pl.export.gpkg", lang)),
-                  dcc.Download(id=ID.PL_DOWNLOAD)], style=box),
-    ], className="gm-col gm-col-detail")
+    box = {
+        "display": "flex",
+        "gap": "6px",
+        "alignItems": "center",
+        "flexWrap": "wrap",
+        "margin": "4px 0",
+    }
+    return html.Div(
+        [
+            html.Div(t("pl.hint", lang), className="gm-muted"),
+            html.Div(id=ID.PL_SEL_INFO, className="gm-note"),
+            html.Div(
+                [
+                    dcc.Dropdown(
+                        id=ID.PL_MOVE_TO,
+                        placeholder=t("pl.move_to", lang),
+                        style={"minWidth": "220px"},
+                    ),
+                    _button(ID.PL_MOVE, t("pl.move", lang)),
+                    _button(ID.PL_CREATE, t("pl.create", lang)),
+                    _button(ID.PL_CLEAR, t("pl.clear", lang)),
+                ],
+                style=box,
+            ),
+            html.Div(
+                [
+                    html.Label(t("pl.split", lang)),
+                    dcc.Dropdown(id=ID.PL_SPLIT_COMM, style={"minWidth": "180px"}),
+                    dcc.Input(
+                        id=ID.PL_SPLIT_K,
+                        type="number",
+                        min=2,
+                        max=8,
+                        step=1,
+                        value=2,
+                        style={"width": "48px"},
+                    ),
+                    html.Span(t("pl.split.k", lang)),
+                    _button(ID.PL_SPLIT, t("pl.split.go", lang)),
+                ],
+                style=box,
+            ),
+            html.Div(
+                [
+                    html.Label(t("pl.merge", lang)),
+                    dcc.Dropdown(id=ID.PL_MERGE_COMMS, multi=True, style={"minWidth": "260px"}),
+                    _button(ID.PL_MERGE, t("pl.merge.go", lang)),
+                ],
+                style=box,
+            ),
+            html.Div(
+                [
+                    _button(ID.PL_UNDO, "↶ " + t("pl.undo", lang)),
+                    _button(ID.PL_REDO, "↷ " + t("pl.redo", lang)),
+                    _button(ID.PL_RESET, t("pl.reset", lang)),
+                ],
+                style=box,
+            ),
+            html.Div(id=ID.PL_MESSAGE, className="gm-plan-message"),
+            html.H4(t("pl.rb", lang)),
+            html.Div(
+                [html.Label(t("pl.band", lang)), html.Span(id=ID.PL_BAND, className="gm-note")],
+                style=box,
+            ),
+            html.Div(
+                [
+                    html.Label(t("pl.rb.time", lang)),
+                    dcc.Input(
+                        id=ID.PL_RB_TIME,
+                        type="number",
+                        value=10,
+                        min=1,
+                        max=300,
+                        step=1,
+                        style={"width": "56px"},
+                    ),
+                    _button(ID.PL_RB_RUN, t("pl.rb.run", lang)),
+                    _button(ID.PL_RB_APPLY, t("pl.rb.apply", lang), disabled=True),
+                ],
+                style=box,
+            ),
+            dcc.Loading(html.Div(id=ID.PL_RB_RESULT, className="gm-muted"), type="dot"),
+            html.H4(t("pl.save", lang)),
+            html.Div(
+                [
+                    dcc.Input(
+                        id=ID.PL_NAME,
+                        type="text",
+                        placeholder=t("pl.name", lang),
+                        style={"width": "160px"},
+                    ),
+                    _button(ID.PL_SAVE, t("pl.save", lang)),
+                    dcc.Dropdown(
+                        id=ID.PL_SAVED, placeholder=t("pl.saved", lang), style={"minWidth": "180px"}
+                    ),
+                    _button(ID.PL_LOAD, t("pl.load", lang)),
+                ],
+                style=box,
+            ),
+            html.Div(
+                t("pl.workspace", lang, path=str(provider.workspace or "…")),
+                id=ID.PL_WORKSPACE,
+                className="gm-muted",
+            ),
+            html.Div(
+                [
+                    _button(ID.PL_EXPORT_XLSX, t("pl.export.xlsx", lang)),
+                    _button(ID.PL_EXPORT_GPKG, t("pl.export.gpkg", lang)),
+                    dcc.Download(id=ID.PL_DOWNLOAD),
+                ],
+                style=box,
+            ),
+        ],
+        className="gm-col gm-col-detail",
+    )
 
 
 def layout(provider: DashboardProvider, lang: str, query: dict | None = None) -> html.Div:
     """The page: KPI cards, the plan's map with the editing tools, the as-is map and tables."""
-    color = dcc.RadioItems(id=ID.PL_COLOR, value="community", inline=True, persistence=True,
-                           persistence_type="session",
-                           options=[{"value": "community", "label": t("pl.color.community", lang)},
-                                    {"value": "status", "label": t("pl.color.status", lang)}])
-    basemap: dict[str, Any] = {"basemap": provider.basemap,
-                               "attribution": provider.basemap_attribution}
-    return html.Div([
-        dcc.Store(id=ID.PL_SESSION, storage_type="session", data=uuid.uuid4().hex),
-        dcc.Store(id=ID.PL_REV, data=0), dcc.Store(id=ID.PL_SELECTION, data=EMPTY_SELECTION),
-        dcc.Store(id=f"{map_ids(PAGE).div}-selected"),
-        html.Div(id=ID.PL_KPIS, className="gm-kpis"),
-        html.Div([
-            html.Div([html.Div([html.H3(t("pl.map.plan", lang), style={"margin": "0 12px 0 0"}),
-                                html.Label(t("pl.color", lang)), color],
-                               className="gm-controls"),
-                      map_view(PAGE, height="520px", **basemap),
-                      html.Div(id=ID.PL_LEGEND)], className="gm-col gm-col-map"),
-            _tools(provider, lang),
-        ], className="gm-row"),
-        html.Div([
-            html.Div([html.H3(t("pl.map.base", lang)),
-                      map_view(BASE, height="380px", **basemap),
-                      html.Div(id=ID.PL_BASE_LEGEND)], className="gm-col gm-col-map"),
-            html.Div([html.H3(t("pl.compare", lang)), html.Div(id=ID.PL_COMPARE),
-                      html.H3(t("pl.changes", lang)), html.Div(id=ID.PL_CHANGES)],
-                     className="gm-col gm-col-detail"),
-        ], className="gm-row"),
-    ], className="gm-page", id="page-plans")
+    color = dcc.RadioItems(
+        id=ID.PL_COLOR,
+        value="community",
+        inline=True,
+        persistence=True,
+        persistence_type="session",
+        options=[
+            {"value": "community", "label": t("pl.color.community", lang)},
+            {"value": "status", "label": t("pl.color.status", lang)},
+        ],
+    )
+    basemap: dict[str, Any] = {
+        "basemap": provider.basemap,
+        "attribution": provider.basemap_attribution,
+    }
+    return html.Div(
+        [
+            dcc.Store(id=ID.PL_SESSION, storage_type="session", data=uuid.uuid4().hex),
+            dcc.Store(id=ID.PL_REV, data=0),
+            dcc.Store(id=ID.PL_SELECTION, data=EMPTY_SELECTION),
+            dcc.Store(id=f"{map_ids(PAGE).div}-selected"),
+            html.Div(id=ID.PL_KPIS, className="gm-kpis"),
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.Div(
+                                [
+                                    html.H3(t("pl.map.plan", lang), style={"margin": "0 12px 0 0"}),
+                                    html.Label(t("pl.color", lang)),
+                                    color,
+                                ],
+                                className="gm-controls",
+                            ),
+                            map_view(PAGE, height="520px", **basemap),
+                            html.Div(id=ID.PL_LEGEND),
+                        ],
+                        className="gm-col gm-col-map",
+                    ),
+                    _tools(provider, lang),
+                ],
+                className="gm-row",
+            ),
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.H3(t("pl.map.base", lang)),
+                            map_view(BASE, height="380px", **basemap),
+                            html.Div(id=ID.PL_BASE_LEGEND),
+                        ],
+                        className="gm-col gm-col-map",
+                    ),
+                    html.Div(
+                        [
+                            html.H3(t("pl.compare", lang)),
+                            html.Div(id=ID.PL_COMPARE),
+                            html.H3(t("pl.changes", lang)),
+                            html.Div(id=ID.PL_CHANGES),
+                        ],
+                        className="gm-col gm-col-detail",
+                    ),
+                ],
+                className="gm-row",
+            ),
+        ],
+        className="gm-page",
+        id="page-plans",
+    )
 
 
 # ---------------------------------------------------------------------- callbacks
@@ -206,91 +356,155 @@ def register(app: Any, provider: DashboardProvider) -> None:
     ids, base_ids = map_ids(PAGE), map_ids(BASE)
     register_map(app, PAGE)
     register_map(app, BASE)
-    app.clientside_callback(ClientsideFunction(namespace="gridmap", function_name="selection"),
-                            Output(f"{ids.div}-selected", "data"), Input(ID.PL_SELECTION, "data"),
-                            State(ids.div, "id"))
+    app.clientside_callback(
+        ClientsideFunction(namespace="gridmap", function_name="selection"),
+        Output(f"{ids.div}-selected", "data"),
+        Input(ID.PL_SELECTION, "data"),
+        State(ids.div, "id"),
+    )
 
-    @app.callback(Output(ID.PL_SELECTION, "data"), Input(ids.click, "data"),
-                  Input(ID.PL_CLEAR, "n_clicks"), State(ID.PL_SELECTION, "data"),
-                  prevent_initial_call=True)
+    @app.callback(
+        Output(ID.PL_SELECTION, "data"),
+        Input(ids.click, "data"),
+        Input(ID.PL_CLEAR, "n_clicks"),
+        State(ID.PL_SELECTION, "data"),
+        prevent_initial_call=True,
+    )
     def _select(click: dict | None, _clear: int, sel: dict | None) -> dict:
         if ctx.triggered_id == ID.PL_CLEAR or not click:
             return EMPTY_SELECTION
         return toggle_selection(sel, click)
 
     @app.callback(
-        output={"rev": Output(ID.PL_REV, "data"), "message": Output(ID.PL_MESSAGE, "children"),
-                "rebalance": Output(ID.PL_RB_RESULT, "children"),
-                "selection": Output(ID.PL_SELECTION, "data", allow_duplicate=True),
-                "name": Output(ID.PL_NAME, "value")},
+        output={
+            "rev": Output(ID.PL_REV, "data"),
+            "message": Output(ID.PL_MESSAGE, "children"),
+            "rebalance": Output(ID.PL_RB_RESULT, "children"),
+            "selection": Output(ID.PL_SELECTION, "data", allow_duplicate=True),
+            "name": Output(ID.PL_NAME, "value"),
+        },
         inputs={"clicks": [Input(k, "n_clicks") for k in ACTIONS]},
-        state={"sid": State(ID.PL_SESSION, "data"), "sel": State(ID.PL_SELECTION, "data"),
-               "target": State(ID.PL_MOVE_TO, "value"),
-               "community": State(ID.PL_SPLIT_COMM, "value"), "k": State(ID.PL_SPLIT_K, "value"),
-               "communities": State(ID.PL_MERGE_COMMS, "value"),
-               "profile": State(ID.PROFILE, "value"), "seconds": State(ID.PL_RB_TIME, "value"),
-               "name": State(ID.PL_NAME, "value"), "saved": State(ID.PL_SAVED, "value"),
-               "rev": State(ID.PL_REV, "data"), "lang": State(ID.LANG, "value")},
-        prevent_initial_call=True)
-    def _act(clicks: list, sid: str, sel: dict | None, target: str | None,
-             community: str | None, k: int | None, communities: list[str] | None,
-             profile: str | None, seconds: float | None, name: str | None, saved: str | None,
-             rev: int | None, lang: str | None) -> dict:
-        request = PlanRequest(ACTIONS[ctx.triggered_id], selection=(sel or {}).get("units", []),
-                              target=target, community=community, k=k, communities=communities,
-                              time_limit=seconds, name=name, saved=saved, profile=profile,
-                              lang=lang or "zh")
+        state={
+            "sid": State(ID.PL_SESSION, "data"),
+            "sel": State(ID.PL_SELECTION, "data"),
+            "target": State(ID.PL_MOVE_TO, "value"),
+            "community": State(ID.PL_SPLIT_COMM, "value"),
+            "k": State(ID.PL_SPLIT_K, "value"),
+            "communities": State(ID.PL_MERGE_COMMS, "value"),
+            "profile": State(ID.PROFILE, "value"),
+            "seconds": State(ID.PL_RB_TIME, "value"),
+            "name": State(ID.PL_NAME, "value"),
+            "saved": State(ID.PL_SAVED, "value"),
+            "rev": State(ID.PL_REV, "data"),
+            "lang": State(ID.LANG, "value"),
+        },
+        prevent_initial_call=True,
+    )
+    def _act(
+        clicks: list,
+        sid: str,
+        sel: dict | None,
+        target: str | None,
+        community: str | None,
+        k: int | None,
+        communities: list[str] | None,
+        profile: str | None,
+        seconds: float | None,
+        name: str | None,
+        saved: str | None,
+        rev: int | None,
+        lang: str | None,
+    ) -> dict:
+        request = PlanRequest(
+            ACTIONS[ctx.triggered_id],
+            selection=(sel or {}).get("units", []),
+            target=target,
+            community=community,
+            k=k,
+            communities=communities,
+            time_limit=seconds,
+            name=name,
+            saved=saved,
+            profile=profile,
+            lang=lang or "zh",
+        )
         out = provider.plan_action(sid, request)
         msg = _message(out)
-        return {"rev": (rev or 0) + 1 if out.refresh else no_update,
-                "message": no_update if out.in_rebalance_box else msg,
-                "rebalance": msg if out.in_rebalance_box else
-                ("" if out.clear_rebalance else no_update),
-                "selection": EMPTY_SELECTION if out.clear_selection else no_update,
-                "name": no_update if out.name is None else out.name}
+        return {
+            "rev": (rev or 0) + 1 if out.refresh else no_update,
+            "message": no_update if out.in_rebalance_box else msg,
+            "rebalance": msg
+            if out.in_rebalance_box
+            else ("" if out.clear_rebalance else no_update),
+            "selection": EMPTY_SELECTION if out.clear_selection else no_update,
+            "name": no_update if out.name is None else out.name,
+        }
 
     @app.callback(
-        output={"plan_map": Output(ids.values, "data"), "base_map": Output(base_ids.values, "data"),
-                "kpis": Output(ID.PL_KPIS, "children"), "legend": Output(ID.PL_LEGEND, "children"),
-                "base_legend": Output(ID.PL_BASE_LEGEND, "children"),
-                "compare": Output(ID.PL_COMPARE, "children"),
-                "changes": Output(ID.PL_CHANGES, "children"),
-                "no_undo": Output(ID.PL_UNDO, "disabled"),
-                "no_redo": Output(ID.PL_REDO, "disabled"),
-                "no_apply": Output(ID.PL_RB_APPLY, "disabled"),
-                "split": Output(ID.PL_SPLIT_COMM, "options"),
-                "merge": Output(ID.PL_MERGE_COMMS, "options"),
-                "saved": Output(ID.PL_SAVED, "options"),
-                "workspace": Output(ID.PL_WORKSPACE, "children"),
-                "band": Output(ID.PL_BAND, "children")},
-        inputs={"_rev": Input(ID.PL_REV, "data"), "sid": Input(ID.PL_SESSION, "data"),
-                "mode": Input(ID.PL_COLOR, "value"), "profile": Input(ID.PROFILE, "value"),
-                "lang": Input(ID.LANG, "value")})
-    def _render(_rev: int, sid: str, mode: str | None, profile: str | None,
-                lang: str | None) -> dict:
+        output={
+            "plan_map": Output(ids.values, "data"),
+            "base_map": Output(base_ids.values, "data"),
+            "kpis": Output(ID.PL_KPIS, "children"),
+            "legend": Output(ID.PL_LEGEND, "children"),
+            "base_legend": Output(ID.PL_BASE_LEGEND, "children"),
+            "compare": Output(ID.PL_COMPARE, "children"),
+            "changes": Output(ID.PL_CHANGES, "children"),
+            "no_undo": Output(ID.PL_UNDO, "disabled"),
+            "no_redo": Output(ID.PL_REDO, "disabled"),
+            "no_apply": Output(ID.PL_RB_APPLY, "disabled"),
+            "split": Output(ID.PL_SPLIT_COMM, "options"),
+            "merge": Output(ID.PL_MERGE_COMMS, "options"),
+            "saved": Output(ID.PL_SAVED, "options"),
+            "workspace": Output(ID.PL_WORKSPACE, "children"),
+            "band": Output(ID.PL_BAND, "children"),
+        },
+        inputs={
+            "_rev": Input(ID.PL_REV, "data"),
+            "sid": Input(ID.PL_SESSION, "data"),
+            "mode": Input(ID.PL_COLOR, "value"),
+            "profile": Input(ID.PROFILE, "value"),
+            "lang": Input(ID.LANG, "value"),
+        },
+    )
+    def _render(
+        _rev: int, sid: str, mode: str | None, profile: str | None, lang: str | None
+    ) -> dict:
         lang, mode = lang or "zh", mode or "community"
-        view = provider.plan_view(sid, geo_url(app, provider, "grid"), profile=profile or None,
-                                  mode=mode, lang=lang)
+        view = provider.plan_view(
+            sid, geo_url(app, provider, "grid"), profile=profile or None, mode=mode, lang=lang
+        )
         head = [t("pl.compare.metric", lang), t("pl.map.base", lang), t("pl.map.plan", lang)]
-        return {"plan_map": view.plan_map, "base_map": view.base_map,
-                "kpis": _kpi_cards(view, lang),
-                "legend": _legend(view.plan_map["legend"], mode),
-                "base_legend": _legend(view.base_map["legend"], mode),
-                "compare": _table(head, view.compare, "pl-compare-table"),
-                "changes": _changes(view, lang),
-                "no_undo": not view.can_undo, "no_redo": not view.can_redo,
-                "no_apply": not view.pending,
-                "split": view.communities, "merge": view.communities,
-                "saved": [{"value": n, "label": n} for n in view.saved],
-                "workspace": t("pl.workspace", lang, path=str(view.workspace)),
-                "band": view.band_text}
+        return {
+            "plan_map": view.plan_map,
+            "base_map": view.base_map,
+            "kpis": _kpi_cards(view, lang),
+            "legend": _legend(view.plan_map["legend"], mode),
+            "base_legend": _legend(view.base_map["legend"], mode),
+            "compare": _table(head, view.compare, "pl-compare-table"),
+            "changes": _changes(view, lang),
+            "no_undo": not view.can_undo,
+            "no_redo": not view.can_redo,
+            "no_apply": not view.pending,
+            "split": view.communities,
+            "merge": view.communities,
+            "saved": [{"value": n, "label": n} for n in view.saved],
+            "workspace": t("pl.workspace", lang, path=str(view.workspace)),
+            "band": view.band_text,
+        }
 
-    @app.callback(Output(ID.PL_SEL_INFO, "children"), Output(ID.PL_MOVE_TO, "options"),
-                  Output(ID.PL_MOVE_TO, "value"), Input(ID.PL_SELECTION, "data"),
-                  Input(ID.PL_REV, "data"), Input(ID.PL_SESSION, "data"), Input(ID.LANG, "value"),
-                  State(ID.PL_MOVE_TO, "value"))
-    def _selection(sel: dict | None, _rev: int, sid: str, lang: str | None,
-                   current: str | None) -> tuple:
+    @app.callback(
+        Output(ID.PL_SEL_INFO, "children"),
+        Output(ID.PL_MOVE_TO, "options"),
+        Output(ID.PL_MOVE_TO, "value"),
+        Input(ID.PL_SELECTION, "data"),
+        Input(ID.PL_REV, "data"),
+        Input(ID.PL_SESSION, "data"),
+        Input(ID.LANG, "value"),
+        State(ID.PL_MOVE_TO, "value"),
+    )
+    def _selection(
+        sel: dict | None, _rev: int, sid: str, lang: str | None, current: str | None
+    ) -> tuple:
         lang = lang or "zh"
         units = (sel or {}).get("units", [])
         if not units:
@@ -303,9 +517,14 @@ def register(app: Any, provider: DashboardProvider) -> None:
         info = t("pl.selection", lang, n=len(units), hh=view.households, names=shown)
         return info, view.targets, value
 
-    @app.callback(Output(ID.PL_DOWNLOAD, "data"), Input(ID.PL_EXPORT_XLSX, "n_clicks"),
-                  Input(ID.PL_EXPORT_GPKG, "n_clicks"), State(ID.PL_SESSION, "data"),
-                  State(ID.PROFILE, "value"), prevent_initial_call=True)
+    @app.callback(
+        Output(ID.PL_DOWNLOAD, "data"),
+        Input(ID.PL_EXPORT_XLSX, "n_clicks"),
+        Input(ID.PL_EXPORT_GPKG, "n_clicks"),
+        State(ID.PL_SESSION, "data"),
+        State(ID.PROFILE, "value"),
+        prevent_initial_call=True,
+    )
     def _export(_x: int, _g: int, sid: str, profile: str | None) -> dict:
         fmt = "xlsx" if ctx.triggered_id == ID.PL_EXPORT_XLSX else "gpkg"
         data, name = provider.plan_export(sid, fmt, profile)

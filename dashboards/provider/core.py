@@ -64,9 +64,16 @@ class DashboardProvider:
         The Plans page's plan per browser tab (:class:`PlanStore`).
     """
 
-    def __init__(self, study: Any, *, profile: str | None = None, basemap: str | None = None,
-                 basemap_attribution: str = "", max_profiles: int = 6,
-                 workspace: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self,
+        study: Any,
+        *,
+        profile: str | None = None,
+        basemap: str | None = None,
+        basemap_attribution: str = "",
+        max_profiles: int = 6,
+        workspace: str | os.PathLike | None = None,
+    ) -> None:
         self.study = study
         self.default_profile = profile or study.profile or "national"
         self.basemap = basemap
@@ -147,8 +154,7 @@ class DashboardProvider:
         return self._geometry.bounds(level, uid)
 
     # ------------------------------------------------------------------ map values
-    def color_options(self, level: str, profile: str | None = None,
-                      lang: str = "zh") -> list[dict]:
+    def color_options(self, level: str, profile: str | None = None, lang: str = "zh") -> list[dict]:
         """Colour-by choices: overall status, one per rule of the level, the metrics available."""
         return map_values.color_options(self.result(profile), level, lang)
 
@@ -156,8 +162,9 @@ class DashboardProvider:
         """One metric per unit of ``level`` (see :func:`map_values.metric`)."""
         return map_values.metric(self.result(profile), level, name)
 
-    def map_values(self, level: str, mode: str = "status", profile: str | None = None,
-                   lang: str = "zh") -> MapValues:
+    def map_values(
+        self, level: str, mode: str = "status", profile: str | None = None, lang: str = "zh"
+    ) -> MapValues:
         """Classes, hover values and legend for colouring ``level`` by ``mode``.
 
         ``mode`` is ``"status"``, ``"rule:<rule id>"`` or ``"metric:<name>"``.
@@ -183,11 +190,17 @@ class DashboardProvider:
         """Per rule: pass / fail / not_assessed counts and the rule title, in profile order."""
         return summaries.rule_counts(self.findings(profile, lang), self.result(profile).profile)
 
-    def unit_detail(self, level: str, uid: str, profile: str | None = None,
-                    lang: str = "zh") -> dict:
+    def unit_detail(
+        self, level: str, uid: str, profile: str | None = None, lang: str = "zh"
+    ) -> dict:
         """Everything about one unit: its figures and every finding (failures first)."""
-        return summaries.unit_detail(self.units(level, profile), self.findings(profile, lang),
-                                     self.result(profile).profile, level, uid)
+        return summaries.unit_detail(
+            self.units(level, profile),
+            self.findings(profile, lang),
+            self.result(profile).profile,
+            level,
+            uid,
+        )
 
     def value_formats(self, profile: str | None = None) -> dict[str, tuple[bool, bool]]:
         """``{rule id: (value is a share, gap is a share)}`` of the profile's rules."""
@@ -250,11 +263,19 @@ class DashboardProvider:
         """Apply one button of the Plans page to tab ``sid``'s plan (see :meth:`PlanStore.act`)."""
         return self.plan_sessions.act(sid, request)
 
-    def plan_view(self, sid: str, url: str, *, profile: str | None = None,
-                  mode: str = "community", lang: str = "zh") -> PlanView:
+    def plan_view(
+        self,
+        sid: str,
+        url: str,
+        *,
+        profile: str | None = None,
+        mode: str = "community",
+        lang: str = "zh",
+    ) -> PlanView:
         """What the Plans page draws of tab ``sid``'s plan (grid geometry served at ``url``)."""
-        return self.plan_sessions.view(sid, self.ids("grid"), url, profile=profile, mode=mode,
-                                       lang=lang)
+        return self.plan_sessions.view(
+            sid, self.ids("grid"), url, profile=profile, mode=mode, lang=lang
+        )
 
     def plan_selection(self, sid: str, units: list[str]) -> SelectionView:
         """The units selected in tab ``sid``: households, names, neighbouring communities."""

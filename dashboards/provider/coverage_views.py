@@ -105,8 +105,11 @@ class CoverageViews:
             try:
                 view = self._measure(facility_type, float(radius), mode)
             except Exception as exc:  # noqa: BLE001 - shown on the page, never a crash
-                view = {"available": False, "reason": "error",
-                        "error": f"{type(exc).__name__}: {exc}"}
+                view = {
+                    "available": False,
+                    "reason": "error",
+                    "error": f"{type(exc).__name__}: {exc}",
+                }
             with self._lock:
                 self._views[key] = view
             return view
@@ -117,23 +120,41 @@ class CoverageViews:
         base = getattr(res, "coverage_result", None)
         network = self._network or (base.network if base is not None else None)
         grid_table = None if res.grids is None else pd.DataFrame(res.grids.drop(columns="geometry"))
-        cov = measure_coverage(self.study, [spec], assignment=res.households,
-                               grid_table=grid_table, network=network, service_areas=False)
+        cov = measure_coverage(
+            self.study,
+            [spec],
+            assignment=res.households,
+            grid_table=grid_table,
+            network=network,
+            service_areas=False,
+        )
         if cov.network is not None:
             self._network = cov.network
         if "view" in getattr(cov, "unassessed", []):
-            return {"available": False, "reason": "error",
-                    "error": "; ".join(p.message for p in cov.problems)}
+            return {
+                "available": False,
+                "reason": "error",
+                "error": "; ".join(p.message for p in cov.problems),
+            }
         summary = cov.summary()["view"]
         comm = cov.communities
-        shares = (comm["coverage:view"].reindex(self._ids).to_numpy(dtype="float64")
-                  if comm is not None else np.full(len(self._ids), np.nan))
+        shares = (
+            comm["coverage:view"].reindex(self._ids).to_numpy(dtype="float64")
+            if comm is not None
+            else np.full(len(self._ids), np.nan)
+        )
         gaps = self._gap_cells(cov.gaps)
         total = summary.get("households") or 0
         covered = summary.get("covered") or 0
-        return {"available": True, "shares": shares, "share": summary.get("share"),
-                "households": int(total), "uncovered": int(total - covered), "gaps": gaps,
-                "gap_cells": 0 if gaps is None else len(gaps["features"])}
+        return {
+            "available": True,
+            "shares": shares,
+            "share": summary.get("share"),
+            "households": int(total),
+            "uncovered": int(total - covered),
+            "gaps": gaps,
+            "gap_cells": 0 if gaps is None else len(gaps["features"]),
+        }
 
     def _gap_cells(self, cells: Any) -> dict | None:
         """The cells holding uncovered households as WGS84 GeoJSON (``n`` = uncovered), or None."""
@@ -143,8 +164,14 @@ class CoverageViews:
         g = g.set_crs(self.study.crs, allow_override=True) if g.crs is None else g
         g = g.to_crs(4326)
         features = [
-            {"type": "Feature", "id": i, "properties": {"n": int(n)},
-             "geometry": json.loads(shapely.to_geojson(
-                 shapely.transform(geom, lambda xy: np.round(xy, 6))))}
-            for i, (n, geom) in enumerate(zip(g["uncovered:view"], g.geometry, strict=True))]
+            {
+                "type": "Feature",
+                "id": i,
+                "properties": {"n": int(n)},
+                "geometry": json.loads(
+                    shapely.to_geojson(shapely.transform(geom, lambda xy: np.round(xy, 6)))
+                ),
+            }
+            for i, (n, geom) in enumerate(zip(g["uncovered:view"], g.geometry, strict=True))
+        ]
         return {"type": "FeatureCollection", "features": features}

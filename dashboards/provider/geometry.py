@@ -30,8 +30,9 @@ def layer_ids(layer: Any) -> pd.Index:
     return layer.index.astype(str)
 
 
-def geojson_text(geom: Any, names: Sequence[str], uids: Sequence[str],
-                 extra: Sequence[str] | None = None) -> str:
+def geojson_text(
+    geom: Any, names: Sequence[str], uids: Sequence[str], extra: Sequence[str] | None = None
+) -> str:
     """A FeatureCollection: ``id`` = position, properties ``n`` (name), ``u`` (unit id) and more.
 
     Parameters
@@ -106,8 +107,9 @@ class GeometryCache:
         layer = self.layer(level)
         if level == "facility":
             names = layer["name"].astype(str).tolist()
-            extra = [json.dumps({"t": str(x)}, ensure_ascii=False)[1:-1]
-                     for x in layer["facility_type"]]
+            extra = [
+                json.dumps({"t": str(x)}, ensure_ascii=False)[1:-1] for x in layer["facility_type"]
+            ]
             return geojson_text(self.wgs84(level), names, layer.index.astype(str).tolist(), extra)
         name = layer["name"] if "name" in layer.columns else pd.Series(layer.index)
         return geojson_text(self.wgs84(level), name.astype(str).tolist(), layer_ids(layer).tolist())

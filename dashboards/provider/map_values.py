@@ -17,8 +17,15 @@ import pandas as pd
 from dashboards.i18n import t
 from gridmap.labels import STATUS_COLORS, STATUS_ORDER
 
-__all__ = ["MapValues", "class_breaks", "color_options", "coverage_values", "map_values",
-           "metric", "units_of"]
+__all__ = [
+    "MapValues",
+    "class_breaks",
+    "color_options",
+    "coverage_values",
+    "map_values",
+    "metric",
+    "units_of",
+]
 
 NODATA = "#e0e0e0"
 SEQUENTIAL = ["#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704"]
@@ -44,10 +51,14 @@ class MapValues:
         """JSON for the map's values store (only numbers travel, not geometry)."""
         vals = np.where(np.isfinite(self.values), np.round(self.values, 2), np.nan)
         return {
-            "url": geo_url, "level": self.level, "version": version,
+            "url": geo_url,
+            "level": self.level,
+            "version": version,
             "c": self.classes.tolist(),
             "v": [None if math.isnan(x) else x for x in vals.tolist()],
-            "palette": self.palette, "nodata": NODATA, "labels": self.labels,
+            "palette": self.palette,
+            "nodata": NODATA,
+            "labels": self.labels,
             "legend": self.legend,
         }
 
@@ -109,8 +120,15 @@ def _fmt(x: float) -> str:
     return f"{x:,.1f}" if abs(x) >= 10 else f"{x:.2f}"
 
 
-def _binned(level: str, vals: np.ndarray, breaks: list[float], palette: list[str], lang: str,
-            *, pct: bool = False) -> MapValues:
+def _binned(
+    level: str,
+    vals: np.ndarray,
+    breaks: list[float],
+    palette: list[str],
+    lang: str,
+    *,
+    pct: bool = False,
+) -> MapValues:
     fmt = (lambda x: f"{x:.0%}") if pct else _fmt
     classes = _classify(vals, breaks)
     legend, lo = [], None
@@ -152,8 +170,9 @@ def color_options(result: Any, level: str, lang: str = "zh") -> list[dict]:
     opts = [{"value": "status", "label": t("cm.opt.status", lang)}]
     for r in result.profile.rules:
         if r.level == level:
-            opts.append({"value": f"rule:{r.id}",
-                         "label": f"{t('cm.group.rule', lang)} · {r.title(lang)}"})
+            opts.append(
+                {"value": f"rule:{r.id}", "label": f"{t('cm.group.rule', lang)} · {r.title(lang)}"}
+            )
     units = units_of(result, level)
     group = t("cm.group.metric", lang)
     for m in METRICS:
@@ -163,8 +182,12 @@ def color_options(result: Any, level: str, lang: str = "zh") -> list[dict]:
             for col in [c for c in units.columns if str(c).startswith("coverage:")]:
                 rid = col.split(":", 1)[1]
                 title = next((r.title(lang) for r in result.profile.rules if r.id == rid), rid)
-                opts.append({"value": f"metric:{col}",
-                             "label": f"{group} · {t('metric.coverage_share', lang)} · {title}"})
+                opts.append(
+                    {
+                        "value": f"metric:{col}",
+                        "label": f"{group} · {t('metric.coverage_share', lang)} · {title}",
+                    }
+                )
             continue
         opts.append({"value": f"metric:{m}", "label": f"{group} · {t('metric.' + m, lang)}"})
     return opts
@@ -210,8 +233,10 @@ def _status_values(result: Any, level: str, mode: str, lang: str) -> MapValues:
     lut = {s: i for i, s in enumerate(order)}
     classes = np.array([lut.get(s, len(order) - 1) for s in status], dtype="int64")
     labels = [t(f"status.{s}", lang) for s in order]
-    legend = [{"color": STATUS_COLORS[s], "label": labels[i], "count": int((classes == i).sum())}
-              for i, s in enumerate(order)]
+    legend = [
+        {"color": STATUS_COLORS[s], "label": labels[i], "count": int((classes == i).sum())}
+        for i, s in enumerate(order)
+    ]
     return MapValues(level, classes, values, [STATUS_COLORS[s] for s in order], legend, labels)
 
 
@@ -254,5 +279,6 @@ def map_values(result: Any, level: str, mode: str = "status", lang: str = "zh") 
 def coverage_values(view: dict, n: int, lang: str = "zh") -> MapValues:
     """``n`` communities coloured by the covered share of a coverage view (no data when absent)."""
     shares = view["shares"] if view.get("available") else np.full(n, np.nan)
-    return _binned("community", np.asarray(shares, dtype="float64"), COVER_BREAKS, COVER_SEQ, lang,
-                   pct=True)
+    return _binned(
+        "community", np.asarray(shares, dtype="float64"), COVER_BREAKS, COVER_SEQ, lang, pct=True
+    )

@@ -17,8 +17,20 @@ from gridmap.edits import community_adjacency
 __all__ = ["PALETTE", "PlanSession", "community_colors", "pick_color"]
 
 #: Community colours (ColorBrewer Set3, reordered).
-PALETTE = ["#8dd3c7", "#ffffb3", "#bebada", "#a6cee3", "#80b1d3", "#fdb462", "#b3de69",
-           "#fccde5", "#d9d9d9", "#bc80bd", "#ccebc5", "#ffed6f"]
+PALETTE = [
+    "#8dd3c7",
+    "#ffffb3",
+    "#bebada",
+    "#a6cee3",
+    "#80b1d3",
+    "#fdb462",
+    "#b3de69",
+    "#fccde5",
+    "#d9d9d9",
+    "#bc80bd",
+    "#ccebc5",
+    "#ffed6f",
+]
 
 
 def pick_color(colors: Mapping[str, int | None], neighbours: Iterable[str]) -> int:

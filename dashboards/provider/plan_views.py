@@ -19,14 +19,29 @@ from dashboards.provider.map_values import NODATA
 from dashboards.provider.plan_session import PALETTE, PlanSession
 from gridmap.labels import STATUS_COLORS
 
-__all__ = ["BAND_COLORS", "BAND_ORDER", "PlanView", "SelectionView", "band_table", "band_text",
-           "compare_rows", "neighbours", "plan_payload", "plan_view", "selection_view"]
+__all__ = [
+    "BAND_COLORS",
+    "BAND_ORDER",
+    "PlanView",
+    "SelectionView",
+    "band_table",
+    "band_text",
+    "compare_rows",
+    "neighbours",
+    "plan_payload",
+    "plan_view",
+    "selection_view",
+]
 
 #: Size status of a community against the household band, in legend order.
 BAND_ORDER = ("pass", "too_small", "too_large", "not_assessed")
 #: Too small is drawn like a warning, too large like a failure (gridmap's status colours).
-BAND_COLORS = {"pass": STATUS_COLORS["pass"], "too_small": STATUS_COLORS["warning"],
-               "too_large": STATUS_COLORS["fail"], "not_assessed": STATUS_COLORS["not_assessed"]}
+BAND_COLORS = {
+    "pass": STATUS_COLORS["pass"],
+    "too_small": STATUS_COLORS["warning"],
+    "too_large": STATUS_COLORS["fail"],
+    "not_assessed": STATUS_COLORS["not_assessed"],
+}
 #: Most rows of the change list shown on the page.
 MAX_CHANGES = 200
 
@@ -44,8 +59,9 @@ def neighbours(plan: Any, units: list[str]) -> list[str]:
     if not len(pos):
         return []
     graph = plan.graph
-    nb = np.unique(np.concatenate([graph.indices[graph.indptr[p]:graph.indptr[p + 1]]
-                                   for p in pos]))
+    nb = np.unique(
+        np.concatenate([graph.indices[graph.indptr[p] : graph.indptr[p + 1]] for p in pos])
+    )
     own = set(labels.iloc[pos])
     out = set(labels.iloc[nb]) if len(nb) else set()
     if len(own) == 1:
@@ -76,8 +92,15 @@ def households_text(x: Any, lang: str) -> str:
     return f"{int(x):,} {'户' if lang != 'en' else 'hh'}"
 
 
-def plan_payload(session: PlanSession, grid_ids: pd.Index, url: str, *, base: bool = False,
-                 mode: str = "community", lang: str = "zh") -> dict:
+def plan_payload(
+    session: PlanSession,
+    grid_ids: pd.Index,
+    url: str,
+    *,
+    base: bool = False,
+    mode: str = "community",
+    lang: str = "zh",
+) -> dict:
     """The map's values: grids (feature order) coloured by community or by its band status.
 
     Parameters
@@ -107,28 +130,45 @@ def plan_payload(session: PlanSession, grid_ids: pd.Index, url: str, *, base: bo
     values = plan.units["households"].reindex(grid_ids).to_numpy(dtype="float64")
     status_lbl = {s: t(f"pl.status.{s}", lang) for s in BAND_ORDER}
     counts = table["status"].value_counts()
-    band_legend = [{"color": BAND_COLORS[s], "label": status_lbl[s], "count": int(counts.get(s, 0))}
-                   for s in BAND_ORDER if s != "not_assessed" or counts.get(s, 0)]
+    band_legend = [
+        {"color": BAND_COLORS[s], "label": status_lbl[s], "count": int(counts.get(s, 0))}
+        for s in BAND_ORDER
+        if s != "not_assessed" or counts.get(s, 0)
+    ]
     if mode == "status":
         lut = {s: i for i, s in enumerate(BAND_ORDER)}
         st = lab.map(table["status"])
-        classes = np.array([lut.get(s, -1) if isinstance(s, str) else -1 for s in st],
-                           dtype="int64")
+        classes = np.array(
+            [lut.get(s, -1) if isinstance(s, str) else -1 for s in st], dtype="int64"
+        )
         palette = [BAND_COLORS[s] for s in BAND_ORDER]
         labels_out = [status_lbl[s] for s in BAND_ORDER]
     else:
         comms = list(table.index)
         lut = {c: i for i, c in enumerate(comms)}
-        classes = np.array([lut.get(c, -1) if isinstance(c, str) else -1 for c in lab],
-                           dtype="int64")
+        classes = np.array(
+            [lut.get(c, -1) if isinstance(c, str) else -1 for c in lab], dtype="int64"
+        )
         palette = [PALETTE[session.color_of(c) % len(PALETTE)] for c in comms]
-        labels_out = [f"{table.at[c, 'name']} · {households_text(table.at[c, 'households'], lang)}"
-                      f" · {status_lbl[table.at[c, 'status']]}" for c in comms]
-    version = (f"{'base' if base else len(plan.journal)}|{mode}|{plan.profile.id}|{lang}"
-               f"|{plan.plan_id}")
-    return {"url": url, "level": "grid", "version": version, "c": classes.tolist(),
-            "v": [None if np.isnan(x) else float(x) for x in values], "palette": palette,
-            "nodata": NODATA, "labels": labels_out, "legend": band_legend}
+        labels_out = [
+            f"{table.at[c, 'name']} · {households_text(table.at[c, 'households'], lang)}"
+            f" · {status_lbl[table.at[c, 'status']]}"
+            for c in comms
+        ]
+    version = (
+        f"{'base' if base else len(plan.journal)}|{mode}|{plan.profile.id}|{lang}|{plan.plan_id}"
+    )
+    return {
+        "url": url,
+        "level": "grid",
+        "version": version,
+        "c": classes.tolist(),
+        "v": [None if np.isnan(x) else float(x) for x in values],
+        "palette": palette,
+        "nodata": NODATA,
+        "labels": labels_out,
+        "legend": band_legend,
+    }
 
 
 def compare_rows(plan: Any, lang: str = "zh") -> list[tuple[str, str, str]]:
@@ -151,8 +191,14 @@ def compare_rows(plan: Any, lang: str = "zh") -> list[tuple[str, str, str]]:
         (t("pl.kpi.households_moved", lang), cell(0), cell(k["households_moved"])),
     ]
     if b["size_not_assessed"] or k["size_not_assessed"]:
-        rows.insert(3, (t("pl.status.not_assessed", lang), cell(b["size_not_assessed"]),
-                        cell(k["size_not_assessed"])))
+        rows.insert(
+            3,
+            (
+                t("pl.status.not_assessed", lang),
+                cell(b["size_not_assessed"]),
+                cell(k["size_not_assessed"]),
+            ),
+        )
     return rows
 
 
@@ -176,8 +222,16 @@ class PlanView:
     workspace: Path  #: the plans GeoPackage
 
 
-def plan_view(session: PlanSession, grid_ids: pd.Index, url: str, *, saved: list[str],
-              workspace: Path, mode: str = "community", lang: str = "zh") -> PlanView:
+def plan_view(
+    session: PlanSession,
+    grid_ids: pd.Index,
+    url: str,
+    *,
+    saved: list[str],
+    workspace: Path,
+    mode: str = "community",
+    lang: str = "zh",
+) -> PlanView:
     """What the Plans page shows of ``session``'s plan (read under the session's lock).
 
     ``saved`` and ``workspace`` (the saved plans and where) are passed through.
@@ -194,13 +248,21 @@ def plan_view(session: PlanSession, grid_ids: pd.Index, url: str, *, saved: list
             profile=plan.profile.id,
             band_text=band_text(plan, lang),
             compare=compare_rows(plan, lang),
-            changes=[(r.unit_name, r.from_name, r.to_name, f"{int(r.households):,}")
-                     for r in changes.itertuples()],
-            communities=[{"value": c,
-                          "label": f"{r['name']} ({households_text(r['households'], lang)})"}
-                         for c, r in table.iterrows() if r["units"] > 0],
-            can_undo=plan.can_undo, can_redo=plan.can_redo,
-            pending=session.pending_edit() is not None, saved=saved, workspace=workspace)
+            changes=[
+                (r.unit_name, r.from_name, r.to_name, f"{int(r.households):,}")
+                for r in changes.itertuples()
+            ],
+            communities=[
+                {"value": c, "label": f"{r['name']} ({households_text(r['households'], lang)})"}
+                for c, r in table.iterrows()
+                if r["units"] > 0
+            ],
+            can_undo=plan.can_undo,
+            can_redo=plan.can_redo,
+            pending=session.pending_edit() is not None,
+            saved=saved,
+            workspace=workspace,
+        )
 
 
 @dataclass(frozen=True)
@@ -218,7 +280,10 @@ def selection_view(session: PlanSession, units: list[str]) -> SelectionView:
         plan = session.plan
         known = [u for u in units if u in plan.units.index]
         hh = int(plan.units["households"].reindex(known).sum())
-        names = (plan.units["name"].reindex(known).astype(str).tolist()
-                 if "name" in plan.units.columns else known)
+        names = (
+            plan.units["name"].reindex(known).astype(str).tolist()
+            if "name" in plan.units.columns
+            else known
+        )
         targets = [{"value": c, "label": plan.community_name(c)} for c in neighbours(plan, known)]
     return SelectionView(hh, names, targets)

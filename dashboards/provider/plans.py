@@ -27,8 +27,15 @@ from dashboards.provider.plan_views import PlanView, SelectionView, plan_view, s
 from gridmap.plans import list_plans, load_plan
 from gridmap.rebalance import RebalanceResult
 
-__all__ = ["EDITS", "PlanOutcome", "PlanRequest", "PlanStore", "export_gpkg",
-           "export_xlsx", "run_edit"]
+__all__ = [
+    "EDITS",
+    "PlanOutcome",
+    "PlanRequest",
+    "PlanStore",
+    "export_gpkg",
+    "export_xlsx",
+    "run_edit",
+]
 
 #: The actions :func:`run_edit` applies; :meth:`PlanStore.act` adds save, load and reset.
 EDITS = ("move", "create", "split", "merge", "undo", "redo", "rebalance", "apply")
@@ -119,8 +126,9 @@ class PlanStore:
     def new_plan(self, name: str | None = None, profile: str | None = None) -> Any:
         """A fresh plan of the as-is assignment (a random name when None)."""
         tpl = self.template()
-        return self.provider.plan(profile, name=name or f"方案 {uuid.uuid4().hex[:4]}",
-                                  graph=tpl.graph)
+        return self.provider.plan(
+            profile, name=name or f"方案 {uuid.uuid4().hex[:4]}", graph=tpl.graph
+        )
 
     def get(self, sid: str | None, profile: str | None = None) -> PlanSession:
         """The session's plan (made from the as-is assignment on first use).
@@ -182,16 +190,32 @@ class PlanStore:
             return self._load(sid, request, lang)
         if request.action == "reset":
             self.reset(sid, request.profile)
-            return PlanOutcome([t("pl.reset.ok", lang)], "text", clear_rebalance=True,
-                               clear_selection=True, name="")
-        changed, lines = run_edit(session, request.action, selection=request.selection,
-                                  target=request.target, community=request.community,
-                                  k=request.k, communities=request.communities,
-                                  time_limit=request.time_limit, lang=lang, provider=self.provider)
-        return PlanOutcome(lines, "ok" if changed else "refused",
-                           in_rebalance_box=request.action == "rebalance",
-                           clear_rebalance=request.action == "apply",
-                           clear_selection=changed and request.action in ("move", "create"))
+            return PlanOutcome(
+                [t("pl.reset.ok", lang)],
+                "text",
+                clear_rebalance=True,
+                clear_selection=True,
+                name="",
+            )
+        changed, lines = run_edit(
+            session,
+            request.action,
+            selection=request.selection,
+            target=request.target,
+            community=request.community,
+            k=request.k,
+            communities=request.communities,
+            time_limit=request.time_limit,
+            lang=lang,
+            provider=self.provider,
+        )
+        return PlanOutcome(
+            lines,
+            "ok" if changed else "refused",
+            in_rebalance_box=request.action == "rebalance",
+            clear_rebalance=request.action == "apply",
+            clear_selection=changed and request.action in ("move", "create"),
+        )
 
     def _save(self, session: PlanSession, name: str | None, lang: str) -> PlanOutcome:
         with session.lock:
@@ -202,8 +226,9 @@ class PlanStore:
             except ValueError as exc:
                 return PlanOutcome([str(exc)], "error")
             plan_name = session.plan.name
-        return PlanOutcome([t("pl.saved.ok", lang, name=plan_name, path=path)], "text",
-                           name=plan_name)
+        return PlanOutcome(
+            [t("pl.saved.ok", lang, name=plan_name, path=path)], "text", name=plan_name
+        )
 
     def _load(self, sid: str, request: PlanRequest, lang: str) -> PlanOutcome:
         if not request.saved:
@@ -212,16 +237,36 @@ class PlanStore:
             s = self.load(sid, request.saved, request.profile)
         except (KeyError, ValueError) as exc:
             return PlanOutcome([str(exc)], "error")
-        return PlanOutcome([t("pl.loaded", lang, name=s.plan.name, n=len(s.plan.journal))], "text",
-                           clear_rebalance=True, clear_selection=True, name=s.plan.name)
+        return PlanOutcome(
+            [t("pl.loaded", lang, name=s.plan.name, n=len(s.plan.journal))],
+            "text",
+            clear_rebalance=True,
+            clear_selection=True,
+            name=s.plan.name,
+        )
 
-    def view(self, sid: str, grid_ids: pd.Index, url: str, *, profile: str | None = None,
-             mode: str = "community", lang: str = "zh") -> PlanView:
+    def view(
+        self,
+        sid: str,
+        grid_ids: pd.Index,
+        url: str,
+        *,
+        profile: str | None = None,
+        mode: str = "community",
+        lang: str = "zh",
+    ) -> PlanView:
         """What the page draws of the session's plan (see :func:`plan_view`)."""
         session = self.get(sid, profile)
         saved = self.saved()["name"].astype(str).tolist()
-        return plan_view(session, grid_ids, url, saved=saved,
-                         workspace=self.provider.plans_workspace(), mode=mode, lang=lang)
+        return plan_view(
+            session,
+            grid_ids,
+            url,
+            saved=saved,
+            workspace=self.provider.plans_workspace(),
+            mode=mode,
+            lang=lang,
+        )
 
     def selection(self, sid: str, units: list[str]) -> SelectionView:
         """The selected units of the session's plan (its profile does not matter here)."""
@@ -239,10 +284,19 @@ class PlanStore:
 
 
 # ---------------------------------------------------------------------- edits
-def run_edit(session: PlanSession, action: str | None, *, selection: list[str],
-             target: str | None = None, community: str | None = None, k: int | None = 2,
-             communities: list[str] | None = None, time_limit: float | None = 10.0,
-             lang: str = "zh", provider: PlanSource | None = None) -> tuple[bool, list[str]]:
+def run_edit(
+    session: PlanSession,
+    action: str | None,
+    *,
+    selection: list[str],
+    target: str | None = None,
+    community: str | None = None,
+    k: int | None = 2,
+    communities: list[str] | None = None,
+    time_limit: float | None = 10.0,
+    lang: str = "zh",
+    provider: PlanSource | None = None,
+) -> tuple[bool, list[str]]:
     """Apply one action (one of :data:`EDITS`) to the session's plan.
 
     Parameters
@@ -303,8 +357,9 @@ def run_edit(session: PlanSession, action: str | None, *, selection: list[str],
         return True, [t("pl.done", lang, op=op, n=len(res.changes)), *res.warnings]
 
 
-def _missing(action: str | None, target: str | None, community: str | None,
-             communities: list[str] | None) -> str | None:
+def _missing(
+    action: str | None, target: str | None, community: str | None, communities: list[str] | None
+) -> str | None:
     """The message key of what ``action`` still needs, or None."""
     if action == "move" and not target:
         return "pl.need.target"
@@ -325,8 +380,9 @@ def _apply(session: PlanSession, lang: str) -> tuple[bool, list[str]]:
     return True, [t("pl.rb.applied", lang, n=len(res.changes))]
 
 
-def _rebalance(session: PlanSession, provider: PlanSource, time_limit: float | None,
-               lang: str) -> list[str]:
+def _rebalance(
+    session: PlanSession, provider: PlanSource, time_limit: float | None, lang: str
+) -> list[str]:
     plan = session.plan
     if plan.band is None:
         session.pending = None
@@ -337,10 +393,18 @@ def _rebalance(session: PlanSession, provider: PlanSource, time_limit: float | N
         return [t("pl.rb.none", lang)]
     session.pending = (len(plan.journal), rb.edit) if rb.edit.changes else None
     options = {o: t(f"pl.rb.opt.{o}", lang) for o in ("hops", "time_limit")}
-    return [t("pl.rb.result", lang, status=t(f"pl.rb.status.{rb.status}", lang),
-              units=rb.units_moved, hh=rb.households_moved, left=rb.violations_after,
-              s=rb.solver.seconds_),
-            *rb.text(lang, options=options)]
+    return [
+        t(
+            "pl.rb.result",
+            lang,
+            status=t(f"pl.rb.status.{rb.status}", lang),
+            units=rb.units_moved,
+            hh=rb.households_moved,
+            left=rb.violations_after,
+            s=rb.solver.seconds_,
+        ),
+        *rb.text(lang, options=options),
+    ]
 
 
 # ---------------------------------------------------------------------- exports

@@ -53,11 +53,23 @@ def findings_in(result: Any, lang: str) -> pd.DataFrame:
     if lang == "zh":
         f = result.findings
     else:
-        frames = [evaluate_units(pd.DataFrame(result.communities.drop(columns="geometry")),
-                                 result.profile, level="community", lang="en").findings]
+        frames = [
+            evaluate_units(
+                pd.DataFrame(result.communities.drop(columns="geometry")),
+                result.profile,
+                level="community",
+                lang="en",
+            ).findings
+        ]
         if result.grids is not None:
-            frames.append(evaluate_units(pd.DataFrame(result.grids.drop(columns="geometry")),
-                                         result.profile, level="grid", lang="en").findings)
+            frames.append(
+                evaluate_units(
+                    pd.DataFrame(result.grids.drop(columns="geometry")),
+                    result.profile,
+                    level="grid",
+                    lang="en",
+                ).findings
+            )
         qa = result.findings[result.findings["rule_id"].str.startswith("qa.")]
         f = pd.concat([*frames, qa], ignore_index=True)[result.findings.columns]
     return f.reset_index(drop=True)

@@ -13,12 +13,26 @@ import pandas as pd
 from dashboards.provider.formatting import format_value, percent_flags
 from gridmap.evaluation import rule_summary, size_counts
 
-__all__ = ["filter_findings", "kpis", "rule_counts", "unit_detail", "value_formats",
-           "with_value_text", "worst"]
+__all__ = [
+    "filter_findings",
+    "kpis",
+    "rule_counts",
+    "unit_detail",
+    "value_formats",
+    "with_value_text",
+    "worst",
+]
 
 #: The figures of a unit shown in its detail panel, in order.
-FIGURES = ("households", "grids", "coordinators", "coordinators_required", "population", "staff",
-           "area_km2")
+FIGURES = (
+    "households",
+    "grids",
+    "coordinators",
+    "coordinators_required",
+    "population",
+    "staff",
+    "area_km2",
+)
 
 
 def kpis(result: Any, lang: str = "zh") -> dict:
@@ -30,11 +44,19 @@ def kpis(result: Any, lang: str = "zh") -> dict:
     """
     s = result.summary()
     cs = s["communities_status"]
-    out = {"communities": s["communities"], "pass": cs.get("pass", 0),
-           "warning": cs.get("warning", 0), "fail": cs.get("fail", 0),
-           "not_assessed": cs.get("not_assessed", 0), "households": s["households_total"],
-           "unassigned": s["households_unassigned"], "grids": s["grids"], "grids_short": None,
-           "coordinator_gap": None, "grids_na": 0}
+    out = {
+        "communities": s["communities"],
+        "pass": cs.get("pass", 0),
+        "warning": cs.get("warning", 0),
+        "fail": cs.get("fail", 0),
+        "not_assessed": cs.get("not_assessed", 0),
+        "households": s["households_total"],
+        "unassigned": s["households_unassigned"],
+        "grids": s["grids"],
+        "grids_short": None,
+        "coordinator_gap": None,
+        "grids_na": 0,
+    }
     rule = result.profile.first("coordinators", "grid")
     if result.grids is not None and rule is not None:
         rs = rule_summary(result.findings, rule.id)
@@ -58,16 +80,22 @@ def worst(findings: pd.DataFrame, lang: str = "zh", n: int = 10) -> pd.DataFrame
     failing rule's title and message).
     """
     f = findings
-    f = f[(f["level"] == "community") & (f["status"] == "fail")
-          & ~f["rule_id"].str.startswith("qa.")]
+    f = f[
+        (f["level"] == "community") & (f["status"] == "fail") & ~f["rule_id"].str.startswith("qa.")
+    ]
     if not len(f):
         return pd.DataFrame(columns=["unit_id", "unit_name", "fails", "errors", "worst"])
     f = f.assign(err=(f["severity"] == "error").astype(int))
     g = f.sort_values(["err", "gap"], ascending=False).groupby("unit_id", sort=False)
     sep = "：" if lang == "zh" else ": "
-    table = pd.DataFrame({"unit_name": g["unit_name"].first(), "fails": g.size(),
-                          "errors": g["err"].sum(),
-                          "worst": g["rule_title"].first() + sep + g["message"].first()})
+    table = pd.DataFrame(
+        {
+            "unit_name": g["unit_name"].first(),
+            "fails": g.size(),
+            "errors": g["err"].sum(),
+            "worst": g["rule_title"].first() + sep + g["message"].first(),
+        }
+    )
     return table.sort_values(["errors", "fails"], ascending=False).head(n).reset_index()
 
 
@@ -97,11 +125,13 @@ def with_value_text(f: pd.DataFrame, profile: Any) -> pd.DataFrame:
     gp = f["rule_id"].map(lambda r: flags.get(r, (False, False))[1]).astype(bool)
     return f.assign(
         value_text=[format_value(v, pct=p) for v, p in zip(f["value"], vp, strict=True)],
-        gap_text=[format_value(v, pct=p) for v, p in zip(f["gap"], gp, strict=True)])
+        gap_text=[format_value(v, pct=p) for v, p in zip(f["gap"], gp, strict=True)],
+    )
 
 
-def unit_detail(units: pd.DataFrame, findings: pd.DataFrame, profile: Any, level: str,
-                uid: str) -> dict:
+def unit_detail(
+    units: pd.DataFrame, findings: pd.DataFrame, profile: Any, level: str, uid: str
+) -> dict:
     """Everything about one unit: its figures and every finding (failures first).
 
     Parameters
@@ -135,12 +165,23 @@ def unit_detail(units: pd.DataFrame, findings: pd.DataFrame, profile: Any, level
     rank = f["status"].map({"fail": 0, "not_assessed": 1, "pass": 2}).fillna(1)
     f = f.assign(_rank=rank).sort_values("_rank", kind="stable").drop(columns="_rank")
     f = with_value_text(f, profile)
-    return {"level": level, "unit_id": str(uid), "name": str(row.get("name", uid)),
-            "status": str(row["status"]), "figures": figures, "findings": f.to_dict("records")}
+    return {
+        "level": level,
+        "unit_id": str(uid),
+        "name": str(row.get("name", uid)),
+        "status": str(row["status"]),
+        "figures": figures,
+        "findings": f.to_dict("records"),
+    }
 
 
-def filter_findings(f: pd.DataFrame, *, search: str | None = None, status: str | None = None,
-                    level: str | None = None) -> pd.DataFrame:
+def filter_findings(
+    f: pd.DataFrame,
+    *,
+    search: str | None = None,
+    status: str | None = None,
+    level: str | None = None,
+) -> pd.DataFrame:
     """Rows matching a status, a level and a free-text search, as the findings page shows them.
 
     Parameters
@@ -164,8 +205,16 @@ def filter_findings(f: pd.DataFrame, *, search: str | None = None, status: str |
     if level and level != "all":
         mask &= f["level"] == level
     if search:
-        text = (f["unit_id"].astype(str) + " " + f["unit_name"].astype(str) + " "
-                + f["rule_id"].astype(str) + " " + f["rule_title"].astype(str) + " "
-                + f["message"].astype(str))
+        text = (
+            f["unit_id"].astype(str)
+            + " "
+            + f["unit_name"].astype(str)
+            + " "
+            + f["rule_id"].astype(str)
+            + " "
+            + f["rule_title"].astype(str)
+            + " "
+            + f["message"].astype(str)
+        )
         mask &= text.str.contains(search.strip(), case=False, regex=False, na=False)
     return f[mask]

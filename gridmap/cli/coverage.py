@@ -38,52 +38,101 @@ __all__ = ["add_coverage_parser", "parse_types", "run_coverage", "render_coverag
 
 def add_coverage_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the ``coverage`` subcommand to an ``argparse`` subparsers object."""
-    p = sub.add_parser("coverage", help="service-radius coverage (straight line + walking "
-                                        "network), gap layers, new sites")
+    p = sub.add_parser(
+        "coverage",
+        help="service-radius coverage (straight line + walking network), gap layers, new sites",
+    )
     add_study_arguments(p)
     g = p.add_argument_group("coverage")
-    g.add_argument("--types", help="facility types, comma separated (keys or Chinese names); "
-                                   "TYPE=RADIUS sets a radius per type; "
-                                   "default: the profile's coverage rules only")
+    g.add_argument(
+        "--types",
+        help="facility types, comma separated (keys or Chinese names); "
+        "TYPE=RADIUS sets a radius per type; "
+        "default: the profile's coverage rules only",
+    )
     g.add_argument("--radius", type=float, help="radius in metres for --types without one")
-    g.add_argument("--minutes", type=float,
-                   help="radius as walking minutes × --speed-kmh instead of metres (a speed "
-                        "conversion: GB 50180-2018 gives its life circles as distances, "
-                        "5 min ≈ 300 m, 10 min ≈ 500 m, 15 min 800–1000 m; use --radius for "
-                        "those)")
-    g.add_argument("--speed-kmh", type=float, default=WALK_KMH,
-                   help=f"walking speed for --minutes (default {WALK_KMH:g} km/h)")
-    g.add_argument("--mode", choices=["straight", "network", "both"], default="both",
-                   help="distance measure (default both)")
-    g.add_argument("--policy", choices=["any", "own"], default="any",
-                   help="any facility counts, or only facilities of the household's own community")
-    g.add_argument("--max-snap", type=float, default=200.0,
-                   help="max distance (m) from a household/facility to the network")
-    g.add_argument("--level-column",
-                   help="network column telling bridges/tunnels apart (not noded across levels)")
-    g.add_argument("--close-gaps", type=float, default=0.0, metavar="M",
-                   help="connect dead ends that stop at most M metres short of another street "
-                        "(default 0: report them only)")
-    g.add_argument("--components", choices=["keep", "largest"], default="keep",
-                   help="disconnected network parts: keep (default, reported) or keep only the "
-                        "largest")
-    g.add_argument("--cell-size", type=float, default=250.0,
-                   help="gap cell size in metres (default 250)")
+    g.add_argument(
+        "--minutes",
+        type=float,
+        help="radius as walking minutes × --speed-kmh instead of metres (a speed "
+        "conversion: GB 50180-2018 gives its life circles as distances, "
+        "5 min ≈ 300 m, 10 min ≈ 500 m, 15 min 800–1000 m; use --radius for "
+        "those)",
+    )
+    g.add_argument(
+        "--speed-kmh",
+        type=float,
+        default=WALK_KMH,
+        help=f"walking speed for --minutes (default {WALK_KMH:g} km/h)",
+    )
+    g.add_argument(
+        "--mode",
+        choices=["straight", "network", "both"],
+        default="both",
+        help="distance measure (default both)",
+    )
+    g.add_argument(
+        "--policy",
+        choices=["any", "own"],
+        default="any",
+        help="any facility counts, or only facilities of the household's own community",
+    )
+    g.add_argument(
+        "--max-snap",
+        type=float,
+        default=200.0,
+        help="max distance (m) from a household/facility to the network",
+    )
+    g.add_argument(
+        "--level-column",
+        help="network column telling bridges/tunnels apart (not noded across levels)",
+    )
+    g.add_argument(
+        "--close-gaps",
+        type=float,
+        default=0.0,
+        metavar="M",
+        help="connect dead ends that stop at most M metres short of another street "
+        "(default 0: report them only)",
+    )
+    g.add_argument(
+        "--components",
+        choices=["keep", "largest"],
+        default="keep",
+        help="disconnected network parts: keep (default, reported) or keep only the largest",
+    )
+    g.add_argument(
+        "--cell-size", type=float, default=250.0, help="gap cell size in metres (default 250)"
+    )
     g.add_argument("--cell-shape", choices=["hex", "square"], default="hex")
-    g.add_argument("--no-service-areas", action="store_true",
-                   help="skip the per-facility service-area polygons")
+    g.add_argument(
+        "--no-service-areas",
+        action="store_true",
+        help="skip the per-facility service-area polygons",
+    )
     s = p.add_argument_group("siting (where to build next)")
     s.add_argument("--site", metavar="TYPE", help="propose new sites for this facility type")
     s.add_argument("--k", type=int, default=3, help="number of new sites (default 3)")
-    s.add_argument("--candidates", help="candidate sites layer (file.gpkg:layer); "
-                                        "default: street nodes or buildings")
-    s.add_argument("--spacing", type=float, default=100.0,
-                   help="thin generated candidates to one per SPACING m cell")
+    s.add_argument(
+        "--candidates",
+        help="candidate sites layer (file.gpkg:layer); default: street nodes or buildings",
+    )
+    s.add_argument(
+        "--spacing",
+        type=float,
+        default=100.0,
+        help="thin generated candidates to one per SPACING m cell",
+    )
     s.add_argument("--capacity", type=float, help="households one new site can serve")
-    s.add_argument("--solver", choices=["greedy", "exact", "both"], default="both",
-                   help="greedy (with bound), exact CP-SAT, or both (exact on ≤ 2000 candidates)")
-    s.add_argument("--time-limit", type=float, default=30.0,
-                   help="exact solver time limit in seconds")
+    s.add_argument(
+        "--solver",
+        choices=["greedy", "exact", "both"],
+        default="both",
+        help="greedy (with bound), exact CP-SAT, or both (exact on ≤ 2000 candidates)",
+    )
+    s.add_argument(
+        "--time-limit", type=float, default=30.0, help="exact solver time limit in seconds"
+    )
     p.set_defaults(func=run_coverage)
     return p
 
@@ -104,8 +153,9 @@ def parse_types(text: str | None, *, radius: float | None, modes: list[str]) -> 
         name, _, r = item.partition("=")
         rad = float(r) if r else (float(radius) if radius is not None else None)
         if rad is None:
-            raise ValueError(f"--types {item}: no radius; add --radius METRES, --minutes, "
-                             f"or write {name}=METRES")
+            raise ValueError(
+                f"--types {item}: no radius; add --radius METRES, --minutes, or write {name}=METRES"
+            )
         types.append((name, rad))
     return specs_for_types(types, modes=modes)
 
@@ -118,15 +168,24 @@ def run_coverage(args: argparse.Namespace) -> int:
     modes = ["straight", "network"] if args.mode == "both" else [args.mode]
     specs = parse_types(args.types, radius=radius, modes=modes)
     study = read_study(**study_kwargs(args))
-    options = {"specs": specs, "policy": args.policy, "max_snap_m": args.max_snap,
-               "level_column": args.level_column, "components": args.components,
-               "close_gaps_m": args.close_gaps, "cell_size": args.cell_size,
-               "cell_shape": args.cell_shape, "service_areas": not args.no_service_areas}
+    options = {
+        "specs": specs,
+        "policy": args.policy,
+        "max_snap_m": args.max_snap,
+        "level_column": args.level_column,
+        "components": args.components,
+        "close_gaps_m": args.close_gaps,
+        "cell_size": args.cell_size,
+        "cell_shape": args.cell_shape,
+        "service_areas": not args.no_service_areas,
+    }
     result = check(study, lang=args.lang, coverage=options)
     cov = result.coverage_result
     if cov is None:
-        raise ValueError("无法计算覆盖率：需要住户（楼栋/小区户数或网格户数）和带类型的设施图层 "
-                         "(coverage needs households and a facilities layer with types)")
+        raise ValueError(
+            "无法计算覆盖率：需要住户（楼栋/小区户数或网格户数）和带类型的设施图层 "
+            "(coverage needs households and a facilities layer with types)"
+        )
     report, sites = _run_siting(args, cov, crs=study.crs) if args.site else (None, None)
     written: dict = {}
     if args.out:
@@ -135,8 +194,10 @@ def run_coverage(args: argparse.Namespace) -> int:
             if sites is not None and report is not None:
                 _write_sites(sites, report["facility_type"], stage)
     if args.json:
-        payload = {"coverage": cov.summary(),
-                   "timings_s": {k: round(v, 3) for k, v in cov.timings.items()}}
+        payload = {
+            "coverage": cov.summary(),
+            "timings_s": {k: round(v, 3) for k, v in cov.timings.items()},
+        }
         if report is not None:
             payload["siting"] = report
         print(json.dumps(payload, ensure_ascii=False, indent=2))
@@ -145,14 +206,16 @@ def run_coverage(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_siting(args: argparse.Namespace, cov: CoverageResult, *,
-                crs: object) -> tuple[dict, GeoDataFrame]:
+def _run_siting(
+    args: argparse.Namespace, cov: CoverageResult, *, crs: object
+) -> tuple[dict, GeoDataFrame]:
     """Propose ``--k`` sites for ``--site``; returns ``(report, sites)``."""
     try:
         spec = siting_spec(cov, args.site)
     except ValueError:
-        raise ValueError(f"--site {args.site}: no coverage measured for this type; "
-                         "add it to --types") from None
+        raise ValueError(
+            f"--site {args.site}: no coverage measured for this type; add it to --types"
+        ) from None
     candidates = None
     if args.candidates:
         path, _, layer = args.candidates.partition(":")
@@ -160,27 +223,49 @@ def _run_siting(args: argparse.Namespace, cov: CoverageResult, *,
         if candidates.crs is None:
             raise ValueError(f"--candidates {args.candidates}: the layer has no CRS")
         candidates = candidates.to_crs(crs)
-    sites, report = propose_sites(cov, spec.id, args.k, candidates=candidates,
-                                  spacing_m=args.spacing, capacity=args.capacity,
-                                  method=args.solver, time_limit_s=args.time_limit)
-    report["sites"] = sites.drop(columns=sites.geometry.name).assign(
-        x=sites.geometry.x.round(2), y=sites.geometry.y.round(2)).to_dict("records")
+    sites, report = propose_sites(
+        cov,
+        spec.id,
+        args.k,
+        candidates=candidates,
+        spacing_m=args.spacing,
+        capacity=args.capacity,
+        method=args.solver,
+        time_limit_s=args.time_limit,
+    )
+    report["sites"] = (
+        sites.drop(columns=sites.geometry.name)
+        .assign(x=sites.geometry.x.round(2), y=sites.geometry.y.round(2))
+        .to_dict("records")
+    )
     return report, sites
 
 
 def _write_sites(sites: GeoDataFrame, key: str, folder: Path) -> None:
     sites.to_file(folder / "sites.gpkg", layer=f"sites_{key}", driver="GPKG")
     sites.drop(columns=sites.geometry.name).assign(x=sites.geometry.x, y=sites.geometry.y).to_csv(
-        folder / f"sites_{key}.csv", index=False, encoding="utf-8-sig")
+        folder / f"sites_{key}.csv", index=False, encoding="utf-8-sig"
+    )
 
 
-def render_coverage(cov: CoverageResult, *, lang: str = "zh", written: dict | None = None,
-                    siting: dict | None = None) -> str:
+def render_coverage(
+    cov: CoverageResult,
+    *,
+    lang: str = "zh",
+    written: dict | None = None,
+    siting: dict | None = None,
+) -> str:
     """A readable coverage table (Chinese by default)."""
     zh = lang == "zh"
-    lines = ["gridmap 服务半径覆盖率" if zh else "gridmap service-radius coverage",
-             (("口径：任一设施" if cov.policy == "any" else "口径：仅本社区设施") if zh
-              else f"policy: {cov.policy}"), ""]
+    lines = [
+        "gridmap 服务半径覆盖率" if zh else "gridmap service-radius coverage",
+        (
+            ("口径：任一设施" if cov.policy == "any" else "口径：仅本社区设施")
+            if zh
+            else f"policy: {cov.policy}"
+        ),
+        "",
+    ]
     for sid, s in cov.summary().items():
         lines.append(_summary_line(sid, s, lang=lang))
     for p in cov.problems:
@@ -190,8 +275,9 @@ def render_coverage(cov: CoverageResult, *, lang: str = "zh", written: dict | No
         lines += ["", *_siting_lines(siting, zh=zh)]
     if written:
         folder = Path(next(iter(written.values()))).parent
-        lines.append(("输出：" if zh else "Outputs: ") + str(folder)
-                     + "  (" + ", ".join(written) + ")")
+        lines.append(
+            ("输出：" if zh else "Outputs: ") + str(folder) + "  (" + ", ".join(written) + ")"
+        )
     return "\n".join(lines)
 
 
@@ -203,23 +289,39 @@ def _summary_line(sid: str, s: dict, *, lang: str) -> str:
     if s["share"] is None and s.get("share_bound") is not None:
         bound = f"{s['covered_bound']:,} / {s['households']:,}"
         share = f"≤{s['share_bound'] * 100:5.1f}%"
-        return head + (f"无路网，直线距离上限 ≤{bound} 户  {share}" if zh
-                       else f"no network, straight-line upper bound ≤{bound} households"
-                            f"  {share}") + f"   [{sid}]"
+        return (
+            head
+            + (
+                f"无路网，直线距离上限 ≤{bound} 户  {share}"
+                if zh
+                else f"no network, straight-line upper bound ≤{bound} households  {share}"
+            )
+            + f"   [{sid}]"
+        )
     if s["share"] is None:
         return head + ("未评估（无路网）" if zh else "not assessed (no network)")
-    return (head + f"{s['covered']:>9,} / {s['households']:,} " + ("户" if zh else "households")
-            + f"  {s['share'] * 100:5.1f}%   [{sid}]")
+    return (
+        head
+        + f"{s['covered']:>9,} / {s['households']:,} "
+        + ("户" if zh else "households")
+        + f"  {s['share'] * 100:5.1f}%   [{sid}]"
+    )
 
 
 def _siting_lines(siting: dict, *, zh: bool) -> list[str]:
     """The proposed sites and the newly covered households against the bound."""
     label, status = type_label(siting["facility_type"]), siting["status"]
-    out = [f"新增 {siting['k']} 处{label}建议选址（{status}）：" if zh
-           else f"{siting['k']} new {siting['facility_type']} sites ({status}):"]
+    out = [
+        f"新增 {siting['k']} 处{label}建议选址（{status}）："
+        if zh
+        else f"{siting['k']} new {siting['facility_type']} sites ({status}):"
+    ]
     for row in siting["sites"]:
         out.append(f"  #{row['rank']}  ({row['x']:.0f}, {row['y']:.0f})  +{row['gain']:,.0f} 户")
     new, bound, gap = siting["covered_new"], siting["upper_bound"], siting["gap"] * 100
-    out.append(f"新覆盖 {new:,.0f} 户；上界 {bound:,.0f}，与最优差距 ≤ {gap:.1f}%" if zh
-               else f"newly covered {new:,.0f}; bound {bound:,.0f}; gap ≤ {gap:.1f}%")
+    out.append(
+        f"新覆盖 {new:,.0f} 户；上界 {bound:,.0f}，与最优差距 ≤ {gap:.1f}%"
+        if zh
+        else f"newly covered {new:,.0f}; bound {bound:,.0f}; gap ≤ {gap:.1f}%"
+    )
     return out

@@ -126,27 +126,52 @@ def render_summary(result, *, lang: str = "zh", written: dict | None = None) -> 
     p = result.profile
     lines = []
     lines.append(("gridmap 合规检查 — " if zh else "gridmap compliance check — ") + s["study"])
-    lines.append((f"规则配置：{p.id}（{p.title_zh}）" if zh else f"Profile: {p.id} ({p.title_en})") + ("    坐标系：" if zh else "    CRS: ") + s["crs"])
+    lines.append(
+        (f"规则配置：{p.id}（{p.title_zh}）" if zh else f"Profile: {p.id} ({p.title_en})")
+        + ("    坐标系：" if zh else "    CRS: ")
+        + s["crs"]
+    )
     cs = s["communities_status"]
-    lines.append(f"社区 {s['communities']} 个：不合规 {cs.get('fail', 0)}，仅警告 {cs.get('warning', 0)}，合规 {cs.get('pass', 0)}，未评估 {cs.get('not_assessed', 0)}"
-                  if zh else f"Communities {s['communities']}: failing {cs.get('fail', 0)}, warnings only {cs.get('warning', 0)}, compliant {cs.get('pass', 0)}, not assessed {cs.get('not_assessed', 0)}")
+    lines.append(
+        f"社区 {s['communities']} 个：不合规 {cs.get('fail', 0)}，仅警告 {cs.get('warning', 0)}，合规 {cs.get('pass', 0)}，未评估 {cs.get('not_assessed', 0)}"
+        if zh
+        else f"Communities {s['communities']}: failing {cs.get('fail', 0)}, warnings only {cs.get('warning', 0)}, compliant {cs.get('pass', 0)}, not assessed {cs.get('not_assessed', 0)}"
+    )
     if s["grids"]:
         gs = s["grids_status"]
-        lines.append(f"网格 {s['grids']} 个：不合规 {gs.get('fail', 0)}，合规 {gs.get('pass', 0)}，未评估 {gs.get('not_assessed', 0)}"
-                      if zh else f"Grids {s['grids']}: failing {gs.get('fail', 0)}, compliant {gs.get('pass', 0)}, not assessed {gs.get('not_assessed', 0)}")
-    lines.append(f"住户 {s['households_total']:,} 户：已分配到社区 {s['households_assigned']:,}，未分配 {s['households_unassigned']:,}"
-                  if zh else f"Households {s['households_total']:,}: assigned {s['households_assigned']:,}, unassigned {s['households_unassigned']:,}")
+        lines.append(
+            f"网格 {s['grids']} 个：不合规 {gs.get('fail', 0)}，合规 {gs.get('pass', 0)}，未评估 {gs.get('not_assessed', 0)}"
+            if zh
+            else f"Grids {s['grids']}: failing {gs.get('fail', 0)}, compliant {gs.get('pass', 0)}, not assessed {gs.get('not_assessed', 0)}"
+        )
+    lines.append(
+        f"住户 {s['households_total']:,} 户：已分配到社区 {s['households_assigned']:,}，未分配 {s['households_unassigned']:,}"
+        if zh
+        else f"Households {s['households_total']:,}: assigned {s['households_assigned']:,}, unassigned {s['households_unassigned']:,}"
+    )
     band = p.size_band()
-    if band is not None:  # the size status of the one evaluation (plans, reports and the dashboard show the same)
+    if (
+        band is not None
+    ):  # the size status of the one evaluation (plans, reports and the dashboard show the same)
         sz = s["communities_size"]
         if sz["not_assessed"] == s["communities"]:
-            lines.append(f"社区规模（{band.label()}）：未评估（缺少户数）" if zh
-                         else f"Community size ({band.label('en')}): not assessed (no household counts)")
+            lines.append(
+                f"社区规模（{band.label()}）：未评估（缺少户数）"
+                if zh
+                else f"Community size ({band.label('en')}): not assessed (no household counts)"
+            )
         else:
-            na = (f"，未评估 {sz['not_assessed']}" if zh else f", not assessed {sz['not_assessed']}") if sz["not_assessed"] else ""
-            lines.append(f"社区规模（{band.label()}）：达标 {sz['pass']}，偏小 {sz['too_small']}，偏大 {sz['too_large']}{na}" if zh
-                         else f"Community size ({band.label('en')}): in band {sz['pass']}, too small {sz['too_small']}, "
-                              f"too large {sz['too_large']}{na}")
+            na = (
+                (f"，未评估 {sz['not_assessed']}" if zh else f", not assessed {sz['not_assessed']}")
+                if sz["not_assessed"]
+                else ""
+            )
+            lines.append(
+                f"社区规模（{band.label()}）：达标 {sz['pass']}，偏小 {sz['too_small']}，偏大 {sz['too_large']}{na}"
+                if zh
+                else f"Community size ({band.label('en')}): in band {sz['pass']}, too small {sz['too_small']}, "
+                f"too large {sz['too_large']}{na}"
+            )
     lines.append("")
     head = ("规则", "合规", "不合规", "未评估") if zh else ("Rule", "pass", "fail", "n/a")
     lines.append(f"{_pad(head[0], 50)}{_rpad(head[1], 6)}{_rpad(head[2], 8)}{_rpad(head[3], 8)}")
@@ -156,7 +181,9 @@ def render_summary(result, *, lang: str = "zh", written: dict | None = None) -> 
             continue
         title = rule.title("zh" if zh else "en")
         title = title if len(title) <= 24 else title[:23] + "…"
-        lines.append(f"{_pad(title, 50)}{counts.get('pass', 0):>6}{counts.get('fail', 0):>8}{counts.get('not_assessed', 0):>8}")
+        lines.append(
+            f"{_pad(title, 50)}{counts.get('pass', 0):>6}{counts.get('fail', 0):>8}{counts.get('not_assessed', 0):>8}"
+        )
     if s["qa"]:
         lines.append("")
         lines.append("数据质检：" if zh else "Data QA:")
@@ -164,23 +191,42 @@ def render_summary(result, *, lang: str = "zh", written: dict | None = None) -> 
         total = s["households_total"]
         for rid, c in qa_counts(result.findings).items():
             n, hh = c["findings"], c["households"]
-            count = (f"{n:,} 条" if zh else f"{n:,} finding{'s' if n != 1 else ''}")
+            count = f"{n:,} 条" if zh else f"{n:,} finding{'s' if n != 1 else ''}"
             if hh is not None:
-                share = f"（{hh / total:.1%}）" if zh and total else f" ({hh / total:.1%})" if total else ""
+                share = (
+                    f"（{hh / total:.1%}）"
+                    if zh and total
+                    else f" ({hh / total:.1%})"
+                    if total
+                    else ""
+                )
                 count = (f"{hh:,} 户{share}，" if zh else f"{hh:,} households{share}, ") + count
             lines.append(f"  {titles.get(rid, rid)} ({rid})" + ("：" if zh else ": ") + count)
     pr = s["problems"]
     lines.append("")
-    lines.append((f"输入问题：警告 {pr['warning']}，已修复 {pr['info']}" if zh else f"Input problems: {pr['warning']} warnings, {pr['info']} repairs")
-                 + ("（详见 problems.csv）" if zh and written else " (see problems.csv)" if written else ""))
+    lines.append(
+        (
+            f"输入问题：警告 {pr['warning']}，已修复 {pr['info']}"
+            if zh
+            else f"Input problems: {pr['warning']} warnings, {pr['info']} repairs"
+        )
+        + ("（详见 problems.csv）" if zh and written else " (see problems.csv)" if written else "")
+    )
     if written:
         folder = Path(next(iter(written.values()))).parent
-        lines.append(("输出：" if zh else "Outputs: ") + str(folder) + "  (" + ", ".join(written) + ")")
+        lines.append(
+            ("输出：" if zh else "Outputs: ") + str(folder) + "  (" + ", ".join(written) + ")"
+        )
     return "\n".join(lines)
 
 
 def _cmd_check(args) -> int:
-    return _run_check(study_kwargs(args), out=Path(args.out) if args.out else None, as_json=args.json, lang=args.lang)
+    return _run_check(
+        study_kwargs(args),
+        out=Path(args.out) if args.out else None,
+        as_json=args.json,
+        lang=args.lang,
+    )
 
 
 def _cmd_demo(args) -> int:
@@ -191,7 +237,14 @@ def _cmd_demo(args) -> int:
     config = out / "gridmap.toml"
     config.write_text(datasets.demo_config_toml(gpkg.name), encoding="utf-8")
     if not args.json:
-        print(("演示工作区（合成数据）：" if args.lang == "zh" else "Demo workspace (synthetic data): ") + str(out.resolve()))
+        print(
+            (
+                "演示工作区（合成数据）："
+                if args.lang == "zh"
+                else "Demo workspace (synthetic data): "
+            )
+            + str(out.resolve())
+        )
     return _run_check(load_config(config), out=out / "out", as_json=args.json, lang=args.lang)
 
 
@@ -199,7 +252,9 @@ def _cmd_profiles(args) -> int:
     for name in list_profiles():
         p = load_profile(name)
         ext = f"  (extends {p.extends})" if p.extends else ""
-        print(f"{name:<16}{p.title_zh if args.lang == 'zh' else p.title_en}  [{len(p.rules)} rules]{ext}")
+        print(
+            f"{name:<16}{p.title_zh if args.lang == 'zh' else p.title_en}  [{len(p.rules)} rules]{ext}"
+        )
     return 0
 
 
@@ -208,16 +263,23 @@ def _cmd_rules(args) -> int:
     print(f"{p.id}: {p.title_zh} / {p.title_en}  ({p.path})")
     for r in p.rules:
         params = ", ".join(f"{k}={v}" for k, v in r.params.items())
-        print(f"\n{r.id}  [{r.level}, {r.kind}, {r.severity}]\n  {r.title_zh}\n  {r.title_en}\n  {params}\n  依据 / source: {r.source}")
+        print(
+            f"\n{r.id}  [{r.level}, {r.kind}, {r.severity}]\n  {r.title_zh}\n  {r.title_en}\n  {params}\n  依据 / source: {r.source}"
+        )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``gridmap`` argument parser: ``demo``, ``check``, ``profiles``, ``rules`` and one sub-command per module of :mod:`gridmap.cli`."""
-    parser = argparse.ArgumentParser(prog="gridmap", description="网格化管理 空间分析：社区与网格合规检查 (grid management analytics)")
+    parser = argparse.ArgumentParser(
+        prog="gridmap",
+        description="网格化管理 空间分析：社区与网格合规检查 (grid management analytics)",
+    )
     parser.add_argument("--version", action="version", version=f"gridmap {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("demo", help="build the demo workspace (synthetic), run a check, print the summary")
+    p = sub.add_parser(
+        "demo", help="build the demo workspace (synthetic), run a check, print the summary"
+    )
     p.add_argument("--out", help="workspace folder (default ./gridmap-demo)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--lang", choices=["zh", "en"], default="zh")
@@ -252,8 +314,10 @@ def _file_error(exc: Exception) -> str | None:
     err = output_error(exc, path)
     if err is not None and err.reason in ("no_space", "is_file", "is_folder", "read_only"):
         return str(err)
-    return (f"无法读写 {path}：{exc.strerror or exc}。请检查该文件或文件夹是否存在、是否有读写权限，或换一个位置。"
-            f" (cannot read or write {path}: {exc.strerror or exc})")
+    return (
+        f"无法读写 {path}：{exc.strerror or exc}。请检查该文件或文件夹是否存在、是否有读写权限，或换一个位置。"
+        f" (cannot read or write {path}: {exc.strerror or exc})"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,10 +39,17 @@ __all__ = ["add_report_parser"]
 
 def _report_args(p: argparse.ArgumentParser) -> None:
     add_study_arguments(p)
-    p.add_argument("--shp-encoding", default="gbk", choices=["gbk", "utf-8", "gb18030"],
-                   help="Shapefile text encoding of exported layers (default gbk, for older ArcGIS)")
-    p.add_argument("--plan", metavar="WORKSPACE.gpkg:方案名",
-                   help="add a saved rebalancing plan (before/after maps, change list)")
+    p.add_argument(
+        "--shp-encoding",
+        default="gbk",
+        choices=["gbk", "utf-8", "gb18030"],
+        help="Shapefile text encoding of exported layers (default gbk, for older ArcGIS)",
+    )
+    p.add_argument(
+        "--plan",
+        metavar="WORKSPACE.gpkg:方案名",
+        help="add a saved rebalancing plan (before/after maps, change list)",
+    )
     p.add_argument("--date", help="report date printed on every page (default today)")
 
 
@@ -60,33 +67,48 @@ def _load_plan(spec: str | None) -> Plan | None:
         plans = list_plans(workspace)
         if len(plans) != 1:
             names = plans["name"].tolist() if len(plans) else "无"
-            raise ValueError(f"--plan {spec}: name the plan as WORKSPACE.gpkg:方案名; plans: {names}")
+            raise ValueError(
+                f"--plan {spec}: name the plan as WORKSPACE.gpkg:方案名; plans: {names}"
+            )
         name = str(plans["name"].iloc[0])
     return load_plan(workspace, name)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     if not args.out:
-        raise ValueError("gridmap report 需要 --out：report.pdf、report.html、report.xlsx 或一个文件夹")
+        raise ValueError(
+            "gridmap report 需要 --out：report.pdf、report.html、report.xlsx 或一个文件夹"
+        )
     out = Path(args.out)
     if out.suffix and report.FORMATS.get(out.suffix.lower()) is None:
-        raise ValueError(f"--out {out}: 无法识别的报告格式；可用 {', '.join(report.FORMATS)} 或文件夹")
+        raise ValueError(
+            f"--out {out}: 无法识别的报告格式；可用 {', '.join(report.FORMATS)} 或文件夹"
+        )
     result = _check(args)
     plan = _load_plan(args.plan)
     if plan is not None and plan.profile.id != result.profile.id:
         # one profile for the whole report: the plan is re-evaluated under the check's profile
         plan.set_profile(result.profile, community_attrs=result.communities)
-        print(f"方案 {plan.name} 按本次检查的规则配置 {result.profile.id} 重新评估" if args.lang == "zh"
-              else f"plan {plan.name} re-evaluated under this check's profile {result.profile.id}")
-    layers_here = bool(args.layers) and not out.suffix and Path(args.layers).resolve() == out.resolve()
+        print(
+            f"方案 {plan.name} 按本次检查的规则配置 {result.profile.id} 重新评估"
+            if args.lang == "zh"
+            else f"plan {plan.name} re-evaluated under this check's profile {result.profile.id}"
+        )
+    layers_here = (
+        bool(args.layers) and not out.suffix and Path(args.layers).resolve() == out.resolve()
+    )
     layers: list[Path] = []
     if out.suffix:  # one file, written atomically
-        paths = [report.write_report(result, out, plan=plan, date=args.date, encoding=args.shp_encoding)]
+        paths = [
+            report.write_report(result, out, plan=plan, date=args.date, encoding=args.shp_encoding)
+        ]
     else:  # a folder: this run's files replace the earlier run's together
         names = ("report.pdf", "report.html", "report.xlsx")
         with staged_dir(out) as (stage, written):
             for name in names:
-                report.write_report(result, stage / name, plan=plan, date=args.date, encoding=args.shp_encoding)
+                report.write_report(
+                    result, stage / name, plan=plan, date=args.date, encoding=args.shp_encoding
+                )
             if layers_here:
                 report.export_layers(result, stage, encoding=args.shp_encoding)
         paths = [written[name] for name in names]
@@ -120,14 +142,22 @@ def add_report_parser(sub: Any) -> None:
     sub
         What :meth:`argparse.ArgumentParser.add_subparsers` returned.
     """
-    p = sub.add_parser("report", help="write the report: PDF (A4, Chinese), offline HTML map, or XLSX tables",
-                       description="检查并生成报告：--out report.pdf | report.html | report.xlsx | 文件夹（三种全部）")
+    p = sub.add_parser(
+        "report",
+        help="write the report: PDF (A4, Chinese), offline HTML map, or XLSX tables",
+        description="检查并生成报告：--out report.pdf | report.html | report.xlsx | 文件夹（三种全部）",
+    )
     _report_args(p)
-    p.add_argument("--layers", metavar="layers.gpkg|DIR",
-                   help="also export the gap layers: GeoPackage, or Shapefiles into a folder")
+    p.add_argument(
+        "--layers",
+        metavar="layers.gpkg|DIR",
+        help="also export the gap layers: GeoPackage, or Shapefiles into a folder",
+    )
     p.set_defaults(func=_cmd_report)
-    p = sub.add_parser("export", help="export units with status and gap layers: GeoPackage or Shapefile (GBK)",
-                       description="导出图层：--out layers.gpkg（GeoPackage）或文件夹（Shapefile，默认 GBK 编码）")
+    p = sub.add_parser(
+        "export",
+        help="export units with status and gap layers: GeoPackage or Shapefile (GBK)",
+        description="导出图层：--out layers.gpkg（GeoPackage）或文件夹（Shapefile，默认 GBK 编码）",
+    )
     _report_args(p)
     p.set_defaults(func=_cmd_export, layers=None)
-

@@ -16,8 +16,9 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def run(config: str | None = None, host: str = "127.0.0.1", port: int = 8050,
-        debug: bool = False) -> None:
+def run(
+    config: str | None = None, host: str = "127.0.0.1", port: int = 8050, debug: bool = False
+) -> None:
     """Load the study (with progress messages), check it, and serve the dashboard until interrupted.
 
     Parameters
@@ -39,8 +40,10 @@ def run(config: str | None = None, host: str = "127.0.0.1", port: int = 8050,
     provider = DashboardProvider.from_config(config)
     study = provider.study
     n_grids = len(study.grids) if study.grids is not None else 0
-    _say(f"  已读取 / read: {len(study.communities):,} 社区 communities, {n_grids:,} 网格 grids "
-         f"({time.perf_counter() - t0:.1f} s)")
+    _say(
+        f"  已读取 / read: {len(study.communities):,} 社区 communities, {n_grids:,} 网格 grids "
+        f"({time.perf_counter() - t0:.1f} s)"
+    )
     _say(f"正在检查 / checking against profile {provider.default_profile} …")
     provider.result()
     _say("正在准备地图 / preparing map geometry …")
@@ -49,9 +52,11 @@ def run(config: str | None = None, host: str = "127.0.0.1", port: int = 8050,
             provider.geojson(level)
     _say(f"  就绪 / ready in {time.perf_counter() - t0:.1f} s")
     if provider.basemap:
-        _say("注意 / note: GCJ-02 底图（高德/腾讯）与 CGCS2000 数据错开数百米 / "
-             "GCJ-02 basemap tiles are offset "
-             "by hundreds of metres from CGCS2000 data.")
+        _say(
+            "注意 / note: GCJ-02 底图（高德/腾讯）与 CGCS2000 数据错开数百米 / "
+            "GCJ-02 basemap tiles are offset "
+            "by hundreds of metres from CGCS2000 data."
+        )
     app = create_app(provider)
     _say(f"仪表盘 / dashboard: http://{host}:{port}/   (Ctrl+C 退出 / to stop)")
     app.run(host=host, port=port, debug=debug)
@@ -66,10 +71,16 @@ def add_serve_parser(sub) -> None:
         The subparsers object of an :class:`argparse.ArgumentParser`.
     """
     p = sub.add_parser("serve", help="dashboard: compliance maps in the browser (offline)")
-    p.add_argument("config", nargs="?",
-                   help="study configuration file (gridmap.toml); default: the demo district")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument(
+        "config",
+        nargs="?",
+        help="study configuration file (gridmap.toml); default: the demo district",
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only)",
+    )
     p.add_argument("--port", type=int, default=8050, help="port (default 8050)")
     p.add_argument("--debug", action="store_true", help="Dash debug mode")
 

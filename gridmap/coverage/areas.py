@@ -13,9 +13,17 @@ from gridmap.network import Network, Snap, service_areas
 __all__ = ["facility_service_areas"]
 
 
-def facility_service_areas(specs: list[CoverageSpec], facilities: GeoDataFrame,
-                           types: np.ndarray, xy: np.ndarray, net: Network | None,
-                           snap: Snap | None, *, crs: object, buffer_m: float) -> GeoDataFrame:
+def facility_service_areas(
+    specs: list[CoverageSpec],
+    facilities: GeoDataFrame,
+    types: np.ndarray,
+    xy: np.ndarray,
+    net: Network | None,
+    snap: Snap | None,
+    *,
+    crs: object,
+    buffer_m: float,
+) -> GeoDataFrame:
     """One service-area polygon per facility and mode, at the largest radius of its type.
 
     Straight line: a circle; walking: the network isochrone
@@ -46,8 +54,7 @@ def facility_service_areas(specs: list[CoverageSpec], facilities: GeoDataFrame,
         radius[key] = max(radius.get(key, 0.0), s.radius_m)
     recs, geoms = [], []
     ids = facilities.index.astype(str).to_numpy()
-    names = (facilities["name"].astype("string").to_numpy() if "name" in facilities.columns
-             else ids)
+    names = facilities["name"].astype("string").to_numpy() if "name" in facilities.columns else ids
     for (ftype, mode), r in radius.items():
         pos = np.flatnonzero(types == ftype)
         if not len(pos):
@@ -58,10 +65,21 @@ def facility_service_areas(specs: list[CoverageSpec], facilities: GeoDataFrame,
             assert net is not None and snap is not None  # walking specs without a network: skipped
             g = service_areas(net, snap, pos, radius=r, buffer_m=buffer_m)
         geoms.append(g)
-        recs.append(pd.DataFrame({"facility_id": ids[pos], "name": names[pos],
-                                  "facility_type": ftype, "mode": mode, "radius_m": r}))
+        recs.append(
+            pd.DataFrame(
+                {
+                    "facility_id": ids[pos],
+                    "name": names[pos],
+                    "facility_type": ftype,
+                    "mode": mode,
+                    "radius_m": r,
+                }
+            )
+        )
     if not recs:
-        return GeoDataFrame({"facility_id": [], "name": [], "facility_type": [], "mode": [],
-                             "radius_m": []}, geometry=GeoSeries([], crs=crs), crs=crs)
-    return GeoDataFrame(pd.concat(recs, ignore_index=True), geometry=np.concatenate(geoms),
-                        crs=crs)
+        return GeoDataFrame(
+            {"facility_id": [], "name": [], "facility_type": [], "mode": [], "radius_m": []},
+            geometry=GeoSeries([], crs=crs),
+            crs=crs,
+        )
+    return GeoDataFrame(pd.concat(recs, ignore_index=True), geometry=np.concatenate(geoms), crs=crs)

@@ -28,23 +28,28 @@ BOUND_SLACK_M = 0.01
 def no_network_problem(n_specs: int) -> Problem:
     """The warning that ``n_specs`` walking specs are bounded, not measured."""
     return Problem(
-        "warning", "coverage.no_network",
+        "warning",
+        "coverage.no_network",
         f"未提供步行路网：{n_specs} 项按步行距离的覆盖率指标无法实测，改用直线距离给出上限"
         "（直线距离不会长于步行距离，步行覆盖率不会高于直线覆盖率）：上限已低于要求的单位判为不合规，"
         "其余未评估",
-        fix="用 network= 提供道路中心线/步行路网线图层，以评估步行距离覆盖率", param="network")
+        fix="用 network= 提供道路中心线/步行路网线图层，以评估步行距离覆盖率",
+        param="network",
+    )
 
 
 def add_bound_columns(households: pd.DataFrame, bounded: list[CoverageSpec]) -> None:
     """Add ``covered_bound:{spec}`` (within the radius in a straight line) for each bounded spec."""
     for s in bounded:
         dist = households[f"straight_m:{s.facility_type}"].to_numpy(dtype=float)
-        households[f"covered_bound:{s.id}"] = (np.nan_to_num(dist, nan=np.inf)
-                                               <= s.radius_m + _TOL + BOUND_SLACK_M)
+        households[f"covered_bound:{s.id}"] = (
+            np.nan_to_num(dist, nan=np.inf) <= s.radius_m + _TOL + BOUND_SLACK_M
+        )
 
 
-def mark_unassessed(households: pd.DataFrame, units: list[pd.DataFrame],
-                    unassessed: list[str]) -> None:
+def mark_unassessed(
+    households: pd.DataFrame, units: list[pd.DataFrame], unassessed: list[str]
+) -> None:
     """Set ``covered:`` (and the units' ``coverage:``) of specs not measured to missing.
 
     Not measured is never a pass; the bound may still fail a unit.

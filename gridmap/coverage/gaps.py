@@ -14,13 +14,15 @@ from gridmap.coverage.spec import CoverageSpec
 __all__ = ["gap_cells"]
 
 
-def _cells(xy: np.ndarray, size: float,
-           shape: str) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+def _cells(
+    xy: np.ndarray, size: float, shape: str
+) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
     """Cell key (i, j) and the polygon of each key, for hexagons (pointy top) or squares."""
     if shape == "square":
         ij = np.floor(xy / size).astype(np.int64)
-        return ij, lambda k: shapely.box(k[:, 0] * size, k[:, 1] * size, (k[:, 0] + 1) * size,
-                                         (k[:, 1] + 1) * size)
+        return ij, lambda k: shapely.box(
+            k[:, 0] * size, k[:, 1] * size, (k[:, 0] + 1) * size, (k[:, 1] + 1) * size
+        )
     if shape != "hex":
         raise ValueError(f"cell shape must be 'hex' or 'square', not {shape!r}")
     r = size / np.sqrt(3.0)  # circumradius; size = distance across flats = centre spacing
@@ -40,15 +42,23 @@ def _cells(xy: np.ndarray, size: float,
         cx = r * np.sqrt(3.0) * (k[:, 0] + k[:, 1] / 2.0)
         cy = r * 1.5 * k[:, 1]
         ang = np.deg2rad(np.arange(6) * 60.0 + 30.0)
-        ring = np.stack([cx[:, None] + r * np.cos(ang)[None, :],
-                         cy[:, None] + r * np.sin(ang)[None, :]], axis=2)
+        ring = np.stack(
+            [cx[:, None] + r * np.cos(ang)[None, :], cy[:, None] + r * np.sin(ang)[None, :]], axis=2
+        )
         return shapely.polygons(ring)
 
     return ij, poly
 
 
-def gap_cells(households: pd.DataFrame, xy: np.ndarray, specs: list[CoverageSpec], *, crs=None,
-              size: float = 250.0, shape: str = "hex") -> GeoDataFrame:
+def gap_cells(
+    households: pd.DataFrame,
+    xy: np.ndarray,
+    specs: list[CoverageSpec],
+    *,
+    crs=None,
+    size: float = 250.0,
+    shape: str = "hex",
+) -> GeoDataFrame:
     """Uncovered households per spec binned into hexagon or square cells.
 
     Parameters
@@ -84,8 +94,10 @@ def gap_cells(households: pd.DataFrame, xy: np.ndarray, specs: list[CoverageSpec
     keys, inv = np.unique(ij, axis=0, return_inverse=True)
     inv = inv.ravel()
     w = households["households"].to_numpy(dtype="float64")
-    data = {"cell_id": [f"{a}_{b}" for a, b in keys],
-            "households": np.bincount(inv, weights=w, minlength=len(keys))}
+    data = {
+        "cell_id": [f"{a}_{b}" for a, b in keys],
+        "households": np.bincount(inv, weights=w, minlength=len(keys)),
+    }
     for s in specs:
         unc = w * ~households[f"covered:{s.id}"].to_numpy(dtype=bool)
         data[f"uncovered:{s.id}"] = np.bincount(inv, weights=unc, minlength=len(keys))
@@ -94,4 +106,3 @@ def gap_cells(households: pd.DataFrame, xy: np.ndarray, specs: list[CoverageSpec
         if (frame[c] % 1 == 0).all():
             frame[c] = frame[c].astype(np.int64)
     return GeoDataFrame(frame, geometry=poly(keys), crs=crs)
-

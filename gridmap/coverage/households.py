@@ -27,8 +27,9 @@ SPREAD_MAX = 400
 HOUSEHOLD_COLUMNS = ["record", "grid_id", "community_id", "households"]
 
 
-def household_rows(study: Any, assignment: pd.DataFrame | None,
-                   grid_table: pd.DataFrame | None) -> tuple[pd.DataFrame, np.ndarray, str]:
+def household_rows(
+    study: Any, assignment: pd.DataFrame | None, grid_table: pd.DataFrame | None
+) -> tuple[pd.DataFrame, np.ndarray, str]:
     """The household rows, their locations, and where they came from.
 
     Returns
@@ -47,8 +48,11 @@ def household_rows(study: Any, assignment: pd.DataFrame | None,
         xy = point_xy(hh_geom)[pos]
         rows = assignment[HOUSEHOLD_COLUMNS].reset_index(drop=True).copy()
         return rows, xy, "layer"
-    if (study.grids is not None and grid_table is not None
-            and grid_table["households"].notna().any()):
+    if (
+        study.grids is not None
+        and grid_table is not None
+        and grid_table["households"].notna().any()
+    ):
         return (*_grid_points(study.grids, grid_table), "grid_attribute")
     return pd.DataFrame(columns=HOUSEHOLD_COLUMNS), np.empty((0, 2)), "none"
 
@@ -58,16 +62,19 @@ def _grid_points(grids: Any, grid_table: pd.DataFrame) -> tuple[pd.DataFrame, np
     g = grid_table[grid_table["households"].notna()]
     pos, xy = spread_points(grids.geometry.loc[g.index].to_numpy())
     counts = np.round(g["households"].to_numpy(dtype=float)).astype(np.int64)
-    share = apportion(counts,
-                      pd.DataFrame({"part": pos, "zone": np.arange(len(pos)), "area": 1.0}))
+    share = apportion(counts, pd.DataFrame({"part": pos, "zone": np.arange(len(pos)), "area": 1.0}))
     share = share[share["count"] > 0]
     part, zone = share["part"].to_numpy(), share["zone"].to_numpy()
     k = zone - np.searchsorted(pos, pos[zone])  # the point's number within its grid
     gid = g.index.astype(str).to_numpy()
-    rows = pd.DataFrame({"record": [f"{a}#{b + 1}" for a, b in zip(gid[part], k, strict=True)],
-                         "grid_id": gid[part],
-                         "community_id": g["community_id"].astype("string").to_numpy()[part],
-                         "households": share["count"].to_numpy()})
+    rows = pd.DataFrame(
+        {
+            "record": [f"{a}#{b + 1}" for a, b in zip(gid[part], k, strict=True)],
+            "grid_id": gid[part],
+            "community_id": g["community_id"].astype("string").to_numpy()[part],
+            "households": share["count"].to_numpy(),
+        }
+    )
     return rows, xy[zone]
 
 
@@ -120,4 +127,3 @@ def spread_points(grids: np.ndarray, spacing: float = SPREAD_M) -> tuple[np.ndar
     k = np.concatenate([k, np.zeros(len(rest), dtype=np.int64)])
     order = np.lexsort(((k * 0.6180339887498949) % 1.0, pos))
     return pos[order], xy[order]
-

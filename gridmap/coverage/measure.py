@@ -99,10 +99,15 @@ def measure_coverage(
         assignment = assign_households(study.households, study.grids, study.communities, None)
     rows, xy, source = household_rows(study, assignment, grid_table)
     if source == "grid_attribute":
-        problems.append(Problem("info", "coverage.grid_points",
-                                "无户数图层：每个网格的户数按面积均匀分布到网格内间距约 "
-                                f"{SPREAD_M:g} 米的点上计算覆盖率",
-                                fix="提供楼栋/小区户数图层以逐栋计算覆盖率"))
+        problems.append(
+            Problem(
+                "info",
+                "coverage.grid_points",
+                "无户数图层：每个网格的户数按面积均匀分布到网格内间距约 "
+                f"{SPREAD_M:g} 米的点上计算覆盖率",
+                fix="提供楼栋/小区户数图层以逐栋计算覆盖率",
+            )
+        )
     fac = _Facilities.of(study, policy, facility_assignment, rows)
 
     out = rows.copy()
@@ -110,8 +115,13 @@ def measure_coverage(
     net = network
     if need_net and net is None and study.network is not None:
         t = time.perf_counter()
-        net = study_network(study.network, node=node, level_column=level_column,
-                            components=components, close_gaps_m=close_gaps_m)
+        net = study_network(
+            study.network,
+            node=node,
+            level_column=level_column,
+            components=components,
+            close_gaps_m=close_gaps_m,
+        )
         timings["network_build"] = time.perf_counter() - t
     # walking specs without a network: measured by the straight-line bound
     bounded = [s for s in specs if s.mode == "network" and net is None]
@@ -121,13 +131,15 @@ def measure_coverage(
     walks = None
     if net is not None and need_net:
         t = time.perf_counter()
-        walks = _start_walks(net, fac, xy, by_type, search_factor=search_factor,
-                             max_snap_m=max_snap_m)
+        walks = _start_walks(
+            net, fac, xy, by_type, search_factor=search_factor, max_snap_m=max_snap_m
+        )
         timings["snap"] = time.perf_counter() - t
         out["snap_m"] = walks.households.snap_m
         out["snapped"] = walks.households.ok
-        problems += network_problems(net, walks.households, walks.facilities, rows, fac.ids,
-                                     max_snap_m)
+        problems += network_problems(
+            net, walks.households, walks.facilities, rows, fac.ids, max_snap_m
+        )
 
     t = time.perf_counter()
     for (ftype, mode), radius in by_type.items():
@@ -136,19 +148,40 @@ def measure_coverage(
     unassessed = [s.id for s in bounded]
     grids_agg, comm_agg = _covered_and_sums(out, specs, bounded)
     assessed = [s for s in specs if s.id not in unassessed]
-    gaps = (gap_cells(out, xy, assessed, crs=study.crs, size=cell_size, shape=cell_shape)
-            if len(out) else None)
+    gaps = (
+        gap_cells(out, xy, assessed, crs=study.crs, size=cell_size, shape=cell_shape)
+        if len(out)
+        else None
+    )
     areas = None
     if service_areas and fac.table is not None and len(fac.table):
         t = time.perf_counter()
-        areas = facility_service_areas(specs, fac.table, fac.types, fac.xy, net,
-                                       None if walks is None else walks.facilities,
-                                       crs=study.crs, buffer_m=service_buffer_m)
+        areas = facility_service_areas(
+            specs,
+            fac.table,
+            fac.types,
+            fac.xy,
+            net,
+            None if walks is None else walks.facilities,
+            crs=study.crs,
+            buffer_m=service_buffer_m,
+        )
         timings["service_areas"] = time.perf_counter() - t
     timings["coverage_total"] = time.perf_counter() - t0
-    return CoverageResult(specs=list(specs), households=out, grids=grids_agg, communities=comm_agg,
-                          gaps=gaps, service_areas=areas, network=net, problems=problems,
-                          policy=policy, timings=timings, xy=xy, unassessed=unassessed)
+    return CoverageResult(
+        specs=list(specs),
+        households=out,
+        grids=grids_agg,
+        communities=comm_agg,
+        gaps=gaps,
+        service_areas=areas,
+        network=net,
+        problems=problems,
+        policy=policy,
+        timings=timings,
+        xy=xy,
+        unassessed=unassessed,
+    )
 
 
 @dataclass(frozen=True)
@@ -163,36 +196,57 @@ class _Facilities:
     household_community: np.ndarray | None = None
 
     @classmethod
-    def of(cls, study: Any, policy: str, facility_assignment: pd.DataFrame | None,
-           rows: pd.DataFrame) -> _Facilities:
+    def of(
+        cls, study: Any, policy: str, facility_assignment: pd.DataFrame | None, rows: pd.DataFrame
+    ) -> _Facilities:
         fac = study.facilities
         if fac is None:
-            return cls(None, np.array([], dtype=object), np.empty((0, 2)),
-                       np.array([], dtype=object))
-        types = (fac["facility_type"].astype("string").to_numpy()
-                 if "facility_type" in fac.columns else np.array([], dtype=object))
+            return cls(
+                None, np.array([], dtype=object), np.empty((0, 2)), np.array([], dtype=object)
+            )
+        types = (
+            fac["facility_type"].astype("string").to_numpy()
+            if "facility_type" in fac.columns
+            else np.array([], dtype=object)
+        )
         own = cls(fac, types, point_xy(fac.geometry), fac.index.astype(str).to_numpy())
         if policy != "own":
             return own
         if facility_assignment is None:
             facility_assignment = assign_facilities(fac, study.grids, study.communities)
-        return cls(fac, own.types, own.xy, own.ids,
-                   facility_assignment["community_id"].astype(object).to_numpy(),
-                   rows["community_id"].astype(object).to_numpy())
+        return cls(
+            fac,
+            own.types,
+            own.xy,
+            own.ids,
+            facility_assignment["community_id"].astype(object).to_numpy(),
+            rows["community_id"].astype(object).to_numpy(),
+        )
 
 
-def _start_walks(net: Network, fac: _Facilities, xy: np.ndarray,
-                 by_type: dict[tuple[str, str], float], *, search_factor: float,
-                 max_snap_m: float) -> WalkingDistances:
+def _start_walks(
+    net: Network,
+    fac: _Facilities,
+    xy: np.ndarray,
+    by_type: dict[tuple[str, str], float],
+    *,
+    search_factor: float,
+    max_snap_m: float,
+) -> WalkingDistances:
     """Snap facilities and households; start one Dijkstra per walking type (policy "any")."""
-    limits = [(ftype, radius * search_factor) for (ftype, mode), radius in by_type.items()
-              if mode == "network"]
-    return WalkingDistances.start(net, fac.xy, fac.types, xy, limits, max_snap_m=max_snap_m,
-                                  per_type=fac.community is None)
+    limits = [
+        (ftype, radius * search_factor)
+        for (ftype, mode), radius in by_type.items()
+        if mode == "network"
+    ]
+    return WalkingDistances.start(
+        net, fac.xy, fac.types, xy, limits, max_snap_m=max_snap_m, per_type=fac.community is None
+    )
 
 
-def _covered_and_sums(out: pd.DataFrame, specs: list[CoverageSpec],
-                      bounded: list[CoverageSpec]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _covered_and_sums(
+    out: pd.DataFrame, specs: list[CoverageSpec], bounded: list[CoverageSpec]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Add ``covered:`` (and the bounds) per spec; sum them per grid and community.
 
     Bounded specs are then marked not assessed (missing), in the households and the sums.
@@ -206,8 +260,9 @@ def _covered_and_sums(out: pd.DataFrame, specs: list[CoverageSpec],
     return grids_agg, comm_agg
 
 
-def _radius_by_type(specs: list[CoverageSpec],
-                    bounded: list[CoverageSpec]) -> dict[tuple[str, str], float]:
+def _radius_by_type(
+    specs: list[CoverageSpec], bounded: list[CoverageSpec]
+) -> dict[tuple[str, str], float]:
     """The largest radius per (facility type, mode); bounded specs also need the straight line."""
     by_type: dict[tuple[str, str], float] = {}
     for s in specs:
@@ -219,24 +274,41 @@ def _radius_by_type(specs: list[CoverageSpec],
     return by_type
 
 
-def _add_distances(out: pd.DataFrame, xy: np.ndarray, fac: _Facilities, ftype: str, mode: str,
-                   limit: float, walks: WalkingDistances | None) -> None:
+def _add_distances(
+    out: pd.DataFrame,
+    xy: np.ndarray,
+    fac: _Facilities,
+    ftype: str,
+    mode: str,
+    limit: float,
+    walks: WalkingDistances | None,
+) -> None:
     """Add ``{mode}_m:{type}`` (distance, NaN beyond ``limit``) and ``nearest_{mode}:{type}``."""
     sel = fac.types == ftype
     dcol, ncol = f"{mode}_m:{ftype}", f"nearest_{mode}:{ftype}"
     if mode == "straight":
         src = np.flatnonzero(sel)
         groups = None if fac.community is None else fac.community[src]
-        d, i = straight_distance(xy, fac.xy[src], limit=limit,
-                                 target_groups=fac.household_community, source_groups=groups)
+        d, i = straight_distance(
+            xy,
+            fac.xy[src],
+            limit=limit,
+            target_groups=fac.household_community,
+            source_groups=groups,
+        )
         i = np.where(i >= 0, src[np.clip(i, 0, None)], -1) if len(src) else i
     elif walks is None:
         out[dcol] = np.nan
         out[ncol] = pd.array([pd.NA] * len(out), dtype="string")
         return
     else:
-        d, i = walks.distances(ftype, sel, limit, facility_groups=fac.community,
-                               household_groups=fac.household_community)
+        d, i = walks.distances(
+            ftype,
+            sel,
+            limit,
+            facility_groups=fac.community,
+            household_groups=fac.household_community,
+        )
     out[dcol] = np.where(np.isfinite(d), d, np.nan)
     names = np.full(len(out), None, dtype=object)
     names[i >= 0] = fac.ids[i[i >= 0]]

@@ -69,8 +69,9 @@ class CoverageResult:
     def points(self, crs: object = None) -> GeoDataFrame:
         """The household table as points (for maps and the GeoPackage)."""
         xy = self.xy if self.xy is not None else np.empty((0, 2))
-        return GeoDataFrame(self.households.copy(), geometry=shapely.points(xy) if len(xy) else [],
-                            crs=crs)
+        return GeoDataFrame(
+            self.households.copy(), geometry=shapely.points(xy) if len(xy) else [], crs=crs
+        )
 
     def summary(self) -> dict[str, dict]:
         """Per spec: type, mode, radius, required share, households covered / total and share.
@@ -83,16 +84,28 @@ class CoverageResult:
         total = float(h["households"].sum())
         out = {}
         for s in self.specs:
-            row = {"facility_type": s.facility_type, "mode": s.mode, "radius_m": s.radius_m,
-                   "min_share": s.min_share, "policy": self.policy, "households": int(total),
-                   "covered": None, "share": None,
-                   "bound": None, "covered_bound": None, "share_bound": None}
+            row = {
+                "facility_type": s.facility_type,
+                "mode": s.mode,
+                "radius_m": s.radius_m,
+                "min_share": s.min_share,
+                "policy": self.policy,
+                "households": int(total),
+                "covered": None,
+                "share": None,
+                "bound": None,
+                "covered_bound": None,
+                "share_bound": None,
+            }
             if s.id in self.unassessed:
                 col = f"covered_bound:{s.id}"
                 if col in h.columns:
                     cb = float(h.loc[h[col].to_numpy(dtype=bool), "households"].sum())
-                    row.update(bound="straight_line_upper", covered_bound=int(cb),
-                               share_bound=(cb / total) if total else None)
+                    row.update(
+                        bound="straight_line_upper",
+                        covered_bound=int(cb),
+                        share_bound=(cb / total) if total else None,
+                    )
             else:
                 cov = float(h.loc[h[f"covered:{s.id}"].to_numpy(dtype=bool), "households"].sum())
                 row.update(covered=int(cov), share=(cov / total) if total else None)
@@ -100,9 +113,9 @@ class CoverageResult:
         return out
 
 
-
-def aggregate_coverage(households: pd.DataFrame,
-                       specs: list[CoverageSpec]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def aggregate_coverage(
+    households: pd.DataFrame, specs: list[CoverageSpec]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Households covered / total and share per grid and per community.
 
     Where the table has ``covered_bound:{spec}`` (a walking spec measured by its
@@ -135,4 +148,3 @@ def aggregate_coverage(households: pd.DataFrame,
         grp.index.name = key
         res.append(grp)
     return res[0], res[1]
-

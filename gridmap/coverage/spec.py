@@ -55,13 +55,22 @@ def specs_from_profile(profile: str | Path | Profile) -> list[CoverageSpec]:
     ['community.coverage.service_station']
     """
     profile = load_profile(profile)
-    return [CoverageSpec(r.id, r.params["facility_type"], coverage_radius(r),
-                         r.params.get("mode", "straight"), float(r.params.get("min_share", 1.0)))
-            for r in profile.rules if r.kind == "coverage"]
+    return [
+        CoverageSpec(
+            r.id,
+            r.params["facility_type"],
+            coverage_radius(r),
+            r.params.get("mode", "straight"),
+            float(r.params.get("min_share", 1.0)),
+        )
+        for r in profile.rules
+        if r.kind == "coverage"
+    ]
 
 
-def specs_for_types(types: Iterable[tuple[str, float]], *,
-                    modes: Iterable[str] = ("straight",)) -> list[CoverageSpec]:
+def specs_for_types(
+    types: Iterable[tuple[str, float]], *, modes: Iterable[str] = ("straight",)
+) -> list[CoverageSpec]:
     """One spec per facility type, radius and mode, with ids ``{type}.{mode}.{radius}m``.
 
     Parameters

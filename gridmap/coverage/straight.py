@@ -29,9 +29,14 @@ def point_xy(geoms: GeoSeries | np.ndarray) -> np.ndarray:
     return shapely.get_coordinates(g) if len(g) else np.empty((0, 2))
 
 
-def straight_distance(targets_xy: np.ndarray, sources_xy: np.ndarray, *, limit: float = np.inf,
-                      target_groups: np.ndarray | None = None,
-                      source_groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def straight_distance(
+    targets_xy: np.ndarray,
+    sources_xy: np.ndarray,
+    *,
+    limit: float = np.inf,
+    target_groups: np.ndarray | None = None,
+    source_groups: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact straight-line distance to the nearest source (KD-tree).
 
     Parameters
@@ -67,8 +72,7 @@ def straight_distance(targets_xy: np.ndarray, sources_xy: np.ndarray, *, limit: 
         tv, sv = np.flatnonzero(t_ok), np.flatnonzero(s_ok)
         if len(tv) == 0 or len(sv) == 0:
             return dist, nearest
-        d, i = cKDTree(sources_xy[sv]).query(targets_xy[tv], k=1,
-                                             distance_upper_bound=bound)
+        d, i = cKDTree(sources_xy[sv]).query(targets_xy[tv], k=1, distance_upper_bound=bound)
         ok = np.isfinite(d) & (d <= bound)
         dist[tv[ok]], nearest[tv[ok]] = d[ok], sv[i[ok]]
         return dist, nearest
@@ -81,10 +85,8 @@ def straight_distance(targets_xy: np.ndarray, sources_xy: np.ndarray, *, limit: 
         if src is None or pd.isna(key):
             continue
         rows, src = t_pos[rows], s_pos[src]
-        d, i = cKDTree(sources_xy[src]).query(targets_xy[rows], k=1,
-                                              distance_upper_bound=bound)
+        d, i = cKDTree(sources_xy[src]).query(targets_xy[rows], k=1, distance_upper_bound=bound)
         ok = np.isfinite(d) & (d <= bound)
         dist[rows[ok]] = d[ok]
         nearest[rows[ok]] = src[i[ok]]
     return dist, nearest
-

@@ -72,7 +72,8 @@ def get_path(name: str) -> Path:
                 f"示范数据 {path} 不存在：请重新安装 gridmap（wheel 内含该文件），或用 GRIDMAP_DATA_DIR 指向存放 "
                 f"demo.gpkg 的文件夹 (the demo GeoPackage {path} is missing and its generator "
                 f"{_GENERATOR} is not available; reinstall gridmap or point GRIDMAP_DATA_DIR at a "
-                "folder holding demo.gpkg)")
+                "folder holding demo.gpkg)"
+            )
         runpy.run_path(str(_GENERATOR))["build_demo"](path)
     return path
 

@@ -71,8 +71,9 @@ def _positions(labels: pd.Series, units: Sequence) -> tuple[np.ndarray, list[str
     return pos[pos >= 0], missing
 
 
-def _island_reasons(labels: pd.Series, graph, communities: Iterable[str], after: np.ndarray,
-                    kind: str) -> list[str]:
+def _island_reasons(
+    labels: pd.Series, graph, communities: Iterable[str], after: np.ndarray, kind: str
+) -> list[str]:
     out = []
     for cid in communities:
         members = np.flatnonzero(after == cid)
@@ -82,16 +83,18 @@ def _island_reasons(labels: pd.Series, graph, communities: Iterable[str], after:
         if len(comps) > 1:
             comps.sort(key=len, reverse=True)
             stray = [str(labels.index[i]) for c in comps[1:] for i in c]
-            out.append(f"{kind}后社区 {cid} 会被分成 {len(comps)} 块"
-                       f"（孤立单元：{'、'.join(stray[:10])}）")
+            out.append(
+                f"{kind}后社区 {cid} 会被分成 {len(comps)} 块（孤立单元：{'、'.join(stray[:10])}）"
+            )
     return out
 
 
 _OP_ZH = {"move": "移动", "split": "拆分", "merge": "合并", "create": "新建"}
 
 
-def _finish(op, params, labels, graph, after, *, allow_islands, extra_reasons=(), warnings=(),
-            check=None) -> EditResult:
+def _finish(
+    op, params, labels, graph, after, *, allow_islands, extra_reasons=(), warnings=(), check=None
+) -> EditResult:
     before = labels.astype("object").to_numpy()
     changed = np.flatnonzero(before != after)
     changes = tuple((str(labels.index[i]), str(before[i]), str(after[i])) for i in changed)
@@ -99,8 +102,9 @@ def _finish(op, params, labels, graph, after, *, allow_islands, extra_reasons=()
     reasons = list(extra_reasons)
     warns = list(warnings)
     if not reasons:
-        islands = _island_reasons(labels, graph, check if check is not None else touched, after,
-                                  _OP_ZH.get(op, op))
+        islands = _island_reasons(
+            labels, graph, check if check is not None else touched, after, _OP_ZH.get(op, op)
+        )
         (warns if allow_islands else reasons).extend(islands)
         emptied = [c for c in touched if c in set(before[changed]) and not (after == c).any()]
         if emptied and op == "move":
@@ -110,8 +114,14 @@ def _finish(op, params, labels, graph, after, *, allow_islands, extra_reasons=()
     return EditResult(op, params, changes, touched, (), tuple(warns))
 
 
-def move_units(labels: pd.Series, units: Sequence, to: str, *, graph: sparse.csr_array,
-               allow_islands: bool = False) -> EditResult:
+def move_units(
+    labels: pd.Series,
+    units: Sequence,
+    to: str,
+    *,
+    graph: sparse.csr_array,
+    allow_islands: bool = False,
+) -> EditResult:
     """Move ``units`` into the neighbouring community ``to``.
 
     Refused (with reasons) when a unit is unknown, when the moved units do not
@@ -133,18 +143,27 @@ def move_units(labels: pd.Series, units: Sequence, to: str, *, graph: sparse.csr
         reasons.append(f"社区 {to} 不存在；新建社区请用 new_community")
     else:
         for comp in connected_parts(pos, graph):
-            if not any(int(v) in target and int(v) not in moving
-                       for u in comp for v in _neighbours(graph, u)):
+            if not any(
+                int(v) in target and int(v) not in moving
+                for u in comp
+                for v in _neighbours(graph, u)
+            ):
                 names = "、".join(str(labels.index[u]) for u in comp[:5])
                 reasons.append(f"单元 {names} 与社区 {to} 不相邻，只能移到相邻社区")
     after[pos] = to
-    return _finish("move", params, labels, graph, after, allow_islands=allow_islands,
-                   extra_reasons=reasons)
+    return _finish(
+        "move", params, labels, graph, after, allow_islands=allow_islands, extra_reasons=reasons
+    )
 
 
-def new_community(labels: pd.Series, units: Sequence, *, graph: sparse.csr_array,
-                  new_id: str | None = None,
-                  allow_islands: bool = False) -> EditResult:
+def new_community(
+    labels: pd.Series,
+    units: Sequence,
+    *,
+    graph: sparse.csr_array,
+    new_id: str | None = None,
+    allow_islands: bool = False,
+) -> EditResult:
     """Make a new community of the selected ``units`` (which must be contiguous)."""
     units = [str(u) for u in units]
     existing = set(map(str, labels.astype("object")))
@@ -159,12 +178,18 @@ def new_community(labels: pd.Series, units: Sequence, *, graph: sparse.csr_array
     after = labels.astype("object").to_numpy().copy()
     if not reasons:
         after[pos] = new_id
-    return _finish("create", params, labels, graph, after, allow_islands=allow_islands,
-                   extra_reasons=reasons)
+    return _finish(
+        "create", params, labels, graph, after, allow_islands=allow_islands, extra_reasons=reasons
+    )
 
 
-def merge_communities(labels: pd.Series, communities: Sequence[str], *, graph: sparse.csr_array,
-                      into: str | None = None) -> EditResult:
+def merge_communities(
+    labels: pd.Series,
+    communities: Sequence[str],
+    *,
+    graph: sparse.csr_array,
+    into: str | None = None,
+) -> EditResult:
     """Merge ``communities`` into one (``into``, default the first).
 
     They must form a contiguous whole.
@@ -182,13 +207,28 @@ def merge_communities(labels: pd.Series, communities: Sequence[str], *, graph: s
     after = before.copy()
     if not reasons:
         after[np.isin(before.astype(str), communities)] = into
-    return _finish("merge", params, labels, graph, after, allow_islands=False,
-                   extra_reasons=reasons, check=[into])
+    return _finish(
+        "merge",
+        params,
+        labels,
+        graph,
+        after,
+        allow_islands=False,
+        extra_reasons=reasons,
+        check=[into],
+    )
 
 
-def split_community(labels: pd.Series, community: str, k: int = 2, *, graph: sparse.csr_array,
-                    households: pd.Series | None = None, coords: np.ndarray | None = None,
-                    new_ids: Sequence[str] | None = None) -> EditResult:
+def split_community(
+    labels: pd.Series,
+    community: str,
+    k: int = 2,
+    *,
+    graph: sparse.csr_array,
+    households: pd.Series | None = None,
+    coords: np.ndarray | None = None,
+    new_ids: Sequence[str] | None = None,
+) -> EditResult:
     """Split ``community`` into ``k`` contiguous parts of balanced households.
 
     The part keeping the old id is the one with the most units; the others get
@@ -210,15 +250,18 @@ def split_community(labels: pd.Series, community: str, k: int = 2, *, graph: spa
         reasons.append(f"社区 {community} 本身不连通，请先处理飞地")
     if reasons:
         return EditResult("split", params, reasons=tuple(reasons))
-    w = (households.reindex(labels.index).fillna(0).to_numpy(dtype=float) if households is not None
-         else np.ones(len(labels)))
+    w = (
+        households.reindex(labels.index).fillna(0).to_numpy(dtype=float)
+        if households is not None
+        else np.ones(len(labels))
+    )
     parts = partition_contiguous(graph, w, k=k, members=members, coords=coords)
     existing = set(map(str, before))
     order = sorted(range(k), key=lambda p: -int((parts == p).sum()))
     ids = list(new_ids) if new_ids else []
     while len(ids) < k - 1:
         ids.append(_fresh_id(existing | set(ids), f"{community}-"))
-    params["new_ids"] = ids[:k - 1]
+    params["new_ids"] = ids[: k - 1]
     after = before.copy()
     for rank, p in enumerate(order[1:]):
         after[members[parts == p]] = ids[rank]
@@ -246,16 +289,21 @@ def apply_changes(labels: pd.Series, changes: Iterable[tuple[str, str, str]]) ->
     for unit, old, new in changes:
         i = pos[str(unit)]
         if str(values[i]) != str(old):
-            raise ValueError(f"change {unit}: {old} → {new} does not match the plan "
-                             f"(unit is in {values[i]})")
+            raise ValueError(
+                f"change {unit}: {old} → {new} does not match the plan (unit is in {values[i]})"
+            )
         values[i] = new
     return pd.Series(values, index=labels.index, name=labels.name, dtype=object)
 
 
-
-def edit_from_labels(labels: pd.Series, new: pd.Series, *, op: str = "replace",
-                     params: dict | None = None,
-                     warnings: Sequence[str] = ()) -> EditResult:
+def edit_from_labels(
+    labels: pd.Series,
+    new: pd.Series,
+    *,
+    op: str = "replace",
+    params: dict | None = None,
+    warnings: Sequence[str] = (),
+) -> EditResult:
     """The edit that turns ``labels`` into ``new`` (e.g. a solver's or a from-scratch plan).
 
     Examples
@@ -269,5 +317,4 @@ def edit_from_labels(labels: pd.Series, new: pd.Series, *, op: str = "replace",
     changed = np.flatnonzero(before != after)
     changes = tuple((str(labels.index[i]), str(before[i]), str(after[i])) for i in changed)
     touched = tuple(sorted(set(before[changed]) | set(after[changed])))
-    return EditResult(op, dict(params or {}), changes, touched,
-                      (), tuple(warnings))
+    return EditResult(op, dict(params or {}), changes, touched, (), tuple(warnings))

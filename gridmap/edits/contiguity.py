@@ -27,7 +27,7 @@ __all__ = [
 
 def _neighbours(graph: sparse.csr_array, i: int) -> np.ndarray:
     """The units adjacent to unit ``i`` (positions)."""
-    return graph.indices[graph.indptr[i]:graph.indptr[i + 1]]
+    return graph.indices[graph.indptr[i] : graph.indptr[i + 1]]
 
 
 def _codes(labels: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -49,8 +49,9 @@ def community_pieces(labels: pd.Series, graph: sparse.csr_array) -> pd.Series:
     coo = graph.tocoo()
     same = (codes[coo.row] == codes[coo.col]) & (codes[coo.row] >= 0)
     n = len(codes)
-    sub = sparse.coo_array((np.ones(int(same.sum()), dtype=bool), (coo.row[same], coo.col[same])),
-                           shape=(n, n))
+    sub = sparse.coo_array(
+        (np.ones(int(same.sum()), dtype=bool), (coo.row[same], coo.col[same])), shape=(n, n)
+    )
     _, comp = connected_components(sub, directed=False)
     ok = codes >= 0
     pieces = pd.Series(comp[ok]).groupby(codes[ok]).nunique()
@@ -83,14 +84,21 @@ def check_contiguity(labels: pd.Series, graph: sparse.csr_array) -> pd.DataFrame
         comps.sort(key=len, reverse=True)
         detached = [str(labels.index[i]) for c in comps[1:] for i in c]
         more = "…" if len(detached) > 10 else ""
-        rows.append({"community_id": str(cid), "pieces": len(comps), "detached": detached,
-                     "message": f"社区 {cid} 被分成 {len(comps)} 块"
-                                f"（飞地单元：{'、'.join(detached[:10])}{more}）"})
+        rows.append(
+            {
+                "community_id": str(cid),
+                "pieces": len(comps),
+                "detached": detached,
+                "message": f"社区 {cid} 被分成 {len(comps)} 块"
+                f"（飞地单元：{'、'.join(detached[:10])}{more}）",
+            }
+        )
     return pd.DataFrame(rows, columns=["community_id", "pieces", "detached", "message"])
 
 
-def enclaves(labels: pd.Series, graph: sparse.csr_array, *, geometry=None,
-             tolerance: float = 1.0) -> pd.DataFrame:
+def enclaves(
+    labels: pd.Series, graph: sparse.csr_array, *, geometry=None, tolerance: float = 1.0
+) -> pd.DataFrame:
     """Communities wholly surrounded by a single other community (an enclave, 被包围的社区).
 
     A community counts when all its outside neighbours belong to one community. With
@@ -110,14 +118,20 @@ def enclaves(labels: pd.Series, graph: sparse.csr_array, *, geometry=None,
             lab = labels.astype(str).to_numpy()
             inner = shapely.union_all(geoms[lab == c])
             pair = shapely.union_all(geoms[(lab == c) | (lab == other)])
-            outside = shapely.difference(shapely.buffer(inner, tolerance),
-                                         shapely.buffer(pair, tolerance / 2))
-            if shapely.area(outside) > tolerance ** 2:
+            outside = shapely.difference(
+                shapely.buffer(inner, tolerance), shapely.buffer(pair, tolerance / 2)
+            )
+            if shapely.area(outside) > tolerance**2:
                 continue
         elif len(nb.get(other, ())) == 1 and (sizes[c], c) > (sizes[other], other):
             continue
-        rows.append({"community_id": c, "surrounded_by": other,
-                     "message": f"社区 {c} 被社区 {other} 完全包围（飞地）"})
+        rows.append(
+            {
+                "community_id": c,
+                "surrounded_by": other,
+                "message": f"社区 {c} 被社区 {other} 完全包围（飞地）",
+            }
+        )
     return pd.DataFrame(rows, columns=["community_id", "surrounded_by", "message"])
 
 

@@ -17,6 +17,7 @@ from gridmap.edits.contiguity import _neighbours, connected_parts
 
 __all__ = ["partition_contiguous"]
 
+
 def _distances(graph, seed: int, allowed: set[int], coords) -> dict[int, float]:
     if coords is not None:
         idx = np.fromiter(allowed, dtype=np.int64)
@@ -70,8 +71,9 @@ def _bisect(graph, w, members: list[int], target: float, coords) -> tuple[list[i
     return sorted(region), sorted(rest)
 
 
-def partition_contiguous(graph: sparse.csr_array, weights, *, k: int, members=None,
-                         coords=None) -> np.ndarray:
+def partition_contiguous(
+    graph: sparse.csr_array, weights, *, k: int, members=None, coords=None
+) -> np.ndarray:
     """Split connected ``members`` into ``k`` contiguous parts of about equal weight.
 
     Recursive bisection: a region is grown from a peripheral unit in order of
@@ -122,4 +124,3 @@ def partition_contiguous(graph: sparse.csr_array, weights, *, k: int, members=No
     _, first = np.unique(out, return_index=True)
     remap = {int(out[f]): r for r, f in enumerate(sorted(first))}
     return np.array([remap[int(v)] for v in out], dtype=np.int64)
-

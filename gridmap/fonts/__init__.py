@@ -30,9 +30,7 @@ def font_path(*, bold: bool = False) -> Path:
 
 @functools.lru_cache(maxsize=1)
 def register() -> str:
-    """Register the bundled fonts (regular and bold) with matplotlib (idempotent); returns its family name.
-
-    """
+    """Register the bundled fonts (regular and bold) with matplotlib (idempotent); returns its family name."""
     from matplotlib import font_manager
 
     for bold in (False, True):

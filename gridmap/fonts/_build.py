@@ -30,8 +30,17 @@ DEFAULT_BOLD = "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"
 def charset() -> set[str]:
     """The characters kept in the subset."""
     chars = {chr(c) for c in range(0x20, 0x7F)} | {chr(c) for c in range(0xA0, 0x100)}
-    for lo, hi in ((0x2000, 0x206F), (0x2070, 0x209F), (0x2100, 0x214F), (0x2190, 0x21FF), (0x2200, 0x22FF),
-                   (0x2460, 0x24FF), (0x2500, 0x25FF), (0x3000, 0x303F), (0xFF00, 0xFFEF)):
+    for lo, hi in (
+        (0x2000, 0x206F),
+        (0x2070, 0x209F),
+        (0x2100, 0x214F),
+        (0x2190, 0x21FF),
+        (0x2200, 0x22FF),
+        (0x2460, 0x24FF),
+        (0x2500, 0x25FF),
+        (0x3000, 0x303F),
+        (0xFF00, 0xFFEF),
+    ):
         chars |= {chr(c) for c in range(lo, hi + 1)}
     for b1 in range(0xA1, 0xF8):
         for b2 in range(0xA1, 0xFF):
@@ -40,7 +49,13 @@ def charset() -> set[str]:
             except UnicodeDecodeError:
                 pass
     root = HERE.parent.parent
-    for pattern in ("gridmap/**/*.py", "gridmap/**/*.toml", "data/*.md", "data/*.py", "dashboards/**/*.py"):
+    for pattern in (
+        "gridmap/**/*.py",
+        "gridmap/**/*.toml",
+        "data/*.md",
+        "data/*.py",
+        "dashboards/**/*.py",
+    ):
         for path in root.glob(pattern):
             chars |= set(path.read_text(encoding="utf-8", errors="ignore"))
     demo = root / "data" / "demo.gpkg"
@@ -79,8 +94,16 @@ def _to_truetype(font) -> None:
     font["loca"] = newTable("loca")
     maxp = font["maxp"]
     maxp.tableVersion = 0x00010000
-    for attr in ("maxZones", "maxTwilightPoints", "maxStorage", "maxFunctionDefs", "maxInstructionDefs",
-                 "maxStackElements", "maxSizeOfInstructions", "maxComponentElements"):
+    for attr in (
+        "maxZones",
+        "maxTwilightPoints",
+        "maxStorage",
+        "maxFunctionDefs",
+        "maxInstructionDefs",
+        "maxStackElements",
+        "maxSizeOfInstructions",
+        "maxComponentElements",
+    ):
         setattr(maxp, attr, 0)
     maxp.maxZones = 1
     font["head"].glyphDataFormat = 0
@@ -126,6 +149,6 @@ def build(source: str = DEFAULT_SOURCE, out: Path = OUT, *, weight: str = "Regul
 
 
 if __name__ == "__main__":
-    regular, bold = (sys.argv[1:3] + [DEFAULT_SOURCE, DEFAULT_BOLD][len(sys.argv[1:3]):])[:2]
+    regular, bold = (sys.argv[1:3] + [DEFAULT_SOURCE, DEFAULT_BOLD][len(sys.argv[1:3]) :])[:2]
     for path in (build(regular, OUT), build(bold, OUT_BOLD, weight="Bold")):
         print(f"{path} {path.stat().st_size / 1e6:.1f} MB")

@@ -41,9 +41,7 @@ def _with_place(problem: Problem, shown: str, layer: object) -> Problem:
     )
 
 
-def state_crs(
-    gdf: Any, crs: Any, *, file: str = "(GeoDataFrame)", layer: str | None = None
-) -> Any:
+def state_crs(gdf: Any, crs: Any, *, file: str = "(GeoDataFrame)", layer: str | None = None) -> Any:
     """Apply a user's ``crs=`` override to a layer already in memory, as ``read_layer`` does.
 
     Parameters

@@ -168,9 +168,7 @@ def _decodes(values: list[bytes], encoding: str) -> bool:
     return True
 
 
-def detect_dbf_encoding(
-    stream: IO[bytes], preferred: str | None = None
-) -> tuple[str | None, str]:
+def detect_dbf_encoding(stream: IO[bytes], preferred: str | None = None) -> tuple[str | None, str]:
     """Detect the encoding of a DBF's text from its raw bytes.
 
     Tried in order: strict UTF-8, then ``preferred`` (from a ``.cpg``), the

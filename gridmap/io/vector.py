@@ -77,7 +77,10 @@ def _decode_wkb(wkb: Any, shown: str, layer: str | None) -> tuple[np.ndarray, li
             "在 QGIS 中修复该要素（矢量 > 几何工具 > 修复几何）后重新导出 "
             "(repair the feature in QGIS: Vector > Geometry Tools > Fix Geometries, "
             "and export again)",
-            file=shown, layer=layer, row=pos + 1, reason=reason,
+            file=shown,
+            layer=layer,
+            row=pos + 1,
+            reason=reason,
         )
         problems.append(replace(problem, severity="info" if kept else "warning"))
     return geoms, problems

@@ -98,10 +98,21 @@ def _spec_size(result: CheckResult, rule: Rule) -> MapSpec:
     if band is None or band.rule_id != rule.id:
         band = SizeBand(p.get("min"), p.get("max"), p.get("exempt_min_if"), rule.id)
     # the size status of the one evaluation (the check's column for the profile's band)
-    status = (c["size_status"] if "size_status" in c.columns and band == result.profile.size_band()
-              else size_status(c, band)).astype(str).to_numpy()
+    status = (
+        (
+            c["size_status"]
+            if "size_status" in c.columns and band == result.profile.size_band()
+            else size_status(c, band)
+        )
+        .astype(str)
+        .to_numpy()
+    )
     over, under = status == "too_large", status == "too_small"
-    exempt = (status == "pass") & exempt_flags(c, band.exempt_min_if).to_numpy() & (hh < (band.min or 0) - 1e-9)
+    exempt = (
+        (status == "pass")
+        & exempt_flags(c, band.exempt_min_if).to_numpy()
+        & (hh < (band.min or 0) - 1e-9)
+    )
     colors = np.array(["#ffffff"] * len(c), dtype=object)
     colors[f["status"].to_numpy() == "not_assessed"] = status_fill("not_assessed")
     gap = pd.Series(f["gap"].to_numpy(dtype=float), index=c.index)
@@ -119,20 +130,25 @@ def _spec_size(result: CheckResult, rule: Rule) -> MapSpec:
         colors[exempt] = "#f0f0f0"
     spec.layers.append(MapLayer(c, colors.tolist(), edge="#252525", width=0.8, zorder=2))
     if exempt.any():
-        spec.layers.append(MapLayer(c[exempt], "none", edge="#969696", width=0.0, zorder=3, hatch="///"))
+        spec.layers.append(
+            MapLayer(c[exempt], "none", edge="#969696", width=0.0, zorder=3, hatch="///")
+        )
         spec.legend.append(("居民分散，豁免下限", "#f0f0f0", "///"))
     spec.legend.append((f"符合 {band.label()}", "#ffffff", None))
     xy = label_points(c.geometry.to_numpy())
     names = c["name"].astype(str).to_numpy()
     fail = over | under
     order = np.argsort(-np.nan_to_num(gap.to_numpy(), nan=-1) * fail, kind="stable")[:MAX_LABELS]
-    spec.labels = [(xy[i, 0], xy[i, 1], f"{names[i]}\n{_fmt(hh[i])} 户", bool(fail[i])) for i in order]
+    spec.labels = [
+        (xy[i, 0], xy[i, 1], f"{names[i]}\n{_fmt(hh[i])} 户", bool(fail[i])) for i in order
+    ]
     spec.subtitle = f"标注：社区名称与户数。标准：{rule.title_zh}"
     return spec
 
 
-def _gap_state(result: CheckResult, rule: Rule, units: pd.DataFrame
-               ) -> tuple[pd.DataFrame, np.ndarray, pd.Series, np.ndarray]:
+def _gap_state(
+    result: CheckResult, rule: Rule, units: pd.DataFrame
+) -> tuple[pd.DataFrame, np.ndarray, pd.Series, np.ndarray]:
     """Findings of the rule per unit, failing mask, gap per unit, and base colours of a gap map.
 
     The base colour is white, grey where the rule was not assessed.
@@ -152,11 +168,17 @@ def _spec_grid_gap(result: CheckResult, rule: Rule) -> MapSpec:
     unit = rule.unit or ""
     if fail.any():
         cap = gap[fail].clip(upper=3)
-        pal = {1: _ORANGES[0], 2: _ORANGES[1], 3: _ORANGES[2]} if rule.kind == "coordinators" else None
+        pal = (
+            {1: _ORANGES[0], 2: _ORANGES[1], 3: _ORANGES[2]}
+            if rule.kind == "coordinators"
+            else None
+        )
         if pal and (cap % 1 == 0).all():
             colors[fail] = [pal[int(max(1, v))] for v in cap]
             for k in sorted({int(max(1, v)) for v in cap}):
-                spec.legend.append((f"缺 {k}{'+' if k == 3 else ''} {unit}".replace("  ", " "), pal[k], None))
+                spec.legend.append(
+                    (f"缺 {k}{'+' if k == 3 else ''} {unit}".replace("  ", " "), pal[k], None)
+                )
         else:
             col, br = _classes(gap[fail], _ORANGES)
             colors[fail] = col.to_numpy()
@@ -232,14 +254,24 @@ def _spec_coverage(result: CheckResult, key: str) -> MapSpec:
     if fac is not None and "facility_type" in fac.columns:
         sel = fac[fac["facility_type"] == cs.facility_type]
         if len(sel):
-            spec.points.append((shapely.get_coordinates(shapely.point_on_surface(sel.geometry.to_numpy())),
-                                "#08519c", f"现有{type_label(cs.facility_type)}（{len(sel)} 处）", 22.0))
-    total = float(cov.gaps["households"].sum()) if "households" in cov.gaps.columns else float("nan")
+            spec.points.append(
+                (
+                    shapely.get_coordinates(shapely.point_on_surface(sel.geometry.to_numpy())),
+                    "#08519c",
+                    f"现有{type_label(cs.facility_type)}（{len(sel)} 处）",
+                    22.0,
+                )
+            )
+    total = (
+        float(cov.gaps["households"].sum()) if "households" in cov.gaps.columns else float("nan")
+    )
     unc = float(cells[col].sum())
     share = f"，占 {unc / total:.0%}" if total and total == total else ""
     name = type_label(cs.facility_type)
-    spec.subtitle = (f"服务半径以外的住户 {unc:,.0f} 户{share}；"
-                     f"按 {name} 的{spec_text(cs)[len(name):]}统计，蜂窝格汇总")
+    spec.subtitle = (
+        f"服务半径以外的住户 {unc:,.0f} 户{share}；"
+        f"按 {name} 的{spec_text(cs)[len(name) :]}统计，蜂窝格汇总"
+    )
     return spec
 
 
@@ -258,8 +290,9 @@ def build_spec(result: CheckResult, family: str) -> MapSpec:
         return _spec_coverage(result, family.split(":", 1)[1])
     rule = family_rule(result, family)
     if rule is None:
-        raise ValueError(f"unknown map family {family!r}; "
-                         f"families of this result: {map_families(result)}")
+        raise ValueError(
+            f"unknown map family {family!r}; families of this result: {map_families(result)}"
+        )
     if rule.level == "grid":
         if result.grids is None:
             raise ValueError(f"map family {family!r} needs a grids layer")
@@ -267,5 +300,3 @@ def build_spec(result: CheckResult, family: str) -> MapSpec:
     if rule.kind == "range" and rule.params.get("metric") == "households":
         return _spec_size(result, rule)
     return _spec_community_gap(result, rule)
-
-

@@ -33,8 +33,10 @@ def _polygon_paths(geoms: Any) -> tuple[list, np.ndarray]:
     from matplotlib.path import Path
 
     geoms = np.asarray(geoms, dtype=object)
-    keep = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-                          & np.isin(shapely.get_type_id(geoms), (3, 6)))
+    keep = np.flatnonzero(
+        ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        & np.isin(shapely.get_type_id(geoms), (3, 6))
+    )
     if not len(keep):
         return [], keep
     _, coords, offsets = shapely.to_ragged_array(shapely.force_2d(geoms[keep]))
@@ -51,18 +53,37 @@ def _polygon_paths(geoms: Any) -> tuple[list, np.ndarray]:
     return paths, keep
 
 
-def _add_polygons(ax: Any, geoms: Any, *, facecolor: list | str | None, edgecolor: str = EDGE,
-                  linewidth: float = 0.3, zorder: int = 1, alpha: float | None = None,
-                  hatch: str | None = None) -> Any:
+def _add_polygons(
+    ax: Any,
+    geoms: Any,
+    *,
+    facecolor: list | str | None,
+    edgecolor: str = EDGE,
+    linewidth: float = 0.3,
+    zorder: int = 1,
+    alpha: float | None = None,
+    hatch: str | None = None,
+) -> Any:
     """One PathCollection of the polygons (rasterized above :data:`RASTERIZE_ABOVE`)."""
     from matplotlib.collections import PathCollection
 
     paths, keep = _polygon_paths(geoms)
     if not paths:
         return None
-    fc = facecolor if isinstance(facecolor, str) or facecolor is None else np.asarray(facecolor, dtype=object)[keep].tolist()
-    coll = PathCollection(paths, facecolors=fc if fc is not None else "none", edgecolors=edgecolor,
-                          linewidths=linewidth, zorder=zorder, alpha=alpha, hatch=hatch)
+    fc = (
+        facecolor
+        if isinstance(facecolor, str) or facecolor is None
+        else np.asarray(facecolor, dtype=object)[keep].tolist()
+    )
+    coll = PathCollection(
+        paths,
+        facecolors=fc if fc is not None else "none",
+        edgecolors=edgecolor,
+        linewidths=linewidth,
+        zorder=zorder,
+        alpha=alpha,
+        hatch=hatch,
+    )
     coll.set_transform(ax.transData)
     if len(paths) > RASTERIZE_ABOVE:
         coll.set_rasterized(True)
@@ -70,8 +91,14 @@ def _add_polygons(ax: Any, geoms: Any, *, facecolor: list | str | None, edgecolo
     return coll
 
 
-def draw_map(ax: Any, result: CheckResult, family: str | MapSpec = "overview", *,
-             coverage: CoverageResult | None = None, label_size: float = 6.5) -> dict:
+def draw_map(
+    ax: Any,
+    result: CheckResult,
+    family: str | MapSpec = "overview",
+    *,
+    coverage: CoverageResult | None = None,
+    label_size: float = 6.5,
+) -> dict:
     """Draw a map family onto ``ax`` (data, labels, scale bar, north arrow; no legend).
 
     Parameters
@@ -97,11 +124,20 @@ def draw_map(ax: Any, result: CheckResult, family: str | MapSpec = "overview", *
     result = result.with_coverage(coverage)
     spec = family if isinstance(family, MapSpec) else build_spec(result, family)
     for layer in spec.layers:
-        _add_polygons(ax, layer.units.geometry.to_numpy(), facecolor=layer.colors, edgecolor=layer.edge,
-                      linewidth=layer.width, zorder=layer.zorder, hatch=layer.hatch)
+        _add_polygons(
+            ax,
+            layer.units.geometry.to_numpy(),
+            facecolor=layer.colors,
+            edgecolor=layer.edge,
+            linewidth=layer.width,
+            zorder=layer.zorder,
+            hatch=layer.hatch,
+        )
     for xy, color, _label, size in spec.points:
         if len(xy):
-            sc = ax.scatter(xy[:, 0], xy[:, 1], s=size, c=color, edgecolors="white", linewidths=0.3, zorder=8)
+            sc = ax.scatter(
+                xy[:, 0], xy[:, 1], s=size, c=color, edgecolors="white", linewidths=0.3, zorder=8
+            )
             if len(xy) > RASTERIZE_ABOVE:
                 sc.set_rasterized(True)
     bounds = result.communities.total_bounds
@@ -116,18 +152,36 @@ def draw_map(ax: Any, result: CheckResult, family: str | MapSpec = "overview", *
         s.set_linewidth(0.8)
     halo = [pe.withStroke(linewidth=2.2, foreground="white")]
     for x, y, text, strong in spec.labels:
-        ax.text(x, y, text, ha="center", va="center", fontsize=label_size if strong else label_size - 0.5,
-                color="#000000" if strong else "#404040", fontweight="bold" if strong else "normal",
-                path_effects=halo, zorder=15, linespacing=1.1, clip_on=True)
+        ax.text(
+            x,
+            y,
+            text,
+            ha="center",
+            va="center",
+            fontsize=label_size if strong else label_size - 0.5,
+            color="#000000" if strong else "#404040",
+            fontweight="bold" if strong else "normal",
+            path_effects=halo,
+            zorder=15,
+            linespacing=1.1,
+            clip_on=True,
+        )
     scale_bar(ax)
     north_arrow(ax)
     title = "" if isinstance(family, MapSpec) else family_title(result, family)
     return {"spec": spec, "title": title, "subtitle": spec.subtitle}
 
 
-def map_figure(result: CheckResult, family: str = "overview", *, title: str | None = None,
-               page: str = "a4", date: _dt.date | str | None = None, header: str | None = None,
-               coverage: CoverageResult | None = None) -> Any:
+def map_figure(
+    result: CheckResult,
+    family: str = "overview",
+    *,
+    title: str | None = None,
+    page: str = "a4",
+    date: _dt.date | str | None = None,
+    header: str | None = None,
+    coverage: CoverageResult | None = None,
+) -> Any:
     """A complete map as a matplotlib Figure: title, map, legend, scale bar, north arrow, note.
 
     Parameters
@@ -183,14 +237,30 @@ def map_figure(result: CheckResult, family: str = "overview", *, title: str | No
     if info["subtitle"]:
         fig.text(0.5, sub_y, info["subtitle"], fontsize=8, ha="center", color="#333333", wrap=True)
     add_legend(fig, info["spec"], loc="upper center", bbox=(0.5, bottom - 0.012), ncol=3)
-    fig.text(box[0], 0.025, source_note(result, date=date), fontsize=6.5,
-             color="#555555", ha="left", va="bottom", linespacing=1.5, wrap=True)
+    fig.text(
+        box[0],
+        0.025,
+        source_note(result, date=date),
+        fontsize=6.5,
+        color="#555555",
+        ha="left",
+        va="bottom",
+        linespacing=1.5,
+        wrap=True,
+    )
     return fig
 
 
-def map_png(result: CheckResult, family: str = "overview", *, dpi: int = 150,
-            title: str | None = None, date: _dt.date | str | None = None,
-            coverage: CoverageResult | None = None, fmt: str = "png") -> bytes:
+def map_png(
+    result: CheckResult,
+    family: str = "overview",
+    *,
+    dpi: int = 150,
+    title: str | None = None,
+    date: _dt.date | str | None = None,
+    coverage: CoverageResult | None = None,
+    fmt: str = "png",
+) -> bytes:
     """The map as PNG (or ``fmt="pdf"``) bytes, for the dashboard's "export map" buttons.
 
     Parameters

@@ -89,8 +89,9 @@ def spec_text(spec: Any) -> str:
     return f"{type_label(spec.facility_type)}（{mode} {spec.radius_m:g} 米）"
 
 
-def family_title(result: CheckResult, family: str, *,
-                 coverage: CoverageResult | None = None) -> str:
+def family_title(
+    result: CheckResult, family: str, *, coverage: CoverageResult | None = None
+) -> str:
     """Chinese map title of a family.
 
     Parameters

@@ -33,15 +33,29 @@ def style() -> Iterator[None]:
     import matplotlib as mpl  # matplotlib loads when a map is drawn, not with gridmap.report
 
     families = fonts.fallback_families()
-    with mpl.rc_context({
-        "font.family": families, "font.size": 9, "pdf.fonttype": 42, "ps.fonttype": 42,
-        "svg.fonttype": "none", "axes.unicode_minus": False, "pdf.compression": 6,
-        "figure.dpi": 100, "savefig.dpi": 200,
-    }), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font", category=UserWarning)
-        warnings.filterwarnings("ignore", message=r"Matplotlib currently does not support", category=UserWarning)
+    with (
+        mpl.rc_context(
+            {
+                "font.family": families,
+                "font.size": 9,
+                "pdf.fonttype": 42,
+                "ps.fonttype": 42,
+                "svg.fonttype": "none",
+                "axes.unicode_minus": False,
+                "pdf.compression": 6,
+                "figure.dpi": 100,
+                "savefig.dpi": 200,
+            }
+        ),
+        warnings.catch_warnings(),
+    ):
+        warnings.filterwarnings(
+            "ignore", message=r"Glyph \d+ .*missing from font", category=UserWarning
+        )
+        warnings.filterwarnings(
+            "ignore", message=r"Matplotlib currently does not support", category=UserWarning
+        )
         yield
-
 
 
 def _nice(x: float) -> float:
@@ -66,17 +80,51 @@ def scale_bar(ax: Any, *, fontsize: float = 7) -> None:
     n = 5 if str(int(length / (1000 if km else 1)))[0] == "5" else 4
     seg = length / n
     bx, by, bh = x0 + 0.04 * w, y0 + 0.045 * h, 0.009 * h
-    ax.add_patch(Rectangle((bx - 0.012 * w, by - 0.028 * h), length + 0.05 * w, bh + 0.05 * h,
-                           facecolor="white", edgecolor="none", alpha=0.85, zorder=20))
+    ax.add_patch(
+        Rectangle(
+            (bx - 0.012 * w, by - 0.028 * h),
+            length + 0.05 * w,
+            bh + 0.05 * h,
+            facecolor="white",
+            edgecolor="none",
+            alpha=0.85,
+            zorder=20,
+        )
+    )
     for i in range(n):
-        ax.add_patch(Rectangle((bx + i * seg, by), seg, bh, facecolor="black" if i % 2 == 0 else "white",
-                               edgecolor="black", linewidth=0.5, zorder=21))
+        ax.add_patch(
+            Rectangle(
+                (bx + i * seg, by),
+                seg,
+                bh,
+                facecolor="black" if i % 2 == 0 else "white",
+                edgecolor="black",
+                linewidth=0.5,
+                zorder=21,
+            )
+        )
     unit, div = ("千米", 1000) if km else ("米", 1)
     for i in (0, n // 2, n) if n % 2 == 0 else (0, n):
         val = i * seg / div
         text = f"{val:g}"
-        ax.text(bx + i * seg, by + bh + 0.006 * h, text, ha="center", va="bottom", fontsize=fontsize, zorder=22)
-    ax.text(bx + length + 0.012 * w, by + bh / 2, unit, ha="left", va="center", fontsize=fontsize, zorder=22)
+        ax.text(
+            bx + i * seg,
+            by + bh + 0.006 * h,
+            text,
+            ha="center",
+            va="bottom",
+            fontsize=fontsize,
+            zorder=22,
+        )
+    ax.text(
+        bx + length + 0.012 * w,
+        by + bh / 2,
+        unit,
+        ha="left",
+        va="center",
+        fontsize=fontsize,
+        zorder=22,
+    )
 
 
 def north_arrow(ax: Any) -> None:
@@ -85,11 +133,39 @@ def north_arrow(ax: Any) -> None:
 
     tr = ax.transAxes
     cx, top, hw, hgt = 0.95, 0.965, 0.018, 0.07
-    ax.add_patch(Polygon([(cx, top), (cx - hw, top - hgt), (cx, top - hgt * 0.72)], closed=True,
-                         facecolor="black", edgecolor="black", linewidth=0.6, transform=tr, zorder=22))
-    ax.add_patch(Polygon([(cx, top), (cx + hw, top - hgt), (cx, top - hgt * 0.72)], closed=True,
-                         facecolor="white", edgecolor="black", linewidth=0.6, transform=tr, zorder=22))
-    ax.text(cx, top + 0.004, "N", ha="center", va="bottom", fontsize=10, fontweight="bold", transform=tr, zorder=22)
+    ax.add_patch(
+        Polygon(
+            [(cx, top), (cx - hw, top - hgt), (cx, top - hgt * 0.72)],
+            closed=True,
+            facecolor="black",
+            edgecolor="black",
+            linewidth=0.6,
+            transform=tr,
+            zorder=22,
+        )
+    )
+    ax.add_patch(
+        Polygon(
+            [(cx, top), (cx + hw, top - hgt), (cx, top - hgt * 0.72)],
+            closed=True,
+            facecolor="white",
+            edgecolor="black",
+            linewidth=0.6,
+            transform=tr,
+            zorder=22,
+        )
+    )
+    ax.text(
+        cx,
+        top + 0.004,
+        "N",
+        ha="center",
+        va="bottom",
+        fontsize=10,
+        fontweight="bold",
+        transform=tr,
+        zorder=22,
+    )
 
 
 def source_note(result: CheckResult, *, date: _dt.date | str | None = None) -> str:
@@ -107,7 +183,13 @@ def source_note(result: CheckResult, *, date: _dt.date | str | None = None) -> s
     str
         Three lines.
     """
-    zh = {"communities": "社区", "grids": "网格", "households": "住户", "facilities": "设施", "network": "路网"}
+    zh = {
+        "communities": "社区",
+        "grids": "网格",
+        "households": "住户",
+        "facilities": "设施",
+        "network": "路网",
+    }
     by_file: dict[str, list[str]] = {}
     for kind in LAYER_KINDS:
         src = result.study.sources.get(kind)
@@ -115,15 +197,26 @@ def source_note(result: CheckResult, *, date: _dt.date | str | None = None) -> s
             continue
         file = str(src.get("file", "")).replace("\\", "/").rsplit("/", 1)[-1] or "(内存数据)"
         layer = str(src.get("layer") or "")
-        by_file.setdefault(file, []).append(zh[kind] + (f"={layer}" if layer and layer not in (kind, zh[kind]) else ""))
+        by_file.setdefault(file, []).append(
+            zh[kind] + (f"={layer}" if layer and layer not in (kind, zh[kind]) else "")
+        )
     sources = "；".join(f"{f}（{'、'.join(v)}）" for f, v in by_file.items()) or "—"
     when = date if isinstance(date, str) else (date or _dt.date.today()).isoformat()
-    return (f"坐标系：{crs_label(result.study.crs)}（北向为坐标北）\n数据来源：{sources}\n"
-            f"规则配置：{result.profile.id}（{result.profile.title_zh}）　制图：gridmap {__version__}，{when}")
+    return (
+        f"坐标系：{crs_label(result.study.crs)}（北向为坐标北）\n数据来源：{sources}\n"
+        f"规则配置：{result.profile.id}（{result.profile.title_zh}）　制图：gridmap {__version__}，{when}"
+    )
 
 
-def add_legend(fig_or_ax: Any, spec: MapSpec, *, loc: str, bbox: tuple[float, float] | None = None,
-               ncol: int = 2, fontsize: float = 8) -> Any:
+def add_legend(
+    fig_or_ax: Any,
+    spec: MapSpec,
+    *,
+    loc: str,
+    bbox: tuple[float, float] | None = None,
+    ncol: int = 2,
+    fontsize: float = 8,
+) -> Any:
     """Draw the legend of ``spec`` (its legend entries and points) on a figure or axes.
 
     Parameters
@@ -150,14 +243,37 @@ def add_legend(fig_or_ax: Any, spec: MapSpec, *, loc: str, bbox: tuple[float, fl
         if color.startswith("none:"):
             handles.append(Line2D([], [], color=color[5:], linewidth=1.2, label=label))
         else:
-            handles.append(Patch(facecolor=color, edgecolor="#4d4d4d", linewidth=0.5, hatch=hatch, label=label))
+            handles.append(
+                Patch(facecolor=color, edgecolor="#4d4d4d", linewidth=0.5, hatch=hatch, label=label)
+            )
     for _, color, label, size in spec.points:
-        handles.append(Line2D([], [], linestyle="none", marker="o", markersize=math.sqrt(size),
-                              markerfacecolor=color, markeredgecolor="white", markeredgewidth=0.4, label=label))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                linestyle="none",
+                marker="o",
+                markersize=math.sqrt(size),
+                markerfacecolor=color,
+                markeredgecolor="white",
+                markeredgewidth=0.4,
+                label=label,
+            )
+        )
     if not handles:
         return None
     kw = {"bbox_to_anchor": bbox} if bbox is not None else {}
-    return fig_or_ax.legend(handles=handles, loc=loc, ncol=ncol, fontsize=fontsize, frameon=True,
-                            title="图例", title_fontsize=fontsize + 0.5, borderaxespad=0.3,
-                            handlelength=1.6, handleheight=1.1, columnspacing=1.4, **kw)
-
+    return fig_or_ax.legend(
+        handles=handles,
+        loc=loc,
+        ncol=ncol,
+        fontsize=fontsize,
+        frameon=True,
+        title="图例",
+        title_fontsize=fontsize + 0.5,
+        borderaxespad=0.3,
+        handlelength=1.6,
+        handleheight=1.1,
+        columnspacing=1.4,
+        **kw,
+    )

@@ -35,14 +35,16 @@ def _as_lines(lines) -> tuple[np.ndarray, object, pd.Index]:
     elif isinstance(lines, GeoSeries):
         geoms = lines
     else:
-        raise TypeError("expected a GeoDataFrame or GeoSeries of lines, "
-                        f"got {type(lines).__name__}")
+        raise TypeError(
+            f"expected a GeoDataFrame or GeoSeries of lines, got {type(lines).__name__}"
+        )
     require_metric(geoms, what="路网长度")
     return np.asarray(geoms.values), geoms.crs, geoms.index
 
 
-def node_lines(geoms: np.ndarray, *, levels: np.ndarray | None = None,
-               precise: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
+def node_lines(
+    geoms: np.ndarray, *, levels: np.ndarray | None = None, precise: bool = False
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Split lines wherever they intersect other than at shared end points.
 
     When GEOS's floating-point noder does not converge (near-coincident lines),
@@ -96,15 +98,24 @@ def node_lines(geoms: np.ndarray, *, levels: np.ndarray | None = None,
                 raise
             # near-coincident lines defeat GEOS's floating-point noder ("Iterated noding
             # failed to converge"): snap-round every line to a 1 cm grid and node again
-            return node_lines(shapely.set_precision(geoms, NODING_GRID_M), levels=levels,
-                              precise=True)
+            return node_lines(
+                shapely.set_precision(geoms, NODING_GRID_M), levels=levels, precise=True
+            )
         pieces.append(noded)
         piece_level.append(np.full(len(noded), level))
     return np.concatenate(pieces), np.concatenate(piece_level), int(dirty.sum())
 
 
-def find_gaps(parts: np.ndarray, u: np.ndarray, v: np.ndarray, nodes: np.ndarray, *, within: float,
-              levels: np.ndarray | None = None, tolerance: float = 1e-3) -> pd.DataFrame:
+def find_gaps(
+    parts: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    nodes: np.ndarray,
+    *,
+    within: float,
+    levels: np.ndarray | None = None,
+    tolerance: float = 1e-3,
+) -> pd.DataFrame:
     """Dead ends that stop short of another street (undershoots), nearest street first.
 
     A node of degree 1 whose nearest other line, at the same level, is within
@@ -120,8 +131,12 @@ def find_gaps(parts: np.ndarray, u: np.ndarray, v: np.ndarray, nodes: np.ndarray
         One row per dead end: ``node``, ``edge`` (the line it falls short of),
         ``gap_m``, ``along_m`` (where on that line the gap is closest).
     """
-    cols = {"node": np.array([], dtype=np.int64), "edge": np.array([], dtype=np.int64),
-            "gap_m": np.array([]), "along_m": np.array([])}
+    cols = {
+        "node": np.array([], dtype=np.int64),
+        "edge": np.array([], dtype=np.int64),
+        "gap_m": np.array([]),
+        "along_m": np.array([]),
+    }
     n = len(nodes)
     if n == 0 or len(parts) == 0:
         return pd.DataFrame(cols)
@@ -157,9 +172,14 @@ def find_gaps(parts: np.ndarray, u: np.ndarray, v: np.ndarray, nodes: np.ndarray
     return pd.DataFrame({"node": dead[di], "edge": pj, "gap_m": dist, "along_m": along})
 
 
-def _split_lines(parts: np.ndarray, levels: np.ndarray, edge: np.ndarray, along: np.ndarray,
-                 tolerance: float,
-                 at_xy: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _split_lines(
+    parts: np.ndarray,
+    levels: np.ndarray,
+    edge: np.ndarray,
+    along: np.ndarray,
+    tolerance: float,
+    at_xy: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Split lines ``edge`` at distances ``along`` them.
 
     Returns the lines (unsplit ones first), their levels, and the point of each cut
@@ -175,8 +195,11 @@ def _split_lines(parts: np.ndarray, levels: np.ndarray, edge: np.ndarray, along:
         cum = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
         a = np.clip(grp["along"].to_numpy(), 0.0, cum[-1])
         rows = grp.index.to_numpy()
-        cut_xy = (np.column_stack([np.interp(a, cum, xy[:, 0]), np.interp(a, cum, xy[:, 1])])
-                  if at_xy is None else at_xy[rows])
+        cut_xy = (
+            np.column_stack([np.interp(a, cum, xy[:, 0]), np.interp(a, cum, xy[:, 1])])
+            if at_xy is None
+            else at_xy[rows]
+        )
         at_start, at_end = a <= tolerance, a >= cum[-1] - tolerance
         points[rows] = np.where(at_start[:, None], xy[0], np.where(at_end[:, None], xy[-1], cut_xy))
         inner = ~(at_start | at_end)
@@ -188,17 +211,22 @@ def _split_lines(parts: np.ndarray, levels: np.ndarray, edge: np.ndarray, along:
         keep[e] = False
         for k in range(len(bounds) - 1):
             mid = (cum > bounds[k]) & (cum < bounds[k + 1])
-            new_parts.append(shapely.linestrings(
-                np.concatenate([bxy[k:k + 1], xy[mid], bxy[k + 1:k + 2]])))
+            new_parts.append(
+                shapely.linestrings(np.concatenate([bxy[k : k + 1], xy[mid], bxy[k + 1 : k + 2]]))
+            )
             new_levels.append(levels[e])
     if not new_parts:
         return parts, levels, points
-    return (np.concatenate([parts[keep], np.array(new_parts, dtype=object)]),
-            np.concatenate([levels[keep], np.array(new_levels, dtype=levels.dtype)]), points)
+    return (
+        np.concatenate([parts[keep], np.array(new_parts, dtype=object)]),
+        np.concatenate([levels[keep], np.array(new_levels, dtype=levels.dtype)]),
+        points,
+    )
 
 
-def _close_gaps(parts: np.ndarray, levels: np.ndarray, nodes: np.ndarray, gaps: pd.DataFrame,
-                tolerance: float) -> tuple[np.ndarray, np.ndarray, int]:
+def _close_gaps(
+    parts: np.ndarray, levels: np.ndarray, nodes: np.ndarray, gaps: pd.DataFrame, tolerance: float
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Split each target line where a gap meets it and add a connector from the dead end.
 
     Returns the new lines, their levels and how many connectors were added.
@@ -209,12 +237,16 @@ def _close_gaps(parts: np.ndarray, levels: np.ndarray, nodes: np.ndarray, gaps: 
     connectors = shapely.linestrings(np.stack([nodes[gaps["node"].to_numpy()], points], axis=1))
     # two dead ends facing each other across a gap would get the same connector twice
     once = ~pd.Series(shapely.to_wkb(shapely.normalize(connectors))).duplicated().to_numpy()
-    return (np.concatenate([parts, connectors[once]]), np.concatenate([levels, lev[once]]),
-            int(once.sum()))
+    return (
+        np.concatenate([parts, connectors[once]]),
+        np.concatenate([levels, lev[once]]),
+        int(once.sum()),
+    )
 
 
-def _join_level_ends(parts: np.ndarray, levels: np.ndarray,
-                     tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+def _join_level_ends(
+    parts: np.ndarray, levels: np.ndarray, tolerance: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Split lines where a line of another level ends on them, so the two connect there.
 
     E.g. a bridge or ramp landing on a street, an OSM way ending at a node
@@ -233,8 +265,9 @@ def _join_level_ends(parts: np.ndarray, levels: np.ndarray,
     if not inner.any():
         return parts, levels
     pi, pj, along = pi[inner], pj[inner], along[inner]
-    parts, levels, _ = _split_lines(parts, levels, pj, along, tolerance,
-                                    at_xy=shapely.get_coordinates(ends[pi]))
+    parts, levels, _ = _split_lines(
+        parts, levels, pj, along, tolerance, at_xy=shapely.get_coordinates(ends[pi])
+    )
     return parts, levels
 
 
@@ -252,7 +285,7 @@ def _ends(parts: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray, 
     last = np.cumsum(n_coords) - 1
     first = last - n_coords + 1
     nodes, inv = _unique_xy(np.concatenate([coords[first], coords[last]]), tolerance)
-    return nodes, inv[: len(parts)], inv[len(parts):]
+    return nodes, inv[: len(parts)], inv[len(parts) :]
 
 
 def _unique_xy(xy: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
@@ -328,8 +361,9 @@ def build_network(
     else:
         lev = _level_codes(lev, len(parts))
     nodes, u, v = _ends(parts, tolerance)
-    gaps = find_gaps(parts, u, v, nodes, within=max(close_gaps_m, GAP_REPORT_M), levels=lev,
-                     tolerance=tolerance)
+    gaps = find_gaps(
+        parts, u, v, nodes, within=max(close_gaps_m, GAP_REPORT_M), levels=lev, tolerance=tolerance
+    )
     gaps["x"], gaps["y"] = nodes[gaps["node"], 0], nodes[gaps["node"], 1]
     # within the node tolerance: always closed
     closed = gaps["gap_m"].to_numpy() <= max(close_gaps_m, tolerance)
@@ -348,16 +382,28 @@ def build_network(
         new_id = np.cumsum(keep_n) - 1
         nodes, u, v = nodes[keep_n], new_id[u[keep_e]], new_id[v[keep_e]]
         length, parts, label = length[keep_e], parts[keep_e], label[keep_n]
-    net = Network(nodes=nodes, u=u, v=v, length=length, geometry=parts, component=label,
-                  components=table, crs=crs, noded=noded, gaps_closed=connectors, gaps=open_gaps)
+    net = Network(
+        nodes=nodes,
+        u=u,
+        v=v,
+        length=length,
+        geometry=parts,
+        component=label,
+        components=table,
+        crs=crs,
+        noded=noded,
+        gaps_closed=connectors,
+        gaps=open_gaps,
+    )
     if not table["dropped"].any():
         graph.sort_indices()
         net.__dict__["graph"] = graph  # the cached property: already built for the components
     return net
 
 
-def _line_parts(lines: GeoDataFrame | GeoSeries,
-                level_column: str | None) -> tuple[np.ndarray, np.ndarray | None, object]:
+def _line_parts(
+    lines: GeoDataFrame | GeoSeries, level_column: str | None
+) -> tuple[np.ndarray, np.ndarray | None, object]:
     """The single-part, non-empty lines of a layer, their level (or None) and the CRS."""
     geoms, crs, _ = _as_lines(lines)
     levels = None
@@ -382,13 +428,14 @@ def _components(graph, u: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, p
     rank[order] = np.arange(ncomp)
     label = rank[label]
     elab = label[u]
-    table = pd.DataFrame({
-        "nodes": sizes[order],
-        "edges": np.bincount(elab, minlength=ncomp),
-        "length_m": np.bincount(elab, weights=length, minlength=ncomp),
-    })
+    table = pd.DataFrame(
+        {
+            "nodes": sizes[order],
+            "edges": np.bincount(elab, minlength=ncomp),
+            "length_m": np.bincount(elab, weights=length, minlength=ncomp),
+        }
+    )
     table.index.name = "component"
     table["main"] = table.index == 0
     table["dropped"] = False
     return label, table
-

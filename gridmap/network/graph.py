@@ -59,7 +59,8 @@ class Network:
     main: int = 0
     gaps_closed: int = 0
     gaps: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame({"x": [], "y": [], "gap_m": []}))
+        default_factory=lambda: pd.DataFrame({"x": [], "y": [], "gap_m": []})
+    )
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -84,17 +85,31 @@ class Network:
 
     def edges(self) -> GeoDataFrame:
         """The edges as a GeoDataFrame (``u``, ``v``, ``length_m``, ``component``)."""
-        return GeoDataFrame({"u": self.u, "v": self.v, "length_m": self.length,
-                             "component": self.component[self.u]},
-                            geometry=self.geometry, crs=self.crs)
+        return GeoDataFrame(
+            {
+                "u": self.u,
+                "v": self.v,
+                "length_m": self.length,
+                "component": self.component[self.u],
+            },
+            geometry=self.geometry,
+            crs=self.crs,
+        )
 
     def __repr__(self) -> str:
-        return (f"Network(nodes={self.n_nodes}, edges={self.n_edges}, "
-                f"components={len(self.components)})")
+        return (
+            f"Network(nodes={self.n_nodes}, edges={self.n_edges}, "
+            f"components={len(self.components)})"
+        )
 
 
-def csr_graph(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int,
-              extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> sparse.csr_matrix:
+def csr_graph(
+    u: np.ndarray,
+    v: np.ndarray,
+    w: np.ndarray,
+    n: int,
+    extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> sparse.csr_matrix:
     """Symmetric CSR graph of undirected edges ``u``–``v`` of weight ``w`` on ``n`` nodes.
 
     Self loops are dropped; of parallel edges the shortest is kept; weights are

@@ -18,8 +18,15 @@ from gridmap.network.snap import Snap
 __all__ = ["reachable_pieces", "service_areas"]
 
 
-def reachable_pieces(net: Network, node_d: np.ndarray, radius: float, *, start_edge: int = -1,
-                     start_offset: float = 0.0, start_budget: float = 0.0) -> np.ndarray:
+def reachable_pieces(
+    net: Network,
+    node_d: np.ndarray,
+    radius: float,
+    *,
+    start_edge: int = -1,
+    start_offset: float = 0.0,
+    start_budget: float = 0.0,
+) -> np.ndarray:
     """The edge pieces within ``radius`` given node distances from one source.
 
     Whole edges whose both ends are near enough, partial edges from either end,
@@ -45,16 +52,27 @@ def reachable_pieces(net: Network, node_d: np.ndarray, radius: float, *, start_e
     for i in part_v:
         pieces.append(shapely.ops.substring(net.geometry[i], float(L[i] - rv[i]), float(L[i])))
     if start_edge >= 0 and start_budget > 0:
-        pieces.append(shapely.ops.substring(net.geometry[start_edge],
-                                            max(0.0, start_offset - start_budget),
-                                            min(float(L[start_edge]), start_offset + start_budget)))
+        pieces.append(
+            shapely.ops.substring(
+                net.geometry[start_edge],
+                max(0.0, start_offset - start_budget),
+                min(float(L[start_edge]), start_offset + start_budget),
+            )
+        )
     if pieces:
         out.append(np.array(pieces, dtype=object))
     return np.concatenate(out) if out else np.array([], dtype=object)
 
 
-def service_areas(net: Network, snap: Snap, positions: np.ndarray, *, radius: float,
-                  buffer_m: float = 25.0, chunk_bytes: float = 2e8) -> np.ndarray:
+def service_areas(
+    net: Network,
+    snap: Snap,
+    positions: np.ndarray,
+    *,
+    radius: float,
+    buffer_m: float = 25.0,
+    chunk_bytes: float = 2e8,
+) -> np.ndarray:
     """Network service-area polygon (isochrone) of each source.
 
     The street pieces reachable within ``radius`` (whole edges and the reachable
@@ -83,16 +101,20 @@ def service_areas(net: Network, snap: Snap, positions: np.ndarray, *, radius: fl
     chunk = max(1, int(chunk_bytes // (8 * max(1, net.n_nodes))))
     where = {p: k for k, p in enumerate(positions)}
     for start in range(0, len(ok), chunk):
-        part = ok[start:start + chunk]
+        part = ok[start : start + chunk]
         dist, _ = dijkstra_from(net, graph, part, limit=radius, min_only=False, all_sources=full)
         for row, p in enumerate(part):
             budget = radius - snap.snap_m[p]
             if budget <= 0:
                 continue
-            pieces = reachable_pieces(net, dist[row], radius, start_edge=int(snap.edge[p]),
-                                      start_offset=float(snap.offset[p]),
-                                      start_budget=float(budget))
+            pieces = reachable_pieces(
+                net,
+                dist[row],
+                radius,
+                start_edge=int(snap.edge[p]),
+                start_offset=float(snap.offset[p]),
+                start_budget=float(budget),
+            )
             if len(pieces):
                 out[where[p]] = shapely.union_all(shapely.buffer(pieces, buffer_m, quad_segs=4))
     return out
-

@@ -34,9 +34,15 @@ PARALLEL_MIN_NODES = 200_000
 NodeDistances = tuple[np.ndarray, np.ndarray | None]
 
 
-def dijkstra_groups(net: Network, graph: sparse.csr_matrix, groups: list[tuple[np.ndarray, float]],
-                    *, all_sources: np.ndarray | None = None, workers: int | None = None,
-                    nearest: bool = True) -> list[PendingRun]:
+def dijkstra_groups(
+    net: Network,
+    graph: sparse.csr_matrix,
+    groups: list[tuple[np.ndarray, float]],
+    *,
+    all_sources: np.ndarray | None = None,
+    workers: int | None = None,
+    nearest: bool = True,
+) -> list[PendingRun]:
     """Start one multi-source Dijkstra per source group, e.g. one per facility type.
 
     Each run is :func:`~gridmap.network.dijkstra_from` for one group. SciPy's
@@ -67,8 +73,10 @@ def dijkstra_groups(net: Network, graph: sparse.csr_matrix, groups: list[tuple[n
     """
     if workers is None:
         workers = fork_workers(net.n_nodes, len(groups))
-    local = [partial(_dijkstra, graph, net.n_nodes, which, limit, True, all_sources, nearest)
-             for which, limit in groups]
+    local = [
+        partial(_dijkstra, graph, net.n_nodes, which, limit, True, all_sources, nearest)
+        for which, limit in groups
+    ]
     if workers <= 1 or len(groups) <= 1:
         done = []
         for run in local:
@@ -76,19 +84,24 @@ def dijkstra_groups(net: Network, graph: sparse.csr_matrix, groups: list[tuple[n
             f.set_result(run())
             done.append(PendingRun(f, run))
         return done
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(groups)),
-                               mp_context=multiprocessing.get_context("fork"),
-                               initializer=_worker_init, initargs=(graph, net.n_nodes, all_sources))
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(groups)),
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_worker_init,
+        initargs=(graph, net.n_nodes, all_sources),
+    )
     # the biggest runs first, so that the workers finish together
-    order = sorted(range(len(groups)),
-                   key=lambda i: -len(groups[i][0]) * min(groups[i][1], 1e9) ** 2)
+    order = sorted(
+        range(len(groups)), key=lambda i: -len(groups[i][0]) * min(groups[i][1], 1e9) ** 2
+    )
     with warnings.catch_warnings():
         # Python >= 3.12 warns on fork whenever any OS thread exists (BLAS pools do); no other
         # Python thread runs (checked above, unless workers were asked for) and the workers only
         # run SciPy's Dijkstra
         warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
-        futures = {i: pool.submit(_worker_dijkstra, groups[i][0], groups[i][1], nearest)
-                   for i in order}
+        futures = {
+            i: pool.submit(_worker_dijkstra, groups[i][0], groups[i][1], nearest) for i in order
+        }
     pool.shutdown(wait=False)
     return [PendingRun(futures[i], local[i]) for i in range(len(groups))]
 
@@ -105,8 +118,9 @@ def fork_workers(n_nodes: int, n_groups: int) -> int:
         return 0
     if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
         return 0
-    cpus = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-            else (os.cpu_count() or 1))
+    cpus = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    )
     return min(cpus, n_groups)
 
 

@@ -28,8 +28,9 @@ __all__ = [
 ]
 
 
-def virtual_edges(net: Network, snap: Snap,
-                  which: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def virtual_edges(
+    net: Network, snap: Snap, which: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One-way edges from virtual source nodes ``n_nodes + k`` to both ends of their edge.
 
     Parameters
@@ -47,13 +48,21 @@ def virtual_edges(net: Network, snap: Snap,
     legs = snap.legs(net)
     at = np.searchsorted(legs["rows"], which)
     k = np.arange(len(which)) + net.n_nodes
-    return (np.concatenate([k, k]), np.concatenate([legs["u"][at], legs["v"][at]]),
-            np.concatenate([legs["to_u"][at], legs["to_v"][at]]))
+    return (
+        np.concatenate([k, k]),
+        np.concatenate([legs["u"][at], legs["v"][at]]),
+        np.concatenate([legs["to_u"][at], legs["to_v"][at]]),
+    )
 
 
-def node_distances(net: Network, sources: Snap, *, limit: float = np.inf,
-                   groups: np.ndarray | None = None,
-                   min_only: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+def node_distances(
+    net: Network,
+    sources: Snap,
+    *,
+    limit: float = np.inf,
+    groups: np.ndarray | None = None,
+    min_only: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Distance from the nearest snapped source to every node (multi-source Dijkstra).
 
     Parameters
@@ -112,16 +121,27 @@ def augmented_graph(net: Network, sources: Snap) -> tuple[sparse.csr_matrix, np.
     keep = np.column_stack([np.ones(m, dtype=bool), ~loop]).ravel()
     indptr = np.concatenate([base.indptr, base.indptr[-1] + np.cumsum(cnt)])
     idx_dtype = np.int64 if len(indptr) and indptr[-1] > np.iinfo(np.int32).max else np.int32
-    graph = sparse.csr_matrix((np.concatenate([base.data, vdata[keep]]),
-                               np.concatenate([base.indices, vcols[keep]]).astype(idx_dtype),
-                               indptr.astype(idx_dtype)), shape=(n + m, n + m))
+    graph = sparse.csr_matrix(
+        (
+            np.concatenate([base.data, vdata[keep]]),
+            np.concatenate([base.indices, vcols[keep]]).astype(idx_dtype),
+            indptr.astype(idx_dtype),
+        ),
+        shape=(n + m, n + m),
+    )
     graph.has_sorted_indices = True
     return graph, which
 
 
-def dijkstra_from(net: Network, graph: sparse.csr_matrix, which: np.ndarray, *,
-                  limit: float = np.inf, min_only: bool = True,
-                  all_sources: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def dijkstra_from(
+    net: Network,
+    graph: sparse.csr_matrix,
+    which: np.ndarray,
+    *,
+    limit: float = np.inf,
+    min_only: bool = True,
+    all_sources: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Multi-source Dijkstra from the sources at positions ``which``.
 
     ``all_sources`` is the ``which`` returned by :func:`augmented_graph` (defaults
@@ -137,9 +157,15 @@ def dijkstra_from(net: Network, graph: sparse.csr_matrix, which: np.ndarray, *,
     return _dijkstra(graph, net.n_nodes, which, limit, min_only, all_sources)
 
 
-def _dijkstra(graph: sparse.csr_matrix, n_nodes: int, which: np.ndarray, limit: float,
-              min_only: bool = True, all_sources: np.ndarray | None = None,
-              nearest: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+def _dijkstra(
+    graph: sparse.csr_matrix,
+    n_nodes: int,
+    which: np.ndarray,
+    limit: float,
+    min_only: bool = True,
+    all_sources: np.ndarray | None = None,
+    nearest: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """The Dijkstra run behind :func:`dijkstra_from` (and the worker processes)."""
     base = which if all_sources is None else all_sources
     if len(which) == 0:
@@ -151,8 +177,9 @@ def _dijkstra(graph: sparse.csr_matrix, n_nodes: int, which: np.ndarray, limit: 
         dist = csgraph.dijkstra(graph, directed=True, indices=idx, limit=pad, min_only=True)
         return dist[:n_nodes], None
     if min_only:
-        dist, _, src = csgraph.dijkstra(graph, directed=True, indices=idx, limit=pad, min_only=True,
-                                        return_predecessors=True)
+        dist, _, src = csgraph.dijkstra(
+            graph, directed=True, indices=idx, limit=pad, min_only=True, return_predecessors=True
+        )
         src = src[:n_nodes]
         src_pos = np.where(src >= 0, base[np.clip(src - n_nodes, 0, None)], -1)
         return dist[:n_nodes], src_pos
@@ -208,17 +235,26 @@ def network_distance(
     >>> float(d[0])
     90.0
     """
-    ts = target_snap if target_snap is not None else snap_points(net, targets,
-                                                                 max_snap_m=max_snap_m)
-    ss = source_snap if source_snap is not None else snap_points(net, sources,
-                                                                 max_snap_m=max_snap_m)
+    ts = (
+        target_snap if target_snap is not None else snap_points(net, targets, max_snap_m=max_snap_m)
+    )
+    ss = (
+        source_snap if source_snap is not None else snap_points(net, sources, max_snap_m=max_snap_m)
+    )
     node_d, node_src = node_distances(net, ss, limit=limit)
     return target_distances(net, ts, ss, node_d, node_src, limit=limit)
 
 
-def target_distances(net: Network, targets: Snap, sources: Snap, node_d: np.ndarray,
-                     node_src: np.ndarray | None, *, limit: float = np.inf,
-                     source_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def target_distances(
+    net: Network,
+    targets: Snap,
+    sources: Snap,
+    node_d: np.ndarray,
+    node_src: np.ndarray | None,
+    *,
+    limit: float = np.inf,
+    source_mask: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Distance from each snapped target to its nearest source, given the sources' node distances.
 
     The best of: via the ``u`` end of the target's edge, via its ``v`` end, and
@@ -271,8 +307,11 @@ def target_distances(net: Network, targets: Snap, sources: Snap, node_d: np.ndar
             within = np.arange(len(src)) - np.repeat(np.cumsum(c) - c, c)
             tpos = legs["by_edge"][np.repeat(lo[has], c) + within]  # positions in ``rows``
             t = ok[tpos]
-            direct = (targets.snap_m[t] + np.abs(targets.offset[t] - sources.offset[src])
-                      + sources.snap_m[src])
+            direct = (
+                targets.snap_m[t]
+                + np.abs(targets.offset[t] - sources.offset[src])
+                + sources.snap_m[src]
+            )
             # the nearest per target (ties: the lowest source position)
             o = np.lexsort((src, direct, tpos))
             tpos, direct, src = tpos[o], direct[o], src[o]
@@ -288,4 +327,3 @@ def target_distances(net: Network, targets: Snap, sources: Snap, node_d: np.ndar
     if who is not None:
         nearest[ok[keep]] = who[keep]
     return dist, nearest
-

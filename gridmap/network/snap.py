@@ -72,8 +72,16 @@ class Snap:
             to_u = self.snap_m[rows] + self.offset[rows]
             to_v = self.snap_m[rows] + (net.length[e] - self.offset[rows])
             by_edge = np.argsort(e, kind="stable")
-            legs = {"net": net, "rows": rows, "u": net.u[e], "v": net.v[e], "to_u": to_u,
-                    "to_v": to_v, "by_edge": by_edge, "edge_sorted": e[by_edge]}
+            legs = {
+                "net": net,
+                "rows": rows,
+                "u": net.u[e],
+                "v": net.v[e],
+                "to_u": to_u,
+                "to_v": to_v,
+                "by_edge": by_edge,
+                "edge_sorted": e[by_edge],
+            }
             self._cache["legs"] = legs
         return legs
 
@@ -88,8 +96,10 @@ class Snap:
 
     def frame(self, index=None) -> pd.DataFrame:
         """The snaps as a table: ``edge``, ``offset_m``, ``snap_m``, ``snapped``."""
-        return pd.DataFrame({"edge": self.edge, "offset_m": self.offset, "snap_m": self.snap_m,
-                             "snapped": self.ok}, index=index)
+        return pd.DataFrame(
+            {"edge": self.edge, "offset_m": self.offset, "snap_m": self.snap_m, "snapped": self.ok},
+            index=index,
+        )
 
 
 def _points(points) -> tuple[np.ndarray, np.ndarray | None]:
@@ -147,8 +157,10 @@ def snap_points(net: Network, points, *, max_snap_m: float = 200.0) -> Snap:
     geo = isinstance(points, (GeoSeries, GeoDataFrame))
     if geo and points.crs is not None and net.crs is not None:
         if not points.crs.equals(net.crs):
-            raise ValueError(f"points are in {points.crs.name!r} but the network is in "
-                             f"{net.crs.name!r}; use to_crs() first")
+            raise ValueError(
+                f"points are in {points.crs.name!r} but the network is in "
+                f"{net.crs.name!r}; use to_crs() first"
+            )
     xy, g = _points(points)
     n = len(xy)
     edge = np.full(n, -1, dtype=np.int64)
@@ -167,8 +179,9 @@ def snap_points(net: Network, points, *, max_snap_m: float = 200.0) -> Snap:
     if len(vi) == 0:
         return Snap(edge, offset, snap_m, float(max_snap_m))
     pts = shapely.points(xy[vi]) if g is None else g[vi]
-    (pi, ei), dist = net.tree.query_nearest(pts, max_distance=max_snap_m, return_distance=True,
-                                            all_matches=True)
+    (pi, ei), dist = net.tree.query_nearest(
+        pts, max_distance=max_snap_m, return_distance=True, all_matches=True
+    )
     # equidistant edges (within _TIE_M; a point nearest to a node): the lowest edge id, as the
     # fast path does
     order = np.lexsort((dist, pi))
@@ -186,8 +199,9 @@ def snap_points(net: Network, points, *, max_snap_m: float = 200.0) -> Snap:
     rows = vi[pi]
     edge[rows] = ei
     snap_m[rows] = dist
-    offset[rows] = np.clip(shapely.line_locate_point(net.geometry[ei], pts[pi]), 0.0,
-                           net.length[ei])
+    offset[rows] = np.clip(
+        shapely.line_locate_point(net.geometry[ei], pts[pi]), 0.0, net.length[ei]
+    )
     # the distance to the edge of points beyond the limit, for the report
     far = np.flatnonzero(edge[vi] < 0)
     if len(far):
@@ -196,7 +210,6 @@ def snap_points(net: Network, points, *, max_snap_m: float = 200.0) -> Snap:
         nearest[fi] = fd
         snap_m[vi[far]] = nearest
     return Snap(edge, offset, snap_m, float(max_snap_m))
-
 
 
 def _segments(net: Network) -> dict:
@@ -238,14 +251,20 @@ def _segments(net: Network) -> dict:
         a += 0.5 * step  # the first sample of each segment
         k = np.ones(int(ends[hi - 1] - first))  # sample number within its segment
         k[0] = 0.0
-        k[(ends[lo:hi - 1] - first)] = 1.0 - cnt[:-1]
+        k[(ends[lo : hi - 1] - first)] = 1.0 - cnt[:-1]
         np.cumsum(k, out=k)
-        out = pts[first:ends[hi - 1]]
+        out = pts[first : ends[hi - 1]]
         out[:] = np.repeat(a, cnt, axis=0)
         out += np.repeat(step, cnt, axis=0) * k[:, None]
-        start[first:ends[hi - 1]] = np.repeat(c[lo:hi], cnt)
-    seg = {"coords": coords, "edge": idx, "along": along, "start": start, "half": half,
-           "tree": cKDTree(pts, leafsize=16, balanced_tree=False, compact_nodes=False)}
+        start[first : ends[hi - 1]] = np.repeat(c[lo:hi], cnt)
+    seg = {
+        "coords": coords,
+        "edge": idx,
+        "along": along,
+        "start": start,
+        "half": half,
+        "tree": cKDTree(pts, leafsize=16, balanced_tree=False, compact_nodes=False),
+    }
     net._cache["segments"] = seg
     return seg
 
@@ -303,7 +322,7 @@ def _snap_fast(net: Network, xy: np.ndarray):
     edge, offset = np.empty(n, dtype=np.int64), np.empty(n)
     dist, ok = np.empty(n), np.empty(n, dtype=bool)
     for lo in range(0, n, _CHUNK):
-        rows = order[lo:lo + _CHUNK]
+        rows = order[lo : lo + _CHUNK]
         sxy = np.take(xy, rows, axis=0)
         e, off, bd, exact = _snap_k(seg, sxy, min(_K, n_samples))
         redo = np.flatnonzero(~exact)
@@ -313,4 +332,3 @@ def _snap_fast(net: Network, xy: np.ndarray):
         edge[rows], offset[rows], dist[rows], ok[rows] = e, off, bd, exact
     np.clip(offset, 0.0, net.length[edge], out=offset)
     return edge, offset, dist, ok
-

@@ -34,4 +34,3 @@ def minutes_for_metres(metres: float, *, speed_kmh: float = WALK_KMH) -> float:
     if speed_kmh <= 0:
         raise ValueError(f"speed_kmh must be positive, got {speed_kmh}")
     return float(metres) * 60.0 / (speed_kmh * 1000.0)
-

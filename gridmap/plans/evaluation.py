@@ -21,12 +21,30 @@ from gridmap.rules import FINDING_COLUMNS, Profile, exempt_flags, load_profile
 __all__ = ["PlanEvaluation"]
 
 #: community columns a plan recomputes from its units (the rest are the community's own attributes)
-_DERIVED = ("name", "households", "grids", "coordinators", "coordinators_required", "status",
-            "size_status", "units", "geometry")
+_DERIVED = (
+    "name",
+    "households",
+    "grids",
+    "coordinators",
+    "coordinators_required",
+    "status",
+    "size_status",
+    "units",
+    "geometry",
+)
 #: community figures that depend on its territory: known for as-is communities, not assessed once
 #: the plan changes which units a community holds (until a check is run on the new boundaries)
-_TERRITORIAL = ("facility_types", "facilities", "floor_area_m2:", "coverage:", "covered:",
-                "coverage_bound:", "covered_bound:", "area_km2", "population")
+_TERRITORIAL = (
+    "facility_types",
+    "facilities",
+    "floor_area_m2:",
+    "coverage:",
+    "covered:",
+    "coverage_bound:",
+    "covered_bound:",
+    "area_km2",
+    "population",
+)
 
 
 class PlanEvaluation(PlanState):
@@ -57,14 +75,27 @@ class PlanEvaluation(PlanState):
         Unit sums plus the fixed remainders, and the community's own attributes (figures that
         depend on the territory are kept for as-is communities only).
         """
-        coords = (pd.to_numeric(self.units["coordinators"], errors="coerce")
-                  .to_numpy(dtype="float64")
-                  if "coordinators" in self.units.columns else np.full(len(self.units), np.nan))
-        per_unit = pd.DataFrame({"community_id": labels.to_numpy(), "households": self._hh_float,
-                                 "coordinators": coords}, index=self.units.index)
+        coords = (
+            pd.to_numeric(self.units["coordinators"], errors="coerce").to_numpy(dtype="float64")
+            if "coordinators" in self.units.columns
+            else np.full(len(self.units), np.nan)
+        )
+        per_unit = pd.DataFrame(
+            {
+                "community_id": labels.to_numpy(),
+                "households": self._hh_float,
+                "coordinators": coords,
+            },
+            index=self.units.index,
+        )
         g = per_unit.groupby("community_id")
-        t = pd.DataFrame({"units": g.size(), "households": g["households"].sum(min_count=1),
-                          "coordinators": g["coordinators"].sum(min_count=1)})
+        t = pd.DataFrame(
+            {
+                "units": g.size(),
+                "households": g["households"].sum(min_count=1),
+                "coordinators": g["coordinators"].sum(min_count=1),
+            }
+        )
         rem = self._remainders()
         keep = rem[(rem.fillna(0) != 0) | ~rem.index.isin(self.units["community_id"].unique())]
         t = t.reindex(t.index.union(keep.index))
@@ -90,15 +121,22 @@ class PlanEvaluation(PlanState):
                 t[c] = col.to_numpy()
         return t
 
-    def _evaluate(self, *, base: bool = False, lang: str = "zh",
-                  profile: Profile | None = None) -> tuple:
+    def _evaluate(
+        self, *, base: bool = False, lang: str = "zh", profile: Profile | None = None
+    ) -> tuple:
         """The community table and evaluation of the current (or as-is) assignment.
 
         ``(table, Evaluation)``, cached per plan version, attributes and profile.
         """
         profile = profile or self._profile
-        key = (self._version if not base else -1, self._attrs_gen, base, lang, profile.id,
-               id(profile))
+        key = (
+            self._version if not base else -1,
+            self._attrs_gen,
+            base,
+            lang,
+            profile.id,
+            id(profile),
+        )
         hit = self._cache.get(key)
         if hit is not None:
             return hit
@@ -123,8 +161,13 @@ class PlanEvaluation(PlanState):
         """
         return self._evaluate(base=base, lang=lang)[1]
 
-    def communities(self, *, base: bool = False, min_households: int | None = None,
-                    max_households: int | None = None) -> pd.DataFrame:
+    def communities(
+        self,
+        *,
+        base: bool = False,
+        min_households: int | None = None,
+        max_households: int | None = None,
+    ) -> pd.DataFrame:
         """The plan's communities: households, units, pieces and statuses.
 
         ``name``, ``households`` (remainders outside units included), ``units``, ``pieces``,
@@ -148,8 +191,9 @@ class PlanEvaluation(PlanState):
     def _base_pieces(self) -> pd.Series:
         if "base_pieces" not in self._cache:
             base = self.units["community_id"]
-            self._cache["base_pieces"] = (_edits.community_pieces(base, self.graph) if len(base)
-                                          else pd.Series(dtype=int))
+            self._cache["base_pieces"] = (
+                _edits.community_pieces(base, self.graph) if len(base) else pd.Series(dtype=int)
+            )
         return self._cache["base_pieces"]
 
     def exempt_min(self) -> list[str]:
@@ -164,16 +208,22 @@ class PlanEvaluation(PlanState):
         flag = exempt_flags(self.community_attrs, band.exempt_min_if)
         return sorted(flag.index[flag.to_numpy()].astype(str))
 
-    def kpis(self, *, base: bool = False, min_households: int | None = None,
-             max_households: int | None = None) -> dict:
+    def kpis(
+        self,
+        *,
+        base: bool = False,
+        min_households: int | None = None,
+        max_households: int | None = None,
+    ) -> dict:
         """Headline numbers of the plan (or of the as-is assignment).
 
         Communities per size status against :attr:`band` (``in_band``, ``too_small``,
         ``too_large``, ``size_not_assessed``; None when the profile has no band), overall rule
         status (``rules_fail`` …), moves and contiguity.
         """
-        t = self.communities(base=base, min_households=min_households,
-                             max_households=max_households)
+        t = self.communities(
+            base=base, min_households=min_households, max_households=max_households
+        )
         size = t["status"].value_counts()
         rules = t["rules_status"].value_counts()
         band = self._profile_for(min_households, max_households).size_band()
@@ -188,14 +238,16 @@ class PlanEvaluation(PlanState):
             "too_small": int(size.get("too_small", 0)) if band is not None else None,
             "too_large": int(size.get("too_large", 0)) if band is not None else None,
             "size_not_assessed": int(size.get("not_assessed", 0)),
-            **{f"rules_{s}": int(rules.get(s, 0))
-               for s in ("pass", "warning", "fail", "not_assessed")},
-            "non_contiguous": int((~t.contiguous).sum()), "units_moved": int(len(ch)),
+            **{
+                f"rules_{s}": int(rules.get(s, 0))
+                for s in ("pass", "warning", "fail", "not_assessed")
+            },
+            "non_contiguous": int((~t.contiguous).sum()),
+            "units_moved": int(len(ch)),
             "households_moved": int(ch["households"].sum()) if len(ch) else 0,
             "households_total": int(hh.fillna(0).sum()) if hh.notna().any() else None,
             "edits": len(self.journal),
         }
-
 
     def findings(self, profile=None, *, lang: str = "zh", base: bool = False) -> pd.DataFrame:
         """The community rules of the profile on the plan's communities.
@@ -214,28 +266,42 @@ class PlanEvaluation(PlanState):
         found = ev.findings
         changed = sorted(self._touched_since_base(self._labels)) if not base else []
         if changed and len(found):
-            terr = {r.id for r in prof.rules
-                    if any(str(c).startswith(_TERRITORIAL) for c in r.inputs())}
+            terr = {
+                r.id for r in prof.rules if any(str(c).startswith(_TERRITORIAL) for c in r.inputs())
+            }
             terr |= {r.id for r in prof.rules if r.kind in ("facilities", "floor_area", "coverage")}
-            m = (found["unit_id"].isin(changed) & found["rule_id"].isin(terr)
-                 & (found["status"] == "not_assessed"))
+            m = (
+                found["unit_id"].isin(changed)
+                & found["rule_id"].isin(terr)
+                & (found["status"] == "not_assessed")
+            )
             if m.any():
                 found = found.copy()
                 found.loc[m, "message"] = (
-                    "未评估：方案调整了该社区的范围，请按新边界重新检查" if lang == "zh"
+                    "未评估：方案调整了该社区的范围，请按新边界重新检查"
+                    if lang == "zh"
                     else "not assessed: the plan changed this community's territory; re-run the "
-                         "check on the new boundaries")
+                    "check on the new boundaries"
+                )
         labels = self.units["community_id"] if base else self._labels
         extra = _edits.check_contiguity(labels, self.graph)
         if len(extra):
-            rows = pd.DataFrame({
-                "level": "community", "unit_id": extra["community_id"],
-                "unit_name": [self.community_name(c) for c in extra["community_id"]],
-                "rule_id": "plan.contiguity", "value": extra["pieces"].astype(float),
-                "threshold": "1", "status": "fail", "gap": (extra["pieces"] - 1).astype(float),
-                "message": extra["message"], "source": "gridmap 方案检查：社区应为连续的一片",
-                "severity": "error", "rule_title": "社区连续性",
-            })
+            rows = pd.DataFrame(
+                {
+                    "level": "community",
+                    "unit_id": extra["community_id"],
+                    "unit_name": [self.community_name(c) for c in extra["community_id"]],
+                    "rule_id": "plan.contiguity",
+                    "value": extra["pieces"].astype(float),
+                    "threshold": "1",
+                    "status": "fail",
+                    "gap": (extra["pieces"] - 1).astype(float),
+                    "message": extra["message"],
+                    "source": "gridmap 方案检查：社区应为连续的一片",
+                    "severity": "error",
+                    "rule_title": "社区连续性",
+                }
+            )
             found = pd.concat([found, rows[FINDING_COLUMNS]], ignore_index=True)
         return found.reset_index(drop=True)
 
@@ -247,13 +313,19 @@ class PlanEvaluation(PlanState):
         """
         base, cur = self.units["community_id"], self._labels
         moved = base.index[base.to_numpy() != cur.to_numpy()]
-        names = (self.units["name"] if "name" in self.units.columns
-                 else pd.Series(self.units.index, index=self.units.index))
-        return pd.DataFrame({
-            "unit_id": moved.astype(str), "unit_name": names.reindex(moved).astype(str).to_numpy(),
-            "from_community": base.reindex(moved).to_numpy(),
-            "from_name": [self.community_name(c) for c in base.reindex(moved)],
-            "to_community": cur.reindex(moved).to_numpy(),
-            "to_name": [self.community_name(c) for c in cur.reindex(moved)],
-            "households": self.units["households"].reindex(moved).to_numpy(),
-        })
+        names = (
+            self.units["name"]
+            if "name" in self.units.columns
+            else pd.Series(self.units.index, index=self.units.index)
+        )
+        return pd.DataFrame(
+            {
+                "unit_id": moved.astype(str),
+                "unit_name": names.reindex(moved).astype(str).to_numpy(),
+                "from_community": base.reindex(moved).to_numpy(),
+                "from_name": [self.community_name(c) for c in base.reindex(moved)],
+                "to_community": cur.reindex(moved).to_numpy(),
+                "to_name": [self.community_name(c) for c in cur.reindex(moved)],
+                "households": self.units["households"].reindex(moved).to_numpy(),
+            }
+        )

@@ -26,8 +26,12 @@ __all__ = ["PlanOutputs", "CHANGE_COLUMNS_ZH"]
 
 #: Chinese headers of the change list (unit, from, to, 户数)
 CHANGE_COLUMNS_ZH = {
-    "unit_id": "单元编码", "unit_name": "单元名称", "from_community": "原社区编码",
-    "from_name": "原社区名称", "to_community": "新社区编码", "to_name": "新社区名称",
+    "unit_id": "单元编码",
+    "unit_name": "单元名称",
+    "from_community": "原社区编码",
+    "from_name": "原社区名称",
+    "to_community": "新社区编码",
+    "to_name": "新社区名称",
     "households": "户数",
 }
 
@@ -48,32 +52,51 @@ class PlanOutputs(PlanEvaluation):
 
     def enclaves(self) -> pd.DataFrame:
         """Communities wholly surrounded by another (see :func:`gridmap.edits.enclaves`)."""
-        return _edits.enclaves(self._labels, self.graph, geometry=self.units.geometry,
-                               tolerance=self._tolerance)
+        return _edits.enclaves(
+            self._labels, self.graph, geometry=self.units.geometry, tolerance=self._tolerance
+        )
 
-    def dissolve(self, *, base: bool = False, min_households: int | None = None,
-                 max_households: int | None = None) -> GeoDataFrame:
+    def dissolve(
+        self,
+        *,
+        base: bool = False,
+        min_households: int | None = None,
+        max_households: int | None = None,
+    ) -> GeoDataFrame:
         """The plan's community boundaries.
 
         Units dissolved per community, with :meth:`communities` (a community that holds no unit,
         only households outside every unit, has no geometry).
         """
         labels = self.units["community_id"] if base else self._labels
-        g = GeoDataFrame({"community_id": labels.to_numpy()},
-                         geometry=self.units.geometry.to_numpy(),
-                         crs=self.units.crs)
+        g = GeoDataFrame(
+            {"community_id": labels.to_numpy()},
+            geometry=self.units.geometry.to_numpy(),
+            crs=self.units.crs,
+        )
         geoms = g.dissolve(by="community_id").geometry
-        t = self.communities(base=base, min_households=min_households,
-                             max_households=max_households)
+        t = self.communities(
+            base=base, min_households=min_households, max_households=max_households
+        )
         return GeoDataFrame(t, geometry=geoms.reindex(t.index).to_numpy(), crs=self.units.crs)
 
     def audit(self) -> pd.DataFrame:
         """The journal as a table: ``seq, time, author, op, params, units, comment``."""
-        rows = [{"seq": e["seq"], "time": e["time"], "author": e["author"], "op": e["op"],
-                 "params": json.dumps(e["params"], ensure_ascii=False), "units": len(e["changes"]),
-                 "comment": e["comment"]} for e in self.journal]
-        return pd.DataFrame(rows, columns=["seq", "time", "author", "op", "params", "units",
-                                           "comment"])
+        rows = [
+            {
+                "seq": e["seq"],
+                "time": e["time"],
+                "author": e["author"],
+                "op": e["op"],
+                "params": json.dumps(e["params"], ensure_ascii=False),
+                "units": len(e["changes"]),
+                "comment": e["comment"],
+            }
+            for e in self.journal
+        ]
+        return pd.DataFrame(
+            rows, columns=["seq", "time", "author", "op", "params", "units", "comment"]
+        )
 
     def replay(self, upto: int | None = None) -> pd.Series:
         """The assignment after journal entries ``0 … upto-1`` (all by default), from the base."""
@@ -82,10 +105,16 @@ class PlanOutputs(PlanEvaluation):
             labels = _edits.apply_changes(labels, [tuple(c) for c in e["changes"]])
         return labels
 
-    def export(self, out: str | os.PathLike, *, encoding: str = "utf-8", profile=None,
-               formats: Sequence[str] = ("gpkg", "shp", "csv", "xlsx"),
-               min_households: int | None = None,
-               max_households: int | None = None) -> dict[str, Path]:
+    def export(
+        self,
+        out: str | os.PathLike,
+        *,
+        encoding: str = "utf-8",
+        profile=None,
+        formats: Sequence[str] = ("gpkg", "shp", "csv", "xlsx"),
+        min_households: int | None = None,
+        max_households: int | None = None,
+    ) -> dict[str, Path]:
         """Write the files a planner files; all appear together or not at all.
 
         ``communities.gpkg`` and ``communities.shp`` (dissolved boundaries; the
@@ -101,28 +130,37 @@ class PlanOutputs(PlanEvaluation):
         try:
             with staged_dir(out) as (stage, written):
                 comm = self.dissolve(min_households=min_households, max_households=max_households)
-                layer = comm.reset_index()[["community_id", "name", "households", "units",
-                                            "pieces", "status", "geometry"]]
+                layer = comm.reset_index()[
+                    ["community_id", "name", "households", "units", "pieces", "status", "geometry"]
+                ]
                 if "gpkg" in formats:
                     layer.to_file(stage / "communities.gpkg", layer="communities", driver="GPKG")
                 if "shp" in formats:
                     shp = layer.rename(columns={"community_id": "comm_id"})
-                    shp.to_file(stage / "communities.shp", driver="ESRI Shapefile",
-                                encoding=encoding)
+                    shp.to_file(
+                        stage / "communities.shp", driver="ESRI Shapefile", encoding=encoding
+                    )
                 if "csv" in formats:
                     prof = self._profile_for(min_households, max_households)
-                    self.findings(prof).to_csv(stage / "findings.csv", index=False,
-                                               encoding="utf-8-sig")
-                    self.changes_zh().to_csv(stage / "changes.csv", index=False,
-                                             encoding="utf-8-sig")
+                    self.findings(prof).to_csv(
+                        stage / "findings.csv", index=False, encoding="utf-8-sig"
+                    )
+                    self.changes_zh().to_csv(
+                        stage / "changes.csv", index=False, encoding="utf-8-sig"
+                    )
                 if "xlsx" in formats:
-                    self.changes_zh().to_excel(stage / "changes.xlsx", index=False,
-                                               sheet_name="调整清单")
-                summary = {"plan": self.name, "plan_id": self.plan_id, "author": self.author,
-                           **self.kpis(min_households=min_households,
-                                       max_households=max_households)}
-                (stage / "plan.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2),
-                                                 encoding="utf-8")
+                    self.changes_zh().to_excel(
+                        stage / "changes.xlsx", index=False, sheet_name="调整清单"
+                    )
+                summary = {
+                    "plan": self.name,
+                    "plan_id": self.plan_id,
+                    "author": self.author,
+                    **self.kpis(min_households=min_households, max_households=max_households),
+                }
+                (stage / "plan.json").write_text(
+                    json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8"
+                )
         finally:
             self._profile = saved
         return written

@@ -83,8 +83,9 @@ class Plan(PlanOutputs):
         across the shared boundary, even when the grids themselves do not touch.
         """
         if result.grids is None:
-            raise ValueError("the check has no grids layer; build a Plan from units with "
-                             "Plan(units, ...)")
+            raise ValueError(
+                "the check has no grids layer; build a Plan from units with Plan(units, ...)"
+            )
         g = result.grids
         cols = [c for c in ("name", "community_id", "households", "coordinators") if c in g.columns]
         units = g[cols + [g.geometry.name]].copy()
@@ -94,11 +95,17 @@ class Plan(PlanOutputs):
         names = comms["name"].astype(str).to_dict() if "name" in comms.columns else {}
         in_units = units.groupby("community_id")["households"].sum()
         comm_hh = result.communities["households"].fillna(0)
-        offsets = (comm_hh.reindex(in_units.index.astype(str)).fillna(0)
-                   - in_units.to_numpy()).round().astype(int)
+        offsets = (
+            (comm_hh.reindex(in_units.index.astype(str)).fillna(0) - in_units.to_numpy())
+            .round()
+            .astype(int)
+        )
         kwargs.setdefault("community_offsets", offsets[offsets != 0].to_dict())
-        keep = [c for c in comms.columns
-                if c not in ("name", "status", "size_status", comms.geometry.name)]
+        keep = [
+            c
+            for c in comms.columns
+            if c not in ("name", "status", "size_status", comms.geometry.name)
+        ]
         kwargs.setdefault("community_attrs", pd.DataFrame(result.communities[keep]))
         kwargs.setdefault("profile", result.profile)
         if "graph" not in kwargs and len(units):
@@ -110,37 +117,80 @@ class Plan(PlanOutputs):
         return plan
 
     # ------------------------------------------------------------------ edits
-    def move(self, units: Sequence[str], to: str, *, author: str = "", comment: str = "",
-             allow_islands: bool = False) -> EditResult:
+    def move(
+        self,
+        units: Sequence[str],
+        to: str,
+        *,
+        author: str = "",
+        comment: str = "",
+        allow_islands: bool = False,
+    ) -> EditResult:
         """Move units to a neighbouring community; applied when ok.
 
         See :func:`gridmap.edits.move_units`.
         """
-        return self.apply(_edits.move_units(self._labels, units, to, graph=self.graph,
-                                            allow_islands=allow_islands),
-                          author=author, comment=comment)
+        return self.apply(
+            _edits.move_units(
+                self._labels, units, to, graph=self.graph, allow_islands=allow_islands
+            ),
+            author=author,
+            comment=comment,
+        )
 
-    def split(self, community: str, k: int = 2, *, author: str = "", comment: str = "",
-              new_ids: Sequence[str] | None = None) -> EditResult:
+    def split(
+        self,
+        community: str,
+        k: int = 2,
+        *,
+        author: str = "",
+        comment: str = "",
+        new_ids: Sequence[str] | None = None,
+    ) -> EditResult:
         """Split a community into ``k`` contiguous parts of balanced households."""
-        return self.apply(_edits.split_community(self._labels, community, k, graph=self.graph,
-                                                 households=self.units["households"],
-                                                 coords=self.coords(),
-                                                 new_ids=new_ids), author=author, comment=comment)
+        return self.apply(
+            _edits.split_community(
+                self._labels,
+                community,
+                k,
+                graph=self.graph,
+                households=self.units["households"],
+                coords=self.coords(),
+                new_ids=new_ids,
+            ),
+            author=author,
+            comment=comment,
+        )
 
-    def merge(self, communities: Sequence[str], *, into: str | None = None, author: str = "",
-              comment: str = "") -> EditResult:
+    def merge(
+        self,
+        communities: Sequence[str],
+        *,
+        into: str | None = None,
+        author: str = "",
+        comment: str = "",
+    ) -> EditResult:
         """Merge communities (contiguous together) into one."""
-        return self.apply(_edits.merge_communities(self._labels, communities, graph=self.graph,
-                                                   into=into),
-                          author=author, comment=comment)
+        return self.apply(
+            _edits.merge_communities(self._labels, communities, graph=self.graph, into=into),
+            author=author,
+            comment=comment,
+        )
 
-    def create(self, units: Sequence[str], *, new_id: str | None = None, author: str = "",
-               comment: str = "") -> EditResult:
+    def create(
+        self,
+        units: Sequence[str],
+        *,
+        new_id: str | None = None,
+        author: str = "",
+        comment: str = "",
+    ) -> EditResult:
         """Make a new community from the selected (contiguous) units."""
-        return self.apply(_edits.new_community(self._labels, units, graph=self.graph,
-                                               new_id=new_id),
-                          author=author, comment=comment)
+        return self.apply(
+            _edits.new_community(self._labels, units, graph=self.graph, new_id=new_id),
+            author=author,
+            comment=comment,
+        )
 
     def apply(self, result: EditResult, *, author: str = "", comment: str = "") -> EditResult:
         """Apply an ``ok`` edit result and journal it; a refused one is returned untouched."""
@@ -185,16 +235,30 @@ class Plan(PlanOutputs):
         return save_plan(self, workspace, before_commit=_before_commit)
 
     def _entry(self, op, params, changes, author, comment) -> dict:
-        return {"seq": len(self.journal), "time": now(), "author": author or self.author, "op": op,
-                "params": params, "changes": [list(c) for c in changes], "comment": comment}
-
+        return {
+            "seq": len(self.journal),
+            "time": now(),
+            "author": author or self.author,
+            "op": op,
+            "params": params,
+            "changes": [list(c) for c in changes],
+            "comment": comment,
+        }
 
     # ------------------------------------------------------------------ rebalancer
-    def rebalance(self, *, min_households: int | None = None,
-                  max_households: int | None = None, hops: int = 2,
-                  locked: Iterable[str] = (), allow_split: bool = True,
-                  allow_dissolve: bool = True, local: bool = True, time_limit: float = 20.0,
-                  **options: Any) -> RebalanceResult:
+    def rebalance(
+        self,
+        *,
+        min_households: int | None = None,
+        max_households: int | None = None,
+        hops: int = 2,
+        locked: Iterable[str] = (),
+        allow_split: bool = True,
+        allow_dissolve: bool = True,
+        local: bool = True,
+        time_limit: float = 20.0,
+        **options: Any,
+    ) -> RebalanceResult:
         """Propose the fewest moves that bring every community into the band (nothing applied).
 
         Runs :class:`gridmap.rebalance.Rebalancer` on the current assignment with the plan's
@@ -240,15 +304,33 @@ class Plan(PlanOutputs):
         >>> res.status, res.units_moved, plan.apply(res.edit).ok, plan.kpis()["units_moved"]
         ('fixed', 1, True, 1)
         """
-        return rebalance_plan(self, min_households=min_households, max_households=max_households,
-                              hops=hops, locked=locked, allow_split=allow_split,
-                              allow_dissolve=allow_dissolve, local=local, time_limit=time_limit,
-                              **options)
+        return rebalance_plan(
+            self,
+            min_households=min_households,
+            max_households=max_households,
+            hops=hops,
+            locked=locked,
+            allow_split=allow_split,
+            allow_dissolve=allow_dissolve,
+            local=local,
+            time_limit=time_limit,
+            **options,
+        )
 
-    def redraw(self, *, target: int = 2000, min_households: int | None = None,
-               max_households: int | None = None, hops: int = 2, locked: Iterable[str] = (),
-               allow_split: bool = True, allow_dissolve: bool = True, local: bool = True,
-               time_limit: float = 20.0, **options: Any) -> RebalanceResult:
+    def redraw(
+        self,
+        *,
+        target: int = 2000,
+        min_households: int | None = None,
+        max_households: int | None = None,
+        hops: int = 2,
+        locked: Iterable[str] = (),
+        allow_split: bool = True,
+        allow_dissolve: bool = True,
+        local: bool = True,
+        time_limit: float = 20.0,
+        **options: Any,
+    ) -> RebalanceResult:
         """Propose a plan drawn from nothing, repaired into the band (nothing applied).
 
         Contiguous communities of about ``target`` households
@@ -260,10 +342,19 @@ class Plan(PlanOutputs):
         locked units stay in theirs. The other parameters and the result are those of
         :meth:`rebalance`; the edit's op is ``"from_scratch"``.
         """
-        return redraw_plan(self, target=target, min_households=min_households,
-                           max_households=max_households, hops=hops, locked=locked,
-                           allow_split=allow_split, allow_dissolve=allow_dissolve, local=local,
-                           time_limit=time_limit, **options)
+        return redraw_plan(
+            self,
+            target=target,
+            min_households=min_households,
+            max_households=max_households,
+            hops=hops,
+            locked=locked,
+            allow_split=allow_split,
+            allow_dissolve=allow_dissolve,
+            local=local,
+            time_limit=time_limit,
+            **options,
+        )
 
 
 def load_plan(workspace: str | os.PathLike, plan: str, *, graph=None, profile=None) -> Plan:
@@ -288,14 +379,23 @@ def load_plan(workspace: str | os.PathLike, plan: str, *, graph=None, profile=No
         try:
             profile = profile_from_ref(rec["profile"] or "national")
         except ValueError as exc:
-            raise ValueError(f"方案 {name!r} 保存时使用的规则配置 {rec['profile']!r} 无法加载："
-                             f"{exc}；pass load_plan(..., profile=...) to evaluate it under "
-                             "another profile") from exc
-    p = Plan(rec["units"], name=name, author=rec["author"], community_names=rec["community_names"],
-             unit_kind=rec["unit_kind"], plan_id=rec["plan_id"],
-             community_offsets=rec["community_offsets"],
-             community_attrs=rec["community_attrs"], profile=profile,
-             graph=graph if graph is not None else rec["graph"])
+            raise ValueError(
+                f"方案 {name!r} 保存时使用的规则配置 {rec['profile']!r} 无法加载："
+                f"{exc}；pass load_plan(..., profile=...) to evaluate it under "
+                "another profile"
+            ) from exc
+    p = Plan(
+        rec["units"],
+        name=name,
+        author=rec["author"],
+        community_names=rec["community_names"],
+        unit_kind=rec["unit_kind"],
+        plan_id=rec["plan_id"],
+        community_offsets=rec["community_offsets"],
+        community_attrs=rec["community_attrs"],
+        profile=profile,
+        graph=graph if graph is not None else rec["graph"],
+    )
     p.created = rec["created"]
     for entry in rec["journal"]:
         changes = tuple(tuple(c) for c in entry["changes"])
@@ -310,8 +410,9 @@ def load_plan(workspace: str | os.PathLike, plan: str, *, graph=None, profile=No
             p._undo.append(entry["seq"])
             p._redo.clear()
     if not p._labels.astype(str).equals(rec["labels"].astype(str)):
-        raise ValueError(f"方案 {name!r}：日志重放结果与存储的归属不一致 "
-                         "(journal replay does not match the stored assignment)")
+        raise ValueError(
+            f"方案 {name!r}：日志重放结果与存储的归属不一致 "
+            "(journal replay does not match the stored assignment)"
+        )
     p._saved = len(p.journal)
     return p
-

@@ -25,14 +25,21 @@ def _band(plan: Plan, min_households: int | None, max_households: int | None) ->
     """The band to aim at: the plan's profile's, unless given."""
     band = plan.band
     lo = min_households if min_households is not None else (band.lower if band else None)
-    hi = max_households if max_households is not None else (
-        band.upper if band and band.max is not None else None)
+    hi = (
+        max_households
+        if max_households is not None
+        else (band.upper if band and band.max is not None else None)
+    )
     if lo is None or hi is None:
-        raise ValueError(f"profile {plan.profile.id!r} has no community household band: pass "
-                         "min_households= and max_households=")
+        raise ValueError(
+            f"profile {plan.profile.id!r} has no community household band: pass "
+            "min_households= and max_households="
+        )
     if lo < 0 or hi <= 0 or lo > hi:
-        raise ValueError(f"invalid band min_households={lo}, max_households={hi}: "
-                         "need 0 <= min_households <= max_households and max_households > 0")
+        raise ValueError(
+            f"invalid band min_households={lo}, max_households={hi}: "
+            "need 0 <= min_households <= max_households and max_households > 0"
+        )
     return int(lo), int(hi)
 
 
@@ -53,25 +60,53 @@ def _check(hops: int, time_limit: float) -> None:
         raise ValueError(f"time_limit= must be positive, got {time_limit}")
 
 
-def rebalance_plan(plan: Plan, *, min_households: int | None = None,
-                   max_households: int | None = None, hops: int = 2, locked: Iterable[str] = (),
-                   allow_split: bool = True, allow_dissolve: bool = True, local: bool = True,
-                   time_limit: float = 20.0, **options: Any) -> RebalanceResult:
+def rebalance_plan(
+    plan: Plan,
+    *,
+    min_households: int | None = None,
+    max_households: int | None = None,
+    hops: int = 2,
+    locked: Iterable[str] = (),
+    allow_split: bool = True,
+    allow_dissolve: bool = True,
+    local: bool = True,
+    time_limit: float = 20.0,
+    **options: Any,
+) -> RebalanceResult:
     """Run the rebalancer on ``plan`` (see :meth:`gridmap.plans.Plan.rebalance`)."""
     lo, hi = _band(plan, min_households, max_households)
     _check(hops, time_limit)
     units, comms = _locks(plan, locked)
-    rb = Rebalancer.from_plan(plan, min_households=lo, max_households=hi, hops=hops,
-                              locked_units=units, locked_communities=comms,
-                              allow_split=allow_split, allow_dissolve=allow_dissolve, local=local,
-                              time_limit=time_limit, **options).solve()
+    rb = Rebalancer.from_plan(
+        plan,
+        min_households=lo,
+        max_households=hi,
+        hops=hops,
+        locked_units=units,
+        locked_communities=comms,
+        allow_split=allow_split,
+        allow_dissolve=allow_dissolve,
+        local=local,
+        time_limit=time_limit,
+        **options,
+    ).solve()
     return RebalanceResult.from_solver(rb)
 
 
-def redraw_plan(plan: Plan, *, target: int = 2000, min_households: int | None = None,
-                max_households: int | None = None, hops: int = 2, locked: Iterable[str] = (),
-                allow_split: bool = True, allow_dissolve: bool = True, local: bool = True,
-                time_limit: float = 20.0, **options: Any) -> RebalanceResult:
+def redraw_plan(
+    plan: Plan,
+    *,
+    target: int = 2000,
+    min_households: int | None = None,
+    max_households: int | None = None,
+    hops: int = 2,
+    locked: Iterable[str] = (),
+    allow_split: bool = True,
+    allow_dissolve: bool = True,
+    local: bool = True,
+    time_limit: float = 20.0,
+    **options: Any,
+) -> RebalanceResult:
     """Draw a new plan from nothing, then repair it (see :meth:`gridmap.plans.Plan.redraw`)."""
     lo, hi = _band(plan, min_households, max_households)
     _check(hops, time_limit)
@@ -79,15 +114,41 @@ def redraw_plan(plan: Plan, *, target: int = 2000, min_households: int | None = 
         raise ValueError(f"target= must be positive, got {target}")
     units, _ = _locks(plan, locked)
     hh, coords, labels = plan.units["households"].to_numpy(), plan.coords(), plan.labels
-    start = from_scratch_labels(plan.graph, hh, target=target, index=plan.units.index,
-                                coords=coords, min_households=lo, max_households=hi,
-                                base=labels, offsets=plan.offsets)
-    rb = Rebalancer(plan.graph, hh, start, min_households=lo, max_households=hi, hops=hops,
-                    locked_units=units, allow_split=allow_split, allow_dissolve=allow_dissolve,
-                    local=local, time_limit=time_limit, coords=coords,
-                    names=plan.community_names, unit_kind=plan.unit_kind, offsets=plan.offsets,
-                    exempt_min=plan.exempt_min(), **options).solve()
-    edit = edit_from_labels(labels, rb.labels_, op="from_scratch",
-                            params={"target": target, "min": lo, "max": hi},
-                            warnings=rb.explanations_)
+    start = from_scratch_labels(
+        plan.graph,
+        hh,
+        target=target,
+        index=plan.units.index,
+        coords=coords,
+        min_households=lo,
+        max_households=hi,
+        base=labels,
+        offsets=plan.offsets,
+    )
+    rb = Rebalancer(
+        plan.graph,
+        hh,
+        start,
+        min_households=lo,
+        max_households=hi,
+        hops=hops,
+        locked_units=units,
+        allow_split=allow_split,
+        allow_dissolve=allow_dissolve,
+        local=local,
+        time_limit=time_limit,
+        coords=coords,
+        names=plan.community_names,
+        unit_kind=plan.unit_kind,
+        offsets=plan.offsets,
+        exempt_min=plan.exempt_min(),
+        **options,
+    ).solve()
+    edit = edit_from_labels(
+        labels,
+        rb.labels_,
+        op="from_scratch",
+        params={"target": target, "min": lo, "max": hi},
+        warnings=rb.explanations_,
+    )
     return RebalanceResult.from_solver(rb, edit)

@@ -37,20 +37,32 @@ def touched(changes: Iterable) -> tuple[str, ...]:
 class PlanState:
     """The state of a :class:`gridmap.plans.Plan` (see there for the parameters)."""
 
-    def __init__(self, units: GeoDataFrame, *, name: str = "方案", author: str = "",
-                 community_names: dict | None = None, graph: sparse.csr_array | None = None,
-                 unit_kind: str = "grids", plan_id: str | None = None, tolerance: float = 1.0,
-                 community_offsets: dict | None = None,
-                 community_attrs: pd.DataFrame | None = None,
-                 profile: str | Profile = "national") -> None:
+    def __init__(
+        self,
+        units: GeoDataFrame,
+        *,
+        name: str = "方案",
+        author: str = "",
+        community_names: dict | None = None,
+        graph: sparse.csr_array | None = None,
+        unit_kind: str = "grids",
+        plan_id: str | None = None,
+        tolerance: float = 1.0,
+        community_offsets: dict | None = None,
+        community_attrs: pd.DataFrame | None = None,
+        profile: str | Profile = "national",
+    ) -> None:
         missing = [c for c in ("community_id", "households") if c not in units.columns]
         if missing:
-            raise ValueError(f"units lack columns {missing}; a plan needs community_id and "
-                             "households per unit")
+            raise ValueError(
+                f"units lack columns {missing}; a plan needs community_id and households per unit"
+            )
         if units["community_id"].isna().any():
             bad = units.index[units["community_id"].isna()][:5].tolist()
-            raise ValueError(f"units without a community cannot be planned (e.g. {bad}); "
-                             "drop or assign them first")
+            raise ValueError(
+                f"units without a community cannot be planned (e.g. {bad}); "
+                "drop or assign them first"
+            )
         units = units.copy()
         units.index = units.index.astype(str)
         units.index.name = "unit_id"
@@ -65,8 +77,11 @@ class PlanState:
         self.unit_kind = unit_kind
         self.community_names = {str(k): str(v) for k, v in (community_names or {}).items()}
         self.offsets = {str(k): int(v) for k, v in (community_offsets or {}).items() if int(v)}
-        self.community_attrs = (community_attrs if community_attrs is not None
-                                else pd.DataFrame(index=pd.Index([], dtype=object)))
+        self.community_attrs = (
+            community_attrs
+            if community_attrs is not None
+            else pd.DataFrame(index=pd.Index([], dtype=object))
+        )
         self._profile = load_profile(profile)
         self._version = 0
         self._cache: dict = {}
@@ -80,8 +95,11 @@ class PlanState:
         self._undo: list[int] = []
         self._redo: list[int] = []
         self._hh = self.units["households"].to_numpy()
-        self._pieces = (_edits.community_pieces(self._labels, self.graph) if len(units)
-                        else pd.Series(dtype=int))
+        self._pieces = (
+            _edits.community_pieces(self._labels, self.graph)
+            if len(units)
+            else pd.Series(dtype=int)
+        )
 
     @property
     def graph(self) -> sparse.csr_array:
@@ -91,8 +109,9 @@ class PlanState:
         (:func:`gridmap.adjacency.unit_adjacency`).
         """
         if self._graph is None:
-            self._graph = _edits.unit_adjacency(self.units, tolerance=self._tolerance,
-                                                min_shared=min(3 * self._tolerance, 20.0))
+            self._graph = _edits.unit_adjacency(
+                self.units, tolerance=self._tolerance, min_shared=min(3 * self._tolerance, 20.0)
+            )
         return self._graph
 
     @property
@@ -148,8 +167,9 @@ class PlanState:
         """
         return self._profile.size_band()
 
-    def set_profile(self, profile: str | Profile, *,
-                    community_attrs: pd.DataFrame | None = None) -> None:
+    def set_profile(
+        self, profile: str | Profile, *, community_attrs: pd.DataFrame | None = None
+    ) -> None:
         """Evaluate the plan under another profile.
 
         With that profile's check figures per community (``community_attrs``, e.g. the

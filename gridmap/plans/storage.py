@@ -70,7 +70,7 @@ def profile_ref(profile: Profile) -> str:
     bands: list[str] = []
     pid = profile.id
     while (m := _BAND.match(pid)) is not None:  # with_band of with_band: one suffix each
-        bands.insert(0, pid[len(m["ref"]):])
+        bands.insert(0, pid[len(m["ref"]) :])
         pid = m["ref"]
     if not profile.path or profile.path.startswith("gridmap/profiles/"):
         return profile.id
@@ -120,8 +120,12 @@ def _graph_from_json(text: str | None, n: int) -> sparse.csr_array | None:
     return adjacency_from_pairs(pairs[:, 0], pairs[:, 1], n)
 
 
-def save_plan(plan: PlanState, workspace: str | os.PathLike, *,
-              before_commit: Callable[[], object] | None = None) -> Path:
+def save_plan(
+    plan: PlanState,
+    workspace: str | os.PathLike,
+    *,
+    before_commit: Callable[[], object] | None = None,
+) -> Path:
     """Write ``plan`` into the workspace GeoPackage in one transaction.
 
     See :meth:`gridmap.plans.Plan.save`; ``before_commit`` is called just before COMMIT.
@@ -138,9 +142,11 @@ def save_plan(plan: PlanState, workspace: str | os.PathLike, *,
             _write_plan_row(con, plan, stamp)
             _write_assignments(con, plan)
             _append_journal(con, plan)
-            con.execute("UPDATE gpkg_contents SET last_change = ? WHERE table_name IN "
-                        "('plans', 'assignments', 'edit_journal')",
-                        (stamp.replace("+00:00", "Z"),))
+            con.execute(
+                "UPDATE gpkg_contents SET last_change = ? WHERE table_name IN "
+                "('plans', 'assignments', 'edit_journal')",
+                (stamp.replace("+00:00", "Z"),),
+            )
             if before_commit is not None:
                 before_commit()
             con.execute("COMMIT")
@@ -155,16 +161,21 @@ def save_plan(plan: PlanState, workspace: str | os.PathLike, *,
 
 def _check_unsaved(con: sqlite3.Connection, plan: PlanState) -> None:
     """Refuse a name another plan has, or a plan saved elsewhere since this copy was loaded."""
-    other = con.execute("SELECT plan_id FROM plans WHERE name = ? AND plan_id != ?",
-                        (plan.name, plan.plan_id)).fetchone()
+    other = con.execute(
+        "SELECT plan_id FROM plans WHERE name = ? AND plan_id != ?", (plan.name, plan.plan_id)
+    ).fetchone()
     if other:
-        raise ValueError(f"方案名 {plan.name!r} 已被另一个方案使用 (plan {other[0]}); "
-                         "choose another name")
-    stored = con.execute("SELECT COUNT(*) FROM edit_journal WHERE plan_id = ?",
-                         (plan.plan_id,)).fetchone()[0]
+        raise ValueError(
+            f"方案名 {plan.name!r} 已被另一个方案使用 (plan {other[0]}); choose another name"
+        )
+    stored = con.execute(
+        "SELECT COUNT(*) FROM edit_journal WHERE plan_id = ?", (plan.plan_id,)
+    ).fetchone()[0]
     if stored != plan._saved:
-        raise ValueError(f"plan {plan.name!r} was saved elsewhere meanwhile ({stored} journal "
-                         f"entries stored, this copy knows {plan._saved}); load it again")
+        raise ValueError(
+            f"plan {plan.name!r} was saved elsewhere meanwhile ({stored} journal "
+            f"entries stored, this copy knows {plan._saved}); load it again"
+        )
 
 
 def _write_plan_row(con: sqlite3.Connection, plan: PlanState, stamp: str) -> None:
@@ -174,12 +185,24 @@ def _write_plan_row(con: sqlite3.Connection, plan: PlanState, stamp: str) -> Non
         "INSERT INTO plans (plan_id, name, author, created, updated, crs_wkt, unit_kind, "
         "community_names, digest, units, journal_entries, community_offsets, community_attrs, "
         "profile, graph) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (plan.plan_id, plan.name, plan.author, plan.created, stamp,
-         plan.units.crs.to_wkt() if plan.units.crs is not None else None, plan.unit_kind,
-         json.dumps(plan.community_names, ensure_ascii=False), _digest(plan._labels),
-         len(plan.units), len(plan.journal), json.dumps(plan.offsets, ensure_ascii=False),
-         plan.community_attrs.to_json(orient="split", force_ascii=False, default_handler=str),
-         profile_ref(plan.profile), _graph_json(plan.graph)))
+        (
+            plan.plan_id,
+            plan.name,
+            plan.author,
+            plan.created,
+            stamp,
+            plan.units.crs.to_wkt() if plan.units.crs is not None else None,
+            plan.unit_kind,
+            json.dumps(plan.community_names, ensure_ascii=False),
+            _digest(plan._labels),
+            len(plan.units),
+            len(plan.journal),
+            json.dumps(plan.offsets, ensure_ascii=False),
+            plan.community_attrs.to_json(orient="split", force_ascii=False, default_handler=str),
+            profile_ref(plan.profile),
+            _graph_json(plan.graph),
+        ),
+    )
 
 
 def _write_assignments(con: sqlite3.Connection, plan: PlanState) -> None:
@@ -188,14 +211,27 @@ def _write_assignments(con: sqlite3.Connection, plan: PlanState) -> None:
     u = plan.units
     wkb = shapely.to_wkb(np.asarray(u.geometry.values))
     names = u["name"].astype(str).tolist() if "name" in u.columns else [None] * len(u)
-    coords = (u["coordinators"].astype("float64").where(u["coordinators"].notna(), None).tolist()
-              if "coordinators" in u.columns else [None] * len(u))
+    coords = (
+        u["coordinators"].astype("float64").where(u["coordinators"].notna(), None).tolist()
+        if "coordinators" in u.columns
+        else [None] * len(u)
+    )
     households = [None if np.isnan(h) else int(h) for h in plan._hh_float]
     con.executemany(
         "INSERT INTO assignments (plan_id, unit_id, base_community_id, community_id, households, "
         "unit_name, coordinators, geom_wkb) VALUES (?,?,?,?,?,?,?,?)",
-        zip([plan.plan_id] * len(u), u.index.tolist(), u["community_id"].tolist(),
-            plan._labels.astype(str).tolist(), households, names, coords, wkb, strict=True))
+        zip(
+            [plan.plan_id] * len(u),
+            u.index.tolist(),
+            u["community_id"].tolist(),
+            plan._labels.astype(str).tolist(),
+            households,
+            names,
+            coords,
+            wkb,
+            strict=True,
+        ),
+    )
 
 
 def _append_journal(con: sqlite3.Connection, plan: PlanState) -> None:
@@ -203,10 +239,20 @@ def _append_journal(con: sqlite3.Connection, plan: PlanState) -> None:
     con.executemany(
         "INSERT INTO edit_journal (plan_id, seq, time, author, op, params, changes, comment) "
         "VALUES (?,?,?,?,?,?,?,?)",
-        [(plan.plan_id, e["seq"], e["time"], e["author"], e["op"],
-          json.dumps(e["params"], ensure_ascii=False),
-          json.dumps(e["changes"], ensure_ascii=False), e["comment"])
-         for e in plan.journal[plan._saved:]])
+        [
+            (
+                plan.plan_id,
+                e["seq"],
+                e["time"],
+                e["author"],
+                e["op"],
+                json.dumps(e["params"], ensure_ascii=False),
+                json.dumps(e["changes"], ensure_ascii=False),
+                e["comment"],
+            )
+            for e in plan.journal[plan._saved :]
+        ],
+    )
 
 
 # --------------------------------------------------------------------------- workspace
@@ -237,27 +283,29 @@ CREATE TABLE gpkg_geometry_columns (table_name TEXT NOT NULL, column_name TEXT N
 
 _TABLES = {
     "plans": "CREATE TABLE IF NOT EXISTS plans (fid INTEGER PRIMARY KEY AUTOINCREMENT, "
-             "plan_id TEXT NOT NULL UNIQUE, "
-             "name TEXT NOT NULL UNIQUE, author TEXT, created TEXT, updated TEXT, crs_wkt TEXT, "
-             "unit_kind TEXT, "
-             "community_names TEXT, digest TEXT, units INTEGER, journal_entries INTEGER, "
-             "community_offsets TEXT, community_attrs TEXT, profile TEXT, graph TEXT)",
+    "plan_id TEXT NOT NULL UNIQUE, "
+    "name TEXT NOT NULL UNIQUE, author TEXT, created TEXT, updated TEXT, crs_wkt TEXT, "
+    "unit_kind TEXT, "
+    "community_names TEXT, digest TEXT, units INTEGER, journal_entries INTEGER, "
+    "community_offsets TEXT, community_attrs TEXT, profile TEXT, graph TEXT)",
     "assignments": "CREATE TABLE IF NOT EXISTS assignments (fid INTEGER PRIMARY KEY AUTOINCREMENT, "
-                   "plan_id TEXT NOT NULL, "
-                   "unit_id TEXT NOT NULL, base_community_id TEXT, community_id TEXT, "
-                   "households INTEGER, "
-                   "unit_name TEXT, coordinators REAL, geom_wkb BLOB, UNIQUE (plan_id, unit_id))",
+    "plan_id TEXT NOT NULL, "
+    "unit_id TEXT NOT NULL, base_community_id TEXT, community_id TEXT, "
+    "households INTEGER, "
+    "unit_name TEXT, coordinators REAL, geom_wkb BLOB, UNIQUE (plan_id, unit_id))",
     "edit_journal": "CREATE TABLE IF NOT EXISTS edit_journal (fid INTEGER PRIMARY KEY "
-                    "AUTOINCREMENT, plan_id TEXT NOT NULL, "
-                    "seq INTEGER NOT NULL, time TEXT NOT NULL, author TEXT, op TEXT NOT NULL, "
-                    "params TEXT, "
-                    "changes TEXT, comment TEXT, UNIQUE (plan_id, seq))",
+    "AUTOINCREMENT, plan_id TEXT NOT NULL, "
+    "seq INTEGER NOT NULL, time TEXT NOT NULL, author TEXT, op TEXT NOT NULL, "
+    "params TEXT, "
+    "changes TEXT, comment TEXT, UNIQUE (plan_id, seq))",
 }
 #: columns added after the first release: (table, column, type), added to older workspaces on save
 _ADDED = (("plans", "profile", "TEXT"), ("plans", "graph", "TEXT"))
-_DESCRIPTIONS = {"plans": "gridmap 调整方案 (plans)",
-                 "assignments": "gridmap 方案单元归属 (plan assignments)",
-                 "edit_journal": "gridmap 编辑日志，只追加 (append-only edit journal)"}
+_DESCRIPTIONS = {
+    "plans": "gridmap 调整方案 (plans)",
+    "assignments": "gridmap 方案单元归属 (plan assignments)",
+    "edit_journal": "gridmap 编辑日志，只追加 (append-only edit journal)",
+}
 
 
 def _ensure_gpkg(path: Path) -> None:
@@ -272,22 +320,30 @@ def _ensure_gpkg(path: Path) -> None:
 
 def _ensure_tables(con: sqlite3.Connection) -> None:
     has_contents = con.execute(
-        "SELECT 1 FROM sqlite_master WHERE name = 'gpkg_contents'").fetchone()
+        "SELECT 1 FROM sqlite_master WHERE name = 'gpkg_contents'"
+    ).fetchone()
     for table, ddl in _TABLES.items():
         con.execute(ddl)
         if has_contents:
-            con.execute("INSERT OR IGNORE INTO gpkg_contents "
-                        "(table_name, data_type, identifier, description) "
-                        "VALUES (?, 'attributes', ?, ?)", (table, table, _DESCRIPTIONS[table]))
+            con.execute(
+                "INSERT OR IGNORE INTO gpkg_contents "
+                "(table_name, data_type, identifier, description) "
+                "VALUES (?, 'attributes', ?, ?)",
+                (table, table, _DESCRIPTIONS[table]),
+            )
     for table, column, kind in _ADDED:
         if column not in _columns(con, table):
             con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-    con.execute("CREATE TRIGGER IF NOT EXISTS edit_journal_append_only_u "
-                "BEFORE UPDATE ON edit_journal "
-                "BEGIN SELECT RAISE(ABORT, 'edit_journal is append-only'); END")
-    con.execute("CREATE TRIGGER IF NOT EXISTS edit_journal_append_only_d "
-                "BEFORE DELETE ON edit_journal "
-                "BEGIN SELECT RAISE(ABORT, 'edit_journal is append-only'); END")
+    con.execute(
+        "CREATE TRIGGER IF NOT EXISTS edit_journal_append_only_u "
+        "BEFORE UPDATE ON edit_journal "
+        "BEGIN SELECT RAISE(ABORT, 'edit_journal is append-only'); END"
+    )
+    con.execute(
+        "CREATE TRIGGER IF NOT EXISTS edit_journal_append_only_d "
+        "BEFORE DELETE ON edit_journal "
+        "BEGIN SELECT RAISE(ABORT, 'edit_journal is append-only'); END"
+    )
 
 
 def _columns(con: sqlite3.Connection, table: str) -> set[str]:
@@ -345,43 +401,89 @@ def read_plan(workspace: str | os.PathLike, plan: str) -> dict:
     con = _connect_read(path)
     try:
         cols = _columns(con, "plans")
-        row = con.execute("SELECT plan_id, name, author, created, crs_wkt, unit_kind, "
-                          "community_names, digest, community_offsets, community_attrs, "
-                          f"{'profile' if 'profile' in cols else 'NULL'}, "
-                          f"{'graph' if 'graph' in cols else 'NULL'} "
-                          "FROM plans WHERE plan_id = ? OR name = ?", (plan, plan)).fetchone()
+        row = con.execute(
+            "SELECT plan_id, name, author, created, crs_wkt, unit_kind, "
+            "community_names, digest, community_offsets, community_attrs, "
+            f"{'profile' if 'profile' in cols else 'NULL'}, "
+            f"{'graph' if 'graph' in cols else 'NULL'} "
+            "FROM plans WHERE plan_id = ? OR name = ?",
+            (plan, plan),
+        ).fetchone()
         if row is None:
             names = [r[0] for r in con.execute("SELECT name FROM plans ORDER BY updated")]
             raise KeyError(f"没有方案 {plan!r}；已保存的方案：{', '.join(names) or '（无）'}")
-        (plan_id, name, author, created, crs_wkt, unit_kind, cnames, digest, offsets, cattrs, pref,
-         gtext) = row
-        a = pd.read_sql_query("SELECT unit_id, base_community_id, community_id, households, "
-                              "unit_name, coordinators, geom_wkb FROM assignments "
-                              "WHERE plan_id = ? ORDER BY fid", con, params=(plan_id,))
-        j = pd.read_sql_query("SELECT seq, time, author, op, params, changes, comment "
-                              "FROM edit_journal "
-                              "WHERE plan_id = ? ORDER BY seq", con, params=(plan_id,))
+        (
+            plan_id,
+            name,
+            author,
+            created,
+            crs_wkt,
+            unit_kind,
+            cnames,
+            digest,
+            offsets,
+            cattrs,
+            pref,
+            gtext,
+        ) = row
+        a = pd.read_sql_query(
+            "SELECT unit_id, base_community_id, community_id, households, "
+            "unit_name, coordinators, geom_wkb FROM assignments "
+            "WHERE plan_id = ? ORDER BY fid",
+            con,
+            params=(plan_id,),
+        )
+        j = pd.read_sql_query(
+            "SELECT seq, time, author, op, params, changes, comment "
+            "FROM edit_journal "
+            "WHERE plan_id = ? ORDER BY seq",
+            con,
+            params=(plan_id,),
+        )
     finally:
         con.close()
     households = pd.to_numeric(a["households"], errors="coerce").to_numpy(dtype="float64")
-    units = GeoDataFrame({"name": a["unit_name"].to_numpy(),
-                          "community_id": a["base_community_id"].to_numpy(),
-                          "households": households,
-                          "coordinators": a["coordinators"].astype("float64").to_numpy()},
-                         geometry=shapely.from_wkb(a["geom_wkb"].to_numpy()),
-                         index=pd.Index(a["unit_id"], name="unit_id"),
-                         crs=CRS.from_wkt(crs_wkt) if crs_wkt else None)
+    units = GeoDataFrame(
+        {
+            "name": a["unit_name"].to_numpy(),
+            "community_id": a["base_community_id"].to_numpy(),
+            "households": households,
+            "coordinators": a["coordinators"].astype("float64").to_numpy(),
+        },
+        geometry=shapely.from_wkb(a["geom_wkb"].to_numpy()),
+        index=pd.Index(a["unit_id"], name="unit_id"),
+        crs=CRS.from_wkt(crs_wkt) if crs_wkt else None,
+    )
     stored = pd.Series(a["community_id"].to_numpy(), index=units.index, dtype=object)
     if _digest(stored) != digest:
-        raise ValueError(f"方案 {name!r} 的存储内容与校验值不符 (digest mismatch): "
-                         f"the workspace {path} is damaged")
-    journal = [{"seq": int(r.seq), "time": r.time, "author": r.author or "", "op": r.op,
-                "params": json.loads(r.params or "{}"), "changes": json.loads(r.changes or "[]"),
-                "comment": r.comment or ""}
-               for r in j.itertuples(index=False)]
-    return {"plan_id": plan_id, "name": name, "author": author or "", "created": created,
-            "unit_kind": unit_kind or "grids", "units": units, "labels": stored,
-            "community_names": json.loads(cnames or "{}"),
-            "community_offsets": json.loads(offsets or "{}"),
-            "community_attrs": _attrs_from_json(cattrs), "profile": pref,
-            "graph": _graph_from_json(gtext, len(units)), "journal": journal}
+        raise ValueError(
+            f"方案 {name!r} 的存储内容与校验值不符 (digest mismatch): "
+            f"the workspace {path} is damaged"
+        )
+    journal = [
+        {
+            "seq": int(r.seq),
+            "time": r.time,
+            "author": r.author or "",
+            "op": r.op,
+            "params": json.loads(r.params or "{}"),
+            "changes": json.loads(r.changes or "[]"),
+            "comment": r.comment or "",
+        }
+        for r in j.itertuples(index=False)
+    ]
+    return {
+        "plan_id": plan_id,
+        "name": name,
+        "author": author or "",
+        "created": created,
+        "unit_kind": unit_kind or "grids",
+        "units": units,
+        "labels": stored,
+        "community_names": json.loads(cnames or "{}"),
+        "community_offsets": json.loads(offsets or "{}"),
+        "community_attrs": _attrs_from_json(cattrs),
+        "profile": pref,
+        "graph": _graph_from_json(gtext, len(units)),
+        "journal": journal,
+    }

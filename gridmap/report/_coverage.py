@@ -45,13 +45,18 @@ def coverage_rows(result: CheckResult) -> pd.DataFrame:
         bound = s["share"] is None and s.get("share_bound") is not None
         covered = s.get("covered_bound") if bound else s["covered"]
         measured = COV_MEASURED if s["share"] is not None else "未评估（无路网）"
-        row = {"覆盖指标": sid, "设施类型": type_label(s["facility_type"]),
-               "计算方式": "步行距离" if s["mode"] == "network" else "直线距离",
-               "服务半径(米)": s["radius_m"], "要求覆盖率": s.get("min_share", 1.0),
-               "总户数": s["households"], "口径": COV_BOUND if bound else measured,
-               "覆盖户数": covered,
-               "未覆盖户数": None if covered is None else s["households"] - covered,
-               "覆盖率": s.get("share_bound") if bound else s["share"]}
+        row = {
+            "覆盖指标": sid,
+            "设施类型": type_label(s["facility_type"]),
+            "计算方式": "步行距离" if s["mode"] == "network" else "直线距离",
+            "服务半径(米)": s["radius_m"],
+            "要求覆盖率": s.get("min_share", 1.0),
+            "总户数": s["households"],
+            "口径": COV_BOUND if bound else measured,
+            "覆盖户数": covered,
+            "未覆盖户数": None if covered is None else s["households"] - covered,
+            "覆盖率": s.get("share_bound") if bound else s["share"],
+        }
         vc = findings.loc[findings["rule_id"] == sid, "status"].value_counts()
         row.update({k: int(vc.get(v, 0)) if len(vc) else None for k, v in COV_UNITS.items()})
         rows.append(row)

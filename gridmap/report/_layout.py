@@ -40,8 +40,15 @@ class Pages:
         self.pdf.savefig(fig, facecolor="white")
 
 
-def hline(fig: Any, y: float, *, x0: float = LEFT, x1: float = RIGHT, color: str = "#999999",
-          lw: float = 0.6) -> Any:
+def hline(
+    fig: Any,
+    y: float,
+    *,
+    x0: float = LEFT,
+    x1: float = RIGHT,
+    color: str = "#999999",
+    lw: float = 0.6,
+) -> Any:
     """A horizontal rule across the page at height ``y`` (figure coordinates)."""
     from matplotlib.lines import Line2D
 
@@ -59,8 +66,14 @@ class Table:
 
     FONT = 7.5
 
-    def __init__(self, pages: Pages, columns: list[str], widths: list[float], *,
-                 aligns: list[str] | None = None):
+    def __init__(
+        self,
+        pages: Pages,
+        columns: list[str],
+        widths: list[float],
+        *,
+        aligns: list[str] | None = None,
+    ):
         self.pages, self.columns = pages, columns
         total = sum(widths)
         self.widths = [w / total * (RIGHT - LEFT) for w in widths]
@@ -72,16 +85,40 @@ class Table:
         from matplotlib.patches import Rectangle
 
         h = self.line_h * 1.5
-        fig.add_artist(Rectangle((LEFT, y - h), RIGHT - LEFT, h, transform=fig.transFigure,
-                                 facecolor="#34495e", edgecolor="none"))
+        fig.add_artist(
+            Rectangle(
+                (LEFT, y - h),
+                RIGHT - LEFT,
+                h,
+                transform=fig.transFigure,
+                facecolor="#34495e",
+                edgecolor="none",
+            )
+        )
         x = LEFT
         for col, w in zip(self.columns, self.widths, strict=True):
-            fig.text(x + 0.004, y - h / 2, col, fontsize=self.FONT, fontweight="bold", color="white", va="center")
+            fig.text(
+                x + 0.004,
+                y - h / 2,
+                col,
+                fontsize=self.FONT,
+                fontweight="bold",
+                color="white",
+                va="center",
+            )
             x += w
         return y - h
 
-    def draw(self, rows: list[list[str]], *, title: str, intro: str = "", fig: Any = None,
-             top: float = 0.935, note: str = "") -> None:
+    def draw(
+        self,
+        rows: list[list[str]],
+        *,
+        title: str,
+        intro: str = "",
+        fig: Any = None,
+        top: float = 0.935,
+        note: str = "",
+    ) -> None:
         """Draw ``rows`` under ``title`` (and ``intro``), continuing on new pages as needed.
 
         With ``fig``, the table starts at ``top`` on that figure instead of a new page;
@@ -109,20 +146,36 @@ class Table:
             if y - h < bottom:
                 self.pages.save(fig)
                 fig = self.pages.new()
-                fig.text(LEFT, 0.935, f"{title}（续）", fontsize=11, fontweight="bold", va="baseline")
+                fig.text(
+                    LEFT, 0.935, f"{title}（续）", fontsize=11, fontweight="bold", va="baseline"
+                )
                 y = self._header(fig, 0.92)
             if i % 2:
-                fig.add_artist(Rectangle((LEFT, y - h), RIGHT - LEFT, h, transform=fig.transFigure,
-                                         facecolor="#f2f4f5", edgecolor="none"))
+                fig.add_artist(
+                    Rectangle(
+                        (LEFT, y - h),
+                        RIGHT - LEFT,
+                        h,
+                        transform=fig.transFigure,
+                        facecolor="#f2f4f5",
+                        edgecolor="none",
+                    )
+                )
             x = LEFT
             for lines, w, align in zip(cells, self.widths, self.aligns, strict=True):
                 tx = x + w - 0.004 if align == "right" else x + 0.004
-                fig.text(tx, y - self.line_h * 0.25, "\n".join(lines), fontsize=self.FONT, va="top", ha=align,
-                         linespacing=1.2)
+                fig.text(
+                    tx,
+                    y - self.line_h * 0.25,
+                    "\n".join(lines),
+                    fontsize=self.FONT,
+                    va="top",
+                    ha=align,
+                    linespacing=1.2,
+                )
                 x += w
             y -= h
             fig.add_artist(hline(fig, y, color="#dddddd", lw=0.4))
         if note:
             fig.text(LEFT, max(y - 0.015, 0.03), note, fontsize=7.5, color="#555555", va="top")
         self.pages.save(fig)
-

@@ -17,27 +17,61 @@ from gridmap.labels import STATUS_ORDER, status_label, text_width
 STATUS_ZH = {s: status_label(s) for s in STATUS_ORDER}
 NOT_ASSESSED_ZH = STATUS_ZH["not_assessed"]
 #: size statuses of a community in Chinese
-SIZE_ZH = {"pass": "达标", "too_small": "过小", "too_large": "过大", "not_assessed": NOT_ASSESSED_ZH}
+SIZE_ZH = {
+    "pass": "达标",
+    "too_small": "过小",
+    "too_large": "过大",
+    "not_assessed": NOT_ASSESSED_ZH,
+}
 SEVERITY_ZH = {"error": "强制", "warning": "建议", "info": "提示"}
 LEVEL_ZH = {"community": "社区", "grid": "网格", "study": "全区", "facility": "设施"}
 COMMUNITY_ZH = {
-    "community_id": "社区编码", "name": "社区名称", "street": "街道", "households": "户数",
-    "grids": "网格数", "coordinators": "协理员人数", "coordinators_required": "应配协理员",
-    "status": "综合状态", "size_status": "规模状态", "sparse": "居民分散", "old_estate": "老旧小区",
-    "population": "常住人口", "staff": "专职工作人员", "volunteers": "注册志愿者",
-    "area_km2": "面积(km²)", "facility_types": "已有设施类型", "facilities": "设施数",
+    "community_id": "社区编码",
+    "name": "社区名称",
+    "street": "街道",
+    "households": "户数",
+    "grids": "网格数",
+    "coordinators": "协理员人数",
+    "coordinators_required": "应配协理员",
+    "status": "综合状态",
+    "size_status": "规模状态",
+    "sparse": "居民分散",
+    "old_estate": "老旧小区",
+    "population": "常住人口",
+    "staff": "专职工作人员",
+    "volunteers": "注册志愿者",
+    "area_km2": "面积(km²)",
+    "facility_types": "已有设施类型",
+    "facilities": "设施数",
 }
 GRID_ZH = {
-    "grid_id": "网格编码", "name": "网格名称", "community_id": "所在社区编码",
-    "community_attr": "所属社区(属性)", "households": "户数", "households_source": "户数来源",
-    "coordinators": "协理员人数", "coordinators_required": "应配协理员", "status": "综合状态",
-    "area_km2": "面积(km²)", "share_in_community": "位于所在社区比例",
-    "second_community": "跨入社区", "second_share": "跨入比例",
+    "grid_id": "网格编码",
+    "name": "网格名称",
+    "community_id": "所在社区编码",
+    "community_attr": "所属社区(属性)",
+    "households": "户数",
+    "households_source": "户数来源",
+    "coordinators": "协理员人数",
+    "coordinators_required": "应配协理员",
+    "status": "综合状态",
+    "area_km2": "面积(km²)",
+    "share_in_community": "位于所在社区比例",
+    "second_community": "跨入社区",
+    "second_share": "跨入比例",
 }
 FINDING_ZH = {
-    "level": "层级", "unit_id": "单位编码", "unit_name": "单位名称", "rule_id": "规则编号",
-    "rule_title": "规则", "value": "实测值", "threshold": "标准", "status": "状态", "gap": "差距",
-    "message": "说明", "severity": "性质", "source": "依据",
+    "level": "层级",
+    "unit_id": "单位编码",
+    "unit_name": "单位名称",
+    "rule_id": "规则编号",
+    "rule_title": "规则",
+    "value": "实测值",
+    "threshold": "标准",
+    "status": "状态",
+    "gap": "差距",
+    "message": "说明",
+    "severity": "性质",
+    "source": "依据",
 }
 
 

@@ -73,50 +73,96 @@ def _html_data(result: CheckResult, *, date: str, max_grids: int = 20000) -> dic
     fails = f[(f["status"] == "fail")]
     by_unit: dict[tuple[str, str], list] = {}
     for r in fails.itertuples():
-        by_unit.setdefault((r.level, r.unit_id), []).append([r.rule_title, r.message, str(r.threshold), r.source])
+        by_unit.setdefault((r.level, r.unit_id), []).append(
+            [r.rule_title, r.message, str(r.threshold), r.source]
+        )
 
     def units(gdf: GeoDataFrame, level: str, extra: dict[str, Callable[[Any], str]]) -> list[dict]:
         rows = []
-        for uid, geom, row in zip(gdf.index.astype(str), gdf.geometry, gdf.itertuples(), strict=True):
+        for uid, geom, row in zip(
+            gdf.index.astype(str), gdf.geometry, gdf.itertuples(), strict=True
+        ):
             props = {k: fn(row) for k, fn in extra.items()}
-            rows.append({"id": uid, "d": _svg_path(geom, x0, y1, tol), "s": getattr(row, "status", "not_assessed"),
-                         "p": props, "f": by_unit.get((level, uid), [])})
+            rows.append(
+                {
+                    "id": uid,
+                    "d": _svg_path(geom, x0, y1, tol),
+                    "s": getattr(row, "status", "not_assessed"),
+                    "p": props,
+                    "f": by_unit.get((level, uid), []),
+                }
+            )
         return rows
 
     def hh(row: Any) -> str:
         return num(getattr(row, "households", None))
 
     data: dict[str, Any] = {
-        "title": result.study.name, "date": date, "crs": crs_label(result.study.crs),
+        "title": result.study.name,
+        "date": date,
+        "crs": crs_label(result.study.crs),
         "profile": f"{result.profile.id}（{result.profile.title_zh}）",
         "note": source_note(result, date=date),
-        "width": float(x1 - x0), "height": float(y1 - y0),
-        "status": {k: [status_label(k), status_fill(k)]
-                   for k in ("fail", "warning", "pass", "not_assessed")},
+        "width": float(x1 - x0),
+        "height": float(y1 - y0),
+        "status": {
+            k: [status_label(k), status_fill(k)]
+            for k in ("fail", "warning", "pass", "not_assessed")
+        },
         "kpis": [list(k) for k in headline_figures(result)],
-        "communities": units(result.communities, "community", {
-            "名称": lambda r: str(getattr(r, "name", "")), "户数": hh,
-            "网格数": lambda r: num(getattr(r, "grids", None)), "街道": lambda r: str(getattr(r, "street", "") or "")}),
-        "grids": [], "facilities": [], "gaps": [],
+        "communities": units(
+            result.communities,
+            "community",
+            {
+                "名称": lambda r: str(getattr(r, "name", "")),
+                "户数": hh,
+                "网格数": lambda r: num(getattr(r, "grids", None)),
+                "街道": lambda r: str(getattr(r, "street", "") or ""),
+            },
+        ),
+        "grids": [],
+        "facilities": [],
+        "gaps": [],
     }
     if result.grids is not None and len(result.grids) <= max_grids:
-        data["grids"] = units(result.grids, "grid", {
-            "名称": lambda r: str(getattr(r, "name", "")), "户数": hh,
-            "协理员": lambda r: f"{num(getattr(r, 'coordinators', None))} / 应配 {num(getattr(r, 'coordinators_required', None))}"})
+        data["grids"] = units(
+            result.grids,
+            "grid",
+            {
+                "名称": lambda r: str(getattr(r, "name", "")),
+                "户数": hh,
+                "协理员": lambda r: (
+                    f"{num(getattr(r, 'coordinators', None))} / 应配 {num(getattr(r, 'coordinators_required', None))}"
+                ),
+            },
+        )
     fac = result.facilities
     if fac is not None and len(fac) <= 20000 and "facility_type" in fac.columns:
         xy = shapely.get_coordinates(shapely.point_on_surface(fac.geometry.to_numpy()))
-        data["facilities"] = [[round(float(x - x0), 1), round(float(y1 - y), 1), type_label(t), str(n)]
-                              for (x, y), t, n in zip(xy, fac["facility_type"], fac.get("name", fac["facility_type"]), strict=True)]
+        data["facilities"] = [
+            [round(float(x - x0), 1), round(float(y1 - y), 1), type_label(t), str(n)]
+            for (x, y), t, n in zip(
+                xy, fac["facility_type"], fac.get("name", fac["facility_type"]), strict=True
+            )
+        ]
     cov = result.coverage_result
     for sid in coverage_gaps(result):
         assert cov is not None and cov.gaps is not None  # coverage_gaps found uncovered cells
         cells = cov.gaps[cov.gaps[f"uncovered:{sid}"] > 0]
-        data["gaps"].append({"id": sid, "label": family_title(result, f"coverage:{sid}"),
-                             "cells": [[_svg_path(g, x0, y1, 0), int(u)] for g, u in
-                                       zip(cells.geometry, cells[f"uncovered:{sid}"], strict=True)]})
-    data["findings"] = [[r.level, r.unit_id, r.unit_name, r.rule_title, r.message, str(r.threshold), r.source]
-                        for r in failing(result).itertuples()]
+        data["gaps"].append(
+            {
+                "id": sid,
+                "label": family_title(result, f"coverage:{sid}"),
+                "cells": [
+                    [_svg_path(g, x0, y1, 0), int(u)]
+                    for g, u in zip(cells.geometry, cells[f"uncovered:{sid}"], strict=True)
+                ],
+            }
+        )
+    data["findings"] = [
+        [r.level, r.unit_id, r.unit_name, r.rule_title, r.message, str(r.threshold), r.source]
+        for r in failing(result).itertuples()
+    ]
     data["coverage"] = _coverage_html(result)
     return data
 
@@ -126,15 +172,43 @@ def _coverage_html(result: CheckResult) -> dict:
     t = coverage_rows(result)
     if not len(t):
         return {"head": [], "rows": [], "note": ""}
-    head = ["设施类型", "计算方式", "服务半径(米)", "口径", "总户数", "未覆盖户数", "覆盖率", "合规/不合规/未评估（单位）"]
-    rows = [[r["设施类型"], r["计算方式"], num(r["服务半径(米)"], 2), r["口径"], num(r["总户数"]),
-             uncovered_text(r), share_text(r),
-             units_text(r, tuple(COV_UNITS))] for _, r in t.iterrows()]
-    return {"head": head, "rows": rows, "note": COV_BOUND_NOTE if (t["口径"] == COV_BOUND).any() else ""}
+    head = [
+        "设施类型",
+        "计算方式",
+        "服务半径(米)",
+        "口径",
+        "总户数",
+        "未覆盖户数",
+        "覆盖率",
+        "合规/不合规/未评估（单位）",
+    ]
+    rows = [
+        [
+            r["设施类型"],
+            r["计算方式"],
+            num(r["服务半径(米)"], 2),
+            r["口径"],
+            num(r["总户数"]),
+            uncovered_text(r),
+            share_text(r),
+            units_text(r, tuple(COV_UNITS)),
+        ]
+        for _, r in t.iterrows()
+    ]
+    return {
+        "head": head,
+        "rows": rows,
+        "note": COV_BOUND_NOTE if (t["口径"] == COV_BOUND).any() else "",
+    }
 
 
-def report_html_text(result: CheckResult, *, coverage: CoverageResult | None = None,
-                     date: _dt.date | str | None = None, title: str = "社区网格合规检查 交互地图") -> str:
+def report_html_text(
+    result: CheckResult,
+    *,
+    coverage: CoverageResult | None = None,
+    date: _dt.date | str | None = None,
+    title: str = "社区网格合规检查 交互地图",
+) -> str:
     """The self-contained HTML report as a string (no external resources of any kind).
 
     Parameters
@@ -160,9 +234,14 @@ def report_html_text(result: CheckResult, *, coverage: CoverageResult | None = N
     return page.replace("__TITLE__", html.escape(full)).replace("__DATA__", payload)
 
 
-def report_html(result: CheckResult, path: str | os.PathLike, *,
-                coverage: CoverageResult | None = None,
-                date: _dt.date | str | None = None, title: str = "社区网格合规检查 交互地图") -> Path:
+def report_html(
+    result: CheckResult,
+    path: str | os.PathLike,
+    *,
+    coverage: CoverageResult | None = None,
+    date: _dt.date | str | None = None,
+    title: str = "社区网格合规检查 交互地图",
+) -> Path:
     """Write the offline interactive HTML map report (atomically); see :func:`report_html_text`.
 
     Returns
@@ -175,4 +254,3 @@ def report_html(result: CheckResult, path: str | os.PathLike, *,
     with atomic_path(path, suffix=".html") as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path
-

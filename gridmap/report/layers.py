@@ -29,19 +29,29 @@ __all__ = ["export_layers", "gap_layers"]
 def _shp_text(s: pd.Series, limit: int = 120) -> pd.Series:
     """Text of at most ``limit`` characters, None for missing."""
     return s.astype(object).map(
-        lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)[:limit])
+        lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)[:limit]
+    )
 
 
-_GBK_FIX = str.maketrans({"²": "2", "³": "3", "–": "-", "‑": "-", "•": "·", "≈": "约", "\u00a0": " "})
+_GBK_FIX = str.maketrans(
+    {"²": "2", "³": "3", "–": "-", "‑": "-", "•": "·", "≈": "约", "\u00a0": " "}
+)
 
 
 def _gbk_safe(gdf: GeoDataFrame, codec: str) -> GeoDataFrame:
     """Replace characters the codec cannot encode (m² → m2, – → -, others → ?)."""
     gdf = gdf.copy()
     for col in gdf.columns:
-        if col != gdf.geometry.name and (gdf[col].dtype == object or pd.api.types.is_string_dtype(gdf[col])):
-            gdf[col] = gdf[col].map(lambda v: v if not isinstance(v, str) else
-                                    v.translate(_GBK_FIX).encode(codec, errors="replace").decode(codec))
+        if col != gdf.geometry.name and (
+            gdf[col].dtype == object or pd.api.types.is_string_dtype(gdf[col])
+        ):
+            gdf[col] = gdf[col].map(
+                lambda v: (
+                    v
+                    if not isinstance(v, str)
+                    else v.translate(_GBK_FIX).encode(codec, errors="replace").decode(codec)
+                )
+            )
     return gdf
 
 
@@ -62,8 +72,9 @@ def _dbf_names(columns: list[str], encoding: str) -> dict[str, str]:
     return out
 
 
-def gap_layers(result: CheckResult, *, coverage: CoverageResult | None = None
-               ) -> dict[str, GeoDataFrame]:
+def gap_layers(
+    result: CheckResult, *, coverage: CoverageResult | None = None
+) -> dict[str, GeoDataFrame]:
     """The GIS layers: every unit with its status, and one gap layer per failing rule.
 
     Field names are Chinese and at most 5 characters (10 bytes in GBK, the DBF
@@ -87,26 +98,41 @@ def gap_layers(result: CheckResult, *, coverage: CoverageResult | None = None
     c = result.communities
     fail = failing(result)
     per_unit = fail.groupby(["level", "unit_id"])["rule_title"].agg("；".join)
-    comm = GeoDataFrame({
-        "社区编码": c.index.astype(str), "社区名称": _shp_text(c.get("name", pd.Series(index=c.index, dtype=object))),
-        "街道": _shp_text(c["street"]) if "street" in c.columns else None,
-        "户数": pd.to_numeric(c["households"], errors="coerce").to_numpy(),
-        "协理员": pd.to_numeric(c.get("coordinators"), errors="coerce") if "coordinators" in c.columns else np.nan,
-        "应配协理员": pd.to_numeric(c["coordinators_required"], errors="coerce").to_numpy(),
-        "状态": status_zh(c["status"]).to_numpy(),
-        "不合规项": [str(per_unit.get(("community", i), ""))[:200] for i in c.index.astype(str)],
-    }, geometry=c.geometry.to_numpy(), crs=c.crs)
+    comm = GeoDataFrame(
+        {
+            "社区编码": c.index.astype(str),
+            "社区名称": _shp_text(c.get("name", pd.Series(index=c.index, dtype=object))),
+            "街道": _shp_text(c["street"]) if "street" in c.columns else None,
+            "户数": pd.to_numeric(c["households"], errors="coerce").to_numpy(),
+            "协理员": pd.to_numeric(c.get("coordinators"), errors="coerce")
+            if "coordinators" in c.columns
+            else np.nan,
+            "应配协理员": pd.to_numeric(c["coordinators_required"], errors="coerce").to_numpy(),
+            "状态": status_zh(c["status"]).to_numpy(),
+            "不合规项": [
+                str(per_unit.get(("community", i), ""))[:200] for i in c.index.astype(str)
+            ],
+        },
+        geometry=c.geometry.to_numpy(),
+        crs=c.crs,
+    )
     out["communities"] = comm
     if result.grids is not None:
         g = result.grids
-        out["grids"] = GeoDataFrame({
-            "网格编码": g.index.astype(str), "网格名称": _shp_text(g["name"]) if "name" in g.columns else None,
-            "社区编码": _shp_text(g["community_id"]), "户数": pd.to_numeric(g["households"], errors="coerce").to_numpy(),
-            "协理员": pd.to_numeric(g["coordinators"], errors="coerce").to_numpy(),
-            "应配协理员": pd.to_numeric(g["coordinators_required"], errors="coerce").to_numpy(),
-            "状态": status_zh(g["status"]).to_numpy(),
-            "不合规项": [str(per_unit.get(("grid", i), ""))[:200] for i in g.index.astype(str)],
-        }, geometry=g.geometry.to_numpy(), crs=g.crs)
+        out["grids"] = GeoDataFrame(
+            {
+                "网格编码": g.index.astype(str),
+                "网格名称": _shp_text(g["name"]) if "name" in g.columns else None,
+                "社区编码": _shp_text(g["community_id"]),
+                "户数": pd.to_numeric(g["households"], errors="coerce").to_numpy(),
+                "协理员": pd.to_numeric(g["coordinators"], errors="coerce").to_numpy(),
+                "应配协理员": pd.to_numeric(g["coordinators_required"], errors="coerce").to_numpy(),
+                "状态": status_zh(g["status"]).to_numpy(),
+                "不合规项": [str(per_unit.get(("grid", i), ""))[:200] for i in g.index.astype(str)],
+            },
+            geometry=g.geometry.to_numpy(),
+            crs=g.crs,
+        )
     for rule in result.profile.rules:
         f = fail[fail["rule_id"] == rule.id]
         if not len(f):
@@ -116,27 +142,48 @@ def gap_layers(result: CheckResult, *, coverage: CoverageResult | None = None
             continue
         geom = units.geometry
         geom.index = units.index.astype(str)
-        out[f"gap_{rule.id.replace('.', '_')}"] = GeoDataFrame({
-            "编码": f["unit_id"].astype(str).to_numpy(), "名称": _shp_text(f["unit_name"]).to_numpy(),
-            "规则": rule.title_zh[:60], "实测值": pd.to_numeric(f["value"], errors="coerce").to_numpy(),
-            "标准": _shp_text(f["threshold"]).to_numpy(), "差距": pd.to_numeric(f["gap"], errors="coerce").to_numpy(),
-            "说明": _shp_text(f["message"]).to_numpy(), "依据": rule.source[:120],
-        }, geometry=geom.reindex(f["unit_id"].astype(str)).to_numpy(), crs=units.crs)
+        out[f"gap_{rule.id.replace('.', '_')}"] = GeoDataFrame(
+            {
+                "编码": f["unit_id"].astype(str).to_numpy(),
+                "名称": _shp_text(f["unit_name"]).to_numpy(),
+                "规则": rule.title_zh[:60],
+                "实测值": pd.to_numeric(f["value"], errors="coerce").to_numpy(),
+                "标准": _shp_text(f["threshold"]).to_numpy(),
+                "差距": pd.to_numeric(f["gap"], errors="coerce").to_numpy(),
+                "说明": _shp_text(f["message"]).to_numpy(),
+                "依据": rule.source[:120],
+            },
+            geometry=geom.reindex(f["unit_id"].astype(str)).to_numpy(),
+            crs=units.crs,
+        )
     cov = result.coverage_result
     for i, (sid, spec) in enumerate(coverage_gaps(result).items(), start=1):
         assert cov is not None and cov.gaps is not None  # coverage_gaps found uncovered cells
         cells = cov.gaps[cov.gaps[f"uncovered:{sid}"] > 0]
-        out[f"gap_coverage_{i}"] = GeoDataFrame({
-            "格网编号": cells["cell_id"].astype(str).to_numpy() if "cell_id" in cells.columns else np.arange(len(cells)).astype(str),
-            "设施类型": type_label(spec.facility_type), "服务半径": float(spec.radius_m),
-            "计算方式": "步行" if spec.mode == "network" else "直线",
-            "户数": cells["households"].to_numpy(), "未覆盖户": cells[f"uncovered:{sid}"].to_numpy(),
-        }, geometry=cells.geometry.to_numpy(), crs=cells.crs)
+        out[f"gap_coverage_{i}"] = GeoDataFrame(
+            {
+                "格网编号": cells["cell_id"].astype(str).to_numpy()
+                if "cell_id" in cells.columns
+                else np.arange(len(cells)).astype(str),
+                "设施类型": type_label(spec.facility_type),
+                "服务半径": float(spec.radius_m),
+                "计算方式": "步行" if spec.mode == "network" else "直线",
+                "户数": cells["households"].to_numpy(),
+                "未覆盖户": cells[f"uncovered:{sid}"].to_numpy(),
+            },
+            geometry=cells.geometry.to_numpy(),
+            crs=cells.crs,
+        )
     return out
 
 
-def export_layers(result: CheckResult, path: str | os.PathLike, *, encoding: str = "gbk",
-                  coverage: CoverageResult | None = None) -> list[Path]:
+def export_layers(
+    result: CheckResult,
+    path: str | os.PathLike,
+    *,
+    encoding: str = "gbk",
+    coverage: CoverageResult | None = None,
+) -> list[Path]:
     """Write :func:`gap_layers` as one GeoPackage (``*.gpkg``) or as Shapefiles in a folder.
 
     Parameters
@@ -170,14 +217,19 @@ def export_layers(result: CheckResult, path: str | os.PathLike, *, encoding: str
         raise ValueError(f"Shapefile encoding must be 'gbk' or 'utf-8', not {encoding!r}")
     folder = path.parent if path.suffix.lower() == ".shp" else path
     with staged_dir(folder) as (stage, written):
-        enc = "GBK" if encoding.lower() in ("gbk", "cp936") else encoding.upper().replace("UTF8", "UTF-8")
+        enc = (
+            "GBK"
+            if encoding.lower() in ("gbk", "cp936")
+            else encoding.upper().replace("UTF8", "UTF-8")
+        )
         for name, gdf in layers.items():
             if enc != "UTF-8":
                 gdf = _gbk_safe(gdf, "gb18030" if enc == "GB18030" else "gbk")
             gdf = gdf.rename(columns=_dbf_names(list(gdf.columns.drop(gdf.geometry.name)), enc))
-            pyogrio.write_dataframe(gdf, stage / f"{name}.shp", driver="ESRI Shapefile", encoding=enc)
+            pyogrio.write_dataframe(
+                gdf, stage / f"{name}.shp", driver="ESRI Shapefile", encoding=enc
+            )
             cpg = stage / f"{name}.cpg"
             if not cpg.exists() or cpg.read_text().strip().upper() != enc:
                 cpg.write_text(enc, encoding="ascii")
     return list(written.values())
-

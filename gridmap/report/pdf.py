@@ -71,24 +71,50 @@ def _cover(pages: Pages, result: CheckResult, *, title: str, date: str, plan: Pl
 
     cov = result.coverage_result
     fig = pages.new()
-    fig.add_artist(Rectangle((0, 0.83), 1, 0.17, transform=fig.transFigure, facecolor="#1f3a5f", edgecolor="none"))
+    fig.add_artist(
+        Rectangle(
+            (0, 0.83), 1, 0.17, transform=fig.transFigure, facecolor="#1f3a5f", edgecolor="none"
+        )
+    )
     fig.text(LEFT, 0.93, title, fontsize=24, fontweight="bold", color="white", va="center")
-    fig.text(LEFT, 0.875, "社区规模 · 网格配置 · 服务设施 合规检查", fontsize=12, color="#dfe6ee", va="center")
+    fig.text(
+        LEFT,
+        0.875,
+        "社区规模 · 网格配置 · 服务设施 合规检查",
+        fontsize=12,
+        color="#dfe6ee",
+        va="center",
+    )
     fig.text(LEFT, 0.76, result.study.name, fontsize=20, fontweight="bold", va="center")
     p = result.profile
-    rows = [("编制日期", date), ("规则配置", f"{p.id}（{p.title_zh}）"), ("计算坐标系", crs_label(result.study.crs))]
-    zh = {"communities": "社区边界", "grids": "网格", "households": "住户（户数）", "facilities": "设施",
-          "network": "步行路网"}
+    rows = [
+        ("编制日期", date),
+        ("规则配置", f"{p.id}（{p.title_zh}）"),
+        ("计算坐标系", crs_label(result.study.crs)),
+    ]
+    zh = {
+        "communities": "社区边界",
+        "grids": "网格",
+        "households": "住户（户数）",
+        "facilities": "设施",
+        "network": "步行路网",
+    }
     for kind, src in result.study.sources.items():
         layer = result.study.layers().get(kind)
         n = f"{len(layer):,} 个要素" if layer is not None else ""
         file = str(src.get("file", "")).replace("\\", "/").rsplit("/", 1)[-1]
         lay = f" 图层“{src['layer']}”" if src.get("layer") else ""
-        rows.append((f"数据：{zh.get(kind, kind)}", f"{file}{lay}，{n}；原坐标系 {src.get('crs') or '—'}"))
+        rows.append(
+            (f"数据：{zh.get(kind, kind)}", f"{file}{lay}，{n}；原坐标系 {src.get('crs') or '—'}")
+        )
     if cov is not None:
-        rows.append(("服务覆盖", f"已计算 {len(cov.specs)} 项（{'、'.join(s.id for s in cov.specs)[:60]}）"))
+        rows.append(
+            ("服务覆盖", f"已计算 {len(cov.specs)} 项（{'、'.join(s.id for s in cov.specs)[:60]}）")
+        )
     if plan is not None:
-        rows.append(("调整方案", f"{getattr(plan, 'name', '方案')}（{len(plan.changes())} 个单元调整）"))
+        rows.append(
+            ("调整方案", f"{getattr(plan, 'name', '方案')}（{len(plan.changes())} 个单元调整）")
+        )
     rows.append(("生成软件", f"gridmap {__version__}（离线运行，无需联网）"))
     y = 0.68
     for key, val in rows:
@@ -98,10 +124,23 @@ def _cover(pages: Pages, result: CheckResult, *, title: str, date: str, plan: Pl
         y -= 0.0168 * len(lines) + 0.02
         fig.add_artist(hline(fig, y + 0.01, color="#e0e0e0", lw=0.5))
     if p.description_zh:
-        fig.text(LEFT, y - 0.01, "\n".join(wrap("标准概要：" + p.description_zh, 60)), fontsize=8.5,
-                 color="#333333", va="top", linespacing=1.5)
-    fig.text(LEFT, 0.05, "本报告由 gridmap 根据所列数据自动生成；各项结论均附规则依据，可逐条复核。"
-             "“未评估”表示缺少所需数据，不代表合规。", fontsize=8, color="#666666")
+        fig.text(
+            LEFT,
+            y - 0.01,
+            "\n".join(wrap("标准概要：" + p.description_zh, 60)),
+            fontsize=8.5,
+            color="#333333",
+            va="top",
+            linespacing=1.5,
+        )
+    fig.text(
+        LEFT,
+        0.05,
+        "本报告由 gridmap 根据所列数据自动生成；各项结论均附规则依据，可逐条复核。"
+        "“未评估”表示缺少所需数据，不代表合规。",
+        fontsize=8,
+        color="#666666",
+    )
     pages.save(fig, furniture=False)
 
 
@@ -115,23 +154,46 @@ def _summary_page(pages: Pages, result: CheckResult) -> None:
     for i, (label, value, note) in enumerate(kpis):
         r, c = divmod(i, cols)
         x, y = LEFT + c * (w + 0.025), 0.81 - r * (h + 0.02)
-        fig.add_artist(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.004,rounding_size=0.01",
-                                      transform=fig.transFigure, facecolor="#f4f6f8", edgecolor="#c8d0d8", lw=0.6))
+        fig.add_artist(
+            FancyBboxPatch(
+                (x, y),
+                w,
+                h,
+                boxstyle="round,pad=0.004,rounding_size=0.01",
+                transform=fig.transFigure,
+                facecolor="#f4f6f8",
+                edgecolor="#c8d0d8",
+                lw=0.6,
+            )
+        )
         fig.text(x + 0.015, y + h - 0.018, label, fontsize=9, color="#555555", va="top")
-        fig.text(x + 0.015, y + 0.03, value, fontsize=20, fontweight="bold", color="#1f3a5f", va="bottom")
+        fig.text(
+            x + 0.015, y + 0.03, value, fontsize=20, fontweight="bold", color="#1f3a5f", va="bottom"
+        )
         fig.text(x + 0.015, y + 0.012, note, fontsize=7, color="#666666", va="bottom")
     rows_used = math.ceil(len(kpis) / cols)
     top = 0.81 - (rows_used - 1) * (h + 0.02) - 0.04
     counts = rule_counts(result)
-    table = Table(pages, ["规则", "层级", "性质", "合规", "不合规", "未评估"], [9, 1.3, 1.3, 1.3, 1.5, 1.5],
-                   aligns=["left", "left", "left", "right", "right", "right"])
-    rows = [[r["规则"], r["层级"], r["性质"], str(r["合规"]), str(r["不合规"]), str(r["未评估"])]
-            for _, r in counts.iterrows()]
+    table = Table(
+        pages,
+        ["规则", "层级", "性质", "合规", "不合规", "未评估"],
+        [9, 1.3, 1.3, 1.3, 1.5, 1.5],
+        aligns=["left", "left", "left", "right", "right", "right"],
+    )
+    rows = [
+        [r["规则"], r["层级"], r["性质"], str(r["合规"]), str(r["不合规"]), str(r["未评估"])]
+        for _, r in counts.iterrows()
+    ]
     na = counts[(counts["未评估"] > 0) & (counts["合规"] == 0) & (counts["不合规"] == 0)]
     note = ""
     if len(na):
-        note = "\n".join(wrap(f"注：{len(na)} 项规则因缺少数据全部未评估（{'、'.join(na['规则编号'])}），"
-                              "补充相应数据列后可评估。", 75))
+        note = "\n".join(
+            wrap(
+                f"注：{len(na)} 项规则因缺少数据全部未评估（{'、'.join(na['规则编号'])}），"
+                "补充相应数据列后可评估。",
+                75,
+            )
+        )
     fig.text(LEFT, top, "各项规则检查结果（单位个数）", fontsize=11, fontweight="bold", va="top")
     table.draw(rows, title="各项规则检查结果", fig=fig, top=top - 0.025, note=note)
 
@@ -144,9 +206,17 @@ def _map_page(pages: Pages, result: CheckResult, family: str, *, date: str) -> N
         fail = failing(result, rule.id)
         text = f"依据：{rule.source}"
         lines = wrap(text, 64)[:5]
-        fig.text(LEFT, 0.095, "\n".join(lines), fontsize=7.5, color="#333333", va="top", linespacing=1.4)
-        fig.text(LEFT, 0.115, f"不符合 {len(fail)} 个单位；详见下页问题清单。", fontsize=8, fontweight="bold",
-                 va="bottom")
+        fig.text(
+            LEFT, 0.095, "\n".join(lines), fontsize=7.5, color="#333333", va="top", linespacing=1.4
+        )
+        fig.text(
+            LEFT,
+            0.115,
+            f"不符合 {len(fail)} 个单位；详见下页问题清单。",
+            fontsize=8,
+            fontweight="bold",
+            va="bottom",
+        )
     pages.save(fig)
 
 
@@ -156,9 +226,16 @@ def _violations(pages: Pages, result: CheckResult, rule_id: str, *, max_rows: in
     level = LEVEL_ZH.get(rule.level, rule.level)
     shown = fail.head(max_rows)
     upper = rule_id in bounded_rules(result)
-    rows = [[r.unit_id, r.unit_name, value_text(r, upper=upper), str(r.threshold), r.message] for r in shown.itertuples()]
-    table = Table(pages, [f"{level}编码", f"{level}名称", "实测值", "标准", "问题说明"], [3.2, 3.4, 1.6, 2.0, 4.2],
-                   aligns=["left", "left", "right", "left", "left"])
+    rows = [
+        [r.unit_id, r.unit_name, value_text(r, upper=upper), str(r.threshold), r.message]
+        for r in shown.itertuples()
+    ]
+    table = Table(
+        pages,
+        [f"{level}编码", f"{level}名称", "实测值", "标准", "问题说明"],
+        [3.2, 3.4, 1.6, 2.0, 4.2],
+        aligns=["left", "left", "right", "left", "left"],
+    )
     note = ""
     if len(fail) > len(shown):
         note = f"共 {len(fail):,} 条，此处按差距从大到小列出前 {len(shown)} 条；完整清单见 Excel 报表“问题清单”工作表。"
@@ -173,10 +250,19 @@ def _qa_pages(pages: Pages, result: CheckResult, *, max_rows: int) -> None:
     probs = [p for p in result.problems if p.severity in ("warning", "error")]
     if not len(qa) and not probs:
         return
-    rows = [[r.rule_title, r.unit_id, r.unit_name, r.message] for r in qa.head(max_rows).itertuples()]
-    rows += [["输入数据：" + p.code, str(p.layer or ""), str(p.column or ""), p.message] for p in probs[:max_rows]]
+    rows = [
+        [r.rule_title, r.unit_id, r.unit_name, r.message] for r in qa.head(max_rows).itertuples()
+    ]
+    rows += [
+        ["输入数据：" + p.code, str(p.layer or ""), str(p.column or ""), p.message]
+        for p in probs[:max_rows]
+    ]
     table = Table(pages, ["问题类型", "单位编码", "名称/图层", "说明"], [3.5, 2.8, 2.4, 6.5])
-    table.draw(rows, title="数据质量问题", intro="以下问题不影响上述检查的进行，但可能影响结论的准确性，建议核实源数据。")
+    table.draw(
+        rows,
+        title="数据质量问题",
+        intro="以下问题不影响上述检查的进行，但可能影响结论的准确性，建议核实源数据。",
+    )
 
 
 def _coverage_table(pages: Pages, result: CheckResult) -> None:
@@ -186,35 +272,71 @@ def _coverage_table(pages: Pages, result: CheckResult) -> None:
     rows = []
     for _, r in t.iterrows():
         how = r["计算方式"] + ("（直线上限）" if r["口径"] == COV_BOUND else "")
-        rows.append([r["设施类型"], how, num(r["服务半径(米)"], 2), num(r["总户数"]), uncovered_text(r),
-                     share_text(r), units_text(r)])
+        rows.append(
+            [
+                r["设施类型"],
+                how,
+                num(r["服务半径(米)"], 2),
+                num(r["总户数"]),
+                uncovered_text(r),
+                share_text(r),
+                units_text(r),
+            ]
+        )
     head = ["设施类型", "计算方式", "半径(米)", "总户数", "未覆盖户数", "覆盖率", "不合规/未评估"]
-    table = Table(pages, head, [3.2, 3.2, 1.4, 1.7, 1.9, 1.6, 2.0],
-                  aligns=["left", "left", "right", "right", "right", "right", "right"])
-    intro = ("按住户到最近同类设施的距离统计；距离不超过服务半径即为覆盖。"
-             "“不合规/未评估”为该项规则的单位个数（与问题清单一致）。")
+    table = Table(
+        pages,
+        head,
+        [3.2, 3.2, 1.4, 1.7, 1.9, 1.6, 2.0],
+        aligns=["left", "left", "right", "right", "right", "right", "right"],
+    )
+    intro = (
+        "按住户到最近同类设施的距离统计；距离不超过服务半径即为覆盖。"
+        "“不合规/未评估”为该项规则的单位个数（与问题清单一致）。"
+    )
     if (t["口径"] == COV_BOUND).any():
         intro += "\n" + COV_BOUND_NOTE
     table.draw(rows, title="服务设施覆盖", intro=intro)
 
 
-def _plan_spec(units: GeoDataFrame, status: pd.Series, households: pd.Series, names: pd.Series, *,
-               band: SizeBand | None) -> MapSpec:
+def _plan_spec(
+    units: GeoDataFrame,
+    status: pd.Series,
+    households: pd.Series,
+    names: pd.Series,
+    *,
+    band: SizeBand | None,
+) -> MapSpec:
     spec = MapSpec()
-    pal = {"too_large": status_fill("fail"), "too_small": "#6baed6", "pass": status_fill("pass"),
-           "not_assessed": status_fill("not_assessed")}
+    pal = {
+        "too_large": status_fill("fail"),
+        "too_small": "#6baed6",
+        "pass": status_fill("pass"),
+        "not_assessed": status_fill("not_assessed"),
+    }
     colors = status.map(pal).fillna(pal["not_assessed"]).tolist()
     spec.layers.append(MapLayer(units, colors, edge="#252525", width=0.8, zorder=2))
     vc = status.value_counts()
     lo = "—" if band is None or band.min is None else f"{num(band.min)}"
     hi = "—" if band is None or band.max is None else f"{num(band.max)}"
-    for key, text in (("too_large", f"超过 {hi} 户"), ("too_small", f"少于 {lo} 户（未豁免）"),
-                      ("pass", band.label() if band is not None else "达标"), ("not_assessed", NOT_ASSESSED_ZH)):
+    for key, text in (
+        ("too_large", f"超过 {hi} 户"),
+        ("too_small", f"少于 {lo} 户（未豁免）"),
+        ("pass", band.label() if band is not None else "达标"),
+        ("not_assessed", NOT_ASSESSED_ZH),
+    ):
         if key != "not_assessed" or vc.get(key, 0):
             spec.legend.append((f"{text}（{int(vc.get(key, 0))} 个）", pal[key], None))
     xy = label_points(units.geometry.to_numpy())
-    spec.labels = [(xy[i, 0], xy[i, 1], f"{names.iloc[i]}\n{num(households.iloc[i])} 户", status.iloc[i] != "pass")
-                   for i in range(min(len(units), MAX_LABELS))]
+    spec.labels = [
+        (
+            xy[i, 0],
+            xy[i, 1],
+            f"{names.iloc[i]}\n{num(households.iloc[i])} 户",
+            status.iloc[i] != "pass",
+        )
+        for i in range(min(len(units), MAX_LABELS))
+    ]
     return spec
 
 
@@ -222,40 +344,81 @@ def _plan_pages(pages: Pages, result: CheckResult, plan: Plan, *, date: str, max
     band = plan.band
     before = result.communities
     base = plan.communities(base=True)
-    b_status = base["status"].reindex(before.index.astype(str)).fillna("not_assessed").set_axis(before.index)
+    b_status = (
+        base["status"]
+        .reindex(before.index.astype(str))
+        .fillna("not_assessed")
+        .set_axis(before.index)
+    )
     hh = base["households"].reindex(before.index.astype(str)).set_axis(before.index)
     after = plan.dissolve()
-    names_b = before["name"].astype(str) if "name" in before.columns else before.index.to_series().astype(str)
+    names_b = (
+        before["name"].astype(str)
+        if "name" in before.columns
+        else before.index.to_series().astype(str)
+    )
     fig = pages.new()
     section_title(fig, f"调整方案：{getattr(plan, 'name', '方案')}（调整前后对比）")
-    for k, (units, status, households, names, label) in enumerate((
-        (before, b_status, hh, names_b, "调整前（现状）"),
-        (after, after["status"], after["households"], after["name"].astype(str), "调整后（方案）"),
-    )):
+    for k, (units, status, households, names, label) in enumerate(
+        (
+            (before, b_status, hh, names_b, "调整前（现状）"),
+            (
+                after,
+                after["status"],
+                after["households"],
+                after["name"].astype(str),
+                "调整后（方案）",
+            ),
+        )
+    ):
         ax = fig.add_axes((0.12, 0.5 - k * 0.42, 0.76, 0.37))
         info = draw_map(ax, result, _plan_spec(units, status, households, names, band=band))
         ax.set_title(label, fontsize=11, fontweight="bold")
         add_legend(ax, info["spec"], loc="upper left", bbox=(1.005, 1.0), ncol=1, fontsize=6.5)
     fig.text(LEFT, 0.045, plan_sentence(plan), fontsize=8)
-    fig.text(LEFT, 0.028, source_note(result, date=date).split("\n")[0], fontsize=6.5, color="#555555")
+    fig.text(
+        LEFT, 0.028, source_note(result, date=date).split("\n")[0], fontsize=6.5, color="#555555"
+    )
     pages.save(fig)
     cmp_rows = plan_rows(plan)
     Table(pages, list(cmp_rows.columns), [4, 4, 4], aligns=["left", "right", "right"]).draw(
-        cmp_rows.astype(str).values.tolist(), title="调整前后对比", intro="两栏均按同一规则配置、同一户数口径（含网格外住户）计算。")
+        cmp_rows.astype(str).values.tolist(),
+        title="调整前后对比",
+        intro="两栏均按同一规则配置、同一户数口径（含网格外住户）计算。",
+    )
     ch = plan.changes()
-    rows = [[r.unit_id, r.unit_name, f"{r.from_name}（{r.from_community}）", f"{r.to_name}（{r.to_community}）",
-             num(r.households)] for r in ch.head(max_rows).itertuples()]
+    rows = [
+        [
+            r.unit_id,
+            r.unit_name,
+            f"{r.from_name}（{r.from_community}）",
+            f"{r.to_name}（{r.to_community}）",
+            num(r.households),
+        ]
+        for r in ch.head(max_rows).itertuples()
+    ]
     if not rows:
         rows = [["—", "方案未作调整", "", "", ""]]
-    table = Table(pages, ["网格编码", "网格名称", "原社区", "新社区", "户数"], [3, 3.2, 3.6, 3.6, 1.4],
-                   aligns=["left", "left", "left", "left", "right"])
+    table = Table(
+        pages,
+        ["网格编码", "网格名称", "原社区", "新社区", "户数"],
+        [3, 3.2, 3.6, 3.6, 1.4],
+        aligns=["left", "left", "left", "left", "right"],
+    )
     note = f"共 {len(ch):,} 条，仅列出前 {max_rows} 条。" if len(ch) > max_rows else ""
     table.draw(rows, title="调整方案变更清单", note=note)
 
 
-def report_pdf(result: CheckResult, path: str | os.PathLike, *, plan: Plan | None = None,
-               coverage: CoverageResult | None = None, date: _dt.date | str | None = None,
-               title: str = "社区网格合规检查报告", max_rows: int = 60) -> Path:
+def report_pdf(
+    result: CheckResult,
+    path: str | os.PathLike,
+    *,
+    plan: Plan | None = None,
+    coverage: CoverageResult | None = None,
+    date: _dt.date | str | None = None,
+    title: str = "社区网格合规检查报告",
+    max_rows: int = 60,
+) -> Path:
     """Write the A4 PDF report (Chinese, fonts embedded).
 
     Parameters
@@ -290,8 +453,12 @@ def report_pdf(result: CheckResult, path: str | os.PathLike, *, plan: Plan | Non
     result = result.with_coverage(coverage)
     when = date_text(date)
     with atomic_path(path, suffix=".pdf") as tmp, style():
-        meta = {"Title": f"{result.study.name} {title}", "Author": "gridmap", "Subject": result.profile.title_zh,
-                "Creator": "gridmap"}
+        meta = {
+            "Title": f"{result.study.name} {title}",
+            "Author": "gridmap",
+            "Subject": result.profile.title_zh,
+            "Creator": "gridmap",
+        }
         with PdfPages(tmp, metadata=meta) as pdf:
             pages = Pages(pdf, f"{result.study.name} · {title}", when)
             _cover(pages, result, title=title, date=when, plan=plan)
@@ -305,4 +472,3 @@ def report_pdf(result: CheckResult, path: str | os.PathLike, *, plan: Plan | Non
                 _plan_pages(pages, result, plan, date=when, max_rows=max_rows)
             _qa_pages(pages, result, max_rows=max_rows)
     return path
-

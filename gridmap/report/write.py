@@ -17,13 +17,25 @@ from gridmap.report.xlsx import report_xlsx
 __all__ = ["FORMATS", "write_report"]
 
 #: output formats by file suffix
-FORMATS = {".pdf": "pdf", ".html": "html", ".htm": "html", ".xlsx": "xlsx", ".gpkg": "layers",
-           ".shp": "layers"}
+FORMATS = {
+    ".pdf": "pdf",
+    ".html": "html",
+    ".htm": "html",
+    ".xlsx": "xlsx",
+    ".gpkg": "layers",
+    ".shp": "layers",
+}
 
 
-def write_report(result: CheckResult, path: str | os.PathLike, *, plan: Plan | None = None,
-                 coverage: CoverageResult | None = None, date: _dt.date | str | None = None,
-                 encoding: str = "gbk") -> Path:
+def write_report(
+    result: CheckResult,
+    path: str | os.PathLike,
+    *,
+    plan: Plan | None = None,
+    coverage: CoverageResult | None = None,
+    date: _dt.date | str | None = None,
+    encoding: str = "gbk",
+) -> Path:
     """Write a report, the format chosen by the suffix of ``path``.
 
     ``.pdf`` → :func:`~gridmap.report.report_pdf`, ``.html`` →
@@ -66,5 +78,7 @@ def write_report(result: CheckResult, path: str | os.PathLike, *, plan: Plan | N
     if kind == "layers":
         export_layers(result, path, encoding=encoding, coverage=coverage)
         return path
-    raise ValueError(f"报告格式无法识别 / unknown report format {path.suffix!r}; "
-                     f"use one of: {', '.join(FORMATS)}")
+    raise ValueError(
+        f"报告格式无法识别 / unknown report format {path.suffix!r}; "
+        f"use one of: {', '.join(FORMATS)}"
+    )

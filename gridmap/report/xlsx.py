@@ -81,28 +81,46 @@ def _grids_sheet(result: CheckResult) -> pd.DataFrame:
 def _findings_sheet(result: CheckResult) -> pd.DataFrame:
     f = result.findings.copy()
     order = {"fail": 0, "not_assessed": 1, "pass": 2}
-    f = f.assign(_o=f["status"].map(order).fillna(3)).sort_values(["_o", "level", "rule_id", "gap"],
-                                                                  ascending=[True, True, True, False], kind="stable")
+    f = f.assign(_o=f["status"].map(order).fillna(3)).sort_values(
+        ["_o", "level", "rule_id", "gap"], ascending=[True, True, True, False], kind="stable"
+    )
     f["status"] = status_zh(f["status"])
     f["level"] = f["level"].map(lambda v: LEVEL_ZH.get(v, v))
     f["severity"] = f["severity"].map(lambda v: SEVERITY_ZH.get(v, v))
     f["value"] = pd.to_numeric(f["value"], errors="coerce")
-    cols = ["level", "unit_id", "unit_name", "rule_id", "rule_title", "value", "threshold", "status", "gap",
-            "message", "severity", "source"]
+    cols = [
+        "level",
+        "unit_id",
+        "unit_name",
+        "rule_id",
+        "rule_title",
+        "value",
+        "threshold",
+        "status",
+        "gap",
+        "message",
+        "severity",
+        "source",
+    ]
     return f[cols].rename(columns=FINDING_ZH).reset_index(drop=True)
 
 
 def _summary_sheet(result: CheckResult, plan: Plan | None) -> pd.DataFrame:
-    rows = [("研究区", result.study.name), ("规则配置", f"{result.profile.id}（{result.profile.title_zh}）"),
-            ("计算坐标系", crs_label(result.study.crs))]
+    rows = [
+        ("研究区", result.study.name),
+        ("规则配置", f"{result.profile.id}（{result.profile.title_zh}）"),
+        ("计算坐标系", crs_label(result.study.crs)),
+    ]
     rows += [(label, f"{value}（{note}）") for label, value, note in headline_figures(result)]
     for _, r in coverage_rows(result).iterrows():
         key = f"覆盖：{r['设施类型']} {r['计算方式']} {r['服务半径(米)']:g} 米"
         if r["口径"] == COV_MEASURED:
             text = f"覆盖率 {share_text(r)}，未覆盖 {uncovered_text(r)} 户"
         elif r["口径"] == COV_BOUND:
-            text = (f"未实测（无路网），直线距离上限：覆盖率 {share_text(r)}，"
-                    f"未覆盖 {uncovered_text(r)} 户")
+            text = (
+                f"未实测（无路网），直线距离上限：覆盖率 {share_text(r)}，"
+                f"未覆盖 {uncovered_text(r)} 户"
+            )
         else:
             text = "未评估（无路网）"
         if units_text(r):
@@ -115,17 +133,32 @@ def _summary_sheet(result: CheckResult, plan: Plan | None) -> pd.DataFrame:
 
 
 #: status cells: Excel's own 差 / 好 / 适中 / neutral cell styles (fill, font), by status name
-_STATUS_FILLS = tuple((status_label(s), fill, font) for s, fill, font in (
-    ("fail", "#F8CBAD", "#9C0006"), ("pass", "#C6EFCE", "#006100"),
-    ("warning", "#FFEB9C", "#9C5700"), ("not_assessed", "#E7E6E6", "#595959")))
+_STATUS_FILLS = tuple(
+    (status_label(s), fill, font)
+    for s, fill, font in (
+        ("fail", "#F8CBAD", "#9C0006"),
+        ("pass", "#C6EFCE", "#006100"),
+        ("warning", "#FFEB9C", "#9C5700"),
+        ("not_assessed", "#E7E6E6", "#595959"),
+    )
+)
 
 
 def _workbook(buf: io.BytesIO) -> tuple[Any, dict[str, Any]]:
     """An xlsxwriter workbook with the shared formats; text stays text (no formulas, no links)."""
-    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    wb = xlsxwriter.Workbook(
+        buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
+    )
     fmt = {
-        "head": wb.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": "#34495E", "valign": "vcenter",
-                               "text_wrap": True}),
+        "head": wb.add_format(
+            {
+                "bold": True,
+                "font_color": "#FFFFFF",
+                "bg_color": "#34495E",
+                "valign": "vcenter",
+                "text_wrap": True,
+            }
+        ),
         "bold": wb.add_format({"bold": True}),
         "int": wb.add_format({"num_format": "#,##0"}),
         "float": wb.add_format({"num_format": "#,##0.0#"}),
@@ -157,8 +190,15 @@ def cell_value(v: Any) -> Any:
     return v
 
 
-def _write_sheet(wb, fmt: dict, name: str, df: pd.DataFrame, *, status_cols=("综合状态", "状态"),
-                 freeze_cols: int = 0) -> Any:
+def _write_sheet(
+    wb,
+    fmt: dict,
+    name: str,
+    df: pd.DataFrame,
+    *,
+    status_cols=("综合状态", "状态"),
+    freeze_cols: int = 0,
+) -> Any:
     """Write ``df`` as the sheet ``name``.
 
     Dark header, number formats and widths per column, status colours, frozen header
@@ -189,8 +229,13 @@ def _write_sheet(wb, fmt: dict, name: str, df: pd.DataFrame, *, status_cols=("�
         ws.set_column(j, j, width, col_fmt)
         if col in status_cols and n:
             for text, _, _ in _STATUS_FILLS:
-                ws.conditional_format(1, j, n, j, {"type": "cell", "criteria": "==", "value": f'"{text}"',
-                                                   "format": fmt[text]})
+                ws.conditional_format(
+                    1,
+                    j,
+                    n,
+                    j,
+                    {"type": "cell", "criteria": "==", "value": f'"{text}"', "format": fmt[text]},
+                )
     ws.freeze_panes(1, freeze_cols)
     if n:
         ws.autofilter(0, 0, n, len(df.columns) - 1)
@@ -201,8 +246,18 @@ def _coverage_sheets(wb: Any, fmt: dict[str, Any], result: CheckResult) -> None:
     """覆盖 (one row per spec, the share green/red/grey against the requirement) and 社区覆盖."""
     cov_rows = coverage_rows(result)
     if not len(cov_rows):
-        _write_sheet(wb, fmt, "覆盖", pd.DataFrame(
-            {"说明": ["未计算服务设施覆盖（运行 gridmap coverage 或在报告中提供覆盖结果后生成）"]}))
+        _write_sheet(
+            wb,
+            fmt,
+            "覆盖",
+            pd.DataFrame(
+                {
+                    "说明": [
+                        "未计算服务设施覆盖（运行 gridmap coverage 或在报告中提供覆盖结果后生成）"
+                    ]
+                }
+            ),
+        )
         return
     ws = _write_sheet(wb, fmt, "覆盖", cov_rows)
     j = list(cov_rows.columns).index("覆盖率")
@@ -217,8 +272,13 @@ def _coverage_sheets(wb: Any, fmt: dict[str, Any], result: CheckResult) -> None:
             continue
         else:  # an upper bound: red when even the bound is short, else grey (not assessed)
             ws.conditional_format(i, j, i, j, {**at_least, "format": fmt[NOT_ASSESSED_ZH]})
-        ws.conditional_format(i, j, i, j, {"type": "formula", "criteria": f"={letter}{i + 1}<{need}",
-                                           "format": fmt["bad"]})
+        ws.conditional_format(
+            i,
+            j,
+            i,
+            j,
+            {"type": "formula", "criteria": f"={letter}{i + 1}<{need}", "format": fmt["bad"]},
+        )
     ws.write_comment(0, list(cov_rows.columns).index("口径"), COV_BOUND_NOTE)
     comm = result.coverage_result.communities if result.coverage_result is not None else None
     if comm is not None and len(comm):
@@ -227,14 +287,21 @@ def _coverage_sheets(wb: Any, fmt: dict[str, Any], result: CheckResult) -> None:
         if "name" in result.communities.columns:
             names = result.communities["name"].astype(str)
             t.insert(1, "社区名称", t["社区编码"].map(names).fillna(""))
-        t = t.rename(columns=lambda c: c.replace("coverage:", "覆盖率:").replace("covered:", "覆盖户数:")
-                     .replace("coverage_bound:", "覆盖率上限(直线):")
-                     .replace("covered_bound:", "覆盖户数上限(直线):").replace("households", "户数"))
+        t = t.rename(
+            columns=lambda c: (
+                c.replace("coverage:", "覆盖率:")
+                .replace("covered:", "覆盖户数:")
+                .replace("coverage_bound:", "覆盖率上限(直线):")
+                .replace("covered_bound:", "覆盖户数上限(直线):")
+                .replace("households", "户数")
+            )
+        )
         _write_sheet(wb, fmt, "社区覆盖", t.reset_index(drop=True), freeze_cols=2)
 
 
-def _summary_with_rules(wb: Any, fmt: dict[str, Any], result: CheckResult,
-                        plan: Plan | None) -> None:
+def _summary_with_rules(
+    wb: Any, fmt: dict[str, Any], result: CheckResult, plan: Plan | None
+) -> None:
     """汇总: the summary rows, a blank row, then units per status of each rule."""
     summary = _summary_sheet(result, plan)
     ws = _write_sheet(wb, fmt, "汇总", summary)
@@ -249,17 +316,20 @@ def _summary_with_rules(wb: Any, fmt: dict[str, Any], result: CheckResult,
                 ws.write(i, j, v)
     if len(counts):
         first, last = start + 2, start + 1 + len(counts)
-        ws.conditional_format(first, 5, last, 5, {"type": "cell", "criteria": ">", "value": 0,
-                                                  "format": fmt["bad"]})
-        ws.conditional_format(first, 5, last, 5, {"type": "cell", "criteria": "==", "value": 0,
-                                                  "format": fmt["ok"]})
+        ws.conditional_format(
+            first, 5, last, 5, {"type": "cell", "criteria": ">", "value": 0, "format": fmt["bad"]}
+        )
+        ws.conditional_format(
+            first, 5, last, 5, {"type": "cell", "criteria": "==", "value": 0, "format": fmt["ok"]}
+        )
     widths = [_cjk_width(str(c)) * 2 + 2 for c in summary.columns]
     for j, w in enumerate((26, 60, 8, 8, 8, 8, 8, 60)):
         ws.set_column(j, j, max(widths[j] if j < len(widths) else 0, w))
 
 
-def report_xlsx_bytes(result: CheckResult, *, plan: Plan | None = None,
-                      coverage: CoverageResult | None = None) -> bytes:
+def report_xlsx_bytes(
+    result: CheckResult, *, plan: Plan | None = None, coverage: CoverageResult | None = None
+) -> bytes:
     """The Excel workbook as bytes: 汇总, 社区, 网格, 问题清单, 覆盖 (+ 社区覆盖, 方案对比, 方案变更).
 
     Parameters
@@ -299,8 +369,13 @@ def findings_xlsx(result: CheckResult) -> bytes:
     return buf.getvalue()
 
 
-def report_xlsx(result: CheckResult, path: str | os.PathLike, *, plan: Plan | None = None,
-                coverage: CoverageResult | None = None) -> Path:
+def report_xlsx(
+    result: CheckResult,
+    path: str | os.PathLike,
+    *,
+    plan: Plan | None = None,
+    coverage: CoverageResult | None = None,
+) -> Path:
     """Write the Excel report (atomically); see :func:`report_xlsx_bytes`.
 
     Returns
@@ -313,4 +388,3 @@ def report_xlsx(result: CheckResult, path: str | os.PathLike, *, plan: Plan | No
     with atomic_path(path, suffix=".xlsx") as tmp:
         tmp.write_bytes(data)
     return path
-

@@ -38,8 +38,9 @@ def _compare(value: pd.Series, required: pd.Series) -> tuple[pd.Series, pd.Serie
     return status, gap
 
 
-def _messages(status: pd.Series, cases: list[tuple[pd.Series, pd.Series | str]], na_msg: str,
-              ok_msg: str) -> pd.Series:
+def _messages(
+    status: pd.Series, cases: list[tuple[pd.Series, pd.Series | str]], na_msg: str, ok_msg: str
+) -> pd.Series:
     """Per-row message: the first matching case, else compliant / not assessed."""
     out = pd.Series(ok_msg, index=status.index, dtype=object)
     out[status.to_numpy() == NOT_ASSESSED] = na_msg
@@ -53,8 +54,11 @@ def _messages(status: pd.Series, cases: list[tuple[pd.Series, pd.Series | str]],
 def _not_assessed_msg(rule: Rule, units: pd.DataFrame, lang: str) -> str:
     """Why ``rule`` is not assessed: no facilities layer, missing columns, or a missing value."""
     cols = [c for c in rule.inputs() if c]
-    absent = [c for c in cols
-              if c not in units.columns or (c != "facility_types" and units[c].isna().all())]
+    absent = [
+        c
+        for c in cols
+        if c not in units.columns or (c != "facility_types" and units[c].isna().all())
+    ]
     if rule.kind == "facilities" and "facility_types" not in units.columns:
         return "未评估：未提供设施图层" if lang == "zh" else "not assessed: no facilities layer"
     if absent:

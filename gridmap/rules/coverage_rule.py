@@ -97,8 +97,14 @@ def _eval_coverage(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
     total = _column(units, "households")
     need = float(p.get("min_share", 1.0))
     by_bound = bound < need - 1e-12  # False where NaN
-    status = pd.Series(np.where(share.notna(), np.where(share >= need - 1e-12, PASS, FAIL),
-                                np.where(by_bound, FAIL, NOT_ASSESSED)), index=units.index)
+    status = pd.Series(
+        np.where(
+            share.notna(),
+            np.where(share >= need - 1e-12, PASS, FAIL),
+            np.where(by_bound, FAIL, NOT_ASSESSED),
+        ),
+        index=units.index,
+    )
     # gap: households that must still be covered to reach the share (from the bound: at least
     # that many)
     reach = covered.where(share.notna(), covered_bound.where(by_bound))
@@ -110,24 +116,53 @@ def _eval_coverage(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
         how = "walking" if mode == "network" else "straight-line"
     # the message names the metres, the threshold how they were obtained
     metres, derived = _radius_parts(rule, lang)
-    msg = _messages(status, [(status == FAIL, _uncovered_text(
-        total, covered, share, label=type_label(p["facility_type"], lang=lang), how=how,
-        metres=metres, zh=zh))], _coverage_not_assessed_msg(units, rule, lang),
-        "符合" if zh else "compliant")
+    msg = _messages(
+        status,
+        [
+            (
+                status == FAIL,
+                _uncovered_text(
+                    total,
+                    covered,
+                    share,
+                    label=type_label(p["facility_type"], lang=lang),
+                    how=how,
+                    metres=metres,
+                    zh=zh,
+                ),
+            )
+        ],
+        _coverage_not_assessed_msg(units, rule, lang),
+        "符合" if zh else "compliant",
+    )
     for i in np.flatnonzero(bound.notna().to_numpy()):
-        msg.iloc[i] = _bound_message(bound.iloc[i], need, gap.iloc[i],
-                                     fails=bool(by_bound.iloc[i]), zh=zh)
+        msg.iloc[i] = _bound_message(
+            bound.iloc[i], need, gap.iloc[i], fails=bool(by_bound.iloc[i]), zh=zh
+        )
     derived = ("，" if zh else ", ") + derived if derived else ""
     if zh:
         threshold = f"≥{_pct(need)}（{how} {metres}{derived}）"
     else:
         threshold = f"≥{_pct(need)} ({how} {metres}{derived})"
-    return _Eval(share.where(share.notna(), bound), pd.Series(threshold, index=units.index),
-                 status, gap.where(share.notna() | by_bound), msg)
+    return _Eval(
+        share.where(share.notna(), bound),
+        pd.Series(threshold, index=units.index),
+        status,
+        gap.where(share.notna() | by_bound),
+        msg,
+    )
 
 
-def _uncovered_text(total: pd.Series, covered: pd.Series, share: pd.Series, *, label: str,
-                    how: str, metres: str, zh: bool) -> pd.Series:
+def _uncovered_text(
+    total: pd.Series,
+    covered: pd.Series,
+    share: pd.Series,
+    *,
+    label: str,
+    how: str,
+    metres: str,
+    zh: bool,
+) -> pd.Series:
     """Per unit: how many households lie beyond the radius (empty where not measured)."""
     unc = (total - covered).where(share.notna())
 
@@ -147,8 +182,7 @@ def _coverage_not_assessed_msg(units: pd.DataFrame, rule: Rule, lang: str) -> st
     if not any(str(c).startswith("coverage:") for c in units.columns):
         if zh:
             return "未评估：未计算覆盖率（缺少住户、设施或路网数据）"
-        return ("not assessed: coverage not computed "
-                "(households, facilities or network missing)")
+        return "not assessed: coverage not computed (households, facilities or network missing)"
     if f"coverage:{rule.id}" not in units.columns:
         return _not_assessed_msg(rule, units, lang)
     if zh:
@@ -160,13 +194,19 @@ def _bound_message(bound: float, need: float, gap: float, *, fails: bool, zh: bo
     """The message of a unit judged by its straight-line upper bound (no network)."""
     b = _share_text(bound, need)
     if fails and zh:
-        return (f"无路网；直线距离上限 {b}（步行覆盖率不会更高），低于 {_share_text(need, need)}；"
-                f"至少还需覆盖 {_fmt(gap)} 户（按上限计）")
+        return (
+            f"无路网；直线距离上限 {b}（步行覆盖率不会更高），低于 {_share_text(need, need)}；"
+            f"至少还需覆盖 {_fmt(gap)} 户（按上限计）"
+        )
     if fails:
-        return (f"no network; straight-line upper bound {b} (the walking share cannot be "
-                f"higher), below the required {_share_text(need, need)}; at least {_fmt(gap)} "
-                "more households to cover (gap from the bound)")
+        return (
+            f"no network; straight-line upper bound {b} (the walking share cannot be "
+            f"higher), below the required {_share_text(need, need)}; at least {_fmt(gap)} "
+            "more households to cover (gap from the bound)"
+        )
     if zh:
         return f"未评估：无路网；直线距离上限 {b}（步行覆盖率不会更高）"
-    return ("not assessed: no network; straight-line upper bound "
-            f"{b} (the walking share cannot be higher)")
+    return (
+        "not assessed: no network; straight-line upper bound "
+        f"{b} (the walking share cannot be higher)"
+    )

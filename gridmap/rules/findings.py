@@ -22,8 +22,12 @@ from gridmap.rules.profiles import load_profile
 __all__ = ["evaluate"]
 
 _EVALUATORS: dict[str, Callable[[pd.DataFrame, Rule, str], _Eval]] = {
-    "range": _eval_range, "coordinators": _eval_coordinators, "staff": _eval_staff,
-    "floor_area": _eval_floor_area, "facilities": _eval_facilities, "ratio": _eval_ratio,
+    "range": _eval_range,
+    "coordinators": _eval_coordinators,
+    "staff": _eval_staff,
+    "floor_area": _eval_floor_area,
+    "facilities": _eval_facilities,
+    "ratio": _eval_ratio,
     "coverage": _eval_coverage,
 }
 
@@ -69,14 +73,24 @@ def evaluate(
         if rule.level != level:
             continue
         ev = _EVALUATORS[rule.kind](units, rule, lang)
-        frames.append(pd.DataFrame({
-            "level": level, "unit_id": units.index.astype(str),
-            "unit_name": names.astype(str).to_numpy(), "rule_id": rule.id,
-            "value": ev.value.to_numpy(), "threshold": ev.threshold.to_numpy(),
-            "status": ev.status.to_numpy(), "gap": ev.gap.to_numpy(),
-            "message": ev.message.to_numpy(), "source": rule.source, "severity": rule.severity,
-            "rule_title": rule.title(lang),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "level": level,
+                    "unit_id": units.index.astype(str),
+                    "unit_name": names.astype(str).to_numpy(),
+                    "rule_id": rule.id,
+                    "value": ev.value.to_numpy(),
+                    "threshold": ev.threshold.to_numpy(),
+                    "status": ev.status.to_numpy(),
+                    "gap": ev.gap.to_numpy(),
+                    "message": ev.message.to_numpy(),
+                    "source": rule.source,
+                    "severity": rule.severity,
+                    "rule_title": rule.title(lang),
+                }
+            )
+        )
     if not frames:
         return pd.DataFrame(columns=FINDING_COLUMNS)
     return pd.concat(frames, ignore_index=True)

@@ -77,8 +77,9 @@ def _eval_range(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
     below = value < lo - 1e-9 if lo is not None else none
     under = below & ~exempt
     over = value > hi + 1e-9 if hi is not None else none
-    status = pd.Series(np.where(value.isna(), NOT_ASSESSED, np.where(under | over, FAIL, PASS)),
-                       index=units.index)
+    status = pd.Series(
+        np.where(value.isna(), NOT_ASSESSED, np.where(under | over, FAIL, PASS)), index=units.index
+    )
     gap = pd.Series(0.0, index=units.index)
     if lo is not None:
         gap = gap.where(~under, lo - value)
@@ -93,41 +94,73 @@ def _eval_range(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
         threshold = f"≤{f(hi)}{unit}"
     zh = lang == "zh"
     gap_text = gap.map(lambda g: f"{f(g)} {unit}".rstrip() if pd.notna(g) else "").astype(object)
-    msg = _messages(status, [
-        (under, ("低于下限 " if zh else "below minimum by ") + gap_text),
-        (over, ("超出上限 " if zh else "above maximum by ") + gap_text),
-        (below & exempt, "居民分散，豁免下限" if zh else "sparse area: minimum waived"),
-    ], _not_assessed_msg(rule, units, lang), "符合" if zh else "compliant")
+    msg = _messages(
+        status,
+        [
+            (under, ("低于下限 " if zh else "below minimum by ") + gap_text),
+            (over, ("超出上限 " if zh else "above maximum by ") + gap_text),
+            (below & exempt, "居民分散，豁免下限" if zh else "sparse area: minimum waived"),
+        ],
+        _not_assessed_msg(rule, units, lang),
+        "符合" if zh else "compliant",
+    )
     return _Eval(value, pd.Series(threshold, index=units.index), status, gap, msg)
 
 
-def _eval_required(units: pd.DataFrame, rule: Rule, value: pd.Series, required: pd.Series,
-                   lang: str, *, zh_short: str, en_short: str, unit: str) -> _Eval:
+def _eval_required(
+    units: pd.DataFrame,
+    rule: Rule,
+    value: pd.Series,
+    required: pd.Series,
+    lang: str,
+    *,
+    zh_short: str,
+    en_short: str,
+    unit: str,
+) -> _Eval:
     """A value that must reach a required amount per unit (the gap worded by ``*_short``)."""
     status, gap = _compare(value, required)
     fail = status == FAIL
     template = zh_short if lang == "zh" else en_short
     text = gap.map(lambda g: template.format(gap=_fmt(g), unit=unit) if pd.notna(g) else "")
-    msg = _messages(status, [(fail, text)], _not_assessed_msg(rule, units, lang),
-                    "符合" if lang == "zh" else "compliant")
+    msg = _messages(
+        status,
+        [(fail, text)],
+        _not_assessed_msg(rule, units, lang),
+        "符合" if lang == "zh" else "compliant",
+    )
     threshold = required.map(lambda r: f"≥{_fmt(r)}{unit}" if pd.notna(r) else "")
     return _Eval(value, threshold, status, gap, msg)
 
 
 def _eval_coordinators(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
     req = required_coordinators(_column(units, "households"), rule)
-    return _eval_required(units, rule, _column(units, "coordinators"), req, lang,
-                          zh_short="需增配 {gap} 名协理员",
-                          en_short="{gap} more coordinator(s) needed", unit="人")
+    return _eval_required(
+        units,
+        rule,
+        _column(units, "coordinators"),
+        req,
+        lang,
+        zh_short="需增配 {gap} 名协理员",
+        en_short="{gap} more coordinator(s) needed",
+        unit="人",
+    )
 
 
 def _eval_staff(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
     p = rule.params
     h = _column(units, "households")
     req = (p["base"] + np.ceil((h - p["above"]).clip(lower=0) / p["step"])).where(h.notna())
-    ev = _eval_required(units, rule, _column(units, "staff"), req, lang,
-                        zh_short="需增配 {gap} 名专职工作人员", en_short="{gap} more staff needed",
-                        unit="人")
+    ev = _eval_required(
+        units,
+        rule,
+        _column(units, "staff"),
+        req,
+        lang,
+        zh_short="需增配 {gap} 名专职工作人员",
+        en_short="{gap} more staff needed",
+        unit="人",
+    )
     if "max" in p:
         over = ev.value > p["max"]
         ev.status = ev.status.where(~over, FAIL)
@@ -147,8 +180,16 @@ def _eval_floor_area(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
         # no facilities layer: only a rule that names an attribute column falls back to it
         col = p.get("attribute", col)
     value = _column(units, col)
-    return _eval_required(units, rule, value, req, lang, zh_short="服务用房缺 {gap} m²",
-                          en_short="service floor area short by {gap} m²", unit="m²")
+    return _eval_required(
+        units,
+        rule,
+        value,
+        req,
+        lang,
+        zh_short="服务用房缺 {gap} m²",
+        en_short="service floor area short by {gap} m²",
+        unit="m²",
+    )
 
 
 def _eval_facilities(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
@@ -182,18 +223,30 @@ def _eval_facilities(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
             msg.append("符合" if lang == "zh" else "compliant")
     threshold = f"{len(required)}/{len(required)}"
     index = units.index
-    return _Eval(pd.Series(value, index=index), pd.Series(threshold, index=index),
-                 pd.Series(status, index=index), pd.Series(gap, index=index),
-                 pd.Series(msg, index=index))
+    return _Eval(
+        pd.Series(value, index=index),
+        pd.Series(threshold, index=index),
+        pd.Series(status, index=index),
+        pd.Series(gap, index=index),
+        pd.Series(msg, index=index),
+    )
 
 
 def _eval_ratio(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
     p = rule.params
     num, den = _column(units, p["numerator"]), _column(units, p["denominator"])
     value = (num / den.where(den > 0)) * float(p.get("scale", 1))
-    shadow = Rule(rule.id, rule.level, "range", rule.title_zh, rule.title_en, rule.source,
-                  rule.severity, rule.unit or ("%" if p.get("scale", 1) == 1 else ""),
-                  {"metric": "__ratio__", **{k: p[k] for k in ("min", "max") if k in p}})
+    shadow = Rule(
+        rule.id,
+        rule.level,
+        "range",
+        rule.title_zh,
+        rule.title_en,
+        rule.source,
+        rule.severity,
+        rule.unit or ("%" if p.get("scale", 1) == 1 else ""),
+        {"metric": "__ratio__", **{k: p[k] for k in ("min", "max") if k in p}},
+    )
     ev = _eval_range(units.assign(__ratio__=value), shadow, lang)
     ev.message = ev.message.where(ev.status != NOT_ASSESSED, _not_assessed_msg(rule, units, lang))
     return ev

@@ -29,8 +29,18 @@ __all__ = [
 PASS, FAIL, NOT_ASSESSED = "pass", "fail", "not_assessed"
 #: the columns of a findings table, in order
 FINDING_COLUMNS = [
-    "level", "unit_id", "unit_name", "rule_id", "value", "threshold", "status", "gap",
-    "message", "source", "severity", "rule_title",
+    "level",
+    "unit_id",
+    "unit_name",
+    "rule_id",
+    "value",
+    "threshold",
+    "status",
+    "gap",
+    "message",
+    "source",
+    "severity",
+    "rule_title",
 ]
 #: the rule kinds a profile may use
 KINDS = ("range", "coordinators", "staff", "floor_area", "facilities", "ratio", "coverage")
@@ -107,18 +117,30 @@ class Profile:
         >>> load_profile("hangzhou-2008").size_band()
         SizeBand(min=1500, max=3000, exempt_min_if=None, rule_id='community.size')
         """
-        ranges = [r for r in self.rules if r.level == "community" and r.kind == "range"
-                  and r.params.get("metric") == "households"]
+        ranges = [
+            r
+            for r in self.rules
+            if r.level == "community"
+            and r.kind == "range"
+            and r.params.get("metric") == "households"
+        ]
         default = ranges[0] if ranges else None
         rule = next((r for r in ranges if r.id == "community.size"), default)
         if rule is None:
             return None
         p = rule.params
-        return SizeBand(min=p.get("min"), max=p.get("max"), exempt_min_if=p.get("exempt_min_if"),
-                        rule_id=rule.id)
+        return SizeBand(
+            min=p.get("min"),
+            max=p.get("max"),
+            exempt_min_if=p.get("exempt_min_if"),
+            rule_id=rule.id,
+        )
 
     def with_band(
-        self, *, min: float | None = None, max: float | None = None  # noqa: A002
+        self,
+        *,
+        min: float | None = None,
+        max: float | None = None,  # noqa: A002
     ) -> Profile:
         """A copy whose band rule (:meth:`size_band`) has ``min`` and/or ``max`` replaced.
 
@@ -183,8 +205,9 @@ class SizeBand:
             return f"≥{_fmt(self.min)}{unit}"
         return f"≤{_fmt(self.max)}{unit}" if self.max is not None else ""
 
-    def classify(self, households: npt.ArrayLike, exempt: npt.ArrayLike | None = None
-                 ) -> npt.NDArray[np.str_]:
+    def classify(
+        self, households: npt.ArrayLike, exempt: npt.ArrayLike | None = None
+    ) -> npt.NDArray[np.str_]:
         """Status per unit.
 
         ``too_small`` (below the minimum and not exempt), ``too_large``, ``pass``, or
@@ -200,5 +223,8 @@ class SizeBand:
         ex = none if exempt is None else np.asarray(exempt, dtype=bool)
         small = (h < self.min - 1e-9) & ~ex if self.min is not None else none
         large = h > self.max + 1e-9 if self.max is not None else none
-        return np.where(np.isnan(h), NOT_ASSESSED,
-                        np.where(small, "too_small", np.where(large, "too_large", PASS)))
+        return np.where(
+            np.isnan(h),
+            NOT_ASSESSED,
+            np.where(small, "too_small", np.where(large, "too_large", PASS)),
+        )

@@ -26,9 +26,13 @@ __all__ = ["list_profiles", "load_profile"]
 _COMMON = ("id", "level", "kind", "title_zh", "title_en", "source")
 #: the fields each kind needs
 _NEEDS = {
-    "range": ("metric",), "coordinators": ("per",), "staff": ("base", "above", "step"),
-    "floor_area": ("per_100",), "facilities": ("required",),
-    "ratio": ("numerator", "denominator"), "coverage": ("facility_type",),
+    "range": ("metric",),
+    "coordinators": ("per",),
+    "staff": ("base", "above", "step"),
+    "floor_area": ("per_100",),
+    "facilities": ("required",),
+    "ratio": ("numerator", "denominator"),
+    "coverage": ("facility_type",),
 }
 
 
@@ -68,8 +72,10 @@ def _rule(data: dict[str, Any], where: str) -> Rule:
     """One ``[[rules]]`` table as a :class:`Rule`, after checking its fields."""
     missing = [k for k in _COMMON if not data.get(k)]
     if missing:
-        raise ValueError(f"{where}: rule {data.get('id', '?')!r} lacks {missing} "
-                         f"(every rule needs {list(_COMMON)})")
+        raise ValueError(
+            f"{where}: rule {data.get('id', '?')!r} lacks {missing} "
+            f"(every rule needs {list(_COMMON)})"
+        )
     rid, kind = data["id"], data["kind"]
     if kind not in KINDS:
         raise ValueError(f"{where}: rule {rid!r} has unknown kind {kind!r}; kinds: {list(KINDS)}")
@@ -84,9 +90,15 @@ def _rule(data: dict[str, Any], where: str) -> Rule:
     if kind == "coverage":
         _check_coverage(rid, data["level"], params, where)
     return Rule(
-        id=rid, level=data["level"], kind=kind, title_zh=data["title_zh"],
-        title_en=data["title_en"], source=data["source"], severity=data.get("severity", "error"),
-        unit=data.get("unit", ""), params=params,
+        id=rid,
+        level=data["level"],
+        kind=kind,
+        title_zh=data["title_zh"],
+        title_en=data["title_en"],
+        source=data["source"],
+        severity=data.get("severity", "error"),
+        unit=data.get("unit", ""),
+        params=params,
     )
 
 
@@ -95,12 +107,15 @@ def _check_coverage(rid: str, level: str, params: dict[str, Any], where: str) ->
     if ("radius_m" in params) == ("minutes" in params):
         raise ValueError(f"{where}: coverage rule {rid!r} needs radius_m or minutes (one of them)")
     if params.get("mode", "straight") not in ("straight", "network"):
-        raise ValueError(f"{where}: coverage rule {rid!r}: mode must be 'straight' or 'network', "
-                         f"not {params['mode']!r}")
+        raise ValueError(
+            f"{where}: coverage rule {rid!r}: mode must be 'straight' or 'network', "
+            f"not {params['mode']!r}"
+        )
     share = params.get("min_share", 1.0)
     if not 0 <= share <= 1:
-        raise ValueError(f"{where}: coverage rule {rid!r}: min_share must be within 0–1, "
-                         f"got {share}")
+        raise ValueError(
+            f"{where}: coverage rule {rid!r}: min_share must be within 0–1, got {share}"
+        )
     try:
         radius = coverage_radius(Rule(rid, level, "coverage", "", "", "", params=params))
     except (TypeError, ValueError) as exc:
@@ -109,8 +124,9 @@ def _check_coverage(rid: str, level: str, params: dict[str, Any], where: str) ->
         raise ValueError(f"{where}: coverage rule {rid!r}: the radius must be positive")
 
 
-def load_profile(name_or_path: str | Path | Profile = "national", *,
-                 _seen: tuple[str, ...] = ()) -> Profile:
+def load_profile(
+    name_or_path: str | Path | Profile = "national", *, _seen: tuple[str, ...] = ()
+) -> Profile:
     """Load a built-in profile by name or a user's TOML file, resolving ``extends``.
 
     Parameters
@@ -161,7 +177,12 @@ def load_profile(name_or_path: str | Path | Profile = "national", *,
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         raise ValueError(f"{where}: duplicate rule ids {dupes}")
     return Profile(
-        id=pid, title_zh=head.get("title_zh", pid), title_en=head.get("title_en", pid),
-        rules=tuple(rules), description_zh=head.get("description_zh", ""),
-        description_en=head.get("description_en", ""), path=where, extends=parent or "",
+        id=pid,
+        title_zh=head.get("title_zh", pid),
+        title_en=head.get("title_en", pid),
+        rules=tuple(rules),
+        description_zh=head.get("description_zh", ""),
+        description_en=head.get("description_en", ""),
+        path=where,
+        extends=parent or "",
     )

@@ -13,16 +13,22 @@ from .helpers import Console
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "browser: real headless Chromium (skipped when /usr/bin/chromium is absent)")
+    config.addinivalue_line(
+        "markers", "browser: real headless Chromium (skipped when /usr/bin/chromium is absent)"
+    )
 
 
 @pytest.fixture(scope="package")
 def _playwright():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright (pip install playwright)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="browser tests need playwright (pip install playwright)"
+    )
     from dashboards.testing import CHROMIUM, chromium_path
 
     if chromium_path() is None:
-        pytest.skip(f"no Chromium at {CHROMIUM}: install the Debian package 'chromium' to run the browser tests")
+        pytest.skip(
+            f"no Chromium at {CHROMIUM}: install the Debian package 'chromium' to run the browser tests"
+        )
     with sync_api.sync_playwright() as pw:
         yield pw
 

@@ -12,7 +12,12 @@ class Console:
 
     def __init__(self, page):
         self.errors: list[str] = []
-        page.on("console", lambda m: self.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+        page.on(
+            "console",
+            lambda m: (
+                self.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None
+            ),
+        )
         page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
         page.on("request", self._request)
 
@@ -27,7 +32,9 @@ def wait_map(page, key: str, *, version: int = 1, timeout: float = 20_000) -> No
     page.wait_for_function(
         """([id, v]) => { const el = document.getElementById(id);
                           return el && Number(el.dataset.painted || 0) >= v; }""",
-        arg=[f"gm-map-{key}", version], timeout=timeout)
+        arg=[f"gm-map-{key}", version],
+        timeout=timeout,
+    )
 
 
 def choose(page, dropdown_id: str, value: str) -> None:

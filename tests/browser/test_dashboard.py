@@ -40,8 +40,6 @@ def test_page_loads_and_draws_every_community(page, base_url, provider, key):
     assert page.console.errors == []
 
 
-
-
 def test_click_community_shows_findings_with_citations(page, base_url, provider):
     uid = provider.ids("community")[3]
     detail = provider.unit_detail("community", uid)
@@ -57,13 +55,20 @@ def test_click_community_shows_findings_with_citations(page, base_url, provider)
     assert cites == [f["source"] for f in detail["findings"]] and all(cites)
     assert "户" in page.inner_text(f"#{ID.CM_DETAIL}")
     shares = [f["value_text"] for f in detail["findings"] if f["rule_id"] == "community.volunteers"]
-    assert shares and shares[0].endswith("%") and f"{shares[0]}" in page.inner_text(f"#{ID.CM_DETAIL}")
-    assert page.get_attribute("#gm-map-map", "data-hover").startswith(detail["name"])  # hover: name + value
+    assert (
+        shares and shares[0].endswith("%") and f"{shares[0]}" in page.inner_text(f"#{ID.CM_DETAIL}")
+    )
+    assert page.get_attribute("#gm-map-map", "data-hover").startswith(
+        detail["name"]
+    )  # hover: name + value
     screenshot(page, "map")
     # recolour by a metric: legend with class breaks, every unit in a class
     choose(page, ID.CM_COLOR_BY, "metric:households")
     wait_map(page, "map", version=2)
-    counts = [int(c.replace(",", "")) for c in page.locator(f"#{ID.CM_LEGEND} .gm-legend-count").all_inner_texts()]
+    counts = [
+        int(c.replace(",", ""))
+        for c in page.locator(f"#{ID.CM_LEGEND} .gm-legend-count").all_inner_texts()
+    ]
     assert sum(counts) == 30 and len(counts) >= 3
     # 导出地图 PNG: rendered server-side by gridmap.maps
     with page.expect_download(timeout=20_000) as dl:
@@ -73,7 +78,9 @@ def test_click_community_shows_findings_with_citations(page, base_url, provider)
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
     # grids: 185 features
     page.click(f"#{ID.CM_LEVEL} label:has-text('网格')")
-    page.wait_for_function("() => window.gridmap.state('gm-map-map').level === 'grid' && window.gridmap.state('gm-map-map').ready")
+    page.wait_for_function(
+        "() => window.gridmap.state('gm-map-map').level === 'grid' && window.gridmap.state('gm-map-map').ready"
+    )
     wait_map(page, "map", version=1)
     page.wait_for_function("() => window.gridmap.featureCount('gm-map-map') === 185")
     assert page.console.errors == []
@@ -104,10 +111,14 @@ def test_profile_switch_changes_counts(page, base_url, provider):
     choose(page, ID.PROFILE, "hangzhou-2008")
     page.wait_for_function(
         "(n) => document.querySelector('#ov-kpis .gm-kpi-note').innerText.includes('不合规 ' + n + '，')",
-        arg=expected["hangzhou-2008"])
+        arg=expected["hangzhou-2008"],
+    )
     wait_map(page, "overview", version=2)  # recoloured, not redrawn
     legend = page.inner_text(f"#{ID.OV_LEGEND}")
-    assert f"不合规\n{expected['hangzhou-2008']}" in legend or f"不合规 {expected['hangzhou-2008']}" in legend
+    assert (
+        f"不合规\n{expected['hangzhou-2008']}" in legend
+        or f"不合规 {expected['hangzhou-2008']}" in legend
+    )
     assert page.console.errors == []
 
 
@@ -120,7 +131,9 @@ def test_findings_row_click_zooms_the_map(page, base_url, provider):
     name = row.locator(".ag-cell[col-id='unit_name']").inner_text()
     uid = row.locator(".ag-cell[col-id='unit_id']").inner_text()
     row.locator(".ag-cell[col-id='unit_name']").click()
-    page.wait_for_function("(u) => document.getElementById('gm-map-findings').dataset.focused === u", arg=uid)
+    page.wait_for_function(
+        "(u) => document.getElementById('gm-map-findings').dataset.focused === u", arg=uid
+    )
     state = page.evaluate("window.gridmap.state('gm-map-findings')")
     assert state["zoom"] > before + 0.5
     w, s, e, n = provider.bounds("community", uid)
@@ -132,7 +145,8 @@ def test_findings_row_click_zooms_the_map(page, base_url, provider):
     page.wait_for_function(
         """(n) => { const cells = [...document.querySelectorAll("#ft-table .ag-center-cols-container .ag-cell[col-id='unit_name']")];
                     return cells.length > 0 && cells.every(td => td.innerText.includes(n)); }""",
-        arg=name)
+        arg=name,
+    )
     screenshot(page, "findings")
     # 导出 Excel: the filtered findings as XLSX, named after the study and today
     with page.expect_download(timeout=15_000) as dl:
@@ -155,12 +169,18 @@ def test_tabs_keep_their_own_profile(browser, base_url, provider):
         a.goto(base_url + "/")
         wait_map(a, "overview")
         choose(a, ID.PROFILE, "hangzhou-2008")
-        a.wait_for_function("(n) => document.querySelector('#ov-kpis .gm-kpi-note').innerText.includes('不合规 ' + n + '，')",
-                            arg=fails["hangzhou-2008"])
+        a.wait_for_function(
+            "(n) => document.querySelector('#ov-kpis .gm-kpi-note').innerText.includes('不合规 ' + n + '，')",
+            arg=fails["hangzhou-2008"],
+        )
         b.goto(base_url + "/")
         wait_map(b, "overview")
-        assert f"不合规 {fails['national']}，" in b.inner_text(f"#{ID.OV_KPIS} .gm-kpi-note >> nth=0")
-        assert f"不合规 {fails['hangzhou-2008']}，" in a.inner_text(f"#{ID.OV_KPIS} .gm-kpi-note >> nth=0")
+        assert f"不合规 {fails['national']}，" in b.inner_text(
+            f"#{ID.OV_KPIS} .gm-kpi-note >> nth=0"
+        )
+        assert f"不合规 {fails['hangzhou-2008']}，" in a.inner_text(
+            f"#{ID.OV_KPIS} .gm-kpi-note >> nth=0"
+        )
     finally:
         context.close()
 
@@ -170,13 +190,17 @@ def test_coverage_controls_recompute(page, base_url, provider):
     wait_map(page, "coverage")
     n = provider.facility_count("kindergarten")
     choose(page, ID.CV_TYPE, "kindergarten")
-    page.wait_for_function("(n) => document.getElementById('cv-n-facilities').innerText === String(n)", arg=n)
+    page.wait_for_function(
+        "(n) => document.getElementById('cv-n-facilities').innerText === String(n)", arg=n
+    )
     _, radius, mode = provider.default_coverage()
     if provider.coverage("kindergarten", radius, mode)["available"]:
         share = page.inner_text("#cv-share")
         other = "直线距离" if mode == "network" else "步行路网"
         page.click(f"#{ID.CV_METHOD} label:has-text('{other}')")
-        page.wait_for_function("(s) => document.getElementById('cv-share').innerText !== s", arg=share)
+        page.wait_for_function(
+            "(s) => document.getElementById('cv-share').innerText !== s", arg=share
+        )
     else:
         assert "未计算" in page.inner_text(f"#{ID.CV_NOTE}")
     assert page.console.errors == []

@@ -27,19 +27,24 @@ def _movable_grid(provider):
     raise AssertionError("no movable grid in the demo")
 
 
-
-
 def _kpi(page, key: str) -> str:
     return page.inner_text(f"#pl-kpi-{key}")
 
 
 def _wait_kpi(page, key: str, value: str) -> None:
-    page.wait_for_function("([k, v]) => { const el = document.getElementById('pl-kpi-' + k);"
-                           " return el && el.innerText === v; }", arg=[key, value], timeout=15_000)
+    page.wait_for_function(
+        "([k, v]) => { const el = document.getElementById('pl-kpi-' + k);"
+        " return el && el.innerText === v; }",
+        arg=[key, value],
+        timeout=15_000,
+    )
 
 
 def _plan_label_of(page, index: int) -> str:
-    return page.evaluate("(i) => { const p = window.gridmap.maps['gm-map-plans'].payload; return p.labels[p.c[i]]; }", index)
+    return page.evaluate(
+        "(i) => { const p = window.gridmap.maps['gm-map-plans'].payload; return p.labels[p.c[i]]; }",
+        index,
+    )
 
 
 def test_plans_move_undo_redo_save_reload_load(page, base_url, provider, tmp_path):
@@ -57,15 +62,21 @@ def test_plans_move_undo_redo_save_reload_load(page, base_url, provider, tmp_pat
         # select the grid on the map: it is outlined and named in the selection box
         point = provider.wgs84("grid").iloc[index].representative_point()
         click_map(page, "plans", (point.x, point.y))
-        page.wait_for_function("(n) => document.getElementById('pl-sel-info').innerText.includes(n)", arg=name)
-        page.wait_for_function("() => document.getElementById('gm-map-plans').dataset.selected === '1'")
+        page.wait_for_function(
+            "(n) => document.getElementById('pl-sel-info').innerText.includes(n)", arg=name
+        )
+        page.wait_for_function(
+            "() => document.getElementById('gm-map-plans').dataset.selected === '1'"
+        )
         choose(page, ID.PL_MOVE_TO, target)
         page.click(f"#{ID.PL_MOVE}")
         _wait_kpi(page, "units_moved", "1")
         households = provider.result().grids.at[uid, "households"]
         assert _kpi(page, "households_moved") == f"{int(households):,}"
         wait_map(page, "plans", version=2)
-        assert _plan_label_of(page, index).startswith(target_name)  # recoloured: the grid is in its new community
+        assert _plan_label_of(page, index).startswith(
+            target_name
+        )  # recoloured: the grid is in its new community
         assert name in page.inner_text(f"#{ID.PL_CHANGES}")
         # another tab has its own plan
         other = page.context.new_page()
@@ -82,9 +93,15 @@ def test_plans_move_undo_redo_save_reload_load(page, base_url, provider, tmp_pat
         # save to the workspace
         page.fill(f"#{ID.PL_NAME}", "浏览器测试方案")
         page.click(f"#{ID.PL_SAVE}")
-        page.wait_for_function("() => document.getElementById('pl-message').innerText.includes('浏览器测试方案')")
-        click_map(page, "plans", (point.x, point.y))  # the moved grid, selected again (outlined) for the screenshot
-        page.wait_for_function("() => document.getElementById('gm-map-plans').dataset.selected === '1'")
+        page.wait_for_function(
+            "() => document.getElementById('pl-message').innerText.includes('浏览器测试方案')"
+        )
+        click_map(
+            page, "plans", (point.x, point.y)
+        )  # the moved grid, selected again (outlined) for the screenshot
+        page.wait_for_function(
+            "() => document.getElementById('gm-map-plans').dataset.selected === '1'"
+        )
         page.wait_for_timeout(300)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "plans.png"), full_page=True)
@@ -97,8 +114,11 @@ def test_plans_move_undo_redo_save_reload_load(page, base_url, provider, tmp_pat
         page.click(f"#{ID.PL_LOAD}")
         _wait_kpi(page, "units_moved", "1")
         assert name in page.inner_text(f"#{ID.PL_CHANGES}")
-        page.wait_for_function("([i, n]) => { const p = window.gridmap.maps['gm-map-plans'].payload;"
-                               " return p.labels[p.c[i]].startsWith(n); }", arg=[index, target_name])
+        page.wait_for_function(
+            "([i, n]) => { const p = window.gridmap.maps['gm-map-plans'].payload;"
+            " return p.labels[p.c[i]].startsWith(n); }",
+            arg=[index, target_name],
+        )
         # exports: the change list (XLSX) and the new boundaries (GeoPackage) download
         with page.expect_download(timeout=15_000) as xlsx:
             page.click(f"#{ID.PL_EXPORT_XLSX}")
