@@ -30,8 +30,9 @@ from gridmap.crs import (
     scale_factors,
 )
 from gridmap.io import read_layer, state_crs
+from gridmap.offsets import offset_hints
 from gridmap.osm import walking_lines
-from gridmap.validation import KIND_ZH, _mapping, check_layers, offset_hints, prepare_layer
+from gridmap.validation import KIND_ZH, check_layers, mapping_text, prepare_layer
 
 __all__ = ["Study", "read_study", "load_config", "read_toml", "LAYER_KINDS"]
 
@@ -120,7 +121,7 @@ def _split_mapping(
                 Problem(
                     "error",
                     "mapping.column_missing",
-                    f"{_mapping(key, source)}：任何图层中都没有列 {source!r}",
+                    f"{mapping_text(key, source)}：任何图层中都没有列 {source!r}",
                     fix="检查列名；可写成 图层.标准列名=源列名，例如 grids.households=住户数"
                     + (f"（{key} 属于图层：{', '.join(known)}）" if known else ""),
                     column=source,

@@ -33,11 +33,9 @@ from gridmap.columns import (
     find_columns,
     problems_from_bad,
 )
-from gridmap.crs import from_geographic, to_geographic
 from gridmap.facilities import normalise_types
-from gridmap.locate import locate_points
 
-__all__ = ["prepare_layer", "check_layers", "ID_COLUMN", "KIND_ZH"]
+__all__ = ["prepare_layer", "check_layers", "mapping_text", "CRS_PARAM", "ID_COLUMN", "KIND_ZH"]
 
 ID_COLUMN = {"communities": "community_id", "grids": "grid_id"}
 KIND_ZH = {
@@ -54,6 +52,10 @@ _GEOM_TYPES = {
     "facilities": ({"Point", "MultiPoint", "Polygon", "MultiPolygon"}, "点或面 (Point/Polygon)"),
     "network": ({"LineString", "MultiLineString"}, "线 (LineString)"),
 }
+
+
+#: the read_study keyword stating the CRS of a layer kind (``crs`` states every layer's)
+CRS_PARAM = {"households": "households_crs", "facilities": "facilities_crs"}
 
 
 def _src(gdf: GeoDataFrame) -> dict:
@@ -160,8 +162,8 @@ def _canonical_columns(
             Problem(
                 "error",
                 "mapping.column_missing",
-                f"{_mapping(canonical, source)}：{KIND_ZH[kind]}图层中没有列 {source!r}；现有列：{present}",
-                fix=f"检查列名拼写，例如 {_mapping(canonical, columns[0] if columns else '列名')}",
+                f"{mapping_text(canonical, source)}：{KIND_ZH[kind]}图层中没有列 {source!r}；现有列：{present}",
+                fix=f"检查列名拼写，例如 {mapping_text(canonical, columns[0] if columns else '列名')}",
                 **where,
                 column=source,
                 param="mapping",
@@ -175,8 +177,8 @@ def _canonical_columns(
                     "error",
                     "column.missing",
                     f"{KIND_ZH[kind]}图层缺少必需列 {canonical}（已尝试别名：{tried}）；现有列：{present}",
-                    fix=f"用 {_mapping(canonical, '你的列名')} 指定 "
-                    f"(name the column with {_mapping(canonical, '<column>')})",
+                    fix=f"用 {mapping_text(canonical, '你的列名')} 指定 "
+                    f"(name the column with {mapping_text(canonical, '<column>')})",
                     **where,
                     column=canonical,
                     param="mapping",
@@ -417,7 +419,7 @@ def _nothing_usable(
                 "error",
                 "value.households.none",
                 f"户数图层的 {len(out)} 条记录都没有可用的户数",
-                fix=f"检查户数列（或用 {_mapping('households', '列名')} 指定正确的列）",
+                fix=f"检查户数列（或用 {mapping_text('households', '列名')} 指定正确的列）",
                 **where,
                 column=str(found.get("households", "households")),
                 param="mapping",
@@ -465,10 +467,10 @@ def check_layers(layers: Mapping[str, GeoDataFrame]) -> list[Problem]:
                 "error",
                 "crs.no_overlap",
                 f"{KIND_ZH[kind]}图层与社区图层完全不重叠（中心相距 {np.hypot(dx, dy) / 1000:,.1f} km）。{hint}",
-                fix=f"用 {_CRS_PARAM.get(kind, 'crs')}= 指定该文件的真实坐标系 (state the file's real CRS)",
+                fix=f"用 {CRS_PARAM.get(kind, 'crs')}= 指定该文件的真实坐标系 (state the file's real CRS)",
                 file=str(src.get("file", "")),
                 layer=str(src.get("layer") or KIND_ZH[kind]),
-                param=_CRS_PARAM.get(kind, "crs"),
+                param=CRS_PARAM.get(kind, "crs"),
             )
         )
     return problems
@@ -487,129 +489,6 @@ def _misalignment_hint(dx: float, dy: float, lb, bx) -> str:
     return "可能是坐标系声明错误（例如把投影坐标当作经纬度）。"
 
 
-#: a layer with at least this share (of households, else of records) outside every community is
-#: tested for a web-map offset
-OFFSET_MIN_OUTSIDE = 0.01
-#: records sampled for the test (deterministic): enough for ±0.5 percentage points
-OFFSET_SAMPLE = 20_000
-#: the read_study keyword stating the CRS of a layer kind (``crs`` states every layer's)
-_CRS_PARAM = {"households": "households_crs", "facilities": "facilities_crs"}
-
-
-def _mapping(canonical: str, source: str) -> str:
+def mapping_text(canonical: str, source: str) -> str:
     """``mapping={"households": "住户数"}``: a column mapping as a ``read_study`` keyword."""
     return f'mapping={{"{canonical}": "{source}"}}'
-
-
-def _outside_share(points: GeoSeries, weights: np.ndarray, communities: GeoDataFrame) -> float:
-    """Share of the weights whose point lies outside every community."""
-    out = locate_points(points, communities.geometry) < 0
-    total = weights.sum()
-    return float(weights[out].sum() / total) if total > 0 else 0.0
-
-
-def offset_hints(layers: Mapping[str, GeoDataFrame], lonlat: set[str]) -> list[Problem]:
-    """Warn when a layer looks like GCJ-02/BD-09 web-map coordinates labelled WGS84.
-
-    For each layer with at least :data:`OFFSET_MIN_OUTSIDE` of its households
-    (or records) outside every community, a deterministic sample of up to
-    :data:`OFFSET_SAMPLE` records is converted as if the layer were GCJ-02, and
-    as if BD-09 (when it was read as lon/lat, ``lonlat``, and not converted) —
-    and as if the *communities* were GCJ-02/BD-09 (boundaries traced over a
-    web map; when they were read as lon/lat). When a conversion at least halves
-    the share outside (and by at least one percentage point), the warning names
-    the likely culprit, the shift it would undo (GCJ-02: 100–700 m in China) and
-    the fix (``households_crs="gcj02"``, ``facilities_crs="gcj02"``, or
-    ``crs = "gcj02"`` for the layer in gridmap.toml). ``layers`` are in one
-    metric CRS; nothing is changed.
-    """
-    problems: list[Problem] = []
-    comm = layers.get("communities")
-    if comm is None or len(comm) == 0:
-        return problems
-    blamed_communities = False
-    for kind in ("households", "facilities", "grids"):
-        layer = layers.get(kind)
-        if layer is None or len(layer) == 0 or not ({kind, "communities"} & lonlat):
-            continue
-        geoms = layer.geometry
-        pos = np.flatnonzero(~(geoms.isna() | geoms.is_empty).to_numpy())
-        if len(pos) == 0:
-            continue
-        if len(pos) > OFFSET_SAMPLE:
-            pos = np.sort(np.random.default_rng(0).choice(pos, OFFSET_SAMPLE, replace=False))
-        sample = geoms.iloc[pos]
-        points_only = (shapely.get_type_id(np.asarray(sample.values)) == 0).all()
-        pts = sample if points_only else sample.representative_point()
-        weights = (
-            layer["households"].iloc[pos].fillna(0).to_numpy(dtype=float)
-            if kind == "households" and "households" in layer.columns
-            else np.ones(len(pos))
-        )
-        if weights.sum() <= 0:
-            weights = np.ones(len(pos))
-        before = _outside_share(pts, weights, comm)
-        if before < OFFSET_MIN_OUTSIDE:
-            continue
-        lonlat_pts = pts.to_crs(4326)
-        best = None
-        for culprit in (kind, "communities"):
-            if culprit not in lonlat:
-                continue
-            for pseudo in ("gcj02", "bd09"):
-                # the layer in the communities' frame: convert it, or (communities to blame)
-                # obfuscate it alike
-                move = to_geographic if culprit == kind else from_geographic
-                moved = move(lonlat_pts, pseudo).to_crs(comm.crs)
-                after = _outside_share(moved, weights, comm)
-                if best is None or after < best[2]:
-                    distance = shapely.distance(np.asarray(moved.values), np.asarray(pts.values))
-                    shift = float(np.median(distance))
-                    best = (culprit, pseudo, after, shift)
-        assert best is not None  # the kind or the communities were read as lon/lat
-        culprit, pseudo, after, shift = best
-        again = culprit == "communities" and blamed_communities
-        if after > before / 2 or before - after < 0.01 or again:
-            continue
-        blamed_communities |= culprit == "communities"
-        problems.append(
-            _offset_problem(kind, culprit, layers[culprit], pseudo, before, after, shift)
-        )
-    return problems
-
-
-def _offset_problem(kind, culprit, layer, pseudo, before, after, shift) -> Problem:
-    name = {"gcj02": "GCJ-02", "bd09": "BD-09"}[pseudo]
-    maps = "高德/腾讯" if pseudo == "gcj02" else "百度"
-    what = "住户" if kind == "households" else "记录"
-    param = _CRS_PARAM.get(culprit, "")
-    keyword = f'{param}="{pseudo}"'
-    fix = (
-        (f"若坐标来自网络地图，加 {keyword}" if param else "若坐标来自网络地图")
-        + f'（或在 gridmap.toml 中写 {culprit} = {{ path = "…", crs = "{pseudo}" }}），坐标会先纠偏再计算'
-    )
-    if param:
-        fix += f" (add {keyword})"
-    src = _src(layer)
-    return Problem(
-        "warning",
-        "crs.maybe_gcj02",
-        f"{KIND_ZH[kind]}图层有 {before:.1%} 的{what}不在任何社区内；若把{KIND_ZH[culprit]}图层的坐标当作 {name}"
-        f"（{maps}网络地图坐标）纠偏（平移约 {shift:,.0f} m），只剩 {after:.1%}。"
-        f"{KIND_ZH[culprit]}图层很可能是 {name} 坐标却标注为 WGS84/CGCS2000 "
-        f"(the {culprit} layer looks like {name} web-map coordinates labelled WGS84: "
-        f"{before:.1%} of the {kind} "
-        f"outside every community, {after:.1%} after converting)",
-        fix=fix,
-        file=str(src.get("file", "")),
-        layer=str(src.get("layer") or KIND_ZH[culprit]),
-        param=param,
-        extra={
-            "kind": culprit,
-            "tested": kind,
-            "outside_before": before,
-            "outside_after": after,
-            "shift_m": shift,
-            "crs": pseudo,
-        },
-    )

@@ -55,6 +55,7 @@ LAYERS = {
         "gridmap.columns",
         "gridmap.facilities",
         "gridmap.validation",
+        "gridmap.offsets",
         "gridmap.study",
         "gridmap.datasets",
         "gridmap.osm",
