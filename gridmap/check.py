@@ -98,7 +98,7 @@ class CheckResult:
         return None if self.coverage_result is None else self.coverage_result.households
 
     def with_coverage(self, coverage: CoverageResult | None) -> CheckResult:
-        """This result reporting ``coverage`` (e.g. of :func:`gridmap.coverage.measure_coverage`).
+        """Return this result reporting ``coverage`` (e.g. of :func:`gridmap.coverage.measure_coverage`).
 
         Parameters
         ----------
@@ -251,8 +251,11 @@ def _size_summary(result: CheckResult) -> dict:
 
 
 def _households_total(result: CheckResult) -> float:
-    """All households read: the records, else the grids' counts (grids outside every
-    community included), else the communities' counts."""
+    """All households read.
+
+    The records, else the grids' counts (grids outside every community included), else the
+    communities' counts.
+    """
     if result.households is not None:
         return float(result.households["households"].sum())
     grids = result.grids
@@ -295,8 +298,10 @@ def _gpkg_layer(units: GeoDataFrame, id_name: str) -> GeoDataFrame:
 
 
 def _gpkg_safe(gdf: GeoDataFrame) -> GeoDataFrame:
-    """Column types and names GDAL's GeoPackage writer takes: text with None for missing,
-    nullable booleans as numbers, ``:`` in names as ``__``."""
+    """Column types and names GDAL's GeoPackage writer takes.
+
+    Text with None for missing, nullable booleans as numbers, ``:`` in names as ``__``.
+    """
     df = gdf.copy()
     for col in df.columns:
         if col == df.geometry.name:
@@ -406,7 +411,7 @@ def check(
             **options,
         )
         for table, agg in ((comm_table, cov.communities), (grid_table, cov.grids)):
-            if table is None:
+            if table is None or agg is None:
                 continue
             cols = [c for c in agg.columns if c != "households"]
             joined = agg[cols].reindex(table.index.astype(str))
@@ -438,11 +443,11 @@ def check(
     comm_gdf = GeoDataFrame(comm_table, geometry=communities.geometry, crs=study.crs)
     comm_gdf.index.name = "community_id"
     grid_gdf = None
-    if grid_table is not None:
+    if grid_table is not None and grids is not None:
         grid_gdf = GeoDataFrame(grid_table, geometry=grids.geometry, crs=study.crs)
         grid_gdf.index.name = "grid_id"
     fac = None
-    if study.facilities is not None:
+    if study.facilities is not None and fac_assign is not None:
         fac = study.facilities.copy()
         fac["community_id"] = fac_assign["community_id"]
         fac["grid_id"] = fac_assign["grid_id"]
