@@ -36,7 +36,14 @@ from gridmap.adjacency import adjacency_from_pairs
 from gridmap.plans.state import PlanState, now
 from gridmap.rules import Profile, load_profile
 
-__all__ = ["list_plans", "read_plan", "save_plan", "profile_ref", "profile_from_ref"]
+__all__ = [
+    "ensure_workspace",
+    "list_plans",
+    "read_plan",
+    "save_plan",
+    "profile_ref",
+    "profile_from_ref",
+]
 
 #: a band override after a profile reference: ``national[1200–3000]``
 _BAND = re.compile(r"^(?P<ref>.+)\[(?P<min>[^\[\]–]*)–(?P<max>[^\[\]–]*)\]$")
@@ -131,7 +138,7 @@ def save_plan(
     See :meth:`gridmap.plans.Plan.save`; ``before_commit`` is called just before COMMIT.
     """
     path = Path(workspace)
-    _ensure_gpkg(path)
+    ensure_workspace(path)
     con = sqlite3.connect(path, timeout=30, isolation_level=None)
     try:
         con.execute("BEGIN IMMEDIATE")
@@ -308,7 +315,8 @@ _DESCRIPTIONS = {
 }
 
 
-def _ensure_gpkg(path: Path) -> None:
+def ensure_workspace(path: Path) -> None:
+    """Create the workspace GeoPackage at ``path`` unless it exists (plans, users, drafts live in it)."""
     if path.exists():
         return
     with atomic_path(path, suffix=".gpkg") as tmp:
