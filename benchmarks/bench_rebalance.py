@@ -86,10 +86,15 @@ def lattice_plan(rows: int, cols: int, band, br: int = 5, bc: int = 8, seed: int
     n = rows * cols
     r, c = np.divmod(np.arange(n), cols)
     comm = (r // br) * -(-cols // bc) + (c // bc)
-    units = gpd.GeoDataFrame({"community_id": [f"C{k:04d}" for k in comm],
-                              "households": synth_households(comm, rng, band.max)},
-                             geometry=shapely.box(c * 100.0, -r * 100.0, c * 100.0 + 100, -r * 100.0 + 100),
-                             index=[f"U{i:05d}" for i in range(n)], crs=3857)
+    units = gpd.GeoDataFrame(
+        {
+            "community_id": [f"C{k:04d}" for k in comm],
+            "households": synth_households(comm, rng, band.max),
+        },
+        geometry=shapely.box(c * 100.0, -r * 100.0, c * 100.0 + 100, -r * 100.0 + 100),
+        index=[f"U{i:05d}" for i in range(n)],
+        crs=3857,
+    )
     return Plan(units, name=f"lattice {rows}x{cols}", graph=lattice_adjacency(rows, cols))
 
 
@@ -102,108 +107,213 @@ def sip_plan(seed: int = 0) -> tuple[Plan, dict]:
     result = gridmap.check(gridmap.read_study(comm, grids=grids, households=hh))
     plan = Plan.from_check(result)
     in_units = int(plan.units["households"].sum())
-    info = {"households": int(hh["households"].sum()), "households_in_plan_units": in_units,
-            "households_fixed_remainders": int(sum(plan.offsets.values())),
-            "grids_without_community": len(plan.excluded),
-            "communities_without_units": int(len(set(result.communities.index.astype(str)) - set(plan.labels)))}
+    info = {
+        "households": int(hh["households"].sum()),
+        "households_in_plan_units": in_units,
+        "households_fixed_remainders": int(sum(plan.offsets.values())),
+        "grids_without_community": len(plan.excluded),
+        "communities_without_units": int(
+            len(set(result.communities.index.astype(str)) - set(plan.labels))
+        ),
+    }
     return plan, info
 
 
 def run_gridmap(plan: Plan, band, *, time_limit: float) -> dict:
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
-    rb = Rebalancer.from_plan(plan, min_households=band.min, max_households=band.max, allow_split=False,
-                              allow_dissolve=False, time_limit=time_limit).solve()
+    rb = Rebalancer.from_plan(
+        plan,
+        min_households=band.min,
+        max_households=band.max,
+        allow_split=False,
+        allow_dissolve=False,
+        time_limit=time_limit,
+    ).solve()
     secs = time.perf_counter() - t0
-    return {"seconds": round(secs, 2), "load_1min_before": round(load, 2),
-            "load_1min_after": round(os.getloadavg()[0], 2), "status": rb.status_,
-            "violations_before": rb.violations_before_, "violations_after": rb.violations_after_,
-            "units_moved": rb.units_moved_, "explanations": list(rb.explanations_)[:8], "labels": rb.labels_}
+    return {
+        "seconds": round(secs, 2),
+        "load_1min_before": round(load, 2),
+        "load_1min_after": round(os.getloadavg()[0], 2),
+        "status": rb.status_,
+        "violations_before": rb.violations_before_,
+        "violations_after": rb.violations_after_,
+        "units_moved": rb.units_moved_,
+        "explanations": list(rb.explanations_)[:8],
+        "labels": rb.labels_,
+    }
 
 
 def run_case(name: str, plan: Plan, band, args) -> dict:
     graph, hh, base = plan.graph, plan.units["households"].to_numpy(), plan.labels
-    kw = {"min_households": band.min, "max_households": band.max, "offsets": plan.offsets,
-          "exempt_min": plan.exempt_min()}
-    row: dict = {"units": len(base), "communities": int(base.nunique()), "edges": int(graph.nnz // 2),
-                 "violations_as_is": evaluate(graph, hh, base, base, **kw)["violations"]}
+    kw = {
+        "min_households": band.min,
+        "max_households": band.max,
+        "offsets": plan.offsets,
+        "exempt_min": plan.exempt_min(),
+    }
+    row: dict = {
+        "units": len(base),
+        "communities": int(base.nunique()),
+        "edges": int(graph.nnz // 2),
+        "violations_as_is": evaluate(graph, hh, base, base, **kw)["violations"],
+    }
     ours = run_gridmap(plan, band, time_limit=args.time_limit)
     hops = args.hops or (3 if len(base) <= 1000 else 2)
     rec = evaluate(graph, hh, base, ours.pop("labels"), hops=hops, **kw)
-    ours["recount"] = {k: rec[k] for k in ("violations", "units_moved", "households_moved", "pieces_added",
-                                           "new_communities", "moved_beyond_radius")}
+    ours["recount"] = {
+        k: rec[k]
+        for k in (
+            "violations",
+            "units_moved",
+            "households_moved",
+            "pieces_added",
+            "new_communities",
+            "moved_beyond_radius",
+        )
+    }
     ours["out_of_band"] = rec["out_of_band"]
     row["gridmap"] = ours
-    print(f"   gridmap : {ours['seconds']:.1f} s (load {ours['load_1min_before']}), status {ours['status']}, "
-          f"violations {ours['violations_before']} → {ours['violations_after']} (recount {rec['violations']}), "
-          f"moved {ours['units_moved']} ({rec['moved_beyond_radius']} beyond {hops} hops)", flush=True)
+    print(
+        f"   gridmap : {ours['seconds']:.1f} s (load {ours['load_1min_before']}), status {ours['status']}, "
+        f"violations {ours['violations_before']} → {ours['violations_after']} (recount {rec['violations']}), "
+        f"moved {ours['units_moved']} ({rec['moved_beyond_radius']} beyond {hops} hops)",
+        flush=True,
+    )
     load = os.getloadavg()[0]
-    opt = optimum(graph, hh, base, hops=hops, time_limit=args.optimum_limit, seed=0, workers=2, **kw)
+    opt = optimum(
+        graph, hh, base, hops=hops, time_limit=args.optimum_limit, seed=0, workers=2, **kw
+    )
     opt["load_1min_before"] = round(load, 2)
     lab = opt.pop("labels", None)
     if lab is not None:
         chk = evaluate(graph, hh, base, lab, **kw)
-        assert chk["violations"] == opt["violations"] and chk["units_moved"] == opt["units_moved"], chk
+        assert (
+            chk["violations"] == opt["violations"] and chk["units_moved"] == opt["units_moved"]
+        ), chk
         assert not chk["pieces_added"] and not chk["new_communities"], chk
         opt["out_of_band"] = chk["out_of_band"]
     row["optimum"] = opt
-    print(f"   optimum : {opt['seconds']:.1f} s (load {opt['load_1min_before']}), hops {opt['hops']}, "
-          f"{opt['movable_units']} movable units, phases {opt.get('phase1_status')}/{opt.get('phase2_status')}, "
-          f"violations {opt['violations']} (bound {opt.get('violations_bound')}), moved {opt['units_moved']} "
-          f"(bound {opt.get('units_moved_bound')}), proven {opt['proven']}", flush=True)
+    print(
+        f"   optimum : {opt['seconds']:.1f} s (load {opt['load_1min_before']}), hops {opt['hops']}, "
+        f"{opt['movable_units']} movable units, phases {opt.get('phase1_status')}/{opt.get('phase2_status')}, "
+        f"violations {opt['violations']} (bound {opt.get('violations_bound')}), moved {opt['units_moved']} "
+        f"(bound {opt.get('units_moved_bound')}), proven {opt['proven']}",
+        flush=True,
+    )
     g_v, g_m = rec["violations"], rec["units_moved"]
     if opt.get("violations") is not None:
         row["violations_match"] = g_v == opt["violations"]
         row["ratio_moves"] = round(g_m / opt["units_moved"], 3) if opt["units_moved"] else None
-        row["targets"] = {"violations_equal_optimum": g_v == opt["violations"],
-                          "moves_within_1.05x": bool(g_v == opt["violations"] and
-                                                     g_m <= TARGET_RATIO * opt["units_moved"]),
-                          "seconds_within_60": ours["seconds"] <= TARGET_SECONDS,
-                          "optimum_proven": bool(opt["proven"])}
-        print(f"   => violations gridmap {g_v} vs optimum {opt['violations']}; moves {g_m} vs {opt['units_moved']} "
-              f"(ratio {row['ratio_moves']}); targets {row['targets']}", flush=True)
+        row["targets"] = {
+            "violations_equal_optimum": g_v == opt["violations"],
+            "moves_within_1.05x": bool(
+                g_v == opt["violations"] and g_m <= TARGET_RATIO * opt["units_moved"]
+            ),
+            "seconds_within_60": ours["seconds"] <= TARGET_SECONDS,
+            "optimum_proven": bool(opt["proven"]),
+        }
+        print(
+            f"   => violations gridmap {g_v} vs optimum {opt['violations']}; moves {g_m} vs {opt['units_moved']} "
+            f"(ratio {row['ratio_moves']}); targets {row['targets']}",
+            flush=True,
+        )
     return row
 
 
 def machine() -> dict:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())
-    mem = next((int(ln.split()[1]) for ln in Path("/proc/meminfo").read_text().splitlines()
-                if ln.startswith("MemTotal")), 0)
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = next(
+        (
+            int(ln.split()[1])
+            for ln in Path("/proc/meminfo").read_text().splitlines()
+            if ln.startswith("MemTotal")
+        ),
+        0,
+    )
     try:
-        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, check=False).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
     except OSError:
         commit = ""
     commit = commit or os.environ.get("GRIDMAP_COMMIT", "")  # a snapshot (git archive) has no .git
     import ortools
-    return {"date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "platform": platform.platform(),
-            "nproc": os.cpu_count(), "cpu": cpu, "ram_gb": round(mem / 2**20, 1),
-            "python": platform.python_version(), "numpy": np.__version__, "ortools": ortools.__version__,
-            "gridmap_commit": commit, "load_1min_start": round(os.getloadavg()[0], 2)}
+
+    return {
+        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        "platform": platform.platform(),
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "ram_gb": round(mem / 2**20, 1),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "ortools": ortools.__version__,
+        "gridmap_commit": commit,
+        "load_1min_start": round(os.getloadavg()[0], 2),
+    }
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="lattice-400 + SIP, short limits")
     ap.add_argument("--cases", nargs="*", help="subset of: sip lattice-400 lattice-1600 city-10k")
-    ap.add_argument("--profile", default="national", help="profile giving the band (default national)")
+    ap.add_argument(
+        "--profile", default="national", help="profile giving the band (default national)"
+    )
     ap.add_argument("--time-limit", type=float, default=60.0, help="gridmap's limit per case (s)")
-    ap.add_argument("--optimum-limit", type=float, default=300.0, help="reference CP-SAT limit per case, "
-                    "both phases (s)")
-    ap.add_argument("--hops", type=int, default=None, help="reference model: a unit may join a community "
-                    "within this many steps (default 3 up to 1,000 units, else 2)")
+    ap.add_argument(
+        "--optimum-limit",
+        type=float,
+        default=300.0,
+        help="reference CP-SAT limit per case, both phases (s)",
+    )
+    ap.add_argument(
+        "--hops",
+        type=int,
+        default=None,
+        help="reference model: a unit may join a community "
+        "within this many steps (default 3 up to 1,000 units, else 2)",
+    )
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args(argv)
     if args.quick:
-        args.time_limit, args.optimum_limit = min(args.time_limit, 20.0), min(args.optimum_limit, 60.0)
-    cases = args.cases or (["lattice-400", "sip"] if args.quick else ["sip", "lattice-1600", "city-10k"])
+        args.time_limit, args.optimum_limit = (
+            min(args.time_limit, 20.0),
+            min(args.optimum_limit, 60.0),
+        )
+    cases = args.cases or (
+        ["lattice-400", "sip"] if args.quick else ["sip", "lattice-1600", "city-10k"]
+    )
     band = gridmap.load_profile(args.profile).size_band()
-    results = {"machine": machine(), "profile": args.profile, "band": [band.min, band.max],
-               "gridmap_options": {"allow_split": False, "allow_dissolve": False, "time_limit": args.time_limit},
-               "optimum_options": {"hops": args.hops or "3 (≤ 1,000 units) / 2", "time_limit": args.optimum_limit, "random_seed": 0,
-                                   "num_workers": 2},
-               "command": " ".join([Path(sys.executable).name, *sys.argv]), "cases": {}}
+    results = {
+        "machine": machine(),
+        "profile": args.profile,
+        "band": [band.min, band.max],
+        "gridmap_options": {
+            "allow_split": False,
+            "allow_dissolve": False,
+            "time_limit": args.time_limit,
+        },
+        "optimum_options": {
+            "hops": args.hops or "3 (≤ 1,000 units) / 2",
+            "time_limit": args.optimum_limit,
+            "random_seed": 0,
+            "num_workers": 2,
+        },
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "cases": {},
+    }
     print(json.dumps(results["machine"]), flush=True)
     for name in cases:
         if name == "sip" and not SIP.exists():
@@ -217,21 +327,38 @@ def main(argv=None) -> int:
             rows = {"lattice-400": 20, "lattice-1600": 40, "city-10k": 100}[name]
             plan = lattice_plan(rows, rows, band)
         prep = time.perf_counter() - t0
-        print(f"== {name}: {len(plan.units)} units, {plan.labels.nunique()} communities (prepared in {prep:.1f} s, "
-              f"load {os.getloadavg()[0]:.2f})", flush=True)
+        print(
+            f"== {name}: {len(plan.units)} units, {plan.labels.nunique()} communities (prepared in {prep:.1f} s, "
+            f"load {os.getloadavg()[0]:.2f})",
+            flush=True,
+        )
         row = run_case(name, plan, band, args)
         row.update(info, prepare_s=round(prep, 2))
         results["cases"][name] = row
         if args.json:  # written after every case: a long run keeps what it has
-            Path(args.json).write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
-    summary = pd.DataFrame([{"case": k, "units": v["units"], "communities": v["communities"],
-                             "as_is": v["violations_as_is"], "gridmap_viol": v["gridmap"]["recount"]["violations"],
-                             "opt_viol": v["optimum"].get("violations"),
-                             "gridmap_moves": v["gridmap"]["recount"]["units_moved"],
-                             "opt_moves": v["optimum"].get("units_moved"), "ratio": v.get("ratio_moves"),
-                             "gridmap_s": v["gridmap"]["seconds"], "opt_s": v["optimum"].get("seconds"),
-                             "proven": v["optimum"].get("proven"),
-                             "load": v["gridmap"]["load_1min_before"]} for k, v in results["cases"].items()])
+            Path(args.json).write_text(
+                json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8"
+            )
+    summary = pd.DataFrame(
+        [
+            {
+                "case": k,
+                "units": v["units"],
+                "communities": v["communities"],
+                "as_is": v["violations_as_is"],
+                "gridmap_viol": v["gridmap"]["recount"]["violations"],
+                "opt_viol": v["optimum"].get("violations"),
+                "gridmap_moves": v["gridmap"]["recount"]["units_moved"],
+                "opt_moves": v["optimum"].get("units_moved"),
+                "ratio": v.get("ratio_moves"),
+                "gridmap_s": v["gridmap"]["seconds"],
+                "opt_s": v["optimum"].get("seconds"),
+                "proven": v["optimum"].get("proven"),
+                "load": v["gridmap"]["load_1min_before"],
+            }
+            for k, v in results["cases"].items()
+        ]
+    )
     print(summary.to_string(index=False))
     return 0
 

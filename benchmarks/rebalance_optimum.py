@@ -60,7 +60,9 @@ def pieces(graph: sparse.csr_array, codes: np.ndarray, k: int) -> np.ndarray:
     """Number of connected pieces of each community code ``0 … k-1`` (0 for an empty one)."""
     coo = sparse.coo_array(graph)
     keep = codes[coo.row] == codes[coo.col]
-    sub = sparse.csr_array((np.ones(int(keep.sum())), (coo.row[keep], coo.col[keep])), shape=graph.shape)
+    sub = sparse.csr_array(
+        (np.ones(int(keep.sum())), (coo.row[keep], coo.col[keep])), shape=graph.shape
+    )
     _, comp = connected_components(sub, directed=False)
     out = np.zeros(k, dtype=np.int64)
     first = pd.DataFrame({"c": codes, "p": comp}).drop_duplicates()
@@ -68,8 +70,18 @@ def pieces(graph: sparse.csr_array, codes: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def evaluate(graph, households, base: pd.Series, new: pd.Series, *, min_households: int, max_households: int,
-             offsets: dict | None = None, exempt_min=(), hops: int | None = None) -> dict:
+def evaluate(
+    graph,
+    households,
+    base: pd.Series,
+    new: pd.Series,
+    *,
+    min_households: int,
+    max_households: int,
+    offsets: dict | None = None,
+    exempt_min=(),
+    hops: int | None = None,
+) -> dict:
     """Independent recount of a plan ``new`` against the as-is ``base`` (same unit order).
 
     The communities are those of ``base``; an emptied community counts as out of band, a new
@@ -97,28 +109,47 @@ def evaluate(graph, households, base: pd.Series, new: pd.Series, *, min_househol
     if hops is not None:
         cand = _candidates(graph, b, k, hops)
         beyond = int(sum(1 for u in np.flatnonzero(b != n) if not cand[[u], [n[u]]].item()))
-    return {"violations": int(bad[: len(comms)].sum()) + len(unknown), "moved_beyond_radius": beyond,
-            "out_of_band": [c for c, i in cid.items() if bad[i]],
-            "units_moved": int((b != n).sum()), "households_moved": int(hh[b != n].sum()),
-            "pieces_added": worse, "new_communities": unknown}
+    return {
+        "violations": int(bad[: len(comms)].sum()) + len(unknown),
+        "moved_beyond_radius": beyond,
+        "out_of_band": [c for c, i in cid.items() if bad[i]],
+        "units_moved": int((b != n).sum()),
+        "households_moved": int(hh[b != n].sum()),
+        "pieces_added": worse,
+        "new_communities": unknown,
+    }
 
 
 def _candidates(graph, codes: np.ndarray, k: int, hops: int) -> sparse.csr_array:
     """Boolean n × k: community c is within ``hops`` steps of unit u (own community included)."""
     n = len(codes)
     reach = sparse.identity(n, format="csr", dtype=np.int8)
-    step = (sparse.csr_array(graph) != 0).astype(np.int8) + sparse.identity(n, format="csr", dtype=np.int8)
+    step = (sparse.csr_array(graph) != 0).astype(np.int8) + sparse.identity(
+        n, format="csr", dtype=np.int8
+    )
     for _ in range(hops):
-        reach = (reach @ step)
+        reach = reach @ step
         reach.data[:] = 1
     onehot = sparse.csr_array((np.ones(n, dtype=np.int8), (np.arange(n), codes)), shape=(n, k))
     cand = reach.astype(np.int32) @ onehot.astype(np.int32)
     return sparse.csr_array(cand != 0)
 
 
-def optimum(graph, households, labels: pd.Series, *, min_households: int, max_households: int,
-            offsets: dict | None = None, exempt_min=(), hops: int = 3, time_limit: float = 300.0,
-            seed: int = 0, workers: int = 2, log: bool = False) -> dict:
+def optimum(
+    graph,
+    households,
+    labels: pd.Series,
+    *,
+    min_households: int,
+    max_households: int,
+    offsets: dict | None = None,
+    exempt_min=(),
+    hops: int = 3,
+    time_limit: float = 300.0,
+    seed: int = 0,
+    workers: int = 2,
+    log: bool = False,
+) -> dict:
     """Whole-map lexicographic optimum (fewest out of band, then fewest moves); see the module doc."""
     t0 = time.perf_counter()
     graph = sparse.csr_array(graph)
@@ -132,14 +163,15 @@ def optimum(graph, households, labels: pd.Series, *, min_households: int, max_ho
     off = np.array([offsets.get(c, 0) for c in comms], dtype=np.int64)
     exempt = {str(c) for c in exempt_min}
     cand = _candidates(graph, codes, k, hops)
-    cands = [cand.indices[cand.indptr[u]:cand.indptr[u + 1]] for u in range(n)]
+    cands = [cand.indices[cand.indptr[u] : cand.indptr[u + 1]] for u in range(n)]
     movable = np.array([len(c) > 1 for c in cands])
 
     # contract touching fixed units of one community into one node
     coo = sparse.coo_array(graph)
     fixed_edge = ~movable[coo.row] & ~movable[coo.col] & (codes[coo.row] == codes[coo.col])
-    fsub = sparse.csr_array((np.ones(int(fixed_edge.sum())), (coo.row[fixed_edge], coo.col[fixed_edge])),
-                            shape=(n, n))
+    fsub = sparse.csr_array(
+        (np.ones(int(fixed_edge.sum())), (coo.row[fixed_edge], coo.col[fixed_edge])), shape=(n, n)
+    )
     _, fcomp = connected_components(fsub, directed=False)
     node = np.empty(n, dtype=np.int64)
     nodes_fixed: dict[int, int] = {}  # fixed component -> node id
@@ -178,7 +210,7 @@ def optimum(graph, households, labels: pd.Series, *, min_households: int, max_ho
         else:
             x[v, int(node_own[v])] = true
     members: list[list[int]] = [[] for _ in range(k)]
-    for (v, c) in x:
+    for v, c in x:
         members[c].append(v)
 
     # totals and out-of-band flags
@@ -193,12 +225,18 @@ def optimum(graph, households, labels: pd.Series, *, min_households: int, max_ho
     # communities out of band in every plan: their fixed part alone plus the smallest of their own
     # units (a non-empty community keeps a root among them; an emptied one is out of band)
     # exceeds the maximum, or all they could hold stays below the minimum
-    cand_hh = np.asarray(cand[mov_units].astype(np.int64).T @ hh[mov_units]).ravel() if len(mov_units) else np.zeros(k)
+    cand_hh = (
+        np.asarray(cand[mov_units].astype(np.int64).T @ hh[mov_units]).ravel()
+        if len(mov_units)
+        else np.zeros(k)
+    )
     smallest = np.full(k, np.iinfo(np.int64).max)
     np.minimum.at(smallest, codes[mov_units], hh[mov_units])
     low = off + fixed_hh + np.where(has_fixed, 0, smallest)
     high = off + fixed_hh + cand_hh
-    always_out = (low > max_households) | ((high < min_households) & ~np.isin(comms, sorted(exempt)))
+    always_out = (low > max_households) | (
+        (high < min_households) & ~np.isin(comms, sorted(exempt))
+    )
     base_of = {id(x[node[u], int(c)]): base[u] for u in mov_units for c in cands[u]}
     for c in range(k):
         total = int(off[c] + fixed_hh[c]) + sum(w * lit for w, lit in terms[c])
@@ -211,26 +249,30 @@ def optimum(graph, households, labels: pd.Series, *, min_households: int, max_ho
             md.add_bool_or([lit for _, lit in terms[c]]).only_enforce_if(o.Not())
         # valid counting cuts: to come into band a community must shed (take in) at least as
         # many units as its largest candidates need to cover the excess (shortfall)
-        asis = int(off[c] + fixed_hh[c]) + sum(w for w, lit in terms[c] if comms[c] == base_of[id(lit)])
+        asis = int(off[c] + fixed_hh[c]) + sum(
+            w for w, lit in terms[c] if comms[c] == base_of[id(lit)]
+        )
         own_w = sorted((w for w, lit in terms[c] if comms[c] == base_of[id(lit)]), reverse=True)
         new_w = sorted((w for w, lit in terms[c] if comms[c] != base_of[id(lit)]), reverse=True)
         if asis > max_households:
             need = int(np.searchsorted(np.cumsum(own_w), asis - max_households) + 1)
             if need <= len(own_w):
-                md.add(sum(1 - lit for w, lit in terms[c] if comms[c] == base_of[id(lit)]) >= need
-                       ).only_enforce_if(o.Not())
+                md.add(
+                    sum(1 - lit for w, lit in terms[c] if comms[c] == base_of[id(lit)]) >= need
+                ).only_enforce_if(o.Not())
         elif asis < min_households and comms[c] not in exempt:
             need = int(np.searchsorted(np.cumsum(new_w), min_households - asis) + 1)
             if need <= len(new_w):
-                md.add(sum(lit for w, lit in terms[c] if comms[c] != base_of[id(lit)]) >= need
-                       ).only_enforce_if(o.Not())
+                md.add(
+                    sum(lit for w, lit in terms[c] if comms[c] != base_of[id(lit)]) >= need
+                ).only_enforce_if(o.Not())
 
     # contiguity: every unit of a community but its root(s) has a parent in the community that
     # is closer to a root (depth strictly decreasing, so every unit reaches a root)
     before = pieces(graph, codes, k)
     size = np.array([len(m) for m in members])
     nbrs: list[list[int]] = [[] for _ in range(nn)]
-    for (v, w) in edges:
+    for v, w in edges:
         nbrs[v].append(w)
     cset = [set(cs.tolist()) for cs in node_cands]
     fixed_root = {}
@@ -310,8 +352,14 @@ def optimum(graph, households, labels: pd.Series, *, min_households: int, max_ho
         hint[depth[v]] = int(dval[v])
 
     moved = [x[node[u], int(codes[u])].Not() for u in mov_units]
-    res: dict = {"hops": hops, "units": n, "movable_units": int(movable.sum()), "nodes": nn,
-                 "x_vars": int(sum(len(cands[u]) for u in mov_units)), "time_limit": time_limit}
+    res: dict = {
+        "hops": hops,
+        "units": n,
+        "movable_units": int(movable.sum()),
+        "nodes": nn,
+        "x_vars": int(sum(len(cands[u]) for u in mov_units)),
+        "time_limit": time_limit,
+    }
 
     def run(seconds: float):
         solver = cp_model.CpSolver()
@@ -329,8 +377,13 @@ def optimum(graph, households, labels: pd.Series, *, min_households: int, max_ho
     s1, st1 = run(time_limit / 2)
     res["phase1_status"] = s1.status_name(st1)
     if st1 not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        res.update(seconds=round(time.perf_counter() - t0, 2), proven=False, violations=None,
-                   violations_bound=None, units_moved=None)
+        res.update(
+            seconds=round(time.perf_counter() - t0, 2),
+            proven=False,
+            violations=None,
+            violations_bound=None,
+            units_moved=None,
+        )
         return res
     v1 = int(round(s1.objective_value))
     res["violations"] = v1

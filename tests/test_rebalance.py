@@ -518,3 +518,21 @@ def test_redraw_keeps_households_outside_units_with_their_community():
     assert t.loc["C00", "units"] > 0 and (t["units"] > 0).all()  # no remainder left on its own
     assert t["households"].sum() == 16 * 250 + 1500 and (t["status"] == "pass").all()
     assert res.units_moved == len(plan.changes())
+
+
+def test_large_maps_improve_the_moves_window_by_window():
+    # a map above global_units: no whole-map stage; improvement windows after the polish
+    rng = np.random.default_rng(11)
+    units = lattice_units(12, 12, 3, 4, households=rng.integers(40, 260, 144))
+    hh = units["households"].to_numpy().copy()
+    hh[:4] *= 3
+    g = lattice_adjacency(12, 12)
+    kw = dict(
+        min_households=1500, max_households=2100, time_limit=10, global_units=100, wall_limit=3600
+    )
+    runs = [Rebalancer(g, hh, units["community_id"], **kw).solve() for _ in range(2)]
+    rb = runs[0]
+    assert rb.violations_before_ > 0 and rb.violations_after_ == 0
+    assert any(s["stage"] == "improve" for s in rb.subproblems_)
+    assert runs[0].labels_.equals(runs[1].labels_)  # deterministic
+    assert community_pieces(rb.labels_, g).max() == 1

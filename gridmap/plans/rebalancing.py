@@ -15,13 +15,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from gridmap.edits import edit_from_labels
-from gridmap.plans.evaluation import PlanEvaluation as Plan
+from gridmap.plans.evaluation import PlanEvaluation
 from gridmap.rebalance import Rebalancer, RebalanceResult, from_scratch_labels
 
 __all__ = ["rebalance_plan", "redraw_plan"]
 
 
-def _band(plan: Plan, min_households: int | None, max_households: int | None) -> tuple[int, int]:
+def _band(
+    plan: PlanEvaluation, min_households: int | None, max_households: int | None
+) -> tuple[int, int]:
     """The band to aim at: the plan's profile's, unless given."""
     band = plan.band
     lo = min_households if min_households is not None else (band.lower if band else None)
@@ -43,7 +45,7 @@ def _band(plan: Plan, min_households: int | None, max_households: int | None) ->
     return int(lo), int(hi)
 
 
-def _locks(plan: Plan, locked: Iterable[str]) -> tuple[list[str], list[str]]:
+def _locks(plan: PlanEvaluation, locked: Iterable[str]) -> tuple[list[str], list[str]]:
     """``locked`` ids split into units and communities of the plan (an id may be both)."""
     locks = [str(x) for x in locked]
     units, comms = set(plan.units.index), set(plan.labels)
@@ -61,7 +63,7 @@ def _check(hops: int, time_limit: float) -> None:
 
 
 def rebalance_plan(
-    plan: Plan,
+    plan: PlanEvaluation,
     *,
     min_households: int | None = None,
     max_households: int | None = None,
@@ -94,7 +96,7 @@ def rebalance_plan(
 
 
 def redraw_plan(
-    plan: Plan,
+    plan: PlanEvaluation,
     *,
     target: int = 2000,
     min_households: int | None = None,

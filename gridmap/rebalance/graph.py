@@ -17,11 +17,12 @@ __all__ = ["bfs_hops", "flow_tree"]
 
 
 def _nbrs(g: sparse.csr_array, u: int) -> np.ndarray:
-    return g.indices[g.indptr[u]:g.indptr[u + 1]]
+    return g.indices[g.indptr[u] : g.indptr[u + 1]]
 
 
-def bfs_hops(graph: sparse.csr_array, sources: Iterable[int], allowed: set[int] | None,
-             limit: int) -> dict[int, int]:
+def bfs_hops(
+    graph: sparse.csr_array, sources: Iterable[int], allowed: set[int] | None, limit: int
+) -> dict[int, int]:
     """Steps from ``sources`` to every unit within ``limit`` steps (through ``allowed`` units).
 
     Examples
@@ -47,8 +48,9 @@ def bfs_hops(graph: sparse.csr_array, sources: Iterable[int], allowed: set[int] 
     return dist
 
 
-def flow_tree(graph: sparse.csr_array, members: set[int], roots: set[int], choose: list[int],
-              arcs: dict) -> tuple[list[int], dict, dict] | None:
+def flow_tree(
+    graph: sparse.csr_array, members: set[int], roots: set[int], choose: list[int], arcs: dict
+) -> tuple[list[int], dict, dict] | None:
     """A feasible flow for the contiguity constraint.
 
     A BFS forest of ``members`` from ``roots`` (plus one unit of ``choose`` per part the roots

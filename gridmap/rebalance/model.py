@@ -43,8 +43,12 @@ from gridmap.rebalance.graph import _nbrs, bfs_hops, flow_tree
 __all__ = ["solve_subproblem"]
 
 #: CP-SAT status → name
-_STATUS = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible",
-           cp_model.INFEASIBLE: "infeasible", cp_model.MODEL_INVALID: "invalid"}
+_STATUS = {
+    cp_model.OPTIMAL: "optimal",
+    cp_model.FEASIBLE: "feasible",
+    cp_model.INFEASIBLE: "infeasible",
+    cp_model.MODEL_INVALID: "invalid",
+}
 
 
 class Problem(Protocol):
@@ -100,12 +104,24 @@ def _params(solver: cp_model.CpSolver, seconds: float, workers: int) -> None:
         p.interleave_search = True
 
 
-def solve_subproblem(rb: Problem, lab: np.ndarray, active: list[str], *, seconds: float,
-                     phase: int = 1, pending: Iterable[str] | None = None,
-                     hint: np.ndarray | None = None, movable: set[int] | None = None,
-                     depth: int | None = None, hops: int | None = None, level2: bool = True,
-                     params: dict | None = None, band: str = "soft", soft: Iterable[str] = (),
-                     workers: int | None = None) -> tuple[str, np.ndarray | None, dict]:
+def solve_subproblem(
+    rb: Problem,
+    lab: np.ndarray,
+    active: list[str],
+    *,
+    seconds: float,
+    phase: int = 1,
+    pending: Iterable[str] | None = None,
+    hint: np.ndarray | None = None,
+    movable: set[int] | None = None,
+    depth: int | None = None,
+    hops: int | None = None,
+    level2: bool = True,
+    params: dict | None = None,
+    band: str = "soft",
+    soft: Iterable[str] = (),
+    workers: int | None = None,
+) -> tuple[str, np.ndarray | None, dict]:
     """Solve one subproblem of a :class:`~gridmap.rebalance.Rebalancer` from labels ``lab``.
 
     Parameters
@@ -146,8 +162,9 @@ def solve_subproblem(rb: Problem, lab: np.ndarray, active: list[str], *, seconds
         ``(status, new labels or None, info)``; ``status`` is the CP-SAT status name.
     """
     t0 = time.perf_counter()
-    sub = _Subproblem(rb, lab, active, phase=phase, pending=pending, hint=hint, hops=hops,
-                      band=band, soft=soft)
+    sub = _Subproblem(
+        rb, lab, active, phase=phase, pending=pending, hint=hint, hops=hops, band=band, soft=soft
+    )
     sub.fix_units(movable=movable, depth=depth)
     sub.find_candidates()
     if not sub.build():
@@ -159,9 +176,19 @@ def solve_subproblem(rb: Problem, lab: np.ndarray, active: list[str], *, seconds
 class _Subproblem:
     """One subproblem's data and CP-SAT model, built in the order of the steps below."""
 
-    def __init__(self, rb: Problem, lab: np.ndarray, active: list[str], *, phase: int,
-                 pending: Iterable[str] | None, hint: np.ndarray | None, hops: int | None,
-                 band: str, soft: Iterable[str]) -> None:
+    def __init__(
+        self,
+        rb: Problem,
+        lab: np.ndarray,
+        active: list[str],
+        *,
+        phase: int,
+        pending: Iterable[str] | None,
+        hint: np.ndarray | None,
+        hops: int | None,
+        band: str,
+        soft: Iterable[str],
+    ) -> None:
         self.rb, self.lab, self.active, self.phase, self.band = rb, lab, active, phase, band
         self.pending = list(pending) if pending is not None else None
         self.hint = hint
@@ -197,9 +224,13 @@ class _Subproblem:
                 ss = [f"{c}-{k + 2}" for k in range(max(1, math.ceil(self.totals[c] / mx) - 1))]
                 self.slots[c] = [s if s not in taken else f"{s}-新" for s in ss]
             # households outside every unit stay with their community: it cannot be dissolved
-            if (self.totals[c] < mn and c not in rb.exempt_min and rb.allow_dissolve
-                    and not rb.offsets.get(c, 0)
-                    and not any(ids[i] in rb.locked_units for i in self.members[c])):
+            if (
+                self.totals[c] < mn
+                and c not in rb.exempt_min
+                and rb.allow_dissolve
+                and not rb.offsets.get(c, 0)
+                and not any(ids[i] in rb.locked_units for i in self.members[c])
+            ):
                 self.dissolvable.add(c)
 
     def fix_units(self, *, movable: set[int] | None, depth: int | None) -> None:
@@ -211,12 +242,17 @@ class _Subproblem:
         """
         rb, lab, units, g = self.rb, self.lab, self.units, self.rb.graph
         ids = rb.base.index
-        fixed = {int(i) for i in units
-                 if ids[i] in rb.locked_units or lab[i] in rb.locked_communities}
+        fixed = {
+            int(i) for i in units if ids[i] in rb.locked_units or lab[i] in rb.locked_communities
+        }
         if depth is not None and self.pending:
             pend = set(self.pending)
-            seeds = [int(i) for i in units if lab[i] in pend and (
-                self.phase == 2 or any(lab[v] != lab[i] for v in _nbrs(g, int(i))))]
+            seeds = [
+                int(i)
+                for i in units
+                if lab[i] in pend
+                and (self.phase == 2 or any(lab[v] != lab[i] for v in _nbrs(g, int(i))))
+            ]
             zone = bfs_hops(g, seeds, self.uset, depth)
             fixed |= {int(i) for i in units if int(i) not in zone}
         if movable is not None:
@@ -260,8 +296,11 @@ class _Subproblem:
 
     def info(self) -> dict[str, Any]:
         """Size of the subproblem."""
-        return {"communities": len(self.active), "units": len(self.units),
-                "free_units": len(self.free)}
+        return {
+            "communities": len(self.active),
+            "units": len(self.units),
+            "free_units": len(self.free),
+        }
 
     # ------------------------------------------------------------------ the model
     def build(self) -> bool:
@@ -307,8 +346,9 @@ class _Subproblem:
         order: the first new one before the second …).
         """
         m = self.m
-        self.y: dict[str, Any] = {c: (m.new_bool_var("") if c in self.dissolvable else self.one)
-                                  for c in self.active}
+        self.y: dict[str, Any] = {
+            c: (m.new_bool_var("") if c in self.dissolvable else self.one) for c in self.active
+        }
         for ss in self.slots.values():
             prev = None
             for s in ss:
@@ -330,9 +370,19 @@ class _Subproblem:
         if c not in self.act:  # a split's new community
             m.add(hsum >= mn).only_enforce_if(y[c])
             m.add(hsum <= mx * y[c])
-        elif (varying or c in dissolvable) and c not in dissolvable and c not in self.soft and (
-                self.band == "hard" or (self.band == "local" and (
-                    c in rb.exempt_min or totals[c] >= mn) and totals[c] <= mx)):
+        elif (
+            (varying or c in dissolvable)
+            and c not in dissolvable
+            and c not in self.soft
+            and (
+                self.band == "hard"
+                or (
+                    self.band == "local"
+                    and (c in rb.exempt_min or totals[c] >= mn)
+                    and totals[c] <= mx
+                )
+            )
+        ):
             if c not in rb.exempt_min:
                 m.add(hsum >= mn)
             m.add(hsum <= mx)
@@ -380,8 +430,11 @@ class _Subproblem:
         pset = set(pool)
         roots, n_roots = self._roots(c, xs)
         allowed_roots = (1 if is_slot else max(rb.base_pieces.get(c, 1), 1)) - n_roots
-        free_roots = [u for u in pool if u not in self.fixed and (
-            is_slot or lab[u] == c or base[u] == c)] if allowed_roots > 0 else []
+        free_roots = (
+            [u for u in pool if u not in self.fixed and (is_slot or lab[u] == c or base[u] == c)]
+            if allowed_roots > 0
+            else []
+        )
         size = len(pset - roots) + 1
         arcs: dict[tuple[int, int], cp_model.IntVar] = {}
         for u in pset:
@@ -437,15 +490,20 @@ class _Subproblem:
     def _objective(self) -> None:
         """Level 1: communities out of band, then structural changes, then units moved."""
         base = self.rb.base_arr
-        self.moved = [(i, 1 - self.x[i, base[i]]) if (i, base[i]) in self.x else (i, 1)
-                      for i in self.free]
+        self.moved = [
+            (i, 1 - self.x[i, base[i]]) if (i, base[i]) in self.x else (i, 1) for i in self.free
+        ]
         structural = [1 - self.y[c] for c in self.dissolvable] + [
-            self.y[s] for ss in self.slots.values() for s in ss]
+            self.y[s] for ss in self.slots.values() for s in ss
+        ]
         self.w_moves = len(self.free) + 1
         w_struct = self.w_moves
         w_bad = self.w_moves * (len(structural) + 1)
-        self.level1 = (w_bad * sum(self.bad.values()) + w_struct * sum(structural)
-                       + sum(e for _, e in self.moved))
+        self.level1 = (
+            w_bad * sum(self.bad.values())
+            + w_struct * sum(structural)
+            + sum(e for _, e in self.moved)
+        )
         self.m.minimize(self.level1)
 
     def _add_hints(self) -> None:
@@ -463,8 +521,9 @@ class _Subproblem:
                 m.add_hint(self.y[s], 0)
 
     # ------------------------------------------------------------------ the solve
-    def solve(self, *, seconds: float, level2: bool, params: dict | None, workers: int,
-              t0: float) -> tuple[str, np.ndarray | None, dict]:
+    def solve(
+        self, *, seconds: float, level2: bool, params: dict | None, workers: int, t0: float
+    ) -> tuple[str, np.ndarray | None, dict]:
         """Solve level 1, then (``level2``) households moved and compactness at that level."""
         solver = cp_model.CpSolver()
         _params(solver, seconds * (0.8 if level2 else 1.0), workers)
@@ -491,20 +550,24 @@ class _Subproblem:
         info["seconds"] = round(time.perf_counter() - t0, 3)
         return name, new, info
 
-    def _second_level(self, solver: cp_model.CpSolver, seconds: float, workers: int,
-                      info: dict) -> dict | None:
+    def _second_level(
+        self, solver: cp_model.CpSolver, seconds: float, workers: int, info: dict
+    ) -> dict | None:
         """Fewest households moved, then compactness, without a worse first level."""
         m, h, base, x = self.m, self.rb.households, self.rb.base_arr, self.x
         compact = [(self.dist_cost.get((i, c), 0), v) for (i, c), v in x.items() if c != base[i]]
-        cmax = sum(max([self.dist_cost.get((i, c), 0) for c in self.cand[i]] + [0])
-                   for i in self.free)
+        cmax = sum(
+            max([self.dist_cost.get((i, c), 0) for c in self.cand[i]] + [0]) for i in self.free
+        )
         m.add(self.level1 <= int(round(solver.objective_value)))
         m.clear_hints()
         sol = solver.response_proto.solution
         m.proto.solution_hint.vars.extend(range(len(sol)))
         m.proto.solution_hint.values.extend(sol)
-        m.minimize((cmax + 1) * sum(int(h[i]) * e for i, e in self.moved)
-                   + sum(d * v for d, v in compact if d))
+        m.minimize(
+            (cmax + 1) * sum(int(h[i]) * e for i, e in self.moved)
+            + sum(d * v for d, v in compact if d)
+        )
         solver2 = cp_model.CpSolver()
         _params(solver2, max(0.05, 0.25 * seconds), workers)
         st2 = solver2.solve(m)
@@ -512,6 +575,7 @@ class _Subproblem:
         if st2 in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             values = {k: solver2.value(v) for k, v in x.items()}
         info["level2"] = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible"}.get(
-            st2, "unknown")
+            st2, "unknown"
+        )
         info["work"] += round(solver2.response_proto.deterministic_time, 3)
         return values

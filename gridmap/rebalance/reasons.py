@@ -51,8 +51,14 @@ __all__ = ["Reason", "REASON_CODES", "API_OPTIONS"]
 
 #: codes of the reasons a community is left out of the band
 REASON_CODES: tuple[str, ...] = (
-    "unit_above_max", "remainder_above_max", "locked_out_of_band", "isolated_below_min",
-    "no_neighbour", "proven_unfixable", "no_change_within_hops", "budget_exhausted",
+    "unit_above_max",
+    "remainder_above_max",
+    "locked_out_of_band",
+    "isolated_below_min",
+    "no_neighbour",
+    "proven_unfixable",
+    "no_change_within_hops",
+    "budget_exhausted",
     "not_found_nearby",
 )
 
@@ -68,37 +74,47 @@ _LEFT: dict[str, tuple[str, ...]] = {
 }
 
 _TEXT: dict[str, tuple[str, str]] = {
-    "unit_above_max": ("{unit_zh} {unit} 单独就有 {households:,} 户 > {max:,} 户："
-                       "请先拆分此{unit_zh}",
-                       "unit {unit} alone has {households:,} households > {max:,}: split it first"),
+    "unit_above_max": (
+        "{unit_zh} {unit} 单独就有 {households:,} 户 > {max:,} 户：请先拆分此{unit_zh}",
+        "unit {unit} alone has {households:,} households > {max:,}: split it first",
+    ),
     "remainder_above_max": (
         "{name_zh} 网格外的住户就有 {remainder:,} 户，加上最小的{unit_zh}已超过 {max:,} 户："
         "只能拆分社区",
         "{name_en}: its {remainder:,} households outside its units plus its smallest unit exceed "
-        "{max:,}: only a split fixes it"),
+        "{max:,}: only a split fixes it",
+    ),
     "locked_out_of_band": (
         "{name_zh} 已锁定，但有 {households:,} 户，不在 {min:,}–{max:,} 户范围内：请解除锁定",
-        "{name_en} is locked but has {households:,} households, outside {min:,}–{max:,}: "
-        "unlock it"),
+        "{name_en} is locked but has {households:,} households, outside {min:,}–{max:,}: unlock it",
+    ),
     "isolated_below_min": (
         "{name_zh} 所在区域与其他社区不相邻，合计只有 {total:,} 户 < {min:,} 户："
         "没有可合并的相邻社区",
         "{name_en}: an area with no other community next to it, {total:,} households in all "
-        "< {min:,}: no neighbour to merge with"),
-    "no_neighbour": ("{name_zh} 只有 {households:,} 户 < {min:,} 户，且没有可合并的相邻社区",
-                     "{name_en} has only {households:,} households < {min:,} and no neighbour "
-                     "it can merge with"),
+        "< {min:,}: no neighbour to merge with",
+    ),
+    "no_neighbour": (
+        "{name_zh} 只有 {households:,} 户 < {min:,} 户，且没有可合并的相邻社区",
+        "{name_en} has only {households:,} households < {min:,} and no neighbour it can merge with",
+    ),
     "proven_unfixable": (
         "全图最优解已证明：在 {hops} 跳范围内移动{unit_zh}、保持社区连片，无法让它达标",
         "proven on the whole map: no move of units within {hops} hops that keeps communities "
-        "contiguous brings it into the band"),
-    "no_change_within_hops": ("在 {hops} 跳范围内，移动、拆分与合并都无法达标",
-                              "no move, split or merge within {hops} hops brings it into the band"),
-    "budget_exhausted": ("全图求解在限定计算量内没有找到方案",
-                         "the whole-map solve found no fix within the work budget"),
-    "not_found_nearby": ("在 {hops} 跳、{rings} 圈相邻社区范围内找不到可行的移动方案",
-                         "no feasible move within {hops} hops and {rings} rings of neighbouring "
-                         "communities"),
+        "contiguous brings it into the band",
+    ),
+    "no_change_within_hops": (
+        "在 {hops} 跳范围内，移动、拆分与合并都无法达标",
+        "no move, split or merge within {hops} hops brings it into the band",
+    ),
+    "budget_exhausted": (
+        "全图求解在限定计算量内没有找到方案",
+        "the whole-map solve found no fix within the work budget",
+    ),
+    "not_found_nearby": (
+        "在 {hops} 跳、{rings} 圈相邻社区范围内找不到可行的移动方案",
+        "no feasible move within {hops} hops and {rings} rings of neighbouring communities",
+    ),
 }
 
 
@@ -138,20 +154,27 @@ class Reason:
         """
         en = lang == "en"
         kind = str(self.values.get("unit_kind", "grids"))
-        words = {**self.values, "unit": self.unit,
-                 "unit_zh": UNIT_KIND_LABELS.get(kind, (kind, kind))[0],
-                 "name_zh": "、".join(self._name(c, "zh") for c in self.communities),
-                 "name_en": ", ".join(self._name(c, "en") for c in self.communities)}
+        words = {
+            **self.values,
+            "unit": self.unit,
+            "unit_zh": UNIT_KIND_LABELS.get(kind, (kind, kind))[0],
+            "name_zh": "、".join(self._name(c, "zh") for c in self.communities),
+            "name_en": ", ".join(self._name(c, "en") for c in self.communities),
+        }
         body = _TEXT[self.code][1 if en else 0]
         if self.code == "not_found_nearby" and words.get("rings") is None:
-            body = ("no feasible move within {hops} hops" if en
-                    else "在 {hops} 跳范围内找不到可行的移动方案")
+            body = (
+                "no feasible move within {hops} hops"
+                if en
+                else "在 {hops} 跳范围内找不到可行的移动方案"
+            )
         text = body.format(**words)
         if self.code in _LEFT:
             text = self._left(words, en) + text
         if self.remedies:
-            text += ("; " if en else "；") + _remedies(self.remedies, words["unit_zh"], en,
-                                                     {**API_OPTIONS, **(options or {})})
+            text += ("; " if en else "；") + _remedies(
+                self.remedies, words["unit_zh"], en, {**API_OPTIONS, **(options or {})}
+            )
         return text
 
     def explanation(self, *, options: Mapping[str, str] | None = None) -> str:
@@ -160,8 +183,13 @@ class Reason:
 
     def to_dict(self) -> dict[str, Any]:
         """``code, communities, unit, values, remedies`` (JSON-serialisable)."""
-        return {"code": self.code, "communities": list(self.communities), "unit": self.unit,
-                "values": dict(self.values), "remedies": list(self.remedies)}
+        return {
+            "code": self.code,
+            "communities": list(self.communities),
+            "unit": self.unit,
+            "values": dict(self.values),
+            "remedies": list(self.remedies),
+        }
 
     def _name(self, cid: str, lang: str) -> str:
         n = self.names.get(cid)
@@ -175,10 +203,14 @@ class Reason:
         small = self.values["households"] < self.values["min"]
         bound = self.values["min"] if small else self.values["max"]
         if en:
-            return (f"{words['name_en']} has {self.values['households']:,} households "
-                    f"({'below' if small else 'above'} {bound:,}): ")
-        return (f"{words['name_zh']} 有 {self.values['households']:,} 户"
-                f"（{'不足' if small else '超出'} {bound:,}）：")
+            return (
+                f"{words['name_en']} has {self.values['households']:,} households "
+                f"({'below' if small else 'above'} {bound:,}): "
+            )
+        return (
+            f"{words['name_zh']} 有 {self.values['households']:,} 户"
+            f"（{'不足' if small else '超出'} {bound:,}）："
+        )
 
 
 def _remedies(codes: tuple[str, ...], unit_zh: str, en: bool, options: Mapping[str, str]) -> str:
@@ -187,8 +219,11 @@ def _remedies(codes: tuple[str, ...], unit_zh: str, en: bool, options: Mapping[s
     parts = []
     if raise_:
         parts.append(("raise " if en else "可加大 ") + " / ".join(raise_))
-    words = {"unlock": ("解除锁定", "unlock"), "split_unit": (f"拆分{unit_zh}", "split a unit"),
-             "manual": ("手工调整", "edit by hand")}
+    words = {
+        "unlock": ("解除锁定", "unlock"),
+        "split_unit": (f"拆分{unit_zh}", "split a unit"),
+        "manual": ("手工调整", "edit by hand"),
+    }
     parts += [words[c][1 if en else 0] for c in codes if c in words]
     if len(parts) < 2:
         return "".join(parts)
@@ -197,12 +232,26 @@ def _remedies(codes: tuple[str, ...], unit_zh: str, en: bool, options: Mapping[s
     return "、".join(parts[:-1]) + "或" + parts[-1]
 
 
-def left_reason(code: str, community: str, *, households: int, min_households: int,
-                max_households: int, names: Mapping[str, str], unit_kind: str, hops: int,
-                rings: int | None = None) -> Reason:
+def left_reason(
+    code: str,
+    community: str,
+    *,
+    households: int,
+    min_households: int,
+    max_households: int,
+    names: Mapping[str, str],
+    unit_kind: str,
+    hops: int,
+    rings: int | None = None,
+) -> Reason:
     """The reason for a community the search could not bring into the band."""
-    values: dict[str, Any] = {"households": int(households), "min": min_households,
-                              "max": max_households, "hops": hops, "unit_kind": unit_kind}
+    values: dict[str, Any] = {
+        "households": int(households),
+        "min": min_households,
+        "max": max_households,
+        "hops": hops,
+        "unit_kind": unit_kind,
+    }
     if code == "not_found_nearby":
         values["rings"] = rings
     return Reason(code, (community,), values=values, remedies=_LEFT[code], names=dict(names))

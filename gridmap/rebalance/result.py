@@ -94,11 +94,20 @@ class RebalanceResult:
         else:  # moves against the labels the edit starts from (a redraw: the plan's)
             pos = rb.base.index.get_indexer([c[0] for c in edit.changes])
             units, households = len(edit.changes), int(rb.households[pos].sum())
-        return cls(status=status, reasons=tuple(rb.reasons_), edit=edit,
-                   violations_before=rb.violations_before_, violations_after=left,
-                   units_moved=units, households_moved=households,
-                   proven=rb.proven_, deterministic=rb.deterministic_,
-                   min_households=rb.min_households, max_households=rb.max_households, solver=rb)
+        return cls(
+            status=status,
+            reasons=tuple(rb.reasons_),
+            edit=edit,
+            violations_before=rb.violations_before_,
+            violations_after=left,
+            units_moved=units,
+            households_moved=households,
+            proven=rb.proven_,
+            deterministic=rb.deterministic_,
+            min_households=rb.min_households,
+            max_households=rb.max_households,
+            solver=rb,
+        )
 
     @property
     def by_community(self) -> dict[str, list[Reason]]:
@@ -112,11 +121,15 @@ class RebalanceResult:
     def summary(self, lang: str = "zh") -> str:
         """One line: communities out of band before → after, units and households moved."""
         if lang == "en":
-            return (f"communities outside the band {self.violations_before} → "
-                    f"{self.violations_after}, {self.units_moved} units moved "
-                    f"({self.households_moved:,} households)")
-        return (f"超出范围的社区 {self.violations_before} → {self.violations_after}，"
-                f"调整 {self.units_moved} 个单元（{self.households_moved:,} 户）")
+            return (
+                f"communities outside the band {self.violations_before} → "
+                f"{self.violations_after}, {self.units_moved} units moved "
+                f"({self.households_moved:,} households)"
+            )
+        return (
+            f"超出范围的社区 {self.violations_before} → {self.violations_after}，"
+            f"调整 {self.units_moved} 个单元（{self.households_moved:,} 户）"
+        )
 
     def text(self, lang: str = "zh", *, options: Mapping[str, str] | None = None) -> list[str]:
         """The reasons in ``lang``.
@@ -132,9 +145,15 @@ class RebalanceResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The figures and the reasons (codes) as a JSON-serialisable dict."""
-        return {"status": self.status, "violations_before": self.violations_before,
-                "violations_after": self.violations_after, "units_moved": self.units_moved,
-                "households_moved": self.households_moved, "proven": self.proven,
-                "deterministic": self.deterministic, "min_households": self.min_households,
-                "max_households": self.max_households,
-                "reasons": [r.to_dict() for r in self.reasons]}
+        return {
+            "status": self.status,
+            "violations_before": self.violations_before,
+            "violations_after": self.violations_after,
+            "units_moved": self.units_moved,
+            "households_moved": self.households_moved,
+            "proven": self.proven,
+            "deterministic": self.deterministic,
+            "min_households": self.min_households,
+            "max_households": self.max_households,
+            "reasons": [r.to_dict() for r in self.reasons],
+        }

@@ -22,8 +22,9 @@ from gridmap.edits import partition_contiguous
 __all__ = ["band_violations", "from_scratch_labels"]
 
 
-def band_violations(labels: pd.Series, households, *, min_households: int,
-                    max_households: int) -> pd.DataFrame:
+def band_violations(
+    labels: pd.Series, households, *, min_households: int, max_households: int
+) -> pd.DataFrame:
     """Communities outside the band: ``community_id, households, status``.
 
     ``status`` is ``too_small`` or ``too_large``.
@@ -38,16 +39,28 @@ def band_violations(labels: pd.Series, households, *, min_households: int,
     h = pd.Series(np.asarray(households), index=labels.index)
     tot = h.groupby(labels.astype(str).to_numpy()).sum()
     bad = tot[(tot < min_households) | (tot > max_households)]
-    return pd.DataFrame({"community_id": bad.index.astype(str), "households": bad.to_numpy(),
-                         "status": np.where(bad.to_numpy() < min_households, "too_small",
-                                            "too_large")})
+    return pd.DataFrame(
+        {
+            "community_id": bad.index.astype(str),
+            "households": bad.to_numpy(),
+            "status": np.where(bad.to_numpy() < min_households, "too_small", "too_large"),
+        }
+    )
 
 
-def from_scratch_labels(graph: sparse.csr_array, households, *, target: int, index=None,
-                        coords=None, min_households: int | None = None,
-                        max_households: int | None = None, prefix: str = "C",
-                        base: pd.Series | None = None,
-                        offsets: Mapping[str, int] | None = None) -> pd.Series:
+def from_scratch_labels(
+    graph: sparse.csr_array,
+    households,
+    *,
+    target: int,
+    index=None,
+    coords=None,
+    min_households: int | None = None,
+    max_households: int | None = None,
+    prefix: str = "C",
+    base: pd.Series | None = None,
+    offsets: Mapping[str, int] | None = None,
+) -> pd.Series:
     """A new plan drawn from nothing: contiguous communities of about ``target`` households.
 
     Each connected part of the map is cut into ``k = round(W / target)`` parts
@@ -134,10 +147,15 @@ def _with_remainders(h: np.ndarray, base: pd.Series, offsets: Mapping[str, int])
 def _inherit_ids(labels: pd.Series, base: np.ndarray, h: np.ndarray, prefix: str) -> pd.Series:
     """Rename new communities after the as-is community each holds most households of."""
     new = labels.to_numpy()
-    overlap = pd.DataFrame({"new": new, "old": base, "hh": h, "n": 1}).groupby(
-        ["new", "old"], sort=True)[["hh", "n"]].sum().reset_index()
-    overlap = overlap.sort_values(["hh", "n", "new", "old"], ascending=[False, False, True, True],
-                                  kind="stable")
+    overlap = (
+        pd.DataFrame({"new": new, "old": base, "hh": h, "n": 1})
+        .groupby(["new", "old"], sort=True)[["hh", "n"]]
+        .sum()
+        .reset_index()
+    )
+    overlap = overlap.sort_values(
+        ["hh", "n", "new", "old"], ascending=[False, False, True, True], kind="stable"
+    )
     rename: dict[str, str] = {}
     taken: set[str] = set()
     for part, old in zip(overlap["new"], overlap["old"], strict=True):

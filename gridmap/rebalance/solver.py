@@ -168,23 +168,46 @@ class Rebalancer(StagedSearch):
     seconds_ : float
     """
 
-    def __init__(self, graph: sparse.csr_array, households, labels: pd.Series, *,
-                 min_households: int | None = None, max_households: int | None = None,
-                 hops: int = 2, locked_units: Iterable = (), locked_communities: Iterable = (),
-                 allow_split: bool = True, allow_dissolve: bool = True, local: bool = True,
-                 ring: int = 1, time_limit: float = 20.0, workers: int = 1,
-                 coords: np.ndarray | None = None, names: dict | None = None,
-                 unit_kind: str = "grids", offsets: dict | None = None,
-                 exempt_min: Iterable = (), max_communities: int = 12, depth: int | None = 3,
-                 global_units: int = 1500, polish_units: int = 2500, polish_depth: int = 0,
-                 polish_hops: int = 1, wall_limit: float | None = None) -> None:
+    def __init__(
+        self,
+        graph: sparse.csr_array,
+        households,
+        labels: pd.Series,
+        *,
+        min_households: int | None = None,
+        max_households: int | None = None,
+        hops: int = 2,
+        locked_units: Iterable = (),
+        locked_communities: Iterable = (),
+        allow_split: bool = True,
+        allow_dissolve: bool = True,
+        local: bool = True,
+        ring: int = 1,
+        time_limit: float = 20.0,
+        workers: int = 1,
+        coords: np.ndarray | None = None,
+        names: dict | None = None,
+        unit_kind: str = "grids",
+        offsets: dict | None = None,
+        exempt_min: Iterable = (),
+        max_communities: int = 12,
+        depth: int | None = 3,
+        global_units: int = 1500,
+        polish_units: int = 2500,
+        polish_depth: int = 0,
+        polish_hops: int = 1,
+        wall_limit: float | None = None,
+    ) -> None:
         self.graph = sparse.csr_array(graph)
         self.households = np.asarray(households, dtype=np.int64)
-        self.base = pd.Series(labels.astype(str).to_numpy(), index=labels.index.astype(str),
-                              dtype=object)
+        self.base = pd.Series(
+            labels.astype(str).to_numpy(), index=labels.index.astype(str), dtype=object
+        )
         if len(self.households) != len(self.base) or self.graph.shape[0] != len(self.base):
-            raise ValueError(f"graph ({self.graph.shape[0]}), households ({len(self.households)}) "
-                             f"and labels ({len(self.base)}) must have one entry per unit")
+            raise ValueError(
+                f"graph ({self.graph.shape[0]}), households ({len(self.households)}) "
+                f"and labels ({len(self.base)}) must have one entry per unit"
+            )
         if min_households is None or max_households is None:  # the national profile's band
             band = load_profile("national").size_band()
             assert band is not None
@@ -209,8 +232,7 @@ class Rebalancer(StagedSearch):
         self.polish_depth, self.polish_hops = int(polish_depth), int(polish_hops)
         self.offsets = {str(k): int(v) for k, v in (offsets or {}).items()}
         self.exempt_min = {str(c) for c in exempt_min}
-        pieces = (community_pieces(self.base, self.graph) if len(self.base)
-                  else pd.Series(dtype=int))
+        pieces = community_pieces(self.base, self.graph) if len(self.base) else pd.Series(dtype=int)
         self.base_pieces = {str(k): int(v) for k, v in pieces.items()}
 
     # ------------------------------------------------------------------ constructors
@@ -235,9 +257,16 @@ class Rebalancer(StagedSearch):
         return cls(plan.graph, plan.units["households"].to_numpy(), plan.labels, **kwargs)
 
     @classmethod
-    def from_geodataframe(cls, gdf: Any, *, community: str = "community_id",
-                          households: str = "households", communities: Any = None,
-                          tolerance: float = 1.0, **kwargs: Any) -> Rebalancer:
+    def from_geodataframe(
+        cls,
+        gdf: Any,
+        *,
+        community: str = "community_id",
+        households: str = "households",
+        communities: Any = None,
+        tolerance: float = 1.0,
+        **kwargs: Any,
+    ) -> Rebalancer:
         """From polygons with a community column and a households column (metric CRS).
 
         With ``communities`` (polygons indexed by id) the adjacency is
@@ -245,15 +274,24 @@ class Rebalancer(StagedSearch):
         """
         pts = shapely.point_on_surface(np.asarray(gdf.geometry.values))
         kwargs.setdefault("coords", np.column_stack([shapely.get_x(pts), shapely.get_y(pts)]))
-        graph = (planning_adjacency(gdf, communities, community=community)
-                 if communities is not None else unit_adjacency(gdf, tolerance=tolerance))
+        graph = (
+            planning_adjacency(gdf, communities, community=community)
+            if communities is not None
+            else unit_adjacency(gdf, tolerance=tolerance)
+        )
         return cls(graph, gdf[households].fillna(0).to_numpy(), gdf[community], **kwargs)
 
     # ------------------------------------------------------------------ helpers
-    def _reason(self, code: str, communities: Iterable[str], *, unit: str | None = None,
-                **values: Any) -> Reason:
-        return Reason(code, tuple(communities), unit=unit,
-                      values={**values, "unit_kind": self.unit_kind}, names=self.names)
+    def _reason(
+        self, code: str, communities: Iterable[str], *, unit: str | None = None, **values: Any
+    ) -> Reason:
+        return Reason(
+            code,
+            tuple(communities),
+            unit=unit,
+            values={**values, "unit_kind": self.unit_kind},
+            names=self.names,
+        )
 
     # ------------------------------------------------------------------ pre-checks
     def _prechecks(self, lab: np.ndarray) -> tuple[list[Reason], set[str]]:
@@ -264,18 +302,27 @@ class Rebalancer(StagedSearch):
         ids = self.base.index
         totals = self._totals(lab)
         for i in np.flatnonzero(h > mx):
-            notes.append(self._reason("unit_above_max", [lab[i]], unit=str(ids[i]),
-                                      households=int(h[i]), max=mx))
+            notes.append(
+                self._reason(
+                    "unit_above_max", [lab[i]], unit=str(ids[i]), households=int(h[i]), max=mx
+                )
+            )
             skip.add(lab[i])
         for cid in sorted(set(totals.index) - skip):
             if totals[cid] > mx and int(h[lab == cid].min()) + self.offsets.get(cid, 0) > mx:
-                notes.append(self._reason("remainder_above_max", [cid],
-                                          remainder=self.offsets.get(cid, 0), max=mx))
+                notes.append(
+                    self._reason(
+                        "remainder_above_max", [cid], remainder=self.offsets.get(cid, 0), max=mx
+                    )
+                )
                 skip.add(cid)
         for cid in sorted(self.locked_communities & set(totals.index)):
             if not mn <= totals[cid] <= mx:
-                notes.append(self._reason("locked_out_of_band", [cid],
-                                          households=int(totals[cid]), min=mn, max=mx))
+                notes.append(
+                    self._reason(
+                        "locked_out_of_band", [cid], households=int(totals[cid]), min=mn, max=mx
+                    )
+                )
                 skip.add(cid)
         _, comp = connected_components(self.graph, directed=False)
         violators = set(self._violators(lab))
@@ -291,8 +338,9 @@ class Rebalancer(StagedSearch):
         cg = self._comm_graph(lab)
         for cid in sorted(violators - skip):
             if totals[cid] < mn and not cg.get(cid):
-                notes.append(self._reason("no_neighbour", [cid], households=int(totals[cid]),
-                                          min=mn))
+                notes.append(
+                    self._reason("no_neighbour", [cid], households=int(totals[cid]), min=mn)
+                )
                 skip.add(cid)
         return notes, skip
 
@@ -319,8 +367,9 @@ class Rebalancer(StagedSearch):
         if todo and (self.allow_split or self.allow_dissolve):
             self._split_dissolve(lab, skip)
         tot = self._totals(lab)
-        reasons += [self._left(cid, int(tot[cid])) for cid in self._violators(lab)
-                    if cid not in skip]
+        reasons += [
+            self._left(cid, int(tot[cid])) for cid in self._violators(lab) if cid not in skip
+        ]
         self._results(lab, reasons)
         self.seconds_ = time.perf_counter() - t0
         return self
@@ -340,10 +389,14 @@ class Rebalancer(StagedSearch):
         left = self._violators(lab)
         self.labels_ = pd.Series(lab, index=ids, dtype=object, name="community_id")
         moved = np.flatnonzero(lab != self.base_arr)
-        self.moves_ = pd.DataFrame({"unit_id": ids[moved].astype(str),
-                                    "from_community": self.base_arr[moved],
-                                    "to_community": lab[moved],
-                                    "households": self.households[moved]})
+        self.moves_ = pd.DataFrame(
+            {
+                "unit_id": ids[moved].astype(str),
+                "from_community": self.base_arr[moved],
+                "to_community": lab[moved],
+                "households": self.households[moved],
+            }
+        )
         self.units_moved_ = int(len(moved))
         self.households_moved_ = int(self.households[moved].sum())
         self.violations_after_ = len(left)
@@ -371,18 +424,31 @@ class Rebalancer(StagedSearch):
         else:
             code = "not_found_nearby"
         rings = int(reach) if reach.isdigit() else (self.ring if not reach else None)
-        return left_reason(code, cid, households=households, min_households=self.min_households,
-                           max_households=self.max_households, names=self.names,
-                           unit_kind=self.unit_kind, hops=self.hops, rings=rings)
+        return left_reason(
+            code,
+            cid,
+            households=households,
+            min_households=self.min_households,
+            max_households=self.max_households,
+            names=self.names,
+            unit_kind=self.unit_kind,
+            hops=self.hops,
+            rings=rings,
+        )
 
     # ------------------------------------------------------------------ outputs
     def to_edit(self) -> EditResult:
         """The solution as an edit for :meth:`gridmap.plans.Plan.apply` (op ``"rebalance"``)."""
         mv = self.moves_
         changes = tuple(zip(mv["unit_id"], mv["from_community"], mv["to_community"], strict=True))
-        params = {"min": self.min_households, "max": self.max_households, "hops": self.hops,
-                  "locked_units": sorted(self.locked_units),
-                  "locked_communities": sorted(self.locked_communities),
-                  "status": self.status_, "units_moved": self.units_moved_}
+        params = {
+            "min": self.min_households,
+            "max": self.max_households,
+            "hops": self.hops,
+            "locked_units": sorted(self.locked_units),
+            "locked_communities": sorted(self.locked_communities),
+            "status": self.status_,
+            "units_moved": self.units_moved_,
+        }
         touched = tuple(sorted(set(mv["from_community"]) | set(mv["to_community"])))
         return EditResult("rebalance", params, changes, touched, (), tuple(self.explanations_))
