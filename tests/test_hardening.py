@@ -298,3 +298,18 @@ def test_profiles_from_the_config_are_offered_by_id(tmp_path):
     assert provider.profile_id("mine") == "mine"
     with pytest.raises(RejectedInput):
         provider.profile_id(str(custom))
+
+
+def test_coverage_page_gap_cells_are_merged(provider):
+    """The page's gap cells hold ≥ 3 buildings each (no single building's households)."""
+    from gridmap.coverage import CoverageSpec, measure_coverage
+
+    view = provider.coverage("kindergarten", 300, "straight")
+    spec = [CoverageSpec("v", "kindergarten", 300.0, "straight")]
+    res = provider.result()
+    raw = measure_coverage(
+        provider.study, spec, assignment=res.households, service_areas=False, household_level=True
+    )
+    raw_cells = int((raw.gaps["uncovered:v"] > 0).sum())
+    assert 0 < view["gap_cells"] < raw_cells
+    assert sum(f["properties"]["n"] for f in view["gaps"]["features"]) == view["uncovered"]
