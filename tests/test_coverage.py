@@ -15,9 +15,11 @@ from shapely import LineString, Point
 import gridmap
 from gridmap import datasets
 from gridmap.coverage import (
+    MIN_BUILDINGS,
     CoverageSpec,
     gap_cells,
     measure_coverage,
+    records_behind,
     specs_from_profile,
     straight_distance,
 )
@@ -116,9 +118,14 @@ def test_gap_cells_sum_to_uncovered():
     h = pd.DataFrame({"households": [10, 20, 30, 40], "covered:a": [True, False, False, True]})
     xy = np.array([[0.0, 0], [10, 10], [500, 900], [2000, 0]])
     for shape in ("hex", "square"):
-        cells = gap_cells(h, xy, [CoverageSpec("a", "market", 500)], size=250, shape=shape)
+        spec = [CoverageSpec("a", "market", 500)]
+        cells = gap_cells(h, xy, spec, size=250, shape=shape, household_level=True)
         assert cells["uncovered:a"].sum() == 50 and cells["households"].sum() == 100
         assert cells.geometry.area.round(3).nunique() == 1
+        # four buildings: merged into one cell; two uncovered ones in all: withheld, reported
+        merged = gap_cells(h, xy, spec, size=250, shape=shape)
+        assert merged[["households", "uncovered:a"]].values.tolist() == [[100, 0]]
+        assert merged.attrs["privacy"]["withheld"] == {"uncovered:a": 50.0}
     with pytest.raises(ValueError, match="hex"):
         gap_cells(h, xy, [], shape="tri")
 
@@ -127,13 +134,100 @@ def test_hex_cells_contain_their_points():
     rng = np.random.default_rng(3)
     xy = rng.uniform(0, 3000, size=(300, 2))
     h = pd.DataFrame({"households": np.ones(300), "covered:a": np.zeros(300, dtype=bool)})
-    cells = gap_cells(h, xy, [CoverageSpec("a", "market", 500)], size=200)
+    cells = gap_cells(h, xy, [CoverageSpec("a", "market", 500)], size=200, household_level=True)
     assert cells["uncovered:a"].sum() == 300
     # every point lies in exactly one cell, and each cell counts the points inside it
     tree = shapely.STRtree(np.asarray(cells.geometry.values))
     pi, ci = tree.query(shapely.points(xy), predicate="within")
     assert np.sort(pi).tolist() == list(range(300))
     assert np.bincount(ci, minlength=len(cells)).tolist() == cells["households"].tolist()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(1, 120),
+    k=st.integers(1, 5),
+    seed=st.integers(0, 10_000),
+    shape=st.sampled_from(["hex", "square"]),
+)
+def test_no_gap_count_from_fewer_than_k_buildings(n, k, seed, shape):
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 3000, size=(n, 2))
+    h = pd.DataFrame(
+        {
+            "record": rng.integers(0, max(1, n - 5), n),  # some records split into rows
+            "households": rng.integers(0, 300, n),
+            "covered:a": rng.random(n) < 0.6,
+            "covered:b": rng.random(n) < 0.3,
+        }
+    )
+    specs = [CoverageSpec("a", "market", 500), CoverageSpec("b", "kindergarten", 300)]
+    cells = gap_cells(h, xy, specs, size=250, shape=shape, min_buildings=k)
+    raw = gap_cells(h, xy, specs, size=250, shape=shape, household_level=True)
+    withheld = cells.attrs["privacy"]["withheld"]
+    for col in ("households", "uncovered:a", "uncovered:b"):
+        support = records_behind(cells, h, xy, col)
+        shown = cells[col].to_numpy() > 0
+        assert (support[shown] >= k).all(), col
+        # totals honest: published + withheld = every household
+        assert cells[col].sum() + withheld.get(col, 0) == raw[col].sum()
+        if col in withheld:  # only when the whole layer is short
+            assert 0 < records_behind(raw, h, xy, col).sum() and cells[col].sum() == 0
+    assert cells.attrs["privacy"]["merged_cells"] == len(raw) - len(cells)
+
+
+def test_gap_cells_of_the_demo_hold_at_least_k_buildings(demo_study):
+    """At 300 m many cells hold one building (its households would show): merged by default."""
+    spec = CoverageSpec("kg", "kindergarten", 300, "straight")
+    raw = measure_coverage(demo_study, [spec], service_areas=False, household_level=True)
+    cov = measure_coverage(demo_study, [spec], service_areas=False)
+    col = "uncovered:kg"
+    before = records_behind(raw.gaps, raw.households, raw.xy, col)
+    assert ((before > 0) & (before < MIN_BUILDINGS)).sum() > 20  # the leak this guards against
+    for c in ("households", col):
+        after = records_behind(cov.gaps, cov.households, cov.xy, c)
+        assert (after[cov.gaps[c].to_numpy() > 0] >= MIN_BUILDINGS).all()
+        assert cov.gaps[c].sum() == raw.gaps[c].sum()
+    assert cov.household_level is False and raw.household_level is True
+    info = cov.gaps.attrs["privacy"]
+    assert info["merged_cells"] > 0 and info["withheld"] == {}
+
+
+def test_a_whole_layer_short_of_k_is_withheld_and_reported():
+    h = pd.DataFrame({"households": [40, 60, 7], "covered:a": [True, True, False]})
+    xy = np.array([[0.0, 0], [5, 5], [10, 10]])
+    cells = gap_cells(h, xy, [CoverageSpec("a", "market", 500)], size=250)
+    assert cells["households"].tolist() == [107] and cells["uncovered:a"].tolist() == [0]
+    assert cells.attrs["privacy"]["withheld"] == {"uncovered:a": 7.0}
+
+
+@pytest.mark.realdata
+def test_sip_gap_cells_hold_at_least_k_buildings(sip):
+    """Real SIP communities and grids, synthetic households (one point per building)."""
+    from gridmap.synthetic import synthetic_households
+
+    src = f"{sip / 'sip.gpkg'}"
+    base = gridmap.read_study(f"{src}:communities", grids=f"{src}:grids_comprehensive")
+    hh = synthetic_households(base.communities, base.grids, seed=0)
+    rng = np.random.default_rng(5)
+    pts = base.grids.representative_point().sample(40, random_state=5)
+    fac = gpd.GeoDataFrame(
+        {"类型": rng.choice(["幼儿园", "社区服务站"], len(pts))},
+        geometry=pts.to_numpy(),
+        crs=base.crs,
+    )
+    study = gridmap.read_study(
+        f"{src}:communities", grids=f"{src}:grids_comprehensive", households=hh, facilities=fac
+    )
+    specs = [CoverageSpec("kg", "kindergarten", 300), CoverageSpec("st", "service_station", 500)]
+    cov = measure_coverage(study, specs, service_areas=False)
+    raw = measure_coverage(study, specs, service_areas=False, household_level=True)
+    for c in ("households", "uncovered:kg", "uncovered:st"):
+        support = records_behind(cov.gaps, cov.households, cov.xy, c)
+        assert (support[cov.gaps[c].to_numpy() > 0] >= MIN_BUILDINGS).all(), c
+        assert cov.gaps[c].sum() == raw.gaps[c].sum()
+    short = records_behind(raw.gaps, raw.households, raw.xy, "uncovered:kg")
+    assert ((short > 0) & (short < MIN_BUILDINGS)).any()
 
 
 def test_rule_validation():

@@ -99,7 +99,7 @@ def test_results_are_computed_once_under_concurrency(monkeypatch):
     real = gridmap.check
 
     def counting(*args, **kwargs):
-        calls.append(kwargs.get("profile"))
+        calls.append(kwargs["profile"].id)  # a loaded Profile, never a name or path
         return real(*args, **kwargs)
 
     monkeypatch.setattr(gridmap, "check", counting)

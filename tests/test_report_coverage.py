@@ -232,3 +232,29 @@ def test_html_coverage_table_in_headless_chromium(run):
         finally:
             browser.close()
     assert not errors, errors
+
+
+def test_exported_gap_layers_hold_at_least_k_buildings(tmp_path, demo_study):
+    """``gridmap export``: no gap cell count from fewer than 3 buildings unless --household-level."""
+    import geopandas as gpd
+
+    import gridmap
+    from gridmap.coverage import MIN_BUILDINGS, records_behind
+    from gridmap.maps import coverage_gaps
+
+    gpkg = str(datasets.get_path("demo")).replace("\\", "/")
+    cfg = tmp_path / "gridmap.toml"
+    cfg.write_text(datasets.demo_config_toml(gpkg), encoding="utf-8")
+    res = gridmap.check(demo_study, coverage={"household_level": True})
+    cov = res.coverage_result
+    specs = list(coverage_gaps(res))
+    short = {}
+    for flag, out in (([], "private.gpkg"), (["--household-level"], "raw.gpkg")):
+        assert main(["export", str(cfg), "--out", str(tmp_path / out), *flag]) == 0
+        short[out] = 0
+        for i, sid in enumerate(specs, start=1):
+            layer = gpd.read_file(tmp_path / out, layer=f"gap_coverage_{i}")
+            for col, name in (("households", "户数"), (f"uncovered:{sid}", "未覆盖户")):
+                support = records_behind(layer, cov.households, cov.xy, col)
+                short[out] += int(((layer[name] > 0) & (support < MIN_BUILDINGS)).sum())
+    assert short["private.gpkg"] == 0 and short["raw.gpkg"] > 0

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboards.provider import DashboardProvider
+from dash import html
+
+from dashboards.messages import message
+from dashboards.provider import DashboardProvider, RejectedInput
 
 
 def geo_url(app: Any, provider: DashboardProvider, level: str) -> str:
@@ -18,3 +21,9 @@ def map_payload(
     """The values store of a map of ``level`` coloured by ``mode`` (see :meth:`map_values`)."""
     values = provider.map_values(level, mode, profile, lang)
     return values.payload(geo_url(app, provider, level), version=f"{profile}|{level}|{mode}|{lang}")
+
+
+def refused(exc: RejectedInput, lang: str | None) -> html.Div:
+    """The page's message for a refused browser value (:class:`RejectedInput`)."""
+    text = message(exc.key, "en" if lang == "en" else "zh", **exc.params)
+    return html.Div(text, className="gm-note gm-refused", role="alert")

@@ -13,8 +13,8 @@ from dashboards.components import detail_panel, legend, map_view, register_map
 from dashboards.exports import map_export
 from dashboards.i18n import t
 from dashboards.ids import ID, map_ids
-from dashboards.pages._common import map_payload
-from dashboards.provider import LEVELS, DashboardProvider
+from dashboards.pages._common import map_payload, refused
+from dashboards.provider import LEVELS, DashboardProvider, RejectedInput
 
 PAGE = "map"
 
@@ -89,6 +89,22 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
     )
 
 
+def clicked_unit(provider: DashboardProvider, click: object) -> tuple[str, str]:
+    """(level, unit id) of a map click, both checked against the study.
+
+    Raises
+    ------
+    RejectedInput
+        ``"input.unit"`` for anything but ``{"level": ..., "unit_id": ...}`` naming a unit.
+    """
+    if not isinstance(click, dict):
+        raise RejectedInput("input.unit")
+    level, uid = provider.level(click.get("level")), click.get("unit_id")
+    if not isinstance(uid, str) or uid not in provider.ids(level):
+        raise RejectedInput("input.unit")
+    return level, uid
+
+
 def register(app: Any, provider: DashboardProvider) -> None:
     """Wire the page's callbacks: colour-by options, map values, detail panel, export."""
     ids = map_ids(PAGE)
@@ -103,9 +119,13 @@ def register(app: Any, provider: DashboardProvider) -> None:
         State(ID.CM_COLOR_BY, "value"),
     )
     def _options(level, profile, lang, current):
-        opts = provider.color_options(level or "community", profile, lang)
+        try:
+            level, profile = provider.level(level), provider.profile_id(profile)
+        except RejectedInput:  # _values says why
+            return no_update, no_update
+        opts = provider.color_options(level, profile, "en" if lang == "en" else "zh")
         valid = {o["value"] for o in opts}
-        return opts, current if current in valid else "status"
+        return opts, current if isinstance(current, str) and current in valid else "status"
 
     @app.callback(
         Output(ids.values, "data"),
@@ -116,9 +136,13 @@ def register(app: Any, provider: DashboardProvider) -> None:
         Input(ID.LANG, "value"),
     )
     def _values(level, mode, profile, lang):
-        level = level or "community"
+        lang = "en" if lang == "en" else "zh"
+        try:
+            level, profile = provider.level(level), provider.profile_id(profile)
+        except RejectedInput as exc:
+            return no_update, refused(exc, lang)
         valid = {o["value"] for o in provider.color_options(level, profile, lang)}
-        mode = mode if mode in valid else "status"
+        mode = mode if isinstance(mode, str) and mode in valid else "status"
         payload = map_payload(app, provider, level, mode, profile, lang)
         return payload, legend(payload["legend"], t("cm.legend", lang))
 
@@ -131,7 +155,12 @@ def register(app: Any, provider: DashboardProvider) -> None:
     def _detail(click, profile, lang):
         if not click:
             return detail_panel(None, lang) if lang else no_update
-        detail = provider.unit_detail(click["level"], click["unit_id"], profile, lang)
+        lang = "en" if lang == "en" else "zh"
+        try:
+            level, uid = clicked_unit(provider, click)
+            detail = provider.unit_detail(level, uid, provider.profile_id(profile), lang)
+        except RejectedInput as exc:
+            return refused(exc, lang)
         return detail_panel(detail, lang)
 
     @app.callback(
@@ -145,5 +174,10 @@ def register(app: Any, provider: DashboardProvider) -> None:
     )
     def _export(_png, _pdf, level, mode, profile):
         fmt = "pdf" if ctx.triggered_id == ID.CM_EXPORT_PDF else "png"
-        data, name = map_export(provider, level or "community", mode, profile, fmt)
+        try:  # the map beside the buttons already says what was refused
+            level, profile = provider.level(level), provider.profile_id(profile)
+        except RejectedInput:
+            return no_update
+        mode = mode if isinstance(mode, str) else "status"
+        data, name = map_export(provider, level, mode, profile, fmt)
         return dcc.send_bytes(data, name)

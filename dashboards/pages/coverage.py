@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash import Input, Output, dcc, html
+from dash import Input, Output, dcc, html, no_update
 
 from dashboards.components import legend, map_view, register_map
 from dashboards.i18n import t
 from dashboards.ids import ID, map_ids
-from dashboards.pages._common import geo_url
-from dashboards.provider import DashboardProvider
+from dashboards.pages._common import geo_url, refused
+from dashboards.provider import DashboardProvider, RejectedInput
 
 PAGE = "coverage"
 
@@ -104,10 +104,19 @@ def register(app: Any, provider: DashboardProvider) -> None:
         Input(ID.LANG, "value"),
     )
     def _update(ftype, radius, method, profile, lang):
-        view = provider.coverage(ftype, float(radius or 1000), method or "straight")
+        lang = "en" if lang == "en" else "zh"
+        try:
+            provider.profile_id(profile)
+            if ftype is None and not provider.facility_types():
+                view: dict = {"available": False, "reason": "none"}  # no facilities at all
+            else:
+                view = provider.coverage(ftype, radius, method or "straight")
+        except RejectedInput as exc:
+            return no_update, refused(exc, lang), no_update, no_update
         values = provider.coverage_values(view, lang)
         payload = values.payload(
-            geo_url(app, provider, "community"), version=f"cov|{ftype}|{radius}|{method}"
+            geo_url(app, provider, "community"),
+            version=f"cov|{ftype}|{view.get('radius_m')}|{view.get('mode')}",
         )
         n_fac = provider.facility_count(ftype)
         if n_fac:

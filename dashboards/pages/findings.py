@@ -12,11 +12,14 @@ from dashboards.components import legend, map_view, register_map
 from dashboards.exports import findings_export
 from dashboards.i18n import t
 from dashboards.ids import ID, map_ids
-from dashboards.pages._common import geo_url, map_payload
-from dashboards.provider import DashboardProvider, filter_findings
+from dashboards.pages._common import geo_url, map_payload, refused
+from dashboards.provider import DashboardProvider, RejectedInput, filter_findings
+from dashboards.provider.inputs import choice, text
 
 PAGE = "findings"
 MAX_ROWS = 5000
+STATUSES = ("all", "fail", "pass", "not_assessed")
+LEVEL_FILTERS = ("all", "community", "grid")
 COLUMNS = [
     ("level", "col.level"),
     ("unit_id", "col.unit_id"),
@@ -190,6 +193,24 @@ def table_rows(shown: pd.DataFrame, lang: str) -> list[dict]:
     return rows.astype(object).where(rows.notna(), None).to_dict("records")
 
 
+def filters(
+    provider: DashboardProvider, search: object, status: object, level: object, profile: object
+) -> tuple[str | None, str, str, str]:
+    """The table's search, status, level and profile, checked (None status/level: all).
+
+    Raises
+    ------
+    RejectedInput
+        For a value outside the page's choices or a search longer than 200 characters.
+    """
+    return (
+        text(search, what="what.search"),
+        choice("all" if status is None else status, STATUSES, what="what.status"),
+        choice("all" if level is None else level, LEVEL_FILTERS, what="what.level"),
+        provider.profile_id(profile),
+    )
+
+
 def register(app: Any, provider: DashboardProvider) -> None:
     """Wire the page's callbacks: table, map (zoom to the clicked row's unit), export."""
     ids = map_ids(PAGE)
@@ -205,6 +226,11 @@ def register(app: Any, provider: DashboardProvider) -> None:
         Input(ID.LANG, "value"),
     )
     def _table(search, status, level, profile, lang):
+        lang = "en" if lang == "en" else "zh"
+        try:
+            search, status, level, profile = filters(provider, search, status, level, profile)
+        except RejectedInput as exc:
+            return [], refused(exc, lang)
         f = filter_findings(
             provider.findings(profile, lang), search=search, status=status, level=level
         )
@@ -224,8 +250,14 @@ def register(app: Any, provider: DashboardProvider) -> None:
     def _map(cell, profile, lang, current):
         level: str = "community"
         focus: Any = no_update
-        if ctx.triggered_id == ID.FT_TABLE and cell and cell.get("rowId"):
-            level, uid, _ = cell["rowId"].split("|", 2)
+        lang = "en" if lang == "en" else "zh"
+        try:
+            profile = provider.profile_id(profile)
+        except RejectedInput as exc:
+            return no_update, no_update, refused(exc, lang)
+        row_id = cell.get("rowId") if isinstance(cell, dict) else None
+        if ctx.triggered_id == ID.FT_TABLE and isinstance(row_id, str):
+            level, uid, _ = (row_id.split("|", 2) + ["", ""])[:3]
             if not provider.has_level(level):
                 return no_update, no_update, no_update
             index = int(provider.ids(level).get_indexer([uid])[0])
@@ -237,12 +269,14 @@ def register(app: Any, provider: DashboardProvider) -> None:
                 "unit_id": uid,
                 "level": level,
                 "url": geo_url(app, provider, level),
-                "ts": cell.get("timestamp"),
+                "ts": cell.get("timestamp")
+                if isinstance(cell.get("timestamp"), (int, float))
+                else None,
             }
             same = (
-                current
+                isinstance(current, dict)
                 and current.get("level") == level
-                and current.get("version", "").startswith(f"{profile}|")
+                and str(current.get("version", "")).startswith(f"{profile}|")
             )
             if same:
                 return no_update, focus, no_update
@@ -260,6 +294,10 @@ def register(app: Any, provider: DashboardProvider) -> None:
         prevent_initial_call=True,
     )
     def _export(_n, search, status, level, profile, lang):
+        try:  # the table beside the button already says what was refused
+            search, status, level, profile = filters(provider, search, status, level, profile)
+        except RejectedInput:
+            return no_update
         data, name = findings_export(
             provider, profile, search=search, status=status, level=level, lang=lang or "zh"
         )

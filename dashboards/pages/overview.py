@@ -6,13 +6,13 @@ from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
-from dash import Input, Output, dcc, html
+from dash import Input, Output, dcc, html, no_update
 
 from dashboards.components import legend, map_view, register_map
 from dashboards.i18n import t
 from dashboards.ids import ID, map_ids
-from dashboards.pages._common import map_payload
-from dashboards.provider import DashboardProvider
+from dashboards.pages._common import map_payload, refused
+from dashboards.provider import DashboardProvider, RejectedInput
 from gridmap.labels import STATUS_COLORS
 
 PAGE = "overview"
@@ -181,6 +181,11 @@ def register(app: Any, provider: DashboardProvider) -> None:
         Input(ID.LANG, "value"),
     )
     def _update(profile, lang):
+        try:
+            profile = provider.profile_id(profile)
+        except RejectedInput as exc:
+            return refused(exc, lang), no_update, no_update, no_update, []
+        lang = "en" if lang == "en" else "zh"
         k = provider.kpis(profile, lang)
         payload = map_payload(app, provider, "community", "status", profile, lang)
         chart = rule_chart(provider.rule_counts(profile, lang), lang)

@@ -13,11 +13,15 @@ never touch gridmap directly. Tests use a provider on the demo district. Modules
 - ``plans``, ``plan_session``, ``plan_views``: the Plans page's plan per browser tab,
   its edits, save/load and rebalancing, and what the page shows of it.
 - ``config``: the ``[dashboard]`` table of a ``gridmap.toml``.
+- ``profiles``: the rule profiles a browser may choose, by id (never a path).
+- ``inputs``: browser values checked against allow-lists and ranges
+  (:class:`RejectedInput` names the message the page shows instead).
 """
 
 from dashboards.provider.core import DashboardProvider
 from dashboards.provider.formatting import format_value, percent_flags
 from dashboards.provider.geometry import LEVELS
+from dashboards.provider.inputs import RejectedInput
 from dashboards.provider.map_values import MapValues, class_breaks
 from dashboards.provider.plan_session import PlanSession
 from dashboards.provider.plan_views import PlanView, SelectionView, compare_rows
@@ -37,6 +41,7 @@ __all__ = [
     "PlanSession",
     "PlanStore",
     "PlanView",
+    "RejectedInput",
     "SelectionView",
     "class_breaks",
     "compare_rows",

@@ -18,18 +18,25 @@ def dashboard_settings(config: str | os.PathLike) -> dict[str, Any]:
     ----------
     config
         A ``gridmap.toml``; its optional ``[dashboard]`` table may set ``basemap`` (a raster
-        tile URL), ``basemap_attribution`` and ``workspace`` (the plans GeoPackage, relative
-        to the config).
+        tile URL), ``basemap_attribution``, ``workspace`` (the plans GeoPackage, relative
+        to the config) and ``profiles`` (more rule profiles the dashboard offers: built-in
+        names or TOML files relative to the config).
 
     Returns
     -------
     dict
         ``basemap`` (None when unset), ``basemap_attribution`` ("" when unset) and
-        ``workspace`` (default ``plans.gpkg`` next to the config).
+        ``workspace`` (default ``plans.gpkg`` next to the config), ``profiles`` (a tuple;
+        paths made absolute).
     """
     extra = read_toml(Path(config)).get("dashboard", {})
+    here = Path(config).resolve().parent
+    profiles = tuple(
+        str(here / p) if str(p).endswith(".toml") else str(p) for p in extra.get("profiles", [])
+    )
     return {
+        "profiles": profiles,
         "basemap": extra.get("basemap"),
         "basemap_attribution": extra.get("basemap_attribution", ""),
-        "workspace": Path(config).resolve().parent / extra.get("workspace", "plans.gpkg"),
+        "workspace": here / extra.get("workspace", "plans.gpkg"),
     }

@@ -21,7 +21,8 @@ import gridmap
 from dashboards.provider import coverage_views, map_values, summaries
 from dashboards.provider.config import dashboard_settings
 from dashboards.provider.coverage_views import CoverageViews
-from dashboards.provider.geometry import GeometryCache, layer_ids
+from dashboards.provider.geometry import LEVELS, GeometryCache, layer_ids
+from dashboards.provider.inputs import RADIUS, choice, lang_of, number
 from dashboards.provider.map_values import MapValues
 from dashboards.provider.plan_views import PlanView, SelectionView
 from dashboards.provider.plans import (
@@ -29,11 +30,12 @@ from dashboards.provider.plans import (
     PlanRequest,
     PlanStore,
 )
+from dashboards.provider.profiles import ProfileChoices
 from dashboards.provider.results import ResultCache
 from gridmap import datasets
 from gridmap.plans import Plan
 from gridmap.rebalance import RebalanceResult
-from gridmap.rules import list_profiles, load_profile
+from gridmap.rules import Profile
 
 __all__ = ["DashboardProvider"]
 
@@ -46,7 +48,12 @@ class DashboardProvider:
     study
         A :class:`gridmap.Study`.
     profile
-        Default profile (the study's when None).
+        Default profile (the study's when None): a built-in name, a path or a
+        :class:`~gridmap.rules.Profile`, from the server's side only.
+    profiles
+        More profiles the browser may choose (names, paths or profiles); the built-in
+        ones and the default are always offered. Browsers name profiles by id only
+        (:class:`~dashboards.provider.profiles.ProfileChoices`).
     basemap
         Optional raster tile URL template (``{z}/{x}/{y}``); no basemap by default.
     basemap_attribution
@@ -60,6 +67,8 @@ class DashboardProvider:
 
     Attributes
     ----------
+    default_profile
+        The id of the default profile (what the profile dropdown starts with).
     plan_sessions
         The Plans page's plan per browser tab (:class:`PlanStore`).
     """
@@ -68,20 +77,22 @@ class DashboardProvider:
         self,
         study: Any,
         *,
-        profile: str | None = None,
+        profile: str | os.PathLike | Profile | None = None,
+        profiles: tuple[str | os.PathLike | Profile, ...] = (),
         basemap: str | None = None,
         basemap_attribution: str = "",
         max_profiles: int = 6,
         workspace: str | os.PathLike | None = None,
     ) -> None:
         self.study = study
-        self.default_profile = profile or study.profile or "national"
+        self.profile_choices = ProfileChoices(profile or study.profile or "national", profiles)
+        self.default_profile = self.profile_choices.default_id
         self.basemap = basemap
         self.basemap_attribution = basemap_attribution
         self.key = hashlib.sha1(f"{study.name}|{id(study)}".encode()).hexdigest()[:10]
         self.workspace = None if workspace is None else Path(workspace)
         self._lock = threading.Lock()
-        self._results = ResultCache(study, self.default_profile, max_profiles)
+        self._results = ResultCache(study, self.profile_choices, max_profiles)
         self._geometry = GeometryCache(study, lambda: self.result().facilities)
         self._coverage = CoverageViews(study, self.result, self.ids("community"))
         self.plan_sessions = PlanStore(self)
@@ -90,9 +101,10 @@ class DashboardProvider:
     def from_config(cls, config: str | None = None, **kwargs: Any) -> DashboardProvider:
         """Read the study of a ``gridmap.toml`` (the demo district when None).
 
-        A ``[dashboard]`` table may set ``basemap`` (tile URL), ``basemap_attribution`` and
+        A ``[dashboard]`` table may set ``basemap`` (tile URL), ``basemap_attribution``,
         ``workspace`` (the plans GeoPackage, relative to the config; default ``plans.gpkg``
-        next to it); keywords override it.
+        next to it) and ``profiles`` (more rule profiles to offer: built-in names or TOML
+        paths relative to the config); keywords override it.
         """
         if config is None:
             return cls(gridmap.read_study(**datasets.demo_config()), **kwargs)
@@ -109,16 +121,30 @@ class DashboardProvider:
 
     # ------------------------------------------------------------------ results
     def profiles(self, lang: str = "zh") -> list[dict]:
-        """The rule profiles as dropdown options (the default one first when it is not built in)."""
-        names = list_profiles()
-        if self.default_profile not in names:
-            names.insert(0, self.default_profile)
-        out = []
-        for name in names:
-            p = load_profile(name)
-            title = p.title_en if lang == "en" else p.title_zh
-            out.append({"value": name, "label": f"{name} · {title}"})
-        return out
+        """The rule profiles as dropdown options (by id, the default one first)."""
+        return self.profile_choices.options(lang_of(lang))
+
+    def profile_id(self, value: object) -> str:
+        """The profile id of a browser value (None: the default).
+
+        Raises
+        ------
+        RejectedInput
+            For anything but an offered id (a path is never read).
+        """
+        return self.profile_choices.id_of(value)
+
+    def level(self, value: object) -> str:
+        """A level the study has (``"community"``, or ``"grid"`` with grids); None: community.
+
+        Raises
+        ------
+        RejectedInput
+            For any other value.
+        """
+        if value is None:
+            return "community"
+        return choice(value, [lv for lv in LEVELS if self.has_level(lv)], what="what.level")
 
     def result(self, profile: str | None = None) -> Any:
         """The :class:`gridmap.CheckResult` under ``profile`` (computed once, then cached)."""
@@ -129,8 +155,10 @@ class DashboardProvider:
         return self._results.findings(profile, lang)
 
     def has_level(self, level: str) -> bool:
-        """Whether the study has ``level`` (communities always; grids when given)."""
-        return level == "community" or self.study.grids is not None
+        """Whether the study has ``level`` (communities always; grids and facilities when given)."""
+        if level == "facility":
+            return self.study.facilities is not None
+        return level == "community" or (level == "grid" and self.study.grids is not None)
 
     def units(self, level: str, profile: str | None = None) -> pd.DataFrame:
         """The check's table of ``level`` (``"community"`` or ``"grid"``) under ``profile``."""
@@ -215,6 +243,16 @@ class DashboardProvider:
         """The facility types of the study as dropdown options, most frequent first."""
         return coverage_views.facility_types(self.result(), lang)
 
+    def facility_type(self, value: object) -> str:
+        """A facility type of the study (from :meth:`facility_types`).
+
+        Raises
+        ------
+        RejectedInput
+            For any other value.
+        """
+        return choice(value, [o["value"] for o in self.facility_types()], what="what.facility_type")
+
     def facility_count(self, facility_type: str | None) -> int:
         """How many facilities of ``facility_type`` the study has."""
         fac = self.result().facilities
@@ -227,14 +265,25 @@ class DashboardProvider:
     def default_coverage(self) -> tuple[str | None, float, str]:
         """(type, radius, mode) of the default profile's first coverage rule, else 1 km."""
         types = {o["value"] for o in self.facility_types()}
-        return coverage_views.default_coverage(self.default_profile, types)
+        return coverage_views.default_coverage(self.profile_choices.get(None), types)
 
-    def coverage(self, facility_type: str, radius: float, method: str = "straight") -> dict:
+    def coverage(self, facility_type: object, radius: object, method: object = "straight") -> dict:
         """Coverage of households by one facility type within ``radius`` metres (cached).
 
-        See :meth:`CoverageViews.coverage` for the view's keys.
+        The browser's values are checked first: a facility type of the study, a radius
+        in :data:`~dashboards.provider.inputs.RADIUS` (metres, rounded to 1 m) and
+        ``"straight"`` or ``"network"``. See :meth:`CoverageViews.coverage` for the
+        view's keys.
+
+        Raises
+        ------
+        RejectedInput
+            For a value outside those.
         """
-        return self._coverage.coverage(facility_type, radius, method)
+        ftype = self.facility_type(facility_type)
+        metres = float(round(number(radius, RADIUS)))
+        mode = choice(method, ("straight", "network"), what="what.method")
+        return self._coverage.coverage(ftype, metres, mode)
 
     # ------------------------------------------------------------------ plans
     def plan(self, profile: str | None = None, *, name: str = "方案", graph: Any = None) -> Plan:

@@ -1,14 +1,16 @@
 """Coverage questions of the 服务覆盖 page: one facility type within a radius, answered once.
 
 :class:`CoverageViews` measures a question with :func:`gridmap.coverage.measure_coverage`
-(the walking network is built once and reused) and caches the answer per question;
-a failure becomes a view saying why, never a crash of the page.
+(the walking network is built once and reused) and caches the answers of the most
+recently asked questions (:data:`MAX_VIEWS`); a failure becomes a view saying why,
+never a crash of the page.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -16,11 +18,18 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from dashboards.messages import without_paths
 from dashboards.provider.results import KeyedLocks
 from gridmap.coverage import CoverageSpec, measure_coverage, specs_from_profile
 from gridmap.facilities import type_label
+from gridmap.rules import Profile
 
-__all__ = ["CoverageViews", "coverage_shares", "default_coverage", "facility_types"]
+__all__ = ["MAX_VIEWS", "CoverageViews", "coverage_shares", "default_coverage", "facility_types"]
+
+#: coverage answers kept (least recently asked dropped): one view holds a share per
+#: community and the gap cells as GeoJSON (≈ 0.1–1 MB on a district), so 32 views stay
+#: well under 50 MB however many radii browsers ask for
+MAX_VIEWS = 32
 
 
 def facility_types(result: Any, lang: str = "zh") -> list[dict]:
@@ -53,7 +62,7 @@ def coverage_shares(result: Any, lang: str = "zh") -> dict[str, float] | None:
     return out or None
 
 
-def default_coverage(profile: str, types: set[str]) -> tuple[str | None, float, str]:
+def default_coverage(profile: str | Profile, types: set[str]) -> tuple[str | None, float, str]:
     """(facility type, radius, mode) of ``profile``'s first coverage rule of one of ``types``.
 
     Without such a rule: a health station (else the first type) at 1 km in a straight line.
@@ -77,13 +86,23 @@ class CoverageViews:
         Returns the default check result (its assignment of households, its network).
     community_ids
         The community ids in feature order.
+    max_views
+        How many answers to keep (least recently asked dropped).
     """
 
-    def __init__(self, study: Any, result: Callable[[], Any], community_ids: pd.Index) -> None:
+    def __init__(
+        self,
+        study: Any,
+        result: Callable[[], Any],
+        community_ids: pd.Index,
+        *,
+        max_views: int = MAX_VIEWS,
+    ) -> None:
         self.study = study
         self._result = result
         self._ids = community_ids
-        self._views: dict[tuple, dict] = {}
+        self.max_views = max_views
+        self._views: OrderedDict[tuple, dict] = OrderedDict()
         self._network: Any = None
         self._lock = threading.RLock()
         self._key_lock = KeyedLocks()
@@ -93,6 +112,7 @@ class CoverageViews:
 
         Returns ``{"available": False, "reason": "error", "error": ...}`` when it cannot be
         computed, else ``available``, ``shares`` (per community, feature order), ``share``,
+        ``radius_m`` and ``mode`` (the question asked),
         ``households``, ``uncovered`` and ``gaps`` (WGS84 GeoJSON of the cells holding
         uncovered households, with property ``n`` = uncovered count) and ``gap_cells``.
         """
@@ -101,6 +121,7 @@ class CoverageViews:
         with self._key_lock(key):
             with self._lock:
                 if key in self._views:
+                    self._views.move_to_end(key)
                     return self._views[key]
             try:
                 view = self._measure(facility_type, float(radius), mode)
@@ -108,11 +129,19 @@ class CoverageViews:
                 view = {
                     "available": False,
                     "reason": "error",
-                    "error": f"{type(exc).__name__}: {exc}",
+                    "error": without_paths(f"{type(exc).__name__}: {exc}"),
                 }
+            view.update(radius_m=key[2], mode=mode)
             with self._lock:
                 self._views[key] = view
+                while len(self._views) > self.max_views:
+                    self._views.popitem(last=False)
             return view
+
+    def __len__(self) -> int:
+        """How many answers are cached."""
+        with self._lock:
+            return len(self._views)
 
     def _measure(self, facility_type: str, radius: float, mode: str) -> dict:
         res = self._result()
@@ -134,7 +163,7 @@ class CoverageViews:
             return {
                 "available": False,
                 "reason": "error",
-                "error": "; ".join(p.message for p in cov.problems),
+                "error": without_paths("; ".join(p.message for p in cov.problems)),
             }
         summary = cov.summary()["view"]
         comm = cov.communities

@@ -10,28 +10,56 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
 
 import gridmap
+from dashboards.provider.inputs import lang_of
+from dashboards.provider.profiles import ProfileChoices
 from gridmap.evaluation import evaluate_units
 
 __all__ = ["KeyedLocks", "ResultCache", "findings_in"]
 
 
 class KeyedLocks:
-    """One lock per key (made on first use): work on one key never waits for another's."""
+    """One lock per key: work on one key never waits for another's.
+
+    A key's lock exists only while someone holds or waits for it, so the table stays as
+    small as the number of keys in use (keys come from browser values).
+
+    >>> locks = KeyedLocks()
+    >>> with locks("a"):
+    ...     len(locks)
+    1
+    >>> len(locks)
+    0
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._locks: dict[Hashable, threading.Lock] = {}
+        self._locks: dict[Hashable, list] = {}  # key -> [lock, holders and waiters]
 
-    def __call__(self, key: Hashable) -> threading.Lock:
-        """The lock of ``key``."""
+    def __len__(self) -> int:
         with self._lock:
-            return self._locks.setdefault(key, threading.Lock())
+            return len(self._locks)
+
+    @contextmanager
+    def __call__(self, key: Hashable) -> Iterator[None]:
+        """Hold the lock of ``key`` for the ``with`` block."""
+        with self._lock:
+            entry = self._locks.setdefault(key, [threading.Lock(), 0])
+            entry[1] += 1
+        try:
+            with entry[0]:
+                yield
+        finally:
+            with self._lock:
+                entry[1] -= 1
+                if not entry[1]:
+                    del self._locks[key]
 
 
 def findings_in(result: Any, lang: str) -> pd.DataFrame:
@@ -82,15 +110,16 @@ class ResultCache:
     ----------
     study
         A :class:`gridmap.Study`.
-    default_profile
-        The profile of ``result(None)``.
+    choices
+        The profiles a browser may ask for (:class:`ProfileChoices`); ``result(None)`` is
+        its default one.
     max_profiles
-        How many profiles' results to keep.
+        How many profiles' results to keep (with their findings in both languages).
     """
 
-    def __init__(self, study: Any, default_profile: str, max_profiles: int = 6) -> None:
+    def __init__(self, study: Any, choices: ProfileChoices, max_profiles: int = 6) -> None:
         self.study = study
-        self.default_profile = default_profile
+        self.choices = choices
         self.max_profiles = max_profiles
         self._results: OrderedDict[str, Any] = OrderedDict()
         self._findings: dict[tuple[str, str], pd.DataFrame] = {}
@@ -98,8 +127,14 @@ class ResultCache:
         self._key_lock = KeyedLocks()
 
     def result(self, profile: str | None = None) -> Any:
-        """The :class:`gridmap.CheckResult` under ``profile`` (computed once, then cached)."""
-        profile = profile or self.default_profile
+        """The :class:`gridmap.CheckResult` under ``profile`` (computed once, then cached).
+
+        Raises
+        ------
+        RejectedInput
+            When ``profile`` is not an id of :attr:`choices`.
+        """
+        profile = self.choices.id_of(profile)
         with self._lock:
             if profile in self._results:
                 self._results.move_to_end(profile)
@@ -108,7 +143,7 @@ class ResultCache:
             with self._lock:
                 if profile in self._results:
                     return self._results[profile]
-            res = gridmap.check(self.study, profile=profile)
+            res = gridmap.check(self.study, profile=self.choices.get(profile))
             with self._lock:
                 self._results[profile] = res
                 while len(self._results) > self.max_profiles:
@@ -119,8 +154,9 @@ class ResultCache:
 
     def findings(self, profile: str | None = None, lang: str = "zh") -> pd.DataFrame:
         """Every finding under ``profile`` in ``lang`` (see :func:`findings_in`), cached."""
+        lang = lang_of(lang)
+        key = (self.choices.id_of(profile), lang)
         res = self.result(profile)
-        key = (res.profile.id if profile is None else profile, lang)
         with self._lock:
             if key in self._findings:
                 return self._findings[key]

@@ -12,6 +12,7 @@ Examples::
     gridmap coverage gridmap.toml --types kindergarten=300,market=500 --policy own
     gridmap coverage gridmap.toml --types market --minutes 10 --speed-kmh 4.5 --mode network
     gridmap coverage gridmap.toml --types kindergarten --radius 300 --site kindergarten --k 5
+    gridmap coverage gridmap.toml --out out --household-level    # unmerged gap cells (internal)
 """
 
 from __future__ import annotations
@@ -106,6 +107,13 @@ def add_coverage_parser(sub: Any) -> argparse.ArgumentParser:
     )
     g.add_argument("--cell-shape", choices=["hex", "square"], default="hex")
     g.add_argument(
+        "--household-level",
+        action="store_true",
+        help="write household-level detail: gap cells of single buildings unmerged "
+        "(default: every gap count covers at least 3 buildings; personal data, "
+        "keep such outputs inside the office)",
+    )
+    g.add_argument(
         "--no-service-areas",
         action="store_true",
         help="skip the per-facility service-area polygons",
@@ -178,6 +186,7 @@ def run_coverage(args: argparse.Namespace) -> int:
         "cell_size": args.cell_size,
         "cell_shape": args.cell_shape,
         "service_areas": not args.no_service_areas,
+        "household_level": args.household_level,
     }
     result = check(study, lang=args.lang, coverage=options)
     cov = result.coverage_result
@@ -271,6 +280,7 @@ def render_coverage(
     for p in cov.problems:
         if p.severity == "warning":
             lines.append(("注意：" if zh else "note: ") + p.message)
+    lines += _privacy_lines(cov, zh=zh)
     if siting:
         lines += ["", *_siting_lines(siting, zh=zh)]
     if written:
@@ -306,6 +316,34 @@ def _summary_line(sid: str, s: dict, *, lang: str) -> str:
         + ("户" if zh else "households")
         + f"  {s['share'] * 100:5.1f}%   [{sid}]"
     )
+
+
+def _privacy_lines(cov: CoverageResult, *, zh: bool) -> list[str]:
+    """What the gap layer merged or withheld to keep counts off single buildings."""
+    info = {} if cov.gaps is None else cov.gaps.attrs.get("privacy", {})
+    if info.get("household_level"):
+        return [
+            "注意：缺口格网为逐栋明细（含个人信息），仅限内部使用"
+            if zh
+            else "note: gap cells at household level (personal data): keep inside the office"
+        ]
+    k, out = info.get("min_buildings"), []
+    if info.get("merged_cells"):
+        n = info["merged_cells"]
+        out.append(
+            f"缺口格网：{n} 个不足 {k} 栋楼的格网已并入相邻格网（保护个人信息），总数不变"
+            if zh
+            else f"gap cells: {n} cells with fewer than {k} buildings merged into neighbours "
+            "(privacy); totals unchanged"
+        )
+    for col, hh in (info.get("withheld") or {}).items():
+        out.append(
+            f"缺口格网：{col} 全区不足 {k} 栋楼，{hh:,.0f} 户未分格显示"
+            if zh
+            else f"gap cells: {col} has fewer than {k} buildings in the whole area; "
+            f"{hh:,.0f} households not shown per cell"
+        )
+    return out
 
 
 def _siting_lines(siting: dict, *, zh: bool) -> list[str]:

@@ -4,14 +4,16 @@ Registered by :mod:`gridmap.cli` through :func:`add_report_parser`::
 
     gridmap report [CONFIG] [study options] --out report.pdf|report.html|report.xlsx|DIR
                    [--layers layers.gpkg|DIR] [--shp-encoding gbk|utf-8] [--plan WORKSPACE.gpkg:方案名]
-                   [--date 2026-11-23] [--title 标题]
+                   [--date 2026-11-23] [--title 标题] [--household-level]
     gridmap export [CONFIG] [study options] --out layers.gpkg|DIR [--shp-encoding gbk|utf-8]
+                   [--household-level]
 
 ``--out DIR`` (a folder, or a path without a suffix) writes ``report.pdf``,
 ``report.html`` and ``report.xlsx`` into it (with ``--layers`` naming the same
 folder, the layers too), replacing the earlier run's files together. ``export`` writes the gap layers:
 a GeoPackage for ``*.gpkg``, otherwise one Shapefile per layer in the folder
-(GBK by default, for older ArcGIS).
+(GBK by default, for older ArcGIS). Gap layers keep every count to at least three
+buildings unless ``--household-level`` is given (:mod:`gridmap.coverage.privacy`).
 
 >>> import argparse
 >>> parser = argparse.ArgumentParser(prog="gridmap")
@@ -51,10 +53,18 @@ def _report_args(p: argparse.ArgumentParser) -> None:
         help="add a saved rebalancing plan (before/after maps, change list)",
     )
     p.add_argument("--date", help="report date printed on every page (default today)")
+    p.add_argument(
+        "--household-level",
+        action="store_true",
+        help="gap layers at household level: cells of single buildings unmerged "
+        "(default: every gap count covers at least 3 buildings; personal data, "
+        "keep such outputs inside the office)",
+    )
 
 
 def _check(args: argparse.Namespace) -> CheckResult:
-    return check(read_study(**study_kwargs(args)), lang=args.lang)
+    coverage = {"household_level": True} if args.household_level else None
+    return check(read_study(**study_kwargs(args)), lang=args.lang, coverage=coverage)
 
 
 def _load_plan(spec: str | None) -> Plan | None:

@@ -31,10 +31,13 @@ responsibility by community).
 Coverage is aggregated to grids and communities (households covered / total,
 share; :mod:`~gridmap.coverage.result`), uncovered households are binned into
 hexagon or square cells (gap layer, :mod:`~gridmap.coverage.gaps`), and every
-facility gets a service-area polygon (:mod:`~gridmap.coverage.areas`).
+facility gets a service-area polygon (:mod:`~gridmap.coverage.areas`). No count of
+the gap layer comes from fewer than :data:`MIN_BUILDINGS` (3) buildings: short cells
+are merged with their neighbours (:mod:`~gridmap.coverage.privacy`) unless
+``household_level=True`` is asked for.
 
 Modules: ``spec`` (the questions) ← ``straight``, ``households``, ``result``,
-``gaps``, ``bound``, ``walking``, ``areas`` ← ``measure`` (:func:`measure_coverage`).
+``privacy`` ← ``gaps``, ``bound``, ``walking``, ``areas`` ← ``measure`` (:func:`measure_coverage`).
 
 >>> import gridmap
 >>> from gridmap import datasets
@@ -49,6 +52,7 @@ from gridmap.coverage.bound import BOUND_SLACK_M
 from gridmap.coverage.gaps import gap_cells
 from gridmap.coverage.households import SPREAD_M, spread_points
 from gridmap.coverage.measure import measure_coverage
+from gridmap.coverage.privacy import MIN_BUILDINGS, records_behind
 from gridmap.coverage.result import CoverageResult, aggregate_coverage
 from gridmap.coverage.spec import MODES, POLICIES, CoverageSpec, specs_for_types, specs_from_profile
 from gridmap.coverage.straight import straight_distance
@@ -68,5 +72,7 @@ __all__ = [
     "measure_coverage",
     "aggregate_coverage",
     "gap_cells",
+    "MIN_BUILDINGS",
+    "records_behind",
     "service_areas",
 ]

@@ -1,4 +1,10 @@
-"""The gap layer: uncovered households binned into hexagon or square cells."""
+"""The gap layer: uncovered households binned into hexagon or square cells.
+
+By default no count of the layer comes from fewer than
+:data:`~gridmap.coverage.privacy.MIN_BUILDINGS` household records: short cells are
+merged with their nearest neighbours (:mod:`~gridmap.coverage.privacy`).
+``household_level=True`` gives the raw cells.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,12 @@ import pandas as pd
 import shapely
 from geopandas import GeoDataFrame
 
+from gridmap.coverage.privacy import (
+    MIN_BUILDINGS,
+    contributing_records,
+    merge_small_cells,
+    record_ids,
+)
 from gridmap.coverage.spec import CoverageSpec
 
 __all__ = ["gap_cells"]
@@ -58,8 +70,15 @@ def gap_cells(
     crs=None,
     size: float = 250.0,
     shape: str = "hex",
+    min_buildings: int = MIN_BUILDINGS,
+    household_level: bool = False,
 ) -> GeoDataFrame:
     """Uncovered households per spec binned into hexagon or square cells.
+
+    Every count (``households``, ``uncovered:{spec}``) comes from at least
+    ``min_buildings`` household records or is 0: cells short of that are merged with
+    the nearest cells (``cell_id`` ``"a_b+c_d"``, geometry the union of the cells;
+    see :mod:`~gridmap.coverage.privacy`). ``attrs["privacy"]`` says what was done.
 
     Parameters
     ----------
@@ -70,20 +89,31 @@ def gap_cells(
     size : float, keyword-only
         Centre spacing in metres (across flats for hexagons, side for squares).
     shape : {"hex", "square"}, keyword-only
+    min_buildings : int, keyword-only
+        Fewest household records (``record`` column, else rows) a count may come from.
+    household_level : bool, keyword-only
+        True: the raw cells, counts of single buildings included (only for internal use;
+        never publish them).
 
     Returns
     -------
     GeoDataFrame
-        Cells holding households: ``cell_id``, ``households``, ``uncovered:{spec}``.
+        Cells holding households: ``cell_id``, ``households``, ``uncovered:{spec}``;
+        ``attrs["privacy"]``: ``household_level``, ``min_buildings``, ``merged_cells``
+        (cells merged into others) and ``withheld`` (``{column: households}`` withheld
+        because the whole layer has fewer than ``min_buildings`` records with them).
 
     Examples
     --------
     >>> h = pd.DataFrame({"households": [10, 20, 5], "covered:kg": [False, True, False]})
     >>> xy = np.array([[10.0, 10], [20, 20], [990, 10]])
-    >>> cells = gap_cells(h, xy, [CoverageSpec("kg", "kindergarten", 300)], size=500,
-    ...                   shape="square")
+    >>> kg = [CoverageSpec("kg", "kindergarten", 300)]
+    >>> cells = gap_cells(h, xy, kg, size=500, shape="square", household_level=True)
     >>> cells[["cell_id", "households", "uncovered:kg"]].values.tolist()
     [['0_0', 30, 10], ['1_0', 5, 5]]
+    >>> cells = gap_cells(h, xy, kg, size=500, shape="square", min_buildings=2)
+    >>> cells[["cell_id", "households", "uncovered:kg"]].values.tolist()
+    [['0_0+1_0', 35, 15]]
     """
     if size <= 0:
         raise ValueError(f"cell size must be positive, got {size}")
@@ -102,7 +132,51 @@ def gap_cells(
         unc = w * ~households[f"covered:{s.id}"].to_numpy(dtype=bool)
         data[f"uncovered:{s.id}"] = np.bincount(inv, weights=unc, minlength=len(keys))
     frame = pd.DataFrame(data)
+    geometry = poly(keys)
+    privacy: dict = {"household_level": household_level, "min_buildings": int(min_buildings)}
+    if not household_level:
+        frame, geometry, privacy = _merged(
+            frame, geometry, households, w, inv, specs, min_buildings, privacy
+        )
     for c in frame.columns[1:]:
         if (frame[c] % 1 == 0).all():
             frame[c] = frame[c].astype(np.int64)
-    return GeoDataFrame(frame, geometry=poly(keys), crs=crs)
+    out = GeoDataFrame(frame, geometry=geometry, crs=crs)
+    out.attrs["privacy"] = privacy
+    return out
+
+
+def _merged(
+    frame: pd.DataFrame,
+    geometry: np.ndarray,
+    households: pd.DataFrame,
+    w: np.ndarray,
+    inv: np.ndarray,
+    specs: list[CoverageSpec],
+    k: int,
+    privacy: dict,
+) -> tuple[pd.DataFrame, np.ndarray, dict]:
+    """The cells merged so every count comes from ≥ ``k`` records (see :mod:`.privacy`)."""
+    ids, n = record_ids(households), len(frame)
+    weights = {"households": w}
+    for s in specs:
+        weights[f"uncovered:{s.id}"] = w * ~households[f"covered:{s.id}"].to_numpy(dtype=bool)
+    per_col = {c: contributing_records(ids, v, inv, n) for c, v in weights.items()}
+    records = [{c: per_col[c][i] for c in per_col} for i in range(n)]
+    centres = shapely.get_coordinates(shapely.centroid(geometry))
+    labels, withheld = merge_small_cells(records, centres, k=k)
+    sums = frame.drop(columns="cell_id").groupby(labels, sort=True).sum()
+    order = sums.index.to_numpy()
+    hidden: dict[str, float] = {}
+    for c, groups in withheld.items():
+        rows = np.isin(order, groups)
+        hidden[c] = float(sums.loc[rows, c].sum())
+        sums.loc[rows, c] = 0
+    names = pd.Series(frame["cell_id"].to_numpy()).groupby(labels, sort=True).agg("+".join)
+    merged = pd.concat([names.rename("cell_id"), sums], axis=1).reset_index(drop=True)
+    geoms = [
+        shapely.union_all(geometry[labels == g]) if (labels == g).sum() > 1 else geometry[g]
+        for g in order
+    ]
+    privacy.update(merged_cells=int(n - len(order)), withheld=hidden)
+    return merged, np.asarray(geoms, dtype=object), privacy

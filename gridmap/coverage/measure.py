@@ -25,6 +25,7 @@ from gridmap.coverage.areas import facility_service_areas
 from gridmap.coverage.bound import add_bound_columns, mark_unassessed, no_network_problem
 from gridmap.coverage.gaps import gap_cells
 from gridmap.coverage.households import SPREAD_M, household_rows
+from gridmap.coverage.privacy import MIN_BUILDINGS
 from gridmap.coverage.result import CoverageResult, aggregate_coverage
 from gridmap.coverage.spec import _TOL, POLICIES, CoverageSpec
 from gridmap.coverage.straight import point_xy, straight_distance
@@ -53,6 +54,8 @@ def measure_coverage(
     cell_shape: str = "hex",
     service_areas: bool = True,
     service_buffer_m: float = 25.0,
+    min_buildings: int = MIN_BUILDINGS,
+    household_level: bool = False,
 ) -> CoverageResult:
     """Coverage of a study's households by its facilities, for each spec.
 
@@ -85,6 +88,13 @@ def measure_coverage(
         Build one service-area polygon per facility of the specs' types.
     service_buffer_m : float, keyword-only
         Half-width of the network service-area polygons around reachable streets.
+    min_buildings : int, keyword-only
+        Fewest household records (buildings) a count of the gap layer may come from;
+        shorter cells are merged with their neighbours (:mod:`~gridmap.coverage.privacy`).
+    household_level : bool, keyword-only
+        True: gap cells as they are, counts of single buildings included, and the
+        result marked as household-level (its per-record table may be written out).
+        Off by default: only for work inside the office, never for publication.
 
     Returns
     -------
@@ -149,7 +159,16 @@ def measure_coverage(
     grids_agg, comm_agg = _covered_and_sums(out, specs, bounded)
     assessed = [s for s in specs if s.id not in unassessed]
     gaps = (
-        gap_cells(out, xy, assessed, crs=study.crs, size=cell_size, shape=cell_shape)
+        gap_cells(
+            out,
+            xy,
+            assessed,
+            crs=study.crs,
+            size=cell_size,
+            shape=cell_shape,
+            min_buildings=min_buildings,
+            household_level=household_level,
+        )
         if len(out)
         else None
     )
@@ -181,6 +200,7 @@ def measure_coverage(
         timings=timings,
         xy=xy,
         unassessed=unassessed,
+        household_level=household_level,
     )
 
 

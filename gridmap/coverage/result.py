@@ -51,6 +51,11 @@ class CoverageResult:
     unassessed : list of str
         Ids of walking specs without a network (their ``*_bound`` columns give the
         straight-line upper bound).
+    household_level : bool
+        Whether the run was asked for household-level detail
+        (``measure_coverage(household_level=True)``): raw gap cells, and ``households``
+        (one row per record) may be written out. False: the gap cells keep every count
+        to at least k buildings, and ``households`` is for computing only.
     """
 
     specs: list[CoverageSpec]
@@ -65,6 +70,7 @@ class CoverageResult:
     timings: dict[str, float] = field(default_factory=dict)
     xy: np.ndarray | None = None
     unassessed: list[str] = field(default_factory=list)
+    household_level: bool = False
 
     def points(self, crs: object = None) -> GeoDataFrame:
         """The household table as points (for maps and the GeoPackage)."""
