@@ -151,9 +151,7 @@ def _eval_staff(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
     p = rule.params
     h = _column(units, "households")
     # one more per *full* step above ``above`` ("每超过400户增配1人": 2,399 户 -> 5, 2,400 -> 6)
-    req = (p["base"] + np.floor((h - p["above"]).clip(lower=0) / p["step"] + 1e-9)).where(
-        h.notna()
-    )
+    req = (p["base"] + np.floor((h - p["above"]).clip(lower=0) / p["step"] + 1e-9)).where(h.notna())
     ev = _eval_required(
         units,
         rule,

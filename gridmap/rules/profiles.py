@@ -87,9 +87,7 @@ def _rule(data: dict[str, Any], where: str) -> Rule:
         raise ValueError(f"{where}: rule {rid!r} has unknown kind {kind!r}; kinds: {list(KINDS)}")
     if data["level"] not in ("community", "grid"):
         raise ValueError(f"{where}: rule {rid!r} level must be 'community' or 'grid'")
-    params = {
-        k: v for k, v in data.items() if k not in (*_COMMON, *_CITING, "severity", "unit")
-    }
+    params = {k: v for k, v in data.items() if k not in (*_COMMON, *_CITING, "severity", "unit")}
     if "variants" not in params:
         _check_params(rid, kind, data["level"], params, where)
     elif "by" not in params or not isinstance(params["variants"], dict):
