@@ -507,7 +507,8 @@ def community_type(values: pd.Series) -> pd.Series:
         text = _normalise(v)
         return None if text is None else _TYPE_OF.get(_key(text))
 
-    return values.map(one).astype(object)
+    out = values.map(one).astype(object)
+    return out.where(out.notna(), None)
 
 
 _TRUE = {"是", "y", "yes", "true", "1", "t", "有", "√", "✓", "x"}

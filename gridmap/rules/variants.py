@@ -46,7 +46,8 @@ def variant_keys(units: pd.DataFrame, by: str) -> pd.Series:
             return None
         return str(v)
 
-    return values.map(key).astype(object)
+    out = values.map(key).astype(object)
+    return out.where(out.notna(), None)
 
 
 def _variant_rule(rule: Rule, name: str) -> Rule:
