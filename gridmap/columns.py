@@ -36,6 +36,9 @@ __all__ = [
     "clean_numbers",
     "clean_flags",
     "parse_mapping",
+    "COMMUNITY_TYPES",
+    "AREA_MEASURES",
+    "community_type",
 ]
 
 #: canonical column -> aliases, per layer kind. The canonical name itself always matches.
@@ -57,7 +60,8 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "name": ("社区名称", "社区名", "社区", "名称", "居委会名称", "community", "community_name"),
         "street": ("街道", "所属街道", "街道名称", "街道办", "乡镇街道", "所属片区", "street"),
         "sparse": ("居民分散", "居民比较分散", "是否分散", "分散", "sparse"),
-        "old_estate": ("老旧小区", "是否老旧小区", "old_estate"),
+        "old_estate": ("老旧小区", "是否老旧小区", "老旧住宅社区", "old_estate"),
+        "type": ("社区类型", "城乡", "城乡类型", "城乡属性", "城市农村", "community_type"),
         "households": ("户数", "住户数", "总户数", "常住户数", "户数合计", "居民户数", "hh"),
         "population": ("常住人口", "人口", "人口数", "居民人数", "pop"),
         "staff": (
@@ -74,8 +78,24 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
             "社区服务用房面积",
             "办公服务用房面积",
             "用房面积",
+            "服务用房建筑面积",
             "floor_area",
         ),
+        "usable_area_m2": (
+            "服务用房使用面积",
+            "社区服务用房使用面积",
+            "用房使用面积",
+            "使用面积",
+            "usable_area",
+        ),
+        "management_floor_area_m2": ("管理用房面积", "社区管理用房面积", "管理用房建筑面积"),
+        "green_coverage_rate": ("绿化覆盖率", "社区绿化覆盖率"),
+        "sports_area_per_capita": ("人均体育场地面积", "人均体育场地"),
+        "party_committee": ("社区党组织成员", "党组织成员", "党组织人数", "党委成员"),
+        "party_workers": ("专职党务工作者", "党务工作者"),
+        "committee_members": ("居委会成员", "居民委员会成员", "居委会成员数"),
+        "station_staff": ("服务站专职工作者", "服务站工作人员", "管理服务站工作人员"),
+        "peace_office_staff": ("综治办专职人员", "综治办人员", "综治办工作人员"),
         "outdoor_area_m2": ("室外活动场所面积", "室外活动场地面积", "室外活动面积"),
         "activity_floor_area_m2": ("居民活动用房面积", "活动用房面积"),
         "social_workers": ("社会工作专业人员", "社工人数", "持证社工", "社会工作者"),
@@ -157,12 +177,19 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
             "kind",
         ),
         "name": ("名称", "设施名称", "poi名称", "title"),
-        "floor_area_m2": ("建筑面积", "面积", "用房面积", "使用面积", "floor_area", "area_m2"),
+        # 建筑面积 (gross) and 使用面积 (usable) are different measures: two columns, and a rule
+        # names the one it uses (gridmap.rules.AREA_MEASURES)
+        "floor_area_m2": ("建筑面积", "面积", "用房面积", "floor_area", "area_m2"),
+        "usable_area_m2": ("使用面积", "套内使用面积", "usable_area"),
     },
     "network": {
         "name": ("道路名称", "名称", "路名"),
     },
 }
+
+#: floor-area measures a rule may name — 建筑面积 (gross) or 使用面积 (usable) — and the column of
+#: each (on facilities, per rule ``{column}:{rule id}`` in the metrics, or the community attribute)
+AREA_MEASURES: dict[str, str] = {"gross": "floor_area_m2", "usable": "usable_area_m2"}
 
 #: columns a layer cannot do without
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -199,6 +226,11 @@ COUNT_COLUMNS = frozenset(
         "periodicals",
         "resident_meetings",
         "social_workers",
+        "party_committee",
+        "party_workers",
+        "committee_members",
+        "station_staff",
+        "peace_office_staff",
     }
 )
 RATE_COLUMNS = frozenset(
@@ -210,11 +242,15 @@ RATE_COLUMNS = frozenset(
         "mediation_rate",
         "mediation_success_rate",
         "party_volunteer_rate",
+        "green_coverage_rate",
     }
 )
 NUMBER_COLUMNS = frozenset(
     {
         "floor_area_m2",
+        "usable_area_m2",
+        "management_floor_area_m2",
+        "sports_area_per_capita",
         "outdoor_area_m2",
         "activity_floor_area_m2",
         "funding_10k_yuan",
@@ -448,6 +484,31 @@ def clean_numbers(
     if rate:
         series = series.where(~(series > 1), series / 100.0)
     return series, bad
+
+
+#: community type (社区类型) -> the values that mean it; the rules select 城市 or 农村 thresholds
+COMMUNITY_TYPES: dict[str, tuple[str, ...]] = {
+    "城市": ("城市", "城市社区", "城镇", "城镇社区", "城区", "社区", "urban", "city", "town"),
+    "农村": ("农村", "农村社区", "乡村", "村", "村庄", "rural", "village"),
+}
+_TYPE_OF = {_key(v): t for t, values in COMMUNITY_TYPES.items() for v in values}
+
+
+def community_type(values: pd.Series) -> pd.Series:
+    """城市 / 农村 per value of a 社区类型 column; None where blank or not recognised.
+
+    Examples
+    --------
+    >>> community_type(pd.Series(["城镇社区", " 农村 ", "Rural", "混合", None])).tolist()
+    ['城市', '农村', '农村', None, None]
+    """
+
+    def one(v: object) -> str | None:
+        text = _normalise(v)
+        return None if text is None else _TYPE_OF.get(_key(text))
+
+    out = values.map(one).astype(object)
+    return out.where(out.notna(), None)
 
 
 _TRUE = {"是", "y", "yes", "true", "1", "t", "有", "√", "✓", "x"}

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from geopandas import GeoDataFrame
 
+from gridmap.columns import AREA_MEASURES
 from gridmap.crs import area_m2
 
 __all__ = ["grid_metrics", "community_metrics"]
@@ -66,9 +67,10 @@ def community_metrics(
     ----------
     floor_area_types
         ``{rule_id: [facility type keys]}`` of the profile's floor-area rules; each
-        gets a column ``floor_area_m2:<rule_id>`` summing 建筑面积 of those types.
-        A community whose facilities of those types all lack 建筑面积 gets NaN
-        (not assessed), not 0.
+        gets a column ``floor_area_m2:<rule_id>`` summing 建筑面积 (gross) of those types
+        and, when the facilities carry 使用面积, a column ``usable_area_m2:<rule_id>``
+        summing it (the rule reads the measure it names). A community whose
+        facilities of those types all lack the measure gets NaN (not assessed), not 0.
     """
     ids = communities.index.astype(str)
     out = pd.DataFrame(index=communities.index)
@@ -105,21 +107,28 @@ def community_metrics(
                 "type": facilities["facility_type"],
             }
         )
-        if "floor_area_m2" in facilities.columns:
-            fac["area"] = facilities["floor_area_m2"].astype("float64")
-        else:
-            fac["area"] = np.nan
+        for measure in AREA_MEASURES.values():
+            if measure in facilities.columns:
+                fac[measure] = facilities[measure].astype("float64")
         fac = fac.dropna(subset=["community_id"])
         types = fac.groupby("community_id")["type"].agg(lambda s: tuple(sorted(set(s))))
         present = types.reindex(ids)
         out["facility_types"] = [t if isinstance(t, tuple) else () for t in present]
         count = fac.groupby("community_id").size().reindex(ids).fillna(0)
         out["facilities"] = count.astype("int64").to_numpy()
-        with_area = "floor_area_m2" in facilities.columns
-        for rule_id, keys in (floor_area_types or {}).items() if with_area else ():
-            sub = fac[fac["type"].isin(keys)]
-            total = sub.groupby("community_id")["area"].sum(min_count=1).reindex(ids)
-            has_any = sub.groupby("community_id").size().reindex(ids).fillna(0) > 0
-            # no such facility at all: 0 m² (a real shortfall); facilities without 建筑面积: unknown
-            out[f"floor_area_m2:{rule_id}"] = np.where(has_any.to_numpy(), total.to_numpy(), 0.0)
+        for rule_id, keys in (floor_area_types or {}).items():
+            for measure in AREA_MEASURES.values():
+                if measure in fac.columns:
+                    out[f"{measure}:{rule_id}"] = _area_sum(fac, keys, measure, ids)
     return out
+
+
+def _area_sum(fac: pd.DataFrame, keys: list[str], measure: str, ids: pd.Index) -> np.ndarray:
+    """Per community: the sum of ``measure`` over its facilities of types ``keys``.
+
+    No such facility at all: 0 m² (a real shortfall); such facilities without the measure: NaN.
+    """
+    sub = fac[fac["type"].isin(keys)]
+    total = sub.groupby("community_id")[measure].sum(min_count=1).reindex(ids)
+    has_any = sub.groupby("community_id").size().reindex(ids).fillna(0) > 0
+    return np.where(has_any.to_numpy(), total.to_numpy(), 0.0)

@@ -104,12 +104,13 @@ def test_facilities_rule_lists_what_is_missing():
 
 
 def test_staff_rule_hangzhou():
-    # ≥5, +1 per started 400 户 over 2000
-    units = _units(households=[2000.0, 2001.0, 2400.0, 2401.0], staff=[5.0, 5.0, 6.0, 6.0])
-    f = evaluate(units, "hangzhou-2008", level="community")
+    # ≥5, +1 per *full* 400 户 over 2000 ("每超过400户增配1人")
+    h = [2000.0, 2001.0, 2399.0, 2400.0, 2799.0, 2800.0]
+    f = evaluate(_units(households=h, staff=[5.0] * 6), "hangzhou-2008", level="community")
     staff = f[f.rule_id == "community.staff"]
-    assert staff.threshold.tolist() == ["≥5人", "≥6人", "≥6人", "≥7人"]
-    assert staff.status.tolist() == ["pass", "fail", "pass", "fail"]
+    assert staff.threshold.tolist() == ["≥5人", "≥5人", "≥5人", "≥6人", "≥6人", "≥7人"]
+    assert staff.status.tolist() == ["pass", "pass", "pass", "fail", "fail", "fail"]
+    assert staff.gap.tolist() == [0, 0, 0, 1, 1, 2]
 
 
 def test_ratio_rule():
@@ -215,3 +216,124 @@ def test_size_band_classify_agrees_with_the_range_rule():
             }
         )
         assert (rule.reindex(units.index.astype(str)).to_numpy() == expected.to_numpy()).all(), name
+
+
+def _rule_rows(units, profile, rid):
+    f = evaluate(units, profile, level="community")
+    return f[f.rule_id == rid].reset_index(drop=True)
+
+
+def test_floor_area_is_summed_over_all_work_and_service_rooms():
+    import geopandas as gpd
+    from shapely.geometry import Point, box
+
+    from gridmap.metrics import community_metrics
+
+    comm = gpd.GeoDataFrame(
+        {"name": ["甲"], "households": [1000.0]},
+        geometry=[box(0, 0, 1000, 1000)],
+        crs="EPSG:32650",
+        index=pd.Index(["c1"], name="community_id"),
+    )
+    types = ["service_station", "community_office", "police_office", "activity_room", "market"]
+    fac = gpd.GeoDataFrame(
+        {"facility_type": types, "floor_area_m2": [60.0, 50.0, 40.0, 50.0, 900.0]},
+        geometry=[Point(10 * i, 10) for i in range(5)],
+        crs="EPSG:32650",
+    )
+    rule = load_profile("national").rule("community.floor_area")
+    table = community_metrics(
+        comm,
+        None,
+        None,
+        fac,
+        pd.DataFrame({"community_id": ["c1"] * 5}, index=fac.index),
+        floor_area_types={rule.id: rule.params["facility_types"]},
+    )
+    # 60 + 50 + 40 + 50: every work and service room, not the market; 200 m² needed for 1000 户
+    assert table.loc["c1", "floor_area_m2:community.floor_area"] == 200.0
+    row = _rule_rows(table, "national", "community.floor_area").iloc[0]
+    assert (row.status, row.threshold) == ("pass", "≥200m²")
+    assert "usable_area_m2:community.floor_area" not in table.columns
+
+
+@pytest.mark.parametrize(
+    ("columns", "status"),
+    [
+        ({"floor_area_m2:community.floor_area.office": [80.0]}, "not_assessed"),  # 建筑面积 only
+        ({"usable_area_m2:community.floor_area.office": [40.0]}, "pass"),
+        ({"usable_area_m2:community.floor_area.office": [39.0]}, "fail"),
+        (
+            {
+                "floor_area_m2:community.floor_area.office": [80.0],
+                "usable_area_m2:community.floor_area.office": [39.0],
+            },
+            "fail",
+        ),
+    ],
+)
+def test_chengdu_reads_usable_area_only(columns, status):
+    units = _units(households=[1500.0], **columns)
+    row = _rule_rows(units, "chengdu-2002", "community.floor_area.office").iloc[0]
+    assert row.status == status
+
+
+def test_usable_and_gross_area_are_two_columns():
+    from gridmap.columns import find_columns
+
+    found = find_columns(["类型", "建筑面积", "使用面积"], "facilities")[0]
+    assert found["floor_area_m2"] == "建筑面积" and found["usable_area_m2"] == "使用面积"
+    assert "floor_area_m2" not in find_columns(["类型", "使用面积"], "facilities")[0]
+    comm = find_columns(["社区编码", "服务用房使用面积", "社区类型"], "communities")[0]
+    assert comm["usable_area_m2"] == "服务用房使用面积" and comm["type"] == "社区类型"
+
+
+def test_ziyang_staff_urban_and_rural():
+    units = _units(
+        households=[1500.0] * 5,
+        staff=[3.0, 3.0, 3.0, 6.0, 6.0],
+        type=["农村", "城市", None, "城镇社区", "农村社区"],
+    )
+    rows = _rule_rows(units, "ziyang-2018", "community.staff")
+    assert rows.status.tolist() == ["pass", "fail", "not_assessed", "pass", "fail"]
+    assert rows.threshold[0] == "2–3人（农村）" and rows.threshold[1] == "5–7人（城市）"
+    assert "社区类型" in rows.message[2]
+
+
+def test_pilot_volunteers_urban_and_rural():
+    units = _units(
+        volunteers=[120.0, 120.0, 120.0, 150.0],
+        population=[1000.0] * 4,
+        type=["农村", "城市", None, "城市"],
+    )
+    rows = _rule_rows(units, "pilot-2013", "community.volunteers")
+    assert rows.status.tolist() == ["pass", "fail", "not_assessed", "pass"]
+
+
+def test_variants_without_the_type_column_are_not_assessed():
+    rows = _rule_rows(
+        _units(volunteers=[500.0], population=[1000.0]), "pilot-2013", "community.volunteers"
+    )
+    assert rows.status.tolist() == ["not_assessed"]
+
+
+def test_green_coverage_by_old_estate():
+    units = _units(green_coverage_rate=[0.26, 0.26, 0.30], old_estate=[True, False, False])
+    rows = _rule_rows(units, "national", "community.green_coverage")
+    assert rows.status.tolist() == ["pass", "fail", "pass"]
+
+
+def test_party_volunteering_follows_each_documents_figure():
+    units = _units(party_volunteer_rate=[0.5])
+    assert _rule_rows(units, "national", "community.party_volunteering").status[0] == "fail"
+    assert _rule_rows(units, "model-community", "community.party_volunteering").status[0] == "pass"
+    assert "community.resident_meetings" not in {r.id for r in load_profile("national").rules}
+    assert load_profile("xinjin-2009").rule("community.resident_meetings").params["min"] == 2
+
+
+def test_national_ten_minute_circle_is_500_m():
+    from gridmap.rules import coverage_radius
+
+    assert (
+        coverage_radius(load_profile("national").rule("community.coverage.service_station")) == 500
+    )

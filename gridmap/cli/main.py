@@ -26,7 +26,7 @@ from gridmap.cli.serve import add_serve_parser
 from gridmap.cli.study_args import add_study_arguments, study_kwargs
 from gridmap.labels import text_width
 from gridmap.qa import qa_counts
-from gridmap.rules import list_profiles, load_profile
+from gridmap.rules import UNVERIFIED, list_profiles, load_profile
 from gridmap.study import load_config, read_study
 
 __all__ = ["main", "build_parser", "render_summary", "FLAGS", "cli_problem"]
@@ -260,12 +260,21 @@ def _cmd_profiles(args) -> int:
 
 def _cmd_rules(args) -> int:
     p = load_profile(args.profile)
-    print(f"{p.id}: {p.title_zh} / {p.title_en}  ({p.path})")
+    print(f"{p.id}: {p.title_zh} / {p.title_en}")
     for r in p.rules:
         params = ", ".join(f"{k}={v}" for k, v in r.params.items())
-        print(
-            f"\n{r.id}  [{r.level}, {r.kind}, {r.severity}]\n  {r.title_zh}\n  {r.title_en}\n  {params}\n  依据 / source: {r.source}"
-        )
+        lines = [
+            f"\n{r.id}  [{r.level}, {r.kind}, {r.severity}]",
+            f"  {r.title_zh}",
+            f"  {r.title_en}",
+            f"  {params}",
+            f"  依据 / source: {r.citation or r.source}",
+        ]
+        if r.quote:
+            lines.append(f"  原文 / quote: “{r.quote}”")
+        if not r.verified:
+            lines.append(f"  {UNVERIFIED}（尚未对照原文核实 / not yet verified against the text）")
+        print("\n".join(lines))
     return 0
 
 

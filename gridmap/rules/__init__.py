@@ -14,13 +14,15 @@ Rule kinds and their fields:
     ``per``, ``min_per_unit``: required = max(min_per_unit, ceil(households / per)),
     compared with ``coordinators``.
 ``staff``
-    ``base``, ``above``, ``step``: required = base + ceil(max(0, households - above) / step),
-    compared with ``staff``; optional ``max``.
+    ``base``, ``above``, ``step``: required = base + floor(max(0, households - above) / step)
+    (one more per *full* step), compared with ``staff``; optional ``max``.
 ``floor_area``
-    ``per_100``, ``min_total``, ``facility_types``: required = max(min_total,
-    per_100 * households / 100), compared with the 建筑面积 of the community's
-    facilities of those types; without a facilities layer, with the column named
-    by ``attribute`` (e.g. ``floor_area_m2``, 服务用房面积) when the rule has one.
+    ``per_100``, ``min_total``, ``facility_types``, ``area_measure`` = ``"gross"`` (建筑面积,
+    default) | ``"usable"`` (使用面积): required = max(min_total, per_100 * households / 100),
+    compared with the sum of that measure over the community's facilities of those types;
+    without a facilities layer, with the column named by ``attribute`` (e.g.
+    ``floor_area_m2`` 服务用房面积, ``usable_area_m2`` 服务用房使用面积) when the rule has one.
+    Only the named measure counts: 建筑面积 is never read as 使用面积 or the other way round.
 ``facilities``
     ``required``: facility type keys that must be present.
 ``ratio``
@@ -32,6 +34,13 @@ Rule kinds and their fields:
     within the radius of a facility of that type. Evaluated on the unit column
     ``coverage:{rule id}`` that :func:`gridmap.check` fills (with
     ``covered:{rule id}`` households); not assessed without it.
+
+Every rule also takes ``quote`` (the clause it rests on, verbatim), ``verified = false`` with
+``unverified_because`` (kept in the file; the planner sees 待核实), ``basis = "product_default"``
+for a threshold the product adopts as its default from a named document, and ``by`` with
+``[rules.variants.NAME]`` tables that override fields per unit (``by = "type"``: 城市 / 农村;
+:mod:`~gridmap.rules.variants`). A profile's ``scope = "national"`` says it cites national
+documents only.
 
 A rule whose input is missing (no column, or a missing value for that unit) is
 ``not_assessed`` — never a pass.
@@ -51,6 +60,7 @@ from gridmap.rules.coverage_rule import coverage_radius, radius_text
 from gridmap.rules.findings import evaluate
 from gridmap.rules.kinds import exempt_flags, required_coordinators
 from gridmap.rules.model import (
+    AREA_MEASURES,
     FAIL,
     FINDING_COLUMNS,
     KINDS,
@@ -60,7 +70,14 @@ from gridmap.rules.model import (
     Rule,
     SizeBand,
 )
-from gridmap.rules.profiles import _rule, list_profiles, load_profile  # noqa: F401
+from gridmap.rules.profiles import (  # noqa: F401
+    UNVERIFIED,
+    _rule,
+    cited_source,
+    list_profiles,
+    load_profile,
+)
+from gridmap.rules.variants import variant_keys
 
 __all__ = [
     "Rule",
@@ -78,4 +95,8 @@ __all__ = [
     "radius_text",
     "exempt_flags",
     "required_coordinators",
+    "AREA_MEASURES",
+    "UNVERIFIED",
+    "cited_source",
+    "variant_keys",
 ]

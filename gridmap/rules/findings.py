@@ -18,6 +18,7 @@ from gridmap.rules.kinds import (
 )
 from gridmap.rules.model import FINDING_COLUMNS, Profile, Rule
 from gridmap.rules.profiles import load_profile
+from gridmap.rules.variants import evaluate_variants
 
 __all__ = ["evaluate"]
 
@@ -72,7 +73,11 @@ def evaluate(
     for rule in profile.rules:
         if rule.level != level:
             continue
-        ev = _EVALUATORS[rule.kind](units, rule, lang)
+        evaluator = _EVALUATORS[rule.kind]
+        if "variants" in rule.params:
+            ev = evaluate_variants(units, rule, lang, evaluator)
+        else:
+            ev = evaluator(units, rule, lang)
         frames.append(
             pd.DataFrame(
                 {

@@ -17,7 +17,7 @@ import pandas as pd
 from gridmap.facilities import type_label
 from gridmap.rules._evaluator import _column, _compare, _Eval, _messages, _not_assessed_msg
 from gridmap.rules._text import _fmt, _pct
-from gridmap.rules.model import FAIL, NOT_ASSESSED, PASS, Rule
+from gridmap.rules.model import AREA_MEASURES, FAIL, NOT_ASSESSED, PASS, Rule
 
 __all__ = ["required_coordinators", "exempt_flags"]
 
@@ -150,7 +150,8 @@ def _eval_coordinators(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
 def _eval_staff(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
     p = rule.params
     h = _column(units, "households")
-    req = (p["base"] + np.ceil((h - p["above"]).clip(lower=0) / p["step"])).where(h.notna())
+    # one more per *full* step above ``above`` ("每超过400户增配1人": 2,399 户 -> 5, 2,400 -> 6)
+    req = (p["base"] + np.floor((h - p["above"]).clip(lower=0) / p["step"] + 1e-9)).where(h.notna())
     ev = _eval_required(
         units,
         rule,
@@ -175,7 +176,7 @@ def _eval_floor_area(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
     p = rule.params
     h = _column(units, "households")
     req = np.maximum(float(p.get("min_total", 0)), p["per_100"] * h / 100.0).where(h.notna())
-    col = f"floor_area_m2:{rule.id}"
+    col = f"{AREA_MEASURES[p.get('area_measure', 'gross')]}:{rule.id}"
     if col not in units.columns:
         # no facilities layer: only a rule that names an attribute column falls back to it
         col = p.get("attribute", col)

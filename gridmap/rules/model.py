@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from gridmap.columns import AREA_MEASURES
 from gridmap.rules._text import _fmt
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "NOT_ASSESSED",
     "FINDING_COLUMNS",
     "KINDS",
+    "AREA_MEASURES",
     "Rule",
     "Profile",
     "SizeBand",
@@ -48,7 +50,15 @@ KINDS = ("range", "coordinators", "staff", "floor_area", "facilities", "ratio", 
 
 @dataclass(frozen=True)
 class Rule:
-    """One rule of a profile; ``params`` holds the kind-specific fields."""
+    """One rule of a profile; ``params`` holds the kind-specific fields.
+
+    ``source`` is the citation a planner sees (document, number, clause, the quoted clause,
+    and 待核实 when the threshold is not verified against its text); ``citation`` and
+    ``quote`` are its two parts as the profile file gives them. ``basis`` is
+    ``"product_default"`` for a threshold the product adopts as its default from a named
+    document, else empty. ``variants`` (in ``params``) select a threshold per unit by the
+    column named ``by`` (e.g. ``type`` 城市/农村).
+    """
 
     id: str
     level: str
@@ -59,6 +69,10 @@ class Rule:
     severity: str = "error"
     unit: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    citation: str = ""
+    quote: str = ""
+    verified: bool = True
+    basis: str = ""
 
     def title(self, lang: str = "zh") -> str:
         """The rule's title in ``lang`` (``"zh"`` or ``"en"``)."""
@@ -80,7 +94,11 @@ class Rule:
 
 @dataclass(frozen=True)
 class Profile:
-    """A named, ordered set of rules."""
+    """A named, ordered set of rules.
+
+    ``scope`` is ``"national"`` for a profile that may cite national documents only (apart
+    from rules whose ``basis`` is ``"product_default"``), else empty.
+    """
 
     id: str
     title_zh: str
@@ -90,6 +108,7 @@ class Profile:
     description_en: str = ""
     path: str = ""
     extends: str = ""
+    scope: str = ""
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with id ``rule_id``; KeyError (listing the ids) when there is none."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from gridmap._toml import tomllib
 from gridmap.rules.coverage_rule import coverage_radius
-from gridmap.rules.model import KINDS, Profile, Rule
+from gridmap.rules.model import AREA_MEASURES, KINDS, Profile, Rule
 
 if TYPE_CHECKING:
     if sys.version_info >= (3, 11):
@@ -20,10 +20,16 @@ if TYPE_CHECKING:
     else:
         from importlib.abc import Traversable
 
-__all__ = ["list_profiles", "load_profile"]
+__all__ = ["list_profiles", "load_profile", "cited_source", "UNVERIFIED"]
 
 #: the fields every rule needs
 _COMMON = ("id", "level", "kind", "title_zh", "title_en", "source")
+#: the fields about a rule's citation (not parameters of its kind)
+_CITING = ("quote", "verified", "unverified_because", "basis")
+#: the values of ``basis``: a threshold the product adopts as its default from a named document
+_BASES = ("", "product_default")
+#: the mark a planner sees on a threshold not yet verified against its source text
+UNVERIFIED = "待核实"
 #: the fields each kind needs
 _NEEDS = {
     "range": ("metric",),
@@ -81,25 +87,71 @@ def _rule(data: dict[str, Any], where: str) -> Rule:
         raise ValueError(f"{where}: rule {rid!r} has unknown kind {kind!r}; kinds: {list(KINDS)}")
     if data["level"] not in ("community", "grid"):
         raise ValueError(f"{where}: rule {rid!r} level must be 'community' or 'grid'")
-    params = {k: v for k, v in data.items() if k not in (*_COMMON, "severity", "unit")}
-    lacking = [k for k in _NEEDS[kind] if k not in params]
-    if lacking:
-        raise ValueError(f"{where}: rule {rid!r} of kind {kind!r} lacks {lacking}")
-    if kind in ("range", "ratio") and "min" not in params and "max" not in params:
-        raise ValueError(f"{where}: rule {rid!r} needs min and/or max")
-    if kind == "coverage":
-        _check_coverage(rid, data["level"], params, where)
+    params = {k: v for k, v in data.items() if k not in (*_COMMON, *_CITING, "severity", "unit")}
+    if "variants" not in params:
+        _check_params(rid, kind, data["level"], params, where)
+    elif "by" not in params or not isinstance(params["variants"], dict):
+        raise ValueError(f"{where}: rule {rid!r}: variants need by = COLUMN and tables of fields")
+    for name, overrides in params.get("variants", {}).items():
+        if not isinstance(overrides, dict):
+            raise ValueError(f"{where}: rule {rid!r}: variant {name!r} must be a table of fields")
+        variant = {k: v for k, v in overrides.items() if k not in ("label_zh", "label_en")}
+        _check_params(rid, kind, data["level"], {**params, **variant}, f"{where} variant {name!r}")
+    verified = data.get("verified", True)
+    if not isinstance(verified, bool):
+        raise ValueError(f"{where}: rule {rid!r}: verified must be true or false")
+    if not verified and not data.get("unverified_because"):
+        raise ValueError(
+            f"{where}: rule {rid!r} has verified = false: say why in unverified_because"
+        )
+    basis = data.get("basis", "")
+    if basis not in _BASES:
+        raise ValueError(f"{where}: rule {rid!r}: basis must be one of {list(_BASES)}")
+    quote = str(data.get("quote", "")).strip()
     return Rule(
         id=rid,
         level=data["level"],
         kind=kind,
         title_zh=data["title_zh"],
         title_en=data["title_en"],
-        source=data["source"],
+        source=cited_source(data["source"], quote, verified=verified),
         severity=data.get("severity", "error"),
         unit=data.get("unit", ""),
         params=params,
+        citation=data["source"],
+        quote=quote,
+        verified=verified,
+        basis=basis,
     )
+
+
+def cited_source(citation: str, quote: str, *, verified: bool = True) -> str:
+    """The citation a planner sees: document and clause, the quoted clause, 待核实 if unverified.
+
+    Examples
+    --------
+    >>> cited_source("紫发〔2018〕7号 二（三）", "新设置的社区……", verified=False)
+    '紫发〔2018〕7号 二（三）：“新设置的社区……”（待核实）'
+    """
+    text = f"{citation}：“{quote}”" if quote else citation
+    return text if verified else f"{text}（{UNVERIFIED}）"
+
+
+def _check_params(rid: str, kind: str, level: str, params: dict[str, Any], where: str) -> None:
+    """The kind-specific fields of one rule (or one of its variants)."""
+    lacking = [k for k in _NEEDS[kind] if k not in params]
+    if lacking:
+        raise ValueError(f"{where}: rule {rid!r} of kind {kind!r} lacks {lacking}")
+    if kind in ("range", "ratio") and "min" not in params and "max" not in params:
+        raise ValueError(f"{where}: rule {rid!r} needs min and/or max")
+    if kind == "floor_area" and params.get("area_measure", "gross") not in AREA_MEASURES:
+        raise ValueError(
+            f"{where}: rule {rid!r}: area_measure must be one of {list(AREA_MEASURES)}"
+        )
+    if "by" in params and "variants" not in params:
+        raise ValueError(f"{where}: rule {rid!r}: by = {params['by']!r} needs [rules.variants.*]")
+    if kind == "coverage":
+        _check_coverage(rid, level, params, where)
 
 
 def _check_coverage(rid: str, level: str, params: dict[str, Any], where: str) -> None:
@@ -185,4 +237,5 @@ def load_profile(
         description_en=head.get("description_en", ""),
         path=where,
         extends=parent or "",
+        scope=head.get("scope", ""),
     )
