@@ -104,7 +104,7 @@ def test_profiles_and_rules_commands(capsys):
     assert "hangzhou-2008" in capsys.readouterr().out
     assert main(["rules", "national"]) == 0
     out = capsys.readouterr().out
-    assert "grid.coordinators" in out and "seed 003" in out
+    assert "grid.coordinators" in out and "原文" in out
 
 
 def test_console_script_runs():

@@ -261,17 +261,17 @@ def test_profiles_have_cited_coverage_rules():
     )
     assert radii["metro_station"] == 800 and radii["waste_point"] == 70
     p = gridmap.load_profile("gb50180-2018")
-    assert all("to verify" in r.source for r in p.rules if r.kind == "coverage")
+    assert all("待核实" in r.source for r in p.rules if r.id.startswith("community.life_circle."))
     national = specs_from_profile("national")
     assert [(s.facility_type, s.radius_m, s.mode) for s in national] == [
-        ("service_station", 800.0, "network")
+        ("service_station", 500.0, "network")
     ]
 
 
 def test_network_rule_without_network_is_bounded_by_the_straight_line():
     # households at x = 250, 750 (A) and 1250, 1750 (B); the station at x = 550: straight 300, 200, 700, 1200 m.
-    # the national rule: 800 m walking. A: bound 100 % -> not assessed; B: 1,750's 800 households are
-    # beyond 800 m in a straight line, so bound 1200 / 2000 = 60 % < 100 % -> fail, gap >= 800
+    # the national rule: 500 m walking (GB 50180-2018: 步行十分钟（约500米）). A: bound 100 % -> not
+    # assessed; B: all 2,000 households are beyond 500 m in a straight line, bound 0 % -> fail, gap 2000
     study = _tiny_study([(550, 500)], ["社区服务站"], network=False)
     result = gridmap.check(study)
     f = result.findings[result.findings.rule_id == "community.coverage.service_station"].set_index(
@@ -279,17 +279,17 @@ def test_network_rule_without_network_is_bounded_by_the_straight_line():
     )
     assert f["status"].to_dict() == {"330106001001": "not_assessed", "330106001002": "fail"}
     assert (
-        f["value"].tolist() == [1.0, 0.6]
+        f["value"].tolist() == [1.0, 0.0]
         and pd.isna(f.loc["330106001001", "gap"])
-        and f.loc["330106001002", "gap"] == 800
+        and f.loc["330106001002", "gap"] == 2000
     )
     assert (
         f.loc["330106001001", "message"]
         == "未评估：无路网；直线距离上限 100%（步行覆盖率不会更高）"
     )
     assert (
-        "直线距离上限 60%" in f.loc["330106001002", "message"]
-        and "至少还需覆盖 800 户" in f.loc["330106001002", "message"]
+        "直线距离上限 0%" in f.loc["330106001002", "message"]
+        and "至少还需覆盖 2,000 户" in f.loc["330106001002", "message"]
     )
     assert f.loc["330106001002", "threshold"] == "≥100%（步行 800 m，按 10 分钟 × 4.8 km/h 折算）"
     assert any(p.code == "coverage.no_network" for p in result.problems)
@@ -298,14 +298,14 @@ def test_network_rule_without_network_is_bounded_by_the_straight_line():
         None,
         None,
         "straight_line_upper",
-        2400,
+        1200,
     )
     c = result.communities
-    assert c["coverage_bound:community.coverage.service_station"].tolist() == [1.0, 0.6]
+    assert c["coverage_bound:community.coverage.service_station"].tolist() == [1.0, 0.0]
     assert c["coverage:community.coverage.service_station"].isna().all()
     en = gridmap.check(study, lang="en").findings.set_index(["rule_id", "unit_id"])
     assert en.loc[("community.coverage.service_station", "330106001002"), "message"].startswith(
-        "no network; straight-line upper bound 60% (the walking share cannot be higher), below the required 100%"
+        "no network; straight-line upper bound 0% (the walking share cannot be higher), below the required 100%"
     )
 
 
@@ -321,7 +321,7 @@ def test_check_on_demo_has_coverage_everywhere(demo_result, tmp_path):
     c = r.communities
     np.testing.assert_allclose(c[f"coverage:{rid}"], c[f"covered:{rid}"] / c["households"])
     s = r.summary()["coverage"][rid]
-    assert s["mode"] == "network" and s["radius_m"] == 800 and 0 < s["share"] < 1
+    assert s["mode"] == "network" and s["radius_m"] == 500 and 0 < s["share"] < 1
     out = r.to_dir(tmp_path / "out")
     assert "coverage.csv" in out
     comm = pd.read_csv(out["communities.csv"], dtype={"community_id": str})
