@@ -35,7 +35,7 @@ from dashboards.auth import (
     Gate,
     register_login,
 )
-from dashboards.identity import User, set_current_session_key, set_current_user
+from dashboards.identity import set_current_session_key, set_current_user
 from dashboards.ids import ID, PAGES
 from gridmap.study import read_toml
 
@@ -227,13 +227,23 @@ def _host_name(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def _edits(user: User | None) -> bool:
-    """Whether a viewer's callback request asks to change a plan."""
-    if request.path != _UPDATE_PATH or (user is not None and user.can_edit):
-        return False
-    body = request.get_json(silent=True) or {}
-    changed = body.get("changedPropIds") if isinstance(body, dict) else None
-    return any(isinstance(p, str) and p.partition(".")[0] in EDIT_TRIGGERS for p in (changed or []))
+def _envelope(app: Dash) -> dict | None:
+    """The body of a callback request when it names a registered callback in Dash's shape."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or body.get("output") not in app.callback_map:
+        return None
+    lists = ("inputs", "changedPropIds")
+    ok = all(isinstance(body.get(k), list) for k in lists) and isinstance(
+        body.get("state", []), list
+    )
+    return body if ok else None
+
+
+def _edits(body: dict) -> bool:
+    """Whether a callback request asks to change a plan."""
+    return any(
+        isinstance(p, str) and p.partition(".")[0] in EDIT_TRIGGERS for p in body["changedPropIds"]
+    )
 
 
 def protect(
@@ -250,6 +260,7 @@ def protect(
     - the user identified by ``gate`` and stored for callbacks
       (:func:`dashboards.identity.set_current_user`); when a login is required and missing, a
       page request is sent to the login page and any other request gets 401;
+    - a callback request not in Dash's shape or naming no registered callback → 400;
     - a plan edit (:data:`EDIT_TRIGGERS`) by a user who cannot edit → 403;
     - security headers: CSP (:func:`content_security_policy`), ``X-Frame-Options``,
       ``X-Content-Type-Options``, ``Referrer-Policy``, ``Cross-Origin-Opener-Policy``.
@@ -289,8 +300,12 @@ def protect(
             if request.method == "GET" and request.path in PAGES.values():
                 return redirect(f"{LOGIN_PATH}?{urlencode({'next': request.path})}", code=303)
             return _deny(401, "login required")
-        if _edits(user):
-            return _deny(403, "this account may look and export, not edit plans")
+        if request.path == _UPDATE_PATH and request.method == "POST":
+            body = _envelope(app)
+            if body is None:
+                return _deny(400, "not a callback request of this dashboard")
+            if not user.can_edit and _edits(body):
+                return _deny(403, "this account may look and export, not edit plans")
         return None
 
     @server.after_request
