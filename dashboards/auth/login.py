@@ -180,7 +180,7 @@ def register_login(server: Flask, gate: Gate, throttle: Throttle | None = None) 
         user = gate.accounts.authenticate(name, password)
         if user is None:
             throttle.failed(name)
-            return _html(_page(lang, message=_TEXT[lang]["bad"], next_url=next_url), 401)
+            return _html(_page(lang, message=_TEXT[lang]["bad"], next_url=next_url))
         throttle.succeeded(name)
         gate.sessions.drop(request.cookies.get(COOKIE))
         resp = redirect(next_url, code=303)
