@@ -285,7 +285,11 @@ def protect(
     @server.before_request
     def _guard() -> BaseResponse | None:
         if _host_name(request.host) not in hosts:
-            return _deny(400, "unknown Host header")
+            return _deny(
+                400,
+                "此服务器不接受这个主机名 / this server does not answer to this host name "
+                "(its administrator can allow it: allowed_hosts)",
+            )
         if (request.content_length or 0) > settings.max_body:
             return _deny(413, f"request body over {settings.max_body} bytes")
         origin = request.headers.get("Origin")

@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import socket
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -136,6 +142,38 @@ def test_debug_refused_off_loopback_even_with_accounts(tmp_path, capsys):
     rc = main(["serve", "--host", "0.0.0.0", "--debug", "--port", "1", "--workspace", str(ws)])
     assert rc == 2
     assert "--debug" in capsys.readouterr().err
+
+
+def test_gridmap_serve_subprocess_with_accounts(tmp_path):
+    """The real command: waitress on 127.0.0.1, login required once the workspace has accounts."""
+    ws = tmp_path / "plans.gpkg"
+    AccountStore(ws).add("li", PASSWORD, role="viewer")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "gridmap.cli", "serve", "--port", str(port)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([*cmd, "--workspace", str(ws)], env=env, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                r = requests.get(url + "/", allow_redirects=False, timeout=5)
+                break
+            except requests.ConnectionError:
+                assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.5)
+        assert r.status_code == 303 and r.headers["Server"] == "gridmap"
+        assert (
+            requests.get(url + "/", headers={"Host": "evil.example"}, timeout=5).status_code == 400
+        )
+        s = login(url, "li")
+        assert s.get(url + "/_dash-layout", timeout=30).status_code == 200
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert "login required" in err.decode()
 
 
 def test_refusal_rules():

@@ -69,18 +69,18 @@ def run(
         2 when the settings are refused (message printed), else 0 after the server stopped.
     """
     # heavy: Dash, plotly and the dashboard load only when serving, not for every CLI command
-    from dashboards.app import create_app
+    from dashboards import server as web  # (same reason)
+    from dashboards.app import create_app  # (same reason)
     from dashboards.auth import AccountStore, Gate, SessionStore  # (same reason)
     from dashboards.provider import DashboardProvider  # (same reason)
     from dashboards.provider.config import dashboard_settings  # (same reason)
-    from dashboards.server import protect, refusal, serve, settings_from_config  # (same reason)
 
-    settings = settings_from_config(config, host=host, port=port, allowed=allowed_hosts)
+    settings = web.settings_from_config(config, host=host, port=port, allowed=allowed_hosts)
     ws = Path(workspace) if workspace else None
     if ws is None and config:
         ws = Path(dashboard_settings(config)["workspace"])
     has_accounts = ws is not None and AccountStore(ws).has_accounts()
-    reason = refusal(settings, has_accounts=has_accounts, debug=debug)
+    reason = web.refusal(settings, has_accounts=has_accounts, debug=debug)
     if reason:
         _say(_refusal_text(reason, host, ws))
         return 2
@@ -91,16 +91,19 @@ def run(
     _warm(provider, t0)
     app = create_app(provider)
     gate = Gate(settings.auth, AccountStore(provider.plans_workspace()), SessionStore())
-    protect(app, settings, gate, basemap=provider.basemap)
+    web.protect(app, settings, gate, basemap=provider.basemap)
     login = (
         "登录 / login required" if gate.login_required() else "无需登录 / no login (this machine)"
     )
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     _say(f"仪表盘 / dashboard: http://{shown}:{port}/   {login}   (Ctrl+C 退出 / to stop)")
+    if not web.is_loopback(host):
+        names = ", ".join(sorted(web.allowed_hosts(settings)))
+        _say(f"  允许的主机名 / Host names answered: {names} (more: --allowed-host NAME)")
     if debug:
         app.run(host=host, port=port, debug=True)
     else:
-        serve(app, settings)
+        web.serve(app, settings)
     return 0
 
 
