@@ -343,6 +343,8 @@ def serve(app: Dash, settings: ServeSettings) -> None:
         port=settings.port,
         threads=settings.threads,
         max_request_body_size=settings.max_body,
-        clear_untrusted_proxy_headers=True,
+        # keep X-Forwarded-Proto: the login layer believes it only from `trusted_proxies`
+        # (Secure cookies behind an https proxy); nothing else reads forwarded headers
+        clear_untrusted_proxy_headers=False,
         ident="gridmap",
     )

@@ -32,6 +32,7 @@ from dashboards.auth import (
     Gate,
     SessionStore,
     Throttle,
+    register_login,
 )
 from dashboards.auth.login import safe_next
 from dashboards.identity import LOCAL_USER, User, current_user
@@ -364,6 +365,20 @@ def test_wrong_password_and_cookie_flags(base_url):
     assert r.status_code == 303 and r.headers["Location"] == "/"
     cookie = r.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+
+
+def test_secure_cookie_only_behind_a_trusted_https_proxy(accounts):
+    from flask import Flask
+
+    app = Flask(__name__)
+    gate = Gate(AuthSettings(trusted_proxies=("10.0.0.1",)), accounts, SessionStore())
+    register_login(app, gate)
+    client = app.test_client()
+    form = {"name": "viewer1", "password": PASSWORD}
+    https = {"X-Forwarded-Proto": "https"}
+    for peer, secure in (("10.0.0.1", True), ("10.0.0.9", False)):
+        r = client.post(LOGIN_PATH, data=form, headers=https, environ_base={"REMOTE_ADDR": peer})
+        assert ("Secure" in r.headers["Set-Cookie"]) is secure
 
 
 def test_callbacks_see_the_logged_in_user(base_url, deps):
