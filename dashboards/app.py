@@ -12,7 +12,9 @@ from urllib.parse import parse_qs
 from dash import Dash, Input, Output, State, dcc, html
 from flask import Response, abort, request
 
+from dashboards.auth import LOGOUT_PATH
 from dashboards.i18n import t
+from dashboards.identity import current_session_key, current_user
 from dashboards.ids import ID, PAGES
 from dashboards.pages import PAGE_MODULES
 from dashboards.provider import LEVELS, DashboardProvider
@@ -20,6 +22,8 @@ from dashboards.provider import LEVELS, DashboardProvider
 __all__ = ["create_app"]
 
 ASSETS = Path(__file__).resolve().parent / "assets"
+#: the header's user name and logout button (shown on a server with logins)
+USER_ID = "gm-user"
 
 
 def _header(provider: DashboardProvider) -> html.Header:
@@ -56,6 +60,11 @@ def _header(provider: DashboardProvider) -> html.Header:
                         persistence_type="session",
                         className="gm-lang",
                     ),
+                    html.Div(
+                        id=USER_ID,
+                        className="gm-user",
+                        style={"display": "flex", "gap": "8px", "alignItems": "center"},
+                    ),
                 ],
                 className="gm-header-controls",
             ),
@@ -74,6 +83,30 @@ def _nav(pathname: str | None, lang: str) -> list:
         )
         for key, path in PAGES.items()
     ]
+
+
+def _user_badge(lang: str) -> list:
+    """Who is logged in and a logout button; nothing on a loopback server without logins."""
+    user, key = current_user(), current_session_key()
+    if user is None or key is None:
+        return []
+    role = {
+        "viewer": ("只读", "viewer"),
+        "editor": ("编辑", "editor"),
+        "admin": ("管理员", "admin"),
+    }
+    badge = html.Span(f"{user.name} · {role.get(user.role, (user.role,) * 2)[lang == 'en']}")
+    if key.startswith("proxy:"):  # single sign-on: the proxy logs out
+        return [badge]
+    logout = html.Button("退出" if lang == "zh" else "Log out", type="submit", id="gm-logout")
+    form = html.Form(
+        [logout],
+        action=f"{LOGOUT_PATH}?lang={lang}",
+        method="POST",
+        className="gm-logout",
+        style={"margin": 0},
+    )
+    return [badge, form]
 
 
 def create_app(
@@ -134,6 +167,7 @@ def create_app(
         Output(ID.TITLE, "children"),
         Output(ID.PROFILE_LABEL, "children"),
         Output(ID.PROFILE, "options"),
+        Output(USER_ID, "children"),
         Input(ID.URL, "pathname"),
         Input(ID.LANG, "value"),
         State(ID.URL, "search"),
@@ -149,6 +183,7 @@ def create_app(
             t("app.title", lang),
             t("app.profile", lang),
             provider.profiles(lang),
+            _user_badge(lang),
         )
 
     for module in PAGE_MODULES.values():

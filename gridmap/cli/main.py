@@ -24,6 +24,7 @@ from gridmap.cli.rebalance import add_rebalance_parser
 from gridmap.cli.report import add_report_parser
 from gridmap.cli.serve import add_serve_parser
 from gridmap.cli.study_args import add_study_arguments, study_kwargs
+from gridmap.cli.users import add_users_parser
 from gridmap.labels import text_width
 from gridmap.qa import qa_counts
 from gridmap.rules import UNVERIFIED, list_profiles, load_profile
@@ -306,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_rebalance_parser(sub)
     add_report_parser(sub)
     add_serve_parser(sub)
+    add_users_parser(sub)
     return parser
 
 

@@ -1,13 +1,17 @@
-"""``gridmap serve``: the dashboard on a local port (the demo district when no config is given).
+"""``gridmap serve``: the dashboard on a port (the demo district when no config is given).
 
-The dashboard itself lives in the ``dashboards`` package (Dash, vendored MapLibre
-GL JS). Nothing is fetched from the internet.
+The dashboard itself lives in the ``dashboards`` package (Dash, vendored MapLibre GL JS);
+nothing is fetched from the internet. It is served by waitress (:mod:`dashboards.server` says
+why): on 127.0.0.1 with no set-up and no login; on an address other machines reach only once
+the workspace has accounts (``gridmap users add``) or ``[dashboard] auth = "proxy"`` is set.
+``--debug`` (Dash's development server with its code console) is refused off loopback.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 __all__ = ["run", "add_serve_parser"]
 
@@ -16,10 +20,35 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _refusal_text(reason: str, host: str, workspace: Path | None) -> str:
+    if reason == "debug_off_loopback":
+        return (
+            "拒绝：--debug 只能用于 127.0.0.1（调试模式会暴露代码控制台）。"
+            " (refused: --debug exposes a code console; use it only with --host 127.0.0.1)"
+        )
+    where = f"--workspace {workspace}" if workspace else "--workspace plans.gpkg"
+    return (
+        f"拒绝在 {host} 上无登录提供服务：其他计算机可以访问。请先创建账户，例如\n"
+        f"  gridmap users add 张三 --role editor {where}\n"
+        f'（或在单点登录反向代理后设置 [dashboard] auth = "proxy" 与 trusted_proxies），'
+        f"或只在本机使用 --host 127.0.0.1。\n"
+        f"(refused: {host} is reachable from other machines and no login is configured. "
+        f"Add an account first: gridmap users add NAME --role editor {where}; "
+        f'or set [dashboard] auth = "proxy" behind a single-sign-on proxy; '
+        f"or serve on 127.0.0.1.)"
+    )
+
+
 def run(
-    config: str | None = None, host: str = "127.0.0.1", port: int = 8050, debug: bool = False
-) -> None:
-    """Load the study (with progress messages), check it, and serve the dashboard until interrupted.
+    config: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8050,
+    debug: bool = False,
+    *,
+    workspace: str | None = None,
+    allowed_hosts: tuple[str, ...] = (),
+) -> int:
+    """Check the serving settings, load the study, and serve the dashboard until interrupted.
 
     Parameters
     ----------
@@ -28,16 +57,58 @@ def run(
     host, port
         Where to listen; the default only accepts connections from this machine.
     debug
-        Dash debug mode (hot reload, dev tools).
+        Dash debug mode (Flask's development server, hot reload, dev tools): loopback only.
+    workspace
+        The plans GeoPackage (accounts, plans); default: the config's.
+    allowed_hosts
+        Extra names the ``Host`` header may carry.
+
+    Returns
+    -------
+    int
+        2 when the settings are refused (message printed), else 0 after the server stopped.
     """
     # heavy: Dash, plotly and the dashboard load only when serving, not for every CLI command
-    from dashboards.app import create_app
+    from dashboards import server as web  # (same reason)
+    from dashboards.app import create_app  # (same reason)
+    from dashboards.auth import AccountStore, Gate, SessionStore  # (same reason)
     from dashboards.provider import DashboardProvider  # (same reason)
+    from dashboards.provider.config import dashboard_settings  # (same reason)
 
+    settings = web.settings_from_config(config, host=host, port=port, allowed=allowed_hosts)
+    ws = Path(workspace) if workspace else None
+    if ws is None and config:
+        ws = Path(dashboard_settings(config)["workspace"])
+    has_accounts = ws is not None and AccountStore(ws).has_accounts()
+    reason = web.refusal(settings, has_accounts=has_accounts, debug=debug)
+    if reason:
+        _say(_refusal_text(reason, host, ws))
+        return 2
     t0 = time.perf_counter()
     what = config or "演示数据 demo district (synthetic)"
     _say(f"正在读取研究区 / loading study: {what} …")
-    provider = DashboardProvider.from_config(config)
+    provider = DashboardProvider.from_config(config, **({"workspace": ws} if ws else {}))
+    _warm(provider, t0)
+    app = create_app(provider)
+    gate = Gate(settings.auth, AccountStore(provider.plans_workspace()), SessionStore())
+    web.protect(app, settings, gate, basemap=provider.basemap)
+    login = (
+        "登录 / login required" if gate.login_required() else "无需登录 / no login (this machine)"
+    )
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    _say(f"仪表盘 / dashboard: http://{shown}:{port}/   {login}   (Ctrl+C 退出 / to stop)")
+    if not web.is_loopback(host):
+        names = ", ".join(sorted(web.allowed_hosts(settings)))
+        _say(f"  允许的主机名 / Host names answered: {names} (more: --allowed-host NAME)")
+    if debug:
+        app.run(host=host, port=port, debug=True)
+    else:
+        web.serve(app, settings)
+    return 0
+
+
+def _warm(provider, t0: float) -> None:
+    """Read, check and prepare map geometry before the first request (with progress)."""
     study = provider.study
     n_grids = len(study.grids) if study.grids is not None else 0
     _say(
@@ -57,13 +128,10 @@ def run(
             "GCJ-02 basemap tiles are offset "
             "by hundreds of metres from CGCS2000 data."
         )
-    app = create_app(provider)
-    _say(f"仪表盘 / dashboard: http://{host}:{port}/   (Ctrl+C 退出 / to stop)")
-    app.run(host=host, port=port, debug=debug)
 
 
 def add_serve_parser(sub) -> None:
-    """Register ``gridmap serve [CONFIG.toml] [--host] [--port] [--debug]`` on ``sub``.
+    """Register ``gridmap serve [CONFIG.toml] [--host] [--port] [--workspace] [--allowed-host] [--debug]``.
 
     Parameters
     ----------
@@ -79,13 +147,30 @@ def add_serve_parser(sub) -> None:
     p.add_argument(
         "--host",
         default="127.0.0.1",
-        help="address to listen on (default 127.0.0.1: this machine only)",
+        help="address to listen on (default 127.0.0.1: this machine only; any other address "
+        "needs accounts: gridmap users add)",
     )
     p.add_argument("--port", type=int, default=8050, help="port (default 8050)")
-    p.add_argument("--debug", action="store_true", help="Dash debug mode")
+    p.add_argument(
+        "--workspace", help="plans GeoPackage with plans and accounts (default: the config's)"
+    )
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a name browsers use to reach this server (Host header), e.g. gridmap.jd.local",
+    )
+    p.add_argument("--debug", action="store_true", help="Dash debug mode (127.0.0.1 only)")
 
     def _cmd(args) -> int:
-        run(args.config, host=args.host, port=args.port, debug=args.debug)
-        return 0
+        return run(
+            args.config,
+            host=args.host,
+            port=args.port,
+            debug=args.debug,
+            workspace=args.workspace,
+            allowed_hosts=tuple(args.allowed_host),
+        )
 
     p.set_defaults(func=_cmd)

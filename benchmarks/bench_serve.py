@@ -1,0 +1,387 @@
+"""Benchmark: the dashboard under concurrent users, waitress (``gridmap serve``) against Flask's
+development server, the same hardened app on 127.0.0.1.
+
+Traffic: the Dash callback POST bodies Chromium sends while a planner logs in and opens every
+page (recorded with Playwright from the running server), plus interactions built from the
+app's callback map — map recolour (every "colour by" of both levels), unit detail (a map click),
+plan edits (move a grid, then undo, in the user's own plan session). Each simulated user logs
+in (its own session cookie), then sends ``--requests`` callbacks, cycling through that mix
+from a different start; ``--users`` users at once. Loops are bounded by count and by
+``--time-limit`` seconds; every server is a child process on 127.0.0.1 stopped at the end.
+
+Reported per callback: count, p50 / p95 / max latency, errors (any non-200 answer or
+exception); server RSS after start, after a one-user warm-up, and after the run (psutil).
+
+    python benchmarks/bench_serve.py [--users 20] [--requests 50] [--time-limit 300] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psutil
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from dashboards.ids import ID, PAGES, map_ids  # noqa: E402
+
+PASSWORD = "bench-password-1"
+UPDATE = "/_dash-update-component"
+SERVERS = ("waitress", "flask-dev")
+
+
+# ------------------------------------------------------------------------------ child server
+def serve_child(kind: str, port: int, workspace: str) -> None:
+    """Run in the child process: the demo dashboard, hardened, on ``kind`` (never returns)."""
+    from dashboards.app import create_app
+    from dashboards.auth import AccountStore, Gate, SessionStore
+    from dashboards.provider import DashboardProvider
+    from dashboards.server import ServeSettings, protect, serve
+
+    provider = DashboardProvider.from_config(None, workspace=workspace)
+    provider.result()
+    for level in ("community", "grid"):
+        provider.geojson(level)
+    app = create_app(provider)
+    settings = ServeSettings(host="127.0.0.1", port=port, threads=8)
+    protect(app, settings, Gate(settings.auth, AccountStore(workspace), SessionStore()))
+    if kind == "waitress":
+        serve(app, settings)
+    else:
+        import logging
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        app.server.run(host="127.0.0.1", port=port, threaded=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A child process serving the dashboard; stopped on exit."""
+
+    def __init__(self, kind: str, workspace: Path) -> None:
+        self.kind, self.port = kind, _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cmd = [sys.executable, __file__, "--serve-only", kind, "--port", str(self.port)]
+        cmd += ["--workspace", str(workspace)]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen(
+            cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/_gridmap/login", timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.3)
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    self.proc.stderr.read().decode()[-2000:] if self.proc.stderr else ""
+                )
+        self.stop()
+        raise RuntimeError(f"{kind} did not start within 120 s")
+
+    def rss_mb(self) -> float:
+        return psutil.Process(self.proc.pid).memory_info().rss / 2**20
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def login(url: str) -> requests.Session:
+    s = requests.Session()
+    r = s.post(url + "/_gridmap/login", data={"name": "bench", "password": PASSWORD}, timeout=60)
+    r.raise_for_status()
+    return s
+
+
+# ------------------------------------------------------------------------------ traffic
+def record(url: str) -> list[dict]:
+    """The callback bodies Chromium POSTs while logging in and opening every page."""
+    from playwright.sync_api import sync_playwright
+
+    from dashboards.testing import launch_chromium
+
+    bodies: list[dict] = []
+
+    def keep(req) -> None:
+        if req.method == "POST" and urlsplit(req.url).path == UPDATE:
+            bodies.append(json.loads(req.post_data))
+
+    with sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        page = browser.new_page()
+        page.goto(url + "/_gridmap/login")
+        page.fill("#name", "bench")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(url + "/")
+        page.on("request", keep)
+        for path in PAGES.values():
+            page.goto(url + path)
+            page.wait_for_load_state("networkidle")
+            page.wait_for_timeout(1500)
+        browser.close()
+    return bodies
+
+
+def _dep(deps: list[dict], trigger: str) -> dict:
+    return next(
+        d for d in deps if any(f"{i['id']}.{i['property']}" == trigger for i in d["inputs"])
+    )
+
+
+def build(deps: list[dict], trigger: str, values: dict) -> dict:
+    """The body Dash's renderer POSTs when ``trigger`` fires (values by "id.prop")."""
+    dep = _dep(deps, trigger)
+    outputs = []
+    for part in dep["output"].strip(".").split("..."):
+        cid, _, prop = part.rpartition(".")
+        outputs.append({"id": cid, "property": prop})
+
+    def filled(items: list[dict]) -> list[dict]:
+        return [{**i, "value": values.get(f"{i['id']}.{i['property']}")} for i in items]
+
+    return {
+        "output": dep["output"],
+        "outputs": outputs if len(outputs) > 1 else outputs[0],
+        "inputs": filled(dep["inputs"]),
+        "state": filled(dep["state"]),
+        "changedPropIds": [trigger],
+    }
+
+
+def interactions(deps: list[dict]) -> list[dict]:
+    """Map recolours, unit details and plan edits (move + undo) built from the callback map."""
+    from dashboards.provider import DashboardProvider
+    from dashboards.provider.plan_views import neighbours
+    from gridmap.plans import Plan
+
+    provider = DashboardProvider.from_config(None)
+    base = {f"{ID.PROFILE}.value": "national", f"{ID.LANG}.value": "zh"}
+    out = []
+    cm = map_ids("map")
+    for level in ("community", "grid"):
+        for opt in provider.color_options(level, "national", "zh")[:8]:
+            v = {**base, f"{ID.CM_LEVEL}.value": level, f"{ID.CM_COLOR_BY}.value": opt["value"]}
+            out.append(build(deps, f"{ID.CM_COLOR_BY}.value", v))
+        for i, uid in enumerate(provider.ids(level)[:6]):
+            click = {"index": i, "unit_id": str(uid), "level": level, "ts": i}
+            out.append(build(deps, f"{cm.click}.data", {**base, f"{cm.click}.data": click}))
+    plan = Plan.from_check(provider.result())
+    moves = []
+    for i, uid in enumerate(provider.ids("grid")):
+        for target in neighbours(plan, [uid]):
+            if plan.move([uid], target).ok:
+                plan.undo()
+                moves.append((i, str(uid), target))
+                break
+        if len(moves) == 4:
+            break
+    plan_base = {**base, f"{ID.PL_RB_TIME}.value": 10, f"{ID.PL_SPLIT_K}.value": 2}
+    for i, uid, target in moves:
+        sel = {"units": [uid], "index": [i]}
+        v = {**plan_base, f"{ID.PL_SELECTION}.data": sel, f"{ID.PL_MOVE_TO}.value": target}
+        out.append(build(deps, f"{ID.PL_MOVE}.n_clicks", {**v, f"{ID.PL_MOVE}.n_clicks": 1}))
+        out.append(build(deps, f"{ID.PL_UNDO}.n_clicks", {**v, f"{ID.PL_UNDO}.n_clicks": 1}))
+    return out
+
+
+def label(body: dict) -> str:
+    """A readable name of the callback a body calls."""
+    out, changed = body["output"], (body.get("changedPropIds") or [""])[0]
+    if f"{ID.PAGE}.children" in out:
+        return "page (route)"
+    if f"{ID.CM_LEGEND}.children" in out:
+        return "map recolour"
+    if f"{ID.CM_DETAIL}.children" in out:
+        return "detail"
+    if f"{ID.PL_REV}.data" in out:
+        return "plan edit: " + changed.partition(".")[0].removeprefix("pl-")
+    first = out.strip(".").split("...")[0]
+    return first.rpartition(".")[0] or first
+
+
+def for_user(body: dict, session: str) -> dict:
+    """The body with the user's own plan session id."""
+    state = [
+        {**s, "value": session} if s.get("id") == ID.PL_SESSION else s
+        for s in body.get("state", [])
+    ]
+    return {**body, "state": state}
+
+
+# ------------------------------------------------------------------------------ load
+def run_load(url: str, mix: list[dict], users: int, per_user: int, limit: float) -> list[tuple]:
+    """Every user logs in and sends ``per_user`` callbacks; returns (label, seconds, ok)."""
+    results: list[tuple] = []
+    lock = threading.Lock()
+    stop_at = time.monotonic() + limit
+
+    def user(n: int) -> None:
+        s, sid = login(url), uuid.uuid4().hex
+        mine = []
+        for k in range(per_user):
+            if time.monotonic() > stop_at:
+                break
+            body = for_user(mix[(n * 7 + k) % len(mix)], sid)
+            t0 = time.perf_counter()
+            try:
+                ok = s.post(url + UPDATE, json=body, timeout=60).status_code in (200, 204)
+            except requests.RequestException:
+                ok = False
+            mine.append((label(body), time.perf_counter() - t0, ok))
+        with lock:
+            results.extend(mine)
+
+    with ThreadPoolExecutor(users) as pool:
+        list(pool.map(user, range(users)))
+    return results
+
+
+def summarise(results: list[tuple]) -> dict:
+    by: dict[str, list] = {}
+    for name, secs, ok in results:
+        by.setdefault(name, []).append((secs, ok))
+    by["all"] = [(s, ok) for _, s, ok in results]
+    out = {}
+    for name, rows in sorted(by.items()):
+        times = sorted(s * 1000 for s, _ in rows)
+        q = statistics.quantiles(times, n=20, method="inclusive") if len(times) > 1 else times * 19
+        out[name] = {
+            "n": len(rows),
+            "p50_ms": round(statistics.median(times)),
+            "p95_ms": round(q[18]),
+            "max_ms": round(times[-1]),
+            "errors": sum(not ok for _, ok in rows),
+        }
+    return out
+
+
+def bench(kind: str, workspace: Path, mix_cache: dict, args) -> dict:
+    with Server(kind, workspace) as server:
+        rss_start = server.rss_mb()
+        s = login(server.url)
+        if "mix" not in mix_cache:
+            deps = s.get(server.url + "/_dash-dependencies", timeout=60).json()
+            recorded = record(server.url)
+            mix = recorded + interactions(deps)
+            random.Random(0).shuffle(mix)  # each user's run of the cycle meets every kind
+            mix_cache["mix"] = mix
+            mix_cache["recorded"] = len(recorded)
+        mix = mix_cache["mix"]
+        warm = run_load(server.url, mix, 1, len(mix), args.time_limit)
+        rss_warm = server.rss_mb()
+        t0 = time.perf_counter()
+        results = run_load(server.url, mix, args.users, args.requests, args.time_limit)
+        wall = time.perf_counter() - t0
+        rss_end = server.rss_mb()
+    return {
+        "server": kind,
+        "wall_s": round(wall, 1),
+        "requests": len(results),
+        "warmup_errors": sum(not ok for *_, ok in warm),
+        "rss_mb": {"start": round(rss_start), "warm": round(rss_warm), "end": round(rss_end)},
+        "callbacks": summarise(results),
+    }
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    info = Path("/proc/cpuinfo")
+    if info.exists():
+        model = [ln for ln in info.read_text().splitlines() if ln.startswith("model name")]
+        cpu = model[0].split(":", 1)[1].strip() if model else cpu
+    load = f", load {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    return f"{cpu}, {os.cpu_count()} cores{load}, Python {platform.python_version()}"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--users", type=int, default=20)
+    p.add_argument("--requests", type=int, default=50, help="callbacks per user")
+    p.add_argument("--time-limit", type=float, default=300, help="seconds per load run")
+    p.add_argument("--servers", default=",".join(SERVERS))
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--serve-only", choices=SERVERS, help=argparse.SUPPRESS)
+    p.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--workspace", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.serve_only:
+        serve_child(args.serve_only, args.port, args.workspace)
+        return
+    from dashboards.auth import AccountStore
+
+    workspace = Path(tempfile.mkdtemp(prefix="gridmap-bench-serve-")) / "plans.gpkg"
+    AccountStore(workspace).add("bench", PASSWORD, role="editor")
+    mix_cache: dict = {}
+    runs = [bench(kind, workspace, mix_cache, args) for kind in args.servers.split(",")]
+    report = {
+        "date": date.today().isoformat(),
+        "machine": _machine(),
+        "users": args.users,
+        "requests_per_user": args.requests,
+        "mix": {"recorded": mix_cache["recorded"], "total": len(mix_cache["mix"])},
+        "runs": runs,
+    }
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    print(
+        f"{report['date']} · {report['machine']} · {args.users} users × {args.requests} callbacks"
+    )
+    print(
+        f"mix: {report['mix']['recorded']} recorded in Chromium + "
+        f"{report['mix']['total'] - report['mix']['recorded']} built interactions"
+    )
+    for run in runs:
+        rss = run["rss_mb"]
+        print(
+            f"\n== {run['server']}: {run['requests']} requests in {run['wall_s']} s; "
+            f"RSS {rss['start']} → {rss['warm']} (warm) → {rss['end']} MB"
+        )
+        print(f"{'callback':28} {'n':>5} {'p50':>7} {'p95':>7} {'max':>7} {'errors':>6}")
+        for name, c in run["callbacks"].items():
+            print(
+                f"{name:28} {c['n']:>5} {c['p50_ms']:>5}ms {c['p95_ms']:>5}ms "
+                f"{c['max_ms']:>5}ms {c['errors']:>6}"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Logging in to a shared dashboard in real headless Chromium: login page, overview, logout.
+
+The dashboard runs on waitress on 127.0.0.1, hardened by :func:`dashboards.server.protect`
+(CSP, Host allow-list) with one editor account in a temporary workspace; the page must load
+with no console error under that Content-Security-Policy.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from dashboards.auth import COOKIE, AccountStore, Gate, SessionStore
+from dashboards.server import ServeSettings, protect
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def shared_url(browser, tmp_path_factory):
+    waitress = pytest.importorskip("waitress")
+    from dashboards import create_app
+    from dashboards.provider import DashboardProvider
+
+    ws = tmp_path_factory.mktemp("login") / "plans.gpkg"
+    accounts = AccountStore(ws)
+    accounts.add("张编辑", PASSWORD, role="editor")
+    app = create_app(DashboardProvider.from_config(None, workspace=ws))
+    settings = ServeSettings()
+    protect(app, settings, Gate(settings.auth, accounts, SessionStore()))
+    server = waitress.create_server(app.server, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    thread.join(timeout=5)
+
+
+def test_login_overview_logout(page, shared_url):
+    page.goto(shared_url + "/map")
+    assert "/_gridmap/login" in page.url
+    assert page.inner_text("h1") == "网格化管理 合规地图"
+    page.click("text=English")
+    assert page.inner_text("button[type=submit]") == "Log in"
+    page.fill("#name", "张编辑")
+    page.fill("#password", "wrong password")
+    page.click("button[type=submit]")
+    assert "Wrong account name or password" in page.inner_text("[role=alert]")
+    page.fill("#name", "张编辑")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(shared_url + "/map")
+    page.goto(shared_url + "/")
+    page.wait_for_selector("#ov-kpis .gm-kpi", timeout=30_000)
+    page.wait_for_selector("#gm-logout", timeout=15_000)
+    assert "张编辑" in page.inner_text("#gm-user")
+    cookie = next(c for c in page.context.cookies() if c["name"] == COOKIE)
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert page.console.errors == []  # nothing blocked by the CSP, nothing failed
+    page.click("#gm-logout")
+    page.wait_for_url("**/_gridmap/login**")
+    assert "已退出登录" in page.inner_text("[role=alert]")
+    page.goto(shared_url + "/")
+    assert "/_gridmap/login" in page.url
