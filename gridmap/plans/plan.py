@@ -10,6 +10,7 @@ saved plan (:mod:`gridmap.plans.storage`).
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -228,11 +229,34 @@ class Plan(PlanOutputs):
         """Save the plan (and its profile) into the workspace GeoPackage in one transaction.
 
         New journal entries are appended; entries already stored are never
-        rewritten. Raises ``ValueError`` when the stored plan has entries this
-        object does not know (someone else saved meanwhile) or the name is taken.
+        rewritten. The workspace is created when absent (race-free).
         See :mod:`gridmap.plans.storage`.
+
+        Raises
+        ------
+        gridmap.plans.PlanConflict
+            When someone else saved this plan since this copy was loaded (a ``ValueError``;
+            nothing is written: :meth:`save_as` keeps this version under a new name).
+        ValueError
+            When another plan has this name.
+        OSError
+            (:class:`gridmap._atomic.OutputError`) when the disk is full or read-only.
         """
         return save_plan(self, workspace, before_commit=_before_commit)
+
+    def save_as(self, workspace: str | os.PathLike, name: str) -> Path:
+        """Save this version as a new plan called ``name`` (a new plan id, the whole journal).
+
+        What to do after a :class:`~gridmap.plans.PlanConflict`: both versions are kept.
+        On failure the plan keeps its name and id.
+        """
+        before = (self.name, self.plan_id, self._saved)
+        self.name, self.plan_id, self._saved = str(name), uuid.uuid4().hex[:12], 0
+        try:
+            return self.save(workspace)
+        except BaseException:
+            self.name, self.plan_id, self._saved = before
+            raise
 
     def _entry(self, op, params, changes, author, comment) -> dict:
         return {
