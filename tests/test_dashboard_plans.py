@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import shutil
+from collections import defaultdict
 
 import pandas as pd
 import pytest
 
 from dashboards.pages import plans as page
-from dashboards.provider import DashboardProvider, PlanStore
+from dashboards.provider import DashboardProvider, PlanRequest, PlanStore
 from dashboards.provider.plan_views import band_text, compare_rows, neighbours, plan_payload
 from dashboards.provider.plans import export_gpkg, export_xlsx, run_edit
 
@@ -26,6 +27,12 @@ def store(provider) -> PlanStore:
     return PlanStore(provider, max_sessions=3)
 
 
+@pytest.fixture
+def tab(store) -> defaultdict:
+    """Server-issued tab ids by a short name (``tab["a"]``)."""
+    return defaultdict(store.issue)
+
+
 def _movable(plan):
     for uid in plan.units.index:
         for target in neighbours(plan, [uid]):
@@ -36,23 +43,27 @@ def _movable(plan):
     raise AssertionError("nothing movable")
 
 
-def test_sessions_are_independent_and_bounded(store):
-    a, b = store.get("a"), store.get("b")
-    assert a is store.get("a") and a.plan is not b.plan
+def test_sessions_are_independent_and_bounded(store, tab):
+    a, b = store.get(tab["a"]), store.get(tab["b"])
+    assert a is store.get(tab["a"]) and a.plan is not b.plan
     assert a.plan.graph is b.plan.graph  # adjacency shared, computed once
     uid, target = _movable(a.plan)
-    changed, lines = run_edit(a, "move", selection=[uid], target=target)
-    assert changed and lines
+    out = store.act(tab["a"], PlanRequest("move", selection=[uid], target=target))
+    assert out.tone == "ok" and out.lines
     assert a.plan.kpis()["units_moved"] == 1 and b.plan.kpis()["units_moved"] == 0
     for sid in ("c", "d", "e"):
-        store.get(sid)
+        store.get(tab[sid])
+    assert len(store) == 3  # "a" was dropped from memory …
+    back = store.get(tab["a"])
+    assert back is not a and back.plan.kpis()["units_moved"] == 1  # … and restored from its draft
     assert (
-        len(store) == 3 and store.get("a").plan.kpis()["units_moved"] == 0
-    )  # "a" was dropped, starts afresh
+        back.plan.journal[-1]["author"] == "local" and back.take_notice()[0] == "pl.draft.restored"
+    )
+    assert store.get(tab["b"]).plan.kpis()["units_moved"] == 0
 
 
-def test_move_undo_redo_and_refusals(store):
-    s = store.get("x")
+def test_move_undo_redo_and_refusals(store, tab):
+    s = store.get(tab["x"])
     uid, target = _movable(s.plan)
     assert target in neighbours(s.plan, [uid])
     assert s.plan.labels[uid] not in neighbours(s.plan, [uid])
@@ -78,8 +89,8 @@ def test_move_undo_redo_and_refusals(store):
     assert run_edit(s, "merge", selection=[], communities=[big])[1] == ["请至少选择两个社区。"]
 
 
-def test_payload_colours_follow_the_plan(store, provider):
-    s = store.get("p")
+def test_payload_colours_follow_the_plan(store, tab, provider):
+    s = store.get(tab["p"])
     ids = provider.ids("grid")
     uid, target = _movable(s.plan)
     i = ids.get_loc(uid)
@@ -101,16 +112,16 @@ def test_payload_colours_follow_the_plan(store, provider):
     assert rows[0][1] == "20/30" and rows[4] == ("调整网格", "0", "1")
 
 
-def test_save_load_and_exports(store, provider):
-    s = store.get("w")
+def test_save_load_and_exports(store, tab, provider):
+    s = store.get(tab["w"])
     uid, target = _movable(s.plan)
     run_edit(s, "move", selection=[uid], target=target)
     s.plan.name = "测试方案"
     s.plan.save(provider.plans_workspace())
     assert "测试方案" in store.saved()["name"].tolist()
-    fresh = store.reset("w")
+    fresh = store.reset(tab["w"])
     assert fresh.plan.kpis()["units_moved"] == 0
-    loaded = store.load("w", "测试方案")
+    loaded = store.load(tab["w"], "测试方案")
     assert loaded.plan.labels[uid] == target and loaded.plan.graph is store.template().graph
     xlsx = pd.read_excel(io.BytesIO(export_xlsx(loaded.plan)))
     assert xlsx.shape[0] == 1 and str(xlsx.iloc[0, 0]) == uid
@@ -118,8 +129,8 @@ def test_save_load_and_exports(store, provider):
     assert gpkg[:16] == b"SQLite format 3\x00"
 
 
-def test_rebalance_is_shown_then_applied(store, provider):
-    s = store.get("r")
+def test_rebalance_is_shown_then_applied(store, tab, provider):
+    s = store.get(tab["r"])
     changed, lines = run_edit(s, "rebalance", selection=[], time_limit=3, provider=provider)
     assert not changed and lines  # computed, not applied yet
     assert s.pending is not None
@@ -158,9 +169,9 @@ def test_workspace_defaults_next_to_the_config(tmp_path):
     shutil.rmtree(demo.plans_workspace().parent)
 
 
-def test_band_and_kpis_follow_the_profile(store, provider):
+def test_band_and_kpis_follow_the_profile(store, tab, provider):
     """The page shows the band of the profile chosen at the top, and the check's counts under it."""
-    s = store.get("hz", "hangzhou-2008")
+    s = store.get(tab["hz"], "hangzhou-2008")
     assert s.plan.profile.id == "hangzhou-2008" and (s.plan.band.min, s.plan.band.max) == (
         1500,
         3000,
@@ -173,7 +184,7 @@ def test_band_and_kpis_follow_the_profile(store, provider):
     # back to national: the same session's plan is re-evaluated, edits kept
     uid, target = _movable(s.plan)
     run_edit(s, "move", selection=[uid], target=target)
-    s = store.get("hz", "national")
+    s = store.get(tab["hz"], "national")
     assert s.plan.profile.id == "national" and s.plan.kpis()["units_moved"] == 1
     assert compare_rows(s.plan)[0][1] == "20/30"
-    assert store.get("hz").plan.profile.id == "national"  # no profile given: left as it is
+    assert store.get(tab["hz"]).plan.profile.id == "national"  # no profile given: left as it is

@@ -26,7 +26,7 @@ from gridmap.plans.state import now, touched
 from gridmap.plans.storage import profile_from_ref, read_plan, save_plan
 from gridmap.rebalance import RebalanceResult
 
-__all__ = ["Plan", "load_plan"]
+__all__ = ["Plan", "load_plan", "plan_from_record", "replay"]
 
 #: test hook: called inside the save transaction just before COMMIT
 _before_commit: Callable[[], object] | None = None
@@ -398,6 +398,19 @@ def load_plan(workspace: str | os.PathLike, plan: str, *, graph=None, profile=No
         When the stored assignment does not match its digest or its journal.
     """
     rec = read_plan(workspace, plan)
+    p = plan_from_record(rec, graph=graph, profile=profile)
+    replay(p, rec["journal"])
+    if not p._labels.astype(str).equals(rec["labels"].astype(str)):
+        raise ValueError(
+            f"方案 {p.name!r}：日志重放结果与存储的归属不一致 "
+            "(journal replay does not match the stored assignment)"
+        )
+    p._saved = len(p.journal)
+    return p
+
+
+def plan_from_record(rec: dict, *, graph=None, profile=None) -> Plan:
+    """The as-is plan of a :func:`~gridmap.plans.storage.read_plan` record (journal not replayed)."""
     name = rec["name"]
     if profile is None:
         try:
@@ -421,7 +434,12 @@ def load_plan(workspace: str | os.PathLike, plan: str, *, graph=None, profile=No
         graph=graph if graph is not None else rec["graph"],
     )
     p.created = rec["created"]
-    for entry in rec["journal"]:
+    return p
+
+
+def replay(p: Plan, journal: list[dict]) -> None:
+    """Apply journal entries (as stored) to ``p``, undo and redo stacks included."""
+    for entry in journal:
         changes = tuple(tuple(c) for c in entry["changes"])
         if changes:
             p._change(changes)
@@ -433,10 +451,3 @@ def load_plan(workspace: str | os.PathLike, plan: str, *, graph=None, profile=No
         else:
             p._undo.append(entry["seq"])
             p._redo.clear()
-    if not p._labels.astype(str).equals(rec["labels"].astype(str)):
-        raise ValueError(
-            f"方案 {name!r}：日志重放结果与存储的归属不一致 "
-            "(journal replay does not match the stored assignment)"
-        )
-    p._saved = len(p.journal)
-    return p
