@@ -157,19 +157,22 @@ def _changes(view: PlanView, lang: str) -> Any:
     return _table(head, view.changes, "pl-changes-table")
 
 
-def _refused_tab(provider: DashboardProvider, exc: TabRefused, lang: str) -> dict:
-    """The render callback's answer to a tab id that opens nothing: a new id, or a message."""
-    fresh = "" if exc.reason == "login" else provider.plan_sessions.issue()
+def _login_needed(lang: str) -> dict:
+    """The render callback's answer when nobody is logged in: the message, nothing drawn."""
     keys = (
         *("plan_map", "base_map", "kpis", "legend", "base_legend", "compare", "changes"),
-        *("no_undo", "no_redo", "no_apply", "split", "merge", "saved", "workspace", "band"),
+        *("no_undo", "no_redo", "no_apply", "split", "merge", "saved", "workspace", "band", "sid"),
     )
     out: dict[str, Any] = dict.fromkeys(keys, no_update)
-    out["message"] = html.Div(
-        t("pl.tab.renewed" if fresh else f"pl.tab.{exc.reason}", lang), className="gm-error"
-    )
-    out["sid"] = fresh or no_update
+    out["message"] = html.Div(t("pl.tab.login", lang), className="gm-error")
     return out
+
+
+def _notice(view: PlanView, renewed: bool, lang: str) -> Any:
+    """What the message line says after drawing: a new session, a restored draft, or nothing."""
+    if renewed:
+        return html.Div(t("pl.tab.renewed", lang), className="gm-error")
+    return no_update if view.notice is None else view.notice
 
 
 def _button(id_: str, label: str, **kw: Any) -> html.Button:
@@ -498,12 +501,14 @@ def register(app: Any, provider: DashboardProvider) -> None:
         _rev: int, sid: str, mode: str | None, profile: str | None, lang: str | None
     ) -> dict:
         lang, mode = lang or "zh", mode or "community"
+        url, fresh = geo_url(app, provider, "grid"), None
         try:
-            view = provider.plan_view(
-                sid, geo_url(app, provider, "grid"), profile=profile or None, mode=mode, lang=lang
-            )
-        except TabRefused as exc:
-            return _refused_tab(provider, exc, lang)
+            view = provider.plan_view(sid, url, profile=profile or None, mode=mode, lang=lang)
+        except TabRefused as exc:  # not issued to this user: draw a new tab's plan, say so
+            fresh = provider.plan_sessions.issue() if exc.reason != "login" else ""
+            if not fresh:
+                return _login_needed(lang)
+            view = provider.plan_view(fresh, url, profile=profile or None, mode=mode, lang=lang)
         head = [t("pl.compare.metric", lang), t("pl.map.base", lang), t("pl.map.plan", lang)]
         where = t("pl.workspace", lang, path=view.workspace.name)
         return {
@@ -522,8 +527,8 @@ def register(app: Any, provider: DashboardProvider) -> None:
             "saved": [{"value": n, "label": n} for n in view.saved],
             "workspace": where + (" " + t("pl.readonly", lang) if view.read_only else ""),
             "band": view.band_text,
-            "message": no_update if view.notice is None else view.notice,
-            "sid": no_update,
+            "message": _notice(view, fresh is not None, lang),
+            "sid": fresh or no_update,
         }
 
     @app.callback(
