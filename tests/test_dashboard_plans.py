@@ -17,8 +17,7 @@ from dashboards.provider import DashboardProvider, PlanRequest, PlanStore
 from dashboards.provider.plan_session import TabRefused
 from dashboards.provider.plan_views import band_text, compare_rows, neighbours, plan_payload
 from dashboards.provider.plans import export_gpkg, export_xlsx, run_edit
-from gridmap._atomic import OutputError
-from gridmap.plans import load_plan
+from gridmap.plans import WorkspaceError, load_plan
 
 
 @pytest.fixture(scope="module")
@@ -316,7 +315,7 @@ def test_workspace_errors_are_messages_without_paths(store, tab, provider, monke
     for reason, words in (("no_space", "磁盘空间不足"), ("read_only", "只读")):
 
         def full(self, workspace, reason=reason):
-            raise OutputError(workspace, reason, "disk")
+            raise WorkspaceError(workspace, reason, "disk")
 
         monkeypatch.setattr(Plan, "save", full)
         out = store.act(tab["ws"], PlanRequest("save", name="满"))

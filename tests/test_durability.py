@@ -14,8 +14,7 @@ import pytest
 from test_plans import small_plan
 
 from gridmap import datasets
-from gridmap._atomic import OutputError
-from gridmap.plans import list_plans, load_plan
+from gridmap.plans import WorkspaceError, list_plans, load_plan
 from gridmap.plans.storage import ensure_workspace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,8 +88,7 @@ _DISK_SCRIPT = """
 import sys
 sys.path[:0] = [{root!r}, {tests!r}]
 from test_plans import small_plan
-from gridmap._atomic import OutputError
-from gridmap.plans import list_plans, load_plan
+from gridmap.plans import WorkspaceError, list_plans, load_plan
 ws, mode = sys.argv[1] + "/w.gpkg", sys.argv[2]
 if mode in ("full", "prep"):
     first = small_plan("first")
@@ -112,7 +110,7 @@ else:  # the caller remounted the disk read-only
     plan = small_plan("second")
 try:
     plan.save(ws)
-except OutputError as exc:
+except WorkspaceError as exc:
     print("REASON", exc.reason)
     print("MESSAGE", exc)
 assert list_plans(ws)["name"].tolist() == ["first"]
@@ -185,7 +183,7 @@ def test_no_permission_is_reported_as_such(tmp_path):
     os.chmod(ws, 0o444)
     os.chmod(ws.parent, 0o555)
     try:
-        with pytest.raises(OutputError, match="没有权限") as err:
+        with pytest.raises(WorkspaceError, match="没有权限") as err:
             small_plan("second").save(ws)
         assert err.value.reason == "permission"
         assert list_plans(ws)["name"].tolist() == ["first"]

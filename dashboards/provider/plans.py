@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
+from flask import has_request_context
 
 from dashboards.i18n import t
 from dashboards.identity import User, current_user
@@ -48,8 +49,7 @@ from dashboards.provider.plan_views import (
     plan_view,
     selection_view,
 )
-from gridmap._atomic import OutputError
-from gridmap.plans import PlanConflict, list_plans, load_plan
+from gridmap.plans import PlanConflict, WorkspaceError, list_plans, load_plan
 from gridmap.plans.drafts import (
     DraftLimit,
     draft_secret,
@@ -165,7 +165,7 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def workspace_message(exc: OutputError, lang: str) -> str:
+def workspace_message(exc: WorkspaceError, lang: str) -> str:
     """Why the workspace cannot be written, without the server's paths."""
     known = ("no_space", "read_only", "permission")
     return t(f"pl.ws.{exc.reason if exc.reason in known else 'other'}", lang)
@@ -209,7 +209,7 @@ class PlanStore:
         """The workspace's signing key; a key of this process when the workspace is unwritable."""
         try:
             return draft_secret(self.provider.plans_workspace())
-        except (OutputError, ValueError):
+        except (WorkspaceError, ValueError):
             return secrets.token_bytes(32)
 
     def template(self) -> Any:
@@ -242,12 +242,18 @@ class PlanStore:
         user = current_user()
         if user is None:
             raise TabRefused("login")
+        if not has_request_context():  # Python code (tools, tests), not a browser: ids as given
+            if not isinstance(token, str) or not token:
+                raise TabRefused("invalid")
+            return f"{user.name}/py:{token}", user
         return f"{user.name}/{self._keys.open(token, user.name)}", user
 
     def get(self, token: object, profile: str | None = None) -> PlanSession:
         """The tab's plan: in memory, else restored from its draft, else the as-is assignment.
 
         Evaluated under ``profile`` (the app's profile selector); left as it is when None.
+
+        Outside a request (Python code, not a browser) any non-empty string names a tab.
 
         Raises
         ------
@@ -291,7 +297,7 @@ class PlanStore:
                 user.name,
                 fresh=lambda: self.new_plan(profile=profile),
             )
-        except (OutputError, ValueError, KeyError):
+        except (WorkspaceError, ValueError, KeyError):
             found = None
         if found is None:
             return PlanSession(self.new_plan(profile=profile, author=user.name), self._colors)
@@ -311,7 +317,7 @@ class PlanStore:
                 session.plan,
                 max_total=self.max_drafts,
             )
-        except OutputError as exc:
+        except WorkspaceError as exc:
             return [t("pl.draft.unwritten", lang, why=workspace_message(exc, lang))]
         except ValueError as exc:
             return [t("pl.draft.unwritten", lang, why=str(exc))]
@@ -325,7 +331,7 @@ class PlanStore:
             s.plan, s.pending = self.new_plan(profile=profile, author=user.name), None
             try:
                 drop_draft(self.provider.plans_workspace(), key)
-            except (OutputError, ValueError):
+            except (WorkspaceError, ValueError):
                 pass  # nothing to drop where nothing could be written
         return s
 
@@ -438,7 +444,7 @@ class PlanStore:
         except DraftLimit as exc:
             which = "pl.draft.full.user" if exc.per_user else "pl.draft.full.all"
             return _error(which, lang, n=exc.limit)
-        except (OutputError, ValueError):
+        except (WorkspaceError, ValueError):
             return None  # the edit goes ahead; writing its draft reports the workspace's state
         return None
 
@@ -458,7 +464,7 @@ class PlanStore:
                         return _conflict(conflict, lang)
                     plan.save_as(workspace, wanted)
                     key = "pl.saved.as"
-            except OutputError as exc:
+            except WorkspaceError as exc:
                 plan.name = before
                 return PlanOutcome([workspace_message(exc, lang)], "error", refresh=False)
             except ValueError as exc:
@@ -475,7 +481,7 @@ class PlanStore:
             s = self.load(token, saved, _text(request.profile))
         except (KeyError, ValueError) as exc:
             return PlanOutcome([str(exc).strip("'\"")], "error")
-        except OutputError as exc:
+        except WorkspaceError as exc:
             return PlanOutcome([workspace_message(exc, lang)], "error", refresh=False)
         return PlanOutcome(
             [t("pl.loaded", lang, name=s.plan.name, n=len(s.plan.journal))],

@@ -74,5 +74,6 @@ SizeBand(min=1000, max=3000, exempt_min_if='sparse', rule_id='community.size')
 from gridmap.plans.outputs import CHANGE_COLUMNS_ZH
 from gridmap.plans.plan import Plan, load_plan
 from gridmap.plans.storage import PlanConflict, list_plans
+from gridmap.plans.workspace import WorkspaceError
 
-__all__ = ["Plan", "PlanConflict", "load_plan", "list_plans", "CHANGE_COLUMNS_ZH"]
+__all__ = ["Plan", "PlanConflict", "WorkspaceError", "load_plan", "list_plans", "CHANGE_COLUMNS_ZH"]

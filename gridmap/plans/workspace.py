@@ -8,8 +8,8 @@ processes, or two threads) are serialised by SQLite's lock, the second sees the 
 GeoPackage and adds to it, and a process killed mid-save leaves the last committed state
 (SQLite's rollback journal).
 
-A full disk, a read-only disk or missing permissions raise :class:`gridmap._atomic.OutputError`
-naming the workspace (``reason`` ``"no_space"``, ``"read_only"``, ``"permission"``), never
+A full disk, a read-only disk or missing permissions raise :class:`WorkspaceError` (an
+:class:`gridmap._atomic.OutputError`, so the CLI words it and exits 2) naming the workspace (``reason`` ``"no_space"``, ``"read_only"``, ``"permission"``), never
 SQLite's "cannot rollback - no transaction is active" (SQLite has already rolled back itself
 when the disk filled up).
 """
@@ -24,7 +24,13 @@ from pathlib import Path
 
 from gridmap._atomic import OutputError, output_error
 
-__all__ = ["connect_read", "ensure_workspace", "register_table", "write_transaction"]
+__all__ = [
+    "WorkspaceError",
+    "connect_read",
+    "ensure_workspace",
+    "register_table",
+    "write_transaction",
+]
 
 #: the GeoPackage core (application id, version, the required tables), one statement a line
 _GPKG_CORE = (
@@ -49,6 +55,16 @@ _GPKG_CORE = (
   geometry_type_name TEXT NOT NULL, srs_id INTEGER NOT NULL, z TINYINT NOT NULL, m TINYINT NOT NULL,
   CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name))""",
 )
+
+
+class WorkspaceError(OutputError):
+    """The workspace could not be written (an :class:`gridmap._atomic.OutputError`).
+
+    ``reason`` is ``"no_space"``, ``"read_only"``, ``"permission"`` or ``"other"``; nothing
+    was written and the plans saved before are intact.
+    """
+
+
 _NO_SPACE = ("database or disk is full", "no space left", "disk quota")
 _CANNOT_WRITE = ("readonly database", "unable to open database file", "read-only file system")
 
@@ -120,7 +136,7 @@ def write_transaction(workspace: str | os.PathLike[str]) -> Iterator[sqlite3.Con
 
     Raises
     ------
-    gridmap._atomic.OutputError
+    WorkspaceError
         When the disk is full or read-only, or writing there is not permitted.
     ValueError
         When the file is not a SQLite database (not a GeoPackage).
@@ -143,9 +159,9 @@ def write_transaction(workspace: str | os.PathLike[str]) -> Iterator[sqlite3.Con
                 f"(the workspace {path.name} is not a GeoPackage / SQLite file)"
             ) from exc
         err = _workspace_error(exc, path) if isinstance(exc, Exception) else None
-        if err is None or err is exc:
+        if err is None or isinstance(exc, WorkspaceError):
             raise
-        raise err from exc
+        raise WorkspaceError(path, err.reason, err.detail) from exc
     finally:
         if con is not None:
             con.close()
