@@ -253,6 +253,84 @@ WORDS: dict[str, tuple[str, str]] = {
 
 WORDS.update({f"status.{status}": zh_en for status, zh_en in STATUS_LABELS.items()})
 
+# Plans page: sessions, drafts, save conflicts, roles, numbers, workspace errors (issue 13)
+WORDS.update(
+    {
+        "pl.tab.login": ("请先登录。", "Please log in first."),
+        "pl.tab.invalid": (
+            "本页的会话无效或已属于另一位用户：请刷新页面。",
+            "This page's session is not valid for you: reload the page.",
+        ),
+        "pl.tab.renewed": (
+            "本页的会话无效，已开始新的会话（现状）。",
+            "This page's session was not valid; a new one starts from the as-is assignment.",
+        ),
+        "pl.viewer": (
+            "用户 {user} 为查看者：只能查看和导出，不能编辑或保存方案。",
+            "{user} is a viewer: look and export only; editing and saving need an editor.",
+        ),
+        "pl.readonly": ("（查看者：只能查看和导出）", "(viewer: look and export only)"),
+        "pl.bad.k": (
+            "份数须为 {low}–{high} 之间的整数。",
+            "Parts must be a whole number from {low} to {high}.",
+        ),
+        "pl.bad.time_limit": (
+            "计算量须为 {low}–{high} 之间的数字（秒）。",
+            "The work budget must be a number from {low} to {high} (seconds).",
+        ),
+        "pl.draft.restored": (
+            "已恢复 {when} 的草稿“{name}”（{n} 步未保存的编辑）。",
+            "Restored the draft “{name}” of {when} ({n} unsaved edits).",
+        ),
+        "pl.draft.unwritten": (
+            "草稿未能写入工作区：{why} 编辑仍在本页，请尽快保存或导出。",
+            "The draft could not be written to the workspace: {why} The edit is kept in this "
+            "page: save or export soon.",
+        ),
+        "pl.draft.full.user": (
+            "您已有 {n} 个标签页的方案有未保存的编辑（上限）：请先在其中一个保存或重新开始，"
+            "再在本页编辑。本次没有改动。",
+            "You already have {n} tabs with unsaved plan edits (the limit): save or start over "
+            "in one of them first. Nothing was changed.",
+        ),
+        "pl.draft.full.all": (
+            "工作区中未保存的方案草稿已达上限（{n} 个）：请先保存或重新开始已有的方案。本次没有改动。",
+            "The workspace holds the most unsaved plan drafts it keeps ({n}): save or start "
+            "over existing plans first. Nothing was changed.",
+        ),
+        "pl.ws.no_space": (
+            "工作区所在磁盘空间不足，未保存：请管理员清理磁盘。已保存的方案未受影响。",
+            "The workspace's disk is full; nothing was saved. Ask the administrator to free "
+            "space; saved plans are intact.",
+        ),
+        "pl.ws.read_only": (
+            "工作区所在磁盘为只读，未保存：请管理员换一个可写的工作区。已保存的方案未受影响。",
+            "The workspace is on a read-only disk; nothing was saved. Ask the administrator "
+            "for a writable workspace; saved plans are intact.",
+        ),
+        "pl.ws.permission": (
+            "没有写入工作区的权限，未保存：请管理员开放写权限。已保存的方案未受影响。",
+            "No permission to write the workspace; nothing was saved. Ask the administrator; "
+            "saved plans are intact.",
+        ),
+        "pl.ws.other": (
+            "无法写入工作区，未保存。已保存的方案未受影响。",
+            "The workspace cannot be written; nothing was saved. Saved plans are intact.",
+        ),
+        "pl.saved.as": (
+            "已另存为新方案“{name}”（{path}），原方案保持不变。",
+            "Saved as the new plan “{name}” ({path}); the other plan is unchanged.",
+        ),
+        "pl.conflict": (
+            "未保存：方案“{name}”在您载入后已由 {who} 于 {when} 保存（{n} 步编辑，改动 {units} "
+            "个网格）。您的版本仍在本页：输入新的方案名称后再点“保存”，即另存为新方案。",
+            "Not saved: plan “{name}” was saved by {who} at {when} since you loaded it ({n} "
+            "edits, {units} grids changed). Your version is still here: enter a new name and "
+            "save to keep it as a new plan.",
+        ),
+    }
+)
+
 
 def t(key: str, lang: str = "zh", **fmt) -> str:
     """The text for ``key`` in ``lang`` (the key itself when unknown)."""

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import io
 import shutil
+from collections import defaultdict
+from contextlib import contextmanager
 
 import pandas as pd
 import pytest
+from flask import Flask
 
+from dashboards.identity import User, set_current_user
 from dashboards.pages import plans as page
-from dashboards.provider import DashboardProvider, PlanStore
+from dashboards.provider import DashboardProvider, PlanRequest, PlanStore
+from dashboards.provider.plan_session import TabRefused
 from dashboards.provider.plan_views import band_text, compare_rows, neighbours, plan_payload
 from dashboards.provider.plans import export_gpkg, export_xlsx, run_edit
+from gridmap.plans import WorkspaceError, load_plan
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +32,12 @@ def store(provider) -> PlanStore:
     return PlanStore(provider, max_sessions=3)
 
 
+@pytest.fixture
+def tab(store) -> defaultdict:
+    """Server-issued tab ids by a short name (``tab["a"]``)."""
+    return defaultdict(store.issue)
+
+
 def _movable(plan):
     for uid in plan.units.index:
         for target in neighbours(plan, [uid]):
@@ -36,23 +48,27 @@ def _movable(plan):
     raise AssertionError("nothing movable")
 
 
-def test_sessions_are_independent_and_bounded(store):
-    a, b = store.get("a"), store.get("b")
-    assert a is store.get("a") and a.plan is not b.plan
+def test_sessions_are_independent_and_bounded(store, tab):
+    a, b = store.get(tab["a"]), store.get(tab["b"])
+    assert a is store.get(tab["a"]) and a.plan is not b.plan
     assert a.plan.graph is b.plan.graph  # adjacency shared, computed once
     uid, target = _movable(a.plan)
-    changed, lines = run_edit(a, "move", selection=[uid], target=target)
-    assert changed and lines
+    out = store.act(tab["a"], PlanRequest("move", selection=[uid], target=target))
+    assert out.tone == "ok" and out.lines
     assert a.plan.kpis()["units_moved"] == 1 and b.plan.kpis()["units_moved"] == 0
     for sid in ("c", "d", "e"):
-        store.get(sid)
+        store.get(tab[sid])
+    assert len(store) == 3  # "a" was dropped from memory …
+    back = store.get(tab["a"])
+    assert back is not a and back.plan.kpis()["units_moved"] == 1  # … and restored from its draft
     assert (
-        len(store) == 3 and store.get("a").plan.kpis()["units_moved"] == 0
-    )  # "a" was dropped, starts afresh
+        back.plan.journal[-1]["author"] == "local" and back.take_notice()[0] == "pl.draft.restored"
+    )
+    assert store.get(tab["b"]).plan.kpis()["units_moved"] == 0
 
 
-def test_move_undo_redo_and_refusals(store):
-    s = store.get("x")
+def test_move_undo_redo_and_refusals(store, tab):
+    s = store.get(tab["x"])
     uid, target = _movable(s.plan)
     assert target in neighbours(s.plan, [uid])
     assert s.plan.labels[uid] not in neighbours(s.plan, [uid])
@@ -78,8 +94,8 @@ def test_move_undo_redo_and_refusals(store):
     assert run_edit(s, "merge", selection=[], communities=[big])[1] == ["请至少选择两个社区。"]
 
 
-def test_payload_colours_follow_the_plan(store, provider):
-    s = store.get("p")
+def test_payload_colours_follow_the_plan(store, tab, provider):
+    s = store.get(tab["p"])
     ids = provider.ids("grid")
     uid, target = _movable(s.plan)
     i = ids.get_loc(uid)
@@ -101,16 +117,16 @@ def test_payload_colours_follow_the_plan(store, provider):
     assert rows[0][1] == "20/30" and rows[4] == ("调整网格", "0", "1")
 
 
-def test_save_load_and_exports(store, provider):
-    s = store.get("w")
+def test_save_load_and_exports(store, tab, provider):
+    s = store.get(tab["w"])
     uid, target = _movable(s.plan)
     run_edit(s, "move", selection=[uid], target=target)
     s.plan.name = "测试方案"
     s.plan.save(provider.plans_workspace())
     assert "测试方案" in store.saved()["name"].tolist()
-    fresh = store.reset("w")
+    fresh = store.reset(tab["w"])
     assert fresh.plan.kpis()["units_moved"] == 0
-    loaded = store.load("w", "测试方案")
+    loaded = store.load(tab["w"], "测试方案")
     assert loaded.plan.labels[uid] == target and loaded.plan.graph is store.template().graph
     xlsx = pd.read_excel(io.BytesIO(export_xlsx(loaded.plan)))
     assert xlsx.shape[0] == 1 and str(xlsx.iloc[0, 0]) == uid
@@ -118,8 +134,8 @@ def test_save_load_and_exports(store, provider):
     assert gpkg[:16] == b"SQLite format 3\x00"
 
 
-def test_rebalance_is_shown_then_applied(store, provider):
-    s = store.get("r")
+def test_rebalance_is_shown_then_applied(store, tab, provider):
+    s = store.get(tab["r"])
     changed, lines = run_edit(s, "rebalance", selection=[], time_limit=3, provider=provider)
     assert not changed and lines  # computed, not applied yet
     assert s.pending is not None
@@ -158,9 +174,9 @@ def test_workspace_defaults_next_to_the_config(tmp_path):
     shutil.rmtree(demo.plans_workspace().parent)
 
 
-def test_band_and_kpis_follow_the_profile(store, provider):
+def test_band_and_kpis_follow_the_profile(store, tab, provider):
     """The page shows the band of the profile chosen at the top, and the check's counts under it."""
-    s = store.get("hz", "hangzhou-2008")
+    s = store.get(tab["hz"], "hangzhou-2008")
     assert s.plan.profile.id == "hangzhou-2008" and (s.plan.band.min, s.plan.band.max) == (
         1500,
         3000,
@@ -173,7 +189,139 @@ def test_band_and_kpis_follow_the_profile(store, provider):
     # back to national: the same session's plan is re-evaluated, edits kept
     uid, target = _movable(s.plan)
     run_edit(s, "move", selection=[uid], target=target)
-    s = store.get("hz", "national")
+    s = store.get(tab["hz"], "national")
     assert s.plan.profile.id == "national" and s.plan.kpis()["units_moved"] == 1
     assert compare_rows(s.plan)[0][1] == "20/30"
-    assert store.get("hz").plan.profile.id == "national"  # no profile given: left as it is
+    assert store.get(tab["hz"]).plan.profile.id == "national"  # no profile given: left as it is
+
+
+# ---------------------------------------------------------------------- issue 13: shared server
+@contextmanager
+def as_user(name: str | None, role: str = "editor"):
+    """A request made by ``name`` (None: nobody logged in), as the login layer would set it."""
+    with Flask(__name__).test_request_context():
+        set_current_user(None if name is None else User(name, role))
+        yield
+
+
+def test_tab_ids_are_server_issued_and_bound_to_their_user(store, provider):
+    with as_user("张三"):
+        mine = store.issue()
+        store.get(mine)
+        for forged in (None, "", "anonymous", "null", mine + "x", 5, ["a"]):
+            with pytest.raises(TabRefused):
+                store.get(forged)
+            out = store.act(forged, PlanRequest("undo"))
+            assert out.tone == "error" and "刷新" in out.lines[0]
+    with as_user("李四"), pytest.raises(TabRefused):
+        store.get(mine)  # a known id of another person opens nothing
+    with as_user(None):
+        assert store.issue() == ""
+        assert store.act(mine, PlanRequest("undo")).lines == ["请先登录。"]
+
+
+def test_viewer_cannot_edit_or_save_and_the_journal_names_the_editor(store, provider):
+    with as_user("王五"):
+        sid = store.issue()
+        uid, target = _movable(store.get(sid).plan)
+        assert store.act(sid, PlanRequest("move", selection=[uid], target=target)).tone == "ok"
+        assert store.get(sid).plan.journal[-1]["author"] == "王五"
+        assert store.get(sid).plan.author == "王五"
+    with as_user("查看员", "viewer"):
+        vid = store.issue()
+        before = store.get(vid).plan.labels
+        for action in ("move", "split", "rebalance", "apply", "undo", "save"):
+            out = store.act(vid, PlanRequest(action, selection=[uid], target=target))
+            assert out.tone == "error" and "查看者" in out.lines[0], action
+        assert store.get(vid).plan.labels.equals(before) and not store.get(vid).plan.journal
+
+
+@pytest.mark.parametrize(
+    ("action", "field", "value"),
+    [
+        ("split", "k", "abc"),
+        ("split", "k", float("nan")),
+        ("split", "k", 1e9),
+        ("split", "k", 2.5),
+        ("rebalance", "time_limit", "abc"),
+        ("rebalance", "time_limit", float("nan")),
+        ("rebalance", "time_limit", 1e9),
+        ("rebalance", "time_limit", -1),
+    ],
+)
+def test_numbers_are_range_checked(store, tab, action, field, value):
+    out = store.act(tab["n"], PlanRequest(action, community="C1", **{field: value}))
+    assert out.tone == "error" and ("份数" in out.lines[0] or "计算量" in out.lines[0])
+    assert not store.get(tab["n"]).plan.journal
+
+
+def test_two_editors_saving_one_plan_get_a_conflict_and_lose_nothing(store, provider):
+    with as_user("甲"):
+        a = store.issue()
+        store.act(a, PlanRequest("save", name="共同方案"))
+    with as_user("乙"):
+        b = store.issue()
+        assert store.act(b, PlanRequest("load", saved="共同方案")).tone == "text"
+    with as_user("甲"):
+        uid, target = _movable(store.get(a).plan)
+        store.act(a, PlanRequest("move", selection=[uid], target=target))
+        assert (
+            store.act(a, PlanRequest("save", name="共同方案"))
+            .lines[0]
+            .startswith("方案“共同方案”已保存")
+        )
+    with as_user("乙"):
+        plan = store.get(b).plan
+        other = next(u for u in plan.units.index if u != uid and _try_move(plan, u))
+        mine = store.get(b).plan.labels
+        out = store.act(b, PlanRequest("save", name="共同方案"))
+        assert out.tone == "error" and "甲" in out.lines[0] and "1 个网格" in out.lines[0]
+        assert store.get(b).plan.labels.equals(mine)  # nothing lost
+        out = store.act(b, PlanRequest("save", name="乙的方案"))
+        assert "另存为新方案" in out.lines[0] and out.name == "乙的方案"
+    ws = provider.plans_workspace()
+    assert load_plan(ws, "乙的方案").labels.equals(mine)  # B's version, B's edit in it
+    assert load_plan(ws, "共同方案").labels[uid] == target  # A's version untouched
+    assert load_plan(ws, "乙的方案").labels[other] != load_plan(ws, "共同方案").labels[other]
+
+
+def _try_move(plan, uid) -> bool:
+    for target in neighbours(plan, [uid]):
+        if plan.move([uid], target, author="乙").ok:
+            return True
+    return False
+
+
+def test_drafts_are_bounded_by_refusing_new_ones(provider):
+    store = PlanStore(provider, max_sessions=2, max_drafts_per_user=2)
+    with as_user("赵六"):
+        tabs = [store.issue() for _ in range(3)]
+        uid, target = _movable(store.get(tabs[0]).plan)
+        move = PlanRequest("move", selection=[uid], target=target)
+        assert [store.act(s, move).tone for s in tabs[:2]] == ["ok", "ok"]
+        out = store.act(tabs[2], move)
+        assert out.tone == "error" and "上限" in out.lines[0]
+        assert not store.get(tabs[2]).plan.journal  # refused, nothing changed
+        assert all(store.get(s).plan.kpis()["units_moved"] == 1 for s in tabs[:2])  # kept
+        store.act(tabs[0], PlanRequest("save", name="赵六的方案"))  # saved: room again
+        assert store.act(tabs[2], move).tone == "ok"
+    with as_user("孙七"):  # the limit is per user
+        assert store.act(store.issue(), move).tone == "ok"
+
+
+def test_workspace_errors_are_messages_without_paths(store, tab, provider, monkeypatch):
+    from gridmap.plans import Plan
+
+    for reason, words in (("no_space", "磁盘空间不足"), ("read_only", "只读")):
+
+        def full(self, workspace, reason=reason):
+            raise WorkspaceError(workspace, reason, "disk")
+
+        monkeypatch.setattr(Plan, "save", full)
+        out = store.act(tab["ws"], PlanRequest("save", name="满"))
+        assert out.tone == "error" and words in out.lines[0]
+        assert str(provider.plans_workspace().parent) not in out.lines[0]
+    monkeypatch.undo()
+    out = store.act(tab["ws"], PlanRequest("save", name="满"))
+    assert str(provider.plans_workspace().parent) not in out.lines[0]
+    assert provider.plans_workspace().name in out.lines[0]

@@ -15,7 +15,7 @@ import pytest
 from test_edits import lattice_units
 
 import gridmap
-from gridmap.plans import CHANGE_COLUMNS_ZH, Plan, list_plans, load_plan
+from gridmap.plans import CHANGE_COLUMNS_ZH, Plan, PlanConflict, list_plans, load_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,13 +86,27 @@ def test_journal_is_append_only_and_conflicts_are_caught(tmp_path):
         con.execute("DELETE FROM edit_journal")
     con.close()
     a, b = load_plan(ws, "方案A"), load_plan(ws, "方案A")
-    a.undo()
+    a.undo(author="王五")
     a.save(ws)
-    b.undo()
-    with pytest.raises(ValueError, match="load it again"):
+    b.undo(author="赵六")
+    b.move(["U002"], "C01", author="赵六")
+    mine = b.labels
+    with pytest.raises(PlanConflict, match="王五") as conflict:
         b.save(ws)
+    err = conflict.value
+    assert isinstance(err, ValueError) and (err.plan, err.authors) == ("方案A", ["王五"])
+    assert (err.entries, err.units) == (1, 1) and err.saved_at.startswith("20")
+    assert "Plan.save_as" in str(err) and b.labels.equals(mine)  # nothing lost
+    b.save_as(ws, "方案A（赵六）")
+    assert sorted(list_plans(ws)["name"]) == ["方案A", "方案A（赵六）"]
+    assert load_plan(ws, "方案A（赵六）").labels.equals(mine)
+    assert load_plan(ws, "方案A").labels.equals(a.labels)
     with pytest.raises(ValueError, match="已被另一个方案使用"):
         small_plan().save(ws)
+    before = (b.name, b.plan_id)
+    with pytest.raises(ValueError, match="已被另一个方案使用"):
+        b.save_as(ws, "方案A")
+    assert (b.name, b.plan_id) == before
 
 
 def test_tampering_is_detected(tmp_path):

@@ -1,9 +1,12 @@
 """边界调整 Plans: edit a plan of grids → communities on the map, watch the KPIs, rebalance, save.
 
-The plan lives on the server, one per browser tab, behind the provider
-(:attr:`DashboardProvider.plan_sessions`); the tab holds only its session id (a random
-id in a ``sessionStorage`` ``dcc.Store``) and its selection. Callbacks are thin: they
-read the controls, make one provider call and draw what it returns.
+The plan lives on the server, one per user and browser tab, behind the provider
+(:attr:`DashboardProvider.plan_sessions`), kept as a draft in the workspace; the tab holds
+only the tab id the server issued when it drew the page (in a ``sessionStorage``
+``dcc.Store``; an id the server did not issue to this user is replaced by a new one) and its
+selection. Callbacks are thin: they read the controls, make one provider call and draw what
+it returns; refusals (a viewer editing, a number out of range, a save conflict, a full or
+read-only workspace) are messages in the page.
 
 The map shows grids coloured by their community in the plan (or by whether the
 community is within the household band); clicking grids selects them (outlined).
@@ -17,7 +20,7 @@ for comparison. Plans are saved to (and loaded from) the provider's workspace.
 
 from __future__ import annotations
 
-import uuid
+from pathlib import Path
 from typing import Any
 
 from dash import ClientsideFunction, Input, Output, State, ctx, dcc, html, no_update
@@ -27,6 +30,7 @@ from dashboards.i18n import t
 from dashboards.ids import ID, map_ids
 from dashboards.pages._common import geo_url
 from dashboards.provider import DashboardProvider, PlanOutcome, PlanRequest, PlanView
+from dashboards.provider.plan_session import TabRefused
 
 __all__ = ["layout", "register"]
 
@@ -153,6 +157,24 @@ def _changes(view: PlanView, lang: str) -> Any:
     return _table(head, view.changes, "pl-changes-table")
 
 
+def _login_needed(lang: str) -> dict:
+    """The render callback's answer when nobody is logged in: the message, nothing drawn."""
+    keys = (
+        *("plan_map", "base_map", "kpis", "legend", "base_legend", "compare", "changes"),
+        *("no_undo", "no_redo", "no_apply", "split", "merge", "saved", "workspace", "band", "sid"),
+    )
+    out: dict[str, Any] = dict.fromkeys(keys, no_update)
+    out["message"] = html.Div(t("pl.tab.login", lang), className="gm-error")
+    return out
+
+
+def _notice(view: PlanView, renewed: bool, lang: str) -> Any:
+    """What the message line says after drawing: a new session, a restored draft, or nothing."""
+    if renewed:
+        return html.Div(t("pl.tab.renewed", lang), className="gm-error")
+    return no_update if view.notice is None else view.notice
+
+
 def _button(id_: str, label: str, **kw: Any) -> html.Button:
     return html.Button(label, id=id_, n_clicks=0, className="gm-button", **kw)
 
@@ -259,7 +281,11 @@ def _tools(provider: DashboardProvider, lang: str) -> html.Div:
                 style=box,
             ),
             html.Div(
-                t("pl.workspace", lang, path=str(provider.workspace or "…")),
+                t(
+                    "pl.workspace",
+                    lang,
+                    path=Path(provider.workspace).name if provider.workspace else "…",
+                ),
                 id=ID.PL_WORKSPACE,
                 className="gm-muted",
             ),
@@ -295,7 +321,9 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
     }
     return html.Div(
         [
-            dcc.Store(id=ID.PL_SESSION, storage_type="session", data=uuid.uuid4().hex),
+            dcc.Store(
+                id=ID.PL_SESSION, storage_type="session", data=provider.plan_sessions.issue()
+            ),
             dcc.Store(id=ID.PL_REV, data=0),
             dcc.Store(id=ID.PL_SELECTION, data=EMPTY_SELECTION),
             dcc.Store(id=f"{map_ids(PAGE).div}-selected"),
@@ -457,6 +485,8 @@ def register(app: Any, provider: DashboardProvider) -> None:
             "saved": Output(ID.PL_SAVED, "options"),
             "workspace": Output(ID.PL_WORKSPACE, "children"),
             "band": Output(ID.PL_BAND, "children"),
+            "message": Output(ID.PL_MESSAGE, "children", allow_duplicate=True),
+            "sid": Output(ID.PL_SESSION, "data"),
         },
         inputs={
             "_rev": Input(ID.PL_REV, "data"),
@@ -465,15 +495,22 @@ def register(app: Any, provider: DashboardProvider) -> None:
             "profile": Input(ID.PROFILE, "value"),
             "lang": Input(ID.LANG, "value"),
         },
+        prevent_initial_call="initial_duplicate",
     )
     def _render(
         _rev: int, sid: str, mode: str | None, profile: str | None, lang: str | None
     ) -> dict:
         lang, mode = lang or "zh", mode or "community"
-        view = provider.plan_view(
-            sid, geo_url(app, provider, "grid"), profile=profile or None, mode=mode, lang=lang
-        )
+        url, fresh = geo_url(app, provider, "grid"), None
+        try:
+            view = provider.plan_view(sid, url, profile=profile or None, mode=mode, lang=lang)
+        except TabRefused as exc:  # not issued to this user: draw a new tab's plan, say so
+            fresh = provider.plan_sessions.issue() if exc.reason != "login" else ""
+            if not fresh:
+                return _login_needed(lang)
+            view = provider.plan_view(fresh, url, profile=profile or None, mode=mode, lang=lang)
         head = [t("pl.compare.metric", lang), t("pl.map.base", lang), t("pl.map.plan", lang)]
+        where = t("pl.workspace", lang, path=view.workspace.name)
         return {
             "plan_map": view.plan_map,
             "base_map": view.base_map,
@@ -488,8 +525,10 @@ def register(app: Any, provider: DashboardProvider) -> None:
             "split": view.communities,
             "merge": view.communities,
             "saved": [{"value": n, "label": n} for n in view.saved],
-            "workspace": t("pl.workspace", lang, path=str(view.workspace)),
+            "workspace": where + (" " + t("pl.readonly", lang) if view.read_only else ""),
             "band": view.band_text,
+            "message": _notice(view, fresh is not None, lang),
+            "sid": fresh or no_update,
         }
 
     @app.callback(
@@ -506,10 +545,13 @@ def register(app: Any, provider: DashboardProvider) -> None:
         sel: dict | None, _rev: int, sid: str, lang: str | None, current: str | None
     ) -> tuple:
         lang = lang or "zh"
-        units = (sel or {}).get("units", [])
+        units = (sel or {}).get("units", []) if isinstance(sel, dict) else []
         if not units:
             return t("pl.selection.none", lang), [], None
-        view = provider.plan_selection(sid, units)
+        try:
+            view = provider.plan_selection(sid, units)
+        except TabRefused as exc:
+            return t(f"pl.tab.{exc.reason}", lang), [], None
         names = view.names
         shown = "、".join(names[:6]) + ("…" if len(names) > 6 else "")
         targets = [o["value"] for o in view.targets]
@@ -525,7 +567,10 @@ def register(app: Any, provider: DashboardProvider) -> None:
         State(ID.PROFILE, "value"),
         prevent_initial_call=True,
     )
-    def _export(_x: int, _g: int, sid: str, profile: str | None) -> dict:
+    def _export(_x: int, _g: int, sid: str, profile: str | None) -> Any:
         fmt = "xlsx" if ctx.triggered_id == ID.PL_EXPORT_XLSX else "gpkg"
-        data, name = provider.plan_export(sid, fmt, profile)
+        try:
+            data, name = provider.plan_export(sid, fmt, profile)
+        except TabRefused:
+            return no_update
         return dcc.send_bytes(data, name)

@@ -1,20 +1,42 @@
-"""One browser tab's plan: the :class:`gridmap.plans.Plan`, its community colours, a pending result.
+"""One browser tab's plan: its server-issued tab id, the plan, its colours, its edits.
+
+A tab id is issued by the server (:meth:`TabKeys.issue`, when the page is drawn) and signed
+for the user it was issued to: a callback's id is accepted only when the signature holds and
+the user is the one asking (:meth:`TabKeys.open`). An id the browser makes up (null, "",
+"anonymous", another person's id) never opens a plan.
 
 Communities are coloured from a small qualitative palette so that neighbours never
 share a colour; new communities (made by an edit) get a colour on first sight.
+:func:`run_edit` applies one button of the page (move, create, split, merge, undo, redo,
+rebalance, apply) to the tab's plan, journalled under the editing user's name.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
+from itsdangerous import BadSignature, URLSafeSerializer
 
+from dashboards.i18n import t
 from gridmap.edits import community_adjacency
 
-__all__ = ["PALETTE", "PlanSession", "community_colors", "pick_color"]
+__all__ = [
+    "EDITS",
+    "PALETTE",
+    "PlanSession",
+    "TabKeys",
+    "TabRefused",
+    "community_colors",
+    "pick_color",
+    "run_edit",
+]
+
+#: The actions :func:`run_edit` applies (the Plans page adds save, load and reset).
+EDITS = ("move", "create", "split", "merge", "undo", "redo", "rebalance", "apply")
 
 #: Community colours (ColorBrewer Set3, reordered).
 PALETTE = [
@@ -79,6 +101,8 @@ class PlanSession:
         ``(journal length when computed, EditResult)`` of the last rebalancer run, or None.
     lock
         Held while the plan is read or changed (one tab can send several requests at once).
+    notice
+        ``(message key, name, time, edits)`` of a draft restored into this session, shown once.
     """
 
     def __init__(self, plan: Any, colors: dict[str, int]) -> None:
@@ -86,6 +110,13 @@ class PlanSession:
         self.colors = dict(colors)
         self.pending: tuple[int, Any] | None = None
         self.lock = threading.RLock()
+        self.notice: tuple[str, ...] | None = None  #: message key and values, shown once
+
+    def take_notice(self) -> tuple[str, ...] | None:
+        """The notice to show once (a restored draft), then forgotten."""
+        with self.lock:
+            notice, self.notice = self.notice, None
+            return notice
 
     def color_of(self, cid: str) -> int:
         """A palette index for a community, unlike its neighbours' (new ones get one now)."""
@@ -99,3 +130,186 @@ class PlanSession:
         if self.pending is None or self.pending[0] != len(self.plan.journal):
             return None
         return self.pending[1]
+
+
+class TabRefused(Exception):
+    """A callback's tab id opens no plan.
+
+    ``reason`` is ``"login"`` (nobody logged in) or ``"invalid"`` (not issued by this server
+    for this user).
+    """
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
+
+
+class TabKeys:
+    """Tab ids the server issues, signed for their user (``itsdangerous``, Flask's signer).
+
+    Parameters
+    ----------
+    secret
+        Called once, on first use: the signing key (kept in the workspace, so ids stay valid
+        when the server restarts and a tab's draft can be restored).
+    """
+
+    def __init__(self, secret: Callable[[], bytes]) -> None:
+        self._secret = secret
+        self._signer: URLSafeSerializer | None = None
+        self._lock = threading.Lock()
+
+    def _sign(self) -> URLSafeSerializer:
+        with self._lock:
+            if self._signer is None:
+                self._signer = URLSafeSerializer(self._secret(), salt="gridmap.plans-tab")
+            return self._signer
+
+    def issue(self, user: str) -> str:
+        """A new tab id for ``user``."""
+        return str(self._sign().dumps([user, uuid.uuid4().hex]))
+
+    def open(self, token: object, user: str) -> str:
+        """The tab's key (its random part) when ``token`` was issued to ``user``.
+
+        Raises
+        ------
+        TabRefused
+            Otherwise.
+        """
+        if not isinstance(token, str) or not token or len(token) > 200:
+            raise TabRefused("invalid")
+        try:
+            owner, tab = self._sign().loads(token)
+        except (BadSignature, TypeError, ValueError) as exc:
+            raise TabRefused("invalid") from exc
+        if owner != user or not isinstance(tab, str):
+            raise TabRefused("invalid")
+        return tab
+
+
+# ---------------------------------------------------------------------- edits
+def run_edit(
+    session: PlanSession,
+    action: str | None,
+    *,
+    selection: list[str],
+    target: str | None = None,
+    community: str | None = None,
+    k: int | None = 2,
+    communities: list[str] | None = None,
+    time_limit: float | None = 10.0,
+    lang: str = "zh",
+    provider: Any = None,
+    author: str = "",
+) -> tuple[bool, list[str]]:
+    """Apply one action (one of :data:`EDITS`) to the session's plan.
+
+    Parameters
+    ----------
+    session
+        The tab's plan.
+    action
+        ``move`` / ``create`` (the selection), ``split`` (``community`` into ``k``),
+        ``merge`` (``communities``), ``undo``, ``redo``, ``rebalance`` (propose) or
+        ``apply`` (the proposal).
+    selection, target, community, k, communities
+        What the action works on.
+    time_limit
+        Seconds for the rebalancer.
+    lang
+        Language of the message lines.
+    provider
+        Runs the rebalancer (:meth:`DashboardProvider.rebalance`); without it nothing runs.
+    author
+        Who is editing: the journal's author of the edit.
+
+    Returns
+    -------
+    tuple
+        (whether the plan changed, message lines).
+    """
+    plan = session.plan
+    with session.lock:
+        if action in ("move", "create") and not selection:
+            return False, [t("pl.need.selection", lang)]
+        if action == "rebalance":
+            if provider is None:
+                return False, [t("pl.nothing", lang)]
+            return False, _rebalance(session, provider, time_limit, lang)
+        if action == "apply":
+            return _apply(session, lang, author)
+        need = _missing(action, target, community, communities)
+        if need:
+            return False, [t(need, lang)]
+        if action == "move":
+            res = plan.move(selection, str(target), author=author)
+        elif action == "create":
+            res = plan.create(selection, author=author)
+        elif action == "split":
+            res = plan.split(str(community), int(k or 2), author=author)
+        elif action == "merge":
+            res = plan.merge([str(c) for c in communities or ()], author=author)
+        elif action == "undo":
+            res = plan.undo(author=author)
+        elif action == "redo":
+            res = plan.redo(author=author)
+        else:
+            return False, [t("pl.nothing", lang)]
+        if res is None:
+            return False, [t("pl.nothing", lang)]
+        op = t(f"pl.op.{res.op}", lang)
+        if not res.ok:
+            return False, [t("pl.refused", lang, op=op), *res.reasons]
+        session.pending = None
+        return True, [t("pl.done", lang, op=op, n=len(res.changes)), *res.warnings]
+
+
+def _missing(
+    action: str | None, target: str | None, community: str | None, communities: list[str] | None
+) -> str | None:
+    """The message key of what ``action`` still needs, or None."""
+    if action == "move" and not target:
+        return "pl.need.target"
+    if action == "split" and not community:
+        return "pl.need.community"
+    if action == "merge" and (not communities or len(communities) < 2):
+        return "pl.need.two"
+    return None
+
+
+def _apply(session: PlanSession, lang: str, author: str) -> tuple[bool, list[str]]:
+    edit = session.pending_edit()
+    if edit is None:
+        session.pending = None
+        return False, [t("pl.rb.stale", lang)]
+    res = session.plan.apply(edit, author=author)
+    session.pending = None
+    return True, [t("pl.rb.applied", lang, n=len(res.changes))]
+
+
+def _rebalance(
+    session: PlanSession, provider: Any, time_limit: float | None, lang: str
+) -> list[str]:
+    plan = session.plan
+    if plan.band is None:
+        session.pending = None
+        return [t("pl.band.none", lang, profile=plan.profile.id)]
+    rb = provider.rebalance(plan, time_limit=float(time_limit or 10))
+    if rb.status == "no_violations":
+        session.pending = None
+        return [t("pl.rb.none", lang)]
+    session.pending = (len(plan.journal), rb.edit) if rb.edit.changes else None
+    options = {o: t(f"pl.rb.opt.{o}", lang) for o in ("hops", "time_limit")}
+    return [
+        t(
+            "pl.rb.result",
+            lang,
+            status=t(f"pl.rb.status.{rb.status}", lang),
+            units=rb.units_moved,
+            hh=rb.households_moved,
+            left=rb.violations_after,
+            s=rb.solver.seconds_,
+        ),
+        *rb.text(lang, options=options),
+    ]

@@ -7,6 +7,7 @@ and the reports; nothing is recomputed here.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ __all__ = [
     "plan_payload",
     "plan_view",
     "selection_view",
+    "export_gpkg",
+    "export_xlsx",
 ]
 
 #: Size status of a community against the household band, in legend order.
@@ -220,6 +223,8 @@ class PlanView:
     pending: bool  #: a rebalancer result can be applied
     saved: list[str]  #: names of the plans saved in the workspace
     workspace: Path  #: the plans GeoPackage
+    notice: str | None = None  #: shown once: the tab's plan was restored from its draft
+    read_only: bool = False  #: the user may look and export, not edit or save
 
 
 def plan_view(
@@ -231,10 +236,13 @@ def plan_view(
     workspace: Path,
     mode: str = "community",
     lang: str = "zh",
+    notice: str | None = None,
+    read_only: bool = False,
 ) -> PlanView:
     """What the Plans page shows of ``session``'s plan (read under the session's lock).
 
-    ``saved`` and ``workspace`` (the saved plans and where) are passed through.
+    ``saved`` and ``workspace`` (the saved plans and where), ``notice`` and ``read_only``
+    are passed through.
     """
     with session.lock:
         plan = session.plan
@@ -262,6 +270,8 @@ def plan_view(
             pending=session.pending_edit() is not None,
             saved=saved,
             workspace=workspace,
+            notice=notice,
+            read_only=read_only,
         )
 
 
@@ -287,3 +297,21 @@ def selection_view(session: PlanSession, units: list[str]) -> SelectionView:
         )
         targets = [{"value": c, "label": plan.community_name(c)} for c in neighbours(plan, known)]
     return SelectionView(hh, names, targets)
+
+
+# ---------------------------------------------------------------------- exports
+def _exported(plan: Any, fmt: str, name: str) -> bytes:
+    """One file of :meth:`gridmap.plans.Plan.export`, as bytes (written to a temporary folder)."""
+    with tempfile.TemporaryDirectory(prefix="gridmap-export-") as tmp:
+        files = plan.export(tmp, formats=(fmt,))
+        return Path(files[name]).read_bytes()
+
+
+def export_xlsx(plan: Any) -> bytes:
+    """The change list (单元编码, 原社区, 新社区, 户数 …) as XLSX."""
+    return _exported(plan, "xlsx", "changes.xlsx")
+
+
+def export_gpkg(plan: Any) -> bytes:
+    """The plan's communities (dissolved grids) with their size status, as a GeoPackage."""
+    return _exported(plan, "gpkg", "communities.gpkg")

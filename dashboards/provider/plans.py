@@ -1,17 +1,26 @@
-"""Plan sessions of the 边界调整 Plans page: a plan per browser tab, edits, save/load, rebalance.
+"""Plan sessions of the 边界调整 Plans page: a plan per user and browser tab, kept as a draft.
 
-The plan lives on the server, one per tab: :class:`PlanStore` keeps a
-:class:`PlanSession` per session id (a random id the tab holds in ``sessionStorage``),
-so several tabs never share a plan. A button of the page becomes one
-:class:`PlanRequest`; :meth:`PlanStore.act` applies it and says what to show in a
-:class:`PlanOutcome`. Edits are :class:`gridmap.plans.Plan`'s own (move, create,
-split, merge, undo, redo); the rebalancer runs through the provider
-(:meth:`DashboardProvider.rebalance`), its result is shown first and applied on request.
+The plan lives on the server, one per tab: :class:`PlanStore` keeps a :class:`PlanSession`
+per tab id the server issued when it drew the page (:meth:`PlanStore.issue`, signed for the
+logged-in user, :class:`TabKeys`), so tabs and people never share a plan and an id the browser
+makes up opens nothing. Every change is written to the workspace as the tab's draft
+(:mod:`gridmap.plans.drafts`): a plan dropped from memory (beyond ``max_sessions``) or lost
+with a server restart is restored from it, and the page says so ("已恢复 … 的草稿"). At most
+``max_drafts_per_user`` tabs per user (``max_drafts`` in all) hold unsaved edits; another is
+refused with a message, nobody's work is evicted.
+
+A button of the page becomes one :class:`PlanRequest`; :meth:`PlanStore.act` checks the user
+(:func:`dashboards.identity.current_user`: viewers look and export, editors also edit and
+save; every edit is journalled with the user's name), range-checks the numbers, applies it and
+says what to show in a :class:`PlanOutcome`. Two editors saving the same plan: the second gets
+the conflict in the page (who saved, when, how many units) and keeps their version, which is
+saved as a new plan when they save it under a new name.
 """
 
 from __future__ import annotations
 
-import tempfile
+import math
+import secrets
 import threading
 import uuid
 from collections import OrderedDict
@@ -20,11 +29,35 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
+from flask import has_request_context
 
 from dashboards.i18n import t
-from dashboards.provider.plan_session import PlanSession, community_colors
-from dashboards.provider.plan_views import PlanView, SelectionView, plan_view, selection_view
-from gridmap.plans import list_plans, load_plan
+from dashboards.identity import User, current_user
+from dashboards.provider.plan_session import (
+    EDITS,
+    PlanSession,
+    TabKeys,
+    TabRefused,
+    community_colors,
+    run_edit,
+)
+from dashboards.provider.plan_views import (
+    PlanView,
+    SelectionView,
+    export_gpkg,
+    export_xlsx,
+    plan_view,
+    selection_view,
+)
+from gridmap.plans import PlanConflict, WorkspaceError, list_plans, load_plan
+from gridmap.plans.drafts import (
+    DraftLimit,
+    draft_secret,
+    drop_draft,
+    reserve_draft,
+    restore_draft,
+    write_draft,
+)
 from gridmap.rebalance import RebalanceResult
 
 __all__ = [
@@ -37,8 +70,10 @@ __all__ = [
     "run_edit",
 ]
 
-#: The actions :func:`run_edit` applies; :meth:`PlanStore.act` adds save, load and reset.
-EDITS = ("move", "create", "split", "merge", "undo", "redo", "rebalance", "apply")
+#: Actions only editors may ask for.
+EDITOR_ACTIONS = (*EDITS, "save")
+#: Range of the numbers the page sends: (low, high, whole numbers only).
+NUMBERS = {"k": (2, 8, True), "time_limit": (1, 300, False)}
 
 
 class PlanSource(Protocol):
@@ -59,7 +94,7 @@ class PlanSource(Protocol):
 
 @dataclass(frozen=True)
 class PlanRequest:
-    """One button of the Plans page with what its controls hold.
+    """One button of the Plans page with what its controls hold (as the browser sent them).
 
     ``action`` is one of :data:`EDITS`, ``"save"``, ``"load"`` or ``"reset"``.
     """
@@ -68,9 +103,9 @@ class PlanRequest:
     selection: list[str] = field(default_factory=list)  #: selected grid ids
     target: str | None = None  #: community to move the selection to
     community: str | None = None  #: community to split
-    k: int | None = 2  #: into how many
+    k: Any = 2  #: into how many (checked against :data:`NUMBERS`)
     communities: list[str] | None = None  #: communities to merge
-    time_limit: float | None = 10.0  #: seconds for the rebalancer
+    time_limit: Any = 10.0  #: seconds for the rebalancer (checked against :data:`NUMBERS`)
     name: str | None = None  #: save under this name
     saved: str | None = None  #: load this saved plan
     profile: str | None = None  #: the app's profile
@@ -94,8 +129,50 @@ class PlanOutcome:
     name: str | None = None  #: new text of the name box (None: leave it)
 
 
+def _error(key: str, lang: str, **values: Any) -> PlanOutcome:
+    return PlanOutcome([t(key, lang, **values)], "error", refresh=False)
+
+
+def checked_number(value: Any, low: float, high: float, whole: bool) -> float | int | None:
+    """``value`` as a number within ``[low, high]`` (a whole one when ``whole``), else None.
+
+    >>> checked_number("3", 2, 8, True), checked_number("abc", 2, 8, True)
+    (3, None)
+    >>> checked_number(float("nan"), 1, 300, False), checked_number(1e9, 1, 300, False)
+    (None, None)
+    """
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not math.isfinite(number) or not low <= number <= high:
+        return None
+    if whole:
+        return int(number) if number.is_integer() else None
+    return number
+
+
+def _strings(value: Any) -> list[str]:
+    """A list of ids from the browser (anything else: empty)."""
+    if not isinstance(value, list):
+        return []
+    return [str(v) for v in value if isinstance(v, (str, int)) and not isinstance(v, bool)]
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def workspace_message(exc: WorkspaceError, lang: str) -> str:
+    """Why the workspace cannot be written, without the server's paths."""
+    known = ("no_space", "read_only", "permission")
+    return t(f"pl.ws.{exc.reason if exc.reason in known else 'other'}", lang)
+
+
 class PlanStore:
-    """Plans per session id (least recently used dropped beyond ``max_sessions``); thread-safe.
+    """Plans per user and tab, kept as drafts in the workspace; thread-safe.
 
     Every plan shares the unit adjacency of one template plan (computed once per store).
 
@@ -104,16 +181,36 @@ class PlanStore:
     provider
         The :class:`DashboardProvider` (as-is plans, profiles, workspace, rebalancer).
     max_sessions
-        How many tabs' plans to keep.
+        How many tabs' plans to keep in memory (the least recently used beyond it are dropped
+        from memory and restored from their drafts when asked for again).
+    max_drafts, max_drafts_per_user
+        How many tabs may hold unsaved edits, in all and per user.
     """
 
-    def __init__(self, provider: PlanSource, max_sessions: int = 32) -> None:
+    def __init__(
+        self,
+        provider: PlanSource,
+        max_sessions: int = 32,
+        *,
+        max_drafts: int = 200,
+        max_drafts_per_user: int = 20,
+    ) -> None:
         self.provider = provider
         self.max_sessions = max_sessions
+        self.max_drafts = max_drafts
+        self.max_drafts_per_user = max_drafts_per_user
         self._sessions: OrderedDict[str, PlanSession] = OrderedDict()
         self._lock = threading.RLock()
         self._template: Any = None
         self._colors: dict[str, int] = {}
+        self._keys = TabKeys(self._secret)
+
+    def _secret(self) -> bytes:
+        """The workspace's signing key; a key of this process when the workspace is unwritable."""
+        try:
+            return draft_secret(self.provider.plans_workspace())
+        except (WorkspaceError, ValueError):
+            return secrets.token_bytes(32)
 
     def template(self) -> Any:
         """The as-is plan whose adjacency and colours every session starts from (made once)."""
@@ -123,53 +220,134 @@ class PlanStore:
                 self._colors = community_colors(self._template)
             return self._template
 
-    def new_plan(self, name: str | None = None, profile: str | None = None) -> Any:
+    def new_plan(
+        self, name: str | None = None, profile: str | None = None, author: str = ""
+    ) -> Any:
         """A fresh plan of the as-is assignment (a random name when None)."""
         tpl = self.template()
-        return self.provider.plan(
+        plan = self.provider.plan(
             profile, name=name or f"方案 {uuid.uuid4().hex[:4]}", graph=tpl.graph
         )
+        plan.author = author
+        return plan
 
-    def get(self, sid: str | None, profile: str | None = None) -> PlanSession:
-        """The session's plan (made from the as-is assignment on first use).
+    # ------------------------------------------------------------------ tabs and sessions
+    def issue(self) -> str:
+        """A new tab id for the user asking ("" when nobody is logged in)."""
+        user = current_user()
+        return "" if user is None else self._keys.issue(user.name)
+
+    def _open(self, token: object) -> tuple[str, User]:
+        """(memory key, user) of a tab id; :class:`TabRefused` when it opens nothing."""
+        user = current_user()
+        if user is None:
+            raise TabRefused("login")
+        if not has_request_context():  # Python code (tools, tests), not a browser: ids as given
+            if not isinstance(token, str) or not token:
+                raise TabRefused("invalid")
+            return f"{user.name}/py:{token}", user
+        return f"{user.name}/{self._keys.open(token, user.name)}", user
+
+    def get(self, token: object, profile: str | None = None) -> PlanSession:
+        """The tab's plan: in memory, else restored from its draft, else the as-is assignment.
 
         Evaluated under ``profile`` (the app's profile selector); left as it is when None.
+
+        Outside a request (Python code, not a browser) any non-empty string names a tab.
+
+        Raises
+        ------
+        TabRefused
+            When ``token`` was not issued by this server to the user asking.
         """
-        sid = str(sid or "anonymous")
+        key, user = self._open(token)
+        return self._session(key, user, profile)
+
+    def _session(self, key: str, user: User, profile: str | None) -> PlanSession:
         with self._lock:
-            session = self._sessions.get(sid)
+            session = self._sessions.get(key)
             if session is not None:
-                self._sessions.move_to_end(sid)
+                self._sessions.move_to_end(key)
         if session is None:
-            plan = self.new_plan(profile=profile)
-            session = PlanSession(plan, self._colors)
+            session = self._restore(key, user, profile)
             with self._lock:
-                session = self._sessions.setdefault(sid, session)
-                while len(self._sessions) > self.max_sessions:
-                    self._sessions.popitem(last=False)
+                session = self._sessions.setdefault(key, session)
+                self._evict()
         if profile is not None:
             with session.lock:
                 self.provider.use_profile(session.plan, profile)
         return session
 
-    def reset(self, sid: str, profile: str | None = None) -> PlanSession:
-        """Start the session afresh from the as-is assignment."""
-        s = self.get(sid, profile)
+    def _evict(self) -> None:
+        """Drop the least recently used idle sessions beyond ``max_sessions`` (drafts stay)."""
+        for key in list(self._sessions)[: max(len(self._sessions) - self.max_sessions, 0)]:
+            lock = self._sessions[key].lock
+            if lock.acquire(blocking=False):  # a session in use stays
+                try:
+                    del self._sessions[key]
+                finally:
+                    lock.release()
+
+    def _restore(self, key: str, user: User, profile: str | None) -> PlanSession:
+        self.template()
+        try:
+            found = restore_draft(
+                self.provider.plans_workspace(),
+                key,
+                user.name,
+                fresh=lambda: self.new_plan(profile=profile),
+            )
+        except (WorkspaceError, ValueError, KeyError):
+            found = None
+        if found is None:
+            return PlanSession(self.new_plan(profile=profile, author=user.name), self._colors)
+        plan, draft = found
+        session = PlanSession(plan, self._colors)
+        when = draft.updated[:16].replace("T", " ")
+        session.notice = ("pl.draft.restored", draft.name, when, str(draft.unsaved))
+        return session
+
+    def _persist(self, key: str, user: User, session: PlanSession, lang: str) -> list[str]:
+        """Write the tab's draft; a line saying why it could not be written, else none."""
+        try:
+            write_draft(
+                self.provider.plans_workspace(),
+                key,
+                user.name,
+                session.plan,
+                max_total=self.max_drafts,
+            )
+        except WorkspaceError as exc:
+            return [t("pl.draft.unwritten", lang, why=workspace_message(exc, lang))]
+        except ValueError as exc:
+            return [t("pl.draft.unwritten", lang, why=str(exc))]
+        return []
+
+    def reset(self, token: object, profile: str | None = None) -> PlanSession:
+        """Start the tab afresh from the as-is assignment (its draft is removed)."""
+        key, user = self._open(token)
+        s = self._session(key, user, profile)
         with s.lock:
-            s.plan, s.pending = self.new_plan(profile=profile), None
+            s.plan, s.pending = self.new_plan(profile=profile, author=user.name), None
+            try:
+                drop_draft(self.provider.plans_workspace(), key)
+            except (WorkspaceError, ValueError):
+                pass  # nothing to drop where nothing could be written
         return s
 
-    def load(self, sid: str, name: str, profile: str | None = None) -> PlanSession:
-        """Replace the session's plan by a saved one (by name or id) from the workspace."""
+    def load(self, token: object, name: str, profile: str | None = None) -> PlanSession:
+        """Replace the tab's plan by a saved one (by name or id) from the workspace."""
+        key, user = self._open(token)
         tpl = self.template()
         plan = load_plan(self.provider.plans_workspace(), name, graph=tpl.graph)
         if not plan.units.index.equals(tpl.units.index):  # another unit set: its own adjacency
             plan = load_plan(self.provider.plans_workspace(), name)
-        s = self.get(sid, profile)
+        s = self._session(key, user, profile)
         with s.lock:
             if profile is not None:
                 self.provider.use_profile(plan, profile)
             s.plan, s.pending = plan, None
+            self._persist(key, user, s, "zh")
         return s
 
     def saved(self) -> pd.DataFrame:
@@ -180,16 +358,29 @@ class PlanStore:
         return len(self._sessions)
 
     # ------------------------------------------------------------------ what the page asks
-    def act(self, sid: str, request: PlanRequest) -> PlanOutcome:
-        """Apply one button of the page to the session's plan and say what to show."""
-        lang = request.lang
-        session = self.get(sid, request.profile)
-        if request.action == "save":
-            return self._save(session, request.name, lang)
-        if request.action == "load":
-            return self._load(sid, request, lang)
-        if request.action == "reset":
-            self.reset(sid, request.profile)
+    def act(self, token: object, request: PlanRequest) -> PlanOutcome:
+        """Apply one button of the page to the tab's plan and say what to show.
+
+        Refused with a message (nothing changed): a tab id not issued to the user asking,
+        a viewer asking to edit or save, a number out of range, no room for another draft.
+        """
+        lang = request.lang if request.lang in ("zh", "en") else "zh"
+        try:
+            key, user = self._open(token)
+        except TabRefused as exc:
+            return _error(f"pl.tab.{exc.reason}", lang)
+        action = request.action
+        if action in EDITOR_ACTIONS and not user.can_edit:
+            return _error("pl.viewer", lang, user=user.name)
+        numbers = self._numbers(request, lang)
+        if isinstance(numbers, PlanOutcome):
+            return numbers
+        profile = _text(request.profile)
+        session = self._session(key, user, profile)
+        if action == "load":
+            return self._load(token, request, lang)
+        if action == "reset":
+            self.reset(token, profile)
             return PlanOutcome(
                 [t("pl.reset.ok", lang)],
                 "text",
@@ -197,46 +388,101 @@ class PlanStore:
                 clear_selection=True,
                 name="",
             )
+        if action == "save":
+            out = self._save(session, _text(request.name), lang)
+            return _with(out, self._persist(key, user, session, lang))
+        if action not in EDITS:
+            return _error("pl.nothing", lang)
+        if action != "rebalance" and not session.plan.dirty:
+            refused = self._reserve(key, user, lang)
+            if refused is not None:
+                return refused
         changed, lines = run_edit(
             session,
-            request.action,
-            selection=request.selection,
-            target=request.target,
-            community=request.community,
-            k=request.k,
-            communities=request.communities,
-            time_limit=request.time_limit,
+            action,
+            selection=_strings(request.selection),
+            target=_text(request.target),
+            community=_text(request.community),
+            k=int(numbers.get("k", 2)),
+            communities=_strings(request.communities),
+            time_limit=numbers.get("time_limit", 10.0),
             lang=lang,
             provider=self.provider,
+            author=user.name,
         )
+        if changed:
+            lines += self._persist(key, user, session, lang)
         return PlanOutcome(
             lines,
             "ok" if changed else "refused",
-            in_rebalance_box=request.action == "rebalance",
-            clear_rebalance=request.action == "apply",
-            clear_selection=changed and request.action in ("move", "create"),
+            in_rebalance_box=action == "rebalance",
+            clear_rebalance=action == "apply",
+            clear_selection=changed and action in ("move", "create"),
         )
+
+    def _numbers(self, request: PlanRequest, lang: str) -> dict[str, float] | PlanOutcome:
+        """The numbers the action uses, range-checked (:data:`NUMBERS`), or the refusal."""
+        used = {"split": "k", "rebalance": "time_limit"}.get(request.action)
+        if used is None:
+            return {}
+        low, high, whole = NUMBERS[used]
+        value = checked_number(getattr(request, used), low, high, whole)
+        if value is None:
+            return _error(f"pl.bad.{used}", lang, low=low, high=high)
+        return {used: value}
+
+    def _reserve(self, key: str, user: User, lang: str) -> PlanOutcome | None:
+        """Room for the tab's plan to get unsaved edits, or the refusal to show."""
+        try:
+            reserve_draft(
+                self.provider.plans_workspace(),
+                key,
+                user.name,
+                max_per_user=self.max_drafts_per_user,
+                max_total=self.max_drafts,
+            )
+        except DraftLimit as exc:
+            which = "pl.draft.full.user" if exc.per_user else "pl.draft.full.all"
+            return _error(which, lang, n=exc.limit)
+        except (WorkspaceError, ValueError):
+            return None  # the edit goes ahead; writing its draft reports the workspace's state
+        return None
 
     def _save(self, session: PlanSession, name: str | None, lang: str) -> PlanOutcome:
+        workspace = self.provider.plans_workspace()
         with session.lock:
+            plan = session.plan
+            before, wanted = plan.name, (name or "").strip() or plan.name
             try:
-                if name:
-                    session.plan.name = str(name).strip()
-                path = session.plan.save(self.provider.plans_workspace())
+                plan.name = wanted
+                try:
+                    plan.save(workspace)
+                    key = "pl.saved.ok"
+                except PlanConflict as conflict:
+                    plan.name = before
+                    if wanted == conflict.plan:
+                        return _conflict(conflict, lang)
+                    plan.save_as(workspace, wanted)
+                    key = "pl.saved.as"
+            except WorkspaceError as exc:
+                plan.name = before
+                return PlanOutcome([workspace_message(exc, lang)], "error", refresh=False)
             except ValueError as exc:
-                return PlanOutcome([str(exc)], "error")
-            plan_name = session.plan.name
-        return PlanOutcome(
-            [t("pl.saved.ok", lang, name=plan_name, path=path)], "text", name=plan_name
-        )
+                plan.name = before
+                return PlanOutcome([str(exc)], "error", refresh=False)
+            saved = plan.name
+        return PlanOutcome([t(key, lang, name=saved, path=workspace.name)], "text", name=saved)
 
-    def _load(self, sid: str, request: PlanRequest, lang: str) -> PlanOutcome:
-        if not request.saved:
+    def _load(self, token: object, request: PlanRequest, lang: str) -> PlanOutcome:
+        saved = _text(request.saved)
+        if not saved:
             return PlanOutcome([t("pl.need.saved", lang)], "text", refresh=False)
         try:
-            s = self.load(sid, request.saved, request.profile)
+            s = self.load(token, saved, _text(request.profile))
         except (KeyError, ValueError) as exc:
-            return PlanOutcome([str(exc)], "error")
+            return PlanOutcome([str(exc).strip("'\"")], "error")
+        except WorkspaceError as exc:
+            return PlanOutcome([workspace_message(exc, lang)], "error", refresh=False)
         return PlanOutcome(
             [t("pl.loaded", lang, name=s.plan.name, n=len(s.plan.journal))],
             "text",
@@ -247,7 +493,7 @@ class PlanStore:
 
     def view(
         self,
-        sid: str,
+        token: object,
         grid_ids: pd.Index,
         url: str,
         *,
@@ -255,9 +501,17 @@ class PlanStore:
         mode: str = "community",
         lang: str = "zh",
     ) -> PlanView:
-        """What the page draws of the session's plan (see :func:`plan_view`)."""
-        session = self.get(sid, profile)
+        """What the page draws of the tab's plan (see :func:`plan_view`).
+
+        Raises
+        ------
+        TabRefused
+            When ``token`` was not issued to the user asking (:meth:`issue` a new one).
+        """
+        session = self.get(token, profile)
         saved = self.saved()["name"].astype(str).tolist()
+        notice = session.take_notice()
+        user = current_user()
         return plan_view(
             session,
             grid_ids,
@@ -266,15 +520,19 @@ class PlanStore:
             workspace=self.provider.plans_workspace(),
             mode=mode,
             lang=lang,
+            notice=None
+            if notice is None
+            else t(notice[0], lang, name=notice[1], when=notice[2], n=notice[3]),
+            read_only=user is None or not user.can_edit,
         )
 
-    def selection(self, sid: str, units: list[str]) -> SelectionView:
-        """The selected units of the session's plan (its profile does not matter here)."""
-        return selection_view(self.get(sid), units)
+    def selection(self, token: object, units: list[str]) -> SelectionView:
+        """The selected units of the tab's plan (its profile does not matter here)."""
+        return selection_view(self.get(token), _strings(units))
 
-    def export(self, sid: str, fmt: str, profile: str | None = None) -> tuple[bytes, str]:
-        """(bytes, file name) of the session's plan: ``"xlsx"`` changes, ``"gpkg"`` communities."""
-        session = self.get(sid, profile)
+    def export(self, token: object, fmt: str, profile: str | None = None) -> tuple[bytes, str]:
+        """(bytes, file name) of the tab's plan: ``"xlsx"`` changes, ``"gpkg"`` communities."""
+        session = self.get(token, profile)
         with session.lock:
             plan = session.plan
             stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in plan.name) or "plan"
@@ -283,143 +541,23 @@ class PlanStore:
             return export_gpkg(plan), f"{stem}-communities.gpkg"
 
 
-# ---------------------------------------------------------------------- edits
-def run_edit(
-    session: PlanSession,
-    action: str | None,
-    *,
-    selection: list[str],
-    target: str | None = None,
-    community: str | None = None,
-    k: int | None = 2,
-    communities: list[str] | None = None,
-    time_limit: float | None = 10.0,
-    lang: str = "zh",
-    provider: PlanSource | None = None,
-) -> tuple[bool, list[str]]:
-    """Apply one action (one of :data:`EDITS`) to the session's plan.
-
-    Parameters
-    ----------
-    session
-        The tab's plan.
-    action
-        ``move`` / ``create`` (the selection), ``split`` (``community`` into ``k``),
-        ``merge`` (``communities``), ``undo``, ``redo``, ``rebalance`` (propose) or
-        ``apply`` (the proposal).
-    selection, target, community, k, communities
-        What the action works on.
-    time_limit
-        Seconds for the rebalancer.
-    lang
-        Language of the message lines.
-    provider
-        Runs the rebalancer (:meth:`DashboardProvider.rebalance`); without it nothing runs.
-
-    Returns
-    -------
-    tuple
-        (whether the plan changed, message lines).
-    """
-    plan = session.plan
-    with session.lock:
-        if action in ("move", "create") and not selection:
-            return False, [t("pl.need.selection", lang)]
-        if action == "rebalance":
-            if provider is None:
-                return False, [t("pl.nothing", lang)]
-            return False, _rebalance(session, provider, time_limit, lang)
-        if action == "apply":
-            return _apply(session, lang)
-        need = _missing(action, target, community, communities)
-        if need:
-            return False, [t(need, lang)]
-        if action == "move":
-            res = plan.move(selection, str(target))
-        elif action == "create":
-            res = plan.create(selection)
-        elif action == "split":
-            res = plan.split(str(community), int(k or 2))
-        elif action == "merge":
-            res = plan.merge([str(c) for c in communities or ()])
-        elif action == "undo":
-            res = plan.undo()
-        elif action == "redo":
-            res = plan.redo()
-        else:
-            return False, [t("pl.nothing", lang)]
-        if res is None:
-            return False, [t("pl.nothing", lang)]
-        op = t(f"pl.op.{res.op}", lang)
-        if not res.ok:
-            return False, [t("pl.refused", lang, op=op), *res.reasons]
-        session.pending = None
-        return True, [t("pl.done", lang, op=op, n=len(res.changes)), *res.warnings]
+def _with(out: PlanOutcome, lines: list[str]) -> PlanOutcome:
+    """``out`` with further lines (a draft that could not be written)."""
+    if not lines:
+        return out
+    return PlanOutcome(out.lines + lines, "error", refresh=out.refresh, name=out.name)
 
 
-def _missing(
-    action: str | None, target: str | None, community: str | None, communities: list[str] | None
-) -> str | None:
-    """The message key of what ``action`` still needs, or None."""
-    if action == "move" and not target:
-        return "pl.need.target"
-    if action == "split" and not community:
-        return "pl.need.community"
-    if action == "merge" and (not communities or len(communities) < 2):
-        return "pl.need.two"
-    return None
-
-
-def _apply(session: PlanSession, lang: str) -> tuple[bool, list[str]]:
-    edit = session.pending_edit()
-    if edit is None:
-        session.pending = None
-        return False, [t("pl.rb.stale", lang)]
-    res = session.plan.apply(edit)
-    session.pending = None
-    return True, [t("pl.rb.applied", lang, n=len(res.changes))]
-
-
-def _rebalance(
-    session: PlanSession, provider: PlanSource, time_limit: float | None, lang: str
-) -> list[str]:
-    plan = session.plan
-    if plan.band is None:
-        session.pending = None
-        return [t("pl.band.none", lang, profile=plan.profile.id)]
-    rb = provider.rebalance(plan, time_limit=float(time_limit or 10))
-    if rb.status == "no_violations":
-        session.pending = None
-        return [t("pl.rb.none", lang)]
-    session.pending = (len(plan.journal), rb.edit) if rb.edit.changes else None
-    options = {o: t(f"pl.rb.opt.{o}", lang) for o in ("hops", "time_limit")}
-    return [
-        t(
-            "pl.rb.result",
-            lang,
-            status=t(f"pl.rb.status.{rb.status}", lang),
-            units=rb.units_moved,
-            hh=rb.households_moved,
-            left=rb.violations_after,
-            s=rb.solver.seconds_,
-        ),
-        *rb.text(lang, options=options),
-    ]
-
-
-# ---------------------------------------------------------------------- exports
-def _exported(plan: Any, fmt: str, name: str) -> bytes:
-    """One file of :meth:`gridmap.plans.Plan.export`, as bytes (written to a temporary folder)."""
-    with tempfile.TemporaryDirectory(prefix="gridmap-export-") as tmp:
-        files = plan.export(tmp, formats=(fmt,))
-        return Path(files[name]).read_bytes()
-
-
-def export_xlsx(plan: Any) -> bytes:
-    """The change list (单元编码, 原社区, 新社区, 户数 …) as XLSX."""
-    return _exported(plan, "xlsx", "changes.xlsx")
-
-
-def export_gpkg(plan: Any) -> bytes:
-    """The plan's communities (dissolved grids) with their size status, as a GeoPackage."""
-    return _exported(plan, "gpkg", "communities.gpkg")
+def _conflict(conflict: PlanConflict, lang: str) -> PlanOutcome:
+    who = "、".join(conflict.authors) or "?"
+    when = conflict.saved_at[:16].replace("T", " ")
+    line = t(
+        "pl.conflict",
+        lang,
+        name=conflict.plan,
+        who=who,
+        when=when,
+        n=conflict.entries,
+        units=conflict.units,
+    )
+    return PlanOutcome([line], "error", refresh=False)

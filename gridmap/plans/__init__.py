@@ -28,7 +28,10 @@ three attribute tables registered in ``gpkg_contents``:
 :meth:`Plan.save` writes all three in **one SQLite transaction**: a process
 killed mid-save leaves the last saved plan intact (SQLite's rollback journal),
 and :func:`load_plan` verifies the stored assignment against its digest and
-against a replay of the journal.
+against a replay of the journal. Creating the workspace is part of that transaction, so two
+first saves into a workspace that does not exist yet keep both plans. A copy saved after
+someone else saved the same plan is refused with :class:`PlanConflict`, naming who saved,
+when and how many units changed; :meth:`Plan.save_as` keeps it under a new name.
 
 The package, by module:
 
@@ -38,7 +41,11 @@ The package, by module:
 - :mod:`~gridmap.plans.plan`: :class:`Plan` itself — edits, undo / redo, the rebalancer
   (:meth:`Plan.rebalance`, :meth:`Plan.redraw`, via :mod:`~gridmap.plans.rebalancing`) —
   and :func:`load_plan`;
-- :mod:`~gridmap.plans.storage`: the workspace GeoPackage.
+- :mod:`~gridmap.plans.storage`: the plan tables of the workspace GeoPackage;
+  :class:`PlanConflict` when two editors save the same plan;
+- :mod:`~gridmap.plans.workspace`: the GeoPackage itself, created race-free inside the first
+  save's transaction; full or read-only disks reported as such;
+- :mod:`~gridmap.plans.drafts`: unsaved dashboard plans kept in the workspace per user and tab.
 
 Examples
 --------
@@ -66,6 +73,7 @@ SizeBand(min=1000, max=3000, exempt_min_if='sparse', rule_id='community.size')
 
 from gridmap.plans.outputs import CHANGE_COLUMNS_ZH
 from gridmap.plans.plan import Plan, load_plan
-from gridmap.plans.storage import list_plans
+from gridmap.plans.storage import PlanConflict, list_plans
+from gridmap.plans.workspace import WorkspaceError
 
-__all__ = ["Plan", "load_plan", "list_plans", "CHANGE_COLUMNS_ZH"]
+__all__ = ["Plan", "PlanConflict", "WorkspaceError", "load_plan", "list_plans", "CHANGE_COLUMNS_ZH"]

@@ -10,6 +10,7 @@ saved plan (:mod:`gridmap.plans.storage`).
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from gridmap.plans.state import now, touched
 from gridmap.plans.storage import profile_from_ref, read_plan, save_plan
 from gridmap.rebalance import RebalanceResult
 
-__all__ = ["Plan", "load_plan"]
+__all__ = ["Plan", "load_plan", "plan_from_record", "replay"]
 
 #: test hook: called inside the save transaction just before COMMIT
 _before_commit: Callable[[], object] | None = None
@@ -228,11 +229,34 @@ class Plan(PlanOutputs):
         """Save the plan (and its profile) into the workspace GeoPackage in one transaction.
 
         New journal entries are appended; entries already stored are never
-        rewritten. Raises ``ValueError`` when the stored plan has entries this
-        object does not know (someone else saved meanwhile) or the name is taken.
+        rewritten. The workspace is created when absent (race-free).
         See :mod:`gridmap.plans.storage`.
+
+        Raises
+        ------
+        gridmap.plans.PlanConflict
+            When someone else saved this plan since this copy was loaded (a ``ValueError``;
+            nothing is written: :meth:`save_as` keeps this version under a new name).
+        ValueError
+            When another plan has this name.
+        OSError
+            (:class:`gridmap._atomic.OutputError`) when the disk is full or read-only.
         """
         return save_plan(self, workspace, before_commit=_before_commit)
+
+    def save_as(self, workspace: str | os.PathLike, name: str) -> Path:
+        """Save this version as a new plan called ``name`` (a new plan id, the whole journal).
+
+        What to do after a :class:`~gridmap.plans.PlanConflict`: both versions are kept.
+        On failure the plan keeps its name and id.
+        """
+        before = (self.name, self.plan_id, self._saved)
+        self.name, self.plan_id, self._saved = str(name), uuid.uuid4().hex[:12], 0
+        try:
+            return self.save(workspace)
+        except BaseException:
+            self.name, self.plan_id, self._saved = before
+            raise
 
     def _entry(self, op, params, changes, author, comment) -> dict:
         return {
@@ -374,6 +398,19 @@ def load_plan(workspace: str | os.PathLike, plan: str, *, graph=None, profile=No
         When the stored assignment does not match its digest or its journal.
     """
     rec = read_plan(workspace, plan)
+    p = plan_from_record(rec, graph=graph, profile=profile)
+    replay(p, rec["journal"])
+    if not p._labels.astype(str).equals(rec["labels"].astype(str)):
+        raise ValueError(
+            f"方案 {p.name!r}：日志重放结果与存储的归属不一致 "
+            "(journal replay does not match the stored assignment)"
+        )
+    p._saved = len(p.journal)
+    return p
+
+
+def plan_from_record(rec: dict, *, graph=None, profile=None) -> Plan:
+    """The as-is plan of a :func:`~gridmap.plans.storage.read_plan` record (journal not replayed)."""
     name = rec["name"]
     if profile is None:
         try:
@@ -397,7 +434,12 @@ def load_plan(workspace: str | os.PathLike, plan: str, *, graph=None, profile=No
         graph=graph if graph is not None else rec["graph"],
     )
     p.created = rec["created"]
-    for entry in rec["journal"]:
+    return p
+
+
+def replay(p: Plan, journal: list[dict]) -> None:
+    """Apply journal entries (as stored) to ``p``, undo and redo stacks included."""
+    for entry in journal:
         changes = tuple(tuple(c) for c in entry["changes"])
         if changes:
             p._change(changes)
@@ -409,10 +451,3 @@ def load_plan(workspace: str | os.PathLike, plan: str, *, graph=None, profile=No
         else:
             p._undo.append(entry["seq"])
             p._redo.clear()
-    if not p._labels.astype(str).equals(rec["labels"].astype(str)):
-        raise ValueError(
-            f"方案 {name!r}：日志重放结果与存储的归属不一致 "
-            "(journal replay does not match the stored assignment)"
-        )
-    p._saved = len(p.journal)
-    return p

@@ -31,12 +31,18 @@ from geopandas import GeoDataFrame
 from pyproj import CRS
 from scipy import sparse
 
-from gridmap._atomic import atomic_path
 from gridmap.adjacency import adjacency_from_pairs
 from gridmap.plans.state import PlanState, now
+from gridmap.plans.workspace import (
+    connect_read,
+    ensure_workspace,
+    register_table,
+    write_transaction,
+)
 from gridmap.rules import Profile, load_profile
 
 __all__ = [
+    "PlanConflict",
     "ensure_workspace",
     "list_plans",
     "read_plan",
@@ -138,32 +144,56 @@ def save_plan(
     See :meth:`gridmap.plans.Plan.save`; ``before_commit`` is called just before COMMIT.
     """
     path = Path(workspace)
-    ensure_workspace(path)
-    con = sqlite3.connect(path, timeout=30, isolation_level=None)
-    try:
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            _ensure_tables(con)
-            _check_unsaved(con, plan)
-            stamp = now()
-            _write_plan_row(con, plan, stamp)
-            _write_assignments(con, plan)
-            _append_journal(con, plan)
-            con.execute(
-                "UPDATE gpkg_contents SET last_change = ? WHERE table_name IN "
-                "('plans', 'assignments', 'edit_journal')",
-                (stamp.replace("+00:00", "Z"),),
-            )
-            if before_commit is not None:
-                before_commit()
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-    finally:
-        con.close()
+    with write_transaction(path) as con:
+        _ensure_tables(con)
+        _check_unsaved(con, plan)
+        stamp = now()
+        _write_plan_row(con, plan, stamp)
+        _write_assignments(con, plan)
+        _append_journal(con, plan)
+        con.execute(
+            "UPDATE gpkg_contents SET last_change = ? WHERE table_name IN "
+            "('plans', 'assignments', 'edit_journal')",
+            (stamp.replace("+00:00", "Z"),),
+        )
+        if before_commit is not None:
+            before_commit()
     plan._saved = len(plan.journal)
     return path
+
+
+class PlanConflict(ValueError):
+    """The plan was saved by someone else since this copy was loaded; nothing was written.
+
+    Nothing is lost: the copy is unchanged and can be saved under a new name
+    (:meth:`gridmap.plans.Plan.save_as`).
+
+    Attributes
+    ----------
+    plan
+        The plan's name in the workspace.
+    authors
+        Who saved the edits this copy does not know, in order of their first edit.
+    saved_at
+        When the stored plan was last saved (ISO 8601, UTC).
+    entries
+        How many journal entries were stored meanwhile.
+    units
+        How many units those entries changed.
+    """
+
+    def __init__(self, plan: str, authors: list[str], saved_at: str, entries: int, units: int):
+        self.plan, self.authors, self.saved_at = plan, authors, saved_at
+        self.entries, self.units = entries, units
+        who = "、".join(authors) or "?"
+        super().__init__(
+            f"方案“{plan}”在您载入之后已由 {who} 于 {saved_at} 保存"
+            f"（{entries} 步编辑，改动 {units} 个单元）；本次没有保存，您的版本仍在："
+            f"请用新名称另存 (plan {plan!r} was saved by {', '.join(authors) or '?'} at "
+            f"{saved_at} since this copy was loaded: {entries} edits changing {units} units; "
+            "nothing was written and this copy is intact: save it under a new name with "
+            "Plan.save_as(workspace, name))"
+        )
 
 
 def _check_unsaved(con: sqlite3.Connection, plan: PlanState) -> None:
@@ -179,10 +209,21 @@ def _check_unsaved(con: sqlite3.Connection, plan: PlanState) -> None:
         "SELECT COUNT(*) FROM edit_journal WHERE plan_id = ?", (plan.plan_id,)
     ).fetchone()[0]
     if stored != plan._saved:
-        raise ValueError(
-            f"plan {plan.name!r} was saved elsewhere meanwhile ({stored} journal "
-            f"entries stored, this copy knows {plan._saved}); load it again"
-        )
+        raise _conflict(con, plan)
+
+
+def _conflict(con: sqlite3.Connection, plan: PlanState) -> PlanConflict:
+    """What was stored of ``plan`` that this copy does not know."""
+    name, updated = con.execute(
+        "SELECT name, updated FROM plans WHERE plan_id = ?", (plan.plan_id,)
+    ).fetchone() or (plan.name, "?")
+    rows = con.execute(
+        "SELECT author, changes FROM edit_journal WHERE plan_id = ? AND seq >= ? ORDER BY seq",
+        (plan.plan_id, plan._saved),
+    ).fetchall()
+    authors = list(dict.fromkeys(a or "?" for a, _ in rows))
+    units = {c[0] for _, changes in rows for c in json.loads(changes or "[]")}
+    return PlanConflict(name, authors, updated, len(rows), len(units))
 
 
 def _write_plan_row(con: sqlite3.Connection, plan: PlanState, stamp: str) -> None:
@@ -265,29 +306,6 @@ def _append_journal(con: sqlite3.Connection, plan: PlanState) -> None:
 # --------------------------------------------------------------------------- workspace
 
 
-_GPKG_CORE = """
-PRAGMA application_id = 1196444487;
-PRAGMA user_version = 10400;
-CREATE TABLE gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY,
-  organization TEXT NOT NULL, organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL,
-  description TEXT);
-INSERT INTO gpkg_spatial_ref_sys
-  VALUES ('Undefined cartesian SRS', -1, 'NONE', -1, 'undefined', NULL);
-INSERT INTO gpkg_spatial_ref_sys
-  VALUES ('Undefined geographic SRS', 0, 'NONE', 0, 'undefined', NULL);
-INSERT INTO gpkg_spatial_ref_sys VALUES ('WGS 84 geodetic', 4326, 'EPSG', 4326,
-  'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AUTHORITY["EPSG","4326"]]',
-  NULL);
-CREATE TABLE gpkg_contents (table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL,
-  identifier TEXT UNIQUE, description TEXT DEFAULT '',
-  last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
-  min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER,
-  CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id));
-CREATE TABLE gpkg_geometry_columns (table_name TEXT NOT NULL, column_name TEXT NOT NULL,
-  geometry_type_name TEXT NOT NULL, srs_id INTEGER NOT NULL, z TINYINT NOT NULL, m TINYINT NOT NULL,
-  CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name));
-"""
-
 _TABLES = {
     "plans": "CREATE TABLE IF NOT EXISTS plans (fid INTEGER PRIMARY KEY AUTOINCREMENT, "
     "plan_id TEXT NOT NULL UNIQUE, "
@@ -315,30 +333,10 @@ _DESCRIPTIONS = {
 }
 
 
-def ensure_workspace(path: Path) -> None:
-    """Create the workspace GeoPackage at ``path`` unless it exists (plans, users, drafts live in it)."""
-    if path.exists():
-        return
-    with atomic_path(path, suffix=".gpkg") as tmp:
-        con = sqlite3.connect(tmp)
-        con.executescript(_GPKG_CORE)
-        con.commit()
-        con.close()
-
-
 def _ensure_tables(con: sqlite3.Connection) -> None:
-    has_contents = con.execute(
-        "SELECT 1 FROM sqlite_master WHERE name = 'gpkg_contents'"
-    ).fetchone()
     for table, ddl in _TABLES.items():
         con.execute(ddl)
-        if has_contents:
-            con.execute(
-                "INSERT OR IGNORE INTO gpkg_contents "
-                "(table_name, data_type, identifier, description) "
-                "VALUES (?, 'attributes', ?, ?)",
-                (table, table, _DESCRIPTIONS[table]),
-            )
+        register_table(con, table, _DESCRIPTIONS[table])
     for table, column, kind in _ADDED:
         if column not in _columns(con, table):
             con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
@@ -358,17 +356,6 @@ def _columns(con: sqlite3.Connection, table: str) -> set[str]:
     return {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
 
 
-def _connect_read(path: Path) -> sqlite3.Connection:
-    """Open a workspace for reading.
-
-    Read-write when allowed, so SQLite rolls back the hot journal a process killed mid-save
-    leaves behind (a read-only connection cannot).
-    """
-    if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
-        return sqlite3.connect(path, timeout=30)
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-
-
 def list_plans(workspace: str | os.PathLike) -> pd.DataFrame:
     """The plans saved in a workspace.
 
@@ -378,7 +365,7 @@ def list_plans(workspace: str | os.PathLike) -> pd.DataFrame:
     path = Path(workspace)
     if not path.exists():
         return pd.DataFrame(columns=cols)
-    con = _connect_read(path)
+    con = connect_read(path)
     try:
         if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'plans'").fetchone():
             return pd.DataFrame(columns=cols)
@@ -406,7 +393,7 @@ def read_plan(workspace: str | os.PathLike, plan: str) -> dict:
     path = Path(workspace)
     if not path.exists():
         raise KeyError(f"工作区不存在 / workspace not found: {path}")
-    con = _connect_read(path)
+    con = connect_read(path)
     try:
         cols = _columns(con, "plans")
         row = con.execute(

@@ -78,6 +78,14 @@ def test_plans_move_undo_redo_save_reload_load(page, base_url, provider, tmp_pat
             target_name
         )  # recoloured: the grid is in its new community
         assert name in page.inner_text(f"#{ID.PL_CHANGES}")
+        # the server drops the plan from memory: the tab's draft comes back, and the page says so
+        provider.plan_sessions._sessions.clear()
+        page.reload()
+        wait_map(page, "plans")
+        page.wait_for_function(
+            "() => document.getElementById('pl-message').innerText.includes('已恢复')"
+        )
+        _wait_kpi(page, "units_moved", "1")
         # another tab has its own plan
         other = page.context.new_page()
         other.goto(base_url + "/plans")
@@ -130,6 +138,16 @@ def test_plans_move_undo_redo_save_reload_load(page, base_url, provider, tmp_pat
         assert gpkg.value.suggested_filename.endswith("-communities.gpkg")
         with open(gpkg.value.path(), "rb") as fh:
             assert fh.read(16) == b"SQLite format 3\x00"
+        # a tab id the server did not issue opens nothing: a new session, said in the page
+        page.evaluate(
+            f"() => window.sessionStorage.setItem('{ID.PL_SESSION}', JSON.stringify('anonymous'))"
+        )
+        page.reload()
+        wait_map(page, "plans")
+        page.wait_for_function(
+            "() => document.getElementById('pl-message').innerText.includes('会话无效')"
+        )
+        _wait_kpi(page, "units_moved", "0")
         assert page.console.errors == []
     finally:
         provider.workspace = old_ws
