@@ -421,7 +421,16 @@ STUDY_KEYS = (
 )
 LAYER_OPTIONS = ("path", "layer", "crs", "encoding", "x", "y")
 #: read by the dashboard (dashboards.provider), validated here with the rest
-DASHBOARD_KEYS = ("basemap", "basemap_attribution", "workspace")
+DASHBOARD_KEYS = (
+    "basemap",
+    "basemap_attribution",
+    "workspace",
+    "profiles",
+    "auth",
+    "auth_header",
+    "trusted_proxies",
+    "allowed_hosts",
+)
 
 
 def _unknown_key(key: str, valid, where: str, path: Path) -> Problem:

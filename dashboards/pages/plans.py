@@ -25,11 +25,18 @@ from typing import Any
 
 from dash import ClientsideFunction, Input, Output, State, ctx, dcc, html, no_update
 
-from dashboards.components import legend, map_view, register_map
+from dashboards.components import map_view, register_map
 from dashboards.i18n import t
 from dashboards.ids import ID, map_ids
-from dashboards.pages._common import geo_url
-from dashboards.provider import DashboardProvider, PlanOutcome, PlanRequest, PlanView
+from dashboards.pages._common import geo_url, refused
+from dashboards.pages._plan_parts import changes, kpi_cards, legend_div, table
+from dashboards.provider import (
+    DashboardProvider,
+    PlanOutcome,
+    PlanRequest,
+    PlanView,
+    RejectedInput,
+)
 from dashboards.provider.plan_session import TabRefused
 
 __all__ = ["layout", "register"]
@@ -54,6 +61,35 @@ ACTIONS = {
 
 
 # ---------------------------------------------------------------------- drawing
+#: the outputs of the action callback when nothing was done
+_NOTHING_ACTED = {
+    "rev": no_update,
+    "rebalance": no_update,
+    "selection": no_update,
+    "name": no_update,
+}
+#: the outputs of the render callback
+_RENDER_KEYS = (
+    "plan_map",
+    "base_map",
+    "kpis",
+    "legend",
+    "base_legend",
+    "compare",
+    "changes",
+    "no_undo",
+    "no_redo",
+    "no_apply",
+    "split",
+    "merge",
+    "saved",
+    "workspace",
+    "band",
+    "message",
+    "sid",
+)
+
+
 def toggle_selection(selection: dict | None, click: dict) -> dict:
     """The selection with the clicked grid added, or removed when it was selected."""
     units = list((selection or {}).get("units", []))
@@ -77,84 +113,6 @@ def _message(out: PlanOutcome) -> Any:
     return html.Div(
         [html.Div(x) for x in out.lines], className="gm-ok" if out.tone == "ok" else "gm-error"
     )
-
-
-def _in_band_card(view: PlanView, lang: str) -> tuple[str, str, str]:
-    k = view.kpis
-    if k["in_band"] is None or k["size_not_assessed"] == k["communities"]:
-        return (
-            "in_band",
-            t("pl.status.not_assessed", lang),
-            t("pl.kpi.in_band.na", lang, profile=view.profile),
-        )
-    key = "pl.kpi.in_band.partial" if k["size_not_assessed"] else "pl.kpi.in_band.note"
-    note = t(
-        key,
-        lang,
-        small=k["too_small"],
-        large=k["too_large"],
-        na=k["size_not_assessed"],
-        band=view.band,
-        profile=view.profile,
-    )
-    return "in_band", f"{k['in_band']}/{k['communities']}", note
-
-
-def _kpi_cards(view: PlanView, lang: str) -> list:
-    k = view.kpis
-    total = "—" if k["households_total"] is None else f"{k['households_total']:,}"
-    cards = [
-        _in_band_card(view, lang),
-        ("units_moved", f"{k['units_moved']:,}", t("pl.kpi.units_moved.note", lang, n=k["edits"])),
-        (
-            "households_moved",
-            f"{k['households_moved']:,}",
-            t("pl.kpi.households_moved.note", lang, n=total),
-        ),
-        ("contiguity", f"{k['non_contiguous']}", t("pl.kpi.contiguity.note", lang)),
-    ]
-    return [
-        html.Div(
-            [
-                html.Div(t(f"pl.kpi.{key}", lang), className="gm-kpi-label"),
-                html.Div(value, className="gm-kpi-value", id=f"pl-kpi-{key}"),
-                html.Div(note, className="gm-kpi-note"),
-            ],
-            className="gm-kpi",
-        )
-        for key, value, note in cards
-    ]
-
-
-def _legend(items: list[dict], mode: str) -> html.Div:
-    if mode == "status":
-        return legend(items)
-    return html.Div(
-        " · ".join(f"{it['label']} {it['count']:,}" for it in items), className="gm-legend gm-muted"
-    )
-
-
-def _table(head: list[str], rows: list, id_: str) -> html.Table:
-    return html.Table(
-        [
-            html.Thead(html.Tr([html.Th(h) for h in head])),
-            html.Tbody([html.Tr([html.Td(str(c)) for c in r]) for r in rows]),
-        ],
-        className="gm-table",
-        id=id_,
-    )
-
-
-def _changes(view: PlanView, lang: str) -> Any:
-    if not view.changes:
-        return html.Div(t("pl.changes.none", lang), className="gm-muted")
-    head = [
-        t("pl.col.unit", lang),
-        t("pl.col.from", lang),
-        t("pl.col.to", lang),
-        t("col.households", lang),
-    ]
-    return _table(head, view.changes, "pl-changes-table")
 
 
 def _login_needed(lang: str) -> dict:
@@ -456,7 +414,12 @@ def register(app: Any, provider: DashboardProvider) -> None:
             profile=profile,
             lang=lang or "zh",
         )
-        out = provider.plan_action(sid, request)
+        try:
+            out = provider.plan_action(sid, request)
+        except (
+            RejectedInput
+        ) as exc:  # a crafted value (e.g. a profile path): say so, change nothing
+            return {**_NOTHING_ACTED, "message": refused(exc, lang)}
         msg = _message(out)
         return {
             "rev": (rev or 0) + 1 if out.refresh else no_update,
@@ -503,22 +466,25 @@ def register(app: Any, provider: DashboardProvider) -> None:
         lang, mode = lang or "zh", mode or "community"
         url, fresh = geo_url(app, provider, "grid"), None
         try:
-            view = provider.plan_view(sid, url, profile=profile or None, mode=mode, lang=lang)
-        except TabRefused as exc:  # not issued to this user: draw a new tab's plan, say so
-            fresh = provider.plan_sessions.issue() if exc.reason != "login" else ""
-            if not fresh:
-                return _login_needed(lang)
-            view = provider.plan_view(fresh, url, profile=profile or None, mode=mode, lang=lang)
+            try:
+                view = provider.plan_view(sid, url, profile=profile or None, mode=mode, lang=lang)
+            except TabRefused as exc:  # not issued to this user: draw a new tab's plan, say so
+                fresh = provider.plan_sessions.issue() if exc.reason != "login" else ""
+                if not fresh:
+                    return _login_needed(lang)
+                view = provider.plan_view(fresh, url, profile=profile or None, mode=mode, lang=lang)
+        except RejectedInput as exc:  # a crafted profile or colouring: keep the page, say so
+            return {**{k: no_update for k in _RENDER_KEYS}, "message": refused(exc, lang)}
         head = [t("pl.compare.metric", lang), t("pl.map.base", lang), t("pl.map.plan", lang)]
         where = t("pl.workspace", lang, path=view.workspace.name)
         return {
             "plan_map": view.plan_map,
             "base_map": view.base_map,
-            "kpis": _kpi_cards(view, lang),
-            "legend": _legend(view.plan_map["legend"], mode),
-            "base_legend": _legend(view.base_map["legend"], mode),
-            "compare": _table(head, view.compare, "pl-compare-table"),
-            "changes": _changes(view, lang),
+            "kpis": kpi_cards(view, lang),
+            "legend": legend_div(view.plan_map["legend"], mode),
+            "base_legend": legend_div(view.base_map["legend"], mode),
+            "compare": table(head, view.compare, "pl-compare-table"),
+            "changes": changes(view, lang),
             "no_undo": not view.can_undo,
             "no_redo": not view.can_redo,
             "no_apply": not view.pending,
@@ -571,6 +537,6 @@ def register(app: Any, provider: DashboardProvider) -> None:
         fmt = "xlsx" if ctx.triggered_id == ID.PL_EXPORT_XLSX else "gpkg"
         try:
             data, name = provider.plan_export(sid, fmt, profile)
-        except TabRefused:
+        except (TabRefused, RejectedInput):
             return no_update
         return dcc.send_bytes(data, name)

@@ -1,0 +1,91 @@
+"""Pieces the Plans page draws from a plan view: KPI cards, legends, tables, the change list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import html
+
+from dashboards.components import legend
+from dashboards.i18n import t
+from dashboards.provider import PlanView
+
+__all__ = ["in_band_card", "kpi_cards", "legend_div", "table", "changes"]
+
+
+def in_band_card(view: PlanView, lang: str) -> tuple[str, str, str]:
+    k = view.kpis
+    if k["in_band"] is None or k["size_not_assessed"] == k["communities"]:
+        return (
+            "in_band",
+            t("pl.status.not_assessed", lang),
+            t("pl.kpi.in_band.na", lang, profile=view.profile),
+        )
+    key = "pl.kpi.in_band.partial" if k["size_not_assessed"] else "pl.kpi.in_band.note"
+    note = t(
+        key,
+        lang,
+        small=k["too_small"],
+        large=k["too_large"],
+        na=k["size_not_assessed"],
+        band=view.band,
+        profile=view.profile,
+    )
+    return "in_band", f"{k['in_band']}/{k['communities']}", note
+
+
+def kpi_cards(view: PlanView, lang: str) -> list:
+    k = view.kpis
+    total = "—" if k["households_total"] is None else f"{k['households_total']:,}"
+    cards = [
+        in_band_card(view, lang),
+        ("units_moved", f"{k['units_moved']:,}", t("pl.kpi.units_moved.note", lang, n=k["edits"])),
+        (
+            "households_moved",
+            f"{k['households_moved']:,}",
+            t("pl.kpi.households_moved.note", lang, n=total),
+        ),
+        ("contiguity", f"{k['non_contiguous']}", t("pl.kpi.contiguity.note", lang)),
+    ]
+    return [
+        html.Div(
+            [
+                html.Div(t(f"pl.kpi.{key}", lang), className="gm-kpi-label"),
+                html.Div(value, className="gm-kpi-value", id=f"pl-kpi-{key}"),
+                html.Div(note, className="gm-kpi-note"),
+            ],
+            className="gm-kpi",
+        )
+        for key, value, note in cards
+    ]
+
+
+def legend_div(items: list[dict], mode: str) -> html.Div:
+    if mode == "status":
+        return legend(items)
+    return html.Div(
+        " · ".join(f"{it['label']} {it['count']:,}" for it in items), className="gm-legend gm-muted"
+    )
+
+
+def table(head: list[str], rows: list, id_: str) -> html.Table:
+    return html.Table(
+        [
+            html.Thead(html.Tr([html.Th(h) for h in head])),
+            html.Tbody([html.Tr([html.Td(str(c)) for c in r]) for r in rows]),
+        ],
+        className="gm-table",
+        id=id_,
+    )
+
+
+def changes(view: PlanView, lang: str) -> Any:
+    if not view.changes:
+        return html.Div(t("pl.changes.none", lang), className="gm-muted")
+    head = [
+        t("pl.col.unit", lang),
+        t("pl.col.from", lang),
+        t("pl.col.to", lang),
+        t("col.households", lang),
+    ]
+    return table(head, view.changes, "pl-changes-table")
