@@ -57,6 +57,7 @@ LAYERS = {
         "gridmap.validation",
         "gridmap.offsets",
         "gridmap.study",
+        "gridmap.config",
         "gridmap.datasets",
         "gridmap.osm",
         "gridmap.synthetic",

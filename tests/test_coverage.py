@@ -291,7 +291,7 @@ def test_network_rule_without_network_is_bounded_by_the_straight_line():
         "直线距离上限 0%" in f.loc["330106001002", "message"]
         and "至少还需覆盖 2,000 户" in f.loc["330106001002", "message"]
     )
-    assert f.loc["330106001002", "threshold"] == "≥100%（步行 800 m，按 10 分钟 × 4.8 km/h 折算）"
+    assert f.loc["330106001002", "threshold"] == "≥100%（步行 500 m）"
     assert any(p.code == "coverage.no_network" for p in result.problems)
     s = result.summary()["coverage"]["community.coverage.service_station"]
     assert (s["covered"], s["share"], s["bound"], s["covered_bound"]) == (

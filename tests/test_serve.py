@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+import flask
 import pytest
 import requests
 
@@ -35,7 +36,7 @@ from dashboards.auth import (
     register_login,
 )
 from dashboards.auth.login import safe_next
-from dashboards.identity import LOCAL_USER, User, current_user
+from dashboards.identity import LOCAL_USER, User, current_user, set_current_user
 from dashboards.provider import DashboardProvider
 from dashboards.server import (
     ServeSettings,
@@ -390,11 +391,18 @@ def test_callbacks_see_the_logged_in_user(base_url, deps):
     assert "王编辑 · editor" in badge and "Log out" in badge
 
 
-def _save_body(deps: list[dict], name: str) -> dict:
+def _tab_for(provider: DashboardProvider, user: User) -> str:
+    """A plan tab id the server would issue to ``user`` (what the Plans page's layout carries)."""
+    with flask.Flask(__name__).test_request_context():
+        set_current_user(user)
+        return provider.plan_sessions.issue()
+
+
+def _save_body(deps: list[dict], name: str, tab: str) -> dict:
     values = {f"{k}.n_clicks": 0 for k in ("pl-move", "pl-create", "pl-split", "pl-merge")}
     values |= {
         "pl-save.n_clicks": 1,
-        "pl-session.data": "a1b2c3d4e5f60718293a4b5c6d7e8f90",
+        "pl-session.data": tab,
         "pl-name.value": name,
         "gm-profile.value": "national",
         "pl-rb-time.value": 10,
@@ -407,9 +415,11 @@ def _save_body(deps: list[dict], name: str) -> dict:
 
 def test_viewer_cannot_save_a_plan(base_url, deps, provider):
     viewer, editor = login(base_url, "viewer1"), login(base_url, "王编辑")
-    r = viewer.post(base_url + "/_dash-update-component", json=_save_body(deps, "v"), timeout=60)
+    body = _save_body(deps, "v", _tab_for(provider, User("viewer1", "viewer")))
+    r = viewer.post(base_url + "/_dash-update-component", json=body, timeout=60)
     assert r.status_code == 403
-    r = editor.post(base_url + "/_dash-update-component", json=_save_body(deps, "e"), timeout=120)
+    body = _save_body(deps, "e", _tab_for(provider, User("王编辑", "editor")))
+    r = editor.post(base_url + "/_dash-update-component", json=body, timeout=120)
     assert r.status_code == 200, r.text[:500]
     from gridmap.plans import list_plans
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 __all__ = ["WALK_KMH", "metres_for_minutes", "minutes_for_metres"]
 
-#: default walking speed (STANDARDS §6: 4.5–5 km/h; 10 minutes ≈ 800 m)
+#: default walking speed (STANDARDS §6: 4.5–5 km/h). Profiles state walking *distances* (GB 50180:
+#: 10 minutes ≈ 500 m), not speed × time.
 WALK_KMH = 4.8
 
 
