@@ -78,7 +78,7 @@ class CheckResult:
     coverage
         Its per-household table (read-only, ``coverage_result.households``):
         distances to the nearest facility of each type (straight line and network)
-        and ``covered:{rule}`` flags; written as ``coverage.csv``.
+        and ``covered:{rule}`` flags; written as ``coverage.csv`` with ``household_level=True``.
     """
 
     study: Study
@@ -183,9 +183,10 @@ class CheckResult:
             GeoDataFrame(findings).to_file(tmp, layer="findings", driver="GPKG")
             cov = self.coverage_result
             if cov is not None:
-                _gpkg_safe(cov.points(self.study.crs)).to_file(
-                    tmp, layer="coverage_households", driver="GPKG"
-                )
+                if cov.household_level:  # one row per building: only when asked for (privacy)
+                    _gpkg_safe(cov.points(self.study.crs)).to_file(
+                        tmp, layer="coverage_households", driver="GPKG"
+                    )
                 if cov.gaps is not None and len(cov.gaps):
                     _gpkg_safe(cov.gaps).to_file(tmp, layer="coverage_gaps", driver="GPKG")
                 if cov.service_areas is not None and len(cov.service_areas):
@@ -203,7 +204,10 @@ class CheckResult:
         """Write the contract outputs into ``out``; all files appear together or not at all.
 
         ``communities.csv``, ``grids.csv``, ``findings.csv``, ``problems.csv``,
-        ``summary.json``, ``result.gpkg``. CSVs are UTF-8 with BOM so Excel opens the
+        ``summary.json``, ``result.gpkg``; ``coverage.csv`` (one row per household record) and
+        the ``coverage_households`` layer only when coverage was measured with
+        ``household_level=True`` (``--household-level``): no default output shows one
+        building's households. CSVs are UTF-8 with BOM so Excel opens the
         Chinese text correctly.
         """
         with staged_dir(out) as (stage, written):
@@ -213,8 +217,9 @@ class CheckResult:
             }
             if self.grids is not None:
                 files["grids.csv"] = self.grids_table()
-            if self.coverage is not None:
-                files["coverage.csv"] = _coverage_csv(self.coverage)
+            cov = self.coverage_result
+            if cov is not None and cov.household_level:  # per building: only when asked for
+                files["coverage.csv"] = _coverage_csv(cov.households)
             files["problems.csv"] = pd.DataFrame(
                 [p.to_dict() for p in self.problems],
                 columns=[

@@ -323,7 +323,7 @@ def test_check_on_demo_has_coverage_everywhere(demo_result, tmp_path):
     s = r.summary()["coverage"][rid]
     assert s["mode"] == "network" and s["radius_m"] == 500 and 0 < s["share"] < 1
     out = r.to_dir(tmp_path / "out")
-    assert "coverage.csv" in out
+    assert "coverage.csv" not in out  # one row per building: only with household_level=True
     comm = pd.read_csv(out["communities.csv"], dtype={"community_id": str})
     assert list(comm.columns[:7]) == [
         "community_id",
@@ -336,14 +336,8 @@ def test_check_on_demo_has_coverage_everywhere(demo_result, tmp_path):
     ]
     assert f"coverage:{rid}" in comm.columns
     layers = set(gpd.list_layers(out["result.gpkg"])["name"])
-    assert {
-        "communities",
-        "grids",
-        "findings",
-        "coverage_households",
-        "coverage_gaps",
-        "service_areas",
-    } <= layers
+    assert {"communities", "grids", "findings", "coverage_gaps", "service_areas"} <= layers
+    assert "coverage_households" not in layers  # per building: only with household_level=True
     gaps = gpd.read_file(out["result.gpkg"], layer="coverage_gaps")
     assert (
         gaps[f"uncovered__{rid}"].sum()
@@ -483,6 +477,7 @@ def test_coverage_cli_with_sites(tmp_path, capsys):
             "2",
             "--solver",
             "greedy",
+            "--household-level",
             "--out",
             str(out),
             "--json",

@@ -71,6 +71,7 @@ def test_run_without_grids_leaves_no_grids_or_coverage_of_the_earlier_run(gpkg, 
                 "幼儿园",
                 "--radius",
                 "300",
+                "--household-level",
                 "--out",
                 str(out),
             ]

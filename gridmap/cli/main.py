@@ -90,9 +90,13 @@ def cli_problem(problem: Problem) -> Problem:
     )
 
 
-def _run_check(kwargs: dict, *, out: Path | None, as_json: bool, lang: str) -> int:
+def _run_check(
+    kwargs: dict, *, out: Path | None, as_json: bool, lang: str, household_level: bool = False
+) -> int:
     study = read_study(**kwargs)
-    result = check(study, lang=lang)
+    result = check(
+        study, lang=lang, coverage={"household_level": True} if household_level else None
+    )
     result.problems = [cli_problem(p) for p in result.problems]  # problems.csv speaks in flags
     written = result.to_dir(out) if out else {}
     if as_json:
@@ -225,6 +229,7 @@ def _cmd_check(args) -> int:
     return _run_check(
         study_kwargs(args),
         out=Path(args.out) if args.out else None,
+        household_level=args.household_level,
         as_json=args.json,
         lang=args.lang,
     )
@@ -296,6 +301,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_demo)
     p = sub.add_parser("check", help="check communities and grids against a rule profile")
     add_study_arguments(p)
+    p.add_argument(
+        "--household-level",
+        action="store_true",
+        help="also write household-level detail (coverage.csv, the coverage_households layer, "
+        "unmerged gap cells); off by default: no output shows one building's households",
+    )
     p.set_defaults(func=_cmd_check)
     p = sub.add_parser("profiles", help="list the built-in rule profiles")
     p.add_argument("--lang", choices=["zh", "en"], default="zh")
