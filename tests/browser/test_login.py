@@ -60,6 +60,15 @@ def test_login_overview_logout(page, shared_url):
     cookie = next(c for c in page.context.cookies() if c["name"] == COOKIE)
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     assert page.console.errors == []  # nothing blocked by the CSP, nothing failed
+    # the session ends behind the page's back (expiry, restart): the next callback answers 401
+    # and the page goes to the login page, which brings the planner back to the page afterwards
+    token = cookie["value"]
+    page.context.clear_cookies()
+    page.click("a[href='/map']")
+    page.wait_for_url("**/_gridmap/login?next=%2Fmap", timeout=15_000)
+    page.context.add_cookies([{**cookie, "value": token}])
+    page.goto(shared_url + "/")
+    page.wait_for_selector("#gm-logout", timeout=15_000)
     page.click("#gm-logout")
     page.wait_for_url("**/_gridmap/login**")
     assert "已退出登录" in page.inner_text("[role=alert]")
