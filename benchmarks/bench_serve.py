@@ -43,6 +43,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from dashboards.ids import ID, PAGES, map_ids  # noqa: E402
+from dashboards.testing import callback_body  # noqa: E402
 
 PASSWORD = "bench-password-1"
 UPDATE = "/_dash-update-component"
@@ -160,32 +161,6 @@ def record(url: str) -> list[dict]:
     return bodies
 
 
-def _dep(deps: list[dict], trigger: str) -> dict:
-    return next(
-        d for d in deps if any(f"{i['id']}.{i['property']}" == trigger for i in d["inputs"])
-    )
-
-
-def build(deps: list[dict], trigger: str, values: dict) -> dict:
-    """The body Dash's renderer POSTs when ``trigger`` fires (values by "id.prop")."""
-    dep = _dep(deps, trigger)
-    outputs = []
-    for part in dep["output"].strip(".").split("..."):
-        cid, _, prop = part.rpartition(".")
-        outputs.append({"id": cid, "property": prop})
-
-    def filled(items: list[dict]) -> list[dict]:
-        return [{**i, "value": values.get(f"{i['id']}.{i['property']}")} for i in items]
-
-    return {
-        "output": dep["output"],
-        "outputs": outputs if len(outputs) > 1 else outputs[0],
-        "inputs": filled(dep["inputs"]),
-        "state": filled(dep["state"]),
-        "changedPropIds": [trigger],
-    }
-
-
 def interactions(deps: list[dict]) -> list[dict]:
     """Map recolours, unit details and plan edits (move + undo) built from the callback map."""
     from dashboards.provider import DashboardProvider
@@ -199,10 +174,10 @@ def interactions(deps: list[dict]) -> list[dict]:
     for level in ("community", "grid"):
         for opt in provider.color_options(level, "national", "zh")[:8]:
             v = {**base, f"{ID.CM_LEVEL}.value": level, f"{ID.CM_COLOR_BY}.value": opt["value"]}
-            out.append(build(deps, f"{ID.CM_COLOR_BY}.value", v))
+            out.append(callback_body(deps, f"{ID.CM_COLOR_BY}.value", v))
         for i, uid in enumerate(provider.ids(level)[:6]):
             click = {"index": i, "unit_id": str(uid), "level": level, "ts": i}
-            out.append(build(deps, f"{cm.click}.data", {**base, f"{cm.click}.data": click}))
+            out.append(callback_body(deps, f"{cm.click}.data", {**base, f"{cm.click}.data": click}))
     plan = Plan.from_check(provider.result())
     moves = []
     for i, uid in enumerate(provider.ids("grid")):
@@ -217,8 +192,12 @@ def interactions(deps: list[dict]) -> list[dict]:
     for i, uid, target in moves:
         sel = {"units": [uid], "index": [i]}
         v = {**plan_base, f"{ID.PL_SELECTION}.data": sel, f"{ID.PL_MOVE_TO}.value": target}
-        out.append(build(deps, f"{ID.PL_MOVE}.n_clicks", {**v, f"{ID.PL_MOVE}.n_clicks": 1}))
-        out.append(build(deps, f"{ID.PL_UNDO}.n_clicks", {**v, f"{ID.PL_UNDO}.n_clicks": 1}))
+        out.append(
+            callback_body(deps, f"{ID.PL_MOVE}.n_clicks", {**v, f"{ID.PL_MOVE}.n_clicks": 1})
+        )
+        out.append(
+            callback_body(deps, f"{ID.PL_UNDO}.n_clicks", {**v, f"{ID.PL_UNDO}.n_clicks": 1})
+        )
     return out
 
 

@@ -11,7 +11,14 @@ import shutil
 import threading
 from contextlib import contextmanager
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "chromium_path", "serve_in_thread", "launch_chromium"]
+__all__ = [
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
+    "callback_body",
+    "chromium_path",
+    "serve_in_thread",
+    "launch_chromium",
+]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -63,3 +70,33 @@ def launch_chromium(playwright, **kwargs):
     return playwright.chromium.launch(
         executable_path=path, args=CHROMIUM_ARGS, headless=True, **kwargs
     )
+
+
+def callback_body(deps: list[dict], trigger: str, values: dict[str, object]) -> dict:
+    """The JSON Dash's renderer POSTs when ``trigger`` ("id.prop") fires its callback.
+
+    Parameters
+    ----------
+    deps
+        The app's callback map (``GET /_dash-dependencies``).
+    trigger
+        The input that fired, ``"id.property"``.
+    values
+        The value of every input and state by ``"id.property"`` (missing ones are None).
+    """
+    dep = next(d for d in deps if any(f"{i['id']}.{i['property']}" == trigger for i in d["inputs"]))
+    outputs = []
+    for part in dep["output"].strip(".").split("..."):
+        cid, _, prop = part.rpartition(".")
+        outputs.append({"id": cid, "property": prop})
+
+    def filled(items: list[dict]) -> list[dict]:
+        return [{**i, "value": values.get(f"{i['id']}.{i['property']}")} for i in items]
+
+    return {
+        "output": dep["output"],
+        "outputs": outputs if len(outputs) > 1 else outputs[0],
+        "inputs": filled(dep["inputs"]),
+        "state": filled(dep["state"]),
+        "changedPropIds": [trigger],
+    }

@@ -46,32 +46,13 @@ from dashboards.server import (
     refusal,
     settings_from_config,
 )
+from dashboards.testing import callback_body
 from gridmap.cli import main
 
 PASSWORD = "correct horse battery"
 
 
 # ----------------------------------------------------------------------------- helpers
-def callback_body(deps: list[dict], trigger: str, values: dict[str, object]) -> dict:
-    """The JSON Dash's renderer POSTs when ``trigger`` ("id.prop") fires its callback."""
-    dep = next(d for d in deps if any(f"{i['id']}.{i['property']}" == trigger for i in d["inputs"]))
-    outputs = []
-    for part in dep["output"].strip(".").split("..."):
-        cid, _, prop = part.rpartition(".")
-        outputs.append({"id": cid, "property": prop})
-
-    def filled(items: list[dict]) -> list[dict]:
-        return [{**i, "value": values.get(f"{i['id']}.{i['property']}")} for i in items]
-
-    return {
-        "output": dep["output"],
-        "outputs": outputs if len(outputs) > 1 else outputs[0],
-        "inputs": filled(dep["inputs"]),
-        "state": filled(dep["state"]),
-        "changedPropIds": [trigger],
-    }
-
-
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory) -> DashboardProvider:
     ws = tmp_path_factory.mktemp("serve") / "plans.gpkg"
