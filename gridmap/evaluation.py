@@ -27,7 +27,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -45,8 +45,18 @@ from gridmap.rules import (
     required_coordinators,
 )
 
-if TYPE_CHECKING:
-    from gridmap.check import CheckResult
+
+class CommunitiesResult(Protocol):
+    """What :func:`size_counts` reads of a result (a :class:`gridmap.CheckResult`, for one)."""
+
+    @property
+    def communities(self) -> pd.DataFrame:
+        """The community table."""
+
+    @property
+    def profile(self) -> Profile:
+        """The profile it was evaluated under."""
+
 
 __all__ = [
     "Evaluation",
@@ -210,7 +220,7 @@ def rule_summary(findings: pd.DataFrame, rule_id: str) -> dict[str, Any]:
     }
 
 
-def size_counts(result: CheckResult) -> dict[str, int]:
+def size_counts(result: CommunitiesResult) -> dict[str, int]:
     """Communities per size status of a :class:`gridmap.CheckResult` (column ``size_status``)."""
     comm = result.communities
     if "size_status" in comm.columns:
