@@ -16,13 +16,9 @@ from geopandas import GeoDataFrame, GeoSeries
 from gridmap._errors import Problem
 from gridmap.crs import from_geographic, to_geographic
 from gridmap.locate import locate_points
-from gridmap.validation import CRS_PARAM, KIND_ZH
+from gridmap.validation import CRS_PARAM, KIND_ZH, layer_source
 
 __all__ = ["offset_hints", "OFFSET_MIN_OUTSIDE", "OFFSET_SAMPLE"]
-
-
-def _src(gdf: GeoDataFrame) -> dict:
-    return dict(gdf.attrs.get("source") or {})
 
 
 #: a layer with at least this share (of households, else of records) outside every community is
@@ -121,7 +117,7 @@ def _offset_problem(kind, culprit, layer, pseudo, before, after, shift) -> Probl
     )
     if param:
         fix += f" (add {keyword})"
-    src = _src(layer)
+    src = layer_source(layer)
     return Problem(
         "warning",
         "crs.maybe_gcj02",

@@ -32,7 +32,7 @@ from gridmap.crs import (
 from gridmap.io import read_layer, state_crs
 from gridmap.offsets import offset_hints
 from gridmap.osm import walking_lines
-from gridmap.validation import KIND_ZH, check_layers, mapping_text, prepare_layer
+from gridmap.validation import KIND_ZH, check_layers, layer_source, mapping_text, prepare_layer
 
 __all__ = ["Study", "read_study", "load_config", "read_toml", "LAYER_KINDS"]
 
@@ -328,7 +328,7 @@ def _prepare_layers(
     layers: dict[str, GeoDataFrame] = {}
     sources: dict[str, dict] = {}
     for kind, gdf in raw.items():
-        src = dict(gdf.attrs.get("source") or {})
+        src = layer_source(gdf)
         sources[kind] = {**src, "crs": crs_label(gdf.crs) if gdf.crs is not None else None}
         where: dict[str, Any] = {
             "file": str(src.get("file", "")),

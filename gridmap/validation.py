@@ -35,7 +35,15 @@ from gridmap.columns import (
 )
 from gridmap.facilities import normalise_types
 
-__all__ = ["prepare_layer", "check_layers", "mapping_text", "CRS_PARAM", "ID_COLUMN", "KIND_ZH"]
+__all__ = [
+    "prepare_layer",
+    "check_layers",
+    "mapping_text",
+    "layer_source",
+    "CRS_PARAM",
+    "ID_COLUMN",
+    "KIND_ZH",
+]
 
 ID_COLUMN = {"communities": "community_id", "grids": "grid_id"}
 KIND_ZH = {
@@ -58,7 +66,8 @@ _GEOM_TYPES = {
 CRS_PARAM = {"households": "households_crs", "facilities": "facilities_crs"}
 
 
-def _src(gdf: GeoDataFrame) -> dict:
+def layer_source(gdf: GeoDataFrame) -> dict:
+    """Where a layer was read from (file, layer …: ``gdf.attrs["source"]``), a copy; {} if unknown."""
     return dict(gdf.attrs.get("source") or {})
 
 
@@ -109,7 +118,7 @@ def prepare_layer(
     >>> layer.index.tolist(), layer["households"].tolist(), problems
     (['330106001001'], [1200.0], [])
     """
-    src = _src(gdf)
+    src = layer_source(gdf)
     where: dict[str, Any] = {
         "file": str(src.get("file", "")),
         "layer": str(src.get("layer") or KIND_ZH[kind]),
@@ -194,7 +203,7 @@ def _canonical_columns(
     for col in columns:
         if col not in found.values() and col not in out.columns:
             out[col] = gdf[col].to_numpy()
-    out.attrs = {"source": _src(gdf), "columns": found}
+    out.attrs = {"source": layer_source(gdf), "columns": found}
     return out, found, problems
 
 
@@ -458,7 +467,7 @@ def check_layers(layers: Mapping[str, GeoDataFrame]) -> list[Problem]:
         overlap = not (lb[0] > bx[2] or lb[2] < bx[0] or lb[1] > bx[3] or lb[3] < bx[1])
         if overlap:
             continue
-        src = _src(layer)
+        src = layer_source(layer)
         dx = (lb[0] + lb[2]) / 2 - (bx[0] + bx[2]) / 2
         dy = (lb[1] + lb[3]) / 2 - (bx[1] + bx[3]) / 2
         hint = _misalignment_hint(dx, dy, lb, bx)
