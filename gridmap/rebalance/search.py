@@ -112,33 +112,7 @@ class StagedSearch:
         local: bool = False,
     ) -> bool:
         """One subproblem; ``local``: the band hard first, then only the violations soft."""
-        if local:
-            # hard band first (fast to prove), then only the violations soft: an unfixable
-            # community never makes its neighbours' fixes infeasible
-            kw: dict[str, Any] = dict(
-                pending=pending,
-                phase=phase,
-                hint=hint,
-                movable=movable,
-                depth=depth,
-                hops=hops,
-                params=params,
-                level2=level2,
-            )
-            before = self._work
-            if self._attempt(lab, active, stage, seconds, band="hard", **kw):
-                return True
-            if self.subproblems_ and self.subproblems_[-1]["status"] == "optimal":
-                return False
-            # infeasible (usually proven fast) or out of time: the violations soft, the rest of
-            # the budget
-            rest = max(0.2 * seconds, 2 * seconds - (self._work - before))
-            return self._attempt(lab, active, stage, rest, band="local", **kw)
-        return self._attempt(
-            lab,
-            active,
-            stage,
-            seconds,
+        kw: dict[str, Any] = dict(
             pending=pending,
             phase=phase,
             hint=hint,
@@ -148,6 +122,19 @@ class StagedSearch:
             params=params,
             level2=level2,
         )
+        if not local:
+            return self._attempt(lab, active, stage, seconds, **kw)
+        # hard band first (fast to prove), then only the violations soft: an unfixable
+        # community never makes its neighbours' fixes infeasible
+        before = self._work
+        if self._attempt(lab, active, stage, seconds, band="hard", **kw):
+            return True
+        if self.subproblems_ and self.subproblems_[-1]["status"] == "optimal":
+            return False
+        # infeasible (usually proven fast) or out of time: the violations soft, the rest of
+        # the budget
+        rest = max(0.2 * seconds, 2 * seconds - (self._work - before))
+        return self._attempt(lab, active, stage, rest, band="local", **kw)
 
     def _attempt(
         self,
