@@ -12,16 +12,9 @@ WGS84 and CGCS2000
     today (well under 1 m at city scale). gridmap treats them as identical:
     PROJ's transformation between them is a null shift, and nothing here
     applies a datum shift between them.
-GCJ-02 (``"gcj02"``, 火星坐标)
-    The state-mandated obfuscation of WGS84 lon/lat used by AMap (高德),
-    Tencent and Google China. It moves points by roughly 100-700 m in a
-    smooth, non-linear way. The forward formula (on the Krasovsky ellipsoid
-    constants ``a = 6378245.0``, ``ee = 0.00669342162296594323``) is public;
-    the inverse is computed here exactly (to ~1e-9 degree) by fixed-point
-    iteration.
-BD-09 (``"bd09"``, 百度坐标)
-    Baidu's further obfuscation of GCJ-02 lon/lat. (Baidu's Web-Mercator
-    variant BD-09MC is *not* supported.)
+GCJ-02 (``"gcj02"``, 火星坐标) and BD-09 (``"bd09"``, 百度坐标)
+    The web-map obfuscations of WGS84 lon/lat (AMap, Tencent; Baidu), 100-700 m
+    apart from it: described and computed in :mod:`gridmap.crs.webmap`.
 
 GCJ-02 and BD-09 coordinates are lon/lat in degrees. They are converted to
 WGS84 lon/lat (:func:`to_geographic`) and from there reprojected with PROJ like
