@@ -10,6 +10,7 @@ import json
 import math
 from typing import Any
 
+import flask
 import pytest
 
 from dashboards.app import create_app
@@ -313,3 +314,20 @@ def test_coverage_page_gap_cells_are_merged(provider):
     raw_cells = int((raw.gaps["uncovered:v"] > 0).sum())
     assert 0 < view["gap_cells"] < raw_cells
     assert sum(f["properties"]["n"] for f in view["gaps"]["features"]) == view["uncovered"]
+
+
+def test_plans_page_refuses_a_crafted_profile_with_a_message(app, client, provider, tmp_path):
+    """The Plans page's render, action and export callbacks: a path as the profile is a message
+    in the page (or no download), never HTTP 500 and never a file read."""
+    with flask.Flask(__name__).test_request_context():
+        tab = provider.plan_sessions.issue()  # the server-issued tab id (loopback: local editor)
+    crafted = tmp_path / "secret.toml"
+    crafted.write_text(f'id = "x"\ntitle_zh = "{SECRET}"\n', encoding="utf-8")
+    common = {"pl-session.data": tab, "gm-profile.value": str(crafted), "gm-lang.value": "zh"}
+    render = post(client, app, map_ids("plans").values, {**common, "pl-color.value": "community"})
+    act = post(client, app, ID.PL_REV, {**common, "pl-save.n_clicks": 1, "pl-name.value": "x"})
+    for resp in (render, act):
+        assert resp.status_code == 200
+        assert "未知的规则配置" in page_text(resp) and SECRET not in page_text(resp)
+    export = post(client, app, ID.PL_DOWNLOAD, {**common, "pl-export-xlsx.n_clicks": 1})
+    assert export.status_code in (200, 204) and SECRET not in page_text(export)

@@ -61,33 +61,6 @@ ACTIONS = {
 
 
 # ---------------------------------------------------------------------- drawing
-#: the outputs of the action callback when nothing was done
-_NOTHING_ACTED = {
-    "rev": no_update,
-    "rebalance": no_update,
-    "selection": no_update,
-    "name": no_update,
-}
-#: the outputs of the render callback
-_RENDER_KEYS = (
-    "plan_map",
-    "base_map",
-    "kpis",
-    "legend",
-    "base_legend",
-    "compare",
-    "changes",
-    "no_undo",
-    "no_redo",
-    "no_apply",
-    "split",
-    "merge",
-    "saved",
-    "workspace",
-    "band",
-    "message",
-    "sid",
-)
 
 
 def toggle_selection(selection: dict | None, click: dict) -> dict:
@@ -361,14 +334,16 @@ def register(app: Any, provider: DashboardProvider) -> None:
             return EMPTY_SELECTION
         return toggle_selection(sel, click)
 
+    act_outputs = {
+        "rev": Output(ID.PL_REV, "data"),
+        "message": Output(ID.PL_MESSAGE, "children"),
+        "rebalance": Output(ID.PL_RB_RESULT, "children"),
+        "selection": Output(ID.PL_SELECTION, "data", allow_duplicate=True),
+        "name": Output(ID.PL_NAME, "value"),
+    }
+
     @app.callback(
-        output={
-            "rev": Output(ID.PL_REV, "data"),
-            "message": Output(ID.PL_MESSAGE, "children"),
-            "rebalance": Output(ID.PL_RB_RESULT, "children"),
-            "selection": Output(ID.PL_SELECTION, "data", allow_duplicate=True),
-            "name": Output(ID.PL_NAME, "value"),
-        },
+        output=act_outputs,
         inputs={"clicks": [Input(k, "n_clicks") for k in ACTIONS]},
         state={
             "sid": State(ID.PL_SESSION, "data"),
@@ -419,7 +394,7 @@ def register(app: Any, provider: DashboardProvider) -> None:
         except (
             RejectedInput
         ) as exc:  # a crafted value (e.g. a profile path): say so, change nothing
-            return {**_NOTHING_ACTED, "message": refused(exc, lang)}
+            return {**{k: no_update for k in act_outputs}, "message": refused(exc, lang)}
         msg = _message(out)
         return {
             "rev": (rev or 0) + 1 if out.refresh else no_update,
@@ -431,26 +406,28 @@ def register(app: Any, provider: DashboardProvider) -> None:
             "name": no_update if out.name is None else out.name,
         }
 
+    render_outputs = {
+        "plan_map": Output(ids.values, "data"),
+        "base_map": Output(base_ids.values, "data"),
+        "kpis": Output(ID.PL_KPIS, "children"),
+        "legend": Output(ID.PL_LEGEND, "children"),
+        "base_legend": Output(ID.PL_BASE_LEGEND, "children"),
+        "compare": Output(ID.PL_COMPARE, "children"),
+        "changes": Output(ID.PL_CHANGES, "children"),
+        "no_undo": Output(ID.PL_UNDO, "disabled"),
+        "no_redo": Output(ID.PL_REDO, "disabled"),
+        "no_apply": Output(ID.PL_RB_APPLY, "disabled"),
+        "split": Output(ID.PL_SPLIT_COMM, "options"),
+        "merge": Output(ID.PL_MERGE_COMMS, "options"),
+        "saved": Output(ID.PL_SAVED, "options"),
+        "workspace": Output(ID.PL_WORKSPACE, "children"),
+        "band": Output(ID.PL_BAND, "children"),
+        "message": Output(ID.PL_MESSAGE, "children", allow_duplicate=True),
+        "sid": Output(ID.PL_SESSION, "data"),
+    }
+
     @app.callback(
-        output={
-            "plan_map": Output(ids.values, "data"),
-            "base_map": Output(base_ids.values, "data"),
-            "kpis": Output(ID.PL_KPIS, "children"),
-            "legend": Output(ID.PL_LEGEND, "children"),
-            "base_legend": Output(ID.PL_BASE_LEGEND, "children"),
-            "compare": Output(ID.PL_COMPARE, "children"),
-            "changes": Output(ID.PL_CHANGES, "children"),
-            "no_undo": Output(ID.PL_UNDO, "disabled"),
-            "no_redo": Output(ID.PL_REDO, "disabled"),
-            "no_apply": Output(ID.PL_RB_APPLY, "disabled"),
-            "split": Output(ID.PL_SPLIT_COMM, "options"),
-            "merge": Output(ID.PL_MERGE_COMMS, "options"),
-            "saved": Output(ID.PL_SAVED, "options"),
-            "workspace": Output(ID.PL_WORKSPACE, "children"),
-            "band": Output(ID.PL_BAND, "children"),
-            "message": Output(ID.PL_MESSAGE, "children", allow_duplicate=True),
-            "sid": Output(ID.PL_SESSION, "data"),
-        },
+        output=render_outputs,
         inputs={
             "_rev": Input(ID.PL_REV, "data"),
             "sid": Input(ID.PL_SESSION, "data"),
@@ -474,7 +451,7 @@ def register(app: Any, provider: DashboardProvider) -> None:
                     return _login_needed(lang)
                 view = provider.plan_view(fresh, url, profile=profile or None, mode=mode, lang=lang)
         except RejectedInput as exc:  # a crafted profile or colouring: keep the page, say so
-            return {**{k: no_update for k in _RENDER_KEYS}, "message": refused(exc, lang)}
+            return {**{k: no_update for k in render_outputs}, "message": refused(exc, lang)}
         head = [t("pl.compare.metric", lang), t("pl.map.base", lang), t("pl.map.plan", lang)]
         where = t("pl.workspace", lang, path=view.workspace.name)
         return {
