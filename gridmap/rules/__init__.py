@@ -16,6 +16,11 @@ Rule kinds and their fields:
 ``staff``
     ``base``, ``above``, ``step``: required = base + floor(max(0, households - above) / step)
     (one more per *full* step), compared with ``staff``; optional ``max``.
+``posts``
+    ``staff`` (the post's headcount column), ``base`` and ``terms``: ``{count, every}`` adds one
+    post per *full* ``every`` of a count, ``{count, above, add}`` adds ``add`` posts where the
+    count exceeds ``above``; a term with ``may = true`` is an allowance, shown, not required
+    (:mod:`~gridmap.rules.posts`).
 ``floor_area``
     ``per_100``, ``min_total``, ``facility_types``, ``area_measure`` = ``"gross"`` (建筑面积,
     default) | ``"usable"`` (使用面积): required = max(min_total, per_100 * households / 100),
@@ -37,8 +42,10 @@ Rule kinds and their fields:
 
 Every rule also takes ``quote`` (the clause it rests on, verbatim), ``verified = false`` with
 ``unverified_because`` (kept in the file; the planner sees 待核实), ``basis = "product_default"``
-for a threshold the product adopts as its default from a named document, and ``by`` with
-``[rules.variants.NAME]`` tables that override fields per unit (``by = "type"``: 城市 / 农村;
+for a threshold the product adopts as its default from a named document (its citation then
+starts with :data:`PRODUCT_DEFAULT` in every output), and ``by`` with ``[rules.variants.NAME]``
+tables that override fields per unit — including ``kind`` and ``unit``, or ``applies = false``
+for a clause that does not bind that variant (``by = "type"``: 城市 / 农村;
 :mod:`~gridmap.rules.variants`). A profile's ``scope = "national"`` says it cites national
 documents only.
 
@@ -48,7 +55,8 @@ A rule whose input is missing (no column, or a missing value for that unit) is
 The package: :mod:`~gridmap.rules.model` (:class:`Rule`, :class:`Profile`, :class:`SizeBand`, the
 statuses and :data:`FINDING_COLUMNS`), :mod:`~gridmap.rules.profiles` (built-in profiles, reading
 and validating a file, ``extends``), :mod:`~gridmap.rules.findings` (:func:`evaluate`) with the
-evaluators of :mod:`~gridmap.rules.kinds` and :mod:`~gridmap.rules.coverage_rule`.
+evaluators of :mod:`~gridmap.rules.kinds`, :mod:`~gridmap.rules.posts` and
+:mod:`~gridmap.rules.coverage_rule`.
 """
 
 from __future__ import annotations
@@ -70,7 +78,9 @@ from gridmap.rules.model import (
     Rule,
     SizeBand,
 )
+from gridmap.rules.posts import required_posts
 from gridmap.rules.profiles import (  # noqa: F401
+    PRODUCT_DEFAULT,
     UNVERIFIED,
     _rule,
     cited_source,
@@ -97,6 +107,8 @@ __all__ = [
     "required_coordinators",
     "AREA_MEASURES",
     "UNVERIFIED",
+    "PRODUCT_DEFAULT",
+    "required_posts",
     "cited_source",
     "variant_keys",
 ]

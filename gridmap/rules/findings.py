@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pandas as pd
 
-from gridmap.rules._evaluator import _Eval
 from gridmap.rules.coverage_rule import _eval_coverage
 from gridmap.rules.kinds import (
     _eval_coordinators,
@@ -16,16 +13,18 @@ from gridmap.rules.kinds import (
     _eval_ratio,
     _eval_staff,
 )
-from gridmap.rules.model import FINDING_COLUMNS, Profile, Rule
+from gridmap.rules.model import FINDING_COLUMNS, Profile
+from gridmap.rules.posts import _eval_posts
 from gridmap.rules.profiles import load_profile
-from gridmap.rules.variants import evaluate_variants
+from gridmap.rules.variants import Evaluator, evaluate_variants
 
 __all__ = ["evaluate"]
 
-_EVALUATORS: dict[str, Callable[[pd.DataFrame, Rule, str], _Eval]] = {
+_EVALUATORS: dict[str, Evaluator] = {
     "range": _eval_range,
     "coordinators": _eval_coordinators,
     "staff": _eval_staff,
+    "posts": _eval_posts,
     "floor_area": _eval_floor_area,
     "facilities": _eval_facilities,
     "ratio": _eval_ratio,
@@ -73,11 +72,10 @@ def evaluate(
     for rule in profile.rules:
         if rule.level != level:
             continue
-        evaluator = _EVALUATORS[rule.kind]
         if "variants" in rule.params:
-            ev = evaluate_variants(units, rule, lang, evaluator)
+            ev = evaluate_variants(units, rule, lang, _EVALUATORS)
         else:
-            ev = evaluator(units, rule, lang)
+            ev = _EVALUATORS[rule.kind](units, rule, lang)
         frames.append(
             pd.DataFrame(
                 {

@@ -45,7 +45,16 @@ FINDING_COLUMNS = [
     "rule_title",
 ]
 #: the rule kinds a profile may use
-KINDS = ("range", "coordinators", "staff", "floor_area", "facilities", "ratio", "coverage")
+KINDS = (
+    "range",
+    "coordinators",
+    "staff",
+    "posts",
+    "floor_area",
+    "facilities",
+    "ratio",
+    "coverage",
+)
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,10 @@ class Rule:
             "range": (p.get("metric", ""),),
             "coordinators": ("households", "coordinators"),
             "staff": ("households", "staff"),
+            "posts": (
+                p.get("staff", ""),
+                *(t.get("count", "") for t in p.get("terms", ()) if not t.get("may", False)),
+            ),
             "floor_area": ("households", p.get("attribute", "facility_types")),
             "facilities": ("facility_types",),
             "ratio": (p.get("numerator", ""), p.get("denominator", "")),

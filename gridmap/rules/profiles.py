@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from gridmap._toml import tomllib
 from gridmap.rules.coverage_rule import coverage_radius
 from gridmap.rules.model import AREA_MEASURES, KINDS, Profile, Rule
+from gridmap.rules.posts import term_fields_problem
 
 if TYPE_CHECKING:
     if sys.version_info >= (3, 11):
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     else:
         from importlib.abc import Traversable
 
-__all__ = ["list_profiles", "load_profile", "cited_source", "UNVERIFIED"]
+__all__ = ["list_profiles", "load_profile", "cited_source", "UNVERIFIED", "PRODUCT_DEFAULT"]
 
 #: the fields every rule needs
 _COMMON = ("id", "level", "kind", "title_zh", "title_en", "source")
@@ -30,11 +31,16 @@ _CITING = ("quote", "verified", "unverified_because", "basis")
 _BASES = ("", "product_default")
 #: the mark a planner sees on a threshold not yet verified against its source text
 UNVERIFIED = "待核实"
+#: how the citation of a ``basis = "product_default"`` rule starts, in every output
+PRODUCT_DEFAULT = "本工具默认值，取自"
+#: the fields a variant table may set besides the kind's parameters
+_VARIANT_FIELDS = ("label_zh", "label_en", "kind", "unit", "applies")
 #: the fields each kind needs
 _NEEDS = {
     "range": ("metric",),
     "coordinators": ("per",),
     "staff": ("base", "above", "step"),
+    "posts": ("staff",),
     "floor_area": ("per_100",),
     "facilities": ("required",),
     "ratio": ("numerator", "denominator"),
@@ -93,10 +99,7 @@ def _rule(data: dict[str, Any], where: str) -> Rule:
     elif "by" not in params or not isinstance(params["variants"], dict):
         raise ValueError(f"{where}: rule {rid!r}: variants need by = COLUMN and tables of fields")
     for name, overrides in params.get("variants", {}).items():
-        if not isinstance(overrides, dict):
-            raise ValueError(f"{where}: rule {rid!r}: variant {name!r} must be a table of fields")
-        variant = {k: v for k, v in overrides.items() if k not in ("label_zh", "label_en")}
-        _check_params(rid, kind, data["level"], {**params, **variant}, f"{where} variant {name!r}")
+        _check_variant(rid, kind, data["level"], params, name, overrides, where)
     verified = data.get("verified", True)
     if not isinstance(verified, bool):
         raise ValueError(f"{where}: rule {rid!r}: verified must be true or false")
@@ -108,17 +111,21 @@ def _rule(data: dict[str, Any], where: str) -> Rule:
     if basis not in _BASES:
         raise ValueError(f"{where}: rule {rid!r}: basis must be one of {list(_BASES)}")
     quote = str(data.get("quote", "")).strip()
+    citation = str(data["source"]).strip()
+    if basis == "product_default" and not citation.startswith(PRODUCT_DEFAULT):
+        # the planner is always told that the figure is the product's choice, not the document's
+        citation = PRODUCT_DEFAULT + citation
     return Rule(
         id=rid,
         level=data["level"],
         kind=kind,
         title_zh=data["title_zh"],
         title_en=data["title_en"],
-        source=cited_source(data["source"], quote, verified=verified),
+        source=cited_source(citation, quote, verified=verified),
         severity=data.get("severity", "error"),
         unit=data.get("unit", ""),
         params=params,
-        citation=data["source"],
+        citation=citation,
         quote=quote,
         verified=verified,
         basis=basis,
@@ -137,6 +144,25 @@ def cited_source(citation: str, quote: str, *, verified: bool = True) -> str:
     return text if verified else f"{text}（{UNVERIFIED}）"
 
 
+def _check_variant(
+    rid: str, kind: str, level: str, params: dict[str, Any], name: str, fields: object, where: str
+) -> None:
+    """One ``[rules.variants.NAME]`` table: its own kind and unit, or ``applies = false``."""
+    where = f"{where} variant {name!r}"
+    if not isinstance(fields, dict):
+        raise ValueError(f"{where}: rule {rid!r}: the variant must be a table of fields")
+    if not isinstance(fields.get("applies", True), bool):
+        raise ValueError(f"{where}: rule {rid!r}: applies must be true or false")
+    if fields.get("applies", True) is False:
+        return  # the rule does not apply to units of this variant: nothing to check
+    kind = fields.get("kind", kind)
+    if kind not in KINDS:
+        raise ValueError(f"{where}: rule {rid!r} has unknown kind {kind!r}; kinds: {list(KINDS)}")
+    variant = {k: v for k, v in fields.items() if k not in _VARIANT_FIELDS}
+    base = {k: v for k, v in params.items() if k != "variants"}
+    _check_params(rid, kind, level, {**base, **variant, "variants": {}}, where)
+
+
 def _check_params(rid: str, kind: str, level: str, params: dict[str, Any], where: str) -> None:
     """The kind-specific fields of one rule (or one of its variants)."""
     lacking = [k for k in _NEEDS[kind] if k not in params]
@@ -150,6 +176,10 @@ def _check_params(rid: str, kind: str, level: str, params: dict[str, Any], where
         )
     if "by" in params and "variants" not in params:
         raise ValueError(f"{where}: rule {rid!r}: by = {params['by']!r} needs [rules.variants.*]")
+    if kind == "posts":
+        problem = term_fields_problem(params.get("terms", []))
+        if problem:
+            raise ValueError(f"{where}: rule {rid!r}: {problem}")
     if kind == "coverage":
         _check_coverage(rid, level, params, where)
 

@@ -1,14 +1,17 @@
 """Rules whose threshold depends on the unit: variants selected by a column (城市/农村, 老旧小区).
 
 A rule with ``by = "type"`` and ``[rules.variants.城市]`` / ``[rules.variants.农村]`` tables is
-evaluated per unit with the fields of the unit's variant. Where the unit's value of ``by`` is
-unknown, the rule is evaluated with the common threshold when every variant has the same one,
-and is ``not_assessed`` otherwise — never judged against a guessed type.
+evaluated per unit with the fields of the unit's variant. A variant may also set its own
+``kind`` and ``unit`` (紫发〔2018〕7号: a share of the staff in 城镇社区, "至少有1名" in 农村社区),
+or ``applies = false`` for a clause that binds the other variants only (then the unit is
+``not_assessed``, with the reason). Where the unit's value of ``by`` is unknown, the rule is
+evaluated with the common threshold when every variant has the same one, and is
+``not_assessed`` otherwise — never judged against a guessed type.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 import numpy as np
@@ -18,9 +21,13 @@ from gridmap.columns import community_type
 from gridmap.rules._evaluator import _column_label, _Eval
 from gridmap.rules.model import NOT_ASSESSED, Rule
 
-__all__ = ["variant_keys", "evaluate_variants"]
+__all__ = ["variant_keys", "evaluate_variants", "Evaluator"]
 
 _LABELS = ("label_zh", "label_en")
+#: fields of a variant table that are not parameters of the rule's kind
+_OWN = (*_LABELS, "kind", "unit", "applies")
+#: an evaluator of one rule kind
+Evaluator = Callable[[pd.DataFrame, Rule, str], _Eval]
 
 
 def variant_keys(units: pd.DataFrame, by: str) -> pd.Series:
@@ -51,19 +58,40 @@ def variant_keys(units: pd.DataFrame, by: str) -> pd.Series:
 
 
 def _variant_rule(rule: Rule, name: str) -> Rule:
-    """``rule`` with the fields of its variant ``name`` (and no variants)."""
+    """``rule`` with the fields of its variant ``name`` (its kind and unit too; no variants)."""
+    fields = rule.params["variants"][name]
     base = {k: v for k, v in rule.params.items() if k not in ("by", "variants")}
-    over = {k: v for k, v in rule.params["variants"][name].items() if k not in _LABELS}
-    return replace(rule, params={**base, **over})
+    over = {k: v for k, v in fields.items() if k not in _OWN}
+    return replace(
+        rule,
+        kind=fields.get("kind", rule.kind),
+        unit=fields.get("unit", rule.unit),
+        params={**base, **over},
+    )
+
+
+def _not_applicable(units: pd.DataFrame, rule: Rule, label: str, lang: str) -> _Eval:
+    """A clause that does not bind units of the variant ``label``: not assessed, with why."""
+    idx = units.index
+    level = "communities" if rule.level == "community" else "grids"
+    text = f"不适用：该条不约束{label}" if lang == "zh" else f"not applicable to {label} {level}"
+    nan = pd.Series(np.nan, index=idx, dtype="float64")
+    return _Eval(
+        nan,
+        pd.Series("—", index=idx, dtype=object),
+        pd.Series(NOT_ASSESSED, index=idx, dtype=object),
+        nan.copy(),
+        pd.Series(text, index=idx, dtype=object),
+    )
 
 
 def evaluate_variants(
-    units: pd.DataFrame,
-    rule: Rule,
-    lang: str,
-    evaluator: Callable[[pd.DataFrame, Rule, str], _Eval],
+    units: pd.DataFrame, rule: Rule, lang: str, evaluators: Mapping[str, Evaluator]
 ) -> _Eval:
-    """Evaluate ``rule`` per unit with the variant its ``by`` column selects."""
+    """Evaluate ``rule`` per unit with the variant its ``by`` column selects.
+
+    ``evaluators`` maps each kind to its evaluator (a variant may have its own kind).
+    """
     by, variants = rule.params["by"], rule.params["variants"]
     keys = variant_keys(units, by)
     zh = lang == "zh"
@@ -75,18 +103,24 @@ def evaluate_variants(
     message = pd.Series("", index=idx, dtype=object)
     texts: list[str] = []
     for name, fields in variants.items():
-        ev = evaluator(units, _variant_rule(rule, name), lang)
         label = fields.get("label_zh" if zh else "label_en", name)
+        m = (keys == name).to_numpy()
+        if fields.get("applies", True) is False:
+            ev = _not_applicable(units, rule, label, lang)
+            threshold[m], message[m] = ev.threshold[m], ev.message[m]
+            continue
+        one = _variant_rule(rule, name)
+        ev = evaluators[one.kind](units, one, lang)
         text = ev.threshold.astype(str) + (f"（{label}）" if zh else f" ({label})")
         texts.append(str(text.iloc[0]) if len(text) else "")
-        m = (keys == name).to_numpy()
         for out, new in ((value, ev.value), (gap, ev.gap), (status, ev.status)):
             out[m] = new[m]
         threshold[m], message[m] = text[m], ev.message[m]
     unknown = ~keys.isin(list(variants)).to_numpy()
     params = [{k: v for k, v in f.items() if k not in _LABELS} for f in variants.values()]
     if unknown.any() and all(p == params[0] for p in params):
-        ev = evaluator(units, _variant_rule(rule, next(iter(variants))), lang)
+        one = _variant_rule(rule, next(iter(variants)))
+        ev = evaluators[one.kind](units, one, lang)
         value[unknown], gap[unknown], status[unknown] = (
             ev.value[unknown],
             ev.gap[unknown],
@@ -94,11 +128,24 @@ def evaluate_variants(
         )
         threshold[unknown], message[unknown] = ev.threshold[unknown], ev.message[unknown]
     elif unknown.any():
-        what = "社区类型（城市/农村）" if by == "type" else _column_label(by)
         threshold[unknown] = " / ".join(texts)
-        message[unknown] = (
-            f"未评估：缺少{what}，各类型标准不同"
-            if zh
-            else f"not assessed: {by} missing and the threshold differs by {by}"
-        )
+        message[unknown] = _unknown_messages(units, by, lang)[unknown]
     return _Eval(value, threshold, status, gap, message)
+
+
+def _unknown_messages(units: pd.DataFrame, by: str, lang: str) -> pd.Series:
+    """Why a unit whose ``by`` value selects no variant is not assessed: missing or unrecognised."""
+    what = "社区类型（城市/农村）" if by == "type" else _column_label(by)
+    raw = units[by] if by in units.columns else pd.Series(None, index=units.index, dtype=object)
+
+    def one(v: object) -> str:
+        text = "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip()
+        if not text:
+            if lang == "zh":
+                return f"未评估：缺少{what}，各类型标准不同"
+            return f"not assessed: {by} missing and the threshold differs by {by}"
+        if lang == "zh":
+            return f"未评估：{what}的值“{text}”无法识别，各类型标准不同"
+        return f"not assessed: {by} {text!r} not recognised and the threshold differs by {by}"
+
+    return raw.map(one).astype(object)
