@@ -30,6 +30,7 @@ from gridmap.columns import (
     clean_counts,
     clean_flags,
     clean_numbers,
+    community_type,
     find_columns,
     problems_from_bad,
 )
@@ -150,6 +151,8 @@ def prepare_layer(
         out["community_id"] = _ids(out["community_id"])
     if kind == "facilities" and "facility_type" in out.columns:
         problems += _facility_types(out, found["facility_type"], where)
+    if kind == "communities" and "type" in found:
+        problems += _community_types(out, found["type"], where, src)
     problems += _repair_geometry(out, kind, where)
     problems += _nothing_usable(out, kind, where, found)
     if id_col:
@@ -308,6 +311,51 @@ def _facility_types(out: GeoDataFrame, source: str, where: dict[str, Any]) -> li
             )
         )
     return problems
+
+
+def _community_types(
+    out: GeoDataFrame, source: str, where: dict[str, Any], src: dict
+) -> list[Problem]:
+    """A warning per 社区类型 value that is not 城市/农村 (blank included), naming every row.
+
+    Rules whose threshold differs between urban and rural communities are not assessed for
+    those communities, so the planner is told which rows to fill in and with what.
+    """
+    raw = out["type"]
+    unknown = community_type(raw).isna()
+    if not unknown.any():
+        return []
+    table = src.get("format") in ("csv", "xlsx", "xls")
+    text = raw[unknown].map(lambda v: "" if pd.isna(v) else str(v).strip())
+    problems = []
+    for value, group in text.groupby(text, sort=False):
+        rows = [_row(label) for label in group.index]
+        more = f" 等 {len(rows)} 条" if len(rows) > 20 else ""
+        at = "第 " + "、".join(str(r) for r in rows[:20]) + f" 条记录{more}"
+        if table:
+            at += (
+                "，表格第 " + "、".join(str(r + 1) for r in rows[:20] if isinstance(r, int)) + " 行"
+            )
+        shown = f"的值“{value}”" if value else "为空"
+        problems.append(
+            Problem(
+                "warning",
+                "value.type.unrecognised",
+                f"社区图层列“{source}”{shown}，不能识别为城市或农村（{at}）："
+                "按城乡区分标准的规则对这些社区不评估",
+                fix=f"填写“城市”或“农村”（也可写 {_TYPE_EXAMPLES}）"
+                f" (write 城市 or 农村 — or urban/rural — in column {source})",
+                **where,
+                column=source,
+                row=rows[0],
+                extra={"rows": rows, "value": value},
+            )
+        )
+    return problems
+
+
+#: the other spellings of 城市 / 农村 a warning suggests (gridmap.columns.COMMUNITY_TYPES has all)
+_TYPE_EXAMPLES = "城镇、城市社区、农村社区、村、urban、rural"
 
 
 def _repair_geometry(out: GeoDataFrame, kind: str, where: dict) -> list[Problem]:

@@ -319,3 +319,52 @@ def test_communities_traced_on_a_web_map_are_named_as_the_culprit():
         'communities = { path = "…", crs = "gcj02" }' in hints[0].fix
         and "社区图层很可能是 GCJ-02" in hints[0].message
     )
+
+
+# ---------------------------------------------------------------- community type (社区类型)
+def _four_communities(types):
+    from shapely import box
+
+    return gpd.GeoDataFrame(
+        {"社区编码": [f"c{i}" for i in range(len(types))], "社区类型": types},
+        geometry=[
+            box(X0 + 1000 * i, Y0, X0 + 1000 * (i + 1), Y0 + 1000) for i in range(len(types))
+        ],
+        crs=4549,
+    )
+
+
+def test_unrecognised_community_types_are_warned_with_their_rows(tmp_path):
+    path = tmp_path / "c.gpkg"
+    _four_communities(["城市", "城中村", "", "农村", "城中村", "urban", "城镇社区"]).to_file(
+        path, layer="社区", engine="pyogrio"
+    )
+    study = gridmap.read_study(f"{path}:社区")
+    warned = [p for p in study.problems if p.code == "value.type.unrecognised"]
+    assert len(warned) == 2  # one per value: 城中村 (rows 2 and 5) and the blank (row 3)
+    by_value = {p.extra["value"]: p for p in warned}
+    p = by_value["城中村"]
+    assert (p.severity, p.file, p.layer, p.column) == ("warning", str(path), "社区", "社区类型")
+    assert p.extra["rows"] == [2, 5] and p.row == 2
+    assert "“城中村”" in p.message and "第 2、5 条记录" in p.message
+    assert "城市" in p.fix and "农村" in p.fix
+    assert by_value[""].extra["rows"] == [3] and "为空" in by_value[""].message
+    # recognised spellings (城镇社区, urban) are not warned about
+    assert not any(p.extra["value"] in ("urban", "城镇社区") for p in warned)
+
+
+def test_community_type_warning_names_the_spreadsheet_row():
+    from gridmap.validation import prepare_layer
+
+    raw = _four_communities(["农村", "混合"])
+    raw.attrs["source"] = {"file": "社区.xlsx", "layer": "Sheet1", "format": "xlsx"}
+    _, problems = prepare_layer(raw, "communities")
+    (p,) = [p for p in problems if p.code == "value.type.unrecognised"]
+    assert "第 2 条记录，表格第 3 行" in p.message and p.file == "社区.xlsx"
+
+
+def test_recognised_community_types_give_no_warning():
+    from gridmap.validation import prepare_layer
+
+    _, problems = prepare_layer(_four_communities(["城市", "农村", "rural", "村"]), "communities")
+    assert not [p for p in problems if p.code == "value.type.unrecognised"]
