@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
 import pytest
 
-from gridmap.rules import UNVERIFIED, list_profiles, load_profile
+from gridmap.rules import PRODUCT_DEFAULT, UNVERIFIED, evaluate, list_profiles, load_profile
 
 PROFILES = list_profiles()
 
@@ -19,9 +20,6 @@ FORBIDDEN = re.compile(
 
 #: local (provincial, city, county, pilot) documents: a national profile may not cite them
 LOCAL = ("成都", "杭州", "浙江", "浙委", "紫阳", "紫发", "新津", "试点方案", "市委", "县")
-
-#: the wording a product-default citation starts with
-PRODUCT_DEFAULT = "本工具默认值，取自"
 
 
 def _user_texts(name: str) -> list[tuple[str, str]]:
@@ -108,10 +106,6 @@ def test_unverified_needs_a_reason(tmp_path):
 
 
 def test_findings_carry_the_cited_source_without_notes():
-    import pandas as pd
-
-    from gridmap.rules import evaluate
-
     units = pd.DataFrame({"households": [1200.0]}, index=pd.Index(["1"], name="community_id"))
     for name in PROFILES:
         for lang in ("zh", "en"):
@@ -139,3 +133,52 @@ def test_pilot_2013_is_listed_and_holds_the_plan():
         "community.volunteers",
     } <= ids
     assert p.rule("community.floor_area.total").params["min_total"] == 1500
+
+
+# --------------------------------------------------------------------- the product's defaults
+def test_product_defaults_say_so_in_every_planner_facing_text():
+    """The three national figures no national document fixes are marked in every output.
+
+    PDF, Excel, HTML and the dashboard show the findings' ``source`` (= ``Rule.source``), the
+    PDF also the profile description; ``gridmap rules`` prints ``Rule.citation`` and the titles.
+    """
+    p = load_profile("national")
+    defaults = [r for r in p.rules if r.basis == "product_default"]
+    assert {r.id for r in defaults} == {
+        "community.size",
+        "grid.coordinators",
+        "community.coverage.service_station",
+    }
+    for r in defaults:
+        assert r.citation.startswith(PRODUCT_DEFAULT) and r.source.startswith(PRODUCT_DEFAULT)
+        assert "本工具默认" in r.title_zh and "product's default" in r.title_en, r.id
+    assert p.rule("community.size").citation == (
+        "本工具默认值，取自成都市城市社区建设五年发展规划（2001—2005年）二（一）对中心城区的规定"
+    )
+    assert p.description_zh.startswith("本工具默认值（非国家文件规定）")
+    assert p.description_en.startswith("The product's defaults")
+    units = pd.DataFrame({"households": [1200.0]}, index=pd.Index(["1"], name="community_id"))
+    for lang in ("zh", "en"):
+        for level in ("community", "grid"):
+            f = evaluate(units, "national", level=level, lang=lang)
+            for rid in {r.id for r in defaults if r.level == level}:
+                assert f.loc[f.rule_id == rid, "source"].str.startswith(PRODUCT_DEFAULT).all()
+
+
+def test_only_product_defaults_carry_the_mark():
+    for name in PROFILES:
+        for r in load_profile(name).rules:
+            assert r.citation.startswith(PRODUCT_DEFAULT) == (r.basis == "product_default"), r.id
+
+
+def test_a_user_product_default_is_marked_even_when_the_file_forgets(tmp_path):
+    f = tmp_path / "d.toml"
+    f.write_text(
+        '[profile]\nid = "d"\n[[rules]]\nid = "x"\nlevel = "community"\nkind = "range"\n'
+        'metric = "households"\nmin = 800\ntitle_zh = "x"\ntitle_en = "x"\n'
+        'source = "某市社区规划 第3条"\nquote = "q"\nbasis = "product_default"\n',
+        encoding="utf-8",
+    )
+    r = load_profile(f).rules[0]
+    assert r.citation == PRODUCT_DEFAULT + "某市社区规划 第3条"
+    assert r.source == PRODUCT_DEFAULT + "某市社区规划 第3条：“q”"
