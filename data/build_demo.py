@@ -16,8 +16,8 @@ Layers (names and columns are a contract; see ``data/README.md``):
 ``街道网``  LineString  道路名称, 道路等级                      EPSG:4549
 ``小区``    Polygon     小区名称, 建成年代, 老旧小区              EPSG:4549
 ``楼栋``    Point       楼栋编码, 小区名称, 层数, 户数 (TEXT)     EPSG:4549
-``社区``    Polygon     社区编码, 社区名称, 街道, 居民分散, 专职工作人员,
-                        常住人口, 注册志愿者                      EPSG:4549
+``社区``    Polygon     社区编码, 社区名称, 街道, 居民分散, 社区类型 (城市/农村),
+                        专职工作人员, 常住人口, 注册志愿者          EPSG:4549
 ``网格``    (Multi)Polygon 网格编码, 网格名称, 所属社区, 协理员人数, TYPE   EPSG:4549
 ``设施``    Point       名称, 类型, 建筑面积, 地址   labelled EPSG:4326, coordinates are GCJ-02
 ``说明``    no geometry 键, 值 (what this file is, the planted traps)
@@ -899,6 +899,18 @@ def _inner_paths(streets, B, F, *, max_link=90.0, max_access=400.0):
         geometry=list(lines),
         crs=streets.crs,
     )
+
+
+def _rural(households, geoms, on_edge, sparse: int, n: int = 3) -> set[int]:
+    """The 农村 (涉农) communities of the district: ``n`` on its edge, the sparse one first.
+
+    The others are the edge communities with the fewest households per km², as village
+    communities at the edge of a city district are. Chosen from the geometry alone (no draw
+    from the random generator), so every other value of the demo stays as it was.
+    """
+    density = {c: households[c] / geoms[c].area for c in range(len(geoms))}
+    edge = sorted((c for c in range(len(geoms)) if on_edge[c] and c != sparse), key=density.get)
+    return {sparse, *edge[: n - 1]}
 
 
 def _make(seed: int = SEED) -> dict:
@@ -1795,12 +1807,14 @@ def _make(seed: int = SEED) -> dict:
         crs=CRS_METRIC,
     )
 
+    rural = _rural(com_hh, com_final, on_edge, sparse)
     com_gdf = gpd.GeoDataFrame(
         {
             "社区编码": com_code,
             "社区名称": com_name,
             "街道": [STREETS[street_of[c]][1] for c in range(ncom)],
             "居民分散": ["是" if c == sparse else "否" for c in range(ncom)],
+            "社区类型": ["农村" if c in rural else "城市" for c in range(ncom)],
             "专职工作人员": pd.array(
                 [None if c in staff_null else int(staff[c]) for c in range(ncom)], dtype="Int64"
             ),
@@ -1850,6 +1864,7 @@ def _make(seed: int = SEED) -> dict:
         "sliver": (com_code[sliver[0]], com_code[sliver[1]], sliver[2]),
         "gap": (com_code[gap[0]], com_code[gap[1]], gap[2]),
         "sparse": com_code[sparse],
+        "rural": sorted(com_code[c] for c in rural),
         "near_edge": sorted(com_code[c] for c in near_edge),
         "short_area": sorted(com_code[c] for c in short_area),
         "mid_area": sorted(com_code[c] for c in mid_area),
