@@ -337,3 +337,20 @@ def test_national_ten_minute_circle_is_500_m():
     assert (
         coverage_radius(load_profile("national").rule("community.coverage.service_station")) == 500
     )
+
+
+@pytest.mark.parametrize("profile", ["national", "hangzhou-2008", "ziyang-2018", "pilot-2013"])
+def test_every_room_count_sums_the_same_work_and_service_rooms(profile):
+    # 社区工作和公益性服务用房 / 社区配套用房 / 城乡社区综合服务设施 / 管理服务用房: all rooms;
+    # a narrower list would fail communities on rooms the text counts
+    national = set(load_profile("national").rule("community.floor_area").params["facility_types"])
+    p = load_profile(profile)
+    rid = "community.floor_area.total" if profile == "pilot-2013" else "community.floor_area"
+    assert set(p.rule(rid).params["facility_types"]) == national
+    assert p.rule(rid).params.get("area_measure", "gross") == "gross"
+
+
+def test_national_room_list_is_marked_unverified():
+    r = load_profile("national").rule("community.facilities")
+    assert not r.verified and r.source.endswith("（待核实）")
+    assert "功能室配置明细" in r.citation
