@@ -1,4 +1,4 @@
-"""Per-post staffing (杭州 市委办发〔2008〕160号) and variants of their own kind (紫阳 紫发〔2018〕7号).
+"""Per-post staffing (杭州 市委办发〔2008〕160号) and the 紫阳 (紫发〔2018〕7号) urban/rural clauses.
 
 Each ratio is tested at its boundaries: one post per *full* N ("每2000名暂住人口配备1人":
 1,999 → 0, 2,000 → 1, 3,999 → 1, 4,000 → 2), "超过N…增配1人" strictly above N, and the
@@ -185,27 +185,28 @@ def test_bad_post_terms_explain_themselves(tmp_path, terms, match):
         load_profile(f)
 
 
-# --------------------------------------------------------------------- 紫阳: variants of their own
+# --------------------------------------------------------------------- 紫阳: by 社区类型
 
 
 def test_ziyang_social_workers_share_in_town_count_in_village():
-    # 城镇: ≥ 20 % of the staff; 农村: "至少有1名"
+    # 城镇: ≥ 20 % of the staff; 农村: "至少有1名" — two rules, each not binding the other type
     units = _units(
         type=["城市", "城市", "农村", "农村", None, "城中村"],
         social_workers=[1, 2, 0, 1, 1, 1],
         staff=[6, 10, 3, 3, 6, 6],
     )
-    rows = _rows(units, "ziyang-2018", "community.social_workers")
-    assert rows.status.tolist() == ["fail", "pass", "fail", "pass"] + ["not_assessed"] * 2
-    assert rows.threshold.tolist()[:4] == [
-        "≥20%（城市）",
-        "≥20%（城市）",
-        "≥1人（农村）",
-        "≥1人（农村）",
-    ]
-    assert rows.message.iloc[2] == "低于下限 1 人"
-    assert "缺少社区类型" in rows.message.iloc[4]
-    assert "“城中村”无法识别" in rows.message.iloc[5]
+    town = _rows(units, "ziyang-2018", "community.social_workers")
+    assert town.status.tolist() == ["fail", "pass"] + ["not_assessed"] * 4
+    assert town.threshold.tolist()[:2] == ["≥20%（城市）", "≥20%（城市）"]
+    assert town.message.tolist()[2:4] == ["不适用：该条不约束农村社区"] * 2
+    village = _rows(units, "ziyang-2018", "community.social_workers.rural")
+    assert village.status.tolist() == ["not_assessed"] * 2 + ["fail", "pass"] + ["not_assessed"] * 2
+    assert village.threshold.tolist()[2:4] == ["≥1人（农村）", "≥1人（农村）"]
+    assert village.message.iloc[2] == "低于下限 1 人"
+    assert village.message.iloc[0] == "不适用：该条不约束城镇社区"
+    for rows in (town, village):
+        assert "缺少社区类型" in rows.message.iloc[4]
+        assert "“城中村”无法识别" in rows.message.iloc[5]
 
 
 def test_ziyang_party_funds_bind_town_communities_only():
@@ -217,19 +218,24 @@ def test_ziyang_party_funds_bind_town_communities_only():
     assert en.message.iloc[2] == "not applicable to rural communities"
 
 
-def test_a_variant_kind_is_checked_like_a_rule(tmp_path):
+@pytest.mark.parametrize(
+    ("variant", "match"),
+    [
+        ('kind = "range"\nmin = 1\n', "cannot change the kind"),
+        ("applies = 0\n", "applies must be true or false"),
+        ("max = 0.5\n", None),
+    ],
+)
+def test_variant_tables_are_checked(tmp_path, variant, match):
     f = tmp_path / "v.toml"
     f.write_text(
         '[profile]\nid = "v"\n[[rules]]\nid = "x"\nlevel = "community"\nkind = "ratio"\n'
         'numerator = "a"\ndenominator = "b"\nby = "type"\ntitle_zh = "x"\ntitle_en = "x"\n'
-        'source = "s"\n[rules.variants."城市"]\nmin = 0.2\n[rules.variants."农村"]\n'
-        'kind = "range"\nmin = 1\n',
+        f'source = "s"\n[rules.variants."城市"]\nmin = 0.2\n[rules.variants."农村"]\n{variant}',
         encoding="utf-8",
     )
-    with pytest.raises(ValueError, match=r"variant '农村'.*lacks \['metric'\]"):
-        load_profile(f)
-    f.write_text(
-        f.read_text(encoding="utf-8").replace('kind = "range"', 'kind = "nope"'), encoding="utf-8"
-    )
-    with pytest.raises(ValueError, match="unknown kind 'nope'"):
-        load_profile(f)
+    if match is None:
+        assert load_profile(f).rules[0].params["variants"]["农村"] == {"max": 0.5}
+    else:
+        with pytest.raises(ValueError, match=match):
+            load_profile(f)

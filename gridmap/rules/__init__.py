@@ -44,8 +44,8 @@ Every rule also takes ``quote`` (the clause it rests on, verbatim), ``verified =
 ``unverified_because`` (kept in the file; the planner sees 待核实), ``basis = "product_default"``
 for a threshold the product adopts as its default from a named document (its citation then
 starts with :data:`PRODUCT_DEFAULT` in every output), and ``by`` with ``[rules.variants.NAME]``
-tables that override fields per unit — including ``kind`` and ``unit``, or ``applies = false``
-for a clause that does not bind that variant (``by = "type"``: 城市 / 农村;
+tables that override fields per unit, or say ``applies = false`` for a type the clause does
+not bind (``by = "type"``: 城市 / 农村;
 :mod:`~gridmap.rules.variants`). A profile's ``scope = "national"`` says it cites national
 documents only.
 

@@ -73,7 +73,7 @@ def evaluate(
         if rule.level != level:
             continue
         if "variants" in rule.params:
-            ev = evaluate_variants(units, rule, lang, _EVALUATORS)
+            ev = evaluate_variants(units, rule, lang, _EVALUATORS[rule.kind])
         else:
             ev = _EVALUATORS[rule.kind](units, rule, lang)
         frames.append(

@@ -34,7 +34,7 @@ UNVERIFIED = "待核实"
 #: how the citation of a ``basis = "product_default"`` rule starts, in every output
 PRODUCT_DEFAULT = "本工具默认值，取自"
 #: the fields a variant table may set besides the kind's parameters
-_VARIANT_FIELDS = ("label_zh", "label_en", "kind", "unit", "applies")
+_VARIANT_FIELDS = ("label_zh", "label_en", "applies")
 #: the fields each kind needs
 _NEEDS = {
     "range": ("metric",),
@@ -147,7 +147,7 @@ def cited_source(citation: str, quote: str, *, verified: bool = True) -> str:
 def _check_variant(
     rid: str, kind: str, level: str, params: dict[str, Any], name: str, fields: object, where: str
 ) -> None:
-    """One ``[rules.variants.NAME]`` table: its own kind and unit, or ``applies = false``."""
+    """One ``[rules.variants.NAME]`` table: the kind's fields it sets, or ``applies = false``."""
     where = f"{where} variant {name!r}"
     if not isinstance(fields, dict):
         raise ValueError(f"{where}: rule {rid!r}: the variant must be a table of fields")
@@ -155,9 +155,8 @@ def _check_variant(
         raise ValueError(f"{where}: rule {rid!r}: applies must be true or false")
     if fields.get("applies", True) is False:
         return  # the rule does not apply to units of this variant: nothing to check
-    kind = fields.get("kind", kind)
-    if kind not in KINDS:
-        raise ValueError(f"{where}: rule {rid!r} has unknown kind {kind!r}; kinds: {list(KINDS)}")
+    if "kind" in fields:
+        raise ValueError(f"{where}: rule {rid!r}: a variant cannot change the kind ({kind!r})")
     variant = {k: v for k, v in fields.items() if k not in _VARIANT_FIELDS}
     base = {k: v for k, v in params.items() if k != "variants"}
     _check_params(rid, kind, level, {**base, **variant, "variants": {}}, where)

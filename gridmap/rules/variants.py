@@ -1,17 +1,16 @@
 """Rules whose threshold depends on the unit: variants selected by a column (城市/农村, 老旧小区).
 
 A rule with ``by = "type"`` and ``[rules.variants.城市]`` / ``[rules.variants.农村]`` tables is
-evaluated per unit with the fields of the unit's variant. A variant may also set its own
-``kind`` and ``unit`` (紫发〔2018〕7号: a share of the staff in 城镇社区, "至少有1名" in 农村社区),
-or ``applies = false`` for a clause that binds the other variants only (then the unit is
-``not_assessed``, with the reason). Where the unit's value of ``by`` is unknown, the rule is
+evaluated per unit with the fields of the unit's variant. A variant with ``applies = false``
+is a type the clause does not bind (紫发〔2018〕7号: Party service funds "每个城镇社区"): its
+units are ``not_assessed``, with the reason. Where the unit's value of ``by`` is unknown, the rule is
 evaluated with the common threshold when every variant has the same one, and is
 ``not_assessed`` otherwise — never judged against a guessed type.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -25,7 +24,7 @@ __all__ = ["variant_keys", "evaluate_variants", "Evaluator"]
 
 _LABELS = ("label_zh", "label_en")
 #: fields of a variant table that are not parameters of the rule's kind
-_OWN = (*_LABELS, "kind", "unit", "applies")
+_OWN = (*_LABELS, "applies")
 #: an evaluator of one rule kind
 Evaluator = Callable[[pd.DataFrame, Rule, str], _Eval]
 
@@ -58,16 +57,10 @@ def variant_keys(units: pd.DataFrame, by: str) -> pd.Series:
 
 
 def _variant_rule(rule: Rule, name: str) -> Rule:
-    """``rule`` with the fields of its variant ``name`` (its kind and unit too; no variants)."""
-    fields = rule.params["variants"][name]
+    """``rule`` with the fields of its variant ``name`` (and no variants)."""
     base = {k: v for k, v in rule.params.items() if k not in ("by", "variants")}
-    over = {k: v for k, v in fields.items() if k not in _OWN}
-    return replace(
-        rule,
-        kind=fields.get("kind", rule.kind),
-        unit=fields.get("unit", rule.unit),
-        params={**base, **over},
-    )
+    over = {k: v for k, v in rule.params["variants"][name].items() if k not in _OWN}
+    return replace(rule, params={**base, **over})
 
 
 def _not_applicable(units: pd.DataFrame, rule: Rule, label: str, lang: str) -> _Eval:
@@ -85,13 +78,8 @@ def _not_applicable(units: pd.DataFrame, rule: Rule, label: str, lang: str) -> _
     )
 
 
-def evaluate_variants(
-    units: pd.DataFrame, rule: Rule, lang: str, evaluators: Mapping[str, Evaluator]
-) -> _Eval:
-    """Evaluate ``rule`` per unit with the variant its ``by`` column selects.
-
-    ``evaluators`` maps each kind to its evaluator (a variant may have its own kind).
-    """
+def evaluate_variants(units: pd.DataFrame, rule: Rule, lang: str, evaluator: Evaluator) -> _Eval:
+    """Evaluate ``rule`` per unit with the variant its ``by`` column selects."""
     by, variants = rule.params["by"], rule.params["variants"]
     keys = variant_keys(units, by)
     zh = lang == "zh"
@@ -109,8 +97,7 @@ def evaluate_variants(
             ev = _not_applicable(units, rule, label, lang)
             threshold[m], message[m] = ev.threshold[m], ev.message[m]
             continue
-        one = _variant_rule(rule, name)
-        ev = evaluators[one.kind](units, one, lang)
+        ev = evaluator(units, _variant_rule(rule, name), lang)
         text = ev.threshold.astype(str) + (f"（{label}）" if zh else f" ({label})")
         texts.append(str(text.iloc[0]) if len(text) else "")
         for out, new in ((value, ev.value), (gap, ev.gap), (status, ev.status)):
@@ -119,8 +106,7 @@ def evaluate_variants(
     unknown = ~keys.isin(list(variants)).to_numpy()
     params = [{k: v for k, v in f.items() if k not in _LABELS} for f in variants.values()]
     if unknown.any() and all(p == params[0] for p in params):
-        one = _variant_rule(rule, next(iter(variants)))
-        ev = evaluators[one.kind](units, one, lang)
+        ev = evaluator(units, _variant_rule(rule, next(iter(variants))), lang)
         value[unknown], gap[unknown], status[unknown] = (
             ev.value[unknown],
             ev.gap[unknown],
