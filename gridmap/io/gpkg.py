@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 import sqlite3
 from collections.abc import Mapping
 from contextlib import closing
@@ -34,7 +35,7 @@ import pyogrio
 
 from gridmap.io.styles import LayerStyle
 
-__all__ = ["GPKG_VERSION", "write_gpkg"]
+__all__ = ["GPKG_VERSION", "field_name", "write_gpkg"]
 
 #: The GeoPackage version written (see the module docstring for why not 1.4).
 GPKG_VERSION = "1.2"
@@ -46,6 +47,34 @@ CREATE TABLE IF NOT EXISTS layer_styles (
   f_geometry_column TEXT(256), styleName TEXT(30), styleQML TEXT, styleSLD TEXT,
   useAsDefault BOOLEAN, description TEXT, owner TEXT(30), ui TEXT(30), update_time DATETIME
 )"""
+
+
+def field_name(name: object) -> str:
+    """A column name every GIS accepts as a field name (GeoPackage, Shapefile, ArcGIS).
+
+    Letters (Chinese included), digits and ``_`` only, not starting with a digit: ``:``
+    (between a measure and the rule it belongs to) becomes ``__``, any other character
+    (the dots of a rule id) ``_``. The rule id itself stays in the findings' ``rule_id``.
+
+    Parameters
+    ----------
+    name
+        A column name.
+
+    Returns
+    -------
+    str
+        The field name.
+
+    Examples
+    --------
+    >>> field_name("covered:community.coverage.service_station")
+    'covered__community_coverage_service_station'
+    >>> field_name("户数"), field_name("2020人口")
+    ('户数', 'f_2020人口')
+    """
+    text = re.sub(r"[^\w]", "_", str(name).replace(":", "__"), flags=re.UNICODE)
+    return f"f_{text}" if text[:1].isdigit() else text
 
 
 def write_gpkg(
@@ -107,8 +136,8 @@ def write_gpkg(
                 dataset_options=dataset_options,
                 **kwargs,
             )
-        if styles:
-            _write_styles(path, layers, styles, stamp)
+        if styles:  # update_time only when pinned: the styles of two runs stay equal
+            _write_styles(path, layers, styles, stamp, stamp if last_change else None)
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
     return path
@@ -128,7 +157,11 @@ def _gpkg_time(when: str | _dt.datetime | None) -> str:
 
 
 def _write_styles(
-    path: Path, layers: Mapping[str, Any], styles: Mapping[str, LayerStyle], stamp: str
+    path: Path,
+    layers: Mapping[str, Any],
+    styles: Mapping[str, LayerStyle],
+    stamp: str,
+    update_time: str | None,
 ) -> None:
     """One default style per styled layer in ``layer_styles`` (as QGIS stores it)."""
     with closing(sqlite3.connect(path)) as db, db:
@@ -148,7 +181,7 @@ def _write_styles(
                 "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
                 "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
                 "owner, ui, update_time) VALUES ('', '', ?, ?, ?, ?, ?, 1, ?, 'gridmap', '', ?)",
-                (name, column, style.name, style.qml(), style.sld(name), style.name, stamp),
+                (name, column, style.name, style.qml(), style.sld(name), style.name, update_time),
             )
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from gridmap import labels
 
-__all__ = ["Category", "LayerStyle", "gap_style", "status_style"]
+__all__ = ["Category", "LayerStyle", "gap_style", "size_style", "status_style"]
 
 #: Unit borders, as on the report maps.
 EDGE = "#4d4d4d"
@@ -158,7 +158,9 @@ class LayerStyle:
             bufferColor="255,255,255,255",
             bufferOpacity="0.8",
         )
-        ET.SubElement(settings, "placement", placement="1", centroidInside="1", fitInPolygonOnly="0")
+        ET.SubElement(
+            settings, "placement", placement="1", centroidInside="1", fitInPolygonOnly="0"
+        )
         ET.SubElement(settings, "rendering", obstacle="1", displayAll="0", fontLimitPixelSize="0")
         return labeling
 
@@ -302,4 +304,32 @@ def gap_style(*, geometry: str = "polygon", label_field: str | None = None) -> L
         geometry=geometry,
         color=labels.STATUS_COLORS["fail"],
         label_field=label_field,
+    )
+
+
+def size_style(field: str = "status", *, label_field: str | None = None) -> LayerStyle:
+    """The style of a plan's communities by size status (``pass``/``too_small``/``too_large``).
+
+    Parameters
+    ----------
+    field
+        Column holding the size status codes.
+    label_field
+        Column drawn as label, or None.
+
+    Returns
+    -------
+    LayerStyle
+        合规 and 未评估 as in :func:`status_style`; 户数过少 in the warning colour and
+        过大 in the fail colour of :data:`gridmap.labels.STATUS_COLORS`.
+    """
+    colors = labels.STATUS_COLORS
+    categories = (
+        Category("pass", labels.status_label("pass"), colors["pass"]),
+        Category("too_small", "过小", colors["warning"]),
+        Category("too_large", "过大", colors["fail"]),
+        Category("not_assessed", labels.status_label("not_assessed"), colors["not_assessed"]),
+    )
+    return LayerStyle(
+        name="按规模分类 (size)", field=field, categories=categories, label_field=label_field
     )
