@@ -76,7 +76,7 @@ _COVERAGE_PREFIX_ZH = {
 
 
 def _coverage_header(result: CheckResult, col: object) -> object:
-    """``covered:community.coverage.service_station`` → ``覆盖户数：社区服务站（步行 500 米）``."""
+    """``covered:community.coverage.service_station`` → ``覆盖户数:社区服务站（步行 500 米）``."""
     prefix, sep, sid = str(col).partition(":")
     if not sep or prefix not in _COVERAGE_PREFIX_ZH:
         return col
@@ -85,9 +85,9 @@ def _coverage_header(result: CheckResult, col: object) -> object:
     specs = result.coverage_result.specs if result.coverage_result is not None else []
     spec = next((s for s in specs if s.id == sid), None)
     if spec is None:
-        return f"{_COVERAGE_PREFIX_ZH[prefix]}：{sid}"
+        return f"{_COVERAGE_PREFIX_ZH[prefix]}:{sid}"
     how = "步行" if spec.mode == "network" else "直线"
-    return f"{_COVERAGE_PREFIX_ZH[prefix]}：{type_label(spec.facility_type)}（{how} {spec.radius_m:g} 米）"
+    return f"{_COVERAGE_PREFIX_ZH[prefix]}:{type_label(spec.facility_type)}（{how} {spec.radius_m:g} 米）"
 
 
 def _communities_sheet(result: CheckResult) -> pd.DataFrame:
