@@ -102,7 +102,18 @@ class LayerStyle:
     def _qml_symbol(self, name: str, color: str) -> ET.Element:
         kind = {"polygon": "fill", "line": "line", "point": "marker"}[self.geometry]
         symbol = ET.Element("symbol", type=kind, name=name, alpha="1", clip_to_extent="1")
-        if self.geometry == "polygon":
+        if self.geometry == "polygon" and self.field is None:  # a gap: hatched, red border
+            cls = "SimpleFill"
+            props = {
+                "color": _rgba(color),
+                "style": "b_diagonal",
+                "outline_color": _rgba(color),
+                "outline_style": "solid",
+                "outline_width": "0.6",
+                "outline_width_unit": "MM",
+                "joinstyle": "bevel",
+            }
+        elif self.geometry == "polygon":
             cls = "SimpleFill"
             props = {
                 "color": _rgba(labels.tint(color)),
@@ -195,7 +206,11 @@ class LayerStyle:
             )
             ET.SubElement(equal, _q(_OGC, "PropertyName")).text = self.field
             ET.SubElement(equal, _q(_OGC, "Literal")).text = value
-        if self.geometry == "polygon":
+        if self.geometry == "polygon" and self.field is None:  # a gap: see-through, red border
+            sym = ET.SubElement(rule, _q(_SLD, "PolygonSymbolizer"))
+            _css(ET.SubElement(sym, _q(_SLD, "Fill")), fill=color, **{"fill-opacity": "0.35"})
+            _css(ET.SubElement(sym, _q(_SLD, "Stroke")), stroke=color, **{"stroke-width": "2"})
+        elif self.geometry == "polygon":
             sym = ET.SubElement(rule, _q(_SLD, "PolygonSymbolizer"))
             _css(ET.SubElement(sym, _q(_SLD, "Fill")), fill=labels.tint(color))
             _css(ET.SubElement(sym, _q(_SLD, "Stroke")), stroke=EDGE, **{"stroke-width": "1"})
@@ -297,7 +312,8 @@ def gap_style(*, geometry: str = "polygon", label_field: str | None = None) -> L
     Returns
     -------
     LayerStyle
-        A single symbol tinted with :data:`gridmap.labels.STATUS_COLORS` ``["fail"]``.
+        A single symbol in :data:`gridmap.labels.STATUS_COLORS` ``["fail"]``: polygons
+        hatched with a red border (QML) or see-through red (SLD), so the units below show.
     """
     return LayerStyle(
         name="缺口 (gap)",
