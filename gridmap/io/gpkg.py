@@ -35,10 +35,12 @@ import pyogrio
 
 from gridmap.io.styles import LayerStyle
 
-__all__ = ["GPKG_VERSION", "field_name", "write_gpkg"]
+__all__ = ["GPKG_USER_VERSION", "GPKG_VERSION", "field_name", "write_gpkg"]
 
 #: The GeoPackage version written (see the module docstring for why not 1.4).
 GPKG_VERSION = "1.2"
+#: ``PRAGMA user_version`` of that version, for GeoPackages created with plain SQL.
+GPKG_USER_VERSION = 10200
 
 _STYLES_DDL = """
 CREATE TABLE IF NOT EXISTS layer_styles (
