@@ -40,8 +40,10 @@ STATUS_LEGEND = [status_label(s) for s in STATUS_ORDER]
 
 def _validator() -> Path:
     found = next((p for p in VALIDATORS if p.exists()), None)
-    if found is None or not SYSTEM_PYTHON.exists():
-        pytest.skip("GDAL's validate_gpkg.py not installed (Debian python3-gdal)")
+    if found is None or not SYSTEM_PYTHON.exists() or shutil.which("ogrinfo") is None:
+        pytest.skip(
+            "GDAL's validate_gpkg.py or ogrinfo not installed (Debian python3-gdal gdal-bin)"
+        )
     return found
 
 
