@@ -50,6 +50,8 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
 
+from gridmap.io.gpkg import write_gpkg
+
 SEED = 20240611
 CRS_METRIC = "EPSG:4549"  # CGCS2000 / 3-degree Gauss-Kruger CM 120E
 CENTRE_LONLAT = (120.15, 30.28)
@@ -1962,29 +1964,21 @@ def _write(data: dict, path: Path) -> Path:
     tmp = path.parent / f".{path.stem}.{os.getpid()}.tmp.gpkg"
     for extra in ("", "-wal", "-shm", "-journal"):
         Path(str(tmp) + extra).unlink(missing_ok=True)
-    old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_DATE})
     try:
-        for key, layer, gtype, desc in LAYERS:
-            pyogrio.write_dataframe(
-                data[key],
-                tmp,
-                layer=layer,
-                driver="GPKG",
-                geometry_type=gtype,
-                promote_to_multi=False,
-                layer_options={"DESCRIPTION": f"{SYNTHETIC}. {desc}"},
-            )
-        pyogrio.write_dataframe(
-            _meta(data["info"], data["seed"]),
-            tmp,
-            layer="说明",
-            driver="GPKG",
-            layer_options={"DESCRIPTION": f"{SYNTHETIC}. 说明 / about this file"},
-        )
+        layers = {layer: data[key] for key, layer, _gtype, _desc in LAYERS}
+        layers["说明"] = _meta(data["info"], data["seed"])
+        options = {
+            layer: {
+                "geometry_type": gtype,
+                "promote_to_multi": False,
+                "layer_options": {"DESCRIPTION": f"{SYNTHETIC}. {desc}"},
+            }
+            for key, layer, gtype, desc in LAYERS
+        }
+        options["说明"] = {"layer_options": {"DESCRIPTION": f"{SYNTHETIC}. 说明 / about this file"}}
+        write_gpkg(tmp, layers, options=options, last_change=GPKG_DATE)
         os.replace(tmp, path)
     finally:
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
         for extra in ("", "-wal", "-shm", "-journal"):
             Path(str(tmp) + extra).unlink(missing_ok=True)
     return path

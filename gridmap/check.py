@@ -30,6 +30,8 @@ from gridmap.coverage import CoverageResult, measure_coverage, specs_from_profil
 from gridmap.crs import crs_label
 from gridmap.evaluation import add_required_coordinators, evaluate_units, size_counts
 from gridmap.facilities import type_label
+from gridmap.io.gpkg import field_name, write_gpkg
+from gridmap.io.styles import gap_style, status_style
 from gridmap.metrics import community_metrics, grid_metrics
 from gridmap.qa import assignment_qa, community_topology, grid_qa
 from gridmap.rules import FINDING_COLUMNS, Profile, load_profile
@@ -166,38 +168,45 @@ class CheckResult:
         return None if self.grids is None else _table(self.grids, "grid_id", GRID_COLUMNS)
 
     def to_gpkg(self, path: str | os.PathLike) -> Path:
-        """Write communities, grids, facilities and findings to a GeoPackage (atomically)."""
+        """Write communities, grids, facilities and findings to a GeoPackage (atomically).
+
+        GeoPackage 1.2 with the units' default style (by ``status``, the report's palette and
+        Chinese legend) in ``layer_styles`` (:func:`gridmap.io.gpkg.write_gpkg`); field names
+        valid in every GIS (:func:`gridmap.io.gpkg.field_name`: ``covered:rule.id`` →
+        ``covered__rule_id``).
+        """
         path = Path(path)
-        with atomic_path(path, suffix=".gpkg") as tmp:
-            _gpkg_layer(self.communities, "community_id").to_file(
-                tmp, layer="communities", driver="GPKG"
-            )
-            if self.grids is not None:
-                _gpkg_layer(self.grids, "grid_id").to_file(tmp, layer="grids", driver="GPKG")
-            if self.facilities is not None:
-                _gpkg_layer(self.facilities, "facility_id").to_file(
-                    tmp, layer="facilities", driver="GPKG"
+        layers = {"communities": _gpkg_layer(self.communities, "community_id")}
+        styles = {"communities": status_style("status", label_field="name")}
+        if self.grids is not None:
+            layers["grids"] = _gpkg_layer(self.grids, "grid_id")
+            styles["grids"] = status_style("status", label_field="name")
+        if self.facilities is not None:
+            layers["facilities"] = _gpkg_layer(self.facilities, "facility_id")
+        findings = self.findings.copy()
+        findings["value"] = pd.to_numeric(findings["value"], errors="coerce")
+        layers["findings"] = GeoDataFrame(findings)
+        cov = self.coverage_result
+        if cov is not None:
+            if cov.household_level:  # one row per building: only when asked for (privacy)
+                layers["coverage_households"] = _gpkg_safe(cov.points(self.study.crs))
+            if cov.gaps is not None and len(cov.gaps):
+                layers["coverage_gaps"] = _gpkg_safe(cov.gaps)
+                styles["coverage_gaps"] = gap_style()
+            if cov.service_areas is not None and len(cov.service_areas):
+                layers["service_areas"] = _gpkg_safe(cov.service_areas)
+            if cov.network is not None and len(cov.network.gaps):  # dead ends short of a street
+                g = cov.network.gaps
+                layers["network_gaps"] = GeoDataFrame(
+                    {"gap_m": g["gap_m"].round(3)},
+                    geometry=shapely.points(g[["x", "y"]].to_numpy()),
+                    crs=self.study.crs,
                 )
-            findings = self.findings.copy()
-            findings["value"] = pd.to_numeric(findings["value"], errors="coerce")
-            GeoDataFrame(findings).to_file(tmp, layer="findings", driver="GPKG")
-            cov = self.coverage_result
-            if cov is not None:
-                if cov.household_level:  # one row per building: only when asked for (privacy)
-                    _gpkg_safe(cov.points(self.study.crs)).to_file(
-                        tmp, layer="coverage_households", driver="GPKG"
-                    )
-                if cov.gaps is not None and len(cov.gaps):
-                    _gpkg_safe(cov.gaps).to_file(tmp, layer="coverage_gaps", driver="GPKG")
-                if cov.service_areas is not None and len(cov.service_areas):
-                    _gpkg_safe(cov.service_areas).to_file(tmp, layer="service_areas", driver="GPKG")
-                if cov.network is not None and len(cov.network.gaps):  # dead ends short of a street
-                    g = cov.network.gaps
-                    GeoDataFrame(
-                        {"gap_m": g["gap_m"].round(3)},
-                        geometry=shapely.points(g[["x", "y"]].to_numpy()),
-                        crs=self.study.crs,
-                    ).to_file(tmp, layer="network_gaps", driver="GPKG")
+        for frame in layers.values():
+            geometry = frame.geometry.name if "geometry" in frame.columns else None
+            frame.columns = [c if c == geometry else field_name(c) for c in frame.columns]
+        with atomic_path(path, suffix=".gpkg") as tmp:
+            write_gpkg(tmp, layers, styles=styles)
         return path
 
     def to_dir(self, out: str | os.PathLike) -> dict[str, Path]:

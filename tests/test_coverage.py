@@ -340,7 +340,7 @@ def test_check_on_demo_has_coverage_everywhere(demo_result, tmp_path):
     assert "coverage_households" not in layers  # per building: only with household_level=True
     gaps = gpd.read_file(out["result.gpkg"], layer="coverage_gaps")
     assert (
-        gaps[f"uncovered__{rid}"].sum()
+        gaps[f"uncovered__{rid.replace('.', '_')}"].sum()
         == (~r.coverage[f"covered:{rid}"]).mul(r.coverage["households"]).sum()
     )
     areas = gpd.read_file(out["result.gpkg"], layer="service_areas")

@@ -19,7 +19,7 @@ import sys
 import threading
 from pathlib import Path
 
-import geopandas as gpd
+import pyogrio
 import pytest
 from conftest import write_study_gpkg
 from matplotlib.backends import backend_pdf
@@ -314,17 +314,17 @@ def test_full_disk_exits_2_leaving_earlier_results_intact(
     assert main(["check", *_layers(gpkg), "--out", str(out)]) == 0
     before = _snapshot(out)
     capsys.readouterr()
-    real = gpd.GeoDataFrame.to_file
+    real = pyogrio.write_dataframe  # what gridmap.io.write_gpkg writes every layer with
 
-    def full(self, path, *a, **k):
+    def full(frame, path, *a, **k):
         if Path(path).name.startswith(
             ".tmp-"
         ):  # result.gpkg inside the stage: half-written, then the disk is full
-            real(self, path, *a, **k)
+            real(frame, path, *a, **k)
             raise failure
-        return real(self, path, *a, **k)
+        return real(frame, path, *a, **k)
 
-    monkeypatch.setattr(gpd.GeoDataFrame, "to_file", full)
+    monkeypatch.setattr(pyogrio, "write_dataframe", full)
     assert main(["check", *_layers(gpkg, grids=False), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert (

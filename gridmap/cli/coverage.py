@@ -30,6 +30,7 @@ from gridmap.cli.study_args import add_study_arguments, study_kwargs
 from gridmap.coverage import CoverageResult, CoverageSpec, specs_for_types
 from gridmap.facilities import type_label
 from gridmap.io import read_layer
+from gridmap.io.gpkg import write_gpkg
 from gridmap.network import WALK_KMH, metres_for_minutes
 from gridmap.siting import propose_sites, siting_spec
 from gridmap.study import read_study
@@ -251,7 +252,7 @@ def _run_siting(
 
 
 def _write_sites(sites: GeoDataFrame, key: str, folder: Path) -> None:
-    sites.to_file(folder / "sites.gpkg", layer=f"sites_{key}", driver="GPKG")
+    write_gpkg(folder / "sites.gpkg", {f"sites_{key}": sites})
     sites.drop(columns=sites.geometry.name).assign(x=sites.geometry.x, y=sites.geometry.y).to_csv(
         folder / f"sites_{key}.csv", index=False, encoding="utf-8-sig"
     )

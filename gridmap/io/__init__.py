@@ -1,4 +1,4 @@
-"""Read the layers planners actually have into GeoDataFrames.
+"""Read the layers planners actually have into GeoDataFrames; write GIS files they open.
 
 One entry point, :func:`read_layer`, reads GeoPackage, Shapefile (also zipped),
 GeoJSON, GeoParquet, FlatGeobuf, File Geodatabase, and CSV/Excel tables with
@@ -29,10 +29,33 @@ The package, by idea:
 - :mod:`~gridmap.io.points`: coordinate columns of a table turned into points;
 - :mod:`~gridmap.io.crs_override`: a user's ``crs=`` applied (:func:`state_crs`);
 - :mod:`~gridmap.io.readers`: :func:`read_layer`, the one entry point.
+
+And the writers every GIS output of gridmap goes through:
+
+- :mod:`~gridmap.io.gpkg`: :func:`write_gpkg`, GeoPackage 1.2 (what GDAL 3.6 / QGIS 3.22
+  read without warnings) with default styles in ``layer_styles``; :func:`field_name`;
+- :mod:`~gridmap.io.shapefile`: :func:`write_shapefile`, GBK or UTF-8 with ``.cpg``, the
+  DBF language-driver byte, ``.qml``/``.sld`` styles beside it;
+- :mod:`~gridmap.io.styles`: the default styles (QML, SLD) in the report's palette.
 """
 
 from gridmap.io.crs_override import state_crs
+from gridmap.io.gpkg import field_name, write_gpkg
 from gridmap.io.readers import read_layer
+from gridmap.io.shapefile import write_shapefile
 from gridmap.io.sources import SUPPORTED_FORMATS, list_layers
+from gridmap.io.styles import LayerStyle, gap_style, size_style, status_style
 
-__all__ = ["read_layer", "list_layers", "state_crs", "SUPPORTED_FORMATS"]
+__all__ = [
+    "read_layer",
+    "list_layers",
+    "state_crs",
+    "SUPPORTED_FORMATS",
+    "write_gpkg",
+    "write_shapefile",
+    "field_name",
+    "LayerStyle",
+    "status_style",
+    "gap_style",
+    "size_style",
+]

@@ -19,6 +19,9 @@ from geopandas import GeoDataFrame
 
 from gridmap import edits as _edits
 from gridmap._atomic import staged_dir
+from gridmap.io.gpkg import write_gpkg
+from gridmap.io.shapefile import write_shapefile
+from gridmap.io.styles import size_style
 from gridmap.plans.evaluation import PlanEvaluation
 from gridmap.rules import load_profile
 
@@ -133,13 +136,16 @@ class PlanOutputs(PlanEvaluation):
                 layer = comm.reset_index()[
                     ["community_id", "name", "households", "units", "pieces", "status", "geometry"]
                 ]
+                style = size_style("status", label_field="name")
                 if "gpkg" in formats:
-                    layer.to_file(stage / "communities.gpkg", layer="communities", driver="GPKG")
+                    write_gpkg(
+                        stage / "communities.gpkg",
+                        {"communities": layer},
+                        styles={"communities": style},
+                    )
                 if "shp" in formats:
                     shp = layer.rename(columns={"community_id": "comm_id"})
-                    shp.to_file(
-                        stage / "communities.shp", driver="ESRI Shapefile", encoding=encoding
-                    )
+                    write_shapefile(shp, stage / "communities.shp", encoding=encoding, style=style)
                 if "csv" in formats:
                     prof = self._profile_for(min_households, max_households)
                     self.findings(prof).to_csv(

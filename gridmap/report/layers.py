@@ -1,7 +1,10 @@
 """GIS layers of a check: units with their status, gap layers, as GeoPackage or Shapefiles.
 
 Every unit with its status, one gap layer per failing rule and per coverage gap; the
-Shapefiles in GBK (older ArcGIS) or UTF-8.
+Shapefiles in GBK (older ArcGIS) or UTF-8. Each layer carries its default style (units by
+status in the report's palette, gaps in red): in the GeoPackage's ``layer_styles`` table
+(:func:`gridmap.io.gpkg.write_gpkg`), as ``.qml``/``.sld`` beside each Shapefile
+(:func:`gridmap.io.shapefile.write_shapefile`).
 """
 
 from __future__ import annotations
@@ -12,18 +15,20 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyogrio
 from geopandas import GeoDataFrame
 
 from gridmap._atomic import atomic_path, staged_dir
 from gridmap.check import CheckResult
 from gridmap.coverage import CoverageResult
 from gridmap.facilities import type_label
+from gridmap.io.gpkg import write_gpkg
+from gridmap.io.shapefile import write_shapefile
+from gridmap.io.styles import LayerStyle, gap_style, status_style
 from gridmap.maps import coverage_gaps
 from gridmap.report._text import status_zh
 from gridmap.report.figures import failing
 
-__all__ = ["export_layers", "gap_layers"]
+__all__ = ["export_layers", "gap_layers", "layer_styles"]
 
 
 def _shp_text(s: pd.Series, limit: int = 120) -> pd.Series:
@@ -31,45 +36,6 @@ def _shp_text(s: pd.Series, limit: int = 120) -> pd.Series:
     return s.astype(object).map(
         lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)[:limit]
     )
-
-
-_GBK_FIX = str.maketrans(
-    {"²": "2", "³": "3", "–": "-", "‑": "-", "•": "·", "≈": "约", "\u00a0": " "}
-)
-
-
-def _gbk_safe(gdf: GeoDataFrame, codec: str) -> GeoDataFrame:
-    """Replace characters the codec cannot encode (m² → m2, – → -, others → ?)."""
-    gdf = gdf.copy()
-    for col in gdf.columns:
-        if col != gdf.geometry.name and (
-            gdf[col].dtype == object or pd.api.types.is_string_dtype(gdf[col])
-        ):
-            gdf[col] = gdf[col].map(
-                lambda v: (
-                    v
-                    if not isinstance(v, str)
-                    else v.translate(_GBK_FIX).encode(codec, errors="replace").decode(codec)
-                )
-            )
-    return gdf
-
-
-def _dbf_names(columns: list[str], encoding: str) -> dict[str, str]:
-    """Field names cut to the DBF limit of 10 bytes in ``encoding`` (whole characters), unique."""
-    codec = "utf-8" if encoding.upper() == "UTF-8" else "gbk"
-    out, used = {}, set()
-    for col in columns:
-        name = col
-        while len(name.encode(codec, errors="replace")) > 10:
-            name = name[:-1]
-        base, k = name, 1
-        while name in used:
-            k += 1
-            name = base[: max(1, len(base) - 1)] + str(k)
-        used.add(name)
-        out[col] = name
-    return out
 
 
 def gap_layers(
@@ -191,11 +157,13 @@ def export_layers(
     result
         A :class:`gridmap.CheckResult`.
     path
-        ``layers.gpkg`` → one GeoPackage with a layer each (UTF-8, as the format
-        requires). A folder (or ``*.shp``, meaning its folder) → one Shapefile per layer.
+        ``layers.gpkg`` → one GeoPackage 1.2 with a layer each (UTF-8, as the format
+        requires) and their styles. A folder (or ``*.shp``, meaning its folder) → one
+        Shapefile per layer, with ``.qml`` and ``.sld`` styles beside it.
     encoding
         Shapefile text encoding: ``"gbk"`` (default; what older ArcGIS installations
-        read) or ``"utf-8"``; a ``.cpg`` file records it.
+        read; the DBF's language-driver byte says code page 936) or ``"utf-8"``; a
+        ``.cpg`` file records it.
     coverage
         Coverage results to export instead of ``result.coverage_result``.
 
@@ -207,29 +175,40 @@ def export_layers(
     See the example of :mod:`gridmap.report`.
     """
     layers = gap_layers(result, coverage=coverage)
+    styles = layer_styles(layers)
     path = Path(path)
     if path.suffix.lower() == ".gpkg":
         with atomic_path(path, suffix=".gpkg") as tmp:
-            for name, gdf in layers.items():
-                pyogrio.write_dataframe(gdf, tmp, layer=name, driver="GPKG", append=tmp.exists())
+            write_gpkg(tmp, layers, styles=styles)
         return [path]
-    if encoding.lower().replace("-", "") not in ("gbk", "utf8", "gb18030", "cp936"):
-        raise ValueError(f"Shapefile encoding must be 'gbk' or 'utf-8', not {encoding!r}")
     folder = path.parent if path.suffix.lower() == ".shp" else path
     with staged_dir(folder) as (stage, written):
-        enc = (
-            "GBK"
-            if encoding.lower() in ("gbk", "cp936")
-            else encoding.upper().replace("UTF8", "UTF-8")
-        )
         for name, gdf in layers.items():
-            if enc != "UTF-8":
-                gdf = _gbk_safe(gdf, "gb18030" if enc == "GB18030" else "gbk")
-            gdf = gdf.rename(columns=_dbf_names(list(gdf.columns.drop(gdf.geometry.name)), enc))
-            pyogrio.write_dataframe(
-                gdf, stage / f"{name}.shp", driver="ESRI Shapefile", encoding=enc
-            )
-            cpg = stage / f"{name}.cpg"
-            if not cpg.exists() or cpg.read_text().strip().upper() != enc:
-                cpg.write_text(enc, encoding="ascii")
+            write_shapefile(gdf, stage / f"{name}.shp", encoding=encoding, style=styles[name])
     return list(written.values())
+
+
+def layer_styles(layers: dict[str, GeoDataFrame]) -> dict[str, LayerStyle]:
+    """Default style of each layer of :func:`gap_layers`: units by status, gaps in red.
+
+    Parameters
+    ----------
+    layers
+        What :func:`gap_layers` returns.
+
+    Returns
+    -------
+    dict
+        ``layer name -> style`` (:mod:`gridmap.io.styles`).
+    """
+    styles: dict[str, LayerStyle] = {}
+    for name in layers:
+        if name == "communities":
+            styles[name] = status_style("状态", chinese=True, label_field="社区名称")
+        elif name == "grids":
+            styles[name] = status_style("状态", chinese=True, label_field="网格名称")
+        elif name.startswith("gap_coverage_"):
+            styles[name] = gap_style()
+        else:
+            styles[name] = gap_style(label_field="名称")
+    return styles

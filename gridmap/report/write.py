@@ -53,7 +53,7 @@ def write_report(
     coverage
         Coverage results to report instead of ``result.coverage_result``.
     date
-        Report date (PDF and HTML; default today).
+        Report date (PDF, HTML and the XLSX page footer; default today).
     encoding
         Text encoding of Shapefiles (``"gbk"`` or ``"utf-8"``).
 
@@ -74,7 +74,7 @@ def write_report(
     if kind == "html":
         return report_html(result, path, coverage=coverage, date=date)
     if kind == "xlsx":
-        return report_xlsx(result, path, plan=plan, coverage=coverage)
+        return report_xlsx(result, path, plan=plan, coverage=coverage, date=date)
     if kind == "layers":
         export_layers(result, path, encoding=encoding, coverage=coverage)
         return path

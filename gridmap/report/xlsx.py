@@ -1,7 +1,13 @@
 """The Excel report: 汇总, 社区, 网格, 问题清单, 覆盖 (and a plan's sheets).
 
 Chinese headers, frozen header rows, number formats and status colours, written with
-xlsxwriter.
+xlsxwriter. What a planner reads is human: shares as percentages, 是/否 for yes/no,
+Chinese names of coverage columns and sources; codes that look like numbers (社区编码)
+are text, with Excel's "number stored as text" warning switched off for them.
+
+Every sheet prints: landscape A4, one page wide, the header row (and the id columns)
+repeated on each page, the sheet name in the page header and a footer with the study,
+the profile, the date and 第 x 页 / 共 y 页.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from gridmap._version import __version__
 from gridmap.check import CheckResult
 from gridmap.coverage import CoverageResult
 from gridmap.crs import crs_label
+from gridmap.facilities import type_label
 from gridmap.labels import status_label, text_width
 from gridmap.plans import CHANGE_COLUMNS_ZH, Plan
 from gridmap.report._coverage import (
@@ -42,6 +49,7 @@ from gridmap.report._text import (
     NOT_ASSESSED_ZH,
     SEVERITY_ZH,
     SIZE_ZH,
+    date_text,
     status_zh,
 )
 from gridmap.report.figures import failing, headline_figures, plan_rows, plan_sentence, rule_counts
@@ -54,6 +62,34 @@ def _cjk_width(text: str) -> float:
     return text_width(text, 1.0, 0.55)
 
 
+#: where a grid's households come from (``households_source``)
+_HOUSEHOLDS_SOURCE_ZH = {"layer": "住户图层汇总", "attribute": "网格属性", "none": "无"}
+#: coverage columns ``prefix:spec id`` → Chinese header prefix
+_COVERAGE_PREFIX_ZH = {
+    "covered": "覆盖户数",
+    "coverage": "覆盖率",
+    "covered_bound": "覆盖户数上限(直线)",
+    "coverage_bound": "覆盖率上限(直线)",
+    "uncovered": "未覆盖户数",
+    "floor_area_m2": "服务用房面积(m²)",
+}
+
+
+def _coverage_header(result: CheckResult, col: object) -> object:
+    """``covered:community.coverage.service_station`` → ``覆盖户数:社区服务站（步行 500 米）``."""
+    prefix, sep, sid = str(col).partition(":")
+    if not sep or prefix not in _COVERAGE_PREFIX_ZH:
+        return col
+    if prefix == "floor_area_m2":
+        return _COVERAGE_PREFIX_ZH[prefix]
+    specs = result.coverage_result.specs if result.coverage_result is not None else []
+    spec = next((s for s in specs if s.id == sid), None)
+    if spec is None:
+        return f"{_COVERAGE_PREFIX_ZH[prefix]}:{sid}"
+    how = "步行" if spec.mode == "network" else "直线"
+    return f"{_COVERAGE_PREFIX_ZH[prefix]}:{type_label(spec.facility_type)}（{how} {spec.radius_m:g} 米）"
+
+
 def _communities_sheet(result: CheckResult) -> pd.DataFrame:
     t = result.communities_table()
     fail = failing(result)
@@ -64,10 +100,7 @@ def _communities_sheet(result: CheckResult) -> pd.DataFrame:
     t["failing"] = t["community_id"].astype(str).map(fail).fillna("")
     rename = dict(COMMUNITY_ZH)
     rename["failing"] = "不合规项"
-    for c in t.columns:
-        if c.startswith("floor_area_m2:"):
-            rename[c] = "服务用房面积(m²)"
-    return t.rename(columns=rename)
+    return t.rename(columns=rename).rename(columns=lambda c: _coverage_header(result, c))
 
 
 def _grids_sheet(result: CheckResult) -> pd.DataFrame:
@@ -75,7 +108,11 @@ def _grids_sheet(result: CheckResult) -> pd.DataFrame:
     if t is None:
         return pd.DataFrame({"说明": ["未提供网格图层"]})
     t["status"] = status_zh(t["status"])
-    return t.rename(columns=GRID_ZH)
+    if "households_source" in t.columns:
+        t["households_source"] = t["households_source"].map(
+            lambda v: _HOUSEHOLDS_SOURCE_ZH.get(v, v)
+        )
+    return t.rename(columns=GRID_ZH).rename(columns=lambda c: _coverage_header(result, c))
 
 
 def _findings_sheet(result: CheckResult) -> pd.DataFrame:
@@ -103,6 +140,13 @@ def _findings_sheet(result: CheckResult) -> pd.DataFrame:
         "source",
     ]
     return f[cols].rename(columns=FINDING_ZH).reset_index(drop=True)
+
+
+def _findings(wb: Any, fmt: dict[str, Any], result: CheckResult) -> None:
+    """问题清单: values of share rules (threshold in %) as percentages."""
+    sheet = _findings_sheet(result)
+    shares = sheet["标准"].astype(str).str.contains("%", regex=False)
+    _write_sheet(wb, fmt, "问题清单", sheet, freeze_cols=3, share_rows=shares)
 
 
 def _summary_sheet(result: CheckResult, plan: Plan | None) -> pd.DataFrame:
@@ -163,6 +207,7 @@ def _workbook(buf: io.BytesIO) -> tuple[Any, dict[str, Any]]:
         "int": wb.add_format({"num_format": "#,##0"}),
         "float": wb.add_format({"num_format": "#,##0.0#"}),
         "share": wb.add_format({"num_format": "0.0%"}),
+        "wrap": wb.add_format({"text_wrap": True, "valign": "top"}),
         "ok": wb.add_format({"bg_color": "#C6EFCE"}),
         "bad": wb.add_format({"bg_color": "#F8CBAD"}),
     }
@@ -190,6 +235,24 @@ def cell_value(v: Any) -> Any:
     return v
 
 
+#: columns holding a share (0.25 → 25.0 %), by header
+_SHARE_HEADERS = ("比例", "率")
+#: widest a column gets; longer text wraps (so a sheet fits one page wide)
+_MAX_WIDTH = 36
+#: yes/no cells
+YES_NO = {True: "是", False: "否"}
+
+
+def _human(v: Any) -> Any:
+    """A cell as a planner reads it: 是/否 for booleans, blanks for missing."""
+    v = cell_value(v)
+    return YES_NO[v] if isinstance(v, bool) else v
+
+
+def _is_share(col: object, values: pd.Series) -> bool:
+    return any(k in str(col) for k in _SHARE_HEADERS) and pd.api.types.is_numeric_dtype(values)
+
+
 def _write_sheet(
     wb,
     fmt: dict,
@@ -198,35 +261,41 @@ def _write_sheet(
     *,
     status_cols=("综合状态", "状态"),
     freeze_cols: int = 0,
+    share_rows: pd.Series | None = None,
 ) -> Any:
     """Write ``df`` as the sheet ``name``.
 
     Dark header, number formats and widths per column, status colours, frozen header
-    (and ``freeze_cols`` columns), a filter.
+    (and ``freeze_cols`` columns), a filter. ``share_rows`` (bool per row) marks the rows
+    whose numbers in ``实测值`` are shares.
     """
     ws = wb.add_worksheet(name)
     ws.write_row(0, 0, [str(c) for c in df.columns], fmt["head"])
     n = len(df)
     for j, col in enumerate(df.columns):
         values = df[col].tolist()
-        if pd.api.types.is_bool_dtype(df[col]):
-            writer = ws.write_boolean
-        elif pd.api.types.is_numeric_dtype(df[col]):
-            writer = ws.write_number
-        else:
-            writer = ws.write
+        numeric = pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
+        writer = ws.write_number if numeric else ws.write
         for i, v in enumerate(values, start=1):
-            v = cell_value(v)
-            if v is not None:
+            v = _human(v)
+            if v is None:
+                continue
+            if share_rows is not None and col == "实测值" and share_rows.iloc[i - 1]:
+                writer(i, j, v, fmt["share"])
+            else:
                 writer(i, j, v)
-        sample = [str(col)] + [str(v) for v in values[:300]]
+        sample = [str(col)] + [str(_human(v)) for v in values[:300]]
         width = min(60, max(6, max(_cjk_width(t) for t in sample) * 2 + 2))
         col_fmt = None
-        if pd.api.types.is_float_dtype(df[col]):
-            col_fmt = fmt["share"] if "比例" in str(col) or "率" in str(col) else fmt["float"]
+        if _is_share(col, df[col]):
+            col_fmt = fmt["share"]
+        elif pd.api.types.is_float_dtype(df[col]):
+            col_fmt = fmt["float"]
         elif pd.api.types.is_integer_dtype(df[col]):
             col_fmt = fmt["int"]
-        ws.set_column(j, j, width, col_fmt)
+        elif width > _MAX_WIDTH:
+            col_fmt = fmt["wrap"]
+        ws.set_column(j, j, min(width, _MAX_WIDTH), col_fmt)
         if col in status_cols and n:
             for text, _, _ in _STATUS_FILLS:
                 ws.conditional_format(
@@ -236,10 +305,48 @@ def _write_sheet(
                     j,
                     {"type": "cell", "criteria": "==", "value": f'"{text}"', "format": fmt[text]},
                 )
+    _wrapped_row_heights(ws, df)
     ws.freeze_panes(1, freeze_cols)
     if n:
         ws.autofilter(0, 0, n, len(df.columns) - 1)
+    # codes such as 330106001001 are text on purpose
+    ws.ignore_errors(
+        {"number_stored_as_text": f"A1:{xl_col_to_name(max(len(df.columns), 1) - 1)}{n + 1}"}
+    )
+    ws.repeat_rows(0)
+    if freeze_cols:
+        ws.repeat_columns(0, freeze_cols - 1)
     return ws
+
+
+def _wrapped_row_heights(ws: Any, df: pd.DataFrame) -> None:
+    """Rows tall enough for their wrapped text (Excel and Calc do not grow them on opening)."""
+    lines = np.ones(len(df), dtype=int)
+    for col in df.columns:
+        if pd.api.types.is_numeric_dtype(df[col]):
+            continue
+        widths = df[col].map(lambda v: _cjk_width(str(_human(v) or "")) * 2).to_numpy()
+        lines = np.maximum(lines, np.ceil(widths.astype(float) / (_MAX_WIDTH - 2)).astype(int))
+    for i in np.flatnonzero(lines > 1):
+        ws.set_row(int(i) + 1, 15 * min(int(lines[i]), 8))
+
+
+def _print_setup(wb: Any, footer: str) -> None:
+    """Every sheet: landscape A4, one page wide, sheet name on top, ``footer`` and page x/y below."""
+    for ws in wb.worksheets():
+        ws.set_landscape()
+        ws.set_paper(9)  # A4
+        ws.fit_to_pages(1, 0)  # one page wide, as many tall as needed
+        ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+        ws.set_header('&C&"-,Bold"&A')
+        ws.set_footer(f"&L{footer}&R第 &P 页 / 共 &N 页")
+
+
+def _footer_text(result: CheckResult, date: _dt.date | str | None) -> str:
+    """``示范区 · 规则 national · 2026-11-23`` (``&`` doubled: Excel's footer codes)."""
+    study = result.study.name if len(result.study.name) <= 60 else result.study.name[:59] + "…"
+    text = f"{study} · 规则 {result.profile.id} · {date_text(date)}"
+    return text.replace("&", "&&")
 
 
 def _coverage_sheets(wb: Any, fmt: dict[str, Any], result: CheckResult) -> None:
@@ -287,14 +394,8 @@ def _coverage_sheets(wb: Any, fmt: dict[str, Any], result: CheckResult) -> None:
         if "name" in result.communities.columns:
             names = result.communities["name"].astype(str)
             t.insert(1, "社区名称", t["社区编码"].map(names).fillna(""))
-        t = t.rename(
-            columns=lambda c: (
-                c.replace("coverage:", "覆盖率:")
-                .replace("covered:", "覆盖户数:")
-                .replace("coverage_bound:", "覆盖率上限(直线):")
-                .replace("covered_bound:", "覆盖户数上限(直线):")
-                .replace("households", "户数")
-            )
+        t = t.rename(columns={"households": "户数"}).rename(
+            columns=lambda c: _coverage_header(result, c)
         )
         _write_sheet(wb, fmt, "社区覆盖", t.reset_index(drop=True), freeze_cols=2)
 
@@ -328,7 +429,11 @@ def _summary_with_rules(
 
 
 def report_xlsx_bytes(
-    result: CheckResult, *, plan: Plan | None = None, coverage: CoverageResult | None = None
+    result: CheckResult,
+    *,
+    plan: Plan | None = None,
+    coverage: CoverageResult | None = None,
+    date: _dt.date | str | None = None,
 ) -> bytes:
     """The Excel workbook as bytes: 汇总, 社区, 网格, 问题清单, 覆盖 (+ 社区覆盖, 方案对比, 方案变更).
 
@@ -340,6 +445,8 @@ def report_xlsx_bytes(
         A :class:`gridmap.plans.Plan`: adds 方案对比 and 方案变更.
     coverage
         Coverage results to report instead of ``result.coverage_result``.
+    date
+        Report date in the page footer (default today).
 
     Returns
     -------
@@ -351,11 +458,12 @@ def report_xlsx_bytes(
     _summary_with_rules(wb, fmt, result, plan)
     _write_sheet(wb, fmt, "社区", _communities_sheet(result), freeze_cols=2)
     _write_sheet(wb, fmt, "网格", _grids_sheet(result), freeze_cols=2)
-    _write_sheet(wb, fmt, "问题清单", _findings_sheet(result), freeze_cols=3)
+    _findings(wb, fmt, result)
     _coverage_sheets(wb, fmt, result)
     if plan is not None:
         _write_sheet(wb, fmt, "方案对比", plan_rows(plan))
         _write_sheet(wb, fmt, "方案变更", plan.changes().rename(columns=CHANGE_COLUMNS_ZH))
+    _print_setup(wb, _footer_text(result, date))
     wb.close()
     return buf.getvalue()
 
@@ -364,7 +472,8 @@ def findings_xlsx(result: CheckResult) -> bytes:
     """The findings table alone as an XLSX (one sheet 问题清单), for the dashboard's export button."""
     buf = io.BytesIO()
     wb, fmt = _workbook(buf)
-    _write_sheet(wb, fmt, "问题清单", _findings_sheet(result), freeze_cols=3)
+    _findings(wb, fmt, result)
+    _print_setup(wb, _footer_text(result, None))
     wb.close()
     return buf.getvalue()
 
@@ -375,6 +484,7 @@ def report_xlsx(
     *,
     plan: Plan | None = None,
     coverage: CoverageResult | None = None,
+    date: _dt.date | str | None = None,
 ) -> Path:
     """Write the Excel report (atomically); see :func:`report_xlsx_bytes`.
 
@@ -384,7 +494,7 @@ def report_xlsx(
         ``path``.
     """
     path = Path(path)
-    data = report_xlsx_bytes(result, plan=plan, coverage=coverage)
+    data = report_xlsx_bytes(result, plan=plan, coverage=coverage, date=date)
     with atomic_path(path, suffix=".xlsx") as tmp:
         tmp.write_bytes(data)
     return path
