@@ -10,6 +10,10 @@ overall status), a rule id with failures (``"community.size"``,
 ``"grid.coordinators"``, ``"community.floor_area"``, …) or
 ``"coverage:<spec id>"`` when coverage results are present.
 
+Interactive maps: :func:`explore_check` / :func:`explore_plan` (``CheckResult.explore``,
+``Plan.explore``) return an offline :class:`folium.Map` (:mod:`~gridmap.maps.explore`;
+Leaflet inlined by :mod:`~gridmap.maps.offline`), the map of the HTML report too.
+
 Modules: :mod:`~gridmap.maps.families` (which maps, their titles),
 :mod:`~gridmap.maps.spec` (a map as data), :mod:`~gridmap.maps.furniture` (style,
 scale bar, north arrow, legend, source note), :mod:`~gridmap.maps.draw` (drawing,
@@ -29,8 +33,10 @@ from __future__ import annotations
 
 from gridmap.maps._builders import status_fill
 from gridmap.maps.draw import RASTERIZE_ABOVE, draw_map, map_figure, map_png
+from gridmap.maps.explore import explore_check, explore_plan
 from gridmap.maps.families import coverage_gaps, family_rule, family_title, map_families
 from gridmap.maps.furniture import add_legend, source_note, style
+from gridmap.maps.offline import make_offline
 from gridmap.maps.spec import MAX_LABELS, MapLayer, MapSpec, label_points
 
 __all__ = [
@@ -41,9 +47,12 @@ __all__ = [
     "add_legend",
     "coverage_gaps",
     "draw_map",
+    "explore_check",
+    "explore_plan",
     "family_rule",
     "family_title",
     "label_points",
+    "make_offline",
     "map_families",
     "map_figure",
     "map_png",
