@@ -283,9 +283,6 @@ def explore_check(
     folium.Map
         Self-contained: ``m.save("map.html")`` opens with no internet.
     """
-    # folium is an optional heavy dependency: imported only when a map is built
-    import folium
-
     comm = result.communities
     m = _new_map(comm.to_crs(4326).total_bounds, height=height)
     status = comm.get("status", pd.Series("not_assessed", index=comm.index))
@@ -312,14 +309,21 @@ def explore_check(
         gframe = _web(
             g,
             {
-                "tip": unit_tips(g, result.findings, "grid", {k: v for k, v in gfields.items() if k in g.columns}),
+                "tip": unit_tips(
+                    g, result.findings, "grid", {k: v for k, v in gfields.items() if k in g.columns}
+                ),
                 **fill,
                 "unit_id": g.index.astype(str),
             },
         )
         _polygons(
-            m, gframe, name="网格（不合规网格着色）", pane="gm_grids", show=len(g) <= 3000,
-            weight=0.5, edge="#6b6b6b",
+            m,
+            gframe,
+            name="网格（不合规网格着色）",
+            pane="gm_grids",
+            show=len(g) <= 3000,
+            weight=0.5,
+            edge="#6b6b6b",
         )
         n_fail = int((gst == "fail").sum())
         if n_fail:
@@ -357,21 +361,32 @@ def _gap_layers(m: Any, result: CheckResult) -> list[tuple[str, str, str]]:
 
 
 def _facility_layer(m: Any, fac: GeoDataFrame) -> None:
+    """Facility points, one GeoJSON layer of circle markers in their own pane (off at first)."""
     # folium is an optional heavy dependency: imported only when a map is built
     import folium
 
-    pts = GeoDataFrame(
-        geometry=shapely.point_on_surface(fac.geometry.to_numpy()), crs=fac.crs
-    ).to_crs(4326)
     names = fac["name"] if "name" in fac.columns else fac["facility_type"]
-    layer = folium.FeatureGroup(name="设施", show=False)
-    for p, t, n in zip(pts.geometry, fac["facility_type"], names, strict=True):
-        folium.CircleMarker(
-            [p.y, p.x], radius=4, color="#ffffff", weight=1, fill=True,
-            fill_color=_FACILITY_COLOR, fill_opacity=0.9, pane="gm_facilities",
-            tooltip=f"{_esc(type_label(t))}：{_esc(n)}",
-        ).add_to(layer)
-    layer.add_to(m)
+    pts = GeoDataFrame(
+        {
+            "tip": [
+                f"{_esc(type_label(t))}：{_esc(n)}"
+                for t, n in zip(fac["facility_type"], names, strict=True)
+            ]
+        },
+        geometry=shapely.point_on_surface(fac.geometry.to_numpy()),
+        crs=fac.crs,
+    ).to_crs(4326)
+    marker = folium.CircleMarker(
+        radius=4, color="#ffffff", weight=1, fill=True, fill_color=_FACILITY_COLOR, fill_opacity=0.9
+    )
+    marker.options["pane"] = "gm_facilities"  # folium's path options drop ``pane``
+    folium.GeoJson(
+        pts,
+        name="设施",
+        show=False,
+        marker=marker,
+        tooltip=folium.GeoJsonTooltip(["tip"], labels=False),
+    ).add_to(m)
 
 
 def explore_plan(plan: Any, *, base: bool = False, height: str | int = "100%") -> Any:
@@ -418,7 +433,9 @@ def explore_plan(plan: Any, *, base: bool = False, height: str | int = "100%") -
         units,
         {"tip": tips, "fill": ["#ffffff"] * len(units), "opacity": [0.0] * len(units)},
     )
-    _polygons(m, uframe, name="单位", pane="gm_grids", weight=0.5, edge="#6b6b6b", show=len(units) <= 3000)
+    _polygons(
+        m, uframe, name="单位", pane="gm_grids", weight=0.5, edge="#6b6b6b", show=len(units) <= 3000
+    )
     moved = units.index[units["community_id"].to_numpy() != plan.labels.to_numpy()]
     if len(moved) and not base:
         mv = units.loc[moved]
@@ -430,6 +447,13 @@ def explore_plan(plan: Any, *, base: bool = False, height: str | int = "100%") -
                 "opacity": [0.35] * len(mv),
             },
         )
-        _polygons(m, mframe, name=f"调整的单位（{len(mv)} 个）", pane="gm_moved", weight=2.5, edge=_MOVED_COLOR)
+        _polygons(
+            m,
+            mframe,
+            name=f"调整的单位（{len(mv)} 个）",
+            pane="gm_moved",
+            weight=2.5,
+            edge=_MOVED_COLOR,
+        )
         items.append((f"调整的单位（{len(mv)} 个）", _MOVED_COLOR, _MOVED_COLOR))
     return _finish(m, items, f"方案：{plan.name}")

@@ -85,7 +85,9 @@ def make_offline(m: Any) -> Any:
     needed = {n for n, _ in [*m.default_js, *m.default_css]} - _UNUSED
     m.default_js, m.default_css = [], []
     for child in _descendants(m):
-        names = {n for n, _ in [*getattr(child, "default_js", []), *getattr(child, "default_css", [])]}
+        names = {
+            n for n, _ in [*getattr(child, "default_js", []), *getattr(child, "default_css", [])]
+        }
         if names - _VENDORED:
             raise ValueError(
                 f"{type(child).__name__} needs {sorted(names - _VENDORED)}, not available offline"

@@ -130,9 +130,7 @@ def _coverage_html(result: CheckResult) -> dict:
 def _chrome(full_title: str, payload: str) -> tuple[str, str, str]:
     """The page around the map: ``(head, top, bottom)`` HTML."""
     title = html.escape(full_title)
-    head = (
-        f"<style>{_CSS.replace('__FAIL__', STATUS_COLORS['fail'])}</style>"
-    )
+    head = f"<style>{_CSS.replace('__FAIL__', STATUS_COLORS['fail'])}</style>"
     top = (
         f'<header id="gm-head"><h1>{title}</h1><div id="sub"></div></header>'
         '<div id="gm-kpis"></div><a id="gm-map-anchor"></a>'
