@@ -35,7 +35,7 @@ True
 from __future__ import annotations
 
 from gridmap.maps._builders import status_fill
-from gridmap.maps.draw import RASTERIZE_ABOVE, draw_map, map_figure, map_png
+from gridmap.maps.draw import RASTERIZE_ABOVE, TITLE_GID, draw_map, map_figure, map_png
 from gridmap.maps.explore import explore_check, explore_plan
 from gridmap.maps.families import coverage_gaps, family_rule, family_title, map_families
 from gridmap.maps.furniture import add_legend, source_note, style
@@ -47,6 +47,7 @@ __all__ = [
     "MAX_LABELS",
     "LabelKey",
     "RASTERIZE_ABOVE",
+    "TITLE_GID",
     "MapLayer",
     "MapSpec",
     "add_legend",

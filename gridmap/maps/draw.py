@@ -17,13 +17,17 @@ import shapely
 
 from gridmap.check import CheckResult
 from gridmap.coverage import CoverageResult
+from gridmap.labels import text_width
 from gridmap.maps._builders import build_spec
 from gridmap.maps.families import family_title
 from gridmap.maps.furniture import add_legend, north_arrow, scale_bar, source_note, style
 from gridmap.maps.placement import draw_key, place_labels, renderer_of
 from gridmap.maps.spec import EDGE, MapSpec
 
-__all__ = ["RASTERIZE_ABOVE", "draw_map", "map_figure", "map_png"]
+#: ``gid`` of a map page's title (the PDF report makes it the page's bookmark)
+TITLE_GID = "gm-bookmark"
+
+__all__ = ["RASTERIZE_ABOVE", "TITLE_GID", "draw_map", "map_figure", "map_png"]
 
 #: layers with more features than this are rasterized inside vector outputs
 RASTERIZE_ABOVE = 3000
@@ -171,6 +175,7 @@ def map_figure(
     date: _dt.date | str | None = None,
     header: str | None = None,
     coverage: CoverageResult | None = None,
+    key_bottom: float = 0.075,
 ) -> Any:
     """A complete map as a matplotlib Figure: title, map, legend, scale bar, north arrow, note.
 
@@ -190,6 +195,9 @@ def map_figure(
         Small text above the title (the report name on report pages).
     coverage
         Coverage results for ``"coverage:…"`` families (default ``result.coverage_result``).
+    key_bottom
+        Lowest point (figure fraction) of the key of numbered labels under the legend;
+        raise it to keep room for the caller's own text.
 
     Returns
     -------
@@ -224,14 +232,24 @@ def map_figure(
     info["key"] = place_labels(ax, info["spec"].labels, numbers=True)
     if header:
         fig.text(0.07, 0.972, header, fontsize=8, color="#666666", ha="left")
-    fig.text(0.5, title_y, title or info["title"], fontsize=15, fontweight="bold", ha="center")
+    heading = title or info["title"]
+    size = min(15.0, (1 - 2 * box[0]) * fw * 72 / max(text_width(heading, 1.0, 0.58) * 1.03, 1))
+    fig.text(
+        0.5,
+        title_y,
+        heading,
+        fontsize=max(size, 9.0),
+        fontweight="bold",
+        ha="center",
+        gid=TITLE_GID,
+    )
     if info["subtitle"]:
         fig.text(0.5, sub_y, info["subtitle"], fontsize=8, ha="center", color="#333333", wrap=True)
     legend = add_legend(fig, info["spec"], loc="upper center", bbox=(0.5, bottom - 0.012), ncol=3)
     below = bottom - 0.012
     if legend is not None:
         below = legend.get_window_extent(renderer_of(fig)).y0 / fig.bbox.height
-    draw_key(fig, info["key"], top=below - 0.01, bottom=0.075, left=box[0], right=1 - box[0])
+    draw_key(fig, info["key"], top=below - 0.01, bottom=key_bottom, left=box[0], right=1 - box[0])
     fig.text(
         box[0],
         0.025,

@@ -43,7 +43,16 @@ from gridmap.report._coverage import (
     uncovered_text,
     units_text,
 )
-from gridmap.report._layout import LEFT, Pages, Table, hline, section_title
+from gridmap.report._layout import (
+    BOOKMARK_GID,
+    LEFT,
+    RIGHT,
+    Pages,
+    Table,
+    fit_size,
+    hline,
+    section_title,
+)
 from gridmap.report._text import (
     LEVEL_ZH,
     NOT_ASSESSED_ZH,
@@ -76,7 +85,16 @@ def _cover(pages: Pages, result: CheckResult, *, title: str, date: str, plan: Pl
             (0, 0.83), 1, 0.17, transform=fig.transFigure, facecolor="#1f3a5f", edgecolor="none"
         )
     )
-    fig.text(LEFT, 0.93, title, fontsize=24, fontweight="bold", color="white", va="center")
+    fig.text(
+        LEFT,
+        0.93,
+        title,
+        fontsize=fit_size(title, 24, RIGHT - LEFT, smallest=14),
+        fontweight="bold",
+        color="white",
+        va="center",
+        gid=BOOKMARK_GID,
+    )
     fig.text(
         LEFT,
         0.875,
@@ -85,7 +103,15 @@ def _cover(pages: Pages, result: CheckResult, *, title: str, date: str, plan: Pl
         color="#dfe6ee",
         va="center",
     )
-    fig.text(LEFT, 0.76, result.study.name, fontsize=20, fontweight="bold", va="center")
+    name = result.study.name
+    fig.text(
+        LEFT,
+        0.76,
+        name,
+        fontsize=fit_size(name, 20, RIGHT - LEFT, smallest=12),
+        fontweight="bold",
+        va="center",
+    )
     p = result.profile
     rows = [
         ("编制日期", date),
@@ -199,7 +225,7 @@ def _summary_page(pages: Pages, result: CheckResult) -> None:
 
 
 def _map_page(pages: Pages, result: CheckResult, family: str, *, date: str) -> None:
-    fig = map_figure(result, family, page="a4", date=date, header=None)
+    fig = map_figure(result, family, page="a4", date=date, header=None, key_bottom=0.13)
     # key points under the legend
     rule = family_rule(result, family)
     if rule is not None:
@@ -455,8 +481,10 @@ def report_pdf(
     with atomic_path(path, suffix=".pdf") as tmp, style():
         meta = {
             "Title": f"{result.study.name} {title}",
-            "Author": "gridmap",
-            "Subject": result.profile.title_zh,
+            "Author": f"gridmap {__version__}",
+            "Subject": f"{result.study.name}：社区规模、网格配置、服务设施合规检查"
+            f"（规则配置 {result.profile.id}：{result.profile.title_zh}）",
+            "Keywords": "社区网格, 合规检查, gridmap",
             "Creator": "gridmap",
         }
         with PdfPages(tmp, metadata=meta) as pdf:
@@ -471,4 +499,18 @@ def report_pdf(
             if plan is not None:
                 _plan_pages(pages, result, plan, date=when, max_rows=max_rows)
             _qa_pages(pages, result, max_rows=max_rows)
+        _add_bookmarks(tmp, pages.bookmarks)
     return path
+
+
+def _add_bookmarks(path: Path, bookmarks: list[tuple[str, int]]) -> None:
+    """Write the PDF's outline: one bookmark per section, opened in the reader's side panel."""
+    # pypdf loads only when a PDF is written, like matplotlib: `import gridmap.report` stays fast
+    from pypdf import PdfWriter
+
+    writer = PdfWriter(clone_from=str(path))
+    for text, page in bookmarks:
+        writer.add_outline_item(title=text, page_number=page)
+    writer.page_mode = "/UseOutlines"
+    with open(path, "wb") as f:
+        writer.write(f)
