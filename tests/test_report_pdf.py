@@ -123,3 +123,18 @@ def test_study_name_from_the_config_names_the_html_report(tmp_path):
     res = gridmap.check(gridmap.read_study(**gridmap.load_config(config)))
     text = report.report_html_text(res, date=DATE)
     assert "<title>金鸡湖街道 · " in text and '"title":"金鸡湖街道"' in text
+
+
+def test_pdf_speaks_the_planners_language(cli_pdf, demo_result):
+    """No machine codes or raw values where a planner reads sentences (issue: QA codes, False)."""
+    text = subprocess.run(
+        [_need("pdftotext"), str(cli_pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    flat = re.sub(r"\s+", "", text)
+    codes = {p.code for p in demo_result.problems if p.severity in ("warning", "error")}
+    assert codes and not [c for c in codes if c in flat]
+    assert "输入数据：户数值无法使用" in flat and "输入数据：路网有互不连通的部分" in flat
+    for raw in ("False", "True", "nan", "None", "按社区服务站的（"):
+        assert raw not in flat, raw
+    assert "按社区服务站步行距离500米的服务半径统计" in flat
+    assert "community.health_records" not in flat  # the rules left unassessed, by title

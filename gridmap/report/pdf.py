@@ -34,6 +34,7 @@ from gridmap.maps import (
     status_fill,
     style,
 )
+from gridmap.maps.families import spec_text
 from gridmap.plans import Plan
 from gridmap.report._coverage import (
     COV_BOUND,
@@ -59,6 +60,7 @@ from gridmap.report._text import (
     SEVERITY_ZH,
     date_text,
     num,
+    qa_code_text,
     value_text,
     wrap,
 )
@@ -135,7 +137,10 @@ def _cover(pages: Pages, result: CheckResult, *, title: str, date: str, plan: Pl
         )
     if cov is not None:
         rows.append(
-            ("服务覆盖", f"已计算 {len(cov.specs)} 项（{'、'.join(s.id for s in cov.specs)[:60]}）")
+            (
+                "服务覆盖",
+                f"已计算 {len(cov.specs)} 项（{'、'.join(spec_text(s) for s in cov.specs)}）",
+            )
         )
     if plan is not None:
         rows.append(
@@ -215,7 +220,7 @@ def _summary_page(pages: Pages, result: CheckResult) -> None:
     if len(na):
         note = "\n".join(
             wrap(
-                f"注：{len(na)} 项规则因缺少数据全部未评估（{'、'.join(na['规则编号'])}），"
+                f"注：{len(na)} 项规则因缺少数据全部未评估（上表中合规、不合规均为 0 的规则），"
                 "补充相应数据列后可评估。",
                 75,
             )
@@ -270,6 +275,18 @@ def _violations(pages: Pages, result: CheckResult, rule_id: str, *, max_rows: in
     table.draw(rows, title=f"问题清单：{family_title(result, rule_id)}", intro=intro, note=note)
 
 
+def _layer_zh(layer: object) -> str:
+    """A problem's layer: the study's layer kind in Chinese, a file's layer name as given."""
+    kinds = {
+        "communities": "社区",
+        "grids": "网格",
+        "households": "住户",
+        "facilities": "设施",
+        "network": "路网",
+    }
+    return kinds.get(str(layer), str(layer or ""))
+
+
 def _qa_pages(pages: Pages, result: CheckResult, *, max_rows: int) -> None:
     f = result.findings
     qa = f[f["rule_id"].str.startswith("qa.")]
@@ -280,7 +297,7 @@ def _qa_pages(pages: Pages, result: CheckResult, *, max_rows: int) -> None:
         [r.rule_title, r.unit_id, r.unit_name, r.message] for r in qa.head(max_rows).itertuples()
     ]
     rows += [
-        ["输入数据：" + p.code, str(p.layer or ""), str(p.column or ""), p.message]
+        ["输入数据：" + qa_code_text(p.code), _layer_zh(p.layer), str(p.column or ""), p.message]
         for p in probs[:max_rows]
     ]
     table = Table(pages, ["问题类型", "单位编码", "名称/图层", "说明"], [3.5, 2.8, 2.4, 6.5])
