@@ -64,14 +64,17 @@ def test_check_explore_is_self_contained(check_map, demo_result):
     # every community and failing grid is there, with its tooltip and the rule's citation
     assert text.count('"unit_id": "') >= len(demo_result.communities) + len(demo_result.grids)
     tips = {
-        f["properties"]["unit_id"]: f["properties"]["tip"]
+        f["properties"]["unit_id"]: f["properties"]
         for child in check_map._children.values()
         if getattr(child, "options", {}).get("pane") == "gm_communities"
         for f in child.data["features"]
     }
     one = demo_result.findings.query("status == 'fail' and level == 'community'").iloc[0]
-    tip = tips[one["unit_id"]]
-    assert one["rule_title"] in tip and html.escape(one["source"]) in tip and "依据" in tip
+    props = tips[one["unit_id"]]
+    # the tooltip names the rule and its value and cites the source; the popup cites it in full
+    assert html.escape(one["rule_title"]) in props["tip"] and "依据" in props["tip"]
+    assert html.escape(one["message"]) in props["tip"]
+    assert html.escape(one["source"]) in props["detail"]
     assert f'"fillColor": "{tint(STATUS_COLORS["fail"])}"' in text
     assert "图例" in text and "L.control.layers(" in text
 

@@ -44,8 +44,9 @@ PANES: dict[str, int] = {
 GAP_COLOR = "#6a3d9a"
 _MOVED_COLOR = "#0057d9"
 _FACILITY_COLOR = "#08306b"
-#: How many findings a tooltip lists before "另有 N 项".
-_TIP_FINDINGS = 5
+#: How many findings a tooltip lists before "另有 N 项", and how much of each citation
+_TIP_FINDINGS = 3
+_TIP_CITE = 48
 
 
 def _esc(value: Any) -> str:
@@ -67,11 +68,13 @@ def unit_tips(
     fields: dict[str, str],
     *,
     limit: int | None = _TIP_FINDINGS,
+    cite: int | None = _TIP_CITE,
 ) -> list[str]:
     """One HTML tooltip per unit: name, code, figures, status and its failing rules.
 
     Each failing rule is named with its message (the measured value), its standard and its
-    citation, in Chinese. Text is HTML-escaped.
+    citation, in Chinese. Text is HTML-escaped. The defaults make a tooltip (three rules,
+    citations shortened); ``limit=None, cite=None`` the full details of a popup.
 
     Parameters
     ----------
@@ -85,6 +88,8 @@ def unit_tips(
         ``{column: 中文标签}`` shown under the name (households shown as whole numbers).
     limit
         How many failing rules to list (``None``: all).
+    cite
+        Citations cut to this many characters (``None``: in full).
 
     Returns
     -------
@@ -104,14 +109,20 @@ def unit_tips(
         lines.append(f"状态：<b>{_esc(status_label(str(getattr(row, 'status', ''))))}</b>")
         fails = by_unit.get(uid, [])
         for r in fails if limit is None else fails[:limit]:
+            src = str(r.source)
+            if cite is not None and len(src) > cite:
+                src = src[:cite] + "…"
             lines.append(
                 f'<div style="border-left:3px solid {STATUS_COLORS["fail"]};padding-left:5px;'
                 f'margin-top:3px"><b>{_esc(r.rule_title)}</b>：{_esc(r.message)}'
-                f"（标准 {_esc(r.threshold)}）<br><small>依据：{_esc(r.source)}</small></div>"
+                f"（标准 {_esc(r.threshold)}）<br><small>依据：{_esc(src)}</small></div>"
             )
         if limit is not None and len(fails) > limit:
-            lines.append(f"另有 {len(fails) - limit} 项不合规，见问题清单")
-        out.append("<br>".join(lines))
+            lines.append(f"另有 {len(fails) - limit} 项不合规，点击查看全部")
+        body = "<br>".join(lines)
+        # Leaflet tooltips do not wrap: a tip with rules gets a width to wrap in
+        box = "white-space:normal;width:320px;font-size:11px;line-height:1.35"
+        out.append(f'<div style="{box}">{body}</div>' if fails else body)
     return out
 
 
@@ -190,6 +201,7 @@ def _polygons(
         }
 
     fields = ["tip"] if "tip" in frame.columns else None
+    details = ["detail"] if "detail" in frame.columns else fields
     layer = folium.GeoJson(
         frame,
         name=name,
@@ -198,7 +210,7 @@ def _polygons(
         style_function=style,
         highlight_function=lambda _f: {"weight": weight + 2, "color": _MOVED_COLOR},
         tooltip=folium.GeoJsonTooltip(fields, labels=False, sticky=True) if fields else None,
-        popup=folium.GeoJsonPopup(fields, labels=False, max_width=420) if fields else None,
+        popup=folium.GeoJsonPopup(details, labels=False, max_width=420) if details else None,
     )
     layer.add_to(m)
     return layer
@@ -292,6 +304,7 @@ def explore_check(
         comm,
         {
             "tip": unit_tips(comm, result.findings, "community", fields),
+            "detail": unit_tips(comm, result.findings, "community", fields, limit=None, cite=None),
             **_fill_rows(status),
             "unit_id": comm.index.astype(str),
         },
@@ -415,6 +428,7 @@ def explore_plan(plan: Any, *, base: bool = False, height: str | int = "100%") -
         comm,
         {
             "tip": unit_tips(comm, findings, "community", fields),
+            "detail": unit_tips(comm, findings, "community", fields, limit=None, cite=None),
             **_fill_rows(comm["status"]),
             "unit_id": comm.index.astype(str),
         },
