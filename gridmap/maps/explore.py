@@ -30,7 +30,15 @@ from gridmap.labels import STATUS_COLORS, STATUS_ORDER, status_label, tint
 from gridmap.maps.families import coverage_gaps, family_title
 from gridmap.maps.offline import make_offline
 
-__all__ = ["GAP_COLOR", "PANES", "explore_check", "explore_plan", "legend", "unit_tips"]
+__all__ = [
+    "GAP_COLOR",
+    "PANES",
+    "explore_check",
+    "explore_plan",
+    "legend",
+    "pane_layers",
+    "unit_tips",
+]
 
 #: Leaflet panes, bottom up (z-index): gaps and moved units always above the community fill.
 PANES: dict[str, int] = {
@@ -123,6 +131,28 @@ def unit_tips(
         # Leaflet tooltips do not wrap: a tip with rules gets a width to wrap in
         box = "white-space:normal;width:320px;font-size:11px;line-height:1.35"
         out.append(f'<div style="{box}">{body}</div>' if fails else body)
+    return out
+
+
+def pane_layers(m: Any) -> dict[str, str]:
+    """``{pane: JavaScript variable}`` of the map's layers, for a page that scripts them.
+
+    Parameters
+    ----------
+    m
+        A map from :func:`explore_check` or :func:`explore_plan`.
+
+    Returns
+    -------
+    dict
+        E.g. ``{"gm_communities": "geo_json_…", "gm_grids": …}``; the map itself is
+        ``m.get_name()``.
+    """
+    out = {}
+    for child in m._children.values():
+        pane = getattr(child, "options", {}).get("pane") if hasattr(child, "options") else None
+        if pane in PANES:
+            out[pane] = child.get_name()
     return out
 
 

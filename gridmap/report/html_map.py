@@ -21,7 +21,7 @@ from gridmap.coverage import CoverageResult
 from gridmap.crs import crs_label
 from gridmap.labels import STATUS_COLORS
 from gridmap.maps import source_note
-from gridmap.maps.explore import explore_check
+from gridmap.maps.explore import explore_check, pane_layers
 from gridmap.report._coverage import (
     COV_BOUND,
     COV_BOUND_NOTE,
@@ -180,11 +180,7 @@ def report_html_text(
     result = result.with_coverage(coverage)
     day = date_text(date)
     m = explore_check(result)
-    names = {"map": m.get_name()}
-    for child in m._children.values():
-        pane = getattr(child, "options", {}).get("pane") if hasattr(child, "options") else None
-        if pane:
-            names[pane] = child.get_name()
+    names = {"map": m.get_name(), **pane_layers(m)}
     data = _page_data(result, date=day, names=names)
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
     head, top, bottom = _chrome(f"{result.study.name} · {title}", payload)
