@@ -250,7 +250,7 @@ def _finish(m: Any, items: Sequence[tuple[str, str, str]], note: str) -> Any:
     """Layer control, legend, north arrow and source note; then inline Leaflet."""
     # folium is an optional heavy dependency: imported only when a map is built
     import folium
-    from branca.element import MacroElement, Template
+    from branca.element import Element, MacroElement, Template
 
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     box = (
@@ -272,6 +272,10 @@ def _finish(m: Any, items: Sequence[tuple[str, str, str]], note: str) -> Any:
         if body
     )
     js += "L.control.scale({imperial:false,maxWidth:160}).addTo({{this._parent.get_name()}});"
+    # no tiles: a white ground, so the grey of 未评估 is not lost in Leaflet's grey
+    m.get_root().header.add_child(
+        Element("<style>.leaflet-container{background:#ffffff}</style>"), name="gm_ground"
+    )
     el = MacroElement()
     el._template = Template("{% macro script(this, kwargs) %}" + js + "{% endmacro %}")
     m.add_child(el, name="gridmap_furniture")
