@@ -18,6 +18,7 @@ import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import shapely
@@ -98,6 +99,29 @@ class CheckResult:
     def coverage(self) -> pd.DataFrame | None:
         """Per household record: nearest-facility distances and ``covered:{rule}`` flags."""
         return None if self.coverage_result is None else self.coverage_result.households
+
+    def explore(self, **kwargs: Any) -> Any:
+        """An interactive map of the check (folium), offline: see :func:`gridmap.maps.explore_check`.
+
+        Communities by status, grids, facilities and coverage gaps, with tooltips naming each
+        failing rule, its value and citation, a layer control and a legend. In a notebook the
+        map shows inline; ``result.explore().save("地图.html")`` writes a page that needs no
+        internet.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to :func:`gridmap.maps.explore_check` (``grids=``, ``gaps=``, ``height=``, …).
+
+        Returns
+        -------
+        folium.Map
+        """
+        # the maps live in the outputs layer above this module: looked up by name at call time
+        # (like pandas' plotting backends), so gridmap.check never imports gridmap.maps
+        import importlib
+
+        return importlib.import_module("gridmap.maps.explore").explore_check(self, **kwargs)
 
     def with_coverage(self, coverage: CoverageResult | None) -> CheckResult:
         """Return this result reporting ``coverage`` (e.g. of :func:`gridmap.coverage.measure_coverage`).

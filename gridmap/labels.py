@@ -6,7 +6,7 @@ everywhere.
 
 >>> from gridmap.labels import status_label, STATUS_COLORS
 >>> status_label("fail"), status_label("not_assessed", "en"), STATUS_COLORS["fail"]
-('不合规', 'not assessed', '#d73027')
+('不合规', 'not assessed', '#d55e00')
 """
 
 from __future__ import annotations
@@ -35,11 +35,14 @@ STATUS_LABELS: dict[str, tuple[str, str]] = {
     "not_assessed": ("未评估", "not assessed"),
 }
 
-#: ColorBrewer RdYlGn ends (colour-blind safe with the grey), the warning clearly lighter than fail.
+#: Okabe–Ito colours (Okabe & Ito 2008), told apart with every common colour-vision deficiency:
+#: bluish green, yellow and vermillion differ in lightness as well as hue, so 不合规 (dark
+#: vermillion) and 仅警告 (light yellow) stay distinct for red-green colour-blind readers and
+#: in greyscale print; grey for 未评估.
 STATUS_COLORS: dict[str, str] = {
-    "pass": "#1a9850",
-    "warning": "#fdae61",
-    "fail": "#d73027",
+    "pass": "#009e73",
+    "warning": "#f0e442",
+    "fail": "#d55e00",
     "not_assessed": "#bababa",
 }
 
@@ -104,8 +107,8 @@ def tint(color: str, strength: float = MAP_FILL_STRENGTH) -> str:
 
     Examples
     --------
-    >>> tint("#d73027"), tint("#d73027", 1.0), tint("#000000", 0.5)
-    ('#e7837d', '#d73027', '#808080')
+    >>> tint("#d55e00"), tint("#d55e00", 1.0), tint("#000000", 0.5)
+    ('#e69e66', '#d55e00', '#808080')
     """
     rgb = (int(color[i : i + 2], 16) for i in (1, 3, 5))
     return "#" + "".join(f"{round(255 - (255 - c) * strength):02x}" for c in rgb)

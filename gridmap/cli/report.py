@@ -6,7 +6,11 @@ Registered by :mod:`gridmap.cli` through :func:`add_report_parser`::
                    [--layers layers.gpkg|DIR] [--shp-encoding gbk|utf-8] [--plan WORKSPACE.gpkg:方案名]
                    [--date 2026-11-23] [--title 标题] [--household-level]
     gridmap export [CONFIG] [study options] --out layers.gpkg|DIR [--shp-encoding gbk|utf-8]
-                   [--household-level]
+                   [--household-level] [--title 名称]
+
+``--title`` names the district on the cover, in every page header and on the maps; a
+config file's ``[study] name`` does the same (``--title`` wins). Without either the
+name is ``gridmap``.
 
 ``--out DIR`` (a folder, or a path without a suffix) writes ``report.pdf``,
 ``report.html`` and ``report.xlsx`` into it (with ``--layers`` naming the same
@@ -18,9 +22,10 @@ buildings unless ``--household-level`` is given (:mod:`gridmap.coverage.privacy`
 >>> import argparse
 >>> parser = argparse.ArgumentParser(prog="gridmap")
 >>> add_report_parser(parser.add_subparsers(dest="command"))
->>> args = parser.parse_args(["report", "gridmap.toml", "--out", "r.pdf", "--date", "2026-11-23"])
->>> args.out, args.date
-('r.pdf', '2026-11-23')
+>>> args = parser.parse_args(["report", "gridmap.toml", "--out", "r.pdf", "--date", "2026-11-23",
+...                           "--title", "苏州工业园区"])
+>>> args.out, args.date, args.title
+('r.pdf', '2026-11-23', '苏州工业园区')
 """
 
 from __future__ import annotations
@@ -54,6 +59,12 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--date", help="report date printed on every page (default today)")
     p.add_argument(
+        "--title",
+        metavar="名称",
+        help="the district / study name on the cover, page headers and maps "
+        "(default: [study] name of the config; without either, 'gridmap')",
+    )
+    p.add_argument(
         "--household-level",
         action="store_true",
         help="gap layers at household level: cells of single buildings unmerged "
@@ -64,7 +75,10 @@ def _report_args(p: argparse.ArgumentParser) -> None:
 
 def _check(args: argparse.Namespace) -> CheckResult:
     coverage = {"household_level": True} if args.household_level else None
-    return check(read_study(**study_kwargs(args)), lang=args.lang, coverage=coverage)
+    kwargs = study_kwargs(args)
+    if args.title:  # --title names the study over the config's [study] name
+        kwargs["name"] = args.title
+    return check(read_study(**kwargs), lang=args.lang, coverage=coverage)
 
 
 def _load_plan(spec: str | None) -> Plan | None:

@@ -17,7 +17,7 @@ from gridmap.check import CheckResult
 from gridmap.evaluation import size_status
 from gridmap.facilities import type_label
 from gridmap.labels import STATUS_COLORS, status_label, tint
-from gridmap.maps.families import coverage_gaps, family_rule, map_families, spec_text
+from gridmap.maps.families import coverage_gaps, family_rule, map_families
 from gridmap.maps.spec import MAX_LABELS, MapLayer, MapSpec, label_points
 from gridmap.rules import Rule, SizeBand, exempt_flags
 
@@ -270,7 +270,8 @@ def _spec_coverage(result: CheckResult, key: str) -> MapSpec:
     name = type_label(cs.facility_type)
     spec.subtitle = (
         f"服务半径以外的住户 {unc:,.0f} 户{share}；"
-        f"按 {name} 的{spec_text(cs)[len(name) :]}统计，蜂窝格汇总"
+        f"按{name}{'步行' if cs.mode == 'network' else '直线'}距离 {cs.radius_m:g} 米的"
+        "服务半径统计，以蜂窝格汇总"
     )
     return spec
 

@@ -17,12 +17,17 @@ import shapely
 
 from gridmap.check import CheckResult
 from gridmap.coverage import CoverageResult
+from gridmap.labels import text_width
 from gridmap.maps._builders import build_spec
 from gridmap.maps.families import family_title
 from gridmap.maps.furniture import add_legend, north_arrow, scale_bar, source_note, style
+from gridmap.maps.placement import draw_key, place_labels, renderer_of
 from gridmap.maps.spec import EDGE, MapSpec
 
-__all__ = ["RASTERIZE_ABOVE", "draw_map", "map_figure", "map_png"]
+#: ``gid`` of a map page's title (the PDF report makes it the page's bookmark)
+TITLE_GID = "gm-bookmark"
+
+__all__ = ["RASTERIZE_ABOVE", "TITLE_GID", "draw_map", "map_figure", "map_png"]
 
 #: layers with more features than this are rasterized inside vector outputs
 RASTERIZE_ABOVE = 3000
@@ -98,6 +103,7 @@ def draw_map(
     *,
     coverage: CoverageResult | None = None,
     label_size: float = 6.5,
+    labels: bool = True,
 ) -> dict:
     """Draw a map family onto ``ax`` (data, labels, scale bar, north arrow; no legend).
 
@@ -113,14 +119,17 @@ def draw_map(
         Coverage results to map instead of ``result.coverage_result``.
     label_size
         Font size of the emphasised labels.
+    labels
+        Place the labels now (:func:`gridmap.maps.place_labels`, those that do not fit are
+        left out). ``False`` when the axes will still move: the caller places them after.
 
     Returns
     -------
     dict
-        ``{"spec": …, "title": …, "subtitle": …}`` for the caller's legend and titles.
+        ``{"spec": …, "title": …, "subtitle": …, "key": …}`` for the caller's legend and
+        titles; ``key`` is the :class:`~gridmap.maps.placement.LabelKey` (None when
+        ``labels=False``).
     """
-    import matplotlib.patheffects as pe
-
     result = result.with_coverage(coverage)
     spec = family if isinstance(family, MapSpec) else build_spec(result, family)
     for layer in spec.layers:
@@ -150,26 +159,11 @@ def draw_map(
     ax.set_yticks([])
     for s in ax.spines.values():
         s.set_linewidth(0.8)
-    halo = [pe.withStroke(linewidth=2.2, foreground="white")]
-    for x, y, text, strong in spec.labels:
-        ax.text(
-            x,
-            y,
-            text,
-            ha="center",
-            va="center",
-            fontsize=label_size if strong else label_size - 0.5,
-            color="#000000" if strong else "#404040",
-            fontweight="bold" if strong else "normal",
-            path_effects=halo,
-            zorder=15,
-            linespacing=1.1,
-            clip_on=True,
-        )
     scale_bar(ax)
     north_arrow(ax)
+    key = place_labels(ax, spec.labels, size=label_size, numbers=False) if labels else None
     title = "" if isinstance(family, MapSpec) else family_title(result, family)
-    return {"spec": spec, "title": title, "subtitle": spec.subtitle}
+    return {"spec": spec, "title": title, "subtitle": spec.subtitle, "key": key}
 
 
 def map_figure(
@@ -181,6 +175,7 @@ def map_figure(
     date: _dt.date | str | None = None,
     header: str | None = None,
     coverage: CoverageResult | None = None,
+    key_bottom: float = 0.075,
 ) -> Any:
     """A complete map as a matplotlib Figure: title, map, legend, scale bar, north arrow, note.
 
@@ -200,6 +195,9 @@ def map_figure(
         Small text above the title (the report name on report pages).
     coverage
         Coverage results for ``"coverage:…"`` families (default ``result.coverage_result``).
+    key_bottom
+        Lowest point (figure fraction) of the key of numbered labels under the legend;
+        raise it to keep room for the caller's own text.
 
     Returns
     -------
@@ -217,7 +215,7 @@ def map_figure(
     else:
         raise ValueError(f"page must be 'a4' or 'screen', not {page!r}")
     ax = fig.add_axes(box)
-    info = draw_map(ax, result, family, coverage=coverage)
+    info = draw_map(ax, result, family, coverage=coverage, labels=False)
     # fit the axes to the map's aspect, hanging from the top of the box
     fw, fh = fig.get_size_inches()
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
@@ -231,12 +229,27 @@ def map_figure(
     ax.set_position((left, bottom, width, height))
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
+    info["key"] = place_labels(ax, info["spec"].labels, numbers=True)
     if header:
         fig.text(0.07, 0.972, header, fontsize=8, color="#666666", ha="left")
-    fig.text(0.5, title_y, title or info["title"], fontsize=15, fontweight="bold", ha="center")
+    heading = title or info["title"]
+    size = min(15.0, (1 - 2 * box[0]) * fw * 72 / max(text_width(heading, 1.0, 0.58) * 1.03, 1))
+    fig.text(
+        0.5,
+        title_y,
+        heading,
+        fontsize=max(size, 9.0),
+        fontweight="bold",
+        ha="center",
+        gid=TITLE_GID,
+    )
     if info["subtitle"]:
         fig.text(0.5, sub_y, info["subtitle"], fontsize=8, ha="center", color="#333333", wrap=True)
-    add_legend(fig, info["spec"], loc="upper center", bbox=(0.5, bottom - 0.012), ncol=3)
+    legend = add_legend(fig, info["spec"], loc="upper center", bbox=(0.5, bottom - 0.012), ncol=3)
+    below = bottom - 0.012
+    if legend is not None:
+        below = legend.get_window_extent(renderer_of(fig)).y0 / fig.bbox.height
+    draw_key(fig, info["key"], top=below - 0.01, bottom=key_bottom, left=box[0], right=1 - box[0])
     fig.text(
         box[0],
         0.025,

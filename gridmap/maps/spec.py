@@ -14,8 +14,9 @@ import shapely
 
 __all__ = ["EDGE", "MAX_LABELS", "MapLayer", "MapSpec", "label_points"]
 
-#: at most this many text labels on one map (the largest gaps first)
-MAX_LABELS = 120
+#: at most this many text labels on one map (the largest gaps first); the placement
+#: (:func:`gridmap.maps.place_labels`) numbers or leaves out what does not fit
+MAX_LABELS = 400
 #: default outline colour of filled units
 EDGE = "#4d4d4d"
 

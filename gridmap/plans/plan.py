@@ -225,6 +225,26 @@ class Plan(PlanOutputs):
         self._undo.append(seq)
         return EditResult("redo", {"redoes": seq}, changes, touched(changes))
 
+    def explore(self, **kwargs: Any) -> Any:
+        """An interactive map of the plan (folium), offline: see :func:`gridmap.maps.explore_plan`.
+
+        Communities by status, units, and the units the plan moved highlighted.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to :func:`gridmap.maps.explore_plan` (``base=``, ``height=``).
+
+        Returns
+        -------
+        folium.Map
+        """
+        # the maps live in the outputs layer above this module: looked up by name at call time
+        # (like pandas' plotting backends), so gridmap.plans never imports gridmap.maps
+        import importlib
+
+        return importlib.import_module("gridmap.maps.explore").explore_plan(self, **kwargs)
+
     def save(self, workspace: str | os.PathLike) -> Path:
         """Save the plan (and its profile) into the workspace GeoPackage in one transaction.
 

@@ -11,8 +11,9 @@ call the byte-returning ones (:func:`findings_xlsx`, :func:`report_html_text`,
   coverage gap maps when coverage results are present, before/after maps and
   the change list when a plan is given. The bundled CJK font is embedded.
 * **HTML** (:mod:`~gridmap.report.html_map`): one self-contained file, no network
-  access at all (no CDN, no tiles): an SVG map with pan/zoom, layer switches,
-  tooltips, a findings table and search.
+  access at all (no CDN, no tiles): the folium map of :func:`gridmap.maps.explore_check`
+  (Leaflet inlined: layer control, legend, tooltips with each rule's citation), the
+  headline figures, the coverage table and a searchable findings table.
 * **XLSX** (:mod:`~gridmap.report.xlsx`): sheets 汇总, 社区, 网格, 问题清单, 覆盖 (and
   方案变更 with a plan), Chinese headers, frozen header rows, red/green status.
 * **Layers** (:mod:`~gridmap.report.layers`): GeoPackage, or Shapefiles in GBK (older
@@ -36,8 +37,9 @@ Examples
 '检查报告.xlsx'
 >>> report.write_report(result, os.path.join(out, "检查报告.pdf"), date="2026-11-23").read_bytes()[:5]
 b'%PDF-'
->>> "https://" in report.report_html_text(result)
-False
+>>> page = report.report_html_text(result)
+>>> "<script src" in page or "<link " in page, "L.map(" in page
+(False, True)
 >>> layers = report.gap_layers(result)
 >>> {"communities", "grids", "gap_community_size"} <= set(layers)
 True

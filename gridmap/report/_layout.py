@@ -8,20 +8,49 @@ from __future__ import annotations
 
 from typing import Any
 
+from gridmap.labels import text_width
+from gridmap.maps import TITLE_GID
 from gridmap.report._text import wrap
 
-__all__ = ["A4", "LEFT", "RIGHT", "Pages", "Table", "hline", "section_title"]
+__all__ = [
+    "A4",
+    "BOOKMARK_GID",
+    "LEFT",
+    "RIGHT",
+    "Pages",
+    "Table",
+    "fit_size",
+    "hline",
+    "section_title",
+]
+
+#: ``gid`` of a page's heading: :meth:`Pages.save` makes it the page's bookmark (map pages'
+#: titles carry it too)
+BOOKMARK_GID = TITLE_GID
 
 #: page size in inches, and the left and right margins in figure coordinates
 A4 = (8.27, 11.69)
 LEFT, RIGHT = 0.07, 0.93
 
 
+def fit_size(text: str, size: float, width: float, *, smallest: float = 8.0) -> float:
+    """The largest font size ≤ ``size`` (down to ``smallest``) at which ``text`` fits ``width``.
+
+    ``width`` is a figure fraction of the A4 page's width; widths are estimated from the
+    characters (CJK 1 em, others 0.58 em), with a 3 % margin.
+    """
+    em = max(text_width(line, 1.0, 0.58) for line in str(text).split("\n")) or 1.0
+    fits = width * A4[0] * 72 / (em * 1.03)
+    return max(smallest, min(size, fits))
+
+
 class Pages:
-    """A4 pages with a running header and page numbers."""
+    """A4 pages with a running header and page numbers; headings become bookmarks."""
 
     def __init__(self, pdf: Any, header: str, date: str):
         self.pdf, self.header, self.date, self.n = pdf, header, date, 0
+        #: ``(heading, page index)`` of every page with a heading (:data:`BOOKMARK_GID`)
+        self.bookmarks: list[tuple[str, int]] = []
 
     def new(self) -> Any:
         """A blank A4 figure."""
@@ -31,9 +60,16 @@ class Pages:
 
     def save(self, fig: Any, *, furniture: bool = True) -> None:
         """Add ``fig`` as the next page (with header, date and page number if ``furniture``)."""
+        for t in fig.texts:
+            if t.get_gid() == BOOKMARK_GID and t.get_text().strip():
+                self.bookmarks.append((" ".join(t.get_text().split()), self.n))
+                break
         self.n += 1
         if furniture:
-            fig.text(LEFT, 0.972, self.header, fontsize=8, color="#666666", ha="left")
+            header = self.header
+            if text_width(header, 1.0, 0.58) * 8 / 72 > (RIGHT - LEFT) * A4[0] * 72 * 0.7 / 72:
+                header = wrap(header, (RIGHT - LEFT) * A4[0] * 72 * 0.7 / 8 - 1)[0] + "…"
+            fig.text(LEFT, 0.972, header, fontsize=8, color="#666666", ha="left")
             fig.text(RIGHT, 0.972, self.date, fontsize=8, color="#666666", ha="right")
             fig.add_artist(hline(fig, 0.967))
             fig.text(0.5, 0.012, f"— {self.n} —", fontsize=8, color="#666666", ha="center")
@@ -57,7 +93,21 @@ def hline(
 
 def section_title(fig: Any, text: str, y: float = 0.935) -> None:
     """A bold section title with a red rule under it."""
-    fig.text(LEFT, y, text, fontsize=15, fontweight="bold", ha="left", va="baseline")
+    size = fit_size(text, 15, RIGHT - LEFT, smallest=10)
+    lines = wrap(text, (RIGHT - LEFT) * A4[0] * 72 / size - 1)
+    if len(lines) > 1:  # still too long at 10 pt: two lines, the rule under the second
+        text = "\n".join([lines[0], "".join(lines[1:])])
+    fig.text(
+        LEFT,
+        y,
+        text,
+        fontsize=size,
+        fontweight="bold",
+        ha="left",
+        va="baseline",
+        gid=BOOKMARK_GID,
+        linespacing=1.2,
+    )
     fig.add_artist(hline(fig, y - 0.01, color="#c0392b", lw=1.2))
 
 
@@ -146,8 +196,14 @@ class Table:
             if y - h < bottom:
                 self.pages.save(fig)
                 fig = self.pages.new()
+                more = f"{title}（续）"
                 fig.text(
-                    LEFT, 0.935, f"{title}（续）", fontsize=11, fontweight="bold", va="baseline"
+                    LEFT,
+                    0.935,
+                    more,
+                    fontsize=fit_size(more, 11, RIGHT - LEFT, smallest=7),
+                    fontweight="bold",
+                    va="baseline",
                 )
                 y = self._header(fig, 0.92)
             if i % 2:

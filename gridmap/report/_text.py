@@ -122,3 +122,66 @@ def value_text(row: Any, *, upper: bool = False) -> str:
     if threshold and "%" in str(threshold) and isinstance(v, float) and not math.isnan(v):
         return ("≤" if upper else "") + f"{v:.1%}"
     return num(v, 1)
+
+
+#: input-data problem codes (:class:`gridmap.Problem`) as the 问题类型 a planner reads
+QA_CODE_ZH = {
+    "value.households": "户数值无法使用",
+    "value.households.none": "没有可用的户数值",
+    "network.components": "路网有互不连通的部分",
+    "network.gaps": "路网疑似未接上的路口",
+    "network.gaps_closed": "路网缺口已自动接上",
+    "network.noded": "路网交叉处已自动打断",
+    "geometry.repaired": "几何已自动修复",
+    "geometry.empty": "空几何",
+    "geometry.missing": "缺少几何",
+    "geometry.type": "几何类型不符",
+    "geometry.unclosed": "面未闭合",
+    "geometry.unreadable": "几何无法读取",
+    "crs.converted": "坐标系已转换",
+    "crs.reprojected": "坐标已投影到计算坐标系",
+    "crs.metric": "计算坐标系",
+    "crs.missing": "缺少坐标系",
+    "crs.conflict": "坐标系冲突",
+    "crs.no_overlap": "图层位置不重叠",
+    "crs.not_true_scale": "坐标系非真实比例",
+    "coordinates.invalid": "坐标无效",
+    "coordinates.out_of_range": "坐标超出范围",
+    "coordinates.swapped": "经纬度疑似颠倒",
+    "coordinates.incomplete": "坐标不完整",
+    "coordinates.ambiguous": "坐标列不明确",
+    "coordinates.not_lonlat": "坐标不是经纬度",
+    "coordinates.unexpected": "坐标异常",
+    "facility.unknown_type": "设施类型无法识别",
+    "id.duplicate": "编码重复",
+    "id.missing": "缺少编码",
+    "layer.empty": "图层为空",
+    "layer.conflict": "图层冲突",
+    "column.missing": "缺少数据列",
+    "mapping.column_missing": "对应的数据列不存在",
+    "encoding.mismatch": "文字编码不一致",
+}
+_QA_FAMILY_ZH = {
+    "value": "数值无法使用",
+    "network": "路网问题",
+    "geometry": "几何问题",
+    "crs": "坐标系问题",
+    "coordinates": "坐标问题",
+    "facility": "设施问题",
+    "id": "编码问题",
+    "layer": "图层问题",
+    "column": "数据列问题",
+    "mapping": "列对应问题",
+    "encoding": "文字编码问题",
+}
+
+
+def qa_code_text(code: str) -> str:
+    """The 问题类型 of an input-data problem code, in Chinese (never the raw code).
+
+    >>> qa_code_text("value.households"), qa_code_text("network.somethingnew")
+    ('户数值无法使用', '路网问题')
+    """
+    if code in QA_CODE_ZH:
+        return QA_CODE_ZH[code]
+    return _QA_FAMILY_ZH.get(code.split(".", 1)[0], "输入数据问题")

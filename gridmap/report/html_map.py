@@ -1,7 +1,9 @@
-"""The offline HTML map: one self-contained file, no network access at all (no CDN, no tiles).
+"""The offline HTML report: one self-contained file, no network access at all (no CDN, no tiles).
 
-An SVG map with pan/zoom, layer switches, tooltips, a findings table and search. The
-page is the package file ``templates/map.html``; the data goes in as JSON.
+The map is the folium map of :func:`gridmap.maps.explore_check` (Leaflet inlined); around
+it the page puts the study's name, the headline figures, the coverage table and the
+findings table with search — a click on a finding zooms the map to its unit and opens
+its details. Page data (figures, tables) go in as JSON (``<script id="data">``).
 """
 
 from __future__ import annotations
@@ -10,23 +12,16 @@ import datetime as _dt
 import html
 import json
 import os
-from collections.abc import Callable
-from functools import cache
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
-
-import numpy as np
-import shapely
-from geopandas import GeoDataFrame
 
 from gridmap._atomic import atomic_path
 from gridmap.check import CheckResult
 from gridmap.coverage import CoverageResult
 from gridmap.crs import crs_label
-from gridmap.facilities import type_label
-from gridmap.labels import STATUS_COLORS, status_label
-from gridmap.maps import coverage_gaps, family_title, source_note, status_fill
+from gridmap.labels import STATUS_COLORS
+from gridmap.maps import source_note
+from gridmap.maps.explore import explore_check, pane_layers
 from gridmap.report._coverage import (
     COV_BOUND,
     COV_BOUND_NOTE,
@@ -41,130 +36,60 @@ from gridmap.report.figures import failing, headline_figures
 
 __all__ = ["report_html", "report_html_text"]
 
+_CSS = """
+html,body{height:auto!important;width:100%;margin:0}
+body{display:flex;flex-direction:column;font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC","SimHei",sans-serif;color:#222;background:#f4f6f8}
+.folium-map{order:3;height:72vh!important;min-height:420px;margin:0 18px;width:auto!important;border:1px solid #c8d0d8}
+#gm-head{order:1}#gm-kpis{order:2}#gm-foot{order:4}
+header{background:#1f3a5f;color:#fff;padding:10px 18px}header h1{margin:0;font-size:20px}header div{font-size:12px;color:#dfe6ee;margin-top:3px}
+#gm-kpis{display:flex;flex-wrap:wrap;gap:8px;padding:10px 18px}.kpi{background:#fff;border:1px solid #c8d0d8;border-radius:6px;padding:6px 12px;min-width:140px}
+.kpi b{display:block;font-size:22px;color:#1f3a5f}.kpi span{font-size:12px;color:#555}.kpi small{font-size:11px;color:#777}
+#note{padding:6px 18px;font-size:11px;color:#555;white-space:pre-line}
+table{border-collapse:collapse;width:100%;font-size:12px}th{background:#34495e;color:#fff;text-align:left;padding:4px;position:sticky;top:0}td{padding:3px 4px;border-bottom:1px solid #e3e3e3}
+.box{margin:0 18px 12px;background:#fff;border:1px solid #c8d0d8}#tablebox{max-height:45vh;overflow:auto}tbody#rows tr{cursor:pointer}tr.sel{background:#fff3cd}
+#controls{padding:6px 18px;font-size:13px}input[type=search]{width:260px;padding:3px}
+td.fail{border-left:3px solid __FAIL__}.leaflet-tooltip,.leaflet-popup-content{font-family:inherit;font-size:12px;max-width:380px;white-space:normal}
+"""
 
-@cache
-def _template() -> str:
-    """The page, with ``__TITLE__``, ``__FAIL_COLOR__`` and ``__DATA__`` to fill in."""
-    return files("gridmap.report").joinpath("templates/map.html").read_text(encoding="utf-8")
+_JS = """
+"use strict";
+document.addEventListener("DOMContentLoaded",function(){
+const D=JSON.parse(document.getElementById("data").textContent),$=id=>document.getElementById(id);
+const esc=s=>String(s).replace(/[&<>"]/g,c=>({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"}[c]));
+$("sub").textContent=D.title+" · 规则配置 "+D.profile+" · 坐标系 "+D.crs+" · "+D.date;$("note").textContent=D.note;
+D.kpis.forEach(k=>{const e=document.createElement("div");e.className="kpi";e.innerHTML="<span></span><b></b><small></small>";
+ e.children[0].textContent=k[0];e.children[1].textContent=k[1];e.children[2].textContent=k[2];$("gm-kpis").appendChild(e)});
+if(D.coverage.rows.length){$("covbox").style.display="";$("covhead").innerHTML=D.coverage.head.map(h=>"<th>"+esc(h)+"</th>").join("");
+ $("covrows").innerHTML=D.coverage.rows.map(r=>"<tr>"+r.map(c=>"<td>"+esc(c)+"</td>").join("")+"</tr>").join("");$("covnote").textContent=D.coverage.note}
+const map=window[D.map],lv={community:window[D.layers.community],grid:window[D.layers.grid]};
+const rows=$("rows");rows.innerHTML=D.findings.map((r,i)=>'<tr data-i="'+i+'"><td class="fail">'+esc(r[0]==="community"?"社区":"网格")+"</td><td>"+esc(r[1])+"</td><td>"+esc(r[2])+"</td><td>"+esc(r[3])+"</td><td>"+esc(r[4])+"</td><td>"+esc(r[5])+"</td><td>"+esc(r[6])+"</td></tr>").join("");
+let sel=null;rows.addEventListener("click",ev=>{const tr=ev.target.closest("tr");if(!tr)return;const r=D.findings[+tr.dataset.i];
+ if(sel)sel.classList.remove("sel");sel=tr;tr.classList.add("sel");const g=lv[r[0]];if(!g)return;
+ if(!map.hasLayer(g))map.addLayer(g);g.eachLayer(l=>{if(l.feature&&l.feature.properties.unit_id===r[1]){map.fitBounds(l.getBounds(),{maxZoom:17});l.fire("click",{latlng:l.getBounds().getCenter()},true)}});
+ $("gm-map-anchor").scrollIntoView({behavior:"smooth"})});
+$("q").addEventListener("input",ev=>{const q=ev.target.value.trim().toLowerCase();let n=0;
+ Array.from(rows.children).forEach(tr=>{const show=!q||tr.textContent.toLowerCase().includes(q);tr.style.display=show?"":"none";n+=show?1:0});$("count").textContent=n+" 条"});
+$("count").textContent=D.findings.length+" 条";document.body.dataset.ready="1"});
+"""
 
 
-def _svg_path(geom: Any, x0: float, y1: float, tol: float) -> str:
-    """SVG path data of a (multi)polygon, y flipped, simplified to ``tol``."""
-    if geom is None or geom.is_empty:
-        return ""
-    geom = shapely.simplify(geom, tol, preserve_topology=True) if tol > 0 else geom
-    polys = list(geom.geoms) if geom.geom_type == "MultiPolygon" else [geom]
-    parts = []
-    for poly in polys:
-        for ring in (poly.exterior, *poly.interiors):
-            xy = np.asarray(ring.coords)[:-1]
-            if len(xy) < 3:
-                continue
-            pts = " ".join(f"{x - x0:.1f} {y1 - y:.1f}" for x, y in xy)
-            parts.append(f"M{pts}Z")
-    return "".join(parts)
-
-
-def _html_data(result: CheckResult, *, date: str, max_grids: int = 20000) -> dict:
-    """The JSON the page draws: units as SVG paths with status and findings, KPIs, gaps, tables."""
-    x0, y0, x1, y1 = result.communities.total_bounds
-    tol = max(x1 - x0, y1 - y0) / 4000
-    f = result.findings
-    fails = f[(f["status"] == "fail")]
-    by_unit: dict[tuple[str, str], list] = {}
-    for r in fails.itertuples():
-        by_unit.setdefault((r.level, r.unit_id), []).append(
-            [r.rule_title, r.message, str(r.threshold), r.source]
-        )
-
-    def units(gdf: GeoDataFrame, level: str, extra: dict[str, Callable[[Any], str]]) -> list[dict]:
-        rows = []
-        for uid, geom, row in zip(
-            gdf.index.astype(str), gdf.geometry, gdf.itertuples(), strict=True
-        ):
-            props = {k: fn(row) for k, fn in extra.items()}
-            rows.append(
-                {
-                    "id": uid,
-                    "d": _svg_path(geom, x0, y1, tol),
-                    "s": getattr(row, "status", "not_assessed"),
-                    "p": props,
-                    "f": by_unit.get((level, uid), []),
-                }
-            )
-        return rows
-
-    def hh(row: Any) -> str:
-        return num(getattr(row, "households", None))
-
-    data: dict[str, Any] = {
+def _page_data(result: CheckResult, *, date: str, names: dict[str, str]) -> dict[str, Any]:
+    """The JSON of the page: header, KPIs, coverage table, findings, the map's variable names."""
+    return {
         "title": result.study.name,
         "date": date,
         "crs": crs_label(result.study.crs),
         "profile": f"{result.profile.id}（{result.profile.title_zh}）",
         "note": source_note(result, date=date),
-        "width": float(x1 - x0),
-        "height": float(y1 - y0),
-        "status": {
-            k: [status_label(k), status_fill(k)]
-            for k in ("fail", "warning", "pass", "not_assessed")
-        },
         "kpis": [list(k) for k in headline_figures(result)],
-        "communities": units(
-            result.communities,
-            "community",
-            {
-                "名称": lambda r: str(getattr(r, "name", "")),
-                "户数": hh,
-                "网格数": lambda r: num(getattr(r, "grids", None)),
-                "街道": lambda r: str(getattr(r, "street", "") or ""),
-            },
-        ),
-        "grids": [],
-        "facilities": [],
-        "gaps": [],
+        "findings": [
+            [r.level, r.unit_id, r.unit_name, r.rule_title, r.message, str(r.threshold), r.source]
+            for r in failing(result).itertuples()
+        ],
+        "coverage": _coverage_html(result),
+        "map": names["map"],
+        "layers": {"community": names.get("gm_communities"), "grid": names.get("gm_grids")},
     }
-    if result.grids is not None and len(result.grids) <= max_grids:
-        data["grids"] = units(
-            result.grids,
-            "grid",
-            {
-                "名称": lambda r: str(getattr(r, "name", "")),
-                "户数": hh,
-                "协理员": lambda r: (
-                    f"{num(getattr(r, 'coordinators', None))} / 应配 {num(getattr(r, 'coordinators_required', None))}"
-                ),
-            },
-        )
-    fac = result.facilities
-    if fac is not None and len(fac) <= 20000 and "facility_type" in fac.columns:
-        xy = shapely.get_coordinates(shapely.point_on_surface(fac.geometry.to_numpy()))
-        data["facilities"] = [
-            [round(float(x - x0), 1), round(float(y1 - y), 1), type_label(t), str(n)]
-            for (x, y), t, n in zip(
-                xy, fac["facility_type"], fac.get("name", fac["facility_type"]), strict=True
-            )
-        ]
-    cov = result.coverage_result
-    for sid in coverage_gaps(result):
-        assert cov is not None and cov.gaps is not None  # coverage_gaps found uncovered cells
-        cells = cov.gaps[cov.gaps[f"uncovered:{sid}"] > 0]
-        data["gaps"].append(
-            {
-                "id": sid,
-                "label": family_title(result, f"coverage:{sid}"),
-                "cells": [
-                    [_svg_path(g, x0, y1, 0), int(u)]
-                    for g, u in zip(cells.geometry, cells[f"uncovered:{sid}"], strict=True)
-                ],
-            }
-        )
-    data["findings"] = [
-        [r.level, r.unit_id, r.unit_name, r.rule_title, r.message, str(r.threshold), r.source]
-        for r in failing(result).itertuples()
-    ]
-    data["coverage"] = _coverage_html(result)
-    return data
 
 
 def _coverage_html(result: CheckResult) -> dict:
@@ -202,6 +127,29 @@ def _coverage_html(result: CheckResult) -> dict:
     }
 
 
+def _chrome(full_title: str, payload: str) -> tuple[str, str, str]:
+    """The page around the map: ``(head, top, bottom)`` HTML."""
+    title = html.escape(full_title)
+    head = f"<style>{_CSS.replace('__FAIL__', STATUS_COLORS['fail'])}</style>"
+    top = (
+        f'<header id="gm-head"><h1>{title}</h1><div id="sub"></div></header>'
+        '<div id="gm-kpis"></div><a id="gm-map-anchor"></a>'
+    )
+    bottom = (
+        '<div id="gm-foot"><div id="note"></div>'
+        '<div id="covbox" class="box" style="display:none"><table><thead><tr id="covhead"></tr>'
+        '</thead><tbody id="covrows"></tbody></table>'
+        '<div id="covnote" style="font-size:11px;color:#555;padding:4px 6px"></div></div>'
+        '<div id="controls">不合规项：<input type="search" id="q" placeholder="搜索社区、网格、规则…"> '
+        '<span id="count"></span>（点击一行在地图上定位）</div>'
+        '<div id="tablebox" class="box"><table><thead><tr><th>层级</th><th>编码</th><th>名称</th>'
+        "<th>规则</th><th>问题说明</th><th>标准</th><th>依据</th></tr></thead>"
+        '<tbody id="rows"></tbody></table></div></div>'
+        f'<script id="data" type="application/json">{payload}</script><script>{_JS}</script>'
+    )
+    return head, top, bottom
+
+
 def report_html_text(
     result: CheckResult,
     *,
@@ -226,12 +174,22 @@ def report_html_text(
     -------
     str
     """
+    # branca comes with folium, the optional heavy map dependency: imported only here
+    from branca.element import Element
+
     result = result.with_coverage(coverage)
-    data = _html_data(result, date=date_text(date))
+    day = date_text(date)
+    m = explore_check(result)
+    names = {"map": m.get_name(), **pane_layers(m)}
+    data = _page_data(result, date=day, names=names)
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
-    full = f"{result.study.name} · {title}"
-    page = _template().replace("__FAIL_COLOR__", STATUS_COLORS["fail"])
-    return page.replace("__TITLE__", html.escape(full)).replace("__DATA__", payload)
+    head, top, bottom = _chrome(f"{result.study.name} · {title}", payload)
+    fig = m.get_root()
+    fig.title = html.escape(f"{result.study.name} · {title}")
+    fig.header.add_child(Element(head), name="gm_head", index=0)
+    fig.html.add_child(Element(top), name="gm_top")
+    fig.html.add_child(Element(bottom), name="gm_bottom")
+    return fig.render()
 
 
 def report_html(

@@ -34,6 +34,7 @@ from gridmap.maps import (
     status_fill,
     style,
 )
+from gridmap.maps.families import spec_text
 from gridmap.plans import Plan
 from gridmap.report._coverage import (
     COV_BOUND,
@@ -43,13 +44,23 @@ from gridmap.report._coverage import (
     uncovered_text,
     units_text,
 )
-from gridmap.report._layout import LEFT, Pages, Table, hline, section_title
+from gridmap.report._layout import (
+    BOOKMARK_GID,
+    LEFT,
+    RIGHT,
+    Pages,
+    Table,
+    fit_size,
+    hline,
+    section_title,
+)
 from gridmap.report._text import (
     LEVEL_ZH,
     NOT_ASSESSED_ZH,
     SEVERITY_ZH,
     date_text,
     num,
+    qa_code_text,
     value_text,
     wrap,
 )
@@ -76,7 +87,16 @@ def _cover(pages: Pages, result: CheckResult, *, title: str, date: str, plan: Pl
             (0, 0.83), 1, 0.17, transform=fig.transFigure, facecolor="#1f3a5f", edgecolor="none"
         )
     )
-    fig.text(LEFT, 0.93, title, fontsize=24, fontweight="bold", color="white", va="center")
+    fig.text(
+        LEFT,
+        0.93,
+        title,
+        fontsize=fit_size(title, 24, RIGHT - LEFT, smallest=14),
+        fontweight="bold",
+        color="white",
+        va="center",
+        gid=BOOKMARK_GID,
+    )
     fig.text(
         LEFT,
         0.875,
@@ -85,7 +105,15 @@ def _cover(pages: Pages, result: CheckResult, *, title: str, date: str, plan: Pl
         color="#dfe6ee",
         va="center",
     )
-    fig.text(LEFT, 0.76, result.study.name, fontsize=20, fontweight="bold", va="center")
+    name = result.study.name
+    fig.text(
+        LEFT,
+        0.76,
+        name,
+        fontsize=fit_size(name, 20, RIGHT - LEFT, smallest=12),
+        fontweight="bold",
+        va="center",
+    )
     p = result.profile
     rows = [
         ("编制日期", date),
@@ -109,7 +137,10 @@ def _cover(pages: Pages, result: CheckResult, *, title: str, date: str, plan: Pl
         )
     if cov is not None:
         rows.append(
-            ("服务覆盖", f"已计算 {len(cov.specs)} 项（{'、'.join(s.id for s in cov.specs)[:60]}）")
+            (
+                "服务覆盖",
+                f"已计算 {len(cov.specs)} 项（{'、'.join(spec_text(s) for s in cov.specs)}）",
+            )
         )
     if plan is not None:
         rows.append(
@@ -189,7 +220,7 @@ def _summary_page(pages: Pages, result: CheckResult) -> None:
     if len(na):
         note = "\n".join(
             wrap(
-                f"注：{len(na)} 项规则因缺少数据全部未评估（{'、'.join(na['规则编号'])}），"
+                f"注：{len(na)} 项规则因缺少数据全部未评估（上表中合规、不合规均为 0 的规则），"
                 "补充相应数据列后可评估。",
                 75,
             )
@@ -199,7 +230,7 @@ def _summary_page(pages: Pages, result: CheckResult) -> None:
 
 
 def _map_page(pages: Pages, result: CheckResult, family: str, *, date: str) -> None:
-    fig = map_figure(result, family, page="a4", date=date, header=None)
+    fig = map_figure(result, family, page="a4", date=date, header=None, key_bottom=0.13)
     # key points under the legend
     rule = family_rule(result, family)
     if rule is not None:
@@ -244,6 +275,18 @@ def _violations(pages: Pages, result: CheckResult, rule_id: str, *, max_rows: in
     table.draw(rows, title=f"问题清单：{family_title(result, rule_id)}", intro=intro, note=note)
 
 
+def _layer_zh(layer: object) -> str:
+    """A problem's layer: the study's layer kind in Chinese, a file's layer name as given."""
+    kinds = {
+        "communities": "社区",
+        "grids": "网格",
+        "households": "住户",
+        "facilities": "设施",
+        "network": "路网",
+    }
+    return kinds.get(str(layer), str(layer or ""))
+
+
 def _qa_pages(pages: Pages, result: CheckResult, *, max_rows: int) -> None:
     f = result.findings
     qa = f[f["rule_id"].str.startswith("qa.")]
@@ -254,7 +297,7 @@ def _qa_pages(pages: Pages, result: CheckResult, *, max_rows: int) -> None:
         [r.rule_title, r.unit_id, r.unit_name, r.message] for r in qa.head(max_rows).itertuples()
     ]
     rows += [
-        ["输入数据：" + p.code, str(p.layer or ""), str(p.column or ""), p.message]
+        ["输入数据：" + qa_code_text(p.code), _layer_zh(p.layer), str(p.column or ""), p.message]
         for p in probs[:max_rows]
     ]
     table = Table(pages, ["问题类型", "单位编码", "名称/图层", "说明"], [3.5, 2.8, 2.4, 6.5])
@@ -455,8 +498,10 @@ def report_pdf(
     with atomic_path(path, suffix=".pdf") as tmp, style():
         meta = {
             "Title": f"{result.study.name} {title}",
-            "Author": "gridmap",
-            "Subject": result.profile.title_zh,
+            "Author": f"gridmap {__version__}",
+            "Subject": f"{result.study.name}：社区规模、网格配置、服务设施合规检查"
+            f"（规则配置 {result.profile.id}：{result.profile.title_zh}）",
+            "Keywords": "社区网格, 合规检查, gridmap",
             "Creator": "gridmap",
         }
         with PdfPages(tmp, metadata=meta) as pdf:
@@ -471,4 +516,18 @@ def report_pdf(
             if plan is not None:
                 _plan_pages(pages, result, plan, date=when, max_rows=max_rows)
             _qa_pages(pages, result, max_rows=max_rows)
+        _add_bookmarks(tmp, pages.bookmarks)
     return path
+
+
+def _add_bookmarks(path: Path, bookmarks: list[tuple[str, int]]) -> None:
+    """Write the PDF's outline: one bookmark per section, opened in the reader's side panel."""
+    # pypdf loads only when a PDF is written, like matplotlib: `import gridmap.report` stays fast
+    from pypdf import PdfWriter
+
+    writer = PdfWriter(clone_from=str(path))
+    for text, page in bookmarks:
+        writer.add_outline_item(title=text, page_number=page)
+    writer.page_mode = "/UseOutlines"
+    with open(path, "wb") as f:
+        writer.write(f)
