@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import shapely
 from geopandas import GeoDataFrame
 
@@ -89,7 +88,7 @@ def _district_units(code: str, x0: float, y0: float, shape: NationalShape, rng) 
         for c in range(shape.communities):
             cid = f"{street}{c + 1:03d}"
             cx, cy = sx + (c % ccols) * CELL_DEG, y0 + (c // ccols) * CELL_DEG
-            name = f"社区{cid[2:]}"
+            name = f"社区{cid}"  # unique nationally: see gridmap.national.worker (所属社区 names)
             comm_rows.append(
                 {
                     "社区编码": cid,

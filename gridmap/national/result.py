@@ -123,6 +123,17 @@ def _number_formats(rule_id: str) -> list[bool]:
     return ["," in t for t in _NUMBER.findall(message)]
 
 
+def _renumber(message: str, numbers: list[float], commas: list[bool]) -> str:
+    """``message`` with its numbers replaced by ``numbers`` (with ``,`` where ``commas`` says)."""
+    it = iter(zip(numbers, commas, strict=True))
+
+    def one(_match: re.Match) -> str:
+        value, comma = next(it)
+        return f"{int(value):,}" if comma else str(int(value))
+
+    return _NUMBER.sub(one, message)
+
+
 def _merge_study_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per study-level household rule: values, gaps and the message's numbers added."""
     merged = []
@@ -132,12 +143,7 @@ def _merge_study_rows(rows: pd.DataFrame) -> pd.DataFrame:
             [float(t.replace(",", "")) for t in _NUMBER.findall(str(m))] for m in group["message"]
         ]
         sums = [sum(col) for col in zip(*tokens, strict=True)]
-        commas = iter(_number_formats(str(rule_id)))
-        values = iter(sums)
-        first["message"] = _NUMBER.sub(
-            lambda _m: f"{int(next(values)):,}" if next(commas) else str(int(next(values))),
-            str(first["message"]),
-        )
+        first["message"] = _renumber(str(first["message"]), sums, _number_formats(str(rule_id)))
         first["value"] = float(group["value"].sum())
         first["gap"] = float(group["gap"].sum())
         merged.append(first)
