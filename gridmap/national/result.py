@@ -24,6 +24,7 @@ from geopandas import GeoDataFrame
 from gridmap._atomic import atomic_path
 from gridmap._errors import Problem
 from gridmap.check import CheckResult
+from gridmap.national.export import write_partitioned, write_province_gpkgs
 from gridmap.national.partition import PartitionPlan
 from gridmap.national.source import LONLAT
 from gridmap.national.worker import PartitionOutput
@@ -97,12 +98,24 @@ class NationalResult:
         return out
 
     def to_dir(self, out: str | os.PathLike) -> dict[str, Path]:
-        """Write the contract outputs of :meth:`gridmap.CheckResult.to_dir` and ``partitions.csv``."""
-        written = self.check_result().to_dir(out)
+        """Write the outputs of a check, the partitions and the national layers into ``out``.
+
+        The contract outputs of :meth:`gridmap.CheckResult.to_dir` (``communities.csv`` …
+        ``result.gpkg``), ``partitions.csv`` (the metric CRS of each partition), ``national/``
+        (communities and grids as hive-partitioned GeoParquet, per district) and
+        ``provinces/{code}.gpkg`` (one GeoPackage per province).
+        """
+        whole = self.check_result()
+        written = whole.to_dir(out)
         path = Path(out) / "partitions.csv"
         with atomic_path(path, suffix=".csv") as tmp:
             self.partitions.to_csv(tmp, index=False, encoding="utf-8-sig")
-        return {**written, "partitions.csv": path}
+        written["partitions.csv"] = path
+        for kind, folder in write_partitioned(whole, Path(out) / "national").items():
+            written[f"national/{kind}"] = folder
+        for name, gpkg in write_province_gpkgs(whole, Path(out) / "provinces").items():
+            written[f"provinces/{name}"] = gpkg
+        return written
 
 
 def _number_formats(rule_id: str) -> list[bool]:
