@@ -77,10 +77,32 @@ def _raster(n: int) -> tuple[int, int]:
     return -(-n // rows), rows
 
 
+def _lattice(x0: float, y0: float, cols: int, rows: int) -> tuple[list[float], list[float]]:
+    """The grid lines of a community cell, rounded so that neighbours share them exactly."""
+    xs = [round(x0 + CELL_DEG * i / cols, 9) for i in range(cols + 1)]
+    ys = [round(y0 + CELL_DEG * j / rows, 9) for j in range(rows + 1)]
+    return xs, ys
+
+
+def _cell_polygon(xs: list[float], ys: list[float]) -> shapely.Polygon:
+    """The community cell with a vertex wherever a grid line meets its edge.
+
+    Shared edges then have the same vertices in every projection (a plain box's edge, projected
+    to Gauss-Krüger, is a chord that leaves slivers against its grids' edges).
+    """
+    ring = [(x, ys[0]) for x in xs] + [(xs[-1], y) for y in ys[1:]]
+    ring += [(x, ys[-1]) for x in reversed(xs[:-1])] + [(xs[0], y) for y in reversed(ys[1:-1])]
+    return shapely.Polygon(ring)
+
+
 def _district_units(code: str, x0: float, y0: float, shape: NationalShape, rng) -> tuple:
-    """Communities and grids (lon/lat) of one district whose south-west corner is (x0, y0)."""
+    """Communities and grids (lon/lat) of one district whose south-west corner is (x0, y0).
+
+    Each community is a raster of ``grids + 1`` or more cells of which the first ``grids`` are
+    grids: the rest is ungridded land, as in real districts where grids do not tile communities.
+    """
     ccols, crows = _raster(shape.communities)
-    gcols, grows = _raster(shape.grids)
+    gcols, grows = _raster(shape.grids + 1)
     comm_rows, grid_rows = [], []
     for s in range(shape.streets):
         street = f"{code}{s + 1:03d}"
@@ -97,19 +119,19 @@ def _district_units(code: str, x0: float, y0: float, shape: NationalShape, rng) 
                     "专职工作人员": int(rng.integers(3, 12)),
                     "常住人口": int(rng.integers(3000, 9000)),
                     "注册志愿者": int(rng.integers(50, 900)),
-                    "geometry": shapely.box(cx, cy, cx + CELL_DEG, cy + CELL_DEG),
+                    "geometry": _cell_polygon(*_lattice(cx, cy, gcols, grows)),
                 }
             )
-            gw, gh = CELL_DEG / gcols, CELL_DEG / grows
+            xs, ys = _lattice(cx, cy, gcols, grows)
             for g in range(shape.grids):
-                gx, gy = cx + (g % gcols) * gw, cy + (g // gcols) * gh
+                i, j = g % gcols, g // gcols
                 grid_rows.append(
                     {
                         "网格编码": f"{cid}{g + 1:03d}",
                         "网格名称": f"{name}第{g + 1}网格",
                         "所属社区": name,
                         "协理员人数": int(rng.integers(1, 4)),
-                        "geometry": shapely.box(gx, gy, gx + gw, gy + gh),
+                        "geometry": shapely.box(xs[i], ys[j], xs[i + 1], ys[j + 1]),
                     }
                 )
     return comm_rows, grid_rows
@@ -117,7 +139,7 @@ def _district_units(code: str, x0: float, y0: float, shape: NationalShape, rng) 
 
 def _straddle(grids: list[dict], district_east: float) -> None:
     """Move the grid touching the district's east edge first so that 70 % of it lies beyond."""
-    edge = [g for g in grids if abs(g["geometry"].bounds[2] - district_east) < 1e-9]
+    edge = [g for g in grids if abs(g["geometry"].bounds[2] - district_east) < 1e-7]
     if not edge:
         return
     g = min(edge, key=lambda r: (r["geometry"].bounds[1], r["网格编码"]))

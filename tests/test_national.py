@@ -9,6 +9,7 @@ is checked on a LocalCluster with 2 workers and compared, row for row, with
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import signal
 import sys
@@ -20,6 +21,7 @@ import pandas as pd
 import pytest
 
 import gridmap
+from gridmap.cli import main
 from gridmap.national import NationalSource, check_national, partition_crs, plan_partitions
 
 distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
@@ -44,7 +46,7 @@ def _generator():
 def source(tmp_path_factory) -> NationalSource:
     gen = _generator()
     root = tmp_path_factory.mktemp("national")
-    gen.write_national(root, gen.NationalShape(provinces=2, districts=2, streets=1, communities=4))
+    gen.write_national(root, gen.NationalShape(provinces=2, districts=2, streets=2, communities=2))
     return NationalSource({k: root / k for k in LAYERS})
 
 
@@ -187,3 +189,78 @@ def test_killed_worker_is_retried_without_duplicates(source, client, national):
     )
     pd.testing.assert_frame_equal(result.findings, national.findings)
     client.wait_for_workers(2, timeout=60)
+
+
+def test_street_partitions_give_the_same_result(source, client, national):
+    by_street = check_national(source, scheduler=client, partition_by="street")
+    assert by_street.plan.by == "street" and len(by_street.partitions) == 2 * len(
+        national.partitions
+    )
+    a, b = by_street.check_result(), national.check_result()
+    pd.testing.assert_frame_equal(a.communities_table(), b.communities_table())
+    pd.testing.assert_frame_equal(a.grids_table(), b.grids_table())
+    pd.testing.assert_frame_equal(by_street.findings, national.findings)
+
+
+def test_cli_check_engine_dask_and_rollup(source, client, national, tmp_path, capsys):
+    out = tmp_path / "out"
+    layers = [f"--{k}={source.layers[k]}" for k in LAYERS]
+    address = client.scheduler.address
+    assert (
+        main(
+            [
+                "check",
+                "--engine",
+                "dask",
+                "--scheduler",
+                address,
+                *layers,
+                "--out",
+                str(out),
+                "--json",
+            ]
+        )
+        == 0
+    )
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["engine"] == "dask" and summary["communities"] == len(national.communities)
+    for name in (
+        "communities.csv",
+        "grids.csv",
+        "findings.csv",
+        "summary.json",
+        "partitions.csv",
+        "result.gpkg",
+    ):
+        assert (out / name).is_file(), name
+    assert (
+        out / "national/communities/province=42/city=4201/district=420102/part-0.parquet"
+    ).is_file()
+    assert {p.name for p in (out / "provinces").iterdir()} == {"33.gpkg", "42.gpkg"}
+    assert main(["rollup", str(out), "--by", "district", "province"]) == 0
+    comms = pd.read_csv(out / "communities.csv", dtype={"community_id": str}, encoding="utf-8-sig")
+    district = pd.read_csv(out / "rollup_district.csv", dtype={"code": str}, encoding="utf-8-sig")
+    expect = comms.groupby(comms["community_id"].str[:6])["households"].sum()
+    assert district.set_index("code")["households"].to_dict() == expect.to_dict()
+    assert district["communities_in_band"].sum() == summary["communities_size"]["pass"]
+    grids = pd.read_csv(out / "grids.csv", dtype={"community_id": str}, encoding="utf-8-sig")
+    short = (grids["coordinators_required"] - grids["coordinators"]).clip(lower=0)
+    assert district["coordinators_short"].sum() == short.sum() > 0
+    province = pd.read_csv(out / "rollup_province.csv", dtype={"code": str}, encoding="utf-8-sig")
+    assert province["code"].tolist() == ["33", "42"]
+    assert province["floor_area_short_m2"].sum() == pytest.approx(
+        district["floor_area_short_m2"].sum()
+    )
+    assert (out / "rollup_province.parquet").is_file() and (out / "rollup_district.xlsx").is_file()
+
+
+def test_cli_refuses_what_the_dask_engine_cannot_do(source, capsys):
+    args = ["check", "--engine", "dask", f"--communities={source.layers['communities']}"]
+    assert main([*args, "--metric-crs", "EPSG:4549"]) == 2
+    assert "--metric-crs" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="partition_by"):
+        plan_partitions(source.community_index(), "county")
+    index = source.community_index().assign(code="12345")
+    with pytest.raises(ValueError, match="12-digit"):
+        plan_partitions(index, "district")
+    assert plan_partitions(index, "auto").by == "spatial"
