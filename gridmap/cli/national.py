@@ -17,8 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gridmap.cli.study_args import study_kwargs
-from gridmap.national import PARTITION_BY, NationalSource, check_national
-from gridmap.national.rollup import LEVELS, write_rollup
+from gridmap.national import LEVELS, PARTITION_BY, NationalSource, check_national, write_rollup
 
 __all__ = ["add_national_parser"]
 

@@ -20,6 +20,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import replace
 from typing import Any, TextIO
 
 from gridmap._errors import InputError, Problem
@@ -94,10 +95,7 @@ def _gather(client: Any, futures: dict, bar: ProgressBar | None) -> list[Partiti
         try:
             outputs.append(future.result())
         except InputError as exc:
-            problems += [
-                p.__class__(**{**p.to_dict(), "message": f"[分区 {key}] {p.message}"})
-                for p in exc.problems
-            ]
+            problems += [replace(p, message=f"[分区 {key}] {p.message}") for p in exc.problems]
         if bar is not None:
             bar.step()
     if problems:
