@@ -15,7 +15,9 @@ Each row of the result belongs to exactly one partition (so nothing is counted t
 * anything in no community (a grid outside every community, an unassigned household, a
   facility outside every community, a gap between communities) to the partition whose
   extent (the box of its own communities) contains its location, the first in key order,
-  else the nearest extent: :meth:`PartitionPlan.home`.
+  else the nearest extent: :meth:`PartitionPlan.home`. A partition reads
+  :data:`gridmap.national.HALO_DEG` around its extent, so such rows farther than that from
+  every extent are not read by any partition.
 """
 
 from __future__ import annotations
