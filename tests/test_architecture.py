@@ -82,7 +82,7 @@ LAYERS = {
         "gridmap.griddesign",
         "gridmap.siting",
     ),
-    "outputs": ("gridmap.report", "gridmap.maps"),
+    "outputs": ("gridmap.report", "gridmap.maps", "gridmap.national"),
     "interfaces": ("gridmap", "gridmap.cli", "dashboards"),
 }
 

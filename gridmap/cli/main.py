@@ -20,6 +20,7 @@ from gridmap._errors import InputError, Problem, format_problems
 from gridmap._version import __version__
 from gridmap.check import check
 from gridmap.cli.coverage import add_coverage_parser
+from gridmap.cli.national import add_national_parser
 from gridmap.cli.rebalance import add_rebalance_parser
 from gridmap.cli.report import add_report_parser
 from gridmap.cli.serve import add_serve_parser
@@ -319,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_parser(sub)
     add_serve_parser(sub)
     add_users_parser(sub)
+    add_national_parser(sub)
     return parser
 
 

@@ -1,0 +1,38 @@
+"""The check at national scale: partitions by administrative code, run on Dask.
+
+A province or the country does not fit one machine. :func:`check_national` splits the
+communities into partitions by the first 6 (区县) or 9 (街道) digits of their 12-digit code
+(:func:`plan_partitions`), checks each on a Dask worker with gridmap's own
+:func:`gridmap.check` in that partition's Gauss-Krüger zone (:func:`check_partition`), and
+puts the rows each partition owns together (:func:`combine`): the same tables and findings
+as a single-machine check on the same data. :func:`rollup` sums a check's output per
+街道 → 区县 → 市 → 省 (:func:`write_rollup`: CSV, XLSX, GeoParquet). Layers are read from
+hive-partitioned GeoParquet or files (:class:`NationalSource`).
+"""
+
+from gridmap.national.engine import ProgressBar, check_national
+from gridmap.national.partition import PARTITION_BY, PartitionPlan, plan_partitions
+from gridmap.national.result import NationalResult, combine
+from gridmap.national.rollup import LEVELS, read_check_dir, rollup, write_rollup
+from gridmap.national.source import LAYERS, NationalSource
+from gridmap.national.worker import HALO_DEG, PartitionOutput, check_partition, partition_crs
+
+__all__ = [
+    "check_national",
+    "ProgressBar",
+    "plan_partitions",
+    "PartitionPlan",
+    "PARTITION_BY",
+    "NationalResult",
+    "combine",
+    "NationalSource",
+    "LAYERS",
+    "check_partition",
+    "PartitionOutput",
+    "partition_crs",
+    "HALO_DEG",
+    "rollup",
+    "write_rollup",
+    "read_check_dir",
+    "LEVELS",
+]

@@ -1,0 +1,186 @@
+"""Run a national check on Dask: one task per partition, on a local or remote cluster.
+
+:func:`check_national` plans the partitions (:func:`~gridmap.national.plan_partitions`),
+submits :func:`~gridmap.national.worker.check_partition` once per partition to a
+``dask.distributed`` cluster — a :class:`~distributed.LocalCluster` on this machine by default
+(one single-threaded worker process per core, a memory limit per worker), or the scheduler at
+``scheduler`` — and combines what the partitions own (:func:`~gridmap.national.combine`).
+
+Dask keeps the run going when a worker dies: the scheduler hands the partitions that worker
+held to another (a partition is a pure function of its inputs, so a rerun gives the same rows,
+and each partition's rows enter the result once, when its task completes). A task that raises
+is retried ``retries`` times; an unusable input in any partition stops the run with every
+partition's problems, each prefixed with its partition.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import replace
+from typing import Any, TextIO
+
+from gridmap._errors import InputError, Problem
+from gridmap.national.partition import PartitionPlan, plan_partitions
+from gridmap.national.result import NationalResult, combine
+from gridmap.national.source import NationalSource
+from gridmap.national.worker import PartitionOutput, check_partition
+from gridmap.rules import load_profile
+
+__all__ = ["check_national", "ProgressBar"]
+
+
+class ProgressBar:
+    """A one-line console bar: ``[#####     ] 5/10 partitions``, redrawn as tasks finish.
+
+    Parameters
+    ----------
+    total
+        Number of partitions.
+    stream
+        Where to draw (standard error by default, so ``--json`` output stays clean).
+    """
+
+    def __init__(self, total: int, stream: TextIO | None = None, width: int = 30) -> None:
+        self.total, self.done, self.width = total, 0, width
+        self.stream = stream or sys.stderr
+        self._draw()
+
+    def _draw(self) -> None:
+        filled = int(self.width * self.done / max(self.total, 1))
+        bar = "#" * filled + " " * (self.width - filled)
+        end = "\n" if self.done >= self.total else ""
+        self.stream.write(f"\r[{bar}] {self.done}/{self.total} 分区 partitions{end}")
+        self.stream.flush()
+
+    def step(self) -> None:
+        """One more partition done."""
+        self.done += 1
+        self._draw()
+
+
+def _client(stack: ExitStack, scheduler: Any, n_workers: int | None, memory_limit: Any) -> Any:
+    """A ``distributed.Client`` on ``scheduler`` (an address or a Client), or on a LocalCluster."""
+    # dask.distributed is imported here: starting it is heavy and only this engine needs it
+    from distributed import Client, LocalCluster
+
+    if isinstance(scheduler, Client):
+        return scheduler
+    if scheduler is not None:
+        return stack.enter_context(Client(scheduler))
+    cluster = stack.enter_context(
+        LocalCluster(
+            n_workers=n_workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=memory_limit,
+            dashboard_address=":0",
+        )
+    )
+    return stack.enter_context(Client(cluster))
+
+
+def _gather(client: Any, futures: dict, bar: ProgressBar | None) -> list[PartitionOutput]:
+    """Each partition's output once, as its task completes; input problems of all partitions."""
+    # dask.distributed is imported here: see _client
+    from distributed import as_completed
+
+    outputs: list[PartitionOutput] = []
+    problems: list[Problem] = []
+    for future in as_completed(list(futures)):
+        key = futures[future]
+        try:
+            outputs.append(future.result())
+        except InputError as exc:
+            problems += [replace(p, message=f"[分区 {key}] {p.message}") for p in exc.problems]
+        if bar is not None:
+            bar.step()
+    if problems:
+        raise InputError(problems)
+    return outputs
+
+
+def check_national(
+    source: NationalSource,
+    *,
+    partition_by: str = "auto",
+    profile: str = "national",
+    lang: str = "zh",
+    study_options: dict[str, Any] | None = None,
+    scheduler: Any = None,
+    n_workers: int | None = None,
+    memory_limit: str | float | None = "auto",
+    retries: int = 2,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+    plan: PartitionPlan | None = None,
+) -> NationalResult:
+    """Check a national dataset partition by partition on a Dask cluster.
+
+    Parameters
+    ----------
+    source
+        Where the layers are (:class:`~gridmap.national.NationalSource`).
+    partition_by
+        ``"district"``, ``"street"``, ``"spatial"`` or ``"auto"`` (see
+        :func:`~gridmap.national.plan_partitions`).
+    profile, lang
+        As :func:`gridmap.check`.
+    study_options
+        Further keywords of :func:`gridmap.read_study` (``mapping``, ``households_method``,
+        ``facilities_crs``, ``households_crs``, ``name``).
+    scheduler
+        A scheduler address (``"tcp://10.0.0.1:8786"``) or a ``distributed.Client``; None
+        starts a LocalCluster.
+    n_workers, memory_limit
+        Of the LocalCluster: worker processes (default: the cores) and the memory limit of
+        each (``"3GB"``, bytes, ``"auto"``: the machine's memory shared out, None: no limit).
+    retries
+        How often a partition whose task raised is tried again.
+    progress
+        Draw a console progress bar on standard error.
+    log
+        Called with one line of news (the dashboard link); None: silent.
+    plan
+        Partitions planned beforehand (default: planned from the communities).
+
+    Returns
+    -------
+    NationalResult
+
+    Raises
+    ------
+    InputError
+        When a partition's input is unusable (every partition's problems, each prefixed).
+    """
+    prof = load_profile(profile)
+    plan = plan or plan_partitions(source.community_index(), partition_by)
+    options = dict(study_options or {})
+    name = str(options.pop("name", None) or "gridmap")
+    run = uuid.uuid4().hex[:8]
+    with ExitStack() as stack:
+        client = _client(stack, scheduler, n_workers, memory_limit)
+        if log is not None:
+            log(f"Dask dashboard: {client.dashboard_link}  ({len(plan.keys)} 分区 partitions)")
+        source_f, plan_f = client.scatter([source, plan], broadcast=True)
+        futures = {
+            client.submit(
+                check_partition,
+                source_f,
+                plan_f,
+                key,
+                profile=profile,
+                lang=lang,
+                study_options=options,
+                key=f"gridmap-partition-{key}-{run}",
+                retries=retries,
+                pure=False,
+            ): key
+            for key in plan.keys
+        }
+        bar = ProgressBar(len(futures)) if progress else None
+        outputs = _gather(client, futures, bar)
+    return combine(outputs, plan, prof, name=name)

@@ -1,0 +1,270 @@
+"""One partition of a national check: read its window, run gridmap's check, keep what it owns.
+
+:func:`check_partition` is what a Dask worker runs. It is the single-machine check
+(:func:`gridmap.read_study` then :func:`gridmap.check`) on a window of the data, in the
+partition's own metric CRS, the CGCS2000 3° Gauss-Krüger zone of the centre of its communities.
+The window is chosen so that every unit the partition owns is decided exactly as on the
+whole data:
+
+1. grids meeting the partition's extent (grown by :data:`HALO_DEG`): every grid that can be
+   assigned to one of its communities, or that lies in no community near it;
+2. the window ``E``: that extent grown to those grids' boxes; every grid and community meeting
+   ``E`` is read, so each grid above is weighed against every community it overlaps, and a
+   household point in ``E`` sees every grid and community that covers it;
+3. households in ``E`` (+ halo), facilities in ``E`` + the largest coverage radius, so a
+   household's coverage flag sees every facility within the radius.
+
+Rows are then kept by the ownership rules of :mod:`gridmap.national.partition` and returned in
+longitude/latitude (EPSG:4490), with the partition's CRS recorded.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from geopandas import GeoDataFrame
+
+from gridmap._errors import Problem
+from gridmap.check import check
+from gridmap.coverage import specs_from_profile
+from gridmap.crs import crs_label, gk_zone_crs
+from gridmap.national.partition import PartitionPlan
+from gridmap.national.source import LONLAT, Box, NationalSource
+from gridmap.qa import assignment_qa
+from gridmap.rules import load_profile
+from gridmap.study import read_study
+
+__all__ = ["check_partition", "PartitionOutput", "HALO_DEG", "partition_crs"]
+
+#: halo around a partition's extent (degrees, ≈ 2 km): grids and records in no community
+HALO_DEG = 0.02
+_M_PER_DEG = 110_574.0
+
+
+@dataclass
+class PartitionOutput:
+    """What one partition hands back to the national result (all in EPSG:4490).
+
+    Attributes
+    ----------
+    key, crs
+        The partition and the metric CRS it was checked in.
+    communities, grids
+        The owned units with their metrics and status (as :class:`gridmap.CheckResult`).
+    findings
+        Findings on owned units; the study-level household rows of the owned records.
+    households
+        The owned household records summed by state: ``households``, ``records``,
+        ``in_grid``, ``in_community`` (one row per state).
+    problems
+        Input problems of the partition's study.
+    stats
+        Rows read per layer, seconds, worker host and process.
+    """
+
+    key: str
+    crs: str
+    epsg: int | None
+    communities: GeoDataFrame
+    grids: GeoDataFrame | None
+    findings: pd.DataFrame
+    households: pd.DataFrame | None
+    problems: list[Problem] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def partition_crs(plan: PartitionPlan, key: str) -> Any:
+    """The metric CRS of a partition: the GK zone of its extent's centre longitude."""
+    x0, _, x1, _ = plan.extents[key]
+    return gk_zone_crs((x0 + x1) / 2)
+
+
+def _grow(box: Box, dx: float, dy: float | None = None) -> Box:
+    dy = dx if dy is None else dy
+    return (box[0] - dx, box[1] - dy, box[2] + dx, box[3] + dy)
+
+
+def _union(box: Box, gdf: GeoDataFrame | None) -> Box:
+    if gdf is None or not len(gdf):
+        return box
+    b = gdf.to_crs(LONLAT).total_bounds if gdf.crs is not None else gdf.total_bounds
+    return (min(box[0], b[0]), min(box[1], b[1]), max(box[2], b[2]), max(box[3], b[3]))
+
+
+def _coverage_margin(profile: Any, lat: float) -> tuple[float, float]:
+    """The largest coverage radius of the profile in degrees (longitude, latitude)."""
+    radius = max((s.radius_m for s in specs_from_profile(profile)), default=0.0)
+    dy = radius / _M_PER_DEG
+    return dy / max(math.cos(math.radians(min(abs(lat), 80.0))), 0.1), dy
+
+
+def _read_window(source: NationalSource, own: Box, profile: Any) -> dict[str, GeoDataFrame]:
+    """The layers of the partition's window (steps 1–3 of the module docstring)."""
+    layers: dict[str, GeoDataFrame] = {}
+    window = own
+    if "grids" in source.layers:
+        window = _union(own, source.read("grids", _grow(own, HALO_DEG)))
+        layers["grids"] = source.read("grids", window)
+    layers["communities"] = source.read("communities", window)
+    if "households" in source.layers:
+        layers["households"] = source.read("households", _grow(window, HALO_DEG))
+    if "facilities" in source.layers:
+        mx, my = _coverage_margin(profile, max(abs(window[1]), abs(window[3])))
+        layers["facilities"] = source.read(
+            "facilities", _grow(window, mx + HALO_DEG, my + HALO_DEG)
+        )
+    return layers
+
+
+def _lonlat_points(gdf: GeoDataFrame) -> np.ndarray:
+    pts = shapely.point_on_surface(np.asarray(gdf.to_crs(LONLAT).geometry.values))
+    return shapely.get_coordinates(pts) if len(pts) else np.empty((0, 2))
+
+
+def _owned_communities(result: Any, plan: PartitionPlan, key: str) -> pd.Index:
+    comms = result.communities
+    centres = None
+    if plan.by == "spatial":
+        b = comms.to_crs(LONLAT).geometry.bounds
+        centres = np.column_stack([(b.minx + b.maxx) / 2, (b.miny + b.maxy) / 2])
+    keys = plan.key_of(comms.index.to_series().astype(str), centres)
+    return comms.index[(keys == key).to_numpy()]
+
+
+def _owned_grids(result: Any, plan: PartitionPlan, key: str, comms: pd.Index) -> pd.Index:
+    grids = result.grids
+    cid = grids["community_id"]
+    mine = cid.isin(comms).to_numpy().copy()
+    none = cid.isna().to_numpy()
+    if none.any():
+        home = plan.home(_lonlat_points(grids[none]))
+        mine[np.flatnonzero(none)[home == key]] = True
+    return grids.index[mine]
+
+
+def _owned_households(result: Any, plan: PartitionPlan, key: str, comms: pd.Index) -> pd.DataFrame:
+    hh = result.households
+    mine = hh["community_id"].isin(comms).to_numpy().copy()
+    none = hh["community_id"].isna().to_numpy()
+    if none.any():
+        points = result.study.households.loc[hh.index[none]]
+        mine[np.flatnonzero(none)[plan.home(_lonlat_points(points)) == key]] = True
+    return hh[mine]
+
+
+def _household_states(hh: pd.DataFrame) -> pd.DataFrame:
+    """Owned household records summed by state (in a grid / in a community)."""
+    state = pd.DataFrame(
+        {
+            "in_grid": hh["grid_id"].notna().to_numpy(),
+            "in_community": hh["community_id"].notna().to_numpy(),
+            "households": hh["households"].to_numpy(dtype=float),
+        }
+    )
+    out = state.groupby(["in_grid", "in_community"], as_index=False).agg(
+        households=("households", "sum"), records=("households", "size")
+    )
+    return out
+
+
+def _gap_home(findings: pd.DataFrame, crs: Any, plan: PartitionPlan) -> np.ndarray:
+    """The partition of each gap finding, from its centre ``(x, y)`` in the partition's CRS."""
+    xy = np.array(
+        [
+            [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", str(n))[:2]]
+            for n in findings["unit_name"]
+        ],
+        dtype=float,
+    ).reshape(-1, 2)
+    lonlat = shapely.get_coordinates(
+        GeoDataFrame(geometry=shapely.points(xy), crs=crs).to_crs(LONLAT).geometry.values
+    )
+    return plan.home(lonlat)
+
+
+def _owned_findings(
+    result: Any, plan: PartitionPlan, key: str, comms: pd.Index, grids: pd.Index, hh: Any
+) -> pd.DataFrame:
+    f = result.findings
+    level, unit = f["level"], f["unit_id"].astype(str)
+    keep = (level == "community") & unit.isin(comms.astype(str))
+    keep |= (level == "grid") & unit.isin(grids.astype(str))
+    fac = level == "facility"
+    if fac.any() and result.facilities is not None:
+        located = result.facilities.loc[result.facilities.index.astype(str).isin(unit[fac])]
+        home = pd.Series(plan.home(_lonlat_points(located)), index=located.index.astype(str))
+        keep |= fac & unit.map(home).eq(key)
+    gaps = f["rule_id"] == "qa.community.gap"
+    if gaps.any():
+        keep[gaps] = _gap_home(f[gaps], result.study.crs, plan) == key
+    parts = [f[keep.to_numpy()]]
+    if hh is not None:  # the study-level household rows, of the owned records only
+        parts.append(assignment_qa(hh, result.grids is not None, None, None))
+    return pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
+
+
+def check_partition(
+    source: NationalSource,
+    plan: PartitionPlan,
+    key: str,
+    *,
+    profile: str = "national",
+    lang: str = "zh",
+    study_options: dict[str, Any] | None = None,
+) -> PartitionOutput:
+    """Check one partition with gridmap's check and return the rows it owns.
+
+    Parameters
+    ----------
+    source
+        Where the layers are.
+    plan
+        The partitions (:func:`gridmap.national.plan_partitions`).
+    key
+        The partition to check.
+    profile, lang
+        As :func:`gridmap.check`.
+    study_options
+        Further keywords of :func:`gridmap.read_study` (``mapping``, ``households_method``,
+        ``facilities_crs``, ``households_crs``, ``name``).
+
+    Returns
+    -------
+    PartitionOutput
+    """
+    t0 = time.perf_counter()
+    prof = load_profile(profile)
+    metric = partition_crs(plan, key)
+    layers = _read_window(source, plan.extents[key], prof)
+    study = read_study(
+        **layers, metric=metric, crs=source.crs, profile=profile, **(study_options or {})
+    )
+    result = check(study, prof, lang=lang)
+    comms = _owned_communities(result, plan, key)
+    grids = _owned_grids(result, plan, key, comms) if result.grids is not None else pd.Index([])
+    hh = _owned_households(result, plan, key, comms) if result.households is not None else None
+    findings = _owned_findings(result, plan, key, comms, grids, hh)
+    return PartitionOutput(
+        key=key,
+        crs=crs_label(metric),
+        epsg=metric.to_epsg(),
+        communities=result.communities.loc[comms].to_crs(LONLAT),
+        grids=None if result.grids is None else result.grids.loc[grids].to_crs(LONLAT),
+        findings=findings,
+        households=None if hh is None else _household_states(hh),
+        problems=list(result.problems),
+        stats={
+            **{f"read_{k}": len(v) for k, v in layers.items()},
+            "seconds": time.perf_counter() - t0,
+            "worker": f"{socket.gethostname()}:{os.getpid()}",
+        },
+    )

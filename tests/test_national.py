@@ -1,0 +1,266 @@
+"""The national check on Dask (issue #17): the same tables and findings as the single-machine check.
+
+A small multi-district dataset from ``benchmarks/national_data.py`` (two provinces 7° apart, so
+two Gauss-Krüger zones; districts side by side, one grid reaching 70 % into the next district)
+is checked on a LocalCluster with 2 workers and compared, row for row, with
+:func:`gridmap.check` on the whole data in each partition's CRS.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import gridmap
+from gridmap.cli import main
+from gridmap.national import NationalSource, check_national, partition_crs, plan_partitions
+
+distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
+pytestmark = pytest.mark.dask
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYERS = ("communities", "grids", "households", "facilities")
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location(
+        "national_data", ROOT / "benchmarks" / "national_data.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("national_data", module)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> NationalSource:
+    gen = _generator()
+    root = tmp_path_factory.mktemp("national")
+    gen.write_national(root, gen.NationalShape(provinces=2, districts=2, streets=2, communities=2))
+    return NationalSource({k: root / k for k in LAYERS})
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            memory_limit="1GB",
+        ) as cluster,
+        distributed.Client(cluster) as c,
+    ):
+        yield c
+
+
+@pytest.fixture(scope="module")
+def national(source, client):
+    return check_national(source, scheduler=client)
+
+
+@pytest.fixture(scope="module")
+def reference(source):
+    """The single-machine check of the whole data, once per metric CRS of the partitions."""
+    plan = plan_partitions(source.community_index())
+    layers = {k: source.read(k) for k in LAYERS}
+    by_crs: dict = {}
+    for key in plan.keys:
+        by_crs.setdefault(partition_crs(plan, key).to_epsg(), []).append(key)
+    checks = {}
+    for epsg, keys in by_crs.items():
+        result = gridmap.check(gridmap.read_study(**layers, metric=f"EPSG:{epsg}"))
+        checks[epsg] = (keys, result)
+    return checks
+
+
+def _rows(table: pd.DataFrame, id_col: str, keys: list[str], owner) -> pd.DataFrame:
+    return table[owner(table).str[:6].isin(keys)]
+
+
+def test_tables_and_findings_identical_to_single_machine(national, reference):
+    comms, grids, findings = [], [], []
+    study_rows = None
+    for keys, result in reference.values():
+        comms.append(
+            _rows(result.communities_table(), "community_id", keys, lambda t: t["community_id"])
+        )
+        g = result.grids_table()
+        grids.append(g[g["community_id"].astype(str).str[:6].isin(keys)])
+        f = result.findings
+        unit_key = f["unit_id"].astype(str).str[:6]
+        owned_grid = f["unit_id"].isin(grids[-1]["grid_id"])
+        mine = ((f["level"] == "community") & unit_key.isin(keys)) | (
+            (f["level"] == "grid") & owned_grid
+        )
+        findings.append(f[mine])
+        study_rows = f[f["level"] == "study"]
+    findings.append(study_rows)
+    ref_c = pd.concat(comms).sort_values("community_id").reset_index(drop=True)
+    ref_g = pd.concat(grids).sort_values("grid_id").reset_index(drop=True)
+    out = national.check_result()
+    pd.testing.assert_frame_equal(out.communities_table().reset_index(drop=True), ref_c)
+    pd.testing.assert_frame_equal(out.grids_table().reset_index(drop=True), ref_g)
+    cols = ["level", "rule_id", "unit_id"]
+    ref_f = pd.concat(findings).sort_values(cols).reset_index(drop=True)
+    got_f = national.findings.sort_values(cols).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got_f, ref_f)
+    summary = national.summary()
+    assert summary["communities_status"] == ref_c["status"].value_counts().to_dict()
+    assert summary["grids_status"] == ref_g["status"].value_counts().to_dict()
+    for _, single in reference.values():  # the household totals do not depend on the CRS
+        for k in ("households_total", "households_assigned", "households_unassigned"):
+            assert summary[k] == single.summary()[k], k
+
+
+def test_straddling_grid_counted_once(national, source):
+    grids = source.read("grids")
+    national_grids = national.grids
+    assert national_grids.index.is_unique and len(national_grids) == len(grids)
+    # the generator's straddler: stored with its own district's code, assigned next door
+    moved = national_grids[
+        national_grids.index.str[:6] != national_grids["community_id"].astype(str).str[:6]
+    ]
+    assert len(moved) == 2  # one per province (one shared district edge each)
+    parts = national.partitions.set_index("partition")
+    assert int(parts["grids"].sum()) == len(grids)
+    for gid, row in moved.iterrows():
+        assert parts.loc[row["community_id"][:6], "read_grids"] > 0
+        assert (national.findings["unit_id"] == gid).sum() == (
+            national.findings.query("level == 'grid'")["unit_id"] == gid
+        ).sum()
+
+
+def test_partition_crs_chosen_and_recorded(national):
+    parts = national.partitions.set_index("partition")
+    assert parts["epsg"].to_dict() == {
+        "330101": 4549,
+        "330102": 4549,
+        "420101": 4547,
+        "420102": 4547,
+    }
+    assert parts.loc["420101", "metric_crs"].startswith("EPSG:4547")
+    assert national.summary()["metric_crs"] == {
+        parts.loc["330101", "metric_crs"]: 2,
+        parts.loc["420101", "metric_crs"]: 2,
+    }
+
+
+def test_killed_worker_is_retried_without_duplicates(source, client, national):
+    """A worker process dies while it checks a partition: Dask reruns it elsewhere, once."""
+    killed: dict = {}
+
+    def kill_busy_worker():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed:
+            for worker, keys in client.processing().items():
+                keys = [k for k in keys if "gridmap-partition" in str(k)]
+                if keys:
+                    pid = client.run(os.getpid, workers=[worker])[worker]
+                    killed.update(worker=worker, key=str(keys[0]), pid=pid)
+                    os.kill(pid, signal.SIGKILL)  # the worker process dies; its nanny restarts it
+                    return
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=kill_busy_worker)
+    thread.start()
+    result = check_national(source, scheduler=client)
+    thread.join()
+    assert killed, "no partition was seen running"
+    key = killed["key"].split("-")[2]
+    rerun = result.partitions.set_index("partition").loc[key, "worker"]
+    assert not rerun.endswith(f":{killed['pid']}")  # its rows come from the rerun
+    pd.testing.assert_frame_equal(
+        result.check_result().communities_table(), national.check_result().communities_table()
+    )
+    pd.testing.assert_frame_equal(
+        result.check_result().grids_table(), national.check_result().grids_table()
+    )
+    pd.testing.assert_frame_equal(result.findings, national.findings)
+    client.wait_for_workers(2, timeout=60)
+
+
+def test_street_partitions_give_the_same_result(source, client, national):
+    by_street = check_national(source, scheduler=client, partition_by="street")
+    assert by_street.plan.by == "street" and len(by_street.partitions) == 2 * len(
+        national.partitions
+    )
+    a, b = by_street.check_result(), national.check_result()
+    pd.testing.assert_frame_equal(a.communities_table(), b.communities_table())
+    pd.testing.assert_frame_equal(a.grids_table(), b.grids_table())
+    pd.testing.assert_frame_equal(by_street.findings, national.findings)
+
+
+def test_cli_check_engine_dask_and_rollup(source, client, national, tmp_path, capsys):
+    out = tmp_path / "out"
+    layers = [f"--{k}={source.layers[k]}" for k in LAYERS]
+    address = client.scheduler.address
+    assert (
+        main(
+            [
+                "check",
+                "--engine",
+                "dask",
+                "--scheduler",
+                address,
+                *layers,
+                "--out",
+                str(out),
+                "--json",
+            ]
+        )
+        == 0
+    )
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["engine"] == "dask" and summary["communities"] == len(national.communities)
+    for name in (
+        "communities.csv",
+        "grids.csv",
+        "findings.csv",
+        "summary.json",
+        "partitions.csv",
+        "result.gpkg",
+    ):
+        assert (out / name).is_file(), name
+    assert (
+        out / "national/communities/province=42/city=4201/district=420102/part-0.parquet"
+    ).is_file()
+    assert {p.name for p in (out / "provinces").iterdir()} == {"33.gpkg", "42.gpkg"}
+    assert main(["rollup", str(out), "--by", "district", "province"]) == 0
+    comms = pd.read_csv(out / "communities.csv", dtype={"community_id": str}, encoding="utf-8-sig")
+    district = pd.read_csv(out / "rollup_district.csv", dtype={"code": str}, encoding="utf-8-sig")
+    expect = comms.groupby(comms["community_id"].str[:6])["households"].sum()
+    assert district.set_index("code")["households"].to_dict() == expect.to_dict()
+    assert district["communities_in_band"].sum() == summary["communities_size"]["pass"]
+    grids = pd.read_csv(out / "grids.csv", dtype={"community_id": str}, encoding="utf-8-sig")
+    short = (grids["coordinators_required"] - grids["coordinators"]).clip(lower=0)
+    assert district["coordinators_short"].sum() == short.sum() > 0
+    province = pd.read_csv(out / "rollup_province.csv", dtype={"code": str}, encoding="utf-8-sig")
+    assert province["code"].tolist() == ["33", "42"]
+    assert province["floor_area_short_m2"].sum() == pytest.approx(
+        district["floor_area_short_m2"].sum()
+    )
+    assert (out / "rollup_province.parquet").is_file() and (out / "rollup_district.xlsx").is_file()
+
+
+def test_cli_refuses_what_the_dask_engine_cannot_do(source, capsys):
+    args = ["check", "--engine", "dask", f"--communities={source.layers['communities']}"]
+    assert main([*args, "--metric-crs", "EPSG:4549"]) == 2
+    assert "--metric-crs" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="partition_by"):
+        plan_partitions(source.community_index(), "county")
+    index = source.community_index().assign(code="12345")
+    with pytest.raises(ValueError, match="12-digit"):
+        plan_partitions(index, "district")
+    assert plan_partitions(index, "auto").by == "spatial"
