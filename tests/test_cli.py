@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -168,3 +169,90 @@ def test_flag_table_covers_every_study_keyword():
         argv += [flag, "x"]
     args = p.parse_args([*argv, "--map", "a=b", "--households-method", "area"])
     assert set(study_kwargs(args)) == set(FLAGS)
+
+
+def _households_csv(gpkg, path, xcol="东距", ycol="北距"):
+    import geopandas as gpd
+
+    hh = gpd.read_file(gpkg, layer="楼栋")
+    table = hh.drop(columns=hh.geometry.name).assign(
+        **{xcol: hh.geometry.x.round(2), ycol: hh.geometry.y.round(2)}
+    )
+    table.to_csv(path, index=False, encoding="utf-8-sig")
+    return path
+
+
+def test_map_names_the_coordinate_columns_of_a_point_table(gpkg, tmp_path, capsys):
+    """``--map x=东距 --map y=北距`` reads a CSV whose coordinate columns are not recognised."""
+    csv = _households_csv(gpkg, tmp_path / "楼栋.csv")
+    base = ["check", "--communities", f"{gpkg}:社区", "--grids", f"{gpkg}:网格"]
+    base += ["--households", str(csv), "--crs", "EPSG:4549", "--json"]
+    assert main(base) == 2
+    err = capsys.readouterr().err
+    assert "--map x=COLUMN --map y=COLUMN" in err and "x= and y=" not in err
+    assert main([*base, "--map", "x=东距", "--map", "households.y=北距"]) == 0
+    with_csv = json.loads(capsys.readouterr().out)
+    assert main(["check", "--communities", f"{gpkg}:社区", "--grids", f"{gpkg}:网格",
+                 "--households", f"{gpkg}:楼栋", "--json"]) == 0  # fmt: skip
+    assert with_csv["households_total"] == json.loads(capsys.readouterr().out)["households_total"]
+
+
+def test_map_coordinates_without_a_point_table_is_refused(gpkg, capsys):
+    code = main(["check", "--communities", f"{gpkg}:社区", "--map", "x=东距", "--map", "y=北距"])
+    assert code == 2 and "CSV/Excel" in capsys.readouterr().err
+
+
+def test_summary_hints_at_a_missing_households_layer(gpkg, capsys):
+    assert main(["check", "--communities", f"{gpkg}:社区", "--grids", f"{gpkg}:网格"]) == 0
+    text = capsys.readouterr().out
+    assert "提示：没有住户图层" in text and "--households" in text
+    base = ["check", "--communities", f"{gpkg}:社区", "--grids", f"{gpkg}:网格"]
+    assert main([*base, "--households", f"{gpkg}:楼栋"]) == 0
+    assert "没有住户图层" not in capsys.readouterr().out
+
+
+def test_demo_keeps_a_planners_edits(tmp_path, capsys):
+    """A second ``gridmap demo`` into the same folder keeps an edited gridmap.toml and says so."""
+    from gridmap.cli.demo import write_demo_workspace
+
+    config, kept = write_demo_workspace(tmp_path)
+    assert kept == [] and config == tmp_path / "gridmap.toml"
+    edited = config.read_text(encoding="utf-8").replace('"national"', '"hangzhou-2008"')
+    config.write_text(edited, encoding="utf-8")
+    assert write_demo_workspace(tmp_path)[0] == config
+    again, kept = write_demo_workspace(tmp_path)
+    assert config.read_text(encoding="utf-8") == edited
+    assert [k.kept.name for k in kept] == ["gridmap.toml"]
+    assert (tmp_path / "gridmap.new.toml").read_text(encoding="utf-8") != edited
+    assert "gridmap.new.toml" in kept[0].text() and "not overwritten" in kept[0].text("en")
+
+
+@pytest.mark.parametrize(
+    "module", ["main", "coverage", "rebalance", "serve", "users", "study_args", "demo"]
+)
+def test_cli_modules_import_no_analysis_stack(module):
+    """``gridmap --help`` stays fast: the CLI modules import pandas & co. only inside commands.
+
+    The ``gridmap`` package itself is replaced by an empty one so only the CLI modules count
+    (``gridmap.cli.report`` is left out for ``main``: it is registered by another module).
+    """
+    root = Path(__file__).resolve().parents[1] / "gridmap"
+    code = (
+        "import sys, types\n"
+        f"pkg = types.ModuleType('gridmap'); pkg.__path__ = [{str(root)!r}]\n"
+        "sys.modules['gridmap'] = pkg\n"
+        "sys.modules['gridmap.cli.report'] = types.SimpleNamespace(add_report_parser=lambda s: 0)\n"
+        f"import gridmap.cli.{module}\n"
+        "print(sorted(k for k in ('pandas', 'geopandas', 'ortools', 'dash') if k in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+def test_help_walking_speed_is_the_networks():
+    from gridmap.cli.coverage import HELP_WALK_KMH
+    from gridmap.network import WALK_KMH
+
+    assert HELP_WALK_KMH == f"{WALK_KMH:g}"

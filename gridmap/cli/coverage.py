@@ -20,21 +20,21 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
-
-from geopandas import GeoDataFrame
+from typing import TYPE_CHECKING, Any
 
 from gridmap._atomic import staged_dir
-from gridmap.check import check
 from gridmap.cli.study_args import add_study_arguments, study_kwargs
-from gridmap.coverage import CoverageResult, CoverageSpec, specs_for_types
-from gridmap.facilities import type_label
-from gridmap.io import read_layer
-from gridmap.network import WALK_KMH, metres_for_minutes
-from gridmap.siting import propose_sites, siting_spec
-from gridmap.study import read_study
+
+if TYPE_CHECKING:
+    from geopandas import GeoDataFrame
+
+    from gridmap.coverage import CoverageResult, CoverageSpec
 
 __all__ = ["add_coverage_parser", "parse_types", "run_coverage", "render_coverage"]
+
+#: gridmap.network.WALK_KMH as the help prints it (a test keeps them equal; importing the
+#: network package for one number would make every ``gridmap --help`` wait for scipy)
+HELP_WALK_KMH = "4.8"
 
 
 def add_coverage_parser(sub: Any) -> argparse.ArgumentParser:
@@ -63,8 +63,8 @@ def add_coverage_parser(sub: Any) -> argparse.ArgumentParser:
     g.add_argument(
         "--speed-kmh",
         type=float,
-        default=WALK_KMH,
-        help=f"walking speed for --minutes (default {WALK_KMH:g} km/h)",
+        default=None,
+        help=f"walking speed for --minutes (default {HELP_WALK_KMH} km/h)",
     )
     g.add_argument(
         "--mode",
@@ -154,6 +154,9 @@ def parse_types(text: str | None, *, radius: float | None, modes: list[str]) -> 
     >>> [(s.id, s.radius_m) for s in specs]
     [('kindergarten.straight.300m', 300.0), ('market.straight.500m', 500.0)]
     """
+    # lazy: the coverage package loads geopandas/scipy; `gridmap --help` does not need it
+    from gridmap.coverage import specs_for_types
+
     if not text:
         return []
     types = []
@@ -170,9 +173,15 @@ def parse_types(text: str | None, *, radius: float | None, modes: list[str]) -> 
 
 def run_coverage(args: argparse.Namespace) -> int:
     """Run ``gridmap coverage``: check with coverage, write outputs, optionally propose sites."""
+    # lazy: pandas/geopandas/scipy/OR-Tools load when the command runs, not for `--help`
+    from gridmap.check import check
+    from gridmap.network import WALK_KMH, metres_for_minutes  # (same reason)
+    from gridmap.study import read_study  # (same reason)
+
     radius = args.radius
     if args.minutes is not None:
-        radius = metres_for_minutes(args.minutes, speed_kmh=args.speed_kmh)
+        speed = WALK_KMH if args.speed_kmh is None else args.speed_kmh
+        radius = metres_for_minutes(args.minutes, speed_kmh=speed)
     modes = ["straight", "network"] if args.mode == "both" else [args.mode]
     specs = parse_types(args.types, radius=radius, modes=modes)
     study = read_study(**study_kwargs(args))
@@ -219,6 +228,10 @@ def _run_siting(
     args: argparse.Namespace, cov: CoverageResult, *, crs: object
 ) -> tuple[dict, GeoDataFrame]:
     """Propose ``--k`` sites for ``--site``; returns ``(report, sites)``."""
+    # lazy: the siting solver (OR-Tools) and the readers load only for --site
+    from gridmap.io import read_layer
+    from gridmap.siting import propose_sites, siting_spec  # (same reason)
+
     try:
         spec = siting_spec(cov, args.site)
     except ValueError:
@@ -293,6 +306,9 @@ def render_coverage(
 
 def _summary_line(sid: str, s: dict, *, lang: str) -> str:
     """One spec's line: covered / total and share, or the straight-line bound, or not assessed."""
+    # lazy: gridmap.facilities loads pandas; printed only after a run
+    from gridmap.facilities import type_label
+
     zh = lang == "zh"
     how = ("步行" if s["mode"] == "network" else "直线") if zh else s["mode"]
     head = f"{type_label(s['facility_type'], lang=lang):<10} {s['radius_m']:>6g} m {how}: "
@@ -348,6 +364,9 @@ def _privacy_lines(cov: CoverageResult, *, zh: bool) -> list[str]:
 
 def _siting_lines(siting: dict, *, zh: bool) -> list[str]:
     """The proposed sites and the newly covered households against the bound."""
+    # lazy: gridmap.facilities loads pandas; printed only after a run
+    from gridmap.facilities import type_label
+
     label, status = type_label(siting["facility_type"]), siting["status"]
     out = [
         f"新增 {siting['k']} 处{label}建议选址（{status}）："

@@ -24,16 +24,16 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gridmap._atomic import staged_dir
 from gridmap._errors import InputError
-from gridmap.check import check
 from gridmap.cli.study_args import add_study_arguments, study_kwargs
-from gridmap.plans import Plan
-from gridmap.rebalance import RebalanceResult
-from gridmap.rules import Profile
-from gridmap.study import read_study
+
+if TYPE_CHECKING:
+    from gridmap.plans import Plan
+    from gridmap.rebalance import RebalanceResult
+    from gridmap.rules import Profile
 
 __all__ = ["add_rebalance_parser", "run_rebalance", "CLI_OPTIONS"]
 
@@ -211,6 +211,11 @@ def _report(
 
 def run_rebalance(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
+    # lazy: pandas/geopandas/OR-Tools load when the command runs, not for `gridmap --help`
+    from gridmap.check import check
+    from gridmap.plans import Plan  # (same reason)
+    from gridmap.study import read_study  # (same reason)
+
     if not args.out:
         raise InputError("gridmap rebalance 需要 --out 输出文件夹 (--out DIR is required)")
     out = Path(args.out)
