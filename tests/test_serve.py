@@ -459,3 +459,19 @@ def test_loopback_without_accounts_needs_no_login(provider, tmp_path):
     assert client.get("/_test/who", headers={"Host": "localhost"}).status_code == 200
     assert seen == [LOCAL_USER]
     assert client.get("/", headers={"Host": "attacker.example"}).status_code == 400
+
+
+def test_bundled_font_served_without_login(base_url):
+    """The login page and the dashboard name the bundled CJK font: open, cached, nothing else."""
+    from dashboards.ids import FONT_URLS
+    from gridmap import fonts
+
+    for url, bold in FONT_URLS.items():
+        r = requests.get(base_url + url, timeout=30)
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("font/ttf")
+        assert r.content == fonts.font_path(bold=bold).read_bytes()
+        assert "max-age" in r.headers.get("Cache-Control", "")
+    assert requests.get(base_url + "/assets/fonts/OFL.txt", timeout=30).status_code in (401, 404)
+    assert requests.get(base_url + "/assets/gridmap.css", timeout=30).status_code == 401
+    login_css = requests.get(base_url + "/_gridmap/login.css", timeout=30).text
+    assert next(iter(FONT_URLS)) in login_css
