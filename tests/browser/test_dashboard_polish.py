@@ -32,3 +32,65 @@ def test_bundled_cjk_font_loads_from_the_dashboard(page, base_url):
     assert family.startswith('"Gridmap Noto Sans SC"')
     assert any(u.endswith("NotoSansSC-gridmap.ttf") for u in fonts)
     assert page.console.errors == []
+
+
+def _grid_geometry(page) -> dict:
+    return page.evaluate(
+        """() => {
+          const grid = document.getElementById('ft-table') || document.querySelector('.gm-findings-grid');
+          const g = grid.getBoundingClientRect();
+          const heads = [...grid.querySelectorAll('.ag-header-cell')].map(h => {
+              const r = h.getBoundingClientRect(); return [h.getAttribute('col-id'), r.left, r.right]; });
+          const cut = [...grid.querySelectorAll('.ag-cell[col-id="threshold"], .ag-cell[col-id="gap"], .ag-cell[col-id="value"]')]
+              .filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.innerText);
+          const hscroll = grid.querySelector('.ag-body-horizontal-scroll-viewport');
+          return {left: g.left, right: g.right, bottom: g.bottom, height: g.height,
+                  vh: window.innerHeight, heads, cut,
+                  overflow: hscroll ? hscroll.scrollWidth - hscroll.clientWidth : 0,
+                  rows: grid.querySelectorAll('.ag-center-cols-container .ag-row').length}; }"""
+    )
+
+
+def test_findings_table_fits_and_fills_the_page(page, base_url):
+    """Every column (缺口 too) within the grid, no cut numbers, the grid down to the window's foot."""
+
+    page.goto(base_url + "/findings")
+    wait_map(page, "findings")
+    page.wait_for_selector(".ag-center-cols-container .ag-row")
+    page.wait_for_timeout(400)
+    geo = _grid_geometry(page)
+    assert geo["bottom"] >= geo["vh"] - 40 and geo["height"] >= 0.6 * geo["vh"], geo
+    heads = {col: (left, right) for col, left, right in geo["heads"]}
+    assert {"gap", "threshold", "source"} <= set(heads)
+    assert all(geo["left"] - 1 <= a and b <= geo["right"] + 1 for a, b in heads.values()), geo
+    assert geo["overflow"] <= 1 and geo["cut"] == [], geo
+    assert geo["rows"] > 11  # more than the fixed-height table showed
+    # a narrower window still keeps every column on screen
+    page.set_viewport_size({"width": 1280, "height": 760})
+    page.wait_for_timeout(600)
+    geo = _grid_geometry(page)
+    assert all(r <= geo["right"] + 1 for _, _, r in geo["heads"]) and geo["cut"] == [], geo
+    assert geo["bottom"] >= geo["vh"] - 40
+    assert page.console.errors == []
+
+
+def test_findings_search_is_live(page, base_url, provider):
+    """Typing filters the table without Enter."""
+    from dashboards.ids import ID
+
+    page.goto(base_url + "/findings")
+    wait_map(page, "findings")
+    page.wait_for_selector(".ag-center-cols-container .ag-row")
+    before = page.inner_text(f"#{ID.FT_COUNT}")
+    name = provider.unit_detail("community", provider.ids("community")[0])["name"]
+    page.click(f"#{ID.FT_SEARCH}")
+    page.keyboard.type(name, delay=30)
+    page.wait_for_function(  # no Enter: the table follows the typing
+        """(name) => { const cells = [...document.querySelectorAll(
+                           '.ag-center-cols-container .ag-cell[col-id="unit_name"]')];
+                       return cells.length > 0 && cells.every(c => c.innerText.includes(name)); }""",
+        arg=name,
+        timeout=15000,
+    )
+    assert page.inner_text(f"#{ID.FT_COUNT}") != before
+    assert page.console.errors == []
