@@ -235,6 +235,13 @@ WORDS: dict[str, tuple[str, str]] = {
     "pl.compare.metric": ("指标", "Metric"),
     "pl.changes": ("调整清单", "Change list"),
     "pl.changes.none": ("尚无调整。", "No changes yet."),
+    "pl.proposal.title": (
+        "自动调整建议（尚未应用）：移动 {n} 个网格，户数在范围内的社区 {before}/{total} → "
+        "{after}/{total}。地图显示调整后的社区，移动的网格以虚线粗框标出；点“应用结果”采用。",
+        "Rebalancer's proposal (not applied yet): {n} grids move, communities within the band "
+        "{before}/{total} → {after}/{total}. The map shows the communities after it, the moved "
+        "grids outlined (dashed); press “Apply result” to take it.",
+    ),
     "pl.col.unit": ("网格", "Grid"),
     "pl.col.from": ("原社区", "From"),
     "pl.col.to": ("新社区", "To"),

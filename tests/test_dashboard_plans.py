@@ -325,3 +325,32 @@ def test_workspace_errors_are_messages_without_paths(store, tab, provider, monke
     out = store.act(tab["ws"], PlanRequest("save", name="满"))
     assert str(provider.plans_workspace().parent) not in out.lines[0]
     assert provider.plans_workspace().name in out.lines[0]
+
+
+def test_rebalancer_proposal_is_previewed_not_applied():
+    """After 计算 the view draws the plan with the proposal (moved grids highlighted) and lists
+    its moves by name, while the tab's plan and journal stay as they were until 应用."""
+    from dashboards.provider import DashboardProvider, PlanRequest
+
+    provider = DashboardProvider.from_config(None)
+    store = provider.plan_sessions
+    tab = store.issue()
+    out = store.act(tab, PlanRequest("rebalance", time_limit=3))
+    assert out.in_rebalance_box and out.refresh
+    view = provider.plan_view(tab, "/geo")
+    plan = store.get(tab).plan
+    assert view.pending and view.changes == [] and len(plan.journal) == 0
+    moved = view.plan_map["highlight"]
+    assert len(moved) == len(view.proposal) > 0
+    assert view.plan_map["version"].endswith("|proposal")
+    names = set(plan.units["name"])
+    assert all(row[0] in names and not row[1].isdigit() for row in view.proposal)
+    assert view.proposal_kpis["in_band"] > view.kpis["in_band"]
+    base = provider.plan_view(tab, "/geo").base_map
+    assert base["highlight"] == []
+    store.act(tab, PlanRequest("apply"))
+    after = provider.plan_view(tab, "/geo")
+    assert not after.pending and after.proposal == [] and after.plan_map["highlight"] == []
+    assert (
+        len(after.changes) == len(moved) and after.kpis["in_band"] == view.proposal_kpis["in_band"]
+    )

@@ -122,6 +122,11 @@
         "fill-color": ["to-color", ["coalesce", ["feature-state", "color"], "#e0e0e0"]], "fill-opacity": 0.85,
         "fill-outline-color": "#ffffff"}}, before);
     }
+    if (!map.getSource("moved")) {  // units a pending proposal would move (plans page)
+      map.addSource("moved", {type: "geojson", data: {type: "FeatureCollection", features: []}});
+      map.addLayer({id: "moved-line", type: "line", source: "moved",
+                    paint: {"line-color": "#40004b", "line-width": 3.2, "line-dasharray": [2, 1]}});
+    }
     if (!map.getSource("selected")) {
       map.addSource("selected", {type: "geojson", data: {type: "FeatureCollection", features: []}});
       map.addLayer({id: "selected-line", type: "line", source: "selected",
@@ -193,14 +198,26 @@
         st.stats.tiles_at = null;
         st.ready = true;
         paintValues(st, divId);
+        highlight(st, divId);
         points(st);
         if (st.pendingFocus) { focus(divId, st.pendingFocus); }
         if (pendingSel[divId]) { selectMany(divId, pendingSel[divId]); }
       }).catch(function (err) { console.error(err); });
     } else if (st.ready) {
       paintValues(st, divId);
+      highlight(st, divId);
       points(st);
     }
+  }
+
+  function highlight(st, divId) {
+    // Outline the units of payload.highlight (a rebalancer proposal's moves) on the map.
+    const idx = st.payload.highlight || [];
+    const feats = idx.map(function (i) { return st.geo.features[i]; }).filter(Boolean);
+    if (st.map.getSource("moved")) {
+      st.map.getSource("moved").setData({type: "FeatureCollection", features: feats});
+    }
+    document.getElementById(divId).dataset.highlighted = String(feats.length);
   }
 
   function gaps(st) {

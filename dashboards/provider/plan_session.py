@@ -13,6 +13,7 @@ rebalance, apply) to the tab's plan, journalled under the editing user's name.
 
 from __future__ import annotations
 
+import copy
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -109,6 +110,7 @@ class PlanSession:
         self.plan = plan
         self.colors = dict(colors)
         self.pending: tuple[int, Any] | None = None
+        self._proposal: tuple[Any, Any] | None = None  #: (edit, the plan with it applied)
         self.lock = threading.RLock()
         self.notice: tuple[str, ...] | None = None  #: message key and values, shown once
 
@@ -130,6 +132,23 @@ class PlanSession:
         if self.pending is None or self.pending[0] != len(self.plan.journal):
             return None
         return self.pending[1]
+
+    def proposed_plan(self) -> Any:
+        """The plan as the rebalancer's pending edit would make it (a copy), else None.
+
+        Drawn on the map before the planner applies the edit; the tab's plan itself (and its
+        journal) is untouched. Built once per proposal.
+        """
+        with self.lock:
+            edit = self.pending_edit()
+            if edit is None:
+                self._proposal = None
+                return None
+            if self._proposal is None or self._proposal[0] is not edit:
+                preview = copy.deepcopy(self.plan)
+                preview.apply(edit)
+                self._proposal = (edit, preview)
+            return self._proposal[1]
 
 
 class TabRefused(Exception):

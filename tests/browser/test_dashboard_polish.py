@@ -94,3 +94,43 @@ def test_findings_search_is_live(page, base_url, provider):
     )
     assert page.inner_text(f"#{ID.FT_COUNT}") != before
     assert page.console.errors == []
+
+
+def test_rebalancer_proposal_previewed_before_apply(page, base_url, provider):
+    """计算: the map shows the proposal (moved grids outlined) and its change list; 应用 takes it."""
+    from dashboards.ids import ID
+
+    page.goto(base_url + "/plans")
+    wait_map(page, "plans")
+    assert page.inner_text("#pl-kpi-units_moved") == "0"
+    page.fill(f"#{ID.PL_RB_TIME}", "5")
+    page.click(f"#{ID.PL_RB_RUN}")
+    page.wait_for_selector("#pl-proposal-table", timeout=120_000)
+    wait_map(page, "plans", version=2)
+    page.wait_for_function(
+        "() => Number(document.getElementById('gm-map-plans').dataset.highlighted || 0) > 0"
+    )
+    moved = int(page.evaluate("document.getElementById('gm-map-plans').dataset.highlighted"))
+    rows = page.locator("#pl-proposal-table tbody tr").count()
+    assert rows == moved > 0
+    note = page.inner_text("#pl-proposal-note")
+    assert f"移动 {moved} 个网格" in note and "尚未应用" in note
+    result = page.inner_text(f"#{ID.PL_RB_RESULT}")
+    assert "结果：" in result and "feasible" not in result and "fixed" not in result
+    # nothing applied yet: the plan's KPIs and journal are unchanged, the map shows the proposal
+    assert page.inner_text("#pl-kpi-units_moved") == "0"
+    version = page.evaluate("window.gridmap.maps['gm-map-plans'].payload.version")
+    assert version.endswith("|proposal")
+    first = page.locator("#pl-proposal-table tbody tr").first.locator("td").all_inner_texts()
+    page.click(f"#{ID.PL_RB_APPLY}")
+    page.wait_for_function(
+        "(n) => document.getElementById('pl-kpi-units_moved').innerText === String(n)",
+        arg=moved,
+        timeout=30_000,
+    )
+    page.wait_for_function("() => !document.getElementById('pl-proposal-table')")
+    page.wait_for_function(
+        "() => document.getElementById('gm-map-plans').dataset.highlighted === '0'"
+    )
+    assert first[0] in page.inner_text("#pl-changes-table")
+    assert page.console.errors == []
