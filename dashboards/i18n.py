@@ -235,6 +235,14 @@ WORDS: dict[str, tuple[str, str]] = {
     "pl.compare.metric": ("指标", "Metric"),
     "pl.changes": ("调整清单", "Change list"),
     "pl.changes.none": ("尚无调整。", "No changes yet."),
+    "pl.warn.too_large": (
+        "注意：{name} 调整后 {hh} 户，超出范围 {band}",
+        "Note: {name} now has {hh} households, above the band {band}",
+    ),
+    "pl.warn.too_small": (
+        "注意：{name} 调整后 {hh} 户，低于范围 {band}",
+        "Note: {name} now has {hh} households, below the band {band}",
+    ),
     "pl.proposal.title": (
         "自动调整建议（尚未应用）：移动 {n} 个网格，户数在范围内的社区 {before}/{total} → "
         "{after}/{total}。地图显示调整后的社区，移动的网格以虚线粗框标出；点“应用结果”采用。",

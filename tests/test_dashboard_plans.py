@@ -354,3 +354,38 @@ def test_rebalancer_proposal_is_previewed_not_applied():
     assert (
         len(after.changes) == len(moved) and after.kpis["in_band"] == view.proposal_kpis["in_band"]
     )
+
+
+def test_refusals_name_communities_and_moves_out_of_band_warn():
+    """A refused move names the community (name and code); a move that leaves a community
+    outside the band is done with a warning naming it and its households."""
+    from dashboards.provider import DashboardProvider, PlanRequest
+    from dashboards.provider.plan_session import named
+    from dashboards.provider.plan_views import neighbours
+
+    provider = DashboardProvider.from_config(None)
+    store = provider.plan_sessions
+    tab = store.issue()
+    plan = store.get(tab).plan
+    table = plan.communities()
+    refused = warned = None
+    for uid in plan.units.index:
+        for target in neighbours(plan, [uid]):
+            res = plan.move([uid], target)
+            if res.ok:
+                plan.undo()
+                if warned is None and table.at[target, "status"] == "too_large":
+                    warned = (uid, target)
+            elif refused is None:
+                refused = (uid, target, res.reasons[0])
+    assert refused and warned
+    cid = next(c for c in table.index if c in refused[2])
+    text = named(refused[2], plan)
+    assert f"{table.at[cid, 'name']}（{cid}）" in text
+    out = store.act(tab, PlanRequest("move", selection=[refused[0]], target=refused[1]))
+    assert out.tone == "refused" and table.at[cid, "name"] in " ".join(out.lines)
+    out = store.act(tab, PlanRequest("move", selection=[warned[0]], target=warned[1]))
+    name = table.at[warned[1], "name"]
+    assert out.tone == "ok"
+    assert any(line.startswith(f"注意：{name} 调整后") and "超出范围" in line for line in out.lines)
+    assert named("编码 12345 与 abc", plan) == "编码 12345 与 abc"

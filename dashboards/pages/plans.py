@@ -83,6 +83,12 @@ def _message(out: PlanOutcome) -> Any:
         return out.lines[0]
     if out.tone == "error":
         return html.Div(out.lines[0], className="gm-error")
+    if out.tone == "ok" and not out.in_rebalance_box:  # done, then warnings (band, islands)
+        head, *warnings = out.lines
+        return html.Div(
+            [html.Div(head, className="gm-ok")]
+            + [html.Div(w, className="gm-warn") for w in warnings]
+        )
     return html.Div(
         [html.Div(x) for x in out.lines], className="gm-ok" if out.tone == "ok" else "gm-error"
     )

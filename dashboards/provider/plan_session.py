@@ -14,6 +14,7 @@ rebalance, apply) to the tab's plan, journalled under the editing user's name.
 from __future__ import annotations
 
 import copy
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -279,9 +280,61 @@ def run_edit(
             return False, [t("pl.nothing", lang)]
         op = t(f"pl.op.{res.op}", lang)
         if not res.ok:
-            return False, [t("pl.refused", lang, op=op), *res.reasons]
+            return False, [t("pl.refused", lang, op=op), *(named(r, plan) for r in res.reasons)]
         session.pending = None
-        return True, [t("pl.done", lang, op=op, n=len(res.changes)), *res.warnings]
+        return True, [
+            t("pl.done", lang, op=op, n=len(res.changes)),
+            *(named(w, plan) for w in res.warnings),
+            *band_warnings(plan, res.touched, lang),
+        ]
+
+
+#: a community or unit code inside a message of gridmap.edits (6 digits or more)
+_CODE = re.compile(r"(?<![\d])\d{6,}(?![\d])")
+
+
+def named(text: str, plan: Any) -> str:
+    """A message with community and unit codes shown as names: ``保俶社区（330106001010）``.
+
+    Codes that are neither a community nor a unit of ``plan`` stay as they are.
+    """
+    names = plan.units["name"] if "name" in plan.units.columns else None
+    communities = set(plan.labels) | set(plan.base)
+
+    def one(m: re.Match) -> str:
+        code = m.group(0)
+        if code in communities:
+            name = plan.community_name(code)
+        elif names is not None and code in names.index:
+            name = str(names[code])
+        else:
+            return code
+        return code if name == code else f"{name}（{code}）"
+
+    return _CODE.sub(one, text)
+
+
+def band_warnings(plan: Any, touched: Iterable[str], lang: str) -> list[str]:
+    """A warning per community an edit left outside the household band (the plan's profile)."""
+    band = plan.band
+    touched = [c for c in touched if c]
+    if band is None or not touched:
+        return []
+    table = plan.communities()
+    out = []
+    for cid in touched:
+        if cid not in table.index or table.at[cid, "status"] not in ("too_small", "too_large"):
+            continue
+        out.append(
+            t(
+                f"pl.warn.{table.at[cid, 'status']}",
+                lang,
+                name=table.at[cid, "name"],
+                hh=f"{int(table.at[cid, 'households']):,}",
+                band=band.label(lang),
+            )
+        )
+    return out
 
 
 def _missing(
@@ -330,5 +383,5 @@ def _rebalance(
             left=rb.violations_after,
             s=rb.solver.seconds_,
         ),
-        *rb.text(lang, options=options),
+        *(named(x, plan) for x in rb.text(lang, options=options)),
     ]
