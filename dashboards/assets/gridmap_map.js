@@ -116,7 +116,7 @@
 
   function addLayers(map) {
     // Borders as the fill's own outline (cheap); the selected unit gets its own tiny line source.
-    const before = map.getLayer("points") ? "points" : (map.getLayer("gaps") ? "gaps" : undefined);
+    const before = ["borders", "moved-line", "gaps", "points"].find(function (id) { return map.getLayer(id); });
     for (let k = 0; k < PARTS; k++) {
       map.addLayer({id: FILLS[k], type: "fill", source: "units-" + k, paint: {
         "fill-color": ["to-color", ["coalesce", ["feature-state", "color"], "#e0e0e0"]], "fill-opacity": 0.85,
@@ -199,6 +199,7 @@
         st.ready = true;
         paintValues(st, divId);
         highlight(st, divId);
+        borders(st);
         points(st);
         if (st.pendingFocus) { focus(divId, st.pendingFocus); }
         if (pendingSel[divId]) { selectMany(divId, pendingSel[divId]); }
@@ -206,8 +207,29 @@
     } else if (st.ready) {
       paintValues(st, divId);
       highlight(st, divId);
+      borders(st);
       points(st);
     }
+  }
+
+  function borders(st) {
+    // Community borders as a heavy line over the fills (grid lines are the fills' thin outlines).
+    const url = st.payload.borders, map = st.map;
+    if (!url) {
+      if (map.getLayer("borders")) { map.setLayoutProperty("borders", "visibility", "none"); }
+      return;
+    }
+    fetchGeo(url).then(function (geo) {
+      if (!map.getSource("borders")) {
+        map.addSource("borders", {type: "geojson", data: geo});
+        const above = map.getLayer("moved-line") ? "moved-line" : undefined;
+        map.addLayer({id: "borders", type: "line", source: "borders", paint: {
+          "line-color": "#1f2d3d", "line-width": ["interpolate", ["linear"], ["zoom"], 10, 1.4, 15, 2.6],
+          "line-opacity": 0.9}}, above);
+      }
+      map.setLayoutProperty("borders", "visibility", "visible");
+      st.borders = geo.features.length;
+    }).catch(function (err) { console.error(err); });
   }
 
   function highlight(st, divId) {
@@ -297,7 +319,10 @@
       const st = maps[divId];
       if (!st) { return null; }
       return {ready: st.ready, features: st.features, version: st.version, zoom: st.map.getZoom(),
-              center: st.map.getCenter().toArray(), stats: st.stats, level: st.payload && st.payload.level};
+              center: st.map.getCenter().toArray(), stats: st.stats, level: st.payload && st.payload.level,
+              borders: st.borders || 0,
+              bordersVisible: !!(st.map.getLayer("borders") &&
+                                 st.map.getLayoutProperty("borders", "visibility") !== "none")};
     },
   };
 

@@ -14,7 +14,7 @@ from dash import Input, Output, dcc, html, no_update
 from dashboards.components import legend, map_view, register_map
 from dashboards.i18n import t
 from dashboards.ids import ID, map_ids
-from dashboards.pages._common import geo_url, refused
+from dashboards.pages._common import borders_url, geo_url, refused
 from dashboards.provider import DashboardProvider, RejectedInput
 
 PAGE = "coverage"
@@ -118,6 +118,7 @@ def register(app: Any, provider: DashboardProvider) -> None:
             geo_url(app, provider, "community"),
             version=f"cov|{ftype}|{view.get('radius_m')}|{view.get('mode')}",
         )
+        payload["borders"] = borders_url(app, provider)
         n_fac = provider.facility_count(ftype)
         if n_fac:
             payload["points"] = {"url": geo_url(app, provider, "facility"), "type": ftype}

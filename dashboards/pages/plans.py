@@ -28,7 +28,7 @@ from dash import ClientsideFunction, Input, Output, State, ctx, dcc, html, no_up
 from dashboards.components import map_view, register_map
 from dashboards.i18n import t
 from dashboards.ids import ID, map_ids
-from dashboards.pages._common import geo_url, refused
+from dashboards.pages._common import borders_url, geo_url, refused
 from dashboards.pages._plan_parts import changes, kpi_cards, legend_div, table
 from dashboards.provider import (
     DashboardProvider,
@@ -460,9 +460,10 @@ def register(app: Any, provider: DashboardProvider) -> None:
             return {**{k: no_update for k in render_outputs}, "message": refused(exc, lang)}
         head = [t("pl.compare.metric", lang), t("pl.map.base", lang), t("pl.map.plan", lang)]
         where = t("pl.workspace", lang, path=view.workspace.name)
+        borders = borders_url(app, provider)  # the as-is communities, heavier than grid lines
         return {
-            "plan_map": view.plan_map,
-            "base_map": view.base_map,
+            "plan_map": {**view.plan_map, "borders": borders},
+            "base_map": {**view.base_map, "borders": borders},
             "kpis": kpi_cards(view, lang),
             "legend": legend_div(view.plan_map["legend"], mode),
             "base_legend": legend_div(view.base_map["legend"], mode),

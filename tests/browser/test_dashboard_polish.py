@@ -134,3 +134,27 @@ def test_rebalancer_proposal_previewed_before_apply(page, base_url, provider):
     )
     assert first[0] in page.inner_text("#pl-changes-table")
     assert page.console.errors == []
+
+
+def test_community_borders_drawn_heavier_than_grid_lines(page, base_url, provider):
+    """The compliance map at grid level and the plans map draw the community borders as a line."""
+    from dashboards.ids import ID
+
+    page.goto(base_url + "/map")
+    wait_map(page, "map")
+    page.click(f"#{ID.CM_LEVEL} input[value='grid']")
+    wait_map(page, "map", version=2)
+    page.wait_for_function("() => window.gridmap.state('gm-map-map').borders > 0")
+    state = page.evaluate("window.gridmap.state('gm-map-map')")
+    assert state["bordersVisible"] and state["borders"] == len(provider.ids("community"))
+    assert state["level"] == "grid"
+    width = page.evaluate(
+        "window.gridmap.maps['gm-map-map'].map.getPaintProperty('borders', 'line-width')"
+    )
+    assert width[0] == "interpolate" and min(width[4], width[6]) > 1  # grid lines are 1 px
+    order = page.evaluate("window.gridmap.maps['gm-map-map'].map.getStyle().layers.map(l => l.id)")
+    assert order.index("borders") > max(order.index("units-fill-0"), order.index("units-fill-1"))
+    page.goto(base_url + "/plans")
+    wait_map(page, "plans")
+    page.wait_for_function("() => window.gridmap.state('gm-map-plans').borders > 0")
+    assert page.console.errors == []
