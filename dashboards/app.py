@@ -13,7 +13,7 @@ from dash import Dash, Input, Output, State, dcc, html
 from flask import Response, abort, request, send_file
 
 from dashboards.auth import LOGOUT_PATH
-from dashboards.i18n import t
+from dashboards.i18n import dropdown_labels, t
 from dashboards.identity import current_session_key, current_user
 from dashboards.ids import FONT_URLS, ID, PAGES
 from dashboards.pages import PAGE_MODULES
@@ -42,6 +42,8 @@ def _header(provider: DashboardProvider) -> html.Header:
                     html.Label(t("app.profile"), id=ID.PROFILE_LABEL, htmlFor=str(ID.PROFILE)),
                     dcc.Dropdown(
                         id=ID.PROFILE,
+                        labels=dropdown_labels("zh"),
+                        placeholder=t("dd.select"),
                         options=provider.profiles(),
                         value=provider.default_profile,
                         clearable=False,
@@ -175,6 +177,7 @@ def create_app(
         Output(ID.TITLE, "children"),
         Output(ID.PROFILE_LABEL, "children"),
         Output(ID.PROFILE, "options"),
+        Output(ID.PROFILE, "labels"),
         Output(USER_ID, "children"),
         Input(ID.URL, "pathname"),
         Input(ID.LANG, "value"),
@@ -191,6 +194,7 @@ def create_app(
             t("app.title", lang),
             t("app.profile", lang),
             provider.profiles(lang),
+            dropdown_labels(lang),
             _user_badge(lang),
         )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from gridmap.labels import STATUS_LABELS
 
-__all__ = ["t", "LANGS", "WORDS"]
+__all__ = ["t", "LANGS", "WORDS", "dropdown_labels"]
 
 LANGS = ("zh", "en")
 
@@ -18,6 +18,15 @@ WORDS: dict[str, tuple[str, str]] = {
     "app.title": ("网格化管理 合规地图", "Grid management compliance maps"),
     "app.profile": ("规则配置", "Rule profile"),
     "nav.overview": ("概览", "Overview"),
+    # the texts inside every dropdown (Dash's own are English)
+    "dd.select": ("请选择…", "Select…"),
+    "dd.search": ("搜索…", "Search…"),
+    "dd.clear_search": ("清除搜索", "Clear search"),
+    "dd.clear_selection": ("清除选择", "Clear selection"),
+    "dd.no_options_found": ("没有匹配的选项", "No options found"),
+    "dd.select_all": ("全选", "Select all"),
+    "dd.deselect_all": ("全不选", "Deselect all"),
+    "dd.selected_count": ("已选 {num_selected} 项", "{num_selected} selected"),
     "nav.map": ("合规地图", "Compliance map"),
     "nav.coverage": ("服务覆盖", "Coverage"),
     "nav.findings": ("问题清单", "Findings"),
@@ -354,3 +363,13 @@ def t(key: str, lang: str = "zh", **fmt) -> str:
         return key
     text = pair[1] if lang == "en" else pair[0]
     return text.format(**fmt) if fmt else text
+
+
+def dropdown_labels(lang: str = "zh") -> dict[str, str]:
+    """The ``labels`` of a ``dcc.Dropdown`` in ``lang`` (its search box, clear buttons, …).
+
+    >>> dropdown_labels()["search"]
+    '搜索…'
+    """
+    keys = ("search", "clear_search", "clear_selection", "no_options_found", "select_all")
+    return {k: t(f"dd.{k}", lang) for k in (*keys, "deselect_all", "selected_count")}

@@ -12,7 +12,7 @@ from typing import Any
 from dash import Input, Output, dcc, html, no_update
 
 from dashboards.components import legend, map_view, register_map
-from dashboards.i18n import t
+from dashboards.i18n import dropdown_labels, t
 from dashboards.ids import ID, map_ids
 from dashboards.pages._common import borders_url, geo_url, refused
 from dashboards.provider import DashboardProvider, RejectedInput
@@ -28,6 +28,8 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
         [
             html.Label(t("cv.type", lang)),
             dcc.Dropdown(
+                labels=dropdown_labels(lang),
+                placeholder=t("dd.select", lang),
                 id=ID.CV_TYPE,
                 options=types,
                 value=default,

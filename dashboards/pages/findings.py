@@ -10,7 +10,7 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from dashboards.components import legend, map_view, register_map
 from dashboards.exports import findings_export
-from dashboards.i18n import t
+from dashboards.i18n import dropdown_labels, t
 from dashboards.ids import ID, map_ids
 from dashboards.pages._common import geo_url, map_payload, refused
 from dashboards.provider import DashboardProvider, RejectedInput, filter_findings
@@ -97,6 +97,8 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
             ),
             html.Label(t("ft.status", lang)),
             dcc.Dropdown(
+                labels=dropdown_labels(lang),
+                placeholder=t("dd.select", lang),
                 id=ID.FT_STATUS,
                 value="fail",
                 clearable=False,
@@ -110,6 +112,8 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
             ),
             html.Label(t("ft.level", lang)),
             dcc.Dropdown(
+                labels=dropdown_labels(lang),
+                placeholder=t("dd.select", lang),
                 id=ID.FT_LEVEL,
                 value="all",
                 clearable=False,

@@ -26,7 +26,7 @@ from typing import Any
 from dash import ClientsideFunction, Input, Output, State, ctx, dcc, html, no_update
 
 from dashboards.components import map_view, register_map
-from dashboards.i18n import t
+from dashboards.i18n import dropdown_labels, t
 from dashboards.ids import ID, map_ids
 from dashboards.pages._common import borders_url, geo_url, refused
 from dashboards.pages._plan_parts import changes, kpi_cards, legend_div, table
@@ -132,6 +132,7 @@ def _tools(provider: DashboardProvider, lang: str) -> html.Div:
             html.Div(
                 [
                     dcc.Dropdown(
+                        labels=dropdown_labels(lang),
                         id=ID.PL_MOVE_TO,
                         placeholder=t("pl.move_to", lang),
                         style={"minWidth": "220px"},
@@ -145,7 +146,12 @@ def _tools(provider: DashboardProvider, lang: str) -> html.Div:
             html.Div(
                 [
                     html.Label(t("pl.split", lang)),
-                    dcc.Dropdown(id=ID.PL_SPLIT_COMM, style={"minWidth": "180px"}),
+                    dcc.Dropdown(
+                        labels=dropdown_labels(lang),
+                        id=ID.PL_SPLIT_COMM,
+                        placeholder=t("dd.select", lang),
+                        style={"minWidth": "180px"},
+                    ),
                     dcc.Input(
                         id=ID.PL_SPLIT_K,
                         type="number",
@@ -163,7 +169,13 @@ def _tools(provider: DashboardProvider, lang: str) -> html.Div:
             html.Div(
                 [
                     html.Label(t("pl.merge", lang)),
-                    dcc.Dropdown(id=ID.PL_MERGE_COMMS, multi=True, style={"minWidth": "260px"}),
+                    dcc.Dropdown(
+                        labels=dropdown_labels(lang),
+                        id=ID.PL_MERGE_COMMS,
+                        multi=True,
+                        placeholder=t("dd.select", lang),
+                        style={"minWidth": "260px"},
+                    ),
                     _button(ID.PL_MERGE, t("pl.merge.go", lang)),
                 ],
                 style=box,
@@ -211,7 +223,10 @@ def _tools(provider: DashboardProvider, lang: str) -> html.Div:
                     ),
                     _button(ID.PL_SAVE, t("pl.save", lang)),
                     dcc.Dropdown(
-                        id=ID.PL_SAVED, placeholder=t("pl.saved", lang), style={"minWidth": "180px"}
+                        labels=dropdown_labels(lang),
+                        id=ID.PL_SAVED,
+                        placeholder=t("pl.saved", lang),
+                        style={"minWidth": "180px"},
                     ),
                     _button(ID.PL_LOAD, t("pl.load", lang)),
                 ],
