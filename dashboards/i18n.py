@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gridmap.labels import STATUS_LABELS
 
 __all__ = ["t", "LANGS", "WORDS", "dropdown_labels"]
@@ -365,11 +367,12 @@ def t(key: str, lang: str = "zh", **fmt) -> str:
     return text.format(**fmt) if fmt else text
 
 
-def dropdown_labels(lang: str = "zh") -> dict[str, str]:
+def dropdown_labels(lang: str = "zh") -> Any:
     """The ``labels`` of a ``dcc.Dropdown`` in ``lang`` (its search box, clear buttons, …).
 
     >>> dropdown_labels()["search"]
     '搜索…'
     """
     keys = ("search", "clear_search", "clear_selection", "no_options_found", "select_all")
+    # Any: dcc.Dropdown types the dict as its own TypedDict (Dropdown.Labels)
     return {k: t(f"dd.{k}", lang) for k in (*keys, "deselect_all", "selected_count")}
