@@ -258,6 +258,44 @@ def test_sessions_expire_and_are_bounded():
     assert len(a) >= 40 and SessionStore.public_key(a) != a
 
 
+def test_sessions_survive_a_restart_hashed_and_expiring(tmp_path):
+    """Sessions written to the workspace: a new store (a restarted server) knows the token, the
+    table holds only its SHA-256, and idle, too-old and logged-out sessions end there too."""
+    import sqlite3
+
+    from dashboards.auth import workspace_sessions
+
+    ws = tmp_path / "plans.gpkg"
+    now = [1_000.0]
+    first = SessionStore(
+        idle=100, max_age=1_000, clock=lambda: now[0], table=workspace_sessions(ws)
+    )
+    a, b = first.create("王编辑"), first.create("viewer1")
+    restarted = SessionStore(
+        idle=100, max_age=1_000, clock=lambda: now[0], table=workspace_sessions(ws)
+    )
+    now[0] += 50
+    assert restarted.resolve(a) == "王编辑" and restarted.resolve(b) == "viewer1"
+    assert restarted.resolve("forged-token") is None
+    rows = sqlite3.connect(ws).execute("SELECT digest, name FROM gridmap_sessions").fetchall()
+    assert {n for _, n in rows} == {"王编辑", "viewer1"}
+    assert all(a not in d and b not in d and len(d) == 64 for d, _ in rows)
+    restarted.drop(b)  # logout ends it for every process
+    assert SessionStore(table=workspace_sessions(ws), clock=lambda: now[0]).resolve(b) is None
+    now[0] += 140  # the table last saw a at login (uses within TOUCH_EVERY are not written)
+    again = SessionStore(
+        idle=100, max_age=1_000, clock=lambda: now[0], table=workspace_sessions(ws)
+    )
+    assert again.resolve(a) is None  # idle beyond 100 s as the table knows it
+    c = again.create("王编辑")
+    for _ in range(12):  # busy, but a login lasts max_age at most
+        now[0] += 90
+        assert again.resolve(c) in ("王编辑", None)
+    assert again.resolve(c) is None
+    left = sqlite3.connect(ws).execute("SELECT count(*) FROM gridmap_sessions").fetchone()[0]
+    assert left <= 1
+
+
 def test_throttle_locks_after_failures():
     now = [0.0]
     t = Throttle(failures=3, window=60, lock=30, clock=lambda: now[0])

@@ -71,7 +71,12 @@ def run(
     # heavy: Dash, plotly and the dashboard load only when serving, not for every CLI command
     from dashboards import server as web  # (same reason)
     from dashboards.app import create_app  # (same reason)
-    from dashboards.auth import AccountStore, Gate, SessionStore  # (same reason)
+    from dashboards.auth import (  # (same reason)
+        AccountStore,
+        Gate,
+        SessionStore,
+        workspace_sessions,
+    )
     from dashboards.provider import DashboardProvider  # (same reason)
     from dashboards.provider.config import dashboard_settings  # (same reason)
 
@@ -90,7 +95,8 @@ def run(
     provider = DashboardProvider.from_config(config, **({"workspace": ws} if ws else {}))
     _warm(provider, t0)
     app = create_app(provider)
-    gate = Gate(settings.auth, AccountStore(provider.plans_workspace()), SessionStore())
+    home = provider.plans_workspace()  # accounts and login sessions (these survive a restart)
+    gate = Gate(settings.auth, AccountStore(home), SessionStore(table=workspace_sessions(home)))
     web.protect(app, settings, gate, basemap=provider.basemap)
     login = (
         "登录 / login required" if gate.login_required() else "无需登录 / no login (this machine)"
