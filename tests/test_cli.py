@@ -228,7 +228,7 @@ def test_demo_keeps_a_planners_edits(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    "module", ["main", "coverage", "rebalance", "serve", "users", "study_args", "demo"]
+    "module", ["main", "coverage", "rebalance", "serve", "users", "study_args", "demo", "progress"]
 )
 def test_cli_modules_import_no_analysis_stack(module):
     """``gridmap --help`` stays fast: the CLI modules import pandas & co. only inside commands.
@@ -256,3 +256,57 @@ def test_help_walking_speed_is_the_networks():
     from gridmap.network import WALK_KMH
 
     assert HELP_WALK_KMH == f"{WALK_KMH:g}"
+
+
+class _Tty:
+    """A stderr stand-in that says it is a terminal."""
+
+    def __init__(self):
+        import io
+
+        self.buf = io.StringIO()
+
+    def write(self, text):
+        return self.buf.write(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+
+def test_progress_on_a_terminal_only_for_long_steps_and_not_with_quiet():
+    import argparse
+    import time
+
+    from gridmap.cli.progress import step
+
+    args = argparse.Namespace(lang="zh", quiet=False)
+    tty = _Tty()
+    with step(args, "检查规则", "checking", stream=tty, delay=0.05):
+        time.sleep(0.3)
+    assert "✓ 检查规则（0." in tty.buf.getvalue()
+    quick = _Tty()
+    with step(args, "读取数据", "reading", stream=quick, delay=5):
+        pass
+    assert quick.buf.getvalue() == ""  # quick steps print nothing
+    quiet, pipe = _Tty(), _Tty()
+    pipe.isatty = lambda: False
+    for stream, a in ((quiet, argparse.Namespace(lang="en", quiet=True)), (pipe, args)):
+        with step(a, "检查规则", "checking", stream=stream, delay=0.0):
+            time.sleep(0.1)
+        assert stream.buf.getvalue() == ""
+    en = _Tty()
+    with step(argparse.Namespace(lang="en"), "检查规则", "checking", stream=en, delay=0.0):
+        time.sleep(0.1)
+    assert "✓ checking (0." in en.buf.getvalue()
+
+
+def test_quiet_flag_on_every_study_command():
+    from gridmap.cli.main import build_parser
+
+    parser = build_parser()
+    for cmd in ("check", "coverage", "rebalance", "demo"):
+        extra = ["--out", "x"] if cmd == "rebalance" else []
+        assert parser.parse_args([cmd, "--quiet", *extra]).quiet is True

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gridmap._atomic import staged_dir
+from gridmap.cli.progress import step
 from gridmap.cli.study_args import add_study_arguments, study_kwargs
 
 if TYPE_CHECKING:
@@ -184,7 +185,8 @@ def run_coverage(args: argparse.Namespace) -> int:
         radius = metres_for_minutes(args.minutes, speed_kmh=speed)
     modes = ["straight", "network"] if args.mode == "both" else [args.mode]
     specs = parse_types(args.types, radius=radius, modes=modes)
-    study = read_study(**study_kwargs(args))
+    with step(args, "读取数据", "reading the layers"):
+        study = read_study(**study_kwargs(args))
     options = {
         "specs": specs,
         "policy": args.policy,
@@ -197,17 +199,22 @@ def run_coverage(args: argparse.Namespace) -> int:
         "service_areas": not args.no_service_areas,
         "household_level": args.household_level,
     }
-    result = check(study, lang=args.lang, coverage=options)
+    with step(args, "计算覆盖率", "measuring coverage"):
+        result = check(study, lang=args.lang, coverage=options)
     cov = result.coverage_result
     if cov is None:
         raise ValueError(
             "无法计算覆盖率：需要住户（楼栋/小区户数或网格户数）和带类型的设施图层 "
             "(coverage needs households and a facilities layer with types)"
         )
-    report, sites = _run_siting(args, cov, crs=study.crs) if args.site else (None, None)
+    with step(args, "选址计算", "proposing sites"):
+        report, sites = _run_siting(args, cov, crs=study.crs) if args.site else (None, None)
     written: dict = {}
     if args.out:
-        with staged_dir(args.out) as (stage, written):  # one run's files, committed together
+        with (
+            step(args, "写出结果", "writing the outputs"),
+            staged_dir(args.out) as (stage, written),  # one run's files, committed together
+        ):
             result.to_dir(stage)
             if sites is not None and report is not None:
                 _write_sites(sites, report["facility_type"], stage)

@@ -18,6 +18,7 @@ from gridmap._errors import InputError, Problem, format_problems
 from gridmap._version import __version__
 from gridmap.cli.coverage import add_coverage_parser
 from gridmap.cli.demo import write_demo_workspace
+from gridmap.cli.progress import add_quiet_argument, step
 from gridmap.cli.rebalance import add_rebalance_parser
 from gridmap.cli.report import add_report_parser
 from gridmap.cli.serve import add_serve_parser
@@ -90,18 +91,27 @@ def cli_problem(problem: Problem) -> Problem:
 
 
 def _run_check(
-    kwargs: dict, *, out: Path | None, as_json: bool, lang: str, household_level: bool = False
+    kwargs: dict,
+    *,
+    out: Path | None,
+    as_json: bool,
+    lang: str,
+    household_level: bool = False,
+    args: argparse.Namespace | None = None,
 ) -> int:
     # lazy: pandas/geopandas/OR-Tools load when a command runs, so `gridmap --help` answers at once
     from gridmap.check import check
     from gridmap.study import read_study  # (same reason)
 
-    study = read_study(**kwargs)
-    result = check(
-        study, lang=lang, coverage={"household_level": True} if household_level else None
-    )
+    with step(args, "读取数据", "reading the layers"):
+        study = read_study(**kwargs)
+    with step(args, "检查规则与覆盖率", "checking rules and coverage"):
+        result = check(
+            study, lang=lang, coverage={"household_level": True} if household_level else None
+        )
     result.problems = [cli_problem(p) for p in result.problems]  # problems.csv speaks in flags
-    written = result.to_dir(out) if out else {}
+    with step(args, "写出结果", "writing the outputs"):
+        written = result.to_dir(out) if out else {}
     if as_json:
         print(json.dumps(result.summary(), ensure_ascii=False, indent=2))
     else:
@@ -273,6 +283,7 @@ def _cmd_check(args) -> int:
         household_level=args.household_level,
         as_json=args.json,
         lang=args.lang,
+        args=args,
     )
 
 
@@ -294,7 +305,9 @@ def _cmd_demo(args) -> int:
         )
     for note in kept:
         print(note.text(args.lang), file=say)
-    return _run_check(load_config(config), out=out / "out", as_json=args.json, lang=args.lang)
+    return _run_check(
+        load_config(config), out=out / "out", as_json=args.json, lang=args.lang, args=args
+    )
 
 
 def _cmd_profiles(args) -> int:
@@ -347,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="workspace folder (default ./gridmap-demo)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--lang", choices=["zh", "en"], default="zh")
+    add_quiet_argument(p)
     p.set_defaults(func=_cmd_demo)
     p = sub.add_parser("check", help="check communities and grids against a rule profile")
     add_study_arguments(p)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from gridmap._atomic import staged_dir
 from gridmap._errors import InputError
+from gridmap.cli.progress import step
 from gridmap.cli.study_args import add_study_arguments, study_kwargs
 
 if TYPE_CHECKING:
@@ -219,21 +220,27 @@ def run_rebalance(args: argparse.Namespace) -> int:
     if not args.out:
         raise InputError("gridmap rebalance 需要 --out 输出文件夹 (--out DIR is required)")
     out = Path(args.out)
-    study = read_study(**study_kwargs(args))
-    result = check(study, lang=args.lang)
+    with step(args, "读取数据", "reading the layers"):
+        study = read_study(**study_kwargs(args))
+    with step(args, "检查规则", "checking the rules"):
+        result = check(study, lang=args.lang)
     lo, hi, band_note = _band(args, result.profile)
     args.min_households, args.max_households = lo, hi
     plan = Plan.from_check(result, name=args.plan_name, author=args.author)
     if band_note:  # an explicit band: the solver, the KPIs and the findings all use it
         plan.profile = result.profile.with_band(min=lo, max=hi)
     options = _options(args, plan)
-    if args.from_scratch:
-        res = plan.redraw(target=args.target, **options)
-    else:
-        res = plan.rebalance(**options)
+    with step(args, "自动调整", "rebalancing"):
+        if args.from_scratch:
+            res = plan.redraw(target=args.target, **options)
+        else:
+            res = plan.rebalance(**options)
     plan.apply(res.edit, comment="gridmap rebalance")
     report = _report(res, plan, args, result.profile)
-    with staged_dir(out) as (stage, written):  # one run's files, committed together
+    with (
+        step(args, "写出结果与保存方案", "writing the outputs and saving the plan"),
+        staged_dir(out) as (stage, written),  # one run's files, committed together
+    ):
         plan.export(stage, encoding=args.shp_encoding)  # under the plan's profile (and band)
         (stage / "rebalance.json").write_text(
             json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8"

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from gridmap._errors import InputError
+from gridmap.cli.progress import add_quiet_argument
 
 __all__ = ["add_study_arguments", "study_kwargs", "split_coordinate_map"]
 
@@ -55,6 +56,7 @@ def add_study_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--lang", choices=["zh", "en"], default="zh", help="language of messages (default zh)"
     )
+    add_quiet_argument(p)
 
 
 def split_coordinate_map(items: list[str]) -> tuple[list[str], dict[str, dict[str, str]]]:
