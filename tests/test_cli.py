@@ -310,3 +310,24 @@ def test_quiet_flag_on_every_study_command():
     for cmd in ("check", "coverage", "rebalance", "demo"):
         extra = ["--out", "x"] if cmd == "rebalance" else []
         assert parser.parse_args([cmd, "--quiet", *extra]).quiet is True
+
+
+def test_sites_get_cgcs2000_lonlat():
+    """``--site``: each proposed site also in lon/lat (CGCS2000, EPSG:4490), in files and text."""
+    import geopandas as gpd
+    from pyproj import Transformer
+    from shapely.geometry import Point
+
+    from gridmap.cli.coverage import siting_lines, with_lonlat
+
+    sites = gpd.GeoDataFrame(
+        {"rank": [1], "gain": [120.0]}, geometry=[Point(500_000, 3_350_000)], crs=4549
+    )
+    out = with_lonlat(sites)
+    lon, lat = Transformer.from_crs(4549, 4490, always_xy=True).transform(500_000, 3_350_000)
+    assert out["lon"].iloc[0] == pytest.approx(lon, abs=1e-6) and 119 < lon < 122
+    assert out["lat"].iloc[0] == pytest.approx(lat, abs=1e-6) and 29 < lat < 31
+    row = {"rank": 1, "x": 500_000.0, "y": 3_350_000.0, "gain": 120.0, "lon": lon, "lat": lat}
+    report = {"facility_type": "kindergarten", "status": "optimal", "k": 1, "sites": [row]}
+    report |= {"covered_new": 120.0, "upper_bound": 120.0, "gap": 0.0}
+    assert f"{lon:.6f}°E {lat:.6f}°N" in "\n".join(siting_lines(report, zh=True))

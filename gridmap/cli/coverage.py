@@ -31,7 +31,14 @@ if TYPE_CHECKING:
 
     from gridmap.coverage import CoverageResult, CoverageSpec
 
-__all__ = ["add_coverage_parser", "parse_types", "run_coverage", "render_coverage"]
+__all__ = [
+    "add_coverage_parser",
+    "parse_types",
+    "run_coverage",
+    "render_coverage",
+    "siting_lines",
+    "with_lonlat",
+]
 
 #: gridmap.network.WALK_KMH as the help prints it (a test keeps them equal; importing the
 #: network package for one number would make every ``gridmap --help`` wait for scipy)
@@ -262,12 +269,28 @@ def _run_siting(
         method=args.solver,
         time_limit_s=args.time_limit,
     )
+    sites = with_lonlat(sites)
     report["sites"] = (
         sites.drop(columns=sites.geometry.name)
         .assign(x=sites.geometry.x.round(2), y=sites.geometry.y.round(2))
         .to_dict("records")
     )
     return report, sites
+
+
+#: the geographic CRS the sites' lon/lat columns are given in (CGCS2000, as national data)
+LONLAT_CRS = "EPSG:4490"
+
+
+def with_lonlat(sites: GeoDataFrame) -> GeoDataFrame:
+    """The sites with ``lon``/``lat`` columns in CGCS2000 (EPSG:4490), 7 decimals (~1 cm).
+
+    For a planner to type into a web map or a survey app; ``x``/``y`` stay the metric ones.
+    """
+    if sites.crs is None or not len(sites):
+        return sites.assign(lon=float("nan"), lat=float("nan"))
+    geo = sites.geometry.to_crs(LONLAT_CRS)
+    return sites.assign(lon=geo.x.round(7), lat=geo.y.round(7))
 
 
 def _write_sites(sites: GeoDataFrame, key: str, folder: Path) -> None:
@@ -302,7 +325,7 @@ def render_coverage(
             lines.append(("注意：" if zh else "note: ") + p.message)
     lines += _privacy_lines(cov, zh=zh)
     if siting:
-        lines += ["", *_siting_lines(siting, zh=zh)]
+        lines += ["", *siting_lines(siting, zh=zh)]
     if written:
         folder = Path(next(iter(written.values()))).parent
         lines.append(
@@ -369,7 +392,7 @@ def _privacy_lines(cov: CoverageResult, *, zh: bool) -> list[str]:
     return out
 
 
-def _siting_lines(siting: dict, *, zh: bool) -> list[str]:
+def siting_lines(siting: dict, *, zh: bool) -> list[str]:
     """The proposed sites and the newly covered households against the bound."""
     # lazy: gridmap.facilities loads pandas; printed only after a run
     from gridmap.facilities import type_label
@@ -381,7 +404,10 @@ def _siting_lines(siting: dict, *, zh: bool) -> list[str]:
         else f"{siting['k']} new {siting['facility_type']} sites ({status}):"
     ]
     for row in siting["sites"]:
-        out.append(f"  #{row['rank']}  ({row['x']:.0f}, {row['y']:.0f})  +{row['gain']:,.0f} 户")
+        where = f"({row['x']:.0f}, {row['y']:.0f})"
+        if row.get("lon") == row.get("lon") and row.get("lon") is not None:  # not NaN
+            where += f"  {row['lon']:.6f}°E {row['lat']:.6f}°N"
+        out.append(f"  #{row['rank']}  {where}  +{row['gain']:,.0f} 户")
     new, bound, gap = siting["covered_new"], siting["upper_bound"], siting["gap"] * 100
     out.append(
         f"新覆盖 {new:,.0f} 户；上界 {bound:,.0f}，与最优差距 ≤ {gap:.1f}%"
