@@ -238,6 +238,9 @@ def test_serve_runs_the_demo(tmp_path):
         proc.terminate()
         _, err = proc.communicate(timeout=10)
     assert "loading study" in err and "dashboard: http://127.0.0.1" in err
+    # the demo's plans live next to its config (they outlive the server), not in /tmp
+    assert (tmp_path / "gridmap-demo" / "gridmap.toml").is_file()
+    assert "plans.gpkg" in err and str(tmp_path / "gridmap-demo") in err
 
 
 def test_default_coverage_question(provider):

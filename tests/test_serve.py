@@ -114,9 +114,11 @@ def test_refuses_wildcard_without_accounts(tmp_path, capsys):
     assert not ws.exists()  # refused before anything was created
 
 
-def test_refuses_demo_on_lan_address(capsys):
+def test_refuses_demo_on_lan_address(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     assert main(["serve", "--host", "192.0.2.10", "--port", "1"]) == 2
     assert "gridmap users add" in capsys.readouterr().err
+    assert not (tmp_path / "gridmap-demo").exists()  # refused before anything was written
 
 
 def test_debug_refused_off_loopback_even_with_accounts(tmp_path, capsys):

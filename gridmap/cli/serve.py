@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from gridmap.cli.demo import write_demo_workspace
+
 __all__ = ["run", "add_serve_parser"]
 
 
@@ -89,6 +91,8 @@ def run(
     if reason:
         _say(_refusal_text(reason, host, ws))
         return 2
+    if config is None:  # the demo: a workspace folder, so its plans outlive the server
+        config = _demo_config()
     t0 = time.perf_counter()
     what = config or "演示数据 demo district (synthetic)"
     _say(f"正在读取研究区 / loading study: {what} …")
@@ -111,6 +115,35 @@ def run(
     else:
         web.serve(app, settings)
     return 0
+
+
+#: where ``gridmap serve`` without a config keeps the demo (as ``gridmap demo`` does)
+DEMO_FOLDER = Path("gridmap-demo")
+
+
+def _demo_config() -> str | None:
+    """The demo's ``gridmap.toml`` in :data:`DEMO_FOLDER` (plans saved beside it), or None.
+
+    A planner's edited files there are kept (:func:`gridmap.cli.demo.write_demo_workspace`);
+    when the folder cannot be written, the demo runs from the package with plans in a
+    temporary folder, and says so.
+    """
+    try:
+        config, kept = write_demo_workspace(DEMO_FOLDER)
+    except OSError as exc:
+        _say(
+            f"注意：无法写入 {DEMO_FOLDER}（{exc.strerror or exc}），方案将保存在临时文件夹，"
+            f"重启后丢失 / note: cannot write {DEMO_FOLDER}; plans go to a temporary folder "
+            "and are lost on restart"
+        )
+        return None
+    for note in kept:
+        _say(note.text("zh") + " / " + note.text("en"))
+    _say(
+        f"演示工作区 / demo workspace: {config.parent.resolve()} "
+        f"(方案保存在 / plans saved in {config.parent / 'plans.gpkg'})"
+    )
+    return str(config)
 
 
 def _warm(provider, t0: float) -> None:
