@@ -331,3 +331,25 @@ def test_sites_get_cgcs2000_lonlat():
     report = {"facility_type": "kindergarten", "status": "optimal", "k": 1, "sites": [row]}
     report |= {"covered_new": 120.0, "upper_bound": 120.0, "gap": 0.0}
     assert f"{lon:.6f}°E {lat:.6f}°N" in "\n".join(siting_lines(report, zh=True))
+
+
+def test_rebalance_into_a_workspace_with_the_plan_name_says_plan_name(tmp_path, capsys):
+    """A second run saving into the same --workspace is refused at once, naming --plan-name."""
+    from gridmap.plans import Plan
+
+    ws = tmp_path / "ws.gpkg"
+    plan = Plan.from_check(__import__("gridmap").check(_tiny_study()), name="自动调整方案")
+    plan.save(ws)
+    code = main(["rebalance", "--communities", "x.gpkg", "--out", str(tmp_path / "o"),
+                 "--workspace", str(ws)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "--plan-name" in err and "自动调整方案" in err
+
+
+def _tiny_study():
+    from conftest import make_layers
+
+    from gridmap import read_study
+
+    comm, grids, hh = make_layers()
+    return read_study(comm, grids, hh)

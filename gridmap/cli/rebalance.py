@@ -210,6 +210,19 @@ def _report(
     }
 
 
+def _check_plan_name(name: str, workspace: Path) -> None:
+    """Refuse, before any work, a ``--plan-name`` another plan in ``--workspace`` has."""
+    # lazy: gridmap.plans loads pandas/geopandas; `gridmap --help` does not need it
+    from gridmap.plans import list_plans
+
+    if workspace.exists() and name in set(list_plans(workspace)["name"]):
+        raise InputError(
+            f"工作区 {workspace} 中已有名为“{name}”的方案：请用 --plan-name 另起一个名称，"
+            f"或换一个 --workspace (a plan named {name!r} is already in {workspace}: "
+            "choose another name with --plan-name, or another --workspace)"
+        )
+
+
 def run_rebalance(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
     # lazy: pandas/geopandas/OR-Tools load when the command runs, not for `gridmap --help`
@@ -220,6 +233,8 @@ def run_rebalance(args: argparse.Namespace) -> int:
     if not args.out:
         raise InputError("gridmap rebalance 需要 --out 输出文件夹 (--out DIR is required)")
     out = Path(args.out)
+    if args.workspace:
+        _check_plan_name(args.plan_name, Path(args.workspace))
     with step(args, "读取数据", "reading the layers"):
         study = read_study(**study_kwargs(args))
     with step(args, "检查规则", "checking the rules"):
