@@ -246,6 +246,32 @@ WORDS: dict[str, tuple[str, str]] = {
     "pl.compare.metric": ("指标", "Metric"),
     "pl.changes": ("调整清单", "Change list"),
     "pl.changes.none": ("尚无调整。", "No changes yet."),
+    "pl.takeover": ("其他标签页的草稿", "Drafts of your other tabs"),
+    "pl.takeover.button": ("接管到本页", "Take over here"),
+    "pl.takeover.option": (
+        "{name} · {n} 步未保存 · {when}",
+        "{name} · {n} unsaved edits · {when}",
+    ),
+    "pl.takeover.none": (
+        "没有可接管的草稿：请从列表中选择您另一个标签页的草稿。",
+        "No such draft: choose one of your other tabs' drafts from the list.",
+    ),
+    "pl.takeover.dirty": (
+        "本页有未保存的编辑：请先保存或重新开始，再接管另一个标签页的草稿。本次没有改动。",
+        "This tab has unsaved edits: save or start over first, then take over the other "
+        "draft. Nothing was changed.",
+    ),
+    "pl.takeover.failed": (
+        "未能接管草稿：{why}。本次没有改动。",
+        "Could not take over the draft: {why}. Nothing was changed.",
+    ),
+    "pl.takeover.done": (
+        "已接管另一个标签页的草稿“{name}”（{n} 步未保存的编辑，最后修改于 {when} UTC），"
+        "现在在本页继续编辑。那个标签页如果仍开着，将从现状重新开始，不会再改动这份草稿。",
+        "Took over the draft “{name}” of another tab ({n} unsaved edits, last changed {when} "
+        "UTC): carry on here. That tab, if still open, starts over from the as-is and no longer "
+        "changes this draft.",
+    ),
     "pl.warn.too_large": (
         "注意：{name} 调整后 {hh} 户，超出范围 {band}",
         "Note: {name} now has {hh} households, above the band {band}",

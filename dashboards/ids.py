@@ -93,6 +93,8 @@ class ID(StrEnum):
     PL_SAVE = "pl-save"
     PL_SAVED = "pl-saved"
     PL_LOAD = "pl-load"
+    PL_DRAFTS = "pl-drafts"
+    PL_TAKEOVER = "pl-takeover"
     PL_WORKSPACE = "pl-workspace"
     PL_EXPORT_XLSX = "pl-export-xlsx"
     PL_EXPORT_GPKG = "pl-export-gpkg"

@@ -389,3 +389,42 @@ def test_refusals_name_communities_and_moves_out_of_band_warn():
     assert out.tone == "ok"
     assert any(line.startswith(f"注意：{name} 调整后") and "超出范围" in line for line in out.lines)
     assert named("编码 12345 与 abc", plan) == "编码 12345 与 abc"
+
+
+def test_a_closed_tabs_draft_is_taken_over_by_another_tab(tmp_path):
+    """Tab A edits and is closed (gone from memory, its draft stays); tab B of the same user
+    lists A's draft, takes it over with a note saying so; A's draft is gone, B's holds it."""
+    from dashboards.provider import DashboardProvider, PlanRequest
+    from dashboards.provider.plan_views import neighbours
+
+    provider = DashboardProvider.from_config(None, workspace=tmp_path / "plans.gpkg")
+    store = provider.plan_sessions
+    plan = store.get("tab-a").plan
+    uid, target = next(
+        (u, c) for u in plan.units.index for c in neighbours(plan, [u]) if plan.move([u], c).ok
+    )
+    plan.undo()
+    store.reset("tab-a")
+    out = store.act("tab-a", PlanRequest("move", selection=[uid], target=target))
+    assert out.tone == "ok"
+    store._sessions.clear()  # the server forgot both tabs (closed, restarted)
+    assert provider.plan_drafts("tab-a") == []  # its own draft is not "another tab's"
+    options = provider.plan_drafts("tab-b", "zh")
+    assert len(options) == 1 and "1 步未保存" in options[0]["label"]
+    assert provider.plan_takeover("tab-b", "someone/else").tone == "error"
+    out = provider.plan_takeover("tab-b", options[0]["value"], lang="zh")
+    assert out.tone == "ok" and "已接管另一个标签页的草稿" in out.lines[0]
+    assert "重新开始" in out.lines[0]  # says what happens to the other tab
+    taken = store.get("tab-b").plan
+    assert taken.labels[uid] == target and taken.dirty
+    assert provider.plan_drafts("tab-b") == []  # A's draft moved, not copied
+    store._sessions.clear()
+    assert store.get("tab-b").plan.labels[uid] == target  # B's own draft now
+    assert store.get("tab-a").plan.dirty is False  # A starts over
+    # a tab with unsaved edits of its own is not overwritten
+    store.act("tab-c", PlanRequest("move", selection=[uid], target=target))
+    store._sessions.clear()
+    options = provider.plan_drafts("tab-d")
+    store.act("tab-d", PlanRequest("move", selection=[uid], target=target))
+    out = provider.plan_takeover("tab-d", options[0]["value"], lang="en")
+    assert out.tone == "error" and "unsaved edits" in out.lines[0]

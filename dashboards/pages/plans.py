@@ -57,6 +57,7 @@ ACTIONS = {
     ID.PL_SAVE: "save",
     ID.PL_LOAD: "load",
     ID.PL_RESET: "reset",
+    ID.PL_TAKEOVER: "takeover",
 }
 
 
@@ -99,6 +100,7 @@ def _login_needed(lang: str) -> dict:
     keys = (
         *("plan_map", "base_map", "kpis", "legend", "base_legend", "compare", "changes"),
         *("no_undo", "no_redo", "no_apply", "split", "merge", "saved", "workspace", "band", "sid"),
+        "drafts",
     )
     out: dict[str, Any] = dict.fromkeys(keys, no_update)
     out["message"] = html.Div(t("pl.tab.login", lang), className="gm-error")
@@ -231,6 +233,20 @@ def _tools(provider: DashboardProvider, lang: str) -> html.Div:
                     _button(ID.PL_LOAD, t("pl.load", lang)),
                 ],
                 style=box,
+            ),
+            html.Div(
+                [
+                    html.Label(t("pl.takeover", lang), htmlFor=str(ID.PL_DRAFTS)),
+                    dcc.Dropdown(
+                        labels=dropdown_labels(lang),
+                        id=ID.PL_DRAFTS,
+                        placeholder=t("dd.select", lang),
+                        style={"minWidth": "260px"},
+                    ),
+                    _button(ID.PL_TAKEOVER, t("pl.takeover.button", lang)),
+                ],
+                style=box,
+                id="pl-takeover-box",
             ),
             html.Div(
                 t(
@@ -377,6 +393,7 @@ def register(app: Any, provider: DashboardProvider) -> None:
             "seconds": State(ID.PL_RB_TIME, "value"),
             "name": State(ID.PL_NAME, "value"),
             "saved": State(ID.PL_SAVED, "value"),
+            "draft": State(ID.PL_DRAFTS, "value"),
             "rev": State(ID.PL_REV, "data"),
             "lang": State(ID.LANG, "value"),
         },
@@ -394,6 +411,7 @@ def register(app: Any, provider: DashboardProvider) -> None:
         seconds: float | None,
         name: str | None,
         saved: str | None,
+        draft: str | None,
         rev: int | None,
         lang: str | None,
     ) -> dict:
@@ -411,7 +429,10 @@ def register(app: Any, provider: DashboardProvider) -> None:
             lang=lang or "zh",
         )
         try:
-            out = provider.plan_action(sid, request)
+            if request.action == "takeover":  # another tab's draft into this one
+                out = provider.plan_takeover(sid, draft, profile=profile, lang=lang or "zh")
+            else:
+                out = provider.plan_action(sid, request)
         except (
             RejectedInput
         ) as exc:  # a crafted value (e.g. a profile path): say so, change nothing
@@ -445,6 +466,7 @@ def register(app: Any, provider: DashboardProvider) -> None:
         "band": Output(ID.PL_BAND, "children"),
         "message": Output(ID.PL_MESSAGE, "children", allow_duplicate=True),
         "sid": Output(ID.PL_SESSION, "data"),
+        "drafts": Output(ID.PL_DRAFTS, "options"),
     }
 
     @app.callback(
@@ -494,6 +516,7 @@ def register(app: Any, provider: DashboardProvider) -> None:
             "band": view.band_text,
             "message": _notice(view, fresh is not None, lang),
             "sid": fresh or no_update,
+            "drafts": provider.plan_drafts(fresh or sid, lang),
         }
 
     @app.callback(
