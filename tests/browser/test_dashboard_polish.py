@@ -158,3 +158,47 @@ def test_community_borders_drawn_heavier_than_grid_lines(page, base_url, provide
     wait_map(page, "plans")
     page.wait_for_function("() => window.gridmap.state('gm-map-plans').borders > 0")
     assert page.console.errors == []
+
+
+def test_closed_tabs_draft_taken_over_in_another_tab(browser, base_url, provider, tmp_path):
+    """Tab 1 applies the rebalancer and is closed; tab 2 lists its draft and takes it over."""
+    from dashboards.ids import ID
+
+    from .helpers import Console
+
+    old_ws = provider.workspace
+    provider.workspace = tmp_path / "plans.gpkg"
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        first = context.new_page()
+        first.goto(base_url + "/plans")
+        wait_map(first, "plans")
+        first.fill(f"#{ID.PL_RB_TIME}", "2")
+        first.click(f"#{ID.PL_RB_RUN}")
+        first.wait_for_selector("#pl-proposal-table", timeout=120_000)
+        first.click(f"#{ID.PL_RB_APPLY}")
+        first.wait_for_function(
+            "() => document.getElementById('pl-kpi-units_moved').innerText !== '0'"
+        )
+        moved = first.inner_text("#pl-kpi-units_moved")
+        first.close()
+        second = context.new_page()
+        second.console = Console(second)
+        second.goto(base_url + "/plans")
+        wait_map(second, "plans")
+        assert second.inner_text("#pl-kpi-units_moved") == "0"
+        second.click(f"#{ID.PL_DRAFTS}")
+        second.wait_for_selector(".dash-dropdown-option")
+        option = second.locator(".dash-dropdown-option").first
+        assert "步未保存" in option.inner_text()
+        option.click()
+        second.click(f"#{ID.PL_TAKEOVER}")
+        second.wait_for_function(
+            "(n) => document.getElementById('pl-kpi-units_moved').innerText === n", arg=moved
+        )
+        note = second.inner_text(f"#{ID.PL_MESSAGE}")
+        assert "已接管另一个标签页的草稿" in note
+        assert second.console.errors == []
+    finally:
+        context.close()
+        provider.workspace = old_ws
