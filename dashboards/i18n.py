@@ -82,6 +82,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "col.street": ("街道", "Street"),
     "col.households": ("户数", "Households"),
     "col.fails": ("不合规条数", "Failed rules"),
+    "col.errors": ("其中严重", "Of which serious"),
+    "ov.share": ("占该层级单元的比例", "share of the rule's units"),
     "col.worst": ("主要问题", "Main issue"),
     # status: ``status.<status>`` from gridmap.labels, added below
     "status.nodata": ("无数据", "no data"),
