@@ -51,7 +51,7 @@ FORMATTERS = {
 #: every column stays on screen; long texts wrap (WRAPPED) instead of being cut
 WIDTHS = {
     "level": 46,
-    "unit_id": 122,
+    "unit_id": 146,
     "unit_name": 84,
     "rule_title": 130,
     "value": 66,

@@ -44,7 +44,7 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
                             dcc.Graph(
                                 id=ID.OV_CHART,
                                 config={"displayModeBar": False},
-                                style={"height": "460px"},
+                                style={"minHeight": "460px"},
                             ),
                         ],
                         className="gm-col",
@@ -188,6 +188,7 @@ def rule_chart(counts: pd.DataFrame, lang: str) -> go.Figure:
         )
     fig.update_layout(
         barmode="stack",
+        height=max(460, 34 * len(titles) + 110),  # two-line titles need ~34 px per rule
         margin={"l": 10, "r": 10, "t": 10, "b": 30},
         legend={"orientation": "h", "y": -0.08},
         yaxis={"autorange": "reversed", "automargin": True, "tickfont": {"size": 11}},

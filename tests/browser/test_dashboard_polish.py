@@ -41,7 +41,7 @@ def _grid_geometry(page) -> dict:
           const g = grid.getBoundingClientRect();
           const heads = [...grid.querySelectorAll('.ag-header-cell')].map(h => {
               const r = h.getBoundingClientRect(); return [h.getAttribute('col-id'), r.left, r.right]; });
-          const cut = [...grid.querySelectorAll('.ag-cell[col-id="threshold"], .ag-cell[col-id="gap"], .ag-cell[col-id="value"]')]
+          const cut = [...grid.querySelectorAll('.ag-cell[col-id="threshold"], .ag-cell[col-id="gap"], .ag-cell[col-id="value"], .ag-cell[col-id="unit_id"]')]
               .filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.innerText);
           const hscroll = grid.querySelector('.ag-body-horizontal-scroll-viewport');
           return {left: g.left, right: g.right, bottom: g.bottom, height: g.height,
@@ -53,6 +53,9 @@ def _grid_geometry(page) -> dict:
 
 def test_findings_table_fits_and_fills_the_page(page, base_url):
     """Every column (缺口 too) within the grid, no cut numbers, the grid down to the window's foot."""
+    from dashboards.ids import ID
+
+    from .helpers import choose
 
     page.goto(base_url + "/findings")
     wait_map(page, "findings")
@@ -65,6 +68,13 @@ def test_findings_table_fits_and_fills_the_page(page, base_url):
     assert all(geo["left"] - 1 <= a and b <= geo["right"] + 1 for a, b in heads.values()), geo
     assert geo["overflow"] <= 1 and geo["cut"] == [], geo
     assert geo["rows"] > 11  # more than the fixed-height table showed
+    choose(page, ID.FT_LEVEL, "grid")  # 15-digit grid codes fit too
+    page.wait_for_function(
+        "() => { const c = document.querySelector("
+        "'.ag-center-cols-container .ag-cell[col-id=\"unit_id\"]');"
+        " return c && c.innerText.length >= 15; }"
+    )
+    assert _grid_geometry(page)["cut"] == []
     # a narrower window still keeps every column on screen
     page.set_viewport_size({"width": 1280, "height": 760})
     page.wait_for_timeout(600)
