@@ -342,10 +342,11 @@ WORDS.update(
             "page: save or export soon.",
         ),
         "pl.draft.full.user": (
-            "您已有 {n} 个标签页的方案有未保存的编辑（上限）：请先在其中一个保存或重新开始，"
-            "再在本页编辑。本次没有改动。",
+            "您已有 {n} 个标签页的方案有未保存的编辑（上限）：请先在其中一个保存或重新开始"
+            "（已关闭的标签页：在“其他标签页的草稿”中接管到本页），再编辑。本次没有改动。",
             "You already have {n} tabs with unsaved plan edits (the limit): save or start over "
-            "in one of them first. Nothing was changed.",
+            "in one of them first (a closed tab's: take it over here under “Drafts of your other "
+            "tabs”). Nothing was changed.",
         ),
         "pl.draft.full.all": (
             "工作区中未保存的方案草稿已达上限（{n} 个）：请先保存或重新开始已有的方案。本次没有改动。",
