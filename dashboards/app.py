@@ -10,14 +10,15 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from dash import Dash, Input, Output, State, dcc, html
-from flask import Response, abort, request
+from flask import Response, abort, request, send_file
 
 from dashboards.auth import LOGOUT_PATH
-from dashboards.i18n import t
+from dashboards.i18n import dropdown_labels, t
 from dashboards.identity import current_session_key, current_user
-from dashboards.ids import ID, PAGES
+from dashboards.ids import FONT_URLS, ID, PAGES
 from dashboards.pages import PAGE_MODULES
 from dashboards.provider import LEVELS, DashboardProvider
+from gridmap import fonts
 
 __all__ = ["create_app"]
 
@@ -41,6 +42,8 @@ def _header(provider: DashboardProvider) -> html.Header:
                     html.Label(t("app.profile"), id=ID.PROFILE_LABEL, htmlFor=str(ID.PROFILE)),
                     dcc.Dropdown(
                         id=ID.PROFILE,
+                        labels=dropdown_labels("zh"),
+                        placeholder=t("dd.select"),
                         options=provider.profiles(),
                         value=provider.default_profile,
                         clearable=False,
@@ -147,6 +150,13 @@ def create_app(
         className="gm-app",
     )
 
+    @app.server.route("/assets/fonts/<name>")
+    def _font(name: str):
+        bold = FONT_URLS.get(f"/assets/fonts/{name}")
+        if bold is None:
+            abort(404)
+        return send_file(fonts.font_path(bold=bold), mimetype="font/ttf", max_age=86400 * 30)
+
     @app.server.route("/_gridmap/geo/<key>/<level>.geojson")
     def _geometry(key: str, level: str):
         known = level in (*LEVELS, "facility") and provider.has_level(level)
@@ -167,6 +177,7 @@ def create_app(
         Output(ID.TITLE, "children"),
         Output(ID.PROFILE_LABEL, "children"),
         Output(ID.PROFILE, "options"),
+        Output(ID.PROFILE, "labels"),
         Output(USER_ID, "children"),
         Input(ID.URL, "pathname"),
         Input(ID.LANG, "value"),
@@ -183,6 +194,7 @@ def create_app(
             t("app.title", lang),
             t("app.profile", lang),
             provider.profiles(lang),
+            dropdown_labels(lang),
             _user_badge(lang),
         )
 

@@ -8,9 +8,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gridmap.labels import STATUS_LABELS
 
-__all__ = ["t", "LANGS", "WORDS"]
+__all__ = ["t", "LANGS", "WORDS", "dropdown_labels"]
 
 LANGS = ("zh", "en")
 
@@ -18,6 +20,15 @@ WORDS: dict[str, tuple[str, str]] = {
     "app.title": ("网格化管理 合规地图", "Grid management compliance maps"),
     "app.profile": ("规则配置", "Rule profile"),
     "nav.overview": ("概览", "Overview"),
+    # the texts inside every dropdown (Dash's own are English)
+    "dd.select": ("请选择…", "Select…"),
+    "dd.search": ("搜索…", "Search…"),
+    "dd.clear_search": ("清除搜索", "Clear search"),
+    "dd.clear_selection": ("清除选择", "Clear selection"),
+    "dd.no_options_found": ("没有匹配的选项", "No options found"),
+    "dd.select_all": ("全选", "Select all"),
+    "dd.deselect_all": ("全不选", "Deselect all"),
+    "dd.selected_count": ("已选 {num_selected} 项", "{num_selected} selected"),
     "nav.map": ("合规地图", "Compliance map"),
     "nav.coverage": ("服务覆盖", "Coverage"),
     "nav.findings": ("问题清单", "Findings"),
@@ -71,6 +82,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "col.street": ("街道", "Street"),
     "col.households": ("户数", "Households"),
     "col.fails": ("不合规条数", "Failed rules"),
+    "col.errors": ("其中严重", "Of which serious"),
+    "ov.share": ("占该层级单元的比例", "share of the rule's units"),
     "col.worst": ("主要问题", "Main issue"),
     # status: ``status.<status>`` from gridmap.labels, added below
     "status.nodata": ("无数据", "no data"),
@@ -235,6 +248,47 @@ WORDS: dict[str, tuple[str, str]] = {
     "pl.compare.metric": ("指标", "Metric"),
     "pl.changes": ("调整清单", "Change list"),
     "pl.changes.none": ("尚无调整。", "No changes yet."),
+    "pl.takeover": ("其他标签页的草稿", "Drafts of your other tabs"),
+    "pl.takeover.button": ("接管到本页", "Take over here"),
+    "pl.takeover.option": (
+        "{name} · {n} 步未保存 · {when}",
+        "{name} · {n} unsaved edits · {when}",
+    ),
+    "pl.takeover.none": (
+        "没有可接管的草稿：请从列表中选择您另一个标签页的草稿。",
+        "No such draft: choose one of your other tabs' drafts from the list.",
+    ),
+    "pl.takeover.dirty": (
+        "本页有未保存的编辑：请先保存或重新开始，再接管另一个标签页的草稿。本次没有改动。",
+        "This tab has unsaved edits: save or start over first, then take over the other "
+        "draft. Nothing was changed.",
+    ),
+    "pl.takeover.failed": (
+        "未能接管草稿：{why}。本次没有改动。",
+        "Could not take over the draft: {why}. Nothing was changed.",
+    ),
+    "pl.takeover.done": (
+        "已接管另一个标签页的草稿“{name}”（{n} 步未保存的编辑，最后修改于 {when} UTC），"
+        "现在在本页继续编辑。那个标签页如果仍开着，将从现状重新开始，不会再改动这份草稿。",
+        "Took over the draft “{name}” of another tab ({n} unsaved edits, last changed {when} "
+        "UTC): carry on here. That tab, if still open, starts over from the as-is and no longer "
+        "changes this draft.",
+    ),
+    "pl.warn.too_large": (
+        "注意：{name} 调整后 {hh} 户，超出范围 {band}",
+        "Note: {name} now has {hh} households, above the band {band}",
+    ),
+    "pl.warn.too_small": (
+        "注意：{name} 调整后 {hh} 户，低于范围 {band}",
+        "Note: {name} now has {hh} households, below the band {band}",
+    ),
+    "pl.proposal.title": (
+        "自动调整建议（尚未应用）：移动 {n} 个网格，户数在范围内的社区 {before}/{total} → "
+        "{after}/{total}。地图显示调整后的社区，移动的网格以虚线粗框标出；点“应用结果”采用。",
+        "Rebalancer's proposal (not applied yet): {n} grids move, communities within the band "
+        "{before}/{total} → {after}/{total}. The map shows the communities after it, the moved "
+        "grids outlined (dashed); press “Apply result” to take it.",
+    ),
     "pl.col.unit": ("网格", "Grid"),
     "pl.col.from": ("原社区", "From"),
     "pl.col.to": ("新社区", "To"),
@@ -288,10 +342,11 @@ WORDS.update(
             "page: save or export soon.",
         ),
         "pl.draft.full.user": (
-            "您已有 {n} 个标签页的方案有未保存的编辑（上限）：请先在其中一个保存或重新开始，"
-            "再在本页编辑。本次没有改动。",
+            "您已有 {n} 个标签页的方案有未保存的编辑（上限）：请先在其中一个保存或重新开始"
+            "（已关闭的标签页：在“其他标签页的草稿”中接管到本页），再编辑。本次没有改动。",
             "You already have {n} tabs with unsaved plan edits (the limit): save or start over "
-            "in one of them first. Nothing was changed.",
+            "in one of them first (a closed tab's: take it over here under “Drafts of your other "
+            "tabs”). Nothing was changed.",
         ),
         "pl.draft.full.all": (
             "工作区中未保存的方案草稿已达上限（{n} 个）：请先保存或重新开始已有的方案。本次没有改动。",
@@ -339,3 +394,14 @@ def t(key: str, lang: str = "zh", **fmt) -> str:
         return key
     text = pair[1] if lang == "en" else pair[0]
     return text.format(**fmt) if fmt else text
+
+
+def dropdown_labels(lang: str = "zh") -> Any:
+    """The ``labels`` of a ``dcc.Dropdown`` in ``lang`` (its search box, clear buttons, …).
+
+    >>> dropdown_labels()["search"]
+    '搜索…'
+    """
+    keys = ("search", "clear_search", "clear_selection", "no_options_found", "select_all")
+    # Any: dcc.Dropdown types the dict as its own TypedDict (Dropdown.Labels)
+    return {k: t(f"dd.{k}", lang) for k in (*keys, "deselect_all", "selected_count")}

@@ -20,7 +20,7 @@ else:  # pragma: no cover - Python 3.10
             return str(self.value)
 
 
-__all__ = ["ID", "MapIds", "map_ids", "PAGES"]
+__all__ = ["ID", "MapIds", "map_ids", "PAGES", "FONT_URLS"]
 
 
 class ID(StrEnum):
@@ -93,6 +93,8 @@ class ID(StrEnum):
     PL_SAVE = "pl-save"
     PL_SAVED = "pl-saved"
     PL_LOAD = "pl-load"
+    PL_DRAFTS = "pl-drafts"
+    PL_TAKEOVER = "pl-takeover"
     PL_WORKSPACE = "pl-workspace"
     PL_EXPORT_XLSX = "pl-export-xlsx"
     PL_EXPORT_GPKG = "pl-export-gpkg"
@@ -138,3 +140,13 @@ def map_ids(page: str) -> MapIds:
         done=f"{base}-done",
         focus_done=f"{base}-focus-done",
     )
+
+
+#: The bundled CJK font (:mod:`gridmap.fonts`) under the app's assets route: URL → bold?
+#: Served by :func:`dashboards.app.create_app`, named by gridmap.css and the login page, open
+#: without a login (the login page needs it): Chinese renders on machines without a CJK font,
+#: and nothing is fetched from the internet.
+FONT_URLS = {
+    "/assets/fonts/NotoSansSC-gridmap.ttf": False,
+    "/assets/fonts/NotoSansSC-gridmap-Bold.ttf": True,
+}

@@ -36,7 +36,7 @@ from dashboards.auth import (
     register_login,
 )
 from dashboards.identity import set_current_session_key, set_current_user
-from dashboards.ids import ID, PAGES
+from dashboards.ids import FONT_URLS, ID, PAGES
 from gridmap.study import read_toml
 
 __all__ = [
@@ -71,7 +71,7 @@ EDIT_TRIGGERS = frozenset(
 )
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 _WILDCARDS = ("0.0.0.0", "::", "")
-_OPEN_PATHS = (LOGIN_PATH, LOGOUT_PATH, LOGIN_CSS_PATH)
+_OPEN_PATHS = (LOGIN_PATH, LOGOUT_PATH, LOGIN_CSS_PATH, *FONT_URLS)
 _UPDATE_PATH = "/_dash-update-component"
 
 

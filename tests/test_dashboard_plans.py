@@ -325,3 +325,106 @@ def test_workspace_errors_are_messages_without_paths(store, tab, provider, monke
     out = store.act(tab["ws"], PlanRequest("save", name="满"))
     assert str(provider.plans_workspace().parent) not in out.lines[0]
     assert provider.plans_workspace().name in out.lines[0]
+
+
+def test_rebalancer_proposal_is_previewed_not_applied():
+    """After 计算 the view draws the plan with the proposal (moved grids highlighted) and lists
+    its moves by name, while the tab's plan and journal stay as they were until 应用."""
+    from dashboards.provider import DashboardProvider, PlanRequest
+
+    provider = DashboardProvider.from_config(None)
+    store = provider.plan_sessions
+    tab = store.issue()
+    out = store.act(tab, PlanRequest("rebalance", time_limit=3))
+    assert out.in_rebalance_box and out.refresh
+    view = provider.plan_view(tab, "/geo")
+    plan = store.get(tab).plan
+    assert view.pending and view.changes == [] and len(plan.journal) == 0
+    moved = view.plan_map["highlight"]
+    assert len(moved) == len(view.proposal) > 0
+    assert view.plan_map["version"].endswith("|proposal")
+    names = set(plan.units["name"])
+    assert all(row[0] in names and not row[1].isdigit() for row in view.proposal)
+    assert view.proposal_kpis["in_band"] > view.kpis["in_band"]
+    base = provider.plan_view(tab, "/geo").base_map
+    assert base["highlight"] == []
+    store.act(tab, PlanRequest("apply"))
+    after = provider.plan_view(tab, "/geo")
+    assert not after.pending and after.proposal == [] and after.plan_map["highlight"] == []
+    assert (
+        len(after.changes) == len(moved) and after.kpis["in_band"] == view.proposal_kpis["in_band"]
+    )
+
+
+def test_refusals_name_communities_and_moves_out_of_band_warn():
+    """A refused move names the community (name and code); a move that leaves a community
+    outside the band is done with a warning naming it and its households."""
+    from dashboards.provider import DashboardProvider, PlanRequest
+    from dashboards.provider.plan_session import named
+    from dashboards.provider.plan_views import neighbours
+
+    provider = DashboardProvider.from_config(None)
+    store = provider.plan_sessions
+    tab = store.issue()
+    plan = store.get(tab).plan
+    table = plan.communities()
+    refused = warned = None
+    for uid in plan.units.index:
+        for target in neighbours(plan, [uid]):
+            res = plan.move([uid], target)
+            if res.ok:
+                plan.undo()
+                if warned is None and table.at[target, "status"] == "too_large":
+                    warned = (uid, target)
+            elif refused is None:
+                refused = (uid, target, res.reasons[0])
+    assert refused and warned
+    cid = next(c for c in table.index if c in refused[2])
+    text = named(refused[2], plan)
+    assert f"{table.at[cid, 'name']}（{cid}）" in text
+    out = store.act(tab, PlanRequest("move", selection=[refused[0]], target=refused[1]))
+    assert out.tone == "refused" and table.at[cid, "name"] in " ".join(out.lines)
+    out = store.act(tab, PlanRequest("move", selection=[warned[0]], target=warned[1]))
+    name = table.at[warned[1], "name"]
+    assert out.tone == "ok"
+    assert any(line.startswith(f"注意：{name} 调整后") and "超出范围" in line for line in out.lines)
+    assert named("编码 12345 与 abc", plan) == "编码 12345 与 abc"
+
+
+def test_a_closed_tabs_draft_is_taken_over_by_another_tab(tmp_path):
+    """Tab A edits and is closed (gone from memory, its draft stays); tab B of the same user
+    lists A's draft, takes it over with a note saying so; A's draft is gone, B's holds it."""
+    from dashboards.provider import DashboardProvider, PlanRequest
+    from dashboards.provider.plan_views import neighbours
+
+    provider = DashboardProvider.from_config(None, workspace=tmp_path / "plans.gpkg")
+    store = provider.plan_sessions
+    plan = store.get("tab-a").plan
+    uid, target = next(
+        (u, c) for u in plan.units.index for c in neighbours(plan, [u]) if plan.move([u], c).ok
+    )
+    plan.undo()
+    store.reset("tab-a")
+    out = store.act("tab-a", PlanRequest("move", selection=[uid], target=target))
+    assert out.tone == "ok"
+    store._sessions.clear()  # the server forgot both tabs (closed, restarted)
+    assert provider.plan_drafts("tab-a") == []  # its own draft is not "another tab's"
+    options = provider.plan_drafts("tab-b", "zh")
+    assert len(options) == 1 and "1 步未保存" in options[0]["label"]
+    assert provider.plan_takeover("tab-b", "someone/else").tone == "error"
+    out = provider.plan_takeover("tab-b", options[0]["value"], lang="zh")
+    assert out.tone == "ok" and "已接管另一个标签页的草稿" in out.lines[0]
+    assert "重新开始" in out.lines[0]  # says what happens to the other tab
+    taken = store.get("tab-b").plan
+    assert taken.labels[uid] == target and taken.dirty
+    assert provider.plan_drafts("tab-b") == []  # A's draft moved, not copied
+    store._sessions.clear()
+    assert store.get("tab-b").plan.labels[uid] == target  # B's own draft now
+    assert store.get("tab-a").plan.dirty is False  # A starts over
+    # a tab with unsaved edits of its own is not overwritten
+    store.act("tab-c", PlanRequest("move", selection=[uid], target=target))
+    store._sessions.clear()
+    options = provider.plan_drafts("tab-d")
+    store.act("tab-d", PlanRequest("move", selection=[uid], target=target))
+    out = provider.plan_takeover("tab-d", options[0]["value"], lang="en")
+    assert out.tone == "error" and "unsaved edits" in out.lines[0]

@@ -238,6 +238,9 @@ def test_serve_runs_the_demo(tmp_path):
         proc.terminate()
         _, err = proc.communicate(timeout=10)
     assert "loading study" in err and "dashboard: http://127.0.0.1" in err
+    # the demo's plans live next to its config (they outlive the server), not in /tmp
+    assert (tmp_path / "gridmap-demo" / "gridmap.toml").is_file()
+    assert "plans.gpkg" in err and str(tmp_path / "gridmap-demo") in err
 
 
 def test_default_coverage_question(provider):
@@ -305,3 +308,21 @@ def test_detail_panel_shows_shares_as_percentages(provider):
     assert card["value_text"] in text
     vol = next(x for x in detail["findings"] if x["rule_id"] == "community.volunteers")
     assert vol["value_text"].endswith("%") and vol["threshold"].endswith("%")
+
+
+def test_rule_chart_in_shares_and_worst_table_sorted_by_what_it_shows(provider):
+    """Community (30) and grid (185) rules on one 0–100 % axis; the worst-offender table shows
+    the columns it is sorted by (serious failures, then all failures)."""
+    from dashboards.pages.overview import rule_chart, worst_table
+
+    fig = rule_chart(provider.rule_counts(None), "en")
+    shares = sum(pd.Series(bar.x, dtype=float) for bar in fig.data)
+    assert ((shares - 100).abs() < 0.5).all()
+    assert fig.layout.xaxis.range == (0, 100)
+    assert all("…" not in y or y.count("<br>") == 1 for y in fig.data[0].y)
+    table = worst_table(provider.worst(None, "en"), "en")
+    head = [th.children for th in table.children[0].children.children]
+    assert head[:3] == ["Name", "Of which serious", "Failed rules"]
+    rows = [[td.children for td in tr.children] for tr in table.children[1].children]
+    keys = [(int(r[1]), int(r[2])) for r in rows]
+    assert keys == sorted(keys, reverse=True)

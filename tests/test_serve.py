@@ -114,9 +114,11 @@ def test_refuses_wildcard_without_accounts(tmp_path, capsys):
     assert not ws.exists()  # refused before anything was created
 
 
-def test_refuses_demo_on_lan_address(capsys):
+def test_refuses_demo_on_lan_address(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     assert main(["serve", "--host", "192.0.2.10", "--port", "1"]) == 2
     assert "gridmap users add" in capsys.readouterr().err
+    assert not (tmp_path / "gridmap-demo").exists()  # refused before anything was written
 
 
 def test_debug_refused_off_loopback_even_with_accounts(tmp_path, capsys):
@@ -256,6 +258,44 @@ def test_sessions_expire_and_are_bounded():
     now[0] = 11
     assert store.resolve(a) is None
     assert len(a) >= 40 and SessionStore.public_key(a) != a
+
+
+def test_sessions_survive_a_restart_hashed_and_expiring(tmp_path):
+    """Sessions written to the workspace: a new store (a restarted server) knows the token, the
+    table holds only its SHA-256, and idle, too-old and logged-out sessions end there too."""
+    import sqlite3
+
+    from dashboards.auth import workspace_sessions
+
+    ws = tmp_path / "plans.gpkg"
+    now = [1_000.0]
+    first = SessionStore(
+        idle=100, max_age=1_000, clock=lambda: now[0], table=workspace_sessions(ws)
+    )
+    a, b = first.create("王编辑"), first.create("viewer1")
+    restarted = SessionStore(
+        idle=100, max_age=1_000, clock=lambda: now[0], table=workspace_sessions(ws)
+    )
+    now[0] += 50
+    assert restarted.resolve(a) == "王编辑" and restarted.resolve(b) == "viewer1"
+    assert restarted.resolve("forged-token") is None
+    rows = sqlite3.connect(ws).execute("SELECT digest, name FROM gridmap_sessions").fetchall()
+    assert {n for _, n in rows} == {"王编辑", "viewer1"}
+    assert all(a not in d and b not in d and len(d) == 64 for d, _ in rows)
+    restarted.drop(b)  # logout ends it for every process
+    assert SessionStore(table=workspace_sessions(ws), clock=lambda: now[0]).resolve(b) is None
+    now[0] += 140  # the table last saw a at login (uses within TOUCH_EVERY are not written)
+    again = SessionStore(
+        idle=100, max_age=1_000, clock=lambda: now[0], table=workspace_sessions(ws)
+    )
+    assert again.resolve(a) is None  # idle beyond 100 s as the table knows it
+    c = again.create("王编辑")
+    for _ in range(12):  # busy, but a login lasts max_age at most
+        now[0] += 90
+        assert again.resolve(c) in ("王编辑", None)
+    assert again.resolve(c) is None
+    left = sqlite3.connect(ws).execute("SELECT count(*) FROM gridmap_sessions").fetchone()[0]
+    assert left <= 1
 
 
 def test_throttle_locks_after_failures():
@@ -459,3 +499,19 @@ def test_loopback_without_accounts_needs_no_login(provider, tmp_path):
     assert client.get("/_test/who", headers={"Host": "localhost"}).status_code == 200
     assert seen == [LOCAL_USER]
     assert client.get("/", headers={"Host": "attacker.example"}).status_code == 400
+
+
+def test_bundled_font_served_without_login(base_url):
+    """The login page and the dashboard name the bundled CJK font: open, cached, nothing else."""
+    from dashboards.ids import FONT_URLS
+    from gridmap import fonts
+
+    for url, bold in FONT_URLS.items():
+        r = requests.get(base_url + url, timeout=30)
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("font/ttf")
+        assert r.content == fonts.font_path(bold=bold).read_bytes()
+        assert "max-age" in r.headers.get("Cache-Control", "")
+    assert requests.get(base_url + "/assets/fonts/OFL.txt", timeout=30).status_code in (401, 404)
+    assert requests.get(base_url + "/assets/gridmap.css", timeout=30).status_code == 401
+    login_css = requests.get(base_url + "/_gridmap/login.css", timeout=30).text
+    assert next(iter(FONT_URLS)) in login_css

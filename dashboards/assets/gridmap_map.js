@@ -116,11 +116,16 @@
 
   function addLayers(map) {
     // Borders as the fill's own outline (cheap); the selected unit gets its own tiny line source.
-    const before = map.getLayer("points") ? "points" : (map.getLayer("gaps") ? "gaps" : undefined);
+    const before = ["borders", "moved-line", "gaps", "points"].find(function (id) { return map.getLayer(id); });
     for (let k = 0; k < PARTS; k++) {
       map.addLayer({id: FILLS[k], type: "fill", source: "units-" + k, paint: {
         "fill-color": ["to-color", ["coalesce", ["feature-state", "color"], "#e0e0e0"]], "fill-opacity": 0.85,
         "fill-outline-color": "#ffffff"}}, before);
+    }
+    if (!map.getSource("moved")) {  // units a pending proposal would move (plans page)
+      map.addSource("moved", {type: "geojson", data: {type: "FeatureCollection", features: []}});
+      map.addLayer({id: "moved-line", type: "line", source: "moved",
+                    paint: {"line-color": "#40004b", "line-width": 3.2, "line-dasharray": [2, 1]}});
     }
     if (!map.getSource("selected")) {
       map.addSource("selected", {type: "geojson", data: {type: "FeatureCollection", features: []}});
@@ -193,14 +198,48 @@
         st.stats.tiles_at = null;
         st.ready = true;
         paintValues(st, divId);
+        highlight(st, divId);
+        borders(st);
         points(st);
         if (st.pendingFocus) { focus(divId, st.pendingFocus); }
         if (pendingSel[divId]) { selectMany(divId, pendingSel[divId]); }
       }).catch(function (err) { console.error(err); });
     } else if (st.ready) {
       paintValues(st, divId);
+      highlight(st, divId);
+      borders(st);
       points(st);
     }
+  }
+
+  function borders(st) {
+    // Community borders as a heavy line over the fills (grid lines are the fills' thin outlines).
+    const url = st.payload.borders, map = st.map;
+    if (!url) {
+      if (map.getLayer("borders")) { map.setLayoutProperty("borders", "visibility", "none"); }
+      return;
+    }
+    fetchGeo(url).then(function (geo) {
+      if (!map.getSource("borders")) {
+        map.addSource("borders", {type: "geojson", data: geo});
+        const above = map.getLayer("moved-line") ? "moved-line" : undefined;
+        map.addLayer({id: "borders", type: "line", source: "borders", paint: {
+          "line-color": "#1f2d3d", "line-width": ["interpolate", ["linear"], ["zoom"], 10, 1.4, 15, 2.6],
+          "line-opacity": 0.9}}, above);
+      }
+      map.setLayoutProperty("borders", "visibility", "visible");
+      st.borders = geo.features.length;
+    }).catch(function (err) { console.error(err); });
+  }
+
+  function highlight(st, divId) {
+    // Outline the units of payload.highlight (a rebalancer proposal's moves) on the map.
+    const idx = st.payload.highlight || [];
+    const feats = idx.map(function (i) { return st.geo.features[i]; }).filter(Boolean);
+    if (st.map.getSource("moved")) {
+      st.map.getSource("moved").setData({type: "FeatureCollection", features: feats});
+    }
+    document.getElementById(divId).dataset.highlighted = String(feats.length);
   }
 
   function gaps(st) {
@@ -280,7 +319,10 @@
       const st = maps[divId];
       if (!st) { return null; }
       return {ready: st.ready, features: st.features, version: st.version, zoom: st.map.getZoom(),
-              center: st.map.getCenter().toArray(), stats: st.stats, level: st.payload && st.payload.level};
+              center: st.map.getCenter().toArray(), stats: st.stats, level: st.payload && st.payload.level,
+              borders: st.borders || 0,
+              bordersVisible: !!(st.map.getLayer("borders") &&
+                                 st.map.getLayoutProperty("borders", "visibility") !== "none")};
     },
   };
 

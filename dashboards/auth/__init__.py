@@ -2,7 +2,9 @@
 
 - :mod:`~dashboards.auth.accounts`: accounts with hashed passwords in the workspace GeoPackage
   (:class:`AccountStore`; ``gridmap users add|remove|list``);
-- :mod:`~dashboards.auth.sessions`: server-issued session tokens (:class:`SessionStore`);
+- :mod:`~dashboards.auth.sessions`: server-issued session tokens (:class:`SessionStore`), kept
+  in the workspace by :mod:`~dashboards.auth.session_table` (:func:`workspace_sessions`) so a
+  restart does not log anyone out;
 - :mod:`~dashboards.auth.gate`: who a request is — a session's account, a trusted reverse
   proxy's header, or the local planner (:class:`Gate`, :class:`AuthSettings`);
 - :mod:`~dashboards.auth.login`: the login and logout pages (:func:`register_login`).
@@ -20,6 +22,7 @@ from dashboards.auth.login import (
     Throttle,
     register_login,
 )
+from dashboards.auth.session_table import workspace_sessions
 from dashboards.auth.sessions import COOKIE, SessionStore
 
 __all__ = [
@@ -37,4 +40,5 @@ __all__ = [
     "register_login",
     "COOKIE",
     "SessionStore",
+    "workspace_sessions",
 ]

@@ -53,7 +53,8 @@ _TEXT = {
 }
 
 _CSS = """
-body{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;background:#f4f6f8;margin:0}
+@font-face{font-family:"Gridmap Noto Sans SC";src:url("/assets/fonts/NotoSansSC-gridmap.ttf")}
+body{font-family:"Gridmap Noto Sans SC","Noto Sans CJK SC","Microsoft YaHei",sans-serif;background:#f4f6f8;margin:0}
 main{max-width:340px;margin:12vh auto;background:#fff;padding:28px 32px;border-radius:8px;
 box-shadow:0 1px 4px rgba(0,0,0,.15)}
 h1{font-size:20px;margin:0 0 20px}label{display:block;margin:12px 0 4px;font-size:14px}

@@ -18,9 +18,21 @@ def geo_url(app: Any, provider: DashboardProvider, level: str) -> str:
 def map_payload(
     app: Any, provider: DashboardProvider, level: str, mode: str, profile: str | None, lang: str
 ) -> dict:
-    """The values store of a map of ``level`` coloured by ``mode`` (see :meth:`map_values`)."""
+    """The values store of a map of ``level`` coloured by ``mode`` (see :meth:`map_values`).
+
+    ``borders`` (:func:`borders_url`) has the map draw community borders heavier than grid lines.
+    """
     values = provider.map_values(level, mode, profile, lang)
-    return values.payload(geo_url(app, provider, level), version=f"{profile}|{level}|{mode}|{lang}")
+    payload = values.payload(
+        geo_url(app, provider, level), version=f"{profile}|{level}|{mode}|{lang}"
+    )
+    payload["borders"] = borders_url(app, provider)
+    return payload
+
+
+def borders_url(app: Any, provider: DashboardProvider) -> str | None:
+    """The community geometry, drawn as heavy border lines over any map (None without it)."""
+    return geo_url(app, provider, "community") if provider.has_level("community") else None
 
 
 def refused(exc: RejectedInput, lang: str | None) -> html.Div:

@@ -10,7 +10,7 @@ from dashboards.components import legend
 from dashboards.i18n import t
 from dashboards.provider import PlanView
 
-__all__ = ["in_band_card", "kpi_cards", "legend_div", "table", "changes"]
+__all__ = ["in_band_card", "kpi_cards", "legend_div", "table", "changes", "proposal"]
 
 
 def in_band_card(view: PlanView, lang: str) -> tuple[str, str, str]:
@@ -79,13 +79,39 @@ def table(head: list[str], rows: list, id_: str) -> html.Table:
     )
 
 
-def changes(view: PlanView, lang: str) -> Any:
-    if not view.changes:
-        return html.Div(t("pl.changes.none", lang), className="gm-muted")
-    head = [
+def _change_head(lang: str) -> list[str]:
+    return [
         t("pl.col.unit", lang),
         t("pl.col.from", lang),
         t("pl.col.to", lang),
         t("col.households", lang),
     ]
-    return table(head, view.changes, "pl-changes-table")
+
+
+def proposal(view: PlanView, lang: str) -> list:
+    """The rebalancer's pending proposal: what it moves and what it fixes, before 应用."""
+    if not view.proposal:
+        return []
+    after = view.proposal_kpis or {}
+    note = t(
+        "pl.proposal.title",
+        lang,
+        n=len(view.proposal),
+        before=view.kpis.get("in_band"),
+        after=after.get("in_band"),
+        total=view.kpis.get("communities"),
+    )
+    return [
+        html.Div(note, className="gm-note gm-proposal", id="pl-proposal-note"),
+        table(_change_head(lang), view.proposal, "pl-proposal-table"),
+    ]
+
+
+def changes(view: PlanView, lang: str) -> Any:
+    """The proposal (when one waits) above the plan's change list against the as-is."""
+    done = (
+        table(_change_head(lang), view.changes, "pl-changes-table")
+        if view.changes
+        else html.Div(t("pl.changes.none", lang), className="gm-muted")
+    )
+    return html.Div([*proposal(view, lang), done])

@@ -11,7 +11,7 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from dashboards.components import detail_panel, legend, map_view, register_map
 from dashboards.exports import map_export
-from dashboards.i18n import t
+from dashboards.i18n import dropdown_labels, t
 from dashboards.ids import ID, map_ids
 from dashboards.pages._common import map_payload, refused
 from dashboards.provider import LEVELS, DashboardProvider, RejectedInput
@@ -44,6 +44,8 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
             ),
             html.Label(t("cm.color_by", lang)),
             dcc.Dropdown(
+                labels=dropdown_labels(lang),
+                placeholder=t("dd.select", lang),
                 id=ID.CM_COLOR_BY,
                 value=query.get("color", "status"),
                 clearable=False,

@@ -12,9 +12,9 @@ from typing import Any
 from dash import Input, Output, dcc, html, no_update
 
 from dashboards.components import legend, map_view, register_map
-from dashboards.i18n import t
+from dashboards.i18n import dropdown_labels, t
 from dashboards.ids import ID, map_ids
-from dashboards.pages._common import geo_url, refused
+from dashboards.pages._common import borders_url, geo_url, refused
 from dashboards.provider import DashboardProvider, RejectedInput
 
 PAGE = "coverage"
@@ -28,6 +28,8 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
         [
             html.Label(t("cv.type", lang)),
             dcc.Dropdown(
+                labels=dropdown_labels(lang),
+                placeholder=t("dd.select", lang),
                 id=ID.CV_TYPE,
                 options=types,
                 value=default,
@@ -118,6 +120,7 @@ def register(app: Any, provider: DashboardProvider) -> None:
             geo_url(app, provider, "community"),
             version=f"cov|{ftype}|{view.get('radius_m')}|{view.get('mode')}",
         )
+        payload["borders"] = borders_url(app, provider)
         n_fac = provider.facility_count(ftype)
         if n_fac:
             payload["points"] = {"url": geo_url(app, provider, "facility"), "type": ftype}

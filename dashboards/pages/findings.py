@@ -10,7 +10,7 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from dashboards.components import legend, map_view, register_map
 from dashboards.exports import findings_export
-from dashboards.i18n import t
+from dashboards.i18n import dropdown_labels, t
 from dashboards.ids import ID, map_ids
 from dashboards.pages._common import geo_url, map_payload, refused
 from dashboards.provider import DashboardProvider, RejectedInput, filter_findings
@@ -18,6 +18,8 @@ from dashboards.provider.inputs import choice, text
 
 PAGE = "findings"
 MAX_ROWS = 5000
+#: live search: the table filters this long after the last key press (no Enter needed)
+SEARCH_DELAY_S = 0.3
 STATUSES = ("all", "fail", "pass", "not_assessed")
 LEVEL_FILTERS = ("all", "community", "grid")
 COLUMNS = [
@@ -45,14 +47,24 @@ FORMATTERS = {
     }
     for c in ("value", "gap")
 }
+#: the smallest width of each column in pixels: the grid shares out the rest (FLEX), so
+#: every column stays on screen; long texts wrap (WRAPPED) instead of being cut
 WIDTHS = {
-    "unit_id": 140,
-    "unit_name": 110,
-    "rule_title": 200,
-    "message": 160,
-    "source": 200,
-    "threshold": 110,
+    "level": 46,
+    "unit_id": 146,
+    "unit_name": 84,
+    "rule_title": 130,
+    "value": 66,
+    "threshold": 96,
+    "status": 58,
+    "gap": 62,
+    "message": 120,
+    "source": 100,
 }
+WRAPPED = ("unit_name", "rule_title", "threshold", "message")  # source: one line, full on hover
+#: how much of the width each column takes once every minimum is met
+FLEX = {"rule_title": 4, "message": 2, "source": 2}
+
 LOCALE_ZH = {
     "page": "第",
     "of": "/",
@@ -80,11 +92,13 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
                 id=ID.FT_SEARCH,
                 type="search",
                 placeholder=t("ft.search", lang),
-                debounce=True,
+                debounce=SEARCH_DELAY_S,
                 style={"width": "320px"},
             ),
             html.Label(t("ft.status", lang)),
             dcc.Dropdown(
+                labels=dropdown_labels(lang),
+                placeholder=t("dd.select", lang),
                 id=ID.FT_STATUS,
                 value="fail",
                 clearable=False,
@@ -98,6 +112,8 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
             ),
             html.Label(t("ft.level", lang)),
             dcc.Dropdown(
+                labels=dropdown_labels(lang),
+                placeholder=t("dd.select", lang),
                 id=ID.FT_LEVEL,
                 value="all",
                 clearable=False,
@@ -116,7 +132,6 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
         ],
         className="gm-controls",
     )
-    wide = {"rule_title", "message", "source"}
     table = dag.AgGrid(
         id=ID.FT_TABLE,
         columnDefs=[
@@ -125,21 +140,23 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
                 "headerName": t(k, lang),
                 "filter": True,
                 "sortable": True,
-                "flex": 2 if c in wide else 1,
-                "minWidth": WIDTHS.get(c, 80),
+                "flex": FLEX.get(c, 1),
+                "minWidth": WIDTHS[c],
                 "tooltipField": c,
+                **({"wrapText": True, "autoHeight": True} if c in WRAPPED else {}),
                 **FORMATTERS.get(c, {}),
             }
             for c, k in COLUMNS
         ],
+        defaultColDef={"wrapHeaderText": True, "autoHeaderHeight": True},
         rowData=[],
         getRowId="params.data.id",
-        style={"height": "560px"},
+        className="gm-findings-grid",
+        style={"height": "100%", "width": "100%"},
         dashGridOptions={
             "localeText": LOCALE_ZH if lang == "zh" else {},
-            "pagination": True,
-            "paginationPageSize": 50,
             "tooltipShowDelay": 300,
+            "suppressHorizontalScroll": False,
             "rowSelection": {
                 "mode": "singleRow",
                 "checkboxes": False,
@@ -158,24 +175,24 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
             html.Div(t("ft.hint", lang), className="gm-muted"),
             html.Div(
                 [
-                    html.Div(table, className="gm-col gm-col-table"),
+                    html.Div(table, className="gm-findings-table"),
                     html.Div(
                         [
                             map_view(
                                 PAGE,
                                 basemap=provider.basemap,
                                 attribution=provider.basemap_attribution,
-                                height="520px",
+                                height="100%",
                             ),
                             html.Div(id=ID.FT_LEGEND),
                         ],
-                        className="gm-col gm-col-side-map",
+                        className="gm-findings-map",
                     ),
                 ],
-                className="gm-row",
+                className="gm-findings-body",
             ),
         ],
-        className="gm-page",
+        className="gm-page gm-findings",
         id="page-findings",
     )
 

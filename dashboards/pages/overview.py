@@ -44,7 +44,7 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
                             dcc.Graph(
                                 id=ID.OV_CHART,
                                 config={"displayModeBar": False},
-                                style={"height": "460px"},
+                                style={"minHeight": "460px"},
                             ),
                         ],
                         className="gm-col",
@@ -131,34 +131,82 @@ def _size_card(k: dict, lang: str) -> tuple[str, str, str]:
     )
 
 
+def wrap_label(text: str, width: int = 24, lines: int = 2) -> str:
+    """A rule title in at most ``lines`` lines of about ``width`` columns (CJK counts 2).
+
+    Chinese breaks anywhere, English at spaces; what does not fit in ``lines`` lines ends
+    in "…".
+
+    Examples
+    --------
+    >>> wrap_label("Community size 1000-3000 households", width=16)
+    'Community size<br>1000-3000…'
+    >>> wrap_label("社区工作和公益性服务用房 每百户不少于20 m²")
+    '社区工作和公益性服务用房<br> 每百户不少于20 m²'
+    """
+    out, line, used = [], "", 0
+    cjk = any(ord(ch) > 0x2E80 for ch in text)
+    words = list(text) if cjk else text.split(" ")
+    joiner = "" if cjk else " "
+    for word in words:
+        w = sum(2 if ord(ch) > 0x2E80 else 1 for ch in word)
+        if line and used + w + len(joiner) > width:
+            out.append(line)
+            line, used = word, w
+        else:
+            line, used = (
+                (line + joiner + word if line else word),
+                used + w + (len(joiner) if line else 0),
+            )
+    out.append(line)
+    if len(out) > lines:
+        out = out[: lines - 1] + [out[lines - 1] + "…"]
+    return "<br>".join(out)
+
+
 def rule_chart(counts: pd.DataFrame, lang: str) -> go.Figure:
-    """Stacked bars per rule: pass / fail / not assessed (:meth:`DashboardProvider.rule_counts`)."""
-    titles = [x if len(x) <= 18 else x[:17] + "…" for x in counts["title"]]
+    """Bars per rule: the share of its units passing / failing / not assessed.
+
+    Shares, not counts, so community rules (tens of units) and grid rules (hundreds) read on
+    one axis; the hover gives the counts (:meth:`DashboardProvider.rule_counts`).
+    """
+    titles = [wrap_label(x) for x in counts["title"]]
+    total = counts[["pass", "fail", "not_assessed"]].sum(axis=1).clip(lower=1)
     fig = go.Figure()
     for status in ("pass", "fail", "not_assessed"):
         key = f"status.{status}"
         fig.add_bar(
             y=titles,
-            x=counts[status],
+            x=(counts[status] / total * 100).round(1),
             name=t(key, lang),
             orientation="h",
             marker_color=STATUS_COLORS[status],
-            hovertext=list(counts["title"]),
+            customdata=list(zip(counts["title"], counts[status], total, strict=True)),
+            hovertemplate="%{customdata[0]}<br>"
+            + t(key, lang)
+            + "：%{customdata[1]} / %{customdata[2]}（%{x}%）<extra></extra>",
         )
     fig.update_layout(
         barmode="stack",
+        height=max(460, 34 * len(titles) + 110),  # two-line titles need ~34 px per rule
         margin={"l": 10, "r": 10, "t": 10, "b": 30},
         legend={"orientation": "h", "y": -0.08},
-        yaxis={"autorange": "reversed"},
+        yaxis={"autorange": "reversed", "automargin": True, "tickfont": {"size": 11}},
+        xaxis={"range": [0, 100], "ticksuffix": "%", "title": {"text": t("ov.share", lang)}},
         plot_bgcolor="white",
-        font={"family": "Noto Sans CJK SC, Microsoft YaHei, sans-serif"},
+        font={"family": "Gridmap Noto Sans SC, Noto Sans CJK SC, Microsoft YaHei, sans-serif"},
     )
     return fig
 
 
 def worst_table(df: pd.DataFrame, lang: str) -> html.Table:
     """The worst communities (:meth:`DashboardProvider.worst`) as a table."""
-    cols = [("unit_name", "col.name"), ("fails", "col.fails"), ("worst", "col.worst")]
+    cols = [
+        ("unit_name", "col.name"),
+        ("errors", "col.errors"),  # the table's order: serious failures first, then all
+        ("fails", "col.fails"),
+        ("worst", "col.worst"),
+    ]
     head = html.Thead(html.Tr([html.Th(t(k, lang)) for _, k in cols]))
     body = html.Tbody(
         [html.Tr([html.Td(str(row[c])) for c, _ in cols]) for row in df.to_dict("records")]

@@ -26,9 +26,9 @@ from typing import Any
 from dash import ClientsideFunction, Input, Output, State, ctx, dcc, html, no_update
 
 from dashboards.components import map_view, register_map
-from dashboards.i18n import t
+from dashboards.i18n import dropdown_labels, t
 from dashboards.ids import ID, map_ids
-from dashboards.pages._common import geo_url, refused
+from dashboards.pages._common import borders_url, geo_url, refused
 from dashboards.pages._plan_parts import changes, kpi_cards, legend_div, table
 from dashboards.provider import (
     DashboardProvider,
@@ -57,6 +57,7 @@ ACTIONS = {
     ID.PL_SAVE: "save",
     ID.PL_LOAD: "load",
     ID.PL_RESET: "reset",
+    ID.PL_TAKEOVER: "takeover",
 }
 
 
@@ -83,6 +84,12 @@ def _message(out: PlanOutcome) -> Any:
         return out.lines[0]
     if out.tone == "error":
         return html.Div(out.lines[0], className="gm-error")
+    if out.tone == "ok" and not out.in_rebalance_box:  # done, then warnings (band, islands)
+        head, *warnings = out.lines
+        return html.Div(
+            [html.Div(head, className="gm-ok")]
+            + [html.Div(w, className="gm-warn") for w in warnings]
+        )
     return html.Div(
         [html.Div(x) for x in out.lines], className="gm-ok" if out.tone == "ok" else "gm-error"
     )
@@ -93,6 +100,7 @@ def _login_needed(lang: str) -> dict:
     keys = (
         *("plan_map", "base_map", "kpis", "legend", "base_legend", "compare", "changes"),
         *("no_undo", "no_redo", "no_apply", "split", "merge", "saved", "workspace", "band", "sid"),
+        "drafts",
     )
     out: dict[str, Any] = dict.fromkeys(keys, no_update)
     out["message"] = html.Div(t("pl.tab.login", lang), className="gm-error")
@@ -126,6 +134,7 @@ def _tools(provider: DashboardProvider, lang: str) -> html.Div:
             html.Div(
                 [
                     dcc.Dropdown(
+                        labels=dropdown_labels(lang),
                         id=ID.PL_MOVE_TO,
                         placeholder=t("pl.move_to", lang),
                         style={"minWidth": "220px"},
@@ -139,7 +148,12 @@ def _tools(provider: DashboardProvider, lang: str) -> html.Div:
             html.Div(
                 [
                     html.Label(t("pl.split", lang)),
-                    dcc.Dropdown(id=ID.PL_SPLIT_COMM, style={"minWidth": "180px"}),
+                    dcc.Dropdown(
+                        labels=dropdown_labels(lang),
+                        id=ID.PL_SPLIT_COMM,
+                        placeholder=t("dd.select", lang),
+                        style={"minWidth": "180px"},
+                    ),
                     dcc.Input(
                         id=ID.PL_SPLIT_K,
                         type="number",
@@ -157,7 +171,13 @@ def _tools(provider: DashboardProvider, lang: str) -> html.Div:
             html.Div(
                 [
                     html.Label(t("pl.merge", lang)),
-                    dcc.Dropdown(id=ID.PL_MERGE_COMMS, multi=True, style={"minWidth": "260px"}),
+                    dcc.Dropdown(
+                        labels=dropdown_labels(lang),
+                        id=ID.PL_MERGE_COMMS,
+                        multi=True,
+                        placeholder=t("dd.select", lang),
+                        style={"minWidth": "260px"},
+                    ),
                     _button(ID.PL_MERGE, t("pl.merge.go", lang)),
                 ],
                 style=box,
@@ -205,11 +225,28 @@ def _tools(provider: DashboardProvider, lang: str) -> html.Div:
                     ),
                     _button(ID.PL_SAVE, t("pl.save", lang)),
                     dcc.Dropdown(
-                        id=ID.PL_SAVED, placeholder=t("pl.saved", lang), style={"minWidth": "180px"}
+                        labels=dropdown_labels(lang),
+                        id=ID.PL_SAVED,
+                        placeholder=t("pl.saved", lang),
+                        style={"minWidth": "180px"},
                     ),
                     _button(ID.PL_LOAD, t("pl.load", lang)),
                 ],
                 style=box,
+            ),
+            html.Div(
+                [
+                    html.Label(t("pl.takeover", lang), htmlFor=str(ID.PL_DRAFTS)),
+                    dcc.Dropdown(
+                        labels=dropdown_labels(lang),
+                        id=ID.PL_DRAFTS,
+                        placeholder=t("dd.select", lang),
+                        style={"minWidth": "260px"},
+                    ),
+                    _button(ID.PL_TAKEOVER, t("pl.takeover.button", lang)),
+                ],
+                style=box,
+                id="pl-takeover-box",
             ),
             html.Div(
                 t(
@@ -356,6 +393,7 @@ def register(app: Any, provider: DashboardProvider) -> None:
             "seconds": State(ID.PL_RB_TIME, "value"),
             "name": State(ID.PL_NAME, "value"),
             "saved": State(ID.PL_SAVED, "value"),
+            "draft": State(ID.PL_DRAFTS, "value"),
             "rev": State(ID.PL_REV, "data"),
             "lang": State(ID.LANG, "value"),
         },
@@ -373,6 +411,7 @@ def register(app: Any, provider: DashboardProvider) -> None:
         seconds: float | None,
         name: str | None,
         saved: str | None,
+        draft: str | None,
         rev: int | None,
         lang: str | None,
     ) -> dict:
@@ -390,7 +429,10 @@ def register(app: Any, provider: DashboardProvider) -> None:
             lang=lang or "zh",
         )
         try:
-            out = provider.plan_action(sid, request)
+            if request.action == "takeover":  # another tab's draft into this one
+                out = provider.plan_takeover(sid, draft, profile=profile, lang=lang or "zh")
+            else:
+                out = provider.plan_action(sid, request)
         except (
             RejectedInput
         ) as exc:  # a crafted value (e.g. a profile path): say so, change nothing
@@ -424,6 +466,7 @@ def register(app: Any, provider: DashboardProvider) -> None:
         "band": Output(ID.PL_BAND, "children"),
         "message": Output(ID.PL_MESSAGE, "children", allow_duplicate=True),
         "sid": Output(ID.PL_SESSION, "data"),
+        "drafts": Output(ID.PL_DRAFTS, "options"),
     }
 
     @app.callback(
@@ -454,9 +497,10 @@ def register(app: Any, provider: DashboardProvider) -> None:
             return {**{k: no_update for k in render_outputs}, "message": refused(exc, lang)}
         head = [t("pl.compare.metric", lang), t("pl.map.base", lang), t("pl.map.plan", lang)]
         where = t("pl.workspace", lang, path=view.workspace.name)
+        borders = borders_url(app, provider)  # the as-is communities, heavier than grid lines
         return {
-            "plan_map": view.plan_map,
-            "base_map": view.base_map,
+            "plan_map": {**view.plan_map, "borders": borders},
+            "base_map": {**view.base_map, "borders": borders},
             "kpis": kpi_cards(view, lang),
             "legend": legend_div(view.plan_map["legend"], mode),
             "base_legend": legend_div(view.base_map["legend"], mode),
@@ -472,6 +516,7 @@ def register(app: Any, provider: DashboardProvider) -> None:
             "band": view.band_text,
             "message": _notice(view, fresh is not None, lang),
             "sid": fresh or no_update,
+            "drafts": provider.plan_drafts(fresh or sid, lang),
         }
 
     @app.callback(

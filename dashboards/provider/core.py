@@ -24,6 +24,7 @@ from dashboards.provider.coverage_views import CoverageViews
 from dashboards.provider.geometry import LEVELS, GeometryCache, layer_ids
 from dashboards.provider.inputs import RADIUS, choice, lang_of, number
 from dashboards.provider.map_values import MapValues
+from dashboards.provider.plan_session import TabRefused
 from dashboards.provider.plan_views import PlanView, SelectionView
 from dashboards.provider.plans import (
     PlanOutcome,
@@ -32,8 +33,9 @@ from dashboards.provider.plans import (
 )
 from dashboards.provider.profiles import ProfileChoices
 from dashboards.provider.results import ResultCache
+from dashboards.provider.takeover import other_drafts, take_over
 from gridmap import datasets
-from gridmap.plans import Plan
+from gridmap.plans import Plan, WorkspaceError
 from gridmap.rebalance import RebalanceResult
 from gridmap.rules import Profile
 
@@ -324,6 +326,22 @@ class DashboardProvider:
         """What the Plans page draws of tab ``sid``'s plan (grid geometry served at ``url``)."""
         return self.plan_sessions.view(
             sid, self.ids("grid"), url, profile=profile, mode=mode, lang=lang
+        )
+
+    def plan_drafts(self, sid: str, lang: str = "zh") -> list[dict]:
+        """The user's drafts of other tabs as dropdown options (see :func:`other_drafts`)."""
+        try:
+            drafts = other_drafts(self.plan_sessions, sid)
+        except (TabRefused, WorkspaceError):
+            return []
+        return [{"value": d.key, "label": d.label(lang)} for d in drafts]
+
+    def plan_takeover(
+        self, sid: str, other: object, *, profile: str | None = None, lang: str = "zh"
+    ) -> PlanOutcome:
+        """Move the user's draft ``other`` into tab ``sid`` (see :func:`take_over`)."""
+        return take_over(
+            self.plan_sessions, sid, other, profile=self.profile_id(profile), lang=lang
         )
 
     def plan_selection(self, sid: str, units: list[str]) -> SelectionView:

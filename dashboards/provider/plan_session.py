@@ -13,6 +13,8 @@ rebalance, apply) to the tab's plan, journalled under the editing user's name.
 
 from __future__ import annotations
 
+import copy
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -109,6 +111,7 @@ class PlanSession:
         self.plan = plan
         self.colors = dict(colors)
         self.pending: tuple[int, Any] | None = None
+        self._proposal: tuple[Any, Any] | None = None  #: (edit, the plan with it applied)
         self.lock = threading.RLock()
         self.notice: tuple[str, ...] | None = None  #: message key and values, shown once
 
@@ -130,6 +133,23 @@ class PlanSession:
         if self.pending is None or self.pending[0] != len(self.plan.journal):
             return None
         return self.pending[1]
+
+    def proposed_plan(self) -> Any:
+        """The plan as the rebalancer's pending edit would make it (a copy), else None.
+
+        Drawn on the map before the planner applies the edit; the tab's plan itself (and its
+        journal) is untouched. Built once per proposal.
+        """
+        with self.lock:
+            edit = self.pending_edit()
+            if edit is None:
+                self._proposal = None
+                return None
+            if self._proposal is None or self._proposal[0] is not edit:
+                preview = copy.deepcopy(self.plan)
+                preview.apply(edit)
+                self._proposal = (edit, preview)
+            return self._proposal[1]
 
 
 class TabRefused(Exception):
@@ -260,9 +280,61 @@ def run_edit(
             return False, [t("pl.nothing", lang)]
         op = t(f"pl.op.{res.op}", lang)
         if not res.ok:
-            return False, [t("pl.refused", lang, op=op), *res.reasons]
+            return False, [t("pl.refused", lang, op=op), *(named(r, plan) for r in res.reasons)]
         session.pending = None
-        return True, [t("pl.done", lang, op=op, n=len(res.changes)), *res.warnings]
+        return True, [
+            t("pl.done", lang, op=op, n=len(res.changes)),
+            *(named(w, plan) for w in res.warnings),
+            *band_warnings(plan, res.touched, lang),
+        ]
+
+
+#: a community or unit code inside a message of gridmap.edits (6 digits or more)
+_CODE = re.compile(r"(?<![\d])\d{6,}(?![\d])")
+
+
+def named(text: str, plan: Any) -> str:
+    """A message with community and unit codes shown as names: ``保俶社区（330106001010）``.
+
+    Codes that are neither a community nor a unit of ``plan`` stay as they are.
+    """
+    names = plan.units["name"] if "name" in plan.units.columns else None
+    communities = set(plan.labels) | set(plan.base)
+
+    def one(m: re.Match) -> str:
+        code = m.group(0)
+        if code in communities:
+            name = plan.community_name(code)
+        elif names is not None and code in names.index:
+            name = str(names[code])
+        else:
+            return code
+        return code if name == code else f"{name}（{code}）"
+
+    return _CODE.sub(one, text)
+
+
+def band_warnings(plan: Any, touched: Iterable[str], lang: str) -> list[str]:
+    """A warning per community an edit left outside the household band (the plan's profile)."""
+    band = plan.band
+    touched = [c for c in touched if c]
+    if band is None or not touched:
+        return []
+    table = plan.communities()
+    out = []
+    for cid in touched:
+        if cid not in table.index or table.at[cid, "status"] not in ("too_small", "too_large"):
+            continue
+        out.append(
+            t(
+                f"pl.warn.{table.at[cid, 'status']}",
+                lang,
+                name=table.at[cid, "name"],
+                hh=f"{int(table.at[cid, 'households']):,}",
+                band=band.label(lang),
+            )
+        )
+    return out
 
 
 def _missing(
@@ -311,5 +383,5 @@ def _rebalance(
             left=rb.violations_after,
             s=rb.solver.seconds_,
         ),
-        *rb.text(lang, options=options),
+        *(named(x, plan) for x in rb.text(lang, options=options)),
     ]

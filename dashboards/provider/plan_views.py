@@ -8,7 +8,7 @@ and the reports; nothing is recomputed here.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ __all__ = [
     "neighbours",
     "plan_payload",
     "plan_view",
+    "proposal_rows",
     "selection_view",
     "export_gpkg",
     "export_xlsx",
@@ -103,8 +104,13 @@ def plan_payload(
     base: bool = False,
     mode: str = "community",
     lang: str = "zh",
+    preview: bool = True,
 ) -> dict:
     """The map's values: grids (feature order) coloured by community or by its band status.
+
+    While the rebalancer's proposal waits to be applied (and ``preview``), the plan map shows
+    the plan *with* the proposal (:meth:`PlanSession.proposed_plan`) and outlines the units it
+    moves (``highlight``: their feature indices).
 
     Parameters
     ----------
@@ -120,13 +126,16 @@ def plan_payload(
         ``"community"`` or ``"status"`` (the community's size status).
     lang
         Language of labels and legend.
+    preview
+        Draw the rebalancer's pending proposal (when there is one) instead of the plan.
 
     Returns
     -------
     dict
-        The map's values store (as :meth:`MapValues.payload`).
+        The map's values store (as :meth:`MapValues.payload`), with ``highlight``.
     """
-    plan = session.plan
+    proposed = None if base or not preview else session.proposed_plan()
+    plan = session.plan if proposed is None else proposed
     labels = plan.base if base else plan.labels
     table = band_table(plan, base=base)
     lab = labels.reindex(grid_ids)  # grids outside every community: no data
@@ -160,7 +169,14 @@ def plan_payload(
         ]
     version = (
         f"{'base' if base else len(plan.journal)}|{mode}|{plan.profile.id}|{lang}|{plan.plan_id}"
+        + ("|proposal" if proposed is not None else "")
     )
+    moved: list[int] = []
+    if proposed is not None:
+        edit = session.pending_edit()
+        units = [] if edit is None else [str(c[0]) for c in edit.changes]
+        pos = grid_ids.astype(str).get_indexer(units)
+        moved = sorted(int(i) for i in pos[pos >= 0])
     return {
         "url": url,
         "level": "grid",
@@ -171,6 +187,7 @@ def plan_payload(
         "nodata": NODATA,
         "labels": labels_out,
         "legend": band_legend,
+        "highlight": moved,
     }
 
 
@@ -225,6 +242,9 @@ class PlanView:
     workspace: Path  #: the plans GeoPackage
     notice: str | None = None  #: shown once: the tab's plan was restored from its draft
     read_only: bool = False  #: the user may look and export, not edit or save
+    proposal: list[tuple[str, str, str, str]] = field(default_factory=list)
+    #: the pending proposal's moves (unit, from, to, households), drawn before it is applied
+    proposal_kpis: dict | None = None  #: the plan's KPIs were the proposal applied
 
 
 def plan_view(
@@ -248,6 +268,7 @@ def plan_view(
         plan = session.plan
         changes = plan.changes().head(MAX_CHANGES)
         table = band_table(plan)
+        proposed = session.proposed_plan()
         return PlanView(
             plan_map=plan_payload(session, grid_ids, url, mode=mode, lang=lang),
             base_map=plan_payload(session, grid_ids, url, base=True, mode=mode, lang=lang),
@@ -267,12 +288,37 @@ def plan_view(
             ],
             can_undo=plan.can_undo,
             can_redo=plan.can_redo,
-            pending=session.pending_edit() is not None,
+            pending=proposed is not None,
+            proposal=[] if proposed is None else proposal_rows(session, proposed, lang),
+            proposal_kpis=None if proposed is None else proposed.kpis(),
             saved=saved,
             workspace=workspace,
             notice=notice,
             read_only=read_only,
         )
+
+
+def proposal_rows(
+    session: PlanSession, proposed: Any, lang: str
+) -> list[tuple[str, str, str, str]]:
+    """The pending proposal's moves: unit, from community, to community (names), households."""
+    edit = session.pending_edit()
+    if edit is None:
+        return []
+    units = proposed.units
+    names = units["name"] if "name" in units.columns else pd.Series(units.index, units.index)
+    rows = []
+    for unit, old, new in edit.changes[:MAX_CHANGES]:
+        hh = units["households"].get(unit)
+        rows.append(
+            (
+                str(names.get(unit, unit)),
+                proposed.community_name(old),
+                proposed.community_name(new),
+                households_text(hh, lang),
+            )
+        )
+    return rows
 
 
 @dataclass(frozen=True)

@@ -20,22 +20,29 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
-
-from geopandas import GeoDataFrame
+from typing import TYPE_CHECKING, Any
 
 from gridmap._atomic import staged_dir
-from gridmap.check import check
+from gridmap.cli.progress import step
 from gridmap.cli.study_args import add_study_arguments, study_kwargs
-from gridmap.coverage import CoverageResult, CoverageSpec, specs_for_types
-from gridmap.facilities import type_label
-from gridmap.io import read_layer
-from gridmap.io.gpkg import write_gpkg
-from gridmap.network import WALK_KMH, metres_for_minutes
-from gridmap.siting import propose_sites, siting_spec
-from gridmap.study import read_study
 
-__all__ = ["add_coverage_parser", "parse_types", "run_coverage", "render_coverage"]
+if TYPE_CHECKING:
+    from geopandas import GeoDataFrame
+
+    from gridmap.coverage import CoverageResult, CoverageSpec
+
+__all__ = [
+    "add_coverage_parser",
+    "parse_types",
+    "run_coverage",
+    "render_coverage",
+    "siting_lines",
+    "with_lonlat",
+]
+
+#: gridmap.network.WALK_KMH as the help prints it (a test keeps them equal; importing the
+#: network package for one number would make every ``gridmap --help`` wait for scipy)
+HELP_WALK_KMH = "4.8"
 
 
 def add_coverage_parser(sub: Any) -> argparse.ArgumentParser:
@@ -64,8 +71,8 @@ def add_coverage_parser(sub: Any) -> argparse.ArgumentParser:
     g.add_argument(
         "--speed-kmh",
         type=float,
-        default=WALK_KMH,
-        help=f"walking speed for --minutes (default {WALK_KMH:g} km/h)",
+        default=None,
+        help=f"walking speed for --minutes (default {HELP_WALK_KMH} km/h)",
     )
     g.add_argument(
         "--mode",
@@ -155,6 +162,9 @@ def parse_types(text: str | None, *, radius: float | None, modes: list[str]) -> 
     >>> [(s.id, s.radius_m) for s in specs]
     [('kindergarten.straight.300m', 300.0), ('market.straight.500m', 500.0)]
     """
+    # lazy: the coverage package loads geopandas/scipy; `gridmap --help` does not need it
+    from gridmap.coverage import specs_for_types
+
     if not text:
         return []
     types = []
@@ -171,12 +181,19 @@ def parse_types(text: str | None, *, radius: float | None, modes: list[str]) -> 
 
 def run_coverage(args: argparse.Namespace) -> int:
     """Run ``gridmap coverage``: check with coverage, write outputs, optionally propose sites."""
+    # lazy: pandas/geopandas/scipy/OR-Tools load when the command runs, not for `--help`
+    from gridmap.check import check
+    from gridmap.network import WALK_KMH, metres_for_minutes  # (same reason)
+    from gridmap.study import read_study  # (same reason)
+
     radius = args.radius
     if args.minutes is not None:
-        radius = metres_for_minutes(args.minutes, speed_kmh=args.speed_kmh)
+        speed = WALK_KMH if args.speed_kmh is None else args.speed_kmh
+        radius = metres_for_minutes(args.minutes, speed_kmh=speed)
     modes = ["straight", "network"] if args.mode == "both" else [args.mode]
     specs = parse_types(args.types, radius=radius, modes=modes)
-    study = read_study(**study_kwargs(args))
+    with step(args, "读取数据", "reading the layers"):
+        study = read_study(**study_kwargs(args))
     options = {
         "specs": specs,
         "policy": args.policy,
@@ -189,17 +206,22 @@ def run_coverage(args: argparse.Namespace) -> int:
         "service_areas": not args.no_service_areas,
         "household_level": args.household_level,
     }
-    result = check(study, lang=args.lang, coverage=options)
+    with step(args, "计算覆盖率", "measuring coverage"):
+        result = check(study, lang=args.lang, coverage=options)
     cov = result.coverage_result
     if cov is None:
         raise ValueError(
             "无法计算覆盖率：需要住户（楼栋/小区户数或网格户数）和带类型的设施图层 "
             "(coverage needs households and a facilities layer with types)"
         )
-    report, sites = _run_siting(args, cov, crs=study.crs) if args.site else (None, None)
+    with step(args, "选址计算", "proposing sites"):
+        report, sites = _run_siting(args, cov, crs=study.crs) if args.site else (None, None)
     written: dict = {}
     if args.out:
-        with staged_dir(args.out) as (stage, written):  # one run's files, committed together
+        with (
+            step(args, "写出结果", "writing the outputs"),
+            staged_dir(args.out) as (stage, written),  # one run's files, committed together
+        ):
             result.to_dir(stage)
             if sites is not None and report is not None:
                 _write_sites(sites, report["facility_type"], stage)
@@ -220,6 +242,10 @@ def _run_siting(
     args: argparse.Namespace, cov: CoverageResult, *, crs: object
 ) -> tuple[dict, GeoDataFrame]:
     """Propose ``--k`` sites for ``--site``; returns ``(report, sites)``."""
+    # lazy: the siting solver (OR-Tools) and the readers load only for --site
+    from gridmap.io import read_layer
+    from gridmap.siting import propose_sites, siting_spec  # (same reason)
+
     try:
         spec = siting_spec(cov, args.site)
     except ValueError:
@@ -243,6 +269,7 @@ def _run_siting(
         method=args.solver,
         time_limit_s=args.time_limit,
     )
+    sites = with_lonlat(sites)
     report["sites"] = (
         sites.drop(columns=sites.geometry.name)
         .assign(x=sites.geometry.x.round(2), y=sites.geometry.y.round(2))
@@ -251,7 +278,25 @@ def _run_siting(
     return report, sites
 
 
+#: the geographic CRS the sites' lon/lat columns are given in (CGCS2000, as national data)
+LONLAT_CRS = "EPSG:4490"
+
+
+def with_lonlat(sites: GeoDataFrame) -> GeoDataFrame:
+    """The sites with ``lon``/``lat`` columns in CGCS2000 (EPSG:4490), 7 decimals (~1 cm).
+
+    For a planner to type into a web map or a survey app; ``x``/``y`` stay the metric ones.
+    """
+    if sites.crs is None or not len(sites):
+        return sites.assign(lon=float("nan"), lat=float("nan"))
+    geo = sites.geometry.to_crs(LONLAT_CRS)
+    return sites.assign(lon=geo.x.round(7), lat=geo.y.round(7))
+
+
 def _write_sites(sites: GeoDataFrame, key: str, folder: Path) -> None:
+    # lazy: pyogrio loads when sites are written, not for `--help`
+    from gridmap.io.gpkg import write_gpkg
+
     write_gpkg(folder / "sites.gpkg", {f"sites_{key}": sites})
     sites.drop(columns=sites.geometry.name).assign(x=sites.geometry.x, y=sites.geometry.y).to_csv(
         folder / f"sites_{key}.csv", index=False, encoding="utf-8-sig"
@@ -283,7 +328,7 @@ def render_coverage(
             lines.append(("注意：" if zh else "note: ") + p.message)
     lines += _privacy_lines(cov, zh=zh)
     if siting:
-        lines += ["", *_siting_lines(siting, zh=zh)]
+        lines += ["", *siting_lines(siting, zh=zh)]
     if written:
         folder = Path(next(iter(written.values()))).parent
         lines.append(
@@ -294,6 +339,9 @@ def render_coverage(
 
 def _summary_line(sid: str, s: dict, *, lang: str) -> str:
     """One spec's line: covered / total and share, or the straight-line bound, or not assessed."""
+    # lazy: gridmap.facilities loads pandas; printed only after a run
+    from gridmap.facilities import type_label
+
     zh = lang == "zh"
     how = ("步行" if s["mode"] == "network" else "直线") if zh else s["mode"]
     head = f"{type_label(s['facility_type'], lang=lang):<10} {s['radius_m']:>6g} m {how}: "
@@ -347,8 +395,11 @@ def _privacy_lines(cov: CoverageResult, *, zh: bool) -> list[str]:
     return out
 
 
-def _siting_lines(siting: dict, *, zh: bool) -> list[str]:
+def siting_lines(siting: dict, *, zh: bool) -> list[str]:
     """The proposed sites and the newly covered households against the bound."""
+    # lazy: gridmap.facilities loads pandas; printed only after a run
+    from gridmap.facilities import type_label
+
     label, status = type_label(siting["facility_type"]), siting["status"]
     out = [
         f"新增 {siting['k']} 处{label}建议选址（{status}）："
@@ -356,7 +407,10 @@ def _siting_lines(siting: dict, *, zh: bool) -> list[str]:
         else f"{siting['k']} new {siting['facility_type']} sites ({status}):"
     ]
     for row in siting["sites"]:
-        out.append(f"  #{row['rank']}  ({row['x']:.0f}, {row['y']:.0f})  +{row['gain']:,.0f} 户")
+        where = f"({row['x']:.0f}, {row['y']:.0f})"
+        if row.get("lon") == row.get("lon") and row.get("lon") is not None:  # not NaN
+            where += f"  {row['lon']:.6f}°E {row['lat']:.6f}°N"
+        out.append(f"  #{row['rank']}  {where}  +{row['gain']:,.0f} 户")
     new, bound, gap = siting["covered_new"], siting["upper_bound"], siting["gap"] * 100
     out.append(
         f"新覆盖 {new:,.0f} 户；上界 {bound:,.0f}，与最优差距 ≤ {gap:.1f}%"

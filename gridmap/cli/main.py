@@ -9,27 +9,23 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
 
-import gridmap.datasets as datasets
 from gridmap._atomic import OutputError, output_error
 from gridmap._errors import InputError, Problem, format_problems
 from gridmap._version import __version__
-from gridmap.check import check
 from gridmap.cli.coverage import add_coverage_parser
 from gridmap.cli.national import add_national_parser
+from gridmap.cli.demo import write_demo_workspace
+from gridmap.cli.progress import add_quiet_argument, step
 from gridmap.cli.rebalance import add_rebalance_parser
 from gridmap.cli.report import add_report_parser
 from gridmap.cli.serve import add_serve_parser
 from gridmap.cli.study_args import add_study_arguments, study_kwargs
 from gridmap.cli.users import add_users_parser
 from gridmap.labels import text_width
-from gridmap.qa import qa_counts
-from gridmap.rules import UNVERIFIED, list_profiles, load_profile
-from gridmap.study import load_config, read_study
 
 __all__ = ["main", "build_parser", "render_summary", "FLAGS", "cli_problem"]
 
@@ -82,6 +78,10 @@ def cli_problem(problem: Problem) -> Problem:
     >>> cli_problem(p).fix
     '加 --households-crs gcj02'
     """
+    if "x= and y=" in problem.fix:  # the coordinate columns of a point table: --map x=… y=…
+        problem = replace(
+            problem, fix=problem.fix.replace("x= and y=", "--map x=COLUMN --map y=COLUMN")
+        )
     if problem.param not in FLAGS:
         return problem
     return replace(
@@ -92,14 +92,27 @@ def cli_problem(problem: Problem) -> Problem:
 
 
 def _run_check(
-    kwargs: dict, *, out: Path | None, as_json: bool, lang: str, household_level: bool = False
+    kwargs: dict,
+    *,
+    out: Path | None,
+    as_json: bool,
+    lang: str,
+    household_level: bool = False,
+    args: argparse.Namespace | None = None,
 ) -> int:
-    study = read_study(**kwargs)
-    result = check(
-        study, lang=lang, coverage={"household_level": True} if household_level else None
-    )
+    # lazy: pandas/geopandas/OR-Tools load when a command runs, so `gridmap --help` answers at once
+    from gridmap.check import check
+    from gridmap.study import read_study  # (same reason)
+
+    with step(args, "读取数据", "reading the layers"):
+        study = read_study(**kwargs)
+    with step(args, "检查规则与覆盖率", "checking rules and coverage"):
+        result = check(
+            study, lang=lang, coverage={"household_level": True} if household_level else None
+        )
     result.problems = [cli_problem(p) for p in result.problems]  # problems.csv speaks in flags
-    written = result.to_dir(out) if out else {}
+    with step(args, "写出结果", "writing the outputs"):
+        written = result.to_dir(out) if out else {}
     if as_json:
         print(json.dumps(result.summary(), ensure_ascii=False, indent=2))
     else:
@@ -127,6 +140,9 @@ def render_summary(result, *, lang: str = "zh", written: dict | None = None) -> 
     findings (``住户不在任何网格内：205,214 户（55.0%），1 条``), read from
     :func:`gridmap.qa.qa_counts`.
     """
+    # lazy: the QA tables need pandas, loaded only once a check ran (see _run_check)
+    from gridmap.qa import qa_counts
+
     s = result.summary()
     zh = lang == "zh"
     p = result.profile
@@ -208,6 +224,7 @@ def render_summary(result, *, lang: str = "zh", written: dict | None = None) -> 
                 )
                 count = (f"{hh:,} 户{share}，" if zh else f"{hh:,} households{share}, ") + count
             lines.append(f"  {titles.get(rid, rid)} ({rid})" + ("：" if zh else ": ") + count)
+    lines += _missing_layer_hints(result, zh=zh)
     pr = s["problems"]
     lines.append("")
     lines.append(
@@ -226,6 +243,40 @@ def render_summary(result, *, lang: str = "zh", written: dict | None = None) -> 
     return "\n".join(lines)
 
 
+#: The optional layers whose absence leaves rules unassessed, with the flag that adds each.
+_HINTED_LAYERS = {
+    "households": ("住户", "households", "--households"),
+    "facilities": ("设施", "facilities", "--facilities"),
+}
+
+
+def _missing_layer_hints(result, *, zh: bool) -> list[str]:
+    """A hint per missing layer when rules went unassessed for every unit without it.
+
+    Households count as present when the grids or communities carry a household column
+    (``households_total`` > 0).
+    """
+    findings = result.findings
+    if findings.empty:
+        return []
+    whole = findings.groupby("rule_id")["status"].agg(lambda st: bool((st == "not_assessed").all()))
+    unassessed = int(whole.sum())
+    out = []
+    for kind, (zh_name, en_name, flag) in _HINTED_LAYERS.items():
+        if getattr(result.study, kind) is not None:
+            continue
+        if kind == "households" and result.summary()["households_total"]:
+            continue
+        if unassessed:
+            out.append(
+                f"提示：没有{zh_name}图层，{unassessed} 条规则对所有单元均未评估；用 {flag} 文件 加上它"
+                if zh
+                else f"hint: no {en_name} layer; {unassessed} rules were not assessed for any "
+                f"unit; add it with {flag} FILE"
+            )
+    return [""] + out if out else []
+
+
 def _cmd_check(args) -> int:
     return _run_check(
         study_kwargs(args),
@@ -233,16 +284,17 @@ def _cmd_check(args) -> int:
         household_level=args.household_level,
         as_json=args.json,
         lang=args.lang,
+        args=args,
     )
 
 
 def _cmd_demo(args) -> int:
+    # lazy: gridmap.study loads pandas/geopandas; `gridmap --help` does not need it
+    from gridmap.study import load_config
+
     out = Path(args.out or "gridmap-demo")
-    out.mkdir(parents=True, exist_ok=True)
-    gpkg = out / "demo.gpkg"
-    shutil.copyfile(datasets.get_path("demo"), gpkg)
-    config = out / "gridmap.toml"
-    config.write_text(datasets.demo_config_toml(gpkg.name), encoding="utf-8")
+    config, kept = write_demo_workspace(out)
+    say = sys.stderr if args.json else sys.stdout
     if not args.json:
         print(
             (
@@ -252,10 +304,17 @@ def _cmd_demo(args) -> int:
             )
             + str(out.resolve())
         )
-    return _run_check(load_config(config), out=out / "out", as_json=args.json, lang=args.lang)
+    for note in kept:
+        print(note.text(args.lang), file=say)
+    return _run_check(
+        load_config(config), out=out / "out", as_json=args.json, lang=args.lang, args=args
+    )
 
 
 def _cmd_profiles(args) -> int:
+    # lazy: the rules package loads pandas; `gridmap --help` does not need it
+    from gridmap.rules import list_profiles, load_profile
+
     for name in list_profiles():
         p = load_profile(name)
         ext = f"  (extends {p.extends})" if p.extends else ""
@@ -266,6 +325,9 @@ def _cmd_profiles(args) -> int:
 
 
 def _cmd_rules(args) -> int:
+    # lazy: the rules package loads pandas; `gridmap --help` does not need it
+    from gridmap.rules import UNVERIFIED, load_profile
+
     p = load_profile(args.profile)
     print(f"{p.id}: {p.title_zh} / {p.title_en}")
     for r in p.rules:
@@ -299,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="workspace folder (default ./gridmap-demo)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--lang", choices=["zh", "en"], default="zh")
+    add_quiet_argument(p)
     p.set_defaults(func=_cmd_demo)
     p = sub.add_parser("check", help="check communities and grids against a rule profile")
     add_study_arguments(p)

@@ -24,16 +24,17 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gridmap._atomic import staged_dir
 from gridmap._errors import InputError
-from gridmap.check import check
+from gridmap.cli.progress import step
 from gridmap.cli.study_args import add_study_arguments, study_kwargs
-from gridmap.plans import Plan
-from gridmap.rebalance import RebalanceResult
-from gridmap.rules import Profile
-from gridmap.study import read_study
+
+if TYPE_CHECKING:
+    from gridmap.plans import Plan
+    from gridmap.rebalance import RebalanceResult
+    from gridmap.rules import Profile
 
 __all__ = ["add_rebalance_parser", "run_rebalance", "CLI_OPTIONS"]
 
@@ -209,26 +210,52 @@ def _report(
     }
 
 
+def _check_plan_name(name: str, workspace: Path) -> None:
+    """Refuse, before any work, a ``--plan-name`` another plan in ``--workspace`` has."""
+    # lazy: gridmap.plans loads pandas/geopandas; `gridmap --help` does not need it
+    from gridmap.plans import list_plans
+
+    if workspace.exists() and name in set(list_plans(workspace)["name"]):
+        raise InputError(
+            f"工作区 {workspace} 中已有名为“{name}”的方案：请用 --plan-name 另起一个名称，"
+            f"或换一个 --workspace (a plan named {name!r} is already in {workspace}: "
+            "choose another name with --plan-name, or another --workspace)"
+        )
+
+
 def run_rebalance(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
+    # lazy: pandas/geopandas/OR-Tools load when the command runs, not for `gridmap --help`
+    from gridmap.check import check
+    from gridmap.plans import Plan  # (same reason)
+    from gridmap.study import read_study  # (same reason)
+
     if not args.out:
         raise InputError("gridmap rebalance 需要 --out 输出文件夹 (--out DIR is required)")
     out = Path(args.out)
-    study = read_study(**study_kwargs(args))
-    result = check(study, lang=args.lang)
+    if args.workspace:
+        _check_plan_name(args.plan_name, Path(args.workspace))
+    with step(args, "读取数据", "reading the layers"):
+        study = read_study(**study_kwargs(args))
+    with step(args, "检查规则", "checking the rules"):
+        result = check(study, lang=args.lang)
     lo, hi, band_note = _band(args, result.profile)
     args.min_households, args.max_households = lo, hi
     plan = Plan.from_check(result, name=args.plan_name, author=args.author)
     if band_note:  # an explicit band: the solver, the KPIs and the findings all use it
         plan.profile = result.profile.with_band(min=lo, max=hi)
     options = _options(args, plan)
-    if args.from_scratch:
-        res = plan.redraw(target=args.target, **options)
-    else:
-        res = plan.rebalance(**options)
+    with step(args, "自动调整", "rebalancing"):
+        if args.from_scratch:
+            res = plan.redraw(target=args.target, **options)
+        else:
+            res = plan.rebalance(**options)
     plan.apply(res.edit, comment="gridmap rebalance")
     report = _report(res, plan, args, result.profile)
-    with staged_dir(out) as (stage, written):  # one run's files, committed together
+    with (
+        step(args, "写出结果与保存方案", "writing the outputs and saving the plan"),
+        staged_dir(out) as (stage, written),  # one run's files, committed together
+    ):
         plan.export(stage, encoding=args.shp_encoding)  # under the plan's profile (and band)
         (stage / "rebalance.json").write_text(
             json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8"

@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from gridmap.cli.demo import write_demo_workspace
+
 __all__ = ["run", "add_serve_parser"]
 
 
@@ -71,7 +73,12 @@ def run(
     # heavy: Dash, plotly and the dashboard load only when serving, not for every CLI command
     from dashboards import server as web  # (same reason)
     from dashboards.app import create_app  # (same reason)
-    from dashboards.auth import AccountStore, Gate, SessionStore  # (same reason)
+    from dashboards.auth import (  # (same reason)
+        AccountStore,
+        Gate,
+        SessionStore,
+        workspace_sessions,
+    )
     from dashboards.provider import DashboardProvider  # (same reason)
     from dashboards.provider.config import dashboard_settings  # (same reason)
 
@@ -84,13 +91,16 @@ def run(
     if reason:
         _say(_refusal_text(reason, host, ws))
         return 2
+    if config is None:  # the demo: a workspace folder, so its plans outlive the server
+        config = _demo_config()
     t0 = time.perf_counter()
     what = config or "演示数据 demo district (synthetic)"
     _say(f"正在读取研究区 / loading study: {what} …")
     provider = DashboardProvider.from_config(config, **({"workspace": ws} if ws else {}))
     _warm(provider, t0)
     app = create_app(provider)
-    gate = Gate(settings.auth, AccountStore(provider.plans_workspace()), SessionStore())
+    home = provider.plans_workspace()  # accounts and login sessions (these survive a restart)
+    gate = Gate(settings.auth, AccountStore(home), SessionStore(table=workspace_sessions(home)))
     web.protect(app, settings, gate, basemap=provider.basemap)
     login = (
         "登录 / login required" if gate.login_required() else "无需登录 / no login (this machine)"
@@ -105,6 +115,35 @@ def run(
     else:
         web.serve(app, settings)
     return 0
+
+
+#: where ``gridmap serve`` without a config keeps the demo (as ``gridmap demo`` does)
+DEMO_FOLDER = Path("gridmap-demo")
+
+
+def _demo_config() -> str | None:
+    """The demo's ``gridmap.toml`` in :data:`DEMO_FOLDER` (plans saved beside it), or None.
+
+    A planner's edited files there are kept (:func:`gridmap.cli.demo.write_demo_workspace`);
+    when the folder cannot be written, the demo runs from the package with plans in a
+    temporary folder, and says so.
+    """
+    try:
+        config, kept = write_demo_workspace(DEMO_FOLDER)
+    except OSError as exc:
+        _say(
+            f"注意：无法写入 {DEMO_FOLDER}（{exc.strerror or exc}），方案将保存在临时文件夹，"
+            f"重启后丢失 / note: cannot write {DEMO_FOLDER}; plans go to a temporary folder "
+            "and are lost on restart"
+        )
+        return None
+    for note in kept:
+        _say(note.text("zh") + " / " + note.text("en"))
+    _say(
+        f"演示工作区 / demo workspace: {config.parent.resolve()} "
+        f"(方案保存在 / plans saved in {config.parent / 'plans.gpkg'})"
+    )
+    return str(config)
 
 
 def _warm(provider, t0: float) -> None:
