@@ -43,6 +43,7 @@ LAYERS = {
     "foundation": (
         "gridmap._errors",
         "gridmap._version",
+        "gridmap._lazy",
         "gridmap._toml",
         "gridmap._atomic",
         "gridmap.labels",

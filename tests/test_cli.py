@@ -228,20 +228,30 @@ def test_demo_keeps_a_planners_edits(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    "module", ["main", "coverage", "rebalance", "serve", "users", "study_args", "demo", "progress"]
+    "module",
+    [
+        "main",
+        "coverage",
+        "rebalance",
+        "report",
+        "national",
+        "serve",
+        "users",
+        "study_args",
+        "demo",
+        "progress",
+    ],
 )
 def test_cli_modules_import_no_analysis_stack(module):
     """``gridmap --help`` stays fast: the CLI modules import pandas & co. only inside commands.
 
-    The ``gridmap`` package itself is replaced by an empty one so only the CLI modules count
-    (``gridmap.cli.report`` is left out for ``main``: it is registered by another module).
+    The ``gridmap`` package itself is replaced by an empty one so only the CLI modules count.
     """
     root = Path(__file__).resolve().parents[1] / "gridmap"
     code = (
         "import sys, types\n"
         f"pkg = types.ModuleType('gridmap'); pkg.__path__ = [{str(root)!r}]\n"
         "sys.modules['gridmap'] = pkg\n"
-        "sys.modules['gridmap.cli.report'] = types.SimpleNamespace(add_report_parser=lambda s: 0)\n"
         f"import gridmap.cli.{module}\n"
         "print(sorted(k for k in ('pandas', 'geopandas', 'ortools', 'dash') if k in sys.modules))"
     )
@@ -353,3 +363,18 @@ def _tiny_study():
 
     comm, grids, hh = make_layers()
     return read_study(comm, grids, hh)
+
+
+def test_lazy_package_names_stay_the_functions():
+    """``gridmap.check`` stays the function after another import loaded the module of that name."""
+    code = (
+        "import gridmap, gridmap.national\n"
+        "import gridmap.report, gridmap.national.rollup\n"  # load the submodules first
+        "from gridmap.check import CheckResult\n"
+        "print(callable(gridmap.check), gridmap.check.__name__, gridmap.national.rollup.__name__,"
+        " gridmap.CheckResult is CheckResult, 'read_study' in dir(gridmap))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == ["True", "check", "rollup", "True", "True"]

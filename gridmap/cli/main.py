@@ -17,8 +17,8 @@ from gridmap._atomic import OutputError, output_error
 from gridmap._errors import InputError, Problem, format_problems
 from gridmap._version import __version__
 from gridmap.cli.coverage import add_coverage_parser
-from gridmap.cli.national import add_national_parser
 from gridmap.cli.demo import write_demo_workspace
+from gridmap.cli.national import add_national_parser
 from gridmap.cli.progress import add_quiet_argument, step
 from gridmap.cli.rebalance import add_rebalance_parser
 from gridmap.cli.report import add_report_parser

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gridmap.cli.study_args import study_kwargs
-from gridmap.national import LEVELS, PARTITION_BY, NationalSource, check_national, write_rollup
+from gridmap.national.levels import LEVELS, PARTITION_BY
 
 __all__ = ["add_national_parser"]
 
@@ -33,6 +33,9 @@ def _layer_path(spec: object) -> str:
 
 
 def _national_check(args: argparse.Namespace) -> int:
+    # lazy: Dask and the analysis stack load when the command runs, not for `gridmap --help`
+    from gridmap.national import NationalSource, check_national
+
     kwargs = study_kwargs(args)
     for key, flag in (("metric", "--metric-crs"), ("network", "--network")):
         if kwargs.get(key) is not None:
@@ -102,6 +105,9 @@ def _with_engine(local: Callable[[argparse.Namespace], int]) -> Callable[[argpar
 
 
 def _cmd_rollup(args: argparse.Namespace) -> int:
+    # lazy: pandas and the XLSX writer load when the command runs, not for `gridmap --help`
+    from gridmap.national import write_rollup
+
     written: dict[str, Path] = {}
     for level in args.by:
         written.update(write_rollup(args.result, level, args.out))

@@ -32,14 +32,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gridmap import report
 from gridmap._atomic import staged_dir
-from gridmap.check import CheckResult, check
+from gridmap.cli.progress import step
 from gridmap.cli.study_args import add_study_arguments, study_kwargs
-from gridmap.plans import Plan, list_plans, load_plan
-from gridmap.study import read_study
+
+if TYPE_CHECKING:
+    from gridmap.check import CheckResult
+    from gridmap.plans import Plan
 
 __all__ = ["add_report_parser"]
 
@@ -74,14 +75,24 @@ def _report_args(p: argparse.ArgumentParser) -> None:
 
 
 def _check(args: argparse.Namespace) -> CheckResult:
+    # lazy: pandas/geopandas/OR-Tools load when the command runs, not for `gridmap --help`
+    from gridmap.check import check
+    from gridmap.study import read_study  # (same reason)
+
     coverage = {"household_level": True} if args.household_level else None
     kwargs = study_kwargs(args)
     if args.title:  # --title names the study over the config's [study] name
         kwargs["name"] = args.title
-    return check(read_study(**kwargs), lang=args.lang, coverage=coverage)
+    with step(args, "读取数据", "reading the layers"):
+        study = read_study(**kwargs)
+    with step(args, "检查规则与覆盖率", "checking rules and coverage"):
+        return check(study, lang=args.lang, coverage=coverage)
 
 
 def _load_plan(spec: str | None) -> Plan | None:
+    # lazy: the plans package loads geopandas, not needed for `gridmap --help`
+    from gridmap.plans import list_plans, load_plan
+
     if not spec:
         return None
     workspace, _, name = spec.rpartition(":")
@@ -99,6 +110,9 @@ def _load_plan(spec: str | None) -> Plan | None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    # lazy: matplotlib/folium load when a report is written, not for `gridmap --help`
+    from gridmap import report
+
     if not args.out:
         raise ValueError(
             "gridmap report 需要 --out：report.pdf、report.html、report.xlsx 或一个文件夹"
@@ -123,24 +137,30 @@ def _cmd_report(args: argparse.Namespace) -> int:
     )
     layers: list[Path] = []
     if out.suffix:  # one file, written atomically
-        paths = [
-            report.write_report(result, out, plan=plan, date=args.date, encoding=args.shp_encoding)
-        ]
+        with step(args, f"写出 {out.name}", f"writing {out.name}"):
+            paths = [
+                report.write_report(
+                    result, out, plan=plan, date=args.date, encoding=args.shp_encoding
+                )
+            ]
     else:  # a folder: this run's files replace the earlier run's together
         names = ("report.pdf", "report.html", "report.xlsx")
         with staged_dir(out) as (stage, written):
             for name in names:
-                report.write_report(
-                    result, stage / name, plan=plan, date=args.date, encoding=args.shp_encoding
-                )
+                with step(args, f"写出 {name}", f"writing {name}"):
+                    report.write_report(
+                        result, stage / name, plan=plan, date=args.date, encoding=args.shp_encoding
+                    )
             if layers_here:
-                report.export_layers(result, stage, encoding=args.shp_encoding)
+                with step(args, "导出图层", "exporting the layers"):
+                    report.export_layers(result, stage, encoding=args.shp_encoding)
         paths = [written[name] for name in names]
         layers = [f for name, f in written.items() if name not in names]
     for path in paths:
         print(("已生成：" if args.lang == "zh" else "written: ") + str(path))
     if args.layers and not layers_here:
-        layers = report.export_layers(result, args.layers, encoding=args.shp_encoding)
+        with step(args, "导出图层", "exporting the layers"):
+            layers = report.export_layers(result, args.layers, encoding=args.shp_encoding)
     if layers:
         shown = ", ".join(str(f) for f in layers if f.suffix in (".gpkg", ".shp"))
         print(("图层：" if args.lang == "zh" else "layers: ") + shown)
@@ -148,10 +168,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    # lazy: the report package loads matplotlib/folium, not needed for `gridmap --help`
+    from gridmap import report
+
     if not args.out:
         raise ValueError("gridmap export 需要 --out：layers.gpkg 或 Shapefile 输出文件夹")
     result = _check(args)
-    files = report.export_layers(result, args.out, encoding=args.shp_encoding)
+    with step(args, "导出图层", "exporting the layers"):
+        files = report.export_layers(result, args.out, encoding=args.shp_encoding)
     for f in files:
         if f.suffix in (".gpkg", ".shp"):
             print(f)

@@ -10,12 +10,17 @@ as a single-machine check on the same data. :func:`rollup` sums a check's output
 hive-partitioned GeoParquet or files (:class:`NationalSource`).
 """
 
-from gridmap.national.engine import ProgressBar, check_national
-from gridmap.national.partition import PARTITION_BY, PartitionPlan, plan_partitions
-from gridmap.national.result import NationalResult, combine
-from gridmap.national.rollup import LEVELS, read_check_dir, rollup, write_rollup
-from gridmap.national.source import LAYERS, NationalSource
-from gridmap.national.worker import HALO_DEG, PartitionOutput, check_partition, partition_crs
+from typing import TYPE_CHECKING
+
+from gridmap._lazy import lazy_package
+
+if TYPE_CHECKING:
+    from gridmap.national.engine import ProgressBar, check_national
+    from gridmap.national.partition import PARTITION_BY, PartitionPlan, plan_partitions
+    from gridmap.national.result import NationalResult, combine
+    from gridmap.national.rollup import LEVELS, read_check_dir, rollup, write_rollup
+    from gridmap.national.source import LAYERS, NationalSource
+    from gridmap.national.worker import HALO_DEG, PartitionOutput, check_partition, partition_crs
 
 __all__ = [
     "check_national",
@@ -36,3 +41,27 @@ __all__ = [
     "read_check_dir",
     "LEVELS",
 ]
+
+# Dask, geopandas and the check load on first use: `gridmap check --help` does not wait for them
+lazy_package(
+    __name__,
+    {
+        "ProgressBar": "gridmap.national.engine",
+        "check_national": "gridmap.national.engine",
+        "PARTITION_BY": "gridmap.national.levels",
+        "PartitionPlan": "gridmap.national.partition",
+        "plan_partitions": "gridmap.national.partition",
+        "NationalResult": "gridmap.national.result",
+        "combine": "gridmap.national.result",
+        "LEVELS": "gridmap.national.levels",
+        "read_check_dir": "gridmap.national.rollup",
+        "rollup": "gridmap.national.rollup",
+        "write_rollup": "gridmap.national.rollup",
+        "LAYERS": "gridmap.national.source",
+        "NationalSource": "gridmap.national.source",
+        "HALO_DEG": "gridmap.national.worker",
+        "PartitionOutput": "gridmap.national.worker",
+        "check_partition": "gridmap.national.worker",
+        "partition_crs": "gridmap.national.worker",
+    },
+)

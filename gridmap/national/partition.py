@@ -29,11 +29,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from gridmap.national.levels import PARTITION_BY
 from gridmap.national.source import Box
 
 __all__ = ["PartitionPlan", "plan_partitions", "PARTITION_BY"]
 
-PARTITION_BY = ("district", "street", "auto", "spatial")
 _PREFIX = {"district": 6, "street": 9}
 #: communities per partition aimed at by the spatial raster
 SPATIAL_TARGET = 400

@@ -31,12 +31,11 @@ import pyogrio
 from geopandas import GeoDataFrame
 
 from gridmap._atomic import atomic_path
+from gridmap.national.levels import LEVELS
 from gridmap.rules import load_profile
 
 __all__ = ["rollup", "write_rollup", "LEVELS", "read_check_dir"]
 
-#: roll-up levels and the digits of the community code that name them
-LEVELS = {"street": 9, "district": 6, "city": 4, "province": 2}
 _STATUS = ("fail", "warning", "pass", "not_assessed")
 _SIZE = {"pass": "communities_in_band", "too_small": "too_small", "too_large": "too_large"}
 
