@@ -16,6 +16,8 @@ import datetime as _dt
 import io
 import math
 import os
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from xlsxwriter.utility import xl_col_to_name
 from gridmap._atomic import atomic_path
 from gridmap._version import __version__
 from gridmap.check import CheckResult
+from gridmap.columns import ALIASES
 from gridmap.coverage import CoverageResult
 from gridmap.crs import crs_label
 from gridmap.facilities import type_label
@@ -98,9 +101,22 @@ def _communities_sheet(result: CheckResult) -> pd.DataFrame:
     if "size_status" in t.columns:
         t["size_status"] = t["size_status"].map(lambda v: SIZE_ZH.get(v, v))
     t["failing"] = t["community_id"].astype(str).map(fail).fillna("")
-    rename = dict(COMMUNITY_ZH)
-    rename["failing"] = "不合规项"
+    rename = {**_alias_headers("communities", t.columns), **COMMUNITY_ZH, "failing": "不合规项"}
     return t.rename(columns=rename).rename(columns=lambda c: _coverage_header(result, c))
+
+
+def _alias_headers(layer: str, columns: Iterable[object]) -> dict[object, str]:
+    """Chinese headers for input columns the tables above do not name (``type`` → 社区类型).
+
+    The first Chinese alias gridmap reads the column by (:data:`gridmap.columns.ALIASES`).
+    """
+    aliases = ALIASES.get(layer, {})
+    out: dict[object, str] = {}
+    for col in columns:
+        zh = [a for a in aliases.get(str(col), ()) if re.search(r"[\u4e00-\u9fff]", a)]
+        if zh:
+            out[col] = zh[0]
+    return out
 
 
 def _grids_sheet(result: CheckResult) -> pd.DataFrame:
@@ -112,7 +128,8 @@ def _grids_sheet(result: CheckResult) -> pd.DataFrame:
         t["households_source"] = t["households_source"].map(
             lambda v: _HOUSEHOLDS_SOURCE_ZH.get(v, v)
         )
-    return t.rename(columns=GRID_ZH).rename(columns=lambda c: _coverage_header(result, c))
+    rename = {**_alias_headers("grids", t.columns), **GRID_ZH}
+    return t.rename(columns=rename).rename(columns=lambda c: _coverage_header(result, c))
 
 
 def _findings_sheet(result: CheckResult) -> pd.DataFrame:
