@@ -9,7 +9,6 @@ saved plan (:mod:`gridmap.plans.storage`).
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -22,11 +21,12 @@ from gridmap import edits as _edits
 from gridmap.edits import EditResult
 from gridmap.plans.outputs import PlanOutputs
 from gridmap.plans.rebalancing import rebalance_plan, redraw_plan
+from gridmap.plans.records import PlanConflict, changed_units
 from gridmap.plans.state import now, touched
-from gridmap.plans.storage import profile_from_ref, read_plan, save_plan
+from gridmap.plans.storage import Workspace, profile_from_ref, read_plan, save_plan
 from gridmap.rebalance import RebalanceResult
 
-__all__ = ["Plan", "load_plan", "plan_from_record", "replay"]
+__all__ = ["Plan", "load_plan", "plan_from_record", "rebase", "replay"]
 
 #: test hook: called inside the save transaction just before COMMIT
 _before_commit: Callable[[], object] | None = None
@@ -225,38 +225,60 @@ class Plan(PlanOutputs):
         self._undo.append(seq)
         return EditResult("redo", {"redoes": seq}, changes, touched(changes))
 
-    def save(self, workspace: str | os.PathLike) -> Path:
-        """Save the plan (and its profile) into the workspace GeoPackage in one transaction.
+    @property
+    def version(self) -> int:
+        """The stored version this copy started from (0: never saved); each save adds one."""
+        return self._stored_version
 
-        New journal entries are appended; entries already stored are never
-        rewritten. The workspace is created when absent (race-free).
-        See :mod:`gridmap.plans.storage`.
+    def save(self, workspace: Workspace) -> Path | str:
+        """Save the plan (and its profile) into the workspace in one transaction.
+
+        ``workspace`` is a GeoPackage path or a ``postgresql://…?schema=…`` URL
+        (:mod:`gridmap.plans.storage`). New journal entries are appended; entries already
+        stored are never rewritten. The workspace is created when absent (race-free).
 
         Raises
         ------
         gridmap.plans.PlanConflict
             When someone else saved this plan since this copy was loaded (a ``ValueError``;
-            nothing is written: :meth:`save_as` keeps this version under a new name).
+            nothing is written: :meth:`rebase` re-applies these edits on theirs when they
+            touch other units, :meth:`save_as` keeps this version under a new name).
         ValueError
             When another plan has this name.
         OSError
-            (:class:`gridmap._atomic.OutputError`) when the disk is full or read-only.
+            (:class:`gridmap._atomic.OutputError`) when the disk is full or read-only, or the
+            database cannot be reached.
         """
         return save_plan(self, workspace, before_commit=_before_commit)
 
-    def save_as(self, workspace: str | os.PathLike, name: str) -> Path:
+    def save_as(self, workspace: Workspace, name: str) -> Path | str:
         """Save this version as a new plan called ``name`` (a new plan id, the whole journal).
 
         What to do after a :class:`~gridmap.plans.PlanConflict`: both versions are kept.
         On failure the plan keeps its name and id.
         """
-        before = (self.name, self.plan_id, self._saved)
-        self.name, self.plan_id, self._saved = str(name), uuid.uuid4().hex[:12], 0
+        before = (self.name, self.plan_id, self._saved, self._stored_version)
+        self.name, self.plan_id = str(name), uuid.uuid4().hex[:12]
+        self._saved, self._stored_version = 0, 0
         try:
             return self.save(workspace)
         except BaseException:
-            self.name, self.plan_id, self._saved = before
+            self.name, self.plan_id, self._saved, self._stored_version = before
             raise
+
+    def rebase(self, workspace: Workspace) -> Plan:
+        """The stored plan with this copy's unsaved edits re-applied on top (nothing saved).
+
+        After a :class:`~gridmap.plans.PlanConflict` whose ``rebasable`` is true (the other
+        planners changed other units): ``plan = plan.rebase(ws); plan.save(ws)``. This copy is
+        left as it is.
+
+        Raises
+        ------
+        gridmap.plans.PlanConflict
+            When the stored plan changed units this copy changed too (nothing applied).
+        """
+        return rebase(self, workspace)
 
     def _entry(self, op, params, changes, author, comment) -> dict:
         return {
@@ -381,8 +403,10 @@ class Plan(PlanOutputs):
         )
 
 
-def load_plan(workspace: str | os.PathLike, plan: str, *, graph=None, profile=None) -> Plan:
+def load_plan(workspace: Workspace, plan: str, *, graph=None, profile=None) -> Plan:
     """Load a saved plan by name or id, verifying its digest and replaying its journal.
+
+    ``workspace`` is a GeoPackage path or a ``postgresql://…?schema=…`` URL.
 
     ``graph`` is the unit adjacency to reuse (e.g. of the as-is plan of the same
     units); by default the adjacency saved with the plan (plans saved before it was
@@ -406,6 +430,7 @@ def load_plan(workspace: str | os.PathLike, plan: str, *, graph=None, profile=No
             "(journal replay does not match the stored assignment)"
         )
     p._saved = len(p.journal)
+    p._stored_version = rec.get("version", 0)
     return p
 
 
@@ -451,3 +476,54 @@ def replay(p: Plan, journal: list[dict]) -> None:
         else:
             p._undo.append(entry["seq"])
             p._redo.clear()
+
+
+#: undo / redo of an entry older than the rebased edits become plain edits with these names
+_REBASED_OPS = {"undo": ("revert", "undoes", "reverts"), "redo": ("reapply", "redoes", "reapplies")}
+
+
+def rebase(mine: Plan, workspace: Workspace) -> Plan:
+    """The stored plan with ``mine``'s unsaved edits re-applied (see :meth:`Plan.rebase`).
+
+    Entries keep their op, author, time and comment and get the next sequence numbers. An undo
+    or redo of an entry this copy had loaded (the stored plan has moved on since, so it no
+    longer sits on top of the undo stack) is journalled as a plain edit: ``revert`` /
+    ``reapply`` with the entry it reverses.
+    """
+    same = read_plan(workspace, mine.plan_id)["units"].index.equals(mine.units.index)
+    theirs = load_plan(workspace, mine.plan_id, graph=mine.graph if same else None)
+    known = [(e["seq"], e["op"], e["time"]) for e in mine.journal[: mine._saved]]
+    if [(e["seq"], e["op"], e["time"]) for e in theirs.journal[: mine._saved]] != known or not same:
+        raise ValueError(
+            f"方案 {mine.name!r} 的存储版本不是本副本的来源，无法重放 "
+            "(the stored plan is not the one this copy was loaded from: cannot rebase)"
+        )
+    ours = mine.journal[mine._saved :]
+    their_entries = theirs.journal[mine._saved :]
+    overlap = set(changed_units(ours)) & set(changed_units(their_entries))
+    if overlap:
+        raise PlanConflict(
+            theirs.name,
+            list(dict.fromkeys(e["author"] or "?" for e in their_entries)),
+            "?",
+            len(their_entries),
+            changed_units(their_entries),
+            mine=changed_units(ours),
+            version=theirs.version,
+            base=mine.version,
+        )
+    shift = len(theirs.journal) - mine._saved
+    entries = []
+    for e in ours:
+        entry = {**e, "seq": e["seq"] + shift, "params": dict(e["params"])}
+        if e["op"] in _REBASED_OPS:
+            op, key, new_key = _REBASED_OPS[e["op"]]
+            target = int(e["params"].get(key, -1))
+            if target >= mine._saved:
+                entry["params"][key] = target + shift
+            else:
+                entry["op"], entry["params"] = op, {new_key: target}
+        entries.append(entry)
+    replay(theirs, entries)
+    theirs.profile = mine.profile
+    return theirs

@@ -92,6 +92,7 @@ class PlanState:
         self._labels = units["community_id"].copy()
         self.journal: list[dict] = []
         self._saved = 0
+        self._stored_version = 0  # the stored version this copy is based on (0: not saved)
         self._undo: list[int] = []
         self._redo: list[int] = []
         self._hh = self.units["households"].to_numpy()
