@@ -6,7 +6,6 @@ GeoPackage and on PostGIS (a real server; skipped where none can be started).
 
 import json
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
