@@ -19,9 +19,9 @@ import pandas as pd
 from gridmap import adjacency as _adjacency
 from gridmap import edits as _edits
 from gridmap.edits import EditResult
+from gridmap.plans.merging import rebased_entries
 from gridmap.plans.outputs import PlanOutputs
 from gridmap.plans.rebalancing import rebalance_plan, redraw_plan
-from gridmap.plans.records import PlanConflict, changed_units
 from gridmap.plans.state import now, touched
 from gridmap.plans.storage import Workspace, profile_from_ref, read_plan, save_plan
 from gridmap.rebalance import RebalanceResult
@@ -478,52 +478,13 @@ def replay(p: Plan, journal: list[dict]) -> None:
             p._redo.clear()
 
 
-#: undo / redo of an entry older than the rebased edits become plain edits with these names
-_REBASED_OPS = {"undo": ("revert", "undoes", "reverts"), "redo": ("reapply", "redoes", "reapplies")}
-
-
 def rebase(mine: Plan, workspace: Workspace) -> Plan:
-    """The stored plan with ``mine``'s unsaved edits re-applied (see :meth:`Plan.rebase`).
-
-    Entries keep their op, author, time and comment and get the next sequence numbers. An undo
-    or redo of an entry this copy had loaded (the stored plan has moved on since, so it no
-    longer sits on top of the undo stack) is journalled as a plain edit: ``revert`` /
-    ``reapply`` with the entry it reverses.
-    """
+    """The stored plan with ``mine``'s unsaved edits re-applied (see :meth:`Plan.rebase`)."""
     same = read_plan(workspace, mine.plan_id)["units"].index.equals(mine.units.index)
     theirs = load_plan(workspace, mine.plan_id, graph=mine.graph if same else None)
-    known = [(e["seq"], e["op"], e["time"]) for e in mine.journal[: mine._saved]]
-    if [(e["seq"], e["op"], e["time"]) for e in theirs.journal[: mine._saved]] != known or not same:
-        raise ValueError(
-            f"方案 {mine.name!r} 的存储版本不是本副本的来源，无法重放 "
-            "(the stored plan is not the one this copy was loaded from: cannot rebase)"
-        )
-    ours = mine.journal[mine._saved :]
-    their_entries = theirs.journal[mine._saved :]
-    overlap = set(changed_units(ours)) & set(changed_units(their_entries))
-    if overlap:
-        raise PlanConflict(
-            theirs.name,
-            list(dict.fromkeys(e["author"] or "?" for e in their_entries)),
-            "?",
-            len(their_entries),
-            changed_units(their_entries),
-            mine=changed_units(ours),
-            version=theirs.version,
-            base=mine.version,
-        )
-    shift = len(theirs.journal) - mine._saved
-    entries = []
-    for e in ours:
-        entry = {**e, "seq": e["seq"] + shift, "params": dict(e["params"])}
-        if e["op"] in _REBASED_OPS:
-            op, key, new_key = _REBASED_OPS[e["op"]]
-            target = int(e["params"].get(key, -1))
-            if target >= mine._saved:
-                entry["params"][key] = target + shift
-            else:
-                entry["op"], entry["params"] = op, {new_key: target}
-        entries.append(entry)
-    replay(theirs, entries)
+    replay(
+        theirs,
+        rebased_entries(mine.journal, mine._saved, theirs.journal, same_units=same, name=mine.name),
+    )
     theirs.profile = mine.profile
     return theirs

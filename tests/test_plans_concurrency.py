@@ -1,0 +1,135 @@
+"""Two planners on one plan: stale saves refused with the units changed, rebase, no lost update.
+
+Every test runs on a GeoPackage and on PostGIS (``workspace`` fixture, tests/pg_fixtures.py).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+
+import pytest
+from test_plans import small_plan
+
+from gridmap import edits
+from gridmap.plans import PlanConflict, load_plan
+
+ITERATIONS = 50  # per process: 100 contested saves, plus the rebased ones
+
+
+def test_rebase_reapplies_my_edits_on_theirs(workspace):
+    ws = workspace
+    small_plan().save(ws)
+    a, b = load_plan(ws, "方案A"), load_plan(ws, "方案A")
+    assert a.version == b.version == 1
+    assert a.move(["U001"], "C01", author="王五", comment="甲改").ok
+    a.save(ws)
+    assert b.move(["U006"], "C00", author="赵六", comment="乙改").ok
+    with pytest.raises(PlanConflict) as conflict:
+        b.save(ws)
+    err = conflict.value
+    assert err.changed == ("U001",) and err.mine == ("U006",) and err.rebasable
+    assert (err.base, err.version) == (1, 2) and "rebase" in str(err)
+    mine = b.labels
+    rebased = b.rebase(ws)
+    assert b.labels.equals(mine)  # the copy itself is untouched
+    rebased.save(ws)
+    final = load_plan(ws, "方案A")
+    assert final.version == 3 and final.labels["U001"] == "C01" and final.labels["U006"] == "C00"
+    audit = final.audit()
+    assert audit["author"].tolist() == ["王五", "赵六"] and audit["seq"].tolist() == [0, 1]
+    assert audit["comment"].tolist() == ["甲改", "乙改"]
+    # undo on the rebased plan undoes my edit, then theirs
+    final.undo()
+    assert final.labels["U006"] == "C01" and final.labels["U001"] == "C01"
+
+
+def test_rebase_refuses_when_both_changed_a_unit(workspace):
+    ws = workspace
+    small_plan().save(ws)
+    a, b = load_plan(ws, "方案A"), load_plan(ws, "方案A")
+    a.move(["U001"], "C01")
+    a.save(ws)
+    b.move(["U001", "U005"], "C01")
+    with pytest.raises(PlanConflict) as conflict:
+        b.save(ws)
+    assert conflict.value.overlap == ("U001",) and not conflict.value.rebasable
+    assert "save_as" in str(conflict.value)
+    with pytest.raises(PlanConflict, match="U001"):
+        b.rebase(ws)
+
+
+def test_undo_of_a_loaded_edit_rebases_as_a_revert(workspace):
+    ws = workspace
+    plan = small_plan()
+    plan.move(["U001"], "C01")
+    plan.save(ws)
+    a, b = load_plan(ws, "方案A"), load_plan(ws, "方案A")
+    a.move(["U006"], "C00")
+    a.save(ws)
+    b.undo()  # undoes the saved move of U001
+    with pytest.raises(PlanConflict):
+        b.save(ws)
+    rebased = b.rebase(ws)
+    assert [e["op"] for e in rebased.journal] == ["move", "move", "revert"]
+    rebased.save(ws)
+    final = load_plan(ws, "方案A")
+    assert final.labels["U001"] == "C00" and final.labels["U006"] == "C00"
+
+
+# ---------------------------------------------------------------------- two processes
+def _other(labels, unit: str) -> str:
+    return "C01" if labels[unit] == "C00" else "C00"
+
+
+def _editor(ws, me: str, unit: str, barrier, log: str) -> None:
+    """Load, edit my unit, save at the same moment as the other; rebase when refused."""
+    events = []
+    for i in range(ITERATIONS):
+        barrier.wait(60)
+        plan = load_plan(ws, "方案A")
+        assert plan.move([unit], _other(plan.labels, unit), author=me, comment=f"{me}-{i}").ok
+        barrier.wait(60)
+        try:
+            plan.save(ws)
+            events.append(["accepted", f"{me}-{i}", plan.version])
+        except PlanConflict as exc:
+            events.append(["refused", f"{me}-{i}", list(exc.changed), list(exc.mine)])
+            rebased = plan.rebase(ws)  # the other planner waits at the barrier meanwhile
+            rebased.save(ws)
+            events.append(["rebased", f"{me}-{i}", rebased.version])
+    Path(log).write_text(json.dumps(events), encoding="utf-8")
+
+
+def test_two_processes_100_interleaved_saves_lose_nothing(workspace, tmp_path):
+    ws = workspace
+    start = small_plan()
+    start.save(ws)
+    mp = multiprocessing.get_context("fork")
+    barrier = mp.Barrier(2)
+    who = {"甲": "U001", "乙": "U006"}
+    logs = {me: str(tmp_path / f"{me}.json") for me in who}
+    procs = [
+        mp.Process(target=_editor, args=(ws, me, u, barrier, logs[me])) for me, u in who.items()
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(600)
+    assert [p.exitcode for p in procs] == [0, 0]
+    events = [e for me in who for e in json.loads(Path(logs[me]).read_text(encoding="utf-8"))]
+    saved = {e[1] for e in events if e[0] in ("accepted", "rebased")}
+    refused = [e for e in events if e[0] == "refused"]
+    assert len([e for e in events if e[0] != "rebased"]) == 2 * ITERATIONS
+    assert refused and len(saved) == 2 * ITERATIONS  # every edit saved, directly or rebased
+    for _, comment, changed, mine in refused:  # each refusal named the other planner's unit
+        me = comment.split("-")[0]
+        assert mine == [who[me]] and changed and who[me] not in changed
+    final = load_plan(ws, "方案A")  # verifies the digest and the replay of the journal
+    assert sorted(e["comment"] for e in final.journal) == sorted(saved)  # every save, once
+    assert final.version == 1 + len(saved)
+    labels = edits.apply_changes(start.base, [c for e in final.journal for c in e["changes"]])
+    assert labels.equals(final.labels)
+    for unit in who.values():  # each toggled its unit once per iteration: an even number
+        assert final.labels[unit] == start.labels[unit]
