@@ -107,7 +107,8 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             plan_id text NOT NULL, name text, author text, created text, saved integer NOT NULL,
             unsaved integer NOT NULL, stored integer NOT NULL, profile text,
             journal text NOT NULL, updated text NOT NULL)""",
-            "CREATE TABLE plan_draft_secret (secret bytea NOT NULL)",
+            """CREATE TABLE plan_draft_secret (id integer PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+            secret bytea NOT NULL)""",
         ),
     ),
 )
@@ -418,10 +419,10 @@ class PostGISStore:
         )
         if found:
             return int(found)
-        return self._register(con, wkt, crs.to_proj4() or "")
+        return self._register(con, wkt)
 
     @staticmethod
-    def _register(con: psycopg.Connection, wkt: str, proj4: str) -> int:
+    def _register(con: psycopg.Connection, wkt: str) -> int:
         """Register a custom CRS; the same WKT gets the same SRID in every process (no lock)."""
         pg = _psycopg()
         start = int(hashlib.sha256(wkt.encode()).hexdigest(), 16) % _SRID_SPAN
@@ -431,9 +432,9 @@ class PostGISStore:
                 with con.transaction():  # a savepoint: a refused INSERT leaves the save going
                     con.execute(
                         "INSERT INTO spatial_ref_sys (srid, auth_name, auth_srid, srtext, "
-                        "proj4text) VALUES (%s, 'gridmap', %s, %s, %s) ON CONFLICT (srid) "
+                        "proj4text) VALUES (%s, 'gridmap', %s, %s, '') ON CONFLICT (srid) "
                         "DO NOTHING",
-                        (srid, srid, wkt, proj4),
+                        (srid, srid, wkt),
                     )
             except pg.errors.InsufficientPrivilege:
                 return 0  # the WKT stays with the plan (crs_wkt); geometry without SRID
