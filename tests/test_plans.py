@@ -19,7 +19,15 @@ from pg_fixtures import execute
 from test_edits import lattice_units
 
 import gridmap
-from gridmap.plans import CHANGE_COLUMNS_ZH, Plan, PlanConflict, list_plans, load_plan
+from gridmap.plans import (
+    CHANGE_COLUMNS_ZH,
+    Plan,
+    PlanConflict,
+    list_plans,
+    load_plan,
+    merge_subplans,
+    subplan,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -282,3 +290,75 @@ def test_plan_under_a_band_override_reloads(workspace):
     back = load_plan(workspace, "方案A")
     assert back.profile.id == "national[1200–3000]" and back.band == plan.band
     assert back.kpis() == plan.kpis()
+
+
+# ---------------------------------------------------------------------- sub-plans
+def district_plan():
+    """4 × 4 units, communities C00 C01 / C02 C03 in 2 × 2 blocks (unit U{4r+c})."""
+    return Plan(lattice_units(4, 4, 2, 2, households=[300] * 16), name="区方案", author="区")
+
+
+def test_subplans_merge_into_the_district_plan(workspace):
+    ws = workspace
+    district = district_plan()
+    district.save(ws)
+    east = subplan(district, ["C00", "C01"], name="甲街道", author="甲")
+    assert set(east.units.index) == {f"U{i:03d}" for i in (0, 1, 2, 3, 4, 5, 6, 7)}
+    assert east.move(["U001"], "C01").ok
+    east.save(ws)
+    west = subplan(district, ["C02", "C03"], name="乙街道", author="乙")
+    assert west.move(["U009"], "C03").ok
+    west.save(ws)
+    subs = [load_plan(ws, "甲街道"), load_plan(ws, "乙街道")]  # parent kept by the store
+    assert subs[0].parent["plan_id"] == district.plan_id
+    result = merge_subplans(load_plan(ws, "区方案"), subs)
+    assert (result.merged, result.held_back, result.conflicts.empty) == (
+        ["甲街道", "乙街道"],
+        [],
+        True,
+    )
+    result.plan.save(ws)
+    back = load_plan(ws, "区方案")
+    assert back.labels["U001"] == "C01" and back.labels["U009"] == "C03"
+    audit = back.audit()
+    assert audit["op"].tolist() == ["merge_subplan"] * 2 and audit["author"].tolist() == [
+        "甲",
+        "乙",
+    ]
+
+
+def test_conflicting_subplans_are_held_back_and_listed(workspace):
+    ws = workspace
+    district = district_plan()
+    district.save(ws)
+    moved = subplan(district, ["C00", "C01"], name="甲")
+    assert moved.move(["U001"], "C01").ok
+    made = subplan(district, ["C00", "C02"], name="乙")
+    assert made.create(["U004"], new_id="新社区1").ok
+    same_id = subplan(district, ["C02", "C03"], name="丙")
+    assert same_id.create(["U015"], new_id="新社区1").ok
+    same_unit = subplan(district, ["C00", "C02"], name="丁")
+    assert same_unit.move(["U004"], "C02").ok
+    clean = subplan(district, ["C01", "C03"], name="戊")
+    assert clean.move(["U007"], "C03").ok
+    for sub in (moved, made, same_id, same_unit, clean):
+        sub.save(ws)
+    district.move(["U001"], "C01", comment="区里先改了")  # the district changes U001 meanwhile
+    district.save(ws)
+    result = merge_subplans(
+        load_plan(ws, "区方案"), [load_plan(ws, n) for n in ("甲", "乙", "丙", "丁", "戊")]
+    )
+    assert result.merged == ["戊"] and result.held_back == ["甲", "乙", "丙", "丁"]
+    got = {(r.subplan, r.unit_id, r.reason) for r in result.conflicts.itertuples()}
+    assert got == {
+        ("甲", "U001", "district_changed"),
+        ("乙", "U004", "both_changed"),
+        ("丁", "U004", "both_changed"),
+        ("乙", "U004", "new_id_taken"),
+        ("丙", "U015", "new_id_taken"),
+    }
+    assert result.plan.labels["U007"] == "C03" and result.plan.labels["U004"] == "C00"
+    with pytest.raises(ValueError, match="子方案"):
+        merge_subplans(result.plan, [small_plan()])
+    with pytest.raises(ValueError, match="C99"):
+        subplan(district, ["C99"], name="x")

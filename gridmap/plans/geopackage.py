@@ -58,7 +58,12 @@ _TABLES = {
     "changes TEXT, comment TEXT, UNIQUE (plan_id, seq))",
 }
 #: columns added after the first release: (table, column, type), added to older workspaces on save
-_ADDED = (("plans", "profile", "TEXT"), ("plans", "graph", "TEXT"), ("plans", "version", "INTEGER"))
+_ADDED = (
+    ("plans", "profile", "TEXT"),
+    ("plans", "graph", "TEXT"),
+    ("plans", "version", "INTEGER"),
+    ("plans", "parent", "TEXT"),
+)
 _DESCRIPTIONS = {
     "plans": "gridmap 调整方案 (plans)",
     "assignments": "gridmap 方案单元归属 (plan assignments)",

@@ -459,6 +459,7 @@ def plan_from_record(rec: dict, *, graph=None, profile=None) -> Plan:
         graph=graph if graph is not None else rec["graph"],
     )
     p.created = rec["created"]
+    p.parent = rec.get("parent")
     return p
 
 

@@ -111,6 +111,7 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             secret bytea NOT NULL)""",
         ),
     ),
+    (3, ("ALTER TABLE plans ADD COLUMN parent text",)),  # sub-plans: the plan they came from
 )
 _LATEST = MIGRATIONS[-1][0]
 #: schemas this process has seen at the latest version (no migration query on every connect)

@@ -56,7 +56,7 @@ _BAND = re.compile(r"^(?P<ref>.+)\[(?P<min>[^\[\]–]*)–(?P<max>[^\[\]–]*)\]
 PLAN_COLUMNS = (
     "plan_id", "name", "author", "created", "updated", "crs_wkt", "unit_kind",
     "community_names", "digest", "units", "journal_entries", "community_offsets",
-    "community_attrs", "profile", "graph", "version",
+    "community_attrs", "profile", "graph", "version", "parent",
 )  # fmt: skip
 #: what :func:`gridmap.plans.list_plans` returns
 LIST_COLUMNS = ["plan_id", "name", "author", "created", "updated", "units", "journal_entries"]
@@ -160,6 +160,7 @@ def plan_values(plan: PlanState, stamp: str, version: int) -> tuple:
         profile_ref(plan.profile),
         _graph_json(plan.graph),
         version,
+        json.dumps(plan.parent, ensure_ascii=False) if plan.parent else None,
     )
 
 
@@ -256,6 +257,7 @@ def make_record(row: dict, assignments: pd.DataFrame, journal: list[dict], where
         "profile": row.get("profile"),
         "graph": _graph_from_json(row.get("graph"), len(units)),
         "version": int(row.get("version") or 0),
+        "parent": json.loads(row.get("parent") or "null"),
         "journal": journal,
     }
 
