@@ -10,11 +10,14 @@ import threading
 import time
 
 import pytest
+from conftest import make_layers
 from pg_fixtures import execute, psycopg
 from pyproj import CRS
 from test_edits import lattice_units
 from test_plans import small_plan
 
+from gridmap._errors import InputError
+from gridmap.io import read_layer
 from gridmap.plans import Plan, WorkspaceError, list_plans, load_plan
 from gridmap.plans.drafts import (
     DraftLimit,
@@ -154,3 +157,35 @@ def test_drafts_live_in_the_workspace(workspace):
     assert load_plan(ws, "方案A").labels["U001"] == "C01"
     drop_draft(ws, "tab1")
     assert restore_draft(ws, "tab1", "王五", fresh=small_plan) is None
+
+
+def test_study_layers_are_read_from_postgis(pg_url):
+    """A city's communities straight from its database: table or query, CRS from the SRID."""
+    comm, _, _ = make_layers()
+    schema = "城市库"
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        con.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        con.execute(
+            f'CREATE TABLE "{schema}"."社区" (id serial, "社区编码" text, "社区名称" text, '
+            '"街道" text, geom geometry(Polygon, 4549))'
+        )
+        for row in comm.itertuples():
+            con.execute(
+                f'INSERT INTO "{schema}"."社区" ("社区编码", "社区名称", "街道", geom) '
+                "VALUES (%s, %s, %s, ST_GeomFromWKB(%s, 4549))",
+                (row.社区编码, row.社区名称, row.街道, row.geometry.wkb),
+            )
+    url = f"postgresql://{pg_url.split('://', 1)[1]}"
+    back = read_layer(f"{url}#{schema}.社区")
+    assert back.crs.to_epsg() == 4549 and back.attrs["source"]["format"] == "postgis"
+    assert back["社区编码"].tolist() == comm["社区编码"].tolist()
+    assert back.geometry.geom_equals(comm.geometry).all()
+    picked = read_layer(f'{url}#SELECT * FROM "{schema}"."社区" WHERE "社区名称" = \'甲社区\'')
+    assert picked["社区名称"].tolist() == ["甲社区"]
+    with pytest.raises(InputError, match="没有 PostGIS 几何列"):
+        read_layer(f"{url}#SELECT 1 AS x")
+    with pytest.raises(InputError):
+        read_layer(f"{url}#{schema}.没有这张表")
+    with pytest.raises(InputError, match="表或查询"):
+        read_layer(url)
