@@ -41,7 +41,7 @@ except ImportError:  # the PostGIS tests skip
 BACKENDS = ("gpkg", "postgis")
 
 
-def _bin_dir() -> Path | None:
+def bin_dir() -> Path | None:
     """The folder of ``initdb`` and ``pg_ctl``: on PATH, else Debian's newest."""
     found = shutil.which("initdb")
     if found:
@@ -60,7 +60,7 @@ def _as_owner(cmd: list[str], user: str | None) -> list[str]:
     return ["runuser", "-u", user, "--", *cmd] if user else cmd
 
 
-def _start_cluster(bindir: Path) -> tuple[str, Path, str | None]:
+def start_cluster(bindir: Path) -> tuple[str, Path, str | None]:
     """initdb + pg_ctl start; the URL, the folder, the user running it (None: this one)."""
     user = None
     if os.geteuid() == 0:
@@ -109,7 +109,7 @@ def _start_cluster(bindir: Path) -> tuple[str, Path, str | None]:
     return f"postgresql://postgres@127.0.0.1:{port}/postgres", folder, user
 
 
-def _stop_cluster(bindir: Path, folder: Path, user: str | None) -> None:
+def stop_cluster(bindir: Path, folder: Path, user: str | None) -> None:
     subprocess.run(
         _as_owner([str(bindir / "pg_ctl"), "-D", str(folder / "data"), "-m", "immediate",
                    "-w", "stop"], user),
@@ -146,17 +146,17 @@ def pg_url() -> Iterator[str]:
             pytest.skip(f"GRIDMAP_TEST_PG_URL: {why}")
         yield given
         return
-    bindir = _bin_dir()
+    bindir = bin_dir()
     if bindir is None or not (bindir / "pg_ctl").exists():
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found")
-    url, folder, user = _start_cluster(bindir)
+    url, folder, user = start_cluster(bindir)
     try:
         why = _postgis_ready(url)
         if why:
             pytest.skip(why)
         yield url
     finally:
-        _stop_cluster(bindir, folder, user)
+        stop_cluster(bindir, folder, user)
 
 
 def schema_url(url: str, schema: str | None = None) -> str:

@@ -31,9 +31,9 @@ def test_rebase_reapplies_my_edits_on_theirs(workspace):
     err = conflict.value
     assert err.changed == ("U001",) and err.mine == ("U006",) and err.rebasable
     assert (err.base, err.version) == (1, 2) and "rebase" in str(err)
-    mine = b.labels
-    rebased = b.rebase(ws)
-    assert b.labels.equals(mine)  # the copy itself is untouched
+    rebased = b.rebase(ws)  # in place: their edit in, mine re-applied
+    assert rebased is b and b.labels["U001"] == "C01" and b.labels["U006"] == "C00"
+    assert [e["seq"] for e in b.journal] == [0, 1] and b.dirty and b.version == 2
     rebased.save(ws)
     final = load_plan(ws, "方案A")
     assert final.version == 3 and final.labels["U001"] == "C01" and final.labels["U006"] == "C00"
@@ -56,8 +56,10 @@ def test_rebase_refuses_when_both_changed_a_unit(workspace):
         b.save(ws)
     assert conflict.value.overlap == ("U001",) and not conflict.value.rebasable
     assert "save_as" in str(conflict.value)
+    mine = b.labels
     with pytest.raises(PlanConflict, match="U001"):
         b.rebase(ws)
+    assert b.labels.equals(mine) and len(b.journal) == 1  # nothing changed
 
 
 def test_undo_of_a_loaded_edit_rebases_as_a_revert(workspace):

@@ -178,7 +178,7 @@ class GeoPackageStore:
             zip([plan.plan_id] * len(plan.units), *values.values(), wkb, strict=True),
         )
 
-    def list(self) -> pd.DataFrame:
+    def plans(self) -> pd.DataFrame:
         """The saved plans (:func:`gridmap.plans.list_plans`)."""
         if not self.path.exists():
             return pd.DataFrame(columns=LIST_COLUMNS)
@@ -192,12 +192,38 @@ class GeoPackageStore:
         finally:
             con.close()
 
+    def journal_since(self, plan: str, since: int) -> tuple[list[dict], int]:
+        """See :func:`gridmap.plans.storage.read_journal`."""
+        if not self.path.exists():
+            raise KeyError(f"工作区不存在 / workspace not found: {self.path}")
+        con = connect_read(self.path)
+        try:
+            con.execute("BEGIN")  # the version and the entries of one save
+            select = "version" if "version" in _columns(con, "plans") else "0"
+            row = con.execute(
+                f"SELECT plan_id, COALESCE({select}, 0) FROM plans WHERE plan_id = ? OR name = ?",
+                (plan, plan),
+            ).fetchone()
+            if row is None:
+                raise KeyError(f"没有方案 {plan!r}")
+            rows = con.execute(
+                "SELECT seq, time, author, op, params, changes, comment FROM edit_journal "
+                "WHERE plan_id = ? AND seq >= ? ORDER BY seq",
+                (row[0], since),
+            ).fetchall()
+        finally:
+            con.close()
+        return [journal_entry(*r) for r in rows], int(row[1])
+
     def read(self, plan: str) -> dict:
         """The stored parts of a plan by name or id (:func:`gridmap.plans.storage.read_plan`)."""
         if not self.path.exists():
             raise KeyError(f"工作区不存在 / workspace not found: {self.path}")
         con = connect_read(self.path)
         try:
+            # one read transaction: the plan row, its units and its journal from the same save
+            # (a save committing between the reads would fail the replay check)
+            con.execute("BEGIN")
             cols = _columns(con, "plans")
             select = [c if c in cols else f"NULL AS {c}" for c in PLAN_COLUMNS]
             cur = con.execute(

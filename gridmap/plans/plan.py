@@ -19,11 +19,17 @@ import pandas as pd
 from gridmap import adjacency as _adjacency
 from gridmap import edits as _edits
 from gridmap.edits import EditResult
-from gridmap.plans.merging import rebased_entries
+from gridmap.plans.merging import rebased_entries, undo_stacks
 from gridmap.plans.outputs import PlanOutputs
 from gridmap.plans.rebalancing import rebalance_plan, redraw_plan
 from gridmap.plans.state import now, touched
-from gridmap.plans.storage import Workspace, profile_from_ref, read_plan, save_plan
+from gridmap.plans.storage import (
+    Workspace,
+    profile_from_ref,
+    read_journal,
+    read_plan,
+    save_plan,
+)
 from gridmap.rebalance import RebalanceResult
 
 __all__ = ["Plan", "load_plan", "plan_from_record", "rebase", "replay"]
@@ -267,16 +273,17 @@ class Plan(PlanOutputs):
             raise
 
     def rebase(self, workspace: Workspace) -> Plan:
-        """The stored plan with this copy's unsaved edits re-applied on top (nothing saved).
+        """Bring in the edits saved since this copy was loaded, then re-apply its own (in place).
 
         After a :class:`~gridmap.plans.PlanConflict` whose ``rebasable`` is true (the other
-        planners changed other units): ``plan = plan.rebase(ws); plan.save(ws)``. This copy is
-        left as it is.
+        planners changed other units): ``plan.rebase(ws).save(ws)``. Only the journal entries
+        saved meanwhile are read (no geometry), so it is quick on any size of plan. Returns
+        the plan itself; nothing is saved.
 
         Raises
         ------
         gridmap.plans.PlanConflict
-            When the stored plan changed units this copy changed too (nothing applied).
+            When the stored plan changed units this copy changed too (nothing changed).
         """
         return rebase(self, workspace)
 
@@ -480,12 +487,22 @@ def replay(p: Plan, journal: list[dict]) -> None:
 
 
 def rebase(mine: Plan, workspace: Workspace) -> Plan:
-    """The stored plan with ``mine``'s unsaved edits re-applied (see :meth:`Plan.rebase`)."""
-    same = read_plan(workspace, mine.plan_id)["units"].index.equals(mine.units.index)
-    theirs = load_plan(workspace, mine.plan_id, graph=mine.graph if same else None)
-    replay(
-        theirs,
-        rebased_entries(mine.journal, mine._saved, theirs.journal, same_units=same, name=mine.name),
-    )
-    theirs.profile = mine.profile
-    return theirs
+    """``mine`` with the stored entries it lacks and its own re-applied (see :meth:`Plan.rebase`)."""
+    base = mine._saved
+    newer, version = read_journal(workspace, mine.plan_id, since=max(base - 1, 0))
+    if base and (not newer or newer[0]["time"] != mine.journal[base - 1]["time"]):
+        raise ValueError(
+            f"方案 {mine.name!r} 的存储版本不是本副本的来源，无法重放 "
+            "(the stored plan is not the one this copy was loaded from: cannot rebase)"
+        )
+    newer = newer[1:] if base else newer
+    ours = rebased_entries(mine.journal, base, newer, name=mine.name)
+    for entry in reversed(mine.journal[base:]):  # back to the loaded version
+        if entry["changes"]:
+            mine._change(tuple((u, b, a) for u, a, b in reversed(entry["changes"])))
+    del mine.journal[base:]
+    mine._undo, mine._redo = undo_stacks(mine.journal)
+    replay(mine, newer)
+    replay(mine, ours)
+    mine._saved, mine._stored_version = base + len(newer), version
+    return mine

@@ -444,13 +444,33 @@ class PostGISStore:
         return 0
 
     # ------------------------------------------------------------------ read
-    def list(self) -> pd.DataFrame:
+    def plans(self) -> pd.DataFrame:
         """The saved plans (:func:`gridmap.plans.list_plans`)."""
         with self._snapshot() as con:
             if con is None:
                 return pd.DataFrame(columns=LIST_COLUMNS)
             rows = con.execute(f"SELECT {', '.join(LIST_COLUMNS)} FROM plans ORDER BY updated")
             return pd.DataFrame(rows.fetchall(), columns=LIST_COLUMNS)
+
+    def journal_since(self, plan: str, since: int) -> tuple[list[dict], int]:
+        """See :func:`gridmap.plans.storage.read_journal`."""
+        with self._snapshot() as con:
+            row = (
+                None
+                if con is None
+                else con.execute(
+                    "SELECT plan_id, version FROM plans WHERE plan_id = %s OR name = %s",
+                    (plan, plan),
+                ).fetchone()
+            )
+            if con is None or row is None:
+                raise KeyError(f"没有方案 {plan!r}")
+            rows = con.execute(
+                "SELECT seq, time, author, op, params::text, changes::text, comment "
+                "FROM edit_journal WHERE plan_id = %s AND seq >= %s ORDER BY seq",
+                (row[0], since),
+            ).fetchall()
+        return [journal_entry(*r) for r in rows], int(row[1])
 
     def read(self, plan: str) -> dict:
         """The stored parts of a plan by name or id, read in one snapshot, digest verified."""

@@ -31,6 +31,7 @@ __all__ = [
     "ensure_workspace",
     "list_plans",
     "open_store",
+    "read_journal",
     "read_plan",
     "save_plan",
     "profile_ref",
@@ -61,8 +62,12 @@ class PlanStore(Protocol):
         """The stored parts of a plan by name or id, verified against its digest."""
         ...
 
-    def list(self) -> pd.DataFrame:
+    def plans(self) -> pd.DataFrame:
         """The saved plans, oldest first."""
+        ...
+
+    def journal_since(self, plan: str, since: int) -> tuple[list[dict], int]:
+        """The journal entries of a plan from number ``since`` on, and its stored version."""
         ...
 
 
@@ -123,12 +128,23 @@ def read_plan(workspace: Workspace, plan: str) -> dict:
     return open_store(workspace).read(plan)
 
 
+def read_journal(workspace: Workspace, plan: str, *, since: int = 0) -> tuple[list[dict], int]:
+    """A saved plan's journal entries from number ``since`` on, and its version (no geometry).
+
+    Raises
+    ------
+    KeyError
+        When there is no such plan.
+    """
+    return open_store(workspace).journal_since(plan, since)
+
+
 def list_plans(workspace: Workspace) -> pd.DataFrame:
     """The plans saved in a workspace (GeoPackage path or PostGIS URL).
 
     ``plan_id, name, author, created, updated, units, journal_entries``, oldest first.
     """
-    return open_store(workspace).list()
+    return open_store(workspace).plans()
 
 
 def ensure_workspace(workspace: Workspace) -> None:
