@@ -23,6 +23,7 @@ from gridmap.plans.records import (
     LIST_COLUMNS,
     PLAN_COLUMNS,
     assignment_values,
+    changed_units,
     conflict_from,
     is_stale,
     journal_entry,
@@ -113,17 +114,23 @@ class GeoPackageStore:
 
     def save(self, plan: PlanState, *, before_commit: Callable[[], object] | None = None) -> int:
         """Write ``plan`` in one transaction; the new version (see :func:`gridmap.plans.storage.save_plan`)."""
+        values = list(plan_values(plan, now(), 0))  # before the lock: it is held only to write
         with write_transaction(self.path) as con:
             _ensure_tables(con)
-            version = self._check_unsaved(con, plan) + 1
-            stamp = now()
+            stored, units = self._check_unsaved(con, plan)
+            version, stamp = stored + 1, now()
+            values[PLAN_COLUMNS.index("version")] = version
+            values[PLAN_COLUMNS.index("updated")] = stamp
             con.execute("DELETE FROM plans WHERE plan_id = ?", (plan.plan_id,))
             con.execute(
                 f"INSERT INTO plans ({', '.join(PLAN_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(PLAN_COLUMNS))})",
-                plan_values(plan, stamp, version),
+                values,
             )
-            self._write_assignments(con, plan)
+            if plan._stored_version and units == len(plan.units):  # stored = this copy's base
+                self._update_labels(con, plan)
+            else:
+                self._write_assignments(con, plan)
             con.executemany(
                 "INSERT INTO edit_journal (plan_id, seq, time, author, op, params, changes, "
                 "comment) VALUES (?,?,?,?,?,?,?,?)",
@@ -139,8 +146,11 @@ class GeoPackageStore:
         return version
 
     @staticmethod
-    def _check_unsaved(con: sqlite3.Connection, plan: PlanState) -> int:
-        """The stored version; refuse a taken name or a plan saved since this copy was loaded."""
+    def _check_unsaved(con: sqlite3.Connection, plan: PlanState) -> tuple[int, int | None]:
+        """The stored version and unit count (None: not stored); refuse a taken name or a stale copy.
+
+        A stale copy: a plan saved since this copy was loaded.
+        """
         other = con.execute(
             "SELECT plan_id FROM plans WHERE name = ? AND plan_id != ?", (plan.name, plan.plan_id)
         ).fetchone()
@@ -149,7 +159,7 @@ class GeoPackageStore:
                 f"方案名 {plan.name!r} 已被另一个方案使用 (plan {other[0]}); choose another name"
             )
         row = con.execute(
-            "SELECT name, updated, COALESCE(version, 0) FROM plans WHERE plan_id = ?",
+            "SELECT name, updated, COALESCE(version, 0), units FROM plans WHERE plan_id = ?",
             (plan.plan_id,),
         ).fetchone()
         stored = con.execute(
@@ -164,7 +174,16 @@ class GeoPackageStore:
                 (plan.plan_id, plan._saved),
             ).fetchall()
             raise conflict_from(plan, name, updated, version, [journal_entry(*r) for r in rows])
-        return version
+        return version, (row[3] if row else None)
+
+    @staticmethod
+    def _update_labels(con: sqlite3.Connection, plan: PlanState) -> None:
+        """Only the units this copy's new journal entries changed (the rest is stored already)."""
+        units = changed_units(plan.journal[plan._saved :])
+        con.executemany(
+            "UPDATE assignments SET community_id = ? WHERE plan_id = ? AND unit_id = ?",
+            [(str(plan._labels[u]), plan.plan_id, u) for u in units],
+        )
 
     @staticmethod
     def _write_assignments(con: sqlite3.Connection, plan: PlanState) -> None:

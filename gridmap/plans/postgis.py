@@ -314,18 +314,19 @@ class PostGISStore:
         return self._save(plan, before_commit)
 
     def _save(self, plan: PlanState, before_commit: Callable[[], object] | None) -> int:
+        # the row's values (digest, adjacency, …) before the lock: it is held only to write
+        values = dict(zip(PLAN_COLUMNS, plan_values(plan, now(), 0), strict=True))
         with self.connect() as con, con.transaction():
             stored = self._lock_row(con, plan)
             version = (stored["version"] if stored else 0) + 1
             srid = self._srid(con, plan)
-            values = dict(zip(PLAN_COLUMNS, plan_values(plan, now(), version), strict=True))
-            values["srid"] = srid
+            values.update(version=version, srid=srid, updated=now())
             if stored is None:
                 self._insert_plan(con, values)
             else:
                 sets = ", ".join(f"{c} = %({c})s" for c in values if c != "plan_id")
                 con.execute(f"UPDATE plans SET {sets} WHERE plan_id = %(plan_id)s", values)
-            if stored is not None and stored["units"] == len(plan.units):
+            if plan._stored_version and stored and stored["units"] == len(plan.units):
                 self._update_labels(con, plan)
             else:
                 self._copy_assignments(con, plan, srid)

@@ -123,6 +123,16 @@ def _graph_json(graph: Any) -> str:
     return json.dumps(np.column_stack([i, j]).tolist())
 
 
+def _graph_text(plan: PlanState) -> str:
+    """:func:`_graph_json` of the plan's adjacency, computed once per adjacency (it never changes)."""
+    graph = plan.graph
+    cached = plan._cache.get("graph_json")
+    if cached is None or cached[0] is not graph:
+        cached = (graph, _graph_json(graph))
+        plan._cache["graph_json"] = cached
+    return cached[1]
+
+
 def _graph_from_json(text: str | None, n: int) -> sparse.csr_array | None:
     """The stored adjacency, or None (plans saved before it was stored: rebuilt from the units)."""
     if not text:
@@ -158,7 +168,7 @@ def plan_values(plan: PlanState, stamp: str, version: int) -> tuple:
         json.dumps(plan.offsets, ensure_ascii=False),
         plan.community_attrs.to_json(orient="split", force_ascii=False, default_handler=str),
         profile_ref(plan.profile),
-        _graph_json(plan.graph),
+        _graph_text(plan),
         version,
         json.dumps(plan.parent, ensure_ascii=False) if plan.parent else None,
     )
