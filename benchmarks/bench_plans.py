@@ -9,9 +9,9 @@ adjacency. Per store, timed:
 * ``stale save refused``: a copy loaded before another save is refused with the units changed
   (PlanConflict), and ``rebase + save`` re-applies it on the stored plan.
 
-Then ``--editors`` processes (default 20) edit the same plan, each moving grids of its own
+Then ``--editors`` processes (default 20) edit the same plan, each moving a grid of its own
 community back and forth for ``--seconds``: keep the copy, edit, save; on a PlanConflict
-rebase (reload + re-apply) and save again. Reported: accepted saves per second, p95 latency
+rebase (read the entries saved meanwhile, re-apply) and save again. Reported: accepted saves per second, p95 latency
 of an accepted edit (save, or refused save + rebase + save), conflicts, failures (any other
 error), and whether the final plan equals the replay of its journal with every accepted edit
 once.
@@ -122,8 +122,9 @@ def single_editor(ws, plan: Plan, repeat: int) -> dict:
     }
 
 
-def _editor(ws: str, name: str, community: str, seconds: float, graph, out: str) -> None:
-    plan = load_plan(ws, name, graph=graph)
+def _editor(ws: str, plan: Plan, community: str, seconds: float, out: str) -> None:
+    """One planner: edit a grid of ``community``, save; on a conflict rebase and save again."""
+    name, graph = plan.name, plan.graph
     unit, other = boundary_unit(plan, community)
     home = plan.labels[unit]
     accepted, conflicts, failures, latencies = [], 0, [], []
@@ -155,13 +156,13 @@ def _editor(ws: str, name: str, community: str, seconds: float, graph, out: str)
 
 
 def many_editors(ws, plan: Plan, editors: int, seconds: float, tmp: Path) -> dict:
-    plan.save(ws)
+    plan.save(ws)  # every editor starts from this saved copy (forked: loaded once)
     mp = multiprocessing.get_context("fork")
     outs = [str(tmp / f"editor{k}.json") for k in range(editors)]
     every = sorted(plan.labels.unique())
     comms = [every[k * len(every) // editors] for k in range(editors)]
     procs = [
-        mp.Process(target=_editor, args=(ws, plan.name, comms[k], seconds, plan.graph, outs[k]))
+        mp.Process(target=_editor, args=(ws, plan, comms[k], seconds, outs[k]))
         for k in range(editors)
     ]
     t0 = time.perf_counter()

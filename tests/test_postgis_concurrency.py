@@ -10,8 +10,11 @@ import multiprocessing
 from pathlib import Path
 
 import pytest
+from test_dashboard_plans import _movable, as_user
 from test_plans import small_plan
 
+from dashboards.provider import DashboardProvider, PlanRequest, PlanStore
+from dashboards.provider.plan_views import neighbours
 from gridmap import edits
 from gridmap.plans import PlanConflict, load_plan
 
@@ -135,3 +138,49 @@ def test_two_processes_100_interleaved_saves_lose_nothing(workspace, tmp_path):
     assert labels.equals(final.labels)
     for unit in who.values():  # each toggled its unit once per iteration: an even number
         assert final.labels[unit] == start.labels[unit]
+
+
+# ---------------------------------------------------------------------- the Plans page's server side
+def test_the_plans_page_tells_of_another_save_and_rebases(workspace):
+    """Two planners on the Plans page of one workspace (GeoPackage or PostGIS)."""
+    provider = DashboardProvider.from_config(None)
+    provider.workspace = workspace  # a PostGIS URL stays a string
+    store = PlanStore(provider, max_sessions=4)
+    with as_user("甲"):
+        a = store.issue()
+        assert store.act(a, PlanRequest("save", name="共同方案")).tone == "text"
+        assert store.news(a) is None
+    with as_user("乙"):
+        b = store.issue()
+        assert store.act(b, PlanRequest("load", saved="共同方案")).tone == "text"
+    with as_user("甲"):
+        uid, target = _movable(store.get(a).plan)
+        store.act(a, PlanRequest("move", selection=[uid], target=target))
+        assert store.act(a, PlanRequest("save", name="共同方案")).tone == "text"
+    with as_user("乙"):
+        news = store.news(b)
+        assert news and "甲" in news and "1 个网格" in news
+        plan = store.get(b).plan
+        other, to = next(
+            (u, t) for u in plan.units.index if u != uid for t in neighbours(plan, [u])
+            if t != plan.labels[uid] and _try_move(plan, u, t)
+        )  # fmt: skip
+        assert store.act(b, PlanRequest("move", selection=[other], target=to)).tone == "ok"
+        out = store.act(b, PlanRequest("save", name="共同方案"))
+        assert out.tone == "error" and "合并" in out.lines[0]
+        out = store.act(b, PlanRequest("rebase"))
+        assert out.tone == "ok" and "已合并他人保存的 3 步编辑" in out.lines[0]  # move, undo, move
+        assert store.news(b) is None  # up to date again
+        assert store.act(b, PlanRequest("save", name="共同方案")).tone == "text"
+    final = load_plan(workspace, "共同方案")
+    assert final.labels[uid] == target and final.labels[other] == to
+    assert final.audit()["author"].tolist() == ["甲", "乙"]
+    with as_user("乙", role="viewer"):
+        assert store.act(store.issue(), PlanRequest("rebase")).tone == "error"
+
+
+def _try_move(plan, uid, to) -> bool:
+    res = plan.move([uid], to)
+    if res.ok:
+        plan.undo()
+    return res.ok
