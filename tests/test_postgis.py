@@ -153,6 +153,7 @@ def test_drafts_live_in_the_workspace(workspace):
     assert restore_draft(ws, "tab1", "赵六", fresh=small_plan) is None  # not theirs
     back, draft = restore_draft(ws, "tab1", "王五", fresh=small_plan)
     assert draft.unsaved == 1 and back.labels.equals(plan.labels) and back.dirty
+    assert back.version == 1  # the saved plan is the draft's base
     back.save(ws)  # the draft's base is the saved plan: it saves on top
     assert load_plan(ws, "方案A").labels["U001"] == "C01"
     drop_draft(ws, "tab1")

@@ -102,22 +102,30 @@ def restore_draft(
     row = draft_table(workspace).read(key, user)
     if row is None:
         return None
-    plan = _base(workspace, row["plan_id"], bool(row["stored"]), fresh)
+    plan, version = _base(workspace, row["plan_id"], bool(row["stored"]), fresh)
     plan.plan_id, plan.name = row["plan_id"], row["name"]
     plan.author, plan.created = row["author"] or "", row["created"]
     replay(plan, json.loads(row["journal"]))
     plan._saved = int(row["saved"])
+    if version is not None and version[1] == plan._saved:  # the stored plan is the draft's base
+        plan._stored_version = version[0]
     return plan, Draft(row["name"] or "", int(row["unsaved"]), row["updated"])
 
 
-def _base(workspace: Workspace, plan_id: str, stored: bool, fresh: Callable[[], Plan]) -> Plan:
-    """The plan a draft's journal applies to: its saved version's units, else the as-is plan."""
+def _base(
+    workspace: Workspace, plan_id: str, stored: bool, fresh: Callable[[], Plan]
+) -> tuple[Plan, tuple[int, int] | None]:
+    """The plan a draft's journal applies to: its saved version's units, else the as-is plan.
+
+    With the saved version's (version, journal length) when there is one.
+    """
     template = fresh()
     if not stored:
-        return template
+        return template, None
     try:
         rec = read_plan(workspace, plan_id)
     except KeyError:  # no longer in the workspace: the journal applies to the as-is plan
-        return template
+        return template, None
     same = rec["units"].index.equals(template.units.index)
-    return plan_from_record(rec, graph=template.graph if same else None)
+    base = plan_from_record(rec, graph=template.graph if same else None)
+    return base, (rec["version"], len(rec["journal"]))
