@@ -185,3 +185,25 @@ def _try_move(plan, uid, to) -> bool:
     if res.ok:
         plan.undo()
     return res.ok
+
+
+def test_save_with_rebase_merges_disjoint_edits_in_the_same_transaction(workspace):
+    ws = workspace
+    small_plan().save(ws)
+    a, b = load_plan(ws, "方案A"), load_plan(ws, "方案A")
+    a.move(["U001"], "C01", author="王五")
+    a.save(ws)
+    b.move(["U006"], "C00", author="赵六")
+    b.save(ws, rebase=True)  # theirs taken in under the lock, mine re-applied, saved
+    final = load_plan(ws, "方案A")
+    assert final.version == 3 and b.version == 3 and not b.dirty
+    assert final.labels["U001"] == "C01" and final.labels["U006"] == "C00"
+    assert [e["author"] for e in final.journal] == ["王五", "赵六"]
+    c = load_plan(ws, "方案A")
+    assert a.move(["U006"], "C00", author="王五").ok  # a is stale and touches 赵六's unit
+    c.undo()
+    c.save(ws)
+    with pytest.raises(PlanConflict) as conflict:
+        a.save(ws, rebase=True)
+    assert conflict.value.overlap == ("U006",) and a.labels["U006"] == "C00"  # untouched
+    assert a.version == 2 and load_plan(ws, "方案A").labels["U006"] == "C01"

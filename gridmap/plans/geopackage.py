@@ -22,6 +22,7 @@ import shapely
 from gridmap.plans.records import (
     LIST_COLUMNS,
     PLAN_COLUMNS,
+    OnStale,
     assignment_values,
     changed_units,
     conflict_from,
@@ -112,12 +113,21 @@ class GeoPackageStore:
         """Create the workspace GeoPackage unless it exists (race-free)."""
         ensure_workspace(self.path)
 
-    def save(self, plan: PlanState, *, before_commit: Callable[[], object] | None = None) -> int:
+    def save(
+        self,
+        plan: PlanState,
+        *,
+        before_commit: Callable[[], object] | None = None,
+        on_stale: OnStale | None = None,
+    ) -> int:
         """Write ``plan`` in one transaction; the new version (see :func:`gridmap.plans.storage.save_plan`)."""
         values = list(plan_values(plan, now(), 0))  # before the lock: it is held only to write
         with write_transaction(self.path) as con:
             _ensure_tables(con)
-            stored, units = self._check_unsaved(con, plan)
+            labels_before = plan._version
+            stored, units = self._check_unsaved(con, plan, on_stale)
+            if plan._version != labels_before:  # rebased under the lock: the row anew
+                values = list(plan_values(plan, now(), 0))
             version, stamp = stored + 1, now()
             values[PLAN_COLUMNS.index("version")] = version
             values[PLAN_COLUMNS.index("updated")] = stamp
@@ -146,10 +156,13 @@ class GeoPackageStore:
         return version
 
     @staticmethod
-    def _check_unsaved(con: sqlite3.Connection, plan: PlanState) -> tuple[int, int | None]:
+    def _check_unsaved(
+        con: sqlite3.Connection, plan: PlanState, on_stale: OnStale | None
+    ) -> tuple[int, int | None]:
         """The stored version and unit count (None: not stored); refuse a taken name or a stale copy.
 
-        A stale copy: a plan saved since this copy was loaded.
+        A stale copy (a plan saved since this copy was loaded) is rebased by ``on_stale`` when
+        given and possible, else refused.
         """
         other = con.execute(
             "SELECT plan_id FROM plans WHERE name = ? AND plan_id != ?", (plan.name, plan.plan_id)
@@ -173,7 +186,9 @@ class GeoPackageStore:
                 "WHERE plan_id = ? AND seq >= ? ORDER BY seq",
                 (plan.plan_id, plan._saved),
             ).fetchall()
-            raise conflict_from(plan, name, updated, version, [journal_entry(*r) for r in rows])
+            theirs = [journal_entry(*r) for r in rows]
+            if on_stale is None or not on_stale(theirs, version):
+                raise conflict_from(plan, name, updated, version, theirs)
         return version, (row[3] if row else None)
 
     @staticmethod

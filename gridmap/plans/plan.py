@@ -22,6 +22,7 @@ from gridmap.edits import EditResult
 from gridmap.plans.merging import rebased_entries, undo_stacks
 from gridmap.plans.outputs import PlanOutputs
 from gridmap.plans.rebalancing import rebalance_plan, redraw_plan
+from gridmap.plans.records import PlanConflict
 from gridmap.plans.state import now, touched
 from gridmap.plans.storage import (
     Workspace,
@@ -32,7 +33,7 @@ from gridmap.plans.storage import (
 )
 from gridmap.rebalance import RebalanceResult
 
-__all__ = ["Plan", "load_plan", "plan_from_record", "rebase", "replay"]
+__all__ = ["Plan", "load_plan", "plan_from_record", "rebase", "rebase_on", "replay"]
 
 #: test hook: called inside the save transaction just before COMMIT
 _before_commit: Callable[[], object] | None = None
@@ -236,8 +237,12 @@ class Plan(PlanOutputs):
         """The stored version this copy started from (0: never saved); each save adds one."""
         return self._stored_version
 
-    def save(self, workspace: Workspace) -> Path | str:
+    def save(self, workspace: Workspace, *, rebase: bool = False) -> Path | str:
         """Save the plan (and its profile) into the workspace in one transaction.
+
+        With ``rebase=True`` a copy others saved meanwhile is rebased in the same transaction
+        (as :meth:`rebase`) when the edits touch different units, instead of being refused:
+        what several planners on different communities of one plan want.
 
         ``workspace`` is a GeoPackage path or a ``postgresql://…?schema=…`` URL
         (:mod:`gridmap.plans.storage`). New journal entries are appended; entries already
@@ -255,7 +260,8 @@ class Plan(PlanOutputs):
             (:class:`gridmap._atomic.OutputError`) when the disk is full or read-only, or the
             database cannot be reached.
         """
-        return save_plan(self, workspace, before_commit=_before_commit)
+        on_stale = (lambda newer, version: rebase_on(self, newer, version)) if rebase else None
+        return save_plan(self, workspace, before_commit=_before_commit, on_stale=on_stale)
 
     def save_as(self, workspace: Workspace, name: str) -> Path | str:
         """Save this version as a new plan called ``name`` (a new plan id, the whole journal).
@@ -496,8 +502,27 @@ def rebase(mine: Plan, workspace: Workspace) -> Plan:
             "(the stored plan is not the one this copy was loaded from: cannot rebase)"
         )
     newer = newer[1:] if base else newer
-    ours = rebased_entries(mine.journal, base, newer, name=mine.name)
-    for entry in reversed(mine.journal[base:]):  # back to the loaded version
+    _rebase(mine, newer, rebased_entries(mine.journal, base, newer, name=mine.name), version)
+    return mine
+
+
+def rebase_on(mine: Plan, newer: list[dict], version: int) -> bool:
+    """Rebase ``mine`` on ``newer`` (the entries stored after its own) in place.
+
+    False when they touch units ``mine`` changed (nothing changed then).
+    """
+    try:
+        ours = rebased_entries(mine.journal, mine._saved, newer, name=mine.name)
+    except PlanConflict:
+        return False
+    _rebase(mine, newer, ours, version)
+    return True
+
+
+def _rebase(mine: Plan, newer: list[dict], ours: list[dict], version: int) -> None:
+    """Roll ``mine`` back to its loaded version, replay ``newer``, then ``ours``."""
+    base = mine._saved
+    for entry in reversed(mine.journal[base:]):
         if entry["changes"]:
             mine._change(tuple((u, b, a) for u, a, b in reversed(entry["changes"])))
     del mine.journal[base:]
@@ -505,4 +530,3 @@ def rebase(mine: Plan, workspace: Workspace) -> Plan:
     replay(mine, newer)
     replay(mine, ours)
     mine._saved, mine._stored_version = base + len(newer), version
-    return mine

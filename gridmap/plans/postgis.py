@@ -41,6 +41,7 @@ import shapely
 from gridmap.plans.records import (
     LIST_COLUMNS,
     PLAN_COLUMNS,
+    OnStale,
     assignment_values,
     changed_units,
     conflict_from,
@@ -299,7 +300,13 @@ class PostGISStore:
             pass
 
     # ------------------------------------------------------------------ save
-    def save(self, plan: PlanState, *, before_commit: Callable[[], object] | None = None) -> int:
+    def save(
+        self,
+        plan: PlanState,
+        *,
+        before_commit: Callable[[], object] | None = None,
+        on_stale: OnStale | None = None,
+    ) -> int:
         """Write ``plan`` in one transaction, locking only its row; the new version.
 
         Two first saves of one plan at once: the second waits for the first's row, then is
@@ -307,17 +314,25 @@ class PostGISStore:
         """
         pg = _psycopg()
         try:
-            return self._save(plan, before_commit)
+            return self._save(plan, before_commit, on_stale)
         except pg.errors.UniqueViolation as exc:
             if exc.diag.constraint_name != "plans_pkey":
                 raise _name_taken(plan.name, "") from exc
-        return self._save(plan, before_commit)
+        return self._save(plan, before_commit, on_stale)
 
-    def _save(self, plan: PlanState, before_commit: Callable[[], object] | None) -> int:
+    def _save(
+        self,
+        plan: PlanState,
+        before_commit: Callable[[], object] | None,
+        on_stale: OnStale | None,
+    ) -> int:
         # the row's values (digest, adjacency, …) before the lock: it is held only to write
         values = dict(zip(PLAN_COLUMNS, plan_values(plan, now(), 0), strict=True))
         with self.connect() as con, con.transaction():
-            stored = self._lock_row(con, plan)
+            labels_before = plan._version
+            stored = self._lock_row(con, plan, on_stale)
+            if plan._version != labels_before:  # rebased under the lock: the row anew
+                values = dict(zip(PLAN_COLUMNS, plan_values(plan, now(), 0), strict=True))
             version = (stored["version"] if stored else 0) + 1
             srid = self._srid(con, plan)
             values.update(version=version, srid=srid, updated=now())
@@ -340,8 +355,13 @@ class PostGISStore:
                 before_commit()
         return version
 
-    def _lock_row(self, con: psycopg.Connection, plan: PlanState) -> dict | None:
-        """The stored plan row, locked for this transaction; refuse a taken name or a stale copy."""
+    def _lock_row(
+        self, con: psycopg.Connection, plan: PlanState, on_stale: OnStale | None
+    ) -> dict | None:
+        """The stored plan row, locked for this transaction; refuse a taken name or a stale copy.
+
+        A stale copy is rebased by ``on_stale`` when given and possible, else refused.
+        """
         other = con.execute(
             "SELECT plan_id FROM plans WHERE name = %s AND plan_id != %s",
             (plan.name, plan.plan_id),
@@ -365,7 +385,10 @@ class PostGISStore:
                 (plan.plan_id, plan._saved),
             ).fetchall()
             theirs = [journal_entry(*r) for r in rows]
-            raise conflict_from(plan, stored["name"], stored["updated"], stored["version"], theirs)
+            if on_stale is None or not on_stale(theirs, stored["version"]):
+                raise conflict_from(
+                    plan, stored["name"], stored["updated"], stored["version"], theirs
+                )
         return stored
 
     @staticmethod

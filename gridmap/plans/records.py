@@ -18,7 +18,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from gridmap.rules import Profile, load_profile
 __all__ = [
     "PLAN_COLUMNS",
     "LIST_COLUMNS",
+    "OnStale",
     "PlanConflict",
     "assignment_values",
     "changed_units",
@@ -58,6 +59,9 @@ PLAN_COLUMNS = (
     "community_names", "digest", "units", "journal_entries", "community_offsets",
     "community_attrs", "profile", "graph", "version", "parent",
 )  # fmt: skip
+#: a save's answer to a stale version: given the entries stored meanwhile and the stored version,
+#: re-apply the copy's own edits on them (True), or refuse (False: they touch the same units)
+OnStale = Callable[[list[dict], int], bool]
 #: what :func:`gridmap.plans.list_plans` returns
 LIST_COLUMNS = ["plan_id", "name", "author", "created", "updated", "units", "journal_entries"]
 

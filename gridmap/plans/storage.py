@@ -21,7 +21,7 @@ import pandas as pd
 
 from gridmap.plans.geopackage import GeoPackageStore
 from gridmap.plans.postgis import PostGISStore, is_database_url
-from gridmap.plans.records import PlanConflict, profile_from_ref, profile_ref
+from gridmap.plans.records import OnStale, PlanConflict, profile_from_ref, profile_ref
 from gridmap.plans.state import PlanState
 
 __all__ = [
@@ -54,8 +54,18 @@ class PlanStore(Protocol):
         """Create the workspace (tables, schema) unless it exists; race-free."""
         ...
 
-    def save(self, plan: PlanState, *, before_commit: Callable[[], object] | None = None) -> int:
-        """Write ``plan`` in one transaction; the stored plan's new version."""
+    def save(
+        self,
+        plan: PlanState,
+        *,
+        before_commit: Callable[[], object] | None = None,
+        on_stale: OnStale | None = None,
+    ) -> int:
+        """Write ``plan`` in one transaction; the stored plan's new version.
+
+        A stale copy is rebased under the lock by ``on_stale`` when given and possible, else
+        refused with :class:`PlanConflict`.
+        """
         ...
 
     def read(self, plan: str) -> dict:
@@ -97,13 +107,15 @@ def save_plan(
     workspace: Workspace,
     *,
     before_commit: Callable[[], object] | None = None,
+    on_stale: OnStale | None = None,
 ) -> Path | str:
     """Write ``plan`` into the workspace in one transaction; the workspace (path or URL).
 
-    See :meth:`gridmap.plans.Plan.save`; ``before_commit`` is called just before COMMIT.
+    See :meth:`gridmap.plans.Plan.save`; ``before_commit`` is called just before COMMIT,
+    ``on_stale`` rebases a stale copy under the lock (see :class:`PlanStore`).
     """
     store = open_store(workspace)
-    version = store.save(plan, before_commit=before_commit)
+    version = store.save(plan, before_commit=before_commit, on_stale=on_stale)
     plan._saved = len(plan.journal)
     plan._stored_version = version
     return Path(workspace) if isinstance(store, GeoPackageStore) else str(workspace)
