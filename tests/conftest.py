@@ -13,6 +13,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
+from pg_fixtures import pg_url, pg_workspace, workspace  # noqa: F401 - PostGIS fixtures
 from shapely import Point, box
 
 import gridmap

@@ -1,4 +1,8 @@
-"""Workspace durability: concurrent first saves keep every plan; full and read-only disks say so."""
+"""Workspace durability: concurrent first saves keep every plan; full and read-only disks say so.
+
+The concurrent-save tests run on a GeoPackage and on PostGIS (``workspace`` fixture); the disk
+tests are about the GeoPackage file.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from pg_fixtures import schema_url
 from test_plans import small_plan
 
 from gridmap import datasets
@@ -21,30 +26,39 @@ ROOT = Path(__file__).resolve().parents[1]
 ROUNDS = 20
 
 
-def _save_rounds(folder: str, name: str, barrier) -> None:
-    """Save plan ``name`` into ``folder/ws{i}.gpkg`` for every round, in step with the other saver."""
-    for i in range(ROUNDS):
+def _round_workspaces(workspace: str | Path) -> list[str | Path]:
+    """One fresh workspace per round, of the same kind as ``workspace``."""
+    if isinstance(workspace, Path):
+        return [workspace.with_name(f"ws{i}.gpkg") for i in range(ROUNDS)]
+    base = workspace.rsplit("schema=", 1)[0].rstrip("?&")
+    token = workspace.rsplit("schema=", 1)[1]
+    return [schema_url(base, f"{token}_{i}") for i in range(ROUNDS)]
+
+
+def _save_rounds(workspaces: list, name: str, barrier) -> None:
+    """Save plan ``name`` into each round's fresh workspace, in step with the other saver."""
+    for ws in workspaces:
         plan = small_plan(name)
         plan.move(["U001"], "C01")
         barrier.wait(60)
-        plan.save(Path(folder) / f"ws{i}.gpkg")
+        plan.save(ws)
 
 
-def _assert_both_kept(folder: Path) -> None:
-    for i in range(ROUNDS):
-        ws = folder / f"ws{i}.gpkg"
+def _assert_both_kept(workspaces: list) -> None:
+    for i, ws in enumerate(workspaces):
         assert set(list_plans(ws)["name"]) == {"甲", "乙"}, f"round {i}"
         for name in ("甲", "乙"):
             assert load_plan(ws, name).kpis()["units_moved"] == 1
 
 
-def test_two_threads_first_saves_keep_both_plans(tmp_path):
+def test_two_threads_first_saves_keep_both_plans(workspace):
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
+    rounds = _round_workspaces(workspace)
 
     def run(name: str) -> None:
         try:
-            _save_rounds(str(tmp_path), name, barrier)
+            _save_rounds(rounds, name, barrier)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
             barrier.abort()
@@ -55,25 +69,27 @@ def test_two_threads_first_saves_keep_both_plans(tmp_path):
     for th in threads:
         th.join(300)
     assert not errors, errors
-    _assert_both_kept(tmp_path)
+    _assert_both_kept(rounds)
 
 
-def test_two_processes_first_saves_keep_both_plans(tmp_path):
+def test_two_processes_first_saves_keep_both_plans(workspace):
     mp = multiprocessing.get_context("fork")
     barrier = mp.Barrier(2)
-    procs = [
-        mp.Process(target=_save_rounds, args=(str(tmp_path), n, barrier)) for n in ("甲", "乙")
-    ]
+    rounds = _round_workspaces(workspace)
+    procs = [mp.Process(target=_save_rounds, args=(rounds, n, barrier)) for n in ("甲", "乙")]
     for p in procs:
         p.start()
     for p in procs:
         p.join(300)
     assert [p.exitcode for p in procs] == [0, 0]
-    _assert_both_kept(tmp_path)
+    _assert_both_kept(rounds)
 
 
-def test_an_existing_workspace_is_left_alone(tmp_path):
-    ws = tmp_path / "w.gpkg"
+def test_an_existing_workspace_is_left_alone(tmp_path, workspace):
+    ws = workspace
+    assert list_plans(ws).empty
+    ensure_workspace(ws)
+    assert list_plans(ws).empty
     small_plan("甲").save(ws)
     ensure_workspace(ws)
     assert list_plans(ws)["name"].tolist() == ["甲"]

@@ -1,8 +1,11 @@
-"""Plans: journal, undo/redo, storage (atomic, append-only, verified) and the outputs."""
+"""Plans: journal, undo/redo, storage (atomic, append-only, verified) and the outputs.
+
+The storage tests take the ``workspace`` fixture (tests/pg_fixtures.py): each runs on a
+GeoPackage and on PostGIS (a real server; skipped where none can be started).
+"""
 
 import json
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -12,10 +15,19 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from pg_fixtures import execute
 from test_edits import lattice_units
 
 import gridmap
-from gridmap.plans import CHANGE_COLUMNS_ZH, Plan, PlanConflict, list_plans, load_plan
+from gridmap.plans import (
+    CHANGE_COLUMNS_ZH,
+    Plan,
+    PlanConflict,
+    list_plans,
+    load_plan,
+    merge_subplans,
+    subplan,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,8 +67,8 @@ def test_changes_have_chinese_headers():
     assert row["原社区名称"] == "甲社区"
 
 
-def test_save_load_roundtrip(tmp_path):
-    ws = tmp_path / "workspace.gpkg"
+def test_save_load_roundtrip(workspace):
+    ws = workspace
     plan = small_plan()
     plan.move(["U001"], "C01")
     plan.save(ws)
@@ -69,22 +81,21 @@ def test_save_load_roundtrip(tmp_path):
     back.save(ws)
     assert load_plan(ws, plan.plan_id).labels["U001"] == "C01"
     assert list_plans(ws)["name"].tolist() == ["方案A"]
-    # the workspace is a GeoPackage GDAL can list, with the plan tables registered
-    layers = set(gpd.list_layers(ws)["name"])
-    assert {"plans", "assignments", "edit_journal"} <= layers
+    if isinstance(ws, Path):  # a GeoPackage GDAL can list, with the plan tables registered
+        layers = set(gpd.list_layers(ws)["name"])
+        assert {"plans", "assignments", "edit_journal"} <= layers
     with pytest.raises(KeyError, match="方案A"):
         load_plan(ws, "nope")
 
 
-def test_journal_is_append_only_and_conflicts_are_caught(tmp_path):
-    ws = tmp_path / "w.gpkg"
+def test_journal_is_append_only_and_conflicts_are_caught(workspace):
+    ws = workspace
     plan = small_plan()
     plan.move(["U001"], "C01")
     plan.save(ws)
-    con = sqlite3.connect(ws)
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        con.execute("DELETE FROM edit_journal")
-    con.close()
+    for sql in ("DELETE FROM edit_journal", "UPDATE edit_journal SET author = 'x'"):
+        with pytest.raises(Exception, match="append-only"):  # sqlite3 / psycopg errors
+            execute(ws, sql)
     a, b = load_plan(ws, "方案A"), load_plan(ws, "方案A")
     a.undo(author="王五")
     a.save(ws)
@@ -96,6 +107,8 @@ def test_journal_is_append_only_and_conflicts_are_caught(tmp_path):
     err = conflict.value
     assert isinstance(err, ValueError) and (err.plan, err.authors) == ("方案A", ["王五"])
     assert (err.entries, err.units) == (1, 1) and err.saved_at.startswith("20")
+    assert err.changed == ("U001",) and err.mine[0] == "U001"
+    assert err.overlap == ("U001",) and not err.rebasable and (err.base, err.version) == (1, 2)
     assert "Plan.save_as" in str(err) and b.labels.equals(mine)  # nothing lost
     b.save_as(ws, "方案A（赵六）")
     assert sorted(list_plans(ws)["name"]) == ["方案A", "方案A（赵六）"]
@@ -109,13 +122,10 @@ def test_journal_is_append_only_and_conflicts_are_caught(tmp_path):
     assert (b.name, b.plan_id) == before
 
 
-def test_tampering_is_detected(tmp_path):
-    ws = tmp_path / "w.gpkg"
+def test_tampering_is_detected(workspace):
+    ws = workspace
     small_plan().save(ws)
-    con = sqlite3.connect(ws)
-    con.execute("UPDATE assignments SET community_id = 'C01' WHERE unit_id = 'U000'")
-    con.commit()
-    con.close()
+    execute(ws, "UPDATE assignments SET community_id = 'C01' WHERE unit_id = 'U000'")
     with pytest.raises(ValueError, match="digest"):
         load_plan(ws, "方案A")
 
@@ -143,8 +153,8 @@ plan.save(ws)                       # killed inside this transaction
 """
 
 
-def test_kill_during_save_keeps_last_plan(tmp_path):
-    ws, marker = tmp_path / "w.gpkg", tmp_path / "marker"
+def test_kill_during_save_keeps_last_plan(tmp_path, workspace):
+    ws, marker = workspace, tmp_path / "marker"
     script = tmp_path / "kill.py"
     script.write_text(_KILL_SCRIPT.format(tests=str(ROOT / "tests")), encoding="utf-8")
     proc = subprocess.Popen([sys.executable, str(script), str(ws), str(marker)], cwd=ROOT)
@@ -161,13 +171,16 @@ def test_kill_during_save_keeps_last_plan(tmp_path):
             proc.kill()
             proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    journal = ws.with_name(ws.name + "-journal")
-    assert (
-        journal.exists() and journal.stat().st_size > 0
-    )  # a hot journal: the file was half-written
+    if isinstance(ws, Path):  # a hot journal: the file was half-written
+        journal = ws.with_name(ws.name + "-journal")
+        assert journal.exists() and journal.stat().st_size > 0
     plan = load_plan(ws, "kill")
     assert plan.labels["U005"] == "C01" and plan.labels["U004"] == "C00"
     assert len(plan.journal) == 1 and plan.kpis()["units_moved"] == 1
+    assert plan.version == 1
+    plan.move(["U004"], "C01")  # the killed save's row lock is gone: the next save goes through
+    plan.save(ws)
+    assert load_plan(ws, "kill").version == 2
 
 
 def test_from_check_findings_and_export(tmp_path, demo_result):
@@ -270,10 +283,82 @@ def test_exemption_comes_from_the_profile():
     assert hz.exempt_min() == ["C00"] and hz.kpis()["too_small"] == 1
 
 
-def test_plan_under_a_band_override_reloads(tmp_path):
+def test_plan_under_a_band_override_reloads(workspace):
     plan = small_plan()
     plan.profile = gridmap.load_profile("national").with_band(min=1200)
-    plan.save(tmp_path / "w.gpkg")
-    back = load_plan(tmp_path / "w.gpkg", "方案A")
+    plan.save(workspace)
+    back = load_plan(workspace, "方案A")
     assert back.profile.id == "national[1200–3000]" and back.band == plan.band
     assert back.kpis() == plan.kpis()
+
+
+# ---------------------------------------------------------------------- sub-plans
+def district_plan():
+    """4 × 4 units, communities C00 C01 / C02 C03 in 2 × 2 blocks (unit U{4r+c})."""
+    return Plan(lattice_units(4, 4, 2, 2, households=[300] * 16), name="区方案", author="区")
+
+
+def test_subplans_merge_into_the_district_plan(workspace):
+    ws = workspace
+    district = district_plan()
+    district.save(ws)
+    east = subplan(district, ["C00", "C01"], name="甲街道", author="甲")
+    assert set(east.units.index) == {f"U{i:03d}" for i in (0, 1, 2, 3, 4, 5, 6, 7)}
+    assert east.move(["U001"], "C01").ok
+    east.save(ws)
+    west = subplan(district, ["C02", "C03"], name="乙街道", author="乙")
+    assert west.move(["U009"], "C03").ok
+    west.save(ws)
+    subs = [load_plan(ws, "甲街道"), load_plan(ws, "乙街道")]  # parent kept by the store
+    assert subs[0].parent["plan_id"] == district.plan_id
+    result = merge_subplans(load_plan(ws, "区方案"), subs)
+    assert (result.merged, result.held_back, result.conflicts.empty) == (
+        ["甲街道", "乙街道"],
+        [],
+        True,
+    )
+    result.plan.save(ws)
+    back = load_plan(ws, "区方案")
+    assert back.labels["U001"] == "C01" and back.labels["U009"] == "C03"
+    audit = back.audit()
+    assert audit["op"].tolist() == ["merge_subplan"] * 2 and audit["author"].tolist() == [
+        "甲",
+        "乙",
+    ]
+
+
+def test_conflicting_subplans_are_held_back_and_listed(workspace):
+    ws = workspace
+    district = district_plan()
+    district.save(ws)
+    moved = subplan(district, ["C00", "C01"], name="甲")
+    assert moved.move(["U001"], "C01").ok
+    made = subplan(district, ["C00", "C02"], name="乙")
+    assert made.create(["U004"], new_id="新社区1").ok
+    same_id = subplan(district, ["C02", "C03"], name="丙")
+    assert same_id.create(["U015"], new_id="新社区1").ok
+    same_unit = subplan(district, ["C00", "C02"], name="丁")
+    assert same_unit.move(["U004"], "C02").ok
+    clean = subplan(district, ["C01", "C03"], name="戊")
+    assert clean.move(["U007"], "C03").ok
+    for sub in (moved, made, same_id, same_unit, clean):
+        sub.save(ws)
+    district.move(["U001"], "C01", comment="区里先改了")  # the district changes U001 meanwhile
+    district.save(ws)
+    result = merge_subplans(
+        load_plan(ws, "区方案"), [load_plan(ws, n) for n in ("甲", "乙", "丙", "丁", "戊")]
+    )
+    assert result.merged == ["戊"] and result.held_back == ["甲", "乙", "丙", "丁"]
+    got = {(r.subplan, r.unit_id, r.reason) for r in result.conflicts.itertuples()}
+    assert got == {
+        ("甲", "U001", "district_changed"),
+        ("乙", "U004", "both_changed"),
+        ("丁", "U004", "both_changed"),
+        ("乙", "U004", "new_id_taken"),
+        ("丙", "U015", "new_id_taken"),
+    }
+    assert result.plan.labels["U007"] == "C03" and result.plan.labels["U004"] == "C00"
+    with pytest.raises(ValueError, match="子方案"):
+        merge_subplans(result.plan, [small_plan()])
+    with pytest.raises(ValueError, match="C99"):
+        subplan(district, ["C99"], name="x")

@@ -33,6 +33,7 @@ from flask import has_request_context
 
 from dashboards.i18n import t
 from dashboards.identity import User, current_user
+from dashboards.provider import plan_sharing
 from dashboards.provider.plan_session import (
     EDITS,
     PlanSession,
@@ -71,7 +72,7 @@ __all__ = [
 ]
 
 #: Actions only editors may ask for.
-EDITOR_ACTIONS = (*EDITS, "save")
+EDITOR_ACTIONS = (*EDITS, "save", "rebase")
 #: Range of the numbers the page sends: (low, high, whole numbers only).
 NUMBERS = {"k": (2, 8, True), "time_limit": (1, 300, False)}
 
@@ -86,7 +87,7 @@ class PlanSource(Protocol):
         """Evaluate ``plan`` under ``profile``."""
 
     def plans_workspace(self) -> Path:
-        """The GeoPackage plans are saved to."""
+        """The workspace plans are saved to (a GeoPackage)."""
 
     def rebalance(self, plan: Any, *, time_limit: float = 10.0) -> RebalanceResult:
         """Run the rebalancer on ``plan``."""
@@ -391,6 +392,13 @@ class PlanStore:
         if action == "save":
             out = self._save(session, _text(request.name), lang)
             return _with(out, self._persist(key, user, session, lang))
+        if action == "rebase":  # take what others saved meanwhile, re-apply the tab's edits
+            with session.lock:
+                done, line = plan_sharing.rebase(
+                    session.plan, self.provider.plans_workspace(), lang
+                )
+            out = PlanOutcome([line], "ok" if done else "error", refresh=done)
+            return _with(out, self._persist(key, user, session, lang) if done else [])
         if action not in EDITS:
             return _error("pl.nothing", lang)
         if action != "rebalance" and not session.plan.dirty:
@@ -471,7 +479,13 @@ class PlanStore:
                 plan.name = before
                 return PlanOutcome([str(exc)], "error", refresh=False)
             saved = plan.name
-        return PlanOutcome([t(key, lang, name=saved, path=workspace.name)], "text", name=saved)
+        where = plan_sharing.place(workspace)
+        return PlanOutcome([t(key, lang, name=saved, path=where)], "text", name=saved)
+
+    def news(self, token: object, lang: str = "zh") -> str | None:
+        """A line when another planner saved the tab's plan since the tab loaded or saved it."""
+        session = self.get(token)
+        return plan_sharing.news(session.plan, self.provider.plans_workspace(), lang)
 
     def _load(self, token: object, request: PlanRequest, lang: str) -> PlanOutcome:
         saved = _text(request.saved)
@@ -560,4 +574,6 @@ def _conflict(conflict: PlanConflict, lang: str) -> PlanOutcome:
         n=conflict.entries,
         units=conflict.units,
     )
+    if conflict.rebasable:  # different grids: the tab can take theirs and keep its own
+        line += " " + plan_sharing.word("rebasable", lang)
     return PlanOutcome([line], "error", refresh=False)

@@ -1,20 +1,31 @@
-"""The one entry point: :func:`read_layer` reads any supported file into a GeoDataFrame."""
+"""The one entry point: :func:`read_layer` reads any supported file into a GeoDataFrame.
+
+Besides files, a PostGIS table or query: ``postgresql://user@host/db#schema.table`` (or
+``#SELECT …``), so a city's own database can be checked without exporting files.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import geopandas
 import pandas as pd
+from pyproj import CRS
 
-from gridmap.io._problems import _fail
+from gridmap.io._problems import _fail, _unreadable
 from gridmap.io.crs_override import _apply_crs, _parse_crs
 from gridmap.io.points import _points_from_table
 from gridmap.io.sources import _VECTOR_FORMATS, _resolve
 from gridmap.io.tables import _infer_numbers, _read_csv, _read_excel
-from gridmap.io.vector import _read_parquet, _read_vector
+from gridmap.io.vector import _decode_wkb, _read_parquet, _read_vector
+
+#: a layer in a PostgreSQL database (read with psycopg, PostGIS geometry)
+_DB_SCHEMES = ("postgresql://", "postgres://")
+_QUERY = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
 
 __all__ = ["read_layer"]
 
@@ -39,6 +50,8 @@ def read_layer(
         folder), ``.osm``/``.osm.pbf`` (OpenStreetMap, GDAL's OSM driver),
         ``.csv``/``.txt``, ``.xlsx``/``.xls``. A string
         ``"file.gpkg:图层名"`` names the layer (as the CLI accepts it).
+        A PostGIS layer is a URL string ``postgresql://user@host/db#schema.table``
+        (or ``#SELECT …`` with one geometry column; needs psycopg, ``gridmap[postgis]``).
     layer : str, optional
         Layer (GeoPackage, File Geodatabase, zipped shapefiles, OSM) or sheet
         (Excel). May be omitted when the file has exactly one layer (or one
@@ -91,18 +104,21 @@ def read_layer(
     >>> pois.crs.to_epsg(), pois.attrs["coordinate_conversion"]
     (4326, 'gcj02->wgs84')
     """
-    file, split_layer, shown, fmt = _resolve(path)
-    if split_layer is not None:
-        if layer is not None and str(layer) != split_layer:
-            raise _fail(
-                "layer.conflict",
-                f"图层给了两次且不一致：路径中的 {split_layer!r} 和 layer={layer!r}",
-                "Name the layer once: either in the path (file.gpkg:layer) or with layer=.",
-                file=shown,
-                layer=layer,
-            )
-        layer = split_layer
-    frame, info = _read_frame(file, fmt, layer, encoding, shown)
+    if isinstance(path, str) and path.startswith(_DB_SCHEMES):
+        frame, info, shown, fmt = *_read_database(path, layer), "postgis"
+    else:
+        file, split_layer, shown, fmt = _resolve(path)
+        if split_layer is not None:
+            if layer is not None and str(layer) != split_layer:
+                raise _fail(
+                    "layer.conflict",
+                    f"图层给了两次且不一致：路径中的 {split_layer!r} 和 layer={layer!r}",
+                    "Name the layer once: either in the path (file.gpkg:layer) or with layer=.",
+                    file=shown,
+                    layer=layer,
+                )
+            layer = split_layer
+        frame, info = _read_frame(file, fmt, layer, encoding, shown)
     has_geometry = isinstance(frame, geopandas.GeoDataFrame)
     if has_geometry and (x is not None or y is not None):
         raise _fail(
@@ -176,3 +192,94 @@ def _finish(gdf: geopandas.GeoDataFrame) -> geopandas.GeoDataFrame:
         gdf = gdf.rename_geometry("geometry")
     gdf.attrs.update(attrs)
     return gdf
+
+
+def _read_database(url: str, layer: str | None) -> tuple[geopandas.GeoDataFrame, dict, str]:
+    """A PostGIS table (``#schema.table``) or query (``#SELECT …``); what was learnt; the URL shown."""
+    parts = urlsplit(url)
+    source = str(layer) if layer is not None else unquote(parts.fragment)
+    dsn = urlunsplit(parts._replace(fragment=""))
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@") if parts.password else None
+    shown = urlunsplit(parts._replace(fragment="", netloc=netloc or parts.netloc))
+    if not source.strip():
+        raise _fail(
+            "layer.missing",
+            "数据库图层需要指明表或查询：postgresql://…#模式.表名",
+            "Name the table after '#': postgresql://user@host/db#schema.table (or #SELECT …).",
+            file=shown,
+        )
+    if _QUERY.match(source):
+        query = source.strip().rstrip(";")
+    else:
+        query = "SELECT * FROM " + ".".join(
+            '"' + p.replace('"', '""') + '"' for p in source.split(".")
+        )
+    try:
+        # psycopg: an optional dependency, needed only for database layers
+        import psycopg
+    except ImportError as exc:
+        raise _fail(
+            "file.format",
+            "读取数据库图层需要 psycopg",
+            "Install it: pip install 'gridmap[postgis]'.",
+            file=shown,
+            layer=source,
+        ) from exc
+    try:
+        with psycopg.connect(dsn, connect_timeout=10) as con:
+            con.read_only = True
+            frame, srid = _query_geometries(con, query, shown, source)
+            crs = _srid_crs(con, srid)
+    except psycopg.Error as exc:
+        raise _unreadable(shown, source, exc) from exc
+    info = {"layer": source, "encoding": None, "crs_from": "file" if crs is not None else None}
+    return frame.set_crs(crs) if crs is not None else frame, info, shown
+
+
+def _query_geometries(con: Any, query: str, shown: str, source: str) -> tuple[Any, int]:
+    """The rows of ``query`` with its (first) geometry column decoded; the geometries' SRID."""
+    described = con.execute(f"SELECT * FROM ({query}) AS q LIMIT 0").description or []
+    oid = con.execute("SELECT oid FROM pg_type WHERE typname = 'geometry'").fetchone()
+    geoms = [c.name for c in described if oid is not None and c.type_code == oid[0]]
+    if not geoms:
+        raise _fail(
+            "geometry.missing",
+            f"数据库图层 {source} 没有 PostGIS 几何列",
+            "Name a table or query with a geometry column.",
+            file=shown,
+            layer=source,
+        )
+    geom = geoms[0]
+    others = [c.name for c in described if c.name != geom]
+    cols = [f'q."{c}"' for c in others] + [f'ST_AsBinary(q."{geom}")', f'ST_SRID(q."{geom}")']
+    rows = con.execute(f"SELECT {', '.join(cols)} FROM ({query}) AS q").fetchall()
+    table = pd.DataFrame([r[:-2] for r in rows], columns=others)
+    wkb = [None if r[-2] is None else bytes(r[-2]) for r in rows]
+    srids = {r[-1] for r in rows if r[-1]}
+    if len(srids) > 1:
+        raise _fail(
+            "crs.mixed",
+            f"数据库图层 {source} 的几何混有多个坐标系 (SRID {sorted(srids)})",
+            "Select rows of one SRID, or ST_Transform them to one.",
+            file=shown,
+            layer=source,
+        )
+    decoded, problems = _decode_wkb(wkb, shown, source)
+    frame = geopandas.GeoDataFrame(table, geometry=geopandas.GeoSeries(decoded, index=table.index))
+    frame.attrs["problems"] = problems
+    return frame, srids.pop() if srids else 0
+
+
+def _srid_crs(con: Any, srid: int) -> CRS | None:
+    """The CRS of ``srid`` in ``spatial_ref_sys`` (an EPSG code, else its WKT); None for 0."""
+    if not srid:
+        return None
+    row = con.execute(
+        "SELECT auth_name, auth_srid, srtext FROM spatial_ref_sys WHERE srid = %s", (srid,)
+    ).fetchone()
+    if row is None:
+        return None
+    auth, code, text = row
+    if str(auth).upper() == "EPSG" and code:
+        return CRS.from_epsg(int(code))
+    return CRS.from_wkt(text) if text else None

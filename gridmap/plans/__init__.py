@@ -15,23 +15,27 @@ check's own evaluation (:func:`gridmap.evaluation.evaluate_units`) on the plan's
 communities — households outside every unit included — so an unedited plan
 reports exactly what the check reports.
 
-Plans live in the workspace GeoPackage (any ``.gpkg``; created when missing) in
-three attribute tables registered in ``gpkg_contents``:
+Plans live in a **workspace**: a GeoPackage (any ``.gpkg``; created when missing, the
+zero-setup default) or a PostGIS database shared by a city's planners
+(``postgresql://user@host/db?schema=gridmap``; :func:`open_store` picks the store), in three
+tables:
 
 ``plans``
-    one row per plan: id, name, author, times, CRS, unit kind, digest, rule profile.
+    one row per plan: id, name, author, times, CRS, unit kind, digest, rule profile, version.
 ``assignments``
-    one row per plan × unit: base and current community, households, WKB geometry.
+    one row per plan × unit: base and current community, households, geometry.
 ``edit_journal``
-    one row per journal entry; rows are only ever appended.
+    one row per journal entry; rows are only ever appended (the database refuses the rest).
 
-:meth:`Plan.save` writes all three in **one SQLite transaction**: a process
-killed mid-save leaves the last saved plan intact (SQLite's rollback journal),
-and :func:`load_plan` verifies the stored assignment against its digest and
-against a replay of the journal. Creating the workspace is part of that transaction, so two
-first saves into a workspace that does not exist yet keep both plans. A copy saved after
-someone else saved the same plan is refused with :class:`PlanConflict`, naming who saved,
-when and how many units changed; :meth:`Plan.save_as` keeps it under a new name.
+:meth:`Plan.save` writes all three in **one transaction**: a process killed mid-save leaves
+the last saved plan intact, and :func:`load_plan` verifies the stored assignment against its
+digest and against a replay of the journal. Creating the workspace is part of that transaction,
+so two first saves into a workspace that does not exist yet keep both plans. Each save makes a
+new **version** of the plan; a copy saved after someone else saved the same plan is refused
+with :class:`PlanConflict`, naming who saved, when and which units they changed:
+:meth:`Plan.rebase` re-applies this copy's edits on theirs when both changed different units,
+:meth:`Plan.save_as` keeps it under a new name. A street can plan its communities in a
+:func:`subplan`; :func:`merge_subplans` brings sub-plans back, listing conflicts.
 
 The package, by module:
 
@@ -41,11 +45,15 @@ The package, by module:
 - :mod:`~gridmap.plans.plan`: :class:`Plan` itself — edits, undo / redo, the rebalancer
   (:meth:`Plan.rebalance`, :meth:`Plan.redraw`, via :mod:`~gridmap.plans.rebalancing`) —
   and :func:`load_plan`;
-- :mod:`~gridmap.plans.storage`: the plan tables of the workspace GeoPackage;
-  :class:`PlanConflict` when two editors save the same plan;
-- :mod:`~gridmap.plans.workspace`: the GeoPackage itself, created race-free inside the first
-  save's transaction; full or read-only disks reported as such;
-- :mod:`~gridmap.plans.drafts`: unsaved dashboard plans kept in the workspace per user and tab.
+- :mod:`~gridmap.plans.storage`: the store interface and :func:`open_store`;
+  :mod:`~gridmap.plans.records`: the rows every store writes, :class:`PlanConflict`;
+- :mod:`~gridmap.plans.geopackage`: the GeoPackage store; :mod:`~gridmap.plans.workspace`: the
+  GeoPackage file, created race-free, full or read-only disks reported as such;
+- :mod:`~gridmap.plans.postgis`: the PostGIS store (migrations, row locks, SRIDs);
+- :mod:`~gridmap.plans.merging`: rebasing a copy's edits; :mod:`~gridmap.plans.subplans`:
+  sub-plans and their merge;
+- :mod:`~gridmap.plans.drafts` (:mod:`~gridmap.plans.draft_tables`): unsaved dashboard plans
+  kept in the workspace per user and tab.
 
 Examples
 --------
@@ -73,7 +81,19 @@ SizeBand(min=1000, max=3000, exempt_min_if='sparse', rule_id='community.size')
 
 from gridmap.plans.outputs import CHANGE_COLUMNS_ZH
 from gridmap.plans.plan import Plan, load_plan
-from gridmap.plans.storage import PlanConflict, list_plans
+from gridmap.plans.storage import PlanConflict, list_plans, open_store
+from gridmap.plans.subplans import MergeResult, merge_subplans, subplan
 from gridmap.plans.workspace import WorkspaceError
 
-__all__ = ["Plan", "PlanConflict", "WorkspaceError", "load_plan", "list_plans", "CHANGE_COLUMNS_ZH"]
+__all__ = [
+    "Plan",
+    "PlanConflict",
+    "WorkspaceError",
+    "load_plan",
+    "list_plans",
+    "open_store",
+    "subplan",
+    "merge_subplans",
+    "MergeResult",
+    "CHANGE_COLUMNS_ZH",
+]

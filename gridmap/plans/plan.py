@@ -9,7 +9,6 @@ saved plan (:mod:`gridmap.plans.storage`).
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -20,13 +19,21 @@ import pandas as pd
 from gridmap import adjacency as _adjacency
 from gridmap import edits as _edits
 from gridmap.edits import EditResult
+from gridmap.plans.merging import rebased_entries, undo_stacks
 from gridmap.plans.outputs import PlanOutputs
 from gridmap.plans.rebalancing import rebalance_plan, redraw_plan
+from gridmap.plans.records import PlanConflict
 from gridmap.plans.state import now, touched
-from gridmap.plans.storage import profile_from_ref, read_plan, save_plan
+from gridmap.plans.storage import (
+    Workspace,
+    profile_from_ref,
+    read_journal,
+    read_plan,
+    save_plan,
+)
 from gridmap.rebalance import RebalanceResult
 
-__all__ = ["Plan", "load_plan", "plan_from_record", "replay"]
+__all__ = ["Plan", "load_plan", "plan_from_record", "rebase", "rebase_on", "replay"]
 
 #: test hook: called inside the save transaction just before COMMIT
 _before_commit: Callable[[], object] | None = None
@@ -245,38 +252,66 @@ class Plan(PlanOutputs):
 
         return importlib.import_module("gridmap.maps.explore").explore_plan(self, **kwargs)
 
-    def save(self, workspace: str | os.PathLike) -> Path:
-        """Save the plan (and its profile) into the workspace GeoPackage in one transaction.
+    @property
+    def version(self) -> int:
+        """The stored version this copy started from (0: never saved); each save adds one."""
+        return self._stored_version
 
-        New journal entries are appended; entries already stored are never
-        rewritten. The workspace is created when absent (race-free).
-        See :mod:`gridmap.plans.storage`.
+    def save(self, workspace: Workspace, *, rebase: bool = False) -> Path | str:
+        """Save the plan (and its profile) into the workspace in one transaction.
+
+        With ``rebase=True`` a copy others saved meanwhile is rebased in the same transaction
+        (as :meth:`rebase`) when the edits touch different units, instead of being refused:
+        what several planners on different communities of one plan want.
+
+        ``workspace`` is a GeoPackage path or a ``postgresql://…?schema=…`` URL
+        (:mod:`gridmap.plans.storage`). New journal entries are appended; entries already
+        stored are never rewritten. The workspace is created when absent (race-free).
 
         Raises
         ------
         gridmap.plans.PlanConflict
             When someone else saved this plan since this copy was loaded (a ``ValueError``;
-            nothing is written: :meth:`save_as` keeps this version under a new name).
+            nothing is written: :meth:`rebase` re-applies these edits on theirs when they
+            touch other units, :meth:`save_as` keeps this version under a new name).
         ValueError
             When another plan has this name.
         OSError
-            (:class:`gridmap._atomic.OutputError`) when the disk is full or read-only.
+            (:class:`gridmap._atomic.OutputError`) when the disk is full or read-only, or the
+            database cannot be reached.
         """
-        return save_plan(self, workspace, before_commit=_before_commit)
+        on_stale = (lambda newer, version: rebase_on(self, newer, version)) if rebase else None
+        return save_plan(self, workspace, before_commit=_before_commit, on_stale=on_stale)
 
-    def save_as(self, workspace: str | os.PathLike, name: str) -> Path:
+    def save_as(self, workspace: Workspace, name: str) -> Path | str:
         """Save this version as a new plan called ``name`` (a new plan id, the whole journal).
 
         What to do after a :class:`~gridmap.plans.PlanConflict`: both versions are kept.
         On failure the plan keeps its name and id.
         """
-        before = (self.name, self.plan_id, self._saved)
-        self.name, self.plan_id, self._saved = str(name), uuid.uuid4().hex[:12], 0
+        before = (self.name, self.plan_id, self._saved, self._stored_version)
+        self.name, self.plan_id = str(name), uuid.uuid4().hex[:12]
+        self._saved, self._stored_version = 0, 0
         try:
             return self.save(workspace)
         except BaseException:
-            self.name, self.plan_id, self._saved = before
+            self.name, self.plan_id, self._saved, self._stored_version = before
             raise
+
+    def rebase(self, workspace: Workspace) -> Plan:
+        """Bring in the edits saved since this copy was loaded, then re-apply its own (in place).
+
+        After a :class:`~gridmap.plans.PlanConflict` whose ``rebasable`` is true (the other
+        planners changed other units): ``plan.rebase(ws).save(ws)``. Only the journal entries
+        saved meanwhile are read (no geometry), so it is quick on any size of plan. Returns
+        the plan itself; nothing is saved.
+
+        Raises
+        ------
+        gridmap.plans.PlanConflict
+            When the stored plan changed units this copy changed too (nothing changed).
+        """
+        return rebase(self, workspace)
 
     def _entry(self, op, params, changes, author, comment) -> dict:
         return {
@@ -401,8 +436,10 @@ class Plan(PlanOutputs):
         )
 
 
-def load_plan(workspace: str | os.PathLike, plan: str, *, graph=None, profile=None) -> Plan:
+def load_plan(workspace: Workspace, plan: str, *, graph=None, profile=None) -> Plan:
     """Load a saved plan by name or id, verifying its digest and replaying its journal.
+
+    ``workspace`` is a GeoPackage path or a ``postgresql://…?schema=…`` URL.
 
     ``graph`` is the unit adjacency to reuse (e.g. of the as-is plan of the same
     units); by default the adjacency saved with the plan (plans saved before it was
@@ -426,6 +463,7 @@ def load_plan(workspace: str | os.PathLike, plan: str, *, graph=None, profile=No
             "(journal replay does not match the stored assignment)"
         )
     p._saved = len(p.journal)
+    p._stored_version = rec.get("version", 0)
     return p
 
 
@@ -454,6 +492,7 @@ def plan_from_record(rec: dict, *, graph=None, profile=None) -> Plan:
         graph=graph if graph is not None else rec["graph"],
     )
     p.created = rec["created"]
+    p.parent = rec.get("parent")
     return p
 
 
@@ -471,3 +510,43 @@ def replay(p: Plan, journal: list[dict]) -> None:
         else:
             p._undo.append(entry["seq"])
             p._redo.clear()
+
+
+def rebase(mine: Plan, workspace: Workspace) -> Plan:
+    """``mine`` with the stored entries it lacks and its own re-applied (see :meth:`Plan.rebase`)."""
+    base = mine._saved
+    newer, version = read_journal(workspace, mine.plan_id, since=max(base - 1, 0))
+    if base and (not newer or newer[0]["time"] != mine.journal[base - 1]["time"]):
+        raise ValueError(
+            f"方案 {mine.name!r} 的存储版本不是本副本的来源，无法重放 "
+            "(the stored plan is not the one this copy was loaded from: cannot rebase)"
+        )
+    newer = newer[1:] if base else newer
+    _rebase(mine, newer, rebased_entries(mine.journal, base, newer, name=mine.name), version)
+    return mine
+
+
+def rebase_on(mine: Plan, newer: list[dict], version: int) -> bool:
+    """Rebase ``mine`` on ``newer`` (the entries stored after its own) in place.
+
+    False when they touch units ``mine`` changed (nothing changed then).
+    """
+    try:
+        ours = rebased_entries(mine.journal, mine._saved, newer, name=mine.name)
+    except PlanConflict:
+        return False
+    _rebase(mine, newer, ours, version)
+    return True
+
+
+def _rebase(mine: Plan, newer: list[dict], ours: list[dict], version: int) -> None:
+    """Roll ``mine`` back to its loaded version, replay ``newer``, then ``ours``."""
+    base = mine._saved
+    for entry in reversed(mine.journal[base:]):
+        if entry["changes"]:
+            mine._change(tuple((u, b, a) for u, a, b in reversed(entry["changes"])))
+    del mine.journal[base:]
+    mine._undo, mine._redo = undo_stacks(mine.journal)
+    replay(mine, newer)
+    replay(mine, ours)
+    mine._saved, mine._stored_version = base + len(newer), version

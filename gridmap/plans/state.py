@@ -92,6 +92,9 @@ class PlanState:
         self._labels = units["community_id"].copy()
         self.journal: list[dict] = []
         self._saved = 0
+        self._stored_version = 0  # the stored version this copy is based on (0: not saved)
+        #: a sub-plan's origin: ``{"plan_id", "name", "version", "communities"}`` (else None)
+        self.parent: dict | None = None
         self._undo: list[int] = []
         self._redo: list[int] = []
         self._hh = self.units["households"].to_numpy()
