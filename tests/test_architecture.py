@@ -81,6 +81,7 @@ LAYERS = {
         "gridmap._workspace",
         "gridmap.griddesign",
         "gridmap.siting",
+        "gridmap.change",
     ),
     "outputs": ("gridmap.report", "gridmap.maps"),
     "interfaces": ("gridmap", "gridmap.cli", "dashboards"),

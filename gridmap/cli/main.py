@@ -19,6 +19,7 @@ from gridmap._atomic import OutputError, output_error
 from gridmap._errors import InputError, Problem, format_problems
 from gridmap._version import __version__
 from gridmap.check import check
+from gridmap.cli.compare import add_compare_parser
 from gridmap.cli.coverage import add_coverage_parser
 from gridmap.cli.rebalance import add_rebalance_parser
 from gridmap.cli.report import add_report_parser
@@ -314,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rules", help="print a profile's rules with their sources")
     p.add_argument("profile", nargs="?", default="national", help="profile name or .toml path")
     p.set_defaults(func=_cmd_rules)
+    add_compare_parser(sub)
     add_coverage_parser(sub)
     add_rebalance_parser(sub)
     add_report_parser(sub)
