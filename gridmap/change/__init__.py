@@ -1,8 +1,12 @@
-"""Change across time and across layers: snapshot comparison (more to come in this package).
+"""Change across time and across layers: snapshot comparison and projection.
 
 - :mod:`~gridmap.change.snapshot`: a check output read back (:func:`read_snapshot`), or a
   :class:`gridmap.CheckResult` taken as one (:func:`snapshot_of`);
-- :mod:`~gridmap.change.compare`: what changed between two snapshots (:func:`compare`).
+- :mod:`~gridmap.change.compare`: what changed between two snapshots (:func:`compare`);
+- :mod:`~gridmap.change.projects`: residential projects (:func:`read_projects`) and the
+  occupancy :class:`Ramp`;
+- :mod:`~gridmap.change.projection`: the check re-run year by year as projects fill up
+  (:func:`project`, :class:`Projection` with its predicted violations).
 
 The features share the matching of units of two layers by geometry (``_match``) and the
 writing of Chinese-headed tables, XLSX workbooks and GeoPackages (``_write``).
@@ -16,12 +20,22 @@ from gridmap.change.compare import (
     Comparison,
     compare,
 )
+from gridmap.change.projection import Projection, parse_years, place_projects, project
+from gridmap.change.projects import PROJECT_ALIASES, Ramp, arrivals, read_projects
 from gridmap.change.snapshot import Snapshot, read_snapshot, snapshot_of
 
 __all__ = [
     "CHANGE_KINDS",
     "CHANGE_ZH",
     "LEVEL_ZH",
+    "PROJECT_ALIASES",
+    "Projection",
+    "Ramp",
+    "arrivals",
+    "parse_years",
+    "place_projects",
+    "project",
+    "read_projects",
     "COMPARE_HEADERS_ZH",
     "Comparison",
     "Snapshot",

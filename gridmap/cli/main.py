@@ -21,6 +21,7 @@ from gridmap._version import __version__
 from gridmap.check import check
 from gridmap.cli.compare import add_compare_parser
 from gridmap.cli.coverage import add_coverage_parser
+from gridmap.cli.projection import add_projection_arguments, run_projection
 from gridmap.cli.rebalance import add_rebalance_parser
 from gridmap.cli.report import add_report_parser
 from gridmap.cli.serve import add_serve_parser
@@ -227,6 +228,8 @@ def render_summary(result, *, lang: str = "zh", written: dict | None = None) -> 
 
 
 def _cmd_check(args) -> int:
+    if args.projects or args.year:
+        return run_projection(args, cli_problem)
     return _run_check(
         study_kwargs(args),
         out=Path(args.out) if args.out else None,
@@ -308,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write household-level detail (coverage.csv, the coverage_households layer, "
         "unmerged gap cells); off by default: no output shows one building's households",
     )
+    add_projection_arguments(p)
     p.set_defaults(func=_cmd_check)
     p = sub.add_parser("profiles", help="list the built-in rule profiles")
     p.add_argument("--lang", choices=["zh", "en"], default="zh")
