@@ -23,6 +23,7 @@ from gridmap.cli.compare import add_compare_parser
 from gridmap.cli.coverage import add_coverage_parser
 from gridmap.cli.projection import add_projection_arguments, run_projection
 from gridmap.cli.rebalance import add_rebalance_parser
+from gridmap.cli.reconcile import add_reconcile_parser
 from gridmap.cli.report import add_report_parser
 from gridmap.cli.serve import add_serve_parser
 from gridmap.cli.study_args import add_study_arguments, study_kwargs
@@ -322,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_compare_parser(sub)
     add_coverage_parser(sub)
     add_rebalance_parser(sub)
+    add_reconcile_parser(sub)
     add_report_parser(sub)
     add_serve_parser(sub)
     add_users_parser(sub)
