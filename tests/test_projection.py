@@ -11,7 +11,7 @@ import pytest
 from shapely import Point, box
 
 import gridmap
-from gridmap._errors import InputError
+from gridmap import InputError
 from gridmap.change import Ramp, arrivals, parse_years, project, read_projects
 from gridmap.cli import main
 from tests.conftest import X0, Y0, make_layers

@@ -17,13 +17,17 @@ coordinators changed.
 
 Examples
 --------
->>> import gridmap
->>> from gridmap import datasets
->>> from gridmap.change import compare, snapshot_of
->>> snap = snapshot_of(gridmap.check(gridmap.read_study(**datasets.demo_config())))
->>> comparison = compare(snap, snap)
->>> comparison.summary()["changed"]
-0
+>>> import geopandas as gpd
+>>> from shapely import box
+>>> from gridmap.change import Snapshot, compare
+>>> def snap(cells):
+...     return Snapshot(gpd.GeoDataFrame({"households": [h for _, _, h in cells]},
+...         geometry=[g for _, g, _ in cells], crs=4549,
+...         index=pd.Index([i for i, _, _ in cells], name="community_id")))
+>>> old = snap([("A", box(0, 0, 10, 10), 1200), ("B", box(10, 0, 20, 10), 900)])
+>>> new = snap([("A", box(0, 0, 12, 10), 1300), ("C", box(10, 0, 20, 10), 900)])
+>>> compare(old, new).units[["unit_id", "change", "households_delta"]].values.tolist()
+[['A', 'redrawn', 100], ['C', 'recoded', 0]]
 """
 
 from __future__ import annotations

@@ -229,8 +229,9 @@ def _community_of(result: CheckResult) -> pd.Series:
     attr = grids["community_attr"].astype("string") if "community_attr" in grids.columns else None
     out = grids["community_id"].astype("string").copy()
     if attr is not None:
+        known = set(ids)
         resolved = attr.map(
-            lambda v: v if v in set(ids) else by_name.get(str(v), pd.NA), na_action="ignore"
+            lambda v: v if v in known else by_name.get(str(v), pd.NA), na_action="ignore"
         )
         out = resolved.astype("string").fillna(out)
     out.index = grids.index.astype(str)

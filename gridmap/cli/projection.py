@@ -90,7 +90,15 @@ def run_projection(args: argparse.Namespace, cli_problem: Callable[[Problem], Pr
     except InputError as exc:
         raise InputError([_flags(p) for p in exc.problems]) from exc
     try:
-        projection = project(study, projects, args.year, base_year=base, ramp=ramp, lang=args.lang)
+        projection = project(
+            study,
+            projects,
+            args.year,
+            base_year=base,
+            ramp=ramp,
+            lang=args.lang,
+            coverage={"household_level": True} if args.household_level else None,
+        )
     except ValueError as exc:
         raise ValueError(
             str(exc).replace("years=", "--year ").replace("base_year=", "--base-year ")
