@@ -73,14 +73,19 @@ def _reference_units(
     names = list(layers)
     ref = layers[names[0]]
     units: list[dict] = []
-    taken = None
-    for gid in sorted(ref.index.astype(str)):
-        g = shapely.set_precision(ref.geometry[ref.index.astype(str) == gid].iloc[0], _GRID)
-        if taken is not None:
-            g = shapely.difference(g, taken, grid_size=_GRID)
+    order = np.argsort(ref.index.astype(str).to_numpy(), kind="stable")
+    ids = ref.index.astype(str).to_numpy()[order]
+    geoms = shapely.set_precision(np.asarray(ref.geometry.values)[order], _GRID)
+    tree = shapely.STRtree(geoms)
+    for k, gid in enumerate(ids):
+        g = geoms[k]
+        earlier = [j for j in tree.query(g, predicate="intersects") if j < k]
+        if earlier:  # an earlier code keeps ground two reference units both claim
+            g = shapely.difference(
+                g, shapely.union_all(geoms[earlier], grid_size=_GRID), grid_size=_GRID
+            )
         if g.is_empty:
             continue
-        taken = g if taken is None else shapely.union(taken, g, grid_size=_GRID)
         hh = households[names[0]].get(gid, np.nan)
         finer = (
             _finer(g, layers, households, names[1:], max_households)
