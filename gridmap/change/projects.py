@@ -154,6 +154,54 @@ def _years(values: pd.Series) -> tuple[pd.Series, list[Any]]:
     return pd.Series(out, index=values.index, dtype="float64"), bad
 
 
+def _row_problems(
+    raw: GeoDataFrame,
+    found: dict[str, str],
+    *,
+    ids: pd.Index,
+    planned: pd.Series,
+    occupied: pd.Series,
+    completion: pd.Series,
+    unreadable: list,
+    bad_years: list,
+    bad_move: list,
+) -> list[tuple[Any, str, Any]]:
+    """``(row label, reason, value)`` for every unusable project row."""
+    bad = unreadable
+    out_index = ids
+    rows = [(label, "数值无法识别", value) for label, value, _ in bad]
+    rows += [
+        (label, "年份无法识别", raw.at[label, found["completion_year"]]) for label in bad_years
+    ]
+    rows += [(label, "年份无法识别", raw.at[label, found["move_in_year"]]) for label in bad_move]
+    seen = {label for label, _, _ in rows}  # an unreadable value is not reported missing too
+    rows += [
+        (label, "缺少规划户数", None)
+        for label in planned.index[planned.isna()]
+        if label not in seen
+    ]
+    rows += [
+        (label, "缺少竣工年份", None)
+        for label in completion.index[completion.isna()]
+        if label not in seen
+    ]
+    rows += [
+        (label, "已入住户数超过规划户数", occupied[label])
+        for label in occupied.index[(occupied > planned).fillna(False)]
+    ]
+    rows += [
+        (label, "缺少几何", None)
+        for label in raw.index[raw.geometry.isna() | raw.geometry.is_empty]
+    ]
+    if out_index.duplicated().any():
+        rows += [
+            (label, "项目编号重复", out_index[k])
+            for k, label in enumerate(raw.index)
+            if out_index.duplicated()[k]
+        ]
+    return rows
+
+
 def prepare_projects(
     raw: GeoDataFrame, *, mapping: dict[str, str] | None = None, source: str = "projects"
 ) -> GeoDataFrame:
@@ -218,36 +266,17 @@ def prepare_projects(
     move_in, bad_move = (
         _years(raw[found["move_in_year"]]) if "move_in_year" in found else (completion, [])
     )
-    rows = [(label, "数值无法识别", value) for label, value, _ in bad]
-    rows += [
-        (label, "年份无法识别", raw.at[label, found["completion_year"]]) for label in bad_years
-    ]
-    rows += [(label, "年份无法识别", raw.at[label, found["move_in_year"]]) for label in bad_move]
-    seen = {label for label, _, _ in rows}  # an unreadable value is not reported missing too
-    rows += [
-        (label, "缺少规划户数", None)
-        for label in planned.index[planned.isna()]
-        if label not in seen
-    ]
-    rows += [
-        (label, "缺少竣工年份", None)
-        for label in completion.index[completion.isna()]
-        if label not in seen
-    ]
-    rows += [
-        (label, "已入住户数超过规划户数", occupied[label])
-        for label in occupied.index[(occupied > planned).fillna(False)]
-    ]
-    rows += [
-        (label, "缺少几何", None)
-        for label in raw.index[raw.geometry.isna() | raw.geometry.is_empty]
-    ]
-    if out.index.duplicated().any():
-        rows += [
-            (label, "项目编号重复", out.index[k])
-            for k, label in enumerate(raw.index)
-            if out.index.duplicated()[k]
-        ]
+    rows = _row_problems(
+        raw,
+        found,
+        ids=out.index,
+        planned=planned,
+        occupied=occupied,
+        completion=completion,
+        unreadable=bad,
+        bad_years=bad_years,
+        bad_move=bad_move,
+    )
     if rows:
         raise InputError(
             [
