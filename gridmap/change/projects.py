@@ -154,6 +154,36 @@ def _years(values: pd.Series) -> tuple[pd.Series, list[Any]]:
     return pd.Series(out, index=values.index, dtype="float64"), bad
 
 
+def _column_problems(raw: GeoDataFrame, found: dict[str, str], source: str) -> list[Problem]:
+    """Required columns the layer lacks, and mapped columns it does not have."""
+    problems: list[Problem] = []
+    for need, zh in (("planned_households", "规划户数"), ("completion_year", "计划竣工年份")):
+        if need not in found:
+            problems.append(
+                Problem(
+                    "error",
+                    "projects.column_missing",
+                    f"项目图层缺少列 {zh}（{need}）；现有列：{', '.join(map(str, raw.columns))}",
+                    fix=f'用 mapping={{"{need}": "源列名"}} 指明，或把列改名为 {zh}',
+                    param="mapping",
+                    file=source,
+                    layer="projects",
+                )
+            )
+    for col in found.values():
+        if col not in raw.columns:
+            problems.append(
+                Problem(
+                    "error",
+                    "projects.column_missing",
+                    f"项目图层没有列 {col!r}",
+                    file=source,
+                    layer="projects",
+                )
+            )
+    return problems
+
+
 def _row_problems(
     raw: GeoDataFrame,
     found: dict[str, str],
@@ -218,31 +248,7 @@ def prepare_projects(
         planned, missing geometry).
     """
     found = _find([str(c) for c in raw.columns if c != raw.geometry.name], dict(mapping or {}))
-    problems: list[Problem] = []
-    for need, zh in (("planned_households", "规划户数"), ("completion_year", "计划竣工年份")):
-        if need not in found:
-            problems.append(
-                Problem(
-                    "error",
-                    "projects.column_missing",
-                    f"项目图层缺少列 {zh}（{need}）；现有列：{', '.join(map(str, raw.columns))}",
-                    fix=f'用 mapping={{"{need}": "源列名"}} 指明，或把列改名为 {zh}',
-                    param="mapping",
-                    file=source,
-                    layer="projects",
-                )
-            )
-    for col in found.values():
-        if col not in raw.columns:
-            problems.append(
-                Problem(
-                    "error",
-                    "projects.column_missing",
-                    f"项目图层没有列 {col!r}",
-                    file=source,
-                    layer="projects",
-                )
-            )
+    problems = _column_problems(raw, found, source)
     if problems:
         raise InputError(problems)
     out = GeoDataFrame(geometry=raw.geometry.to_numpy(), crs=raw.crs)
