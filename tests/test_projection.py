@@ -181,3 +181,13 @@ def test_cli_check_with_projects(tmp_path, demo_check_out, capsys):
     assert "--projects" in capsys.readouterr().err
     assert main(argv[:-2] + ["--year", "2020"]) == 2
     assert "--base-year" in capsys.readouterr().err
+
+
+def test_project_outside_grids_with_grid_attribute_counts_is_reported():
+    comm, grids, _ = make_layers()
+    grids["户数"] = [500, 700, 1200, 800]
+    study = gridmap.read_study(comm, grids.iloc[:3])  # 乙2's ground has no grid
+    raw = _projects([Point(X0 + 1750, Y0 + 500)], [300], [2026])
+    pr = project(study, read_projects(raw), 2026, base_year=BASE, ramp=Ramp.step())
+    assert [p.code for p in pr.problems] == ["projects.outside_grids"]
+    assert pr.households("grids")[2026].sum() == pr.households("grids")[BASE].sum()

@@ -161,7 +161,8 @@ class Projection:
     ramp
         The occupancy ramp used.
     problems
-        Projects that cannot be counted anywhere (outside every grid and community).
+        Projects whose households cannot be counted: outside every grid and community, or
+        outside every grid when grid households are an attribute.
     """
 
     base_year: int
@@ -359,6 +360,20 @@ def project(
         for pid, row in placed.iterrows()
         if pd.isna(row["community_id"]) and pd.isna(row["grid_id"])
     ]
+    by_grid_attribute = (
+        study.households is None and study.grids is not None and "households" in study.grids
+    )
+    if by_grid_attribute:  # grid counts are attributes: a project outside every grid adds to none
+        problems += [
+            Problem(
+                "warning",
+                "projects.outside_grids",
+                f"项目 {pid}（{row['name']}）不在任何网格内；网格户数取自属性，其住户未计入预测",
+                fix="检查项目位置，或提供住户图层（households=）",
+            )
+            for pid, row in placed.iterrows()
+            if pd.isna(row["grid_id"]) and pd.notna(row["community_id"])
+        ]
     results: dict[int, CheckResult] = {}
     for year in [base_year, *[y for y in wanted if y != base_year]]:
         added = arrivals(placed, year, base_year=base_year, ramp=ramp)
