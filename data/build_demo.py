@@ -1885,7 +1885,7 @@ def _make(seed: int = SEED) -> dict:
         "-5": bld_gdf["楼栋编码"][a_neg],
         "NULL": bld_gdf["楼栋编码"][a_null],
     }
-    return {
+    data = {
         "streets": streets,
         "compounds": cmp_gdf,
         "buildings": bld_gdf,
@@ -1896,6 +1896,151 @@ def _make(seed: int = SEED) -> dict:
         "seed": seed,
         "clean_hh": clean,
     }
+    return {**data, **_other_departments(data, seed)}
+
+
+def _other_departments(data: dict, seed: int) -> dict:
+    """Issue #18 layers: a 城管 grid layer that disagrees with 网格, and residential projects.
+
+    A separate generator (``seed + 18``) so the layers above stay exactly as they were.
+    ``网格_城管`` starts from the 网格 layer (the departments share base data) and plants the
+    disagreements a 多网合一 review finds; ``多网说明`` lists them (键, 值). ``在建项目`` are
+    estates under construction: 规划户数, 入住率, 计划竣工年份 (one lies in the straddling
+    grid of trap (a), in the part inside the other community).
+    """
+    rng = np.random.default_rng(seed + 18)
+    grids = data["grids"].reset_index(drop=True)
+    comm = data["communities"]
+    name_of = dict(zip(comm["社区名称"], comm["社区编码"], strict=True))
+    codes = grids["网格编码"].tolist()
+    geoms = list(grids.geometry)
+    single = [g.geom_type == "Polygon" for g in geoms]
+    by_comm: dict[str, list[int]] = {}
+    for i, c in enumerate(grids["所属社区"]):
+        by_comm.setdefault(c, []).append(i)
+    trap_codes = {data["info"][k][0] for k in ("trap_a", "trap_b", "trap_c", "trap_d")}
+    clean = [
+        c
+        for c in sorted(by_comm, key=lambda n: name_of.get(n, n))
+        if not any(codes[i] in trap_codes for i in by_comm[c]) and len(by_comm[c]) >= 3
+    ]
+
+    def touching(members: list[int]) -> tuple[int, int]:
+        for a in members:
+            for b in members:
+                if a < b and single[a] and single[b]:
+                    if shapely.union(geoms[a], geoms[b]).geom_type == "Polygon":
+                        return a, b
+        raise RuntimeError("no two touching grids")
+
+    planted: list[tuple[str, str]] = []
+    out_geom = {i: geoms[i] for i in range(len(geoms))}
+    out_code = {i: codes[i] for i in range(len(geoms))}
+    out_comm = {i: grids["所属社区"][i] for i in range(len(geoms))}
+    # 1. two grids merged into one 城管 grid (coarser subdivision)
+    a, b = touching(by_comm[clean[2]])
+    out_geom[a] = shapely.union(geoms[a], geoms[b])
+    del out_geom[b]
+    planted.append(("合并", f"{codes[a]}+{codes[b]}→{codes[a]}"))
+    # 2. same unit, another code
+    i = by_comm[clean[6]][0]
+    out_code[i] = f"CG{codes[i][-6:]}"
+    planted.append(("编码不一致", f"{codes[i]}→{out_code[i]}"))
+
+    # 3. same unit, another 所属社区 (a neighbouring community's name)
+    def rotated(k: int) -> list[str]:
+        return clean[k:] + clean[:k]
+
+    comm_geom = dict(zip(comm["社区名称"], comm.geometry, strict=True))
+    i, here, other = next(
+        (by_comm[c][0], c, o)
+        for c in rotated(10)
+        for o in comm["社区名称"]
+        if o != c and comm_geom[o].distance(geoms[by_comm[c][0]]) < 1.0
+    )
+    out_comm[i] = other
+    planted.append(("所属社区不一致", f"{codes[i]}：{here}→{other}"))
+    # 4. a grid redrawn across the community boundary into its neighbour's grid
+    x, y = next(
+        (x, y)
+        for c in rotated(14)
+        for x in by_comm[c]
+        for y in range(len(geoms))
+        if grids["所属社区"][y] != c
+        and single[x]
+        and single[y]
+        and x in out_geom
+        and y in out_geom
+        and out_comm[x] == grids["所属社区"][x]
+        and codes[y] not in trap_codes
+        and geoms[x].intersection(geoms[y]).length > 150
+    )
+    reach = shapely.buffer(geoms[x], 80.0)
+    out_geom[x] = shapely.union(geoms[x], shapely.intersection(geoms[y], reach))
+    out_geom[y] = shapely.difference(geoms[y], reach)
+    planted.append(("跨社区", f"{codes[x]}（伸入 {codes[y]} 约 80 米）"))
+    # 5. a grid the 城管 layer lacks (gap)
+    i = by_comm[clean[18]][-1]
+    del out_geom[i]
+    planted.append(("缺失", codes[i]))
+    # 6. two 城管 grids that overlap
+    a, b = touching(by_comm[clean[22]])
+    out_geom[a] = shapely.union(
+        geoms[a], shapely.intersection(geoms[b], shapely.buffer(geoms[a], 15.0))
+    )
+    planted.append(("重叠", f"{codes[a]}/{codes[b]}"))
+    # 7. a 城管 grid outside every community (riverside beyond the district)
+    x0, y0, x1, y1 = shapely.union_all(list(comm.geometry)).bounds
+    extra = len(geoms)
+    out_geom[extra] = box(x1 + 50, y0 + 400, x1 + 350, y0 + 800)
+    out_code[extra] = f"{DISTRICT_CODE}999001"
+    out_comm[extra] = ""
+    planted.append(("社区外", out_code[extra]))
+    keep = sorted(out_geom)
+    cg = gpd.GeoDataFrame(
+        {
+            "城管网格编号": [out_code[i] for i in keep],
+            "网格名称": [f"城管{out_code[i][-6:]}" for i in keep],
+            "所属社区": [out_comm[i] or None for i in keep],
+            "责任部门": "城管",
+        },
+        geometry=[out_geom[i] for i in keep],
+        crs=CRS_METRIC,
+    )
+    # residential projects: near-full communities get estates that push them over 3,000 户
+    hh = data["info"]["com_hh"]
+    near = [c for c in comm["社区编码"] if 2300 <= hh[c] <= 2950][:3]
+    far = [c for c in comm["社区编码"] if 1200 <= hh[c] < 2000][:3]
+    sites, rows = [], []
+    for k, c in enumerate(near + far):
+        poly = comm.geometry[comm["社区编码"] == c].iloc[0]
+        pt = poly.representative_point()
+        sites.append(box(pt.x - 60, pt.y - 60, pt.x + 60, pt.y + 60).intersection(poly))
+        rows.append((f"XM{k + 1:02d}", 400 + 100 * int(rng.integers(2, 9)), 2025 + (k % 4)))
+    ta = data["info"]["trap_a"][0]
+    g = geoms[codes.index(ta)]
+    other_comm = comm.geometry[comm["社区名称"] == data["info"]["trap_a"][2]].iloc[0]
+    part = g.intersection(other_comm)
+    sites.append(part.representative_point().buffer(30.0).intersection(part))
+    rows.append((f"XM{len(rows) + 1:02d}", 360, 2026))
+    names = ["和园", "江湾府", "云庐", "翠苑新城", "湖畔里", "文澜府", "西溪印"]
+    projects = gpd.GeoDataFrame(
+        {
+            "项目编号": [r[0] for r in rows],
+            "项目名称": names[: len(rows)],
+            "规划户数": [r[1] for r in rows],
+            "入住率": [["0%", "0%", "20%", "0%", "35%", "0%", "0%"][k] for k in range(len(rows))],
+            "计划竣工年份": [r[2] for r in rows],
+        },
+        geometry=sites,
+        crs=CRS_METRIC,
+    )
+    about = pd.DataFrame(
+        [("数据性质", SYNTHETIC), ("网格_城管", "城管部门网格（与 网格 图层有意不一致）")]
+        + planted,
+        columns=["键", "值"],
+    )
+    return {"grids_cg": cg, "projects": projects, "multigrid_about": about}
 
 
 def _meta(info: dict, seed: int) -> pd.DataFrame:
@@ -1954,6 +2099,13 @@ LAYERS = [  # (key, layer name, geometry type, description)
     ("communities", "社区", "Polygon", "社区 社区边界"),
     ("grids", "网格", "Unknown", "网格 综合网格（含一个 MultiPolygon）"),
     ("facilities", "设施", "Point", "设施 公共服务设施 POI（坐标为 GCJ-02，文件声明 EPSG:4326）"),
+    (
+        "grids_cg",
+        "网格_城管",
+        "Polygon",
+        "网格_城管 城管部门网格（与 网格 图层有意不一致，见 多网说明）",
+    ),
+    ("projects", "在建项目", "Unknown", "在建项目 规划户数、入住率、计划竣工年份"),
 ]
 
 
@@ -1976,6 +2128,12 @@ def _write(data: dict, path: Path) -> Path:
             for key, layer, gtype, desc in LAYERS
         }
         options["说明"] = {"layer_options": {"DESCRIPTION": f"{SYNTHETIC}. 说明 / about this file"}}
+        layers["多网说明"] = data["multigrid_about"]
+        options["多网说明"] = {
+            "layer_options": {
+                "DESCRIPTION": f"{SYNTHETIC}. 多网说明 / planted grid-layer disagreements"
+            }
+        }
         write_gpkg(tmp, layers, options=options, last_change=GPKG_DATE)
         os.replace(tmp, path)
     finally:

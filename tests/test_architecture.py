@@ -82,6 +82,7 @@ LAYERS = {
         "gridmap._workspace",
         "gridmap.griddesign",
         "gridmap.siting",
+        "gridmap.change",
     ),
     "outputs": ("gridmap.report", "gridmap.maps", "gridmap.national"),
     "interfaces": ("gridmap", "gridmap.cli", "dashboards"),

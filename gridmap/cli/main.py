@@ -16,11 +16,14 @@ from pathlib import Path
 from gridmap._atomic import OutputError, output_error
 from gridmap._errors import InputError, Problem, format_problems
 from gridmap._version import __version__
+from gridmap.cli.compare import add_compare_parser
 from gridmap.cli.coverage import add_coverage_parser
 from gridmap.cli.demo import write_demo_workspace
 from gridmap.cli.national import add_national_parser
 from gridmap.cli.progress import add_quiet_argument, step
+from gridmap.cli.projection import add_projection_arguments, run_projection
 from gridmap.cli.rebalance import add_rebalance_parser
+from gridmap.cli.reconcile import add_reconcile_parser
 from gridmap.cli.report import add_report_parser
 from gridmap.cli.serve import add_serve_parser
 from gridmap.cli.study_args import add_study_arguments, study_kwargs
@@ -278,6 +281,8 @@ def _missing_layer_hints(result, *, zh: bool) -> list[str]:
 
 
 def _cmd_check(args) -> int:
+    if args.projects or args.year:
+        return run_projection(args, cli_problem)
     return _run_check(
         study_kwargs(args),
         out=Path(args.out) if args.out else None,
@@ -371,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write household-level detail (coverage.csv, the coverage_households layer, "
         "unmerged gap cells); off by default: no output shows one building's households",
     )
+    add_projection_arguments(p)
     p.set_defaults(func=_cmd_check)
     p = sub.add_parser("profiles", help="list the built-in rule profiles")
     p.add_argument("--lang", choices=["zh", "en"], default="zh")
@@ -378,8 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rules", help="print a profile's rules with their sources")
     p.add_argument("profile", nargs="?", default="national", help="profile name or .toml path")
     p.set_defaults(func=_cmd_rules)
+    add_compare_parser(sub)
     add_coverage_parser(sub)
     add_rebalance_parser(sub)
+    add_reconcile_parser(sub)
     add_report_parser(sub)
     add_serve_parser(sub)
     add_users_parser(sub)

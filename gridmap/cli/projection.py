@@ -1,0 +1,154 @@
+"""``gridmap check … --projects F --year 2028``: the check for future years as projects fill up.
+
+::
+
+    gridmap check gridmap.toml --projects 在建项目.gpkg --year 2026-2030 --out forecast
+
+Writes each year's check outputs into ``--out/<year>/`` and, in ``--out``, the projection:
+``predicted_violations.csv`` / ``.xlsx`` (the first year of each violation), ``households_by_year.csv``,
+``projection.gpkg`` and ``projection.json`` (see :mod:`gridmap.change.projection`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import replace
+
+from gridmap._errors import InputError, Problem
+from gridmap.change import Ramp, project, read_projects
+from gridmap.cli.study_args import study_kwargs
+from gridmap.columns import parse_mapping
+from gridmap.study import read_study
+
+__all__ = ["add_projection_arguments", "run_projection"]
+
+
+def add_projection_arguments(p: argparse.ArgumentParser) -> None:
+    """Add ``--projects``, ``--year``, ``--base-year``, ``--ramp-years``, ``--ramp``, ``--projects-map``."""
+    g = p.add_argument_group("projection (预测)")
+    g.add_argument(
+        "--projects",
+        help="residential projects (规划户数, 已入住户数 or 入住率, 计划竣工年份): re-run the check "
+        "for --year as they fill up",
+    )
+    g.add_argument("--year", help="year or range to project, e.g. 2028 or 2026-2030")
+    g.add_argument(
+        "--base-year", type=int, help="the year of today's data (default: the current year)"
+    )
+    g.add_argument(
+        "--ramp-years",
+        type=int,
+        default=3,
+        help="planned households arrive linearly over this many years from completion (default 3)",
+    )
+    g.add_argument(
+        "--ramp",
+        help="occupancy by year of move-in instead, e.g. 0.4,0.7,0.9,1 (overrides --ramp-years)",
+    )
+    g.add_argument(
+        "--projects-map",
+        action="append",
+        default=[],
+        metavar="canonical=源列名",
+        help="projects column mapping, e.g. --projects-map planned_households=总套数",
+    )
+
+
+def _flags(problem: Problem) -> Problem:
+    fix = problem.fix.replace("mapping={", "--projects-map {").replace(
+        "ramp_years=", "--ramp-years "
+    )
+    return replace(problem, fix=fix)
+
+
+def run_projection(args: argparse.Namespace, cli_problem: Callable[[Problem], Problem]) -> int:
+    """Run ``check`` with ``--projects``/``--year``; ``cli_problem`` words study problems as flags."""
+    if not (args.projects and args.year):
+        raise InputError(
+            "--projects 与 --year 需同时给出 (--projects and --year go together, e.g. "
+            "--projects 项目.gpkg --year 2028)"
+        )
+    try:
+        ramp = (
+            Ramp(tuple(float(x) for x in args.ramp.split(",")))
+            if args.ramp
+            else Ramp.linear(args.ramp_years)
+        )
+    except ValueError as exc:
+        raise ValueError(
+            str(exc).replace("ramp=", "--ramp").replace("ramp_years=", "--ramp-years ")
+        ) from exc
+    base = args.base_year or dt.date.today().year
+    study = read_study(**study_kwargs(args))
+    try:
+        projects = read_projects(
+            args.projects, crs=args.crs, mapping=parse_mapping(args.projects_map)
+        )
+    except InputError as exc:
+        raise InputError([_flags(p) for p in exc.problems]) from exc
+    try:
+        projection = project(
+            study,
+            projects,
+            args.year,
+            base_year=base,
+            ramp=ramp,
+            lang=args.lang,
+            coverage={"household_level": True} if args.household_level else None,
+        )
+    except ValueError as exc:
+        raise ValueError(
+            str(exc).replace("years=", "--year ").replace("base_year=", "--base-year ")
+        ) from exc
+    for r in projection.results.values():
+        r.problems = [cli_problem(p) for p in r.problems]
+    written = projection.to_dir(args.out) if args.out else {}
+    summary = projection.summary()
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+        return 0
+    print(_render(projection, summary, zh=args.lang == "zh", written=list(written)))
+    return 0
+
+
+def _render(projection, summary: dict, *, zh: bool, written: list[str]) -> str:
+    lines = [
+        (
+            f"gridmap 预测：{summary['projects']} 个项目，规划 {summary['planned_households']:,} 户，"
+            f"基准年 {summary['base_year']}"
+        )
+        if zh
+        else f"gridmap projection: {summary['projects']} projects, "
+        f"{summary['planned_households']:,} planned households, base year {summary['base_year']}"
+    ]
+    for year, y in summary["years"].items():
+        size = y["communities_size"]
+        fail_c = y["communities_status"].get("fail", 0)
+        fail_g = y["grids_status"].get("fail", 0)
+        lines.append(
+            f"{year}：住户 {y['households_total']:,}，社区不合规 {fail_c}（偏大 {size.get('too_large', 0)}，"
+            f"偏小 {size.get('too_small', 0)}），网格不合规 {fail_g}，新增违规 {y['new_violations']}"
+            if zh
+            else f"{year}: households {y['households_total']:,}, communities failing {fail_c} "
+            f"(too large {size.get('too_large', 0)}, too small {size.get('too_small', 0)}), "
+            f"grids failing {fail_g}, new violations {y['new_violations']}"
+        )
+    v = projection.violations()
+    new = v[v["new"]] if len(v) else v
+    if len(new):
+        lines.append("")
+        lines.append("预测新增违规（首次年份）：" if zh else "Predicted violations (first year):")
+        for _, r in new.head(30).iterrows():
+            lines.append(
+                f"  {r['first_year']}  {r['unit_id']} {r['name']}  {r['rule_title']}：{r['message']}"
+            )
+        if len(new) > 30:
+            lines.append(f"  … {len(new) - 30}")
+    for p in projection.problems:
+        lines.append(f"[{p.severity}] {p.message}")
+    if written:
+        lines.append(("输出：" if zh else "Outputs: ") + ", ".join(written))
+    return "\n".join(lines)
