@@ -16,7 +16,6 @@ import json
 from dataclasses import replace
 
 from gridmap._errors import InputError
-from gridmap.change import CHANGE_KINDS, CHANGE_ZH, LEVEL_ZH, compare, read_snapshot
 
 __all__ = ["add_compare_parser"]
 
@@ -47,6 +46,9 @@ def add_compare_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    # lazy: the analysis stack loads when the command runs, not for `gridmap --help`
+    from gridmap.change import CHANGE_KINDS, CHANGE_ZH, LEVEL_ZH, compare, read_snapshot
+
     try:
         old = read_snapshot(args.old, param="old")
         new = read_snapshot(args.new, param="new")

@@ -18,10 +18,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from gridmap._errors import InputError, Problem
-from gridmap.change import Ramp, project, read_projects
 from gridmap.cli.study_args import study_kwargs
-from gridmap.columns import parse_mapping
-from gridmap.study import read_study
 
 __all__ = ["add_projection_arguments", "run_projection"]
 
@@ -66,6 +63,11 @@ def _flags(problem: Problem) -> Problem:
 
 def run_projection(args: argparse.Namespace, cli_problem: Callable[[Problem], Problem]) -> int:
     """Run ``check`` with ``--projects``/``--year``; ``cli_problem`` words study problems as flags."""
+    # lazy: the analysis stack loads when the command runs, not for `gridmap --help`
+    from gridmap.change import Ramp, project, read_projects
+    from gridmap.columns import parse_mapping  # (same reason)
+    from gridmap.study import read_study  # (same reason)
+
     if not (args.projects and args.year):
         raise InputError(
             "--projects 与 --year 需同时给出 (--projects and --year go together, e.g. "

@@ -18,11 +18,6 @@ import json
 from pathlib import Path
 
 from gridmap._errors import InputError
-from gridmap.change import reconcile
-from gridmap.change.reconcile import KIND_ZH, RELATION_ZH
-from gridmap.check import check
-from gridmap.columns import parse_mapping
-from gridmap.study import read_study
 
 __all__ = ["add_reconcile_parser"]
 
@@ -77,6 +72,9 @@ def _layer_name(spec: str, k: int) -> str:
 
 
 def _mappings(items: list[str], n: int) -> dict[int, dict[str, str]]:
+    # lazy: the analysis stack loads when the command runs, not for `gridmap --help`
+    from gridmap.columns import parse_mapping
+
     out: dict[int, dict[str, str]] = {}
     for item in items:
         head, sep, rest = item.partition(":")
@@ -90,6 +88,12 @@ def _mappings(items: list[str], n: int) -> dict[int, dict[str, str]]:
 
 
 def _cmd_reconcile(args: argparse.Namespace) -> int:
+    # lazy: the analysis stack loads when the command runs, not for `gridmap --help`
+    from gridmap.change import reconcile
+    from gridmap.change.reconcile import KIND_ZH, RELATION_ZH  # (same reason)
+    from gridmap.check import check  # (same reason)
+    from gridmap.study import read_study  # (same reason)
+
     specs = list(args.grids)
     if len(specs) < 2:
         raise InputError("至少需要两个 --grids 图层 (give at least two --grids layers)")
