@@ -101,19 +101,20 @@ def _communities_sheet(result: CheckResult) -> pd.DataFrame:
     if "size_status" in t.columns:
         t["size_status"] = t["size_status"].map(lambda v: SIZE_ZH.get(v, v))
     t["failing"] = t["community_id"].astype(str).map(fail).fillna("")
-    rename = {**_alias_headers("communities", t.columns), **COMMUNITY_ZH, "failing": "不合规项"}
+    rename = {**_alias_headers("communities", map(str, t.columns)), **COMMUNITY_ZH}
+    rename["failing"] = "不合规项"
     return t.rename(columns=rename).rename(columns=lambda c: _coverage_header(result, c))
 
 
-def _alias_headers(layer: str, columns: Iterable[object]) -> dict[object, str]:
+def _alias_headers(layer: str, columns: Iterable[str]) -> dict[str, str]:
     """Chinese headers for input columns the tables above do not name (``type`` → 社区类型).
 
     The first Chinese alias gridmap reads the column by (:data:`gridmap.columns.ALIASES`).
     """
     aliases = ALIASES.get(layer, {})
-    out: dict[object, str] = {}
+    out: dict[str, str] = {}
     for col in columns:
-        zh = [a for a in aliases.get(str(col), ()) if re.search(r"[\u4e00-\u9fff]", a)]
+        zh = [a for a in aliases.get(col, ()) if re.search(r"[\u4e00-\u9fff]", a)]
         if zh:
             out[col] = zh[0]
     return out
@@ -128,7 +129,7 @@ def _grids_sheet(result: CheckResult) -> pd.DataFrame:
         t["households_source"] = t["households_source"].map(
             lambda v: _HOUSEHOLDS_SOURCE_ZH.get(v, v)
         )
-    rename = {**_alias_headers("grids", t.columns), **GRID_ZH}
+    rename = {**_alias_headers("grids", map(str, t.columns)), **GRID_ZH}
     return t.rename(columns=rename).rename(columns=lambda c: _coverage_header(result, c))
 
 
