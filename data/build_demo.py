@@ -2102,7 +2102,7 @@ LAYERS = [  # (key, layer name, geometry type, description)
     (
         "grids_cg",
         "网格_城管",
-        "Polygon",
+        "Unknown",
         "网格_城管 城管部门网格（与 网格 图层有意不一致，见 多网说明）",
     ),
     ("projects", "在建项目", "Unknown", "在建项目 规划户数、入住率、计划竣工年份"),
