@@ -362,3 +362,16 @@ def test_conflicting_subplans_are_held_back_and_listed(workspace):
         merge_subplans(result.plan, [small_plan()])
     with pytest.raises(ValueError, match="C99"):
         subplan(district, ["C99"], name="x")
+
+
+def test_workspace_is_a_geopackage_1_2(tmp_path):
+    """GeoPackage 1.2 (user_version 10200), as gridmap writes its layers: GDAL 3.6 reads it quietly."""
+    import sqlite3
+
+    from gridmap.io.gpkg import GPKG_USER_VERSION
+    from gridmap.plans.storage import ensure_workspace
+
+    ensure_workspace(tmp_path / "w.gpkg")
+    con = sqlite3.connect(tmp_path / "w.gpkg")
+    assert con.execute("PRAGMA user_version").fetchone() == (GPKG_USER_VERSION,) == (10200,)
+    assert con.execute("PRAGMA application_id").fetchone() == (1196444487,)

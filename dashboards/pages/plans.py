@@ -38,6 +38,7 @@ from dashboards.provider import (
     RejectedInput,
 )
 from dashboards.provider.plan_session import TabRefused
+from gridmap.plans.postgis import is_database_url, redact
 
 __all__ = ["layout", "register"]
 
@@ -112,6 +113,15 @@ def _notice(view: PlanView, renewed: bool, lang: str) -> Any:
     if renewed:
         return html.Div(t("pl.tab.renewed", lang), className="gm-error")
     return no_update if view.notice is None else view.notice
+
+
+def _workspace_name(workspace: Path | str | None) -> str:
+    """The workspace as the page names it: a file's name, a database URL without its password."""
+    if workspace is None:
+        return "…"
+    if isinstance(workspace, str) and is_database_url(workspace):
+        return redact(workspace)
+    return Path(workspace).name
 
 
 def _button(id_: str, label: str, **kw: Any) -> html.Button:
@@ -252,7 +262,7 @@ def _tools(provider: DashboardProvider, lang: str) -> html.Div:
                 t(
                     "pl.workspace",
                     lang,
-                    path=Path(provider.workspace).name if provider.workspace else "…",
+                    path=_workspace_name(provider.workspace),
                 ),
                 id=ID.PL_WORKSPACE,
                 className="gm-muted",
@@ -496,7 +506,7 @@ def register(app: Any, provider: DashboardProvider) -> None:
         except RejectedInput as exc:  # a crafted profile or colouring: keep the page, say so
             return {**{k: no_update for k in render_outputs}, "message": refused(exc, lang)}
         head = [t("pl.compare.metric", lang), t("pl.map.base", lang), t("pl.map.plan", lang)]
-        where = t("pl.workspace", lang, path=view.workspace.name)
+        where = t("pl.workspace", lang, path=_workspace_name(view.workspace))
         borders = borders_url(app, provider)  # the as-is communities, heavier than grid lines
         return {
             "plan_map": {**view.plan_map, "borders": borders},

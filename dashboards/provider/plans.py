@@ -86,8 +86,8 @@ class PlanSource(Protocol):
     def use_profile(self, plan: Any, profile: str | None = None) -> None:
         """Evaluate ``plan`` under ``profile``."""
 
-    def plans_workspace(self) -> Path:
-        """The workspace plans are saved to (a GeoPackage)."""
+    def plans_workspace(self) -> Path | str:
+        """The workspace plans are saved to (a GeoPackage path or a PostGIS URL)."""
 
     def rebalance(self, plan: Any, *, time_limit: float = 10.0) -> RebalanceResult:
         """Run the rebalancer on ``plan``."""
