@@ -29,7 +29,14 @@ from dashboards.components import map_view, register_map
 from dashboards.i18n import dropdown_labels, t
 from dashboards.ids import ID, map_ids
 from dashboards.pages._common import borders_url, geo_url, refused
-from dashboards.pages._plan_parts import changes, kpi_cards, legend_div, table
+from dashboards.pages._plan_parts import (
+    changes,
+    kpi_cards,
+    legend_div,
+    news_box,
+    register_news,
+    table,
+)
 from dashboards.provider import (
     DashboardProvider,
     PlanOutcome,
@@ -59,6 +66,8 @@ ACTIONS = {
     ID.PL_LOAD: "load",
     ID.PL_RESET: "reset",
     ID.PL_TAKEOVER: "takeover",
+    ID.PL_RELOAD: "reload",
+    ID.PL_REBASE: "rebase",
 }
 
 
@@ -201,6 +210,7 @@ def _tools(provider: DashboardProvider, lang: str) -> html.Div:
                 style=box,
             ),
             html.Div(id=ID.PL_MESSAGE, className="gm-plan-message"),
+            *news_box(lang),
             html.H4(t("pl.rb", lang)),
             html.Div(
                 [html.Label(t("pl.band", lang)), html.Span(id=ID.PL_BAND, className="gm-note")],
@@ -362,6 +372,7 @@ def register(app: Any, provider: DashboardProvider) -> None:
     ids, base_ids = map_ids(PAGE), map_ids(BASE)
     register_map(app, PAGE)
     register_map(app, BASE)
+    register_news(app, provider)
     app.clientside_callback(
         ClientsideFunction(namespace="gridmap", function_name="selection"),
         Output(f"{ids.div}-selected", "data"),
