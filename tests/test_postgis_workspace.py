@@ -206,3 +206,12 @@ def test_dashboard_config_workspace_url_saves_plans_and_logs_in(demo_config, pg_
         thread.join(timeout=5)
     assert [n for (n,) in rows(pg_workspace, "SELECT name FROM gridmap_sessions")] == ["王编辑"]
     assert "网上方案" in list_plans(pg_workspace)["name"].tolist()
+
+
+@pytest.mark.skipif(psycopg is None, reason="needs psycopg (pip install 'gridmap[postgis]')")
+@pytest.mark.parametrize("command", [["serve", "--host", "0.0.0.0"], ["users", "list"]])
+def test_unreachable_database_workspace_is_worded_without_the_password(command, capsys):
+    url = "postgresql://planner:s3cret@127.0.0.1:1/city?schema=gridmap"
+    assert main([*command, "--workspace", url]) == 2
+    err = capsys.readouterr().err
+    assert "无法连接方案数据库" in err and "s3cret" not in err and "Traceback" not in err
