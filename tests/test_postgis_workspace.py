@@ -190,7 +190,8 @@ def test_dashboard_config_workspace_url_saves_plans_and_logs_in(demo_config, pg_
         )
         assert r.status_code == 200, r.text[:500]
         values = {"pl-rev.data": 1, "pl-session.data": tab, "gm-lang.value": "zh"}
-        body = callback_body(deps, "pl-rev.data", values | {"gm-profile.value": "national"})
+        render = [d for d in deps if "pl-kpis" in d["output"]]  # the page's render callback
+        body = callback_body(render, "pl-rev.data", values | {"gm-profile.value": "national"})
         r = s.post(base + "/_dash-update-component", json=body, timeout=120)
         assert r.status_code == 200, r.text[:500]
         assert "postgresql://" in json.dumps(r.json()["response"], ensure_ascii=False)
