@@ -383,6 +383,8 @@ WORDS.update(
             "edits, {units} grids changed). Your version is still here: enter a new name and "
             "save to keep it as a new plan.",
         ),
+        "pl.news.reload": ("重新载入", "Reload"),
+        "pl.news.rebase": ("合并我的修改", "Merge my edits"),
     }
 )
 

@@ -105,6 +105,12 @@ class ID(StrEnum):
     PL_CHANGES = "pl-changes"
     # map (prefix; see map_ids)
     MAP = "gm-map"
+    # plans page: another planner saved the tab's plan
+    PL_NEWS = "pl-news"
+    PL_NEWS_TEXT = "pl-news-text"
+    PL_NEWS_POLL = "pl-news-poll"
+    PL_RELOAD = "pl-reload"
+    PL_REBASE = "pl-rebase"
 
 
 #: page key -> URL path

@@ -36,6 +36,9 @@ from gridmap.validation import KIND_ZH, check_layers, layer_source, mapping_text
 
 __all__ = ["Study", "read_study", "load_config", "read_toml", "LAYER_KINDS"]
 
+#: a layer in a PostgreSQL database (read_layer reads it; not a path relative to the config)
+_DB_SCHEMES = ("postgresql://", "postgres://")
+
 LayerSpec: TypeAlias = str | Path | GeoDataFrame | Mapping[str, Any] | None
 
 
@@ -148,12 +151,15 @@ def _read(kind: str, spec: LayerSpec, *, crs, encoding, base: Path | None) -> Ge
         path = options.pop("path")
     else:
         path = spec
-    path = Path(str(path))
-    if base is not None and not path.is_absolute() and not path.exists():
-        path = base / path
+    source = str(path)
+    if not source.startswith(_DB_SCHEMES):  # a database URL is no file (Path drops a '/')
+        path = Path(source)
+        if base is not None and not path.is_absolute() and not path.exists():
+            path = base / path
+        source = str(path)
     layer_crs = options.pop("crs", None) or crs
     return read_layer(
-        str(path),
+        source,
         layer=options.pop("layer", None),
         encoding=options.pop("encoding", None) or encoding,
         crs=layer_crs,

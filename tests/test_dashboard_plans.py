@@ -428,3 +428,26 @@ def test_a_closed_tabs_draft_is_taken_over_by_another_tab(tmp_path):
     store.act("tab-d", PlanRequest("move", selection=[uid], target=target))
     out = provider.plan_takeover("tab-d", options[0]["value"], lang="en")
     assert out.tone == "error" and "unsaved edits" in out.lines[0]
+
+
+def test_news_of_another_planners_save_then_reload(store, provider):
+    """The tab is told when someone else saved its plan; ``reload`` takes the plan as saved now."""
+    with as_user("甲"):
+        a = store.issue()
+        store.act(a, PlanRequest("save", name="新闻方案"))
+        assert store.news(a) is None  # its own save is no news
+    with as_user("乙"):
+        b = store.issue()
+        store.act(b, PlanRequest("load", saved="新闻方案"))
+        uid, target = _movable(load_plan(provider.plans_workspace(), "新闻方案"))  # a copy
+        store.act(b, PlanRequest("move", selection=[uid], target=target))
+        assert store.act(b, PlanRequest("save", name="新闻方案")).tone == "text"
+    with as_user("甲"):
+        line = store.news(a)
+        assert line is not None and "由 乙 于" in line and "1 步编辑，改动 1 个网格" in line
+        assert "saved by 乙 at" in store.news(a, "en")
+        out = store.act(a, PlanRequest("reload"))
+        assert out.refresh and out.name == "新闻方案" and "已载入" in out.lines[0]
+        assert store.get(a).plan.labels[uid] == target and store.news(a) is None
+        never = store.issue()  # a plan never saved: nothing to reload, said in the page
+        assert store.act(never, PlanRequest("reload")).tone == "error"

@@ -362,3 +362,73 @@ def test_conflicting_subplans_are_held_back_and_listed(workspace):
         merge_subplans(result.plan, [small_plan()])
     with pytest.raises(ValueError, match="C99"):
         subplan(district, ["C99"], name="x")
+
+
+def test_workspace_is_a_geopackage_1_2(tmp_path):
+    """GeoPackage 1.2 (user_version 10200), as gridmap writes its layers: GDAL 3.6 reads it quietly."""
+    import sqlite3
+
+    from gridmap.io.gpkg import GPKG_USER_VERSION
+    from gridmap.plans.storage import ensure_workspace
+
+    ensure_workspace(tmp_path / "w.gpkg")
+    con = sqlite3.connect(tmp_path / "w.gpkg")
+    assert con.execute("PRAGMA user_version").fetchone() == (GPKG_USER_VERSION,) == (10200,)
+    assert con.execute("PRAGMA application_id").fetchone() == (1196444487,)
+
+
+def test_plan_cli_subplans_and_merge(workspace, tmp_path, capsys):
+    """``gridmap plan subplan`` / ``merge`` / ``list`` on both stores, with and without conflicts."""
+    import pandas as pd
+
+    from gridmap.cli import main
+
+    ws = str(workspace)
+    district_plan().save(ws)
+    base = ["--workspace", ws]
+    assert main(["plan", "subplan", "区方案", "--communities", "C00,C01", "--name", "甲街道",
+                 "--author", "甲", *base]) == 0  # fmt: skip
+    assert "甲街道" in capsys.readouterr().out
+    assert main(["plan", "subplan", "区方案", "--communities", "C02", "--communities", "C03",
+                 "--name", "乙街道", *base]) == 0  # fmt: skip
+    assert (
+        main(["plan", "subplan", "区方案", "--communities", "C00", "--name", "甲街道", *base]) == 2
+    )
+    assert "--name" in capsys.readouterr().err
+    assert main(["plan", "subplan", "区方案", "--communities", "C09", "--name", "丙", *base]) == 2
+    err = capsys.readouterr().err
+    assert "C09" in err and "--communities" in err and "communities=" not in err
+    east, west = load_plan(ws, "甲街道"), load_plan(ws, "乙街道")
+    assert east.move(["U001"], "C01").ok and west.move(["U009"], "C03").ok
+    east.save(ws), west.save(ws)
+    assert main(["plan", "list", *base]) == 0
+    listed = capsys.readouterr().out
+    assert all(n in listed for n in ("区方案", "甲街道", "乙街道"))
+    assert main(["plan", "merge", "区方案", "甲街道", "乙街道", "--dry-run", *base]) == 0
+    assert "未保存" in capsys.readouterr().out and load_plan(ws, "区方案").version == 1
+    assert main(["plan", "merge", "区方案", "甲街道", "乙街道", *base]) == 0
+    out = capsys.readouterr().out
+    assert "已合并：甲街道、乙街道" in out and "已保存（第 2 版）" in out
+    back = load_plan(ws, "区方案")
+    assert back.labels["U001"] == "C01" and back.labels["U009"] == "C03"
+    # a conflict: a new sub-plan and the district change the same unit; the sub-plan is held back
+    assert (
+        main(["plan", "subplan", "区方案", "--communities", "C00,C01", "--name", "丁", *base]) == 0
+    )
+    assert "来自“区方案”（第 2 版）" in capsys.readouterr().out
+    late = load_plan(ws, "丁")
+    assert late.move(["U005"], "C01").ok
+    late.save(ws)
+    assert back.move(["U005"], "C01", comment="区里先改了").ok
+    back.save(ws)
+    csv = tmp_path / "冲突.csv"
+    args = ["plan", "merge", "区方案", "丁", "--conflicts", str(csv), "--json", *base]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["merged"] == [] and report["held_back"] == ["丁"] and not report["saved"]
+    assert [(c["unit_id"], c["reason"]) for c in report["conflicts"]] == [
+        ("U005", "district_changed")
+    ]
+    assert pd.read_csv(csv, encoding="utf-8-sig")["reason"].tolist() == ["district_changed"]
+    assert main(["plan", "merge", "区方案", "丁", "--lang", "en", *base]) == 0
+    assert "held back (conflicts): 丁" in capsys.readouterr().out

@@ -1,7 +1,8 @@
 """Who may use a shared dashboard: accounts, login sessions, the login page, proxy sign-on.
 
-- :mod:`~dashboards.auth.accounts`: accounts with hashed passwords in the workspace GeoPackage
-  (:class:`AccountStore`; ``gridmap users add|remove|list``);
+- :mod:`~dashboards.auth.accounts`: accounts with hashed passwords in the workspace — its
+  GeoPackage or its PostGIS schema (:class:`AccountStore`; ``gridmap users add|remove|list``);
+  :mod:`~dashboards.auth.tables` runs their SQL on either store;
 - :mod:`~dashboards.auth.sessions`: server-issued session tokens (:class:`SessionStore`), kept
   in the workspace by :mod:`~dashboards.auth.session_table` (:func:`workspace_sessions`) so a
   restart does not log anyone out;

@@ -1,8 +1,10 @@
-"""Accounts of a shared dashboard, kept in the workspace GeoPackage (table ``gridmap_users``).
+"""Accounts of a shared dashboard, kept in the workspace (table ``gridmap_users``).
 
 Passwords are stored only as salted scrypt hashes made by :mod:`werkzeug.security` (Flask's
-own dependency; no hand-rolled crypto). The table is registered in ``gpkg_contents`` as an
-attribute table, next to the plans, so one file holds a district's plans and who may edit them.
+own dependency; no hand-rolled crypto). The table sits next to the plans — in the workspace
+GeoPackage (registered in ``gpkg_contents`` as an attribute table) or in the PostGIS
+workspace's schema (:class:`~dashboards.auth.tables.AuthTable`) — so one workspace holds a
+district's plans and who may edit them.
 
 >>> import tempfile, pathlib
 >>> store = AccountStore(pathlib.Path(tempfile.mkdtemp()) / "plans.gpkg")
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -26,12 +27,12 @@ from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from dashboards.auth.tables import AuthTable
 from dashboards.identity import ROLES, User
-from gridmap.plans.storage import ensure_workspace
 
 __all__ = ["TABLE", "MIN_PASSWORD", "Account", "AccountError", "AccountStore"]
 
-#: the accounts table in the workspace GeoPackage
+#: the accounts table in the workspace
 TABLE = "gridmap_users"
 #: the shortest password accepted
 MIN_PASSWORD = 8
@@ -76,50 +77,35 @@ class AccountStore:
     Parameters
     ----------
     workspace
-        The plans GeoPackage (created by :meth:`add` when absent).
+        The plans GeoPackage (created by :meth:`add` when absent) or a ``postgresql://`` URL.
     ttl
         Seconds a looked-up role is trusted before the table is read again, so a removed
         account or a changed role takes effect within this time on a running server.
     """
 
     def __init__(self, workspace: str | os.PathLike[str], *, ttl: float = 5.0) -> None:
-        self.workspace = Path(workspace)
+        description = "gridmap 仪表盘账户 (dashboard accounts, hashed passwords)"
+        self._table = AuthTable(workspace, TABLE, _DDL, description)
+        self.workspace: Path | str = self._table.workspace
         self.ttl = ttl
         self._lock = threading.Lock()
         self._cache: dict[str, User] = {}
         self._read_at = -float("inf")
 
     # ------------------------------------------------------------------ storage
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.workspace, timeout=30)
+    @property
+    def location(self) -> str:
+        """The workspace as messages name it (a database URL without its password)."""
+        return self._table.location
 
     def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
-        con = self._connect()
-        try:
-            return con.execute(sql, args).fetchall()
-        finally:
-            con.close()
+        return self._table.read(sql, args)
 
     def _has_table(self) -> bool:
-        if not self.workspace.exists():
-            return False
-        sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
-        return bool(self._read(sql, (TABLE,)))
+        return self._table.exists()
 
     def _write(self, sql: str, args: tuple) -> int:
-        ensure_workspace(self.workspace)
-        con = self._connect()
-        try:
-            with con:
-                con.execute(_DDL)
-                con.execute(
-                    "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, "
-                    "description) VALUES (?, 'attributes', ?, ?)",
-                    (TABLE, TABLE, "gridmap 仪表盘账户 (dashboard accounts, hashed passwords)"),
-                )
-                changed = con.execute(sql, args).rowcount
-        finally:
-            con.close()
+        changed = self._table.write(sql, args)
         self._read_at = -float("inf")
         return changed
 

@@ -1,16 +1,76 @@
-"""Pieces the Plans page draws from a plan view: KPI cards, legends, tables, the change list."""
+"""Pieces the Plans page draws from a plan view: KPI cards, legends, tables, the change list.
+
+And the news box: when another planner saved the plan a tab has open, the page says so
+(polled every :data:`NEWS_EVERY_MS` and after every change) and offers 重新载入 (the plan as
+saved now) or 合并我的修改 (re-apply the tab's edits on theirs), buttons of the page's
+action callback.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from dash import html
+from dash import Input, Output, State, dcc, html
 
 from dashboards.components import legend
 from dashboards.i18n import t
-from dashboards.provider import PlanView
+from dashboards.ids import ID
+from dashboards.provider import DashboardProvider, PlanView
+from dashboards.provider.plan_session import TabRefused
 
-__all__ = ["in_band_card", "kpi_cards", "legend_div", "table", "changes", "proposal"]
+__all__ = [
+    "NEWS_EVERY_MS",
+    "in_band_card",
+    "kpi_cards",
+    "legend_div",
+    "table",
+    "changes",
+    "proposal",
+    "news_box",
+    "register_news",
+]
+
+#: how often a tab asks whether another planner saved its plan (milliseconds)
+NEWS_EVERY_MS = 5_000
+_HIDDEN = {"display": "none"}
+_SHOWN = {"display": "block"}
+
+
+def news_box(lang: str) -> list[Any]:
+    """The (hidden) news box with its two buttons, and the interval that polls for news."""
+    buttons = [
+        html.Button(t("pl.news.reload", lang), id=ID.PL_RELOAD, n_clicks=0, className="gm-btn"),
+        html.Button(t("pl.news.rebase", lang), id=ID.PL_REBASE, n_clicks=0, className="gm-btn"),
+    ]
+    return [
+        html.Div(
+            [html.Div(id=ID.PL_NEWS_TEXT), html.Div(buttons, style={"marginTop": "6px"})],
+            id=ID.PL_NEWS,
+            className="gm-plan-message gm-plan-news",
+            role="status",
+            style=_HIDDEN,
+        ),
+        dcc.Interval(id=ID.PL_NEWS_POLL, interval=NEWS_EVERY_MS),
+    ]
+
+
+def register_news(app: Any, provider: DashboardProvider) -> None:
+    """Show the news box while another planner's save of the tab's plan is not taken in."""
+
+    @app.callback(
+        Output(ID.PL_NEWS_TEXT, "children"),
+        Output(ID.PL_NEWS, "style"),
+        Input(ID.PL_NEWS_POLL, "n_intervals"),
+        Input(ID.PL_REV, "data"),
+        State(ID.PL_SESSION, "data"),
+        State(ID.LANG, "value"),
+    )
+    def _news(_tick: int | None, _rev: int | None, sid: str | None, lang: str | None) -> tuple:
+        try:
+            line = provider.plan_sessions.news(sid, lang or "zh")
+        except TabRefused:
+            line = None
+        return (line or "", _SHOWN if line else _HIDDEN)
 
 
 def in_band_card(view: PlanView, lang: str) -> tuple[str, str, str]:

@@ -29,7 +29,14 @@ from dashboards.components import map_view, register_map
 from dashboards.i18n import dropdown_labels, t
 from dashboards.ids import ID, map_ids
 from dashboards.pages._common import borders_url, geo_url, refused
-from dashboards.pages._plan_parts import changes, kpi_cards, legend_div, table
+from dashboards.pages._plan_parts import (
+    changes,
+    kpi_cards,
+    legend_div,
+    news_box,
+    register_news,
+    table,
+)
 from dashboards.provider import (
     DashboardProvider,
     PlanOutcome,
@@ -38,6 +45,7 @@ from dashboards.provider import (
     RejectedInput,
 )
 from dashboards.provider.plan_session import TabRefused
+from gridmap.plans.postgis import is_database_url, redact
 
 __all__ = ["layout", "register"]
 
@@ -58,6 +66,8 @@ ACTIONS = {
     ID.PL_LOAD: "load",
     ID.PL_RESET: "reset",
     ID.PL_TAKEOVER: "takeover",
+    ID.PL_RELOAD: "reload",
+    ID.PL_REBASE: "rebase",
 }
 
 
@@ -112,6 +122,15 @@ def _notice(view: PlanView, renewed: bool, lang: str) -> Any:
     if renewed:
         return html.Div(t("pl.tab.renewed", lang), className="gm-error")
     return no_update if view.notice is None else view.notice
+
+
+def _workspace_name(workspace: Path | str | None) -> str:
+    """The workspace as the page names it: a file's name, a database URL without its password."""
+    if workspace is None:
+        return "…"
+    if isinstance(workspace, str) and is_database_url(workspace):
+        return redact(workspace)
+    return Path(workspace).name
 
 
 def _button(id_: str, label: str, **kw: Any) -> html.Button:
@@ -191,6 +210,7 @@ def _tools(provider: DashboardProvider, lang: str) -> html.Div:
                 style=box,
             ),
             html.Div(id=ID.PL_MESSAGE, className="gm-plan-message"),
+            *news_box(lang),
             html.H4(t("pl.rb", lang)),
             html.Div(
                 [html.Label(t("pl.band", lang)), html.Span(id=ID.PL_BAND, className="gm-note")],
@@ -252,7 +272,7 @@ def _tools(provider: DashboardProvider, lang: str) -> html.Div:
                 t(
                     "pl.workspace",
                     lang,
-                    path=Path(provider.workspace).name if provider.workspace else "…",
+                    path=_workspace_name(provider.workspace),
                 ),
                 id=ID.PL_WORKSPACE,
                 className="gm-muted",
@@ -352,6 +372,7 @@ def register(app: Any, provider: DashboardProvider) -> None:
     ids, base_ids = map_ids(PAGE), map_ids(BASE)
     register_map(app, PAGE)
     register_map(app, BASE)
+    register_news(app, provider)
     app.clientside_callback(
         ClientsideFunction(namespace="gridmap", function_name="selection"),
         Output(f"{ids.div}-selected", "data"),
@@ -496,7 +517,7 @@ def register(app: Any, provider: DashboardProvider) -> None:
         except RejectedInput as exc:  # a crafted profile or colouring: keep the page, say so
             return {**{k: no_update for k in render_outputs}, "message": refused(exc, lang)}
         head = [t("pl.compare.metric", lang), t("pl.map.base", lang), t("pl.map.plan", lang)]
-        where = t("pl.workspace", lang, path=view.workspace.name)
+        where = t("pl.workspace", lang, path=_workspace_name(view.workspace))
         borders = borders_url(app, provider)  # the as-is communities, heavier than grid lines
         return {
             "plan_map": {**view.plan_map, "borders": borders},

@@ -6,9 +6,15 @@ import os
 from pathlib import Path
 from typing import Any
 
+from gridmap.plans.postgis import is_database_url
 from gridmap.study import read_toml
 
 __all__ = ["dashboard_settings"]
+
+
+def _workspace(here: Path, workspace: str) -> Path | str:
+    """The workspace setting: a ``postgresql://`` URL unchanged, a GeoPackage next to the config."""
+    return workspace if is_database_url(workspace) else here / workspace
 
 
 def dashboard_settings(config: str | os.PathLike) -> dict[str, Any]:
@@ -38,5 +44,5 @@ def dashboard_settings(config: str | os.PathLike) -> dict[str, Any]:
         "profiles": profiles,
         "basemap": extra.get("basemap"),
         "basemap_attribution": extra.get("basemap_attribution", ""),
-        "workspace": here / extra.get("workspace", "plans.gpkg"),
+        "workspace": _workspace(here, extra.get("workspace", "plans.gpkg")),
     }

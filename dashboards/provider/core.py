@@ -35,7 +35,7 @@ from dashboards.provider.profiles import ProfileChoices
 from dashboards.provider.results import ResultCache
 from dashboards.provider.takeover import other_drafts, take_over
 from gridmap import datasets
-from gridmap.plans import Plan, WorkspaceError
+from gridmap.plans import Plan, WorkspaceError, as_workspace
 from gridmap.rebalance import RebalanceResult
 from gridmap.rules import Profile
 
@@ -92,7 +92,8 @@ class DashboardProvider:
         self.basemap = basemap
         self.basemap_attribution = basemap_attribution
         self.key = hashlib.sha1(f"{study.name}|{id(study)}".encode()).hexdigest()[:10]
-        self.workspace = None if workspace is None else Path(workspace)
+        # a postgresql:// URL stays a str (Path would drop a '/')
+        self.workspace = None if workspace is None else as_workspace(workspace)
         self._lock = threading.Lock()
         self._results = ResultCache(study, self.profile_choices, max_profiles)
         self._geometry = GeometryCache(study, lambda: self.result().facilities)
@@ -114,8 +115,11 @@ class DashboardProvider:
             kwargs.setdefault(key, value)
         return cls(gridmap.read_study(**gridmap.load_config(config)), **kwargs)
 
-    def plans_workspace(self) -> Path:
-        """The plans GeoPackage (a temporary one is made on first use when none is configured)."""
+    def plans_workspace(self) -> Path | str:
+        """The plans workspace: a GeoPackage path or a PostGIS URL.
+
+        A temporary GeoPackage is made on first use when none is configured.
+        """
         with self._lock:
             if self.workspace is None:
                 self.workspace = Path(tempfile.mkdtemp(prefix="gridmap-plans-")) / "plans.gpkg"

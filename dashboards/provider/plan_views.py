@@ -239,7 +239,7 @@ class PlanView:
     can_redo: bool
     pending: bool  #: a rebalancer result can be applied
     saved: list[str]  #: names of the plans saved in the workspace
-    workspace: Path  #: the plans GeoPackage
+    workspace: Path | str  #: the plans workspace (GeoPackage path or PostGIS URL)
     notice: str | None = None  #: shown once: the tab's plan was restored from its draft
     read_only: bool = False  #: the user may look and export, not edit or save
     proposal: list[tuple[str, str, str, str]] = field(default_factory=list)
@@ -253,7 +253,7 @@ def plan_view(
     url: str,
     *,
     saved: list[str],
-    workspace: Path,
+    workspace: Path | str,
     mode: str = "community",
     lang: str = "zh",
     notice: str | None = None,

@@ -24,7 +24,7 @@ import secrets
 import threading
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -86,8 +86,8 @@ class PlanSource(Protocol):
     def use_profile(self, plan: Any, profile: str | None = None) -> None:
         """Evaluate ``plan`` under ``profile``."""
 
-    def plans_workspace(self) -> Path:
-        """The workspace plans are saved to (a GeoPackage)."""
+    def plans_workspace(self) -> Path | str:
+        """The workspace plans are saved to (a GeoPackage path or a PostGIS URL)."""
 
     def rebalance(self, plan: Any, *, time_limit: float = 10.0) -> RebalanceResult:
         """Run the rebalancer on ``plan``."""
@@ -97,7 +97,8 @@ class PlanSource(Protocol):
 class PlanRequest:
     """One button of the Plans page with what its controls hold (as the browser sent them).
 
-    ``action`` is one of :data:`EDITS`, ``"save"``, ``"load"`` or ``"reset"``.
+    ``action`` is one of :data:`EDITS`, ``"save"``, ``"load"``, ``"reload"`` (the tab's plan
+    as saved now), ``"rebase"`` (re-apply the tab's edits on what others saved) or ``"reset"``.
     """
 
     action: str
@@ -380,6 +381,8 @@ class PlanStore:
         session = self._session(key, user, profile)
         if action == "load":
             return self._load(token, request, lang)
+        if action == "reload":  # the tab's plan as saved now (another planner's save included)
+            return self._load(token, replace(request, saved=session.plan.plan_id), lang)
         if action == "reset":
             self.reset(token, profile)
             return PlanOutcome(

@@ -5,9 +5,7 @@ keyed by user and tab). A closed tab's draft would wait there, unreachable, and 
 the user's draft limit. :func:`other_drafts` lists the user's drafts of other tabs;
 :func:`take_over` moves one into the asking tab (this tab's draft replaced, the other one
 removed) and says so. Only the user's own drafts, only into a tab without unsaved edits.
-
-The one read of the drafts table outside :mod:`gridmap.plans.drafts` is :func:`_listed`
-(it has no listing function): move it there when the workspace becomes pluggable.
+The drafts are listed by :func:`gridmap.plans.drafts.unsaved_drafts` (GeoPackage or PostGIS).
 """
 
 from __future__ import annotations
@@ -19,8 +17,7 @@ from dashboards.messages import without_paths
 from dashboards.provider.plan_session import TabRefused
 from dashboards.provider.plans import PlanOutcome, PlanStore, workspace_message
 from gridmap.plans import WorkspaceError
-from gridmap.plans.drafts import drop_draft, restore_draft, write_draft
-from gridmap.plans.workspace import connect_read
+from gridmap.plans.drafts import drop_draft, restore_draft, unsaved_drafts, write_draft
 
 __all__ = ["OtherDraft", "other_drafts", "take_over"]
 
@@ -45,20 +42,7 @@ class OtherDraft:
 
 
 def _listed(sessions: PlanStore, user: str, own: str) -> list[OtherDraft]:
-    path = sessions.provider.plans_workspace()
-    if not path.exists():
-        return []
-    con = connect_read(path)
-    try:
-        if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'plan_drafts'").fetchone():
-            return []
-        rows = con.execute(
-            "SELECT key, name, unsaved, updated FROM plan_drafts WHERE user = ? AND key != ? "
-            "AND plan_id != '' AND unsaved > 0 ORDER BY updated DESC",
-            (user, own),
-        ).fetchall()
-    finally:
-        con.close()
+    rows = unsaved_drafts(sessions.provider.plans_workspace(), user, besides=own)
     return [OtherDraft(str(k), str(n or ""), int(u), str(w)) for k, n, u, w in rows]
 
 

@@ -20,6 +20,7 @@ from gridmap.cli.compare import add_compare_parser
 from gridmap.cli.coverage import add_coverage_parser
 from gridmap.cli.demo import write_demo_workspace
 from gridmap.cli.national import add_national_parser
+from gridmap.cli.plans import add_plan_parser
 from gridmap.cli.progress import add_quiet_argument, step
 from gridmap.cli.projection import add_projection_arguments, run_projection
 from gridmap.cli.rebalance import add_rebalance_parser
@@ -392,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_parser(sub)
     add_users_parser(sub)
     add_national_parser(sub)
+    add_plan_parser(sub)
     return parser
 
 

@@ -99,7 +99,9 @@ def add_rebalance_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--plan-name", default="自动调整方案", help="name of the saved plan")
     p.add_argument("--author", default="", help="author recorded in the edit journal")
     p.add_argument(
-        "--workspace", help="workspace GeoPackage to save the plan in (default OUT/workspace.gpkg)"
+        "--workspace",
+        help="workspace to save the plan in: a GeoPackage or postgresql://user@host/db?schema=NAME "
+        "(default OUT/workspace.gpkg)",
     )
     p.add_argument(
         "--shp-encoding", default="utf-8", help="Shapefile text encoding: utf-8 (default) or gbk"
@@ -210,15 +212,18 @@ def _report(
     }
 
 
-def _check_plan_name(name: str, workspace: Path) -> None:
+def _check_plan_name(name: str, workspace: Path | str) -> None:
     """Refuse, before any work, a ``--plan-name`` another plan in ``--workspace`` has."""
     # lazy: gridmap.plans loads pandas/geopandas; `gridmap --help` does not need it
-    from gridmap.plans import list_plans
+    from gridmap.plans import list_plans, open_store
 
-    if workspace.exists() and name in set(list_plans(workspace)["name"]):
+    if isinstance(workspace, Path) and not workspace.exists():
+        return
+    if name in set(list_plans(workspace)["name"]):
+        where = open_store(workspace).location  # a database URL without its password
         raise InputError(
-            f"工作区 {workspace} 中已有名为“{name}”的方案：请用 --plan-name 另起一个名称，"
-            f"或换一个 --workspace (a plan named {name!r} is already in {workspace}: "
+            f"工作区 {where} 中已有名为“{name}”的方案：请用 --plan-name 另起一个名称，"
+            f"或换一个 --workspace (a plan named {name!r} is already in {where}: "
             "choose another name with --plan-name, or another --workspace)"
         )
 
@@ -227,14 +232,15 @@ def run_rebalance(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
     # lazy: pandas/geopandas/OR-Tools load when the command runs, not for `gridmap --help`
     from gridmap.check import check
-    from gridmap.plans import Plan  # (same reason)
+    from gridmap.plans import Plan, as_workspace, open_store  # (same reason)
     from gridmap.study import read_study  # (same reason)
 
     if not args.out:
         raise InputError("gridmap rebalance 需要 --out 输出文件夹 (--out DIR is required)")
     out = Path(args.out)
-    if args.workspace:
-        _check_plan_name(args.plan_name, Path(args.workspace))
+    given = as_workspace(args.workspace) if args.workspace else None  # a URL stays a str
+    if given is not None:
+        _check_plan_name(args.plan_name, given)
     with step(args, "读取数据", "reading the layers"):
         study = read_study(**study_kwargs(args))
     with step(args, "检查规则", "checking the rules"):
@@ -260,8 +266,8 @@ def run_rebalance(args: argparse.Namespace) -> int:
         (stage / "rebalance.json").write_text(
             json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8"
         )
-        plan.save(Path(args.workspace) if args.workspace else stage / "workspace.gpkg")
-    workspace = Path(args.workspace) if args.workspace else out / "workspace.gpkg"
+        plan.save(given if given is not None else stage / "workspace.gpkg")
+    workspace = open_store(given).location if given is not None else out / "workspace.gpkg"
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return 0

@@ -22,13 +22,21 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _refusal_text(reason: str, host: str, workspace: Path | None) -> str:
+def _named(workspace: Path | str) -> str:
+    """The workspace as a message shows it: a database URL without its password."""
+    # lazy: gridmap.plans loads pandas/geopandas; only a refused `serve` names the workspace
+    from gridmap.plans.postgis import redact
+
+    return redact(workspace) if isinstance(workspace, str) else str(workspace)
+
+
+def _refusal_text(reason: str, host: str, workspace: Path | str | None) -> str:
     if reason == "debug_off_loopback":
         return (
             "拒绝：--debug 只能用于 127.0.0.1（调试模式会暴露代码控制台）。"
             " (refused: --debug exposes a code console; use it only with --host 127.0.0.1)"
         )
-    where = f"--workspace {workspace}" if workspace else "--workspace plans.gpkg"
+    where = f"--workspace {_named(workspace)}" if workspace else "--workspace plans.gpkg"
     return (
         f"拒绝在 {host} 上无登录提供服务：其他计算机可以访问。请先创建账户，例如\n"
         f"  gridmap users add 张三 --role editor {where}\n"
@@ -61,7 +69,8 @@ def run(
     debug
         Dash debug mode (Flask's development server, hot reload, dev tools): loopback only.
     workspace
-        The plans GeoPackage (accounts, plans); default: the config's.
+        The plans workspace (accounts, plans): a GeoPackage or a ``postgresql://`` URL;
+        default: the config's.
     allowed_hosts
         Extra names the ``Host`` header may carry.
 
@@ -83,9 +92,11 @@ def run(
     from dashboards.provider.config import dashboard_settings  # (same reason)
 
     settings = web.settings_from_config(config, host=host, port=port, allowed=allowed_hosts)
-    ws = Path(workspace) if workspace else None
+    from gridmap.plans import as_workspace  # (same reason)
+
+    ws = as_workspace(workspace) if workspace else None  # a postgresql:// URL stays a str
     if ws is None and config:
-        ws = Path(dashboard_settings(config)["workspace"])
+        ws = as_workspace(dashboard_settings(config)["workspace"])
     has_accounts = ws is not None and AccountStore(ws).has_accounts()
     reason = web.refusal(settings, has_accounts=has_accounts, debug=debug)
     if reason:
@@ -191,7 +202,9 @@ def add_serve_parser(sub) -> None:
     )
     p.add_argument("--port", type=int, default=8050, help="port (default 8050)")
     p.add_argument(
-        "--workspace", help="plans GeoPackage with plans and accounts (default: the config's)"
+        "--workspace",
+        help="plans and accounts: a GeoPackage or postgresql://user@host/db?schema=NAME "
+        "(default: the config's)",
     )
     p.add_argument(
         "--allowed-host",

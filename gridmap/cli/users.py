@@ -15,10 +15,13 @@ from pathlib import Path
 __all__ = ["add_users_parser"]
 
 
-def _workspace(args: argparse.Namespace) -> Path:
+def _workspace(args: argparse.Namespace) -> Path | str:
     """The workspace of ``--workspace``, else of ``--config``, else of ./gridmap.toml."""
+    # lazy: gridmap.plans loads pandas/geopandas; `gridmap --help` does not need it
+    from gridmap.plans import as_workspace
+
     if args.workspace:
-        return Path(args.workspace)
+        return as_workspace(args.workspace)  # a postgresql:// URL stays a str
     config = args.config or ("gridmap.toml" if Path("gridmap.toml").is_file() else None)
     if config is None:
         raise ValueError(
@@ -28,7 +31,7 @@ def _workspace(args: argparse.Namespace) -> Path:
     # heavy: importing dashboards loads Dash; only the users command needs the config's workspace
     from dashboards.provider.config import dashboard_settings
 
-    return Path(dashboard_settings(config)["workspace"])
+    return as_workspace(dashboard_settings(config)["workspace"])
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -50,7 +53,7 @@ def _cmd_users(args: argparse.Namespace) -> int:
         for a in accounts:
             print(f"{a.name}\t{a.role}\t{a.updated}")
         if not accounts:
-            print(f"（没有账户 / no accounts in {store.workspace}）", file=sys.stderr)
+            print(f"（没有账户 / no accounts in {store.location}）", file=sys.stderr)
     elif args.action == "add":
         store.add(args.name, _password(args), role=args.role, replace=args.replace)
         print(f"已保存账户 / saved account {args.name} ({args.role})", file=sys.stderr)
@@ -72,7 +75,9 @@ def add_users_parser(sub) -> None:
     actions = p.add_subparsers(dest="action", required=True)
 
     def where(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--workspace", help="plans GeoPackage holding the accounts")
+        q.add_argument(
+            "--workspace", help="workspace holding the accounts: a GeoPackage or postgresql://…"
+        )
         q.add_argument("--config", help="gridmap.toml whose workspace holds the accounts")
         q.set_defaults(func=_cmd_users)
 

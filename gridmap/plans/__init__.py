@@ -81,7 +81,7 @@ SizeBand(min=1000, max=3000, exempt_min_if='sparse', rule_id='community.size')
 
 from gridmap.plans.outputs import CHANGE_COLUMNS_ZH
 from gridmap.plans.plan import Plan, load_plan
-from gridmap.plans.storage import PlanConflict, list_plans, open_store
+from gridmap.plans.storage import PlanConflict, as_workspace, list_plans, open_store
 from gridmap.plans.subplans import MergeResult, merge_subplans, subplan
 from gridmap.plans.workspace import WorkspaceError
 
@@ -92,6 +92,7 @@ __all__ = [
     "load_plan",
     "list_plans",
     "open_store",
+    "as_workspace",
     "subplan",
     "merge_subplans",
     "MergeResult",

@@ -29,6 +29,12 @@ DRAFT_COLUMNS = (
 #: what :meth:`DraftTable.read` returns, in order
 _READ = ("plan_id", "name", "author", "created", "saved", "unsaved", "stored", "journal", "updated")
 
+#: a user's other drafts with unsaved edits, newest first (``?`` placeholders)
+_UNSAVED = (
+    'SELECT key, name, unsaved, updated FROM plan_drafts WHERE "user" = ? AND key != ? '
+    "AND plan_id != '' AND unsaved > 0 ORDER BY updated DESC"
+)
+
 _DDL = (
     "CREATE TABLE IF NOT EXISTS plan_drafts (key TEXT PRIMARY KEY, user TEXT NOT NULL, "
     "plan_id TEXT NOT NULL, name TEXT, author TEXT, created TEXT, saved INTEGER NOT NULL, "
@@ -80,6 +86,10 @@ class DraftTable(Protocol):
 
     def read(self, key: str, user: str) -> dict | None:
         """Tab ``key``'s draft of ``user`` (plan_id … updated), None when there is none."""
+        ...
+
+    def unsaved(self, user: str, besides: str) -> list[tuple]:
+        """``(key, name, unsaved, updated)`` of ``user``'s other drafts with unsaved edits."""
         ...
 
 
@@ -169,6 +179,18 @@ class GeoPackageDrafts:
             con.close()
         return None if row is None else dict(zip(_READ, row, strict=True))
 
+    def unsaved(self, user: str, besides: str) -> list[tuple]:
+        """See :meth:`DraftTable.unsaved`."""
+        if not self.path.exists():
+            return []
+        con = connect_read(self.path)
+        try:
+            if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'plan_drafts'").fetchone():
+                return []
+            return con.execute(_UNSAVED, (user, besides)).fetchall()
+        finally:
+            con.close()
+
 
 class PostGISDrafts:
     """Drafts in the PostGIS workspace's schema (tables of migration 2)."""
@@ -245,3 +267,8 @@ class PostGISDrafts:
                 (key, user),
             ).fetchone()
         return None if row is None else dict(zip(_READ, row, strict=True))
+
+    def unsaved(self, user: str, besides: str) -> list[tuple]:
+        """See :meth:`DraftTable.unsaved`."""
+        with self.store.connect() as con:
+            return con.execute(_UNSAVED.replace("?", "%s"), (user, besides)).fetchall()

@@ -28,6 +28,7 @@ __all__ = [
     "Draft",
     "DraftLimit",
     "draft_secret",
+    "unsaved_drafts",
     "drop_draft",
     "reserve_draft",
     "restore_draft",
@@ -80,6 +81,14 @@ def write_draft(
         now(),
     ]
     draft_table(workspace).write(row, max_total=max_total)
+
+
+def unsaved_drafts(workspace: Workspace, user: str, *, besides: str) -> list[tuple]:
+    """``(key, name, unsaved, updated)`` of ``user``'s drafts with unsaved edits, newest first.
+
+    Tab ``besides`` (the asking tab) is left out; drafts not yet holding a plan are too.
+    """
+    return draft_table(workspace).unsaved(user, besides)
 
 
 def drop_draft(workspace: Workspace, key: str) -> None:

@@ -113,6 +113,15 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
         ),
     ),
     (3, ("ALTER TABLE plans ADD COLUMN parent text",)),  # sub-plans: the plan they came from
+    (
+        4,  # the dashboard's accounts (salted scrypt hashes) and login sessions (token digests)
+        (
+            """CREATE TABLE gridmap_users (name text PRIMARY KEY, role text NOT NULL,
+            password_hash text NOT NULL, created text NOT NULL, updated text NOT NULL)""",
+            """CREATE TABLE gridmap_sessions (digest text PRIMARY KEY, name text NOT NULL,
+            created double precision NOT NULL, last_seen double precision NOT NULL)""",
+        ),
+    ),
 )
 _LATEST = MIGRATIONS[-1][0]
 #: schemas this process has seen at the latest version (no migration query on every connect)

@@ -28,6 +28,7 @@ __all__ = [
     "PlanConflict",
     "PlanStore",
     "Workspace",
+    "as_workspace",
     "ensure_workspace",
     "list_plans",
     "open_store",
@@ -79,6 +80,22 @@ class PlanStore(Protocol):
     def journal_since(self, plan: str, since: int) -> tuple[list[dict], int]:
         """The journal entries of a plan from number ``since`` on, and its stored version."""
         ...
+
+
+def as_workspace(workspace: Workspace) -> Path | str:
+    """The workspace a user named: a ``postgresql://`` URL unchanged, anything else a Path.
+
+    ``Path("postgresql://u@h/db")`` would drop one ``/``; take workspaces from the command
+    line or a config through this.
+
+    Examples
+    --------
+    >>> as_workspace("postgresql://planner@db.example/city?schema=gridmap")
+    'postgresql://planner@db.example/city?schema=gridmap'
+    >>> as_workspace("plans.gpkg").name
+    'plans.gpkg'
+    """
+    return str(workspace) if is_database_url(str(workspace)) else Path(workspace)
 
 
 def open_store(workspace: Workspace) -> PlanStore:

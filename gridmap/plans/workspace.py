@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from gridmap._atomic import OutputError, output_error
+from gridmap.io.gpkg import GPKG_USER_VERSION
 
 __all__ = [
     "WorkspaceError",
@@ -35,7 +36,7 @@ __all__ = [
 #: the GeoPackage core (application id, version, the required tables), one statement a line
 _GPKG_CORE = (
     "PRAGMA application_id = 1196444487",
-    "PRAGMA user_version = 10400",
+    f"PRAGMA user_version = {GPKG_USER_VERSION}",  # GeoPackage 1.2: GDAL 3.6 reads it quietly
     """CREATE TABLE gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY,
   organization TEXT NOT NULL, organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL,
   description TEXT)""",
