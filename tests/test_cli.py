@@ -238,6 +238,7 @@ def test_demo_keeps_a_planners_edits(tmp_path, capsys):
         "compare",
         "projection",
         "reconcile",
+        "plans",
         "serve",
         "users",
         "study_args",
