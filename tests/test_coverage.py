@@ -23,6 +23,7 @@ from gridmap.coverage import (
     specs_from_profile,
     straight_distance,
 )
+from gridmap.coverage.straight import SORT_MIN
 
 
 def _tiny_study(fac_xy, types, *, network=True, extra_hh=()):
@@ -57,6 +58,38 @@ def test_straight_line_radius_boundary_is_inclusive():
         np.array([[X0 + 300.0, Y0], [X0 + 300.0 + 1e-3, Y0]]), np.array([[X0, Y0]]), limit=300
     )
     assert d.tolist()[0] == 300.0 and np.isinf(d[1]) and i.tolist() == [0, -1]
+
+
+def _brute_nearest(t, s, limit, tg=None, sg=None):
+    """The slow exact answer: every target against every source (ties to the lowest source)."""
+    d = np.hypot(t[:, None, 0] - s[None, :, 0], t[:, None, 1] - s[None, :, 1])  # NaN: no location
+    if tg is not None:
+        d = np.where(tg[:, None] == sg[None, :], d, np.inf)
+    d = np.where(np.isfinite(d) & (d <= limit), d, np.inf)
+    i = np.where(np.isfinite(d).any(axis=1), d.argmin(axis=1), -1)
+    return d.min(axis=1), i
+
+
+@pytest.mark.parametrize("limit", [40.0, 250.0, np.inf])
+def test_straight_distance_in_spatial_order_equals_brute_force(limit):
+    # enough targets for the cell-ordered, multi-threaded path (SORT_MIN), some without a location
+    rng = np.random.default_rng(3)
+    n = SORT_MIN + 3_000
+    t = rng.uniform(0, 2_000, (n, 2)) + [X0, Y0]
+    t[::997] = np.nan
+    s = rng.uniform(0, 2_000, (60, 2)) + [X0, Y0]
+    s[7] = np.nan
+    d, i = straight_distance(t, s, limit=limit)
+    bd, bi = _brute_nearest(t, s, limit)
+    np.testing.assert_allclose(d, bd, rtol=1e-14)  # the last bit of a square root may differ
+    np.testing.assert_array_equal(i, bi)
+    assert (i >= 0).sum() > 1_000 and (i[::997] == -1).all()
+    # per community: a target sees only its own community's sources
+    tg, sg = (t[:, 0] > X0 + 1_000).astype(object), (s[:, 0] > X0 + 1_000).astype(object)
+    d, i = straight_distance(t, s, limit=limit, target_groups=tg, source_groups=sg)
+    bd, bi = _brute_nearest(t, s, limit, tg, sg)
+    np.testing.assert_allclose(d, bd, rtol=1e-14)
+    np.testing.assert_array_equal(i, bi)
 
 
 def test_tiny_study_exact_distances_both_modes():

@@ -12,6 +12,9 @@ from gridmap.coverage.spec import _TOL
 
 __all__ = ["straight_distance", "point_xy"]
 
+#: Below this many targets the queries are made in the order given (sorting costs more than it saves).
+SORT_MIN = 20_000
+
 
 def point_xy(geoms: GeoSeries | np.ndarray) -> np.ndarray:
     """Coordinates (n × 2) of points; other shapes by their centroid.
@@ -72,9 +75,7 @@ def straight_distance(
         tv, sv = np.flatnonzero(t_ok), np.flatnonzero(s_ok)
         if len(tv) == 0 or len(sv) == 0:
             return dist, nearest
-        d, i = cKDTree(sources_xy[sv]).query(targets_xy[tv], k=1, distance_upper_bound=bound)
-        ok = np.isfinite(d) & (d <= bound)
-        dist[tv[ok]], nearest[tv[ok]] = d[ok], sv[i[ok]]
+        _nearest_within(targets_xy, tv, sources_xy, sv, bound, dist, nearest)
         return dist, nearest
     tg = pd.Series(np.asarray(target_groups, dtype=object))
     sg = pd.Series(np.asarray(source_groups, dtype=object))
@@ -84,9 +85,47 @@ def straight_distance(
         src = src_by.get(key)
         if src is None or pd.isna(key):
             continue
-        rows, src = t_pos[rows], s_pos[src]
-        d, i = cKDTree(sources_xy[src]).query(targets_xy[rows], k=1, distance_upper_bound=bound)
-        ok = np.isfinite(d) & (d <= bound)
-        dist[rows[ok]] = d[ok]
-        nearest[rows[ok]] = src[i[ok]]
+        _nearest_within(targets_xy, t_pos[rows], sources_xy, s_pos[src], bound, dist, nearest)
     return dist, nearest
+
+
+def _nearest_within(
+    targets_xy: np.ndarray,
+    rows: np.ndarray,
+    sources_xy: np.ndarray,
+    src: np.ndarray,
+    bound: float,
+    dist: np.ndarray,
+    nearest: np.ndarray,
+) -> None:
+    """Fill ``dist``/``nearest`` at ``rows`` with the nearest of the sources ``src`` within ``bound``.
+
+    Large batches are queried in spatial order (cells of about the search radius), so
+    consecutive queries walk the same tree nodes (cache-friendly), on every core; each
+    query's answer does not depend on the order, so the result is the same as one by one.
+    """
+    all_rows = len(rows) == len(targets_xy)
+    pts = targets_xy if all_rows else targets_xy[rows]
+    if len(pts) >= SORT_MIN:
+        order = _cell_order(pts, bound)
+        pts = pts[order]
+        rows = order if all_rows else rows[order]
+    elif all_rows:
+        rows = np.arange(len(pts))
+    srcs = sources_xy if len(src) == len(sources_xy) else sources_xy[src]
+    d, i = cKDTree(srcs).query(pts, k=1, distance_upper_bound=bound, workers=-1)
+    ok = d <= bound if np.isfinite(bound) else np.isfinite(d)
+    hit = rows[ok]
+    dist[hit] = d[ok]
+    nearest[hit] = src[i[ok]]
+
+
+def _cell_order(xy: np.ndarray, bound: float) -> np.ndarray:
+    """Positions of ``xy`` sorted by square cell (row by row), cells about the search radius wide."""
+    lo = xy.min(axis=0)
+    span = float((xy.max(axis=0) - lo).max())
+    # cells about the radius wide, at most 2048 per side (also for an infinite radius)
+    cell = max(bound if np.isfinite(bound) else 0.0, span / 2048, 1e-9)
+    cx = ((xy[:, 0] - lo[0]) / cell).astype(np.int64)
+    cy = ((xy[:, 1] - lo[1]) / cell).astype(np.int64)
+    return np.argsort(cy * (int(cx.max()) + 1) + cx, kind="stable")
