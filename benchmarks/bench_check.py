@@ -199,6 +199,7 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--workdir", default="/tmp/gridmap-bench")
     ap.add_argument("--skip-naive", action="store_true")
+    ap.add_argument("--json", help="write the figures to this file (for run_all.py)")
     ap.add_argument("--_child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._child:
@@ -250,6 +251,12 @@ def main() -> None:
             f"assignment speed-up (naive assign / gridmap assign): {n['assign_s'] / g['assign_s']:.1f}x; "
             f"whole pipeline {n['total_s'] / g['total_s']:.1f}x; household counts identical: {same}"
         )
+    if args.json:
+        figures = {k: {f: v for f, v in r.items() if f != "counts"} for k, r in results.items()}
+        if "naive" in results:
+            figures["counts_identical"] = same
+        figures["scale"] = args.scale
+        Path(args.json).write_text(json.dumps(figures, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":
