@@ -96,9 +96,8 @@ def _coverage(r: dict) -> list[Figure]:
         out.append(
             Figure("network, 5 types, incl. snapping", g["network_5_types_incl_snap_s"], base)
         )
-        out.append(
-            Figure("network build (once)", g["network_build_s"]) if "network_build_s" in g else None
-        )
+        if "network_build_s" in g:
+            out.append(Figure("network build (once)", g["network_build_s"]))
     serial = r.get("gridmap_network_serial", {})
     if "network_5_types_incl_snap_s" in serial:
         nx = r.get("networkx", {})
@@ -106,7 +105,7 @@ def _coverage(r: dict) -> list[Figure]:
             nx["graph_build_s"] + nx["dijkstra_5_types_s"] if "dijkstra_5_types_s" in nx else None
         )
         out.append(Figure("network, one core", serial["network_5_types_incl_snap_s"], base))
-    return [f for f in out if f is not None]
+    return out
 
 
 def _dashboard(r: dict) -> list[Figure]:

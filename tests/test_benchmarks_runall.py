@@ -9,6 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("run_all", ROOT / "benchmarks" / "run_all.py")
+assert _spec is not None and _spec.loader is not None
 run_all = importlib.util.module_from_spec(_spec)
 sys.modules["run_all"] = run_all  # dataclasses look their module up by name
 _spec.loader.exec_module(run_all)
