@@ -23,7 +23,6 @@ from gridmap.coverage import (
     specs_from_profile,
     straight_distance,
 )
-from gridmap.coverage.straight import SORT_MIN
 
 
 def _tiny_study(fac_xy, types, *, network=True, extra_hh=()):
@@ -71,10 +70,10 @@ def _brute_nearest(t, s, limit, tg=None, sg=None):
 
 
 @pytest.mark.parametrize("limit", [40.0, 250.0, np.inf])
-def test_straight_distance_in_spatial_order_equals_brute_force(limit):
-    # enough targets for the cell-ordered, multi-threaded path (SORT_MIN), some without a location
+def test_straight_distance_equals_brute_force(limit):
+    # enough targets for the queries to be split over threads, some without a location
     rng = np.random.default_rng(3)
-    n = SORT_MIN + 3_000
+    n = 23_000
     t = rng.uniform(0, 2_000, (n, 2)) + [X0, Y0]
     t[::997] = np.nan
     s = rng.uniform(0, 2_000, (60, 2)) + [X0, Y0]
@@ -83,6 +82,13 @@ def test_straight_distance_in_spatial_order_equals_brute_force(limit):
     bd, bi = _brute_nearest(t, s, limit)
     np.testing.assert_allclose(d, bd, rtol=1e-14)  # the last bit of a square root may differ
     np.testing.assert_array_equal(i, bi)
+    # every point with a location: the path without masks gives the same
+    tf, sf = t[np.isfinite(t).all(axis=1)], s[np.isfinite(s).all(axis=1)]
+    fd, fi = straight_distance(tf, sf, limit=limit)
+    bd, bi = _brute_nearest(tf, sf, limit)
+    np.testing.assert_allclose(fd, bd, rtol=1e-14)
+    np.testing.assert_array_equal(fi, bi)
+    assert fi.dtype == np.int64 and ((fi == -1) == np.isinf(fd)).all()
     assert (i >= 0).sum() > 1_000 and (i[::997] == -1).all()
     # per community: a target sees only its own community's sources
     tg, sg = (t[:, 0] > X0 + 1_000).astype(object), (s[:, 0] > X0 + 1_000).astype(object)

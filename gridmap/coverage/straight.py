@@ -12,9 +12,6 @@ from gridmap.coverage.spec import _TOL
 
 __all__ = ["straight_distance", "point_xy"]
 
-#: Below this many targets the queries are made in the order given (sorting costs more than it saves).
-SORT_MIN = 20_000
-
 
 def point_xy(geoms: GeoSeries | np.ndarray) -> np.ndarray:
     """Coordinates (n × 2) of points; other shapes by their centroid.
@@ -63,11 +60,13 @@ def straight_distance(
     ([300.0, inf], [0, -1])
     """
     n = len(targets_xy)
+    bound = limit * (1 + 1e-12) + _TOL if np.isfinite(limit) else np.inf
+    if n and len(sources_xy) and target_groups is None and _finite(targets_xy, sources_xy):
+        return _nearest_all(targets_xy, sources_xy, bound)
     dist = np.full(n, np.inf)
     nearest = np.full(n, -1, dtype=np.int64)
     if n == 0 or len(sources_xy) == 0:
         return dist, nearest
-    bound = limit * (1 + 1e-12) + _TOL if np.isfinite(limit) else np.inf
     # no location (e.g. a grid without geometry): no distance
     t_ok = np.isfinite(targets_xy).all(axis=1)
     s_ok = np.isfinite(sources_xy).all(axis=1)
@@ -89,6 +88,28 @@ def straight_distance(
     return dist, nearest
 
 
+def _finite(*arrays: np.ndarray) -> bool:
+    """Whether every coordinate is finite (one pass, no temporary: a sum is finite only then)."""
+    return all(bool(np.isfinite(a.sum())) for a in arrays)
+
+
+def _nearest_all(
+    targets_xy: np.ndarray, sources_xy: np.ndarray, bound: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`straight_distance` when every point has a location and there are no groups.
+
+    The KD-tree's own answer arrays are returned (misses set in place): no masks, copies or
+    scatters, which on large inputs cost as much as the queries themselves.
+    """
+    d, i = cKDTree(sources_xy).query(targets_xy, k=1, distance_upper_bound=bound, workers=-1)
+    miss = i >= len(sources_xy)
+    if np.isfinite(bound):
+        miss |= d > bound
+    d[miss] = np.inf
+    i[miss] = -1
+    return d, i.astype(np.int64, copy=False)
+
+
 def _nearest_within(
     targets_xy: np.ndarray,
     rows: np.ndarray,
@@ -100,32 +121,14 @@ def _nearest_within(
 ) -> None:
     """Fill ``dist``/``nearest`` at ``rows`` with the nearest of the sources ``src`` within ``bound``.
 
-    Large batches are queried in spatial order (cells of about the search radius), so
-    consecutive queries walk the same tree nodes (cache-friendly), on every core; each
-    query's answer does not depend on the order, so the result is the same as one by one.
+    The queries run on every core (each query's answer does not depend on the others);
+    when every target or source is valid, the arrays are used as they are, not copied.
     """
     all_rows = len(rows) == len(targets_xy)
     pts = targets_xy if all_rows else targets_xy[rows]
-    if len(pts) >= SORT_MIN:
-        order = _cell_order(pts, bound)
-        pts = pts[order]
-        rows = order if all_rows else rows[order]
-    elif all_rows:
-        rows = np.arange(len(pts))
     srcs = sources_xy if len(src) == len(sources_xy) else sources_xy[src]
     d, i = cKDTree(srcs).query(pts, k=1, distance_upper_bound=bound, workers=-1)
     ok = d <= bound if np.isfinite(bound) else np.isfinite(d)
-    hit = rows[ok]
+    hit = np.flatnonzero(ok) if all_rows else rows[ok]
     dist[hit] = d[ok]
     nearest[hit] = src[i[ok]]
-
-
-def _cell_order(xy: np.ndarray, bound: float) -> np.ndarray:
-    """Positions of ``xy`` sorted by square cell (row by row), cells about the search radius wide."""
-    lo = xy.min(axis=0)
-    span = float((xy.max(axis=0) - lo).max())
-    # cells about the radius wide, at most 2048 per side (also for an infinite radius)
-    cell = max(bound if np.isfinite(bound) else 0.0, span / 2048, 1e-9)
-    cx = ((xy[:, 0] - lo[0]) / cell).astype(np.int64)
-    cy = ((xy[:, 1] - lo[1]) / cell).astype(np.int64)
-    return np.argsort(cy * (int(cx.max()) + 1) + cx, kind="stable")
