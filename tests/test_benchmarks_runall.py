@@ -37,9 +37,9 @@ def test_table_gives_median_min_max_and_the_median_of_per_run_ratios():
     block = run_all.table("coverage", run_all.BENCHES["coverage"], runs, INFO, quick=False)
     row = next(line for line in block.splitlines() if line.startswith("| straight line"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[1] == "1 s (0.5 s–2 s)"
-    assert cells[2] == "10 s (9 s–12 s)"
-    assert cells[3] == "10× (6×–18×)"  # per-run ratios 10, 6, 18: median 10
+    assert cells[1] == "1.00 s (0.500 s–2.00 s)"
+    assert cells[2] == "10.0 s (9.00 s–12.0 s)"
+    assert cells[3] == "10.0× (6.00×–18.0×)"  # per-run ratios 10, 6, 18: median 10
     assert "Test CPU, 2 cores, load average 0.5 / 0.4 / 0.3" in block
     assert "3 of 3 run(s) succeeded" in block and "not the record" not in block
 
@@ -54,6 +54,28 @@ def test_failed_runs_are_said_not_hidden():
     # an output without the expected figures is an error too, not a crash
     odd = run_all.table("check", run_all.BENCHES["check"], [{"gridmap": {}}], INFO, False)
     assert "output without the figure" in odd
+
+
+def test_check_names_the_dominating_stage_when_the_target_is_missed():
+    stages = {"read": 1.0, "rules + QA": 3.0, "writing every output": 0.5}
+    g = {
+        "read_s": 1.0, "assign_households_s": 0.2, "assign_grids_s": 0.3, "assign_s": 0.5,
+        "metrics_s": 0.1, "rules_qa_s": 3.0, "total_s": 4.6, "peak_rss_gb": 1.0,
+        "total_with_outputs_s": 5.1, "stages_s": stages, "vs_bare_script": 3.4,
+        "dominating_stage": "rules + QA",
+    }  # fmt: skip
+    n = {"read_s": 1.0, "sjoin_groupby_s": 0.5, "overlay_s": 9.0, "assign_s": 9.5, "total_s": 10.5}
+    block = run_all.table(
+        "check", run_all.BENCHES["check"], [{"gridmap": g, "naive": n}], INFO, False
+    )
+    assert "dominating stage: rules + QA (3.00 s)" in block
+    row = next(line for line in block.splitlines() if "bare read + sjoin" in line)
+    assert row.rstrip(" |").endswith("0.294×")  # 1.5 s bare / 5.1 s
+    del g["dominating_stage"]
+    block = run_all.table(
+        "check", run_all.BENCHES["check"], [{"gridmap": g, "naive": n}], INFO, False
+    )
+    assert "dominating stage" not in block
 
 
 def test_write_block_replaces_between_markers_and_appends_when_absent():
