@@ -103,6 +103,11 @@ def _coverage(r: dict) -> list[Figure]:
     if "straight_5_types_s" in g:
         base = r.get("sjoin", {}).get("buffer_sjoin_5_types_s")
         out.append(Figure("straight line, 5 types (exact)", g["straight_5_types_s"], base))
+    if "straight_5_types_cpu_s" in g:
+        base = r.get("sjoin", {}).get("buffer_sjoin_5_types_cpu_s")
+        out.append(
+            Figure("straight line, CPU seconds (all threads)", g["straight_5_types_cpu_s"], base)
+        )
     if "network_5_types_incl_snap_s" in g:
         nx = r.get("networkx", {})
         base = (
