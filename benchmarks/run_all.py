@@ -147,9 +147,7 @@ def _report(r: dict) -> list[Figure]:
 
 def _serve(r: dict) -> list[Figure]:
     runs = {run["server"]: run["callbacks"] for run in r["runs"]}
-    main, base = runs.get("waitress", {}), runs.get("flask", runs.get("dev", {}))
-    if not base and len(runs) > 1:
-        base = list(runs.values())[1]
+    main, base = runs.get("waitress", {}), runs.get("flask-dev", {})
     out = []
     for name, c in main.items():
         b = base.get(name, {})
