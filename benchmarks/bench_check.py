@@ -27,6 +27,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -137,8 +138,26 @@ def run_gridmap(path: Path) -> dict:
     t_read = time.perf_counter() - t0
     result = gridmap.check(study)
     total = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="gridmap-bench-out-") as out:
+        result.to_dir(out)  # every output file the CLI's check writes
+    t_out = time.perf_counter() - t1
     counts = result.communities["households"].astype("int64")
+    tm = result.timings
+    stages = {
+        "read": t_read,
+        "households → grids": tm["assign_households"],
+        "grids → communities": tm["assign_grids"],
+        "metrics": tm["metrics"],
+        "coverage": tm.get("coverage", 0.0),
+        "rules + QA": tm["rules"] - tm.get("coverage", 0.0),
+        "rest of the check": total - t_read - tm["assign"] - tm["metrics"] - tm["rules"],
+        "writing every output": t_out,
+    }
     return {
+        "outputs_s": t_out,
+        "total_with_outputs_s": total + t_out,
+        "stages_s": stages,
         "read_s": t_read,
         "assign_s": result.timings["assign"],
         "assign_households_s": result.timings["assign_households"],
@@ -192,6 +211,31 @@ def _child(part: str, path: str) -> None:
     print(json.dumps(out))
 
 
+TARGET_VS_BARE = 2.0  # issue #19: the whole check, all outputs, ≤ 2× a bare read + sjoin + groupby
+
+
+def _against_bare(g: dict, n: dict) -> None:
+    """The whole check with outputs against the bare script; the dominating stage when above target."""
+    bare = n["read_s"] + n["sjoin_groupby_s"]
+    ratio = g["total_with_outputs_s"] / bare
+    g["vs_bare_script"] = ratio
+    print(
+        f"whole check incl. outputs {g['total_with_outputs_s']:.1f} s vs bare read + sjoin + groupby "
+        f"{bare:.1f} s: {ratio:.2f}x (target <= {TARGET_VS_BARE:g}x: "
+        f"{'met' if ratio <= TARGET_VS_BARE else 'missed'})"
+    )
+    stages = sorted(g["stages_s"].items(), key=lambda kv: -kv[1])
+    print("  stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in stages))
+    if ratio > TARGET_VS_BARE:
+        name, secs = stages[0]
+        over = g["total_with_outputs_s"] - TARGET_VS_BARE * bare
+        print(
+            f"  dominating stage: {name} ({secs:.2f} s, {secs / g['total_with_outputs_s']:.0%} of the "
+            f"check); the target needs {over:.2f} s less in total"
+        )
+        g["dominating_stage"] = name
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -199,6 +243,7 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--workdir", default="/tmp/gridmap-bench")
     ap.add_argument("--skip-naive", action="store_true")
+    ap.add_argument("--json", help="write the figures to this file (for run_all.py)")
     ap.add_argument("--_child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._child:
@@ -250,6 +295,13 @@ def main() -> None:
             f"assignment speed-up (naive assign / gridmap assign): {n['assign_s'] / g['assign_s']:.1f}x; "
             f"whole pipeline {n['total_s'] / g['total_s']:.1f}x; household counts identical: {same}"
         )
+        _against_bare(g, n)
+    if args.json:
+        figures = {k: {f: v for f, v in r.items() if f != "counts"} for k, r in results.items()}
+        if "naive" in results:
+            figures["counts_identical"] = same
+        figures["scale"] = args.scale
+        Path(args.json).write_text(json.dumps(figures, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -205,6 +205,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--stores", default="gpkg,postgis")
     ap.add_argument("--pg-url", default=os.environ.get("GRIDMAP_BENCH_PG_URL"))
+    ap.add_argument("--json", help="write the figures to this file (for run_all.py)")
     args = ap.parse_args()
     stores = args.stores.split(",")
     t, plan = timed(lambda: build_plan(args.units))
@@ -232,6 +233,9 @@ def main() -> None:
     finally:
         if stop is not None:
             stop()
+    if args.json:
+        flat = {f"{store}/{part}": r for (store, part), r in results.items()}
+        Path(args.json).write_text(json.dumps(flat, ensure_ascii=False), encoding="utf-8")
     print("\n| step | " + " | ".join(stores) + " |")
     print("|---|" + "---:|" * len(stores))
     for key in results[(stores[0], "single")]:

@@ -59,6 +59,45 @@ def test_straight_line_radius_boundary_is_inclusive():
     assert d.tolist()[0] == 300.0 and np.isinf(d[1]) and i.tolist() == [0, -1]
 
 
+def _brute_nearest(t, s, limit, tg=None, sg=None):
+    """The slow exact answer: every target against every source (ties to the lowest source)."""
+    d = np.hypot(t[:, None, 0] - s[None, :, 0], t[:, None, 1] - s[None, :, 1])  # NaN: no location
+    if tg is not None:
+        d = np.where(tg[:, None] == sg[None, :], d, np.inf)
+    d = np.where(np.isfinite(d) & (d <= limit), d, np.inf)
+    i = np.where(np.isfinite(d).any(axis=1), d.argmin(axis=1), -1)
+    return d.min(axis=1), i
+
+
+@pytest.mark.parametrize("limit", [40.0, 250.0, np.inf])
+def test_straight_distance_equals_brute_force(limit):
+    # enough targets for the queries to be split over threads, some without a location
+    rng = np.random.default_rng(3)
+    n = 23_000
+    t = rng.uniform(0, 2_000, (n, 2)) + [X0, Y0]
+    t[::997] = np.nan
+    s = rng.uniform(0, 2_000, (60, 2)) + [X0, Y0]
+    s[7] = np.nan
+    d, i = straight_distance(t, s, limit=limit)
+    bd, bi = _brute_nearest(t, s, limit)
+    np.testing.assert_allclose(d, bd, rtol=1e-14)  # the last bit of a square root may differ
+    np.testing.assert_array_equal(i, bi)
+    # every point with a location: the path without masks gives the same
+    tf, sf = t[np.isfinite(t).all(axis=1)], s[np.isfinite(s).all(axis=1)]
+    fd, fi = straight_distance(tf, sf, limit=limit)
+    bd, bi = _brute_nearest(tf, sf, limit)
+    np.testing.assert_allclose(fd, bd, rtol=1e-14)
+    np.testing.assert_array_equal(fi, bi)
+    assert fi.dtype == np.int64 and ((fi == -1) == np.isinf(fd)).all()
+    assert (i >= 0).sum() > 1_000 and (i[::997] == -1).all()
+    # per community: a target sees only its own community's sources
+    tg, sg = (t[:, 0] > X0 + 1_000).astype(object), (s[:, 0] > X0 + 1_000).astype(object)
+    d, i = straight_distance(t, s, limit=limit, target_groups=tg, source_groups=sg)
+    bd, bi = _brute_nearest(t, s, limit, tg, sg)
+    np.testing.assert_allclose(d, bd, rtol=1e-14)
+    np.testing.assert_array_equal(i, bi)
+
+
 def test_tiny_study_exact_distances_both_modes():
     # households at x = 250, 750, 1250, 1750 (y = 500, on the street); a kindergarten at (550, 500)
     study = _tiny_study([(550, 500)], ["幼儿园"])

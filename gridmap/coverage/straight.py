@@ -60,11 +60,13 @@ def straight_distance(
     ([300.0, inf], [0, -1])
     """
     n = len(targets_xy)
+    bound = limit * (1 + 1e-12) + _TOL if np.isfinite(limit) else np.inf
+    if n and len(sources_xy) and target_groups is None and _finite(targets_xy, sources_xy):
+        return _nearest_all(targets_xy, sources_xy, bound)
     dist = np.full(n, np.inf)
     nearest = np.full(n, -1, dtype=np.int64)
     if n == 0 or len(sources_xy) == 0:
         return dist, nearest
-    bound = limit * (1 + 1e-12) + _TOL if np.isfinite(limit) else np.inf
     # no location (e.g. a grid without geometry): no distance
     t_ok = np.isfinite(targets_xy).all(axis=1)
     s_ok = np.isfinite(sources_xy).all(axis=1)
@@ -72,9 +74,7 @@ def straight_distance(
         tv, sv = np.flatnonzero(t_ok), np.flatnonzero(s_ok)
         if len(tv) == 0 or len(sv) == 0:
             return dist, nearest
-        d, i = cKDTree(sources_xy[sv]).query(targets_xy[tv], k=1, distance_upper_bound=bound)
-        ok = np.isfinite(d) & (d <= bound)
-        dist[tv[ok]], nearest[tv[ok]] = d[ok], sv[i[ok]]
+        _nearest_within(targets_xy, tv, sources_xy, sv, bound, dist, nearest)
         return dist, nearest
     tg = pd.Series(np.asarray(target_groups, dtype=object))
     sg = pd.Series(np.asarray(source_groups, dtype=object))
@@ -84,9 +84,51 @@ def straight_distance(
         src = src_by.get(key)
         if src is None or pd.isna(key):
             continue
-        rows, src = t_pos[rows], s_pos[src]
-        d, i = cKDTree(sources_xy[src]).query(targets_xy[rows], k=1, distance_upper_bound=bound)
-        ok = np.isfinite(d) & (d <= bound)
-        dist[rows[ok]] = d[ok]
-        nearest[rows[ok]] = src[i[ok]]
+        _nearest_within(targets_xy, t_pos[rows], sources_xy, s_pos[src], bound, dist, nearest)
     return dist, nearest
+
+
+def _finite(*arrays: np.ndarray) -> bool:
+    """Whether every coordinate is finite (one pass, no temporary: a sum is finite only then)."""
+    return all(bool(np.isfinite(a.sum())) for a in arrays)
+
+
+def _nearest_all(
+    targets_xy: np.ndarray, sources_xy: np.ndarray, bound: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`straight_distance` when every point has a location and there are no groups.
+
+    The KD-tree's own answer arrays are returned (misses set in place): no masks, copies or
+    scatters, which on large inputs cost as much as the queries themselves.
+    """
+    d, i = cKDTree(sources_xy).query(targets_xy, k=1, distance_upper_bound=bound, workers=-1)
+    miss = i >= len(sources_xy)
+    if np.isfinite(bound):
+        miss |= d > bound
+    d[miss] = np.inf
+    i[miss] = -1
+    return d, i.astype(np.int64, copy=False)
+
+
+def _nearest_within(
+    targets_xy: np.ndarray,
+    rows: np.ndarray,
+    sources_xy: np.ndarray,
+    src: np.ndarray,
+    bound: float,
+    dist: np.ndarray,
+    nearest: np.ndarray,
+) -> None:
+    """Fill ``dist``/``nearest`` at ``rows`` with the nearest of the sources ``src`` within ``bound``.
+
+    The queries run on every core (each query's answer does not depend on the others);
+    when every target or source is valid, the arrays are used as they are, not copied.
+    """
+    all_rows = len(rows) == len(targets_xy)
+    pts = targets_xy if all_rows else targets_xy[rows]
+    srcs = sources_xy if len(src) == len(sources_xy) else sources_xy[src]
+    d, i = cKDTree(srcs).query(pts, k=1, distance_upper_bound=bound, workers=-1)
+    ok = d <= bound if np.isfinite(bound) else np.isfinite(d)
+    hit = np.flatnonzero(ok) if all_rows else rows[ok]
+    dist[hit] = d[ok]
+    nearest[hit] = src[i[ok]]
