@@ -18,6 +18,7 @@ import shapely
 
 import gridmap
 from gridmap.national import NationalSource
+from gridmap.national.export import write_partitioned
 from gridmap.tiles import MIN_ZOOM, TileSet
 
 mvt = pytest.importorskip("mapbox_vector_tile", reason="mapbox-vector-tile is not installed")
@@ -135,3 +136,18 @@ def test_tile_route_behind_host_check_and_login(tiles, tmp_path):
     assert client.get("/tiles/grids/0/0/0.pbf").status_code == 204
     assert client.get("/tiles/roads/0/0/0.pbf").status_code == 404
     assert client.get("/tiles/rollup/2/9/0.pbf").status_code == 404
+
+
+def test_tiles_from_a_national_output_folder(result, tiles, tmp_path):
+
+    write_partitioned(result, tmp_path / "national")
+    read = TileSet.from_check_dir(tmp_path)
+    assert read.layers == ["rollup", "communities", "grids"]
+    grids = result.grids.to_crs("EPSG:4326")
+    p = grids.geometry.iloc[0].representative_point()
+    for layer, z in (("rollup", 6), ("grids", 15)):
+        a = _decode(read.tile(layer, *_tile_of(p.x, p.y, z)))
+        b = _decode(tiles.tile(layer, *_tile_of(p.x, p.y, z)))
+        assert a[layer]["features"] == b[layer]["features"]
+    with pytest.raises(FileNotFoundError):
+        TileSet.from_check_dir(tmp_path / "nothing")
