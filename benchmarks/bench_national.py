@@ -64,7 +64,7 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def on_dask(root: Path, workers: int, memory_limit: str) -> dict:
+def on_dask(root: Path, workers: int, memory_limit: str, partition_by: str = "auto") -> dict:
     """``check_national`` on a fresh LocalCluster: seconds, per-partition cost, worker peaks."""
     from distributed import Client, LocalCluster
 
@@ -81,11 +81,12 @@ def on_dask(root: Path, workers: int, memory_limit: str) -> dict:
         Client(cluster) as client,
     ):
         t = time.perf_counter()
-        result = check_national(source, scheduler=client)
+        result = check_national(source, scheduler=client, partition_by=partition_by)
         seconds = time.perf_counter() - t
         peaks = client.run(_peak_rss_mb)
     parts = result.partitions
     return {
+        "partition_by": partition_by,
         "workers": workers,
         "seconds": seconds,
         "partitions": len(parts),
@@ -124,6 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--households-mean", type=float, default=2000.0)
     ap.add_argument("--memory-limit", default="1GB", help="per Dask worker")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument(
+        "--partition-by",
+        nargs="+",
+        default=["auto"],
+        help="one run per value and worker count (e.g. district auto: before/after merging)",
+    )
     ap.add_argument("--json", help="write the figures to this file")
     a = ap.parse_args(argv)
     shape = NationalShape(
@@ -140,15 +147,17 @@ def main(argv: list[str] | None = None) -> int:
         counts = write_national(root, shape)
         gen_s = time.perf_counter() - t
         single = single_machine(root)
-        runs = [on_dask(root, w, a.memory_limit) for w in a.workers]
+        runs = [on_dask(root, w, a.memory_limit, by) for by in a.partition_by for w in a.workers]
     hh = counts["household_total"]
     report = {
         "data": {**counts, "generate_s": round(gen_s, 1)},
         "memory_limit_per_worker": a.memory_limit,
         "single_machine": single,
         "dask": runs,
-        "overhead_1_worker": runs[0]["seconds"] / single["seconds"],
-        "extrapolation": extrapolate(runs[0]),
+        "overhead_1_worker": {
+            r["partition_by"]: r["seconds"] / single["seconds"] for r in runs if r["workers"] == 1
+        },
+        "extrapolation": extrapolate(runs[-len(a.workers)]),
     }
     print(
         f"data: {counts['communities']:,} communities, {counts['grids']:,} grids, {hh:,} households"
@@ -160,13 +169,13 @@ def main(argv: list[str] | None = None) -> int:
     for r in runs:
         rate = hh / r["seconds"] / r["workers"]
         print(
-            f"dask {r['workers']} worker(s): {r['seconds']:.1f} s over {r['partitions']} partitions, "
+            f"dask by {r['partition_by']}, {r['workers']} worker(s): {r['seconds']:.1f} s over "
+            f"{r['partitions']} partitions, "
             f"{rate:,.0f} households/s per worker, worker peak {r['worker_peak_rss_mb']:.0f} MB "
             f"(limit {a.memory_limit})"
         )
-    print(
-        f"overhead at equal cores (1 worker / single machine): {report['overhead_1_worker']:.2f}x"
-    )
+    for by, ratio in report["overhead_1_worker"].items():
+        print(f"overhead at equal cores (1 worker by {by} / single machine): {ratio:.2f}x")
     ex = report["extrapolation"]
     print(
         f"600k communities / 500M households: {ex['national_worker_hours']:.1f} worker-hours; "

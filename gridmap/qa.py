@@ -28,6 +28,8 @@ from gridmap.rules import FINDING_COLUMNS
 __all__ = [
     "community_topology",
     "grid_qa",
+    "community_attr_qa",
+    "community_lookup",
     "assignment_qa",
     "multipart",
     "qa_counts",
@@ -182,21 +184,52 @@ def multipart(units: GeoDataFrame, level: str) -> pd.DataFrame:
     )
 
 
-def _resolve_community(values: pd.Series, communities: GeoDataFrame) -> pd.Series:
+def community_lookup(ids: Any, names: Any) -> dict[str, Any]:
+    """What a grid's 所属社区 text resolves to: each community id, and each unique name.
+
+    A name carried by two or more communities resolves to nothing (``pd.NA``): it is
+    ambiguous. A national check builds this over the whole country and hands it to every
+    partition, so a name repeated in another province is ambiguous there too.
+
+    Parameters
+    ----------
+    ids, names
+        Community ids and their names (same length; names may be missing).
+
+    Returns
+    -------
+    dict
+        Text → community id (``pd.NA`` for ambiguous names); ids win over names.
+
+    Examples
+    --------
+    >>> community_lookup(["1", "2", "3"], ["东区", "西区", "东区"])
+    {'东区': <NA>, '西区': '2', '1': '1', '2': '2', '3': '3'}
+    """
+    ids = pd.Series(ids, dtype=object).astype(str).to_numpy()
+    names = pd.Series(names, dtype=object).to_numpy()
+    lookup: dict[str, Any] = {}
+    for cid, name in zip(ids, names, strict=True):
+        if name is None or (not isinstance(name, str) and pd.isna(name)):
+            continue
+        name = str(name)
+        lookup[name] = cid if name not in lookup else pd.NA
+    lookup.update(zip(ids, ids, strict=True))
+    return lookup
+
+
+def _resolve_community(
+    values: pd.Series, communities: GeoDataFrame, lookup: dict[str, Any] | None = None
+) -> pd.Series:
     """A grid's 所属社区 as community id: matches an id, else a unique community name."""
-    ids = set(communities.index.astype(str))
-    if "name" in communities.columns:
-        names = communities["name"].astype(str)
-    else:
-        names = pd.Series(dtype=str)
-    unique_names = names[~names.duplicated(keep=False)]
-    by_name = dict(zip(unique_names.to_numpy(), unique_names.index.astype(str), strict=True))
+    if lookup is None:
+        names = communities["name"] if "name" in communities.columns else [None] * len(communities)
+        lookup = community_lookup(communities.index, names)
 
     def one(v: Any) -> Any:
         if v is None or pd.isna(v):
             return pd.NA
-        v = str(v).strip()
-        return v if v in ids else by_name.get(v, pd.NA)
+        return lookup.get(str(v).strip(), pd.NA)
 
     return values.map(one).astype("string")
 
@@ -297,8 +330,42 @@ def _placement_qa(grid_table: pd.DataFrame, cname: pd.Series) -> list[pd.DataFra
     return frames
 
 
+def community_attr_qa(
+    grid_table: pd.DataFrame, communities: GeoDataFrame, lookup: dict[str, Any] | None = None
+) -> pd.DataFrame:
+    """Grids whose 所属社区 names no community, or a community other than their geometry's.
+
+    Parameters
+    ----------
+    grid_table
+        :func:`gridmap.metrics.grid_metrics` output (``community_attr``, ``community_id``).
+    communities
+        The communities the grids were placed in (their names label the findings).
+    lookup
+        What 所属社区 texts resolve to (:func:`community_lookup`); default: built from
+        ``communities``. A national check passes the country's, so names resolve as on the
+        whole data.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``qa.grid.community_unknown`` and ``qa.grid.community_mismatch`` rows.
+    """
+    cname = _names(communities)
+    cname.index = cname.index.astype(str)
+    frames = _community_attr_qa(grid_table, communities, cname, lookup)
+    return (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else _rows("grid", [], [], "qa.grid.community_unknown", np.nan, "", np.nan, [], title="")
+    )
+
+
 def _community_attr_qa(
-    grid_table: pd.DataFrame, communities: GeoDataFrame, cname: pd.Series
+    grid_table: pd.DataFrame,
+    communities: GeoDataFrame,
+    cname: pd.Series,
+    lookup: dict[str, Any] | None = None,
 ) -> list[pd.DataFrame]:
     """Grids whose 所属社区 names no community, or a community other than their geometry's."""
     frames = []
@@ -306,7 +373,7 @@ def _community_attr_qa(
     gname = grid_table["name"].astype(str).to_numpy()
     geom_c = grid_table["community_id"].astype("string")
     share = grid_table["share_in_community"].to_numpy()
-    attr = _resolve_community(grid_table["community_attr"], communities)
+    attr = _resolve_community(grid_table["community_attr"], communities, lookup)
     raw = grid_table["community_attr"].astype("string")
     unknown = (raw.notna() & attr.isna()).to_numpy()
     if unknown.any():

@@ -84,7 +84,7 @@ LAYERS = {
         "gridmap.siting",
         "gridmap.change",
     ),
-    "outputs": ("gridmap.report", "gridmap.maps", "gridmap.national"),
+    "outputs": ("gridmap.report", "gridmap.maps", "gridmap.national", "gridmap.tiles"),
     "interfaces": ("gridmap", "gridmap.cli", "dashboards"),
 }
 

@@ -67,13 +67,13 @@ def client():
 
 @pytest.fixture(scope="module")
 def national(source, client):
-    return check_national(source, scheduler=client)
+    return check_national(source, scheduler=client, partition_by="district")
 
 
 @pytest.fixture(scope="module")
 def reference(source):
     """The single-machine check of the whole data, once per metric CRS of the partitions."""
-    plan = plan_partitions(source.community_index())
+    plan = plan_partitions(source.community_index(), "district")
     layers = {k: source.read(k) for k in LAYERS}
     by_crs: dict = {}
     for key in plan.keys:
@@ -175,7 +175,7 @@ def test_killed_worker_is_retried_without_duplicates(source, client, national):
 
     thread = threading.Thread(target=kill_busy_worker)
     thread.start()
-    result = check_national(source, scheduler=client)
+    result = check_national(source, scheduler=client, partition_by="district")
     thread.join()
     assert killed, "no partition was seen running"
     key = killed["key"].split("-")[2]
@@ -264,3 +264,25 @@ def test_cli_refuses_what_the_dask_engine_cannot_do(source, capsys):
     with pytest.raises(ValueError, match="12-digit"):
         plan_partitions(index, "district")
     assert plan_partitions(index, "auto").by == "spatial"
+
+
+def test_auto_merges_small_districts_of_a_city(source):
+    index = source.community_index()
+    plan = plan_partitions(index)  # 4 communities per district: merged up to AUTO_TARGET
+    assert plan.by == "district"
+    assert plan.keys == ["330101-330102", "420101-420102"]  # never across a city
+    assert plan.counts == {"330101-330102": 8, "420101-420102": 8}
+    assert plan.key_of(index["code"]).value_counts().to_dict() == plan.counts
+    assert plan_partitions(index, target=4).keys == ["330101", "330102", "420101", "420102"]
+    assert plan_partitions(index, target=1).keys == plan_partitions(index, "district").keys
+
+
+def test_merged_partitions_give_the_same_result(source, client, national):
+    merged = check_national(source, scheduler=client)  # auto: one partition per city here
+    assert len(merged.partitions) == 2
+    a, b = merged.check_result(), national.check_result()
+    # the merged districts lie in one Gauss-Krüger zone: the same CRS, so the same numbers
+    assert merged.partitions["epsg"].tolist() == [4549, 4547]
+    pd.testing.assert_frame_equal(a.communities_table(), b.communities_table())
+    pd.testing.assert_frame_equal(a.grids_table(), b.grids_table())
+    pd.testing.assert_frame_equal(merged.findings, national.findings)

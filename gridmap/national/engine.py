@@ -28,6 +28,7 @@ from gridmap.national.partition import PartitionPlan, plan_partitions
 from gridmap.national.result import NationalResult, combine
 from gridmap.national.source import NationalSource
 from gridmap.national.worker import PartitionOutput, check_partition
+from gridmap.qa import community_lookup
 from gridmap.rules import load_profile
 
 __all__ = ["check_national", "ProgressBar"]
@@ -103,6 +104,13 @@ def _gather(client: Any, futures: dict, bar: ProgressBar | None) -> list[Partiti
     return outputs
 
 
+def _national_lookup(index: Any) -> dict[str, Any] | None:
+    """The country's 所属社区 lookup (codes and unique names); None without codes."""
+    if index["code"].isna().all():
+        return None
+    return community_lookup(index["code"], index["name"])
+
+
 def check_national(
     source: NationalSource,
     *,
@@ -157,7 +165,9 @@ def check_national(
         When a partition's input is unusable (every partition's problems, each prefixed).
     """
     prof = load_profile(profile)
-    plan = plan or plan_partitions(source.community_index(), partition_by)
+    index = source.community_index()
+    plan = plan or plan_partitions(index, partition_by)
+    lookup = _national_lookup(index)
     options = dict(study_options or {})
     name = str(options.pop("name", None) or "gridmap")
     run = uuid.uuid4().hex[:8]
@@ -165,7 +175,7 @@ def check_national(
         client = _client(stack, scheduler, n_workers, memory_limit)
         if log is not None:
             log(f"Dask dashboard: {client.dashboard_link}  ({len(plan.keys)} 分区 partitions)")
-        source_f, plan_f = client.scatter([source, plan], broadcast=True)
+        source_f, plan_f, lookup_f = client.scatter([source, plan, lookup], broadcast=True)
         futures = {
             client.submit(
                 check_partition,
@@ -175,6 +185,7 @@ def check_national(
                 profile=profile,
                 lang=lang,
                 study_options=options,
+                lookup=lookup_f,
                 key=f"gridmap-partition-{key}-{run}",
                 retries=retries,
                 pure=False,

@@ -4,7 +4,10 @@ Communities nest inside administrative units, so the natural partition is the ad
 code: the first 6 digits of the 12-digit community code (区县, ``by="district"``) or the first 9
 (街道, ``by="street"``). Data without codes falls back to a spatial raster of the communities'
 centres (``by="spatial"``); ``by="auto"`` takes districts when every community has a 12-digit
-code and the raster otherwise.
+code and the raster otherwise. ``auto`` also merges small neighbouring districts of one city
+(consecutive codes) into partitions of about :data:`AUTO_TARGET` communities: each partition
+pays a fixed cost of a few seconds (reading, the rules on a table), so a partition of a dozen
+communities would spend more on that than on its work.
 
 Each row of the result belongs to exactly one partition (so nothing is counted twice):
 
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -37,6 +40,8 @@ __all__ = ["PartitionPlan", "plan_partitions", "PARTITION_BY"]
 _PREFIX = {"district": 6, "street": 9}
 #: communities per partition aimed at by the spatial raster
 SPATIAL_TARGET = 400
+#: communities per partition that ``by="auto"`` merges small districts up to
+AUTO_TARGET = 200
 
 
 @dataclass(frozen=True)
@@ -53,12 +58,16 @@ class PartitionPlan:
         Communities per partition.
     cell
         Raster cell size in degrees (``by="spatial"`` only).
+    groups
+        District code → partition key, where districts were merged (``by="auto"``;
+        a merged partition is keyed ``"<first district>-<last district>"``).
     """
 
     by: str
     extents: dict[str, Box]
     counts: dict[str, int]
     cell: float = 0.0
+    groups: dict[str, str] = field(default_factory=dict)
 
     @property
     def keys(self) -> list[str]:
@@ -70,7 +79,8 @@ class PartitionPlan:
         if self.by == "spatial":
             assert centres is not None
             return pd.Series(_cells(centres, self.cell), index=codes.index)
-        return codes.astype(str).str[: _PREFIX[self.by]]
+        prefix = codes.astype(str).str[: _PREFIX[self.by]]
+        return prefix.map(self.groups).fillna(prefix) if self.groups else prefix
 
     def home(self, lonlat: np.ndarray) -> np.ndarray:
         """The partition of locations in no community (n × 2 lon/lat): see the module docstring."""
@@ -92,7 +102,27 @@ def _cells(centres: np.ndarray, cell: float) -> np.ndarray:
     return np.array([f"s{a:+06d}{b:+05d}" for a, b in zip(ix, iy, strict=True)], dtype=object)
 
 
-def plan_partitions(index: pd.DataFrame, by: str = "auto") -> PartitionPlan:
+def _merge_districts(districts: pd.Series, target: int) -> dict[str, str]:
+    """District → partition key: consecutive districts of a city merged up to ``target``."""
+    sizes = districts.value_counts().sort_index()
+    runs: list[list[str]] = []
+    size = 0
+    for code, n in sizes.items():
+        code = str(code)
+        if runs and runs[-1][0][:4] == code[:4] and size < target:
+            runs[-1].append(code)
+            size += int(n)
+        else:
+            runs.append([code])
+            size = int(n)
+    return {
+        code: run[0] if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs for code in run
+    }
+
+
+def plan_partitions(
+    index: pd.DataFrame, by: str = "auto", *, target: int = AUTO_TARGET
+) -> PartitionPlan:
     """Group the communities into partitions.
 
     Parameters
@@ -101,6 +131,9 @@ def plan_partitions(index: pd.DataFrame, by: str = "auto") -> PartitionPlan:
         :meth:`gridmap.national.NationalSource.community_index`: ``code`` and lon/lat boxes.
     by
         One of :data:`PARTITION_BY`.
+    target
+        Communities per partition that ``auto`` merges small districts of one city up to
+        (1: no merging).
 
     Returns
     -------
@@ -118,6 +151,7 @@ def plan_partitions(index: pd.DataFrame, by: str = "auto") -> PartitionPlan:
         codes.notna().all()
         and codes.astype(str).map(lambda c: bool(re.fullmatch(r"\d{12}", c))).all()
     )
+    merge = by == "auto" and coded and target > 1
     if by == "auto":
         by = "district" if coded else "spatial"
     if by in _PREFIX and not coded:
@@ -136,8 +170,12 @@ def plan_partitions(index: pd.DataFrame, by: str = "auto") -> PartitionPlan:
         h = float(index["maxy"].max() - index["miny"].min())
         cell = max(math.sqrt(max(w * h, 1e-12) / n_cells), 1e-3)
         keys = pd.Series(_cells(centres, cell), index=index.index)
-    else:
+    groups: dict[str, str] = {}
+    if by != "spatial":
         keys = codes.astype(str).str[: _PREFIX[by]]
+        if merge:
+            groups = _merge_districts(keys, target)
+            keys = keys.map(groups)
     boxes = index.assign(key=keys.to_numpy()).groupby("key", sort=True)
     agg = boxes.agg(
         minx=("minx", "min"), miny=("miny", "min"), maxx=("maxx", "max"), maxy=("maxy", "max")
@@ -147,4 +185,4 @@ def plan_partitions(index: pd.DataFrame, by: str = "auto") -> PartitionPlan:
         for k, r in agg.iterrows()
     }
     counts = {str(k): int(n) for k, n in boxes.size().items()}
-    return PartitionPlan(by=by, extents=extents, counts=counts, cell=cell)
+    return PartitionPlan(by=by, extents=extents, counts=counts, cell=cell, groups=groups)

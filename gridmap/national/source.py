@@ -148,20 +148,23 @@ class NationalSource:
         Returns
         -------
         pandas.DataFrame
-            ``code`` (text; None when the layer has no code column) and ``minx``, ``miny``,
-            ``maxx``, ``maxy`` per community, in storage order.
+            ``code`` (text; None when the layer has no code column), ``name`` (None when it
+            has no name column) and ``minx``, ``miny``, ``maxx``, ``maxy`` per community, in
+            storage order.
         """
         path = Path(self.layers["communities"])
         code_col = None
         if _is_parquet(path) and "bbox" in pq.read_schema(_first_file(path)).names:
             names = pq.read_schema(_first_file(path)).names
             code_col = _code_column(names)
-            cols = ["bbox"] + ([code_col] if code_col else [])
+            name_col = _column(names, "name")
+            cols = ["bbox"] + [c for c in (code_col, name_col) if c]
             table = pq.read_table(path, columns=cols).to_pandas()
             box = pd.DataFrame(table["bbox"].tolist())
             out = pd.DataFrame(
                 {
                     "code": table[code_col].astype(str) if code_col else None,
+                    "name": table[name_col] if name_col else None,
                     "minx": box["xmin"],
                     "miny": box["ymin"],
                     "maxx": box["xmax"],
@@ -171,10 +174,12 @@ class NationalSource:
             return out
         gdf = self.read("communities")
         code_col = _code_column([str(c) for c in gdf.columns])
+        name_col = _column([str(c) for c in gdf.columns], "name")
         bounds = gdf.to_crs(LONLAT).geometry.bounds if gdf.crs is not None else gdf.bounds
         return pd.DataFrame(
             {
                 "code": gdf[code_col].astype(str).to_numpy() if code_col else None,
+                "name": gdf[name_col].to_numpy() if name_col else None,
                 "minx": bounds["minx"].to_numpy(),
                 "miny": bounds["miny"].to_numpy(),
                 "maxx": bounds["maxx"].to_numpy(),
@@ -201,10 +206,15 @@ def _first_file(path: Path) -> Path:
     )
 
 
-def _code_column(names: list[str]) -> str | None:
-    """The communities' code column among ``names`` (canonical name or a known alias)."""
-    for name in ("community_id", *ALIASES["communities"]["community_id"]):
+def _column(names: list[str], canonical: str) -> str | None:
+    """The communities' ``canonical`` column among ``names`` (itself or a known alias)."""
+    for name in (canonical, *ALIASES["communities"][canonical]):
         for have in names:
             if have.lower() == name.lower():
                 return have
     return None
+
+
+def _code_column(names: list[str]) -> str | None:
+    """The communities' code column among ``names`` (canonical name or a known alias)."""
+    return _column(names, "community_id")

@@ -39,7 +39,7 @@ from gridmap.coverage import specs_from_profile
 from gridmap.crs import crs_label, gk_zone_crs
 from gridmap.national.partition import PartitionPlan
 from gridmap.national.source import LONLAT, Box, NationalSource
-from gridmap.qa import assignment_qa
+from gridmap.qa import assignment_qa, community_attr_qa
 from gridmap.rules import load_profile
 from gridmap.study import read_study
 
@@ -48,6 +48,8 @@ __all__ = ["check_partition", "PartitionOutput", "HALO_DEG", "partition_crs"]
 #: halo around a partition's extent (degrees, ≈ 2 km): grids and records in no community
 HALO_DEG = 0.02
 _M_PER_DEG = 110_574.0
+#: the findings on a grid's 所属社区, decided again against the country's names and codes
+_ATTR_RULES = ("qa.grid.community_unknown", "qa.grid.community_mismatch")
 
 
 @dataclass
@@ -192,12 +194,23 @@ def _gap_home(findings: pd.DataFrame, crs: Any, plan: PartitionPlan) -> np.ndarr
 
 
 def _owned_findings(
-    result: Any, plan: PartitionPlan, key: str, comms: pd.Index, grids: pd.Index, hh: Any
+    result: Any,
+    plan: PartitionPlan,
+    key: str,
+    comms: pd.Index,
+    grids: pd.Index,
+    hh: Any,
+    lookup: dict[str, Any] | None,
 ) -> pd.DataFrame:
     f = result.findings
     level, unit = f["level"], f["unit_id"].astype(str)
     keep = (level == "community") & unit.isin(comms.astype(str))
     keep |= (level == "grid") & unit.isin(grids.astype(str))
+    attr = None
+    if lookup is not None and result.grids is not None:
+        # a 所属社区 name is unique or ambiguous in the country, not in this window
+        keep &= ~f["rule_id"].isin(_ATTR_RULES)
+        attr = community_attr_qa(result.grids.loc[grids], result.communities, lookup)
     fac = level == "facility"
     if fac.any() and result.facilities is not None:
         located = result.facilities.loc[result.facilities.index.astype(str).isin(unit[fac])]
@@ -207,6 +220,8 @@ def _owned_findings(
     if gaps.any():
         keep[gaps] = _gap_home(f[gaps], result.study.crs, plan) == key
     parts = [f[keep.to_numpy()]]
+    if attr is not None and len(attr):
+        parts.append(attr[f.columns])
     if hh is not None:  # the study-level household rows, of the owned records only
         parts.append(assignment_qa(hh, result.grids is not None, None, None))
     return pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
@@ -220,6 +235,7 @@ def check_partition(
     profile: str = "national",
     lang: str = "zh",
     study_options: dict[str, Any] | None = None,
+    lookup: dict[str, Any] | None = None,
 ) -> PartitionOutput:
     """Check one partition with gridmap's check and return the rows it owns.
 
@@ -236,6 +252,9 @@ def check_partition(
     study_options
         Further keywords of :func:`gridmap.read_study` (``mapping``, ``households_method``,
         ``facilities_crs``, ``households_crs``, ``name``).
+    lookup
+        What a grid's 所属社区 text resolves to over the whole country
+        (:func:`gridmap.qa.community_lookup`); None: resolved within the window.
 
     Returns
     -------
@@ -252,7 +271,7 @@ def check_partition(
     comms = _owned_communities(result, plan, key)
     grids = _owned_grids(result, plan, key, comms) if result.grids is not None else pd.Index([])
     hh = _owned_households(result, plan, key, comms) if result.households is not None else None
-    findings = _owned_findings(result, plan, key, comms, grids, hh)
+    findings = _owned_findings(result, plan, key, comms, grids, hh, lookup)
     return PartitionOutput(
         key=key,
         crs=crs_label(metric),

@@ -69,6 +69,7 @@ def evaluate(
         names = units["name"]
     else:
         names = pd.Series(units.index.astype(str), index=units.index)
+    unit_ids, unit_names = units.index.astype(str), names.astype(str).to_numpy()
     for rule in profile.rules:
         if rule.level != level:
             continue
@@ -80,8 +81,8 @@ def evaluate(
             pd.DataFrame(
                 {
                     "level": level,
-                    "unit_id": units.index.astype(str),
-                    "unit_name": names.astype(str).to_numpy(),
+                    "unit_id": unit_ids,
+                    "unit_name": unit_names,
                     "rule_id": rule.id,
                     "value": ev.value.to_numpy(),
                     "threshold": ev.threshold.to_numpy(),
