@@ -171,7 +171,9 @@ class ChangeViews:
             "grid": pr.households("grids").get(y, pd.Series(dtype=float)),
         }
         out = v.assign(
-            households=[hh[lv].get(uid, np.nan) for lv, uid in zip(v["level"], v["unit_id"])],
+            households=[
+                hh[lv].get(uid, np.nan) for lv, uid in zip(v["level"], v["unit_id"], strict=True)
+            ],
             level=v["level"].map(lambda lv: t(f"ch.level.{lv}", lang)),
         )
         cols = ["level", "unit_id", "name", "rule_title", "households", "message"]
