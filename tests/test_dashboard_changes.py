@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from dashboards.app import ASSETS, create_app
 from dashboards.provider import DashboardProvider, RejectedInput
 from dashboards.provider.changes import ChangeViews, projects_source
 from gridmap import datasets
@@ -88,3 +91,12 @@ def test_projects_key_in_config(provider, tmp_path):
     assert projects_source(config) == f"{tmp_path.resolve() / 'p.gpkg'}:在建项目"
     bad = ChangeViews(provider, str(tmp_path / "none.gpkg"))
     assert bad.projection() is None and bad.forecast_error() and bad.years() == []
+
+
+def test_status_colours_of_the_page_come_from_labels(provider):
+    css = (Path(ASSETS) / "gridmap.css").read_text(encoding="utf-8")
+    assert "#d73027" not in css and "#1a9850" not in css
+    assert "var(--gm-status-fail)" in css
+    html = create_app(provider).server.test_client().get("/").get_data(as_text=True)
+    for status, colour in STATUS_COLORS.items():
+        assert f"--gm-status-{status.replace('_', '-')}: {colour};" in html

@@ -31,7 +31,7 @@ def _slider(years: list[int]) -> dcc.Slider:
         id=ID.CH_YEAR,
         min=years[0] if years else 0,
         max=years[-1] if years else 1,
-        step=None,
+        step=1,
         value=years[0] if years else None,
         marks={y: str(y) for y in years},
         included=False,
