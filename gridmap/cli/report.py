@@ -36,6 +36,7 @@ buildings unless ``--household-level`` is given (:mod:`gridmap.coverage.privacy`
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -119,8 +120,6 @@ def _load_plan(spec: str | None) -> Plan | None:
 def _forecast(args: argparse.Namespace, result: CheckResult) -> Projection | None:
     """The projection of ``--projects``/``--year`` under the check's profile (None without them)."""
     # lazy: the change package loads geopandas, not needed for `gridmap --help`
-    import datetime as dt
-
     from gridmap.change import Ramp, project, read_projects
     from gridmap.columns import parse_mapping
 
