@@ -103,7 +103,11 @@ def _communities_sheet(result: CheckResult) -> pd.DataFrame:
     if "size_status" in t.columns:
         t["size_status"] = t["size_status"].map(lambda v: SIZE_ZH.get(v, v))
     t["failing"] = t["community_id"].astype(str).map(fail).fillna("")
-    rename = {**_alias_headers("communities", t.columns), **COMMUNITY_ZH, "failing": "不合规项"}
+    rename: dict[Any, str] = {
+        **_alias_headers("communities", t.columns),
+        **COMMUNITY_ZH,
+        "failing": "不合规项",
+    }
     return t.rename(columns=rename).rename(columns=lambda c: _coverage_header(result, c))
 
 
@@ -130,7 +134,7 @@ def _grids_sheet(result: CheckResult) -> pd.DataFrame:
         t["households_source"] = t["households_source"].map(
             lambda v: _HOUSEHOLDS_SOURCE_ZH.get(v, v)
         )
-    rename = {**_alias_headers("grids", t.columns), **GRID_ZH}
+    rename: dict[Any, str] = {**_alias_headers("grids", t.columns), **GRID_ZH}
     return t.rename(columns=rename).rename(columns=lambda c: _coverage_header(result, c))
 
 
