@@ -41,13 +41,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gridmap._atomic import staged_dir
-from gridmap.change import Projection, Ramp, project, read_projects
 from gridmap.cli.progress import step
 from gridmap.cli.projection import add_projection_arguments
 from gridmap.cli.study_args import add_study_arguments, study_kwargs
-from gridmap.columns import parse_mapping
 
 if TYPE_CHECKING:
+    from gridmap.change import Projection
     from gridmap.check import CheckResult
     from gridmap.plans import Plan
 
@@ -120,6 +119,10 @@ def _load_plan(spec: str | None) -> Plan | None:
 
 def _forecast(args: argparse.Namespace, result: CheckResult) -> Projection | None:
     """The projection of ``--projects``/``--year`` under the check's profile (None without them)."""
+    # lazy: the change package loads pandas/geopandas, not needed for `gridmap --help`
+    from gridmap.change import Ramp, project, read_projects
+    from gridmap.columns import parse_mapping  # (same reason: pandas)
+
     if not (args.projects or args.year):
         return None
     if not (args.projects and args.year):
