@@ -19,12 +19,26 @@ from dashboards.ids import FONT_URLS, ID, PAGES
 from dashboards.pages import PAGE_MODULES
 from dashboards.provider import LEVELS, DashboardProvider
 from gridmap import fonts
+from gridmap.labels import STATUS_COLORS
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "status_css"]
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 #: the header's user name and logout button (shown on a server with logins)
 USER_ID = "gm-user"
+
+
+def status_css() -> str:
+    """The status colours (:data:`gridmap.labels.STATUS_COLORS`) as CSS variables.
+
+    ``gridmap.css`` names them (``var(--gm-status-fail)`` …), so the page and the maps share
+    one palette.
+
+    >>> status_css().startswith(":root { --gm-status-pass: #009e73;")
+    True
+    """
+    names = " ".join(f"--gm-status-{k.replace('_', '-')}: {v};" for k, v in STATUS_COLORS.items())
+    return f":root {{ {names} }}"
 
 
 def _header(provider: DashboardProvider) -> html.Header:
@@ -139,6 +153,9 @@ def create_app(
         title=t("app.title"),
         update_title="",
         serve_locally=True,
+    )
+    app.index_string = app.index_string.replace(
+        "{%css%}", "{%css%}\n        <style>" + status_css() + "</style>", 1
     )
     app.layout = html.Div(
         [

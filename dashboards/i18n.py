@@ -407,3 +407,69 @@ def dropdown_labels(lang: str = "zh") -> Any:
     keys = ("search", "clear_search", "clear_selection", "no_options_found", "select_all")
     # Any: dcc.Dropdown types the dict as its own TypedDict (Dropdown.Labels)
     return {k: t(f"dd.{k}", lang) for k in (*keys, "deselect_all", "selected_count")}
+
+
+# Forecast & compare page (issue 18)
+WORDS.update(
+    {
+        "nav.changes": ("预测与对比", "Forecast & compare"),
+        "ch.mode": ("模式", "Mode"),
+        "ch.mode.forecast": ("预测", "Forecast"),
+        "ch.mode.compare": ("对比", "Compare"),
+        "ch.year": ("年份", "Year"),
+        "ch.target": ("对比对象", "Compare with"),
+        "ch.target.year": ("{year} 年预测", "forecast for {year}"),
+        "ch.target.plan": ("方案“{name}”", "plan “{name}”"),
+        "ch.level": ("层级", "Level"),
+        "ch.level.community": ("社区", "community"),
+        "ch.level.grid": ("网格", "grid"),
+        "ch.level.communities": ("社区", "community"),
+        "ch.level.grids": ("网格", "grid"),
+        "ch.no_projects": (
+            '没有在建项目图层：在配置文件 [study] 中写 projects = "项目.gpkg:图层" 后重新启动。',
+            'No projects layer: set projects = "projects.gpkg:layer" in the config\'s [study] '
+            "table and restart.",
+        ),
+        "ch.projects_error": (
+            "在建项目图层无法读取：{err}",
+            "The projects layer cannot be read: {err}",
+        ),
+        "ch.no_targets": (
+            "没有可对比的对象：需要在建项目（预测年份）或工作区中已保存的方案。",
+            "Nothing to compare with: needs projects (forecast years) or a plan saved in the "
+            "workspace.",
+        ),
+        "ch.first_in": ("{year} 年首次出现的违规：{n} 项", "Violations first seen in {year}: {n}"),
+        "ch.today": (
+            "{year} 年（今天）不合规的规则：{n} 项",
+            "Rules failing in {year} (today): {n}",
+        ),
+        "ch.none_new": ("这一年没有新增违规。", "No new violations this year."),
+        "ch.households": ("住户总数", "Households"),
+        "ch.fail": ("不合规社区", "Communities failing"),
+        "ch.new": ("新增违规", "New violations"),
+        "ch.changed": ("变化单元：{n} 个", "Units changed: {n}"),
+        "ch.unchanged_all": ("没有变化。", "Nothing changed."),
+        "ch.col.level": ("层级", "Level"),
+        "ch.col.unit_id": ("编码", "Code"),
+        "ch.col.name": ("名称", "Name"),
+        "ch.col.rule_title": ("规则", "Rule"),
+        "ch.col.households": ("该年户数", "Households that year"),
+        "ch.col.message": ("说明", "Message"),
+        "ch.col.change": ("变化类型", "Change"),
+        "ch.col.community_old": ("原所属社区", "Community before"),
+        "ch.col.community_new": ("现所属社区", "Community after"),
+        "ch.col.households_old": ("原户数", "Households before"),
+        "ch.col.households_new": ("现户数", "Households after"),
+        "ch.col.status_old": ("原状态", "Status before"),
+        "ch.col.status_new": ("现状态", "Status after"),
+        "ch.kind.added": ("新增", "added"),
+        "ch.kind.removed": ("撤销", "removed"),
+        "ch.kind.recoded": ("改编码", "recoded"),
+        "ch.kind.redrawn": ("边界调整", "redrawn"),
+        "ch.kind.reassigned": ("改属社区（移动）", "moved to another community"),
+        "ch.kind.modified": ("户数/状态变化", "households/status changed"),
+        "ch.kind.unchanged": ("未变", "unchanged"),
+        "ch.failed": ("计算失败：{err}", "Could not compute: {err}"),
+    }
+)

@@ -111,6 +111,17 @@ class ID(StrEnum):
     PL_NEWS_POLL = "pl-news-poll"
     PL_RELOAD = "pl-reload"
     PL_REBASE = "pl-rebase"
+    # forecast & compare (预测与对比)
+    CH_MODE = "ch-mode"
+    CH_YEAR = "ch-year"
+    CH_YEAR_BOX = "ch-year-box"
+    CH_TARGET = "ch-target"
+    CH_TARGET_BOX = "ch-target-box"
+    CH_LEVEL = "ch-level"
+    CH_NOTE = "ch-note"
+    CH_LEGEND = "ch-legend"
+    CH_HEADLINE = "ch-headline"
+    CH_TABLE = "ch-table"
 
 
 #: page key -> URL path
@@ -120,6 +131,7 @@ PAGES = {
     "coverage": "/coverage",
     "findings": "/findings",
     "plans": "/plans",
+    "changes": "/changes",
 }
 
 

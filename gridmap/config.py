@@ -15,7 +15,14 @@ from typing import Any
 from gridmap._errors import InputError, Problem
 from gridmap._toml import tomllib
 
-__all__ = ["load_config", "read_toml", "LAYER_KINDS", "DASHBOARD_KEYS", "STUDY_KEYS"]
+__all__ = [
+    "load_config",
+    "read_toml",
+    "LAYER_KINDS",
+    "DASHBOARD_KEYS",
+    "STUDY_KEYS",
+    "FORECAST_KEYS",
+]
 
 #: the layer kinds a study reads
 LAYER_KINDS = ("communities", "grids", "households", "facilities", "network")
@@ -32,6 +39,8 @@ STUDY_KEYS = (
     "encoding",
     "households_method",
 )
+#: ``[study]`` keys read by the dashboard's forecast page, not by read_study: the projects layer
+FORECAST_KEYS = ("projects",)
 LAYER_OPTIONS = ("path", "layer", "crs", "encoding", "x", "y")
 #: read by the dashboard (dashboards.provider), validated here with the rest
 DASHBOARD_KEYS = (
@@ -63,7 +72,11 @@ def _check_config_keys(data: Mapping[str, Any], path: Path) -> None:
     problems = [
         _unknown_key(k, CONFIG_SECTIONS, "", path) for k in data if k not in CONFIG_SECTIONS
     ]
-    sections = (("study", STUDY_KEYS), ("layers", LAYER_KINDS), ("dashboard", DASHBOARD_KEYS))
+    sections = (
+        ("study", STUDY_KEYS + FORECAST_KEYS),
+        ("layers", LAYER_KINDS),
+        ("dashboard", DASHBOARD_KEYS),
+    )
     for section, valid in sections:
         table = data.get(section, {})
         if not isinstance(table, Mapping):

@@ -4,7 +4,7 @@ Pages draw what the provider (:class:`dashboards.provider.DashboardProvider`) re
 they never call gridmap themselves.
 """
 
-from dashboards.pages import compliance_map, coverage, findings, overview, plans
+from dashboards.pages import changes, compliance_map, coverage, findings, overview, plans
 
 #: page key -> module, in navigation order
 PAGE_MODULES = {
@@ -13,6 +13,7 @@ PAGE_MODULES = {
     "coverage": coverage,
     "findings": findings,
     "plans": plans,
+    "changes": changes,
 }
 
 __all__ = ["PAGE_MODULES"]

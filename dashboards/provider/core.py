@@ -19,6 +19,7 @@ import pandas as pd
 
 import gridmap
 from dashboards.provider import coverage_views, map_values, summaries
+from dashboards.provider.changes import ChangeViews, projects_source
 from dashboards.provider.config import dashboard_settings
 from dashboards.provider.coverage_views import CoverageViews
 from dashboards.provider.geometry import LEVELS, GeometryCache, layer_ids
@@ -66,6 +67,8 @@ class DashboardProvider:
         The GeoPackage the 边界调整 Plans page saves plans to; None: a ``plans.gpkg`` in a
         temporary directory, made on first use (the demo). :meth:`from_config` defaults it
         to ``plans.gpkg`` next to the study config.
+    projects
+        The residential projects layer of the forecast page (``file.gpkg:图层``); None: none.
 
     Attributes
     ----------
@@ -73,6 +76,8 @@ class DashboardProvider:
         The id of the default profile (what the profile dropdown starts with).
     plan_sessions
         The Plans page's plan per browser tab (:class:`PlanStore`).
+    changes
+        The Forecast & compare page's views (:class:`~dashboards.provider.changes.ChangeViews`).
     """
 
     def __init__(
@@ -85,6 +90,7 @@ class DashboardProvider:
         basemap_attribution: str = "",
         max_profiles: int = 6,
         workspace: str | os.PathLike | None = None,
+        projects: str | None = None,
     ) -> None:
         self.study = study
         self.profile_choices = ProfileChoices(profile or study.profile or "national", profiles)
@@ -99,6 +105,7 @@ class DashboardProvider:
         self._geometry = GeometryCache(study, lambda: self.result().facilities)
         self._coverage = CoverageViews(study, self.result, self.ids("community"))
         self.plan_sessions = PlanStore(self)
+        self.changes = ChangeViews(self, projects)
 
     @classmethod
     def from_config(cls, config: str | None = None, **kwargs: Any) -> DashboardProvider:
@@ -109,6 +116,7 @@ class DashboardProvider:
         next to it) and ``profiles`` (more rule profiles to offer: built-in names or TOML
         paths relative to the config); keywords override it.
         """
+        kwargs.setdefault("projects", projects_source(config))
         if config is None:
             return cls(gridmap.read_study(**datasets.demo_config()), **kwargs)
         for key, value in dashboard_settings(config).items():

@@ -5,8 +5,13 @@ Registered by :mod:`gridmap.cli` through :func:`add_report_parser`::
     gridmap report [CONFIG] [study options] --out report.pdf|report.html|report.xlsx|DIR
                    [--layers layers.gpkg|DIR] [--shp-encoding gbk|utf-8] [--plan WORKSPACE.gpkg:方案名]
                    [--date 2026-11-23] [--title 标题] [--household-level]
+                   [--projects 在建项目.gpkg --year 2026-2030 [--base-year 2025] [--ramp-years 3]]
     gridmap export [CONFIG] [study options] --out layers.gpkg|DIR [--shp-encoding gbk|utf-8]
                    [--household-level] [--title 名称]
+
+``--projects F --year A-B`` adds the 预测 section to the PDF and XLSX: the check re-run per
+year as the residential projects fill up, with the first year of each violation
+(:mod:`gridmap.change.projection`; the options are those of ``gridmap check --projects``).
 
 ``--title`` names the district on the cover, in every page header and on the maps; a
 config file's ``[study] name`` does the same (``--title`` wins). Without either the
@@ -31,14 +36,17 @@ buildings unless ``--household-level`` is given (:mod:`gridmap.coverage.privacy`
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gridmap._atomic import staged_dir
 from gridmap.cli.progress import step
+from gridmap.cli.projection import add_projection_arguments
 from gridmap.cli.study_args import add_study_arguments, study_kwargs
 
 if TYPE_CHECKING:
+    from gridmap.change import Projection
     from gridmap.check import CheckResult
     from gridmap.plans import Plan
 
@@ -109,6 +117,65 @@ def _load_plan(spec: str | None) -> Plan | None:
     return load_plan(workspace, name)
 
 
+def _forecast(args: argparse.Namespace, result: CheckResult) -> Projection | None:
+    """The projection of ``--projects``/``--year`` under the check's profile (None without them)."""
+    # lazy: the change package loads pandas/geopandas, not needed for `gridmap --help`
+    from gridmap.change import Ramp, project, read_projects
+    from gridmap.columns import parse_mapping  # (same reason: pandas)
+
+    if not (args.projects or args.year):
+        return None
+    if not (args.projects and args.year):
+        raise ValueError(
+            "--projects 与 --year 需同时给出 (--projects and --year go together, e.g. "
+            "--projects 项目.gpkg --year 2026-2030)"
+        )
+    try:
+        ramp = (
+            Ramp(tuple(float(x) for x in args.ramp.split(",")))
+            if args.ramp
+            else Ramp.linear(args.ramp_years)
+        )
+        projects = read_projects(
+            args.projects, crs=args.crs, mapping=parse_mapping(args.projects_map)
+        )
+        with step(args, "预测各年检查", "projecting the check year by year"):
+            return project(
+                result.study,
+                projects,
+                args.year,
+                base_year=args.base_year or dt.date.today().year,
+                ramp=ramp,
+                profile=result.profile,
+                lang=args.lang,
+                coverage={"household_level": True} if args.household_level else None,
+            )
+    except ValueError as exc:  # InputError too: word the API parameters as flags
+        text = str(exc)
+        for api, flag in (
+            ("years=", "--year "),
+            ("base_year=", "--base-year "),
+            ("ramp_years=", "--ramp-years "),
+            ("ramp=", "--ramp "),
+            ("mapping={", "--projects-map {"),
+        ):
+            text = text.replace(api, flag)
+        raise ValueError(text) from exc
+
+
+def _write(result: CheckResult, path: Path, args: argparse.Namespace, **kw: Any) -> Path:
+    """One report file; the PDF and XLSX with the forecast when there is one."""
+    from gridmap import report  # lazy: matplotlib/folium load when a report is written
+
+    forecast = kw.pop("forecast")
+    suffix = path.suffix.lower()
+    if forecast is not None and suffix == ".pdf":
+        return report.report_pdf(result, path, date=args.date, forecast=forecast, **kw)
+    if forecast is not None and suffix == ".xlsx":
+        return report.report_xlsx(result, path, date=args.date, forecast=forecast, **kw)
+    return report.write_report(result, path, date=args.date, encoding=args.shp_encoding, **kw)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     # lazy: matplotlib/folium load when a report is written, not for `gridmap --help`
     from gridmap import report
@@ -123,6 +190,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             f"--out {out}: 无法识别的报告格式；可用 {', '.join(report.FORMATS)} 或文件夹"
         )
     result = _check(args)
+    forecast = _forecast(args, result)
     plan = _load_plan(args.plan)
     if plan is not None and plan.profile.id != result.profile.id:
         # one profile for the whole report: the plan is re-evaluated under the check's profile
@@ -138,19 +206,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     layers: list[Path] = []
     if out.suffix:  # one file, written atomically
         with step(args, f"写出 {out.name}", f"writing {out.name}"):
-            paths = [
-                report.write_report(
-                    result, out, plan=plan, date=args.date, encoding=args.shp_encoding
-                )
-            ]
+            paths = [_write(result, out, args, plan=plan, forecast=forecast)]
     else:  # a folder: this run's files replace the earlier run's together
         names = ("report.pdf", "report.html", "report.xlsx")
         with staged_dir(out) as (stage, written):
             for name in names:
                 with step(args, f"写出 {name}", f"writing {name}"):
-                    report.write_report(
-                        result, stage / name, plan=plan, date=args.date, encoding=args.shp_encoding
-                    )
+                    _write(result, stage / name, args, plan=plan, forecast=forecast)
             if layers_here:
                 with step(args, "导出图层", "exporting the layers"):
                     report.export_layers(result, stage, encoding=args.shp_encoding)
@@ -201,6 +263,7 @@ def add_report_parser(sub: Any) -> None:
         metavar="layers.gpkg|DIR",
         help="also export the gap layers: GeoPackage, or Shapefiles into a folder",
     )
+    add_projection_arguments(p)
     p.set_defaults(func=_cmd_report)
     p = sub.add_parser(
         "export",

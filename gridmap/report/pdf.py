@@ -16,6 +16,7 @@ from geopandas import GeoDataFrame
 
 from gridmap._atomic import atomic_path
 from gridmap._version import __version__
+from gridmap.change import Projection
 from gridmap.check import CheckResult
 from gridmap.coverage import CoverageResult
 from gridmap.crs import crs_label
@@ -44,6 +45,7 @@ from gridmap.report._coverage import (
     uncovered_text,
     units_text,
 )
+from gridmap.report._forecast import forecast_pages
 from gridmap.report._layout import (
     BOOKMARK_GID,
     LEFT,
@@ -459,6 +461,7 @@ def report_pdf(
     plan: Plan | None = None,
     coverage: CoverageResult | None = None,
     date: _dt.date | str | None = None,
+    forecast: Projection | None = None,
     title: str = "社区网格合规检查报告",
     max_rows: int = 60,
 ) -> Path:
@@ -478,6 +481,9 @@ def report_pdf(
         coverage spec that leaves households uncovered.
     date
         Report date (default today).
+    forecast
+        A :class:`gridmap.change.Projection` of the same study: adds the 预测 section (the
+        first year of each violation).
     title
         Report title on the cover.
     max_rows
@@ -515,6 +521,8 @@ def report_pdf(
             _coverage_table(pages, result)
             if plan is not None:
                 _plan_pages(pages, result, plan, date=when, max_rows=max_rows)
+            if forecast is not None:
+                forecast_pages(pages, forecast, max_rows=max_rows)
             _qa_pages(pages, result, max_rows=max_rows)
         _add_bookmarks(tmp, pages.bookmarks)
     return path

@@ -28,6 +28,7 @@ from xlsxwriter.utility import xl_col_to_name
 
 from gridmap._atomic import atomic_path
 from gridmap._version import __version__
+from gridmap.change import Projection
 from gridmap.check import CheckResult
 from gridmap.columns import ALIASES
 from gridmap.coverage import CoverageResult
@@ -44,6 +45,7 @@ from gridmap.report._coverage import (
     uncovered_text,
     units_text,
 )
+from gridmap.report._forecast import forecast_tables
 from gridmap.report._text import (
     COMMUNITY_ZH,
     FINDING_ZH,
@@ -452,6 +454,7 @@ def report_xlsx_bytes(
     plan: Plan | None = None,
     coverage: CoverageResult | None = None,
     date: _dt.date | str | None = None,
+    forecast: Projection | None = None,
 ) -> bytes:
     """The Excel workbook as bytes: 汇总, 社区, 网格, 问题清单, 覆盖 (+ 社区覆盖, 方案对比, 方案变更).
 
@@ -465,6 +468,9 @@ def report_xlsx_bytes(
         Coverage results to report instead of ``result.coverage_result``.
     date
         Report date in the page footer (default today).
+    forecast
+        A :class:`gridmap.change.Projection`: adds 预测概况 and 预测 (first year of each
+        violation).
 
     Returns
     -------
@@ -481,6 +487,9 @@ def report_xlsx_bytes(
     if plan is not None:
         _write_sheet(wb, fmt, "方案对比", plan_rows(plan))
         _write_sheet(wb, fmt, "方案变更", plan.changes().rename(columns=CHANGE_COLUMNS_ZH))
+    if forecast is not None:
+        for name, table in forecast_tables(forecast).items():
+            _write_sheet(wb, fmt, name, table)
     _print_setup(wb, _footer_text(result, date))
     wb.close()
     return buf.getvalue()
@@ -503,6 +512,7 @@ def report_xlsx(
     plan: Plan | None = None,
     coverage: CoverageResult | None = None,
     date: _dt.date | str | None = None,
+    forecast: Projection | None = None,
 ) -> Path:
     """Write the Excel report (atomically); see :func:`report_xlsx_bytes`.
 
@@ -512,7 +522,7 @@ def report_xlsx(
         ``path``.
     """
     path = Path(path)
-    data = report_xlsx_bytes(result, plan=plan, coverage=coverage, date=date)
+    data = report_xlsx_bytes(result, plan=plan, coverage=coverage, date=date, forecast=forecast)
     with atomic_path(path, suffix=".xlsx") as tmp:
         tmp.write_bytes(data)
     return path

@@ -1,0 +1,305 @@
+"""The 预测与对比 Forecast & compare page's data: the check per future year, and what changed.
+
+:class:`ChangeViews` answers two questions of one study, each computed once and cached:
+
+- **Forecast** (:mod:`gridmap.change.projection`): the study's residential projects (the
+  ``[study] projects`` layer of the config; the demo's ``在建项目``) fill up year by year from
+  the current year; per year, the communities' status and the violations first seen that year.
+- **Comparison** (:mod:`gridmap.change.compare`): today's check (under the chosen profile)
+  against a forecast year or a plan saved in the workspace; the units that changed, coloured by
+  the kind of change, and the change table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dashboards.i18n import t
+from dashboards.provider.inputs import RejectedInput, choice
+from dashboards.provider.map_values import NODATA, MapValues, map_values
+from gridmap import check, datasets
+from gridmap.change import (
+    CHANGE_KINDS,
+    Projection,
+    Ramp,
+    compare,
+    project,
+    read_projects,
+    snapshot_of,
+)
+from gridmap.config import read_toml
+from gridmap.plans import list_plans, load_plan
+
+__all__ = ["ChangeViews", "projects_source", "CHANGE_COLORS", "FORECAST_SPAN"]
+
+#: most years a forecast looks ahead of the current year
+FORECAST_SPAN = 10
+#: change kind → colour (Okabe–Ito; unchanged units light grey)
+CHANGE_COLORS = {
+    "added": "#009e73",
+    "removed": "#000000",
+    "recoded": "#56b4e9",
+    "redrawn": "#cc79a7",
+    "reassigned": "#d55e00",
+    "modified": "#e69f00",
+    "unchanged": "#eeeeee",
+}
+#: columns of the change table the page shows
+TABLE_COLUMNS = (
+    "level",
+    "unit_id",
+    "name",
+    "change",
+    "community_old",
+    "community_new",
+    "households_old",
+    "households_new",
+    "status_old",
+    "status_new",
+)
+
+
+def projects_source(config: str | None) -> str | None:
+    """The projects layer of a study: ``[study] projects`` of ``config`` (relative to it).
+
+    Without a config: the demo's ``在建项目`` layer. None when the config names none.
+    """
+    if config is None:
+        return f"{datasets.get_path('demo')}:在建项目"
+    value = read_toml(config).get("study", {}).get("projects")
+    if not value:
+        return None
+    path = Path(str(value))
+    return str(path if path.is_absolute() else Path(config).resolve().parent / path)
+
+
+class ChangeViews:
+    """Forecast and comparison views of a dashboard provider's study (cached).
+
+    Parameters
+    ----------
+    provider
+        The :class:`~dashboards.provider.DashboardProvider` (its study, check results,
+        community ids and plans workspace).
+    projects
+        The projects layer (``file.gpkg:图层`` or a path); None: no forecast.
+    base_year
+        The year of today's data (default: the current year).
+    """
+
+    def __init__(self, provider: Any, projects: str | None, base_year: int | None = None) -> None:
+        self.provider = provider
+        self.projects = projects
+        self.base_year = base_year or dt.date.today().year
+        self._lock = threading.Lock()
+        self._projection: Projection | None = None
+        self._error: str | None = None
+        self._plan_results: dict[tuple[str, int, str], Any] = {}
+
+    # ------------------------------------------------------------------ forecast
+    def projection(self) -> Projection | None:
+        """The forecast of the study (None without projects or when they cannot be read)."""
+        with self._lock:
+            if self._projection is None and self._error is None and self.projects:
+                try:
+                    projects = read_projects(self.projects)
+                    ramp = Ramp.linear(3)
+                    start = pd.to_numeric(projects["start_year"], errors="coerce").max()
+                    filled = int(start) + len(ramp.fractions) if pd.notna(start) else 0
+                    last = min(self.base_year + FORECAST_SPAN, max(filled, self.base_year + 1))
+                    self._projection = project(
+                        self.provider.study,
+                        projects,
+                        f"{self.base_year}-{last}",
+                        base_year=self.base_year,
+                        ramp=ramp,
+                    )
+                except (ValueError, OSError) as exc:  # InputError is a ValueError
+                    self._error = str(exc)
+            return self._projection
+
+    def forecast_error(self) -> str | None:
+        """Why there is no forecast (the projects could not be read), else None."""
+        self.projection()
+        return self._error
+
+    def years(self) -> list[int]:
+        """The forecast years, today first, until every project is full (at most 10 years)."""
+        pr = self.projection()
+        return [] if pr is None else pr.years
+
+    def year(self, value: object) -> int:
+        """A forecast year of a browser value.
+
+        Raises
+        ------
+        RejectedInput
+            For anything but one of :meth:`years`.
+        """
+        allowed = {str(y): y for y in self.years()}
+        return allowed[
+            choice(str(value) if isinstance(value, int) else value, allowed, what="年份 year")
+        ]
+
+    def forecast_values(self, year: object, lang: str = "zh") -> MapValues:
+        """Communities coloured by their overall status in ``year``."""
+        pr = self.projection()
+        if pr is None:
+            raise RejectedInput("input.choice", what="年份 year")
+        return map_values(pr.results[self.year(year)], "community", "status", lang)
+
+    def forecast_violations(self, year: object, lang: str = "zh") -> pd.DataFrame:
+        """The violations first seen in ``year`` (today: those failing today).
+
+        Columns ``level`` (translated), ``unit_id``, ``name``, ``rule_title``, ``value``,
+        ``message``, ``households`` (the unit's households that year).
+        """
+        y = self.year(year)
+        pr = self.projection()
+        assert pr is not None
+        v = pr.violations()
+        v = v[v["first_year"] == y]
+        hh = {
+            "community": pr.households("communities")[y],
+            "grid": pr.households("grids").get(y, pd.Series(dtype=float)),
+        }
+        out = v.assign(
+            households=[
+                hh[lv].get(uid, np.nan) for lv, uid in zip(v["level"], v["unit_id"], strict=True)
+            ],
+            level=v["level"].map(lambda lv: t(f"ch.level.{lv}", lang)),
+        )
+        cols = ["level", "unit_id", "name", "rule_title", "households", "message"]
+        return out[cols].reset_index(drop=True)
+
+    def forecast_counts(self) -> pd.DataFrame:
+        """Per forecast year: total households, communities failing, new violations."""
+        pr = self.projection()
+        if pr is None:
+            return pd.DataFrame(columns=["year", "households", "fail", "new"])
+        s = pr.summary()["years"]
+        return pd.DataFrame(
+            [
+                {
+                    "year": int(y),
+                    "households": v["households_total"],
+                    "fail": v["communities_status"].get("fail", 0),
+                    "new": v["new_violations"],
+                }
+                for y, v in s.items()
+                if int(y) in self.years()
+            ]
+        )
+
+    # ------------------------------------------------------------------ comparison
+    def targets(self, lang: str = "zh") -> list[dict]:
+        """What today's check can be compared with: forecast years, then saved plans."""
+        opts = [
+            {"value": f"year:{y}", "label": t("ch.target.year", lang, year=y)}
+            for y in self.years()[1:]
+        ]
+        for name in self._plan_names():
+            opts.append({"value": f"plan:{name}", "label": t("ch.target.plan", lang, name=name)})
+        return opts
+
+    def _plan_names(self) -> list[str]:
+        ws = self.provider.workspace
+        if ws is None or not Path(ws).exists():
+            return []
+        try:
+            return [str(n) for n in list_plans(ws)["name"]]
+        except (OSError, ValueError):
+            return []
+
+    def _plan_result(self, name: str, profile: str | None) -> Any:
+        """The check of the study with the communities a saved plan draws (cached by version)."""
+        pid = self.provider.profile_id(profile)
+        plan = load_plan(self.provider.plans_workspace(), name)
+        key = (name, plan.version, pid)
+        with self._lock:
+            if key not in self._plan_results:
+                study = self.provider.study
+                boundaries = plan.dissolve()
+                attrs = study.communities.drop(columns=["name", "geometry"], errors="ignore")
+                comm = boundaries[["name"]].join(attrs, how="left")
+                comm = comm.set_geometry(boundaries.geometry)
+                comm.attrs = study.communities.attrs
+                self._plan_results[key] = check(
+                    dataclasses.replace(study, communities=comm), self.provider.result(pid).profile
+                )
+            return self._plan_results[key]
+
+    def comparison(self, target: object, profile: str | None = None) -> Any:
+        """Today's check against ``target`` (a value of :meth:`targets`): a :class:`Comparison`.
+
+        Raises
+        ------
+        RejectedInput
+            For a target not offered.
+        """
+        value = choice(target, [o["value"] for o in self.targets()], what="对比对象 target")
+        kind, _, name = value.partition(":")
+        today = self.provider.result(profile)
+        if kind == "year":
+            pr = self.projection()
+            assert pr is not None
+            after = pr.results[int(name)]
+            today = pr.results[pr.base_year]
+        else:
+            after = self._plan_result(name, profile)
+        return compare(snapshot_of(today), snapshot_of(after))
+
+    def change_values(self, comparison: Any, level: str, lang: str = "zh") -> MapValues:
+        """Units of ``level`` (``"community"``/``"grid"``) coloured by their kind of change."""
+        ids = self.provider.ids(level)
+        units = comparison.units[
+            comparison.units["level"] == ("communities" if level == "community" else "grids")
+        ]
+        kind = units.drop_duplicates("unit_id").set_index("unit_id")["change"]
+        kinds = list(CHANGE_KINDS)
+        per = kind.reindex(ids.astype(str))
+        classes = np.array(
+            [kinds.index(k) if isinstance(k, str) else -1 for k in per], dtype="int64"
+        )
+        palette = [CHANGE_COLORS[k] for k in kinds]
+        legend = [
+            {
+                "color": CHANGE_COLORS[k],
+                "label": t(f"ch.kind.{k}", lang),
+                "count": int((classes == i).sum()),
+            }
+            for i, k in enumerate(kinds)
+            if (classes == i).any()
+        ]
+        if (classes < 0).any():
+            legend.append(
+                {
+                    "color": NODATA,
+                    "label": t("status.nodata", lang),
+                    "count": int((classes < 0).sum()),
+                }
+            )
+        labels = [t(f"ch.kind.{k}", lang) for k in kinds]
+        return MapValues(level, classes, np.full(len(ids), np.nan), palette, legend, labels)
+
+    def change_table(self, comparison: Any, lang: str = "zh", limit: int = 500) -> pd.DataFrame:
+        """The changed units (communities first), kinds and levels translated; at most ``limit``."""
+        changed = pd.DataFrame(comparison.changed().drop(columns="geometry"))
+        cols = [c for c in TABLE_COLUMNS if c in changed.columns]
+        out = changed[cols].head(limit).copy()
+        out["change"] = out["change"].map(lambda k: t(f"ch.kind.{k}", lang))
+        out["level"] = out["level"].map(lambda lv: t(f"ch.level.{lv}", lang))
+        for side in ("old", "new"):
+            col = f"status_{side}"
+            if col in out.columns:
+                out[col] = out[col].map(
+                    lambda s: t(f"status.{s}", lang) if isinstance(s, str) else ""
+                )
+        return out.astype(object).where(out.notna(), "")

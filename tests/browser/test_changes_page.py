@@ -1,0 +1,81 @@
+"""预测与对比 Forecast & compare in real headless Chromium: the year slider recolours the map."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboards.ids import ID
+
+from .helpers import choose, wait_map
+
+pytestmark = pytest.mark.browser
+
+SLOW = 180_000  # the forecast (one check per year) is computed on the first visit
+
+
+def colors(page) -> list[str]:
+    return page.evaluate("window.gridmap.maps['gm-map-changes'].painted.colors")
+
+
+def test_year_slider_recolours_the_map_and_changes_the_list(page, base_url, provider):
+    years = provider.changes.years()
+    page.goto(base_url + "/changes")
+    wait_map(page, "changes", timeout=SLOW)
+    assert page.inner_text("#nav-changes") == "预测与对比"
+    today = colors(page)
+    assert len(today) == len(provider.ids("community"))
+    assert str(years[0]) in page.inner_text(f"#{ID.CH_HEADLINE}")
+    # move the slider to the first year in which a community's status changes
+    base = provider.changes.forecast_values(years[0]).classes
+    target = next(
+        y for y in years[1:] if (provider.changes.forecast_values(y).classes != base).any()
+    )
+    thumb = page.locator(f"#{ID.CH_YEAR} [role=slider]").first
+    thumb.focus()
+    for _ in range(years.index(target)):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "([id, y]) => document.getElementById(id).innerText.includes(String(y))",
+        arg=[ID.CH_HEADLINE, target],
+        timeout=SLOW,
+    )
+    wait_map(page, "changes", version=2, timeout=SLOW)
+    later = colors(page)
+    expected = provider.changes.forecast_values(target)
+    palette = expected.palette
+    assert later == [palette[c] if c >= 0 else "#e0e0e0" for c in expected.classes]
+    assert later != today  # recoloured: a community leaves the band
+    new = provider.changes.forecast_violations(target)
+    rows = page.locator("#ch-violations tbody tr")
+    assert rows.count() == len(new) > 0
+    assert set(page.locator("#ch-violations tbody tr td:nth-child(2)").all_inner_texts()) == set(
+        new["unit_id"]
+    )
+    # English switch: the page is drawn again in English (from today)
+    page.click("#gm-lang input[value=en]")
+    page.wait_for_function(
+        "(id) => document.getElementById(id).innerText.startsWith('Rules failing in')",
+        arg=ID.CH_HEADLINE,
+        timeout=SLOW,
+    )
+    assert page.inner_text("#nav-changes") == "Forecast & compare"
+    assert page.console.errors == []
+
+
+def test_compare_mode_colours_units_by_change(page, base_url, provider):
+    target = provider.changes.targets()[-1]["value"]
+    page.goto(base_url + "/changes")
+    wait_map(page, "changes", timeout=SLOW)
+    page.click(f"#{ID.CH_MODE} input[value=compare]")
+    choose(page, ID.CH_TARGET, target)
+    page.wait_for_selector("#ch-changes", timeout=SLOW)
+    c = provider.changes.comparison(target)
+    assert page.locator("#ch-changes tbody tr").count() == len(c.changed())
+    level = "grid" if provider.has_level("grid") else "community"
+    page.wait_for_function(
+        "(n) => { const st = window.gridmap.maps['gm-map-changes'];"
+        " return st && st.painted && st.painted.colors.length === n; }",
+        arg=len(provider.ids(level)),
+        timeout=SLOW,
+    )
+    assert page.console.errors == []

@@ -1,0 +1,90 @@
+"""The report's 预测 section (issue 18): the first year of each violation in the PDF and XLSX."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+from pypdf import PdfReader
+
+from gridmap import datasets
+from gridmap.change import project, read_projects
+from gridmap.cli.main import main
+from gridmap.report import report_pdf, report_xlsx_bytes
+
+BASE = 2025
+PROJECTS = f"{datasets.get_path('demo')}:在建项目"
+
+
+@pytest.fixture(scope="module")
+def projection(demo_study, demo_result):
+    return project(
+        demo_study,
+        read_projects(PROJECTS),
+        "2025-2028",
+        base_year=BASE,
+        profile=demo_result.profile,
+    )
+
+
+def test_xlsx_has_the_years_and_the_first_year_of_each_violation(demo_result, projection):
+    sheets = pd.read_excel(
+        io.BytesIO(report_xlsx_bytes(demo_result, forecast=projection)),
+        sheet_name=None,
+        dtype={"单元编码": str},
+    )
+    assert {"预测概况", "预测"} <= set(sheets)
+    years = sheets["预测概况"]
+    assert years["年份"].tolist() == [2025, 2026, 2027, 2028]
+    assert (
+        years["住户总数"].is_monotonic_increasing
+        and years["住户总数"].iloc[-1] > years["住户总数"].iloc[0]
+    )
+    v = projection.violations()
+    sheet = sheets["预测"]
+    assert len(sheet) == len(v) > 0
+    new = sheet[sheet["新增违规"] == "是"]
+    assert len(new) == int(v["new"].sum()) > 0
+    # new violations first, earliest first; the year is the first one the rule fails
+    assert (
+        sheet.index[sheet["新增违规"] == "是"].max() < sheet.index[sheet["新增违规"] != "是"].min()
+    )
+    assert new["首次违规年份"].is_monotonic_increasing
+    expected = v[v["new"]].set_index(["unit_id", "rule_title"])["first_year"]
+    got = new.set_index(["单元编码", "规则"])["首次违规年份"]
+    assert got.sort_index().to_dict() == expected.sort_index().to_dict()
+    assert (years["新增违规"].iloc[1:].sum()) == len(new)
+    # no forecast: no forecast sheets
+    plain = pd.read_excel(io.BytesIO(report_xlsx_bytes(demo_result)), sheet_name=None)
+    assert not {"预测概况", "预测"} & set(plain)
+
+
+def test_pdf_has_the_forecast_section(demo_result, projection, tmp_path):
+    out = report_pdf(demo_result, tmp_path / "r.pdf", forecast=projection, date="2026-11-29")
+    reader = PdfReader(str(out))
+    text = "\n".join(p.extract_text() or "" for p in reader.pages)
+    assert "预测：各年概况" in text and "预测：违规首次出现年份" in text
+    first_new = projection.violations().query("new").iloc[0]
+    assert str(first_new["unit_id"]) in text
+    outline = [o.title for o in reader.outline if hasattr(o, "title")]
+    assert any("预测" in t for t in outline)
+
+
+def test_cli_report_with_projects(tmp_path, capsys):
+    config = tmp_path / "gridmap.toml"
+    config.write_text(
+        datasets.demo_config_toml(str(datasets.get_path("demo")).replace("\\", "/")),
+        encoding="utf-8",
+    )
+    args = ["report", str(config), "--projects", PROJECTS, "--base-year", str(BASE)]
+    assert main([*args, "--year", "2025-2026", "--out", str(tmp_path / "r.xlsx")]) == 0
+    sheet = pd.read_excel(tmp_path / "r.xlsx", sheet_name="预测概况")
+    assert sheet["年份"].tolist() == [2025, 2026]
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "s.xlsx")]) == 2  # --projects without --year
+    assert "--year" in capsys.readouterr().err
+    assert main([*args, "--year", "2030-2020", "--out", str(tmp_path / "t.xlsx")]) == 2
+    err = capsys.readouterr().err
+    assert "--year" in err and "years=" not in err
+    assert not (tmp_path / "s.xlsx").exists() and not (tmp_path / "t.xlsx").exists()
