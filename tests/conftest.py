@@ -176,3 +176,18 @@ def write_study_gpkg(path: Path, *, facilities: bool = False) -> Path:
         )
         fac.to_file(path, layer="设施")
     return path
+
+
+@pytest.fixture(scope="session")
+def national_data():
+    """``benchmarks/national_data.py`` (the synthetic national dataset generator) as a module."""
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "national_data.py"
+    spec = importlib.util.spec_from_file_location("national_data", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("national_data", module)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module

@@ -8,14 +8,11 @@ is checked on a LocalCluster with 2 workers and compared, row for row, with
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -27,24 +24,12 @@ from gridmap.national import NationalSource, check_national, partition_crs, plan
 distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
 pytestmark = pytest.mark.dask
 
-ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ("communities", "grids", "households", "facilities")
 
 
-def _generator():
-    spec = importlib.util.spec_from_file_location(
-        "national_data", ROOT / "benchmarks" / "national_data.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("national_data", module)  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def source(tmp_path_factory) -> NationalSource:
-    gen = _generator()
+def source(tmp_path_factory, national_data) -> NationalSource:
+    gen = national_data
     root = tmp_path_factory.mktemp("national")
     gen.write_national(root, gen.NationalShape(provinces=2, districts=2, streets=2, communities=2))
     return NationalSource({k: root / k for k in LAYERS})

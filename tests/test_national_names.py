@@ -7,10 +7,6 @@ a community far away still resolves (to a mismatch) though the partition never r
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
@@ -21,26 +17,14 @@ from gridmap.qa import community_lookup
 distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
 pytestmark = pytest.mark.dask
 
-ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ("communities", "grids", "households", "facilities")
 ATTR_RULES = ["qa.grid.community_unknown", "qa.grid.community_mismatch"]
 
 
-def _generator():
-    spec = importlib.util.spec_from_file_location(
-        "national_data", ROOT / "benchmarks" / "national_data.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("national_data", module)  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def source(tmp_path_factory) -> NationalSource:
+def source(tmp_path_factory, national_data) -> NationalSource:
     """Two provinces; one name in both; a grid naming a community of the other province."""
-    gen = _generator()
+    gen = national_data
     root = tmp_path_factory.mktemp("names")
     shape = gen.NationalShape(provinces=2, districts=1, streets=1, communities=2, grids=2)
     gen.write_national(root / "raw", shape)

@@ -7,10 +7,7 @@ compared with the check's own tables; the dashboard route answers them only behi
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,25 +20,13 @@ from gridmap.tiles import MIN_ZOOM, TileSet
 
 mvt = pytest.importorskip("mapbox_vector_tile", reason="mapbox-vector-tile is not installed")
 
-ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ("communities", "grids", "households", "facilities")
 PASSWORD = "correct horse battery"
 
 
-def _generator():
-    spec = importlib.util.spec_from_file_location(
-        "national_data", ROOT / "benchmarks" / "national_data.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("national_data", module)  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def result(tmp_path_factory):
-    gen = _generator()
+def result(tmp_path_factory, national_data):
+    gen = national_data
     root = tmp_path_factory.mktemp("tiles")
     gen.write_national(root, gen.NationalShape(provinces=1, districts=2, streets=1, communities=2))
     source = NationalSource({k: root / k for k in LAYERS})
