@@ -6,7 +6,7 @@ import pytest
 
 from dashboards.ids import ID
 
-from .helpers import choose, wait_map
+from .helpers import SCREENSHOTS, choose, wait_map
 
 pytestmark = pytest.mark.browser
 
@@ -48,6 +48,8 @@ def test_year_slider_recolours_the_map_and_changes_the_list(page, base_url, prov
     new = provider.changes.forecast_violations(target)
     rows = page.locator("#ch-violations tbody tr")
     assert rows.count() == len(new) > 0
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)  # the README's picture of the forecast page
+    page.screenshot(path=str(SCREENSHOTS / "changes.png"))
     assert set(page.locator("#ch-violations tbody tr td:nth-child(2)").all_inner_texts()) == set(
         new["unit_id"]
     )
@@ -78,4 +80,5 @@ def test_compare_mode_colours_units_by_change(page, base_url, provider):
         arg=len(provider.ids(level)),
         timeout=SLOW,
     )
+    page.screenshot(path=str(SCREENSHOTS / "compare.png"))  # the README's picture of compare mode
     assert page.console.errors == []
