@@ -49,6 +49,7 @@ import resource
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +113,29 @@ def build_city(path: Path, scale: float, seed: int = 11) -> dict:
     }
 
 
+class _Stages:
+    """Times named stages into ``out``: ``<prefix><name>_s`` (wall) and ``_cpu_s`` (this process).
+
+    CPU seconds count every thread of this process (not worker processes): on a shared machine
+    they show where the work goes even when the wall times are stretched by other jobs.
+    """
+
+    def __init__(self, out: dict, prefix: str = ""):
+        self.out, self.prefix = out, prefix
+        self.names: list[str] = []
+
+    @contextmanager
+    def __call__(self, name: str):
+        t, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            key = self.prefix + name
+            self.out[key + "_s"] = time.perf_counter() - t
+            self.out[key + "_cpu_s"] = time.process_time() - cpu
+            self.names.append(key)
+
+
 def _load(path):
     d = np.load(path)
     return {k: d[k] for k in d.files}
@@ -141,6 +165,7 @@ def _gridmap_network(city, out: dict, workers: int | None = None) -> dict:
     from gridmap.network.parallel import fork_workers
 
     bxy, fxy, ft = city["bxy"], city["fac_xy"], city["fac_t"]
+    stage = _Stages(out)
     t = time.perf_counter()
     lines = np.concatenate([shapely.linestrings(city["seg"]), shapely.linestrings(city["diag"])])
     layer = gpd.GeoSeries(lines, crs=4549)
@@ -157,36 +182,34 @@ def _gridmap_network(city, out: dict, workers: int | None = None) -> dict:
     # as gridmap.coverage does it: facilities first, the 5 Dijkstra runs start in worker processes,
     # the households are snapped meanwhile
     t = time.perf_counter()
-    fs = snap_points(net, fxy, max_snap_m=200)  # incl. the segment index (first use)
-    graph, full = augmented_graph(net, fs)
-    out["snap_facilities_s"] = time.perf_counter() - t
-    t2 = time.perf_counter()
+    with stage("snap_facilities"):  # incl. the segment index (first use)
+        fs = snap_points(net, fxy, max_snap_m=200)
+        graph, full = augmented_graph(net, fs)
     masks = {typ: (ft == typ) & fs.ok for typ in TYPES}
     # distances only (covered or not), as the networkx baseline computes them; gridmap.coverage also
     # tracks the nearest facility (nearest=True, ~15 % more Dijkstra time)
-    runs = dijkstra_groups(
-        net,
-        graph,
-        [(np.flatnonzero(masks[typ]), r) for typ, (_, r) in TYPES.items()],
-        all_sources=full,
-        workers=workers,
-        nearest=False,
-    )
-    out["dijkstra_start_s"] = time.perf_counter() - t2  # in this process: all 5 runs
-    t2 = time.perf_counter()
-    hs = snap_points(net, bxy, max_snap_m=200)
-    out["snap_buildings_s"] = time.perf_counter() - t2
-    t2 = time.perf_counter()
+    with stage("dijkstra_start"):  # in this process: all 5 runs
+        runs = dijkstra_groups(
+            net,
+            graph,
+            [(np.flatnonzero(masks[typ]), r) for typ, (_, r) in TYPES.items()],
+            all_sources=full,
+            workers=workers,
+            nearest=False,
+        )
+    with stage("snap_buildings"):
+        hs = snap_points(net, bxy, max_snap_m=200)
     covered_n = {}
-    for (typ, (_, r)), run in zip(TYPES.items(), runs, strict=True):
-        node_d, node_src = run.result()
-        d, _ = target_distances(net, hs, fs, node_d, node_src, limit=r, source_mask=masks[typ])
-        covered_n[typ] = d <= r + 1e-6
-    out["dijkstra_wait_and_targets_s"] = time.perf_counter() - t2
+    with stage("dijkstra_wait_and_targets"):
+        for (typ, (_, r)), run in zip(TYPES.items(), runs, strict=True):
+            node_d, node_src = run.result()
+            d, _ = target_distances(net, hs, fs, node_d, node_src, limit=r, source_mask=masks[typ])
+            covered_n[typ] = d <= r + 1e-6
     out["dijkstra_workers"] = (
         workers if workers is not None else fork_workers(net.n_nodes, len(TYPES))
     )
     out["network_5_types_incl_snap_s"] = time.perf_counter() - t
+    out["network_stages"] = stage.names
     if out["dijkstra_workers"] <= 1:
         out["dijkstra_5_types_s"] = out["dijkstra_start_s"] + out["dijkstra_wait_and_targets_s"]
     return covered_n
@@ -209,17 +232,9 @@ def part_gridmap_network_serial(city) -> dict:
 
 
 def part_gridmap(city) -> dict:
-    from gridmap.coverage import straight_distance
-
     out: dict = {}
-    bxy, fxy, ft, w = city["bxy"], city["fac_xy"], city["fac_t"], city["hh"]
-    t = time.perf_counter()
-    covered_s = {}
-    for typ, (_, r) in TYPES.items():
-        sel = ft == typ
-        d, _ = straight_distance(bxy, fxy[sel], limit=r)
-        covered_s[typ] = d <= r
-    out["straight_5_types_s"] = time.perf_counter() - t
+    w = city["hh"]
+    covered_s = _straight(city, out)
     out["straight_share"] = {k: float(w[v].sum() / w.sum()) for k, v in covered_s.items()}
     np.save(os.environ["BENCH_WORK"] + "/straight.npy", np.stack([covered_s[k] for k in TYPES]))
 
@@ -233,22 +248,30 @@ def part_gridmap(city) -> dict:
     return out
 
 
-def part_straight(city) -> dict:
-    """Only the straight-line step of ``part_gridmap`` (a quick run without the network)."""
+def _straight(city, out: dict) -> dict:
+    """Straight-line coverage of the 5 types (timed per type, wall and CPU of every thread)."""
     from gridmap.coverage import straight_distance
 
     bxy, fxy, ft = city["bxy"], city["fac_xy"], city["fac_t"]
+    stage = _Stages(out, prefix="straight_")
     t, cpu = time.perf_counter(), time.process_time()
-    covered = [
-        straight_distance(bxy, fxy[ft == typ], limit=r)[0] <= r for typ, (_, r) in TYPES.items()
-    ]
-    out = {
-        "straight_5_types_s": time.perf_counter() - t,
-        # CPU seconds of every thread: what a shared machine's load distorts least
-        "straight_5_types_cpu_s": time.process_time() - cpu,
-        "peak_rss_mb": _maxrss_mb(),
-    }
-    np.save(os.environ["BENCH_WORK"] + "/straight.npy", np.stack(covered))
+    covered = {}
+    for typ, (_, r) in TYPES.items():
+        with stage(typ):
+            covered[typ] = straight_distance(bxy, fxy[ft == typ], limit=r)[0] <= r
+    out["straight_5_types_s"] = time.perf_counter() - t
+    # CPU seconds of every thread: what a shared machine's load distorts least
+    out["straight_5_types_cpu_s"] = time.process_time() - cpu
+    out["straight_stages"] = stage.names
+    return covered
+
+
+def part_straight(city) -> dict:
+    """Only the straight-line step of ``part_gridmap`` (a quick run without the network)."""
+    out: dict = {}
+    covered = _straight(city, out)
+    out["peak_rss_mb"] = _maxrss_mb()
+    np.save(os.environ["BENCH_WORK"] + "/straight.npy", np.stack([covered[k] for k in TYPES]))
     return out
 
 
@@ -454,10 +477,63 @@ def main(argv=None) -> int:
             pd_["query_5_types_s"] / gn["network_5_types_incl_snap_s"]
         )
     print(json.dumps({k: v for k, v in results.items() if k.startswith("speedup")}), flush=True)
+    results["targets"] = check_targets(results)
     (work / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
     return 0
+
+
+#: issue #19: (speed-up key, gridmap part's total key, its stage list key, at least)
+TARGETS = {
+    "straight_vs_sjoin": (
+        "speedup_straight_vs_sjoin",
+        "straight_5_types_s",
+        "straight_stages",
+        10.0,
+    ),
+    "network_vs_networkx": (
+        "speedup_network_vs_networkx",
+        "network_5_types_incl_snap_s",
+        "network_stages",
+        20.0,
+    ),
+}
+
+
+def check_targets(results: dict) -> dict:
+    """Each target's ratio and whether it is met; when missed, the stage of gridmap that dominates.
+
+    Prints one line per target measured in this run.
+    """
+    g = results.get("gridmap") or results.get("straight") or {}
+    out = {}
+    for name, (ratio_key, total_key, stages_key, at_least) in TARGETS.items():
+        if ratio_key not in results:
+            continue
+        ratio = results[ratio_key]
+        entry = {"ratio": ratio, "at_least": at_least, "met": ratio >= at_least}
+        stages = {k: g[k + "_s"] for k in g.get(stages_key, []) if k + "_s" in g}
+        if stages:
+            top = max(stages, key=stages.__getitem__)
+            entry["dominant_stage"] = top
+            entry["dominant_stage_s"] = stages[top]
+            entry["dominant_stage_cpu_s"] = g.get(top + "_cpu_s")
+            entry["dominant_share"] = stages[top] / g[total_key]
+            # the gridmap time that would meet the target with the same baseline
+            entry["needed_s"] = g[total_key] * ratio / at_least
+        out[name] = entry
+        line = (
+            f"target {name} >= {at_least:g}x: {'met' if entry['met'] else 'MISSED'} ({ratio:.1f}x)"
+        )
+        if not entry["met"] and stages:
+            line += (
+                f"; dominant stage {top}: {stages[top]:.2f} s of {g[total_key]:.2f} s "
+                f"({entry['dominant_share']:.0%}; CPU {entry['dominant_stage_cpu_s']:.2f} s); "
+                f"needs <= {entry['needed_s']:.2f} s in all"
+            )
+        print(line, flush=True)
+    return out
 
 
 def _uptime() -> str:
