@@ -278,14 +278,19 @@ def _level_codes(levels, n: int) -> np.ndarray:
     return pd.factorize(pd.Series(levels).fillna(0))[0]
 
 
-def _ends(parts: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nodes (line ends merged within ``tolerance``) and the end nodes ``u``, ``v`` of each line."""
+def _ends(
+    parts: np.ndarray, tolerance: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Nodes (line ends merged within ``tolerance``) and the end nodes ``u``, ``v`` of each line.
+
+    Also the lines' coordinates and how many each has (kept for the snapping index).
+    """
     n_coords = shapely.get_num_coordinates(parts)
     coords = shapely.get_coordinates(parts)
     last = np.cumsum(n_coords) - 1
     first = last - n_coords + 1
     nodes, inv = _unique_xy(np.concatenate([coords[first], coords[last]]), tolerance)
-    return nodes, inv[: len(parts)], inv[len(parts) :]
+    return nodes, inv[: len(parts)], inv[len(parts) :], coords, n_coords
 
 
 def _unique_xy(xy: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
@@ -360,7 +365,7 @@ def build_network(
         parts, lev = parts[keep], lev[keep]
     else:
         lev = _level_codes(lev, len(parts))
-    nodes, u, v = _ends(parts, tolerance)
+    nodes, u, v, coords, n_coords = _ends(parts, tolerance)
     gaps = find_gaps(
         parts, u, v, nodes, within=max(close_gaps_m, GAP_REPORT_M), levels=lev, tolerance=tolerance
     )
@@ -370,7 +375,7 @@ def build_network(
     connectors = 0
     if closed.any():
         parts, lev, connectors = _close_gaps(parts, lev, nodes, gaps[closed], tolerance)
-        nodes, u, v = _ends(parts, tolerance)
+        nodes, u, v, coords, n_coords = _ends(parts, tolerance)
     open_gaps = gaps.loc[~closed, ["x", "y", "gap_m"]].reset_index(drop=True)
     length = shapely.length(parts)
     graph = csr_graph(u, v, length, len(nodes))
@@ -382,6 +387,7 @@ def build_network(
         new_id = np.cumsum(keep_n) - 1
         nodes, u, v = nodes[keep_n], new_id[u[keep_e]], new_id[v[keep_e]]
         length, parts, label = length[keep_e], parts[keep_e], label[keep_n]
+        coords, n_coords = coords[np.repeat(keep_e, n_coords)], n_coords[keep_e]
     net = Network(
         nodes=nodes,
         u=u,
@@ -395,6 +401,8 @@ def build_network(
         gaps_closed=connectors,
         gaps=open_gaps,
     )
+    # the edges' coordinates, as the snapping index reads them (computed here anyway)
+    net._cache["coords"] = (coords, n_coords)
     if not table["dropped"].any():
         graph.sort_indices()
         net.__dict__["graph"] = graph  # the cached property: already built for the components

@@ -223,8 +223,14 @@ def _segments(net: Network) -> dict:
     if seg is not None:
         return seg
 
-    coords, idx = shapely.get_coordinates(net.geometry, return_index=True)
-    idx = idx.astype(np.int32 if net.n_edges < 2**31 else np.int64)
+    idx_type = np.int32 if net.n_edges < 2**31 else np.int64
+    cached = net._cache.get("coords")  # kept by build_network
+    if cached is not None:
+        coords, n_coords = cached
+        idx = np.repeat(np.arange(net.n_edges, dtype=idx_type), n_coords)
+    else:
+        coords, idx = shapely.get_coordinates(net.geometry, return_index=True)
+        idx = idx.astype(idx_type)
     c = np.flatnonzero(idx[1:] == idx[:-1])  # segment starts
     ln = np.hypot(*(np.take(coords, c + 1, axis=0) - np.take(coords, c, axis=0)).T)
     along = np.zeros(len(coords))  # distance of every vertex along its edge

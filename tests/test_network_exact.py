@@ -1,0 +1,178 @@
+"""The fast paths of network and straight-line coverage against slow exact references (issue #19).
+
+* network distances (snap onto edges, virtual sources, multi-source Dijkstra with a limit, in
+  worker processes or not) equal networkx's Dijkstra on the same network with every snapped point
+  inserted as a node, on random jittered lattices with gaps and crossing diagonals;
+* the edge coordinates build_network keeps for the snapping index give the same snaps as a network
+  that recomputes them from the geometries;
+* the straight-line covered set equals geopandas ``sjoin(predicate="dwithin")`` (GEOS, exact).
+"""
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import shapely
+from conftest import X0, Y0
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely import LineString
+
+from gridmap.coverage import straight_distance
+from gridmap.network import (
+    Network,
+    augmented_graph,
+    build_network,
+    dijkstra_groups,
+    network_distance,
+    snap_points,
+    target_distances,
+)
+
+
+def _random_network(
+    seed: int, n: int, drop: float, diagonals: int, island: bool = False, **kw
+) -> Network:
+    """A jittered ``n`` × ``n`` lattice (40 m), a share ``drop`` of its edges removed, plus long
+    diagonals that cross it without shared vertices (noded by build_network) and, with
+    ``island``, a street of its own in the middle of the first block."""
+    rng = np.random.default_rng(seed)
+    xy = np.stack(np.meshgrid(np.arange(n) * 40.0, np.arange(n) * 40.0), -1).reshape(-1, 2)
+    xy = xy + rng.uniform(-8, 8, xy.shape) + (X0, Y0)
+    idx = np.arange(n * n).reshape(n, n)
+    a = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()])
+    b = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
+    keep = rng.random(len(a)) >= drop
+    segs = [LineString([xy[i], xy[j]]) for i, j in zip(a[keep], b[keep], strict=True)]
+    for _ in range(diagonals):
+        p, q = rng.uniform(0, 40.0 * (n - 1), (2, 2)) + (X0 + 0.5, Y0 + 0.5)
+        segs.append(LineString([p, (p + q) / 2 + rng.uniform(-20, 20, 2), q]))  # two vertices
+    if island:
+        segs.insert(0, LineString([(X0 + 15, Y0 + 20), (X0 + 16, Y0 + 21), (X0 + 25, Y0 + 20)]))
+    return build_network(gpd.GeoSeries(segs, crs=4549), **kw)
+
+
+def _reference(net: Network, hs, fs, which: np.ndarray) -> np.ndarray:
+    """networkx: every snapped point a node on its edge, multi-source Dijkstra from ``which``."""
+    g = nx.Graph()
+    for e, (a, b, w) in enumerate(zip(net.u, net.v, net.length, strict=True)):
+        cuts = sorted({0.0, w, *hs.offset[hs.edge == e], *fs.offset[fs.edge == e]})
+        names = [("n", a)] + [("c", e, c) for c in cuts[1:-1]] + [("n", b)]
+        for i in range(len(cuts) - 1):
+            if (
+                not g.has_edge(names[i], names[i + 1])
+                or g[names[i]][names[i + 1]]["weight"] > cuts[i + 1] - cuts[i]
+            ):
+                g.add_edge(names[i], names[i + 1], weight=cuts[i + 1] - cuts[i])
+
+    def where(s, i):
+        o, e = s.offset[i], s.edge[i]
+        return ("n", net.u[e]) if o == 0 else ("n", net.v[e]) if o == net.length[e] else ("c", e, o)
+
+    for i in which:
+        g.add_edge(("f", i), where(fs, i), weight=fs.snap_m[i])
+    if len(which) == 0:
+        return np.full(len(hs.edge), np.inf)
+    ref = nx.multi_source_dijkstra_path_length(g, [("f", i) for i in which])
+    return np.array(
+        [
+            ref.get(where(hs, i), np.inf) + hs.snap_m[i] if hs.ok[i] else np.inf
+            for i in range(len(hs.edge))
+        ]
+    )
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10**6),
+    n=st.integers(2, 9),
+    drop=st.sampled_from([0.0, 0.15, 0.4]),
+    diagonals=st.integers(0, 3),
+    n_fac=st.integers(1, 12),
+    radius=st.sampled_from([50.0, 120.0, 300.0, np.inf]),
+)
+def test_network_distance_equals_networkx_on_random_networks(
+    seed, n, drop, diagonals, n_fac, radius
+):
+    net = _random_network(seed, n, drop, diagonals)
+    rng = np.random.default_rng(seed + 1)
+    ext = 40.0 * n
+    hh = rng.uniform(-50, ext + 50, (60, 2)) + (X0, Y0)
+    fac = rng.uniform(-50, ext + 50, (n_fac, 2)) + (X0, Y0)
+    d, _ = network_distance(net, hh, fac, limit=radius, max_snap_m=60)
+    hs, fs = snap_points(net, hh, max_snap_m=60), snap_points(net, fac, max_snap_m=60)
+    expect = _reference(net, hs, fs, np.flatnonzero(fs.ok))
+    expect[expect > radius + 1e-6] = np.inf
+    np.testing.assert_allclose(d, expect, rtol=1e-9, atol=1e-6)
+
+
+def test_dijkstra_groups_in_workers_equal_networkx_per_group():
+    """Per facility type, the forked multi-source runs with a limit equal networkx."""
+    net = _random_network(7, 10, 0.15, 3, components="largest")
+    rng = np.random.default_rng(8)
+    hh = rng.uniform(-30, 430, (150, 2)) + (X0, Y0)
+    fac = rng.uniform(-30, 430, (24, 2)) + (X0, Y0)
+    types = np.arange(24) % 3
+    hs, fs = snap_points(net, hh, max_snap_m=60), snap_points(net, fac, max_snap_m=60)
+    graph, full = augmented_graph(net, fs)
+    limits = [80.0, 150.0, 400.0]
+    masks = [(types == k) & fs.ok for k in range(3)]
+    for workers in (0, 2):
+        runs = dijkstra_groups(
+            net,
+            graph,
+            [(np.flatnonzero(m), r) for m, r in zip(masks, limits, strict=True)],
+            all_sources=full,
+            workers=workers,
+            nearest=False,
+        )
+        for m, r, run in zip(masks, limits, runs, strict=True):
+            node_d, node_src = run.result()
+            d, _ = target_distances(net, hs, fs, node_d, node_src, limit=r, source_mask=m)
+            expect = _reference(net, hs, fs, np.flatnonzero(m))
+            expect[expect > r + 1e-6] = np.inf
+            np.testing.assert_allclose(d, expect, rtol=1e-9, atol=1e-6)
+
+
+def test_kept_edge_coordinates_snap_like_recomputed_ones():
+    """build_network keeps the edge coordinates for the snapping index (also after dropping
+    components and closing gaps); a network rebuilt from the same fields recomputes them."""
+    net = _random_network(3, 12, 0.3, 4, island=True, components="largest", close_gaps_m=3.0)
+    assert net.components["dropped"].sum() >= 1 and net.gaps_closed >= 1
+    again = Network(
+        nodes=net.nodes,
+        u=net.u,
+        v=net.v,
+        length=net.length,
+        geometry=net.geometry,
+        component=net.component,
+        components=net.components,
+        crs=net.crs,
+    )
+    q = np.random.default_rng(4).uniform(-60, 500, (5000, 2)) + (X0, Y0)
+    a, b = snap_points(net, q, max_snap_m=50), snap_points(again, q, max_snap_m=50)
+    np.testing.assert_array_equal(a.edge, b.edge)
+    np.testing.assert_array_equal(a.offset, b.offset)
+    np.testing.assert_array_equal(a.snap_m, b.snap_m)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 10**6),
+    n_fac=st.integers(1, 40),
+    radius=st.sampled_from([30.0, 100.0, 300.0]),
+)
+def test_straight_covered_set_equals_exact_sjoin(seed, n_fac, radius):
+    """Covered by the KD-tree (on every core, unmasked path) = within ``radius`` per GEOS."""
+    rng = np.random.default_rng(seed)
+    bxy = np.round(rng.uniform(0, 2000, (3000, 2)), 2) + (X0, Y0)
+    fxy = np.round(rng.uniform(0, 2000, (n_fac, 2)), 2) + (X0, Y0)
+    d, i = straight_distance(bxy, fxy, limit=radius)
+    pts = gpd.GeoDataFrame(geometry=shapely.points(bxy), crs=4549)
+    fac = gpd.GeoDataFrame(geometry=shapely.points(fxy), crs=4549)
+    j = gpd.sjoin(pts, fac, predicate="dwithin", distance=radius)
+    exact = np.zeros(len(bxy), dtype=bool)
+    exact[np.unique(j.index.to_numpy())] = True
+    true_d = np.sqrt(((bxy[:, None, :] - fxy[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+    clear = np.abs(true_d - radius) > 1e-5  # a float rounding away from the radius: either way
+    np.testing.assert_array_equal((d <= radius + 1e-6)[clear], exact[clear])
+    assert (i[exact & clear] >= 0).all()
