@@ -176,3 +176,20 @@ def test_straight_covered_set_equals_exact_sjoin(seed, n_fac, radius):
     clear = np.abs(true_d - radius) > 1e-5  # a float rounding away from the radius: either way
     np.testing.assert_array_equal((d <= radius + 1e-6)[clear], exact[clear])
     assert (i[exact & clear] >= 0).all()
+
+
+def test_points_beyond_the_snap_limit_keep_their_exact_distance(monkeypatch):
+    """Points the KD-tree path proves nearest but beyond ``max_snap_m`` are not snapped and report
+    the distance the STRtree search gives."""
+    import gridmap.network.snap as gn
+
+    net = _random_network(5, 10, 0.15, 2)
+    q = np.random.default_rng(6).uniform(-400, 800, (4000, 2)) + (X0, Y0)
+    monkeypatch.setattr(gn, "FAST_SNAP_MIN", 10**9)
+    slow = snap_points(net, q, max_snap_m=20)
+    monkeypatch.setattr(gn, "FAST_SNAP_MIN", 1)
+    fast = snap_points(net, q, max_snap_m=20)
+    assert (~fast.ok).sum() > 1000
+    np.testing.assert_array_equal(fast.edge, slow.edge)
+    np.testing.assert_allclose(fast.offset, slow.offset, atol=1e-6)  # NaN where not snapped
+    np.testing.assert_allclose(fast.snap_m, slow.snap_m, rtol=1e-12, atol=1e-6)

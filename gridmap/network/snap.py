@@ -171,11 +171,15 @@ def snap_points(net: Network, points, *, max_snap_m: float = 200.0) -> Snap:
     valid = np.isfinite(xy).all(axis=1)
     vi = np.flatnonzero(valid)
     if len(vi) >= FAST_SNAP_MIN:
-        fe, fo, fd, exact = _snap_fast(net, xy[vi])
+        fe, fo, fd, exact = _snap_fast(net, xy if len(vi) == n else xy[vi])
         done = exact & (fd <= max_snap_m)
         rows = vi[done]
         edge[rows], offset[rows], snap_m[rows] = fe[done], fo[done], fd[done]
-        vi = vi[~done]
+        # provably nearest but beyond the limit: not snapped; the distance is kept for the report
+        # (the STRtree, built on first use, is not needed for them)
+        far = exact & ~done
+        snap_m[vi[far]] = fd[far]
+        vi = vi[~exact]
     if len(vi) == 0:
         return Snap(edge, offset, snap_m, float(max_snap_m))
     pts = shapely.points(xy[vi]) if g is None else g[vi]
