@@ -67,7 +67,7 @@ def test_pdf_has_the_forecast_section(demo_result, projection, tmp_path):
     assert "预测：各年概况" in text and "预测：违规首次出现年份" in text
     first_new = projection.violations().query("new").iloc[0]
     assert str(first_new["unit_id"]) in text
-    outline = [o.title for o in reader.outline if hasattr(o, "title")]
+    outline = [str(o.title) for o in reader.outline if hasattr(o, "title")]
     assert any("预测" in t for t in outline)
 
 
@@ -132,5 +132,5 @@ def test_write_report_passes_the_forecast(demo_result, projection, tmp_path):
     out = write_report(demo_result, tmp_path / "r.xlsx", forecast=projection)
     assert {"预测概况", "预测"} <= set(pd.read_excel(out, sheet_name=None))
     pdf = write_report(demo_result, tmp_path / "r.pdf", forecast=projection, date="2026-11-29")
-    outline = [o.title for o in PdfReader(str(pdf)).outline if hasattr(o, "title")]
+    outline = [str(o.title) for o in PdfReader(str(pdf)).outline if hasattr(o, "title")]
     assert any("预测" in t for t in outline)
