@@ -14,11 +14,11 @@ from typing import Any
 import pandas as pd
 from dash import Input, Output, dcc, html, no_update
 
-from dashboards.components import legend, map_view, register_map
+from dashboards.components import legend, register_map
 from dashboards.i18n import dropdown_labels, t
 from dashboards.ids import ID, map_ids
 from dashboards.messages import without_paths
-from dashboards.pages._common import borders_url, geo_url, refused
+from dashboards.pages._common import borders_url, geo_url, map_page, refused
 from dashboards.provider import DashboardProvider, RejectedInput
 
 PAGE = "changes"
@@ -91,33 +91,13 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
         ],
         className="gm-controls",
     )
-    return html.Div(
-        [
-            controls,
-            html.Div(id=ID.CH_NOTE, className="gm-note"),
-            html.Div(
-                [
-                    html.Div(
-                        [
-                            map_view(
-                                PAGE,
-                                basemap=provider.basemap,
-                                attribution=provider.basemap_attribution,
-                            ),
-                            html.Div(id=ID.CH_LEGEND),
-                        ],
-                        className="gm-col gm-col-map",
-                    ),
-                    html.Div(
-                        [html.H3(id=ID.CH_HEADLINE), html.Div(id=ID.CH_TABLE)],
-                        className="gm-col gm-col-detail",
-                    ),
-                ],
-                className="gm-row",
-            ),
-        ],
-        className="gm-page",
-        id="page-changes",
+    return map_page(
+        provider,
+        PAGE,
+        controls,
+        legend_id=ID.CH_LEGEND,
+        detail=[html.H3(id=ID.CH_HEADLINE), html.Div(id=ID.CH_TABLE)],
+        note_id=ID.CH_NOTE,
     )
 
 
