@@ -84,8 +84,11 @@ def map_page(
         ],
         className="gm-col gm-col-map",
     )
-    ids = {"id": detail_id} if detail_id else {}
-    detail_column = html.Div(detail, className="gm-col gm-col-detail", **ids)
+    detail_column = (
+        html.Div(detail, id=detail_id, className="gm-col gm-col-detail")
+        if detail_id
+        else html.Div(detail, className="gm-col gm-col-detail")
+    )
     parts = [controls]
     if note_id:
         parts.append(html.Div(id=note_id, className="gm-note"))
