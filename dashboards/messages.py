@@ -7,6 +7,8 @@ words; none of them repeats the refused value or names a server path.
 'Unknown rule profile: choose one from the list.'
 >>> message("input.number", "zh", what="服务半径", lo=50, hi=5000)
 '服务半径须为 50 到 5000 之间的数字。'
+>>> message("input.choice", "en", what="what.year")
+'Invalid forecast year: choose one from the list.'
 >>> without_paths("OSError: [Errno 28] No space left: '/srv/gridmap/ws/plans.gpkg'")
 "OSError: [Errno 28] No space left: 'plans.gpkg'"
 """
@@ -49,6 +51,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "what.status": ("状态", "status"),
     "what.color": ("着色方式", "colour-by"),
     "what.search": ("搜索内容", "the search text"),
+    "what.year": ("预测年份", "forecast year"),
+    "what.target": ("对比对象", "comparison target"),
 }
 
 

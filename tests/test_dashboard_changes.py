@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dashboards.app import ASSETS, create_app
+from dashboards.messages import MESSAGES, message
 from dashboards.provider import DashboardProvider, RejectedInput
 from dashboards.provider.changes import ChangeViews, projects_source
 from gridmap import datasets
+from gridmap.cli.demo import write_demo_workspace
+from gridmap.cli.serve import warm
 from gridmap.config import load_config
 from gridmap.labels import STATUS_COLORS, STATUS_ORDER
 
@@ -80,15 +86,12 @@ def test_compare_with_a_forecast_year_lists_grown_units(provider):
 
 
 def test_projects_key_in_config(provider, tmp_path):
-    (tmp_path / "gridmap.toml").write_text(
-        datasets.demo_config_toml(str(datasets.get_path("demo")).replace("\\", "/")).replace(
-            'profile = "national"', 'profile = "national"\nprojects = "p.gpkg:在建项目"'
-        ),
-        encoding="utf-8",
-    )
+    (tmp_path / "gridmap.toml").write_text(datasets.demo_config_toml("p.gpkg"), encoding="utf-8")
     config = str(tmp_path / "gridmap.toml")
     assert "projects" not in load_config(config)  # not a read_study argument, and no warning
     assert projects_source(config) == f"{tmp_path.resolve() / 'p.gpkg'}:在建项目"
+    (tmp_path / "other.toml").write_text('[study]\nname = "x"\n', encoding="utf-8")
+    assert projects_source(str(tmp_path / "other.toml")) is None
     bad = ChangeViews(provider, str(tmp_path / "none.gpkg"))
     assert bad.projection() is None and bad.forecast_error() and bad.years() == []
 
@@ -100,3 +103,79 @@ def test_status_colours_of_the_page_come_from_labels(provider):
     html = create_app(provider).server.test_client().get("/").get_data(as_text=True)
     for status, colour in STATUS_COLORS.items():
         assert f"--gm-status-{status.replace('_', '-')}: {colour};" in html
+
+
+def test_forecast_follows_the_profile_dropdown(provider):
+    """Each profile forecasts with its own rules: hangzhou-2008's band starts at 1,500 户."""
+    views = provider.changes
+    national = views.projection("national")
+    hangzhou = views.projection("hangzhou-2008")
+    assert national is not None and hangzhou is not None and national is not hangzhou
+    assert views.projection("hangzhou-2008") is hangzhou  # computed once per profile
+    assert hangzhou.results[BASE] is provider.result("hangzhou-2008")  # today's check, reused
+    band = provider.result("hangzhou-2008").profile.size_band()
+    assert band is not None and band.min == 1500
+    last = hangzhou.years[-1]
+    hh = hangzhou.households("communities")[last]
+    size = hangzhou.results[last].communities["size_status"]
+    between = hh[(hh >= 1000) & (hh < 1500)].index
+    assert len(between) and (size[between] == "too_small").all()  # out of hangzhou's band
+    assert (national.results[last].communities["size_status"][between] != "too_small").all()
+    a = views.forecast_values(last, "zh", "hangzhou-2008").classes
+    b = views.forecast_values(last, "zh", "national").classes
+    assert (a != b).any()
+    counts = views.forecast_counts("hangzhou-2008").set_index("year")
+    assert counts.loc[last, "fail"] > views.forecast_counts().set_index("year").loc[last, "fail"]
+    with pytest.raises(RejectedInput):
+        views.projection("../national.toml")
+
+
+def test_refused_year_and_target_have_their_own_words(provider):
+    """Every ``what=`` a page or the provider passes names a message entry (both languages)."""
+    root = Path(__file__).resolve().parents[1] / "dashboards"
+    used = {
+        m
+        for f in root.rglob("*.py")
+        if f.name != "messages.py"  # its own doctest shows a literal what
+        for m in re.findall(r'what="([^"]+)"', f.read_text(encoding="utf-8"))
+    }
+    assert {"what.year", "what.target"} <= used
+    assert all(w in MESSAGES for w in used), sorted(w for w in used if w not in MESSAGES)
+    assert message("input.choice", "zh", what="what.year") == "预测年份的取值无效：请从列表中选择。"
+    assert message("input.choice", "en", what="what.target") == (
+        "Invalid comparison target: choose one from the list."
+    )
+    for bad, what in ((2999, "what.year"), ("x", "what.year")):
+        with pytest.raises(RejectedInput) as exc:
+            provider.changes.year(bad)
+        assert exc.value.params["what"] == what
+    with pytest.raises(RejectedInput) as exc:
+        provider.changes.comparison("plan:none")
+    assert exc.value.params["what"] == "what.target"
+
+
+class _CountingViews(ChangeViews):
+    """Change views that record which profiles a forecast was asked for."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.asked: list[object] = []
+
+    def projection(self, profile: object = None) -> Any:
+        self.asked.append(profile)
+        return super().projection(profile)
+
+
+def test_served_demo_has_projects_and_serve_warms_the_forecast(tmp_path, capsys):
+    """``gridmap serve`` on the demo workspace: projects from its config, forecast ready at start."""
+    config, _ = write_demo_workspace(tmp_path / "demo")
+    provider = DashboardProvider.from_config(str(config))
+    assert provider.changes.projects == f"{(tmp_path / 'demo').resolve() / 'demo.gpkg'}:在建项目"
+    provider.changes = _CountingViews(provider, provider.changes.projects, base_year=BASE)
+    warm(provider, time.perf_counter())
+    assert provider.changes.asked == [None]  # the default profile, before any request
+    err = capsys.readouterr().err
+    assert "forecasting 2025–2031" in err and "no forecast" not in err
+    first = provider.changes.projection()
+    assert first is not None and provider.changes.projection() is first  # cached, not recomputed
+    assert provider.changes.targets()[0]["value"] == "year:2026"  # compare mode has targets too

@@ -191,3 +191,39 @@ def test_project_outside_grids_with_grid_attribute_counts_is_reported():
     pr = project(study, read_projects(raw), 2026, base_year=BASE, ramp=Ramp.step())
     assert [p.code for p in pr.problems] == ["projects.outside_grids"]
     assert pr.households("grids")[2026].sum() == pr.households("grids")[BASE].sum()
+
+
+def test_later_years_share_the_network_and_service_areas_and_match_a_fresh_check(
+    demo_study, demo_result
+):
+    """The years share what does not change (network, service areas), and nothing else.
+
+    A later year's result equals ``gridmap.check`` run from scratch on that year's study, and
+    today's check passed as ``today=`` is the base year's result itself (not recomputed).
+    """
+    comm = demo_study.communities
+    raw = _projects([comm.geometry["330106001002"].representative_point()], [1500], [2026])
+    pr = project(
+        demo_study,
+        read_projects(raw),
+        [2027],
+        base_year=BASE,
+        ramp=Ramp.step(),
+        profile=demo_result.profile,
+        today=demo_result,
+    )
+    assert pr.results[BASE] is demo_result
+    later, base = pr.results[2027].coverage_result, demo_result.coverage_result
+    assert base is not None and later is not None and base.network is not None
+    assert later.network is base.network and later.service_areas is base.service_areas
+    assert later.service_areas is not None
+    fresh = gridmap.check(pr.results[2027].study, demo_result.profile)
+    a, b = pr.results[2027].summary(), fresh.summary()
+    a.pop("timings_s"), b.pop("timings_s")
+    assert a == b and a["households_total"] == demo_result.summary()["households_total"] + 1500
+    pd.testing.assert_frame_equal(pr.results[2027].communities_table(), fresh.communities_table())
+    pd.testing.assert_frame_equal(pr.results[2027].grids_table(), fresh.grids_table())
+    assert fresh.coverage_result is not None and fresh.coverage_result.service_areas is not None
+    assert later.service_areas.geometry.geom_equals_exact(
+        fresh.coverage_result.service_areas.geometry, 1e-6
+    ).all()

@@ -11,7 +11,7 @@ from pypdf import PdfReader
 from gridmap import datasets
 from gridmap.change import project, read_projects
 from gridmap.cli.main import main
-from gridmap.report import report_pdf, report_xlsx_bytes
+from gridmap.report import report_pdf, report_xlsx_bytes, write_report
 
 BASE = 2025
 PROJECTS = f"{datasets.get_path('demo')}:在建项目"
@@ -67,24 +67,70 @@ def test_pdf_has_the_forecast_section(demo_result, projection, tmp_path):
     assert "预测：各年概况" in text and "预测：违规首次出现年份" in text
     first_new = projection.violations().query("new").iloc[0]
     assert str(first_new["unit_id"]) in text
-    outline = [o.title for o in reader.outline if hasattr(o, "title")]
+    outline = [str(o.title) for o in reader.outline if hasattr(o, "title")]
     assert any("预测" in t for t in outline)
 
 
 def test_cli_report_with_projects(tmp_path, capsys):
     config = tmp_path / "gridmap.toml"
-    config.write_text(
-        datasets.demo_config_toml(str(datasets.get_path("demo")).replace("\\", "/")),
-        encoding="utf-8",
-    )
+    text = datasets.demo_config_toml(str(datasets.get_path("demo")).replace("\\", "/"))
+    config.write_text(text.replace("\nprojects = ", "\n# projects = "), encoding="utf-8")
     args = ["report", str(config), "--projects", PROJECTS, "--base-year", str(BASE)]
     assert main([*args, "--year", "2025-2026", "--out", str(tmp_path / "r.xlsx")]) == 0
     sheet = pd.read_excel(tmp_path / "r.xlsx", sheet_name="预测概况")
     assert sheet["年份"].tolist() == [2025, 2026]
     capsys.readouterr()
-    assert main([*args, "--out", str(tmp_path / "s.xlsx")]) == 2  # --projects without --year
-    assert "--year" in capsys.readouterr().err
+    plain = ["report", str(config), "--base-year", str(BASE)]
+    assert main([*plain, "--year", "2026", "--out", str(tmp_path / "s.xlsx")]) == 2  # no projects
+    err = capsys.readouterr().err
+    assert "--year" in err and "--projects" in err and "[study] projects" in err
     assert main([*args, "--year", "2030-2020", "--out", str(tmp_path / "t.xlsx")]) == 2
     err = capsys.readouterr().err
     assert "--year" in err and "years=" not in err
     assert not (tmp_path / "s.xlsx").exists() and not (tmp_path / "t.xlsx").exists()
+
+
+def test_report_of_a_study_with_projects_has_the_forecast(tmp_path):
+    """The config's ``[study] projects`` is enough: the years run until every project is full.
+
+    The demo workspace's config names its projects; ``gridmap report`` of it writes 预测 into
+    the PDF and the XLSX through the one :func:`gridmap.report.write_report` path.
+    """
+    config = tmp_path / "gridmap.toml"
+    config.write_text(
+        datasets.demo_config_toml(str(datasets.get_path("demo")).replace("\\", "/")),
+        encoding="utf-8",
+    )
+    # the last project moves in in 2028: with a one-year ramp it is full in 2028 → 2028, 2029
+    args = [
+        "report",
+        str(config),
+        "--base-year",
+        "2028",
+        "--ramp-years",
+        "1",
+        "--date",
+        "2028-01-01",
+    ]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 0
+    sheet = pd.read_excel(tmp_path / "out" / "report.xlsx", sheet_name="预测概况")
+    assert sheet["年份"].tolist() == [2028, 2029]
+    text = "\n".join(
+        p.extract_text() or "" for p in PdfReader(tmp_path / "out" / "report.pdf").pages
+    )
+    assert "预测：各年概况" in text
+    # without projects the same report has no forecast
+    config.write_text(
+        config.read_text(encoding="utf-8").replace("\nprojects = ", "\n# projects = "),
+        encoding="utf-8",
+    )
+    assert main([*args, "--out", str(tmp_path / "plain.xlsx")]) == 0
+    assert "预测概况" not in pd.read_excel(tmp_path / "plain.xlsx", sheet_name=None)
+
+
+def test_write_report_passes_the_forecast(demo_result, projection, tmp_path):
+    out = write_report(demo_result, tmp_path / "r.xlsx", forecast=projection)
+    assert {"预测概况", "预测"} <= set(pd.read_excel(out, sheet_name=None))
+    pdf = write_report(demo_result, tmp_path / "r.pdf", forecast=projection, date="2026-11-29")
+    outline = [str(o.title) for o in PdfReader(str(pdf)).outline if hasattr(o, "title")]
+    assert any("预测" in t for t in outline)

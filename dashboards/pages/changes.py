@@ -14,11 +14,11 @@ from typing import Any
 import pandas as pd
 from dash import Input, Output, dcc, html, no_update
 
-from dashboards.components import legend, map_view, register_map
+from dashboards.components import legend, register_map
 from dashboards.i18n import dropdown_labels, t
 from dashboards.ids import ID, map_ids
 from dashboards.messages import without_paths
-from dashboards.pages._common import borders_url, geo_url, refused
+from dashboards.pages._common import borders_url, geo_url, map_page, refused
 from dashboards.provider import DashboardProvider, RejectedInput
 
 PAGE = "changes"
@@ -91,33 +91,13 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
         ],
         className="gm-controls",
     )
-    return html.Div(
-        [
-            controls,
-            html.Div(id=ID.CH_NOTE, className="gm-note"),
-            html.Div(
-                [
-                    html.Div(
-                        [
-                            map_view(
-                                PAGE,
-                                basemap=provider.basemap,
-                                attribution=provider.basemap_attribution,
-                            ),
-                            html.Div(id=ID.CH_LEGEND),
-                        ],
-                        className="gm-col gm-col-map",
-                    ),
-                    html.Div(
-                        [html.H3(id=ID.CH_HEADLINE), html.Div(id=ID.CH_TABLE)],
-                        className="gm-col gm-col-detail",
-                    ),
-                ],
-                className="gm-row",
-            ),
-        ],
-        className="gm-page",
-        id="page-changes",
+    return map_page(
+        provider,
+        PAGE,
+        controls,
+        legend_id=ID.CH_LEGEND,
+        detail=[html.H3(id=ID.CH_HEADLINE), html.Div(id=ID.CH_TABLE)],
+        note_id=ID.CH_NOTE,
     )
 
 
@@ -138,9 +118,10 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
-def _forecast(app: Any, provider: DashboardProvider, year: Any, lang: str) -> tuple:
+def _forecast(app: Any, provider: DashboardProvider, year: Any, profile: Any, lang: str) -> tuple:
     views = provider.changes
-    if views.projection() is None:
+    pid = provider.profile_id(profile)
+    if views.projection(pid) is None:
         err = views.forecast_error()
         note = (
             t("ch.projects_error", lang, err=without_paths(err))
@@ -148,11 +129,13 @@ def _forecast(app: Any, provider: DashboardProvider, year: Any, lang: str) -> tu
             else t("ch.no_projects", lang)
         )
         return no_update, note, "", "", []
-    values = views.forecast_values(year, lang)
+    values = views.forecast_values(year, lang, pid)
     y = views.year(year)
-    payload = values.payload(geo_url(app, provider, "community"), version=f"forecast|{y}|{lang}")
+    payload = values.payload(
+        geo_url(app, provider, "community"), version=f"forecast|{pid}|{y}|{lang}"
+    )
     payload["borders"] = borders_url(app, provider)
-    v = views.forecast_violations(y, lang)
+    v = views.forecast_violations(y, lang, pid)
     key = "ch.today" if y == views.base_year else "ch.first_in"
     headline = t(key, lang, year=y, n=len(v))
     body: list = (
@@ -160,7 +143,7 @@ def _forecast(app: Any, provider: DashboardProvider, year: Any, lang: str) -> tu
         if len(v)
         else [html.P(t("ch.none_new", lang), id="ch-violations")]
     )
-    counts = views.forecast_counts()
+    counts = views.forecast_counts(pid)
     row = counts[counts["year"] == y]
     if len(row):
         r = row.iloc[0]
@@ -169,6 +152,10 @@ def _forecast(app: Any, provider: DashboardProvider, year: Any, lang: str) -> tu
             (t("ch.fail", lang), f"{int(r['fail']):,}"),
             (t("ch.new", lang), f"{int(r['new']):,}"),
         ]
+        band = provider.result(pid).profile.size_band()  # the band the forecast's check used
+        if band is not None:
+            text = t("pl.band.value", lang, band=band.label(lang), profile=pid)
+            figures.append((t("pl.band", lang), text))
         body.insert(
             0,
             html.Dl(
@@ -187,9 +174,12 @@ def _compare(
     if not views.targets(lang):
         return no_update, t("ch.no_targets", lang), "", "", []
     lv = provider.level(level)
-    comparison = views.comparison(target, provider.profile_id(profile))
+    pid = provider.profile_id(profile)
+    comparison = views.comparison(target, pid)
     values = views.change_values(comparison, lv, lang)
-    payload = values.payload(geo_url(app, provider, lv), version=f"compare|{target}|{lv}|{lang}")
+    payload = values.payload(
+        geo_url(app, provider, lv), version=f"compare|{pid}|{target}|{lv}|{lang}"
+    )
     payload["borders"] = borders_url(app, provider)
     table = views.change_table(comparison, lang)
     headline = t("ch.changed", lang, n=len(comparison.changed()))
@@ -231,7 +221,7 @@ def register(app: Any, provider: DashboardProvider) -> None:
         try:
             if mode == "compare":
                 return _compare(app, provider, target, level, profile, lang)
-            return _forecast(app, provider, year, lang)
+            return _forecast(app, provider, year, profile, lang)
         except RejectedInput as exc:
             return no_update, refused(exc, lang), no_update, no_update, no_update
         except (ValueError, OSError) as exc:  # a saved plan that cannot be read or re-checked

@@ -9,11 +9,11 @@ from typing import Any
 
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from dashboards.components import detail_panel, legend, map_view, register_map
+from dashboards.components import detail_panel, legend, register_map
 from dashboards.exports import map_export
 from dashboards.i18n import dropdown_labels, t
 from dashboards.ids import ID, map_ids
-from dashboards.pages._common import map_payload, refused
+from dashboards.pages._common import map_page, map_payload, refused
 from dashboards.provider import LEVELS, DashboardProvider, RejectedInput
 
 PAGE = "map"
@@ -63,31 +63,13 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
         ],
         className="gm-controls",
     )
-    return html.Div(
-        [
-            controls,
-            html.Div(
-                [
-                    html.Div(
-                        [
-                            map_view(
-                                PAGE,
-                                basemap=provider.basemap,
-                                attribution=provider.basemap_attribution,
-                            ),
-                            html.Div(id=ID.CM_LEGEND),
-                        ],
-                        className="gm-col gm-col-map",
-                    ),
-                    html.Div(
-                        detail_panel(None, lang), id=ID.CM_DETAIL, className="gm-col gm-col-detail"
-                    ),
-                ],
-                className="gm-row",
-            ),
-        ],
-        className="gm-page",
-        id="page-map",
+    return map_page(
+        provider,
+        PAGE,
+        controls,
+        legend_id=ID.CM_LEGEND,
+        detail=detail_panel(None, lang),
+        detail_id=ID.CM_DETAIL,
     )
 
 

@@ -11,10 +11,10 @@ from typing import Any
 
 from dash import Input, Output, dcc, html, no_update
 
-from dashboards.components import legend, map_view, register_map
+from dashboards.components import legend, register_map
 from dashboards.i18n import dropdown_labels, t
 from dashboards.ids import ID, map_ids
-from dashboards.pages._common import borders_url, geo_url, refused
+from dashboards.pages._common import borders_url, geo_url, map_page, refused
 from dashboards.provider import DashboardProvider, RejectedInput
 
 PAGE = "coverage"
@@ -62,30 +62,13 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
         ],
         className="gm-controls",
     )
-    return html.Div(
-        [
-            controls,
-            html.Div(id=ID.CV_NOTE, className="gm-note"),
-            html.Div(
-                [
-                    html.Div(
-                        [
-                            map_view(
-                                PAGE,
-                                basemap=provider.basemap,
-                                attribution=provider.basemap_attribution,
-                            ),
-                            html.Div(id=ID.CV_LEGEND),
-                        ],
-                        className="gm-col gm-col-map",
-                    ),
-                    html.Div(id=ID.CV_STATS, className="gm-col gm-col-detail"),
-                ],
-                className="gm-row",
-            ),
-        ],
-        className="gm-page",
-        id="page-coverage",
+    return map_page(
+        provider,
+        PAGE,
+        controls,
+        legend_id=ID.CV_LEGEND,
+        detail_id=ID.CV_STATS,
+        note_id=ID.CV_NOTE,
     )
 
 

@@ -20,27 +20,28 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from geopandas import GeoDataFrame
 
 from dashboards.i18n import t
 from dashboards.provider.inputs import RejectedInput, choice
 from dashboards.provider.map_values import NODATA, MapValues, map_values
+from dashboards.provider.results import KeyedLocks
 from gridmap import check, datasets
 from gridmap.change import (
     CHANGE_KINDS,
+    FORECAST_SPAN,
     Projection,
     Ramp,
     compare,
+    config_projects,
+    forecast_years,
     project,
     read_projects,
     snapshot_of,
 )
-from gridmap.config import read_toml
 from gridmap.plans import list_plans, load_plan
 
 __all__ = ["ChangeViews", "projects_source", "CHANGE_COLORS", "FORECAST_SPAN"]
-
-#: most years a forecast looks ahead of the current year
-FORECAST_SPAN = 10
 #: change kind → colour (Okabe–Ito; unchanged units light grey)
 CHANGE_COLORS = {
     "added": "#009e73",
@@ -72,22 +73,18 @@ def projects_source(config: str | None) -> str | None:
     Without a config: the demo's ``在建项目`` layer. None when the config names none.
     """
     if config is None:
-        return f"{datasets.get_path('demo')}:在建项目"
-    value = read_toml(config).get("study", {}).get("projects")
-    if not value:
-        return None
-    path = Path(str(value))
-    return str(path if path.is_absolute() else Path(config).resolve().parent / path)
+        return f"{datasets.get_path('demo')}:{datasets.PROJECTS_LAYER}"
+    return config_projects(config)
 
 
 class ChangeViews:
-    """Forecast and comparison views of a dashboard provider's study (cached).
+    """Forecast and comparison views of a dashboard provider's study (cached per profile).
 
     Parameters
     ----------
     provider
-        The :class:`~dashboards.provider.DashboardProvider` (its study, check results,
-        community ids and plans workspace).
+        The :class:`~dashboards.provider.DashboardProvider` (its study, check results per
+        profile, community ids and plans workspace).
     projects
         The projects layer (``file.gpkg:图层`` or a path); None: no forecast.
     base_year
@@ -98,42 +95,71 @@ class ChangeViews:
         self.provider = provider
         self.projects = projects
         self.base_year = base_year or dt.date.today().year
+        self.ramp = Ramp.linear(3)
         self._lock = threading.Lock()
-        self._projection: Projection | None = None
+        self._locks = KeyedLocks()  # one projection per profile at a time, never two
+        self._layer: GeoDataFrame | None = None
+        self._projections: dict[str, Projection] = {}
         self._error: str | None = None
         self._plan_results: dict[tuple[str, int, str], Any] = {}
 
     # ------------------------------------------------------------------ forecast
-    def projection(self) -> Projection | None:
-        """The forecast of the study (None without projects or when they cannot be read)."""
+    def _projects(self) -> GeoDataFrame | None:
+        """The projects layer, read once (None without one or when it cannot be read)."""
         with self._lock:
-            if self._projection is None and self._error is None and self.projects:
+            if self._layer is None and self._error is None and self.projects:
                 try:
-                    projects = read_projects(self.projects)
-                    ramp = Ramp.linear(3)
-                    start = pd.to_numeric(projects["start_year"], errors="coerce").max()
-                    filled = int(start) + len(ramp.fractions) if pd.notna(start) else 0
-                    last = min(self.base_year + FORECAST_SPAN, max(filled, self.base_year + 1))
-                    self._projection = project(
-                        self.provider.study,
-                        projects,
-                        f"{self.base_year}-{last}",
-                        base_year=self.base_year,
-                        ramp=ramp,
-                    )
+                    self._layer = read_projects(self.projects)
                 except (ValueError, OSError) as exc:  # InputError is a ValueError
                     self._error = str(exc)
-            return self._projection
+            return self._layer
+
+    def projection(self, profile: object = None) -> Projection | None:
+        """The forecast under ``profile`` (a browser value; None: the default), computed once.
+
+        The check of every year uses that profile's rules (its household band among them),
+        and the base year is the page's own check under it. None without projects or when
+        they cannot be read (see :meth:`forecast_error`).
+
+        Raises
+        ------
+        RejectedInput
+            For a profile not offered.
+        """
+        pid = self.provider.profile_id(profile)
+        projects = self._projects()
+        if projects is None:
+            return None
+        with self._locks(pid):
+            if pid not in self._projections:
+                today = self.provider.result(pid)
+                try:
+                    self._projections[pid] = project(
+                        self.provider.study,
+                        projects,
+                        self.years(),
+                        base_year=self.base_year,
+                        ramp=self.ramp,
+                        profile=today.profile,
+                        today=today,
+                    )
+                except (ValueError, OSError) as exc:
+                    with self._lock:
+                        self._error = str(exc)
+                    return None
+            return self._projections[pid]
 
     def forecast_error(self) -> str | None:
         """Why there is no forecast (the projects could not be read), else None."""
-        self.projection()
+        self._projects()
         return self._error
 
     def years(self) -> list[int]:
         """The forecast years, today first, until every project is full (at most 10 years)."""
-        pr = self.projection()
-        return [] if pr is None else pr.years
+        projects = self._projects()
+        if projects is None:
+            return []
+        return forecast_years(projects, self.base_year, self.ramp, span=FORECAST_SPAN)
 
     def year(self, value: object) -> int:
         """A forecast year of a browser value.
@@ -145,25 +171,30 @@ class ChangeViews:
         """
         allowed = {str(y): y for y in self.years()}
         return allowed[
-            choice(str(value) if isinstance(value, int) else value, allowed, what="年份 year")
+            choice(str(value) if isinstance(value, int) else value, allowed, what="what.year")
         ]
 
-    def forecast_values(self, year: object, lang: str = "zh") -> MapValues:
-        """Communities coloured by their overall status in ``year``."""
-        pr = self.projection()
+    def _required(self, profile: object) -> Projection:
+        pr = self.projection(profile)
         if pr is None:
-            raise RejectedInput("input.choice", what="年份 year")
+            raise RejectedInput("input.choice", what="what.year")
+        return pr
+
+    def forecast_values(self, year: object, lang: str = "zh", profile: object = None) -> MapValues:
+        """Communities coloured by their overall status in ``year`` under ``profile``."""
+        pr = self._required(profile)
         return map_values(pr.results[self.year(year)], "community", "status", lang)
 
-    def forecast_violations(self, year: object, lang: str = "zh") -> pd.DataFrame:
-        """The violations first seen in ``year`` (today: those failing today).
+    def forecast_violations(
+        self, year: object, lang: str = "zh", profile: object = None
+    ) -> pd.DataFrame:
+        """The violations first seen in ``year`` (today: those failing today) under ``profile``.
 
         Columns ``level`` (translated), ``unit_id``, ``name``, ``rule_title``, ``value``,
         ``message``, ``households`` (the unit's households that year).
         """
         y = self.year(year)
-        pr = self.projection()
-        assert pr is not None
+        pr = self._required(profile)
         v = pr.violations()
         v = v[v["first_year"] == y]
         hh = {
@@ -179,9 +210,9 @@ class ChangeViews:
         cols = ["level", "unit_id", "name", "rule_title", "households", "message"]
         return out[cols].reset_index(drop=True)
 
-    def forecast_counts(self) -> pd.DataFrame:
-        """Per forecast year: total households, communities failing, new violations."""
-        pr = self.projection()
+    def forecast_counts(self, profile: object = None) -> pd.DataFrame:
+        """Per forecast year under ``profile``: total households, communities failing, new violations."""
+        pr = self.projection(profile)
         if pr is None:
             return pd.DataFrame(columns=["year", "households", "fail", "new"])
         s = pr.summary()["years"]
@@ -244,14 +275,12 @@ class ChangeViews:
         RejectedInput
             For a target not offered.
         """
-        value = choice(target, [o["value"] for o in self.targets()], what="对比对象 target")
+        value = choice(target, [o["value"] for o in self.targets()], what="what.target")
         kind, _, name = value.partition(":")
         today = self.provider.result(profile)
         if kind == "year":
-            pr = self.projection()
-            assert pr is not None
+            pr = self._required(profile)
             after = pr.results[int(name)]
-            today = pr.results[pr.base_year]
         else:
             after = self._plan_result(name, profile)
         return compare(snapshot_of(today), snapshot_of(after))

@@ -322,8 +322,12 @@ def project(
     profile: Any = None,
     lang: str = "zh",
     coverage: dict | None = None,
+    today: CheckResult | None = None,
 ) -> Projection:
     """Run the check for each year as the projects fill up (module docs).
+
+    What the years share is computed once: the base year's walking network and facility
+    service areas serve every later year (only the households change).
 
     Parameters
     ----------
@@ -339,6 +343,10 @@ def project(
         Occupancy ramp (default :meth:`Ramp.linear` over 3 years).
     profile, lang, coverage
         As for :func:`gridmap.check`.
+    today
+        Today's check of ``study`` under the same ``profile``, ``lang`` and ``coverage`` (e.g.
+        the check a report or the dashboard already has): the base year's result, not
+        computed again. Default: computed.
 
     Returns
     -------
@@ -374,11 +382,38 @@ def project(
             for pid, row in placed.iterrows()
             if pd.isna(row["grid_id"]) and pd.notna(row["community_id"])
         ]
-    results: dict[int, CheckResult] = {}
-    for year in [base_year, *[y for y in wanted if y != base_year]]:
+    placed[f"arrivals_{base_year}"] = arrivals(placed, base_year, base_year=base_year, ramp=ramp)
+    if today is None:  # nobody has arrived yet in the base year: today's study as it is
+        today = check(study, profile, lang=lang, coverage=coverage)
+    results: dict[int, CheckResult] = {base_year: today}
+    later = _shared_coverage(today, coverage)
+    for year in [y for y in wanted if y != base_year]:
         added = arrivals(placed, year, base_year=base_year, ramp=ramp)
         placed[f"arrivals_{year}"] = added
-        results[year] = check(
-            _with_arrivals(study, placed, added), profile, lang=lang, coverage=coverage
+        results[year] = _with_base_areas(
+            check(_with_arrivals(study, placed, added), profile, lang=lang, coverage=later), today
         )
     return Projection(base_year, results, placed, ramp, problems)
+
+
+def _shared_coverage(today: CheckResult, coverage: dict | None) -> dict:
+    """The coverage options of a later year: today's network, no service areas (they are today's).
+
+    Facilities and streets do not change with the years, so neither does the walking network
+    nor a facility's service area; only the households do.
+    """
+    options = dict(coverage or {})
+    cov = today.coverage_result
+    if cov is not None and cov.network is not None:
+        options.setdefault("network", cov.network)
+    if cov is not None and cov.service_areas is not None:
+        options["service_areas"] = False
+    return options
+
+
+def _with_base_areas(result: CheckResult, today: CheckResult) -> CheckResult:
+    """``result`` with today's facility service areas (computed once, the same every year)."""
+    base, cov = today.coverage_result, result.coverage_result
+    if base is None or cov is None or base.service_areas is None:
+        return result
+    return result.with_coverage(replace(cov, service_areas=base.service_areas))

@@ -30,6 +30,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,9 +39,22 @@ from geopandas import GeoDataFrame
 
 from gridmap._errors import InputError, Problem
 from gridmap.columns import clean_counts, clean_numbers
+from gridmap.config import read_toml
 from gridmap.io import read_layer
 
-__all__ = ["Ramp", "read_projects", "prepare_projects", "PROJECT_ALIASES", "arrivals"]
+__all__ = [
+    "Ramp",
+    "read_projects",
+    "prepare_projects",
+    "PROJECT_ALIASES",
+    "arrivals",
+    "config_projects",
+    "forecast_years",
+    "FORECAST_SPAN",
+]
+
+#: most years a forecast looks ahead of the base year when no years are given
+FORECAST_SPAN = 10
 
 #: canonical column → accepted source names (matched ignoring case, spaces and punctuation)
 PROJECT_ALIASES: dict[str, tuple[str, ...]] = {
@@ -363,3 +377,66 @@ def arrivals(projects: GeoDataFrame, year: int, *, base_year: int, ramp: Ramp) -
     with np.errstate(divide="ignore", invalid="ignore"):
         part = np.where(r_base < 1.0, (r_year - r_base) / (1.0 - r_base), 1.0)
     return np.floor(remaining * np.clip(part, 0.0, 1.0) + 0.5).astype(np.int64)
+
+
+def config_projects(config: str | os.PathLike) -> str | None:
+    """The projects layer a study's ``gridmap.toml`` names (``[study] projects``), else None.
+
+    A relative path is relative to the config's folder, as the layers' paths are; a layer
+    after a ``:`` is kept (``demo.gpkg:在建项目`` → ``/…/demo.gpkg:在建项目``).
+
+    Parameters
+    ----------
+    config
+        The ``gridmap.toml``.
+
+    Returns
+    -------
+    str or None
+        What :func:`read_projects` reads.
+    """
+    value = read_toml(Path(config)).get("study", {}).get("projects")
+    if not value:
+        return None
+    path = Path(str(value))
+    return str(path if path.is_absolute() else Path(config).resolve().parent / path)
+
+
+def forecast_years(
+    projects: GeoDataFrame, base_year: int, ramp: Ramp | None = None, *, span: int = FORECAST_SPAN
+) -> list[int]:
+    """The years a forecast covers when none are asked for: from the base year until full.
+
+    Until the year after the last project's ramp ends, at least one year after the base year
+    and at most ``span`` years.
+
+    Parameters
+    ----------
+    projects
+        From :func:`read_projects`.
+    base_year
+        The year of today's data.
+    ramp
+        The occupancy ramp (default :meth:`Ramp.linear` over 3 years).
+    span
+        Most years ahead of ``base_year``.
+
+    Returns
+    -------
+    list of int
+        ``base_year`` first.
+
+    Examples
+    --------
+    >>> from shapely import Point
+    >>> p = GeoDataFrame({"start_year": [2026, 2028]}, geometry=[Point(0, 0)] * 2)
+    >>> forecast_years(p, 2025)
+    [2025, 2026, 2027, 2028, 2029, 2030, 2031]
+    >>> forecast_years(p, 2025, Ramp.step(), span=2)
+    [2025, 2026, 2027]
+    """
+    ramp = ramp or Ramp.linear(3)
+    start = pd.to_numeric(projects["start_year"], errors="coerce").max()
+    filled = int(start) + len(ramp.fractions) if pd.notna(start) else 0
+    last = min(base_year + span, max(filled, base_year + 1))
+    return list(range(base_year, last + 1))

@@ -5,13 +5,15 @@ Registered by :mod:`gridmap.cli` through :func:`add_report_parser`::
     gridmap report [CONFIG] [study options] --out report.pdf|report.html|report.xlsx|DIR
                    [--layers layers.gpkg|DIR] [--shp-encoding gbk|utf-8] [--plan WORKSPACE.gpkg:方案名]
                    [--date 2026-11-23] [--title 标题] [--household-level]
-                   [--projects 在建项目.gpkg --year 2026-2030 [--base-year 2025] [--ramp-years 3]]
+                   [--projects 在建项目.gpkg] [--year 2026-2030] [--base-year 2025] [--ramp-years 3]
     gridmap export [CONFIG] [study options] --out layers.gpkg|DIR [--shp-encoding gbk|utf-8]
                    [--household-level] [--title 名称]
 
-``--projects F --year A-B`` adds the 预测 section to the PDF and XLSX: the check re-run per
-year as the residential projects fill up, with the first year of each violation
-(:mod:`gridmap.change.projection`; the options are those of ``gridmap check --projects``).
+When the study has residential projects — ``--projects F``, else ``[study] projects`` of the
+config — the PDF and XLSX get the 预测 section: the check re-run per year as the projects fill
+up, with the first year of each violation (:mod:`gridmap.change.projection`; the options are
+those of ``gridmap check --projects``). ``--year A-B`` chooses the years; by default they run
+from the base year until every project is full (at most ten years), as on the dashboard.
 
 ``--title`` names the district on the cover, in every page header and on the maps; a
 config file's ``[study] name`` does the same (``--title`` wins). Without either the
@@ -118,37 +120,43 @@ def _load_plan(spec: str | None) -> Plan | None:
 
 
 def _forecast(args: argparse.Namespace, result: CheckResult) -> Projection | None:
-    """The projection of ``--projects``/``--year`` under the check's profile (None without them)."""
+    """The projection under the check's profile when the study has projects, else None.
+
+    The projects are ``--projects``, else the config's ``[study] projects``; the years
+    ``--year``, else from the base year until every project is full (as the dashboard's).
+    """
     # lazy: the change package loads pandas/geopandas, not needed for `gridmap --help`
-    from gridmap.change import Ramp, project, read_projects
+    from gridmap.change import Ramp, config_projects, forecast_years, project, read_projects
     from gridmap.columns import parse_mapping  # (same reason: pandas)
 
-    if not (args.projects or args.year):
+    source = args.projects or (config_projects(args.config) if args.config else None)
+    if not source:
+        if args.year:
+            raise ValueError(
+                "--year 需要在建项目：--projects 项目.gpkg 或配置文件 [study] projects "
+                "(--year needs the projects: --projects FILE or [study] projects in the config)"
+            )
         return None
-    if not (args.projects and args.year):
-        raise ValueError(
-            "--projects 与 --year 需同时给出 (--projects and --year go together, e.g. "
-            "--projects 项目.gpkg --year 2026-2030)"
-        )
+    base_year = args.base_year or dt.date.today().year
     try:
         ramp = (
             Ramp(tuple(float(x) for x in args.ramp.split(",")))
             if args.ramp
             else Ramp.linear(args.ramp_years)
         )
-        projects = read_projects(
-            args.projects, crs=args.crs, mapping=parse_mapping(args.projects_map)
-        )
+        projects = read_projects(source, crs=args.crs, mapping=parse_mapping(args.projects_map))
+        years = args.year or forecast_years(projects, base_year, ramp)
         with step(args, "预测各年检查", "projecting the check year by year"):
             return project(
                 result.study,
                 projects,
-                args.year,
-                base_year=args.base_year or dt.date.today().year,
+                years,
+                base_year=base_year,
                 ramp=ramp,
                 profile=result.profile,
                 lang=args.lang,
                 coverage={"household_level": True} if args.household_level else None,
+                today=result,
             )
     except ValueError as exc:  # InputError too: word the API parameters as flags
         text = str(exc)
@@ -164,15 +172,9 @@ def _forecast(args: argparse.Namespace, result: CheckResult) -> Projection | Non
 
 
 def _write(result: CheckResult, path: Path, args: argparse.Namespace, **kw: Any) -> Path:
-    """One report file; the PDF and XLSX with the forecast when there is one."""
+    """One report file (:func:`gridmap.report.write_report`: the forecast in the PDF and XLSX)."""
     from gridmap import report  # lazy: matplotlib/folium load when a report is written
 
-    forecast = kw.pop("forecast")
-    suffix = path.suffix.lower()
-    if forecast is not None and suffix == ".pdf":
-        return report.report_pdf(result, path, date=args.date, forecast=forecast, **kw)
-    if forecast is not None and suffix == ".xlsx":
-        return report.report_xlsx(result, path, date=args.date, forecast=forecast, **kw)
     return report.write_report(result, path, date=args.date, encoding=args.shp_encoding, **kw)
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from gridmap.cli.demo import write_demo_workspace
 
-__all__ = ["run", "add_serve_parser"]
+__all__ = ["run", "warm", "add_serve_parser"]
 
 
 def _say(msg: str) -> None:
@@ -108,7 +109,7 @@ def run(
     what = config or "演示数据 demo district (synthetic)"
     _say(f"正在读取研究区 / loading study: {what} …")
     provider = DashboardProvider.from_config(config, **({"workspace": ws} if ws else {}))
-    _warm(provider, t0)
+    warm(provider, t0)
     app = create_app(provider)
     home = provider.plans_workspace()  # accounts and login sessions (these survive a restart)
     gate = Gate(settings.auth, AccountStore(home), SessionStore(table=workspace_sessions(home)))
@@ -157,8 +158,20 @@ def _demo_config() -> str | None:
     return str(config)
 
 
-def _warm(provider, t0: float) -> None:
-    """Read, check and prepare map geometry before the first request (with progress)."""
+def warm(provider: Any, t0: float) -> None:
+    """Check, prepare map geometry and the forecast before the first request (with progress).
+
+    Everything the first visit of a page would otherwise wait for: the check under the
+    default profile, the units' GeoJSON and, when the study has residential projects, the
+    forecast of the 预测与对比 page (the check per year).
+
+    Parameters
+    ----------
+    provider
+        The :class:`dashboards.provider.DashboardProvider` about to be served.
+    t0
+        :func:`time.perf_counter` when loading started (for the timings shown).
+    """
     study = provider.study
     n_grids = len(study.grids) if study.grids is not None else 0
     _say(
@@ -171,6 +184,13 @@ def _warm(provider, t0: float) -> None:
     for level in ("community", "grid"):
         if provider.has_level(level):
             provider.geojson(level)
+    views = provider.changes
+    if views.projects:  # the 预测与对比 page's forecast: the check per year as projects fill up
+        years = views.years()
+        if years:
+            _say(f"正在预测 / forecasting {years[0]}–{years[-1]} as projects fill up …")
+        if views.projection() is None:
+            _say(f"  预测不可用 / no forecast: {views.forecast_error()}")
     _say(f"  就绪 / ready in {time.perf_counter() - t0:.1f} s")
     if provider.basemap:
         _say(

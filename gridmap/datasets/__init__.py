@@ -20,7 +20,15 @@ import os
 import runpy
 from pathlib import Path
 
-__all__ = ["get_path", "available", "demo_config", "demo_config_toml", "DEMO_LAYERS"]
+__all__ = [
+    "get_path",
+    "available",
+    "demo_config",
+    "demo_config_toml",
+    "DEMO_LAYERS",
+    "PROJECTS_LAYER",
+    "GRIDS_CG_LAYER",
+]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 #: the generator, present in a source checkout only (top-level ``data/``)
@@ -35,6 +43,9 @@ DEMO_LAYERS = {
     "facilities": "设施",
     "network": "街道网",
 }
+#: the demo's residential projects (issue 18: the forecast) and its second grid layer (reconcile)
+PROJECTS_LAYER = "在建项目"
+GRIDS_CG_LAYER = "网格_城管"
 
 
 def _data_dir() -> Path:
@@ -93,7 +104,16 @@ def demo_config(path: Path | None = None) -> dict:
 
 
 def demo_config_toml(gpkg_name: str = "demo.gpkg") -> str:
-    """The demo workspace's ``gridmap.toml``."""
+    """The demo workspace's ``gridmap.toml``.
+
+    Besides the study layers it names the residential projects (``[study] projects``: the
+    dashboard's 预测与对比 page and ``gridmap report`` forecast them) and says how to review the
+    second grid layer (``网格_城管``) with ``gridmap reconcile``.
+
+    >>> text = demo_config_toml()
+    >>> 'projects = "demo.gpkg:在建项目"' in text, "--grids demo.gpkg:网格_城管" in text
+    (True, True)
+    """
     layers = "\n".join(
         f'{kind} = {{ path = "{gpkg_name}", layer = "{layer}" }}'
         for kind, layer in DEMO_LAYERS.items()
@@ -104,6 +124,16 @@ def demo_config_toml(gpkg_name: str = "demo.gpkg") -> str:
         'name = "示范区（合成数据）"\n'
         'profile = "national"\n'
         "# facility POIs were scraped from a web map: their coordinates are GCJ-02\n"
-        'facilities_crs = "gcj02"\n\n'
-        "[layers]\n" + layers + "\n"
+        'facilities_crs = "gcj02"\n'
+        "# residential projects under construction (规划户数, 入住率, 计划竣工年份): the forecast\n"
+        "# of the dashboard's 预测与对比 page and the 预测 section of `gridmap report`\n"
+        f'projects = "{gpkg_name}:{PROJECTS_LAYER}"\n\n'
+        "[layers]\n" + layers + "\n\n"
+        f"# {GRIDS_CG_LAYER} is a second grid layer (the 城管 department's) with planted\n"
+        "# disagreements (listed in its 多网说明 table); review both layers (多网合一) with\n"
+        f"#   gridmap reconcile --communities {gpkg_name}:{DEMO_LAYERS['communities']} "
+        f"--households {gpkg_name}:{DEMO_LAYERS['households']} \\\n"
+        f"#     --grids {gpkg_name}:{DEMO_LAYERS['grids']} --grids {gpkg_name}:{GRIDS_CG_LAYER} "
+        "--grids-map 2:grid_id=城管网格编号 \\\n"
+        "#     --names 民政,城管 --out 多网合一\n"
     )

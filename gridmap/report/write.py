@@ -6,6 +6,7 @@ import datetime as _dt
 import os
 from pathlib import Path
 
+from gridmap.change import Projection
 from gridmap.check import CheckResult
 from gridmap.coverage import CoverageResult
 from gridmap.plans import Plan
@@ -35,6 +36,7 @@ def write_report(
     coverage: CoverageResult | None = None,
     date: _dt.date | str | None = None,
     encoding: str = "gbk",
+    forecast: Projection | None = None,
 ) -> Path:
     """Write a report, the format chosen by the suffix of ``path``.
 
@@ -56,6 +58,10 @@ def write_report(
         Report date (PDF, HTML and the XLSX page footer; default today).
     encoding
         Text encoding of Shapefiles (``"gbk"`` or ``"utf-8"``).
+    forecast
+        A :class:`gridmap.change.Projection` of the study (e.g. of its residential projects,
+        :func:`gridmap.change.project`): the 预测 section of the PDF and the 预测 sheets of the
+        XLSX (the first year of each violation). The HTML map and the layers show today.
 
     Returns
     -------
@@ -70,11 +76,11 @@ def write_report(
     path = Path(path)
     kind = FORMATS.get(path.suffix.lower())
     if kind == "pdf":
-        return report_pdf(result, path, plan=plan, coverage=coverage, date=date)
+        return report_pdf(result, path, plan=plan, coverage=coverage, date=date, forecast=forecast)
     if kind == "html":
         return report_html(result, path, coverage=coverage, date=date)
     if kind == "xlsx":
-        return report_xlsx(result, path, plan=plan, coverage=coverage, date=date)
+        return report_xlsx(result, path, plan=plan, coverage=coverage, date=date, forecast=forecast)
     if kind == "layers":
         export_layers(result, path, encoding=encoding, coverage=coverage)
         return path

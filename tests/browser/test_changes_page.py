@@ -82,3 +82,25 @@ def test_compare_mode_colours_units_by_change(page, base_url, provider):
     )
     page.screenshot(path=str(SCREENSHOTS / "compare.png"))  # the README's picture of compare mode
     assert page.console.errors == []
+
+
+def test_profile_dropdown_reforecasts_with_that_profiles_band(page, base_url, provider):
+    """The forecast uses the profile chosen at the top: hangzhou-2008's band starts at 1,500 户."""
+    years = provider.changes.years()
+    page.goto(base_url + "/changes")
+    wait_map(page, "changes", timeout=SLOW)
+    assert "1,000–3,000" in page.inner_text("#ch-figures")
+    choose(page, ID.PROFILE, "hangzhou-2008")
+    page.wait_for_function(
+        "() => document.getElementById('ch-figures').innerText.includes('1,500–3,000')",
+        timeout=SLOW,
+    )
+    wait_map(page, "changes", version=2, timeout=SLOW)
+    expected = provider.changes.forecast_values(years[0], "zh", "hangzhou-2008")
+    national = provider.changes.forecast_values(years[0], "zh", "national")
+    assert (expected.classes != national.classes).any()
+    palette = expected.palette
+    assert colors(page) == [palette[c] if c >= 0 else "#e0e0e0" for c in expected.classes]
+    counts = provider.changes.forecast_counts("hangzhou-2008").set_index("year")
+    assert f"{int(counts.loc[years[0], 'fail']):,}" in page.inner_text("#ch-figures")
+    assert page.console.errors == []
