@@ -441,11 +441,11 @@ def main(argv: list[str] | None = None) -> int:
         "expected: "
         + ", ".join(f"{name} {n}×{s / n:.0f} s" for name, n, s in todo)
         + f"; total {total / 60:.1f} min"
-        + (f" (budget {args.budget:g} min)" if args.budget else ""),
+        + (f" (budget {args.budget:g} min)" if args.budget is not None else ""),
         flush=True,
     )
     start = time.perf_counter()
-    deadline = start + 60 * args.budget if args.budget else None
+    deadline = start + 60 * args.budget if args.budget is not None else None
     doc_path = Path(args.doc)
     raw: dict = {"machine": info, "results": {}}
     with tempfile.TemporaryDirectory(prefix="gridmap-run-all-") as tmp:

@@ -1,0 +1,165 @@
+"""benchmarks/run_all.py's block writer on fake JSON results: no benchmark runs here."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("run_all", ROOT / "benchmarks" / "run_all.py")
+assert _spec is not None and _spec.loader is not None
+run_all = importlib.util.module_from_spec(_spec)
+sys.modules["run_all"] = run_all  # dataclasses look their module up by name
+_spec.loader.exec_module(run_all)
+
+QUIET = {
+    "date": "2026-01-01 00:00 UTC",
+    "cpu": "Test CPU",
+    "cores": 2,
+    "load": [0.4, 0.3, 0.2],
+    "load_end": [0.9, 0.5, 0.3],
+    "python": "3.11",
+    "versions": {"numpy": "2"},
+    "commit": "abc1234",
+}
+
+
+def coverage(straight=None, sjoin=None, network=None, nx=None, **extra):
+    """A fake bench_coverage.py result; ``None`` leaves the key out."""
+    g = {"straight_5_types_s": straight, "network_5_types_incl_snap_s": network, **extra}
+    r = {"gridmap": {k: v for k, v in g.items() if v is not None}}
+    if sjoin is not None:
+        r["sjoin"] = {"buffer_sjoin_5_types_s": sjoin}
+    if nx is not None:
+        r["networkx"] = {"graph_build_s": nx[0], "dijkstra_5_types_s": nx[1]}
+    return r
+
+
+def block(runs, info=QUIET, name="coverage", quick=False):
+    return run_all.table(name, run_all.BENCHES[name], runs, info, quick)
+
+
+def cells(text, start):
+    row = next(line for line in text.splitlines() if line.startswith(f"| {start}"))
+    return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
+def target_line(text, start):
+    return next(line for line in text.splitlines() if line.startswith(f"- {start}"))
+
+
+def test_ratio_is_the_median_of_per_run_ratios_not_the_ratio_of_medians():
+    # per-run ratios 2, 10, 12 → median 10; ratio of the medians would be 12 / 4 = 3
+    runs = [coverage(1.0, 2.0), coverage(4.0, 40.0), coverage(5.0, 60.0)]
+    c = cells(block(runs), "straight line, 5 types")
+    assert c[1] == "4.00 s (1.00 s–5.00 s)"
+    assert c[2] == "40.0 s (2.00 s–60.0 s)"
+    assert c[3] == "10.0× (2.00×–12.0×)"
+    assert "median ratio 10.00×" in target_line(block(runs), "straight line ≥ 10×")
+
+
+def test_target_met_missed_and_not_measured():
+    met = block([coverage(1.0, 12.0, 2.0, (10.0, 40.0))] * 3)
+    assert "**met**" in target_line(met, "straight line ≥ 10×")
+    assert "**met**" in target_line(met, "network incl. snapping ≥ 20×")  # 50 / 2 = 25×
+    assert "**met** (median 2.00 s)" in target_line(met, "network incl. snapping ≤ 30 s")
+    missed = block([coverage(1.0, 5.0, 40.0, (10.0, 40.0))])
+    assert "**missed** (median ratio 5.00×)" in target_line(missed, "straight line ≥ 10×")
+    assert "**missed** (median 40.0 s)" in target_line(missed, "network incl. snapping ≤ 30 s")
+    # no networkx part in the run: the network ratio is not measured, never a crash
+    partial = block([coverage(1.0, 12.0, 2.0)])
+    assert target_line(partial, "network incl. snapping ≥ 20×").endswith("not measured")
+    assert "**met**" in target_line(partial, "network incl. snapping ≤ 30 s")
+
+
+def test_missing_keys_read_not_measured_and_an_empty_output_is_a_failure():
+    text = block([coverage(1.0, 12.0)])
+    assert cells(text, "network build (once)")[1] == "not measured"
+    assert "1 of 1 run(s) succeeded" in text
+    # a result carrying none of the figures the reader expects is a failed run
+    text = block([{"gridmap": {"renamed_key_s": 1.0}}])
+    assert "**Not reproduced in this run:** output without the figures" in text
+    assert "0 of 1 run(s) succeeded" in text and "| figure |" not in text
+    # every reader survives an empty or oddly shaped result
+    for name, bench in run_all.BENCHES.items():
+        for odd in ({}, {"runs": [{}]}, {"cases": {"x": {}}}, {"dask": [{}]}, {"gridmap": None}):
+            out = run_all.table(name, bench, [odd], QUIET, False)
+            assert "Not reproduced" in out, name
+
+
+def test_failure_block_says_what_failed_and_keeps_the_good_runs():
+    runs = [{"error": "exit 1: TimeoutError: no page"}, coverage(2.0, 30.0)]
+    text = block(runs)
+    assert "**Not reproduced in this run:** exit 1: TimeoutError: no page" in text
+    assert "1 of 2 run(s) succeeded" in text
+    assert cells(text, "straight line, 5 types")[3] == "15.0×"
+    only_failures = block([{"error": "did not finish within 600 s"}], name="serve")
+    assert "did not finish within 600 s" in only_failures and "| figure |" not in only_failures
+    assert "Targets" not in only_failures  # no verdicts without figures
+
+
+def test_noisy_flag_from_the_load_at_start_or_at_end():
+    runs = [coverage(1.0, 10.0)]
+    assert "noisy" not in block(runs)
+    assert "load average 0.4 / 0.3 / 0.2 at start, 0.9 / 0.5 / 0.3 at end" in block(runs)
+    for key, load in (("load", [1.6, 0.3, 0.2]), ("load_end", [3.1, 2.0, 1.0])):
+        text = block(runs, {**QUIET, key: load})
+        assert "**noisy**: load above 1.5" in text
+    no_end = {k: v for k, v in QUIET.items() if k != "load_end"}
+    assert "not measured at end" in block(runs, no_end)
+
+
+def test_check_names_its_dominating_stage_only_where_a_target_is_missed():
+    g = {
+        "read_s": 1.0, "assign_households_s": 0.2, "assign_grids_s": 0.3, "assign_s": 0.5,
+        "metrics_s": 0.1, "rules_qa_s": 3.0, "total_s": 4.6, "peak_rss_gb": 1.0,
+        "total_with_outputs_s": 5.1, "dominating_stage": "rules + QA",
+        "stages_s": {"read": 1.0, "rules + QA": 3.0},
+    }  # fmt: skip
+    n = {"read_s": 1.0, "sjoin_groupby_s": 0.5, "overlay_s": 9.0, "assign_s": 9.5}
+    text = block([{"gridmap": g, "naive": n}], name="check")
+    line = target_line(text, "whole check with every output ≤ 2×")
+    assert "**missed** (median ratio 0.29×); dominating stage: rules + QA (3.00 s)" in line
+    assert "dominating stage" not in target_line(text, "assignment ≥ 5×")  # 19× : met
+    assert cells(text, "stage: rules + QA")[1] == "3.00 s"
+    assert cells(text, "whole check |")[2] == "—"  # no naive total in this result
+
+
+def test_write_block_replaces_between_markers_leaves_the_rest_and_appends_missing():
+    doc = (
+        "# B\n<!-- run_all:check:begin -->\nold check\n<!-- run_all:check:end -->\nprose\n"
+        "<!-- run_all:serve:begin -->\nold serve\n<!-- run_all:serve:end -->\n"
+    )
+    new = run_all.write_block(doc, "check", "NEW")
+    assert "old check" not in new and "old serve" in new and "prose" in new
+    assert run_all.read_block(new, "check") == "\nNEW\n"
+    assert run_all.write_block(new, "check", "NEW") == new
+    added = run_all.write_block(doc, "plans", "P")
+    assert added.startswith(doc.rstrip("\n"))
+    assert added.endswith("<!-- run_all:plans:begin -->\nP\n<!-- run_all:plans:end -->\n")
+    assert run_all.read_block(doc, "plans") == ""
+
+
+def test_budget_skips_what_does_not_fit_and_keeps_an_earlier_generated_block(tmp_path, capsys):
+    earlier = block([coverage(1.0, 10.0)])
+    doc = tmp_path / "b.md"
+    doc.write_text(
+        f"# B\n<!-- run_all:coverage:begin -->\n{earlier}\n<!-- run_all:coverage:end -->\n"
+        "<!-- run_all:report:begin -->\n*Not regenerated yet*\n<!-- run_all:report:end -->\n"
+    )
+    assert run_all.main(["--only", "coverage", "report", "--budget", "0", "--doc", str(doc)]) == 0
+    out = capsys.readouterr().out
+    assert "expected: coverage 3×" in out and "total" in out
+    assert "coverage: skipped: budget" in out and "report: skipped: budget" in out
+    text = doc.read_text()
+    cov, rep = run_all.read_block(text, "coverage"), run_all.read_block(text, "report")
+    assert cov.strip().startswith("**Skipped: budget") and earlier in cov
+    assert rep.strip().startswith("**Skipped: budget") and "Generated by" not in rep
+    # skipping again does not pile up notes
+    run_all.main(["--only", "coverage", "--budget", "0", "--doc", str(doc)])
+    assert run_all.read_block(doc.read_text(), "coverage").count("**Skipped") == 1
+
+
+def test_the_plan_fits_the_35_minute_budget_with_3_runs_each():
+    todo = run_all.plan(list(run_all.BENCHES), 3, quick=False)
+    assert sum(s for _, _, s in todo) <= 35 * 60
+    assert all(n >= 3 for name, n, _ in todo if run_all.BENCHES[name].runs is None)
