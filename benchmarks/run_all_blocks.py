@@ -52,6 +52,7 @@ class Bench:
     quick_args: list[str]
     figures: Callable[[dict], list[Figure]]
     baseline_name: str = "baseline"
+    value_name: str = "gridmap"
     json_to: str = "file"  # "file": --json PATH; "stdout": --json prints the JSON last
     runs: int | None = None  # fixed number of runs (a long benchmark), else --runs
     est_s: float = 60.0  # seconds per full-scale run measured on the 2-core machine
@@ -237,7 +238,7 @@ def table(name: str, bench: Bench, runs: list[dict], info: dict, quick: bool) ->
         if "error" in r:
             continue
         figs = bench.figures(r)
-        if all(f.value is None for f in figs):
+        if all(f.value is None and f.baseline is None for f in figs):
             runs[k] = {"error": "output without the figures this reader expects (older script?)"}
         else:
             per_run.append(figs)
@@ -249,7 +250,8 @@ def table(name: str, bench: Bench, runs: list[dict], info: dict, quick: bool) ->
     if errors:
         lines.append("")
     lines += [
-        f"| figure | gridmap, median (min–max) | baseline: {bench.baseline_name} | ratio baseline / gridmap |",
+        f"| figure | {bench.value_name}, median (min–max) | baseline: {bench.baseline_name} "
+        f"| ratio baseline / {bench.value_name} |",
         "|---|---:|---:|---:|",
     ]
     table_rows = rows(per_run)
@@ -264,10 +266,10 @@ def table(name: str, bench: Bench, runs: list[dict], info: dict, quick: bool) ->
     good = [r for r in runs if "error" not in r]
     stage = next((s for r in good if (s := dominating_stage(r))), None)
     for t in bench.targets:
-        matched = [row for row in table_rows if row.label.startswith(t.label)] or [None]
-        for row in matched:
-            verdict = judge(t, row)
-            which = f" [{row.label}]" if row and row.label != t.label else ""
+        matched: list[Row | None] = [r for r in table_rows if r.label.startswith(t.label)]
+        for hit in matched or [None]:
+            verdict = judge(t, hit)
+            which = f" [{hit.label}]" if hit and hit.label != t.label else ""
             more = f"; dominating stage: {stage}" if "missed" in verdict and stage else ""
             lines.append(f"- {t.text}{which}: {verdict}{more}")
     return "\n".join(lines).rstrip()

@@ -163,3 +163,12 @@ def test_the_plan_fits_the_35_minute_budget_with_3_runs_each():
     todo = run_all.plan(list(run_all.BENCHES), 3, quick=False)
     assert sum(s for _, _, s in todo) <= 35 * 60
     assert all(n >= 3 for name, n, _ in todo if run_all.BENCHES[name].runs is None)
+
+
+def test_a_baseline_alone_is_still_a_result_with_its_own_column_names():
+    # bench_plans.py --stores gpkg: the GeoPackage baseline only, no PostGIS value
+    r = {"gpkg/single": {"first_save_s": 0.4, "load_s": 0.5}, "gpkg/many": {"failures": 0}}
+    text = run_all.table("plans", run_all.BENCHES["plans"], [r], QUIET, False)
+    assert "| figure | PostGIS, median (min–max) | baseline: GeoPackage |" in text
+    assert cells(text, "one planner: first save")[1:3] == ["not measured", "0.400 s"]
+    assert cells(text, "20 editors: failures")[2] == "0"
