@@ -59,7 +59,8 @@ VERSIONS = ("gridmap", "numpy", "scipy", "shapely", "geopandas", "pandas", "pyog
 
 
 def _check(r: dict) -> list[Figure]:
-    stages = get(r, "gridmap.stages_s") or {}
+    stages = get(r, "gridmap.stages_s")
+    stages = stages if isinstance(stages, dict) else {}
     return CHECK(r) + [Figure(f"stage: {k}", num(v, "")) for k, v in stages.items()]
 
 

@@ -237,7 +237,11 @@ def table(name: str, bench: Bench, runs: list[dict], info: dict, quick: bool) ->
     for k, r in enumerate(runs):
         if "error" in r:
             continue
-        figs = bench.figures(r)
+        try:
+            figs = bench.figures(r)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            runs[k] = {"error": f"output this reader cannot read ({type(exc).__name__}: {exc})"}
+            continue
         if all(f.value is None and f.baseline is None for f in figs):
             runs[k] = {"error": "output without the figures this reader expects (older script?)"}
         else:

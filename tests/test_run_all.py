@@ -81,7 +81,18 @@ def test_missing_keys_read_not_measured_and_an_empty_output_is_a_failure():
     assert "0 of 1 run(s) succeeded" in text and "| figure |" not in text
     # every reader survives an empty or oddly shaped result
     for name, bench in run_all.BENCHES.items():
-        for odd in ({}, {"runs": [{}]}, {"cases": {"x": {}}}, {"dask": [{}]}, {"gridmap": None}):
+        odd_results = (
+            {},
+            {"runs": [{}]},
+            {"runs": ["x"]},
+            {"cases": {"x": {}}},
+            {"cases": ["x"]},
+            {"dask": [{}]},
+            {"dask": 3},
+            {"gridmap": None, "naive": []},
+            {"gridmap": {"stages_s": [1]}, "maplibre": "x"},
+        )
+        for odd in odd_results:
             out = run_all.table(name, bench, [odd], QUIET, False)
             assert "Not reproduced" in out, name
 
