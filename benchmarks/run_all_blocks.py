@@ -273,7 +273,7 @@ def table(name: str, bench: Bench, runs: list[dict], info: dict, quick: bool) ->
         matched: list[Row | None] = [r for r in table_rows if r.label.startswith(t.label)]
         for hit in matched or [None]:
             verdict = judge(t, hit)
-            which = f" [{hit.label}]" if hit and hit.label != t.label else ""
+            which = f" [{hit.label}]" if hit and len(matched) > 1 else ""
             more = f"; dominating stage: {stage}" if "missed" in verdict and stage else ""
             lines.append(f"- {t.text}{which}: {verdict}{more}")
     return "\n".join(lines).rstrip()

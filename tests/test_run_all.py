@@ -183,3 +183,19 @@ def test_a_baseline_alone_is_still_a_result_with_its_own_column_names():
     assert "| figure | PostGIS, median (min–max) | baseline: GeoPackage |" in text
     assert cells(text, "one planner: first save")[1:3] == ["not measured", "0.400 s"]
     assert cells(text, "20 editors: failures")[2] == "0"
+
+
+def test_a_target_on_several_figures_is_judged_on_each():
+    r = {
+        "single_machine": {"seconds": 10.0},
+        "dask": [
+            {"workers": 1, "partition_by": "district", "seconds": 12.0},
+            {"workers": 1, "partition_by": "street", "seconds": 20.0},
+            {"workers": 2, "partition_by": "district", "seconds": 7.0},
+        ],
+    }
+    text = run_all.table("national", run_all.BENCHES["national"], [r], QUIET, False)
+    lines = [line for line in text.splitlines() if line.startswith("- Dask overhead")]
+    assert len(lines) == 2
+    assert "[Dask, 1 worker(s), by district]: **met** (median ratio 0.83×)" in lines[0]
+    assert "[Dask, 1 worker(s), by street]: **missed** (median ratio 0.50×)" in lines[1]
