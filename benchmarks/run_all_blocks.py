@@ -33,7 +33,8 @@ class Figure:
 class Target:
     """A target of the issues on one figure, judged on the medians over the runs.
 
-    ``kind`` is ``"max"`` (median value ≤ ``bound``), ``"ratio"`` (median of the per-run
+    ``label`` is the figure's label, or the start of several figures' labels up to a comma
+    (``"Dask, 1 worker(s)"`` judges each ``"Dask, 1 worker(s), by …"``). ``kind`` is ``"max"`` (median value ≤ ``bound``), ``"ratio"`` (median of the per-run
     ratios baseline / gridmap ≥ ``bound``) or ``"baseline"`` (median value ≤ median baseline).
     """
 
@@ -274,7 +275,9 @@ def table(name: str, bench: Bench, runs: list[dict], info: dict, quick: bool) ->
     good = [r for r in runs if "error" not in r]
     stage = next((s for r in good if (s := dominating_stage(r))), None)
     for t in bench.targets:
-        matched: list[Row | None] = [r for r in table_rows if r.label.startswith(t.label)]
+        matched: list[Row | None] = [
+            r for r in table_rows if r.label == t.label or r.label.startswith(t.label + ",")
+        ]
         for hit in matched or [None]:
             verdict = judge(t, hit)
             which = f" [{hit.label}]" if hit and len(matched) > 1 else ""

@@ -133,6 +133,9 @@ def test_check_names_its_dominating_stage_only_where_a_target_is_missed():
     assert "**missed** (median ratio 0.29×); dominating stage: rules + QA (3.00 s)" in line
     assert "dominating stage" not in target_line(text, "assignment ≥ 5×")  # 19× : met
     assert cells(text, "stage: rules + QA")[1] == "3.00 s"
+    assert [line for line in text.splitlines() if line.startswith("- whole check ≤ 60 s")] == [
+        "- whole check ≤ 60 s (#2): **met** (median 4.60 s)"
+    ]
     assert cells(text, "whole check |")[2] == "—"  # no naive total in this result
 
 
