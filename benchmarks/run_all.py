@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -371,6 +372,16 @@ def run_once(
         return {"error": f"no figures: {exc}"}
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes so far.
+
+    Far less affected than wall time by other work on a shared machine: a run's CPU seconds
+    bound what its wall time would be on quiet cores (between CPU / cores and CPU).
+    """
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def load() -> list[float]:
     """The 1-, 5- and 15-minute load averages, rounded."""
     return [round(x, 2) for x in os.getloadavg()]
@@ -431,11 +442,12 @@ def run_bench(name: str, n: int, quick: bool, tmp: Path, deadline: float | None)
     """
     bench, runs = BENCHES[name], []
     for k in range(n):
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), children_cpu()
         left = bench.timeout if deadline is None else min(bench.timeout, deadline - t)
         runs.append(run_once(name, bench, quick, tmp, max(left, 1.0)))
-        took = time.perf_counter() - t
-        print(f"{name} run {k + 1}/{n}: {took:.1f} s, {runs[-1].get('error', 'ok')}", flush=True)
+        took, cpu = time.perf_counter() - t, children_cpu() - cpu
+        status = runs[-1].get("error", "ok")
+        print(f"{name} run {k + 1}/{n}: {took:.1f} s ({cpu:.0f} s CPU), {status}", flush=True)
         if deadline is not None and k + 1 < n and time.perf_counter() + took > deadline:
             print(f"{name}: budget reached after {k + 1} run(s)", flush=True)
             break
