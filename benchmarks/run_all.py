@@ -181,6 +181,10 @@ def targets(*rows: tuple[str, str, float, str]) -> list[Target]:
     return [Target(*row) for row in rows]
 
 
+# est_s: seconds per full-scale run on the 2-core machine when quiet. The session that set them
+# (29 Nov) never had it quiet (load 8–22): they add up the earlier hand-runs' quiet wall times of
+# each benchmark's parts plus start-up, checked against the CPU seconds of one loaded full run.
+# 3 runs each (rebalance 1) plan ~32 min, inside the default --budget of 35 min.
 BENCHES: dict[str, Bench] = {
     "check": Bench(
         "bench_check.py",
@@ -188,7 +192,7 @@ BENCHES: dict[str, Bench] = {
         ["--scale", "0.02"],
         _check,
         "naive geopandas",
-        est_s=60,
+        est_s=30,
         note="scale 0.5: ~3 k communities, ~30 k grids, ~5 M households (issue #19's city)",
         targets=targets(
             (
@@ -208,7 +212,7 @@ BENCHES: dict[str, Bench] = {
         ["--scale", "0.02", "--parts", "straight,sjoin"],
         _coverage,
         "buffer+sjoin / networkx",
-        est_s=150,
+        est_s=120,
         note="scale 1: the 1 M-node network city",
         targets=targets(
             (
@@ -233,7 +237,7 @@ BENCHES: dict[str, Bench] = {
         DASHBOARD,
         "plotly",
         json_to="stdout",
-        est_s=120,
+        est_s=90,
         note="5 k communities, 50 k grids",
         targets=targets(
             ("first map, grids", "max", 2000, "first map at 50 k grids ≤ 2 s (#19)"),
@@ -247,7 +251,7 @@ BENCHES: dict[str, Bench] = {
         ["--grids", "50000"],
         ["--grids", "2000"],
         REPORT,
-        est_s=60,
+        est_s=40,
         targets=targets(("PDF", "max", 60, "PDF of a 50 k-grid study ≤ 60 s (#6)")),
     ),
     "serve": Bench(
@@ -257,7 +261,7 @@ BENCHES: dict[str, Bench] = {
         _serve,
         "Flask dev server",
         json_to="stdout",
-        est_s=150,
+        est_s=120,
         targets=targets(
             ("slowest callback p50", "max", 200, "every callback p50 ≤ 200 ms at 20 users (#19)"),
             *((f"{c} p95", "max", 500, f"{c} p95 ≤ 500 ms (#13)") for c in SERVE_P95),
@@ -270,7 +274,7 @@ BENCHES: dict[str, Bench] = {
         _rebalance,
         "reference optimum",
         runs=1,
-        est_s=200,
+        est_s=240,
         note="one run of the quick cases: moves are deterministic, the proven optimum takes minutes",
         targets=targets(
             (
@@ -291,7 +295,7 @@ BENCHES: dict[str, Bench] = {
     ),
     "plans": Bench(
         "bench_plans.py",
-        ["--units", "60000", "--editors", "20", "--seconds", "20", "--repeat", "10"],
+        ["--units", "60000", "--editors", "20", "--seconds", "15", "--repeat", "10"],
         [
             "--units",
             "2000",
@@ -307,8 +311,8 @@ BENCHES: dict[str, Bench] = {
         PLANS,
         "GeoPackage",
         value_name="PostGIS",
-        est_s=120,
-        note="60 k grids; 20 editors for 20 s per store",
+        est_s=105,
+        note="60 k grids; 20 editors for 15 s per store",
     ),
     "national": Bench(
         "bench_national.py",

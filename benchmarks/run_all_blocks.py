@@ -56,7 +56,7 @@ class Bench:
     value_name: str = "gridmap"
     json_to: str = "file"  # "file": --json PATH; "stdout": --json prints the JSON last
     runs: int | None = None  # fixed number of runs (a long benchmark), else --runs
-    est_s: float = 60.0  # seconds per full-scale run measured on the 2-core machine
+    est_s: float = 60.0  # seconds per full-scale run on the 2 cores when quiet (see run_all.py)
     note: str = ""
     targets: list[Target] = field(default_factory=list)
 
