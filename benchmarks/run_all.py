@@ -39,6 +39,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # run_all_blocks sits next to this script
 
 from run_all_blocks import (  # noqa: E402
+    CORE_VERSIONS,
     Bench,
     Figure,
     Target,
@@ -53,7 +54,16 @@ from run_all_blocks import (  # noqa: E402
 
 ROOT = HERE.parent
 DOC = ROOT / "docs" / "benchmarks.md"
-VERSIONS = ("gridmap", "numpy", "scipy", "shapely", "geopandas", "pandas", "pyogrio", "ortools")
+MORE_VERSIONS = (
+    "networkx",
+    "dash",
+    "playwright",
+    "waitress",
+    "flask",
+    "ortools",
+    "psycopg",
+    "dask",
+)
 
 
 # --- reading each benchmark's JSON ---------------------------------------------------------
@@ -214,6 +224,7 @@ BENCHES: dict[str, Bench] = {
         "buffer+sjoin / networkx",
         est_s=120,
         note="scale 1: the 1 M-node network city",
+        versions=("networkx",),
         targets=targets(
             (
                 "straight line, 5 types (exact)",
@@ -239,6 +250,7 @@ BENCHES: dict[str, Bench] = {
         json_to="stdout",
         est_s=90,
         note="5 k communities, 50 k grids",
+        versions=("dash", "playwright"),
         targets=targets(
             ("first map, grids", "max", 2000, "first map at 50 k grids ≤ 2 s (#19)"),
             ("first map, communities", "max", 3000, "first map, communities ≤ 3 s (#4)"),
@@ -262,6 +274,7 @@ BENCHES: dict[str, Bench] = {
         "Flask dev server",
         json_to="stdout",
         est_s=120,
+        versions=("dash", "waitress", "flask", "playwright"),
         targets=targets(
             ("slowest callback p50", "max", 200, "every callback p50 ≤ 200 ms at 20 users (#19)"),
             *((f"{c} p95", "max", 500, f"{c} p95 ≤ 500 ms (#13)") for c in SERVE_P95),
@@ -276,6 +289,7 @@ BENCHES: dict[str, Bench] = {
         runs=1,
         est_s=240,
         note="one run of the quick cases: moves are deterministic, the proven optimum takes minutes",
+        versions=("ortools",),
         targets=targets(
             (
                 "lattice-400: out of band left",
@@ -312,6 +326,7 @@ BENCHES: dict[str, Bench] = {
         "GeoPackage",
         value_name="PostGIS",
         est_s=105,
+        versions=("psycopg",),
         note="60 k grids; 20 editors for 15 s per store",
     ),
     "national": Bench(
@@ -321,6 +336,7 @@ BENCHES: dict[str, Bench] = {
         _national,
         "single machine",
         est_s=60,
+        versions=("dask",),
         targets=targets(
             ("Dask, 1 worker(s)", "ratio", 1 / 1.3, "Dask overhead ≤ 1.3× at equal cores (#17)")
         ),
@@ -402,7 +418,7 @@ def machine() -> dict:
     except OSError:
         pass
     versions = {}
-    for pkg in VERSIONS:
+    for pkg in CORE_VERSIONS + MORE_VERSIONS:
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:

@@ -228,3 +228,9 @@ def test_main_writes_blocks_with_elapsed_times_and_cuts_runs_at_the_budget(
     block = run_all.read_block(doc.read_text(), "coverage")
     assert "1 of 1 run(s) succeeded" in block and "**1 of 3 planned runs: budget**" in block
     assert "at end" in block and "12.0×" in block
+
+
+def test_a_block_names_the_core_versions_and_its_own_packages_only():
+    info = {**QUIET, "versions": {"numpy": "2", "networkx": "3.4", "dash": "4.4"}}
+    text = block([coverage(1.0, 10.0)], info)
+    assert "numpy 2, networkx 3.4" in text and "dash" not in text
