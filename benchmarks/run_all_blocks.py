@@ -137,7 +137,7 @@ def _fmt(x: float, unit: str) -> str:
     if unit == "ms":
         return f"{x:,.0f} ms"
     if unit in ("", "/s"):
-        return f"{x:,.4g}{unit}"
+        return f"{int(x):,}{unit}" if float(x).is_integer() else f"{x:,.3g}{unit}"
     digits = 3 if abs(x) < 1 else 2 if abs(x) < 10 else 1 if abs(x) < 100 else 0
     return f"{x:,.{digits}f} {unit}"
 

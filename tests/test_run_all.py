@@ -234,3 +234,12 @@ def test_a_block_names_the_core_versions_and_its_own_packages_only():
     info = {**QUIET, "versions": {"numpy": "2", "networkx": "3.4", "dash": "4.4"}}
     text = block([coverage(1.0, 10.0)], info)
     assert "numpy 2, networkx 3.4" in text and "dash" not in text
+
+
+def test_counts_print_as_whole_numbers():
+    r = {"study": {"community": 5041, "grid": 50410}, "maplibre": {"grid": {"first_map_ms": 1.5}}}
+    text = run_all.table("dashboard", run_all.BENCHES["dashboard"], [r], QUIET, False)
+    assert cells(text, "grids on the map")[1] == "50,410"
+    r = {"gpkg/many": {"saves_per_s": 0.5312}}
+    text = run_all.table("plans", run_all.BENCHES["plans"], [r], QUIET, False)
+    assert cells(text, "20 editors: accepted saves per second")[2] == "0.531/s"
