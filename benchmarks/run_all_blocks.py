@@ -227,7 +227,7 @@ def header(bench: Bench, runs: list[dict], info: dict, quick: bool) -> str:
             for k, v in info["versions"].items()
             if k in CORE_VERSIONS or k in bench.versions
         )
-        + f". Command: `python benchmarks/{bench.script} {' '.join(args)}`, "
+        + f". Command: `{' '.join(['python', 'benchmarks/' + bench.script, *args])}`, "
         f"{len(good)} of {len(runs)} run(s) succeeded"
         + (f" ({bench.note})" if bench.note else "")
         + (f" (**{info['budget_cut']}**)" if info.get("budget_cut") else "")
