@@ -264,6 +264,7 @@ BENCHES: dict[str, Bench] = {
         ["--grids", "50000"],
         ["--grids", "2000"],
         REPORT,
+        "none (a target only)",
         est_s=40,
         targets=targets(("PDF", "max", 60, "PDF of a 50 k-grid study ≤ 60 s (#6)")),
     ),
