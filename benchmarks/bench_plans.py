@@ -219,7 +219,7 @@ def main() -> None:
                 ws: str | Path = (
                     tmp / f"{part}.gpkg"
                     if store == "gpkg"
-                    else f"{server}{'&' if '?' in server else '?'}schema=b{uuid.uuid4().hex[:8]}"
+                    else f"{server}{'&' if '?' in str(server) else '?'}schema=b{uuid.uuid4().hex[:8]}"
                 )
                 fresh = build_plan(args.units)
                 results[(store, part)] = (
