@@ -229,8 +229,10 @@ class CheckResult:
         for frame in layers.values():
             geometry = frame.geometry.name if "geometry" in frame.columns else None
             frame.columns = [c if c == geometry else field_name(c) for c in frame.columns]
+        # through Arrow: 2-4x faster than feature by feature, the same fields and values
+        options = {name: {"use_arrow": True} for name in layers}
         with atomic_path(path, suffix=".gpkg") as tmp:
-            write_gpkg(tmp, layers, styles=styles)
+            write_gpkg(tmp, layers, styles=styles, options=options)
         return path
 
     def to_dir(self, out: str | os.PathLike) -> dict[str, Path]:
