@@ -470,6 +470,7 @@ def check(
         frames.append(grid_eval.findings)
         grid_table["status"] = grid_eval.status
     rule_findings = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
+    timings["evaluate"] = time.perf_counter() - t2
     qa = [community_topology(communities)]
     if grid_table is not None:
         qa.append(grid_qa(grids, grid_table, communities))
@@ -478,6 +479,7 @@ def check(
         FINDING_COLUMNS
     ]
     timings["rules"] = time.perf_counter() - t2
+    timings["qa"] = timings["rules"] - timings["evaluate"]
     timings["check_total"] = time.perf_counter() - t0
 
     comm_gdf = GeoDataFrame(comm_table, geometry=communities.geometry, crs=study.crs)
