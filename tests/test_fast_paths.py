@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from geopandas import GeoDataFrame
+from geopandas import GeoDataFrame, GeoSeries
 
+from gridmap.assign import overlap_table
 from gridmap.evaluation import overall_status
 from gridmap.facilities import type_label
 from gridmap.qa import community_topology
@@ -172,3 +173,25 @@ def test_community_overlaps_equal_the_predicate_query(seed):
         f"与社区 社区{j}（c{j:03d}）重叠 {ar:,.0f} m²"
         for j, ar in zip(b[big], area[big], strict=True)
     ]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_overlap_pairs_equal_the_predicate_query(seed):
+    """``overlap_table``: the pairs and areas of an ``intersects`` query and exact intersections."""
+    rng = np.random.default_rng(seed)
+    x, y = rng.uniform(0, 3000, (2, 400))
+    parts = shapely.box(x, y, x + rng.uniform(10, 200, 400), y + rng.uniform(10, 200, 400))
+    cx, cy = rng.uniform(0, 3000, (2, 60))
+    zones = shapely.buffer(shapely.points(cx, cy), rng.uniform(100, 500, 60), quad_segs=4)
+    got = overlap_table(GeoSeries(parts, crs=4549), GeoSeries(zones, crs=4549), tolerance=0)
+    p, z = shapely.STRtree(zones).query(parts, predicate="intersects")
+    area = shapely.area(shapely.intersection(parts[p], zones[z]))
+    within = shapely.covers(zones[z], parts[p])
+    whole = np.zeros(len(parts), dtype=bool)
+    whole[p[within]] = True
+    keep = within | ~whole[p]
+    want = pd.DataFrame({"part": p[keep], "zone": z[keep], "area": area[keep]})
+    want = want[want.area > 0].sort_values(["part", "zone"]).reset_index(drop=True)
+    got = got.sort_values(["part", "zone"]).reset_index(drop=True)
+    assert len(want) > 100 and whole.any()
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12, check_dtype=False)
