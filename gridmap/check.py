@@ -31,6 +31,7 @@ from gridmap.coverage import CoverageResult, measure_coverage, specs_from_profil
 from gridmap.crs import crs_label
 from gridmap.evaluation import add_required_coordinators, evaluate_units, size_counts
 from gridmap.facilities import type_label
+from gridmap.io.csv_out import write_csv
 from gridmap.io.gpkg import field_name, write_gpkg
 from gridmap.io.styles import gap_style, status_style
 from gridmap.metrics import community_metrics, grid_metrics
@@ -270,7 +271,7 @@ class CheckResult:
                 ],
             ).drop(columns="extra")
             for name, frame in files.items():
-                frame.to_csv(stage / name, index=False, encoding="utf-8-sig")
+                write_csv(frame, stage / name)  # = to_csv(index=False, encoding="utf-8-sig")
             (stage / "summary.json").write_text(
                 json.dumps(self.summary(), ensure_ascii=False, indent=2), encoding="utf-8"
             )

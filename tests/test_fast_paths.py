@@ -19,6 +19,7 @@ from geopandas import GeoDataFrame, GeoSeries
 from gridmap.assign import overlap_table
 from gridmap.evaluation import overall_status
 from gridmap.facilities import type_label
+from gridmap.io.csv_out import write_csv
 from gridmap.qa import community_topology
 from gridmap.rules import evaluate, load_profile
 from gridmap.rules.model import FINDING_COLUMNS
@@ -195,3 +196,59 @@ def test_overlap_pairs_equal_the_predicate_query(seed):
     got = got.sort_values(["part", "zone"]).reset_index(drop=True)
     assert len(want) > 100 and whole.any()
     pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12, check_dtype=False)
+
+
+_WORDS = [
+    "a",
+    "",
+    "x,y",
+    'q"t',
+    "line\nbreak",
+    "cr\rx",
+    " sp ",
+    "中文，逗号",
+    "社区",
+    "1e5",
+    "#",
+    "'",
+]
+
+
+def _nasty_frame(seed: int, n: int = 300) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    maybe = [None if rng.random() < 0.2 else str(rng.choice(_WORDS)) for _ in range(n)]
+    return pd.DataFrame(
+        {
+            "text": pd.array(rng.choice(_WORDS, n), dtype="str"),
+            "object": pd.Series(maybe, dtype=object),
+            "float": np.where(rng.random(n) < 0.2, np.nan, rng.normal(0, 1e6, n))
+            * rng.choice([1, 1e-9, 1e12], n),
+            "int": rng.integers(-5, 5, n),
+            "nullable": pd.array(maybe, dtype="string"),
+            'name, "quoted"': 1.0,
+        }
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_write_csv_bytes_equal_pandas(tmp_path, seed):
+    frame = _nasty_frame(seed)
+    write_csv(frame, tmp_path / "fast.csv")
+    frame.to_csv(tmp_path / "pandas.csv", index=False, encoding="utf-8-sig")
+    assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pd.DataFrame({"only": ["", None, "a"]}),  # one column: empty cells quoted by pandas
+        pd.DataFrame({"flag": [True, False], "n": pd.array([1, None], dtype="Int64")}),
+        pd.DataFrame({"mixed": [1, "a"], "x": [0.5, 2.0]}),
+        _nasty_frame(3).iloc[:0],
+    ],
+    ids=["single", "bool-Int64", "mixed-object", "empty"],
+)
+def test_write_csv_other_frames_equal_pandas(tmp_path, frame):
+    write_csv(frame, tmp_path / "fast.csv")
+    frame.to_csv(tmp_path / "pandas.csv", index=False, encoding="utf-8-sig")
+    assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
