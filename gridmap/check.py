@@ -16,13 +16,15 @@ from __future__ import annotations
 import json
 import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import shapely
-from geopandas import GeoDataFrame
+from geopandas import GeoDataFrame, GeoSeries
 
 from gridmap._atomic import atomic_path, staged_dir
 from gridmap._errors import Problem
@@ -363,6 +365,31 @@ def _coverage_csv(table: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _topology_in_background(communities: GeoDataFrame) -> Future[tuple[pd.DataFrame, float]]:
+    """:func:`gridmap.qa.community_topology` on a thread of its own, and how long it took.
+
+    The overlap test and the union of all communities (for the gaps) are GEOS work that
+    releases the GIL and needs only the communities: it runs while the assignment does. On
+    copies of the geometries: the assignment prepares the communities, and GEOS builds a
+    prepared geometry's indexes lazily, which two threads must not do at once.
+    """
+    geometry = communities.geometry
+    copies = shapely.from_wkb(shapely.to_wkb(np.asarray(geometry.values)))
+    own = GeoDataFrame(
+        communities.drop(columns=geometry.name),
+        geometry=GeoSeries(copies, index=communities.index, crs=communities.crs),
+    )
+
+    def timed() -> tuple[pd.DataFrame, float]:
+        t = time.perf_counter()
+        return community_topology(own), time.perf_counter() - t
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="gridmap-topology")
+    future = pool.submit(timed)
+    pool.shutdown(wait=False)  # the thread ends with its one task
+    return future
+
+
 def check(
     study: Study,
     profile: str | Profile | None = None,
@@ -394,6 +421,7 @@ def check(
     t0 = time.perf_counter()
     profile = load_profile(profile or study.profile)
     communities, grids = study.communities, study.grids
+    topology = _topology_in_background(communities)
 
     # ------------------------------------------------------------ assignment
     if grids is not None and len(grids):
@@ -472,7 +500,8 @@ def check(
         grid_table["status"] = grid_eval.status
     rule_findings = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
     timings["evaluate"] = time.perf_counter() - t2
-    qa = [community_topology(communities)]
+    qa_topology, timings["community_topology"] = topology.result()
+    qa = [qa_topology]
     if grid_table is not None:
         qa.append(grid_qa(grids, grid_table, communities))
     qa.append(assignment_qa(hh, grids is not None, fac_assign, study.facilities))

@@ -252,3 +252,24 @@ def test_write_csv_other_frames_equal_pandas(tmp_path, frame):
     write_csv(frame, tmp_path / "fast.csv")
     frame.to_csv(tmp_path / "pandas.csv", index=False, encoding="utf-8-sig")
     assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+
+
+def test_check_topology_on_its_thread_equals_community_topology():
+    """check() runs the community topology on copies in a thread: the same findings."""
+    import gridmap
+
+    # four communities round an empty square (a gap); the left one overlaps the bottom by 10 m
+    boxes = [shapely.box(0, 0, 3000, 1000), shapely.box(0, 2000, 3000, 3000)]
+    boxes += [shapely.box(0, 990, 1000, 2000), shapely.box(2000, 1000, 3000, 2000)]
+    comm = GeoDataFrame(
+        {"社区编码": [f"32000000000{i}" for i in range(4)], "户数": [1500] * 4},
+        geometry=boxes,
+        crs=4549,
+    )
+    study = gridmap.read_study(comm)
+    result = gridmap.check(study)
+    got = result.findings[result.findings.rule_id.str.startswith("qa.community")]
+    want = community_topology(study.communities)
+    assert set(want.rule_id) == {"qa.community.overlap", "qa.community.gap"}
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
+    assert result.timings["community_topology"] >= 0
