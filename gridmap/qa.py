@@ -235,7 +235,12 @@ def _resolve_community(
             return pd.NA
         return lookup.get(str(v).strip(), pd.NA)
 
-    return values.map(one).astype("string")
+    if not isinstance(values.dtype, pd.StringDtype):
+        return values.map(one).astype("string")
+    # each distinct text resolved once (60 k grids name a few thousand communities)
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    resolved = pd.array([one(v) for v in uniques], dtype="string")
+    return pd.Series(resolved.take(codes), index=values.index, name=values.name)
 
 
 def grid_qa(

@@ -20,7 +20,7 @@ from gridmap.assign import overlap_table
 from gridmap.evaluation import overall_status
 from gridmap.facilities import type_label
 from gridmap.io.csv_out import write_csv
-from gridmap.qa import community_topology
+from gridmap.qa import community_attr_qa, community_lookup, community_topology
 from gridmap.rules import evaluate, load_profile
 from gridmap.rules.model import FINDING_COLUMNS
 
@@ -273,3 +273,40 @@ def test_check_topology_on_its_thread_equals_community_topology():
     assert set(want.rule_id) == {"qa.community.overlap", "qa.community.gap"}
     pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
     assert result.timings["community_topology"] >= 0
+
+
+def test_community_attribute_findings_equal_per_grid_resolution():
+    """所属社区 resolved once per distinct text: the same unknown/mismatch findings as per grid."""
+    rng = np.random.default_rng(5)
+    comm = GeoDataFrame(
+        {"name": ["东区", "西区", "东区", "南区"]},
+        geometry=[shapely.box(i * 100, 0, i * 100 + 100, 100) for i in range(4)],
+        index=pd.Index(["c1", "c2", "c3", "c4"]),
+        crs=4549,
+    )
+    n = 200
+    attr = rng.choice(["c1", " c2 ", "东区", "西区", "南区", "北区", "c9", None], n)
+    geom_c = rng.choice(["c1", "c2", "c3", "c4", None], n)
+    table = pd.DataFrame(
+        {
+            "name": [f"网格{i}" for i in range(n)],
+            "community_attr": pd.array(attr, dtype="string"),
+            "community_id": pd.array(geom_c, dtype="string"),
+            "share_in_community": rng.random(n),
+        },
+        index=pd.Index([f"g{i}" for i in range(n)]),
+    )
+    got = community_attr_qa(table, comm)
+    lookup = community_lookup(comm.index, comm["name"])
+    resolved = [
+        pd.NA if v is None else lookup.get(str(v).strip(), pd.NA) for v in attr
+    ]  # the per-grid resolution
+    unknown = [a is not None and r is pd.NA for a, r in zip(attr, resolved, strict=True)]
+    mismatch = [
+        r is not pd.NA and g is not None and r != g for r, g in zip(resolved, geom_c, strict=True)
+    ]
+    want_unknown = [f"g{i}" for i in np.flatnonzero(unknown)]
+    want_mismatch = [f"g{i}" for i in np.flatnonzero(mismatch)]
+    assert want_unknown and want_mismatch
+    assert got[got.rule_id == "qa.grid.community_unknown"].unit_id.tolist() == want_unknown
+    assert got[got.rule_id == "qa.grid.community_mismatch"].unit_id.tolist() == want_mismatch
