@@ -77,8 +77,12 @@ def overlap_table(
     )
     if len(a) == 0 or len(z) == 0:
         return empty
-    tree = shapely.STRtree(z)
-    part_pos, zone_pos = tree.query(a, predicate="intersects")
+    # bounding-box pairs, then the exact test against the prepared zones: the same pairs in the
+    # same order as ``query(a, predicate="intersects")``, which would prepare every part instead
+    part_pos, zone_pos = shapely.STRtree(z).query(a)
+    shapely.prepare(z)
+    hit = shapely.intersects(z[zone_pos], a[part_pos])
+    part_pos, zone_pos = part_pos[hit], zone_pos[hit]
     if len(part_pos) == 0:
         return empty
     grown = shapely.buffer(z, tolerance, quad_segs=2, join_style="mitre") if tolerance > 0 else z

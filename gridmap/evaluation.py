@@ -138,15 +138,23 @@ def size_status(units: pd.DataFrame, band: SizeBand | None) -> pd.Series:
 def overall_status(index: pd.Index, findings: pd.DataFrame) -> pd.Series:
     """Overall status per unit of ``index`` from its rule findings (QA findings ignored)."""
     f = findings[~findings["rule_id"].astype(str).str.startswith("qa.")]
-    status = pd.Series(NOT_ASSESSED, index=index.astype(str), dtype=object)
+    ids = index.astype(str).to_numpy(dtype=object)
+    status = np.full(len(ids), NOT_ASSESSED, dtype=object)
     if len(f):
-        fail_err = f[(f["status"] == FAIL) & (f["severity"] == "error")]["unit_id"].unique()
-        fail_warn = f[(f["status"] == FAIL)]["unit_id"].unique()
-        passed = f[f["status"] == PASS]["unit_id"].unique()
-        status[status.index.isin(passed)] = PASS
-        status[status.index.isin(fail_warn)] = "warning"
-        status[status.index.isin(fail_err)] = FAIL
-    return pd.Series(status.to_numpy(), index=index, dtype=object)
+        # ids and the findings' unit ids as codes of one factorisation: per-code flags, no isin
+        units = f["unit_id"].astype(str).to_numpy(dtype=object)
+        codes, uniques = pd.factorize(np.concatenate([ids, units]))
+        own, found = codes[: len(ids)], codes[len(ids) :]
+        failed = (f["status"] == FAIL).to_numpy()
+        error = failed & (f["severity"] == "error").to_numpy()
+        for mask, label in (((f["status"] == PASS).to_numpy(), PASS), (failed, "warning")):
+            flag = np.zeros(len(uniques), dtype=bool)
+            flag[found[mask]] = True
+            status[flag[own]] = label
+        flag = np.zeros(len(uniques), dtype=bool)
+        flag[found[error]] = True
+        status[flag[own]] = FAIL
+    return pd.Series(status, index=index, dtype=object)
 
 
 def add_required_coordinators(

@@ -170,10 +170,13 @@ def _crs_label(crs: Any) -> str:
         parsed = parse_crs(crs)
     except ValueError:
         return repr(crs)
-    if parsed == GCJ02:
-        return "GCJ-02 (pseudo-CRS, lon/lat)"
-    if parsed == BD09:
-        return "BD-09 (pseudo-CRS, lon/lat)"
+    # a pseudo-CRS is a name; comparing a pyproj.CRS with one would make pyproj search its
+    # database for that name (a quarter of a second each)
+    if isinstance(parsed, str):
+        if parsed == GCJ02:
+            return "GCJ-02 (pseudo-CRS, lon/lat)"
+        if parsed == BD09:
+            return "BD-09 (pseudo-CRS, lon/lat)"
     assert isinstance(parsed, pyproj.CRS)
     name = parsed.name or ""
     auth = parsed.to_authority(min_confidence=100)

@@ -36,10 +36,13 @@ And the writers every GIS output of gridmap goes through:
   read without warnings) with default styles in ``layer_styles``; :func:`field_name`;
 - :mod:`~gridmap.io.shapefile`: :func:`write_shapefile`, GBK or UTF-8 with ``.cpg``, the
   DBF language-driver byte, ``.qml``/``.sld`` styles beside it;
-- :mod:`~gridmap.io.styles`: the default styles (QML, SLD) in the report's palette.
+- :mod:`~gridmap.io.styles`: the default styles (QML, SLD) in the report's palette;
+- :mod:`~gridmap.io.csv_out`: :func:`write_csv`, the contract's CSV tables (pandas' bytes,
+  UTF-8 with BOM, written column-wise through Arrow).
 """
 
 from gridmap.io.crs_override import state_crs
+from gridmap.io.csv_out import write_csv
 from gridmap.io.gpkg import field_name, write_gpkg
 from gridmap.io.readers import read_layer
 from gridmap.io.shapefile import write_shapefile
@@ -53,6 +56,7 @@ __all__ = [
     "SUPPORTED_FORMATS",
     "write_gpkg",
     "write_shapefile",
+    "write_csv",
     "field_name",
     "LayerStyle",
     "status_style",

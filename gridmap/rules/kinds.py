@@ -16,7 +16,7 @@ import pandas as pd
 
 from gridmap.facilities import type_label
 from gridmap.rules._evaluator import _column, _compare, _Eval, _messages, _not_assessed_msg
-from gridmap.rules._text import _fmt, _pct
+from gridmap.rules._text import _fmt, _map_text, _pct
 from gridmap.rules.model import AREA_MEASURES, FAIL, NOT_ASSESSED, PASS, Rule
 
 __all__ = ["required_coordinators", "exempt_flags"]
@@ -93,7 +93,7 @@ def _eval_range(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
     else:
         threshold = f"≤{f(hi)}{unit}"
     zh = lang == "zh"
-    gap_text = gap.map(lambda g: f"{f(g)} {unit}".rstrip() if pd.notna(g) else "").astype(object)
+    gap_text = _map_text(gap, lambda g: f"{f(g)} {unit}".rstrip() if pd.notna(g) else "")
     msg = _messages(
         status,
         [
@@ -122,14 +122,14 @@ def _eval_required(
     status, gap = _compare(value, required)
     fail = status == FAIL
     template = zh_short if lang == "zh" else en_short
-    text = gap.map(lambda g: template.format(gap=_fmt(g), unit=unit) if pd.notna(g) else "")
+    text = _map_text(gap, lambda g: template.format(gap=_fmt(g), unit=unit) if pd.notna(g) else "")
     msg = _messages(
         status,
         [(fail, text)],
         _not_assessed_msg(rule, units, lang),
         "符合" if lang == "zh" else "compliant",
     )
-    threshold = required.map(lambda r: f"≥{_fmt(r)}{unit}" if pd.notna(r) else "")
+    threshold = _map_text(required, lambda r: f"≥{_fmt(r)}{unit}" if pd.notna(r) else "")
     return _Eval(value, threshold, status, gap, msg)
 
 
@@ -196,41 +196,44 @@ def _eval_floor_area(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
 def _eval_facilities(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
     required = list(rule.params["required"])
     if "facility_types" in units.columns:
-        present = units["facility_types"]
+        present = units["facility_types"].to_numpy(dtype=object)
     else:
-        present = pd.Series(None, index=units.index, dtype=object)
-    value: list[float] = []
-    status: list[str] = []
-    gap: list[float] = []
-    msg: list[str] = []
-    for i in units.index:
-        have = present[i]
+        present = np.full(len(units), None, dtype=object)
+    not_assessed = (np.nan, NOT_ASSESSED, np.nan, _not_assessed_msg(rule, units, lang))
+    seen: dict[Any, tuple[float, str, float, str]] = {}  # units share a handful of type sets
+    rows = []
+    for have in present:
         if have is None or (isinstance(have, float) and math.isnan(have)):
-            value.append(np.nan)
-            status.append(NOT_ASSESSED)
-            gap.append(np.nan)
-            msg.append(_not_assessed_msg(rule, units, lang))
+            rows.append(not_assessed)
             continue
-        have = set(have)
-        missing = [t for t in required if t not in have]
-        value.append(float(len(required) - len(missing)))
-        status.append(FAIL if missing else PASS)
-        gap.append(float(len(missing)))
-        if missing:
-            sep = "、" if lang == "zh" else ", "
-            names = sep.join(type_label(t, lang="zh" if lang == "zh" else "en") for t in missing)
-            msg.append(f"缺少 {names}" if lang == "zh" else f"missing {names}")
-        else:
-            msg.append("符合" if lang == "zh" else "compliant")
+        key = have if isinstance(have, tuple) else tuple(have)
+        row = seen.get(key)
+        if row is None:
+            row = seen[key] = _facilities_row(set(have), required, lang)
+        rows.append(row)
+    value, status, gap, msg = (list(col) for col in zip(*rows, strict=True)) if rows else ([],) * 4
     threshold = f"{len(required)}/{len(required)}"
     index = units.index
     return _Eval(
-        pd.Series(value, index=index),
+        pd.Series(value, index=index, dtype="float64"),
         pd.Series(threshold, index=index),
         pd.Series(status, index=index),
-        pd.Series(gap, index=index),
+        pd.Series(gap, index=index, dtype="float64"),
         pd.Series(msg, index=index),
     )
+
+
+def _facilities_row(
+    have: set[Any], required: list[str], lang: str
+) -> tuple[float, str, float, str]:
+    """Value, status, gap and message of one unit with the facility types ``have``."""
+    missing = [t for t in required if t not in have]
+    if not missing:
+        return float(len(required)), PASS, 0.0, "符合" if lang == "zh" else "compliant"
+    sep = "、" if lang == "zh" else ", "
+    names = sep.join(type_label(t, lang="zh" if lang == "zh" else "en") for t in missing)
+    msg = f"缺少 {names}" if lang == "zh" else f"missing {names}"
+    return float(len(required) - len(missing)), FAIL, float(len(missing)), msg
 
 
 def _eval_ratio(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
