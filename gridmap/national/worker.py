@@ -69,6 +69,10 @@ class PartitionOutput:
         ``in_grid``, ``in_community`` (one row per state).
     problems
         Input problems of the partition's study.
+    gap_lonlat
+        The longitude/latitude centre of each owned gap finding (``qa.community.gap``), in
+        the order of those rows in ``findings`` (:func:`~gridmap.national.combine` numbers
+        the gaps of the whole by it).
     stats
         Rows read per layer, seconds, worker host and process.
     """
@@ -81,6 +85,7 @@ class PartitionOutput:
     findings: pd.DataFrame
     households: pd.DataFrame | None
     problems: list[Problem] = field(default_factory=list)
+    gap_lonlat: np.ndarray = field(default_factory=lambda: np.empty((0, 2)))
     stats: dict[str, Any] = field(default_factory=dict)
 
 
@@ -178,8 +183,8 @@ def _household_states(hh: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _gap_home(findings: pd.DataFrame, crs: Any, plan: PartitionPlan) -> np.ndarray:
-    """The partition of each gap finding, from its centre ``(x, y)`` in the partition's CRS."""
+def _gap_lonlat(findings: pd.DataFrame, crs: Any) -> np.ndarray:
+    """The longitude/latitude of each gap finding's centre ``(x, y)`` in the partition's CRS."""
     xy = np.array(
         [
             [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", str(n))[:2]]
@@ -187,10 +192,11 @@ def _gap_home(findings: pd.DataFrame, crs: Any, plan: PartitionPlan) -> np.ndarr
         ],
         dtype=float,
     ).reshape(-1, 2)
-    lonlat = shapely.get_coordinates(
+    if not len(xy):
+        return np.empty((0, 2))
+    return shapely.get_coordinates(
         GeoDataFrame(geometry=shapely.points(xy), crs=crs).to_crs(LONLAT).geometry.values
     )
-    return plan.home(lonlat)
 
 
 def _owned_findings(
@@ -201,7 +207,8 @@ def _owned_findings(
     grids: pd.Index,
     hh: Any,
     lookup: dict[str, Any] | None,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The findings on what the partition owns, and the lon/lat centres of its own gaps."""
     f = result.findings
     level, unit = f["level"], f["unit_id"].astype(str)
     keep = (level == "community") & unit.isin(comms.astype(str))
@@ -216,15 +223,16 @@ def _owned_findings(
         located = result.facilities.loc[result.facilities.index.astype(str).isin(unit[fac])]
         home = pd.Series(plan.home(_lonlat_points(located)), index=located.index.astype(str))
         keep |= fac & unit.map(home).eq(key)
-    gaps = f["rule_id"] == "qa.community.gap"
-    if gaps.any():
-        keep[gaps] = _gap_home(f[gaps], result.study.crs, plan) == key
+    gaps = (f["rule_id"] == "qa.community.gap").to_numpy()
+    lonlat = _gap_lonlat(f[gaps], result.study.crs)
+    mine = plan.home(lonlat) == key
+    keep[gaps] = mine
     parts = [f[keep.to_numpy()]]
     if attr is not None and len(attr):
         parts.append(attr[f.columns])
     if hh is not None:  # the study-level household rows, of the owned records only
         parts.append(assignment_qa(hh, result.grids is not None, None, None))
-    return pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
+    return pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True), lonlat[mine]
 
 
 def check_partition(
@@ -271,7 +279,7 @@ def check_partition(
     comms = _owned_communities(result, plan, key)
     grids = _owned_grids(result, plan, key, comms) if result.grids is not None else pd.Index([])
     hh = _owned_households(result, plan, key, comms) if result.households is not None else None
-    findings = _owned_findings(result, plan, key, comms, grids, hh, lookup)
+    findings, gap_lonlat = _owned_findings(result, plan, key, comms, grids, hh, lookup)
     return PartitionOutput(
         key=key,
         crs=crs_label(metric),
@@ -281,6 +289,7 @@ def check_partition(
         findings=findings,
         households=None if hh is None else _household_states(hh),
         problems=list(result.problems),
+        gap_lonlat=gap_lonlat,
         stats={
             **{f"read_{k}": len(v) for k, v in layers.items()},
             "seconds": time.perf_counter() - t0,
