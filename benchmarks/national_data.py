@@ -19,7 +19,8 @@ raster inside their community. Households are building points from
 district edge one grid reaches 70 % into the neighbouring district: its largest overlap, and so
 its community under gridmap's rule, is in the other partition. With ``gaps=True`` the last
 community of every street has a hole in its ungridded land: a gap that the windows of
-neighbouring partitions see too.
+neighbouring partitions see too. With ``network=True`` a ``network`` layer of streets along
+every grid line of every community (segments between crossings) is written too.
 
 Run ``python benchmarks/national_data.py OUT --districts 4`` or use :func:`write_national`.
 The numbers are not data.
@@ -68,6 +69,8 @@ class NationalShape:
     seed: int = 0
     #: a gap (a hole between communities, ``qa.community.gap``) in each street's last community
     gaps: bool = False
+    #: a ``network`` layer: walkable streets along every grid line (for walking coverage)
+    network: bool = False
 
     @property
     def total_communities(self) -> int:
@@ -105,6 +108,20 @@ def _with_hole(polygon: shapely.Polygon, xs: list[float], ys: list[float]) -> sh
     dx, dy = (x1 - x0) * 0.3, (y1 - y0) * 0.3
     hole = [(x0 + dx, y0 + dy), (x0 + dx, y1 - dy), (x1 - dx, y1 - dy), (x1 - dx, y0 + dy)]
     return shapely.Polygon(polygon.exterior.coords, [hole])
+
+
+def _streets(comms: GeoDataFrame, shape: NationalShape) -> GeoDataFrame:
+    """Street segments along the grid lines of every community of a district (each once)."""
+    gcols, grows = _raster(shape.grids + 1)
+    segments: set[tuple] = set()
+    for x0, y0, _, _ in comms.geometry.bounds.itertuples(index=False):
+        xs, ys = _lattice(round(x0, 9), round(y0, 9), gcols, grows)
+        for x in xs:
+            segments.update(((x, a), (x, b)) for a, b in zip(ys, ys[1:], strict=False))
+        for y in ys:
+            segments.update(((a, y), (b, y)) for a, b in zip(xs, xs[1:], strict=False))
+    lines = [shapely.LineString(s) for s in sorted(segments)]
+    return GeoDataFrame({"道路等级": ["支路"] * len(lines)}, geometry=lines, crs=comms.crs)
 
 
 def _district_units(code: str, x0: float, y0: float, shape: NationalShape, rng) -> tuple:
@@ -204,12 +221,15 @@ def generate_district(code: str, x0: float, y0: float, shape: NationalShape, *, 
     comms = GeoDataFrame(comm_rows, crs="EPSG:4490")
     grids = GeoDataFrame(grid_rows, crs="EPSG:4490")
     hh = _households(comms, grids, code, shape, seed)
-    return {
+    layers = {
         "communities": comms,
         "grids": grids,
         "households": hh,
         "facilities": _facilities(comms, rng),
     }
+    if shape.network:
+        layers["network"] = _streets(comms, shape)
+    return layers
 
 
 def districts(shape: NationalShape):
@@ -237,7 +257,7 @@ def write_national(root: str | Path, shape: NationalShape = NationalShape()) -> 
             folder = root / kind / f"province={pcode}" / f"city={city}" / f"district={code}"
             folder.mkdir(parents=True, exist_ok=True)
             gdf.to_parquet(folder / "part-0.parquet", index=False, write_covering_bbox=True)
-            counts[kind] += len(gdf)
+            counts[kind] = counts.get(kind, 0) + len(gdf)
         counts["household_total"] += int(layers["households"]["户数"].sum())
     return counts
 
@@ -250,6 +270,7 @@ def _main(argv: list[str] | None = None) -> int:
     ap.add_argument("--households-mean", type=float, default=2000.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--gaps", action="store_true", help="a hole in each street's last community")
+    ap.add_argument("--network", action="store_true", help="a street network along the grid lines")
     a = ap.parse_args(argv)
     shape = NationalShape(
         a.provinces,
@@ -261,6 +282,7 @@ def _main(argv: list[str] | None = None) -> int:
         a.households_mean,
         a.seed,
         a.gaps,
+        a.network,
     )
     counts = write_national(a.out, shape)
     print(", ".join(f"{k} {v:,}" for k, v in counts.items()))

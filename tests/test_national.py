@@ -5,7 +5,8 @@ two Gauss-Krüger zones; districts side by side, one grid reaching 70 % into the
 is checked on a LocalCluster with 2 workers and compared, row for row, with
 :func:`gridmap.check` on the whole data in each partition's CRS. Each street's last community
 has a hole (a gap between communities, ``qa.community.gap``) that neighbouring partitions'
-windows see too.
+windows see too, and a street network runs along every grid line, so the profile's walking
+coverage (500 m to a 社区服务站) is measured on the network read per partition.
 """
 
 from __future__ import annotations
@@ -29,14 +30,16 @@ from gridmap.national import NationalSource, check_national, partition_crs, plan
 distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
 pytestmark = pytest.mark.dask
 
-LAYERS = ("communities", "grids", "households", "facilities")
+LAYERS = ("communities", "grids", "households", "facilities", "network")
 
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory, national_data) -> NationalSource:
     gen = national_data
     root = tmp_path_factory.mktemp("national")
-    shape = gen.NationalShape(provinces=2, districts=2, streets=2, communities=2, gaps=True)
+    shape = gen.NationalShape(
+        provinces=2, districts=2, streets=2, communities=2, gaps=True, network=True
+    )
     gen.write_national(root, shape)
     return NationalSource({k: root / k for k in LAYERS})
 
@@ -131,6 +134,9 @@ def test_tables_and_findings_identical_to_single_machine(national, reference):
     ref_f = pd.concat(findings).sort_values(cols).reset_index(drop=True)
     got_f = national.findings.sort_values(cols).reset_index(drop=True)
     pd.testing.assert_frame_equal(got_f, ref_f)
+    walk = "coverage:community.coverage.service_station"
+    assert walk in ref_c and ref_c[walk].notna().all()  # measured on the network, not a bound
+    assert 0 < ref_c[walk].max() < 1  # … a coverage that partitions could get wrong
     summary = national.summary()
     assert summary["communities_status"] == ref_c["status"].value_counts().to_dict()
     assert summary["grids_status"] == ref_g["status"].value_counts().to_dict()
@@ -284,7 +290,8 @@ def test_cli_check_engine_dask_and_rollup(source, client, national, tmp_path, ca
 def test_cli_refuses_what_the_dask_engine_cannot_do(source, capsys):
     args = ["check", "--engine", "dask", f"--communities={source.layers['communities']}"]
     assert main([*args, "--metric-crs", "EPSG:4549"]) == 2
-    assert "--metric-crs" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--metric-crs" in err and "Gauss-Krüger zone" in err
     with pytest.raises(ValueError, match="partition_by"):
         plan_partitions(source.community_index(), "county")
     index = source.community_index().assign(code="12345")

@@ -33,7 +33,7 @@ from gridmap.io import read_layer
 __all__ = ["NationalSource", "Box", "LAYERS"]
 
 #: the layers a national check reads, in the order of :func:`gridmap.read_study`
-LAYERS = ("communities", "grids", "households", "facilities")
+LAYERS = ("communities", "grids", "households", "facilities", "network")
 #: ``(minx, miny, maxx, maxy)`` in degrees (CGCS2000 / WGS84 longitude and latitude)
 Box = tuple[float, float, float, float]
 LONLAT = "EPSG:4490"
@@ -135,7 +135,10 @@ class NationalSource:
                 gdf = gdf[lonlat.geometry.intersects(box).to_numpy()]
         if gdf.crs is None and self.crs is not None:
             gdf = gdf.set_crs(self.crs)
-        gdf.attrs = {"source": {"file": str(path), "layer": kind}}
+        # keep what the reader found out (an OSM network's format: read_study filters its ways)
+        gdf.attrs = {
+            "source": {**(gdf.attrs.get("source") or {}), "file": str(path), "layer": kind}
+        }
         return gdf.reset_index(drop=True)
 
     def file_boxes(self, kind: str) -> list[tuple[str, Box | None]]:

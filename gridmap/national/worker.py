@@ -11,8 +11,13 @@ whole data:
 2. the window ``E``: that extent grown to those grids' boxes; every grid and community meeting
    ``E`` is read, so each grid above is weighed against every community it overlaps, and a
    household point in ``E`` sees every grid and community that covers it;
-3. households in ``E`` (+ halo), facilities in ``E`` + the largest coverage radius, so a
-   household's coverage flag sees every facility within the radius.
+3. households in ``E`` (+ halo), facilities in ``E`` + the largest coverage reach, so a
+   household's coverage flag sees every facility within the radius;
+4. the street network (``network``, for walking-distance coverage) in ``E`` + the same reach:
+   a walk of length ≤ d from a household never leaves the disc of radius d around it, so every
+   street on a walk the check measures (up to ``search_factor`` × the radius, plus
+   ``max_snap_m`` at either end to the street a household or facility is snapped to) is read,
+   and each household's distances are those of the whole network.
 
 Rows are then kept by the ownership rules of :mod:`gridmap.national.partition` and returned in
 longitude/latitude (EPSG:4490), with the partition's CRS recorded.
@@ -20,6 +25,7 @@ longitude/latitude (EPSG:4490), with the partition's CRS recorded.
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import re
@@ -35,7 +41,7 @@ from geopandas import GeoDataFrame
 
 from gridmap._errors import Problem
 from gridmap.check import check
-from gridmap.coverage import specs_from_profile
+from gridmap.coverage import measure_coverage, specs_from_profile
 from gridmap.crs import crs_label, gk_zone_crs
 from gridmap.national.partition import PartitionPlan
 from gridmap.national.source import LONLAT, Box, NationalSource
@@ -107,9 +113,20 @@ def _union(box: Box, gdf: GeoDataFrame | None) -> Box:
     return (min(box[0], b[0]), min(box[1], b[1]), max(box[2], b[2]), max(box[3], b[3]))
 
 
+def _reach_m(spec: Any) -> float:
+    """How far from a household a coverage spec looks (metres): step 4 of the module docstring."""
+    if spec.mode != "network":
+        return float(spec.radius_m)
+    # the check runs measure_coverage with its defaults: read them, so the window follows them
+    defaults = inspect.signature(measure_coverage).parameters
+    search = float(defaults["search_factor"].default)
+    snap = float(defaults["max_snap_m"].default)
+    return search * float(spec.radius_m) + 2 * snap
+
+
 def _coverage_margin(profile: Any, lat: float) -> tuple[float, float]:
-    """The largest coverage radius of the profile in degrees (longitude, latitude)."""
-    radius = max((s.radius_m for s in specs_from_profile(profile)), default=0.0)
+    """The largest coverage reach of the profile in degrees (longitude, latitude)."""
+    radius = max((_reach_m(s) for s in specs_from_profile(profile)), default=0.0)
     dy = radius / _M_PER_DEG
     return dy / max(math.cos(math.radians(min(abs(lat), 80.0))), 0.1), dy
 
@@ -124,11 +141,10 @@ def _read_window(source: NationalSource, own: Box, profile: Any) -> dict[str, Ge
     layers["communities"] = source.read("communities", window)
     if "households" in source.layers:
         layers["households"] = source.read("households", _grow(window, HALO_DEG))
-    if "facilities" in source.layers:
-        mx, my = _coverage_margin(profile, max(abs(window[1]), abs(window[3])))
-        layers["facilities"] = source.read(
-            "facilities", _grow(window, mx + HALO_DEG, my + HALO_DEG)
-        )
+    mx, my = _coverage_margin(profile, max(abs(window[1]), abs(window[3])))
+    for kind in ("facilities", "network"):
+        if kind in source.layers:
+            layers[kind] = source.read(kind, _grow(window, mx + HALO_DEG, my + HALO_DEG))
     return layers
 
 
