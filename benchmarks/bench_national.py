@@ -12,7 +12,12 @@ One run (``python benchmarks/bench_national.py [--districts N …] [--memory-lim
 4. the measured cost per partition extrapolated to 600 000 communities / 500 M households,
    and the number of workers that would finish that in 10 minutes.
 
-Prints a table and a JSON line (``--json FILE`` writes it).
+Prints a table and a JSON line (``--json FILE`` writes it). ``--data DIR`` keeps the dataset
+(generated there when DIR is empty, reused otherwise); ``--no-single`` skips step 2 (data too
+large for the single-machine check in the time at hand: ``single_machine`` is then null;
+``single_machine_read``, the peak of one process reading the whole data, is always measured). The
+1-minute load average before and after each timing is recorded (``load``): on a shared machine
+the seconds are only comparable within one run.
 """
 
 from __future__ import annotations
@@ -20,12 +25,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import pyarrow.parquet as pq
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -45,19 +53,31 @@ root = sys.argv[1]
 t = time.perf_counter()
 src = NationalSource({k: f"{root}/{k}" for k in ("communities", "grids", "households", "facilities")})
 study = gridmap.read_study(**{k: src.read(k) for k in src.kinds()})
-result = gridmap.check(study)
+result = gridmap.check(study) if sys.argv[2] == "check" else study
 print(json.dumps({"seconds": time.perf_counter() - t,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "communities": len(result.communities)}))
+                  "communities": len(result.communities), "what": sys.argv[2]}))
 """
 
 
-def single_machine(root: Path) -> dict:
-    """The single-machine check in a child process: seconds and peak RSS."""
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def single_machine(root: Path, what: str = "check") -> dict:
+    """The single-machine check in a child process: seconds, peak RSS, machine load.
+
+    ``what="read"``: only reading the whole data into one study (``read_study``), the least
+    a single process needs before the check starts.
+    """
+    before = _load()
     out = subprocess.run(
-        [sys.executable, "-c", _SINGLE, str(root)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", _SINGLE, str(root), what],
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return {**json.loads(out.stdout.strip().splitlines()[-1]), "load": [before, _load()]}
 
 
 def _peak_rss_mb() -> float:
@@ -71,6 +91,7 @@ def on_dask(root: Path, workers: int, memory_limit: str, partition_by: str = "au
     from gridmap.national import NationalSource, check_national
 
     source = NationalSource({k: root / k for k in LAYERS})
+    before = _load()
     with (
         LocalCluster(
             n_workers=workers,
@@ -85,16 +106,21 @@ def on_dask(root: Path, workers: int, memory_limit: str, partition_by: str = "au
         seconds = time.perf_counter() - t
         peaks = client.run(_peak_rss_mb)
     parts = result.partitions
+    households = int(result.summary()["households_total"])
     return {
         "partition_by": partition_by,
         "workers": workers,
         "seconds": seconds,
+        "households_per_s_per_worker": households / seconds / workers,
         "partitions": len(parts),
+        "partition_communities_mean": float(parts["communities"].mean()),
         "partition_seconds_sum": float(parts["seconds"].sum()),
         "partition_seconds_max": float(parts["seconds"].max()),
         "worker_peak_rss_mb": max(peaks.values()),
+        "worker_peak_rss_mb_each": sorted(peaks.values()),
         "communities": len(result.communities),
-        "households": int(result.summary()["households_total"]),
+        "households": households,
+        "load": [before, _load()],
     }
 
 
@@ -112,6 +138,19 @@ def extrapolate(run: dict) -> dict:
         "national_worker_hours": total / 3600,
         "workers_for_10_min": math.ceil(total / TARGET_S),
     }
+
+
+def _dataset(root: Path, shape: NationalShape) -> dict[str, int]:
+    """Write the dataset under ``root``, or count the rows of the one already there."""
+    if not (root / "communities").is_dir():
+        return write_national(root, shape)
+    counts = {
+        kind: sum(pq.read_metadata(f).num_rows for f in (root / kind).rglob("*.parquet"))
+        for kind in LAYERS
+    }
+    table = pq.read_table(root / "households", columns=["户数"])
+    counts["household_total"] = int(table["户数"].to_numpy().sum())
+    return counts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         help="one run per value and worker count (e.g. district auto: before/after merging)",
     )
     ap.add_argument("--json", help="write the figures to this file")
+    ap.add_argument("--data", help="dataset folder: generated when empty, else reused (kept)")
+    ap.add_argument("--no-single", action="store_true", help="skip the single-machine check")
     a = ap.parse_args(argv)
     shape = NationalShape(
         provinces=a.provinces,
@@ -142,39 +183,54 @@ def main(argv: list[str] | None = None) -> int:
         households_mean=a.households_mean,
     )
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
+        root = Path(a.data or tmp)
         t = time.perf_counter()
-        counts = write_national(root, shape)
+        counts = _dataset(root, shape)
         gen_s = time.perf_counter() - t
-        single = single_machine(root)
+        single = None if a.no_single else single_machine(root)
+        read = single_machine(root, "read")
         runs = [on_dask(root, w, a.memory_limit, by) for by in a.partition_by for w in a.workers]
     hh = counts["household_total"]
     report = {
         "data": {**counts, "generate_s": round(gen_s, 1)},
         "memory_limit_per_worker": a.memory_limit,
         "single_machine": single,
+        "single_machine_read": read,
         "dask": runs,
-        "overhead_1_worker": {
-            r["partition_by"]: r["seconds"] / single["seconds"] for r in runs if r["workers"] == 1
-        },
         "extrapolation": extrapolate(runs[-len(a.workers)]),
     }
     print(
         f"data: {counts['communities']:,} communities, {counts['grids']:,} grids, {hh:,} households"
     )
     print(
-        f"single machine: {single['seconds']:.1f} s, {hh / single['seconds']:,.0f} households/s, "
-        f"peak {single['rss_mb']:.0f} MB"
+        f"single process, reading the whole data (read_study): {read['seconds']:.1f} s, "
+        f"peak {read['rss_mb']:.0f} MB"
     )
+    if single is not None:
+        single["households_per_s"] = hh / single["seconds"]
+        # worker-seconds of the Dask run ÷ seconds of the single machine (1 core): the overhead
+        # at equal cores; with 2 workers on 2 cores it also holds what the second core won
+        report["overhead_1_worker"] = {
+            r["partition_by"]: r["seconds"] / single["seconds"] for r in runs if r["workers"] == 1
+        }
+        report["overhead_worker_seconds"] = {
+            f"{r['partition_by']}/{r['workers']}": r["seconds"] * r["workers"] / single["seconds"]
+            for r in runs
+        }
+        print(
+            f"single machine: {single['seconds']:.1f} s, {single['households_per_s']:,.0f} "
+            f"households/s, peak {single['rss_mb']:.0f} MB (load {single['load']})"
+        )
     for r in runs:
         rate = hh / r["seconds"] / r["workers"]
         print(
             f"dask by {r['partition_by']}, {r['workers']} worker(s): {r['seconds']:.1f} s over "
             f"{r['partitions']} partitions, "
-            f"{rate:,.0f} households/s per worker, worker peak {r['worker_peak_rss_mb']:.0f} MB "
-            f"(limit {a.memory_limit})"
+            f"{rate:,.0f} households/s per worker, worker peaks "
+            f"{', '.join(f'{m:.0f}' for m in r['worker_peak_rss_mb_each'])} MB "
+            f"(limit {a.memory_limit}), load {r['load']}"
         )
-    for by, ratio in report["overhead_1_worker"].items():
+    for by, ratio in report.get("overhead_1_worker", {}).items():
         print(f"overhead at equal cores (1 worker by {by} / single machine): {ratio:.2f}x")
     ex = report["extrapolation"]
     print(

@@ -17,7 +17,10 @@ streets of a district side by side, communities on a raster inside their street,
 raster inside their community. Households are building points from
 :func:`gridmap.synthetic.synthetic_households` (in the district's own GK zone). At every shared
 district edge one grid reaches 70 % into the neighbouring district: its largest overlap, and so
-its community under gridmap's rule, is in the other partition.
+its community under gridmap's rule, is in the other partition. With ``gaps=True`` the last
+community of every street has a hole in its ungridded land: a gap that the windows of
+neighbouring partitions see too. With ``network=True`` a ``network`` layer of streets along
+every grid line of every community (segments between crossings) is written too.
 
 Run ``python benchmarks/national_data.py OUT --districts 4`` or use :func:`write_national`.
 The numbers are not data.
@@ -64,6 +67,10 @@ class NationalShape:
     grids: int = 4
     households_mean: float = 2000.0
     seed: int = 0
+    #: a gap (a hole between communities, ``qa.community.gap``) in each street's last community
+    gaps: bool = False
+    #: a ``network`` layer: walkable streets along every grid line (for walking coverage)
+    network: bool = False
 
     @property
     def total_communities(self) -> int:
@@ -95,6 +102,28 @@ def _cell_polygon(xs: list[float], ys: list[float]) -> shapely.Polygon:
     return shapely.Polygon(ring)
 
 
+def _with_hole(polygon: shapely.Polygon, xs: list[float], ys: list[float]) -> shapely.Polygon:
+    """``polygon`` with a hole in the middle of its last (north-east, ungridded) raster cell."""
+    x0, x1, y0, y1 = xs[-2], xs[-1], ys[-2], ys[-1]
+    dx, dy = (x1 - x0) * 0.3, (y1 - y0) * 0.3
+    hole = [(x0 + dx, y0 + dy), (x0 + dx, y1 - dy), (x1 - dx, y1 - dy), (x1 - dx, y0 + dy)]
+    return shapely.Polygon(polygon.exterior.coords, [hole])
+
+
+def _streets(comms: GeoDataFrame, shape: NationalShape) -> GeoDataFrame:
+    """Street segments along the grid lines of every community of a district (each once)."""
+    gcols, grows = _raster(shape.grids + 1)
+    segments: set[tuple] = set()
+    for x0, y0, _, _ in comms.geometry.bounds.itertuples(index=False):
+        xs, ys = _lattice(round(x0, 9), round(y0, 9), gcols, grows)
+        for x in xs:
+            segments.update(((x, a), (x, b)) for a, b in zip(ys, ys[1:], strict=False))
+        for y in ys:
+            segments.update(((a, y), (b, y)) for a, b in zip(xs, xs[1:], strict=False))
+    lines = [shapely.LineString(s) for s in sorted(segments)]
+    return GeoDataFrame({"道路等级": ["支路"] * len(lines)}, geometry=lines, crs=comms.crs)
+
+
 def _district_units(code: str, x0: float, y0: float, shape: NationalShape, rng) -> tuple:
     """Communities and grids (lon/lat) of one district whose south-west corner is (x0, y0).
 
@@ -111,6 +140,9 @@ def _district_units(code: str, x0: float, y0: float, shape: NationalShape, rng) 
             cid = f"{street}{c + 1:03d}"
             cx, cy = sx + (c % ccols) * CELL_DEG, y0 + (c // ccols) * CELL_DEG
             name = f"社区{cid}"  # unique nationally: see gridmap.national.worker (所属社区 names)
+            polygon = _cell_polygon(*_lattice(cx, cy, gcols, grows))
+            if shape.gaps and c == shape.communities - 1 and gcols * grows > shape.grids:
+                polygon = _with_hole(polygon, *_lattice(cx, cy, gcols, grows))
             comm_rows.append(
                 {
                     "社区编码": cid,
@@ -119,7 +151,7 @@ def _district_units(code: str, x0: float, y0: float, shape: NationalShape, rng) 
                     "专职工作人员": int(rng.integers(3, 12)),
                     "常住人口": int(rng.integers(3000, 9000)),
                     "注册志愿者": int(rng.integers(50, 900)),
-                    "geometry": _cell_polygon(*_lattice(cx, cy, gcols, grows)),
+                    "geometry": polygon,
                 }
             )
             xs, ys = _lattice(cx, cy, gcols, grows)
@@ -189,12 +221,15 @@ def generate_district(code: str, x0: float, y0: float, shape: NationalShape, *, 
     comms = GeoDataFrame(comm_rows, crs="EPSG:4490")
     grids = GeoDataFrame(grid_rows, crs="EPSG:4490")
     hh = _households(comms, grids, code, shape, seed)
-    return {
+    layers = {
         "communities": comms,
         "grids": grids,
         "households": hh,
         "facilities": _facilities(comms, rng),
     }
+    if shape.network:
+        layers["network"] = _streets(comms, shape)
+    return layers
 
 
 def districts(shape: NationalShape):
@@ -222,7 +257,7 @@ def write_national(root: str | Path, shape: NationalShape = NationalShape()) -> 
             folder = root / kind / f"province={pcode}" / f"city={city}" / f"district={code}"
             folder.mkdir(parents=True, exist_ok=True)
             gdf.to_parquet(folder / "part-0.parquet", index=False, write_covering_bbox=True)
-            counts[kind] += len(gdf)
+            counts[kind] = counts.get(kind, 0) + len(gdf)
         counts["household_total"] += int(layers["households"]["户数"].sum())
     return counts
 
@@ -234,6 +269,8 @@ def _main(argv: list[str] | None = None) -> int:
         ap.add_argument(f"--{name}", type=int, default=getattr(NationalShape(), name))
     ap.add_argument("--households-mean", type=float, default=2000.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--gaps", action="store_true", help="a hole in each street's last community")
+    ap.add_argument("--network", action="store_true", help="a street network along the grid lines")
     a = ap.parse_args(argv)
     shape = NationalShape(
         a.provinces,
@@ -244,6 +281,8 @@ def _main(argv: list[str] | None = None) -> int:
         a.grids,
         a.households_mean,
         a.seed,
+        a.gaps,
+        a.network,
     )
     counts = write_national(a.out, shape)
     print(", ".join(f"{k} {v:,}" for k, v in counts.items()))

@@ -3,7 +3,10 @@
 A small multi-district dataset from ``benchmarks/national_data.py`` (two provinces 7° apart, so
 two Gauss-Krüger zones; districts side by side, one grid reaching 70 % into the next district)
 is checked on a LocalCluster with 2 workers and compared, row for row, with
-:func:`gridmap.check` on the whole data in each partition's CRS.
+:func:`gridmap.check` on the whole data in each partition's CRS. Each street's last community
+has a hole (a gap between communities, ``qa.community.gap``) that neighbouring partitions'
+windows see too, and a street network runs along every grid line, so the profile's walking
+coverage (500 m to a 社区服务站) is measured on the network read per partition.
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ import signal
 import threading
 import time
 
+import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
+import shapely
 
 import gridmap
 from gridmap.cli import main
@@ -24,14 +30,17 @@ from gridmap.national import NationalSource, check_national, partition_crs, plan
 distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
 pytestmark = pytest.mark.dask
 
-LAYERS = ("communities", "grids", "households", "facilities")
+LAYERS = ("communities", "grids", "households", "facilities", "network")
 
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory, national_data) -> NationalSource:
     gen = national_data
     root = tmp_path_factory.mktemp("national")
-    gen.write_national(root, gen.NationalShape(provinces=2, districts=2, streets=2, communities=2))
+    shape = gen.NationalShape(
+        provinces=2, districts=2, streets=2, communities=2, gaps=True, network=True
+    )
+    gen.write_national(root, shape)
     return NationalSource({k: root / k for k in LAYERS})
 
 
@@ -66,8 +75,32 @@ def reference(source):
     checks = {}
     for epsg, keys in by_crs.items():
         result = gridmap.check(gridmap.read_study(**layers, metric=f"EPSG:{epsg}"))
-        checks[epsg] = (keys, result)
+        checks[epsg] = (keys, result, plan)
     return checks
+
+
+def _gap_centres(findings: pd.DataFrame, epsg: int) -> np.ndarray:
+    """Longitude/latitude of the gap findings' centres, read off their ``(x, y)`` names."""
+    xy = findings["unit_name"].str.extract(r"\((-?[\d.]+), (-?[\d.]+)\)").astype(float)
+    points = gpd.GeoSeries(shapely.points(xy.to_numpy()), crs=f"EPSG:{epsg}")
+    return shapely.get_coordinates(points.to_crs("EPSG:4490").values)
+
+
+def _reference_gaps(reference) -> pd.DataFrame:
+    """The single-machine gap rows, each from the CRS of the partition holding its centre,
+    numbered south to north, then west to east (rounded to 1e-5°)."""
+    rows, centres = [], []
+    for epsg, (keys, result, plan) in reference.items():
+        f = result.findings[result.findings["rule_id"] == "qa.community.gap"]
+        lonlat = _gap_centres(f, epsg)
+        mine = np.isin(plan.home(lonlat), keys)
+        rows.append(f[mine])
+        centres.append(lonlat[mine])
+    gaps = pd.concat(rows, ignore_index=True)
+    c = np.round(np.vstack(centres), 5)
+    order = sorted(range(len(gaps)), key=lambda i: (c[i, 1], c[i, 0]))
+    ids = {i: f"gap-{n + 1}" for n, i in enumerate(order)}
+    return gaps.assign(unit_id=[ids[i] for i in range(len(gaps))])
 
 
 def _rows(table: pd.DataFrame, id_col: str, keys: list[str], owner) -> pd.DataFrame:
@@ -77,7 +110,7 @@ def _rows(table: pd.DataFrame, id_col: str, keys: list[str], owner) -> pd.DataFr
 def test_tables_and_findings_identical_to_single_machine(national, reference):
     comms, grids, findings = [], [], []
     study_rows = None
-    for keys, result in reference.values():
+    for keys, result, _ in reference.values():
         comms.append(
             _rows(result.communities_table(), "community_id", keys, lambda t: t["community_id"])
         )
@@ -90,8 +123,8 @@ def test_tables_and_findings_identical_to_single_machine(national, reference):
             (f["level"] == "grid") & owned_grid
         )
         findings.append(f[mine])
-        study_rows = f[f["level"] == "study"]
-    findings.append(study_rows)
+        study_rows = f[(f["level"] == "study") & (f["rule_id"] != "qa.community.gap")]
+    findings += [study_rows, _reference_gaps(reference)]
     ref_c = pd.concat(comms).sort_values("community_id").reset_index(drop=True)
     ref_g = pd.concat(grids).sort_values("grid_id").reset_index(drop=True)
     out = national.check_result()
@@ -101,12 +134,27 @@ def test_tables_and_findings_identical_to_single_machine(national, reference):
     ref_f = pd.concat(findings).sort_values(cols).reset_index(drop=True)
     got_f = national.findings.sort_values(cols).reset_index(drop=True)
     pd.testing.assert_frame_equal(got_f, ref_f)
+    walk = "coverage:community.coverage.service_station"
+    assert walk in ref_c and ref_c[walk].notna().all()  # measured on the network, not a bound
+    assert 0 < ref_c[walk].max() < 1  # … a coverage that partitions could get wrong
     summary = national.summary()
     assert summary["communities_status"] == ref_c["status"].value_counts().to_dict()
     assert summary["grids_status"] == ref_g["status"].value_counts().to_dict()
-    for _, single in reference.values():  # the household totals do not depend on the CRS
+    for _, single, _ in reference.values():  # the household totals do not depend on the CRS
         for k in ("households_total", "households_assigned", "households_unassigned"):
             assert summary[k] == single.summary()[k], k
+
+
+def test_gaps_found_once_and_numbered_as_one_run(national, reference):
+    """Gaps seen by several partitions' windows: one row each, ids over the whole, no collision."""
+    gaps = national.findings[national.findings["rule_id"] == "qa.community.gap"]
+    assert len(gaps) == 8  # one per street: 2 provinces × 2 districts × 2 streets
+    assert sorted(gaps["unit_id"]) == sorted(f"gap-{i}" for i in range(1, 9))
+    ref = _reference_gaps(reference)
+    got = gaps.set_index("unit_id").sort_index()
+    pd.testing.assert_frame_equal(got, ref.set_index("unit_id").sort_index())
+    windows = national.partitions.set_index("partition")["read_communities"]
+    assert (windows > national.partitions.set_index("partition")["communities"]).all()
 
 
 def test_straddling_grid_counted_once(national, source):
@@ -242,7 +290,8 @@ def test_cli_check_engine_dask_and_rollup(source, client, national, tmp_path, ca
 def test_cli_refuses_what_the_dask_engine_cannot_do(source, capsys):
     args = ["check", "--engine", "dask", f"--communities={source.layers['communities']}"]
     assert main([*args, "--metric-crs", "EPSG:4549"]) == 2
-    assert "--metric-crs" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--metric-crs" in err and "Gauss-Krüger zone" in err
     with pytest.raises(ValueError, match="partition_by"):
         plan_partitions(source.community_index(), "county")
     index = source.community_index().assign(code="12345")

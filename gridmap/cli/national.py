@@ -5,7 +5,9 @@
 command. With ``--engine dask`` the layers are GeoParquet dataset folders (hive-partitioned by
 province/city/district) or files, checked partition by partition on Dask
 (:func:`gridmap.national.check_national`); the output folder holds the contract outputs of a
-check plus ``partitions.csv``, ``national/`` and ``provinces/``.
+check plus ``partitions.csv``, ``national/`` and ``provinces/``. ``--network`` (a street
+network for walking-distance coverage) is read per partition, its window grown by the
+coverage reach (:mod:`gridmap.national.worker`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from gridmap.national.levels import LEVELS, PARTITION_BY
 
 __all__ = ["add_national_parser"]
 
-_LAYERS = ("communities", "grids", "households", "facilities")
+_LAYERS = ("communities", "grids", "households", "facilities", "network")
 _STUDY_OPTIONS = ("mapping", "households_method", "facilities_crs", "households_crs", "name")
 
 
@@ -37,12 +39,12 @@ def _national_check(args: argparse.Namespace) -> int:
     from gridmap.national import NationalSource, check_national
 
     kwargs = study_kwargs(args)
-    for key, flag in (("metric", "--metric-crs"), ("network", "--network")):
-        if kwargs.get(key) is not None:
-            raise ValueError(
-                f"{flag} 不能与 --engine dask 同用：每个分区在其所在的高斯-克吕格 3 度带中量算，"
-                f"步行路网尚不分区 / {flag} cannot be used with --engine dask"
-            )
+    if kwargs.get("metric") is not None:
+        raise ValueError(
+            "--metric-crs 不能与 --engine dask 同用：每个分区在其所在的高斯-克吕格 3 度带中量算 "
+            "(--metric-crs cannot be used with --engine dask: each partition is measured in "
+            "the Gauss-Krüger zone it lies in)"
+        )
     base = kwargs.get("base")
     layers = {}
     for kind in _LAYERS:
@@ -134,8 +136,12 @@ def add_national_parser(sub: argparse._SubParsersAction) -> None:
         "--partition-by",
         choices=list(PARTITION_BY),
         default="auto",
-        help="district: 6-digit code prefix; street: 9; spatial: raster; auto (default): "
-        "district when every community has a 12-digit code",
+        help="district: one partition per 区县 (6-digit code prefix); street: per 街道 (9); "
+        "spatial: a raster of ~400 communities per cell (data without codes); auto (default): "
+        "by district when every community has a 12-digit code, adding each district (in code "
+        "order) to the partition before it while that holds fewer than 200 communities and "
+        "lies in the same city (at most 200 + one district; a city's last partition may hold "
+        "fewer); else the spatial raster",
     )
     group.add_argument(
         "--workers", type=int, help="LocalCluster worker processes (default: the cores)"

@@ -17,7 +17,7 @@ from gridmap._lazy import lazy_package
 if TYPE_CHECKING:
     from gridmap.national.engine import ProgressBar, check_national
     from gridmap.national.partition import PARTITION_BY, PartitionPlan, plan_partitions
-    from gridmap.national.result import NationalResult, combine
+    from gridmap.national.result import GAP_RULE, NationalResult, combine, number_gaps
     from gridmap.national.rollup import LEVELS, read_check_dir, rollup, write_rollup
     from gridmap.national.source import LAYERS, NationalSource
     from gridmap.national.worker import HALO_DEG, PartitionOutput, check_partition, partition_crs
@@ -30,6 +30,8 @@ __all__ = [
     "PARTITION_BY",
     "NationalResult",
     "combine",
+    "number_gaps",
+    "GAP_RULE",
     "NationalSource",
     "LAYERS",
     "check_partition",
@@ -53,6 +55,8 @@ lazy_package(
         "plan_partitions": "gridmap.national.partition",
         "NationalResult": "gridmap.national.result",
         "combine": "gridmap.national.result",
+        "number_gaps": "gridmap.national.result",
+        "GAP_RULE": "gridmap.national.result",
         "LEVELS": "gridmap.national.levels",
         "read_check_dir": "gridmap.national.rollup",
         "rollup": "gridmap.national.rollup",

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, TextIO
 
 from gridmap._errors import InputError, Problem
@@ -171,6 +172,9 @@ def check_national(
     options = dict(study_options or {})
     name = str(options.pop("name", None) or "gridmap")
     run = uuid.uuid4().hex[:8]
+    for kind in source.kinds():  # the files' boxes go to the workers with the source
+        if Path(source.layers[kind]).is_dir():
+            source.file_boxes(kind)
     with ExitStack() as stack:
         client = _client(stack, scheduler, n_workers, memory_limit)
         if log is not None:

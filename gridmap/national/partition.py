@@ -4,10 +4,12 @@ Communities nest inside administrative units, so the natural partition is the ad
 code: the first 6 digits of the 12-digit community code (区县, ``by="district"``) or the first 9
 (街道, ``by="street"``). Data without codes falls back to a spatial raster of the communities'
 centres (``by="spatial"``); ``by="auto"`` takes districts when every community has a 12-digit
-code and the raster otherwise. ``auto`` also merges small neighbouring districts of one city
-(consecutive codes) into partitions of about :data:`AUTO_TARGET` communities: each partition
-pays a fixed cost of a few seconds (reading, the rules on a table), so a partition of a dozen
-communities would spend more on that than on its work.
+code and the raster otherwise. ``auto`` also merges districts: each district (in code order)
+joins the partition before it while that holds fewer than :data:`AUTO_TARGET` communities and
+lies in the same city (so a partition holds at least that many, up to that plus one district,
+unless its city has fewer). Each partition pays a fixed cost of a few seconds (reading, the
+rules on a table), so a partition of a dozen communities would spend more on that than on its
+work.
 
 Each row of the result belongs to exactly one partition (so nothing is counted twice):
 

@@ -3,7 +3,10 @@
 :func:`combine` concatenates what every partition owns (no row is owned twice, see
 :mod:`gridmap.national.partition`) and merges the study-level household findings
 (``qa.households.outside_grids``, ``qa.households.unassigned``: one row per study, counting
-records and households) by adding their numbers. :meth:`NationalResult.check_result` is a
+records and households) by adding their numbers. Gaps between communities
+(``qa.community.gap``, ``gap-1`` …) are found by every partition whose window holds them, kept
+by one and numbered over the whole by :func:`number_gaps` (south to north, then west to east),
+so their ids do not depend on how the country was partitioned. :meth:`NationalResult.check_result` is a
 :class:`gridmap.CheckResult` of the whole, so summaries and files are written by the same code
 as a single-machine check; :meth:`NationalResult.to_dir` adds ``partitions.csv`` (the metric
 CRS each partition was checked in, rows, seconds, worker).
@@ -17,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyproj
 from geopandas import GeoDataFrame
@@ -32,9 +36,14 @@ from gridmap.qa import HOUSEHOLD_RULES, assignment_qa
 from gridmap.rules import FINDING_COLUMNS, Profile
 from gridmap.study import Study
 
-__all__ = ["NationalResult", "combine"]
+__all__ = ["NationalResult", "combine", "number_gaps", "GAP_RULE"]
 
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+#: the finding on a gap between communities (a study-level row per gap, ``gap-<n>``)
+GAP_RULE = "qa.community.gap"
+#: decimals of a degree (≈ 1 m) the gap order rounds centres to, so the order does not hang on
+#: the metric CRS the centre was measured in
+_GAP_DECIMALS = 5
 
 
 @dataclass
@@ -179,6 +188,40 @@ def _order_findings(findings: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     return findings.iloc[order.to_numpy()].reset_index(drop=True)
 
 
+def number_gaps(lonlat: np.ndarray) -> list[str]:
+    """Gap ids ``gap-1`` … for gap centres: south to north, then west to east.
+
+    Parameters
+    ----------
+    lonlat : ndarray, shape (n, 2)
+        Longitude/latitude of each gap's centre.
+
+    Returns
+    -------
+    list of str
+        The id of each gap, in the order given.
+
+    Examples
+    --------
+    >>> number_gaps(np.array([[120.2, 30.3], [120.1, 30.3], [121.0, 30.1]]))
+    ['gap-3', 'gap-2', 'gap-1']
+    """
+    r = np.round(np.asarray(lonlat, dtype=float).reshape(-1, 2), _GAP_DECIMALS)
+    rank = np.empty(len(r), dtype=int)
+    rank[np.lexsort((r[:, 0], r[:, 1]))] = np.arange(len(r))
+    return [f"gap-{i + 1}" for i in rank]
+
+
+def _renumber_gaps(findings: pd.DataFrame, outputs: list[PartitionOutput]) -> pd.DataFrame:
+    """The gap findings numbered over the whole (the rows in partition order, as concatenated)."""
+    gaps = (findings["rule_id"] == GAP_RULE).to_numpy()
+    if not gaps.any():
+        return findings
+    findings = findings.copy()
+    findings.loc[gaps, "unit_id"] = number_gaps(np.vstack([o.gap_lonlat for o in outputs]))
+    return findings
+
+
 def _unique_problems(outputs: Iterable[PartitionOutput]) -> list[Problem]:
     seen: dict[tuple, Problem] = {}
     for o in outputs:
@@ -212,7 +255,7 @@ def combine(
     if all(o.grids is not None for o in outputs):
         grids = pd.concat([o.grids for o in outputs if o.grids is not None])
         grids = grids.loc[sorted(grids.index, key=str)]
-    findings = pd.concat([o.findings for o in outputs], ignore_index=True)
+    findings = _renumber_gaps(pd.concat([o.findings for o in outputs], ignore_index=True), outputs)
     study_hh = (findings["level"] == "study") & findings["rule_id"].isin(HOUSEHOLD_RULES)
     findings = pd.concat(
         [findings[~study_hh], _merge_study_rows(findings[study_hh])], ignore_index=True

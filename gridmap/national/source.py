@@ -4,8 +4,10 @@ A layer is a folder of GeoParquet files (``communities/province=33/city=3301/dis
 part-0.parquet``, the layout a national data platform hands over), one GeoParquet file, or any
 file :func:`gridmap.io.read_layer` reads (read whole, then cut to the window asked for). Reads
 are windowed by a longitude/latitude box: GeoParquet files written with a ``bbox`` covering
-column (GeoParquet 1.1) skip every row group outside it, so a partition reads its own
-district and a halo around it, never the country.
+column (GeoParquet 1.1) skip every row group outside it, and a dataset folder's files are
+first picked by the box of each file (:meth:`NationalSource.file_boxes`, from the files'
+row-group statistics, read once per source), so a partition opens the files of its own
+district and a halo around it, never the country's.
 
 The hive folder keys (``province=…``) say where a row is stored, not what it is: they are
 dropped from the rows read.
@@ -31,7 +33,7 @@ from gridmap.io import read_layer
 __all__ = ["NationalSource", "Box", "LAYERS"]
 
 #: the layers a national check reads, in the order of :func:`gridmap.read_study`
-LAYERS = ("communities", "grids", "households", "facilities")
+LAYERS = ("communities", "grids", "households", "facilities", "network")
 #: ``(minx, miny, maxx, maxy)`` in degrees (CGCS2000 / WGS84 longitude and latitude)
 Box = tuple[float, float, float, float]
 LONLAT = "EPSG:4490"
@@ -122,7 +124,7 @@ class NationalSource:
         """
         path = Path(self.layers[kind])
         if _is_parquet(path):
-            gdf = gpd.read_parquet(path, bbox=bbox)
+            gdf = gpd.read_parquet(self._files(kind, path, bbox), bbox=bbox)
             drop = [k for k in _hive_keys(path) if k in gdf.columns]
             gdf = gdf.drop(columns=drop)
         else:
@@ -133,8 +135,43 @@ class NationalSource:
                 gdf = gdf[lonlat.geometry.intersects(box).to_numpy()]
         if gdf.crs is None and self.crs is not None:
             gdf = gdf.set_crs(self.crs)
-        gdf.attrs = {"source": {"file": str(path), "layer": kind}}
+        # keep what the reader found out (an OSM network's format: read_study filters its ways)
+        gdf.attrs = {
+            "source": {**(gdf.attrs.get("source") or {}), "file": str(path), "layer": kind}
+        }
         return gdf.reset_index(drop=True)
+
+    def file_boxes(self, kind: str) -> list[tuple[str, Box | None]]:
+        """The files of a dataset folder layer, each with the longitude/latitude box of its rows.
+
+        Read once per source from the row-group statistics of the files' ``bbox`` covering
+        column (None for a file without them: it is always read). A source sent to Dask
+        workers carries the boxes it has read, so call this before sending it.
+
+        Parameters
+        ----------
+        kind
+            A layer name of :data:`LAYERS` whose path is a folder.
+
+        Returns
+        -------
+        list of (str, tuple or None)
+            ``(file, (minx, miny, maxx, maxy))`` in path order.
+        """
+        key = ("files", kind)
+        if key not in self._cache:
+            path = Path(self.layers[kind])
+            self._cache[key] = [(str(f), _file_box(f)) for f in sorted(path.rglob("*.parquet"))]
+        return list(self._cache[key])
+
+    def _files(self, kind: str, path: Path, bbox: Box | None) -> Any:
+        """What to open for a windowed read: the folder's files whose box meets ``bbox``."""
+        if not path.is_dir() or bbox is None:
+            return path
+        boxes = self.file_boxes(kind)
+        files = [f for f, b in boxes if b is None or _meets(b, bbox)]
+        # no file meets the window: read the first with the window, for its columns (no rows)
+        return (files or [boxes[0][0]]) if boxes else path
 
     def _whole(self, kind: str, path: Path) -> GeoDataFrame:
         """A non-Parquet layer read once per process (a small file: one city, a test)."""
@@ -186,6 +223,28 @@ class NationalSource:
                 "maxy": bounds["maxy"].to_numpy(),
             }
         )
+
+
+def _meets(a: Box, b: Box) -> bool:
+    return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
+
+
+def _file_box(path: Path) -> Box | None:
+    """The box of a GeoParquet file's rows from its ``bbox`` column statistics (None: unknown)."""
+    meta = pq.ParquetFile(path).metadata
+    cols = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
+    names = ("bbox.xmin", "bbox.ymin", "bbox.xmax", "bbox.ymax")
+    if meta.num_row_groups == 0 or not all(n in cols for n in names):
+        return None
+    lo: list[float] = []
+    hi: list[float] = []
+    for n in names:
+        stats = [meta.row_group(r).column(cols[n]).statistics for r in range(meta.num_row_groups)]
+        if any(s is None or not s.has_min_max for s in stats):
+            return None
+        lo.append(min(float(s.min) for s in stats))
+        hi.append(max(float(s.max) for s in stats))
+    return (lo[0], lo[1], hi[2], hi[3])
 
 
 def _first_file(path: Path) -> Path:

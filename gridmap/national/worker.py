@@ -11,8 +11,13 @@ whole data:
 2. the window ``E``: that extent grown to those grids' boxes; every grid and community meeting
    ``E`` is read, so each grid above is weighed against every community it overlaps, and a
    household point in ``E`` sees every grid and community that covers it;
-3. households in ``E`` (+ halo), facilities in ``E`` + the largest coverage radius, so a
-   household's coverage flag sees every facility within the radius.
+3. households in ``E`` (+ halo), facilities in ``E`` + the largest coverage reach, so a
+   household's coverage flag sees every facility within the radius;
+4. the street network (``network``, for walking-distance coverage) in ``E`` + the same reach:
+   a walk of length ≤ d from a household never leaves the disc of radius d around it, so every
+   street on a walk the check measures (up to ``search_factor`` × the radius, plus
+   ``max_snap_m`` at either end to the street a household or facility is snapped to) is read,
+   and each household's distances are those of the whole network.
 
 Rows are then kept by the ownership rules of :mod:`gridmap.national.partition` and returned in
 longitude/latitude (EPSG:4490), with the partition's CRS recorded.
@@ -20,6 +25,7 @@ longitude/latitude (EPSG:4490), with the partition's CRS recorded.
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import re
@@ -35,7 +41,7 @@ from geopandas import GeoDataFrame
 
 from gridmap._errors import Problem
 from gridmap.check import check
-from gridmap.coverage import specs_from_profile
+from gridmap.coverage import measure_coverage, specs_from_profile
 from gridmap.crs import crs_label, gk_zone_crs
 from gridmap.national.partition import PartitionPlan
 from gridmap.national.source import LONLAT, Box, NationalSource
@@ -69,6 +75,10 @@ class PartitionOutput:
         ``in_grid``, ``in_community`` (one row per state).
     problems
         Input problems of the partition's study.
+    gap_lonlat
+        The longitude/latitude centre of each owned gap finding (``qa.community.gap``), in
+        the order of those rows in ``findings`` (:func:`~gridmap.national.combine` numbers
+        the gaps of the whole by it).
     stats
         Rows read per layer, seconds, worker host and process.
     """
@@ -81,6 +91,7 @@ class PartitionOutput:
     findings: pd.DataFrame
     households: pd.DataFrame | None
     problems: list[Problem] = field(default_factory=list)
+    gap_lonlat: np.ndarray = field(default_factory=lambda: np.empty((0, 2)))
     stats: dict[str, Any] = field(default_factory=dict)
 
 
@@ -102,9 +113,20 @@ def _union(box: Box, gdf: GeoDataFrame | None) -> Box:
     return (min(box[0], b[0]), min(box[1], b[1]), max(box[2], b[2]), max(box[3], b[3]))
 
 
+def _reach_m(spec: Any) -> float:
+    """How far from a household a coverage spec looks (metres): step 4 of the module docstring."""
+    if spec.mode != "network":
+        return float(spec.radius_m)
+    # the check runs measure_coverage with its defaults: read them, so the window follows them
+    defaults = inspect.signature(measure_coverage).parameters
+    search = float(defaults["search_factor"].default)
+    snap = float(defaults["max_snap_m"].default)
+    return search * float(spec.radius_m) + 2 * snap
+
+
 def _coverage_margin(profile: Any, lat: float) -> tuple[float, float]:
-    """The largest coverage radius of the profile in degrees (longitude, latitude)."""
-    radius = max((s.radius_m for s in specs_from_profile(profile)), default=0.0)
+    """The largest coverage reach of the profile in degrees (longitude, latitude)."""
+    radius = max((_reach_m(s) for s in specs_from_profile(profile)), default=0.0)
     dy = radius / _M_PER_DEG
     return dy / max(math.cos(math.radians(min(abs(lat), 80.0))), 0.1), dy
 
@@ -119,11 +141,10 @@ def _read_window(source: NationalSource, own: Box, profile: Any) -> dict[str, Ge
     layers["communities"] = source.read("communities", window)
     if "households" in source.layers:
         layers["households"] = source.read("households", _grow(window, HALO_DEG))
-    if "facilities" in source.layers:
-        mx, my = _coverage_margin(profile, max(abs(window[1]), abs(window[3])))
-        layers["facilities"] = source.read(
-            "facilities", _grow(window, mx + HALO_DEG, my + HALO_DEG)
-        )
+    mx, my = _coverage_margin(profile, max(abs(window[1]), abs(window[3])))
+    for kind in ("facilities", "network"):
+        if kind in source.layers:
+            layers[kind] = source.read(kind, _grow(window, mx + HALO_DEG, my + HALO_DEG))
     return layers
 
 
@@ -178,8 +199,8 @@ def _household_states(hh: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _gap_home(findings: pd.DataFrame, crs: Any, plan: PartitionPlan) -> np.ndarray:
-    """The partition of each gap finding, from its centre ``(x, y)`` in the partition's CRS."""
+def _gap_lonlat(findings: pd.DataFrame, crs: Any) -> np.ndarray:
+    """The longitude/latitude of each gap finding's centre ``(x, y)`` in the partition's CRS."""
     xy = np.array(
         [
             [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", str(n))[:2]]
@@ -187,10 +208,11 @@ def _gap_home(findings: pd.DataFrame, crs: Any, plan: PartitionPlan) -> np.ndarr
         ],
         dtype=float,
     ).reshape(-1, 2)
-    lonlat = shapely.get_coordinates(
+    if not len(xy):
+        return np.empty((0, 2))
+    return shapely.get_coordinates(
         GeoDataFrame(geometry=shapely.points(xy), crs=crs).to_crs(LONLAT).geometry.values
     )
-    return plan.home(lonlat)
 
 
 def _owned_findings(
@@ -201,7 +223,8 @@ def _owned_findings(
     grids: pd.Index,
     hh: Any,
     lookup: dict[str, Any] | None,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The findings on what the partition owns, and the lon/lat centres of its own gaps."""
     f = result.findings
     level, unit = f["level"], f["unit_id"].astype(str)
     keep = (level == "community") & unit.isin(comms.astype(str))
@@ -216,15 +239,16 @@ def _owned_findings(
         located = result.facilities.loc[result.facilities.index.astype(str).isin(unit[fac])]
         home = pd.Series(plan.home(_lonlat_points(located)), index=located.index.astype(str))
         keep |= fac & unit.map(home).eq(key)
-    gaps = f["rule_id"] == "qa.community.gap"
-    if gaps.any():
-        keep[gaps] = _gap_home(f[gaps], result.study.crs, plan) == key
+    gaps = (f["rule_id"] == "qa.community.gap").to_numpy()
+    lonlat = _gap_lonlat(f[gaps], result.study.crs)
+    mine = plan.home(lonlat) == key
+    keep[gaps] = mine
     parts = [f[keep.to_numpy()]]
     if attr is not None and len(attr):
         parts.append(attr[f.columns])
     if hh is not None:  # the study-level household rows, of the owned records only
         parts.append(assignment_qa(hh, result.grids is not None, None, None))
-    return pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
+    return pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True), lonlat[mine]
 
 
 def check_partition(
@@ -271,7 +295,7 @@ def check_partition(
     comms = _owned_communities(result, plan, key)
     grids = _owned_grids(result, plan, key, comms) if result.grids is not None else pd.Index([])
     hh = _owned_households(result, plan, key, comms) if result.households is not None else None
-    findings = _owned_findings(result, plan, key, comms, grids, hh, lookup)
+    findings, gap_lonlat = _owned_findings(result, plan, key, comms, grids, hh, lookup)
     return PartitionOutput(
         key=key,
         crs=crs_label(metric),
@@ -281,6 +305,7 @@ def check_partition(
         findings=findings,
         households=None if hh is None else _household_states(hh),
         problems=list(result.problems),
+        gap_lonlat=gap_lonlat,
         stats={
             **{f"read_{k}": len(v) for k, v in layers.items()},
             "seconds": time.perf_counter() - t0,
