@@ -15,8 +15,11 @@ import pandas as pd
 import pytest
 import shapely
 from geopandas import GeoDataFrame, GeoSeries
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gridmap.assign import overlap_table
+from gridmap.coverage.privacy import merge_small_cells
 from gridmap.evaluation import overall_status
 from gridmap.facilities import type_label
 from gridmap.io.csv_out import write_csv
@@ -310,3 +313,68 @@ def test_community_attribute_findings_equal_per_grid_resolution():
     assert want_unknown and want_mismatch
     assert got[got.rule_id == "qa.grid.community_unknown"].unit_id.tolist() == want_unknown
     assert got[got.rule_id == "qa.grid.community_mismatch"].unit_id.tolist() == want_mismatch
+
+
+# --- small-cell merging: the KD-tree search against a scan of every candidate -------------
+
+
+def _merge_by_scan(records, centres, k=3):
+    """The merging rule of gridmap.coverage.privacy written as the plain O(n²) scan."""
+    n = len(records)
+    labels = np.arange(n)
+    groups = [{c: set(r) for c, r in rec.items()} for rec in records]
+    columns = sorted({c for rec in records for c in rec})
+    count = {c: np.array([len(g.get(c, ())) for g in groups]) for c in columns}
+    withheld: dict[str, list[int]] = {}
+
+    def short(g):
+        return [c for c in columns if 0 < count[c][g] < k and g not in withheld.get(c, [])]
+
+    def size(g):
+        s = [int(v[g]) for v in count.values() if 0 < v[g] < k]
+        return min(s) if s else k
+
+    pending = sorted((g for g in range(n) if short(g)), key=lambda g: (size(g), g))
+    while pending:
+        g = pending.pop(0)
+        cols = short(g) if labels[g] == g else []
+        if not cols:
+            continue
+        cand = (labels != g) & np.any([count[c][labels] > 0 for c in cols], axis=0)
+        if not cand.any():
+            for c in cols:
+                withheld.setdefault(c, []).append(g)
+            continue
+        mine = centres[labels == g]
+        d = np.min(np.linalg.norm(centres[cand][:, None, :] - mine[None, :, :], axis=2), axis=1)
+        h = int(labels[cand][int(np.argmin(d))])
+        for c in columns:
+            groups[g].setdefault(c, set()).update(groups[h].get(c, ()))
+            count[c][g], count[c][h] = len(groups[g][c]), 0
+        groups[h] = {}
+        labels[labels == h] = g
+        for c, lst in withheld.items():
+            withheld[c] = sorted({g if x == h else x for x in lst})
+        if short(g):
+            pending.insert(0, g)
+    return labels, withheld
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 70), st.integers(1, 4))
+def test_merge_small_cells_equals_the_full_scan(seed, n, k):
+    """Same groups and withheld counts as scanning every candidate (ties on a coarse lattice)."""
+    rng = np.random.default_rng(seed)
+    records = []
+    for _ in range(n):
+        rec = {}
+        for c in ("households", "uncovered:a", "uncovered:b"):
+            m = int(rng.integers(0, 4))
+            if m:
+                rec[c] = {int(x) for x in rng.integers(0, 40 * n, m)}
+        records.append(rec)
+    centres = rng.integers(0, 6, (n, 2)).astype(float)  # many equal distances
+    labels, withheld = merge_small_cells(records, centres, k=k)
+    want_labels, want_withheld = _merge_by_scan(records, centres, k=k)
+    assert labels.tolist() == want_labels.tolist()
+    assert withheld == want_withheld

@@ -174,9 +174,9 @@ def _merged(
         sums.loc[rows, c] = 0
     names = pd.Series(frame["cell_id"].to_numpy()).groupby(labels, sort=True).agg("+".join)
     merged = pd.concat([names.rename("cell_id"), sums], axis=1).reset_index(drop=True)
+    cells = pd.Series(np.arange(n)).groupby(labels, sort=True).indices  # group → its cells
     geoms = [
-        shapely.union_all(geometry[labels == g]) if (labels == g).sum() > 1 else geometry[g]
-        for g in order
+        shapely.union_all(geometry[cells[g]]) if len(cells[g]) > 1 else geometry[g] for g in order
     ]
     privacy.update(merged_cells=int(n - len(order)), withheld=hidden)
     return merged, np.asarray(geoms, dtype=object), privacy

@@ -23,11 +23,13 @@ disclosure control for counts (the "threshold rule"); a larger k merges more.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.spatial import cKDTree
 
 __all__ = [
     "MIN_BUILDINGS",
@@ -77,38 +79,72 @@ def merge_small_cells(
         raise ValueError(f"k must be at least 1, got {k}")
     n = len(records)
     labels = np.arange(n)
+    members = {g: [g] for g in range(n)}  # the cells of each group, so no step scans all labels
     groups = [{c: set(r) for c, r in rec.items()} for rec in records]
     columns = sorted({c for rec in records for c in rec})
     count = {c: np.array([len(g.get(c, ())) for g in groups]) for c in columns}
     withheld: dict[str, list[int]] = {}
+    tree = cKDTree(centres) if n else None
 
     def short(g: int) -> list[str]:
         return [c for c in columns if 0 < count[c][g] < k and g not in withheld.get(c, [])]
 
-    pending = sorted((g for g in range(n) if short(g)), key=lambda g: (_size(count, g, k), g))
+    pending = deque(
+        sorted((g for g in range(n) if short(g)), key=lambda g: (_size(count, g, k), g))
+    )
     while pending:
-        g = pending.pop(0)
+        g = pending.popleft()
         cols = short(g) if labels[g] == g else []  # a merged-away group has nothing left
         if not cols:
             continue
-        cand = (labels != g) & np.any([count[c][labels] > 0 for c in cols], axis=0)
-        if not cand.any():  # the whole layer is short in these columns
+        has = np.any([count[c] > 0 for c in cols], axis=0)  # per group
+        candidate = (labels != g) & has[labels]  # per cell
+        h = _nearest_group(tree, centres, labels, np.sort(members[g]), candidate)
+        if h is None:  # the whole layer is short in these columns
             for c in cols:
                 withheld.setdefault(c, []).append(g)
             continue
-        mine = centres[labels == g]
-        d = np.min(np.linalg.norm(centres[cand][:, None, :] - mine[None, :, :], axis=2), axis=1)
-        h = int(labels[cand][int(np.argmin(d))])
         for c in columns:
             groups[g].setdefault(c, set()).update(groups[h].get(c, ()))
             count[c][g], count[c][h] = len(groups[g][c]), 0
         groups[h] = {}
-        labels[labels == h] = g
+        labels[members[h]] = g
+        members[g] += members.pop(h)
         for c, lst in withheld.items():
             withheld[c] = sorted({g if x == h else x for x in lst})
         if short(g):
-            pending.insert(0, g)
+            pending.appendleft(g)
     return labels, withheld
+
+
+def _nearest_group(
+    tree: Any, centres: np.ndarray, labels: np.ndarray, mine: np.ndarray, candidate: np.ndarray
+) -> int | None:
+    """The group of the candidate cell nearest to any of ``mine`` (ties: lowest cell index).
+
+    The k nearest neighbours of ``mine`` (k grown until a candidate shows up) bound the
+    distance; every cell within that bound is then compared exactly, so the answer equals
+    a scan of all candidates — without one.
+    """
+    if not candidate.any():
+        return None
+    n, kk = len(centres), 8
+    while True:
+        kq = min(kk, n)
+        d, j = tree.query(centres[mine], k=kq)
+        d, j = d.reshape(len(mine), -1), j.reshape(len(mine), -1)
+        ok = candidate[np.minimum(j, n - 1)] & (j < n)
+        if ok.any():
+            bound = float(d[ok].min())
+            break
+        if kq >= n:
+            return None
+        kk *= 4
+    near = tree.query_ball_point(centres[mine], bound * (1 + 1e-9) + 1e-9)
+    near = np.unique(np.concatenate([np.asarray(x, dtype=np.int64) for x in near]))
+    cand = near[candidate[near]]
+    dist = np.linalg.norm(centres[cand][:, None, :] - centres[mine][None, :, :], axis=2)
+    return int(labels[cand[int(np.argmin(dist.min(axis=1)))]])
 
 
 def _size(count: dict[str, np.ndarray], g: int, k: int) -> int:
