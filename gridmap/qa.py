@@ -20,12 +20,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
-from geopandas import GeoDataFrame
+from geopandas import GeoDataFrame, GeoSeries
 
 from gridmap.assign import MIN_GRID_SHARE
 from gridmap.rules import FINDING_COLUMNS
 
 __all__ = [
+    "GAP_DECIMALS",
+    "number_gaps",
     "community_topology",
     "grid_qa",
     "community_attr_qa",
@@ -89,6 +91,38 @@ def _names(units: GeoDataFrame) -> pd.Series:
     return (units["name"] if "name" in units.columns else units.index.to_series()).astype(str)
 
 
+#: decimals of a degree (≈ 1 m) gap centres are rounded to before they are numbered
+GAP_DECIMALS = 5
+
+
+def number_gaps(lonlat: np.ndarray) -> list[str]:
+    """Gap ids ``gap-1`` … for gap centres: south to north, then west to east.
+
+    Centres are rounded to :data:`GAP_DECIMALS` decimals of a degree first, so the ids hang
+    neither on the order the union returns its holes in nor on the metric CRS of the centre —
+    a partitioned run numbers its gaps as a single-machine run does.
+
+    Parameters
+    ----------
+    lonlat : ndarray, shape (n, 2)
+        Longitude/latitude of each gap's centre.
+
+    Returns
+    -------
+    list of str
+        The id of each gap, in the order given.
+
+    Examples
+    --------
+    >>> number_gaps(np.array([[120.2, 30.3], [120.1, 30.3], [121.0, 30.1]]))
+    ['gap-3', 'gap-2', 'gap-1']
+    """
+    r = np.round(np.asarray(lonlat, dtype=float).reshape(-1, 2), GAP_DECIMALS)
+    rank = np.empty(len(r), dtype=int)
+    rank[np.lexsort((r[:, 0], r[:, 1]))] = np.arange(len(r))
+    return [f"gap-{i + 1}" for i in rank]
+
+
 def community_topology(communities: GeoDataFrame) -> pd.DataFrame:
     """Overlapping community pairs, gaps (holes in their union) with areas in m², multi-parts."""
     geoms = np.asarray(communities.geometry.values)
@@ -137,6 +171,9 @@ def community_topology(communities: GeoDataFrame) -> pd.DataFrame:
     holes = [h for h in holes if h.area >= MIN_AREA_M2]
     if holes:
         centroids = shapely.centroid(np.asarray(holes))
+        ids_ = number_gaps(_lonlat(centroids, communities.crs))
+        order = np.argsort([int(i.removeprefix("gap-")) for i in ids_])
+        holes, centroids = [holes[i] for i in order], centroids[order]
         frames.append(
             _rows(
                 "study",
@@ -154,6 +191,13 @@ def community_topology(communities: GeoDataFrame) -> pd.DataFrame:
             )
         )
     return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
+
+
+def _lonlat(points: np.ndarray, crs: Any) -> np.ndarray:
+    """Longitude/latitude of ``points`` (their own x/y when the CRS is unknown)."""
+    if crs is None:
+        return shapely.get_coordinates(points)
+    return shapely.get_coordinates(GeoSeries(points, crs=crs).to_crs(4490).values)
 
 
 def multipart(units: GeoDataFrame, level: str) -> pd.DataFrame:

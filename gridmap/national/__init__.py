@@ -17,10 +17,11 @@ from gridmap._lazy import lazy_package
 if TYPE_CHECKING:
     from gridmap.national.engine import ProgressBar, check_national
     from gridmap.national.partition import PARTITION_BY, PartitionPlan, plan_partitions
-    from gridmap.national.result import GAP_RULE, NationalResult, combine, number_gaps
+    from gridmap.national.result import GAP_RULE, NationalResult, combine
     from gridmap.national.rollup import LEVELS, read_check_dir, rollup, write_rollup
     from gridmap.national.source import LAYERS, NationalSource
     from gridmap.national.worker import HALO_DEG, PartitionOutput, check_partition, partition_crs
+    from gridmap.qa import number_gaps
 
 __all__ = [
     "check_national",
@@ -55,7 +56,7 @@ lazy_package(
         "plan_partitions": "gridmap.national.partition",
         "NationalResult": "gridmap.national.result",
         "combine": "gridmap.national.result",
-        "number_gaps": "gridmap.national.result",
+        "number_gaps": "gridmap.qa",
         "GAP_RULE": "gridmap.national.result",
         "LEVELS": "gridmap.national.levels",
         "read_check_dir": "gridmap.national.rollup",

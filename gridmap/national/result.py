@@ -32,18 +32,15 @@ from gridmap.national.export import write_partitioned, write_province_gpkgs
 from gridmap.national.partition import PartitionPlan
 from gridmap.national.source import LONLAT
 from gridmap.national.worker import PartitionOutput
-from gridmap.qa import HOUSEHOLD_RULES, assignment_qa
+from gridmap.qa import HOUSEHOLD_RULES, assignment_qa, number_gaps
 from gridmap.rules import FINDING_COLUMNS, Profile
 from gridmap.study import Study
 
-__all__ = ["NationalResult", "combine", "number_gaps", "GAP_RULE"]
+__all__ = ["NationalResult", "combine", "GAP_RULE"]
 
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 #: the finding on a gap between communities (a study-level row per gap, ``gap-<n>``)
 GAP_RULE = "qa.community.gap"
-#: decimals of a degree (≈ 1 m) the gap order rounds centres to, so the order does not hang on
-#: the metric CRS the centre was measured in
-_GAP_DECIMALS = 5
 
 
 @dataclass
@@ -186,30 +183,6 @@ def _order_findings(findings: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     )
     order = key.sort_values(["qa", "level", "rule", "rule_id", "unit"], kind="stable").index
     return findings.iloc[order.to_numpy()].reset_index(drop=True)
-
-
-def number_gaps(lonlat: np.ndarray) -> list[str]:
-    """Gap ids ``gap-1`` … for gap centres: south to north, then west to east.
-
-    Parameters
-    ----------
-    lonlat : ndarray, shape (n, 2)
-        Longitude/latitude of each gap's centre.
-
-    Returns
-    -------
-    list of str
-        The id of each gap, in the order given.
-
-    Examples
-    --------
-    >>> number_gaps(np.array([[120.2, 30.3], [120.1, 30.3], [121.0, 30.1]]))
-    ['gap-3', 'gap-2', 'gap-1']
-    """
-    r = np.round(np.asarray(lonlat, dtype=float).reshape(-1, 2), _GAP_DECIMALS)
-    rank = np.empty(len(r), dtype=int)
-    rank[np.lexsort((r[:, 0], r[:, 1]))] = np.arange(len(r))
-    return [f"gap-{i + 1}" for i in rank]
 
 
 def _renumber_gaps(findings: pd.DataFrame, outputs: list[PartitionOutput]) -> pd.DataFrame:
