@@ -18,6 +18,7 @@ from dashboards.identity import current_session_key, current_user
 from dashboards.ids import FONT_URLS, ID, PAGES
 from dashboards.pages import PAGE_MODULES
 from dashboards.provider import LEVELS, DashboardProvider
+from dashboards.tiles import register_study_tiles
 from gridmap import fonts
 from gridmap.labels import STATUS_COLORS
 
@@ -187,6 +188,8 @@ def create_app(
             {"Content-Encoding": "gzip", "ETag": etag, "Cache-Control": "private, max-age=86400"}
         )
         return resp
+
+    register_study_tiles(app.server, provider)
 
     @app.callback(
         Output(ID.PAGE, "children"),
