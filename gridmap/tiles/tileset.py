@@ -58,6 +58,8 @@ _NATIONAL_PROPERTIES = (
     "status",
     "size_status",
     "households",
+    "coordinators",
+    "coordinators_required",
     "communities",
     "fail",
     "in_band",
@@ -115,7 +117,12 @@ def _rollup_units(communities: GeoDataFrame) -> GeoDataFrame:
         for k in agg.index
     ]
     share = agg["fail"] / agg["communities"]
-    return GeoDataFrame(
+    sums = {
+        col: pd.to_numeric(communities[col], errors="coerce").groupby(key.to_numpy()).sum()
+        for col in ("coordinators", "coordinators_required")
+        if col in communities.columns
+    }
+    out = GeoDataFrame(
         {
             "name": agg.index.to_numpy(),
             "status": np.where(agg["fail"] > 0, "fail", "pass"),
@@ -129,6 +136,9 @@ def _rollup_units(communities: GeoDataFrame) -> GeoDataFrame:
         crs=communities.crs,
         index=pd.Index(agg.index.astype(str), name="code"),
     )
+    for col, total in sums.items():
+        out[col] = total.reindex(agg.index).round(1).to_numpy()
+    return out
 
 
 def _national_table(units: GeoDataFrame) -> GeoDataFrame:
@@ -165,6 +175,7 @@ class _Layer:
         self.tree = shapely.STRtree(self.mercator)
         self.min_zoom = min_zoom
         props = [c for c in units.columns if c != units.geometry.name]
+        self.table = pd.DataFrame(units[props]).reset_index(drop=True)
         self.keys = [str(c) for c in props]
         self.values = [_value_fields(units[c]) for c in props]
         self.simplified: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -279,6 +290,10 @@ class TileSet:
     def bounds(self, layer: str) -> tuple[float, float, float, float]:
         """``(west, south, east, north)`` of ``layer`` in degrees."""
         return self._layers[layer].lonlat_bounds  # type: ignore[return-value]
+
+    def table(self, layer: str) -> pd.DataFrame:
+        """The properties of ``layer``'s features, one row per feature id (0, 1, …)."""
+        return self._layers[layer].table
 
     def min_zoom(self, layer: str) -> int:
         """The lowest zoom at which ``layer``'s tiles have features."""
