@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 
-from dashboards.i18n import t
+from dashboards.i18n import dropdown_labels, t
+from dashboards.ids import ID
 from dashboards.provider.map_values import NODATA, SEQUENTIAL, class_breaks
 from gridmap.labels import STATUS_COLORS, STATUS_ORDER
 from gridmap.tiles import MIN_ZOOM, TileSet
@@ -210,6 +211,8 @@ class NationalPage:
                 html.Label(t("cm.color_by", lang), htmlFor=str(NationalID.COLOR_BY)),
                 dcc.Dropdown(
                     id=NationalID.COLOR_BY,
+                    labels=dropdown_labels(lang),
+                    placeholder=t("dd.select", lang),
                     options=options,
                     value="status",
                     clearable=False,
@@ -299,7 +302,7 @@ class NationalPage:
         @app.callback(
             Output(NationalID.VALUES, "data"),
             Input(NationalID.COLOR_BY, "value"),
-            State("gm-lang", "value"),
+            State(ID.LANG, "value"),
         )
         def _values(mode, lang):
             return self.values(str(mode or "status"), lang or "zh")
@@ -307,7 +310,7 @@ class NationalPage:
         @app.callback(
             Output(NationalID.LEGEND, "children"),
             Input(NationalID.VALUES, "data"),
-            State("gm-lang", "value"),
+            State(ID.LANG, "value"),
         )
         def _legend(values, lang):
             return _legend_block(values, lang or "zh")
@@ -315,7 +318,7 @@ class NationalPage:
         @app.callback(
             Output(NationalID.DETAIL, "children"),
             Input(NationalID.CLICK, "data"),
-            State("gm-lang", "value"),
+            State(ID.LANG, "value"),
         )
         def _detail(click, lang):
             return self.detail(click, lang or "zh")
