@@ -101,14 +101,14 @@ def prepare(path: Path):
     return provider, {"read_s": t_read, "check_s": t_check}
 
 
-def warm_tiles(app, provider) -> dict:
-    """Make the map's tile sets (as ``gridmap serve`` prepares geometry before it listens)."""
-    client = app.server.test_client()
+def warm_tiles(app) -> dict:
+    """Make the map's tile sets and the whole study's tiles (:meth:`StudyTiles.warm`).
+
+    As ``gridmap serve`` prepares the map before it listens.
+    """
     t0 = time.perf_counter()
-    for level in ("community", "grid"):
-        r = client.get(f"/_gridmap/tiles/{provider.key}/{level}.json")
-        assert r.status_code == 200, r.data
-    return {"tiles_s": time.perf_counter() - t0}
+    n = app.server.extensions["gridmap_study_tiles"].warm()
+    return {"tiles_s": time.perf_counter() - t0, "tiles_warmed": n}
 
 
 def warm_geojson(provider) -> dict:
@@ -391,7 +391,8 @@ def main() -> None:
     provider, prep = prepare(path)
     n = {lv: len(provider.ids(lv)) for lv in ("community", "grid")}
     app = create_app(provider)
-    prep.update(warm_tiles(app, provider))
+    add_plotly_routes(app, provider)
+    prep.update(warm_tiles(app))
     if not args.no_plotly:
         prep.update(warm_geojson(provider))
     print(
@@ -399,7 +400,6 @@ def main() -> None:
         f"check {prep['check_s']:.1f} s, tile sets {prep['tiles_s']:.1f} s",
         file=sys.stderr,
     )
-    add_plotly_routes(app, provider)
     modes = {
         "community": ["rule:community.size", "metric:households", "status"],
         "grid": ["rule:grid.coordinators", "metric:coordinator_gap", "status"],

@@ -23,7 +23,7 @@ import geopandas as gpd
 from flask import Flask, Response, request
 
 from dashboards.provider import DashboardProvider
-from gridmap.tiles import TileSet
+from gridmap.tiles import TileSet, tiles_covering
 
 __all__ = ["register_tiles", "register_study_tiles", "StudyTiles", "TILE_URL", "MVT_MIME"]
 
@@ -32,6 +32,9 @@ TILE_URL = "/tiles/{layer}/{z}/{x}/{y}.pbf"
 MVT_MIME = "application/vnd.mapbox-vector-tile"
 #: the study map's highest tile zoom (MapLibre over-zooms beyond it)
 STUDY_MAX_ZOOM = 16
+#: :meth:`StudyTiles.warm` encodes every zoom whose view of the whole study takes at most this
+#: many tiles (the first map of every page shows the whole study)
+WARM_TILES = 16
 _LEVELS = ("community", "grid")
 
 
@@ -105,11 +108,30 @@ class StudyTiles:
             {"n": names.to_numpy(), "u": ids.to_numpy()}, geometry=geom.to_numpy(), crs=geom.crs
         )
 
-    def warm(self) -> None:
-        """Make every level's tile set now (``gridmap serve`` before it listens)."""
+    def warm(self) -> int:
+        """Make every level's tile set and the tiles of the whole study's view now.
+
+        For ``gridmap serve`` before it listens: each zoom at which the whole study fits in
+        :data:`WARM_TILES` tiles is encoded, so a page's first map only fetches them.
+
+        Returns
+        -------
+        int
+            How many tiles were encoded.
+        """
+        done = 0
         for level in _LEVELS:
-            if self.provider.has_level(level):
-                self.tileset(level)
+            if not self.provider.has_level(level):
+                continue
+            ts = self.tileset(level)
+            for z in range(STUDY_MAX_ZOOM + 1):
+                tiles = tiles_covering(ts.bounds(level), z)
+                if len(tiles) > WARM_TILES:
+                    break
+                for tile in tiles:
+                    ts.tile(level, *tile)
+                done += len(tiles)
+        return done
 
     def meta(self, level: str, tiles: str) -> dict[str, Any]:
         """The level's TileJSON: ``tiles`` (the address template), bounds, zooms, ``count``."""
@@ -139,9 +161,11 @@ def register_study_tiles(server: Flask, provider: DashboardProvider) -> StudyTil
     Returns
     -------
     StudyTiles
-        The tile sets (made on first request; :meth:`StudyTiles.warm` makes them now).
+        The tile sets (made on first request; :meth:`StudyTiles.warm` makes them now), also
+        kept as ``server.extensions["gridmap_study_tiles"]``.
     """
     study = StudyTiles(provider)
+    server.extensions["gridmap_study_tiles"] = study
     cache = "private, max-age=86400"  # the key changes with the loaded study
 
     @server.route("/_gridmap/tiles/<key>/<level>.json")

@@ -6,6 +6,6 @@ encoded with numpy (:mod:`gridmap.tiles._mvt`), tens of thousands of polygons pe
 tens of milliseconds.
 """
 
-from gridmap.tiles.tileset import MIN_ZOOM, TILE_LAYERS, TileSet, tile_bounds
+from gridmap.tiles.tileset import MIN_ZOOM, TILE_LAYERS, TileSet, tile_bounds, tiles_covering
 
-__all__ = ["TileSet", "MIN_ZOOM", "TILE_LAYERS", "tile_bounds"]
+__all__ = ["TileSet", "MIN_ZOOM", "TILE_LAYERS", "tile_bounds", "tiles_covering"]

@@ -36,7 +36,7 @@ from geopandas import GeoDataFrame
 
 from gridmap.tiles._mvt import encode_layer, value_field
 
-__all__ = ["TileSet", "MIN_ZOOM", "TILE_LAYERS", "tile_bounds"]
+__all__ = ["TileSet", "MIN_ZOOM", "TILE_LAYERS", "tile_bounds", "tiles_covering"]
 
 #: the layers of a national tile set, and the lowest zoom at which each has features
 MIN_ZOOM = {"rollup": 0, "communities": 8, "grids": 12}
@@ -80,6 +80,25 @@ def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
     minx = -math.pi * _R + x * size
     maxy = math.pi * _R - y * size
     return (minx, maxy - size, minx + size, maxy)
+
+
+def tiles_covering(bounds: tuple[float, float, float, float], z: int) -> list[tuple[int, int, int]]:
+    """The ``(z, x, y)`` tiles that cover ``(west, south, east, north)`` (degrees) at zoom ``z``.
+
+    Examples
+    --------
+    >>> tiles_covering((120.0, 31.0, 120.1, 31.1), 8)
+    [(8, 213, 104)]
+    """
+    n = 2**z
+    (x0, y1), (x1, y0) = (
+        _to_mercator(np.array([[bounds[0], bounds[1]], [bounds[2], bounds[3]]]))
+        / (2 * math.pi * _R)
+        + 0.5
+    ) * [n, -n] + [0, n]
+    cols = range(max(0, int(x0)), min(n - 1, int(x1)) + 1)
+    rows = range(max(0, int(y0)), min(n - 1, int(y1)) + 1)
+    return [(z, x, y) for x in cols for y in rows]
 
 
 def _to_mercator(coords: np.ndarray) -> np.ndarray:
