@@ -283,7 +283,10 @@ def measure_national(folder: str | Path, browser=None) -> dict:
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.goto(f"{url}/national")
-        page.wait_for_function(_NAT_DRAWN, arg=["rollup", "status"], timeout=600_000)
+        page.wait_for_function(
+            f"() => Number(document.getElementById('{NATIONAL_MAP}')?.dataset.painted || 0) >= 1",
+            timeout=300_000,
+        )
         first = page.evaluate(f"window.gridmapNational.maps['{NATIONAL_MAP}'].stats.lastPaint.at")
         counts = json.loads(page.get_attribute(f"#{NATIONAL_MAP}", "data-meta"))["layers"]
         t_zoom = page.evaluate(
@@ -292,13 +295,13 @@ def measure_national(folder: str | Path, browser=None) -> dict:
             " return t; }",
             centre,
         )
-        page.wait_for_function(_NAT_DRAWN, arg=["grids", "status"], timeout=600_000)
+        page.wait_for_function(_NAT_DRAWN, arg=["grids", "status"], timeout=300_000)
         zoom_ms = page.evaluate("performance.now()") - t_zoom
         drawn = page.evaluate(f"window.gridmapNational.featureCount('{NATIONAL_MAP}', 'grids')")
         page.click("#na-color-by")
         t_click = page.evaluate("performance.now()")
         page.click('.dash-dropdown-option:has(input[value="households"])')
-        page.wait_for_function(_NAT_DRAWN, arg=["grids", "households"], timeout=600_000)
+        page.wait_for_function(_NAT_DRAWN, arg=["grids", "households"], timeout=300_000)
         recolour_ms = page.evaluate("performance.now()") - t_click
         ctx.close()
         if own:
