@@ -111,8 +111,9 @@ class StudyTiles:
     def warm(self) -> int:
         """Make every level's tile set and the tiles of the whole study's view now.
 
-        For ``gridmap serve`` before it listens: each zoom at which the whole study fits in
-        :data:`WARM_TILES` tiles is encoded, so a page's first map only fetches them.
+        For ``gridmap serve`` before it listens: the zooms at which a map shows the whole
+        study (from the last one where it fits in one tile, while it fits in
+        :data:`WARM_TILES` tiles) are encoded, so a page's first map only fetches them.
 
         Returns
         -------
@@ -124,8 +125,10 @@ class StudyTiles:
             if not self.provider.has_level(level):
                 continue
             ts = self.tileset(level)
-            for z in range(STUDY_MAX_ZOOM + 1):
-                tiles = tiles_covering(ts.bounds(level), z)
+            views = [tiles_covering(ts.bounds(level), z) for z in range(STUDY_MAX_ZOOM + 1)]
+            # the last zoom at which one tile holds the study, then those it fits in a few
+            first = max(z for z, v in enumerate(views) if len(v) == 1)
+            for tiles in views[first:]:
                 if len(tiles) > WARM_TILES:
                     break
                 for tile in tiles:

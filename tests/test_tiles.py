@@ -108,7 +108,8 @@ def test_study_tile_routes():
     from dashboards.provider import DashboardProvider
 
     provider = DashboardProvider.from_config(None)
-    client = create_app(provider).server.test_client()
+    app = create_app(provider)
+    client = app.server.test_client()
     meta = client.get(f"/_gridmap/tiles/{provider.key}/grid.json").get_json()
     ids = provider.ids("grid")
     assert meta["count"] == len(ids) and meta["layer"] == "grid"
@@ -127,6 +128,8 @@ def test_study_tile_routes():
     assert client.get("/_gridmap/tiles/nokey/grid.json").status_code == 404
     assert client.get(f"/_gridmap/tiles/{provider.key}/grid/3/9/0.pbf").status_code == 404
     assert json.loads(client.get("/_gridmap/tiles/x/y.json").data)["error"]
+    warmed = app.server.extensions["gridmap_study_tiles"].warm()  # the whole study's views
+    assert warmed > 2 and client.get(path.format(z=z, x=x, y=y)).data == r.data
 
 
 def test_national_key_known_and_relative(tmp_path):
