@@ -162,6 +162,8 @@ def measure_maplibre(browser, url: str, level: str, modes: list[str]) -> dict:
     page = ctx.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tiles: list[str] = []  # fetched on MapLibre's workers, reported to the page
+    page.on("request", lambda r: tiles.append(r.url) if r.url.endswith(".pbf") else None)
     t0 = time.perf_counter()
     page.goto(f"{url}/map?level={level}")
     _painted(page, 1)
@@ -176,9 +178,7 @@ def measure_maplibre(browser, url: str, level: str, modes: list[str]) -> dict:
         if st["stats"].get(k) is not None
     }
     features = page.evaluate("window.gridmap.featureCount('gm-map-map')")
-    tile_requests = page.evaluate(
-        "performance.getEntriesByType('resource').filter(e => e.name.includes('.pbf')).length"
-    )
+    tile_requests = len(tiles)
     recolours, browser_only = [], []
     version = st["version"]
     for mode in modes:

@@ -67,6 +67,7 @@ def test_50k_grid_map_draws_every_grid_at_full_extent(page, city_url):
     state = page.evaluate("window.gridmap.state('gm-map-map')")
     assert state["features"] == n and state["level"] == "grid"
     fetched = len(tiles)
+    assert fetched > 0  # the tiles come from MapLibre's workers; the page sees their requests
     # recolour: feature state only, no tile fetched again
     choose(page, "cm-color-by", "metric:households")
     wait_map(page, "map", version=2, timeout=30_000)
