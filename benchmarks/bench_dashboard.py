@@ -2,12 +2,13 @@
 
 City: ``benchmarks/bench_check.py``'s generator at ~5 k communities, each split
 into 10 grids (~50 k grids), with building points. The study is read and checked
-once (timed, like ``gridmap serve`` does before it listens), then, in the system
-Chromium (software WebGL, SwiftShader), for communities and for grids:
+once and the map's vector tile sets made (timed, like ``gridmap serve`` does before it
+listens), then, in the system Chromium (software WebGL, SwiftShader), for communities
+and for grids:
 
 * **first map**: a fresh tab opens ``/map?level=…``; time from navigation start
-  until MapLibre is idle with the values drawn (Dash boot, callbacks, geometry
-  download and parse, tiling, first frame);
+  until MapLibre is idle with the values drawn (Dash boot, callbacks, the tiles of the
+  full extent encoded by gridmap (MVT), fetched and parsed, first frame);
 * **recolour**: pick another "colour by" (a rule, a metric, back to status) in
   the dropdown; time from the click until the map is idle with the new colours
   (Dash round trip + feature-state + repaint). Median of the switches; the
@@ -16,7 +17,14 @@ Chromium (software WebGL, SwiftShader), for communities and for grids:
   (``map_style="white-bg"``, the only style that draws offline): ``newPlot``
   until its map is idle, and ``restyle`` of ``z`` until idle.
 
+**National** (``--national FOLDER``, a ``gridmap check --engine dask`` output, or
+``--national-communities N`` to generate one with ``benchmarks/national_data.py`` and check
+it on one machine): the 全国 page at full extent (district roll-ups), then zoomed to grids
+(zoom 13), then a recolour (households) at that zoom; :func:`measure_national` is the entry
+point for ``bench_national.py``.
+
     python benchmarks/bench_dashboard.py [--communities 5000] [--workdir /tmp/gridmap-bench] [--json]
+    python benchmarks/bench_dashboard.py --national FOLDER [--json]
 """
 
 from __future__ import annotations
@@ -90,15 +98,24 @@ def prepare(path: Path):
     provider = DashboardProvider(study)
     provider.result()
     t_check = time.perf_counter() - t0 - t_read
-    t1 = time.perf_counter()
+    return provider, {"read_s": t_read, "check_s": t_check}
+
+
+def warm_tiles(app) -> dict:
+    """Make the map's tile sets and the whole study's tiles (:meth:`StudyTiles.warm`).
+
+    As ``gridmap serve`` prepares the map before it listens.
+    """
+    t0 = time.perf_counter()
+    n = app.server.extensions["gridmap_study_tiles"].warm()
+    return {"tiles_s": time.perf_counter() - t0, "tiles_warmed": n}
+
+
+def warm_geojson(provider) -> dict:
+    """The GeoJSON the plotly baseline draws (made before its timing starts)."""
+    t0 = time.perf_counter()
     sizes = {level: len(provider.geojson(level)) for level in ("community", "grid")}
-    t_geo = time.perf_counter() - t1
-    return provider, {
-        "read_s": t_read,
-        "check_s": t_check,
-        "geojson_s": t_geo,
-        "geojson_gzip_bytes": sizes,
-    }
+    return {"geojson_s": time.perf_counter() - t0, "geojson_gzip_bytes": sizes}
 
 
 def add_plotly_routes(app, provider) -> None:
@@ -145,18 +162,23 @@ def measure_maplibre(browser, url: str, level: str, modes: list[str]) -> dict:
     page = ctx.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tiles: list[str] = []  # fetched on MapLibre's workers, reported to the page
+    page.on("request", lambda r: tiles.append(r.url) if r.url.endswith(".pbf") else None)
     t0 = time.perf_counter()
     page.goto(f"{url}/map?level={level}")
     _painted(page, 1)
     wall = time.perf_counter() - t0
     st = page.evaluate("window.gridmap.state('gm-map-map')")
     first_ms = st["stats"]["lastPaint"]["at"]
+    # values_at: the values arrived; geometry_at: the tile set's description; source_at: the
+    # vector source added; tiles_at: every tile of the view loaded
     breakdown = {
         k: round(st["stats"][k])
         for k in ("values_at", "geometry_at", "source_at", "tiles_at")
         if st["stats"].get(k) is not None
     }
     features = page.evaluate("window.gridmap.featureCount('gm-map-map')")
+    tile_requests = len(tiles)
     recolours, browser_only = [], []
     version = st["version"]
     for mode in modes:
@@ -171,6 +193,8 @@ def measure_maplibre(browser, url: str, level: str, modes: list[str]) -> dict:
     ctx.close()
     return {
         "features": features,
+        "features_expected": st["features"],
+        "tile_requests": tile_requests,
         "first_map_ms": first_ms,
         "first_map_wall_s": wall,
         "first_map_marks_ms": breakdown,
@@ -202,13 +226,164 @@ def measure_plotly(browser, url: str, level: str, repeats: int = 2) -> dict:
     }
 
 
+NATIONAL_MAP = "gm-map-national"
+_NAT_DRAWN = """([layer, version]) => {
+  const st = window.gridmapNational.maps['MAP'];
+  if (!st || !st.payload || st.map.isMoving() || !st.map.areTilesLoaded()) { return false; }
+  const done = st.painted[layer];
+  const n = window.gridmapNational.featureCount('MAP', layer);
+  return n > 0 && done && done.version === st.payload.version && st.payload.version.startsWith(version)
+         && done.ids.size >= n;
+}""".replace("MAP", NATIONAL_MAP)
+
+
+def _grid_centre(folder: Path) -> list[float]:
+    """A point inside the national result's grids (the middle of its first partition)."""
+    import geopandas as gpd
+
+    part = next(iter(sorted((Path(folder) / "national" / "grids").rglob("*.parquet"))))
+    b = gpd.read_parquet(part).to_crs(4326).total_bounds
+    return [float((b[0] + b[2]) / 2), float((b[1] + b[3]) / 2)]
+
+
+def measure_national(folder: str | Path, browser=None) -> dict:
+    """First map and recolour of the 全国 page on a national result, in headless Chromium.
+
+    Parameters
+    ----------
+    folder
+        A ``gridmap check --engine dask`` output folder (with ``national/``).
+    browser
+        A Playwright browser (launched here when None).
+
+    Returns
+    -------
+    dict
+        ``open_s`` (reading the result and making its tile set), ``first_map_ms`` (navigation
+        start → the roll-ups drawn and coloured), ``grid_zoom_ms`` (zoom 13 → every loaded
+        grid drawn and coloured), ``recolour_ms`` (colour by households at that zoom → drawn),
+        the layers' feature counts and the console errors.
+    """
+    from playwright.sync_api import sync_playwright
+
+    from dashboards import create_app
+    from dashboards.provider import DashboardProvider
+    from dashboards.testing import launch_chromium, serve_in_thread
+
+    provider = DashboardProvider.from_config(None)
+    t0 = time.perf_counter()
+    app = create_app(provider, national=folder)
+    open_s = time.perf_counter() - t0
+    centre = _grid_centre(Path(folder))
+    with serve_in_thread(app) as url, sync_playwright() as pw:
+        own = browser is None
+        browser = launch_chromium(pw) if own else browser
+        ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+        page = ctx.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(f"{url}/national")
+        page.wait_for_function(
+            f"() => Number(document.getElementById('{NATIONAL_MAP}')?.dataset.painted || 0) >= 1",
+            timeout=300_000,
+        )
+        first = page.evaluate(f"window.gridmapNational.maps['{NATIONAL_MAP}'].stats.lastPaint.at")
+        counts = json.loads(page.get_attribute(f"#{NATIONAL_MAP}", "data-meta"))["layers"]
+        t_zoom = page.evaluate(
+            "(c) => { const t = performance.now();"
+            f" window.gridmapNational.maps['{NATIONAL_MAP}'].map.jumpTo({{zoom: 13, center: c}});"
+            " return t; }",
+            centre,
+        )
+        page.wait_for_function(_NAT_DRAWN, arg=["grids", "status"], timeout=300_000)
+        zoom_ms = page.evaluate("performance.now()") - t_zoom
+        drawn = page.evaluate(f"window.gridmapNational.featureCount('{NATIONAL_MAP}', 'grids')")
+        page.click("#na-color-by")
+        t_click = page.evaluate("performance.now()")
+        page.click('.dash-dropdown-option:has(input[value="households"])')
+        page.wait_for_function(_NAT_DRAWN, arg=["grids", "households"], timeout=300_000)
+        recolour_ms = page.evaluate("performance.now()") - t_click
+        ctx.close()
+        if own:
+            browser.close()
+    return {
+        "layers": {x["name"]: x["count"] for x in counts},
+        "open_s": open_s,
+        "first_map_ms": first,
+        "grid_zoom_ms": zoom_ms,
+        "grid_features_drawn": drawn,
+        "recolour_ms": recolour_ms,
+        "console_errors": errors,
+    }
+
+
+def national_result(workdir: Path, communities: int) -> Path:
+    """A national result of about ``communities`` communities (4 grids each), made once.
+
+    ``benchmarks/national_data.py`` generates the dataset; it is checked on one machine
+    (``gridmap.check``, the same code every Dask partition runs) and written as a
+    ``gridmap check --engine dask`` output's ``national/`` folder.
+    """
+    import gridmap
+    from gridmap.national import NationalSource
+    from gridmap.national.export import write_partitioned
+
+    gen = runpy.run_path(str(ROOT / "benchmarks" / "national_data.py"), run_name="national_data")
+    # 3 provinces of 100-community streets; districts run east (≤ 10° wide), cities north
+    per_province = max(1, round(communities / 300))
+    side = min(10, max(1, round(per_province ** (1 / 3))))
+    shape = gen["NationalShape"](
+        provinces=3,
+        cities=max(1, round(per_province / side**2)),
+        districts=side,
+        streets=side,
+        communities=100,
+        households_mean=5.0,
+    )
+    out = workdir / f"national_{shape.total_communities}"
+    if (out / "national" / "communities").exists():
+        return out
+    data = workdir / f"national_{shape.total_communities}_data"
+    gen["write_national"](data, shape)
+    kinds = ("communities", "grids", "households", "facilities")
+    source = NationalSource({k: data / k for k in kinds})
+    result = gridmap.check(gridmap.read_study(**{k: source.read(k) for k in kinds}))
+    write_partitioned(result, out / "national")
+    return out
+
+
+def main_national(args) -> None:
+    folder = Path(args.national) if args.national else None
+    if folder is None:
+        folder = national_result(Path(args.workdir), args.national_communities)
+    r = measure_national(folder)
+    print(
+        f"national {r['layers']}: open {r['open_s']:.1f} s, first map {r['first_map_ms'] / 1000:.2f} s, "
+        f"grids at zoom 13 {r['grid_zoom_ms'] / 1000:.2f} s ({r['grid_features_drawn']:,} drawn), "
+        f"recolour {r['recolour_ms']:.0f} ms",
+        file=sys.stderr,
+    )
+    if args.json:
+        print(json.dumps({"national": r}, indent=2))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--communities", type=int, default=5000)
     ap.add_argument("--workdir", default="/tmp/gridmap-bench")
     ap.add_argument("--no-plotly", action="store_true", help="skip the plotly baseline")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    ap.add_argument("--national", metavar="FOLDER", help="measure the national page on this result")
+    ap.add_argument(
+        "--national-communities",
+        type=int,
+        default=0,
+        help="generate and check a national result of about N communities (4 grids each), then measure",
+    )
     args = ap.parse_args()
+    if args.national or args.national_communities:
+        main_national(args)
+        return
 
     from playwright.sync_api import sync_playwright
 
@@ -218,25 +393,29 @@ def main() -> None:
     path = build(Path(args.workdir), args.communities)
     provider, prep = prepare(path)
     n = {lv: len(provider.ids(lv)) for lv in ("community", "grid")}
-    print(
-        f"study: {n['community']:,} communities, {n['grid']:,} grids; read {prep['read_s']:.1f} s, "
-        f"check {prep['check_s']:.1f} s, GeoJSON {prep['geojson_s']:.1f} s "
-        f"({ {k: f'{v / 1e6:.1f} MB' for k, v in prep['geojson_gzip_bytes'].items()} } gzip)",
-        file=sys.stderr,
-    )
     app = create_app(provider)
     add_plotly_routes(app, provider)
+    prep.update(warm_tiles(app))
+    if not args.no_plotly:
+        prep.update(warm_geojson(provider))
+    print(
+        f"study: {n['community']:,} communities, {n['grid']:,} grids; read {prep['read_s']:.1f} s, "
+        f"check {prep['check_s']:.1f} s, tile sets {prep['tiles_s']:.1f} s",
+        file=sys.stderr,
+    )
     modes = {
         "community": ["rule:community.size", "metric:households", "status"],
         "grid": ["rule:grid.coordinators", "metric:coordinator_gap", "status"],
     }
-    out = {"study": n, "prepare": prep, "maplibre": {}, "plotly": {}}
+    # "maplibre": the dashboard's map (vector tiles); "plotly": the baseline (GeoJSON)
+    out = {"study": n, "prepare": prep, "map_source": "mvt", "maplibre": {}, "plotly": {}}
     with serve_in_thread(app) as url, sync_playwright() as pw:
         browser = launch_chromium(pw)
         for level in ("community", "grid"):
             out["maplibre"][level] = r = measure_maplibre(browser, url, level, modes[level])
             print(
-                f"MapLibre {level:9} {r['features']:>6,} features: first map {r['first_map_ms'] / 1000:.2f} s, "
+                f"MapLibre {level:9} {r['features']:>6,}/{r['features_expected']:,} features, "
+                f"{r['tile_requests']} tiles: first map {r['first_map_ms'] / 1000:.2f} s, "
                 f"recolour median {r['recolour_median_ms']:.0f} ms (browser only {r['recolour_browser_only_median_ms']:.0f} ms) "
                 f"{[round(x) for x in r['recolour_ms']]}; first-map marks {r['first_map_marks_ms']}",
                 file=sys.stderr,

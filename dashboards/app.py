@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -17,9 +18,13 @@ from dashboards.i18n import dropdown_labels, t
 from dashboards.identity import current_session_key, current_user
 from dashboards.ids import FONT_URLS, ID, PAGES
 from dashboards.pages import PAGE_MODULES
+from dashboards.pages import national as national_page
 from dashboards.provider import LEVELS, DashboardProvider
+from dashboards.provider.config import national_folder
+from dashboards.tiles import register_study_tiles, register_tiles
 from gridmap import fonts
 from gridmap.labels import STATUS_COLORS
+from gridmap.tiles import TileSet
 
 __all__ = ["create_app", "status_css"]
 
@@ -90,7 +95,8 @@ def _header(provider: DashboardProvider) -> html.Header:
     )
 
 
-def _nav(pathname: str | None, lang: str) -> list:
+def _nav(pathname: str | None, lang: str, *, national: bool = False) -> list:
+    pages = dict(PAGES, national=national_page.PATH) if national else PAGES
     return [
         dcc.Link(
             t(f"nav.{key}", lang),
@@ -98,8 +104,20 @@ def _nav(pathname: str | None, lang: str) -> list:
             id=f"nav-{key}",
             className="gm-nav-link" + (" gm-active" if (pathname or "/") == path else ""),
         )
-        for key, path in PAGES.items()
+        for key, path in pages.items()
     ]
+
+
+def _national(app: Dash, folder: str | os.PathLike | None) -> national_page.NationalPage | None:
+    """The national page of ``[dashboard] national`` (its tiles served), or None without one."""
+    if folder is None:
+        return None
+    try:
+        tiles = TileSet.from_check_dir(folder)
+    except (OSError, ValueError, KeyError) as exc:  # a message on the page, not a traceback
+        return national_page.NationalPage(None, folder, error=str(exc))
+    register_tiles(app.server, tiles)
+    return national_page.NationalPage(tiles, folder, tile_prefix=app.get_relative_path("/tiles"))
 
 
 def _user_badge(lang: str) -> list:
@@ -127,7 +145,10 @@ def _user_badge(lang: str) -> list:
 
 
 def create_app(
-    config: str | DashboardProvider | None = None, *, basemap: str | None = None
+    config: str | DashboardProvider | None = None,
+    *,
+    basemap: str | None = None,
+    national: str | os.PathLike | None = None,
 ) -> Dash:
     """Build the dashboard for a study.
 
@@ -139,6 +160,9 @@ def create_app(
     basemap
         Optional raster tile URL template (overrides the config's ``[dashboard] basemap``).
         Tiles in GCJ-02 (Amap, Tencent) are offset by hundreds of metres from CGCS2000 data.
+    national
+        A national result folder (``gridmap check --engine dask`` output) for the 全国 page;
+        overrides the config's ``[dashboard] national``.
     """
     if isinstance(config, DashboardProvider):
         provider = config
@@ -188,6 +212,11 @@ def create_app(
         )
         return resp
 
+    register_study_tiles(app.server, provider)
+    if national is None and isinstance(config, (str, os.PathLike)):
+        national = national_folder(config)
+    nat = _national(app, national)
+
     @app.callback(
         Output(ID.PAGE, "children"),
         Output(ID.NAV, "children"),
@@ -204,10 +233,13 @@ def create_app(
         lang = lang or "zh"
         key = next((k for k, p in PAGES.items() if p == (pathname or "/")), "overview")
         query = {k: v[-1] for k, v in parse_qs((search or "").lstrip("?")).items()}
-        page = PAGE_MODULES[key].layout(provider, lang, query=query)
+        if nat is not None and pathname == national_page.PATH:
+            page = nat.layout(lang)
+        else:
+            page = PAGE_MODULES[key].layout(provider, lang, query=query)
         return (
             page,
-            _nav(pathname, lang),
+            _nav(pathname, lang, national=nat is not None),
             t("app.title", lang),
             t("app.profile", lang),
             provider.profiles(lang),
@@ -217,4 +249,6 @@ def create_app(
 
     for module in PAGE_MODULES.values():
         module.register(app, provider)
+    if nat is not None:
+        nat.register(app)
     return app

@@ -473,3 +473,49 @@ WORDS.update(
         "ch.failed": ("计算失败：{err}", "Could not compute: {err}"),
     }
 )
+
+
+# National page (issue 17)
+WORDS.update(
+    {
+        "nav.national": ("全国", "National"),
+        "na.mode.status": ("总体状态", "Overall status"),
+        "na.mode.households": ("户数", "Households"),
+        "na.mode.coordinator_gap": ("网格员缺口", "Coordinators short"),
+        "na.mode.fail_share": ("不合规社区占比", "Share of communities failing"),
+        "na.gap.none": ("无缺口", "none short"),
+        "na.hint": (
+            "缩放：区县汇总 → 社区（8 级起）→ 网格（12 级起）",
+            "Zoom in: district roll-ups → communities (zoom 8) → grids (zoom 12)",
+        ),
+        "na.summary": (
+            "全国检查结果 {folder}：{districts:,} 个区县，{communities:,} 个社区，{grids:,} 个网格",
+            "National result {folder}: {districts:,} districts, {communities:,} communities, "
+            "{grids:,} grids",
+        ),
+        "na.error": (
+            "无法打开全国检查结果 {folder}：{err}（[dashboard] national 应指向 "
+            "gridmap check --engine dask 的输出文件夹）",
+            "Cannot open the national result {folder}: {err} ([dashboard] national must name "
+            "the output folder of gridmap check --engine dask)",
+        ),
+        "na.detail.empty": (
+            "点击地图上的单元查看详情。",
+            "Click a unit on the map for its figures.",
+        ),
+        "na.layer.rollup": ("区县", "Districts"),
+        "na.layer.communities": ("社区", "Communities"),
+        "na.layer.grids": ("网格", "Grids"),
+        "na.col.code": ("编码", "Code"),
+        "na.col.status": ("总体状态", "Status"),
+        "na.col.households": ("户数", "Households"),
+        "na.col.coordinators": ("网格员", "Coordinators"),
+        "na.col.coordinators_required": ("应配网格员", "Coordinators required"),
+        "na.col.communities": ("社区数", "Communities"),
+        "na.col.fail": ("不合规社区", "Communities failing"),
+        "na.col.in_band": ("户数达标社区", "Communities in the size band"),
+        "na.col.fail_share": ("不合规占比", "Share failing"),
+        "na.col.size_status": ("户数状态", "Size status"),
+        "na.col.community_id": ("所属社区", "Community"),
+    }
+)

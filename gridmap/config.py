@@ -52,6 +52,7 @@ DASHBOARD_KEYS = (
     "auth_header",
     "trusted_proxies",
     "allowed_hosts",
+    "national",
 )
 
 

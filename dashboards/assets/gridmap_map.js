@@ -1,30 +1,50 @@
 /* gridmap dashboard: a small MapLibre GL JS map driven by Dash clientside callbacks.
  *
- * Geometry is fetched once per URL (and cached here across pages of the same tab);
- * afterwards only values arrive: a class index per feature, set as feature-state,
- * and a palette applied with setPaintProperty. No tiles, glyphs or fonts are
- * requested unless a basemap URL is configured.
+ * Communities and grids are drawn from vector tiles served by gridmap (MVT, simplified per
+ * zoom on the server, see dashboards/tiles.py): a level's GeoJSON address
+ * /_gridmap/geo/<key>/<level>.geojson names its tiles, /_gridmap/tiles/<key>/<level>.json
+ * (bounds, feature count) and .../<level>/{z}/{x}/{y}.pbf. Feature ids are the unit's position,
+ * so values arrive as a class index per feature, set as feature-state, and a palette; geometry
+ * is never re-sent. Selection and proposal outlines are feature-state too. Small overlays
+ * (facility points, coverage gaps) stay GeoJSON. No glyphs or fonts are requested, and no
+ * other tiles unless a basemap URL is configured.
  */
 (function () {
   "use strict";
-  const geoCache = {};   // url -> Promise<GeoJSON>
-  // Features are dealt round-robin into PARTS GeoJSON sources: MapLibre tiles each GeoJSON source on one
-  // web worker, so two sources keep two cores busy on the first load of a city (50 k grids).
-  const PARTS = 2;
-  const FILLS = [];
-  for (let k = 0; k < PARTS; k++) { FILLS.push("units-fill-" + k); }
-  function src(i) { return "units-" + (i % PARTS); }
-  const maps = {};       // div id -> {map, url, payload, ready, sel, stats}
+  const geoCache = {};   // url -> Promise<GeoJSON> (facility points)
+  const metaCache = {};  // url -> Promise<TileJSON>
+  const SRC = "units";
+  const FILL = "units-fill";
+  // MapLibre parses tiles on web workers; its default is half the cores (one, on two):
+  // two workers keep two cores busy on the first load of a city.
+  const WORKERS = 2;
+  const maps = {};       // div id -> {map, url, meta, payload, ready, sel, stats}
   const pendingSel = {}; // div id -> feature indices to outline once the map is ready
 
-  function fetchGeo(url) {
-    if (!geoCache[url]) {
-      geoCache[url] = fetch(url).then(function (r) {
-        if (!r.ok) { throw new Error("geometry " + url + ": HTTP " + r.status); }
+  function fetchJSON(cache, url, what) {
+    if (!cache[url]) {
+      cache[url] = fetch(url).then(function (r) {
+        if (!r.ok) { throw new Error(what + " " + url + ": HTTP " + r.status); }
         return r.json();
       });
     }
-    return geoCache[url];
+    return cache[url];
+  }
+
+  function fetchGeo(url) { return fetchJSON(geoCache, url, "geometry"); }
+
+  function metaUrl(url) {
+    // /_gridmap/geo/<key>/<level>.geojson -> /_gridmap/tiles/<key>/<level>.json
+    const i = url.lastIndexOf("/_gridmap/geo/");
+    return url.slice(0, i) + "/_gridmap/tiles/" + url.slice(i + 14).replace(/\.geojson$/, ".json");
+  }
+
+  function fetchMeta(url) { return fetchJSON(metaCache, metaUrl(url), "tiles"); }
+
+  function vectorSource(meta) {
+    // tile addresses must be absolute: MapLibre fetches them on its web workers
+    const tiles = meta.tiles.map(function (t) { return t.charAt(0) === "/" ? window.location.origin + t : t; });
+    return {type: "vector", tiles: tiles, minzoom: meta.minzoom, maxzoom: meta.maxzoom, bounds: meta.bounds};
   }
 
   function style(basemap, attribution) {
@@ -51,8 +71,8 @@
   function create(divId, payload) {
     const el = document.getElementById(divId);
     if (!el || typeof maplibregl === "undefined") { return null; }
-    if (Object.keys(maps).length === 0 && maplibregl.getWorkerCount() < PARTS) {
-      try { maplibregl.setWorkerCount(PARTS); } catch (e) { /* only possible before the first map */ }
+    if (Object.keys(maps).length === 0 && maplibregl.getWorkerCount() < WORKERS) {
+      try { maplibregl.setWorkerCount(WORKERS); } catch (e) { /* only possible before the first map */ }
     }
     const map = new maplibregl.Map({
       container: el, style: style(el.dataset.basemap, el.dataset.attribution),
@@ -60,17 +80,16 @@
       fadeDuration: 0, maxTileCacheZoomLevels: 6,
     });
     map.addControl(new maplibregl.NavigationControl({showCompass: false}), "top-right");
-    const st = {map: map, url: null, payload: null, ready: false, loaded: false, sel: null, hover: null,
+    const st = {map: map, url: null, payload: null, ready: false, loaded: false, sel: [], moved: [], hover: null,
                 stats: {created: performance.now()}, version: 0, pendingFocus: null};
     const popup = new maplibregl.Popup({closeButton: false, closeOnClick: false, className: "gm-popup"});
     map.on("load", function () { st.loaded = true; apply(divId); });
     map.on("sourcedata", function (e) {
-      if (st.ready && !st.stats.tiles_at && String(e.sourceId).indexOf("units-") === 0 &&
-          FILLS.every(function (_, k) { return map.isSourceLoaded("units-" + k); })) {
+      if (st.ready && !st.stats.tiles_at && e.sourceId === SRC && map.isSourceLoaded(SRC)) {
         st.stats.tiles_at = performance.now();
       }
     });
-    map.on("mousemove", FILLS, function (e) {
+    map.on("mousemove", FILL, function (e) {
       if (!e.features.length || !st.payload) { return; }
       const f = e.features[0], p = st.payload, c = p.c[f.id];
       let val = p.v[f.id];
@@ -85,8 +104,8 @@
       popup.setLngLat(e.lngLat).setDOMContent(div).addTo(map);
       el.dataset.hover = f.properties.n + " | " + text;
     });
-    map.on("mouseleave", FILLS, function () { map.getCanvas().style.cursor = ""; popup.remove(); });
-    map.on("click", FILLS, function (e) {
+    map.on("mouseleave", FILL, function () { map.getCanvas().style.cursor = ""; popup.remove(); });
+    map.on("click", FILL, function (e) {
       if (!e.features.length) { return; }
       const f = e.features[0];
       select(divId, f.id);
@@ -96,12 +115,21 @@
     return st;
   }
 
+  function flag(st, key, ids) {
+    // Mark the features of ids with feature-state key (and clear the previous ones): outlines
+    // of the selection and of a proposal's moves, without touching the tiles.
+    const map = st.map, target = {source: SRC, sourceLayer: st.meta.layer};
+    const valid = (ids || []).filter(function (i) { return Number.isInteger(i) && i >= 0 && i < st.meta.count; });
+    st[key].forEach(function (i) { target.id = i; map.setFeatureState(target, {[key]: false}); });
+    valid.forEach(function (i) { target.id = i; map.setFeatureState(target, {[key]: true}); });
+    st[key] = valid;
+    return valid.length;
+  }
+
   function select(divId, id) {
     const st = maps[divId];
     if (!st || !st.ready) { return; }
-    st.sel = id;
-    const f = (id !== null && id !== undefined && st.geo) ? st.geo.features[id] : null;
-    st.map.getSource("selected").setData({type: "FeatureCollection", features: f ? [f] : []});
+    flag(st, "sel", id === null || id === undefined ? [] : [id]);
   }
 
   function selectMany(divId, idx) {
@@ -109,36 +137,33 @@
     const st = maps[divId];
     if (!st || !st.ready) { pendingSel[divId] = idx || []; return; }
     delete pendingSel[divId];
-    const feats = (idx || []).map(function (i) { return st.geo.features[i]; }).filter(Boolean);
-    st.map.getSource("selected").setData({type: "FeatureCollection", features: feats});
-    document.getElementById(divId).dataset.selected = String(feats.length);
+    document.getElementById(divId).dataset.selected = String(flag(st, "sel", idx));
   }
 
-  function addLayers(map) {
-    // Borders as the fill's own outline (cheap); the selected unit gets its own tiny line source.
-    const before = ["borders", "moved-line", "gaps", "points"].find(function (id) { return map.getLayer(id); });
-    for (let k = 0; k < PARTS; k++) {
-      map.addLayer({id: FILLS[k], type: "fill", source: "units-" + k, paint: {
-        "fill-color": ["to-color", ["coalesce", ["feature-state", "color"], "#e0e0e0"]], "fill-opacity": 0.85,
-        "fill-outline-color": "#ffffff"}}, before);
-    }
-    if (!map.getSource("moved")) {  // units a pending proposal would move (plans page)
-      map.addSource("moved", {type: "geojson", data: {type: "FeatureCollection", features: []}});
-      map.addLayer({id: "moved-line", type: "line", source: "moved",
-                    paint: {"line-color": "#40004b", "line-width": 3.2, "line-dasharray": [2, 1]}});
-    }
-    if (!map.getSource("selected")) {
-      map.addSource("selected", {type: "geojson", data: {type: "FeatureCollection", features: []}});
-      map.addLayer({id: "selected-line", type: "line", source: "selected",
-                    paint: {"line-color": "#111111", "line-width": 3}});
-    }
+  function outline(key, color, width, dash) {
+    const paint = {"line-color": color, "line-width": width,
+                   "line-opacity": ["case", ["boolean", ["feature-state", key], false], 1, 0]};
+    if (dash) { paint["line-dasharray"] = dash; }
+    return paint;
+  }
+
+  function addLayers(map, meta) {
+    // Borders as the fill's own outline (cheap); selection and proposal moves as outlines
+    // switched on by feature-state.
+    const before = ["borders", "gaps", "points"].find(function (id) { return map.getLayer(id); });
+    map.addLayer({id: FILL, type: "fill", source: SRC, "source-layer": meta.layer, paint: {
+      "fill-color": ["to-color", ["coalesce", ["feature-state", "color"], "#e0e0e0"]], "fill-opacity": 0.85,
+      "fill-outline-color": "#ffffff"}}, before);
+    const above = ["gaps", "points"].find(function (id) { return map.getLayer(id); });
+    map.addLayer({id: "moved-line", type: "line", source: SRC, "source-layer": meta.layer,
+                  paint: outline("moved", "#40004b", 3.2, [2, 1])}, above);
+    map.addLayer({id: "selected-line", type: "line", source: SRC, "source-layer": meta.layer,
+                  paint: outline("sel", "#111111", 3)}, above);
   }
 
   function removeUnits(map) {
-    for (let k = 0; k < PARTS; k++) {
-      if (map.getLayer(FILLS[k])) { map.removeLayer(FILLS[k]); }
-      if (map.getSource("units-" + k)) { map.removeSource("units-" + k); }
-    }
+    [FILL, "moved-line", "selected-line"].forEach(function (id) { if (map.getLayer(id)) { map.removeLayer(id); } });
+    if (map.getSource(SRC)) { map.removeSource(SRC); }
   }
 
   function paintValues(st, divId) {
@@ -148,10 +173,11 @@
     const c = p.c, pal = p.palette, nodata = p.nodata || "#e0e0e0";
     const prev = st.painted && st.painted.url === p.url ? st.painted.colors : null;
     const colors = new Array(c.length);
+    const target = {source: SRC, sourceLayer: st.meta.layer, id: 0};
     for (let i = 0; i < c.length; i++) {
       const col = c[i] >= 0 ? pal[c[i]] : nodata;
       colors[i] = col;
-      if (prev === null || prev[i] !== col) { map.setFeatureState({source: src(i), id: i}, {color: col}); }
+      if (prev === null || prev[i] !== col) { target.id = i; map.setFeatureState(target, {color: col}); }
     }
     st.painted = {url: p.url, colors: colors};
     const t1 = performance.now();
@@ -172,28 +198,19 @@
       st.url = p.url;
       st.ready = false;
       st.stats.values_at = performance.now();
-      fetchGeo(p.url).then(function (geo) {
+      fetchMeta(p.url).then(function (meta) {
         st.stats.geometry_at = performance.now();
         if (st.url !== p.url) { return; }
         const map = st.map;
         removeUnits(map);
-        const parts = [];
-        for (let k = 0; k < PARTS; k++) { parts.push({type: "FeatureCollection", features: []}); }
-        geo.features.forEach(function (f) { parts[f.id % PARTS].features.push(f); });
-        // per-zoom simplification: geojson-vt simplifies each zoom's tiles on the worker (tolerance in
-        // screen pixels); a small buffer is enough for fills.
-        for (let k = 0; k < PARTS; k++) {
-          map.addSource("units-" + k, {type: "geojson", data: parts[k], tolerance: 0.75, buffer: 16});
-        }
-        addLayers(map);
-        st.features = geo.features.length;
-        st.geo = geo;
-        st.sel = null;
+        map.addSource(SRC, vectorSource(meta));
+        st.meta = meta;
+        addLayers(map, meta);
+        st.features = meta.count;
+        st.sel = [];
+        st.moved = [];
         st.painted = null;
-        if (!st.pendingFocus) {
-          const b = geo.bbox || bbox(geo);
-          map.fitBounds(b, {padding: 20, animate: false});
-        }
+        if (!st.pendingFocus) { map.fitBounds(meta.bounds, {padding: 20, animate: false}); }
         st.stats.source_at = performance.now();
         st.stats.tiles_at = null;
         st.ready = true;
@@ -213,33 +230,30 @@
   }
 
   function borders(st) {
-    // Community borders as a heavy line over the fills (grid lines are the fills' thin outlines).
+    // Community borders as a heavy line over the fills (grid lines are the fills' thin outlines),
+    // from the community tiles.
     const url = st.payload.borders, map = st.map;
     if (!url) {
       if (map.getLayer("borders")) { map.setLayoutProperty("borders", "visibility", "none"); }
       return;
     }
-    fetchGeo(url).then(function (geo) {
+    fetchMeta(url).then(function (meta) {
       if (!map.getSource("borders")) {
-        map.addSource("borders", {type: "geojson", data: geo});
+        map.addSource("borders", vectorSource(meta));
         const above = map.getLayer("moved-line") ? "moved-line" : undefined;
-        map.addLayer({id: "borders", type: "line", source: "borders", paint: {
+        map.addLayer({id: "borders", type: "line", source: "borders", "source-layer": meta.layer, paint: {
           "line-color": "#1f2d3d", "line-width": ["interpolate", ["linear"], ["zoom"], 10, 1.4, 15, 2.6],
           "line-opacity": 0.9}}, above);
       }
       map.setLayoutProperty("borders", "visibility", "visible");
-      st.borders = geo.features.length;
+      st.borders = meta.count;
     }).catch(function (err) { console.error(err); });
   }
 
   function highlight(st, divId) {
     // Outline the units of payload.highlight (a rebalancer proposal's moves) on the map.
-    const idx = st.payload.highlight || [];
-    const feats = idx.map(function (i) { return st.geo.features[i]; }).filter(Boolean);
-    if (st.map.getSource("moved")) {
-      st.map.getSource("moved").setData({type: "FeatureCollection", features: feats});
-    }
-    document.getElementById(divId).dataset.highlighted = String(feats.length);
+    const n = flag(st, "moved", st.payload.highlight || []);
+    document.getElementById(divId).dataset.highlighted = String(n);
   }
 
   function gaps(st) {
@@ -278,19 +292,6 @@
     }).catch(function (err) { console.error(err); });
   }
 
-  function bbox(geo) {
-    let w = 180, s = 90, e = -180, n = -90;
-    function walk(c) {
-      if (typeof c[0] === "number") {
-        if (c[0] < w) { w = c[0]; } if (c[0] > e) { e = c[0]; }
-        if (c[1] < s) { s = c[1]; } if (c[1] > n) { n = c[1]; }
-      } else { for (let i = 0; i < c.length; i++) { walk(c[i]); } }
-    }
-    geo.features.forEach(function (f) { if (f.geometry) { walk(f.geometry.coordinates); } });
-    geo.bbox = [w, s, e, n];
-    return geo.bbox;
-  }
-
   function focus(divId, f) {
     const st = maps[divId];
     if (!st) { return; }
@@ -303,12 +304,11 @@
   }
 
   function featureCount(divId) {
+    // Distinct features in the loaded tiles of the units source (-1 before the map is ready).
     const st = maps[divId];
     if (!st || !st.ready) { return -1; }
     const seen = new Set();
-    for (let k = 0; k < PARTS; k++) {
-      st.map.querySourceFeatures("units-" + k).forEach(function (f) { seen.add(f.id); });
-    }
+    st.map.querySourceFeatures(SRC, {sourceLayer: st.meta.layer}).forEach(function (f) { seen.add(f.id); });
     return seen.size;
   }
 

@@ -1,7 +1,8 @@
 """A small MapLibre GL JS map for Dash: a div, a values store and a clientside callback.
 
 The JavaScript side lives in ``dashboards/assets/gridmap_map.js`` and MapLibre
-itself is vendored in ``dashboards/assets/vendor`` (no CDN). A server callback
+itself is vendored in ``dashboards/assets/vendor`` (no CDN). Communities and grids are
+drawn from gridmap's vector tiles (:mod:`dashboards.tiles`). A server callback
 writes the map's *values* store (class per feature + palette + legend, see
 :meth:`dashboards.provider.MapValues.payload`); the clientside callback applies
 them as feature-state, so geometry is never re-sent. Clicks come back in the

@@ -1,4 +1,4 @@
-"""The ``[dashboard]`` table of a ``gridmap.toml``: basemap, attribution, plans workspace."""
+"""The ``[dashboard]`` table of a ``gridmap.toml``: basemap, attribution, plans workspace, national."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from gridmap.plans.postgis import is_database_url
 from gridmap.study import read_toml
 
-__all__ = ["dashboard_settings"]
+__all__ = ["dashboard_settings", "national_folder"]
 
 
 def _workspace(here: Path, workspace: str) -> Path | str:
@@ -46,3 +46,22 @@ def dashboard_settings(config: str | os.PathLike) -> dict[str, Any]:
         "basemap_attribution": extra.get("basemap_attribution", ""),
         "workspace": _workspace(here, extra.get("workspace", "plans.gpkg")),
     }
+
+
+def national_folder(config: str | os.PathLike | None) -> Path | None:
+    """The ``[dashboard] national`` folder of a study config (relative to it), or None.
+
+    The folder is a ``gridmap check --engine dask`` (or ``gridmap rollup``) output; the
+    dashboard's national page draws its ``national/`` result from vector tiles.
+
+    Parameters
+    ----------
+    config
+        A ``gridmap.toml`` (None: the demo district, which has none).
+    """
+    if config is None:
+        return None
+    folder = read_toml(Path(config)).get("dashboard", {}).get("national")
+    if not folder:
+        return None
+    return Path(config).resolve().parent / str(folder)

@@ -1,9 +1,10 @@
-"""The map geometry: each level once in WGS84, as gzip-compressed GeoJSON with ids ``0..n-1``.
+"""The map geometry: each level once in WGS84 (ids ``0..n-1``), and as gzip-compressed GeoJSON.
 
-Geometry is serialised once per level (served by a plain HTTP route and cached by
-the browser); everything after that travels as small per-feature arrays aligned
-with the feature ids. Per-zoom simplification happens in the browser (MapLibre's
-geojson-vt); here only sub-metre vertices (digitising noise) are dropped.
+:meth:`GeometryCache.wgs84` is what the dashboard's vector tiles are cut from
+(:mod:`dashboards.tiles`: simplified per zoom on the server); the GeoJSON of a level is
+served for small overlays (facility points) and exports, and its address names the level's
+tiles. Everything after the geometry travels as small per-feature arrays aligned with the
+feature ids. Here only sub-metre vertices (digitising noise) are dropped.
 """
 
 from __future__ import annotations

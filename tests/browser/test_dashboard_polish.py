@@ -163,7 +163,7 @@ def test_community_borders_drawn_heavier_than_grid_lines(page, base_url, provide
     )
     assert width[0] == "interpolate" and min(width[4], width[6]) > 1  # grid lines are 1 px
     order = page.evaluate("window.gridmap.maps['gm-map-map'].map.getStyle().layers.map(l => l.id)")
-    assert order.index("borders") > max(order.index("units-fill-0"), order.index("units-fill-1"))
+    assert order.index("borders") > order.index("units-fill")
     page.goto(base_url + "/plans")
     wait_map(page, "plans")
     page.wait_for_function("() => window.gridmap.state('gm-map-plans').borders > 0")

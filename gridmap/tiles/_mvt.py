@@ -1,0 +1,315 @@
+"""A vectorised Mapbox Vector Tile (MVT 2.1) encoder for polygon layers.
+
+``mapbox-vector-tile`` encodes feature by feature in Python (about 1 ms per grid); a city's
+50 k grids would take a minute. Here a whole layer is encoded with numpy: the polygons'
+rings are quantised to tile coordinates, degenerate rings dropped, windings set as the
+specification wants (exterior rings positive area with y down, holes negative), and the
+features written as one stream of varints — a feature message holds nothing else (its ids,
+tags, type and geometry are varints; only its lengths have to be computed first).
+
+Property values are given already encoded (:func:`value_field`) per feature, so a tile only
+joins bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+
+import numpy as np
+import shapely
+
+__all__ = ["encode_layer", "value_field", "varint"]
+
+_MOVE_TO, _LINE_TO, _CLOSE = 1, 2, 7
+_POLYGON = 3
+
+
+def varint(value: int) -> bytes:
+    """One unsigned protobuf varint."""
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _field(tag: int, payload: bytes) -> bytes:
+    return bytes([tag]) + varint(len(payload)) + payload
+
+
+def value_field(value: object) -> bytes:
+    """A layer's ``values`` entry (field 4) holding ``value`` (str, bool, int or float)."""
+    if isinstance(value, bool):
+        msg = b"\x38" + varint(int(value))
+    elif isinstance(value, int) and value >= 0:
+        msg = b"\x28" + varint(value)
+    elif isinstance(value, int):
+        msg = b"\x30" + varint((value << 1) ^ (value >> 63))
+    elif isinstance(value, float):
+        msg = b"\x19" + struct.pack("<d", value)
+    else:
+        msg = _field(0x0A, str(value).encode("utf-8"))
+    return _field(0x22, msg)
+
+
+#: the smallest value of each varint length beyond one byte
+_VARINT_STEPS = np.array([1 << (7 * k) for k in range(1, 10)], dtype=np.uint64)
+
+
+def _varint_sizes(v: np.ndarray) -> np.ndarray:
+    return 1 + np.searchsorted(_VARINT_STEPS, np.asarray(v, dtype=np.uint64), side="right")
+
+
+def _varints(v: np.ndarray) -> bytes:
+    """Unsigned varints of ``v`` (uint64), concatenated."""
+    v = v.astype(np.uint64)
+    sizes = _varint_sizes(v)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    out = np.zeros(int(sizes.sum()), dtype=np.uint8)
+    for k in range(int(sizes.max()) if len(sizes) else 0):
+        has = sizes > k
+        chunk = (v[has] >> np.uint64(7 * k)) & np.uint64(0x7F)
+        more = (sizes[has] > k + 1).astype(np.uint64) << np.uint64(7)
+        out[starts[has] + k] = (chunk | more).astype(np.uint8)
+    return out.tobytes()
+
+
+def _zigzag(v: np.ndarray) -> np.ndarray:
+    v = v.astype(np.int64)
+    return ((v << 1) ^ (v >> 63)).astype(np.uint64)
+
+
+def _rings(
+    geoms: np.ndarray, to_tile: tuple[float, float, float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Quantised rings: coords (int64), ring offsets, the ring's feature, exterior flags."""
+    _, coords, offsets = shapely.to_ragged_array(geoms)
+    if len(offsets) == 2:  # polygons only: one polygon per feature
+        ring_off, poly_off = offsets
+        geom_off = np.arange(len(poly_off))
+    else:
+        ring_off, poly_off, geom_off = offsets
+    n_rings = len(ring_off) - 1
+    ring_poly = np.repeat(np.arange(len(poly_off) - 1), np.diff(poly_off))
+    poly_geom = np.repeat(np.arange(len(geom_off) - 1), np.diff(geom_off))
+    exterior = np.zeros(n_rings, dtype=bool)
+    exterior[poly_off[:-1][np.diff(poly_off) > 0]] = True
+    x0, y0, scale = to_tile
+    xy = np.column_stack([(coords[:, 0] - x0) * scale, (y0 - coords[:, 1]) * scale])
+    return np.rint(xy).astype(np.int64), ring_off, poly_geom[ring_poly], exterior
+
+
+def _clean(
+    coords: np.ndarray, ring_off: np.ndarray, owner: np.ndarray, exterior: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Drop closing and repeated points and degenerate rings; set the windings.
+
+    Returns the kept coordinates, each kept ring's point count and its feature.
+    """
+    n_rings = len(ring_off) - 1
+    ring_of = np.repeat(np.arange(n_rings), np.diff(ring_off))
+    first = np.zeros(len(coords), dtype=bool)
+    first[ring_off[:-1][np.diff(ring_off) > 0]] = True
+    last = np.zeros(len(coords), dtype=bool)
+    last[ring_off[1:][np.diff(ring_off) > 0] - 1] = True
+    same_prev = np.zeros(len(coords), dtype=bool)
+    same_prev[1:] = (coords[1:] == coords[:-1]).all(axis=1)
+    keep = ~last & ~(same_prev & ~first)
+    # a last point equal to its ring's first one (after rounding) closes the ring again
+    start_of = ring_off[:-1][ring_of]
+    keep &= ~(last | ((coords == coords[start_of]).all(axis=1) & ~first))
+    coords, ring_of = coords[keep], ring_of[keep]
+    counts = np.bincount(ring_of, minlength=n_rings)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    pos = np.arange(len(coords)) - starts[ring_of]
+    nxt = np.where(pos + 1 < counts[ring_of], np.arange(len(coords)) + 1, starts[ring_of])
+    cross = coords[:, 0] * coords[nxt, 1] - coords[nxt, 0] * coords[:, 1]
+    area = np.bincount(ring_of, weights=cross.astype(np.float64), minlength=n_rings)
+    good = (counts >= 3) & (area != 0)
+    # a hole whose exterior was dropped goes with it
+    poly_id = np.cumsum(exterior) - 1
+    good &= np.bincount(
+        poly_id, weights=(good & exterior), minlength=poly_id.max() + 1 if n_rings else 0
+    )[poly_id].astype(bool)
+    flip = good & ((area > 0) != exterior)
+    # reverse the points of rings with the wrong winding (inside the ring)
+    rev = flip[ring_of]
+    src = np.arange(len(coords))
+    src[rev] = (starts[ring_of] + counts[ring_of] - 1 - pos)[rev]
+    coords = coords[src]
+    kept_pts = good[ring_of]
+    return coords[kept_pts], counts[good], owner[good]
+
+
+def _geometry_ints(coords: np.ndarray, counts: np.ndarray, ring_owner: np.ndarray) -> np.ndarray:
+    """The command integers of every ring (MoveTo, LineTo ×n-1, ClosePath), in ring order."""
+    ring_of = np.repeat(np.arange(len(counts)), counts)
+    feat_of = ring_owner[ring_of]
+    delta = np.diff(coords, axis=0, prepend=np.zeros((1, 2), dtype=np.int64))
+    new_feat = np.ones(len(coords), dtype=bool)
+    new_feat[1:] = feat_of[1:] != feat_of[:-1]
+    delta[new_feat] = coords[new_feat]  # the cursor starts at (0, 0) in every feature
+    size = 2 * counts + 3
+    start = np.concatenate([[0], np.cumsum(size)[:-1]])
+    out = np.zeros(int(size.sum()), dtype=np.uint64)
+    out[start] = (1 << 3) | _MOVE_TO
+    out[start + 3] = ((counts - 1) << 3) | _LINE_TO
+    out[start + size - 1] = (1 << 3) | _CLOSE
+    pos = np.arange(len(coords)) - np.concatenate([[0], np.cumsum(counts)[:-1]])[ring_of]
+    at = start[ring_of] + np.where(pos == 0, 1, 2 + 2 * pos)
+    out[at] = _zigzag(delta[:, 0])
+    out[at + 1] = _zigzag(delta[:, 1])
+    return out
+
+
+def encode_layer(
+    name: str,
+    geoms: np.ndarray,
+    ids: np.ndarray,
+    keys: Sequence[str],
+    values: Sequence[Sequence[bytes | None]],
+    *,
+    rows: np.ndarray | None = None,
+    to_tile: tuple[float, float, float],
+    extent: int = 4096,
+) -> bytes:
+    """One layer of a tile, as the bytes of the tile's ``layers`` field (``b""`` when empty).
+
+    Parameters
+    ----------
+    name
+        The layer's name (MapLibre's ``source-layer``).
+    geoms
+        Polygons or multipolygons (other geometries are dropped), in the coordinates that
+        ``to_tile`` maps to the tile's (0…``extent``, y down).
+    ids
+        The feature ids (unsigned integers), aligned with ``geoms``.
+    keys
+        The property names.
+    values
+        Per key, per feature: the value's :func:`value_field` bytes, or None (no such property).
+    rows
+        Where ``geoms[i]``'s values are in ``values`` (default ``i``): a tile passes the
+        layer's whole columns and the rows it holds.
+    to_tile
+        ``(x0, y0, scale)``: a point ``(x, y)`` is at ``((x - x0) * scale, (y0 - y) * scale)``
+        in the tile (the tile's west and north edges, tile units per map unit).
+    extent
+        Tile coordinates per side.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    poly = np.isin(shapely.get_type_id(geoms), (3, 6))
+    if not poly.all():
+        geoms = np.array([_polygonal(g) for g in geoms], dtype=object)
+    poly = ~shapely.is_empty(geoms) & np.isin(shapely.get_type_id(geoms), (3, 6))
+    kept = np.flatnonzero(poly)
+    if not len(kept):
+        return b""
+    coords, ring_off, owner, exterior = _rings(geoms[kept], to_tile)
+    coords, counts, ring_owner = _clean(coords, ring_off, owner, exterior)
+    if not len(counts):
+        return b""
+    geom_ints = _geometry_ints(coords, counts, ring_owner)
+    feats = np.unique(ring_owner)  # features that still have a ring, in order
+    ring_feat = np.searchsorted(feats, ring_owner)
+    geom_len_ints = np.bincount(ring_feat, weights=2 * counts + 3).astype(np.int64)
+    per_int_feat = np.repeat(ring_feat, 2 * counts + 3)
+    geom_bytes = np.bincount(
+        per_int_feat, weights=_varint_sizes(geom_ints), minlength=len(feats)
+    ).astype(np.int64)
+    value_rows = kept[feats] if rows is None else np.asarray(rows)[kept[feats]]
+    tags, tag_feat, value_block = _tags(value_rows, keys, values)
+    tag_len_ints = np.bincount(tag_feat, minlength=len(feats))
+    tag_bytes = np.bincount(tag_feat, weights=_varint_sizes(tags), minlength=len(feats)).astype(
+        np.int64
+    )
+    fid = np.asarray(ids, dtype=np.uint64)[kept[feats]]
+    body = (
+        1 + _varint_sizes(fid)
+        + 1 + _varint_sizes(tag_bytes) + tag_bytes
+        + 2
+        + 1 + _varint_sizes(geom_bytes) + geom_bytes
+    )  # fmt: skip
+    stream = _feature_stream(
+        fid, body, tag_bytes, tags, tag_len_ints, geom_bytes, geom_ints, geom_len_ints
+    )
+    layer = (
+        b"\x78\x02"
+        + _field(0x0A, name.encode("utf-8"))
+        + _varints(stream)
+        + b"".join(_field(0x1A, k.encode("utf-8")) for k in keys)
+        + value_block
+        + b"\x28"
+        + varint(extent)
+    )
+    return _field(0x1A, layer)
+
+
+def _polygonal(g: object) -> object:
+    """The polygonal part of a clipping result (a collection, or a line or point: nothing)."""
+    kind = shapely.get_type_id(g)
+    if kind in (3, 6):
+        return g
+    if kind == 7:
+        parts = [p for p in shapely.get_parts(g) if shapely.get_type_id(p) in (3, 6)]
+        return shapely.union_all(parts) if parts else shapely.Polygon()
+    return shapely.Polygon()
+
+
+def _tags(
+    rows: np.ndarray, keys: Sequence[str], values: Sequence[Sequence[bytes | None]]
+) -> tuple[np.ndarray, np.ndarray, bytes]:
+    """Per-feature tag integers (key index, value index), their feature, the values' bytes."""
+    feat_parts, key_parts, val_parts, blocks = [], [], [], []
+    offset = 0
+    for k, column in enumerate(values):
+        vals = [column[r] for r in rows]
+        present = np.array([v is not None for v in vals], dtype=bool)
+        where = np.flatnonzero(present)
+        feat_parts.append(where)
+        key_parts.append(np.full(len(where), k))
+        val_parts.append(offset + np.arange(len(where)))
+        blocks.append(b"".join(vals[i] for i in where))
+        offset += len(where)
+    if not feat_parts:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64), b""
+    feat = np.concatenate(feat_parts)
+    order = np.lexsort((np.concatenate(key_parts), feat))
+    pairs = np.column_stack([np.concatenate(key_parts)[order], np.concatenate(val_parts)[order]])
+    return pairs.ravel().astype(np.uint64), np.repeat(feat[order], 2), b"".join(blocks)
+
+
+def _feature_stream(
+    fid: np.ndarray,
+    body: np.ndarray,
+    tag_bytes: np.ndarray,
+    tags: np.ndarray,
+    tag_n: np.ndarray,
+    geom_bytes: np.ndarray,
+    geom: np.ndarray,
+    geom_n: np.ndarray,
+) -> np.ndarray:
+    """Every feature as varint integers: ``0x12 len {0x08 id 0x12 len tags 0x18 3 0x22 len geom}``."""
+    length = 10 + tag_n + geom_n
+    start = np.concatenate([[0], np.cumsum(length)[:-1]])
+    out = np.zeros(int(length.sum()), dtype=np.uint64)
+    head: list[int | np.ndarray] = [0x12, body, 0x08, fid, 0x12, tag_bytes]
+    for k, v in enumerate(head):
+        out[start + k] = np.asarray(v, dtype=np.uint64)
+    tail = start + 6 + tag_n
+    for k, w in enumerate([0x18, _POLYGON, 0x22, geom_bytes]):
+        out[tail + k] = np.asarray(w, dtype=np.uint64)
+    out[_ragged_positions(start + 6, tag_n)] = tags
+    out[_ragged_positions(tail + 4, geom_n)] = geom
+    return out
+
+
+def _ragged_positions(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    owner = np.repeat(np.arange(len(counts)), counts)
+    local = np.arange(int(counts.sum())) - np.concatenate([[0], np.cumsum(counts)[:-1]])[owner]
+    return starts[owner] + local

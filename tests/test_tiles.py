@@ -1,0 +1,146 @@
+"""Vector tiles of any polygon layer (gridmap.tiles) and the dashboard's study tile routes.
+
+The vectorised encoder is checked against ``mapbox-vector-tile`` (the slow exact reference):
+the same polygons, holes and properties come back from both tiles.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from gridmap.tiles import TileSet, tile_bounds
+
+mvt = pytest.importorskip("mapbox_vector_tile", reason="mapbox-vector-tile is not installed")
+
+
+def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int]:
+    n = 2**z
+    rad = math.radians(lat)
+    y = int((1 - math.log(math.tan(rad) + 1 / math.cos(rad)) / math.pi) / 2 * n)
+    return z, int((lon + 180) / 360 * n), y
+
+
+def _decode(data: bytes) -> dict:
+    return mvt.decode(data, default_options={"y_coord_down": True})
+
+
+def _layer(seed: int = 0) -> gpd.GeoDataFrame:
+    rng = np.random.default_rng(seed)
+    geoms = []
+    for _ in range(60):
+        x, y = 120 + rng.random() * 0.5, 31 + rng.random() * 0.5
+        ring = shapely.Point(x, y).buffer(0.01 + 0.03 * rng.random(), quad_segs=4)
+        kind = rng.integers(3)
+        if kind == 1:  # a hole
+            ring = ring.difference(shapely.Point(x, y).buffer(0.005))
+        elif kind == 2:  # two parts
+            ring = shapely.MultiPolygon([ring, shapely.box(x + 0.05, y, x + 0.07, y + 0.02)])
+        geoms.append(ring)
+    names = [f"单元{i}" for i in range(len(geoms))]
+    values = [None if i % 7 == 0 else float(i) / 3 for i in range(len(geoms))]
+    return gpd.GeoDataFrame({"n": names, "v": values}, geometry=geoms, crs="EPSG:4326")
+
+
+def _reference(units: gpd.GeoDataFrame, z: int, x: int, y: int) -> dict[int, dict]:
+    """The same tile through mapbox-vector-tile (clip, then its own quantising encoder)."""
+    minx, miny, maxx, maxy = tile_bounds(z, x, y)
+    merc = units.to_crs(3857)
+    pad = (maxx - minx) * 64 / 4096
+    box = shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad)
+    scale = 4096 / (maxx - minx)
+    feats = []
+    for i, g in enumerate(merc.geometry):
+        g = shapely.intersection(g, box)
+        if g.is_empty:
+            continue
+        g = shapely.transform(
+            g, lambda c: np.column_stack([c[:, 0] - minx, maxy - c[:, 1]]) * scale
+        )
+        props = {k: units.iloc[i][k] for k in ("n", "v") if units.iloc[i][k] == units.iloc[i][k]}
+        feats.append({"geometry": g, "properties": props, "id": i})
+    data = mvt.encode(
+        [{"name": "units", "features": feats}],
+        default_options={"extents": 4096, "y_coord_down": True},
+    )
+    return {f["id"]: f for f in _decode(data)["units"]["features"]}
+
+
+@pytest.mark.parametrize("z", [8, 10, 12])
+def test_encoder_matches_mapbox_vector_tile(z):
+    units = _layer()
+    tiles = TileSet.from_layers({"units": units})
+    z, x, y = _tile_of(120.25, 31.25, z)
+    mine = {f["id"]: f for f in _decode(tiles.tile("units", z, x, y))["units"]["features"]}
+    ref = _reference(units, z, x, y)
+    assert set(mine) == set(ref)
+    for i, f in mine.items():
+        assert f["properties"] == ref[i]["properties"]
+        a, b = shapely.geometry.shape(f["geometry"]), shapely.geometry.shape(ref[i]["geometry"])
+        assert a.is_valid and a.geom_type == b.geom_type
+        # same shape up to the reference's unsimplified vertices (a quarter pixel = 4 units)
+        assert a.symmetric_difference(b).area <= 0.02 * b.area + 8 * b.length
+
+
+def test_every_unit_kept_at_low_zoom():
+    """Units smaller than a tile unit are drawn as a small box, never dropped."""
+    xs = 120 + np.arange(500) * 1e-3
+    units = gpd.GeoDataFrame(
+        {"u": [str(i) for i in range(500)]},
+        geometry=shapely.box(xs, 31, xs + 1e-4, 31 + 1e-4),
+        crs="EPSG:4326",
+    )
+    tiles = TileSet.from_layers({"g": units})
+    z, x, y = _tile_of(120.25, 31, 5)
+    feats = _decode(tiles.tile("g", z, x, y))["g"]["features"]
+    assert sorted(f["id"] for f in feats) == list(range(500))
+    assert tiles.table("g")["u"].tolist() == units["u"].tolist()
+
+
+def test_study_tile_routes():
+    pytest.importorskip("dash")
+    from dashboards import create_app
+    from dashboards.provider import DashboardProvider
+
+    provider = DashboardProvider.from_config(None)
+    app = create_app(provider)
+    client = app.server.test_client()
+    meta = client.get(f"/_gridmap/tiles/{provider.key}/grid.json").get_json()
+    ids = provider.ids("grid")
+    assert meta["count"] == len(ids) and meta["layer"] == "grid"
+    w, s, e, n = meta["bounds"]
+    assert w < e and s < n
+    path = meta["tiles"][0]
+    assert path.startswith(f"/_gridmap/tiles/{provider.key}/grid/")
+    z, x, y = _tile_of((w + e) / 2, (s + n) / 2, 11)
+    r = client.get(path.format(z=z, x=x, y=y))
+    assert r.status_code == 200 and r.mimetype == "application/vnd.mapbox-vector-tile"
+    feats = _decode(r.data)["grid"]["features"]
+    for f in feats:  # id = the unit's position, as in the values the callbacks send
+        assert f["properties"]["u"] == ids[f["id"]]
+    assert client.get(f"/_gridmap/tiles/{provider.key}/grid/11/0/0.pbf").status_code == 204
+    assert client.get(f"/_gridmap/tiles/{provider.key}/roads.json").status_code == 404
+    assert client.get("/_gridmap/tiles/nokey/grid.json").status_code == 404
+    assert client.get(f"/_gridmap/tiles/{provider.key}/grid/3/9/0.pbf").status_code == 404
+    assert json.loads(client.get("/_gridmap/tiles/x/y.json").data)["error"]
+    warmed = app.server.extensions["gridmap_study_tiles"].warm()  # the whole study's views
+    assert warmed > 2 and client.get(path.format(z=z, x=x, y=y)).data == r.data
+
+
+def test_national_key_known_and_relative(tmp_path):
+    from dashboards.provider.config import national_folder
+    from gridmap.config import load_config
+
+    config = tmp_path / "gridmap.toml"
+    config.write_text(
+        '[layers]\ncommunities = "c.gpkg"\n[dashboard]\nnational = "out"\n', encoding="utf-8"
+    )
+    assert national_folder(config) == tmp_path / "out"
+    config.write_text('[layers]\ncommunities = "c.gpkg"\n[dashboard]\nnationl = "out"\n')
+    with pytest.raises(Exception, match="national"):
+        load_config(config)
