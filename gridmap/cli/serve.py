@@ -109,8 +109,8 @@ def run(
     what = config or "演示数据 demo district (synthetic)"
     _say(f"正在读取研究区 / loading study: {what} …")
     provider = DashboardProvider.from_config(config, **({"workspace": ws} if ws else {}))
-    warm(provider, t0)
     app = create_app(provider)
+    warm(provider, t0, tiles=app.server.extensions.get("gridmap_study_tiles"))
     home = provider.plans_workspace()  # accounts and login sessions (these survive a restart)
     gate = Gate(settings.auth, AccountStore(home), SessionStore(table=workspace_sessions(home)))
     web.protect(app, settings, gate, basemap=provider.basemap)
@@ -158,11 +158,11 @@ def _demo_config() -> str | None:
     return str(config)
 
 
-def warm(provider: Any, t0: float) -> None:
+def warm(provider: Any, t0: float, tiles: Any = None) -> None:
     """Check, prepare map geometry and the forecast before the first request (with progress).
 
     Everything the first visit of a page would otherwise wait for: the check under the
-    default profile, the units' GeoJSON and, when the study has residential projects, the
+    default profile, the map's vector tiles of the whole-study view and, when the study has residential projects, the
     forecast of the 预测与对比 page (the check per year).
 
     Parameters
@@ -171,6 +171,8 @@ def warm(provider: Any, t0: float) -> None:
         The :class:`dashboards.provider.DashboardProvider` about to be served.
     t0
         :func:`time.perf_counter` when loading started (for the timings shown).
+    tiles
+        The app's :class:`dashboards.tiles.StudyTiles` (``app.server.extensions``), if any.
     """
     study = provider.study
     n_grids = len(study.grids) if study.grids is not None else 0
@@ -180,10 +182,9 @@ def warm(provider: Any, t0: float) -> None:
     )
     _say(f"正在检查 / checking against profile {provider.default_profile} …")
     provider.result()
-    _say("正在准备地图 / preparing map geometry …")
-    for level in ("community", "grid"):
-        if provider.has_level(level):
-            provider.geojson(level)
+    if tiles is not None:
+        _say("正在准备地图 / preparing map tiles …")
+        tiles.warm()
     views = provider.changes
     if views.projects:  # the 预测与对比 page's forecast: the check per year as projects fill up
         years = views.years()
