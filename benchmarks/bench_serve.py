@@ -29,7 +29,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -217,23 +216,54 @@ def label(body: dict) -> str:
 
 
 def for_user(body: dict, session: str) -> dict:
-    """The body with the user's own plan session id."""
-    state = [
-        {**s, "value": session} if s.get("id") == ID.PL_SESSION else s
-        for s in body.get("state", [])
-    ]
-    return {**body, "state": state}
+    """The body with the user's own plan tab id (in inputs and state)."""
+
+    def mine(items: list[dict]) -> list[dict]:
+        return [{**i, "value": session} if i.get("id") == ID.PL_SESSION else i for i in items]
+
+    return {**body, "inputs": mine(body.get("inputs", [])), "state": mine(body.get("state", []))}
+
+
+def _store_data(tree: object, cid: str) -> object:
+    """The ``data`` of the component ``cid`` anywhere in a Dash layout (None when absent)."""
+    if isinstance(tree, dict):
+        props = tree.get("props")
+        if isinstance(props, dict) and props.get("id") == cid:
+            return props.get("data")
+        return next((d for v in tree.values() if (d := _store_data(v, cid)) is not None), None)
+    if isinstance(tree, list):
+        return next((d for v in tree if (d := _store_data(v, cid)) is not None), None)
+    return None
+
+
+def open_tab(s: requests.Session, url: str, deps: list[dict]) -> str:
+    """Open the Plans page as the logged-in user; the tab id the server issued to this tab.
+
+    Every simulated user edits its own plan: the id is signed for the user, so a made-up
+    one would only be refused (and measure the refusal, not the edit).
+    """
+    values = {f"{ID.URL}.pathname": PAGES["plans"], f"{ID.LANG}.value": "zh"}
+    body = callback_body(deps, f"{ID.URL}.pathname", values)
+    r = s.post(url + UPDATE, json=body, timeout=60)
+    r.raise_for_status()
+    sid = _store_data(r.json(), str(ID.PL_SESSION))
+    if not isinstance(sid, str) or not sid:
+        raise RuntimeError("the Plans page issued no tab id")
+    return sid
 
 
 # ------------------------------------------------------------------------------ load
-def run_load(url: str, mix: list[dict], users: int, per_user: int, limit: float) -> list[tuple]:
-    """Every user logs in and sends ``per_user`` callbacks; returns (label, seconds, ok)."""
+def run_load(
+    url: str, deps: list[dict], mix: list[dict], users: int, per_user: int, limit: float
+) -> list[tuple]:
+    """Every user logs in, opens a Plans tab, sends ``per_user`` callbacks; (label, seconds, ok)."""
     results: list[tuple] = []
     lock = threading.Lock()
     stop_at = time.monotonic() + limit
 
     def user(n: int) -> None:
-        s, sid = login(url), uuid.uuid4().hex
+        s = login(url)
+        sid = open_tab(s, url, deps)
         mine = []
         for k in range(per_user):
             if time.monotonic() > stop_at:
@@ -283,11 +313,12 @@ def bench(kind: str, workspace: Path, mix_cache: dict, args) -> dict:
             random.Random(0).shuffle(mix)  # each user's run of the cycle meets every kind
             mix_cache["mix"] = mix
             mix_cache["recorded"] = len(recorded)
-        mix = mix_cache["mix"]
-        warm = run_load(server.url, mix, 1, len(mix), args.time_limit)
+            mix_cache["deps"] = deps
+        mix, deps = mix_cache["mix"], mix_cache["deps"]
+        warm = run_load(server.url, deps, mix, 1, len(mix), args.time_limit)
         rss_warm = server.rss_mb()
         t0 = time.perf_counter()
-        results = run_load(server.url, mix, args.users, args.requests, args.time_limit)
+        results = run_load(server.url, deps, mix, args.users, args.requests, args.time_limit)
         wall = time.perf_counter() - t0
         rss_end = server.rss_mb()
     return {
