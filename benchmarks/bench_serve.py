@@ -82,12 +82,13 @@ def _free_port() -> int:
 class Server:
     """A child process serving the dashboard; stopped on exit."""
 
-    def __init__(self, kind: str, workspace: Path) -> None:
+    def __init__(self, kind: str, workspace: Path, root: Path = ROOT) -> None:
         self.kind, self.port = kind, _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [sys.executable, __file__, "--serve-only", kind, "--port", str(self.port)]
+        script = root / "benchmarks" / Path(__file__).name  # a --before tree serves its own code
+        cmd = [sys.executable, str(script), "--serve-only", kind, "--port", str(self.port)]
         cmd += ["--workspace", str(workspace)]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "PYTHONPATH": str(root)}
         self.proc = subprocess.Popen(
             cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
@@ -123,9 +124,29 @@ class Server:
         self.stop()
 
 
-def login(url: str) -> requests.Session:
+def workspace_with_accounts(users: int) -> Path:
+    """A fresh plans workspace with the editor ``bench`` and one editor per simulated user.
+
+    One account per user, as in a street office: each planner's unsaved drafts count against
+    their own limit (20 per user), and no run inherits another run's drafts.
+    """
+    from dashboards.auth import AccountStore
+
+    workspace = Path(tempfile.mkdtemp(prefix="gridmap-bench-serve-")) / "plans.gpkg"
+    accounts = AccountStore(workspace)
+    for name in ["bench", *(user_name(n) for n in range(users))]:
+        accounts.add(name, PASSWORD, role="editor")
+    return workspace
+
+
+def user_name(n: int) -> str:
+    """The account of simulated user ``n``."""
+    return f"bench{n:02d}"
+
+
+def login(url: str, name: str = "bench") -> requests.Session:
     s = requests.Session()
-    r = s.post(url + "/_gridmap/login", data={"name": "bench", "password": PASSWORD}, timeout=60)
+    r = s.post(url + "/_gridmap/login", data={"name": name, "password": PASSWORD}, timeout=60)
     r.raise_for_status()
     return s
 
@@ -262,7 +283,7 @@ def run_load(
     stop_at = time.monotonic() + limit
 
     def user(n: int) -> None:
-        s = login(url)
+        s = login(url, user_name(n))
         sid = open_tab(s, url, deps)
         mine = []
         for k in range(per_user):
@@ -302,8 +323,25 @@ def summarise(results: list[tuple]) -> dict:
     return out
 
 
-def bench(kind: str, workspace: Path, mix_cache: dict, args) -> dict:
-    with Server(kind, workspace) as server:
+def checkout(ref: str) -> tuple[Path, str]:
+    """The tree of git ``ref`` of this repository in a temporary folder, and its short hash."""
+    short = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", ref],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    tree = Path(tempfile.mkdtemp(prefix=f"gridmap-bench-{short}-"))
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree, short
+
+
+def bench(kind: str, mix_cache: dict, args, root: Path = ROOT, name: str = "") -> dict:
+    workspace = workspace_with_accounts(args.users)
+    with Server(kind, workspace, root) as server:
         rss_start = server.rss_mb()
         s = login(server.url)
         if "mix" not in mix_cache:
@@ -322,7 +360,7 @@ def bench(kind: str, workspace: Path, mix_cache: dict, args) -> dict:
         wall = time.perf_counter() - t0
         rss_end = server.rss_mb()
     return {
-        "server": kind,
+        "server": name or kind,
         "wall_s": round(wall, 1),
         "requests": len(results),
         "warmup_errors": sum(not ok for *_, ok in warm),
@@ -347,6 +385,11 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=50, help="callbacks per user")
     p.add_argument("--time-limit", type=float, default=300, help="seconds per load run")
     p.add_argument("--servers", default=",".join(SERVERS))
+    p.add_argument(
+        "--before",
+        metavar="REF",
+        help="also run waitress on the code of git REF (e.g. main), same traffic, same run",
+    )
     p.add_argument("--json", action="store_true")
     p.add_argument("--serve-only", choices=SERVERS, help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -355,12 +398,12 @@ def main() -> None:
     if args.serve_only:
         serve_child(args.serve_only, args.port, args.workspace)
         return
-    from dashboards.auth import AccountStore
-
-    workspace = Path(tempfile.mkdtemp(prefix="gridmap-bench-serve-")) / "plans.gpkg"
-    AccountStore(workspace).add("bench", PASSWORD, role="editor")
     mix_cache: dict = {}
-    runs = [bench(kind, workspace, mix_cache, args) for kind in args.servers.split(",")]
+    runs = [bench(kind, mix_cache, args) for kind in args.servers.split(",")]
+    if args.before:
+        tree, short = checkout(args.before)
+        name = f"waitress@{args.before} ({short})"
+        runs.append(bench("waitress", mix_cache, args, tree, name))
     report = {
         "date": date.today().isoformat(),
         "machine": _machine(),
@@ -391,6 +434,26 @@ def main() -> None:
                 f"{name:28} {c['n']:>5} {c['p50_ms']:>5}ms {c['p95_ms']:>5}ms "
                 f"{c['max_ms']:>5}ms {c['errors']:>6}"
             )
+    if len(runs) > 1:
+        print_ratios(runs)
+
+
+def print_ratios(runs: list[dict]) -> None:
+    """p50 and p95 of the first run against each other run of the same invocation (baselines)."""
+    first, others = runs[0], runs[1:]
+    print(f"\n== {first['server']} against the baselines of this run (its time ÷ theirs)")
+    head = "".join(f" {'÷ ' + o['server']:>26}" for o in others)
+    print(f"{'callback':28} {'p50':>7} {'p95':>7}{head}")
+    for name, c in first["callbacks"].items():
+        cells = ""
+        for o in others:
+            b = o["callbacks"].get(name)
+            cells += (
+                f" {c['p50_ms'] / max(b['p50_ms'], 1):>11.2f} p50 {c['p95_ms'] / max(b['p95_ms'], 1):>6.2f} p95"
+                if b
+                else f" {'—':>26}"
+            )
+        print(f"{name:28} {c['p50_ms']:>5}ms {c['p95_ms']:>5}ms{cells}")
 
 
 if __name__ == "__main__":
