@@ -4,15 +4,22 @@ development server, the same hardened app on 127.0.0.1.
 Traffic: the Dash callback POST bodies Chromium sends while a planner logs in and opens every
 page (recorded with Playwright from the running server), plus interactions built from the
 app's callback map — map recolour (every "colour by" of both levels), unit detail (a map click),
-plan edits (move a grid, then undo, in the user's own plan session). Each simulated user logs
-in (its own session cookie), then sends ``--requests`` callbacks, cycling through that mix
-from a different start; ``--users`` users at once. Loops are bounded by count and by
-``--time-limit`` seconds; every server is a child process on 127.0.0.1 stopped at the end.
+plan edits (move a grid, then undo). Each simulated user logs in to its own editor account
+(its own session cookie), opens the Plans page (its own server-issued tab, so edits are real
+edits of its own plan), then sends ``--requests`` callbacks, cycling through that mix from a
+different start; ``--users`` users at once, with no pause between requests (a closed loop:
+the load of many planners clicking at once). Loops are bounded by count and by
+``--time-limit`` seconds; every server is a child process on 127.0.0.1 with a fresh workspace,
+stopped at the end. ``--mix FILE`` replays saved traffic (recorded and saved when absent), so
+runs on different days or code compare like with like.
 
 Reported per callback: count, p50 / p95 / max latency, errors (any non-200 answer or
-exception); server RSS after start, after a one-user warm-up, and after the run (psutil).
+exception); server RSS after start, after a one-user warm-up, and after the run (psutil);
+the first server's p50 / p95 divided by each baseline's of the same run: Flask's development
+server, and with ``--before REF`` waitress serving the code of git ``REF`` (e.g. ``main``).
 
     python benchmarks/bench_serve.py [--users 20] [--requests 50] [--time-limit 300] [--json]
+                                     [--mix FILE] [--before REF]
 """
 
 from __future__ import annotations
@@ -175,7 +182,7 @@ def record(url: str) -> list[dict]:
         page.on("request", keep)
         for path in PAGES.values():
             page.goto(url + path)
-            page.wait_for_load_state("networkidle")
+            page.wait_for_load_state("networkidle", timeout=120_000)  # slow on a busy machine
             page.wait_for_timeout(1500)
         browser.close()
     return bodies
@@ -344,14 +351,18 @@ def bench(kind: str, mix_cache: dict, args, root: Path = ROOT, name: str = "") -
     with Server(kind, workspace, root) as server:
         rss_start = server.rss_mb()
         s = login(server.url)
+        if "deps" not in mix_cache:
+            mix_cache["deps"] = s.get(server.url + "/_dash-dependencies", timeout=60).json()
         if "mix" not in mix_cache:
-            deps = s.get(server.url + "/_dash-dependencies", timeout=60).json()
             recorded = record(server.url)
-            mix = recorded + interactions(deps)
+            mix = recorded + interactions(mix_cache["deps"])
             random.Random(0).shuffle(mix)  # each user's run of the cycle meets every kind
             mix_cache["mix"] = mix
             mix_cache["recorded"] = len(recorded)
-            mix_cache["deps"] = deps
+            if args.mix:
+                Path(args.mix).write_text(
+                    json.dumps({k: mix_cache[k] for k in ("mix", "recorded")})
+                )
         mix, deps = mix_cache["mix"], mix_cache["deps"]
         warm = run_load(server.url, deps, mix, 1, len(mix), args.time_limit)
         rss_warm = server.rss_mb()
@@ -386,6 +397,11 @@ def main() -> None:
     p.add_argument("--time-limit", type=float, default=300, help="seconds per load run")
     p.add_argument("--servers", default=",".join(SERVERS))
     p.add_argument(
+        "--mix",
+        metavar="FILE",
+        help="replay the traffic saved in FILE (JSON); when FILE is absent, record and save it",
+    )
+    p.add_argument(
         "--before",
         metavar="REF",
         help="also run waitress on the code of git REF (e.g. main), same traffic, same run",
@@ -399,6 +415,8 @@ def main() -> None:
         serve_child(args.serve_only, args.port, args.workspace)
         return
     mix_cache: dict = {}
+    if args.mix and Path(args.mix).exists():
+        mix_cache.update(json.loads(Path(args.mix).read_text()))
     runs = [bench(kind, mix_cache, args) for kind in args.servers.split(",")]
     if args.before:
         tree, short = checkout(args.before)
