@@ -14,7 +14,8 @@ stopped at the end. ``--mix FILE`` replays saved traffic (recorded and saved whe
 runs on different days or code compare like with like.
 
 Reported per callback: count, p50 / p95 / max latency, errors (any non-200 answer or
-exception); server RSS after start, after a one-user warm-up, and after the run (psutil);
+exception) under load (``callbacks``) and for one user alone after the warm-up, each callback's
+own cost without waiting behind other users' requests (``one_user``); server RSS after start, after a one-user warm-up, and after the run (psutil);
 the first server's p50 / p95 divided by each baseline's of the same run: Flask's development
 server, and with ``--before REF`` waitress serving the code of git ``REF`` (e.g. ``main``).
 
@@ -366,6 +367,8 @@ def bench(kind: str, mix_cache: dict, args, root: Path = ROOT, name: str = "") -
         mix, deps = mix_cache["mix"], mix_cache["deps"]
         warm = run_load(server.url, deps, mix, 1, len(mix), args.time_limit)
         rss_warm = server.rss_mb()
+        # one user alone, warm: each callback's own cost, without waiting for other users'
+        alone = run_load(server.url, deps, mix, 1, 2 * len(mix), args.time_limit)
         t0 = time.perf_counter()
         results = run_load(server.url, deps, mix, args.users, args.requests, args.time_limit)
         wall = time.perf_counter() - t0
@@ -377,6 +380,7 @@ def bench(kind: str, mix_cache: dict, args, root: Path = ROOT, name: str = "") -
         "warmup_errors": sum(not ok for *_, ok in warm),
         "rss_mb": {"start": round(rss_start), "warm": round(rss_warm), "end": round(rss_end)},
         "callbacks": summarise(results),
+        "one_user": summarise(alone),
     }
 
 
@@ -452,6 +456,13 @@ def main() -> None:
                 f"{name:28} {c['n']:>5} {c['p50_ms']:>5}ms {c['p95_ms']:>5}ms "
                 f"{c['max_ms']:>5}ms {c['errors']:>6}"
             )
+    print("\n== one user alone (warm), p50 per callback: its own cost without queueing")
+    print(f"{'callback':28}" + "".join(f" {run['server']:>26}" for run in runs))
+    for name in runs[0]["one_user"]:
+        cells = "".join(
+            f" {run['one_user'].get(name, {}).get('p50_ms', '—'):>24}ms" for run in runs
+        )
+        print(f"{name:28}{cells}")
     if len(runs) > 1:
         print_ratios(runs)
 
