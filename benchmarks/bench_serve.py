@@ -4,15 +4,23 @@ development server, the same hardened app on 127.0.0.1.
 Traffic: the Dash callback POST bodies Chromium sends while a planner logs in and opens every
 page (recorded with Playwright from the running server), plus interactions built from the
 app's callback map — map recolour (every "colour by" of both levels), unit detail (a map click),
-plan edits (move a grid, then undo, in the user's own plan session). Each simulated user logs
-in (its own session cookie), then sends ``--requests`` callbacks, cycling through that mix
-from a different start; ``--users`` users at once. Loops are bounded by count and by
-``--time-limit`` seconds; every server is a child process on 127.0.0.1 stopped at the end.
+plan edits (move a grid, then undo). Each simulated user logs in to its own editor account
+(its own session cookie), opens the Plans page (its own server-issued tab, so edits are real
+edits of its own plan), then sends ``--requests`` callbacks, cycling through that mix from a
+different start; ``--users`` users at once, with no pause between requests (a closed loop:
+the load of many planners clicking at once). Loops are bounded by count and by
+``--time-limit`` seconds; every server is a child process on 127.0.0.1 with a fresh workspace,
+stopped at the end. ``--mix FILE`` replays saved traffic (recorded and saved when absent), so
+runs on different days or code compare like with like.
 
 Reported per callback: count, p50 / p95 / max latency, errors (any non-200 answer or
-exception); server RSS after start, after a one-user warm-up, and after the run (psutil).
+exception) under load (``callbacks``) and for one user alone after the warm-up, each callback's
+own cost without waiting behind other users' requests (``one_user``); server RSS after start, after a one-user warm-up, and after the run (psutil);
+the first server's p50 / p95 divided by each baseline's of the same run: Flask's development
+server, and with ``--before REF`` waitress serving the code of git ``REF`` (e.g. ``main``).
 
     python benchmarks/bench_serve.py [--users 20] [--requests 50] [--time-limit 300] [--json]
+                                     [--mix FILE] [--before REF]
 """
 
 from __future__ import annotations
@@ -29,7 +37,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -83,12 +90,13 @@ def _free_port() -> int:
 class Server:
     """A child process serving the dashboard; stopped on exit."""
 
-    def __init__(self, kind: str, workspace: Path) -> None:
+    def __init__(self, kind: str, workspace: Path, root: Path = ROOT) -> None:
         self.kind, self.port = kind, _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [sys.executable, __file__, "--serve-only", kind, "--port", str(self.port)]
+        script = root / "benchmarks" / Path(__file__).name  # a --before tree serves its own code
+        cmd = [sys.executable, str(script), "--serve-only", kind, "--port", str(self.port)]
         cmd += ["--workspace", str(workspace)]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "PYTHONPATH": str(root)}
         self.proc = subprocess.Popen(
             cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
@@ -124,9 +132,29 @@ class Server:
         self.stop()
 
 
-def login(url: str) -> requests.Session:
+def workspace_with_accounts(users: int) -> Path:
+    """A fresh plans workspace with the editor ``bench`` and one editor per simulated user.
+
+    One account per user, as in a street office: each planner's unsaved drafts count against
+    their own limit (20 per user), and no run inherits another run's drafts.
+    """
+    from dashboards.auth import AccountStore
+
+    workspace = Path(tempfile.mkdtemp(prefix="gridmap-bench-serve-")) / "plans.gpkg"
+    accounts = AccountStore(workspace)
+    for name in ["bench", *(user_name(n) for n in range(users))]:
+        accounts.add(name, PASSWORD, role="editor")
+    return workspace
+
+
+def user_name(n: int) -> str:
+    """The account of simulated user ``n``."""
+    return f"bench{n:02d}"
+
+
+def login(url: str, name: str = "bench") -> requests.Session:
     s = requests.Session()
-    r = s.post(url + "/_gridmap/login", data={"name": "bench", "password": PASSWORD}, timeout=60)
+    r = s.post(url + "/_gridmap/login", data={"name": name, "password": PASSWORD}, timeout=60)
     r.raise_for_status()
     return s
 
@@ -155,7 +183,7 @@ def record(url: str) -> list[dict]:
         page.on("request", keep)
         for path in PAGES.values():
             page.goto(url + path)
-            page.wait_for_load_state("networkidle")
+            page.wait_for_load_state("networkidle", timeout=120_000)  # slow on a busy machine
             page.wait_for_timeout(1500)
         browser.close()
     return bodies
@@ -217,23 +245,54 @@ def label(body: dict) -> str:
 
 
 def for_user(body: dict, session: str) -> dict:
-    """The body with the user's own plan session id."""
-    state = [
-        {**s, "value": session} if s.get("id") == ID.PL_SESSION else s
-        for s in body.get("state", [])
-    ]
-    return {**body, "state": state}
+    """The body with the user's own plan tab id (in inputs and state)."""
+
+    def mine(items: list[dict]) -> list[dict]:
+        return [{**i, "value": session} if i.get("id") == ID.PL_SESSION else i for i in items]
+
+    return {**body, "inputs": mine(body.get("inputs", [])), "state": mine(body.get("state", []))}
+
+
+def _store_data(tree: object, cid: str) -> object:
+    """The ``data`` of the component ``cid`` anywhere in a Dash layout (None when absent)."""
+    if isinstance(tree, dict):
+        props = tree.get("props")
+        if isinstance(props, dict) and props.get("id") == cid:
+            return props.get("data")
+        return next((d for v in tree.values() if (d := _store_data(v, cid)) is not None), None)
+    if isinstance(tree, list):
+        return next((d for v in tree if (d := _store_data(v, cid)) is not None), None)
+    return None
+
+
+def open_tab(s: requests.Session, url: str, deps: list[dict]) -> str:
+    """Open the Plans page as the logged-in user; the tab id the server issued to this tab.
+
+    Every simulated user edits its own plan: the id is signed for the user, so a made-up
+    one would only be refused (and measure the refusal, not the edit).
+    """
+    values = {f"{ID.URL}.pathname": PAGES["plans"], f"{ID.LANG}.value": "zh"}
+    body = callback_body(deps, f"{ID.URL}.pathname", values)
+    r = s.post(url + UPDATE, json=body, timeout=60)
+    r.raise_for_status()
+    sid = _store_data(r.json(), str(ID.PL_SESSION))
+    if not isinstance(sid, str) or not sid:
+        raise RuntimeError("the Plans page issued no tab id")
+    return sid
 
 
 # ------------------------------------------------------------------------------ load
-def run_load(url: str, mix: list[dict], users: int, per_user: int, limit: float) -> list[tuple]:
-    """Every user logs in and sends ``per_user`` callbacks; returns (label, seconds, ok)."""
+def run_load(
+    url: str, deps: list[dict], mix: list[dict], users: int, per_user: int, limit: float
+) -> list[tuple]:
+    """Every user logs in, opens a Plans tab, sends ``per_user`` callbacks; (label, seconds, ok)."""
     results: list[tuple] = []
     lock = threading.Lock()
     stop_at = time.monotonic() + limit
 
     def user(n: int) -> None:
-        s, sid = login(url), uuid.uuid4().hex
+        s = login(url, user_name(n))
+        sid = open_tab(s, url, deps)
         mine = []
         for k in range(per_user):
             if time.monotonic() > stop_at:
@@ -272,31 +331,56 @@ def summarise(results: list[tuple]) -> dict:
     return out
 
 
-def bench(kind: str, workspace: Path, mix_cache: dict, args) -> dict:
-    with Server(kind, workspace) as server:
+def checkout(ref: str) -> tuple[Path, str]:
+    """The tree of git ``ref`` of this repository in a temporary folder, and its short hash."""
+    short = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", ref],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    tree = Path(tempfile.mkdtemp(prefix=f"gridmap-bench-{short}-"))
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree, short
+
+
+def bench(kind: str, mix_cache: dict, args, root: Path = ROOT, name: str = "") -> dict:
+    workspace = workspace_with_accounts(args.users)
+    with Server(kind, workspace, root) as server:
         rss_start = server.rss_mb()
         s = login(server.url)
+        if "deps" not in mix_cache:
+            mix_cache["deps"] = s.get(server.url + "/_dash-dependencies", timeout=60).json()
         if "mix" not in mix_cache:
-            deps = s.get(server.url + "/_dash-dependencies", timeout=60).json()
             recorded = record(server.url)
-            mix = recorded + interactions(deps)
+            mix = recorded + interactions(mix_cache["deps"])
             random.Random(0).shuffle(mix)  # each user's run of the cycle meets every kind
             mix_cache["mix"] = mix
             mix_cache["recorded"] = len(recorded)
-        mix = mix_cache["mix"]
-        warm = run_load(server.url, mix, 1, len(mix), args.time_limit)
+            if args.mix:
+                Path(args.mix).write_text(
+                    json.dumps({k: mix_cache[k] for k in ("mix", "recorded")})
+                )
+        mix, deps = mix_cache["mix"], mix_cache["deps"]
+        warm = run_load(server.url, deps, mix, 1, len(mix), args.time_limit)
         rss_warm = server.rss_mb()
+        # one user alone, warm: each callback's own cost, without waiting for other users'
+        alone = run_load(server.url, deps, mix, 1, 2 * len(mix), args.time_limit)
         t0 = time.perf_counter()
-        results = run_load(server.url, mix, args.users, args.requests, args.time_limit)
+        results = run_load(server.url, deps, mix, args.users, args.requests, args.time_limit)
         wall = time.perf_counter() - t0
         rss_end = server.rss_mb()
     return {
-        "server": kind,
+        "server": name or kind,
         "wall_s": round(wall, 1),
         "requests": len(results),
         "warmup_errors": sum(not ok for *_, ok in warm),
         "rss_mb": {"start": round(rss_start), "warm": round(rss_warm), "end": round(rss_end)},
         "callbacks": summarise(results),
+        "one_user": summarise(alone),
     }
 
 
@@ -316,6 +400,16 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=50, help="callbacks per user")
     p.add_argument("--time-limit", type=float, default=300, help="seconds per load run")
     p.add_argument("--servers", default=",".join(SERVERS))
+    p.add_argument(
+        "--mix",
+        metavar="FILE",
+        help="replay the traffic saved in FILE (JSON); when FILE is absent, record and save it",
+    )
+    p.add_argument(
+        "--before",
+        metavar="REF",
+        help="also run waitress on the code of git REF (e.g. main), same traffic, same run",
+    )
     p.add_argument("--json", action="store_true")
     p.add_argument("--serve-only", choices=SERVERS, help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -324,12 +418,14 @@ def main() -> None:
     if args.serve_only:
         serve_child(args.serve_only, args.port, args.workspace)
         return
-    from dashboards.auth import AccountStore
-
-    workspace = Path(tempfile.mkdtemp(prefix="gridmap-bench-serve-")) / "plans.gpkg"
-    AccountStore(workspace).add("bench", PASSWORD, role="editor")
     mix_cache: dict = {}
-    runs = [bench(kind, workspace, mix_cache, args) for kind in args.servers.split(",")]
+    if args.mix and Path(args.mix).exists():
+        mix_cache.update(json.loads(Path(args.mix).read_text()))
+    runs = [bench(kind, mix_cache, args) for kind in args.servers.split(",")]
+    if args.before:
+        tree, short = checkout(args.before)
+        name = f"waitress@{args.before} ({short})"
+        runs.append(bench("waitress", mix_cache, args, tree, name))
     report = {
         "date": date.today().isoformat(),
         "machine": _machine(),
@@ -360,6 +456,33 @@ def main() -> None:
                 f"{name:28} {c['n']:>5} {c['p50_ms']:>5}ms {c['p95_ms']:>5}ms "
                 f"{c['max_ms']:>5}ms {c['errors']:>6}"
             )
+    print("\n== one user alone (warm), p50 per callback: its own cost without queueing")
+    print(f"{'callback':28}" + "".join(f" {run['server']:>26}" for run in runs))
+    for name in runs[0]["one_user"]:
+        cells = "".join(
+            f" {run['one_user'].get(name, {}).get('p50_ms', '—'):>24}ms" for run in runs
+        )
+        print(f"{name:28}{cells}")
+    if len(runs) > 1:
+        print_ratios(runs)
+
+
+def print_ratios(runs: list[dict]) -> None:
+    """p50 and p95 of the first run against each other run of the same invocation (baselines)."""
+    first, others = runs[0], runs[1:]
+    print(f"\n== {first['server']} against the baselines of this run (its time ÷ theirs)")
+    head = "".join(f" {'÷ ' + o['server']:>26}" for o in others)
+    print(f"{'callback':28} {'p50':>7} {'p95':>7}{head}")
+    for name, c in first["callbacks"].items():
+        cells = ""
+        for o in others:
+            b = o["callbacks"].get(name)
+            cells += (
+                f" {c['p50_ms'] / max(b['p50_ms'], 1):>11.2f} p50 {c['p95_ms'] / max(b['p95_ms'], 1):>6.2f} p95"
+                if b
+                else f" {'—':>26}"
+            )
+        print(f"{name:28} {c['p50_ms']:>5}ms {c['p95_ms']:>5}ms{cells}")
 
 
 if __name__ == "__main__":

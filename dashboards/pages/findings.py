@@ -210,6 +210,18 @@ def table_rows(shown: pd.DataFrame, lang: str) -> list[dict]:
     return rows.astype(object).where(rows.notna(), None).to_dict("records")
 
 
+def all_rows(provider: DashboardProvider, profile: str, lang: str) -> list[dict]:
+    """:func:`table_rows` of every finding under ``profile`` (made once; read, never changed)."""
+    return provider.derived(
+        profile,
+        ("findings.rows", lang),
+        lambda: table_rows(
+            provider.with_value_text(provider.findings(profile, lang), profile), lang
+        ),
+        shared=True,
+    )
+
+
 def filters(
     provider: DashboardProvider, search: object, status: object, level: object, profile: object
 ) -> tuple[str | None, str, str, str]:
@@ -248,12 +260,12 @@ def register(app: Any, provider: DashboardProvider) -> None:
             search, status, level, profile = filters(provider, search, status, level, profile)
         except RejectedInput as exc:
             return [], refused(exc, lang)
-        f = filter_findings(
-            provider.findings(profile, lang), search=search, status=status, level=level
-        )
-        shown = provider.with_value_text(f.head(MAX_ROWS), profile)
+        found = provider.findings(profile, lang)  # index 0..n-1: row i is rows[i]
+        f = filter_findings(found, search=search, status=status, level=level)
+        rows = all_rows(provider, profile, lang)
         more = f" (≤ {MAX_ROWS:,})" if len(f) > MAX_ROWS else ""
-        return table_rows(shown, lang), t("ft.count", lang, n=f"{len(f):,}") + more
+        shown = [rows[i] for i in f.index[:MAX_ROWS]]
+        return shown, t("ft.count", lang, n=f"{len(f):,}") + more
 
     @app.callback(
         Output(ids.values, "data"),

@@ -236,6 +236,10 @@ def register(app: Any, provider: DashboardProvider) -> None:
         lang = "en" if lang == "en" else "zh"
         k = provider.kpis(profile, lang)
         payload = map_payload(app, provider, "community", "status", profile, lang)
-        chart = rule_chart(provider.rule_counts(profile, lang), lang)
+        chart = provider.derived(  # the figure as JSON-ready dict, built once per profile
+            profile,
+            ("overview.chart", lang),
+            lambda: rule_chart(provider.rule_counts(profile, lang), lang).to_plotly_json(),
+        )
         worst = worst_table(provider.worst(profile, lang), lang)
         return kpi_cards(k, lang), chart, worst, payload, legend(payload["legend"])

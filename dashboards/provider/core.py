@@ -12,8 +12,9 @@ import hashlib
 import os
 import tempfile
 import threading
+from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -41,6 +42,8 @@ from gridmap.rebalance import RebalanceResult
 from gridmap.rules import Profile
 
 __all__ = ["DashboardProvider"]
+
+T = TypeVar("T")
 
 
 class DashboardProvider:
@@ -198,7 +201,12 @@ class DashboardProvider:
     # ------------------------------------------------------------------ map values
     def color_options(self, level: str, profile: str | None = None, lang: str = "zh") -> list[dict]:
         """Colour-by choices: overall status, one per rule of the level, the metrics available."""
-        return map_values.color_options(self.result(profile), level, lang)
+        lang = lang_of(lang)
+        return self.derived(
+            profile,
+            ("color_options", level, lang),
+            lambda: map_values.color_options(self.result(profile), level, lang),
+        )
 
     def metric(self, level: str, name: str, profile: str | None = None) -> pd.Series:
         """One metric per unit of ``level`` (see :func:`map_values.metric`)."""
@@ -211,7 +219,12 @@ class DashboardProvider:
 
         ``mode`` is ``"status"``, ``"rule:<rule id>"`` or ``"metric:<name>"``.
         """
-        return map_values.map_values(self.result(profile), level, mode, lang)
+        lang = lang_of(lang)
+        return self.derived(
+            profile,
+            ("map_values", level, mode, lang),
+            lambda: map_values.map_values(self.result(profile), level, mode, lang),
+        )
 
     def coverage_values(self, view: dict, lang: str = "zh") -> MapValues:
         """Communities coloured by the covered share of a :meth:`coverage` view."""
@@ -220,28 +233,56 @@ class DashboardProvider:
     # ------------------------------------------------------------------ summaries
     def kpis(self, profile: str | None = None, lang: str = "zh") -> dict:
         """Headline figures of the check (see :func:`summaries.kpis`) and coverage shares."""
-        out = summaries.kpis(self.result(profile), lang)
-        out["coverage"] = self.coverage_shares(profile, lang)
-        return out
+        lang = lang_of(lang)
+
+        def compute() -> dict:
+            out = summaries.kpis(self.result(profile), lang)
+            out["coverage"] = self.coverage_shares(profile, lang)
+            return out
+
+        return self.derived(profile, ("kpis", lang), compute)
 
     def worst(self, profile: str | None = None, lang: str = "zh", n: int = 10) -> pd.DataFrame:
         """Communities with the most failed rules (error severity first), then the biggest gap."""
-        return summaries.worst(self.findings(profile, lang), lang, n)
+        lang = lang_of(lang)
+        return self.derived(
+            profile,
+            ("worst", lang, n),
+            lambda: summaries.worst(self.findings(profile, lang), lang, n),
+        )
 
     def rule_counts(self, profile: str | None = None, lang: str = "zh") -> pd.DataFrame:
         """Per rule: pass / fail / not_assessed counts and the rule title, in profile order."""
-        return summaries.rule_counts(self.findings(profile, lang), self.result(profile).profile)
+        lang = lang_of(lang)
+        return self.derived(
+            profile,
+            ("rule_counts", lang),
+            lambda: summaries.rule_counts(
+                self.findings(profile, lang), self.result(profile).profile
+            ),
+        )
 
     def unit_detail(
         self, level: str, uid: str, profile: str | None = None, lang: str = "zh"
     ) -> dict:
-        """Everything about one unit: its figures and every finding (failures first)."""
-        return summaries.unit_detail(
-            self.units(level, profile),
-            self.findings(profile, lang),
-            self.result(profile).profile,
-            level,
-            uid,
+        """Everything about one unit: its figures and every finding (failures first).
+
+        Raises
+        ------
+        KeyError
+            When ``level`` has no unit ``uid`` (nothing is kept for it).
+        """
+        lang = lang_of(lang)
+        return self.derived(
+            profile,
+            ("unit_detail", level, str(uid), lang),
+            lambda: summaries.unit_detail(
+                self.units(level, profile),
+                self.findings(profile, lang),
+                self.result(profile).profile,
+                level,
+                uid,
+            ),
         )
 
     def value_formats(self, profile: str | None = None) -> dict[str, tuple[bool, bool]]:
@@ -251,6 +292,17 @@ class DashboardProvider:
     def with_value_text(self, f: pd.DataFrame, profile: str | None = None) -> pd.DataFrame:
         """``f`` (findings) plus ``value_text`` and ``gap_text``: shares as percentages."""
         return summaries.with_value_text(f, self.result(profile).profile)
+
+    def derived(
+        self, profile: str | None, key: Hashable, compute: Callable[[], T], *, shared: bool = False
+    ) -> T:
+        """A value the pages derive from the result under ``profile``, computed once (a copy).
+
+        ``key`` names what is derived and every argument it depends on besides the profile;
+        kept while the profile's result is; ``shared`` hands out the kept value itself to
+        callers that only read it (see :meth:`ResultCache.derived`).
+        """
+        return self._results.derived(profile, key, compute, shared=shared)
 
     # ------------------------------------------------------------------ coverage
     def facility_types(self, lang: str = "zh") -> list[dict]:

@@ -105,6 +105,7 @@ def plan_payload(
     mode: str = "community",
     lang: str = "zh",
     preview: bool = True,
+    table: pd.DataFrame | None = None,
 ) -> dict:
     """The map's values: grids (feature order) coloured by community or by its band status.
 
@@ -128,6 +129,9 @@ def plan_payload(
         Language of labels and legend.
     preview
         Draw the rebalancer's pending proposal (when there is one) instead of the plan.
+    table
+        :func:`band_table` of what is drawn when the caller has it already (not looked at
+        while a proposal is drawn).
 
     Returns
     -------
@@ -137,7 +141,8 @@ def plan_payload(
     proposed = None if base or not preview else session.proposed_plan()
     plan = session.plan if proposed is None else proposed
     labels = plan.base if base else plan.labels
-    table = band_table(plan, base=base)
+    if table is None or proposed is not None:
+        table = band_table(plan, base=base)
     lab = labels.reindex(grid_ids)  # grids outside every community: no data
     values = plan.units["households"].reindex(grid_ids).to_numpy(dtype="float64")
     status_lbl = {s: t(f"pl.status.{s}", lang) for s in BAND_ORDER}
@@ -163,9 +168,10 @@ def plan_payload(
         )
         palette = [PALETTE[session.color_of(c) % len(PALETTE)] for c in comms]
         labels_out = [
-            f"{table.at[c, 'name']} · {households_text(table.at[c, 'households'], lang)}"
-            f" · {status_lbl[table.at[c, 'status']]}"
-            for c in comms
+            f"{name} · {households_text(hh, lang)} · {status_lbl[status]}"
+            for name, hh, status in zip(
+                table["name"], table["households"], table["status"], strict=True
+            )
         ]
     version = (
         f"{'base' if base else len(plan.journal)}|{mode}|{plan.profile.id}|{lang}|{plan.plan_id}"
@@ -191,9 +197,19 @@ def plan_payload(
     }
 
 
-def compare_rows(plan: Any, lang: str = "zh") -> list[tuple[str, str, str]]:
-    """(metric, as-is, plan) rows of the comparison table: :meth:`gridmap.plans.Plan.kpis`."""
-    b, k = plan.kpis(base=True), plan.kpis()
+def compare_rows(
+    plan: Any,
+    lang: str = "zh",
+    *,
+    kpis: dict | None = None,
+    base_kpis: dict | None = None,
+) -> list[tuple[str, str, str]]:
+    """(metric, as-is, plan) rows of the comparison table: :meth:`gridmap.plans.Plan.kpis`.
+
+    ``kpis`` and ``base_kpis``: the plan's and the as-is KPIs when the caller has them already.
+    """
+    b = plan.kpis(base=True) if base_kpis is None else base_kpis
+    k = plan.kpis() if kpis is None else kpis
     na = t("pl.status.not_assessed", lang)
 
     def cell(v: Any) -> str:
@@ -267,24 +283,29 @@ def plan_view(
     with session.lock:
         plan = session.plan
         changes = plan.changes().head(MAX_CHANGES)
-        table = band_table(plan)
+        table, base_table = band_table(plan), band_table(plan, base=True)
+        kpis, base_kpis = plan.kpis(), plan.kpis(base=True)  # each once (each costs a table)
         proposed = session.proposed_plan()
         return PlanView(
-            plan_map=plan_payload(session, grid_ids, url, mode=mode, lang=lang),
-            base_map=plan_payload(session, grid_ids, url, base=True, mode=mode, lang=lang),
-            kpis=plan.kpis(),
+            plan_map=plan_payload(session, grid_ids, url, mode=mode, lang=lang, table=table),
+            base_map=plan_payload(
+                session, grid_ids, url, base=True, mode=mode, lang=lang, table=base_table
+            ),
+            kpis=kpis,
             band=None if plan.band is None else plan.band.label(lang),
             profile=plan.profile.id,
             band_text=band_text(plan, lang),
-            compare=compare_rows(plan, lang),
+            compare=compare_rows(plan, lang, kpis=kpis, base_kpis=base_kpis),
             changes=[
                 (r.unit_name, r.from_name, r.to_name, f"{int(r.households):,}")
                 for r in changes.itertuples()
             ],
             communities=[
-                {"value": c, "label": f"{r['name']} ({households_text(r['households'], lang)})"}
-                for c, r in table.iterrows()
-                if r["units"] > 0
+                {"value": c, "label": f"{name} ({households_text(hh, lang)})"}
+                for c, name, hh, units in zip(
+                    table.index, table["name"], table["households"], table["units"], strict=True
+                )
+                if units > 0
             ],
             can_undo=plan.can_undo,
             can_redo=plan.can_redo,

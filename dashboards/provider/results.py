@@ -3,16 +3,19 @@
 Several tabs may ask for different profiles at once: :class:`ResultCache` computes
 each profile's :class:`gridmap.CheckResult` under its own lock (one check per profile,
 never two), keeps the most recently used few, and keeps each result's findings per
-language (English re-evaluates the rules only).
+language (English re-evaluates the rules only). What the pages derive from a result (KPIs,
+counts per rule, a unit's detail, a chart) is kept with it too (:meth:`ResultCache.derived`):
+computed once from the same result, dropped with it, handed out as a copy.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -22,6 +25,8 @@ from dashboards.provider.profiles import ProfileChoices
 from gridmap.evaluation import evaluate_units
 
 __all__ = ["KeyedLocks", "ResultCache", "findings_in"]
+
+T = TypeVar("T")
 
 
 class KeyedLocks:
@@ -115,14 +120,26 @@ class ResultCache:
         its default one.
     max_profiles
         How many profiles' results to keep (with their findings in both languages).
+    max_derived
+        How many derived values (:meth:`derived`) to keep over all profiles (least recently
+        used dropped).
     """
 
-    def __init__(self, study: Any, choices: ProfileChoices, max_profiles: int = 6) -> None:
+    def __init__(
+        self,
+        study: Any,
+        choices: ProfileChoices,
+        max_profiles: int = 6,
+        *,
+        max_derived: int = 4096,
+    ) -> None:
         self.study = study
         self.choices = choices
         self.max_profiles = max_profiles
+        self.max_derived = max_derived
         self._results: OrderedDict[str, Any] = OrderedDict()
         self._findings: dict[tuple[str, str], pd.DataFrame] = {}
+        self._derived: OrderedDict[tuple, Any] = OrderedDict()
         self._lock = threading.RLock()
         self._key_lock = KeyedLocks()
 
@@ -150,6 +167,8 @@ class ResultCache:
                     old, _ = self._results.popitem(last=False)
                     for k in [k for k in self._findings if k[0] == old]:
                         del self._findings[k]
+                    for k in [k for k in self._derived if k[0] == old]:
+                        del self._derived[k]
             return res
 
     def findings(self, profile: str | None = None, lang: str = "zh") -> pd.DataFrame:
@@ -164,3 +183,49 @@ class ResultCache:
         with self._lock:
             self._findings[key] = f
         return f
+
+    def derived(
+        self, profile: str | None, key: Hashable, compute: Callable[[], T], *, shared: bool = False
+    ) -> T:
+        """A value derived from the result under ``profile``: computed once, then a copy.
+
+        Parameters
+        ----------
+        profile
+            The profile id (None: the default).
+        key
+            What is derived, with every argument it depends on besides the profile (the
+            language, a unit id, …).
+        compute
+            Computes the value from the profile's result (and its findings); called at most
+            once per key while the result is kept (twice at worst when two threads race).
+        shared
+            Hand out the kept value itself, not a copy: for large values every caller only
+            reads (the caller promises not to change it).
+
+        Returns
+        -------
+        object
+            A deep copy of the kept value (the value itself when ``shared``), so a caller
+            changing it changes nothing kept.
+
+        Raises
+        ------
+        RejectedInput
+            When ``profile`` is not an id of :attr:`choices`.
+        """
+        pid = self.choices.id_of(profile)
+        entry = (pid, key)
+        with self._lock:
+            if entry in self._derived:
+                self._derived.move_to_end(entry)
+                value = self._derived[entry]
+                return value if shared else copy.deepcopy(value)
+        self.result(pid)  # the result first: its eviction drops what is derived from it
+        value = compute()
+        with self._lock:
+            if pid in self._results:
+                self._derived[entry] = value
+                while len(self._derived) > self.max_derived:
+                    self._derived.popitem(last=False)
+        return value if shared else copy.deepcopy(value)
