@@ -11,7 +11,6 @@ import io
 import json
 import shutil
 import sqlite3
-import threading
 
 import pytest
 from pg_fixtures import psycopg
@@ -23,7 +22,7 @@ from dashboards.identity import User
 from dashboards.pages import plans as plans_page
 from dashboards.provider import DashboardProvider
 from dashboards.provider.config import dashboard_settings
-from dashboards.testing import callback_body
+from dashboards.testing import callback_body, serve_in_thread
 from gridmap import datasets
 from gridmap.cli import main
 from gridmap.plans import as_workspace, list_plans, load_plan
@@ -150,7 +149,6 @@ def test_rebalance_saves_into_a_postgis_workspace(tmp_path, pg_workspace, capsys
 def test_dashboard_config_workspace_url_saves_plans_and_logs_in(demo_config, pg_workspace):
     """``[dashboard] workspace = "postgresql://…"``: plans, accounts and logins all go there."""
     requests = pytest.importorskip("requests")
-    waitress = pytest.importorskip("waitress")
     from dashboards.app import create_app
     from dashboards.server import ServeSettings, protect
 
@@ -167,11 +165,9 @@ def test_dashboard_config_workspace_url_saves_plans_and_logs_in(demo_config, pg_
     settings = ServeSettings(host="127.0.0.1", port=0)
     sessions = SessionStore(table=workspace_sessions(provider.plans_workspace()))
     protect(app, settings, Gate(settings.auth, accounts, sessions))
-    server = waitress.create_server(app.server, host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        base = f"http://127.0.0.1:{server.effective_port}"
+    # werkzeug in a thread, shut down cleanly (waitress closed from another thread can raise
+    # in its loop); the production server itself is tested in test_serve.py
+    with serve_in_thread(app) as base:
         assert requests.get(base + "/plans", allow_redirects=False, timeout=30).status_code in (
             302,
             303,
@@ -202,9 +198,6 @@ def test_dashboard_config_workspace_url_saves_plans_and_logs_in(demo_config, pg_
             ).status_code
             != 303
         )
-    finally:
-        server.close()
-        thread.join(timeout=5)
     assert [n for (n,) in rows(pg_workspace, "SELECT name FROM gridmap_sessions")] == ["王编辑"]
     assert "网上方案" in list_plans(pg_workspace)["name"].tolist()
 
