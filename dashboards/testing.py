@@ -62,6 +62,37 @@ def serve_in_thread(app, host: str = "127.0.0.1"):
         thread.join(timeout=5)
 
 
+@contextmanager
+def waitress_in_thread(app, host: str = "127.0.0.1", **options):
+    """Run a Dash app on the production server (waitress) in a daemon thread; yields the base URL.
+
+    ``options`` go to :func:`waitress.create_server` (``threads=``, ``max_request_body_size=``).
+    Closing waitress from another thread can make its select loop fail on the closed socket;
+    that error, and only once the server is being stopped, is expected and swallowed.
+    """
+    # waitress is needed only by `gridmap serve`, tests and benchmarks
+    import waitress
+
+    server = waitress.create_server(app.server, host=host, port=0, **options)
+    stopping = threading.Event()
+
+    def run() -> None:
+        try:
+            server.run()
+        except (OSError, ValueError):
+            if not stopping.is_set():
+                raise
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{server.effective_port}"
+    finally:
+        stopping.set()
+        server.close()
+        thread.join(timeout=5)
+
+
 def launch_chromium(playwright, **kwargs):
     """Launch the system Chromium headless (raises when it is absent)."""
     path = chromium_path()

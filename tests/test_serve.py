@@ -14,7 +14,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -46,7 +45,7 @@ from dashboards.server import (
     refusal,
     settings_from_config,
 )
-from dashboards.testing import callback_body
+from dashboards.testing import callback_body, waitress_in_thread
 from gridmap.cli import main
 
 PASSWORD = "correct horse battery"
@@ -70,20 +69,12 @@ def accounts(provider) -> AccountStore:
 @pytest.fixture(scope="module")
 def base_url(provider, accounts):
     """The hardened demo dashboard on waitress, 127.0.0.1, a free port."""
-    waitress = pytest.importorskip("waitress")
+    pytest.importorskip("waitress")
     app = create_app(provider)
     settings = ServeSettings(host="127.0.0.1", port=0)
     protect(app, settings, Gate(settings.auth, accounts, SessionStore()))
-    server = waitress.create_server(
-        app.server, host="127.0.0.1", port=0, threads=4, max_request_body_size=settings.max_body
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.close()
-        thread.join(timeout=5)
+    with waitress_in_thread(app, threads=4, max_request_body_size=settings.max_body) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,11 @@ with no console error under that Content-Security-Policy.
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from dashboards.auth import COOKIE, AccountStore, Gate, SessionStore
 from dashboards.server import ServeSettings, protect
+from dashboards.testing import waitress_in_thread
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +20,7 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture(scope="module")
 def shared_url(browser, tmp_path_factory):
-    waitress = pytest.importorskip("waitress")
+    pytest.importorskip("waitress")
     from dashboards import create_app
     from dashboards.provider import DashboardProvider
 
@@ -31,12 +30,8 @@ def shared_url(browser, tmp_path_factory):
     app = create_app(DashboardProvider.from_config(None, workspace=ws))
     settings = ServeSettings()
     protect(app, settings, Gate(settings.auth, accounts, SessionStore()))
-    server = waitress.create_server(app.server, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=5)
+    with waitress_in_thread(app, threads=4) as url:
+        yield url
 
 
 def test_login_overview_logout(page, shared_url):
