@@ -1,8 +1,10 @@
-"""The report's 预测 section (issue 18): the first year of each violation in the PDF and XLSX."""
+"""The report's 预测 section (issue 18): the first year of each violation in the PDF, HTML and XLSX."""
 
 from __future__ import annotations
 
 import io
+import json
+import re
 
 import pandas as pd
 import pytest
@@ -11,7 +13,7 @@ from pypdf import PdfReader
 from gridmap import datasets
 from gridmap.change import project, read_projects
 from gridmap.cli.main import main
-from gridmap.report import report_pdf, report_xlsx_bytes, write_report
+from gridmap.report import report_html_text, report_pdf, report_xlsx_bytes, write_report
 
 BASE = 2025
 PROJECTS = f"{datasets.get_path('demo')}:在建项目"
@@ -58,6 +60,37 @@ def test_xlsx_has_the_years_and_the_first_year_of_each_violation(demo_result, pr
     # no forecast: no forecast sheets
     plain = pd.read_excel(io.BytesIO(report_xlsx_bytes(demo_result)), sheet_name=None)
     assert not {"预测概况", "预测"} & set(plain)
+
+
+def _page_data(page: str) -> dict:
+    """The JSON the HTML report's page is drawn from."""
+    found = re.search(r'<script id="data" type="application/json">(.*?)</script>', page, re.S)
+    assert found, "no page data"
+    return json.loads(found.group(1).replace("<\\/", "</"))
+
+
+def test_html_has_the_same_forecast_tables_as_the_xlsx(demo_result, projection):
+    sheets = pd.read_excel(
+        io.BytesIO(report_xlsx_bytes(demo_result, forecast=projection)),
+        sheet_name=["预测概况", "预测"],
+        dtype=str,
+    )
+    page = report_html_text(demo_result, forecast=projection, date="2026-11-29")
+    fc = _page_data(page)["forecast"]
+    assert fc["years"]["title"] == "预测：各年概况"
+    assert fc["violations"]["title"] == "预测：违规首次出现年份"
+    assert "基准年 2025" in fc["intro"]
+    years = sheets["预测概况"]
+    assert fc["years"]["head"] == list(years.columns)
+    # the same numbers, written with thousands separators
+    assert [[c.replace(",", "") for c in r] for r in fc["years"]["rows"]] == years.values.tolist()
+    v = sheets["预测"].fillna("")
+    assert fc["violations"]["head"] == list(v.columns)
+    assert fc["violations"]["rows"] == v.values.tolist()  # every row, the new ones first
+    assert len(fc["violations"]["rows"]) == len(projection.violations()) > 0
+    assert 'id="fcbox"' in page and 'tab("fcv",F.violations)' in page
+    # no projection: no forecast section
+    assert _page_data(report_html_text(demo_result, date="2026-11-29"))["forecast"] is None
 
 
 def test_pdf_has_the_forecast_section(demo_result, projection, tmp_path):
@@ -119,6 +152,8 @@ def test_report_of_a_study_with_projects_has_the_forecast(tmp_path):
         p.extract_text() or "" for p in PdfReader(tmp_path / "out" / "report.pdf").pages
     )
     assert "预测：各年概况" in text
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert [r[0] for r in _page_data(page)["forecast"]["years"]["rows"]] == ["2028", "2029"]
     # without projects the same report has no forecast
     config.write_text(
         config.read_text(encoding="utf-8").replace("\nprojects = ", "\n# projects = "),
@@ -131,6 +166,8 @@ def test_report_of_a_study_with_projects_has_the_forecast(tmp_path):
 def test_write_report_passes_the_forecast(demo_result, projection, tmp_path):
     out = write_report(demo_result, tmp_path / "r.xlsx", forecast=projection)
     assert {"预测概况", "预测"} <= set(pd.read_excel(out, sheet_name=None))
+    page = write_report(demo_result, tmp_path / "r.html", forecast=projection).read_text("utf-8")
+    assert _page_data(page)["forecast"]["years"]["rows"][0][0] == str(BASE)
     pdf = write_report(demo_result, tmp_path / "r.pdf", forecast=projection, date="2026-11-29")
     outline = [str(o.title) for o in PdfReader(str(pdf)).outline if hasattr(o, "title")]
     assert any("预测" in t for t in outline)

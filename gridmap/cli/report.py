@@ -172,7 +172,7 @@ def _forecast(args: argparse.Namespace, result: CheckResult) -> Projection | Non
 
 
 def _write(result: CheckResult, path: Path, args: argparse.Namespace, **kw: Any) -> Path:
-    """One report file (:func:`gridmap.report.write_report`: the forecast in the PDF and XLSX)."""
+    """One report file (:func:`gridmap.report.write_report`: the forecast in every format but layers)."""
     from gridmap import report  # lazy: matplotlib/folium load when a report is written
 
     return report.write_report(result, path, date=args.date, encoding=args.shp_encoding, **kw)

@@ -13,9 +13,10 @@ call the byte-returning ones (:func:`findings_xlsx`, :func:`report_html_text`,
 * **HTML** (:mod:`~gridmap.report.html_map`): one self-contained file, no network
   access at all (no CDN, no tiles): the folium map of :func:`gridmap.maps.explore_check`
   (Leaflet inlined: layer control, legend, tooltips with each rule's citation), the
-  headline figures, the coverage table and a searchable findings table.
+  headline figures, the coverage table, the 预测 forecast tables (with a projection) and a
+  searchable findings table.
 * **XLSX** (:mod:`~gridmap.report.xlsx`): sheets 汇总, 社区, 网格, 问题清单, 覆盖 (and
-  方案变更 with a plan), Chinese headers, frozen header rows, red/green status.
+  方案变更 with a plan, 预测概况 and 预测 with a projection), Chinese headers, frozen header rows, red/green status.
 * **Layers** (:mod:`~gridmap.report.layers`): GeoPackage, or Shapefiles in GBK (older
   ArcGIS) or UTF-8, of every unit with its status and one gap layer per failing rule.
 

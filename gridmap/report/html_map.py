@@ -1,9 +1,11 @@
 """The offline HTML report: one self-contained file, no network access at all (no CDN, no tiles).
 
 The map is the folium map of :func:`gridmap.maps.explore_check` (Leaflet inlined); around
-it the page puts the study's name, the headline figures, the coverage table and the
-findings table with search — a click on a finding zooms the map to its unit and opens
-its details. Page data (figures, tables) go in as JSON (``<script id="data">``).
+it the page puts the study's name, the headline figures, the coverage table, the 预测
+forecast section when a projection is given (the same tables, from the same projection, as
+the PDF and the XLSX) and the findings table with search — a
+click on a finding zooms the map to its unit and opens its details. Page data (figures,
+tables) go in as JSON (``<script id="data">``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gridmap._atomic import atomic_path
+from gridmap.change import Projection
 from gridmap.check import CheckResult
 from gridmap.coverage import CoverageResult
 from gridmap.crs import crs_label
@@ -31,6 +34,7 @@ from gridmap.report._coverage import (
     uncovered_text,
     units_text,
 )
+from gridmap.report._forecast import forecast_html
 from gridmap.report._text import date_text, num
 from gridmap.report.figures import failing, headline_figures
 
@@ -47,6 +51,7 @@ header{background:#1f3a5f;color:#fff;padding:10px 18px}header h1{margin:0;font-s
 #note{padding:6px 18px;font-size:11px;color:#555;white-space:pre-line}
 table{border-collapse:collapse;width:100%;font-size:12px}th{background:#34495e;color:#fff;text-align:left;padding:4px;position:sticky;top:0}td{padding:3px 4px;border-bottom:1px solid #e3e3e3}
 .box{margin:0 18px 12px;background:#fff;border:1px solid #c8d0d8}#tablebox{max-height:45vh;overflow:auto}tbody#rows tr{cursor:pointer}tr.sel{background:#fff3cd}
+.box h2{font-size:14px;margin:0;padding:6px;color:#1f3a5f}.box p{font-size:12px;color:#555;margin:0;padding:0 6px 6px}
 #controls{padding:6px 18px;font-size:13px}input[type=search]{width:260px;padding:3px}
 td.fail{border-left:3px solid __FAIL__}.leaflet-tooltip,.leaflet-popup-content{font-family:inherit;font-size:12px;max-width:380px;white-space:normal}
 """
@@ -59,8 +64,11 @@ const esc=s=>String(s).replace(/[&<>"]/g,c=>({"&":"&amp;","<":"&lt;",">":"&gt;",
 $("sub").textContent=D.title+" · 规则配置 "+D.profile+" · 坐标系 "+D.crs+" · "+D.date;$("note").textContent=D.note;
 D.kpis.forEach(k=>{const e=document.createElement("div");e.className="kpi";e.innerHTML="<span></span><b></b><small></small>";
  e.children[0].textContent=k[0];e.children[1].textContent=k[1];e.children[2].textContent=k[2];$("gm-kpis").appendChild(e)});
-if(D.coverage.rows.length){$("covbox").style.display="";$("covhead").innerHTML=D.coverage.head.map(h=>"<th>"+esc(h)+"</th>").join("");
- $("covrows").innerHTML=D.coverage.rows.map(r=>"<tr>"+r.map(c=>"<td>"+esc(c)+"</td>").join("")+"</tr>").join("");$("covnote").textContent=D.coverage.note}
+const tab=(id,t)=>{$(id+"head").innerHTML=t.head.map(h=>"<th>"+esc(h)+"</th>").join("");
+ $(id+"rows").innerHTML=t.rows.map(r=>"<tr>"+r.map(c=>"<td>"+esc(c)+"</td>").join("")+"</tr>").join("")};
+if(D.coverage.rows.length){$("covbox").style.display="";tab("cov",D.coverage);$("covnote").textContent=D.coverage.note}
+if(D.forecast){const F=D.forecast;$("fcbox").style.display="";$("fcytitle").textContent=F.years.title;$("fcyintro").textContent=F.intro;tab("fcy",F.years);
+ $("fcvtitle").textContent=F.violations.title;$("fcvintro").textContent=F.violations.intro;tab("fcv",F.violations)}
 const map=window[D.map],lv={community:window[D.layers.community],grid:window[D.layers.grid]};
 const rows=$("rows");rows.innerHTML=D.findings.map((r,i)=>'<tr data-i="'+i+'"><td class="fail">'+esc(r[0]==="community"?"社区":"网格")+"</td><td>"+esc(r[1])+"</td><td>"+esc(r[2])+"</td><td>"+esc(r[3])+"</td><td>"+esc(r[4])+"</td><td>"+esc(r[5])+"</td><td>"+esc(r[6])+"</td></tr>").join("");
 let sel=null;rows.addEventListener("click",ev=>{const tr=ev.target.closest("tr");if(!tr)return;const r=D.findings[+tr.dataset.i];
@@ -73,8 +81,10 @@ $("count").textContent=D.findings.length+" 条";document.body.dataset.ready="1"}
 """
 
 
-def _page_data(result: CheckResult, *, date: str, names: dict[str, str]) -> dict[str, Any]:
-    """The JSON of the page: header, KPIs, coverage table, findings, the map's variable names."""
+def _page_data(
+    result: CheckResult, *, date: str, names: dict[str, str], forecast: Projection | None
+) -> dict[str, Any]:
+    """The JSON of the page: header, KPIs, coverage, forecast, findings, the map's variables."""
     return {
         "title": result.study.name,
         "date": date,
@@ -87,6 +97,7 @@ def _page_data(result: CheckResult, *, date: str, names: dict[str, str]) -> dict
             for r in failing(result).itertuples()
         ],
         "coverage": _coverage_html(result),
+        "forecast": forecast_html(forecast) if forecast is not None else None,
         "map": names["map"],
         "layers": {"community": names.get("gm_communities"), "grid": names.get("gm_grids")},
     }
@@ -140,6 +151,12 @@ def _chrome(full_title: str, payload: str) -> tuple[str, str, str]:
         '<div id="covbox" class="box" style="display:none"><table><thead><tr id="covhead"></tr>'
         '</thead><tbody id="covrows"></tbody></table>'
         '<div id="covnote" style="font-size:11px;color:#555;padding:4px 6px"></div></div>'
+        '<div id="fcbox" style="display:none">'
+        '<div class="box"><h2 id="fcytitle"></h2><p id="fcyintro"></p><table><thead>'
+        '<tr id="fcyhead"></tr></thead><tbody id="fcyrows"></tbody></table></div>'
+        '<div class="box" id="fcvbox" style="max-height:45vh;overflow:auto"><h2 id="fcvtitle"></h2>'
+        '<p id="fcvintro"></p><table><thead><tr id="fcvhead"></tr></thead>'
+        '<tbody id="fcvrows"></tbody></table></div></div>'
         '<div id="controls">不合规项：<input type="search" id="q" placeholder="搜索社区、网格、规则…"> '
         '<span id="count"></span>（点击一行在地图上定位）</div>'
         '<div id="tablebox" class="box"><table><thead><tr><th>层级</th><th>编码</th><th>名称</th>'
@@ -156,6 +173,7 @@ def report_html_text(
     coverage: CoverageResult | None = None,
     date: _dt.date | str | None = None,
     title: str = "社区网格合规检查 交互地图",
+    forecast: Projection | None = None,
 ) -> str:
     """The self-contained HTML report as a string (no external resources of any kind).
 
@@ -169,6 +187,9 @@ def report_html_text(
         Report date (default today).
     title
         The page title, after the study's name.
+    forecast
+        A :class:`gridmap.change.Projection` of the study: the 预测 section (the years and the
+        first year of each violation, as in the PDF and the XLSX).
 
     Returns
     -------
@@ -181,7 +202,7 @@ def report_html_text(
     day = date_text(date)
     m = explore_check(result)
     names = {"map": m.get_name(), **pane_layers(m)}
-    data = _page_data(result, date=day, names=names)
+    data = _page_data(result, date=day, names=names, forecast=forecast)
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
     head, top, bottom = _chrome(f"{result.study.name} · {title}", payload)
     fig = m.get_root()
@@ -199,6 +220,7 @@ def report_html(
     coverage: CoverageResult | None = None,
     date: _dt.date | str | None = None,
     title: str = "社区网格合规检查 交互地图",
+    forecast: Projection | None = None,
 ) -> Path:
     """Write the offline interactive HTML map report (atomically); see :func:`report_html_text`.
 
@@ -208,7 +230,7 @@ def report_html(
         ``path``.
     """
     path = Path(path)
-    text = report_html_text(result, coverage=coverage, date=date, title=title)
+    text = report_html_text(result, coverage=coverage, date=date, title=title, forecast=forecast)
     with atomic_path(path, suffix=".html") as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path

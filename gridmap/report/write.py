@@ -60,8 +60,8 @@ def write_report(
         Text encoding of Shapefiles (``"gbk"`` or ``"utf-8"``).
     forecast
         A :class:`gridmap.change.Projection` of the study (e.g. of its residential projects,
-        :func:`gridmap.change.project`): the 预测 section of the PDF and the 预测 sheets of the
-        XLSX (the first year of each violation). The HTML map and the layers show today.
+        :func:`gridmap.change.project`): the 预测 section of the PDF and the HTML report and the
+        预测 sheets of the XLSX (the first year of each violation). The layers show today.
 
     Returns
     -------
@@ -78,7 +78,7 @@ def write_report(
     if kind == "pdf":
         return report_pdf(result, path, plan=plan, coverage=coverage, date=date, forecast=forecast)
     if kind == "html":
-        return report_html(result, path, coverage=coverage, date=date)
+        return report_html(result, path, coverage=coverage, date=date, forecast=forecast)
     if kind == "xlsx":
         return report_xlsx(result, path, plan=plan, coverage=coverage, date=date, forecast=forecast)
     if kind == "layers":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from gridmap import report
+from gridmap import datasets, report
 from gridmap.maps.explore import PANES
 
 pytestmark = pytest.mark.browser
@@ -85,3 +85,32 @@ def test_explore_map_offline(offline_page, demo_result, tmp_path):
     assert _paths(page, "gm_facilities") == len(demo_result.facilities)
     assert not errors, errors
     assert all(u.startswith(("file:", "data:")) for u in requests), requests
+
+
+def test_html_report_draws_the_forecast_tables(offline_page, demo_study, demo_result, tmp_path):
+    from gridmap.change import project, read_projects
+
+    page, requests, errors = offline_page
+    projection = project(
+        demo_study,
+        read_projects(f"{datasets.get_path('demo')}:在建项目"),
+        "2025-2027",
+        base_year=2025,
+        profile=demo_result.profile,
+    )
+    path = report.report_html(demo_result, tmp_path / "预测.html", date=DATE, forecast=projection)
+    page.goto(path.as_uri())
+    page.wait_for_selector("body[data-ready='1']", timeout=15_000)
+    assert page.locator("#fcbox").is_visible()
+    assert page.locator("#fcytitle").inner_text() == "预测：各年概况"
+    assert page.locator("#fcyrows tr").count() == 3
+    assert page.locator("#fcyrows tr").first.locator("td").first.inner_text() == "2025"
+    assert page.locator("#fcvrows tr").count() == len(projection.violations())
+    first_new = projection.violations().query("new").sort_values("first_year").iloc[0]
+    assert str(first_new["unit_id"]) in page.locator("#fcvrows tr").first.inner_text()
+    assert not errors, errors
+    assert all(u.startswith(("file:", "data:")) for u in requests), requests
+    # without a projection the section stays hidden
+    page.goto(report.report_html(demo_result, tmp_path / "今天.html", date=DATE).as_uri())
+    page.wait_for_selector("body[data-ready='1']", timeout=15_000)
+    assert not page.locator("#fcbox").is_visible()
