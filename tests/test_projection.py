@@ -12,7 +12,7 @@ from shapely import Point, box
 
 import gridmap
 from gridmap import InputError
-from gridmap.change import Ramp, arrivals, parse_years, project, read_projects
+from gridmap.change import Ramp, arrivals, forecast_years, parse_years, project, read_projects
 from gridmap.cli import main
 from tests.conftest import X0, Y0, make_layers
 
@@ -177,10 +177,44 @@ def test_cli_check_with_projects(tmp_path, demo_check_out, capsys):
     assert (out / "2028" / "summary.json").exists()
     table = pd.read_csv(out / "predicted_violations.csv", encoding="utf-8-sig")
     assert "首次违规年份" in table.columns
-    assert main(["check", str(ws / "gridmap.toml"), "--year", "2028"]) == 2
-    assert "--projects" in capsys.readouterr().err
     assert main(argv[:-2] + ["--year", "2020"]) == 2
     assert "--base-year" in capsys.readouterr().err
+
+
+def test_cli_check_projects_without_year_runs_until_every_project_is_full(
+    tmp_path, demo_check_out, capsys
+):
+    """``--projects`` alone: the years of :func:`gridmap.change.forecast_years`, as in the report.
+
+    ``--year`` alone takes the config's ``[study] projects``; with no projects anywhere it is a
+    misuse (exit 2, the message names both flags and the config key).
+    """
+    ws = demo_check_out.parent
+    comm = gpd.read_file(ws / "demo.gpkg", layer="社区")
+    raw = _projects([comm.geometry.iloc[1].representative_point()], [1500], [2027])
+    raw.to_file(tmp_path / "projects.gpkg", layer="项目", driver="GPKG")
+    config = str(ws / "gridmap.toml")
+    base = ["--base-year", str(BASE), "--json"]
+    assert main(["check", config, "--projects", str(tmp_path / "projects.gpkg"), *base]) == 0
+    s = json.loads(capsys.readouterr().out)
+    expected = forecast_years(read_projects(tmp_path / "projects.gpkg"), BASE, Ramp.linear(3))
+    assert [int(y) for y in s["years"]] == expected == list(range(2025, 2031))
+    assert s["projects"] == 1
+    # --year alone: the config's projects (the demo's 在建项目 layer)
+    assert main(["check", config, "--year", "2026", *base]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert list(s["years"]) == ["2025", "2026"]
+    assert s["projects"] == len(read_projects(f"{ws / 'demo.gpkg'}:在建项目")) > 1
+    # no projects anywhere: --year is a misuse
+    plain = tmp_path / "plain.toml"
+    text = (ws / "gridmap.toml").read_text(encoding="utf-8")
+    plain.write_text(
+        text.replace("\nprojects = ", "\n# projects = ").replace('"demo.gpkg', f'"{ws}/demo.gpkg'),
+        encoding="utf-8",
+    )
+    assert main(["check", str(plain), "--year", "2028"]) == 2
+    err = capsys.readouterr().err
+    assert "--year" in err and "--projects" in err and "[study] projects" in err
 
 
 def test_project_outside_grids_with_grid_attribute_counts_is_reported():

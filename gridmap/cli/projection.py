@@ -1,8 +1,14 @@
-"""``gridmap check … --projects F --year 2028``: the check for future years as projects fill up.
+"""``gridmap check … --projects F [--year 2028]``: the check for future years as projects fill up.
 
 ::
 
     gridmap check gridmap.toml --projects 在建项目.gpkg --year 2026-2030 --out forecast
+    gridmap check gridmap.toml --projects 在建项目.gpkg --out forecast   # until every project is full
+    gridmap check gridmap.toml --year 2028          # the projects of the config's [study] projects
+
+Without ``--year`` the years run from the base year until every project is full (at most 10
+years ahead, :func:`gridmap.change.forecast_years`), as in ``gridmap report``; without
+``--projects`` the config's ``[study] projects`` are used.
 
 Writes each year's check outputs into ``--out/<year>/`` and, in ``--out``, the projection:
 ``predicted_violations.csv`` / ``.xlsx`` (the first year of each violation), ``households_by_year.csv``,
@@ -29,9 +35,13 @@ def add_projection_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--projects",
         help="residential projects (规划户数, 已入住户数 or 入住率, 计划竣工年份): re-run the check "
-        "for --year as they fill up",
+        "for each year as they fill up (default: the config's [study] projects)",
     )
-    g.add_argument("--year", help="year or range to project, e.g. 2028 or 2026-2030")
+    g.add_argument(
+        "--year",
+        help="year or range to project, e.g. 2028 or 2026-2030 "
+        "(default: from the base year until every project is full, at most 10 years)",
+    )
     g.add_argument(
         "--base-year", type=int, help="the year of today's data (default: the current year)"
     )
@@ -62,16 +72,21 @@ def _flags(problem: Problem) -> Problem:
 
 
 def run_projection(args: argparse.Namespace, cli_problem: Callable[[Problem], Problem]) -> int:
-    """Run ``check`` with ``--projects``/``--year``; ``cli_problem`` words study problems as flags."""
+    """Run ``check`` with ``--projects`` or ``--year``; ``cli_problem`` words study problems as flags.
+
+    The projects are ``--projects``, else the config's ``[study] projects``; the years ``--year``,
+    else :func:`gridmap.change.forecast_years` (from the base year until every project is full).
+    """
     # lazy: the analysis stack loads when the command runs, not for `gridmap --help`
-    from gridmap.change import Ramp, project, read_projects
+    from gridmap.change import Ramp, config_projects, forecast_years, project, read_projects
     from gridmap.columns import parse_mapping  # (same reason)
     from gridmap.study import read_study  # (same reason)
 
-    if not (args.projects and args.year):
+    source = args.projects or (config_projects(args.config) if args.config else None)
+    if not source:
         raise InputError(
-            "--projects 与 --year 需同时给出 (--projects and --year go together, e.g. "
-            "--projects 项目.gpkg --year 2028)"
+            "--year 需要在建项目：--projects 项目.gpkg 或配置文件 [study] projects "
+            "(--year needs the projects: --projects FILE or [study] projects in the config)"
         )
     try:
         ramp = (
@@ -86,16 +101,14 @@ def run_projection(args: argparse.Namespace, cli_problem: Callable[[Problem], Pr
     base = args.base_year or dt.date.today().year
     study = read_study(**study_kwargs(args))
     try:
-        projects = read_projects(
-            args.projects, crs=args.crs, mapping=parse_mapping(args.projects_map)
-        )
+        projects = read_projects(source, crs=args.crs, mapping=parse_mapping(args.projects_map))
     except InputError as exc:
         raise InputError([_flags(p) for p in exc.problems]) from exc
     try:
         projection = project(
             study,
             projects,
-            args.year,
+            args.year or forecast_years(projects, base, ramp),
             base_year=base,
             ramp=ramp,
             lang=args.lang,
