@@ -109,6 +109,35 @@ def test_finer_layer_replaces_an_oversized_reference_grid():
     assert kept.index.tolist() == ["330106001001001"] and kept["change"].tolist() == ["kept"]
 
 
+def test_summary_sheet_in_chinese_or_english_with_the_same_values(demo_reconciliation, tmp_path):
+    rec = demo_reconciliation
+    s = rec.summary()
+    zh = pd.read_excel(rec.to_dir(tmp_path / "zh")["reconcile.xlsx"], sheet_name="概要")
+    en = pd.read_excel(rec.to_dir(tmp_path / "en", lang="en")["reconcile.xlsx"], sheet_name="概要")
+    assert list(zh.columns) == ["项目", "数值"] and list(en.columns) == ["item", "value"]
+    assert zh["数值"].astype(str).tolist() == en["value"].astype(str).tolist()
+    zh, en = zh.set_index("项目")["数值"], en.set_index("item")["value"]
+    assert (
+        zh["民政→城管：交叉"]
+        == en["民政→城管: straddles"]
+        == s["relations"]["民政→城管"]["straddles"]
+    )
+    assert (
+        zh["城管→民政：无对应"] == en["城管→民政: orphan"] == s["relations"]["城管→民政"]["orphan"]
+    )
+    assert zh["不一致：所属社区不一致"] == en["disagreements: community"]
+    assert zh["缝隙面积(平方米)"] == en["gap area (m²)"] == pytest.approx(s["gap_area_m2"])
+    assert zh["统一网格：单元数"] == en["unified grid: units"] == s["unified_units"]
+    for change, n in s["unified_changes"].items():
+        assert en[f"unified grid: {change}"] == n
+    # every figure of the summary, once
+    assert len(zh) == 1 + sum(len(c) for c in s["relations"].values()) + len(
+        s["disagreements"]
+    ) + 4 + len(s["unified_changes"])
+    with pytest.raises(ValueError, match="lang="):
+        rec.to_dir(tmp_path / "x", lang="fr")
+
+
 def test_cli_reconcile(tmp_path, capsys):
     d = str(DEMO)
     argv = [
@@ -130,7 +159,12 @@ def test_cli_reconcile(tmp_path, capsys):
     s = json.loads((out / "reconcile.json").read_text("utf-8"))
     assert s["layers"] == ["网格", "网格_城管"] and s["disagreements"]["code"] == 1
     sheets = pd.read_excel(out / "reconcile.xlsx", sheet_name=None)
-    assert {"嵌套关系", "不一致", "缝隙", "重叠", "统一网格", "新旧对照"} <= set(sheets)
+    assert {"概要", "嵌套关系", "不一致", "缝隙", "重叠", "统一网格", "新旧对照"} <= set(sheets)
+    summary = sheets["概要"].set_index("项目")["数值"]
+    assert summary["图层"] == "网格、网格_城管"
+    assert summary["不一致：编码不一致"] == s["disagreements"]["code"] == 1
+    assert summary["网格→网格_城管：一致"] == s["relations"]["网格→网格_城管"]["same"]
+    assert not any("." in label or "_" in label.replace("网格_城管", "") for label in summary.index)
     assert set(gpd.list_layers(out / "unified.gpkg")["name"]) == {"unified", "gaps", "overlaps"}
     assert main(["reconcile", "--communities", f"{d}:社区", "--grids", f"{d}:网格"]) == 2
     assert main(argv[:-2] + ["--grids-map", "5:grid_id=x"]) == 2

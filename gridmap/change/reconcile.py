@@ -41,7 +41,7 @@ from gridmap.change._write import write_csv, write_layers, write_xlsx, zh
 from gridmap.change.unify import unify
 from gridmap.check import CheckResult
 
-__all__ = ["Reconciliation", "reconcile", "RELATIONS", "RECONCILE_HEADERS_ZH"]
+__all__ = ["Reconciliation", "reconcile", "summary_sheet", "RELATIONS", "RECONCILE_HEADERS_ZH"]
 
 RELATIONS = ("same", "within", "contains", "straddles", "orphan")
 RELATION_ZH = {
@@ -61,6 +61,25 @@ CHANGE_ZH = {
     "filled": "补齐空白",
     "merged": "并入",
     "dropped": "未采用",
+}
+#: the labels of the 概要 sheet (:func:`summary_sheet`)
+SUMMARY_ZH = {
+    "layers": "图层",
+    "disagreements": "不一致",
+    "gaps": "缝隙（处）",
+    "gap_area_m2": "缝隙面积(平方米)",
+    "overlaps": "图层内重叠（处）",
+    "unified_units": "统一网格：单元数",
+    "unified": "统一网格",
+}
+SUMMARY_EN = {
+    "layers": "layers",
+    "disagreements": "disagreements",
+    "gaps": "gaps",
+    "gap_area_m2": "gap area (m²)",
+    "overlaps": "overlaps within a layer",
+    "unified_units": "unified grid: units",
+    "unified": "unified grid",
 }
 RECONCILE_HEADERS_ZH = {
     "layer_a": "图层A",
@@ -140,10 +159,23 @@ class Reconciliation:
             },
         }
 
-    def to_dir(self, out: str | os.PathLike) -> dict[str, Path]:
+    def to_dir(self, out: str | os.PathLike, *, lang: str = "zh") -> dict[str, Path]:
         """Write ``reconcile.xlsx`` (Chinese headers), ``unified.gpkg``, ``changes.csv``, ``reconcile.json``.
 
         ``unified.gpkg`` holds the layers ``unified`` (the proposal), ``gaps``, ``overlaps``.
+
+        Parameters
+        ----------
+        out
+            The output folder (this run's files replace an earlier run's together).
+        lang
+            ``"zh"`` or ``"en"``: the words of the 概要 sheet (the summary of
+            :meth:`summary`, one labelled row per figure; the values are the same).
+
+        Returns
+        -------
+        dict
+            File name → path of every file written.
         """
         rel = self.relations.assign(relation=self.relations["relation"].map(RELATION_ZH))
         dis = self.disagreements.assign(kind=self.disagreements["kind"].map(KIND_ZH))
@@ -153,9 +185,7 @@ class Reconciliation:
         with staged_dir(out) as (stage, written):
             write_xlsx(
                 {
-                    "概要": pd.DataFrame(
-                        list(_flat(self.summary()).items()), columns=["项目", "数值"]
-                    ),
+                    "概要": summary_sheet(self.summary(), lang=lang),
                     "嵌套关系": zh(rel, RECONCILE_HEADERS_ZH),
                     "不一致": zh(dis, RECONCILE_HEADERS_ZH),
                     "缝隙": zh(self.gaps, RECONCILE_HEADERS_ZH),
@@ -177,14 +207,49 @@ class Reconciliation:
         return written
 
 
-def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, Mapping):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v if not isinstance(v, list) else "、".join(map(str, v))
-    return out
+def summary_sheet(summary: Mapping[str, Any], *, lang: str = "zh") -> pd.DataFrame:
+    """The 概要 sheet: each figure of :meth:`Reconciliation.summary` on a labelled row.
+
+    Parameters
+    ----------
+    summary
+        :meth:`Reconciliation.summary`.
+    lang
+        ``"zh"`` (项目, 数值; Chinese labels) or ``"en"`` (item, value; English labels).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Two columns, the label and the value, in the order of the summary.
+
+    Examples
+    --------
+    >>> s = {"layers": ["民政", "城管"], "relations": {"民政→城管": {"same": 3, "within": 1}},
+    ...      "disagreements": {"code": 1}, "gaps": 2, "gap_area_m2": 10.5, "overlaps": 0,
+    ...      "unified_units": 4, "unified_changes": {"kept": 4}}
+    >>> summary_sheet(s).values.tolist()[:3]
+    [['图层', '民政、城管'], ['民政→城管：一致', 3], ['民政→城管：被包含', 1]]
+    >>> summary_sheet(s, lang="en").values.tolist()[-2:]
+    [['unified grid: units', 4], ['unified grid: kept', 4]]
+    """
+    if lang not in ("zh", "en"):
+        raise ValueError(f"lang={lang!r}: use 'zh' or 'en'")
+    zh = lang == "zh"
+    words = SUMMARY_ZH if zh else SUMMARY_EN
+    sep = "：" if zh else ": "
+    rows: list[tuple[str, Any]] = [(words["layers"], "、".join(map(str, summary["layers"])))]
+    for pair, counts in summary["relations"].items():
+        rows += [(f"{pair}{sep}{RELATION_ZH[r] if zh else r}", n) for r, n in counts.items()]
+    rows += [
+        (f"{words['disagreements']}{sep}{KIND_ZH[k] if zh else k}", n)
+        for k, n in summary["disagreements"].items()
+    ]
+    rows += [(words[k], summary[k]) for k in ("gaps", "gap_area_m2", "overlaps", "unified_units")]
+    rows += [
+        (f"{words['unified']}{sep}{CHANGE_ZH.get(k, k) if zh else k}", n)
+        for k, n in summary["unified_changes"].items()
+    ]
+    return pd.DataFrame(rows, columns=["项目", "数值"] if zh else ["item", "value"])
 
 
 def _relations(a: GeoDataFrame, b: GeoDataFrame, same_iou: float) -> pd.DataFrame:

@@ -6,7 +6,7 @@
         --grids d.gpkg:网格 --grids d.gpkg:网格_城管 --grids-map 2:grid_id=城管网格编号
 
 Each ``--grids`` layer is checked as the study's grids (same communities and households); the
-first is the reference of the unified grid. Writes into ``--out``: ``reconcile.xlsx`` (嵌套关系,
+first is the reference of the unified grid. Writes into ``--out``: ``reconcile.xlsx`` (概要 in ``--lang``, 嵌套关系,
 不一致, 缝隙, 重叠, 统一网格, 新旧对照), ``unified.gpkg`` (layers ``unified``, ``gaps``,
 ``overlaps``), ``changes.csv``, ``disagreements.csv`` and ``reconcile.json``.
 """
@@ -123,7 +123,7 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
             kwargs["mapping"] = {"grids": maps[k]}
         results[name] = check(read_study(**kwargs), lang=args.lang)
     rec = reconcile(results, max_households=args.max_households, min_piece_m2=args.min_piece)
-    written = rec.to_dir(args.out) if args.out else {}
+    written = rec.to_dir(args.out, lang=args.lang) if args.out else {}
     s = rec.summary()
     if args.json:
         print(json.dumps(s, ensure_ascii=False, indent=2))
