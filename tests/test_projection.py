@@ -148,6 +148,35 @@ def test_bad_projects_are_reported_together():
         read_projects(missing)
 
 
+def test_project_errors_name_the_row_as_the_file_shows_it(tmp_path):
+    """A table's row as Excel numbers it (header = 1); a GIS layer's 1-based record number.
+
+    The number in the message is the problem's ``row`` (what problems.csv and the CLI show).
+    """
+    table = tmp_path / "projects.csv"
+    table.write_text(
+        "项目名称,规划户数,计划竣工年份,x,y\nA,100,2026,500000,3400000\nB,200,明年,500100,3400000\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError) as exc:
+        read_projects(table, crs=4549)
+    (p,) = exc.value.problems
+    assert p.row == 3 and "表格第 3 行" in p.message and "明年" in p.message
+    raw = _projects([Point(0, 0), Point(1, 1), Point(2, 2)], [100, 200, 300], [2026, 2027, "明年"])
+    raw.to_file(tmp_path / "p.gpkg", layer="项目", driver="GPKG")
+    with pytest.raises(InputError) as exc:
+        read_projects(f"{tmp_path / 'p.gpkg'}:项目")
+    (p,) = exc.value.problems
+    assert (p.row, p.layer) == (3, "项目") and "第 3 条记录" in p.message
+    # a GeoDataFrame of the caller's: the record number, or its own labels when they are text
+    with pytest.raises(InputError) as exc:
+        read_projects(raw)
+    assert exc.value.problems[0].row == 3
+    with pytest.raises(InputError) as exc:
+        read_projects(raw.set_axis(["a", "b", "c"]))
+    assert exc.value.problems[0].row == "c" and "行 c" in exc.value.problems[0].message
+
+
 def test_cli_check_with_projects(tmp_path, demo_check_out, capsys):
     ws = demo_check_out.parent
     comm = gpd.read_file(ws / "demo.gpkg", layer="社区")

@@ -53,6 +53,9 @@ __all__ = [
     "FORECAST_SPAN",
 ]
 
+#: formats read as tables (CSV, Excel): rows are named as Excel numbers them
+_TABLE_FORMATS = ("csv", "xlsx", "xls")
+
 #: most years a forecast looks ahead of the base year when no years are given
 FORECAST_SPAN = 10
 
@@ -246,6 +249,41 @@ def _row_problems(
     return rows
 
 
+def _source_row(raw: GeoDataFrame, label: Any) -> Any:
+    """The row of ``label`` as the planner finds it in the file the layer was read from.
+
+    In a CSV or Excel table the row number Excel shows (the header is row 1, the first data
+    row 2); in a GIS layer the 1-based record number (a GeoPackage's fid, QGIS's row); in a
+    GeoDataFrame not read from a file the record number too when its labels are integers (as
+    the study's validation numbers them), else the label itself.
+
+    Parameters
+    ----------
+    raw
+        The layer as :func:`gridmap.io.read_layer` read it (``attrs["source"]["format"]``).
+    label
+        A row label of ``raw``.
+
+    Returns
+    -------
+    int or object
+    """
+    fmt = (raw.attrs.get("source") or {}).get("format")
+    pos = raw.index.get_loc(label)
+    if not isinstance(pos, int) or (fmt is None and not isinstance(label, (int, np.integer))):
+        return label
+    return pos + (2 if fmt in _TABLE_FORMATS else 1)
+
+
+def _row_text(raw: GeoDataFrame, label: Any) -> str:
+    """``表格第 N 行`` in a table, ``第 N 条记录`` in a GIS layer, ``行 label`` otherwise."""
+    row = _source_row(raw, label)
+    fmt = (raw.attrs.get("source") or {}).get("format")
+    if fmt in _TABLE_FORMATS:
+        return f"表格第 {row} 行"
+    return f"第 {row} 条记录" if isinstance(row, int) else f"行 {row}"
+
+
 def prepare_projects(
     raw: GeoDataFrame, *, mapping: dict[str, str] | None = None, source: str = "projects"
 ) -> GeoDataFrame:
@@ -303,12 +341,13 @@ def prepare_projects(
                 Problem(
                     "error",
                     "projects.value",
-                    f"项目 {out.index[raw.index.get_loc(label)]}：{reason}"
+                    f"项目 {out.index[raw.index.get_loc(label)]}"
+                    f"（{_row_text(raw, label)}）：{reason}"
                     + (f"（{value}）" if value is not None else ""),
                     fix="在项目表中修正该行",
-                    row=label,
+                    row=_source_row(raw, label),
                     file=source,
-                    layer="projects",
+                    layer=str((raw.attrs.get("source") or {}).get("layer") or "projects"),
                 )
                 for label, reason, value in rows
             ]
