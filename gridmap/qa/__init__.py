@@ -23,6 +23,7 @@ from gridmap.qa.topology import (
     GAP_DECIMALS,
     MIN_AREA_M2,
     community_topology,
+    grid_overlaps,
     multipart,
     number_gaps,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "community_attr_qa",
     "community_lookup",
     "community_topology",
+    "grid_overlaps",
     "grid_qa",
     "multipart",
     "number_gaps",

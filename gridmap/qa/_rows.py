@@ -13,6 +13,11 @@ from gridmap.rules import FINDING_COLUMNS
 QA_SOURCE = "gridmap 数据质检 (data QA)"
 #: grid codes: 12-digit community code + 3-digit sequence
 CODE_SOURCE = "CJ/T 349-2010 数字社区 网格划分与编码规则：网格编码 = 12位社区编码 + 3位顺序码"
+#: grids of one layer do not overlap: they are polygons with their topology built
+GRID_TOPOLOGY_SOURCE = (
+    "CJ/T 349-2010 数字社区管理与服务 网格划分与编码规则 6.1.1："
+    "网格的几何类型为多边形，并应建立拓扑关系（网格之间不重叠）"
+)
 
 
 def finding_rows(

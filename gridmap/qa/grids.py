@@ -10,7 +10,7 @@ from geopandas import GeoDataFrame
 
 from gridmap.assign import MIN_GRID_SHARE
 from gridmap.qa._rows import CODE_SOURCE, finding_rows, unit_names
-from gridmap.qa.topology import multipart
+from gridmap.qa.topology import grid_overlaps, multipart
 
 __all__ = ["STRADDLE_SHARE", "grid_qa", "community_attr_qa", "community_lookup"]
 
@@ -76,12 +76,14 @@ def _resolve_community(
 def grid_qa(
     grids: GeoDataFrame, grid_table: pd.DataFrame, communities: GeoDataFrame
 ) -> pd.DataFrame:
-    """QA of grids against communities.
+    """QA of grids against communities and against each other.
 
     ``grid_table`` is :func:`gridmap.metrics.grid_metrics` output (community by
-    geometry, shares, the 所属社区 attribute).
+    geometry, shares, the 所属社区 attribute). Multi-part grids, grids overlapping another
+    grid (:func:`gridmap.qa.grid_overlaps`), grids outside every community, straddling two
+    or partly outside, 所属社区 unknown or disagreeing with the geometry, code prefixes.
     """
-    frames = [multipart(grids, "grid")]
+    frames = [multipart(grids, "grid"), grid_overlaps(grids)]
     cname = unit_names(communities)
     cname.index = cname.index.astype(str)
     frames += _placement_qa(grid_table, cname)

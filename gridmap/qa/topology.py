@@ -13,9 +13,16 @@ import pandas as pd
 import shapely
 from geopandas import GeoDataFrame, GeoSeries
 
-from gridmap.qa._rows import finding_rows, unit_names
+from gridmap.qa._rows import GRID_TOPOLOGY_SOURCE, finding_rows, unit_names
 
-__all__ = ["GAP_DECIMALS", "MIN_AREA_M2", "number_gaps", "community_topology", "multipart"]
+__all__ = [
+    "GAP_DECIMALS",
+    "MIN_AREA_M2",
+    "number_gaps",
+    "community_topology",
+    "grid_overlaps",
+    "multipart",
+]
 
 #: overlaps and gaps smaller than this (m²) are digitising noise and ignored
 MIN_AREA_M2 = 1.0
@@ -119,6 +126,69 @@ def community_topology(communities: GeoDataFrame) -> pd.DataFrame:
             )
         )
     return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
+
+
+def grid_overlaps(grids: GeoDataFrame, *, min_area: float = MIN_AREA_M2) -> pd.DataFrame:
+    """Grids that claim the same ground as another grid of the layer, with the shared area in m².
+
+    Two grids overlap when their interiors meet: crossing boundaries, one grid inside another,
+    or the same grid drawn twice all count; a shared edge does not. Each pair is reported once
+    (``qa.grid.overlap``), on the grid whose code sorts first, the other named in the message:
+    the same rows whatever order the layer is in, so a partitioned check finds them as a
+    single-machine one does.
+
+    Parameters
+    ----------
+    grids
+        The grids in a metric CRS (the study's).
+    min_area
+        Shared areas smaller than this (m²) are digitising slivers and not reported (the
+        tolerance of the community overlap check, :data:`MIN_AREA_M2`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Findings rows: ``value`` and ``gap`` the shared area in m², in the order of the layer.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> g = GeoDataFrame({"name": ["甲", "乙", "丙"]}, index=["g2", "g1", "g3"],
+    ...                  geometry=[box(0, 0, 100, 100), box(90, 0, 200, 100),
+    ...                            box(200, 0, 300, 100)], crs=4549)
+    >>> f = grid_overlaps(g)
+    >>> f[["unit_id", "value"]].values.tolist(), f["message"].iloc[0][:20]
+    ([['g1', 1000.0]], '与网格 甲（g2）重叠 1,000 m²')
+    """
+    geoms = np.asarray(grids.geometry.values)
+    ids = grids.index.astype(str).to_numpy()
+    names = unit_names(grids).to_numpy()
+    a, b = shapely.STRtree(geoms).query(geoms)  # bounding boxes meet
+    first = (ids[a] < ids[b]) | ((ids[a] == ids[b]) & (a < b))
+    a, b = a[first], b[first]
+    if len(a):  # the interiors meet (DE-9IM), not only the boundaries
+        meet = shapely.relate_pattern(geoms[a], geoms[b], "T********")
+        a, b = a[meet], b[meet]
+    area = shapely.area(shapely.intersection(geoms[a], geoms[b])) if len(a) else np.empty(0)
+    big = area >= min_area
+    a, b, area = a[big], b[big], area[big]
+    order = np.lexsort((b, a))
+    a, b, area = a[order], b[order], area[order]
+    return finding_rows(
+        "grid",
+        ids[a],
+        names[a],
+        "qa.grid.overlap",
+        area,
+        f"<{min_area:g} m²",
+        area,
+        [
+            f"与网格 {names[j]}（{ids[j]}）重叠 {ar:,.0f} m²（overlaps grid {ids[j]} by {ar:,.0f} m²）"
+            for j, ar in zip(b, area, strict=True)
+        ],
+        source=GRID_TOPOLOGY_SOURCE,
+        title="网格之间重叠",
+    )
 
 
 def _lonlat(points: np.ndarray, crs: Any) -> np.ndarray:
