@@ -8,6 +8,7 @@ import shapely
 from conftest import X0, Y0
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lattices import jittered_lattice
 from shapely import LineString, Point
 
 from gridmap.network import (
@@ -217,14 +218,10 @@ def test_fast_snap_equals_strtree_snap(demo_study, monkeypatch):
 
 def _lattice(n=12, spacing=40.0, seed=3):
     """A jittered lattice with some edges removed, long diagonals (no shared vertices) and a loop."""
-    rng = np.random.default_rng(seed)
-    xy = np.stack(np.meshgrid(np.arange(n) * spacing, np.arange(n) * spacing), -1).reshape(-1, 2)
-    xy = xy + rng.uniform(-6, 6, xy.shape)
-    idx = np.arange(n * n).reshape(n, n)
-    a = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()])
-    b = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
-    keep = rng.random(len(a)) > 0.15
-    segs = [LineString([xy[i], xy[j]]) for i, j in zip(a[keep], b[keep], strict=True)]
+    xy, a, b = jittered_lattice(
+        np.random.default_rng(seed), n, spacing=spacing, jitter=6, drop=0.15
+    )
+    segs = [LineString([xy[i], xy[j]]) for i, j in zip(a, b, strict=True)]
     segs += [LineString([(5.5, 3.5), (400.5, 390.5)]), LineString([(30.5, 420.0), (420.0, 20.5)])]
     segs += [
         LineString([xy[0], xy[0] + (0, -30), xy[0] + (-30, -30), xy[0]])

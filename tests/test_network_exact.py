@@ -15,6 +15,7 @@ import shapely
 from conftest import X0, Y0
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lattices import jittered_lattice
 from shapely import LineString
 
 from gridmap.coverage import straight_distance
@@ -36,13 +37,9 @@ def _random_network(
     diagonals that cross it without shared vertices (noded by build_network) and, with
     ``island``, a street of its own in the middle of the first block."""
     rng = np.random.default_rng(seed)
-    xy = np.stack(np.meshgrid(np.arange(n) * 40.0, np.arange(n) * 40.0), -1).reshape(-1, 2)
-    xy = xy + rng.uniform(-8, 8, xy.shape) + (X0, Y0)
-    idx = np.arange(n * n).reshape(n, n)
-    a = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()])
-    b = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
-    keep = rng.random(len(a)) >= drop
-    segs = [LineString([xy[i], xy[j]]) for i, j in zip(a[keep], b[keep], strict=True)]
+    xy, a, b = jittered_lattice(rng, n, spacing=40.0, jitter=8, drop=drop)
+    xy = xy + (X0, Y0)
+    segs = [LineString([xy[i], xy[j]]) for i, j in zip(a, b, strict=True)]
     for _ in range(diagonals):
         p, q = rng.uniform(0, 40.0 * (n - 1), (2, 2)) + (X0 + 0.5, Y0 + 0.5)
         segs.append(LineString([p, (p + q) / 2 + rng.uniform(-20, 20, 2), q]))  # two vertices
