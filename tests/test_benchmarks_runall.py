@@ -1,18 +1,9 @@
 """benchmarks/run_all.py: tables from canned results, marker blocks, one real cheap run."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("run_all", ROOT / "benchmarks" / "run_all.py")
-assert _spec is not None and _spec.loader is not None
-run_all = importlib.util.module_from_spec(_spec)
-sys.modules["run_all"] = run_all  # dataclasses look their module up by name
-_spec.loader.exec_module(run_all)
+from run_all_loader import run_all
 
 INFO = {
     "date": "2026-01-01 00:00 UTC",
@@ -94,6 +85,7 @@ def test_last_json_reads_an_indented_dump_after_other_output():
         run_all.last_json("no json here")
 
 
+@pytest.mark.slow
 def test_quick_coverage_run_writes_a_table_with_a_ratio(tmp_path):
     # one real run of the cheapest benchmark (straight line vs buffer + sjoin, 0.02 scale)
     doc = tmp_path / "benchmarks.md"
@@ -106,5 +98,7 @@ def test_quick_coverage_run_writes_a_table_with_a_ratio(tmp_path):
     ratio = row.strip("|").split("|")[3].strip()
     assert ratio.endswith("×") and float(ratio[:-1]) > 0
     assert "Quick smoke run" in text and "\nx\n" not in text
+    assert "s per GiB, random read" in text  # the machine's memory state, probed in this run
+    assert "| coverage |" in run_all.read_block(text, "index")
     runs = json.loads(raw.read_text())["results"]["coverage"]
     assert runs[0]["sjoin"]["misclassified_buildings"]  # the exactness check ran too
