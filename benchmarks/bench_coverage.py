@@ -51,6 +51,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -410,7 +411,7 @@ def main(argv=None) -> int:
         return 0
     facts = city_once(city_path, args.scale)
     print(json.dumps({"city": facts}, ensure_ascii=False), flush=True)
-    results = {"city": facts, "uptime_before": _uptime()}
+    results: dict[str, Any] = {"city": facts, "uptime_before": _uptime()}
     probe = {"before": _run_part("memory_probe", args.scale, args.workdir, 120)}
     parts = args.parts.split(",")
     pscale = args.pandana_scale

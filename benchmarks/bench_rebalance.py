@@ -42,6 +42,7 @@ import platform
 import subprocess
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -283,8 +284,6 @@ def machine() -> dict:
     except OSError:
         commit = ""
     commit = commit or os.environ.get("GRIDMAP_COMMIT", "")  # a snapshot (git archive) has no .git
-    import ortools
-
     return {
         "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
         "platform": platform.platform(),
@@ -293,7 +292,7 @@ def machine() -> dict:
         "ram_gb": round(mem / 2**20, 1),
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "ortools": ortools.__version__,
+        "ortools": metadata.version("ortools"),
         "gridmap_commit": commit,
         "load_1min_start": round(os.getloadavg()[0], 2),
     }
@@ -336,6 +335,8 @@ def main(argv=None) -> int:
         ["lattice-400", "sip"] if args.quick else ["sip", "lattice-1600", "city-10k"]
     )
     band = gridmap.load_profile(args.profile).size_band()
+    if band is None:
+        ap.error(f"profile {args.profile!r} sets no community size band")
     results = {
         "machine": machine(),
         "profile": args.profile,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-TYPES = {  # type: (count at scale 1, radius m)
+TYPES = {  # facility type: (count at scale 1, radius m)
     "kindergarten": (6000, 300.0),
     "elderly_daycare": (4000, 300.0),
     "primary_school": (3000, 500.0),

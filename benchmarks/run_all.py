@@ -195,19 +195,25 @@ def first_run(name: str, quick: bool) -> float:
 
 
 def run_bench(
-    name: str, n: int, quick: bool, tmp: Path, deadline: float | None, keep: float = 0.0
+    name: str,
+    n: int,
+    quick: bool,
+    tmp: Path,
+    deadline: float | None,
+    keep: float = 0.0,
+    keep_one: float = 0.0,
 ) -> list[dict]:
     """Up to ``n`` runs of one benchmark; none runs past ``deadline`` (a ``perf_counter`` time).
 
-    A run is cut at the deadline (it fails, "did not finish"). No further run starts when the
-    last one's time would pass ``deadline - keep`` (``keep``: the seconds the benchmarks after
-    this one are expected to need), so an overrunning benchmark loses runs of its own, not the
-    later benchmarks.
+    ``keep``: the seconds the benchmarks after this one are expected to need; ``keep_one``: one
+    run of each. No further run starts when the last one's time would pass ``deadline - keep``,
+    and a run still going at ``deadline - keep_one`` is cut (it fails, "did not finish"): an
+    overrunning benchmark loses runs of its own, never all of the later benchmarks.
     """
     bench, runs = BENCHES[name], []
     for k in range(n):
         t, cpu = time.perf_counter(), children_cpu()
-        left = bench.timeout if deadline is None else min(bench.timeout, deadline - t)
+        left = bench.timeout if deadline is None else min(bench.timeout, deadline - keep_one - t)
         runs.append(run_once(name, bench, quick, tmp, max(left, 1.0)))
         took, cpu = time.perf_counter() - t, children_cpu() - cpu
         status = runs[-1].get("error", "ok")
@@ -245,7 +251,7 @@ def one_bench(
         print(text, flush=True)
         return {"text": text, "elapsed_s": 0.0}
     here = {**info, **machine(), "memory": memory_state()}
-    runs = run_bench(name, n, args.quick, tmp, deadline, keep)
+    runs = run_bench(name, n, args.quick, tmp, deadline, keep, keep_one)
     if len(runs) < n:
         here["budget_cut"] = f"{len(runs)} of {n} planned runs: budget"
     here["load_end"], here["memory_end"] = load(), memory_state()
