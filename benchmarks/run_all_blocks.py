@@ -367,7 +367,7 @@ def index(doc: str) -> str:
     Blocks are rerun one at a time (``--only``), so each keeps its own date; this table, kept
     between ``run_all:index`` markers, says at a glance which figures are from which run.
     """
-    names = re.findall(r"<!-- run_all:([\w-]+):begin -->", doc)
+    names = re.findall(r"^<!-- run_all:([\w-]+):begin -->", doc, flags=re.MULTILINE)
     lines = [
         "| block | figures generated | commit | runs | state |",
         "|---|---|---|---:|---|",
@@ -377,14 +377,14 @@ def index(doc: str) -> str:
         skip, gen, runs = _SKIPPED.search(text), _GENERATED.search(text), _RUNS.search(text)
         state = []
         if skip:
-            state.append(f"last run skipped ({skip.group(1).strip()}, {skip.group(2)})")
+            state.append(f"last run ({skip.group(2)}) skipped: {skip.group(1).strip()}")
         if gen:
             state.append("**noisy**" if "**noisy**" in text else "quiet")
             if "Quick smoke run" in text:
                 state.append("quick smoke run, not the record")
             if "planned runs: budget" in text:
                 state.append("runs cut by the budget")
-        date, commit = (gen.group(1), gen.group(2)) if gen else ("never", "—")
+        date, commit = (gen.group(1), f"`{gen.group(2)}`") if gen else ("never", "—")
         count = f"{runs.group(1)} of {runs.group(2)}" if gen and runs else "—"
-        lines.append(f"| {name} | {date} | `{commit}` | {count} | {', '.join(state) or '—'} |")
+        lines.append(f"| {name} | {date} | {commit} | {count} | {', '.join(state) or '—'} |")
     return "\n".join(lines)

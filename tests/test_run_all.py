@@ -215,7 +215,8 @@ def test_index_gives_each_blocks_own_date_and_state():
         [coverage(1.0, 10.0)], {**QUIET, "date": "2026-02-02 10:00 UTC", "load": [4, 4, 4]}
     )
     doc = (
-        f"# B\n<!-- run_all:coverage:begin -->\n{fresh}\n<!-- run_all:coverage:end -->\n"
+        "# B\nblocks sit between `<!-- run_all:NAME:begin -->` and its end marker\n"
+        f"<!-- run_all:coverage:begin -->\n{fresh}\n<!-- run_all:coverage:end -->\n"
         f"<!-- run_all:check:begin -->\n{noisy}\n<!-- run_all:check:end -->\n"
         "<!-- run_all:plans:begin -->\n**Skipped: budget (1.0 of 40 min left)** (run of "
         "2026-03-03 00:00 UTC, commit `def5678`, expected 140 s per run).\n"
@@ -224,7 +225,11 @@ def test_index_gives_each_blocks_own_date_and_state():
     rows = {line.split("|")[1].strip(): line for line in run_all.index(doc).splitlines()[2:]}
     assert "| 2026-01-01 00:00 UTC | `abc1234` | 1 of 1 | quiet |" in rows["coverage"]
     assert "| 2026-02-02 10:00 UTC |" in rows["check"] and "**noisy**" in rows["check"]
-    assert "never" in rows["plans"] and "last run skipped (budget" in rows["plans"]
+    assert (
+        "never" in rows["plans"]
+        and "last run (2026-03-03 00:00 UTC) skipped: budget" in rows["plans"]
+    )
+    assert "NAME" not in rows  # a marker quoted in prose is not a block
 
 
 def test_coverage_ratio_is_like_for_like_on_networkx_facilities():
