@@ -194,10 +194,15 @@ def run_case(name: str, plan: Plan, band, args) -> dict:
     lab = opt.pop("labels", None)
     if lab is not None:
         chk = evaluate(graph, hh, base, lab, **kw)
-        assert (
-            chk["violations"] == opt["violations"] and chk["units_moved"] == opt["units_moved"]
-        ), chk
+        agrees = chk["violations"] == opt["violations"] and chk["units_moved"] == opt["units_moved"]
+        # a proven optimum always agrees with the recount (tested); an incumbent cut short by the
+        # time limit may not: the recount of its plan is then the reference's figure, flagged
+        assert agrees or not opt["proven"], chk
         assert not chk["pieces_added"] and not chk["new_communities"], chk
+        if not agrees:
+            opt["model_count"] = {k: opt[k] for k in ("violations", "units_moved")}
+            opt.update(violations=chk["violations"], units_moved=chk["units_moved"])
+            opt["recount_disagrees"] = True
         opt["out_of_band"] = chk["out_of_band"]
     row["optimum"] = opt
     print(
