@@ -1,6 +1,8 @@
 """benchmarks/run_all.py: tables from canned results, marker blocks, one real cheap run."""
 
+import importlib.util
 import json
+import sys
 
 import pytest
 from run_all_loader import run_all
@@ -102,3 +104,32 @@ def test_quick_coverage_run_writes_a_table_with_a_ratio(tmp_path):
     assert "| coverage |" in run_all.read_block(text, "index")
     runs = json.loads(raw.read_text())["results"]["coverage"]
     assert runs[0]["sjoin"]["misclassified_buildings"]  # the exactness check ran too
+
+
+def _bench_module(name):
+    path = run_all.HERE / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_coverage_city_is_made_once_and_the_networkx_sample_is_fixed(tmp_path):
+    city = _bench_module("coverage_city")
+    path = tmp_path / "city.npz"
+    facts = city.city_once(path, 0.01)
+    assert "reused" not in facts and path.exists()
+    (tmp_path / "network.npz").write_bytes(b"saved by a gridmap part")
+    assert city.city_once(path, 0.01)["reused"] is True
+    assert (tmp_path / "network.npz").exists()  # same city: the saved network stays valid
+    city.city_once(path, 0.02)  # another scale: regenerated, the old network dropped
+    assert not (tmp_path / "network.npz").exists()
+    types = city.load_city(path)["fac_t"]
+    a, b = city.facility_sample(types, 0.25), city.facility_sample(types, 0.25)
+    assert (a == b).all() and 0 < a.sum() < len(types)
+    for typ in city.TYPES:  # a quarter of each type, at least 3
+        n = (types == typ).sum()
+        assert a[types == typ].sum() == min(n, max(3, round(0.25 * n)))
+    assert city.facility_sample(types, 1.0).all()
