@@ -133,3 +133,33 @@ def test_coverage_city_is_made_once_and_the_networkx_sample_is_fixed(tmp_path):
         n = (types == typ).sum()
         assert a[types == typ].sum() == min(n, max(3, round(0.25 * n)))
     assert city.facility_sample(types, 1.0).all()
+
+
+def test_the_rebalancing_reference_is_reused_only_when_proven(tmp_path):
+    import numpy as np
+    import pandas as pd
+    from scipy import sparse
+
+    reb = _bench_module("bench_rebalance")
+    graph = sparse.csr_array(np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]]))
+    base = pd.Series(["a", "a", "b"], index=["g1", "g2", "g3"], dtype=object)
+    inputs = (graph, np.array([5, 6, 7]), base, 3, 60.0, {"min_households": 1})
+    solved = []
+
+    def solve(proven):
+        def run():
+            solved.append(proven)
+            labels = pd.Series(["a", "b", "b"], index=base.index, dtype=object)
+            return {"proven": proven, "violations": np.int64(0), "seconds": 1.5, "labels": labels}
+
+        return run
+
+    first = reb.cached_optimum(str(tmp_path), inputs, solve(True))
+    again = reb.cached_optimum(str(tmp_path), inputs, solve(True))
+    assert solved == [True] and "cached" not in first and again["cached"] is True
+    assert again["violations"] == 0 and again["seconds"] == 1.5
+    assert again["labels"].equals(first["labels"])
+    other = (graph, np.array([5, 6, 8]), *inputs[2:])  # other households: solved again
+    reb.cached_optimum(str(tmp_path), other, solve(False))
+    reb.cached_optimum(str(tmp_path), other, solve(False))  # not proven: never reused
+    assert solved == [True, False, False]
