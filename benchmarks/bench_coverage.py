@@ -15,9 +15,14 @@ market               2 500   500 m
 bus_stop            12 000   500 m
 ==================  ======  ======
 
-Counts scale with ``--scale`` (network nodes and buildings too). The city is
-generated once into ``--workdir`` (not timed). Each part runs in its own process
-so that its peak memory (max RSS) is its own:
+Counts scale with ``--scale`` (network nodes and buildings too). The city
+(``coverage_city.py``) is generated into ``--workdir`` once per scale and seed and
+reused by later runs (not timed). Each part runs in its own fresh process, so that
+its peak memory (max RSS) is its own and no run inherits another's memory, and
+reports its CPU seconds and page faults (``proc``); the machine's fresh-memory
+cost is probed before and after the parts (``memory_probe``, ``machine_state.py``):
+on a VM that hands freed memory back to its host it decides how fast the
+allocation-heavy baselines run.
 
 * ``gridmap``: straight line (cKDTree, exact) for all 5 types; network: build
   (noding + graph + components), snap facilities onto edges, start the 5
@@ -29,7 +34,12 @@ so that its peak memory (max RSS) is its own:
 * ``sjoin``: geopandas ``buffer`` (16 segments per quarter circle) + ``sjoin``;
   reports how many buildings the polygonised buffers misclassify.
 * ``networkx``: graph build + ``multi_source_dijkstra_path_length(cutoff=r)``
-  from the facilities' nearest nodes, households at their nearest node.
+  from the facilities' nearest nodes, households at their nearest node, on the
+  noded network the gridmap part saved (``network.npz``; built here if absent).
+  ``--networkx-facilities 0.25`` routes from a fixed random quarter of each type's
+  facilities (seed 7; its Dijkstra runs take 60–200 s on all of them on 2 vCPUs),
+  and the gridmap part is timed again on the same quarter
+  (``same_facilities_as_networkx``): the ratio is like for like.
 * ``pandana``: ``Network`` (contraction-hierarchy index build timed),
   ``set_pois`` + ``nearest_pois`` per type, ``get_node_ids`` for households.
 
@@ -37,7 +47,7 @@ pandana's contraction-hierarchy build does not finish at full scale within 15 mi
 ``--pandana-scale`` runs it (and gridmap's network part, timed again for the
 comparison) on a smaller city in the same run.
 
-    python benchmarks/bench_coverage.py [--scale 1.0] [--parts gridmap,gridmap_network_serial,sjoin,networkx,pandana] [--pandana-scale 0.1]
+    python benchmarks/bench_coverage.py [--scale 1.0] [--parts gridmap,gridmap_network_serial,sjoin,networkx,pandana] [--pandana-scale 0.1] [--networkx-facilities 1]
 """
 
 from __future__ import annotations
