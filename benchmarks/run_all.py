@@ -4,17 +4,24 @@ Each benchmark runs as its own process (``--json`` output), ``--runs`` times (de
 every figure is given as median (min–max) over the runs next to its baseline from the
 same runs, and the ratio baseline / gridmap is the median of the per-run ratios. Each
 block states the machine, the load average at its start and end (**noisy** above 1.5),
+the cost of fresh memory and of a random read at its start and end (``machine_state.py``),
 versions, date, commit, and every target of the issues as met / missed (naming the
 dominating stage when the benchmark reports one). The tables go between generated
 markers in the document::
 
     <!-- run_all:NAME:begin -->  …  <!-- run_all:NAME:end -->
 
-(a missing block is appended at the end). A benchmark that fails, times out or cannot run
-here (no Chromium, no PostgreSQL, …) gets a block that says so, instead of old figures.
-A figure a benchmark does not report (an older or newer JSON) reads "not measured".
+(a missing block is appended at the end), and the ``index`` block lists every block with
+the date, commit and state of the run its figures come from (``--only`` rewrites only the
+blocks named and the index). A benchmark that fails, times out or cannot run here (no
+Chromium, no PostgreSQL, …) gets a block that says so, instead of old figures. A figure a
+benchmark does not report (an older or newer JSON) reads "not measured".
 
-    python benchmarks/run_all.py                     # everything, 3 runs each, ≤ 35 min
+Benchmarks run cheapest first; each keeps the time the later ones are expected to need
+(its further runs stop, a runaway run is cut), so a budget cut falls on the expensive ones
+and never skips a cheap one.
+
+    python benchmarks/run_all.py                     # everything, 3 runs each, ≤ 40 min
     python benchmarks/run_all.py --budget 60         # a slower machine: allow an hour
     python benchmarks/run_all.py --quick             # small scales, 1 run: a smoke test
     python benchmarks/run_all.py --only coverage --runs 5
