@@ -32,7 +32,7 @@ def proc_stats() -> dict:
     }
 
 
-def memory_probe(gib: float = 0.5) -> dict:
+def memory_probe(gib: float = 0.25) -> dict:
     """Seconds per GiB to touch fresh memory, to touch it again, and ns per random read of it.
 
     The machine's state, not gridmap's: the first figure is what every allocation-heavy step

@@ -237,7 +237,7 @@ def header(bench: Bench, runs: list[dict], info: dict, quick: bool) -> str:
         )
         + f". Command: `{' '.join(['python', 'benchmarks/' + bench.script, *args])}`, "
         f"{len(good)} of {len(runs)} run(s) succeeded"
-        + (f" ({bench.note})" if bench.note else "")
+        + (f" ({bench.note})" if bench.note and not quick else "")
         + (f" (**{info['budget_cut']}**)" if info.get("budget_cut") else "")
         + (f", {elapsed / max(len(runs), 1):.0f} s per run" if elapsed else "")
         + (". **Quick smoke run (small scale): not the record.**" if quick else ".")
