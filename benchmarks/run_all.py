@@ -214,13 +214,17 @@ def run_bench(
 
     ``keep``: the seconds the benchmarks after this one are expected to need; ``keep_one``: one
     run of each. No further run starts when the last one's time would pass ``deadline - keep``,
-    and a run still going at ``deadline - keep_one`` is cut (it fails, "did not finish"): an
-    overrunning benchmark loses runs of its own, never all of the later benchmarks.
+    and a run still going at ``deadline - keep_one`` (but not before twice its expected time)
+    is cut (it fails, "did not finish"): an overrunning benchmark loses runs of its own, not
+    the later benchmarks.
     """
     bench, runs = BENCHES[name], []
     for k in range(n):
         t, cpu = time.perf_counter(), children_cpu()
-        left = bench.timeout if deadline is None else min(bench.timeout, deadline - keep_one - t)
+        left = bench.timeout
+        if deadline is not None:
+            own = max(deadline - keep_one - t, 2 * first_run(name, quick))
+            left = min(bench.timeout, deadline - t, own)
         runs.append(run_once(name, bench, quick, tmp, max(left, 1.0)))
         took, cpu = time.perf_counter() - t, children_cpu() - cpu
         status = runs[-1].get("error", "ok")
@@ -244,13 +248,14 @@ def one_bench(
 ) -> dict:
     """Run one benchmark (or skip it for the budget): its block's text, runs and elapsed time.
 
-    Skipped when its first run would not fit with one run of each later benchmark
-    (``keep_one`` seconds); further runs stop where they would eat into ``keep`` seconds.
+    Skipped only when its first run would not fit in what is left (the cheap ones run first,
+    so they always run); further runs stop where they would eat into ``keep`` seconds, the
+    time the later benchmarks need, and a runaway run is cut (see :func:`run_bench`).
     """
     bench, t0 = BENCHES[name], time.perf_counter()
     doc_path = Path(args.doc)
     doc = doc_path.read_text(encoding="utf-8") if doc_path.exists() else ""
-    if deadline is not None and t0 + first_run(name, args.quick) + keep_one > deadline:
+    if deadline is not None and t0 + first_run(name, args.quick) > deadline:
         left = (deadline - t0) / 60
         why = f"budget ({left:.1f} of {args.budget:g} min left)"
         text = skipped(bench, info, why, read_block(doc, name))
