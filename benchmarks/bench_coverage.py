@@ -537,6 +537,8 @@ def check_targets(results: dict) -> dict:
             entry["dominant_share"] = stages[top] / g[total_key]
             # the gridmap time that would meet the target with the same baseline
             entry["needed_s"] = g[total_key] * ratio / at_least
+            if not entry["met"]:  # the keys run_all.py names in the block of a missed target
+                entry["dominating_stage"], entry["stages_s"] = top, stages
         out[name] = entry
         line = (
             f"target {name} >= {at_least:g}x: {'met' if entry['met'] else 'MISSED'} ({ratio:.1f}x)"

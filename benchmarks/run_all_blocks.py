@@ -44,6 +44,7 @@ class Target:
     kind: str
     bound: float
     text: str
+    stage_from: str = ""  # where in the JSON this target's own dominating stage is (else anywhere)
 
 
 @dataclass
@@ -302,7 +303,11 @@ def table(name: str, bench: Bench, runs: list[dict], info: dict, quick: bool) ->
     if bench.targets:
         lines += ["", "Targets (judged on the medians):"]
     good = [r for r in runs if "error" not in r]
-    stage = next((s for r in good if (s := dominating_stage(r))), None)
+
+    def stage_of(t: Target) -> str | None:
+        where = (get(r, t.stage_from) if t.stage_from else r for r in good)
+        return next((s for w in where if isinstance(w, dict) and (s := dominating_stage(w))), None)
+
     for t in bench.targets:
         matched: list[Row | None] = [
             r for r in table_rows if r.label == t.label or r.label.startswith(t.label + ",")
@@ -310,7 +315,8 @@ def table(name: str, bench: Bench, runs: list[dict], info: dict, quick: bool) ->
         for hit in matched or [None]:
             verdict = judge(t, hit)
             which = f" [{hit.label}]" if hit and len(matched) > 1 else ""
-            more = f"; dominating stage: {stage}" if "missed" in verdict and stage else ""
+            stage = stage_of(t) if "missed" in verdict else None
+            more = f"; dominating stage: {stage}" if stage else ""
             lines.append(f"- {t.text}{which}: {verdict}{more}")
     return "\n".join(lines).rstrip()
 

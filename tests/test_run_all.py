@@ -331,3 +331,15 @@ def test_counts_print_as_whole_numbers():
     r = {"gpkg/many": {"saves_per_s": 0.5312}}
     text = run_all.table("plans", run_all.BENCHES["plans"], [r], QUIET, False)
     assert cells(text, "20 editors: accepted saves per second")[2] == "0.531/s"
+
+
+def test_each_missed_coverage_target_names_its_own_dominating_stage():
+    r = coverage(1.0, 5.0, 2.0, (10.0, 20.0))  # 5× and 15×: both ratios missed
+    r["targets"] = {
+        "straight_vs_sjoin": {"dominating_stage": "straight_market", "stages_s": {"straight_market": 0.4}},
+        "network_vs_networkx": {"dominating_stage": "snap_buildings", "stages_s": {"snap_buildings": 1.5}},
+    }  # fmt: skip
+    text = block([r])
+    assert target_line(text, "straight line ≥ 10×").endswith("straight_market (0.40 s)")
+    assert target_line(text, "network incl. snapping ≥ 20×").endswith("snap_buildings (1.50 s)")
+    assert "dominating" not in target_line(text, "network incl. snapping ≤ 30 s")  # met
