@@ -186,7 +186,7 @@ def optimum(
                 nxt += 1
             node[u] = nodes_fixed[fcomp[u]]
     nn = nxt
-    node_cands: list[np.ndarray] = [None] * nn
+    node_cands: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * nn
     node_own = np.empty(nn, dtype=np.int64)
     for u in range(n):
         node_cands[node[u]] = cands[u] if movable[u] else np.array([codes[u]])
@@ -198,7 +198,7 @@ def optimum(
     edges = sorted(set(zip(a[m].tolist(), b[m].tolist(), strict=True)))  # both directions present
 
     md = cp_model.CpModel()
-    x: dict[tuple[int, int], object] = {}
+    x: dict[tuple[int, int], cp_model.IntVar] = {}
     true = md.new_constant(1)
     for v in range(nn):
         if node_movable[v]:
@@ -217,8 +217,8 @@ def optimum(
     fixed_hh = np.bincount(codes[~movable], weights=hh[~movable], minlength=k).astype(np.int64)
     out = []
     mov_units = np.flatnonzero(movable)
-    terms: list[list[tuple[int, object]]] = [[] for _ in range(k)]
-    for u in mov_units:
+    terms: list[list[tuple[int, cp_model.IntVar]]] = [[] for _ in range(k)]
+    for u in mov_units.tolist():
         for c in cands[u]:
             terms[int(c)].append((int(hh[u]), x[node[u], int(c)]))
     has_fixed = np.bincount(codes[~movable], minlength=k) > 0
@@ -281,7 +281,7 @@ def optimum(
         if before[c] <= 1 and fixed_nodes:
             fixed_root[c] = fixed_nodes[0]  # always in c: rooting there loses nothing
     depth = [md.new_int_var(0, int(max(size[c] for c in cset[v])) - 1, f"d{v}") for v in range(nn)]
-    root: dict[tuple[int, int], object] = {}
+    root: dict[tuple[int, int], cp_model.IntVar] = {}
     for c in range(k):
         if c in fixed_root:
             continue
@@ -294,7 +294,7 @@ def optimum(
                 lits.append(root[v, c])
         if len(lits) > max(int(before[c]), 1):
             md.add(sum(lits) <= max(int(before[c]), 1))
-    parent: dict[tuple[int, int], object] = {}
+    parent: dict[tuple[int, int], cp_model.IntVar] = {}
     for v in range(nn):
         if fixed_root.get(int(node_own[v])) == v:
             md.add(depth[v] == 0)

@@ -3,16 +3,9 @@
 import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("run_all", ROOT / "benchmarks" / "run_all.py")
-assert _spec is not None and _spec.loader is not None
-run_all = importlib.util.module_from_spec(_spec)
-sys.modules["run_all"] = run_all  # dataclasses look their module up by name
-_spec.loader.exec_module(run_all)
+from run_all_loader import run_all
 
 INFO = {
     "date": "2026-01-01 00:00 UTC",
@@ -94,6 +87,7 @@ def test_last_json_reads_an_indented_dump_after_other_output():
         run_all.last_json("no json here")
 
 
+@pytest.mark.slow
 def test_quick_coverage_run_writes_a_table_with_a_ratio(tmp_path):
     # one real run of the cheapest benchmark (straight line vs buffer + sjoin, 0.02 scale)
     doc = tmp_path / "benchmarks.md"
@@ -106,5 +100,66 @@ def test_quick_coverage_run_writes_a_table_with_a_ratio(tmp_path):
     ratio = row.strip("|").split("|")[3].strip()
     assert ratio.endswith("×") and float(ratio[:-1]) > 0
     assert "Quick smoke run" in text and "\nx\n" not in text
+    assert "s per GiB, random read" in text  # the machine's memory state, probed in this run
+    assert "| coverage |" in run_all.read_block(text, "index")
     runs = json.loads(raw.read_text())["results"]["coverage"]
     assert runs[0]["sjoin"]["misclassified_buildings"]  # the exactness check ran too
+
+
+def _bench_module(name):
+    path = run_all.HERE / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_coverage_city_is_made_once_and_the_networkx_sample_is_fixed(tmp_path):
+    city = _bench_module("coverage_city")
+    path = tmp_path / "city.npz"
+    facts = city.city_once(path, 0.01)
+    assert "reused" not in facts and path.exists()
+    (tmp_path / "network.npz").write_bytes(b"saved by a gridmap part")
+    assert city.city_once(path, 0.01)["reused"] is True
+    assert (tmp_path / "network.npz").exists()  # same city: the saved network stays valid
+    city.city_once(path, 0.02)  # another scale: regenerated, the old network dropped
+    assert not (tmp_path / "network.npz").exists()
+    types = city.load_city(path)["fac_t"]
+    a, b = city.facility_sample(types, 0.25), city.facility_sample(types, 0.25)
+    assert (a == b).all() and 0 < a.sum() < len(types)
+    for typ in city.TYPES:  # a quarter of each type, at least 3
+        n = (types == typ).sum()
+        assert a[types == typ].sum() == min(n, max(3, round(0.25 * n)))
+    assert city.facility_sample(types, 1.0).all()
+
+
+def test_the_rebalancing_reference_is_reused_only_when_proven(tmp_path):
+    import numpy as np
+    import pandas as pd
+    from scipy import sparse
+
+    reb = _bench_module("bench_rebalance")
+    graph = sparse.csr_array(np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]]))
+    base = pd.Series(["a", "a", "b"], index=["g1", "g2", "g3"], dtype=object)
+    inputs = (graph, np.array([5, 6, 7]), base, 3, 60.0, {"min_households": 1})
+    solved = []
+
+    def solve(proven):
+        def run():
+            solved.append(proven)
+            labels = pd.Series(["a", "b", "b"], index=base.index, dtype=object)
+            return {"proven": proven, "violations": np.int64(0), "seconds": 1.5, "labels": labels}
+
+        return run
+
+    first = reb.cached_optimum(str(tmp_path), inputs, solve(True))
+    again = reb.cached_optimum(str(tmp_path), inputs, solve(True))
+    assert solved == [True] and "cached" not in first and again["cached"] is True
+    assert again["violations"] == 0 and again["seconds"] == 1.5
+    assert again["labels"].equals(first["labels"])
+    other = (graph, np.array([5, 6, 8]), *inputs[2:])  # other households: solved again
+    reb.cached_optimum(str(tmp_path), other, solve(False))
+    reb.cached_optimum(str(tmp_path), other, solve(False))  # not proven: never reused
+    assert solved == [True, False, False]
