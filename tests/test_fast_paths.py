@@ -229,6 +229,21 @@ def _nasty_frame(seed: int, n: int = 300) -> pd.DataFrame:
             "int": rng.integers(-5, 5, n),
             "nullable": pd.array(maybe, dtype="string"),
             'name, "quoted"': 1.0,
+            # the grids' and communities' tables: nullable integers and booleans, <NA> empty
+            "Int64": pd.array(
+                np.where(rng.random(n) < 0.2, None, rng.integers(-(2**40), 2**40, n)),
+                dtype="Int64",
+            ),
+            "UInt64": pd.array(
+                np.where(rng.random(n) < 0.2, None, rng.integers(0, 2**63, n, dtype=np.uint64)),
+                dtype="UInt64",
+            )
+            + pd.array([2**63] * n, dtype="UInt64"),
+            "Int8": pd.array(rng.integers(-128, 127, n), dtype="Int8"),
+            "boolean": pd.array(
+                np.where(rng.random(n) < 0.2, None, rng.random(n) < 0.5), dtype="boolean"
+            ),
+            "bool": rng.random(n) < 0.5,
         }
     )
 
