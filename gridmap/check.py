@@ -349,15 +349,19 @@ def _gpkg_layer(units: GeoDataFrame, id_name: str) -> GeoDataFrame:
 def _gpkg_safe(gdf: GeoDataFrame) -> GeoDataFrame:
     """Column types and names GDAL's GeoPackage writer takes.
 
-    Text with None for missing, nullable booleans as numbers, ``:`` in names as ``__``.
+    Text with None for missing (Arrow-backed text as it is: missing values are Arrow nulls,
+    written as NULL the same way), nullable booleans as numbers, ``:`` in names as ``__``.
     """
     df = gdf.copy()
     for col in df.columns:
         if col == df.geometry.name:
             continue
-        if str(df[col].dtype) in ("string", "object", "category"):
+        dtype = df[col].dtype
+        if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+            continue  # handed to GDAL's Arrow writer without a round trip through objects
+        if str(dtype) in ("string", "object", "category"):
             df[col] = df[col].astype(object).where(df[col].notna(), None)
-        elif str(df[col].dtype) == "boolean":
+        elif str(dtype) == "boolean":
             df[col] = df[col].astype("float64")
     df.columns = [str(c).replace(":", "__") for c in df.columns]
     return df
