@@ -30,6 +30,8 @@ positional results aligned with the input. Areas need a metric CRS.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import shapely
@@ -44,6 +46,8 @@ __all__ = [
     "apportion",
     "assign_grids",
     "assign_households",
+    "grid_shares",
+    "GridShares",
     "assign_facilities",
     "MIN_GRID_SHARE",
 ]
@@ -240,6 +244,53 @@ def assign_grids(
     )
 
 
+@dataclass(frozen=True)
+class GridShares:
+    """The grid step of :func:`assign_households`: each household record's share per grid.
+
+    Attributes
+    ----------
+    record
+        Positions into the household layer (a polygon apportioned by area has several rows).
+    grid
+        The grid (position into ``grids``, -1: none) of each share.
+    households
+        The households of each share; their sum equals the layer's total exactly.
+    """
+
+    record: np.ndarray
+    grid: np.ndarray
+    households: np.ndarray
+
+
+def grid_shares(
+    households: GeoDataFrame, grids: GeoDataFrame | None, *, method: str = "largest"
+) -> GridShares:
+    """The grid of every household record (the first step of :func:`assign_households`).
+
+    It needs neither the communities nor the grids' communities, so it can run while
+    :func:`assign_grids` does (:func:`gridmap.check` runs it on a thread of its own).
+
+    Parameters
+    ----------
+    households
+        Points or polygons with an integer ``households`` column.
+    grids
+        Zones (index = id), or None.
+    method
+        ``"largest"`` or ``"area"`` for polygons (see module docs). Points ignore it.
+
+    Returns
+    -------
+    GridShares
+    """
+    if method not in ("largest", "area"):
+        raise ValueError(f"method must be 'largest' or 'area', not {method!r}")
+    counts = households["households"].fillna(0).to_numpy().astype(np.int64)
+    records, grid_pos, counts_out = _grid_shares(households.geometry, counts, grids, method)
+    return GridShares(np.concatenate(records), np.concatenate(grid_pos), np.concatenate(counts_out))
+
+
 def assign_households(
     households: GeoDataFrame,
     grids: GeoDataFrame | None,
@@ -247,6 +298,7 @@ def assign_households(
     grid_community: pd.Series | None,
     *,
     method: str = "largest",
+    shares: GridShares | None = None,
 ) -> pd.DataFrame:
     """Assign every household record to a grid and a community.
 
@@ -261,6 +313,9 @@ def assign_households(
         The community id of each grid (from :func:`assign_grids`), indexed like ``grids``.
     method
         ``"largest"`` or ``"area"`` for polygons (see module docs). Points ignore it.
+    shares
+        The grid step already done (:func:`grid_shares` of the same households, grids and
+        method); None computes it.
 
     Returns
     -------
@@ -269,23 +324,18 @@ def assign_households(
         the household row), ``grid_id`` and ``community_id`` (categoricals, NA
         when none), ``households``. The sum of ``households`` equals the input total exactly.
     """
-    if method not in ("largest", "area"):
-        raise ValueError(f"method must be 'largest' or 'area', not {method!r}")
-    counts = households["households"].fillna(0).to_numpy().astype(np.int64)
-    geoms = households.geometry
-    records, grid_pos, counts_out = _grid_shares(geoms, counts, grids, method)
-    rec = np.concatenate(records)
-    gpos = np.concatenate(grid_pos)
-    cnt = np.concatenate(counts_out)
+    if shares is None:
+        shares = grid_shares(households, grids, method=method)
+    rec, gpos = shares.record, shares.grid
     comm_ids = communities.index.astype(str)
-    cpos = _community_positions(geoms, rec, gpos, grids, communities, grid_community)
+    cpos = _community_positions(households.geometry, rec, gpos, grids, communities, grid_community)
     grid_ids = grids.index.astype(str) if grids is not None else pd.Index([], dtype=str)
     return pd.DataFrame(
         {
             "record": households.index.to_numpy()[rec],
             "grid_id": pd.Categorical.from_codes(gpos, categories=grid_ids),
             "community_id": pd.Categorical.from_codes(cpos, categories=comm_ids),
-            "households": cnt,
+            "households": shares.households,
         }
     )
 

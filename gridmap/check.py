@@ -28,7 +28,13 @@ from geopandas import GeoDataFrame, GeoSeries
 
 from gridmap._atomic import atomic_path, staged_dir
 from gridmap._errors import Problem
-from gridmap.assign import assign_facilities, assign_grids, assign_households
+from gridmap.assign import (
+    GridShares,
+    assign_facilities,
+    assign_grids,
+    assign_households,
+    grid_shares,
+)
 from gridmap.coverage import CoverageResult, measure_coverage, specs_from_profile
 from gridmap.crs import crs_label
 from gridmap.evaluation import add_required_coordinators, evaluate_units, size_counts
@@ -343,15 +349,19 @@ def _gpkg_layer(units: GeoDataFrame, id_name: str) -> GeoDataFrame:
 def _gpkg_safe(gdf: GeoDataFrame) -> GeoDataFrame:
     """Column types and names GDAL's GeoPackage writer takes.
 
-    Text with None for missing, nullable booleans as numbers, ``:`` in names as ``__``.
+    Text with None for missing (Arrow-backed text as it is: missing values are Arrow nulls,
+    written as NULL the same way), nullable booleans as numbers, ``:`` in names as ``__``.
     """
     df = gdf.copy()
     for col in df.columns:
         if col == df.geometry.name:
             continue
-        if str(df[col].dtype) in ("string", "object", "category"):
+        dtype = df[col].dtype
+        if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+            continue  # handed to GDAL's Arrow writer without a round trip through objects
+        if str(dtype) in ("string", "object", "category"):
             df[col] = df[col].astype(object).where(df[col].notna(), None)
-        elif str(df[col].dtype) == "boolean":
+        elif str(dtype) == "boolean":
             df[col] = df[col].astype("float64")
     df.columns = [str(c).replace(":", "__") for c in df.columns]
     return df
@@ -390,6 +400,29 @@ def _topology_in_background(communities: GeoDataFrame) -> Future[tuple[pd.DataFr
     return future
 
 
+def _grid_shares_in_background(study: Study) -> Future[tuple[GridShares, float]] | None:
+    """The households' grids (:func:`gridmap.assign.grid_shares`) on a thread of its own.
+
+    The point-in-polygon step needs only the households and the grids, so it runs while
+    :func:`gridmap.assign.assign_grids` intersects grids with communities (GEOS releases the
+    GIL: both cores work). Only this thread prepares the grids; the grid step of the main
+    thread reads them without preparing them. None without a households layer.
+    """
+    households, grids = study.households, study.grids
+    if households is None:
+        return None
+    method = study.households_method
+
+    def timed() -> tuple[GridShares, float]:
+        t = time.perf_counter()
+        return grid_shares(households, grids, method=method), time.perf_counter() - t
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="gridmap-households")
+    future = pool.submit(timed)
+    pool.shutdown(wait=False)  # the thread ends with its one task
+    return future
+
+
 def check(
     study: Study,
     profile: str | Profile | None = None,
@@ -422,6 +455,7 @@ def check(
     profile = load_profile(profile or study.profile)
     communities, grids = study.communities, study.grids
     topology = _topology_in_background(communities)
+    shares = _grid_shares_in_background(study)
 
     # ------------------------------------------------------------ assignment
     if grids is not None and len(grids):
@@ -430,12 +464,22 @@ def check(
         grid_assign = None
     timings["assign_grids"] = time.perf_counter() - t0
     hh = None
-    if study.households is not None:
+    if shares is not None and study.households is not None:
+        found, timings["assign_households"] = shares.result()
+        t_hh = time.perf_counter()
         grid_comm = grid_assign["community_geom"] if grid_assign is not None else None
         hh = assign_households(
-            study.households, grids, communities, grid_comm, method=study.households_method
+            study.households,
+            grids,
+            communities,
+            grid_comm,
+            method=study.households_method,
+            shares=found,
         )
-    timings["assign_households"] = time.perf_counter() - t0 - timings["assign_grids"]
+        # its own work: the grid step on its thread, then the communities here
+        timings["assign_households"] += time.perf_counter() - t_hh
+    else:
+        timings["assign_households"] = 0.0
     fac_assign = (
         assign_facilities(study.facilities, grids, communities)
         if study.facilities is not None

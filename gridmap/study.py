@@ -10,7 +10,9 @@ problem when the input is unusable. Usable input with problems comes back with
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -38,6 +40,11 @@ __all__ = ["Study", "read_study", "load_config", "read_toml", "LAYER_KINDS"]
 
 #: a layer in a PostgreSQL database (read_layer reads it; not a path relative to the config)
 _DB_SCHEMES = ("postgresql://", "postgres://")
+#: files read through GDAL or pandas' CSV reader (optionally ``:layer``): safe to read side by side
+_CONCURRENT_FILE = re.compile(
+    r"\.(gpkg|shp|geojson|json|fgb|parquet|geoparquet|csv|txt)(:[^/\\]*)?$", re.IGNORECASE
+)
+_EXCEL = re.compile(r"\.xlsx?(:|$)", re.IGNORECASE)
 
 LayerSpec: TypeAlias = str | Path | GeoDataFrame | Mapping[str, Any] | None
 
@@ -298,16 +305,35 @@ def _read_layers(
     """Every layer given, as read (an OSM extract reduced to its walking lines), and problems."""
     problems: list[Problem] = []
     raw: dict[str, GeoDataFrame] = {}
-    for kind, spec in specs.items():
-        if spec is None:
-            continue
+    given = {kind: spec for kind, spec in specs.items() if spec is not None}
+
+    def read(kind: str) -> GeoDataFrame:
         own = own_crs.get(kind)
         layer_crs = own if own is not None else crs
-        try:
-            raw[kind] = _read(kind, spec, crs=layer_crs, encoding=encoding, base=base)
-            problems += list(raw[kind].attrs.pop("problems", None) or [])
-        except InputError as exc:
-            problems += exc.problems
+        return _read(kind, given[kind], crs=layer_crs, encoding=encoding, base=base)
+
+    # GDAL reads a layer without holding the GIL: the layers of GIS files are read side by
+    # side (an Excel sheet or a database is read alone: openpyxl's warning filters are global)
+    files = [
+        str(s.get("path", "")) if isinstance(s, Mapping) else str(s)
+        for s in given.values()
+        if not isinstance(s, GeoDataFrame)
+    ]
+    together = len(files) > 1 and all(
+        _CONCURRENT_FILE.search(f) and not _EXCEL.search(f) for f in files
+    )
+    pool = ThreadPoolExecutor(len(given), "gridmap-read") if together else None
+    pending = {kind: pool.submit(read, kind) for kind in given} if pool else {}
+    try:
+        for kind in given:  # in order: the problems as a sequential read lists them
+            try:
+                raw[kind] = pending[kind].result() if pool else read(kind)
+                problems += list(raw[kind].attrs.pop("problems", None) or [])
+            except InputError as exc:
+                problems += exc.problems
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
     if "network" in raw and (raw["network"].attrs.get("source") or {}).get("format") == "osm":
         attrs = raw["network"].attrs
         raw["network"], found = walking_lines(raw["network"])

@@ -18,10 +18,11 @@ from geopandas import GeoDataFrame, GeoSeries
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridmap.assign import overlap_table
+from gridmap.assign import assign_grids, assign_households, grid_shares, overlap_table
 from gridmap.coverage.privacy import merge_small_cells
 from gridmap.evaluation import overall_status
 from gridmap.facilities import type_label
+from gridmap.io import read_layer
 from gridmap.io.csv_out import write_csv
 from gridmap.qa import community_attr_qa, community_lookup, community_topology
 from gridmap.rules import evaluate, load_profile
@@ -229,6 +230,21 @@ def _nasty_frame(seed: int, n: int = 300) -> pd.DataFrame:
             "int": rng.integers(-5, 5, n),
             "nullable": pd.array(maybe, dtype="string"),
             'name, "quoted"': 1.0,
+            # the grids' and communities' tables: nullable integers and booleans, <NA> empty
+            "Int64": pd.array(
+                np.where(rng.random(n) < 0.2, None, rng.integers(-(2**40), 2**40, n)),
+                dtype="Int64",
+            ),
+            "UInt64": pd.array(
+                np.where(rng.random(n) < 0.2, None, rng.integers(0, 2**63, n, dtype=np.uint64)),
+                dtype="UInt64",
+            )
+            + pd.array([2**63] * n, dtype="UInt64"),
+            "Int8": pd.array(rng.integers(-128, 127, n), dtype="Int8"),
+            "boolean": pd.array(
+                np.where(rng.random(n) < 0.2, None, rng.random(n) < 0.5), dtype="boolean"
+            ),
+            "bool": rng.random(n) < 0.5,
         }
     )
 
@@ -276,6 +292,71 @@ def test_check_topology_on_its_thread_equals_community_topology():
     assert set(want.rule_id) == {"qa.community.overlap", "qa.community.gap"}
     pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
     assert result.timings["community_topology"] >= 0
+
+
+def test_check_household_grids_on_their_thread_equal_assign_households():
+    """check() finds the households' grids on a thread while grids meet communities: same table."""
+    import gridmap
+    from gridmap import datasets
+
+    study = gridmap.read_study(**datasets.demo_config())
+    result = gridmap.check(study)
+    grid_comm = assign_grids(study.grids, study.communities)["community_geom"]
+    want = assign_households(study.households, study.grids, study.communities, grid_comm)
+    assert len(want) == len(study.households) and want["community_id"].notna().any()
+    pd.testing.assert_frame_equal(result.households, want)
+    assert result.timings["assign_households"] > 0
+
+
+@pytest.mark.parametrize("method", ["largest", "area"])
+def test_assign_households_with_grid_shares_given_equals_computing_them(method):
+    """The grid step done apart (grid_shares) and handed in: the same assignment."""
+    rng = np.random.default_rng(11)
+    cells = [
+        shapely.box(i * 100, j * 100, i * 100 + 100, j * 100 + 100)
+        for i in range(4)
+        for j in range(3)
+    ]
+    grids = GeoDataFrame(geometry=cells, index=[f"g{i:02d}" for i in range(12)], crs=4549)
+    comms = GeoDataFrame(
+        geometry=[shapely.box(0, 0, 200, 300), shapely.box(200, 0, 400, 300)],
+        index=["c1", "c2"],
+        crs=4549,
+    )
+    xy = rng.uniform(-20, 420, (300, 2)).round(-1)  # on edges, corners and outside too
+    geoms = list(shapely.points(xy[:200])) + list(shapely.buffer(shapely.points(xy[200:]), 15))
+    hh = GeoDataFrame({"households": rng.integers(1, 30, 300)}, geometry=geoms, crs=4549)
+    grid_comm = assign_grids(grids, comms)["community_geom"]
+    shares = grid_shares(hh, grids, method=method)
+    assert shares.households.sum() == hh["households"].sum()
+    got = assign_households(hh, grids, comms, grid_comm, method=method, shares=shares)
+    want = assign_households(hh, grids, comms, grid_comm, method=method)
+    pd.testing.assert_frame_equal(got, want)
+    assert got["grid_id"].isna().any()  # records outside every grid are kept, not dropped
+    assert (len(got) > len(hh)) == (method == "area")  # polygons split over grids by area
+
+
+def test_write_gpkg_syncs_once_and_restores_the_gdal_options(tmp_path, monkeypatch):
+    """One fsync of the finished file; SQLite's synchronous setting is not left switched off."""
+    import os
+
+    import pyogrio
+
+    from gridmap.io import gpkg
+
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(gpkg.os, "fsync", lambda fd: synced.append(fd) or real(fd))
+    frame = GeoDataFrame(
+        {"status": ["pass", "fail"]}, geometry=[shapely.box(0, 0, 1, 1)] * 2, crs=4549
+    )
+    before = pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS")
+    path = gpkg.write_gpkg(tmp_path / "x.gpkg", {"units": frame, "more": frame})
+    assert len(synced) == 1
+    assert pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS") == before
+    back = pyogrio.read_dataframe(path, layer="more")
+    assert back["status"].tolist() == ["pass", "fail"]
+    assert not [p for p in tmp_path.iterdir() if p.name != "x.gpkg"]  # no journal left behind
 
 
 def test_community_attribute_findings_equal_per_grid_resolution():
@@ -378,3 +459,30 @@ def test_merge_small_cells_equals_the_full_scan(seed, n, k):
     want_labels, want_withheld = _merge_by_scan(records, centres, k=k)
     assert labels.tolist() == want_labels.tolist()
     assert withheld == want_withheld
+
+
+def test_layers_read_side_by_side_equal_reading_one_after_another(tmp_path):
+    """read_study reads GIS files' layers on threads: the same layers and problems as in turn.
+
+    Facilities from a CSV table: every layer is read side by side; from the same table in an
+    Excel workbook: one after another (openpyxl's warning filters are global).
+    """
+    import gridmap
+    from gridmap import datasets
+
+    config = datasets.demo_config()
+    raw = read_layer(config["facilities"]["path"], layer=config["facilities"]["layer"])
+    table = pd.DataFrame(raw.drop(columns="geometry"))
+    table["经度"], table["纬度"] = raw.geometry.x, raw.geometry.y
+    table.to_csv(tmp_path / "设施.csv", index=False)
+    table.to_excel(tmp_path / "设施.xlsx", index=False)
+    side_by_side = gridmap.read_study(**dict(config, facilities=str(tmp_path / "设施.csv")))
+    in_turn = gridmap.read_study(**dict(config, facilities=str(tmp_path / "设施.xlsx")))
+    for kind in ("communities", "grids", "households", "network"):
+        pd.testing.assert_frame_equal(getattr(side_by_side, kind), getattr(in_turn, kind))
+    assert len(side_by_side.households) > 100
+
+    def problems(study):
+        return [(p.code, p.message) for p in study.problems if "设施" not in str(p.file)]
+
+    assert problems(side_by_side) == problems(in_turn)

@@ -4,9 +4,9 @@
 through Python's :mod:`csv` writer: 1 s for the 160 k findings of a city. :func:`write_csv`
 writes the same bytes (UTF-8 with BOM, ``,`` between cells, a newline after each row, a cell
 quoted when it holds ``,``, ``"`` or a newline, quotes doubled, missing values empty, floats
-as numpy prints them) by formatting each column at once and joining them with Arrow's string
-kernels. Frames with other column types (dates, categories, mixed objects, a single column)
-go through pandas unchanged.
+as numpy prints them, integers and booleans with or without ``<NA>``) by formatting each
+column at once and joining them with Arrow's string kernels. Frames with other column types
+(dates, categories, mixed objects, a single column) go through pandas unchanged.
 """
 
 from __future__ import annotations
@@ -72,12 +72,12 @@ def _columns(frame: pd.DataFrame) -> list[pa.Array] | None:
     out = []
     for _, col in frame.items():
         dtype = col.dtype
-        if isinstance(dtype, np.dtype) and dtype.kind in "fiu":
-            values = col.to_numpy()
-            text = pa.array(values.astype(str), type=pa.large_string())  # as pandas formats them
-            if dtype.kind == "f":
-                text = pc.if_else(pa.array(np.isnan(values)), "", text)
-            out.append(text)
+        if isinstance(dtype, np.dtype) and dtype.kind in "fiub":
+            out.append(_number_text(col.to_numpy()))
+        elif _nullable_integer_or_boolean(dtype):
+            # Int64 / boolean with <NA>: the values as numpy prints them, missing ones empty
+            values = col.to_numpy(dtype=dtype.numpy_dtype, na_value=dtype.kind != "b" and 0)
+            out.append(pc.if_else(pa.array(col.isna().to_numpy()), "", _number_text(values)))
         elif isinstance(dtype, pd.StringDtype) or (
             dtype == np.dtype(object)
             and pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty")
@@ -94,6 +94,31 @@ def _columns(frame: pd.DataFrame) -> list[pa.Array] | None:
         else:
             return None
     return out
+
+
+_MASKED = (
+    pd.BooleanDtype,
+    *(getattr(pd, f"{kind}{bits}Dtype") for kind in ("Int", "UInt") for bits in (8, 16, 32, 64)),
+)
+
+
+def _nullable_integer_or_boolean(dtype: object) -> bool:
+    """Whether ``dtype`` is a masked integer (``Int64``, ``UInt8``, ...) or ``boolean`` dtype."""
+    return isinstance(dtype, _MASKED)
+
+
+def _number_text(values: np.ndarray) -> pa.Array:
+    """Numbers (or booleans) as pandas writes them: integers by Arrow's cast, the rest by numpy.
+
+    Arrow writes an integer exactly as numpy and pandas do (``-12``) and ten times faster;
+    floats keep numpy's shortest round-trip text (``0.1``, ``1e-09``), NaN an empty cell.
+    """
+    if values.dtype.kind in "iu":
+        return pc.cast(pa.array(values), pa.large_string())
+    text = pa.array(values.astype(str), type=pa.large_string())  # True/False, 0.1, 1e+16
+    if values.dtype.kind == "f":
+        text = pc.if_else(pa.array(np.isnan(values)), "", text)
+    return text
 
 
 def _quoted(values: pa.Array) -> pa.Array:
