@@ -43,7 +43,7 @@ from gridmap.io.csv_out import write_csv
 from gridmap.io.gpkg import field_name, write_gpkg
 from gridmap.io.styles import gap_style, status_style
 from gridmap.metrics import community_metrics, grid_metrics
-from gridmap.qa import assignment_qa, community_topology, grid_qa
+from gridmap.qa import assignment_qa, community_topology, grid_overlaps, grid_qa
 from gridmap.rules import FINDING_COLUMNS, Profile, load_profile
 from gridmap.study import Study
 
@@ -375,24 +375,34 @@ def _coverage_csv(table: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _topology_in_background(communities: GeoDataFrame) -> Future[tuple[pd.DataFrame, float]]:
-    """:func:`gridmap.qa.community_topology` on a thread of its own, and how long it took.
+def _topology_in_background(
+    communities: GeoDataFrame, grids: GeoDataFrame | None
+) -> Future[tuple[pd.DataFrame, pd.DataFrame | None, float]]:
+    """Topology QA on a thread of its own, and how long it took.
 
-    The overlap test and the union of all communities (for the gaps) are GEOS work that
-    releases the GIL and needs only the communities: it runs while the assignment does. On
-    copies of the geometries: the assignment prepares the communities, and GEOS builds a
-    prepared geometry's indexes lazily, which two threads must not do at once.
+    :func:`gridmap.qa.community_topology` (the overlap test and the union of all communities
+    for the gaps) and :func:`gridmap.qa.grid_overlaps` are GEOS work that releases the GIL and
+    needs only the polygons: it runs while the assignment does. On copies of the geometries:
+    the assignment prepares the polygons, and GEOS builds a prepared geometry's indexes
+    lazily, which two threads must not do at once.
     """
-    geometry = communities.geometry
-    copies = shapely.from_wkb(shapely.to_wkb(np.asarray(geometry.values)))
-    own = GeoDataFrame(
-        communities.drop(columns=geometry.name),
-        geometry=GeoSeries(copies, index=communities.index, crs=communities.crs),
-    )
 
-    def timed() -> tuple[pd.DataFrame, float]:
+    def own(units: GeoDataFrame) -> GeoDataFrame:
+        geometry = units.geometry
+        copies = shapely.from_wkb(shapely.to_wkb(np.asarray(geometry.values)))
+        return GeoDataFrame(
+            units.drop(columns=geometry.name),
+            geometry=GeoSeries(copies, index=units.index, crs=units.crs),
+        )
+
+    own_communities = own(communities)
+    own_grids = own(grids) if grids is not None and len(grids) else None
+
+    def timed() -> tuple[pd.DataFrame, pd.DataFrame | None, float]:
         t = time.perf_counter()
-        return community_topology(own), time.perf_counter() - t
+        topology = community_topology(own_communities)
+        overlaps = grid_overlaps(own_grids) if own_grids is not None else None
+        return topology, overlaps, time.perf_counter() - t
 
     pool = ThreadPoolExecutor(1, thread_name_prefix="gridmap-topology")
     future = pool.submit(timed)
@@ -454,7 +464,7 @@ def check(
     t0 = time.perf_counter()
     profile = load_profile(profile or study.profile)
     communities, grids = study.communities, study.grids
-    topology = _topology_in_background(communities)
+    topology = _topology_in_background(communities, grids)
     shares = _grid_shares_in_background(study)
 
     # ------------------------------------------------------------ assignment
@@ -544,10 +554,10 @@ def check(
         grid_table["status"] = grid_eval.status
     rule_findings = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
     timings["evaluate"] = time.perf_counter() - t2
-    qa_topology, timings["community_topology"] = topology.result()
+    qa_topology, grid_overlap_rows, timings["topology"] = topology.result()
     qa = [qa_topology]
     if grid_table is not None:
-        qa.append(grid_qa(grids, grid_table, communities))
+        qa.append(grid_qa(grids, grid_table, communities, overlaps=grid_overlap_rows))
     qa.append(assignment_qa(hh, grids is not None, fac_assign, study.facilities))
     findings = pd.concat([rule_findings, *[q for q in qa if len(q)]], ignore_index=True)[
         FINDING_COLUMNS

@@ -24,7 +24,7 @@ from gridmap.evaluation import overall_status
 from gridmap.facilities import type_label
 from gridmap.io import read_layer
 from gridmap.io.csv_out import write_csv
-from gridmap.qa import community_attr_qa, community_lookup, community_topology
+from gridmap.qa import community_attr_qa, community_lookup, community_topology, grid_overlaps
 from gridmap.rules import evaluate, load_profile
 from gridmap.rules.model import FINDING_COLUMNS
 
@@ -274,7 +274,7 @@ def test_write_csv_other_frames_equal_pandas(tmp_path, frame):
 
 
 def test_check_topology_on_its_thread_equals_community_topology():
-    """check() runs the community topology on copies in a thread: the same findings."""
+    """check() runs the topology QA on copies in a thread: the same findings as called alone."""
     import gridmap
 
     # four communities round an empty square (a gap); the left one overlaps the bottom by 10 m
@@ -285,13 +285,25 @@ def test_check_topology_on_its_thread_equals_community_topology():
         geometry=boxes,
         crs=4549,
     )
-    study = gridmap.read_study(comm)
+    # three grids in the bottom community, the middle one drawn over its neighbours by 50 m
+    cells = [shapely.box(0, 0, 1000, 1000), shapely.box(950, 0, 2050, 1000)]
+    cells += [shapely.box(2000, 0, 3000, 1000)]
+    grids = GeoDataFrame(
+        {"网格编码": [f"32000000000000{i}" for i in range(3)], "户数": [500] * 3},
+        geometry=cells,
+        crs=4549,
+    )
+    study = gridmap.read_study(comm, grids)
     result = gridmap.check(study)
     got = result.findings[result.findings.rule_id.str.startswith("qa.community")]
     want = community_topology(study.communities)
     assert set(want.rule_id) == {"qa.community.overlap", "qa.community.gap"}
     pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
-    assert result.timings["community_topology"] >= 0
+    got = result.findings[result.findings.rule_id == "qa.grid.overlap"]
+    want = grid_overlaps(study.grids)
+    assert len(want) == 2
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
+    assert result.timings["topology"] >= 0
 
 
 def test_check_household_grids_on_their_thread_equal_assign_households():

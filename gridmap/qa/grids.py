@@ -74,7 +74,11 @@ def _resolve_community(
 
 
 def grid_qa(
-    grids: GeoDataFrame, grid_table: pd.DataFrame, communities: GeoDataFrame
+    grids: GeoDataFrame,
+    grid_table: pd.DataFrame,
+    communities: GeoDataFrame,
+    *,
+    overlaps: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """QA of grids against communities and against each other.
 
@@ -82,8 +86,12 @@ def grid_qa(
     geometry, shares, the 所属社区 attribute). Multi-part grids, grids overlapping another
     grid (:func:`gridmap.qa.grid_overlaps`), grids outside every community, straddling two
     or partly outside, 所属社区 unknown or disagreeing with the geometry, code prefixes.
+    ``overlaps``, when given, is :func:`gridmap.qa.grid_overlaps` of ``grids`` computed
+    already (the check runs it on a thread during the assignment).
     """
-    frames = [multipart(grids, "grid"), grid_overlaps(grids)]
+    if overlaps is None:
+        overlaps = grid_overlaps(grids)
+    frames = [multipart(grids, "grid"), overlaps]
     cname = unit_names(communities)
     cname.index = cname.index.astype(str)
     frames += _placement_qa(grid_table, cname)
