@@ -2,22 +2,34 @@
 
 One run (``python benchmarks/bench_national.py [--districts N …] [--memory-limit 1GB]``):
 
-1. writes a synthetic national dataset (``benchmarks/national_data.py``);
+1. writes a synthetic national dataset (``benchmarks/national_data.py``; default 2 provinces
+   of 900 communities, 3.8 M households);
 2. the single-machine check (``read_study`` + ``check`` on the whole data) in a child process:
-   seconds and peak memory (RSS);
+   seconds, CPU seconds and peak memory (RSS);
 3. ``check_national`` on a LocalCluster with 1 and with 2 single-threaded workers, each with
-   ``--memory-limit`` (out of core when the single-machine peak is above it): seconds,
-   households/s per worker, peak RSS per worker, the Dask overhead at equal cores
-   (1 worker ÷ single machine);
+   ``--memory-limit``: seconds, CPU seconds of the workers and of this process,
+   households/s per worker, peak RSS per worker, the Dask overhead at equal cores (1 worker ÷
+   single machine, in wall and in CPU seconds). Both sides import the check's modules before
+   the clock starts;
 4. the measured cost per partition extrapolated to 600 000 communities / 500 M households,
    and the number of workers that would finish that in 10 minutes.
 
+Opt-in heavy modes:
+
+* ``--out-of-core`` (data in one Gauss-Krüger zone, e.g. ``--provinces 1 --cities 60``): the
+  single-machine check runs in the partitions' metric CRS and keeps its tables; each Dask run's
+  communities, grids and findings are compared with them (``identical``), and ``out_of_core``
+  says whether the worker limit was below half the single check's peak RSS;
+* ``--map``: the last Dask run's result is written as ``national/`` and the 全国 page's first
+  map, zoom to grids and recolour are measured in headless Chromium
+  (``bench_dashboard.measure_national``): key ``map``.
+
 Prints a table and a JSON line (``--json FILE`` writes it). ``--data DIR`` keeps the dataset
 (generated there when DIR is empty, reused otherwise); ``--no-single`` skips step 2 (data too
-large for the single-machine check in the time at hand: ``single_machine`` is then null;
-``single_machine_read``, the peak of one process reading the whole data, is always measured). The
-1-minute load average before and after each timing is recorded (``load``): on a shared machine
-the seconds are only comparable within one run.
+large for the single-machine check in the time at hand: ``single_machine`` is then null).
+``single_machine_read``, the peak of one process only reading the whole data, is measured
+except with ``--out-of-core``. The 1-minute load average before and after each timing is
+recorded (``load``): on a shared machine the seconds are only comparable within one run.
 """
 
 from __future__ import annotations
@@ -270,7 +282,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--cities", type=int, default=1)
     ap.add_argument("--districts", type=int, default=3)
     ap.add_argument("--streets", type=int, default=2)
-    ap.add_argument("--communities", type=int, default=6)
+    # 1,800 communities: two partitions of 900 (auto), so the per-partition fixed cost weighs
+    # as on real data, and a quiet run stays under 2 minutes
+    ap.add_argument("--communities", type=int, default=150, help="per street")
     ap.add_argument("--grids", type=int, default=4, help="grids per community")
     ap.add_argument("--households-mean", type=float, default=2000.0)
     ap.add_argument("--memory-limit", default="1GB", help="per Dask worker")
