@@ -82,7 +82,9 @@ class PartitionOutput:
         the order of those rows in ``findings`` (:func:`~gridmap.national.combine` numbers
         the gaps of the whole by it).
     stats
-        Rows read per layer, seconds, worker host and process.
+        Rows read per layer, seconds, CPU seconds of the worker process meanwhile (``cpu_s``:
+        the work itself, where ``seconds`` also holds waiting for a shared core), worker host
+        and process.
     """
 
     key: str
@@ -317,7 +319,7 @@ def check_partition(
     -------
     PartitionOutput
     """
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     prof = load_profile(profile)
     metric = partition_crs(plan, key)
     layers = _read_window(source, plan, key, prof)
@@ -342,6 +344,7 @@ def check_partition(
         stats={
             **{f"read_{k}": len(v) for k, v in layers.items()},
             "seconds": time.perf_counter() - t0,
+            "cpu_s": time.process_time() - cpu0,
             "worker": f"{socket.gethostname()}:{os.getpid()}",
         },
     )
