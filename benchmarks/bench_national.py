@@ -406,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         counts = _dataset(root, shape)
         gen_s = time.perf_counter() - t
         reference = metric = None
-        if a.out_of_core:
+        if a.out_of_core and not a.no_single:
             metric = one_metric_crs(root, a.partition_by[0])
             if metric is None:
                 sys.exit("--out-of-core needs data in one Gauss-Krüger zone (e.g. --provinces 1)")
