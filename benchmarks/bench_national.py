@@ -2,22 +2,34 @@
 
 One run (``python benchmarks/bench_national.py [--districts N …] [--memory-limit 1GB]``):
 
-1. writes a synthetic national dataset (``benchmarks/national_data.py``);
+1. writes a synthetic national dataset (``benchmarks/national_data.py``; default 2 provinces
+   of 900 communities, 3.8 M households);
 2. the single-machine check (``read_study`` + ``check`` on the whole data) in a child process:
-   seconds and peak memory (RSS);
+   seconds, CPU seconds and peak memory (RSS);
 3. ``check_national`` on a LocalCluster with 1 and with 2 single-threaded workers, each with
-   ``--memory-limit`` (out of core when the single-machine peak is above it): seconds,
-   households/s per worker, peak RSS per worker, the Dask overhead at equal cores
-   (1 worker ÷ single machine);
+   ``--memory-limit``: seconds, CPU seconds of the workers and of this process,
+   households/s per worker, peak RSS per worker, the Dask overhead at equal cores (1 worker ÷
+   single machine, in wall and in CPU seconds). Both sides import the check's modules before
+   the clock starts;
 4. the measured cost per partition extrapolated to 600 000 communities / 500 M households,
    and the number of workers that would finish that in 10 minutes.
 
+Opt-in heavy modes:
+
+* ``--out-of-core`` (data in one Gauss-Krüger zone, e.g. ``--provinces 1 --cities 60``): the
+  single-machine check runs in the partitions' metric CRS and keeps its tables; each Dask run's
+  communities, grids and findings are compared with them (``identical``), and ``out_of_core``
+  says whether the worker limit was below half the single check's peak RSS;
+* ``--map``: the last Dask run's result is written as ``national/`` and the 全国 page's first
+  map, zoom to grids and recolour are measured in headless Chromium
+  (``bench_dashboard.measure_national``): key ``map``.
+
 Prints a table and a JSON line (``--json FILE`` writes it). ``--data DIR`` keeps the dataset
 (generated there when DIR is empty, reused otherwise); ``--no-single`` skips step 2 (data too
-large for the single-machine check in the time at hand: ``single_machine`` is then null;
-``single_machine_read``, the peak of one process reading the whole data, is always measured). The
-1-minute load average before and after each timing is recorded (``load``): on a shared machine
-the seconds are only comparable within one run.
+large for the single-machine check in the time at hand: ``single_machine`` is then null).
+``single_machine_read``, the peak of one process only reading the whole data, is measured
+except with ``--out-of-core``. The 1-minute load average before and after each timing is
+recorded (``load``): on a shared machine the seconds are only comparable within one run.
 """
 
 from __future__ import annotations
@@ -32,6 +44,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 
@@ -48,15 +61,23 @@ TARGET_S = 600.0
 _SINGLE = """
 import json, resource, sys, time
 import gridmap
+import gridmap.national.worker  # what a warm Dask worker holds (see _warm): the check's modules
 from gridmap.national import NationalSource
-root = sys.argv[1]
+root, what, metric, save = sys.argv[1], sys.argv[2], sys.argv[3] or None, sys.argv[4] or None
+cpu0 = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
 t = time.perf_counter()
 src = NationalSource({k: f"{root}/{k}" for k in ("communities", "grids", "households", "facilities")})
-study = gridmap.read_study(**{k: src.read(k) for k in src.kinds()})
-result = gridmap.check(study) if sys.argv[2] == "check" else study
-print(json.dumps({"seconds": time.perf_counter() - t,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "communities": len(result.communities), "what": sys.argv[2]}))
+study = gridmap.read_study(**{k: src.read(k) for k in src.kinds()}, metric=metric)
+result = gridmap.check(study) if what == "check" else study
+seconds = time.perf_counter() - t
+use = resource.getrusage(resource.RUSAGE_SELF)
+rss = use.ru_maxrss / 1024  # before saving: the check's peak
+if save:
+    result.communities_table().to_pickle(f"{save}/communities.pkl")
+    result.grids_table().to_pickle(f"{save}/grids.pkl")
+    result.findings.to_pickle(f"{save}/findings.pkl")
+print(json.dumps({"seconds": seconds, "rss_mb": rss, "cpu_s": use.ru_utime + use.ru_stime - cpu0, "communities": len(result.communities),
+                  "what": what, "metric_crs": str(metric) if metric else None}))
 """
 
 
@@ -64,15 +85,19 @@ def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def single_machine(root: Path, what: str = "check") -> dict:
+def single_machine(
+    root: Path, what: str = "check", metric: str | None = None, save: Path | None = None
+) -> dict:
     """The single-machine check in a child process: seconds, peak RSS, machine load.
 
     ``what="read"``: only reading the whole data into one study (``read_study``), the least
-    a single process needs before the check starts.
+    a single process needs before the check starts. ``metric``: the metric CRS to check in
+    (default: the study's own choice); ``save``: a folder the check's communities, grids and
+    findings tables are written to (after its peak RSS is taken), for :func:`compare`.
     """
     before = _load()
     out = subprocess.run(
-        [sys.executable, "-c", _SINGLE, str(root), what],
+        [sys.executable, "-c", _SINGLE, str(root), what, metric or "", str(save or "")],
         capture_output=True,
         text=True,
         check=True,
@@ -84,8 +109,31 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def on_dask(root: Path, workers: int, memory_limit: str, partition_by: str = "auto") -> dict:
-    """``check_national`` on a fresh LocalCluster: seconds, per-partition cost, worker peaks."""
+def _cpu_s() -> float:
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
+
+
+def _warm() -> float:
+    """Import the check's modules on a worker (a long-running worker holds them); its CPU s."""
+    import gridmap.national.worker  # noqa: F401
+
+    return _cpu_s()
+
+
+def on_dask(
+    root: Path,
+    workers: int,
+    memory_limit: str,
+    partition_by: str = "auto",
+    reference: Path | None = None,
+) -> tuple[dict, Any]:
+    """``check_national`` on a fresh LocalCluster: seconds, per-partition cost, worker peaks.
+
+    ``reference``: the single-machine check's tables (:func:`single_machine` ``save=``), to
+    say whether this run's are identical (``identical``, ``difference``). Returns the figures
+    and the :class:`gridmap.national.NationalResult`.
+    """
     from distributed import Client, LocalCluster
 
     from gridmap.national import NationalSource, check_national
@@ -101,13 +149,17 @@ def on_dask(root: Path, workers: int, memory_limit: str, partition_by: str = "au
         ) as cluster,
         Client(cluster) as client,
     ):
+        cpu0 = client.run(_warm)  # imports are not the check: both sides import before timing
+        cpu_client = _cpu_s()
         t = time.perf_counter()
         result = check_national(source, scheduler=client, partition_by=partition_by)
         seconds = time.perf_counter() - t
+        cpu_client = _cpu_s() - cpu_client
+        cpu = client.run(_cpu_s)
         peaks = client.run(_peak_rss_mb)
     parts = result.partitions
     households = int(result.summary()["households_total"])
-    return {
+    run = {
         "partition_by": partition_by,
         "workers": workers,
         "seconds": seconds,
@@ -116,24 +168,99 @@ def on_dask(root: Path, workers: int, memory_limit: str, partition_by: str = "au
         "partition_communities_mean": float(parts["communities"].mean()),
         "partition_seconds_sum": float(parts["seconds"].sum()),
         "partition_seconds_max": float(parts["seconds"].max()),
+        "partition_cpu_s_sum": float(parts["cpu_s"].sum()),
+        "partition_cpu_s_mean": float(parts["cpu_s"].mean()),
         "worker_peak_rss_mb": max(peaks.values()),
         "worker_peak_rss_mb_each": sorted(peaks.values()),
+        "client_peak_rss_mb": _peak_rss_mb(),
+        # CPU seconds of the workers and of this process (planning, combining): less bent by
+        # other work on the machine than the wall time
+        "cpu_s_workers": sum(cpu[w] - cpu0[w] for w in cpu),
+        "cpu_s_client": cpu_client,
         "communities": len(result.communities),
         "households": households,
         "load": [before, _load()],
     }
+    if reference is not None:
+        run["difference"] = compare(result, reference)
+        run["identical"] = run["difference"] is None
+    return run, result
+
+
+def compare(result: Any, reference: Path) -> str | None:
+    """Where a national result's tables differ from the single-machine check's (None: identical).
+
+    Communities and grids tables by id, findings by level, rule and unit: the comparison of
+    ``tests/test_national.py``, on the whole data.
+    """
+    import pandas as pd
+
+    whole = result.check_result()
+    cols = ["level", "rule_id", "unit_id"]
+    pairs = {
+        "communities": (whole.communities_table(), "community_id"),
+        "grids": (whole.grids_table(), "grid_id"),
+        "findings": (result.findings, cols),
+    }
+    for name, (got, key) in pairs.items():
+        ref = pd.read_pickle(reference / f"{name}.pkl")
+        try:
+            pd.testing.assert_frame_equal(
+                got.sort_values(key).reset_index(drop=True),
+                ref.sort_values(key).reset_index(drop=True),
+            )
+        except AssertionError as exc:
+            return f"{name}: {str(exc).splitlines()[0][:300]}"
+    return None
+
+
+def one_metric_crs(root: Path, partition_by: str) -> str | None:
+    """The metric CRS every partition is checked in, when they share one (else None).
+
+    The single-machine check is then run in it, so that its tables can be compared with the
+    Dask run's row for row (partitions in several Gauss-Krüger zones measure in each).
+    """
+    from gridmap.national import NationalSource, partition_crs, plan_partitions
+
+    source = NationalSource({k: root / k for k in LAYERS})
+    plan = plan_partitions(source.community_index(), partition_by)
+    zones = {partition_crs(plan, k).to_epsg() for k in plan.keys}
+    return f"EPSG:{zones.pop()}" if len(zones) == 1 else None
+
+
+def dataset_bytes(root: Path) -> int:
+    """Bytes of the dataset's GeoParquet files on disk."""
+    return sum(f.stat().st_size for f in root.rglob("*.parquet"))
+
+
+def measure_map(result: Any, workdir: Path) -> dict:
+    """First map and recolour of the 全国 page on ``result`` in headless Chromium.
+
+    Writes the result's ``national/`` layers (as ``gridmap check --engine dask --out`` does)
+    and runs ``bench_dashboard.measure_national`` on them.
+    """
+    from bench_dashboard import measure_national
+
+    from gridmap.national.export import write_partitioned
+
+    t = time.perf_counter()
+    write_partitioned(result.check_result(), workdir / "national")
+    write_s = time.perf_counter() - t
+    return {**measure_national(workdir), "write_s": write_s, "load": _load()}
 
 
 def extrapolate(run: dict) -> dict:
     """Worker-seconds for the country from a run's per-household partition cost.
 
-    Fed the 1-worker run: its partitions ran alone, so their seconds are the work itself, not
-    the work plus waiting for a shared core.
+    The partitions' CPU seconds (``partition_cpu_s_sum``): the work itself, which the wall
+    seconds of a partition on a shared machine overstate by the time spent waiting for a core.
     """
-    per_hh = run["partition_seconds_sum"] / max(run["households"], 1)
-    per_comm = run["partition_seconds_sum"] / max(run["communities"], 1)
+    work = run.get("partition_cpu_s_sum") or run["partition_seconds_sum"]
+    per_hh = work / max(run["households"], 1)
+    per_comm = work / max(run["communities"], 1)
     total = max(per_hh * NATIONAL_HOUSEHOLDS, per_comm * NATIONAL_COMMUNITIES)
     return {
+        "basis": "cpu_s" if run.get("partition_cpu_s_sum") else "seconds",
         "worker_seconds_per_1m_households": per_hh * 1e6,
         "national_worker_hours": total / 3600,
         "workers_for_10_min": math.ceil(total / TARGET_S),
@@ -153,14 +280,16 @@ def _dataset(root: Path, shape: NationalShape) -> dict[str, int]:
     return counts
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; prints a table and a JSON line."""
+def _args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--provinces", type=int, default=2)
     ap.add_argument("--cities", type=int, default=1)
     ap.add_argument("--districts", type=int, default=3)
     ap.add_argument("--streets", type=int, default=2)
-    ap.add_argument("--communities", type=int, default=6)
+    # 1,800 communities: two partitions of 900 (auto), so the per-partition fixed cost weighs
+    # as on real data, and a quiet run stays under 2 minutes
+    ap.add_argument("--communities", type=int, default=150, help="per street")
+    ap.add_argument("--grids", type=int, default=4, help="grids per community")
     ap.add_argument("--households-mean", type=float, default=2000.0)
     ap.add_argument("--memory-limit", default="1GB", help="per Dask worker")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
@@ -173,39 +302,136 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="write the figures to this file")
     ap.add_argument("--data", help="dataset folder: generated when empty, else reused (kept)")
     ap.add_argument("--no-single", action="store_true", help="skip the single-machine check")
-    a = ap.parse_args(argv)
+    ap.add_argument(
+        "--out-of-core",
+        action="store_true",
+        help="compare every Dask run's tables with the single-machine check's (run in the "
+        "partitions' metric CRS) and report its peak RSS against the worker limit",
+    )
+    ap.add_argument(
+        "--map",
+        action="store_true",
+        help="first map and recolour of the 全国 page on the last Dask run's result (Chromium)",
+    )
+    return ap.parse_args(argv)
+
+
+def _print_report(report: dict, counts: dict[str, int], limit: str) -> None:
+    hh = counts["household_total"]
+    print(
+        f"data: {counts['communities']:,} communities, {counts['grids']:,} grids, "
+        f"{counts['households']:,} household records ({hh:,} households), "
+        f"{report['data']['bytes'] / 1e6:,.0f} MB of GeoParquet"
+    )
+    read = report["single_machine_read"]
+    if read is not None:
+        print(
+            f"single process, reading the whole data (read_study): {read['seconds']:.1f} s, "
+            f"peak {read['rss_mb']:.0f} MB"
+        )
+    single = report["single_machine"]
+    if single is not None:
+        print(
+            f"single machine: {single['seconds']:.1f} s, {single['households_per_s']:,.0f} "
+            f"households/s, peak {single['rss_mb']:.0f} MB (load {single['load']})"
+        )
+    for r in report["dask"]:
+        same = {True: ", identical", False: f", DIFFERENT ({r.get('difference')})"}
+        print(
+            f"dask by {r['partition_by']}, {r['workers']} worker(s): {r['seconds']:.1f} s over "
+            f"{r['partitions']} partitions, "
+            f"{r['households_per_s_per_worker']:,.0f} households/s per worker, worker peaks "
+            f"{', '.join(f'{m:.0f}' for m in r['worker_peak_rss_mb_each'])} MB "
+            f"(limit {limit}), load {r['load']}{same.get(r.get('identical'), '')}"
+        )
+    for by, ratio in report.get("overhead_1_worker", {}).items():
+        print(f"overhead at equal cores (1 worker by {by} / single machine): {ratio:.2f}x")
+    for run, ratio in report.get("overhead_cpu", {}).items():
+        print(f"CPU seconds, Dask by {run} worker(s) / single machine: {ratio:.2f}x")
+    ooc = report.get("out_of_core")
+    if ooc:
+        print(
+            f"out of core: single-process check peak {ooc['single_peak_rss_mb']:,.0f} MB, "
+            f"worker limit {ooc['memory_limit_mb']:,.0f} MB "
+            f"({'below' if ooc['limit_below_half_single_peak'] else 'NOT below'} half the "
+            f"single peak), worker peaks {ooc['worker_peak_rss_mb_max']:,.0f} MB max, "
+            f"identical: {'yes' if ooc['identical'] else 'no'}; wall {ooc['single_s']:.0f} s "
+            f"single vs {ooc['dask_s']:.0f} s on Dask"
+        )
+    m = report.get("map")
+    if m:
+        print(
+            f"全国 map on {m['layers']}: open {m['open_s']:.1f} s, first map "
+            f"{m['first_map_ms'] / 1000:.2f} s, zoom to grids {m['grid_zoom_ms'] / 1000:.2f} s "
+            f"({m['grid_features_drawn']:,} grids drawn), recolour {m['recolour_ms'] / 1000:.2f} s"
+        )
+    ex = report["extrapolation"]
+    print(
+        f"600k communities / 500M households: {ex['national_worker_hours']:.1f} worker-hours; "
+        f"{ex['workers_for_10_min']} workers finish in 10 minutes"
+    )
+
+
+def _out_of_core(single: dict, runs: list[dict], limit: str) -> dict:
+    """The out-of-core figures: the single check's peak against the worker limit, identity."""
+    from dask.utils import parse_bytes
+
+    limit_mb = parse_bytes(limit) / 2**20
+    return {
+        "single_peak_rss_mb": single["rss_mb"],
+        "memory_limit_mb": limit_mb,
+        "limit_below_half_single_peak": limit_mb < single["rss_mb"] / 2,
+        "worker_peak_rss_mb_max": max(r["worker_peak_rss_mb"] for r in runs),
+        "identical": all(r.get("identical") for r in runs),
+        "single_s": single["seconds"],
+        "dask_s": max(r["seconds"] for r in runs),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; prints a table and a JSON line."""
+    a = _args(argv)
     shape = NationalShape(
         provinces=a.provinces,
         cities=a.cities,
         districts=a.districts,
         streets=a.streets,
         communities=a.communities,
+        grids=a.grids,
         households_mean=a.households_mean,
     )
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(a.data or tmp)
+        root = Path(a.data or Path(tmp) / "data")
         t = time.perf_counter()
         counts = _dataset(root, shape)
         gen_s = time.perf_counter() - t
-        single = None if a.no_single else single_machine(root)
-        read = single_machine(root, "read")
-        runs = [on_dask(root, w, a.memory_limit, by) for by in a.partition_by for w in a.workers]
+        reference = metric = None
+        if a.out_of_core and not a.no_single:
+            metric = one_metric_crs(root, a.partition_by[0])
+            if metric is None:
+                sys.exit("--out-of-core needs data in one Gauss-Krüger zone (e.g. --provinces 1)")
+            reference = Path(tmp) / "single"
+            reference.mkdir()
+        single = None if a.no_single else single_machine(root, "check", metric, reference)
+        read = None if a.out_of_core else single_machine(root, "read")
+        runs, last = [], None
+        for by in a.partition_by:
+            for w in a.workers:
+                last = None  # one result held at a time
+                run, last = on_dask(root, w, a.memory_limit, by, reference)
+                runs.append(run)
+        report: dict[str, Any] = {
+            "data": {**counts, "generate_s": round(gen_s, 1), "bytes": dataset_bytes(root)},
+            "memory_limit_per_worker": a.memory_limit,
+            "single_machine": single,
+            "single_machine_read": read,
+            "dask": runs,
+            "extrapolation": extrapolate(runs[-len(a.workers)]),
+        }
+        if a.map:
+            folder = Path(tmp) / "result"
+            report["map"] = measure_map(last, folder)
     hh = counts["household_total"]
-    report = {
-        "data": {**counts, "generate_s": round(gen_s, 1)},
-        "memory_limit_per_worker": a.memory_limit,
-        "single_machine": single,
-        "single_machine_read": read,
-        "dask": runs,
-        "extrapolation": extrapolate(runs[-len(a.workers)]),
-    }
-    print(
-        f"data: {counts['communities']:,} communities, {counts['grids']:,} grids, {hh:,} households"
-    )
-    print(
-        f"single process, reading the whole data (read_study): {read['seconds']:.1f} s, "
-        f"peak {read['rss_mb']:.0f} MB"
-    )
     if single is not None:
         single["households_per_s"] = hh / single["seconds"]
         # worker-seconds of the Dask run ÷ seconds of the single machine (1 core): the overhead
@@ -217,26 +443,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['partition_by']}/{r['workers']}": r["seconds"] * r["workers"] / single["seconds"]
             for r in runs
         }
-        print(
-            f"single machine: {single['seconds']:.1f} s, {single['households_per_s']:,.0f} "
-            f"households/s, peak {single['rss_mb']:.0f} MB (load {single['load']})"
-        )
-    for r in runs:
-        rate = hh / r["seconds"] / r["workers"]
-        print(
-            f"dask by {r['partition_by']}, {r['workers']} worker(s): {r['seconds']:.1f} s over "
-            f"{r['partitions']} partitions, "
-            f"{rate:,.0f} households/s per worker, worker peaks "
-            f"{', '.join(f'{m:.0f}' for m in r['worker_peak_rss_mb_each'])} MB "
-            f"(limit {a.memory_limit}), load {r['load']}"
-        )
-    for by, ratio in report.get("overhead_1_worker", {}).items():
-        print(f"overhead at equal cores (1 worker by {by} / single machine): {ratio:.2f}x")
-    ex = report["extrapolation"]
-    print(
-        f"600k communities / 500M households: {ex['national_worker_hours']:.1f} worker-hours; "
-        f"{ex['workers_for_10_min']} workers finish in 10 minutes"
-    )
+        # CPU seconds of the Dask run (workers + this process) ÷ those of the single check
+        report["overhead_cpu"] = {
+            f"{r['partition_by']}/{r['workers']}": (r["cpu_s_workers"] + r["cpu_s_client"])
+            / single["cpu_s"]
+            for r in runs
+        }
+        if a.out_of_core:
+            report["out_of_core"] = _out_of_core(single, runs, a.memory_limit)
+    _print_report(report, counts, a.memory_limit)
     print(json.dumps(report, ensure_ascii=False))
     if a.json:
         Path(a.json).write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")

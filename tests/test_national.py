@@ -25,7 +25,13 @@ import shapely
 
 import gridmap
 from gridmap.cli import main
-from gridmap.national import NationalSource, check_national, partition_crs, plan_partitions
+from gridmap.national import (
+    HALO_DEG,
+    NationalSource,
+    check_national,
+    partition_crs,
+    plan_partitions,
+)
 
 distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
 pytestmark = pytest.mark.dask
@@ -188,6 +194,22 @@ def test_partition_crs_chosen_and_recorded(national):
         parts.loc["330101", "metric_crs"]: 2,
         parts.loc["420101", "metric_crs"]: 2,
     }
+
+
+def test_partition_reads_no_neighbours_households(national, source):
+    """The halo's household records in a neighbour's communities are not read (only those a
+    partition may own), and the cost is recorded: rows read, seconds and CPU seconds."""
+    parts = national.partitions.set_index("partition")
+    assert (parts["cpu_s"] > 0).all() and (parts["seconds"] > 0).all()
+    h = HALO_DEG
+    for key, (x0, y0, x1, y1) in national.plan.extents.items():
+        # the window: the extent grown to the grids near it (step 2 of gridmap.national.worker)
+        near = source.read("grids", (x0 - h, y0 - h, x1 + h, y1 + h)).total_bounds
+        wx0, wy0 = min(x0, near[0]), min(y0, near[1])
+        wx1, wy1 = max(x1, near[2]), max(y1, near[3])
+        halo = source.read("households", (wx0 - h, wy0 - h, wx1 + h, wy1 + h))
+        # the districts lie side by side: each halo reaches into a neighbour's communities
+        assert parts.loc[key, "read_households"] < len(halo), key
 
 
 def test_killed_worker_is_retried_without_duplicates(source, client, national):

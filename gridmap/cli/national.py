@@ -139,8 +139,8 @@ def add_national_parser(sub: argparse._SubParsersAction) -> None:
         help="district: one partition per 区县 (6-digit code prefix); street: per 街道 (9); "
         "spatial: a raster of ~400 communities per cell (data without codes); auto (default): "
         "by district when every community has a 12-digit code, adding each district (in code "
-        "order) to the partition before it while that holds fewer than 200 communities and "
-        "lies in the same city (at most 200 + one district; a city's last partition may hold "
+        "order) to the partition before it while that holds fewer than 1000 communities "
+        "and lies in the same city (at most 1000 + one district; a city's last partition may hold "
         "fewer); else the spatial raster",
     )
     group.add_argument(

@@ -58,7 +58,7 @@ class NationalResult:
         ``in_community``, ``households``, ``records``); None without a households layer.
     partitions
         One row per partition: ``partition``, ``metric_crs``, ``epsg``, ``communities``,
-        ``grids``, rows read per layer, ``seconds``, ``worker``.
+        ``grids``, rows read per layer, ``seconds``, ``cpu_s``, ``worker``.
     """
 
     name: str

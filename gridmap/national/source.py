@@ -43,17 +43,10 @@ def _is_parquet(path: Path) -> bool:
     return path.is_dir() or path.suffix.lower() in (".parquet", ".geoparquet")
 
 
-def _hive_keys(path: Path) -> list[str]:
-    """The ``key=value`` folder names under a dataset folder (``province``, ``city``, …)."""
-    if not path.is_dir():
-        return []
-    keys: list[str] = []
-    for f in sorted(path.rglob("*.parquet")):
-        for part in f.relative_to(path).parts[:-1]:
-            if "=" in part and part.split("=", 1)[0] not in keys:
-                keys.append(part.split("=", 1)[0])
-        break
-    return keys
+def _hive_keys(path: Path, first: Path) -> list[str]:
+    """The ``key=value`` folder names (``province``, ``city``, …) of a dataset's first file."""
+    parts = first.relative_to(path).parts[:-1]
+    return [p.split("=", 1)[0] for p in parts if "=" in p]
 
 
 @dataclass(frozen=True)
@@ -125,7 +118,7 @@ class NationalSource:
         path = Path(self.layers[kind])
         if _is_parquet(path):
             gdf = gpd.read_parquet(self._files(kind, path, bbox), bbox=bbox)
-            drop = [k for k in _hive_keys(path) if k in gdf.columns]
+            drop = [k for k in self._hive_keys(kind, path) if k in gdf.columns]
             gdf = gdf.drop(columns=drop)
         else:
             gdf = self._whole(kind, path)
@@ -145,7 +138,8 @@ class NationalSource:
         """The files of a dataset folder layer, each with the longitude/latitude box of its rows.
 
         Read once per source from the row-group statistics of the files' ``bbox`` covering
-        column (None for a file without them: it is always read). A source sent to Dask
+        column (None for a file without them: it is always read); the hive folder keys with
+        them, so a windowed read never walks the dataset's folders. A source sent to Dask
         workers carries the boxes it has read, so call this before sending it.
 
         Parameters
@@ -161,7 +155,16 @@ class NationalSource:
         key = ("files", kind)
         if key not in self._cache:
             path = Path(self.layers[kind])
-            self._cache[key] = [(str(f), _file_box(f)) for f in sorted(path.rglob("*.parquet"))]
+            files = sorted(path.rglob("*.parquet"))
+            self._cache[key] = [(str(f), _file_box(f)) for f in files]
+            self._cache["hive", kind] = _hive_keys(path, files[0]) if files else []
+        return list(self._cache[key])
+
+    def _hive_keys(self, kind: str, path: Path) -> list[str]:
+        """The hive folder keys of a layer (none for a file), from its first file, once."""
+        key = ("hive", kind)
+        if key not in self._cache:
+            self._cache[key] = _hive_keys(path, _first_file(path)) if path.is_dir() else []
         return list(self._cache[key])
 
     def _files(self, kind: str, path: Path, bbox: Box | None) -> Any:

@@ -11,8 +11,10 @@ whole data:
 2. the window ``E``: that extent grown to those grids' boxes; every grid and community meeting
    ``E`` is read, so each grid above is weighed against every community it overlaps, and a
    household point in ``E`` sees every grid and community that covers it;
-3. households in ``E`` (+ halo), facilities in ``E`` + the largest coverage reach, so a
-   household's coverage flag sees every facility within the radius;
+3. households in ``E``, and those of a halo around it that are homed to the partition
+   (:meth:`~gridmap.national.PartitionPlan.home`: in no community, nearest its extent);
+   facilities in ``E`` + the largest coverage reach, so a household's coverage flag sees
+   every facility within the radius;
 4. the street network (``network``, for walking-distance coverage) in ``E`` + the same reach:
    a walk of length ≤ d from a household never leaves the disc of radius d around it, so every
    street on a walk the check measures (up to ``search_factor`` × the radius, plus
@@ -80,7 +82,9 @@ class PartitionOutput:
         the order of those rows in ``findings`` (:func:`~gridmap.national.combine` numbers
         the gaps of the whole by it).
     stats
-        Rows read per layer, seconds, worker host and process.
+        Rows read per layer, seconds, CPU seconds of the worker process meanwhile (``cpu_s``:
+        the work itself, where ``seconds`` also holds waiting for a shared core), worker host
+        and process.
     """
 
     key: str
@@ -131,8 +135,11 @@ def _coverage_margin(profile: Any, lat: float) -> tuple[float, float]:
     return dy / max(math.cos(math.radians(min(abs(lat), 80.0))), 0.1), dy
 
 
-def _read_window(source: NationalSource, own: Box, profile: Any) -> dict[str, GeoDataFrame]:
+def _read_window(
+    source: NationalSource, plan: PartitionPlan, key: str, profile: Any
+) -> dict[str, GeoDataFrame]:
     """The layers of the partition's window (steps 1–3 of the module docstring)."""
+    own = plan.extents[key]
     layers: dict[str, GeoDataFrame] = {}
     window = own
     if "grids" in source.layers:
@@ -140,12 +147,40 @@ def _read_window(source: NationalSource, own: Box, profile: Any) -> dict[str, Ge
         layers["grids"] = source.read("grids", window)
     layers["communities"] = source.read("communities", window)
     if "households" in source.layers:
-        layers["households"] = source.read("households", _grow(window, HALO_DEG))
+        hh = source.read("households", _grow(window, HALO_DEG))
+        layers["households"] = _drop_foreign_halo(hh, window, plan, key)
     mx, my = _coverage_margin(profile, max(abs(window[1]), abs(window[3])))
     for kind in ("facilities", "network"):
         if kind in source.layers:
             layers[kind] = source.read(kind, _grow(window, mx + HALO_DEG, my + HALO_DEG))
     return layers
+
+
+def _drop_foreign_halo(
+    hh: GeoDataFrame, window: Box, plan: PartitionPlan, key: str
+) -> GeoDataFrame:
+    """The household records of the window, and those of its halo this partition may own.
+
+    Every unit the partition owns lies inside the window, so a record outside it counts only
+    when it is in no community and homed here (:meth:`PartitionPlan.home`); the others (in a
+    neighbour's communities) would be assigned and measured for nothing — 15–25 % more
+    records in a partition of 100–200 communities.
+    """
+    if not len(hh):
+        return hh
+    b = (hh.to_crs(LONLAT) if hh.crs is not None else hh).geometry.bounds
+    inside = (
+        (b["minx"] <= window[2])
+        & (b["maxx"] >= window[0])
+        & (b["miny"] <= window[3])
+        & (b["maxy"] >= window[1])
+    ).to_numpy()
+    if inside.all():
+        return hh
+    keep = inside.copy()
+    outside = np.flatnonzero(~inside)
+    keep[outside[plan.home(_lonlat_points(hh.iloc[outside])) == key]] = True
+    return hh[keep].reset_index(drop=True)
 
 
 def _lonlat_points(gdf: GeoDataFrame) -> np.ndarray:
@@ -284,10 +319,10 @@ def check_partition(
     -------
     PartitionOutput
     """
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     prof = load_profile(profile)
     metric = partition_crs(plan, key)
-    layers = _read_window(source, plan.extents[key], prof)
+    layers = _read_window(source, plan, key, prof)
     study = read_study(
         **layers, metric=metric, crs=source.crs, profile=profile, **(study_options or {})
     )
@@ -309,6 +344,7 @@ def check_partition(
         stats={
             **{f"read_{k}": len(v) for k, v in layers.items()},
             "seconds": time.perf_counter() - t0,
+            "cpu_s": time.process_time() - cpu0,
             "worker": f"{socket.gethostname()}:{os.getpid()}",
         },
     )
