@@ -30,7 +30,14 @@ from flask import Flask, Response, request
 from dashboards.provider import DashboardProvider
 from gridmap.tiles import TileSet, tiles_covering
 
-__all__ = ["register_tiles", "register_study_tiles", "StudyTiles", "TILE_URL", "MVT_MIME"]
+__all__ = [
+    "register_tiles",
+    "register_study_tiles",
+    "study_tiles",
+    "StudyTiles",
+    "TILE_URL",
+    "MVT_MIME",
+]
 
 #: the national route, in the ``{z}/{x}/{y}`` form MapLibre's tile sources take
 TILE_URL = "/tiles/{layer}/{z}/{x}/{y}.pbf"
@@ -41,6 +48,8 @@ STUDY_MAX_ZOOM = 16
 #: many tiles (the first map of every page shows the whole study)
 WARM_TILES = 16
 _LEVELS = ("community", "grid")
+#: where :func:`register_study_tiles` keeps the study's tiles on the Flask server
+_EXTENSION = "gridmap_study_tiles"
 
 
 def _not_found(what: str) -> Response:
@@ -190,6 +199,11 @@ class StudyTiles:
         }
 
 
+def study_tiles(server: Flask) -> StudyTiles | None:
+    """The study tiles :func:`register_study_tiles` serves on ``server`` (None: not served)."""
+    return server.extensions.get(_EXTENSION)
+
+
 def register_study_tiles(server: Flask, provider: DashboardProvider) -> StudyTiles:
     """Serve the study's map tiles under ``/_gridmap/tiles/<key>/`` on ``server``.
 
@@ -204,10 +218,10 @@ def register_study_tiles(server: Flask, provider: DashboardProvider) -> StudyTil
     -------
     StudyTiles
         The tile sets (made on first request; :meth:`StudyTiles.warm` makes them now), also
-        kept as ``server.extensions["gridmap_study_tiles"]``.
+        kept on the server (:func:`study_tiles`).
     """
     study = StudyTiles(provider)
-    server.extensions["gridmap_study_tiles"] = study
+    server.extensions[_EXTENSION] = study
     cache = "private, max-age=86400"  # the key changes with the loaded study
 
     @server.route("/_gridmap/tiles/<key>/<level>.json")

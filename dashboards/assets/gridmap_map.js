@@ -47,6 +47,13 @@
 
   function fetchMeta(url) { return fetchJSON(metaCache, metaUrl(url), "tiles"); }
 
+  function seedMeta(payload) {
+    // TileJSON sent with the values (by geometry address): no round trip before the sources.
+    Object.keys(payload.meta || {}).forEach(function (url) {
+      if (!metaCache[metaUrl(url)]) { metaCache[metaUrl(url)] = Promise.resolve(payload.meta[url]); }
+    });
+  }
+
   function namesOf(st) {
     // The names and unit ids of the map's level, in feature order (fetched once).
     return fetchJSON(namesCache, st.meta.names, "names");
@@ -353,6 +360,16 @@
     return seen.size;
   }
 
+  // Start MapLibre's web workers while Dash boots (they load MapLibre's code before parsing
+  // any tile); the scripts after this one (MapLibre itself) have run by DOMContentLoaded.
+  document.addEventListener("DOMContentLoaded", function () {
+    if (typeof maplibregl === "undefined") { return; }
+    try {
+      if (maplibregl.getWorkerCount() < WORKERS) { maplibregl.setWorkerCount(WORKERS); }
+      maplibregl.prewarm();
+    } catch (e) { /* a map exists already: its workers run */ }
+  });
+
   window.gridmap = {
     maps: maps,
     featureCount: featureCount,
@@ -379,6 +396,7 @@
         }
         st = st || create(divId, payload);
         if (!st) { return window.dash_clientside.no_update; }
+        seedMeta(payload);
         st.payload = payload;
         apply(divId);
         return payload.version === undefined ? null : payload.version;
