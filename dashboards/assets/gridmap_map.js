@@ -200,11 +200,23 @@
     return paint;
   }
 
-  function addLayers(map, meta) {
-    // Unit lines as the fill's own outline (cheap); selection and proposal moves: outlineLayers.
+  function colorsOf(p) {
+    // Each feature's colour: its class's in the palette, or the no-data colour.
+    const c = p.c, pal = p.palette, nodata = p.nodata || "#e0e0e0";
+    const colors = new Array(c.length);
+    for (let i = 0; i < c.length; i++) { colors[i] = c[i] >= 0 ? pal[c[i]] : nodata; }
+    return colors;
+  }
+
+  function addLayers(map, meta, colors) {
+    // The first colours are part of the layer (a colour per feature id, evaluated on the
+    // workers as the tiles are parsed): the first map sets no feature state. Later values
+    // override them by feature-state. Unit lines as the fill's own outline (cheap); selection
+    // and proposal moves: outlineLayers.
+    const first = colors.length ? ["at", ["number", ["id"]], ["literal", colors]] : "#e0e0e0";
     const before = ["borders", "gaps", "points"].find(function (id) { return map.getLayer(id); });
     map.addLayer({id: FILL, type: "fill", source: SRC, "source-layer": meta.layer, paint: {
-      "fill-color": ["to-color", ["coalesce", ["feature-state", "color"], "#e0e0e0"]], "fill-opacity": 0.85,
+      "fill-color": ["to-color", ["coalesce", ["feature-state", "color"], first]], "fill-opacity": 0.85,
       "fill-outline-color": "#ffffff"}}, before);
   }
 
@@ -214,17 +226,15 @@
   }
 
   function paintValues(st, divId) {
-    // Only feature-state changes: the paint expression never changes, so no tile is re-parsed.
+    // Only feature-state changes (of the features whose colour changes): the paint expression
+    // never changes, so no tile is re-parsed.
     const p = st.payload, map = st.map;
     const t0 = performance.now();
-    const c = p.c, pal = p.palette, nodata = p.nodata || "#e0e0e0";
     const prev = st.painted && st.painted.url === p.url ? st.painted.colors : null;
-    const colors = new Array(c.length);
+    const colors = colorsOf(p);
     const target = {source: SRC, sourceLayer: st.meta.layer, id: 0};
-    for (let i = 0; i < c.length; i++) {
-      const col = c[i] >= 0 ? pal[c[i]] : nodata;
-      colors[i] = col;
-      if (prev === null || prev[i] !== col) { target.id = i; map.setFeatureState(target, {color: col}); }
+    for (let i = 0; i < colors.length; i++) {
+      if (prev === null || prev[i] !== colors[i]) { target.id = i; map.setFeatureState(target, {color: colors[i]}); }
     }
     st.painted = {url: p.url, colors: colors};
     const t1 = performance.now();
@@ -253,11 +263,12 @@
         removeUnits(map);
         map.addSource(SRC, vectorSource(meta));
         st.meta = meta;
-        addLayers(map, meta);
+        const colors = colorsOf(st.payload);
+        addLayers(map, meta, colors);
         st.features = meta.count;
         st.sel = [];
         st.moved = [];
-        st.painted = null;
+        st.painted = {url: p.url, colors: colors};  // drawn by the layer itself
         if (!st.pendingFocus) { map.fitBounds(meta.bounds, {padding: 20, animate: false}); }
         st.stats.source_at = performance.now();
         st.stats.tiles_at = null;
