@@ -252,7 +252,7 @@ def measure_maplibre(browser, url: str, level: str, modes: list[str]) -> dict:
         "first_map_marks_ms": breakdown,
         "first_map_stages_ms": stages,
         "first_map_tile_bytes": tile_bytes,
-        "first_map_chromium_cpu_s": None if cpu0 is None else round(cpu1 - cpu0, 2),
+        "first_map_chromium_cpu_s": None if cpu0 is None or cpu1 is None else round(cpu1 - cpu0, 2),
         "recolour_ms": recolours,
         "recolour_median_ms": statistics.median(recolours),
         "recolour_browser_only_median_ms": statistics.median(browser_only),
