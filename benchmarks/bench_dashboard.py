@@ -7,8 +7,17 @@ listens), then, in the system Chromium (software WebGL, SwiftShader), for commun
 and for grids:
 
 * **first map**: a fresh tab opens ``/map?level=…``; time from navigation start
-  until MapLibre is idle with the values drawn (Dash boot, callbacks, the tiles of the
-  full extent encoded by gridmap (MVT), fetched and parsed, first frame);
+  until MapLibre is idle with the values drawn (Dash boot, the page's layout with the
+  map's first values, the tiles of the full extent fetched and parsed, coloured by
+  feature state, first frame). The tiles are **warm** (encoded before the server listens,
+  as ``gridmap serve`` does); ``first_map_cold_ms`` is the grids' first map on a fresh app
+  whose tiles are made on request. Stages (ms from navigation start, ``first_map_stages_ms``):
+  ``map_created`` (Dash booted, the page laid out), ``map_loaded`` (MapLibre's style and
+  WebGL ready, sources added), ``tiles_fetched`` (last tile response of the level;
+  ``borders_fetched``: of the community borders drawn over it), ``tiles_parsed``
+  (every tile of the view parsed on MapLibre's workers), ``drawn`` (idle, coloured); also
+  the bytes of the tiles as transferred (gzip) and, with psutil, the CPU seconds Chromium
+  spent (all its processes: a figure less sensitive to other load than the wall clock);
 * **recolour**: pick another "colour by" (a rule, a metric, back to status) in
   the dropdown; time from the click until the map is idle with the new colours
   (Dash round trip + feature-state + repaint). Median of the switches; the
@@ -157,19 +166,61 @@ def _painted(page, version: int, timeout: float = 120_000) -> None:
     )
 
 
+def _chromium_cpu_s() -> float | None:
+    """CPU seconds of this process's Chromium children so far (None without psutil)."""
+    try:
+        import psutil  # optional (the bench extra): a load-robust figure beside the wall clock
+    except ImportError:
+        return None
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "chrom" in child.name().lower() or "headless" in child.name().lower():
+                t = child.cpu_times()
+                total += t.user + t.system
+        except psutil.Error:
+            continue
+    return total
+
+
+def _stages(stats: dict, fetched: list, origin: float, level: str) -> dict:
+    """The first map's stages, ms from navigation start (see the module docstring)."""
+
+    def last(urls: list) -> float | None:
+        return max((start + t["responseEnd"] - origin for _, start, t in urls), default=None)
+
+    own = [f for f in fetched if f"/{level}/" in f[0]]
+    marks = {
+        "map_created": stats.get("created"),
+        "map_loaded": stats.get("source_at"),
+        "tiles_fetched": last(own),
+        "borders_fetched": last([f for f in fetched if f not in own]),
+        "tiles_parsed": stats.get("tiles_at"),
+        "drawn": stats["lastPaint"]["at"],
+    }
+    return {k: round(v) for k, v in marks.items() if v is not None}
+
+
 def measure_maplibre(browser, url: str, level: str, modes: list[str]) -> dict:
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})
     page = ctx.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    tiles: list[str] = []  # fetched on MapLibre's workers, reported to the page
-    page.on("request", lambda r: tiles.append(r.url) if r.url.endswith(".pbf") else None)
+    tiles: list = []  # fetched on MapLibre's workers, reported to the page
+    page.on("requestfinished", lambda r: tiles.append(r) if r.url.endswith(".pbf") else None)
+    cpu0 = _chromium_cpu_s()
     t0 = time.perf_counter()
     page.goto(f"{url}/map?level={level}")
     _painted(page, 1)
     wall = time.perf_counter() - t0
+    cpu1 = _chromium_cpu_s()
     st = page.evaluate("window.gridmap.state('gm-map-map')")
     first_ms = st["stats"]["lastPaint"]["at"]
+    origin = page.evaluate("performance.timeOrigin")
+    fetched = [(r.url, r.timing["startTime"], r.timing) for r in tiles]
+    tile_bytes = sum(
+        int((r.response().headers if r.response() else {}).get("content-length", 0)) for r in tiles
+    )
     # values_at: the values arrived; geometry_at: the tile set's description; source_at: the
     # vector source added; tiles_at: every tile of the view loaded
     breakdown = {
@@ -177,6 +228,7 @@ def measure_maplibre(browser, url: str, level: str, modes: list[str]) -> dict:
         for k in ("values_at", "geometry_at", "source_at", "tiles_at")
         if st["stats"].get(k) is not None
     }
+    stages = _stages(st["stats"], fetched, origin, level)
     features = page.evaluate("window.gridmap.featureCount('gm-map-map')")
     tile_requests = len(tiles)
     recolours, browser_only = [], []
@@ -198,6 +250,9 @@ def measure_maplibre(browser, url: str, level: str, modes: list[str]) -> dict:
         "first_map_ms": first_ms,
         "first_map_wall_s": wall,
         "first_map_marks_ms": breakdown,
+        "first_map_stages_ms": stages,
+        "first_map_tile_bytes": tile_bytes,
+        "first_map_chromium_cpu_s": None if cpu0 is None or cpu1 is None else round(cpu1 - cpu0, 2),
         "recolour_ms": recolours,
         "recolour_median_ms": statistics.median(recolours),
         "recolour_browser_only_median_ms": statistics.median(browser_only),
@@ -415,9 +470,12 @@ def main() -> None:
             out["maplibre"][level] = r = measure_maplibre(browser, url, level, modes[level])
             print(
                 f"MapLibre {level:9} {r['features']:>6,}/{r['features_expected']:,} features, "
-                f"{r['tile_requests']} tiles: first map {r['first_map_ms'] / 1000:.2f} s, "
+                f"{r['tile_requests']} tiles ({r['first_map_tile_bytes'] / 1e6:.2f} MB sent): "
+                f"first map {r['first_map_ms'] / 1000:.2f} s (tiles warm), "
                 f"recolour median {r['recolour_median_ms']:.0f} ms (browser only {r['recolour_browser_only_median_ms']:.0f} ms) "
-                f"{[round(x) for x in r['recolour_ms']]}; first-map marks {r['first_map_marks_ms']}",
+                f"{[round(x) for x in r['recolour_ms']]}\n"
+                f"  first-map stages (ms from navigation start) {r['first_map_stages_ms']}, "
+                f"Chromium CPU {r['first_map_chromium_cpu_s']} s",
                 file=sys.stderr,
             )
             if not args.no_plotly:
@@ -427,9 +485,26 @@ def main() -> None:
                     f"{p['recolour_median_ms']:.0f} ms {[round(x) for x in p['recolour_ms']]}",
                     file=sys.stderr,
                 )
+        cold = measure_cold(browser, provider, modes["grid"][:1])
+        out["maplibre"]["grid"]["first_map_cold_ms"] = cold["first_map_ms"]
+        out["maplibre"]["grid"]["first_map_cold_stages_ms"] = cold["first_map_stages_ms"]
+        print(
+            f"MapLibre grid, cold tiles (a fresh app, tiles made on request): first map "
+            f"{cold['first_map_ms'] / 1000:.2f} s, stages {cold['first_map_stages_ms']}",
+            file=sys.stderr,
+        )
         browser.close()
     if args.json:
         print(json.dumps(out, indent=2))
+
+
+def measure_cold(browser, provider, modes: list[str]) -> dict:
+    """The grids' first map on a fresh app: no tile set made, no tile encoded before it."""
+    from dashboards import create_app
+    from dashboards.testing import serve_in_thread
+
+    with serve_in_thread(create_app(provider)) as url:
+        return measure_maplibre(browser, url, "grid", modes)
 
 
 if __name__ == "__main__":

@@ -2,19 +2,24 @@
 
 * :class:`StudyTiles` and :func:`register_study_tiles`: every map page draws communities and
   grids from ``/_gridmap/tiles/<key>/<level>/<z>/<x>/<y>.pbf`` (feature id = the unit's
-  position, as in the values the callbacks send; properties ``n`` name and ``u`` unit id),
-  described by ``/_gridmap/tiles/<key>/<level>.json`` (bounds, feature count, zooms). The
+  position, as in the values the callbacks send; no properties: the tiles carry geometry
+  only), described by ``/_gridmap/tiles/<key>/<level>.json`` (bounds, feature count, zooms).
+  The units' names and ids come once, apart from the geometry, from
+  ``/_gridmap/tiles/<key>/<level>/names.json`` (``{"n": [names], "u": [unit ids]}`` in
+  feature order), which the map fetches after its first frame (for hover and click). The
   map derives these from the level's GeoJSON address (``/_gridmap/geo/<key>/<level>.geojson``),
   which stays for small overlays. Each level's tile set is made once per loaded study.
 * :func:`register_tiles`: a national result's tiles at ``/tiles/<layer>/<z>/<x>/<y>.pbf``.
 
-Both answer ``application/vnd.mapbox-vector-tile``, 204 for a tile with nothing in it
-(MapLibre draws it empty) and 404 for an unknown layer or a tile outside its zoom's range;
-they sit behind the same guard as every page (:func:`dashboards.server.protect`).
+Both answer ``application/vnd.mapbox-vector-tile`` (gzip-compressed when the browser accepts
+it, as every browser does), 204 for a tile with nothing in it (MapLibre draws it empty) and
+404 for an unknown layer or a tile outside its zoom's range; they sit behind the same guard as
+every page (:func:`dashboards.server.protect`).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 from typing import Any
@@ -25,7 +30,14 @@ from flask import Flask, Response, request
 from dashboards.provider import DashboardProvider
 from gridmap.tiles import TileSet, tiles_covering
 
-__all__ = ["register_tiles", "register_study_tiles", "StudyTiles", "TILE_URL", "MVT_MIME"]
+__all__ = [
+    "register_tiles",
+    "register_study_tiles",
+    "study_tiles",
+    "StudyTiles",
+    "TILE_URL",
+    "MVT_MIME",
+]
 
 #: the national route, in the ``{z}/{x}/{y}`` form MapLibre's tile sources take
 TILE_URL = "/tiles/{layer}/{z}/{x}/{y}.pbf"
@@ -36,6 +48,8 @@ STUDY_MAX_ZOOM = 16
 #: many tiles (the first map of every page shows the whole study)
 WARM_TILES = 16
 _LEVELS = ("community", "grid")
+#: where :func:`register_study_tiles` keeps the study's tiles on the Flask server
+_EXTENSION = "gridmap_study_tiles"
 
 
 def _not_found(what: str) -> Response:
@@ -43,14 +57,22 @@ def _not_found(what: str) -> Response:
     return Response(body, status=404, mimetype="application/json")
 
 
+def _accepts_gzip() -> bool:
+    return "gzip" in request.headers.get("Accept-Encoding", "")
+
+
 def _tile_response(tiles: TileSet, layer: str, z: int, x: int, y: int, cache: str) -> Response:
+    packed = _accepts_gzip()
     try:
-        data = tiles.tile(layer, z, x, y)
+        data = tiles.tile(layer, z, x, y, gzip=packed)
     except (KeyError, ValueError):
         return _not_found(f"{layer}/{z}/{x}/{y}")
     if not data:
         return Response(status=204)
-    return Response(data, mimetype=MVT_MIME, headers={"Cache-Control": cache})
+    headers = {"Cache-Control": cache, "Vary": "Accept-Encoding"}
+    if packed:
+        headers["Content-Encoding"] = "gzip"
+    return Response(data, mimetype=MVT_MIME, headers=headers)
 
 
 def register_tiles(server: Flask, tiles: TileSet) -> None:
@@ -81,39 +103,59 @@ class StudyTiles:
     def __init__(self, provider: DashboardProvider) -> None:
         self.provider = provider
         self._sets: dict[str, TileSet] = {}
+        self._names: dict[str, bytes] = {}
         self._locks = {level: threading.Lock() for level in _LEVELS}
 
+    def _check(self, level: str) -> None:
+        if level not in _LEVELS or not self.provider.has_level(level):
+            raise KeyError(level)
+
     def tileset(self, level: str) -> TileSet:
-        """The tiles of ``level`` (one layer named after it).
+        """The tiles of ``level`` (one layer named after it, geometry only).
 
         Raises
         ------
         KeyError
             For a level the study does not have.
         """
-        if level not in _LEVELS or not self.provider.has_level(level):
-            raise KeyError(level)
+        self._check(level)
         with self._locks[level]:
             if level not in self._sets:
-                self._sets[level] = TileSet.from_layers({level: self._units(level)})
+                geom = self.provider.wgs84(level)
+                units = gpd.GeoDataFrame(geometry=geom.to_numpy(), crs=geom.crs)
+                self._sets[level] = TileSet.from_layers({level: units})
             return self._sets[level]
 
-    def _units(self, level: str) -> gpd.GeoDataFrame:
-        study = self.provider.study
-        layer = study.communities if level == "community" else study.grids
-        ids = self.provider.ids(level)
-        names = layer["name"].astype(str) if "name" in layer.columns else ids.to_series()
-        geom = self.provider.wgs84(level)
-        return gpd.GeoDataFrame(
-            {"n": names.to_numpy(), "u": ids.to_numpy()}, geometry=geom.to_numpy(), crs=geom.crs
-        )
+    def names(self, level: str) -> bytes:
+        """Gzip-compressed JSON ``{"n": [names], "u": [unit ids]}`` of ``level``, in feature order.
+
+        Raises
+        ------
+        KeyError
+            For a level the study does not have.
+        """
+        self._check(level)
+        with self._locks[level]:
+            if level not in self._names:
+                study = self.provider.study
+                layer = study.communities if level == "community" else study.grids
+                ids = self.provider.ids(level)
+                names = layer["name"].astype(str) if "name" in layer.columns else ids.to_series()
+                text = json.dumps(
+                    {"n": names.tolist(), "u": ids.tolist()},
+                    ensure_ascii=False,
+                    separators=(",", ":"),
+                )
+                self._names[level] = gzip.compress(text.encode("utf-8"), compresslevel=5, mtime=0)
+            return self._names[level]
 
     def warm(self) -> int:
-        """Make every level's tile set and the tiles of the whole study's view now.
+        """Make every level's tile set, its names and the tiles of the whole study's view now.
 
         For ``gridmap serve`` before it listens: the zooms at which a map shows the whole
         study (from the last one where it fits in one tile, while it fits in
-        :data:`WARM_TILES` tiles) are encoded, so a page's first map only fetches them.
+        :data:`WARM_TILES` tiles) are encoded and gzip-compressed, so a page's first map
+        only fetches them.
 
         Returns
         -------
@@ -125,6 +167,7 @@ class StudyTiles:
             if not self.provider.has_level(level):
                 continue
             ts = self.tileset(level)
+            self.names(level)
             views = [tiles_covering(ts.bounds(level), z) for z in range(STUDY_MAX_ZOOM + 1)]
             # the last zoom at which one tile holds the study, then those it fits in a few
             first = max(z for z, v in enumerate(views) if len(v) == 1)
@@ -132,12 +175,16 @@ class StudyTiles:
                 if len(tiles) > WARM_TILES:
                     break
                 for tile in tiles:
-                    ts.tile(level, *tile)
+                    ts.tile(level, *tile, gzip=True)
                 done += len(tiles)
         return done
 
     def meta(self, level: str, tiles: str) -> dict[str, Any]:
-        """The level's TileJSON: ``tiles`` (the address template), bounds, zooms, ``count``."""
+        """The level's TileJSON: ``tiles`` (the address template), bounds, zooms, ``count``.
+
+        ``names`` is where the units' names and ids are (:meth:`names`): the address of
+        ``tiles`` up to the zoom, then ``names.json``.
+        """
         ts = self.tileset(level)
         return {
             "tilejson": "3.0.0",
@@ -147,8 +194,14 @@ class StudyTiles:
             "maxzoom": STUDY_MAX_ZOOM,
             "layer": level,
             "count": ts.count(level),
-            "vector_layers": [{"id": level, "fields": {"n": "String", "u": "String"}}],
+            "names": tiles.split("{z}")[0] + "names.json",
+            "vector_layers": [{"id": level, "fields": {}}],
         }
+
+
+def study_tiles(server: Flask) -> StudyTiles | None:
+    """The study tiles :func:`register_study_tiles` serves on ``server`` (None: not served)."""
+    return server.extensions.get(_EXTENSION)
 
 
 def register_study_tiles(server: Flask, provider: DashboardProvider) -> StudyTiles:
@@ -165,10 +218,10 @@ def register_study_tiles(server: Flask, provider: DashboardProvider) -> StudyTil
     -------
     StudyTiles
         The tile sets (made on first request; :meth:`StudyTiles.warm` makes them now), also
-        kept as ``server.extensions["gridmap_study_tiles"]``.
+        kept on the server (:func:`study_tiles`).
     """
     study = StudyTiles(provider)
-    server.extensions["gridmap_study_tiles"] = study
+    server.extensions[_EXTENSION] = study
     cache = "private, max-age=86400"  # the key changes with the loaded study
 
     @server.route("/_gridmap/tiles/<key>/<level>.json")
@@ -183,6 +236,20 @@ def register_study_tiles(server: Flask, provider: DashboardProvider) -> StudyTil
         return Response(
             json.dumps(meta), mimetype="application/json", headers={"Cache-Control": cache}
         )
+
+    @server.route("/_gridmap/tiles/<key>/<level>/names.json")
+    def _study_names(key: str, level: str) -> Response:
+        if key != provider.key:
+            return _not_found(f"{key}/{level}")
+        try:
+            packed = study.names(level)
+        except KeyError:
+            return _not_found(f"{key}/{level}")
+        headers = {"Cache-Control": cache, "Vary": "Accept-Encoding"}
+        if _accepts_gzip():
+            headers["Content-Encoding"] = "gzip"
+            return Response(packed, mimetype="application/json", headers=headers)
+        return Response(gzip.decompress(packed), mimetype="application/json", headers=headers)
 
     @server.route("/_gridmap/tiles/<key>/<level>/<int:z>/<int:x>/<int:y>.pbf")
     def _study_tile(key: str, level: str, z: int, x: int, y: int) -> Response:

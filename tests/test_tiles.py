@@ -6,6 +6,7 @@ the same polygons, holes and properties come back from both tiles.
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 
@@ -87,6 +88,24 @@ def test_encoder_matches_mapbox_vector_tile(z):
         assert a.symmetric_difference(b).area <= 0.02 * b.area + 8 * b.length
 
 
+def test_geometry_only_layer_matches_mapbox_vector_tile():
+    """A layer without properties (the study map's tiles) leaves the tags out, same shapes."""
+    units = _layer(seed=1)
+    bare = units[["geometry"]]
+    tiles = TileSet.from_layers({"units": bare})
+    z, x, y = _tile_of(120.25, 31.25, 10)
+    data = tiles.tile("units", z, x, y)
+    mine = {f["id"]: f for f in _decode(data)["units"]["features"]}
+    ref = _reference(units, z, x, y)
+    assert set(mine) == set(ref) and all(f["properties"] == {} for f in mine.values())
+    with_props = TileSet.from_layers({"units": units}).tile("units", z, x, y)
+    assert len(data) < len(with_props)
+    for i, f in mine.items():
+        a, b = shapely.geometry.shape(f["geometry"]), shapely.geometry.shape(ref[i]["geometry"])
+        assert a.is_valid and a.symmetric_difference(b).area <= 0.02 * b.area + 8 * b.length
+    assert gzip.decompress(tiles.tile("units", z, x, y, gzip=True)) == data
+
+
 def test_every_unit_kept_at_low_zoom():
     """Units smaller than a tile unit are drawn as a small box, never dropped."""
     xs = 120 + np.arange(500) * 1e-3
@@ -121,11 +140,23 @@ def test_study_tile_routes():
     r = client.get(path.format(z=z, x=x, y=y))
     assert r.status_code == 200 and r.mimetype == "application/vnd.mapbox-vector-tile"
     feats = _decode(r.data)["grid"]["features"]
-    for f in feats:  # id = the unit's position, as in the values the callbacks send
-        assert f["properties"]["u"] == ids[f["id"]]
+    assert feats and all(f["properties"] == {} for f in feats)  # geometry only
+    assert all(0 <= f["id"] < len(ids) for f in feats)
+    # names and unit ids come apart, in feature order (id = the unit's position, as in the
+    # values the callbacks send)
+    names = client.get(meta["names"])
+    assert names.status_code == 200 and "Content-Encoding" not in names.headers
+    table = names.get_json()
+    assert table["u"] == list(ids) and len(table["n"]) == len(ids)
+    assert table["n"][0] == str(provider.study.grids["name"].iloc[0])
+    packed = client.get(path.format(z=z, x=x, y=y), headers={"Accept-Encoding": "gzip, br"})
+    assert packed.headers["Content-Encoding"] == "gzip" and gzip.decompress(packed.data) == r.data
+    gz_names = client.get(meta["names"], headers={"Accept-Encoding": "gzip"})
+    assert json.loads(gzip.decompress(gz_names.data)) == table
     assert client.get(f"/_gridmap/tiles/{provider.key}/grid/11/0/0.pbf").status_code == 204
     assert client.get(f"/_gridmap/tiles/{provider.key}/roads.json").status_code == 404
     assert client.get("/_gridmap/tiles/nokey/grid.json").status_code == 404
+    assert client.get(f"/_gridmap/tiles/{provider.key}/roads/names.json").status_code == 404
     assert client.get(f"/_gridmap/tiles/{provider.key}/grid/3/9/0.pbf").status_code == 404
     assert json.loads(client.get("/_gridmap/tiles/x/y.json").data)["error"]
     warmed = app.server.extensions["gridmap_study_tiles"].warm()  # the whole study's views

@@ -5,15 +5,21 @@
  * /_gridmap/geo/<key>/<level>.geojson names its tiles, /_gridmap/tiles/<key>/<level>.json
  * (bounds, feature count) and .../<level>/{z}/{x}/{y}.pbf. Feature ids are the unit's position,
  * so values arrive as a class index per feature, set as feature-state, and a palette; geometry
- * is never re-sent. Selection and proposal outlines are feature-state too. Small overlays
- * (facility points, coverage gaps) stay GeoJSON. No glyphs or fonts are requested, and no
- * other tiles unless a basemap URL is configured.
+ * is never re-sent. The tiles carry geometry only: names and unit ids come once from
+ * .../<level>/names.json, fetched after the first frame (hover and click wait for it).
+ * Selection and proposal outlines are line layers of a second source on the same tiles, made
+ * only once something is outlined and filtered to those features (a line layer over every
+ * unit would double the first map's work). Small overlays (facility points, coverage gaps)
+ * stay GeoJSON. No glyphs or fonts are requested, and no other tiles unless a basemap URL is
+ * configured.
  */
 (function () {
   "use strict";
   const geoCache = {};   // url -> Promise<GeoJSON> (facility points)
   const metaCache = {};  // url -> Promise<TileJSON>
+  const namesCache = {}; // url -> Promise<{n: names, u: unit ids}>
   const SRC = "units";
+  const OUT = "units-outline";  // the same tiles, for the outlines of a few units
   const FILL = "units-fill";
   // MapLibre parses tiles on web workers; its default is half the cores (one, on two):
   // two workers keep two cores busy on the first load of a city.
@@ -40,6 +46,18 @@
   }
 
   function fetchMeta(url) { return fetchJSON(metaCache, metaUrl(url), "tiles"); }
+
+  function seedMeta(payload) {
+    // TileJSON sent with the values (by geometry address): no round trip before the sources.
+    Object.keys(payload.meta || {}).forEach(function (url) {
+      if (!metaCache[metaUrl(url)]) { metaCache[metaUrl(url)] = Promise.resolve(payload.meta[url]); }
+    });
+  }
+
+  function namesOf(st) {
+    // The names and unit ids of the map's level, in feature order (fetched once).
+    return fetchJSON(namesCache, st.meta.names, "names");
+  }
 
   function vectorSource(meta) {
     // tile addresses must be absolute: MapLibre fetches them on its web workers
@@ -84,6 +102,11 @@
                 stats: {created: performance.now()}, version: 0, pendingFocus: null};
     const popup = new maplibregl.Popup({closeButton: false, closeOnClick: false, className: "gm-popup"});
     map.on("load", function () { st.loaded = true; apply(divId); });
+    map.on("data", function (e) {
+      if (e.sourceId === SRC && e.dataType === "source" && e.tile) {
+        (st.stats.tile_loads = st.stats.tile_loads || []).push(performance.now());
+      }
+    });
     map.on("sourcedata", function (e) {
       if (st.ready && !st.stats.tiles_at && e.sourceId === SRC && map.isSourceLoaded(SRC)) {
         st.stats.tiles_at = performance.now();
@@ -91,37 +114,68 @@
     });
     map.on("mousemove", FILL, function (e) {
       if (!e.features.length || !st.payload) { return; }
-      const f = e.features[0], p = st.payload, c = p.c[f.id];
+      const f = e.features[0], p = st.payload, c = p.c[f.id], lngLat = e.lngLat;
       let val = p.v[f.id];
       let text = (c >= 0 && p.labels && p.labels.length) ? p.labels[c] : "";
       if (val !== null && val !== undefined) { text = (text ? text + " · " : "") + fmt(val); }
       if (!text) { text = (c >= 0 && p.legend[c]) ? p.legend[c].label : ""; }
       map.getCanvas().style.cursor = "pointer";
-      const div = document.createElement("div");
-      const b = document.createElement("b"); b.textContent = f.properties.n; div.appendChild(b);
-      div.appendChild(document.createElement("br"));
-      div.appendChild(document.createTextNode(text));
-      popup.setLngLat(e.lngLat).setDOMContent(div).addTo(map);
-      el.dataset.hover = f.properties.n + " | " + text;
+      st.hover = f.id;
+      namesOf(st).then(function (names) {
+        if (st.hover !== f.id) { return; }  // the pointer moved on meanwhile
+        const name = names.n[f.id];
+        const div = document.createElement("div");
+        const b = document.createElement("b"); b.textContent = name; div.appendChild(b);
+        div.appendChild(document.createElement("br"));
+        div.appendChild(document.createTextNode(text));
+        popup.setLngLat(lngLat).setDOMContent(div).addTo(map);
+        el.dataset.hover = name + " | " + text;
+      }).catch(function (err) { console.error(err); });
     });
-    map.on("mouseleave", FILL, function () { map.getCanvas().style.cursor = ""; popup.remove(); });
+    map.on("mouseleave", FILL, function () { st.hover = null; map.getCanvas().style.cursor = ""; popup.remove(); });
     map.on("click", FILL, function (e) {
       if (!e.features.length) { return; }
-      const f = e.features[0];
-      select(divId, f.id);
-      setClick(divId, {index: f.id, unit_id: f.properties.u, level: st.payload.level, ts: Date.now()});
+      const id = e.features[0].id, level = st.payload.level, ts = Date.now();
+      select(divId, id);
+      namesOf(st).then(function (names) {
+        setClick(divId, {index: id, unit_id: names.u[id], level: level, ts: ts});
+      }).catch(function (err) { console.error(err); });
     });
     maps[divId] = st;
     return st;
   }
 
+  const OUTLINES = {moved: "moved-line", sel: "selected-line"};
+
+  function idFilter(ids) {
+    // Features whose id is in ids (a lookup table, not a scan), or none.
+    return ids.length ? ["match", ["id"], ids, true, false] : ["==", ["id"], -1];
+  }
+
+  function outlineLayers(st) {
+    // The outline source and its two line layers, made on the first outline (never for a map
+    // that outlines nothing: they would parse every tile a second time).
+    const map = st.map;
+    if (map.getSource(OUT)) { return; }
+    map.addSource(OUT, vectorSource(st.meta));
+    const above = ["gaps", "points"].find(function (id) { return map.getLayer(id); });
+    const common = {type: "line", source: OUT, "source-layer": st.meta.layer, filter: idFilter([])};
+    map.addLayer(Object.assign({id: OUTLINES.moved, paint: outline("#40004b", 3.2, [2, 1])}, common), above);
+    map.addLayer(Object.assign({id: OUTLINES.sel, paint: outline("#111111", 3)}, common), above);
+  }
+
   function flag(st, key, ids) {
-    // Mark the features of ids with feature-state key (and clear the previous ones): outlines
-    // of the selection and of a proposal's moves, without touching the tiles.
-    const map = st.map, target = {source: SRC, sourceLayer: st.meta.layer};
-    const valid = (ids || []).filter(function (i) { return Number.isInteger(i) && i >= 0 && i < st.meta.count; });
-    st[key].forEach(function (i) { target.id = i; map.setFeatureState(target, {[key]: false}); });
-    valid.forEach(function (i) { target.id = i; map.setFeatureState(target, {[key]: true}); });
+    // Outline the features of ids (the selection, or a proposal's moves) and no others: the
+    // outline layer's filter, on its own source (the units' tiles are not parsed again).
+    const map = st.map;
+    const valid = Array.from(new Set((ids || []).filter(function (i) {
+      return Number.isInteger(i) && i >= 0 && i < st.meta.count;
+    }))).sort(function (a, b) { return a - b; });
+    const same = valid.length === st[key].length && valid.every(function (v, i) { return v === st[key][i]; });
+    if (!same && (valid.length || map.getSource(OUT))) {
+      outlineLayers(st);
+      map.setFilter(OUTLINES[key], idFilter(valid));
+    }
     st[key] = valid;
     return valid.length;
   }
@@ -140,44 +194,47 @@
     document.getElementById(divId).dataset.selected = String(flag(st, "sel", idx));
   }
 
-  function outline(key, color, width, dash) {
-    const paint = {"line-color": color, "line-width": width,
-                   "line-opacity": ["case", ["boolean", ["feature-state", key], false], 1, 0]};
+  function outline(color, width, dash) {
+    const paint = {"line-color": color, "line-width": width};
     if (dash) { paint["line-dasharray"] = dash; }
     return paint;
   }
 
-  function addLayers(map, meta) {
-    // Borders as the fill's own outline (cheap); selection and proposal moves as outlines
-    // switched on by feature-state.
+  function colorsOf(p) {
+    // Each feature's colour: its class's in the palette, or the no-data colour.
+    const c = p.c, pal = p.palette, nodata = p.nodata || "#e0e0e0";
+    const colors = new Array(c.length);
+    for (let i = 0; i < c.length; i++) { colors[i] = c[i] >= 0 ? pal[c[i]] : nodata; }
+    return colors;
+  }
+
+  function addLayers(map, meta, colors) {
+    // The first colours are part of the layer (a colour per feature id, evaluated on the
+    // workers as the tiles are parsed): the first map sets no feature state. Later values
+    // override them by feature-state. Unit lines as the fill's own outline (cheap); selection
+    // and proposal moves: outlineLayers.
+    const first = colors.length ? ["at", ["number", ["id"]], ["literal", colors]] : "#e0e0e0";
     const before = ["borders", "gaps", "points"].find(function (id) { return map.getLayer(id); });
     map.addLayer({id: FILL, type: "fill", source: SRC, "source-layer": meta.layer, paint: {
-      "fill-color": ["to-color", ["coalesce", ["feature-state", "color"], "#e0e0e0"]], "fill-opacity": 0.85,
+      "fill-color": ["to-color", ["coalesce", ["feature-state", "color"], first]], "fill-opacity": 0.85,
       "fill-outline-color": "#ffffff"}}, before);
-    const above = ["gaps", "points"].find(function (id) { return map.getLayer(id); });
-    map.addLayer({id: "moved-line", type: "line", source: SRC, "source-layer": meta.layer,
-                  paint: outline("moved", "#40004b", 3.2, [2, 1])}, above);
-    map.addLayer({id: "selected-line", type: "line", source: SRC, "source-layer": meta.layer,
-                  paint: outline("sel", "#111111", 3)}, above);
   }
 
   function removeUnits(map) {
-    [FILL, "moved-line", "selected-line"].forEach(function (id) { if (map.getLayer(id)) { map.removeLayer(id); } });
-    if (map.getSource(SRC)) { map.removeSource(SRC); }
+    [FILL, OUTLINES.moved, OUTLINES.sel].forEach(function (id) { if (map.getLayer(id)) { map.removeLayer(id); } });
+    [SRC, OUT].forEach(function (id) { if (map.getSource(id)) { map.removeSource(id); } });
   }
 
   function paintValues(st, divId) {
-    // Only feature-state changes: the paint expression never changes, so no tile is re-parsed.
+    // Only feature-state changes (of the features whose colour changes): the paint expression
+    // never changes, so no tile is re-parsed.
     const p = st.payload, map = st.map;
     const t0 = performance.now();
-    const c = p.c, pal = p.palette, nodata = p.nodata || "#e0e0e0";
     const prev = st.painted && st.painted.url === p.url ? st.painted.colors : null;
-    const colors = new Array(c.length);
+    const colors = colorsOf(p);
     const target = {source: SRC, sourceLayer: st.meta.layer, id: 0};
-    for (let i = 0; i < c.length; i++) {
-      const col = c[i] >= 0 ? pal[c[i]] : nodata;
-      colors[i] = col;
-      if (prev === null || prev[i] !== col) { target.id = i; map.setFeatureState(target, {color: col}); }
+    for (let i = 0; i < colors.length; i++) {
+      if (prev === null || prev[i] !== colors[i]) { target.id = i; map.setFeatureState(target, {color: colors[i]}); }
     }
     st.painted = {url: p.url, colors: colors};
     const t1 = performance.now();
@@ -186,6 +243,7 @@
     map.once("idle", function () {
       st.stats.lastPaint = {version: v, set_ms: t1 - t0, idle_ms: performance.now() - t0, at: performance.now()};
       document.getElementById(divId).dataset.painted = String(v);
+      namesOf(st).catch(function () { /* reported when hover or click needs them */ });
     });
     map.triggerRepaint();
   }
@@ -205,11 +263,12 @@
         removeUnits(map);
         map.addSource(SRC, vectorSource(meta));
         st.meta = meta;
-        addLayers(map, meta);
+        const colors = colorsOf(st.payload);
+        addLayers(map, meta, colors);
         st.features = meta.count;
         st.sel = [];
         st.moved = [];
-        st.painted = null;
+        st.painted = {url: p.url, colors: colors};  // drawn by the layer itself
         if (!st.pendingFocus) { map.fitBounds(meta.bounds, {padding: 20, animate: false}); }
         st.stats.source_at = performance.now();
         st.stats.tiles_at = null;
@@ -240,7 +299,7 @@
     fetchMeta(url).then(function (meta) {
       if (!map.getSource("borders")) {
         map.addSource("borders", vectorSource(meta));
-        const above = map.getLayer("moved-line") ? "moved-line" : undefined;
+        const above = [OUTLINES.moved, OUTLINES.sel, "gaps", "points"].find(function (id) { return map.getLayer(id); });
         map.addLayer({id: "borders", type: "line", source: "borders", "source-layer": meta.layer, paint: {
           "line-color": "#1f2d3d", "line-width": ["interpolate", ["linear"], ["zoom"], 10, 1.4, 15, 2.6],
           "line-opacity": 0.9}}, above);
@@ -312,6 +371,16 @@
     return seen.size;
   }
 
+  // Start MapLibre's web workers while Dash boots (they load MapLibre's code before parsing
+  // any tile); the scripts after this one (MapLibre itself) have run by DOMContentLoaded.
+  document.addEventListener("DOMContentLoaded", function () {
+    if (typeof maplibregl === "undefined") { return; }
+    try {
+      if (maplibregl.getWorkerCount() < WORKERS) { maplibregl.setWorkerCount(WORKERS); }
+      maplibregl.prewarm();
+    } catch (e) { /* a map exists already: its workers run */ }
+  });
+
   window.gridmap = {
     maps: maps,
     featureCount: featureCount,
@@ -338,6 +407,7 @@
         }
         st = st || create(divId, payload);
         if (!st) { return window.dash_clientside.no_update; }
+        seedMeta(payload);
         st.payload = payload;
         apply(divId);
         return payload.version === undefined ? null : payload.version;

@@ -4,8 +4,9 @@ The JavaScript side lives in ``dashboards/assets/gridmap_map.js`` and MapLibre
 itself is vendored in ``dashboards/assets/vendor`` (no CDN). Communities and grids are
 drawn from gridmap's vector tiles (:mod:`dashboards.tiles`). A server callback
 writes the map's *values* store (class per feature + palette + legend, see
-:meth:`dashboards.provider.MapValues.payload`); the clientside callback applies
-them as feature-state, so geometry is never re-sent. Clicks come back in the
+:meth:`dashboards.provider.MapValues.payload`), or the page's layout holds the first values
+(``map_view(values=...)``); the clientside callback applies them as feature-state, so
+geometry is never re-sent. Clicks come back in the
 ``click`` store (``{"index", "unit_id", "level"}``); writing ``{"bbox", "index"}``
 to the ``focus`` store zooms to a unit.
 """
@@ -22,22 +23,50 @@ __all__ = ["map_view", "register_map"]
 
 
 def map_view(
-    page: str, *, basemap: str | None = None, attribution: str = "", height: str = "560px"
+    page: str,
+    *,
+    basemap: str | None = None,
+    attribution: str = "",
+    height: str = "560px",
+    values: dict | None = None,
 ) -> html.Div:
-    """The map's div and its stores for ``page``."""
+    """The map's div and its stores for ``page``.
+
+    Parameters
+    ----------
+    page
+        The page name (the ids' prefix, :func:`dashboards.ids.map_ids`).
+    basemap, attribution
+        A raster basemap's tile URL and its attribution (none: a plain background).
+    height
+        The map's CSS height.
+    values
+        The first values (:meth:`dashboards.provider.MapValues.payload`), so the map starts
+        with the page instead of after its callbacks: they sit in a store of their own that
+        no callback writes (Dash would hold a callback of the values store until the page's
+        callbacks that write it have answered). The ``done`` store starts with their
+        ``version``, which a values callback compares to skip sending them again.
+    """
     ids = map_ids(page)
     data: dict[str, Any] = {"data-basemap": basemap or "", "data-attribution": attribution or ""}
     return html.Div(
         [
             html.Div(id=ids.div, className="gm-map", style={"height": height}, **data),
             dcc.Store(id=ids.values),
+            dcc.Store(id=_first(page), data=values),
+            dcc.Store(id=_first(page) + "-done"),
             dcc.Store(id=ids.click),
             dcc.Store(id=ids.focus),
-            dcc.Store(id=ids.done),
+            dcc.Store(id=ids.done, data=values.get("version") if values else None),
             dcc.Store(id=ids.focus_done),
         ],
         className="gm-map-wrap",
     )
+
+
+def _first(page: str) -> str:
+    """The id of the store of the map's first values (:func:`map_view`)."""
+    return map_ids(page).values + "-first"
 
 
 def register_map(app, page: str) -> None:
@@ -47,6 +76,12 @@ def register_map(app, page: str) -> None:
         ClientsideFunction(namespace="gridmap", function_name="render"),
         Output(ids.done, "data"),
         Input(ids.values, "data"),
+        State(ids.div, "id"),
+    )
+    app.clientside_callback(
+        ClientsideFunction(namespace="gridmap", function_name="render"),
+        Output(_first(page) + "-done", "data"),
+        Input(_first(page), "data"),
         State(ids.div, "id"),
     )
     app.clientside_callback(

@@ -5,10 +5,39 @@ from __future__ import annotations
 from typing import Any
 
 from dash import html
+from flask import current_app, has_app_context
 
 from dashboards.components import map_view
 from dashboards.messages import message
 from dashboards.provider import DashboardProvider, RejectedInput
+from dashboards.tiles import study_tiles
+
+#: where :func:`remember_app` keeps the Dash app on its Flask server
+_APP_KEY = "gridmap_dash_app"
+
+
+def remember_app(app: Any) -> None:
+    """Keep ``app`` on its Flask server, for layouts built while it serves (:func:`serving_app`)."""
+    app.server.extensions[_APP_KEY] = app
+
+
+def serving_app() -> Any | None:
+    """The Dash app of the request being served (:func:`remember_app`), or None outside one.
+
+    A page's layout uses it to put the map's first values in the page (its addresses come
+    from the app), so the map does not wait for the page's callbacks.
+    """
+    return current_app.extensions.get(_APP_KEY) if has_app_context() else None
+
+
+def already_drawn(payload: dict, drawn: object) -> bool:
+    """Whether the map has these values already (its ``done`` store holds their version).
+
+    A values callback then sends nothing: the page's layout gave the map its first values
+    (:func:`dashboards.components.map_view`).
+    """
+    version = payload.get("version")
+    return version is not None and version == drawn
 
 
 def geo_url(app: Any, provider: DashboardProvider, level: str) -> str:
@@ -28,6 +57,26 @@ def map_payload(
         geo_url(app, provider, level), version=f"{profile}|{level}|{mode}|{lang}"
     )
     payload["borders"] = borders_url(app, provider)
+    return with_tiles(app, provider, payload)
+
+
+def with_tiles(app: Any, provider: DashboardProvider, payload: dict) -> dict:
+    """``payload`` with ``meta``: the TileJSON of its level and of its borders, by their address.
+
+    The map then adds its sources at once instead of asking for each TileJSON first.
+    """
+    tiles = study_tiles(app.server)
+    if tiles is None:
+        return payload
+    meta = {}
+    for url in (payload.get("url"), payload.get("borders")):
+        level = next(
+            (lv for lv in ("community", "grid") if url == geo_url(app, provider, lv)), None
+        )
+        if level is not None and provider.has_level(level):
+            base = app.get_relative_path(f"/_gridmap/tiles/{provider.key}/{level}")
+            meta[url] = tiles.meta(level, base + "/{z}/{x}/{y}.pbf")
+    payload["meta"] = meta
     return payload
 
 
@@ -51,6 +100,8 @@ def map_page(
     detail: Any = None,
     detail_id: str | None = None,
     note_id: str | None = None,
+    values: dict | None = None,
+    legend: Any = None,
 ) -> html.Div:
     """The layout of a map page: controls, a note, the map with its legend beside the detail.
 
@@ -71,6 +122,11 @@ def map_page(
         The id of the detail column, when a callback fills it.
     note_id
         The id of a note between the controls and the map (refused values, failures).
+    values
+        The map's first values (see :func:`dashboards.components.map_view`), or None (its
+        callback sends them).
+    legend
+        The legend of those values.
 
     Returns
     -------
@@ -79,8 +135,13 @@ def map_page(
     """
     map_column = html.Div(
         [
-            map_view(page, basemap=provider.basemap, attribution=provider.basemap_attribution),
-            html.Div(id=legend_id),
+            map_view(
+                page,
+                basemap=provider.basemap,
+                attribution=provider.basemap_attribution,
+                values=values,
+            ),
+            html.Div(legend, id=legend_id),
         ],
         className="gm-col gm-col-map",
     )

@@ -13,7 +13,14 @@ from dashboards.components import detail_panel, legend, register_map
 from dashboards.exports import map_export
 from dashboards.i18n import dropdown_labels, t
 from dashboards.ids import ID, map_ids
-from dashboards.pages._common import map_page, map_payload, refused
+from dashboards.pages._common import (
+    already_drawn,
+    map_page,
+    map_payload,
+    refused,
+    remember_app,
+    serving_app,
+)
 from dashboards.provider import LEVELS, DashboardProvider, RejectedInput
 
 PAGE = "map"
@@ -63,6 +70,7 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
         ],
         className="gm-controls",
     )
+    payload = _first_values(provider, level, query.get("color"), lang)
     return map_page(
         provider,
         PAGE,
@@ -70,7 +78,25 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
         legend_id=ID.CM_LEGEND,
         detail=detail_panel(None, lang),
         detail_id=ID.CM_DETAIL,
+        values=payload,
+        legend=legend(payload["legend"], t("cm.legend", lang)) if payload else None,
     )
+
+
+def _first_values(provider: DashboardProvider, level: str, color: object, lang: str) -> dict | None:
+    """The map's values under the default profile, in the page itself (None outside a request).
+
+    The map then starts loading with the page; ``_values`` sends nothing when they are
+    what the page asks for (a remembered profile or colour differs: it sends those).
+    """
+    app = serving_app()
+    if app is None:
+        return None
+    lang = "en" if lang == "en" else "zh"
+    profile = provider.default_profile
+    valid = {o["value"] for o in provider.color_options(level, profile, lang)}
+    mode = color if isinstance(color, str) and color in valid else "status"
+    return map_payload(app, provider, level, mode, profile, lang)
 
 
 def clicked_unit(provider: DashboardProvider, click: object) -> tuple[str, str]:
@@ -93,6 +119,7 @@ def register(app: Any, provider: DashboardProvider) -> None:
     """Wire the page's callbacks: colour-by options, map values, detail panel, export."""
     ids = map_ids(PAGE)
     register_map(app, PAGE)
+    remember_app(app)
 
     @app.callback(
         Output(ID.CM_COLOR_BY, "options"),
@@ -118,8 +145,9 @@ def register(app: Any, provider: DashboardProvider) -> None:
         Input(ID.CM_COLOR_BY, "value"),
         Input(ID.PROFILE, "value"),
         Input(ID.LANG, "value"),
+        State(ids.done, "data"),
     )
-    def _values(level, mode, profile, lang):
+    def _values(level, mode, profile, lang, drawn):
         lang = "en" if lang == "en" else "zh"
         try:
             level, profile = provider.level(level), provider.profile_id(profile)
@@ -128,6 +156,8 @@ def register(app: Any, provider: DashboardProvider) -> None:
         valid = {o["value"] for o in provider.color_options(level, profile, lang)}
         mode = mode if isinstance(mode, str) and mode in valid else "status"
         payload = map_payload(app, provider, level, mode, profile, lang)
+        if already_drawn(payload, drawn):  # the page's layout gave the map these values
+            return no_update, no_update
         return payload, legend(payload["legend"], t("cm.legend", lang))
 
     @app.callback(

@@ -14,7 +14,7 @@ from dash import Input, Output, dcc, html, no_update
 from dashboards.components import legend, register_map
 from dashboards.i18n import dropdown_labels, t
 from dashboards.ids import ID, map_ids
-from dashboards.pages._common import borders_url, geo_url, map_page, refused
+from dashboards.pages._common import borders_url, geo_url, map_page, refused, with_tiles
 from dashboards.provider import DashboardProvider, RejectedInput
 
 PAGE = "coverage"
@@ -108,6 +108,7 @@ def register(app: Any, provider: DashboardProvider) -> None:
         if n_fac:
             payload["points"] = {"url": geo_url(app, provider, "facility"), "type": ftype}
         payload["gaps"] = view.get("gaps")
+        with_tiles(app, provider, payload)  # the map adds its sources without asking first
         if view.get("available"):
             note = ""
         elif view.get("reason") == "error":

@@ -229,15 +229,17 @@ def encode_layer(
         np.int64
     )
     fid = np.asarray(ids, dtype=np.uint64)[kept[feats]]
+    has_tags = len(keys) > 0  # a layer without properties leaves the tags field out
     body = (
         1 + _varint_sizes(fid)
-        + 1 + _varint_sizes(tag_bytes) + tag_bytes
+        + has_tags * (1 + _varint_sizes(tag_bytes) + tag_bytes)
         + 2
         + 1 + _varint_sizes(geom_bytes) + geom_bytes
     )  # fmt: skip
     stream = _feature_stream(
-        fid, body, tag_bytes, tags, tag_len_ints, geom_bytes, geom_ints, geom_len_ints
-    )
+        fid, body, (tag_bytes, tags, tag_len_ints) if has_tags else None,
+        geom_bytes, geom_ints, geom_len_ints,
+    )  # fmt: skip
     layer = (
         b"\x78\x02"
         + _field(0x0A, name.encode("utf-8"))
@@ -287,24 +289,30 @@ def _tags(
 def _feature_stream(
     fid: np.ndarray,
     body: np.ndarray,
-    tag_bytes: np.ndarray,
-    tags: np.ndarray,
-    tag_n: np.ndarray,
+    tagging: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
     geom_bytes: np.ndarray,
     geom: np.ndarray,
     geom_n: np.ndarray,
 ) -> np.ndarray:
-    """Every feature as varint integers: ``0x12 len {0x08 id 0x12 len tags 0x18 3 0x22 len geom}``."""
-    length = 10 + tag_n + geom_n
+    """Every feature as varint integers: ``0x12 len {0x08 id 0x12 len tags 0x18 3 0x22 len geom}``.
+
+    ``tagging`` is ``(tag bytes, tag integers, tag integers per feature)``, or None for a
+    layer without properties (no tags field).
+    """
+    tag_bytes, tags, tag_n = tagging if tagging is not None else (None, None, 0 * geom_n)
+    head: list[int | np.ndarray] = [0x12, body, 0x08, fid]
+    if tag_bytes is not None:
+        head += [0x12, tag_bytes]
+    length = len(head) + 4 + tag_n + geom_n
     start = np.concatenate([[0], np.cumsum(length)[:-1]])
     out = np.zeros(int(length.sum()), dtype=np.uint64)
-    head: list[int | np.ndarray] = [0x12, body, 0x08, fid, 0x12, tag_bytes]
     for k, v in enumerate(head):
         out[start + k] = np.asarray(v, dtype=np.uint64)
-    tail = start + 6 + tag_n
+    tail = start + len(head) + tag_n
     for k, w in enumerate([0x18, _POLYGON, 0x22, geom_bytes]):
         out[tail + k] = np.asarray(w, dtype=np.uint64)
-    out[_ragged_positions(start + 6, tag_n)] = tags
+    if tags is not None:
+        out[_ragged_positions(start + len(head), tag_n)] = tags
     out[_ragged_positions(tail + 4, geom_n)] = geom
     return out
 
