@@ -41,6 +41,7 @@ from gridmap.study import read_toml
 
 __all__ = [
     "MAX_BODY",
+    "MAX_THREADS",
     "EDIT_TRIGGERS",
     "ServeSettings",
     "is_loopback",
@@ -92,7 +93,9 @@ class ServeSettings:
     auth
         How requests authenticate.
     threads
-        Waitress worker threads.
+        Waitress worker threads: requests served at once (the rest wait in waitress's queue).
+        Plan work takes at most :class:`~dashboards.provider.DashboardProvider`'s
+        ``plan_workers`` of them, so the others answer the read-only pages meanwhile.
     """
 
     host: str = "127.0.0.1"
@@ -101,6 +104,10 @@ class ServeSettings:
     max_body: int = MAX_BODY
     auth: AuthSettings = field(default_factory=AuthSettings)
     threads: int = 8
+
+
+#: the most worker threads ``threads`` may ask for (every request is Python work under one lock)
+MAX_THREADS = 64
 
 
 def is_loopback(host: str) -> bool:
@@ -139,6 +146,7 @@ def settings_from_config(
     host: str = "127.0.0.1",
     port: int = 8050,
     allowed: tuple[str, ...] = (),
+    threads: int | None = None,
 ) -> ServeSettings:
     """Serving settings from a study config's ``[dashboard]`` table and the given address.
 
@@ -152,11 +160,14 @@ def settings_from_config(
         The address to listen on.
     allowed
         Host names allowed besides the config's.
+    threads
+        Worker threads (default: the config's ``threads``, else 8).
 
     Raises
     ------
     ValueError
-        On an unknown ``auth`` mode, or proxy mode without ``trusted_proxies``.
+        On an unknown ``auth`` mode, proxy mode without ``trusted_proxies``, or ``threads``
+        not a whole number from 1 to :data:`MAX_THREADS`.
     """
     table = read_toml(Path(config)).get("dashboard", {}) if config else {}
     auth = AuthSettings(
@@ -165,7 +176,10 @@ def settings_from_config(
         trusted_proxies=tuple(str(a) for a in table.get("trusted_proxies", ())),
     )
     hosts = tuple(str(h) for h in table.get("allowed_hosts", ())) + tuple(allowed)
-    return ServeSettings(host=host, port=port, allowed_hosts=hosts, auth=auth)
+    n = table.get("threads", 8) if threads is None else threads
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"threads must be a whole number from 1 to {MAX_THREADS}, got {n!r}")
+    return ServeSettings(host=host, port=port, allowed_hosts=hosts, auth=auth, threads=n)
 
 
 def refusal(settings: ServeSettings, *, has_accounts: bool, debug: bool = False) -> str | None:

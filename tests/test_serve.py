@@ -182,6 +182,17 @@ def test_proxy_mode_needs_trusted_proxies(tmp_path):
     assert {"gridmap.jd.local", "extra.local", "localhost"} <= allowed_hosts(s)
 
 
+def test_worker_threads_from_the_config_or_the_caller_within_bounds(tmp_path):
+    cfg = tmp_path / "gridmap.toml"
+    cfg.write_text("[dashboard]\nthreads = 12\n", encoding="utf-8")
+    assert settings_from_config(None).threads == 8
+    assert settings_from_config(cfg).threads == 12
+    assert settings_from_config(cfg, threads=3).threads == 3
+    for bad in (0, 65, True, "8"):
+        with pytest.raises(ValueError, match="threads must be a whole number from 1 to 64"):
+            settings_from_config(None, threads=bad)  # type: ignore[arg-type]
+
+
 # ----------------------------------------------------------------------------- accounts
 def test_accounts_hashed_listed_removed(tmp_path):
     store = AccountStore(tmp_path / "plans.gpkg")

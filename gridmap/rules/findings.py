@@ -89,7 +89,7 @@ def evaluate(
     # and a concat cost more than the rules themselves
     n = len(units)
 
-    def per_rule(values: list) -> np.ndarray:
+    def per_rule(values: list[str]) -> np.ndarray:
         return np.repeat(np.array(values, dtype=object), n)
 
     return pd.DataFrame(
