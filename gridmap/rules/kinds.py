@@ -124,8 +124,8 @@ def _eval_range(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
     index = units.index
     return _Eval(
         pd.Series(v, index=index),
-        pd.Series(threshold, index=index),
-        pd.Series(status, index=index),
+        pd.Series(threshold, index=index, dtype=object),  # object: no Arrow string per rule
+        pd.Series(status, index=index, dtype=object),
         pd.Series(gap, index=index),
         pd.Series(msg, index=index, dtype=object),
     )
@@ -163,7 +163,7 @@ def _eval_required(
     return _Eval(
         value,
         threshold,
-        pd.Series(status, index=index),
+        pd.Series(status, index=index, dtype=object),
         pd.Series(gap, index=index),
         pd.Series(msg, index=index, dtype=object),
     )
