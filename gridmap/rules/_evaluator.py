@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from gridmap.columns import ALIASES
-from gridmap.rules.model import FAIL, NOT_ASSESSED, PASS, Rule
+from gridmap.rules.model import NOT_ASSESSED, Rule
 
 
 @dataclass
