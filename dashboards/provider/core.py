@@ -314,7 +314,14 @@ class DashboardProvider:
     # ------------------------------------------------------------------ coverage
     def facility_types(self, lang: str = "zh") -> list[dict]:
         """The facility types of the study as dropdown options, most frequent first."""
-        return coverage_views.facility_types(self.result(), lang)
+        lang = lang_of(lang)
+        options = self.derived(
+            None,
+            ("facility_types", lang),
+            lambda: coverage_views.facility_types(self.result(), lang),
+            shared=True,
+        )
+        return [dict(o) for o in options]
 
     def facility_type(self, value: object) -> str:
         """A facility type of the study (from :meth:`facility_types`).
@@ -328,8 +335,14 @@ class DashboardProvider:
 
     def facility_count(self, facility_type: str | None) -> int:
         """How many facilities of ``facility_type`` the study has."""
-        fac = self.result().facilities
-        return 0 if fac is None else int((fac["facility_type"] == facility_type).sum())
+
+        def counts() -> dict:
+            fac = self.result().facilities
+            return {} if fac is None else fac["facility_type"].value_counts().to_dict()
+
+        return int(
+            self.derived(None, ("facility_counts",), counts, shared=True).get(facility_type, 0)
+        )
 
     def coverage_shares(self, profile: str | None = None, lang: str = "zh") -> dict | None:
         """Share of households covered per coverage rule of the profile, or None."""

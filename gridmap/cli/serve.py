@@ -76,7 +76,7 @@ def run(
     allowed_hosts
         Extra names the ``Host`` header may carry.
     threads
-        Worker threads of waitress (default: the config's ``[dashboard] threads``, else 8).
+        Worker threads of waitress (default: the config's ``[dashboard] threads``, else 24).
 
     Returns
     -------
@@ -243,7 +243,7 @@ def add_serve_parser(sub) -> None:
         "--threads",
         type=int,
         metavar="N",
-        help="requests served at once (default: [dashboard] threads of the config, else 8)",
+        help="requests served at once (default: [dashboard] threads of the config, else 24)",
     )
     p.add_argument("--debug", action="store_true", help="Dash debug mode (127.0.0.1 only)")
 
