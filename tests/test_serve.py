@@ -38,6 +38,7 @@ from dashboards.auth.login import safe_next
 from dashboards.identity import LOCAL_USER, User, current_user, set_current_user
 from dashboards.provider import DashboardProvider
 from dashboards.server import (
+    DEFAULT_THREADS,
     ServeSettings,
     allowed_hosts,
     is_loopback,
@@ -180,6 +181,17 @@ def test_proxy_mode_needs_trusted_proxies(tmp_path):
     s = settings_from_config(cfg, host="0.0.0.0", allowed=("extra.local",))
     assert s.auth == AuthSettings("proxy", "X-SSO-User", ("10.1.1.1",))
     assert {"gridmap.jd.local", "extra.local", "localhost"} <= allowed_hosts(s)
+
+
+def test_worker_threads_from_the_config_or_the_caller_within_bounds(tmp_path):
+    cfg = tmp_path / "gridmap.toml"
+    cfg.write_text("[dashboard]\nthreads = 12\n", encoding="utf-8")
+    assert settings_from_config(None).threads == DEFAULT_THREADS == 24
+    assert settings_from_config(cfg).threads == 12
+    assert settings_from_config(cfg, threads=3).threads == 3
+    for bad in (0, 65, True, "8"):
+        with pytest.raises(ValueError, match="threads must be a whole number from 1 to 64"):
+            settings_from_config(None, threads=bad)  # type: ignore[arg-type]
 
 
 # ----------------------------------------------------------------------------- accounts

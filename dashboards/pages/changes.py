@@ -193,6 +193,9 @@ def register(app: Any, provider: DashboardProvider) -> None:
     """Wire the page: mode switch; year or target → map, legend, list."""
     ids = map_ids(PAGE)
     register_map(app, PAGE)
+    # the forecast view of a (profile, year, language): a projection never changes once made,
+    # so moving the slider back, or another planner on the same year, builds nothing again
+    forecasts: dict[tuple, tuple] = {}
 
     @app.callback(
         Output(ID.CH_YEAR_BOX, "style"),
@@ -221,7 +224,13 @@ def register(app: Any, provider: DashboardProvider) -> None:
         try:
             if mode == "compare":
                 return _compare(app, provider, target, level, profile, lang)
-            return _forecast(app, provider, year, profile, lang)
+            key = (provider.profile_id(profile), year, lang)
+            if key not in forecasts:
+                shown = _forecast(app, provider, year, profile, lang)
+                if shown[0] is no_update:  # no forecast (yet): ask again next time
+                    return shown
+                forecasts[key] = shown
+            return forecasts[key]
         except RejectedInput as exc:
             return no_update, refused(exc, lang), no_update, no_update, no_update
         except (ValueError, OSError) as exc:  # a saved plan that cannot be read or re-checked

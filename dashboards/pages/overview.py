@@ -234,12 +234,15 @@ def register(app: Any, provider: DashboardProvider) -> None:
         except RejectedInput as exc:
             return refused(exc, lang), no_update, no_update, no_update, []
         lang = "en" if lang == "en" else "zh"
+        # the page of a profile's check never changes: built once, then only sent (kept while
+        # the profile's result is; nothing here modifies it)
+        return provider.derived(
+            profile, ("overview.page", lang), lambda: _page(profile, lang), shared=True
+        )
+
+    def _page(profile: str, lang: str) -> tuple:
         k = provider.kpis(profile, lang)
         payload = map_payload(app, provider, "community", "status", profile, lang)
-        chart = provider.derived(  # the figure as JSON-ready dict, built once per profile
-            profile,
-            ("overview.chart", lang),
-            lambda: rule_chart(provider.rule_counts(profile, lang), lang).to_plotly_json(),
-        )
+        chart = rule_chart(provider.rule_counts(profile, lang), lang).to_plotly_json()
         worst = worst_table(provider.worst(profile, lang), lang)
         return kpi_cards(k, lang), chart, worst, payload, legend(payload["legend"])

@@ -102,6 +102,18 @@ class ChangeViews:
         self._projections: dict[str, Projection] = {}
         self._error: str | None = None
         self._plan_results: dict[tuple[str, int, str], Any] = {}
+        #: what the forecast view shows, per (what, profile, year, language): a projection is
+        #: computed once and never changes, so switching years or pages recomputes nothing
+        self._shown: dict[tuple, Any] = {}
+
+    def _once(self, key: tuple, compute: Any) -> Any:
+        """``compute()`` the first time ``key`` is asked for, the kept value afterwards."""
+        with self._lock:
+            if key in self._shown:
+                return self._shown[key]
+        value = compute()
+        with self._lock:
+            return self._shown.setdefault(key, value)
 
     # ------------------------------------------------------------------ forecast
     def _projects(self) -> GeoDataFrame | None:
@@ -183,7 +195,9 @@ class ChangeViews:
     def forecast_values(self, year: object, lang: str = "zh", profile: object = None) -> MapValues:
         """Communities coloured by their overall status in ``year`` under ``profile``."""
         pr = self._required(profile)
-        return map_values(pr.results[self.year(year)], "community", "status", lang)
+        y = self.year(year)
+        key = ("values", self.provider.profile_id(profile), y, lang)
+        return self._once(key, lambda: map_values(pr.results[y], "community", "status", lang))
 
     def forecast_violations(
         self, year: object, lang: str = "zh", profile: object = None
@@ -195,7 +209,11 @@ class ChangeViews:
         """
         y = self.year(year)
         pr = self._required(profile)
-        v = pr.violations()
+        key = ("violations", self.provider.profile_id(profile), y, lang)
+        return self._once(key, lambda: self._violations(pr, key[1], y, lang)).copy()
+
+    def _violations(self, pr: Projection, pid: str, y: int, lang: str) -> pd.DataFrame:
+        v = self._once(("all violations", pid), pr.violations)
         v = v[v["first_year"] == y]
         hh = {
             "community": pr.households("communities")[y],
@@ -215,6 +233,10 @@ class ChangeViews:
         pr = self.projection(profile)
         if pr is None:
             return pd.DataFrame(columns=["year", "households", "fail", "new"])
+        key = ("counts", self.provider.profile_id(profile))
+        return self._once(key, lambda: self._counts(pr)).copy()
+
+    def _counts(self, pr: Projection) -> pd.DataFrame:
         s = pr.summary()["years"]
         return pd.DataFrame(
             [

@@ -72,6 +72,11 @@ class DashboardProvider:
         to ``plans.gpkg`` next to the study config.
     projects
         The residential projects layer of the forecast page (``file.gpkg:图层``); None: none.
+    plan_workers
+        How many requests may work on plans at once (edits, the Plans page's drawing, exports):
+        the others wait their turn without taking the processor from the read-only pages, so
+        many planners editing at once do not slow every map and table down. Each request still
+        runs to its end in its own thread: a save that answered success is stored.
 
     Attributes
     ----------
@@ -94,6 +99,7 @@ class DashboardProvider:
         max_profiles: int = 6,
         workspace: str | os.PathLike | None = None,
         projects: str | None = None,
+        plan_workers: int = 2,
     ) -> None:
         self.study = study
         self.profile_choices = ProfileChoices(profile or study.profile or "national", profiles)
@@ -108,6 +114,7 @@ class DashboardProvider:
         self._geometry = GeometryCache(study, lambda: self.result().facilities)
         self._coverage = CoverageViews(study, self.result, self.ids("community"))
         self.plan_sessions = PlanStore(self)
+        self._plan_work = threading.BoundedSemaphore(max(1, plan_workers))
         self.changes = ChangeViews(self, projects)
 
     @classmethod
@@ -307,7 +314,14 @@ class DashboardProvider:
     # ------------------------------------------------------------------ coverage
     def facility_types(self, lang: str = "zh") -> list[dict]:
         """The facility types of the study as dropdown options, most frequent first."""
-        return coverage_views.facility_types(self.result(), lang)
+        lang = lang_of(lang)
+        options = self.derived(
+            None,
+            ("facility_types", lang),
+            lambda: coverage_views.facility_types(self.result(), lang),
+            shared=True,
+        )
+        return [dict(o) for o in options]
 
     def facility_type(self, value: object) -> str:
         """A facility type of the study (from :meth:`facility_types`).
@@ -321,8 +335,14 @@ class DashboardProvider:
 
     def facility_count(self, facility_type: str | None) -> int:
         """How many facilities of ``facility_type`` the study has."""
-        fac = self.result().facilities
-        return 0 if fac is None else int((fac["facility_type"] == facility_type).sum())
+
+        def counts() -> dict:
+            fac = self.result().facilities
+            return {} if fac is None else fac["facility_type"].value_counts().to_dict()
+
+        return int(
+            self.derived(None, ("facility_counts",), counts, shared=True).get(facility_type, 0)
+        )
 
     def coverage_shares(self, profile: str | None = None, lang: str = "zh") -> dict | None:
         """Share of households covered per coverage rule of the profile, or None."""
@@ -376,7 +396,10 @@ class DashboardProvider:
 
     def plan_action(self, sid: str, request: PlanRequest) -> PlanOutcome:
         """Apply one button of the Plans page to tab ``sid``'s plan (see :meth:`PlanStore.act`)."""
-        return self.plan_sessions.act(sid, request)
+        if request.action == "rebalance":  # the solver's seconds (in C++) would hold a turn
+            return self.plan_sessions.act(sid, request)
+        with self._plan_work:
+            return self.plan_sessions.act(sid, request)
 
     def plan_view(
         self,
@@ -388,9 +411,9 @@ class DashboardProvider:
         lang: str = "zh",
     ) -> PlanView:
         """What the Plans page draws of tab ``sid``'s plan (grid geometry served at ``url``)."""
-        return self.plan_sessions.view(
-            sid, self.ids("grid"), url, profile=profile, mode=mode, lang=lang
-        )
+        ids = self.ids("grid")
+        with self._plan_work:
+            return self.plan_sessions.view(sid, ids, url, profile=profile, mode=mode, lang=lang)
 
     def plan_drafts(self, sid: str, lang: str = "zh") -> list[dict]:
         """The user's drafts of other tabs as dropdown options (see :func:`other_drafts`)."""
@@ -404,9 +427,9 @@ class DashboardProvider:
         self, sid: str, other: object, *, profile: str | None = None, lang: str = "zh"
     ) -> PlanOutcome:
         """Move the user's draft ``other`` into tab ``sid`` (see :func:`take_over`)."""
-        return take_over(
-            self.plan_sessions, sid, other, profile=self.profile_id(profile), lang=lang
-        )
+        pid = self.profile_id(profile)
+        with self._plan_work:
+            return take_over(self.plan_sessions, sid, other, profile=pid, lang=lang)
 
     def plan_selection(self, sid: str, units: list[str]) -> SelectionView:
         """The units selected in tab ``sid``: households, names, neighbouring communities."""
@@ -414,4 +437,5 @@ class DashboardProvider:
 
     def plan_export(self, sid: str, fmt: str, profile: str | None = None) -> tuple[bytes, str]:
         """(bytes, file name) of tab ``sid``'s plan as ``"xlsx"`` (changes) or ``"gpkg"``."""
-        return self.plan_sessions.export(sid, fmt, profile)
+        with self._plan_work:
+            return self.plan_sessions.export(sid, fmt, profile)

@@ -50,7 +50,13 @@ from dashboards.provider.plan_views import (
     plan_view,
     selection_view,
 )
-from gridmap.plans import PlanConflict, WorkspaceError, list_plans, load_plan
+from gridmap.plans import (
+    EvaluationCache,
+    PlanConflict,
+    WorkspaceError,
+    list_plans,
+    load_plan,
+)
 from gridmap.plans.drafts import (
     DraftLimit,
     draft_secret,
@@ -187,6 +193,10 @@ class PlanStore:
         from memory and restored from their drafts when asked for again).
     max_drafts, max_drafts_per_user
         How many tabs may hold unsaved edits, in all and per user.
+    evaluations
+        How many plan evaluations every tab shares (:class:`gridmap.plans.EvaluationCache`,
+        by content: undo, redo, a fresh tab and another user's plan in the same state are
+        not evaluated again).
     """
 
     def __init__(
@@ -196,8 +206,10 @@ class PlanStore:
         *,
         max_drafts: int = 200,
         max_drafts_per_user: int = 20,
+        evaluations: int = 64,
     ) -> None:
         self.provider = provider
+        self.evaluations = EvaluationCache(size=evaluations)
         self.max_sessions = max_sessions
         self.max_drafts = max_drafts
         self.max_drafts_per_user = max_drafts_per_user
@@ -219,6 +231,7 @@ class PlanStore:
         with self._lock:
             if self._template is None:
                 self._template = self.provider.plan(name="现状")
+                self._template.evaluations = self.evaluations
                 self._colors = community_colors(self._template)
             return self._template
 
@@ -231,6 +244,7 @@ class PlanStore:
             profile, name=name or f"方案 {uuid.uuid4().hex[:4]}", graph=tpl.graph
         )
         plan.author = author
+        plan.evaluations = self.evaluations
         return plan
 
     # ------------------------------------------------------------------ tabs and sessions
@@ -304,6 +318,7 @@ class PlanStore:
         if found is None:
             return PlanSession(self.new_plan(profile=profile, author=user.name), self._colors)
         plan, draft = found
+        plan.evaluations = self.evaluations
         session = PlanSession(plan, self._colors)
         when = draft.updated[:16].replace("T", " ")
         session.notice = ("pl.draft.restored", draft.name, when, str(draft.unsaved))
@@ -344,6 +359,7 @@ class PlanStore:
         plan = load_plan(self.provider.plans_workspace(), name, graph=tpl.graph)
         if not plan.units.index.equals(tpl.units.index):  # another unit set: its own adjacency
             plan = load_plan(self.provider.plans_workspace(), name)
+        plan.evaluations = self.evaluations
         s = self._session(key, user, profile)
         with s.lock:
             if profile is not None:

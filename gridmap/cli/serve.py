@@ -58,6 +58,7 @@ def run(
     *,
     workspace: str | None = None,
     allowed_hosts: tuple[str, ...] = (),
+    threads: int | None = None,
 ) -> int:
     """Check the serving settings, load the study, and serve the dashboard until interrupted.
 
@@ -74,6 +75,8 @@ def run(
         default: the config's.
     allowed_hosts
         Extra names the ``Host`` header may carry.
+    threads
+        Worker threads of waitress (default: the config's ``[dashboard] threads``, else 24).
 
     Returns
     -------
@@ -92,7 +95,9 @@ def run(
     from dashboards.provider import DashboardProvider  # (same reason)
     from dashboards.provider.config import dashboard_settings  # (same reason)
 
-    settings = web.settings_from_config(config, host=host, port=port, allowed=allowed_hosts)
+    settings = web.settings_from_config(
+        config, host=host, port=port, allowed=allowed_hosts, threads=threads
+    )
     from gridmap.plans import as_workspace  # (same reason)
 
     ws = as_workspace(workspace) if workspace else None  # a postgresql:// URL stays a str
@@ -234,6 +239,12 @@ def add_serve_parser(sub) -> None:
         metavar="NAME",
         help="a name browsers use to reach this server (Host header), e.g. gridmap.jd.local",
     )
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="requests served at once (default: [dashboard] threads of the config, else 24)",
+    )
     p.add_argument("--debug", action="store_true", help="Dash debug mode (127.0.0.1 only)")
 
     def _cmd(args) -> int:
@@ -244,6 +255,7 @@ def add_serve_parser(sub) -> None:
             debug=args.debug,
             workspace=args.workspace,
             allowed_hosts=tuple(args.allowed_host),
+            threads=args.threads,
         )
 
     p.set_defaults(func=_cmd)

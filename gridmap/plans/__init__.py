@@ -79,6 +79,7 @@ SizeBand(min=1000, max=3000, exempt_min_if='sparse', rule_id='community.size')
 ['move', 'undo']
 """
 
+from gridmap.plans.evaluation_cache import EvaluationCache
 from gridmap.plans.outputs import CHANGE_COLUMNS_ZH
 from gridmap.plans.plan import Plan, load_plan
 from gridmap.plans.storage import PlanConflict, as_workspace, list_plans, open_store
@@ -86,6 +87,7 @@ from gridmap.plans.subplans import MergeResult, merge_subplans, subplan
 from gridmap.plans.workspace import WorkspaceError
 
 __all__ = [
+    "EvaluationCache",
     "Plan",
     "PlanConflict",
     "WorkspaceError",

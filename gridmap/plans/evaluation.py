@@ -5,7 +5,8 @@ findings. The household band and its exemption and every community rule come fro
 plan's profile (:attr:`~gridmap.plans.Plan.band`), and the rules run through
 :func:`gridmap.evaluation.evaluate_units` — the function :func:`gridmap.check` uses — on the
 plan's communities: unit sums plus the households outside every unit (fixed remainders), so
-an unedited plan reports exactly what the check reports. Results are cached per plan version.
+an unedited plan reports exactly what the check reports. Results are kept by the content of
+the plan's state (:mod:`gridmap.plans.evaluation_cache`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,12 @@ import pandas as pd
 
 from gridmap import edits as _edits
 from gridmap.evaluation import Evaluation, add_required_coordinators, evaluate_units
+from gridmap.plans.evaluation_cache import (
+    EvaluationCache,
+    content_digest,
+    labels_digest,
+    profile_digest,
+)
 from gridmap.plans.state import PlanState
 from gridmap.rules import FINDING_COLUMNS, Profile, exempt_flags, load_profile
 
@@ -114,39 +121,81 @@ class PlanEvaluation(PlanState):
         if cols:
             joined = attrs[cols].reindex(t.index)
             changed = t.index.isin(sorted(self._touched_since_base(labels)))
+            own = {}
             for c in cols:
                 col = joined[c]
                 if changed.any() and str(c).startswith(_TERRITORIAL):
                     col = col.astype(object).where(~changed, np.nan)
-                t[c] = col.to_numpy()
+                own[c] = col.to_numpy()
+            # all at once: inserting ~70 columns one by one cost more than evaluating the rules
+            t = pd.concat([t, pd.DataFrame(own, index=t.index)], axis=1)
         return t
+
+    @property
+    def evaluations(self) -> EvaluationCache:
+        """Where the plan keeps its evaluations, by content (:class:`EvaluationCache`).
+
+        The plan's own by default; plans of one study may share one (set it), so a state any
+        of them evaluated is not evaluated again.
+        """
+        cache = self.__dict__.get("_evaluations")
+        if cache is None:
+            cache = self.__dict__["_evaluations"] = EvaluationCache(size=32)
+        return cache
+
+    @evaluations.setter
+    def evaluations(self, cache: EvaluationCache) -> None:
+        self.__dict__["_evaluations"] = cache
+
+    def _content_key(self) -> str:
+        """A digest of everything but the assignment an evaluation depends on.
+
+        The units (ids, as-is community, households, coordinators), remainders, community
+        names and attributes, the unit kind. Recomputed when the attributes or names change.
+        """
+        names = tuple(sorted(self.community_names.items()))
+        stamp = (self._attrs_gen, len(names), hash(names), tuple(sorted(self.offsets.items())))
+        held = self._cache.get("content_key")
+        if held is not None and held[0] == stamp:
+            return held[1]
+        coords = (
+            self.units["coordinators"].to_numpy() if "coordinators" in self.units.columns else None
+        )
+        key = content_digest(
+            labels_digest(self.units["community_id"]),
+            self._hh_float,
+            coords,
+            names,
+            stamp[3],
+            self.community_attrs,
+            self.unit_kind,
+        )
+        self._cache["content_key"] = (stamp, key)
+        return key
 
     def _evaluate(
         self, *, base: bool = False, lang: str = "zh", profile: Profile | None = None
     ) -> tuple:
         """The community table and evaluation of the current (or as-is) assignment.
 
-        ``(table, Evaluation)``, cached per plan version, attributes and profile.
+        ``(table, Evaluation)``, kept in :attr:`evaluations` by content: the assignment, the
+        plan's units and attributes, the profile and the language. Shared: never modify them.
         """
         profile = profile or self._profile
-        key = (
-            self._version if not base else -1,
-            self._attrs_gen,
-            base,
-            lang,
-            profile.id,
-            id(profile),
-        )
-        hit = self._cache.get(key)
-        if hit is not None:
-            return hit
         labels = self.units["community_id"] if base else self._labels
-        table = self._table(labels, profile)
-        ev = evaluate_units(table, profile, level="community", lang=lang)
-        if len(self._cache) > 16:
-            self._cache.clear()
-        self._cache[key] = (table, ev)
-        return table, ev
+        key = (
+            "communities",
+            self._content_key(),
+            labels_digest(labels),
+            profile_digest(profile),
+            lang,
+        )
+
+        def compute() -> tuple:
+            table = self._table(labels, profile)
+            return table, evaluate_units(table, profile, level="community", lang=lang)
+
+        return self.evaluations.get(key, compute)
 
     def _profile_for(self, min_households, max_households) -> Profile:
         """The plan's profile, or a copy with an explicit band override (``with_band``)."""

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from gridmap.columns import ALIASES
-from gridmap.rules.model import FAIL, NOT_ASSESSED, PASS, Rule
+from gridmap.rules.model import NOT_ASSESSED, Rule
 
 
 @dataclass
@@ -29,25 +29,42 @@ def _column(units: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series(np.nan, index=units.index, dtype="float64")
 
 
-def _compare(value: pd.Series, required: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Status and gap for value ≥ required (a lower bound)."""
-    known = value.notna() & required.notna()
-    gap = (required - value).clip(lower=0).where(known)
-    reached = np.where(value >= required - 1e-9, PASS, FAIL)
-    status = pd.Series(np.where(~known, NOT_ASSESSED, reached), index=value.index)
-    return status, gap
-
-
 def _messages(
     status: pd.Series, cases: list[tuple[pd.Series, pd.Series | str]], na_msg: str, ok_msg: str
 ) -> pd.Series:
     """Per-row message: the first matching case, else compliant / not assessed."""
-    out = pd.Series(ok_msg, index=status.index, dtype=object)
-    out[status.to_numpy() == NOT_ASSESSED] = na_msg
+    return pd.Series(
+        _message_array(
+            status.to_numpy(),
+            [
+                (
+                    m.fillna(False).to_numpy(dtype=bool),
+                    t.to_numpy() if isinstance(t, pd.Series) else t,
+                )
+                for m, t in cases
+            ],
+            na_msg,
+            ok_msg,
+        ),
+        index=status.index,
+        dtype=object,
+    )
+
+
+def _message_array(
+    status: np.ndarray,
+    cases: list[tuple[np.ndarray, np.ndarray | str]],
+    na_msg: str,
+    ok_msg: str,
+) -> np.ndarray:
+    """:func:`_messages` on arrays: boolean masks, texts as arrays or one string."""
+    out = np.full(len(status), ok_msg, dtype=object)
+    assessed = status != NOT_ASSESSED
+    out[~assessed] = na_msg
     for mask, text in reversed(cases):
-        m = mask.fillna(False).to_numpy(dtype=bool) & (status.to_numpy() != NOT_ASSESSED)
+        m = mask & assessed
         if m.any():
-            out[m] = text[m] if isinstance(text, pd.Series) else text
+            out[m] = text[m] if isinstance(text, np.ndarray) else text
     return out
 
 

@@ -15,7 +15,12 @@ import numpy as np
 import pandas as pd
 
 from gridmap.facilities import type_label
-from gridmap.rules._evaluator import _column, _compare, _Eval, _messages, _not_assessed_msg
+from gridmap.rules._evaluator import (
+    _column,
+    _Eval,
+    _message_array,
+    _not_assessed_msg,
+)
 from gridmap.rules._text import _fmt, _map_text, _pct
 from gridmap.rules.model import AREA_MEASURES, FAIL, NOT_ASSESSED, PASS, Rule
 
@@ -66,26 +71,27 @@ def _is_set(v: object) -> bool:
 
 
 def _eval_range(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
+    # on arrays, not Series: a plan edit re-runs every rule, and pandas' per-call overhead
+    # (alignment, masks, where) was most of its cost; wording only for the failing units
     p = rule.params
-    value = _column(units, p["metric"])
+    v = _column(units, p["metric"]).to_numpy()
+    n = len(v)
     lo, hi = p.get("min"), p.get("max")
-    exempt = exempt_flags(units, p.get("exempt_min_if"))
+    exempt = exempt_flags(units, p.get("exempt_min_if")).to_numpy(dtype=bool)
     pct = rule.unit == "%"
     f: Callable[[Any], str] = _pct if pct else _fmt
     unit = "" if pct else rule.unit
-    none = pd.Series(False, index=units.index)
-    below = value < lo - 1e-9 if lo is not None else none
+    known = ~np.isnan(v)
+    below = v < lo - 1e-9 if lo is not None else np.zeros(n, dtype=bool)
     under = below & ~exempt
-    over = value > hi + 1e-9 if hi is not None else none
-    status = pd.Series(
-        np.where(value.isna(), NOT_ASSESSED, np.where(under | over, FAIL, PASS)), index=units.index
-    )
-    gap = pd.Series(0.0, index=units.index)
+    over = v > hi + 1e-9 if hi is not None else np.zeros(n, dtype=bool)
+    status = np.where(~known, NOT_ASSESSED, np.where(under | over, FAIL, PASS))
+    gap = np.zeros(n)
     if lo is not None:
-        gap = gap.where(~under, lo - value)
+        gap = np.where(under, lo - v, gap)
     if hi is not None:
-        gap = gap.where(~over, value - hi)
-    gap = gap.where(value.notna())
+        gap = np.where(over, v - hi, gap)
+    gap = np.where(known, gap, np.nan)
     if lo is not None and hi is not None:
         threshold = f"{f(lo)}–{f(hi)}{unit}"
     elif lo is not None:
@@ -93,18 +99,36 @@ def _eval_range(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
     else:
         threshold = f"≤{f(hi)}{unit}"
     zh = lang == "zh"
-    gap_text = _map_text(gap, lambda g: f"{f(g)} {unit}".rstrip() if pd.notna(g) else "")
-    msg = _messages(
+    words: dict[float, str] = {}
+
+    def worded(prefix: str, mask: np.ndarray) -> np.ndarray:
+        out = np.full(n, "", dtype=object)
+        for i in np.flatnonzero(mask & known):
+            g = float(gap[i])
+            w = words.get(g)
+            if w is None:
+                w = words[g] = f"{f(g)} {unit}".rstrip()
+            out[i] = prefix + w
+        return out
+
+    msg = _message_array(
         status,
         [
-            (under, ("低于下限 " if zh else "below minimum by ") + gap_text),
-            (over, ("超出上限 " if zh else "above maximum by ") + gap_text),
+            (under, worded("低于下限 " if zh else "below minimum by ", under)),
+            (over, worded("超出上限 " if zh else "above maximum by ", over)),
             (below & exempt, "居民分散，豁免下限" if zh else "sparse area: minimum waived"),
         ],
-        _not_assessed_msg(rule, units, lang),
+        _not_assessed_msg(rule, units, lang) if not known.all() else "",
         "符合" if zh else "compliant",
     )
-    return _Eval(value, pd.Series(threshold, index=units.index), status, gap, msg)
+    index = units.index
+    return _Eval(
+        pd.Series(v, index=index),
+        pd.Series(threshold, index=index, dtype=object),  # object: no Arrow string per rule
+        pd.Series(status, index=index, dtype=object),
+        pd.Series(gap, index=index),
+        pd.Series(msg, index=index, dtype=object),
+    )
 
 
 def _eval_required(
@@ -119,18 +143,30 @@ def _eval_required(
     unit: str,
 ) -> _Eval:
     """A value that must reach a required amount per unit (the gap worded by ``*_short``)."""
-    status, gap = _compare(value, required)
+    v, req = value.to_numpy(dtype="float64"), required.to_numpy(dtype="float64")
+    known = ~np.isnan(v) & ~np.isnan(req)
+    gap = np.where(known, np.clip(req - v, 0, None), np.nan)
+    status = np.where(~known, NOT_ASSESSED, np.where(v >= req - 1e-9, PASS, FAIL))
     fail = status == FAIL
     template = zh_short if lang == "zh" else en_short
-    text = _map_text(gap, lambda g: template.format(gap=_fmt(g), unit=unit) if pd.notna(g) else "")
-    msg = _messages(
+    text = np.full(len(v), "", dtype=object)
+    for i in np.flatnonzero(fail):
+        text[i] = template.format(gap=_fmt(float(gap[i])), unit=unit)
+    msg = _message_array(
         status,
         [(fail, text)],
-        _not_assessed_msg(rule, units, lang),
+        _not_assessed_msg(rule, units, lang) if not known.all() else "",
         "符合" if lang == "zh" else "compliant",
     )
     threshold = _map_text(required, lambda r: f"≥{_fmt(r)}{unit}" if pd.notna(r) else "")
-    return _Eval(value, threshold, status, gap, msg)
+    index = units.index
+    return _Eval(
+        value,
+        threshold,
+        pd.Series(status, index=index, dtype=object),
+        pd.Series(gap, index=index),
+        pd.Series(msg, index=index, dtype=object),
+    )
 
 
 def _eval_coordinators(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:

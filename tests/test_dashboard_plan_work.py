@@ -1,0 +1,67 @@
+"""Plan work takes turns (#19): at most ``plan_workers`` requests at once, every save stored."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from flask import Flask
+
+from dashboards.identity import User, set_current_user
+from dashboards.provider import DashboardProvider, PlanRequest
+from dashboards.provider.plan_views import neighbours
+from gridmap.plans import list_plans, load_plan
+
+
+@pytest.fixture(scope="module")
+def provider(tmp_path_factory) -> DashboardProvider:
+    prov = DashboardProvider.from_config(None, plan_workers=1)
+    prov.workspace = tmp_path_factory.mktemp("ws") / "plans.gpkg"
+    return prov
+
+
+def test_concurrent_planners_take_turns_and_every_successful_save_is_stored(provider):
+    store = provider.plan_sessions
+    busy, most, lock = [0], [0], threading.Lock()
+    act = store.act
+
+    def counted(token, request):
+        with lock:
+            busy[0] += 1
+            most[0] = max(most[0], busy[0])
+        try:
+            return act(token, request)
+        finally:
+            with lock:
+                busy[0] -= 1
+
+    store.act = counted  # type: ignore[method-assign]
+    template = store.template()
+    grids = [
+        (uid, targets[0])
+        for uid in template.units.index[:40]
+        if (targets := neighbours(template, [uid]))
+    ][:4]
+
+    def planner(k: int) -> tuple[str, str, str]:
+        uid, target = grids[k]
+        with Flask(__name__).test_request_context():
+            set_current_user(User(f"planner{k}", "editor"))
+            sid = store.issue()
+            moved = provider.plan_action(sid, PlanRequest("move", selection=[uid], target=target))
+            saved = provider.plan_action(sid, PlanRequest("save", name=f"方案{k}"))
+            return moved.tone, saved.tone, saved.lines[0]
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            outcomes = list(pool.map(planner, range(len(grids))))
+    finally:
+        del store.act
+    assert most[0] == 1  # plan_workers=1: one at a time
+    assert [o[:2] for o in outcomes] == [("ok", "text")] * len(grids), outcomes
+    names = set(list_plans(provider.plans_workspace())["name"])
+    for k, (uid, target) in enumerate(grids):
+        assert f"方案{k}" in names
+        plan = load_plan(provider.plans_workspace(), f"方案{k}")
+        assert plan.labels[uid] == target  # the edit that answered success is what is stored
