@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from run_all_blocks import Bench, Figure, Target, get, num, spec
+from run_all_blocks import Bench, Figure, Target, add, get, num, spec
 
 MORE_VERSIONS = (
     "networkx",
@@ -86,6 +86,7 @@ DASHBOARD = spec(
         for lv, plural in (("community", "communities"), ("grid", "grids"))
         for what, key in (("first map", "first_map_ms"), ("recolour", "recolour_median_ms"))
     ),
+    ("first map, grids, tiles not warmed", "maplibre.grid.first_map_cold_ms", "", "ms"),
 )
 REPORT = spec(
     ("check (not part of the report)", "check_s", ""),
@@ -148,11 +149,22 @@ PLANS = spec(
 
 def _national(r: dict) -> list[Figure]:
     single = num(r, "single_machine.seconds")
+    single_cpu = num(r, "single_machine.cpu_s")
     out = [Figure("single machine", single)]
     for run in r.get("dask") or []:
         by = run.get("partition_by")
         label = f"Dask, {run.get('workers')} worker(s)" + (f", by {by}" if by else "")
         out.append(Figure(label, num(run, "seconds"), single))
+        cpu = add(num(run, "cpu_s_workers"), num(run, "cpu_s_client"))
+        out.append(Figure(f"{label}, CPU s (workers + client)", cpu, single_cpu))
+        out.append(Figure(f"CPU s per partition ({label})", num(run, "partition_cpu_s_mean")))
+    out.append(
+        Figure(
+            "workers for 600 k communities / 500 M households in 10 min (extrapolated)",
+            num(r, "extrapolation.workers_for_10_min"),
+            unit="",
+        )
+    )
     return out
 
 
