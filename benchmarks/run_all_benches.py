@@ -156,7 +156,7 @@ def _national(r: dict) -> list[Figure]:
         label = f"Dask, {run.get('workers')} worker(s)" + (f", by {by}" if by else "")
         out.append(Figure(label, num(run, "seconds"), single))
         cpu = add(num(run, "cpu_s_workers"), num(run, "cpu_s_client"))
-        out.append(Figure(f"{label}, CPU s (workers + client)", cpu, single_cpu))
+        out.append(Figure(f"CPU s, workers + client ({label})", cpu, single_cpu))
         out.append(Figure(f"CPU s per partition ({label})", num(run, "partition_cpu_s_mean")))
     out.append(
         Figure(
