@@ -22,13 +22,16 @@ from __future__ import annotations
 import gzip
 import json
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import geopandas as gpd
 from flask import Flask, Response, request
 
 from dashboards.provider import DashboardProvider
 from gridmap.tiles import TileSet, tiles_covering
+
+T = TypeVar("T")
 
 __all__ = [
     "register_tiles",
@@ -106,9 +109,14 @@ class StudyTiles:
         self._names: dict[str, bytes] = {}
         self._locks = {level: threading.Lock() for level in _LEVELS}
 
-    def _check(self, level: str) -> None:
+    def _once(self, cache: dict[str, T], level: str, make: Callable[[], T]) -> T:
+        """``cache[level]``, made by ``make()`` on first use, once however many threads ask."""
         if level not in _LEVELS or not self.provider.has_level(level):
             raise KeyError(level)
+        with self._locks[level]:
+            if level not in cache:
+                cache[level] = make()
+            return cache[level]
 
     def tileset(self, level: str) -> TileSet:
         """The tiles of ``level`` (one layer named after it, geometry only).
@@ -118,13 +126,13 @@ class StudyTiles:
         KeyError
             For a level the study does not have.
         """
-        self._check(level)
-        with self._locks[level]:
-            if level not in self._sets:
-                geom = self.provider.wgs84(level)
-                units = gpd.GeoDataFrame(geometry=geom.to_numpy(), crs=geom.crs)
-                self._sets[level] = TileSet.from_layers({level: units})
-            return self._sets[level]
+
+        def make() -> TileSet:
+            geom = self.provider.wgs84(level)
+            units = gpd.GeoDataFrame(geometry=geom.to_numpy(), crs=geom.crs)
+            return TileSet.from_layers({level: units})
+
+        return self._once(self._sets, level, make)
 
     def names(self, level: str) -> bytes:
         """Gzip-compressed JSON ``{"n": [names], "u": [unit ids]}`` of ``level``, in feature order.
@@ -134,20 +142,20 @@ class StudyTiles:
         KeyError
             For a level the study does not have.
         """
-        self._check(level)
-        with self._locks[level]:
-            if level not in self._names:
-                study = self.provider.study
-                layer = study.communities if level == "community" else study.grids
-                ids = self.provider.ids(level)
-                names = layer["name"].astype(str) if "name" in layer.columns else ids.to_series()
-                text = json.dumps(
-                    {"n": names.tolist(), "u": ids.tolist()},
-                    ensure_ascii=False,
-                    separators=(",", ":"),
-                )
-                self._names[level] = gzip.compress(text.encode("utf-8"), compresslevel=5, mtime=0)
-            return self._names[level]
+
+        def make() -> bytes:
+            study = self.provider.study
+            layer = study.communities if level == "community" else study.grids
+            ids = self.provider.ids(level)
+            names = layer["name"].astype(str) if "name" in layer.columns else ids.to_series()
+            text = json.dumps(
+                {"n": names.tolist(), "u": ids.tolist()},
+                ensure_ascii=False,
+                separators=(",", ":"),
+            )
+            return gzip.compress(text.encode("utf-8"), compresslevel=5, mtime=0)
+
+        return self._once(self._names, level, make)
 
     def warm(self) -> int:
         """Make every level's tile set, its names and the tiles of the whole study's view now.
