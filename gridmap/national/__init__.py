@@ -5,7 +5,9 @@ communities into partitions by the first 6 (区县) or 9 (街道) digits of thei
 (:func:`plan_partitions`), checks each on a Dask worker with gridmap's own
 :func:`gridmap.check` in that partition's Gauss-Krüger zone (:func:`check_partition`), and
 puts the rows each partition owns together (:func:`combine`): the same tables and findings
-as a single-machine check on the same data. :func:`rollup` sums a check's output per
+as a single-machine check on the same data. Out of core (``check_national(out=…)``) each
+worker stages its rows itself (:func:`stage_partition`) and the outputs are written from
+them partition by partition (:func:`write_staged`, :class:`NationalOutput`). :func:`rollup` sums a check's output per
 街道 → 区县 → 市 → 省 (:func:`write_rollup`: CSV, XLSX, GeoParquet). Layers are read from
 hive-partitioned GeoParquet or files (:class:`NationalSource`).
 """
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
     from gridmap.national.result import GAP_RULE, NationalResult, combine
     from gridmap.national.rollup import LEVELS, read_check_dir, rollup, write_rollup
     from gridmap.national.source import LAYERS, NationalSource
+    from gridmap.national.stage import StagedPartition, stage_partition
+    from gridmap.national.stream import NationalOutput, write_staged
     from gridmap.national.worker import HALO_DEG, PartitionOutput, check_partition, partition_crs
     from gridmap.qa import number_gaps
 
@@ -30,7 +34,11 @@ __all__ = [
     "PartitionPlan",
     "PARTITION_BY",
     "NationalResult",
+    "NationalOutput",
     "combine",
+    "stage_partition",
+    "StagedPartition",
+    "write_staged",
     "number_gaps",
     "GAP_RULE",
     "NationalSource",
@@ -64,6 +72,10 @@ lazy_package(
         "write_rollup": "gridmap.national.rollup",
         "LAYERS": "gridmap.national.source",
         "NationalSource": "gridmap.national.source",
+        "StagedPartition": "gridmap.national.stage",
+        "stage_partition": "gridmap.national.stage",
+        "NationalOutput": "gridmap.national.stream",
+        "write_staged": "gridmap.national.stream",
         "HALO_DEG": "gridmap.national.worker",
         "PartitionOutput": "gridmap.national.worker",
         "check_partition": "gridmap.national.worker",

@@ -16,19 +16,23 @@ partition's problems, each prefixed with its partition.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, overload
 
+from gridmap._atomic import staged_dir
 from gridmap._errors import InputError, Problem
 from gridmap.national.partition import PartitionPlan, plan_partitions
 from gridmap.national.result import NationalResult, combine
 from gridmap.national.source import NationalSource
-from gridmap.national.worker import PartitionOutput, check_partition
+from gridmap.national.stage import stage_partition
+from gridmap.national.stream import NationalOutput, write_staged
+from gridmap.national.worker import check_partition
 from gridmap.qa import community_lookup
 from gridmap.rules import load_profile
 
@@ -85,12 +89,12 @@ def _client(stack: ExitStack, scheduler: Any, n_workers: int | None, memory_limi
     return stack.enter_context(Client(cluster))
 
 
-def _gather(client: Any, futures: dict, bar: ProgressBar | None) -> list[PartitionOutput]:
+def _gather(client: Any, futures: dict, bar: ProgressBar | None) -> list[Any]:
     """Each partition's output once, as its task completes; input problems of all partitions."""
     # dask.distributed is imported here: see _client
     from distributed import as_completed
 
-    outputs: list[PartitionOutput] = []
+    outputs: list[Any] = []
     problems: list[Problem] = []
     for future in as_completed(list(futures)):
         key = futures[future]
@@ -112,6 +116,18 @@ def _national_lookup(index: Any) -> dict[str, Any] | None:
     return community_lookup(index["code"], index["name"])
 
 
+@overload
+def check_national(
+    source: NationalSource, *, out: None = None, **kwargs: Any
+) -> NationalResult: ...
+
+
+@overload
+def check_national(
+    source: NationalSource, *, out: str | os.PathLike, **kwargs: Any
+) -> NationalOutput: ...
+
+
 def check_national(
     source: NationalSource,
     *,
@@ -126,7 +142,8 @@ def check_national(
     progress: bool = False,
     log: Callable[[str], None] | None = None,
     plan: PartitionPlan | None = None,
-) -> NationalResult:
+    out: str | os.PathLike | None = None,
+) -> NationalResult | NationalOutput:
     """Check a national dataset partition by partition on a Dask cluster.
 
     Parameters
@@ -155,10 +172,19 @@ def check_national(
         Called with one line of news (the dashboard link); None: silent.
     plan
         Partitions planned beforehand (default: planned from the communities).
+    out
+        An output folder: the run is out of core end to end. Each worker writes the rows its
+        partition owns into a staging folder inside ``out`` (the workers and this process must
+        share it: on a remote cluster, a shared file system), and the outputs of
+        :meth:`NationalResult.to_dir` are written from there partition by partition; this
+        process holds a few row groups and small tables, never the whole result. None: the
+        partitions' rows are gathered here and returned in memory.
 
     Returns
     -------
-    NationalResult
+    NationalResult or NationalOutput
+        The whole result in memory (``out=None``), or what was written (``out``): its
+        summary, partitions and files (:class:`~gridmap.national.stream.NationalOutput`).
 
     Raises
     ------
@@ -180,12 +206,19 @@ def check_national(
         if log is not None:
             log(f"Dask dashboard: {client.dashboard_link}  ({len(plan.keys)} 分区 partitions)")
         source_f, plan_f, lookup_f = client.scatter([source, plan, lookup], broadcast=True)
+        task: Callable[..., Any] = check_partition
+        staged: tuple[Path, Path] | None = None
+        if out is not None:  # out of core: the workers stage their rows inside the output's stage
+            stage, _ = stack.enter_context(staged_dir(out))
+            staged = (stage, stage / ".partitions")
+            task = stage_partition
         futures = {
             client.submit(
-                check_partition,
+                task,
                 source_f,
                 plan_f,
                 key,
+                *([str(staged[1])] if staged else []),
                 profile=profile,
                 lang=lang,
                 study_options=options,
@@ -198,4 +231,8 @@ def check_national(
         }
         bar = ProgressBar(len(futures)) if progress else None
         outputs = _gather(client, futures, bar)
+        if staged is not None:
+            written = write_staged(outputs, plan, prof, name=name, out=staged[0], final=Path(out))
+            shutil.rmtree(staged[1], ignore_errors=True)  # not an output: gone before the commit
+            return written
     return combine(outputs, plan, prof, name=name)

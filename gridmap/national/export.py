@@ -22,9 +22,34 @@ from gridmap.check import CheckResult
 __all__ = ["write_partitioned", "write_province_gpkgs"]
 
 
-def _code(units: GeoDataFrame, column: str | None) -> pd.Series:
-    ids = units[column] if column else units.index.to_series()
-    return ids.astype(str)
+def district_codes(codes: pd.Series | pd.Index) -> pd.Series:
+    """The ``national/`` district folder of units from their codes (``"unknown"``: no 12-digit code).
+
+    Units whose code is not a 12-digit administrative code (grids outside every community:
+    their community's code is unknown) are filed under ``district=unknown``.
+    """
+    text = pd.Series(codes).astype(str).fillna("").reset_index(drop=True)
+    text = text.where(pd.Series(codes).notna().to_numpy(), "")
+    return text.str[:6].where(text.str.fullmatch(r"\d{12,}"), "unknown")
+
+
+def write_district(part: GeoDataFrame, kind: str, district: str, folder: Path) -> Path:
+    """One district's rows of ``kind`` (id column first) as ``{folder}/{kind}/…/part-0.parquet``."""
+    where = (
+        Path("district=unknown")
+        if district == "unknown"
+        else Path(f"province={district[:2]}", f"city={district[:4]}", f"district={district}")
+    )
+    path = folder / kind / where / "part-0.parquet"
+    with atomic_path(path, suffix=".parquet") as tmp:
+        part.to_parquet(tmp, index=False, write_covering_bbox=True)
+    return path
+
+
+def id_table(units: GeoDataFrame, kind: str) -> GeoDataFrame:
+    """``units`` with their id as the first column (``community_id``/``grid_id``)."""
+    table = units.rename_axis("grid_id" if kind == "grids" else "community_id").reset_index()
+    return GeoDataFrame(table, geometry=units.geometry.name, crs=units.crs)
 
 
 def write_partitioned(result: CheckResult, folder: Path) -> dict[str, Path]:
@@ -38,23 +63,11 @@ def write_partitioned(result: CheckResult, folder: Path) -> dict[str, Path]:
     for kind, (units, code_col) in layers.items():
         if units is None:
             continue
-        table = units.rename_axis(f"{kind[:-1]}_id" if kind == "grids" else "community_id")
-        table = table.reset_index()
-        code = _code(units, code_col).fillna("").to_numpy()
-        district = (
-            pd.Series(code).str[:6].where(pd.Series(code).str.fullmatch(r"\d{12,}"), "unknown")
-        )
+        table = id_table(units, kind)
+        codes = units[code_col] if code_col else units.index
+        district = district_codes(codes)
         for key, part in table.groupby(district.to_numpy(), sort=True):
-            where = (
-                Path("district=unknown")
-                if key == "unknown"
-                else Path(f"province={key[:2]}", f"city={key[:4]}", f"district={key}")
-            )
-            path = folder / kind / where / "part-0.parquet"
-            with atomic_path(path, suffix=".parquet") as tmp:
-                GeoDataFrame(part, geometry=units.geometry.name, crs=units.crs).to_parquet(
-                    tmp, index=False, write_covering_bbox=True
-                )
+            write_district(part, kind, str(key), folder)
         written[kind] = folder / kind
     return written
 

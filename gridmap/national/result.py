@@ -36,7 +36,14 @@ from gridmap.qa import HOUSEHOLD_RULES, assignment_qa, number_gaps
 from gridmap.rules import FINDING_COLUMNS, Profile
 from gridmap.study import Study
 
-__all__ = ["NationalResult", "combine", "GAP_RULE"]
+__all__ = [
+    "NationalResult",
+    "combine",
+    "GAP_RULE",
+    "merge_findings",
+    "partitions_table",
+    "national_summary",
+]
 
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 #: the finding on a gap between communities (a study-level row per gap, ``gap-<n>``)
@@ -93,15 +100,7 @@ class NationalResult:
 
     def summary(self) -> dict:
         """:meth:`gridmap.CheckResult.summary` plus the engine, partitions and their CRSs."""
-        out = self.check_result().summary()
-        out.pop("timings_s", None)
-        out["engine"] = "dask"
-        out["partition_by"] = self.plan.by
-        out["partitions"] = len(self.partitions)
-        out["metric_crs"] = {
-            str(k): int(v) for k, v in self.partitions["metric_crs"].value_counts().items()
-        }
-        return out
+        return national_summary(self.check_result().summary(), self.plan, self.partitions)
 
     def to_dir(self, out: str | os.PathLike) -> dict[str, Path]:
         """Write the outputs of a check, the partitions and the national layers into ``out``.
@@ -185,14 +184,55 @@ def _order_findings(findings: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     return findings.iloc[order.to_numpy()].reset_index(drop=True)
 
 
-def _renumber_gaps(findings: pd.DataFrame, outputs: list[PartitionOutput]) -> pd.DataFrame:
+def national_summary(summary: dict, plan: PartitionPlan, partitions: pd.DataFrame) -> dict:
+    """A check's summary of the whole plus the engine, partitions and their CRSs."""
+    out = dict(summary)
+    out.pop("timings_s", None)
+    out["engine"] = "dask"
+    out["partition_by"] = plan.by
+    out["partitions"] = len(partitions)
+    out["metric_crs"] = {str(k): int(v) for k, v in partitions["metric_crs"].value_counts().items()}
+    return out
+
+
+def _renumber_gaps(findings: pd.DataFrame, gap_lonlat: list[np.ndarray]) -> pd.DataFrame:
     """The gap findings numbered over the whole (the rows in partition order, as concatenated)."""
     gaps = (findings["rule_id"] == GAP_RULE).to_numpy()
     if not gaps.any():
         return findings
     findings = findings.copy()
-    findings.loc[gaps, "unit_id"] = number_gaps(np.vstack([o.gap_lonlat for o in outputs]))
+    findings.loc[gaps, "unit_id"] = number_gaps(np.vstack(gap_lonlat))
     return findings
+
+
+def merge_findings(frames: list[pd.DataFrame], gap_lonlat: list[np.ndarray]) -> pd.DataFrame:
+    """The partitions' findings (in partition order) as one table, before ordering.
+
+    Gaps numbered over the whole, the study-level household rows merged into one per rule
+    (at the end).
+    """
+    findings = _renumber_gaps(pd.concat(frames, ignore_index=True), gap_lonlat)
+    study_hh = (findings["level"] == "study") & findings["rule_id"].isin(HOUSEHOLD_RULES)
+    return pd.concat(
+        [findings[~study_hh], _merge_study_rows(findings[study_hh])], ignore_index=True
+    )[FINDING_COLUMNS]
+
+
+def partitions_table(rows: Iterable[tuple[str, str, int | None, int, int, dict]]) -> pd.DataFrame:
+    """``partitions.csv``: per partition its key, metric CRS, EPSG, communities, grids, stats."""
+    return pd.DataFrame(
+        [
+            {
+                "partition": key,
+                "metric_crs": crs,
+                "epsg": epsg,
+                "communities": communities,
+                "grids": grids,
+                **stats,
+            }
+            for key, crs, epsg, communities, grids, stats in rows
+        ]
+    )
 
 
 def _unique_problems(outputs: Iterable[PartitionOutput]) -> list[Problem]:
@@ -228,29 +268,16 @@ def combine(
     if all(o.grids is not None for o in outputs):
         grids = pd.concat([o.grids for o in outputs if o.grids is not None])
         grids = grids.loc[sorted(grids.index, key=str)]
-    findings = _renumber_gaps(pd.concat([o.findings for o in outputs], ignore_index=True), outputs)
-    study_hh = (findings["level"] == "study") & findings["rule_id"].isin(HOUSEHOLD_RULES)
-    findings = pd.concat(
-        [findings[~study_hh], _merge_study_rows(findings[study_hh])], ignore_index=True
-    )[FINDING_COLUMNS]
+    findings = merge_findings([o.findings for o in outputs], [o.gap_lonlat for o in outputs])
     households = None
     if all(o.households is not None for o in outputs):
         households = pd.concat(
             [o.households.assign(partition=o.key) for o in outputs if o.households is not None],
             ignore_index=True,
         )
-    partitions = pd.DataFrame(
-        [
-            {
-                "partition": o.key,
-                "metric_crs": o.crs,
-                "epsg": o.epsg,
-                "communities": len(o.communities),
-                "grids": 0 if o.grids is None else len(o.grids),
-                **o.stats,
-            }
-            for o in outputs
-        ]
+    partitions = partitions_table(
+        (o.key, o.crs, o.epsg, len(o.communities), 0 if o.grids is None else len(o.grids), o.stats)
+        for o in outputs
     )
     return NationalResult(
         name=name,

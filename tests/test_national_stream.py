@@ -1,0 +1,105 @@
+"""The national outputs written out of core (issue #17): the same files as the in-memory result.
+
+Each partition of a small multi-district dataset is checked in this process and staged as a
+worker stages it (:mod:`gridmap.national.stage`), with row groups of 3 rows so that the merge
+of the partitions' files (whose grid ids interleave: a grid stored under its own district and
+owned by its neighbour) reads many row groups; :func:`gridmap.national.write_staged` must
+write the bytes and rows that :meth:`gridmap.national.NationalResult.to_dir` writes from
+:func:`gridmap.national.combine` of the same partitions.
+"""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+
+from gridmap.national import NationalSource, check_partition, combine, plan_partitions
+from gridmap.national import stage as stage_module
+from gridmap.national.stage import stage_output
+from gridmap.national.stream import write_staged
+from gridmap.rules import load_profile
+
+LAYERS = ("communities", "grids", "households", "facilities", "network")
+TABLES = ("communities.csv", "grids.csv", "findings.csv", "problems.csv")
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory, national_data):
+    gen = national_data
+    root = tmp_path_factory.mktemp("stream")
+    shape = gen.NationalShape(
+        provinces=2, districts=2, streets=2, communities=2, gaps=True, network=True
+    )
+    gen.write_national(root, shape)
+    source = NationalSource({k: root / k for k in LAYERS})
+    plan = plan_partitions(source.community_index(), "district")
+    return plan, [check_partition(source, plan, key) for key in plan.keys]
+
+
+@pytest.fixture(scope="module")
+def written(outputs, tmp_path_factory):
+    plan, parts = outputs
+    profile = load_profile("national")
+    memory = tmp_path_factory.mktemp("memory")
+    combine(parts, plan, profile, name="gridmap").to_dir(memory)
+    folder = tmp_path_factory.mktemp("staged")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(stage_module, "ROW_GROUP", 3)
+        staged = [stage_output(p, folder / ".partitions", profile) for p in parts]
+        # a partition staged again (Dask reran its task): its files replaced, not added to
+        staged[1] = stage_output(parts[1], folder / ".partitions", profile)
+    out = folder / "out"
+    out.mkdir()
+    result = write_staged(staged, plan, profile, name="gridmap", out=out)
+    return memory, out, result, folder / ".partitions"
+
+
+def test_csv_and_summary_bytes_equal_the_in_memory_result(written):
+    memory, out, result, _ = written
+    for name in (*TABLES, "summary.json"):
+        assert (out / name).read_bytes() == (memory / name).read_bytes(), name
+    grids = pd.read_csv(out / "grids.csv", dtype=str, encoding="utf-8-sig")
+    assert grids["grid_id"].is_unique and grids["grid_id"].is_monotonic_increasing
+    summary = json.loads((memory / "summary.json").read_text(encoding="utf-8"))
+    assert result.summary()["communities_status"] == summary["communities_status"]
+    assert result.summary()["engine"] == "dask" and result.summary()["partitions"] == 4
+
+
+def test_retried_partition_staged_once(written):
+    *_, staging = written
+    for table in ("communities", "grids", "findings"):
+        files = sorted(p.name for p in (staging / table).iterdir())
+        assert files == ["330101.parquet", "330102.parquet", "420101.parquet", "420102.parquet"]
+
+
+def test_partitions_csv_has_the_same_rows(written):
+    memory, out, *_ = written
+    a, b = (pd.read_csv(f / "partitions.csv", encoding="utf-8-sig") for f in (out, memory))
+    timing = ["seconds", "cpu_s", "worker"]
+    pd.testing.assert_frame_equal(a.drop(columns=timing), b.drop(columns=timing))
+
+
+@pytest.mark.parametrize("gpkg", ["result.gpkg", "provinces/33.gpkg", "provinces/42.gpkg"])
+def test_geopackages_have_the_same_layers_and_rows(written, gpkg):
+    memory, out, *_ = written
+    layers = pyogrio.list_layers(memory / gpkg)
+    assert pyogrio.list_layers(out / gpkg).tolist() == layers.tolist()
+    for name, _ in layers:
+        got = pyogrio.read_dataframe(out / gpkg, layer=name)
+        want = pyogrio.read_dataframe(memory / gpkg, layer=name)
+        pd.testing.assert_frame_equal(got, want, check_like=False)
+        a, b = (pyogrio.read_info(f / gpkg, layer=name) for f in (out, memory))
+        assert list(a["fields"]) == list(b["fields"]) and list(a["dtypes"]) == list(b["dtypes"])
+
+
+def test_national_geoparquet_has_the_same_files_and_rows(written):
+    memory, out, *_ = written
+    files = sorted(p.relative_to(memory) for p in (memory / "national").rglob("*.parquet"))
+    assert files == sorted(p.relative_to(out) for p in (out / "national").rglob("*.parquet"))
+    assert len(files) >= 8
+    for f in files:
+        pd.testing.assert_frame_equal(gpd.read_parquet(out / f), gpd.read_parquet(memory / f))
