@@ -212,8 +212,8 @@ def test_partition_reads_no_neighbours_households(national, source):
         assert parts.loc[key, "read_households"] < len(halo), key
 
 
-def test_killed_worker_is_retried_without_duplicates(source, client, national):
-    """A worker process dies while it checks a partition: Dask reruns it elsewhere, once."""
+def _run_killing_a_worker(client, run):
+    """``run()`` while a worker process dies checking a partition; (its result, what died)."""
     killed: dict = {}
 
     def kill_busy_worker():
@@ -230,12 +230,20 @@ def test_killed_worker_is_retried_without_duplicates(source, client, national):
 
     thread = threading.Thread(target=kill_busy_worker)
     thread.start()
-    result = check_national(source, scheduler=client, partition_by="district")
+    result = run()
     thread.join()
     assert killed, "no partition was seen running"
     key = killed["key"].split("-")[2]
     rerun = result.partitions.set_index("partition").loc[key, "worker"]
     assert not rerun.endswith(f":{killed['pid']}")  # its rows come from the rerun
+    return result, killed
+
+
+def test_killed_worker_is_retried_without_duplicates(source, client, national):
+    """A worker process dies while it checks a partition: Dask reruns it elsewhere, once."""
+    result, _ = _run_killing_a_worker(
+        client, lambda: check_national(source, scheduler=client, partition_by="district")
+    )
     pd.testing.assert_frame_equal(
         result.check_result().communities_table(), national.check_result().communities_table()
     )
@@ -243,6 +251,31 @@ def test_killed_worker_is_retried_without_duplicates(source, client, national):
         result.check_result().grids_table(), national.check_result().grids_table()
     )
     pd.testing.assert_frame_equal(result.findings, national.findings)
+    client.wait_for_workers(2, timeout=60)
+
+
+def test_out_of_core_run_writes_the_in_memory_outputs(source, client, national, tmp_path):
+    """``out=``: the workers stage their rows, this process streams the outputs from them —
+    the files of the in-memory result's ``to_dir``, also when a worker died mid-run."""
+    memory = tmp_path / "memory"
+    national.to_dir(memory)
+    out = tmp_path / "out"
+    written, _ = _run_killing_a_worker(
+        client,
+        lambda: check_national(source, scheduler=client, partition_by="district", out=out),
+    )
+    for name in ("communities.csv", "grids.csv", "findings.csv", "problems.csv", "summary.json"):
+        assert (out / name).read_bytes() == (memory / name).read_bytes(), name
+    assert written.summary() == national.summary()
+    assert written.written["result.gpkg"] == out / "result.gpkg"
+    for layer in ("communities", "grids", "findings"):
+        pd.testing.assert_frame_equal(
+            gpd.read_file(out / "result.gpkg", layer=layer),
+            gpd.read_file(memory / "result.gpkg", layer=layer),
+        )
+    names = {p.name for p in out.iterdir()}
+    assert {"partitions.csv", "national", "provinces"} <= names
+    assert not [n for n in names if n.startswith(".gridmap-")]  # the staging folder is gone
     client.wait_for_workers(2, timeout=60)
 
 

@@ -3,7 +3,7 @@
 Each partition of a small multi-district dataset is checked in this process and staged as a
 worker stages it (:mod:`gridmap.national.stage`), with row groups of 3 rows so that the merge
 of the partitions' files (whose grid ids interleave: a grid stored under its own district and
-owned by its neighbour) reads many row groups; :func:`gridmap.national.write_staged` must
+owned by its neighbour) reads many row groups, and chunks of 40 rows written; :func:`gridmap.national.write_staged` must
 write the bytes and rows that :meth:`gridmap.national.NationalResult.to_dir` writes from
 :func:`gridmap.national.combine` of the same partitions.
 """
@@ -19,6 +19,7 @@ import pytest
 
 from gridmap.national import NationalSource, check_partition, combine, plan_partitions
 from gridmap.national import stage as stage_module
+from gridmap.national import stream as stream_module
 from gridmap.national.stage import stage_output
 from gridmap.national.stream import write_staged
 from gridmap.rules import load_profile
@@ -49,12 +50,13 @@ def written(outputs, tmp_path_factory):
     folder = tmp_path_factory.mktemp("staged")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(stage_module, "ROW_GROUP", 3)
+        mp.setattr(stream_module, "WRITE_ROWS", 40)
         staged = [stage_output(p, folder / ".partitions", profile) for p in parts]
         # a partition staged again (Dask reran its task): its files replaced, not added to
         staged[1] = stage_output(parts[1], folder / ".partitions", profile)
-    out = folder / "out"
-    out.mkdir()
-    result = write_staged(staged, plan, profile, name="gridmap", out=out)
+        out = folder / "out"
+        out.mkdir()
+        result = write_staged(staged, plan, profile, name="gridmap", out=out)
     return memory, out, result, folder / ".partitions"
 
 

@@ -5,7 +5,9 @@
 command. With ``--engine dask`` the layers are GeoParquet dataset folders (hive-partitioned by
 province/city/district) or files, checked partition by partition on Dask
 (:func:`gridmap.national.check_national`); the output folder holds the contract outputs of a
-check plus ``partitions.csv``, ``national/`` and ``provinces/``. ``--network`` (a street
+check plus ``partitions.csv``, ``national/`` and ``provinces/``, written out of core: each
+worker writes its partition's rows and this process streams the outputs from them
+(``check_national(out=…)``). ``--network`` (a street
 network for walking-distance coverage) is read per partition, its window grown by the
 coverage reach (:mod:`gridmap.national.worker`).
 """
@@ -36,7 +38,7 @@ def _layer_path(spec: object) -> str:
 
 def _national_check(args: argparse.Namespace) -> int:
     # lazy: Dask and the analysis stack load when the command runs, not for `gridmap --help`
-    from gridmap.national import NationalSource, check_national
+    from gridmap.national import NationalOutput, NationalResult, NationalSource, check_national
 
     kwargs = study_kwargs(args)
     if kwargs.get("metric") is not None:
@@ -52,8 +54,7 @@ def _national_check(args: argparse.Namespace) -> int:
             path = Path(_layer_path(kwargs[kind]))
             layers[kind] = base / path if base is not None and not path.is_absolute() else path
     source = NationalSource(layers, crs=kwargs.get("crs"))
-    result = check_national(
-        source,
+    options = dict(
         partition_by=args.partition_by,
         profile=kwargs.get("profile", "national"),
         lang=args.lang,
@@ -64,7 +65,13 @@ def _national_check(args: argparse.Namespace) -> int:
         progress=True,
         log=lambda line: print(line, file=sys.stderr),
     )
-    written = result.to_dir(args.out) if args.out else {}
+    written: dict[str, Path] = {}
+    if args.out:  # out of core: each worker writes its rows, the outputs are streamed from them
+        output = check_national(source, out=args.out, **options)
+        result: NationalResult | NationalOutput = output
+        written = output.written
+    else:
+        result = check_national(source, **options)
     if args.json:
         print(json.dumps(result.summary(), ensure_ascii=False, indent=2))
         return 0

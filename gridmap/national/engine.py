@@ -118,13 +118,39 @@ def _national_lookup(index: Any) -> dict[str, Any] | None:
 
 @overload
 def check_national(
-    source: NationalSource, *, out: None = None, **kwargs: Any
+    source: NationalSource,
+    *,
+    partition_by: str = ...,
+    profile: str = ...,
+    lang: str = ...,
+    study_options: dict[str, Any] | None = ...,
+    scheduler: Any = ...,
+    n_workers: int | None = ...,
+    memory_limit: str | float | None = ...,
+    retries: int = ...,
+    progress: bool = ...,
+    log: Callable[[str], None] | None = ...,
+    plan: PartitionPlan | None = ...,
+    out: None = None,
 ) -> NationalResult: ...
 
 
 @overload
 def check_national(
-    source: NationalSource, *, out: str | os.PathLike, **kwargs: Any
+    source: NationalSource,
+    *,
+    partition_by: str = ...,
+    profile: str = ...,
+    lang: str = ...,
+    study_options: dict[str, Any] | None = ...,
+    scheduler: Any = ...,
+    n_workers: int | None = ...,
+    memory_limit: str | float | None = ...,
+    retries: int = ...,
+    progress: bool = ...,
+    log: Callable[[str], None] | None = ...,
+    plan: PartitionPlan | None = ...,
+    out: str | os.PathLike,
 ) -> NationalOutput: ...
 
 
@@ -207,10 +233,10 @@ def check_national(
             log(f"Dask dashboard: {client.dashboard_link}  ({len(plan.keys)} 分区 partitions)")
         source_f, plan_f, lookup_f = client.scatter([source, plan, lookup], broadcast=True)
         task: Callable[..., Any] = check_partition
-        staged: tuple[Path, Path] | None = None
+        staged: tuple[Path, Path, Path] | None = None
         if out is not None:  # out of core: the workers stage their rows inside the output's stage
             stage, _ = stack.enter_context(staged_dir(out))
-            staged = (stage, stage / ".partitions")
+            staged = (stage, stage / ".partitions", Path(out))
             task = stage_partition
         futures = {
             client.submit(
@@ -232,7 +258,7 @@ def check_national(
         bar = ProgressBar(len(futures)) if progress else None
         outputs = _gather(client, futures, bar)
         if staged is not None:
-            written = write_staged(outputs, plan, prof, name=name, out=staged[0], final=Path(out))
+            written = write_staged(outputs, plan, prof, name=name, out=staged[0], final=staged[2])
             shutil.rmtree(staged[1], ignore_errors=True)  # not an output: gone before the commit
             return written
     return combine(outputs, plan, prof, name=name)

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -235,7 +236,8 @@ def partitions_table(rows: Iterable[tuple[str, str, int | None, int, int, dict]]
     )
 
 
-def _unique_problems(outputs: Iterable[PartitionOutput]) -> list[Problem]:
+def _unique_problems(outputs: Iterable[Any]) -> list[Problem]:
+    """The problems of every partition (each with ``.problems``), each once."""
     seen: dict[tuple, Problem] = {}
     for o in outputs:
         for p in o.problems:

@@ -118,7 +118,8 @@ def finding_keys(findings: pd.DataFrame, profile: Profile) -> pd.Series:
 
     Rule findings before QA findings, communities, grids, then the rest, rules in profile
     order, then by rule id and unit id (``_order_findings`` of :mod:`gridmap.national.result`,
-    as one string: ``"<qa><level><rank>\\x01<rule id>\\x01<unit id>"``).
+    as one string: QA flag, level and rank, then rule id and unit id each after a separator
+    that sorts before every character they hold).
     """
     rank = {r.id: i for i, r in enumerate(profile.rules)}
     rule = findings["rule_id"].astype(str)
@@ -139,7 +140,9 @@ def sample_rows(frame: pd.DataFrame) -> pd.DataFrame:
     if not len(frame):
         return frame.iloc[:0]
     first = frame.notna().to_numpy().argmax(axis=0)
-    cols = {c: frame[c].iloc[[int(i)]].reset_index(drop=True) for c, i in zip(frame, first)}
+    cols = {
+        c: frame[c].iloc[[int(i)]].reset_index(drop=True) for c, i in zip(frame, first, strict=True)
+    }
     out = pd.DataFrame(cols, columns=frame.columns)
     out.index = frame.index[:1]  # the id's type takes part too
     if hasattr(frame, "geometry"):
