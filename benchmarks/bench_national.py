@@ -20,6 +20,11 @@ Opt-in heavy modes:
   single-machine check runs in the partitions' metric CRS and keeps its tables; each Dask run's
   communities, grids and findings are compared with them (``identical``), and ``out_of_core``
   says whether the worker limit was below half the single check's peak RSS;
+* ``--outputs stream|memory|both``: each Dask run also writes the outputs of
+  ``gridmap check --engine dask --out`` — streamed from the partitions the workers staged
+  (``check_national(out=…)``), or gathered into this process and written from there (the
+  in-memory ``NationalResult.to_dir``); ``both`` runs each and compares their files. Every
+  run reports this process's (the client's) peak RSS beside the workers';
 * ``--map``: the last Dask run's result is written as ``national/`` and the 全国 page's first
   map, zoom to grids and recolour are measured in headless Chromium
   (``bench_dashboard.measure_national``): key ``map``.
@@ -39,9 +44,11 @@ import json
 import math
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -121,18 +128,50 @@ def _warm() -> float:
     return _cpu_s()
 
 
+class _RssSampler:
+    """This process's peak resident memory while a block runs (sampled every 20 ms).
+
+    ``ru_maxrss`` only grows over the process's life, so a second run in it could not show a
+    lower peak; the sampled peak is this run's own (from its start, ``start_mb``).
+    """
+
+    def __enter__(self) -> _RssSampler:
+        import psutil  # a dependency of dask.distributed
+
+        self._proc, self._stop = psutil.Process(), threading.Event()
+        self.start_mb = self.peak_mb = self._proc.memory_info().rss / 2**20
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak_mb = max(self.peak_mb, self._proc.memory_info().rss / 2**20)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, self._proc.memory_info().rss / 2**20)
+
+
 def on_dask(
     root: Path,
     workers: int,
     memory_limit: str,
     partition_by: str = "auto",
     reference: Path | None = None,
+    outputs: str = "none",
+    out: Path | None = None,
 ) -> tuple[dict, Any]:
-    """``check_national`` on a fresh LocalCluster: seconds, per-partition cost, worker peaks.
+    """``check_national`` on a fresh LocalCluster: seconds, per-partition cost, memory peaks.
 
     ``reference``: the single-machine check's tables (:func:`single_machine` ``save=``), to
-    say whether this run's are identical (``identical``, ``difference``). Returns the figures
-    and the :class:`gridmap.national.NationalResult`.
+    say whether this run's are identical (``identical``, ``difference``). ``outputs``: also
+    write the outputs into ``out`` — ``"memory"``: gather the partitions into this process and
+    ``NationalResult.to_dir`` (``seconds`` is then the check, ``seconds_with_outputs`` both);
+    ``"stream"``: ``check_national(out=…)``, each worker stages its rows and this process
+    streams the outputs (``seconds`` holds both). ``client_peak_rss_mb``: this process's peak
+    during the run, beside the workers'. Returns the figures and the result.
     """
     from distributed import Client, LocalCluster
 
@@ -152,17 +191,30 @@ def on_dask(
         cpu0 = client.run(_warm)  # imports are not the check: both sides import before timing
         cpu_client = _cpu_s()
         t = time.perf_counter()
-        result = check_national(source, scheduler=client, partition_by=partition_by)
-        seconds = time.perf_counter() - t
+        with _RssSampler() as rss:
+            if outputs == "stream":
+                result = check_national(
+                    source, scheduler=client, partition_by=partition_by, out=out
+                )
+                seconds = time.perf_counter() - t
+            else:
+                result = check_national(source, scheduler=client, partition_by=partition_by)
+                seconds = time.perf_counter() - t
+                if outputs == "memory":
+                    result.to_dir(out)
+            with_outputs = time.perf_counter() - t
         cpu_client = _cpu_s() - cpu_client
         cpu = client.run(_cpu_s)
         peaks = client.run(_peak_rss_mb)
     parts = result.partitions
-    households = int(result.summary()["households_total"])
+    summary = result.summary()
+    households = int(summary["households_total"])
     run = {
         "partition_by": partition_by,
         "workers": workers,
+        "outputs": outputs,
         "seconds": seconds,
+        "seconds_with_outputs": with_outputs,
         "households_per_s_per_worker": households / seconds / workers,
         "partitions": len(parts),
         "partition_communities_mean": float(parts["communities"].mean()),
@@ -172,16 +224,17 @@ def on_dask(
         "partition_cpu_s_mean": float(parts["cpu_s"].mean()),
         "worker_peak_rss_mb": max(peaks.values()),
         "worker_peak_rss_mb_each": sorted(peaks.values()),
-        "client_peak_rss_mb": _peak_rss_mb(),
+        "client_peak_rss_mb": rss.peak_mb,
+        "client_rss_start_mb": rss.start_mb,
         # CPU seconds of the workers and of this process (planning, combining): less bent by
         # other work on the machine than the wall time
         "cpu_s_workers": sum(cpu[w] - cpu0[w] for w in cpu),
         "cpu_s_client": cpu_client,
-        "communities": len(result.communities),
+        "communities": int(summary["communities"]),
         "households": households,
         "load": [before, _load()],
     }
-    if reference is not None:
+    if reference is not None and outputs != "stream":
         run["difference"] = compare(result, reference)
         run["identical"] = run["difference"] is None
     return run, result
@@ -212,6 +265,12 @@ def compare(result: Any, reference: Path) -> str | None:
         except AssertionError as exc:
             return f"{name}: {str(exc).splitlines()[0][:300]}"
     return None
+
+
+def same_outputs(a: Path, b: Path) -> bool:
+    """Whether two output folders hold the same CSV and summary bytes."""
+    names = ("communities.csv", "grids.csv", "findings.csv", "problems.csv", "summary.json")
+    return all((a / n).read_bytes() == (b / n).read_bytes() for n in names)
 
 
 def one_metric_crs(root: Path, partition_by: str) -> str | None:
@@ -309,6 +368,14 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         "partitions' metric CRS) and report its peak RSS against the worker limit",
     )
     ap.add_argument(
+        "--outputs",
+        choices=["none", "stream", "memory", "both"],
+        default="none",
+        help="also write the outputs of each Dask run: stream (check_national(out=): the "
+        "workers stage their rows, this process streams the files), memory (gathered here, "
+        "NationalResult.to_dir), both (one run each, files compared); none (default)",
+    )
+    ap.add_argument(
         "--map",
         action="store_true",
         help="first map and recolour of the 全国 page on the last Dask run's result (Chromium)",
@@ -337,12 +404,22 @@ def _print_report(report: dict, counts: dict[str, int], limit: str) -> None:
         )
     for r in report["dask"]:
         same = {True: ", identical", False: f", DIFFERENT ({r.get('difference')})"}
+        outputs = {
+            "none": "",
+            "memory": f", outputs gathered and written here ({r['seconds_with_outputs']:.1f} s "
+            "with them)",
+            "stream": ", outputs streamed from the workers' staged rows (in the seconds)",
+        }[r["outputs"]]
+        if "same_outputs_as_memory" in r:
+            outputs += f", files {'identical' if r['same_outputs_as_memory'] else 'DIFFERENT'}"
         print(
             f"dask by {r['partition_by']}, {r['workers']} worker(s): {r['seconds']:.1f} s over "
             f"{r['partitions']} partitions, "
             f"{r['households_per_s_per_worker']:,.0f} households/s per worker, worker peaks "
             f"{', '.join(f'{m:.0f}' for m in r['worker_peak_rss_mb_each'])} MB "
-            f"(limit {limit}), load {r['load']}{same.get(r.get('identical'), '')}"
+            f"(limit {limit}), client peak {r['client_peak_rss_mb']:.0f} MB (from "
+            f"{r['client_rss_start_mb']:.0f}), load {r['load']}{outputs}"
+            f"{same.get(r.get('identical'), '')}"
         )
     for by, ratio in report.get("overhead_1_worker", {}).items():
         print(f"overhead at equal cores (1 worker by {by} / single machine): {ratio:.2f}x")
@@ -354,7 +431,8 @@ def _print_report(report: dict, counts: dict[str, int], limit: str) -> None:
             f"out of core: single-process check peak {ooc['single_peak_rss_mb']:,.0f} MB, "
             f"worker limit {ooc['memory_limit_mb']:,.0f} MB "
             f"({'below' if ooc['limit_below_half_single_peak'] else 'NOT below'} half the "
-            f"single peak), worker peaks {ooc['worker_peak_rss_mb_max']:,.0f} MB max, "
+            f"single peak), worker peaks {ooc['worker_peak_rss_mb_max']:,.0f} MB max, client "
+            f"peak {ooc['client_peak_rss_mb_max']:,.0f} MB max, "
             f"identical: {'yes' if ooc['identical'] else 'no'}; wall {ooc['single_s']:.0f} s "
             f"single vs {ooc['dask_s']:.0f} s on Dask"
         )
@@ -382,6 +460,7 @@ def _out_of_core(single: dict, runs: list[dict], limit: str) -> dict:
         "memory_limit_mb": limit_mb,
         "limit_below_half_single_peak": limit_mb < single["rss_mb"] / 2,
         "worker_peak_rss_mb_max": max(r["worker_peak_rss_mb"] for r in runs),
+        "client_peak_rss_mb_max": max(r["client_peak_rss_mb"] for r in runs),
         "identical": all(r.get("identical") for r in runs),
         "single_s": single["seconds"],
         "dask_s": max(r["seconds"] for r in runs),
@@ -400,6 +479,8 @@ def main(argv: list[str] | None = None) -> int:
         grids=a.grids,
         households_mean=a.households_mean,
     )
+    if a.map and a.outputs == "stream":
+        sys.exit("--map draws a result held in memory: use --outputs none, memory or both")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(a.data or Path(tmp) / "data")
         t = time.perf_counter()
@@ -415,18 +496,26 @@ def main(argv: list[str] | None = None) -> int:
         single = None if a.no_single else single_machine(root, "check", metric, reference)
         read = None if a.out_of_core else single_machine(root, "read")
         runs, last = [], None
+        modes = ["stream", "memory"] if a.outputs == "both" else [a.outputs]
         for by in a.partition_by:
             for w in a.workers:
-                last = None  # one result held at a time
-                run, last = on_dask(root, w, a.memory_limit, by, reference)
-                runs.append(run)
+                folders = {}
+                for mode in modes:
+                    last = None  # one result held at a time
+                    folders[mode] = Path(tmp) / f"out-{mode}"
+                    run, last = on_dask(root, w, a.memory_limit, by, reference, mode, folders[mode])
+                    runs.append(run)
+                if len(folders) == 2:  # the streamed files are the in-memory result's
+                    runs[-2]["same_outputs_as_memory"] = same_outputs(*folders.values())
+                for folder in folders.values():
+                    shutil.rmtree(folder, ignore_errors=True)
         report: dict[str, Any] = {
             "data": {**counts, "generate_s": round(gen_s, 1), "bytes": dataset_bytes(root)},
             "memory_limit_per_worker": a.memory_limit,
             "single_machine": single,
             "single_machine_read": read,
             "dask": runs,
-            "extrapolation": extrapolate(runs[-len(a.workers)]),
+            "extrapolation": extrapolate(runs[-len(a.workers) * len(modes)]),
         }
         if a.map:
             folder = Path(tmp) / "result"
