@@ -66,6 +66,9 @@ class StagedTable:
         Per numeric column: (has a value, every value a whole number).
     regions
         The ``_province`` and ``_district`` values present.
+    geom_types
+        Per ``_province``: the geometry types of its rows (a GeoPackage layer of polygons and
+        multipolygons is written as multipolygons).
     """
 
     path: Path
@@ -74,6 +77,7 @@ class StagedTable:
     sample: pd.DataFrame
     integral: dict[str, tuple[bool, bool]]
     regions: dict[str, set[str]]
+    geom_types: dict[str, set[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -189,6 +193,12 @@ def _stage(
         (str(sorted_keys[i]), str(sorted_keys[min(i + ROW_GROUP, len(order)) - 1]))
         for i in range(0, len(order), ROW_GROUP)
     ]
+    types: dict[str, set[str]] = {}
+    if hasattr(frame, "geometry"):
+        kinds = pd.Series(frame.geometry.geom_type.to_numpy(), dtype=object).dropna()
+        province = regions["province"].to_numpy(dtype=object)[kinds.index.to_numpy()]
+        for prov, kind in set(zip(province, kinds, strict=True)):
+            types.setdefault(str(prov), set()).add(str(kind))
     return StagedTable(
         path=path,
         rows=len(frame),
@@ -196,6 +206,7 @@ def _stage(
         sample=sample_rows(frame),
         integral=_integral(frame),
         regions={k: set(map(str, v.unique())) for k, v in regions.items()},
+        geom_types=types,
     )
 
 

@@ -28,15 +28,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyogrio
 import pyproj
-from geopandas import GeoDataFrame
+import shapely
+from geopandas import GeoDataFrame, GeoSeries
 
 from gridmap._atomic import atomic_path
 from gridmap._errors import Problem
 from gridmap.check import CheckResult
 from gridmap.io.csv_out import write_csv
+from gridmap.io.gpkg import GPKG_VERSION
 from gridmap.national.export import id_table, write_district
 from gridmap.national.merge import conform, merged, whole_schema
 from gridmap.national.partition import PartitionPlan
@@ -47,7 +50,7 @@ from gridmap.national.result import (
     partitions_table,
 )
 from gridmap.national.source import LONLAT
-from gridmap.national.stage import StagedPartition, finding_keys
+from gridmap.national.stage import StagedPartition, StagedTable, finding_keys
 from gridmap.rules import FINDING_COLUMNS, Profile
 from gridmap.study import Study
 
@@ -123,6 +126,29 @@ class _Csv:
         self.started = True
 
 
+_MULTI = {"Point": shapely.multipoints, "LineString": shapely.multilinestrings}
+_MULTI["Polygon"] = shapely.multipolygons
+
+
+def _as_multi(units: GeoDataFrame, types: set[str]) -> GeoDataFrame:
+    """``units`` with single geometries made multi where the whole layer mixes both kinds.
+
+    What the GeoPackage writer does to a layer of polygons and multipolygons written at once
+    (it declares and writes multipolygons); a chunk holding only polygons would not know.
+    """
+    single = [t for t in types if not t.startswith("Multi")]
+    if len(types) != 2 or len(single) != 1 or f"Multi{single[0]}" not in types:
+        return units
+    mask = (units.geometry.geom_type == single[0]).to_numpy()
+    if not mask.any():
+        return units
+    geoms = np.array(units.geometry.to_numpy(), dtype=object)
+    geoms[mask] = _MULTI[single[0]](geoms[mask], indices=np.arange(int(mask.sum())))
+    out = units.copy()
+    out[units.geometry.name] = GeoSeries(geoms, index=units.index, crs=units.crs)
+    return out
+
+
 class _Gpkg:
     """A GeoPackage written layer by layer, chunk by chunk, through ``CheckResult.to_gpkg``."""
 
@@ -130,7 +156,10 @@ class _Gpkg:
         self.path, self.scratch = path, scratch / f"{path.stem}.chunk.gpkg"
         self.layers: set[str] = set()
 
-    def write(self, layer: str, result: CheckResult) -> None:
+    def write(self, layer: str, result: CheckResult, types: set[str] | None = None) -> None:
+        if types and layer in ("communities", "grids"):
+            units = getattr(result, layer)
+            result = replace(result, **{layer: _as_multi(units, types)})
         result.to_gpkg(self.scratch)
         meta, table = pyogrio.read_arrow(self.scratch, layer=layer)
         geometry = meta["geometry_name"] or None
@@ -143,7 +172,7 @@ class _Gpkg:
             geometry_type=meta["geometry_type"] if geometry else None,
             crs=meta["crs"] if geometry else None,
             append=layer in self.layers,
-            dataset_options={"VERSION": "1.2"} if not self.layers else None,
+            dataset_options={"VERSION": GPKG_VERSION} if not self.layers else None,
         )
         self.layers.add(layer)
 
@@ -173,6 +202,16 @@ class _Table:
     schema: pd.DataFrame
     ints: set[str]  # float columns the whole table writes as whole numbers
     floats: set[str]  # float columns it writes as floats
+
+    def types(self, province: str | None = None) -> set[str]:
+        """The geometry types of the whole table's rows (of one province)."""
+        out: set[str] = set()
+        for t in self.staged:
+            if isinstance(t, StagedTable):
+                for prov, kinds in t.geom_types.items():
+                    if province is None or prov == province:
+                        out |= kinds
+        return out
 
     def chunks(self, where: tuple[str, str] | None = None) -> Iterator[pd.DataFrame]:
         geometry = self.schema.geometry.name if isinstance(self.schema, GeoDataFrame) else None
@@ -234,7 +273,8 @@ def _write_units(
     counted = []
     for chunk in table.chunks():
         outs["csv"].write(_csv_table(table, chunk, profile, empty))
-        outs["gpkg"].write(table.kind, _result(profile, "", **{**empty, table.kind: chunk}))
+        result = _result(profile, "", **{**empty, table.kind: chunk})
+        outs["gpkg"].write(table.kind, result, table.types())
         counted.append(_summary_columns(chunk, table.kind))
     if table.kind not in outs["gpkg"].layers:  # an empty table: its header and empty layer
         outs["csv"].write(_csv_table(table, table.schema, profile, empty))
@@ -313,7 +353,8 @@ def _write_provinces(
                 if kind not in tables:
                     continue
                 for chunk in _only(tables[kind], "province", code).chunks(("_province", code)):
-                    gpkg.write(kind, _result(profile, "", **{**empty, kind: chunk}))
+                    result = _result(profile, "", **{**empty, kind: chunk})
+                    gpkg.write(kind, result, tables[kind].types(code))
                 if kind not in gpkg.layers:
                     gpkg.write(kind, _result(profile, "", **empty))
             gpkg.finish()
