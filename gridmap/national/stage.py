@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from gridmap._errors import Problem
 from gridmap.national.export import district_codes
@@ -43,9 +45,11 @@ __all__ = [
 ]
 
 #: rows per Parquet row group of a staged table: what the client reads (and holds) at once
-ROW_GROUP = 20_000
+ROW_GROUP = 10_000
 #: the staged tables
 TABLES = ("communities", "grids", "findings")
+#: between the parts of a finding's sort key: sorts before every character of ids and rules
+_SEP = "\x01"
 
 
 @dataclass
@@ -131,7 +135,7 @@ def finding_keys(findings: pd.DataFrame, profile: Profile) -> pd.Series:
     level = findings["level"].map({"community": "0", "grid": "1"}).fillna("2").astype(str)
     order = rule.map(lambda r: f"{rank.get(r, len(rank)):06d}")
     unit = findings["unit_id"].astype(str)
-    return qa + level + order + "\x01" + rule + "\x01" + unit
+    return qa + level + order + _SEP + rule + _SEP + unit
 
 
 def sample_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -164,22 +168,49 @@ def _integral(frame: pd.DataFrame) -> dict[str, tuple[bool, bool]]:
     return out
 
 
-def _write_atomic(table: pd.DataFrame, path: Path) -> None:
-    """``table`` as Parquet at ``path``, by a rename: a rerun replaces it whole."""
+def _groups(blocks: np.ndarray) -> list[tuple[int, int]]:
+    """Row groups ``[start, end)``: runs of one block, cut every :data:`ROW_GROUP` rows.
+
+    A row group never spans two blocks (two rules of the findings): the merge then holds the
+    group of one partition at a time, not one per partition for every rule they all have.
+    """
+    n = len(blocks)
+    cuts = {0, n}
+    if n:
+        cuts |= set((np.flatnonzero(blocks[1:] != blocks[:-1]) + 1).tolist())
+    starts = sorted(cuts)
+    out = []
+    for a, b in zip(starts[:-1], starts[1:], strict=True):
+        out += [(i, min(i + ROW_GROUP, b)) for i in range(a, b, ROW_GROUP)]
+    return out
+
+
+def _write_atomic(table: pd.DataFrame, path: Path, groups: list[tuple[int, int]]) -> None:
+    """``table`` as Parquet at ``path`` in row groups ``groups``; renamed into place.
+
+    A rerun of the partition replaces the file whole.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        if hasattr(table, "to_wkb"):
+        if hasattr(table, "to_wkb"):  # GeoParquet: groups of ROW_GROUP rows (one block)
             table.to_parquet(tmp, index=True, row_group_size=ROW_GROUP)
         else:
-            table.to_parquet(tmp, index=False, row_group_size=ROW_GROUP)
+            data = pa.Table.from_pandas(table, preserve_index=False)
+            with pq.ParquetWriter(tmp, data.schema) as writer:
+                for a, b in groups:
+                    writer.write_table(data.slice(a, b - a), row_group_size=b - a)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 
 
 def _stage(
-    frame: pd.DataFrame, keys: pd.Series, regions: dict[str, pd.Series], path: Path
+    frame: pd.DataFrame,
+    keys: pd.Series,
+    regions: dict[str, pd.Series],
+    path: Path,
+    blocks: pd.Series | None = None,
 ) -> StagedTable:
     """Write ``frame`` sorted by ``keys`` (stable) with its key and region columns."""
     order = np.argsort(keys.to_numpy(dtype=object), kind="stable")
@@ -187,12 +218,11 @@ def _stage(
     extra = {"_key": keys.to_numpy(dtype=object)[order]}
     extra |= {f"_{k}": v.to_numpy(dtype=object)[order] for k, v in regions.items()}
     staged = table.assign(**extra)
-    _write_atomic(staged, path)
+    one = np.zeros(len(order), dtype=int)
+    groups = _groups(one if blocks is None else blocks.to_numpy(dtype=object)[order])
+    _write_atomic(staged, path, groups)
     sorted_keys = extra["_key"]
-    bounds = [
-        (str(sorted_keys[i]), str(sorted_keys[min(i + ROW_GROUP, len(order)) - 1]))
-        for i in range(0, len(order), ROW_GROUP)
-    ]
+    bounds = [(str(sorted_keys[a]), str(sorted_keys[b - 1])) for a, b in groups]
     types: dict[str, set[str]] = {}
     if hasattr(frame, "geometry"):
         kinds = pd.Series(frame.geometry.geom_type.to_numpy(), dtype=object).dropna()
@@ -232,7 +262,9 @@ def stage_output(output: PartitionOutput, folder: Path, profile: Profile) -> Sta
     units_f = f[~study].reset_index(drop=True)
     province = {"province": units_f["unit_id"].astype(str).str[:2]}
     path = folder / "findings" / f"{output.key}.parquet"
-    tables["findings"] = _stage(units_f, finding_keys(units_f, profile), province, path)
+    keys = finding_keys(units_f, profile)
+    blocks = keys.str.rsplit(_SEP, n=1).str[0]  # one rule's findings
+    tables["findings"] = _stage(units_f, keys, province, path, blocks)
     # the sample of the whole findings: the study rows take part in their column types
     tables["findings"].sample = sample_rows(pd.concat([units_f, f[study]], ignore_index=True))
     return StagedPartition(

@@ -59,7 +59,7 @@ __all__ = ["write_staged", "NationalOutput"]
 _UNITS = ("communities", "grids")
 #: rows written at once (merged chunks are put together up to this): each write of a
 #: GeoPackage chunk costs ~0.1 s whatever its size
-WRITE_ROWS = 50_000
+WRITE_ROWS = 20_000
 _PROBLEM_COLUMNS = ["severity", "code", "message", "fix", "file", "layer", "column", "row"]
 
 
