@@ -15,6 +15,7 @@ from dataclasses import replace
 
 import geopandas as gpd
 import pandas as pd
+import pyarrow.parquet as pq
 import pyogrio
 import pytest
 import shapely
@@ -123,3 +124,16 @@ def test_national_geoparquet_has_the_same_files_and_rows(written):
     assert len(files) >= 8
     for f in files:
         pd.testing.assert_frame_equal(gpd.read_parquet(out / f), gpd.read_parquet(memory / f))
+
+
+def test_findings_row_groups_hold_one_rule_each(written):
+    """The merge holds one row group per partition whose rows it is between: a row group that
+    spanned two rules would keep every partition's group in memory for the next rule."""
+    *_, staging = written
+    for path in (staging / "findings").iterdir():
+        parquet = pq.ParquetFile(path)
+        rules = [
+            set(parquet.read_row_group(i, columns=["rule_id"])["rule_id"].to_pylist())
+            for i in range(parquet.num_row_groups)
+        ]
+        assert parquet.num_row_groups > 1 and all(len(r) == 1 for r in rules), path.name
