@@ -498,3 +498,65 @@ def test_layers_read_side_by_side_equal_reading_one_after_another(tmp_path):
         return [(p.code, p.message) for p in study.problems if "设施" not in str(p.file)]
 
     assert problems(side_by_side) == problems(in_turn)
+
+
+def _lattice_grids(seed: int, side: int) -> GeoDataFrame:
+    """A jittered lattice of ``side`` x ``side`` quads that share their edges exactly, then
+    spoilt at random: cells drawn twice, cells nested in a neighbour, cells pushed over their
+    neighbour by 0.0001–30 m (slivers below 1 m² included), cells crossing two others."""
+    rng = np.random.default_rng(seed)
+    xs, ys = np.meshgrid(np.arange(side + 1) * 100.0, np.arange(side + 1) * 100.0)
+    xs += rng.uniform(-20, 20, xs.shape)
+    ys += rng.uniform(-20, 20, ys.shape)
+    cells = [
+        shapely.Polygon(
+            [(xs[j, i], ys[j, i]), (xs[j, i + 1], ys[j, i + 1])]
+            + [(xs[j + 1, i + 1], ys[j + 1, i + 1]), (xs[j + 1, i], ys[j + 1, i])]
+        )
+        for j in range(side)
+        for i in range(side)
+    ]
+    cells = list(shapely.segmentize(np.array(cells), 30.0))  # digitised-looking shared edges
+    for k in rng.choice(len(cells), 12, replace=False):
+        what = rng.integers(4)
+        if what == 0:
+            cells.append(cells[k])  # drawn twice
+        elif what == 1:
+            cells.append(shapely.buffer(shapely.centroid(cells[k]), 10.0))  # nested
+        elif what == 2:
+            shift = float(rng.choice([1e-4, 0.01, 0.5, 30.0]))
+            cells[k] = shapely.affinity.translate(cells[k], shift, 0)  # over its neighbour
+        else:
+            c = shapely.centroid(cells[k])
+            cells.append(shapely.box(c.x - 5, c.y - 80, c.x + 5, c.y + 80))  # crossing
+    ids = [f"32000000000{i:06d}" for i in rng.permutation(len(cells))]
+    return GeoDataFrame({"name": [f"网格{i}" for i in ids]}, index=ids, geometry=cells, crs=4549)
+
+
+@settings(max_examples=4, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_grid_overlaps_shared_between_threads_equal_one_thread(seed):
+    """The DE-9IM test of the grid pairs split between the caller and a worker (check's
+    topology threads): the same rows as one GEOS call, and as the pairs written out."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    grids = _lattice_grids(seed, 48)  # ~9,400 candidate pairs: more than one chunk
+    want = grid_overlaps(grids)
+    with ThreadPoolExecutor(2) as pool:
+        got = pool.submit(grid_overlaps, grids, executor=pool).result()  # caller on the pool
+        pd.testing.assert_frame_equal(got, want)
+        pd.testing.assert_frame_equal(grid_overlaps(grids, executor=pool), want)
+    geoms = grids.geometry.to_numpy()
+    a, b = shapely.STRtree(geoms).query(geoms)
+    pairs = [(i, j) for i, j in zip(a, b, strict=True) if i < j]
+    assert len(pairs) > 8192  # more than one chunk of the shared test
+    slow = set()
+    for i, j in pairs:
+        if geoms[i].relate_pattern(geoms[j], "T********"):
+            area = geoms[i].intersection(geoms[j]).area
+            if area >= 1.0:
+                a, b = sorted([grids.index[i], grids.index[j]])
+                slow.add((a, b, round(area, 6)))
+    other = want["message"].str.extract(r"（(\d+)）")[0]
+    fast = {(u, o, round(v, 6)) for u, o, v in zip(want.unit_id, other, want.value, strict=True)}
+    assert fast == slow and len(slow) > 0

@@ -6,6 +6,8 @@ digitising noise and not reported.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,8 @@ __all__ = [
 MIN_AREA_M2 = 1.0
 #: decimals of a degree (≈ 1 m) gap centres are rounded to before they are numbered
 GAP_DECIMALS = 5
+#: candidate pairs per GEOS call when the DE-9IM test of :func:`grid_overlaps` is shared
+_PAIRS_PER_CHUNK = 8192
 
 
 def number_gaps(lonlat: np.ndarray) -> list[str]:
@@ -128,7 +132,9 @@ def community_topology(communities: GeoDataFrame) -> pd.DataFrame:
     return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
 
 
-def grid_overlaps(grids: GeoDataFrame, *, min_area: float = MIN_AREA_M2) -> pd.DataFrame:
+def grid_overlaps(
+    grids: GeoDataFrame, *, min_area: float = MIN_AREA_M2, executor: Executor | None = None
+) -> pd.DataFrame:
     """Grids that claim the same ground as another grid of the layer, with the shared area in m².
 
     Two grids overlap when their interiors meet: crossing boundaries, one grid inside another,
@@ -144,6 +150,10 @@ def grid_overlaps(grids: GeoDataFrame, *, min_area: float = MIN_AREA_M2) -> pd.D
     min_area
         Shared areas smaller than this (m²) are digitising slivers and not reported (the
         tolerance of the community overlap check, :data:`MIN_AREA_M2`).
+    executor
+        When given, one of its workers shares the DE-9IM test of the candidate pairs with the
+        calling thread, chunk by chunk, as soon as it is free (the same test, the same rows).
+        The caller may itself run on a worker of ``executor``.
 
     Returns
     -------
@@ -167,7 +177,7 @@ def grid_overlaps(grids: GeoDataFrame, *, min_area: float = MIN_AREA_M2) -> pd.D
     first = (ids[a] < ids[b]) | ((ids[a] == ids[b]) & (a < b))
     a, b = a[first], b[first]
     if len(a):  # the interiors meet (DE-9IM), not only the boundaries
-        meet = shapely.relate_pattern(geoms[a], geoms[b], "T********")
+        meet = _interiors_meet(geoms[a], geoms[b], executor)
         a, b = a[meet], b[meet]
     area = shapely.area(shapely.intersection(geoms[a], geoms[b])) if len(a) else np.empty(0)
     big = area >= min_area
@@ -189,6 +199,35 @@ def grid_overlaps(grids: GeoDataFrame, *, min_area: float = MIN_AREA_M2) -> pd.D
         source=GRID_TOPOLOGY_SOURCE,
         title="网格之间重叠",
     )
+
+
+def _interiors_meet(left: np.ndarray, right: np.ndarray, executor: Executor | None) -> np.ndarray:
+    """DE-9IM ``T********`` of each pair, chunks shared with one idle worker of ``executor``.
+
+    The calling thread works through the chunks itself; the helper task takes chunks from the
+    same queue once a worker is free and is cancelled if none became free in time, so the
+    caller never waits for work nobody has started (it may itself be a worker of ``executor``).
+    """
+    if executor is None or len(left) <= _PAIRS_PER_CHUNK:
+        return shapely.relate_pattern(left, right, "T********")
+    out = np.empty(len(left), dtype=bool)
+    starts = iter(range(0, len(left), _PAIRS_PER_CHUNK))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                start = next(starts, None)
+            if start is None:
+                return
+            end = start + _PAIRS_PER_CHUNK
+            out[start:end] = shapely.relate_pattern(left[start:end], right[start:end], "T********")
+
+    helper = executor.submit(work)
+    work()
+    if not helper.cancel():
+        helper.result()
+    return out
 
 
 def _lonlat(points: np.ndarray, crs: Any) -> np.ndarray:
