@@ -597,3 +597,23 @@ def test_grid_overlaps_equal_every_pair_tested(seed, side, spoilt, min_area):
     other = [m.split("（")[1].split("）")[0] for m in f["message"]]
     fast = {(u, o, round(v, 6)) for u, o, v in zip(f.unit_id, other, f.value, strict=True)}
     assert fast == _overlaps_one_by_one(grids, min_area)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 6), st.integers(1, 12))
+def test_community_overlaps_equal_every_pair_tested(seed, side, spoilt):
+    """Community pairs proved to share less than half the tolerance skip the ``overlaps`` test:
+    the same findings as testing every pair (tilings spoilt as in the grid test above)."""
+    comm = _lattice_grids(seed, side, spoilt)
+    got = community_topology(comm)
+    got = got[got.rule_id == "qa.community.overlap"]
+    geoms = comm.geometry.to_numpy()
+    want = set()
+    for i in range(len(geoms)):
+        for j in range(i + 1, len(geoms)):
+            if geoms[i].overlaps(geoms[j]) and geoms[i].intersection(geoms[j]).area >= 1.0:
+                area = geoms[i].intersection(geoms[j]).area
+                want.add((comm.index[i], comm.index[j], round(area, 6)))
+    other = [m.split("（")[1].split("）")[0] for m in got["message"]]
+    found = {(u, o, round(v, 6)) for u, o, v in zip(got.unit_id, other, got.value, strict=True)}
+    assert found == want

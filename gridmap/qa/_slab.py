@@ -25,7 +25,7 @@ COLLINEAR_M = 1e-6
 #: polygons with more corners than this are not bounded (their pairs go to GEOS)
 MAX_CORNERS = 8
 #: pairs bounded per numpy step (memory ~ pairs x 8 corners² x 8 bytes a few times)
-_CHUNK = 32768
+_CHUNK = 8192
 
 
 @dataclass(frozen=True)

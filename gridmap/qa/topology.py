@@ -78,6 +78,9 @@ def community_topology(communities: GeoDataFrame) -> pd.DataFrame:
     a, b = shapely.STRtree(geoms).query(geoms)
     keep = a < b
     a, b = a[keep], b[keep]
+    if len(a):  # pairs proved to share less than half the tolerance: dropped below anyway
+        keep = shared_area_bound(corners(geoms), a, b) >= MIN_AREA_M2 / 2
+        a, b = a[keep], b[keep]
     if len(a):
         hit = shapely.overlaps(geoms[a], geoms[b])
         a, b = a[hit], b[hit]
