@@ -38,7 +38,7 @@ class Corners:
     False and zeros.
     """
 
-    simple: np.ndarray  #: (n,) bool: non-empty, at most MAX_CORNERS + 1 coordinates
+    simple: np.ndarray  #: (n,) bool: a non-empty (multi)polygon of ≤ MAX_CORNERS + 1 coordinates
     points: np.ndarray  #: (n, k, 2) the simplified rings' coordinates, closing points included
     off: np.ndarray  #: (n,) the largest distance from a true vertex to the simplified outline
     along: np.ndarray  #: (n, k - 1, 2) unit direction of each edge
@@ -53,7 +53,8 @@ def corners(geoms: np.ndarray) -> Corners:
     n = len(geoms)
     simplified = shapely.simplify(geoms, COLLINEAR_M, preserve_topology=False)
     counts = shapely.get_num_coordinates(simplified)
-    simple = (counts > 1) & (counts <= MAX_CORNERS + 1) & ~shapely.is_empty(simplified)
+    polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))  # their boundary has every vertex
+    simple = polygonal & (counts > 1) & (counts <= MAX_CORNERS + 1) & ~shapely.is_empty(simplified)
     off = np.zeros(n)
     kept = np.flatnonzero(simple)
     k = int(counts[kept].max()) if len(kept) else 2
