@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -377,14 +378,14 @@ def _coverage_csv(table: pd.DataFrame) -> pd.DataFrame:
 
 def _topology_in_background(
     communities: GeoDataFrame, grids: GeoDataFrame | None
-) -> Future[tuple[pd.DataFrame, pd.DataFrame | None, float]]:
-    """Topology QA on a thread of its own, and how long it took.
+) -> Callable[[], tuple[pd.DataFrame, pd.DataFrame | None, float]]:
+    """Topology QA on two threads of its own; call the result to wait for it (and its time).
 
-    :func:`gridmap.qa.community_topology` (the overlap test and the union of all communities
-    for the gaps) and :func:`gridmap.qa.grid_overlaps` are GEOS work that releases the GIL and
-    needs only the polygons: it runs while the assignment does. On copies of the geometries:
-    the assignment prepares the polygons, and GEOS builds a prepared geometry's indexes
-    lazily, which two threads must not do at once.
+    :func:`gridmap.qa.community_topology` and :func:`gridmap.qa.grid_overlaps` are GEOS work
+    that releases the GIL and needs only the polygons: they run while the assignment does, and
+    the thread done first shares the grid pairs' DE-9IM tests, so both cores work on them once
+    the assignment waits. On unprepared copies of the geometries: the assignment prepares the
+    polygons, and GEOS builds a prepared geometry's indexes lazily, not thread-safe.
     """
 
     def own(units: GeoDataFrame) -> GeoDataFrame:
@@ -397,17 +398,24 @@ def _topology_in_background(
 
     own_communities = own(communities)
     own_grids = own(grids) if grids is not None and len(grids) else None
+    t = time.perf_counter()
+    pool = ThreadPoolExecutor(2, thread_name_prefix="gridmap-topology")
+    topology = pool.submit(community_topology, own_communities)
+    overlaps = (
+        pool.submit(grid_overlaps, own_grids, executor=pool) if own_grids is not None else None
+    )
+    ended: list[float] = []  # when each task ended, not when the caller asked
+    for task in [topology] + ([overlaps] if overlaps is not None else []):
+        task.add_done_callback(lambda _: ended.append(time.perf_counter()))
 
-    def timed() -> tuple[pd.DataFrame, pd.DataFrame | None, float]:
-        t = time.perf_counter()
-        topology = community_topology(own_communities)
-        overlaps = grid_overlaps(own_grids) if own_grids is not None else None
-        return topology, overlaps, time.perf_counter() - t
+    def result() -> tuple[pd.DataFrame, pd.DataFrame | None, float]:
+        try:
+            found = topology.result(), None if overlaps is None else overlaps.result()
+        finally:
+            pool.shutdown(wait=False)  # its threads end with their tasks
+        return *found, max(ended) - t
 
-    pool = ThreadPoolExecutor(1, thread_name_prefix="gridmap-topology")
-    future = pool.submit(timed)
-    pool.shutdown(wait=False)  # the thread ends with its one task
-    return future
+    return result
 
 
 def _grid_shares_in_background(study: Study) -> Future[tuple[GridShares, float]] | None:
@@ -554,7 +562,7 @@ def check(
         grid_table["status"] = grid_eval.status
     rule_findings = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
     timings["evaluate"] = time.perf_counter() - t2
-    qa_topology, grid_overlap_rows, timings["topology"] = topology.result()
+    qa_topology, grid_overlap_rows, timings["topology"] = topology()
     qa = [qa_topology]
     if grid_table is not None:
         qa.append(grid_qa(grids, grid_table, communities, overlaps=grid_overlap_rows))

@@ -9,7 +9,8 @@ when any is an error. Inputs are never modified: every function returns copies.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -72,9 +73,34 @@ def layer_source(gdf: GeoDataFrame) -> dict:
     return dict(gdf.attrs.get("source") or {})
 
 
-def _row(label) -> object:
-    """1-based record number of a row label of a freshly read layer."""
-    return int(label) + 1 if isinstance(label, (int, np.integer)) else label
+#: formats read as tables (CSV, Excel): rows are named as Excel numbers them
+_TABLE_FORMATS = ("csv", "xlsx", "xls")
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """How a planner finds a row of a freshly read layer (labels are 0-based positions).
+
+    In a CSV or Excel table the row Excel shows (the header is row 1, the first data row 2);
+    in a GIS layer the 1-based record number (a GeoPackage's fid, QGIS's row). Labels that
+    are not positions (a GeoDataFrame passed in with its own index) are named as they are.
+    """
+
+    table: bool
+
+    @classmethod
+    def of(cls, src: Mapping) -> _Rows:
+        return cls(src.get("format") in _TABLE_FORMATS)
+
+    def __call__(self, label: object) -> object:
+        if isinstance(label, (int, np.integer)):
+            return int(label) + (2 if self.table else 1)
+        return label
+
+    def text(self, rows: Sequence[object], more: str = "") -> str:
+        """``表格第 2、5 行`` in a table, ``第 1、4 条记录`` in a GIS layer (``more`` appended)."""
+        shown = "、".join(str(r) for r in rows)
+        return f"表格第 {shown} 行{more}" if self.table else f"第 {shown} 条记录{more}"
 
 
 def _ids(values: pd.Series) -> pd.Series:
@@ -139,10 +165,11 @@ def prepare_layer(
     out, found, problems = _canonical_columns(gdf, kind, mapping, where)
     if any(p.severity == "error" for p in problems):
         return out, problems
-    problems += _clean_values(out, kind, found, where, src)
+    rows = _Rows.of(src)
+    problems += _clean_values(out, kind, found, where, rows)
     id_col = ID_COLUMN.get(kind)
     if id_col:
-        problems += _clean_ids(out, kind, id_col, found[id_col], where)
+        problems += _clean_ids(out, kind, id_col, found[id_col], where, rows)
     if "name" in out.columns:
         out["name"] = out["name"].astype("string").str.strip()
     elif id_col:
@@ -150,10 +177,10 @@ def prepare_layer(
     if kind == "grids" and "community_id" in out.columns:
         out["community_id"] = _ids(out["community_id"])
     if kind == "facilities" and "facility_type" in out.columns:
-        problems += _facility_types(out, found["facility_type"], where)
+        problems += _facility_types(out, found["facility_type"], where, rows)
     if kind == "communities" and "type" in found:
-        problems += _community_types(out, found["type"], where, src)
-    problems += _repair_geometry(out, kind, where)
+        problems += _community_types(out, found["type"], where, rows)
+    problems += _repair_geometry(out, kind, where, rows)
     problems += _nothing_usable(out, kind, where, found)
     if id_col:
         out = out.set_index(id_col, drop=True)
@@ -211,7 +238,7 @@ def _canonical_columns(
 
 
 def _clean_values(
-    out: GeoDataFrame, kind: str, found: Mapping[str, str], where: dict[str, Any], src: dict
+    out: GeoDataFrame, kind: str, found: Mapping[str, str], where: dict[str, Any], rows: _Rows
 ) -> list[Problem]:
     """Counts, rates, areas and flags cleaned in place; every unusable value reported."""
     problems: list[Problem] = []
@@ -234,7 +261,7 @@ def _clean_values(
             bad = [b for b in bad if b[2] != "空值"]
         out[canonical] = clean
         high = [b for b in bad if b[2] == IMPLAUSIBLE]
-        problems += _implausible(out, kind, canonical, source, high, where, src)
+        problems += _implausible(kind, canonical, source, high, where, rows)
         bad = [b for b in bad if b[2] != IMPLAUSIBLE]
         problems += problems_from_bad(
             bad,
@@ -243,13 +270,13 @@ def _clean_values(
             source=where,
             what=f"{KIND_ZH[kind]}图层列“{source}”",
             fix=fix,
-            row_of=_row,
+            row_of=rows,
         )
     return problems
 
 
 def _clean_ids(
-    out: GeoDataFrame, kind: str, id_col: str, source: str, where: dict[str, Any]
+    out: GeoDataFrame, kind: str, id_col: str, source: str, where: dict[str, Any], rows: _Rows
 ) -> list[Problem]:
     """Ids as text, in place.
 
@@ -258,7 +285,7 @@ def _clean_ids(
     problems: list[Problem] = []
     ids = _ids(out[id_col])
     for label in ids.index[ids.isna()]:
-        ids[label] = f"无编码-{_row(label)}"
+        ids[label] = f"无编码-{rows(label)}"
         problems.append(
             Problem(
                 "warning",
@@ -267,12 +294,12 @@ def _clean_ids(
                 fix="补全编码",
                 **where,
                 column=source,
-                row=_row(label),
+                row=rows(label),
             )
         )
     dup = ids[ids.duplicated(keep=False)]
     for value, group in dup.groupby(dup):
-        rows = ", ".join(str(_row(r)) for r in group.index)
+        at = rows.text([rows(r) for r in group.index])
         names = "、".join(out.loc[group.index, "name"].astype(str)) if "name" in out.columns else ""
         for k, label in enumerate(group.index[1:], start=2):
             ids[label] = f"{value}-{k}"
@@ -280,18 +307,20 @@ def _clean_ids(
             Problem(
                 "warning",
                 "id.duplicate",
-                f"{KIND_ZH[kind]}编码 {value} 重复出现在第 {rows} 行（{names}）；后续记录暂记为 {value}-2 …",
+                f"{KIND_ZH[kind]}编码 {value} 重复出现在{at}（{names}）；后续记录暂记为 {value}-2 …",
                 fix="每个单元的编码必须唯一：改正重复的编码",
                 **where,
                 column=source,
-                row=_row(group.index[0]),
+                row=rows(group.index[0]),
             )
         )
     out[id_col] = ids
     return problems
 
 
-def _facility_types(out: GeoDataFrame, source: str, where: dict[str, Any]) -> list[Problem]:
+def _facility_types(
+    out: GeoDataFrame, source: str, where: dict[str, Any], rows: _Rows
+) -> list[Problem]:
     """Facility types as keys of the type table, in place (raw text kept); unknown ones noted."""
     problems: list[Problem] = []
     raw_type = out["facility_type"]
@@ -307,14 +336,14 @@ def _facility_types(out: GeoDataFrame, source: str, where: dict[str, Any]) -> li
                 fix="在 gridmap/facility_types.toml 中添加别名，或改正类型名称",
                 **where,
                 column=source,
-                row=_row(group.index[0]),
+                row=rows(group.index[0]),
             )
         )
     return problems
 
 
 def _community_types(
-    out: GeoDataFrame, source: str, where: dict[str, Any], src: dict
+    out: GeoDataFrame, source: str, where: dict[str, Any], rows: _Rows
 ) -> list[Problem]:
     """A warning per 社区类型 value that is not 城市/农村 (blank included), naming every row.
 
@@ -325,17 +354,11 @@ def _community_types(
     unknown = community_type(raw).isna()
     if not unknown.any():
         return []
-    table = src.get("format") in ("csv", "xlsx", "xls")
     text = raw[unknown].map(lambda v: "" if pd.isna(v) else str(v).strip())
     problems = []
     for value, group in text.groupby(text, sort=False):
-        rows = [_row(label) for label in group.index]
-        more = f" 等 {len(rows)} 条" if len(rows) > 20 else ""
-        at = "第 " + "、".join(str(r) for r in rows[:20]) + f" 条记录{more}"
-        if table:
-            at += (
-                "，表格第 " + "、".join(str(r + 1) for r in rows[:20] if isinstance(r, int)) + " 行"
-            )
+        found = [rows(label) for label in group.index]
+        at = rows.text(found[:20], f" 等 {len(found)} 条" if len(found) > 20 else "")
         shown = f"的值“{value}”" if value else "为空"
         problems.append(
             Problem(
@@ -347,8 +370,8 @@ def _community_types(
                 f" (write 城市 or 农村 — or urban/rural — in column {source})",
                 **where,
                 column=source,
-                row=rows[0],
-                extra={"rows": rows, "value": value},
+                row=found[0],
+                extra={"rows": found, "value": value},
             )
         )
     return problems
@@ -358,7 +381,7 @@ def _community_types(
 _TYPE_EXAMPLES = "城镇、城市社区、农村社区、村、urban、rural"
 
 
-def _repair_geometry(out: GeoDataFrame, kind: str, where: dict) -> list[Problem]:
+def _repair_geometry(out: GeoDataFrame, kind: str, where: dict, rows: _Rows) -> list[Problem]:
     problems = []
     geoms = out.geometry.to_numpy()
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
@@ -370,7 +393,7 @@ def _repair_geometry(out: GeoDataFrame, kind: str, where: dict) -> list[Problem]
                 f"{KIND_ZH[kind]}几何为空，该记录不参与空间分析",
                 fix="补绘该单元的边界或删除该记录",
                 **where,
-                row=_row(label),
+                row=rows(label),
             )
         )
     allowed, text = _GEOM_TYPES[kind]
@@ -402,7 +425,7 @@ def _repair_geometry(out: GeoDataFrame, kind: str, where: dict) -> list[Problem]
                     f"{KIND_ZH[kind]}几何无效（{reason}），已用 make_valid 修复",
                     fix="在 GIS 中检查并修正该多边形",
                     **where,
-                    row=_row(label),
+                    row=rows(label),
                 )
             )
         types = pd.Series(shapely.get_type_id(geoms), index=out.index)
@@ -415,20 +438,19 @@ def _repair_geometry(out: GeoDataFrame, kind: str, where: dict) -> list[Problem]
                 f"{KIND_ZH[kind]}图层应为{text}，此记录是 {names.get(types[label], '?')}",
                 fix="检查是否选错了图层或文件",
                 **where,
-                row=_row(label),
+                row=rows(label),
             )
         )
     return problems
 
 
 def _implausible(
-    out: GeoDataFrame, kind: str, canonical: str, source: str, bad: list, where: dict, src: dict
+    kind: str, canonical: str, source: str, bad: list, where: dict, rows: _Rows
 ) -> list[Problem]:
     """Values above :data:`~gridmap.columns.PLAUSIBLE_MAX`: each reported, treated as missing."""
     if not bad:
         return []
     limit = PLAUSIBLE_MAX[kind][canonical]
-    table = src.get("format") in ("csv", "xlsx", "xls")
     unit = {
         "households": "每条户数记录（楼栋/小区）",
         "grids": "每个网格",
@@ -436,15 +458,16 @@ def _implausible(
     }[kind]
     problems = []
     for label, raw, _reason in bad:
-        row = _row(label)
-        at = f"第 {row} 条记录" + (
-            f"（表格第 {row + 1} 行）" if table and isinstance(row, int) else ""
-        )
+        row = rows(label)
+        at = rows.text([row]) if isinstance(row, int) else f"行 {row}"
+        shown = (
+            str(raw) if isinstance(raw, (int, float, np.number)) else repr(raw)
+        )  # not np.int64(…)
         problems.append(
             Problem(
                 "warning",
                 f"value.{canonical}.implausible",
-                f"{KIND_ZH[kind]}图层列“{source}”{at}的值 {raw!r} 不合理：{unit}不超过 {limit:,}，"
+                f"{KIND_ZH[kind]}图层列“{source}”{at}的值 {shown} 不合理：{unit}不超过 {limit:,}，"
                 "该值不参与计算（按缺失处理，相关单元为未评估）",
                 fix=f"更正该值（{canonical} ≤ {limit:,}），或留空表示缺失 (correct the value in column {source})",
                 **where,

@@ -498,3 +498,122 @@ def test_layers_read_side_by_side_equal_reading_one_after_another(tmp_path):
         return [(p.code, p.message) for p in study.problems if "设施" not in str(p.file)]
 
     assert problems(side_by_side) == problems(in_turn)
+
+
+#: shifts (m) of a grid over its ~100 m neighbour: shared areas round 0.5 m² and 1 m² included
+SHIFTS = (1e-7, 1e-4, 0.004, 0.005, 0.006, 0.0099, 0.01, 0.0101, 0.5, 30.0)
+
+
+def _lattice_grids(seed: int, side: int, spoilt: int = 12) -> GeoDataFrame:
+    """A jittered lattice of ``side`` x ``side`` quads that share their edges exactly, then
+    spoilt at random: cells drawn twice, cells nested in a neighbour, cells pushed over their
+    neighbour by 0.0001–30 m (slivers below 1 m² included), cells crossing two others."""
+    rng = np.random.default_rng(seed)
+    xs, ys = np.meshgrid(np.arange(side + 1) * 100.0, np.arange(side + 1) * 100.0)
+    xs += rng.uniform(-20, 20, xs.shape)
+    ys += rng.uniform(-20, 20, ys.shape)
+    cells = [
+        shapely.Polygon(
+            [(xs[j, i], ys[j, i]), (xs[j, i + 1], ys[j, i + 1])]
+            + [(xs[j + 1, i + 1], ys[j + 1, i + 1]), (xs[j + 1, i], ys[j + 1, i])]
+        )
+        for j in range(side)
+        for i in range(side)
+    ]
+    cells = list(shapely.segmentize(np.array(cells), 30.0))  # digitised-looking shared edges
+    for k in rng.choice(len(cells), min(spoilt, len(cells)), replace=False):
+        what = rng.integers(4)
+        if what == 0:
+            cells.append(cells[k])  # drawn twice
+        elif what == 1:
+            cells.append(shapely.buffer(shapely.centroid(cells[k]), 10.0))  # nested
+        elif what == 2:
+            shift = float(rng.choice(SHIFTS)) * rng.choice([-1, 1])
+            dx, dy = (shift, 0.0) if rng.random() < 0.5 else (0.0, shift)
+            cells[k] = shapely.affinity.translate(cells[k], dx, dy)  # over its neighbour
+        else:
+            c = shapely.centroid(cells[k])
+            cells.append(shapely.box(c.x - 5, c.y - 80, c.x + 5, c.y + 80))  # crossing
+    ids = [f"32000000000{i:06d}" for i in rng.permutation(len(cells))]
+    return GeoDataFrame({"name": [f"网格{i}" for i in ids]}, index=ids, geometry=cells, crs=4549)
+
+
+@settings(max_examples=4, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_grid_overlaps_shared_between_threads_equal_one_thread(seed):
+    """The DE-9IM test of the grid pairs split between the caller and a worker (check's
+    topology threads): the same rows as one GEOS call, and as the pairs written out."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    grids = _lattice_grids(seed, 48)  # ~9,400 candidate pairs: more than one chunk
+    want = grid_overlaps(grids)
+    with ThreadPoolExecutor(2) as pool:
+        got = pool.submit(grid_overlaps, grids, executor=pool).result()  # caller on the pool
+        pd.testing.assert_frame_equal(got, want)
+        pd.testing.assert_frame_equal(grid_overlaps(grids, executor=pool), want)
+    geoms = grids.geometry.to_numpy()
+    a, b = shapely.STRtree(geoms).query(geoms)
+    pairs = [(i, j) for i, j in zip(a, b, strict=True) if i < j]
+    assert len(pairs) > 8192  # more than one chunk of the shared test
+    slow = set()
+    for i, j in pairs:
+        if geoms[i].relate_pattern(geoms[j], "T********"):
+            area = geoms[i].intersection(geoms[j]).area
+            if area >= 1.0:
+                a, b = sorted([grids.index[i], grids.index[j]])
+                slow.add((a, b, round(area, 6)))
+    other = want["message"].str.extract(r"（(\d+)）")[0]
+    fast = {(u, o, round(v, 6)) for u, o, v in zip(want.unit_id, other, want.value, strict=True)}
+    assert fast == slow and len(slow) > 0
+
+
+def _overlaps_one_by_one(grids: GeoDataFrame, min_area: float) -> set[tuple[str, str, float]]:
+    """The grid overlap findings written out: every pair whose interiors meet, its area."""
+    geoms = grids.geometry.to_numpy()
+    found = set()
+    for i in range(len(geoms)):
+        for j in range(i + 1, len(geoms)):
+            if geoms[i].relate_pattern(geoms[j], "T********"):
+                area = geoms[i].intersection(geoms[j]).area
+                if area >= min_area:
+                    a, b = sorted([grids.index[i], grids.index[j]])
+                    found.add((a, b, round(area, 6)))
+    return found
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 6),
+    st.integers(1, 12),
+    st.sampled_from([1.0, 0.5, 1e-4, 0.0, 25.0]),
+)
+def test_grid_overlaps_equal_every_pair_tested(seed, side, spoilt, min_area):
+    """Pairs proved to share less than min_area skip the DE-9IM test: the same findings as
+    testing every pair, for tilings spoilt by duplicates, nested and crossing grids and grids
+    pushed over a neighbour by shared areas just under, at and over the tolerance."""
+    grids = _lattice_grids(seed, side, spoilt)
+    f = grid_overlaps(grids, min_area=min_area)
+    other = [m.split("（")[1].split("）")[0] for m in f["message"]]
+    fast = {(u, o, round(v, 6)) for u, o, v in zip(f.unit_id, other, f.value, strict=True)}
+    assert fast == _overlaps_one_by_one(grids, min_area)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 6), st.integers(1, 12))
+def test_community_overlaps_equal_every_pair_tested(seed, side, spoilt):
+    """Community pairs proved to share less than half the tolerance skip the ``overlaps`` test:
+    the same findings as testing every pair (tilings spoilt as in the grid test above)."""
+    comm = _lattice_grids(seed, side, spoilt)
+    got = community_topology(comm)
+    got = got[got.rule_id == "qa.community.overlap"]
+    geoms = comm.geometry.to_numpy()
+    want = set()
+    for i in range(len(geoms)):
+        for j in range(i + 1, len(geoms)):
+            if geoms[i].overlaps(geoms[j]) and geoms[i].intersection(geoms[j]).area >= 1.0:
+                area = geoms[i].intersection(geoms[j]).area
+                want.add((comm.index[i], comm.index[j], round(area, 6)))
+    other = [m.split("（")[1].split("）")[0] for m in got["message"]]
+    found = {(u, o, round(v, 6)) for u, o, v in zip(got.unit_id, other, got.value, strict=True)}
+    assert found == want

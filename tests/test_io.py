@@ -681,24 +681,25 @@ def test_csv_bad_coordinates_are_all_listed(tmp_path):
     text = (
         "名称,经度,纬度\n"
         "甲,120.7,31.3\n"
-        "乙,,31.3\n"  # row 2: blank lon
+        "乙,,31.3\n"  # Excel row 3 (header row 1): blank lon
         "丙,120.7,31.3\n"
-        "丁,120.7,abc\n"  # row 4: text lat
-        "戊,约120,北纬31\n"  # row 5: both bad
+        "丁,120.7,abc\n"  # Excel row 5: text lat
+        "戊,约120,北纬31\n"  # Excel row 6: both bad
     )
     path = write_csv(tmp_path / "pts.csv", text)
     with pytest.raises(InputError, match="不是数字") as excinfo:
         read_layer(path)
     problems = excinfo.value.problems
     assert [(p.row, p.column) for p in problems] == [
-        (2, "经度"),
-        (4, "纬度"),
-        (5, "经度"),
+        (3, "经度"),  # the rows Excel shows: the header is row 1
         (5, "纬度"),
+        (6, "经度"),
+        (6, "纬度"),
     ]
     assert all(p.code == "coordinates.invalid" and p.file == str(path) for p in problems)
     assert problems[1].extra["value"] == "abc"
     assert "表格第 5 行" in problems[1].message  # data row 4 is line 5 with the header
+    assert "表格第 3 行" in problems[0].message and "数据" not in problems[0].message
     assert "delete" in problems[0].fix
 
 
@@ -707,7 +708,7 @@ def test_csv_out_of_range_rows(tmp_path):
     with pytest.raises(InputError) as excinfo:
         read_layer(write_csv(tmp_path / "pts.csv", text))
     p = problem(excinfo)
-    assert (p.code, p.row, p.column) == ("coordinates.out_of_range", 2, "lon")
+    assert (p.code, p.row, p.column) == ("coordinates.out_of_range", 3, "lon")
 
 
 def test_csv_swapped_lonlat(tmp_path):
@@ -898,7 +899,7 @@ def test_xlsx_bad_coordinates_name_the_row(tmp_path):
     with pytest.raises(InputError) as excinfo:
         read_layer(path)
     p = problem(excinfo)
-    assert (p.code, p.row, p.column, p.layer) == ("coordinates.invalid", 3, "经度", "设施")
+    assert (p.code, p.row, p.column, p.layer) == ("coordinates.invalid", 4, "经度", "设施")
 
 
 def test_xls_without_xlrd(tmp_path, monkeypatch):

@@ -129,7 +129,7 @@ def test_implausible_row_in_a_csv_names_the_spreadsheet_row(layers, tmp_path):
     )
     study = gridmap.read_study(comm, grids, households={"path": str(csv), "crs": "EPSG:4549"})
     bad = next(p for p in study.problems if p.code == "value.households.implausible")
-    assert bad.row == 2 and "表格第 3 行" in bad.message
+    assert bad.row == 3 and "表格第 3 行" in bad.message  # the header is row 1
 
 
 @settings(max_examples=50, deadline=None)
@@ -360,7 +360,12 @@ def test_community_type_warning_names_the_spreadsheet_row():
     raw.attrs["source"] = {"file": "社区.xlsx", "layer": "Sheet1", "format": "xlsx"}
     _, problems = prepare_layer(raw, "communities")
     (p,) = [p for p in problems if p.code == "value.type.unrecognised"]
-    assert "第 2 条记录，表格第 3 行" in p.message and p.file == "社区.xlsx"
+    assert "（表格第 3 行）" in p.message and p.file == "社区.xlsx"
+    assert p.row == 3 and p.extra["rows"] == [3]  # the row Excel shows: the header is row 1
+    raw.attrs["source"] = {"file": "社区.gpkg", "layer": "社区", "format": "gpkg"}
+    _, problems = prepare_layer(raw, "communities")
+    (p,) = [p for p in problems if p.code == "value.type.unrecognised"]
+    assert "（第 2 条记录）" in p.message and p.row == 2  # a GIS layer: the 1-based record
 
 
 def test_recognised_community_types_give_no_warning():

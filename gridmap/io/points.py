@@ -179,12 +179,12 @@ def _coordinates(
             problems.append(
                 _problem(
                     "coordinates.invalid",
-                    f"第 {pos + 1} 行数据（表格第 {pos + 2} 行）的坐标 {col} 不是数字：{shown_value}",
+                    f"表格第 {pos + 2} 行的坐标 {col} 不是数字：{shown_value}",
                     "Correct or delete these rows (coordinates must be plain numbers).",
                     file=shown,
                     layer=layer,
                     column=col,
-                    row=pos + 1,
+                    row=int(pos) + 2,  # the row Excel shows: the header is row 1
                     value=None if raw is None else str(raw),
                 )
             )
@@ -270,13 +270,12 @@ def _check_lonlat(
             problems.append(
                 _problem(
                     "coordinates.out_of_range",
-                    f"第 {pos + 1} 行数据（表格第 {pos + 2} 行）的 {col} = {values.iloc[pos]} "
-                    f"超出 −{limit}…{limit}",
+                    f"表格第 {pos + 2} 行的 {col} = {values.iloc[pos]} 超出 −{limit}…{limit}",
                     "Correct or delete these rows.",
                     file=shown,
                     layer=layer,
                     column=col,
-                    row=pos + 1,
+                    row=int(pos) + 2,  # the row Excel shows: the header is row 1
                     value=float(values.iloc[pos]),
                 )
             )
