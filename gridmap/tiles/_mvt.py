@@ -101,8 +101,8 @@ class ValueColumn:
         self._done = np.zeros(len(uniques), dtype=bool)
         self._lock = threading.Lock()
 
-    def take(self, rows: np.ndarray) -> list[bytes | None]:
-        """The :func:`value_field` bytes of ``rows``' values (None where a row has none)."""
+    def take(self, rows: np.ndarray) -> tuple[np.ndarray, bytes]:
+        """Which of ``rows`` have a value, and those values' :func:`value_field` bytes, joined."""
         codes = self.codes[np.asarray(rows, dtype=np.int64)]
         with self._lock:
             need = np.unique(codes[codes >= 0])
@@ -110,8 +110,9 @@ class ValueColumn:
                 v = _python_value(self._uniques[c])
                 self._encoded[c] = None if v is None else value_field(v)
                 self._done[c] = True
-            encoded = self._encoded
-            return [encoded[c] if c >= 0 else None for c in codes.tolist()]
+            encoded = [self._encoded[c] if c >= 0 else None for c in codes.tolist()]
+        present = np.array([v is not None for v in encoded], dtype=bool)
+        return present, b"".join([v for v in encoded if v is not None])
 
 
 #: the smallest value of each varint length beyond one byte
@@ -327,13 +328,12 @@ def _tags(
     feat_parts, key_parts, val_parts, blocks = [], [], [], []
     offset = 0
     for k, column in enumerate(values):
-        vals = column.take(rows)
-        present = np.array([v is not None for v in vals], dtype=bool)
+        present, block = column.take(rows)
         where = np.flatnonzero(present)
         feat_parts.append(where)
         key_parts.append(np.full(len(where), k))
         val_parts.append(offset + np.arange(len(where)))
-        blocks.append(b"".join(vals[i] for i in where))
+        blocks.append(block)
         offset += len(where)
     if not feat_parts:
         return np.zeros(0, np.uint64), np.zeros(0, np.int64), b""

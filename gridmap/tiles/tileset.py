@@ -192,7 +192,7 @@ class TileSet:
 
     def bounds(self, layer: str) -> tuple[float, float, float, float]:
         """``(west, south, east, north)`` of ``layer`` in degrees."""
-        return self._layers[layer].lonlat_bounds  # type: ignore[return-value]
+        return self._layers[layer].lonlat_bounds
 
     def table(self, layer: str) -> pd.DataFrame:
         """The properties of ``layer``'s features, one row per feature id (0, 1, …)."""
