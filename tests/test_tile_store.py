@@ -64,6 +64,10 @@ def test_second_open_reads_the_stored_set(folder, monkeypatch):
     first = TileSet.from_check_dir(folder)
     assert first.origin == "made, stored"
     assert (store_dir(folder) / "manifest.json").exists()
+    stored_grids = gpd.read_parquet(
+        store_dir(folder) / "grids.parquet"
+    )  # GeoParquet, as QGIS reads
+    assert stored_grids.crs.to_epsg() == 3857 and len(stored_grids) == first.count("grids")
     _forbid_making(monkeypatch)
     second = TileSet.from_check_dir(folder)
     assert second.origin == "stored"

@@ -5,8 +5,9 @@ Making a national tile set (reading the partitioned GeoParquet, dissolving the c
 prepared layers are stored in ``FOLDER/national/.tiles/`` (a hidden folder: GeoParquet readers
 of ``national/`` skip it):
 
-* ``<layer>.parquet``: the features' properties (Parquet, one row per feature id) with
-  their Web Mercator polygons as WKB in the column ``__mercator_wkb__``;
+* ``<layer>.parquet``: GeoParquet, one row per feature id: the features' properties and
+  their Web Mercator polygons (EPSG:3857, WKB) in the column ``__mercator_wkb__`` (QGIS
+  and geopandas open it as a layer);
 * ``manifest.json``: the format, the key of the source files (their names, sizes and
   modification times), each layer's zooms and bounds, and each stored file's size and SHA-256.
 
@@ -30,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
+from geopandas import GeoDataFrame, GeoSeries
 
 from gridmap.tiles._layer import PreparedLayer
 
@@ -78,11 +80,11 @@ def save_layers(target: Path, key: str, layers: Mapping[str, PreparedLayer]) -> 
     try:
         entries: dict[str, dict] = {}
         for name, lay in layers.items():
-            table = pa.Table.from_pandas(lay.table, preserve_index=False)
-            wkb = shapely.to_wkb(lay.mercator)
-            table = table.append_column(_GEOMETRY, pa.array(wkb, type=pa.binary()))
             path = tmp / f"{name}.parquet"
-            pq.write_table(table, path)
+            frame = GeoDataFrame(lay.table.copy())
+            frame[_GEOMETRY] = GeoSeries(lay.mercator, index=frame.index, crs="EPSG:3857")
+            frame = frame.set_geometry(_GEOMETRY)
+            frame.to_parquet(path, index=False, write_covering_bbox=False)
             entries[name] = {
                 "file": path.name,
                 "size": path.stat().st_size,
@@ -113,7 +115,7 @@ def load_layers(target: Path, key: str) -> dict[str, PreparedLayer] | None:
             path = target / Path(str(entry["file"])).name
             if path.stat().st_size != entry["size"] or _sha256(path) != entry["sha256"]:
                 return None
-            table = pq.read_table(path)
+            table = pq.read_table(path)  # plain Parquet: the WKB column read as bytes
             geoms = shapely.from_wkb(table.column(_GEOMETRY).to_numpy(zero_copy_only=False))
             props = table.drop_columns([_GEOMETRY]).to_pandas()
             if len(geoms) != entry["count"] or len(props) != entry["count"]:
