@@ -5,8 +5,8 @@ MapLibre and every web map read). Each feature's id is its row position in its l
 every other column of the layer is a property, so a map recolours by feature state (values
 aligned with the rows) without fetching tiles again.
 
-Geometries are projected once, simplified once per zoom (to a quarter of a screen pixel at
-that zoom) and cached; a tile holds the features that meet it, those crossing its edge
+Geometries are projected once and simplified per zoom (to a quarter of a screen pixel at
+that zoom) for the features a tile asks for, then kept; a tile holds the features that meet it, those crossing its edge
 clipped to it (plus a small buffer so strokes join across tiles), encoded by the vectorised
 encoder of :mod:`gridmap.tiles._mvt`. Encoded tiles are kept (least recently used first out),
 with their gzip form once asked for (what a server sends a browser).
@@ -18,6 +18,9 @@ with their gzip form once asked for (what a server sends a browser).
 * ``communities`` from zoom :data:`MIN_ZOOM` ``["communities"]``, ``grids`` from
   :data:`MIN_ZOOM` ``["grids"]`` (below it a tile of that layer is empty: a province's grids
   never go to the browser at once).
+
+:meth:`TileSet.from_check_dir` stores the prepared set beside the result
+(:mod:`gridmap.tiles.store`) and reads it from there while the result is unchanged.
 """
 
 from __future__ import annotations
