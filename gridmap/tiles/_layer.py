@@ -71,7 +71,7 @@ class PreparedLayer:
         self.table = table.reset_index(drop=True)
         self.lonlat_bounds = lonlat_bounds
         self.min_zoom = min_zoom
-        self.tree = shapely.STRtree(mercator)
+        self._tree: shapely.STRtree | None = None
         self.keys = [str(c) for c in self.table.columns]
         self.values = [ValueColumn(self.table[c]) for c in self.table.columns]
         self._zooms: dict[int, _Zoom] = {}
@@ -79,6 +79,20 @@ class PreparedLayer:
 
     def __len__(self) -> int:
         return len(self.mercator)
+
+    @property
+    def tree(self) -> shapely.STRtree:
+        """The spatial index of :attr:`mercator` (made on first use, or by :meth:`prepare`)."""
+        with self._lock:
+            if self._tree is None:
+                self._tree = shapely.STRtree(self.mercator)
+            return self._tree
+
+    def prepare(self) -> None:
+        """Make the spatial index and find each property's distinct values now."""
+        self.tree  # noqa: B018 - made on access
+        for column in self.values:
+            column.prepare()
 
     def simplified(self, z: int, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Geometries simplified for zoom ``z`` and their bounds: of ``rows``, or of all."""

@@ -82,29 +82,47 @@ class ValueColumn:
     """
 
     def __init__(self, column: pd.Series) -> None:
-        values = column.reset_index(drop=True)
+        self._column = column.reset_index(drop=True)
+        self._codes: np.ndarray | None = None
+        self._uniques = np.zeros(0, dtype=object)
+        self._encoded: list[bytes | None] = []
+        self._done = np.zeros(0, dtype=bool)
+        self._lock = threading.Lock()
+
+    def prepare(self) -> None:
+        """Find the distinct values now (else on the first :meth:`take`)."""
+        with self._lock:
+            self._factorize()
+
+    def _factorize(self) -> None:
+        if self._codes is not None:
+            return
+        values = self._column
         if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in (
             "string",
             "empty",
         ):
             # mixed Python values: 1, 1.0 and True hash alike, their encodings do not
-            values = pd.Series([(type(v).__name__, repr(v)) for v in values], dtype=object)
-            codes, _ = pd.factorize(values, use_na_sentinel=True)
+            keyed = pd.Series([(type(v).__name__, repr(v)) for v in values], dtype=object)
+            codes, _ = pd.factorize(keyed.where(values.notna(), None), use_na_sentinel=True)
             firsts = pd.Series(np.arange(len(codes))).groupby(codes).first()
-            uniques = column.to_numpy(dtype=object)[firsts.reindex(range(codes.max() + 1))]
+            uniques = values.to_numpy(dtype=object)[
+                firsts.reindex(range(codes.max(initial=-1) + 1))
+            ]
         else:
             codes, uniques = pd.factorize(values, use_na_sentinel=True)
             uniques = np.asarray(uniques, dtype=object)
-        self.codes = np.asarray(codes, dtype=np.int64)
         self._uniques = uniques
-        self._encoded: list[bytes | None] = [None] * len(uniques)
+        self._encoded = [None] * len(uniques)
         self._done = np.zeros(len(uniques), dtype=bool)
-        self._lock = threading.Lock()
+        self._codes = np.asarray(codes, dtype=np.int64)
 
     def take(self, rows: np.ndarray) -> tuple[np.ndarray, bytes]:
         """Which of ``rows`` have a value, and those values' :func:`value_field` bytes, joined."""
-        codes = self.codes[np.asarray(rows, dtype=np.int64)]
         with self._lock:
+            self._factorize()
+            assert self._codes is not None
+            codes = self._codes[np.asarray(rows, dtype=np.int64)]
             need = np.unique(codes[codes >= 0])
             for c in need[~self._done[need]].tolist():
                 v = _python_value(self._uniques[c])

@@ -175,14 +175,30 @@ class TileSet:
         if stored is not None:
             out = cls._of(stored)
             out.origin = "stored"
-            return out
-        out = cls(*read_national(folder))
-        try:
-            save_layers(target, key, out._layers)
-            out.origin = "made, stored"
-        except OSError as exc:  # a read-only result: serve what was made, keep nothing
-            _log.warning("national tile set not stored in %s: %s", target, exc)
+        else:
+            out = cls(*read_national(folder))
+            try:
+                save_layers(target, key, out._layers)
+                out.origin = "made, stored"
+            except OSError as exc:  # a read-only result: serve what was made, keep nothing
+                _log.warning("national tile set not stored in %s: %s", target, exc)
+        out.prepare(background=True)
         return out
+
+    def prepare(self, *, background: bool = False) -> None:
+        """Make every layer's spatial index and property codes now, not on its first tile.
+
+        Parameters
+        ----------
+        background
+            Do it in a daemon thread and return at once (a server answers meanwhile; a
+            tile that needs a part not made yet waits for it).
+        """
+        if background:
+            threading.Thread(target=self.prepare, name="gridmap-tiles", daemon=True).start()
+            return
+        for lay in self._layers.values():
+            lay.prepare()
 
     @property
     def layers(self) -> list[str]:
