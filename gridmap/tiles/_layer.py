@@ -14,6 +14,7 @@ import threading
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 from geopandas import GeoDataFrame
 
@@ -51,48 +52,78 @@ class PreparedLayer:
     Parameters
     ----------
     mercator
-        The features' polygons in Web Mercator (EPSG:3857), one per feature id.
+        The features' polygons in Web Mercator (EPSG:3857), one per feature id; or their WKB
+        (a pyarrow binary array, decoded only for the features tiles ask for), with
+        ``bounds``.
     table
         Their properties, one row per feature id (any index; it is dropped).
     lonlat_bounds
         ``(west, south, east, north)`` of the features in degrees.
     min_zoom
         The lowest zoom at which the layer's tiles have features.
+    bounds
+        Each feature's ``(minx, miny, maxx, maxy)`` in Web Mercator (n × 4; NaN for an empty
+        one); computed from ``mercator`` when None.
     """
 
     def __init__(
         self,
-        mercator: np.ndarray,
+        mercator: np.ndarray | pa.Array | pa.ChunkedArray,
         table: pd.DataFrame,
         lonlat_bounds: tuple[float, float, float, float],
         min_zoom: int,
+        *,
+        bounds: np.ndarray | None = None,
     ) -> None:
-        self.mercator = mercator
+        if isinstance(mercator, np.ndarray):
+            self._geoms = mercator
+            self._have = np.ones(len(mercator), dtype=bool)
+            self._wkb = None
+        else:
+            self._geoms = np.empty(len(mercator), dtype=object)
+            self._have = np.zeros(len(mercator), dtype=bool)
+            self._wkb = mercator
+        self.bounds = shapely.bounds(self._geoms) if bounds is None else np.asarray(bounds)
         self.table = table.reset_index(drop=True)
         self.lonlat_bounds = lonlat_bounds
         self.min_zoom = min_zoom
-        self._tree: shapely.STRtree | None = None
         self.keys = [str(c) for c in self.table.columns]
         self.values = [ValueColumn(self.table[c]) for c in self.table.columns]
         self._zooms: dict[int, _Zoom] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self.mercator)
+        return len(self._geoms)
 
     @property
-    def tree(self) -> shapely.STRtree:
-        """The spatial index of :attr:`mercator` (made on first use, or by :meth:`prepare`)."""
+    def mercator(self) -> np.ndarray:
+        """Every feature's polygon in Web Mercator (decoded now where it was not yet)."""
+        return self.geometries(np.arange(len(self)))
+
+    def geometries(self, rows: np.ndarray) -> np.ndarray:
+        """The Web Mercator polygons of ``rows`` (decoded from WKB on first use)."""
         with self._lock:
-            if self._tree is None:
-                self._tree = shapely.STRtree(self.mercator)
-            return self._tree
+            return self._decoded(np.asarray(rows, dtype=np.int64))
+
+    def query(self, box: tuple[float, float, float, float]) -> np.ndarray:
+        """The feature ids whose bounds meet ``box`` (``minx, miny, maxx, maxy``), in order."""
+        b = self.bounds
+        hit = (b[:, 0] <= box[2]) & (b[:, 2] >= box[0]) & (b[:, 1] <= box[3]) & (b[:, 3] >= box[1])
+        return np.flatnonzero(hit)
 
     def prepare(self) -> None:
-        """Make the spatial index and find each property's distinct values now."""
-        self.tree  # noqa: B018 - made on access
+        """Find each property's distinct values now (else on the layer's first tile)."""
         for column in self.values:
             column.prepare()
+
+    def _decoded(self, rows: np.ndarray) -> np.ndarray:
+        """:meth:`geometries` for a caller that holds the lock."""
+        need = rows[~self._have[rows]]
+        if len(need) and self._wkb is not None:
+            wkb = self._wkb.take(pa.array(need)).to_numpy(zero_copy_only=False)
+            self._geoms[need] = shapely.from_wkb(wkb)
+            self._have[need] = True
+        return self._geoms[rows]
 
     def simplified(self, z: int, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Geometries simplified for zoom ``z`` and their bounds: of ``rows``, or of all."""
@@ -105,7 +136,7 @@ class PreparedLayer:
             need = rows[~zoom.done[rows]]
             if len(need):
                 tol = 2 * math.pi * EARTH_RADIUS / 2**z / 256 / 4  # a quarter of a screen pixel
-                geoms = shapely.simplify(self.mercator[need], tol, preserve_topology=True)
+                geoms = shapely.simplify(self._decoded(need), tol, preserve_topology=True)
                 zoom.geoms[need] = geoms
                 zoom.bounds[need] = shapely.bounds(geoms)
                 zoom.done[need] = True

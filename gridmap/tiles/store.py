@@ -6,8 +6,10 @@ prepared layers are stored in ``FOLDER/national/.tiles/`` (a hidden folder: GeoP
 of ``national/`` skip it):
 
 * ``<layer>.parquet``: GeoParquet, one row per feature id: the features' properties and
-  their Web Mercator polygons (EPSG:3857, WKB) in the column ``__mercator_wkb__`` (QGIS
-  and geopandas open it as a layer);
+  their Web Mercator polygons (EPSG:3857, WKB) in the column ``__mercator_wkb__`` and their
+  bounding boxes (GeoParquet 1.1's ``bbox`` covering); QGIS and geopandas open it as a layer.
+  A stored set is read without decoding a single polygon: tiles find their features by the
+  boxes and decode only those;
 * ``manifest.json``: the format, the key of the source files (their names, sizes and
   modification times), each layer's zooms and bounds, and each stored file's size and SHA-256.
 
@@ -41,6 +43,9 @@ __all__ = ["FORMAT", "store_dir", "source_key", "load_layers", "save_layers"]
 FORMAT = "gridmap-tiles/1"
 _GEOMETRY = "__mercator_wkb__"
 _MANIFEST = "manifest.json"
+#: GeoParquet's bounding-box covering column (``write_covering_bbox``) and its fields
+_BBOX = "bbox"
+_BBOX_FIELDS = ("xmin", "ymin", "xmax", "ymax")
 
 
 def store_dir(folder: str | os.PathLike) -> Path:
@@ -84,7 +89,7 @@ def save_layers(target: Path, key: str, layers: Mapping[str, PreparedLayer]) -> 
             frame = GeoDataFrame(lay.table.copy())
             frame[_GEOMETRY] = GeoSeries(lay.mercator, index=frame.index, crs="EPSG:3857")
             frame = frame.set_geometry(_GEOMETRY)
-            frame.to_parquet(path, index=False, write_covering_bbox=False)
+            frame.to_parquet(path, index=False, write_covering_bbox=True)
             entries[name] = {
                 "file": path.name,
                 "size": path.stat().st_size,
@@ -115,17 +120,22 @@ def load_layers(target: Path, key: str) -> dict[str, PreparedLayer] | None:
             path = target / Path(str(entry["file"])).name
             if path.stat().st_size != entry["size"] or _sha256(path) != entry["sha256"]:
                 return None
-            table = pq.read_table(path)  # plain Parquet: the WKB column read as bytes
-            geoms = shapely.from_wkb(table.column(_GEOMETRY).to_numpy(zero_copy_only=False))
-            props = table.drop_columns([_GEOMETRY]).to_pandas()
-            if len(geoms) != entry["count"] or len(props) != entry["count"]:
+            table = pq.read_table(path)  # plain Parquet: WKB as bytes, the bbox covering
+            wkb = table.column(_GEOMETRY)
+            box = table.column(_BBOX).combine_chunks()
+            bounds = np.column_stack(
+                [box.field(k).to_numpy(zero_copy_only=False) for k in _BBOX_FIELDS]
+            ).astype("float64")
+            props = table.drop_columns([_GEOMETRY, _BBOX]).to_pandas()
+            if not len(wkb) == len(props) == len(bounds) == entry["count"]:
                 return None
-            bounds = tuple(float(v) for v in entry["bounds"])
+            lonlat = tuple(float(v) for v in entry["bounds"])
             out[str(name)] = PreparedLayer(
-                np.asarray(geoms, dtype=object),
+                wkb,
                 props,
-                bounds,  # type: ignore[arg-type]
+                lonlat,  # type: ignore[arg-type]
                 int(entry["min_zoom"]),
+                bounds=bounds,
             )
         return out
     except (

@@ -180,7 +180,7 @@ class TileSet:
             try:
                 save_layers(target, key, out._layers)
                 out.origin = "made, stored"
-            except OSError as exc:  # a read-only result: serve what was made, keep nothing
+            except (OSError, ValueError) as exc:  # read-only, or unstorable: serve, keep nothing
                 _log.warning("national tile set not stored in %s: %s", target, exc)
         out.prepare(background=True)
         return out
@@ -276,7 +276,7 @@ class TileSet:
         minx, miny, maxx, maxy = tile_bounds(z, x, y)
         pad = (maxx - minx) * _BUFFER / EXTENT
         box = (minx - pad, miny - pad, maxx + pad, maxy + pad)
-        hits = np.sort(lay.tree.query(shapely.box(*box)))
+        hits = lay.query(box)
         if not len(hits):
             return b""
         geoms, b = lay.simplified(z, hits)
