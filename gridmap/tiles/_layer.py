@@ -82,7 +82,9 @@ class PreparedLayer:
         else:
             self._geoms = np.empty(len(mercator), dtype=object)
             self._have = np.zeros(len(mercator), dtype=bool)
-            self._wkb = mercator
+            self._wkb = (
+                mercator.combine_chunks() if isinstance(mercator, pa.ChunkedArray) else mercator
+            )
         self.bounds = shapely.bounds(self._geoms) if bounds is None else np.asarray(bounds)
         self.table = table.reset_index(drop=True)
         self.lonlat_bounds = lonlat_bounds
@@ -91,6 +93,7 @@ class PreparedLayer:
         self.values = [ValueColumn(self.table[c]) for c in self.table.columns]
         self._zooms: dict[int, _Zoom] = {}
         self._lock = threading.Lock()
+        self._tree: tuple[shapely.STRtree, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self._geoms)
@@ -106,13 +109,23 @@ class PreparedLayer:
             return self._decoded(np.asarray(rows, dtype=np.int64))
 
     def query(self, box: tuple[float, float, float, float]) -> np.ndarray:
-        """The feature ids whose bounds meet ``box`` (``minx, miny, maxx, maxy``), in order."""
+        """The feature ids whose bounds meet ``box`` (``minx, miny, maxx, maxy``), in order.
+
+        With the index of :meth:`prepare`, a tree query; before it, a scan of the bounds.
+        """
+        if self._tree is not None:
+            tree, ids = self._tree
+            return np.sort(ids[tree.query(shapely.box(*box))])
         b = self.bounds
         hit = (b[:, 0] <= box[2]) & (b[:, 2] >= box[0]) & (b[:, 1] <= box[3]) & (b[:, 3] >= box[1])
         return np.flatnonzero(hit)
 
     def prepare(self) -> None:
-        """Find each property's distinct values now (else on the layer's first tile)."""
+        """Make the spatial index (of the features' boxes) and the property arrays now."""
+        if self._tree is None:
+            ids = np.flatnonzero(np.isfinite(self.bounds).all(axis=1))
+            boxes = shapely.box(*self.bounds[ids].T)
+            self._tree = (shapely.STRtree(boxes), ids)
         for column in self.values:
             column.prepare()
 

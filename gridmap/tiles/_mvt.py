@@ -7,16 +7,15 @@ specification wants (exterior rings positive area with y down, holes negative), 
 features written as one stream of varints — a feature message holds nothing else (its ids,
 tags, type and geometry are varints; only its lengths have to be computed first).
 
-Property values come as :class:`ValueColumn`: a column's distinct values, each encoded
-(:func:`value_field`) the first time a tile holds it, so a layer of a million features costs
-nothing to set up and a tile only joins bytes.
+Property values come as :class:`ValueColumn`: a column whose values are encoded
+(:func:`value_field`) when a tile holds them, so a layer of a million features costs nothing
+to set up.
 """
 
 from __future__ import annotations
 
 import math
 import struct
-import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -61,18 +60,16 @@ def value_field(value: object) -> bytes:
     return _field(0x22, msg)
 
 
-def _python_value(v: object) -> object:
-    """A property value as :func:`value_field` takes it (None: no such property)."""
-    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
-        return None
-    if isinstance(v, np.generic):
-        v = v.item()
-        return None if isinstance(v, float) and math.isnan(v) else v
-    return v if isinstance(v, (str, int, float, bool)) else str(v)
+#: encoded values a :class:`ValueColumn` keeps (it forgets them all beyond this)
+_MEMO_SIZE = 200_000
 
 
 class ValueColumn:
-    """One property of a layer's features: codes into its distinct values, encoded lazily.
+    """One property of a layer's features, encoded (:func:`value_field`) as tiles ask for it.
+
+    Nothing is computed up front: a layer of a million features is ready at once, and a
+    tile encodes the values of its own features (each distinct text or integer once, then
+    remembered).
 
     Parameters
     ----------
@@ -83,54 +80,44 @@ class ValueColumn:
 
     def __init__(self, column: pd.Series) -> None:
         self._column = column.reset_index(drop=True)
-        self._codes: np.ndarray | None = None
-        self._uniques = np.zeros(0, dtype=object)
-        self._encoded: list[bytes | None] = []
-        self._done = np.zeros(0, dtype=bool)
-        self._lock = threading.Lock()
+        self._memo: dict[tuple[type, object], bytes] = {}
+        # numbers as a numpy array now (no copy); other values once prepare() made it
+        numeric = isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf"
+        self._array: np.ndarray | None = self._column.to_numpy() if numeric else None
 
     def prepare(self) -> None:
-        """Find the distinct values now (else on the first :meth:`take`)."""
-        with self._lock:
-            self._factorize()
+        """Hold the values as one numpy array (a tile then picks its rows without pandas)."""
+        if self._array is None:
+            self._array = self._column.to_numpy(dtype=object)
 
-    def _factorize(self) -> None:
-        if self._codes is not None:
-            return
-        values = self._column
-        if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in (
-            "string",
-            "empty",
-        ):
-            # mixed Python values: 1, 1.0 and True hash alike, their encodings do not
-            keyed = pd.Series([(type(v).__name__, repr(v)) for v in values], dtype=object)
-            codes, _ = pd.factorize(keyed.where(values.notna(), None), use_na_sentinel=True)
-            firsts = pd.Series(np.arange(len(codes))).groupby(codes).first()
-            uniques = values.to_numpy(dtype=object)[
-                firsts.reindex(range(codes.max(initial=-1) + 1))
-            ]
-        else:
-            codes, uniques = pd.factorize(values, use_na_sentinel=True)
-            uniques = np.asarray(uniques, dtype=object)
-        self._uniques = uniques
-        self._encoded = [None] * len(uniques)
-        self._done = np.zeros(len(uniques), dtype=bool)
-        self._codes = np.asarray(codes, dtype=np.int64)
+    def _encode(self, v: object) -> bytes | None:
+        if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+            return None
+        if isinstance(v, np.generic):
+            return value_field(v.item())
+        if isinstance(v, float):  # not remembered: 0.0 and -0.0 are equal keys
+            return value_field(v)
+        if not isinstance(v, (str, int, bool)):
+            return value_field(str(v))
+        key = (type(v), v)
+        out = self._memo.get(key)
+        if out is None:
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()
+            out = self._memo[key] = value_field(v)
+        return out
 
     def take(self, rows: np.ndarray) -> tuple[np.ndarray, bytes]:
         """Which of ``rows`` have a value, and those values' :func:`value_field` bytes, joined."""
-        with self._lock:
-            self._factorize()
-            assert self._codes is not None
-            codes = self._codes[np.asarray(rows, dtype=np.int64)]
-            need = np.unique(codes[codes >= 0])
-            for c in need[~self._done[need]].tolist():
-                v = _python_value(self._uniques[c])
-                self._encoded[c] = None if v is None else value_field(v)
-                self._done[c] = True
-            encoded = [self._encoded[c] if c >= 0 else None for c in codes.tolist()]
-        present = np.array([v is not None for v in encoded], dtype=bool)
-        return present, b"".join([v for v in encoded if v is not None])
+        rows = np.asarray(rows, dtype=np.int64)
+        array = self._array
+        if array is not None:
+            values = array[rows].tolist()
+        else:
+            values = self._column.iloc[rows].astype(object).tolist()
+        encoded = [self._encode(v) for v in values]
+        present = np.array([e is not None for e in encoded], dtype=bool)
+        return present, b"".join([e for e in encoded if e is not None])
 
 
 #: the smallest value of each varint length beyond one byte
