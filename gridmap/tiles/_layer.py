@@ -94,6 +94,7 @@ class PreparedLayer:
         self._zooms: dict[int, _Zoom] = {}
         self._lock = threading.Lock()
         self._tree: tuple[shapely.STRtree, np.ndarray] | None = None
+        self._preparing = threading.Lock()  # a second prepare() waits for the first
 
     def __len__(self) -> int:
         return len(self._geoms)
@@ -122,12 +123,13 @@ class PreparedLayer:
 
     def prepare(self) -> None:
         """Make the spatial index (of the features' boxes) and the property arrays now."""
-        if self._tree is None:
-            ids = np.flatnonzero(np.isfinite(self.bounds).all(axis=1))
-            boxes = shapely.box(*self.bounds[ids].T)
-            self._tree = (shapely.STRtree(boxes), ids)
-        for column in self.values:
-            column.prepare()
+        with self._preparing:
+            if self._tree is None:
+                ids = np.flatnonzero(np.isfinite(self.bounds).all(axis=1))
+                boxes = shapely.box(*self.bounds[ids].T)
+                self._tree = (shapely.STRtree(boxes), ids)
+            for column in self.values:
+                column.prepare()
 
     def _decoded(self, rows: np.ndarray) -> np.ndarray:
         """:meth:`geometries` for a caller that holds the lock."""

@@ -194,7 +194,8 @@ class TileSet:
         Parameters
         ----------
         background
-            Do it in a daemon thread and return at once (a server answers meanwhile).
+            Do it in a daemon thread and return at once (a server answers meanwhile); a
+            later call without it waits for that thread's work instead of repeating it.
         """
         if background:
             threading.Thread(target=self.prepare, name="gridmap-tiles", daemon=True).start()
