@@ -152,3 +152,14 @@ def test_mixed_property_values_keep_their_types():
     got = {f["id"]: f["properties"].get("v", "absent") for f in feats}
     assert got == {0: 1, 1: True, 2: 1.5, 3: "1", 4: "absent", 5: 1}
     assert type(got[1]) is bool and type(got[0]) is int
+
+
+def test_tiles_found_by_scan_and_by_index_are_the_same(result):
+    """Before prepare() a tile scans the features' boxes, after it queries a tree: same tiles."""
+    layers = {"grids": result.grids, "communities": result.communities}
+    scanned = TileSet.from_layers(layers)
+    indexed = TileSet.from_layers(layers)
+    indexed.prepare()
+    a, b = _all_tiles(scanned), _all_tiles(indexed)
+    assert sum(1 for v in a.values() if v) > 20
+    assert a == b
