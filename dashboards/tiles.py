@@ -35,6 +35,7 @@ T = TypeVar("T")
 
 __all__ = [
     "register_tiles",
+    "national_tiles",
     "register_study_tiles",
     "study_tiles",
     "StudyTiles",
@@ -78,6 +79,15 @@ def _tile_response(tiles: TileSet, layer: str, z: int, x: int, y: int, cache: st
     return Response(data, mimetype=MVT_MIME, headers=headers)
 
 
+#: where :func:`register_tiles` keeps the national tile set on the Flask server
+_NATIONAL_EXTENSION = "gridmap_national_tiles"
+
+
+def national_tiles(server: Flask) -> TileSet | None:
+    """The national tile set :func:`register_tiles` serves on ``server`` (None: not served)."""
+    return server.extensions.get(_NATIONAL_EXTENSION)
+
+
 def register_tiles(server: Flask, tiles: TileSet) -> None:
     """Serve ``tiles`` at ``/tiles/<layer>/<z>/<x>/<y>.pbf`` on ``server``.
 
@@ -86,8 +96,10 @@ def register_tiles(server: Flask, tiles: TileSet) -> None:
     server
         The dashboard's Flask server (``app.server``).
     tiles
-        The tile set of a national result (:meth:`gridmap.tiles.TileSet.from_check_dir`).
+        The tile set of a national result (:meth:`gridmap.tiles.TileSet.from_check_dir`),
+        also kept on the server (:func:`national_tiles`).
     """
+    server.extensions[_NATIONAL_EXTENSION] = tiles
 
     @server.route("/tiles/<layer>/<int:z>/<int:x>/<int:y>.pbf")
     def _tile(layer: str, z: int, x: int, y: int) -> Response:

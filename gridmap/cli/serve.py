@@ -116,6 +116,8 @@ def run(
     provider = DashboardProvider.from_config(config, **({"workspace": ws} if ws else {}))
     app = create_app(provider)
     warm(provider, t0, tiles=app.server.extensions.get("gridmap_study_tiles"))
+    if (nat := app.server.extensions.get("gridmap_national_tiles")) is not None:  # 全国 page
+        _say(f"  全国地图瓦片 / national map tiles: {nat.origin} ({' · '.join(nat.layers)})")
     home = provider.plans_workspace()  # accounts and login sessions (these survive a restart)
     gate = Gate(settings.auth, AccountStore(home), SessionStore(table=workspace_sessions(home)))
     web.protect(app, settings, gate, basemap=provider.basemap)

@@ -7,19 +7,22 @@ specification wants (exterior rings positive area with y down, holes negative), 
 features written as one stream of varints — a feature message holds nothing else (its ids,
 tags, type and geometry are varints; only its lengths have to be computed first).
 
-Property values are given already encoded (:func:`value_field`) per feature, so a tile only
-joins bytes.
+Property values come as :class:`ValueColumn`: a column whose values are encoded
+(:func:`value_field`) when a tile holds them, so a layer of a million features costs nothing
+to set up.
 """
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 import shapely
 
-__all__ = ["encode_layer", "value_field", "varint"]
+__all__ = ["ValueColumn", "encode_layer", "value_field", "varint"]
 
 _MOVE_TO, _LINE_TO, _CLOSE = 1, 2, 7
 _POLYGON = 3
@@ -55,6 +58,66 @@ def value_field(value: object) -> bytes:
     else:
         msg = _field(0x0A, str(value).encode("utf-8"))
     return _field(0x22, msg)
+
+
+#: encoded values a :class:`ValueColumn` keeps (it forgets them all beyond this)
+_MEMO_SIZE = 200_000
+
+
+class ValueColumn:
+    """One property of a layer's features, encoded (:func:`value_field`) as tiles ask for it.
+
+    Nothing is computed up front: a layer of a million features is ready at once, and a
+    tile encodes the values of its own features (each distinct text or integer once, then
+    remembered).
+
+    Parameters
+    ----------
+    column
+        The property, one value per feature (None, NaN or NA: the feature has no such
+        property).
+    """
+
+    def __init__(self, column: pd.Series) -> None:
+        self._column = column.reset_index(drop=True)
+        self._memo: dict[tuple[type, object], bytes] = {}
+        # numbers as a numpy array now (no copy); other values once prepare() made it
+        numeric = isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf"
+        self._array: np.ndarray | None = self._column.to_numpy() if numeric else None
+
+    def prepare(self) -> None:
+        """Hold the values as one numpy array (a tile then picks its rows without pandas)."""
+        if self._array is None:
+            self._array = self._column.to_numpy(dtype=object)
+
+    def _encode(self, v: object) -> bytes | None:
+        if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+            return None
+        if isinstance(v, np.generic):
+            return value_field(v.item())
+        if isinstance(v, float):  # not remembered: 0.0 and -0.0 are equal keys
+            return value_field(v)
+        if not isinstance(v, (str, int, bool)):
+            return value_field(str(v))
+        key = (type(v), v)
+        out = self._memo.get(key)
+        if out is None:
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()
+            out = self._memo[key] = value_field(v)
+        return out
+
+    def take(self, rows: np.ndarray) -> tuple[np.ndarray, bytes]:
+        """Which of ``rows`` have a value, and those values' :func:`value_field` bytes, joined."""
+        rows = np.asarray(rows, dtype=np.int64)
+        array = self._array
+        if array is not None:
+            values = array[rows].tolist()
+        else:
+            values = self._column.iloc[rows].astype(object).tolist()
+        encoded = [self._encode(v) for v in values]
+        present = np.array([e is not None for e in encoded], dtype=bool)
+        return present, b"".join([e for e in encoded if e is not None])
 
 
 #: the smallest value of each varint length beyond one byte
@@ -172,7 +235,7 @@ def encode_layer(
     geoms: np.ndarray,
     ids: np.ndarray,
     keys: Sequence[str],
-    values: Sequence[Sequence[bytes | None]],
+    values: Sequence[ValueColumn],
     *,
     rows: np.ndarray | None = None,
     to_tile: tuple[float, float, float],
@@ -192,7 +255,7 @@ def encode_layer(
     keys
         The property names.
     values
-        Per key, per feature: the value's :func:`value_field` bytes, or None (no such property).
+        Per key, the layer's whole column (:class:`ValueColumn`).
     rows
         Where ``geoms[i]``'s values are in ``values`` (default ``i``): a tile passes the
         layer's whole columns and the rows it holds.
@@ -264,19 +327,18 @@ def _polygonal(g: object) -> object:
 
 
 def _tags(
-    rows: np.ndarray, keys: Sequence[str], values: Sequence[Sequence[bytes | None]]
+    rows: np.ndarray, keys: Sequence[str], values: Sequence[ValueColumn]
 ) -> tuple[np.ndarray, np.ndarray, bytes]:
     """Per-feature tag integers (key index, value index), their feature, the values' bytes."""
     feat_parts, key_parts, val_parts, blocks = [], [], [], []
     offset = 0
     for k, column in enumerate(values):
-        vals = [column[r] for r in rows]
-        present = np.array([v is not None for v in vals], dtype=bool)
+        present, block = column.take(rows)
         where = np.flatnonzero(present)
         feat_parts.append(where)
         key_parts.append(np.full(len(where), k))
         val_parts.append(offset + np.arange(len(where)))
-        blocks.append(b"".join(vals[i] for i in where))
+        blocks.append(block)
         offset += len(where)
     if not feat_parts:
         return np.zeros(0, np.uint64), np.zeros(0, np.int64), b""

@@ -5,8 +5,8 @@ MapLibre and every web map read). Each feature's id is its row position in its l
 every other column of the layer is a property, so a map recolours by feature state (values
 aligned with the rows) without fetching tiles again.
 
-Geometries are projected once, simplified once per zoom (to a quarter of a screen pixel at
-that zoom) and cached; a tile holds the features that meet it, those crossing its edge
+Geometries are projected once and simplified per zoom (to a quarter of a screen pixel at
+that zoom) for the features a tile asks for, then kept; a tile holds the features that meet it, those crossing its edge
 clipped to it (plus a small buffer so strokes join across tiles), encoded by the vectorised
 encoder of :mod:`gridmap.tiles._mvt`. Encoded tiles are kept (least recently used first out),
 with their gzip form once asked for (what a server sends a browser).
@@ -18,56 +18,43 @@ with their gzip form once asked for (what a server sends a browser).
 * ``communities`` from zoom :data:`MIN_ZOOM` ``["communities"]``, ``grids`` from
   :data:`MIN_ZOOM` ``["grids"]`` (below it a tile of that layer is empty: a province's grids
   never go to the browser at once).
+
+:meth:`TileSet.from_check_dir` stores the prepared set beside the result
+(:mod:`gridmap.tiles.store`) and reads it from there while the result is unchanged.
 """
 
 from __future__ import annotations
 
 import gzip as gzip_codec
+import logging
 import math
 import os
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 from geopandas import GeoDataFrame
 
-from gridmap.tiles._mvt import encode_layer, value_field
+from gridmap.tiles._layer import EARTH_RADIUS as _R
+from gridmap.tiles._layer import PreparedLayer, prepare_layer, to_mercator
+from gridmap.tiles._mvt import encode_layer
+from gridmap.tiles.national import MIN_ZOOM, national_layers, read_national, source_files
+from gridmap.tiles.store import load_layers, save_layers, source_key, store_dir
 
 __all__ = ["TileSet", "MIN_ZOOM", "TILE_LAYERS", "tile_bounds", "tiles_covering"]
 
-#: the layers of a national tile set, and the lowest zoom at which each has features
-MIN_ZOOM = {"rollup": 0, "communities": 8, "grids": 12}
 TILE_LAYERS = tuple(MIN_ZOOM)
 #: tile coordinates per side (the MVT default)
 EXTENT = 4096
 #: tile buffer, in tile coordinates (strokes join across tile edges)
 _BUFFER = 64
-_R = 6378137.0  # Web Mercator sphere
-_MAX_LAT = 85.0511287798066
 _MAX_ZOOM = 24
-#: beyond this zoom geometries are not simplified further (a quarter pixel is < 1 cm)
-_MAX_SIMPLIFY_ZOOM = 18
 #: encoded tiles kept per set
 _CACHE_TILES = 4096
-#: properties of a national set's features, when the result has them
-_NATIONAL_PROPERTIES = (
-    "name",
-    "status",
-    "size_status",
-    "households",
-    "coordinators",
-    "coordinators_required",
-    "communities",
-    "fail",
-    "in_band",
-    "fail_share",
-    "community_id",
-)
+_log = logging.getLogger(__name__)
 
 
 def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
@@ -94,115 +81,12 @@ def tiles_covering(bounds: tuple[float, float, float, float], z: int) -> list[tu
     """
     n = 2**z
     (x0, y1), (x1, y0) = (
-        _to_mercator(np.array([[bounds[0], bounds[1]], [bounds[2], bounds[3]]]))
-        / (2 * math.pi * _R)
+        to_mercator(np.array([[bounds[0], bounds[1]], [bounds[2], bounds[3]]])) / (2 * math.pi * _R)
         + 0.5
     ) * [n, -n] + [0, n]
     cols = range(max(0, int(x0)), min(n - 1, int(x1)) + 1)
     rows = range(max(0, int(y0)), min(n - 1, int(y1)) + 1)
     return [(z, x, y) for x in cols for y in rows]
-
-
-def _to_mercator(coords: np.ndarray) -> np.ndarray:
-    lon = coords[:, 0]
-    lat = np.clip(coords[:, 1], -_MAX_LAT, _MAX_LAT)
-    x = np.radians(lon) * _R
-    y = np.log(np.tan(np.pi / 4 + np.radians(lat) / 2)) * _R
-    return np.column_stack([x, y])
-
-
-def _rollup_units(communities: GeoDataFrame) -> GeoDataFrame:
-    """Communities dissolved per district code, with their counts."""
-    codes = communities.index.to_series().astype(str)
-    key = codes.str[:6].where(codes.str.fullmatch(r"\d{12}"), "unknown")
-    status = communities.get("status", pd.Series("", index=communities.index)).astype(str)
-    size = communities.get("size_status", pd.Series("", index=communities.index)).astype(str)
-    table = pd.DataFrame(
-        {
-            "key": key.to_numpy(),
-            "fail": (status == "fail").to_numpy(),
-            "in_band": (size == "pass").to_numpy(),
-            "households": pd.to_numeric(communities.get("households"), errors="coerce")
-            if "households" in communities
-            else np.nan,
-        }
-    )
-    agg = table.groupby("key", sort=True).agg(
-        communities=("fail", "size"),
-        fail=("fail", "sum"),
-        in_band=("in_band", "sum"),
-        households=("households", "sum"),
-    )
-    geoms = [
-        shapely.union_all(np.asarray(communities.geometry.values)[(key == k).to_numpy()])
-        for k in agg.index
-    ]
-    share = agg["fail"] / agg["communities"]
-    sums = {
-        col: pd.to_numeric(communities[col], errors="coerce").groupby(key.to_numpy()).sum()
-        for col in ("coordinators", "coordinators_required")
-        if col in communities.columns
-    }
-    out = GeoDataFrame(
-        {
-            "name": agg.index.to_numpy(),
-            "status": np.where(agg["fail"] > 0, "fail", "pass"),
-            "communities": agg["communities"].astype(int).to_numpy(),
-            "fail": agg["fail"].astype(int).to_numpy(),
-            "in_band": agg["in_band"].astype(int).to_numpy(),
-            "fail_share": share.round(4).to_numpy(),
-            "households": agg["households"].round(0).to_numpy(),
-        },
-        geometry=geoms,
-        crs=communities.crs,
-        index=pd.Index(agg.index.astype(str), name="code"),
-    )
-    for col, total in sums.items():
-        out[col] = total.reindex(agg.index).round(1).to_numpy()
-    return out
-
-
-def _national_table(units: GeoDataFrame) -> GeoDataFrame:
-    """The national properties a layer has, plus ``code`` (its index as text)."""
-    keep = [c for c in _NATIONAL_PROPERTIES if c in units.columns]
-    out = GeoDataFrame(units[keep].copy(), geometry=units.geometry.values, crs=units.crs)
-    out["code"] = units.index.astype(str)
-    return out
-
-
-def _value_fields(column: pd.Series) -> list[bytes | None]:
-    """Each value of a property column as MVT value bytes (None for a missing one)."""
-    out: list[bytes | None] = []
-    for v in column.astype(object).tolist():
-        if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
-            out.append(None)
-        elif isinstance(v, np.generic):
-            out.append(value_field(v.item()))
-        elif isinstance(v, (str, int, float, bool)):
-            out.append(value_field(v))
-        else:
-            out.append(value_field(str(v)))
-    return out
-
-
-class _Layer:
-    """One layer: its geometry in Web Mercator, its spatial index and encoded properties."""
-
-    def __init__(self, units: GeoDataFrame, min_zoom: int) -> None:
-        lonlat = units.to_crs("EPSG:4326") if units.crs else units
-        geoms = np.asarray(lonlat.geometry.values)
-        self.lonlat_bounds = tuple(float(v) for v in shapely.total_bounds(geoms))
-        self.mercator = shapely.transform(geoms, _to_mercator)
-        self.tree = shapely.STRtree(self.mercator)
-        self.min_zoom = min_zoom
-        props = [c for c in units.columns if c != units.geometry.name]
-        self.table = pd.DataFrame(units[props]).reset_index(drop=True)
-        self.keys = [str(c) for c in props]
-        self.values = [_value_fields(units[c]) for c in props]
-        self.simplified: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-    def __len__(self) -> int:
-        return len(self.mercator)
 
 
 class TileSet:
@@ -230,15 +114,7 @@ class TileSet:
     """
 
     def __init__(self, communities: GeoDataFrame, grids: GeoDataFrame | None = None) -> None:
-        comms = communities.to_crs("EPSG:4326") if communities.crs else communities.copy()
-        comms.index = comms.index.astype(str)
-        layers = {
-            "rollup": _national_table(_rollup_units(comms)),
-            "communities": _national_table(comms),
-        }
-        if grids is not None:
-            layers["grids"] = _national_table(grids)
-        self._setup(layers, MIN_ZOOM)
+        self._setup(_prepare(national_layers(communities, grids), MIN_ZOOM))
 
     @classmethod
     def national(cls, communities: GeoDataFrame, grids: GeoDataFrame | None = None) -> TileSet:
@@ -258,47 +134,74 @@ class TileSet:
         min_zoom
             Layer name → the lowest zoom at which its tiles have features (default 0).
         """
+        return cls._of(_prepare(layers, min_zoom or {}))
+
+    @classmethod
+    def _of(cls, layers: dict[str, PreparedLayer]) -> TileSet:
         self = cls.__new__(cls)
-        self._setup(dict(layers), dict(min_zoom or {}))
+        self._setup(layers)
         return self
 
-    def _setup(self, layers: dict[str, GeoDataFrame], min_zoom: Mapping[str, int]) -> None:
-        self._layers = {k: _Layer(v, min_zoom.get(k, 0)) for k, v in layers.items()}
+    def _setup(self, layers: dict[str, PreparedLayer]) -> None:
+        self._layers = layers
         self._lock = threading.Lock()
         # tile -> [MVT bytes, their gzip form once asked for]
         self._cache: OrderedDict[tuple[str, int, int, int], list[bytes | None]] = OrderedDict()
+        #: where the set came from: "made", "stored" (read from disk) or "made, stored"
+        self.origin = "made"
 
     @classmethod
-    def from_check_dir(cls, folder: str | os.PathLike) -> TileSet:
+    def from_check_dir(cls, folder: str | os.PathLike, *, store: bool = True) -> TileSet:
         """The tiles of a ``gridmap check --engine dask --out FOLDER`` result.
 
-        Reads ``national/communities`` and ``national/grids`` (partitioned GeoParquet).
+        Reads ``national/communities`` and ``national/grids`` (partitioned GeoParquet). With
+        ``store``, the prepared set is kept in ``national/.tiles/`` (see
+        :mod:`gridmap.tiles.store`) and read from there while the result's files are
+        unchanged: a later start reads it in seconds instead of making it again. A folder that
+        cannot be written is only read (the set is made each time). :attr:`origin` says
+        which happened.
 
         Raises
         ------
         FileNotFoundError
             When the folder holds no ``national/communities``.
         """
-        root = Path(folder) / "national"
-        if not (root / "communities").exists():
-            raise FileNotFoundError(
-                f"{folder} 中没有 national/communities（全国检查的结果）/ no national result"
-            )
+        files = source_files(folder)
+        if not store or not files:
+            return cls(*read_national(folder))
+        target = store_dir(folder)
+        key = source_key(files, target.parent, extra=[MIN_ZOOM, "national"])
+        stored = load_layers(target, key)
+        if stored is not None:
+            out = cls._of(stored)
+            out.origin = "stored"
+        else:
+            out = cls(*read_national(folder))
+            try:
+                save_layers(target, key, out._layers)
+                out.origin = "made, stored"
+            except (OSError, ValueError) as exc:  # read-only, or unstorable: serve, keep nothing
+                _log.warning("national tile set not stored in %s: %s", target, exc)
+        out.prepare(background=True)
+        return out
 
-        def read(kind: str) -> GeoDataFrame:
-            gdf = gpd.read_parquet(root / kind)
-            drop = [c for c in ("province", "city", "district") if c in gdf.columns]
-            return gdf.drop(columns=drop)
+    def prepare(self, *, background: bool = False) -> None:
+        """Make every layer's spatial index (of the features' boxes) and property arrays now.
 
-        comms = read("communities")
-        id_col = "community_id" if "community_id" in comms.columns else comms.columns[0]
-        comms = comms.set_index(id_col)
-        grids = None
-        if (root / "grids").exists():
-            grids = read("grids")
-            if "grid_id" in grids.columns:
-                grids = grids.set_index("grid_id")
-        return cls(comms, grids)
+        Until then a tile finds its features by scanning their boxes (a few tens of
+        milliseconds at a million features); with it, by a tree query.
+
+        Parameters
+        ----------
+        background
+            Do it in a daemon thread and return at once (a server answers meanwhile); a
+            later call without it waits for that thread's work instead of repeating it.
+        """
+        if background:
+            threading.Thread(target=self.prepare, name="gridmap-tiles", daemon=True).start()
+            return
+        for lay in self._layers.values():
+            lay.prepare()
 
     @property
     def layers(self) -> list[str]:
@@ -311,7 +214,7 @@ class TileSet:
 
     def bounds(self, layer: str) -> tuple[float, float, float, float]:
         """``(west, south, east, north)`` of ``layer`` in degrees."""
-        return self._layers[layer].lonlat_bounds  # type: ignore[return-value]
+        return self._layers[layer].lonlat_bounds
 
     def table(self, layer: str) -> pd.DataFrame:
         """The properties of ``layer``'s features, one row per feature id (0, 1, …)."""
@@ -323,18 +226,7 @@ class TileSet:
 
     def geometries(self, layer: str, z: int) -> np.ndarray:
         """The layer's geometries in Web Mercator, simplified for zoom ``z`` (made once per zoom)."""
-        return self._simplified(layer, z)[0]
-
-    def _simplified(self, layer: str, z: int) -> tuple[np.ndarray, np.ndarray]:
-        """Simplified geometries and their bounds, for zoom ``z``."""
-        z = min(z, _MAX_SIMPLIFY_ZOOM)
-        lay = self._layers[layer]
-        with self._lock:
-            if z not in lay.simplified:
-                tol = 2 * math.pi * _R / 2**z / 256 / 4  # a quarter of a screen pixel
-                geoms = shapely.simplify(lay.mercator, tol, preserve_topology=True)
-                lay.simplified[z] = (geoms, shapely.bounds(geoms))
-            return lay.simplified[z]
+        return self._layers[layer].simplified(z)[0]
 
     def tile(self, layer: str, z: int, x: int, y: int, *, gzip: bool = False) -> bytes:
         """The MVT bytes of one tile of ``layer`` (``b""`` when it has no features).
@@ -387,14 +279,12 @@ class TileSet:
         minx, miny, maxx, maxy = tile_bounds(z, x, y)
         pad = (maxx - minx) * _BUFFER / EXTENT
         box = (minx - pad, miny - pad, maxx + pad, maxy + pad)
-        hits = np.sort(lay.tree.query(shapely.box(*box)))
+        hits = lay.query(box)
         if not len(hits):
             return b""
-        geoms, bounds = self._simplified(layer, z)
-        geoms, b = geoms[hits], bounds[hits]
+        geoms, b = lay.simplified(z, hits)
         # only features crossing the buffered tile's edge are clipped
         out = (b[:, 0] < box[0]) | (b[:, 1] < box[1]) | (b[:, 2] > box[2]) | (b[:, 3] > box[3])
-        geoms = geoms.copy()
         if out.any():
             geoms[out] = shapely.clip_by_rect(geoms[out], *box)
         # a unit narrower than two tile units would vanish when rounded: draw it as a small box
@@ -416,3 +306,9 @@ class TileSet:
             to_tile=(minx, maxy, EXTENT / (maxx - minx)),
             extent=EXTENT,
         )
+
+
+def _prepare(
+    layers: Mapping[str, GeoDataFrame], min_zoom: Mapping[str, int]
+) -> dict[str, PreparedLayer]:
+    return {k: prepare_layer(v, min_zoom.get(k, 0)) for k, v in layers.items()}

@@ -40,8 +40,13 @@ def national_dir(tmp_path_factory, national_data):
 def national_url(provider, browser, national_dir):
     from dashboards import create_app
     from dashboards.testing import serve_in_thread
+    from dashboards.tiles import national_tiles
 
-    with serve_in_thread(create_app(provider, national=national_dir[0])) as url:
+    first = create_app(provider, national=national_dir[0])  # makes the tile set and stores it
+    assert national_tiles(first.server).origin == "made, stored"
+    app = create_app(provider, national=national_dir[0])  # a restart: the page draws from the store
+    assert national_tiles(app.server).origin == "stored"
+    with serve_in_thread(app) as url:
         yield url
 
 
