@@ -12,6 +12,12 @@
  * unit would double the first map's work). Small overlays (facility points, coverage gaps)
  * stay GeoJSON. No glyphs or fonts are requested, and no other tiles unless a basemap URL is
  * configured.
+ *
+ * The first map of a map page starts before Dash has rendered the page: the index carries the
+ * study's geometry addresses (<script type="application/json" id="gm-study">, see
+ * dashboards/pages/_common.py), so at DOMContentLoaded the map of the page's level is made in a
+ * hidden box and its tiles are fetched and parsed while Dash boots. When the page's div appears
+ * the box moves into it, and the first values colour the parsed tiles by feature-state.
  */
 (function () {
   "use strict";
@@ -86,29 +92,39 @@
     }
   }
 
-  function create(divId, payload) {
+  function create(divId) {
     const el = document.getElementById(divId);
     if (!el || typeof maplibregl === "undefined") { return null; }
-    if (Object.keys(maps).length === 0 && maplibregl.getWorkerCount() < WORKERS) {
+    const st = newMap(el, divId, el.dataset.basemap, el.dataset.attribution);
+    st.el = el;
+    maps[divId] = st;
+    return st;
+  }
+
+  function newMap(box, divId, basemap, attribution) {
+    // A map in box (the page's div, or the hidden box of an early map: see early), wired to
+    // the page's div divId (hover, clicks, the painted version).
+    if (Object.keys(maps).length === 0 && Object.keys(early).length === 0 &&
+        maplibregl.getWorkerCount() < WORKERS) {
       try { maplibregl.setWorkerCount(WORKERS); } catch (e) { /* only possible before the first map */ }
     }
     const map = new maplibregl.Map({
-      container: el, style: style(el.dataset.basemap, el.dataset.attribution),
-      center: [0, 0], zoom: 1, attributionControl: el.dataset.basemap ? {compact: true} : false,
+      container: box, style: style(basemap, attribution),
+      center: [0, 0], zoom: 1, attributionControl: basemap ? {compact: true} : false,
       fadeDuration: 0, maxTileCacheZoomLevels: 6,
     });
     map.addControl(new maplibregl.NavigationControl({showCompass: false}), "top-right");
     const st = {map: map, url: null, payload: null, ready: false, loaded: false, sel: [], moved: [], hover: null,
-                stats: {created: performance.now()}, version: 0, pendingFocus: null};
+                stats: {created: performance.now()}, version: 0, pendingFocus: null, el: null, early: null};
     const popup = new maplibregl.Popup({closeButton: false, closeOnClick: false, className: "gm-popup"});
-    map.on("load", function () { st.loaded = true; apply(divId); });
+    map.on("load", function () { st.loaded = true; earlyUnits(st); apply(divId); });
     map.on("data", function (e) {
       if (e.sourceId === SRC && e.dataType === "source" && e.tile) {
         (st.stats.tile_loads = st.stats.tile_loads || []).push(performance.now());
       }
     });
     map.on("sourcedata", function (e) {
-      if (st.ready && !st.stats.tiles_at && e.sourceId === SRC && map.isSourceLoaded(SRC)) {
+      if ((st.ready || st.early) && !st.stats.tiles_at && e.sourceId === SRC && map.isSourceLoaded(SRC)) {
         st.stats.tiles_at = performance.now();
       }
     });
@@ -129,7 +145,7 @@
         div.appendChild(document.createElement("br"));
         div.appendChild(document.createTextNode(text));
         popup.setLngLat(lngLat).setDOMContent(div).addTo(map);
-        el.dataset.hover = name + " | " + text;
+        if (st.el) { st.el.dataset.hover = name + " | " + text; }
       }).catch(function (err) { console.error(err); });
     });
     map.on("mouseleave", FILL, function () { st.hover = null; map.getCanvas().style.cursor = ""; popup.remove(); });
@@ -141,7 +157,6 @@
         setClick(divId, {index: id, unit_id: names.u[id], level: level, ts: ts});
       }).catch(function (err) { console.error(err); });
     });
-    maps[divId] = st;
     return st;
   }
 
@@ -208,7 +223,11 @@
     return colors;
   }
 
-  function addLayers(map, meta, colors) {
+  // opacity of the units and of the community borders (0 while an early map waits for its page)
+  const OPACITY = {units: 0.85, borders: 0.9};
+  const NO_FADE = {duration: 0, delay: 0};
+
+  function addLayers(map, meta, colors, hidden) {
     // The first colours are part of the layer (a colour per feature id, evaluated on the
     // workers as the tiles are parsed): the first map sets no feature state. Later values
     // override them by feature-state. Unit lines as the fill's own outline (cheap); selection
@@ -216,7 +235,8 @@
     const first = colors.length ? ["at", ["number", ["id"]], ["literal", colors]] : "#e0e0e0";
     const before = ["borders", "gaps", "points"].find(function (id) { return map.getLayer(id); });
     map.addLayer({id: FILL, type: "fill", source: SRC, "source-layer": meta.layer, paint: {
-      "fill-color": ["to-color", ["coalesce", ["feature-state", "color"], first]], "fill-opacity": 0.85,
+      "fill-color": ["to-color", ["coalesce", ["feature-state", "color"], first]],
+      "fill-opacity": hidden ? 0 : OPACITY.units, "fill-opacity-transition": NO_FADE,
       "fill-outline-color": "#ffffff"}}, before);
   }
 
@@ -260,20 +280,31 @@
         st.stats.geometry_at = performance.now();
         if (st.url !== p.url) { return; }
         const map = st.map;
-        removeUnits(map);
-        map.addSource(SRC, vectorSource(meta));
+        // the early map's tiles of this level are loading already: colour them by feature state
+        const reuse = !!(st.early && st.early.url === p.url && st.early.added);
+        const earlyColors = reuse ? st.early.colors : null;
+        st.early = null;
         st.meta = meta;
         const colors = colorsOf(st.payload);
-        addLayers(map, meta, colors);
+        if (!reuse) {
+          removeUnits(map);
+          map.addSource(SRC, vectorSource(meta));
+          addLayers(map, meta, colors);
+        }
         st.features = meta.count;
         st.sel = [];
         st.moved = [];
-        st.painted = {url: p.url, colors: colors};  // drawn by the layer itself
+        // drawn by the layer itself (an early map's: those of its first colours that differ
+        // are set as feature state, then it is shown)
+        st.painted = {url: p.url, colors: reuse ? earlyColors : colors};
         if (!st.pendingFocus) { map.fitBounds(meta.bounds, {padding: 20, animate: false}); }
-        st.stats.source_at = performance.now();
-        st.stats.tiles_at = null;
+        if (!reuse) {
+          st.stats.source_at = performance.now();
+          st.stats.tiles_at = null;
+        }
         st.ready = true;
         paintValues(st, divId);
+        if (reuse) { show(map); }
         highlight(st, divId);
         borders(st);
         points(st);
@@ -300,13 +331,17 @@
       if (!map.getSource("borders")) {
         map.addSource("borders", vectorSource(meta));
         const above = [OUTLINES.moved, OUTLINES.sel, "gaps", "points"].find(function (id) { return map.getLayer(id); });
-        map.addLayer({id: "borders", type: "line", source: "borders", "source-layer": meta.layer, paint: {
-          "line-color": "#1f2d3d", "line-width": ["interpolate", ["linear"], ["zoom"], 10, 1.4, 15, 2.6],
-          "line-opacity": 0.9}}, above);
+        map.addLayer(bordersLayer(meta), above);
       }
       map.setLayoutProperty("borders", "visibility", "visible");
       st.borders = meta.count;
     }).catch(function (err) { console.error(err); });
+  }
+
+  function bordersLayer(meta, hidden) {
+    return {id: "borders", type: "line", source: "borders", "source-layer": meta.layer, paint: {
+      "line-color": "#1f2d3d", "line-width": ["interpolate", ["linear"], ["zoom"], 10, 1.4, 15, 2.6],
+      "line-opacity": hidden ? 0 : OPACITY.borders, "line-opacity-transition": NO_FADE}};
   }
 
   function highlight(st, divId) {
@@ -362,6 +397,83 @@
     document.getElementById(divId).dataset.focused = String(f.unit_id);
   }
 
+  // ---- the early map (see the header): made at DOMContentLoaded, adopted by render
+  const early = {};  // div id -> the state of a map made before its div exists
+
+  function studyInfo() {
+    const el = document.getElementById("gm-study");
+    if (!el) { return null; }
+    try { return JSON.parse(el.textContent); } catch (e) { return null; }
+  }
+
+  function earlyUnits(st) {
+    // The early map's units in their first colours and its borders, not drawn (opacity 0)
+    // until the page shows them (apply); once the style is loaded and their TileJSON and
+    // colours are in, and not when the page's values came first.
+    const e = st.early;
+    if (!e || e.added || !st.loaded || !e.meta || !e.colors || st.url !== null) { return; }
+    const map = st.map;
+    map.addSource(SRC, vectorSource(e.meta));
+    addLayers(map, e.meta, e.colors, true);
+    map.fitBounds(e.meta.bounds, {padding: 20, animate: false});
+    e.added = true;
+    st.stats.source_at = performance.now();
+    if (e.borders) {
+      map.addSource("borders", vectorSource(e.borders));
+      map.addLayer(bordersLayer(e.borders, true), undefined);
+    }
+  }
+
+  function show(map) {
+    // Draw the units and borders of an early map (transparent until now).
+    map.setPaintProperty(FILL, "fill-opacity", OPACITY.units);
+    if (map.getLayer("borders")) { map.setPaintProperty("borders", "line-opacity", OPACITY.borders); }
+  }
+
+  function startEarly() {
+    // The map of the page's level, in a hidden box the size the page's div will have.
+    const info = studyInfo();
+    const page = info && (info.pages || {})[window.location.pathname];
+    if (!page || document.getElementById(page.div)) { return false; }
+    const asked = new URLSearchParams(window.location.search).get(page.param);
+    const level = info.levels[asked] ? asked : page.level;
+    if (!info.levels[level]) { return false; }
+    const box = document.createElement("div");
+    const width = Math.max(200, Math.round((window.innerWidth - page.margin) * page.share));
+    box.style.cssText = "position:absolute;left:0;top:0;visibility:hidden;width:" + width +
+      "px;height:" + page.height;
+    document.body.appendChild(box);
+    const st = newMap(box, page.div, info.basemap, info.attribution);
+    const url = info.levels[level].geo, borders = info.borders;
+    const color = new URLSearchParams(window.location.search).get("color");
+    const first = page.first[level] + (color ? "?color=" + encodeURIComponent(color) : "");
+    st.early = {url: url, meta: null, borders: null, colors: null, added: false};
+    early[page.div] = st;
+    Promise.all([fetchMeta(url), borders ? fetchMeta(borders) : null, fetchJSON({}, first, "colours")])
+      .then(function (got) {
+        if (!st.early) { return; }
+        st.early.meta = got[0];
+        st.early.borders = got[1];
+        st.early.colors = colorsOf(got[2]);
+        earlyUnits(st);
+      }).catch(function (err) { console.error(err); });
+    return true;
+  }
+
+  function adopt(divId) {
+    // The page's div is there: move the early map into it.
+    const st = early[divId], el = document.getElementById(divId);
+    delete early[divId];
+    const box = st.map.getContainer();
+    el.appendChild(box);
+    box.style.cssText = "position:relative;width:100%;height:100%";
+    st.el = el;
+    st.stats.adopted = performance.now();
+    maps[divId] = st;
+    st.map.resize();
+    return st;
+  }
+
   function featureCount(divId) {
     // Distinct features in the loaded tiles of the units source (-1 before the map is ready).
     const st = maps[divId];
@@ -373,12 +485,14 @@
 
   // Start MapLibre's web workers while Dash boots (they load MapLibre's code before parsing
   // any tile); the scripts after this one (MapLibre itself) have run by DOMContentLoaded.
+  // A map page starts its map now (startEarly).
   document.addEventListener("DOMContentLoaded", function () {
     if (typeof maplibregl === "undefined") { return; }
     try {
+      if (startEarly()) { return; }
       if (maplibregl.getWorkerCount() < WORKERS) { maplibregl.setWorkerCount(WORKERS); }
       maplibregl.prewarm();
-    } catch (e) { /* a map exists already: its workers run */ }
+    } catch (e) { console.error(e); }
   });
 
   window.gridmap = {
@@ -400,12 +514,13 @@
       render: function (payload, divId) {
         if (!payload) { return window.dash_clientside.no_update; }
         let st = maps[divId];
-        if (st && st.map.getContainer() !== document.getElementById(divId)) {
+        if (st && st.el !== document.getElementById(divId)) {
           st.map.remove();  // the page was re-rendered: its old map is detached
           delete maps[divId];
           st = null;
         }
-        st = st || create(divId, payload);
+        if (!st && early[divId] && document.getElementById(divId)) { st = adopt(divId); }
+        st = st || create(divId);
         if (!st) { return window.dash_clientside.no_update; }
         seedMeta(payload);
         st.payload = payload;
