@@ -11,15 +11,14 @@ and for grids:
   map's first values, the tiles of the full extent fetched and parsed, coloured by
   feature state, first frame). The tiles are **warm** (encoded before the server listens,
   as ``gridmap serve`` does); ``first_map_cold_ms`` is the grids' first map on a fresh app
-  whose tiles are made on request. Stages (ms from navigation start, ``first_map_stages_ms``),
-  on two paths that run side by side: the map's — ``dom_ready`` (the index and the scripts
-  loaded: DOMContentLoaded), ``map_created`` (the MapLibre map made: at ``dom_ready`` on the
-  map page, which starts its map before Dash renders it), ``map_loaded`` (style and WebGL
-  ready, the level's source added with its first colours), ``tiles_fetched`` (last tile
+  whose tiles are made on request. Stages (ms from navigation start, ``first_map_stages_ms``):
+  ``dom_ready`` (the index and its scripts loaded: DOMContentLoaded), ``dash_layout`` (Dash's
+  layout answered), ``page_callback`` (the page with the map's first values answered),
+  ``map_created`` (the page rendered, the MapLibre map made), ``map_loaded`` (style and WebGL
+  ready, the level's source added in its first colours), ``tiles_fetched`` (last tile
   response of the level; ``borders_fetched``: of the community borders drawn over it),
-  ``tiles_parsed`` (every tile of the view parsed on MapLibre's workers) — and Dash's —
-  ``dash_layout`` (its layout answered), ``page_callback`` (the page with its first values
-  answered), ``page_shown`` (the page rendered, the map moved into it) — joining at
+  ``tiles_parsed`` (every tile of the view parsed on MapLibre's workers), ``revealed`` (the
+  units and borders made visible: they are drawn in one frame once every tile is in),
   ``drawn`` (idle, coloured). ``first_map_dominant`` names the longest step between two
   successive stages (what to shorten first). Also the bytes of the tiles as transferred
   (gzip) and, with psutil, the CPU seconds Chromium spent (all its processes: a figure
@@ -214,7 +213,7 @@ def _stages(stats: dict, fetched: list, origin: float, level: str, nav: dict) ->
         "tiles_parsed": stats.get("tiles_at"),
         "dash_layout": last([f for f in fetched if "/_dash-layout" in f[0]]),
         "page_callback": callbacks[0] if callbacks else None,
-        "page_shown": stats.get("adopted", stats.get("values_at")),
+        "revealed": stats.get("revealed_at"),
         "drawn": stats["lastPaint"]["at"],
     }
     return {k: round(v) for k, v in marks.items() if v is not None}
@@ -241,7 +240,7 @@ def measure_maplibre(browser, url: str, level: str, modes: list[str]) -> dict:
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     requests: list = []  # the tiles are fetched on MapLibre's workers, reported to the page
-    page.on("requestfinished", requests.append)
+    page.on("requestfinished", lambda r: requests.append(r))
     cpu0 = _chromium_cpu_s()
     t0 = time.perf_counter()
     page.goto(f"{url}/map?level={level}")

@@ -17,7 +17,7 @@ from dashboards.auth import LOGOUT_PATH
 from dashboards.i18n import dropdown_labels, t
 from dashboards.identity import current_session_key, current_user
 from dashboards.ids import FONT_URLS, ID, PAGES
-from dashboards.pages import PAGE_MODULES, compliance_map
+from dashboards.pages import PAGE_MODULES
 from dashboards.pages import national as national_page
 from dashboards.provider import LEVELS, DashboardProvider
 from dashboards.provider.config import national_folder
@@ -178,9 +178,9 @@ def create_app(
         update_title="",
         serve_locally=True,
     )
-    # the status colours, and the study's map addresses: a map page starts its map with the page
-    head = f"<style>{status_css()}</style>\n        {compliance_map.index_tag(app, provider)}"
-    app.index_string = app.index_string.replace("{%css%}", "{%css%}\n        " + head, 1)
+    app.index_string = app.index_string.replace(
+        "{%css%}", "{%css%}\n        <style>" + status_css() + "</style>", 1
+    )
     app.layout = html.Div(
         [
             dcc.Location(id=ID.URL),

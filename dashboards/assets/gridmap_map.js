@@ -9,15 +9,10 @@
  * .../<level>/names.json, fetched after the first frame (hover and click wait for it).
  * Selection and proposal outlines are line layers of a second source on the same tiles, made
  * only once something is outlined and filtered to those features (a line layer over every
- * unit would double the first map's work). Small overlays (facility points, coverage gaps)
+ * unit would double the first map's work). A level's units and borders are drawn once every
+ * tile of the view is parsed, in one frame (reveal), not in a frame per tile. Small overlays (facility points, coverage gaps)
  * stay GeoJSON. No glyphs or fonts are requested, and no other tiles unless a basemap URL is
  * configured.
- *
- * The first map of a map page starts before Dash has rendered the page: the index carries the
- * study's geometry addresses (<script type="application/json" id="gm-study">, see
- * dashboards/pages/_common.py), so at DOMContentLoaded the map of the page's level is made in a
- * hidden box and its tiles are fetched and parsed while Dash boots. When the page's div appears
- * the box moves into it, and the first values colour the parsed tiles by feature-state.
  */
 (function () {
   "use strict";
@@ -92,41 +87,32 @@
     }
   }
 
-  function create(divId) {
+  function create(divId, payload) {
     const el = document.getElementById(divId);
     if (!el || typeof maplibregl === "undefined") { return null; }
-    const st = newMap(el, divId, el.dataset.basemap, el.dataset.attribution);
-    st.el = el;
-    maps[divId] = st;
-    return st;
-  }
-
-  function newMap(box, divId, basemap, attribution) {
-    // A map in box (the page's div, or the hidden box of an early map: see early), wired to
-    // the page's div divId (hover, clicks, the painted version).
-    if (Object.keys(maps).length === 0 && Object.keys(early).length === 0 &&
-        maplibregl.getWorkerCount() < WORKERS) {
+    if (Object.keys(maps).length === 0 && maplibregl.getWorkerCount() < WORKERS) {
       try { maplibregl.setWorkerCount(WORKERS); } catch (e) { /* only possible before the first map */ }
     }
     const map = new maplibregl.Map({
-      container: box, style: style(basemap, attribution),
-      center: [0, 0], zoom: 1, attributionControl: basemap ? {compact: true} : false,
+      container: el, style: style(el.dataset.basemap, el.dataset.attribution),
+      center: [0, 0], zoom: 1, attributionControl: el.dataset.basemap ? {compact: true} : false,
       fadeDuration: 0, maxTileCacheZoomLevels: 6,
     });
     map.addControl(new maplibregl.NavigationControl({showCompass: false}), "top-right");
     const st = {map: map, url: null, payload: null, ready: false, loaded: false, sel: [], moved: [], hover: null,
-                stats: {created: performance.now()}, version: 0, pendingFocus: null, el: null, early: null};
+                stats: {created: performance.now()}, version: 0, pendingFocus: null, hidden: false};
     const popup = new maplibregl.Popup({closeButton: false, closeOnClick: false, className: "gm-popup"});
-    map.on("load", function () { st.loaded = true; earlyUnits(st); apply(divId); });
+    map.on("load", function () { st.loaded = true; apply(divId); });
     map.on("data", function (e) {
       if (e.sourceId === SRC && e.dataType === "source" && e.tile) {
         (st.stats.tile_loads = st.stats.tile_loads || []).push(performance.now());
       }
     });
     map.on("sourcedata", function (e) {
-      if ((st.ready || st.early) && !st.stats.tiles_at && e.sourceId === SRC && map.isSourceLoaded(SRC)) {
+      if (st.ready && !st.stats.tiles_at && e.sourceId === SRC && map.isSourceLoaded(SRC)) {
         st.stats.tiles_at = performance.now();
       }
+      if (e.sourceId === SRC || e.sourceId === "borders") { reveal(st, false); }
     });
     map.on("mousemove", FILL, function (e) {
       if (!e.features.length || !st.payload) { return; }
@@ -145,7 +131,7 @@
         div.appendChild(document.createElement("br"));
         div.appendChild(document.createTextNode(text));
         popup.setLngLat(lngLat).setDOMContent(div).addTo(map);
-        if (st.el) { st.el.dataset.hover = name + " | " + text; }
+        el.dataset.hover = name + " | " + text;
       }).catch(function (err) { console.error(err); });
     });
     map.on("mouseleave", FILL, function () { st.hover = null; map.getCanvas().style.cursor = ""; popup.remove(); });
@@ -157,6 +143,7 @@
         setClick(divId, {index: id, unit_id: names.u[id], level: level, ts: ts});
       }).catch(function (err) { console.error(err); });
     });
+    maps[divId] = st;
     return st;
   }
 
@@ -223,21 +210,34 @@
     return colors;
   }
 
-  // opacity of the units and of the community borders (0 while an early map waits for its page)
+  // opacity of the units and of the community borders; 0 (not drawn) until reveal
   const OPACITY = {units: 0.85, borders: 0.9};
   const NO_FADE = {duration: 0, delay: 0};
 
-  function addLayers(map, meta, colors, hidden) {
+  function addLayers(map, meta, colors) {
     // The first colours are part of the layer (a colour per feature id, evaluated on the
     // workers as the tiles are parsed): the first map sets no feature state. Later values
     // override them by feature-state. Unit lines as the fill's own outline (cheap); selection
-    // and proposal moves: outlineLayers.
+    // and proposal moves: outlineLayers. Transparent until its tiles are in (reveal).
     const first = colors.length ? ["at", ["number", ["id"]], ["literal", colors]] : "#e0e0e0";
     const before = ["borders", "gaps", "points"].find(function (id) { return map.getLayer(id); });
     map.addLayer({id: FILL, type: "fill", source: SRC, "source-layer": meta.layer, paint: {
       "fill-color": ["to-color", ["coalesce", ["feature-state", "color"], first]],
-      "fill-opacity": hidden ? 0 : OPACITY.units, "fill-opacity-transition": NO_FADE,
-      "fill-outline-color": "#ffffff"}}, before);
+      "fill-opacity": 0, "fill-opacity-transition": NO_FADE, "fill-outline-color": "#ffffff"}}, before);
+  }
+
+  function reveal(st, force) {
+    // Draw the units and their borders, transparent (which MapLibre skips when it draws, but
+    // still parses) until every tile of the view is in, or force: one frame of the whole map
+    // instead of one per tile arriving. With software WebGL a frame of 50 k grids costs about
+    // as much CPU as parsing a tile, on the same cores.
+    const map = st.map;
+    const loaded = function (id) { return !map.getSource(id) || map.isSourceLoaded(id); };
+    if (!st.hidden || !st.ready || !(force || (loaded(SRC) && loaded("borders")))) { return; }
+    st.hidden = false;
+    st.stats.revealed_at = performance.now();
+    map.setPaintProperty(FILL, "fill-opacity", OPACITY.units);
+    if (map.getLayer("borders")) { map.setPaintProperty("borders", "line-opacity", OPACITY.borders); }
   }
 
   function removeUnits(map) {
@@ -260,11 +260,13 @@
     const t1 = performance.now();
     st.version += 1;
     const v = st.version;
-    map.once("idle", function () {
+    function painted() {
+      if (st.hidden) { reveal(st, true); map.once("idle", painted); return; }  // idle: all in
       st.stats.lastPaint = {version: v, set_ms: t1 - t0, idle_ms: performance.now() - t0, at: performance.now()};
       document.getElementById(divId).dataset.painted = String(v);
       namesOf(st).catch(function () { /* reported when hover or click needs them */ });
-    });
+    }
+    map.once("idle", painted);
     map.triggerRepaint();
   }
 
@@ -280,34 +282,25 @@
         st.stats.geometry_at = performance.now();
         if (st.url !== p.url) { return; }
         const map = st.map;
-        // the early map's tiles of this level are loading already: colour them by feature state
-        const reuse = !!(st.early && st.early.url === p.url && st.early.added);
-        const earlyColors = reuse ? st.early.colors : null;
-        st.early = null;
+        removeUnits(map);
+        map.addSource(SRC, vectorSource(meta));
         st.meta = meta;
         const colors = colorsOf(st.payload);
-        if (!reuse) {
-          removeUnits(map);
-          map.addSource(SRC, vectorSource(meta));
-          addLayers(map, meta, colors);
-        }
+        addLayers(map, meta, colors);
         st.features = meta.count;
         st.sel = [];
         st.moved = [];
-        // drawn by the layer itself (an early map's: those of its first colours that differ
-        // are set as feature state, then it is shown)
-        st.painted = {url: p.url, colors: reuse ? earlyColors : colors};
+        st.painted = {url: p.url, colors: colors};  // drawn by the layer itself
         if (!st.pendingFocus) { map.fitBounds(meta.bounds, {padding: 20, animate: false}); }
-        if (!reuse) {
-          st.stats.source_at = performance.now();
-          st.stats.tiles_at = null;
-        }
+        st.stats.source_at = performance.now();
+        st.stats.tiles_at = null;
+        st.hidden = true;  // drawn once its tiles are in (reveal)
         st.ready = true;
         paintValues(st, divId);
-        if (reuse) { show(map); }
         highlight(st, divId);
         borders(st);
         points(st);
+        reveal(st, false);
         if (st.pendingFocus) { focus(divId, st.pendingFocus); }
         if (pendingSel[divId]) { selectMany(divId, pendingSel[divId]); }
       }).catch(function (err) { console.error(err); });
@@ -331,17 +324,13 @@
       if (!map.getSource("borders")) {
         map.addSource("borders", vectorSource(meta));
         const above = [OUTLINES.moved, OUTLINES.sel, "gaps", "points"].find(function (id) { return map.getLayer(id); });
-        map.addLayer(bordersLayer(meta), above);
+        map.addLayer({id: "borders", type: "line", source: "borders", "source-layer": meta.layer, paint: {
+          "line-color": "#1f2d3d", "line-width": ["interpolate", ["linear"], ["zoom"], 10, 1.4, 15, 2.6],
+          "line-opacity": st.hidden ? 0 : OPACITY.borders, "line-opacity-transition": NO_FADE}}, above);
       }
       map.setLayoutProperty("borders", "visibility", "visible");
       st.borders = meta.count;
     }).catch(function (err) { console.error(err); });
-  }
-
-  function bordersLayer(meta, hidden) {
-    return {id: "borders", type: "line", source: "borders", "source-layer": meta.layer, paint: {
-      "line-color": "#1f2d3d", "line-width": ["interpolate", ["linear"], ["zoom"], 10, 1.4, 15, 2.6],
-      "line-opacity": hidden ? 0 : OPACITY.borders, "line-opacity-transition": NO_FADE}};
   }
 
   function highlight(st, divId) {
@@ -397,83 +386,6 @@
     document.getElementById(divId).dataset.focused = String(f.unit_id);
   }
 
-  // ---- the early map (see the header): made at DOMContentLoaded, adopted by render
-  const early = {};  // div id -> the state of a map made before its div exists
-
-  function studyInfo() {
-    const el = document.getElementById("gm-study");
-    if (!el) { return null; }
-    try { return JSON.parse(el.textContent); } catch (e) { return null; }
-  }
-
-  function earlyUnits(st) {
-    // The early map's units in their first colours and its borders, not drawn (opacity 0)
-    // until the page shows them (apply); once the style is loaded and their TileJSON and
-    // colours are in, and not when the page's values came first.
-    const e = st.early;
-    if (!e || e.added || !st.loaded || !e.meta || !e.colors || st.url !== null) { return; }
-    const map = st.map;
-    map.addSource(SRC, vectorSource(e.meta));
-    addLayers(map, e.meta, e.colors, true);
-    map.fitBounds(e.meta.bounds, {padding: 20, animate: false});
-    e.added = true;
-    st.stats.source_at = performance.now();
-    if (e.borders) {
-      map.addSource("borders", vectorSource(e.borders));
-      map.addLayer(bordersLayer(e.borders, true), undefined);
-    }
-  }
-
-  function show(map) {
-    // Draw the units and borders of an early map (transparent until now).
-    map.setPaintProperty(FILL, "fill-opacity", OPACITY.units);
-    if (map.getLayer("borders")) { map.setPaintProperty("borders", "line-opacity", OPACITY.borders); }
-  }
-
-  function startEarly() {
-    // The map of the page's level, in a hidden box the size the page's div will have.
-    const info = studyInfo();
-    const page = info && (info.pages || {})[window.location.pathname];
-    if (!page || document.getElementById(page.div)) { return false; }
-    const asked = new URLSearchParams(window.location.search).get(page.param);
-    const level = info.levels[asked] ? asked : page.level;
-    if (!info.levels[level]) { return false; }
-    const box = document.createElement("div");
-    const width = Math.max(200, Math.round((window.innerWidth - page.margin) * page.share));
-    box.style.cssText = "position:absolute;left:0;top:0;visibility:hidden;width:" + width +
-      "px;height:" + page.height;
-    document.body.appendChild(box);
-    const st = newMap(box, page.div, info.basemap, info.attribution);
-    const url = info.levels[level].geo, borders = info.borders;
-    const color = new URLSearchParams(window.location.search).get("color");
-    const first = page.first[level] + (color ? "?color=" + encodeURIComponent(color) : "");
-    st.early = {url: url, meta: null, borders: null, colors: null, added: false};
-    early[page.div] = st;
-    Promise.all([fetchMeta(url), borders ? fetchMeta(borders) : null, fetchJSON({}, first, "colours")])
-      .then(function (got) {
-        if (!st.early) { return; }
-        st.early.meta = got[0];
-        st.early.borders = got[1];
-        st.early.colors = colorsOf(got[2]);
-        earlyUnits(st);
-      }).catch(function (err) { console.error(err); });
-    return true;
-  }
-
-  function adopt(divId) {
-    // The page's div is there: move the early map into it.
-    const st = early[divId], el = document.getElementById(divId);
-    delete early[divId];
-    const box = st.map.getContainer();
-    el.appendChild(box);
-    box.style.cssText = "position:relative;width:100%;height:100%";
-    st.el = el;
-    st.stats.adopted = performance.now();
-    maps[divId] = st;
-    st.map.resize();
-    return st;
-  }
-
   function featureCount(divId) {
     // Distinct features in the loaded tiles of the units source (-1 before the map is ready).
     const st = maps[divId];
@@ -485,14 +397,12 @@
 
   // Start MapLibre's web workers while Dash boots (they load MapLibre's code before parsing
   // any tile); the scripts after this one (MapLibre itself) have run by DOMContentLoaded.
-  // A map page starts its map now (startEarly).
   document.addEventListener("DOMContentLoaded", function () {
     if (typeof maplibregl === "undefined") { return; }
     try {
-      if (startEarly()) { return; }
       if (maplibregl.getWorkerCount() < WORKERS) { maplibregl.setWorkerCount(WORKERS); }
       maplibregl.prewarm();
-    } catch (e) { console.error(e); }
+    } catch (e) { /* a map exists already: its workers run */ }
   });
 
   window.gridmap = {
@@ -514,13 +424,12 @@
       render: function (payload, divId) {
         if (!payload) { return window.dash_clientside.no_update; }
         let st = maps[divId];
-        if (st && st.el !== document.getElementById(divId)) {
+        if (st && st.map.getContainer() !== document.getElementById(divId)) {
           st.map.remove();  // the page was re-rendered: its old map is detached
           delete maps[divId];
           st = null;
         }
-        if (!st && early[divId] && document.getElementById(divId)) { st = adopt(divId); }
-        st = st || create(divId);
+        st = st || create(divId, payload);
         if (!st) { return window.dash_clientside.no_update; }
         seedMeta(payload);
         st.payload = payload;

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from dash import html
 from flask import current_app, has_app_context
 
 from dashboards.components import map_view
-from dashboards.ids import map_ids
 from dashboards.messages import message
-from dashboards.provider import LEVELS, DashboardProvider, RejectedInput
+from dashboards.provider import DashboardProvider, RejectedInput
 from dashboards.tiles import study_tiles
 
 #: where :func:`remember_app` keeps the Dash app on its Flask server
 _APP_KEY = "gridmap_dash_app"
-#: the map's height in :func:`map_page` (``map_view``'s default)
-MAP_HEIGHT = "560px"
-#: the width of :func:`map_page`'s map column, for an early map (``gridmap.css``): the window
-#: less the page's side padding and the row's gap, 3 of the row's 5 shares
-_MAP_MARGIN_PX, _MAP_SHARE = 48, 0.6
 
 
 def remember_app(app: Any) -> None:
@@ -92,53 +85,6 @@ def borders_url(app: Any, provider: DashboardProvider) -> str | None:
     return geo_url(app, provider, "community") if provider.has_level("community") else None
 
 
-def early_map(app: Any, page: str, path: str, *, param: str, level: str, first: dict) -> dict:
-    """How the browser starts the map of a :func:`map_page` before Dash renders the page.
-
-    ``gridmap_map.js`` reads it from :func:`study_tag`: at ``path`` it makes the map of the
-    level named by the query parameter ``param`` (else ``level``) in a hidden box of the map's
-    size, in the colours ``first[level]`` answers (``{"c", "palette", "nodata"}`` of
-    :meth:`dashboards.provider.MapValues.payload`; ``?color=`` passed on), fetching and
-    parsing its tiles while Dash boots, and moves it into the page's map div when that
-    appears.
-
-    Returns
-    -------
-    dict
-        ``{address of path: {"div", "param", "level", "first", "height", "margin", "share"}}``.
-    """
-    spec = {
-        "div": map_ids(page).div,
-        "param": param,
-        "level": level,
-        "first": first,
-        "height": MAP_HEIGHT,
-        "margin": _MAP_MARGIN_PX,
-        "share": _MAP_SHARE,
-    }
-    return {app.get_relative_path(path): spec}
-
-
-def study_tag(app: Any, provider: DashboardProvider, pages: dict) -> str:
-    """The ``<script type="application/json" id="gm-study">`` the app's index carries.
-
-    The study's geometry addresses per level (:func:`geo_url`), the borders' address, the
-    basemap and the pages whose map starts early (:func:`early_map`): data, not a script
-    (nothing runs, so the Content-Security-Policy needs no exception).
-    """
-    info = {
-        "levels": {
-            lv: {"geo": geo_url(app, provider, lv)} for lv in LEVELS if provider.has_level(lv)
-        },
-        "borders": borders_url(app, provider),
-        "basemap": provider.basemap or "",
-        "attribution": provider.basemap_attribution or "",
-        "pages": pages,
-    }
-    text = json.dumps(info, ensure_ascii=False).replace("</", "<\\/")
-    return f'<script type="application/json" id="gm-study">{text}</script>'
-
-
 def refused(exc: RejectedInput, lang: str | None) -> html.Div:
     """The page's message for a refused browser value (:class:`RejectedInput`)."""
     text = message(exc.key, "en" if lang == "en" else "zh", **exc.params)
@@ -193,7 +139,6 @@ def map_page(
                 page,
                 basemap=provider.basemap,
                 attribution=provider.basemap_attribution,
-                height=MAP_HEIGHT,
                 values=values,
             ),
             html.Div(legend, id=legend_id),

@@ -5,25 +5,21 @@ Clicking a unit shows its figures and every finding beside the map.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from dash import Input, Output, State, ctx, dcc, html, no_update
-from flask import Response, request
 
 from dashboards.components import detail_panel, legend, register_map
 from dashboards.exports import map_export
 from dashboards.i18n import dropdown_labels, t
-from dashboards.ids import ID, PAGES, map_ids
+from dashboards.ids import ID, map_ids
 from dashboards.pages._common import (
     already_drawn,
-    early_map,
     map_page,
     map_payload,
     refused,
     remember_app,
     serving_app,
-    study_tag,
 )
 from dashboards.provider import LEVELS, DashboardProvider, RejectedInput
 
@@ -87,45 +83,13 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
     )
 
 
-def index_tag(app: Any, provider: DashboardProvider) -> str:
-    """The study data of the app's index, with which this page's map starts before Dash renders it.
-
-    The map of ``?level=`` (communities by default) is made and its tiles parsed while Dash
-    boots (see :func:`dashboards.pages._common.early_map`).
-    """
-    first = {lv: app.get_relative_path(_first_path(provider.key, lv)) for lv in LEVELS}
-    page = early_map(app, PAGE, PAGES["map"], param="level", level="community", first=first)
-    return study_tag(app, provider, page)
-
-
-def _first_path(key: str, level: str) -> str:
-    """Where the early map gets its first colours (:func:`_first_colours`)."""
-    return f"/_gridmap/first/{key}/{level}.json"
-
-
-def _first_colours(app: Any, provider: DashboardProvider, key: str, level: str) -> Response:
-    """The colours of the page's first values (:func:`_first_values`) for the early map.
-
-    ``?color=`` as the page's query; 404 for another study or an unknown level.
-    """
-    if key != provider.key or level not in LEVELS or not provider.has_level(level):
-        body = json.dumps({"error": f"no map {key}/{level}"})
-        return Response(body, status=404, mimetype="application/json")
-    payload = _first_values(provider, level, request.args.get("color"), "zh", app) or {}
-    colours = {k: payload.get(k) for k in ("version", "c", "palette", "nodata")}
-    text = json.dumps(colours, separators=(",", ":"))
-    return Response(text, mimetype="application/json", headers={"Cache-Control": "no-store"})
-
-
-def _first_values(
-    provider: DashboardProvider, level: str, color: object, lang: str, app: Any = None
-) -> dict | None:
+def _first_values(provider: DashboardProvider, level: str, color: object, lang: str) -> dict | None:
     """The map's values under the default profile, in the page itself (None outside a request).
 
     The map then starts loading with the page; ``_values`` sends nothing when they are
     what the page asks for (a remembered profile or colour differs: it sends those).
     """
-    app = app or serving_app()
+    app = serving_app()
     if app is None:
         return None
     lang = "en" if lang == "en" else "zh"
@@ -156,11 +120,6 @@ def register(app: Any, provider: DashboardProvider) -> None:
     ids = map_ids(PAGE)
     register_map(app, PAGE)
     remember_app(app)
-    app.server.add_url_rule(
-        _first_path("<key>", "<level>"),
-        "gridmap_first_colours",
-        lambda key, level: _first_colours(app, provider, key, level),
-    )
 
     @app.callback(
         Output(ID.CM_COLOR_BY, "options"),
