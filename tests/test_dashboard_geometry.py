@@ -45,3 +45,15 @@ def test_drop_vertices_keeps_what_douglas_peucker_breaks():
     assert not shapely.is_empty(out).any() and shapely.is_valid(out).all()
     assert out[0].equals(shapely.simplify(sliver, SUB_METRE, preserve_topology=True))
     assert shapely.get_num_interior_rings(out[1]) == 1
+
+
+def test_tilejson_bounds_and_count_are_the_tile_sets():
+    """The TileJSON comes from the provider's geometry; the tile set says the same."""
+    from dashboards.provider import DashboardProvider
+    from dashboards.tiles import StudyTiles
+
+    tiles = StudyTiles(DashboardProvider.from_config(None))
+    for level in ("community", "grid"):
+        meta = tiles.meta(level, "/t/{z}/{x}/{y}.pbf")
+        ts = tiles.tileset(level)
+        assert meta["bounds"] == list(ts.bounds(level)) and meta["count"] == ts.count(level)
