@@ -12,12 +12,17 @@ and for grids:
   feature state, first frame). The tiles are **warm** (encoded before the server listens,
   as ``gridmap serve`` does); ``first_map_cold_ms`` is the grids' first map on a fresh app
   whose tiles are made on request. Stages (ms from navigation start, ``first_map_stages_ms``):
-  ``map_created`` (Dash booted, the page laid out), ``map_loaded`` (MapLibre's style and
-  WebGL ready, sources added), ``tiles_fetched`` (last tile response of the level;
-  ``borders_fetched``: of the community borders drawn over it), ``tiles_parsed``
-  (every tile of the view parsed on MapLibre's workers), ``drawn`` (idle, coloured); also
-  the bytes of the tiles as transferred (gzip) and, with psutil, the CPU seconds Chromium
-  spent (all its processes: a figure less sensitive to other load than the wall clock);
+  ``dom_ready`` (the index and its scripts loaded: DOMContentLoaded), ``dash_layout`` (Dash's
+  layout answered), ``page_callback`` (the page with the map's first values answered),
+  ``map_created`` (the page rendered, the MapLibre map made), ``map_loaded`` (style and WebGL
+  ready, the level's source added in its first colours), ``tiles_fetched`` (last tile
+  response of the level; ``borders_fetched``: of the community borders drawn over it),
+  ``tiles_parsed`` (every tile of the view parsed on MapLibre's workers), ``revealed`` (the
+  units and borders made visible: they are drawn in one frame once every tile is in),
+  ``drawn`` (idle, coloured). ``first_map_dominant`` names the longest step between two
+  successive stages (what to shorten first). Also the bytes of the tiles as transferred
+  (gzip) and, with psutil, the CPU seconds Chromium spent (all its processes: a figure
+  less sensitive to other load than the wall clock);
 * **recolour**: pick another "colour by" (a rule, a metric, back to status) in
   the dropdown; time from the click until the map is idle with the new colours
   (Dash round trip + feature-state + repaint). Median of the switches; the
@@ -185,22 +190,50 @@ def _chromium_cpu_s() -> float | None:
     return total
 
 
-def _stages(stats: dict, fetched: list, origin: float, level: str) -> dict:
-    """The first map's stages, ms from navigation start (see the module docstring)."""
+def _stages(stats: dict, fetched: list, origin: float, level: str, nav: dict) -> dict:
+    """The first map's stages, ms from navigation start (see the module docstring).
+
+    ``fetched``: (url, start, timing) of every request of the page; ``nav``: the page's
+    navigation timing.
+    """
+
+    def done(f: tuple) -> float:
+        return f[1] + f[2]["responseEnd"] - origin
 
     def last(urls: list) -> float | None:
-        return max((start + t["responseEnd"] - origin for _, start, t in urls), default=None)
+        return max((done(f) for f in urls), default=None)
 
-    own = [f for f in fetched if f"/{level}/" in f[0]]
+    tiles = [f for f in fetched if f[0].endswith(".pbf")]
+    own = [f for f in tiles if f"/{level}/" in f[0]]
+    callbacks = sorted(done(f) for f in fetched if "/_dash-update-component" in f[0])
     marks = {
+        "dom_ready": nav.get("domContentLoadedEventEnd"),
         "map_created": stats.get("created"),
         "map_loaded": stats.get("source_at"),
         "tiles_fetched": last(own),
-        "borders_fetched": last([f for f in fetched if f not in own]),
+        "borders_fetched": last([f for f in tiles if f not in own]),
         "tiles_parsed": stats.get("tiles_at"),
+        "dash_layout": last([f for f in fetched if "/_dash-layout" in f[0]]),
+        "page_callback": callbacks[0] if callbacks else None,
+        "revealed": stats.get("revealed_at"),
         "drawn": stats["lastPaint"]["at"],
     }
     return {k: round(v) for k, v in marks.items() if v is not None}
+
+
+def dominant_step(stages: dict) -> str:
+    """The longest step between two successive stages, e.g. ``"map_loaded → tiles_parsed (1,210 ms)"``.
+
+    >>> dominant_step({"dom_ready": 400, "map_loaded": 600, "tiles_parsed": 1800, "drawn": 1850})
+    'map_loaded → tiles_parsed (1,200 ms)'
+    """
+    marks = sorted(stages.items(), key=lambda kv: kv[1])
+    steps = [
+        (b[1] - a[1], a[0], b[0])
+        for a, b in zip([("navigation", 0), *marks[:-1]], marks, strict=True)
+    ]
+    ms, start, end = max(steps)
+    return f"{start} → {end} ({ms:,} ms)"
 
 
 def measure_maplibre(browser, url: str, level: str, modes: list[str]) -> dict:
@@ -208,8 +241,8 @@ def measure_maplibre(browser, url: str, level: str, modes: list[str]) -> dict:
     page = ctx.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    tiles: list = []  # fetched on MapLibre's workers, reported to the page
-    page.on("requestfinished", lambda r: tiles.append(r) if r.url.endswith(".pbf") else None)
+    requests: list = []  # the tiles are fetched on MapLibre's workers, reported to the page
+    page.on("requestfinished", lambda r: requests.append(r))
     cpu0 = _chromium_cpu_s()
     t0 = time.perf_counter()
     page.goto(f"{url}/map?level={level}")
@@ -219,7 +252,9 @@ def measure_maplibre(browser, url: str, level: str, modes: list[str]) -> dict:
     st = page.evaluate("window.gridmap.state('gm-map-map')")
     first_ms = st["stats"]["lastPaint"]["at"]
     origin = page.evaluate("performance.timeOrigin")
-    fetched = [(r.url, r.timing["startTime"], r.timing) for r in tiles]
+    nav = page.evaluate("performance.getEntriesByType('navigation')[0].toJSON()")
+    fetched = [(r.url, r.timing["startTime"], r.timing) for r in requests]
+    tiles = [r for r in requests if r.url.endswith(".pbf")]
     tile_bytes = sum(
         int((r.response().headers if r.response() else {}).get("content-length", 0)) for r in tiles
     )
@@ -230,7 +265,7 @@ def measure_maplibre(browser, url: str, level: str, modes: list[str]) -> dict:
         for k in ("values_at", "geometry_at", "source_at", "tiles_at")
         if st["stats"].get(k) is not None
     }
-    stages = _stages(st["stats"], fetched, origin, level)
+    stages = _stages(st["stats"], fetched, origin, level, nav)
     features = page.evaluate("window.gridmap.featureCount('gm-map-map')")
     tile_requests = len(tiles)
     recolours, browser_only = [], []
@@ -253,6 +288,7 @@ def measure_maplibre(browser, url: str, level: str, modes: list[str]) -> dict:
         "first_map_wall_s": wall,
         "first_map_marks_ms": breakdown,
         "first_map_stages_ms": stages,
+        "first_map_dominant": dominant_step(stages),
         "first_map_tile_bytes": tile_bytes,
         "first_map_chromium_cpu_s": None if cpu0 is None or cpu1 is None else round(cpu1 - cpu0, 2),
         "recolour_ms": recolours,
@@ -507,7 +543,7 @@ def main() -> None:
                 f"recolour median {r['recolour_median_ms']:.0f} ms (browser only {r['recolour_browser_only_median_ms']:.0f} ms) "
                 f"{[round(x) for x in r['recolour_ms']]}\n"
                 f"  first-map stages (ms from navigation start) {r['first_map_stages_ms']}, "
-                f"Chromium CPU {r['first_map_chromium_cpu_s']} s",
+                f"longest step {r['first_map_dominant']}, Chromium CPU {r['first_map_chromium_cpu_s']} s",
                 file=sys.stderr,
             )
             if not args.no_plotly:
@@ -520,9 +556,11 @@ def main() -> None:
         cold = measure_cold(browser, provider, modes["grid"][:1])
         out["maplibre"]["grid"]["first_map_cold_ms"] = cold["first_map_ms"]
         out["maplibre"]["grid"]["first_map_cold_stages_ms"] = cold["first_map_stages_ms"]
+        out["maplibre"]["grid"]["first_map_cold_dominant"] = cold["first_map_dominant"]
         print(
             f"MapLibre grid, cold tiles (a fresh app, tiles made on request): first map "
-            f"{cold['first_map_ms'] / 1000:.2f} s, stages {cold['first_map_stages_ms']}",
+            f"{cold['first_map_ms'] / 1000:.2f} s, stages {cold['first_map_stages_ms']}, "
+            f"longest step {cold['first_map_dominant']}",
             file=sys.stderr,
         )
         browser.close()

@@ -203,17 +203,25 @@ class StudyTiles:
         """The level's TileJSON: ``tiles`` (the address template), bounds, zooms, ``count``.
 
         ``names`` is where the units' names and ids are (:meth:`names`): the address of
-        ``tiles`` up to the zoom, then ``names.json``.
+        ``tiles`` up to the zoom, then ``names.json``. Bounds and count come from the
+        provider's geometry, not the tile set: a page that carries its map's TileJSON does not
+        wait for the tile set (its tiles' requests do, on a fresh server).
+
+        Raises
+        ------
+        KeyError
+            For a level the study does not have.
         """
-        ts = self.tileset(level)
+        if level not in _LEVELS or not self.provider.has_level(level):
+            raise KeyError(level)
         return {
             "tilejson": "3.0.0",
             "tiles": [tiles],
-            "bounds": list(ts.bounds(level)),
+            "bounds": [float(v) for v in self.provider.bounds(level)],
             "minzoom": 0,
             "maxzoom": STUDY_MAX_ZOOM,
             "layer": level,
-            "count": ts.count(level),
+            "count": len(self.provider.ids(level)),
             "names": tiles.split("{z}")[0] + "names.json",
             "vector_layers": [{"id": level, "fields": {}}],
         }

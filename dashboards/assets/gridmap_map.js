@@ -9,7 +9,8 @@
  * .../<level>/names.json, fetched after the first frame (hover and click wait for it).
  * Selection and proposal outlines are line layers of a second source on the same tiles, made
  * only once something is outlined and filtered to those features (a line layer over every
- * unit would double the first map's work). Small overlays (facility points, coverage gaps)
+ * unit would double the first map's work). A level's units and borders are drawn once every
+ * tile of the view is parsed, in one frame (reveal), not in a frame per tile. Small overlays (facility points, coverage gaps)
  * stay GeoJSON. No glyphs or fonts are requested, and no other tiles unless a basemap URL is
  * configured.
  */
@@ -99,7 +100,7 @@
     });
     map.addControl(new maplibregl.NavigationControl({showCompass: false}), "top-right");
     const st = {map: map, url: null, payload: null, ready: false, loaded: false, sel: [], moved: [], hover: null,
-                stats: {created: performance.now()}, version: 0, pendingFocus: null};
+                stats: {created: performance.now()}, version: 0, pendingFocus: null, hidden: false};
     const popup = new maplibregl.Popup({closeButton: false, closeOnClick: false, className: "gm-popup"});
     map.on("load", function () { st.loaded = true; apply(divId); });
     map.on("data", function (e) {
@@ -111,6 +112,7 @@
       if (st.ready && !st.stats.tiles_at && e.sourceId === SRC && map.isSourceLoaded(SRC)) {
         st.stats.tiles_at = performance.now();
       }
+      if (e.sourceId === SRC || e.sourceId === "borders") { reveal(st, false); }
     });
     map.on("mousemove", FILL, function (e) {
       if (!e.features.length || !st.payload) { return; }
@@ -132,6 +134,7 @@
         el.dataset.hover = name + " | " + text;
       }).catch(function (err) { console.error(err); });
     });
+    map.on("zoomend", function () { outlineByDensity(st); });
     map.on("mouseleave", FILL, function () { st.hover = null; map.getCanvas().style.cursor = ""; popup.remove(); });
     map.on("click", FILL, function (e) {
       if (!e.features.length) { return; }
@@ -208,16 +211,49 @@
     return colors;
   }
 
+  // opacity of the units and of the community borders; 0 (not drawn) until reveal
+  const OPACITY = {units: 0.85, borders: 0.9};
+  const NO_FADE = {duration: 0, delay: 0};
+
   function addLayers(map, meta, colors) {
     // The first colours are part of the layer (a colour per feature id, evaluated on the
     // workers as the tiles are parsed): the first map sets no feature state. Later values
     // override them by feature-state. Unit lines as the fill's own outline (cheap); selection
-    // and proposal moves: outlineLayers.
+    // and proposal moves: outlineLayers. Transparent until its tiles are in (reveal).
     const first = colors.length ? ["at", ["number", ["id"]], ["literal", colors]] : "#e0e0e0";
     const before = ["borders", "gaps", "points"].find(function (id) { return map.getLayer(id); });
     map.addLayer({id: FILL, type: "fill", source: SRC, "source-layer": meta.layer, paint: {
-      "fill-color": ["to-color", ["coalesce", ["feature-state", "color"], first]], "fill-opacity": 0.85,
-      "fill-outline-color": "#ffffff"}}, before);
+      "fill-color": ["to-color", ["coalesce", ["feature-state", "color"], first]],
+      "fill-opacity": 0, "fill-opacity-transition": NO_FADE, "fill-outline-color": "#ffffff"}}, before);
+  }
+
+  // Unit lines (the fill's outline) only where the units are at least this wide on screen on
+  // average: below, a 1-pixel line every few pixels hides the colours, and with software
+  // WebGL the outline pass costs more than the fills (about 150 of 270 ms per frame of 50 k
+  // grids at full extent).
+  const OUTLINE_MIN_PX = 6;
+
+  function outlineByDensity(st) {
+    const map = st.map, b = st.meta && st.meta.bounds;
+    if (!b || !map.getLayer(FILL)) { return; }
+    const sw = map.project([b[0], b[1]]), ne = map.project([b[2], b[3]]);
+    const side = Math.sqrt(Math.abs((ne.x - sw.x) * (ne.y - sw.y)) / Math.max(1, st.meta.count));
+    const on = side >= OUTLINE_MIN_PX;
+    if (map.getPaintProperty(FILL, "fill-antialias") !== on) { map.setPaintProperty(FILL, "fill-antialias", on); }
+  }
+
+  function reveal(st, force) {
+    // Draw the units and their borders, transparent (which MapLibre skips when it draws, but
+    // still parses) until every tile of the view is in, or force: one frame of the whole map
+    // instead of one per tile arriving. With software WebGL a frame of 50 k grids costs about
+    // as much CPU as parsing a tile, on the same cores.
+    const map = st.map;
+    const loaded = function (id) { return !map.getSource(id) || map.isSourceLoaded(id); };
+    if (!st.hidden || !st.ready || !(force || (loaded(SRC) && loaded("borders")))) { return; }
+    st.hidden = false;
+    st.stats.revealed_at = performance.now();
+    map.setPaintProperty(FILL, "fill-opacity", OPACITY.units);
+    if (map.getLayer("borders")) { map.setPaintProperty("borders", "line-opacity", OPACITY.borders); }
   }
 
   function removeUnits(map) {
@@ -240,11 +276,13 @@
     const t1 = performance.now();
     st.version += 1;
     const v = st.version;
-    map.once("idle", function () {
+    function painted() {
+      if (st.hidden) { reveal(st, true); map.once("idle", painted); return; }  // idle: all in
       st.stats.lastPaint = {version: v, set_ms: t1 - t0, idle_ms: performance.now() - t0, at: performance.now()};
       document.getElementById(divId).dataset.painted = String(v);
       namesOf(st).catch(function () { /* reported when hover or click needs them */ });
-    });
+    }
+    map.once("idle", painted);
     map.triggerRepaint();
   }
 
@@ -270,13 +308,16 @@
         st.moved = [];
         st.painted = {url: p.url, colors: colors};  // drawn by the layer itself
         if (!st.pendingFocus) { map.fitBounds(meta.bounds, {padding: 20, animate: false}); }
+        outlineByDensity(st);
         st.stats.source_at = performance.now();
         st.stats.tiles_at = null;
+        st.hidden = true;  // drawn once its tiles are in (reveal)
         st.ready = true;
         paintValues(st, divId);
         highlight(st, divId);
         borders(st);
         points(st);
+        reveal(st, false);
         if (st.pendingFocus) { focus(divId, st.pendingFocus); }
         if (pendingSel[divId]) { selectMany(divId, pendingSel[divId]); }
       }).catch(function (err) { console.error(err); });
@@ -302,7 +343,7 @@
         const above = [OUTLINES.moved, OUTLINES.sel, "gaps", "points"].find(function (id) { return map.getLayer(id); });
         map.addLayer({id: "borders", type: "line", source: "borders", "source-layer": meta.layer, paint: {
           "line-color": "#1f2d3d", "line-width": ["interpolate", ["linear"], ["zoom"], 10, 1.4, 15, 2.6],
-          "line-opacity": 0.9}}, above);
+          "line-opacity": st.hidden ? 0 : OPACITY.borders, "line-opacity-transition": NO_FADE}}, above);
       }
       map.setLayoutProperty("borders", "visibility", "visible");
       st.borders = meta.count;

@@ -66,6 +66,15 @@ def test_50k_grid_map_draws_every_grid_at_full_extent(page, city_url):
     assert not any(u.endswith(".geojson") and "/grid." in u for u in tiles)
     state = page.evaluate("window.gridmap.state('gm-map-map')")
     assert state["features"] == n and state["level"] == "grid"
+    # drawn in one frame once every tile of the view was parsed: visible when painted
+    opacity = page.evaluate(
+        "(() => { const m = window.gridmap.maps['gm-map-map'].map;"
+        " return [m.getPaintProperty('units-fill', 'fill-opacity'),"
+        " m.getPaintProperty('borders', 'line-opacity')]; })()"
+    )
+    assert opacity == [0.85, 0.9]
+    stats = state["stats"]
+    assert stats["tiles_at"] <= stats["revealed_at"] <= stats["lastPaint"]["at"]
     fetched = len(tiles)
     assert fetched > 0  # the tiles come from MapLibre's workers; the page sees their requests
     # recolour: feature state only, no tile fetched again
