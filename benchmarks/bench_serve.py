@@ -15,7 +15,9 @@ runs on different days or code compare like with like.
 
 Reported per callback: count, p50 / p95 / max latency, errors (any non-200 answer or
 exception) under load (``callbacks``) and for one user alone after the warm-up, each callback's
-own cost without waiting behind other users' requests (``one_user``); server RSS after start, after a one-user warm-up, and after the run (psutil);
+own cost without waiting behind other users' requests (``one_user``); the plan edits (move
+and undo) together (``plan_edits``: n, p50 / p95 / max, errors); server RSS after start, after a
+one-user warm-up, and after the run (psutil);
 the first server's p50 / p95 divided by each baseline's of the same run: Flask's development
 server, and with ``--before REF`` waitress serving the code of git ``REF`` (e.g. ``main``).
 
@@ -57,6 +59,8 @@ UPDATE = "/_dash-update-component"
 SERVERS = ("waitress", "flask-dev")
 #: issue #19: every callback p50 at most this under 20 users
 TARGET_P50_MS = 200
+#: issue #13: plan edits (move, undo) p95 at most this under 20 users
+TARGET_EDIT_P95_MS = 500
 
 
 # ------------------------------------------------------------------------------ child server
@@ -393,6 +397,9 @@ def bench(kind: str, mix_cache: dict, args, root: Path = ROOT, name: str = "") -
         "callbacks": summarise(results),
         "one_user": summarise(alone),
         "slowest": slowest(summarise(results), summarise(alone)),
+        "plan_edits": summarise([r for r in results if r[0].startswith("plan edit")]).get(
+            "all", {}
+        ),
     }
 
 
@@ -488,6 +495,15 @@ def main() -> None:
             f"{w['alone_p50_ms']} ms; dominated by {w['dominant']}) — every callback p50 ≤ "
             f"{TARGET_P50_MS} ms at {args.users} users (#19): {met}"
         )
+    for run in runs:
+        e = run["plan_edits"]
+        if e:
+            met = "met" if e["p95_ms"] <= TARGET_EDIT_P95_MS else "missed"
+            print(
+                f"{run['server']}: plan edits (move + undo, {e['n']}) p50 {e['p50_ms']} ms, "
+                f"p95 {e['p95_ms']} ms — p95 ≤ {TARGET_EDIT_P95_MS} ms at {args.users} users "
+                f"(#13): {met}"
+            )
     print("\n== one user alone (warm), p50 per callback: its own cost without queueing")
     print(f"{'callback':28}" + "".join(f" {run['server']:>26}" for run in runs))
     for name in runs[0]["one_user"]:
