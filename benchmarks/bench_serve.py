@@ -286,7 +286,7 @@ def open_tab(s: requests.Session, url: str, deps: list[dict]) -> str:
     Every simulated user edits its own plan: the id is signed for the user, so a made-up
     one would only be refused (and measure the refusal, not the edit).
     """
-    values = {f"{ID.URL}.pathname": PAGES["plans"], f"{ID.LANG}.value": "zh"}
+    values: dict[str, object] = {f"{ID.URL}.pathname": PAGES["plans"], f"{ID.LANG}.value": "zh"}
     body = callback_body(deps, f"{ID.URL}.pathname", values)
     r = s.post(url + UPDATE, json=body, timeout=60)
     r.raise_for_status()

@@ -69,9 +69,9 @@ def oracle_min(value: float | None, low: float, *, percent: bool, unit: str, lan
 
 def oracle_ratio(row: dict, numerator: str, denominator: str, scale: float) -> float | None:
     num, den = row.get(numerator), row.get(denominator)
-    if _missing(num) or _missing(den) or den <= 0:
+    if num is None or den is None or _missing(num) or _missing(den) or den <= 0:
         return None
-    return num / den * scale
+    return float(num) / float(den) * scale
 
 
 UNITS = st.fixed_dictionaries(
