@@ -32,6 +32,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import socket
 import statistics
 import subprocess
@@ -364,6 +365,13 @@ def checkout(ref: str) -> tuple[Path, str]:
 
 def bench(kind: str, mix_cache: dict, args, root: Path = ROOT, name: str = "") -> dict:
     workspace = workspace_with_accounts(args.users)
+    try:
+        return _bench(kind, mix_cache, args, root, name, workspace)
+    finally:
+        shutil.rmtree(workspace.parent, ignore_errors=True)  # the run's own temporary folder
+
+
+def _bench(kind: str, mix_cache: dict, args, root: Path, name: str, workspace: Path) -> dict:
     with Server(kind, workspace, root) as server:
         rss_start = server.rss_mb()
         s = login(server.url)
@@ -456,7 +464,10 @@ def main() -> None:
     if args.before:
         tree, short = checkout(args.before)
         name = f"waitress@{args.before} ({short})"
-        runs.append(bench("waitress", mix_cache, args, tree, name))
+        try:
+            runs.append(bench("waitress", mix_cache, args, tree, name))
+        finally:
+            shutil.rmtree(tree, ignore_errors=True)
     report = {
         "date": date.today().isoformat(),
         "machine": _machine(),
