@@ -296,7 +296,7 @@ def _eval_ratio(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
     p = rule.params
     num = _column(units, p["numerator"]).to_numpy()
     den = _column(units, p["denominator"]).to_numpy()
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # as pandas: inf
         value = (num / np.where(den > 0, den, np.nan)) * float(p.get("scale", 1))
     shadow = Rule(
         rule.id,
