@@ -73,10 +73,12 @@ class DashboardProvider:
     projects
         The residential projects layer of the forecast page (``file.gpkg:图层``); None: none.
     plan_workers
-        How many requests may work on plans at once (edits, the Plans page's drawing, exports):
-        the others wait their turn without taking the processor from the read-only pages, so
-        many planners editing at once do not slow every map and table down. Each request still
-        runs to its end in its own thread: a save that answered success is stored.
+        How many requests may compute on plans at once (edits, the Plans page's drawing,
+        exports): the others wait their turn without taking the processor from the read-only
+        pages, so many planners editing at once do not slow every map and table down. Writing a
+        draft or a plan to the workspace takes no turn (it waits on the disk, not the
+        processor). Each request still runs to its end in its own thread: a save that answered
+        success is stored.
 
     Attributes
     ----------
@@ -113,8 +115,8 @@ class DashboardProvider:
         self._results = ResultCache(study, self.profile_choices, max_profiles)
         self._geometry = GeometryCache(study, lambda: self.result().facilities)
         self._coverage = CoverageViews(study, self.result, self.ids("community"))
-        self.plan_sessions = PlanStore(self)
         self._plan_work = threading.BoundedSemaphore(max(1, plan_workers))
+        self.plan_sessions = PlanStore(self, work=self._plan_work)
         self.changes = ChangeViews(self, projects)
 
     @classmethod
@@ -396,10 +398,7 @@ class DashboardProvider:
 
     def plan_action(self, sid: str, request: PlanRequest) -> PlanOutcome:
         """Apply one button of the Plans page to tab ``sid``'s plan (see :meth:`PlanStore.act`)."""
-        if request.action == "rebalance":  # the solver's seconds (in C++) would hold a turn
-            return self.plan_sessions.act(sid, request)
-        with self._plan_work:
-            return self.plan_sessions.act(sid, request)
+        return self.plan_sessions.act(sid, request)  # takes its turns (plan_workers) itself
 
     def plan_view(
         self,
@@ -412,8 +411,7 @@ class DashboardProvider:
     ) -> PlanView:
         """What the Plans page draws of tab ``sid``'s plan (grid geometry served at ``url``)."""
         ids = self.ids("grid")
-        with self._plan_work:
-            return self.plan_sessions.view(sid, ids, url, profile=profile, mode=mode, lang=lang)
+        return self.plan_sessions.view(sid, ids, url, profile=profile, mode=mode, lang=lang)
 
     def plan_drafts(self, sid: str, lang: str = "zh") -> list[dict]:
         """The user's drafts of other tabs as dropdown options (see :func:`other_drafts`)."""

@@ -19,12 +19,13 @@ saved as a new plan when they save it under a new name.
 
 from __future__ import annotations
 
-import math
+import contextlib
+import copy
 import secrets
 import threading
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,6 +35,19 @@ from flask import has_request_context
 from dashboards.i18n import t
 from dashboards.identity import User, current_user
 from dashboards.provider import plan_sharing
+from dashboards.provider.listings import WorkspaceListings
+from dashboards.provider.plan_requests import (
+    NUMBERS,
+    PlanOutcome,
+    PlanRequest,
+    checked_number,
+    conflict_outcome,
+    id_list,
+    refusal,
+    text_value,
+    with_lines,
+    workspace_message,
+)
 from dashboards.provider.plan_session import (
     EDITS,
     PlanSession,
@@ -54,7 +68,6 @@ from gridmap.plans import (
     EvaluationCache,
     PlanConflict,
     WorkspaceError,
-    list_plans,
     load_plan,
 )
 from gridmap.plans.drafts import (
@@ -65,6 +78,7 @@ from gridmap.plans.drafts import (
     restore_draft,
     write_draft,
 )
+from gridmap.plans.state import now
 from gridmap.rebalance import RebalanceResult
 
 __all__ = [
@@ -79,8 +93,6 @@ __all__ = [
 
 #: Actions only editors may ask for.
 EDITOR_ACTIONS = (*EDITS, "save", "rebase")
-#: Range of the numbers the page sends: (low, high, whole numbers only).
-NUMBERS = {"k": (2, 8, True), "time_limit": (1, 300, False)}
 
 
 class PlanSource(Protocol):
@@ -97,86 +109,6 @@ class PlanSource(Protocol):
 
     def rebalance(self, plan: Any, *, time_limit: float = 10.0) -> RebalanceResult:
         """Run the rebalancer on ``plan``."""
-
-
-@dataclass(frozen=True)
-class PlanRequest:
-    """One button of the Plans page with what its controls hold (as the browser sent them).
-
-    ``action`` is one of :data:`EDITS`, ``"save"``, ``"load"``, ``"reload"`` (the tab's plan
-    as saved now), ``"rebase"`` (re-apply the tab's edits on what others saved) or ``"reset"``.
-    """
-
-    action: str
-    selection: list[str] = field(default_factory=list)  #: selected grid ids
-    target: str | None = None  #: community to move the selection to
-    community: str | None = None  #: community to split
-    k: Any = 2  #: into how many (checked against :data:`NUMBERS`)
-    communities: list[str] | None = None  #: communities to merge
-    time_limit: Any = 10.0  #: seconds for the rebalancer (checked against :data:`NUMBERS`)
-    name: str | None = None  #: save under this name
-    saved: str | None = None  #: load this saved plan
-    profile: str | None = None  #: the app's profile
-    lang: str = "zh"
-
-
-@dataclass(frozen=True)
-class PlanOutcome:
-    """What the page shows after a :class:`PlanRequest`.
-
-    ``tone`` says how ``lines`` read: ``"text"`` (one plain line), ``"error"`` (one line,
-    in red), ``"ok"`` (the plan changed: a line each) or ``"refused"`` (nothing changed).
-    """
-
-    lines: list[str]
-    tone: str
-    refresh: bool = True  #: the plan or the saved plans may differ: draw the page again
-    in_rebalance_box: bool = False  #: lines belong under the rebalancer, not the message line
-    clear_rebalance: bool = False  #: empty the rebalancer's result
-    clear_selection: bool = False
-    name: str | None = None  #: new text of the name box (None: leave it)
-
-
-def _error(key: str, lang: str, **values: Any) -> PlanOutcome:
-    return PlanOutcome([t(key, lang, **values)], "error", refresh=False)
-
-
-def checked_number(value: Any, low: float, high: float, whole: bool) -> float | int | None:
-    """``value`` as a number within ``[low, high]`` (a whole one when ``whole``), else None.
-
-    >>> checked_number("3", 2, 8, True), checked_number("abc", 2, 8, True)
-    (3, None)
-    >>> checked_number(float("nan"), 1, 300, False), checked_number(1e9, 1, 300, False)
-    (None, None)
-    """
-    if isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if not math.isfinite(number) or not low <= number <= high:
-        return None
-    if whole:
-        return int(number) if number.is_integer() else None
-    return number
-
-
-def _strings(value: Any) -> list[str]:
-    """A list of ids from the browser (anything else: empty)."""
-    if not isinstance(value, list):
-        return []
-    return [str(v) for v in value if isinstance(v, (str, int)) and not isinstance(v, bool)]
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def workspace_message(exc: WorkspaceError, lang: str) -> str:
-    """Why the workspace cannot be written, without the server's paths."""
-    known = ("no_space", "read_only", "permission")
-    return t(f"pl.ws.{exc.reason if exc.reason in known else 'other'}", lang)
 
 
 class PlanStore:
@@ -197,6 +129,17 @@ class PlanStore:
         How many plan evaluations every tab shares (:class:`gridmap.plans.EvaluationCache`,
         by content: undo, redo, a fresh tab and another user's plan in the same state are
         not evaluated again).
+    work
+        Held while a request computes on plans (edits, drawing, loading, restoring a draft):
+        e.g. a semaphore letting a few requests at once do so. Never held while a draft or a
+        plan is written to the workspace or a listing is read (waiting on the disk or on
+        another writer takes no turn from other planners). None: no limit.
+
+    Attributes
+    ----------
+    listings
+        The workspace's saved plans and drafts as the page lists them, read again only when
+        the workspace changed (:class:`WorkspaceListings`).
     """
 
     def __init__(
@@ -207,8 +150,11 @@ class PlanStore:
         max_drafts: int = 200,
         max_drafts_per_user: int = 20,
         evaluations: int = 64,
+        work: contextlib.AbstractContextManager | None = None,
     ) -> None:
         self.provider = provider
+        self.work = work if work is not None else contextlib.nullcontext()
+        self.listings = WorkspaceListings(provider.plans_workspace)
         self.evaluations = EvaluationCache(size=evaluations)
         self.max_sessions = max_sessions
         self.max_drafts = max_drafts
@@ -238,11 +184,19 @@ class PlanStore:
     def new_plan(
         self, name: str | None = None, profile: str | None = None, author: str = ""
     ) -> Any:
-        """A fresh plan of the as-is assignment (a random name when None)."""
+        """A fresh plan of the as-is assignment (a random name when None).
+
+        Under the template's profile, a copy of the template with its own id, name, author
+        and time (a tab's first request: building it from the check cost 0.1–0.2 s of the
+        processor on the demo); under another profile, built from that profile's check.
+        """
         tpl = self.template()
-        plan = self.provider.plan(
-            profile, name=name or f"方案 {uuid.uuid4().hex[:4]}", graph=tpl.graph
-        )
+        name = name or f"方案 {uuid.uuid4().hex[:4]}"
+        if profile is not None and profile != tpl.profile.id:
+            plan = self.provider.plan(profile, name=name, graph=tpl.graph)
+        else:
+            plan = copy.deepcopy(tpl, {id(tpl.graph): tpl.graph})  # the adjacency is shared
+            plan.plan_id, plan.name, plan.created = uuid.uuid4().hex[:12], name, now()
         plan.author = author
         plan.evaluations = self.evaluations
         return plan
@@ -325,15 +279,20 @@ class PlanStore:
         return session
 
     def _persist(self, key: str, user: User, session: PlanSession, lang: str) -> list[str]:
-        """Write the tab's draft; a line saying why it could not be written, else none."""
+        """Write the tab's draft; a line saying why it could not be written, else none.
+
+        Under the tab's lock (its drafts are written in the order of its edits), not under
+        :attr:`work`.
+        """
         try:
-            write_draft(
-                self.provider.plans_workspace(),
-                key,
-                user.name,
-                session.plan,
-                max_total=self.max_drafts,
-            )
+            with session.lock:
+                write_draft(
+                    self.provider.plans_workspace(),
+                    key,
+                    user.name,
+                    session.plan,
+                    max_total=self.max_drafts,
+                )
         except WorkspaceError as exc:
             return [t("pl.draft.unwritten", lang, why=workspace_message(exc, lang))]
         except ValueError as exc:
@@ -370,7 +329,7 @@ class PlanStore:
 
     def saved(self) -> pd.DataFrame:
         """The plans saved in the workspace (:func:`gridmap.plans.list_plans`)."""
-        return list_plans(self.provider.plans_workspace())
+        return self.listings.saved()
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -386,21 +345,23 @@ class PlanStore:
         try:
             key, user = self._open(token)
         except TabRefused as exc:
-            return _error(f"pl.tab.{exc.reason}", lang)
+            return refusal(f"pl.tab.{exc.reason}", lang)
         action = request.action
         if action in EDITOR_ACTIONS and not user.can_edit:
-            return _error("pl.viewer", lang, user=user.name)
+            return refusal("pl.viewer", lang, user=user.name)
         numbers = self._numbers(request, lang)
         if isinstance(numbers, PlanOutcome):
             return numbers
-        profile = _text(request.profile)
-        session = self._session(key, user, profile)
+        profile = text_value(request.profile)
+        with self.work:
+            session = self._session(key, user, profile)
         if action == "load":
             return self._load(token, request, lang)
         if action == "reload":  # the tab's plan as saved now (another planner's save included)
             return self._load(token, replace(request, saved=session.plan.plan_id), lang)
         if action == "reset":
-            self.reset(token, profile)
+            with self.work:
+                self.reset(token, profile)
             return PlanOutcome(
                 [t("pl.reset.ok", lang)],
                 "text",
@@ -409,34 +370,36 @@ class PlanStore:
                 name="",
             )
         if action == "save":
-            out = self._save(session, _text(request.name), lang)
-            return _with(out, self._persist(key, user, session, lang))
+            out = self._save(session, text_value(request.name), lang)
+            return with_lines(out, self._persist(key, user, session, lang))
         if action == "rebase":  # take what others saved meanwhile, re-apply the tab's edits
-            with session.lock:
+            with self.work, session.lock:
                 done, line = plan_sharing.rebase(
                     session.plan, self.provider.plans_workspace(), lang
                 )
             out = PlanOutcome([line], "ok" if done else "error", refresh=done)
-            return _with(out, self._persist(key, user, session, lang) if done else [])
+            return with_lines(out, self._persist(key, user, session, lang) if done else [])
         if action not in EDITS:
-            return _error("pl.nothing", lang)
+            return refusal("pl.nothing", lang)
         if action != "rebalance" and not session.plan.dirty:
             refused = self._reserve(key, user, lang)
             if refused is not None:
                 return refused
-        changed, lines = run_edit(
-            session,
-            action,
-            selection=_strings(request.selection),
-            target=_text(request.target),
-            community=_text(request.community),
-            k=int(numbers.get("k", 2)),
-            communities=_strings(request.communities),
-            time_limit=numbers.get("time_limit", 10.0),
-            lang=lang,
-            provider=self.provider,
-            author=user.name,
-        )
+        # the rebalancer's seconds are in C++ (they take no turn from other planners)
+        with self.work if action != "rebalance" else contextlib.nullcontext():
+            changed, lines = run_edit(
+                session,
+                action,
+                selection=id_list(request.selection),
+                target=text_value(request.target),
+                community=text_value(request.community),
+                k=int(numbers.get("k", 2)),
+                communities=id_list(request.communities),
+                time_limit=numbers.get("time_limit", 10.0),
+                lang=lang,
+                provider=self.provider,
+                author=user.name,
+            )
         if changed:
             lines += self._persist(key, user, session, lang)
         return PlanOutcome(
@@ -455,7 +418,7 @@ class PlanStore:
         low, high, whole = NUMBERS[used]
         value = checked_number(getattr(request, used), low, high, whole)
         if value is None:
-            return _error(f"pl.bad.{used}", lang, low=low, high=high)
+            return refusal(f"pl.bad.{used}", lang, low=low, high=high)
         return {used: value}
 
     def _reserve(self, key: str, user: User, lang: str) -> PlanOutcome | None:
@@ -470,7 +433,7 @@ class PlanStore:
             )
         except DraftLimit as exc:
             which = "pl.draft.full.user" if exc.per_user else "pl.draft.full.all"
-            return _error(which, lang, n=exc.limit)
+            return refusal(which, lang, n=exc.limit)
         except (WorkspaceError, ValueError):
             return None  # the edit goes ahead; writing its draft reports the workspace's state
         return None
@@ -488,7 +451,7 @@ class PlanStore:
                 except PlanConflict as conflict:
                     plan.name = before
                     if wanted == conflict.plan:
-                        return _conflict(conflict, lang)
+                        return conflict_outcome(conflict, lang)
                     plan.save_as(workspace, wanted)
                     key = "pl.saved.as"
             except WorkspaceError as exc:
@@ -507,11 +470,12 @@ class PlanStore:
         return plan_sharing.news(session.plan, self.provider.plans_workspace(), lang)
 
     def _load(self, token: object, request: PlanRequest, lang: str) -> PlanOutcome:
-        saved = _text(request.saved)
+        saved = text_value(request.saved)
         if not saved:
             return PlanOutcome([t("pl.need.saved", lang)], "text", refresh=False)
         try:
-            s = self.load(token, saved, _text(request.profile))
+            with self.work:
+                s = self.load(token, saved, text_value(request.profile))
         except (KeyError, ValueError) as exc:
             return PlanOutcome([str(exc).strip("'\"")], "error")
         except WorkspaceError as exc:
@@ -541,27 +505,29 @@ class PlanStore:
         TabRefused
             When ``token`` was not issued to the user asking (:meth:`issue` a new one).
         """
-        session = self.get(token, profile)
+        self._open(token)  # a tab refused reads nothing
         saved = self.saved()["name"].astype(str).tolist()
-        notice = session.take_notice()
         user = current_user()
-        return plan_view(
-            session,
-            grid_ids,
-            url,
-            saved=saved,
-            workspace=self.provider.plans_workspace(),
-            mode=mode,
-            lang=lang,
-            notice=None
-            if notice is None
-            else t(notice[0], lang, name=notice[1], when=notice[2], n=notice[3]),
-            read_only=user is None or not user.can_edit,
-        )
+        with self.work:
+            session = self.get(token, profile)
+            notice = session.take_notice()
+            return plan_view(
+                session,
+                grid_ids,
+                url,
+                saved=saved,
+                workspace=self.provider.plans_workspace(),
+                mode=mode,
+                lang=lang,
+                notice=None
+                if notice is None
+                else t(notice[0], lang, name=notice[1], when=notice[2], n=notice[3]),
+                read_only=user is None or not user.can_edit,
+            )
 
     def selection(self, token: object, units: list[str]) -> SelectionView:
         """The selected units of the tab's plan (its profile does not matter here)."""
-        return selection_view(self.get(token), _strings(units))
+        return selection_view(self.get(token), id_list(units))
 
     def export(self, token: object, fmt: str, profile: str | None = None) -> tuple[bytes, str]:
         """(bytes, file name) of the tab's plan: ``"xlsx"`` changes, ``"gpkg"`` communities."""
@@ -572,27 +538,3 @@ class PlanStore:
             if fmt == "xlsx":
                 return export_xlsx(plan), f"{stem}-changes.xlsx"
             return export_gpkg(plan), f"{stem}-communities.gpkg"
-
-
-def _with(out: PlanOutcome, lines: list[str]) -> PlanOutcome:
-    """``out`` with further lines (a draft that could not be written)."""
-    if not lines:
-        return out
-    return PlanOutcome(out.lines + lines, "error", refresh=out.refresh, name=out.name)
-
-
-def _conflict(conflict: PlanConflict, lang: str) -> PlanOutcome:
-    who = "、".join(conflict.authors) or "?"
-    when = conflict.saved_at[:16].replace("T", " ")
-    line = t(
-        "pl.conflict",
-        lang,
-        name=conflict.plan,
-        who=who,
-        when=when,
-        n=conflict.entries,
-        units=conflict.units,
-    )
-    if conflict.rebasable:  # different grids: the tab can take theirs and keep its own
-        line += " " + plan_sharing.word("rebasable", lang)
-    return PlanOutcome([line], "error", refresh=False)

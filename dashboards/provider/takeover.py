@@ -5,7 +5,8 @@ keyed by user and tab). A closed tab's draft would wait there, unreachable, and 
 the user's draft limit. :func:`other_drafts` lists the user's drafts of other tabs;
 :func:`take_over` moves one into the asking tab (this tab's draft replaced, the other one
 removed) and says so. Only the user's own drafts, only into a tab without unsaved edits.
-The drafts are listed by :func:`gridmap.plans.drafts.unsaved_drafts` (GeoPackage or PostGIS).
+The drafts are listed by :func:`gridmap.plans.drafts.unsaved_drafts` (GeoPackage or PostGIS),
+kept until the workspace changes (:class:`~dashboards.provider.listings.WorkspaceListings`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dashboards.messages import without_paths
 from dashboards.provider.plan_session import TabRefused
 from dashboards.provider.plans import PlanOutcome, PlanStore, workspace_message
 from gridmap.plans import WorkspaceError
-from gridmap.plans.drafts import drop_draft, restore_draft, unsaved_drafts, write_draft
+from gridmap.plans.drafts import drop_draft, restore_draft, write_draft
 
 __all__ = ["OtherDraft", "other_drafts", "take_over"]
 
@@ -42,7 +43,7 @@ class OtherDraft:
 
 
 def _listed(sessions: PlanStore, user: str, own: str) -> list[OtherDraft]:
-    rows = unsaved_drafts(sessions.provider.plans_workspace(), user, besides=own)
+    rows = sessions.listings.drafts(user, own)
     return [OtherDraft(str(k), str(n or ""), int(u), str(w)) for k, n, u, w in rows]
 
 

@@ -82,7 +82,13 @@ SizeBand(min=1000, max=3000, exempt_min_if='sparse', rule_id='community.size')
 from gridmap.plans.evaluation_cache import EvaluationCache
 from gridmap.plans.outputs import CHANGE_COLUMNS_ZH
 from gridmap.plans.plan import Plan, load_plan
-from gridmap.plans.storage import PlanConflict, as_workspace, list_plans, open_store
+from gridmap.plans.storage import (
+    PlanConflict,
+    as_workspace,
+    list_plans,
+    open_store,
+    workspace_stamp,
+)
 from gridmap.plans.subplans import MergeResult, merge_subplans, subplan
 from gridmap.plans.workspace import WorkspaceError
 
@@ -95,6 +101,7 @@ __all__ = [
     "list_plans",
     "open_store",
     "as_workspace",
+    "workspace_stamp",
     "subplan",
     "merge_subplans",
     "MergeResult",

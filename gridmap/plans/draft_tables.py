@@ -76,8 +76,11 @@ class DraftTable(Protocol):
         """Mark tab ``key``'s draft as having unsaved edits, or raise :class:`DraftLimit`."""
         ...
 
-    def write(self, row: list, *, max_total: int) -> None:
-        """Upsert a draft (:data:`DRAFT_COLUMNS`, ``stored`` filled in); prune clean ones."""
+    def write(self, rows: list[list], *, max_total: int) -> None:
+        """Upsert drafts (:data:`DRAFT_COLUMNS`, ``stored`` filled in) in one transaction.
+
+        Clean drafts beyond ``max_total`` are pruned in the same transaction.
+        """
         ...
 
     def drop(self, key: str) -> None:
@@ -142,14 +145,18 @@ class GeoPackageDrafts:
                 (key, user, now()),
             )
 
-    def write(self, row: list, *, max_total: int) -> None:
+    def write(self, rows: list[list], *, max_total: int) -> None:
         """See :meth:`DraftTable.write`."""
         with write_transaction(self.path) as con:
             self._tables(con)
-            if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'plans'").fetchone():
-                found = con.execute("SELECT 1 FROM plans WHERE plan_id = ?", (row[2],))
-                row[8] = int(found.fetchone() is not None)
-            con.execute("INSERT OR REPLACE INTO plan_drafts VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", row)
+            plans = con.execute("SELECT 1 FROM sqlite_master WHERE name = 'plans'").fetchone()
+            for row in rows:
+                if plans:
+                    found = con.execute("SELECT 1 FROM plans WHERE plan_id = ?", (row[2],))
+                    row[8] = int(found.fetchone() is not None)
+                con.execute(
+                    "INSERT OR REPLACE INTO plan_drafts VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", row
+                )
             con.execute(
                 "DELETE FROM plan_drafts WHERE unsaved = 0 AND key IN (SELECT key FROM "
                 "plan_drafts WHERE unsaved = 0 ORDER BY updated DESC LIMIT -1 OFFSET ?)",
@@ -235,18 +242,19 @@ class PostGISDrafts:
                 (key, user, now()),
             )
 
-    def write(self, row: list, *, max_total: int) -> None:
+    def write(self, rows: list[list], *, max_total: int) -> None:
         """See :meth:`DraftTable.write`."""
         cols = ", ".join(f'"{c}"' for c in DRAFT_COLUMNS)
         sets = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in DRAFT_COLUMNS[1:])
         with self.store.connect() as con, con.transaction():
-            found = con.execute("SELECT 1 FROM plans WHERE plan_id = %s", (row[2],)).fetchone()
-            row[8] = int(found is not None)
-            con.execute(
-                f"INSERT INTO plan_drafts ({cols}) VALUES ({', '.join(['%s'] * len(row))}) "
-                f"ON CONFLICT (key) DO UPDATE SET {sets}",
-                row,
-            )
+            for row in rows:
+                found = con.execute("SELECT 1 FROM plans WHERE plan_id = %s", (row[2],))
+                row[8] = int(found.fetchone() is not None)
+                con.execute(
+                    f"INSERT INTO plan_drafts ({cols}) VALUES ({', '.join(['%s'] * len(row))}) "
+                    f"ON CONFLICT (key) DO UPDATE SET {sets}",
+                    row,
+                )
             con.execute(
                 "DELETE FROM plan_drafts WHERE unsaved = 0 AND key IN (SELECT key FROM "
                 "plan_drafts WHERE unsaved = 0 ORDER BY updated DESC OFFSET %s)",

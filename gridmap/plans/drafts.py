@@ -11,11 +11,20 @@ tab (saving keeps it as a clean draft; starting over removes it). At most ``max_
 unsaved drafts per user and ``max_total`` in all: :func:`reserve_draft` refuses another with
 :class:`DraftLimit` before the edit is made. Drafts without unsaved edits (their plan is in the
 workspace) are pruned oldest first beyond ``max_total``.
+
+Group commit: the drafts that several threads of one process write to one workspace at the
+same time go into one transaction (:class:`_GroupCommit`), written by one of them while the
+others wait for it; each :func:`write_draft` returns only once its draft is committed (or
+raises what the transaction raised). Twenty planners editing at once then wait for one or two
+commits, not for twenty in turn behind SQLite's lock; reservations and drops of this process
+queue for the same writer's turn (in order, instead of in SQLite's growing busy sleeps).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -54,7 +63,8 @@ def reserve_draft(
     workspace: Workspace, key: str, user: str, *, max_per_user: int, max_total: int
 ) -> None:
     """Make room for tab ``key``'s plan to get unsaved edits, or raise :class:`DraftLimit`."""
-    draft_table(workspace).reserve(key, user, max_per_user=max_per_user, max_total=max_total)
+    with _group(workspace).writing:
+        draft_table(workspace).reserve(key, user, max_per_user=max_per_user, max_total=max_total)
 
 
 def write_draft(
@@ -80,7 +90,72 @@ def write_draft(
         json.dumps(plan.journal, ensure_ascii=False, default=str),
         now(),
     ]
-    draft_table(workspace).write(row, max_total=max_total)
+    _group(workspace).write(row, max_total=max_total)
+
+
+class _GroupCommit:
+    """Draft rows of one workspace written by whichever waiting thread comes first, together.
+
+    A thread queues its row (a newer row of the same tab replaces a queued older one) and
+    waits until the batch holding it is committed; when no batch is being written, it writes
+    every queued row itself in one transaction.
+    """
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        #: held by whoever writes drafts to the workspace in this process (a batch, a
+        #: reservation, a drop): they queue here, in order, not in SQLite's busy sleeps
+        self.writing = threading.Lock()
+        self._cond = threading.Condition()
+        self._queued: dict[str, tuple[list, int]] = {}
+        self._next = 0  #: number of the batch being queued
+        self._done = -1  #: number of the last batch written
+        self._writing = False
+        self._errors: dict[int, BaseException] = {}
+
+    def write(self, row: list, *, max_total: int) -> None:
+        with self._cond:
+            self._queued[row[0]] = (row, max_total)
+            mine = self._next
+            while self._done < mine:
+                if self._writing:
+                    self._cond.wait()
+                    continue
+                batch, number = self._queued, self._next
+                self._queued, self._next, self._writing = {}, self._next + 1, True
+                self._cond.release()
+                error: BaseException | None = None
+                try:
+                    rows = [r for r, _ in batch.values()]
+                    limit = min(m for _, m in batch.values())
+                    with self.writing:
+                        draft_table(self.workspace).write(rows, max_total=limit)
+                except BaseException as exc:  # every writer of the batch raises it
+                    error = exc
+                finally:
+                    self._cond.acquire()
+                    self._writing, self._done = False, number
+                    if error is not None:
+                        self._errors[number] = error
+                    for old in [n for n in self._errors if n < number - 64]:
+                        del self._errors[old]
+                    self._cond.notify_all()
+            error = self._errors.get(mine)
+        if error is not None:
+            raise error
+
+
+_GROUPS: dict[str, _GroupCommit] = {}
+_GROUPS_LOCK = threading.Lock()
+
+
+def _group(workspace: Workspace) -> _GroupCommit:
+    """The group commit of ``workspace`` in this process."""
+    key = os.fspath(workspace)
+    with _GROUPS_LOCK:
+        if key not in _GROUPS:
+            _GROUPS[key] = _GroupCommit(workspace)
+        return _GROUPS[key]
 
 
 def unsaved_drafts(workspace: Workspace, user: str, *, besides: str) -> list[tuple]:
@@ -93,7 +168,8 @@ def unsaved_drafts(workspace: Workspace, user: str, *, besides: str) -> list[tup
 
 def drop_draft(workspace: Workspace, key: str) -> None:
     """Forget tab ``key``'s draft (the tab starts over)."""
-    draft_table(workspace).drop(key)
+    with _group(workspace).writing:
+        draft_table(workspace).drop(key)
 
 
 def restore_draft(

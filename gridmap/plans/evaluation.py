@@ -6,10 +6,15 @@ plan's profile (:attr:`~gridmap.plans.Plan.band`), and the rules run through
 :func:`gridmap.evaluation.evaluate_units` — the function :func:`gridmap.check` uses — on the
 plan's communities: unit sums plus the households outside every unit (fixed remainders), so
 an unedited plan reports exactly what the check reports. Results are kept by the content of
-the plan's state (:mod:`gridmap.plans.evaluation_cache`).
+the plan's state (:mod:`gridmap.plans.evaluation_cache`); what the plan derives from them (its
+community table, KPIs, change list) is kept per state of the plan until its next change, so a
+page drawing them several times computes each once.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -26,6 +31,8 @@ from gridmap.plans.state import PlanState
 from gridmap.rules import FINDING_COLUMNS, Profile, exempt_flags, load_profile
 
 __all__ = ["PlanEvaluation"]
+
+T = TypeVar("T")
 
 #: community columns a plan recomputes from its units (the rest are the community's own attributes)
 _DERIVED = (
@@ -173,6 +180,38 @@ class PlanEvaluation(PlanState):
         self._cache["content_key"] = (stamp, key)
         return key
 
+    def _labels_key(self, base: bool) -> str:
+        """:func:`labels_digest` of the current (or as-is) assignment, once per plan state."""
+        which = "base" if base else self._version
+        held = self._cache.get(("labels_key", base))
+        if held is None or held[0] != which:
+            labels = self.units["community_id"] if base else self._labels
+            held = self._cache[("labels_key", base)] = (which, labels_digest(labels))
+        return held[1]
+
+    def _profile_key(self, profile: Profile) -> str:
+        """:func:`profile_digest` of ``profile``, once per profile object."""
+        held = self._cache.get("profile_key")
+        if held is None or held[0] is not profile:
+            held = self._cache["profile_key"] = (profile, profile_digest(profile))
+        return held[1]
+
+    def _memo(self, what: tuple, compute: Callable[[], T], *, base: bool = False) -> T:
+        """``compute()`` kept until the plan changes (``base``: until its profile or content do).
+
+        For what the plan derives from its evaluation: the community table, KPIs, changes.
+        Callers get the kept object itself: copy it before handing it out.
+        """
+        stamp = (self._content_key(), id(self._profile), "base" if base else self._version)
+        slot = "memo_base" if base else "memo"
+        held = self._cache.get(slot)
+        if held is None or held[0] != stamp or held[1] is not self._profile:
+            held = self._cache[slot] = (stamp, self._profile, {})
+        kept: dict[tuple, Any] = held[2]
+        if what not in kept:
+            kept[what] = compute()
+        return kept[what]
+
     def _evaluate(
         self, *, base: bool = False, lang: str = "zh", profile: Profile | None = None
     ) -> tuple:
@@ -186,8 +225,8 @@ class PlanEvaluation(PlanState):
         key = (
             "communities",
             self._content_key(),
-            labels_digest(labels),
-            profile_digest(profile),
+            self._labels_key(base),
+            self._profile_key(profile),
             lang,
         )
 
@@ -227,6 +266,14 @@ class PlanEvaluation(PlanState):
         ``base=True`` evaluates the as-is assignment. ``min_households`` / ``max_households``
         override the profile's band explicitly (the band's rule is re-run with them too).
         """
+        key = ("communities", min_households, max_households)
+        return self._memo(
+            key, lambda: self._communities(base, min_households, max_households), base=base
+        ).copy()
+
+    def _communities(
+        self, base: bool, min_households: int | None, max_households: int | None
+    ) -> pd.DataFrame:
         profile = self._profile_for(min_households, max_households)
         table, ev = self._evaluate(base=base, profile=profile)
         t = table[["name", "households", "units"]].copy()
@@ -270,6 +317,13 @@ class PlanEvaluation(PlanState):
         ``too_large``, ``size_not_assessed``; None when the profile has no band), overall rule
         status (``rules_fail`` …), moves and contiguity.
         """
+        key = ("kpis", min_households, max_households)
+        kpis = self._memo(key, lambda: self._kpis(base, min_households, max_households), base=base)
+        out = {k: list(v) if isinstance(v, list) else v for k, v in kpis.items()}
+        out["edits"] = len(self.journal)  # a base memo outlives edits
+        return out
+
+    def _kpis(self, base: bool, min_households: int | None, max_households: int | None) -> dict:
         t = self.communities(
             base=base, min_households=min_households, max_households=max_households
         )
@@ -360,6 +414,9 @@ class PlanEvaluation(PlanState):
         ``unit_id, unit_name, from_community, from_name, to_community, to_name, households``
         (:meth:`changes_zh` for Chinese headers).
         """
+        return self._memo(("changes",), self._changes).copy()
+
+    def _changes(self) -> pd.DataFrame:
         base, cur = self.units["community_id"], self._labels
         moved = base.index[base.to_numpy() != cur.to_numpy()]
         names = (

@@ -37,6 +37,7 @@ __all__ = [
     "save_plan",
     "profile_ref",
     "profile_from_ref",
+    "workspace_stamp",
 ]
 
 #: a workspace: a GeoPackage path, or a ``postgresql://`` URL (a string)
@@ -179,3 +180,42 @@ def list_plans(workspace: Workspace) -> pd.DataFrame:
 def ensure_workspace(workspace: Workspace) -> None:
     """Create the workspace unless it exists (race-free): the GeoPackage, or the schema."""
     open_store(workspace).ensure()
+
+
+def workspace_stamp(workspace: Workspace) -> tuple | None:
+    """Something cheap that changes with every write to a GeoPackage workspace; None otherwise.
+
+    The file's identity, size and modification time and SQLite's file change counter (bytes
+    24–27 of the header, advanced by every committed write transaction in rollback-journal
+    mode), and the same of a ``-wal`` file next to it. Read without taking SQLite's lock, so a
+    listing kept under a stamp is read again after a write by any process (another server on
+    the same workspace, the CLI). ``None`` for a PostGIS workspace (no stamp without a round
+    trip to the database: read it every time) and for a workspace not yet created.
+
+    Read the stamp *before* what it guards: the content read afterwards is at least as new.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> ws = pathlib.Path(tempfile.mkdtemp()) / "ws.gpkg"
+    >>> workspace_stamp(ws) is None
+    True
+    >>> ensure_workspace(ws)
+    >>> workspace_stamp(ws) == workspace_stamp(ws)
+    True
+    """
+    if is_database_url(workspace):
+        return None
+    path = Path(workspace)
+    try:
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            header = f.read(100)
+    except OSError:
+        return None
+    stamp: tuple = (st.st_ino, st.st_size, st.st_mtime_ns, header[24:28])
+    try:
+        wal = os.stat(f"{path}-wal")
+    except OSError:
+        return stamp
+    return (*stamp, wal.st_size, wal.st_mtime_ns)

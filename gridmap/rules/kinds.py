@@ -71,13 +71,34 @@ def _is_set(v: object) -> bool:
 
 
 def _eval_range(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
+    p = rule.params
+    return _range(
+        units.index,
+        _column(units, p["metric"]).to_numpy(),
+        exempt_flags(units, p.get("exempt_min_if")).to_numpy(dtype=bool),
+        rule,
+        lang,
+        lambda: _not_assessed_msg(rule, units, lang),
+    )
+
+
+def _range(
+    index: pd.Index,
+    v: np.ndarray,
+    exempt: np.ndarray,
+    rule: Rule,
+    lang: str,
+    not_assessed: Callable[[], str],
+) -> _Eval:
+    """A value per unit within ``rule``'s min/max (``exempt`` units waive the minimum).
+
+    ``not_assessed()`` words the units without a value (called only when there are some).
+    """
     # on arrays, not Series: a plan edit re-runs every rule, and pandas' per-call overhead
     # (alignment, masks, where) was most of its cost; wording only for the failing units
     p = rule.params
-    v = _column(units, p["metric"]).to_numpy()
     n = len(v)
     lo, hi = p.get("min"), p.get("max")
-    exempt = exempt_flags(units, p.get("exempt_min_if")).to_numpy(dtype=bool)
     pct = rule.unit == "%"
     f: Callable[[Any], str] = _pct if pct else _fmt
     unit = "" if pct else rule.unit
@@ -118,10 +139,9 @@ def _eval_range(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
             (over, worded("超出上限 " if zh else "above maximum by ", over)),
             (below & exempt, "居民分散，豁免下限" if zh else "sparse area: minimum waived"),
         ],
-        _not_assessed_msg(rule, units, lang) if not known.all() else "",
+        not_assessed() if not known.all() else "",
         "符合" if zh else "compliant",
     )
-    index = units.index
     return _Eval(
         pd.Series(v, index=index),
         pd.Series(threshold, index=index, dtype=object),  # object: no Arrow string per rule
@@ -274,8 +294,10 @@ def _facilities_row(
 
 def _eval_ratio(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
     p = rule.params
-    num, den = _column(units, p["numerator"]), _column(units, p["denominator"])
-    value = (num / den.where(den > 0)) * float(p.get("scale", 1))
+    num = _column(units, p["numerator"]).to_numpy()
+    den = _column(units, p["denominator"]).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # as pandas: inf
+        value = (num / np.where(den > 0, den, np.nan)) * float(p.get("scale", 1))
     shadow = Rule(
         rule.id,
         rule.level,
@@ -285,8 +307,10 @@ def _eval_ratio(units: pd.DataFrame, rule: Rule, lang: str) -> _Eval:
         rule.source,
         rule.severity,
         rule.unit or ("%" if p.get("scale", 1) == 1 else ""),
-        {"metric": "__ratio__", **{k: p[k] for k in ("min", "max") if k in p}},
+        {k: p[k] for k in ("min", "max") if k in p},
     )
-    ev = _eval_range(units.assign(__ratio__=value), shadow, lang)
-    ev.message = ev.message.where(ev.status != NOT_ASSESSED, _not_assessed_msg(rule, units, lang))
-    return ev
+    no_exemption = np.zeros(len(value), dtype=bool)
+    # the ratio's own reason (its numerator or denominator) for units without a value
+    return _range(
+        units.index, value, no_exemption, shadow, lang, lambda: _not_assessed_msg(rule, units, lang)
+    )

@@ -81,42 +81,51 @@ def _not_applicable(units: pd.DataFrame, rule: Rule, label: str, lang: str) -> _
 def evaluate_variants(units: pd.DataFrame, rule: Rule, lang: str, evaluator: Evaluator) -> _Eval:
     """Evaluate ``rule`` per unit with the variant its ``by`` column selects."""
     by, variants = rule.params["by"], rule.params["variants"]
-    keys = variant_keys(units, by)
+    keys = variant_keys(units, by).to_numpy(dtype=object)
     zh = lang == "zh"
-    idx = units.index
-    value = pd.Series(np.nan, index=idx, dtype="float64")
-    gap = pd.Series(np.nan, index=idx, dtype="float64")
-    threshold = pd.Series("", index=idx, dtype=object)
-    status = pd.Series(NOT_ASSESSED, index=idx, dtype=object)
-    message = pd.Series("", index=idx, dtype=object)
+    n = len(keys)
+    # on arrays: a plan edit re-runs every rule, and masked Series assignment cost most of it
+    value, gap = np.full(n, np.nan), np.full(n, np.nan)
+    threshold = np.full(n, "", dtype=object)
+    status = np.full(n, NOT_ASSESSED, dtype=object)
+    message = np.full(n, "", dtype=object)
     texts: list[str] = []
     for name, fields in variants.items():
         label = fields.get("label_zh" if zh else "label_en", name)
-        m = (keys == name).to_numpy()
+        m = keys == name
         if fields.get("applies", True) is False:
             ev = _not_applicable(units, rule, label, lang)
-            threshold[m], message[m] = ev.threshold[m], ev.message[m]
+            threshold[m], message[m] = ev.threshold.to_numpy()[m], ev.message.to_numpy()[m]
             continue
         ev = evaluator(units, _variant_rule(rule, name), lang)
-        text = ev.threshold.astype(str) + (f"（{label}）" if zh else f" ({label})")
-        texts.append(str(text.iloc[0]) if len(text) else "")
-        for out, new in ((value, ev.value), (gap, ev.gap), (status, ev.status)):
-            out[m] = new[m]
-        threshold[m], message[m] = text[m], ev.message[m]
-    unknown = ~keys.isin(list(variants)).to_numpy()
+        suffix = f"（{label}）" if zh else f" ({label})"
+        text = np.array([f"{x}{suffix}" for x in ev.threshold.to_numpy()], dtype=object)
+        texts.append(str(text[0]) if n else "")
+        value[m], gap[m] = ev.value.to_numpy()[m], ev.gap.to_numpy()[m]
+        status[m], threshold[m], message[m] = (
+            ev.status.to_numpy()[m],
+            text[m],
+            ev.message.to_numpy()[m],
+        )
+    unknown = ~np.isin(keys, list(variants))
     params = [{k: v for k, v in f.items() if k not in _LABELS} for f in variants.values()]
     if unknown.any() and all(p == params[0] for p in params):
         ev = evaluator(units, _variant_rule(rule, next(iter(variants))), lang)
-        value[unknown], gap[unknown], status[unknown] = (
-            ev.value[unknown],
-            ev.gap[unknown],
-            ev.status[unknown],
-        )
-        threshold[unknown], message[unknown] = ev.threshold[unknown], ev.message[unknown]
+        value[unknown], gap[unknown] = ev.value.to_numpy()[unknown], ev.gap.to_numpy()[unknown]
+        status[unknown] = ev.status.to_numpy()[unknown]
+        threshold[unknown] = ev.threshold.to_numpy()[unknown]
+        message[unknown] = ev.message.to_numpy()[unknown]
     elif unknown.any():
         threshold[unknown] = " / ".join(texts)
-        message[unknown] = _unknown_messages(units, by, lang)[unknown]
-    return _Eval(value, threshold, status, gap, message)
+        message[unknown] = _unknown_messages(units, by, lang).to_numpy()[unknown]
+    idx = units.index
+    return _Eval(
+        pd.Series(value, index=idx),
+        pd.Series(threshold, index=idx, dtype=object),
+        pd.Series(status, index=idx, dtype=object),
+        pd.Series(gap, index=idx),
+        pd.Series(message, index=idx, dtype=object),
+    )
 
 
 def _unknown_messages(units: pd.DataFrame, by: str, lang: str) -> pd.Series:

@@ -1,0 +1,77 @@
+"""What the Plans page lists from the workspace, read again only when the workspace changed.
+
+Every drawing of the Plans page shows the plans saved in the workspace and the user's drafts
+in other tabs. :class:`WorkspaceListings` keeps both under the workspace's change stamp
+(:func:`gridmap.plans.storage.workspace_stamp`: the GeoPackage file's size, time and SQLite
+change counter, read without SQLite's lock): a save, delete, rename or draft written by this
+server, by a second ``gridmap serve`` on the same workspace or by the CLI changes the stamp,
+and the next drawing reads the listing anew. A PostGIS workspace has no stamp to read without
+a round trip to the database, so its listings are read every time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gridmap.plans import list_plans
+from gridmap.plans.drafts import unsaved_drafts
+from gridmap.plans.storage import workspace_stamp
+
+__all__ = ["WorkspaceListings"]
+
+
+class WorkspaceListings:
+    """Saved plans and users' drafts of a workspace, kept until the workspace changes.
+
+    Thread-safe and bounded (the least recently used listings beyond ``size`` are dropped).
+
+    Parameters
+    ----------
+    workspace
+        Called for the workspace at each listing (a GeoPackage path or a PostGIS URL).
+    size
+        How many listings to keep (one for the saved plans, one per tab for its user's drafts).
+    """
+
+    def __init__(self, workspace: Callable[[], Path | str], size: int = 256) -> None:
+        self._workspace = workspace
+        self.size = size
+        self._kept: OrderedDict[Hashable, tuple[tuple, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.reads = 0  #: listings read from the workspace (not served from memory)
+
+    def _get(self, key: Hashable, read: Callable[[Path | str], Any]) -> Any:
+        workspace = self._workspace()
+        stamp = workspace_stamp(workspace)  # before the read: the listing is at least as new
+        if stamp is not None:
+            with self._lock:
+                held = self._kept.get(key)
+                if held is not None and held[0] == stamp:
+                    self._kept.move_to_end(key)
+                    return held[1]
+        value = read(workspace)
+        with self._lock:
+            self.reads += 1
+            if stamp is not None:
+                self._kept[key] = (stamp, value)
+                self._kept.move_to_end(key)
+                while len(self._kept) > self.size:
+                    self._kept.popitem(last=False)
+        return value
+
+    def saved(self) -> pd.DataFrame:
+        """The plans saved in the workspace (:func:`gridmap.plans.list_plans`), a copy."""
+        return self._get(("saved",), list_plans).copy()
+
+    def drafts(self, user: str, besides: str) -> list[tuple]:
+        """``user``'s drafts with unsaved edits but tab ``besides``'s (see :func:`unsaved_drafts`)."""
+        rows = self._get(
+            ("drafts", user, besides), lambda ws: unsaved_drafts(ws, user, besides=besides)
+        )
+        return list(rows)

@@ -1,0 +1,87 @@
+"""The Plans page's workspace listings are kept until the workspace changes (#19).
+
+Two servers (providers) on one GeoPackage workspace: what one saves or drafts shows up in the
+other's next listing; with nothing written, a listing is served from memory.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from dashboards.identity import User, set_current_user
+from dashboards.provider import DashboardProvider, PlanRequest
+from dashboards.provider.plan_views import neighbours
+from gridmap.plans import Plan, workspace_stamp
+from gridmap.plans.storage import ensure_workspace
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def two(tmp_path_factory) -> tuple[DashboardProvider, DashboardProvider]:
+    ws = tmp_path_factory.mktemp("ws") / "plans.gpkg"
+    ensure_workspace(ws)
+    return (
+        DashboardProvider.from_config(None, workspace=ws),
+        DashboardProvider.from_config(None, workspace=ws),
+    )
+
+
+def _names(provider: DashboardProvider) -> list[str]:
+    return provider.plan_sessions.saved()["name"].astype(str).tolist()
+
+
+def test_saved_plans_listing_is_kept_until_any_provider_writes(two):
+    a, b = two
+    listings = a.plan_sessions.listings
+    before = _names(a)
+    reads = listings.reads
+    assert _names(a) == before and listings.reads == reads  # nothing written: from memory
+    plan = Plan.from_check(b.result(), name="另一台服务器的方案")
+    plan.save(b.plans_workspace())  # as a second server (or the CLI) saves
+    assert "另一台服务器的方案" in _names(a)
+    assert listings.reads == reads + 1
+    a_plan = Plan.from_check(a.result(), name="本服务器的方案")
+    a_plan.save(a.plans_workspace())
+    assert {"另一台服务器的方案", "本服务器的方案"} <= set(_names(b))
+
+
+def test_other_tabs_drafts_listing_sees_a_draft_written_by_the_other_provider(two):
+    a, b = two
+    with Flask(__name__).test_request_context():
+        set_current_user(User("planner", "editor"))
+        sid_a = a.plan_sessions.issue()
+        assert a.plan_drafts(sid_a) == []
+        assert a.plan_drafts(sid_a) == []  # kept
+        sid_b = b.plan_sessions.issue()
+        template = b.plan_sessions.template()
+        uid = next(u for u in template.units.index if neighbours(template, [u]))
+        target = neighbours(template, [uid])[0]
+        out = b.plan_action(sid_b, PlanRequest("move", selection=[uid], target=target))
+        assert out.tone == "ok"
+        drafts = a.plan_drafts(sid_a)  # the other server's tab of the same user
+    assert len(drafts) == 1 and "1" in drafts[0]["label"]
+
+
+def test_stamp_changes_with_a_write_by_another_process(tmp_path):
+    ws = tmp_path / "plans.gpkg"
+    assert workspace_stamp(ws) is None  # not created yet: nothing to keep
+    code = "import sys; from gridmap.plans.drafts import draft_secret; draft_secret(sys.argv[1])"
+    subprocess.run([sys.executable, "-c", code, str(ws)], check=True, cwd=ROOT)
+    first = workspace_stamp(ws)
+    assert first is not None and workspace_stamp(ws) == first
+    code = (
+        "import sys; from gridmap.plans.drafts import reserve_draft; "
+        "reserve_draft(sys.argv[1], 'k', 'u', max_per_user=5, max_total=5)"
+    )
+    subprocess.run([sys.executable, "-c", code, str(ws)], check=True, cwd=ROOT)
+    second = workspace_stamp(ws)
+    assert first is not None and second is not None
+    assert second != first and second[1] == first[1]  # one row more, no page more: the counter
+    assert second[3] != first[3]
+    assert workspace_stamp("postgresql://u@localhost/db?schema=g") is None
