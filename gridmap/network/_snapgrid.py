@@ -1,0 +1,239 @@
+"""The snapping index for large batches: the edges' 2-point segments bucketed on a square grid.
+
+Every segment is entered in each grid cell it passes through (through the bounding
+boxes of its pieces ≤ one cell long, so a long diagonal does not fill its whole
+bounding box). A point is compared with the segments of the block of
+``(2h + 1) × (2h + 1)`` cells around its own; the nearest of those is provably the
+nearest of all when it is nearer than the block's border (a segment entered in no
+cell of the block lies wholly outside it). Each row of a block is one contiguous
+run of the cell-sorted entries, so a point reads ``2h + 1`` runs. The rare points
+not proven with ``h = 1`` are tried with ``h = 4``; the rest go to the STRtree.
+
+Ties (segments within 1e-9 m of the nearest, e.g. at a node) go to the lowest
+edge id, as on the STRtree path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+
+from gridmap.network.graph import Network
+
+TIE_M = 1e-9  # edges this close to equidistant are a tie (the lowest edge id wins)
+_MARGIN_M = 2 * TIE_M + 1e-6  # a proof needs the nearest this much inside the block's border
+_CHUNK = 8192  # points per batch: the per-candidate temporaries stay in cache
+_WIDE = 4  # the half-width (cells) of the second try
+
+
+def segment_grid(net: Network) -> dict:
+    """The segments of every edge and the grid index of them (built once per network).
+
+    Keys: per segment ``ax``, ``ay``, ``dx``, ``dy`` (start and direction), ``dd``
+    (squared length), ``len``, ``along`` (distance of its start along its edge),
+    ``edge``; the grid ``x0``, ``y0``, ``cell``, ``nx``, ``ny``; ``indptr`` (per
+    cell, row-major) into ``entries`` (segment ids sorted by cell).
+    """
+    grid = net._cache.get("snap_grid")
+    if grid is not None:
+        return grid
+    cached = net._cache.get("coords")  # kept by build_network
+    if cached is not None:
+        coords, n_coords = cached
+        idx = np.repeat(np.arange(net.n_edges, dtype=np.int64), n_coords)
+    else:
+        coords, idx = shapely.get_coordinates(net.geometry, return_index=True)
+    c = np.flatnonzero(idx[1:] == idx[:-1])  # segment starts (vertex positions)
+    a = np.take(coords, c, axis=0)
+    d = np.take(coords, c + 1, axis=0) - a
+    dd = d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1]
+    ln = np.sqrt(dd)
+    along = np.zeros(len(coords))  # distance of every vertex along its edge
+    along[c + 1] = ln
+    np.cumsum(along, out=along)
+    edge_start = np.flatnonzero(np.concatenate([[True], idx[1:] != idx[:-1]]))
+    along -= np.repeat(along[edge_start], np.diff(np.append(edge_start, len(idx))))
+    grid = {
+        "ax": np.ascontiguousarray(a[:, 0]),
+        "ay": np.ascontiguousarray(a[:, 1]),
+        "dx": np.ascontiguousarray(d[:, 0]),
+        "dy": np.ascontiguousarray(d[:, 1]),
+        "dd": dd,
+        "len": ln,
+        "along": along[c],
+        "edge": idx[c].astype(np.int64),
+    }
+    grid.update(_bucket(coords, c, ln))
+    net._cache["snap_grid"] = grid
+    return grid
+
+
+def _cell_size(coords: np.ndarray, ln: np.ndarray) -> float:
+    """The median segment, but no more cells than 2 per segment (sparse, wide networks)."""
+    span = coords.max(axis=0) - coords.min(axis=0)
+    area = float(max(span[0], 1.0) * max(span[1], 1.0))
+    return max(float(np.median(ln)) if len(ln) else 1.0, (area / (2 * len(ln))) ** 0.5, 1.0)
+
+
+def _bucket(coords: np.ndarray, c: np.ndarray, ln: np.ndarray) -> dict:
+    """The grid and its cell → segments lists (CSR, cells row-major, each list in segment order)."""
+    s = _cell_size(coords, ln)
+    x0, y0 = (float(v) for v in coords.min(axis=0))
+    nx = int(np.floor((coords[:, 0].max() - x0) / s)) + 1
+    ny = int(np.floor((coords[:, 1].max() - y0) / s)) + 1
+    # pieces ≤ one cell long: each meets at most 2 × 2 cells
+    n_p = np.maximum(np.ceil(ln / s), 1.0).astype(np.int64)
+    keys = []
+    for lo in range(0, len(c), _CHUNK * 8):  # small temporaries, reused
+        keys.append(
+            _piece_cells(coords, c, n_p, lo, min(lo + _CHUNK * 8, len(c)), (x0, y0, s, nx, ny))
+        )
+    # sorted by cell, then segment; one entry per (cell, segment)
+    key = np.concatenate(keys)
+    key.sort()
+    keep = np.ones(len(key), dtype=bool)
+    keep[1:] = key[1:] != key[:-1]
+    cell, sg = np.divmod(key[keep], len(c))
+    indptr = np.zeros(nx * ny + 1, dtype=np.int64)
+    np.cumsum(np.bincount(cell, minlength=nx * ny), out=indptr[1:])
+    return {
+        "x0": x0,
+        "y0": y0,
+        "cell": s,
+        "nx": nx,
+        "ny": ny,
+        "indptr": indptr,
+        "entries": sg.astype(np.int32 if len(c) < 2**31 else np.int64),
+    }
+
+
+def _piece_cells(coords, c, n_p, lo, hi, frame) -> np.ndarray:
+    """``cell * n_segments + segment`` of every cell met by the pieces of segments ``lo:hi``."""
+    x0, y0, s, nx, ny = frame
+    cnt = n_p[lo:hi]
+    seg = np.repeat(np.arange(lo, hi), cnt)
+    k = np.arange(len(seg)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    m = np.repeat(cnt, cnt).astype(np.float64)
+    start = np.repeat(c[lo:hi], cnt)
+    cells = []
+    for dim, (o, n_cells) in enumerate(((x0, nx), (y0, ny))):
+        a = coords[start, dim]
+        d = coords[start + 1, dim] - a
+        p0 = a + d * (k / m)
+        p1 = a + d * ((k + 1) / m)
+        c0 = np.floor((np.minimum(p0, p1) - o) / s).astype(np.int64)
+        c1 = np.floor((np.maximum(p0, p1) - o) / s).astype(np.int64)
+        np.clip(c0, 0, n_cells - 1, out=c0)
+        np.clip(c1, 0, n_cells - 1, out=c1)
+        cells.append((c0, c1))
+    (ix0, ix1), (iy0, iy1) = cells
+    n_seg = len(c)
+    out = [(iy0 * nx + ix0) * n_seg + seg]
+    for ox, oy in ((1, 0), (0, 1), (1, 1)):
+        ok = (ix0 + ox <= ix1) & (iy0 + oy <= iy1)
+        out.append(((iy0[ok] + oy) * nx + ix0[ok] + ox) * n_seg + seg[ok])
+    return np.concatenate(out)
+
+
+def snap_grid(net: Network, xy: np.ndarray):
+    """Nearest edge point of every point via the grid index.
+
+    Returns ``edge``, ``offset``, ``dist`` and ``exact`` (False where the point was
+    not proven within the wider block either: those go to the STRtree). The points
+    are handled in cell order and in batches, which keeps the look-ups in cache.
+    """
+    grid = segment_grid(net)
+    s, nx, ny = grid["cell"], grid["nx"], grid["ny"]
+    fx = np.clip((xy[:, 0] - grid["x0"]) / s, -1.0, nx + 1.0)
+    fy = np.clip((xy[:, 1] - grid["y0"]) / s, -1.0, ny + 1.0)
+    cx, cy = np.floor(fx).astype(np.int64), np.floor(fy).astype(np.int64)
+    order = np.argsort(cy * (nx + 3) + cx, kind="stable")
+    n = len(xy)
+    edge, offset = np.full(n, -1, dtype=np.int64), np.full(n, np.nan)
+    dist, ok = np.full(n, np.inf), np.zeros(n, dtype=bool)
+    for lo in range(0, n, _CHUNK):
+        rows = order[lo : lo + _CHUNK]
+        # the 2 × 2 cells nearest the point: its border is at least half a cell away
+        bx = cx[rows] - (fx[rows] - cx[rows] < 0.5)
+        by = cy[rows] - (fy[rows] - cy[rows] < 0.5)
+        e, off, bd, exact = _nearest_in_block(grid, xy[rows], bx, bx + 1, by, by + 1)
+        redo = np.flatnonzero(~exact)
+        if len(redo):
+            r = rows[redo]
+            e[redo], off[redo], bd[redo], exact[redo] = _nearest_in_block(
+                grid, xy[r], cx[r] - _WIDE, cx[r] + _WIDE, cy[r] - _WIDE, cy[r] + _WIDE
+            )
+        edge[rows], offset[rows], dist[rows], ok[rows] = e, off, bd, exact
+    snapped = edge >= 0
+    offset[snapped] = np.clip(offset[snapped], 0.0, net.length[edge[snapped]])
+    return edge, offset, dist, ok
+
+
+def _nearest_in_block(grid: dict, xy, x_lo, x_hi, y_lo, y_hi):
+    """The nearest segment among those of the cells ``x_lo..x_hi`` × ``y_lo..y_hi`` of each point.
+
+    ``exact`` where it is nearer than the block's border (by a margin) and no
+    other segment can therefore be as near. The grid's outer cells reach to
+    infinity (every segment lies inside the grid), so a block that includes one
+    has no border on that side.
+    """
+    s, nx, ny = grid["cell"], grid["nx"], grid["ny"]
+    n = len(xy)
+    px, py = xy[:, 0], xy[:, 1]
+    inf = np.inf
+    border = np.minimum(
+        np.minimum(
+            px - np.where(x_lo > 0, grid["x0"] + x_lo * s, -inf),
+            np.where(x_hi < nx - 1, grid["x0"] + (x_hi + 1) * s, inf) - px,
+        ),
+        np.minimum(
+            py - np.where(y_lo > 0, grid["y0"] + y_lo * s, -inf),
+            np.where(y_hi < ny - 1, grid["y0"] + (y_hi + 1) * s, inf) - py,
+        ),
+    )
+    x_lo, x_hi = np.maximum(x_lo, 0), np.minimum(x_hi, nx - 1)
+    y_hi = np.minimum(y_hi, ny - 1)
+    # one run of entries per row of the block
+    rows_y = np.maximum(y_lo, 0)[:, None] + np.arange(int((y_hi - y_lo).max()) + 1 if n else 1)
+    valid = (rows_y <= y_hi[:, None]) & (x_lo <= x_hi)[:, None]
+    np.minimum(rows_y, np.maximum(y_hi, 0)[:, None], out=rows_y)
+    start = grid["indptr"][rows_y * nx + x_lo[:, None]]
+    end = grid["indptr"][rows_y * nx + x_hi[:, None] + 1]
+    cnt = np.where(valid, end - start, 0).ravel()
+    total = int(cnt.sum())
+    per_point = cnt.reshape(n, -1).sum(axis=1)
+    has = per_point > 0
+    edge = np.full(n, -1, dtype=np.int64)
+    off, bd = np.full(n, np.nan), np.full(n, np.inf)
+    if total == 0:
+        return edge, off, bd, np.zeros(n, dtype=bool)
+    run_first = np.cumsum(cnt) - cnt
+    pos = np.arange(total) - np.repeat(run_first - start.ravel(), cnt)
+    j = grid["entries"][pos]  # candidate segments, point by point
+    pt = np.repeat(np.arange(n), per_point)
+    rx = px[pt] - grid["ax"][j]
+    ry = py[pt] - grid["ay"][j]
+    dx, dy, dd = grid["dx"][j], grid["dy"][j], grid["dd"][j]
+    t = rx * dx + ry * dy
+    t /= np.where(dd > 0, dd, 1.0)
+    np.clip(t, 0.0, 1.0, out=t)
+    rx -= dx * t
+    ry -= dy * t
+    d2 = rx * rx + ry * ry
+    # the nearest; ties within TIE_M (a point nearest to a node): the lowest edge id
+    starts = (np.cumsum(per_point) - per_point)[has]
+    dmin = np.sqrt(np.minimum.reduceat(d2, starts))
+    thr = np.repeat((dmin + TIE_M) ** 2, per_point[has])
+    ce = grid["edge"][j]
+    big = np.iinfo(np.int64).max
+    key = np.where(d2 <= thr, ce, big)
+    best_e = np.minimum.reduceat(key, starts)
+    first = np.minimum.reduceat(
+        np.where(key == np.repeat(best_e, per_point[has]), np.arange(total), big), starts
+    )
+    jb = j[first]
+    edge[has] = best_e
+    bd[has] = np.sqrt(d2[first])
+    off[has] = grid["along"][jb] + t[first] * grid["len"][jb]
+    exact = bd + _MARGIN_M < border
+    return edge, off, bd, exact
