@@ -179,23 +179,7 @@ def snap_points(net: Network, points, *, max_snap_m: float = 200.0) -> Snap:
     if len(vi) == 0:
         return Snap(edge, offset, snap_m, float(max_snap_m))
     pts = shapely.points(xy[vi]) if g is None else g[vi]
-    (pi, ei), dist = net.tree.query_nearest(
-        pts, max_distance=max_snap_m, return_distance=True, all_matches=True
-    )
-    # equidistant edges (within TIE_M; a point nearest to a node): the lowest edge id, as the
-    # grid path does
-    order = np.lexsort((dist, pi))
-    pi, ei, dist = pi[order], ei[order], dist[order]
-    first = np.ones(len(pi), dtype=bool)
-    first[1:] = pi[1:] != pi[:-1]
-    group_min = dist[first][np.cumsum(first) - 1]
-    tie = dist <= group_min + TIE_M
-    pi, ei, dist = pi[tie], ei[tie], dist[tie]
-    order = np.lexsort((ei, pi))
-    pi, ei, dist = pi[order], ei[order], dist[order]
-    first = np.ones(len(pi), dtype=bool)
-    first[1:] = pi[1:] != pi[:-1]
-    pi, ei, dist = pi[first], ei[first], dist[first]
+    pi, ei, dist = _nearest_edges(net, pts, max_snap_m)
     rows = vi[pi]
     edge[rows] = ei
     snap_m[rows] = dist
@@ -210,3 +194,37 @@ def snap_points(net: Network, points, *, max_snap_m: float = 200.0) -> Snap:
         nearest[fi] = fd
         snap_m[vi[far]] = nearest
     return Snap(edge, offset, snap_m, float(max_snap_m))
+
+
+def _nearest_edges(net: Network, pts: np.ndarray, max_snap_m: float):
+    """The STRtree search: per point within ``max_snap_m`` of an edge, the nearest edge and distance.
+
+    Returns ``(point position, edge, distance)``. Equidistant edges (within
+    ``TIE_M``; a point nearest to a node): the lowest edge id, as on the grid path.
+    ``query_nearest`` gives only edges at exactly the same distance, while the
+    distances from a node's point to its edges differ in the last bits; the
+    edges within ``TIE_M`` of the nearest are searched for that.
+    """
+    (pi, ei), dist = net.tree.query_nearest(
+        pts, max_distance=max_snap_m, return_distance=True, all_matches=True
+    )
+    if len(pi):
+        up, at = np.unique(pi, return_inverse=True)
+        dmin = np.full(len(up), np.inf)
+        np.minimum.at(dmin, at, dist)
+        qi, qe = net.tree.query(pts[up], predicate="dwithin", distance=dmin + TIE_M)
+        qd = shapely.distance(net.geometry[qe], pts[up[qi]])
+        pi, ei = np.concatenate([pi, up[qi]]), np.concatenate([ei, qe])
+        dist = np.concatenate([dist, qd])
+    order = np.lexsort((dist, pi))
+    pi, ei, dist = pi[order], ei[order], dist[order]
+    first = np.ones(len(pi), dtype=bool)
+    first[1:] = pi[1:] != pi[:-1]
+    group_min = dist[first][np.cumsum(first) - 1]
+    tie = dist <= group_min + TIE_M
+    pi, ei, dist = pi[tie], ei[tie], dist[tie]
+    order = np.lexsort((ei, pi))
+    pi, ei, dist = pi[order], ei[order], dist[order]
+    first = np.ones(len(pi), dtype=bool)
+    first[1:] = pi[1:] != pi[:-1]
+    return pi[first], ei[first], dist[first]
