@@ -180,6 +180,30 @@ def test_grid_snap_on_a_straight_street_and_a_single_vertical_one():
         np.testing.assert_allclose(fast.snap_m, slow.snap_m, rtol=1e-12, atol=1e-6)
 
 
+def test_grid_snap_on_sparse_extents_dense_cells_and_points_all_outside():
+    """Two towns 150 km apart (the grid keeps only its occupied cells), 400 short streets stacked
+    in one cell (the comparisons go in bounded batches), and a batch of points that all lie far
+    outside the network on one side."""
+    rng = np.random.default_rng(12)
+    xy, a, b = jittered_lattice(rng, 8, spacing=40.0, jitter=5, drop=0.1)
+    town = [LineString([xy[i], xy[j]]) for i, j in zip(a, b, strict=True)]
+    far = [shapely.affinity.translate(g, 150_000, 90_000) for g in town]
+    stack = [LineString([(-500, 5 + k * 0.01), (-490, 5 + k * 0.01)]) for k in range(400)]
+    net = build_network(gpd.GeoSeries(town + far + stack, crs=4549).translate(X0, Y0), node=False)
+    q = np.concatenate(
+        [
+            rng.uniform(-600, 400, (6000, 2)),
+            rng.uniform(-600, 400, (3000, 2)) + (150_000, 90_000),
+            rng.uniform(-510, -480, (9000, 2)),
+        ]
+    )
+    for pts, limit in ((q, 120.0), (rng.uniform(0, 300, (3000, 2)) + (0, 200_000), np.inf)):
+        slow, fast = _grid_and_strtree_snaps(net, pts + (X0, Y0), limit)
+        np.testing.assert_array_equal(fast.edge, slow.edge)
+        np.testing.assert_allclose(fast.offset, slow.offset, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(fast.snap_m, slow.snap_m, rtol=1e-12, atol=1e-6)
+
+
 def test_dijkstra_groups_in_workers_equal_networkx_per_group():
     """Per facility type, the forked multi-source runs with a limit equal networkx."""
     net = _random_network(7, 10, 0.15, 3, components="largest")

@@ -24,6 +24,7 @@ TIE_M = 1e-9  # edges this close to equidistant are a tie (the lowest edge id wi
 _MARGIN_M = 2 * TIE_M + 1e-6  # a proof needs the nearest this much inside the block's border
 _CHUNK = 8192  # points per batch: the per-candidate temporaries stay in cache
 _WIDE = 4  # the half-width (cells) of the second try
+_MAX_PAIRS = 1 << 20  # point-segment pairs compared at once (memory)
 
 
 def segment_grid(net: Network) -> dict:
@@ -63,53 +64,71 @@ def segment_grid(net: Network) -> dict:
     return grid
 
 
-def _cell_size(lo: np.ndarray, hi: np.ndarray, ln: np.ndarray) -> float:
-    """The median segment, but no more cells than 2 per segment (sparse, wide networks).
+def _cell_size(ln: np.ndarray) -> float:
+    """The median segment, or half the mean if larger (at most 3 pieces per segment on average).
 
     The median of every 16th segment: the cell size only decides the speed, not a result.
     """
-    area = float(max(hi[0] - lo[0], 1.0) * max(hi[1] - lo[1], 1.0))
-    typical = float(np.median(ln[::16])) if len(ln) else 1.0
-    return max(typical, (area / (2 * max(len(ln), 1))) ** 0.5, 1.0)
+    if len(ln) == 0:
+        return 1.0
+    return max(float(np.median(ln[::16])), 0.5 * float(ln.mean()), 1.0)
 
 
 def _bucket(coords: np.ndarray, c: np.ndarray, ln: np.ndarray) -> dict:
-    """The grid and its cell → segments lists (CSR, cells row-major, each list in segment order)."""
+    """The grid and its cell → segments lists (CSR, cells row-major, each list in segment order).
+
+    ``cells`` is None when every cell of the grid has its row in ``indptr``; on a
+    sparse grid (a wide extent with few streets) only the cells holding segments
+    have one, listed in ``cells``.
+    """
     lo_xy, hi_xy = coords.min(axis=0), coords.max(axis=0)
-    s = _cell_size(lo_xy, hi_xy, ln)
+    s = _cell_size(ln)
     x0, y0 = float(lo_xy[0]), float(lo_xy[1])
     nx = int(np.floor((hi_xy[0] - x0) / s)) + 1
     ny = int(np.floor((hi_xy[1] - y0) / s)) + 1
     # pieces ≤ one cell long: each meets at most 2 × 2 cells
     n_p = np.maximum(np.ceil(ln / s), 1.0).astype(np.int64)
-    keys = []
-    for lo in range(0, len(c), _CHUNK * 8):  # small temporaries, reused
-        keys.append(
-            _piece_cells(coords, c, n_p, lo, min(lo + _CHUNK * 8, len(c)), (x0, y0, s, nx, ny))
-        )
+    step = _CHUNK * 8  # segments per batch: small temporaries, reused
+    parts = [
+        _piece_cells(coords, c, n_p, lo, min(lo + step, len(c)), (x0, y0, s, nx, ny))
+        for lo in range(0, len(c), step)
+    ]
+    cell = np.concatenate([p[0] for p in parts])
+    seg = np.concatenate([p[1] for p in parts])
     # sorted by cell, then segment; one entry per (cell, segment)
-    key = np.concatenate(keys)
-    key.sort()
-    keep = np.ones(len(key), dtype=bool)
-    np.not_equal(key[1:], key[:-1], out=keep[1:])
-    key = key[keep]
-    cell = key // len(c)
-    key -= cell * len(c)  # the segment
-    indptr = np.zeros(nx * ny + 1, dtype=np.int64)
-    np.cumsum(np.bincount(cell, minlength=nx * ny), out=indptr[1:])
+    if nx * ny * len(c) < 2**62:
+        key = cell * len(c) + seg
+        key.sort()
+        cell = key // len(c)
+        seg = key - cell * len(c)
+    else:
+        order = np.lexsort((seg, cell))
+        cell, seg = cell[order], seg[order]
+    keep = np.ones(len(cell), dtype=bool)
+    keep[1:] = (cell[1:] != cell[:-1]) | (seg[1:] != seg[:-1])
+    cell, seg = cell[keep], seg[keep]
+    if nx * ny <= max(4 * len(c), 2**20):
+        cells = None
+        indptr = np.zeros(nx * ny + 1, dtype=np.int64)
+        np.cumsum(np.bincount(cell, minlength=nx * ny), out=indptr[1:])
+    else:
+        new = np.concatenate([[True], cell[1:] != cell[:-1]])
+        cells = cell[new]
+        indptr = np.append(np.flatnonzero(new), len(cell))
     return {
         "x0": x0,
         "y0": y0,
         "cell": s,
         "nx": nx,
         "ny": ny,
+        "cells": cells,
         "indptr": indptr,
-        "entries": key.astype(np.int32 if len(c) < 2**31 else np.int64),
+        "entries": seg.astype(np.int32 if len(c) < 2**31 else np.int64),
     }
 
 
-def _piece_cells(coords, c, n_p, lo, hi, frame) -> np.ndarray:
-    """``cell * n_segments + segment`` of every cell met by the pieces of segments ``lo:hi``."""
+def _piece_cells(coords, c, n_p, lo, hi, frame) -> tuple[np.ndarray, np.ndarray]:
+    """``(cell, segment)`` of every cell met by the pieces of segments ``lo:hi``."""
     x0, y0, s, nx, ny = frame
     cnt = n_p[lo:hi]
     seg = np.repeat(np.arange(lo, hi), cnt)
@@ -128,12 +147,21 @@ def _piece_cells(coords, c, n_p, lo, hi, frame) -> np.ndarray:
         np.clip(c1, 0, n_cells - 1, out=c1)
         cells.append((c0, c1))
     (ix0, ix1), (iy0, iy1) = cells
-    n_seg = len(c)
-    out = [(iy0 * nx + ix0) * n_seg + seg]
+    out_c, out_s = [iy0 * nx + ix0], [seg]
     for ox, oy in ((1, 0), (0, 1), (1, 1)):
         ok = (ix0 + ox <= ix1) & (iy0 + oy <= iy1)
-        out.append(((iy0[ok] + oy) * nx + ix0[ok] + ox) * n_seg + seg[ok])
-    return np.concatenate(out)
+        out_c.append((iy0[ok] + oy) * nx + ix0[ok] + ox)
+        out_s.append(seg[ok])
+    return np.concatenate(out_c), np.concatenate(out_s)
+
+
+def _runs(grid: dict, first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the entries of cells ``first..last`` (one grid row each) start and end."""
+    ptr = grid["indptr"]
+    if grid["cells"] is None:
+        return ptr[first], ptr[last + 1]
+    cells = grid["cells"]
+    return ptr[np.searchsorted(cells, first, "left")], ptr[np.searchsorted(cells, last, "right")]
 
 
 def snap_grid(net: Network, xy: np.ndarray):
@@ -192,16 +220,24 @@ def _nearest_in_block(grid: dict, xy, x_lo, x_hi, y_lo, y_hi):
             np.where(y_hi < ny - 1, grid["y0"] + (y_hi + 1) * s, inf) - py,
         ),
     )
+    n_rows = max(int((y_hi - y_lo).max()) + 1 if n else 1, 1)
     x_lo, x_hi = np.maximum(x_lo, 0), np.minimum(x_hi, nx - 1)
     y_hi = np.minimum(y_hi, ny - 1)
     # one run of entries per row of the block
-    rows_y = np.maximum(y_lo, 0)[:, None] + np.arange(int((y_hi - y_lo).max()) + 1 if n else 1)
+    rows_y = np.maximum(y_lo, 0)[:, None] + np.arange(n_rows)
     valid = (rows_y <= y_hi[:, None]) & (x_lo <= x_hi)[:, None]
     np.minimum(rows_y, np.maximum(y_hi, 0)[:, None], out=rows_y)
-    start = grid["indptr"][rows_y * nx + x_lo[:, None]]
-    end = grid["indptr"][rows_y * nx + x_hi[:, None] + 1]
+    start, end = _runs(grid, rows_y * nx + x_lo[:, None], rows_y * nx + x_hi[:, None])
     cnt = np.where(valid, end - start, 0).ravel()
     total = int(cnt.sum())
+    if total > _MAX_PAIRS and n > 1:  # dense streets: halves, so that memory stays bounded
+        h2 = n // 2
+        parts = [
+            _nearest_in_block(grid, xy[sl], x_lo[sl], x_hi[sl], y_lo[sl], y_hi[sl])
+            for sl in (slice(0, h2), slice(h2, n))
+        ]
+        e, o, d, _ = (np.concatenate(z) for z in zip(*parts, strict=True))
+        return e, o, d, d + _MARGIN_M < border
     per_point = cnt.reshape(n, -1).sum(axis=1)
     has = per_point > 0
     edge = np.full(n, -1, dtype=np.int64)
