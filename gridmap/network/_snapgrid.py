@@ -41,16 +41,19 @@ def segment_grid(net: Network) -> dict:
     cached = net._cache.get("coords")  # kept by build_network
     if cached is not None:
         coords, n_coords = cached
-        idx = np.repeat(np.arange(net.n_edges, dtype=np.int64), n_coords)
+        starts = np.ones(len(coords), dtype=bool)  # every vertex but the last of its edge
+        starts[np.cumsum(n_coords) - 1] = False
+        c = np.flatnonzero(starts)  # segment starts (vertex positions)
+        edge = np.repeat(np.arange(net.n_edges, dtype=np.int64), n_coords - 1)
     else:
         coords, idx = shapely.get_coordinates(net.geometry, return_index=True)
-    c = np.flatnonzero(idx[1:] == idx[:-1])  # segment starts (vertex positions)
+        c = np.flatnonzero(idx[1:] == idx[:-1])
+        edge = idx[c].astype(np.int64, copy=False)
     seg = np.empty((len(c), 4))  # one row per segment: ax, ay, dx, dy
     seg[:, :2] = np.take(coords, c, axis=0)
     seg[:, 2:] = np.take(coords, c + 1, axis=0)
     seg[:, 2:] -= seg[:, :2]
     ln = np.sqrt(seg[:, 2] * seg[:, 2] + seg[:, 3] * seg[:, 3])
-    edge = idx[c].astype(np.int64, copy=False)
     # the distance of each segment's start along its edge: all segments before it, less those
     # before its edge's first segment (one running sum, as the segments come edge by edge)
     along = np.cumsum(ln)
@@ -83,30 +86,29 @@ def _bucket(coords: np.ndarray, c: np.ndarray, ln: np.ndarray) -> dict:
     """
     lo_xy, hi_xy = coords.min(axis=0), coords.max(axis=0)
     s = _cell_size(ln)
-    x0, y0 = float(lo_xy[0]), float(lo_xy[1])
-    nx = int(np.floor((hi_xy[0] - x0) / s)) + 1
-    ny = int(np.floor((hi_xy[1] - y0) / s)) + 1
+    n_seg = max(len(c), 1)
+    while True:  # cell * n_segments + segment must fit in 62 bits (a continent at 1 m cells)
+        nx = int(np.floor((hi_xy[0] - lo_xy[0]) / s)) + 1
+        ny = int(np.floor((hi_xy[1] - lo_xy[1]) / s)) + 1
+        if nx * ny * n_seg < 2**62:
+            break
+        s *= 2.0
+    frame = (float(lo_xy[0]), float(lo_xy[1]), s, nx, ny)
     # pieces ≤ one cell long: each meets at most 2 × 2 cells
     n_p = np.maximum(np.ceil(ln / s), 1.0).astype(np.int64)
     step = _CHUNK * 8  # segments per batch: small temporaries, reused
     parts = [
-        _piece_cells(coords, c, n_p, lo, min(lo + step, len(c)), (x0, y0, s, nx, ny))
+        _piece_cells(coords, c, n_p, lo, min(lo + step, len(c)), frame)
         for lo in range(0, len(c), step)
     ]
-    cell = np.concatenate([p[0] for p in parts])
-    seg = np.concatenate([p[1] for p in parts])
     # sorted by cell, then segment; one entry per (cell, segment)
-    if nx * ny * len(c) < 2**62:
-        key = cell * len(c) + seg
-        key.sort()
-        cell = key // len(c)
-        seg = key - cell * len(c)
-    else:
-        order = np.lexsort((seg, cell))
-        cell, seg = cell[order], seg[order]
-    keep = np.ones(len(cell), dtype=bool)
-    keep[1:] = (cell[1:] != cell[:-1]) | (seg[1:] != seg[:-1])
-    cell, seg = cell[keep], seg[keep]
+    key = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    key.sort()
+    keep = np.ones(len(key), dtype=bool)
+    np.not_equal(key[1:], key[:-1], out=keep[1:])
+    key = key[keep]
+    cell = key // n_seg
+    key -= cell * n_seg  # the segment
     if nx * ny <= max(4 * len(c), 2**20):
         cells = None
         indptr = np.zeros(nx * ny + 1, dtype=np.int64)
@@ -116,19 +118,19 @@ def _bucket(coords: np.ndarray, c: np.ndarray, ln: np.ndarray) -> dict:
         cells = cell[new]
         indptr = np.append(np.flatnonzero(new), len(cell))
     return {
-        "x0": x0,
-        "y0": y0,
+        "x0": frame[0],
+        "y0": frame[1],
         "cell": s,
         "nx": nx,
         "ny": ny,
         "cells": cells,
         "indptr": indptr,
-        "entries": seg.astype(np.int32 if len(c) < 2**31 else np.int64),
+        "entries": key.astype(np.int32 if len(c) < 2**31 else np.int64),
     }
 
 
-def _piece_cells(coords, c, n_p, lo, hi, frame) -> tuple[np.ndarray, np.ndarray]:
-    """``(cell, segment)`` of every cell met by the pieces of segments ``lo:hi``."""
+def _piece_cells(coords, c, n_p, lo, hi, frame) -> np.ndarray:
+    """``cell * n_segments + segment`` of every cell met by the pieces of segments ``lo:hi``."""
     x0, y0, s, nx, ny = frame
     cnt = n_p[lo:hi]
     seg = np.repeat(np.arange(lo, hi), cnt)
@@ -147,12 +149,12 @@ def _piece_cells(coords, c, n_p, lo, hi, frame) -> tuple[np.ndarray, np.ndarray]
         np.clip(c1, 0, n_cells - 1, out=c1)
         cells.append((c0, c1))
     (ix0, ix1), (iy0, iy1) = cells
-    out_c, out_s = [iy0 * nx + ix0], [seg]
+    n_seg = len(c)
+    out = [(iy0 * nx + ix0) * n_seg + seg]
     for ox, oy in ((1, 0), (0, 1), (1, 1)):
         ok = (ix0 + ox <= ix1) & (iy0 + oy <= iy1)
-        out_c.append((iy0[ok] + oy) * nx + ix0[ok] + ox)
-        out_s.append(seg[ok])
-    return np.concatenate(out_c), np.concatenate(out_s)
+        out.append(((iy0[ok] + oy) * nx + ix0[ok] + ox) * n_seg + seg[ok])
+    return np.concatenate(out)
 
 
 def _runs(grid: dict, first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
