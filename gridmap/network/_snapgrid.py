@@ -129,7 +129,9 @@ def _bucket(coords: np.ndarray, c: np.ndarray, ln: np.ndarray) -> dict:
     }
 
 
-def _piece_cells(coords, c, n_p, lo, hi, frame) -> np.ndarray:
+def _piece_cells(
+    coords: np.ndarray, c: np.ndarray, n_p: np.ndarray, lo: int, hi: int, frame: tuple
+) -> np.ndarray:
     """``cell * n_segments + segment`` of every cell met by the pieces of segments ``lo:hi``."""
     x0, y0, s, nx, ny = frame
     cnt = n_p[lo:hi]
@@ -166,7 +168,10 @@ def _runs(grid: dict, first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, 
     return ptr[np.searchsorted(cells, first, "left")], ptr[np.searchsorted(cells, last, "right")]
 
 
-def snap_grid(net: Network, xy: np.ndarray):
+Nearest = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # edge, offset, dist, exact
+
+
+def snap_grid(net: Network, xy: np.ndarray) -> Nearest:
     """Nearest edge point of every point via the grid index.
 
     Returns ``edge``, ``offset``, ``dist`` and ``exact`` (False where the point was
@@ -200,7 +205,14 @@ def snap_grid(net: Network, xy: np.ndarray):
     return edge, offset, dist, ok
 
 
-def _nearest_in_block(grid: dict, xy, x_lo, x_hi, y_lo, y_hi):
+def _nearest_in_block(
+    grid: dict,
+    xy: np.ndarray,
+    x_lo: np.ndarray,
+    x_hi: np.ndarray,
+    y_lo: np.ndarray,
+    y_hi: np.ndarray,
+) -> Nearest:
     """The nearest segment among those of the cells ``x_lo..x_hi`` × ``y_lo..y_hi`` of each point.
 
     ``exact`` where it is nearer than the block's border (by a margin) and no

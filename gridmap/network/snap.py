@@ -173,8 +173,8 @@ def snap_points(net: Network, points, *, max_snap_m: float = 200.0) -> Snap:
         edge[rows], offset[rows], snap_m[rows] = fe[done], fo[done], fd[done]
         # provably nearest but beyond the limit: not snapped; the distance is kept for the report
         # (the STRtree, built on first use, is not needed for them)
-        far = exact & ~done
-        snap_m[vi[far]] = fd[far]
+        beyond = exact & ~done
+        snap_m[vi[beyond]] = fd[beyond]
         vi = vi[~exact]
     if len(vi) == 0:
         return Snap(edge, offset, snap_m, float(max_snap_m))
