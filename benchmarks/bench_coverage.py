@@ -549,6 +549,11 @@ def check_targets(results: dict) -> dict:
                 f"({entry['dominant_share']:.0%}; CPU {entry['dominant_stage_cpu_s']:.2f} s); "
                 f"needs <= {entry['needed_s']:.2f} s in all"
             )
+        if stages:  # every stage, wall (CPU of this process) seconds, met or not
+            line += "; stages: " + ", ".join(
+                f"{k} {v:.2f} s ({g.get(k + '_cpu_s', float('nan')):.2f})"
+                for k, v in stages.items()
+            )
         print(line, flush=True)
     return out
 

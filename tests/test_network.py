@@ -231,7 +231,7 @@ def _lattice(n=12, spacing=40.0, seed=3):
 
 
 def test_fast_snap_exact_on_lattice_with_ties(monkeypatch):
-    """The KD-tree path gives the STRtree's answer, including points exactly on nodes (ties between
+    """The grid-index path gives the STRtree's answer, including points exactly on nodes (ties between
     edges: the lowest edge id) and points between long diagonals and the lattice."""
     net, xy = _lattice()
     rng = np.random.default_rng(5)
@@ -275,7 +275,7 @@ def test_near_coincident_lines_are_noded_by_snap_rounding(demo_study):
 
 
 def _assert_fast_snap_is_exact(monkeypatch, net, points, *, max_snap_m):
-    """The KD-tree fast path snaps every point to the same edge and offset as the STRtree path."""
+    """The grid-index fast path snaps every point to the same edge and offset as the STRtree path."""
     import gridmap.network.snap as gn
 
     monkeypatch.setattr(gn, "FAST_SNAP_MIN", 10**9)

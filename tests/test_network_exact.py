@@ -3,6 +3,9 @@
 * network distances (snap onto edges, virtual sources, multi-source Dijkstra with a limit, in
   worker processes or not) equal networkx's Dijkstra on the same network with every snapped point
   inserted as a node, on random jittered lattices with gaps and crossing diagonals;
+* the grid-index snapping of large batches equals the STRtree search (GEOS, exact) point by point:
+  same edge (ties at nodes: the lowest edge id), same offset and distance, inside and far outside
+  the network, with and without the snap limit;
 * the edge coordinates build_network keeps for the snapping index give the same snaps as a network
   that recomputes them from the geometries;
 * the straight-line covered set equals geopandas ``sjoin(predicate="dwithin")`` (GEOS, exact).
@@ -11,6 +14,7 @@
 import geopandas as gpd
 import networkx as nx
 import numpy as np
+import pytest
 import shapely
 from conftest import X0, Y0
 from hypothesis import given, settings
@@ -102,6 +106,104 @@ def test_network_distance_equals_networkx_on_random_networks(
     np.testing.assert_allclose(d, expect, rtol=1e-9, atol=1e-6)
 
 
+def _grid_and_strtree_snaps(net: Network, q: np.ndarray, max_snap_m: float):
+    """The snaps of ``q`` by the STRtree search alone and by the grid index (large-batch path)."""
+    import gridmap.network.snap as gn
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(gn, "FAST_SNAP_MIN", 10**9)
+        slow = snap_points(net, q, max_snap_m=max_snap_m)
+        mp.setattr(gn, "FAST_SNAP_MIN", 1)
+        fast = snap_points(net, q, max_snap_m=max_snap_m)
+    return slow, fast
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10**6),
+    n=st.integers(2, 14),
+    jitter=st.sampled_from([0.0, 0.0001, 8.0]),
+    drop=st.sampled_from([0.0, 0.15, 0.5]),
+    diagonals=st.integers(0, 4),
+    max_snap_m=st.sampled_from([5.0, 30.0, 200.0, np.inf]),
+)
+def test_grid_snap_equals_strtree_snap_on_random_lattices(
+    seed, n, jitter, drop, diagonals, max_snap_m
+):
+    """Points anywhere (inside, around and far outside the network), on nodes and vertices, at the
+    centre of blocks (equidistant from 4 streets when the lattice is regular) and on edges."""
+    rng = np.random.default_rng(seed)
+    xy, a, b = jittered_lattice(rng, n, spacing=40.0, jitter=jitter, drop=drop)
+    segs = [LineString([xy[i], xy[j]]) for i, j in zip(a, b, strict=True)]
+    for _ in range(diagonals):
+        p, q = rng.uniform(0, 40.0 * (n - 1), (2, 2)) + 0.5
+        segs.append(LineString([p, (p + q) / 2 + rng.uniform(-20, 20, 2), q]))
+    if not segs:
+        segs = [LineString([xy[0], xy[0] + (40.0, 0.0)])]
+    net = build_network(gpd.GeoSeries(segs, crs=4549).translate(X0, Y0))
+    ext = 40.0 * (n - 1)
+    centres = np.stack(np.meshgrid(np.arange(n) * 40.0 + 20, np.arange(n) * 40.0 + 20), -1)
+    on_edges = shapely.get_coordinates(
+        shapely.line_interpolate_point(net.geometry, 0.37, normalized=True)
+    )
+    q = np.concatenate(
+        [
+            rng.uniform(-100, ext + 100, (1500, 2)) + (X0, Y0),
+            rng.uniform(-3000, ext + 3000, (200, 2)) + (X0, Y0),
+            net.nodes,
+            shapely.get_coordinates(net.geometry),
+            centres.reshape(-1, 2) + (X0, Y0),
+            on_edges,
+        ]
+    )
+    slow, fast = _grid_and_strtree_snaps(net, q, max_snap_m)
+    np.testing.assert_array_equal(fast.edge, slow.edge)
+    np.testing.assert_allclose(fast.offset, slow.offset, rtol=0, atol=1e-6)  # NaN where not snapped
+    np.testing.assert_allclose(fast.snap_m, slow.snap_m, rtol=1e-12, atol=1e-6)
+
+
+def test_grid_snap_on_a_straight_street_and_a_single_vertical_one():
+    """Networks with no extent in one direction (one grid row or column) and a long street of
+    one segment crossing many cells."""
+    rng = np.random.default_rng(9)
+    for segs in (
+        [LineString([(0, 0), (5000, 0)]), LineString([(0, 0), (0, 3)])],
+        [LineString([(0, 0), (0, 800)])],
+        [LineString([(0, 0), (3000, 2900)])]
+        + [LineString([(i * 30, 0), (i * 30 + 20, 0)]) for i in range(200)],
+    ):
+        net = build_network(gpd.GeoSeries(segs, crs=4549).translate(X0, Y0))
+        q = rng.uniform(-500, 5500, (3000, 2)) + (X0, Y0)
+        slow, fast = _grid_and_strtree_snaps(net, q, 300.0)
+        np.testing.assert_array_equal(fast.edge, slow.edge)
+        np.testing.assert_allclose(fast.offset, slow.offset, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(fast.snap_m, slow.snap_m, rtol=1e-12, atol=1e-6)
+
+
+def test_grid_snap_on_sparse_extents_dense_cells_and_points_all_outside():
+    """Two towns 150 km apart (the grid keeps only its occupied cells), 400 short streets stacked
+    in one cell (the comparisons go in bounded batches), and a batch of points that all lie far
+    outside the network on one side."""
+    rng = np.random.default_rng(12)
+    xy, a, b = jittered_lattice(rng, 8, spacing=40.0, jitter=5, drop=0.1)
+    town = [LineString([xy[i], xy[j]]) for i, j in zip(a, b, strict=True)]
+    far = [shapely.affinity.translate(g, 150_000, 90_000) for g in town]
+    stack = [LineString([(-500, 5 + k * 0.01), (-490, 5 + k * 0.01)]) for k in range(400)]
+    net = build_network(gpd.GeoSeries(town + far + stack, crs=4549).translate(X0, Y0), node=False)
+    q = np.concatenate(
+        [
+            rng.uniform(-600, 400, (6000, 2)),
+            rng.uniform(-600, 400, (3000, 2)) + (150_000, 90_000),
+            rng.uniform(-510, -480, (9000, 2)),
+        ]
+    )
+    for pts, limit in ((q, 120.0), (rng.uniform(0, 300, (3000, 2)) + (0, 200_000), np.inf)):
+        slow, fast = _grid_and_strtree_snaps(net, pts + (X0, Y0), limit)
+        np.testing.assert_array_equal(fast.edge, slow.edge)
+        np.testing.assert_allclose(fast.offset, slow.offset, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(fast.snap_m, slow.snap_m, rtol=1e-12, atol=1e-6)
+
+
 def test_dijkstra_groups_in_workers_equal_networkx_per_group():
     """Per facility type, the forked multi-source runs with a limit equal networkx."""
     net = _random_network(7, 10, 0.15, 3, components="largest")
@@ -176,7 +278,7 @@ def test_straight_covered_set_equals_exact_sjoin(seed, n_fac, radius):
 
 
 def test_points_beyond_the_snap_limit_keep_their_exact_distance(monkeypatch):
-    """Points the KD-tree path proves nearest but beyond ``max_snap_m`` are not snapped and report
+    """Points the grid path proves nearest but beyond ``max_snap_m`` are not snapped and report
     the distance the STRtree search gives."""
     import gridmap.network.snap as gn
 

@@ -18,7 +18,9 @@ length, geometry), the component of every node and a symmetric CSR graph.
 * **Snapping** (:mod:`~gridmap.network.snap`). A point is snapped to the nearest
   point *on an edge* (not the nearest node); the edge is split virtually, so its
   distance to both end nodes is exact. Points farther than ``max_snap_m`` from
-  every edge are not snapped and are reported.
+  every edge are not snapped and are reported. Large batches use a grid index
+  of the edge segments, built once per network (:mod:`~gridmap.network._snapgrid`),
+  small ones the STRtree; both give the same answer (ties: the lowest edge id).
 * **Distances** (:mod:`~gridmap.network.route`). :func:`network_distance` runs
   one multi-source Dijkstra (:func:`scipy.sparse.csgraph.dijkstra` with
   ``min_only=True`` and ``limit``) from all sources at once;
@@ -34,8 +36,8 @@ length, geometry), the component of every node and a symmetric CSR graph.
 * **Walking speed** (:mod:`~gridmap.network.speed`): minutes ↔ metres.
 
 Modules depend on each other in this order: ``speed``, ``graph`` (the
-:class:`Network` and its CSR graph) ← ``build``, ``snap`` ← ``route`` ←
-``parallel``, ``isochrones``.
+:class:`Network` and its CSR graph) ← ``build``, ``_snapgrid`` ← ``snap`` ←
+``route`` ← ``parallel``, ``isochrones``.
 
 >>> from geopandas import GeoSeries
 >>> from shapely import LineString, Point

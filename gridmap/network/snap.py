@@ -4,12 +4,12 @@ The edge is split virtually, so a snapped point's distance to both end nodes
 is exact. Points farther than ``max_snap_m`` from every edge are not snapped
 (``edge == -1``) and keep their distance for the report.
 
-Large batches use a KD-tree of points sampled every ≤ 20 m along the edge
-segments: the nearest segment among those of the 8 (then 32) nearest samples
-is provably the nearest of all when the next sample is farther than that
-distance plus half a sample spacing; the rare rest go to the exact STRtree
+Large batches use a grid index of the edge segments (:mod:`~gridmap.network._snapgrid`):
+a point is compared with the segments of the 2 × 2 grid cells around it, and the
+nearest of those is provably the nearest of all when it is nearer than the
+block's border; the rare rest go to a wider block, then to the exact STRtree
 search. Ties (equidistant edges, e.g. at a node) go to the lowest edge id on
-both paths, so the result is the same either way.
+every path, so the result is the same either way.
 """
 
 from __future__ import annotations
@@ -20,18 +20,14 @@ import numpy as np
 import pandas as pd
 import shapely
 from geopandas import GeoDataFrame, GeoSeries
-from scipy.spatial import cKDTree
 
+from gridmap.network._snapgrid import TIE_M, snap_grid
 from gridmap.network.graph import Network
 
 __all__ = ["Snap", "snap_points", "FAST_SNAP_MIN"]
 
-#: points per batch from which the KD-tree path is used (below it the STRtree alone is as fast)
+#: points per batch from which the grid index is used (below it the STRtree alone is as fast)
 FAST_SNAP_MIN = 2000
-_TIE_M = 1e-9  # edges this close to equidistant are a tie (the lowest edge id wins)
-_SAMPLE_M = 20.0
-_K = 8
-_CHUNK = 65_536  # points per KD-tree batch: the working set stays in cache and memory is reused
 
 
 @dataclass(frozen=True)
@@ -171,35 +167,19 @@ def snap_points(net: Network, points, *, max_snap_m: float = 200.0) -> Snap:
     valid = np.isfinite(xy).all(axis=1)
     vi = np.flatnonzero(valid)
     if len(vi) >= FAST_SNAP_MIN:
-        fe, fo, fd, exact = _snap_fast(net, xy if len(vi) == n else xy[vi])
+        fe, fo, fd, exact = snap_grid(net, xy if len(vi) == n else xy[vi])
         done = exact & (fd <= max_snap_m)
         rows = vi[done]
         edge[rows], offset[rows], snap_m[rows] = fe[done], fo[done], fd[done]
         # provably nearest but beyond the limit: not snapped; the distance is kept for the report
         # (the STRtree, built on first use, is not needed for them)
-        far = exact & ~done
-        snap_m[vi[far]] = fd[far]
+        beyond = exact & ~done
+        snap_m[vi[beyond]] = fd[beyond]
         vi = vi[~exact]
     if len(vi) == 0:
         return Snap(edge, offset, snap_m, float(max_snap_m))
     pts = shapely.points(xy[vi]) if g is None else g[vi]
-    (pi, ei), dist = net.tree.query_nearest(
-        pts, max_distance=max_snap_m, return_distance=True, all_matches=True
-    )
-    # equidistant edges (within _TIE_M; a point nearest to a node): the lowest edge id, as the
-    # fast path does
-    order = np.lexsort((dist, pi))
-    pi, ei, dist = pi[order], ei[order], dist[order]
-    first = np.ones(len(pi), dtype=bool)
-    first[1:] = pi[1:] != pi[:-1]
-    group_min = dist[first][np.cumsum(first) - 1]
-    tie = dist <= group_min + _TIE_M
-    pi, ei, dist = pi[tie], ei[tie], dist[tie]
-    order = np.lexsort((ei, pi))
-    pi, ei, dist = pi[order], ei[order], dist[order]
-    first = np.ones(len(pi), dtype=bool)
-    first[1:] = pi[1:] != pi[:-1]
-    pi, ei, dist = pi[first], ei[first], dist[first]
+    pi, ei, dist = _nearest_edges(net, pts, max_snap_m)
     rows = vi[pi]
     edge[rows] = ei
     snap_m[rows] = dist
@@ -216,129 +196,35 @@ def snap_points(net: Network, points, *, max_snap_m: float = 200.0) -> Snap:
     return Snap(edge, offset, snap_m, float(max_snap_m))
 
 
-def _segments(net: Network) -> dict:
-    """The 2-point segments of every edge and a KD-tree of sample points on them.
+def _nearest_edges(net: Network, pts: np.ndarray, max_snap_m: float):
+    """The STRtree search: per point within ``max_snap_m`` of an edge, the nearest edge and distance.
 
-    Segment ``c`` runs from vertex ``c`` to ``c + 1`` of the edges' concatenated
-    coordinates. The samples are the midpoints of pieces ≤ ``_SAMPLE_M`` long, so
-    every point of a segment is within ``half`` (half a piece) of one of its samples.
+    Returns ``(point position, edge, distance)``. Equidistant edges (within
+    ``TIE_M``; a point nearest to a node): the lowest edge id, as on the grid path.
+    ``query_nearest`` gives only edges at exactly the same distance, while the
+    distances from a node's point to its edges differ in the last bits; the
+    edges within ``TIE_M`` of the nearest are searched for that.
     """
-    seg = net._cache.get("segments")
-    if seg is not None:
-        return seg
-
-    idx_type = np.int32 if net.n_edges < 2**31 else np.int64
-    cached = net._cache.get("coords")  # kept by build_network
-    if cached is not None:
-        coords, n_coords = cached
-        idx = np.repeat(np.arange(net.n_edges, dtype=idx_type), n_coords)
-    else:
-        coords, idx = shapely.get_coordinates(net.geometry, return_index=True)
-        idx = idx.astype(idx_type)
-    c = np.flatnonzero(idx[1:] == idx[:-1])  # segment starts
-    ln = np.hypot(*(np.take(coords, c + 1, axis=0) - np.take(coords, c, axis=0)).T)
-    along = np.zeros(len(coords))  # distance of every vertex along its edge
-    along[c + 1] = ln
-    np.cumsum(along, out=along)
-    # each edge's first vertex
-    edge_start = np.flatnonzero(np.concatenate([[True], idx[1:] != idx[:-1]]))
-    along -= np.repeat(along[edge_start], np.diff(np.append(edge_start, len(idx))))
-    n_s = np.maximum(np.ceil(ln / _SAMPLE_M), 1.0)
-    counts = n_s.astype(np.int64)
-    ends = np.cumsum(counts)
-    half = float((ln / n_s).max()) / 2.0 if len(ln) else 0.0
-    # samples in batches of segments: the temporaries stay small and are reused
-    total = int(ends[-1]) if len(ends) else 0
-    pts = np.empty((total, 2))
-    start = np.empty(total, dtype=np.int32 if len(coords) < 2**31 else np.int64)
-    for lo in range(0, len(c), _CHUNK):
-        hi = min(lo + _CHUNK, len(c))
-        cnt = counts[lo:hi]
-        first = ends[lo] - cnt[0]
-        a = np.take(coords, c[lo:hi], axis=0)
-        step = np.take(coords, c[lo:hi] + 1, axis=0) - a
-        step /= n_s[lo:hi, None]
-        a += 0.5 * step  # the first sample of each segment
-        k = np.ones(int(ends[hi - 1] - first))  # sample number within its segment
-        k[0] = 0.0
-        k[(ends[lo : hi - 1] - first)] = 1.0 - cnt[:-1]
-        np.cumsum(k, out=k)
-        out = pts[first : ends[hi - 1]]
-        out[:] = np.repeat(a, cnt, axis=0)
-        out += np.repeat(step, cnt, axis=0) * k[:, None]
-        start[first : ends[hi - 1]] = np.repeat(c[lo:hi], cnt)
-    seg = {
-        "coords": coords,
-        "edge": idx,
-        "along": along,
-        "start": start,
-        "half": half,
-        "tree": cKDTree(pts, leafsize=16, balanced_tree=False, compact_nodes=False),
-    }
-    net._cache["segments"] = seg
-    return seg
-
-
-def _snap_k(seg: dict, xy: np.ndarray, k: int):
-    """Nearest of the segments of the ``k`` nearest samples, and whether it is provably nearest.
-
-    ``exact`` where no other segment can be as near (every sample not returned
-    is farther than the best distance + half a piece).
-    """
-    sd, si = seg["tree"].query(xy, k=k, workers=-1)
-    if k == 1:
-        sd, si = sd[:, None], si[:, None]
-    cand = seg["start"][si]  # (n, k) segment starts (vertex positions)
-    coords = seg["coords"]
-    a = np.take(coords, cand, axis=0)  # (n, k, 2); take: much faster than fancy indexing of rows
-    d = np.take(coords, cand + 1, axis=0)
-    d -= a
-    r = xy[:, None, :] - a
-    dd = np.einsum("nkj,nkj->nk", d, d)
-    t = np.einsum("nkj,nkj->nk", r, d)
-    t /= np.where(dd > 0, dd, 1.0)
-    np.clip(t, 0.0, 1.0, out=t)
-    r -= d * t[..., None]
-    d2 = np.einsum("nkj,nkj->nk", r, r)  # squared distance to each candidate segment
-    # the closest; ties (within 1e-9 m, e.g. a point nearest to a node): the lowest edge id, as the
-    # STRtree path does
-    dmin = np.sqrt(d2.min(axis=1))
-    tie = d2 <= ((dmin + _TIE_M) ** 2)[:, None]
-    ce = seg["edge"][cand]
-    best = np.argmin(np.where(tie, ce, np.iinfo(ce.dtype).max), axis=1)
-    rows = np.arange(len(xy))
-    bd = np.sqrt(d2[rows, best])
-    bc = cand[rows, best]
-    exact = sd[:, -1] > bd + seg["half"] + 2 * _TIE_M + 1e-6  # + a margin for rounding
-    off = seg["along"][bc] + t[rows, best] * np.sqrt(dd[rows, best])
-    return seg["edge"][bc], off, bd, exact
-
-
-def _snap_fast(net: Network, xy: np.ndarray):
-    """Nearest edge point via a KD-tree of segment samples.
-
-    k = 8, then 32 where 8 cannot prove the answer; ``exact`` is False where
-    neither can (those go to the STRtree). The points are queried in spatial
-    order (cells of 8 sample spacings) and in batches, which keeps the KD-tree
-    walk and the segment look-ups cache-friendly.
-    """
-    seg = _segments(net)
-    n_samples = seg["tree"].n
-    cell = 8 * _SAMPLE_M
-    cx = np.floor((xy[:, 0] - xy[:, 0].min()) / cell).astype(np.int64)
-    cy = np.floor((xy[:, 1] - xy[:, 1].min()) / cell).astype(np.int64)
-    order = np.argsort(cx * (int(cy.max()) + 1) + cy, kind="stable")
-    n = len(xy)
-    edge, offset = np.empty(n, dtype=np.int64), np.empty(n)
-    dist, ok = np.empty(n), np.empty(n, dtype=bool)
-    for lo in range(0, n, _CHUNK):
-        rows = order[lo : lo + _CHUNK]
-        sxy = np.take(xy, rows, axis=0)
-        e, off, bd, exact = _snap_k(seg, sxy, min(_K, n_samples))
-        redo = np.flatnonzero(~exact)
-        if len(redo) and n_samples > _K:
-            e2, off2, bd2, ex2 = _snap_k(seg, sxy[redo], min(4 * _K, n_samples))
-            e[redo], off[redo], bd[redo], exact[redo] = e2, off2, bd2, ex2
-        edge[rows], offset[rows], dist[rows], ok[rows] = e, off, bd, exact
-    np.clip(offset, 0.0, net.length[edge], out=offset)
-    return edge, offset, dist, ok
+    (pi, ei), dist = net.tree.query_nearest(
+        pts, max_distance=max_snap_m, return_distance=True, all_matches=True
+    )
+    if len(pi):
+        up, at = np.unique(pi, return_inverse=True)
+        dmin = np.full(len(up), np.inf)
+        np.minimum.at(dmin, at, dist)
+        qi, qe = net.tree.query(pts[up], predicate="dwithin", distance=dmin + TIE_M)
+        qd = shapely.distance(net.geometry[qe], pts[up[qi]])
+        pi, ei = np.concatenate([pi, up[qi]]), np.concatenate([ei, qe])
+        dist = np.concatenate([dist, qd])
+    order = np.lexsort((dist, pi))
+    pi, ei, dist = pi[order], ei[order], dist[order]
+    first = np.ones(len(pi), dtype=bool)
+    first[1:] = pi[1:] != pi[:-1]
+    group_min = dist[first][np.cumsum(first) - 1]
+    tie = dist <= group_min + TIE_M
+    pi, ei, dist = pi[tie], ei[tie], dist[tie]
+    order = np.lexsort((ei, pi))
+    pi, ei, dist = pi[order], ei[order], dist[order]
+    first = np.ones(len(pi), dtype=bool)
+    first[1:] = pi[1:] != pi[:-1]
+    return pi[first], ei[first], dist[first]

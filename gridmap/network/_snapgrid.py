@@ -1,0 +1,288 @@
+"""The snapping index for large batches: the edges' 2-point segments bucketed on a square grid.
+
+Every segment is entered in each grid cell it passes through (through the bounding
+boxes of its pieces ≤ one cell long, so a long diagonal does not fill its whole
+bounding box). A point is compared with the segments of the block of
+``(2h + 1) × (2h + 1)`` cells around its own; the nearest of those is provably the
+nearest of all when it is nearer than the block's border (a segment entered in no
+cell of the block lies wholly outside it). Each row of a block is one contiguous
+run of the cell-sorted entries, so a point reads ``2h + 1`` runs. The rare points
+not proven with ``h = 1`` are tried with ``h = 4``; the rest go to the STRtree.
+
+Ties (segments within 1e-9 m of the nearest, e.g. at a node) go to the lowest
+edge id, as on the STRtree path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+
+from gridmap.network.graph import Network
+
+TIE_M = 1e-9  # edges this close to equidistant are a tie (the lowest edge id wins)
+_MARGIN_M = 2 * TIE_M + 1e-6  # a proof needs the nearest this much inside the block's border
+_CHUNK = 8192  # points per batch: the per-candidate temporaries stay in cache
+_WIDE = 4  # the half-width (cells) of the second try
+_MAX_PAIRS = 1 << 20  # point-segment pairs compared at once (memory)
+
+
+def segment_grid(net: Network) -> dict:
+    """The segments of every edge and the grid index of them (built once per network).
+
+    Keys: ``seg`` (per segment: start x, y and direction x, y, one row each),
+    ``along`` (distance of its start along its edge), ``edge``; the grid ``x0``,
+    ``y0``, ``cell``, ``nx``, ``ny``; ``indptr`` (per cell, row-major) into
+    ``entries`` (segment ids sorted by cell).
+    """
+    grid = net._cache.get("snap_grid")
+    if grid is not None:
+        return grid
+    cached = net._cache.get("coords")  # kept by build_network
+    if cached is not None:
+        coords, n_coords = cached
+        starts = np.ones(len(coords), dtype=bool)  # every vertex but the last of its edge
+        starts[np.cumsum(n_coords) - 1] = False
+        c = np.flatnonzero(starts)  # segment starts (vertex positions)
+        edge = np.repeat(np.arange(net.n_edges, dtype=np.int64), n_coords - 1)
+    else:
+        coords, idx = shapely.get_coordinates(net.geometry, return_index=True)
+        c = np.flatnonzero(idx[1:] == idx[:-1])
+        edge = idx[c].astype(np.int64, copy=False)
+    seg = np.empty((len(c), 4))  # one row per segment: ax, ay, dx, dy
+    seg[:, :2] = np.take(coords, c, axis=0)
+    seg[:, 2:] = np.take(coords, c + 1, axis=0)
+    seg[:, 2:] -= seg[:, :2]
+    ln = np.sqrt(seg[:, 2] * seg[:, 2] + seg[:, 3] * seg[:, 3])
+    # the distance of each segment's start along its edge: all segments before it, less those
+    # before its edge's first segment (one running sum, as the segments come edge by edge)
+    along = np.cumsum(ln)
+    along[1:] = along[:-1].copy()
+    along[:1] = 0.0
+    first = np.flatnonzero(np.concatenate([[True], edge[1:] != edge[:-1]]))
+    along -= np.repeat(along[first], np.diff(np.append(first, len(edge))))
+    grid = {"seg": seg, "along": along, "edge": edge}
+    grid.update(_bucket(coords, c, ln))
+    net._cache["snap_grid"] = grid
+    return grid
+
+
+def _cell_size(ln: np.ndarray) -> float:
+    """The median segment, or half the mean if larger (at most 3 pieces per segment on average).
+
+    The median of every 16th segment: the cell size only decides the speed, not a result.
+    """
+    if len(ln) == 0:
+        return 1.0
+    return max(float(np.median(ln[::16])), 0.5 * float(ln.mean()), 1.0)
+
+
+def _bucket(coords: np.ndarray, c: np.ndarray, ln: np.ndarray) -> dict:
+    """The grid and its cell → segments lists (CSR, cells row-major, each list in segment order).
+
+    ``cells`` is None when every cell of the grid has its row in ``indptr``; on a
+    sparse grid (a wide extent with few streets) only the cells holding segments
+    have one, listed in ``cells``.
+    """
+    lo_xy, hi_xy = coords.min(axis=0), coords.max(axis=0)
+    s = _cell_size(ln)
+    n_seg = max(len(c), 1)
+    while True:  # cell * n_segments + segment must fit in 62 bits (a continent at 1 m cells)
+        nx = int(np.floor((hi_xy[0] - lo_xy[0]) / s)) + 1
+        ny = int(np.floor((hi_xy[1] - lo_xy[1]) / s)) + 1
+        if nx * ny * n_seg < 2**62:
+            break
+        s *= 2.0
+    frame = (float(lo_xy[0]), float(lo_xy[1]), s, nx, ny)
+    # pieces ≤ one cell long: each meets at most 2 × 2 cells
+    n_p = np.maximum(np.ceil(ln / s), 1.0).astype(np.int64)
+    step = _CHUNK * 8  # segments per batch: small temporaries, reused
+    parts = [
+        _piece_cells(coords, c, n_p, lo, min(lo + step, len(c)), frame)
+        for lo in range(0, len(c), step)
+    ]
+    # sorted by cell, then segment; one entry per (cell, segment)
+    key = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    key.sort()
+    keep = np.ones(len(key), dtype=bool)
+    np.not_equal(key[1:], key[:-1], out=keep[1:])
+    key = key[keep]
+    cell = key // n_seg
+    key -= cell * n_seg  # the segment
+    if nx * ny <= max(4 * len(c), 2**20):
+        cells = None
+        indptr = np.zeros(nx * ny + 1, dtype=np.int64)
+        np.cumsum(np.bincount(cell, minlength=nx * ny), out=indptr[1:])
+    else:
+        new = np.concatenate([[True], cell[1:] != cell[:-1]])
+        cells = cell[new]
+        indptr = np.append(np.flatnonzero(new), len(cell))
+    return {
+        "x0": frame[0],
+        "y0": frame[1],
+        "cell": s,
+        "nx": nx,
+        "ny": ny,
+        "cells": cells,
+        "indptr": indptr,
+        "entries": key.astype(np.int32 if len(c) < 2**31 else np.int64),
+    }
+
+
+def _piece_cells(
+    coords: np.ndarray, c: np.ndarray, n_p: np.ndarray, lo: int, hi: int, frame: tuple
+) -> np.ndarray:
+    """``cell * n_segments + segment`` of every cell met by the pieces of segments ``lo:hi``."""
+    x0, y0, s, nx, ny = frame
+    cnt = n_p[lo:hi]
+    seg = np.repeat(np.arange(lo, hi), cnt)
+    k = np.arange(len(seg)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    m = np.repeat(cnt, cnt).astype(np.float64)
+    start = np.repeat(c[lo:hi], cnt)
+    cells = []
+    for dim, (o, n_cells) in enumerate(((x0, nx), (y0, ny))):
+        a = coords[start, dim]
+        d = coords[start + 1, dim] - a
+        p0 = a + d * (k / m)
+        p1 = a + d * ((k + 1) / m)
+        c0 = np.floor((np.minimum(p0, p1) - o) / s).astype(np.int64)
+        c1 = np.floor((np.maximum(p0, p1) - o) / s).astype(np.int64)
+        np.clip(c0, 0, n_cells - 1, out=c0)
+        np.clip(c1, 0, n_cells - 1, out=c1)
+        cells.append((c0, c1))
+    (ix0, ix1), (iy0, iy1) = cells
+    n_seg = len(c)
+    out = [(iy0 * nx + ix0) * n_seg + seg]
+    for ox, oy in ((1, 0), (0, 1), (1, 1)):
+        ok = (ix0 + ox <= ix1) & (iy0 + oy <= iy1)
+        out.append(((iy0[ok] + oy) * nx + ix0[ok] + ox) * n_seg + seg[ok])
+    return np.concatenate(out)
+
+
+def _runs(grid: dict, first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the entries of cells ``first..last`` (one grid row each) start and end."""
+    ptr = grid["indptr"]
+    if grid["cells"] is None:
+        return ptr[first], ptr[last + 1]
+    cells = grid["cells"]
+    return ptr[np.searchsorted(cells, first, "left")], ptr[np.searchsorted(cells, last, "right")]
+
+
+Nearest = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # edge, offset, dist, exact
+
+
+def snap_grid(net: Network, xy: np.ndarray) -> Nearest:
+    """Nearest edge point of every point via the grid index.
+
+    Returns ``edge``, ``offset``, ``dist`` and ``exact`` (False where the point was
+    not proven within the wider block either: those go to the STRtree). The points
+    are handled in cell order and in batches, which keeps the look-ups in cache.
+    """
+    grid = segment_grid(net)
+    s, nx, ny = grid["cell"], grid["nx"], grid["ny"]
+    fx = np.clip((xy[:, 0] - grid["x0"]) / s, -1.0, nx + 1.0)
+    fy = np.clip((xy[:, 1] - grid["y0"]) / s, -1.0, ny + 1.0)
+    cx, cy = np.floor(fx).astype(np.int64), np.floor(fy).astype(np.int64)
+    order = np.argsort(cy * (nx + 3) + cx, kind="stable")
+    n = len(xy)
+    edge, offset = np.full(n, -1, dtype=np.int64), np.full(n, np.nan)
+    dist, ok = np.full(n, np.inf), np.zeros(n, dtype=bool)
+    for lo in range(0, n, _CHUNK):
+        rows = order[lo : lo + _CHUNK]
+        # the 2 × 2 cells nearest the point: its border is at least half a cell away
+        bx = cx[rows] - (fx[rows] - cx[rows] < 0.5)
+        by = cy[rows] - (fy[rows] - cy[rows] < 0.5)
+        e, off, bd, exact = _nearest_in_block(grid, xy[rows], bx, bx + 1, by, by + 1)
+        redo = np.flatnonzero(~exact)
+        if len(redo):
+            r = rows[redo]
+            e[redo], off[redo], bd[redo], exact[redo] = _nearest_in_block(
+                grid, xy[r], cx[r] - _WIDE, cx[r] + _WIDE, cy[r] - _WIDE, cy[r] + _WIDE
+            )
+        edge[rows], offset[rows], dist[rows], ok[rows] = e, off, bd, exact
+    snapped = edge >= 0
+    offset[snapped] = np.clip(offset[snapped], 0.0, net.length[edge[snapped]])
+    return edge, offset, dist, ok
+
+
+def _nearest_in_block(
+    grid: dict,
+    xy: np.ndarray,
+    x_lo: np.ndarray,
+    x_hi: np.ndarray,
+    y_lo: np.ndarray,
+    y_hi: np.ndarray,
+) -> Nearest:
+    """The nearest segment among those of the cells ``x_lo..x_hi`` × ``y_lo..y_hi`` of each point.
+
+    ``exact`` where it is nearer than the block's border (by a margin) and no
+    other segment can therefore be as near. The grid's outer cells reach to
+    infinity (every segment lies inside the grid), so a block that includes one
+    has no border on that side.
+    """
+    s, nx, ny = grid["cell"], grid["nx"], grid["ny"]
+    n = len(xy)
+    px, py = xy[:, 0], xy[:, 1]
+    inf = np.inf
+    border = np.minimum(
+        np.minimum(
+            px - np.where(x_lo > 0, grid["x0"] + x_lo * s, -inf),
+            np.where(x_hi < nx - 1, grid["x0"] + (x_hi + 1) * s, inf) - px,
+        ),
+        np.minimum(
+            py - np.where(y_lo > 0, grid["y0"] + y_lo * s, -inf),
+            np.where(y_hi < ny - 1, grid["y0"] + (y_hi + 1) * s, inf) - py,
+        ),
+    )
+    n_rows = max(int((y_hi - y_lo).max()) + 1 if n else 1, 1)
+    x_lo, x_hi = np.maximum(x_lo, 0), np.minimum(x_hi, nx - 1)
+    y_hi = np.minimum(y_hi, ny - 1)
+    # one run of entries per row of the block
+    rows_y = np.maximum(y_lo, 0)[:, None] + np.arange(n_rows)
+    valid = (rows_y <= y_hi[:, None]) & (x_lo <= x_hi)[:, None]
+    np.minimum(rows_y, np.maximum(y_hi, 0)[:, None], out=rows_y)
+    start, end = _runs(grid, rows_y * nx + x_lo[:, None], rows_y * nx + x_hi[:, None])
+    cnt = np.where(valid, end - start, 0).ravel()
+    total = int(cnt.sum())
+    if total > _MAX_PAIRS and n > 1:  # dense streets: halves, so that memory stays bounded
+        h2 = n // 2
+        parts = [
+            _nearest_in_block(grid, xy[sl], x_lo[sl], x_hi[sl], y_lo[sl], y_hi[sl])
+            for sl in (slice(0, h2), slice(h2, n))
+        ]
+        e, o, d, _ = (np.concatenate(z) for z in zip(*parts, strict=True))
+        return e, o, d, d + _MARGIN_M < border
+    per_point = cnt.reshape(n, -1).sum(axis=1)
+    has = per_point > 0
+    edge = np.full(n, -1, dtype=np.int64)
+    off, bd = np.full(n, np.nan), np.full(n, np.inf)
+    if total == 0:
+        return edge, off, bd, np.zeros(n, dtype=bool)
+    run_first = np.cumsum(cnt) - cnt
+    pos = np.arange(total) - np.repeat(run_first - start.ravel(), cnt)
+    j = grid["entries"][pos]  # candidate segments, point by point
+    sj = np.take(grid["seg"], j, axis=0)  # one gather of (ax, ay, dx, dy) per candidate
+    rx = np.repeat(px, per_point) - sj[:, 0]
+    ry = np.repeat(py, per_point) - sj[:, 1]
+    dx, dy = sj[:, 2], sj[:, 3]
+    dd = dx * dx + dy * dy
+    t = rx * dx + ry * dy
+    np.divide(t, dd, out=t, where=dd > 0)  # a zero-length segment: t = 0, its start
+    np.clip(t, 0.0, 1.0, out=t)
+    rx -= dx * t
+    ry -= dy * t
+    d2 = rx * rx + ry * ry
+    # the nearest; ties within TIE_M (a point nearest to a node): the lowest edge id, then the
+    # first candidate of it (edge id and candidate position in one number)
+    starts = (np.cumsum(per_point) - per_point)[has]
+    dmin = np.sqrt(np.minimum.reduceat(d2, starts))
+    tie = d2 <= np.repeat((dmin + TIE_M) ** 2, per_point[has])
+    code = grid["edge"][j] * total
+    code += np.arange(total)
+    code[~tie] = np.iinfo(np.int64).max
+    best_e, first = np.divmod(np.minimum.reduceat(code, starts), total)
+    edge[has] = best_e
+    bd[has] = np.sqrt(d2[first])
+    off[has] = grid["along"][j[first]] + t[first] * np.sqrt(dd[first])
+    exact = bd + _MARGIN_M < border
+    return edge, off, bd, exact
