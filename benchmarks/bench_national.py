@@ -292,6 +292,13 @@ def dataset_bytes(root: Path) -> int:
     return sum(f.stat().st_size for f in root.rglob("*.parquet"))
 
 
+def measure_written_map(folder: Path) -> dict:
+    """First map and recolour of the 全国 page on outputs ``gridmap check --out`` wrote."""
+    from bench_dashboard import measure_national  # Playwright: only with --map
+
+    return {**measure_national(folder), "write_s": 0.0, "load": _load()}
+
+
 def measure_map(result: Any, workdir: Path) -> dict:
     """First map and recolour of the 全国 page on ``result`` in headless Chromium.
 
@@ -479,8 +486,6 @@ def main(argv: list[str] | None = None) -> int:
         grids=a.grids,
         households_mean=a.households_mean,
     )
-    if a.map and a.outputs == "stream":
-        sys.exit("--map draws a result held in memory: use --outputs none, memory or both")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(a.data or Path(tmp) / "data")
         t = time.perf_counter()
@@ -495,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
             reference.mkdir()
         single = None if a.no_single else single_machine(root, "check", metric, reference)
         read = None if a.out_of_core else single_machine(root, "read")
-        runs, last = [], None
+        runs, last, streamed_map = [], None, None
         modes = ["stream", "memory"] if a.outputs == "both" else [a.outputs]
         for by in a.partition_by:
             for w in a.workers:
@@ -507,6 +512,8 @@ def main(argv: list[str] | None = None) -> int:
                     runs.append(run)
                 if len(folders) == 2:  # the streamed files are the in-memory result's
                     runs[-2]["same_outputs_as_memory"] = same_outputs(*folders.values())
+                if a.map and "stream" in folders:  # the page on what `--out` wrote, as a planner
+                    streamed_map = measure_written_map(folders["stream"])
                 for folder in folders.values():
                     shutil.rmtree(folder, ignore_errors=True)
         report: dict[str, Any] = {
@@ -518,8 +525,7 @@ def main(argv: list[str] | None = None) -> int:
             "extrapolation": extrapolate(runs[-len(a.workers) * len(modes)]),
         }
         if a.map:
-            folder = Path(tmp) / "result"
-            report["map"] = measure_map(last, folder)
+            report["map"] = streamed_map or measure_map(last, Path(tmp) / "result")
     hh = counts["household_total"]
     if single is not None:
         single["households_per_s"] = hh / single["seconds"]
