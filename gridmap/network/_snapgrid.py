@@ -30,7 +30,8 @@ _MAX_PAIRS = 1 << 20  # point-segment pairs compared at once (memory)
 def segment_grid(net: Network) -> dict:
     """The segments of every edge and the grid index of them (built once per network).
 
-    Keys: ``seg`` (per segment: start x, y and direction x, y, one row each),
+    Keys: ``seg`` (per segment: start x, y, direction x, y and its squared length
+    (1 for a zero-length segment), one row each),
     ``along`` (distance of its start along its edge), ``edge``; the grid ``x0``,
     ``y0``, ``cell``, ``nx``, ``ny``; ``indptr`` (per cell, row-major) into
     ``entries`` (segment ids sorted by cell).
@@ -49,11 +50,14 @@ def segment_grid(net: Network) -> dict:
         coords, idx = shapely.get_coordinates(net.geometry, return_index=True)
         c = np.flatnonzero(idx[1:] == idx[:-1])
         edge = idx[c].astype(np.int64, copy=False)
-    seg = np.empty((len(c), 4))  # one row per segment: ax, ay, dx, dy
+    seg = np.empty((len(c), 5))  # one row per segment: ax, ay, dx, dy, dd (squared length)
     seg[:, :2] = np.take(coords, c, axis=0)
-    seg[:, 2:] = np.take(coords, c + 1, axis=0)
-    seg[:, 2:] -= seg[:, :2]
-    ln = np.sqrt(seg[:, 2] * seg[:, 2] + seg[:, 3] * seg[:, 3])
+    seg[:, 2:4] = np.take(coords, c + 1, axis=0)
+    seg[:, 2:4] -= seg[:, :2]
+    dd = seg[:, 2] * seg[:, 2]
+    dd += seg[:, 3] * seg[:, 3]
+    ln = np.sqrt(dd)
+    seg[:, 4] = np.where(dd > 0, dd, 1.0)  # a zero-length segment: t = 0, its start
     # the distance of each segment's start along its edge: all segments before it, less those
     # before its edge's first segment (one running sum, as the segments come edge by edge)
     along = np.cumsum(ln)
@@ -183,26 +187,33 @@ def snap_grid(net: Network, xy: np.ndarray) -> Nearest:
     fx = np.clip((xy[:, 0] - grid["x0"]) / s, -1.0, nx + 1.0)
     fy = np.clip((xy[:, 1] - grid["y0"]) / s, -1.0, ny + 1.0)
     cx, cy = np.floor(fx).astype(np.int64), np.floor(fy).astype(np.int64)
+    # the 2 × 2 cells nearest each point: its border is at least half a cell away
+    bx = cx - (fx - cx < 0.5)
+    by = cy - (fy - cy < 0.5)
     order = np.argsort(cy * (nx + 3) + cx, kind="stable")
+    # the points in cell order once, so that every batch is a contiguous slice
+    xs, bx, by = xy[order], bx[order], by[order]
     n = len(xy)
     edge, offset = np.full(n, -1, dtype=np.int64), np.full(n, np.nan)
     dist, ok = np.full(n, np.inf), np.zeros(n, dtype=bool)
     for lo in range(0, n, _CHUNK):
-        rows = order[lo : lo + _CHUNK]
-        # the 2 × 2 cells nearest the point: its border is at least half a cell away
-        bx = cx[rows] - (fx[rows] - cx[rows] < 0.5)
-        by = cy[rows] - (fy[rows] - cy[rows] < 0.5)
-        e, off, bd, exact = _nearest_in_block(grid, xy[rows], bx, bx + 1, by, by + 1)
-        redo = np.flatnonzero(~exact)
-        if len(redo):
-            r = rows[redo]
-            e[redo], off[redo], bd[redo], exact[redo] = _nearest_in_block(
-                grid, xy[r], cx[r] - _WIDE, cx[r] + _WIDE, cy[r] - _WIDE, cy[r] + _WIDE
-            )
-        edge[rows], offset[rows], dist[rows], ok[rows] = e, off, bd, exact
+        sl = slice(lo, lo + _CHUNK)
+        b_x, b_y = bx[sl], by[sl]
+        edge[sl], offset[sl], dist[sl], ok[sl] = _nearest_in_block(
+            grid, xs[sl], b_x, b_x + 1, b_y, b_y + 1
+        )
+    redo = np.flatnonzero(~ok)
+    if len(redo):
+        r = order[redo]
+        edge[redo], offset[redo], dist[redo], ok[redo] = _nearest_in_block(
+            grid, xs[redo], cx[r] - _WIDE, cx[r] + _WIDE, cy[r] - _WIDE, cy[r] + _WIDE
+        )
     snapped = edge >= 0
     offset[snapped] = np.clip(offset[snapped], 0.0, net.length[edge[snapped]])
-    return edge, offset, dist, ok
+    out_e, out_o = np.empty_like(edge), np.empty_like(offset)
+    out_d, out_ok = np.empty_like(dist), np.empty_like(ok)
+    out_e[order], out_o[order], out_d[order], out_ok[order] = edge, offset, dist, ok
+    return out_e, out_o, out_d, out_ok
 
 
 def _nearest_in_block(
@@ -261,28 +272,50 @@ def _nearest_in_block(
     run_first = np.cumsum(cnt) - cnt
     pos = np.arange(total) - np.repeat(run_first - start.ravel(), cnt)
     j = grid["entries"][pos]  # candidate segments, point by point
-    sj = np.take(grid["seg"], j, axis=0)  # one gather of (ax, ay, dx, dy) per candidate
-    rx = np.repeat(px, per_point) - sj[:, 0]
-    ry = np.repeat(py, per_point) - sj[:, 1]
-    dx, dy = sj[:, 2], sj[:, 3]
-    dd = dx * dx + dy * dy
-    t = rx * dx + ry * dy
-    np.divide(t, dd, out=t, where=dd > 0)  # a zero-length segment: t = 0, its start
-    np.clip(t, 0.0, 1.0, out=t)
-    rx -= dx * t
-    ry -= dy * t
-    d2 = rx * rx + ry * ry
+    t, d2 = _candidate_distances(grid["seg"], j, px, py, per_point)
     # the nearest; ties within TIE_M (a point nearest to a node): the lowest edge id, then the
-    # first candidate of it (edge id and candidate position in one number)
+    # first candidate of it (edge id and candidate position in one number), among the ties only
     starts = (np.cumsum(per_point) - per_point)[has]
-    dmin = np.sqrt(np.minimum.reduceat(d2, starts))
-    tie = d2 <= np.repeat((dmin + TIE_M) ** 2, per_point[has])
-    code = grid["edge"][j] * total
-    code += np.arange(total)
-    code[~tie] = np.iinfo(np.int64).max
-    best_e, first = np.divmod(np.minimum.reduceat(code, starts), total)
+    d2min = np.minimum.reduceat(d2, starts)
+    lim = np.sqrt(d2min)
+    lim += TIE_M
+    lim *= lim
+    np.maximum(lim, d2min, out=lim)  # the nearest is a tie even where TIE_M is below the rounding
+    tie = np.flatnonzero(d2 <= np.repeat(lim, per_point[has]))
+    code = grid["edge"][j[tie]] * total
+    code += tie
+    best_e, first = np.divmod(np.minimum.reduceat(code, np.searchsorted(tie, starts)), total)
     edge[has] = best_e
     bd[has] = np.sqrt(d2[first])
-    off[has] = grid["along"][j[first]] + t[first] * np.sqrt(dd[first])
+    off[has] = grid["along"][j[first]] + t[first] * np.sqrt(grid["seg"][j[first], 4])
     exact = bd + _MARGIN_M < border
     return edge, off, bd, exact
+
+
+def _candidate_distances(
+    seg: np.ndarray, j: np.ndarray, px: np.ndarray, py: np.ndarray, per_point: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per candidate (segment ``j`` of a point): the projection ``t`` (0..1) and squared distance.
+
+    ``per_point`` candidates per point, in order. A zero-length segment's
+    projection is its start (its ``dd`` is stored as 1 and its direction is 0).
+    """
+    sj = np.take(seg, j, axis=0)  # one gather of (ax, ay, dx, dy, dd) per candidate
+    dx, dy = sj[:, 2], sj[:, 3]
+    rx = np.repeat(px, per_point)
+    rx -= sj[:, 0]
+    ry = np.repeat(py, per_point)
+    ry -= sj[:, 1]
+    t = rx * dx
+    tmp = ry * dy
+    t += tmp
+    t /= sj[:, 4]
+    np.clip(t, 0.0, 1.0, out=t)
+    np.multiply(dx, t, out=tmp)
+    rx -= tmp
+    np.multiply(dy, t, out=tmp)
+    ry -= tmp
+    rx *= rx
+    ry *= ry
+    rx += ry
+    return t, rx
