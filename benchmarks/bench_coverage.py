@@ -25,10 +25,10 @@ on a VM that hands freed memory back to its host it decides how fast the
 allocation-heavy baselines run.
 
 * ``gridmap``: straight line (cKDTree, exact) for all 5 types; network: build
-  (noding + graph + components), snap facilities onto edges, start the 5
-  multi-source Dijkstra runs with limit (worker processes, as
-  ``gridmap.coverage`` does), snap the households meanwhile, then the
-  household distances.
+  (noding + graph + components), snap facilities onto edges (the first snap
+  builds the segment index), start the 5 multi-source Dijkstra runs with limit
+  (worker processes, as ``gridmap.coverage`` does), snap the households
+  meanwhile, then the household distances.
 * ``gridmap_network_serial``: the same network part with the Dijkstra runs in
   the same process (one core), for the single-core figure.
 * ``sjoin``: geopandas ``buffer`` (16 segments per quarter circle) + ``sjoin``;
@@ -166,8 +166,9 @@ def _gridmap_network(
             workers=workers,
             nearest=False,
         )
-    with stage("snap_buildings"):
+    with stage("snap_buildings"):  # and their legs to the edges' ends, as gridmap.coverage does
         hs = snap_points(net, bxy, max_snap_m=200)
+        hs.legs(net)
     covered_n = {}
     with stage("dijkstra_wait_and_targets"):
         for (typ, (_, r)), run in zip(TYPES.items(), runs, strict=True):

@@ -297,10 +297,14 @@ def test_dijkstra_groups_in_worker_processes_equal_serial():
     graph, full = augmented_graph(net, src)
     groups = [(full[full % 3 == k], r) for k, r in ((0, 60.0), (1, 150.0), (2, np.inf))]
     serial = [r.result() for r in dijkstra_groups(net, graph, groups, all_sources=full, workers=0)]
-    forked = [r.result() for r in dijkstra_groups(net, graph, groups, all_sources=full, workers=2)]
-    for (d0, s0), (d1, s1) in zip(serial, forked, strict=True):
-        np.testing.assert_array_equal(d0, d1)
-        np.testing.assert_array_equal(s0, s1)
+    for workers in (1, 2):  # one worker: this process takes the runs it has not started
+        forked = [
+            r.result()
+            for r in dijkstra_groups(net, graph, groups, all_sources=full, workers=workers)
+        ]
+        for (d0, s0), (d1, s1) in zip(serial, forked, strict=True):
+            np.testing.assert_array_equal(d0, d1)
+            np.testing.assert_array_equal(s0, s1)
     assert (
         np.isfinite(serial[0][0]).sum()
         < np.isfinite(serial[1][0]).sum()
@@ -330,6 +334,16 @@ def test_dijkstra_groups_stay_in_process_when_threads_run_or_network_is_small():
     f = Future()
     f.set_exception(BrokenProcessPool("killed"))
     assert PendingRun(f, lambda: "again").result() == "again"
+    # waiting for a worker's run, this process takes the runs of the batch no worker has started
+    taken, waiting = Future(), Future()
+    taken.set_running_or_notify_cancel()
+    taken.set_result("from the worker")
+    batch: list = []
+    batch.extend(
+        [PendingRun(taken, lambda: "not used", batch), PendingRun(waiting, "here".upper, batch)]
+    )
+    assert batch[0].result() == "from the worker"
+    assert waiting.cancelled() and batch[1].result() == "HERE"
 
 
 def test_undershoot_is_reported_and_closed_on_request():

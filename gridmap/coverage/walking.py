@@ -101,6 +101,8 @@ class WalkingDistances:
             runs = {f: r for (f, _), r in zip(limits, started, strict=True)}
         # each record once (its rows share its point)
         hsnap = snap_points(net, household_xy, max_snap_m=max_snap_m)
+        if runs:  # what every type's distances start from, also while the runs are in workers
+            hsnap.legs(net)
         return cls(net, hsnap, fsnap, graph, full, runs)
 
     def distances(

@@ -3,8 +3,10 @@
 SciPy's Dijkstra holds the GIL, so several runs use several cores only as
 processes. :func:`dijkstra_groups` starts the runs in forked workers (which
 share the graph copy-on-write) and returns at once; the caller does other work
-(e.g. snapping the households) and collects each run's result when needed. A
-run no worker has taken yet, or whose worker died, is done in this process.
+(e.g. snapping the households) on the remaining core and collects each run's
+result when needed. Runs no worker has taken yet are then done in this process
+(while it waits for a worker's run, it takes the others not yet started), and so
+is a run whose worker died.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
@@ -60,10 +62,11 @@ def dijkstra_groups(
     nearest : bool, keyword-only
         Also find each node's nearest source (default); False: distances only.
     workers : int, optional, keyword-only
-        Worker processes. Default (:func:`fork_workers`): one per CPU when the
-        network has at least :data:`PARALLEL_MIN_NODES` nodes, there are several
-        groups, and this process can fork safely (POSIX ``fork``, no other
-        Python threads running); 0 or 1 runs them here, one after the other.
+        Worker processes besides this one. Default (:func:`fork_workers`): one
+        per CPU but one (this process keeps working meanwhile) when the network
+        has at least :data:`PARALLEL_MIN_NODES` nodes, there are several groups,
+        and this process can fork safely (POSIX ``fork``, no other Python
+        threads running); 0 runs them here, one after the other.
 
     Returns
     -------
@@ -77,7 +80,7 @@ def dijkstra_groups(
         partial(_dijkstra, graph, net.n_nodes, which, limit, True, all_sources, nearest)
         for which, limit in groups
     ]
-    if workers <= 1 or len(groups) <= 1:
+    if workers < 1 or len(groups) <= 1:
         done = []
         for run in local:
             f: Future[NodeDistances] = Future()
@@ -103,11 +106,17 @@ def dijkstra_groups(
             i: pool.submit(_worker_dijkstra, groups[i][0], groups[i][1], nearest) for i in order
         }
     pool.shutdown(wait=False)
-    return [PendingRun(futures[i], local[i]) for i in range(len(groups))]
+    batch: list[PendingRun] = []
+    batch.extend(PendingRun(futures[i], local[i], batch) for i in range(len(groups)))
+    return batch
 
 
 def fork_workers(n_nodes: int, n_groups: int) -> int:
     """Worker processes :func:`dijkstra_groups` uses by default (0: run in this process).
+
+    One per CPU but one, for at most ``n_groups`` runs: the calling process uses
+    the remaining CPU (it snaps the households meanwhile, then takes the runs no
+    worker has started), so the machine is not oversubscribed.
 
     Examples
     --------
@@ -121,7 +130,7 @@ def fork_workers(n_nodes: int, n_groups: int) -> int:
     cpus = (
         len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     )
-    return min(cpus, n_groups)
+    return max(min(cpus - 1, n_groups), 0)
 
 
 _WORKER: tuple = ()
@@ -144,17 +153,31 @@ def _worker_dijkstra(which: np.ndarray, limit: float, nearest: bool) -> NodeDist
 class PendingRun:
     """A Dijkstra run of :func:`dijkstra_groups`: in a worker process, or done already.
 
-    ``fallback`` computes the same result in this process.
+    ``fallback`` computes the same result in this process; ``batch`` lists the
+    runs started together (this one included), whose not yet started runs this
+    process takes while it waits for this one.
     """
 
     future: Future[NodeDistances]
     fallback: Callable[[], NodeDistances]
+    batch: list[PendingRun] = field(default_factory=list, repr=False, compare=False)
+    _here: list[NodeDistances] = field(default_factory=list, repr=False, compare=False)
 
     def result(self) -> NodeDistances:
         """``(node_d, node_src)``: from the worker, or run here if it never started or died."""
+        if self._here:  # taken from the workers and done here already
+            return self._here[0]
         if self.future.cancel():  # no worker has taken it yet: run it here rather than wait
-            return self.fallback()
+            return self._run_here()
+        for other in self.batch:  # while a worker has this one: the runs no worker has started
+            if other is not self and not other._here and other.future.cancel():
+                other._run_here()
         try:
             return self.future.result()
         except BrokenProcessPool:  # a worker died (e.g. killed for memory): run it here
-            return self.fallback()
+            return self._run_here()
+
+    def _run_here(self) -> NodeDistances:
+        if not self._here:
+            self._here.append(self.fallback())
+        return self._here[0]
