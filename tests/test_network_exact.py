@@ -292,3 +292,18 @@ def test_points_beyond_the_snap_limit_keep_their_exact_distance(monkeypatch):
     np.testing.assert_array_equal(fast.edge, slow.edge)
     np.testing.assert_allclose(fast.offset, slow.offset, atol=1e-6)  # NaN where not snapped
     np.testing.assert_allclose(fast.snap_m, slow.snap_m, rtol=1e-12, atol=1e-6)
+
+
+def test_grid_snap_of_points_thousands_of_km_away():
+    """Where the tie margin (1e-9 m) is below the rounding of the distance (points 10^7 m away, e.g.
+    coordinates in another CRS), the nearest is still found: the grid path used to return no
+    valid edge and fail."""
+    net = build_network(
+        gpd.GeoSeries(
+            [LineString([(0, 0), (100, 0)]), LineString([(100, 0), (100, 70)])], crs=4549
+        ).translate(X0, Y0)
+    )
+    q = np.random.default_rng(0).uniform(-3e7, 3e7, (5000, 2)) + (X0, Y0)
+    slow, fast = _grid_and_strtree_snaps(net, q, np.inf)
+    np.testing.assert_array_equal(fast.edge, slow.edge)
+    np.testing.assert_allclose(fast.snap_m, slow.snap_m, rtol=1e-12)
