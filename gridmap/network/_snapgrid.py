@@ -45,11 +45,13 @@ def segment_grid(net: Network) -> dict:
         starts = np.ones(len(coords), dtype=bool)  # every vertex but the last of its edge
         starts[np.cumsum(n_coords) - 1] = False
         c = np.flatnonzero(starts)  # segment starts (vertex positions)
-        edge = np.repeat(np.arange(net.n_edges, dtype=np.int64), n_coords - 1)
+        n_seg = n_coords - 1  # segments per edge
+        edge = np.repeat(np.arange(net.n_edges, dtype=np.int64), n_seg)
     else:
         coords, idx = shapely.get_coordinates(net.geometry, return_index=True)
         c = np.flatnonzero(idx[1:] == idx[:-1])
         edge = idx[c].astype(np.int64, copy=False)
+        n_seg = np.bincount(edge, minlength=net.n_edges)
     seg = np.empty((len(c), 5))  # one row per segment: ax, ay, dx, dy, dd (squared length)
     seg[:, :2] = np.take(coords, c, axis=0)
     seg[:, 2:4] = np.take(coords, c + 1, axis=0)
@@ -60,11 +62,11 @@ def segment_grid(net: Network) -> dict:
     seg[:, 4] = np.where(dd > 0, dd, 1.0)  # a zero-length segment: t = 0, its start
     # the distance of each segment's start along its edge: all segments before it, less those
     # before its edge's first segment (one running sum, as the segments come edge by edge)
-    along = np.cumsum(ln)
-    along[1:] = along[:-1].copy()
+    along = np.empty(len(c))
     along[:1] = 0.0
-    first = np.flatnonzero(np.concatenate([[True], edge[1:] != edge[:-1]]))
-    along -= np.repeat(along[first], np.diff(np.append(first, len(edge))))
+    np.cumsum(ln[:-1], out=along[1:])
+    n_seg = n_seg[n_seg > 0]
+    along -= np.repeat(along[np.cumsum(n_seg) - n_seg], n_seg)
     grid = {"seg": seg, "along": along, "edge": edge}
     grid.update(_bucket(coords, c, ln))
     net._cache["snap_grid"] = grid
