@@ -68,7 +68,7 @@ def segment_grid(net: Network) -> dict:
     n_seg = n_seg[n_seg > 0]
     along -= np.repeat(along[np.cumsum(n_seg) - n_seg], n_seg)
     grid = {"seg": seg, "along": along, "edge": edge}
-    grid.update(_bucket(coords, c, ln))
+    grid.update(_bucket(coords, seg, ln))
     net._cache["snap_grid"] = grid
     return grid
 
@@ -83,29 +83,33 @@ def _cell_size(ln: np.ndarray) -> float:
     return max(float(np.median(ln[::16])), 0.5 * float(ln.mean()), 1.0)
 
 
-def _bucket(coords: np.ndarray, c: np.ndarray, ln: np.ndarray) -> dict:
+def _bucket(coords: np.ndarray, seg: np.ndarray, ln: np.ndarray) -> dict:
     """The grid and its cell → segments lists (CSR, cells row-major, each list in segment order).
 
     ``cells`` is None when every cell of the grid has its row in ``indptr``; on a
     sparse grid (a wide extent with few streets) only the cells holding segments
     have one, listed in ``cells``.
     """
-    lo_xy, hi_xy = coords.min(axis=0), coords.max(axis=0)
+    lo_xy = [float(coords[:, 0].min()), float(coords[:, 1].min())]
+    hi_xy = [float(coords[:, 0].max()), float(coords[:, 1].max())]
     s = _cell_size(ln)
-    n_seg = max(len(c), 1)
+    n_seg = max(len(seg), 1)
     while True:  # cell * n_segments + segment must fit in 62 bits (a continent at 1 m cells)
         nx = int(np.floor((hi_xy[0] - lo_xy[0]) / s)) + 1
         ny = int(np.floor((hi_xy[1] - lo_xy[1]) / s)) + 1
         if nx * ny * n_seg < 2**62:
             break
         s *= 2.0
-    frame = (float(lo_xy[0]), float(lo_xy[1]), s, nx, ny)
+    frame = (lo_xy[0], lo_xy[1], s, nx, ny)
     # pieces ≤ one cell long: each meets at most 2 × 2 cells
     n_p = np.maximum(np.ceil(ln / s), 1.0).astype(np.int64)
+    # one number per (cell, segment): the cell in the high bits (2**bits >= n_seg, and
+    # cell * 2**bits < 2 * nx * ny * n_seg < 2**63), so that decoding is a shift and a mask
+    bits = int(n_seg - 1).bit_length()
     step = _CHUNK * 8  # segments per batch: small temporaries, reused
     parts = [
-        _piece_cells(coords, c, n_p, lo, min(lo + step, len(c)), frame)
-        for lo in range(0, len(c), step)
+        _piece_cells(seg, n_p, lo, min(lo + step, len(seg)), frame, bits)
+        for lo in range(0, len(seg), step)
     ]
     # sorted by cell, then segment; one entry per (cell, segment)
     key = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
@@ -113,9 +117,9 @@ def _bucket(coords: np.ndarray, c: np.ndarray, ln: np.ndarray) -> dict:
     keep = np.ones(len(key), dtype=bool)
     np.not_equal(key[1:], key[:-1], out=keep[1:])
     key = key[keep]
-    cell = key // n_seg
-    key -= cell * n_seg  # the segment
-    if nx * ny <= max(4 * len(c), 2**20):
+    cell = key >> bits
+    key &= (1 << bits) - 1  # the segment
+    if nx * ny <= max(4 * len(seg), 2**20):
         cells = None
         indptr = np.zeros(nx * ny + 1, dtype=np.int64)
         np.cumsum(np.bincount(cell, minlength=nx * ny), out=indptr[1:])
@@ -131,37 +135,54 @@ def _bucket(coords: np.ndarray, c: np.ndarray, ln: np.ndarray) -> dict:
         "ny": ny,
         "cells": cells,
         "indptr": indptr,
-        "entries": key.astype(np.int32 if len(c) < 2**31 else np.int64),
+        "entries": key.astype(np.int32 if len(seg) < 2**31 else np.int64),
     }
 
 
 def _piece_cells(
-    coords: np.ndarray, c: np.ndarray, n_p: np.ndarray, lo: int, hi: int, frame: tuple
+    seg: np.ndarray, n_p: np.ndarray, lo: int, hi: int, frame: tuple, bits: int
 ) -> np.ndarray:
-    """``cell * n_segments + segment`` of every cell met by the pieces of segments ``lo:hi``."""
-    x0, y0, s, nx, ny = frame
+    """``cell << bits | segment`` of every cell met by the pieces of segments ``lo:hi``.
+
+    A segment of ``m`` pieces has pieces ``k / m .. (k + 1) / m`` of its length; the
+    segments of one or two pieces (nearly all) without expanding them piece by piece.
+    """
     cnt = n_p[lo:hi]
-    seg = np.repeat(np.arange(lo, hi), cnt)
-    k = np.arange(len(seg)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    m = np.repeat(cnt, cnt).astype(np.float64)
-    start = np.repeat(c[lo:hi], cnt)
+    ids = np.arange(lo, hi)
+    out = []
+    for m in (1, 2):
+        which = ids[cnt == m]
+        for k in range(m):
+            out.append(_cells_of(seg, which, k / m, (k + 1) / m, frame, bits))
+    many = np.flatnonzero(cnt > 2)
+    if len(many):
+        c = cnt[many]
+        which = np.repeat(ids[many], c)
+        k = np.arange(len(which)) - np.repeat(np.cumsum(c) - c, c)
+        m_ = np.repeat(c, c).astype(np.float64)
+        out.append(_cells_of(seg, which, k / m_, (k + 1) / m_, frame, bits))
+    return np.concatenate(out)
+
+
+def _cells_of(seg: np.ndarray, which: np.ndarray, f0, f1, frame: tuple, bits: int) -> np.ndarray:
+    """The keys of the cells met by the pieces ``f0 .. f1`` (shares of the length) of ``which``."""
+    x0, y0, s, nx, ny = frame
     cells = []
     for dim, (o, n_cells) in enumerate(((x0, nx), (y0, ny))):
-        a = coords[start, dim]
-        d = coords[start + 1, dim] - a
-        p0 = a + d * (k / m)
-        p1 = a + d * ((k + 1) / m)
+        a = seg[which, dim]
+        d = seg[which, dim + 2]
+        p0 = a + d * f0
+        p1 = a + d * f1
         c0 = np.floor((np.minimum(p0, p1) - o) / s).astype(np.int64)
         c1 = np.floor((np.maximum(p0, p1) - o) / s).astype(np.int64)
         np.clip(c0, 0, n_cells - 1, out=c0)
         np.clip(c1, 0, n_cells - 1, out=c1)
         cells.append((c0, c1))
     (ix0, ix1), (iy0, iy1) = cells
-    n_seg = len(c)
-    out = [(iy0 * nx + ix0) * n_seg + seg]
+    out = [((iy0 * nx + ix0) << bits) + which]
     for ox, oy in ((1, 0), (0, 1), (1, 1)):
         ok = (ix0 + ox <= ix1) & (iy0 + oy <= iy1)
-        out.append(((iy0[ok] + oy) * nx + ix0[ok] + ox) * n_seg + seg[ok])
+        out.append((((iy0[ok] + oy) * nx + ix0[ok] + ox) << bits) + which[ok])
     return np.concatenate(out)
 
 
