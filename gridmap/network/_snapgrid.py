@@ -213,7 +213,7 @@ def snap_grid(net: Network, xy: np.ndarray) -> Nearest:
     # the 2 × 2 cells nearest each point: its border is at least half a cell away
     bx = cx - (fx - cx < 0.5)
     by = cy - (fy - cy < 0.5)
-    order = np.argsort(cy * (nx + 3) + cx, kind="stable")
+    order = np.argsort(cy * (nx + 3) + cx)  # any order within a cell: each point is on its own
     # the points in cell order once, so that every batch is a contiguous slice
     xs, bx, by = xy[order], bx[order], by[order]
     n = len(xy)
@@ -295,7 +295,8 @@ def _nearest_in_block(
     run_first = np.cumsum(cnt) - cnt
     pos = np.arange(total) - np.repeat(run_first - start.ravel(), cnt)
     j = grid["entries"][pos]  # candidate segments, point by point
-    t, d2 = _candidate_distances(grid["seg"], j, px, py, per_point)
+    owner = np.repeat(np.arange(n), per_point)  # the point of each candidate
+    t, d2 = _candidate_distances(grid["seg"], j, px, py, owner)
     # the nearest; ties within TIE_M (a point nearest to a node): the lowest edge id, then the
     # first candidate of it (edge id and candidate position in one number), among the ties only
     starts = (np.cumsum(per_point) - per_point)[has]
@@ -304,7 +305,9 @@ def _nearest_in_block(
     lim += TIE_M
     lim *= lim
     np.maximum(lim, d2min, out=lim)  # the nearest is a tie even where TIE_M is below the rounding
-    tie = np.flatnonzero(d2 <= np.repeat(lim, per_point[has]))
+    lim_all = np.zeros(n)
+    lim_all[has] = lim
+    tie = np.flatnonzero(d2 <= lim_all[owner])
     code = grid["edge"][j[tie]] * total
     code += tie
     best_e, first = np.divmod(np.minimum.reduceat(code, np.searchsorted(tie, starts)), total)
@@ -316,18 +319,18 @@ def _nearest_in_block(
 
 
 def _candidate_distances(
-    seg: np.ndarray, j: np.ndarray, px: np.ndarray, py: np.ndarray, per_point: np.ndarray
+    seg: np.ndarray, j: np.ndarray, px: np.ndarray, py: np.ndarray, owner: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per candidate (segment ``j`` of a point): the projection ``t`` (0..1) and squared distance.
 
-    ``per_point`` candidates per point, in order. A zero-length segment's
+    ``owner``: the point of each candidate. A zero-length segment's
     projection is its start (its ``dd`` is stored as 1 and its direction is 0).
     """
     sj = np.take(seg, j, axis=0)  # one gather of (ax, ay, dx, dy, dd) per candidate
     dx, dy = sj[:, 2], sj[:, 3]
-    rx = np.repeat(px, per_point)
+    rx = px[owner]
     rx -= sj[:, 0]
-    ry = np.repeat(py, per_point)
+    ry = py[owner]
     ry -= sj[:, 1]
     t = rx * dx
     tmp = ry * dy
