@@ -190,7 +190,7 @@ def _gridmap_network(
     # this process's CPU seconds (every thread): all the work when the Dijkstra runs are in-process
     out["network_5_types_incl_snap_cpu_s"] = sum(out[k + "_cpu_s"] for k in stage.names)
     out["network_stages"] = stage.names
-    if out["dijkstra_workers"] <= 1:
+    if out["dijkstra_workers"] == 0:  # all 5 runs in this process
         out["dijkstra_5_types_s"] = out["dijkstra_start_s"] + out["dijkstra_wait_and_targets_s"]
     return covered_n
 
