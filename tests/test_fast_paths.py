@@ -274,7 +274,7 @@ def test_write_csv_other_frames_equal_pandas(tmp_path, frame):
 
 
 def test_check_topology_on_its_thread_equals_community_topology():
-    """check() runs the topology QA on copies in a thread: the same findings as called alone."""
+    """check() runs the topology QA on a thread, alongside the assignment: the same findings as alone."""
     import gridmap
 
     # four communities round an empty square (a gap); the left one overlaps the bottom by 10 m

@@ -11,10 +11,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-import numpy as np
 import pandas as pd
-import shapely
-from geopandas import GeoDataFrame, GeoSeries
+from geopandas import GeoDataFrame
 
 from gridmap.assign import GridShares, grid_shares
 from gridmap.qa import community_topology, grid_overlaps
@@ -31,25 +29,17 @@ def topology_in_background(
     :func:`gridmap.qa.community_topology` and :func:`gridmap.qa.grid_overlaps` are GEOS work
     that releases the GIL and needs only the polygons: they run while the assignment does, and
     the thread done first shares the grid pairs' DE-9IM tests, so both cores work on them once
-    the assignment waits. On unprepared copies of the geometries: the assignment prepares the
-    polygons, and GEOS builds a prepared geometry's indexes lazily, not thread-safe.
+    the assignment waits. On the study's own geometries, read by both threads at once: GEOS
+    geometries are immutable, and the topology QA never goes through the prepared geometries
+    the assignment builds for the same polygons (those build their indexes lazily, not
+    thread-safe), so no copy is needed.
     """
-
-    def own(units: GeoDataFrame) -> GeoDataFrame:
-        geometry = units.geometry
-        copies = shapely.from_wkb(shapely.to_wkb(np.asarray(geometry.values)))
-        return GeoDataFrame(
-            units.drop(columns=geometry.name),
-            geometry=GeoSeries(copies, index=units.index, crs=units.crs),
-        )
-
-    own_communities = own(communities)
-    own_grids = own(grids) if grids is not None and len(grids) else None
+    grid_layer = grids if grids is not None and len(grids) else None
     t = time.perf_counter()
     pool = ThreadPoolExecutor(2, thread_name_prefix="gridmap-topology")
-    topology = pool.submit(community_topology, own_communities)
+    topology = pool.submit(community_topology, communities)
     overlaps = (
-        pool.submit(grid_overlaps, own_grids, executor=pool) if own_grids is not None else None
+        pool.submit(grid_overlaps, grid_layer, executor=pool) if grid_layer is not None else None
     )
     ended: list[float] = []  # when each task ended, not when the caller asked
     for task in [topology] + ([overlaps] if overlaps is not None else []):
