@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pyogrio
 import shapely
 from geopandas import GeoDataFrame
 
@@ -26,7 +28,19 @@ from gridmap.rules import FINDING_COLUMNS
 if TYPE_CHECKING:
     from gridmap.check.result import CheckResult
 
-__all__ = ["csv_tables", "gpkg_layers", "write_result_dir", "write_result_gpkg"]
+__all__ = ["GPKG_LAYERS", "csv_tables", "gpkg_layers", "write_result_dir", "write_result_gpkg"]
+
+#: the layers of ``result.gpkg``, in the order they are written (each only when the check has it)
+GPKG_LAYERS = (
+    "communities",
+    "grids",
+    "facilities",
+    "findings",
+    "coverage_households",
+    "coverage_gaps",
+    "service_areas",
+    "network_gaps",
+)
 
 
 def gpkg_layers(result: CheckResult) -> tuple[dict[str, GeoDataFrame], dict[str, LayerStyle]]:
@@ -74,15 +88,32 @@ def gpkg_layers(result: CheckResult) -> tuple[dict[str, GeoDataFrame], dict[str,
     return layers, styles
 
 
-def write_result_gpkg(result: CheckResult, path: str | os.PathLike) -> Path:
-    """Write ``result``'s layers (:func:`gpkg_layers`) to the GeoPackage ``path``, atomically.
+def write_result_gpkg(
+    result: CheckResult,
+    path: str | os.PathLike,
+    *,
+    layers: Iterable[str] | None = None,
+    append: bool = False,
+    geometry_types: Mapping[str, str] | None = None,
+) -> Path:
+    """Write ``result``'s layers (:func:`gpkg_layers`) to the GeoPackage ``path``.
 
     Parameters
     ----------
     result
         A check.
     path
-        The ``.gpkg`` file (replaced).
+        The ``.gpkg`` file.
+    layers
+        Only these of :data:`GPKG_LAYERS` (those the result has); default all.
+    append
+        False: replace ``path`` atomically. True: add the rows to the layers already in
+        ``path`` (a layer not there yet is created, the file too), in place — for a result
+        written chunk by chunk into a file the caller makes atomic.
+    geometry_types
+        ``layer name -> geometry type`` of the whole layer (``"MultiPolygon"`` when any of
+        its rows is one) where a chunk may not show it: the layer is declared so and single
+        geometries are written as multi ones, as writing the whole at once does.
 
     Returns
     -------
@@ -90,11 +121,26 @@ def write_result_gpkg(result: CheckResult, path: str | os.PathLike) -> Path:
         ``path``.
     """
     path = Path(path)
-    layers, styles = gpkg_layers(result)
+    frames, styles = gpkg_layers(result)
+    if layers is not None:
+        wanted = list(layers)
+        unknown = [name for name in wanted if name not in GPKG_LAYERS]
+        if unknown:
+            raise ValueError(f"layers: unknown {unknown}; known: {list(GPKG_LAYERS)}")
+        frames = {name: frame for name, frame in frames.items() if name in wanted}
+        styles = {name: style for name, style in styles.items() if name in frames}
     # through Arrow: 2-4x faster than feature by feature, the same fields and values
-    options = {name: {"use_arrow": True} for name in layers}
+    options: dict[str, dict[str, Any]] = {name: {"use_arrow": True} for name in frames}
+    for name, kind in (geometry_types or {}).items():
+        if name in options:
+            options[name].update(geometry_type=kind, promote_to_multi=kind.startswith("Multi"))
+    if append:
+        there = {name for name, _ in pyogrio.list_layers(path)} if path.exists() else set()
+        for name in frames.keys() & there:
+            options[name]["append"] = True
+        return write_gpkg(path, frames, styles=styles, options=options)
     with atomic_path(path, suffix=".gpkg") as tmp:
-        write_gpkg(tmp, layers, styles=styles, options=options)
+        write_gpkg(tmp, frames, styles=styles, options=options)
     return path
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -154,15 +155,44 @@ class CheckResult:
         """``grids.csv``: one row per grid, id first, without geometry (None without grids)."""
         return None if self.grids is None else units_table(self.grids, "grid_id", GRID_COLUMNS)
 
-    def to_gpkg(self, path: str | os.PathLike) -> Path:
+    def to_gpkg(
+        self,
+        path: str | os.PathLike,
+        *,
+        layers: Iterable[str] | None = None,
+        append: bool = False,
+        geometry_types: Mapping[str, str] | None = None,
+    ) -> Path:
         """Write communities, grids, facilities and findings to a GeoPackage (atomically).
 
         GeoPackage 1.2 with the units' default style (by ``status``, the report's palette and
         Chinese legend) in ``layer_styles`` (:func:`gridmap.io.gpkg.write_gpkg`); field names
         valid in every GIS (:func:`gridmap.io.gpkg.field_name`: ``covered:rule.id`` →
         ``covered__rule_id``).
+
+        Parameters
+        ----------
+        path
+            The ``.gpkg`` file.
+        layers
+            Only these layers (of :data:`gridmap.check.outputs.GPKG_LAYERS`); default all.
+        append
+            Add the rows to the layers already in ``path`` instead of replacing the file: a
+            result too large for memory written chunk by chunk (each chunk a ``CheckResult``
+            of some rows), into a file the caller makes atomic. The first chunk fixes each
+            layer's fields, and its geometry type unless ``geometry_types`` gives it.
+        geometry_types
+            ``layer name -> geometry type`` of the whole layer (``"MultiPolygon"`` when any
+            of its rows is one), for chunks that may not show it.
+
+        Returns
+        -------
+        pathlib.Path
+            ``path``.
         """
-        return write_result_gpkg(self, path)
+        return write_result_gpkg(
+            self, path, layers=layers, append=append, geometry_types=geometry_types
+        )
 
     def to_dir(self, out: str | os.PathLike) -> dict[str, Path]:
         """Write the contract outputs into ``out``; all files appear together or not at all.
