@@ -228,6 +228,11 @@ def _nasty_frame(seed: int, n: int = 300) -> pd.DataFrame:
             "float": np.where(rng.random(n) < 0.2, np.nan, rng.normal(0, 1e6, n))
             * rng.choice([1, 1e-9, 1e12], n),
             "int": rng.integers(-5, 5, n),
+            # repeated values (formatted once each): signed zeros, infinities, NaN, whole numbers
+            "repeats": rng.choice([0.0, -0.0, 1.5, np.inf, -np.inf, np.nan, 1e16, 123.0, 0.1], n),
+            "float32": np.where(rng.random(n) < 0.2, np.nan, rng.normal(0, 1e3, n)).astype(
+                np.float32
+            ),
             "nullable": pd.array(maybe, dtype="string"),
             'name, "quoted"': 1.0,
             # the grids' and communities' tables: nullable integers and booleans, <NA> empty
