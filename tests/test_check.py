@@ -339,7 +339,7 @@ def test_to_gpkg_in_chunks_appended_equals_the_whole(tmp_path):
             facilities=result.facilities.iloc[lo:hi],
         )
         rows = ["communities", "grids", "facilities", "findings"] if k else None  # coverage once
-        part.to_gpkg(chunked, layers=rows, append=k > 0, geometry_types=kinds)
+        part.to_gpkg(chunked, layers=rows, append=True, geometry_types=kinds)  # 1st: new file
     names = [name for name, _ in pyogrio.list_layers(whole)]
     assert names == [name for name, _ in pyogrio.list_layers(chunked)]
     assert {"coverage_gaps", "findings", "grids"} <= set(names)
