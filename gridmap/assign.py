@@ -81,22 +81,29 @@ def overlap_table(
     )
     if len(a) == 0 or len(z) == 0:
         return empty
-    # bounding-box pairs, then the exact test against the prepared zones: the same pairs in the
-    # same order as ``query(a, predicate="intersects")``, which would prepare every part instead
+    # bounding-box pairs; the parts a zone grown by the tolerance covers first (most parts of a
+    # tiling), each pair then tested against the prepared zone itself only where it counts:
+    # whether a covering zone is met at all, and every zone of a part no zone holds whole
     part_pos, zone_pos = shapely.STRtree(z).query(a)
-    shapely.prepare(z)
-    hit = shapely.intersects(z[zone_pos], a[part_pos])
-    part_pos, zone_pos = part_pos[hit], zone_pos[hit]
     if len(part_pos) == 0:
         return empty
+    shapely.prepare(z)
     grown = shapely.buffer(z, tolerance, quad_segs=2, join_style="mitre") if tolerance > 0 else z
     shapely.prepare(grown)
-    covered = shapely.covers(grown[zone_pos], a[part_pos])
+    covers = shapely.covers(grown[zone_pos], a[part_pos])
+    hit = np.zeros(len(part_pos), dtype=bool)
+    hit[covers] = shapely.intersects(z[zone_pos[covers]], a[part_pos[covers]])
+    covered = covers & hit
     # a part wholly inside one zone needs no intersections with its neighbours
     # (overlapping zones are a QA finding of their own)
     whole = np.zeros(len(a), dtype=bool)
     whole[part_pos[covered]] = True
     rest = ~whole[part_pos]
+    todo = rest & ~covers
+    hit[todo] = shapely.intersects(z[zone_pos[todo]], a[part_pos[todo]])
+    rest &= hit
+    if not (covered.any() or rest.any()):
+        return empty
     n_cov = int(covered.sum())
     part_pos = np.concatenate([part_pos[covered], part_pos[rest]])
     zone_pos = np.concatenate([zone_pos[covered], zone_pos[rest]])

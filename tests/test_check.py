@@ -303,3 +303,56 @@ def test_grid_attribute_households_outside_every_community_count_in_the_total():
         and s["households_assigned"] == 2551
         and s["households_unassigned"] == 400
     )
+
+
+def _gpkg_rows(path, layer):
+    import pyogrio
+
+    frame = pyogrio.read_dataframe(path, layer=layer, fid_as_index=True)
+    return frame.to_wkb() if "geometry" in frame.columns else frame
+
+
+def test_to_gpkg_in_chunks_appended_equals_the_whole(tmp_path):
+    """``to_gpkg(append=True)``: a result written chunk by chunk gives the whole result's rows,
+    fields, geometry types and styles; ``layers=`` writes only those."""
+    import sqlite3
+    from dataclasses import replace
+
+    import pyogrio
+
+    from gridmap import datasets
+
+    result = gridmap.check(gridmap.read_study(**datasets.demo_config()))
+    whole = result.to_gpkg(tmp_path / "whole.gpkg")
+    chunked = tmp_path / "chunked.gpkg"
+    kinds = {
+        layer: pyogrio.read_info(whole, layer=layer)["geometry_type"]
+        for layer in ("communities", "grids")
+    }
+    assert "MultiPolygon" in kinds.values()  # and the first chunk holds polygons only
+    for k, (lo, hi) in enumerate([(0, 3), (3, None)]):
+        part = replace(
+            result,
+            communities=result.communities.iloc[lo:hi],
+            grids=result.grids.iloc[lo * 4 : None if hi is None else hi * 4],
+            findings=result.findings.iloc[lo * 50 : None if hi is None else hi * 50],
+            facilities=result.facilities.iloc[lo:hi],
+        )
+        rows = ["communities", "grids", "facilities", "findings"] if k else None  # coverage once
+        part.to_gpkg(chunked, layers=rows, append=True, geometry_types=kinds)  # 1st: new file
+    names = [name for name, _ in pyogrio.list_layers(whole)]
+    assert names == [name for name, _ in pyogrio.list_layers(chunked)]
+    assert {"coverage_gaps", "findings", "grids"} <= set(names)
+    for layer in set(names) - {"layer_styles"}:  # the styles: compared below
+        pd.testing.assert_frame_equal(_gpkg_rows(chunked, layer), _gpkg_rows(whole, layer))
+        assert (
+            pyogrio.read_info(chunked, layer=layer)["geometry_type"]
+            == (pyogrio.read_info(whole, layer=layer)["geometry_type"])
+        )
+    query = "SELECT f_table_name, styleQML FROM layer_styles ORDER BY 1"
+    with sqlite3.connect(chunked) as db, sqlite3.connect(whole) as db_whole:
+        assert db.execute(query).fetchall() == db_whole.execute(query).fetchall()
+    only = result.to_gpkg(tmp_path / "only.gpkg", layers=["findings"])
+    assert [name for name, _ in pyogrio.list_layers(only)] == ["findings"]
+    with pytest.raises(ValueError, match="unknown"):
+        result.to_gpkg(tmp_path / "x.gpkg", layers=["网格"])

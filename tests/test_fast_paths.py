@@ -228,6 +228,11 @@ def _nasty_frame(seed: int, n: int = 300) -> pd.DataFrame:
             "float": np.where(rng.random(n) < 0.2, np.nan, rng.normal(0, 1e6, n))
             * rng.choice([1, 1e-9, 1e12], n),
             "int": rng.integers(-5, 5, n),
+            # repeated values (formatted once each): signed zeros, infinities, NaN, whole numbers
+            "repeats": rng.choice([0.0, -0.0, 1.5, np.inf, -np.inf, np.nan, 1e16, 123.0, 0.1], n),
+            "float32": np.where(rng.random(n) < 0.2, np.nan, rng.normal(0, 1e3, n)).astype(
+                np.float32
+            ),
             "nullable": pd.array(maybe, dtype="string"),
             'name, "quoted"': 1.0,
             # the grids' and communities' tables: nullable integers and booleans, <NA> empty
@@ -274,7 +279,7 @@ def test_write_csv_other_frames_equal_pandas(tmp_path, frame):
 
 
 def test_check_topology_on_its_thread_equals_community_topology():
-    """check() runs the topology QA on copies in a thread: the same findings as called alone."""
+    """check() runs the topology QA on a thread, alongside the assignment: the same findings as alone."""
     import gridmap
 
     # four communities round an empty square (a gap); the left one overlaps the bottom by 10 m
@@ -617,3 +622,47 @@ def test_community_overlaps_equal_every_pair_tested(seed, side, spoilt):
     other = [m.split("（")[1].split("）")[0] for m in got["message"]]
     found = {(u, o, round(v, 6)) for u, o, v in zip(got.unit_id, other, got.value, strict=True)}
     assert found == want
+
+
+def _overlap_table_every_pair(parts: np.ndarray, zones: np.ndarray, tolerance: float):
+    """``overlap_table`` written out: every intersecting pair; a part a grown zone covers is
+    wholly in it (its full area, no other zone), every other pair its intersection's area."""
+    p, z = shapely.STRtree(zones).query(parts, predicate="intersects")
+    grown = (
+        shapely.buffer(zones, tolerance, quad_segs=2, join_style="mitre") if tolerance else zones
+    )
+    within = np.array([grown[j].covers(parts[i]) for i, j in zip(p, z, strict=True)], dtype=bool)
+    whole = np.zeros(len(parts), dtype=bool)
+    whole[p[within]] = True
+    rows = [
+        (i, j, parts[i].area if inside else parts[i].intersection(zones[j]).area)
+        for i, j, inside in zip(p, z, within, strict=True)
+        if inside or not whole[i]
+    ]
+    want = pd.DataFrame(rows, columns=["part", "zone", "area"]).astype({"part": int, "zone": int})
+    return want[want.area > 0].sort_values(["part", "zone"]).reset_index(drop=True)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([0.0, 1.0, 5.0]))
+def test_overlap_table_equals_every_pair_tested(seed, tolerance):
+    """Grids meet communities: the covering test first, intersections only where needed — the
+    same rows as testing every pair, for grids inside, across, on and just outside communities
+    (inside the tolerance but touching none), in gaps between them and outside them all."""
+    rng = np.random.default_rng(seed)
+    zones = _lattice_grids(seed, 4, spoilt=int(rng.integers(0, 4))).geometry.to_numpy()
+    zones = shapely.buffer(zones, -float(rng.choice([0.0, 0.3, 2.0])), join_style="mitre")
+    zones = zones[~shapely.is_empty(zones)]
+    cells = _lattice_grids(seed + 1, 8, spoilt=int(rng.integers(0, 6))).geometry.to_numpy()
+    cells = shapely.affinity.scale(
+        shapely.GeometryCollection(list(cells)), 0.55, 0.55, origin=(0, 0)
+    )
+    parts = np.array(list(cells.geoms), dtype=object)
+    x, y = rng.uniform(-50, 450, (2, 30))
+    size = rng.choice([0.2, 0.5, 3.0, 40.0], 30)
+    parts = np.concatenate([parts, shapely.box(x, y, x + size, y + size)])
+    got = overlap_table(GeoSeries(parts, crs=4549), GeoSeries(zones, crs=4549), tolerance=tolerance)
+    got = got.sort_values(["part", "zone"]).reset_index(drop=True)
+    want = _overlap_table_every_pair(parts, zones, tolerance)
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    assert len(want) > 0

@@ -115,10 +115,19 @@ def _number_text(values: np.ndarray) -> pa.Array:
     """
     if values.dtype.kind in "iu":
         return pc.cast(pa.array(values), pa.large_string())
-    text = pa.array(values.astype(str), type=pa.large_string())  # True/False, 0.1, 1e+16
-    if values.dtype.kind == "f":
-        text = pc.if_else(pa.array(np.isnan(values)), "", text)
-    return text
+    if values.dtype.kind != "f" or values.itemsize not in (2, 4, 8):
+        text = pa.array(values.astype(str), type=pa.large_string())  # True/False, 0.1
+        if values.dtype.kind == "f":
+            text = pc.if_else(pa.array(np.isnan(values)), "", text)
+        return text
+    # each distinct float formatted once (measures and thresholds repeat): distinct by bit
+    # pattern, so 0.0 and -0.0 keep their own text; NaN an empty cell
+    bits = np.ascontiguousarray(values).view(f"i{values.itemsize}")
+    distinct, where = np.unique(bits, return_inverse=True)
+    floats = distinct.view(values.dtype)
+    text = pa.array(floats.astype(str), type=pa.large_string())  # 0.1, 1e+16, 123.0
+    text = pc.if_else(pa.array(np.isnan(floats)), "", text)
+    return text.take(pa.array(where.reshape(-1)))
 
 
 def _quoted(values: pa.Array) -> pa.Array:
@@ -136,8 +145,11 @@ def _quote_text(text: str) -> str:
     return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(c in text for c in ',"\n') else text
 
 
-def _contiguous_bytes(rows: pa.Array) -> bytes:
-    """The UTF-8 bytes of all rows one after another (Arrow keeps them in one buffer)."""
+def _contiguous_bytes(rows: pa.Array) -> memoryview:
+    """The UTF-8 bytes of all rows one after another (Arrow keeps them in one buffer).
+
+    A view of Arrow's own buffer, written without a copy.
+    """
     rows = pa.concat_arrays([rows]) if rows.offset else rows
     offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)[: len(rows) + 1]
-    return rows.buffers()[2].to_pybytes()[offsets[0] : offsets[-1]]
+    return memoryview(rows.buffers()[2])[offsets[0] : offsets[-1]]

@@ -15,6 +15,7 @@ are not bounded (``inf``): the caller tests them as before.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,8 +84,8 @@ def corners(geoms: np.ndarray) -> Corners:
     normal = np.stack([-along[..., 1], along[..., 0]], axis=-1)
     own = [_project(axis, points) for axis in (normal, along)]
     strips = np.stack(
-        [own[0].min(2) - off[:, None], own[0].max(2) + off[:, None]]
-        + [own[1].min(2) - off[:, None], own[1].max(2) + off[:, None]],
+        [_least(own[0]) - off[:, None], _most(own[0]) + off[:, None]]
+        + [_least(own[1]) - off[:, None], _most(own[1]) + off[:, None]],
         axis=1,
     )
     return Corners(simple, points, off, along, normal, edge_ok, strips, margin)
@@ -119,13 +120,26 @@ def _project(axis: np.ndarray, points: np.ndarray) -> np.ndarray:
     return x * points[:, None, :, 0] + y * points[:, None, :, 1]
 
 
+def _least(values: np.ndarray) -> np.ndarray:
+    """``values.min(axis=-1)``, taken element-wise corner by corner: the same numbers.
+
+    numpy reduces a short last axis row by row, several times slower.
+    """
+    return functools.reduce(np.minimum, (values[..., k] for k in range(values.shape[-1])))
+
+
+def _most(values: np.ndarray) -> np.ndarray:
+    """``values.max(axis=-1)``, as :func:`_least`."""
+    return functools.reduce(np.maximum, (values[..., k] for k in range(values.shape[-1])))
+
+
 def _across(c: Corners, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """The bound from the directions of polygon ``i``'s edges: its strips met by ``j``'s."""
     sides = []
     for n, axis in enumerate((c.normal, c.along)):
         proj = _project(axis[i], c.points[j])
-        low = np.maximum(c.strips[i, 2 * n], proj.min(2) - c.off[j][:, None])
-        high = np.minimum(c.strips[i, 2 * n + 1], proj.max(2) + c.off[j][:, None])
+        low = np.maximum(c.strips[i, 2 * n], _least(proj) - c.off[j][:, None])
+        high = np.minimum(c.strips[i, 2 * n + 1], _most(proj) + c.off[j][:, None])
         sides.append(np.maximum(high - low + c.margin, 0.0))
     area = sides[0] * sides[1]
     area[~c.edge_ok[i]] = np.inf

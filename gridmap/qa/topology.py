@@ -31,6 +31,9 @@ __all__ = [
 MIN_AREA_M2 = 1.0
 #: decimals of a degree (≈ 1 m) gap centres are rounded to before they are numbered
 GAP_DECIMALS = 5
+#: DE-9IM of two surfaces that overlap (:func:`shapely.overlaps` for polygons, computed
+#: without the prepared geometry ``overlaps`` would use when another thread prepared one)
+_OVERLAPS_PATTERN = "T*T***T**"
 #: candidate pairs per GEOS call when the DE-9IM test of :func:`grid_overlaps` is shared
 _PAIRS_PER_CHUNK = 8192
 
@@ -64,7 +67,12 @@ def number_gaps(lonlat: np.ndarray) -> list[str]:
 
 
 def community_topology(communities: GeoDataFrame) -> pd.DataFrame:
-    """Overlapping community pairs, gaps (holes in their union) with areas in m², multi-parts."""
+    """Overlapping community pairs, gaps (holes in their union) with areas in m², multi-parts.
+
+    Reads the geometries only, and never through a prepared geometry (DE-9IM patterns, not
+    the predicates that use one): it may run on a thread while another thread prepares the
+    same polygons (:func:`gridmap.check`), as GEOS prepared geometries are not thread-safe.
+    """
     geoms = np.asarray(communities.geometry.values)
     ids = communities.index.astype(str).to_numpy()
     names = (
@@ -81,8 +89,8 @@ def community_topology(communities: GeoDataFrame) -> pd.DataFrame:
     if len(a):  # pairs proved to share less than half the tolerance: dropped below anyway
         keep = shared_area_bound(corners(geoms), a, b) >= MIN_AREA_M2 / 2
         a, b = a[keep], b[keep]
-    if len(a):
-        hit = shapely.overlaps(geoms[a], geoms[b])
+    if len(a):  # ``overlaps`` of two surfaces, as a pattern: never a prepared geometry
+        hit = shapely.relate_pattern(geoms[a], geoms[b], _OVERLAPS_PATTERN)
         a, b = a[hit], b[hit]
     if len(a):
         area = shapely.area(shapely.intersection(geoms[a], geoms[b]))
@@ -161,6 +169,8 @@ def grid_overlaps(
         When given, one of its workers shares the DE-9IM test of the candidate pairs with the
         calling thread, chunk by chunk, as soon as it is free (the same test, the same rows).
         The caller may itself run on a worker of ``executor``.
+        Like :func:`community_topology` it reads the geometries only, never through a prepared
+        geometry: another thread may prepare the same grids meanwhile.
 
     Returns
     -------
