@@ -8,6 +8,7 @@ many threads ask for it at the same time.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 
@@ -119,7 +120,7 @@ def test_the_most_recently_used_are_kept_and_hits_counted(maxsize, keys):
     hits = 0
     for k in keys:
         hits += k in lru
-        lru.get_or_create(k, lambda k=k: k * 10)
+        lru.get_or_create(k, functools.partial(int.__mul__, k, 10))
     recent = list(dict.fromkeys(reversed(keys)))[:maxsize]
     assert sorted(lru.keys()) == sorted(recent)
     assert all(lru.peek(k) == k * 10 for k in recent)
