@@ -1,11 +1,9 @@
-"""The array evaluation of ratio rules and of rules with variants against a written-out oracle.
+"""The written-out rules (``tests/rule_oracle.py``) and the fast path on findings worked out by hand.
 
-The oracle below is the rule text applied one unit at a time to plain dicts: no pandas, no
-shared helper of :mod:`gridmap.rules` — so a mistake in the fast path cannot hide in it.
-National's ``community.volunteers`` (注册志愿者 ≥ 10 % of residents),
-``community.workers_per_10k`` (≥ 18 per 10,000, scaled) and ``community.green_coverage``
-(≥ 30 % new estates, ≥ 25 % old ones, by ``old_estate``) on made-up communities with missing,
-zero and edge values.
+``tests/test_rules_fast.py`` checks ``gridmap.rules.evaluate`` against the oracle on many
+tables; here both are checked against values read off the rule texts by hand, one or two
+per rule kind and edge (a full step, an allowance, an exemption, a variant, a straight-line
+bound), so the oracle is not merely the fast path written twice.
 """
 
 from __future__ import annotations
@@ -14,127 +12,100 @@ import math
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from rule_oracle import findings as oracle_findings
 
 from gridmap.rules import evaluate
 
+COV = "community.coverage.service_station"
+#: (profile, level, one unit's columns, rule, expected value, threshold, status, gap, message)
+CASES = [
+    # 杭州 community.size 1,500–3,000 户
+    ("hangzhou-2008", "community", {"households": 1499}, "community.size",
+     (1499, "1,500–3,000户", "fail", 1, "低于下限 1 户")),
+    ("hangzhou-2008", "community", {"households": 3001}, "community.size",
+     (3001, "1,500–3,000户", "fail", 1, "超出上限 1 户")),
+    # national: below 1,000 户 is waived where residents are sparse (居民分散)
+    ("national", "community", {"households": 999, "sparse": True}, "community.size",
+     (999, "1,000–3,000户", "pass", 0, "居民分散，豁免下限")),
+    # one coordinator per 300 households begun, at least one
+    ("national", "grid", {"households": 301, "coordinators": 1}, "grid.coordinators",
+     (1, "≥2人", "fail", 1, "需增配 1 名协理员")),
+    ("national", "grid", {"households": 0, "coordinators": 1}, "grid.coordinators",
+     (1, "≥1人", "pass", 0, "符合")),
+    # 5 staff, one more per full 400 households above 2,000: 2,399 -> 5, 2,400 -> 6
+    ("hangzhou-2008", "community", {"households": 2399, "staff": 5}, "community.staff",
+     (5, "≥5人", "pass", 0, "符合")),
+    ("hangzhou-2008", "community", {"households": 2400, "staff": 5}, "community.staff",
+     (5, "≥6人", "fail", 1, "需增配 1 名专职工作人员")),
+    # 1 post; "可增配": 301 unemployed allow one more, 1,000 retirees two more (not required)
+    ("hangzhou-2008", "community",
+     {"labour_security_staff": 1, "unemployed": 301, "enterprise_retirees": 1000},
+     "community.posts.labour_security", (1, "≥1人（可配至4人）", "pass", 0, "符合")),
+    # 1 post, one more where hardship households exceed 100 (100 does not)
+    ("hangzhou-2008", "community", {"assistance_staff": 1, "hardship_households": 100},
+     "community.posts.assistance", (1, "≥1人", "pass", 0, "符合")),
+    ("hangzhou-2008", "community", {"assistance_staff": 1, "hardship_households": 101},
+     "community.posts.assistance", (1, "≥2人", "fail", 1, "需增配 1 人")),
+    # max(350 m², 30 m² per 100 households): 2,000 households -> 600 m²
+    ("hangzhou-2008", "community", {"households": 2000, "floor_area_m2": 550},
+     "community.floor_area", (550, "≥600m²", "fail", 50, "服务用房缺 50 m²")),
+    ("national", "community", {"facility_types": ("service_station",)},
+     "community.service_station", (1, "1/1", "pass", 0, "符合")),
+    ("national", "community", {"facility_types": ("clinic",)},
+     "community.service_station", (0, "1/1", "fail", 1, "缺少 社区服务站")),
+    # volunteers ≥ 10 % of residents; staff ≥ 18 per 10,000 residents
+    ("national", "community", {"volunteers": 9, "population": 100}, "community.volunteers",
+     (0.09, "≥10%", "fail", 0.01, "低于下限 1%")),
+    ("national", "community", {"staff": 1, "population": 1000}, "community.workers_per_10k",
+     (10, "≥18人/万人", "fail", 8, "低于下限 8 人/万人")),
+    ("national", "community", {"staff": 1, "population": 0}, "community.workers_per_10k",
+     (math.nan, "≥18人/万人", "not_assessed", math.nan, "未评估：该单元数据缺失")),
+    # green coverage ≥ 30 % in new estates, ≥ 25 % in old ones
+    ("national", "community", {"green_coverage_rate": 0.27, "old_estate": True},
+     "community.green_coverage", (0.27, "≥25%（老旧住宅社区）", "pass", 0, "符合")),
+    ("national", "community", {"green_coverage_rate": 0.27, "old_estate": False},
+     "community.green_coverage", (0.27, "≥30%（新建住宅社区）", "fail", 0.03, "低于下限 3%")),
+    # every household within 500 m walking of a service station
+    ("national", "community",
+     {"households": 1000, f"coverage:{COV}": 0.9, f"covered:{COV}": 900}, COV,
+     (0.9, "≥100%（步行 500 m）", "fail", 100, "100 户在社区服务站步行 500 m 范围外")),
+    # no network: the straight-line share bounds the walking one from above
+    ("national", "community",
+     {"households": 10000, f"coverage_bound:{COV}": 0.9996, f"covered_bound:{COV}": 9996}, COV,
+     (0.9996, "≥100%（步行 500 m）", "fail", 4,
+      "无路网；直线距离上限 99.96%（步行覆盖率不会更高），低于 100%；至少还需覆盖 4 户（按上限计）")),
+    ("national", "community",
+     {"households": 10, f"coverage_bound:{COV}": 1.0, f"covered_bound:{COV}": 10}, COV,
+     (1.0, "≥100%（步行 500 m）", "not_assessed", math.nan,
+      "未评估：无路网；直线距离上限 100%（步行覆盖率不会更高）")),
+]  # fmt: skip
 
-def _num(x: float) -> str:
-    if abs(x - round(x)) < 1e-9:
-        return f"{int(round(x)):,}"
-    return f"{x:,.1f}"
+
+@pytest.mark.parametrize("evaluator", [oracle_findings, evaluate], ids=["oracle", "fast"])
+@pytest.mark.parametrize(("profile", "level", "row", "rule_id", "want"), CASES)
+def test_findings_worked_out_by_hand(evaluator, profile, level, row, rule_id, want):
+    units = pd.DataFrame([{"name": "甲", **row}], index=pd.Index(["c1"], name="unit_id"))
+    found = evaluator(units, profile, level=level, lang="zh")
+    got = found[found["rule_id"] == rule_id].iloc[0]
+    value, threshold, status, gap, message = want
+    assert (got["threshold"], got["status"], got["message"]) == (threshold, status, message)
+    for key, number in (("value", value), ("gap", gap)):
+        if math.isnan(number):
+            assert math.isnan(got[key]), key
+        else:
+            assert got[key] == pytest.approx(number, rel=1e-12), key
 
 
-def _share(x: float) -> str:
-    return f"{x * 100:.0f}%"
-
-
-def _missing(x: object) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
-
-
-def oracle_min(value: float | None, low: float, *, percent: bool, unit: str, lang: str) -> dict:
-    """A value that must be at least ``low``: status, gap, wording, threshold."""
-    text = _share if percent else _num
-    threshold = f"≥{text(low)}{unit}"
-    if _missing(value):
-        return {
-            "value": math.nan,
-            "threshold": threshold,
-            "status": "not_assessed",
-            "gap": math.nan,
-        }
-    assert value is not None
-    if value < low - 1e-9:
-        gap = low - value
-        words = f"{text(gap)} {unit}".rstrip()
-        message = ("低于下限 " if lang == "zh" else "below minimum by ") + words
-        return {
-            "value": value,
-            "threshold": threshold,
-            "status": "fail",
-            "gap": gap,
-            "message": message,
-        }
-    message = "符合" if lang == "zh" else "compliant"
-    return {
-        "value": value,
-        "threshold": threshold,
-        "status": "pass",
-        "gap": 0.0,
-        "message": message,
-    }
-
-
-def oracle_ratio(row: dict, numerator: str, denominator: str, scale: float) -> float | None:
-    num, den = row.get(numerator), row.get(denominator)
-    if num is None or den is None or _missing(num) or _missing(den) or den <= 0:
-        return None
-    return float(num) / float(den) * scale
-
-
-UNITS = st.fixed_dictionaries(
-    {
-        "volunteers": st.one_of(st.none(), st.integers(0, 800)),
-        "population": st.one_of(st.none(), st.just(0), st.integers(1, 6000)),
-        "staff": st.one_of(st.none(), st.integers(0, 20)),
-        "green_coverage_rate": st.one_of(st.none(), st.sampled_from([0.2, 0.25, 0.27, 0.3, 0.5])),
-        "old_estate": st.booleans(),
-    }
-)
-
-
-@settings(max_examples=80, deadline=None)
-@given(rows=st.lists(UNITS, min_size=2, max_size=8), lang=st.sampled_from(["zh", "en"]))
-def test_ratio_and_variant_rules_give_the_oracle_findings(rows, lang):
-    # a known value in every column: a missing one is then "this unit's value" (the column
-    # itself is there), the one wording of not-assessed the oracle needs
-    rows[0] = {**rows[0], "volunteers": 10, "population": 100, "staff": 1}
-    rows[0]["green_coverage_rate"] = 0.3
-    units = pd.DataFrame(rows, index=pd.Index([f"c{i}" for i in range(len(rows))], name="cid"))
-    units.insert(0, "name", [f"社区{i}" for i in range(len(rows))])
-    found = evaluate(units, "national", level="community", lang=lang).set_index(
-        ["rule_id", "unit_id"]
+def test_a_unit_of_unknown_variant_is_not_assessed_when_the_variants_differ():
+    units = pd.DataFrame(
+        {"name": ["甲", "乙"], "green_coverage_rate": [0.3, 0.3], "old_estate": [True, None]},
+        index=pd.Index(["c1", "c2"], name="unit_id"),
     )
-    na_text = (
-        "未评估：该单元数据缺失" if lang == "zh" else "not assessed: value missing for this unit"
-    )
-    for i, row in enumerate(rows):
-        label = ("老旧住宅社区" if row["old_estate"] else "新建住宅社区") if lang == "zh" else None
-        label = label or ("old estate" if row["old_estate"] else "new estate")
-        expected = {
-            "community.volunteers": oracle_min(
-                oracle_ratio(row, "volunteers", "population", 1),
-                0.10,
-                percent=True,
-                unit="",
-                lang=lang,
-            ),
-            "community.workers_per_10k": oracle_min(
-                oracle_ratio(row, "staff", "population", 10000),
-                18,
-                percent=False,
-                unit="人/万人",
-                lang=lang,
-            ),
-            "community.green_coverage": oracle_min(
-                row["green_coverage_rate"],
-                0.25 if row["old_estate"] else 0.30,
-                percent=True,
-                unit="",
-                lang=lang,
-            ),
-        }
-        suffix = f"（{label}）" if lang == "zh" else f" ({label})"
-        expected["community.green_coverage"]["threshold"] += suffix
-        for rule_id, want in expected.items():
-            got = found.loc[(rule_id, f"c{i}")]
-            assert got["status"] == want["status"], (rule_id, row)
-            assert got["threshold"] == want["threshold"], (rule_id, row)
-            assert got["message"] == want.get("message", na_text), (rule_id, row)
-            for key in ("value", "gap"):
-                if math.isnan(want[key]):
-                    assert math.isnan(got[key]), (rule_id, key, row)
-                else:
-                    assert got[key] == pytest.approx(want[key], rel=1e-12), (rule_id, key, row)
+    for evaluator in (oracle_findings, evaluate):
+        found = evaluator(units, "national", level="community", lang="en")
+        got = found[found["rule_id"] == "community.green_coverage"].iloc[1]
+        assert got["status"] == "not_assessed"
+        assert got["threshold"] == "≥30% (new estate) / ≥25% (old estate)"
+        assert got["message"] == (
+            "not assessed: old_estate missing and the threshold differs by old_estate"
+        )

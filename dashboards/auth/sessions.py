@@ -21,11 +21,11 @@ import hashlib
 import secrets
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from dashboards.auth.session_table import SessionTable
+from gridmap.lru import BoundedLRU
 
 __all__ = ["COOKIE", "SessionStore"]
 
@@ -79,8 +79,8 @@ class SessionStore:
         self.max_sessions = max_sessions
         self.table = table
         self._clock = clock
-        self._lock = threading.Lock()
-        self._sessions: OrderedDict[str, _Session] = OrderedDict()
+        self._lock = threading.RLock()
+        self._sessions: BoundedLRU[str, _Session] = BoundedLRU(max_sessions, lock=self._lock)
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -89,10 +89,7 @@ class SessionStore:
         """Start a session for account ``name``; returns the token for the cookie."""
         token = secrets.token_urlsafe(32)
         now = self._clock()
-        with self._lock:
-            self._sessions[_digest(token)] = _Session(name, now, now, now)
-            while len(self._sessions) > self.max_sessions:
-                self._sessions.popitem(last=False)
+        self._sessions.put(_digest(token), _Session(name, now, now, now))
         if self.table is not None:
             self.table.purge(idle_before=now - self.idle, created_before=now - self.max_age)
             self.table.save(_digest(token), name, now)
@@ -112,20 +109,18 @@ class SessionStore:
             return None
         key = _digest(token)
         now = self._clock()
-        with self._lock:
-            session = self._sessions.get(key)
+        session = self._sessions.peek(key)
         if session is None:
             session = self._stored(key)
             if session is None:
                 return None
-            with self._lock:
-                session = self._sessions.setdefault(key, session)
+            session = self._sessions.setdefault(key, session)
         if now - session.last_seen > self.idle or now - session.created > self.max_age:
             self.drop(token)
             return None
         with self._lock:
             session.last_seen = now
-            self._sessions.move_to_end(key)
+            self._sessions.get(key)  # now the most recently used
             write = now - session.stored_at >= self.TOUCH_EVERY
             if write:
                 session.stored_at = now
@@ -136,8 +131,7 @@ class SessionStore:
     def drop(self, token: str | None) -> None:
         """End the session of ``token`` (logout); unknown tokens are ignored."""
         if token:
-            with self._lock:
-                self._sessions.pop(_digest(token), None)
+            self._sessions.pop(_digest(token))
             if self.table is not None:
                 self.table.delete(_digest(token))
 

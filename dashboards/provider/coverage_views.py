@@ -9,8 +9,6 @@ never a crash of the page.
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +20,7 @@ from dashboards.messages import without_paths
 from dashboards.provider.results import KeyedLocks
 from gridmap.coverage import CoverageSpec, measure_coverage, specs_from_profile
 from gridmap.facilities import type_label
+from gridmap.lru import BoundedLRU
 from gridmap.rules import Profile
 
 __all__ = ["MAX_VIEWS", "CoverageViews", "coverage_shares", "default_coverage", "facility_types"]
@@ -102,9 +101,8 @@ class CoverageViews:
         self._result = result
         self._ids = community_ids
         self.max_views = max_views
-        self._views: OrderedDict[tuple, dict] = OrderedDict()
+        self._views: BoundedLRU[tuple, dict] = BoundedLRU(max_views)
         self._network: Any = None
-        self._lock = threading.RLock()
         self._key_lock = KeyedLocks()
 
     def coverage(self, facility_type: str, radius: float, method: str = "straight") -> dict:
@@ -119,10 +117,9 @@ class CoverageViews:
         mode = "network" if method == "network" else "straight"
         key = ("coverage", facility_type, round(float(radius), 1), mode)
         with self._key_lock(key):
-            with self._lock:
-                if key in self._views:
-                    self._views.move_to_end(key)
-                    return self._views[key]
+            kept = self._views.get(key)
+            if kept is not None:
+                return kept
             try:
                 view = self._measure(facility_type, float(radius), mode)
             except Exception as exc:  # noqa: BLE001 - shown on the page, never a crash
@@ -132,16 +129,12 @@ class CoverageViews:
                     "error": without_paths(f"{type(exc).__name__}: {exc}"),
                 }
             view.update(radius_m=key[2], mode=mode)
-            with self._lock:
-                self._views[key] = view
-                while len(self._views) > self.max_views:
-                    self._views.popitem(last=False)
+            self._views.put(key, view)
             return view
 
     def __len__(self) -> int:
         """How many answers are cached."""
-        with self._lock:
-            return len(self._views)
+        return len(self._views)
 
     def _measure(self, facility_type: str, radius: float, mode: str) -> dict:
         res = self._result()

@@ -12,13 +12,13 @@ a round trip to the database, so its listings are read every time.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from gridmap.lru import BoundedLRU
 from gridmap.plans import list_plans
 from gridmap.plans.drafts import unsaved_drafts
 from gridmap.plans.storage import workspace_stamp
@@ -42,7 +42,7 @@ class WorkspaceListings:
     def __init__(self, workspace: Callable[[], Path | str], size: int = 256) -> None:
         self._workspace = workspace
         self.size = size
-        self._kept: OrderedDict[Hashable, tuple[tuple, Any]] = OrderedDict()
+        self._kept: BoundedLRU[Hashable, tuple[tuple, Any]] = BoundedLRU(size)
         self._lock = threading.Lock()
         self.reads = 0  #: listings read from the workspace (not served from memory)
 
@@ -50,19 +50,14 @@ class WorkspaceListings:
         workspace = self._workspace()
         stamp = workspace_stamp(workspace)  # before the read: the listing is at least as new
         if stamp is not None:
-            with self._lock:
-                held = self._kept.get(key)
-                if held is not None and held[0] == stamp:
-                    self._kept.move_to_end(key)
-                    return held[1]
+            held = self._kept.get(key)
+            if held is not None and held[0] == stamp:
+                return held[1]
         value = read(workspace)
         with self._lock:
             self.reads += 1
             if stamp is not None:
-                self._kept[key] = (stamp, value)
-                self._kept.move_to_end(key)
-                while len(self._kept) > self.size:
-                    self._kept.popitem(last=False)
+                self._kept.put(key, (stamp, value))
         return value
 
     def saved(self) -> pd.DataFrame:

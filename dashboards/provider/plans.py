@@ -24,7 +24,6 @@ import copy
 import secrets
 import threading
 import uuid
-from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -64,6 +63,7 @@ from dashboards.provider.plan_views import (
     plan_view,
     selection_view,
 )
+from gridmap.lru import BoundedLRU
 from gridmap.plans import (
     EvaluationCache,
     PlanConflict,
@@ -109,6 +109,14 @@ class PlanSource(Protocol):
 
     def rebalance(self, plan: Any, *, time_limit: float = 10.0) -> RebalanceResult:
         """Run the rebalancer on ``plan``."""
+
+
+def _in_use(key: str, session: PlanSession) -> bool:
+    """Whether another thread holds the session's lock (a session in use stays in memory)."""
+    if not session.lock.acquire(blocking=False):
+        return True
+    session.lock.release()
+    return False
 
 
 class PlanStore:
@@ -159,8 +167,11 @@ class PlanStore:
         self.max_sessions = max_sessions
         self.max_drafts = max_drafts
         self.max_drafts_per_user = max_drafts_per_user
-        self._sessions: OrderedDict[str, PlanSession] = OrderedDict()
         self._lock = threading.RLock()
+        # beyond max_sessions the least recently used idle sessions are dropped (drafts stay)
+        self._sessions: BoundedLRU[str, PlanSession] = BoundedLRU(
+            max_sessions, pinned=_in_use, lock=self._lock
+        )
         self._template: Any = None
         self._colors: dict[str, int] = {}
         self._keys = TabKeys(self._secret)
@@ -234,29 +245,13 @@ class PlanStore:
         return self._session(key, user, profile)
 
     def _session(self, key: str, user: User, profile: str | None) -> PlanSession:
-        with self._lock:
-            session = self._sessions.get(key)
-            if session is not None:
-                self._sessions.move_to_end(key)
+        session = self._sessions.get(key)
         if session is None:
-            session = self._restore(key, user, profile)
-            with self._lock:
-                session = self._sessions.setdefault(key, session)
-                self._evict()
+            session = self._sessions.setdefault(key, self._restore(key, user, profile))
         if profile is not None:
             with session.lock:
                 self.provider.use_profile(session.plan, profile)
         return session
-
-    def _evict(self) -> None:
-        """Drop the least recently used idle sessions beyond ``max_sessions`` (drafts stay)."""
-        for key in list(self._sessions)[: max(len(self._sessions) - self.max_sessions, 0)]:
-            lock = self._sessions[key].lock
-            if lock.acquire(blocking=False):  # a session in use stays
-                try:
-                    del self._sessions[key]
-                finally:
-                    lock.release()
 
     def _restore(self, key: str, user: User, profile: str | None) -> PlanSession:
         self.template()

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -23,48 +21,11 @@ import gridmap
 from dashboards.provider.inputs import lang_of
 from dashboards.provider.profiles import ProfileChoices
 from gridmap.evaluation import evaluate_units
+from gridmap.lru import BoundedLRU, KeyedLocks
 
 __all__ = ["KeyedLocks", "ResultCache", "findings_in"]
 
 T = TypeVar("T")
-
-
-class KeyedLocks:
-    """One lock per key: work on one key never waits for another's.
-
-    A key's lock exists only while someone holds or waits for it, so the table stays as
-    small as the number of keys in use (keys come from browser values).
-
-    >>> locks = KeyedLocks()
-    >>> with locks("a"):
-    ...     len(locks)
-    1
-    >>> len(locks)
-    0
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._locks: dict[Hashable, list] = {}  # key -> [lock, holders and waiters]
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._locks)
-
-    @contextmanager
-    def __call__(self, key: Hashable) -> Iterator[None]:
-        """Hold the lock of ``key`` for the ``with`` block."""
-        with self._lock:
-            entry = self._locks.setdefault(key, [threading.Lock(), 0])
-            entry[1] += 1
-        try:
-            with entry[0]:
-                yield
-        finally:
-            with self._lock:
-                entry[1] -= 1
-                if not entry[1]:
-                    del self._locks[key]
 
 
 def findings_in(result: Any, lang: str) -> pd.DataFrame:
@@ -137,11 +98,12 @@ class ResultCache:
         self.choices = choices
         self.max_profiles = max_profiles
         self.max_derived = max_derived
-        self._results: OrderedDict[str, Any] = OrderedDict()
-        self._findings: dict[tuple[str, str], pd.DataFrame] = {}
-        self._derived: OrderedDict[tuple, Any] = OrderedDict()
         self._lock = threading.RLock()
-        self._key_lock = KeyedLocks()
+        self._results: BoundedLRU[str, Any] = BoundedLRU(
+            max_profiles, on_evict=self._forget, lock=self._lock
+        )
+        self._findings: dict[tuple[str, str], pd.DataFrame] = {}
+        self._derived: BoundedLRU[tuple, Any] = BoundedLRU(max_derived, lock=self._lock)
 
     def result(self, profile: str | None = None) -> Any:
         """The :class:`gridmap.CheckResult` under ``profile`` (computed once, then cached).
@@ -152,24 +114,16 @@ class ResultCache:
             When ``profile`` is not an id of :attr:`choices`.
         """
         profile = self.choices.id_of(profile)
-        with self._lock:
-            if profile in self._results:
-                self._results.move_to_end(profile)
-                return self._results[profile]
-        with self._key_lock(("result", profile)):
-            with self._lock:
-                if profile in self._results:
-                    return self._results[profile]
-            res = gridmap.check(self.study, profile=self.choices.get(profile))
-            with self._lock:
-                self._results[profile] = res
-                while len(self._results) > self.max_profiles:
-                    old, _ = self._results.popitem(last=False)
-                    for k in [k for k in self._findings if k[0] == old]:
-                        del self._findings[k]
-                    for k in [k for k in self._derived if k[0] == old]:
-                        del self._derived[k]
-            return res
+        return self._results.get_or_create(
+            profile, lambda: gridmap.check(self.study, profile=self.choices.get(profile))
+        )
+
+    def _forget(self, profile: str, _result: Any) -> None:
+        """Drop what was kept with the result of ``profile`` (dropped): findings, derived values."""
+        for k in [k for k in self._findings if k[0] == profile]:
+            del self._findings[k]
+        for k in [k for k in self._derived.keys() if k[0] == profile]:
+            self._derived.pop(k)
 
     def findings(self, profile: str | None = None, lang: str = "zh") -> pd.DataFrame:
         """Every finding under ``profile`` in ``lang`` (see :func:`findings_in`), cached."""
@@ -216,16 +170,13 @@ class ResultCache:
         """
         pid = self.choices.id_of(profile)
         entry = (pid, key)
-        with self._lock:
-            if entry in self._derived:
-                self._derived.move_to_end(entry)
-                value = self._derived[entry]
-                return value if shared else copy.deepcopy(value)
+        missing = object()
+        value: Any = self._derived.get(entry, missing)
+        if value is not missing:
+            return value if shared else copy.deepcopy(value)
         self.result(pid)  # the result first: its eviction drops what is derived from it
         value = compute()
         with self._lock:
             if pid in self._results:
-                self._derived[entry] = value
-                while len(self._derived) > self.max_derived:
-                    self._derived.popitem(last=False)
+                self._derived.put(entry, value)
         return value if shared else copy.deepcopy(value)

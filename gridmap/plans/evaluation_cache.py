@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from gridmap.lru import BoundedLRU
 from gridmap.rules import Profile
 
 __all__ = ["EvaluationCache", "content_digest", "labels_digest", "profile_digest"]
@@ -85,10 +84,17 @@ class EvaluationCache:
 
     def __init__(self, size: int = 64) -> None:
         self.size = size
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
+        self._items: BoundedLRU[Hashable, Any] = BoundedLRU(size)
+
+    @property
+    def hits(self) -> int:
+        """Evaluations found kept."""
+        return self._items.hits
+
+    @property
+    def misses(self) -> int:
+        """Evaluations computed (not found kept)."""
+        return self._items.misses
 
     def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         """The value kept for ``key``, else ``compute()`` kept under it.
@@ -96,24 +102,16 @@ class EvaluationCache:
         ``compute`` runs outside the lock: two threads missing one key both compute it (the
         same content gives the same value), and nobody waits for another key's evaluation.
         """
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                self.hits += 1
-                return self._items[key]
-            self.misses += 1
-        value = compute()
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+        missing = object()
+        value = self._items.get(key, missing)
+        if value is missing:
+            value = compute()
+            self._items.put(key, value)
         return value
 
     def clear(self) -> None:
         """Forget every evaluation."""
-        with self._lock:
-            self._items.clear()
+        self._items.clear()
 
     def __len__(self) -> int:
         return len(self._items)

@@ -30,7 +30,6 @@ import logging
 import math
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 
 import numpy as np
@@ -38,6 +37,7 @@ import pandas as pd
 import shapely
 from geopandas import GeoDataFrame
 
+from gridmap.lru import BoundedLRU
 from gridmap.tiles._layer import EARTH_RADIUS as _R
 from gridmap.tiles._layer import PreparedLayer, prepare_layer, to_mercator
 from gridmap.tiles._mvt import encode_layer
@@ -144,9 +144,10 @@ class TileSet:
 
     def _setup(self, layers: dict[str, PreparedLayer]) -> None:
         self._layers = layers
-        self._lock = threading.Lock()
         # tile -> [MVT bytes, their gzip form once asked for]
-        self._cache: OrderedDict[tuple[str, int, int, int], list[bytes | None]] = OrderedDict()
+        self._cache: BoundedLRU[tuple[str, int, int, int], list[bytes | None]] = BoundedLRU(
+            _CACHE_TILES
+        )
         #: where the set came from: "made", "stored" (read from disk) or "made, stored"
         self.origin = "made"
 
@@ -255,16 +256,10 @@ class TileSet:
         if z < self._layers[layer].min_zoom:
             return b""
         key = (layer, z, x, y)
-        with self._lock:
-            entry = self._cache.get(key)
-            if entry is not None:
-                self._cache.move_to_end(key)
+        entry = self._cache.get(key)
         if entry is None:
             entry = [self._encode(layer, z, x, y), None]
-            with self._lock:
-                self._cache[key] = entry
-                while len(self._cache) > _CACHE_TILES:
-                    self._cache.popitem(last=False)
+            self._cache.put(key, entry)
         raw = entry[0]
         assert raw is not None
         if not gzip or not raw:
