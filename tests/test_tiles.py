@@ -48,11 +48,13 @@ def _layer(seed: int = 0) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({"n": names, "v": values}, geometry=geoms, crs="EPSG:4326")
 
 
-def _reference(units: gpd.GeoDataFrame, z: int, x: int, y: int) -> dict[int, dict]:
+def _reference(
+    units: gpd.GeoDataFrame, z: int, x: int, y: int, buffer: int = 64
+) -> dict[int, dict]:
     """The same tile through mapbox-vector-tile (clip, then its own quantising encoder)."""
     minx, miny, maxx, maxy = tile_bounds(z, x, y)
     merc = units.to_crs(3857)
-    pad = (maxx - minx) * 64 / 4096
+    pad = (maxx - minx) * buffer / 4096
     box = shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad)
     scale = 4096 / (maxx - minx)
     feats = []
@@ -86,6 +88,23 @@ def test_encoder_matches_mapbox_vector_tile(z):
         assert a.is_valid and a.geom_type == b.geom_type
         # same shape up to the reference's unsimplified vertices (a quarter pixel = 4 units)
         assert a.symmetric_difference(b).area <= 0.02 * b.area + 8 * b.length
+
+
+@pytest.mark.parametrize("buffer", [0, 16])
+def test_smaller_buffer_matches_mapbox_vector_tile(buffer):
+    """A tile holds the features meeting it grown by ``buffer`` units, clipped there."""
+    units = _layer(seed=2)
+    tiles = TileSet.from_layers({"units": units}, buffer=buffer)
+    z, x, y = _tile_of(120.25, 31.25, 9)
+    mine = {f["id"]: f for f in _decode(tiles.tile("units", z, x, y))["units"]["features"]}
+    ref = _reference(units, z, x, y, buffer=buffer)
+    assert set(mine) == set(ref) and mine
+    wider = _decode(TileSet.from_layers({"units": units}).tile("units", z, x, y))["units"]
+    assert set(mine) < {f["id"] for f in wider["features"]}  # fewer features than at 64
+    for i, f in mine.items():
+        a, b = shapely.geometry.shape(f["geometry"]), shapely.geometry.shape(ref[i]["geometry"])
+        assert a.is_valid and a.symmetric_difference(b).area <= 0.02 * b.area + 8 * b.length
+        assert all(-buffer - 1 <= v <= 4096 + buffer + 1 for v in np.ravel(a.bounds))
 
 
 def test_geometry_only_layer_matches_mapbox_vector_tile():
