@@ -22,7 +22,7 @@ from __future__ import annotations
 import gzip
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import geopandas as gpd
@@ -150,6 +150,24 @@ class StudyTiles:
             return TileSet.from_layers({level: units}, buffer=STUDY_BUFFER)
 
         return self._once(self._sets, level, make)
+
+    def start(self, levels: Iterable[str]) -> None:
+        """Make the tile sets of ``levels`` in a daemon thread, now, if not made yet.
+
+        For a page that will ask for their tiles in a moment (the compliance map's index
+        page): on a server that did not :meth:`warm`, the set is then being made while the
+        browser loads the page instead of once its first tile is asked for. Levels the study
+        does not have are skipped.
+        """
+        todo = [
+            lv
+            for lv in levels
+            if lv in _LEVELS and lv not in self._sets and self.provider.has_level(lv)
+        ]
+        if todo:
+            threading.Thread(
+                target=lambda: [self.tileset(lv) for lv in todo], name="gridmap-tiles", daemon=True
+            ).start()
 
     def names(self, level: str) -> bytes:
         """Gzip-compressed JSON ``{"n": [names], "u": [unit ids]}`` of ``level``, in feature order.

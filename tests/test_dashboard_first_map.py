@@ -87,3 +87,28 @@ def test_unknown_level_starts_with_communities(app):
     html = app.server.test_client().get("/map?level=roads&color=nonsense").data.decode()
     payload = _first(html)["payload"]
     assert payload["level"] == "community" and payload["version"].endswith("|status|zh")
+
+
+def test_map_index_starts_making_its_tile_sets(monkeypatch):
+    """A server that did not warm its tiles starts making the first map's sets with the index."""
+    import threading
+
+    from dashboards import tiles as study_tiles_module
+    from gridmap.tiles import TileSet
+
+    made: list[tuple[str, str]] = []
+    real = TileSet.from_layers
+
+    def spy(layers, **kwargs):
+        made.append((next(iter(layers)), threading.current_thread().name))
+        return real(layers, **kwargs)
+
+    monkeypatch.setattr(study_tiles_module.TileSet, "from_layers", spy)
+    app = create_app(DashboardProvider.from_config(None))
+    app.server.test_client().get("/map?level=grid")
+    for t in threading.enumerate():
+        if t.name == "gridmap-tiles":
+            t.join(timeout=30)
+    assert sorted(made) == [("community", "gridmap-tiles"), ("grid", "gridmap-tiles")]
+    app.server.test_client().get("/")  # other pages start nothing
+    assert len(made) == 2
