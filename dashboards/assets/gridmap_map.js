@@ -438,9 +438,9 @@
       outlineByDensity(st);
     }
     reveal(st, false);
-    const next = st.afterAdopt;
+    const next = st.afterAdopt;  // painted, waiting for the map to be in its page
     st.afterAdopt = null;
-    if (next) { next(); }
+    if (next) { st.map.once("idle", next); st.map.triggerRepaint(); }  // once drawn here
   }
 
   function samePayload(a, b) {
