@@ -132,10 +132,13 @@ def first_map_script(
 
     Examples
     --------
-    >>> first_map_script("map", {"url": "/x</script>"})[:60]
+    >>> tag = first_map_script("map", {"url": "/x</script><!--"})
+    >>> tag[:60]
     '<script id="gm-first-map" type="application/json">{"div":"gm'
-    >>> "</script>" in first_map_script("map", {"url": "/x</script>"})[:-9]
+    >>> "<" in tag[len("<script>") : -len("</script>")].split(">", 1)[1]
     False
+    >>> json.loads(tag.split(">", 1)[1][: -len("</script>")])["payload"]["url"]
+    '/x</script><!--'
     """
     first = {
         "div": map_ids(page).div,
@@ -145,9 +148,10 @@ def first_map_script(
         "payload": values,
     }
     text = json.dumps(first, separators=(",", ":"), allow_nan=False)
-    # "</" would end the script element early; "\/" is the same character in JSON
+    # "</script" or "<!--" in a label would end or upset the script element: every "<" is
+    # written as its JSON escape (outside its strings JSON has none)
     return (
         '<script id="gm-first-map" type="application/json">'
-        + text.replace("</", "<\\/")
+        + text.replace("<", "\\u003c")
         + "</script>"
     )
