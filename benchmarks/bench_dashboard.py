@@ -14,8 +14,10 @@ and for grids:
   whose tiles are made on request. Stages (ms from navigation start, ``first_map_stages_ms``):
   ``dom_ready`` (the index and its scripts loaded: DOMContentLoaded), ``dash_layout`` (Dash's
   layout answered), ``page_callback`` (the page with the map's first values answered),
-  ``map_created`` (the page rendered, the MapLibre map made), ``map_loaded`` (style and WebGL
-  ready, the level's source added in its first colours), ``tiles_fetched`` (last tile
+  ``map_created`` (the MapLibre map made: on the compliance map, with the index page, from the
+  first values it carries, before Dash boots), ``map_loaded`` (style and WebGL ready, the
+  level's source added in its first colours), ``map_in_page`` (Dash rendered the page and the
+  map moved into its div; a map made by the page itself is there from the start), ``tiles_fetched`` (last tile
   response of the level; ``borders_fetched``: of the community borders drawn over it),
   ``tiles_parsed`` (every tile of the view parsed on MapLibre's workers), ``revealed`` (the
   units and borders made visible: they are drawn in one frame once every tile is in),
@@ -210,6 +212,7 @@ def _stages(stats: dict, fetched: list, origin: float, level: str, nav: dict) ->
         "dom_ready": nav.get("domContentLoadedEventEnd"),
         "map_created": stats.get("created"),
         "map_loaded": stats.get("source_at"),
+        "map_in_page": stats.get("adopted_at"),
         "tiles_fetched": last(own),
         "borders_fetched": last([f for f in tiles if f not in own]),
         "tiles_parsed": stats.get("tiles_at"),

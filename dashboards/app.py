@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -17,7 +19,7 @@ from dashboards.auth import LOGOUT_PATH
 from dashboards.i18n import dropdown_labels, t
 from dashboards.identity import current_session_key, current_user
 from dashboards.ids import FONT_URLS, ID, PAGES
-from dashboards.pages import PAGE_MODULES
+from dashboards.pages import PAGE_MODULES, compliance_map
 from dashboards.pages import national as national_page
 from dashboards.provider import LEVELS, DashboardProvider
 from dashboards.provider.config import national_folder
@@ -31,6 +33,54 @@ __all__ = ["create_app", "status_css"]
 ASSETS = Path(__file__).resolve().parent / "assets"
 #: the header's user name and logout button (shown on a server with logins)
 USER_ID = "gm-user"
+#: assets the index page loads itself, before Dash's scripts, in this order (see _IndexDash)
+_FIRST_SCRIPTS = ("vendor/maplibre-gl.js", "gridmap_map.js")
+#: pages whose index page carries their first map: path → its ``<script>`` (None: none now)
+_FIRST_MAPS: dict[str, Callable[[DashboardProvider, dict], str | None]] = {
+    PAGES["map"]: compliance_map.first_map,
+}
+
+
+class _IndexDash(Dash):
+    """Dash whose index page runs MapLibre and the map's script first, with a page's first map.
+
+    Dash would run them after its own scripts (React, its renderer, every component library):
+    the first map would start only once Dash has booted. Here the map page's index carries its
+    first map (:func:`dashboards.components.first_map_script`), which MapLibre's workers load
+    while Dash boots.
+    """
+
+    provider: DashboardProvider
+
+    def interpolate_index(
+        self,
+        metas: str = "",
+        title: str = "",
+        css: str = "",
+        config: str = "",
+        scripts: str = "",
+        app_entry: str = "",
+        favicon: str = "",
+        renderer: str = "",
+    ) -> str:
+        first = "".join(
+            f'<script src="{self.get_asset_url(name)}?m={(ASSETS / name).stat().st_mtime}"></script>'
+            for name in _FIRST_SCRIPTS
+        )
+        make = _FIRST_MAPS.get(request.path)
+        if make is not None:
+            query = {k: v[-1] for k, v in request.args.lists()}
+            first = (make(self.provider, query) or "") + first
+        return super().interpolate_index(
+            metas=metas,
+            title=title,
+            css=css,
+            config=config,
+            scripts=first + scripts,
+            app_entry=app_entry,
+            favicon=favicon,
+            renderer=renderer,
+        )
 
 
 def status_css() -> str:
@@ -170,14 +220,16 @@ def create_app(
         provider = DashboardProvider.from_config(config)
     if basemap is not None:
         provider.basemap = basemap
-    app = Dash(
+    app = _IndexDash(
         __name__,
         assets_folder=str(ASSETS),
+        assets_ignore="|".join(f"^{re.escape(Path(n).name)}$" for n in _FIRST_SCRIPTS),
         suppress_callback_exceptions=True,
         title=t("app.title"),
         update_title="",
         serve_locally=True,
     )
+    app.provider = provider
     app.index_string = app.index_string.replace(
         "{%css%}", "{%css%}\n        <style>" + status_css() + "</style>", 1
     )

@@ -14,6 +14,8 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gridmap.tiles import TileSet, tile_bounds
 
@@ -48,11 +50,13 @@ def _layer(seed: int = 0) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({"n": names, "v": values}, geometry=geoms, crs="EPSG:4326")
 
 
-def _reference(units: gpd.GeoDataFrame, z: int, x: int, y: int) -> dict[int, dict]:
+def _reference(
+    units: gpd.GeoDataFrame, z: int, x: int, y: int, buffer: int = 64
+) -> dict[int, dict]:
     """The same tile through mapbox-vector-tile (clip, then its own quantising encoder)."""
     minx, miny, maxx, maxy = tile_bounds(z, x, y)
     merc = units.to_crs(3857)
-    pad = (maxx - minx) * 64 / 4096
+    pad = (maxx - minx) * buffer / 4096
     box = shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad)
     scale = 4096 / (maxx - minx)
     feats = []
@@ -86,6 +90,23 @@ def test_encoder_matches_mapbox_vector_tile(z):
         assert a.is_valid and a.geom_type == b.geom_type
         # same shape up to the reference's unsimplified vertices (a quarter pixel = 4 units)
         assert a.symmetric_difference(b).area <= 0.02 * b.area + 8 * b.length
+
+
+@pytest.mark.parametrize("buffer", [0, 16])
+def test_smaller_buffer_matches_mapbox_vector_tile(buffer):
+    """A tile holds the features meeting it grown by ``buffer`` units, clipped there."""
+    units = _layer(seed=2)
+    tiles = TileSet.from_layers({"units": units}, buffer=buffer)
+    z, x, y = _tile_of(120.25, 31.25, 9)
+    mine = {f["id"]: f for f in _decode(tiles.tile("units", z, x, y))["units"]["features"]}
+    ref = _reference(units, z, x, y, buffer=buffer)
+    assert set(mine) == set(ref) and mine
+    wider = _decode(TileSet.from_layers({"units": units}).tile("units", z, x, y))["units"]
+    assert set(mine) < {f["id"] for f in wider["features"]}  # fewer features than at 64
+    for i, f in mine.items():
+        a, b = shapely.geometry.shape(f["geometry"]), shapely.geometry.shape(ref[i]["geometry"])
+        assert a.is_valid and a.symmetric_difference(b).area <= 0.02 * b.area + 8 * b.length
+        assert all(-buffer - 1 <= v <= 4096 + buffer + 1 for v in np.ravel(a.bounds))
 
 
 def test_geometry_only_layer_matches_mapbox_vector_tile():
@@ -175,3 +196,56 @@ def test_national_key_known_and_relative(tmp_path):
     config.write_text('[layers]\ncommunities = "c.gpkg"\n[dashboard]\nnationl = "out"\n')
     with pytest.raises(Exception, match="national"):
         load_config(config)
+
+
+def _star(cx: float, cy: float, radii: list[float]) -> shapely.Polygon:
+    angles = np.linspace(0, 2 * np.pi, len(radii), endpoint=False)
+    return shapely.Polygon(
+        np.column_stack([cx + np.cos(angles) * radii, cy + np.sin(angles) * radii])
+    )
+
+
+@st.composite
+def _wiggly_units(draw) -> list:
+    """Star polygons with wiggly edges, some with a hole near the edge, some in two parts."""
+    units = []
+    for k in range(draw(st.integers(1, 6))):
+        radii = draw(st.lists(st.floats(200, 1000), min_size=5, max_size=40))
+        shell = _star(k * 3000, 0, radii)
+        if not shell.is_valid:
+            continue
+        kind = draw(st.integers(0, 2))
+        if kind == 1:  # a hole close to the edge: Douglas-Peucker may cut across it
+            r = min(radii) * draw(st.floats(0.5, 0.95))
+            hole = shapely.Point(k * 3000 + r * 0.5, 0).buffer(r * 0.45, quad_segs=3)
+            shell = shell.difference(hole)
+        elif kind == 2:
+            shell = shapely.MultiPolygon([shell, shapely.box(k * 3000, 1200, k * 3000 + 50, 1230)])
+        units.append(shell)
+    return units
+
+
+@settings(max_examples=25, deadline=None)
+@given(_wiggly_units(), st.integers(8, 16))
+def test_simplified_geometry_keeps_every_part_and_hole(units, z):
+    """The fast simplification against GEOS's topology-preserving one (the slow exact path).
+
+    Every simplified unit is valid, about within the zoom's tolerance of the unit, with the
+    parts and holes the topology-preserving simplifier keeps.
+    """
+    if not units:
+        return
+    layer = gpd.GeoDataFrame(geometry=units, crs="EPSG:3857")
+    tiles = TileSet.from_layers({"u": layer})
+    fast = tiles.geometries("u", z)
+    merc = tiles.geometries("u", 24)  # not simplified beyond zoom 18: ~the units themselves
+    tol = 2 * math.pi * 6378137.0 / 2**z / 256 / 4
+    exact = shapely.simplify(np.asarray(units, dtype=object), tol, preserve_topology=True)
+    assert shapely.is_valid(fast).all() and not shapely.is_empty(fast).any()
+    assert (shapely.get_num_geometries(fast) == shapely.get_num_geometries(exact)).all()
+    holes = [sum(shapely.get_num_interior_rings(shapely.get_parts(g))) for g in fast]
+    assert holes == [sum(shapely.get_num_interior_rings(shapely.get_parts(g))) for g in exact]
+    # Douglas-Peucker keeps every vertex within the tolerance of its simplified ring, up to
+    # where it restarts a ring (a few per cent more); never far beyond the exact path's
+    bound = np.maximum(tol * 1.05, shapely.hausdorff_distance(exact, merc) * 1.01)
+    assert (shapely.hausdorff_distance(fast, merc) <= bound).all()

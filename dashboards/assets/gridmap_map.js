@@ -10,9 +10,11 @@
  * Selection and proposal outlines are line layers of a second source on the same tiles, made
  * only once something is outlined and filtered to those features (a line layer over every
  * unit would double the first map's work). A level's units and borders are drawn once every
- * tile of the view is parsed, in one frame (reveal), not in a frame per tile. Small overlays (facility points, coverage gaps)
- * stay GeoJSON. No glyphs or fonts are requested, and no other tiles unless a basemap URL is
- * configured.
+ * tile of the view is parsed, in one frame (reveal), not in a frame per tile. A page whose
+ * index carries its first map (the compliance map) starts that map before Dash boots (boot,
+ * adopt). Small overlays (facility points, coverage gaps) stay GeoJSON. No glyphs or fonts are
+ * requested, and no other tiles unless a basemap URL is configured. This file runs right after
+ * MapLibre, before Dash's scripts (dashboards.app puts both first).
  */
 (function () {
   "use strict";
@@ -25,7 +27,7 @@
   // MapLibre parses tiles on web workers; its default is half the cores (one, on two):
   // two workers keep two cores busy on the first load of a city.
   const WORKERS = 2;
-  const maps = {};       // div id -> {map, url, meta, payload, ready, sel, stats}
+  const maps = {};       // div id -> {map, box, host, url, meta, payload, ready, sel, stats}
   const pendingSel = {}; // div id -> feature indices to outline once the map is ready
 
   function fetchJSON(cache, url, what) {
@@ -87,19 +89,24 @@
     }
   }
 
-  function create(divId, payload) {
-    const el = document.getElementById(divId);
-    if (!el || typeof maplibregl === "undefined") { return null; }
+  function create(divId, host, basemap, attribution) {
+    // The map fills a box inside host: the page's map div, or (first map) the boot shell's,
+    // whose box moves into the page's div once Dash renders it (adopt).
+    if (typeof maplibregl === "undefined") { return null; }
     if (Object.keys(maps).length === 0 && maplibregl.getWorkerCount() < WORKERS) {
       try { maplibregl.setWorkerCount(WORKERS); } catch (e) { /* only possible before the first map */ }
     }
+    const box = document.createElement("div");
+    box.className = "gm-map-box";
+    host.appendChild(box);
     const map = new maplibregl.Map({
-      container: el, style: style(el.dataset.basemap, el.dataset.attribution),
-      center: [0, 0], zoom: 1, attributionControl: el.dataset.basemap ? {compact: true} : false,
+      container: box, style: style(basemap, attribution),
+      center: [0, 0], zoom: 1, attributionControl: basemap ? {compact: true} : false,
       fadeDuration: 0, maxTileCacheZoomLevels: 6,
     });
     map.addControl(new maplibregl.NavigationControl({showCompass: false}), "top-right");
-    const st = {map: map, url: null, payload: null, ready: false, loaded: false, sel: [], moved: [], hover: null,
+    const st = {map: map, box: box, host: host, adopted: host.id === divId, url: null, payload: null,
+                ready: false, loaded: false, sel: [], moved: [], hover: null,
                 stats: {created: performance.now()}, version: 0, pendingFocus: null, hidden: false};
     const popup = new maplibregl.Popup({closeButton: false, closeOnClick: false, className: "gm-popup"});
     map.on("load", function () { st.loaded = true; apply(divId); });
@@ -131,7 +138,7 @@
         div.appendChild(document.createElement("br"));
         div.appendChild(document.createTextNode(text));
         popup.setLngLat(lngLat).setDOMContent(div).addTo(map);
-        el.dataset.hover = name + " | " + text;
+        st.host.dataset.hover = name + " | " + text;
       }).catch(function (err) { console.error(err); });
     });
     map.on("zoomend", function () { outlineByDensity(st); });
@@ -194,7 +201,7 @@
     const st = maps[divId];
     if (!st || !st.ready) { pendingSel[divId] = idx || []; return; }
     delete pendingSel[divId];
-    document.getElementById(divId).dataset.selected = String(flag(st, "sel", idx));
+    st.host.dataset.selected = String(flag(st, "sel", idx));
   }
 
   function outline(color, width, dash) {
@@ -249,7 +256,7 @@
     // as much CPU as parsing a tile, on the same cores.
     const map = st.map;
     const loaded = function (id) { return !map.getSource(id) || map.isSourceLoaded(id); };
-    if (!st.hidden || !st.ready || !(force || (loaded(SRC) && loaded("borders")))) { return; }
+    if (!st.hidden || !st.ready || !st.adopted || !(force || (loaded(SRC) && loaded("borders")))) { return; }
     st.hidden = false;
     st.stats.revealed_at = performance.now();
     map.setPaintProperty(FILL, "fill-opacity", OPACITY.units);
@@ -277,9 +284,10 @@
     st.version += 1;
     const v = st.version;
     function painted() {
+      if (!st.adopted) { st.afterAdopt = painted; return; }  // drawn once in the page (adopt)
       if (st.hidden) { reveal(st, true); map.once("idle", painted); return; }  // idle: all in
       st.stats.lastPaint = {version: v, set_ms: t1 - t0, idle_ms: performance.now() - t0, at: performance.now()};
-      document.getElementById(divId).dataset.painted = String(v);
+      st.host.dataset.painted = String(v);
       namesOf(st).catch(function () { /* reported when hover or click needs them */ });
     }
     map.once("idle", painted);
@@ -353,7 +361,7 @@
   function highlight(st, divId) {
     // Outline the units of payload.highlight (a rebalancer proposal's moves) on the map.
     const n = flag(st, "moved", st.payload.highlight || []);
-    document.getElementById(divId).dataset.highlighted = String(n);
+    st.host.dataset.highlighted = String(n);
   }
 
   function gaps(st) {
@@ -400,7 +408,7 @@
     st.map.fitBounds(f.bbox, {padding: 60, maxZoom: 17, animate: false});
     if (f.index !== undefined && f.index !== null) { select(divId, f.index); }
     st.stats.focus = {unit_id: f.unit_id, zoom: st.map.getZoom(), ts: f.ts};
-    document.getElementById(divId).dataset.focused = String(f.unit_id);
+    st.host.dataset.focused = String(f.unit_id);
   }
 
   function featureCount(divId) {
@@ -412,15 +420,64 @@
     return seen.size;
   }
 
-  // Start MapLibre's web workers while Dash boots (they load MapLibre's code before parsing
-  // any tile); the scripts after this one (MapLibre itself) have run by DOMContentLoaded.
-  document.addEventListener("DOMContentLoaded", function () {
+  function adopt(st, el) {
+    // Move a first map (made with the index page, see boot) into its page's div, now that Dash
+    // has rendered it: what the map wrote on its shell's div (data-*) goes along. It is drawn
+    // from here on (reveal), in its page, at the page's size.
+    const before = [st.box.clientWidth, st.box.clientHeight];
+    el.appendChild(st.box);
+    Object.keys(st.host.dataset).forEach(function (k) { el.dataset[k] = st.host.dataset[k]; });
+    st.shell.remove();
+    st.shell = null;
+    st.host = el;
+    st.adopted = true;
+    st.stats.adopted_at = performance.now();
+    if (before[0] !== st.box.clientWidth || before[1] !== st.box.clientHeight) {
+      st.map.resize();
+      if (st.meta && !st.pendingFocus) { st.map.fitBounds(st.meta.bounds, {padding: 20, animate: false}); }
+      outlineByDensity(st);
+    }
+    reveal(st, false);
+    const next = st.afterAdopt;  // painted, waiting for the map to be in its page
+    st.afterAdopt = null;
+    if (next) { st.map.once("idle", next); st.map.triggerRepaint(); }  // once drawn here
+  }
+
+  function samePayload(a, b) {
+    return !!a && !!b && a.version !== undefined && a.version !== null && a.version === b.version && a.url === b.url;
+  }
+
+  // The first map starts with the index page, before Dash: the page gives its map's div id,
+  // height and first values (script#gm-first-map, see dashboards.app). MapLibre and this file
+  // run before Dash's scripts, so the tiles are fetched and parsed on MapLibre's workers while
+  // Dash boots, lays out and renders the page; the map is made in a hidden shell of the page's
+  // layout (same size) and moves into the page's div once it exists (adopt). Other pages:
+  // MapLibre's workers start now (they load its code before they parse any tile).
+  function boot() {
     if (typeof maplibregl === "undefined") { return; }
-    try {
-      if (maplibregl.getWorkerCount() < WORKERS) { maplibregl.setWorkerCount(WORKERS); }
-      maplibregl.prewarm();
-    } catch (e) { /* a map exists already: its workers run */ }
-  });
+    const tag = document.getElementById("gm-first-map");
+    if (!tag) {
+      try {
+        if (maplibregl.getWorkerCount() < WORKERS) { maplibregl.setWorkerCount(WORKERS); }
+        maplibregl.prewarm();
+      } catch (e) { /* a map exists already: its workers run */ }
+      return;
+    }
+    const first = JSON.parse(tag.textContent);
+    const shell = document.createElement("div");
+    shell.className = "gm-page gm-boot";
+    shell.setAttribute("aria-hidden", "true");
+    shell.innerHTML = '<div class="gm-row"><div class="gm-col gm-col-map"><div class="gm-map"></div></div>' +
+                      '<div class="gm-col gm-col-detail"></div></div>';
+    const host = shell.querySelector(".gm-map");
+    host.style.height = first.height;
+    document.body.appendChild(shell);
+    const st = create(first.div, host, first.basemap, first.attribution);
+    st.shell = shell;
+    seedMeta(first.payload);
+    st.payload = first.payload;
+    apply(first.div);
+  }
 
   window.gridmap = {
     maps: maps,
@@ -436,17 +493,23 @@
     },
   };
 
+  boot();
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     gridmap: {
       render: function (payload, divId) {
         if (!payload) { return window.dash_clientside.no_update; }
         let st = maps[divId];
-        if (st && st.map.getContainer() !== document.getElementById(divId)) {
+        const el = document.getElementById(divId);
+        if (st && st.shell && el) {
+          adopt(st, el);  // the first map, made with the index page
+          if (samePayload(st.payload, payload)) { return payload.version; }
+        } else if (st && !(el && el.contains(st.box))) {
           st.map.remove();  // the page was re-rendered: its old map is detached
           delete maps[divId];
           st = null;
         }
-        st = st || create(divId, payload);
+        st = st || (el && create(divId, el, el.dataset.basemap, el.dataset.attribution));
         if (!st) { return window.dash_clientside.no_update; }
         seedMeta(payload);
         st.payload = payload;

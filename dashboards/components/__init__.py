@@ -2,6 +2,13 @@
 
 from dashboards.components.detail import detail_panel
 from dashboards.components.legend import legend
-from dashboards.components.maplibre import map_view, register_map
+from dashboards.components.maplibre import MAP_HEIGHT, first_map_script, map_view, register_map
 
-__all__ = ["map_view", "register_map", "legend", "detail_panel"]
+__all__ = [
+    "map_view",
+    "register_map",
+    "first_map_script",
+    "MAP_HEIGHT",
+    "legend",
+    "detail_panel",
+]

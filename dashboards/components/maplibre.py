@@ -9,17 +9,25 @@ writes the map's *values* store (class per feature + palette + legend, see
 geometry is never re-sent. Clicks come back in the
 ``click`` store (``{"index", "unit_id", "level"}``); writing ``{"bbox", "index"}``
 to the ``focus`` store zooms to a unit.
+
+A page's *first* map can start with the index page, before Dash boots
+(:func:`first_map_script`): the map is made in a hidden copy of the page's layout while Dash
+loads, and moves into the page's div once Dash renders it.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 
 from dashboards.ids import map_ids
 
-__all__ = ["map_view", "register_map"]
+__all__ = ["map_view", "register_map", "first_map_script", "MAP_HEIGHT"]
+
+#: a map's height unless its page says otherwise
+MAP_HEIGHT = "560px"
 
 
 def map_view(
@@ -27,7 +35,7 @@ def map_view(
     *,
     basemap: str | None = None,
     attribution: str = "",
-    height: str = "560px",
+    height: str = MAP_HEIGHT,
     values: dict | None = None,
 ) -> html.Div:
     """The map's div and its stores for ``page``.
@@ -89,4 +97,61 @@ def register_map(app, page: str) -> None:
         Output(ids.focus_done, "data"),
         Input(ids.focus, "data"),
         State(ids.div, "id"),
+    )
+
+
+def first_map_script(
+    page: str,
+    values: dict,
+    *,
+    basemap: str | None = None,
+    attribution: str = "",
+    height: str = MAP_HEIGHT,
+) -> str:
+    """The index page's ``<script id="gm-first-map">``: the first map of ``page``, before Dash.
+
+    ``gridmap_map.js`` reads it as soon as MapLibre has loaded and starts the map (its tiles
+    fetched and parsed on MapLibre's workers) while Dash boots; the map moves into
+    ``page``'s map div (:func:`map_view`, the same ``height``) once Dash renders it, and is
+    shown from then on. The page's own first values are the same ``values``, so nothing is
+    drawn twice; other values (a remembered profile or language) recolour it.
+
+    Parameters
+    ----------
+    page
+        The page name (the map's ids, :func:`dashboards.ids.map_ids`).
+    values
+        The map's first values (:meth:`dashboards.provider.MapValues.payload` with its tiles).
+    basemap, attribution, height
+        As :func:`map_view` of that page.
+
+    Returns
+    -------
+    str
+        The script element (JSON, not run), safe inside HTML.
+
+    Examples
+    --------
+    >>> tag = first_map_script("map", {"url": "/x</script><!--"})
+    >>> tag[:60]
+    '<script id="gm-first-map" type="application/json">{"div":"gm'
+    >>> "<" in tag[len("<script>") : -len("</script>")].split(">", 1)[1]
+    False
+    >>> json.loads(tag.split(">", 1)[1][: -len("</script>")])["payload"]["url"]
+    '/x</script><!--'
+    """
+    first = {
+        "div": map_ids(page).div,
+        "height": height,
+        "basemap": basemap or "",
+        "attribution": attribution or "",
+        "payload": values,
+    }
+    text = json.dumps(first, separators=(",", ":"), allow_nan=False)
+    # "</script" or "<!--" in a label would end or upset the script element: every "<" is
+    # written as its JSON escape (outside its strings JSON has none)
+    return (
+        '<script id="gm-first-map" type="application/json">'
+        + text.replace("<", "\\u003c")
+        + "</script>"
     )

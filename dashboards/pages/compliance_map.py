@@ -9,7 +9,7 @@ from typing import Any
 
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from dashboards.components import detail_panel, legend, register_map
+from dashboards.components import detail_panel, first_map_script, legend, register_map
 from dashboards.exports import map_export
 from dashboards.i18n import dropdown_labels, t
 from dashboards.ids import ID, map_ids
@@ -20,6 +20,7 @@ from dashboards.pages._common import (
     refused,
     remember_app,
     serving_app,
+    start_tiles,
 )
 from dashboards.provider import LEVELS, DashboardProvider, RejectedInput
 
@@ -33,8 +34,7 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
     e.g. ``/map?level=grid``.
     """
     query = query or {}
-    level = query.get("level", "community")
-    level = level if level in LEVELS and provider.has_level(level) else "community"
+    level = _level(provider, query)
     levels = [
         {"value": lv, "label": t(f"level.{lv}", lang)} for lv in LEVELS if provider.has_level(lv)
     ]
@@ -80,6 +80,30 @@ def layout(provider: DashboardProvider, lang: str, query: dict | None = None) ->
         detail_id=ID.CM_DETAIL,
         values=payload,
         legend=legend(payload["legend"], t("cm.legend", lang)) if payload else None,
+    )
+
+
+def _level(provider: DashboardProvider, query: dict) -> str:
+    """The level ``query`` asks for (``level=grid``), or communities."""
+    level = query.get("level", "community")
+    return level if level in LEVELS and provider.has_level(level) else "community"
+
+
+def first_map(provider: DashboardProvider, query: dict) -> str | None:
+    """The index page's first map of this page at ``query`` (:func:`first_map_script`).
+
+    In Chinese under the default profile, as the page's layout starts (None outside a
+    request): the map starts before Dash boots, and the page's values recolour it when a
+    remembered profile or language differs. The tile sets it draws start being made now
+    (:meth:`dashboards.tiles.StudyTiles.start`), on a server that did not warm them.
+    """
+    level = _level(provider, query)
+    payload = _first_values(provider, level, query.get("color"), "zh")
+    if payload is None:
+        return None
+    start_tiles(serving_app(), [level, "community"])  # its tiles are asked for in a moment
+    return first_map_script(
+        PAGE, payload, basemap=provider.basemap, attribution=provider.basemap_attribution
     )
 
 

@@ -20,7 +20,7 @@ from geopandas import GeoDataFrame
 
 from gridmap.tiles._mvt import ValueColumn
 
-__all__ = ["PreparedLayer", "prepare_layer", "to_mercator", "EARTH_RADIUS", "MAX_LAT"]
+__all__ = ["PreparedLayer", "prepare_layer", "simplify", "to_mercator", "EARTH_RADIUS", "MAX_LAT"]
 
 EARTH_RADIUS = 6378137.0  # Web Mercator sphere
 MAX_LAT = 85.0511287798066
@@ -151,11 +151,51 @@ class PreparedLayer:
             need = rows[~zoom.done[rows]]
             if len(need):
                 tol = 2 * math.pi * EARTH_RADIUS / 2**z / 256 / 4  # a quarter of a screen pixel
-                geoms = shapely.simplify(self._decoded(need), tol, preserve_topology=True)
+                geoms = simplify(self._decoded(need), tol)
                 zoom.geoms[need] = geoms
                 zoom.bounds[need] = shapely.bounds(geoms)
                 zoom.done[need] = True
             return zoom.geoms[rows], zoom.bounds[rows]
+
+
+def simplify(geoms: np.ndarray, tolerance: float) -> np.ndarray:
+    """Polygons simplified within ``tolerance``, each as valid as it was, no part or hole lost.
+
+    Douglas-Peucker first (about 10× faster than GEOS's topology-preserving simplifier at a
+    city's 50 k grids); a polygon it made invalid or empty, or whose parts or holes it
+    dropped, is simplified again by the topology-preserving simplifier (what every polygon
+    went through before).
+
+    Examples
+    --------
+    >>> ring = shapely.Polygon([(0, 0), (5, 0.01), (10, 0), (10, 10), (0, 10)])
+    >>> simplify(np.array([ring]), 0.1)[0].wkt
+    'POLYGON ((0 0, 10 0, 10 10, 0 10, 0 0))'
+    """
+    out = shapely.simplify(geoms, tolerance, preserve_topology=False)
+    broken = (
+        ~shapely.is_valid(out)
+        | shapely.is_empty(out)
+        | (shapely.get_num_geometries(out) != shapely.get_num_geometries(geoms))
+        | (_holes(out) != _holes(geoms))
+    )
+    broken &= ~shapely.is_empty(geoms)
+    if broken.any():
+        out[broken] = shapely.simplify(geoms[broken], tolerance, preserve_topology=True)
+    return out
+
+
+def _holes(geoms: np.ndarray) -> np.ndarray:
+    """Each (multi)polygon's number of holes."""
+    out = shapely.get_num_interior_rings(geoms)  # 0 for a multipolygon: counted by its parts
+    multi = np.flatnonzero(shapely.get_type_id(geoms) == 6)
+    if len(multi):
+        parts, index = shapely.get_parts(geoms[multi], return_index=True)
+        holes = np.bincount(
+            index, weights=shapely.get_num_interior_rings(parts), minlength=len(multi)
+        )
+        out[multi] = holes.astype(out.dtype)
+    return out
 
 
 def prepare_layer(units: GeoDataFrame, min_zoom: int) -> PreparedLayer:

@@ -121,9 +121,16 @@ class TileSet:
         """The national set: ``rollup`` per 区县, ``communities`` and ``grids`` (``code`` = id)."""
         return cls(communities, grids)
 
+    #: how far beyond its edges a tile holds features, in tile units (see :meth:`from_layers`)
+    buffer = _BUFFER
+
     @classmethod
     def from_layers(
-        cls, layers: Mapping[str, GeoDataFrame], *, min_zoom: Mapping[str, int] | None = None
+        cls,
+        layers: Mapping[str, GeoDataFrame],
+        *,
+        min_zoom: Mapping[str, int] | None = None,
+        buffer: int = _BUFFER,
     ) -> TileSet:
         """A set of any polygon layers: each row a feature (id = its position), columns its properties.
 
@@ -133,8 +140,16 @@ class TileSet:
             Layer name → GeoDataFrame (any CRS; none = longitude/latitude).
         min_zoom
             Layer name → the lowest zoom at which its tiles have features (default 0).
+        buffer
+            How far beyond its edges a tile holds features (clipped there), in tile units
+            (:data:`EXTENT` per side): strokes up to twice as wide join across tile edges.
+            Features that only meet the buffer are drawn by the next tile; a map whose lines
+            are a few pixels wide needs less than the default 64 (a pixel is 8 units on a
+            512-pixel tile), and its browser parses fewer features.
         """
-        return cls._of(_prepare(layers, min_zoom or {}))
+        out = cls._of(_prepare(layers, min_zoom or {}))
+        out.buffer = buffer
+        return out
 
     @classmethod
     def _of(cls, layers: dict[str, PreparedLayer]) -> TileSet:
@@ -272,7 +287,7 @@ class TileSet:
     def _encode(self, layer: str, z: int, x: int, y: int) -> bytes:
         lay = self._layers[layer]
         minx, miny, maxx, maxy = tile_bounds(z, x, y)
-        pad = (maxx - minx) * _BUFFER / EXTENT
+        pad = (maxx - minx) * self.buffer / EXTENT
         box = (minx - pad, miny - pad, maxx + pad, maxy + pad)
         hits = lay.query(box)
         if not len(hits):
