@@ -65,7 +65,7 @@ TARGET_EDIT_P95_MS = 500
 
 
 # ------------------------------------------------------------------------------ child server
-def serve_child(kind: str, port: int, workspace: str) -> None:
+def serve_child(kind: str, port: int, workspace: str, stages: bool = False) -> None:
     """Run in the child process: the demo dashboard, hardened, on ``kind`` (never returns).
 
     Prepared as ``gridmap serve`` prepares it (:func:`gridmap.cli.serve.warm`: the check, the
@@ -88,6 +88,8 @@ def serve_child(kind: str, port: int, workspace: str) -> None:
         warm(provider, time.perf_counter(), tiles=app.server.extensions.get("gridmap_study_tiles"))
     settings = ServeSettings(host="127.0.0.1", port=port)
     protect(app, settings, Gate(settings.auth, AccountStore(workspace), SessionStore()))
+    if stages:
+        instrument(app, provider)
     if kind == "waitress":
         serve(app, settings)
     else:
@@ -106,12 +108,12 @@ def _free_port() -> int:
 class Server:
     """A child process serving the dashboard; stopped on exit."""
 
-    def __init__(self, kind: str, workspace: Path, root: Path = ROOT) -> None:
+    def __init__(self, kind: str, workspace: Path, root: Path = ROOT, stages: bool = False) -> None:
         self.kind, self.port = kind, _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         script = root / "benchmarks" / Path(__file__).name  # a --before tree serves its own code
         cmd = [sys.executable, str(script), "--serve-only", kind, "--port", str(self.port)]
-        cmd += ["--workspace", str(workspace)]
+        cmd += ["--workspace", str(workspace)] + (["--stages"] if stages else [])
         env = {**os.environ, "PYTHONPATH": str(root)}
         self.proc = subprocess.Popen(
             cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -173,6 +175,101 @@ def login(url: str, name: str = "bench") -> requests.Session:
     r = s.post(url + "/_gridmap/login", data={"name": name, "password": PASSWORD}, timeout=60)
     r.raise_for_status()
     return s
+
+
+# ------------------------------------------------------------------------------ stages
+#: where each request's time went, measured in the server child (``--stages``): its own
+#: processor time (this thread's CPU), waiting for a turn of plan work, computing under it,
+#: writing its draft (the group commit, waiting for other tabs' drafts included)
+STAGES = ("wall", "cpu", "turn_wait", "turn_held", "draft")
+
+
+def instrument(app, provider) -> None:
+    """Time every request's stages in this process; ``GET /_bench/stages`` returns them.
+
+    Bench-only (the server child of ``--stages``): wraps the plan store's turn and draft
+    writes, and measures each request's wall time and its thread's processor time.
+    """
+    import flask
+
+    import dashboards.provider.plans as plan_store
+
+    local = threading.local()
+    rows: list[dict] = []
+    lock = threading.Lock()
+
+    def add(stage: str, seconds: float) -> None:
+        if getattr(local, "row", None) is not None:
+            local.row[stage] = local.row.get(stage, 0.0) + seconds
+
+    class TimedTurn:
+        def __init__(self, inner) -> None:
+            self.inner = inner
+
+        def __enter__(self):
+            t0 = time.perf_counter()
+            self.inner.__enter__()
+            local.held = time.perf_counter()
+            add("turn_wait", local.held - t0)
+            return self
+
+        def __exit__(self, *exc):
+            add("turn_held", time.perf_counter() - local.held)
+            return self.inner.__exit__(*exc)
+
+    store = provider.plan_sessions
+    store.work = TimedTurn(store.work)
+    write = plan_store.write_draft
+
+    def timed_write(*a, **k):
+        t0 = time.perf_counter()
+        try:
+            return write(*a, **k)
+        finally:
+            add("draft", time.perf_counter() - t0)
+
+    plan_store.write_draft = timed_write
+    server = app.server
+
+    @server.before_request
+    def _start() -> None:
+        local.row = {"t0": time.perf_counter(), "c0": time.thread_time()}
+
+    @server.after_request
+    def _end(response):
+        row = getattr(local, "row", None)
+        if row is not None and flask.request.path == UPDATE:
+            row["wall"] = time.perf_counter() - row.pop("t0")
+            row["cpu"] = time.thread_time() - row.pop("c0")
+            body = flask.request.get_json(silent=True) or {}
+            row["label"] = label(body) if "output" in body else "?"
+            with lock:
+                rows.append(row)
+        local.row = None
+        return response
+
+    @server.route("/_bench/stages")
+    def _stages():
+        with lock:
+            out = list(rows)
+            rows.clear()
+        return flask.jsonify(out)
+
+
+def stage_summary(rows: list[dict]) -> dict:
+    """Per callback, the median of each stage (ms) and ``rest``: waiting for the processor."""
+    by: dict[str, list[dict]] = {}
+    for r in rows:
+        by.setdefault(r["label"], []).append(r)
+        if r["label"].startswith("plan edit"):
+            by.setdefault("plan edits", []).append(r)
+    out = {}
+    for name, rs in sorted(by.items()):
+        med = {s: round(statistics.median(r.get(s, 0.0) for r in rs) * 1000, 1) for s in STAGES}
+        known = med["cpu"] + med["turn_wait"] + med["draft"]
+        med["rest"] = round(max(med["wall"] - known, 0.0), 1)
+        out[name] = {"n": len(rs), **med}
+    return out
 
 
 # ------------------------------------------------------------------------------ traffic
@@ -372,7 +469,8 @@ def bench(kind: str, mix_cache: dict, args, root: Path = ROOT, name: str = "") -
 
 
 def _bench(kind: str, mix_cache: dict, args, root: Path, name: str, workspace: Path) -> dict:
-    with Server(kind, workspace, root) as server:
+    stages = args.stages and root == ROOT  # an older tree's benchmark cannot measure them
+    with Server(kind, workspace, root, stages=stages) as server:
         rss_start = server.rss_mb()
         s = login(server.url)
         if "deps" not in mix_cache:
@@ -390,11 +488,18 @@ def _bench(kind: str, mix_cache: dict, args, root: Path, name: str, workspace: P
         mix, deps = mix_cache["mix"], mix_cache["deps"]
         warm = run_load(server.url, deps, mix, 1, len(mix), args.time_limit)
         rss_warm = server.rss_mb()
+        timed = {"alone": [], "load": []}
+        if stages:  # the warm-up's timings, dropped
+            s.get(server.url + "/_bench/stages", timeout=60)
         # one user alone, warm: each callback's own cost, without waiting for other users'
         alone = run_load(server.url, deps, mix, 1, 2 * len(mix), args.time_limit)
+        if stages:
+            timed["alone"] = s.get(server.url + "/_bench/stages", timeout=60).json()
         t0 = time.perf_counter()
         results = run_load(server.url, deps, mix, args.users, args.requests, args.time_limit)
         wall = time.perf_counter() - t0
+        if stages:
+            timed["load"] = s.get(server.url + "/_bench/stages", timeout=60).json()
         rss_end = server.rss_mb()
     return {
         "server": name or kind,
@@ -408,6 +513,7 @@ def _bench(kind: str, mix_cache: dict, args, root: Path, name: str, workspace: P
         "plan_edits": summarise([r for r in results if r[0].startswith("plan edit")]).get(
             "all", {}
         ),
+        "stages": {k: stage_summary(v) for k, v in timed.items()} if stages else {},
     }
 
 
@@ -449,13 +555,20 @@ def main() -> None:
         metavar="REF",
         help="also run waitress on the code of git REF (e.g. main), same traffic, same run",
     )
+    p.add_argument(
+        "--no-stages",
+        dest="stages",
+        action="store_false",
+        help="do not time each request's stages in the server (own CPU, plan turn, draft)",
+    )
     p.add_argument("--json", action="store_true")
     p.add_argument("--serve-only", choices=SERVERS, help=argparse.SUPPRESS)
+    p.add_argument("--stages", dest="serve_stages", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     p.add_argument("--workspace", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.serve_only:
-        serve_child(args.serve_only, args.port, args.workspace)
+        serve_child(args.serve_only, args.port, args.workspace, stages=args.serve_stages)
         return
     mix_cache: dict = {}
     if args.mix and Path(args.mix).exists():
@@ -515,6 +628,8 @@ def main() -> None:
                 f"p95 {e['p95_ms']} ms — p95 ≤ {TARGET_EDIT_P95_MS} ms at {args.users} users "
                 f"(#13): {met}"
             )
+    for run in runs:
+        print_stages(run)
     print("\n== one user alone (warm), p50 per callback: its own cost without queueing")
     print(f"{'callback':28}" + "".join(f" {run['server']:>26}" for run in runs))
     for name in runs[0]["one_user"]:
@@ -524,6 +639,22 @@ def main() -> None:
         print(f"{name:28}{cells}")
     if len(runs) > 1:
         print_ratios(runs)
+
+
+def print_stages(run: dict) -> None:
+    """Where the plan work's time went under load and alone (medians per callback, ms)."""
+    for when, table in run.get("stages", {}).items():
+        rows = {k: v for k, v in table.items() if k.startswith(("plan", "gm-map-plans"))}
+        if not rows:
+            continue
+        print(
+            f"\n== {run['server']}, {when}: where the plan work's time goes (medians, ms; rest = "
+            "waiting for the processor: other threads, the GIL)"
+        )
+        print(f"{'callback':28} {'n':>5}" + "".join(f" {s:>9}" for s in (*STAGES, "rest")))
+        for name, r in rows.items():
+            cells = "".join(f" {r[s]:>9}" for s in (*STAGES, "rest"))
+            print(f"{name:28} {r['n']:>5}{cells}")
 
 
 def print_ratios(runs: list[dict]) -> None:
