@@ -180,8 +180,9 @@ def login(url: str, name: str = "bench") -> requests.Session:
 # ------------------------------------------------------------------------------ stages
 #: where each request's time went, measured in the server child (``--stages``): its own
 #: processor time (this thread's CPU), waiting for a turn of plan work, computing under it,
-#: writing its draft (the group commit, waiting for other tabs' drafts included)
-STAGES = ("wall", "cpu", "turn_wait", "turn_held", "draft")
+#: writing its draft (the group commit, waiting for other tabs' drafts included), reading the
+#: workspace's listings (saved plans, drafts)
+STAGES = ("wall", "cpu", "turn_wait", "turn_held", "draft", "listing")
 
 
 def instrument(app, provider) -> None:
@@ -193,6 +194,7 @@ def instrument(app, provider) -> None:
     import flask
 
     import dashboards.provider.plans as plan_store
+    from dashboards.provider.listings import WorkspaceListings
 
     local = threading.local()
     rows: list[dict] = []
@@ -229,6 +231,16 @@ def instrument(app, provider) -> None:
             add("draft", time.perf_counter() - t0)
 
     plan_store.write_draft = timed_write
+    get = WorkspaceListings._get
+
+    def timed_get(self, *a, **k):
+        t0 = time.perf_counter()
+        try:
+            return get(self, *a, **k)
+        finally:
+            add("listing", time.perf_counter() - t0)
+
+    WorkspaceListings._get = timed_get
     server = app.server
 
     @server.before_request
@@ -266,7 +278,7 @@ def stage_summary(rows: list[dict]) -> dict:
     out = {}
     for name, rs in sorted(by.items()):
         med = {s: round(statistics.median(r.get(s, 0.0) for r in rs) * 1000, 1) for s in STAGES}
-        known = med["cpu"] + med["turn_wait"] + med["draft"]
+        known = med["cpu"] + med["turn_wait"] + med["draft"] + med["listing"]
         med["rest"] = round(max(med["wall"] - known, 0.0), 1)
         out[name] = {"n": len(rs), **med}
     return out
