@@ -68,6 +68,36 @@ def test_other_tabs_drafts_listing_sees_a_draft_written_by_the_other_provider(tw
     assert len(drafts) == 1 and "1" in drafts[0]["label"]
 
 
+def test_drafts_this_server_writes_keep_its_saved_plans_listing_but_others_writes_do_not(two):
+    a, b = two
+    listings = a.plan_sessions.listings
+    with Flask(__name__).test_request_context():
+        set_current_user(User("drafter", "editor"))
+        sid = a.plan_sessions.issue()
+        template = a.plan_sessions.template()
+        moves = [
+            (u, neighbours(template, [u])[0])
+            for u in template.units.index[:60]
+            if neighbours(template, [u])
+        ]
+        uid, target = moves[0]
+        assert a.plan_action(sid, PlanRequest("move", selection=[uid], target=target)).tone == "ok"
+        before = _names(a)  # read after the tab's first edit (its draft reserved)
+        reads = listings.reads
+        for uid, target in moves[1:6]:  # drafts written by this server: the listing is kept
+            a.plan_action(sid, PlanRequest("move", selection=[uid], target=target))
+            assert a.plan_action(sid, PlanRequest("undo")).tone == "ok"
+            assert _names(a) == before and listings.reads == reads
+        Plan.from_check(b.result(), name="草稿之后另存的方案").save(b.plans_workspace())
+        assert any(  # a draft written after it
+            a.plan_action(sid, PlanRequest("move", selection=[u], target=t)).tone == "ok"
+            for u, t in moves[1:]
+        )
+        # another server's save, then this server's draft: the save is seen
+        assert "草稿之后另存的方案" in _names(a)
+        assert listings.reads == reads + 1
+
+
 def test_stamp_changes_with_a_write_by_another_process(tmp_path):
     ws = tmp_path / "plans.gpkg"
     assert workspace_stamp(ws) is None  # not created yet: nothing to keep

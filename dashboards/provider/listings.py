@@ -5,8 +5,11 @@ in other tabs. :class:`WorkspaceListings` keeps both under the workspace's chang
 (:func:`gridmap.plans.storage.workspace_stamp`: the GeoPackage file's size, time and SQLite
 change counter, read without SQLite's lock): a save, delete, rename or draft written by this
 server, by a second ``gridmap serve`` on the same workspace or by the CLI changes the stamp,
-and the next drawing reads the listing anew. A PostGIS workspace has no stamp to read without
-a round trip to the database, so its listings are read every time.
+and the next drawing reads the listing anew — except the saved plans after a draft written by
+this server alone (:meth:`WorkspaceListings.drafts_written`: the draft's transaction was the
+only change, known from SQLite's change counter), so planners editing at once do not make
+every drawing read the saved plans again. A PostGIS workspace has no stamp to read without a
+round trip to the database, so its listings are read every time.
 """
 
 from __future__ import annotations
@@ -45,13 +48,43 @@ class WorkspaceListings:
         self._kept: OrderedDict[Hashable, tuple[tuple, Any]] = OrderedDict()
         self._lock = threading.Lock()
         self.reads = 0  #: listings read from the workspace (not served from memory)
+        #: stamp before -> stamp after a write of drafts alone (:meth:`drafts_written`)
+        self._drafts_only: dict[tuple, tuple] = {}
 
-    def _get(self, key: Hashable, read: Callable[[Path | str], Any]) -> Any:
+    def drafts_written(self, stamps: tuple | None) -> None:
+        """Tell the listings the workspace changed by drafts alone (stamps from ``write_draft``).
+
+        The saved plans listed before stay valid after it: a draft written by this server
+        does not make every drawing read the saved plans again.
+        """
+        if stamps is None:
+            return
+        with self._lock:
+            if len(self._drafts_only) >= self.size:  # forgotten: one listing read again
+                self._drafts_only.clear()
+            self._drafts_only[stamps[0]] = stamps[1]
+
+    def _still(self, held: tuple, stamp: tuple) -> bool:
+        """Whether only drafts were written between the stamps ``held`` and ``stamp``."""
+        seen: tuple | None = held
+        for _ in range(len(self._drafts_only)):
+            seen = self._drafts_only.get(seen) if seen is not None else None
+            if seen is None or seen == stamp:
+                return seen is not None
+        return False
+
+    def _get(self, key: Hashable, read: Callable[[Path | str], Any], *, drafts: bool = True) -> Any:
+        """The listing ``read`` gives, kept under the workspace's stamp.
+
+        ``drafts=False``: a listing drafts do not change (kept across drafts written here).
+        """
         workspace = self._workspace()
         stamp = workspace_stamp(workspace)  # before the read: the listing is at least as new
         if stamp is not None:
             with self._lock:
                 held = self._kept.get(key)
+                if held is not None and not drafts and self._still(held[0], stamp):
+                    held = self._kept[key] = (stamp, held[1])
                 if held is not None and held[0] == stamp:
                     self._kept.move_to_end(key)
                     return held[1]
@@ -67,7 +100,7 @@ class WorkspaceListings:
 
     def saved(self) -> pd.DataFrame:
         """The plans saved in the workspace (:func:`gridmap.plans.list_plans`), a copy."""
-        return self._get(("saved",), list_plans).copy()
+        return self._get(("saved",), list_plans, drafts=False).copy()
 
     def drafts(self, user: str, besides: str) -> list[tuple]:
         """``user``'s drafts with unsaved edits but tab ``besides``'s (see :func:`unsaved_drafts`)."""

@@ -292,13 +292,14 @@ class PlanStore:
         """
         try:
             with session.lock:
-                write_draft(
+                stamps = write_draft(
                     self.provider.plans_workspace(),
                     key,
                     user.name,
                     session.plan,
                     max_total=self.max_drafts,
                 )
+            self.listings.drafts_written(stamps)
         except WorkspaceError as exc:
             return [t("pl.draft.unwritten", lang, why=workspace_message(exc, lang))]
         except ValueError as exc:
