@@ -52,6 +52,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from serve_stages import instrument, print_stages, stage_summary  # noqa: E402
+
 from dashboards.ids import ID, PAGES, map_ids  # noqa: E402
 from dashboards.testing import callback_body  # noqa: E402
 
@@ -89,7 +91,7 @@ def serve_child(kind: str, port: int, workspace: str, stages: bool = False) -> N
     settings = ServeSettings(host="127.0.0.1", port=port)
     protect(app, settings, Gate(settings.auth, AccountStore(workspace), SessionStore()))
     if stages:
-        instrument(app, provider)
+        instrument(app, provider, label, UPDATE)
     if kind == "waitress":
         serve(app, settings)
     else:
@@ -175,113 +177,6 @@ def login(url: str, name: str = "bench") -> requests.Session:
     r = s.post(url + "/_gridmap/login", data={"name": name, "password": PASSWORD}, timeout=60)
     r.raise_for_status()
     return s
-
-
-# ------------------------------------------------------------------------------ stages
-#: where each request's time went, measured in the server child (``--stages``): its own
-#: processor time (this thread's CPU), waiting for a turn of plan work, computing under it,
-#: writing its draft (the group commit, waiting for other tabs' drafts included), reading the
-#: workspace's listings (saved plans, drafts)
-STAGES = ("wall", "cpu", "turn_wait", "turn_held", "draft", "listing")
-
-
-def instrument(app, provider) -> None:
-    """Time every request's stages in this process; ``GET /_bench/stages`` returns them.
-
-    Bench-only (the server child of ``--stages``): wraps the plan store's turn and draft
-    writes, and measures each request's wall time and its thread's processor time.
-    """
-    import flask
-
-    import dashboards.provider.plans as plan_store
-    from dashboards.provider.listings import WorkspaceListings
-
-    local = threading.local()
-    rows: list[dict] = []
-    lock = threading.Lock()
-
-    def add(stage: str, seconds: float) -> None:
-        if getattr(local, "row", None) is not None:
-            local.row[stage] = local.row.get(stage, 0.0) + seconds
-
-    class TimedTurn:
-        def __init__(self, inner) -> None:
-            self.inner = inner
-
-        def __enter__(self):
-            t0 = time.perf_counter()
-            self.inner.__enter__()
-            local.held = time.perf_counter()
-            add("turn_wait", local.held - t0)
-            return self
-
-        def __exit__(self, *exc):
-            add("turn_held", time.perf_counter() - local.held)
-            return self.inner.__exit__(*exc)
-
-    store = provider.plan_sessions
-    store.work = TimedTurn(store.work)
-    write = plan_store.write_draft
-
-    def timed_write(*a, **k):
-        t0 = time.perf_counter()
-        try:
-            return write(*a, **k)
-        finally:
-            add("draft", time.perf_counter() - t0)
-
-    plan_store.write_draft = timed_write
-    get = WorkspaceListings._get
-
-    def timed_get(self, *a, **k):
-        t0 = time.perf_counter()
-        try:
-            return get(self, *a, **k)
-        finally:
-            add("listing", time.perf_counter() - t0)
-
-    WorkspaceListings._get = timed_get
-    server = app.server
-
-    @server.before_request
-    def _start() -> None:
-        local.row = {"t0": time.perf_counter(), "c0": time.thread_time()}
-
-    @server.after_request
-    def _end(response):
-        row = getattr(local, "row", None)
-        if row is not None and flask.request.path == UPDATE:
-            row["wall"] = time.perf_counter() - row.pop("t0")
-            row["cpu"] = time.thread_time() - row.pop("c0")
-            body = flask.request.get_json(silent=True) or {}
-            row["label"] = label(body) if "output" in body else "?"
-            with lock:
-                rows.append(row)
-        local.row = None
-        return response
-
-    @server.route("/_bench/stages")
-    def _stages():
-        with lock:
-            out = list(rows)
-            rows.clear()
-        return flask.jsonify(out)
-
-
-def stage_summary(rows: list[dict]) -> dict:
-    """Per callback, the median of each stage (ms) and ``rest``: waiting for the processor."""
-    by: dict[str, list[dict]] = {}
-    for r in rows:
-        by.setdefault(r["label"], []).append(r)
-        if r["label"].startswith("plan edit"):
-            by.setdefault("plan edits", []).append(r)
-    out = {}
-    for name, rs in sorted(by.items()):
-        med = {s: round(statistics.median(r.get(s, 0.0) for r in rs) * 1000, 1) for s in STAGES}
-        known = med["cpu"] + med["turn_wait"] + med["draft"] + med["listing"]
-        med["rest"] = round(max(med["wall"] - known, 0.0), 1)
-        out[name] = {"n": len(rs), **med}
-    return out
 
 
 # ------------------------------------------------------------------------------ traffic
@@ -651,22 +546,6 @@ def main() -> None:
         print(f"{name:28}{cells}")
     if len(runs) > 1:
         print_ratios(runs)
-
-
-def print_stages(run: dict) -> None:
-    """Where the plan work's time went under load and alone (medians per callback, ms)."""
-    for when, table in run.get("stages", {}).items():
-        rows = {k: v for k, v in table.items() if k.startswith(("plan", "gm-map-plans"))}
-        if not rows:
-            continue
-        print(
-            f"\n== {run['server']}, {when}: where the plan work's time goes (medians, ms; rest = "
-            "waiting for the processor: other threads, the GIL)"
-        )
-        print(f"{'callback':28} {'n':>5}" + "".join(f" {s:>9}" for s in (*STAGES, "rest")))
-        for name, r in rows.items():
-            cells = "".join(f" {r[s]:>9}" for s in (*STAGES, "rest"))
-            print(f"{name:28} {r['n']:>5}{cells}")
 
 
 def print_ratios(runs: list[dict]) -> None:
