@@ -115,3 +115,39 @@ def test_stamp_changes_with_a_write_by_another_process(tmp_path):
     assert second != first and second[1] == first[1]  # one row more, no page more: the counter
     assert second[3] != first[3]
     assert workspace_stamp("postgresql://u@localhost/db?schema=g") is None
+
+
+def test_a_users_drafts_listing_is_read_again_only_when_that_user_wrote_a_draft(two):
+    a, _ = two
+    store, listings = a.plan_sessions, a.plan_sessions.listings
+    template = store.template()
+    moves = [(u, t[0]) for u in template.units.index[:60] if (t := neighbours(template, [u]))]
+
+    def edit(user: str, sid: str) -> None:
+        with Flask(__name__).test_request_context():
+            set_current_user(User(user, "editor"))
+            assert any(
+                a.plan_action(sid, PlanRequest("move", selection=[u], target=t)).tone == "ok"
+                for u, t in moves
+            )
+
+    with Flask(__name__).test_request_context():
+        set_current_user(User("u1", "editor"))
+        mine, other_tab = store.issue(), store.issue()
+        set_current_user(User("u2", "editor"))
+        theirs = store.issue()
+    edit("u1", mine)  # u1's tab has a draft (reserved: the listing is read again after it)
+    edit("u2", theirs)
+    with Flask(__name__).test_request_context():
+        set_current_user(User("u1", "editor"))
+        assert a.plan_drafts(mine) == []
+        reads = listings.reads
+    edit("u2", theirs)  # another user's draft, then the asking tab's own: kept
+    edit("u1", mine)
+    with Flask(__name__).test_request_context():
+        set_current_user(User("u1", "editor"))
+        assert a.plan_drafts(mine) == [] and listings.reads == reads
+    edit("u1", other_tab)  # the same user's other tab: read again, and listed
+    with Flask(__name__).test_request_context():
+        set_current_user(User("u1", "editor"))
+        assert len(a.plan_drafts(mine)) == 1 and listings.reads > reads

@@ -48,42 +48,52 @@ class WorkspaceListings:
         self._kept: OrderedDict[Hashable, tuple[tuple, Any]] = OrderedDict()
         self._lock = threading.Lock()
         self.reads = 0  #: listings read from the workspace (not served from memory)
-        #: stamp before -> stamp after a write of drafts alone (:meth:`drafts_written`)
-        self._drafts_only: dict[tuple, tuple] = {}
+        #: stamp before -> (stamp after, drafts written) of drafts alone (:meth:`drafts_written`)
+        self._drafts_only: dict[tuple, tuple[tuple, tuple]] = {}
 
     def drafts_written(self, stamps: tuple | None) -> None:
-        """Tell the listings the workspace changed by drafts alone (stamps from ``write_draft``).
+        """Tell the listings the workspace changed by drafts alone (what ``write_draft`` says).
 
-        The saved plans listed before stay valid after it: a draft written by this server
-        does not make every drawing read the saved plans again.
+        The saved plans listed before stay valid after it, and so do a user's other drafts
+        when none of theirs (but the asking tab's) was written: a draft written by this server
+        does not make every drawing read the listings again.
         """
         if stamps is None:
             return
         with self._lock:
             if len(self._drafts_only) >= self.size:  # forgotten: one listing read again
                 self._drafts_only.clear()
-            self._drafts_only[stamps[0]] = stamps[1]
+            self._drafts_only[stamps[0]] = (stamps[1], stamps[2])
 
-    def _still(self, held: tuple, stamp: tuple) -> bool:
-        """Whether only drafts were written between the stamps ``held`` and ``stamp``."""
-        seen: tuple | None = held
+    def _still(self, held: tuple, stamp: tuple, keeps: Callable[[tuple], bool]) -> bool:
+        """Whether only drafts ``keeps`` accepts were written between ``held`` and ``stamp``."""
+        seen = held
         for _ in range(len(self._drafts_only)):
-            seen = self._drafts_only.get(seen) if seen is not None else None
-            if seen is None or seen == stamp:
-                return seen is not None
+            step = self._drafts_only.get(seen)
+            if step is None or not keeps(step[1]):
+                return False
+            seen = step[0]
+            if seen == stamp:
+                return True
         return False
 
-    def _get(self, key: Hashable, read: Callable[[Path | str], Any], *, drafts: bool = True) -> Any:
+    def _get(
+        self,
+        key: Hashable,
+        read: Callable[[Path | str], Any],
+        keeps: Callable[[tuple], bool] | None = None,
+    ) -> Any:
         """The listing ``read`` gives, kept under the workspace's stamp.
 
-        ``drafts=False``: a listing drafts do not change (kept across drafts written here).
+        ``keeps``: whether writing the drafts given (``(key, user)`` pairs) leaves the listing
+        as it is (then it is kept across such writes by this server).
         """
         workspace = self._workspace()
         stamp = workspace_stamp(workspace)  # before the read: the listing is at least as new
         if stamp is not None:
             with self._lock:
                 held = self._kept.get(key)
-                if held is not None and not drafts and self._still(held[0], stamp):
+                if held is not None and keeps is not None and self._still(held[0], stamp, keeps):
                     held = self._kept[key] = (stamp, held[1])
                 if held is not None and held[0] == stamp:
                     self._kept.move_to_end(key)
@@ -100,11 +110,13 @@ class WorkspaceListings:
 
     def saved(self) -> pd.DataFrame:
         """The plans saved in the workspace (:func:`gridmap.plans.list_plans`), a copy."""
-        return self._get(("saved",), list_plans, drafts=False).copy()
+        return self._get(("saved",), list_plans, lambda written: True).copy()
 
     def drafts(self, user: str, besides: str) -> list[tuple]:
         """``user``'s drafts with unsaved edits but tab ``besides``'s (see :func:`unsaved_drafts`)."""
         rows = self._get(
-            ("drafts", user, besides), lambda ws: unsaved_drafts(ws, user, besides=besides)
+            ("drafts", user, besides),
+            lambda ws: unsaved_drafts(ws, user, besides=besides),
+            lambda written: all(u != user or k == besides for k, u in written),
         )
         return list(rows)

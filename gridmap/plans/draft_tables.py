@@ -66,8 +66,10 @@ def _check_room(user: str, mine: int, total: int, max_per_user: int, max_total: 
         raise DraftLimit(user, max_total, per_user=False)
 
 
-def _only_change(before: tuple | None, after: tuple | None) -> tuple | None:
-    """``(before, after)`` when one committed transaction separates the two stamps, else None.
+def _only_change(before: tuple | None, after: tuple | None, rows: list[list]) -> tuple | None:
+    """``(before, after, written)`` when one transaction separates the two stamps, else None.
+
+    ``written``: the ``(key, user)`` of every draft ``rows`` wrote.
 
     SQLite's file change counter (rollback-journal mode) advances by one per committed write
     transaction; a ``-wal`` file (more stamp fields) keeps it still, so nothing is known there.
@@ -75,7 +77,9 @@ def _only_change(before: tuple | None, after: tuple | None) -> tuple | None:
     if before is None or after is None or len(before) != 4 or len(after) != 4:
         return None
     counter = int.from_bytes(before[3], "big"), int.from_bytes(after[3], "big")
-    return (before, after) if counter[1] == counter[0] + 1 else None
+    if counter[1] != counter[0] + 1:
+        return None
+    return before, after, tuple((str(r[0]), str(r[1])) for r in rows)
 
 
 class DraftTable(Protocol):
@@ -94,7 +98,8 @@ class DraftTable(Protocol):
 
         Clean drafts beyond ``max_total`` are pruned in the same transaction. Returns the
         workspace's stamps (:func:`gridmap.plans.storage.workspace_stamp`) before and after it
-        when this transaction is known to be the only change between them, else None.
+        and the ``(key, user)`` of the drafts written, when this transaction is known to be the
+        only change between the stamps, else None.
         """
         ...
 
@@ -179,7 +184,7 @@ class GeoPackageDrafts:
                 "plan_drafts WHERE unsaved = 0 ORDER BY updated DESC LIMIT -1 OFFSET ?)",
                 (max_total,),
             )
-        return _only_change(before, workspace_stamp(self.path))
+        return _only_change(before, workspace_stamp(self.path), rows)
 
     def drop(self, key: str) -> None:
         """See :meth:`DraftTable.drop`."""

@@ -78,9 +78,9 @@ def write_draft(
     """Keep tab ``key``'s plan as it is now; prune clean drafts beyond ``max_total``.
 
     Returns the workspace's stamps (:func:`gridmap.plans.storage.workspace_stamp`) before and
-    after the transaction that wrote it when that was known to be the only change between
-    them (so what does not depend on drafts, e.g. the saved plans, is still as it was), else
-    None.
+    after the transaction that wrote it and the ``(key, user)`` of every draft it wrote, when
+    that was known to be the only change between the stamps (so what those drafts do not
+    touch, e.g. the saved plans, is still as it was), else None.
     """
     row = [
         key,
