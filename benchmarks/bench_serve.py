@@ -52,6 +52,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from serve_stages import instrument, print_stages, stage_summary  # noqa: E402
+
 from dashboards.ids import ID, PAGES, map_ids  # noqa: E402
 from dashboards.testing import callback_body  # noqa: E402
 
@@ -65,7 +67,7 @@ TARGET_EDIT_P95_MS = 500
 
 
 # ------------------------------------------------------------------------------ child server
-def serve_child(kind: str, port: int, workspace: str) -> None:
+def serve_child(kind: str, port: int, workspace: str, stages: bool = False) -> None:
     """Run in the child process: the demo dashboard, hardened, on ``kind`` (never returns).
 
     Prepared as ``gridmap serve`` prepares it (:func:`gridmap.cli.serve.warm`: the check, the
@@ -88,6 +90,8 @@ def serve_child(kind: str, port: int, workspace: str) -> None:
         warm(provider, time.perf_counter(), tiles=app.server.extensions.get("gridmap_study_tiles"))
     settings = ServeSettings(host="127.0.0.1", port=port)
     protect(app, settings, Gate(settings.auth, AccountStore(workspace), SessionStore()))
+    if stages:
+        instrument(app, provider, label, UPDATE)
     if kind == "waitress":
         serve(app, settings)
     else:
@@ -106,12 +110,12 @@ def _free_port() -> int:
 class Server:
     """A child process serving the dashboard; stopped on exit."""
 
-    def __init__(self, kind: str, workspace: Path, root: Path = ROOT) -> None:
+    def __init__(self, kind: str, workspace: Path, root: Path = ROOT, stages: bool = False) -> None:
         self.kind, self.port = kind, _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         script = root / "benchmarks" / Path(__file__).name  # a --before tree serves its own code
         cmd = [sys.executable, str(script), "--serve-only", kind, "--port", str(self.port)]
-        cmd += ["--workspace", str(workspace)]
+        cmd += ["--workspace", str(workspace)] + (["--stages"] if stages else [])
         env = {**os.environ, "PYTHONPATH": str(root)}
         self.proc = subprocess.Popen(
             cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -372,7 +376,8 @@ def bench(kind: str, mix_cache: dict, args, root: Path = ROOT, name: str = "") -
 
 
 def _bench(kind: str, mix_cache: dict, args, root: Path, name: str, workspace: Path) -> dict:
-    with Server(kind, workspace, root) as server:
+    stages = args.stages and root == ROOT  # an older tree's benchmark cannot measure them
+    with Server(kind, workspace, root, stages=stages) as server:
         rss_start = server.rss_mb()
         s = login(server.url)
         if "deps" not in mix_cache:
@@ -390,11 +395,18 @@ def _bench(kind: str, mix_cache: dict, args, root: Path, name: str, workspace: P
         mix, deps = mix_cache["mix"], mix_cache["deps"]
         warm = run_load(server.url, deps, mix, 1, len(mix), args.time_limit)
         rss_warm = server.rss_mb()
+        timed = {"alone": [], "load": []}
+        if stages:  # the warm-up's timings, dropped
+            s.get(server.url + "/_bench/stages", timeout=60)
         # one user alone, warm: each callback's own cost, without waiting for other users'
         alone = run_load(server.url, deps, mix, 1, 2 * len(mix), args.time_limit)
+        if stages:
+            timed["alone"] = s.get(server.url + "/_bench/stages", timeout=60).json()
         t0 = time.perf_counter()
         results = run_load(server.url, deps, mix, args.users, args.requests, args.time_limit)
         wall = time.perf_counter() - t0
+        if stages:
+            timed["load"] = s.get(server.url + "/_bench/stages", timeout=60).json()
         rss_end = server.rss_mb()
     return {
         "server": name or kind,
@@ -408,6 +420,7 @@ def _bench(kind: str, mix_cache: dict, args, root: Path, name: str, workspace: P
         "plan_edits": summarise([r for r in results if r[0].startswith("plan edit")]).get(
             "all", {}
         ),
+        "stages": {k: stage_summary(v) for k, v in timed.items()} if stages else {},
     }
 
 
@@ -449,13 +462,20 @@ def main() -> None:
         metavar="REF",
         help="also run waitress on the code of git REF (e.g. main), same traffic, same run",
     )
+    p.add_argument(
+        "--no-stages",
+        dest="stages",
+        action="store_false",
+        help="do not time each request's stages in the server (own CPU, plan turn, draft)",
+    )
     p.add_argument("--json", action="store_true")
     p.add_argument("--serve-only", choices=SERVERS, help=argparse.SUPPRESS)
+    p.add_argument("--stages", dest="serve_stages", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     p.add_argument("--workspace", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.serve_only:
-        serve_child(args.serve_only, args.port, args.workspace)
+        serve_child(args.serve_only, args.port, args.workspace, stages=args.serve_stages)
         return
     mix_cache: dict = {}
     if args.mix and Path(args.mix).exists():
@@ -515,6 +535,8 @@ def main() -> None:
                 f"p95 {e['p95_ms']} ms — p95 ≤ {TARGET_EDIT_P95_MS} ms at {args.users} users "
                 f"(#13): {met}"
             )
+    for run in runs:
+        print_stages(run)
     print("\n== one user alone (warm), p50 per callback: its own cost without queueing")
     print(f"{'callback':28}" + "".join(f" {run['server']:>26}" for run in runs))
     for name in runs[0]["one_user"]:

@@ -1,6 +1,8 @@
-"""Plan work takes turns (#19): at most ``plan_workers`` requests compute at once, every save stored.
+"""Plan work takes turns (#19): at most ``plan_workers`` threads compute at once, every save stored.
 
-Writing drafts and plans takes no turn (it waits on the disk), so requests may overlap there.
+A turn is taken to evaluate a plan state not evaluated before (and to build a plan from the
+workspace); drawing or editing a state already evaluated takes none, nor does writing drafts and
+plans (it waits on the disk), so requests may overlap there.
 """
 
 from __future__ import annotations
@@ -72,3 +74,38 @@ def test_concurrent_planners_take_turns_and_every_successful_save_is_stored(prov
         assert f"方案{k}" in names
         plan = load_plan(provider.plans_workspace(), f"方案{k}")
         assert plan.labels[uid] == target  # the edit that answered success is what is stored
+
+
+def test_drawing_a_state_already_evaluated_takes_no_turn(provider):
+    store = provider.plan_sessions
+    taken = [0]
+    work = store.work
+
+    class Counted:
+        def __enter__(self):
+            taken[0] += 1
+            return work.__enter__()
+
+        def __exit__(self, *exc):
+            return work.__exit__(*exc)
+
+    with Flask(__name__).test_request_context():
+        set_current_user(User("drawer", "editor"))
+        sid = store.issue()
+        ids = provider.ids("grid")
+        store.view(sid, ids, "grid.json")  # the tab's first drawing: its as-is state
+        store.work = Counted()
+        try:
+            for plan in (store.get(sid).plan, store.template()):
+                plan.turn = store.work
+            store.view(sid, ids, "grid.json", mode="status")
+            assert taken[0] == 0  # evaluated before: drawn without waiting for a turn
+            uid = next(u for u in ids if neighbours(store.get(sid).plan, [u]))
+            target = neighbours(store.get(sid).plan, [uid])[0]
+            store.evaluations.clear()
+            out = provider.plan_action(sid, PlanRequest("move", selection=[uid], target=target))
+            assert out.tone == "ok" and taken[0] >= 1  # a new state: evaluated in a turn
+        finally:
+            store.work = work
+            store.get(sid).plan.turn = work
+            store.template().turn = work

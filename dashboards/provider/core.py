@@ -37,7 +37,7 @@ from dashboards.provider.profiles import ProfileChoices
 from dashboards.provider.results import ResultCache
 from dashboards.provider.takeover import other_drafts, take_over
 from gridmap import datasets
-from gridmap.plans import Plan, WorkspaceError, as_workspace
+from gridmap.plans import Plan, Turns, WorkspaceError, as_workspace
 from gridmap.rebalance import RebalanceResult
 from gridmap.rules import Profile
 
@@ -73,12 +73,13 @@ class DashboardProvider:
     projects
         The residential projects layer of the forecast page (``file.gpkg:图层``); None: none.
     plan_workers
-        How many requests may compute on plans at once (edits, the Plans page's drawing,
-        exports): the others wait their turn without taking the processor from the read-only
-        pages, so many planners editing at once do not slow every map and table down. Writing a
-        draft or a plan to the workspace takes no turn (it waits on the disk, not the
-        processor). Each request still runs to its end in its own thread: a save that answered
-        success is stored.
+        How many requests may compute on plans at once (:class:`gridmap.plans.Turns`):
+        evaluating a plan state not evaluated before, restoring a draft, loading a plan, an
+        export. The others wait their turn without taking the processor from the read-only
+        pages, so many planners editing at once do not slow every map and table down. Drawing
+        or editing a state already evaluated takes no turn, nor does writing a draft or a plan
+        to the workspace (it waits on the disk, not the processor). Each request still runs to
+        its end in its own thread: a save that answered success is stored.
 
     Attributes
     ----------
@@ -115,7 +116,7 @@ class DashboardProvider:
         self._results = ResultCache(study, self.profile_choices, max_profiles)
         self._geometry = GeometryCache(study, lambda: self.result().facilities)
         self._coverage = CoverageViews(study, self.result, self.ids("community"))
-        self._plan_work = threading.BoundedSemaphore(max(1, plan_workers))
+        self._plan_work = Turns(plan_workers)
         self.plan_sessions = PlanStore(self, work=self._plan_work)
         self.changes = ChangeViews(self, projects)
 
@@ -426,8 +427,7 @@ class DashboardProvider:
     ) -> PlanOutcome:
         """Move the user's draft ``other`` into tab ``sid`` (see :func:`take_over`)."""
         pid = self.profile_id(profile)
-        with self._plan_work:
-            return take_over(self.plan_sessions, sid, other, profile=pid, lang=lang)
+        return take_over(self.plan_sessions, sid, other, profile=pid, lang=lang)
 
     def plan_selection(self, sid: str, units: list[str]) -> SelectionView:
         """The units selected in tab ``sid``: households, names, neighbouring communities."""
@@ -435,5 +435,4 @@ class DashboardProvider:
 
     def plan_export(self, sid: str, fmt: str, profile: str | None = None) -> tuple[bytes, str]:
         """(bytes, file name) of tab ``sid``'s plan as ``"xlsx"`` (changes) or ``"gpkg"``."""
-        with self._plan_work:
-            return self.plan_sessions.export(sid, fmt, profile)
+        return self.plan_sessions.export(sid, fmt, profile)  # takes its turn itself

@@ -138,10 +138,13 @@ class PlanStore:
         by content: undo, redo, a fresh tab and another user's plan in the same state are
         not evaluated again).
     work
-        Held while a request computes on plans (edits, drawing, loading, restoring a draft):
-        e.g. a semaphore letting a few requests at once do so. Never held while a draft or a
-        plan is written to the workspace or a listing is read (waiting on the disk or on
-        another writer takes no turn from other planners). None: no limit.
+        Held while a plan evaluates a state not evaluated before (every plan's
+        :attr:`~gridmap.plans.Plan.turn`) and while a plan is built from the workspace (a
+        draft restored, a saved plan loaded, an export): e.g. :class:`gridmap.plans.Turns`
+        letting a few threads at once do so. Drawing or editing a state already evaluated takes
+        no turn, nor does writing a draft or a plan or reading a listing (waiting on the disk
+        or on another writer takes no turn from other planners). Always the innermost lock: a
+        tab's lock is taken before it, never while holding it. None: no limit.
 
     Attributes
     ----------
@@ -189,6 +192,7 @@ class PlanStore:
             if self._template is None:
                 self._template = self.provider.plan(name="现状")
                 self._template.evaluations = self.evaluations
+                self._template.turn = self.work
                 self._colors = community_colors(self._template)
             return self._template
 
@@ -210,6 +214,7 @@ class PlanStore:
             plan.plan_id, plan.name, plan.created = uuid.uuid4().hex[:12], name, now()
         plan.author = author
         plan.evaluations = self.evaluations
+        plan.turn = self.work
         return plan
 
     # ------------------------------------------------------------------ tabs and sessions
@@ -256,18 +261,19 @@ class PlanStore:
     def _restore(self, key: str, user: User, profile: str | None) -> PlanSession:
         self.template()
         try:
-            found = restore_draft(
-                self.provider.plans_workspace(),
-                key,
-                user.name,
-                fresh=lambda: self.new_plan(profile=profile),
-            )
+            with self.work:  # the journal replayed: processor work
+                found = restore_draft(
+                    self.provider.plans_workspace(),
+                    key,
+                    user.name,
+                    fresh=lambda: self.new_plan(profile=profile),
+                )
         except (WorkspaceError, ValueError, KeyError):
             found = None
         if found is None:
             return PlanSession(self.new_plan(profile=profile, author=user.name), self._colors)
         plan, draft = found
-        plan.evaluations = self.evaluations
+        plan.evaluations, plan.turn = self.evaluations, self.work
         session = PlanSession(plan, self._colors)
         when = draft.updated[:16].replace("T", " ")
         session.notice = ("pl.draft.restored", draft.name, when, str(draft.unsaved))
@@ -281,13 +287,14 @@ class PlanStore:
         """
         try:
             with session.lock:
-                write_draft(
+                stamps = write_draft(
                     self.provider.plans_workspace(),
                     key,
                     user.name,
                     session.plan,
                     max_total=self.max_drafts,
                 )
+            self.listings.drafts_written(stamps)
         except WorkspaceError as exc:
             return [t("pl.draft.unwritten", lang, why=workspace_message(exc, lang))]
         except ValueError as exc:
@@ -299,7 +306,9 @@ class PlanStore:
         key, user = self._open(token)
         s = self._session(key, user, profile)
         with s.lock:
-            s.plan, s.pending = self.new_plan(profile=profile, author=user.name), None
+            with self.work:
+                fresh = self.new_plan(profile=profile, author=user.name)
+            s.plan, s.pending = fresh, None
             try:
                 drop_draft(self.provider.plans_workspace(), key)
             except (WorkspaceError, ValueError):
@@ -310,10 +319,11 @@ class PlanStore:
         """Replace the tab's plan by a saved one (by name or id) from the workspace."""
         key, user = self._open(token)
         tpl = self.template()
-        plan = load_plan(self.provider.plans_workspace(), name, graph=tpl.graph)
-        if not plan.units.index.equals(tpl.units.index):  # another unit set: its own adjacency
-            plan = load_plan(self.provider.plans_workspace(), name)
-        plan.evaluations = self.evaluations
+        with self.work:  # a plan built from the workspace: processor work
+            plan = load_plan(self.provider.plans_workspace(), name, graph=tpl.graph)
+            if not plan.units.index.equals(tpl.units.index):  # another unit set: own adjacency
+                plan = load_plan(self.provider.plans_workspace(), name)
+        plan.evaluations, plan.turn = self.evaluations, self.work
         s = self._session(key, user, profile)
         with s.lock:
             if profile is not None:
@@ -348,15 +358,13 @@ class PlanStore:
         if isinstance(numbers, PlanOutcome):
             return numbers
         profile = text_value(request.profile)
-        with self.work:
-            session = self._session(key, user, profile)
+        session = self._session(key, user, profile)
         if action == "load":
             return self._load(token, request, lang)
         if action == "reload":  # the tab's plan as saved now (another planner's save included)
             return self._load(token, replace(request, saved=session.plan.plan_id), lang)
         if action == "reset":
-            with self.work:
-                self.reset(token, profile)
+            self.reset(token, profile)
             return PlanOutcome(
                 [t("pl.reset.ok", lang)],
                 "text",
@@ -368,7 +376,7 @@ class PlanStore:
             out = self._save(session, text_value(request.name), lang)
             return with_lines(out, self._persist(key, user, session, lang))
         if action == "rebase":  # take what others saved meanwhile, re-apply the tab's edits
-            with self.work, session.lock:
+            with session.lock, self.work:
                 done, line = plan_sharing.rebase(
                     session.plan, self.provider.plans_workspace(), lang
                 )
@@ -380,21 +388,21 @@ class PlanStore:
             refused = self._reserve(key, user, lang)
             if refused is not None:
                 return refused
-        # the rebalancer's seconds are in C++ (they take no turn from other planners)
-        with self.work if action != "rebalance" else contextlib.nullcontext():
-            changed, lines = run_edit(
-                session,
-                action,
-                selection=id_list(request.selection),
-                target=text_value(request.target),
-                community=text_value(request.community),
-                k=int(numbers.get("k", 2)),
-                communities=id_list(request.communities),
-                time_limit=numbers.get("time_limit", 10.0),
-                lang=lang,
-                provider=self.provider,
-                author=user.name,
-            )
+        # an edit takes a turn only to evaluate its new state (the plan's turn); the
+        # rebalancer's seconds are in C++ (they take no turn from other planners)
+        changed, lines = run_edit(
+            session,
+            action,
+            selection=id_list(request.selection),
+            target=text_value(request.target),
+            community=text_value(request.community),
+            k=int(numbers.get("k", 2)),
+            communities=id_list(request.communities),
+            time_limit=numbers.get("time_limit", 10.0),
+            lang=lang,
+            provider=self.provider,
+            author=user.name,
+        )
         if changed:
             lines += self._persist(key, user, session, lang)
         return PlanOutcome(
@@ -469,8 +477,7 @@ class PlanStore:
         if not saved:
             return PlanOutcome([t("pl.need.saved", lang)], "text", refresh=False)
         try:
-            with self.work:
-                s = self.load(token, saved, text_value(request.profile))
+            s = self.load(token, saved, text_value(request.profile))
         except (KeyError, ValueError) as exc:
             return PlanOutcome([str(exc).strip("'\"")], "error")
         except WorkspaceError as exc:
@@ -503,22 +510,21 @@ class PlanStore:
         self._open(token)  # a tab refused reads nothing
         saved = self.saved()["name"].astype(str).tolist()
         user = current_user()
-        with self.work:
-            session = self.get(token, profile)
-            notice = session.take_notice()
-            return plan_view(
-                session,
-                grid_ids,
-                url,
-                saved=saved,
-                workspace=self.provider.plans_workspace(),
-                mode=mode,
-                lang=lang,
-                notice=None
-                if notice is None
-                else t(notice[0], lang, name=notice[1], when=notice[2], n=notice[3]),
-                read_only=user is None or not user.can_edit,
-            )
+        session = self.get(token, profile)  # a new state evaluated takes a turn (plan.turn)
+        notice = session.take_notice()
+        return plan_view(
+            session,
+            grid_ids,
+            url,
+            saved=saved,
+            workspace=self.provider.plans_workspace(),
+            mode=mode,
+            lang=lang,
+            notice=None
+            if notice is None
+            else t(notice[0], lang, name=notice[1], when=notice[2], n=notice[3]),
+            read_only=user is None or not user.can_edit,
+        )
 
     def selection(self, token: object, units: list[str]) -> SelectionView:
         """The selected units of the tab's plan (its profile does not matter here)."""
@@ -527,7 +533,7 @@ class PlanStore:
     def export(self, token: object, fmt: str, profile: str | None = None) -> tuple[bytes, str]:
         """(bytes, file name) of the tab's plan: ``"xlsx"`` changes, ``"gpkg"`` communities."""
         session = self.get(token, profile)
-        with session.lock:
+        with session.lock, self.work:
             plan = session.plan
             stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in plan.name) or "plan"
             if fmt == "xlsx":

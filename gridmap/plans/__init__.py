@@ -90,10 +90,12 @@ from gridmap.plans.storage import (
     workspace_stamp,
 )
 from gridmap.plans.subplans import MergeResult, merge_subplans, subplan
+from gridmap.plans.turns import Turns
 from gridmap.plans.workspace import WorkspaceError
 
 __all__ = [
     "EvaluationCache",
+    "Turns",
     "Plan",
     "PlanConflict",
     "WorkspaceError",

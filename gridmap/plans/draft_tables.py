@@ -17,6 +17,7 @@ from typing import Protocol
 
 from gridmap.plans.postgis import PostGISStore, is_database_url
 from gridmap.plans.state import now
+from gridmap.plans.storage import workspace_stamp
 from gridmap.plans.workspace import connect_read, register_table, write_transaction
 
 __all__ = ["DraftLimit", "DraftTable", "draft_table", "DRAFT_COLUMNS"]
@@ -65,6 +66,22 @@ def _check_room(user: str, mine: int, total: int, max_per_user: int, max_total: 
         raise DraftLimit(user, max_total, per_user=False)
 
 
+def _only_change(before: tuple | None, after: tuple | None, rows: list[list]) -> tuple | None:
+    """``(before, after, written)`` when one transaction separates the two stamps, else None.
+
+    ``written``: the ``(key, user)`` of every draft ``rows`` wrote.
+
+    SQLite's file change counter (rollback-journal mode) advances by one per committed write
+    transaction; a ``-wal`` file (more stamp fields) keeps it still, so nothing is known there.
+    """
+    if before is None or after is None or len(before) != 4 or len(after) != 4:
+        return None
+    counter = int.from_bytes(before[3], "big"), int.from_bytes(after[3], "big")
+    if counter[1] != counter[0] + 1:
+        return None
+    return before, after, tuple((str(r[0]), str(r[1])) for r in rows)
+
+
 class DraftTable(Protocol):
     """The draft rows of one workspace."""
 
@@ -76,10 +93,13 @@ class DraftTable(Protocol):
         """Mark tab ``key``'s draft as having unsaved edits, or raise :class:`DraftLimit`."""
         ...
 
-    def write(self, rows: list[list], *, max_total: int) -> None:
+    def write(self, rows: list[list], *, max_total: int) -> tuple | None:
         """Upsert drafts (:data:`DRAFT_COLUMNS`, ``stored`` filled in) in one transaction.
 
-        Clean drafts beyond ``max_total`` are pruned in the same transaction.
+        Clean drafts beyond ``max_total`` are pruned in the same transaction. Returns the
+        workspace's stamps (:func:`gridmap.plans.storage.workspace_stamp`) before and after it
+        and the ``(key, user)`` of the drafts written, when this transaction is known to be the
+        only change between the stamps, else None.
         """
         ...
 
@@ -145,9 +165,11 @@ class GeoPackageDrafts:
                 (key, user, now()),
             )
 
-    def write(self, rows: list[list], *, max_total: int) -> None:
+    def write(self, rows: list[list], *, max_total: int) -> tuple | None:
         """See :meth:`DraftTable.write`."""
         with write_transaction(self.path) as con:
+            # no other writer can commit while this transaction holds SQLite's reserved lock
+            before = workspace_stamp(self.path)
             self._tables(con)
             plans = con.execute("SELECT 1 FROM sqlite_master WHERE name = 'plans'").fetchone()
             for row in rows:
@@ -162,6 +184,7 @@ class GeoPackageDrafts:
                 "plan_drafts WHERE unsaved = 0 ORDER BY updated DESC LIMIT -1 OFFSET ?)",
                 (max_total,),
             )
+        return _only_change(before, workspace_stamp(self.path), rows)
 
     def drop(self, key: str) -> None:
         """See :meth:`DraftTable.drop`."""
@@ -242,8 +265,8 @@ class PostGISDrafts:
                 (key, user, now()),
             )
 
-    def write(self, rows: list[list], *, max_total: int) -> None:
-        """See :meth:`DraftTable.write`."""
+    def write(self, rows: list[list], *, max_total: int) -> tuple | None:
+        """See :meth:`DraftTable.write` (never known here: None)."""
         cols = ", ".join(f'"{c}"' for c in DRAFT_COLUMNS)
         sets = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in DRAFT_COLUMNS[1:])
         with self.store.connect() as con, con.transaction():
@@ -260,6 +283,8 @@ class PostGISDrafts:
                 "plan_drafts WHERE unsaved = 0 ORDER BY updated DESC OFFSET %s)",
                 (max_total,),
             )
+
+        return None
 
     def drop(self, key: str) -> None:
         """See :meth:`DraftTable.drop`."""

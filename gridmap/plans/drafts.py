@@ -74,8 +74,14 @@ def write_draft(
     plan: Plan,
     *,
     max_total: int,
-) -> None:
-    """Keep tab ``key``'s plan as it is now; prune clean drafts beyond ``max_total``."""
+) -> tuple | None:
+    """Keep tab ``key``'s plan as it is now; prune clean drafts beyond ``max_total``.
+
+    Returns the workspace's stamps (:func:`gridmap.plans.storage.workspace_stamp`) before and
+    after the transaction that wrote it and the ``(key, user)`` of every draft it wrote, when
+    that was known to be the only change between the stamps (so what those drafts do not
+    touch, e.g. the saved plans, is still as it was), else None.
+    """
     row = [
         key,
         user,
@@ -90,7 +96,7 @@ def write_draft(
         json.dumps(plan.journal, ensure_ascii=False, default=str),
         now(),
     ]
-    _group(workspace).write(row, max_total=max_total)
+    return _group(workspace).write(row, max_total=max_total)
 
 
 class _GroupCommit:
@@ -112,8 +118,9 @@ class _GroupCommit:
         self._done = -1  #: number of the last batch written
         self._writing = False
         self._errors: dict[int, BaseException] = {}
+        self._stamps: dict[int, tuple | None] = {}  #: per batch: its stamps (see write_draft)
 
-    def write(self, row: list, *, max_total: int) -> None:
+    def write(self, row: list, *, max_total: int) -> tuple | None:
         with self._cond:
             self._queued[row[0]] = (row, max_total)
             mine = self._next
@@ -125,11 +132,12 @@ class _GroupCommit:
                 self._queued, self._next, self._writing = {}, self._next + 1, True
                 self._cond.release()
                 error: BaseException | None = None
+                stamps = None
                 try:
                     rows = [r for r, _ in batch.values()]
                     limit = min(m for _, m in batch.values())
                     with self.writing:
-                        draft_table(self.workspace).write(rows, max_total=limit)
+                        stamps = draft_table(self.workspace).write(rows, max_total=limit)
                 except BaseException as exc:  # every writer of the batch raises it
                     error = exc
                 finally:
@@ -137,12 +145,17 @@ class _GroupCommit:
                     self._writing, self._done = False, number
                     if error is not None:
                         self._errors[number] = error
+                    self._stamps[number] = stamps
                     for old in [n for n in self._errors if n < number - 64]:
                         del self._errors[old]
+                    for old in [n for n in self._stamps if n < number - 64]:
+                        del self._stamps[old]
                     self._cond.notify_all()
             error = self._errors.get(mine)
+            stamps = self._stamps.get(mine)
         if error is not None:
             raise error
+        return stamps
 
 
 _GROUPS: dict[str, _GroupCommit] = {}

@@ -8,11 +8,13 @@ plan's communities: unit sums plus the households outside every unit (fixed rema
 an unedited plan reports exactly what the check reports. Results are kept by the content of
 the plan's state (:mod:`gridmap.plans.evaluation_cache`); what the plan derives from them (its
 community table, KPIs, change list) is kept per state of the plan until its next change, so a
-page drawing them several times computes each once.
+page drawing them several times computes each once. Evaluating a new state takes a turn of the
+plan's :attr:`~PlanEvaluation.turn` (shared by a server's plans).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -154,6 +156,19 @@ class PlanEvaluation(PlanState):
     def evaluations(self, cache: EvaluationCache) -> None:
         self.__dict__["_evaluations"] = cache
 
+    @property
+    def turn(self) -> contextlib.AbstractContextManager:
+        """Held while the plan evaluates a state not evaluated before (none by default).
+
+        Plans of one server share one (:class:`gridmap.plans.turns.Turns`), so only a few
+        evaluations run at once; drawing a state already evaluated takes no turn.
+        """
+        return self.__dict__.get("_turn") or contextlib.nullcontext()
+
+    @turn.setter
+    def turn(self, turns: contextlib.AbstractContextManager) -> None:
+        self.__dict__["_turn"] = turns
+
     def _content_key(self) -> str:
         """A digest of everything but the assignment an evaluation depends on.
 
@@ -231,8 +246,9 @@ class PlanEvaluation(PlanState):
         )
 
         def compute() -> tuple:
-            table = self._table(labels, profile)
-            return table, evaluate_units(table, profile, level="community", lang=lang)
+            with self.turn:
+                table = self._table(labels, profile)
+                return table, evaluate_units(table, profile, level="community", lang=lang)
 
         return self.evaluations.get(key, compute)
 
