@@ -173,21 +173,14 @@ def on_dask(
     streams the outputs (``seconds`` holds both). ``client_peak_rss_mb``: this process's peak
     during the run, beside the workers'. Returns the figures and the result.
     """
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    from gridmap.national import NationalSource, check_national
+    from gridmap.national import NationalSource, check_national, local_cluster
 
     source = NationalSource({k: root / k for k in LAYERS})
     before = _load()
-    with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            memory_limit=memory_limit,
-            dashboard_address=":0",
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    # the LocalCluster check_national starts by itself: single-threaded worker processes
+    with local_cluster(workers, memory_limit) as cluster, Client(cluster) as client:
         cpu0 = client.run(_warm)  # imports are not the check: both sides import before timing
         cpu_client = _cpu_s()
         t = time.perf_counter()

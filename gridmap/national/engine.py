@@ -36,7 +36,7 @@ from gridmap.national.worker import check_partition
 from gridmap.qa import community_lookup
 from gridmap.rules import load_profile
 
-__all__ = ["check_national", "ProgressBar"]
+__all__ = ["check_national", "ProgressBar", "local_cluster", "LOCAL_CLUSTER_CONFIG"]
 
 
 class ProgressBar:
@@ -68,30 +68,61 @@ class ProgressBar:
         self._draw()
 
 
-def _client(stack: ExitStack, scheduler: Any, n_workers: int | None, memory_limit: Any) -> Any:
-    """A ``distributed.Client`` on ``scheduler`` (an address or a Client), or on a LocalCluster."""
-    # dask.distributed is imported here: starting it is heavy and only this engine needs it
-    from distributed import Client, LocalCluster
+#: Dask settings of the LocalCluster gridmap starts: the workers' statistical profiler (a
+#: sample of the task thread's stack every 10 ms, for the dashboard's Profile page) is off — it
+#: takes the interpreter lock from the check ~100 times a second and costs 2–3 % of each partition
+LOCAL_CLUSTER_CONFIG = {"distributed.worker.profile.enabled": False}
 
-    if isinstance(scheduler, Client):
-        return scheduler
-    if scheduler is not None:
-        return stack.enter_context(Client(scheduler))
-    cluster = stack.enter_context(
-        LocalCluster(
+
+def local_cluster(n_workers: int | None = None, memory_limit: str | float | None = "auto") -> Any:
+    """The ``distributed.LocalCluster`` :func:`check_national` starts when given no scheduler.
+
+    One single-threaded worker process per core (a partition's check is one thread of Python,
+    so a process per core uses them all without sharing an interpreter lock), the memory
+    limit per worker, the dashboard on a free port, and :data:`LOCAL_CLUSTER_CONFIG`.
+
+    Parameters
+    ----------
+    n_workers
+        Worker processes (default: the cores).
+    memory_limit
+        Per worker (``"3GB"``, bytes, ``"auto"``: the machine's memory shared out, None: none).
+
+    Returns
+    -------
+    distributed.LocalCluster
+        Started; close it (or use it as a context manager) when done.
+    """
+    # dask.distributed is imported here: starting it is heavy and only this engine needs it
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):  # the workers take the config they start with
+        return LocalCluster(
             n_workers=n_workers or os.cpu_count() or 1,
             threads_per_worker=1,
             processes=True,
             memory_limit=memory_limit,
             dashboard_address=":0",
         )
-    )
+
+
+def _client(stack: ExitStack, scheduler: Any, n_workers: int | None, memory_limit: Any) -> Any:
+    """A ``distributed.Client`` on ``scheduler`` (an address or a Client), or on a LocalCluster."""
+    # dask.distributed is imported here: see local_cluster
+    from distributed import Client
+
+    if isinstance(scheduler, Client):
+        return scheduler
+    if scheduler is not None:
+        return stack.enter_context(Client(scheduler))
+    cluster = stack.enter_context(local_cluster(n_workers, memory_limit))
     return stack.enter_context(Client(cluster))
 
 
 def _gather(client: Any, futures: dict, bar: ProgressBar | None) -> list[Any]:
     """Each partition's output once, as its task completes; input problems of all partitions."""
-    # dask.distributed is imported here: see _client
+    # dask.distributed is imported here: see local_cluster
     from distributed import as_completed
 
     outputs: list[Any] = []

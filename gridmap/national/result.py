@@ -176,7 +176,7 @@ def _order_findings(findings: pd.DataFrame, profile: Profile) -> pd.DataFrame:
         {
             "qa": findings["rule_id"].str.startswith("qa.").to_numpy(),
             "level": findings["level"].map({"community": 0, "grid": 1}).fillna(2).to_numpy(),
-            "rule": findings["rule_id"].map(lambda r: rank.get(r, len(rank))).to_numpy(),
+            "rule": findings["rule_id"].map(rank).fillna(len(rank)).to_numpy(dtype=int),
             "rule_id": findings["rule_id"].to_numpy(),
             "unit": findings["unit_id"].astype(str).to_numpy(),
         }
@@ -236,6 +236,15 @@ def partitions_table(rows: Iterable[tuple[str, str, int | None, int, int, dict]]
     )
 
 
+def _by_id(units: GeoDataFrame) -> GeoDataFrame:
+    """Units in the order of their ids as text (each partition's units come in read order)."""
+    ids = units.index.astype(str).to_numpy(dtype=object)
+    order = np.argsort(ids, kind="stable")  # Python's str order, as sorted(…, key=str)
+    if (order == np.arange(len(order))).all():
+        return units
+    return units.iloc[order]
+
+
 def _unique_problems(outputs: Iterable[Any]) -> list[Problem]:
     """The problems of every partition (each with ``.problems``), each once."""
     seen: dict[tuple, Problem] = {}
@@ -264,12 +273,10 @@ def combine(
     NationalResult
     """
     outputs = sorted(outputs, key=lambda o: o.key)
-    comms = pd.concat([o.communities for o in outputs])
-    comms = comms.loc[sorted(comms.index, key=str)]
+    comms = _by_id(pd.concat([o.communities for o in outputs]))
     grids = None
     if all(o.grids is not None for o in outputs):
-        grids = pd.concat([o.grids for o in outputs if o.grids is not None])
-        grids = grids.loc[sorted(grids.index, key=str)]
+        grids = _by_id(pd.concat([o.grids for o in outputs if o.grids is not None]))
     findings = merge_findings([o.findings for o in outputs], [o.gap_lonlat for o in outputs])
     households = None
     if all(o.households is not None for o in outputs):
