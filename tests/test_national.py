@@ -24,6 +24,7 @@ import pytest
 import shapely
 
 import gridmap
+import gridmap.national.engine as engine
 from gridmap.cli import main
 from gridmap.national import (
     HALO_DEG,
@@ -375,3 +376,14 @@ def test_merged_partitions_give_the_same_result(source, client, national):
     pd.testing.assert_frame_equal(a.communities_table(), b.communities_table())
     pd.testing.assert_frame_equal(a.grids_table(), b.grids_table())
     pd.testing.assert_frame_equal(merged.findings, national.findings)
+
+
+def test_shared_inputs_scattered_when_large(source, client, national, monkeypatch):
+    """Inputs above ``SHARE_IN_TASK_MAX`` are scattered to a worker instead of travelling in
+    a task of their own: the same result either way."""
+    monkeypatch.setattr(engine, "SHARE_IN_TASK_MAX", 0)
+    scattered = check_national(source, scheduler=client, partition_by="district")
+    a, b = scattered.check_result(), national.check_result()
+    pd.testing.assert_frame_equal(a.communities_table(), b.communities_table())
+    pd.testing.assert_frame_equal(a.grids_table(), b.grids_table())
+    pd.testing.assert_frame_equal(scattered.findings, national.findings)

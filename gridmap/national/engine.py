@@ -16,6 +16,7 @@ partition's problems, each prefixed with its partition.
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import sys
 import uuid
@@ -36,7 +37,13 @@ from gridmap.national.worker import check_partition
 from gridmap.qa import community_lookup
 from gridmap.rules import load_profile
 
-__all__ = ["check_national", "ProgressBar", "local_cluster", "LOCAL_CLUSTER_CONFIG"]
+__all__ = [
+    "check_national",
+    "ProgressBar",
+    "local_cluster",
+    "LOCAL_CLUSTER_CONFIG",
+    "SHARE_IN_TASK_MAX",
+]
 
 
 class ProgressBar:
@@ -138,6 +145,34 @@ def _gather(client: Any, futures: dict, bar: ProgressBar | None) -> list[Any]:
     if problems:
         raise InputError(problems)
     return outputs
+
+
+#: inputs every partition shares up to this size (pickled bytes) travel inside a task of their
+#: own; larger ones are scattered to one worker (a task graph should not carry megabytes)
+SHARE_IN_TASK_MAX = 4 * 2**20
+
+
+def _hold(value: Any) -> Any:
+    """A task that returns what it was given: the value then lives on the cluster."""
+    return value
+
+
+def _share(client: Any, run: str, **values: Any) -> list[Any]:
+    """A future per value every partition needs (the source, the plan, the lookup).
+
+    Each small value is the result of a task that carries it: submitting does not wait, the
+    partitions start as soon as it has run, a worker that needs it fetches it from the worker
+    holding it, and Dask runs the task again if that worker dies. A broadcast scatter would
+    wait here until every worker held a copy (0.3 s before the first partition starts, on two
+    local workers). A larger value is scattered to one worker, where workers fetch it alike.
+    """
+    futures = []
+    for name, value in values.items():
+        if len(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)) <= SHARE_IN_TASK_MAX:
+            futures.append(client.submit(_hold, value, key=f"gridmap-{name}-{run}", pure=False))
+        else:
+            futures.append(client.scatter(value, hash=False))
+    return futures
 
 
 def _national_lookup(index: Any) -> dict[str, Any] | None:
@@ -262,7 +297,7 @@ def check_national(
         client = _client(stack, scheduler, n_workers, memory_limit)
         if log is not None:
             log(f"Dask dashboard: {client.dashboard_link}  ({len(plan.keys)} 分区 partitions)")
-        source_f, plan_f, lookup_f = client.scatter([source, plan, lookup], broadcast=True)
+        source_f, plan_f, lookup_f = _share(client, run, source=source, plan=plan, lookup=lookup)
         task: Callable[..., Any] = check_partition
         staged: tuple[Path, Path, Path] | None = None
         if out is not None:  # out of core: the workers stage their rows inside the output's stage
