@@ -387,3 +387,17 @@ def test_shared_inputs_scattered_when_large(source, client, national, monkeypatc
     pd.testing.assert_frame_equal(a.communities_table(), b.communities_table())
     pd.testing.assert_frame_equal(a.grids_table(), b.grids_table())
     pd.testing.assert_frame_equal(scattered.findings, national.findings)
+
+
+def test_unusable_partition_input_names_every_partition(source, client, tmp_path):
+    """An input error in the partitions stops the run with each partition's problems, each
+    prefixed with its partition."""
+    households = source.read("households").drop(columns=["户数"])
+    path = tmp_path / "households.parquet"
+    households.to_parquet(path, write_covering_bbox=True)
+    broken = NationalSource({**source.layers, "households": path})
+    with pytest.raises(gridmap.InputError) as caught:
+        check_national(broken, scheduler=client, partition_by="district")
+    prefixes = {p.message.split("]")[0] + "]" for p in caught.value.problems}
+    keys = plan_partitions(source.community_index(), "district").keys
+    assert prefixes == {f"[分区 {k}]" for k in keys}

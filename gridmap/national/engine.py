@@ -134,10 +134,14 @@ def _gather(client: Any, futures: dict, bar: ProgressBar | None) -> list[Any]:
 
     outputs: list[Any] = []
     problems: list[Problem] = []
-    for future in as_completed(list(futures)):
+    # with_results: each output is fetched as soon as its task ends, while others still run
+    done = as_completed(list(futures), with_results=True, raise_errors=False)
+    for future, output in done:
         key = futures[future]
         try:
-            outputs.append(future.result())
+            if future.status != "finished":  # raised (after its retries) or was cancelled
+                future.result()
+            outputs.append(output)
         except InputError as exc:
             problems += [replace(p, message=f"[分区 {key}] {p.message}") for p in exc.problems]
         if bar is not None:
