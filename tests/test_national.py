@@ -24,6 +24,7 @@ import pytest
 import shapely
 
 import gridmap
+import gridmap.national.engine as engine
 from gridmap.cli import main
 from gridmap.national import (
     HALO_DEG,
@@ -375,3 +376,28 @@ def test_merged_partitions_give_the_same_result(source, client, national):
     pd.testing.assert_frame_equal(a.communities_table(), b.communities_table())
     pd.testing.assert_frame_equal(a.grids_table(), b.grids_table())
     pd.testing.assert_frame_equal(merged.findings, national.findings)
+
+
+def test_shared_inputs_scattered_when_large(source, client, national, monkeypatch):
+    """Inputs above ``SHARE_IN_TASK_MAX`` are scattered to a worker instead of travelling in
+    a task of their own: the same result either way."""
+    monkeypatch.setattr(engine, "SHARE_IN_TASK_MAX", 0)
+    scattered = check_national(source, scheduler=client, partition_by="district")
+    a, b = scattered.check_result(), national.check_result()
+    pd.testing.assert_frame_equal(a.communities_table(), b.communities_table())
+    pd.testing.assert_frame_equal(a.grids_table(), b.grids_table())
+    pd.testing.assert_frame_equal(scattered.findings, national.findings)
+
+
+def test_unusable_partition_input_names_every_partition(source, client, tmp_path):
+    """An input error in the partitions stops the run with each partition's problems, each
+    prefixed with its partition."""
+    households = source.read("households").drop(columns=["户数"])
+    path = tmp_path / "households.parquet"
+    households.to_parquet(path, write_covering_bbox=True)
+    broken = NationalSource({**source.layers, "households": path})
+    with pytest.raises(gridmap.InputError) as caught:
+        check_national(broken, scheduler=client, partition_by="district")
+    prefixes = {p.message.split("]")[0] + "]" for p in caught.value.problems}
+    keys = plan_partitions(source.community_index(), "district").keys
+    assert prefixes == {f"[分区 {k}]" for k in keys}

@@ -17,7 +17,12 @@ from typing import TYPE_CHECKING
 from gridmap._lazy import lazy_package
 
 if TYPE_CHECKING:
-    from gridmap.national.engine import ProgressBar, check_national
+    from gridmap.national.engine import (
+        LOCAL_CLUSTER_CONFIG,
+        ProgressBar,
+        check_national,
+        local_cluster,
+    )
     from gridmap.national.partition import PARTITION_BY, PartitionPlan, plan_partitions
     from gridmap.national.result import GAP_RULE, NationalResult, combine
     from gridmap.national.rollup import LEVELS, read_check_dir, rollup, write_rollup
@@ -51,6 +56,8 @@ __all__ = [
     "write_rollup",
     "read_check_dir",
     "LEVELS",
+    "local_cluster",
+    "LOCAL_CLUSTER_CONFIG",
 ]
 
 # Dask, geopandas and the check load on first use: `gridmap check --help` does not wait for them
@@ -59,6 +66,8 @@ lazy_package(
     {
         "ProgressBar": "gridmap.national.engine",
         "check_national": "gridmap.national.engine",
+        "local_cluster": "gridmap.national.engine",
+        "LOCAL_CLUSTER_CONFIG": "gridmap.national.engine",
         "PARTITION_BY": "gridmap.national.levels",
         "PartitionPlan": "gridmap.national.partition",
         "plan_partitions": "gridmap.national.partition",

@@ -16,6 +16,7 @@ partition's problems, each prefixed with its partition.
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import sys
 import uuid
@@ -36,7 +37,13 @@ from gridmap.national.worker import check_partition
 from gridmap.qa import community_lookup
 from gridmap.rules import load_profile
 
-__all__ = ["check_national", "ProgressBar"]
+__all__ = [
+    "check_national",
+    "ProgressBar",
+    "local_cluster",
+    "LOCAL_CLUSTER_CONFIG",
+    "SHARE_IN_TASK_MAX",
+]
 
 
 class ProgressBar:
@@ -68,38 +75,73 @@ class ProgressBar:
         self._draw()
 
 
-def _client(stack: ExitStack, scheduler: Any, n_workers: int | None, memory_limit: Any) -> Any:
-    """A ``distributed.Client`` on ``scheduler`` (an address or a Client), or on a LocalCluster."""
-    # dask.distributed is imported here: starting it is heavy and only this engine needs it
-    from distributed import Client, LocalCluster
+#: Dask settings of the LocalCluster gridmap starts: the workers' statistical profiler (a
+#: sample of the task thread's stack every 10 ms, for the dashboard's Profile page) is off — it
+#: takes the interpreter lock from the check ~100 times a second and costs 2–3 % of each partition
+LOCAL_CLUSTER_CONFIG = {"distributed.worker.profile.enabled": False}
 
-    if isinstance(scheduler, Client):
-        return scheduler
-    if scheduler is not None:
-        return stack.enter_context(Client(scheduler))
-    cluster = stack.enter_context(
-        LocalCluster(
+
+def local_cluster(n_workers: int | None = None, memory_limit: str | float | None = "auto") -> Any:
+    """The ``distributed.LocalCluster`` :func:`check_national` starts when given no scheduler.
+
+    One single-threaded worker process per core (a partition's check is one thread of Python,
+    so a process per core uses them all without sharing an interpreter lock), the memory
+    limit per worker, the dashboard on a free port, and :data:`LOCAL_CLUSTER_CONFIG`.
+
+    Parameters
+    ----------
+    n_workers
+        Worker processes (default: the cores).
+    memory_limit
+        Per worker (``"3GB"``, bytes, ``"auto"``: the machine's memory shared out, None: none).
+
+    Returns
+    -------
+    distributed.LocalCluster
+        Started; close it (or use it as a context manager) when done.
+    """
+    # dask.distributed is imported here: starting it is heavy and only this engine needs it
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):  # the workers take the config they start with
+        return LocalCluster(
             n_workers=n_workers or os.cpu_count() or 1,
             threads_per_worker=1,
             processes=True,
             memory_limit=memory_limit,
             dashboard_address=":0",
         )
-    )
+
+
+def _client(stack: ExitStack, scheduler: Any, n_workers: int | None, memory_limit: Any) -> Any:
+    """A ``distributed.Client`` on ``scheduler`` (an address or a Client), or on a LocalCluster."""
+    # dask.distributed is imported here: see local_cluster
+    from distributed import Client
+
+    if isinstance(scheduler, Client):
+        return scheduler
+    if scheduler is not None:
+        return stack.enter_context(Client(scheduler))
+    cluster = stack.enter_context(local_cluster(n_workers, memory_limit))
     return stack.enter_context(Client(cluster))
 
 
 def _gather(client: Any, futures: dict, bar: ProgressBar | None) -> list[Any]:
     """Each partition's output once, as its task completes; input problems of all partitions."""
-    # dask.distributed is imported here: see _client
+    # dask.distributed is imported here: see local_cluster
     from distributed import as_completed
 
     outputs: list[Any] = []
     problems: list[Problem] = []
-    for future in as_completed(list(futures)):
+    # with_results: each output is fetched as soon as its task ends, while others still run
+    done = as_completed(list(futures), with_results=True, raise_errors=False)
+    for future, output in done:
         key = futures[future]
         try:
-            outputs.append(future.result())
+            if future.status != "finished":  # raised (after its retries) or was cancelled
+                future.result()
+            outputs.append(output)
         except InputError as exc:
             problems += [replace(p, message=f"[分区 {key}] {p.message}") for p in exc.problems]
         if bar is not None:
@@ -107,6 +149,34 @@ def _gather(client: Any, futures: dict, bar: ProgressBar | None) -> list[Any]:
     if problems:
         raise InputError(problems)
     return outputs
+
+
+#: inputs every partition shares up to this size (pickled bytes) travel inside a task of their
+#: own; larger ones are scattered to one worker (a task graph should not carry megabytes)
+SHARE_IN_TASK_MAX = 4 * 2**20
+
+
+def _hold(value: Any) -> Any:
+    """A task that returns what it was given: the value then lives on the cluster."""
+    return value
+
+
+def _share(client: Any, run: str, **values: Any) -> list[Any]:
+    """A future per value every partition needs (the source, the plan, the lookup).
+
+    Each small value is the result of a task that carries it: submitting does not wait, the
+    partitions start as soon as it has run, a worker that needs it fetches it from the worker
+    holding it, and Dask runs the task again if that worker dies. A broadcast scatter would
+    wait here until every worker held a copy (0.3 s before the first partition starts, on two
+    local workers). A larger value is scattered to one worker, where workers fetch it alike.
+    """
+    futures = []
+    for name, value in values.items():
+        if len(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)) <= SHARE_IN_TASK_MAX:
+            futures.append(client.submit(_hold, value, key=f"gridmap-{name}-{run}", pure=False))
+        else:
+            futures.append(client.scatter(value, hash=False))
+    return futures
 
 
 def _national_lookup(index: Any) -> dict[str, Any] | None:
@@ -231,7 +301,7 @@ def check_national(
         client = _client(stack, scheduler, n_workers, memory_limit)
         if log is not None:
             log(f"Dask dashboard: {client.dashboard_link}  ({len(plan.keys)} 分区 partitions)")
-        source_f, plan_f, lookup_f = client.scatter([source, plan, lookup], broadcast=True)
+        source_f, plan_f, lookup_f = _share(client, run, source=source, plan=plan, lookup=lookup)
         task: Callable[..., Any] = check_partition
         staged: tuple[Path, Path, Path] | None = None
         if out is not None:  # out of core: the workers stage their rows inside the output's stage

@@ -42,6 +42,7 @@ __all__ = [
     "combine",
     "GAP_RULE",
     "merge_findings",
+    "ordered_findings",
     "partitions_table",
     "national_summary",
 ]
@@ -169,20 +170,24 @@ def _merge_study_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(merged, columns=rows.columns)
 
 
-def _order_findings(findings: pd.DataFrame, profile: Profile) -> pd.DataFrame:
-    """Rule findings in profile order, then QA findings by rule; units by id."""
+def _finding_order(findings: pd.DataFrame, profile: Profile) -> np.ndarray:
+    """Positions of the findings in national order (a stable sort: ties keep their order).
+
+    Rule findings in profile order, then QA findings by rule; units by id.
+    """
     rank = {r.id: i for i, r in enumerate(profile.rules)}
     key = pd.DataFrame(
         {
             "qa": findings["rule_id"].str.startswith("qa.").to_numpy(),
             "level": findings["level"].map({"community": 0, "grid": 1}).fillna(2).to_numpy(),
-            "rule": findings["rule_id"].map(lambda r: rank.get(r, len(rank))).to_numpy(),
+            "rule": findings["rule_id"].map(rank).fillna(len(rank)).to_numpy(dtype=int),
             "rule_id": findings["rule_id"].to_numpy(),
             "unit": findings["unit_id"].astype(str).to_numpy(),
         }
     )
-    order = key.sort_values(["qa", "level", "rule", "rule_id", "unit"], kind="stable").index
-    return findings.iloc[order.to_numpy()].reset_index(drop=True)
+    return key.sort_values(
+        ["qa", "level", "rule", "rule_id", "unit"], kind="stable"
+    ).index.to_numpy()
 
 
 def national_summary(summary: dict, plan: PartitionPlan, partitions: pd.DataFrame) -> dict:
@@ -201,9 +206,27 @@ def _renumber_gaps(findings: pd.DataFrame, gap_lonlat: list[np.ndarray]) -> pd.D
     gaps = (findings["rule_id"] == GAP_RULE).to_numpy()
     if not gaps.any():
         return findings
-    findings = findings.copy()
-    findings.loc[gaps, "unit_id"] = number_gaps(np.vstack(gap_lonlat))
-    return findings
+    unit = findings["unit_id"].to_numpy(dtype=object).copy()
+    unit[gaps] = number_gaps(np.vstack(gap_lonlat))
+    # a new column, not a copy of the table
+    return findings.assign(unit_id=pd.array(unit, dtype=findings["unit_id"].dtype))
+
+
+def _merged(
+    frames: list[pd.DataFrame], gap_lonlat: list[np.ndarray]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The partitions' findings with the merged study-level household rows after them.
+
+    Returns that table and the positions of the rows :func:`merge_findings` keeps, in its order.
+    """
+    findings = _renumber_gaps(pd.concat(frames, ignore_index=True), gap_lonlat)
+    study_hh = (
+        (findings["level"] == "study") & findings["rule_id"].isin(HOUSEHOLD_RULES)
+    ).to_numpy()
+    merged = _merge_study_rows(findings[study_hh])
+    rows = pd.concat([findings, merged], ignore_index=True)[FINDING_COLUMNS]
+    keep = np.concatenate([np.flatnonzero(~study_hh), len(findings) + np.arange(len(merged))])
+    return rows, keep
 
 
 def merge_findings(frames: list[pd.DataFrame], gap_lonlat: list[np.ndarray]) -> pd.DataFrame:
@@ -212,11 +235,20 @@ def merge_findings(frames: list[pd.DataFrame], gap_lonlat: list[np.ndarray]) -> 
     Gaps numbered over the whole, the study-level household rows merged into one per rule
     (at the end).
     """
-    findings = _renumber_gaps(pd.concat(frames, ignore_index=True), gap_lonlat)
-    study_hh = (findings["level"] == "study") & findings["rule_id"].isin(HOUSEHOLD_RULES)
-    return pd.concat(
-        [findings[~study_hh], _merge_study_rows(findings[study_hh])], ignore_index=True
-    )[FINDING_COLUMNS]
+    rows, keep = _merged(frames, gap_lonlat)
+    return rows.iloc[keep].reset_index(drop=True)
+
+
+def ordered_findings(
+    frames: list[pd.DataFrame], gap_lonlat: list[np.ndarray], profile: Profile
+) -> pd.DataFrame:
+    """:func:`merge_findings` in the national order, with one copy of the rows.
+
+    Rule findings in profile order, then QA findings by rule; units by id.
+    """
+    rows, keep = _merged(frames, gap_lonlat)
+    kept = rows[["level", "rule_id", "unit_id"]].iloc[keep].reset_index(drop=True)
+    return rows.iloc[keep[_finding_order(kept, profile)]].reset_index(drop=True)
 
 
 def partitions_table(rows: Iterable[tuple[str, str, int | None, int, int, dict]]) -> pd.DataFrame:
@@ -234,6 +266,15 @@ def partitions_table(rows: Iterable[tuple[str, str, int | None, int, int, dict]]
             for key, crs, epsg, communities, grids, stats in rows
         ]
     )
+
+
+def _by_id(units: GeoDataFrame) -> GeoDataFrame:
+    """Units in the order of their ids as text (each partition's units come in read order)."""
+    ids = units.index.astype(str).to_numpy(dtype=object)
+    order = np.argsort(ids, kind="stable")  # Python's str order, as sorted(…, key=str)
+    if (order == np.arange(len(order))).all():
+        return units
+    return units.iloc[order]
 
 
 def _unique_problems(outputs: Iterable[Any]) -> list[Problem]:
@@ -264,13 +305,13 @@ def combine(
     NationalResult
     """
     outputs = sorted(outputs, key=lambda o: o.key)
-    comms = pd.concat([o.communities for o in outputs])
-    comms = comms.loc[sorted(comms.index, key=str)]
+    comms = _by_id(pd.concat([o.communities for o in outputs]))
     grids = None
     if all(o.grids is not None for o in outputs):
-        grids = pd.concat([o.grids for o in outputs if o.grids is not None])
-        grids = grids.loc[sorted(grids.index, key=str)]
-    findings = merge_findings([o.findings for o in outputs], [o.gap_lonlat for o in outputs])
+        grids = _by_id(pd.concat([o.grids for o in outputs if o.grids is not None]))
+    findings = ordered_findings(
+        [o.findings for o in outputs], [o.gap_lonlat for o in outputs], profile
+    )
     households = None
     if all(o.households is not None for o in outputs):
         households = pd.concat(
@@ -287,7 +328,7 @@ def combine(
         plan=plan,
         communities=comms,
         grids=grids,
-        findings=_order_findings(findings, profile),
+        findings=findings,
         households=households,
         partitions=partitions,
         problems=_unique_problems(outputs),

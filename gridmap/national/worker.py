@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from geopandas import GeoDataFrame
 
@@ -168,13 +170,13 @@ def _drop_foreign_halo(
     """
     if not len(hh):
         return hh
-    b = (hh.to_crs(LONLAT) if hh.crs is not None else hh).geometry.bounds
+    b = shapely.bounds(np.asarray((hh.to_crs(LONLAT) if hh.crs is not None else hh).geometry))
     inside = (
-        (b["minx"] <= window[2])
-        & (b["maxx"] >= window[0])
-        & (b["miny"] <= window[3])
-        & (b["maxy"] >= window[1])
-    ).to_numpy()
+        (b[:, 0] <= window[2])
+        & (b[:, 2] >= window[0])
+        & (b[:, 1] <= window[3])
+        & (b[:, 3] >= window[1])
+    )
     if inside.all():
         return hh
     keep = inside.copy()
@@ -186,6 +188,33 @@ def _drop_foreign_halo(
 def _lonlat_points(gdf: GeoDataFrame) -> np.ndarray:
     pts = shapely.point_on_surface(np.asarray(gdf.to_crs(LONLAT).geometry.values))
     return shapely.get_coordinates(pts) if len(pts) else np.empty((0, 2))
+
+
+def _text_array(values: Any) -> pa.Array | None:
+    """``values`` as an Arrow text array (no copy for Arrow-backed text); None: not all text."""
+    try:
+        arr = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return None
+    if pa.types.is_null(arr.type):
+        return arr.cast(pa.large_string())
+    return arr if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) else None
+
+
+def _isin(values: pd.Series | pd.Index, ids: Any) -> np.ndarray:
+    """``values.isin(ids)`` for text, as one hash lookup in Arrow.
+
+    pandas' ``isin`` on Arrow-backed text makes a Python scalar of every id (0.1 s for 20 000
+    findings against 2 000 ids; this takes a millisecond). Values or ids that are not all
+    text go through pandas.
+    """
+    arr, wanted = _text_array(values), _text_array(ids)
+    if arr is None or wanted is None:
+        return np.asarray(pd.Series(np.asarray(values, dtype=object)).isin(list(ids)))
+    if not len(wanted):
+        return np.zeros(len(arr), dtype=bool)
+    found = pc.is_in(arr, value_set=wanted.cast(arr.type))
+    return found.to_numpy(zero_copy_only=False).astype(bool)
 
 
 def _owned_communities(result: Any, plan: PartitionPlan, key: str) -> pd.Index:
@@ -201,7 +230,7 @@ def _owned_communities(result: Any, plan: PartitionPlan, key: str) -> pd.Index:
 def _owned_grids(result: Any, plan: PartitionPlan, key: str, comms: pd.Index) -> pd.Index:
     grids = result.grids
     cid = grids["community_id"]
-    mine = cid.isin(comms).to_numpy().copy()
+    mine = _isin(cid, comms)
     none = cid.isna().to_numpy()
     if none.any():
         home = plan.home(_lonlat_points(grids[none]))
@@ -211,7 +240,7 @@ def _owned_grids(result: Any, plan: PartitionPlan, key: str, comms: pd.Index) ->
 
 def _owned_households(result: Any, plan: PartitionPlan, key: str, comms: pd.Index) -> pd.DataFrame:
     hh = result.households
-    mine = hh["community_id"].isin(comms).to_numpy().copy()
+    mine = _isin(hh["community_id"], comms)
     none = hh["community_id"].isna().to_numpy()
     if none.any():
         points = result.study.households.loc[hh.index[none]]
@@ -262,8 +291,8 @@ def _owned_findings(
     """The findings on what the partition owns, and the lon/lat centres of its own gaps."""
     f = result.findings
     level, unit = f["level"], f["unit_id"].astype(str)
-    keep = (level == "community") & unit.isin(comms.astype(str))
-    keep |= (level == "grid") & unit.isin(grids.astype(str))
+    keep = (level == "community") & _isin(unit, comms.astype(str))
+    keep |= (level == "grid") & _isin(unit, grids.astype(str))
     attr = None
     if lookup is not None and result.grids is not None:
         # a 所属社区 name is unique or ambiguous in the country, not in this window
@@ -271,7 +300,7 @@ def _owned_findings(
         attr = community_attr_qa(result.grids.loc[grids], result.communities, lookup)
     fac = level == "facility"
     if fac.any() and result.facilities is not None:
-        located = result.facilities.loc[result.facilities.index.astype(str).isin(unit[fac])]
+        located = result.facilities.loc[_isin(result.facilities.index.astype(str), unit[fac])]
         home = pd.Series(plan.home(_lonlat_points(located)), index=located.index.astype(str))
         keep |= fac & unit.map(home).eq(key)
     gaps = (f["rule_id"] == "qa.community.gap").to_numpy()
