@@ -28,18 +28,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import pyogrio
 import pyproj
-import shapely
-from geopandas import GeoDataFrame, GeoSeries
+from geopandas import GeoDataFrame
 
 from gridmap._atomic import atomic_path
 from gridmap._errors import Problem
 from gridmap.check import CheckResult
 from gridmap.io.csv_out import write_csv
-from gridmap.io.gpkg import GPKG_VERSION
 from gridmap.national.export import id_table, write_district
 from gridmap.national.merge import conform, merged, whole_schema
 from gridmap.national.partition import PartitionPlan
@@ -126,71 +122,46 @@ class _Csv:
         self.started = True
 
 
-_MULTI = {"Point": shapely.multipoints, "LineString": shapely.multilinestrings}
-_MULTI["Polygon"] = shapely.multipolygons
-
-
-def _as_multi(units: GeoDataFrame, types: set[str]) -> GeoDataFrame:
-    """``units`` with single geometries made multi where the whole layer mixes both kinds.
+def _whole_layer_type(types: set[str] | None) -> str | None:
+    """The multi type a layer mixing single and multi geometries is declared as, else None.
 
     What the GeoPackage writer does to a layer of polygons and multipolygons written at once
     (it declares and writes multipolygons); a chunk holding only polygons would not know.
     """
-    single = [t for t in types if not t.startswith("Multi")]
-    if len(types) != 2 or len(single) != 1 or f"Multi{single[0]}" not in types:
-        return units
-    mask = (units.geometry.geom_type == single[0]).to_numpy()
-    if not mask.any():
-        return units
-    geoms = np.array(units.geometry.to_numpy(), dtype=object)
-    geoms[mask] = _MULTI[single[0]](geoms[mask], indices=np.arange(int(mask.sum())))
-    out = units.copy()
-    out[units.geometry.name] = GeoSeries(geoms, index=units.index, crs=units.crs)
-    return out
+    single = [t for t in types or () if not t.startswith("Multi")]
+    if types is None or len(types) != 2 or len(single) != 1 or f"Multi{single[0]}" not in types:
+        return None
+    return f"Multi{single[0]}"
 
 
 class _Gpkg:
-    """A GeoPackage written layer by layer, chunk by chunk, through ``CheckResult.to_gpkg``."""
+    """A GeoPackage written layer by layer, chunk by chunk, by ``CheckResult.to_gpkg``."""
 
-    def __init__(self, path: Path, scratch: Path) -> None:
-        self.path, self.scratch = path, scratch / f"{path.stem}.chunk.gpkg"
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self.layers: set[str] = set()
 
     def write(self, layer: str, result: CheckResult, types: set[str] | None = None) -> None:
-        if types and layer in ("communities", "grids"):
-            units = getattr(result, layer)
-            result = replace(result, **{layer: _as_multi(units, types)})
-        result.to_gpkg(self.scratch)
-        meta, table = pyogrio.read_arrow(self.scratch, layer=layer)
-        geometry = meta["geometry_name"] or None
-        pyogrio.write_arrow(
-            table,
-            self.path,
-            layer=layer,
-            driver="GPKG",
-            geometry_name=geometry,
-            geometry_type=meta["geometry_type"] if geometry else None,
-            crs=meta["crs"] if geometry else None,
-            append=layer in self.layers,
-            dataset_options={"VERSION": GPKG_VERSION} if not self.layers else None,
+        kind = _whole_layer_type(types) if layer in ("communities", "grids") else None
+        result.to_gpkg(
+            self.path, layers=[layer], append=True, geometry_types={layer: kind} if kind else None
         )
         self.layers.add(layer)
 
     def finish(self) -> None:
-        """Copy the default styles ``to_gpkg`` wrote (``layer_styles``) from the last chunk."""
+        """Register ``layer_styles`` after the layers, where writing them at once puts it.
+
+        A GIS lists the layers in ``gpkg_contents`` order; appending chunks registered the
+        styles with the first styled layer.
+        """
         with closing(sqlite3.connect(self.path)) as db, db:
-            db.execute("ATTACH DATABASE ? AS chunk", (str(self.scratch),))
-            ddl = db.execute(
-                "SELECT sql FROM chunk.sqlite_master WHERE name = 'layer_styles'"
+            row = db.execute(
+                "SELECT * FROM gpkg_contents WHERE table_name = 'layer_styles'"
             ).fetchone()
-            if ddl is None:
-                return
-            db.execute(ddl[0])
-            db.execute("INSERT INTO layer_styles SELECT * FROM chunk.layer_styles")
-            db.execute(
-                "INSERT INTO gpkg_contents SELECT * FROM chunk.gpkg_contents "
-                "WHERE table_name = 'layer_styles'"
-            )
+            if row is not None:
+                db.execute("DELETE FROM gpkg_contents WHERE table_name = 'layer_styles'")
+                marks = ", ".join("?" * len(row))
+                db.execute(f"INSERT INTO gpkg_contents VALUES ({marks})", row)
 
 
 @dataclass
@@ -340,7 +311,7 @@ def _write_national(tables: dict[str, _Table], folder: Path) -> dict[str, Path]:
 
 
 def _write_provinces(
-    tables: dict[str, _Table], folder: Path, scratch: Path, profile: Profile, empty: dict
+    tables: dict[str, _Table], folder: Path, profile: Profile, empty: dict
 ) -> dict[str, Path]:
     """``provinces/{code}.gpkg``: the layers of ``result.gpkg``, the rows of one province."""
     written = {}
@@ -348,7 +319,7 @@ def _write_provinces(
     for code in codes:
         path = folder / f"{code}.gpkg"
         with atomic_path(path, suffix=".gpkg") as tmp:
-            gpkg = _Gpkg(Path(tmp), scratch)
+            gpkg = _Gpkg(Path(tmp))
             for kind in ("communities", "grids", "findings"):
                 if kind not in tables:
                     continue
@@ -407,13 +378,13 @@ def write_staged(
     counted: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="gridmap-chunks-") as tmp:
         scratch = Path(tmp)
-        gpkg = _Gpkg(out / "result.gpkg", scratch)
+        gpkg = _Gpkg(out / "result.gpkg")
         for kind, table in tables.items():
             outs = {"csv": _Csv(out / f"{kind}.csv", scratch), "gpkg": gpkg}
             write = _write_findings if kind == "findings" else _write_units
             counted[kind] = write(table, outs, profile, empty)
         gpkg.finish()
-        written = _write_provinces(tables, out / "provinces", scratch, profile, empty)
+        written = _write_provinces(tables, out / "provinces", profile, empty)
     written |= _write_national(tables, out / "national")
     problem_rows = pd.DataFrame(
         [p.to_dict() for p in problems], columns=[*_PROBLEM_COLUMNS, "extra"]
