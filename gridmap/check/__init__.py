@@ -1,10 +1,9 @@
 """The compliance check: assign, measure, evaluate, and write the contract outputs.
 
 - :mod:`gridmap.check.run`: :func:`check`, the named stages of one check with their timings;
-- :mod:`gridmap.check.result`: :class:`CheckResult`, what a check found, and its summary;
+- :mod:`gridmap.check.result`: :class:`CheckResult`, what a check found, its summary and the
+  writers of the contract files (CSV, summary.json, result.gpkg);
 - :mod:`gridmap.check.tables`: the units, findings and problems as the contract's tables;
-- :mod:`gridmap.check.outputs`: the writers of the contract files (CSV, summary.json,
-  result.gpkg);
 - :mod:`gridmap.check._background`: the steps that run on threads of their own.
 
 >>> import gridmap
