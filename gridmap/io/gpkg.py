@@ -131,6 +131,7 @@ def write_gpkg(
     config = {"OGR_CURRENT_DATE": stamp, "OGR_SQLITE_SYNCHRONOUS": "OFF"}
     old = {key: pyogrio.get_gdal_config_option(key) for key in config}
     pyogrio.set_gdal_config_options(config)
+    existed = path.exists()  # rows may be appended to its layers (``append`` in ``options``)
     try:
         for name, frame in layers.items():
             kwargs = dict((options or {}).get(name, {}))
@@ -145,6 +146,9 @@ def write_gpkg(
             )
         if styles:  # update_time only when pinned: the styles of two runs stay equal
             _write_styles(path, layers, styles, stamp, stamp if last_change else None)
+        elif existed:  # layers added to a styled file: its styles stay listed after them
+            with closing(sqlite3.connect(path)) as db, db:
+                _styles_last(db)
     finally:
         pyogrio.set_gdal_config_options(old)
     _sync(path)
@@ -184,12 +188,13 @@ def _write_styles(
     with closing(sqlite3.connect(path)) as db, db:
         db.execute("PRAGMA synchronous = OFF")  # write_gpkg syncs the file once at the end
         db.execute(_STYLES_DDL)
-        db.execute(
-            "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, "
-            "description, last_change) VALUES ('layer_styles', 'attributes', 'layer_styles', "
-            "'QGIS 默认样式 / default layer styles', ?)",
-            (stamp,),
-        )
+        if not _styles_last(db):
+            db.execute(
+                "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, "
+                "last_change) VALUES ('layer_styles', 'attributes', 'layer_styles', "
+                "'QGIS 默认样式 / default layer styles', ?)",
+                (stamp,),
+            )
         for name, style in styles.items():
             frame = layers.get(name)
             geometry = getattr(getattr(frame, "geometry", None), "name", "geom")
@@ -201,6 +206,20 @@ def _write_styles(
                 "owner, ui, update_time) VALUES ('', '', ?, ?, ?, ?, ?, 1, ?, 'gridmap', '', ?)",
                 (name, column, style.name, style.qml(), style.sld(name), style.name, update_time),
             )
+
+
+def _styles_last(db: sqlite3.Connection) -> bool:
+    """Register ``layer_styles`` after every layer in ``gpkg_contents``; False if it is not there.
+
+    A GIS lists a GeoPackage's tables in ``gpkg_contents`` order: written at once, the styles
+    come after the layers, and so they do when a file's layers are written chunk by chunk.
+    """
+    row = db.execute("SELECT * FROM gpkg_contents WHERE table_name = 'layer_styles'").fetchone()
+    if row is None:
+        return False
+    db.execute("DELETE FROM gpkg_contents WHERE table_name = 'layer_styles'")
+    db.execute(f"INSERT INTO gpkg_contents VALUES ({', '.join('?' * len(row))})", row)
+    return True
 
 
 def _geometry_column(db: sqlite3.Connection, table: str) -> str | None:

@@ -20,10 +20,8 @@ the partitions' summaries (:attr:`~gridmap.national.stage.StagedTable.integral`)
 from __future__ import annotations
 
 import json
-import sqlite3
 import tempfile
 from collections.abc import Iterator
-from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -147,21 +145,6 @@ class _Gpkg:
             self.path, layers=[layer], append=True, geometry_types={layer: kind} if kind else None
         )
         self.layers.add(layer)
-
-    def finish(self) -> None:
-        """Register ``layer_styles`` after the layers, where writing them at once puts it.
-
-        A GIS lists the layers in ``gpkg_contents`` order; appending chunks registered the
-        styles with the first styled layer.
-        """
-        with closing(sqlite3.connect(self.path)) as db, db:
-            row = db.execute(
-                "SELECT * FROM gpkg_contents WHERE table_name = 'layer_styles'"
-            ).fetchone()
-            if row is not None:
-                db.execute("DELETE FROM gpkg_contents WHERE table_name = 'layer_styles'")
-                marks = ", ".join("?" * len(row))
-                db.execute(f"INSERT INTO gpkg_contents VALUES ({marks})", row)
 
 
 @dataclass
@@ -328,7 +311,6 @@ def _write_provinces(
                     gpkg.write(kind, result, tables[kind].types(code))
                 if kind not in gpkg.layers:
                     gpkg.write(kind, _result(profile, "", **empty))
-            gpkg.finish()
         written[f"provinces/{path.name}"] = path
     return written
 
@@ -383,7 +365,6 @@ def write_staged(
             outs = {"csv": _Csv(out / f"{kind}.csv", scratch), "gpkg": gpkg}
             write = _write_findings if kind == "findings" else _write_units
             counted[kind] = write(table, outs, profile, empty)
-        gpkg.finish()
         written = _write_provinces(tables, out / "provinces", profile, empty)
     written |= _write_national(tables, out / "national")
     problem_rows = pd.DataFrame(
