@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -28,6 +29,7 @@ from typing import Any, TypeVar
 import geopandas as gpd
 from flask import Flask, Response, request
 
+from dashboards.components.maplibre import MAP_HEIGHT
 from dashboards.provider import DashboardProvider
 from gridmap.tiles import TileSet, tiles_covering
 
@@ -39,6 +41,7 @@ __all__ = [
     "register_study_tiles",
     "study_tiles",
     "StudyTiles",
+    "view_zooms",
     "TILE_URL",
     "MVT_MIME",
 ]
@@ -56,6 +59,9 @@ STUDY_BUFFER = 16
 #: :meth:`StudyTiles.warm` encodes every zoom whose view of the whole study takes at most this
 #: many tiles (the first map of every page shows the whole study)
 WARM_TILES = 16
+#: the height of a page's map (:data:`dashboards.components.MAP_HEIGHT`) in pixels: its first
+#: view's likeliest tile zoom (:func:`view_zooms`)
+FIRST_VIEW_PX = int(MAP_HEIGHT.removesuffix("px"))
 _LEVELS = ("community", "grid")
 #: where :func:`register_study_tiles` keeps the study's tiles on the Flask server
 _EXTENSION = "gridmap_study_tiles"
@@ -111,6 +117,32 @@ def register_tiles(server: Flask, tiles: TileSet) -> None:
         return _tile_response(tiles, layer, z, x, y, "private, max-age=600")
 
 
+def view_zooms(bounds: tuple[float, float, float, float], height: int = FIRST_VIEW_PX) -> list[int]:
+    """The tile zooms of a map that shows all of ``bounds``, the likeliest first.
+
+    Every zoom from the last at which one tile covers ``bounds`` while they fit in
+    :data:`WARM_TILES` tiles. First the zoom at which they fill a map ``height`` pixels tall
+    (a page's map, padded 20 px each side; 512-pixel tiles), then the lower ones (a map
+    narrower than it is tall), then the higher ones.
+
+    Examples
+    --------
+    >>> view_zooms((120.5, 31.2, 120.9, 31.5))
+    [10, 9, 8, 11]
+    """
+    views = [tiles_covering(bounds, z) for z in range(STUDY_MAX_ZOOM + 1)]
+    first = max(z for z, v in enumerate(views) if len(v) == 1)
+    zooms = []
+    for z in range(first, STUDY_MAX_ZOOM + 1):
+        if len(views[z]) > WARM_TILES:
+            break
+        zooms.append(z)
+    south, north = (math.log(math.tan(math.pi / 4 + math.radians(v) / 2)) for v in bounds[1::2])
+    share = max(north - south, 1e-12) / (2 * math.pi)  # of the world's height
+    fit = math.floor(math.log2(max(height - 40, 1) / (512 * share)))
+    return sorted(zooms, key=lambda z: (z > fit, -z if z <= fit else z))
+
+
 class StudyTiles:
     """The tile set of each map level of a provider's study, made on first use.
 
@@ -125,6 +157,8 @@ class StudyTiles:
         self._sets: dict[str, TileSet] = {}
         self._names: dict[str, bytes] = {}
         self._locks = {level: threading.Lock() for level in _LEVELS}
+        self._started: set[str] = set()  # levels :meth:`start` was asked for
+        self._started_lock = threading.Lock()
 
     def _once(self, cache: dict[str, T], level: str, make: Callable[[], T]) -> T:
         """``cache[level]``, made by ``make()`` on first use, once however many threads ask."""
@@ -152,21 +186,27 @@ class StudyTiles:
         return self._once(self._sets, level, make)
 
     def start(self, levels: Iterable[str]) -> None:
-        """Make the tile sets of ``levels`` in a daemon thread, now, if not made yet.
+        """Make the tile sets of ``levels`` and their first view's tiles in a daemon thread, now.
 
-        For a page that will ask for their tiles in a moment (the compliance map's index
-        page): on a server that did not :meth:`warm`, the set is then being made while the
-        browser loads the page instead of once its first tile is asked for. Levels the study
-        does not have are skipped.
+        What :meth:`warm` does, for ``levels``, without waiting for it: the app starts it when
+        it loads the study, and the compliance map's index page for the levels it draws, so
+        on a server that did not :meth:`warm` the tiles of a page's first map are being made
+        while the browser loads the page, the likeliest first (:func:`view_zooms`), instead of
+        once each is asked for. A tile asked for meanwhile waits for its encoding rather than
+        repeating it. Each level is started once; levels the study does not have are skipped.
         """
-        todo = [
-            lv
-            for lv in levels
-            if lv in _LEVELS and lv not in self._sets and self.provider.has_level(lv)
-        ]
+        with self._started_lock:
+            todo = [
+                lv
+                for lv in dict.fromkeys(levels)
+                if lv in _LEVELS and lv not in self._started and self.provider.has_level(lv)
+            ]
+            self._started.update(todo)
         if todo:
             threading.Thread(
-                target=lambda: [self.tileset(lv) for lv in todo], name="gridmap-tiles", daemon=True
+                target=lambda: [self._warm_level(lv) for lv in todo],
+                name="gridmap-tiles",
+                daemon=True,
             ).start()
 
     def names(self, level: str) -> bytes:
@@ -196,30 +236,26 @@ class StudyTiles:
         """Make every level's tile set, its names and the tiles of the whole study's view now.
 
         For ``gridmap serve`` before it listens: the zooms at which a map shows the whole
-        study (from the last one where it fits in one tile, while it fits in
-        :data:`WARM_TILES` tiles) are encoded and gzip-compressed, so a page's first map
+        study (:func:`view_zooms`) are encoded and gzip-compressed, so a page's first map
         only fetches them.
 
         Returns
         -------
         int
-            How many tiles were encoded.
+            How many tiles were encoded (or found made).
         """
+        return sum(self._warm_level(lv) for lv in _LEVELS if self.provider.has_level(lv))
+
+    def _warm_level(self, level: str) -> int:
+        """:meth:`warm` of one level: its tile set, names and whole-study view tiles."""
+        ts = self.tileset(level)
         done = 0
-        for level in _LEVELS:
-            if not self.provider.has_level(level):
-                continue
-            ts = self.tileset(level)
-            self.names(level)
-            views = [tiles_covering(ts.bounds(level), z) for z in range(STUDY_MAX_ZOOM + 1)]
-            # the last zoom at which one tile holds the study, then those it fits in a few
-            first = max(z for z, v in enumerate(views) if len(v) == 1)
-            for tiles in views[first:]:
-                if len(tiles) > WARM_TILES:
-                    break
-                for tile in tiles:
-                    ts.tile(level, *tile, gzip=True)
-                done += len(tiles)
+        for z in view_zooms(ts.bounds(level)):
+            tiles = tiles_covering(ts.bounds(level), z)
+            for tile in tiles:
+                ts.tile(level, *tile, gzip=True)
+            done += len(tiles)
+        self.names(level)
         return done
 
     def meta(self, level: str, tiles: str) -> dict[str, Any]:
@@ -268,11 +304,12 @@ def register_study_tiles(server: Flask, provider: DashboardProvider) -> StudyTil
     Returns
     -------
     StudyTiles
-        The tile sets (made on first request; :meth:`StudyTiles.warm` makes them now), also
-        kept on the server (:func:`study_tiles`).
+        The tile sets, being made in the background from now on (:meth:`StudyTiles.start`;
+        :meth:`StudyTiles.warm` waits for them), also kept on the server (:func:`study_tiles`).
     """
     study = StudyTiles(provider)
     server.extensions[_EXTENSION] = study
+    study.start(_LEVELS)  # made from the study's load on, not once a page asks
     cache = "private, max-age=86400"  # the key changes with the loaded study
 
     @server.route("/_gridmap/tiles/<key>/<level>.json")

@@ -84,13 +84,6 @@ def with_tiles(app: Any, provider: DashboardProvider, payload: dict) -> dict:
     return payload
 
 
-def start_tiles(app: Any, levels: list[str]) -> None:
-    """Have the app's study tiles of ``levels`` made in the background now (see :meth:`StudyTiles.start`)."""
-    tiles = study_tiles(app.server) if app is not None else None
-    if tiles is not None:
-        tiles.start(levels)
-
-
 def borders_url(app: Any, provider: DashboardProvider) -> str | None:
     """The community geometry, drawn as heavy border lines over any map (None without it)."""
     return geo_url(app, provider, "community") if provider.has_level("community") else None

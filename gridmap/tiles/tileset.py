@@ -270,11 +270,10 @@ class TileSet:
             raise ValueError(f"no tile {z}/{x}/{y}")
         if z < self._layers[layer].min_zoom:
             return b""
-        key = (layer, z, x, y)
-        entry = self._cache.get(key)
-        if entry is None:
-            entry = [self._encode(layer, z, x, y), None]
-            self._cache.put(key, entry)
+        # once per tile however many threads ask (a request waits for a warming thread's tile)
+        entry = self._cache.get_or_create(
+            (layer, z, x, y), lambda: [self._encode(layer, z, x, y), None]
+        )
         raw = entry[0]
         assert raw is not None
         if not gzip or not raw:
