@@ -69,7 +69,10 @@
   }
 
   function style(basemap, attribution) {
-    const s = {version: 8, sources: {}, layers: [
+    // No paint transitions: MapLibre's default (300 ms) would have every paint change (the
+    // reveal, a recolour) animate every property of the layer, a frame after frame of the
+    // whole map until it ends, where one frame draws it.
+    const s = {version: 8, sources: {}, transition: {duration: 0, delay: 0}, layers: [
       {id: "bg", type: "background", paint: {"background-color": "#f3f3ef"}}]};
     if (basemap) {
       s.sources.basemap = {type: "raster", tiles: [basemap], tileSize: 256, attribution: attribution || ""};
@@ -220,7 +223,6 @@
 
   // opacity of the units and of the community borders; 0 (not drawn) until reveal
   const OPACITY = {units: 0.85, borders: 0.9};
-  const NO_FADE = {duration: 0, delay: 0};
 
   function addLayers(map, meta, colors) {
     // The first colours are part of the layer (a colour per feature id, evaluated on the
@@ -231,7 +233,7 @@
     const before = ["borders", "gaps", "points"].find(function (id) { return map.getLayer(id); });
     map.addLayer({id: FILL, type: "fill", source: SRC, "source-layer": meta.layer, paint: {
       "fill-color": ["to-color", ["coalesce", ["feature-state", "color"], first]],
-      "fill-opacity": 0, "fill-opacity-transition": NO_FADE, "fill-outline-color": "#ffffff"}}, before);
+      "fill-opacity": 0, "fill-outline-color": "#ffffff"}}, before);
   }
 
   // Unit lines (the fill's outline) only where the units are at least this wide on screen on
@@ -351,7 +353,7 @@
         const above = [OUTLINES.moved, OUTLINES.sel, "gaps", "points"].find(function (id) { return map.getLayer(id); });
         map.addLayer({id: "borders", type: "line", source: "borders", "source-layer": meta.layer, paint: {
           "line-color": "#1f2d3d", "line-width": ["interpolate", ["linear"], ["zoom"], 10, 1.4, 15, 2.6],
-          "line-opacity": st.hidden ? 0 : OPACITY.borders, "line-opacity-transition": NO_FADE}}, above);
+          "line-opacity": st.hidden ? 0 : OPACITY.borders}}, above);
       }
       map.setLayoutProperty("borders", "visibility", "visible");
       st.borders = meta.count;
