@@ -8,7 +8,9 @@
   ``/_gridmap/tiles/<key>/<level>/names.json`` (``{"n": [names], "u": [unit ids]}`` in
   feature order), which the map fetches after its first frame (for hover and click). The
   map derives these from the level's GeoJSON address (``/_gridmap/geo/<key>/<level>.geojson``),
-  which stays for small overlays. Each level's tile set is made once per loaded study.
+  which stays for small overlays. The communities' borders, drawn over every map, are the
+  line tiles of ``/_gridmap/tiles/<key>/borders.json`` (:data:`BORDERS`: each border two
+  communities share once). Each tile set is made once per loaded study, from its load on.
 * :func:`register_tiles`: a national result's tiles at ``/tiles/<layer>/<z>/<x>/<y>.pbf``.
 
 Both answer ``application/vnd.mapbox-vector-tile`` (gzip-compressed when the browser accepts
@@ -31,7 +33,7 @@ from flask import Flask, Response, request
 
 from dashboards.components.maplibre import MAP_HEIGHT
 from dashboards.provider import DashboardProvider
-from gridmap.tiles import TileSet, tiles_covering
+from gridmap.tiles import TileSet, border_lines, tiles_covering
 
 T = TypeVar("T")
 
@@ -42,6 +44,7 @@ __all__ = [
     "study_tiles",
     "StudyTiles",
     "view_zooms",
+    "BORDERS",
     "TILE_URL",
     "MVT_MIME",
 ]
@@ -63,6 +66,12 @@ WARM_TILES = 16
 #: view's likeliest tile zoom (:func:`view_zooms`)
 FIRST_VIEW_PX = int(MAP_HEIGHT.removesuffix("px"))
 _LEVELS = ("community", "grid")
+#: the communities' border network (:func:`gridmap.tiles.border_lines`): the heavy lines every
+#: map draws over its units, each shared border once (drawn from the communities' polygons,
+#: every border two communities share would be stroked, parsed and sent twice)
+BORDERS = "borders"
+#: every tile set of a study: its levels and the borders
+_SETS = (*_LEVELS, BORDERS)
 #: where :func:`register_study_tiles` keeps the study's tiles on the Flask server
 _EXTENSION = "gridmap_study_tiles"
 
@@ -144,7 +153,7 @@ def view_zooms(bounds: tuple[float, float, float, float], height: int = FIRST_VI
 
 
 class StudyTiles:
-    """The tile set of each map level of a provider's study, made on first use.
+    """The tile set of each map level of a provider's study, and of its borders, made once.
 
     Parameters
     ----------
@@ -156,13 +165,19 @@ class StudyTiles:
         self.provider = provider
         self._sets: dict[str, TileSet] = {}
         self._names: dict[str, bytes] = {}
-        self._locks = {level: threading.Lock() for level in _LEVELS}
-        self._started: set[str] = set()  # levels :meth:`start` was asked for
+        self._locks = {level: threading.Lock() for level in _SETS}
+        self._started: set[str] = set()  # sets :meth:`start` was asked for
         self._started_lock = threading.Lock()
+
+    def has(self, level: str) -> bool:
+        """Whether the study has this tile set (a level it has; borders: with communities)."""
+        return level in _SETS and self.provider.has_level(
+            "community" if level == BORDERS else level
+        )
 
     def _once(self, cache: dict[str, T], level: str, make: Callable[[], T]) -> T:
         """``cache[level]``, made by ``make()`` on first use, once however many threads ask."""
-        if level not in _LEVELS or not self.provider.has_level(level):
+        if not self.has(level):
             raise KeyError(level)
         with self._locks[level]:
             if level not in cache:
@@ -170,7 +185,7 @@ class StudyTiles:
             return cache[level]
 
     def tileset(self, level: str) -> TileSet:
-        """The tiles of ``level`` (one layer named after it, geometry only).
+        """The tiles of ``level`` (one layer named after it, geometry only), or of :data:`BORDERS`.
 
         Raises
         ------
@@ -179,8 +194,11 @@ class StudyTiles:
         """
 
         def make() -> TileSet:
-            geom = self.provider.wgs84(level)
-            units = gpd.GeoDataFrame(geometry=geom.to_numpy(), crs=geom.crs)
+            geom = self.provider.wgs84("community" if level == BORDERS else level)
+            shapes = geom.to_numpy()
+            if level == BORDERS:
+                shapes = border_lines(shapes)
+            units = gpd.GeoDataFrame(geometry=shapes, crs=geom.crs)
             return TileSet.from_layers({level: units}, buffer=STUDY_BUFFER)
 
         return self._once(self._sets, level, make)
@@ -193,20 +211,15 @@ class StudyTiles:
         on a server that did not :meth:`warm` the tiles of a page's first map are being made
         while the browser loads the page, the likeliest first (:func:`view_zooms`), instead of
         once each is asked for. A tile asked for meanwhile waits for its encoding rather than
-        repeating it. Each level is started once; levels the study does not have are skipped.
+        repeating it. Each set is started once, in a thread of its own; levels the study does
+        not have are skipped. ``levels`` may name :data:`BORDERS`.
         """
         with self._started_lock:
-            todo = [
-                lv
-                for lv in dict.fromkeys(levels)
-                if lv in _LEVELS and lv not in self._started and self.provider.has_level(lv)
-            ]
+            todo = [lv for lv in dict.fromkeys(levels) if lv not in self._started and self.has(lv)]
             self._started.update(todo)
-        if todo:
+        for lv in todo:
             threading.Thread(
-                target=lambda: [self._warm_level(lv) for lv in todo],
-                name="gridmap-tiles",
-                daemon=True,
+                target=self._warm_level, args=(lv,), name=f"gridmap-tiles-{lv}", daemon=True
             ).start()
 
     def names(self, level: str) -> bytes:
@@ -215,8 +228,10 @@ class StudyTiles:
         Raises
         ------
         KeyError
-            For a level the study does not have.
+            For a level the study does not have (and for :data:`BORDERS`: they have none).
         """
+        if level not in _LEVELS:
+            raise KeyError(level)
 
         def make() -> bytes:
             study = self.provider.study
@@ -233,7 +248,7 @@ class StudyTiles:
         return self._once(self._names, level, make)
 
     def warm(self) -> int:
-        """Make every level's tile set, its names and the tiles of the whole study's view now.
+        """Make every tile set (the levels', the borders'), names and whole-study view tiles now.
 
         For ``gridmap serve`` before it listens: the zooms at which a map shows the whole
         study (:func:`view_zooms`) are encoded and gzip-compressed, so a page's first map
@@ -244,10 +259,10 @@ class StudyTiles:
         int
             How many tiles were encoded (or found made).
         """
-        return sum(self._warm_level(lv) for lv in _LEVELS if self.provider.has_level(lv))
+        return sum(self._warm_level(lv) for lv in _SETS if self.has(lv))
 
     def _warm_level(self, level: str) -> int:
-        """:meth:`warm` of one level: its tile set, names and whole-study view tiles."""
+        """:meth:`warm` of one set: the tile set, its whole-study view tiles, a level's names."""
         ts = self.tileset(level)
         done = 0
         for z in view_zooms(ts.bounds(level)):
@@ -255,7 +270,8 @@ class StudyTiles:
             for tile in tiles:
                 ts.tile(level, *tile, gzip=True)
             done += len(tiles)
-        self.names(level)
+        if level in _LEVELS:
+            self.names(level)
         return done
 
     def meta(self, level: str, tiles: str) -> dict[str, Any]:
@@ -264,26 +280,32 @@ class StudyTiles:
         ``names`` is where the units' names and ids are (:meth:`names`): the address of
         ``tiles`` up to the zoom, then ``names.json``. Bounds and count come from the
         provider's geometry, not the tile set: a page that carries its map's TileJSON does not
-        wait for the tile set (its tiles' requests do, on a fresh server).
+        wait for the tile set (its tiles' requests do, on a fresh server). Of
+        :data:`BORDERS`: the communities' bounds, ``count`` the communities they outline, no
+        ``names``.
 
         Raises
         ------
         KeyError
             For a level the study does not have.
         """
-        if level not in _LEVELS or not self.provider.has_level(level):
+        if not self.has(level):
             raise KeyError(level)
-        return {
+        of = "community" if level == BORDERS else level
+        meta = {
             "tilejson": "3.0.0",
             "tiles": [tiles],
-            "bounds": [float(v) for v in self.provider.bounds(level)],
+            "bounds": [float(v) for v in self.provider.bounds(of)],
             "minzoom": 0,
             "maxzoom": STUDY_MAX_ZOOM,
             "layer": level,
-            "count": len(self.provider.ids(level)),
+            "count": len(self.provider.ids(of)),
             "names": tiles.split("{z}")[0] + "names.json",
             "vector_layers": [{"id": level, "fields": {}}],
         }
+        if level == BORDERS:
+            del meta["names"]
+        return meta
 
 
 def study_tiles(server: Flask) -> StudyTiles | None:
@@ -309,7 +331,7 @@ def register_study_tiles(server: Flask, provider: DashboardProvider) -> StudyTil
     """
     study = StudyTiles(provider)
     server.extensions[_EXTENSION] = study
-    study.start(_LEVELS)  # made from the study's load on, not once a page asks
+    study.start(_SETS)  # made from the study's load on, not once a page asks
     cache = "private, max-age=86400"  # the key changes with the loaded study
 
     @server.route("/_gridmap/tiles/<key>/<level>.json")

@@ -89,8 +89,8 @@ def test_unknown_level_starts_with_communities(app):
     assert payload["level"] == "community" and payload["version"].endswith("|status|zh")
 
 
-def test_map_index_starts_making_its_tile_sets(monkeypatch):
-    """A server that did not warm its tiles starts making the first map's sets with the index."""
+def test_app_starts_making_its_tile_sets_when_it_loads_the_study(monkeypatch):
+    """A server that did not warm its tiles makes every set from its load on, each in a thread."""
     import threading
 
     from dashboards import tiles as study_tiles_module
@@ -105,10 +105,14 @@ def test_map_index_starts_making_its_tile_sets(monkeypatch):
 
     monkeypatch.setattr(study_tiles_module.TileSet, "from_layers", spy)
     app = create_app(DashboardProvider.from_config(None))
-    app.server.test_client().get("/map?level=grid")
     for t in threading.enumerate():
-        if t.name == "gridmap-tiles":
+        if t.name.startswith("gridmap-tiles-"):
             t.join(timeout=30)
-    assert sorted(made) == [("community", "gridmap-tiles"), ("grid", "gridmap-tiles")]
-    app.server.test_client().get("/")  # other pages start nothing
-    assert len(made) == 2
+    assert sorted(made) == [
+        ("borders", "gridmap-tiles-borders"),
+        ("community", "gridmap-tiles-community"),
+        ("grid", "gridmap-tiles-grid"),
+    ]
+    app.server.test_client().get("/map?level=grid")  # pages start nothing more
+    app.server.test_client().get("/")
+    assert len(made) == 3

@@ -9,7 +9,9 @@
  * .../<level>/names.json, fetched after the first frame (hover and click wait for it).
  * Selection and proposal outlines are line layers of a second source on the same tiles, made
  * only once something is outlined and filtered to those features (a line layer over every
- * unit would double the first map's work). A level's units and borders are drawn once every
+ * unit would double the first map's work). Community borders are line tiles of their own
+ * (/_gridmap/tiles/<key>/borders.json: each border two communities share once, not the
+ * communities' outlines, which would draw it twice). A level's units and borders are drawn once every
  * tile of the view is parsed, in one frame (reveal), not in a frame per tile. A page whose
  * index carries its first map (the compliance map) starts that map before Dash boots (boot,
  * adopt). Small overlays (facility points, coverage gaps) stay GeoJSON. No glyphs or fonts are
@@ -43,8 +45,10 @@
   function fetchGeo(url) { return fetchJSON(geoCache, url, "geometry"); }
 
   function metaUrl(url) {
-    // /_gridmap/geo/<key>/<level>.geojson -> /_gridmap/tiles/<key>/<level>.json
+    // /_gridmap/geo/<key>/<level>.geojson -> /_gridmap/tiles/<key>/<level>.json; a TileJSON
+    // address (the borders') stays as it is
     const i = url.lastIndexOf("/_gridmap/geo/");
+    if (i < 0) { return url; }
     return url.slice(0, i) + "/_gridmap/tiles/" + url.slice(i + 14).replace(/\.geojson$/, ".json");
   }
 
@@ -341,7 +345,7 @@
 
   function borders(st) {
     // Community borders as a heavy line over the fills (grid lines are the fills' thin outlines),
-    // from the community tiles.
+    // from the borders' line tiles: each border two communities share once.
     const url = st.payload.borders, map = st.map;
     if (!url) {
       if (map.getLayer("borders")) { map.setLayoutProperty("borders", "visibility", "none"); }
