@@ -12,6 +12,8 @@ each drew it.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import shapely
 
@@ -79,7 +81,7 @@ def _partners(seg: np.ndarray) -> np.ndarray:
     """
     ends = seg.reshape(-1, 2)
     away = ends[np.arange(len(ends)) ^ 1] - ends  # each end's direction into its segment
-    angle = np.arctan2(away[:, 1], away[:, 0])
+    angle = np.arctan2(away[:, 1], away[:, 0]).tolist()
     _, node = np.unique(ends, axis=0, return_inverse=True)
     node = node.ravel()
     order = np.argsort(node, kind="stable")
@@ -88,14 +90,16 @@ def _partners(seg: np.ndarray) -> np.ndarray:
     partner = np.full(len(ends), -1, dtype=np.int64)
     two = starts[degree == 2]
     partner[order[two]], partner[order[two + 1]] = order[two + 1], order[two]
-    for start, deg in zip(starts[degree > 2], degree[degree > 2], strict=True):
-        free = list(order[start : start + deg])
+    many = degree > 2
+    groups = np.split(order, starts[1:])  # the ends at each node
+    for free in (groups[k].tolist() for k in np.flatnonzero(many)):
         while len(free) > 1:
-            a = np.array(free)
-            i, j = np.triu_indices(len(a), 1)
-            bend = np.abs(np.pi - np.abs(angle[a[i]] - angle[a[j]]))  # 0: straight on
-            k = int(np.argmin(bend))
-            ea, eb = int(a[i[k]]), int(a[j[k]])
+            # the two ends running on the straightest (0: straight on; ties: the first pair)
+            _, ea, eb = min(
+                (abs(math.pi - abs(angle[p] - angle[q])), p, q)
+                for i, p in enumerate(free)
+                for q in free[i + 1 :]
+            )
             partner[ea], partner[eb] = eb, ea
             free.remove(ea)
             free.remove(eb)
