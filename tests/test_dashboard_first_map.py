@@ -96,6 +96,12 @@ def test_app_starts_making_its_tile_sets_when_it_loads_the_study(monkeypatch):
     from dashboards import tiles as study_tiles_module
     from gridmap.tiles import TileSet
 
+    def join_tile_threads() -> None:
+        for t in threading.enumerate():
+            if t.name.startswith("gridmap-tiles-"):
+                t.join(timeout=30)
+
+    join_tile_threads()  # other apps' (earlier tests') are done before the spy goes in
     made: list[tuple[str, str]] = []
     real = TileSet.from_layers
 
@@ -105,9 +111,7 @@ def test_app_starts_making_its_tile_sets_when_it_loads_the_study(monkeypatch):
 
     monkeypatch.setattr(study_tiles_module.TileSet, "from_layers", spy)
     app = create_app(DashboardProvider.from_config(None))
-    for t in threading.enumerate():
-        if t.name.startswith("gridmap-tiles-"):
-            t.join(timeout=30)
+    join_tile_threads()
     assert sorted(made) == [
         ("borders", "gridmap-tiles-borders"),
         ("community", "gridmap-tiles-community"),
