@@ -211,15 +211,15 @@ class StudyTiles:
         on a server that did not :meth:`warm` the tiles of a page's first map are being made
         while the browser loads the page, the likeliest first (:func:`view_zooms`), instead of
         once each is asked for. A tile asked for meanwhile waits for its encoding rather than
-        repeating it. Each set is started once, in a thread of its own; levels the study does
-        not have are skipped. ``levels`` may name :data:`BORDERS`.
+        repeating it. Each set is started once; levels the study does not have are skipped.
+        ``levels`` may name :data:`BORDERS`.
         """
         with self._started_lock:
             todo = [lv for lv in dict.fromkeys(levels) if lv not in self._started and self.has(lv)]
             self._started.update(todo)
-        for lv in todo:
+        if todo:
             threading.Thread(
-                target=self._warm_level, args=(lv,), name=f"gridmap-tiles-{lv}", daemon=True
+                target=self._warm, args=(todo,), name="gridmap-tiles", daemon=True
             ).start()
 
     def names(self, level: str) -> bytes:
@@ -259,19 +259,28 @@ class StudyTiles:
         int
             How many tiles were encoded (or found made).
         """
-        return sum(self._warm_level(lv) for lv in _SETS if self.has(lv))
+        return self._warm([lv for lv in _SETS if self.has(lv)])
 
-    def _warm_level(self, level: str) -> int:
-        """:meth:`warm` of one set: the tile set, its whole-study view tiles, a level's names."""
-        ts = self.tileset(level)
+    def _warm(self, sets: list[str]) -> int:
+        """:meth:`warm` of ``sets``: their tile sets, their view tiles, the levels' names.
+
+        Zoom by zoom: every set's likeliest zoom (:func:`view_zooms`) before any set's next,
+        so a first map's tiles are the first made.
+        """
+        made = {lv: self.tileset(lv) for lv in sets}
+        views = {
+            lv: [tiles_covering(ts.bounds(lv), z) for z in view_zooms(ts.bounds(lv))]
+            for lv, ts in made.items()
+        }
         done = 0
-        for z in view_zooms(ts.bounds(level)):
-            tiles = tiles_covering(ts.bounds(level), z)
-            for tile in tiles:
-                ts.tile(level, *tile, gzip=True)
-            done += len(tiles)
-        if level in _LEVELS:
-            self.names(level)
+        for rank in range(max((len(v) for v in views.values()), default=0)):
+            for lv, zooms in views.items():
+                for tile in zooms[rank] if rank < len(zooms) else []:
+                    made[lv].tile(lv, *tile, gzip=True)
+                    done += 1
+        for lv in sets:
+            if lv in _LEVELS:
+                self.names(lv)
         return done
 
     def meta(self, level: str, tiles: str) -> dict[str, Any]:

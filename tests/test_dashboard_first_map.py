@@ -90,7 +90,7 @@ def test_unknown_level_starts_with_communities(app):
 
 
 def test_app_starts_making_its_tile_sets_when_it_loads_the_study(monkeypatch):
-    """A server that did not warm its tiles makes every set from its load on, each in a thread."""
+    """A server that did not warm its tiles makes every set from its load on, in a thread."""
     import threading
 
     from dashboards import tiles as study_tiles_module
@@ -98,7 +98,7 @@ def test_app_starts_making_its_tile_sets_when_it_loads_the_study(monkeypatch):
 
     def join_tile_threads() -> None:
         for t in threading.enumerate():
-            if t.name.startswith("gridmap-tiles-"):
+            if t.name == "gridmap-tiles":
                 t.join(timeout=30)
 
     join_tile_threads()  # other apps' (earlier tests') are done before the spy goes in
@@ -113,9 +113,9 @@ def test_app_starts_making_its_tile_sets_when_it_loads_the_study(monkeypatch):
     app = create_app(DashboardProvider.from_config(None))
     join_tile_threads()
     assert sorted(made) == [
-        ("borders", "gridmap-tiles-borders"),
-        ("community", "gridmap-tiles-community"),
-        ("grid", "gridmap-tiles-grid"),
+        ("borders", "gridmap-tiles"),
+        ("community", "gridmap-tiles"),
+        ("grid", "gridmap-tiles"),
     ]
     app.server.test_client().get("/map?level=grid")  # pages start nothing more
     app.server.test_client().get("/")

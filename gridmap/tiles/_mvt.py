@@ -152,6 +152,16 @@ def _rings(
     geoms: np.ndarray, to_tile: tuple[float, float, float]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Quantised rings: coords (int64), ring offsets, the ring's feature, exterior flags."""
+    if (shapely.get_type_id(geoms) == 3).all() and not shapely.get_num_interior_rings(geoms).any():
+        # one ring per feature (a city's grids): its coordinates in order, no ring taken apart
+        coords = shapely.get_coordinates(geoms)
+        ring_off = np.concatenate([[0], np.cumsum(shapely.get_num_coordinates(geoms))])
+        return (
+            _quantised(coords, to_tile),
+            ring_off,
+            np.arange(len(geoms)),
+            np.ones(len(geoms), dtype=bool),
+        )
     _, coords, offsets = shapely.to_ragged_array(geoms)
     if len(offsets) == 2:  # polygons only: one polygon per feature
         ring_off, poly_off = offsets
@@ -306,8 +316,10 @@ def encode_layer(
     kinds = shapely.get_type_id(geoms)
     line = bool(np.isin(kinds, (1, 5)).any()) and not np.isin(kinds, (3, 6)).any()
     wanted = (1, 5) if line else (3, 6)
-    if not np.isin(kinds, wanted).all():
-        geoms = np.array([_part_of_kind(g, wanted) for g in geoms], dtype=object)
+    odd = np.flatnonzero(~np.isin(kinds, wanted))  # clipping left a collection, a line …
+    if len(odd):
+        geoms = geoms.copy()
+        geoms[odd] = [_part_of_kind(g, wanted) for g in geoms[odd]]
     kept = np.flatnonzero(~shapely.is_empty(geoms) & np.isin(shapely.get_type_id(geoms), wanted))
     if not len(kept):
         return b""
