@@ -22,7 +22,7 @@ and for grids:
   first values it carries, before Dash boots), ``map_loaded`` (style and WebGL ready, the
   level's source added in its first colours), ``map_in_page`` (Dash rendered the page and the
   map moved into its div; a map made by the page itself is there from the start), ``tiles_fetched`` (last tile
-  response of the level; ``borders_fetched``: of the community borders drawn over it),
+  response of the level; ``borders_fetched``: of the communities' border lines drawn over it),
   ``tiles_parsed`` (every tile of the view parsed on MapLibre's workers), ``revealed`` (the
   units and borders made visible: they are drawn in one frame once every tile is in),
   ``drawn`` (idle, coloured). ``first_map_dominant`` names the longest step between two
