@@ -6,25 +6,31 @@ once and the map's vector tile sets made (timed, like ``gridmap serve`` does bef
 listens), then, in the system Chromium (software WebGL, SwiftShader), for communities
 and for grids:
 
-* **first map**: a fresh tab opens ``/map?level=…``; time from navigation start
+* **first map**: a fresh tab opens (and Chromium is left to finish the new window's own
+  start-up work, :func:`dashboard_stages.settle`, as in a browser the planner already has
+  open), then ``/map?level=…``; time from navigation start
   until MapLibre is idle with the values drawn (Dash boot, the page's layout with the
   map's first values, the tiles of the full extent fetched and parsed, coloured by
   feature state, first frame). The tiles are **warm** (encoded before the server listens,
   as ``gridmap serve`` does); ``first_map_cold_ms`` is the grids' first map on a fresh app
-  whose tiles are made on request. Stages (ms from navigation start, ``first_map_stages_ms``):
-  ``dom_ready`` (the index and its scripts loaded: DOMContentLoaded), ``dash_layout`` (Dash's
+  that did not warm: its tiles are being made in the background since it loaded the study
+  (:meth:`dashboards.tiles.StudyTiles.start`) as the page loads. Stages (ms from navigation
+  start, ``first_map_stages_ms``): ``html`` (the index page received), ``dom_ready`` (the
+  index and its scripts loaded: DOMContentLoaded), ``dash_layout`` (Dash's
   layout answered), ``page_callback`` (the page with the map's first values answered),
   ``map_created`` (the MapLibre map made: on the compliance map, with the index page, from the
   first values it carries, before Dash boots), ``map_loaded`` (style and WebGL ready, the
   level's source added in its first colours), ``map_in_page`` (Dash rendered the page and the
   map moved into its div; a map made by the page itself is there from the start), ``tiles_fetched`` (last tile
-  response of the level; ``borders_fetched``: of the community borders drawn over it),
+  response of the level; ``borders_fetched``: of the communities' border lines drawn over it),
   ``tiles_parsed`` (every tile of the view parsed on MapLibre's workers), ``revealed`` (the
   units and borders made visible: they are drawn in one frame once every tile is in),
   ``drawn`` (idle, coloured). ``first_map_dominant`` names the longest step between two
   successive stages (what to shorten first). Also the bytes of the tiles as transferred
   (gzip) and, with psutil, the CPU seconds Chromium spent (all its processes: a figure
-  less sensitive to other load than the wall clock);
+  less sensitive to other load than the wall clock). ``load_average`` is the machine's
+  1/5/15-minute load at the start and end of the browser runs (above ~1.5 on 2 cores, other
+  work shares the machine: timings are upper bounds);
 * **recolour**: pick another "colour by" (a rule, a metric, back to status) in
   the dropdown; time from the click until the map is idle with the new colours
   (Dash round trip + feature-state + repaint). Median of the switches; the
@@ -48,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import runpy
 import shutil
 import statistics
@@ -56,8 +63,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _p in (ROOT, ROOT / "benchmarks"):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+from dashboard_stages import chromium_cpu_s, dominant_step, painted, settle, stages_of  # noqa: E402
 
 PLOTLY_PAGE = """<!doctype html><html><head><meta charset="utf-8">
 <script src="/_dash-component-suites/plotly/package_data/plotly.min.js"></script></head>
@@ -167,78 +177,6 @@ def add_plotly_routes(app, provider) -> None:
         return Response(cache[level], mimetype="application/json")
 
 
-def _painted(page, version: int, timeout: float = 120_000) -> None:
-    page.wait_for_function(
-        "(v) => { const el = document.getElementById('gm-map-map'); return el && Number(el.dataset.painted || 0) >= v; }",
-        arg=version,
-        timeout=timeout,
-    )
-
-
-def _chromium_cpu_s() -> float | None:
-    """CPU seconds of this process's Chromium children so far (None without psutil)."""
-    try:
-        import psutil  # optional (the bench extra): a load-robust figure beside the wall clock
-    except ImportError:
-        return None
-    total = 0.0
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if "chrom" in child.name().lower() or "headless" in child.name().lower():
-                t = child.cpu_times()
-                total += t.user + t.system
-        except psutil.Error:
-            continue
-    return total
-
-
-def _stages(stats: dict, fetched: list, origin: float, level: str, nav: dict) -> dict:
-    """The first map's stages, ms from navigation start (see the module docstring).
-
-    ``fetched``: (url, start, timing) of every request of the page; ``nav``: the page's
-    navigation timing.
-    """
-
-    def done(f: tuple) -> float:
-        return f[1] + f[2]["responseEnd"] - origin
-
-    def last(urls: list) -> float | None:
-        return max((done(f) for f in urls), default=None)
-
-    tiles = [f for f in fetched if f[0].endswith(".pbf")]
-    own = [f for f in tiles if f"/{level}/" in f[0]]
-    callbacks = sorted(done(f) for f in fetched if "/_dash-update-component" in f[0])
-    marks = {
-        "dom_ready": nav.get("domContentLoadedEventEnd"),
-        "map_created": stats.get("created"),
-        "map_loaded": stats.get("source_at"),
-        "map_in_page": stats.get("adopted_at"),
-        "tiles_fetched": last(own),
-        "borders_fetched": last([f for f in tiles if f not in own]),
-        "tiles_parsed": stats.get("tiles_at"),
-        "dash_layout": last([f for f in fetched if "/_dash-layout" in f[0]]),
-        "page_callback": callbacks[0] if callbacks else None,
-        "revealed": stats.get("revealed_at"),
-        "drawn": stats["lastPaint"]["at"],
-    }
-    return {k: round(v) for k, v in marks.items() if v is not None}
-
-
-def dominant_step(stages: dict) -> str:
-    """The longest step between two successive stages, e.g. ``"map_loaded → tiles_parsed (1,210 ms)"``.
-
-    >>> dominant_step({"dom_ready": 400, "map_loaded": 600, "tiles_parsed": 1800, "drawn": 1850})
-    'map_loaded → tiles_parsed (1,200 ms)'
-    """
-    marks = sorted(stages.items(), key=lambda kv: kv[1])
-    steps = [
-        (b[1] - a[1], a[0], b[0])
-        for a, b in zip([("navigation", 0), *marks[:-1]], marks, strict=True)
-    ]
-    ms, start, end = max(steps)
-    return f"{start} → {end} ({ms:,} ms)"
-
-
 def measure_maplibre(browser, url: str, level: str, modes: list[str]) -> dict:
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})
     page = ctx.new_page()
@@ -246,12 +184,13 @@ def measure_maplibre(browser, url: str, level: str, modes: list[str]) -> dict:
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     requests: list = []  # the tiles are fetched on MapLibre's workers, reported to the page
     page.on("requestfinished", lambda r: requests.append(r))
-    cpu0 = _chromium_cpu_s()
+    settle()
+    cpu0 = chromium_cpu_s()
     t0 = time.perf_counter()
     page.goto(f"{url}/map?level={level}")
-    _painted(page, 1)
+    painted(page, 1)
     wall = time.perf_counter() - t0
-    cpu1 = _chromium_cpu_s()
+    cpu1 = chromium_cpu_s()
     st = page.evaluate("window.gridmap.state('gm-map-map')")
     first_ms = st["stats"]["lastPaint"]["at"]
     origin = page.evaluate("performance.timeOrigin")
@@ -268,7 +207,7 @@ def measure_maplibre(browser, url: str, level: str, modes: list[str]) -> dict:
         for k in ("values_at", "geometry_at", "source_at", "tiles_at")
         if st["stats"].get(k) is not None
     }
-    stages = _stages(st["stats"], fetched, origin, level, nav)
+    stages = stages_of(st["stats"], fetched, origin, level, nav)
     features = page.evaluate("window.gridmap.featureCount('gm-map-map')")
     tile_requests = len(tiles)
     recolours, browser_only = [], []
@@ -278,7 +217,7 @@ def measure_maplibre(browser, url: str, level: str, modes: list[str]) -> dict:
         t_click = page.evaluate("performance.now()")
         page.click(f'.dash-dropdown-option:has(input[value="{mode}"])')
         version += 1
-        _painted(page, version)
+        painted(page, version)
         last = page.evaluate("window.gridmap.state('gm-map-map').stats.lastPaint")
         recolours.append(last["at"] - t_click)
         browser_only.append(last["idle_ms"])
@@ -306,6 +245,7 @@ def measure_plotly(browser, url: str, level: str, repeats: int = 2) -> dict:
     page = ctx.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    settle()
     page.goto(f"{url}/_bench/plotly/{level}")
     page.wait_for_function("() => window.bench && window.bench.first", timeout=300_000)
     first = page.evaluate("window.bench")
@@ -535,6 +475,8 @@ def main() -> None:
     }
     # "maplibre": the dashboard's map (vector tiles); "plotly": the baseline (GeoJSON)
     out = {"study": n, "prepare": prep, "map_source": "mvt", "maplibre": {}, "plotly": {}}
+    load = {"start": [round(v, 2) for v in os.getloadavg()]}
+    out["load_average"] = load
     with serve_in_thread(app) as url, sync_playwright() as pw:
         browser = launch_chromium(pw)
         for level in ("community", "grid"):
@@ -561,18 +503,25 @@ def main() -> None:
         out["maplibre"]["grid"]["first_map_cold_stages_ms"] = cold["first_map_stages_ms"]
         out["maplibre"]["grid"]["first_map_cold_dominant"] = cold["first_map_dominant"]
         print(
-            f"MapLibre grid, cold tiles (a fresh app, tiles made on request): first map "
+            f"MapLibre grid, tiles not warmed (a fresh app, its tiles made since it loaded): first map "
             f"{cold['first_map_ms'] / 1000:.2f} s, stages {cold['first_map_stages_ms']}, "
             f"longest step {cold['first_map_dominant']}",
             file=sys.stderr,
         )
         browser.close()
+    load["end"] = [round(v, 2) for v in os.getloadavg()]
+    print(f"load average {load['start']} at start, {load['end']} at end", file=sys.stderr)
     if args.json:
         print(json.dumps(out, indent=2))
 
 
 def measure_cold(browser, provider, modes: list[str]) -> dict:
-    """The grids' first map on a fresh app: no tile set made, no tile encoded before it."""
+    """The grids' first map on a fresh app that did not warm its tiles before it listens.
+
+    It makes them in the background from its creation on (as any app that loads a study
+    does, :meth:`dashboards.tiles.StudyTiles.start`), while the browser opens its tab and
+    loads the page.
+    """
     from dashboards import create_app
     from dashboards.testing import serve_in_thread
 

@@ -8,7 +8,9 @@
   ``/_gridmap/tiles/<key>/<level>/names.json`` (``{"n": [names], "u": [unit ids]}`` in
   feature order), which the map fetches after its first frame (for hover and click). The
   map derives these from the level's GeoJSON address (``/_gridmap/geo/<key>/<level>.geojson``),
-  which stays for small overlays. Each level's tile set is made once per loaded study.
+  which stays for small overlays. The communities' borders, drawn over every map, are the
+  line tiles of ``/_gridmap/tiles/<key>/borders.json`` (:data:`BORDERS`: each border two
+  communities share once). Each tile set is made once per loaded study, from its load on.
 * :func:`register_tiles`: a national result's tiles at ``/tiles/<layer>/<z>/<x>/<y>.pbf``.
 
 Both answer ``application/vnd.mapbox-vector-tile`` (gzip-compressed when the browser accepts
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -28,8 +31,9 @@ from typing import Any, TypeVar
 import geopandas as gpd
 from flask import Flask, Response, request
 
+from dashboards.components.maplibre import MAP_HEIGHT
 from dashboards.provider import DashboardProvider
-from gridmap.tiles import TileSet, tiles_covering
+from gridmap.tiles import TileSet, border_lines, tiles_covering
 
 T = TypeVar("T")
 
@@ -39,6 +43,8 @@ __all__ = [
     "register_study_tiles",
     "study_tiles",
     "StudyTiles",
+    "view_zooms",
+    "BORDERS",
     "TILE_URL",
     "MVT_MIME",
 ]
@@ -56,7 +62,16 @@ STUDY_BUFFER = 16
 #: :meth:`StudyTiles.warm` encodes every zoom whose view of the whole study takes at most this
 #: many tiles (the first map of every page shows the whole study)
 WARM_TILES = 16
+#: the height of a page's map (:data:`dashboards.components.MAP_HEIGHT`) in pixels: its first
+#: view's likeliest tile zoom (:func:`view_zooms`)
+FIRST_VIEW_PX = int(MAP_HEIGHT.removesuffix("px"))
 _LEVELS = ("community", "grid")
+#: the communities' border network (:func:`gridmap.tiles.border_lines`): the heavy lines every
+#: map draws over its units, each shared border once (drawn from the communities' polygons,
+#: every border two communities share would be stroked, parsed and sent twice)
+BORDERS = "borders"
+#: every tile set of a study: its levels and the borders
+_SETS = (*_LEVELS, BORDERS)
 #: where :func:`register_study_tiles` keeps the study's tiles on the Flask server
 _EXTENSION = "gridmap_study_tiles"
 
@@ -111,8 +126,34 @@ def register_tiles(server: Flask, tiles: TileSet) -> None:
         return _tile_response(tiles, layer, z, x, y, "private, max-age=600")
 
 
+def view_zooms(bounds: tuple[float, float, float, float], height: int = FIRST_VIEW_PX) -> list[int]:
+    """The tile zooms of a map that shows all of ``bounds``, the likeliest first.
+
+    Every zoom from the last at which one tile covers ``bounds`` while they fit in
+    :data:`WARM_TILES` tiles. First the zoom at which they fill a map ``height`` pixels tall
+    (a page's map, padded 20 px each side; 512-pixel tiles), then the lower ones (a map
+    narrower than it is tall), then the higher ones.
+
+    Examples
+    --------
+    >>> view_zooms((120.5, 31.2, 120.9, 31.5))
+    [10, 9, 8, 11]
+    """
+    views = [tiles_covering(bounds, z) for z in range(STUDY_MAX_ZOOM + 1)]
+    first = max(z for z, v in enumerate(views) if len(v) == 1)
+    zooms = []
+    for z in range(first, STUDY_MAX_ZOOM + 1):
+        if len(views[z]) > WARM_TILES:
+            break
+        zooms.append(z)
+    south, north = (math.log(math.tan(math.pi / 4 + math.radians(v) / 2)) for v in bounds[1::2])
+    share = max(north - south, 1e-12) / (2 * math.pi)  # of the world's height
+    fit = math.floor(math.log2(max(height - 40, 1) / (512 * share)))
+    return sorted(zooms, key=lambda z: (z > fit, -z if z <= fit else z))
+
+
 class StudyTiles:
-    """The tile set of each map level of a provider's study, made on first use.
+    """The tile set of each map level of a provider's study, and of its borders, made once.
 
     Parameters
     ----------
@@ -124,11 +165,19 @@ class StudyTiles:
         self.provider = provider
         self._sets: dict[str, TileSet] = {}
         self._names: dict[str, bytes] = {}
-        self._locks = {level: threading.Lock() for level in _LEVELS}
+        self._locks = {level: threading.Lock() for level in _SETS}
+        self._started: set[str] = set()  # sets :meth:`start` was asked for
+        self._started_lock = threading.Lock()
+
+    def has(self, level: str) -> bool:
+        """Whether the study has this tile set (a level it has; borders: with communities)."""
+        return level in _SETS and self.provider.has_level(
+            "community" if level == BORDERS else level
+        )
 
     def _once(self, cache: dict[str, T], level: str, make: Callable[[], T]) -> T:
         """``cache[level]``, made by ``make()`` on first use, once however many threads ask."""
-        if level not in _LEVELS or not self.provider.has_level(level):
+        if not self.has(level):
             raise KeyError(level)
         with self._locks[level]:
             if level not in cache:
@@ -136,7 +185,7 @@ class StudyTiles:
             return cache[level]
 
     def tileset(self, level: str) -> TileSet:
-        """The tiles of ``level`` (one layer named after it, geometry only).
+        """The tiles of ``level`` (one layer named after it, geometry only), or of :data:`BORDERS`.
 
         Raises
         ------
@@ -145,28 +194,32 @@ class StudyTiles:
         """
 
         def make() -> TileSet:
-            geom = self.provider.wgs84(level)
-            units = gpd.GeoDataFrame(geometry=geom.to_numpy(), crs=geom.crs)
+            geom = self.provider.wgs84("community" if level == BORDERS else level)
+            shapes = geom.to_numpy()
+            if level == BORDERS:
+                shapes = border_lines(shapes)
+            units = gpd.GeoDataFrame(geometry=shapes, crs=geom.crs)
             return TileSet.from_layers({level: units}, buffer=STUDY_BUFFER)
 
         return self._once(self._sets, level, make)
 
     def start(self, levels: Iterable[str]) -> None:
-        """Make the tile sets of ``levels`` in a daemon thread, now, if not made yet.
+        """Make the tile sets of ``levels`` and their first view's tiles in a daemon thread, now.
 
-        For a page that will ask for their tiles in a moment (the compliance map's index
-        page): on a server that did not :meth:`warm`, the set is then being made while the
-        browser loads the page instead of once its first tile is asked for. Levels the study
-        does not have are skipped.
+        What :meth:`warm` does, for ``levels``, without waiting for it: the app starts it when
+        it loads the study, and the compliance map's index page for the levels it draws, so
+        on a server that did not :meth:`warm` the tiles of a page's first map are being made
+        while the browser loads the page, the likeliest first (:func:`view_zooms`), instead of
+        once each is asked for. A tile asked for meanwhile waits for its encoding rather than
+        repeating it. Each set is started once; levels the study does not have are skipped.
+        ``levels`` may name :data:`BORDERS`.
         """
-        todo = [
-            lv
-            for lv in levels
-            if lv in _LEVELS and lv not in self._sets and self.provider.has_level(lv)
-        ]
+        with self._started_lock:
+            todo = [lv for lv in dict.fromkeys(levels) if lv not in self._started and self.has(lv)]
+            self._started.update(todo)
         if todo:
             threading.Thread(
-                target=lambda: [self.tileset(lv) for lv in todo], name="gridmap-tiles", daemon=True
+                target=self._warm, args=(todo,), name="gridmap-tiles", daemon=True
             ).start()
 
     def names(self, level: str) -> bytes:
@@ -175,8 +228,10 @@ class StudyTiles:
         Raises
         ------
         KeyError
-            For a level the study does not have.
+            For a level the study does not have (and for :data:`BORDERS`: they have none).
         """
+        if level not in _LEVELS:
+            raise KeyError(level)
 
         def make() -> bytes:
             study = self.provider.study
@@ -193,33 +248,39 @@ class StudyTiles:
         return self._once(self._names, level, make)
 
     def warm(self) -> int:
-        """Make every level's tile set, its names and the tiles of the whole study's view now.
+        """Make every tile set (the levels', the borders'), names and whole-study view tiles now.
 
         For ``gridmap serve`` before it listens: the zooms at which a map shows the whole
-        study (from the last one where it fits in one tile, while it fits in
-        :data:`WARM_TILES` tiles) are encoded and gzip-compressed, so a page's first map
+        study (:func:`view_zooms`) are encoded and gzip-compressed, so a page's first map
         only fetches them.
 
         Returns
         -------
         int
-            How many tiles were encoded.
+            How many tiles were encoded (or found made).
         """
+        return self._warm([lv for lv in _SETS if self.has(lv)])
+
+    def _warm(self, sets: list[str]) -> int:
+        """:meth:`warm` of ``sets``: their tile sets, their view tiles, the levels' names.
+
+        Zoom by zoom: every set's likeliest zoom (:func:`view_zooms`) before any set's next,
+        so a first map's tiles are the first made.
+        """
+        made = {lv: self.tileset(lv) for lv in sets}
+        views = {
+            lv: [tiles_covering(ts.bounds(lv), z) for z in view_zooms(ts.bounds(lv))]
+            for lv, ts in made.items()
+        }
         done = 0
-        for level in _LEVELS:
-            if not self.provider.has_level(level):
-                continue
-            ts = self.tileset(level)
-            self.names(level)
-            views = [tiles_covering(ts.bounds(level), z) for z in range(STUDY_MAX_ZOOM + 1)]
-            # the last zoom at which one tile holds the study, then those it fits in a few
-            first = max(z for z, v in enumerate(views) if len(v) == 1)
-            for tiles in views[first:]:
-                if len(tiles) > WARM_TILES:
-                    break
-                for tile in tiles:
-                    ts.tile(level, *tile, gzip=True)
-                done += len(tiles)
+        for rank in range(max((len(v) for v in views.values()), default=0)):
+            for lv, zooms in views.items():
+                for tile in zooms[rank] if rank < len(zooms) else []:
+                    made[lv].tile(lv, *tile, gzip=True)
+                    done += 1
+        for lv in sets:
+            if lv in _LEVELS:
+                self.names(lv)
         return done
 
     def meta(self, level: str, tiles: str) -> dict[str, Any]:
@@ -228,26 +289,32 @@ class StudyTiles:
         ``names`` is where the units' names and ids are (:meth:`names`): the address of
         ``tiles`` up to the zoom, then ``names.json``. Bounds and count come from the
         provider's geometry, not the tile set: a page that carries its map's TileJSON does not
-        wait for the tile set (its tiles' requests do, on a fresh server).
+        wait for the tile set (its tiles' requests do, on a fresh server). Of
+        :data:`BORDERS`: the communities' bounds, ``count`` the communities they outline, no
+        ``names``.
 
         Raises
         ------
         KeyError
             For a level the study does not have.
         """
-        if level not in _LEVELS or not self.provider.has_level(level):
+        if not self.has(level):
             raise KeyError(level)
-        return {
+        of = "community" if level == BORDERS else level
+        meta = {
             "tilejson": "3.0.0",
             "tiles": [tiles],
-            "bounds": [float(v) for v in self.provider.bounds(level)],
+            "bounds": [float(v) for v in self.provider.bounds(of)],
             "minzoom": 0,
             "maxzoom": STUDY_MAX_ZOOM,
             "layer": level,
-            "count": len(self.provider.ids(level)),
+            "count": len(self.provider.ids(of)),
             "names": tiles.split("{z}")[0] + "names.json",
             "vector_layers": [{"id": level, "fields": {}}],
         }
+        if level == BORDERS:
+            del meta["names"]
+        return meta
 
 
 def study_tiles(server: Flask) -> StudyTiles | None:
@@ -268,11 +335,12 @@ def register_study_tiles(server: Flask, provider: DashboardProvider) -> StudyTil
     Returns
     -------
     StudyTiles
-        The tile sets (made on first request; :meth:`StudyTiles.warm` makes them now), also
-        kept on the server (:func:`study_tiles`).
+        The tile sets, being made in the background from now on (:meth:`StudyTiles.start`;
+        :meth:`StudyTiles.warm` waits for them), also kept on the server (:func:`study_tiles`).
     """
     study = StudyTiles(provider)
     server.extensions[_EXTENSION] = study
+    study.start(_SETS)  # made from the study's load on, not once a page asks
     cache = "private, max-age=86400"  # the key changes with the loaded study
 
     @server.route("/_gridmap/tiles/<key>/<level>.json")

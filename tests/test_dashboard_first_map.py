@@ -89,13 +89,19 @@ def test_unknown_level_starts_with_communities(app):
     assert payload["level"] == "community" and payload["version"].endswith("|status|zh")
 
 
-def test_map_index_starts_making_its_tile_sets(monkeypatch):
-    """A server that did not warm its tiles starts making the first map's sets with the index."""
+def test_app_starts_making_its_tile_sets_when_it_loads_the_study(monkeypatch):
+    """A server that did not warm its tiles makes every set from its load on, in a thread."""
     import threading
 
     from dashboards import tiles as study_tiles_module
     from gridmap.tiles import TileSet
 
+    def join_tile_threads() -> None:
+        for t in threading.enumerate():
+            if t.name == "gridmap-tiles":
+                t.join(timeout=30)
+
+    join_tile_threads()  # other apps' (earlier tests') are done before the spy goes in
     made: list[tuple[str, str]] = []
     real = TileSet.from_layers
 
@@ -105,10 +111,12 @@ def test_map_index_starts_making_its_tile_sets(monkeypatch):
 
     monkeypatch.setattr(study_tiles_module.TileSet, "from_layers", spy)
     app = create_app(DashboardProvider.from_config(None))
-    app.server.test_client().get("/map?level=grid")
-    for t in threading.enumerate():
-        if t.name == "gridmap-tiles":
-            t.join(timeout=30)
-    assert sorted(made) == [("community", "gridmap-tiles"), ("grid", "gridmap-tiles")]
-    app.server.test_client().get("/")  # other pages start nothing
-    assert len(made) == 2
+    join_tile_threads()
+    assert sorted(made) == [
+        ("borders", "gridmap-tiles"),
+        ("community", "gridmap-tiles"),
+        ("grid", "gridmap-tiles"),
+    ]
+    app.server.test_client().get("/map?level=grid")  # pages start nothing more
+    app.server.test_client().get("/")
+    assert len(made) == 3

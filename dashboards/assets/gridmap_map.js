@@ -9,7 +9,9 @@
  * .../<level>/names.json, fetched after the first frame (hover and click wait for it).
  * Selection and proposal outlines are line layers of a second source on the same tiles, made
  * only once something is outlined and filtered to those features (a line layer over every
- * unit would double the first map's work). A level's units and borders are drawn once every
+ * unit would double the first map's work). Community borders are line tiles of their own
+ * (/_gridmap/tiles/<key>/borders.json: each border two communities share once, not the
+ * communities' outlines, which would draw it twice). A level's units and borders are drawn once every
  * tile of the view is parsed, in one frame (reveal), not in a frame per tile. A page whose
  * index carries its first map (the compliance map) starts that map before Dash boots (boot,
  * adopt). Small overlays (facility points, coverage gaps) stay GeoJSON. No glyphs or fonts are
@@ -43,8 +45,10 @@
   function fetchGeo(url) { return fetchJSON(geoCache, url, "geometry"); }
 
   function metaUrl(url) {
-    // /_gridmap/geo/<key>/<level>.geojson -> /_gridmap/tiles/<key>/<level>.json
+    // /_gridmap/geo/<key>/<level>.geojson -> /_gridmap/tiles/<key>/<level>.json; a TileJSON
+    // address (the borders') stays as it is
     const i = url.lastIndexOf("/_gridmap/geo/");
+    if (i < 0) { return url; }
     return url.slice(0, i) + "/_gridmap/tiles/" + url.slice(i + 14).replace(/\.geojson$/, ".json");
   }
 
@@ -69,7 +73,10 @@
   }
 
   function style(basemap, attribution) {
-    const s = {version: 8, sources: {}, layers: [
+    // No paint transitions: MapLibre's default (300 ms) would have every paint change (the
+    // reveal, a recolour) animate every property of the layer, a frame after frame of the
+    // whole map until it ends, where one frame draws it.
+    const s = {version: 8, sources: {}, transition: {duration: 0, delay: 0}, layers: [
       {id: "bg", type: "background", paint: {"background-color": "#f3f3ef"}}]};
     if (basemap) {
       s.sources.basemap = {type: "raster", tiles: [basemap], tileSize: 256, attribution: attribution || ""};
@@ -220,7 +227,6 @@
 
   // opacity of the units and of the community borders; 0 (not drawn) until reveal
   const OPACITY = {units: 0.85, borders: 0.9};
-  const NO_FADE = {duration: 0, delay: 0};
 
   function addLayers(map, meta, colors) {
     // The first colours are part of the layer (a colour per feature id, evaluated on the
@@ -231,7 +237,7 @@
     const before = ["borders", "gaps", "points"].find(function (id) { return map.getLayer(id); });
     map.addLayer({id: FILL, type: "fill", source: SRC, "source-layer": meta.layer, paint: {
       "fill-color": ["to-color", ["coalesce", ["feature-state", "color"], first]],
-      "fill-opacity": 0, "fill-opacity-transition": NO_FADE, "fill-outline-color": "#ffffff"}}, before);
+      "fill-opacity": 0, "fill-outline-color": "#ffffff"}}, before);
   }
 
   // Unit lines (the fill's outline) only where the units are at least this wide on screen on
@@ -339,7 +345,7 @@
 
   function borders(st) {
     // Community borders as a heavy line over the fills (grid lines are the fills' thin outlines),
-    // from the community tiles.
+    // from the borders' line tiles: each border two communities share once.
     const url = st.payload.borders, map = st.map;
     if (!url) {
       if (map.getLayer("borders")) { map.setLayoutProperty("borders", "visibility", "none"); }
@@ -351,7 +357,7 @@
         const above = [OUTLINES.moved, OUTLINES.sel, "gaps", "points"].find(function (id) { return map.getLayer(id); });
         map.addLayer({id: "borders", type: "line", source: "borders", "source-layer": meta.layer, paint: {
           "line-color": "#1f2d3d", "line-width": ["interpolate", ["linear"], ["zoom"], 10, 1.4, 15, 2.6],
-          "line-opacity": st.hidden ? 0 : OPACITY.borders, "line-opacity-transition": NO_FADE}}, above);
+          "line-opacity": st.hidden ? 0 : OPACITY.borders}}, above);
       }
       map.setLayoutProperty("borders", "visibility", "visible");
       st.borders = meta.count;

@@ -10,7 +10,7 @@ from flask import current_app, has_app_context
 from dashboards.components import map_view
 from dashboards.messages import message
 from dashboards.provider import DashboardProvider, RejectedInput
-from dashboards.tiles import study_tiles
+from dashboards.tiles import BORDERS, study_tiles
 
 #: where :func:`remember_app` keeps the Dash app on its Flask server
 _APP_KEY = "gridmap_dash_app"
@@ -77,23 +77,24 @@ def with_tiles(app: Any, provider: DashboardProvider, payload: dict) -> dict:
         level = next(
             (lv for lv in ("community", "grid") if url == geo_url(app, provider, lv)), None
         )
-        if level is not None and provider.has_level(level):
+        if url is not None and url == borders_url(app, provider):
+            level = BORDERS
+        if level is not None and tiles.has(level):
             base = app.get_relative_path(f"/_gridmap/tiles/{provider.key}/{level}")
             meta[url] = tiles.meta(level, base + "/{z}/{x}/{y}.pbf")
     payload["meta"] = meta
     return payload
 
 
-def start_tiles(app: Any, levels: list[str]) -> None:
-    """Have the app's study tiles of ``levels`` made in the background now (see :meth:`StudyTiles.start`)."""
-    tiles = study_tiles(app.server) if app is not None else None
-    if tiles is not None:
-        tiles.start(levels)
-
-
 def borders_url(app: Any, provider: DashboardProvider) -> str | None:
-    """The community geometry, drawn as heavy border lines over any map (None without it)."""
-    return geo_url(app, provider, "community") if provider.has_level("community") else None
+    """The communities' borders, drawn as heavy lines over any map (None without communities).
+
+    The TileJSON of their line tiles (:data:`dashboards.tiles.BORDERS`: each border two
+    communities share once).
+    """
+    if not provider.has_level("community"):
+        return None
+    return app.get_relative_path(f"/_gridmap/tiles/{provider.key}/{BORDERS}.json")
 
 
 def refused(exc: RejectedInput, lang: str | None) -> html.Div:

@@ -20,7 +20,6 @@ from dashboards.pages._common import (
     refused,
     remember_app,
     serving_app,
-    start_tiles,
 )
 from dashboards.provider import LEVELS, DashboardProvider, RejectedInput
 
@@ -94,14 +93,13 @@ def first_map(provider: DashboardProvider, query: dict) -> str | None:
 
     In Chinese under the default profile, as the page's layout starts (None outside a
     request): the map starts before Dash boots, and the page's values recolour it when a
-    remembered profile or language differs. The tile sets it draws start being made now
-    (:meth:`dashboards.tiles.StudyTiles.start`), on a server that did not warm them.
+    remembered profile or language differs. Its tiles are being made since the app loaded
+    the study (:meth:`dashboards.tiles.StudyTiles.start`), on a server that did not warm them.
     """
     level = _level(provider, query)
     payload = _first_values(provider, level, query.get("color"), "zh")
     if payload is None:
         return None
-    start_tiles(serving_app(), [level, "community"])  # its tiles are asked for in a moment
     return first_map_script(
         PAGE, payload, basemap=provider.basemap, attribution=provider.basemap_attribution
     )

@@ -1,9 +1,10 @@
-"""A vectorised Mapbox Vector Tile (MVT 2.1) encoder for polygon layers.
+"""A vectorised Mapbox Vector Tile (MVT 2.1) encoder for polygon and line layers.
 
 ``mapbox-vector-tile`` encodes feature by feature in Python (about 1 ms per grid); a city's
 50 k grids would take a minute. Here a whole layer is encoded with numpy: the polygons'
 rings are quantised to tile coordinates, degenerate rings dropped, windings set as the
-specification wants (exterior rings positive area with y down, holes negative), and the
+specification wants (exterior rings positive area with y down, holes negative) — or a line
+layer's lines quantised, repeated points and lines shorter than two points dropped — and the
 features written as one stream of varints — a feature message holds nothing else (its ids,
 tags, type and geometry are varints; only its lengths have to be computed first).
 
@@ -25,7 +26,7 @@ import shapely
 __all__ = ["ValueColumn", "encode_layer", "value_field", "varint"]
 
 _MOVE_TO, _LINE_TO, _CLOSE = 1, 2, 7
-_POLYGON = 3
+_LINESTRING, _POLYGON = 2, 3
 
 
 def varint(value: int) -> bytes:
@@ -151,6 +152,16 @@ def _rings(
     geoms: np.ndarray, to_tile: tuple[float, float, float]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Quantised rings: coords (int64), ring offsets, the ring's feature, exterior flags."""
+    if (shapely.get_type_id(geoms) == 3).all() and not shapely.get_num_interior_rings(geoms).any():
+        # one ring per feature (a city's grids): its coordinates in order, no ring taken apart
+        coords = shapely.get_coordinates(geoms)
+        ring_off = np.concatenate([[0], np.cumsum(shapely.get_num_coordinates(geoms))])
+        return (
+            _quantised(coords, to_tile),
+            ring_off,
+            np.arange(len(geoms)),
+            np.ones(len(geoms), dtype=bool),
+        )
     _, coords, offsets = shapely.to_ragged_array(geoms)
     if len(offsets) == 2:  # polygons only: one polygon per feature
         ring_off, poly_off = offsets
@@ -162,9 +173,38 @@ def _rings(
     poly_geom = np.repeat(np.arange(len(geom_off) - 1), np.diff(geom_off))
     exterior = np.zeros(n_rings, dtype=bool)
     exterior[poly_off[:-1][np.diff(poly_off) > 0]] = True
+    return _quantised(coords, to_tile), ring_off, poly_geom[ring_poly], exterior
+
+
+def _quantised(coords: np.ndarray, to_tile: tuple[float, float, float]) -> np.ndarray:
     x0, y0, scale = to_tile
     xy = np.column_stack([(coords[:, 0] - x0) * scale, (y0 - coords[:, 1]) * scale])
-    return np.rint(xy).astype(np.int64), ring_off, poly_geom[ring_poly], exterior
+    return np.rint(xy).astype(np.int64)
+
+
+def _lines(
+    geoms: np.ndarray, to_tile: tuple[float, float, float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Quantised lines without repeated points: coords, each kept line's point count, its feature.
+
+    A line left with fewer than two points is dropped.
+    """
+    _, coords, offsets = shapely.to_ragged_array(geoms)
+    if len(offsets) == 1:  # line strings only: one line per feature
+        (line_off,) = offsets
+        geom_off = np.arange(len(line_off))
+    else:
+        line_off, geom_off = offsets
+    n_lines = len(line_off) - 1
+    owner = np.repeat(np.arange(len(geom_off) - 1), np.diff(geom_off))
+    coords = _quantised(coords, to_tile)
+    line_of = np.repeat(np.arange(n_lines), np.diff(line_off))
+    keep = np.ones(len(coords), dtype=bool)
+    keep[1:] = (coords[1:] != coords[:-1]).any(axis=1) | (line_of[1:] != line_of[:-1])
+    coords, line_of = coords[keep], line_of[keep]
+    counts = np.bincount(line_of, minlength=n_lines)
+    good = counts >= 2
+    return coords[good[line_of]], counts[good], owner[good]
 
 
 def _clean(
@@ -209,20 +249,26 @@ def _clean(
     return coords[kept_pts], counts[good], owner[good]
 
 
-def _geometry_ints(coords: np.ndarray, counts: np.ndarray, ring_owner: np.ndarray) -> np.ndarray:
-    """The command integers of every ring (MoveTo, LineTo ×n-1, ClosePath), in ring order."""
+def _geometry_ints(
+    coords: np.ndarray, counts: np.ndarray, ring_owner: np.ndarray, *, closed: bool = True
+) -> np.ndarray:
+    """The command integers of every ring (MoveTo, LineTo ×n-1, ClosePath), in ring order.
+
+    ``closed=False``: of every line (no ClosePath).
+    """
     ring_of = np.repeat(np.arange(len(counts)), counts)
     feat_of = ring_owner[ring_of]
     delta = np.diff(coords, axis=0, prepend=np.zeros((1, 2), dtype=np.int64))
     new_feat = np.ones(len(coords), dtype=bool)
     new_feat[1:] = feat_of[1:] != feat_of[:-1]
     delta[new_feat] = coords[new_feat]  # the cursor starts at (0, 0) in every feature
-    size = 2 * counts + 3
+    size = 2 * counts + 2 + closed
     start = np.concatenate([[0], np.cumsum(size)[:-1]])
     out = np.zeros(int(size.sum()), dtype=np.uint64)
     out[start] = (1 << 3) | _MOVE_TO
     out[start + 3] = ((counts - 1) << 3) | _LINE_TO
-    out[start + size - 1] = (1 << 3) | _CLOSE
+    if closed:
+        out[start + size - 1] = (1 << 3) | _CLOSE
     pos = np.arange(len(coords)) - np.concatenate([[0], np.cumsum(counts)[:-1]])[ring_of]
     at = start[ring_of] + np.where(pos == 0, 1, 2 + 2 * pos)
     out[at] = _zigzag(delta[:, 0])
@@ -249,7 +295,8 @@ def encode_layer(
         The layer's name (MapLibre's ``source-layer``).
     geoms
         Polygons or multipolygons (other geometries are dropped), in the coordinates that
-        ``to_tile`` maps to the tile's (0…``extent``, y down).
+        ``to_tile`` maps to the tile's (0…``extent``, y down); or, for a line layer, line
+        strings or multi-line strings (no polygon among them).
     ids
         The feature ids (unsigned integers), aligned with ``geoms``.
     keys
@@ -266,22 +313,29 @@ def encode_layer(
         Tile coordinates per side.
     """
     geoms = np.asarray(geoms, dtype=object)
-    poly = np.isin(shapely.get_type_id(geoms), (3, 6))
-    if not poly.all():
-        geoms = np.array([_polygonal(g) for g in geoms], dtype=object)
-    poly = ~shapely.is_empty(geoms) & np.isin(shapely.get_type_id(geoms), (3, 6))
-    kept = np.flatnonzero(poly)
+    kinds = shapely.get_type_id(geoms)
+    line = bool(np.isin(kinds, (1, 5)).any()) and not np.isin(kinds, (3, 6)).any()
+    wanted = (1, 5) if line else (3, 6)
+    odd = np.flatnonzero(~np.isin(kinds, wanted))  # clipping left a collection, a line …
+    if len(odd):
+        geoms = geoms.copy()
+        geoms[odd] = [_part_of_kind(g, wanted) for g in geoms[odd]]
+    kept = np.flatnonzero(~shapely.is_empty(geoms) & np.isin(shapely.get_type_id(geoms), wanted))
     if not len(kept):
         return b""
-    coords, ring_off, owner, exterior = _rings(geoms[kept], to_tile)
-    coords, counts, ring_owner = _clean(coords, ring_off, owner, exterior)
+    if line:
+        coords, counts, ring_owner = _lines(geoms[kept], to_tile)
+    else:
+        coords, ring_off, owner, exterior = _rings(geoms[kept], to_tile)
+        coords, counts, ring_owner = _clean(coords, ring_off, owner, exterior)
     if not len(counts):
         return b""
-    geom_ints = _geometry_ints(coords, counts, ring_owner)
-    feats = np.unique(ring_owner)  # features that still have a ring, in order
+    geom_ints = _geometry_ints(coords, counts, ring_owner, closed=not line)
+    size = 2 * counts + 2 + (not line)  # integers per ring or line
+    feats = np.unique(ring_owner)  # features that still have a ring (a line), in order
     ring_feat = np.searchsorted(feats, ring_owner)
-    geom_len_ints = np.bincount(ring_feat, weights=2 * counts + 3).astype(np.int64)
-    per_int_feat = np.repeat(ring_feat, 2 * counts + 3)
+    geom_len_ints = np.bincount(ring_feat, weights=size).astype(np.int64)
+    per_int_feat = np.repeat(ring_feat, size)
     geom_bytes = np.bincount(
         per_int_feat, weights=_varint_sizes(geom_ints), minlength=len(feats)
     ).astype(np.int64)
@@ -301,7 +355,7 @@ def encode_layer(
     )  # fmt: skip
     stream = _feature_stream(
         fid, body, (tag_bytes, tags, tag_len_ints) if has_tags else None,
-        geom_bytes, geom_ints, geom_len_ints,
+        geom_bytes, geom_ints, geom_len_ints, _LINESTRING if line else _POLYGON,
     )  # fmt: skip
     layer = (
         b"\x78\x02"
@@ -315,15 +369,18 @@ def encode_layer(
     return _field(0x1A, layer)
 
 
-def _polygonal(g: object) -> object:
-    """The polygonal part of a clipping result (a collection, or a line or point: nothing)."""
+def _part_of_kind(g: object, kinds: tuple[int, int]) -> object:
+    """The polygonal (or linear) part of a clipping result: of a collection, or nothing."""
     kind = shapely.get_type_id(g)
-    if kind in (3, 6):
+    if kind in kinds:
         return g
+    empty = shapely.Polygon() if 3 in kinds else shapely.LineString()
     if kind == 7:
-        parts = [p for p in shapely.get_parts(g) if shapely.get_type_id(p) in (3, 6)]
-        return shapely.union_all(parts) if parts else shapely.Polygon()
-    return shapely.Polygon()
+        parts = [p for p in shapely.get_parts(g) if shapely.get_type_id(p) in kinds]
+        if 3 in kinds:
+            return shapely.union_all(parts) if parts else empty
+        return shapely.multilinestrings(shapely.get_parts(parts)) if parts else empty
+    return empty
 
 
 def _tags(
@@ -355,8 +412,9 @@ def _feature_stream(
     geom_bytes: np.ndarray,
     geom: np.ndarray,
     geom_n: np.ndarray,
+    geom_type: int = _POLYGON,
 ) -> np.ndarray:
-    """Every feature as varint integers: ``0x12 len {0x08 id 0x12 len tags 0x18 3 0x22 len geom}``.
+    """Every feature as varint integers: ``0x12 len {0x08 id 0x12 len tags 0x18 type 0x22 len geom}``.
 
     ``tagging`` is ``(tag bytes, tag integers, tag integers per feature)``, or None for a
     layer without properties (no tags field).
@@ -371,7 +429,7 @@ def _feature_stream(
     for k, v in enumerate(head):
         out[start + k] = np.asarray(v, dtype=np.uint64)
     tail = start + len(head) + tag_n
-    for k, w in enumerate([0x18, _POLYGON, 0x22, geom_bytes]):
+    for k, w in enumerate([0x18, geom_type, 0x22, geom_bytes]):
         out[tail + k] = np.asarray(w, dtype=np.uint64)
     if tags is not None:
         out[_ragged_positions(start + len(head), tag_n)] = tags

@@ -1,4 +1,4 @@
-"""Vector tiles (Mapbox Vector Tile, MVT) of polygon layers: a study's map, a national result.
+"""Vector tiles (Mapbox Vector Tile, MVT) of polygon and line layers: a study's map, a national result.
 
 :class:`TileSet` cuts layers of polygons into ``z/x/y`` tiles (Web Mercator, the scheme
 MapLibre and every web map read). Each feature's id is its row position in its layer, and
@@ -270,11 +270,10 @@ class TileSet:
             raise ValueError(f"no tile {z}/{x}/{y}")
         if z < self._layers[layer].min_zoom:
             return b""
-        key = (layer, z, x, y)
-        entry = self._cache.get(key)
-        if entry is None:
-            entry = [self._encode(layer, z, x, y), None]
-            self._cache.put(key, entry)
+        # once per tile however many threads ask (a request waits for a warming thread's tile)
+        entry = self._cache.get_or_create(
+            (layer, z, x, y), lambda: [self._encode(layer, z, x, y), None]
+        )
         raw = entry[0]
         assert raw is not None
         if not gzip or not raw:
@@ -299,8 +298,10 @@ class TileSet:
             geoms[out] = shapely.clip_by_rect(geoms[out], *box)
         # a unit narrower than two tile units would vanish when rounded: draw it as a small box
         # (as tippecanoe keeps tiny polygons), so every unit stays on the map at every zoom
+        # (a line that short is left to vanish: a border too short to see)
         unit = 2 * (maxx - minx) / EXTENT
         tiny = ~out & (((b[:, 2] - b[:, 0]) < unit) | ((b[:, 3] - b[:, 1]) < unit))
+        tiny &= np.isin(shapely.get_type_id(geoms), (3, 6))
         if tiny.any():
             cx, cy = (b[tiny, 0] + b[tiny, 2]) / 2, (b[tiny, 1] + b[tiny, 3]) / 2
             hw = np.maximum(b[tiny, 2] - b[tiny, 0], unit) / 2
