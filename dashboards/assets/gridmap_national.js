@@ -23,7 +23,9 @@
     if (!el || typeof maplibregl === "undefined") { return null; }
     const meta = JSON.parse(el.dataset.meta);
     const map = new maplibregl.Map({
-      container: el, style: {version: 8, sources: {}, layers: [
+      // no paint transitions (as the study map): MapLibre's default 300 ms would redraw the
+      // whole layer for several frames on every recolour
+      container: el, style: {version: 8, sources: {}, transition: {duration: 0, delay: 0}, layers: [
         {id: "bg", type: "background", paint: {"background-color": "#f3f3ef"}}]},
       bounds: meta.bounds, fitBoundsOptions: {padding: 20}, attributionControl: false, fadeDuration: 0,
     });
