@@ -21,6 +21,7 @@ from geopandas import GeoDataFrame
 
 from gridmap._atomic import atomic_path, staged_dir
 from gridmap._errors import Problem
+from gridmap._gcpause import gc_paused
 from gridmap.check.tables import (
     COMMUNITY_COLUMNS,
     GRID_COLUMNS,
@@ -397,6 +398,7 @@ def csv_tables(result: CheckResult) -> dict[str, pd.DataFrame]:
     return files
 
 
+@gc_paused()
 def write_result_dir(result: CheckResult, out: str | os.PathLike) -> dict[str, Path]:
     """Write the contract outputs of ``result`` into the folder ``out``, all together or none.
 

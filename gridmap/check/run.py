@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 from geopandas import GeoDataFrame
 
+from gridmap._gcpause import gc_paused
 from gridmap.assign import assign_facilities, assign_grids, assign_households
 from gridmap.check._background import grid_shares_in_background, topology_in_background
 from gridmap.check.result import CheckResult
@@ -35,6 +36,7 @@ class _Assignment:
     facilities: pd.DataFrame | None
 
 
+@gc_paused()
 def check(
     study: Study,
     profile: str | Profile | None = None,
