@@ -8,6 +8,7 @@ implementation written out in the test: same values, same order, same text.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -276,6 +277,30 @@ def test_write_csv_other_frames_equal_pandas(tmp_path, frame):
     write_csv(frame, tmp_path / "fast.csv")
     frame.to_csv(tmp_path / "pandas.csv", index=False, encoding="utf-8-sig")
     assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("kind", ["fast", "single", "mixed-object"])
+def test_write_csv_chunks_into_one_handle_equal_the_whole(tmp_path, seed, kind):
+    """Chunks written into one open file, the header once: the bytes of the whole frame, and of
+    the old way (each chunk to a file of its own, less the header-only file's bytes)."""
+    frame = {
+        "fast": _nasty_frame(seed),
+        "single": pd.DataFrame({"only": ["", None, "a", "b,c", '"q"'] * 7}),
+        "mixed-object": pd.DataFrame({"mixed": [1, "a", None] * 11, "x": [0.5, 2.0, -0.0] * 11}),
+    }[kind]
+    cuts = [0, 1, 1, len(frame) // 2, len(frame)]  # an empty chunk too
+    with open(tmp_path / "chunked.csv", "wb") as fh:
+        for i, (a, b) in enumerate(itertools.pairwise(cuts)):
+            assert write_csv(frame.iloc[a:b], fh, header=i == 0) is fh
+    old = b""
+    for i, (a, b) in enumerate(itertools.pairwise(cuts)):
+        data = write_csv(frame.iloc[a:b], tmp_path / "one.csv").read_bytes()
+        if i:
+            data = data[len(write_csv(frame.iloc[:0], tmp_path / "one.csv").read_bytes()) :]
+        old += data
+    whole = write_csv(frame, tmp_path / "whole.csv").read_bytes()
+    assert (tmp_path / "chunked.csv").read_bytes() == whole == old
 
 
 def test_check_topology_on_its_thread_equals_community_topology():

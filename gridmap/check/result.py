@@ -182,6 +182,7 @@ class CheckResult:
         layers: Iterable[str] | None = None,
         append: bool = False,
         geometry_types: Mapping[str, str] | None = None,
+        sync: bool = True,
     ) -> Path:
         """Write communities, grids, facilities and findings to a GeoPackage (atomically).
 
@@ -204,6 +205,10 @@ class CheckResult:
         geometry_types
             ``layer name -> geometry type`` of the whole layer (``"MultiPolygon"`` when any
             of its rows is one), for chunks that may not show it.
+        sync
+            Flush the file to disk before returning (default). False only with ``append``
+            for chunk after chunk: the caller flushes the file once when the last is written
+            (:func:`gridmap.io.gpkg.sync_file`).
 
         Returns
         -------
@@ -211,7 +216,7 @@ class CheckResult:
             ``path``.
         """
         return write_result_gpkg(
-            self, path, layers=layers, append=append, geometry_types=geometry_types
+            self, path, layers=layers, append=append, geometry_types=geometry_types, sync=sync
         )
 
     def to_dir(self, out: str | os.PathLike) -> dict[str, Path]:
@@ -321,6 +326,7 @@ def write_result_gpkg(
     layers: Iterable[str] | None = None,
     append: bool = False,
     geometry_types: Mapping[str, str] | None = None,
+    sync: bool = True,
 ) -> Path:
     """Write ``result``'s layers (:func:`gpkg_layers`) to the GeoPackage ``path``.
 
@@ -340,6 +346,9 @@ def write_result_gpkg(
         ``layer name -> geometry type`` of the whole layer (``"MultiPolygon"`` when any of
         its rows is one) where a chunk may not show it: the layer is declared so and single
         geometries are written as multi ones, as writing the whole at once does.
+    sync
+        Flush the file to disk before returning (default); False only with ``append`` (the
+        caller syncs the file once after its last chunk).
 
     Returns
     -------
@@ -364,7 +373,9 @@ def write_result_gpkg(
         there = {name for name, _ in pyogrio.list_layers(path)} if path.exists() else set()
         for name in frames.keys() & there:
             options[name]["append"] = True
-        return write_gpkg(path, frames, styles=styles, options=options)
+        return write_gpkg(path, frames, styles=styles, options=options, sync=sync)
+    if not sync:
+        raise ValueError("sync=False is for append=True (the caller syncs the file it appends to)")
     with atomic_path(path, suffix=".gpkg") as tmp:
         write_gpkg(tmp, frames, styles=styles, options=options)
     return path

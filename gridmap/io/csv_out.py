@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import BinaryIO, overload
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,17 @@ _NEEDS_QUOTES = r'[,"\n]'
 _POOL = pa.system_memory_pool()
 
 
-def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
+@overload
+def write_csv(frame: pd.DataFrame, path: str | os.PathLike, *, header: bool = True) -> Path: ...
+
+
+@overload
+def write_csv(frame: pd.DataFrame, path: BinaryIO, *, header: bool = True) -> BinaryIO: ...
+
+
+def write_csv(
+    frame: pd.DataFrame, path: str | os.PathLike | BinaryIO, *, header: bool = True
+) -> Path | BinaryIO:
     """Write ``frame`` as ``frame.to_csv(path, index=False, encoding="utf-8-sig")`` does.
 
     Parameters
@@ -41,39 +52,54 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
     frame
         The table (its index is not written).
     path
-        The ``.csv`` file.
+        The ``.csv`` file, or a file open for writing bytes (written at its position, left
+        open): a table written chunk by chunk into one file.
+    header
+        False: the rows only, without the byte order mark and the header line (a chunk
+        after the first): the bytes of the whole file less those of ``frame.iloc[:0]``.
 
     Returns
     -------
-    pathlib.Path
-        ``path``.
+    pathlib.Path or file
+        ``path`` (a :class:`pathlib.Path` when a path was given).
 
     Examples
     --------
-    >>> import tempfile
+    >>> import io, tempfile
     >>> df = pd.DataFrame({"id": ["a,1", None], "value": [0.1, np.nan]})
     >>> path = write_csv(df, Path(tempfile.mkdtemp()) / "t.csv")
     >>> path.read_bytes() == df.to_csv(index=False).encode("utf-8-sig")
     True
+    >>> chunks = io.BytesIO()
+    >>> _ = write_csv(df.iloc[:1], chunks), write_csv(df.iloc[1:], chunks, header=False)
+    >>> chunks.getvalue() == path.read_bytes()
+    True
     """
-    path = Path(path)
-    cells = _columns(frame)
-    if cells is None:
-        frame.to_csv(path, index=False, encoding="utf-8-sig")
+    if isinstance(path, (str, os.PathLike)):
+        path = Path(path)
+        with open(path, "wb") as fh:
+            _write(frame, fh, header)
         return path
-    header = ",".join(_quote_text(str(c)) for c in frame.columns) + "\n"
-    with open(path, "wb") as fh:
-        fh.write(_BOM + header.encode())
-        if len(frame):
-            string = pa.large_string()
-            empty, newline = pa.scalar("", type=string), pa.scalar("\n", type=string)
-            # ends each row
-            cells[-1] = pc.binary_join_element_wise(cells[-1], empty, newline, memory_pool=_POOL)
-            rows = pc.binary_join_element_wise(
-                *cells, pa.scalar(",", type=string), memory_pool=_POOL
-            )
-            fh.write(_contiguous_bytes(rows))
+    _write(frame, path, header)
     return path
+
+
+def _write(frame: pd.DataFrame, fh: BinaryIO, header: bool) -> None:
+    """The bytes of :func:`write_csv` into ``fh``."""
+    cells = _columns(frame)
+    if cells is None:  # pandas' own writer: the same text, encoded as to_csv(path) does
+        fh.write((_BOM if header else b"") + frame.to_csv(index=False, header=header).encode())
+        return
+    if header:
+        names = ",".join(_quote_text(str(c)) for c in frame.columns) + "\n"
+        fh.write(_BOM + names.encode())
+    if len(frame):
+        string = pa.large_string()
+        empty, newline = pa.scalar("", type=string), pa.scalar("\n", type=string)
+        # ends each row
+        cells[-1] = pc.binary_join_element_wise(cells[-1], empty, newline, memory_pool=_POOL)
+        rows = pc.binary_join_element_wise(*cells, pa.scalar(",", type=string), memory_pool=_POOL)
+        fh.write(_contiguous_bytes(rows))
 
 
 def _columns(frame: pd.DataFrame) -> list[pa.Array] | None:

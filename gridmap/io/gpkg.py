@@ -39,7 +39,7 @@ import pyogrio
 
 from gridmap.io.styles import LayerStyle
 
-__all__ = ["GPKG_USER_VERSION", "GPKG_VERSION", "field_name", "write_gpkg"]
+__all__ = ["GPKG_USER_VERSION", "GPKG_VERSION", "field_name", "sync_file", "write_gpkg"]
 
 #: The GeoPackage version written (see the module docstring for why not 1.4).
 GPKG_VERSION = "1.2"
@@ -90,6 +90,7 @@ def write_gpkg(
     styles: Mapping[str, LayerStyle] | None = None,
     options: Mapping[str, Mapping[str, Any]] | None = None,
     last_change: str | _dt.datetime | None = None,
+    sync: bool = True,
 ) -> Path:
     """Write (Geo)DataFrames as layers of a GeoPackage 1.2, with default styles.
 
@@ -108,6 +109,9 @@ def write_gpkg(
     last_change
         Time recorded in ``gpkg_contents.last_change`` for every table (default: now);
         give one for reproducible bytes.
+    sync
+        Flush the file to disk before returning (default). False for a file written in many
+        calls (chunks appended): the writer calls :func:`sync_file` once when it is done.
 
     Returns
     -------
@@ -151,12 +155,19 @@ def write_gpkg(
                 _styles_last(db)
     finally:
         pyogrio.set_gdal_config_options(old)
-    _sync(path)
+    if sync:
+        sync_file(path)
     return path
 
 
-def _sync(path: Path) -> None:
-    """Flush ``path`` to disk (the one sync of :func:`write_gpkg`)."""
+def sync_file(path: str | os.PathLike) -> None:
+    """Flush the file ``path`` to disk (the one sync of :func:`write_gpkg`).
+
+    Parameters
+    ----------
+    path
+        A file written with SQLite's ``synchronous`` off (:func:`write_gpkg`).
+    """
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
