@@ -164,10 +164,10 @@ def run_gridmap(path: Path) -> dict:
     gpkg_time = [0.0, 0.0]
     to_gpkg = check_module.CheckResult.to_gpkg
 
-    def timed_gpkg(self, out):  # the GeoPackage's share of writing the outputs
+    def timed_gpkg(self, out, **options):  # the GeoPackage's share of writing the outputs
         c = _Clock()
         try:
-            return to_gpkg(self, out)
+            return to_gpkg(self, out, **options)
         finally:
             w, cpu = c.lap()
             gpkg_time[0] += w

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from gridmap.coverage import CoverageResult
 from gridmap.crs import crs_label
 from gridmap.evaluation import size_counts
 from gridmap.io.csv_out import write_csv
-from gridmap.io.gpkg import field_name, write_gpkg
+from gridmap.io.gpkg import field_name, sync_file, write_gpkg
 from gridmap.io.styles import LayerStyle, gap_style, status_style
 from gridmap.rules import FINDING_COLUMNS, Profile
 from gridmap.study import Study
@@ -206,9 +207,9 @@ class CheckResult:
             ``layer name -> geometry type`` of the whole layer (``"MultiPolygon"`` when any
             of its rows is one), for chunks that may not show it.
         sync
-            Flush the file to disk before returning (default). False only with ``append``
-            for chunk after chunk: the caller flushes the file once when the last is written
-            (:func:`gridmap.io.gpkg.sync_file`).
+            Flush the file to disk before returning (default). False: the caller flushes it
+            (:func:`gridmap.io.gpkg.sync_file`), e.g. once after the last of many appended
+            chunks, or while it writes other files.
 
         Returns
         -------
@@ -347,8 +348,8 @@ def write_result_gpkg(
         its rows is one) where a chunk may not show it: the layer is declared so and single
         geometries are written as multi ones, as writing the whole at once does.
     sync
-        Flush the file to disk before returning (default); False only with ``append`` (the
-        caller syncs the file once after its last chunk).
+        Flush the file to disk before returning (default); False: the caller syncs it
+        (:func:`gridmap.io.gpkg.sync_file`).
 
     Returns
     -------
@@ -374,10 +375,8 @@ def write_result_gpkg(
         for name in frames.keys() & there:
             options[name]["append"] = True
         return write_gpkg(path, frames, styles=styles, options=options, sync=sync)
-    if not sync:
-        raise ValueError("sync=False is for append=True (the caller syncs the file it appends to)")
     with atomic_path(path, suffix=".gpkg") as tmp:
-        write_gpkg(tmp, frames, styles=styles, options=options)
+        write_gpkg(tmp, frames, styles=styles, options=options, sync=sync)
     return path
 
 
@@ -426,10 +425,15 @@ def write_result_dir(result: CheckResult, out: str | os.PathLike) -> dict[str, P
         ``file name -> path`` of every file written.
     """
     with staged_dir(out) as (stage, written):
-        for name, frame in csv_tables(result).items():
-            write_csv(frame, stage / name)  # = to_csv(index=False, encoding="utf-8-sig")
-        (stage / "summary.json").write_text(
-            json.dumps(result.summary(), ensure_ascii=False, indent=2), encoding="utf-8"
-        )
-        result.to_gpkg(stage / "result.gpkg")
+        # the GeoPackage first: its one flush to disk (no GIL held) runs on a thread of its own
+        # while the CSVs are written, and has ended before anything is committed
+        gpkg = result.to_gpkg(stage / "result.gpkg", sync=False)
+        with ThreadPoolExecutor(1, thread_name_prefix="gridmap-sync") as pool:
+            synced = pool.submit(sync_file, gpkg)
+            for name, frame in csv_tables(result).items():
+                write_csv(frame, stage / name)  # = to_csv(index=False, encoding="utf-8-sig")
+            (stage / "summary.json").write_text(
+                json.dumps(result.summary(), ensure_ascii=False, indent=2), encoding="utf-8"
+            )
+            synced.result()
     return written
