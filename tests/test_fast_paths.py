@@ -401,6 +401,33 @@ def test_write_gpkg_syncs_once_and_restores_the_gdal_options(tmp_path, monkeypat
     assert not [p for p in tmp_path.iterdir() if p.name != "x.gpkg"]  # no journal left behind
 
 
+def test_write_gpkg_creates_64k_pages_and_keeps_the_callers_pragmas(tmp_path):
+    """New files get 64 KiB pages; a caller's OGR_SQLITE_PRAGMA is applied too and restored;
+    rows appended to a file of 4 KiB pages are written into it as they are."""
+    import sqlite3
+
+    import pyogrio
+
+    from gridmap.io import gpkg
+
+    frame = GeoDataFrame({"n": [1, 2]}, geometry=[shapely.box(0, 0, 1, 1)] * 2, crs=4549)
+    pyogrio.set_gdal_config_options({"OGR_SQLITE_PRAGMA": "foreign_keys=1"})
+    try:
+        path = gpkg.write_gpkg(tmp_path / "x.gpkg", {"units": frame})
+        assert pyogrio.get_gdal_config_option("OGR_SQLITE_PRAGMA") == "foreign_keys=1"
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_SQLITE_PRAGMA": None})
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA page_size").fetchone() == (gpkg.PAGE_SIZE,)
+    old = tmp_path / "old.gpkg"
+    pyogrio.write_dataframe(frame, old, layer="units", driver="GPKG")
+    gpkg.write_gpkg(old, {"units": frame}, options={"units": {"append": True}})
+    with sqlite3.connect(old) as db:
+        assert db.execute("PRAGMA page_size").fetchone() == (4096,)
+    assert pyogrio.read_dataframe(old, layer="units")["n"].tolist() == [1, 2, 1, 2]
+    assert pyogrio.get_gdal_config_option("OGR_SQLITE_PRAGMA") is None
+
+
 def test_community_attribute_findings_equal_per_grid_resolution():
     """所属社区 resolved once per distinct text: the same unknown/mismatch findings as per grid."""
     rng = np.random.default_rng(5)
