@@ -19,12 +19,19 @@ from geopandas import GeoDataFrame, GeoSeries
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridmap.assign import assign_grids, assign_households, grid_shares, overlap_table
+from gridmap.assign import (
+    assign_grids,
+    assign_households,
+    grid_shares,
+    largest_overlap,
+    overlap_table,
+)
 from gridmap.coverage.privacy import merge_small_cells
 from gridmap.evaluation import overall_status
 from gridmap.facilities import type_label
 from gridmap.io import read_layer
 from gridmap.io.csv_out import write_csv
+from gridmap.metrics import grid_metrics
 from gridmap.qa import community_attr_qa, community_lookup, community_topology, grid_overlaps
 from gridmap.rules import evaluate, load_profile
 from gridmap.rules.model import FINDING_COLUMNS
@@ -718,3 +725,37 @@ def test_overlap_table_equals_every_pair_tested(seed, tolerance):
     want = _overlap_table_every_pair(parts, zones, tolerance)
     pd.testing.assert_frame_equal(got, want, check_dtype=False)
     assert len(want) > 0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_grid_areas_passed_on_equal_computing_them(seed):
+    """The grid areas computed once by the check and handed to the assignment and the metrics:
+    the same tables as each computing its own."""
+    rng = np.random.default_rng(seed)
+    cells = [shapely.box(x, y, x + 100, y + 80) for x in range(0, 500, 100) for y in (0, 80)]
+    communities = GeoDataFrame(
+        {"name": [f"c{i}" for i in range(len(cells))]},
+        index=[f"c{i}" for i in range(len(cells))],
+        geometry=cells,
+        crs=4549,
+    )
+    xy = rng.uniform(-20, 480, size=(40, 2))
+    grids = GeoDataFrame(
+        index=[f"g{i}" for i in range(40)],
+        geometry=[shapely.box(x, y, x + rng.uniform(5, 120), y + 60) for x, y in xy],
+        crs=4549,
+    )
+    area = shapely.area(np.asarray(grids.geometry.values))
+    pd.testing.assert_frame_equal(
+        overlap_table(grids.geometry, communities.geometry, part_area=area),
+        overlap_table(grids.geometry, communities.geometry),
+    )
+    pd.testing.assert_frame_equal(
+        largest_overlap(grids.geometry, communities.geometry, part_area=area),
+        largest_overlap(grids.geometry, communities.geometry),
+    )
+    given = assign_grids(grids, communities, grid_area=area)
+    pd.testing.assert_frame_equal(given, assign_grids(grids, communities))
+    pd.testing.assert_frame_equal(
+        grid_metrics(grids, None, given, grid_area=area), grid_metrics(grids, None, given)
+    )
