@@ -58,7 +58,11 @@ SNAP_TOLERANCE_M = 1.0
 
 
 def overlap_table(
-    parts: GeoSeries, zones: GeoSeries, *, tolerance: float = SNAP_TOLERANCE_M
+    parts: GeoSeries,
+    zones: GeoSeries,
+    *,
+    tolerance: float = SNAP_TOLERANCE_M,
+    part_area: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Overlap area of every (part, zone) pair that shares area.
 
@@ -67,7 +71,8 @@ def overlap_table(
     ``tolerance`` metres (boundaries digitised separately never match exactly)
     counts as wholly in that zone, with its full area and no intersection with
     the neighbours (most pairs: fast). Every other pair gets its exact
-    intersection area.
+    intersection area. ``part_area``: each part's own area when the caller has it
+    (``shapely.area`` of ``parts``), so it is not computed again.
     """
     require_metric(parts, what="重叠面积 overlap area")
     a = np.asarray(parts.values)
@@ -109,7 +114,7 @@ def overlap_table(
     zone_pos = np.concatenate([zone_pos[covered], zone_pos[rest]])
     area = np.concatenate(
         [
-            shapely.area(a[part_pos[:n_cov]]),
+            shapely.area(a[part_pos[:n_cov]]) if part_area is None else part_area[part_pos[:n_cov]],
             shapely.area(shapely.intersection(a[part_pos[n_cov:]], z[zone_pos[n_cov:]])),
         ]
     )
@@ -118,9 +123,16 @@ def overlap_table(
 
 
 def largest_overlap(
-    parts: GeoSeries, zones: GeoSeries, *, table: pd.DataFrame | None = None
+    parts: GeoSeries,
+    zones: GeoSeries,
+    *,
+    table: pd.DataFrame | None = None,
+    part_area: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """For each part: the zone with the largest overlap and the shares.
+
+    ``part_area``: each part's own area (``shapely.area`` of ``parts``) when the caller has it;
+    computed once here otherwise, and shared with :func:`overlap_table`.
 
     Returns
     -------
@@ -130,10 +142,10 @@ def largest_overlap(
         union of the overlaps, clipped at 0), ``second`` (position or -1) and
         ``second_share``. Ties go to the zone whose id sorts first.
     """
+    total = shapely.area(np.asarray(parts.values)) if part_area is None else part_area
     if table is None:
-        table = overlap_table(parts, zones)
+        table = overlap_table(parts, zones, part_area=total)
     n = len(parts)
-    total = shapely.area(np.asarray(parts.values))
     out = pd.DataFrame(
         {
             "zone": np.full(n, NO_ZONE),
@@ -213,14 +225,19 @@ MIN_GRID_SHARE = 0.01
 
 
 def assign_grids(
-    grids: GeoDataFrame, communities: GeoDataFrame, *, min_share: float = MIN_GRID_SHARE
+    grids: GeoDataFrame,
+    communities: GeoDataFrame,
+    *,
+    min_share: float = MIN_GRID_SHARE,
+    grid_area: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Each grid's community by largest overlap, with the shares for QA.
 
     Returns a frame indexed like ``grids``: ``community_geom`` (id, or NA when
     the largest overlap is below ``min_share`` of the grid's area), ``share``
     (the largest overlap share, also when below ``min_share``), ``outside``,
-    ``second_community``, ``second_share``.
+    ``second_community``, ``second_share``. ``grid_area``: each grid's area in m²
+    (``shapely.area`` of the grids) when the caller has it, so it is computed once.
 
     Examples
     --------
@@ -231,7 +248,7 @@ def assign_grids(
     >>> assign_grids(grids, comm)["community_geom"].tolist()
     ['A', <NA>]
     """
-    lo = largest_overlap(grids.geometry, communities.geometry)
+    lo = largest_overlap(grids.geometry, communities.geometry, part_area=grid_area)
     ids = communities.index.to_numpy()
 
     def label(pos: np.ndarray) -> pd.api.extensions.ExtensionArray:

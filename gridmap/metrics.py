@@ -16,12 +16,17 @@ __all__ = ["grid_metrics", "community_metrics"]
 
 
 def grid_metrics(
-    grids: GeoDataFrame, households: pd.DataFrame | None, grid_assignment: pd.DataFrame
+    grids: GeoDataFrame,
+    households: pd.DataFrame | None,
+    grid_assignment: pd.DataFrame,
+    *,
+    grid_area: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Households, coordinators, community and area of each grid.
 
     ``households`` is the record-level assignment (:func:`gridmap.assign.assign_households`),
-    or None when household counts come from the grid attribute ``households``.
+    or None when household counts come from the grid attribute ``households``. ``grid_area``:
+    each grid's area in m² when the caller has it (as :func:`gridmap.crs.area_m2` gives it).
     """
     out = pd.DataFrame(index=grids.index)
     out["name"] = grids["name"] if "name" in grids.columns else grids.index.astype(str)
@@ -45,7 +50,8 @@ def grid_metrics(
         out["coordinators"] = np.nan
     if "population" in grids.columns:
         out["population"] = grids["population"].astype("float64")
-    out["area_km2"] = (area_m2(grids) / 1e6).to_numpy()
+    area = area_m2(grids).to_numpy() if grid_area is None else np.asarray(grid_area, dtype=float)
+    out["area_km2"] = area / 1e6
     out["share_in_community"] = grid_assignment["share"]
     out["second_community"] = grid_assignment["second_community"]
     out["second_share"] = grid_assignment["second_share"]

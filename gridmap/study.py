@@ -21,6 +21,7 @@ import pyproj
 from geopandas import GeoDataFrame
 
 from gridmap._errors import InputError, Problem
+from gridmap._gcpause import gc_paused
 from gridmap.columns import ALIASES, parse_mapping
 from gridmap.config import LAYER_KINDS, load_config, read_toml
 from gridmap.crs import (
@@ -175,6 +176,7 @@ def _read(kind: str, spec: LayerSpec, *, crs, encoding, base: Path | None) -> Ge
     )
 
 
+@gc_paused()
 def read_study(
     communities: LayerSpec,
     grids: LayerSpec = None,

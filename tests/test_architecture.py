@@ -46,6 +46,7 @@ LAYERS = {
         "gridmap._lazy",
         "gridmap._toml",
         "gridmap._atomic",
+        "gridmap._gcpause",
         "gridmap.lru",
         "gridmap.labels",
         "gridmap.fonts",

@@ -8,6 +8,7 @@ implementation written out in the test: same values, same order, same text.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -18,12 +19,19 @@ from geopandas import GeoDataFrame, GeoSeries
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridmap.assign import assign_grids, assign_households, grid_shares, overlap_table
+from gridmap.assign import (
+    assign_grids,
+    assign_households,
+    grid_shares,
+    largest_overlap,
+    overlap_table,
+)
 from gridmap.coverage.privacy import merge_small_cells
 from gridmap.evaluation import overall_status
 from gridmap.facilities import type_label
 from gridmap.io import read_layer
 from gridmap.io.csv_out import write_csv
+from gridmap.metrics import grid_metrics
 from gridmap.qa import community_attr_qa, community_lookup, community_topology, grid_overlaps
 from gridmap.rules import evaluate, load_profile
 from gridmap.rules.model import FINDING_COLUMNS
@@ -278,6 +286,30 @@ def test_write_csv_other_frames_equal_pandas(tmp_path, frame):
     assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("kind", ["fast", "single", "mixed-object"])
+def test_write_csv_chunks_into_one_handle_equal_the_whole(tmp_path, seed, kind):
+    """Chunks written into one open file, the header once: the bytes of the whole frame, and of
+    the old way (each chunk to a file of its own, less the header-only file's bytes)."""
+    frame = {
+        "fast": _nasty_frame(seed),
+        "single": pd.DataFrame({"only": ["", None, "a", "b,c", '"q"'] * 7}),
+        "mixed-object": pd.DataFrame({"mixed": [1, "a", None] * 11, "x": [0.5, 2.0, -0.0] * 11}),
+    }[kind]
+    cuts = [0, 1, 1, len(frame) // 2, len(frame)]  # an empty chunk too
+    with open(tmp_path / "chunked.csv", "wb") as fh:
+        for i, (a, b) in enumerate(itertools.pairwise(cuts)):
+            assert write_csv(frame.iloc[a:b], fh, header=i == 0) is fh
+    old = b""
+    for i, (a, b) in enumerate(itertools.pairwise(cuts)):
+        data = write_csv(frame.iloc[a:b], tmp_path / "one.csv").read_bytes()
+        if i:
+            data = data[len(write_csv(frame.iloc[:0], tmp_path / "one.csv").read_bytes()) :]
+        old += data
+    whole = write_csv(frame, tmp_path / "whole.csv").read_bytes()
+    assert (tmp_path / "chunked.csv").read_bytes() == whole == old
+
+
 def test_check_topology_on_its_thread_equals_community_topology():
     """check() runs the topology QA on a thread, alongside the assignment: the same findings as alone."""
     import gridmap
@@ -374,6 +406,33 @@ def test_write_gpkg_syncs_once_and_restores_the_gdal_options(tmp_path, monkeypat
     back = pyogrio.read_dataframe(path, layer="more")
     assert back["status"].tolist() == ["pass", "fail"]
     assert not [p for p in tmp_path.iterdir() if p.name != "x.gpkg"]  # no journal left behind
+
+
+def test_write_gpkg_creates_64k_pages_and_keeps_the_callers_pragmas(tmp_path):
+    """New files get 64 KiB pages; a caller's OGR_SQLITE_PRAGMA is applied too and restored;
+    rows appended to a file of 4 KiB pages are written into it as they are."""
+    import sqlite3
+
+    import pyogrio
+
+    from gridmap.io import gpkg
+
+    frame = GeoDataFrame({"n": [1, 2]}, geometry=[shapely.box(0, 0, 1, 1)] * 2, crs=4549)
+    pyogrio.set_gdal_config_options({"OGR_SQLITE_PRAGMA": "foreign_keys=1"})
+    try:
+        path = gpkg.write_gpkg(tmp_path / "x.gpkg", {"units": frame})
+        assert pyogrio.get_gdal_config_option("OGR_SQLITE_PRAGMA") == "foreign_keys=1"
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_SQLITE_PRAGMA": None})
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA page_size").fetchone() == (gpkg.PAGE_SIZE,)
+    old = tmp_path / "old.gpkg"
+    pyogrio.write_dataframe(frame, old, layer="units", driver="GPKG")
+    gpkg.write_gpkg(old, {"units": frame}, options={"units": {"append": True}})
+    with sqlite3.connect(old) as db:
+        assert db.execute("PRAGMA page_size").fetchone() == (4096,)
+    assert pyogrio.read_dataframe(old, layer="units")["n"].tolist() == [1, 2, 1, 2]
+    assert pyogrio.get_gdal_config_option("OGR_SQLITE_PRAGMA") is None
 
 
 def test_community_attribute_findings_equal_per_grid_resolution():
@@ -666,3 +725,37 @@ def test_overlap_table_equals_every_pair_tested(seed, tolerance):
     want = _overlap_table_every_pair(parts, zones, tolerance)
     pd.testing.assert_frame_equal(got, want, check_dtype=False)
     assert len(want) > 0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_grid_areas_passed_on_equal_computing_them(seed):
+    """The grid areas computed once by the check and handed to the assignment and the metrics:
+    the same tables as each computing its own."""
+    rng = np.random.default_rng(seed)
+    cells = [shapely.box(x, y, x + 100, y + 80) for x in range(0, 500, 100) for y in (0, 80)]
+    communities = GeoDataFrame(
+        {"name": [f"c{i}" for i in range(len(cells))]},
+        index=[f"c{i}" for i in range(len(cells))],
+        geometry=cells,
+        crs=4549,
+    )
+    xy = rng.uniform(-20, 480, size=(40, 2))
+    grids = GeoDataFrame(
+        index=[f"g{i}" for i in range(40)],
+        geometry=[shapely.box(x, y, x + rng.uniform(5, 120), y + 60) for x, y in xy],
+        crs=4549,
+    )
+    area = shapely.area(np.asarray(grids.geometry.values))
+    pd.testing.assert_frame_equal(
+        overlap_table(grids.geometry, communities.geometry, part_area=area),
+        overlap_table(grids.geometry, communities.geometry),
+    )
+    pd.testing.assert_frame_equal(
+        largest_overlap(grids.geometry, communities.geometry, part_area=area),
+        largest_overlap(grids.geometry, communities.geometry),
+    )
+    given = assign_grids(grids, communities, grid_area=area)
+    pd.testing.assert_frame_equal(given, assign_grids(grids, communities))
+    pd.testing.assert_frame_equal(
+        grid_metrics(grids, None, given, grid_area=area), grid_metrics(grids, None, given)
+    )

@@ -11,7 +11,9 @@ write the bytes and rows that :meth:`gridmap.national.NationalResult.to_dir` wri
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
+from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
@@ -72,8 +74,32 @@ def written(outputs, tmp_path_factory):
         staged[1] = stage_output(parts[1], folder / ".partitions", profile)
         out = folder / "out"
         out.mkdir()
+        real_fsync = os.fsync
+        mp.setattr(
+            os,
+            "fsync",
+            lambda fd: SYNCED.append(os.readlink(f"/proc/self/fd/{fd}")) or real_fsync(fd),
+        )
         result = write_staged(staged, plan, profile, name="gridmap", out=out)
     return memory, out, result, folder / ".partitions"
+
+
+#: the files flushed to disk while the fixture ``written`` wrote the national outputs
+SYNCED: list[str] = []
+
+
+def test_each_geopackage_synced_once_after_its_last_chunk(written):
+    """Chunks are appended without a flush each; every GeoPackage is synced once, when whole."""
+    _, out, _, _ = written
+    provinces = sorted(out.glob("provinces/*.gpkg"))
+    assert len(provinces) == 2 and (out / "result.gpkg").exists()
+    gpkgs = [p for p in SYNCED if p.endswith(".gpkg")]
+    assert len(gpkgs) == len(set(gpkgs)) == 1 + len(provinces)  # once each, not per chunk
+    assert str(out / "result.gpkg") in gpkgs
+    # provinces are written under a temporary name and moved into place when synced
+    assert sorted(Path(p).parent for p in gpkgs if p != str(out / "result.gpkg")) == [
+        out / "provinces"
+    ] * len(provinces)
 
 
 def test_csv_and_summary_bytes_equal_the_in_memory_result(written):

@@ -432,3 +432,25 @@ def test_failed_first_run_leaves_no_folder(tmp_path):
             (stage / "a.csv").write_text("half")
             raise OSError(errno.ENOSPC, "No space left on device")
     assert not out.exists()
+
+
+def test_to_dir_syncs_the_geopackage_once_before_the_commit(tmp_path, monkeypatch):
+    """result.gpkg is flushed to disk once (on a thread, while the CSVs are written), and the
+    flush has ended before the files are moved into the output folder."""
+    import gridmap
+    from gridmap import datasets
+
+    result = gridmap.check(gridmap.read_study(**datasets.demo_config()))
+    events = []
+    real_fsync, real_commit = os.fsync, _atomic._commit
+    monkeypatch.setattr(
+        os, "fsync", lambda fd: events.append(os.readlink(f"/proc/self/fd/{fd}")) or real_fsync(fd)
+    )
+    monkeypatch.setattr(
+        _atomic, "_commit", lambda stage, out: events.append("commit") or real_commit(stage, out)
+    )
+    result.to_dir(tmp_path / "out")
+    assert [Path(e).name for e in events] == ["result.gpkg", "commit"]
+    assert pyogrio.read_dataframe(tmp_path / "out" / "result.gpkg", layer="grids").shape[0] == len(
+        result.grids
+    )

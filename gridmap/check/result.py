@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from geopandas import GeoDataFrame
 
 from gridmap._atomic import atomic_path, staged_dir
 from gridmap._errors import Problem
+from gridmap._gcpause import gc_paused
 from gridmap.check.tables import (
     COMMUNITY_COLUMNS,
     GRID_COLUMNS,
@@ -34,7 +36,7 @@ from gridmap.coverage import CoverageResult
 from gridmap.crs import crs_label
 from gridmap.evaluation import size_counts
 from gridmap.io.csv_out import write_csv
-from gridmap.io.gpkg import field_name, write_gpkg
+from gridmap.io.gpkg import field_name, sync_file, write_gpkg
 from gridmap.io.styles import LayerStyle, gap_style, status_style
 from gridmap.rules import FINDING_COLUMNS, Profile
 from gridmap.study import Study
@@ -181,6 +183,7 @@ class CheckResult:
         layers: Iterable[str] | None = None,
         append: bool = False,
         geometry_types: Mapping[str, str] | None = None,
+        sync: bool = True,
     ) -> Path:
         """Write communities, grids, facilities and findings to a GeoPackage (atomically).
 
@@ -203,6 +206,10 @@ class CheckResult:
         geometry_types
             ``layer name -> geometry type`` of the whole layer (``"MultiPolygon"`` when any
             of its rows is one), for chunks that may not show it.
+        sync
+            Flush the file to disk before returning (default). False: the caller flushes it
+            (:func:`gridmap.io.gpkg.sync_file`), e.g. once after the last of many appended
+            chunks, or while it writes other files.
 
         Returns
         -------
@@ -210,7 +217,7 @@ class CheckResult:
             ``path``.
         """
         return write_result_gpkg(
-            self, path, layers=layers, append=append, geometry_types=geometry_types
+            self, path, layers=layers, append=append, geometry_types=geometry_types, sync=sync
         )
 
     def to_dir(self, out: str | os.PathLike) -> dict[str, Path]:
@@ -320,6 +327,7 @@ def write_result_gpkg(
     layers: Iterable[str] | None = None,
     append: bool = False,
     geometry_types: Mapping[str, str] | None = None,
+    sync: bool = True,
 ) -> Path:
     """Write ``result``'s layers (:func:`gpkg_layers`) to the GeoPackage ``path``.
 
@@ -339,6 +347,9 @@ def write_result_gpkg(
         ``layer name -> geometry type`` of the whole layer (``"MultiPolygon"`` when any of
         its rows is one) where a chunk may not show it: the layer is declared so and single
         geometries are written as multi ones, as writing the whole at once does.
+    sync
+        Flush the file to disk before returning (default); False: the caller syncs it
+        (:func:`gridmap.io.gpkg.sync_file`).
 
     Returns
     -------
@@ -363,9 +374,9 @@ def write_result_gpkg(
         there = {name for name, _ in pyogrio.list_layers(path)} if path.exists() else set()
         for name in frames.keys() & there:
             options[name]["append"] = True
-        return write_gpkg(path, frames, styles=styles, options=options)
+        return write_gpkg(path, frames, styles=styles, options=options, sync=sync)
     with atomic_path(path, suffix=".gpkg") as tmp:
-        write_gpkg(tmp, frames, styles=styles, options=options)
+        write_gpkg(tmp, frames, styles=styles, options=options, sync=sync)
     return path
 
 
@@ -397,6 +408,7 @@ def csv_tables(result: CheckResult) -> dict[str, pd.DataFrame]:
     return files
 
 
+@gc_paused()
 def write_result_dir(result: CheckResult, out: str | os.PathLike) -> dict[str, Path]:
     """Write the contract outputs of ``result`` into the folder ``out``, all together or none.
 
@@ -413,10 +425,15 @@ def write_result_dir(result: CheckResult, out: str | os.PathLike) -> dict[str, P
         ``file name -> path`` of every file written.
     """
     with staged_dir(out) as (stage, written):
-        for name, frame in csv_tables(result).items():
-            write_csv(frame, stage / name)  # = to_csv(index=False, encoding="utf-8-sig")
-        (stage / "summary.json").write_text(
-            json.dumps(result.summary(), ensure_ascii=False, indent=2), encoding="utf-8"
-        )
-        result.to_gpkg(stage / "result.gpkg")
+        # the GeoPackage first: its one flush to disk (no GIL held) runs on a thread of its own
+        # while the CSVs are written, and has ended before anything is committed
+        gpkg = result.to_gpkg(stage / "result.gpkg", sync=False)
+        with ThreadPoolExecutor(1, thread_name_prefix="gridmap-sync") as pool:
+            synced = pool.submit(sync_file, gpkg)
+            for name, frame in csv_tables(result).items():
+                write_csv(frame, stage / name)  # = to_csv(index=False, encoding="utf-8-sig")
+            (stage / "summary.json").write_text(
+                json.dumps(result.summary(), ensure_ascii=False, indent=2), encoding="utf-8"
+            )
+            synced.result()
     return written

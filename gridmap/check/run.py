@@ -10,9 +10,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+import shapely
 from geopandas import GeoDataFrame
 
+from gridmap._gcpause import gc_paused
 from gridmap.assign import assign_facilities, assign_grids, assign_households
 from gridmap.check._background import grid_shares_in_background, topology_in_background
 from gridmap.check.result import CheckResult
@@ -33,8 +36,10 @@ class _Assignment:
     grids: pd.DataFrame | None
     households: pd.DataFrame | None
     facilities: pd.DataFrame | None
+    grid_area: np.ndarray | None  #: each grid's area (m²), computed once for both stages
 
 
+@gc_paused()
 def check(
     study: Study,
     profile: str | Profile | None = None,
@@ -102,7 +107,10 @@ def _assign(study: Study, timings: dict[str, float], t0: float) -> _Assignment:
     """Grids → communities here, households → grids on a thread meanwhile, then facilities."""
     communities, grids = study.communities, study.grids
     shares = grid_shares_in_background(study)
-    grid_assign = assign_grids(grids, communities) if grids is not None and len(grids) else None
+    grid_area = grid_assign = None
+    if grids is not None and len(grids):
+        grid_area = shapely.area(np.asarray(grids.geometry.values))
+        grid_assign = assign_grids(grids, communities, grid_area=grid_area)
     timings["assign_grids"] = time.perf_counter() - t0
     hh = None
     if shares is not None and study.households is not None:
@@ -126,7 +134,7 @@ def _assign(study: Study, timings: dict[str, float], t0: float) -> _Assignment:
         if study.facilities is not None
         else None
     )
-    return _Assignment(grid_assign, hh, fac_assign)
+    return _Assignment(grid_assign, hh, fac_assign, grid_area)
 
 
 def _metrics(
@@ -134,7 +142,7 @@ def _metrics(
 ) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     """The grid table (None without grids) and the community table, with required coordinators."""
     grid_table = (
-        grid_metrics(study.grids, assigned.households, assigned.grids)
+        grid_metrics(study.grids, assigned.households, assigned.grids, grid_area=assigned.grid_area)
         if assigned.grids is not None
         else None
     )

@@ -19,6 +19,9 @@ Every GeoPackage gridmap writes goes through :func:`write_gpkg`:
   layers are written (SQLite's own locking and journal still keep the file consistent if the
   process dies) and the file is synced once before :func:`write_gpkg` returns, so a write that
   returned is on disk. A check's ``result.gpkg`` took ~50 syncs before, each a wait on the disk.
+- **64 KiB pages** (:data:`PAGE_SIZE`) in a file it creates, not SQLite's 4 KiB: SQLite writes
+  the file page by page, so a city's 70 MB ``result.gpkg`` took 17,000 writes to the kernel;
+  now about 1,000 (the same rows; any SQLite reads either size).
 
 Layers are added to ``path`` (a layer of the same name is replaced); the caller makes the
 write atomic (:func:`gridmap._atomic.atomic_path`).
@@ -39,12 +42,21 @@ import pyogrio
 
 from gridmap.io.styles import LayerStyle
 
-__all__ = ["GPKG_USER_VERSION", "GPKG_VERSION", "field_name", "write_gpkg"]
+__all__ = [
+    "GPKG_USER_VERSION",
+    "GPKG_VERSION",
+    "PAGE_SIZE",
+    "field_name",
+    "sync_file",
+    "write_gpkg",
+]
 
 #: The GeoPackage version written (see the module docstring for why not 1.4).
 GPKG_VERSION = "1.2"
 #: ``PRAGMA user_version`` of that version, for GeoPackages created with plain SQL.
 GPKG_USER_VERSION = 10200
+#: SQLite page size (bytes) of the GeoPackages :func:`write_gpkg` creates (module docstring)
+PAGE_SIZE = 65536
 
 _STYLES_DDL = """
 CREATE TABLE IF NOT EXISTS layer_styles (
@@ -90,6 +102,7 @@ def write_gpkg(
     styles: Mapping[str, LayerStyle] | None = None,
     options: Mapping[str, Mapping[str, Any]] | None = None,
     last_change: str | _dt.datetime | None = None,
+    sync: bool = True,
 ) -> Path:
     """Write (Geo)DataFrames as layers of a GeoPackage 1.2, with default styles.
 
@@ -108,6 +121,9 @@ def write_gpkg(
     last_change
         Time recorded in ``gpkg_contents.last_change`` for every table (default: now);
         give one for reproducible bytes.
+    sync
+        Flush the file to disk before returning (default). False for a file written in many
+        calls (chunks appended): the writer calls :func:`sync_file` once when it is done.
 
     Returns
     -------
@@ -129,7 +145,14 @@ def write_gpkg(
     path = Path(path)
     stamp = _gpkg_time(last_change)
     config = {"OGR_CURRENT_DATE": stamp, "OGR_SQLITE_SYNCHRONOUS": "OFF"}
-    old = {key: pyogrio.get_gdal_config_option(key) for key in config}
+    old = {key: pyogrio.get_gdal_config_option(key) for key in [*config, "OGR_SQLITE_PRAGMA"]}
+    # pragmas the caller set stay in force, the page size first (it counts only in a new file)
+    config["OGR_SQLITE_PRAGMA"] = ",".join(
+        [
+            f"page_size={PAGE_SIZE}",
+            *([old["OGR_SQLITE_PRAGMA"]] if old["OGR_SQLITE_PRAGMA"] else []),
+        ]
+    )
     pyogrio.set_gdal_config_options(config)
     existed = path.exists()  # rows may be appended to its layers (``append`` in ``options``)
     try:
@@ -151,12 +174,19 @@ def write_gpkg(
                 _styles_last(db)
     finally:
         pyogrio.set_gdal_config_options(old)
-    _sync(path)
+    if sync:
+        sync_file(path)
     return path
 
 
-def _sync(path: Path) -> None:
-    """Flush ``path`` to disk (the one sync of :func:`write_gpkg`)."""
+def sync_file(path: str | os.PathLike) -> None:
+    """Flush the file ``path`` to disk (the one sync of :func:`write_gpkg`).
+
+    Parameters
+    ----------
+    path
+        A file written with SQLite's ``synchronous`` off (:func:`write_gpkg`).
+    """
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

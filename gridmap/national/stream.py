@@ -20,7 +20,6 @@ the partitions' summaries (:attr:`~gridmap.national.stage.StagedTable.integral`)
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,6 +33,7 @@ from gridmap._atomic import atomic_path
 from gridmap._errors import Problem
 from gridmap.check import CheckResult
 from gridmap.io.csv_out import write_csv
+from gridmap.io.gpkg import sync_file
 from gridmap.national.export import id_table, write_district
 from gridmap.national.merge import conform, merged, whole_schema
 from gridmap.national.partition import PartitionPlan
@@ -108,15 +108,12 @@ def _result(profile: Profile, name: str, **tables: Any) -> CheckResult:
 class _Csv:
     """A CSV written chunk by chunk by :func:`gridmap.io.csv_out.write_csv`: one header."""
 
-    def __init__(self, path: Path, scratch: Path) -> None:
-        self.path, self.scratch, self.started = path, scratch / f"{path.stem}.chunk.csv", False
+    def __init__(self, path: Path) -> None:
+        self.path, self.started = path, False
 
     def write(self, frame: pd.DataFrame) -> None:
-        data = write_csv(frame, self.scratch).read_bytes()
-        if self.started:  # the header is what the frame without rows writes
-            data = data[len(write_csv(frame.iloc[:0], self.scratch).read_bytes()) :]
         with open(self.path, "ab" if self.started else "wb") as fh:
-            fh.write(data)
+            write_csv(frame, fh, header=not self.started)
         self.started = True
 
 
@@ -142,9 +139,18 @@ class _Gpkg:
     def write(self, layer: str, result: CheckResult, types: set[str] | None = None) -> None:
         kind = _whole_layer_type(types) if layer in ("communities", "grids") else None
         result.to_gpkg(
-            self.path, layers=[layer], append=True, geometry_types={layer: kind} if kind else None
+            self.path,
+            layers=[layer],
+            append=True,
+            geometry_types={layer: kind} if kind else None,
+            sync=False,
         )
         self.layers.add(layer)
+
+    def finish(self) -> None:
+        """Flush the file to disk once, after its last chunk (each chunk is not synced)."""
+        if self.layers:
+            sync_file(self.path)
 
 
 @dataclass
@@ -311,6 +317,7 @@ def _write_provinces(
                     gpkg.write(kind, result, tables[kind].types(code))
                 if kind not in gpkg.layers:
                     gpkg.write(kind, _result(profile, "", **empty))
+            gpkg.finish()
         written[f"provinces/{path.name}"] = path
     return written
 
@@ -358,14 +365,13 @@ def write_staged(
         )
     problems = _unique_problems(parts)
     counted: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="gridmap-chunks-") as tmp:
-        scratch = Path(tmp)
-        gpkg = _Gpkg(out / "result.gpkg")
-        for kind, table in tables.items():
-            outs = {"csv": _Csv(out / f"{kind}.csv", scratch), "gpkg": gpkg}
-            write = _write_findings if kind == "findings" else _write_units
-            counted[kind] = write(table, outs, profile, empty)
-        written = _write_provinces(tables, out / "provinces", profile, empty)
+    gpkg = _Gpkg(out / "result.gpkg")
+    for kind, table in tables.items():
+        outs = {"csv": _Csv(out / f"{kind}.csv"), "gpkg": gpkg}
+        write = _write_findings if kind == "findings" else _write_units
+        counted[kind] = write(table, outs, profile, empty)
+    gpkg.finish()
+    written = _write_provinces(tables, out / "provinces", profile, empty)
     written |= _write_national(tables, out / "national")
     problem_rows = pd.DataFrame(
         [p.to_dict() for p in problems], columns=[*_PROBLEM_COLUMNS, "extra"]
