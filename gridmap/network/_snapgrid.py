@@ -1,8 +1,6 @@
-"""The snapping index for large batches: the edges' 2-point segments bucketed on a square grid.
+"""Snapping large batches with the grid index of the edge segments (:mod:`._snapindex`).
 
-Every segment is entered in each grid cell it passes through (through the bounding
-boxes of its pieces ≤ one cell long, so a long diagonal does not fill its whole
-bounding box). A point is compared with the segments of the block of
+Every segment is entered in each grid cell it passes through. A point is compared with the segments of the block of
 ``(2h + 1) × (2h + 1)`` cells around its own; the nearest of those is provably the
 nearest of all when it is nearer than the block's border (a segment entered in no
 cell of the block lies wholly outside it). Each row of a block is one contiguous
@@ -16,8 +14,8 @@ edge id, as on the STRtree path.
 from __future__ import annotations
 
 import numpy as np
-import shapely
 
+from gridmap.network._snapindex import segment_grid
 from gridmap.network.graph import Network
 
 TIE_M = 1e-9  # edges this close to equidistant are a tie (the lowest edge id wins)
@@ -25,165 +23,6 @@ _MARGIN_M = 2 * TIE_M + 1e-6  # a proof needs the nearest this much inside the b
 _CHUNK = 8192  # points per batch: the per-candidate temporaries stay in cache
 _WIDE = 4  # the half-width (cells) of the second try
 _MAX_PAIRS = 1 << 20  # point-segment pairs compared at once (memory)
-
-
-def segment_grid(net: Network) -> dict:
-    """The segments of every edge and the grid index of them (built once per network).
-
-    Keys: ``seg`` (per segment: start x, y, direction x, y and its squared length
-    (1 for a zero-length segment), one row each),
-    ``along`` (distance of its start along its edge), ``edge``; the grid ``x0``,
-    ``y0``, ``cell``, ``nx``, ``ny``; ``indptr`` (per cell, row-major) into
-    ``entries`` (segment ids sorted by cell).
-    """
-    grid = net._cache.get("snap_grid")
-    if grid is not None:
-        return grid
-    cached = net._cache.get("coords")  # kept by build_network
-    if cached is not None:
-        coords, n_coords = cached
-        starts = np.ones(len(coords), dtype=bool)  # every vertex but the last of its edge
-        starts[np.cumsum(n_coords) - 1] = False
-        c = np.flatnonzero(starts)  # segment starts (vertex positions)
-        n_seg = n_coords - 1  # segments per edge
-        edge = np.repeat(np.arange(net.n_edges, dtype=np.int64), n_seg)
-    else:
-        coords, idx = shapely.get_coordinates(net.geometry, return_index=True)
-        c = np.flatnonzero(idx[1:] == idx[:-1])
-        edge = idx[c].astype(np.int64, copy=False)
-        n_seg = np.bincount(edge, minlength=net.n_edges)
-    seg = np.empty((len(c), 5))  # one row per segment: ax, ay, dx, dy, dd (squared length)
-    seg[:, :2] = np.take(coords, c, axis=0)
-    seg[:, 2:4] = np.take(coords, c + 1, axis=0)
-    seg[:, 2:4] -= seg[:, :2]
-    dd = seg[:, 2] * seg[:, 2]
-    dd += seg[:, 3] * seg[:, 3]
-    ln = np.sqrt(dd)
-    seg[:, 4] = np.where(dd > 0, dd, 1.0)  # a zero-length segment: t = 0, its start
-    # the distance of each segment's start along its edge: all segments before it, less those
-    # before its edge's first segment (one running sum, as the segments come edge by edge)
-    along = np.empty(len(c))
-    along[:1] = 0.0
-    np.cumsum(ln[:-1], out=along[1:])
-    n_seg = n_seg[n_seg > 0]
-    along -= np.repeat(along[np.cumsum(n_seg) - n_seg], n_seg)
-    grid = {"seg": seg, "along": along, "edge": edge}
-    grid.update(_bucket(coords, seg, ln))
-    net._cache["snap_grid"] = grid
-    return grid
-
-
-def _cell_size(ln: np.ndarray) -> float:
-    """The median segment, or half the mean if larger (at most 3 pieces per segment on average).
-
-    The median of every 16th segment: the cell size only decides the speed, not a result.
-    """
-    if len(ln) == 0:
-        return 1.0
-    return max(float(np.median(ln[::16])), 0.5 * float(ln.mean()), 1.0)
-
-
-def _bucket(coords: np.ndarray, seg: np.ndarray, ln: np.ndarray) -> dict:
-    """The grid and its cell → segments lists (CSR, cells row-major, each list in segment order).
-
-    ``cells`` is None when every cell of the grid has its row in ``indptr``; on a
-    sparse grid (a wide extent with few streets) only the cells holding segments
-    have one, listed in ``cells``.
-    """
-    lo_xy = [float(coords[:, 0].min()), float(coords[:, 1].min())]
-    hi_xy = [float(coords[:, 0].max()), float(coords[:, 1].max())]
-    s = _cell_size(ln)
-    n_seg = max(len(seg), 1)
-    while True:  # cell * n_segments + segment must fit in 62 bits (a continent at 1 m cells)
-        nx = int(np.floor((hi_xy[0] - lo_xy[0]) / s)) + 1
-        ny = int(np.floor((hi_xy[1] - lo_xy[1]) / s)) + 1
-        if nx * ny * n_seg < 2**62:
-            break
-        s *= 2.0
-    frame = (lo_xy[0], lo_xy[1], s, nx, ny)
-    # pieces ≤ one cell long: each meets at most 2 × 2 cells
-    n_p = np.maximum(np.ceil(ln / s), 1.0).astype(np.int64)
-    # one number per (cell, segment): the cell in the high bits (2**bits >= n_seg, and
-    # cell * 2**bits < 2 * nx * ny * n_seg < 2**63), so that decoding is a shift and a mask
-    bits = int(n_seg - 1).bit_length()
-    step = _CHUNK * 8  # segments per batch: small temporaries, reused
-    parts = [
-        _piece_cells(seg, n_p, lo, min(lo + step, len(seg)), frame, bits)
-        for lo in range(0, len(seg), step)
-    ]
-    # sorted by cell, then segment; one entry per (cell, segment)
-    key = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-    key.sort()
-    keep = np.ones(len(key), dtype=bool)
-    np.not_equal(key[1:], key[:-1], out=keep[1:])
-    key = key[keep]
-    cell = key >> bits
-    key &= (1 << bits) - 1  # the segment
-    if nx * ny <= max(4 * len(seg), 2**20):
-        cells = None
-        indptr = np.zeros(nx * ny + 1, dtype=np.int64)
-        np.cumsum(np.bincount(cell, minlength=nx * ny), out=indptr[1:])
-    else:
-        new = np.concatenate([[True], cell[1:] != cell[:-1]])
-        cells = cell[new]
-        indptr = np.append(np.flatnonzero(new), len(cell))
-    return {
-        "x0": frame[0],
-        "y0": frame[1],
-        "cell": s,
-        "nx": nx,
-        "ny": ny,
-        "cells": cells,
-        "indptr": indptr,
-        "entries": key.astype(np.int32 if len(seg) < 2**31 else np.int64),
-    }
-
-
-def _piece_cells(
-    seg: np.ndarray, n_p: np.ndarray, lo: int, hi: int, frame: tuple, bits: int
-) -> np.ndarray:
-    """``cell << bits | segment`` of every cell met by the pieces of segments ``lo:hi``.
-
-    A segment of ``m`` pieces has pieces ``k / m .. (k + 1) / m`` of its length; the
-    segments of one or two pieces (nearly all) without expanding them piece by piece.
-    """
-    cnt = n_p[lo:hi]
-    ids = np.arange(lo, hi)
-    out = []
-    for m in (1, 2):
-        which = ids[cnt == m]
-        for k in range(m):
-            out.append(_cells_of(seg, which, k / m, (k + 1) / m, frame, bits))
-    many = np.flatnonzero(cnt > 2)
-    if len(many):
-        c = cnt[many]
-        which = np.repeat(ids[many], c)
-        k = np.arange(len(which)) - np.repeat(np.cumsum(c) - c, c)
-        m_ = np.repeat(c, c).astype(np.float64)
-        out.append(_cells_of(seg, which, k / m_, (k + 1) / m_, frame, bits))
-    return np.concatenate(out)
-
-
-def _cells_of(seg: np.ndarray, which: np.ndarray, f0, f1, frame: tuple, bits: int) -> np.ndarray:
-    """The keys of the cells met by the pieces ``f0 .. f1`` (shares of the length) of ``which``."""
-    x0, y0, s, nx, ny = frame
-    cells = []
-    for dim, (o, n_cells) in enumerate(((x0, nx), (y0, ny))):
-        a = seg[which, dim]
-        d = seg[which, dim + 2]
-        p0 = a + d * f0
-        p1 = a + d * f1
-        c0 = np.floor((np.minimum(p0, p1) - o) / s).astype(np.int64)
-        c1 = np.floor((np.maximum(p0, p1) - o) / s).astype(np.int64)
-        np.clip(c0, 0, n_cells - 1, out=c0)
-        np.clip(c1, 0, n_cells - 1, out=c1)
-        cells.append((c0, c1))
-    (ix0, ix1), (iy0, iy1) = cells
-    out = [((iy0 * nx + ix0) << bits) + which]
-    for ox, oy in ((1, 0), (0, 1), (1, 1)):
-        ok = (ix0 + ox <= ix1) & (iy0 + oy <= iy1)
-        out.append((((iy0[ok] + oy) * nx + ix0[ok] + ox) << bits) + which[ok])
-    return np.concatenate(out)
 
 
 def _runs(grid: dict, first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
