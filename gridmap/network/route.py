@@ -297,7 +297,13 @@ def target_distances(
     src_ok = sources.ok if source_mask is None else (sources.ok & source_mask)
     s_idx = np.flatnonzero(src_ok)
     if len(s_idx):
-        te = legs["edge_sorted"]
+        # the targets on a source's edge (few), ordered by edge
+        on = np.zeros(net.n_edges, dtype=bool)
+        on[sources.edge[s_idx]] = True
+        shared = np.flatnonzero(on[legs["edge"]])  # positions in ``rows``
+        by_edge = np.argsort(legs["edge"][shared], kind="stable")
+        shared = shared[by_edge]
+        te = legs["edge"][shared]
         lo = np.searchsorted(te, sources.edge[s_idx], side="left")
         cnt = np.searchsorted(te, sources.edge[s_idx], side="right") - lo
         has = np.flatnonzero(cnt > 0)
@@ -305,7 +311,7 @@ def target_distances(
             c = cnt[has]
             src = np.repeat(s_idx[has], c)
             within = np.arange(len(src)) - np.repeat(np.cumsum(c) - c, c)
-            tpos = legs["by_edge"][np.repeat(lo[has], c) + within]  # positions in ``rows``
+            tpos = shared[np.repeat(lo[has], c) + within]  # positions in ``rows``
             t = ok[tpos]
             direct = (
                 targets.snap_m[t]

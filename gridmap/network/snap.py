@@ -55,28 +55,29 @@ class Snap:
         return Snap(self.edge[rows], self.offset[rows], self.snap_m[rows], self.max_snap_m)
 
     def legs(self, net: Network) -> dict:
-        """Per snapped point: its edge's end nodes and the distances to them; points by edge.
+        """Per snapped point: its edge, the edge's end nodes and the distances to them.
 
-        Keys: ``rows`` (positions of the snapped points), ``u``/``v`` (end nodes
-        of their edge), ``to_u``/``to_v`` (snap leg included), ``by_edge`` and
-        ``edge_sorted`` (the points ordered by edge). Computed once per network.
+        Keys: ``rows`` (positions of the snapped points), ``edge``, ``u``/``v``
+        (end nodes of their edge), ``to_u``/``to_v`` (snap leg included).
+        Computed once per network.
         """
         legs = self._cache.get("legs")
         if legs is None or legs["net"] is not net:
             rows = np.flatnonzero(self.ok)
             e = self.edge[rows]
-            to_u = self.snap_m[rows] + self.offset[rows]
-            to_v = self.snap_m[rows] + (net.length[e] - self.offset[rows])
-            by_edge = np.argsort(e, kind="stable")
+            snap_m, offset = self.snap_m[rows], self.offset[rows]
+            to_u = snap_m + offset
+            to_v = net.length[e]
+            to_v -= offset
+            to_v += snap_m
             legs = {
                 "net": net,
                 "rows": rows,
+                "edge": e,
                 "u": net.u[e],
                 "v": net.v[e],
                 "to_u": to_u,
                 "to_v": to_v,
-                "by_edge": by_edge,
-                "edge_sorted": e[by_edge],
             }
             self._cache["legs"] = legs
         return legs
