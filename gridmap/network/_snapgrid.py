@@ -1,14 +1,16 @@
 """Snapping large batches with the grid index of the edge segments (:mod:`._snapindex`).
 
-Every segment is entered in each grid cell it passes through. A point is compared with the segments of the block of
-``(2h + 1) × (2h + 1)`` cells around its own; the nearest of those is provably the
-nearest of all when it is nearer than the block's border (a segment entered in no
-cell of the block lies wholly outside it). Each row of a block is one contiguous
-run of the cell-sorted entries, so a point reads ``2h + 1`` runs. The rare points
-not proven with ``h = 1`` are tried with ``h = 4``; the rest go to the STRtree.
+A point is compared with the segments entered in a block of cells around it; the
+nearest of those is provably the nearest of all when it is nearer than the
+block's border (a segment entered in no cell of the block lies wholly outside
+it). Each row of a block is one contiguous run of the cell-sorted entries. The
+first block is the 2 × 2 cells nearest the point (its border at least half a cell
+away); the rare points not proven there are tried in the 4 × 4 cells around
+those, then in the 9 × 9 cells around their own; the rest go to the STRtree.
 
 Ties (segments within 1e-9 m of the nearest, e.g. at a node) go to the lowest
-edge id, as on the STRtree path.
+edge id, as on the STRtree path, and on that edge to its first segment along it
+(at a vertex inside the edge), whichever block found them.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from gridmap.network.graph import Network
 TIE_M = 1e-9  # edges this close to equidistant are a tie (the lowest edge id wins)
 _MARGIN_M = 2 * TIE_M + 1e-6  # a proof needs the nearest this much inside the block's border
 _CHUNK = 8192  # points per batch: the per-candidate temporaries stay in cache
-_WIDE = 4  # the half-width (cells) of the second try
+_WIDE = 4  # the half-width (cells) of the last try
 _MAX_PAIRS = 1 << 20  # point-segment pairs compared at once (memory)
 
 
@@ -65,6 +67,12 @@ def snap_grid(net: Network, xy: np.ndarray) -> Nearest:
             grid, xs[sl], b_x, b_x + 1, b_y, b_y + 1
         )
     redo = np.flatnonzero(~ok)
+    if len(redo):  # the 4 × 4 cells around the 2 × 2: the border at least 1.5 cells away
+        b_x, b_y = bx[redo], by[redo]
+        edge[redo], offset[redo], dist[redo], ok[redo] = _nearest_in_block(
+            grid, xs[redo], b_x - 1, b_x + 2, b_y - 1, b_y + 2
+        )
+        redo = redo[~ok[redo]]
     if len(redo):
         r = order[redo]
         edge[redo], offset[redo], dist[redo], ok[redo] = _nearest_in_block(
@@ -136,8 +144,10 @@ def _nearest_in_block(
     j = grid["entries"][pos]  # candidate segments, point by point
     owner = np.repeat(np.arange(n), per_point)  # the point of each candidate
     t, d2 = _candidate_distances(grid["seg"], j, px, py, owner)
-    # the nearest; ties within TIE_M (a point nearest to a node): the lowest edge id, then the
-    # first candidate of it (edge id and candidate position in one number), among the ties only
+    # the nearest; ties within TIE_M (a point nearest to a node): the lowest segment id, which is
+    # the lowest edge id and its first segment along it (segments are numbered edge by edge), so
+    # that the answer does not depend on the block; segment id and candidate position in one
+    # number, among the ties only
     starts = (np.cumsum(per_point) - per_point)[has]
     d2min = np.minimum.reduceat(d2, starts)
     lim = np.sqrt(d2min)
@@ -147,10 +157,10 @@ def _nearest_in_block(
     lim_all = np.zeros(n)
     lim_all[has] = lim
     tie = np.flatnonzero(d2 <= lim_all[owner])
-    code = grid["edge"][j[tie]] * total
+    code = j[tie].astype(np.int64) * total
     code += tie
-    best_e, first = np.divmod(np.minimum.reduceat(code, np.searchsorted(tie, starts)), total)
-    edge[has] = best_e
+    first = np.minimum.reduceat(code, np.searchsorted(tie, starts)) % total
+    edge[has] = grid["edge"][j[first]]
     bd[has] = np.sqrt(d2[first])
     off[has] = grid["along"][j[first]] + t[first] * np.sqrt(grid["seg"][j[first], 4])
     exact = bd + _MARGIN_M < border
