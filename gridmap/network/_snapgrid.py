@@ -22,7 +22,7 @@ from gridmap.network.graph import Network
 
 TIE_M = 1e-9  # edges this close to equidistant are a tie (the lowest edge id wins)
 _MARGIN_M = 2 * TIE_M + 1e-6  # a proof needs the nearest this much inside the block's border
-_CHUNK = 8192  # points per batch: the per-candidate temporaries stay in cache
+_CHUNK = 2048  # points per batch: the per-candidate temporaries stay in cache
 _WIDE = 4  # the half-width (cells) of the last try
 _MAX_PAIRS = 1 << 20  # point-segment pairs compared at once (memory)
 
@@ -142,8 +142,7 @@ def _nearest_in_block(
     run_first = np.cumsum(cnt) - cnt
     pos = np.arange(total) - np.repeat(run_first - start.ravel(), cnt)
     j = grid["entries"][pos]  # candidate segments, point by point
-    owner = np.repeat(np.arange(n), per_point)  # the point of each candidate
-    t, d2 = _candidate_distances(grid["seg"], j, px, py, owner)
+    t, d2 = _candidate_distances(grid["seg"], j, px, py, per_point)
     # the nearest; ties within TIE_M (a point nearest to a node): the lowest segment id, which is
     # the lowest edge id and its first segment along it (segments are numbered edge by edge), so
     # that the answer does not depend on the block; segment id and candidate position in one
@@ -156,35 +155,34 @@ def _nearest_in_block(
     np.maximum(lim, d2min, out=lim)  # the nearest is a tie even where TIE_M is below the rounding
     lim_all = np.zeros(n)
     lim_all[has] = lim
-    tie = np.flatnonzero(d2 <= lim_all[owner])
+    tie = np.flatnonzero(d2 <= np.repeat(lim_all, per_point))
     code = j[tie].astype(np.int64) * total
     code += tie
     first = np.minimum.reduceat(code, np.searchsorted(tie, starts)) % total
     edge[has] = grid["edge"][j[first]]
     bd[has] = np.sqrt(d2[first])
-    off[has] = grid["along"][j[first]] + t[first] * np.sqrt(grid["seg"][j[first], 4])
+    off[has] = grid["along"][j[first]] + t[first] * np.sqrt(grid["seg"][4, j[first]])
     exact = bd + _MARGIN_M < border
     return edge, off, bd, exact
 
 
 def _candidate_distances(
-    seg: np.ndarray, j: np.ndarray, px: np.ndarray, py: np.ndarray, owner: np.ndarray
+    seg: np.ndarray, j: np.ndarray, px: np.ndarray, py: np.ndarray, per_point: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per candidate (segment ``j`` of a point): the projection ``t`` (0..1) and squared distance.
 
-    ``owner``: the point of each candidate. A zero-length segment's
-    projection is its start (its ``dd`` is stored as 1 and its direction is 0).
+    The candidates come point by point, ``per_point`` of each. A zero-length
+    segment's projection is its start (its ``dd`` is stored as 1 and its direction is 0).
     """
-    sj = np.take(seg, j, axis=0)  # one gather of (ax, ay, dx, dy, dd) per candidate
-    dx, dy = sj[:, 2], sj[:, 3]
-    rx = px[owner]
-    rx -= sj[:, 0]
-    ry = py[owner]
-    ry -= sj[:, 1]
+    ax, ay, dx, dy, dd = (row.take(j) for row in seg)
+    rx = np.repeat(px, per_point)
+    rx -= ax
+    ry = np.repeat(py, per_point)
+    ry -= ay
     t = rx * dx
     tmp = ry * dy
     t += tmp
-    t /= sj[:, 4]
+    t /= dd
     np.clip(t, 0.0, 1.0, out=t)
     np.multiply(dx, t, out=tmp)
     rx -= tmp

@@ -26,8 +26,9 @@ _THREADED_MIN = 200_000  # segments from which the build uses a second thread
 def segment_grid(net: Network) -> dict:
     """The segments of every edge and the grid index of them (built once per network).
 
-    Keys: ``seg`` (per segment: start x, y, direction x, y and its squared length
-    (1 for a zero-length segment), one row each),
+    Keys: ``seg`` (rows start x, start y, direction x, direction y and squared
+    length (1 for a zero-length segment), one column per segment: a candidate's
+    values are gathered row by row from contiguous arrays),
     ``along`` (distance of its start along its edge), ``edge``; the grid ``x0``,
     ``y0``, ``cell``, ``nx``, ``ny``; ``indptr`` (per cell, row-major) into
     ``entries`` (segment ids sorted by cell); ``cells`` (None, or the occupied
@@ -53,7 +54,7 @@ def segment_grid(net: Network) -> dict:
         starts[np.cumsum(n_coords) - 1] = False
         c = np.flatnonzero(starts)  # segment starts (vertex positions)
         edge = np.repeat(np.arange(net.n_edges, dtype=np.int64), n_seg)
-    seg = np.empty((n, 5))  # one row per segment: ax, ay, dx, dy, dd (squared length)
+    seg = np.empty((5, n))  # rows ax, ay, dx, dy, dd (squared length), one column per segment
     ln = np.empty(n)
     halves = _halves(n)
     with ThreadPoolExecutor(len(halves)) as pool:
@@ -91,20 +92,19 @@ def _rows(
     """
     for a in range(lo, hi, _STEP):
         b = min(a + _STEP, hi)
-        rows = seg[a:b]
+        ax, ay, dx, dy, dd = seg[:, a:b]
         if c is None:
-            pairs = coords[2 * a : 2 * b].reshape(-1, 4)
-            rows[:, :2] = pairs[:, :2]
-            np.subtract(pairs[:, 2:], pairs[:, :2], out=rows[:, 2:4])
+            ends = coords[2 * a : 2 * b].reshape(-1, 4)
+            starts, stops = ends[:, :2], ends[:, 2:]
         else:
-            rows[:, :2] = np.take(coords, c[a:b], axis=0)
-            rows[:, 2:4] = np.take(coords, c[a:b] + 1, axis=0)
-            rows[:, 2:4] -= rows[:, :2]
-        dd = rows[:, 2] * rows[:, 2]
-        dd += rows[:, 3] * rows[:, 3]
+            starts, stops = np.take(coords, c[a:b], axis=0), np.take(coords, c[a:b] + 1, axis=0)
+        ax[:], ay[:] = starts[:, 0], starts[:, 1]
+        np.subtract(stops[:, 0], ax, out=dx)
+        np.subtract(stops[:, 1], ay, out=dy)
+        np.multiply(dx, dx, out=dd)
+        dd += dy * dy
         np.sqrt(dd, out=ln[a:b])
         dd[~(dd > 0)] = 1.0  # a zero-length segment: t = 0, its start
-        rows[:, 4] = dd
 
 
 def _along(ln: np.ndarray, n_seg: np.ndarray) -> np.ndarray:
@@ -163,8 +163,7 @@ def _sorted_keys(
         b = min(a + _STEP, hi)
         cnt = None if n_p is None else n_p[a:b]
         if cnt is None or (cnt == 1).all():  # nearly always: the rows as they are
-            rows = seg[a:b]
-            ax, ay, dx, dy = rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3]
+            ax, ay, dx, dy = seg[:4, a:b]
             out.append(_keys(ax, ay, ax + dx, ay + dy, np.arange(a, b), frame, bits))
             continue
         ids = np.arange(a, b)
@@ -186,7 +185,7 @@ def _sorted_keys(
 
 def _piece_keys(seg: np.ndarray, which: np.ndarray, f0, f1, frame: tuple, bits: int) -> np.ndarray:
     """The keys of the cells met by the pieces ``f0 .. f1`` (shares of the length) of ``which``."""
-    ax, ay, dx, dy = (seg[which, k] for k in range(4))
+    ax, ay, dx, dy = (seg[k, which] for k in range(4))
     return _keys(ax + dx * f0, ay + dy * f0, ax + dx * f1, ay + dy * f1, which, frame, bits)
 
 
