@@ -159,9 +159,12 @@ def _nearest_in_block(
     code = j[tie].astype(np.int64) * total
     code += tie
     first = np.minimum.reduceat(code, np.searchsorted(tie, starts)) % total
-    edge[has] = grid["edge"][j[first]]
+    jf = j[first]
+    edge[has] = jf if grid["edge"] is None else grid["edge"][jf]
     bd[has] = np.sqrt(d2[first])
-    off[has] = grid["along"][j[first]] + t[first] * np.sqrt(grid["seg"][4, j[first]])
+    off[has] = t[first] * np.sqrt(grid["seg"][4, jf])
+    if grid["along"] is not None:
+        off[has] += grid["along"][jf]
     exact = bd + _MARGIN_M < border
     return edge, off, bd, exact
 

@@ -29,7 +29,8 @@ def segment_grid(net: Network) -> dict:
     Keys: ``seg`` (rows start x, start y, direction x, direction y and squared
     length (1 for a zero-length segment), one column per segment: a candidate's
     values are gathered row by row from contiguous arrays),
-    ``along`` (distance of its start along its edge), ``edge``; the grid ``x0``,
+    ``along`` (distance of its start along its edge) and ``edge`` (both None
+    when every edge is one segment: segment ``i`` is edge ``i``, from its start); the grid ``x0``,
     ``y0``, ``cell``, ``nx``, ``ny``; ``indptr`` (per cell, row-major) into
     ``entries`` (segment ids sorted by cell); ``cells`` (None, or the occupied
     cells on a sparse grid, see :func:`_csr`).
@@ -46,10 +47,8 @@ def segment_grid(net: Network) -> dict:
     n_seg = np.maximum(n_coords - 1, 0)  # segments per edge
     n = int(n_seg.sum())
     two = len(n_coords) > 0 and bool((n_coords == 2).all())  # one segment per edge (e.g. a lattice)
-    if two:
-        c = None
-        edge = np.arange(net.n_edges, dtype=np.int64)
-    else:
+    c, edge, along = None, None, None
+    if not two:
         starts = np.ones(len(coords), dtype=bool)  # every vertex but the last of its edge
         starts[np.cumsum(n_coords) - 1] = False
         c = np.flatnonzero(starts)  # segment starts (vertex positions)
@@ -63,12 +62,18 @@ def segment_grid(net: Network) -> dict:
         frame, bits = _frame(coords, s, n)
         n_p = None if (ln <= s).all() else np.maximum(np.ceil(ln / s), 1.0).astype(np.int64)
         keys = list(pool.map(lambda h: _sorted_keys(seg, n_p, h[0], h[1], frame, bits), halves))
-    key = keys[0] if len(keys) == 1 else np.sort(np.concatenate(keys), kind="stable")
+    if len(keys) == 1:
+        key = keys[0]
+    else:  # two sorted runs: merged in place
+        key = np.concatenate(keys)
+        key.sort(kind="stable")
     if n_p is not None:  # pieces of one segment can share a cell: one entry per (cell, segment)
         keep = np.ones(len(key), dtype=bool)
         np.not_equal(key[1:], key[:-1], out=keep[1:])
         key = key[keep]
-    grid = {"seg": seg, "along": _along(ln, n_seg) if not two else np.zeros(n), "edge": edge}
+    if not two:
+        along = _along(ln, n_seg)
+    grid = {"seg": seg, "along": along, "edge": edge}
     grid.update(_csr(key, frame, bits, n))
     net._cache["snap_grid"] = grid
     return grid
@@ -242,16 +247,23 @@ def _csr(key: np.ndarray, frame: tuple, bits: int, n_seg: int) -> dict:
     have one, listed in ``cells``.
     """
     x0, y0, s, nx, ny = frame
-    cell = key >> bits
-    key &= (1 << bits) - 1  # the segment
     if nx * ny <= max(4 * n_seg, 2**20):
         cells = None
         indptr = np.zeros(nx * ny + 1, dtype=np.int64)
-        np.cumsum(np.bincount(cell, minlength=nx * ny), out=indptr[1:])
+        count = indptr[1:]
+        buf = np.empty(max(min(len(key), _STEP * 16), 1), dtype=np.int64)
+        for a in range(0, len(key), len(buf)):  # the cells of a slice of the (sorted) keys
+            cell = np.right_shift(key[a : a + len(buf)], bits, out=buf[: len(key) - a])
+            lo = int(cell[0])
+            cell -= lo
+            count[lo : lo + int(cell[-1]) + 1] += np.bincount(cell)
+        np.cumsum(indptr, out=indptr)
     else:
+        cell = key >> bits
         new = np.concatenate([[True], cell[1:] != cell[:-1]])
         cells = cell[new]
         indptr = np.append(np.flatnonzero(new), len(cell))
+    key &= (1 << bits) - 1  # the segment
     return {
         "x0": x0,
         "y0": y0,
