@@ -64,7 +64,7 @@ from gridmap.network.route import (
     node_distances,
     target_distances,
 )
-from gridmap.network.snap import Snap, snap_points
+from gridmap.network.snap import Snap, prepare_snapping, snap_points
 from gridmap.network.speed import WALK_KMH, metres_for_minutes, minutes_for_metres
 
 __all__ = [
@@ -75,6 +75,7 @@ __all__ = [
     "find_gaps",
     "GAP_REPORT_M",
     "snap_points",
+    "prepare_snapping",
     "network_distance",
     "node_distances",
     "reachable_pieces",

@@ -22,9 +22,10 @@ import shapely
 from geopandas import GeoDataFrame, GeoSeries
 
 from gridmap.network._snapgrid import TIE_M, snap_grid
+from gridmap.network._snapindex import segment_grid
 from gridmap.network.graph import Network
 
-__all__ = ["Snap", "snap_points", "FAST_SNAP_MIN"]
+__all__ = ["Snap", "snap_points", "prepare_snapping", "FAST_SNAP_MIN"]
 
 #: points per batch from which the grid index is used (below it the STRtree alone is as fast)
 FAST_SNAP_MIN = 2000
@@ -97,6 +98,23 @@ class Snap:
             {"edge": self.edge, "offset_m": self.offset, "snap_m": self.snap_m, "snapped": self.ok},
             index=index,
         )
+
+
+def prepare_snapping(net: Network) -> None:
+    """Build the segment index that large batches are snapped with, now.
+
+    Otherwise the first batch of at least :data:`FAST_SNAP_MIN` points builds it
+    (once per network). For a server that snaps later, or to time the build
+    on its own.
+
+    Examples
+    --------
+    >>> from shapely import LineString
+    >>> from gridmap.network import build_network
+    >>> prepare_snapping(build_network(GeoSeries([LineString([(0, 0), (100, 0)])], crs=4549)))
+    """
+    if net.n_edges:
+        segment_grid(net)
 
 
 def _points(points) -> tuple[np.ndarray, np.ndarray | None]:
