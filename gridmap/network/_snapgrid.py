@@ -15,6 +15,8 @@ edge id, as on the STRtree path, and on that edge to its first segment along it
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from gridmap.network._snapindex import segment_grid
@@ -25,6 +27,7 @@ _MARGIN_M = 2 * TIE_M + 1e-6  # a proof needs the nearest this much inside the b
 _CHUNK = 2048  # points per batch: the per-candidate temporaries stay in cache
 _WIDE = 4  # the half-width (cells) of the last try
 _MAX_PAIRS = 1 << 20  # point-segment pairs compared at once (memory)
+_THREADED_MIN = 50_000  # points from which the first try runs on two threads
 
 
 def _runs(grid: dict, first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -60,12 +63,21 @@ def snap_grid(net: Network, xy: np.ndarray) -> Nearest:
     n = len(xy)
     edge, offset = np.full(n, -1, dtype=np.int64), np.full(n, np.nan)
     dist, ok = np.full(n, np.inf), np.zeros(n, dtype=bool)
-    for lo in range(0, n, _CHUNK):
-        sl = slice(lo, lo + _CHUNK)
-        b_x, b_y = bx[sl], by[sl]
-        edge[sl], offset[sl], dist[sl], ok[sl] = _nearest_in_block(
-            grid, xs[sl], b_x, b_x + 1, b_y, b_y + 1
-        )
+
+    def first_try(lo: int, hi: int) -> None:
+        for a in range(lo, hi, _CHUNK):
+            sl = slice(a, min(a + _CHUNK, hi))
+            b_x, b_y = bx[sl], by[sl]
+            edge[sl], offset[sl], dist[sl], ok[sl] = _nearest_in_block(
+                grid, xs[sl], b_x, b_x + 1, b_y, b_y + 1
+            )
+
+    if n < _THREADED_MIN:
+        first_try(0, n)
+    else:  # each point is on its own: two halves side by side (NumPy releases the GIL)
+        mid = (n // 2 // _CHUNK + 1) * _CHUNK
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(first_try, (0, mid), (mid, n)))
     redo = np.flatnonzero(~ok)
     if len(redo):  # the 4 × 4 cells around the 2 × 2: the border at least 1.5 cells away
         b_x, b_y = bx[redo], by[redo]
