@@ -278,21 +278,22 @@ def target_distances(
         Position in ``sources`` of the nearest source, -1 when none.
     """
     n = len(targets.edge)
-    dist = np.full(n, np.inf)
     nearest = np.full(n, -1, dtype=np.int64)
     legs = targets.legs(net)
     ok, u, v = legs["rows"], legs["u"], legs["v"]
     if len(ok) == 0:
-        return dist, nearest
+        return np.full(n, np.inf), nearest
     du = node_d[u]
     du += legs["to_u"]
     dv = node_d[v]
     dv += legs["to_v"]
-    use_v = dv < du
-    best = np.where(use_v, dv, du)
     who = None
     if node_src is not None:
+        use_v = dv < du
         who = np.where(use_v, node_src[v], node_src[u])
+        best = np.where(use_v, dv, du)
+    else:  # the same values: ``dv`` where it is shorter, else ``du``
+        best = np.minimum(du, dv, out=du)
     # sources on a target's own edge reach it directly along the edge
     src_ok = sources.ok if source_mask is None else (sources.ok & source_mask)
     s_idx = np.flatnonzero(src_ok)
@@ -329,7 +330,12 @@ def target_distances(
             if who is not None:
                 who[tpos[better]] = src[better]
     keep = best <= limit * (1 + 1e-12) + 1e-6 if np.isfinite(limit) else np.isfinite(best)
-    dist[ok[keep]] = best[keep]
+    if len(ok) == n:  # every target snapped: ``best`` in place
+        dist = best
+        dist[~keep] = np.inf
+    else:
+        dist = np.full(n, np.inf)
+        dist[ok[keep]] = best[keep]
     if who is not None:
         nearest[ok[keep]] = who[keep]
     return dist, nearest
