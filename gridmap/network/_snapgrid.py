@@ -42,24 +42,27 @@ def _runs(grid: dict, first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, 
 Nearest = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # edge, offset, dist, exact
 
 
-def snap_grid(net: Network, xy: np.ndarray) -> Nearest:
+def snap_grid(net: Network, xy: np.ndarray) -> tuple[np.ndarray, Nearest]:
     """Nearest edge point of every point via the grid index.
 
-    Returns ``edge``, ``offset``, ``dist`` and ``exact`` (False where the point was
-    not proven within the wider block either: those go to the STRtree). The points
-    are handled in cell order and in batches, which keeps the look-ups in cache.
+    Returns ``order`` (the points in the order handled: cell by cell) and, in that
+    order, ``edge``, ``offset``, ``dist`` and ``exact`` (False where the point was
+    not proven within the widest block either: those go to the STRtree). The
+    points are handled in cell order and in batches, which keeps the look-ups in
+    cache.
     """
     grid = segment_grid(net)
     s, nx, ny = grid["cell"], grid["nx"], grid["ny"]
-    fx = np.clip((xy[:, 0] - grid["x0"]) / s, -1.0, nx + 1.0)
-    fy = np.clip((xy[:, 1] - grid["y0"]) / s, -1.0, ny + 1.0)
-    cx, cy = np.floor(fx).astype(np.int64), np.floor(fy).astype(np.int64)
-    # the 2 × 2 cells nearest each point: its border is at least half a cell away
-    bx = cx - (fx - cx < 0.5)
-    by = cy - (fy - cy < 0.5)
-    order = np.argsort(cy * (nx + 3) + cx)  # any order within a cell: each point is on its own
+    cx = _cell(xy[:, 0], grid["x0"], s, nx)
+    cy = _cell(xy[:, 1], grid["y0"], s, ny)
+    key = cy * (nx + 3)
+    key += cx
+    order = np.argsort(key)  # any order within a cell: each point is on its own
     # the points in cell order once, so that every batch is a contiguous slice
-    xs, bx, by = xy[order], bx[order], by[order]
+    xs, cx, cy = xy[order], cx[order], cy[order]
+    # the 2 × 2 cells nearest each point: its border is at least half a cell away
+    bx = cx - _below_half(xs[:, 0], grid["x0"], s, nx, cx)
+    by = cy - _below_half(xs[:, 1], grid["y0"], s, ny, cy)
     n = len(xy)
     edge, offset = np.full(n, -1, dtype=np.int64), np.full(n, np.nan)
     dist, ok = np.full(n, np.inf), np.zeros(n, dtype=bool)
@@ -86,16 +89,30 @@ def snap_grid(net: Network, xy: np.ndarray) -> Nearest:
         )
         redo = redo[~ok[redo]]
     if len(redo):
-        r = order[redo]
+        c_x, c_y = cx[redo], cy[redo]
         edge[redo], offset[redo], dist[redo], ok[redo] = _nearest_in_block(
-            grid, xs[redo], cx[r] - _WIDE, cx[r] + _WIDE, cy[r] - _WIDE, cy[r] + _WIDE
+            grid, xs[redo], c_x - _WIDE, c_x + _WIDE, c_y - _WIDE, c_y + _WIDE
         )
-    snapped = edge >= 0
+    snapped = np.flatnonzero(edge >= 0)
     offset[snapped] = np.clip(offset[snapped], 0.0, net.length[edge[snapped]])
-    out_e, out_o = np.empty_like(edge), np.empty_like(offset)
-    out_d, out_ok = np.empty_like(dist), np.empty_like(ok)
-    out_e[order], out_o[order], out_d[order], out_ok[order] = edge, offset, dist, ok
-    return out_e, out_o, out_d, out_ok
+    return order, (edge, offset, dist, ok)
+
+
+def _cell(p: np.ndarray, o: float, s: float, n: int) -> np.ndarray:
+    """The cell (``-1 .. n + 1``: outside the grid, next to it) of coordinates ``p`` on one axis."""
+    f = p - o
+    f /= s
+    np.clip(f, -1.0, n + 1.0, out=f)
+    return np.floor(f, out=f).astype(np.int64)
+
+
+def _below_half(p: np.ndarray, o: float, s: float, n: int, c: np.ndarray) -> np.ndarray:
+    """Whether ``p`` lies in the lower half of its cell ``c`` (as ``_cell`` placed it)."""
+    f = p - o
+    f /= s
+    np.clip(f, -1.0, n + 1.0, out=f)
+    f -= c
+    return f < 0.5
 
 
 def _nearest_in_block(

@@ -186,15 +186,16 @@ def snap_points(net: Network, points, *, max_snap_m: float = 200.0) -> Snap:
     valid = np.isfinite(xy).all(axis=1)
     vi = np.flatnonzero(valid)
     if len(vi) >= FAST_SNAP_MIN:
-        fe, fo, fd, exact = snap_grid(net, xy if len(vi) == n else xy[vi])
+        order, (fe, fo, fd, exact) = snap_grid(net, xy if len(vi) == n else xy[vi])
+        at = order if len(vi) == n else vi[order]  # the points' rows, in the order handled
         done = exact & (fd <= max_snap_m)
-        rows = vi[done]
+        rows = at[done]
         edge[rows], offset[rows], snap_m[rows] = fe[done], fo[done], fd[done]
         # provably nearest but beyond the limit: not snapped; the distance is kept for the report
         # (the STRtree, built on first use, is not needed for them)
         beyond = exact & ~done
-        snap_m[vi[beyond]] = fd[beyond]
-        vi = vi[~exact]
+        snap_m[at[beyond]] = fd[beyond]
+        vi = np.sort(at[~exact])
     if len(vi) == 0:
         return Snap(edge, offset, snap_m, float(max_snap_m))
     pts = shapely.points(xy[vi]) if g is None else g[vi]
