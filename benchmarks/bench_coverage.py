@@ -25,8 +25,8 @@ on a VM that hands freed memory back to its host it decides how fast the
 allocation-heavy baselines run.
 
 * ``gridmap``: straight line (cKDTree, exact) for all 5 types; network: build
-  (noding + graph + components), snap facilities onto edges (the first snap
-  builds the segment index), start the 5 multi-source Dijkstra runs with limit
+  (noding + graph + components), build the segment index for snapping (stage
+  ``snap_index``), snap facilities onto edges, start the 5 multi-source Dijkstra runs with limit
   (worker processes, as ``gridmap.coverage`` does), snap the households
   meanwhile, then the household distances.
 * ``gridmap_network_serial``: the same network part with the Dijkstra runs in
@@ -74,13 +74,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling modules
 
+from coverage_baselines import maxrss_mb, part_networkx, part_pandana, part_sjoin  # noqa: E402
 from coverage_city import (
     TYPES,
     city_once,
     facility_sample,
     load_city,
     save_network,
-    saved_network,
 )  # noqa: E402
 from machine_state import memory_probe, proc_stats  # noqa: E402
 
@@ -106,10 +106,6 @@ class _Stages:
             self.out[key + "_s"] = time.perf_counter() - t
             self.out[key + "_cpu_s"] = time.process_time() - cpu
             self.names.append(key)
-
-
-def _maxrss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _children_maxrss_mb() -> float:
@@ -148,7 +144,13 @@ def _gridmap_network(
 
     ``net``: an already built network (not built again); ``keep``: the facilities to use (all).
     """
-    from gridmap.network import augmented_graph, dijkstra_groups, snap_points, target_distances
+    from gridmap.network import (
+        augmented_graph,
+        dijkstra_groups,
+        prepare_snapping,
+        snap_points,
+        target_distances,
+    )
     from gridmap.network.parallel import fork_workers
 
     keep = np.ones(len(city["fac_t"]), bool) if keep is None else keep
@@ -158,7 +160,9 @@ def _gridmap_network(
     # as gridmap.coverage does it: facilities first, the 5 Dijkstra runs start in worker processes,
     # the households are snapped meanwhile
     t = time.perf_counter()
-    with stage("snap_facilities"):  # incl. the segment index (first use)
+    with stage("snap_index"):  # the segment index (once per network; none if cached on it)
+        prepare_snapping(net)
+    with stage("snap_facilities"):
         fs = snap_points(net, fxy, max_snap_m=200)
         graph, full = augmented_graph(net, fs)
     masks = {typ: (ft == typ) & fs.ok for typ in TYPES}
@@ -230,7 +234,7 @@ def _same_facilities_as_networkx(city, net, out: dict) -> None:
 def part_gridmap_network(city) -> dict:
     out: dict = {}
     _gridmap_network(city, out)
-    out["peak_rss_mb"] = _maxrss_mb()
+    out["peak_rss_mb"] = maxrss_mb()
     out["worker_peak_rss_mb"] = _children_maxrss_mb()
     return out
 
@@ -239,7 +243,7 @@ def part_gridmap_network_serial(city) -> dict:
     """The same in this process only (one core), on networkx's facilities (all by default)."""
     out: dict = {}
     _gridmap_network(city, out, workers=0, keep=city.get("nx_keep"))
-    out["peak_rss_mb"] = _maxrss_mb()
+    out["peak_rss_mb"] = maxrss_mb()
     return out
 
 
@@ -258,7 +262,7 @@ def part_gridmap(city) -> dict:
     out["network_over_straight"] = {
         k: out["network_share"][k] / out["straight_share"][k] for k in TYPES
     }
-    out["peak_rss_mb"] = _maxrss_mb()
+    out["peak_rss_mb"] = maxrss_mb()
     return out
 
 
@@ -284,103 +288,9 @@ def part_straight(city) -> dict:
     """Only the straight-line step of ``part_gridmap`` (a quick run without the network)."""
     out: dict = {}
     covered = _straight(city, out)
-    out["peak_rss_mb"] = _maxrss_mb()
+    out["peak_rss_mb"] = maxrss_mb()
     np.save(os.environ["BENCH_WORK"] + "/straight.npy", np.stack([covered[k] for k in TYPES]))
     return out
-
-
-def part_sjoin(city) -> dict:
-    import geopandas as gpd
-    import shapely
-
-    bxy, fxy, ft = city["bxy"], city["fac_xy"], city["fac_t"]
-    exact = np.load(os.environ["BENCH_WORK"] + "/straight.npy")
-    t, cpu = time.perf_counter(), time.process_time()
-    pts = gpd.GeoDataFrame(geometry=shapely.points(bxy), crs=4549)
-    wrong = {}
-    for k, (typ, (_, r)) in enumerate(TYPES.items()):
-        fac = gpd.GeoDataFrame(geometry=shapely.points(fxy[ft == typ]), crs=4549)
-        buf = gpd.GeoDataFrame(geometry=fac.buffer(r), crs=4549)
-        j = gpd.sjoin(pts, buf, predicate="intersects", how="inner")
-        cov = np.zeros(len(pts), dtype=bool)
-        cov[np.unique(j.index.to_numpy())] = True
-        wrong[typ] = int((cov != exact[k]).sum())
-    return {
-        "buffer_sjoin_5_types_s": time.perf_counter() - t,
-        "buffer_sjoin_5_types_cpu_s": time.process_time() - cpu,
-        "misclassified_buildings": wrong,
-        "peak_rss_mb": _maxrss_mb(),
-    }
-
-
-def part_networkx(city) -> dict:
-    import networkx as nx
-    from scipy.spatial import cKDTree
-
-    net = saved_network(city)  # the same noded network gridmap built, not timed
-    n_nodes = len(net["nodes"])
-    t, cpu = time.perf_counter(), time.process_time()
-    g = nx.Graph()
-    g.add_weighted_edges_from(
-        zip(net["u"].tolist(), net["v"].tolist(), net["length"].tolist(), strict=True)
-    )
-    build, build_cpu = time.perf_counter() - t, time.process_time() - cpu
-    t, cpu = time.perf_counter(), time.process_time()
-    tree = cKDTree(net["nodes"])
-    keep = city.get("nx_keep", np.ones(len(city["fac_t"]), bool))
-    hnode = tree.query(city["bxy"])[1]
-    fnode = tree.query(city["fac_xy"][keep])[1]
-    ft = city["fac_t"][keep]
-    for typ, (_, r) in TYPES.items():
-        d = nx.multi_source_dijkstra_path_length(g, set(fnode[ft == typ].tolist()), cutoff=r)
-        arr = np.full(n_nodes, np.inf)
-        arr[np.fromiter(d.keys(), dtype=np.int64)] = np.fromiter(d.values(), dtype=float)
-        _ = arr[hnode] <= r
-    return {
-        "graph_build_s": build,
-        "dijkstra_5_types_s": time.perf_counter() - t,
-        "graph_build_cpu_s": build_cpu,
-        "dijkstra_5_types_cpu_s": time.process_time() - cpu,
-        "facilities": int(keep.sum()),
-        "peak_rss_mb": _maxrss_mb(),
-    }
-
-
-def part_pandana(city) -> dict:
-    import geopandas as gpd
-    import pandana
-    import pandas as pd
-    import shapely
-
-    from gridmap.network import build_network
-
-    lines = np.concatenate([shapely.linestrings(city["seg"]), shapely.linestrings(city["diag"])])
-    net = build_network(gpd.GeoSeries(lines, crs=4549))
-    keep = net.u != net.v
-    t = time.perf_counter()
-    pn = pandana.Network(
-        pd.Series(net.nodes[:, 0]),
-        pd.Series(net.nodes[:, 1]),
-        pd.Series(net.u[keep]),
-        pd.Series(net.v[keep]),
-        pd.DataFrame({"w": net.length[keep]}),
-        twoway=True,
-    )
-    build = time.perf_counter() - t
-    t = time.perf_counter()
-    hnode = pn.get_node_ids(pd.Series(city["bxy"][:, 0]), pd.Series(city["bxy"][:, 1])).to_numpy()
-    ft = city["fac_t"]
-    for typ, (_, r) in TYPES.items():
-        sel = ft == typ
-        pn.set_pois(typ, r, 1, pd.Series(city["fac_xy"][sel, 0]), pd.Series(city["fac_xy"][sel, 1]))
-        near = pn.nearest_pois(r, typ, num_pois=1)
-        d = near.iloc[:, 0].reindex(hnode).to_numpy()
-        _ = d < r
-    return {
-        "index_build_s": build,
-        "query_5_types_s": time.perf_counter() - t,
-        "peak_rss_mb": _maxrss_mb(),
-    }
 
 
 PARTS = {

@@ -14,6 +14,7 @@
 import geopandas as gpd
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from conftest import X0, Y0
@@ -307,3 +308,49 @@ def test_grid_snap_of_points_thousands_of_km_away():
     slow, fast = _grid_and_strtree_snaps(net, q, np.inf)
     np.testing.assert_array_equal(fast.edge, slow.edge)
     np.testing.assert_allclose(fast.snap_m, slow.snap_m, rtol=1e-12)
+
+
+def _big_lattice(seed: int, n: int, mid_vertex: bool) -> Network:
+    """A jittered ``n`` × ``n`` lattice as a :class:`Network` built directly (no noding): big
+    enough for the two-thread index build (>= 200,000 segments); with ``mid_vertex`` each edge
+    has a jittered vertex in its middle (two segments: the general path)."""
+    rng = np.random.default_rng(seed)
+    xy, a, b = jittered_lattice(rng, n, spacing=40.0, jitter=8.0, drop=0.15)
+    xy = xy + (X0, Y0)
+    ends = [xy[a], xy[b]]
+    if mid_vertex:
+        ends.insert(1, (xy[a] + xy[b]) / 2 + rng.uniform(-3, 3, (len(a), 2)))
+    geometry = shapely.linestrings(np.stack(ends, axis=1))
+    return Network(
+        nodes=xy,
+        u=a,
+        v=b,
+        length=shapely.length(geometry),
+        geometry=geometry,
+        component=np.zeros(len(xy), dtype=np.int64),
+        components=pd.DataFrame({"nodes": [len(xy)], "edges": [len(a)], "main": [True]}),
+        crs=4549,
+    )
+
+
+@pytest.mark.parametrize("mid_vertex", [False, True])
+def test_two_thread_index_and_snapping_equal_the_strtree_on_a_large_lattice(mid_vertex):
+    """The index build (two threads from 200,000 segments) and the first try of the snapping
+    (two threads from 50,000 points) give the STRtree search's answer point by point: random
+    points, nodes and every vertex (ties inside an edge: its first segment)."""
+    net = _big_lattice(21, 250 if mid_vertex else 350, mid_vertex)
+    n_seg = net.n_edges * (2 if mid_vertex else 1)
+    assert n_seg >= 200_000
+    rng = np.random.default_rng(22)
+    ext = 40.0 * (np.sqrt(net.n_nodes) - 1)
+    q = np.concatenate(
+        [
+            rng.uniform(-60, ext + 60, (50_000, 2)) + (X0, Y0),
+            net.nodes[rng.choice(net.n_nodes, 3000, replace=False)],
+            shapely.get_coordinates(net.geometry[rng.choice(net.n_edges, 3000, replace=False)]),
+        ]
+    )
+    slow, fast = _grid_and_strtree_snaps(net, q, 25.0)
+    np.testing.assert_array_equal(fast.edge, slow.edge)
+    np.testing.assert_allclose(fast.offset, slow.offset, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(fast.snap_m, slow.snap_m, rtol=1e-12, atol=1e-6)

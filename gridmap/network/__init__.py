@@ -19,7 +19,8 @@ length, geometry), the component of every node and a symmetric CSR graph.
   point *on an edge* (not the nearest node); the edge is split virtually, so its
   distance to both end nodes is exact. Points farther than ``max_snap_m`` from
   every edge are not snapped and are reported. Large batches use a grid index
-  of the edge segments, built once per network (:mod:`~gridmap.network._snapgrid`),
+  of the edge segments, built once per network on two threads
+  (:mod:`~gridmap.network._snapindex`, read by :mod:`~gridmap.network._snapgrid`),
   small ones the STRtree; both give the same answer (ties: the lowest edge id).
 * **Distances** (:mod:`~gridmap.network.route`). :func:`network_distance` runs
   one multi-source Dijkstra (:func:`scipy.sparse.csgraph.dijkstra` with
@@ -36,7 +37,7 @@ length, geometry), the component of every node and a symmetric CSR graph.
 * **Walking speed** (:mod:`~gridmap.network.speed`): minutes ↔ metres.
 
 Modules depend on each other in this order: ``speed``, ``graph`` (the
-:class:`Network` and its CSR graph) ← ``build``, ``_snapgrid`` ← ``snap`` ←
+:class:`Network` and its CSR graph) ← ``build``, ``_snapindex`` ← ``_snapgrid`` ← ``snap`` ←
 ``route`` ← ``parallel``, ``isochrones``.
 
 >>> from geopandas import GeoSeries
@@ -63,7 +64,7 @@ from gridmap.network.route import (
     node_distances,
     target_distances,
 )
-from gridmap.network.snap import Snap, snap_points
+from gridmap.network.snap import Snap, prepare_snapping, snap_points
 from gridmap.network.speed import WALK_KMH, metres_for_minutes, minutes_for_metres
 
 __all__ = [
@@ -74,6 +75,7 @@ __all__ = [
     "find_gaps",
     "GAP_REPORT_M",
     "snap_points",
+    "prepare_snapping",
     "network_distance",
     "node_distances",
     "reachable_pieces",

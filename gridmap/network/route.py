@@ -278,26 +278,33 @@ def target_distances(
         Position in ``sources`` of the nearest source, -1 when none.
     """
     n = len(targets.edge)
-    dist = np.full(n, np.inf)
     nearest = np.full(n, -1, dtype=np.int64)
     legs = targets.legs(net)
     ok, u, v = legs["rows"], legs["u"], legs["v"]
     if len(ok) == 0:
-        return dist, nearest
+        return np.full(n, np.inf), nearest
     du = node_d[u]
     du += legs["to_u"]
     dv = node_d[v]
     dv += legs["to_v"]
-    use_v = dv < du
-    best = np.where(use_v, dv, du)
     who = None
     if node_src is not None:
+        use_v = dv < du
         who = np.where(use_v, node_src[v], node_src[u])
+        best = np.where(use_v, dv, du)
+    else:  # the same values: ``dv`` where it is shorter, else ``du``
+        best = np.minimum(du, dv, out=du)
     # sources on a target's own edge reach it directly along the edge
     src_ok = sources.ok if source_mask is None else (sources.ok & source_mask)
     s_idx = np.flatnonzero(src_ok)
     if len(s_idx):
-        te = legs["edge_sorted"]
+        # the targets on a source's edge (few), ordered by edge
+        on = np.zeros(net.n_edges, dtype=bool)
+        on[sources.edge[s_idx]] = True
+        shared = np.flatnonzero(on[legs["edge"]])  # positions in ``rows``
+        by_edge = np.argsort(legs["edge"][shared], kind="stable")
+        shared = shared[by_edge]
+        te = legs["edge"][shared]
         lo = np.searchsorted(te, sources.edge[s_idx], side="left")
         cnt = np.searchsorted(te, sources.edge[s_idx], side="right") - lo
         has = np.flatnonzero(cnt > 0)
@@ -305,7 +312,7 @@ def target_distances(
             c = cnt[has]
             src = np.repeat(s_idx[has], c)
             within = np.arange(len(src)) - np.repeat(np.cumsum(c) - c, c)
-            tpos = legs["by_edge"][np.repeat(lo[has], c) + within]  # positions in ``rows``
+            tpos = shared[np.repeat(lo[has], c) + within]  # positions in ``rows``
             t = ok[tpos]
             direct = (
                 targets.snap_m[t]
@@ -323,7 +330,12 @@ def target_distances(
             if who is not None:
                 who[tpos[better]] = src[better]
     keep = best <= limit * (1 + 1e-12) + 1e-6 if np.isfinite(limit) else np.isfinite(best)
-    dist[ok[keep]] = best[keep]
+    if len(ok) == n:  # every target snapped: ``best`` in place
+        dist = best
+        dist[~keep] = np.inf
+    else:
+        dist = np.full(n, np.inf)
+        dist[ok[keep]] = best[keep]
     if who is not None:
         nearest[ok[keep]] = who[keep]
     return dist, nearest

@@ -22,9 +22,10 @@ import shapely
 from geopandas import GeoDataFrame, GeoSeries
 
 from gridmap.network._snapgrid import TIE_M, snap_grid
+from gridmap.network._snapindex import segment_grid
 from gridmap.network.graph import Network
 
-__all__ = ["Snap", "snap_points", "FAST_SNAP_MIN"]
+__all__ = ["Snap", "snap_points", "prepare_snapping", "FAST_SNAP_MIN"]
 
 #: points per batch from which the grid index is used (below it the STRtree alone is as fast)
 FAST_SNAP_MIN = 2000
@@ -55,28 +56,29 @@ class Snap:
         return Snap(self.edge[rows], self.offset[rows], self.snap_m[rows], self.max_snap_m)
 
     def legs(self, net: Network) -> dict:
-        """Per snapped point: its edge's end nodes and the distances to them; points by edge.
+        """Per snapped point: its edge, the edge's end nodes and the distances to them.
 
-        Keys: ``rows`` (positions of the snapped points), ``u``/``v`` (end nodes
-        of their edge), ``to_u``/``to_v`` (snap leg included), ``by_edge`` and
-        ``edge_sorted`` (the points ordered by edge). Computed once per network.
+        Keys: ``rows`` (positions of the snapped points), ``edge``, ``u``/``v``
+        (end nodes of their edge), ``to_u``/``to_v`` (snap leg included).
+        Computed once per network.
         """
         legs = self._cache.get("legs")
         if legs is None or legs["net"] is not net:
             rows = np.flatnonzero(self.ok)
             e = self.edge[rows]
-            to_u = self.snap_m[rows] + self.offset[rows]
-            to_v = self.snap_m[rows] + (net.length[e] - self.offset[rows])
-            by_edge = np.argsort(e, kind="stable")
+            snap_m, offset = self.snap_m[rows], self.offset[rows]
+            to_u = snap_m + offset
+            to_v = net.length[e]
+            to_v -= offset
+            to_v += snap_m
             legs = {
                 "net": net,
                 "rows": rows,
+                "edge": e,
                 "u": net.u[e],
                 "v": net.v[e],
                 "to_u": to_u,
                 "to_v": to_v,
-                "by_edge": by_edge,
-                "edge_sorted": e[by_edge],
             }
             self._cache["legs"] = legs
         return legs
@@ -96,6 +98,23 @@ class Snap:
             {"edge": self.edge, "offset_m": self.offset, "snap_m": self.snap_m, "snapped": self.ok},
             index=index,
         )
+
+
+def prepare_snapping(net: Network) -> None:
+    """Build the segment index that large batches are snapped with, now.
+
+    Otherwise the first batch of at least :data:`FAST_SNAP_MIN` points builds it
+    (once per network). For a server that snaps later, or to time the build
+    on its own.
+
+    Examples
+    --------
+    >>> from shapely import LineString
+    >>> from gridmap.network import build_network
+    >>> prepare_snapping(build_network(GeoSeries([LineString([(0, 0), (100, 0)])], crs=4549)))
+    """
+    if net.n_edges:
+        segment_grid(net)
 
 
 def _points(points) -> tuple[np.ndarray, np.ndarray | None]:
@@ -167,15 +186,16 @@ def snap_points(net: Network, points, *, max_snap_m: float = 200.0) -> Snap:
     valid = np.isfinite(xy).all(axis=1)
     vi = np.flatnonzero(valid)
     if len(vi) >= FAST_SNAP_MIN:
-        fe, fo, fd, exact = snap_grid(net, xy if len(vi) == n else xy[vi])
+        order, (fe, fo, fd, exact) = snap_grid(net, xy if len(vi) == n else xy[vi])
+        at = order if len(vi) == n else vi[order]  # the points' rows, in the order handled
         done = exact & (fd <= max_snap_m)
-        rows = vi[done]
+        rows = at[done]
         edge[rows], offset[rows], snap_m[rows] = fe[done], fo[done], fd[done]
         # provably nearest but beyond the limit: not snapped; the distance is kept for the report
         # (the STRtree, built on first use, is not needed for them)
         beyond = exact & ~done
-        snap_m[vi[beyond]] = fd[beyond]
-        vi = vi[~exact]
+        snap_m[at[beyond]] = fd[beyond]
+        vi = np.sort(at[~exact])
     if len(vi) == 0:
         return Snap(edge, offset, snap_m, float(max_snap_m))
     pts = shapely.points(xy[vi]) if g is None else g[vi]
