@@ -21,8 +21,11 @@ one-user warm-up, and after the run (psutil);
 the first server's p50 / p95 divided by each baseline's of the same run: Flask's development
 server, and with ``--before REF`` waitress serving the code of git ``REF`` (e.g. ``main``).
 
+``--servers waitress:T:R``: waitress with T threads, R of them running at once, in the same run.
+``--stages`` (default) splits each plan callback's time inside the server (``serve_stages.py``).
+
     python benchmarks/bench_serve.py [--users 20] [--requests 50] [--time-limit 300] [--json]
-                                     [--mix FILE] [--before REF]
+                                     [--mix FILE] [--before REF] [--servers waitress,flask-dev]
 """
 
 from __future__ import annotations
