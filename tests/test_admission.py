@@ -113,3 +113,26 @@ def test_running_from_the_config_within_bounds(tmp_path):
         )
         with pytest.raises(ValueError, match="running must be a whole number from 1 to 64"):
             settings_from_config(cfg)
+
+
+def test_serve_runs_waitress_behind_the_gate(monkeypatch):
+    waitress = pytest.importorskip("waitress")
+    from dashboards.server import serve
+
+    app = flask.Flask("served")
+    seen: list[object] = []
+
+    @app.route("/")
+    def index() -> str:
+        seen.append(flask.g.get("gridmap_turn"))
+        return "ok"
+
+    class App:
+        server = app
+
+    called: dict = {}
+    monkeypatch.setattr(waitress, "serve", lambda wsgi, **kw: called.update(kw, app=wsgi))
+    serve(App(), ServeSettings(threads=6, running=1))  # type: ignore[arg-type]
+    assert called["app"] is app and called["threads"] == 6
+    assert app.test_client().get("/").status_code == 200
+    assert seen == [True]
