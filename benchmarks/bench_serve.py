@@ -21,8 +21,11 @@ one-user warm-up, and after the run (psutil);
 the first server's p50 / p95 divided by each baseline's of the same run: Flask's development
 server, and with ``--before REF`` waitress serving the code of git ``REF`` (e.g. ``main``).
 
+``--servers waitress:T:R``: waitress with T threads, R of them running at once, in the same run.
+``--stages`` (default) splits each plan callback's time inside the server (``serve_stages.py``).
+
     python benchmarks/bench_serve.py [--users 20] [--requests 50] [--time-limit 300] [--json]
-                                     [--mix FILE] [--before REF]
+                                     [--mix FILE] [--before REF] [--servers waitress,flask-dev]
 """
 
 from __future__ import annotations
@@ -71,8 +74,10 @@ def serve_child(kind: str, port: int, workspace: str, stages: bool = False) -> N
     """Run in the child process: the demo dashboard, hardened, on ``kind`` (never returns).
 
     Prepared as ``gridmap serve`` prepares it (:func:`gridmap.cli.serve.warm`: the check, the
-    map tiles, the forecast) and with its serving settings (threads).
+    map tiles, the forecast) and with its serving settings (threads, requests running at once;
+    ``waitress:T:R``: T threads of which R run at once, :func:`server_name`).
     """
+    kind, *shape = kind.split(":")
     from dashboards.app import create_app
     from dashboards.auth import AccountStore, Gate, SessionStore
     from dashboards.provider import DashboardProvider
@@ -89,6 +94,11 @@ def serve_child(kind: str, port: int, workspace: str, stages: bool = False) -> N
     else:
         warm(provider, time.perf_counter(), tiles=app.server.extensions.get("gridmap_study_tiles"))
     settings = ServeSettings(host="127.0.0.1", port=port)
+    if shape:
+        running = int(shape[1]) if len(shape) > 1 else settings.running
+        settings = ServeSettings(
+            host="127.0.0.1", port=port, threads=int(shape[0]), running=running
+        )
     protect(app, settings, Gate(settings.auth, AccountStore(workspace), SessionStore()))
     if stages:
         instrument(app, provider, label, UPDATE)
@@ -99,6 +109,18 @@ def serve_child(kind: str, port: int, workspace: str, stages: bool = False) -> N
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         app.server.run(host="127.0.0.1", port=port, threaded=True)
+
+
+def server_name(kind: str) -> str:
+    """How a run is named in the report: ``waitress:24:1`` is ``waitress 24 threads, 1 running``.
+
+    ``waitress:T`` and ``waitress:T:R``: waitress with T worker threads (R of them running the
+    app at once; the server's default when not given).
+    """
+    kind, *shape = kind.split(":")
+    if not shape:
+        return kind
+    return f"{kind} {shape[0]} threads" + (f", {shape[1]} running" if len(shape) > 1 else "")
 
 
 def _free_port() -> int:
@@ -451,7 +473,11 @@ def main() -> None:
     p.add_argument("--users", type=int, default=20)
     p.add_argument("--requests", type=int, default=50, help="callbacks per user")
     p.add_argument("--time-limit", type=float, default=300, help="seconds per load run")
-    p.add_argument("--servers", default=",".join(SERVERS))
+    p.add_argument(
+        "--servers",
+        default=",".join(SERVERS),
+        help="servers to run, in order (waitress:T[:R]: T worker threads, R of them running)",
+    )
     p.add_argument(
         "--mix",
         metavar="FILE",
@@ -469,7 +495,7 @@ def main() -> None:
         help="do not time each request's stages in the server (own CPU, plan turn, draft)",
     )
     p.add_argument("--json", action="store_true")
-    p.add_argument("--serve-only", choices=SERVERS, help=argparse.SUPPRESS)
+    p.add_argument("--serve-only", help=argparse.SUPPRESS)
     p.add_argument("--stages", dest="serve_stages", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     p.add_argument("--workspace", help=argparse.SUPPRESS)
@@ -480,7 +506,9 @@ def main() -> None:
     mix_cache: dict = {}
     if args.mix and Path(args.mix).exists():
         mix_cache.update(json.loads(Path(args.mix).read_text()))
-    runs = [bench(kind, mix_cache, args) for kind in args.servers.split(",")]
+    runs = [
+        bench(kind, mix_cache, args, name=server_name(kind)) for kind in args.servers.split(",")
+    ]
     if args.before:
         tree, short = checkout(args.before)
         name = f"waitress@{args.before} ({short})"

@@ -15,10 +15,12 @@ import time
 from collections.abc import Callable
 
 #: where each request's time went, measured in the server child (``--stages``): its own
-#: processor time (this thread's CPU), waiting for a turn of plan work, computing under it,
-#: writing its draft (the group commit, waiting for other tabs' drafts included), reading the
-#: workspace's listings (saved plans, drafts)
-STAGES = ("wall", "cpu", "turn_wait", "turn_held", "draft", "listing")
+#: waiting for its turn to run (``dashboards.server.Admission``), its own processor time (this
+#: thread's CPU), waiting for a turn of plan work, computing under it,
+#: writing its draft (the group commit, waiting for other tabs' drafts included) and of that
+#: the batch commit this thread wrote itself, reading the workspace's listings (saved plans,
+#: drafts)
+STAGES = ("wall", "queue", "cpu", "turn_wait", "turn_held", "draft", "commit", "listing")
 
 
 def instrument(app, provider, label: Callable[[dict], str], path: str) -> None:
@@ -32,9 +34,11 @@ def instrument(app, provider, label: Callable[[dict], str], path: str) -> None:
 
     import dashboards.provider.plans as plan_store
     from dashboards.provider.listings import WorkspaceListings
+    from gridmap.plans.draft_tables import GeoPackageDrafts
 
     local = threading.local()
     rows: list[dict] = []
+    batches: list[dict] = []  #: every group commit: drafts in it, its wall and CPU time
     lock = threading.Lock()
 
     def add(stage: str, seconds: float) -> None:
@@ -88,6 +92,19 @@ def instrument(app, provider, label: Callable[[dict], str], path: str) -> None:
             add("listing", time.perf_counter() - t0)
 
     WorkspaceListings._get = timed_get
+    commit = GeoPackageDrafts.write
+
+    def timed_commit(self, rows_, *a, **k):
+        t0, c0 = time.perf_counter(), time.thread_time()
+        try:
+            return commit(self, rows_, *a, **k)
+        finally:
+            wall, cpu = time.perf_counter() - t0, time.thread_time() - c0
+            add("commit", wall)
+            with lock:
+                batches.append({"drafts": len(rows_), "wall": wall, "cpu": cpu})
+
+    GeoPackageDrafts.write = timed_commit
     server = app.server
 
     @server.before_request
@@ -100,6 +117,7 @@ def instrument(app, provider, label: Callable[[dict], str], path: str) -> None:
         if row is not None and flask.request.path == path:
             row["wall"] = time.perf_counter() - row.pop("t0")
             row["cpu"] = time.thread_time() - row.pop("c0")
+            row["queue"] = flask.g.get("gridmap_queued", 0.0)
             body = flask.request.get_json(silent=True) or {}
             row["label"] = label(body) if "output" in body else "?"
             with lock:
@@ -110,24 +128,40 @@ def instrument(app, provider, label: Callable[[dict], str], path: str) -> None:
     @server.route("/_bench/stages")
     def _stages():
         with lock:
-            out = list(rows)
+            out = {"requests": list(rows), "batches": list(batches)}
             rows.clear()
+            batches.clear()
         return flask.jsonify(out)
 
 
-def stage_summary(rows: list[dict]) -> dict:
-    """Per callback, the median of each stage (ms) and ``rest``: waiting for the processor."""
+def stage_summary(timed: dict | list) -> dict:
+    """Per callback, the median of each stage (ms) and ``rest``: waiting for the processor.
+
+    With ``"group commit"``: the draft batches written (how many, drafts per batch, each
+    batch's wall and processor time, median and p95).
+    """
+    rows = timed.get("requests", []) if isinstance(timed, dict) else timed
     by: dict[str, list[dict]] = {}
     for r in rows:
         by.setdefault(r["label"], []).append(r)
         if r["label"].startswith("plan edit"):
             by.setdefault("plan edits", []).append(r)
-    out = {}
+    out: dict[str, dict] = {}
     for name, rs in sorted(by.items()):
         med = {s: round(statistics.median(r.get(s, 0.0) for r in rs) * 1000, 1) for s in STAGES}
-        known = med["cpu"] + med["turn_wait"] + med["draft"] + med["listing"]
+        known = med["queue"] + med["cpu"] + med["turn_wait"] + med["draft"] + med["listing"]
         med["rest"] = round(max(med["wall"] - known, 0.0), 1)
         out[name] = {"n": len(rs), **med}
+    batches = timed.get("batches", []) if isinstance(timed, dict) else []
+    if batches:
+        walls = sorted(b["wall"] * 1000 for b in batches)
+        out["group commit"] = {
+            "batches": len(batches),
+            "drafts_per_batch": round(sum(b["drafts"] for b in batches) / len(batches), 2),
+            "wall_p50": round(statistics.median(walls), 1),
+            "wall_p95": round(walls[min(len(walls) - 1, int(0.95 * len(walls)))], 1),
+            "cpu_p50": round(statistics.median(b["cpu"] * 1000 for b in batches), 1),
+        }
     return out
 
 
@@ -145,3 +179,10 @@ def print_stages(run: dict) -> None:
         for name, r in rows.items():
             cells = "".join(f" {r[s]:>9}" for s in (*STAGES, "rest"))
             print(f"{name:28} {r['n']:>5}{cells}")
+        g = table.get("group commit")
+        if g:
+            print(
+                f"{'draft group commits':28} {g['batches']:>5} batches, "
+                f"{g['drafts_per_batch']} drafts each; a batch's commit p50 {g['wall_p50']} ms, "
+                f"p95 {g['wall_p95']} ms (its own CPU p50 {g['cpu_p50']} ms)"
+            )

@@ -19,12 +19,15 @@ import ipaddress
 import json
 import os
 import socket
+import threading
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from dash import Dash
-from flask import Response, redirect, request
+from flask import Response, g, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from dashboards.auth import (
@@ -78,10 +81,17 @@ _UPDATE_PATH = "/_dash-update-component"
 
 
 #: waitress worker threads by default: a street office's planners at once (20) and a few more.
-#: Every request is Python work under one lock, so more threads add no speed; they keep a
-#: quick read from queueing behind plan work that waits its turn (``plan_workers``). With 8,
-#: 20 users at once measured p50 1.5 s on the Plans page vs 0.8 s on a thread per connection.
+#: A request waiting on something other than the processor (the solver, a tab's plan, the disk)
+#: holds a thread, not the processor; the threads' turns to run are :data:`DEFAULT_RUNNING`.
 DEFAULT_THREADS = 24
+#: requests running the app at once by default; the others wait for a turn in order of arrival
+#: (:class:`Admission`). bench_serve, 20 users, noisy shared 2-core machine, same runs: with all
+#: 24 threads running the slowest callback's p50 was 224–312 ms and the plan edits' p95
+#: 518–845 ms; with 2 running, 130–160 ms and 213–227 ms (the light callbacks' p50 rose from
+#: 34–64 ms to 107–123 ms: every request now waits its turn instead of sharing the processor).
+DEFAULT_RUNNING = 2
+#: seconds a request waits for its turn at most, then runs anyway (:class:`Admission`)
+PATIENCE = 1.0
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,9 @@ class ServeSettings:
         Waitress worker threads: requests served at once (the rest wait in waitress's queue).
         Plan work takes at most :class:`~dashboards.provider.DashboardProvider`'s
         ``plan_workers`` of them, so the others answer the read-only pages meanwhile.
+    running
+        Of those, how many run the app at once (:class:`Admission`): the others wait for a
+        turn in order of arrival.
     """
 
     host: str = "127.0.0.1"
@@ -112,6 +125,83 @@ class ServeSettings:
     max_body: int = MAX_BODY
     auth: AuthSettings = field(default_factory=AuthSettings)
     threads: int = DEFAULT_THREADS
+    running: int = DEFAULT_RUNNING
+
+
+class Admission:
+    """At most ``n`` requests run at once; the others wait for a turn in order of arrival.
+
+    Every request is Python work under one lock (the GIL). Twenty requests run side by side
+    share the processor, so each takes as long as all of them together, and a plan edit's
+    short disk write waits for the lock after every system call; run two at a time in order
+    of arrival, each waits for the ones before it and then runs at full speed. A request waits
+    ``patience`` seconds at most, then runs anyway: a turn held by a request that itself waits
+    (for a tab's plan, for the solver) never stalls the server.
+
+    Parameters
+    ----------
+    n
+        Requests running at once.
+    patience
+        Seconds a request waits for its turn at most.
+
+    Examples
+    --------
+    >>> gate = Admission(1, patience=0.01)
+    >>> gate.enter(), gate.enter()  # the second waits 10 ms, then runs without a turn
+    (True, False)
+    >>> gate.leave()
+    """
+
+    def __init__(self, n: int, patience: float = PATIENCE) -> None:
+        self.n, self.patience = max(1, int(n)), patience
+        self._lock = threading.Lock()
+        self._free = self.n
+        self._waiting: deque[threading.Lock] = deque()
+
+    def enter(self) -> bool:
+        """Wait for a turn (``patience`` seconds at most); whether one was taken."""
+        with self._lock:
+            if self._free and not self._waiting:
+                self._free -= 1
+                return True
+            ticket = threading.Lock()
+            ticket.acquire()
+            self._waiting.append(ticket)
+        if ticket.acquire(timeout=self.patience):
+            return True  # handed over by leave()
+        with self._lock:
+            try:
+                self._waiting.remove(ticket)
+            except ValueError:  # handed over between the timeout and now: it is ours
+                return True
+        return False
+
+    def leave(self) -> None:
+        """Give the turn back: to the request waiting longest, else free."""
+        with self._lock:
+            if self._waiting:
+                self._waiting.popleft().release()
+            else:
+                self._free += 1
+
+    def install(self, app: Dash) -> None:
+        """Take a turn before each request of ``app``'s server (after its checks), give it back after.
+
+        The time waited is in ``flask.g.gridmap_queued`` (seconds).
+        """
+        server = app.server
+
+        @server.before_request
+        def _turn() -> None:
+            t0 = time.perf_counter()
+            g.gridmap_turn = self.enter()
+            g.gridmap_queued = time.perf_counter() - t0
+
+        @server.teardown_request
+        def _done(_exc: BaseException | None) -> None:
+            if g.pop("gridmap_turn", False):
+                self.leave()
 
 
 #: the most worker threads ``threads`` may ask for (every request is Python work under one lock)
@@ -163,7 +253,8 @@ def settings_from_config(
     config
         A ``gridmap.toml`` (None: defaults). Its ``[dashboard]`` table may set ``auth``
         (``"accounts"``, the default, or ``"proxy"``), ``auth_header``, ``trusted_proxies``
-        (list of addresses) and ``allowed_hosts`` (list of names).
+        (list of addresses), ``allowed_hosts`` (list of names), ``threads`` and ``running``
+        (:class:`ServeSettings`).
     host, port
         The address to listen on.
     allowed
@@ -175,7 +266,7 @@ def settings_from_config(
     ------
     ValueError
         On an unknown ``auth`` mode, proxy mode without ``trusted_proxies``, or ``threads``
-        not a whole number from 1 to :data:`MAX_THREADS`.
+        or ``running`` not a whole number from 1 to :data:`MAX_THREADS`.
     """
     table = read_toml(Path(config)).get("dashboard", {}) if config else {}
     auth = AuthSettings(
@@ -185,9 +276,13 @@ def settings_from_config(
     )
     hosts = tuple(str(h) for h in table.get("allowed_hosts", ())) + tuple(allowed)
     n = table.get("threads", DEFAULT_THREADS) if threads is None else threads
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_THREADS:
-        raise ValueError(f"threads must be a whole number from 1 to {MAX_THREADS}, got {n!r}")
-    return ServeSettings(host=host, port=port, allowed_hosts=hosts, auth=auth, threads=n)
+    running = table.get("running", DEFAULT_RUNNING)
+    for key, value in (("threads", n), ("running", running)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_THREADS:
+            raise ValueError(f"{key} must be a whole number from 1 to {MAX_THREADS}, got {value!r}")
+    return ServeSettings(
+        host=host, port=port, allowed_hosts=hosts, auth=auth, threads=n, running=running
+    )
 
 
 def refusal(settings: ServeSettings, *, has_accounts: bool, debug: bool = False) -> str | None:
@@ -354,11 +449,12 @@ def serve(app: Dash, settings: ServeSettings) -> None:
     app
         The dashboard.
     settings
-        Address, body limit, threads.
+        Address, body limit, threads, requests running at once (:class:`Admission`).
     """
     # waitress is needed only when serving (the CLI's `serve`); not by the library or tests
     import waitress
 
+    Admission(settings.running).install(app)
     waitress.serve(
         app.server,
         host=settings.host,

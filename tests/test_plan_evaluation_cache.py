@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gridmap.plans import EvaluationCache, Plan
+from gridmap.plans.plan import replay
 
 
 def _a_move(plan: Plan, skip: int = 0) -> tuple[str, str]:
@@ -95,3 +100,58 @@ def test_the_cache_is_bounded(plans):
         if a.move([grid], target).ok:
             a.kpis()
     assert len(shared) <= 16
+
+
+def _step(plan: Plan, op: tuple[str, int]) -> None:
+    kind, k = op
+    if kind == "move":
+        grid, target = _a_move(plan, k)
+        plan.move([grid], target)
+    elif kind == "undo" and plan.can_undo:
+        plan.undo()
+    elif kind == "redo" and plan.can_redo:
+        plan.redo()
+
+
+def _figures(plan: Plan) -> tuple:
+    return (
+        plan.communities(),
+        plan.communities(base=True),
+        plan.kpis(),
+        plan.kpis(base=True),
+        plan.changes(),
+    )
+
+
+def _same(got: tuple, want: tuple) -> None:
+    for g, w in zip(got, want, strict=True):
+        if isinstance(w, pd.DataFrame):
+            pd.testing.assert_frame_equal(g, w)
+        else:
+            assert g == w
+
+
+_OPS = st.lists(
+    st.tuples(st.sampled_from(["move", "undo", "redo"]), st.integers(0, 12)), max_size=4
+)
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ops_a=_OPS, ops_b=_OPS)
+def test_derived_figures_shared_by_content_equal_a_fresh_plan(demo_result, ops_a, ops_b):
+    """Community table, KPIs and change list kept by content (shared) = a fresh plan's own."""
+    shared = EvaluationCache(size=4)  # small: evictions happen too
+    pristine = Plan.from_check(demo_result)  # never evaluated: copies compute from scratch
+    a, b = copy.deepcopy(pristine), copy.deepcopy(pristine)
+    a.evaluations = b.evaluations = shared
+    ops_a, ops_b = [("move", 0), *ops_a], [("move", 5), *ops_b]  # two states at least
+    pad = [("undo", 0)] * max(len(ops_a), len(ops_b))
+    for op_a, op_b in zip(ops_a + pad, ops_b + pad, strict=False):
+        for plan, op in ((a, op_a), (b, op_b)):
+            _step(plan, op)
+            fresh = copy.deepcopy(pristine)
+            fresh.evaluations = EvaluationCache()  # its own: computed from scratch
+            replay(fresh, plan.journal)
+            _same(_figures(plan), _figures(fresh))

@@ -113,6 +113,7 @@ class DashboardProvider:
         # a postgresql:// URL stays a str (Path would drop a '/')
         self.workspace = None if workspace is None else as_workspace(workspace)
         self._lock = threading.Lock()
+        self._ids: dict[str, tuple[Any, pd.Index]] = {}  #: per level: (layer, its ids)
         self._results = ResultCache(study, self.profile_choices, max_profiles)
         self._geometry = GeometryCache(study, lambda: self.result().facilities)
         self._coverage = CoverageViews(study, self.result, self.ids("community"))
@@ -192,8 +193,15 @@ class DashboardProvider:
         return map_values.units_of(self.result(profile), level)
 
     def ids(self, level: str) -> pd.Index:
-        """Unit ids in feature order (feature ``i`` of the level's GeoJSON is ``ids(level)[i]``)."""
-        return layer_ids(self.study.communities if level == "community" else self.study.grids)
+        """Unit ids in feature order (feature ``i`` of the level's GeoJSON is ``ids(level)[i]``).
+
+        Kept per layer (an index is immutable): most callbacks ask for them.
+        """
+        layer = self.study.communities if level == "community" else self.study.grids
+        held = self._ids.get(level)
+        if held is None or held[0] is not layer:  # the layer itself: its id is not reused
+            held = self._ids[level] = (layer, layer_ids(layer))
+        return held[1]
 
     # ------------------------------------------------------------------ geometry
     def wgs84(self, level: str) -> Any:

@@ -8,6 +8,7 @@ and the reports; nothing is recomputed here.
 from __future__ import annotations
 
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,7 @@ def plan_payload(
     lab = labels.reindex(grid_ids)  # grids outside every community: no data
     values = plan.units["households"].reindex(grid_ids).to_numpy(dtype="float64")
     status_lbl = {s: t(f"pl.status.{s}", lang) for s in BAND_ORDER}
-    counts = table["status"].value_counts()
+    counts = Counter(table["status"].tolist())  # a few dozen rows: no pandas call
     band_legend = [
         {"color": BAND_COLORS[s], "label": status_lbl[s], "count": int(counts.get(s, 0))}
         for s in BAND_ORDER

@@ -76,7 +76,8 @@ def run(
     allowed_hosts
         Extra names the ``Host`` header may carry.
     threads
-        Worker threads of waitress (default: the config's ``[dashboard] threads``, else 24).
+        Worker threads of waitress (default: the config's ``[dashboard] threads``, else 24);
+        of them, ``[dashboard] running`` (default 2) run at once, the others wait in order.
 
     Returns
     -------
@@ -245,7 +246,8 @@ def add_serve_parser(sub) -> None:
         "--threads",
         type=int,
         metavar="N",
-        help="requests served at once (default: [dashboard] threads of the config, else 24)",
+        help="requests accepted at once (default: [dashboard] threads of the config, else 24); "
+        "[dashboard] running of them (default 2) run at a time, the others wait in order",
     )
     p.add_argument("--debug", action="store_true", help="Dash debug mode (127.0.0.1 only)")
 

@@ -36,6 +36,18 @@ _UNSAVED = (
     "AND plan_id != '' AND unsaved > 0 ORDER BY updated DESC"
 )
 
+#: which of the tables a draft write needs exist
+_PRESENT = "SELECT name FROM sqlite_master WHERE name IN ('plan_drafts', 'plans')"
+#: a draft row (:data:`DRAFT_COLUMNS`); ``stored`` (the 9th) is whether its plan is saved
+_UPSERT = (
+    "INSERT OR REPLACE INTO plan_drafts VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+    "EXISTS (SELECT 1 FROM plans WHERE plan_id = ?3), ?10, ?11, ?12)"
+)
+#: the same in a workspace without saved plans
+_UPSERT_NO_PLANS = (
+    "INSERT OR REPLACE INTO plan_drafts VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?10, ?11, ?12)"
+)
+
 _DDL = (
     "CREATE TABLE IF NOT EXISTS plan_drafts (key TEXT PRIMARY KEY, user TEXT NOT NULL, "
     "plan_id TEXT NOT NULL, name TEXT, author TEXT, created TEXT, saved INTEGER NOT NULL, "
@@ -166,19 +178,19 @@ class GeoPackageDrafts:
             )
 
     def write(self, rows: list[list], *, max_total: int) -> tuple | None:
-        """See :meth:`DraftTable.write`."""
+        """See :meth:`DraftTable.write`.
+
+        Few statements (each one lets other threads take the interpreter's lock, and under
+        load each costs a wait for it): the tables are made only when absent, ``stored`` is
+        looked up inside the upsert.
+        """
         with write_transaction(self.path) as con:
             # no other writer can commit while this transaction holds SQLite's reserved lock
             before = workspace_stamp(self.path)
-            self._tables(con)
-            plans = con.execute("SELECT 1 FROM sqlite_master WHERE name = 'plans'").fetchone()
-            for row in rows:
-                if plans:
-                    found = con.execute("SELECT 1 FROM plans WHERE plan_id = ?", (row[2],))
-                    row[8] = int(found.fetchone() is not None)
-                con.execute(
-                    "INSERT OR REPLACE INTO plan_drafts VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", row
-                )
+            present = {name for (name,) in con.execute(_PRESENT)}
+            if "plan_drafts" not in present:
+                self._tables(con)
+            con.executemany(_UPSERT if "plans" in present else _UPSERT_NO_PLANS, rows)
             con.execute(
                 "DELETE FROM plan_drafts WHERE unsaved = 0 AND key IN (SELECT key FROM "
                 "plan_drafts WHERE unsaved = 0 ORDER BY updated DESC LIMIT -1 OFFSET ?)",

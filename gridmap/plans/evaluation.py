@@ -204,6 +204,14 @@ class PlanEvaluation(PlanState):
             held = self._cache[("labels_key", base)] = (which, labels_digest(labels))
         return held[1]
 
+    def _unit_names_key(self) -> str:
+        """:func:`labels_digest` of the units' names (the change list shows them), once per units."""
+        held = self._cache.get("unit_names_key")
+        if held is None or held[0] is not self.units:
+            names = self.units["name"] if "name" in self.units.columns else self.units.index
+            held = self._cache["unit_names_key"] = (self.units, labels_digest(pd.Series(names)))
+        return held[1]
+
     def _profile_key(self, profile: Profile) -> str:
         """:func:`profile_digest` of ``profile``, once per profile object."""
         held = self._cache.get("profile_key")
@@ -215,6 +223,9 @@ class PlanEvaluation(PlanState):
         """``compute()`` kept until the plan changes (``base``: until its profile or content do).
 
         For what the plan derives from its evaluation: the community table, KPIs, changes.
+        Also shared by content through :attr:`evaluations` (:meth:`EvaluationCache.derived`):
+        keyed by the plan's content, the (current or as-is) assignment, the profile's content
+        and the unit adjacency, so undo, redo and another tab in the same state reuse it.
         Callers get the kept object itself: copy it before handing it out.
         """
         stamp = (self._content_key(), id(self._profile), "base" if base else self._version)
@@ -224,7 +235,18 @@ class PlanEvaluation(PlanState):
             held = self._cache[slot] = (stamp, self._profile, {})
         kept: dict[tuple, Any] = held[2]
         if what not in kept:
-            kept[what] = compute()
+            graph = self.graph
+            key = (
+                "derived",
+                what,
+                base,
+                stamp[0],
+                self._labels_key(base),
+                self._profile_key(self._profile),
+                self._unit_names_key(),
+                id(graph),  # the value holds the graph: its id is not reused while kept
+            )
+            kept[what] = self.evaluations.derived(key, lambda: (compute(), graph))[0]
         return kept[what]
 
     def _evaluate(

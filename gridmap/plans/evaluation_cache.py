@@ -85,6 +85,9 @@ class EvaluationCache:
     def __init__(self, size: int = 64) -> None:
         self.size = size
         self._items: BoundedLRU[Hashable, Any] = BoundedLRU(size)
+        #: what plans derive from an evaluation (community table, KPIs, change list), by the
+        #: same content; counted apart from the evaluations (:meth:`derived`)
+        self._derived: BoundedLRU[Hashable, Any] = BoundedLRU(4 * size)
 
     @property
     def hits(self) -> int:
@@ -109,9 +112,22 @@ class EvaluationCache:
             self._items.put(key, value)
         return value
 
+    def derived(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """Like :meth:`get`, for figures derived from evaluations (kept apart, ``4 * size``).
+
+        Not counted in :attr:`hits` and :attr:`misses`.
+        """
+        missing = object()
+        value = self._derived.get(key, missing)
+        if value is missing:
+            value = compute()
+            self._derived.put(key, value)
+        return value
+
     def clear(self) -> None:
-        """Forget every evaluation."""
+        """Forget every evaluation and derived figure."""
         self._items.clear()
+        self._derived.clear()
 
     def __len__(self) -> int:
         return len(self._items)

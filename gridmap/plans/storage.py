@@ -207,12 +207,17 @@ def workspace_stamp(workspace: Workspace) -> tuple | None:
     if is_database_url(workspace):
         return None
     path = Path(workspace)
-    try:
-        with open(path, "rb") as f:
-            st = os.fstat(f.fileno())
-            header = f.read(100)
+    try:  # few system calls: a draft write under load waits for the interpreter after each
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except OSError:
         return None
+    try:
+        st = os.fstat(fd)
+        header = os.read(fd, 28)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     stamp: tuple = (st.st_ino, st.st_size, st.st_mtime_ns, header[24:28])
     try:
         wal = os.stat(f"{path}-wal")

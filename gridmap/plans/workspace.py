@@ -145,7 +145,8 @@ def write_transaction(workspace: str | os.PathLike[str]) -> Iterator[sqlite3.Con
     path = Path(workspace)
     con = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():
+            path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(path, timeout=30, isolation_level=None)
         con.execute("BEGIN IMMEDIATE")
         _ensure_core(con)
