@@ -53,6 +53,8 @@ DASHBOARD_KEYS = (
     "trusted_proxies",
     "allowed_hosts",
     "national",
+    "threads",
+    "running",
 )
 
 

@@ -47,6 +47,21 @@ def test_unknown_config_key_is_an_error_suggesting_the_closest(tmp_path, text, w
     assert repr(wrong) in p.message and repr(right) in p.fix
 
 
+def test_every_documented_dashboard_key_is_accepted(tmp_path):
+    """The keys `gridmap serve` reads ([dashboard] threads, running) are not 'unknown' to check."""
+    cfg = tmp_path / "gridmap.toml"
+    cfg.write_text('[dashboard]\nthreads = 8\nrunning = 2\nallowed_hosts = ["a.local"]\n')
+    assert load_config(cfg)["dashboard"] == {
+        "threads": 8,
+        "running": 2,
+        "allowed_hosts": ["a.local"],
+    }
+    cfg.write_text("[dashboard]\nrunnig = 2\n")
+    with pytest.raises(InputError) as exc:
+        load_config(cfg)
+    assert "'running'" in exc.value.problems[0].fix
+
+
 def test_config_typo_exits_2_on_the_cli(tmp_path, capsys):
     cfg = tmp_path / "gridmap.toml"
     cfg.write_text(
