@@ -105,24 +105,14 @@ class EvaluationCache:
         ``compute`` runs outside the lock: two threads missing one key both compute it (the
         same content gives the same value), and nobody waits for another key's evaluation.
         """
-        missing = object()
-        value = self._items.get(key, missing)
-        if value is missing:
-            value = compute()
-            self._items.put(key, value)
-        return value
+        return _kept(self._items, key, compute)
 
     def derived(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         """Like :meth:`get`, for figures derived from evaluations (kept apart, ``4 * size``).
 
         Not counted in :attr:`hits` and :attr:`misses`.
         """
-        missing = object()
-        value = self._derived.get(key, missing)
-        if value is missing:
-            value = compute()
-            self._derived.put(key, value)
-        return value
+        return _kept(self._derived, key, compute)
 
     def clear(self) -> None:
         """Forget every evaluation and derived figure."""
@@ -135,3 +125,13 @@ class EvaluationCache:
     def __deepcopy__(self, memo: dict) -> EvaluationCache:
         """The cache itself: a copied plan (a preview) shares it, as keys are content."""
         return self
+
+
+def _kept(items: BoundedLRU[Hashable, Any], key: Hashable, compute: Callable[[], Any]) -> Any:
+    """``items[key]``, else ``compute()`` (outside the lock) kept under ``key``."""
+    missing = object()
+    value = items.get(key, missing)
+    if value is missing:
+        value = compute()
+        items.put(key, value)
+    return value
