@@ -78,11 +78,13 @@ _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 _WILDCARDS = ("0.0.0.0", "::", "")
 _OPEN_PATHS = (LOGIN_PATH, LOGOUT_PATH, LOGIN_CSS_PATH, *FONT_URLS)
 _UPDATE_PATH = "/_dash-update-component"
+#: requests that take no turn of :class:`Admission`: static files and map tiles (cheap, and a
+#: page's first map needs them while callbacks hold the turns)
+_UNGATED_PREFIXES = ("/assets/", "/_dash-component-suites/", "/_gridmap/tiles/", "/_favicon")
 
 
-#: waitress worker threads by default: a street office's planners at once (20) and a few more.
-#: A request waiting on something other than the processor (the solver, a tab's plan, the disk)
-#: holds a thread, not the processor; the threads' turns to run are :data:`DEFAULT_RUNNING`.
+#: waitress worker threads by default: a street office's planners at once (20) and a few more;
+#: of them :data:`DEFAULT_RUNNING` run the app at once (:class:`Admission`).
 DEFAULT_THREADS = 24
 #: requests running the app at once by default; the others wait for a turn in order of arrival
 #: (:class:`Admission`). bench_serve, 20 users, noisy shared 2-core machine, same runs: with all
@@ -111,12 +113,11 @@ class ServeSettings:
     auth
         How requests authenticate.
     threads
-        Waitress worker threads: requests served at once (the rest wait in waitress's queue).
-        Plan work takes at most :class:`~dashboards.provider.DashboardProvider`'s
-        ``plan_workers`` of them, so the others answer the read-only pages meanwhile.
+        Waitress worker threads: requests accepted at once (the rest wait in waitress's
+        queue).
     running
         Of those, how many run the app at once (:class:`Admission`): the others wait for a
-        turn in order of arrival.
+        turn in order of arrival. Static files and map tiles take no turn.
     """
 
     host: str = "127.0.0.1"
@@ -136,7 +137,9 @@ class Admission:
     short disk write waits for the lock after every system call; run two at a time in order
     of arrival, each waits for the ones before it and then runs at full speed. A request waits
     ``patience`` seconds at most, then runs anyway: a turn held by a request that itself waits
-    (for a tab's plan, for the solver) never stalls the server.
+    (for a tab's plan, for the solver) delays the others by that much at most, never blocks
+    them. Static files (Dash's bundles, ``/assets/``) and map tiles take no turn: a page and
+    its map load while the turns are busy with callbacks.
 
     Parameters
     ----------
@@ -194,6 +197,8 @@ class Admission:
 
         @server.before_request
         def _turn() -> None:
+            if request.path.startswith(_UNGATED_PREFIXES):
+                return  # no turn taken (teardown gives back none)
             t0 = time.perf_counter()
             g.gridmap_turn = self.enter()
             g.gridmap_queued = time.perf_counter() - t0

@@ -136,3 +136,41 @@ def test_serve_runs_waitress_behind_the_gate(monkeypatch):
     assert called["app"] is app and called["threads"] == 6
     assert app.test_client().get("/").status_code == 200
     assert seen == [True]
+
+
+def test_static_files_and_tiles_take_no_turn():
+    """A page's bundles and its map's tiles load while callbacks hold every turn."""
+    app = flask.Flask("gate")
+    seen: list[object] = []
+
+    @app.route("/assets/<name>")
+    @app.route("/_dash-component-suites/<name>")
+    @app.route("/_gridmap/tiles/<name>")
+    def static_file(name: str) -> str:
+        seen.append(flask.g.get("gridmap_turn", "none"))
+        return name
+
+    @app.route("/_dash-update-component", methods=["POST"])
+    def callback() -> str:
+        seen.append(flask.g.gridmap_turn)
+        return "ok"
+
+    gate = Admission(1, patience=5)
+
+    class App:
+        server = app
+
+    gate.install(App())  # type: ignore[arg-type]
+    assert gate.enter()  # a callback holds the only turn
+    client = app.test_client()
+    t0 = time.perf_counter()
+    for path in ("/assets/a.css", "/_dash-component-suites/b.js", "/_gridmap/tiles/c.pbf"):
+        assert client.get(path).status_code == 200
+    assert time.perf_counter() - t0 < 2  # none waited for the turn (patience 5 s)
+    assert seen == ["none"] * 3
+    gate.leave()
+    assert client.post("/_dash-update-component").status_code == 200  # callbacks take a turn
+    assert seen[-1] is True
+    gate.patience = 0
+    assert gate.enter() and not gate.enter()  # ... and give it back; static files took none
+    gate.leave()
