@@ -207,8 +207,7 @@ class StudyTiles:
         """Make the tile sets of ``levels`` and their first view's tiles in a daemon thread, now.
 
         What :meth:`warm` does, for ``levels``, without waiting for it: the app starts it when
-        it loads the study, and the compliance map's index page for the levels it draws, so
-        on a server that did not :meth:`warm` the tiles of a page's first map are being made
+        it loads the study (:func:`register_study_tiles`), so on a server that did not :meth:`warm` the tiles of a page's first map are being made
         while the browser loads the page, the likeliest first (:func:`view_zooms`), instead of
         once each is asked for. A tile asked for meanwhile waits for its encoding rather than
         repeating it. Each set is started once; levels the study does not have are skipped.

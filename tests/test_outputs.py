@@ -454,3 +454,24 @@ def test_to_dir_syncs_the_geopackage_once_before_the_commit(tmp_path, monkeypatc
     assert pyogrio.read_dataframe(tmp_path / "out" / "result.gpkg", layer="grids").shape[0] == len(
         result.grids
     )
+
+
+def test_to_gpkg_without_sync_still_replaces_an_existing_file_with_a_flushed_one(
+    tmp_path, monkeypatch
+):
+    """sync=False leaves a new file for the caller to flush, but never renames an unflushed
+    file over the planner's existing one."""
+    import gridmap
+    from gridmap import datasets
+
+    result = gridmap.check(gridmap.read_study(**datasets.demo_config()))
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(
+        os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}")) or real_fsync(fd)
+    )
+    path = tmp_path / "result.gpkg"
+    result.to_gpkg(path, sync=False)  # new: the caller flushes it
+    assert not [p for p in synced if p.endswith(".gpkg")]
+    result.to_gpkg(path, sync=False)  # replaces the file above: flushed before the rename
+    assert [p for p in synced if p.endswith(".gpkg")]

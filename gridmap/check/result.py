@@ -209,7 +209,8 @@ class CheckResult:
         sync
             Flush the file to disk before returning (default). False: the caller flushes it
             (:func:`gridmap.io.gpkg.sync_file`), e.g. once after the last of many appended
-            chunks, or while it writes other files.
+            chunks, or while it writes other files. An existing file is always replaced by a
+            flushed one.
 
         Returns
         -------
@@ -349,7 +350,8 @@ def write_result_gpkg(
         geometries are written as multi ones, as writing the whole at once does.
     sync
         Flush the file to disk before returning (default); False: the caller syncs it
-        (:func:`gridmap.io.gpkg.sync_file`).
+        (:func:`gridmap.io.gpkg.sync_file`). An existing file is always replaced by a flushed
+        one.
 
     Returns
     -------
@@ -375,8 +377,11 @@ def write_result_gpkg(
         for name in frames.keys() & there:
             options[name]["append"] = True
         return write_gpkg(path, frames, styles=styles, options=options, sync=sync)
+    # an existing file is only ever replaced by one already on disk (else a power cut right
+    # after the rename could leave neither); a new file may be flushed later by the caller
+    flush = sync or path.exists()
     with atomic_path(path, suffix=".gpkg") as tmp:
-        write_gpkg(tmp, frames, styles=styles, options=options, sync=sync)
+        write_gpkg(tmp, frames, styles=styles, options=options, sync=flush)
     return path
 
 
