@@ -72,6 +72,13 @@ _LEVELS = ("community", "grid")
 BORDERS = "borders"
 #: every tile set of a study: its levels and the borders
 _SETS = (*_LEVELS, BORDERS)
+
+
+def _units_of(tile_set: str) -> str:
+    """The map level whose units a tile set is made from (the borders: the communities')."""
+    return "community" if tile_set == BORDERS else tile_set
+
+
 #: where :func:`register_study_tiles` keeps the study's tiles on the Flask server
 _EXTENSION = "gridmap_study_tiles"
 
@@ -171,9 +178,7 @@ class StudyTiles:
 
     def has(self, level: str) -> bool:
         """Whether the study has this tile set (a level it has; borders: with communities)."""
-        return level in _SETS and self.provider.has_level(
-            "community" if level == BORDERS else level
-        )
+        return level in _SETS and self.provider.has_level(_units_of(level))
 
     def _once(self, cache: dict[str, T], level: str, make: Callable[[], T]) -> T:
         """``cache[level]``, made by ``make()`` on first use, once however many threads ask."""
@@ -194,7 +199,7 @@ class StudyTiles:
         """
 
         def make() -> TileSet:
-            geom = self.provider.wgs84("community" if level == BORDERS else level)
+            geom = self.provider.wgs84(_units_of(level))
             shapes = geom.to_numpy()
             if level == BORDERS:
                 shapes = border_lines(shapes)
@@ -207,9 +212,9 @@ class StudyTiles:
         """Make the tile sets of ``levels`` and their first view's tiles in a daemon thread, now.
 
         What :meth:`warm` does, for ``levels``, without waiting for it: the app starts it when
-        it loads the study (:func:`register_study_tiles`), so on a server that did not :meth:`warm` the tiles of a page's first map are being made
-        while the browser loads the page, the likeliest first (:func:`view_zooms`), instead of
-        once each is asked for. A tile asked for meanwhile waits for its encoding rather than
+        it loads the study (:func:`register_study_tiles`), so on a server that did not
+        :meth:`warm` the tiles of a page's first map are being made while the browser loads the
+        page, the likeliest first (:func:`view_zooms`), instead of once each is asked for. A tile asked for meanwhile waits for its encoding rather than
         repeating it. Each set is started once; levels the study does not have are skipped.
         ``levels`` may name :data:`BORDERS`.
         """
@@ -299,7 +304,7 @@ class StudyTiles:
         """
         if not self.has(level):
             raise KeyError(level)
-        of = "community" if level == BORDERS else level
+        of = _units_of(level)
         meta = {
             "tilejson": "3.0.0",
             "tiles": [tiles],
