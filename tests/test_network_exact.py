@@ -182,9 +182,9 @@ def test_grid_snap_on_a_straight_street_and_a_single_vertical_one():
 
 
 def test_grid_snap_on_sparse_extents_dense_cells_and_points_all_outside():
-    """Two towns 150 km apart (the grid keeps only its occupied cells), 400 short streets stacked
-    in one cell (the comparisons go in bounded batches), and a batch of points that all lie far
-    outside the network on one side."""
+    """Two towns 150 km apart (the grid coarsens its cells to stay small), 400 short streets
+    stacked in one cell, and a batch of points that all lie far outside the network on one
+    side."""
     rng = np.random.default_rng(12)
     xy, a, b = jittered_lattice(rng, 8, spacing=40.0, jitter=5, drop=0.1)
     town = [LineString([xy[i], xy[j]]) for i, j in zip(a, b, strict=True)]

@@ -19,9 +19,10 @@ length, geometry), the component of every node and a symmetric CSR graph.
   point *on an edge* (not the nearest node); the edge is split virtually, so its
   distance to both end nodes is exact. Points farther than ``max_snap_m`` from
   every edge are not snapped and are reported. Large batches use a grid index
-  of the edge segments, built once per network on two threads
-  (:mod:`~gridmap.network._snapindex`, read by :mod:`~gridmap.network._snapgrid`),
-  small ones the STRtree; both give the same answer (ties: the lowest edge id).
+  of the edge segments, built once per network (:mod:`~gridmap.network._snapindex`,
+  read by :mod:`~gridmap.network._snapgrid`; both loops compiled with Numba on
+  first use, which ``import gridmap.network`` does not load), small ones the
+  STRtree; both give the same answer (ties: the lowest edge id).
 * **Distances** (:mod:`~gridmap.network.route`). :func:`network_distance` runs
   one multi-source Dijkstra (:func:`scipy.sparse.csgraph.dijkstra` with
   ``min_only=True`` and ``limit``) from all sources at once;

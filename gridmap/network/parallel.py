@@ -4,13 +4,17 @@ SciPy's Dijkstra holds the GIL, so several runs use several cores only as
 processes. :func:`dijkstra_groups` starts the runs in forked workers (which
 share the graph copy-on-write) and returns at once; the caller does other work
 (e.g. snapping the households) on the remaining core and collects each run's
-result when needed. Runs no worker has taken yet are then done in this process
+result when needed. A worker writes its distances into memory shared with the
+caller (an anonymous shared mapping made before the fork) and sends back only
+the run's number: piping a million-node result through the pool's queue made
+the worker wait for the caller's busy interpreter. Runs no worker has taken yet are then done in this process
 (while it waits for a worker's run, it takes the others not yet started), and so
 is a run whose worker died.
 """
 
 from __future__ import annotations
 
+import mmap
 import multiprocessing
 import os
 import threading
@@ -20,6 +24,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -87,11 +92,12 @@ def dijkstra_groups(
             f.set_result(run())
             done.append(PendingRun(f, run))
         return done
+    slots = _Slots(len(groups), net.n_nodes, nearest)
     pool = ProcessPoolExecutor(
         max_workers=min(workers, len(groups)),
         mp_context=multiprocessing.get_context("fork"),
         initializer=_worker_init,
-        initargs=(graph, net.n_nodes, all_sources),
+        initargs=(graph, net.n_nodes, all_sources, slots),
     )
     # the biggest runs first, so that the workers finish together
     order = sorted(
@@ -103,11 +109,11 @@ def dijkstra_groups(
         # run SciPy's Dijkstra
         warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
         futures = {
-            i: pool.submit(_worker_dijkstra, groups[i][0], groups[i][1], nearest) for i in order
+            i: pool.submit(_worker_dijkstra, i, groups[i][0], groups[i][1], nearest) for i in order
         }
     pool.shutdown(wait=False)
     batch: list[PendingRun] = []
-    batch.extend(PendingRun(futures[i], local[i], batch) for i in range(len(groups)))
+    batch.extend(PendingRun(futures[i], local[i], batch, slots.read) for i in range(len(groups)))
     return batch
 
 
@@ -133,20 +139,48 @@ def fork_workers(n_nodes: int, n_groups: int) -> int:
     return max(min(cpus - 1, n_groups), 0)
 
 
+class _Slots:
+    """One slot per run for its node distances (and nearest sources), shared with the workers.
+
+    Anonymous shared mappings, made before the workers are forked: a worker writes
+    its run's result into the run's slot, the caller reads it without a copy.
+    """
+
+    def __init__(self, runs: int, n_nodes: int, nearest: bool):
+        self.n = n_nodes
+        size = max(runs * n_nodes * 8, 1)
+        self.dist = mmap.mmap(-1, size)
+        self.src = mmap.mmap(-1, size) if nearest else None
+
+    def _view(self, buf: mmap.mmap, dtype: type, i: int) -> np.ndarray:
+        return np.frombuffer(buf, dtype=dtype, count=self.n, offset=i * self.n * 8)
+
+    def write(self, i: int, result: NodeDistances) -> None:
+        """Store run ``i``'s result (in a worker)."""
+        self._view(self.dist, np.float64, i)[:] = result[0]
+        if self.src is not None and result[1] is not None:
+            self._view(self.src, np.int64, i)[:] = result[1]
+
+    def read(self, i: int) -> NodeDistances:
+        """Run ``i``'s result (the number a worker returned), as views of the shared slots."""
+        src = None if self.src is None else self._view(self.src, np.int64, i)
+        return self._view(self.dist, np.float64, i), src
+
+
 _WORKER: tuple = ()
 
 
-def _worker_init(graph: sparse.csr_matrix, n_nodes: int, all_sources: np.ndarray | None) -> None:
+def _worker_init(
+    graph: sparse.csr_matrix, n_nodes: int, all_sources: np.ndarray | None, slots: _Slots
+) -> None:
     global _WORKER
-    _WORKER = (graph, n_nodes, all_sources)
+    _WORKER = (graph, n_nodes, all_sources, slots)
 
 
-def _worker_dijkstra(which: np.ndarray, limit: float, nearest: bool) -> NodeDistances:
-    graph, n_nodes, all_sources = _WORKER
-    d, src = _dijkstra(graph, n_nodes, which, limit, True, all_sources, nearest)
-    if src is not None and len(src) and src.max() < 2**31:
-        src = src.astype(np.int32)  # less to send back
-    return d, src
+def _worker_dijkstra(i: int, which: np.ndarray, limit: float, nearest: bool) -> int:
+    graph, n_nodes, all_sources, slots = _WORKER
+    slots.write(i, _dijkstra(graph, n_nodes, which, limit, True, all_sources, nearest))
+    return i
 
 
 @dataclass(frozen=True)
@@ -155,12 +189,14 @@ class PendingRun:
 
     ``fallback`` computes the same result in this process; ``batch`` lists the
     runs started together (this one included), whose not yet started runs this
-    process takes while it waits for this one.
+    process takes while it waits for this one; ``read`` turns what the future
+    gives into the result (a worker's run number into its shared slot).
     """
 
-    future: Future[NodeDistances]
+    future: Future[Any]
     fallback: Callable[[], NodeDistances]
     batch: list[PendingRun] = field(default_factory=list, repr=False, compare=False)
+    read: Callable[[int], NodeDistances] | None = field(default=None, repr=False, compare=False)
     _here: list[NodeDistances] = field(default_factory=list, repr=False, compare=False)
 
     def result(self) -> NodeDistances:
@@ -173,7 +209,8 @@ class PendingRun:
             if other is not self and not other._here and other.future.cancel():
                 other._run_here()
         try:
-            return self.future.result()
+            got = self.future.result()
+            return got if self.read is None else self.read(got)
         except BrokenProcessPool:  # a worker died (e.g. killed for memory): run it here
             return self._run_here()
 

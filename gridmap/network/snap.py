@@ -4,11 +4,11 @@ The edge is split virtually, so a snapped point's distance to both end nodes
 is exact. Points farther than ``max_snap_m`` from every edge are not snapped
 (``edge == -1``) and keep their distance for the report.
 
-Large batches use a grid index of the edge segments (:mod:`~gridmap.network._snapgrid`):
-a point is compared with the segments of the 2 × 2 grid cells around it, and the
-nearest of those is provably the nearest of all when it is nearer than the
-block's border; the rare rest go to a wider block, then to the exact STRtree
-search. Ties (equidistant edges, e.g. at a node) go to the lowest edge id on
+Large batches use a grid index of the edge segments (:mod:`~gridmap.network._snapgrid`,
+compiled with Numba): a point is compared with the segments of the 2 × 2 grid
+cells around it, and the nearest of those is provably the nearest of all when it
+is nearer than the block's border; the rare rest go to wider blocks, then to the
+exact STRtree search. Ties (equidistant edges, e.g. at a node) go to the lowest edge id on
 every path, so the result is the same either way.
 """
 
@@ -21,9 +21,7 @@ import pandas as pd
 import shapely
 from geopandas import GeoDataFrame, GeoSeries
 
-from gridmap.network._snapgrid import TIE_M, snap_grid
-from gridmap.network._snapindex import segment_grid
-from gridmap.network.graph import Network
+from gridmap.network.graph import TIE_M, Network
 
 __all__ = ["Snap", "snap_points", "prepare_snapping", "FAST_SNAP_MIN"]
 
@@ -114,6 +112,8 @@ def prepare_snapping(net: Network) -> None:
     >>> prepare_snapping(build_network(GeoSeries([LineString([(0, 0), (100, 0)])], crs=4549)))
     """
     if net.n_edges:
+        from gridmap.network._snapindex import segment_grid  # Numba: imported on first use
+
         segment_grid(net)
 
 
@@ -186,6 +186,8 @@ def snap_points(net: Network, points, *, max_snap_m: float = 200.0) -> Snap:
     valid = np.isfinite(xy).all(axis=1)
     vi = np.flatnonzero(valid)
     if len(vi) >= FAST_SNAP_MIN:
+        from gridmap.network._snapgrid import snap_grid  # Numba: imported on first use
+
         order, (fe, fo, fd, exact) = snap_grid(net, xy if len(vi) == n else xy[vi])
         at = order if len(vi) == n else vi[order]  # the points' rows, in the order handled
         done = exact & (fd <= max_snap_m)
