@@ -315,7 +315,7 @@ def test_dijkstra_groups_in_worker_processes_equal_serial():
 def test_dijkstra_groups_stay_in_process_when_threads_run_or_network_is_small():
     import threading
 
-    from gridmap.network.parallel import PARALLEL_MIN_NODES, PendingRun, fork_workers
+    from gridmap.network.parallel import PARALLEL_MIN_NODES, fork_workers
 
     assert fork_workers(100, 5) == 0  # small network
     assert fork_workers(PARALLEL_MIN_NODES, 1) == 0  # one group
@@ -327,23 +327,96 @@ def test_dijkstra_groups_stay_in_process_when_threads_run_or_network_is_small():
     finally:
         stop.set()
         th.join()
-    # a worker that died: the run is redone here
-    from concurrent.futures import Future
-    from concurrent.futures.process import BrokenProcessPool
 
-    f = Future()
-    f.set_exception(BrokenProcessPool("killed"))
-    assert PendingRun(f, lambda: "again").result() == "again"
-    # waiting for a worker's run, this process takes the runs of the batch no worker has started
-    taken, waiting = Future(), Future()
-    taken.set_running_or_notify_cancel()
-    taken.set_result("from the worker")
+
+def _board(runs: int, n_nodes: int):
+    import multiprocessing
+
+    from gridmap.network.parallel import _Board
+
+    return _Board(multiprocessing.get_context("fork"), runs, n_nodes, nearest=True)
+
+
+class _Worker:
+    """Stands for a worker process on the board: alive or not."""
+
+    def __init__(self, alive: bool):
+        self.alive = alive
+
+    def is_alive(self) -> bool:
+        return self.alive
+
+
+def test_a_waiting_caller_runs_the_unclaimed_runs_then_reads_the_workers_slot():
+    """While a worker has run 0, the caller takes run 1 (nobody has it) and then reads run 0 from
+    its shared slot once the worker marks it done."""
+    import threading
+
+    from gridmap.network.parallel import _WORKER, PendingRun
+
+    board = _board(2, 3)
+    board.procs.append(_Worker(alive=True))
+    assert board.claim_next([0, 1], _WORKER + 0) == 0
     batch: list = []
     batch.extend(
-        [PendingRun(taken, lambda: "not used", batch), PendingRun(waiting, "here".upper, batch)]
+        [
+            PendingRun(lambda: pytest.fail("run 0 is the worker's"), 0, board, batch),
+            PendingRun(lambda: (np.ones(3), None), 1, board, batch),
+        ]
     )
-    assert batch[0].result() == "from the worker"
-    assert waiting.cancelled() and batch[1].result() == "HERE"
+
+    def worker_finishes():
+        board.write(0, (np.array([1.0, 2.0, np.inf]), np.array([4, 5, -1])))
+        board.finish(0, True)
+
+    timer = threading.Timer(0.2, worker_finishes)
+    timer.start()
+    d, src = batch[0].result()
+    timer.join()
+    assert batch[1]._here  # taken while waiting
+    assert d.tolist() == [1.0, 2.0, np.inf] and src.tolist() == [4, 5, -1]
+    assert board.claim_next([0, 1], _WORKER + 0) == -1  # nothing left for a worker
+
+
+def test_a_run_whose_worker_died_or_failed_is_run_here():
+    from gridmap.network.parallel import _WORKER, PendingRun
+
+    board = _board(2, 2)
+    board.procs.append(_Worker(alive=False))
+    assert board.claim_next([0, 1], _WORKER) == 0
+    assert PendingRun(lambda: "again", 0, board).result() == "again"  # killed while running it
+    assert board.claim(1, _WORKER)
+    board.finish(1, False)  # its Dijkstra raised
+    assert PendingRun(lambda: "here", 1, board).result() == "here"
+
+
+def test_a_worker_killed_mid_run_leaves_the_answer_unchanged(monkeypatch):
+    """A worker process that dies (as if killed for memory) while running: the caller runs its
+    run again and the answers equal the in-process ones."""
+    import os
+
+    import gridmap.network.parallel as par
+    from gridmap.network import augmented_graph, dijkstra_groups
+
+    net, _ = _lattice()
+    rng = np.random.default_rng(6)
+    src = snap_points(net, rng.uniform(0, 440, (30, 2)) + (X0, Y0), max_snap_m=100)
+    graph, full = augmented_graph(net, src)
+    groups = [(full[full % 2 == k], 120.0) for k in (0, 1)]
+    serial = [r.result() for r in dijkstra_groups(net, graph, groups, all_sources=full, workers=0)]
+    parent, real = os.getpid(), par._dijkstra
+
+    def dies_in_the_worker(*args):
+        if os.getpid() != parent:
+            os._exit(9)
+        return real(*args)
+
+    monkeypatch.setattr(par, "_dijkstra", dies_in_the_worker)
+    runs = dijkstra_groups(net, graph, groups, all_sources=full, workers=1)
+    for (d0, s0), run in zip(serial, runs, strict=True):
+        d1, s1 = run.result()
+        np.testing.assert_array_equal(d0, d1)
+        np.testing.assert_array_equal(s0, s1)
 
 
 def test_undershoot_is_reported_and_closed_on_request():

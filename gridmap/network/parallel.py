@@ -1,15 +1,17 @@
 """One multi-source Dijkstra per source group, in forked worker processes on large networks.
 
 SciPy's Dijkstra holds the GIL, so several runs use several cores only as
-processes. :func:`dijkstra_groups` starts the runs in forked workers (which
-share the graph copy-on-write) and returns at once; the caller does other work
-(e.g. snapping the households) on the remaining core and collects each run's
-result when needed. A worker writes its distances into memory shared with the
-caller (an anonymous shared mapping made before the fork) and sends back only
-the run's number: piping a million-node result through the pool's queue made
-the worker wait for the caller's busy interpreter. Runs no worker has taken yet are then done in this process
-(while it waits for a worker's run, it takes the others not yet started), and so
-is a run whose worker died.
+processes. :func:`dijkstra_groups` forks worker processes (which share the graph
+copy-on-write) and returns at once; the caller does other work (e.g. snapping the
+households) on the remaining core and collects each run's result when needed.
+
+The runs are claimed one at a time on a board shared with the workers
+(:class:`_Board`): a worker takes the largest run nobody has claimed yet; the
+caller, when it needs a run nobody has claimed, runs it itself, and while it
+waits for a run a worker is doing, it runs the others nobody has claimed. So
+both cores stay busy to the end. A worker writes its distances into memory
+shared with the caller (anonymous shared mappings made before the fork) and
+sends nothing back. A run whose worker died or failed is run again in the caller.
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ import os
 import threading
 import warnings
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -86,19 +86,9 @@ def dijkstra_groups(
         for which, limit in groups
     ]
     if workers < 1 or len(groups) <= 1:
-        done = []
-        for run in local:
-            f: Future[NodeDistances] = Future()
-            f.set_result(run())
-            done.append(PendingRun(f, run))
-        return done
-    slots = _Slots(len(groups), net.n_nodes, nearest)
-    pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(groups)),
-        mp_context=multiprocessing.get_context("fork"),
-        initializer=_worker_init,
-        initargs=(graph, net.n_nodes, all_sources, slots),
-    )
+        return [PendingRun(run, _here=[run()]) for run in local]
+    ctx = multiprocessing.get_context("fork")
+    board = _Board(ctx, len(groups), net.n_nodes, nearest)
     # the biggest runs first, so that the workers finish together
     order = sorted(
         range(len(groups)), key=lambda i: -len(groups[i][0]) * min(groups[i][1], 1e9) ** 2
@@ -108,12 +98,16 @@ def dijkstra_groups(
         # Python thread runs (checked above, unless workers were asked for) and the workers only
         # run SciPy's Dijkstra
         warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
-        futures = {
-            i: pool.submit(_worker_dijkstra, i, groups[i][0], groups[i][1], nearest) for i in order
-        }
-    pool.shutdown(wait=False)
+        for k in range(min(workers, len(groups))):
+            proc = ctx.Process(
+                target=_work,
+                args=(board, k, order, graph, net.n_nodes, groups, all_sources, nearest),
+                daemon=True,
+            )
+            proc.start()
+            board.procs.append(proc)
     batch: list[PendingRun] = []
-    batch.extend(PendingRun(futures[i], local[i], batch, slots.read) for i in range(len(groups)))
+    batch.extend(PendingRun(local[i], i, board, batch) for i in range(len(groups)))
     return batch
 
 
@@ -139,18 +133,60 @@ def fork_workers(n_nodes: int, n_groups: int) -> int:
     return max(min(cpus - 1, n_groups), 0)
 
 
-class _Slots:
-    """One slot per run for its node distances (and nearest sources), shared with the workers.
+#: a run's state on the board: nobody has it, this process has it, done, failed; a worker's
+#: claim is ``_WORKER + k`` (worker ``k``)
+_FREE, _HERE, _DONE, _FAILED, _WORKER = 0, 1, 2, 3, 4
 
-    Anonymous shared mappings, made before the workers are forked: a worker writes
-    its run's result into the run's slot, the caller reads it without a copy.
+
+class _Board:
+    """The runs of one :func:`dijkstra_groups` call, shared with its forked workers.
+
+    Who has claimed each run (``state``, under ``cond``) and one slot per run for
+    its node distances (and nearest sources): anonymous shared mappings, made
+    before the workers are forked. A worker writes its run's result into the
+    run's slot; the caller reads it without a copy.
     """
 
-    def __init__(self, runs: int, n_nodes: int, nearest: bool):
+    def __init__(self, ctx: Any, runs: int, n_nodes: int, nearest: bool):
+        self.cond = ctx.Condition()
+        self.state = ctx.RawArray("i", runs)
         self.n = n_nodes
         size = max(runs * n_nodes * 8, 1)
         self.dist = mmap.mmap(-1, size)
         self.src = mmap.mmap(-1, size) if nearest else None
+        self.procs: list = []
+
+    def claim(self, i: int, who: int = _HERE) -> bool:
+        """Claim run ``i`` if nobody has."""
+        with self.cond:
+            if self.state[i] != _FREE:
+                return False
+            self.state[i] = who
+            return True
+
+    def claim_next(self, order: list[int], who: int) -> int:
+        """Claim the first run of ``order`` nobody has (-1: none left)."""
+        with self.cond:
+            for i in order:
+                if self.state[i] == _FREE:
+                    self.state[i] = who
+                    return i
+        return -1
+
+    def finish(self, i: int, ok: bool) -> None:
+        """Mark run ``i`` done (its slot written) or failed, and wake the waiting caller."""
+        with self.cond:
+            self.state[i] = _DONE if ok else _FAILED
+            self.cond.notify_all()
+
+    def wait(self, i: int) -> bool:
+        """Wait for a worker's run ``i``: True when done, False when failed or its worker died."""
+        with self.cond:
+            while (st := self.state[i]) >= _WORKER:
+                if not self.procs[st - _WORKER].is_alive():  # killed, e.g. for memory
+                    return False
+                self.cond.wait(0.05)
+            return st == _DONE
 
     def _view(self, buf: mmap.mmap, dtype: type, i: int) -> np.ndarray:
         return np.frombuffer(buf, dtype=dtype, count=self.n, offset=i * self.n * 8)
@@ -162,57 +198,58 @@ class _Slots:
             self._view(self.src, np.int64, i)[:] = result[1]
 
     def read(self, i: int) -> NodeDistances:
-        """Run ``i``'s result (the number a worker returned), as views of the shared slots."""
+        """Run ``i``'s result, as views of its shared slots."""
         src = None if self.src is None else self._view(self.src, np.int64, i)
         return self._view(self.dist, np.float64, i), src
 
 
-_WORKER: tuple = ()
-
-
-def _worker_init(
-    graph: sparse.csr_matrix, n_nodes: int, all_sources: np.ndarray | None, slots: _Slots
+def _work(
+    board: _Board,
+    k: int,
+    order: list[int],
+    graph: sparse.csr_matrix,
+    n_nodes: int,
+    groups: list[tuple[np.ndarray, float]],
+    all_sources: np.ndarray | None,
+    nearest: bool,
 ) -> None:
-    global _WORKER
-    _WORKER = (graph, n_nodes, all_sources, slots)
-
-
-def _worker_dijkstra(i: int, which: np.ndarray, limit: float, nearest: bool) -> int:
-    graph, n_nodes, all_sources, slots = _WORKER
-    slots.write(i, _dijkstra(graph, n_nodes, which, limit, True, all_sources, nearest))
-    return i
+    """Worker ``k``: claim and run the runs nobody has, largest first, until none is left."""
+    while (i := board.claim_next(order, _WORKER + k)) >= 0:
+        which, limit = groups[i]
+        try:
+            board.write(i, _dijkstra(graph, n_nodes, which, limit, True, all_sources, nearest))
+        except Exception:  # noqa: BLE001 - the caller runs it again and meets the error itself
+            board.finish(i, False)
+        else:
+            board.finish(i, True)
 
 
 @dataclass(frozen=True)
 class PendingRun:
-    """A Dijkstra run of :func:`dijkstra_groups`: in a worker process, or done already.
+    """A Dijkstra run of :func:`dijkstra_groups`: done already, or on the board of its batch.
 
-    ``fallback`` computes the same result in this process; ``batch`` lists the
-    runs started together (this one included), whose not yet started runs this
-    process takes while it waits for this one; ``read`` turns what the future
-    gives into the result (a worker's run number into its shared slot).
+    ``fallback`` computes the result in this process. ``board`` (None: done at
+    creation) is shared with the worker processes; ``batch`` lists the runs
+    started together (this one included), whose unclaimed runs this process
+    takes while it waits for a worker's.
     """
 
-    future: Future[Any]
     fallback: Callable[[], NodeDistances]
+    index: int = 0
+    board: _Board | None = field(default=None, repr=False, compare=False)
     batch: list[PendingRun] = field(default_factory=list, repr=False, compare=False)
-    read: Callable[[int], NodeDistances] | None = field(default=None, repr=False, compare=False)
     _here: list[NodeDistances] = field(default_factory=list, repr=False, compare=False)
 
     def result(self) -> NodeDistances:
-        """``(node_d, node_src)``: from the worker, or run here if it never started or died."""
-        if self._here:  # taken from the workers and done here already
-            return self._here[0]
-        if self.future.cancel():  # no worker has taken it yet: run it here rather than wait
+        """``(node_d, node_src)``: run here if no worker has claimed it, else the worker's."""
+        if self._here or self.board is None or self.board.claim(self.index):
             return self._run_here()
-        for other in self.batch:  # while a worker has this one: the runs no worker has started
-            if other is not self and not other._here and other.future.cancel():
+        for other in self.batch:  # while a worker has this one: the runs nobody has claimed
+            if other is not self and not other._here and self.board.claim(other.index):
                 other._run_here()
-        try:
-            got = self.future.result()
-            return got if self.read is None else self.read(got)
-        except BrokenProcessPool:  # a worker died (e.g. killed for memory): run it here
-            return self._run_here()
+        if self.board.wait(self.index):
+            return self.board.read(self.index)
+        return self._run_here()  # its worker died or failed: run it here
 
     def _run_here(self) -> NodeDistances:
         if not self._here:
