@@ -113,6 +113,27 @@ def run_once(
         return {"error": f"no figures: {exc}"}
 
 
+def settle(
+    seconds: float,
+    below: float = 0.5,
+    load=lambda: os.getloadavg()[0],
+    sleep=time.sleep,
+) -> tuple[float, float]:
+    """Wait up to ``seconds`` for the 1-minute load average to fall below ``below``.
+
+    A benchmark's own processes leave the load at 1–3 for the next one (the average decays
+    with a one-minute time constant), which made every block after the first "noisy".
+    Returns ``(seconds waited, load average at the end)``.
+    """
+    waited, now = 0.0, load()
+    while now >= below and waited < seconds:
+        step = min(5.0, seconds - waited)
+        sleep(step)
+        waited += step
+        now = load()
+    return waited, now
+
+
 def children_cpu() -> float:
     """CPU seconds (user + system) of the finished child processes so far.
 
@@ -290,6 +311,13 @@ def main(argv: list[str] | None = None) -> int:
         "--doc", default=str(DOC), help="the document to write (default docs/benchmarks.md)"
     )
     ap.add_argument("--json", help="also write every run's raw results to this file")
+    ap.add_argument(
+        "--settle",
+        type=float,
+        default=120.0,
+        help="seconds (default 120) to wait before each benchmark after the first for the "
+        "1-minute load average to fall below 0.5",
+    )
     args = ap.parse_args(argv)
     todo = plan(args.only or list(BENCHES), args.runs, args.quick)
     info = machine()
@@ -308,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     raw: dict = {"machine": info, "results": {}}
     with tempfile.TemporaryDirectory(prefix="gridmap-run-all-") as tmp:
         for i, (name, n, expected) in enumerate(todo):
+            if i:  # let the load the previous benchmark left fall first
+                waited, now = settle(args.settle)
+                print(f"settled {waited:.0f} s: load {now:.2f}", flush=True)
             later = todo[i + 1 :]
             keep = sum(s for _, _, s in later)  # what the later benchmarks need
             keep_one = sum(first_run(other, args.quick) for other, _, _ in later)
