@@ -17,6 +17,10 @@ blocks named and the index). A benchmark that fails, times out or cannot run her
 Chromium, no PostgreSQL, …) gets a block that says so, instead of old figures. A figure a
 benchmark does not report (an older or newer JSON) reads "not measured".
 
+Before each benchmark after the first, it waits for the 1-minute load average the previous
+one left to fall below 0.5 (at most ``--settle`` seconds, default 120, and only in the
+budget's spare time), so that later blocks do not start on a loaded machine.
+
 Benchmarks run cheapest first; each keeps the time the later ones are expected to need
 (its further runs stop, a runaway run is cut), so a budget cut falls on the expensive ones
 and never skips a cheap one.
@@ -316,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=120.0,
         help="seconds (default 120) to wait before each benchmark after the first for the "
-        "1-minute load average to fall below 0.5",
+        "1-minute load average to fall below 0.5 (only in the budget's spare time; not --quick)",
     )
     args = ap.parse_args(argv)
     todo = plan(args.only or list(BENCHES), args.runs, args.quick)
@@ -336,11 +340,15 @@ def main(argv: list[str] | None = None) -> int:
     raw: dict = {"machine": info, "results": {}}
     with tempfile.TemporaryDirectory(prefix="gridmap-run-all-") as tmp:
         for i, (name, n, expected) in enumerate(todo):
-            if i:  # let the load the previous benchmark left fall first
-                waited, now = settle(args.settle)
-                print(f"settled {waited:.0f} s: load {now:.2f}", flush=True)
             later = todo[i + 1 :]
             keep = sum(s for _, _, s in later)  # what the later benchmarks need
+            if i and not args.quick:  # let the load the previous benchmark left fall first,
+                # in the budget's spare time only
+                spare = args.settle
+                if deadline is not None:
+                    spare = min(spare, deadline - time.perf_counter() - expected - keep)
+                waited, now = settle(max(spare, 0.0))
+                print(f"settled {waited:.0f} s: load {now:.2f}", flush=True)
             keep_one = sum(first_run(other, args.quick) for other, _, _ in later)
             block = one_bench(name, n, expected, args, info, Path(tmp), deadline, keep, keep_one)
             if "runs" in block:
