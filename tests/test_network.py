@@ -338,30 +338,38 @@ def _board(runs: int, n_nodes: int):
 
 
 class _Worker:
-    """Stands for a worker process on the board: alive or not."""
+    """Stands for a worker process on the board: alive (its sentinel never ready) or not."""
 
     def __init__(self, alive: bool):
+        import os
+
         self.alive = alive
+        self._pipe = os.pipe()
+        self.sentinel = self._pipe[0]
 
     def is_alive(self) -> bool:
         return self.alive
 
+    def join(self, timeout=None) -> None:
+        """Reaped when the board goes."""
+
 
 def test_a_waiting_caller_runs_the_unclaimed_runs_then_reads_the_workers_slot():
-    """While a worker has run 0, the caller takes run 1 (nobody has it) and then reads run 0 from
-    its shared slot once the worker marks it done."""
+    """While worker 0 has run 0, the caller takes run 1 (nobody has it), then reads run 0 from its
+    shared slot once the worker marks it done."""
     import threading
 
-    from gridmap.network.parallel import _WORKER, PendingRun
+    from gridmap.network.parallel import PendingRun
 
     board = _board(2, 3)
     board.procs.append(_Worker(alive=True))
-    assert board.claim_next([0, 1], _WORKER + 0) == 0
+    assert board.claim_next([0, 1], 0) == 0
     batch: list = []
+    here = []
     batch.extend(
         [
             PendingRun(lambda: pytest.fail("run 0 is the worker's"), 0, board, batch),
-            PendingRun(lambda: (np.ones(3), None), 1, board, batch),
+            PendingRun(lambda: here.append(board.state[0]) or (np.ones(3), None), 1, board, batch),
         ]
     )
 
@@ -369,25 +377,41 @@ def test_a_waiting_caller_runs_the_unclaimed_runs_then_reads_the_workers_slot():
         board.write(0, (np.array([1.0, 2.0, np.inf]), np.array([4, 5, -1])))
         board.finish(0, True)
 
-    timer = threading.Timer(0.2, worker_finishes)
+    timer = threading.Timer(0.3, worker_finishes)
     timer.start()
     d, src = batch[0].result()
     timer.join()
-    assert batch[1]._here  # taken while waiting
+    assert here == [0]  # run 1 was taken while run 0 was still open
     assert d.tolist() == [1.0, 2.0, np.inf] and src.tolist() == [4, 5, -1]
-    assert board.claim_next([0, 1], _WORKER + 0) == -1  # nothing left for a worker
+    assert board.claim_next([0, 1], 0) == -1  # nothing left for a worker
 
 
 def test_a_run_whose_worker_died_or_failed_is_run_here():
-    from gridmap.network.parallel import _WORKER, PendingRun
+    from gridmap.network.parallel import PendingRun
 
     board = _board(2, 2)
     board.procs.append(_Worker(alive=False))
-    assert board.claim_next([0, 1], _WORKER) == 0
+    assert board.claim_next([0, 1], 0) == 0
     assert PendingRun(lambda: "again", 0, board).result() == "again"  # killed while running it
-    assert board.claim(1, _WORKER)
+    assert board.claim(1, 0)
     board.finish(1, False)  # its Dijkstra raised
     assert PendingRun(lambda: "here", 1, board).result() == "here"
+
+
+def test_threads_asking_for_one_run_get_one_computation():
+    import threading
+
+    from gridmap.network.parallel import PendingRun
+
+    calls = []
+    run = PendingRun(lambda: calls.append(1) or len(calls), 0, _board(1, 1))
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(run.result())) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == [1] and got == [1, 1, 1, 1]
 
 
 def test_a_worker_killed_mid_run_leaves_the_answer_unchanged(monkeypatch):
@@ -413,6 +437,9 @@ def test_a_worker_killed_mid_run_leaves_the_answer_unchanged(monkeypatch):
 
     monkeypatch.setattr(par, "_dijkstra", dies_in_the_worker)
     runs = dijkstra_groups(net, graph, groups, all_sources=full, workers=1)
+    worker = runs[0].board.procs[0]
+    worker.join(30)
+    assert worker.exitcode == 9  # it claimed a run (nobody else had asked yet) and died in it
     for (d0, s0), run in zip(serial, runs, strict=True):
         d1, s1 = run.result()
         np.testing.assert_array_equal(d0, d1)
@@ -479,3 +506,27 @@ def test_snap_points_takes_coordinates_and_rejects_other_shapes():
     assert len(snap_points(net, np.empty((0, 2))).edge) == 0
     with pytest.raises(ValueError, match=r"\(n, 2\)"):
         snap_points(net, np.zeros((2, 3)))
+
+
+def test_kernels_compile_without_a_cache_where_none_can_be_written(monkeypatch):
+    """Numba refuses ``cache=True`` when no cache directory is writable (a read-only install run
+    by a user without a home): the kernel is then compiled per process, not an import error."""
+    import numba
+
+    import gridmap.network._jit as jit
+
+    asked = []
+
+    def njit(**opts):
+        asked.append(opts.get("cache", False))
+        if opts.get("cache"):
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'x'")
+        return numba.njit(**opts)
+
+    monkeypatch.setattr(jit, "njit", njit)
+
+    @jit.kernel
+    def twice(x):
+        return 2 * x
+
+    assert twice(21) == 42 and asked == [True, False]

@@ -38,8 +38,8 @@ length, geometry), the component of every node and a symmetric CSR graph.
 * **Walking speed** (:mod:`~gridmap.network.speed`): minutes ↔ metres.
 
 Modules depend on each other in this order: ``speed``, ``graph`` (the
-:class:`Network` and its CSR graph) ← ``build``, ``_snapindex`` ← ``_snapgrid`` ← ``snap`` ←
-``route`` ← ``parallel``, ``isochrones``.
+:class:`Network` and its CSR graph) ← ``build``; ``_jit`` (Numba) ← ``_snapindex`` ←
+``_snapgrid`` ← ``snap`` ← ``route`` ← ``parallel``, ``isochrones``.
 
 >>> from geopandas import GeoSeries
 >>> from shapely import LineString, Point

@@ -5,16 +5,15 @@ nearest of those is provably the nearest of all when it is nearer than the
 block's border (a segment entered in no cell of the block lies wholly outside
 it). The first block is the 2 × 2 cells nearest the point (its border at least
 half a cell away); while the nearest is not proven, the block grows by one ring
-of cells (4 × 4, 6 × 6, … up to :data:`_WIDE` rings); the rare points not proven
-then go to the STRtree.
+of cells (4 × 4, 6 × 6, …: :data:`_WIDE` blocks, up to 10 × 10); the rare points
+not proven then go to the STRtree.
 
 Ties (segments within 1e-9 m of the nearest, e.g. at a node) go to the lowest
 segment id: the lowest edge id, as on the STRtree path, and on that edge its
 first segment along it (segments are numbered edge by edge).
 
-The search is one loop per point, compiled with Numba (:func:`numba.njit`,
-cached on disk after the first use on a machine); it releases the GIL, so a
-large batch runs on two threads.
+The search is one loop per point, compiled with Numba (:mod:`._jit`); it
+releases the GIL, so a large batch runs on two threads.
 """
 
 from __future__ import annotations
@@ -22,8 +21,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import njit
 
+from gridmap.network._jit import kernel
 from gridmap.network._snapindex import segment_grid
 from gridmap.network.graph import TIE_M, Network
 
@@ -55,11 +54,14 @@ def snap_grid(net: Network, xy: np.ndarray) -> tuple[np.ndarray, Nearest]:
     dist, exact = np.empty(n), np.empty(n, dtype=bool)
     along = grid["along"] if grid["along"] is not None else np.zeros(0)
     edge_of = grid["edge"] if grid["edge"] is not None else np.zeros(0, dtype=np.int64)
-    args = (grid["seg"], along, edge_of, grid["indptr"], grid["entries"])
-    frame = (float(grid["x0"]), float(grid["y0"]), float(s), int(nx), int(grid["ny"]))
+    seg, indptr, cells, entries = grid["seg"], grid["indptr"], grid["cells"], grid["entries"]
+    x0, y0, ny = float(grid["x0"]), float(grid["y0"]), int(grid["ny"])
 
     def run(lo: int, hi: int) -> None:
-        _snap(*args, *frame, xs, lo, hi, _WIDE, edge, offset, dist, exact)
+        _snap(
+            seg, along, edge_of, indptr, cells, entries, x0, y0, float(s), int(nx), ny, xs, lo,
+            hi, _WIDE, TIE_M, _MARGIN_M, edge, offset, dist, exact,
+        )  # fmt: skip
 
     if n < _THREADED_MIN:
         run(0, n)
@@ -71,55 +73,56 @@ def snap_grid(net: Network, xy: np.ndarray) -> tuple[np.ndarray, Nearest]:
     return order, (edge, offset, dist, exact)
 
 
-@njit(cache=True, nogil=True)
-def _scan(seg, indptr, entries, nx, px, py, xlo, xhi, ylo, yhi, d2min) -> float:
+@kernel(inline=True)
+def _run(indptr, cells, row, xlo, xhi):
+    """Where the entries of cells ``xlo..xhi`` of grid row ``row`` start and end."""
+    if len(cells) == 0:  # a dense grid: every cell has its row of ``indptr``
+        return indptr[row + xlo], indptr[row + xhi + 1]
+    lo = np.searchsorted(cells, row + xlo)
+    return indptr[lo], indptr[np.searchsorted(cells, row + xhi, side="right")]
+
+
+@kernel(inline=True)
+def _d2(seg, j, px, py):
+    """The projection ``t`` (0..1) of ``(px, py)`` on segment ``j`` and its squared distance.
+
+    A zero-length segment's projection is its start (its ``dd`` is stored as 1).
+    """
+    rx, ry = px - seg[0, j], py - seg[1, j]
+    dx, dy = seg[2, j], seg[3, j]
+    t = min(max((rx * dx + ry * dy) / seg[4, j], 0.0), 1.0)
+    rx -= dx * t
+    ry -= dy * t
+    return t, rx * rx + ry * ry
+
+
+@kernel
+def _scan(seg, indptr, cells, entries, nx, px, py, xlo, xhi, ylo, yhi, d2min) -> float:
     """The least of ``d2min`` and the squared distances to the segments of a block of cells.
 
     The block is the cells ``xlo..xhi × ylo..yhi``; each of its rows is one run of entries.
     """
     for cy in range(ylo, yhi + 1):
-        row = cy * nx
-        for e in range(indptr[row + xlo], indptr[row + xhi + 1]):
-            j = entries[e]
-            rx, ry = px - seg[0, j], py - seg[1, j]
-            dx, dy = seg[2, j], seg[3, j]
-            t = min(max((rx * dx + ry * dy) / seg[4, j], 0.0), 1.0)
-            rx -= dx * t
-            ry -= dy * t
-            d2 = rx * rx + ry * ry
-            if d2 < d2min:
-                d2min = d2
+        start, end = _run(indptr, cells, cy * nx, xlo, xhi)
+        for e in range(start, end):
+            d2min = min(d2min, _d2(seg, entries[e], px, py)[1])
     return d2min
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _snap(
-    seg,
-    along,
-    edge_of,
-    indptr,
-    entries,
-    x0,
-    y0,
-    s,
-    nx,
-    ny,
-    xy,
-    lo,
-    hi,
-    wide,
-    out_edge,
-    out_off,
-    out_dist,
-    out_exact,
-) -> None:
+    seg, along, edge_of, indptr, cells, entries, x0, y0, s, nx, ny, xy, lo, hi, wide, tie,
+    margin, out_edge, out_off, out_dist, out_exact,
+) -> None:  # fmt: skip
     """Snap points ``lo:hi`` of ``xy`` into the ``out_*`` arrays (see :func:`snap_grid`).
 
-    Block ``k`` is the cells ``b - k + 1 .. b + k`` on each axis around the 2 × 2
-    block ``b .. b + 1`` nearest the point; each larger block adds the ring
-    around the previous one. A cell index outside ``0 .. n - 1`` is clamped: the
-    grid's outer cells reach to infinity (every segment lies inside the grid), so
-    a block reaching past them has no border on that side.
+    Block ``k`` (1 .. ``wide``) is the cells ``b - k + 1 .. b + k`` on each axis
+    around the 2 × 2 block ``b .. b + 1`` nearest the point; each larger block
+    adds the ring around the previous one. A cell index outside ``0 .. n - 1`` is
+    clamped: the grid's outer cells reach to infinity (every segment lies inside
+    the grid), so a block reaching past them has no border on that side. A point
+    is proven (``exact``) when its nearest is ``margin`` inside the border; ties
+    within ``tie`` of the nearest go to the lowest segment id.
     """
     for i in range(lo, hi):
         px, py = xy[i, 0], xy[i, 1]
@@ -139,19 +142,23 @@ def _snap(
             iyl, iyh = max(ay + 1, 0), min(by_ - 1, ny - 1)
             if xl <= xh and yl <= yh:
                 if k == 1 or ixl > ixh or iyl > iyh:
-                    d2min = _scan(seg, indptr, entries, nx, px, py, xl, xh, yl, yh, d2min)
+                    d2min = _scan(seg, indptr, cells, entries, nx, px, py, xl, xh, yl, yh, d2min)
                 else:
                     if yl < iyl:
-                        d2min = _scan(seg, indptr, entries, nx, px, py, xl, xh, yl, iyl - 1, d2min)
+                        d2min = _scan(
+                            seg, indptr, cells, entries, nx, px, py, xl, xh, yl, iyl - 1, d2min
+                        )
                     if yh > iyh:
-                        d2min = _scan(seg, indptr, entries, nx, px, py, xl, xh, iyh + 1, yh, d2min)
+                        d2min = _scan(
+                            seg, indptr, cells, entries, nx, px, py, xl, xh, iyh + 1, yh, d2min
+                        )
                     if xl < ixl:
                         d2min = _scan(
-                            seg, indptr, entries, nx, px, py, xl, ixl - 1, iyl, iyh, d2min
+                            seg, indptr, cells, entries, nx, px, py, xl, ixl - 1, iyl, iyh, d2min
                         )
                     if xh > ixh:
                         d2min = _scan(
-                            seg, indptr, entries, nx, px, py, ixh + 1, xh, iyl, iyh, d2min
+                            seg, indptr, cells, entries, nx, px, py, ixh + 1, xh, iyl, iyh, d2min
                         )
             border = np.inf
             if ax > 0:
@@ -162,32 +169,27 @@ def _snap(
                 border = min(border, py - (y0 + ay * s))
             if by_ < ny - 1:
                 border = min(border, y0 + (by_ + 1) * s - py)
-            if np.sqrt(d2min) + _MARGIN_M < border:
+            if np.sqrt(d2min) + margin < border:
                 exact = True
                 break
-        out_exact[i] = exact
-        if d2min == np.inf:  # no segment in the widest block
-            out_edge[i], out_off[i], out_dist[i] = -1, np.nan, np.inf
-            continue
-        # the ties within 1e-9 m of the nearest: the lowest segment id (even where 1e-9 m is
+        # the ties within ``tie`` of the nearest: the lowest segment id (even where ``tie`` is
         # below the rounding of the squared distance)
-        lim = np.sqrt(d2min) + TIE_M
+        lim = np.sqrt(d2min) + tie
         lim = max(lim * lim, d2min)
         best, bt, bd2 = -1, 0.0, 0.0
         for cy2 in range(yl, yh + 1):
-            row = cy2 * nx
-            for e in range(indptr[row + xl], indptr[row + xh + 1]):
+            start, end = _run(indptr, cells, cy2 * nx, xl, xh)
+            for e in range(start, end):
                 j = entries[e]
                 if best >= 0 and j >= best:
                     continue
-                rx, ry = px - seg[0, j], py - seg[1, j]
-                dx, dy = seg[2, j], seg[3, j]
-                t = min(max((rx * dx + ry * dy) / seg[4, j], 0.0), 1.0)
-                rx -= dx * t
-                ry -= dy * t
-                d2 = rx * rx + ry * ry
+                t, d2 = _d2(seg, j, px, py)
                 if d2 <= lim:
                     best, bt, bd2 = j, t, d2
+        if best < 0:  # no segment in the widest block
+            out_edge[i], out_off[i], out_dist[i], out_exact[i] = -1, np.nan, np.inf, False
+            continue
+        out_exact[i] = exact
         out_dist[i] = np.sqrt(bd2)
         off = bt * np.sqrt(seg[4, best])
         if len(along):

@@ -5,11 +5,11 @@ boxes of its pieces ≤ one cell long, so a long diagonal does not fill its whol
 bounding box), once per cell. Each cell lists its segments in ascending order
 (CSR: ``indptr`` per cell, row-major, into ``entries``), so that
 :mod:`~gridmap.network._snapgrid` reads a row of a block of cells as one
-contiguous run.
+contiguous run. A sparse extent (two towns far apart, or one stray street far
+from the rest) keeps its small cells: only the occupied cells get a row of
+``indptr``, listed in ``cells``.
 
-The two loops over the segments (their rows, then the cells they meet) are
-compiled with Numba (:func:`numba.njit`, cached on disk after the first use on
-a machine).
+The loops over the segments are compiled with Numba (:mod:`._jit`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import shapely
-from numba import njit
 
+from gridmap.network._jit import kernel
 from gridmap.network.graph import Network
 
 _THREADED_MIN = 200_000  # segments from which the index is built on two threads
@@ -33,7 +33,8 @@ def segment_grid(net: Network) -> dict:
     (distance of its start along its edge) and ``edge`` (both None when every
     edge is one segment: segment ``i`` is edge ``i``, from its start); the grid
     ``x0``, ``y0``, ``cell``, ``nx``, ``ny``; ``indptr`` (per cell, row-major)
-    into ``entries`` (segment ids, ascending within a cell).
+    into ``entries`` (segment ids, ascending within a cell); ``cells`` (empty, or
+    on a sparse grid the occupied cells, ascending, one row of ``indptr`` each).
     """
     grid = net._cache.get("snap_grid")
     if grid is not None:
@@ -49,8 +50,14 @@ def segment_grid(net: Network) -> dict:
     starts = np.ones(len(coords), dtype=bool)  # every vertex but the last of its edge
     starts[np.cumsum(n_coords[n_coords > 0]) - 1] = False
     seg, ln, bounds = _rows(np.ascontiguousarray(coords, dtype=np.float64), np.flatnonzero(starts))
+    if len(ln) >= 2**31:
+        raise ValueError(f"{len(ln):,} segments: the snapping index holds at most 2**31 - 1")
     x0, y0, s, nx, ny = _frame(bounds, _cell_size(ln), len(ln))
-    indptr, entries = _cells(seg, ln, x0, y0, s, nx, ny)
+    if nx * ny <= max(4 * len(ln), 2**20):
+        cells = np.zeros(0, dtype=np.int64)
+        indptr, entries = _cells(seg, ln, x0, y0, s, nx, ny)
+    else:
+        cells, indptr, entries = _sparse_cells(seg, ln, x0, y0, s, nx, ny)
     grid = {
         "seg": seg,
         "along": None if two else _along(ln, n_seg),
@@ -62,12 +69,13 @@ def segment_grid(net: Network) -> dict:
         "ny": ny,
         "indptr": indptr,
         "entries": entries,
+        "cells": cells,
     }
     net._cache["snap_grid"] = grid
     return grid
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _rows(coords: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The segments starting at vertices ``start``: ``seg``, their lengths and their bounds.
 
@@ -119,24 +127,49 @@ def _cell_size(ln: np.ndarray) -> float:
 def _frame(bounds: np.ndarray, s: float, n_seg: int) -> tuple[float, float, float, int, int]:
     """The grid ``(x0, y0, cell, nx, ny)`` over ``bounds`` (xmin, ymin, xmax, ymax).
 
-    The cell grows until the grid has at most ``max(4 × n_seg, 2**20)`` cells, so that
-    a wide extent with few streets (two towns far apart) does not make a huge empty grid.
+    The cell grows only until ``cell << bits | segment`` fits in 63 bits (a sparse
+    grid's keys; a continent at 1 m cells).
     """
     if not np.isfinite(bounds).all():  # no segment
         return 0.0, 0.0, s, 1, 1
     lo_xy, hi_xy = [float(b) for b in bounds[:2]], [float(b) for b in bounds[2:]]
-    most = max(4 * n_seg, 2**20)
     while True:
         nx = int(np.floor((hi_xy[0] - lo_xy[0]) / s)) + 1
         ny = int(np.floor((hi_xy[1] - lo_xy[1]) / s)) + 1
-        if nx * ny <= most:
+        if nx * ny < 2**62 >> _bits(n_seg):
             return lo_xy[0], lo_xy[1], s, nx, ny
         s *= 2.0
 
 
-@njit(cache=True, nogil=True)
-def _clamp(c: int, n: int) -> int:
-    return 0 if c < 0 else (n - 1 if c > n - 1 else c)
+def _bits(n_seg: int) -> int:
+    """The bits of a segment id in a sparse grid's key ``cell << bits | segment``."""
+    return max(int(n_seg - 1).bit_length(), 1)
+
+
+@kernel(inline=True)
+def _box(seg, j, k, m, x0, y0, s, nx, ny):
+    """The cells ``(cx0, cx1, cy0, cy1)``, clamped to the grid, of piece ``k`` of ``m`` of ``j``.
+
+    Each piece is at most one cell long, so it meets 2 × 2 cells at most. A cell is
+    ``floor((x - x0) / s)``, which grows with ``x``: the lower cell of a piece is that of
+    its lower end.
+    """
+    ax, ay, dx, dy = seg[0, j], seg[1, j], seg[2, j], seg[3, j]
+    f0, f1 = k / m, (k + 1) / m
+    cx0 = int(np.floor((ax + dx * f0 - x0) / s))
+    cx1 = int(np.floor((ax + dx * f1 - x0) / s))
+    cy0 = int(np.floor((ay + dy * f0 - y0) / s))
+    cy1 = int(np.floor((ay + dy * f1 - y0) / s))
+    if cx1 < cx0:
+        cx0, cx1 = cx1, cx0
+    if cy1 < cy0:
+        cy0, cy1 = cy1, cy0
+    return (
+        min(max(cx0, 0), nx - 1),
+        min(max(cx1, 0), nx - 1),
+        min(max(cy0, 0), ny - 1),
+        min(max(cy1, 0), ny - 1),
+    )
 
 
 def _cells(
@@ -154,7 +187,7 @@ def _cells(
 
     def enter(h: int, at: np.ndarray, entries: np.ndarray) -> None:
         # ``last``: the last segment entered in each cell (the pieces of a segment share cells)
-        last = np.full(ncell, -1, dtype=np.int64)
+        last = np.full(ncell, -1, dtype=np.int32)
         lo, hi = halves[h]
         _enter(seg, ln, x0, y0, s, nx, ny, lo, hi, last, at, entries)
 
@@ -171,33 +204,22 @@ def _cells(
     return indptr, entries
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _enter(seg, ln, x0, y0, s, nx, ny, lo, hi, last, at, entries) -> None:
-    """Count or enter segments ``lo:hi`` in the cells they meet.
+    """Count or enter segments ``lo:hi`` in the cells they meet (a dense grid).
 
     Counting (``entries`` empty), ``at`` is the count per cell; entering, the next
-    free position in ``entries`` per cell.
-
-    A segment of length ``L`` is cut into ``ceil(L / s)`` pieces ≤ one cell long;
-    each piece meets the cells of its bounding box (2 × 2 at most). A cell already
-    holding the segment (from its previous piece) is skipped.
+    free position in ``entries`` per cell. A segment of length ``L`` is cut into
+    ``ceil(L / s)`` pieces; a cell already holding the segment (from its previous
+    piece) is skipped.
     """
     fill = len(entries) > 0
     for j in range(lo, hi):
-        ax, ay, dx, dy = seg[0, j], seg[1, j], seg[2, j], seg[3, j]
         m = 1 if ln[j] <= s else int(np.ceil(ln[j] / s))
         for k in range(m):
-            f0, f1 = k / m, (k + 1) / m
-            cx0 = int(np.floor((ax + dx * f0 - x0) / s))
-            cx1 = int(np.floor((ax + dx * f1 - x0) / s))
-            cy0 = int(np.floor((ay + dy * f0 - y0) / s))
-            cy1 = int(np.floor((ay + dy * f1 - y0) / s))
-            if cx1 < cx0:
-                cx0, cx1 = cx1, cx0
-            if cy1 < cy0:
-                cy0, cy1 = cy1, cy0
-            for cy in range(_clamp(cy0, ny), _clamp(cy1, ny) + 1):
-                for cx in range(_clamp(cx0, nx), _clamp(cx1, nx) + 1):
+            cx0, cx1, cy0, cy1 = _box(seg, j, k, m, x0, y0, s, nx, ny)
+            for cy in range(cy0, cy1 + 1):
+                for cx in range(cx0, cx1 + 1):
                     c = cy * nx + cx
                     if last[c] == j:
                         continue
@@ -205,3 +227,41 @@ def _enter(seg, ln, x0, y0, s, nx, ny, lo, hi, last, at, entries) -> None:
                     if fill:
                         entries[at[c]] = j
                     at[c] += 1
+
+
+def _sparse_cells(
+    seg: np.ndarray, ln: np.ndarray, x0: float, y0: float, s: float, nx: int, ny: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``cells``, ``indptr`` and ``entries`` of a sparse grid.
+
+    ``cells``: the occupied cells, ascending, one row of ``indptr`` each. Every key
+    ``cell << bits | segment`` is made, sorted, and its duplicates dropped.
+    """
+    bits = _bits(seg.shape[1])
+    keys = np.empty(_keys(seg, ln, x0, y0, s, nx, ny, bits, np.empty(0, dtype=np.int64)), np.int64)
+    _keys(seg, ln, x0, y0, s, nx, ny, bits, keys)
+    keys.sort()
+    keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]
+    cell = keys >> bits
+    new = np.concatenate([[True], cell[1:] != cell[:-1]])
+    entries = (keys & ((1 << bits) - 1)).astype(np.int32)
+    return cell[new], np.append(np.flatnonzero(new), len(cell)).astype(np.int64), entries
+
+
+@kernel
+def _keys(seg, ln, x0, y0, s, nx, ny, bits, keys) -> int:
+    """Count (``keys`` empty) or write the keys ``cell << bits | segment`` (a sparse grid).
+
+    One key per cell met by each piece of each segment (pieces may repeat a cell).
+    """
+    out = 0
+    for j in range(seg.shape[1]):
+        m = 1 if ln[j] <= s else int(np.ceil(ln[j] / s))
+        for k in range(m):
+            cx0, cx1, cy0, cy1 = _box(seg, j, k, m, x0, y0, s, nx, ny)
+            for cy in range(cy0, cy1 + 1):
+                for cx in range(cx0, cx1 + 1):
+                    if len(keys):
+                        keys[out] = ((cy * nx + cx) << bits) | j
+                    out += 1
+    return out

@@ -9,9 +9,11 @@ The runs are claimed one at a time on a board shared with the workers
 (:class:`_Board`): a worker takes the largest run nobody has claimed yet; the
 caller, when it needs a run nobody has claimed, runs it itself, and while it
 waits for a run a worker is doing, it runs the others nobody has claimed. So
-both cores stay busy to the end. A worker writes its distances into memory
+every core stays busy to the end. A worker writes its distances into memory
 shared with the caller (anonymous shared mappings made before the fork) and
-sends nothing back. A run whose worker died or failed is run again in the caller.
+sends only a wake-up byte. No process ever waits on a lock another holds: a run
+whose worker died or failed is run again in the caller, and a worker whose
+caller is gone stops.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ import multiprocessing
 import os
 import threading
 import warnings
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from multiprocessing import connection
 from typing import Any
 
 import numpy as np
@@ -104,7 +108,10 @@ def dijkstra_groups(
                 args=(board, k, order, graph, net.n_nodes, groups, all_sources, nearest),
                 daemon=True,
             )
-            proc.start()
+            try:
+                proc.start()
+            except OSError:  # no more processes (or memory): the runs left are run here
+                break
             board.procs.append(proc)
     batch: list[PendingRun] = []
     batch.extend(PendingRun(local[i], i, board, batch) for i in range(len(groups)))
@@ -133,60 +140,72 @@ def fork_workers(n_nodes: int, n_groups: int) -> int:
     return max(min(cpus - 1, n_groups), 0)
 
 
-#: a run's state on the board: nobody has it, this process has it, done, failed; a worker's
-#: claim is ``_WORKER + k`` (worker ``k``)
-_FREE, _HERE, _DONE, _FAILED, _WORKER = 0, 1, 2, 3, 4
+#: a run's state on the board (written by the one process holding its token)
+_OPEN, _DONE, _FAILED = 0, 1, 2
+#: a run's owner: not written yet, the caller (this process)
+_UNKNOWN, _CALLER = -1, -2
 
 
 class _Board:
     """The runs of one :func:`dijkstra_groups` call, shared with its forked workers.
 
-    Who has claimed each run (``state``, under ``cond``) and one slot per run for
-    its node distances (and nearest sources): anonymous shared mappings, made
-    before the workers are forked. A worker writes its run's result into the
-    run's slot; the caller reads it without a copy.
+    A run is claimed by taking its token (a semaphore of 1, never given back;
+    nobody ever waits on one, so a process that dies can block nobody). The
+    claimant writes its number in ``owner`` (``_CALLER`` for this process) and, a worker,
+    the run's result into the run's slot, then ``state`` done or failed, then a
+    byte on the board's pipe to wake the caller. The slots are anonymous shared
+    mappings made before the fork: the caller reads them without a copy.
     """
 
     def __init__(self, ctx: Any, runs: int, n_nodes: int, nearest: bool):
-        self.cond = ctx.Condition()
+        self.tokens = [ctx.Lock() for _ in range(runs)]
+        self.owner = ctx.RawArray("i", [_UNKNOWN] * runs)
         self.state = ctx.RawArray("i", runs)
+        self.reader, self.writer = ctx.Pipe(duplex=False)
+        self.parent = os.getpid()
         self.n = n_nodes
         size = max(runs * n_nodes * 8, 1)
         self.dist = mmap.mmap(-1, size)
         self.src = mmap.mmap(-1, size) if nearest else None
         self.procs: list = []
+        self._mutex = threading.Lock()  # this process's threads wait one at a time
+        weakref.finalize(self, _close, self.procs, self.reader, self.writer)
 
-    def claim(self, i: int, who: int = _HERE) -> bool:
-        """Claim run ``i`` if nobody has."""
-        with self.cond:
-            if self.state[i] != _FREE:
-                return False
-            self.state[i] = who
-            return True
+    def claim(self, i: int, who: int = _CALLER) -> bool:
+        """Take run ``i``'s token if nobody has (``who``: a worker's number, or this process)."""
+        if not self.tokens[i].acquire(block=False):
+            return False
+        self.owner[i] = who
+        return True
 
     def claim_next(self, order: list[int], who: int) -> int:
         """Claim the first run of ``order`` nobody has (-1: none left)."""
-        with self.cond:
-            for i in order:
-                if self.state[i] == _FREE:
-                    self.state[i] = who
-                    return i
-        return -1
+        return next((i for i in order if self.claim(i, who)), -1)
 
     def finish(self, i: int, ok: bool) -> None:
-        """Mark run ``i`` done (its slot written) or failed, and wake the waiting caller."""
-        with self.cond:
-            self.state[i] = _DONE if ok else _FAILED
-            self.cond.notify_all()
+        """Mark run ``i`` done (its slot written) or failed, and wake the caller."""
+        self.state[i] = _DONE if ok else _FAILED
+        self.writer.send_bytes(b"\0")
 
     def wait(self, i: int) -> bool:
-        """Wait for a worker's run ``i``: True when done, False when failed or its worker died."""
-        with self.cond:
-            while (st := self.state[i]) >= _WORKER:
-                if not self.procs[st - _WORKER].is_alive():  # killed, e.g. for memory
+        """Wait for a worker's run ``i``: True when done, False when it is to be run here.
+
+        False: it failed, its worker died, or another thread of this process runs it. A run
+        whose token is taken but whose owner is not yet written stays waited for while any
+        worker lives (the owner is written right after the token is taken).
+        """
+        with self._mutex:
+            while self.state[i] == _OPEN:
+                k = self.owner[i]
+                if k == _CALLER:
                     return False
-                self.cond.wait(0.05)
-            return st == _DONE
+                alive = [p for p in self.procs if p.is_alive()]
+                if (k >= 0 and not self.procs[k].is_alive()) or not alive:
+                    return self.state[i] == _DONE  # killed, e.g. for memory (unless done first)
+                connection.wait([self.reader, *(p.sentinel for p in alive)], timeout=0.5)
+                while self.reader.poll():  # the wake-up bytes
+                    self.reader.recv_bytes()
+            return self.state[i] == _DONE
 
     def _view(self, buf: mmap.mmap, dtype: type, i: int) -> np.ndarray:
         return np.frombuffer(buf, dtype=dtype, count=self.n, offset=i * self.n * 8)
@@ -198,9 +217,18 @@ class _Board:
             self._view(self.src, np.int64, i)[:] = result[1]
 
     def read(self, i: int) -> NodeDistances:
-        """Run ``i``'s result, as views of its shared slots."""
+        """Run ``i``'s result, as views of its shared slots (they keep the mapping alive)."""
         src = None if self.src is None else self._view(self.src, np.int64, i)
         return self._view(self.dist, np.float64, i), src
+
+
+def _close(procs: list, reader: Any, writer: Any) -> None:
+    """A board's end: its pipe closed, its exited workers reaped (a running one exits on its own)."""
+    reader.close()
+    writer.close()
+    for p in procs:
+        if not p.is_alive():
+            p.join()
 
 
 def _work(
@@ -213,15 +241,23 @@ def _work(
     all_sources: np.ndarray | None,
     nearest: bool,
 ) -> None:
-    """Worker ``k``: claim and run the runs nobody has, largest first, until none is left."""
-    while (i := board.claim_next(order, _WORKER + k)) >= 0:
+    """Worker ``k``: claim and run the runs nobody has, largest first, until none is left.
+
+    Stops when the caller is gone (its parent changed, or the pipe is closed).
+    """
+    board.reader.close()
+    while os.getppid() == board.parent and (i := board.claim_next(order, k)) >= 0:
         which, limit = groups[i]
         try:
             board.write(i, _dijkstra(graph, n_nodes, which, limit, True, all_sources, nearest))
         except Exception:  # noqa: BLE001 - the caller runs it again and meets the error itself
-            board.finish(i, False)
+            ok = False
         else:
-            board.finish(i, True)
+            ok = True
+        try:
+            board.finish(i, ok)
+        except OSError:  # the caller is gone
+            return
 
 
 @dataclass(frozen=True)
@@ -239,19 +275,23 @@ class PendingRun:
     board: _Board | None = field(default=None, repr=False, compare=False)
     batch: list[PendingRun] = field(default_factory=list, repr=False, compare=False)
     _here: list[NodeDistances] = field(default_factory=list, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def result(self) -> NodeDistances:
         """``(node_d, node_src)``: run here if no worker has claimed it, else the worker's."""
-        if self._here or self.board is None or self.board.claim(self.index):
+        board = self.board
+        if self._here or board is None or board.claim(self.index):
             return self._run_here()
-        for other in self.batch:  # while a worker has this one: the runs nobody has claimed
-            if other is not self and not other._here and self.board.claim(other.index):
-                other._run_here()
-        if self.board.wait(self.index):
-            return self.board.read(self.index)
-        return self._run_here()  # its worker died or failed: run it here
+        if board.state[self.index] == _OPEN:  # a worker has it: meanwhile, the runs nobody has
+            for other in self.batch:
+                if other is not self and not other._here and board.claim(other.index):
+                    other._run_here()
+        if board.wait(self.index):
+            return board.read(self.index)
+        return self._run_here()  # its worker died or failed (or another thread has it): here
 
     def _run_here(self) -> NodeDistances:
-        if not self._here:
-            self._here.append(self.fallback())
+        with self._lock:  # once, also when several threads ask
+            if not self._here:
+                self._here.append(self.fallback())
         return self._here[0]

@@ -99,11 +99,12 @@ class Snap:
 
 
 def prepare_snapping(net: Network) -> None:
-    """Build the segment index that large batches are snapped with, now.
+    """Build the segment index that large batches are snapped with, and load its search, now.
 
     Otherwise the first batch of at least :data:`FAST_SNAP_MIN` points builds it
-    (once per network). For a server that snaps later, or to time the build
-    on its own.
+    (once per network) and loads the compiled search (once per process; compiled
+    on a machine's first use). For a server that snaps later, or to time the
+    build on its own.
 
     Examples
     --------
@@ -112,9 +113,9 @@ def prepare_snapping(net: Network) -> None:
     >>> prepare_snapping(build_network(GeoSeries([LineString([(0, 0), (100, 0)])], crs=4549)))
     """
     if net.n_edges:
-        from gridmap.network._snapindex import segment_grid  # Numba: imported on first use
+        from gridmap.network._snapgrid import snap_grid  # Numba: imported on first use
 
-        segment_grid(net)
+        snap_grid(net, np.zeros((0, 2)))
 
 
 def _points(points) -> tuple[np.ndarray, np.ndarray | None]:
