@@ -75,8 +75,12 @@ def snap_grid(net: Network, xy: np.ndarray) -> tuple[np.ndarray, Nearest]:
 
 @kernel(inline=True)
 def _run(indptr, cells, row, xlo, xhi):
-    """Where the entries of cells ``xlo..xhi`` of grid row ``row`` start and end."""
-    if len(cells) == 0:  # a dense grid: every cell has its row of ``indptr``
+    """Where the entries of cells ``xlo..xhi`` of grid row ``row`` start and end.
+
+    ``cells`` None (a dense grid: every cell has its row of ``indptr``) is decided
+    when the kernel is compiled, not per row.
+    """
+    if cells is None:
         return indptr[row + xlo], indptr[row + xhi + 1]
     lo = np.searchsorted(cells, row + xlo)
     return indptr[lo], indptr[np.searchsorted(cells, row + xhi, side="right")]
@@ -105,7 +109,9 @@ def _scan(seg, indptr, cells, entries, nx, px, py, xlo, xhi, ylo, yhi, d2min) ->
     for cy in range(ylo, yhi + 1):
         start, end = _run(indptr, cells, cy * nx, xlo, xhi)
         for e in range(start, end):
-            d2min = min(d2min, _d2(seg, entries[e], px, py)[1])
+            d2 = _d2(seg, entries[e], px, py)[1]
+            if d2 < d2min:
+                d2min = d2
     return d2min
 
 

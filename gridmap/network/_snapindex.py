@@ -33,7 +33,7 @@ def segment_grid(net: Network) -> dict:
     (distance of its start along its edge) and ``edge`` (both None when every
     edge is one segment: segment ``i`` is edge ``i``, from its start); the grid
     ``x0``, ``y0``, ``cell``, ``nx``, ``ny``; ``indptr`` (per cell, row-major)
-    into ``entries`` (segment ids, ascending within a cell); ``cells`` (empty, or
+    into ``entries`` (segment ids, ascending within a cell); ``cells`` (None, or
     on a sparse grid the occupied cells, ascending, one row of ``indptr`` each).
     """
     grid = net._cache.get("snap_grid")
@@ -54,7 +54,7 @@ def segment_grid(net: Network) -> dict:
         raise ValueError(f"{len(ln):,} segments: the snapping index holds at most 2**31 - 1")
     x0, y0, s, nx, ny = _frame(bounds, _cell_size(ln), len(ln))
     if nx * ny <= max(4 * len(ln), 2**20):
-        cells = np.zeros(0, dtype=np.int64)
+        cells = None
         indptr, entries = _cells(seg, ln, x0, y0, s, nx, ny)
     else:
         cells, indptr, entries = _sparse_cells(seg, ln, x0, y0, s, nx, ny)
