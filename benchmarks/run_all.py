@@ -18,7 +18,7 @@ Chromium, no PostgreSQL, …) gets a block that says so, instead of old figures.
 benchmark does not report (an older or newer JSON) reads "not measured".
 
 Before each benchmark after the first, it waits for the 1-minute load average the previous
-one left to fall below 0.5 (at most ``--settle`` seconds, default 120, and only in the
+one left to fall below a quarter of the cores (at most ``--settle`` seconds, default 120, and only in the
 budget's spare time), so that later blocks do not start on a loaded machine.
 
 Benchmarks run cheapest first; each keeps the time the later ones are expected to need
@@ -119,16 +119,20 @@ def run_once(
 
 def settle(
     seconds: float,
-    below: float = 0.5,
+    below: float | None = None,
     load=lambda: os.getloadavg()[0],
     sleep=time.sleep,
 ) -> tuple[float, float]:
     """Wait up to ``seconds`` for the 1-minute load average to fall below ``below``.
 
+    ``below`` defaults to a quarter of the cores (0.5 on 2 cores).
+
     A benchmark's own processes leave the load at 1–3 for the next one (the average decays
     with a one-minute time constant), which made every block after the first "noisy".
     Returns ``(seconds waited, load average at the end)``.
     """
+    if below is None:
+        below = 0.25 * (os.cpu_count() or 1)
     waited, now = 0.0, load()
     while now >= below and waited < seconds:
         step = min(5.0, seconds - waited)
@@ -320,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=120.0,
         help="seconds (default 120) to wait before each benchmark after the first for the "
-        "1-minute load average to fall below 0.5 (only in the budget's spare time; not --quick)",
+        "1-minute load average to fall below a quarter of the cores (only in the budget's spare "
+        "time; not --quick)",
     )
     args = ap.parse_args(argv)
     todo = plan(args.only or list(BENCHES), args.runs, args.quick)

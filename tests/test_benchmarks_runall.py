@@ -168,9 +168,9 @@ def test_the_rebalancing_reference_is_reused_only_when_proven(tmp_path):
 def test_settle_waits_for_the_load_to_fall_and_gives_up_after_its_time():
     settle = run_all.settle
     loads, slept = iter([2.0, 1.2, 0.7, 0.4, 0.3]), []
-    assert settle(60, load=lambda: next(loads), sleep=slept.append) == (15.0, 0.4)
+    assert settle(60, 0.5, load=lambda: next(loads), sleep=slept.append) == (15.0, 0.4)
     assert slept == [5.0, 5.0, 5.0]
     slept.clear()
-    assert settle(12, load=lambda: 3.0, sleep=slept.append) == (12.0, 3.0)
+    assert settle(12, 0.5, load=lambda: 3.0, sleep=slept.append) == (12.0, 3.0)
     assert slept == [5.0, 5.0, 2.0]
-    assert settle(60, load=lambda: 0.1, sleep=slept.append) == (0.0, 0.1)
+    assert settle(60, 0.5, load=lambda: 0.1, sleep=slept.append) == (0.0, 0.1)
