@@ -3,7 +3,8 @@
 Each benchmark runs as its own process (``--json`` output), ``--runs`` times (default 3);
 every figure is given as median (min–max) over the runs next to its baseline from the
 same runs, and the ratio baseline / gridmap is the median of the per-run ratios. Each
-block states the machine, the load average at its start and end (**noisy** above 1.5),
+block states the machine, the load average at its start and end (**noisy** above 1.5 at its
+start: the end counts the benchmark's own processes),
 the cost of fresh memory and of a random read at its start and end (``machine_state.py``),
 versions, date, commit, and every target of the issues as met / missed (naming the
 dominating stage when the benchmark reports one). The tables go between generated
