@@ -214,9 +214,10 @@ class StudyTiles:
         What :meth:`warm` does, for ``levels``, without waiting for it: the app starts it when
         it loads the study (:func:`register_study_tiles`), so on a server that did not
         :meth:`warm` the tiles of a page's first map are being made while the browser loads the
-        page, the likeliest first (:func:`view_zooms`), instead of once each is asked for. A tile asked for meanwhile waits for its encoding rather than
-        repeating it. Each set is started once; levels the study does not have are skipped.
-        ``levels`` may name :data:`BORDERS`.
+        page, the likeliest first (:func:`view_zooms`), instead of once each is asked for. A
+        tile asked for meanwhile waits for its encoding rather than repeating it. Each set is
+        started once; levels the study does not have are skipped. ``levels`` may name
+        :data:`BORDERS`.
         """
         with self._started_lock:
             todo = [lv for lv in dict.fromkeys(levels) if lv not in self._started and self.has(lv)]

@@ -18,7 +18,8 @@ Every GeoPackage gridmap writes goes through :func:`write_gpkg`:
 - **One flush to disk**, not one per transaction: SQLite's ``synchronous`` is off while the
   layers are written (SQLite's own locking and journal still keep the file consistent if the
   process dies) and the file is synced once before :func:`write_gpkg` returns, so a write that
-  returned is on disk (with ``sync=False`` the caller syncs it, :func:`sync_file`). A check's ``result.gpkg`` took ~50 syncs before, each a wait on the disk.
+  returned is on disk (with ``sync=False`` the caller syncs it, :func:`sync_file`). A check's
+  ``result.gpkg`` took ~50 syncs before, each a wait on the disk.
 - **64 KiB pages** (:data:`PAGE_SIZE`) in a file it creates, not SQLite's 4 KiB: SQLite writes
   the file page by page, so a city's 70 MB ``result.gpkg`` took 17,000 writes to the kernel;
   now about 1,000 (the same rows; any SQLite reads either size).

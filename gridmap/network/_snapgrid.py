@@ -52,8 +52,7 @@ def snap_grid(net: Network, xy: np.ndarray) -> tuple[np.ndarray, Nearest]:
     n = len(xs)
     edge, offset = np.empty(n, dtype=np.int64), np.empty(n)
     dist, exact = np.empty(n), np.empty(n, dtype=bool)
-    along = grid["along"] if grid["along"] is not None else np.zeros(0)
-    edge_of = grid["edge"] if grid["edge"] is not None else np.zeros(0, dtype=np.int64)
+    along, edge_of = grid["along"], grid["edge"]
     seg, indptr, cells, entries = grid["seg"], grid["indptr"], grid["cells"], grid["entries"]
     x0, y0, ny = float(grid["x0"]), float(grid["y0"]), int(grid["ny"])
 
@@ -198,9 +197,9 @@ def _snap(
         out_exact[i] = exact
         out_dist[i] = np.sqrt(bd2)
         off = bt * np.sqrt(seg[4, best])
-        if len(along):
+        if along is None:  # one segment per edge: segment ``best`` is edge ``best``
+            out_edge[i] = best
+        else:
             off += along[best]
             out_edge[i] = edge_of[best]
-        else:
-            out_edge[i] = best
         out_off[i] = off

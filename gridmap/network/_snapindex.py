@@ -184,12 +184,13 @@ def _cells(
     n, ncell = seg.shape[1], nx * ny
     halves = [(0, n)] if n < _THREADED_MIN else [(0, n // 2), (n // 2, n)]
     counts = [np.zeros(ncell, dtype=np.int64) for _ in halves]
+    # per half, the last segment entered in each cell (the pieces of a segment share cells)
+    lasts = [np.empty(ncell, dtype=np.int32) for _ in halves]
 
     def enter(h: int, at: np.ndarray, entries: np.ndarray) -> None:
-        # ``last``: the last segment entered in each cell (the pieces of a segment share cells)
-        last = np.full(ncell, -1, dtype=np.int32)
+        lasts[h].fill(-1)  # each pass enters the same segments again
         lo, hi = halves[h]
-        _enter(seg, ln, x0, y0, s, nx, ny, lo, hi, last, at, entries)
+        _enter(seg, ln, x0, y0, s, nx, ny, lo, hi, lasts[h], at, entries)
 
     with ThreadPoolExecutor(len(halves)) as pool:
         none = np.empty(0, dtype=np.int32)

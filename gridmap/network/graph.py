@@ -16,7 +16,8 @@ __all__ = ["Network", "csr_graph"]
 
 #: the smallest edge weight (metres): csgraph takes explicit zeros for missing edges
 _EPS = 1e-9
-#: snapping: edges this close (metres) to equidistant from a point are a tie (the lowest edge id wins)
+#: snapping: edges this close (metres) to equidistant from a point are a tie (the lowest edge
+#: id wins)
 TIE_M = 1e-9
 
 

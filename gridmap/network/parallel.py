@@ -223,7 +223,7 @@ class _Board:
 
 
 def _close(procs: list, reader: Any, writer: Any) -> None:
-    """A board's end: its pipe closed, its exited workers reaped (a running one exits on its own)."""
+    """A board's end: its pipe closed, its exited workers reaped (a running one exits alone)."""
     reader.close()
     writer.close()
     for p in procs:
